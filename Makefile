@@ -1,0 +1,41 @@
+# ClientArea: `make run` and `make test` work on a fresh machine with Python 3.11 and make.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= clientarea.settings
+
+.PHONY: run test install migrate demo bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/clientarea migrate --noinput
+
+demo: migrate
+	$(BIN)/clientarea demo-data
+
+run: demo
+	$(BIN)/clientarea collectstatic --noinput --verbosity 0
+	$(BIN)/clientarea show_demo_logins
+	$(BIN)/clientarea run
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/billing_run.py
+	$(BIN)/python bench/confirmations.py
+	$(BIN)/python bench/einvoice.py
+
+clean:
+	rm -rf $(VENV) var

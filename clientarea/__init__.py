@@ -1,0 +1,1 @@
+"""ClientArea: customer portal and billing for hosting providers."""

@@ -1,0 +1,126 @@
+"""Back office for users, customers, the provider profile and the audit log. Thin: services do the work."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.accounts import services
+from clientarea.accounts.audit import client_ip
+from clientarea.accounts.forms import IdentityCleanMixin, municipality_field
+from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
+    search_fields = ["email", "full_name"]
+    list_filter = ["is_staff", "is_active"]
+    fieldsets = (
+        (None, {"fields": ("email", "full_name", "password")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2", "is_staff")}),)
+
+
+class CustomerAddForm(IdentityCleanMixin, forms.ModelForm):
+    email = forms.EmailField(label=_("Email"))
+    municipality_code = municipality_field()
+
+    class Meta:
+        model = Customer
+        fields = [
+            "person_type", "document_type", "document_number", "check_digit", "first_name", "last_name",
+            "legal_name", "trade_name", "phone", "address", "municipality_code", "fiscal_responsibilities",
+            "preferred_language",
+        ]
+
+    def _post_clean(self):
+        pass  # the registration service validates and saves
+
+
+class CustomerChangeForm(forms.ModelForm):
+    municipality_code = municipality_field()
+
+    class Meta:
+        model = Customer
+        exclude = ["user"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "email_link", "document_display", "municipality_label", "created_at"]
+    search_fields = ["user__email", "document_number", "legal_name", "first_name", "last_name", "trade_name"]
+    list_filter = ["person_type", "document_type", "preferred_language"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "created_at", "updated_at"]
+    actions = ["send_new_access_code"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = CustomerAddForm if obj is None else CustomerChangeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", *CustomerAddForm.Meta.fields]
+        return super().get_fields(request, obj)
+
+    @admin.display(description=_("email"), ordering="user__email")
+    def email_link(self, obj: Customer) -> str:
+        return obj.user.email
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
+            services.update_customer_profile(customer=Customer.objects.get(pk=obj.pk), changes=data, actor=request.user, ip=client_ip(request))
+            return
+        data = {k: v for k, v in form.cleaned_data.items() if k in services.CustomerData.__dataclass_fields__}
+        try:
+            customer = services.register_customer(data=services.CustomerData(**data), actor=request.user, ip=client_ip(request))
+        except ValidationError as exc:
+            raise ValidationError(exc) from exc
+        obj.pk = customer.pk
+        obj.user = customer.user
+        messages.info(request, _("The customer was created and the “New Access Code” email was queued."))
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    @admin.action(description=_("Send a new access code (the current one stops working)"))
+    def send_new_access_code(self, request, queryset):
+        for customer in queryset.select_related("user"):
+            services.reset_access_code(customer=customer, actor=request.user, ip=client_ip(request))
+        self.message_user(request, _("New access codes were emailed to %(n)d customer(s).") % {"n": queryset.count()})
+
+
+@admin.register(ProviderProfile)
+class ProviderProfileAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "nit_display", "email", "phone"]
+
+    def has_add_permission(self, request):
+        return not ProviderProfile.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "target", "actor", "customer", "ip_address"]
+    list_filter = ["action"]
+    search_fields = ["target", "action", "customer__document_number"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,25 @@
+"""Log in with email + access code (typed with or without dashes) or a chosen password."""
+
+from __future__ import annotations
+
+from django.contrib.auth.backends import ModelBackend
+
+from clientarea.accounts.models import User
+from clientarea.accounts.services import normalize_access_code
+
+
+class EmailAccessCodeBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not username or not password:
+            return None
+        user = User.objects.filter(email__iexact=username.strip()).first()
+        if user is None:
+            User().set_password(password)  # same cost as a real check: no timing oracle for emails
+            return None
+        candidates = [password]
+        normalized = normalize_access_code(password)
+        if normalized and normalized != password:
+            candidates.append(normalized)
+        if any(user.check_password(c) for c in candidates) and self.user_can_authenticate(user):
+            return user
+        return None

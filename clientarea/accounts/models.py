@@ -1,0 +1,265 @@
+"""Users, customers (with the tax data a DIAN invoice needs), the provider profile and the audit log."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.lib import codelists, nit
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.get(email__iexact=username)
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> "User":
+        if not email:
+            raise ValueError("An email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in: a customer (with a Customer profile) or staff. The email is the username."""
+
+    email = models.EmailField(_("email"), unique=True)
+    full_name = models.CharField(_("name"), max_length=200, blank=True)
+    is_staff = models.BooleanField(_("staff"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class PersonType(models.TextChoices):
+    NATURAL = "natural", _("Natural person")
+    JURIDICA = "juridica", _("Legal entity (company)")
+
+
+class DocumentType(models.TextChoices):
+    """DIAN identity document codes (TipoIdFiscal-2.1)."""
+
+    CC = "13", _("Cédula de ciudadanía")
+    CE = "22", _("Cédula de extranjería")
+    NIT = "31", _("NIT")
+    PASSPORT = "41", _("Passport")
+    FOREIGN = "42", _("Foreign identity document")
+
+
+class Language(models.TextChoices):
+    ES = "es-co", _("Spanish")
+    EN = "en", _("English")
+
+
+class FiscalResponsibility(models.TextChoices):
+    """DIAN TipoResponsabilidad-2.1 (since Anexo 1.7-2020)."""
+
+    O13 = "O-13", _("O-13 Gran contribuyente")
+    O15 = "O-15", _("O-15 Autorretenedor")
+    O23 = "O-23", _("O-23 Agente de retención IVA")
+    O47 = "O-47", _("O-47 Régimen simple de tributación")
+    R99 = "R-99-PN", _("R-99-PN No responsable")
+
+
+def validate_municipality(value: str) -> None:
+    if value not in codelists.municipalities():
+        raise ValidationError(_("Choose a municipality from the list."), code="municipality")
+
+
+class TaxIdentity(models.Model):
+    """Identification fields shared by customers and the provider."""
+
+    person_type = models.CharField(_("person type"), max_length=10, choices=PersonType.choices, default=PersonType.NATURAL)
+    document_type = models.CharField(_("document type"), max_length=2, choices=DocumentType.choices, default=DocumentType.CC)
+    document_number = models.CharField(_("document number"), max_length=20)
+    check_digit = models.CharField(_("check digit (DV)"), max_length=1, blank=True, help_text=_("Only for NIT."))
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("Company name as registered in the RUT."))
+    trade_name = models.CharField(_("trade name"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    municipality_code = models.CharField(_("municipality"), max_length=5, blank=True, validators=[validate_municipality])
+    fiscal_responsibilities = models.CharField(
+        _("fiscal responsibilities"), max_length=60, default=FiscalResponsibility.R99,
+        help_text=_("DIAN codes separated by ';', e.g. O-13;O-23 or R-99-PN."),
+    )
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        errors = validate_identity(
+            person_type=self.person_type, document_type=self.document_type,
+            document_number=self.document_number, check_digit=self.check_digit,
+        )
+        codes = [c.strip() for c in (self.fiscal_responsibilities or "").split(";") if c.strip()]
+        if not codes or any(c not in FiscalResponsibility.values for c in codes):
+            errors.setdefault("fiscal_responsibilities", _("Use DIAN codes: O-13, O-15, O-23, O-47 or R-99-PN."))
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def municipality_label(self) -> str:
+        return codelists.municipality_label(self.municipality_code) if self.municipality_code else ""
+
+    @property
+    def document_display(self) -> str:
+        if self.document_type == DocumentType.NIT and self.check_digit:
+            return f"NIT {self.document_number}-{self.check_digit}"
+        return f"{self.get_document_type_display()} {self.document_number}"
+
+
+def validate_identity(*, person_type: str, document_type: str, document_number: str, check_digit: str) -> dict[str, str]:
+    """Field errors for a document number and NIT check digit, by DIAN document type."""
+    errors: dict[str, str] = {}
+    number = (document_number or "").strip()
+    if document_type in (DocumentType.CC, DocumentType.NIT):
+        if not number.isdigit():
+            errors["document_number"] = _("Use digits only, without dots, dashes or the check digit.")
+        elif document_type == DocumentType.CC and not 3 <= len(number) <= 10:
+            errors["document_number"] = _("A cédula has between 3 and 10 digits.")
+        elif document_type == DocumentType.NIT and not 8 <= len(number) <= 10:
+            errors["document_number"] = _("A NIT has 8 to 10 digits (without the check digit).")
+        elif document_type == DocumentType.NIT:
+            expected = nit.check_digit(number)
+            if not check_digit:
+                errors["check_digit"] = _("Enter the NIT check digit (DV). For this NIT it should be %(dv)s.") % {"dv": expected}
+            elif str(check_digit) != expected:
+                errors["check_digit"] = _("The check digit does not match this NIT.")
+    elif document_type == DocumentType.CE:
+        if not number.isalnum() or not 3 <= len(number) <= 12:
+            errors["document_number"] = _("A cédula de extranjería has 3 to 12 letters or digits.")
+    elif document_type in (DocumentType.PASSPORT, DocumentType.FOREIGN):
+        if not number.isalnum() or not 4 <= len(number) <= 20:
+            errors["document_number"] = _("Use 4 to 20 letters or digits, without spaces or symbols.")
+    if document_type != DocumentType.NIT and check_digit:
+        errors["check_digit"] = _("The check digit applies only to a NIT.")
+    if person_type == PersonType.JURIDICA and document_type != DocumentType.NIT:
+        errors["document_type"] = _("A company is identified by its NIT.")
+    return errors
+
+
+class Customer(TaxIdentity):
+    """A customer account: the billing and tax identity behind a user."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="customer")
+    first_name = models.CharField(_("first names"), max_length=100, blank=True)
+    last_name = models.CharField(_("last names"), max_length=100, blank=True)
+    preferred_language = models.CharField(_("preferred language"), max_length=5, choices=Language.choices, default=Language.ES)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(fields=["document_type", "document_number"], name="unique_customer_document"),
+        ]
+        indexes = [models.Index(fields=["document_number"])]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} <{self.user.email}>"
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def display_name(self) -> str:
+        if self.person_type == PersonType.JURIDICA:
+            return self.legal_name or self.trade_name or self.user.email
+        return f"{self.first_name} {self.last_name}".strip() or self.user.email
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        if self.person_type == PersonType.JURIDICA and not self.legal_name.strip():
+            errors["legal_name"] = _("Enter the company's legal name.")
+        if self.person_type == PersonType.NATURAL and not (self.first_name.strip() and self.last_name.strip()):
+            errors["first_name" if not self.first_name.strip() else "last_name"] = _("Enter first and last names.")
+        if errors:
+            raise ValidationError(errors)
+
+    def missing_invoice_fields(self) -> list[str]:
+        """Labels of the fields an electronic invoice needs that are still empty."""
+        missing = []
+        for field in ("document_number", "address", "municipality_code", "phone"):
+            if not getattr(self, field):
+                missing.append(str(self._meta.get_field(field).verbose_name))
+        if self.document_type == DocumentType.NIT and not self.check_digit:
+            missing.append(str(self._meta.get_field("check_digit").verbose_name))
+        return missing
+
+
+class ProviderProfile(TaxIdentity):
+    """The hosting provider (seller): one row, edited in the back office."""
+
+    trade_name_default = "Conexcol"
+    email = models.EmailField(_("email"))
+    website = models.URLField(_("website"), blank=True)
+    logo = models.ImageField(_("logo"), upload_to="provider/", blank=True)
+    support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("provider profile")
+        verbose_name_plural = _("provider profile")
+
+    def __str__(self) -> str:
+        return self.trade_name or self.legal_name
+
+    @property
+    def nit_display(self) -> str:
+        return f"{self.document_number}-{self.check_digit}" if self.check_digit else self.document_number
+
+
+class AuditEvent(models.Model):
+    """Append-only log of sensitive changes: who, what, before/after, from where."""
+
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("who"))
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
+    action = models.CharField(_("action"), max_length=60, db_index=True)
+    target = models.CharField(_("target"), max_length=120, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target}"

@@ -1,0 +1,203 @@
+"""Account services: registration, access codes, login links, profile changes.
+
+Access codes are random, drawn from an alphabet without look-alike characters,
+and stored only as a password hash (Argon2). They are shown once, in the
+"New Access Code" email.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from clientarea.accounts import audit
+from clientarea.accounts.models import Customer, DocumentType, User
+from clientarea.lib import nit
+from clientarea.notifications.services import queue_email
+
+logger = logging.getLogger(__name__)
+
+# No 0/O, 1/I/L, 5/S, 2/Z, 8/B: nothing a customer can misread from an email.
+ACCESS_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+IDENTITY_FIELDS = ("person_type", "document_type", "document_number", "check_digit", "legal_name", "first_name", "last_name")
+login_link_tokens = PasswordResetTokenGenerator()
+
+
+def generate_access_code(length: int | None = None) -> str:
+    """A random code like ``K7PX-M9QR-T4WZ-HN`` (groups of four for reading)."""
+    n = max(12, length or settings.ACCESS_CODE_LENGTH)
+    raw = "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(n))
+    return "-".join(raw[i : i + 4] for i in range(0, n, 4))
+
+
+def normalize_access_code(value: str) -> str:
+    """Accept a code typed in lower case, with or without dashes or spaces."""
+    cleaned = "".join(ch for ch in (value or "").upper() if ch.isalnum())
+    if not cleaned or any(ch not in ACCESS_CODE_ALPHABET for ch in cleaned):
+        return ""
+    return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    email: str
+    person_type: str
+    document_type: str
+    document_number: str
+    check_digit: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    legal_name: str = ""
+    trade_name: str = ""
+    phone: str = ""
+    address: str = ""
+    municipality_code: str = ""
+    fiscal_responsibilities: str = "R-99-PN"
+    preferred_language: str = "es-co"
+
+
+def _set_new_access_code(user: User) -> str:
+    code = generate_access_code()
+    user.set_password(code)
+    user.save(update_fields=["password"])
+    return code
+
+
+def _send_access_code_email(*, customer: Customer, code: str, reason: str) -> None:
+    queue_email(
+        to=customer.user.email, template="new_access_code", customer=customer,
+        context={"customer": customer, "code": code, "reason": reason, "login_url": settings.SITE_URL + reverse("accounts:login")},
+    )
+
+
+@transaction.atomic
+def register_customer(*, data: CustomerData, actor: User | None = None, ip: str | None = None) -> Customer:
+    """Create the user and customer, set a fresh access code and queue the "New Access Code" email.
+
+    One transaction: if anything fails, no user, no customer and no email remain.
+    """
+    email = data.email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": _("This email is already registered. Use “Forgot your access code?” to get a new one.")})
+    number = nit.clean_number(data.document_number) if data.document_type in (DocumentType.CC, DocumentType.NIT) else data.document_number.strip().upper()
+    dv = data.check_digit.strip()
+    if data.document_type == DocumentType.NIT and not dv:
+        dv = nit.check_digit(number) if number.isdigit() else ""
+    full_name = data.legal_name if data.person_type == "juridica" else f"{data.first_name} {data.last_name}"
+    user = User(email=email, full_name=full_name.strip())
+    user.set_unusable_password()
+    customer = Customer(
+        user=user, person_type=data.person_type, document_type=data.document_type, document_number=number,
+        check_digit=dv, first_name=data.first_name.strip(), last_name=data.last_name.strip(),
+        legal_name=data.legal_name.strip(), trade_name=data.trade_name.strip(), phone=data.phone.strip(),
+        address=data.address.strip(), municipality_code=data.municipality_code,
+        fiscal_responsibilities=data.fiscal_responsibilities or "R-99-PN", preferred_language=data.preferred_language,
+    )
+    customer.full_clean(exclude=["user"])
+    if Customer.objects.filter(document_type=customer.document_type, document_number=customer.document_number).exists():
+        raise ValidationError({"document_number": _("A customer with this document is already registered.")})
+    try:
+        user.save()
+        customer.user = user
+        customer.save()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise ValidationError(_("This email or document was registered a moment ago.")) from exc
+    code = _set_new_access_code(user)
+    audit.record(action="customer.registered", actor=actor, customer=customer, target=email,
+                 changes={"by_staff": bool(actor and actor.is_staff)}, ip=ip)
+    _send_access_code_email(customer=customer, code=code, reason="registered")
+    logger.info("customer registered id=%s by_staff=%s", customer.pk, bool(actor and actor.is_staff))
+    return customer
+
+
+@transaction.atomic
+def reset_access_code(*, customer: Customer, actor: User | None = None, ip: str | None = None) -> None:
+    """Replace the access code (the old one stops working) and email the new one."""
+    user = User.objects.select_for_update().get(pk=customer.user_id)
+    code = _set_new_access_code(user)
+    audit.record(action="customer.access_code_reset", actor=actor, customer=customer, target=user.email, ip=ip)
+    _send_access_code_email(customer=customer, code=code, reason="reset")
+
+
+def request_login_link(*, email: str, ip: str | None = None) -> None:
+    """Email a one-time link that issues a new access code. Silent when the email is unknown."""
+    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).select_related("customer").first()
+    customer = getattr(user, "customer", None) if user else None
+    if customer is None:
+        logger.info("login link requested for an unknown email")
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = login_link_tokens.make_token(user)
+    link = settings.SITE_URL + reverse("accounts:login_link", kwargs={"uidb64": uid, "token": token})
+    with transaction.atomic():
+        audit.record(action="customer.login_link_requested", customer=customer, target=user.email, ip=ip)
+        queue_email(to=user.email, template="login_link", customer=customer,
+                    context={"customer": customer, "link": link, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600})
+
+
+def user_for_login_link(*, uidb64: str, token: str) -> User | None:
+    """The user a valid, unused login link belongs to, else None."""
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None or not login_link_tokens.check_token(user, token):
+        return None
+    return user
+
+
+@transaction.atomic
+def redeem_login_link(*, user: User, ip: str | None = None) -> str:
+    """Use a login link: issue and email a new access code; the link and the old code stop working.
+
+    Returns the new code so the page can show it once.
+    """
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    code = _set_new_access_code(locked)
+    locked.last_login = timezone.now()
+    locked.save(update_fields=["last_login"])
+    customer = locked.customer
+    audit.record(action="customer.login_link_used", customer=customer, target=locked.email, ip=ip)
+    _send_access_code_email(customer=customer, code=code, reason="reset")
+    return code
+
+
+@transaction.atomic
+def update_customer_profile(*, customer: Customer, changes: dict, actor: User, ip: str | None = None) -> Customer:
+    """Apply profile edits; identity field changes go to the audit log with before/after values."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = {f: getattr(locked, f) for f in changes}
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    if locked.document_type == DocumentType.NIT and not locked.check_digit and locked.document_number.isdigit():
+        locked.check_digit = nit.check_digit(locked.document_number)
+    locked.full_clean(exclude=["user"])
+    locked.save()
+    name = locked.legal_name if locked.person_type == "juridica" else f"{locked.first_name} {locked.last_name}".strip()
+    User.objects.filter(pk=locked.user_id).update(full_name=name)
+    changed = {f: {"before": str(before[f]), "after": str(getattr(locked, f))} for f in changes if str(before[f]) != str(getattr(locked, f))}
+    identity = {f: v for f, v in changed.items() if f in IDENTITY_FIELDS}
+    if identity:
+        audit.record(action="customer.identity_changed", actor=actor, customer=locked, target=locked.user.email, changes=identity, ip=ip)
+    elif changed:
+        audit.record(action="customer.profile_changed", actor=actor, customer=locked, target=locked.user.email, changes=changed, ip=ip)
+    return locked
+
+
+@transaction.atomic
+def change_password(*, user: User, new_password: str, ip: str | None = None) -> None:
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    audit.record(action="user.password_changed", actor=user, customer=getattr(user, "customer", None), target=user.email, ip=ip)

@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from clientarea.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("register/", views.register, name="register"),
+    path("register/done/", views.registered, name="registered"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("forgot/", views.forgot, name="forgot"),
+    path("login-link/<uidb64>/<token>/", views.login_link, name="login_link"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/password/", views.change_password, name="change_password"),
+    path("emails/", views.email_list, name="emails"),
+    path("emails/<int:pk>/", views.email_detail, name="email_detail"),
+    path("emails/<int:pk>/attachments/<int:attachment_id>/", views.email_attachment, name="email_attachment"),
+]

@@ -1,0 +1,170 @@
+"""Public registration and login, and the customer's dashboard, profile and emails."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from clientarea.accounts import selectors, services
+from clientarea.accounts.audit import client_ip
+from clientarea.accounts.forms import ChangePasswordForm, ForgotForm, LoginForm, ProfileForm, RegistrationForm
+from clientarea.notifications.models import OutgoingEmail
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "public/home.html")
+
+
+def _set_language(response: HttpResponse, language: str) -> HttpResponse:
+    from django.conf import settings
+
+    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("accounts:dashboard")
+    lang = translation.get_language()
+    form = RegistrationForm(request.POST or None, initial={"preferred_language": "en" if lang == "en" else "es-co"})
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "accept_terms"}
+        try:
+            customer = services.register_customer(data=services.CustomerData(**data), ip=client_ip(request))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, exc)
+        else:
+            request.session["registered_email"] = customer.user.email
+            return redirect("accounts:registered")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+def registered(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/registered.html", {"email": request.session.get("registered_email", "")})
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        customer = getattr(form.get_user(), "customer", None)
+        if customer is not None:
+            _set_language(response, customer.preferred_language)
+        return response
+
+
+def lockout(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResponse:
+    """Shown by django-axes after too many failed logins for this email or IP."""
+    from django.conf import settings
+
+    minutes = int(settings.AXES_COOLOFF_TIME * 60)
+    return render(request, "accounts/lockout.html", {"minutes": minutes}, status=429)
+
+
+@require_http_methods(["GET", "POST"])
+def forgot(request: HttpRequest) -> HttpResponse:
+    form = ForgotForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.request_login_link(email=form.cleaned_data["email"], ip=client_ip(request))
+        # Same answer whether or not the email is registered.
+        return render(request, "accounts/forgot_sent.html", {"email": form.cleaned_data["email"]})
+    return render(request, "accounts/forgot.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    user = services.user_for_login_link(uidb64=uidb64, token=token)
+    if user is None or not hasattr(user, "customer"):
+        return render(request, "accounts/login_link_invalid.html", status=400)
+    if request.method == "GET":
+        # A GET must not consume the link: mail scanners open links too.
+        return render(request, "accounts/login_link_confirm.html", {"email": user.email})
+    code = services.redeem_login_link(user=user, ip=client_ip(request))
+    auth_login(request, user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+    response = render(request, "accounts/new_code.html", {"code": code})
+    return _set_language(response, user.customer.preferred_language)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if request.user.is_staff and not hasattr(request.user, "customer"):
+        return redirect("admin:index")
+    customer = selectors.customer_for_user(request.user)
+    from clientarea.accounts.dashboard import dashboard_context
+
+    return render(request, "accounts/dashboard.html", {"customer": customer, **dashboard_context(customer)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    customer = selectors.customer_for_user(request.user)
+    form = ProfileForm(request.POST or None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        changes = {f: form.cleaned_data[f] for f in ProfileForm.Meta.fields}
+        try:
+            updated = services.update_customer_profile(customer=customer, changes=changes, actor=request.user, ip=client_ip(request))
+        except ValidationError as exc:
+            for field, errors in getattr(exc, "error_dict", {None: exc.messages}).items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("Your details were saved."))
+            return _set_language(redirect("accounts:profile"), updated.preferred_language)
+    return render(request, "accounts/profile.html", {"form": form, "customer": customer})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_password(request: HttpRequest) -> HttpResponse:
+    form = ChangePasswordForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.change_password(user=request.user, new_password=form.cleaned_data["new_password"], ip=client_ip(request))
+        update_session_auth_hash(request, request.user)
+        messages.success(request, _("Your password was changed. Your previous access code no longer works."))
+        return redirect("accounts:profile")
+    return render(request, "accounts/change_password.html", {"form": form})
+
+
+@login_required
+def email_list(request: HttpRequest) -> HttpResponse:
+    customer = selectors.customer_for_user(request.user)
+    page = Paginator(OutgoingEmail.objects.filter(customer=customer).only("id", "subject", "created_at", "status", "template"), 25).get_page(request.GET.get("page"))
+    return render(request, "accounts/emails.html", {"page": page})
+
+
+@login_required
+def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_for_user(request.user)
+    email = get_object_or_404(OutgoingEmail.objects.prefetch_related("attachments"), pk=pk, customer=customer)
+    return render(request, "accounts/email_detail.html", {"email": email})
+
+
+@login_required
+def email_attachment(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    customer = selectors.customer_for_user(request.user)
+    email = get_object_or_404(OutgoingEmail, pk=pk, customer=customer)
+    att = email.attachments.filter(pk=attachment_id).first()
+    if att is None:
+        raise Http404
+    response = HttpResponse(bytes(att.content), content_type=att.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{att.filename}"'
+    return response

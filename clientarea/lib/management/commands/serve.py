@@ -1,0 +1,57 @@
+"""`clientarea run`: gunicorn (web) and the Huey worker together; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Start the web server (gunicorn) and the task worker together, and stop both on Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the task worker.")
+
+    def handle(self, *args, **opts):
+        python = sys.executable
+        web = [
+            python, "-m", "gunicorn", "clientarea.wsgi:application",
+            "--bind", f"{opts['bind']}:{opts['port']}",
+            "--workers", str(opts["web_workers"]), "--threads", "4", "--worker-class", "gthread",
+            "--access-logfile", "-", "--graceful-timeout", "5", "--timeout", "60",
+        ]
+        procs = [subprocess.Popen(web)]
+        if not opts["no_worker"]:
+            procs.append(subprocess.Popen([python, "-m", "clientarea.cli", "run_huey"]))
+        url = f"http://{opts['bind']}:{opts['port']}"
+        self.stdout.write(self.style.SUCCESS(f"ClientArea is running at {url}  (back office: {url}/admin/)  Ctrl-C stops it."))
+
+        def stop(*_):
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            deadline = time.time() + 10
+            for p in procs:
+                try:
+                    p.wait(timeout=max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,13 @@
+from django.core.management.base import BaseCommand
+
+from clientarea.accounts.demo import DEMO_LOGINS
+
+
+class Command(BaseCommand):
+    help = "Print the demo logins."
+
+    def handle(self, *args, **options):
+        self.stdout.write("\nDemo logins (http://127.0.0.1:8000):")
+        for role, email, secret in DEMO_LOGINS:
+            self.stdout.write(f"  {role:<22} {email:<32} {secret}")
+        self.stdout.write("")

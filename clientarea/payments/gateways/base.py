@@ -1,0 +1,234 @@
+"""Gateway interface and the protocol-neutral dataclasses gateways produce.
+
+A gateway adapter only speaks its provider's protocol: it builds the checkout
+request, verifies and parses notifications, queries the provider for
+reconciliation and renders the acknowledgement the provider expects. It never
+touches orders, invoices or the database; the payments domain consumes the
+dataclasses below.
+"""
+
+from __future__ import annotations
+
+import hmac
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class PaymentMethod(StrEnum):
+    """Family of payment method, as far as the portal cares."""
+
+    CARD = "card"
+    PSE = "pse"
+    CASH = "cash"
+    OTHER = "other"
+
+
+class GatewayStatus(StrEnum):
+    """Normalised state of one transaction / order attempt at the gateway."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    PENDING = "pending"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """The payer.
+
+    ``document_type`` is the DIAN code: "13" CC, "22" CE, "31" NIT, "41" passport,
+    "42" foreign document (also understood: "11" registro civil, "12" tarjeta de
+    identidad). ``person_type`` is "natural" or "juridica".
+    """
+
+    full_name: str
+    email: str
+    phone: str
+    document_type: str
+    document_number: str
+    person_type: str = "natural"
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """One payment attempt.
+
+    ``reference`` is unique per attempt (ASCII letters, digits and '-'). Gateways that
+    only accept alphanumeric identifiers derive theirs with
+    :meth:`Gateway.gateway_reference`. ``amount`` is the total including IVA;
+    ``tax``/``tax_base`` are the IVA and its base (both 0 when exempt).
+    ``expires_at`` must be timezone-aware.
+    """
+
+    reference: str
+    amount: Decimal
+    tax: Decimal
+    tax_base: Decimal
+    currency: str
+    description: str
+    buyer: Buyer
+    response_url: str
+    confirmation_url: str
+    language: str
+    expires_at: datetime
+    method: PaymentMethod | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutAction:
+    """What the browser must do to start paying.
+
+    ``method`` "POST": render an auto-submitted form posting ``fields`` to ``url``;
+    "GET": redirect to ``url`` (``fields`` empty).
+    """
+
+    method: str
+    url: str
+    fields: dict[str, str]
+    gateway_order_id: str | None = None
+    raw_response: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PaymentUpdate:
+    """A verified statement from the gateway about one transaction.
+
+    ``dedupe_key`` identifies this message's content (same transaction and same
+    state give the same key), so redelivered notifications and query results for
+    an already-recorded state can be skipped. ``extra`` holds non-personal
+    protocol details (cus, pse_bank, response_code, ...).
+    """
+
+    reference: str
+    status: GatewayStatus
+    transaction_id: str
+    amount: Decimal | None
+    currency: str | None
+    merchant_id: str | None
+    method: PaymentMethod | None
+    raw_method: str
+    message: str
+    dedupe_key: str
+    occurred_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReturnInfo:
+    """What the browser brought back from the gateway: for display only, never trusted."""
+
+    reference: str
+    status: GatewayStatus
+    signature_valid: bool
+    amount: Decimal | None
+    currency: str | None
+    message: str
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class NotificationReply:
+    """The HTTP answer to give the gateway for a notification."""
+
+    status_code: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class GatewayError(Exception):
+    """Any failure talking to or understanding a gateway."""
+
+
+class InvalidSignature(GatewayError):
+    """The message's signature/checksum does not match: treat it as forged."""
+
+
+class MalformedMessage(GatewayError):
+    """The message lacks required fields or has unreadable values."""
+
+
+class GatewayUnavailable(GatewayError):
+    """The gateway could not be reached or answered with a transient failure; retry later."""
+
+
+class UnknownGateway(GatewayError, LookupError):
+    """No gateway is configured under that code."""
+
+
+def mask_secret(value: str | None) -> str:
+    """Show a secret in the back office without revealing it: ``"4Vj8…UA"``.
+
+    Short secrets (fewer than 10 characters) are fully hidden; empty ones read
+    "(not set)".
+    """
+    if not value:
+        return "(not set)"
+    if len(value) < 10:
+        return "…"
+    return f"{value[:4]}…{value[-2:]}"
+
+
+def signatures_match(expected: str, received: str) -> bool:
+    """Constant-time, case-insensitive comparison of two hex digests."""
+    return hmac.compare_digest(expected.strip().lower().encode("utf-8"), received.strip().lower().encode("utf-8"))
+
+
+class Gateway(ABC):
+    """A payment gateway adapter (merchant side)."""
+
+    code: str
+    name: str
+    methods: tuple[PaymentMethod, ...]
+
+    @property
+    @abstractmethod
+    def enabled(self) -> bool:
+        """Whether the back office enabled this gateway (``<CODE>_ENABLED``)."""
+
+    def gateway_reference(self, reference: str) -> str:
+        """The identifier the gateway uses for ``reference`` (identity by default).
+
+        :attr:`PaymentUpdate.reference` carries this value; it is idempotent, so it
+        may be applied to a value that is already a gateway reference.
+        """
+        return reference
+
+    @abstractmethod
+    def start_checkout(self, request: CheckoutRequest) -> CheckoutAction:
+        """Prepare the browser step for ``request``; raises :class:`GatewayError` on refusal."""
+
+    @abstractmethod
+    def parse_notification(self, *, body: bytes, content_type: str) -> PaymentUpdate:
+        """Verify and parse a server-to-server notification.
+
+        Raises :class:`InvalidSignature` or :class:`MalformedMessage`.
+        """
+
+    @abstractmethod
+    def parse_return(self, params: Mapping[str, str]) -> ReturnInfo:
+        """Parse the browser return (display only, never trusted for state changes)."""
+
+    @abstractmethod
+    def fetch_status(self, reference: str) -> list[PaymentUpdate]:
+        """Ask the gateway about ``reference`` (reconciliation); ``[]`` when not found.
+
+        Raises :class:`GatewayUnavailable` when the gateway cannot be queried now.
+        """
+
+    @abstractmethod
+    def cancel(self, reference: str) -> bool:
+        """Cancel a pending order at the gateway; ``False`` when not possible/supported."""
+
+    @abstractmethod
+    def notification_reply(self, *, ok: bool, message: str = "", invalid_signature: bool = False) -> NotificationReply:
+        """The HTTP answer for a notification that was processed (``ok``), rejected, or forged."""
+
+    @abstractmethod
+    def describe_config(self) -> dict[str, str]:
+        """The configuration for the back office, secrets masked with :func:`mask_secret`."""

@@ -1,0 +1,22 @@
+"""Settings for the test suite: the real settings, with the worker run inline and fast hashing."""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("PAYMENTS_SANDBOX", "1")
+
+from clientarea.settings import *  # noqa: E402,F403
+from clientarea.settings import HUEY  # noqa: E402
+
+# Tasks run inline (Huey's immediate mode, in-memory storage): no worker process in tests.
+HUEY = {**HUEY, "immediate": True}
+# Argon2 is the production hasher (settings.PASSWORD_HASHERS); tests hash thousands of codes.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.Argon2PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SITE_URL = "http://testserver"
+ALLOWED_HOSTS = ["*"]
+SECURE_SSL_REDIRECT = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from clientarea.accounts import views as account_views
+
+admin.site.site_header = "ClientArea"
+admin.site.site_title = "ClientArea"
+admin.site.index_title = "Back office"
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("clientarea/", include("clientarea.accounts.urls")),
+    path("clientarea/services/", include("clientarea.subscriptions.urls")),
+    path("clientarea/billing/", include("clientarea.billing.urls")),
+    path("clientarea/invoices/", include("clientarea.einvoice.urls")),
+    path("payments/", include("clientarea.payments.urls")),
+    path("help/", include("clientarea.helpcenter.urls")),
+    path("api/", include("clientarea.api.urls")),
+]
+
+if settings.PAYMENTS_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("clientarea.payments.sandbox.urls")))
