@@ -10,6 +10,8 @@ dataclasses below.
 from __future__ import annotations
 
 import hmac
+import json
+import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -177,6 +179,45 @@ def mask_secret(value: str | None) -> str:
 def signatures_match(expected: str, received: str) -> bool:
     """Constant-time, case-insensitive comparison of two hex digests."""
     return hmac.compare_digest(expected.strip().lower().encode("utf-8"), received.strip().lower().encode("utf-8"))
+
+
+def decode_notification_body(body: bytes, content_type: str) -> dict[str, str]:
+    """Decode a notification body (form-urlencoded or JSON object) into a flat ``str -> str`` dict.
+
+    JSON numbers keep their literal text (no float conversion); ``null`` becomes "".
+    Raises :class:`MalformedMessage` for undecodable bodies.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedMessage("body is not UTF-8") from None
+    is_json = "json" in (content_type or "").lower() or text.lstrip().startswith("{")
+    if is_json:
+        try:
+            data = json.loads(text, parse_float=str, parse_int=str)
+        except ValueError:
+            raise MalformedMessage("body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise MalformedMessage("JSON body is not an object")
+        result: dict[str, str] = {}
+        for key, value in data.items():
+            if value is None:
+                result[str(key)] = ""
+            elif isinstance(value, bool):
+                result[str(key)] = "true" if value else "false"
+            elif isinstance(value, str):
+                result[str(key)] = value
+            else:
+                result[str(key)] = json.dumps(value)
+        return result
+    try:
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedMessage("body is not form-urlencoded") from None
+    result = {}
+    for key, value in pairs:
+        result.setdefault(key, value)
+    return result
 
 
 class Gateway(ABC):

@@ -1,0 +1,315 @@
+"""Service orders: creation, the one place for state transitions, and the effects of payment.
+
+Transitions (enforced only here):
+    pending → paid       mark_order_paid()      (gateways via payments, or staff manual payment)
+    pending → cancelled  cancel_order()         (staff or automation, with a reason)
+Paid and cancelled are final.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.models import Customer, ProviderProfile
+from clientarea.accounts.selectors import get_provider
+from clientarea.billing.models import Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState
+from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
+from clientarea.lib.dates import BOGOTA, local_today
+from clientarea.lib.money import ZERO, quantize, tax_for
+from clientarea.notifications.services import queue_email
+from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.models import Service, ServiceStatus
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderState.PENDING: frozenset({OrderState.PAID, OrderState.CANCELLED}),
+    OrderState.PAID: frozenset(),
+    OrderState.CANCELLED: frozenset(),
+}
+
+
+class OrderStateError(Exception):
+    """A transition that the order's state does not allow (message is for people)."""
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    kind: str
+    description: str
+    unit_price: Decimal
+    quantity: Decimal = Decimal("1")
+    tax_treatment: str = TaxTreatment.TAXED
+    tax_rate: Decimal = Decimal("19.00")
+    service: Service | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def line_amounts(spec: LineSpec) -> LineAmounts:
+    """The project's rounding rule (lib/money.py): round each line once, sum the rounded lines."""
+    subtotal = quantize(Decimal(spec.quantity) * Decimal(spec.unit_price))
+    rate = Decimal(spec.tax_rate) if spec.tax_treatment == TaxTreatment.TAXED else ZERO
+    tax = tax_for(subtotal, rate)
+    return LineAmounts(subtotal=subtotal, tax=tax, total=subtotal + tax)
+
+
+def party_snapshot(customer: Customer) -> dict:
+    """Buyer data frozen at issue: later profile edits do not change old orders or invoices."""
+    return {
+        "name": customer.display_name, "email": customer.user.email, "person_type": customer.person_type,
+        "document_type": customer.document_type, "document_number": customer.document_number,
+        "check_digit": customer.check_digit, "legal_name": customer.legal_name, "first_name": customer.first_name,
+        "last_name": customer.last_name, "trade_name": customer.trade_name, "phone": customer.phone,
+        "address": customer.address, "municipality_code": customer.municipality_code,
+        "municipality": customer.municipality_label, "fiscal_responsibilities": customer.fiscal_responsibilities,
+    }
+
+
+def seller_snapshot(provider: ProviderProfile | None) -> dict:
+    if provider is None:
+        return {}
+    return {
+        "name": provider.legal_name, "trade_name": provider.trade_name, "person_type": provider.person_type,
+        "document_type": provider.document_type, "document_number": provider.document_number,
+        "check_digit": provider.check_digit, "email": provider.email, "phone": provider.phone,
+        "address": provider.address, "municipality_code": provider.municipality_code,
+        "municipality": provider.municipality_label, "fiscal_responsibilities": provider.fiscal_responsibilities,
+    }
+
+
+def next_number(name: str = "ODS", prefix: str = "ODS-") -> str:
+    """Next value of a gap-free counter, under a row lock (caller holds the transaction)."""
+    Counter.objects.get_or_create(name=name)
+    counter = Counter.objects.select_for_update().get(name=name)
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return f"{prefix}{counter.value:06d}"
+
+
+def order_pay_url(order: Order) -> str:
+    return settings.SITE_URL + reverse("billing:order", kwargs={"number": order.number})
+
+
+def _period_key(spec: LineSpec) -> str | None:
+    if spec.service is None or spec.period_start is None or spec.kind not in (ItemKind.RENEWAL, ItemKind.NEW_SERVICE, ItemKind.DOMAIN):
+        return None
+    return f"{spec.service.pk}:{spec.period_start.isoformat()}"
+
+
+@transaction.atomic
+def create_order(
+    *, customer: Customer, lines: Sequence[LineSpec], issue_date: dt.date | None = None,
+    due_date: dt.date | None = None, actor=None, reason: str = "", notify: bool = True,
+    provider: ProviderProfile | None = None,
+) -> Order:
+    """Create a pending ODS with its items and totals, and queue the "new order" email.
+
+    Raises IntegrityError (from the unique period key) if one of the service
+    periods is already billed by a live order; callers in automation skip it.
+    """
+    if not lines:
+        raise OrderStateError(_("An order needs at least one item."))
+    issue = issue_date or local_today()
+    due = due_date or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
+    amounts = [line_amounts(spec) for spec in lines]
+    order = Order.objects.create(
+        number=next_number(), customer=customer, issue_date=issue, due_date=due,
+        subtotal=sum((a.subtotal for a in amounts), ZERO), tax_total=sum((a.tax for a in amounts), ZERO),
+        total=sum((a.total for a in amounts), ZERO), seller_snapshot=seller_snapshot(provider or get_provider()),
+        buyer_snapshot=party_snapshot(customer), created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    OrderItem.objects.bulk_create([
+        OrderItem(
+            order=order, position=i, service=spec.service, kind=spec.kind, description=spec.description[:300],
+            period_start=spec.period_start, period_end=spec.period_end, quantity=spec.quantity,
+            unit_price=spec.unit_price, tax_treatment=spec.tax_treatment,
+            tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
+            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=_period_key(spec),
+        )
+        for i, (spec, a) in enumerate(zip(lines, amounts), start=1)
+    ])
+    OrderEvent.objects.create(order=order, kind="created", actor=order.created_by, message=reason[:500],
+                              data={"total": str(order.total)})
+    if notify:
+        queue_email(to=customer.user.email, template="order_created", customer=customer,
+                    context={"order": order, "customer": customer, "pay_url": order_pay_url(order)})
+    logger.info("order created %s customer=%s total=%s", order.number, customer.pk, order.total)
+    return order
+
+
+def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None) -> dt.date | None:
+    from clientarea.lib.dates import add_months
+
+    months = CYCLE_MONTHS[cycle]
+    return add_months(start, months, anchor_day=anchor_day) if months else None
+
+
+@transaction.atomic
+def order_new_service(*, customer: Customer, product: Product, cycle: str, label: str = "", actor=None) -> Order:
+    """A customer (or staff) orders a product: a pending service and a pending ODS to pay for it."""
+    price = product.prices.filter(cycle=cycle).first()
+    if price is None or not product.active:
+        raise OrderStateError(_("This product is not available with that billing cycle."))
+    service = Service.objects.create(customer=customer, product=product, cycle=cycle, price=price.price, label=label.strip())
+    subscription_services._event(service, kind="created", actor=actor, reason="ordered")
+    today = local_today()
+    lang = customer.preferred_language
+    name = product.display_name(lang)
+    end = period_end_for(cycle=cycle, start=today)
+    lines = [LineSpec(
+        kind=ItemKind.DOMAIN if product.kind == "domain" else ItemKind.NEW_SERVICE,
+        description=f"{name}{' · ' + service.label if service.label else ''}",
+        unit_price=price.price, tax_treatment=product.tax_treatment, tax_rate=product.effective_tax_rate,
+        service=service, period_start=today, period_end=end,
+    )]
+    if product.setup_fee:
+        lines.append(LineSpec(kind=ItemKind.SETUP_FEE, description=_("Setup fee: %(name)s") % {"name": name},
+                              unit_price=product.setup_fee, tax_treatment=product.tax_treatment,
+                              tax_rate=product.effective_tax_rate, service=service))
+    return create_order(customer=customer, lines=lines, actor=actor, reason="new service",
+                        due_date=today + dt.timedelta(days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS))
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What mark_order_paid did: ``applied`` is True exactly once per order."""
+
+    order: Order
+    applied: bool
+    reason: str  # "paid" | "already_paid" | "cancelled"
+    services_changed: list[int] = field(default_factory=list)
+
+
+def _check_transition(order: Order, target: str) -> None:
+    if target not in ALLOWED_TRANSITIONS[order.state]:
+        raise OrderStateError(
+            _("Order %(number)s is %(state)s and cannot become %(target)s.")
+            % {"number": order.number, "state": order.get_state_display().lower(), "target": OrderState(target).label.lower()}
+        )
+
+
+@transaction.atomic
+def mark_order_paid(
+    *, order_id: int, paid_at: dt.datetime, via: str, method: str = "", reference: str = "", actor=None,
+) -> PaymentOutcome:
+    """pending → paid, exactly once, with all its effects in this one transaction.
+
+    Per item: a new service is activated (started on the payment date, due one
+    cycle later); a renewal moves the due date one cycle forward from the
+    previous due date; a service suspended for non-payment is unsuspended (a
+    manual suspension stays). Then the electronic invoice is allocated, the
+    "payment received" email is queued and provisioning is told, after commit.
+    A second call returns ``applied=False`` and changes nothing.
+    """
+    order = Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+    if order.state == OrderState.PAID:
+        return PaymentOutcome(order=order, applied=False, reason="already_paid")
+    if order.state == OrderState.CANCELLED:
+        return PaymentOutcome(order=order, applied=False, reason="cancelled")
+    _check_transition(order, OrderState.PAID)
+    order.state = OrderState.PAID
+    order.paid_at = paid_at
+    order.paid_via = via
+    order.payment_method = method
+    order.payment_reference = reference[:120]
+    order.save(update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"])
+    start = timezone.localtime(paid_at, BOGOTA).date()
+    changed: list[int] = []
+    items = list(order.items.select_related("service__product").order_by("position"))
+    service_ids = {item.service_id for item in items if item.service_id}
+    services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
+    for item in items:
+        service = services.get(item.service_id)
+        if service is None or item.kind == ItemKind.SETUP_FEE:
+            continue
+        if service.status == ServiceStatus.PENDING:
+            subscription_services.activate_service(service=service, start=start, actor=actor, order_number=order.number)
+            changed.append(service.pk)
+        elif item.kind in (ItemKind.RENEWAL, ItemKind.DOMAIN) and item.period_start:
+            if subscription_services.renew_service(service=service, period_start=item.period_start, actor=actor, order_number=order.number):
+                changed.append(service.pk)
+            else:
+                logger.warning("order %s: service %s not renewed (due %s, period %s)", order.number, service.pk, service.next_due_date, item.period_start)
+    OrderEvent.objects.create(order=order, kind="paid", actor=actor if getattr(actor, "pk", None) else None,
+                              message=reference[:500], data={"via": via, "method": method, "services": changed})
+    _after_paid(order=order, changed=changed)
+    logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
+    return PaymentOutcome(order=order, applied=True, reason="paid", services_changed=changed)
+
+
+def _after_paid(*, order: Order, changed: list[int]) -> None:
+    """Effects that belong to the paid transaction: invoice allocation, email, provisioning."""
+    from clientarea.einvoice.hooks import on_order_paid
+    from clientarea.subscriptions.provisioning import notify_services_changed
+
+    on_order_paid(order=order)
+    queue_email(to=order.customer.user.email, template="order_paid", customer=order.customer,
+                context={"order": order, "customer": order.customer, "order_url": order_pay_url(order)})
+    if changed:
+        notify_services_changed(service_ids=changed, event="services.changed", order_number=order.number)
+
+
+@transaction.atomic
+def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) -> Order:
+    """pending → cancelled with a reason; the service periods it billed become billable again.
+
+    A service that was only waiting for this order (pending activation) is cancelled too.
+    """
+    if not reason.strip():
+        raise OrderStateError(_("Give a reason for cancelling the order."))
+    locked = Order.objects.select_for_update().select_related("customer__user").get(pk=order.pk)
+    _check_transition(locked, OrderState.CANCELLED)
+    locked.state = OrderState.CANCELLED
+    locked.cancelled_at = timezone.now()
+    locked.cancel_reason = reason[:300]
+    locked.save(update_fields=["state", "cancelled_at", "cancel_reason"])
+    items = list(locked.items.select_related("service"))
+    OrderItem.objects.filter(order=locked).update(period_key=None)
+    for item in items:
+        if item.service and item.service.status == ServiceStatus.PENDING and item.kind != ItemKind.SETUP_FEE:
+            subscription_services.cancel_service(service=item.service, reason=_("Order %(n)s cancelled: %(r)s") % {"n": locked.number, "r": reason}, actor=actor)
+    OrderEvent.objects.create(order=locked, kind="cancelled", actor=actor if getattr(actor, "pk", None) else None, message=reason[:500])
+    if notify:
+        queue_email(to=locked.customer.user.email, template="order_cancelled", customer=locked.customer,
+                    context={"order": locked, "customer": locked.customer, "reason": reason})
+    logger.info("order cancelled %s: %s", locked.number, reason)
+    return locked
+
+
+def register_manual_payment(*, order: Order, reference: str, actor, paid_at: dt.datetime | None = None, method: str = "transfer") -> Order:
+    """Staff record a payment received outside the gateways (e.g. a bank transfer)."""
+    if not reference.strip():
+        raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
+    if order.state != OrderState.PENDING:
+        raise OrderStateError(_("Order %(number)s is %(state)s: only pending orders can be paid.") % {"number": order.number, "state": order.get_state_display().lower()})
+    outcome = mark_order_paid(order_id=order.pk, paid_at=paid_at or timezone.now(), via="manual", method=method, reference=reference, actor=actor)
+    if not outcome.applied:
+        raise OrderStateError(_("Order %(number)s was already %(reason)s.") % {"number": order.number, "reason": outcome.reason})
+    return outcome.order
+
+
+def resend_order_email(*, order: Order, actor=None) -> None:
+    template = {"pending": "order_created", "paid": "order_paid", "cancelled": "order_cancelled"}[order.state]
+    with transaction.atomic():
+        queue_email(to=order.customer.user.email, template=template, customer=order.customer,
+                    context={"order": order, "customer": order.customer, "pay_url": order_pay_url(order),
+                             "order_url": order_pay_url(order), "reason": order.cancel_reason})
+        OrderEvent.objects.create(order=order, kind="email_resent", actor=actor, message=template)

@@ -1,0 +1,82 @@
+"""A customer's services (subscriptions) and the history of every status or due-date change."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.catalog.models import BillingCycle
+
+
+class ServiceStatus(models.TextChoices):
+    PENDING = "pending", _("Pending activation")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CANCELLED = "cancelled", _("Cancelled")
+    TERMINATED = "terminated", _("Terminated")
+
+
+class SuspensionReason(models.TextChoices):
+    NONE = "", _("—")
+    OVERDUE = "overdue", _("Overdue payment")
+    MANUAL = "manual", _("Manual (staff)")
+
+
+class Service(models.Model):
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="services", verbose_name=_("customer"))
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services", verbose_name=_("product"))
+    cycle = models.CharField(_("billing cycle"), max_length=12, choices=BillingCycle.choices)
+    price = models.DecimalField(_("price at purchase (before IVA)"), max_digits=14, decimal_places=2)
+    label = models.CharField(_("label"), max_length=200, blank=True, help_text=_("Domain or hostname."))
+    status = models.CharField(_("status"), max_length=12, choices=ServiceStatus.choices, default=ServiceStatus.PENDING)
+    suspension_reason = models.CharField(_("suspension reason"), max_length=10, choices=SuspensionReason.choices, blank=True, default="")
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    next_due_date = models.DateField(_("next due date"), null=True, blank=True)
+    anchor_day = models.PositiveSmallIntegerField(_("billing day"), null=True, blank=True, help_text=_("Day of month the service is due (keeps month-end dates stable)."))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer service")
+        verbose_name_plural = _("customer services")
+        ordering = ["next_due_date", "id"]
+        indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["customer", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.product} · {self.label}" if self.label else str(self.product)
+
+
+class ServiceEventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    ACTIVATED = "activated", _("Activated")
+    RENEWED = "renewed", _("Renewed")
+    SUSPENDED = "suspended", _("Suspended")
+    UNSUSPENDED = "unsuspended", _("Unsuspended")
+    CANCELLED = "cancelled", _("Cancelled")
+    TERMINATED = "terminated", _("Terminated")
+    DUE_DATE_CHANGED = "due_date_changed", _("Due date changed")
+
+
+class ServiceEvent(models.Model):
+    """Append-only: who changed a service's status or due date, when and why."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("who"))
+    kind = models.CharField(_("event"), max_length=20, choices=ServiceEventKind.choices)
+    from_status = models.CharField(_("from"), max_length=12, blank=True)
+    to_status = models.CharField(_("to"), max_length=12, blank=True)
+    old_due_date = models.DateField(_("old due date"), null=True, blank=True)
+    new_due_date = models.DateField(_("new due date"), null=True, blank=True)
+    order_number = models.CharField(_("order"), max_length=20, blank=True)
+    reason = models.CharField(_("why"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("service event")
+        verbose_name_plural = _("service history")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.kind}"

@@ -1,0 +1,18 @@
+from huey.contrib.djhuey import db_task
+from django.utils.module_loading import import_string
+
+from clientarea.subscriptions.provisioning import ProvisioningError
+
+
+@db_task(retries=6, retry_delay=60)
+def deliver_provisioning_event(provisioner_path: str, payload: dict) -> None:
+    """Deliver one event to one provisioner; transient failures are retried by Huey."""
+    try:
+        import_string(provisioner_path)().send(payload)
+    except ProvisioningError as exc:
+        if exc.permanent:
+            import logging
+
+            logging.getLogger(__name__).error("provisioning %s failed permanently: %s", provisioner_path, exc)
+            return
+        raise
