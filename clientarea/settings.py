@@ -205,6 +205,9 @@ USE_THOUSAND_SEPARATOR = False
 # --- Static and media --------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT") or VAR_DIR / "media")
 PRIVATE_ROOT = Path(envstr("PRIVATE_ROOT") or VAR_DIR / "private")

@@ -525,6 +525,10 @@ class PayUGateway(Gateway):
             expected = self.expected_confirmation_sign(data)
         except (ValueError, InvalidOperation):
             raise MalformedMessage("PayU confirmation value is not a decimal number") from None
+        if len(data["value"].partition(".")[2]) > 2:
+            # ``value`` is "14.2"; the sign only covers two decimals, so a third one would
+            # be an unsigned change of the amount.
+            raise MalformedMessage("PayU confirmation value has more than two decimals")
         if not signatures_match(expected, data["sign"]):
             logger.warning("PayU confirmation for %s rejected: invalid sign", data["reference_sale"])
             raise InvalidSignature("PayU confirmation sign does not match")

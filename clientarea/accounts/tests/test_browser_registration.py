@@ -1,0 +1,39 @@
+"""Real browser: home → Client access → register → code from the email log → log in → dashboard."""
+
+import re
+
+import pytest
+
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.test import make_provider
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_newcomer_registers_and_logs_in_with_the_emailed_code(page, live_site):
+    make_provider()
+    page.goto(live_site.url + "/")
+    page.click("#client-access")
+    assert "/clientarea/login/" in page.url
+    page.click("a[href='/clientarea/register/']")
+    page.fill("#id_email", "laura@example.com")
+    page.check("input[name=person_type][value=natural]")
+    page.select_option("#id_document_type", "13")
+    page.fill("#id_document_number", "1098765432")
+    page.fill("#id_first_name", "Laura")
+    page.fill("#id_last_name", "Ríos")
+    page.fill("#id_phone", "3001234567")
+    page.fill("#id_address", "Calle 10 # 20-30")
+    page.select_option("#id_municipality_code", "68001")
+    page.check("#id_accept_terms")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/register/done/")
+    email = OutgoingEmail.objects.get(to_email="laura@example.com", template="new_access_code")
+    code = re.search(r"[A-Z0-9]{4}(?:-[A-Z0-9]{1,4}){2,}", email.body_text).group(0)
+    page.click("a[href='/clientarea/login/']")
+    page.fill("#id_username", "laura@example.com")
+    page.fill("#id_password", code)
+    page.click("main button[type=submit]")
+    page.wait_for_url(live_site.url + "/clientarea/")
+    assert "Laura" in page.inner_text("h1")
+    page.screenshot(path="/tmp/ca-dashboard.png")

@@ -1,0 +1,507 @@
+"""Printed representation (representación gráfica) of the invoice, as a PDF.
+
+Content follows what DIAN asks of it (§4 of ``shared/docs/dian-einvoice.md``):
+the legal title "Factura electrónica de venta", seller name and NIT, buyer name
+and document, authorized numbering (resolution, prefix, range and validity),
+the consecutive number, issue date and time, items, tax rate and value per
+rate, totals, payment form and means, whether the seller withholds IVA, the
+CUFE and a QR code that shows it. The English version keeps the Spanish legal
+title next to the English one.
+
+Pure function of an :class:`InvoiceDocument`; fonts are bundled (DejaVu Sans)
+so accents render identically everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+from pathlib import Path
+
+from fpdf import FPDF, FontFace
+from fpdf.enums import TableBordersLayout, TableCellFillMode, XPos, YPos
+
+from clientarea.einvoice.documents import InvoiceDocument, Line, Party
+from clientarea.einvoice.qr import qr_png, qr_url
+from clientarea.lib.codelists import codelist
+from clientarea.lib.money import format_cop
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT = "DejaVu"
+SOFTWARE_NAME = "ClientArea"
+
+NAVY = (22, 54, 92)
+ACCENT = (232, 239, 247)
+ZEBRA = (246, 248, 251)
+TEXT = (45, 45, 45)
+MUTED = (105, 112, 122)
+RULE = (200, 208, 218)
+WHITE = (255, 255, 255)
+
+LEGAL_TITLE = "Factura electrónica de venta"
+
+LABELS: dict[str, dict[str, str]] = {
+    "es": {
+        "title": "FACTURA ELECTRÓNICA DE VENTA",
+        "number": "No.",
+        "issued": "Emitida",
+        "resolution": (
+            "Autorización de numeración DIAN No. {number} · Prefijo {prefix} · "
+            "Rango {start} a {end} · Vigencia {valid_from} a {valid_to}"
+        ),
+        "iva_responsible": "Responsable de IVA",
+        "iva_not_responsible": "No responsable de IVA",
+        "withholder_yes": "Agente retenedor de IVA",
+        "withholder_no": "No es agente retenedor de IVA",
+        "buyer": "ADQUIRIENTE",
+        "details": "DATOS DE LA FACTURA",
+        "issue_date": "Fecha de emisión",
+        "issue_time": "Hora de emisión",
+        "due_date": "Fecha de vencimiento",
+        "payment_form": "Forma de pago",
+        "payment_means": "Medio de pago",
+        "order": "Orden de servicio",
+        "currency": "Moneda",
+        "col_no": "#",
+        "col_description": "Descripción",
+        "col_period": "Periodo",
+        "col_qty": "Cant.",
+        "col_price": "Valor unitario",
+        "col_tax": "IVA",
+        "col_total": "Valor",
+        "exempt": "Exento",
+        "excluded": "Excluido",
+        "subtotal": "Subtotal",
+        "iva_on": "IVA {rate} % sobre {base}",
+        "exempt_base": "Base exenta de IVA (0 %)",
+        "excluded_base": "Base excluida de IVA",
+        "iva_total": "Total IVA",
+        "payable": "TOTAL A PAGAR",
+        "notes": "Observaciones",
+        "cufe": "CUFE",
+        "qr_hint": "Escanee el código QR o consulte el documento en:",
+        "representation": "Representación gráfica de la factura electrónica de venta.",
+        "software": "Software de facturación: {name} · Proveedor NIT {nit} · ID de software {software_id}",
+        "page": "Página {page} de {pages}",
+        "phone": "Tel.",
+    },
+    "en": {
+        "title": "ELECTRONIC SALES INVOICE",
+        "number": "No.",
+        "issued": "Issued",
+        "resolution": (
+            "DIAN numbering authorization No. {number} · Prefix {prefix} · "
+            "Range {start} to {end} · Valid {valid_from} to {valid_to}"
+        ),
+        "iva_responsible": "VAT (IVA) registered",
+        "iva_not_responsible": "Not VAT (IVA) registered",
+        "withholder_yes": "IVA withholding agent",
+        "withholder_no": "Not an IVA withholding agent",
+        "buyer": "BILL TO",
+        "details": "INVOICE DETAILS",
+        "issue_date": "Issue date",
+        "issue_time": "Issue time",
+        "due_date": "Due date",
+        "payment_form": "Payment terms",
+        "payment_means": "Payment method",
+        "order": "Service order",
+        "currency": "Currency",
+        "col_no": "#",
+        "col_description": "Description",
+        "col_period": "Period",
+        "col_qty": "Qty",
+        "col_price": "Unit price",
+        "col_tax": "VAT",
+        "col_total": "Amount",
+        "exempt": "Exempt",
+        "excluded": "Excluded",
+        "subtotal": "Subtotal",
+        "iva_on": "VAT (IVA) {rate} % on {base}",
+        "exempt_base": "VAT-exempt base (0 %)",
+        "excluded_base": "Base excluded from VAT",
+        "iva_total": "Total VAT (IVA)",
+        "payable": "TOTAL DUE",
+        "notes": "Notes",
+        "cufe": "CUFE",
+        "qr_hint": "Scan the QR code or look the document up at:",
+        "representation": "Printed representation of the electronic sales invoice (factura electrónica de venta).",
+        "software": "Invoicing software: {name} · Provider NIT {nit} · Software ID {software_id}",
+        "page": "Page {page} of {pages}",
+        "phone": "Phone",
+    },
+}
+
+DOCUMENT_TYPES = {
+    "es": {"11": "R.C.", "12": "T.I.", "13": "C.C.", "21": "T.E.", "22": "C.E.", "31": "NIT",
+           "41": "Pasaporte", "42": "Doc. extranjero", "50": "NIT extranjero", "91": "NUIP"},
+    "en": {"11": "Birth reg.", "12": "Identity card", "13": "C.C. (ID)", "21": "Foreigner card",
+           "22": "C.E. (foreign ID)", "31": "NIT", "41": "Passport", "42": "Foreign ID",
+           "50": "Foreign NIT", "91": "NUIP"},
+}  # fmt: skip
+PAYMENT_FORMS = {"es": {"1": "Contado", "2": "Crédito"}, "en": {"1": "Cash (paid)", "2": "Credit"}}
+PAYMENT_MEANS = {
+    "es": {"10": "Efectivo", "42": "Consignación bancaria", "47": "Transferencia bancaria",
+           "48": "Tarjeta crédito", "49": "Tarjeta débito", "ZZZ": "Acuerdo mutuo"},
+    "en": {"10": "Cash", "42": "Bank deposit", "47": "Bank transfer", "48": "Credit card",
+           "49": "Debit card", "ZZZ": "Mutual agreement"},
+}  # fmt: skip
+FISCAL_RESPONSIBILITIES = {
+    "es": {"O-13": "Gran contribuyente", "O-15": "Autorretenedor", "O-23": "Agente de retención IVA",
+           "O-47": "Régimen simple de tributación", "R-99-PN": "No aplica"},
+    "en": {"O-13": "Large taxpayer", "O-15": "Self-withholder", "O-23": "IVA withholding agent",
+           "O-47": "Simple tax regime", "R-99-PN": "Not applicable"},
+}  # fmt: skip
+
+
+# -- formatting helpers -------------------------------------------------------------------
+
+
+def _date(value: dt.date, language: str) -> str:
+    return value.strftime("%d/%m/%Y") if language == "es" else value.isoformat()
+
+
+def _quantity(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text.replace(".", ",")
+
+
+def _rate(value: Decimal) -> str:
+    """``19`` or ``5,5``: a percentage without trailing zeros, Colombian decimal comma."""
+    return _quantity(value)
+
+
+def _document(party: Party, language: str) -> str:
+    kind = DOCUMENT_TYPES[language].get(party.document_type, party.document_type)
+    return f"{kind} {party.document_label}"
+
+
+def _payment_means(code: str, language: str) -> str:
+    return PAYMENT_MEANS[language].get(code) or codelist("MediosPago").get(code, code)
+
+
+def _line_tax(line: Line, labels: dict[str, str]) -> str:
+    if line.tax_treatment == "taxed":
+        return f"{_rate(line.tax_rate)} %"
+    return labels[line.tax_treatment]
+
+
+def _period(line: Line, language: str) -> str:
+    if line.period_start and line.period_end:
+        return f"{_date(line.period_start, language)} – {_date(line.period_end, language)}"
+    return ""
+
+
+# -- the document -------------------------------------------------------------------------
+
+
+class _InvoicePDF(FPDF):
+    """A4 page with the bundled fonts and a page-number footer."""
+
+    def __init__(self, labels: dict[str, str], footer_text: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._labels = labels
+        self._footer_text = footer_text
+        self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+        self.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.set_margins(12, 12, 12)
+        self.set_auto_page_break(auto=True, margin=16)
+        self.alias_nb_pages("{nb}")
+
+    def header(self) -> None:
+        self.set_fill_color(*NAVY)
+        self.rect(0, 0, self.w, 3.5, style="F")
+        self.set_y(9)
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_draw_color(*RULE)
+        self.line(self.l_margin, self.get_y() - 1, self.w - self.r_margin, self.get_y() - 1)
+        self.set_font(FONT, "", 6.5)
+        self.set_text_color(*MUTED)
+        page = self._labels["page"].format(page=self.page_no(), pages="{nb}")
+        self.cell(self.epw * 0.75, 4, self._footer_text, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        self.cell(self.epw * 0.25, 4, page, align="R")
+
+    # small drawing helpers
+    def text_style(self, size: float, bold: bool = False, color: tuple[int, int, int] = TEXT) -> None:
+        self.set_font(FONT, "B" if bold else "", size)
+        self.set_text_color(*color)
+
+    def label_value(self, x: float, width: float, label: str, value: str, label_width: float) -> None:
+        """One ``label  value`` row of a details box."""
+        self.set_x(x)
+        self.text_style(7.5, color=MUTED)
+        self.cell(label_width, 4.6, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        self.text_style(7.5, bold=True)
+        self.multi_cell(width - label_width, 4.6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], language: str, logo_path) -> None:
+    """Logo or seller name on the left, title box with number on the right."""
+    seller = doc.supplier
+    top = pdf.get_y()
+    box_w, box_h = 78, 30
+    box_x = pdf.w - pdf.r_margin - box_w
+    left_w = box_x - pdf.l_margin - 6
+
+    y = top
+    if logo_path:
+        pdf.image(str(logo_path), x=pdf.l_margin, y=y, h=14, keep_aspect_ratio=True)
+        y += 16
+        pdf.set_xy(pdf.l_margin, y)
+        pdf.text_style(11, bold=True, color=NAVY)
+        pdf.multi_cell(left_w, 5.2, seller.display_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    else:
+        pdf.set_xy(pdf.l_margin, y)
+        pdf.text_style(19, bold=True, color=NAVY)
+        pdf.multi_cell(left_w, 8.5, seller.display_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_x(pdf.l_margin)
+    pdf.text_style(8.2, bold=True)
+    pdf.multi_cell(left_w, 4.3, f"{seller.legal_name} · NIT {seller.document_label}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.text_style(7.5, color=MUTED)
+    address = f"{seller.address_line}, {seller.municipality_name}, {seller.department_name}".lstrip(", ")
+    contact = " · ".join(part for part in (f"{labels['phone']} {seller.phone}" if seller.phone else "", seller.email) if part)
+    regime = labels["iva_responsible"] if seller.tax_scheme == "01" else labels["iva_not_responsible"]
+    withholder = labels["withholder_yes"] if "O-23" in seller.fiscal_responsibilities else labels["withholder_no"]
+    responsibilities = ", ".join(
+        FISCAL_RESPONSIBILITIES[language].get(code, code) for code in seller.fiscal_responsibilities
+    )
+    for text in (address, contact, f"{regime} · {withholder}", responsibilities):
+        if text:
+            pdf.set_x(pdf.l_margin)
+            pdf.multi_cell(left_w, 3.9, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    left_bottom = pdf.get_y()
+
+    # title box; every line is placed with set_xy (ln() would jump to the left margin)
+    pdf.set_fill_color(*NAVY)
+    pdf.rect(box_x, top, box_w, box_h, style="F", round_corners=True, corner_radius=2)
+    inner_x, inner_w = box_x + 3, box_w - 6
+    title_lines = [(labels["title"], 10.5, True, 5.5)]
+    if language != "es":
+        title_lines.append((LEGAL_TITLE, 7, False, 3.8))
+    title_lines += [
+        (labels["number"], 7.5, False, 4.2),
+        (doc.full_id, 15, True, 7.5),
+        (f"{labels['issued']} {_date(doc.issue_date, language)} {doc.issue_time_str}", 7.5, False, 4.2),
+    ]
+    content_h = sum(height for *_, height in title_lines) + 2.0
+    y = top + (box_h - content_h) / 2
+    for index, (text, size, bold, height) in enumerate(title_lines):
+        if index == len(title_lines) - 3:
+            y += 2.0  # a little air between the title and the number
+        pdf.set_xy(inner_x, y)
+        pdf.text_style(size, bold=bold, color=WHITE)
+        pdf.cell(inner_w, height, text, align="C")
+        y += height
+
+    pdf.set_y(max(left_bottom, top + box_h) + 3)
+    res = doc.resolution
+    resolution = labels["resolution"].format(
+        number=res.number, prefix=res.prefix or "—", start=res.range_from, end=res.range_to,
+        valid_from=_date(res.valid_from, language), valid_to=_date(res.valid_to, language),
+    )  # fmt: skip
+    pdf.set_fill_color(*ACCENT)
+    pdf.text_style(7.2, color=NAVY)
+    pdf.multi_cell(0, 4.2, resolution, fill=True, align="C", padding=(1.2, 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3.5)
+
+
+def _box_title(pdf: _InvoicePDF, x: float, y: float, width: float, title: str) -> None:
+    pdf.set_xy(x, y)
+    pdf.text_style(7.5, bold=True, color=NAVY)
+    pdf.cell(width, 5, title, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_draw_color(*NAVY)
+    pdf.set_line_width(0.4)
+    pdf.line(x, pdf.get_y(), x + width, pdf.get_y())
+    pdf.set_line_width(0.2)
+    pdf.ln(1.5)
+
+
+def _parties(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], language: str) -> None:
+    """Buyer on the left, invoice details on the right."""
+    gap = 8
+    width = (pdf.epw - gap) / 2
+    top = pdf.get_y()
+    left_x, right_x = pdf.l_margin, pdf.l_margin + width + gap
+
+    buyer = doc.customer
+    _box_title(pdf, left_x, top, width, labels["buyer"])
+    pdf.set_x(left_x)
+    pdf.text_style(9.5, bold=True)
+    pdf.multi_cell(width, 5, buyer.legal_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.text_style(8)
+    lines = [
+        _document(buyer, language),
+        ", ".join(p for p in (buyer.address_line, buyer.municipality_name, buyer.department_name) if p),
+        buyer.email,
+        f"{labels['phone']} {buyer.phone}" if buyer.phone else "",
+    ]
+    for text in lines:
+        if text:
+            pdf.set_x(left_x)
+            pdf.multi_cell(width, 4.3, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    left_bottom = pdf.get_y()
+
+    _box_title(pdf, right_x, top, width, labels["details"])
+    rows = [
+        (labels["issue_date"], _date(doc.issue_date, language)),
+        (labels["issue_time"], doc.issue_time_str),
+        (labels["due_date"], _date(doc.due, language)),
+        (labels["payment_form"], PAYMENT_FORMS[language].get(doc.payment_form, doc.payment_form)),
+        (labels["payment_means"], _payment_means(doc.payment_means_code, language)),
+        (labels["order"], doc.order_reference),
+        (labels["currency"], doc.currency),
+    ]
+    for label, value in rows:
+        if value:
+            pdf.label_value(right_x, width, label, value, label_width=34)
+    pdf.set_y(max(left_bottom, pdf.get_y()) + 5)
+
+
+def _items(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], language: str) -> None:
+    widths = (7, 75, 23, 12, 25, 17, 27)
+    heading = FontFace(family=FONT, emphasis="B", size_pt=7.5, color=WHITE, fill_color=NAVY)
+    pdf.text_style(7.8)
+    pdf.set_draw_color(*RULE)
+    with pdf.table(
+        col_widths=widths,
+        width=pdf.epw,
+        text_align=("CENTER", "LEFT", "CENTER", "RIGHT", "RIGHT", "CENTER", "RIGHT"),
+        headings_style=heading,
+        cell_fill_color=ZEBRA,
+        cell_fill_mode=TableCellFillMode.EVEN_ROWS,
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        line_height=4.2,
+        padding=(1.6, 1.4),
+        v_align="MIDDLE",
+    ) as table:
+        header = table.row()
+        for key in ("col_no", "col_description", "col_period", "col_qty", "col_price", "col_tax", "col_total"):
+            header.cell(labels[key])
+        for index, line in enumerate(doc.lines, start=1):
+            row = table.row()
+            row.cell(str(index))
+            row.cell(line.description + (f"\n{line.code}" if line.code else ""))
+            row.cell(_period(line, language))
+            row.cell(_quantity(line.quantity))
+            row.cell(format_cop(line.unit_price, decimals=True))
+            row.cell(_line_tax(line, labels))
+            row.cell(format_cop(line.line_extension, decimals=True))
+    pdf.ln(4)
+
+
+def _totals(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str]) -> None:
+    """Notes on the left, the totals box on the right."""
+    box_w = 84
+    box_x = pdf.w - pdf.r_margin - box_w
+    # (label, value, bold): informative bases are not bold, amounts that add up are.
+    rows: list[tuple[str, str, bool]] = [
+        (labels["subtotal"], format_cop(doc.line_extension_total, decimals=True), True)
+    ]
+    for sub in doc.iva_subtotals:
+        if sub.rate > 0:
+            label = labels["iva_on"].format(rate=_rate(sub.rate), base=format_cop(sub.taxable_amount, decimals=True))
+            rows.append((label, format_cop(sub.tax_amount, decimals=True), False))
+        else:
+            rows.append((labels["exempt_base"], format_cop(sub.taxable_amount, decimals=True), False))
+    if doc.excluded_total:
+        rows.append((labels["excluded_base"], format_cop(doc.excluded_total, decimals=True), False))
+    rows.append((labels["iva_total"], format_cop(doc.iva_total, decimals=True), True))
+
+    needed = 5.2 * len(rows) + 14
+    if pdf.get_y() + needed > pdf.page_break_trigger:
+        pdf.add_page()
+    top = pdf.get_y()
+
+    if doc.note:
+        pdf.set_xy(pdf.l_margin, top)
+        width = box_x - pdf.l_margin - 8
+        pdf.text_style(7.5, bold=True, color=NAVY)
+        pdf.cell(width, 5, labels["notes"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.text_style(7.8)
+        pdf.multi_cell(width, 4.2, doc.note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    notes_bottom = pdf.get_y()
+
+    pdf.set_xy(box_x, top)
+    for label, value, bold in rows:
+        pdf.set_x(box_x)
+        pdf.text_style(7.8, color=MUTED)
+        pdf.cell(box_w - 32, 5.2, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.text_style(8, bold=bold, color=TEXT if bold else MUTED)
+        pdf.cell(32, 5.2, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_fill_color(*NAVY)
+    y = pdf.get_y() + 1.5
+    pdf.rect(box_x, y, box_w, 10, style="F", round_corners=True, corner_radius=1.5)
+    pdf.set_xy(box_x + 3, y)
+    pdf.text_style(9.5, bold=True, color=WHITE)
+    pdf.cell(box_w - 40, 10, labels["payable"], new_x=XPos.RIGHT, new_y=YPos.TOP)
+    pdf.text_style(11.5, bold=True, color=WHITE)
+    pdf.cell(34, 10, format_cop(doc.payable_amount, decimals=True), align="R")
+    pdf.set_y(max(notes_bottom, y + 10) + 6)
+
+
+def _validation_footer(pdf: _InvoicePDF, doc: InvoiceDocument, cufe: str, qr_text: str, labels: dict[str, str]) -> None:
+    """QR and CUFE block, kept at the bottom of the last page."""
+    qr_size = 34
+    height = qr_size + 4
+    if pdf.get_y() + height > pdf.page_break_trigger:
+        pdf.add_page()
+    top = max(pdf.get_y(), pdf.page_break_trigger - height)
+    x = pdf.l_margin
+    pdf.set_draw_color(*RULE)
+    pdf.line(x, top - 2, pdf.w - pdf.r_margin, top - 2)
+    pdf.image(io.BytesIO(qr_png(qr_text, scale=6, border=1)), x=x, y=top, w=qr_size, h=qr_size)
+
+    text_x = x + qr_size + 5
+    width = pdf.w - pdf.r_margin - text_x
+    software = labels["software"].format(
+        name=SOFTWARE_NAME,
+        nit=f"{doc.software_provider_nit}-{doc.software_provider_dv}",
+        software_id=doc.software_id,
+    )
+    # (text, size, bold, colour, line height, space before); the CUFE stays on
+    # one line so it can be copied from the PDF as a single string.
+    blocks = [
+        (labels["cufe"], 8, True, NAVY, 4.5, 0.5),
+        (cufe, 6.3, False, TEXT, 3.8, 0),
+        (labels["qr_hint"], 7, False, MUTED, 3.6, 1.8),
+        (qr_url(cufe, doc.environment), 5.6, False, NAVY, 3.2, 0),
+        (labels["representation"], 7, True, TEXT, 3.6, 1.8),
+        (software, 6.5, False, MUTED, 3.4, 0.3),
+    ]
+    y = top
+    for text, size, bold, color, height, before in blocks:
+        y += before
+        pdf.set_xy(text_x, y)
+        pdf.text_style(size, bold=bold, color=color)
+        pdf.multi_cell(width, height, text, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        y = pdf.get_y()
+
+
+def render_invoice_pdf(
+    doc: InvoiceDocument,
+    cufe: str,
+    qr_text: str,
+    logo_path: str | Path | None = None,
+    language: str = "es",
+) -> bytes:
+    """The invoice's printed representation as PDF bytes (Spanish or English labels)."""
+    if language not in LABELS:
+        raise ValueError(f"language must be one of {sorted(LABELS)}")
+    labels = LABELS[language]
+    footer = f"{LEGAL_TITLE} {doc.full_id} · {doc.supplier.legal_name} · NIT {doc.supplier.document_label}"
+    pdf = _InvoicePDF(labels, footer)
+    pdf.set_title(f"{LEGAL_TITLE} {doc.full_id}")
+    pdf.set_author(doc.supplier.legal_name)
+    pdf.set_subject(f"CUFE {cufe}")
+    pdf.set_creator(SOFTWARE_NAME)
+    pdf.set_lang("es-CO" if language == "es" else "en")
+    pdf.set_creation_date(doc.issue)
+    pdf.add_page()
+    _header(pdf, doc, labels, language, logo_path)
+    _parties(pdf, doc, labels, language)
+    _items(pdf, doc, labels, language)
+    _totals(pdf, doc, labels)
+    _validation_footer(pdf, doc, cufe, qr_text, labels)
+    return bytes(pdf.output())
