@@ -89,7 +89,6 @@ INSTALLED_APPS = [
     "clientarea.payments.sandbox",
     "clientarea.einvoice",
     "clientarea.helpcenter",
-    "clientarea.api",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from clientarea.accounts import views as account_views
+from clientarea.lib.views import healthz
 
 admin.site.site_header = "ClientArea"
 admin.site.site_title = "ClientArea"
@@ -10,6 +11,7 @@ admin.site.index_title = "Back office"
 
 urlpatterns = [
     path("", account_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("clientarea/", include("clientarea.accounts.urls")),
@@ -18,7 +20,6 @@ urlpatterns = [
     path("clientarea/invoices/", include("clientarea.einvoice.urls")),
     path("payments/", include("clientarea.payments.urls")),
     path("help/", include("clientarea.helpcenter.urls")),
-    path("api/", include("clientarea.api.urls")),
 ]
 
 if settings.PAYMENTS_SANDBOX:

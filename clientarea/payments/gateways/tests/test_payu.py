@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings
 
 from clientarea.lib import http
 from clientarea.payments.gateways.base import (
@@ -865,7 +865,7 @@ def test_fetch_status_unavailable(monkeypatch: pytest.MonkeyPatch, answer: http.
 # ---------------------------------------------------------------------------------------
 
 
-def test_urls_use_local_simulator_in_sandbox_mode(settings: SettingsWrapper) -> None:
+def test_urls_use_local_simulator_in_sandbox_mode(settings: Settings) -> None:
     settings.PAYMENTS_SANDBOX = True
     settings.PAYU_CHECKOUT_URL = ""
     settings.PAYU_QUERIES_URL = ""
@@ -879,7 +879,7 @@ def test_urls_use_local_simulator_in_sandbox_mode(settings: SettingsWrapper) -> 
     ("test_mode", "checkout", "queries"),
     [(True, SANDBOX_CHECKOUT_URL, SANDBOX_QUERIES_URL), (False, PRODUCTION_CHECKOUT_URL, PRODUCTION_QUERIES_URL)],
 )
-def test_urls_without_simulator(settings: SettingsWrapper, test_mode: bool, checkout: str, queries: str) -> None:
+def test_urls_without_simulator(settings: Settings, test_mode: bool, checkout: str, queries: str) -> None:
     settings.PAYMENTS_SANDBOX = False
     settings.PAYU_CHECKOUT_URL = ""
     settings.PAYU_QUERIES_URL = ""
@@ -888,7 +888,7 @@ def test_urls_without_simulator(settings: SettingsWrapper, test_mode: bool, chec
     assert (config.checkout_url, config.queries_url, config.test) == (checkout, queries, test_mode)
 
 
-def test_explicit_urls_win(settings: SettingsWrapper) -> None:
+def test_explicit_urls_win(settings: Settings) -> None:
     settings.PAYMENTS_SANDBOX = True
     settings.PAYU_TEST = True
     settings.PAYU_CHECKOUT_URL = "https://checkout.example/"

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings
 
 from clientarea.lib import http
 from clientarea.payments.gateways.base import (
@@ -560,7 +560,7 @@ def test_cancel_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def test_sandbox_mode_uses_local_simulator(settings: SettingsWrapper) -> None:
+def test_sandbox_mode_uses_local_simulator(settings: Settings) -> None:
     settings.PAYMENTS_SANDBOX = True
     settings.PAYVALIDA_API_URL = ""
     settings.PAYVALIDA_CHECKOUT_URL = ""
@@ -570,7 +570,7 @@ def test_sandbox_mode_uses_local_simulator(settings: SettingsWrapper) -> None:
     assert config.checkout_url == "https://portal.example/sandbox/payvalida/checkout/"
 
 
-def test_checkout_url_setting_overrides_simulator(settings: SettingsWrapper) -> None:
+def test_checkout_url_setting_overrides_simulator(settings: Settings) -> None:
     settings.PAYMENTS_SANDBOX = True
     settings.PAYVALIDA_API_URL = ""
     settings.PAYVALIDA_CHECKOUT_URL = "https://pay.example/"
@@ -578,7 +578,7 @@ def test_checkout_url_setting_overrides_simulator(settings: SettingsWrapper) -> 
 
 
 @pytest.mark.parametrize(("test_mode", "api"), [(True, SANDBOX_API_URL), (False, PRODUCTION_API_URL)])
-def test_real_endpoints(settings: SettingsWrapper, test_mode: bool, api: str) -> None:
+def test_real_endpoints(settings: Settings, test_mode: bool, api: str) -> None:
     settings.PAYMENTS_SANDBOX = False
     settings.PAYVALIDA_API_URL = ""
     settings.PAYVALIDA_CHECKOUT_URL = ""
@@ -588,7 +588,7 @@ def test_real_endpoints(settings: SettingsWrapper, test_mode: bool, api: str) ->
     assert config.checkout_url is None
 
 
-def test_explicit_api_url(settings: SettingsWrapper) -> None:
+def test_explicit_api_url(settings: Settings) -> None:
     settings.PAYMENTS_SANDBOX = True
     settings.PAYVALIDA_API_URL = "https://api.payvalida.com/api/v3/porders/"
     settings.PAYVALIDA_CHECKOUT_URL = ""

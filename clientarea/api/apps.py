@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class ApiConfig(AppConfig):
-    name = "clientarea.api"
-    label = "api"
-    verbose_name = "API"
