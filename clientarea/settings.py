@@ -265,6 +265,7 @@ PAYVALIDA_ENABLED = envbool("PAYVALIDA_ENABLED", True)
 PAYVALIDA_MERCHANT = envstr("PAYVALIDA_MERCHANT", "conexcoldemo")
 PAYVALIDA_FIXED_HASH = envstr("PAYVALIDA_FIXED_HASH", "demo-fixed-hash-not-a-secret")
 PAYVALIDA_NOTIFICATION_HASH = envstr("PAYVALIDA_NOTIFICATION_HASH", "demo-notification-hash-not-a-secret")
+PAYVALIDA_TEST = envbool("PAYVALIDA_TEST", True)  # api-test.payvalida.com vs api.payvalida.com
 PAYVALIDA_API_URL = envstr("PAYVALIDA_API_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYVALIDA_CHECKOUT_URL = envstr("PAYVALIDA_CHECKOUT_URL")
 PAYVALIDA_ALLOWED_IPS = envlist("PAYVALIDA_ALLOWED_IPS", "")

@@ -20,3 +20,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# A throwaway self-signed certificate for invoice signatures (created on first use).
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+EINVOICE_CERT_PATH = str(Path(tempfile.gettempdir()) / "clientarea-test" / "signing.p12")

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from clientarea.billing import views
 
 app_name = "billing"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_list, name="orders"),
+    path("<str:number>/", views.order_detail, name="order"),
+    path("<str:number>/print/", views.order_print, name="order_print"),
+]

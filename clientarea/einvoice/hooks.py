@@ -1,12 +1,10 @@
-"""What billing calls inside the paid transaction. Wired to the invoice issuer once it exists."""
+"""What billing calls inside the paid transaction."""
 
 from __future__ import annotations
 
 
 def on_order_paid(*, order) -> None:
-    """Allocate the electronic invoice for a paid order (number, CUFE, issue time = payment time)."""
-    from clientarea.einvoice import services
+    """Allocate the electronic invoice: number, CUFE and issue time (= payment time), same transaction."""
+    from clientarea.einvoice.services import allocate_invoice_for_order
 
-    issue = getattr(services, "allocate_invoice_for_order", None)
-    if issue is not None:
-        issue(order=order)
+    allocate_invoice_for_order(order=order)

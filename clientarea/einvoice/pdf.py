@@ -258,10 +258,12 @@ def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], lang
         pdf.multi_cell(left_w, 8.5, seller.display_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_x(pdf.l_margin)
     pdf.text_style(8.2, bold=True)
-    pdf.multi_cell(left_w, 4.3, f"{seller.legal_name} · NIT {seller.document_label}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    identity = f"{seller.legal_name} · NIT {seller.document_label}"
+    pdf.multi_cell(left_w, 4.3, identity, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.text_style(7.5, color=MUTED)
-    address = f"{seller.address_line}, {seller.municipality_name}, {seller.department_name}".lstrip(", ")
-    contact = " · ".join(part for part in (f"{labels['phone']} {seller.phone}" if seller.phone else "", seller.email) if part)
+    address = ", ".join(p for p in (seller.address_line, seller.municipality_name, seller.department_name) if p)
+    phone = f"{labels['phone']} {seller.phone}" if seller.phone else ""
+    contact = " · ".join(part for part in (phone, seller.email) if part)
     regime = labels["iva_responsible"] if seller.tax_scheme == "01" else labels["iva_not_responsible"]
     withholder = labels["withholder_yes"] if "O-23" in seller.fiscal_responsibilities else labels["withholder_no"]
     responsibilities = ", ".join(

@@ -150,7 +150,7 @@ def create_demo_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, subject_cn),
         ]
     )
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -162,9 +162,15 @@ def create_demo_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )  # fmt: skip
@@ -221,9 +227,7 @@ def sign_invoice(
     # KeyInfo/SignedProperties digests are taken in their final context
     # (inclusive C14N carries the ancestors' namespace declarations).
     etree.SubElement(slot, f"{{{DS}}}Signature", Id="placeholder")
-    signed = _signer().sign(
-        root, key=key, cert=[cert], always_add_key_value=False, exclude_c14n_transform_element=True
-    )
+    signed = _signer().sign(root, key=key, cert=[cert], always_add_key_value=False, exclude_c14n_transform_element=True)
     return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8")
 
 

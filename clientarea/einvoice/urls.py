@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from clientarea.einvoice import views
 
 app_name = "einvoice"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.invoice_list, name="list"),
+    path("<str:number>/<str:kind>/", views.download, name="download"),
+]

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from clientarea.subscriptions import views
 
 app_name = "subscriptions"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.service_list, name="list"),
+    path("new/", views.order_service, name="new"),
+    path("<int:pk>/", views.service_detail, name="detail"),
+]

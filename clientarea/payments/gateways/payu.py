@@ -203,7 +203,7 @@ def _digest(payload: str, algorithm: str, api_key: str, secret_key: str | None) 
 def _check_number(value: str, field_name: str) -> str:
     """``value`` stripped, if it is a plain non-negative decimal number; else ``ValueError``."""
     text = value.strip()
-    if not _NUMBER_RE.match(text):
+    if not _NUMBER_RE.fullmatch(text):
         raise ValueError(f"{field_name} is not a decimal number")
     return text
 
@@ -433,7 +433,7 @@ class PayUGateway(Gateway):
         ``tax + taxReturnBase`` above the total.
         """
         config = self.config
-        if not _REFERENCE_RE.match(request.reference):
+        if not _REFERENCE_RE.fullmatch(request.reference):
             raise GatewayError("PayU referenceCode must be 1-255 ASCII letters, digits or '-'")
         try:
             amount = format_amount(request.amount)
@@ -530,10 +530,10 @@ class PayUGateway(Gateway):
             # be an unsigned change of the amount.
             raise MalformedMessage("PayU confirmation value has more than two decimals")
         if not signatures_match(expected, data["sign"]):
-            logger.warning("PayU confirmation for %s rejected: invalid sign", data["reference_sale"])
+            logger.warning("PayU confirmation for %r rejected: invalid sign", data["reference_sale"])
             raise InvalidSignature("PayU confirmation sign does not match")
         if data["merchant_id"] != self.config.merchant_id:
-            logger.warning("PayU confirmation for %s rejected: merchant mismatch", data["reference_sale"])
+            logger.warning("PayU confirmation for %r rejected: merchant mismatch", data["reference_sale"])
             raise InvalidSignature("PayU confirmation is for another merchant")
         status = STATE_POL.get(data["state_pol"])
         if status is None:

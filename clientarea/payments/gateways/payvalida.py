@@ -212,7 +212,7 @@ def _method_from_name(name: str) -> PaymentMethod | None:
 def _decimal_or_none(value: Any) -> Decimal | None:
     """``Decimal`` for a numeric string/number, ``None`` otherwise."""
     text = str(value).strip() if value is not None else ""
-    if not _NUMBER_RE.match(text):
+    if not _NUMBER_RE.fullmatch(text):
         return None
     try:
         return Decimal(text)
@@ -352,7 +352,7 @@ class PayvalidaGateway(Gateway):
         """
         config = self.config
         order = order_id(request.reference)
-        if not _ORDER_RE.match(order):
+        if not _ORDER_RE.fullmatch(order):
             raise GatewayError("Payvalida order must be 1-200 ASCII letters or digits")
         amount = request.amount
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
@@ -400,7 +400,7 @@ class PayvalidaGateway(Gateway):
         code = str(data.get("CODE", ""))
         if code != "0000":
             description = str(data.get("DESC") or f"HTTP {status}")
-            logger.warning("Payvalida refused order %s: %s %s", body["order"], code, description)
+            logger.warning("Payvalida refused order %s: %s %r", body["order"], code, description)
             raise GatewayError(f"Payvalida refused the order: {description} ({code or 'no code'})")
         result = data.get("DATA")
         if not isinstance(result, dict) or not result.get("checkout"):
@@ -431,7 +431,7 @@ class PayvalidaGateway(Gateway):
             raise MalformedMessage(f"Payvalida notification without {', '.join(missing)}")
         expected = notification_checksum(data["po_id"], data["status"], self.config.notification_hash)
         if not signatures_match(expected, data["pv_checksum"]):
-            logger.warning("Payvalida notification for %s rejected: invalid checksum", data["po_id"])
+            logger.warning("Payvalida notification for %r rejected: invalid checksum", data["po_id"])
             raise InvalidSignature("Payvalida pv_checksum does not match")
         raw_status = data["status"].lower()
         if raw_status == "approved":

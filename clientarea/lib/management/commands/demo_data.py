@@ -12,8 +12,8 @@ DEMO_LOADERS = (
     "clientarea.accounts.demo",
     "clientarea.catalog.demo",
     "clientarea.subscriptions.demo",
+    "clientarea.einvoice.demo",  # the numbering resolution must exist before demo orders are paid
     "clientarea.billing.demo",
-    "clientarea.einvoice.demo",
     "clientarea.helpcenter.demo",
 )
 

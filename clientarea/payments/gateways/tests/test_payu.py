@@ -651,11 +651,12 @@ def test_format_amount_refuses(amount: Decimal) -> None:
         {"reference": "INV 2024"},
         {"reference": "INV_2024"},
         {"reference": "FACTURA-Ñ1"},
+        {"reference": "INV-1\n"},
         {"tax": Decimal("20000"), "tax_base": Decimal("100000")},
         {"expires_at": NOW - timedelta(minutes=1)},
         {"expires_at": datetime(2025, 3, 5, 12, 0)},
     ],
-    ids=["three-decimals", "space", "underscore", "non-ascii", "tax-over-total", "expired", "naive"],
+    ids=["three-decimals", "space", "underscore", "non-ascii", "newline", "tax-over-total", "expired", "naive"],
 )
 def test_checkout_refusals(overrides: dict[str, object]) -> None:
     with pytest.raises(GatewayError):

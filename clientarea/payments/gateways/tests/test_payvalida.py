@@ -219,7 +219,7 @@ def test_non_integer_or_non_positive_amount_refused_before_any_request(monkeypat
     assert fake.calls == []
 
 
-@pytest.mark.parametrize("reference", ["INV_2024", "INV 2024", "FACTURA-Ñ", "-"])
+@pytest.mark.parametrize("reference", ["INV_2024", "INV 2024", "FACTURA-Ñ", "-", "INV1\n"])
 def test_reference_that_gives_no_alphanumeric_order_refused(monkeypatch: pytest.MonkeyPatch, reference: str) -> None:
     monkeypatch.setattr(http, "send", FakeSend())
     with pytest.raises(GatewayError):

@@ -1,0 +1,171 @@
+"""Read queries for service orders: the customer's Billing pages, the dashboard card and page links.
+
+Every function here runs a fixed number of queries, whatever the number of
+orders, items or events (the pages' query-count tests hold them to it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.models import Customer, DocumentType
+from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState, PaidVia
+from clientarea.catalog.models import TaxTreatment
+from clientarea.lib.dates import local_today
+from clientarea.lib.money import ZERO
+
+ORDERS_PER_PAGE = 25
+
+
+def _with_overdue(queryset: QuerySet[Order], today: dt.date) -> QuerySet[Order]:
+    """Annotate ``is_overdue``: pending and due before today (Colombian date)."""
+    return queryset.annotate(
+        is_overdue=ExpressionWrapper(Q(state=OrderState.PENDING, due_date__lt=today), output_field=BooleanField()),
+    )
+
+
+def orders_for_customer(customer: Customer, *, state: str | None = None, today: dt.date | None = None) -> QuerySet[Order]:
+    """The customer's orders, newest first, each with its items prefetched (for the "what for" column).
+
+    ``state`` filters by one OrderState value; anything else means all orders.
+    """
+    queryset = Order.objects.filter(customer=customer).defer("seller_snapshot", "buyer_snapshot", "reminders_sent")
+    if state in OrderState.values:
+        queryset = queryset.filter(state=state)
+    items = OrderItem.objects.only("id", "order_id", "position", "description").order_by("position", "id")
+    return _with_overdue(queryset, today or local_today()).prefetch_related(Prefetch("items", queryset=items)).order_by("-issue_date", "-id")
+
+
+def order_state_counts(customer: Customer) -> dict[str, int]:
+    """Number of orders per state, plus "all", in one query (for the filter links)."""
+    counts = Order.objects.filter(customer=customer).aggregate(
+        all=Count("id"), **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
+    )
+    return {key: value or 0 for key, value in counts.items()}
+
+
+def order_for_customer(customer: Customer, number: str, *, today: dt.date | None = None) -> Order:
+    """One of the customer's orders with its items and history, or 404 (unknown, or another customer's)."""
+    queryset = _with_overdue(Order.objects.filter(customer=customer, number=number), today or local_today()).prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.order_by("position", "id")),
+        Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "id")),
+    )
+    order = queryset.first()
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def orders_billing_service(service) -> QuerySet[Order]:
+    """Orders with at least one item for ``service``, newest first (one query)."""
+    return (
+        _with_overdue(Order.objects.filter(items__service=service), local_today())
+        .defer("seller_snapshot", "buyer_snapshot", "reminders_sent").distinct().order_by("-issue_date", "-id")
+    )
+
+
+def dashboard_summary(customer: Customer) -> dict:
+    """Keys for the dashboard's "Pending orders" card, in one query."""
+    row = Order.objects.filter(customer=customer, state=OrderState.PENDING).aggregate(
+        count=Count("id"), total=Sum("total"), overdue=Count("id", filter=Q(due_date__lt=local_today())),
+    )
+    count = row["count"] or 0
+    return {
+        "pending_orders": count > 0,
+        "pending_orders_count": count,
+        "pending_total": row["total"] or ZERO,
+        "overdue_orders_count": row["overdue"] or 0,
+    }
+
+
+# --- Presentation helpers (pure: no queries) -----------------------------------
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: dt.datetime
+    label: str
+    detail: str = ""
+
+
+def _event_label(kind: str) -> str:
+    labels = {
+        "created": _("Order issued"),
+        "paid": _("Payment received"),
+        "cancelled": _("Order cancelled"),
+        "email_resent": _("Order email sent again"),
+    }
+    return labels.get(kind) or kind.replace("_", " ").capitalize()
+
+
+def order_history(order: Order) -> list[HistoryEntry]:
+    """What happened to the order, oldest first, in words for the customer (uses the prefetched events)."""
+    entries = []
+    for event in order.events.all():
+        detail = ""
+        if event.kind == "cancelled":
+            detail = event.message
+        elif event.kind == "paid":
+            detail = payment_description(via=event.data.get("via", ""), method=event.data.get("method", ""))
+        entries.append(HistoryEntry(when=event.created_at, label=_event_label(event.kind), detail=detail))
+    return entries
+
+
+def payment_method_label(method: str) -> str:
+    labels = {"card": _("card"), "pse": "PSE", "cash": _("cash"), "transfer": _("bank transfer")}
+    return labels.get(method, method)
+
+
+def payment_description(*, via: str, method: str) -> str:
+    """"PayU Latam (PSE)", or "bank transfer" for a payment our staff registered."""
+    if via == PaidVia.MANUAL:
+        return payment_method_label(method) if method else _("payment registered by our team")
+    gateway = PaidVia(via).label if via in PaidVia.values else via
+    return f"{gateway} ({payment_method_label(method)})" if method else str(gateway)
+
+
+def party_document(snapshot: dict) -> str:
+    """"NIT 900123456-8" or "Cédula de ciudadanía 1017234567" from an order's party snapshot."""
+    doc_type, number = snapshot.get("document_type", ""), snapshot.get("document_number", "")
+    if not number:
+        return ""
+    if doc_type == DocumentType.NIT:
+        dv = snapshot.get("check_digit")
+        return f"NIT {number}-{dv}" if dv else f"NIT {number}"
+    label = DocumentType(doc_type).label if doc_type in DocumentType.values else doc_type
+    return f"{label} {number}"
+
+
+def tax_label(item: OrderItem) -> str:
+    """The IVA column of an item: "19%", or why there is none."""
+    if item.tax_treatment == TaxTreatment.EXEMPT:
+        return _("Exempt")
+    if item.tax_treatment == TaxTreatment.EXCLUDED:
+        return _("Excluded")
+    rate = Decimal(item.tax_rate).normalize()
+    return f"{rate:f}%"
+
+
+def pay_url(order: Order) -> str:
+    """Where "Pay now" goes: the payments app's page for this order."""
+    # TODO(payments): make this a plain reverse once payments:choose exists.
+    try:
+        return reverse("payments:choose", kwargs={"number": order.number})
+    except NoReverseMatch:
+        return f"/payments/pay/{order.number}/"
+
+
+def pay_help_url(language: str) -> str | None:
+    """The help-center article on paying, or None while the help center is not there."""
+    # TODO(helpcenter): make this a hard import once clientarea.helpcenter.selectors exists.
+    try:
+        from clientarea.helpcenter.selectors import article_url_for
+    except ImportError:
+        return None
+    return article_url_for("pay", language) or None

@@ -1,0 +1,82 @@
+"""`clientarea einvoice validate FILE.xml [--technical-key K]` and `clientarea einvoice show NUMBER`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Validate an invoice XML against the UBL 2.1 + DIAN schemas (and its CUFE), or show an issued invoice."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        validate = sub.add_parser("validate", help="Validate an Invoice or AttachedDocument XML file.")
+        validate.add_argument("file")
+        validate.add_argument("--technical-key", default="", help="ClTec: recompute the CUFE from the document's own fields.")
+        show = sub.add_parser("show", help="Print the key fields of an issued invoice.")
+        show.add_argument("number")
+
+    def handle(self, *args, **opts):
+        if opts["action"] == "validate":
+            return self.validate(opts["file"], opts["technical_key"])
+        return self.show(opts["number"])
+
+    def validate(self, file: str, technical_key: str) -> None:
+        from clientarea.einvoice import cufe, validation
+
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"{file}: no such file")
+        data = path.read_bytes()
+        try:
+            root_tag = validation._parse(data).tag
+        except validation.NotAnInvoice as exc:
+            raise CommandError(f"{file}: not valid XML: {exc}") from exc
+        try:
+            if root_tag.endswith("}AttachedDocument"):
+                errors = validation.validate_attached_document(data)
+                invoice_xml = validation.embedded_invoice(data)
+                self.stdout.write("AttachedDocument: wraps an invoice")
+            else:
+                errors = validation.validate_invoice(data)
+                invoice_xml = data
+        except validation.NotAnInvoice as exc:
+            raise CommandError(f"{file}: {exc}") from exc
+        if errors:
+            for error in errors:
+                self.stderr.write(f"  {error}")
+            raise CommandError(f"{file}: INVALID ({len(errors)} schema error(s))")
+        self.stdout.write(self.style.SUCCESS(f"{file}: valid against UBL 2.1 Invoice + DIAN extensions"))
+        declared = cufe.declared_cufe(invoice_xml)
+        if technical_key:
+            try:
+                computed = cufe.cufe_from_xml(invoice_xml, technical_key)
+            except cufe.CufeInputError as exc:
+                raise CommandError(f"CUFE cannot be recomputed: {exc}") from exc
+            if computed != declared:
+                raise CommandError(f"CUFE MISMATCH: document says {declared}, its fields give {computed}")
+            self.stdout.write(self.style.SUCCESS(f"CUFE matches the document's fields: {declared}"))
+        else:
+            self.stdout.write(f"CUFE (not recomputed; give --technical-key): {declared}")
+
+    def show(self, number: str) -> None:
+        from clientarea.einvoice.models import Invoice
+
+        invoice = Invoice.objects.select_related("order", "customer__user", "resolution").filter(full_number=number).first()
+        if invoice is None:
+            raise CommandError(f"no invoice numbered {number}")
+        doc = invoice.document
+        rows = [
+            ("Number", invoice.full_number), ("Status", invoice.get_status_display()), ("Order", invoice.order.number),
+            ("Issued", invoice.issued_at.isoformat() if invoice.issued_at else ""), ("Customer", f"{invoice.customer.display_name} <{invoice.customer.user.email}>"),
+            ("Buyer document", f"{doc['customer']['document_type']} {doc['customer']['document_number']}"),
+            ("Resolution", f"{invoice.resolution.number} ({invoice.resolution.prefix}{invoice.resolution.range_from}–{invoice.resolution.range_to})"),
+            ("Total", str(invoice.total)), ("Payment means", invoice.payment_means_code), ("CUFE", invoice.cufe),
+            ("Rendered", invoice.rendered_at.isoformat() if invoice.rendered_at else "no"),
+            ("Emailed", invoice.emailed_at.isoformat() if invoice.emailed_at else "no"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            self.stdout.write(f"{key:<{width}}  {value}")

@@ -1,0 +1,130 @@
+"""DIAN numbering resolutions and issued electronic invoices."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "1", _("Production")
+    TEST = "2", _("Test (habilitación)")
+
+
+class NumberingResolution(models.Model):
+    """A DIAN numbering authorization: prefix, range and validity, as data (never in code)."""
+
+    number = models.CharField(_("resolution number"), max_length=30)
+    prefix = models.CharField(_("prefix"), max_length=4, blank=True)
+    range_from = models.PositiveBigIntegerField(_("from"))
+    range_to = models.PositiveBigIntegerField(_("to"))
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until"))
+    technical_key = models.CharField(_("technical key (ClTec)"), max_length=200)
+    environment = models.CharField(_("environment"), max_length=1, choices=Environment.choices, default=Environment.TEST)
+    next_number = models.PositiveBigIntegerField(_("next number"), help_text=_("Allocated gap-free under a row lock."))
+    active = models.BooleanField(_("active"), default=True)
+    warn_remaining_numbers = models.PositiveIntegerField(_("warn when fewer numbers remain"), default=100)
+    warn_remaining_days = models.PositiveIntegerField(_("warn when fewer days remain"), default=30)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("numbering resolution")
+        verbose_name_plural = _("numbering resolutions")
+        ordering = ["-active", "valid_from", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(range_from__lte=models.F("range_to")), name="resolution_range_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.prefix}{self.range_from}–{self.prefix}{self.range_to}"
+
+    def clean(self) -> None:
+        if self.prefix and (len(self.prefix) > 4 or not self.prefix.isalnum()):
+            raise ValidationError({"prefix": _("Up to four letters or digits.")})
+        if self.range_from and self.range_to and self.range_from > self.range_to:
+            raise ValidationError({"range_to": _("The range ends before it starts.")})
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            raise ValidationError({"valid_to": _("The validity ends before it starts.")})
+        if self.next_number is None:
+            self.next_number = self.range_from
+        elif self.range_from and not self.range_from <= self.next_number <= self.range_to + 1:
+            raise ValidationError({"next_number": _("The next number must be inside the range.")})
+
+    @property
+    def remaining_numbers(self) -> int:
+        return max(0, self.range_to - self.next_number + 1)
+
+
+class InvoiceStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting (no valid numbering or missing data)")
+    ISSUED = "issued", _("Issued")
+    SENT = "sent", _("Sent to DIAN")
+    ACCEPTED = "accepted", _("Accepted by DIAN")
+    REJECTED = "rejected", _("Rejected by DIAN")
+
+
+class Invoice(models.Model):
+    """The electronic sales invoice of one paid order. Immutable once issued."""
+
+    order = models.OneToOneField("billing.Order", on_delete=models.PROTECT, related_name="invoice", verbose_name=_("order"))
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("customer"))
+    status = models.CharField(_("status"), max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.WAITING, db_index=True)
+    waiting_reason = models.CharField(_("why it waits"), max_length=300, blank=True)
+    resolution = models.ForeignKey(NumberingResolution, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices")
+    number = models.PositiveBigIntegerField(_("consecutive"), null=True, blank=True)
+    full_number = models.CharField(_("number"), max_length=30, null=True, blank=True, unique=True)
+    cufe = models.CharField("CUFE", max_length=96, blank=True, db_index=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"))
+    payment_means_code = models.CharField(_("payment means"), max_length=3, default="10")
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
+    document = models.JSONField(_("document snapshot"), default=dict, blank=True, help_text=_("Seller, buyer, lines and totals as issued."))
+    xml_unsigned = models.TextField(blank=True)
+    xml_signed = models.BinaryField(blank=True, default=b"")
+    attached_document = models.BinaryField(blank=True, default=b"")
+    pdf = models.BinaryField(blank=True, default=b"")
+    rendered_at = models.DateTimeField(_("rendered at"), null=True, blank=True)
+    render_error = models.TextField(_("render error"), blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("electronic invoice")
+        verbose_name_plural = _("electronic invoices")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["resolution", "number"], name="unique_invoice_number_per_resolution"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_number or f"({self.get_status_display()}) {self.order_id}"
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status != InvoiceStatus.WAITING
+
+    @property
+    def is_rendered(self) -> bool:
+        return bool(self.rendered_at)
+
+
+class TransmissionAttempt(models.Model):
+    """Each attempt to deliver an invoice to DIAN (or to store it, with the store-only transmitter)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="transmissions")
+    created_at = models.DateTimeField(default=timezone.now)
+    transmitter = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=InvoiceStatus.choices)
+    message = models.TextField(blank=True)
+    retryable = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("transmission attempt")
+        verbose_name_plural = _("transmission attempts")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.status}"
