@@ -104,9 +104,9 @@ def register_customer(*, data: CustomerData, actor: User | None = None, ip: str 
         address=data.address.strip(), municipality_code=data.municipality_code,
         fiscal_responsibilities=data.fiscal_responsibilities or "R-99-PN", preferred_language=data.preferred_language,
     )
-    customer.full_clean(exclude=["user"])
     if Customer.objects.filter(document_type=customer.document_type, document_number=customer.document_number).exists():
         raise ValidationError({"document_number": _("A customer with this document is already registered.")})
+    customer.full_clean(exclude=["user"], validate_constraints=False)
     try:
         user.save()
         customer.user = user
@@ -183,7 +183,10 @@ def update_customer_profile(*, customer: Customer, changes: dict, actor: User, i
         setattr(locked, field, value)
     if locked.document_type == DocumentType.NIT and not locked.check_digit and locked.document_number.isdigit():
         locked.check_digit = nit.check_digit(locked.document_number)
-    locked.full_clean(exclude=["user"])
+    duplicate = Customer.objects.filter(document_type=locked.document_type, document_number=locked.document_number).exclude(pk=locked.pk)
+    if duplicate.exists():
+        raise ValidationError({"document_number": _("A customer with this document is already registered.")})
+    locked.full_clean(exclude=["user"], validate_constraints=False)
     locked.save()
     name = locked.legal_name if locked.person_type == "juridica" else f"{locked.first_name} {locked.last_name}".strip()
     User.objects.filter(pk=locked.user_id).update(full_name=name)

@@ -1,0 +1,88 @@
+"""E-invoice throughput: signed XML (build + CUFE + XAdES signature) and PDF per second, and peak RSS.
+
+    .venv/bin/python bench/einvoice.py [--n 300] [--pdf-n 100]
+
+Targets on a 2-core machine: at least 200 signed XML per second, at least 50 PDF per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ca-bench-"))
+
+import django  # noqa: E402
+
+django.setup()
+
+from clientarea.einvoice import pdf, qr, signing, ubl  # noqa: E402
+from clientarea.einvoice.documents import InvoiceDocument, Line, Party, Resolution  # noqa: E402
+from clientarea.lib.nit import check_digit  # noqa: E402
+
+
+def document(number: int) -> InvoiceDocument:
+    supplier = Party(person_type="juridica", document_type="31", document_number="800123456", check_digit=check_digit("800123456"),
+                     legal_name="Conexcol Comunicaciones S.A.S.", trade_name="Conexcol", email="f@conexcol.example", phone="6044445566",
+                     address_line="Carrera 43A # 1-50", municipality_code="05001", municipality_name="Medellín", department_code="05",
+                     department_name="Antioquia", fiscal_responsibilities=("O-13", "O-23"), tax_scheme="01")
+    customer = Party(person_type="natural", document_type="13", document_number="1017234567", legal_name="Ana María Restrepo",
+                     first_name="Ana María", last_name="Restrepo", email="ana@cliente.example", phone="3104567890",
+                     address_line="Calle 50 # 45-20", municipality_code="11001", municipality_name="Bogotá, D.C.", department_code="11",
+                     department_name="Bogotá")
+    lines = (
+        Line.build(description="Hosting Pyme · ana.co (renovación)", quantity=Decimal("1"), unit_price=Decimal("480000"),
+                   period_start=dt.date(2026, 12, 1), period_end=dt.date(2027, 12, 1)),
+        Line.build(description="Dominio .co · ana.co", quantity=Decimal("1"), unit_price=Decimal("95000")),
+        Line.build(description="Certificado SSL", quantity=Decimal("1"), unit_price=Decimal("150000"), tax_treatment="exempt", tax_rate=Decimal("0")),
+    )
+    resolution = Resolution(number="18760000001", prefix="SETP", range_from=990000000, range_to=995000000,
+                            valid_from=dt.date(2019, 1, 19), valid_to=dt.date(2030, 1, 19),
+                            technical_key="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c", environment="2")
+    issue = dt.datetime(2026, 11, 24, 10, 30, tzinfo=ZoneInfo("America/Bogota"))
+    return InvoiceDocument(number=990000000 + number, resolution=resolution, issue=issue, due=issue.date(), supplier=supplier,
+                           customer=customer, lines=lines, payment_means_code="48", order_reference=f"ODS-{number:06d}",
+                           software_id="56f2ae4e-9812-4fad-9255-08fcfcd5ccb0", software_pin="12345",
+                           software_provider_nit="800123456", software_provider_dv=check_digit("800123456"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=300, help="signed XML documents")
+    parser.add_argument("--pdf-n", type=int, default=100, help="PDF documents")
+    args = parser.parse_args()
+    cert_path = Path(os.environ["VAR_DIR"]) / "bench.p12"
+    signing.create_demo_certificate(cert_path, "bench", "Bench")
+    key, cert = signing.load_pkcs12(cert_path, "bench")
+    docs = [document(i) for i in range(max(args.n, args.pdf_n))]
+    signing.sign_invoice(ubl.build_invoice_xml(docs[0]), key, cert)  # warm-up (schemas, imports)
+
+    start = time.perf_counter()
+    for doc in docs[: args.n]:
+        signing.sign_invoice(ubl.build_invoice_xml(doc), key, cert)
+    xml_secs = time.perf_counter() - start
+
+    cufes = [ubl.invoice_cufe(ubl.build_invoice_xml(doc)) for doc in docs[: args.pdf_n]]
+    start = time.perf_counter()
+    for doc, cufe in zip(docs[: args.pdf_n], cufes):
+        pdf.render_invoice_pdf(doc, cufe, qr.qr_text(doc, cufe), language="es")
+    pdf_secs = time.perf_counter() - start
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"signed XML (build + CUFE + XAdES): {args.n} in {xml_secs:.2f} s = {args.n / xml_secs:.0f} per second")
+    print(f"PDF (with QR):                     {args.pdf_n} in {pdf_secs:.2f} s = {args.pdf_n / pdf_secs:.0f} per second")
+    print(f"peak RSS: {rss_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Back office for service orders: read-only orders, and staff actions that call the billing services.
+
+Orders never change here directly: cancel (with a reason), register a manual
+payment and resend the email each call one function of billing.services, and
+a refusal of the state machine (OrderStateError) becomes an admin message.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from clientarea.billing import services
+from clientarea.billing.forms import CancelOrderForm, ManualPaymentForm
+from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
+from clientarea.lib.dates import local_now
+from clientarea.lib.money import format_cop
+
+STATE_COLORS = {OrderState.PENDING: "#b3261e", OrderState.PAID: "#1b7f3b", OrderState.CANCELLED: "#5f6b76"}
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderItemInline(ReadOnlyInline):
+    model = OrderItem
+    fields = ["position", "kind", "description", "service", "period_start", "period_end", "quantity", "unit_price",
+              "tax_treatment", "tax_rate", "subtotal", "tax_amount", "total"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("service__product")
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ["created_at", "kind", "actor", "message", "data"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "state_badge", "total_cop", "issue_date", "due_date", "paid_at"]
+    list_filter = ["state", "paid_via", "issue_date"]
+    search_fields = ["number", "customer__user__email", "customer__document_number"]
+    list_select_related = ["customer__user"]
+    date_hierarchy = "issue_date"
+    ordering = ["-issue_date", "-id"]
+    inlines = [OrderItemInline, OrderEventInline]
+    actions = ["cancel_orders", "resend_emails"]
+    change_form_template = "billing/admin_order_change_form.html"
+    fieldsets = (
+        (None, {"fields": ("number", "customer", "state", "issue_date", "due_date", "currency",
+                           "subtotal", "tax_total", "total", "created_at", "created_by")}),
+        (_("Payment"), {"fields": ("paid_at", "paid_via", "payment_method", "payment_reference")}),
+        (_("Cancellation"), {"fields": ("cancelled_at", "cancel_reason")}),
+        (_("Seller and buyer at issue"), {"classes": ("collapse",), "fields": ("seller_snapshot", "buyer_snapshot", "reminders_sent")}),
+    )
+
+    # --- Orders are read-only and never deleted --------------------------------
+
+    def has_add_permission(self, request) -> bool:
+        return False  # created by billing.services (new-service orders, the billing run)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # no field is editable after creation; staff act through the buttons below
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_act_permission(self, request) -> bool:
+        """Cancel, register payments, resend emails: staff with the "change order" permission."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    # --- List columns --------------------------------------------------------------
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_badge(self, obj: Order) -> str:
+        return format_html('<strong style="color:{}">{}</strong>', STATE_COLORS.get(obj.state, "#000"), obj.get_state_display())
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_cop(self, obj: Order) -> str:
+        return format_cop(obj.total)
+
+    # --- Custom views ----------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        custom = [
+            path("<path:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="%s_%s_cancel" % info),
+            path("<path:object_id>/pay/", self.admin_site.admin_view(self.manual_payment_view), name="%s_%s_pay" % info),
+            path("<path:object_id>/resend/", self.admin_site.admin_view(self.resend_view), name="%s_%s_resend" % info),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _order_or_404(self, request: HttpRequest, object_id: str) -> Order:
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404
+        return order
+
+    def _change_url(self, order: Order) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+
+    def _refuse_final(self, request: HttpRequest, order: Order, target: str) -> HttpResponseRedirect | None:
+        """Refuse early (before showing a form) when the state machine does not allow ``target``."""
+        if target in services.ALLOWED_TRANSITIONS[order.state]:
+            return None
+        self.message_user(request, _("Order %(number)s is %(state)s, a final state: it cannot change any more.") % {
+            "number": order.number, "state": order.get_state_display().lower()}, messages.ERROR)
+        return HttpResponseRedirect(self._change_url(order))
+
+    def _render_form(self, request: HttpRequest, *, title: str, orders, form, submit: str, intro: str = "",
+                     action: str = "", selected=()) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": title, "orders": orders,
+            "form": form, "submit_label": submit, "intro": intro, "action": action, "selected": selected,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "billing/admin_order_action.html", context)
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = self._order_or_404(request, object_id)
+        refused = self._refuse_final(request, order, OrderState.CANCELLED)
+        if refused:
+            return refused
+        form = CancelOrderForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.cancel_order(order=order, reason=form.cleaned_data["reason"], actor=request.user)
+            except services.OrderStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, _("Order %(number)s was cancelled. The customer was emailed.") % {"number": order.number}, messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(order))
+        return self._render_form(request, title=_("Cancel order %(number)s") % {"number": order.number}, orders=[order],
+                                 form=form, submit=_("Cancel the order"),
+                                 intro=_("The order cannot be paid after this. A service that was waiting for it is cancelled too."))
+
+    def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = self._order_or_404(request, object_id)
+        refused = self._refuse_final(request, order, OrderState.PAID)
+        if refused:
+            return refused
+        form = ManualPaymentForm(request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.register_manual_payment(order=order, reference=data["reference"], actor=request.user,
+                                                 paid_at=data["paid_at"], method=data["method"])
+            except services.OrderStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, _("Payment of order %(number)s registered: its services were activated or renewed.") % {"number": order.number}, messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(order))
+        return self._render_form(request, title=_("Register a payment for order %(number)s") % {"number": order.number},
+                                 orders=[order], form=form, submit=_("Register the payment"),
+                                 intro=_("Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."))
+
+    def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = self._order_or_404(request, object_id)
+        if request.method == "POST":
+            services.resend_order_email(order=order, actor=request.user)
+            self.message_user(request, _("The email of order %(number)s was sent again to %(email)s.") % {
+                "number": order.number, "email": order.customer.user.email}, messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(order))
+        return self._render_form(request, title=_("Resend the email of order %(number)s") % {"number": order.number},
+                                 orders=[order], form=None, submit=_("Send it again"),
+                                 intro=_("The customer receives the email for the order's current state (new order, payment received or cancellation) again."))
+
+    # --- List actions ---------------------------------------------------------------
+
+    @admin.action(description=_("Cancel selected orders (asks for a reason)"), permissions=["act"])
+    def cancel_orders(self, request, queryset):
+        form = CancelOrderForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done, refused = [], []
+            for order in queryset:
+                try:
+                    services.cancel_order(order=order, reason=form.cleaned_data["reason"], actor=request.user)
+                except services.OrderStateError as exc:
+                    refused.append(str(exc))
+                else:
+                    done.append(order.number)
+            if done:
+                self.message_user(request, ngettext_lazy("%(count)d order cancelled: %(numbers)s", "%(count)d orders cancelled: %(numbers)s", "count") % {
+                    "count": len(done), "numbers": ", ".join(done)}, messages.SUCCESS)
+            for message in refused:
+                self.message_user(request, message, messages.ERROR)
+            return None
+        orders = list(queryset.select_related("customer__user"))
+        return self._render_form(request, title=_("Cancel orders"), orders=orders, form=form, submit=_("Cancel the orders"),
+                                 intro=_("Only pending orders can be cancelled; paid and cancelled ones are left as they are."),
+                                 action="cancel_orders", selected=[o.pk for o in orders])
+
+    @admin.action(description=_("Resend the order email"), permissions=["act"])
+    def resend_emails(self, request, queryset):
+        orders = list(queryset.select_related("customer__user"))
+        for order in orders:
+            services.resend_order_email(order=order, actor=request.user)
+        self.message_user(request, ngettext_lazy("%(count)d email sent again.", "%(count)d emails sent again.", "count") % {"count": len(orders)}, messages.SUCCESS)
+
+
+# The billing run's admin (another module) registers itself on import. `from clientarea.billing import
+# admin_runs` would raise a plain ImportError when it is missing, so import it by its full name.
+try:
+    import clientarea.billing.admin_runs  # noqa: F401
+except ModuleNotFoundError as exc:
+    if exc.name != "clientarea.billing.admin_runs":
+        raise

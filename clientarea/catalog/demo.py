@@ -1,0 +1,77 @@
+"""Demo catalog: Conexcol's hosting plans, domains, certificates, email and VPS, prices in COP before IVA. Idempotent.
+
+All products are taxed at the general IVA rate (19%). Note: art. 476 num. 24 of the
+Estatuto Tributario *excludes* from IVA "servidores (hosting)" and cloud computing
+under conditions set by DIAN doctrine; whether a plan qualifies is the provider's
+accountant's call, so the demo keeps them taxed (staff can switch a product to
+"excluded" in the back office).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from clientarea.catalog.models import BillingCycle, Product, ProductKind
+
+M, Q, S, A, B = BillingCycle.MONTHLY, BillingCycle.QUARTERLY, BillingCycle.SEMIANNUAL, BillingCycle.ANNUAL, BillingCycle.BIENNIAL
+
+PRODUCTS = (
+    dict(code="hosting-basico", kind=ProductKind.HOSTING, name="Hosting Básico", name_en="Basic Hosting", sort_order=10,
+         description="1 sitio web, 10 GB SSD, 5 cuentas de correo, certificado SSL gratuito y copias de seguridad diarias.",
+         description_en="1 website, 10 GB SSD, 5 email accounts, free SSL certificate and daily backups.",
+         prices={M: "15000", A: "150000"}),
+    dict(code="hosting-pyme", kind=ProductKind.HOSTING, name="Hosting Pyme", name_en="Business Hosting", sort_order=20,
+         description="5 sitios web, 40 GB SSD, 25 cuentas de correo, SSL gratuito y soporte prioritario.",
+         description_en="5 websites, 40 GB SSD, 25 email accounts, free SSL and priority support.",
+         prices={M: "29000", Q: "84000", S: "162000", A: "300000"}),
+    dict(code="hosting-empresarial", kind=ProductKind.HOSTING, name="Hosting Empresarial", name_en="Enterprise Hosting", sort_order=30,
+         description="Sitios ilimitados, 100 GB NVMe, correo ilimitado, IP dedicada y soporte 24/7.",
+         description_en="Unlimited websites, 100 GB NVMe, unlimited email, dedicated IP and 24/7 support.",
+         prices={M: "59000", A: "590000"}),
+    dict(code="dominio-co", kind=ProductKind.DOMAIN, name="Dominio .co", name_en=".co domain", sort_order=40,
+         description="Registro o renovación de un dominio .co, con gestión de DNS.",
+         description_en="Registration or renewal of a .co domain, with DNS management.",
+         prices={A: "89000", B: "175000"}),
+    dict(code="dominio-com-co", kind=ProductKind.DOMAIN, name="Dominio .com.co", name_en=".com.co domain", sort_order=41,
+         description="Registro o renovación de un dominio .com.co, con gestión de DNS.",
+         description_en="Registration or renewal of a .com.co domain, with DNS management.",
+         prices={A: "52000"}),
+    dict(code="dominio-com", kind=ProductKind.DOMAIN, name="Dominio .com", name_en=".com domain", sort_order=42,
+         description="Registro o renovación de un dominio .com, con gestión de DNS.",
+         description_en="Registration or renewal of a .com domain, with DNS management.",
+         prices={A: "65000"}),
+    dict(code="ssl-dv", kind=ProductKind.SSL, name="Certificado SSL", name_en="SSL certificate", sort_order=50,
+         description="Certificado SSL de validación de dominio (DV) para un dominio y su www, con sello de sitio seguro.",
+         description_en="Domain-validated (DV) SSL certificate for one domain and its www, with a site seal.",
+         prices={A: "120000"}),
+    dict(code="correo-corporativo", kind=ProductKind.EMAIL, name="Correo Corporativo (10 buzones)", name_en="Business Email (10 mailboxes)", sort_order=60,
+         description="10 buzones de 15 GB con tu dominio, antispam y webmail.",
+         description_en="10 mailboxes of 15 GB on your domain, with antispam and webmail.",
+         prices={M: "19000", A: "190000"}),
+    dict(code="vps-2-4", kind=ProductKind.VPS, name="Servidor VPS 2 vCPU · 4 GB", name_en="VPS 2 vCPU · 4 GB", sort_order=70,
+         description="2 vCPU, 4 GB RAM, 80 GB NVMe, acceso root, datacenter en Bogotá.",
+         description_en="2 vCPU, 4 GB RAM, 80 GB NVMe, root access, Bogotá datacenter.",
+         setup_fee="60000", prices={M: "149000", Q: "429000"}),
+    dict(code="vps-4-8", kind=ProductKind.VPS, name="Servidor VPS 4 vCPU · 8 GB", name_en="VPS 4 vCPU · 8 GB", sort_order=71,
+         description="4 vCPU, 8 GB RAM, 160 GB NVMe, acceso root, datacenter en Bogotá.",
+         description_en="4 vCPU, 8 GB RAM, 160 GB NVMe, root access, Bogotá datacenter.",
+         setup_fee="60000", prices={M: "269000", Q: "779000"}),
+    # Discontinued: still billed for the customers who have it, no longer offered.
+    dict(code="hosting-clasico", kind=ProductKind.HOSTING, name="Hosting Clásico (descontinuado)", name_en="Classic Hosting (discontinued)",
+         sort_order=90, active=False, description="Plan anterior, ya no se ofrece.", description_en="Former plan, no longer offered.",
+         prices={M: "12000"}),
+)
+
+
+def load(stdout) -> None:
+    created = 0
+    for data in PRODUCTS:
+        data = dict(data)
+        prices = data.pop("prices")
+        data["setup_fee"] = Decimal(data.get("setup_fee", "0"))
+        product, was_created = Product.objects.get_or_create(code=data.pop("code"), defaults=data)
+        created += was_created
+        for cycle, price in prices.items():
+            product.prices.get_or_create(cycle=cycle, defaults={"price": Decimal(price)})
+    if created:
+        stdout.write(f"  catalog: {created} products")

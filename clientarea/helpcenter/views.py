@@ -1,0 +1,146 @@
+"""Public help center pages. Thin: selectors read, services write.
+
+Voting and feedback are plain POST forms (CSRF-protected) answered with a redirect back to
+the article, so they work without JavaScript.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from clientarea.helpcenter import rendering, selectors, services, visitors
+from clientarea.helpcenter.models import COMMENT_MAX_LENGTH, Article, Language, VoteValue
+
+
+def _voter(request: HttpRequest):
+    return request.user if request.user.is_authenticated else None
+
+
+def _published_article_or_404(slug: str) -> Article:
+    article = selectors.article_for_page(slug)
+    if article is None:
+        raise Http404
+    return article
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    language = selectors.ui_language()
+    categories = selectors.categories_with_articles(language)
+    for c in categories:
+        c.display_name, c.display_description, c.url = c.name_for(language), c.description_for(language), c.url_for(language)
+    return render(request, "helpcenter/home.html", {
+        "language": language,
+        "categories": categories,
+        "most_viewed": selectors.most_viewed(language),
+        "most_helpful": selectors.most_helpful(language),
+    })
+
+
+@require_GET
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    found = selectors.category_for_slug(slug)
+    if found is None:
+        raise Http404
+    category, language = found
+    other = selectors.other_language(language)
+    return render(request, "helpcenter/category.html", {
+        "category": category,
+        "language": language,
+        "name": category.name_for(language),
+        "description": category.description_for(language),
+        "articles": selectors.articles_in_category(category, language),
+        "other_language": other,
+        "other_url": category.url_for(other) if selectors.articles_in_category(category, other) else "",
+    })
+
+
+@require_GET
+def article(request: HttpRequest, slug: str) -> HttpResponse:
+    article = selectors.article_for_page(slug, include_drafts=request.user.is_staff)
+    if article is None:
+        raise Http404
+    if article.published and services.record_view(
+        article=article, visitor=visitors.view_visitor(request), user_agent=visitors.user_agent(request),
+        is_staff=request.user.is_staff,
+    ):
+        article.view_count += 1
+    vote = selectors.vote_of(article=article, user=_voter(request), visitor=visitors.anonymous_visitor(request))
+    response = render(request, "helpcenter/article.html", {
+        "article": article,
+        "body_html": mark_safe(rendering.render_markdown(article.body, language=article.language)),  # noqa: S308 (sanitized by nh3)
+        "category_name": article.category.name_for(article.language),
+        "category_url": article.category.url_for(article.language),
+        "translations": selectors.translations_of(article),
+        "related": selectors.related_articles(article),
+        "vote": vote,
+        "comment_max_length": COMMENT_MAX_LENGTH,
+    })
+    patch_cache_control(response, private=True, no_cache=True)
+    return visitors.remember_visitor(request, response)
+
+
+@require_POST
+def vote(request: HttpRequest, slug: str) -> HttpResponse:
+    article = _published_article_or_404(slug)
+    value = request.POST.get("value", "")
+    if value not in VoteValue.values:
+        return HttpResponseBadRequest(_("Unknown vote."))
+    services.cast_vote(article=article, value=value, user=_voter(request), visitor=visitors.anonymous_visitor(request))
+    return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
+
+
+@require_POST
+def feedback(request: HttpRequest, slug: str) -> HttpResponse:
+    article = _published_article_or_404(slug)
+    try:
+        services.leave_feedback(
+            article=article, comment=request.POST.get("comment", ""), user=_voter(request),
+            visitor=visitors.anonymous_visitor(request),
+        )
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    language = selectors.ui_language()
+    query = request.GET.get("q", "")
+    outcome = selectors.search_articles(query, language) if query.strip() else None
+    if outcome is not None and outcome.tokens and not outcome.articles and not visitors.is_bot(visitors.user_agent(request)):
+        services.log_unanswered_search(query=query, language=language)
+    return render(request, "helpcenter/search.html", {"query": outcome.query if outcome else "", "outcome": outcome, "language": language})
+
+
+@require_GET
+def tag(request: HttpRequest, slug: str) -> HttpResponse:
+    tag = selectors.tag_for_slug(slug)
+    if tag is None:
+        raise Http404
+    return render(request, "helpcenter/tag.html", {"tag": tag, "articles": selectors.articles_with_tag(tag, selectors.ui_language())})
+
+
+@require_GET
+def media(request: HttpRequest, name: str) -> HttpResponse:
+    """A help screenshot in the requested language (``?lang=es|en``, default: the page language)."""
+    language = request.GET.get("lang") or selectors.ui_language()
+    if language not in Language.values:
+        raise Http404
+    path = rendering.screenshot_path(name, language)
+    if path is None:
+        raise Http404
+    response = FileResponse(path.open("rb"), content_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    if request.GET.get("v"):
+        patch_cache_control(response, public=True, max_age=365 * 24 * 3600, immutable=True)
+    else:
+        patch_cache_control(response, public=True, max_age=3600)
+    return response

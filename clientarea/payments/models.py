@@ -1,0 +1,154 @@
+"""Payments: one row per attempt at one gateway, and the append-only inbox of gateway messages.
+
+State changes happen only in ``payments.services`` (``start_payment``,
+``apply_update``, ``reconcile_payments``, ``mark_refunded``); an order changes
+only through ``billing.services.mark_order_paid``.
+
+Payment status (what the gateway said about *this attempt*):
+
+    created ──► pending ──► approved
+       │           │    └─► declined / expired / error
+       └───────────┴──────► approved / declined / expired / error
+
+``approved`` is final for the money side: later declined/expired/pending reports
+for it are logged and ignored. A late approval of a declined or expired attempt
+is still money received, so it is applied (the order is paid if still pending,
+otherwise the payment is flagged for refund).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", _("Created (customer sent to the gateway)")
+    PENDING = "pending", _("Pending (waiting for the bank or the cash payment)")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Expired")
+    ERROR = "error", _("Error")
+
+
+#: Statuses in which the gateway may still tell us something new (reconciliation looks at these).
+OPEN_STATUSES = (PaymentStatus.CREATED, PaymentStatus.PENDING)
+
+
+class PaymentMethodChoice(models.TextChoices):
+    """Family of payment method (same values as ``gateways.base.PaymentMethod``)."""
+
+    CARD = "card", _("Card")
+    PSE = "pse", _("PSE (bank transfer)")
+    CASH = "cash", _("Cash")
+    OTHER = "other", _("Other")
+
+
+class RefundStatus(models.TextChoices):
+    NONE = "none", _("No refund")
+    FLAGGED = "flagged", _("Needs refund")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Payment(models.Model):
+    """One attempt to pay one order at one gateway."""
+
+    reference = models.CharField(_("reference"), max_length=40, unique=True, help_text=_("Order number and attempt, e.g. ODS-000123-2."))
+    gateway_reference = models.CharField(
+        _("gateway reference"), max_length=40, db_index=True,
+        help_text=_("The reference as the gateway knows it (Payvalida: without dashes)."),
+    )
+    attempt = models.PositiveSmallIntegerField(_("attempt"))
+    order = models.ForeignKey("billing.Order", on_delete=models.PROTECT, related_name="payments", verbose_name=_("order"))
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="payments", verbose_name=_("customer"))
+    gateway = models.CharField(_("gateway"), max_length=20, db_index=True)
+    method = models.CharField(_("method"), max_length=10, choices=PaymentMethodChoice.choices, blank=True)
+    requested_method = models.CharField(_("method chosen in the portal"), max_length=10, choices=PaymentMethodChoice.choices, blank=True)
+    raw_method = models.CharField(_("gateway's method name"), max_length=60, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    tax = models.DecimalField(_("IVA"), max_digits=14, decimal_places=2)
+    tax_base = models.DecimalField(_("IVA base"), max_digits=14, decimal_places=2)
+    status = models.CharField(_("status"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.CREATED, db_index=True)
+    status_message = models.CharField(_("gateway message"), max_length=200, blank=True)
+    needs_review = models.BooleanField(_("needs review"), default=False, db_index=True)
+    review_reason = models.CharField(_("review reason"), max_length=300, blank=True)
+    duplicate = models.BooleanField(_("duplicate"), default=False, help_text=_("Approved after the order was already paid."))
+    refund_status = models.CharField(_("refund"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.NONE, db_index=True)
+    refund_note = models.TextField(_("refund note"), blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("refunded by"))
+    gateway_order_id = models.CharField(_("gateway order id"), max_length=64, blank=True)
+    gateway_transaction_id = models.CharField(_("gateway transaction id"), max_length=64, blank=True)
+    checkout_payload = models.JSONField(_("checkout sent"), default=dict, blank=True, help_text=_("What the browser was sent to the gateway with, secrets excluded."))
+    instructions = models.JSONField(_("instructions"), default=dict, blank=True, help_text=_("Voucher reference, expiration, bank: for pending cash and PSE payments."))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_checked_at = models.DateTimeField(_("last queried at the gateway"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next query at the gateway"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "attempt"], name="payments_unique_order_attempt"),
+            # One gateway transaction pays at most one attempt.
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_transaction_id"],
+                condition=Q(status="approved") & ~Q(gateway_transaction_id=""),
+                name="payments_unique_approved_transaction",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_check_at"], name="payments_open_idx")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class MessageKind(models.TextChoices):
+    CONFIRMATION = "confirmation", _("Confirmation (PayU)")
+    NOTIFICATION = "notification", _("Notification (Payvalida)")
+    RETURN = "return", _("Browser return")
+    QUERY = "query", _("Status query")
+
+
+class PaymentMessage(models.Model):
+    """Append-only inbox: every message a gateway sent us (or we fetched), stored before it is trusted."""
+
+    gateway = models.CharField(_("gateway"), max_length=20)
+    kind = models.CharField(_("kind"), max_length=12, choices=MessageKind.choices)
+    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
+    signature_valid = models.BooleanField(_("signature valid"), null=True)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=60, blank=True, db_index=True)
+    transaction_id = models.CharField(_("transaction id"), max_length=64, blank=True)
+    gateway_status = models.CharField(_("reported status"), max_length=10, blank=True)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="messages", verbose_name=_("payment"))
+    outcome = models.CharField(_("outcome"), max_length=200, blank=True)
+    processed = models.BooleanField(_("processed"), default=False)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("gateway message")
+        verbose_name_plural = _("gateway messages")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # The same statement (transaction + state) is applied once, however often it is delivered.
+            models.UniqueConstraint(fields=["gateway", "dedupe_key"], name="payments_unique_message_dedupe"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.kind} {self.reference or '?'}: {self.outcome or '-'}"

@@ -1,0 +1,53 @@
+"""Demo services: the ones the demo customers already had (imported, active). Idempotent.
+
+Suspended and pending-activation services come from the billing demo, because
+they are the effect of orders (an overdue renewal, an unpaid new-service order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from clientarea.accounts.models import Customer
+from clientarea.catalog.models import CYCLE_MONTHS, Product
+from clientarea.lib.dates import add_months, local_today
+from clientarea.subscriptions import services
+from clientarea.subscriptions.models import Service, ServiceEventKind
+
+# (customer email, product code, cycle, label, days from today to the next due date)
+DEMO_SERVICES = (
+    ("ana@cliente.example", "hosting-pyme", "monthly", "restrepogomez.co", 6),
+    ("ana@cliente.example", "dominio-co", "annual", "restrepogomez.co", -20),
+    ("ana@cliente.example", "hosting-basico", "monthly", "fotografia-ana.com", -12),
+    ("compras@tiendaandina.example", "hosting-empresarial", "annual", "tiendaandina.com.co", 40),
+    ("compras@tiendaandina.example", "dominio-com-co", "annual", "tiendaandina.com.co", 40),
+    ("compras@tiendaandina.example", "correo-corporativo", "monthly", "tiendaandina.com.co", 9),
+    ("jorge@cliente.example", "hosting-basico", "monthly", "panaderiaelsol.com", -8),
+    ("jorge@cliente.example", "dominio-com", "annual", "panaderiaelsol.com", 150),
+)
+
+
+def import_active_service(*, customer: Customer, product: Product, cycle: str, label: str, next_due: dt.date) -> Service:
+    """A service brought over from the previous system: active, its current period ending on ``next_due``."""
+    price = product.prices.get(cycle=cycle).price
+    service = Service.objects.create(customer=customer, product=product, cycle=cycle, price=price, label=label)
+    services._event(service, kind=ServiceEventKind.CREATED, reason="imported")
+    start = add_months(next_due, -CYCLE_MONTHS[cycle])
+    services.activate_service(service=service, start=start)
+    return service
+
+
+def load(stdout) -> None:
+    today = local_today()
+    created = 0
+    for email, code, cycle, label, due_in in DEMO_SERVICES:
+        customer = Customer.objects.filter(user__email=email).first()
+        product = Product.objects.filter(code=code).first()
+        if customer is None or product is None:
+            continue
+        if Service.objects.filter(customer=customer, product=product, label=label).exists():
+            continue
+        import_active_service(customer=customer, product=product, cycle=cycle, label=label, next_due=today + dt.timedelta(days=due_in))
+        created += 1
+    if created:
+        stdout.write(f"  services: {created} active services")
