@@ -40,11 +40,22 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+def _cop(field: str, label, ordering: str | None = None):
+    """A read-only column showing a money field as ``$ 119.000``."""
+    @admin.display(description=label, ordering=ordering)
+    def column(self, obj) -> str:
+        return format_cop(getattr(obj, field))
+    return column
+
+
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = ["position", "kind", "description", "service", "period_start", "period_end", "quantity", "unit_price",
-              "tax_treatment", "tax_rate", "subtotal", "tax_amount", "total"]
+    fields = ["kind", "description", "service", "period_start", "period_end", "quantity", "unit_price_cop",
+              "tax_rate", "tax_cop", "total_cop"]
     readonly_fields = fields
+    unit_price_cop = _cop("unit_price", _("unit price"))
+    tax_cop = _cop("tax_amount", _("IVA"))
+    total_cop = _cop("total", _("total"))
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("service__product")
@@ -70,9 +81,10 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderItemInline, OrderEventInline]
     actions = ["cancel_orders", "resend_emails"]
     change_form_template = "billing/admin_order_change_form.html"
+    readonly_fields = ["subtotal_cop", "tax_cop", "total_cop"]
     fieldsets = (
         (None, {"fields": ("number", "customer", "state", "issue_date", "due_date", "currency",
-                           "subtotal", "tax_total", "total", "created_at", "created_by")}),
+                           "subtotal_cop", "tax_cop", "total_cop", "created_at", "created_by")}),
         (_("Payment"), {"fields": ("paid_at", "paid_via", "payment_method", "payment_reference")}),
         (_("Cancellation"), {"fields": ("cancelled_at", "cancel_reason")}),
         (_("Seller and buyer at issue"), {"classes": ("collapse",), "fields": ("seller_snapshot", "buyer_snapshot", "reminders_sent")}),
@@ -99,9 +111,9 @@ class OrderAdmin(admin.ModelAdmin):
     def state_badge(self, obj: Order) -> str:
         return format_html('<strong style="color:{}">{}</strong>', STATE_COLORS.get(obj.state, "#000"), obj.get_state_display())
 
-    @admin.display(description=_("total"), ordering="total")
-    def total_cop(self, obj: Order) -> str:
-        return format_cop(obj.total)
+    total_cop = _cop("total", _("total"), ordering="total")
+    subtotal_cop = _cop("subtotal", _("subtotal"))
+    tax_cop = _cop("tax_total", _("IVA"))
 
     # --- Custom views ----------------------------------------------------------------
 

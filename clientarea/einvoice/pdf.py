@@ -14,16 +14,27 @@ so accents render identically everywhere.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
+import logging
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from fontTools import subset as ftsubset
+from fontTools import ttLib
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, TableCellFillMode, XPos, YPos
+from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _cid_font_widths
+from fpdf.syntax import Name, PDFArray, PDFContentStream
 
 from clientarea.einvoice.documents import InvoiceDocument, Line, Party
-from clientarea.einvoice.qr import qr_png, qr_url
+from clientarea.einvoice.qr import printed_qr_matrix, qr_url
 from clientarea.lib.codelists import codelist
 from clientarea.lib.money import format_cop
 
@@ -192,18 +203,258 @@ def _period(line: Line, language: str) -> str:
     return ""
 
 
+# -- fonts: parsed once per process, embedded from a per-glyph-set cache -------------------
+#
+# With plain fpdf, ``add_font`` parses the whole TTF (6,000+ glyphs) for every
+# document and ``output`` then subsets it with fontTools; that was most of the
+# render time. Here:
+#
+# * each bundled font is parsed once per process (``_SharedFont``) and every
+#   document gets its own ``TTFFont`` that shares the read-only tables (cmap,
+#   glyph ids, descriptor values) and owns the per-document state (used-glyph
+#   map, width cache, PDF descriptor object);
+# * the embedded subset is cut once per glyph set and cached. Its glyph set is
+#   the glyphs the document uses plus ``COMMON_CHARACTERS`` (Spanish and English
+#   text, digits and the punctuation of the layout), so invoices whose text stays
+#   within those characters (nearly all) share one cached subset; any other
+#   character only adds its glyph to the key. The page content streams, widths
+#   and ToUnicode map are exactly fpdf's: only the embedded font file holds a few
+#   more glyphs (~10 kB per PDF);
+# * ``_OutputProducer`` writes the font objects the way fpdf 2.8's
+#   ``OutputProducer._add_fonts`` does for a TrueType font, from that cache.
+#   ``test_shared_fonts_embed_what_fpdf_embeds`` checks that, without the common
+#   characters, the PDF is byte-for-byte the one plain fpdf writes.
+
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+COMMON_CHARACTERS = (
+    "".join(chr(code) for code in range(0x20, 0x7F))  # printable ASCII
+    + "ÁÉÍÓÚÜÑáéíóúüñ¿¡°ºª·–—‘’“”•€…"
+)
+SUBSET_CACHE_SIZE = 64  # glyph sets per font; one entry is ~30 kB
+_PDF_LOG = logging.getLogger("fpdf.output")  # where fpdf reports missing glyphs
+
+# fontTools logs ~35 INFO timing lines per subset; keep them out of the app log
+# unless logging was configured for that logger explicitly.
+if logging.getLogger("fontTools.subset").level == logging.NOTSET:
+    logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
+
+
+def _subset_options() -> ftsubset.Options:
+    """The options ``fpdf.output.OutputProducer._add_fonts`` (fpdf2 2.8) subsets with."""
+    options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True)
+    options.drop_tables += [
+        "FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC",
+        "EBDT", "EBLC", "EBSC", "SVG ", "CPAL", "COLR",
+    ]  # fmt: skip
+    return options
+
+
+class _EmbeddedFont:
+    """A subset ready to embed: its glyph ids and its FontFile2 stream, compressed."""
+
+    __slots__ = ("compressed", "gid_by_name", "length")
+
+    def __init__(self, data: bytes, gid_by_name: dict[str, int]) -> None:
+        self.compressed = zlib.compress(data, level=PDFContentStream._COMPRESSION_LEVEL)  # noqa: SLF001
+        self.length = len(data)
+        self.gid_by_name = gid_by_name
+
+
+class _FontFileStream(PDFContentStream):
+    """``fpdf.output.PDFFontStream`` built from already compressed bytes (same object)."""
+
+    def __init__(self, embedded: _EmbeddedFont) -> None:
+        super().__init__(contents=embedded.compressed, compress=False)
+        self.filter = Name("FlateDecode")
+        self.length1 = embedded.length
+
+
+class _SharedFont:
+    """One bundled TTF parsed once; hands every document its own :class:`TTFFont`."""
+
+    def __init__(self, style: str, path: Path) -> None:
+        host = FPDF()
+        host.add_font(FONT, style, str(path))
+        template = next(iter(host.fonts.values()))
+        if template.color_font is not None or template.is_cff or template.is_symbol:
+            raise ValueError(f"{path.name}: only plain TrueType fonts can be shared")
+        template.ttfont.close()  # metrics are extracted; the file is re-read only to subset
+        template.ttfont = None
+        self.template = template
+        self.fontkey = template.fontkey
+        self.data = path.read_bytes()
+        self.common_glyphs = frozenset(template.cmap[ord(c)] for c in COMMON_CHARACTERS if ord(c) in template.cmap)
+        self._embedded: OrderedDict[frozenset[str], _EmbeddedFont] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _open(self, data: bytes, **kwargs) -> ttLib.TTFont:
+        return ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True, **kwargs)
+
+    def for_document(self, pdf: FPDF) -> TTFFont:
+        """What ``pdf.add_font`` would register, without parsing the file again."""
+        font = copy.copy(self.template)  # shares cmap, glyph_ids and the scalar metrics
+        font.i = len(pdf.fonts) + 1
+        font.cw = self.template.cw.copy()  # a defaultdict: looking up an unknown char inserts
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.desc = copy.copy(self.template.desc)  # output gives it an id, a name and a file
+        font.ttfont = self._open(self.data)  # not parsed unless plain fpdf output needs it
+        font._hbfont = None
+        font.subset = SubsetMap(font)
+        return font
+
+    def embedded(self, glyph_names: Iterable[str], pad: bool = True) -> _EmbeddedFont:
+        """The subset holding ``glyph_names`` (plus the common glyphs), cut once per set."""
+        key = frozenset(glyph_names)
+        if pad:
+            key |= self.common_glyphs
+        with self._lock:
+            found = self._embedded.get(key)
+            if found is not None:
+                self._embedded.move_to_end(key)
+                return found
+        ttfont = self._open(self.data)
+        subsetter = ftsubset.Subsetter(_subset_options())
+        subsetter.populate(glyphs=sorted(key))
+        subsetter.subset(ttfont)
+        buffer = io.BytesIO()
+        ttfont.save(buffer)
+        gid_by_name = {name: gid for gid, name in enumerate(ttfont.getGlyphOrder())}
+        ttfont.close()
+        found = _EmbeddedFont(buffer.getvalue(), gid_by_name)
+        with self._lock:
+            self._embedded[key] = found
+            while len(self._embedded) > SUBSET_CACHE_SIZE:
+                self._embedded.popitem(last=False)
+        return found
+
+
+_shared_fonts: dict[str, _SharedFont] = {}
+_shared_fonts_lock = threading.Lock()
+
+
+def _fonts() -> dict[str, _SharedFont]:
+    """The bundled fonts by style, parsed on first use (thread-safe)."""
+    if len(_shared_fonts) < len(FONT_FILES):
+        with _shared_fonts_lock:
+            for style, name in FONT_FILES.items():
+                if style not in _shared_fonts:
+                    _shared_fonts[style] = _SharedFont(style, FONT_DIR / name)
+    return _shared_fonts
+
+
+def _unicode_hex(code: int) -> str:
+    if code > 0xFFFF:  # UTF-16 surrogate pair
+        return f"{0xD800 | (code - 0x10000) >> 10:04X}{0xDC00 | (code & 0x3FF):04X}"
+    return f"{code:04X}"
+
+
+class _OutputProducer(OutputProducer):
+    """fpdf's producer; the shared fonts are embedded from the subset cache."""
+
+    def _add_fonts(self, image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name):
+        fpdf = self.fpdf
+        shared = getattr(fpdf, "_shared_by_key", {})
+        if getattr(fpdf, "_compliance", None):  # PDF/A needs more (CIDSet): let fpdf do it
+            shared = {}
+        ours = {key: font for key, font in fpdf.fonts.items() if key in shared}
+        font_objs_per_index = {}
+        if len(ours) < len(fpdf.fonts):
+            everything = fpdf.fonts
+            fpdf.fonts = {key: font for key, font in everything.items() if key not in ours}
+            try:
+                font_objs_per_index = super()._add_fonts(
+                    image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name
+                )
+            finally:
+                fpdf.fonts = everything
+        for key, font in sorted(ours.items(), key=lambda item: item[1].i):
+            font_objs_per_index[font.i] = self._add_shared_font(font, shared[key])
+        return font_objs_per_index
+
+    def _add_shared_font(self, font: TTFFont, shared: _SharedFont) -> PDFFont:
+        """``OutputProducer._add_fonts`` for one TrueType font (fpdf2 2.8.9), cached subset."""
+        fontname = f"MPDFAA+{font.name}"
+        if font.missing_glyphs:
+            msg = ", ".join(f"'{chr(x)}' ({chr(x).encode('unicode-escape').decode()})" for x in font.missing_glyphs[:10])
+            if len(font.missing_glyphs) > 10:
+                msg += f", ... (and {len(font.missing_glyphs) - 10} others)"
+            _PDF_LOG.warning("Font %s is missing the following glyphs: %s", fontname, msg)
+        used = [(glyph, char_id) for glyph, char_id in font.subset.items() if glyph is not None]
+        embedded = shared.embedded((glyph.glyph_name for glyph, _ in used), pad=getattr(self.fpdf, "_pad_fonts", True))
+
+        composite_font_obj = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
+        self._add_pdf_obj(composite_font_obj, "fonts")
+        cid_font_obj = PDFFont(
+            subtype="CIDFontType2",
+            base_font=fontname,
+            d_w=font.desc.missing_width,
+            w=_cid_font_widths({char_id: glyph.glyph_width for glyph, char_id in used}),
+        )
+        self._add_pdf_obj(cid_font_obj, "fonts")
+        composite_font_obj.descendant_fonts = PDFArray([cid_font_obj])
+
+        bf_char = [
+            f"<{char_id:04X}> <{''.join(_unicode_hex(code) for code in glyph.unicode)}>\n"
+            for glyph, char_id in used
+            if isinstance(glyph.unicode, tuple) and glyph.unicode
+        ]
+        to_unicode_obj = PDFContentStream(
+            (
+                "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo\n"
+                "<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+                f"{_build_cmap_blocks(bf_char, 'bfchar')}"
+                "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+            ).encode("latin-1")
+        )
+        self._add_pdf_obj(to_unicode_obj, "fonts")
+        composite_font_obj.to_unicode = to_unicode_obj
+
+        cid_system_info_obj = CIDSystemInfo()
+        self._add_pdf_obj(cid_system_info_obj, "fonts")
+        cid_font_obj.c_i_d_system_info = cid_system_info_obj
+
+        font_descriptor_obj = font.desc
+        font_descriptor_obj.font_name = Name(fontname)
+        self._add_pdf_obj(font_descriptor_obj, "fonts")
+        cid_font_obj.font_descriptor = font_descriptor_obj
+
+        cid_to_gid = bytearray(256 * 256 * 2)  # CIDToGIDMap: 2 bytes per CID, big-endian
+        for glyph, char_id in used:
+            gid = embedded.gid_by_name[glyph.glyph_name]
+            cid_to_gid[char_id * 2] = gid >> 8
+            cid_to_gid[char_id * 2 + 1] = gid & 0xFF
+        cid_to_gid_map_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+        self._add_pdf_obj(cid_to_gid_map_obj, "fonts")
+        cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
+
+        font_file_cs_obj = _FontFileStream(embedded)
+        self._add_pdf_obj(font_file_cs_obj, "fonts")
+        font_descriptor_obj.font_file2 = font_file_cs_obj
+
+        font.subset.pick.cache_clear()
+        font.subset.get_glyph.cache_clear()
+        font.close()
+        return composite_font_obj
+
+
 # -- the document -------------------------------------------------------------------------
 
 
 class _InvoicePDF(FPDF):
     """A4 page with the bundled fonts and a page-number footer."""
 
+    _pad_fonts = True  # embed COMMON_CHARACTERS too (see the fonts section)
+
     def __init__(self, labels: dict[str, str], footer_text: str) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self._labels = labels
         self._footer_text = footer_text
-        self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
-        self.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self._shared_by_key = {shared.fontkey: shared for shared in _fonts().values()}
+        for key, shared in self._shared_by_key.items():  # as add_font(FONT, style, path) would
+            self.fonts[key] = shared.for_document(self)
         self.set_margins(12, 12, 12)
         self.set_auto_page_break(auto=True, margin=16)
         self.alias_nb_pages("{nb}")
@@ -222,6 +473,10 @@ class _InvoicePDF(FPDF):
         page = self._labels["page"].format(page=self.page_no(), pages="{nb}")
         self.cell(self.epw * 0.75, 4, self._footer_text, new_x=XPos.RIGHT, new_y=YPos.TOP)
         self.cell(self.epw * 0.25, 4, page, align="R")
+
+    def output(self, *args, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("output_producer_class", _OutputProducer)
+        return super().output(*args, **kwargs)
 
     # small drawing helpers
     def text_style(self, size: float, bold: bool = False, color: tuple[int, int, int] = TEXT) -> None:
@@ -443,6 +698,35 @@ def _totals(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str]) -> N
     pdf.set_y(max(notes_bottom, y + 10) + 6)
 
 
+def _draw_qr(pdf: FPDF, matrix: tuple[bytearray, ...], x: float, y: float, size: float, border: int) -> None:
+    """The QR as vector art: one black path of dark-module runs, ``size`` mm square.
+
+    ``border`` light modules of quiet zone are included in ``size`` (the page is
+    white, so they are simply left blank). Sharp at any zoom or print resolution
+    and much cheaper than a PNG, which fpdf would decode and re-encode. The path
+    is written in module units under a ``cm`` transform and filled once, so
+    abutting modules show no anti-aliasing seams.
+    """
+    modules = len(matrix) + 2 * border
+    unit = size / modules * pdf.k  # points per module
+    origin_x = (x + border * size / modules) * pdf.k
+    origin_y = (pdf.h - y - border * size / modules) * pdf.k
+    ops = [f"q 0 g {unit:.5f} 0 0 {-unit:.5f} {origin_x:.3f} {origin_y:.3f} cm"]
+    append = ops.append
+    for row_index, row in enumerate(matrix):
+        # runs of dark modules, found with bytes.find (fast) rather than per module
+        data = bytes(row)
+        start = data.find(1)
+        while start != -1:
+            end = data.find(0, start)
+            if end == -1:
+                end = len(data)
+            append(f"{start} {row_index} {end - start} 1 re")
+            start = data.find(1, end)
+    ops.append("f Q")
+    pdf._out("\n".join(ops))  # noqa: SLF001 - fpdf has no public raw-operator API
+
+
 def _validation_footer(pdf: _InvoicePDF, doc: InvoiceDocument, cufe: str, qr_text: str, labels: dict[str, str]) -> None:
     """QR and CUFE block, kept at the bottom of the last page."""
     qr_size = 34
@@ -453,7 +737,7 @@ def _validation_footer(pdf: _InvoicePDF, doc: InvoiceDocument, cufe: str, qr_tex
     x = pdf.l_margin
     pdf.set_draw_color(*RULE)
     pdf.line(x, top - 2, pdf.w - pdf.r_margin, top - 2)
-    pdf.image(io.BytesIO(qr_png(qr_text, scale=6, border=1)), x=x, y=top, w=qr_size, h=qr_size)
+    _draw_qr(pdf, printed_qr_matrix(qr_text), x, top, qr_size, border=1)
 
     text_x = x + qr_size + 5
     width = pdf.w - pdf.r_margin - text_x

@@ -5,6 +5,9 @@ wrote it: scripts, styles, event handlers and ``javascript:`` links never reach 
 Rendering happens on each request (a few milliseconds), so a stricter sanitizer policy
 applies to every article at once.
 
+Articles link to each other by key: ``[Paying by PSE](help:pse)`` becomes the URL of the
+article with key ``pse`` in the same language, so a renamed slug never breaks a link.
+
 Screenshots are referenced from Markdown by a stable, language-neutral name,
 ``/help/media/paying/01-client-access.png``; the file is looked up in the article's
 language (``<screenshots root>/<es|en>/paying/01-client-access.png``). A missing file is
@@ -27,6 +30,8 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 MEDIA_PREFIX = "/help/media/"
+# [Paying by PSE](help:pse) links to the article with key "pse" in the same language.
+HELP_LINK_PREFIX = "help:"
 # Lower-case names, folders allowed, no dots except the extension: nothing can climb out of the root.
 MEDIA_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*\.(?:png|jpg|jpeg|webp)$")
 MEDIA_LANGUAGES = ("es", "en")
@@ -84,19 +89,26 @@ def _png_size(path: Path) -> tuple[int, int] | None:
 
 
 class _HelpTreeprocessor(Treeprocessor):
-    """Demotes ``# h1`` (the page title is the only h1) and resolves /help/media/ screenshots."""
+    """Demotes ``# h1`` (the page title is the only h1), resolves ``help:<key>`` links and /help/media/ screenshots."""
 
-    def __init__(self, md: markdown.Markdown, language: str) -> None:
+    def __init__(self, md: markdown.Markdown, language: str, resolve: bool) -> None:
         super().__init__(md)
         self.language = language
+        self.resolve = resolve
 
     def run(self, root: ElementTree.Element) -> None:
         parents = {child: parent for parent in root.iter() for child in parent}
         for element in list(root.iter()):
             if element.tag == "h1":
                 element.tag = "h2"
+            elif not self.resolve:
+                continue
             elif element.tag == "img":
                 self._resolve_image(element, parents)
+            elif element.tag == "a" and element.get("href", "").startswith(HELP_LINK_PREFIX):
+                from clientarea.helpcenter.selectors import article_url_for
+
+                element.set("href", article_url_for(element.get("href")[len(HELP_LINK_PREFIX):], self.language))
 
     def _resolve_image(self, img: ElementTree.Element, parents: dict) -> None:
         src = img.get("src", "")
@@ -137,22 +149,32 @@ def _remove_keeping_tail(element: ElementTree.Element, parents: dict) -> None:
 
 
 class _HelpExtension(Extension):
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, resolve: bool) -> None:
         super().__init__()
         self.language = language
+        self.resolve = resolve
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API name)
-        md.treeprocessors.register(_HelpTreeprocessor(md, self.language), "helpcenter", 5)
+        md.treeprocessors.register(_HelpTreeprocessor(md, self.language, self.resolve), "helpcenter", 5)
 
 
-def render_markdown(body: str, *, language: str) -> str:
-    """Article Markdown → sanitized HTML (safe to mark safe in a template)."""
+def render_markdown(body: str, *, language: str, resolve: bool = True) -> str:
+    """Article Markdown → sanitized HTML (safe to mark safe in a template).
+
+    ``resolve=False`` leaves ``help:`` links and screenshots alone (for the search index text,
+    where only the words matter).
+    """
     # A Markdown instance keeps state between calls and is not thread-safe: one per call.
-    md = markdown.Markdown(extensions=["extra", "sane_lists", _HelpExtension(language)], output_format="html")
+    md = markdown.Markdown(extensions=["extra", "sane_lists", _HelpExtension(language, resolve)], output_format="html")
     return _cleaner.clean(md.convert(body or ""))
 
 
+def article_text(body: str, *, language: str) -> str:
+    """The plain text of an article body, for the search index."""
+    return html_to_text(render_markdown(body, language=language, resolve=False))
+
+
 def html_to_text(fragment: str) -> str:
-    """Plain text of sanitized HTML (for the search index): tags become spaces, entities are decoded."""
+    """Plain text of sanitized HTML: tags become spaces, entities are decoded."""
     text = re.sub(r"<[^>]*>", " ", fragment)
     return re.sub(r"\s+", " ", html.unescape(text)).strip()

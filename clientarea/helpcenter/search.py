@@ -8,7 +8,8 @@ only answer with results or with no results.
 - SQLite: a ``helpcenter_article_fts`` FTS5 table (tokenizer ``unicode61 remove_diacritics 2``,
   so case and accents are ignored), created by migration 0002 and kept in sync by
   :func:`index_article` / :func:`unindex_article`, which the article services call. Ranked
-  with ``bm25`` (title weighs most). Each token of three letters or more is a prefix query.
+  with ``bm25`` (title weighs most). Each token of three letters or more is a prefix query,
+  after dropping a plural ending (FTS5 has no Spanish stemmer).
 - PostgreSQL: a ``tsvector`` built at query time with the article language's configuration
   (``spanish`` / ``english``) over ``unaccent()`` text, ranked with ``SearchRank``. Nothing is
   stored, so there is nothing to keep in sync; at help-center sizes (hundreds of articles)
@@ -134,9 +135,21 @@ def _run(tokens: list[str], *, language: str, any_token: bool, limit: int) -> li
         return []
 
 
+def plural_stem(token: str) -> str:
+    """Drop a plural ending before a prefix query (FTS5 has no Spanish stemmer): facturas → factura*, invoices → invoic*."""
+    if len(token) >= 5 and token.endswith("es"):
+        return token[:-2]
+    if len(token) >= 4 and token.endswith("s") and not token.endswith("ss"):
+        return token[:-1]
+    return token
+
+
 def fts5_match_expression(tokens: list[str], *, any_token: bool = False) -> str:
     """An FTS5 MATCH string of quoted tokens, e.g. ``"factura"* AND "pse"``."""
-    parts = [f'"{t}"*' if len(t) >= PREFIX_MIN_CHARS else f'"{t}"' for t in tokens]
+    parts = []
+    for token in tokens:
+        stem = plural_stem(token)
+        parts.append(f'"{stem}"*' if len(stem) >= PREFIX_MIN_CHARS else f'"{token}"')
     return (" OR " if any_token else " AND ").join(parts)
 
 

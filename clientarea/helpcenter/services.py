@@ -60,7 +60,7 @@ def save_article(*, article: Article, tags: Iterable[Tag] | None = None, related
 
 def reindex_article(*, article: Article) -> None:
     """Write the article's current title, summary, tags and body text to the search index."""
-    text = rendering.html_to_text(rendering.render_markdown(article.body, language=article.language))
+    text = rendering.article_text(article.body, language=article.language)
     tag_names = " ".join(article.tags.values_list("name", flat=True))
     search.index_article(article, text=text, tags=tag_names)
 

@@ -12,7 +12,6 @@ import re
 import secrets
 
 from django.conf import settings
-from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
 VISITOR_COOKIE = "hc_visitor"

@@ -58,7 +58,7 @@ class Payment(models.Model):
 
     reference = models.CharField(_("reference"), max_length=40, unique=True, help_text=_("Order number and attempt, e.g. ODS-000123-2."))
     gateway_reference = models.CharField(
-        _("gateway reference"), max_length=40, db_index=True,
+        _("gateway reference"), max_length=40,
         help_text=_("The reference as the gateway knows it (Payvalida: without dashes)."),
     )
     attempt = models.PositiveSmallIntegerField(_("attempt"))
@@ -98,6 +98,7 @@ class Payment(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["order", "attempt"], name="payments_unique_order_attempt"),
+            models.UniqueConstraint(fields=["gateway", "gateway_reference"], name="payments_unique_gateway_reference"),
             # One gateway transaction pays at most one attempt.
             models.UniqueConstraint(
                 fields=["gateway", "gateway_transaction_id"],

@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from clientarea.payments import views
 
 app_name = "payments"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("pay/<str:number>/", views.choose, name="choose"),
+    path("result/<str:reference>/", views.result, name="result"),
+    path("payu/confirmation/", views.payu_confirmation, name="payu_confirmation"),
+    path("payu/response/", views.payu_response, name="payu_response"),
+    path("payvalida/notification/", views.payvalida_notification, name="payvalida_notification"),
+    path("payvalida/return/", views.payvalida_return, name="payvalida_return"),
+]

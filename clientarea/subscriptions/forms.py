@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.catalog.models import BillingCycle, ProductKind
-from clientarea.subscriptions.selectors import OfferGroup
+from clientarea.catalog.selectors import OfferGroup
 
 # Kinds whose service is tied to a name: the label is required and must look like a hostname.
 LABEL_REQUIRED_KINDS = (ProductKind.DOMAIN, ProductKind.HOSTING, ProductKind.SSL)
@@ -50,15 +50,21 @@ class OrderServiceForm(forms.Form):
         data["product"] = offer.product
         if cycle and cycle not in {p.cycle for p in offer.prices}:
             offered = ", ".join(str(p.cycle_label) for p in offer.prices)
-            self.add_error("cycle", _("%(product)s can be ordered with these billing cycles: %(cycles)s.") % {"product": offer.name, "cycles": offered})
+            self.add_error("cycle", forms.ValidationError(
+                _("%(product)s can be ordered with these billing cycles: %(cycles)s.") % {"product": offer.name, "cycles": offered},
+                code="cycle_not_offered"))
+        if "label" in self.errors:
+            return data
         label = data.get("label", "").strip()
         if offer.product.kind in LABEL_REQUIRED_KINDS:
             if not label:
-                self.add_error("label", _("Enter your domain or hostname, e.g. mitienda.com.co"))
+                self.add_error("label", forms.ValidationError(_("Enter your domain or hostname, e.g. mitienda.com.co"), code="label_required"))
             else:
                 hostname = normalize_hostname(label)
                 if hostname is None:
-                    self.add_error("label", _("Enter only the domain or hostname, e.g. mitienda.com.co (without http://, spaces or slashes)."))
+                    self.add_error("label", forms.ValidationError(
+                        _("Enter only the domain or hostname, e.g. mitienda.com.co (without http://, spaces or slashes)."),
+                        code="label_invalid"))
                 else:
                     data["label"] = hostname
         else:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
+from clientarea.catalog import selectors as catalog_selectors
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import OrderServiceForm
 
@@ -42,9 +43,9 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def order_service(request: HttpRequest) -> HttpResponse:
     customer = customer_for_user(request.user)
-    catalog = selectors.orderable_catalog(translation.get_language())
+    catalog = catalog_selectors.orderable_catalog(translation.get_language())
     initial = {key: request.GET[key] for key in ("product", "cycle") if key in request.GET}
-    form = OrderServiceForm(request.POST or None, catalog=catalog, initial=initial)
+    form = OrderServiceForm(request.POST if request.method == "POST" else None, catalog=catalog, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

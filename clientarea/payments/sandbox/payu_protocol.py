@@ -127,6 +127,7 @@ def form_signature_candidates(
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
+MAX_AMOUNT = Decimal(10) ** 14
 
 
 class AmountError(ValueError):
@@ -140,6 +141,8 @@ def parse_amount(text: str, *, field: str = "amount", allow_zero: bool = False) 
     number of decimal digits (2)" (odoo/odoo PR #96947).
     """
     raw = (text or "").strip()
+    if len(raw) > 20:
+        raise AmountError(f"{field}: '{raw[:24]}…' is too long")
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -151,6 +154,9 @@ def parse_amount(text: str, *, field: str = "amount", allow_zero: bool = False) 
         raise AmountError(f"{field}: the value exceeds the maximum number of decimal digits (2)")
     if value < 0 or (value == 0 and not allow_zero):
         raise AmountError(f"{field}: must be greater than zero")
+    if value >= MAX_AMOUNT:
+        # payment-form.html: amount is "Number 14" (two decimals allowed).
+        raise AmountError(f"{field}: exceeds the maximum of 14 integer digits")
     return value
 
 

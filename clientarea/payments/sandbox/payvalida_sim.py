@@ -11,7 +11,6 @@ import datetime as dt
 import secrets
 import urllib.parse
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -504,7 +503,3 @@ def expire_orders(now: dt.datetime | None = None) -> int:
                 _expire(locked)
                 count += 1
     return count
-
-
-def amount_display(order: SandboxPayvalidaOrder) -> Decimal:
-    return Decimal(order.amount)

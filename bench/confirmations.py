@@ -1,0 +1,227 @@
+"""Payment confirmation throughput: signed PayU confirmations per second, p50/p99 latency.
+
+    .venv/bin/python bench/confirmations.py [--n 2000] [--duplicates 0.10]
+    .venv/bin/python bench/confirmations.py --url http://127.0.0.1:8000 [--concurrency 4]
+
+In-process (default): a throwaway SQLite database in a temporary directory is
+migrated; a provider, customers, active services and one pending renewal order per
+payment are made through the billing services; ``start_payment`` opens one PayU
+attempt per order; then N signed "approved" confirmations, plus 10 % exact
+redeliveries mixed in at random positions, are POSTed one by one to
+``/payments/payu/confirmation/`` through Django's test client (full middleware
+stack, no network). Every confirmation does the whole paid transaction: inbox row,
+dedupe claim, locks, ``mark_order_paid`` (renewal, order event), the e-invoice
+allocation (number, CUFE, unsigned UBL XML), the "payment received" email rendered
+into the outbox, and the worker jobs queued in Huey's SQLite storage.
+
+Over HTTP (``--url``): the orders and payments are created in the database named by
+this process's ``DATABASE_URL``/``VAR_DIR``, which must be the running server's
+(started with ``PAYMENTS_SANDBOX=1`` or the same ``PAYU_*`` keys), and the
+confirmations are POSTed to ``<url>/payments/payu/confirmation/`` from
+``--concurrency`` threads.
+
+Target on a 2-core machine, SQLite, in-process: ≥ 500 confirmations/s, p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def configure(args: argparse.Namespace) -> str | None:
+    """Environment for django.setup(): a private SQLite database unless --url/--keep-db say otherwise."""
+    tmp = None
+    if not args.url:
+        tmp = tempfile.mkdtemp(prefix="ca-bench-pay-")
+        os.environ["VAR_DIR"] = tmp
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
+    os.environ.setdefault("DEBUG", "0")  # no query recording
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+    os.environ.setdefault("PAYMENTS_SANDBOX", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # one INFO line per step would measure the terminal
+    return tmp
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def prepare(n: int) -> list:
+    """Migrate, then N pending renewal orders (one per active service) with a started PayU attempt each."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from clientarea.accounts.models import Customer, User
+    from clientarea.billing import services as billing_services
+    from clientarea.billing.models import ItemKind
+    from clientarea.catalog.models import Product, ProductPrice
+    from clientarea.lib.dates import local_today
+    from clientarea.payments import services
+    from clientarea.subscriptions.models import Service, ServiceStatus
+    from clientarea.test import make_provider
+
+    call_command("migrate", verbosity=0, interactive=False)
+    make_provider()
+    try:  # the DIAN numbering resolution and demo certificate, so invoices are really issued
+        from io import StringIO
+
+        from clientarea.einvoice import demo as einvoice_demo
+
+        einvoice_demo.load(StringIO())
+    except ImportError:
+        pass
+    product, _ = Product.objects.get_or_create(code="bench-hosting", defaults={"name": "Hosting bench", "kind": "hosting"})
+    ProductPrice.objects.get_or_create(product=product, cycle="monthly", defaults={"price": Decimal("100000.00")})
+    customers = []
+    for i in range(50):
+        user, created = User.objects.get_or_create(email=f"bench{i}@example.com")
+        customer = Customer.objects.filter(user=user).first() or Customer.objects.create(
+            user=user, first_name="Bench", last_name=f"Customer {i}", document_type="13", document_number=str(70000000 + i),
+            phone="3001234567", address="Calle 1 # 2-3", municipality_code="11001",
+        )
+        customers.append(customer)
+    payments = []
+    due = local_today() + dt.timedelta(days=5)
+    started = time.perf_counter()
+    for i in range(n):
+        customer = customers[i % len(customers)]
+        with transaction.atomic():
+            service = Service.objects.create(customer=customer, product=product, cycle="monthly", price=Decimal("100000.00"),
+                                             status=ServiceStatus.ACTIVE, start_date=due - dt.timedelta(days=30),
+                                             next_due_date=due, anchor_day=due.day)
+            order = billing_services.create_order(customer=customer, notify=False, lines=[billing_services.LineSpec(
+                kind=ItemKind.RENEWAL, description="Hosting bench renewal", unit_price=Decimal("100000.00"),
+                service=service, period_start=due, period_end=due + dt.timedelta(days=30))])
+        payment, _action = services.start_payment(order=order, customer=customer, gateway_code="payu", language="es")
+        payments.append(payment)
+    print(f"prepared {n} pending orders with a PayU attempt each in {time.perf_counter() - started:.1f}s")
+    return payments
+
+
+def bodies_for(payments: list, duplicates: float, seed: int) -> tuple[list[bytes], int]:
+    from clientarea.payments.tests.helpers import payu_confirmation
+
+    rng = random.Random(seed)
+    bodies = [urllib.parse.urlencode(payu_confirmation(p.reference, f"{p.amount}", transaction_id=f"bench-{p.pk}")).encode()
+              for p in payments]
+    extra = [bodies[i] for i in rng.sample(range(len(bodies)), int(len(bodies) * duplicates))]
+    for body in extra:
+        bodies.insert(rng.randrange(len(bodies) + 1), body)
+    return bodies, len(extra)
+
+
+def run_in_process(bodies: list[bytes]) -> tuple[list[float], list[int], float]:
+    from django.test import Client
+
+    client = Client()
+    latencies, statuses = [], []
+    started = time.perf_counter()
+    for body in bodies:
+        t0 = time.perf_counter()
+        response = client.post("/payments/payu/confirmation/", data=body, content_type="application/x-www-form-urlencoded")
+        latencies.append(time.perf_counter() - t0)
+        statuses.append(response.status_code)
+    return latencies, statuses, time.perf_counter() - started
+
+
+def run_over_http(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int], float]:
+    endpoint = url.rstrip("/") + "/payments/payu/confirmation/"
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    queue = list(enumerate(bodies))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                _, body = queue.pop(0)
+            request = urllib.request.Request(endpoint, data=body, method="POST",
+                                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            elapsed = time.perf_counter() - t0
+            with lock:
+                latencies.append(elapsed)
+                statuses.append(status)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, statuses, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="pending payments, one approved confirmation each (default 2000)")
+    parser.add_argument("--duplicates", type=float, default=0.10, help="share of redelivered confirmations mixed in (default 0.10)")
+    parser.add_argument("--url", help="POST over HTTP to a running server sharing this DATABASE_URL (default: in-process)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads with --url (default 4)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    tmp = configure(args)
+
+    import django
+
+    django.setup()
+    from django.db.models import Count
+
+    from clientarea.billing.models import Order
+    from clientarea.payments.models import PaymentMessage
+    from clientarea.subscriptions.models import ServiceEvent
+
+    payments = prepare(args.n)
+    bodies, n_duplicates = bodies_for(payments, args.duplicates, args.seed)
+    mode = f"HTTP {args.url} x{args.concurrency}" if args.url else "in-process (Django test client, SQLite)"
+    print(f"posting {len(bodies)} confirmations ({args.n} approvals + {n_duplicates} redeliveries), {mode}")
+    if args.url:
+        latencies, statuses, wall = run_over_http(args.url, bodies, args.concurrency)
+    else:
+        latencies, statuses, wall = run_in_process(bodies)
+
+    ids = [p.order_id for p in payments]
+    paid = Order.objects.filter(pk__in=ids, state="paid").count()
+    renewed = ServiceEvent.objects.filter(kind="renewed", order_number__in=Order.objects.filter(pk__in=ids).values("number")).count()
+    outcomes = dict(PaymentMessage.objects.values_list("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
+    bad = [s for s in statuses if s != 200]
+    ms = [value * 1000 for value in latencies]
+    print(f"confirmations/s: {len(bodies) / wall:.0f}  (wall {wall:.2f}s for {len(bodies)})")
+    print(f"latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  p99 {percentile(ms, 99):.1f}  "
+          f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
+    print(f"orders paid: {paid}/{args.n}  renewals: {renewed}  non-200 answers: {len(bad)}  inbox outcomes: {outcomes}")
+    ok = paid == args.n and renewed == args.n and not bad and outcomes.get("duplicate", 0) == n_duplicates
+    print("consistency:", "OK (each order paid and renewed exactly once)" if ok else "FAILED")
+    if tmp:
+        print(f"(database left in {tmp})")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

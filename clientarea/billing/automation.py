@@ -1,0 +1,681 @@
+"""The daily billing run: renewal orders, reminders, suspension, termination, unpaid new orders.
+
+    clientarea billing-run [--date YYYY-MM-DD] [--dry-run]    (and hourly by the worker: tasks.py)
+
+For the run date D, with S, T, C, N, R the BILLING_* settings:
+
+1. Unpaid new-service orders. A pending order that orders a service still
+   pending activation, issued C days ago or more (CANCEL_UNPAID_NEW_AFTER_DAYS),
+   is cancelled with the reason "Not paid C days after issue". ``cancel_order``
+   cancels the pending services and sends "order_cancelled".
+2. Termination. A service is *overdue* while a pending order bills its current
+   period (item period start == service.next_due_date). Once that order is T
+   days past its due date (TERMINATE_AFTER_DAYS), its active and
+   overdue-suspended services are terminated. The order is cancelled with the
+   reason "Not paid T days after due" and "service_terminated" is sent.
+3. Suspension. Once the order is S days past due (SUSPEND_AFTER_DAYS), its
+   active services are suspended (reason overdue) and "service_suspended" is
+   sent. Payment lifts it: ``mark_order_paid`` renews and unsuspends. Manual
+   suspensions are never touched. A service that staff unsuspended by hand
+   after the order fell due is not suspended again for that order.
+4. Reminders. Each pending order gets at most one email per stage: "before"
+   (R days before due, REMINDER_DAYS_BEFORE), "due" (on the due date), then
+   "overdue-1", "overdue-2"... on each day in OVERDUE_NOTICE_DAYS after due. A
+   stage's key goes into ``Order.reminders_sent`` under the order's row lock,
+   so it is sent once even by concurrent runs. No back-fill: a run sends only
+   the latest stage that has begun, and only up to REMINDER_LATE_DAYS after its
+   day (a run that was down for a week does not send a week-old "due today").
+   No reminder goes out on the order's issue day, because the order email has
+   just said it all. When the same run suspends the order's services, the
+   suspension email serves as that day's notice.
+5. Renewal. Active and overdue-suspended services (not one-time) whose next
+   due date is at most N days away (RENEWAL_DAYS_BEFORE), and whose current
+   period no live order bills yet, are billed. One order per customer per run
+   holds all of that customer's due services. An item's period is
+   next_due_date → +1 cycle (anchor day kept), its description is
+   "<product> · <label> (renewal)", its price the service's price, and its tax
+   the product's. The order is issued on D and due on the earliest next due
+   date of its items, but never before D. (Catch-up after downtime, or a period
+   re-billed after its order was cancelled: the customer then gets the whole
+   grace period from the day they are told.) The customer gets the
+   "order_created" email with the Pay now link.
+
+Safety:
+* Idempotent. The same day twice is a no-op: periods already billed are
+  skipped, reminder keys are recorded, and service states are checked.
+* Concurrent runs. A period is billed at most once, because of the unique
+  ``OrderItem.period_key`` (cleared when an order is cancelled). A batch whose
+  bulk insert hits the constraint is redone customer by customer, each in a
+  savepoint, and the periods billed meanwhile are skipped. Dunning locks the
+  order row, then its services, in the same order as ``mark_order_paid``.
+* Failures. Each customer's (or order's) work runs in its own transaction. An
+  exception is recorded (customer id, action, message) and the run goes on.
+  The BillingRun row keeps the date, counts, errors and status.
+* Dry run. The same code runs, but every transaction is rolled back: no order,
+  email or state change, only the counts (and a BillingRun with dry_run=True).
+* Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
+  batch's services and orders are in memory. Renewal orders, items, events and
+  emails are bulk-inserted per batch. See run_emails.py for the email stencil.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections import Counter as Tally
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from clientarea.accounts.models import Customer
+from clientarea.accounts.selectors import get_provider
+from clientarea.billing import services as billing
+from clientarea.billing.models import (
+    BillingRun, BillingRunStatus, Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState,
+)
+from clientarea.billing.run_emails import OrderEmailRenderer, attach_items, build_email, save_emails
+from clientarea.catalog.models import BillingCycle, Product, TaxTreatment
+from clientarea.lib.dates import BOGOTA, local_now, local_today
+from clientarea.lib.money import ZERO
+from clientarea.subscriptions import services as lifecycle
+from clientarea.subscriptions.models import Service, ServiceEvent, ServiceEventKind, ServiceStatus, SuspensionReason
+from clientarea.subscriptions.provisioning import notify_services_changed
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+REMINDER_LATE_DAYS = 2
+MAX_ERRORS_KEPT = 1000  # the BillingRun row stays small; counts["errors"] has the full number
+RENEWAL_REASON = "renewal (billing run)"
+
+# The summary table, in this order (also the keys of BillingRun.counts).
+COUNT_LABELS = {
+    "customers": gettext_lazy("Customers examined"),
+    "orders_created": gettext_lazy("Renewal orders created"),
+    "services_billed": gettext_lazy("Services billed"),
+    "already_billed": gettext_lazy("Skipped: period already billed"),
+    "reminders_before": gettext_lazy("Reminders before the due date"),
+    "reminders_due": gettext_lazy("Due-today notices"),
+    "reminders_overdue": gettext_lazy("Overdue notices"),
+    "services_suspended": gettext_lazy("Services suspended"),
+    "services_terminated": gettext_lazy("Services terminated"),
+    "orders_cancelled_overdue": gettext_lazy("Orders cancelled (services terminated)"),
+    "orders_cancelled_unpaid": gettext_lazy("Unpaid new-service orders cancelled"),
+    "emails_queued": gettext_lazy("Emails queued"),
+    "errors": gettext_lazy("Errors"),
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The BILLING_* settings, read once per run."""
+
+    run_date: dt.date
+    renewal_days_before: int
+    reminder_days_before: int
+    overdue_notice_days: tuple[int, ...]
+    suspend_after_days: int
+    terminate_after_days: int
+    cancel_unpaid_new_after_days: int
+
+    @classmethod
+    def from_settings(cls, run_date: dt.date) -> Rules:
+        return cls(
+            run_date=run_date,
+            renewal_days_before=settings.BILLING_RENEWAL_DAYS_BEFORE,
+            reminder_days_before=settings.BILLING_REMINDER_DAYS_BEFORE,
+            overdue_notice_days=tuple(sorted({d for d in settings.BILLING_OVERDUE_NOTICE_DAYS if d > 0})),
+            suspend_after_days=settings.BILLING_SUSPEND_AFTER_DAYS,
+            terminate_after_days=settings.BILLING_TERMINATE_AFTER_DAYS,
+            cancel_unpaid_new_after_days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS,
+        )
+
+    def days(self, n: int) -> dt.date:
+        return self.run_date + dt.timedelta(days=n)
+
+    def stages(self) -> list[tuple[int, str]]:
+        """(days after due, key) of each reminder stage, in order."""
+        stages = [(-self.reminder_days_before, "before")] if self.reminder_days_before > 0 else []
+        stages.append((0, "due"))
+        stages += [(d, f"overdue-{i}") for i, d in enumerate(self.overdue_notice_days, start=1)]
+        return stages
+
+
+def reminder_stage(*, rules: Rules, due_date: dt.date, issue_date: dt.date) -> str | None:
+    """The reminder an order should get on the run date, if any (see the module docstring)."""
+    if rules.run_date <= issue_date:
+        return None
+    days = (rules.run_date - due_date).days
+    started = [(start, key) for start, key in rules.stages() if start <= days]
+    if not started:
+        return None
+    start, key = started[-1]
+    return key if days - start <= REMINDER_LATE_DAYS else None
+
+
+# --- Selection --------------------------------------------------------------------------
+
+
+def due_services(rules: Rules) -> QuerySet[Service]:
+    """Services to bill: due within the window, and no live order bills their current period."""
+    billed = OrderItem.objects.filter(service=OuterRef("pk"), period_start=OuterRef("next_due_date"), period_key__isnull=False)
+    return (
+        Service.objects.filter(Q(status=ServiceStatus.ACTIVE) | Q(status=ServiceStatus.SUSPENDED, suspension_reason=SuspensionReason.OVERDUE))
+        .filter(next_due_date__lte=rules.days(rules.renewal_days_before))
+        .exclude(cycle=BillingCycle.ONE_TIME)
+        .exclude(Exists(billed))
+    )
+
+
+def actionable_orders(rules: Rules) -> QuerySet[Order]:
+    """Pending orders that may need a reminder, a suspension, a termination or a cancellation."""
+    return Order.objects.filter(state=OrderState.PENDING).filter(
+        Q(due_date__lte=rules.days(rules.reminder_days_before))
+        | Q(issue_date__lte=rules.days(-rules.cancel_unpaid_new_after_days))
+    )
+
+
+def candidate_customers(rules: Rules) -> QuerySet[Customer]:
+    return Customer.objects.filter(
+        Q(Exists(due_services(rules).filter(customer=OuterRef("pk"))))
+        | Q(Exists(actionable_orders(rules).filter(customer=OuterRef("pk"))))
+    )
+
+
+def customer_batches(rules: Rules, size: int) -> Iterator[list[int]]:
+    """Candidate customer ids in ascending batches (keyset pagination: bounded memory, no OFFSET)."""
+    ids = candidate_customers(rules).order_by("pk").values_list("pk", flat=True)
+    last = 0
+    while True:
+        batch = list(ids.filter(pk__gt=last)[:size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+# --- The run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    rules: Rules
+    dry_run: bool
+    record: BillingRun
+    counts: Tally = field(default_factory=Tally)
+    errors: list[dict] = field(default_factory=list)
+    renderer: OrderEmailRenderer = field(default_factory=OrderEmailRenderer)
+    products: dict[int, Product] = field(default_factory=dict)
+    descriptions: dict[tuple[str, bool], str] = field(default_factory=dict)
+    pay_url: PayUrls = field(default_factory=lambda: PayUrls())
+
+    def __post_init__(self) -> None:
+        self.provider = get_provider()
+        self.seller = billing.seller_snapshot(self.provider)
+
+    def fail(self, customer_id: int | None, action: str, exc: BaseException) -> None:
+        self.counts["errors"] += 1
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append({"customer": customer_id, "action": action, "message": message})
+        logger.warning("billing run %s: customer %s, %s failed: %s", self.rules.run_date, customer_id, action, message,
+                       exc_info=not isinstance(exc, IntegrityError))
+
+    def finish_atomic(self) -> None:
+        """Called at the end of each unit of work: in a dry run, undo it."""
+        if self.dry_run:
+            transaction.set_rollback(True)
+
+
+def run_billing(
+    *, run_date: dt.date | None = None, dry_run: bool = False, triggered_by: str = "cli",
+    progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH_SIZE,
+) -> BillingRun:
+    """Run the billing automation for ``run_date`` (default: today in Colombia) and record it.
+
+    Returns the BillingRun (status done, or errors if some customers failed).
+    An exception that stops the whole run marks it failed and is re-raised.
+    ``progress(done, total)`` is called after each batch.
+    """
+    rules = Rules.from_settings(run_date or local_today())
+    record = BillingRun.objects.create(run_date=rules.run_date, dry_run=dry_run, triggered_by=triggered_by[:40])
+    run = _Run(rules=rules, dry_run=dry_run, record=record)
+    started = time.monotonic()
+    logger.info("billing run %s started (run %s, dry_run=%s)", rules.run_date, record.pk, dry_run)
+    try:
+        total = candidate_customers(rules).count() if progress else 0
+        for ids in customer_batches(rules, batch_size):
+            _process_batch(run, ids)
+            run.counts["customers"] += len(ids)
+            _save(record, run, BillingRunStatus.RUNNING)
+            if progress:
+                progress(run.counts["customers"], max(total, run.counts["customers"]))
+    except BaseException as exc:
+        run.errors.append({"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]})
+        _save(record, run, BillingRunStatus.FAILED, finished=True)
+        logger.exception("billing run %s failed", rules.run_date)
+        raise
+    _save(record, run, BillingRunStatus.DONE_WITH_ERRORS if run.counts["errors"] else BillingRunStatus.DONE, finished=True)
+    stats = run.renderer.stats
+    logger.info("billing run %s finished in %.1f s: %s (emails: %s stencilled, %s rendered in full)",
+                rules.run_date, time.monotonic() - started, dict(run.counts), stats["stencil"], stats["full"])
+    return record
+
+
+class PayUrls:
+    """``services.order_pay_url`` for thousands of orders: one reverse() per run, then a replace.
+
+    Used only for plain ODS numbers (letters, digits, dashes: nothing to quote),
+    and checked against the real function on the first order.
+    """
+
+    PLACEHOLDER = "ODS-0PLACEHOLDER0"
+    PLAIN = re.compile(r"[A-Za-z0-9-]+")
+
+    def __init__(self) -> None:
+        self.template: str | None = None
+        self.verified = False
+        self.usable = True
+
+    def __call__(self, order: Order) -> str:
+        if not self.usable or not self.PLAIN.fullmatch(order.number):
+            return billing.order_pay_url(order)
+        if self.template is None:
+            self.template = billing.order_pay_url(Order(number=self.PLACEHOLDER))
+            self.usable = self.template.count(self.PLACEHOLDER) == 1
+            if not self.usable:
+                return billing.order_pay_url(order)
+        url = self.template.replace(self.PLACEHOLDER, order.number)
+        if not self.verified:
+            real = billing.order_pay_url(order)
+            self.usable = self.verified = url == real
+            return real
+        return url
+
+
+def _save(record: BillingRun, run: _Run, status: str, *, finished: bool = False) -> None:
+    record.status = status
+    record.counts = {key: run.counts.get(key, 0) for key in COUNT_LABELS}
+    record.errors = list(run.errors)
+    fields = ["status", "counts", "errors"]
+    if finished:
+        record.finished_at = timezone.now()
+        fields.append("finished_at")
+    BillingRun.objects.filter(pk=record.pk).update(**{name: getattr(record, name) for name in fields})
+
+
+def _process_batch(run: _Run, ids: list[int]) -> None:
+    customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("user")}
+    orders: dict[int, list[Order]] = defaultdict(list)
+    for order in actionable_orders(run.rules).filter(customer_id__in=ids).order_by("customer_id", "due_date", "pk"):
+        orders[order.customer_id].append(order)
+    for customer_id, customer_orders in orders.items():
+        for order in customer_orders:
+            _dun_order(run, customers[customer_id], order)
+    # Read after dunning, which may have cancelled orders (and so freed periods).
+    due: dict[int, list[Service]] = defaultdict(list)
+    for service in due_services(run.rules).filter(customer_id__in=ids).order_by("customer_id", "next_due_date", "pk"):
+        service.product = _product(run, service.product_id)
+        due[service.customer_id].append(service)
+    if due:
+        _renew(run, [(customers[customer_id], services) for customer_id, services in due.items()])
+
+
+def _product(run: _Run, product_id: int) -> Product:
+    if product_id not in run.products:
+        run.products[product_id] = Product.objects.get(pk=product_id)
+    return run.products[product_id]
+
+
+# --- Dunning: cancel unpaid new orders, terminate, suspend, remind ------------------------------
+
+
+@dataclass
+class _OrderWork:
+    """One pending order, locked, while its dunning steps run."""
+
+    order: Order
+    customer: Customer
+    counts: Tally = field(default_factory=Tally)
+    suspended_now: bool = False
+    _items: list[OrderItem] | None = None
+    _current: list[Service] | None = None
+
+    @property
+    def items(self) -> list[OrderItem]:
+        if self._items is None:
+            self._items = list(self.order.items.select_related("service__product").order_by("position", "pk"))
+        return self._items
+
+    def current_services(self) -> list[Service]:
+        """The services whose current period this order bills, locked (order first, then services)."""
+        if self._current is None:
+            ids = [i.service_id for i in self.items if i.service_id and i.period_key and i.kind != ItemKind.SETUP_FEE]
+            locked = {s.pk: s for s in Service.objects.select_for_update().select_related("product").filter(pk__in=ids)}
+            self._current = [
+                locked[i.service_id] for i in self.items
+                if i.service_id in locked and i.period_key and locked[i.service_id].next_due_date == i.period_start
+            ]
+        return self._current
+
+    def days_overdue(self, rules: Rules) -> int:
+        return (rules.run_date - self.order.due_date).days
+
+
+def _dun_order(run: _Run, customer: Customer, order: Order) -> None:
+    steps: Sequence[tuple[str, Callable[[_Run, _OrderWork], None]]] = (
+        ("cancel_unpaid_new", _cancel_unpaid_new), ("terminate", _terminate), ("suspend", _suspend), ("remind", _remind),
+    )
+    action = "lock"
+    try:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().filter(pk=order.pk, state=OrderState.PENDING).first()
+            if locked is None:
+                return  # paid or cancelled since the batch was read
+            work = _OrderWork(order=locked, customer=customer)
+            # All or nothing per order: a failing step undoes the others (no suspension
+            # without its email); the next run tries again and the error is reported.
+            for action, step in steps:
+                step(run, work)
+                if work.order.state != OrderState.PENDING:
+                    break
+            run.finish_atomic()
+    except Exception as exc:
+        run.fail(customer.pk, action, exc)
+        return
+    run.counts.update(work.counts)
+
+
+def _cancel_unpaid_new(run: _Run, work: _OrderWork) -> None:
+    days = run.rules.cancel_unpaid_new_after_days
+    if work.order.issue_date > run.rules.days(-days):
+        return
+    new = [i for i in work.items if i.kind in (ItemKind.NEW_SERVICE, ItemKind.DOMAIN)
+           and i.service is not None and i.service.status == ServiceStatus.PENDING]
+    if not new:
+        return
+    work.order = billing.cancel_order(order=work.order, reason=_stored(lambda: _("Not paid %(days)d days after issue") % {"days": days}))
+    work.counts["orders_cancelled_unpaid"] += 1
+    work.counts["emails_queued"] += 1
+
+
+def _terminate(run: _Run, work: _OrderWork) -> None:
+    days = run.rules.terminate_after_days
+    if work.days_overdue(run.rules) < days:
+        return
+    targets = [s for s in work.current_services() if s.status == ServiceStatus.ACTIVE
+               or (s.status == ServiceStatus.SUSPENDED and s.suspension_reason == SuspensionReason.OVERDUE)]
+    if not targets:
+        return  # only manual suspensions (staff decide) or nothing of ours
+    reason = _stored(lambda: _("Not paid %(days)d days after due") % {"days": days})
+    for service in targets:
+        lifecycle.terminate_service(service=service, reason=f"{reason} ({work.order.number})")
+    work.order = billing.cancel_order(order=work.order, reason=reason, notify=False)
+    _queue_service_email(run, work, template="service_terminated", services=targets, days=days)
+    notify_services_changed(service_ids=[s.pk for s in targets], event="services.terminated", order_number=work.order.number)
+    work.counts["services_terminated"] += len(targets)
+    work.counts["orders_cancelled_overdue"] += 1
+
+
+def _suspend(run: _Run, work: _OrderWork) -> None:
+    days = run.rules.suspend_after_days
+    if work.days_overdue(run.rules) < days:
+        return
+    active = [s for s in work.current_services() if s.status == ServiceStatus.ACTIVE]
+    if not active:
+        return
+    lifted = _lifted_by_staff(active, since=work.order.due_date)
+    targets = [s for s in active if s.pk not in lifted]
+    if not targets:
+        return
+    note = _stored(lambda: _("Order %(number)s not paid %(days)d days after due") % {"number": work.order.number, "days": days})
+    for service in targets:
+        lifecycle.suspend_service(service=service, reason=SuspensionReason.OVERDUE, note=note)
+    _queue_service_email(run, work, template="service_suspended", services=targets, days=days)
+    notify_services_changed(service_ids=[s.pk for s in targets], event="services.suspended", order_number=work.order.number)
+    work.suspended_now = True
+    work.counts["services_suspended"] += len(targets)
+
+
+def _lifted_by_staff(services: list[Service], *, since: dt.date) -> set[int]:
+    """Services a person unsuspended since the order fell due: staff chose to keep them running."""
+    start = dt.datetime.combine(since, dt.time.min, tzinfo=BOGOTA)
+    return set(
+        ServiceEvent.objects.filter(service__in=services, kind=ServiceEventKind.UNSUSPENDED, actor__isnull=False,
+                                    created_at__gte=start).values_list("service_id", flat=True)
+    )
+
+
+def _remind(run: _Run, work: _OrderWork) -> None:
+    order = work.order
+    key = reminder_stage(rules=run.rules, due_date=order.due_date, issue_date=order.issue_date)
+    if key is None or key in (order.reminders_sent or []):
+        return
+    order.reminders_sent = [*(order.reminders_sent or []), key]
+    Order.objects.filter(pk=order.pk).update(reminders_sent=order.reminders_sent)
+    if work.suspended_now:
+        # The suspension email (number, amount, Pay now) is today's notice: one email, not two.
+        OrderEvent.objects.create(order=order, kind="reminder", message=key, data={"email": "service_suspended"})
+        return
+    template = {"before": "order_reminder", "due": "order_due_today"}.get(key, "order_overdue")
+    rules = run.rules
+    context = {
+        "order": attach_items(order, work.items), "customer": work.customer, "pay_url": billing.order_pay_url(order),
+        "days_left": max((order.due_date - rules.run_date).days, 0),
+        "days_overdue": max(work.days_overdue(rules), 0),
+        "notice_number": int(key.split("-")[1]) if key.startswith("overdue-") else 0,
+        "notice_total": len(rules.overdue_notice_days),
+        "suspended": any(s.status == ServiceStatus.SUSPENDED for s in work.current_services()),
+        "has_services": bool(work.current_services()),
+        "suspend_date": order.due_date + dt.timedelta(days=rules.suspend_after_days),
+        "terminate_date": order.due_date + dt.timedelta(days=rules.terminate_after_days),
+    }
+    save_emails([build_email(customer=work.customer, template=template, context=context)])
+    OrderEvent.objects.create(order=order, kind="reminder", message=key, data={"email": template})
+    work.counts["reminders_before" if key == "before" else "reminders_due" if key == "due" else "reminders_overdue"] += 1
+    work.counts["emails_queued"] += 1
+
+
+def _queue_service_email(run: _Run, work: _OrderWork, *, template: str, services: list[Service], days: int) -> None:
+    language = work.customer.preferred_language or settings.LANGUAGE_CODE
+    rules = run.rules
+    context = {
+        "order": attach_items(work.order, work.items), "customer": work.customer,
+        "pay_url": billing.order_pay_url(work.order), "days": days,
+        "services": [{"name": s.product.display_name(language), "label": s.label} for s in services],
+        "terminate_date": work.order.due_date + dt.timedelta(days=rules.terminate_after_days),
+    }
+    save_emails([build_email(customer=work.customer, template=template, context=context, language=language)])
+    work.counts["emails_queued"] += 1
+
+
+def _stored(text: Callable[[], str]) -> str:
+    """Texts stored in the database (reasons) are in the site's language, whoever runs the billing."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text())
+
+
+# --- Renewal -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """One customer's renewal order, computed before anything is written."""
+
+    customer: Customer
+    lines: list[billing.LineSpec]
+    amounts: list[billing.LineAmounts]
+    due_date: dt.date
+    language: str
+
+
+def renewal_line(*, service: Service, language: str, descriptions: dict[tuple[str, bool], str] | None = None) -> billing.LineSpec:
+    """The order line that bills a service's next period (starting on its next due date)."""
+    product = service.product
+    cache = descriptions if descriptions is not None else {}
+    key = (language, bool(service.label))
+    if key not in cache:
+        with translation.override(language):
+            cache[key] = _("%(product)s · %(label)s (renewal)") if service.label else _("%(product)s (renewal)")
+    start = service.next_due_date
+    return billing.LineSpec(
+        kind=ItemKind.RENEWAL, description=cache[key] % {"product": product.display_name(language), "label": service.label},
+        unit_price=service.price, tax_treatment=product.tax_treatment, tax_rate=product.effective_tax_rate,
+        service=service, period_start=start,
+        period_end=billing.period_end_for(cycle=service.cycle, start=start, anchor_day=service.anchor_day),
+    )
+
+
+def _plan(run: _Run, customer: Customer, services: list[Service]) -> _Plan:
+    language = customer.preferred_language or settings.LANGUAGE_CODE
+    lines = [renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services]
+    due = max(min(line.period_start for line in lines), run.rules.run_date)
+    return _Plan(customer=customer, lines=lines, amounts=[billing.line_amounts(line) for line in lines],
+                 due_date=due, language=language)
+
+
+def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
+    plans: list[_Plan] = []
+    for customer, services in due:
+        try:
+            plans.append(_plan(run, customer, services))
+        except Exception as exc:
+            run.fail(customer.pk, "renew", exc)
+    if not plans:
+        return
+    try:
+        with transaction.atomic():
+            emails = _insert_renewals(run, plans)
+            run.finish_atomic()
+    except Exception as exc:
+        # Usually another run billed some of these periods since we read them (unique period_key).
+        logger.info("billing run %s: bulk insert of %d orders failed (%s); one by one", run.rules.run_date, len(plans), exc)
+        for plan in plans:
+            _renew_one(run, plan)
+        return
+    run.counts["orders_created"] += len(plans)
+    run.counts["services_billed"] += sum(len(plan.lines) for plan in plans)
+    run.counts["emails_queued"] += emails
+
+
+def allocate_numbers(count: int, name: str = "ODS", prefix: str = "ODS-") -> list[str]:
+    """``count`` consecutive ODS numbers under one row lock (services.next_number, in bulk)."""
+    Counter.objects.get_or_create(name=name)
+    counter = Counter.objects.select_for_update().get(name=name)
+    first = counter.value + 1
+    counter.value += count
+    counter.save(update_fields=["value"])
+    return [f"{prefix}{n:06d}" for n in range(first, first + count)]
+
+
+def _insert_renewals(run: _Run, plans: list[_Plan]) -> int:
+    """What create_order does for each plan, with one INSERT per table for the whole batch."""
+    numbers = allocate_numbers(len(plans))
+    issue = run.rules.run_date
+    orders = [
+        Order(number=number, customer=plan.customer, issue_date=issue, due_date=plan.due_date,
+              subtotal=sum((a.subtotal for a in plan.amounts), ZERO), tax_total=sum((a.tax for a in plan.amounts), ZERO),
+              total=sum((a.total for a in plan.amounts), ZERO), seller_snapshot=run.seller,
+              buyer_snapshot=billing.party_snapshot(plan.customer), created_by=None)
+        for number, plan in zip(numbers, plans)
+    ]
+    Order.objects.bulk_create(orders)
+    items_by_order = [_items(order, plan) for order, plan in zip(orders, plans)]
+    OrderItem.objects.bulk_create([item for items in items_by_order for item in items])
+    OrderEvent.objects.bulk_create([
+        OrderEvent(order=order, kind="created", message=RENEWAL_REASON, data={"total": str(order.total)}) for order in orders
+    ])
+    emails = [_order_created_email(run, order, items, plan) for order, items, plan in zip(orders, items_by_order, plans)]
+    save_emails(emails)
+    logger.info("billing run %s: %d renewal orders %s…%s", issue, len(orders), orders[0].number, orders[-1].number)
+    return len(emails)
+
+
+def _items(order: Order, plan: _Plan) -> list[OrderItem]:
+    return [
+        OrderItem(
+            order=order, position=i, service=spec.service, kind=spec.kind, description=spec.description[:300],
+            period_start=spec.period_start, period_end=spec.period_end, quantity=spec.quantity,
+            unit_price=spec.unit_price, tax_treatment=spec.tax_treatment,
+            tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
+            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=billing._period_key(spec),
+        )
+        for i, (spec, a) in enumerate(zip(plan.lines, plan.amounts), start=1)
+    ]
+
+
+def _order_created_email(run: _Run, order: Order, items: Sequence[OrderItem], plan: _Plan):
+    rendered = run.renderer.render(template="order_created", order=order, items=items, customer=plan.customer,
+                                   pay_url=run.pay_url(order), language=plan.language)
+    return build_email(customer=plan.customer, template="order_created", context={}, language=plan.language, rendered=rendered)
+
+
+def _renew_one(run: _Run, plan: _Plan) -> None:
+    """One customer's renewal through create_order, in its own transaction (the bulk insert's fallback)."""
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                order = billing.create_order(customer=plan.customer, lines=plan.lines, issue_date=run.rules.run_date,
+                                             due_date=plan.due_date, reason=RENEWAL_REASON, notify=False, provider=run.provider)
+                items = list(order.items.order_by("position"))
+                save_emails([_order_created_email(run, order, items, plan)])
+                run.finish_atomic()
+        except IntegrityError as exc:
+            billed = set(OrderItem.objects.filter(period_key__in=[billing._period_key(line) for line in plan.lines])
+                         .values_list("period_key", flat=True))
+            remaining = [i for i, line in enumerate(plan.lines) if billing._period_key(line) not in billed]
+            if len(remaining) == len(plan.lines) or attempt == 2:
+                run.fail(plan.customer.pk, "renew", exc)
+                return
+            run.counts["already_billed"] += len(plan.lines) - len(remaining)
+            if not remaining:
+                return
+            plan = _Plan(customer=plan.customer, lines=[plan.lines[i] for i in remaining],
+                         amounts=[plan.amounts[i] for i in remaining],
+                         due_date=max(min(plan.lines[i].period_start for i in remaining), run.rules.run_date),
+                         language=plan.language)
+            continue
+        except Exception as exc:
+            run.fail(plan.customer.pk, "renew", exc)
+            return
+        run.counts["orders_created"] += 1
+        run.counts["services_billed"] += len(plan.lines)
+        run.counts["emails_queued"] += 1
+        return
+
+
+# --- Schedule ----------------------------------------------------------------------------------
+
+
+def run_scheduled(*, now: dt.datetime | None = None) -> BillingRun | None:
+    """The worker's hourly check: run today's billing once it is BILLING_RUN_HOUR (Colombia) or later.
+
+    Skipped when today already has a finished real run (from the CLI, staff or
+    the worker) or one started in the last two hours. A failed run is retried
+    on the next hour.
+    """
+    local = timezone.localtime(now, BOGOTA) if now else local_now()
+    if local.hour < settings.BILLING_RUN_HOUR:
+        return None
+    today = local.date()
+    runs = BillingRun.objects.filter(run_date=today, dry_run=False)
+    if runs.filter(status__in=[BillingRunStatus.DONE, BillingRunStatus.DONE_WITH_ERRORS]).exists():
+        return None
+    if runs.filter(status=BillingRunStatus.RUNNING, started_at__gte=timezone.now() - dt.timedelta(hours=2)).exists():
+        return None
+    return run_billing(run_date=today, triggered_by="worker")
+
+
+def summary_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(label, count) rows for the CLI and the back office, in COUNT_LABELS order."""
+    return [(str(label), int(counts.get(key, 0))) for key, label in COUNT_LABELS.items()]
+

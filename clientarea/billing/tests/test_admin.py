@@ -1,0 +1,205 @@
+"""Back office: orders are read-only; staff cancel, register payments and resend emails through the services."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from clientarea.billing import services
+from clientarea.billing.models import Order, OrderEvent, OrderState
+from clientarea.billing.tests import aware, make_active_service, make_product, make_renewal_order
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus, SuspensionReason
+from clientarea.test import make_customer, make_provider, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(client, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
+@pytest.fixture
+def carol(client):
+    make_provider()
+    staff = make_staff()
+    client.force_login(staff)
+    return staff
+
+
+@pytest.fixture
+def service(carol):
+    alice = make_customer("alice@example.com", document_number="1020304050")
+    return make_active_service(alice, make_product("hosting-pyme"), start=dt.date(2026, 1, 15))
+
+
+@pytest.fixture
+def order(service):
+    return make_renewal_order(service)
+
+
+def url(name, order):
+    return reverse(f"admin:billing_order_{name}", args=[order.pk])
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def test_the_order_list_searches_by_number_email_and_document(client, order):
+    changelist = reverse("admin:billing_order_changelist")
+    for q in (order.number, "alice@example.com", "1020304050"):
+        page = client.get(changelist, {"q": q}).content.decode()
+        assert order.number in page, q
+    assert order.number not in client.get(changelist, {"q": "nobody@example.com"}).content.decode()
+    page = client.get(changelist, {"state__exact": "pending"}).content.decode()
+    assert order.number in page and "$ 34.510" in page
+
+
+def test_an_order_is_read_only_and_cannot_be_deleted(client, order):
+    page = client.get(url("change", order)).content.decode()
+    assert 'name="_save"' not in page and order.number in page
+    assert "Register manual payment" in page and "Cancel with reason" in page and "Resend the order email" in page
+    response = client.post(url("change", order), {"state": "paid", "total": "1"})
+    assert response.status_code == 403
+    assert client.post(url("delete", order), {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:billing_order_add")).status_code == 403
+    order.refresh_from_db()
+    assert order.state == OrderState.PENDING
+
+
+def test_staff_register_a_manual_payment(client, carol, order, service):
+    form = client.get(url("pay", order))
+    assert form.status_code == 200 and 'name="reference"' in form.content.decode()
+    response = client.post(url("pay", order), {"reference": "Bancolombia 5566", "paid_at": "2026-02-12T09:30", "method": "transfer"}, follow=True)
+    assert response.redirect_chain[-1][0] == url("change", order)
+    assert any("registered" in m for m in messages_of(response))
+    order.refresh_from_db()
+    assert (order.state, order.paid_via, order.payment_method, order.payment_reference) == ("paid", "manual", "transfer", "Bancolombia 5566")
+    assert order.paid_at == aware(2026, 2, 12, 9).replace(minute=30)  # the form's time is Colombian time
+    assert OrderEvent.objects.get(order=order, kind="paid").actor == carol
+    service.refresh_from_db()
+    assert service.next_due_date == dt.date(2026, 3, 15)
+
+
+def test_a_manual_payment_needs_a_reference_and_a_past_date(client, order):
+    response = client.post(url("pay", order), {"reference": "  ", "paid_at": "2099-01-01T10:00", "method": "transfer"})
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "reference" in errors and "paid_at" in errors
+    assert Order.objects.get(pk=order.pk).state == OrderState.PENDING
+
+
+def test_staff_cancel_with_a_reason(client, carol, service):
+    new = services.order_new_service(customer=service.customer, product=service.product, cycle="monthly", label="new.co")
+    assert 'name="reason"' in client.get(url("cancel", new)).content.decode()
+    response = client.post(url("cancel", new), {"reason": ""})
+    assert response.status_code == 200 and "reason" in response.context["form"].errors
+    response = client.post(url("cancel", new), {"reason": "Customer asked by phone"}, follow=True)
+    assert any("cancelled" in m for m in messages_of(response))
+    new.refresh_from_db()
+    assert (new.state, new.cancel_reason) == (OrderState.CANCELLED, "Customer asked by phone")
+    assert OrderEvent.objects.get(order=new, kind="cancelled").actor == carol
+    assert Service.objects.get(label="new.co").status == ServiceStatus.CANCELLED
+    assert OutgoingEmail.objects.filter(template="order_cancelled", to_email="alice@example.com").exists()
+
+
+@pytest.mark.parametrize("action", ["cancel", "pay"])
+def test_actions_on_a_final_order_are_refused_with_a_message(client, order, action):
+    services.mark_order_paid(order_id=order.pk, paid_at=aware(2026, 2, 1), via="payu", method="card")
+    get = client.get(url(action, order), follow=True)
+    assert get.status_code == 200 and any("final state" in m for m in messages_of(get))
+    data = {"reason": "late"} if action == "cancel" else {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}
+    post = client.post(url(action, order), data, follow=True)
+    assert post.status_code == 200 and any("final state" in m for m in messages_of(post))
+    order.refresh_from_db()
+    assert (order.state, order.paid_via, order.cancel_reason) == ("paid", "payu", "")
+    page = client.get(url("change", order)).content.decode()
+    assert "Cancel with reason" not in page and "Register manual payment" not in page
+
+
+def test_a_state_error_raised_by_the_service_becomes_a_message(client, order, monkeypatch):
+    # The order is paid by a gateway between the form and its submission.
+    def paid_meanwhile(**kwargs):
+        raise services.OrderStateError("Order is paid: only pending orders can be paid.")
+
+    monkeypatch.setattr(services, "register_manual_payment", paid_meanwhile)
+    response = client.post(url("pay", order), {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}, follow=True)
+    assert response.status_code == 200 and "Order is paid: only pending orders can be paid." in messages_of(response)
+
+
+def test_staff_resend_the_order_email(client, carol, order):
+    assert client.get(url("resend", order)).status_code == 200
+    response = client.post(url("resend", order), follow=True)
+    assert any("sent again" in m for m in messages_of(response))
+    assert OutgoingEmail.objects.filter(template="order_created", to_email="alice@example.com").count() == 1
+    assert OrderEvent.objects.get(order=order, kind="email_resent").actor == carol
+
+
+def test_the_cancel_action_asks_for_a_reason_and_skips_final_orders(client, order, service):
+    other = services.order_new_service(customer=service.customer, product=service.product, cycle="monthly", label="b.co")
+    paid = services.order_new_service(customer=service.customer, product=service.product, cycle="monthly", label="c.co")
+    services.mark_order_paid(order_id=paid.pk, paid_at=aware(2026, 2, 1), via="payu", method="card")
+    changelist = reverse("admin:billing_order_changelist")
+    ids = [str(o.pk) for o in (order, other, paid)]
+    intermediate = client.post(changelist, {"action": "cancel_orders", "_selected_action": ids})
+    assert intermediate.status_code == 200 and 'name="reason"' in intermediate.content.decode()
+    done = client.post(changelist, {"action": "cancel_orders", "_selected_action": ids, "apply": "1", "reason": "Billing error"}, follow=True)
+    texts = messages_of(done)
+    assert any("2 orders cancelled" in m for m in texts) and any(paid.number in m for m in texts)
+    states = dict(Order.objects.filter(pk__in=ids).values_list("number", "state"))
+    assert states == {order.number: "cancelled", other.number: "cancelled", paid.number: "paid"}
+
+
+def test_the_order_page_in_the_admin_shows_items_and_history(client, order):
+    page = client.get(url("change", order)).content.decode()
+    assert "Hosting Pyme · example.co" in page and re.search(r">\s*created\s*<", page)
+
+
+def test_staff_suspend_unsuspend_and_terminate_services(client, carol, service):
+    changelist = reverse("admin:subscriptions_service_changelist")
+    client.post(changelist, {"action": "suspend_services", "_selected_action": [service.pk]})
+    service.refresh_from_db()
+    assert (service.status, service.suspension_reason) == (ServiceStatus.SUSPENDED, SuspensionReason.MANUAL)
+    event = ServiceEvent.objects.get(service=service, kind="suspended")
+    assert (event.reason, event.actor) == ("staff", carol)
+    again = client.post(changelist, {"action": "suspend_services", "_selected_action": [service.pk]}, follow=True)
+    assert any("Not changed" in m for m in messages_of(again))
+    client.post(changelist, {"action": "unsuspend_services", "_selected_action": [service.pk]})
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE
+    client.post(changelist, {"action": "terminate_services", "_selected_action": [service.pk]})
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.TERMINATED
+    assert ServiceEvent.objects.get(service=service, kind="terminated").reason == "staff"
+
+
+def test_the_service_admin_searches_and_shows_history_read_only(client, service):
+    changelist = reverse("admin:subscriptions_service_changelist")
+    for q in ("example.co", "alice@example.com", "1020304050"):
+        assert "example.co" in client.get(changelist, {"q": q}).content.decode()
+    page = client.get(reverse("admin:subscriptions_service_change", args=[service.pk])).content.decode()
+    assert "activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
+
+
+def test_the_product_admin_edits_prices_inline(client, carol):
+    product = make_product("dominio-co", kind="domain", prices={"annual": "89000"})
+    page = client.get(reverse("admin:catalog_product_change", args=[product.pk])).content.decode()
+    assert 'name="prices-0-price"' in page
+    listing = client.get(reverse("admin:catalog_product_changelist")).content.decode()
+    assert "dominio-co" in listing
+
+
+def test_staff_without_the_change_permission_cannot_act(client, order):
+    from clientarea.accounts.models import User
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user(email="viewer@conexcol.example", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(viewer)
+    assert client.get(url("change", order)).status_code == 200
+    assert client.get(url("cancel", order)).status_code == 403
+    assert client.post(url("pay", order), {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}).status_code == 403
+    assert Order.objects.get(pk=order.pk).state == OrderState.PENDING

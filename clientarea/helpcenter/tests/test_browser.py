@@ -1,0 +1,64 @@
+"""Real browser (Chromium via Playwright): voting without JavaScript tricks, and the screenshot script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from clientarea.helpcenter.models import Vote
+from clientarea.helpcenter.tests.helpers import make_article
+from clientarea.test import make_customer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_visitor_likes_an_article_and_the_vote_is_still_there_after_a_reload(page, live_site):
+    article = make_article(title="¿Cómo pago mi factura en línea?", slug="pagar-factura-en-linea", body="1. Pulsa **Pagar ahora**.")
+    page.goto(live_site.url + article.get_absolute_url())
+    like, dislike = page.locator("button.vote-like"), page.locator("button.vote-dislike")
+    likes, dislikes = page.locator('[data-count="like"]'), page.locator('[data-count="dislike"]')
+    expect(likes).to_have_text("0")
+    expect(like).to_have_attribute("aria-pressed", "false")
+
+    with page.expect_navigation():
+        like.click()
+    expect(likes).to_have_text("1")
+    expect(like).to_have_attribute("aria-pressed", "true")
+
+    page.reload()
+    expect(likes).to_have_text("1")
+    expect(like).to_have_attribute("aria-pressed", "true")
+
+    with page.expect_navigation():  # a second Like from the same visitor changes nothing
+        like.click()
+    expect(likes).to_have_text("1")
+
+    with page.expect_navigation():  # changing the vote, then saying what was missing
+        dislike.click()
+    expect(likes).to_have_text("0")
+    expect(dislikes).to_have_text("1")
+    page.locator("textarea[name=comment]").fill("No dice si puedo pagar con Nequi.")
+    with page.expect_navigation():
+        page.locator(".feedback-form button[type=submit]").click()
+    page.reload()
+    expect(page.locator("textarea[name=comment]")).to_have_value("No dice si puedo pagar con Nequi.")
+
+    article.refresh_from_db()
+    assert (article.like_count, article.dislike_count) == (0, 1)
+    assert Vote.objects.get().comment == "No dice si puedo pagar con Nequi."
+
+
+def test_the_screenshot_script_captures_the_steps_that_exist(live_site, tmp_path):
+    make_customer("ana@cliente.example", password="DEMO-CODE-7777", first_name="Ana María")
+    result = subprocess.run(
+        [sys.executable, "-m", "clientarea.helpcenter.screenshots", "--base-url", live_site.url, "--out", str(tmp_path), "--languages", "es"],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    for name in ("01-client-access.png", "02-log-in.png"):
+        path = tmp_path / "es" / "paying" / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", result.stdout + result.stderr
+    assert "skipped es/04-pending-order.png" in result.stdout, result.stdout + result.stderr

@@ -1,0 +1,84 @@
+"""The articles written for Conexcol: loaded idempotently, in both languages, with stable slugs."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.test import TestCase
+
+from clientarea.helpcenter import content, demo, services
+from clientarea.helpcenter.models import Article, Category
+from clientarea.helpcenter.rendering import MEDIA_NAME_RE, render_markdown
+from clientarea.helpcenter.selectors import ARTICLE_KEYS, article_url_for
+
+SLUGS = {
+    "pay": ("pagar-factura-en-linea", "pay-your-bill-online"),
+    "pse": ("pago-pse", "paying-by-pse"),
+    "cash": ("pago-en-efectivo", "paying-cash"),
+    "access_code": ("codigo-de-acceso", "lost-access-code"),
+    "einvoice": ("factura-electronica", "electronic-invoice"),
+    "renewals": ("renovaciones-y-suspension", "renewals-and-suspension"),
+}
+
+
+class ContentTests(TestCase):
+    def test_the_demo_loads_every_article_once(self):
+        out = io.StringIO()
+        demo.load(out)
+        self.assertIn("12 articles created", out.getvalue())
+        self.assertEqual(services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 12})
+        self.assertEqual(Article.objects.filter(published=True).count(), 12)
+        self.assertEqual(Category.objects.count(), 4)
+
+    def test_stable_slugs_and_contextual_links_in_both_languages(self):
+        services.import_help_content()
+        self.assertEqual(set(SLUGS), set(ARTICLE_KEYS))
+        for key, (es, en) in SLUGS.items():
+            self.assertEqual(article_url_for(key, "es-co"), f"/help/{es}/")
+            self.assertEqual(article_url_for(key, "en"), f"/help/{en}/")
+
+    def test_every_article_renders_with_resolved_links(self):
+        services.import_help_content()
+        with self.assertNoLogs("clientarea.helpcenter.selectors", "WARNING"):
+            for article in Article.objects.all():
+                html = render_markdown(article.body, language=article.language)
+                self.assertNotIn("help:", html, article.slug)
+                self.assertNotIn("<script", html)
+                self.assertGreaterEqual(article.related.count(), 1, article.slug)
+
+    def test_the_paying_article_references_eight_screenshots_with_alt_text(self):
+        for language, name in (("es", "pagar-factura-en-linea.md"), ("en", "pay-your-bill-online.md")):
+            body = (content.CONTENT_DIR / language / name).read_text(encoding="utf-8")
+            images = re.findall(r"!\[([^\]]+)\]\(/help/media/([^)]+)\)", body)
+            self.assertEqual([n for _, n in images], [
+                "paying/01-client-access.png", "paying/02-log-in.png", "paying/03-billing.png", "paying/04-pending-order.png",
+                "paying/05-order-items.png", "paying/06-pay-now.png", "paying/07-choose-gateway.png", "paying/08-invoice-email.png",
+            ])
+            for alt, image in images:
+                self.assertRegex(image, MEDIA_NAME_RE)
+                self.assertGreater(len(alt), 25, alt)
+
+    def test_a_changed_file_updates_only_that_article(self):
+        services.import_help_content()
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder)
+        shutil.copytree(content.CONTENT_DIR, folder / "content")
+        path = folder / "content" / "es" / "pago-pse.md"
+        path.write_text(path.read_text(encoding="utf-8").replace('title = "Pagar con PSE"', 'title = "Pagar por PSE"'), encoding="utf-8")
+        before = {a.slug: a.updated_at for a in Article.objects.all()}
+        self.assertEqual(services.import_help_content(directory=folder / "content"), {"created": 0, "updated": 1, "unchanged": 11})
+        after = {a.slug: a.updated_at for a in Article.objects.all()}
+        self.assertEqual([slug for slug in after if after[slug] != before[slug]], ["pago-pse"])
+        self.assertEqual(Article.objects.get(slug="pago-pse").title, "Pagar por PSE")
+
+    def test_malformed_files_are_reported_by_name(self):
+        with self.assertRaisesMessage(content.ContentError, "x.md: the file must start"):
+            content.parse_article("Hola", language="es", path="x.md")
+        with self.assertRaisesMessage(content.ContentError, "unknown ['colour']"):
+            content.parse_article('+++\nkey="a"\nslug="a"\ntitle="a"\nsummary="a"\ncategory="c"\ncolour="red"\n+++\nx', language="es", path="y.md")
+        with self.assertRaisesMessage(content.ContentError, "not closed"):
+            content.parse_article('+++\nkey="a"\n', language="es", path="z.md")

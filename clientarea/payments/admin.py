@@ -1,0 +1,250 @@
+"""Back office for payments: read-only attempts with their message log, and two staff actions.
+
+Nothing here edits a payment field. "Query the gateway again" runs the same code
+path as a notification (``services.query_payment_again`` → ``apply_update``);
+"Mark as refunded manually" records a refund done in the gateway's back office
+(``services.mark_refunded``, with a note and an audit entry).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from clientarea.lib.money import format_cop
+from clientarea.payments import services
+from clientarea.payments.forms import RefundNoteForm
+from clientarea.payments.gateways.base import GatewayError
+from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
+
+STATUS_COLORS = {
+    PaymentStatus.APPROVED: "#1b7f3b", PaymentStatus.PENDING: "#8a5300", PaymentStatus.CREATED: "#52606d",
+    PaymentStatus.DECLINED: "#b3261e", PaymentStatus.EXPIRED: "#5f6b76", PaymentStatus.ERROR: "#b3261e",
+}
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Review or refund pending")), ("refund", _("Needs refund"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(Q(needs_review=True) | Q(refund_status=RefundStatus.FLAGGED))
+        if self.value() == "refund":
+            return queryset.filter(refund_status=RefundStatus.FLAGGED)
+        return queryset
+
+
+class PaymentMessageInline(admin.TabularInline):
+    model = PaymentMessage
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["received_at", "kind", "source_ip", "signature_valid", "gateway_status", "transaction_id", "dedupe_key", "outcome", "processed"]
+    readonly_fields = fields
+    ordering = ["received_at", "id"]
+    verbose_name_plural = _("messages from the gateway (oldest first)")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["reference", "order_link", "customer", "gateway", "method", "amount_cop", "status_badge", "flags", "created_at"]
+    list_filter = [NeedsAttentionFilter, "status", "gateway", "needs_review", "duplicate", "refund_status", "method"]
+    search_fields = ["reference", "gateway_reference", "order__number", "customer__user__email", "customer__document_number",
+                     "gateway_transaction_id", "gateway_order_id"]
+    list_select_related = ["order", "customer__user"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+    inlines = [PaymentMessageInline]
+    actions = ["query_again", "mark_refunded_action"]
+    change_form_template = "payments/admin_payment_change_form.html"
+    fieldsets = (
+        (None, {"fields": ("reference", "order", "customer", "gateway", "attempt", "status", "status_message",
+                           "method", "requested_method", "raw_method")}),
+        (_("Amounts"), {"fields": ("amount", "currency", "tax", "tax_base")}),
+        (_("Attention"), {"fields": ("needs_review", "review_reason", "duplicate", "refund_status", "refund_note", "refunded_at", "refunded_by")}),
+        (_("At the gateway"), {"fields": ("gateway_reference", "gateway_order_id", "gateway_transaction_id", "instructions", "checkout_payload")}),
+        (_("Dates"), {"fields": ("created_at", "updated_at", "approved_at", "expires_at", "last_checked_at", "next_check_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # attempts are created by the customer's Pay now
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # read-only: staff act through the actions below
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_act_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    # --- Columns ---------------------------------------------------------------------
+
+    @admin.display(description=_("order"), ordering="order__number")
+    def order_link(self, obj: Payment) -> str:
+        url = reverse("admin:billing_order_change", args=[obj.order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.order.number)
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_cop(self, obj: Payment) -> str:
+        return format_cop(obj.amount)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Payment) -> str:
+        return format_html('<strong style="color:{}">{}</strong>', STATUS_COLORS.get(obj.status, "#000"), obj.get_status_display().split(" (")[0])
+
+    @admin.display(description=_("flags"))
+    def flags(self, obj: Payment) -> str:
+        parts = []
+        if obj.needs_review:
+            parts.append(str(_("review")))
+        if obj.duplicate:
+            parts.append(str(_("duplicate")))
+        if obj.refund_status != RefundStatus.NONE:
+            parts.append(obj.get_refund_status_display().lower())
+        return ", ".join(parts) or "—"
+
+    # --- Object buttons -----------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        custom = [
+            path("<path:object_id>/query/", self.admin_site.admin_view(self.query_view), name="%s_%s_query" % info),
+            path("<path:object_id>/refunded/", self.admin_site.admin_view(self.refund_view), name="%s_%s_refunded" % info),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _payment_or_404(self, request: HttpRequest, object_id: str) -> Payment:
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        payment = self.get_object(request, object_id)
+        if payment is None:
+            raise Http404
+        return payment
+
+    def _change_url(self, payment: Payment) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[payment.pk])
+
+    def _query(self, request: HttpRequest, payment: Payment) -> None:
+        try:
+            outcomes = services.query_payment_again(payment, actor=request.user)
+        except GatewayError as exc:
+            self.message_user(request, _("%(reference)s: the gateway could not be queried (%(error)s). Try again later.") % {
+                "reference": payment.reference, "error": exc}, messages.WARNING)
+            return
+        payment.refresh_from_db()
+        self.message_user(request, _("%(reference)s: %(outcomes)s. Status now: %(status)s.") % {
+            "reference": payment.reference, "outcomes": "; ".join(outcomes) or _("the gateway has no record of it"),
+            "status": payment.get_status_display()}, messages.SUCCESS)
+
+    def query_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment = self._payment_or_404(request, object_id)
+        if request.method == "POST":
+            self._query(request, payment)
+            return HttpResponseRedirect(self._change_url(payment))
+        return self._render_form(request, title=_("Query the gateway about %(reference)s") % {"reference": payment.reference},
+                                 payments=[payment], form=None, submit=_("Query now"),
+                                 intro=_("Asks the gateway for this payment's status and applies the answer exactly like a notification: an approval pays the order once, anything else only updates the payment."))
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment = self._payment_or_404(request, object_id)
+        form = RefundNoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.mark_refunded(payment, note=form.cleaned_data["note"], actor=request.user)
+            except services.PaymentStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, _("Payment %(reference)s marked as refunded.") % {"reference": payment.reference}, messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(payment))
+        return self._render_form(request, title=_("Mark %(reference)s as refunded") % {"reference": payment.reference},
+                                 payments=[payment], form=form, submit=_("Mark as refunded"),
+                                 intro=_("First return the money in the gateway's back office (or by bank transfer); then record it here. The order is not changed."))
+
+    def _render_form(self, request: HttpRequest, *, title: str, payments, form, submit: str, intro: str = "",
+                     action: str = "", selected=()) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": title, "payments": payments,
+            "form": form, "submit_label": submit, "intro": intro, "action": action, "selected": selected,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "payments/admin_payment_action.html", context)
+
+    # --- List actions -----------------------------------------------------------------
+
+    @admin.action(description=_("Query the gateway again"), permissions=["act"])
+    def query_again(self, request, queryset):
+        for payment in queryset[:50]:
+            self._query(request, payment)
+
+    @admin.action(description=_("Mark as refunded manually (asks for a note)"), permissions=["act"])
+    def mark_refunded_action(self, request, queryset):
+        form = RefundNoteForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done = []
+            for payment in queryset:
+                try:
+                    services.mark_refunded(payment, note=form.cleaned_data["note"], actor=request.user)
+                except services.PaymentStateError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    done.append(payment.reference)
+            if done:
+                self.message_user(request, ngettext_lazy("%(count)d payment marked as refunded: %(refs)s",
+                                                         "%(count)d payments marked as refunded: %(refs)s", "count") % {
+                    "count": len(done), "refs": ", ".join(done)}, messages.SUCCESS)
+            return None
+        payments = list(queryset.select_related("order", "customer__user"))
+        return self._render_form(request, title=_("Mark payments as refunded"), payments=payments, form=form,
+                                 submit=_("Mark as refunded"), action="mark_refunded_action", selected=[p.pk for p in payments],
+                                 intro=_("Only payments flagged for refund or review can be marked. Return the money in the gateway's back office first."))
+
+
+@admin.register(PaymentMessage)
+class PaymentMessageAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "gateway", "kind", "reference", "gateway_status", "signature_valid", "outcome", "source_ip", "payment"]
+    list_filter = ["gateway", "kind", "signature_valid", "processed", "gateway_status"]
+    search_fields = ["reference", "transaction_id", "dedupe_key", "outcome", "payment__reference", "payment__order__number"]
+    list_select_related = ["payment"]
+    date_hierarchy = "received_at"
+    ordering = ["-received_at", "-id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # append-only log
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,43 @@
+"""Input forms for payments (validation only: the services decide)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.payments.selectors import GatewayOption
+
+
+class ChooseGatewayForm(forms.Form):
+    """The Pay now page posts a gateway code and, optionally, a method that gateway accepts."""
+
+    gateway = forms.ChoiceField(label=_("Gateway"))
+    method = forms.CharField(label=_("Method"), required=False, max_length=10)
+
+    def __init__(self, *args, options: list[GatewayOption], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.options = {option.code: option for option in options}
+        self.fields["gateway"].choices = [(option.code, option.name) for option in options]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        option = self.options.get(data.get("gateway", ""))
+        method = (data.get("method") or "").strip()
+        if option and method and method not in {m.value for m in option.methods}:
+            self.add_error("method", _("%(gateway)s does not offer this payment method.") % {"gateway": option.name})
+        data["method"] = method or None
+        return data
+
+
+class RefundNoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("How was the money returned?"), max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("E.g. \"Refunded in PayU's back office on 2026-05-02, refund id 12345\". Kept in the payment and the audit log."),
+    )
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"].strip()
+        if not note:
+            raise forms.ValidationError(_("Write how the money was returned."))
+        return note

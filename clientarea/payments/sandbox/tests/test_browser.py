@@ -1,0 +1,111 @@
+"""Real-browser smoke tests of the simulated hosted pages (Chromium via Playwright, no JavaScript needed).
+
+They drive the pages by their labels and button names, the way testers and the
+portal's browser tests do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+import urllib.parse
+import urllib.request
+
+import pytest
+from django.utils import timezone
+
+from clientarea.payments.sandbox.models import SandboxPayUOrder, SandboxPayvalidaOrder
+
+from .conftest import PAYVALIDA, payu_form
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def open_payu_checkout(page, live_site, **overrides) -> dict[str, str]:
+    """Post a signed WebCheckout form from a blank page, like the merchant's auto-submit page."""
+    form = payu_form(responseUrl=f"{live_site.url}/sandbox/?back=payu", confirmationUrl=f"{live_site.url}/confirm/", **overrides)
+    inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in form.items())
+    page.set_content(f'<form method="post" action="{live_site.url}/sandbox/payu/ppp-web-gateway-payu/">{inputs}'
+                     '<button type="submit">Pay</button></form>')
+    page.get_by_role("button", name="Pay").click()
+    page.wait_for_url(re.compile(r"/sandbox/payu/checkout/\d+/$"))
+    return form
+
+
+def back_params(page) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.url).query))
+
+
+def test_payu_card_in_a_browser(page, live_site, fake_http):
+    form = open_payu_checkout(page, live_site)
+    assert page.get_by_text("Simulator: no real money moves").first.is_visible()
+    page.get_by_label("Name on the card").fill("Alice Gomez")
+    page.get_by_label("Card number").fill("4097 4400 0000 0004")
+    page.get_by_label("Expiry date (MM/YY)").fill("12/39")
+    page.get_by_label("Security code (CVV)").fill("123")
+    page.get_by_role("button", name="Pay with card").click()
+    page.wait_for_url(re.compile(r"/sandbox/\?back=payu"))
+    params = back_params(page)
+    assert params["transactionState"] == "4" and params["referenceCode"] == form["referenceCode"]
+    assert fake_http.form()["state_pol"] == "4"
+
+
+def test_payu_pse_in_a_browser(page, live_site, fake_http):
+    open_payu_checkout(page, live_site)
+    page.get_by_label("Person type").select_option("N")
+    page.get_by_label("Document type").select_option("CC")
+    page.get_by_label("Document number").fill("1020304050")
+    page.get_by_label("Bank").select_option(label="BANCOLOMBIA")
+    page.get_by_role("button", name="Continue to your bank").click()
+    page.wait_for_url(re.compile(r"/sandbox/payu/pse-bank/"))
+    page.get_by_role("button", name="Leave pending").click()
+    page.wait_for_url(re.compile(r"/sandbox/\?back=payu"))
+    assert back_params(page)["transactionState"] == "7"
+    assert fake_http.calls == []
+    tx = SandboxPayUOrder.objects.get().transactions.get()
+    page.goto(f"{live_site.url}/sandbox/payu/pse-bank/{tx.transaction_id}/")
+    page.get_by_role("button", name="Approve payment").click()
+    page.wait_for_url(re.compile(r"/sandbox/\?back=payu"))
+    assert back_params(page)["transactionState"] == "4"
+    assert fake_http.form()["payment_method_type"] == "4"
+
+
+def test_payu_cash_voucher_and_cash_point_in_a_browser(page, live_site, fake_http):
+    open_payu_checkout(page, live_site)
+    page.get_by_label("Baloto").check()
+    page.get_by_role("button", name="Generate payment voucher").click()
+    page.wait_for_url(re.compile(r"/sandbox/payu/voucher/"))
+    reference = page.get_by_test_id("voucher-reference").inner_text()
+    assert reference == str(SandboxPayUOrder.objects.get().payu_order_id)
+    page.get_by_role("link", name="Go to the cash point (tester)").click()
+    assert page.get_by_label("Payment reference").input_value() == reference
+    page.get_by_role("button", name="Pay voucher").click()
+    assert "paid" in page.get_by_test_id("cash-point-result").inner_text()
+    assert fake_http.form()["payment_method_type"] == "7"
+
+
+def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
+    settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/sandbox/?back=payvalida"
+    fixed = PAYVALIDA["PAYVALIDA_FIXED_HASH"]
+    body = {
+        "merchant": PAYVALIDA["PAYVALIDA_MERCHANT"], "email": "alice@example.com", "country": 343, "order": "BR0001",
+        "money": "COP", "amount": "45000", "description": "Hosting", "recurrent": False,
+        "expiration": (timezone.localdate() + dt.timedelta(days=2)).strftime("%d/%m/%Y"),
+    }
+    body["checksum"] = hashlib.sha512(f"alice@example.com343BR0001COP45000{fixed}".encode()).hexdigest()
+    request = urllib.request.Request(f"{live_site.url}/sandbox/payvalida/api/v3/porders", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request) as answer:  # noqa: S310 - local live server
+        data = json.loads(answer.read())["DATA"]
+    page.goto(f"http://{data['checkout']}")
+    page.get_by_label("Name on the card").fill("Alice Gomez")
+    page.get_by_label("Card number").fill("4111111111111111")
+    page.get_by_label("Expiry date (MM/YY)").fill("12/39")
+    page.get_by_label("Security code (CVV)").fill("123")
+    page.get_by_role("button", name="Pay with card").click()
+    page.wait_for_url(re.compile(r"/sandbox/\?back=payvalida&order=BR0001"))
+    assert SandboxPayvalidaOrder.objects.get().state == "APROBADA"
+    assert fake_http.json()["status"] == "approved"

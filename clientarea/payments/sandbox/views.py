@@ -1,0 +1,80 @@
+"""The ``/sandbox/`` dashboard for testers, and helpers shared by the simulator views."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from clientarea.payments.sandbox import delivery
+from clientarea.payments.sandbox.expiry import expire_vouchers
+from clientarea.payments.sandbox.models import (
+    SandboxNotification,
+    SandboxPayUOrder,
+    SandboxPayUTransaction,
+    SandboxPayvalidaOrder,
+)
+
+RECENT = 25
+
+
+def see_other(url: str) -> HttpResponseRedirect:
+    """A 303 redirect (POST → GET)."""
+    return HttpResponseRedirect(url, status=303)
+
+
+def _encode(value: Any) -> str:
+    """JSON text where ``Decimal`` becomes an exact JSON number (PayU's JSON shows amounts as numbers)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_answer(data: Any, status: int = 200) -> HttpResponse:
+    """A JSON response; Decimals are written as numbers, never through float."""
+    return HttpResponse(_encode(data), status=status, content_type="application/json; charset=utf-8")
+
+
+def _notifications() -> Prefetch:
+    return Prefetch("notifications", queryset=SandboxNotification.objects.prefetch_related("deliveries").order_by("created", "id"))
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """Recent orders of both simulators with their attempts, notifications and deliveries."""
+    payu_orders = SandboxPayUOrder.objects.prefetch_related(
+        Prefetch("transactions", queryset=SandboxPayUTransaction.objects.prefetch_related(_notifications()))
+    )[:RECENT]
+    payvalida_orders = SandboxPayvalidaOrder.objects.prefetch_related("attempts", _notifications())[:RECENT]
+    return render(request, "sandbox/index.html", {
+        "theme": "neutral", "brand": "Gateway simulators",
+        "payu_orders": payu_orders, "payvalida_orders": payvalida_orders,
+    })
+
+
+@require_POST
+def resend_notification(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deliver a confirmation/notification again (a fresh series of up to 9 attempts)."""
+    notification = get_object_or_404(SandboxNotification, pk=pk)
+    delivery.resend(notification)
+    messages.success(request, f"Notification #{notification.pk} queued again.")
+    return see_other(reverse("sandbox:index"))
+
+
+@require_POST
+def expire_due(request: HttpRequest) -> HttpResponse:
+    """Run ``expire_vouchers()`` now (what the periodic task and ``sandbox_expire`` do)."""
+    result = expire_vouchers()
+    messages.success(request, f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s).")
+    return see_other(reverse("sandbox:index"))

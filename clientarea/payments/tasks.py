@@ -1,0 +1,34 @@
+"""Worker tasks: periodic reconciliation with the gateways, and one status query after a browser return."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+logger = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def reconcile_payments_task() -> dict:
+    from clientarea.payments import services
+
+    return services.reconcile_payments().as_dict()
+
+
+@db_task()
+def check_payment_task(payment_id: int) -> list[str]:
+    """Ask the gateway about one open payment (the customer just came back from it)."""
+    from clientarea.payments import services
+    from clientarea.payments.gateways.base import GatewayUnavailable
+    from clientarea.payments.models import Payment
+
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or not payment.is_open:
+        return []
+    try:
+        return services.check_payment(payment, close_expired=False)
+    except GatewayUnavailable as exc:
+        logger.info("payment %s: gateway unavailable after return (%s); reconciliation will retry", payment.reference, exc)
+        return []

@@ -1,0 +1,81 @@
+"""Back office: read-only payments with their messages, "query again" and "mark as refunded"."""
+
+from __future__ import annotations
+
+from clientarea.accounts.models import AuditEvent
+from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
+from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
+from clientarea.payments.tests.helpers import payu_confirmation, post_payu
+
+
+class PaymentAdminTests(PaymentsTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="a"))
+        post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="b"))  # flagged for refund
+        self.payment.refresh_from_db()
+        self.login(self.carol)
+
+    def test_the_list_filters_and_search_work(self):
+        for query in ("", "?attention=refund", "?refund_status__exact=flagged", "?status__exact=approved&gateway__exact=payu",
+                      f"?q={self.order.number}", "?q=alice@example.com", "?needs_review__exact=1", "?duplicate__exact=1"):
+            with self.subTest(query):
+                response = self.client.get(f"/admin/payments/payment/{query}")
+                self.assertEqual(response.status_code, 200)
+                self.assertContains(response, self.payment.reference)
+
+    def test_the_detail_shows_the_message_log_and_nothing_is_editable(self):
+        response = self.client.get(f"/admin/payments/payment/{self.payment.pk}/change/")
+        self.assertContains(response, "duplicate: second approved transaction")
+        self.assertContains(response, 'id="payment-refunded"')
+        self.assertNotContains(response, 'name="_save"')
+        self.assertNotContains(response, 'name="status"')
+        message = PaymentMessage.objects.first()
+        self.assertEqual(self.client.get(f"/admin/payments/paymentmessage/{message.pk}/change/").status_code, 200)
+        self.assertEqual(self.client.get("/admin/payments/paymentmessage/").status_code, 200)
+        self.assertEqual(self.client.get("/admin/payments/payment/add/").status_code, 403)
+
+    def test_mark_refunded_asks_for_a_note_and_records_who(self):
+        url = f"/admin/payments/payment/{self.payment.pk}/refunded/"
+        self.assertEqual(self.client.get(url).status_code, 200)
+        response = self.client.post(url, {"note": "  "})
+        self.assertEqual(response.status_code, 200)  # form shown again
+        self.payment.refresh_from_db()
+        self.assertEqual(self.payment.refund_status, RefundStatus.FLAGGED)
+        response = self.client.post(url, {"note": "Refunded in PayU, id 777"})
+        self.assertEqual(response.status_code, 302)
+        self.payment.refresh_from_db()
+        self.assertEqual(self.payment.refund_status, RefundStatus.REFUNDED)
+        self.assertEqual(self.payment.refunded_by, self.carol)
+        self.assertTrue(AuditEvent.objects.filter(action="payment.refunded", target=self.payment.reference).exists())
+
+    def test_the_list_action_marks_only_flagged_payments(self):
+        other, _ = self.start(order=self._other_order())
+        response = self.client.post("/admin/payments/payment/", {
+            "action": "mark_refunded_action", "_selected_action": [self.payment.pk, other.pk], "apply": "1", "note": "bank transfer 55",
+        })
+        self.assertEqual(response.status_code, 302)
+        self.payment.refresh_from_db()
+        other.refresh_from_db()
+        self.assertEqual(self.payment.refund_status, RefundStatus.REFUNDED)
+        self.assertEqual(other.refund_status, RefundStatus.NONE)
+
+    def test_query_again_applies_the_gateways_answer(self):
+        other_order = self._other_order()
+        other, _ = self.start(order=other_order)
+        self.network.payu_transactions[other.reference] = [payu_transaction("tx-q")]
+        response = self.client.post("/admin/payments/payment/", {"action": "query_again", "_selected_action": [other.pk]})
+        self.assertEqual(response.status_code, 302)
+        other.refresh_from_db()
+        other_order.refresh_from_db()
+        self.assertEqual(other.status, PaymentStatus.APPROVED)
+        self.assertEqual(other_order.state, "paid")
+        response = self.client.post(f"/admin/payments/payment/{other.pk}/query/")
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(Payment.objects.filter(status=PaymentStatus.APPROVED).count(), 2)
+
+    def _other_order(self):
+        from clientarea.payments.tests.helpers import make_renewal_order
+
+        return make_renewal_order(self.alice)[0]

@@ -1,0 +1,355 @@
+"""Gateway notifications: exactly-once payment, out-of-order and forged messages, and the inbox."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from django.test import override_settings
+
+from clientarea.billing import services as billing_services
+from clientarea.billing.models import OrderEvent
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.payments import services
+from clientarea.payments.gateways import get_gateway
+from clientarea.payments.gateways.base import GatewayStatus, PaymentMethod, PaymentUpdate
+from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
+from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.helpers import (
+    payu_confirmation,
+    payvalida_notification,
+    post_payu,
+    post_payvalida,
+    renewals,
+)
+
+
+class PayUConfirmationTests(PaymentsTestCase):
+    def test_it_pays_the_order_once_when_the_same_confirmation_arrives_twice(self):
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1")
+        first = post_payu(self.client, fields)
+        second = post_payu(self.client, fields)
+        self.assertEqual((first.status_code, second.status_code), (200, 200))
+        self.refresh()
+        payment.refresh_from_db()
+        self.assertEqual(self.order.state, "paid")
+        self.assertEqual(self.order.paid_via, "payu")
+        self.assertEqual(self.order.payment_method, "card")
+        self.assertEqual(self.order.payment_reference, "payu:tx-1")
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertEqual(payment.gateway_transaction_id, "tx-1")
+        self.assertEqual(renewals(self.service), 1)
+        self.assertEqual(OrderEvent.objects.filter(order=self.order, kind="paid").count(), 1)
+        self.assertEqual(OutgoingEmail.objects.filter(template="order_paid").count(), 1)
+        outcomes = list(PaymentMessage.objects.order_by("id").values_list("outcome", flat=True))
+        self.assertEqual(outcomes, ["applied", "duplicate"])
+        self.assertTrue(all(m.payment_id == payment.pk for m in PaymentMessage.objects.all()))
+
+    def test_it_accepts_a_json_confirmation(self):
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00")
+        response = self.client.post("/payments/payu/confirmation/", data=json.dumps(fields), content_type="application/json")
+        self.assertEqual(response.status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+
+    def test_it_ignores_a_declined_report_after_the_approval(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
+        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-old"))
+        self.assertEqual(response.status_code, 200)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertEqual(self.order.state, "paid")
+        self.assertFalse(payment.needs_review)
+        self.assertEqual(PaymentMessage.objects.latest("id").outcome, "ignored: declined after approved")
+
+    def test_it_ignores_a_pending_report_after_the_approval(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
+        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="7", transaction_id="tx-ok"))
+        self.assertEqual(response.status_code, 200)
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("ignored: pending after approved"))
+        self.assertEqual(renewals(self.service), 1)
+
+    def test_a_declined_attempt_followed_by_an_approved_one_pays(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-1"))
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.DECLINED)
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="4", transaction_id="tx-2"))
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertEqual(self.order.state, "paid")
+
+    def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1"))
+        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"))
+        self.assertEqual(response.status_code, 200)
+        payment.refresh_from_db()
+        self.assertTrue(payment.duplicate)
+        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertEqual(payment.gateway_transaction_id, "tx-1")
+        self.assertEqual(renewals(self.service), 1)
+        self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
+
+    def test_a_second_attempt_approved_after_the_order_was_paid_is_a_duplicate_to_refund(self):
+        first, _ = self.start()
+        post_payu(self.client, payu_confirmation(first.reference, "119000.00", transaction_id="tx-1"))
+        # Another attempt the customer had started in another tab before the first was confirmed
+        # (start_payment refuses a paid order, so it is built by hand here).
+        other = Payment.objects.create(reference=f"{self.order.number}-9", gateway_reference=f"{self.order.number}-9", attempt=9,
+                                       order=self.order, customer=self.alice, gateway="payu", amount=Decimal("119000.00"),
+                                       currency="COP", tax=Decimal("19000.00"), tax_base=Decimal("100000.00"))
+        response = post_payu(self.client, payu_confirmation(other.reference, "119000.00", transaction_id="tx-9"))
+        self.assertEqual(response.status_code, 200)
+        other.refresh_from_db()
+        self.refresh()
+        self.assertEqual(other.status, PaymentStatus.APPROVED)
+        self.assertTrue(other.duplicate)
+        self.assertEqual(other.refund_status, RefundStatus.FLAGGED)
+        self.assertEqual(self.order.payment_reference, "payu:tx-1")
+        self.assertEqual(renewals(self.service), 1)
+        self.assertEqual(OrderEvent.objects.filter(order=self.order, kind="paid").count(), 1)
+        self.assertEqual(PaymentMessage.objects.latest("id").outcome, "duplicate: order already paid, flagged for refund")
+
+    def test_a_late_approval_of_a_replaced_attempt_still_pays(self):
+        first, _ = self.start()
+        second, _ = self.start()
+        first.refresh_from_db()
+        self.assertEqual(first.status, PaymentStatus.EXPIRED)
+        self.assertEqual(second.attempt, 2)
+        post_payu(self.client, payu_confirmation(first.reference, "119000.00"))
+        self.refresh()
+        first.refresh_from_db()
+        self.assertEqual(first.status, PaymentStatus.APPROVED)
+        self.assertEqual(self.order.state, "paid")
+
+    def test_a_wrong_amount_does_not_pay_and_needs_review(self):
+        payment, _ = self.start()
+        response = post_payu(self.client, payu_confirmation(payment.reference, "1190.00"))
+        self.assertEqual(response.status_code, 200)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertEqual(payment.status, PaymentStatus.ERROR)
+        self.assertTrue(payment.needs_review)
+        self.assertIn("amount mismatch", payment.review_reason)
+        self.assertEqual(renewals(self.service), 0)
+        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("review: amount mismatch"))
+        self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
+
+    def test_a_wrong_currency_does_not_pay_and_needs_review(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", currency="USD"))
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertTrue(payment.needs_review)
+        self.assertIn("currency mismatch", payment.review_reason)
+
+    def test_another_merchants_confirmation_is_refused_and_changes_nothing(self):
+        # The PayU adapter refuses another merchant's message outright (a valid sign for
+        # another account is not ours): 403, logged, nothing changed.
+        payment, _ = self.start()
+        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", merchant_id="999999"))
+        self.assertEqual(response.status_code, 403)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertEqual(PaymentMessage.objects.get().outcome, "invalid signature")
+
+    def test_a_merchant_mismatch_reported_by_any_gateway_needs_review(self):
+        payment, _ = self.start()
+        gateway = get_gateway("payu")
+        update = PaymentUpdate(reference=payment.reference, status=GatewayStatus.APPROVED, transaction_id="tx-m",
+                               amount=Decimal("119000"), currency="COP", merchant_id="999999", method=PaymentMethod.CARD,
+                               raw_method="VISA", message="APPROVED", dedupe_key="test:tx-m")
+        from django.db import transaction
+
+        with transaction.atomic():
+            result = services.apply_update(gateway=gateway, update=update, source="test")
+        self.assertTrue(result.outcome.startswith("review: merchant mismatch"))
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+
+    def test_an_approval_for_a_cancelled_order_is_flagged_for_refund(self):
+        payment, _ = self.start()
+        billing_services.cancel_order(order=self.order, reason="test", notify=False)
+        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        self.assertEqual(response.status_code, 200)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(self.order.state, "cancelled")
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertTrue(payment.needs_review)
+        self.assertEqual(renewals(self.service), 0)
+
+    def test_a_forged_sign_is_refused_logged_and_changes_nothing(self):
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00")
+        fields["sign"] = "0" * 64
+        response = post_payu(self.client, fields, REMOTE_ADDR="203.0.113.9")
+        self.assertEqual(response.status_code, 403)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(payment.status, PaymentStatus.CREATED)
+        self.assertEqual(self.order.state, "pending")
+        message = PaymentMessage.objects.get()
+        self.assertEqual(message.outcome, "invalid signature")
+        self.assertIs(message.signature_valid, False)
+        self.assertEqual(message.source_ip, "203.0.113.9")
+        self.assertIn("reference_sale=", message.body)
+        self.assertNotIn("cookie", message.headers)
+
+    def test_a_tampered_amount_is_refused(self):
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "1000.00")
+        fields["value"] = "119000.00"  # signed for 1,000, claims 119,000
+        response = post_payu(self.client, fields)
+        self.assertEqual(response.status_code, 403)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+
+    def test_an_unknown_reference_is_acknowledged_and_logged(self):
+        response = post_payu(self.client, payu_confirmation("ODS-999999-1", "119000.00"))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(PaymentMessage.objects.get().outcome, "unknown reference")
+
+    def test_bad_requests_get_4xx_never_500(self):
+        payment, _ = self.start()
+        cases = {
+            "get": self.client.get("/payments/payu/confirmation/"),
+            "put": self.client.put("/payments/payu/confirmation/", data="x"),
+            "empty": self.client.post("/payments/payu/confirmation/", data="", content_type="application/x-www-form-urlencoded"),
+            "missing": post_payu(self.client, {"reference_sale": payment.reference, "state_pol": "4"}),
+            "garbage": self.client.post("/payments/payu/confirmation/", data=b"\xff\xfe\x00garbage", content_type="application/octet-stream"),
+            "json-array": self.client.post("/payments/payu/confirmation/", data="[1,2]", content_type="application/json"),
+            "bad-json": self.client.post("/payments/payu/confirmation/", data="{nope", content_type="application/json"),
+            "bad-value": post_payu(self.client, {**payu_confirmation(payment.reference, "119000.00"), "value": "1e9"}),
+            "bad-state": post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="99")),
+        }
+        for name, response in cases.items():
+            with self.subTest(name):
+                self.assertGreaterEqual(response.status_code, 400, name)
+                self.assertLess(response.status_code, 500, name)
+        self.assertEqual(cases["get"].status_code, 405)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+
+    @override_settings(PAYMENTS_NOTIFICATION_MAX_BYTES=1024)
+    def test_an_oversized_notification_is_refused_with_413(self):
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00", description="x" * 5000)
+        response = post_payu(self.client, fields)
+        self.assertEqual(response.status_code, 413)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertTrue(PaymentMessage.objects.get().outcome.startswith("rejected: too large"))
+
+    @override_settings(PAYMENTS_IP_ALLOWLIST=True, PAYU_ALLOWED_IPS=["34.233.144.154", "10.0.0.0/8"])
+    def test_the_ip_allow_list_refuses_other_sources(self):
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00")
+        refused = post_payu(self.client, fields, REMOTE_ADDR="198.51.100.7")
+        self.assertEqual(refused.status_code, 403)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        accepted = post_payu(self.client, fields, REMOTE_ADDR="34.233.144.154")
+        self.assertEqual(accepted.status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+
+    def test_a_processing_failure_answers_503_so_the_gateway_retries(self):
+        from unittest import mock
+
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00")
+        with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("db hiccup")):
+            failed = post_payu(self.client, fields)
+        self.assertEqual(failed.status_code, 503)
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.CREATED)  # rolled back, dedupe claim too
+        retried = post_payu(self.client, fields)
+        self.assertEqual(retried.status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        self.assertEqual(renewals(self.service), 1)
+
+    def test_the_log_never_holds_secrets(self):
+        payment, _ = self.start()
+        with self.assertLogs("clientarea.payments", level="INFO") as logs:
+            post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        text = "\n".join(logs.output)
+        self.assertIn(payment.reference, text)
+        self.assertNotIn("alice@example.com", text)
+        self.assertNotIn("sign=", text)
+        self.assertNotIn(payment.checkout_payload.get("fields", {}).get("signature", "no-signature-stored"), text)
+        self.assertNotIn("signature", payment.checkout_payload["fields"])
+
+
+class PayvalidaNotificationTests(PaymentsTestCase):
+    def test_it_pays_once_and_answers_ok(self):
+        payment, action = self.start("payvalida", method="cash")
+        self.assertEqual(action.method, "GET")
+        body = payvalida_notification(payment.reference, amount="119000")
+        first = post_payvalida(self.client, body)
+        second = post_payvalida(self.client, body)
+        self.assertEqual((first.status_code, second.status_code), (200, 200))
+        self.assertTrue(first.content.decode().startswith("OK"))
+        self.assertTrue(second.content.decode().startswith("OK"))
+        self.refresh()
+        payment.refresh_from_db()
+        self.assertEqual(self.order.state, "paid")
+        self.assertEqual(self.order.paid_via, "payvalida")
+        self.assertEqual(payment.method, "cash")
+        self.assertEqual(renewals(self.service), 1)
+
+    def test_a_forged_checksum_gets_403_error(self):
+        payment, _ = self.start("payvalida")
+        response = post_payvalida(self.client, payvalida_notification(payment.reference, amount="119000", checksum="ab" * 32))
+        self.assertEqual(response.status_code, 403)
+        self.assertTrue(response.content.decode().startswith("ERROR"))
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertEqual(PaymentMessage.objects.get().outcome, "invalid signature")
+
+    def test_an_unsigned_amount_change_is_caught_by_the_amount_check(self):
+        # Payvalida's checksum covers po_id and status only: the amount is checked against our records.
+        payment, _ = self.start("payvalida")
+        post_payvalida(self.client, payvalida_notification(payment.reference, amount="1000"))
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertTrue(payment.needs_review)
+
+    def test_cancelled_after_approved_is_ignored_but_reviewed(self):
+        payment, _ = self.start("payvalida")
+        post_payvalida(self.client, payvalida_notification(payment.reference, amount="119000"))
+        response = post_payvalida(self.client, payvalida_notification(payment.reference, status="cancelled", amount="119000"))
+        self.assertEqual(response.status_code, 200)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertEqual(self.order.state, "paid")
+        self.assertTrue(payment.needs_review)  # an ANULADA (refund claim) after approval
+
+    def test_an_unknown_order_is_acknowledged_and_logged(self):
+        response = post_payvalida(self.client, payvalida_notification("ODS-000777-1", amount="119000"))
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("not recognized", response.content.decode())
+        self.assertEqual(PaymentMessage.objects.get().outcome, "unknown reference")
+
+    def test_a_payu_message_cannot_touch_a_payvalida_payment(self):
+        payment, _ = self.start("payvalida")
+        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        self.assertEqual(response.status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertEqual(PaymentMessage.objects.get().outcome, "unknown reference")

@@ -1,0 +1,209 @@
+"""The customer's pages: Pay now, the hand-off to the gateway, the browser return and the result page."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.conf import settings
+from django.test import override_settings
+
+from clientarea.billing import services as billing_services
+from clientarea.payments import selectors
+from clientarea.payments.models import MessageKind, Payment, PaymentMessage, PaymentStatus
+from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
+
+
+def signed_payu_return(reference: str, *, state: str = "4", value: str = "119000.00") -> dict[str, str]:
+    """Response-page parameters, signed per the doc: new_value = TX_VALUE rounded half-even to one decimal."""
+    new_value = f"{Decimal(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN)}"
+    payload = "~".join([settings.PAYU_API_KEY, settings.PAYU_MERCHANT_ID, reference, new_value, "COP", state])
+    return {"merchantId": settings.PAYU_MERCHANT_ID, "referenceCode": reference, "TX_VALUE": value, "currency": "COP",
+            "transactionState": state, "lapTransactionState": "APPROVED" if state == "4" else "DECLINED",
+            "message": "APPROVED" if state == "4" else "Declinada", "transactionId": "tx-ret",
+            "signature": hashlib.sha256(payload.encode()).hexdigest()}
+
+
+class PayNowPageTests(PaymentsTestCase):
+    def url(self, order=None) -> str:
+        return f"/payments/pay/{(order or self.order).number}/"
+
+    def test_it_needs_a_login(self):
+        response = self.client.get(self.url())
+        self.assertEqual(response.status_code, 302)
+        self.assertIn("/clientarea/login/", response["Location"])
+
+    def test_it_shows_the_order_and_each_gateway_with_its_methods(self):
+        self.login(self.alice)
+        response = self.client.get(self.url())
+        self.assertEqual(response.status_code, 200)
+        html = response.content.decode()
+        self.assertIn('id="gateway-payu"', html)
+        self.assertIn('id="gateway-payvalida"', html)
+        self.assertIn("$ 119.000", html)
+        self.assertIn('id="method-payu-pse"', html)
+        self.assertIn('id="method-payvalida-cash"', html)
+        self.assertNotIn('id="payment-in-process"', html)
+
+    @override_settings(PAYVALIDA_ENABLED=False)
+    def test_a_disabled_gateway_is_not_offered(self):
+        self.login(self.alice)
+        html = self.client.get(self.url()).content.decode()
+        self.assertIn('id="gateway-payu"', html)
+        self.assertNotIn('id="gateway-payvalida"', html)
+
+    def test_another_customers_order_is_404(self):
+        self.login(self.bob)
+        self.assertEqual(self.client.get(self.url()).status_code, 404)
+        self.assertEqual(self.client.post(self.url(), {"gateway": "payu"}).status_code, 404)
+        self.assertFalse(Payment.objects.exists())
+
+    def test_a_paid_or_cancelled_order_goes_back_to_the_order_with_a_message(self):
+        self.login(self.alice)
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        response = self.client.post(self.url(), {"gateway": "payu"}, follow=False)
+        self.assertRedirects(response, f"/clientarea/billing/{self.order.number}/", fetch_redirect_response=False)
+        other, _service = make_renewal_order(self.alice)
+        billing_services.cancel_order(order=other, reason="test", notify=False)
+        response = self.client.get(self.url(other))
+        self.assertRedirects(response, f"/clientarea/billing/{other.number}/", fetch_redirect_response=False)
+        self.assertEqual(Payment.objects.count(), 1)
+
+    def test_a_customer_without_invoice_data_is_sent_to_the_profile(self):
+        self.alice.municipality_code = ""
+        self.alice.save()
+        self.login(self.alice)
+        response = self.client.post(self.url(), {"gateway": "payu"})
+        self.assertRedirects(response, "/clientarea/profile/", fetch_redirect_response=False)
+        self.assertFalse(Payment.objects.exists())
+
+    def test_choosing_payu_renders_a_self_submitting_form(self):
+        self.login(self.alice)
+        response = self.client.post(self.url(), {"gateway": "payu", "method": "card"})
+        self.assertEqual(response.status_code, 200)
+        html = response.content.decode()
+        payment = Payment.objects.get()
+        form = re.search(r'<form method="post" action="([^"]+)" id="gateway-redirect-form">(.*?)</form>', html, re.S)
+        self.assertIsNotNone(form)
+        self.assertEqual(form.group(1), "http://testserver/sandbox/payu/ppp-web-gateway-payu/")
+        self.assertIn(f'name="referenceCode" value="{payment.reference}"', form.group(2))
+        self.assertIn('id="gateway-continue"', form.group(2))
+        self.assertNotIn("csrfmiddlewaretoken", form.group(2))  # our CSRF token never goes to a third party
+        self.assertIn('document.getElementById("gateway-redirect-form").submit()', html)
+        self.assertEqual(response["Cache-Control"].count("no-store"), 1)
+
+    def test_choosing_payvalida_redirects_to_its_checkout(self):
+        self.login(self.alice)
+        response = self.client.post(self.url(), {"gateway": "payvalida", "method": "cash"})
+        self.assertEqual(response.status_code, 302)
+        self.assertIn("token=eyJtoken", response["Location"])
+
+    def test_an_invalid_choice_shows_the_page_again(self):
+        self.login(self.alice)
+        for data in ({"gateway": "stripe"}, {"gateway": "payu", "method": "bitcoin"}):
+            with self.subTest(data):
+                response = self.client.post(self.url(), data)
+                self.assertEqual(response.status_code, 200)
+                self.assertIn('id="gateway-payu"', response.content.decode())
+        self.assertFalse(Payment.objects.exists())
+
+    def test_a_payment_in_process_is_shown_before_a_second_attempt(self):
+        payment, _ = self.start("payvalida", method="cash")
+        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="cash")
+        self.login(self.alice)
+        html = self.client.get(self.url()).content.decode()
+        self.assertIn('id="payment-in-process"', html)
+        self.assertIn("989898101", html)  # the voucher reference
+        self.assertIn('id="reopen-voucher"', html)
+        self.assertEqual(selectors.payment_in_process(self.order).pk, payment.pk)
+
+
+class ReturnAndResultTests(PaymentsTestCase):
+    def test_the_payu_return_never_changes_the_payment_even_when_signed(self):
+        payment, _ = self.start()
+        self.login(self.alice)
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.get("/payments/payu/response/", signed_payu_return(payment.reference))
+        self.assertRedirects(response, f"/payments/result/{payment.reference}/", fetch_redirect_response=False)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual(payment.status, PaymentStatus.CREATED)
+        self.assertEqual(self.order.state, "pending")
+        message = PaymentMessage.objects.get(kind=MessageKind.RETURN)
+        self.assertTrue(message.signature_valid)
+        self.assertEqual(message.payment_id, payment.pk)
+        self.scheduled_checks.assert_called_once_with(payment.pk)  # asks the gateway instead
+
+    def test_the_payvalida_return_leads_to_the_result_page(self):
+        payment, _ = self.start("payvalida")
+        self.login(self.alice)
+        response = self.client.get("/payments/payvalida/return/", {"order": payment.gateway_reference})
+        self.assertRedirects(response, f"/payments/result/{payment.reference}/", fetch_redirect_response=False)
+
+    def test_an_unknown_return_goes_to_the_orders(self):
+        self.login(self.alice)
+        response = self.client.get("/payments/payvalida/return/", {"order": "NOPE1"})
+        self.assertRedirects(response, "/clientarea/billing/", fetch_redirect_response=False)
+        response = self.client.get("/payments/payu/response/")
+        self.assertRedirects(response, "/clientarea/billing/", fetch_redirect_response=False)
+
+    def result(self, payment, **params):
+        return self.client.get(f"/payments/result/{payment.reference}/", params)
+
+    def status_of(self, response) -> str:
+        match = re.search(r'id="payment-status" data-status="([^"]+)"', response.content.decode())
+        return match.group(1) if match else ""
+
+    def test_only_the_owner_sees_a_result(self):
+        payment, _ = self.start()
+        self.login(self.bob)
+        self.assertEqual(self.result(payment).status_code, 404)
+        self.login(self.carol)  # staff without a customer profile
+        self.assertEqual(self.result(payment).status_code, 404)
+
+    def test_it_refreshes_while_no_news_arrived_then_gives_up_politely(self):
+        payment, _ = self.start()
+        self.login(self.alice)
+        first = self.result(payment)
+        self.assertEqual(self.status_of(first), "processing")
+        self.assertIn('http-equiv="refresh" content="3;url=', first.content.decode())
+        last = self.result(payment, poll="40")
+        self.assertEqual(self.status_of(last), "processing")
+        self.assertNotIn('http-equiv="refresh"', last.content.decode())
+        self.assertIn('id="retry-payment"', last.content.decode())
+
+    def test_it_shows_approved_once_the_confirmation_arrived(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        self.login(self.alice)
+        response = self.result(payment)
+        self.assertEqual(self.status_of(response), "approved")
+        self.assertNotIn('http-equiv="refresh"', response.content.decode())
+
+    def test_it_offers_a_retry_after_a_decline(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6"))
+        self.login(self.alice)
+        response = self.result(payment)
+        self.assertEqual(self.status_of(response), "declined")
+        self.assertIn(f'href="/payments/pay/{self.order.number}/"', response.content.decode())
+
+    def test_a_pending_pse_payment_says_the_bank_is_confirming(self):
+        payment, _ = self.start(method="pse")
+        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="pse", instructions={"bank": "Banco Demo", "cus": "123456"})
+        self.login(self.alice)
+        response = self.result(payment)
+        self.assertEqual(self.status_of(response), "pending")
+        html = response.content.decode()
+        self.assertIn("Banco Demo", html)
+        self.assertIn("123456", html)
+
+    def test_a_duplicate_payment_tells_the_customer_about_the_refund(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="a"))
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="b"))
+        self.login(self.alice)
+        self.assertEqual(self.status_of(self.result(payment)), "duplicate")

@@ -1,0 +1,258 @@
+"""Payment pages (Pay now, result) and the gateways' endpoints (notifications and browser returns).
+
+Gateway notifications are CSRF-exempt because the gateway cannot hold a CSRF
+token: each one is authenticated by its signature instead (checked by the gateway
+adapter), accepted only by POST, limited in size and, optionally, by source IP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clientarea.accounts.selectors import customer_for_user
+from clientarea.billing.models import OrderState
+from clientarea.payments import selectors, services
+from clientarea.payments.forms import ChooseGatewayForm
+from clientarea.payments.gateways import get_gateway
+from clientarea.payments.gateways.base import GatewayError, GatewayStatus
+from clientarea.payments.models import MessageKind
+
+logger = logging.getLogger(__name__)
+
+#: The result page refreshes every 3 s while no news arrived, for about two minutes.
+REFRESH_SECONDS = 3
+MAX_POLLS = 40
+
+
+def help_url(topic: str) -> str | None:
+    """The help-center article on ``topic`` ("pse", "cash"), or None while the help center is not there."""
+    # TODO(helpcenter): a plain import once clientarea.helpcenter.selectors exists.
+    try:
+        from clientarea.helpcenter.selectors import article_url_for
+    except ImportError:
+        return None
+    try:
+        return article_url_for(topic, translation.get_language()) or None
+    except Exception:  # noqa: BLE001 - a missing article must not break payments
+        logger.exception("help article %s unavailable", topic)
+        return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry added by our own proxies (PROXY_COUNT)."""
+    candidate = request.META.get("REMOTE_ADDR", "")
+    count = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None) or 0
+    if count:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= count:
+            candidate = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def ip_allowed(gateway_code: str, ip: str | None) -> bool:
+    """With PAYMENTS_IP_ALLOWLIST on, only the gateway's listed addresses/networks (an empty list allows all)."""
+    if not settings.PAYMENTS_IP_ALLOWLIST:
+        return True
+    allowed = getattr(settings, f"{gateway_code.upper()}_ALLOWED_IPS", None) or []
+    if not allowed:
+        return True
+    if ip is None:
+        return False
+    address = ipaddress.ip_address(ip)
+    for entry in allowed:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            logger.warning("%s_ALLOWED_IPS has an invalid entry %r", gateway_code.upper(), entry)
+    return False
+
+
+# --------------------------------------------------------------------------------------
+# Gateway endpoints
+# --------------------------------------------------------------------------------------
+
+
+def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
+    kind = services.NOTIFICATION_KINDS.get(gateway_code, MessageKind.NOTIFICATION)
+    ip = client_ip(request)
+    limit = settings.PAYMENTS_NOTIFICATION_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponse("bad content length", status=400, content_type="text/plain")
+    if declared > limit:
+        services.record_message(gateway_code=gateway_code, kind=kind, headers=request.headers, ip=ip,
+                                outcome=f"rejected: too large ({declared} bytes)", processed=True)
+        return HttpResponse("payload too large", status=413, content_type="text/plain")
+    if not ip_allowed(gateway_code, ip):
+        services.record_message(gateway_code=gateway_code, kind=kind, headers=request.headers, ip=ip,
+                                outcome="rejected: source IP not allowed", processed=True)
+        logger.warning("%s notification from %s refused: not in the allow-list", gateway_code, ip)
+        return HttpResponse("forbidden", status=403, content_type="text/plain")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None
+    if body is None or len(body) > limit:
+        services.record_message(gateway_code=gateway_code, kind=kind, headers=request.headers, ip=ip,
+                                outcome="rejected: too large", processed=True)
+        return HttpResponse("payload too large", status=413, content_type="text/plain")
+    reply = services.handle_notification(
+        gateway_code=gateway_code, body=body, content_type=request.META.get("CONTENT_TYPE", ""),
+        headers=request.headers, ip=ip,
+    )
+    return HttpResponse(reply.body, status=reply.status_code, content_type=reply.content_type)
+
+
+@csrf_exempt
+@require_POST
+def payu_confirmation(request: HttpRequest) -> HttpResponse:
+    """PayU's confirmation page (server-to-server POST, form-encoded or JSON)."""
+    return _notification(request, "payu")
+
+
+@csrf_exempt
+@require_POST
+def payvalida_notification(request: HttpRequest) -> HttpResponse:
+    """Payvalida's notification (server-to-server POST, JSON or form-encoded)."""
+    return _notification(request, "payvalida")
+
+
+def _browser_return(request: HttpRequest, gateway_code: str) -> HttpResponse:
+    payment, info = services.record_return(
+        gateway_code=gateway_code, params=request.GET.dict(), query_string=request.META.get("QUERY_STRING", ""),
+        ip=client_ip(request),
+    )
+    if payment is None:
+        messages.warning(request, _("We could not find that payment. If you paid, it will appear in your orders as soon as the gateway confirms it."))
+        return redirect("billing:orders")
+    # Display only: the gateway's own words about a declined payment, when its signature checks out.
+    if info is not None and info.signature_valid and info.status in (GatewayStatus.DECLINED, GatewayStatus.ERROR) and info.message:
+        messages.info(request, _("The gateway said: %(message)s") % {"message": info.message[:120]})
+    return redirect("payments:result", reference=payment.reference)
+
+
+@require_GET
+def payu_response(request: HttpRequest) -> HttpResponse:
+    """PayU's response page: the browser comes back here (GET). Never changes a payment."""
+    return _browser_return(request, "payu")
+
+
+@require_GET
+def payvalida_return(request: HttpRequest) -> HttpResponse:
+    """The browser comes back from Payvalida's checkout with ``?order=<po_id>``."""
+    return _browser_return(request, "payvalida")
+
+
+# --------------------------------------------------------------------------------------
+# Customer pages
+# --------------------------------------------------------------------------------------
+
+
+def _gateway_name(code: str) -> str:
+    try:
+        return get_gateway(code).name
+    except GatewayError:
+        return code
+
+
+def _order_url(order) -> str:
+    return reverse("billing:order", kwargs={"number": order.number})
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def choose(request: HttpRequest, number: str) -> HttpResponse:
+    """Pay now: the order, the gateways and their methods; POST starts an attempt and sends the browser on."""
+    customer = customer_for_user(request.user)
+    order = selectors.payable_order_for_customer(customer, number)
+    if order.state == OrderState.PAID:
+        messages.info(request, _("Order %(number)s is already paid. Thank you!") % {"number": order.number})
+        return redirect(_order_url(order))
+    if order.state != OrderState.PENDING:
+        messages.warning(request, _("Order %(number)s is cancelled and can no longer be paid.") % {"number": order.number})
+        return redirect(_order_url(order))
+    missing = customer.missing_invoice_fields()
+    if missing:
+        messages.warning(request, _("Before paying, complete your profile so that we can issue your electronic invoice. Missing: %(fields)s.") % {"fields": ", ".join(missing)})
+        return redirect("accounts:profile")
+    options = selectors.gateway_options()
+    form = ChooseGatewayForm(request.POST or None, options=options)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                payment, action = services.start_payment(
+                    order=order, customer=customer, gateway_code=form.cleaned_data["gateway"],
+                    method=form.cleaned_data["method"], language=translation.get_language(),
+                )
+            except services.PaymentRefused as exc:
+                if exc.code == "not_found":
+                    raise Http404("No such order") from exc
+                if exc.code == "profile_incomplete":
+                    messages.warning(request, exc.message)
+                    return redirect("accounts:profile")
+                if exc.code == "not_payable":
+                    messages.info(request, exc.message)
+                    return redirect(_order_url(order))
+                messages.error(request, exc.message)
+            else:
+                if action.method == "GET":
+                    return redirect(action.url)
+                return render(request, "payments/redirect.html", {
+                    "payment": payment, "action": action, "gateway_name": dict(form.fields["gateway"].choices).get(payment.gateway, payment.gateway),
+                })
+        else:
+            messages.error(request, _("Choose one of the payment options below."))
+    in_process = selectors.payment_in_process(order)
+    return render(request, "payments/choose.html", {
+        "order": order, "items": list(order.items.all()), "options": options, "form": form,
+        "in_process": in_process, "in_process_gateway": _gateway_name(in_process.gateway) if in_process else "",
+        "in_process_method": selectors.method_label(in_process.method or in_process.requested_method) if in_process else "",
+        "pse_help_url": help_url("pse"), "cash_help_url": help_url("cash"),
+    })
+
+
+@login_required
+@never_cache
+@require_GET
+def result(request: HttpRequest, reference: str) -> HttpResponse:
+    """The outcome of one attempt, from our own records only (never from the return parameters)."""
+    customer = customer_for_user(request.user)
+    payment = selectors.payment_for_customer(customer, reference)
+    state = selectors.result_state(payment)
+    try:
+        poll = max(0, min(int(request.GET.get("poll", "0")), MAX_POLLS))
+    except ValueError:
+        poll = 0
+    order = payment.order
+    can_retry = order.state == OrderState.PENDING and state in ("declined", "expired", "processing", "pending")
+    return render(request, "payments/result.html", {
+        "payment": payment, "order": order, "state": state,
+        "refresh": state == "processing" and poll < MAX_POLLS, "refresh_seconds": REFRESH_SECONDS,
+        "next_poll_url": f"{request.path}?poll={poll + 1}", "timed_out": state == "processing" and poll >= MAX_POLLS,
+        "method_label": selectors.method_label(payment.method or payment.requested_method),
+        "instructions": payment.instructions or {},
+        "retry_url": reverse("payments:choose", kwargs={"number": order.number}) if can_retry else "",
+        "order_url": _order_url(order),
+        "pse_help_url": help_url("pse") if (payment.method or payment.requested_method) == "pse" else None,
+        "cash_help_url": help_url("cash") if (payment.method or payment.requested_method) == "cash" else None,
+    })
