@@ -1,6 +1,6 @@
 """Payment confirmation throughput: signed PayU confirmations per second, p50/p99 latency.
 
-    .venv/bin/python bench/confirmations.py [--n 2000] [--duplicates 0.10]
+    .venv/bin/python bench/confirmations.py [--n 2000] [--duplicates 0.10] [--breakdown] [--redis redis://127.0.0.1:6379/15]
     .venv/bin/python bench/confirmations.py --url http://127.0.0.1:8000 [--concurrency 4]
 
 In-process (default): a throwaway SQLite database in a temporary directory is
@@ -54,6 +54,39 @@ def configure(args: argparse.Namespace) -> str | None:
     os.environ.setdefault("PAYMENTS_SANDBOX", "1")
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # one INFO line per step would measure the terminal
     return tmp
+
+
+STAGES = {
+    "payments: store raw message (own commit)": ("clientarea.payments.services", "record_message"),
+    "payments: claim + apply + commit (total)": ("clientarea.payments.services", "_process_update"),
+    "billing: mark_order_paid (inside apply)": ("clientarea.billing.services", "mark_order_paid"),
+    "einvoice: allocate invoice (inside mark_order_paid)": ("clientarea.einvoice.services", "allocate_invoice_for_order"),
+    "notifications: queue 'payment received' email (inside)": ("clientarea.billing.services", "queue_email"),
+}
+
+
+def instrument() -> dict[str, list[float]]:
+    """Time the stages of a confirmation (--breakdown): wraps module attributes, no behaviour change."""
+    import importlib
+
+    from huey.contrib.djhuey import HUEY
+
+    timings: dict[str, list[float]] = {}
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                timings.setdefault(label, []).append(time.perf_counter() - started)
+        return wrapper
+
+    for label, (module_name, attribute) in STAGES.items():
+        module = importlib.import_module(module_name)
+        setattr(module, attribute, timed(label, getattr(module, attribute)))
+    HUEY.enqueue = timed("huey: enqueue a worker job (after commit)", HUEY.enqueue)
+    return timings
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -185,8 +218,13 @@ def main() -> None:
     parser.add_argument("--url", help="POST over HTTP to a running server sharing this DATABASE_URL (default: in-process)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads with --url (default 4)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--breakdown", action="store_true", help="also time the stages of a confirmation")
+    parser.add_argument("--redis", metavar="URL", help="queue worker jobs in Redis (e.g. redis://127.0.0.1:6379/15) instead of Huey's SQLite file")
     args = parser.parse_args()
     tmp = configure(args)
+    if args.redis:
+        os.environ["REDIS_URL"] = args.redis
+        os.environ["HUEY_NAME"] = f"ca-bench-{os.getpid()}"  # a private queue, flushed at the end
 
     import django
 
@@ -198,6 +236,7 @@ def main() -> None:
     from clientarea.subscriptions.models import ServiceEvent
 
     payments = prepare(args.n)
+    timings = instrument() if args.breakdown else {}
     bodies, n_duplicates = bodies_for(payments, args.duplicates, args.seed)
     mode = f"HTTP {args.url} x{args.concurrency}" if args.url else "in-process (Django test client, SQLite)"
     print(f"posting {len(bodies)} confirmations ({args.n} approvals + {n_duplicates} redeliveries), {mode}")
@@ -216,6 +255,12 @@ def main() -> None:
     print(f"latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  p99 {percentile(ms, 99):.1f}  "
           f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
     print(f"orders paid: {paid}/{args.n}  renewals: {renewed}  non-200 answers: {len(bad)}  inbox outcomes: {outcomes}")
+    if args.redis:
+        from huey.contrib.djhuey import HUEY
+
+        HUEY.flush()
+    for label, values in timings.items():
+        print(f"  {label:58s} n={len(values):5d} mean {statistics.fmean(values) * 1000:6.2f} ms  total {sum(values):6.2f} s")
     ok = paid == args.n and renewed == args.n and not bad and outcomes.get("duplicate", 0) == n_duplicates
     print("consistency:", "OK (each order paid and renewed exactly once)" if ok else "FAILED")
     if tmp:

@@ -36,6 +36,7 @@ bytes as a full render:
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -160,14 +161,18 @@ class _Stencil:
         ops.append((literal, None, ""))
         self.ops = ops
 
-    def fill(self, values: dict[str, Any], cache: dict[tuple, str]) -> str:
+    def fill(self, values: dict[str, Any], cache: dict[tuple, str], local: dict[tuple, str]) -> str:
+        """``cache``: formatted amounts and dates for the run; ``local``: this email's strings."""
         out: list[str] = []
         for literal, key, fmt in self.ops:
             out.append(literal)
             if key is not None:
                 value = values[key]
-                if isinstance(value, str):
-                    out.append(_format(value, fmt))
+                if type(value) is str:
+                    text = local.get((key, fmt))
+                    if text is None:
+                        text = local[(key, fmt)] = _format(value, fmt)
+                    out.append(text)
                 else:  # amounts and dates repeat a lot: format each once per run and language
                     # cop and dates depend on the value only; str/l10n also on the exponent
                     # (Decimal("1.00") == Decimal("1") but prints differently).
@@ -189,17 +194,18 @@ def _post_process(text: str, post: str) -> str:
 
 
 def _format(value: Any, fmt: str) -> str:
+    # html.escape(str(x)) is exactly django.utils.html.escape without the lazy/SafeString wrappers.
     if fmt == "esc":
-        return str(escape(value))
+        return html.escape(str(value))
     if fmt == "raw":
         return str(value)
     if fmt == "cop":
         return format_cop(value)
     if fmt == "l10n":
-        return str(escape(formats.localize(value)))
+        return html.escape(str(formats.localize(value)))
     if fmt == "str":
-        return str(escape(str(value)))
-    return str(escape(dateformat.format(value, fmt[5:])))  # "date:<format>"
+        return html.escape(str(value))
+    return html.escape(str(dateformat.format(value, fmt[5:])))  # "date:<format>"
 
 
 class _Reads:
@@ -432,8 +438,9 @@ def _build(template: str, language: str, values: dict[str, Any], choices: tuple)
 def _fill(stencils: dict[str, _Stencil], values: dict[str, Any], language: str,
           cache: dict[tuple, str] | None = None) -> tuple[str, str, str]:
     cache = {} if cache is None else cache
+    local: dict[tuple, str] = {}
     with translation.override(language):
-        return tuple(stencils[part].fill(values, cache) for part in PARTS)  # type: ignore[return-value]
+        return tuple(stencils[part].fill(values, cache, local) for part in PARTS)  # type: ignore[return-value]
 
 
 class OrderEmailRenderer:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer, DocumentType
@@ -154,18 +154,11 @@ def tax_label(item: OrderItem) -> str:
 
 def pay_url(order: Order) -> str:
     """Where "Pay now" goes: the payments app's page for this order."""
-    # TODO(payments): make this a plain reverse once payments:choose exists.
-    try:
-        return reverse("payments:choose", kwargs={"number": order.number})
-    except NoReverseMatch:
-        return f"/payments/pay/{order.number}/"
+    return reverse("payments:choose", kwargs={"number": order.number})
 
 
 def pay_help_url(language: str) -> str | None:
-    """The help-center article on paying, or None while the help center is not there."""
-    # TODO(helpcenter): make this a hard import once clientarea.helpcenter.selectors exists.
-    try:
-        from clientarea.helpcenter.selectors import article_url_for
-    except ImportError:
-        return None
+    """The help-center article on paying (None when no such article is published)."""
+    from clientarea.helpcenter.selectors import article_url_for
+
     return article_url_for("pay", language) or None

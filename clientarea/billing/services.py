@@ -164,10 +164,24 @@ def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None)
 
 @transaction.atomic
 def order_new_service(*, customer: Customer, product: Product, cycle: str, label: str = "", actor=None) -> Order:
-    """A customer (or staff) orders a product: a pending service and a pending ODS to pay for it."""
+    """A customer (or staff) orders a product: a pending service and a pending ODS to pay for it.
+
+    Ordering the same product, cycle and label again while that order is still
+    pending returns the existing order (a double-submitted form creates one order).
+    """
     price = product.prices.filter(cycle=cycle).first()
     if price is None or not product.active:
         raise OrderStateError(_("This product is not available with that billing cycle."))
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()  # serialize this customer's orders
+    existing = (
+        Order.objects.filter(
+            customer=customer, state=OrderState.PENDING, items__kind__in=(ItemKind.NEW_SERVICE, ItemKind.DOMAIN),
+            items__service__product=product, items__service__cycle=cycle, items__service__label=label.strip(),
+            items__service__status=ServiceStatus.PENDING,
+        ).order_by("-id").first()
+    )
+    if existing is not None:
+        return existing
     service = Service.objects.create(customer=customer, product=product, cycle=cycle, price=price.price, label=label.strip())
     subscription_services._event(service, kind="created", actor=actor, reason="ordered")
     today = local_today()

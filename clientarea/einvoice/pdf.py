@@ -28,10 +28,11 @@ from pathlib import Path
 from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF, FontFace
-from fpdf.enums import TableBordersLayout, TableCellFillMode, XPos, YPos
+from fpdf.enums import Align, MethodReturnValue, TableBordersLayout, TableCellFillMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _cid_font_widths
 from fpdf.syntax import Name, PDFArray, PDFContentStream
+from fpdf.util import Padding
 
 from clientarea.einvoice.documents import InvoiceDocument, Line, Party
 from clientarea.einvoice.qr import printed_qr_matrix, qr_url
@@ -442,6 +443,14 @@ class _OutputProducer(OutputProducer):
 
 # -- the document -------------------------------------------------------------------------
 
+# multi_cell() arguments the one-line shortcut accepts only at their default value,
+# and those it handles whatever their value
+_MULTI_CELL_DEFAULTS = {
+    "border": 0, "fill": False, "split_only": False, "link": None, "ln": "DEPRECATED",
+    "markdown": False, "print_sh": False, "dry_run": False, "center": False,
+}  # fmt: skip
+_MULTI_CELL_FREE = frozenset({"align", "new_x", "new_y", "output", "padding", "max_line_height", "wrapmode"})
+
 
 class _InvoicePDF(FPDF):
     """A4 page with the bundled fonts and a page-number footer."""
@@ -477,6 +486,77 @@ class _InvoicePDF(FPDF):
     def output(self, *args, **kwargs):  # type: ignore[override]
         kwargs.setdefault("output_producer_class", _OutputProducer)
         return super().output(*args, **kwargs)
+
+    def multi_cell(self, w, h=None, text="", *args, **kwargs):  # type: ignore[override]
+        """``FPDF.multi_cell``, with a shortcut for a text that fits on one line.
+
+        fpdf's line breaker re-measures the whole line for every character it adds,
+        which made ``multi_cell`` (ours and the items table's) most of the layout
+        time. A text that fits is drawn by ``cell`` instead, with exactly the
+        geometry, the content stream and the return value ``multi_cell`` gives a
+        single line (``test_multi_cell_shortcut_draws_what_fpdf_draws``); anything
+        else (wrapping, page break, fill, border, links, markdown, text shaping,
+        control characters) goes to fpdf unchanged.
+        """
+        result = None if args else self._one_line_multi_cell(w, h, text, kwargs)
+        if result is None:
+            return super().multi_cell(w, h, text, *args, **kwargs)
+        return result
+
+    def _one_line_multi_cell(self, w, h, text, kwargs):
+        for key, value in kwargs.items():
+            if key in _MULTI_CELL_DEFAULTS:
+                if value != _MULTI_CELL_DEFAULTS[key]:
+                    return None
+            elif key not in _MULTI_CELL_FREE:
+                return None
+        if not self.page or self.text_shaping or not text or text != text.strip() or not text.isprintable():
+            return None
+        align = Align.coerce(kwargs.get("align", Align.J))
+        new_x = XPos.coerce(kwargs.get("new_x", XPos.RIGHT))
+        new_y = YPos.coerce(kwargs.get("new_y", YPos.NEXT))
+        output = MethodReturnValue.coerce(kwargs.get("output", MethodReturnValue.PAGE_BREAK))
+        padding = Padding.new(kwargs.get("padding", 0))
+        if (
+            align == Align.X
+            or new_x not in (XPos.RIGHT, XPos.LEFT, XPos.LMARGIN)
+            or new_y not in (YPos.NEXT, YPos.TOP)
+            or output & MethodReturnValue.LINES
+            or bool(padding.left) != bool(padding.right)  # one-sided cell margin
+        ):
+            return None
+        if h is None:
+            h = self.font_size
+        if w == 0:
+            w = self.w - self.r_margin - self.x
+        width = w - padding.left - padding.right
+        margins = 0 if padding.left else 2 * self.c_margin
+        if self.get_string_width(text) >= width - margins - 0.01 or self.will_page_break(padding.top + h + padding.bottom):
+            return None
+        top = self.y
+        self.x += padding.left
+        self.y += padding.top
+        cell_margin = self.c_margin
+        if padding.left:  # multi_cell drops the cell margin on padded sides
+            self.c_margin = 0
+        try:
+            self.cell(width, h, text, align=Align.L if align == Align.J else align, new_x=new_x, new_y=new_y)
+        finally:
+            self.c_margin = cell_margin
+        if new_y == YPos.TOP:
+            self.y = top
+        else:
+            self.y += padding.bottom
+        if new_x == XPos.RIGHT:
+            self.x += padding.right
+        elif new_x == XPos.LEFT:
+            self.x -= padding.left
+        result = ()
+        if output & MethodReturnValue.PAGE_BREAK:
+            result += (False,)
+        if output & MethodReturnValue.HEIGHT:
+            result += (h + padding.top + padding.bottom,)
+        return result[0] if len(result) == 1 else result
 
     # small drawing helpers
     def text_style(self, size: float, bold: bool = False, color: tuple[int, int, int] = TEXT) -> None:

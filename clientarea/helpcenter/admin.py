@@ -10,14 +10,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
 from clientarea.helpcenter import rendering, selectors, services
 from clientarea.helpcenter.models import Article, Category, Language, Tag, UnansweredSearch, Vote
@@ -37,6 +36,16 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
+
+    def save_model(self, request, obj, form, change):
+        services.save_tag(tag=obj)
+
+    def delete_model(self, request, obj):
+        services.delete_tag(tag=obj)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            services.delete_tag(tag=tag)
 
 
 class FeedbackInline(admin.TabularInline):
@@ -139,11 +148,10 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """The article as posted from the edit form, rendered like the public page but not saved."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         if not (self.has_add_permission(request) or self.has_change_permission(request)):
             raise PermissionDenied
-        return require_POST(self._render_preview)(request)
-
-    def _render_preview(self, request: HttpRequest) -> HttpResponse:
         article = self._preview_article(request.POST)
         category = article.category
         return render(request, "helpcenter/article.html", {

@@ -74,6 +74,25 @@ def delete_article(*, article: Article) -> None:
 
 
 @transaction.atomic
+def save_tag(*, tag: Tag) -> Tag:
+    """Save a new or renamed tag and re-index the articles that carry it (tag names are searchable)."""
+    tag.full_clean()
+    tag.save()
+    for article in tag.articles.all():
+        reindex_article(article=article)
+    return tag
+
+
+@transaction.atomic
+def delete_tag(*, tag: Tag) -> None:
+    """Delete a tag and re-index the articles that carried it."""
+    articles = list(tag.articles.all())
+    tag.delete()
+    for article in articles:
+        reindex_article(article=article)
+
+
+@transaction.atomic
 def rebuild_search_index() -> int:
     """Re-index every article (after a restore or a bulk import). Returns how many were indexed."""
     search.clear_index()

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from clientarea.helpcenter import rendering, selectors, services, visitors
 from clientarea.helpcenter.models import COMMENT_MAX_LENGTH, Article, Language, VoteValue
@@ -31,7 +31,7 @@ def _published_article_or_404(slug: str) -> Article:
     return article
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
     categories = selectors.categories_with_articles(language)
@@ -45,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
     })
 
 
-@require_GET
+@require_safe
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     found = selectors.category_for_slug(slug)
     if found is None:
@@ -63,12 +63,12 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     })
 
 
-@require_GET
+@require_safe
 def article(request: HttpRequest, slug: str) -> HttpResponse:
     article = selectors.article_for_page(slug, include_drafts=request.user.is_staff)
     if article is None:
         raise Http404
-    if article.published and services.record_view(
+    if article.published and request.method == "GET" and services.record_view(
         article=article, visitor=visitors.view_visitor(request), user_agent=visitors.user_agent(request),
         is_staff=request.user.is_staff,
     ):
@@ -111,7 +111,7 @@ def feedback(request: HttpRequest, slug: str) -> HttpResponse:
     return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
 
 
-@require_GET
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
     query = request.GET.get("q", "")
@@ -121,7 +121,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "helpcenter/search.html", {"query": outcome.query if outcome else "", "outcome": outcome, "language": language})
 
 
-@require_GET
+@require_safe
 def tag(request: HttpRequest, slug: str) -> HttpResponse:
     tag = selectors.tag_for_slug(slug)
     if tag is None:
@@ -129,7 +129,7 @@ def tag(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "helpcenter/tag.html", {"tag": tag, "articles": selectors.articles_with_tag(tag, selectors.ui_language())})
 
 
-@require_GET
+@require_safe
 def media(request: HttpRequest, name: str) -> HttpResponse:
     """A help screenshot in the requested language (``?lang=es|en``, default: the page language)."""
     language = request.GET.get("lang") or selectors.ui_language()

@@ -39,17 +39,10 @@ MAX_POLLS = 40
 
 
 def help_url(topic: str) -> str | None:
-    """The help-center article on ``topic`` ("pse", "cash"), or None while the help center is not there."""
-    # TODO(helpcenter): a plain import once clientarea.helpcenter.selectors exists.
-    try:
-        from clientarea.helpcenter.selectors import article_url_for
-    except ImportError:
-        return None
-    try:
-        return article_url_for(topic, translation.get_language()) or None
-    except Exception:  # noqa: BLE001 - a missing article must not break payments
-        logger.exception("help article %s unavailable", topic)
-        return None
+    """The help-center article on ``topic`` ("pse", "cash"), or None when none is published."""
+    from clientarea.helpcenter.selectors import article_url_for
+
+    return article_url_for(topic, translation.get_language()) or None  # never raises (links home when missing)
 
 
 def client_ip(request: HttpRequest) -> str | None:

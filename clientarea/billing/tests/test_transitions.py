@@ -146,3 +146,21 @@ def test_two_concurrent_payments_apply_once_and_renew_once():
     assert service.next_due_date == dt.date(2026, 3, 15)
     assert ServiceEvent.objects.filter(service=service, kind="renewed").count() == 1
     assert OrderEvent.objects.filter(order=order, kind="paid").count() == 1
+
+
+def test_ordering_the_same_service_twice_while_pending_returns_the_same_order(db):
+    from decimal import Decimal
+
+    from clientarea.billing import services
+    from clientarea.catalog.models import Product, ProductPrice
+    from clientarea.test import make_customer, make_provider
+
+    make_provider()
+    customer = make_customer()
+    product = Product.objects.create(code="dup", name="Hosting", kind="hosting")
+    ProductPrice.objects.create(product=product, cycle="monthly", price=Decimal("10000"))
+    first = services.order_new_service(customer=customer, product=product, cycle="monthly", label="a.co")
+    again = services.order_new_service(customer=customer, product=product, cycle="monthly", label="a.co")
+    other = services.order_new_service(customer=customer, product=product, cycle="monthly", label="b.co")
+    assert first.pk == again.pk and other.pk != first.pk
+    assert customer.services.count() == 2

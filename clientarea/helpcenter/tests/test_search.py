@@ -144,6 +144,15 @@ class SearchTests(BaseTestCase):
                 cursor.execute(f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s", [self.cash.pk or 0])
                 self.assertEqual(cursor.fetchone()[0], 0)
 
+    def test_renamed_and_deleted_tags_are_reindexed(self):
+        tag = self.cash.tags.get()
+        tag.name = "Gana"
+        services.save_tag(tag=tag)
+        self.assertEqual(self.found("gana"), ["pago-en-efectivo"])
+        self.assertEqual(self.found("efecty"), [])
+        services.delete_tag(tag=tag)
+        self.assertEqual(self.found("gana"), [])
+
     def test_the_index_can_be_rebuilt(self):
         search.clear_index()
         self.assertEqual(services.rebuild_search_index(), 6)

@@ -57,6 +57,10 @@ class ViewCountTests(BaseTestCase):
             self.assertEqual(self.client.get(self.url).status_code, 200)
         self.assertEqual(self.views(), 1)
 
+    def test_a_head_request_is_answered_but_not_counted(self):
+        self.assertEqual(self.client.head(self.url).status_code, 200)
+        self.assertEqual(self.views(), 0)
+
     def test_the_same_visitor_counts_again_the_next_day(self):
         today = datetime.date(2026, 3, 2)
         for day in (today, today, today + datetime.timedelta(days=1)):
