@@ -94,6 +94,7 @@ class Capture:
         """Highlight the element and save the visible part of the page."""
         locator = self.page.locator(_selector(key)).first
         locator.wait_for(state="visible")
+        self.page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring
         locator.evaluate(HIGHLIGHT_JS)
         path = self.folder / name
         self.page.screenshot(path=str(path))

@@ -81,6 +81,9 @@ ABANDONED_AFTER = dt.timedelta(hours=24)
 #: The browser return asks the gateway at most this often per payment.
 RETURN_CHECK_INTERVAL = dt.timedelta(seconds=60)
 
+#: Cash networks as customers know them (gateway method codes upper-cased, without spaces or underscores).
+CASH_NETWORKS = {"EFECTY": "Efecty", "BALOTO": "Baloto", "SURED": "SuRed", "GANA": "Gana", "PUNTORED": "PuntoRed",
+                 "SUPERGIROS": "SuperGIROS", "REDSERVI": "Redservi", "APOSTAR": "Apostar", "SUCHANCE": "SuChance"}
 NOTIFICATION_KINDS = {"payu": MessageKind.CONFIRMATION, "payvalida": MessageKind.NOTIFICATION}
 RESPONSE_URL_NAMES = {"payu": "payments:payu_response", "payvalida": "payments:payvalida_return"}
 NOTIFY_URL_NAMES = {"payu": "payments:payu_confirmation", "payvalida": "payments:payvalida_notification"}
@@ -438,8 +441,12 @@ def _note_details(payment: Payment, update: PaymentUpdate) -> None:
                            ("pending_reason", "pending_reason"), ("reference_pol", "gateway_order")):
         if extra.get(source):
             instructions[target] = str(extra[source])[:100]
-    if update.method == PaymentMethod.CASH and update.raw_method:
-        instructions["network"] = update.raw_method[:40]
+    for source in ("voucher_url", "receipt_url"):
+        if str(extra.get(source, "")).startswith("https://") or (settings.PAYMENTS_SANDBOX and str(extra.get(source, "")).startswith("http")):
+            instructions["checkout_url"] = str(extra[source])[:500]
+    network = CASH_NETWORKS.get(update.raw_method.replace(" ", "").replace("_", "").upper()) if update.raw_method else None
+    if update.method == PaymentMethod.CASH and network:
+        instructions["network"] = network
     payment.instructions = instructions
     if not payment.gateway_order_id and extra.get("reference_pol"):
         payment.gateway_order_id = str(extra["reference_pol"])[:64]
