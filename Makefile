@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= clientarea.settings
 
-.PHONY: run test install migrate demo bench clean
+.PHONY: run test install migrate demo bench screenshots clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -36,6 +36,10 @@ bench: install
 	$(BIN)/python bench/billing_run.py
 	$(BIN)/python bench/confirmations.py
 	$(BIN)/python bench/einvoice.py
+
+# Regenerate the help article's screenshots from the running demo (start `make run` first).
+screenshots: install
+	$(BIN)/python -m clientarea.helpcenter.screenshots --base-url http://127.0.0.1:$${PORT:-8000} --strict
 
 clean:
 	rm -rf $(VENV) var

@@ -84,10 +84,11 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("what it did"))
     def summary(self, run: BillingRun) -> str:
-        labels = dict(automation.summary_rows(run.counts or {}))
-        parts = [f"{run.counts.get(key, 0):,} {str(automation.COUNT_LABELS[key]).lower()}"
-                 for key in SUMMARY_KEYS if (run.counts or {}).get(key)]
-        return " · ".join(parts) if parts else (_("nothing to do") if labels else "—")
+        counts = run.counts or {}
+        parts = [f"{counts[key]:,} {str(automation.COUNT_LABELS[key]).lower()}" for key in SUMMARY_KEYS if counts.get(key)]
+        if parts:
+            return " · ".join(parts)
+        return str(_("nothing to do")) if run.finished_at else "—"
 
     @admin.display(description=_("errors"))
     def error_count(self, run: BillingRun):

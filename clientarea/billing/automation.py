@@ -213,7 +213,7 @@ class _Run:
     record: BillingRun
     counts: Tally = field(default_factory=Tally)
     errors: list[dict] = field(default_factory=list)
-    renderer: OrderEmailRenderer = field(default_factory=OrderEmailRenderer)
+    renderer: OrderEmailRenderer = field(default_factory=lambda: OrderEmailRenderer())
     products: dict[int, Product] = field(default_factory=dict)
     descriptions: dict[tuple[str, bool], str] = field(default_factory=dict)
     pay_url: PayUrls = field(default_factory=lambda: PayUrls())
@@ -260,9 +260,12 @@ def run_billing(
             if progress:
                 progress(run.counts["customers"], max(total, run.counts["customers"]))
     except BaseException as exc:
-        run.errors.append({"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]})
-        _save(record, run, BillingRunStatus.FAILED, finished=True)
         logger.exception("billing run %s failed", rules.run_date)
+        run.errors.append({"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]})
+        try:
+            _save(record, run, BillingRunStatus.FAILED, finished=True)
+        except Exception:  # e.g. the database itself is gone: keep the original error
+            logger.exception("billing run %s: could not record the failure", rules.run_date)
         raise
     _save(record, run, BillingRunStatus.DONE_WITH_ERRORS if run.counts["errors"] else BillingRunStatus.DONE, finished=True)
     stats = run.renderer.stats
@@ -315,12 +318,11 @@ def _save(record: BillingRun, run: _Run, status: str, *, finished: bool = False)
 
 def _process_batch(run: _Run, ids: list[int]) -> None:
     customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("user")}
-    orders: dict[int, list[Order]] = defaultdict(list)
-    for order in actionable_orders(run.rules).filter(customer_id__in=ids).order_by("customer_id", "due_date", "pk"):
-        orders[order.customer_id].append(order)
-    for customer_id, customer_orders in orders.items():
-        for order in customer_orders:
-            _dun_order(run, customers[customer_id], order)
+    orders = (actionable_orders(run.rules).filter(customer_id__in=ids).order_by("customer_id", "due_date", "pk")
+              .only("pk", "customer_id", "issue_date", "due_date", "reminders_sent"))
+    for order in orders:
+        if _may_need_dunning(run.rules, order):
+            _dun_order(run, customers[order.customer_id], order)
     # Read after dunning, which may have cancelled orders (and so freed periods).
     due: dict[int, list[Service]] = defaultdict(list)
     for service in due_services(run.rules).filter(customer_id__in=ids).order_by("customer_id", "next_due_date", "pk"):
@@ -360,7 +362,8 @@ class _OrderWork:
         """The services whose current period this order bills, locked (order first, then services)."""
         if self._current is None:
             ids = [i.service_id for i in self.items if i.service_id and i.period_key and i.kind != ItemKind.SETUP_FEE]
-            locked = {s.pk: s for s in Service.objects.select_for_update().select_related("product").filter(pk__in=ids)}
+            # of=self: lock the services only, not the (shared) product rows joined for the emails.
+            locked = {s.pk: s for s in Service.objects.select_for_update(of=("self",)).select_related("product").filter(pk__in=ids)}
             self._current = [
                 locked[i.service_id] for i in self.items
                 if i.service_id in locked and i.period_key and locked[i.service_id].next_due_date == i.period_start
@@ -369,6 +372,16 @@ class _OrderWork:
 
     def days_overdue(self, rules: Rules) -> int:
         return (rules.run_date - self.order.due_date).days
+
+
+def _may_need_dunning(rules: Rules, order: Order) -> bool:
+    """Cheap pre-check from the batch's read, so that idle orders take no lock. The steps re-check."""
+    if order.issue_date <= rules.days(-rules.cancel_unpaid_new_after_days):
+        return True
+    if (rules.run_date - order.due_date).days >= rules.suspend_after_days:
+        return True
+    key = reminder_stage(rules=rules, due_date=order.due_date, issue_date=order.issue_date)
+    return key is not None and key not in (order.reminders_sent or [])
 
 
 def _dun_order(run: _Run, customer: Customer, order: Order) -> None:

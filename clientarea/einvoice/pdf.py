@@ -31,6 +31,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import Align, MethodReturnValue, TableBordersLayout, TableCellFillMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _cid_font_widths
+from fpdf.table import draw_box_borders
 from fpdf.syntax import Name, PDFArray, PDFContentStream
 from fpdf.util import Padding
 
@@ -446,10 +447,12 @@ class _OutputProducer(OutputProducer):
 # multi_cell() arguments the one-line shortcut accepts only at their default value,
 # and those it handles whatever their value
 _MULTI_CELL_DEFAULTS = {
-    "border": 0, "fill": False, "split_only": False, "link": None, "ln": "DEPRECATED",
-    "markdown": False, "print_sh": False, "dry_run": False, "center": False,
+    "split_only": False, "link": None, "ln": "DEPRECATED", "markdown": False, "print_sh": False,
+    "dry_run": False, "center": False,
 }  # fmt: skip
-_MULTI_CELL_FREE = frozenset({"align", "new_x", "new_y", "output", "padding", "max_line_height", "wrapmode"})
+_MULTI_CELL_FREE = frozenset(
+    {"align", "border", "fill", "new_x", "new_y", "output", "padding", "max_line_height", "wrapmode"}
+)
 
 
 class _InvoicePDF(FPDF):
@@ -495,8 +498,8 @@ class _InvoicePDF(FPDF):
         time. A text that fits is drawn by ``cell`` instead, with exactly the
         geometry, the content stream and the return value ``multi_cell`` gives a
         single line (``test_multi_cell_shortcut_draws_what_fpdf_draws``); anything
-        else (wrapping, page break, fill, border, links, markdown, text shaping,
-        control characters) goes to fpdf unchanged.
+        else (wrapping, page break, links, markdown, text shaping, control
+        characters) goes to fpdf unchanged.
         """
         result = None if args else self._one_line_multi_cell(w, h, text, kwargs)
         if result is None:
@@ -536,6 +539,12 @@ class _InvoicePDF(FPDF):
         top = self.y
         self.x += padding.left
         self.y += padding.top
+        fill, border = kwargs.get("fill", False), kwargs.get("border", 0)
+        if fill or border:  # the box multi_cell draws behind a single line
+            draw_box_borders(
+                self, self.x - padding.left, self.y - padding.top, self.x + width + padding.right,
+                self.y + h + padding.bottom, border, self.fill_color if fill else None,
+            )  # fmt: skip
         cell_margin = self.c_margin
         if padding.left:  # multi_cell drops the cell margin on padded sides
             self.c_margin = 0

@@ -9,9 +9,8 @@ the folder the help center serves them from (``static/helpcenter/screenshots``);
 shows a screenshot as soon as its file exists, and leaves it out while it does not.
 
 Everything the script clicks or highlights is in ``SELECTORS`` below. A step whose selector
-is still ``None`` is skipped and reported (steps 04–08 wait for the billing and payment
-pages); ``--strict`` turns skipped steps into a failing exit code. The script stops before
-paying: nothing is charged, not even in the sandbox.
+is ``None`` is skipped and reported; ``--strict`` turns skipped steps into a failing exit
+code. The script stops on the gateway choice: nothing is paid, not even in the sandbox.
 
 Only Playwright and a Chromium are needed (``CHROMIUM_PATH``, default /usr/bin/chromium); Django is not imported.
 """
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-# Everything the script touches on the pages. TODO(lead): fill the None ones when the pages exist.
+# Everything the script touches on the pages. A step whose selector is None is skipped.
 SELECTORS: dict[str, str | None] = {
     # 01: home page, the "Client access" button in the header
     "client_access": "#client-access",
@@ -36,16 +35,17 @@ SELECTORS: dict[str, str | None] = {
     "login_submit": "main form.form button[type=submit]",
     # 03: client area side menu, the "Billing" entry
     "nav_billing": "#nav-billing",
-    # 04: in Billing, the link that opens a pending (red) order, e.g. "tr.state-pending a"
-    "pending_order": None,
-    # 05: on the order page, the items table with the total, e.g. "table.order-items"
-    "order_items": None,
-    # 06: the blue "Pay now" button, e.g. "#pay-now"
-    "pay_now": None,
-    # 07: the gateway choice (PayU Latam / Payvalida), e.g. "#gateway-choice"
-    "gateway_choice": None,
-    # 08: in "My emails", the link that opens the electronic invoice email, e.g. "a:has-text('Factura electrónica')"
-    "invoice_email": None,
+    # 04: in Billing, the link that opens a pending (red) order
+    "pending_order": "tr.state-row-pending th a",
+    # 05: on the order page, the items table
+    "order_items": "table.items",
+    # 06: the blue "Pay now" button
+    "pay_now": "#pay-now",
+    # 07: the gateway choice (PayU Latam / Payvalida)
+    "gateway_choice": "div.gateways",
+    # 08: in "My emails", the link that opens an electronic invoice email. DIAN fixes the subject:
+    # "NIT;Name;Number;01;Trade name", where 01 is the invoice document type.
+    "invoice_email": "main table a:has-text(';01;')",
     # 08: on the email page, what to highlight (the attachments list follows the body)
     "email_body": "pre.email-body",
 }
@@ -209,11 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", default=DEMO_CODE)
     parser.add_argument("--chromium", default=None, help="Chromium executable (default: $CHROMIUM_PATH or /usr/bin/chromium)")
     parser.add_argument("--strict", action="store_true", help="fail when a step is skipped because its selector is not set")
+    parser.add_argument("--timeout", type=int, default=15000, help="milliseconds to wait for each element (default 15000)")
     args = parser.parse_args(argv)
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     if not languages or any(lang not in LANGUAGE_COOKIES for lang in languages):
         parser.error("--languages must be es, en or es,en")
-    report = capture(base_url=args.base_url, out=args.out, languages=languages, email=args.email, code=args.code, chromium=args.chromium)
+    report = capture(base_url=args.base_url, out=args.out, languages=languages, email=args.email, code=args.code,
+                     chromium=args.chromium, timeout_ms=args.timeout)
     for path in report.written:
         print(f"wrote   {path}")
     for entry in report.skipped:

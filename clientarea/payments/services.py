@@ -95,6 +95,7 @@ _STATUS_FROM_GATEWAY = {
     GatewayStatus.ERROR: PaymentStatus.ERROR,
     GatewayStatus.PENDING: PaymentStatus.PENDING,
 }
+_NEGATIVE = (GatewayStatus.DECLINED, GatewayStatus.EXPIRED, GatewayStatus.ERROR)
 # Query results are applied in this order, so an approval always wins and a newer
 # pending transaction is not hidden by an older declined one.
 _APPLY_ORDER = {GatewayStatus.ERROR: 0, GatewayStatus.DECLINED: 0, GatewayStatus.EXPIRED: 0, GatewayStatus.PENDING: 1, GatewayStatus.APPROVED: 2}
@@ -349,7 +350,8 @@ def handle_notification(
         result = _process_update(gateway, update, message=message, dedupe_key=update.dedupe_key)
     except Exception:  # noqa: BLE001 - answer "try again" rather than lose the payment
         logger.exception("payment notification %s from %s failed (reference=%s)", message.pk, gateway.code, update.reference)
-        _finish(message, outcome="error: processing failed, gateway will retry", processed=False, signature_valid=True)
+        _finish(message, outcome="error: processing failed, gateway will retry", processed=False, processed_at=None,
+                signature_valid=True)
         return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
     logger.info("payment notification %s gateway=%s reference=%s status=%s outcome=%s",
                 message.pk, gateway.code, update.reference, update.status.value, result.outcome)
@@ -505,7 +507,7 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
     payment_id, order_id = row
     # Lock order: the order first, then the payment (start_payment does the same).
     Order.objects.select_for_update().filter(pk=order_id).values_list("pk", flat=True).first()
-    payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
     status = update.status
     transaction_id = (update.transaction_id or "")[:64]
     now = timezone.now()
@@ -528,6 +530,11 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
             alert_staff(payment, reason)
         return ApplyResult(outcome=outcome, payment=payment)
 
+    if (status in _NEGATIVE and payment.status == PaymentStatus.PENDING and payment.gateway_transaction_id
+            and transaction_id and transaction_id != payment.gateway_transaction_id):
+        # PayU lets the buyer retry under one reference: a late decline of an earlier try
+        # must not hide the transaction now pending at the bank (it reports on its own).
+        return ApplyResult(outcome=f"ignored: {status.value} of an older transaction, another is pending", payment=payment)
     _note_details(payment, update)
     if status != GatewayStatus.APPROVED:
         new_status = _STATUS_FROM_GATEWAY[status]
@@ -646,14 +653,15 @@ def check_payment(payment: Payment, *, now: dt.datetime | None = None, close_exp
 
     Then close the attempt if it is still open and past ``expires_at`` (deleting the
     pending order at the gateway when it supports that), or if the gateway never
-    heard of it for a day. Raises ``GatewayUnavailable`` (the caller retries later).
+    heard of it for a day. Raises ``GatewayUnavailable`` / ``GatewayError`` (retried after the backoff).
     """
     now = now or timezone.now()
     gateway = get_gateway(payment.gateway)
     try:
         updates = gateway.fetch_status(payment.reference)
-    except GatewayUnavailable:
-        Payment.objects.filter(pk=payment.pk).update(last_checked_at=now, next_check_at=now + dt.timedelta(minutes=10))
+    except GatewayError:
+        # Unreachable (GatewayUnavailable) or an answer we cannot use: try again after the backoff.
+        Payment.objects.filter(pk=payment.pk).update(last_checked_at=now, next_check_at=_next_check(payment, now))
         raise
     outcomes = []
     for update in sorted(updates, key=lambda u: _APPLY_ORDER.get(u.status, 1)):
@@ -760,7 +768,7 @@ def query_payment_again(payment: Payment, *, actor=None) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-def mark_refunded(payment: Payment, *, note: str, actor) -> Payment:
+def mark_refunded(payment: Payment, note: str, actor) -> Payment:
     """Record that staff refunded this payment outside the portal (gateway back office, bank transfer).
 
     Allowed for payments flagged for refund or under review; the order is not touched.

@@ -8,15 +8,18 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from clientarea.billing import automation, services
 from clientarea.billing.models import BillingRun, BillingRunStatus, Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState
-from clientarea.billing.run_emails import OrderEmailRenderer
+from clientarea.billing.run_emails import OrderEmailRenderer, _stencilable, order_values
 from clientarea.billing.tests import aware, make_product
 from clientarea.catalog.models import BillingCycle, TaxTreatment
 from clientarea.notifications.models import OutgoingEmail
@@ -36,8 +39,9 @@ def world(db):
     hosting = make_product("hosting-pyme", name="Hosting Pyme", prices={"monthly": "29000", "annual": "300000"})
     domain = make_product("dominio-co", name="Dominio .co", kind="domain", tax_treatment=TaxTreatment.EXCLUDED, tax_rate="0",
                           prices={"annual": "89000"})
-    alice = make_customer("alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050")
-    bob = make_customer("bob@example.com", first_name="Bob", last_name="Pérez", document_number="1020304051", preferred_language="en")
+    # alice reads English (the emails' texts are checked on her), bob Spanish (the site's language).
+    alice = make_customer("alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050", preferred_language="en")
+    bob = make_customer("bob@example.com", first_name="Bob", last_name="Pérez", document_number="1020304051", preferred_language="es-co")
 
     class World:
         pass
@@ -54,6 +58,12 @@ def make_service(customer, product, *, due: dt.date, cycle: str = BillingCycle.M
         customer=customer, product=product, cycle=cycle, price=Decimal(price), label=label, status=status,
         suspension_reason=reason, start_date=due - dt.timedelta(days=30), next_due_date=due, anchor_day=anchor or due.day,
     )
+
+
+def stored(msgid: str, **values) -> str:
+    """A reason as the run stores it: in the site's language (translated when the catalogue has it)."""
+    with translation.override(django_settings.LANGUAGE_CODE):
+        return gettext(msgid) % values
 
 
 def run(day: dt.date, **kwargs) -> BillingRun:
@@ -101,6 +111,8 @@ def test_it_bills_all_due_services_of_a_customer_in_one_order(world):
     assert list(order.events.values_list("kind", flat=True)) == ["created"]
     bob_order = Order.objects.get(customer=world.bob)
     assert [i.service for i in bob_order.items.all()] == [b1]
+    with translation.override("es-co"):  # each customer's items in their language
+        assert bob_order.items.get().description == gettext("%(product)s · %(label)s (renewal)") % {"product": "Hosting Pyme", "label": "bob.co"}
     assert templates_sent() == ["order_created", "order_created"]
     email = OutgoingEmail.objects.get(customer=world.alice)
     assert order.number in email.subject and "$ 123.510" in email.subject
@@ -250,13 +262,14 @@ def test_missed_reminders_are_not_back_filled(world):
     assert Order.objects.get().reminders_sent == ["overdue-2"]
 
 
-def test_no_reminder_on_the_day_the_order_is_issued(world):
+def test_a_late_order_gets_no_reminder_on_its_issue_day(world):
     make_service(world.alice, world.hosting, due=D + dt.timedelta(days=2))  # billed late: inside the reminder window
 
-    run(D)
-    run(D + dt.timedelta(days=1))
+    for day in range(3):
+        run(D + dt.timedelta(days=day))
 
-    assert templates_sent() == ["order_created", "order_reminder"]
+    # The order email said it all; the "before" stage began 5 days before due, too long ago.
+    assert templates_sent() == ["order_created", "order_due_today"]
 
 
 # --- Suspension and termination ---------------------------------------------------------------------------
@@ -273,7 +286,7 @@ def test_it_suspends_after_s_days_and_payment_lifts_it(world):
     assert result.counts["services_suspended"] == 1
     assert (service.status, service.suspension_reason) == (ServiceStatus.SUSPENDED, SuspensionReason.OVERDUE)
     event = service.events.filter(kind="suspended").get()
-    assert event.reason == f"Order {order.number} not paid 5 days after due"
+    assert event.reason == stored("Order %(number)s not paid %(days)d days after due", number=order.number, days=5)
     email = OutgoingEmail.objects.get(template="service_suspended")
     assert order.number in email.subject and "$ 34.510" in email.subject
     assert "Hosting Pyme · example.co" in email.body_text
@@ -327,8 +340,9 @@ def test_it_terminates_after_t_days_and_cancels_the_order(world):
     order.refresh_from_db()
     assert result.counts["services_terminated"] == 1 and result.counts["orders_cancelled_overdue"] == 1
     assert service.status == ServiceStatus.TERMINATED
-    assert service.events.filter(kind="terminated").get().reason == f"Not paid 30 days after due ({order.number})"
-    assert (order.state, order.cancel_reason) == (OrderState.CANCELLED, "Not paid 30 days after due")
+    reason = stored("Not paid %(days)d days after due", days=30)
+    assert service.events.filter(kind="terminated").get().reason == f"{reason} ({order.number})"
+    assert (order.state, order.cancel_reason) == (OrderState.CANCELLED, reason)
     assert not order.items.filter(period_key__isnull=False).exists()
     email = OutgoingEmail.objects.get(template="service_terminated")
     assert order.number in email.subject and "Hosting Pyme · example.co" in email.body_text
@@ -346,7 +360,7 @@ def test_unpaid_new_service_orders_are_cancelled_after_c_days(world):
     order.refresh_from_db()
     service.refresh_from_db()
     assert result.counts["orders_cancelled_unpaid"] == 1
-    assert (order.state, order.cancel_reason) == (OrderState.CANCELLED, "Not paid 7 days after issue")
+    assert (order.state, order.cancel_reason) == (OrderState.CANCELLED, stored("Not paid %(days)d days after issue", days=7))
     assert service.status == ServiceStatus.CANCELLED
     assert "order_cancelled" in templates_sent()
 
@@ -477,16 +491,16 @@ def test_a_run_that_cannot_go_on_is_recorded_as_failed(world, monkeypatch):
 def test_two_concurrent_runs_create_no_duplicates():
     make_provider()
     hosting = make_product("hosting-pyme")
-    due_services = []
+    for n in range(10):  # orders five days overdue: one suspension and one email each, whoever gets there first
+        customer = make_customer(f"late{n}@example.com", document_number=str(40_000_000 + n))
+        make_service(customer, hosting, due=D - dt.timedelta(days=5), label=f"late{n}.co")
+    automation.run_billing(run_date=D - dt.timedelta(days=20))
+    assert Order.objects.count() == 10
     for n in range(60):
         customer = make_customer(f"c{n}@example.com", document_number=str(30_000_000 + n))
-        due_services.append(make_service(customer, hosting, due=D + dt.timedelta(days=n % 10), label=f"c{n}.co"))
+        make_service(customer, hosting, due=D + dt.timedelta(days=n % 10), label=f"c{n}.co")
         if n % 3 == 0:  # a second service: grouped into the same order
             make_service(customer, hosting, due=D + dt.timedelta(days=12), label=f"second{n}.co")
-    overdue = due_services[:10]
-    for service in overdue:  # orders five days overdue: one suspension and one email each
-        order = renew_and_get_order(service, D - dt.timedelta(days=20))
-        Order.objects.filter(pk=order.pk).update(due_date=D - dt.timedelta(days=5))
     results: list[BillingRun] = []
     failures: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -507,15 +521,16 @@ def test_two_concurrent_runs_create_no_duplicates():
         thread.join(timeout=120)
 
     assert not failures and len(results) == 2
-    assert sum(r.counts["orders_created"] for r in results) == 50
+    assert sum(r.counts["orders_created"] for r in results) == 60
     assert all(r.counts["errors"] == 0 for r in results), [r.errors for r in results]
     live = OrderItem.objects.filter(period_key__isnull=False)
     assert live.count() == len(set(live.values_list("service_id", "period_start")))
     assert Service.objects.filter(status=ServiceStatus.SUSPENDED).count() == 10
     assert OutgoingEmail.objects.filter(template="service_suspended").count() == 10
-    assert OutgoingEmail.objects.filter(template="order_created").count() == 60
+    assert OutgoingEmail.objects.filter(template="order_created").count() == 70
+    assert Order.objects.count() == 70 and OrderItem.objects.count() == 90
     numbers = sorted(int(n.split("-")[1]) for n in Order.objects.values_list("number", flat=True))
-    assert numbers == list(range(1, 61))  # gap-free, no duplicates
+    assert numbers == list(range(1, 71))  # gap-free, no duplicates
     connections.close_all()
 
 
@@ -574,8 +589,8 @@ def test_the_email_stencil_matches_the_template_for_any_values(world, first, las
     order = Order(pk=10**9, number="ODS-123456", customer=customer, issue_date=D, due_date=D + dt.timedelta(days=3),
                   subtotal=amount, tax_total=tax, total=amount + tax)
     items = [Item(pk=10**9, order=order, position=1, kind=ItemKind.RENEWAL, description=f"Hosting · {label} (renewal)",
-                  period_start=D, period_end=D + dt.timedelta(days=31), unit_price=amount, tax_rate=Decimal("0") if zero_tax else Decimal("19"),
-                  subtotal=amount, tax_amount=tax, total=amount + tax)]
+                  period_start=D, period_end=D + dt.timedelta(days=31), quantity=Decimal("1.00"), unit_price=amount,
+                  tax_rate=Decimal("0") if zero_tax else Decimal("19"), subtotal=amount, tax_amount=tax, total=amount + tax)]
     for _ in range(2):  # the first render builds and verifies the stencil, the second uses it
         got = renderer.render(template="order_created", order=order, items=items, customer=customer, pay_url="http://testserver/p/", language=language)
         order._prefetched_objects_cache = {}
@@ -584,6 +599,10 @@ def test_the_email_stencil_matches_the_template_for_any_values(world, first, las
         expected = render_email(template="order_created", language=language,
                                 context={"order": attach_items(order, items), "customer": customer, "pay_url": "http://testserver/p/"})
         assert got == expected
+    assert renderer.stats["dropped"] == 0  # the stencil itself was right, not rescued by the audit
+    values, _choices = order_values(order=order, items=items, customer=customer, pay_url="http://testserver/p/")
+    if _stencilable(values):  # names with leading/trailing spaces are rendered in full, by design
+        assert renderer.stats["stencil"] == 2
 
 
 def test_stencils_are_used_for_renewals_and_refused_for_unsafe_templates(world, monkeypatch):
@@ -593,10 +612,9 @@ def test_stencils_are_used_for_renewals_and_refused_for_unsafe_templates(world, 
     for n in range(3):
         customer = make_customer(f"s{n}@example.com")
         make_service(customer, world.hosting, due=D + dt.timedelta(days=1))
-    monkeypatch.setattr(automation._Run, "renderer", None, raising=False)
     monkeypatch.setattr(automation, "OrderEmailRenderer", lambda: renderer)
     run(D)
-    assert renderer.stats["stencil"] == 3 and renderer.stats["full"] == 0
+    assert renderer.stats == {"stencil": 3, "full": 0, "dropped": 0}
 
     with pytest.raises(run_emails._Unsafe):
         run_emails.check_template("emails/order_overdue.txt")  # blocktranslate count: rendered in full
@@ -612,8 +630,9 @@ def test_the_cli_prints_a_summary_table(world):
     call_command("billing_run", "--date=2025-03-03", "--no-progress", stdout=out)
 
     text = out.getvalue()
-    assert "Billing run 2025-03-03" in text
-    assert "Renewal orders created" in text and "1" in text.split("Renewal orders created")[1].splitlines()[0]
+    assert "2025-03-03" in text.splitlines()[0]
+    label = str(automation.COUNT_LABELS["orders_created"])  # in the site's language, like the command
+    assert text.split(label)[1].splitlines()[0].strip() == "1"
     assert BillingRun.objects.get().triggered_by == "cli"
 
 
@@ -621,7 +640,7 @@ def test_the_cli_dry_run_says_so_and_exits_1_on_errors(world, monkeypatch):
     make_service(world.alice, world.hosting, due=D + dt.timedelta(days=3))
     out = io.StringIO()
     call_command("billing_run", "--date=2025-03-03", "--dry-run", stdout=out)
-    assert "dry run" in out.getvalue() and not Order.objects.exists()
+    assert gettext("(dry run: nothing was changed)") in out.getvalue() and not Order.objects.exists()
 
     monkeypatch.setattr(automation, "renewal_line", lambda **kwargs: 1 / 0)
     out = io.StringIO()

@@ -14,7 +14,7 @@ from clientarea.payments import services
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import GatewayStatus, PaymentMethod, PaymentUpdate
 from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
-from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import (
     payu_confirmation,
     payvalida_notification,
@@ -86,6 +86,20 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
         self.assertEqual(self.order.state, "paid")
+
+    def test_a_late_decline_of_an_earlier_try_does_not_hide_a_pending_transfer(self):
+        payment, _ = self.start()
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("tx-pse", state="PENDING", method="PSE")]
+        services.check_payment(payment)
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-card"))
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.PENDING)
+        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("ignored: declined of an older transaction"))
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="4", transaction_id="tx-pse", method_type="4"))
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        self.assertEqual(self.order.payment_method, "pse")
 
     def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund(self):
         payment, _ = self.start()

@@ -12,6 +12,7 @@ import time
 from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from clientarea.billing import automation
 from clientarea.billing.models import BillingRunStatus
@@ -73,17 +74,20 @@ class Command(BaseCommand):
             if bar:
                 bar.close()
         elapsed = time.monotonic() - started
-        title = f"Billing run {run.run_date.isoformat()}{' (dry run: nothing was changed)' if dry_run else ''}"
-        self.stdout.write(f"{title} - run #{run.pk}, {elapsed:.1f} s, {run.get_status_display().lower()}")
+        title = _("Billing run %(date)s") % {"date": run.run_date.isoformat()}
+        if dry_run:
+            title += " " + _("(dry run: nothing was changed)")
+        self.stdout.write(f"{title} - #{run.pk}, {elapsed:.1f} s, {run.get_status_display().lower()}")
         rows = automation.summary_rows(run.counts)
-        width = max(len(label) for label, _ in rows)
-        self.stdout.write(f"{'Action'.ljust(width)}  {'Count':>9}")
+        width = max(len(label) for label, _count in rows)
+        self.stdout.write(f"{_('Action').ljust(width)}  {_('Count'):>9}")
         self.stdout.write(f"{'-' * width}  {'-' * 9}")
         for label, count in rows:
             self.stdout.write(f"{label.ljust(width)}  {count:>9,}")
         if run.errors:
-            self.stdout.write("\nErrors (customer, action, message):")
+            self.stdout.write("\n" + _("Errors (customer, action, message):"))
             for error in run.errors:
                 self.stdout.write(f"  {error['customer'] or '-'}  {error['action']}  {error['message']}")
         if run.status == BillingRunStatus.DONE_WITH_ERRORS:
-            raise CommandError(f"{run.counts.get('errors', 0)} error(s); see the list above or billing run #{run.pk} in the back office.")
+            raise CommandError(_("%(count)d error(s): see the list above, or billing run #%(id)d in the back office.")
+                               % {"count": run.counts.get("errors", 0), "id": run.pk})
