@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--url", help="POST over HTTP to a running server sharing this DATABASE_URL (default: in-process)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads with --url (default 4)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary database (in-process mode)")
     parser.add_argument("--breakdown", action="store_true", help="also time the stages of a confirmation")
     parser.add_argument("--redis", metavar="URL", help="queue worker jobs in Redis (e.g. redis://127.0.0.1:6379/15) instead of Huey's SQLite file")
     args = parser.parse_args()
@@ -263,8 +264,15 @@ def main() -> None:
         print(f"  {label:58s} n={len(values):5d} mean {statistics.fmean(values) * 1000:6.2f} ms  total {sum(values):6.2f} s")
     ok = paid == args.n and renewed == args.n and not bad and outcomes.get("duplicate", 0) == n_duplicates
     print("consistency:", "OK (each order paid and renewed exactly once)" if ok else "FAILED")
-    if tmp:
-        print(f"(database left in {tmp})")
+    if tmp and args.keep:
+        print(f"(database kept in {tmp})")
+    elif tmp:
+        import shutil
+
+        from django.db import connections
+
+        connections.close_all()
+        shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0 if ok else 1)
 
 

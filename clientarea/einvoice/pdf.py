@@ -19,6 +19,7 @@ import datetime as dt
 import io
 import logging
 import threading
+import types
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -216,23 +217,20 @@ def _period(line: Line, language: str) -> str:
 #   glyph ids, descriptor values) and owns the per-document state (used-glyph
 #   map, width cache, PDF descriptor object);
 # * the embedded subset is cut once per glyph set and cached. Its glyph set is
-#   the glyphs the document uses plus ``COMMON_CHARACTERS`` (Spanish and English
-#   text, digits and the punctuation of the layout), so invoices whose text stays
-#   within those characters (nearly all) share one cached subset; any other
-#   character only adds its glyph to the key. The page content streams, widths
-#   and ToUnicode map are exactly fpdf's: only the embedded font file holds a few
-#   more glyphs (~10 kB per PDF);
+#   the glyphs the document uses plus those of ``COMMON_CHARACTERS`` (letters,
+#   digits, Spanish accents), so invoices that differ only in names, addresses
+#   and amounts share one cached subset per font; a rarer character just makes
+#   another cache entry. Content streams, widths and ToUnicode map are exactly
+#   fpdf's; only the embedded font file holds the few common glyphs a document
+#   does not use (~4 kB per PDF);
 # * ``_OutputProducer`` writes the font objects the way fpdf 2.8's
 #   ``OutputProducer._add_fonts`` does for a TrueType font, from that cache.
 #   ``test_shared_fonts_embed_what_fpdf_embeds`` checks that, without the common
 #   characters, the PDF is byte-for-byte the one plain fpdf writes.
 
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
-COMMON_CHARACTERS = (
-    "".join(chr(code) for code in range(0x20, 0x7F))  # printable ASCII
-    + "ÁÉÍÓÚÜÑáéíóúüñ¿¡°ºª·–—‘’“”•€…"
-)
-SUBSET_CACHE_SIZE = 64  # glyph sets per font; one entry is ~30 kB
+COMMON_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789ÁÉÍÓÚÜÑáéíóúüñ"
+SUBSET_CACHE_SIZE = 64  # glyph sets per font; an entry is ~15 kB
 _PDF_LOG = logging.getLogger("fpdf.output")  # where fpdf reports missing glyphs
 
 # fontTools logs ~35 INFO timing lines per subset; keep them out of the app log
@@ -252,7 +250,7 @@ def _subset_options() -> ftsubset.Options:
 
 
 class _EmbeddedFont:
-    """A subset ready to embed: its glyph ids and its FontFile2 stream, compressed."""
+    """A subset ready to embed: its glyph ids and its FontFile2 stream, compressed as fpdf does."""
 
     __slots__ = ("compressed", "gid_by_name", "length")
 
@@ -262,13 +260,40 @@ class _EmbeddedFont:
         self.gid_by_name = gid_by_name
 
 
-class _FontFileStream(PDFContentStream):
-    """``fpdf.output.PDFFontStream`` built from already compressed bytes (same object)."""
+class _CompressedStream(PDFContentStream):
+    """A ``PDFContentStream(contents, compress=True)`` made from already compressed bytes.
 
-    def __init__(self, embedded: _EmbeddedFont) -> None:
-        super().__init__(contents=embedded.compressed, compress=False)
+    With ``length1`` it is ``fpdf.output.PDFFontStream``; the object written is the same.
+    """
+
+    def __init__(self, compressed: bytes, length1: int | None = None) -> None:
+        super().__init__(contents=compressed, compress=False)
         self.filter = Name("FlateDecode")
-        self.length1 = embedded.length
+        if length1 is not None:
+            self.length1 = length1
+
+
+_cid_to_gid_maps: OrderedDict[tuple[tuple[int, int], ...], bytes] = OrderedDict()
+_cid_to_gid_lock = threading.Lock()
+
+
+def _cid_to_gid_map(code_to_glyph: tuple[tuple[int, int], ...]) -> bytes:
+    """The compressed CIDToGIDMap stream (2 bytes per CID, big-endian) of a mapping, cached."""
+    with _cid_to_gid_lock:
+        found = _cid_to_gid_maps.get(code_to_glyph)
+        if found is not None:
+            _cid_to_gid_maps.move_to_end(code_to_glyph)
+            return found
+    data = bytearray(256 * 256 * 2)
+    for char_id, gid in code_to_glyph:
+        data[char_id * 2] = gid >> 8
+        data[char_id * 2 + 1] = gid & 0xFF
+    found = zlib.compress(bytes(data), level=PDFContentStream._COMPRESSION_LEVEL)  # noqa: SLF001
+    with _cid_to_gid_lock:
+        _cid_to_gid_maps[code_to_glyph] = found
+        while len(_cid_to_gid_maps) > 2 * SUBSET_CACHE_SIZE:
+            _cid_to_gid_maps.popitem(last=False)
+    return found
 
 
 class _SharedFont:
@@ -423,16 +448,12 @@ class _OutputProducer(OutputProducer):
         self._add_pdf_obj(font_descriptor_obj, "fonts")
         cid_font_obj.font_descriptor = font_descriptor_obj
 
-        cid_to_gid = bytearray(256 * 256 * 2)  # CIDToGIDMap: 2 bytes per CID, big-endian
-        for glyph, char_id in used:
-            gid = embedded.gid_by_name[glyph.glyph_name]
-            cid_to_gid[char_id * 2] = gid >> 8
-            cid_to_gid[char_id * 2 + 1] = gid & 0xFF
-        cid_to_gid_map_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+        code_to_glyph = tuple(sorted((char_id, embedded.gid_by_name[glyph.glyph_name]) for glyph, char_id in used))
+        cid_to_gid_map_obj = _CompressedStream(_cid_to_gid_map(code_to_glyph))
         self._add_pdf_obj(cid_to_gid_map_obj, "fonts")
         cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
 
-        font_file_cs_obj = _FontFileStream(embedded)
+        font_file_cs_obj = _CompressedStream(embedded.compressed, length1=embedded.length)
         self._add_pdf_obj(font_file_cs_obj, "fonts")
         font_descriptor_obj.font_file2 = font_file_cs_obj
 
@@ -501,19 +522,28 @@ class _InvoicePDF(FPDF):
         else (wrapping, page break, links, markdown, text shaping, control
         characters) goes to fpdf unchanged.
         """
-        result = None if args else self._one_line_multi_cell(w, h, text, kwargs)
+        result = None if args else self._simple_multi_cell(w, h, text, kwargs)
         if result is None:
             return super().multi_cell(w, h, text, *args, **kwargs)
         return result
 
-    def _one_line_multi_cell(self, w, h, text, kwargs):
+    def _simple_multi_cell(self, w, h, text, kwargs):
+        """What ``multi_cell`` does for a plain text, through ``cell``; None where unsure."""
         for key, value in kwargs.items():
             if key in _MULTI_CELL_DEFAULTS:
                 if value != _MULTI_CELL_DEFAULTS[key]:
                     return None
             elif key not in _MULTI_CELL_FREE:
                 return None
-        if not self.page or self.text_shaping or not text or text != text.strip() or not text.isprintable():
+        if (
+            not self.page
+            or self.text_shaping
+            or not isinstance(self.current_font, TTFFont)
+            or not text
+            or not text.isprintable()  # no newline, tab, soft hyphen, NBSP or exotic space
+            or text != text.strip()
+            or "  " in text  # single spaces: every break drops exactly one
+        ):
             return None
         align = Align.coerce(kwargs.get("align", Align.J))
         new_x = XPos.coerce(kwargs.get("new_x", XPos.RIGHT))
@@ -533,13 +563,27 @@ class _InvoicePDF(FPDF):
         if w == 0:
             w = self.w - self.r_margin - self.x
         width = w - padding.left - padding.right
-        margins = 0 if padding.left else 2 * self.c_margin
-        if self.get_string_width(text) >= width - margins - 0.01 or self.will_page_break(padding.top + h + padding.bottom):
+        lines = self._break_lines(text, width, 0 if padding.left else self.c_margin, align)
+        fill, border = kwargs.get("fill", False), kwargs.get("border", 0)
+        if lines is None or ((fill or border) and len(lines) > 1):
             return None
+        max_line_height = kwargs.get("max_line_height")
+        line_height = h if max_line_height is None or len(lines) == 1 else min(h, max_line_height)
+        total_height = 0
+        for _ in lines:  # summed line by line, as fpdf does (floats)
+            total_height += line_height
+        if self.will_page_break(padding.top + total_height + h + padding.bottom):
+            return None  # fpdf breaks the page somewhere in there: let it
+        height = max(total_height, h) + padding.top + padding.bottom
+        if not isinstance(self._out, types.MethodType):
+            # Inside fpdf's _disable_writing() (the table measuring its rows): nothing drawn
+            # survives, only the glyphs the text uses, which get their codes in order of use.
+            for line, _ in lines:
+                self.current_font.encode_text(line)
+            return self._multi_cell_result(output, height)
         top = self.y
         self.x += padding.left
         self.y += padding.top
-        fill, border = kwargs.get("fill", False), kwargs.get("border", 0)
         if fill or border:  # the box multi_cell draws behind a single line
             draw_box_borders(
                 self, self.x - padding.left, self.y - padding.top, self.x + width + padding.right,
@@ -549,9 +593,16 @@ class _InvoicePDF(FPDF):
         if padding.left:  # multi_cell drops the cell margin on padded sides
             self.c_margin = 0
         try:
-            self.cell(width, h, text, align=Align.L if align == Align.J else align, new_x=new_x, new_y=new_y)
+            for index, (line, line_align) in enumerate(lines):
+                last = index == len(lines) - 1
+                self.cell(
+                    width, line_height, line, align=line_align,
+                    new_x=new_x if last else XPos.LEFT, new_y=new_y if last else YPos.NEXT,
+                )  # fmt: skip
         finally:
             self.c_margin = cell_margin
+        if total_height < h and new_y == YPos.NEXT:
+            self.y += h - total_height
         if new_y == YPos.TOP:
             self.y = top
         else:
@@ -560,11 +611,59 @@ class _InvoicePDF(FPDF):
             self.x += padding.right
         elif new_x == XPos.LEFT:
             self.x -= padding.left
+        return self._multi_cell_result(output, height)
+
+    def _break_lines(self, text: str, width: float, cell_margin: float, align: Align):
+        """fpdf's ``MultiLineBreak`` (word wrap) for one font, single spaces, no hyphens.
+
+        Same arithmetic (widths as fpdf sums them, its 1e-9 tolerance), without the
+        re-measuring of the whole line per character. Returns ``[(line, align)]``,
+        or None for what a cell cannot draw (a justified line with spaces).
+        """
+        widths = self.current_font.cw
+        size, k = self.font_size_pt, self.k
+        max_width = width - cell_margin - cell_margin
+        last_align = Align.L if align == Align.J else align
+        lines = []
+        start = index = line_units = 0
+        space = -1  # index of the last space on the current line
+        while index < len(text):
+            char = text[index]
+            char_units = widths[ord(char)]
+            if line_units * size * 0.001 / k + char_units * size * 0.001 / k - max_width > 1e-9:
+                if char == " ":  # the space that overflows ends the line and is dropped
+                    lines.append((text[start:index], align))
+                    start = index = index + 1
+                elif space >= 0:  # break at the last space
+                    lines.append((text[start:space], align))
+                    start = index = space + 1
+                elif index > start:  # a word longer than the line: cut it
+                    lines.append((text[start:index], last_align))
+                    start = index
+                else:
+                    return None
+                line_units, space = 0, -1
+                continue
+            if char == " ":
+                space = index
+            line_units += char_units
+            index += 1
+        if start < len(text):
+            lines.append((text[start:], last_align))
+        for number, (line, line_align) in enumerate(lines):
+            if line_align == Align.J:
+                if " " in line:
+                    return None  # justified: word spacing, which cell() does not do
+                lines[number] = (line, Align.L)  # no space to stretch: drawn as left-aligned
+        return lines
+
+    @staticmethod
+    def _multi_cell_result(output: MethodReturnValue, height: float):
         result = ()
         if output & MethodReturnValue.PAGE_BREAK:
-            result += (False,)
+            result += (False,)  # no page break: the shortcut is not taken when one is due
         if output & MethodReturnValue.HEIGHT:
-            result += (h + padding.top + padding.bottom,)
+            result += (height,)
         return result[0] if len(result) == 1 else result
 
     # small drawing helpers

@@ -2,13 +2,13 @@
 
 In the transaction that marks an order paid (``allocate_invoice_for_order``),
 the invoice's consecutive number, issue date-time (= payment time) and CUFE
-are fixed and the unsigned XML is stored. Numbers come from the active DIAN
+are fixed, with a snapshot of the document (seller, buyer, lines). Numbers come from the active DIAN
 resolution under a row lock, so they are gap-free and never reused, even with
 concurrent payments. When no resolution is valid (range exhausted, expired)
 or the customer's data cannot make a valid invoice, the order is still paid
 and the invoice waits in a queue that staff see, with an alert email.
 
-Signing, the PDF, the AttachedDocument, the email and the transmission to DIAN
+Building and signing the XML (checked against the CUFE fixed at payment), the PDF, the AttachedDocument, the email and the transmission to DIAN
 run after commit in the worker (``render_and_send_invoice``).
 """
 
@@ -59,7 +59,7 @@ def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
     try:
         doc = builder.build_document(order=order, customer=invoice.customer, provider=provider, resolution=resolution,
                                      number=number, issued_at=issued_at, method=order.payment_method)
-        root = ubl.build_invoice_xml(doc)
+        cufe = ubl.expected_cufe(doc)
     except ValueError as exc:
         raise InvoiceWaiting(f"invoice data incomplete: {exc}") from exc
     # Only now consume the number: a failure above leaves no gap.
@@ -68,11 +68,10 @@ def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
     invoice.resolution = resolution
     invoice.number = number
     invoice.full_number = doc.full_id
-    invoice.cufe = ubl.invoice_cufe(root)
+    invoice.cufe = cufe
     invoice.issued_at = issued_at
     invoice.payment_means_code = doc.payment_means_code
     invoice.document = builder.document_to_json(doc)
-    invoice.xml_unsigned = ubl.to_bytes(root).decode("utf-8")
     invoice.status = InvoiceStatus.ISSUED
     invoice.waiting_reason = ""
     invoice.save()
@@ -157,8 +156,12 @@ def render_and_send_invoice(*, invoice_id: int) -> Invoice:
     doc = builder.document_from_json(invoice.document)
     if not invoice.rendered_at:
         try:
+            root = ubl.build_invoice_xml(doc)
+            if ubl.invoice_cufe(root) != invoice.cufe:
+                raise RuntimeError(f"CUFE of the rendered XML differs from the one fixed at payment ({invoice.full_number})")
+            unsigned = ubl.to_bytes(root)
             key, cert = _signing_material()
-            signed = signing.sign_invoice(invoice.xml_unsigned.encode("utf-8"), key, cert)
+            signed = signing.sign_invoice(unsigned, key, cert)
             attached_xml = attached.build_attached_document(signed, doc, key=key, cert=cert)
             provider = get_provider()
             logo = provider.logo.path if provider and provider.logo else None
@@ -168,7 +171,7 @@ def render_and_send_invoice(*, invoice_id: int) -> Invoice:
             Invoice.objects.filter(pk=invoice.pk).update(render_error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
         Invoice.objects.filter(pk=invoice.pk, rendered_at__isnull=True).update(
-            xml_signed=signed, attached_document=attached_xml, pdf=pdf_bytes, rendered_at=timezone.now(), render_error="",
+            xml_unsigned=unsigned.decode("utf-8"), xml_signed=signed, attached_document=attached_xml, pdf=pdf_bytes, rendered_at=timezone.now(), render_error="",
         )
         invoice.refresh_from_db()
     if not invoice.emailed_at:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from clientarea.einvoice.cufe import compute_cufe_from_fields, cufe_fields_from_xml, software_security_code
+from clientarea.einvoice.cufe import CufeFields, compute_cufe_from_fields, cufe_fields_from_xml, software_security_code
 from clientarea.einvoice.documents import InvoiceDocument, Line, Party, decimal_str, money_str
 from clientarea.einvoice.qr import qr_url
 
@@ -309,6 +309,25 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
     uuid.text = cufe
     root.find(".//sts:QRCode", NS).text = qr_url(cufe, doc.environment)
     return root
+
+
+def cufe_fields_for(doc: InvoiceDocument) -> CufeFields:
+    """The CUFE inputs exactly as :func:`build_invoice_xml` writes them, without building the XML.
+
+    Lets the paid transaction fix the CUFE cheaply; the worker builds the XML later and
+    checks that the CUFE read back from it is the same (tests assert both paths agree).
+    """
+    return CufeFields(
+        num_fac=doc.full_id, fec_fac=doc.issue_date_str, hor_fac=doc.issue_time_str,
+        val_fac=money_str(doc.line_extension_total), val_imp1=money_str(doc.iva_total),
+        val_imp2="0.00", val_imp3="0.00",  # no INC or ICA on hosting services
+        val_tot=money_str(doc.payable_amount), nit_ofe=doc.supplier.document_number,
+        num_adq=doc.customer.document_number, tipo_ambie=doc.environment,
+    )
+
+
+def expected_cufe(doc: InvoiceDocument) -> str:
+    return compute_cufe_from_fields(cufe_fields_for(doc), doc.resolution.technical_key)
 
 
 def invoice_cufe(root: etree._Element) -> str:

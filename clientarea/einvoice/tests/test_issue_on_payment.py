@@ -8,6 +8,9 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -221,3 +224,33 @@ def test_customers_download_only_their_own_invoices(setup, client, django_captur
     client.force_login(bob.user)
     assert client.get(f"/clientarea/invoices/{number}/pdf/").status_code == 404
     assert number not in client.get("/clientarea/invoices/").content.decode()
+
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999999"), places=2),
+            st.integers(min_value=1, max_value=5),
+            st.sampled_from(["taxed", "exempt", "excluded"]),
+        ),
+        min_size=1, max_size=6,
+    ),
+    company=st.booleans(),
+    environment=st.sampled_from(["1", "2"]),
+)
+@hsettings(max_examples=40, deadline=None)
+def test_the_cufe_fixed_at_payment_is_the_one_read_back_from_the_xml(lines, company, environment):
+    """The paid transaction computes the CUFE without XML; the worker's XML must give the same one."""
+    from clientarea.einvoice import ubl
+    from clientarea.einvoice.documents import Line
+    from clientarea.einvoice.tests import factories
+
+    built = tuple(
+        Line.build(description=f"Line {i}", quantity=Decimal(q), unit_price=price,
+                   tax_rate=Decimal("19") if treatment == "taxed" else Decimal("0"), tax_treatment=treatment)
+        for i, (price, q, treatment) in enumerate(lines)
+    )
+    customer = factories.company_customer() if company else factories.natural_customer()
+    doc = factories.invoice(lines=built, customer=customer, environment=environment)
+    assert ubl.expected_cufe(doc) == ubl.invoice_cufe(ubl.build_invoice_xml(doc))
