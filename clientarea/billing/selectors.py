@@ -162,3 +162,10 @@ def pay_help_url(language: str) -> str | None:
     from clientarea.helpcenter.selectors import article_url_for
 
     return article_url_for("pay", language) or None
+
+
+def order_invoice(order: Order):
+    """The electronic invoice of a paid order (None before payment)."""
+    from clientarea.einvoice.models import Invoice
+
+    return Invoice.objects.filter(order=order).defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document").first()

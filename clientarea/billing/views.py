@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import selectors
+from clientarea.payments.selectors import payment_in_process
 from clientarea.billing.models import OrderState
 
 
@@ -55,6 +56,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         history=selectors.order_history(order),
         pay_url=selectors.pay_url(order) if order.is_pending else "",
         help_url=selectors.pay_help_url(translation.get_language()) if order.is_pending else None,
+        in_process=payment_in_process(order),
+        invoice=selectors.order_invoice(order),
     )
     return render(request, "billing/order_detail.html", context)
 

@@ -382,22 +382,16 @@ class _OutputProducer(OutputProducer):
     def _add_fonts(self, image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name):
         fpdf = self.fpdf
         shared = getattr(fpdf, "_shared_by_key", {})
-        if getattr(fpdf, "_compliance", None):  # PDF/A needs more (CIDSet): let fpdf do it
-            shared = {}
-        ours = {key: font for key, font in fpdf.fonts.items() if key in shared}
-        font_objs_per_index = {}
-        if len(ours) < len(fpdf.fonts):
-            everything = fpdf.fonts
-            fpdf.fonts = {key: font for key, font in everything.items() if key not in ours}
-            try:
-                font_objs_per_index = super()._add_fonts(
-                    image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name
-                )
-            finally:
-                fpdf.fonts = everything
-        for key, font in sorted(ours.items(), key=lambda item: item[1].i):
-            font_objs_per_index[font.i] = self._add_shared_font(font, shared[key])
-        return font_objs_per_index
+        if (
+            not shared
+            or set(fpdf.fonts) != set(shared)  # other fonts too: fpdf does them all (subsetting ours itself)
+            or getattr(fpdf, "_compliance", None)  # PDF/A needs more (a CIDSet): fpdf does it
+        ):
+            return super()._add_fonts(image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name)
+        return {
+            font.i: self._add_shared_font(font, shared[key])
+            for key, font in sorted(fpdf.fonts.items(), key=lambda item: item[1].i)
+        }
 
     def _add_shared_font(self, font: TTFFont, shared: _SharedFont) -> PDFFont:
         """``OutputProducer._add_fonts`` for one TrueType font (fpdf2 2.8.9), cached subset."""

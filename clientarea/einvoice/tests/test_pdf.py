@@ -212,7 +212,7 @@ def test_multi_cell_shortcut_draws_what_fpdf_draws(monkeypatch):
         assert results[0] == results[1], (case, text, w, h, kwargs)
     font_state = [[(glyph.glyph_name, code) for glyph, code in page.current_font.subset.items()] for page in (ours, plain)]
     assert font_state[0] == font_state[1]
-    assert sum(taken) > 0.5 * len(taken)  # the shortcut is really exercised
+    assert sum(taken) >= 100 and taken.count(False) >= 100  # both paths really exercised
 
 
 def test_shared_fonts_embed_what_fpdf_embeds(monkeypatch):

@@ -89,6 +89,7 @@ def test_an_approved_card_pays_the_order_and_renews_the_service(page, live_site,
     page.goto(live_site.url + f"/clientarea/billing/{order.number}/")
     assert page.locator(".badge-paid").first.is_visible()
     assert page.locator("#pay-now").count() == 0
+    assert page.locator("#order-invoice").is_visible()  # the order links to its invoice
     # The invoice was emailed with its attachments and can be downloaded
     invoice = Invoice.objects.get(order=order)
     email = OutgoingEmail.objects.get(template="invoice_issued", customer=alice)
@@ -138,6 +139,8 @@ def test_pse_pending_then_approved_by_the_bank(page, live_site, renewal, gateway
     order.refresh_from_db()
     assert order.state == "pending"
     # The order shows the payment in process, and Pay now warns before a second attempt
+    page.goto(live_site.url + f"/clientarea/billing/{order.number}/")
+    assert page.locator("#order-payment-in-process").is_visible()
     page.goto(live_site.url + f"/payments/pay/{order.number}/")
     assert page.locator("#payment-in-process").is_visible()
     # Later the bank approves
