@@ -295,6 +295,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "huey": {"level": "INFO"},
         "axes": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},  # PDF font subsetting is chatty at INFO
     },
 }
 

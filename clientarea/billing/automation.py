@@ -61,12 +61,15 @@ Safety:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
+import threading
 import re
 import time
 from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -268,6 +271,39 @@ class _Run:
             transaction.set_rollback(True)
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Cheaper garbage collection while a run allocates its ~30 objects per service.
+
+    With the default thresholds, CPython runs dozens of full collections during a
+    large run, each walking the whole heap (all of Django), which is about a third
+    of the run's CPU time. So the existing heap is frozen (left out of
+    collections) and gen-0 collections happen every 10,000 allocations. The batches'
+    cyclic garbage is still collected, and memory stays flat. The settings are
+    restored when the last concurrent run in this process ends.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 100)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                gc.unfreeze()
+
+
 def run_billing(
     *, run_date: dt.date | None = None, dry_run: bool = False, triggered_by: str = "cli",
     progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH_SIZE,
@@ -278,6 +314,12 @@ def run_billing(
     An exception that stops the whole run marks it failed and is re-raised.
     ``progress(done, total)`` is called after each batch.
     """
+    with _fewer_collections():
+        return _run(run_date=run_date, dry_run=dry_run, triggered_by=triggered_by, progress=progress, batch_size=batch_size)
+
+
+def _run(*, run_date: dt.date | None, dry_run: bool, triggered_by: str, progress: Callable[[int, int], None] | None,
+         batch_size: int) -> BillingRun:
     rules = Rules.from_settings(run_date or local_today())
     record = BillingRun.objects.create(run_date=rules.run_date, dry_run=dry_run, triggered_by=triggered_by[:40])
     run = _Run(rules=rules, dry_run=dry_run, record=record)

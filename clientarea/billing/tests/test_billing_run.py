@@ -505,6 +505,18 @@ def test_a_run_that_cannot_go_on_is_recorded_as_failed(world, monkeypatch):
     assert failed.errors == [{"customer": None, "action": "run", "message": "ConnectionError: database went away"}]
 
 
+def test_garbage_collection_settings_are_restored_after_a_run(world, monkeypatch):
+    import gc
+
+    before = gc.get_threshold()
+    run(D)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    monkeypatch.setattr(automation, "customer_batches", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run(D)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_runs_create_no_duplicates():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import shutil
 import subprocess
@@ -288,3 +289,26 @@ def test_printed_qr_decodes_to_the_qr_text(tmp_path):
     subprocess.run([PDFTOPPM, "-png", "-r", "200", str(tmp_path / "invoice.pdf"), str(tmp_path / "page")], check=True)
     decoded = subprocess.run([ZBARIMG, "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True).stdout
     assert decoded.rstrip("\n") == qr.qr_text(doc, cufe)
+
+
+def test_logo_is_prepared_once_and_embedded_as_fpdf_embeds_it(tmp_path, monkeypatch):
+    from PIL import Image, ImageCms
+
+    logo = tmp_path / "logo.png"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGBA", (300, 100), (22, 54, 92, 200)).save(logo, icc_profile=srgb)
+    first, _ = _render(logo_path=logo)
+    second, _ = _render(logo_path=str(logo))  # from the cache
+    with monkeypatch.context() as patched:
+        patched.setattr(pdf_module, "_reuse_logo", lambda pdf, path: None)
+        plain, _ = _render(logo_path=logo)
+    assert first == second == plain
+
+    # a new version of the file is read again
+    Image.new("RGB", (300, 100), (232, 120, 40)).save(logo)
+    stat = logo.stat()
+    os.utime(logo, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    changed, _ = _render(logo_path=logo)
+    with monkeypatch.context() as patched:
+        patched.setattr(pdf_module, "_reuse_logo", lambda pdf, path: None)
+        assert changed == _render(logo_path=logo)[0] != first
