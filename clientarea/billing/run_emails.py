@@ -415,6 +415,8 @@ def _build(template: str, language: str, values: dict[str, Any], choices: tuple)
             if probes_a[key]:
                 for text, fmt in _candidates(key, probes_a[key]):
                     lookup.setdefault(text, (key, fmt))
+    if not lookup:
+        raise _Unsafe(f"{template}: no value to fill in")
     pattern = re.compile("|".join(re.escape(text) for text in sorted(lookup, key=len, reverse=True)))
     stencils: dict[str, _Stencil] = {}
     for part, output in zip(PARTS, rendered_a):

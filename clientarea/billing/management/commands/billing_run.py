@@ -26,7 +26,10 @@ def iso_date(value: str) -> dt.date:
 
 
 class ProgressBar:
-    """One line on stderr, redrawn after each batch: ``[#####-----]  50%  5,000/10,000 customers  1,234/s``."""
+    """One line on stderr, redrawn after each batch: ``[#####-----]  50%  5,000/10,000  1,234/s``.
+
+    The units are pending orders examined (first) and customers with services to bill (then).
+    """
 
     width = 30
 
@@ -38,7 +41,7 @@ class ProgressBar:
         share = done / total if total else 1.0
         filled = int(self.width * share)
         rate = done / max(time.monotonic() - self.started, 1e-6)
-        self.stream.write(f"\r[{'#' * filled}{'-' * (self.width - filled)}] {share:4.0%}  {done:,}/{total:,} customers  {rate:,.0f}/s")
+        self.stream.write(f"\r[{'#' * filled}{'-' * (self.width - filled)}] {share:4.0%}  {done:,}/{total:,}  {rate:,.0f}/s")
         self.stream.flush()
 
     def close(self) -> None:
@@ -80,7 +83,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{title} - #{run.pk}, {elapsed:.1f} s, {run.get_status_display().lower()}")
         rows = automation.summary_rows(run.counts)
         width = max(len(label) for label, _count in rows)
-        self.stdout.write(f"{_('Action').ljust(width)}  {_('Count'):>9}")
+        action, count_title = _("Action"), _("Count")  # not inside the f-string: makemessages must see them
+        self.stdout.write(f"{action.ljust(width)}  {count_title:>9}")
         self.stdout.write(f"{'-' * width}  {'-' * 9}")
         for label, count in rows:
             self.stdout.write(f"{label.ljust(width)}  {count:>9,}")
