@@ -1,0 +1,81 @@
+"""Admin scaffolding for staff "object actions": buttons on a change page that open an intermediate form.
+
+A read-only model admin (orders, payments) lets staff act on one object through
+custom views: ``<object_id>/<suffix>/`` shows a small form (or just a
+confirmation), and its POST calls a service and redirects back to the change
+page. :class:`ObjectActionsAdminMixin` holds the parts every such admin repeats:
+the URLs, the ``can_act`` flag for the change form's buttons, the permission
+and existence checks, and the intermediate page
+(``admin/clientarea/action_form.html``, which list actions reuse too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model
+from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+
+class ObjectActionsAdminMixin:
+    """Mix into a ``ModelAdmin`` (before it) to add per-object action views.
+
+    ``object_actions`` lists ``(url_suffix, view_method_name)``: each becomes
+    ``<path:object_id>/<url_suffix>/`` named ``<app_label>_<model_name>_<url_suffix>``
+    (``admin:billing_order_cancel``), wrapped in ``admin_site.admin_view``. The
+    view method takes ``(request, object_id)``.
+
+    ``action_form_template`` is the intermediate page; it normally extends
+    ``admin/clientarea/action_form.html`` and fills its ``objects_table`` and
+    ``object_label`` blocks.
+    """
+
+    object_actions: Sequence[tuple[str, str]] = ()
+    action_form_template: str = "admin/clientarea/action_form.html"
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        """Acting on objects (the views above and list actions with ``permissions=["act"]``) needs "change <model>"."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        custom = [
+            path(f"<path:object_id>/{suffix}/", self.admin_site.admin_view(getattr(self, method)), name="%s_%s_%s" % (*info, suffix))
+            for suffix, method in self.object_actions
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_object_or_404_for_action(self, request: HttpRequest, object_id: str) -> Model:
+        """The object an action view works on: PermissionDenied without the act permission, Http404 if it is missing."""
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        return obj
+
+    def change_url(self, obj: Model) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+
+    def render_action_form(self, request: HttpRequest, *, title: str, objects: Sequence[Model], form: Any, submit: str,
+                           intro: str = "", action: str = "", selected: Iterable[Any] = ()) -> TemplateResponse:
+        """The intermediate page: a summary table of ``objects``, then ``form`` (or none) and a ``submit`` button.
+
+        From a list action, pass ``action`` (its name) and ``selected`` (the pks) so the POST comes back
+        to the same action with ``apply=1``.
+        """
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": title, "objects": objects,
+            "form": form, "submit_label": submit, "intro": intro, "action": action, "selected": selected,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, self.action_form_template, context)
