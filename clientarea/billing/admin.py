@@ -8,11 +8,7 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -20,24 +16,11 @@ from django.utils.translation import ngettext_lazy
 from clientarea.billing import services
 from clientarea.billing.forms import CancelOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
+from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
 
 STATE_COLORS = {OrderState.PENDING: "#b3261e", OrderState.PAID: "#1b7f3b", OrderState.CANCELLED: "#5f6b76"}
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _cop(field: str, label, ordering: str | None = None):
@@ -71,7 +54,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     list_display = ["number", "customer", "state_badge", "total_cop", "issue_date", "due_date", "paid_at"]
     list_filter = ["state", "paid_via", "issue_date"]
     search_fields = ["number", "customer__user__email", "customer__document_number"]
@@ -81,6 +64,9 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderItemInline, OrderEventInline]
     actions = ["cancel_orders", "resend_emails"]
     change_form_template = "billing/admin_order_change_form.html"
+    # Buttons on the order page; "act" (cancel, register payments, resend emails) is the "change order" permission.
+    object_actions = [("cancel", "cancel_view"), ("pay", "manual_payment_view"), ("resend", "resend_view")]
+    action_form_template = "billing/admin_order_action.html"
     readonly_fields = ["subtotal_cop", "tax_cop", "total_cop"]
     fieldsets = (
         (None, {"fields": ("number", "customer", "state", "issue_date", "due_date", "currency",
@@ -101,10 +87,6 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_act_permission(self, request) -> bool:
-        """Cancel, register payments, resend emails: staff with the "change order" permission."""
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
-
     # --- List columns --------------------------------------------------------------
 
     @admin.display(description=_("state"), ordering="state")
@@ -117,49 +99,16 @@ class OrderAdmin(admin.ModelAdmin):
 
     # --- Custom views ----------------------------------------------------------------
 
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        custom = [
-            path("<path:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="%s_%s_cancel" % info),
-            path("<path:object_id>/pay/", self.admin_site.admin_view(self.manual_payment_view), name="%s_%s_pay" % info),
-            path("<path:object_id>/resend/", self.admin_site.admin_view(self.resend_view), name="%s_%s_resend" % info),
-        ]
-        return custom + super().get_urls()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _order_or_404(self, request: HttpRequest, object_id: str) -> Order:
-        if not self.has_act_permission(request):
-            raise PermissionDenied
-        order = self.get_object(request, object_id)
-        if order is None:
-            raise Http404
-        return order
-
-    def _change_url(self, order: Order) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
-
     def _refuse_final(self, request: HttpRequest, order: Order, target: str) -> HttpResponseRedirect | None:
         """Refuse early (before showing a form) when the state machine does not allow ``target``."""
         if target in services.ALLOWED_TRANSITIONS[order.state]:
             return None
         self.message_user(request, _("Order %(number)s is %(state)s, a final state: it cannot change any more.") % {
             "number": order.number, "state": order.get_state_display().lower()}, messages.ERROR)
-        return HttpResponseRedirect(self._change_url(order))
-
-    def _render_form(self, request: HttpRequest, *, title: str, orders, form, submit: str, intro: str = "",
-                     action: str = "", selected=()) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": title, "orders": orders,
-            "form": form, "submit_label": submit, "intro": intro, "action": action, "selected": selected,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "billing/admin_order_action.html", context)
+        return HttpResponseRedirect(self.change_url(order))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self._order_or_404(request, object_id)
+        order = self.get_object_or_404_for_action(request, object_id)
         refused = self._refuse_final(request, order, OrderState.CANCELLED)
         if refused:
             return refused
@@ -171,13 +120,13 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, _("Order %(number)s was cancelled. The customer was emailed.") % {"number": order.number}, messages.SUCCESS)
-            return HttpResponseRedirect(self._change_url(order))
-        return self._render_form(request, title=_("Cancel order %(number)s") % {"number": order.number}, orders=[order],
-                                 form=form, submit=_("Cancel the order"),
-                                 intro=_("The order cannot be paid after this. A service that was waiting for it is cancelled too."))
+            return HttpResponseRedirect(self.change_url(order))
+        return self.render_action_form(request, title=_("Cancel order %(number)s") % {"number": order.number}, objects=[order],
+                                       form=form, submit=_("Cancel the order"),
+                                       intro=_("The order cannot be paid after this. A service that was waiting for it is cancelled too."))
 
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self._order_or_404(request, object_id)
+        order = self.get_object_or_404_for_action(request, object_id)
         refused = self._refuse_final(request, order, OrderState.PAID)
         if refused:
             return refused
@@ -191,21 +140,21 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, _("Payment of order %(number)s registered: its services were activated or renewed.") % {"number": order.number}, messages.SUCCESS)
-            return HttpResponseRedirect(self._change_url(order))
-        return self._render_form(request, title=_("Register a payment for order %(number)s") % {"number": order.number},
-                                 orders=[order], form=form, submit=_("Register the payment"),
-                                 intro=_("Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."))
+            return HttpResponseRedirect(self.change_url(order))
+        return self.render_action_form(request, title=_("Register a payment for order %(number)s") % {"number": order.number},
+                                       objects=[order], form=form, submit=_("Register the payment"),
+                                       intro=_("Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."))
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self._order_or_404(request, object_id)
+        order = self.get_object_or_404_for_action(request, object_id)
         if request.method == "POST":
             services.resend_order_email(order=order, actor=request.user)
             self.message_user(request, _("The email of order %(number)s was sent again to %(email)s.") % {
                 "number": order.number, "email": order.customer.user.email}, messages.SUCCESS)
-            return HttpResponseRedirect(self._change_url(order))
-        return self._render_form(request, title=_("Resend the email of order %(number)s") % {"number": order.number},
-                                 orders=[order], form=None, submit=_("Send it again"),
-                                 intro=_("The customer receives the email for the order's current state (new order, payment received or cancellation) again."))
+            return HttpResponseRedirect(self.change_url(order))
+        return self.render_action_form(request, title=_("Resend the email of order %(number)s") % {"number": order.number},
+                                       objects=[order], form=None, submit=_("Send it again"),
+                                       intro=_("The customer receives the email for the order's current state (new order, payment received or cancellation) again."))
 
     # --- List actions ---------------------------------------------------------------
 
@@ -228,9 +177,9 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, message, messages.ERROR)
             return None
         orders = list(queryset.select_related("customer__user"))
-        return self._render_form(request, title=_("Cancel orders"), orders=orders, form=form, submit=_("Cancel the orders"),
-                                 intro=_("Only pending orders can be cancelled; paid and cancelled ones are left as they are."),
-                                 action="cancel_orders", selected=[o.pk for o in orders])
+        return self.render_action_form(request, title=_("Cancel orders"), objects=orders, form=form, submit=_("Cancel the orders"),
+                                       intro=_("Only pending orders can be cancelled; paid and cancelled ones are left as they are."),
+                                       action="cancel_orders", selected=[o.pk for o in orders])
 
     @admin.action(description=_("Resend the order email"), permissions=["act"])
     def resend_emails(self, request, queryset):

@@ -7,6 +7,7 @@ page. :class:`ObjectActionsAdminMixin` holds the parts every such admin repeats:
 the URLs, the ``can_act`` flag for the change form's buttons, the permission
 and existence checks, and the intermediate page
 (``admin/clientarea/action_form.html``, which list actions reuse too).
+:class:`ReadOnlyInline` is the inline such admins show their history with.
 """
 
 from __future__ import annotations
@@ -14,12 +15,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """An inline that only shows rows: none can be added, changed or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class ObjectActionsAdminMixin:

@@ -9,16 +9,14 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
 from clientarea.payments import services
 from clientarea.payments.forms import RefundNoteForm
@@ -46,28 +44,17 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class PaymentMessageInline(admin.TabularInline):
+class PaymentMessageInline(ReadOnlyInline):
     model = PaymentMessage
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = ["received_at", "kind", "source_ip", "signature_valid", "gateway_status", "transaction_id", "dedupe_key", "outcome", "processed"]
     readonly_fields = fields
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "order_link", "customer", "gateway", "method", "amount_cop", "status_badge", "flags", "created_at"]
     list_filter = [NeedsAttentionFilter, "status", "gateway", "needs_review", "duplicate", "refund_status", "method"]
     search_fields = ["reference", "gateway_reference", "order__number", "customer__user__email", "customer__document_number",
@@ -78,6 +65,8 @@ class PaymentAdmin(admin.ModelAdmin):
     inlines = [PaymentMessageInline]
     actions = ["query_again", "mark_refunded_action"]
     change_form_template = "payments/admin_payment_change_form.html"
+    object_actions = [("query", "query_view"), ("refunded", "refund_view")]
+    action_form_template = "payments/admin_payment_action.html"
     fieldsets = (
         (None, {"fields": ("reference", "order", "customer", "gateway", "attempt", "status", "status_message",
                            "method", "requested_method", "raw_method")}),
@@ -98,9 +87,6 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def has_act_permission(self, request) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
     # --- Columns ---------------------------------------------------------------------
 
@@ -130,29 +116,6 @@ class PaymentAdmin(admin.ModelAdmin):
 
     # --- Object buttons -----------------------------------------------------------------
 
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        custom = [
-            path("<path:object_id>/query/", self.admin_site.admin_view(self.query_view), name="%s_%s_query" % info),
-            path("<path:object_id>/refunded/", self.admin_site.admin_view(self.refund_view), name="%s_%s_refunded" % info),
-        ]
-        return custom + super().get_urls()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _payment_or_404(self, request: HttpRequest, object_id: str) -> Payment:
-        if not self.has_act_permission(request):
-            raise PermissionDenied
-        payment = self.get_object(request, object_id)
-        if payment is None:
-            raise Http404
-        return payment
-
-    def _change_url(self, payment: Payment) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[payment.pk])
-
     def _query(self, request: HttpRequest, payment: Payment) -> None:
         try:
             outcomes = services.query_payment_again(payment, actor=request.user)
@@ -166,16 +129,16 @@ class PaymentAdmin(admin.ModelAdmin):
             "status": payment.get_status_display()}, messages.SUCCESS)
 
     def query_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        payment = self._payment_or_404(request, object_id)
+        payment = self.get_object_or_404_for_action(request, object_id)
         if request.method == "POST":
             self._query(request, payment)
-            return HttpResponseRedirect(self._change_url(payment))
-        return self._render_form(request, title=_("Query the gateway about %(reference)s") % {"reference": payment.reference},
-                                 payments=[payment], form=None, submit=_("Query now"),
-                                 intro=_("Asks the gateway for this payment's status and applies the answer exactly like a notification: an approval pays the order once, anything else only updates the payment."))
+            return HttpResponseRedirect(self.change_url(payment))
+        return self.render_action_form(request, title=_("Query the gateway about %(reference)s") % {"reference": payment.reference},
+                                       objects=[payment], form=None, submit=_("Query now"),
+                                       intro=_("Asks the gateway for this payment's status and applies the answer exactly like a notification: an approval pays the order once, anything else only updates the payment."))
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        payment = self._payment_or_404(request, object_id)
+        payment = self.get_object_or_404_for_action(request, object_id)
         form = RefundNoteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -184,19 +147,10 @@ class PaymentAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, _("Payment %(reference)s marked as refunded.") % {"reference": payment.reference}, messages.SUCCESS)
-            return HttpResponseRedirect(self._change_url(payment))
-        return self._render_form(request, title=_("Mark %(reference)s as refunded") % {"reference": payment.reference},
-                                 payments=[payment], form=form, submit=_("Mark as refunded"),
-                                 intro=_("First return the money in the gateway's back office (or by bank transfer); then record it here. The order is not changed."))
-
-    def _render_form(self, request: HttpRequest, *, title: str, payments, form, submit: str, intro: str = "",
-                     action: str = "", selected=()) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": title, "payments": payments,
-            "form": form, "submit_label": submit, "intro": intro, "action": action, "selected": selected,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "payments/admin_payment_action.html", context)
+            return HttpResponseRedirect(self.change_url(payment))
+        return self.render_action_form(request, title=_("Mark %(reference)s as refunded") % {"reference": payment.reference},
+                                       objects=[payment], form=form, submit=_("Mark as refunded"),
+                                       intro=_("First return the money in the gateway's back office (or by bank transfer); then record it here. The order is not changed."))
 
     # --- List actions -----------------------------------------------------------------
 
@@ -223,9 +177,9 @@ class PaymentAdmin(admin.ModelAdmin):
                     "count": len(done), "refs": ", ".join(done)}, messages.SUCCESS)
             return None
         payments = list(queryset.select_related("order", "customer__user"))
-        return self._render_form(request, title=_("Mark payments as refunded"), payments=payments, form=form,
-                                 submit=_("Mark as refunded"), action="mark_refunded_action", selected=[p.pk for p in payments],
-                                 intro=_("Only payments flagged for refund or review can be marked. Return the money in the gateway's back office first."))
+        return self.render_action_form(request, title=_("Mark payments as refunded"), objects=payments, form=form,
+                                       submit=_("Mark as refunded"), action="mark_refunded_action", selected=[p.pk for p in payments],
+                                       intro=_("Only payments flagged for refund or review can be marked. Return the money in the gateway's back office first."))
 
 
 @admin.register(PaymentMessage)
