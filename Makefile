@@ -25,7 +25,6 @@ demo: migrate
 
 run: demo
 	$(BIN)/clientarea collectstatic --noinput --verbosity 0
-	$(BIN)/clientarea show_demo_logins
 	$(BIN)/clientarea run
 
 test: install

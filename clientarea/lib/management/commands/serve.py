@@ -33,7 +33,14 @@ class Command(BaseCommand):
         if not opts["no_worker"]:
             procs.append(subprocess.Popen([python, "-m", "clientarea.cli", "run_huey"]))
         url = f"http://{opts['bind']}:{opts['port']}"
-        self.stdout.write(self.style.SUCCESS(f"ClientArea is running at {url}  (back office: {url}/admin/)  Ctrl-C stops it."))
+        time.sleep(2)  # let gunicorn and the worker print their start-up lines first
+        from django.core.management import call_command
+
+        from clientarea.accounts.models import User
+
+        if User.objects.filter(email="soporte@conexcol.example").exists():
+            call_command("show_demo_logins", stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS(f"ClientArea is running at {url}  (back office: {url}/admin/, simulators: {url}/sandbox/)  Ctrl-C stops it."))
 
         def stop(*_):
             for p in procs:
