@@ -1,13 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import views as account_views
 from clientarea.lib.views import healthz
 
 admin.site.site_header = "ClientArea"
 admin.site.site_title = "ClientArea"
-admin.site.index_title = "Back office"
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("", account_views.home, name="home"),

@@ -45,7 +45,7 @@ PRODUCTS = (
          description_en="Domain-validated (DV) SSL certificate for one domain and its www, with a site seal.",
          prices={A: "120000"}),
     dict(code="correo-corporativo", kind=ProductKind.EMAIL, name="Correo Corporativo (10 buzones)", name_en="Business Email (10 mailboxes)", sort_order=60,
-         description="10 buzones de 15 GB con tu dominio, antispam y webmail.",
+         description="10 buzones de 15 GB con su dominio, antispam y webmail.",
          description_en="10 mailboxes of 15 GB on your domain, with antispam and webmail.",
          prices={M: "19000", A: "190000"}),
     dict(code="vps-2-4", kind=ProductKind.VPS, name="Servidor VPS 2 vCPU · 4 GB", name_en="VPS 2 vCPU · 4 GB", sort_order=70,

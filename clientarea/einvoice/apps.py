@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EinvoiceConfig(AppConfig):
     name = "clientarea.einvoice"
     label = "einvoice"
-    verbose_name = "Electronic invoices"
+    verbose_name = _("Electronic invoices")

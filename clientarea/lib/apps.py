@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LibConfig(AppConfig):
     name = "clientarea.lib"
     label = "lib"
-    verbose_name = "Library"
+    verbose_name = _("Library")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientarea.catalog.models import BillingCycle
 
@@ -14,8 +15,8 @@ class ServiceStatus(models.TextChoices):
     PENDING = "pending", _("Pending activation")
     ACTIVE = "active", _("Active")
     SUSPENDED = "suspended", _("Suspended")
-    CANCELLED = "cancelled", _("Cancelled")
-    TERMINATED = "terminated", _("Terminated")
+    CANCELLED = "cancelled", pgettext_lazy("service", "Cancelled")
+    TERMINATED = "terminated", pgettext_lazy("service", "Terminated")
 
 
 class SuspensionReason(models.TextChoices):
@@ -54,8 +55,8 @@ class ServiceEventKind(models.TextChoices):
     RENEWED = "renewed", _("Renewed")
     SUSPENDED = "suspended", _("Suspended")
     UNSUSPENDED = "unsuspended", _("Unsuspended")
-    CANCELLED = "cancelled", _("Cancelled")
-    TERMINATED = "terminated", _("Terminated")
+    CANCELLED = "cancelled", pgettext_lazy("service", "Cancelled")
+    TERMINATED = "terminated", pgettext_lazy("service", "Terminated")
     DUE_DATE_CHANGED = "due_date_changed", _("Due date changed")
 
 
