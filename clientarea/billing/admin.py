@@ -189,10 +189,5 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         self.message_user(request, ngettext_lazy("%(count)d email sent again.", "%(count)d emails sent again.", "count") % {"count": len(orders)}, messages.SUCCESS)
 
 
-# The billing run's admin (another module) registers itself on import. `from clientarea.billing import
-# admin_runs` would raise a plain ImportError when it is missing, so import it by its full name.
-try:
-    import clientarea.billing.admin_runs  # noqa: F401
-except ModuleNotFoundError as exc:
-    if exc.name != "clientarea.billing.admin_runs":
-        raise
+# The billing run's admin lives in its own module and registers itself on import.
+import clientarea.billing.admin_runs  # noqa: E402,F401

@@ -83,7 +83,7 @@ from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing import services as billing
 from clientarea.billing.models import (
-    BillingRun, BillingRunStatus, Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState,
+    BillingRun, BillingRunStatus, ItemKind, Order, OrderEvent, OrderItem, OrderState,
 )
 from clientarea.billing.run_emails import OrderEmailRenderer, attach_items, build_email, save_emails
 from clientarea.catalog.models import BillingCycle, Product, TaxTreatment
@@ -205,7 +205,7 @@ def is_renewable(service: Service, rules: Rules) -> bool:
 
 
 def period_key(service: Service) -> str:
-    """The OrderItem.period_key of a service's current period (services._period_key)."""
+    """The OrderItem.period_key of a service's current period (services.period_key_for)."""
     return f"{service.pk}:{service.next_due_date.isoformat()}"
 
 
@@ -674,19 +674,9 @@ def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
     run.counts["emails_queued"] += emails
 
 
-def allocate_numbers(count: int, name: str = "ODS", prefix: str = "ODS-") -> list[str]:
-    """``count`` consecutive ODS numbers under one row lock (services.next_number, in bulk)."""
-    Counter.objects.get_or_create(name=name)
-    counter = Counter.objects.select_for_update().get(name=name)
-    first = counter.value + 1
-    counter.value += count
-    counter.save(update_fields=["value"])
-    return [f"{prefix}{n:06d}" for n in range(first, first + count)]
-
-
 def _insert_renewals(run: _Run, plans: list[_Plan]) -> int:
     """What create_order does for each plan, with one INSERT per table for the whole batch."""
-    numbers = allocate_numbers(len(plans))
+    numbers = billing.next_numbers(len(plans))
     issue = run.rules.run_date
     orders = [
         Order(number=number, customer=plan.customer, issue_date=issue, due_date=plan.due_date,
@@ -714,7 +704,7 @@ def _items(order: Order, plan: _Plan) -> list[OrderItem]:
             period_start=spec.period_start, period_end=spec.period_end, quantity=spec.quantity,
             unit_price=spec.unit_price, tax_treatment=spec.tax_treatment,
             tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
-            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=billing._period_key(spec),
+            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=billing.period_key_for(spec),
         )
         for i, (spec, a) in enumerate(zip(plan.lines, plan.amounts), start=1)
     ]
@@ -737,9 +727,9 @@ def _renew_one(run: _Run, plan: _Plan) -> None:
                 save_emails([_order_created_email(run, order, items, plan)])
                 run.finish_atomic()
         except IntegrityError as exc:
-            billed = set(OrderItem.objects.filter(period_key__in=[billing._period_key(line) for line in plan.lines])
+            billed = set(OrderItem.objects.filter(period_key__in=[billing.period_key_for(line) for line in plan.lines])
                          .order_by().values_list("period_key", flat=True))
-            remaining = [i for i, line in enumerate(plan.lines) if billing._period_key(line) not in billed]
+            remaining = [i for i, line in enumerate(plan.lines) if billing.period_key_for(line) not in billed]
             if len(remaining) == len(plan.lines) or attempt == 2:
                 run.fail(plan.customer.pk, "renew", exc)
                 return

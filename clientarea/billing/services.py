@@ -95,20 +95,25 @@ def seller_snapshot(provider: ProviderProfile | None) -> dict:
     }
 
 
-def next_number(name: str = "ODS", prefix: str = "ODS-") -> str:
-    """Next value of a gap-free counter, under a row lock (caller holds the transaction)."""
+def next_numbers(count: int, name: str = "ODS", prefix: str = "ODS-") -> list[str]:
+    """``count`` consecutive values of a gap-free counter, under one row lock (caller holds the transaction)."""
     Counter.objects.get_or_create(name=name)
     counter = Counter.objects.select_for_update().get(name=name)
-    counter.value += 1
+    first = counter.value + 1
+    counter.value += count
     counter.save(update_fields=["value"])
-    return f"{prefix}{counter.value:06d}"
+    return [f"{prefix}{n:06d}" for n in range(first, first + count)]
+
+
+def next_number(name: str = "ODS", prefix: str = "ODS-") -> str:
+    return next_numbers(1, name=name, prefix=prefix)[0]
 
 
 def order_pay_url(order: Order) -> str:
     return settings.SITE_URL + reverse("billing:order", kwargs={"number": order.number})
 
 
-def _period_key(spec: LineSpec) -> str | None:
+def period_key_for(spec: LineSpec) -> str | None:
     if spec.service is None or spec.period_start is None or spec.kind not in (ItemKind.RENEWAL, ItemKind.NEW_SERVICE, ItemKind.DOMAIN):
         return None
     return f"{spec.service.pk}:{spec.period_start.isoformat()}"
@@ -142,7 +147,7 @@ def create_order(
             period_start=spec.period_start, period_end=spec.period_end, quantity=spec.quantity,
             unit_price=spec.unit_price, tax_treatment=spec.tax_treatment,
             tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
-            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=_period_key(spec),
+            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=period_key_for(spec),
         )
         for i, (spec, a) in enumerate(zip(lines, amounts), start=1)
     ])

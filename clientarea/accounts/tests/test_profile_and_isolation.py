@@ -2,7 +2,6 @@ import pytest
 from django.urls import reverse
 
 from clientarea.accounts.models import AuditEvent
-from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import Attachment, queue_email
 from clientarea.test import make_customer, make_provider
 

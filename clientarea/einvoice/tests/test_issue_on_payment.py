@@ -67,7 +67,7 @@ def test_paying_issues_a_valid_signed_invoice_and_emails_it(setup, django_captur
     assert signing.verify_invoice_signature(signed)
     assert validation.validate_attached_document(bytes(invoice.attached_document)) == []
     email = OutgoingEmail.objects.get(template="invoice_issued", customer=customer)
-    assert email.subject == f"900123456;Conexcol S.A.S.;SETP990000000;01;Conexcol"
+    assert email.subject == "900123456;Conexcol S.A.S.;SETP990000000;01;Conexcol"
     names = {a.filename: bytes(a.content) for a in email.attachments.all()}
     assert sum(len(v) for v in names.values()) < 2 * 1024 * 1024
     zip_name = next(n for n in names if n.endswith(".zip"))

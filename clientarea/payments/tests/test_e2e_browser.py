@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from clientarea.billing import services as billing
-from clientarea.billing.models import ItemKind, Order
+from clientarea.billing.models import ItemKind
 from clientarea.catalog.models import Product, ProductPrice
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
