@@ -65,6 +65,17 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     inlines = [PaymentMessageInline]
     actions = ["query_again", "mark_refunded_action"]
     change_form_template = "payments/admin_payment_change_form.html"
+    change_list_template = "payments/admin_payment_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        """Above the list: each gateway's configuration as read from settings, secrets masked."""
+        from clientarea.payments.gateways import gateway_codes, get_gateway
+
+        gateways = []
+        for code in gateway_codes():
+            gateway = get_gateway(code)
+            gateways.append({"name": gateway.name, "code": code, "config": sorted(gateway.describe_config().items())})
+        return super().changelist_view(request, {**(extra_context or {}), "gateway_configs": gateways})
     object_actions = [("query", "query_view"), ("refunded", "refund_view")]
     action_form_template = "payments/admin_payment_action.html"
     fieldsets = (
