@@ -679,7 +679,12 @@ class PayUGateway(Gateway):
         if isinstance(operation_date, int):
             occurred_at = datetime.fromtimestamp(operation_date // 1000, UTC).replace(microsecond=(operation_date % 1000) * 1000)
         raw_method = str(transaction.get("paymentMethod") or "")
+        # Cash and bank-referenced payments carry the voucher's reference and receipt page here
+        # (payments-api-colombia.html: extraParameters REFERENCE, URL_PAYMENT_RECEIPT_HTML).
+        params = transaction.get("extraParameters") or {}
         extra = {
+            "payment_reference": str(params.get("REFERENCE") or ""),
+            "receipt_url": str(params.get("URL_PAYMENT_RECEIPT_HTML") or ""),
             "source": "queries",
             "reference_pol": str(order.get("id") or ""),
             "order_status": str(order.get("status") or ""),

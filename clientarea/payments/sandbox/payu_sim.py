@@ -607,7 +607,12 @@ def _transaction_json(tx: SandboxPayUTransaction) -> dict[str, Any]:
     if order.response_url:
         extra["RESPONSE_URL"] = order.response_url
     if tx.instrument == Instrument.CASH:
-        extra.update(REFERENCE=order.payu_order_id, EXPIRATION_DATE=_epoch_ms(tx.cash_expires_at))
+        # payments-api-colombia.html, cash: REFERENCE, EXPIRATION_DATE and the receipt URLs.
+        from django.conf import settings
+        from django.urls import reverse
+
+        receipt = settings.SITE_URL + reverse("sandbox:payu_voucher", kwargs={"transaction_id": tx.transaction_id})
+        extra.update(REFERENCE=order.payu_order_id, EXPIRATION_DATE=_epoch_ms(tx.cash_expires_at), URL_PAYMENT_RECEIPT_HTML=receipt)
     if tx.instrument == Instrument.PSE:
         extra.update(FINANCIAL_INSTITUTION_CODE=tx.pse_bank_code, USER_TYPE=tx.pse_person_type)
     return {

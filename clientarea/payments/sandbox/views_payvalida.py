@@ -100,6 +100,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
     order = _order_by_token(request.GET.get("token", ""))
     payvalida_sim.expire_if_due(order)
     order.refresh_from_db()
+    # Like the real checkout link, reopening it shows the cash voucher already issued for the order.
+    voucher = order.attempts.filter(instrument=Instrument.CASH, state=SandboxPayvalidaAttempt.State.PENDING).order_by("-id").first()
+    if voucher is not None:
+        return see_other(reverse("sandbox:payvalida_voucher", args=[voucher.attempt_id]))
     return _render_checkout(request, order)
 
 

@@ -164,6 +164,9 @@ def test_a_cash_voucher_paid_at_the_cash_point(page, live_site, renewal, gateway
     assert order.state == "pending"
     page.goto(live_site.url + f"/payments/pay/{order.number}/")
     assert page.locator("#payment-in-process").is_visible()
+    # The customer can reopen the voucher from the portal
+    page.click("#reopen-voucher")
+    assert page.inner_text("[data-testid=voucher-reference]").strip() == voucher
     # Days later, at the cash network
     page.goto(live_site.url + f"/sandbox/{gateway}/cash-point/")
     page.get_by_label("Payment reference").fill(voucher)

@@ -933,3 +933,23 @@ def test_hmac_falls_back_to_api_key() -> None:
 
 def test_bogota_time_zone_available() -> None:
     assert datetime(2025, 1, 1, tzinfo=BOGOTA).utcoffset() == timedelta(hours=-5)
+
+
+def test_fetch_status_passes_up_the_cash_voucher_reference_and_receipt(monkeypatch, settings):
+    """A pending cash payment's voucher can be reopened: REFERENCE and URL_PAYMENT_RECEIPT_HTML reach the portal."""
+    import json as _json
+
+    from clientarea.lib import http
+    from clientarea.payments.gateways.payu import PayUGateway
+
+    answer = {"code": "SUCCESS", "error": None, "result": {"payload": [{
+        "id": 1400000007, "status": "IN_PROGRESS", "referenceCode": "ODS-000001-1",
+        "transactions": [{"id": "6f2d0a35-6b1e-4b2f-9a36-3b3c5e0e1f77", "paymentMethod": "OTHERS_CASH",
+                          "transactionResponse": {"state": "PENDING", "responseCode": "PENDING_TRANSACTION_CONFIRMATION"},
+                          "additionalValues": {"TX_VALUE": {"value": 119000.00, "currency": "COP"}},
+                          "extraParameters": {"REFERENCE": 1400000007, "URL_PAYMENT_RECEIPT_HTML": "https://checkout.payulatam.com/ppp-web-gateway-payu/r/abc"}}],
+    }]}}
+    monkeypatch.setattr(http, "send", lambda method, url, body, headers: http.HttpResponse(200, _json.dumps(answer).encode(), {}))
+    [update] = PayUGateway().fetch_status("ODS-000001-1")
+    assert update.extra["payment_reference"] == "1400000007"
+    assert update.extra["receipt_url"].endswith("/r/abc")
