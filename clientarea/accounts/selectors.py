@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.http import Http404
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
 
+#: Set only inside ``provider_cached()``: the provider row read once for that scope.
+_provider_scope: ContextVar[dict | None] = ContextVar("provider_scope", default=None)
+
 
 def get_provider() -> ProviderProfile | None:
     """The provider profile (one row), or None before demo data or setup."""
-    return ProviderProfile.objects.order_by("pk").first()
+    scope = _provider_scope.get()
+    if scope is None:
+        return ProviderProfile.objects.order_by("pk").first()
+    if "provider" not in scope:
+        scope["provider"] = ProviderProfile.objects.order_by("pk").first()
+    return scope["provider"]
+
+
+@contextmanager
+def provider_cached() -> Iterator[None]:
+    """Within this block (one unit of work inside one transaction), ``get_provider()`` queries at most once.
+
+    The cache lives only for the block, so it never outlives the transaction that
+    opened it; nested blocks share the outer one.
+    """
+    if _provider_scope.get() is not None:
+        yield
+        return
+    token = _provider_scope.set({})
+    try:
+        yield
+    finally:
+        _provider_scope.reset(token)
 
 
 def customer_for_user(user: User) -> Customer:

@@ -16,12 +16,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer, ProviderProfile
-from clientarea.accounts.selectors import get_provider
+from clientarea.accounts.selectors import get_provider, provider_cached
 from clientarea.billing.models import Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.lib.dates import BOGOTA, local_today
@@ -252,7 +253,9 @@ def mark_order_paid(
     order.save(update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"])
     start = timezone.localtime(paid_at, BOGOTA).date()
     changed: list[int] = []
-    items = list(order.items.select_related("service__product").order_by("position"))
+    # Read the items once: the invoice and the email below use this same list (order.items.all()).
+    prefetch_related_objects([order], Prefetch("items", queryset=OrderItem.objects.order_by("position", "id")))
+    items = list(order.items.all())
     service_ids = {item.service_id for item in items if item.service_id}
     services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
     for item in items:
@@ -269,7 +272,8 @@ def mark_order_paid(
                 logger.warning("order %s: service %s not renewed (due %s, period %s)", order.number, service.pk, service.next_due_date, item.period_start)
     OrderEvent.objects.create(order=order, kind="paid", actor=actor if getattr(actor, "pk", None) else None,
                               message=reference[:500], data={"via": via, "method": method, "services": changed})
-    _after_paid(order=order, changed=changed)
+    with provider_cached():  # the invoice and the email read the provider profile once
+        _after_paid(order=order, changed=changed)
     logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
     return PaymentOutcome(order=order, applied=True, reason="paid", services_changed=changed)
 

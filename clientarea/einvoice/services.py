@@ -48,16 +48,19 @@ def _lock_resolution(on: dt.date) -> NumberingResolution:
     return resolution
 
 
-def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
-    """Give a waiting invoice its number, CUFE and XML (caller holds the transaction)."""
-    order = invoice.order
+def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
+    """Number, CUFE and document snapshot for ``order``: the invoice fields of an issued invoice.
+
+    Consumes the number (caller holds the transaction, in a savepoint); raises
+    ``InvoiceWaiting`` before touching anything when the invoice cannot be issued.
+    """
     provider = get_provider()
     if provider is None:
         raise InvoiceWaiting("the provider profile is missing")
     resolution = _lock_resolution(timezone.localtime(issued_at, BOGOTA).date())
     number = resolution.next_number
     try:
-        doc = builder.build_document(order=order, customer=invoice.customer, provider=provider, resolution=resolution,
+        doc = builder.build_document(order=order, customer=customer, provider=provider, resolution=resolution,
                                      number=number, issued_at=issued_at, method=order.payment_method)
         cufe = ubl.expected_cufe(doc)
     except ValueError as exc:
@@ -65,19 +68,25 @@ def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
     # Only now consume the number: a failure above leaves no gap.
     resolution.next_number = number + 1
     resolution.save(update_fields=["next_number"])
-    invoice.resolution = resolution
-    invoice.number = number
-    invoice.full_number = doc.full_id
-    invoice.cufe = cufe
-    invoice.issued_at = issued_at
-    invoice.payment_means_code = doc.payment_means_code
-    invoice.document = builder.document_to_json(doc)
-    invoice.status = InvoiceStatus.ISSUED
-    invoice.waiting_reason = ""
-    invoice.save()
+    return dict(
+        resolution=resolution, number=number, full_number=doc.full_id, cufe=cufe, issued_at=issued_at,
+        payment_means_code=doc.payment_means_code, document=builder.document_to_json(doc),
+        status=InvoiceStatus.ISSUED, waiting_reason="",
+    )
+
+
+def _issued(invoice: Invoice) -> None:
     invoice_id = invoice.pk
     transaction.on_commit(lambda: _schedule_render(invoice_id))
-    logger.info("invoice issued %s for order %s", invoice.full_number, order.number)
+    logger.info("invoice issued %s for order %s", invoice.full_number, invoice.order.number)
+
+
+def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
+    """Give a waiting invoice its number, CUFE and XML (caller holds the transaction)."""
+    for name, value in _allocate(order=invoice.order, customer=invoice.customer, issued_at=issued_at).items():
+        setattr(invoice, name, value)
+    invoice.save()
+    _issued(invoice)
 
 
 def _schedule_render(invoice_id: int) -> None:
@@ -96,14 +105,20 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
 
 
 def allocate_invoice_for_order(*, order) -> Invoice:
-    """Called by billing inside the paid transaction: create the invoice and try to issue it now."""
-    invoice = Invoice.objects.create(order=order, customer=order.customer, paid_at=order.paid_at, total=order.total)
+    """Called by billing inside the paid transaction: create the invoice, issued now if possible.
+
+    The invoice row is inserted once, already issued, inside a savepoint; when it
+    cannot be issued (``InvoiceWaiting``, raised before any write, so no number is
+    consumed) it is inserted as waiting instead: a waiting invoice never blocks the payment.
+    """
+    fields = dict(order=order, customer=order.customer, paid_at=order.paid_at, total=order.total)
     try:
         with transaction.atomic():  # savepoint: a waiting invoice never blocks the payment
-            _issue(invoice, issued_at=order.paid_at)
+            invoice = Invoice.objects.create(**fields, **_allocate(order=order, customer=order.customer, issued_at=order.paid_at))
+            _issued(invoice)
     except InvoiceWaiting as exc:
-        Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.WAITING, waiting_reason=str(exc)[:300])
-        invoice.refresh_from_db()
+        reason = str(exc)[:300]
+        invoice = Invoice.objects.create(**fields, status=InvoiceStatus.WAITING, waiting_reason=reason)
         logger.warning("invoice for order %s waits: %s", order.number, exc)
         _alert_staff(invoice, str(exc))
     return invoice
