@@ -1,7 +1,13 @@
-"""Payment confirmation throughput: signed PayU confirmations per second, p50/p99 latency.
+"""Payment confirmation throughput: signed PayU confirmations per second, p50/p99 latency, and how fast they are applied.
 
     .venv/bin/python bench/confirmations.py [--n 2000] [--duplicates 0.10] [--breakdown] [--redis redis://127.0.0.1:6379/15]
     .venv/bin/python bench/confirmations.py --url http://127.0.0.1:8000 [--concurrency 4]
+
+A confirmation is handled in two steps, as in production: the endpoint verifies
+the signature, writes the raw message to the inbox (claiming its dedupe key) and
+answers 200; the worker then applies it (``apply_message``: locks, ``mark_order_paid``
+with the renewal and order event, the e-invoice allocation with number and CUFE,
+the "payment received" email rendered into the outbox, follow-up jobs queued).
 
 In-process (default): a throwaway SQLite database in a temporary directory is
 migrated; a provider, customers, active services and one pending renewal order per
@@ -9,16 +15,19 @@ payment are made through the billing services; ``start_payment`` opens one PayU
 attempt per order; then N signed "approved" confirmations, plus 10 % exact
 redeliveries mixed in at random positions, are POSTed one by one to
 ``/payments/payu/confirmation/`` through Django's test client (full middleware
-stack, no network). Every confirmation does the whole paid transaction: inbox row,
-dedupe claim, locks, ``mark_order_paid`` (renewal, order event), the e-invoice
-allocation (number, CUFE, unsigned UBL XML), the "payment received" email rendered
-into the outbox, and the worker jobs queued in Huey's SQLite storage.
+stack, no network); the apply jobs land in Huey's SQLite storage (or Redis with
+``--redis``). Phase 1 prints the endpoint's rate and latency. Phase 2 runs the
+queued apply jobs in this process, one after the other, as one worker thread
+would, and prints how many confirmations per second are applied. The follow-up
+jobs they queue (email delivery, invoice XML/PDF rendering, provisioning) are
+counted, not run: ``bench/einvoice.py`` measures the rendering.
 
 Over HTTP (``--url``): the orders and payments are created in the database named by
 this process's ``DATABASE_URL``/``VAR_DIR``, which must be the running server's
-(started with ``PAYMENTS_SANDBOX=1`` or the same ``PAYU_*`` keys), and the
-confirmations are POSTed to ``<url>/payments/payu/confirmation/`` from
-``--concurrency`` threads.
+(started with ``PAYMENTS_SANDBOX=1`` or the same ``PAYU_*`` keys) and its worker
+must be running; the confirmations are POSTed to
+``<url>/payments/payu/confirmation/`` from ``--concurrency`` threads, then the
+script waits until every order is paid and prints the end-to-end time.
 
 Target on a 2-core machine, SQLite, in-process: ≥ 500 confirmations/s, p99 < 50 ms.
 """
@@ -57,8 +66,8 @@ def configure(args: argparse.Namespace) -> str | None:
 
 
 STAGES = {
-    "payments: store raw message (own commit)": ("clientarea.payments.services", "record_message"),
-    "payments: claim + apply + commit (total)": ("clientarea.payments.services", "_process_update"),
+    "endpoint: verify + store in the inbox + commit": ("clientarea.payments.services", "_accept"),
+    "worker: apply one message (total)": ("clientarea.payments.services", "apply_message"),
     "billing: mark_order_paid (inside apply)": ("clientarea.billing.services", "mark_order_paid"),
     "einvoice: allocate invoice (inside mark_order_paid)": ("clientarea.einvoice.services", "allocate_invoice_for_order"),
     "notifications: queue 'payment received' email (inside)": ("clientarea.billing.services", "queue_email"),
@@ -176,6 +185,42 @@ def run_in_process(bodies: list[bytes]) -> tuple[list[float], list[int], float]:
     return latencies, statuses, time.perf_counter() - started
 
 
+APPLY_TASK = "apply_message_task"
+
+
+def drain_apply_jobs() -> tuple[int, int, float, list[float]]:
+    """Run the queued apply jobs here, one at a time (a worker thread's view); count the others, unrun."""
+    from huey.contrib.djhuey import HUEY
+
+    applied = others = 0
+    durations: list[float] = []
+    started = time.perf_counter()
+    while True:
+        task = HUEY.dequeue()
+        if task is None:
+            break
+        if type(task).__name__ != APPLY_TASK:
+            others += 1
+            continue
+        t0 = time.perf_counter()
+        HUEY.execute(task)
+        durations.append(time.perf_counter() - t0)
+        applied += 1
+    return applied, others, time.perf_counter() - started, durations
+
+
+def wait_until_paid(order_ids: list[int], timeout: float = 600) -> float:
+    """Over HTTP: seconds until the running worker has paid every order."""
+    from clientarea.billing.models import Order
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if Order.objects.filter(pk__in=order_ids, state="paid").count() == len(order_ids):
+            break
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
 def run_over_http(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int], float]:
     endpoint = url.rstrip("/") + "/payments/payu/confirmation/"
     latencies: list[float] = []
@@ -230,6 +275,9 @@ def main() -> None:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("huey").setLevel(logging.WARNING)  # two INFO lines per job would measure the terminal
     from django.db.models import Count
 
     from clientarea.billing.models import Order
@@ -245,17 +293,30 @@ def main() -> None:
         latencies, statuses, wall = run_over_http(args.url, bodies, args.concurrency)
     else:
         latencies, statuses, wall = run_in_process(bodies)
+    bad = [s for s in statuses if s != 200]
+    ms = [value * 1000 for value in latencies]
+    print(f"phase 1, endpoint: {len(bodies) / wall:.0f} confirmations/s  (wall {wall:.2f}s for {len(bodies)}; "
+          f"non-200 answers: {len(bad)})")
+    print(f"  latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  p99 {percentile(ms, 99):.1f}  "
+          f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
 
     ids = [p.order_id for p in payments]
+    if args.url:
+        waited = wait_until_paid(ids)
+        print(f"phase 2, the server's worker: every order paid {waited:.2f}s after the last answer; "
+              f"end to end {args.n / (wall + waited):.0f} approvals/s")
+    else:
+        applied, others, drain_wall, durations = drain_apply_jobs()
+        apply_ms = [value * 1000 for value in durations] or [0.0]
+        print(f"phase 2, worker (one thread): {applied / drain_wall:.0f} confirmations applied/s  "
+              f"(wall {drain_wall:.2f}s for {applied}; {others} follow-up jobs queued, not run here)")
+        print(f"  apply ms: p50 {percentile(apply_ms, 50):.1f}  p99 {percentile(apply_ms, 99):.1f}  max {max(apply_ms):.1f}")
+        print(f"  end to end, one web + one worker thread in turn: {args.n / (wall + drain_wall):.0f} approvals/s")
+
     paid = Order.objects.filter(pk__in=ids, state="paid").count()
     renewed = ServiceEvent.objects.filter(kind="renewed", order_number__in=Order.objects.filter(pk__in=ids).values("number")).count()
     outcomes = dict(PaymentMessage.objects.values_list("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
-    bad = [s for s in statuses if s != 200]
-    ms = [value * 1000 for value in latencies]
-    print(f"confirmations/s: {len(bodies) / wall:.0f}  (wall {wall:.2f}s for {len(bodies)})")
-    print(f"latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  p99 {percentile(ms, 99):.1f}  "
-          f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
-    print(f"orders paid: {paid}/{args.n}  renewals: {renewed}  non-200 answers: {len(bad)}  inbox outcomes: {outcomes}")
+    print(f"orders paid: {paid}/{args.n}  renewals: {renewed}  inbox outcomes: {outcomes}")
     if args.redis:
         from huey.contrib.djhuey import HUEY
 

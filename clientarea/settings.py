@@ -126,7 +126,9 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'clientarea.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+# Connections are kept between requests and worker jobs (opening one, and for SQLite closing
+# it, costs more than a whole inbox write); a kept connection is checked before reuse.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
@@ -156,7 +158,9 @@ else:
         "name": "clientarea",
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": envint("WORKER_THREADS", 2), "worker_type": "thread"},
+        # An idle consumer polls SQLite at most once a second (Huey's default backs off to 10 s):
+        # a gateway confirmation is applied, and the customer's result page turns, within a second or so.
+        "consumer": {"workers": envint("WORKER_THREADS", 2), "worker_type": "thread", "max_delay": 1.0},
     }
 
 # --- Auth ------------------------------------------------------------------------

@@ -193,10 +193,27 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
                                        intro=_("Only payments flagged for refund or review can be marked. Return the money in the gateway's back office first."))
 
 
+class WaitingFilter(admin.SimpleListFilter):
+    title = _("waiting to be applied")
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Verified, not applied yet")), ("stuck", _("Gave up retrying: needs a person"))]
+
+    def queryset(self, request, queryset):
+        waiting = queryset.filter(processed=False, signature_valid=True)
+        if self.value() == "yes":
+            return waiting
+        if self.value() == "stuck":
+            return waiting.filter(attempts__gte=services.MESSAGE_MAX_ATTEMPTS)
+        return queryset
+
+
 @admin.register(PaymentMessage)
 class PaymentMessageAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "gateway", "kind", "reference", "gateway_status", "signature_valid", "outcome", "source_ip", "payment"]
-    list_filter = ["gateway", "kind", "signature_valid", "processed", "gateway_status"]
+    list_display = ["received_at", "gateway", "kind", "reference", "gateway_status", "signature_valid", "outcome", "attempts", "source_ip", "payment"]
+    list_filter = [WaitingFilter, "gateway", "kind", "signature_valid", "processed", "gateway_status"]
+    actions = ["apply_again"]
     search_fields = ["reference", "transaction_id", "dedupe_key", "outcome", "payment__reference", "payment__order__number"]
     list_select_related = ["payment"]
     date_hierarchy = "received_at"
@@ -213,3 +230,19 @@ class PaymentMessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        """Applying a stored notification changes payments: it needs "change payment"."""
+        return request.user.has_perm("payments.change_payment")
+
+    @admin.action(description=_("Apply again (verified notifications still waiting)"), permissions=["act"])
+    def apply_again(self, request, queryset):
+        for message in queryset.order_by("received_at", "id")[:100]:
+            try:
+                outcome = services.retry_message(message, actor=request.user)
+            except services.PaymentStateError as exc:
+                self.message_user(request, f"#{message.pk}: {exc}", messages.WARNING)
+                continue
+            level = messages.ERROR if outcome == "error" else messages.SUCCESS
+            self.message_user(request, _("Message %(id)s (%(reference)s): %(outcome)s") % {
+                "id": message.pk, "reference": message.reference or "-", "outcome": outcome}, level)

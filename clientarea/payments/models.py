@@ -141,6 +141,7 @@ class PaymentMessage(models.Model):
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
     processed = models.BooleanField(_("processed"), default=False)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts to apply"), default=0)
 
     class Meta:
         verbose_name = _("gateway message")
@@ -149,6 +150,10 @@ class PaymentMessage(models.Model):
         constraints = [
             # The same statement (transaction + state) is applied once, however often it is delivered.
             models.UniqueConstraint(fields=["gateway", "dedupe_key"], name="payments_unique_message_dedupe"),
+        ]
+        indexes = [
+            # The sweep's question: verified notifications still waiting to be applied.
+            models.Index(fields=["received_at"], condition=Q(processed=False), name="payments_message_waiting_idx"),
         ]
 
     def __str__(self) -> str:

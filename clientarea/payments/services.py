@@ -72,6 +72,8 @@ logger = logging.getLogger(__name__)
 PAYMENT_VALIDITY = dt.timedelta(days=7)
 #: Stored bodies are cut here (notifications above PAYMENTS_NOTIFICATION_MAX_BYTES are refused anyway).
 BODY_CAP = 16 * 1024
+#: A verified notification that fails to apply is tried this often (once a minute by the sweep), then waits for a person.
+MESSAGE_MAX_ATTEMPTS = 10
 #: Request headers kept with a message: nothing that authenticates anybody.
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "accept")
 #: Checkout fields never stored: they are (or are derived from) secrets.
@@ -297,21 +299,21 @@ def sanitize_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {key: lowered[key][:300] for key in KEPT_HEADERS if key in lowered}
 
 
-def _cap(body: bytes | str) -> str:
+def _cap(body: bytes | str, *, limit: int = BODY_CAP) -> str:
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
-    return text if len(text) <= BODY_CAP else text[:BODY_CAP] + "…[truncated]"
+    return text if len(text) <= limit else text[:limit] + "…[truncated]"
 
 
 def record_message(
     *, gateway_code: str, kind: str, body: bytes | str = b"", headers: Mapping[str, str] | None = None,
-    ip: str | None = None, outcome: str = "", processed: bool = False,
+    ip: str | None = None, outcome: str = "", processed: bool = False, signature_valid: bool | None = None,
 ) -> PaymentMessage:
     """Store a raw message in its own transaction (committed even if processing fails later)."""
     with transaction.atomic():
         return PaymentMessage.objects.create(
             gateway=gateway_code[:20], kind=kind, headers=sanitize_headers(headers or {}), body=_cap(body),
-            source_ip=ip or None, outcome=outcome[:200], processed=processed,
+            source_ip=ip or None, outcome=outcome[:200], processed=processed, signature_valid=signature_valid,
             processed_at=timezone.now() if processed else None,
         )
 
@@ -329,36 +331,172 @@ def handle_notification(
 ) -> NotificationReply:
     """Take in one server-to-server notification and return the answer the gateway expects.
 
-    Forged → 403 (PayU) / 403 "ERROR" (Payvalida); malformed → the gateway's
-    rejection; duplicate, unknown reference and everything processed → 200. An
-    unexpected failure answers 503 so that the gateway delivers again.
+    The notification is verified and stored here; the worker applies it
+    (:func:`apply_message`). Forged → 403 (PayU) / 403 "ERROR" (Payvalida); malformed
+    → the gateway's rejection; verified → 200 once the message is committed to the
+    inbox (a redelivery is stored as "duplicate" and changes nothing). If the inbox
+    cannot be written, 503, so that the gateway delivers again.
     """
     gateway = get_gateway(gateway_code)
     kind = NOTIFICATION_KINDS.get(gateway.code, MessageKind.NOTIFICATION)
-    message = record_message(gateway_code=gateway.code, kind=kind, body=body, headers=headers, ip=ip)
     try:
         update = gateway.parse_notification(body=body, content_type=content_type)
     except InvalidSignature:
-        _finish(message, outcome="invalid signature", signature_valid=False)
+        message = record_message(gateway_code=gateway.code, kind=kind, body=body, headers=headers, ip=ip,
+                                 outcome="invalid signature", processed=True, signature_valid=False)
         logger.warning("payment notification %s from %s rejected: invalid signature (ip=%s)", message.pk, gateway.code, ip)
         return gateway.notification_reply(ok=False, message="invalid signature", invalid_signature=True)
     except MalformedMessage as exc:
-        _finish(message, outcome=f"malformed: {exc}")
+        message = record_message(gateway_code=gateway.code, kind=kind, body=body, headers=headers, ip=ip,
+                                 outcome=f"malformed: {exc}", processed=True)
         logger.warning("payment notification %s from %s malformed: %s", message.pk, gateway.code, exc)
         return gateway.notification_reply(ok=False, message="malformed message")
     try:
-        result = _process_update(gateway, update, message=message, dedupe_key=update.dedupe_key)
+        message, fresh = _accept(gateway, kind, update, body=body, headers=headers, ip=ip)
     except Exception:  # noqa: BLE001 - answer "try again" rather than lose the payment
-        logger.exception("payment notification %s from %s failed (reference=%s)", message.pk, gateway.code, update.reference)
-        _finish(message, outcome="error: processing failed, gateway will retry", processed=False, processed_at=None,
-                signature_valid=True)
+        logger.exception("payment notification from %s not stored (reference=%s); the gateway will retry", gateway.code, update.reference)
         return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
+    if not fresh:
+        logger.info("payment notification %s gateway=%s reference=%s status=%s: %s",
+                    message.pk, gateway.code, update.reference, update.status.value, message.outcome)
+        if message.payment_id is None:
+            # Acknowledged (and logged) so the gateway does not retry forever: nothing we can do with it.
+            return gateway.notification_reply(ok=True, message="order not recognized, logged")
+        return gateway.notification_reply(ok=True, message="already received")
+    logger.info("payment notification %s gateway=%s reference=%s status=%s: received",
+                message.pk, gateway.code, update.reference, update.status.value)
+    # The inbox row is committed (autocommit outside any transaction): the worker can read it.
+    # Immediate mode (tests) applies it right here; if queueing fails, the sweep applies it.
+    try:
+        from clientarea.payments.tasks import apply_message_task
+
+        apply_message_task(message.pk)
+    except Exception:  # noqa: BLE001 - the message is safe in the inbox; apply_pending_messages picks it up
+        logger.exception("payment notification %s stored but not queued; the sweep will apply it", message.pk)
+    return gateway.notification_reply(ok=True, message="received")
+
+
+def _accept(gateway: Gateway, kind: str, update: PaymentUpdate, *, body: bytes, headers, ip) -> tuple[PaymentMessage, bool]:
+    """Store a verified notification, claiming its dedupe key.
+
+    Returns ``(message, True)`` when the worker must apply it, ``(message, False)``
+    for a redelivery or a reference we never issued (both stored as processed).
+    """
+    found = Payment.objects.filter(gateway=gateway.code, gateway_reference=gateway.gateway_reference(update.reference))
+    payment_id = next(iter(found.order_by().values_list("pk", flat=True)[:1]), None)  # unique: no ORDER BY needed
+    row = dict(
+        gateway=gateway.code, kind=kind, headers=sanitize_headers(headers or {}), body=_cap(body, limit=_notification_cap()),
+        source_ip=ip or None, signature_valid=True, reference=update.reference[:60], transaction_id=update.transaction_id[:64],
+        gateway_status=update.status.value, payment_id=payment_id,
+    )
+    if payment_id is None:
+        logger.warning("payment notification from %s for unknown reference %r", gateway.code, update.reference)
+        with transaction.atomic():
+            return PaymentMessage.objects.create(outcome="unknown reference", processed=True, processed_at=timezone.now(), **row), False
+    try:
+        with transaction.atomic():
+            return PaymentMessage.objects.create(dedupe_key=update.dedupe_key[:200], **row), True
+    except IntegrityError:
+        pass
+    with transaction.atomic():
+        return PaymentMessage.objects.create(outcome="duplicate", processed=True, processed_at=timezone.now(), **row), False
+
+
+def _notification_cap() -> int:
+    return max(BODY_CAP, settings.PAYMENTS_NOTIFICATION_MAX_BYTES)
+
+
+def apply_message(*, message_id: int) -> str:
+    """Apply one stored, verified notification (the worker's job); returns its outcome.
+
+    The message is claimed (``processed`` set) in the same transaction that applies
+    it, so two workers cannot apply it twice and a failure rolls the claim back: the
+    message stays in the inbox with the error and one more attempt, and
+    :func:`apply_pending_messages` tries again later.
+    """
+    message = PaymentMessage.objects.filter(pk=message_id).first()
+    if message is None or message.processed or not message.signature_valid:
+        return "nothing to do"
+    gateway = get_gateway(message.gateway)
+    try:
+        update = gateway.parse_notification(body=message.body.encode(), content_type=message.headers.get("content-type", ""))
+    except (InvalidSignature, MalformedMessage) as exc:
+        # Only if the key changed since it was received (or the body was not UTF-8): a person must look.
+        _finish(message, outcome=f"error: cannot be read again: {exc}", processed=False, processed_at=None,
+                attempts=message.attempts + 1)
+        logger.error("payment notification %s can no longer be verified: %s", message.pk, exc)
+        return "error"
+    try:
+        with transaction.atomic():
+            claimed = PaymentMessage.objects.filter(pk=message.pk, processed=False).update(processed=True, processed_at=timezone.now())
+            if not claimed:
+                return "nothing to do"
+            result = apply_update(gateway=gateway, update=update, source=message.kind)
+            PaymentMessage.objects.filter(pk=message.pk).update(outcome=result.outcome[:200], payment=result.payment,
+                                                                attempts=message.attempts + 1)
+    except Exception as exc:  # noqa: BLE001 - kept in the inbox and tried again by the sweep
+        logger.exception("payment notification %s from %s failed (reference=%s)", message.pk, gateway.code, update.reference)
+        PaymentMessage.objects.filter(pk=message.pk, processed=False).update(
+            outcome=f"error: {type(exc).__name__}, will retry"[:200], attempts=message.attempts + 1)
+        return "error"
     logger.info("payment notification %s gateway=%s reference=%s status=%s outcome=%s",
                 message.pk, gateway.code, update.reference, update.status.value, result.outcome)
-    if result.payment is None:
-        # Acknowledged (and logged) so the gateway does not retry forever: nothing we can do with it.
-        return gateway.notification_reply(ok=True, message="order not recognized, logged")
-    return gateway.notification_reply(ok=True, message="Payment registered")
+    return result.outcome
+
+
+def apply_pending_messages(*, older_than_seconds: int = 30, limit: int = 500, now: dt.datetime | None = None) -> dict[str, int]:
+    """The sweep: apply verified notifications still waiting (the worker was down, or applying failed).
+
+    Each is tried at most ``MESSAGE_MAX_ATTEMPTS`` times; then staff are told once
+    and the message waits for a person ("apply again" in the back office).
+    """
+    now = now or timezone.now()
+    waiting = list(
+        PaymentMessage.objects.filter(processed=False, signature_valid=True, kind__in=list(NOTIFICATION_KINDS.values()),
+                                      received_at__lte=now - dt.timedelta(seconds=older_than_seconds),
+                                      attempts__lt=MESSAGE_MAX_ATTEMPTS)
+        .order_by("received_at", "id").values_list("pk", flat=True)[:limit]
+    )
+    summary = {"tried": 0, "applied": 0, "failed": 0, "given_up": 0}
+    for message_id in waiting:
+        summary["tried"] += 1
+        outcome = apply_message(message_id=message_id)
+        if outcome != "error":
+            summary["applied"] += 1
+            continue
+        summary["failed"] += 1
+        message = PaymentMessage.objects.get(pk=message_id)
+        if message.attempts >= MESSAGE_MAX_ATTEMPTS:
+            summary["given_up"] += 1
+            _alert_stuck_message(message)
+    if summary["tried"]:
+        logger.info("payment inbox sweep: %s", summary)
+    return summary
+
+
+def retry_message(message: PaymentMessage, *, actor=None) -> str:
+    """Back office: apply a stuck notification again now (after its cause was fixed)."""
+    if message.processed or not message.signature_valid:
+        raise PaymentStateError(_("This message was already processed or is not verified; there is nothing to apply."))
+    outcome = apply_message(message_id=message.pk)
+    from clientarea.accounts.audit import record
+
+    record(action="payment.message_retried", actor=actor, target=message.reference or str(message.pk),
+           changes={"message": message.pk, "outcome": outcome})
+    return outcome
+
+
+def _alert_stuck_message(message: PaymentMessage) -> None:
+    """Email the provider's billing address: a verified gateway notification could not be applied."""
+    from clientarea.notifications.services import queue_email
+
+    provider = get_provider()
+    if provider is None or not provider.email:
+        return
+    admin_url = settings.SITE_URL + reverse("admin:payments_paymentmessage_change", args=[message.pk])
+    with transaction.atomic():
+        queue_email(to=provider.email, template="payment_message_stuck", language=settings.LANGUAGE_CODE,
+                    context={"message": message, "admin_url": admin_url, "attempts": message.attempts})
 
 
 def _describe_update(update: PaymentUpdate) -> str:
@@ -371,33 +509,22 @@ def _describe_update(update: PaymentUpdate) -> str:
     }, ensure_ascii=False)
 
 
-def _process_update(gateway: Gateway, update: PaymentUpdate, *, message: PaymentMessage | None, dedupe_key: str) -> ApplyResult:
-    """Claim ``dedupe_key`` and apply ``update``, in one transaction.
+def _process_update(gateway: Gateway, update: PaymentUpdate, *, dedupe_key: str) -> ApplyResult:
+    """Apply a status-query answer once: its inbox row claims ``dedupe_key``, in the transaction that applies it.
 
-    ``message`` is the stored notification; ``None`` for a status query, whose inbox
-    row is written only when the statement is new (a pending payment is queried
-    many times).
+    The row is written only when the statement is new (a pending payment is queried
+    many times); a crash rolls the claim back, so the next query applies it.
     """
-    facts = dict(
-        signature_valid=True, reference=update.reference[:60], transaction_id=update.transaction_id[:64],
-        gateway_status=update.status.value,
-    )
     with transaction.atomic():
         try:
             with transaction.atomic():
-                if message is None:
-                    message = PaymentMessage.objects.create(
-                        gateway=gateway.code, kind=MessageKind.QUERY, body=_cap(_describe_update(update)),
-                        dedupe_key=dedupe_key[:200], **facts,
-                    )
-                else:
-                    PaymentMessage.objects.filter(pk=message.pk).update(dedupe_key=dedupe_key[:200], **facts)
+                message = PaymentMessage.objects.create(
+                    gateway=gateway.code, kind=MessageKind.QUERY, body=_cap(_describe_update(update)),
+                    dedupe_key=dedupe_key[:200], signature_valid=True, reference=update.reference[:60],
+                    transaction_id=update.transaction_id[:64], gateway_status=update.status.value,
+                )
         except IntegrityError:
-            if message is None:
-                return ApplyResult(outcome="unchanged: already recorded", payment=_find_payment(gateway, update))
-            payment = _find_payment(gateway, update)
-            _finish(message, outcome="duplicate", payment=payment, **facts)
-            return ApplyResult(outcome="duplicate", payment=payment)
+            return ApplyResult(outcome="unchanged: already recorded", payment=_find_payment(gateway, update))
         result = apply_update(gateway=gateway, update=update, source=message.kind)
         _finish(message, outcome=result.outcome, payment=result.payment)
     return result
@@ -667,7 +794,7 @@ def check_payment(payment: Payment, *, now: dt.datetime | None = None, close_exp
     for update in sorted(updates, key=lambda u: _APPLY_ORDER.get(u.status, 1)):
         if gateway.gateway_reference(update.reference) != payment.gateway_reference:
             continue
-        result = _process_update(gateway, update, message=None, dedupe_key=f"query:{update.dedupe_key}")
+        result = _process_update(gateway, update, dedupe_key=f"query:{update.dedupe_key}")
         outcomes.append(result.outcome)
     payment.refresh_from_db()
     changes: dict = {"last_checked_at": now}

@@ -1,4 +1,4 @@
-"""Worker tasks: periodic reconciliation with the gateways, and one status query after a browser return."""
+"""Worker tasks: apply stored gateway notifications, sweep the inbox, reconcile with the gateways, and one status query after a browser return."""
 
 from __future__ import annotations
 
@@ -8,6 +8,25 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 logger = logging.getLogger(__name__)
+
+
+@db_task()
+def apply_message_task(message_id: int) -> None:
+    """Apply one verified notification the web process stored (queued right after its commit).
+
+    Returns nothing, so Huey stores no result: the outcome is on the inbox row.
+    """
+    from clientarea.payments import services
+
+    services.apply_message(message_id=message_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def apply_pending_messages_task() -> dict:
+    """Every minute: notifications still waiting (worker was down, or applying failed) are tried again."""
+    from clientarea.payments import services
+
+    return services.apply_pending_messages()
 
 
 @db_periodic_task(crontab(minute="*/10"))

@@ -89,14 +89,17 @@ def build_event(*, service_ids: list[int], event: str, order_number: str = "") -
 
 
 def notify_services_changed(*, service_ids: list[int], event: str, order_number: str = "") -> None:
-    """Queue one delivery per provisioner, after the current transaction commits."""
+    """Queue one delivery per provisioner, after the current transaction commits.
+
+    The worker builds the payload when it delivers (:func:`build_event`), so the
+    provisioner gets the services as they are then, also on a retry.
+    """
     from clientarea.subscriptions.tasks import deliver_provisioning_event
 
     ids = list(service_ids)
 
     def enqueue() -> None:
-        payload = build_event(service_ids=ids, event=event, order_number=order_number)
         for path in settings.PROVISIONERS:
-            deliver_provisioning_event(path, payload)
+            deliver_provisioning_event(path, ids, event, order_number)
 
     transaction.on_commit(enqueue)

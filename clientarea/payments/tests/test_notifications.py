@@ -280,18 +280,86 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(self.order.state, "paid")
 
-    def test_a_processing_failure_answers_503_so_the_gateway_retries(self):
+    def test_a_failure_while_applying_keeps_the_message_and_the_sweep_applies_it_later(self):
+        import datetime as dt
         from unittest import mock
+
+        from django.utils import timezone
 
         payment, _ = self.start()
         fields = payu_confirmation(payment.reference, "119000.00")
         with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("db hiccup")):
+            accepted = post_payu(self.client, fields)
+        self.assertEqual(accepted.status_code, 200)  # stored: PayU need not retry, we do
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.CREATED)  # rolled back
+        message = PaymentMessage.objects.get()
+        self.assertEqual((message.processed, message.attempts), (False, 1))
+        self.assertIn("RuntimeError", message.outcome)
+        # PayU's own redelivery meanwhile changes nothing: the stored one is ours to apply.
+        self.assertEqual(post_payu(self.client, fields).status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertEqual(services.apply_pending_messages(now=timezone.now() + dt.timedelta(minutes=1)),
+                         {"tried": 1, "applied": 1, "failed": 0, "given_up": 0})
+        self.refresh()
+        message.refresh_from_db()
+        self.assertEqual(self.order.state, "paid")
+        self.assertEqual((message.processed, message.outcome, message.attempts), (True, "applied", 2))
+        self.assertEqual(renewals(self.service), 1)
+        self.assertEqual(services.apply_pending_messages(now=timezone.now() + dt.timedelta(minutes=2))["tried"], 0)
+
+    def test_the_sweep_gives_up_after_the_last_attempt_and_tells_staff_once(self):
+        import datetime as dt
+        from unittest import mock
+
+        from django.utils import timezone
+
+        payment, _ = self.start()
+        with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("bug")):
+            post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+            later = timezone.now() + dt.timedelta(minutes=1)
+            for _ in range(services.MESSAGE_MAX_ATTEMPTS + 2):
+                services.apply_pending_messages(now=later)
+        message = PaymentMessage.objects.get()
+        self.assertEqual((message.processed, message.attempts), (False, services.MESSAGE_MAX_ATTEMPTS))
+        alerts = OutgoingEmail.objects.filter(template="payment_message_stuck")
+        self.assertEqual(alerts.count(), 1)
+        self.assertIn(payment.reference, alerts.get().subject)
+        # Once the cause is fixed, staff apply it by hand.
+        self.assertEqual(services.retry_message(message), "applied")
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        with self.assertRaises(services.PaymentStateError):
+            services.retry_message(PaymentMessage.objects.get())
+
+    def test_it_answers_503_when_the_inbox_cannot_be_written_so_the_gateway_retries(self):
+        from unittest import mock
+
+        from django.db import OperationalError
+
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00")
+        with mock.patch("clientarea.payments.services._accept", side_effect=OperationalError("database is locked")):
             failed = post_payu(self.client, fields)
         self.assertEqual(failed.status_code, 503)
-        payment.refresh_from_db()
-        self.assertEqual(payment.status, PaymentStatus.CREATED)  # rolled back, dedupe claim too
-        retried = post_payu(self.client, fields)
-        self.assertEqual(retried.status_code, 200)
+        self.assertFalse(PaymentMessage.objects.exists())
+        self.assertEqual(post_payu(self.client, fields).status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+
+    def test_a_message_is_applied_once_even_if_the_worker_and_the_sweep_both_try(self):
+        payment, _ = self.start()
+        with self.settings(HUEY={"immediate": True}):
+            pass
+        from unittest import mock
+
+        with mock.patch("clientarea.payments.tasks.apply_message_task"):  # queued, not run yet
+            post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        message = PaymentMessage.objects.get()
+        self.assertFalse(message.processed)
+        self.assertEqual(services.apply_message(message_id=message.pk), "applied")
+        self.assertEqual(services.apply_message(message_id=message.pk), "nothing to do")
         self.refresh()
         self.assertEqual(self.order.state, "paid")
         self.assertEqual(renewals(self.service), 1)
