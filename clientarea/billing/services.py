@@ -226,9 +226,15 @@ def _check_transition(order: Order, target: str) -> None:
         )
 
 
+def lock_order(*, order_id: int) -> Order:
+    """The order row, locked until the caller's transaction ends (with its customer and user, as mark_order_paid needs)."""
+    return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+
+
 @transaction.atomic
 def mark_order_paid(
     *, order_id: int, paid_at: dt.datetime, via: str, method: str = "", reference: str = "", actor=None,
+    locked: Order | None = None,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -238,8 +244,12 @@ def mark_order_paid(
     manual suspension stays). Then the electronic invoice is allocated, the
     "payment received" email is queued and provisioning is told, after commit.
     A second call returns ``applied=False`` and changes nothing.
+
+    ``locked``: the same order as returned by :func:`lock_order` earlier in the
+    caller's transaction (payments lock the order before the payment), so it is not
+    read twice.
     """
-    order = Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+    order = locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
     if order.state == OrderState.PAID:
         return PaymentOutcome(order=order, applied=False, reason="already_paid")
     if order.state == OrderState.CANCELLED:

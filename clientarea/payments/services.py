@@ -627,13 +627,14 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
     * unknown reference → nothing ("unknown reference").
     """
     reference = gateway.gateway_reference(update.reference)
-    row = Payment.objects.filter(gateway=gateway.code, gateway_reference=reference).values_list("pk", "order_id").first()
+    found = Payment.objects.filter(gateway=gateway.code, gateway_reference=reference).order_by()  # unique
+    row = next(iter(found.values_list("pk", "order_id")[:1]), None)
     if row is None:
         logger.warning("payment statement from %s for unknown reference %r (%s)", gateway.code, update.reference, source)
         return ApplyResult(outcome="unknown reference")
     payment_id, order_id = row
     # Lock order: the order first, then the payment (start_payment does the same).
-    Order.objects.select_for_update().filter(pk=order_id).values_list("pk", flat=True).first()
+    order = billing_services.lock_order(order_id=order_id)
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     status = update.status
     transaction_id = (update.transaction_id or "")[:64]
@@ -708,7 +709,7 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
 
     paid_reference = f"{gateway.code}:{transaction_id}"
     outcome = billing_services.mark_order_paid(
-        order_id=payment.order_id, paid_at=now, via=gateway.code, method=payment.method, reference=paid_reference,
+        order_id=payment.order_id, paid_at=now, via=gateway.code, method=payment.method, reference=paid_reference, locked=order,
     )
     if outcome.applied:
         return ApplyResult(outcome="applied", payment=payment, order_paid=True)

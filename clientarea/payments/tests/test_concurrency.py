@@ -92,3 +92,35 @@ def test_eight_different_approved_attempts_at_once_pay_once_and_flag_the_rest(or
     assert Payment.objects.filter(duplicate=True, refund_status=RefundStatus.FLAGGED).count() == THREADS - 1
     winner = Payment.objects.get(duplicate=False)
     assert order.payment_reference == f"payu:{winner.gateway_transaction_id}"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_racing_on_one_stored_message_apply_it_once(order_to_pay):
+    """The queued job, the sweep and a staff "apply again" may all pick up the same inbox row at once."""
+    customer, order, service = order_to_pay
+    payment, _ = services.start_payment(order=order, customer=customer, gateway_code="payu", language="es")
+    with mock.patch("clientarea.payments.tasks.apply_message_task"):  # stored and acknowledged, not applied yet
+        assert post_payu(Client(), payu_confirmation(payment.reference, "119000.00", transaction_id="tx-stored")).status_code == 200
+    message = PaymentMessage.objects.get()
+    assert not message.processed
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[str] = [""] * THREADS
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = services.apply_message(message_id=message.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["applied"] + ["nothing to do"] * (THREADS - 1)
+    order.refresh_from_db()
+    assert order.state == "paid"
+    assert renewals(service) == 1
+    assert OrderEvent.objects.filter(order=order, kind="paid").count() == 1
