@@ -271,6 +271,8 @@ PAYVALIDA_TEST = envbool("PAYVALIDA_TEST", True)  # api-test.payvalida.com vs ap
 PAYVALIDA_API_URL = envstr("PAYVALIDA_API_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYVALIDA_CHECKOUT_URL = envstr("PAYVALIDA_CHECKOUT_URL")
 PAYVALIDA_ALLOWED_IPS = envlist("PAYVALIDA_ALLOWED_IPS", "")
+# ``method`` codes sent when registering an order (see gateways/payvalida.py): only the documented cash code by default.
+PAYVALIDA_METHOD_CODES = envstr("PAYVALIDA_METHOD_CODES", "cash=efecty")
 PAYMENT_GATEWAYS = {
     "payu": "clientarea.payments.gateways.payu.PayUGateway",
     "payvalida": "clientarea.payments.gateways.payvalida.PayvalidaGateway",
@@ -295,7 +297,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "huey": {"level": "INFO"},
+        # Our handler, not propagated: the worker (run_huey) then adds none of its own, so each line prints once.
+        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "axes": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},  # PDF font subsetting is chatty at INFO
     },

@@ -6,3 +6,6 @@ class PaymentsConfig(AppConfig):
     name = "clientarea.payments"
     label = "payments"
     verbose_name = _("Payments")
+
+    def ready(self) -> None:
+        from clientarea.payments import checks  # noqa: F401 - registers the system checks

@@ -25,7 +25,7 @@ import re
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -73,16 +73,27 @@ MIN_EXPIRATION_DAYS = 2
 MAX_EXPIRATION_DAYS = 29
 
 # ``method`` codes for the register request, keyed by the method the customer picked.
-# Sources: "efecty" is the ORDER_METHOD inside the checkout token of the register-page
-# example (and "baloto" the method of the doc-root example); "tc" (credit card) comes
-# from public integration code; "pse" mirrors the PAYMNENT_METHOD value "PSE" the
-# consult API reports. Payvalida's full code list ("Medios de pago > Colombia") was not
-# available, so only these three are sent; OTHER sends no ``method`` (any method allowed).
-PAYVALIDA_METHOD_CODES: dict[PaymentMethod, str] = {
-    PaymentMethod.CARD: "tc",
-    PaymentMethod.PSE: "pse",
-    PaymentMethod.CASH: "efecty",
-}
+# ``method`` is optional (register page: without it the order "can be paid by any of
+# the methods registered for the merchant", max 25 characters). Only cash codes appear
+# in Payvalida's own docs: ``efecty`` (the ORDER_METHOD inside the checkout token of the
+# register-page example) and ``baloto`` (the doc-root example). ``tc`` for cards is seen
+# only in third-party code for Payvalida's older v2 API, and a PSE code is not published
+# at all [INF]. So by default only cash sends a ``method``; card and PSE send none and the
+# customer picks the method again on Payvalida's checkout. ``PAYVALIDA_METHOD_CODES``
+# (e.g. ``cash=efecty,card=tc,pse=pse``) sets the codes once Payvalida confirms them.
+DEFAULT_METHOD_CODES = "cash=efecty"
+
+
+def parse_method_codes(text: str) -> dict[PaymentMethod, str]:
+    """``"cash=efecty,card=tc"`` → ``{CASH: "efecty", CARD: "tc"}``; raises ``ValueError`` on an unknown method."""
+    codes: dict[PaymentMethod, str] = {}
+    for part in filter(None, (chunk.strip() for chunk in text.split(","))):
+        name, separator, code = part.partition("=")
+        if not separator or not code.strip():
+            raise ValueError(f"PAYVALIDA_METHOD_CODES entry {part!r} is not method=code")
+        codes[PaymentMethod(name.strip().lower())] = code.strip()[:25]
+    return codes
+
 
 # ``pv_payment`` / ``PAYMNENT_METHOD`` names -> PaymentMethod (upper-cased, spaces and
 # underscores removed before lookup).
@@ -94,16 +105,15 @@ _CASH_PAYMENT_NAMES = frozenset(
     {"EFECTY", "BALOTO", "SURED", "GANA", "PUNTORED", "SUPERGIROS", "REDSERVI", "APOSTAR", "CASH", "EFECTIVO"}
 )
 
-# DIAN identification codes -> ``user_type_di`` (max 3 characters). Payvalida does not
-# publish its list; the usual Colombian abbreviations are sent.
+# DIAN identification codes -> ``user_type_di`` ("ID type of the customer", max 3
+# characters). Payvalida publishes no list [INF]: only the abbreviations also used by its
+# older card API (CC, CE, TI) and NIT are sent; for other document types the field is left
+# out (it is optional) rather than guessed.
 PAYVALIDA_DOCUMENT_TYPES: dict[str, str] = {
-    "11": "RC",
     "12": "TI",
     "13": "CC",
     "22": "CE",
     "31": "NIT",
-    "41": "PP",
-    "42": "DE",
 }
 
 # Consult ``STATE`` -> (status, notification-style status word used in dedupe keys).
@@ -236,6 +246,7 @@ class PayvalidaConfig:
     checkout_url: str | None
     test: bool = True
     enabled: bool = True
+    method_codes: Mapping[PaymentMethod, str] = field(default_factory=lambda: parse_method_codes(DEFAULT_METHOD_CODES))
 
     @classmethod
     def from_settings(cls) -> PayvalidaConfig:
@@ -274,6 +285,7 @@ class PayvalidaConfig:
             checkout_url=checkout_url,
             test=test,
             enabled=bool(getattr(settings, "PAYVALIDA_ENABLED", True)),
+            method_codes=parse_method_codes(str(getattr(settings, "PAYVALIDA_METHOD_CODES", DEFAULT_METHOD_CODES))),
         )
 
 
@@ -376,8 +388,8 @@ class PayvalidaGateway(Gateway):
             "iva": iva_percentage(request.tax, request.tax_base),
             "checksum": register_checksum(buyer.email, COUNTRY_COLOMBIA, order, request.currency, amount_str, config.fixed_hash),
         }
-        if request.method is not None and request.method in PAYVALIDA_METHOD_CODES:
-            body["method"] = PAYVALIDA_METHOD_CODES[request.method]
+        if request.method is not None and request.method in config.method_codes:
+            body["method"] = config.method_codes[request.method]
         document = re.sub(r"[\s.-]", "", buyer.document_number)
         if document.isdigit() and len(document) <= 15:
             body["user_di"] = document

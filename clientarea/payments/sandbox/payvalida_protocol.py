@@ -60,8 +60,11 @@ REFERENCE_RE = re.compile(r"^[0-9]{1,25}$")
 #: REG: amount "Only accepts integers".
 INTEGER_RE = re.compile(r"^[0-9]+$")
 
-#: ``method`` values the simulator knows (REG examples: ``baloto``, ``efecty``; ``tc``
-#: in public plugins). [INF] the full list is not published; others get 0027.
+#: ``method`` values the simulator knows. Documented by Payvalida: ``baloto`` (doc-root
+#: example) and ``efecty`` (ORDER_METHOD in the REG example's token). [INF] ``tc`` comes
+#: from third-party code for the older v2 API; ``pse``, ``sured``, ``gana`` and
+#: ``puntored`` are this simulator's own guesses. Others get 0027. The adapter sends only
+#: ``efecty`` unless ``PAYVALIDA_METHOD_CODES`` says otherwise.
 CASH_METHODS = {"efecty": "EFECTY", "baloto": "BALOTO", "sured": "SURED", "gana": "GANA", "puntored": "PUNTORED"}
 METHOD_PSE = "pse"
 METHOD_CARD = "tc"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.parse
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -187,12 +188,41 @@ def test_register_request_body_and_redirect(monkeypatch: pytest.MonkeyPatch) -> 
     assert action.raw_response is not None and action.raw_response["CODE"] == "0000"
 
 
-@pytest.mark.parametrize(("method", "code"), [(PaymentMethod.CARD, "tc"), (PaymentMethod.PSE, "pse"), (PaymentMethod.CASH, "efecty")])
-def test_method_codes(monkeypatch: pytest.MonkeyPatch, method: PaymentMethod, code: str) -> None:
+@pytest.mark.parametrize(("method", "code"), [(PaymentMethod.CARD, None), (PaymentMethod.PSE, None), (PaymentMethod.CASH, "efecty")])
+def test_only_the_documented_cash_code_is_sent_by_default(monkeypatch: pytest.MonkeyPatch, method: PaymentMethod, code: str | None) -> None:
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
     make_gateway().start_checkout(make_request(method=method))
+    assert json.loads(fake.calls[0][2] or b"").get("method") == code
+
+
+@pytest.mark.parametrize(("method", "code"), [(PaymentMethod.CARD, "tc"), (PaymentMethod.PSE, "pse"), (PaymentMethod.CASH, "baloto")])
+def test_method_codes_come_from_settings(monkeypatch: pytest.MonkeyPatch, settings, method: PaymentMethod, code: str) -> None:
+    settings.PAYVALIDA_METHOD_CODES = "card=tc, pse=pse, cash=baloto"
+    fake = FakeSend(register_ok())
+    monkeypatch.setattr(http, "send", fake)
+    config = replace(PayvalidaConfig.from_settings(), api_url=SANDBOX_API_URL, checkout_url=None)
+    PayvalidaGateway(config, clock=lambda: NOW).start_checkout(make_request(method=method))
     assert json.loads(fake.calls[0][2] or b"")["method"] == code
+
+
+@pytest.mark.parametrize("text", ["card", "card=", "wire=abc", "cash=efecty,,pse"])
+def test_bad_method_codes_are_a_system_check_error(settings, text: str) -> None:
+    from clientarea.payments.checks import payvalida_method_codes
+
+    settings.PAYVALIDA_METHOD_CODES = text
+    errors = payvalida_method_codes(None)
+    assert [e.id for e in errors] == ["payments.E001"]
+    assert "PAYVALIDA_METHOD_CODES" in errors[0].msg
+
+
+def test_passports_and_unlisted_documents_send_no_document_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeSend(register_ok())
+    monkeypatch.setattr(http, "send", fake)
+    request = make_request()
+    make_gateway().start_checkout(replace(request, buyer=replace(request.buyer, document_type="41")))
+    sent = json.loads(fake.calls[0][2] or b"")
+    assert "user_type_di" not in sent and sent["user_di"] == "1020304050"
 
 
 @pytest.mark.parametrize("method", [None, PaymentMethod.OTHER])
