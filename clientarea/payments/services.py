@@ -6,12 +6,15 @@ changes only through ``billing.services.mark_order_paid``.
 
 Exactly-once, by construction:
 
-* every notification is stored first (``PaymentMessage``), in its own transaction,
-  so even forged or broken ones stay in the log;
-* a verified statement claims its ``(gateway, dedupe_key)`` with a unique
-  constraint, in the same transaction that applies it: a redelivery (or a
-  concurrent copy) fails the claim and changes nothing; a crash rolls the claim
-  back, so the gateway's retry is applied;
+* every notification is stored (``PaymentMessage``) before anything trusts it, so
+  even forged or broken ones stay in the log;
+* a verified notification claims its ``(gateway, dedupe_key)`` with a unique
+  constraint when it is stored, and the endpoint answers only after that commit: a
+  redelivery (or a concurrent copy) is stored as "duplicate" and changes nothing;
+* the worker applies a stored notification (:func:`apply_message`) in one
+  transaction that also marks it processed, so a queued job, the sweep and a staff
+  "apply again" cannot apply it twice, and a failure leaves it waiting for the sweep;
+* status queries claim their own ``query:`` key in the transaction that applies them;
 * the order row, then the payment row, are locked (``select_for_update``) while a
   statement is applied, and ``mark_order_paid`` pays an order at most once. A
   second, different approved transaction for a paid order is flagged for refund,
@@ -351,6 +354,11 @@ def handle_notification(
                                  outcome=f"malformed: {exc}", processed=True)
         logger.warning("payment notification %s from %s malformed: %s", message.pk, gateway.code, exc)
         return gateway.notification_reply(ok=False, message="malformed message")
+    except Exception:  # noqa: BLE001 - a bug in the adapter: keep the message, let the gateway retry
+        logger.exception("payment notification from %s could not be read", gateway.code)
+        record_message(gateway_code=gateway.code, kind=kind, body=body, headers=headers, ip=ip,
+                       outcome="error: could not be read, gateway will retry", processed=True)
+        return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
     try:
         message, fresh = _accept(gateway, kind, update, body=body, headers=headers, ip=ip)
     except Exception:  # noqa: BLE001 - answer "try again" rather than lose the payment

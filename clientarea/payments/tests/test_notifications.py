@@ -348,11 +348,21 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(self.order.state, "paid")
 
-    def test_a_message_is_applied_once_even_if_the_worker_and_the_sweep_both_try(self):
-        payment, _ = self.start()
-        with self.settings(HUEY={"immediate": True}):
-            pass
+    def test_an_adapter_bug_keeps_the_raw_message_and_answers_503(self):
         from unittest import mock
+
+        payment, _ = self.start()
+        with mock.patch("clientarea.payments.gateways.payu.PayUGateway.parse_notification", side_effect=KeyError("x")):
+            response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        self.assertEqual(response.status_code, 503)
+        message = PaymentMessage.objects.get()
+        self.assertIn(payment.reference, message.body)
+        self.assertTrue(message.outcome.startswith("error"))
+
+    def test_a_message_is_applied_once_even_if_the_worker_and_the_sweep_both_try(self):
+        from unittest import mock
+
+        payment, _ = self.start()
 
         with mock.patch("clientarea.payments.tasks.apply_message_task"):  # queued, not run yet
             post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
