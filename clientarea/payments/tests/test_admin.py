@@ -79,3 +79,29 @@ class PaymentAdminTests(PaymentsTestCase):
         from clientarea.payments.tests.helpers import make_renewal_order
 
         return make_renewal_order(self.alice)[0]
+
+
+class StuckMessageAdminTests(PaymentsTestCase):
+    def test_staff_find_a_waiting_notification_and_apply_it_again(self):
+        from unittest import mock
+
+        payment, _ = self.start()
+        with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("bug")):
+            post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="late"))
+        message = PaymentMessage.objects.get()
+        self.login(self.carol)
+        waiting = self.client.get("/admin/payments/paymentmessage/?waiting=yes")
+        self.assertContains(waiting, "RuntimeError")
+        self.assertNotContains(self.client.get("/admin/payments/paymentmessage/?waiting=stuck"), "RuntimeError")
+        response = self.client.post("/admin/payments/paymentmessage/?waiting=yes",
+                                    {"action": "apply_again", "_selected_action": [message.pk]}, follow=True)
+        self.assertContains(response, "applied")
+        message.refresh_from_db()
+        self.refresh()
+        self.assertEqual((message.processed, message.outcome), (True, "applied"))
+        self.assertEqual(self.order.state, "paid")
+        self.assertTrue(AuditEvent.objects.filter(action="payment.message_retried").exists())
+        # Again: nothing left to apply, said plainly.
+        again = self.client.post("/admin/payments/paymentmessage/", {"action": "apply_again", "_selected_action": [message.pk]}, follow=True)
+        self.assertContains(again, f"<li class=\"warning\">#{message.pk}: ")
+        self.assertNotContains(self.client.get("/admin/payments/paymentmessage/?waiting=yes"), "RuntimeError")
