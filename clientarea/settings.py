@@ -304,6 +304,5 @@ LOGGING = {
     },
 }
 
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default, adopted now
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import services
@@ -101,6 +102,8 @@ class CustomerAdmin(admin.ModelAdmin):
 @admin.register(ProviderProfile)
 class ProviderProfileAdmin(admin.ModelAdmin):
     list_display = ["__str__", "nit_display", "email", "phone"]
+    # "conexcol.example" is read as https://conexcol.example (Django 6's default, chosen explicitly).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request):
         return not ProviderProfile.objects.exists()

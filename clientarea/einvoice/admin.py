@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
@@ -83,8 +83,11 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
     def downloads(self, obj):
         if not obj.rendered_at:
             return "—"
-        links = [(kind, reverse("admin:einvoice_invoice_download", args=[obj.pk, kind])) for kind in ("pdf", "xml", "attached")]
-        return format_html(" · ".join(f'<a href="{url}">{kind.upper()}</a>' for kind, url in links))
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:einvoice_invoice_download", args=[obj.pk, kind]), kind.upper()) for kind in ("pdf", "xml", "attached")),
+        )
 
     def get_urls(self):
         return [path("<int:pk>/download/<str:kind>/", self.admin_site.admin_view(self.download), name="einvoice_invoice_download"), *super().get_urls()]

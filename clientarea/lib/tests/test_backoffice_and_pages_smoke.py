@@ -72,3 +72,22 @@ def test_the_payments_list_shows_the_gateway_configuration_with_secrets_masked(c
     page = client.get("/admin/payments/payment/").content.decode()
     assert "gateway-config" in page and "508029" in page and "4Vj8…UA" in page
     assert settings.PAYU_API_KEY not in page and settings.PAYVALIDA_FIXED_HASH not in page
+
+
+def test_provider_website_typed_without_a_scheme_is_saved_as_https(client, demo):
+    from clientarea.accounts.models import ProviderProfile
+
+    client.force_login(demo)
+    profile = ProviderProfile.objects.get()
+    url = reverse("admin:accounts_providerprofile_change", args=[profile.pk])
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        if name != "logo":  # a file field: posting nothing keeps the current one
+            value = form[name].value()
+            data[name] = "" if value is None else value
+    data["website"] = "www.conexcol.example"
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    profile.refresh_from_db()
+    assert profile.website == "https://www.conexcol.example"
