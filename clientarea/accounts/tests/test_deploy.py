@@ -3,17 +3,53 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
+LIVE_GATEWAYS = {
+    "PAYU_TEST": "0", "PAYU_MERCHANT_ID": "700001", "PAYU_ACCOUNT_ID": "700002", "PAYU_API_LOGIN": "login-live",
+    "PAYU_API_KEY": "live-api-key-0123456789", "PAYVALIDA_TEST": "0", "PAYVALIDA_MERCHANT": "conexcol",
+    "PAYVALIDA_FIXED_HASH": "live-fixed-hash-0123456789", "PAYVALIDA_NOTIFICATION_HASH": "live-notification-hash-0123456789",
+}
 
-def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
+
+def check_deploy(tmp_path, **extra: str) -> subprocess.CompletedProcess:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PAYU_", "PAYVALIDA_", "PAYMENTS_"))}
     env = {
-        **os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 20 + "a-real-long-random-secret-key-for-tests-1234567890",
+        **inherited, "DEBUG": "0", "SECRET_KEY": "x" * 20 + "a-real-long-random-secret-key-for-tests-1234567890",
         "ALLOWED_HOSTS": "portal.conexcol.example", "SITE_URL": "https://portal.conexcol.example",
-        "DJANGO_SETTINGS_MODULE": "clientarea.settings", "VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "clientarea.settings", "VAR_DIR": str(tmp_path), **extra,
     }
     env.pop("DATABASE_URL", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser fixture for Playwright's event loop
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
+    result = check_deploy(tmp_path, **LIVE_GATEWAYS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_flags_gateways_that_move_no_money(tmp_path):
+    """Left at the demo defaults, both gateways would 'take' payments in their sandboxes."""
+    result = check_deploy(tmp_path)
+    assert result.returncode == 1
+    for check_id in ("payments.W011", "payments.W012", "payments.W013", "payments.W014"):
+        assert check_id in result.stderr, result.stderr
+    assert "payments.E010" not in result.stderr
+
+
+@pytest.mark.parametrize("disabled", ["PAYU_ENABLED", "PAYVALIDA_ENABLED"])
+def test_a_disabled_gateway_is_not_checked(tmp_path, disabled):
+    live = {k: v for k, v in LIVE_GATEWAYS.items() if not k.startswith(disabled.split("_")[0])}
+    result = check_deploy(tmp_path, **live, **{disabled: "0"})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_the_simulators_in_production(tmp_path):
+    result = check_deploy(tmp_path, **LIVE_GATEWAYS, PAYMENTS_SANDBOX="1")
+    assert result.returncode == 1
+    assert "payments.E010" in result.stderr
