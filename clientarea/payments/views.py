@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 #: The result page refreshes every 3 s while no news arrived, for about two minutes.
 REFRESH_SECONDS = 3
 MAX_POLLS = 40
+#: A payment still pending when the customer comes back from the gateway: about one minute.
+MAX_POLLS_PENDING = 20
 
 
 def help_url(topic: str) -> str | None:
@@ -140,7 +142,8 @@ def _browser_return(request: HttpRequest, gateway_code: str) -> HttpResponse:
     # Display only: the gateway's own words about a declined payment, when its signature checks out.
     if info is not None and info.signature_valid and info.status in (GatewayStatus.DECLINED, GatewayStatus.ERROR) and info.message:
         messages.info(request, _("The gateway said: %(message)s") % {"message": info.message[:120]})
-    return redirect("payments:result", reference=payment.reference)
+    # "back": the customer has just finished at the gateway, so its notification is on its way.
+    return redirect(reverse("payments:result", kwargs={"reference": payment.reference}) + "?back=1")
 
 
 @require_GET
@@ -237,11 +240,18 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
     except ValueError:
         poll = 0
     order = payment.order
+    method = payment.method or payment.requested_method
+    # Just back from the gateway with a PSE or card payment still pending here: the bank's answer
+    # (often already given) is travelling to us, so the page keeps asking for a while. A cash
+    # voucher is pending for days; its page stays still so that it can be read and printed.
+    back = request.GET.get("back") == "1"
+    awaiting_final = state == "pending" and back and method != "cash" and poll < MAX_POLLS_PENDING
     can_retry = order.state == OrderState.PENDING and state in ("declined", "expired", "processing", "pending")
     return render(request, "payments/result.html", {
-        "payment": payment, "order": order, "state": state,
-        "refresh": state == "processing" and poll < MAX_POLLS, "refresh_seconds": REFRESH_SECONDS,
-        "next_poll_url": f"{request.path}?poll={poll + 1}", "timed_out": state == "processing" and poll >= MAX_POLLS,
+        "payment": payment, "order": order, "state": state, "awaiting_final": awaiting_final,
+        "refresh": (state == "processing" and poll < MAX_POLLS) or awaiting_final, "refresh_seconds": REFRESH_SECONDS,
+        "next_poll_url": f"{request.path}?{'back=1&' if back else ''}poll={poll + 1}",
+        "timed_out": state == "processing" and poll >= MAX_POLLS,
         "method_label": selectors.method_label(payment.method or payment.requested_method),
         "instructions": payment.instructions or {},
         "retry_url": reverse("payments:choose", kwargs={"number": order.number}) if can_retry else "",

@@ -127,7 +127,7 @@ class ReturnAndResultTests(PaymentsTestCase):
         self.login(self.alice)
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.get("/payments/payu/response/", signed_payu_return(payment.reference))
-        self.assertRedirects(response, f"/payments/result/{payment.reference}/", fetch_redirect_response=False)
+        self.assertRedirects(response, f"/payments/result/{payment.reference}/?back=1", fetch_redirect_response=False)
         payment.refresh_from_db()
         self.refresh()
         self.assertEqual(payment.status, PaymentStatus.CREATED)
@@ -141,7 +141,7 @@ class ReturnAndResultTests(PaymentsTestCase):
         payment, _ = self.start("payvalida")
         self.login(self.alice)
         response = self.client.get("/payments/payvalida/return/", {"order": payment.gateway_reference})
-        self.assertRedirects(response, f"/payments/result/{payment.reference}/", fetch_redirect_response=False)
+        self.assertRedirects(response, f"/payments/result/{payment.reference}/?back=1", fetch_redirect_response=False)
 
     def test_an_unknown_return_goes_to_the_orders(self):
         self.login(self.alice)
@@ -200,6 +200,31 @@ class ReturnAndResultTests(PaymentsTestCase):
         html = response.content.decode()
         self.assertIn("Banco Demo", html)
         self.assertIn("123456", html)
+
+    def test_back_from_the_bank_with_pse_still_pending_the_page_waits_for_the_final_answer(self):
+        """The bank answered; its notification may be a second behind the customer's browser."""
+        payment, _ = self.start(method="pse")
+        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="pse")
+        self.login(self.alice)
+        first = self.result(payment, back="1")
+        self.assertEqual(self.status_of(first), "pending")
+        self.assertIn('id="awaiting-final"', first.content.decode())
+        self.assertIn('http-equiv="refresh" content="3;url=/payments/result/%s/?back=1&amp;poll=1"' % payment.reference, first.content.decode())
+        last = self.result(payment, back="1", poll="20")
+        self.assertNotIn('http-equiv="refresh"', last.content.decode())
+        self.assertNotIn('id="awaiting-final"', last.content.decode())
+        # Opened later (from the order, an email): a pending payment is simply pending
+        self.assertNotIn('http-equiv="refresh"', self.result(payment).content.decode())
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        self.assertEqual(self.status_of(self.result(payment, back="1", poll="3")), "approved")
+
+    def test_a_cash_voucher_page_stays_still(self):
+        payment, _ = self.start(method="cash")
+        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="cash", instructions={"reference": "123"})
+        self.login(self.alice)
+        response = self.result(payment, back="1")
+        self.assertEqual(self.status_of(response), "pending")
+        self.assertNotIn('http-equiv="refresh"', response.content.decode())
 
     def test_a_duplicate_payment_tells_the_customer_about_the_refund(self):
         payment, _ = self.start()
