@@ -214,16 +214,24 @@ def consult(order_code: str, *, merchant: str, checksum: str, aditionalinfo: str
     if order.state == PayvalidaState.APROBADA and order.payment_method == proto.PAYMENT_NAME_CARD:
         transaction_info = {"DATE": _fmt(order.paid_at), "RESPONSE_CODE": "APPROVED",
                             "QUOTES": str(order.installments or 1), "ACCOUNT_TYPE": "CREDITO"}
+    # While a PSE transaction waits at the bank, the order already knows its method and CUS
+    # (ClientArea shows them on the "payment in process" page).
+    in_process = None
+    if order.state == PayvalidaState.PENDIENTE:
+        in_process = (order.attempts.filter(instrument=Instrument.PSE, state=SandboxPayvalidaAttempt.State.PENDING)
+                      .order_by("-created", "-id").first())
+    cus = order.cus or (in_process.cus if in_process else "")
     additional: dict[str, Any] = {}
-    if aditionalinfo.strip().lower() == "cuspse" and order.cus:
-        additional = {"CUS": order.cus}
+    if aditionalinfo.strip().lower() == "cuspse" and cus:
+        additional = {"CUS": cus}
     return answer(proto.OK, {
         "CURRENCY": order.money,
         "NOTIFICATION_RESPONSE": order.notification_response,
         "UDPATE_DATE": _fmt(order.updated),
         "CREATION_DATE": _fmt(order.created),
         "STATE": order.state,
-        "PAYMNENT_METHOD": order.payment_method or proto.CASH_METHODS.get(order.method, order.method.upper()),
+        "PAYMNENT_METHOD": (order.payment_method or (in_process.payment_name if in_process else "")
+                            or proto.CASH_METHODS.get(order.method, order.method.upper())),
         "EMAIL": order.email,
         "LIFE_TIME": f"{life_hours}h",
         "ORDER": order.order,

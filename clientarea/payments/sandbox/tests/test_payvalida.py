@@ -237,12 +237,15 @@ def test_pse_pending_then_approved_and_cus_in_consult(client, fake_http, commit)
     assert pending["Location"] == "http://testserver/payments/payvalida/return/?order=CA000123"
     assert fake_http.calls == []
     assert "go to the bank page" in client.get(checkout_path(answer)).content.decode()
+    waiting = consult(client, "CA000123", aditionalinfo="cuspse")["DATA"]
+    assert waiting["STATE"] == "PENDIENTE" and waiting["PAYMNENT_METHOD"] == "PSE"
+    cus = waiting["ADITIONAL_INFO"]["CUS"]
     with commit():
         client.post(bank_url, {"decision": "approve"})
     body = fake_http.json()
     assert body["status"] == "approved" and body["pv_payment"] == "PSE"
     data = consult(client, "CA000123", aditionalinfo="cuspse")["DATA"]
-    assert data["STATE"] == "APROBADA" and data["PAYMNENT_METHOD"] == "PSE" and data["ADITIONAL_INFO"]["CUS"]
+    assert data["STATE"] == "APROBADA" and data["PAYMNENT_METHOD"] == "PSE" and data["ADITIONAL_INFO"]["CUS"] == cus
 
 
 def test_pse_rejected_keeps_order_pending(client, fake_http, commit):
