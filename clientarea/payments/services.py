@@ -628,9 +628,11 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
       for refund and review;
     * approved with a wrong amount/currency/merchant → not paid; status ``error``, review;
     * the same approval again → nothing ("already applied"); another approved
-      transaction for an approved attempt → duplicate, flagged for refund;
-    * declined/expired/error/pending after approved → ignored (review when the
-      gateway says so about the approved transaction itself: a void or refund claim);
+      transaction for an approved attempt, or a decline/expiry of the approved
+      transaction itself, is only a claim when it comes in a notification (the
+      signatures do not cover every field): the gateway is queried, and its answer
+      flags the duplicate for refund, or the reversal for review;
+    * any other report after approved (pending, an older try's decline) → ignored;
     * otherwise the attempt takes the reported status;
     * unknown reference → nothing ("unknown reference").
     """
@@ -650,18 +652,31 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
     alert = ""
 
     if payment.status == PaymentStatus.APPROVED:
-        if status == GatewayStatus.APPROVED:
-            if transaction_id == payment.gateway_transaction_id:
-                return ApplyResult(outcome="already applied", payment=payment)
+        second_charge = status == GatewayStatus.APPROVED and transaction_id != payment.gateway_transaction_id
+        reversal = status in _NEGATIVE and bool(transaction_id) and transaction_id == payment.gateway_transaction_id
+        if status == GatewayStatus.APPROVED and not second_charge:
+            return ApplyResult(outcome="already applied", payment=payment)
+        if not (second_charge or reversal):
+            # A late or replayed report (an earlier pending, another try's decline): nothing to do.
+            logger.info("payment %s: %s after approved ignored (%s, transaction %s)", payment.reference, status.value, source, transaction_id)
+            return ApplyResult(outcome=f"ignored: {status.value} after approved", payment=payment)
+        if source != MessageKind.QUERY:
+            # Neither PayU's sign nor Payvalida's checksum covers everything here (PayU's leaves
+            # out the transaction id): a replayed message with one field changed would look like
+            # a second charge or a void. Only the gateway's answer to our own query may flag a
+            # refund or a reversal, so ask it.
+            payment.next_check_at = now
+            payment.save(update_fields=["next_check_at", "updated_at"])
+            transaction.on_commit(lambda: _schedule_check(payment_id, verify=True))
+            claim = f"second approved transaction {transaction_id}" if second_charge else f"{status.value} for the approved transaction"
+            return ApplyResult(outcome=f"held: {claim}, asking the gateway", payment=payment)
+        if second_charge:
             reason = f"second approved transaction {transaction_id} for this attempt (first: {payment.gateway_transaction_id})"
             outcome = "duplicate: second approved transaction, flagged for refund"
-        elif transaction_id and transaction_id == payment.gateway_transaction_id:
+        else:
             reason = f"gateway now reports {status.value} for the approved transaction (void or refund claim?)"
             outcome = f"ignored: {status.value} after approved, review"
-        else:
-            # An older attempt of the same reference, reported late: nothing to do.
-            return ApplyResult(outcome=f"ignored: {status.value} after approved", payment=payment)
-        if _flag(payment, review=reason, refund=status == GatewayStatus.APPROVED, duplicate=status == GatewayStatus.APPROVED):
+        if _flag(payment, review=reason, refund=second_charge, duplicate=second_charge):
             payment.save()
             alert_staff(payment, reason)
         return ApplyResult(outcome=outcome, payment=payment)
@@ -768,11 +783,11 @@ def record_return(*, gateway_code: str, params: Mapping[str, str], query_string:
     return payment, info
 
 
-def _schedule_check(payment_id: int) -> None:
+def _schedule_check(payment_id: int, *, verify: bool = False) -> None:
     from clientarea.payments.tasks import check_payment_task
 
     try:
-        check_payment_task(payment_id)
+        check_payment_task(payment_id, verify=verify)
     except Exception:  # noqa: BLE001 - a status query is an optimisation; reconciliation will catch up
         logger.exception("could not check payment %s after its return", payment_id)
 
@@ -849,14 +864,17 @@ def reconcile_payments(*, older_than_minutes: int | None = None, limit: int = 50
 
     Candidates: ``created``/``pending`` attempts created more than ``older_than_minutes``
     ago (default ``PAYMENTS_RECONCILE_AFTER_MINUTES``; PayU's guideline is 7) whose
-    backoff has passed, plus attempts replaced by a newer one (one last query each).
+    backoff has passed, attempts replaced by a newer one (one last query each), and
+    approved ones with a second approval to verify.
     Every answer goes through :func:`apply_update`, deduplicated with a "query:" key.
     """
     now = now or timezone.now()
     minutes = settings.PAYMENTS_RECONCILE_AFTER_MINUTES if older_than_minutes is None else older_than_minutes
     cutoff = now - dt.timedelta(minutes=minutes)
+    # Approved attempts come back only when a notification claimed a second charge and
+    # the immediate check could not reach the gateway.
     due = Q(status__in=OPEN_STATUSES, next_check_at__isnull=True) | Q(
-        status__in=[*OPEN_STATUSES, PaymentStatus.EXPIRED], next_check_at__lte=now,
+        status__in=[*OPEN_STATUSES, PaymentStatus.EXPIRED, PaymentStatus.APPROVED], next_check_at__lte=now,
     )
     candidates = list(Payment.objects.filter(due, created_at__lte=cutoff).order_by("next_check_at", "created_at", "id")[:limit])
     summary = ReconcileSummary()

@@ -37,14 +37,15 @@ def reconcile_payments_task() -> dict:
 
 
 @db_task()
-def check_payment_task(payment_id: int) -> list[str]:
-    """Ask the gateway about one open payment (the customer just came back from it)."""
+def check_payment_task(payment_id: int, verify: bool = False) -> list[str]:
+    """Ask the gateway about one payment: an open one the customer just came back from, or
+    (``verify``) an approved one that a notification claims was charged twice."""
     from clientarea.payments import services
     from clientarea.payments.gateways.base import GatewayUnavailable
     from clientarea.payments.models import Payment
 
     payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None or not payment.is_open:
+    if payment is None or not (payment.is_open or verify):
         return []
     try:
         return services.check_payment(payment, close_expired=False)

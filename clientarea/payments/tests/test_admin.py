@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clientarea.accounts.models import AuditEvent
+from clientarea.payments import services
 from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import payu_confirmation, post_payu
@@ -13,7 +14,10 @@ class PaymentAdminTests(PaymentsTestCase):
         super().setUp()
         self.payment, _ = self.start()
         post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="a"))
-        post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="b"))  # flagged for refund
+        post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="b"))
+        # PayU's own list confirms the second charge: flagged for refund
+        self.network.payu_transactions[self.payment.reference] = [payu_transaction("a"), payu_transaction("b")]
+        services.check_payment(self.payment, close_expired=False)
         self.payment.refresh_from_db()
         self.login(self.carol)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 from django.test import override_settings
+from django.utils import timezone
 
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import OrderEvent
@@ -101,16 +103,79 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(self.order.state, "paid")
         self.assertEqual(self.order.payment_method, "pse")
 
-    def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund(self):
+    def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund_once_the_gateway_lists_it(self):
         payment, _ = self.start()
         post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1"))
-        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"))
+        with self.captureOnCommitCallbacks(execute=True):
+            response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"))
         self.assertEqual(response.status_code, 200)
+        # The notification alone proves nothing about tx-2: the gateway is asked first
+        self.scheduled_checks.assert_called_once_with(payment.pk, verify=True)
+        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("held: second approved transaction tx-2"))
+        payment.refresh_from_db()
+        self.assertFalse(payment.duplicate)
+        self.assertEqual(payment.refund_status, RefundStatus.NONE)
+        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-1"), payu_transaction("tx-2")]
+        services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
         self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
         self.assertEqual(payment.gateway_transaction_id, "tx-1")
+        self.assertIsNone(payment.next_check_at)
         self.assertEqual(renewals(self.service), 1)
+        self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
+
+    def test_a_replayed_approval_with_a_changed_transaction_id_flags_nothing(self):
+        """The sign does not cover transaction_id: an attacker can replay a real approval under a new id."""
+        payment, _ = self.start()
+        fields = payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1")
+        post_payu(self.client, fields)
+        with self.captureOnCommitCallbacks(execute=True):
+            response = post_payu(self.client, {**fields, "transaction_id": "forged-id"})
+        self.assertEqual(response.status_code, 200)
+        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-1")]
+        services.check_payment(payment, close_expired=False)
+        payment.refresh_from_db()
+        self.assertFalse(payment.duplicate)
+        self.assertFalse(payment.needs_review)
+        self.assertEqual(payment.refund_status, RefundStatus.NONE)
+        self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 0)
+        self.assertEqual(renewals(self.service), 1)
+
+    def test_an_unverified_second_approval_is_checked_again_by_the_reconciliation(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1"))
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"))
+        Payment.objects.filter(pk=payment.pk).update(created_at=payment.created_at - timedelta(hours=1))
+        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-1"), payu_transaction("tx-2")]
+        summary = services.reconcile_payments(now=timezone.now() + timedelta(seconds=1))
+        self.assertEqual(summary.checked, 1)
+        payment.refresh_from_db()
+        self.assertTrue(payment.duplicate)
+        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertIsNone(payment.next_check_at)
+        self.assertEqual(services.reconcile_payments(now=timezone.now() + timedelta(seconds=2)).checked, 0)
+
+    def test_a_replayed_pending_report_for_the_approved_transaction_raises_no_alarm(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="7", transaction_id="tx-ok"))
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-ok"))
+        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-ok", state="PENDING")]
+        services.check_payment(payment, close_expired=False)  # a stale answer racing the confirmation
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertFalse(payment.needs_review)
+        self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 0)
+
+    def test_the_gateway_voiding_the_approved_transaction_needs_a_person(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
+        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-ok", state="DECLINED")]
+        services.check_payment(payment, close_expired=False)
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.APPROVED)
+        self.assertTrue(payment.needs_review)
         self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
 
     def test_a_second_attempt_approved_after_the_order_was_paid_is_a_duplicate_to_refund(self):
@@ -424,8 +489,14 @@ class PayvalidaNotificationTests(PaymentsTestCase):
     def test_cancelled_after_approved_is_ignored_but_reviewed(self):
         payment, _ = self.start("payvalida")
         post_payvalida(self.client, payvalida_notification(payment.reference, amount="119000"))
-        response = post_payvalida(self.client, payvalida_notification(payment.reference, status="cancelled", amount="119000"))
+        with self.captureOnCommitCallbacks(execute=True):
+            response = post_payvalida(self.client, payvalida_notification(payment.reference, status="cancelled", amount="119000"))
         self.assertEqual(response.status_code, 200)
+        self.scheduled_checks.assert_called_once_with(payment.pk, verify=True)
+        payment.refresh_from_db()
+        self.assertFalse(payment.needs_review)  # a claim until Payvalida's consult says so
+        self.network.payvalida_orders[payment.gateway_reference]["STATE"] = "ANULADA"
+        services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
         self.refresh()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)

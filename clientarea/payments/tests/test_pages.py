@@ -10,9 +10,9 @@ from django.conf import settings
 from django.test import override_settings
 
 from clientarea.billing import services as billing_services
-from clientarea.payments import selectors
+from clientarea.payments import selectors, services
 from clientarea.payments.models import MessageKind, Payment, PaymentMessage, PaymentStatus
-from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
 
 
@@ -230,5 +230,7 @@ class ReturnAndResultTests(PaymentsTestCase):
         payment, _ = self.start()
         post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="a"))
         post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="b"))
+        self.network.payu_transactions[payment.reference] = [payu_transaction("a"), payu_transaction("b")]
+        services.check_payment(payment, close_expired=False)
         self.login(self.alice)
         self.assertEqual(self.status_of(self.result(payment)), "duplicate")
