@@ -20,6 +20,21 @@ def payvalida_method_codes(app_configs, **kwargs) -> list[Error]:
     return []
 
 
+@register()
+def gateways_can_be_built(app_configs, **kwargs) -> list[Error]:
+    """Each configured gateway builds from its settings (e.g. PAYU_SIGNATURE_ALGORITHM is one PayU knows)."""
+    from clientarea.payments.gateways import gateway_codes, get_gateway
+
+    errors = []
+    for code in gateway_codes():
+        try:
+            get_gateway(code)
+        except Exception as exc:  # noqa: BLE001 - any failure here would be a 500 at Pay now
+            errors.append(Error(f"Payment gateway {code!r} cannot be configured: {exc}",
+                                hint="Check its settings in the README's configuration table.", id="payments.E002"))
+    return errors
+
+
 # PayU's published sandbox account (docs §1.4): anyone can sign for it, so it must never take real payments.
 PAYU_PUBLIC_SANDBOX_MERCHANT = "508029"
 PAYU_PUBLIC_SANDBOX_API_KEY = "4Vj8eK4rloUd272L48hsrarnUA"

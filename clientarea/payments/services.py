@@ -369,7 +369,7 @@ def handle_notification(
                     message.pk, gateway.code, update.reference, update.status.value, message.outcome)
         if message.payment_id is None:
             # Acknowledged (and logged) so the gateway does not retry forever: nothing we can do with it.
-            return gateway.notification_reply(ok=True, message="order not recognized, logged")
+            return gateway.notification_reply(ok=False, unknown_reference=True)
         return gateway.notification_reply(ok=True, message="already received")
     logger.info("payment notification %s gateway=%s reference=%s status=%s: received",
                 message.pk, gateway.code, update.reference, update.status.value)

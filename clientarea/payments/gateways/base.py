@@ -267,8 +267,11 @@ class Gateway(ABC):
         """Cancel a pending order at the gateway; ``False`` when not possible/supported."""
 
     @abstractmethod
-    def notification_reply(self, *, ok: bool, message: str = "", invalid_signature: bool = False) -> NotificationReply:
-        """The HTTP answer for a notification that was processed (``ok``), rejected, or forged."""
+    def notification_reply(
+        self, *, ok: bool, message: str = "", invalid_signature: bool = False, unknown_reference: bool = False,
+    ) -> NotificationReply:
+        """The HTTP answer for a notification that was processed (``ok``), rejected, forged, or
+        verified but about a reference we never issued (logged; the gateway must not retry it)."""
 
     @abstractmethod
     def describe_config(self) -> dict[str, str]:

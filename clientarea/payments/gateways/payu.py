@@ -532,9 +532,8 @@ class PayUGateway(Gateway):
         if not signatures_match(expected, data["sign"]):
             logger.warning("PayU confirmation for %r rejected: invalid sign", data["reference_sale"])
             raise InvalidSignature("PayU confirmation sign does not match")
-        if data["merchant_id"] != self.config.merchant_id:
-            logger.warning("PayU confirmation for %r rejected: merchant mismatch", data["reference_sale"])
-            raise InvalidSignature("PayU confirmation is for another merchant")
+        # A validly signed message for another merchant id is passed on as it is: the
+        # payments service refuses to apply it and flags it for review (merchant mismatch).
         status = STATE_POL.get(data["state_pol"])
         if status is None:
             raise MalformedMessage(f"unknown PayU state_pol {data['state_pol']!r}")
@@ -554,7 +553,9 @@ class PayUGateway(Gateway):
             extra=extra,
         )
 
-    def notification_reply(self, *, ok: bool, message: str = "", invalid_signature: bool = False) -> NotificationReply:
+    def notification_reply(
+        self, *, ok: bool, message: str = "", invalid_signature: bool = False, unknown_reference: bool = False,
+    ) -> NotificationReply:
         """200 with an empty body when processed (also duplicates and unknown references),
         403 for a bad signature, 400 for a malformed message.
 
@@ -563,7 +564,7 @@ class PayUGateway(Gateway):
         """
         if invalid_signature:
             return NotificationReply(status_code=403, body="invalid signature")
-        if not ok:
+        if not ok and not unknown_reference:
             return NotificationReply(status_code=400, body=message or "malformed confirmation")
         return NotificationReply(status_code=200, body="")
 

@@ -475,7 +475,9 @@ class PayvalidaGateway(Gateway):
             extra={"pv_po_id": data["pv_po_id"], "po_id": data["po_id"], "status": data["status"]},
         )
 
-    def notification_reply(self, *, ok: bool, message: str = "", invalid_signature: bool = False) -> NotificationReply:
+    def notification_reply(
+        self, *, ok: bool, message: str = "", invalid_signature: bool = False, unknown_reference: bool = False,
+    ) -> NotificationReply:
         """Payvalida records the answer text (``NOTIFICATION_RESPONSE`` in the consult API).
 
         The notification page asks for "OK" on success and "ERROR" otherwise, with a short
@@ -485,6 +487,8 @@ class PayvalidaGateway(Gateway):
         """
         if invalid_signature:
             return NotificationReply(status_code=403, body="ERROR. invalid checksum")
+        if unknown_reference:  # the docs' own example answer
+            return NotificationReply(status_code=200, body="ERROR. Order not recognized")
         if ok:
             return NotificationReply(status_code=200, body=f"OK. {message}" if message else "OK")
         return NotificationReply(status_code=200, body=f"ERROR. {message or 'notification rejected'}")

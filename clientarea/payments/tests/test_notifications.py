@@ -233,15 +233,18 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertTrue(payment.needs_review)
         self.assertIn("currency mismatch", payment.review_reason)
 
-    def test_another_merchants_confirmation_is_refused_and_changes_nothing(self):
-        # The PayU adapter refuses another merchant's message outright (a valid sign for
-        # another account is not ours): 403, logged, nothing changed.
+    def test_another_merchants_approval_is_not_paid_and_flagged_for_review(self):
         payment, _ = self.start()
         response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", merchant_id="999999"))
-        self.assertEqual(response.status_code, 403)
+        self.assertEqual(response.status_code, 200)
         self.refresh()
+        payment.refresh_from_db()
         self.assertEqual(self.order.state, "pending")
-        self.assertEqual(PaymentMessage.objects.get().outcome, "invalid signature")
+        self.assertEqual(payment.status, PaymentStatus.ERROR)
+        self.assertTrue(payment.needs_review)
+        self.assertIn("merchant mismatch", payment.review_reason)
+        self.assertTrue(PaymentMessage.objects.get().outcome.startswith("review: merchant mismatch"))
+        self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
 
     def test_a_merchant_mismatch_reported_by_any_gateway_needs_review(self):
         payment, _ = self.start()
@@ -506,7 +509,7 @@ class PayvalidaNotificationTests(PaymentsTestCase):
     def test_an_unknown_order_is_acknowledged_and_logged(self):
         response = post_payvalida(self.client, payvalida_notification("ODS-000777-1", amount="119000"))
         self.assertEqual(response.status_code, 200)
-        self.assertIn("not recognized", response.content.decode())
+        self.assertEqual(response.content.decode(), "ERROR. Order not recognized")  # the docs' own answer
         self.assertEqual(PaymentMessage.objects.get().outcome, "unknown reference")
 
     def test_a_payu_message_cannot_touch_a_payvalida_payment(self):

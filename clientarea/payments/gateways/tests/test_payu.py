@@ -492,11 +492,12 @@ def test_confirmation_signed_with_other_algorithm_rejected() -> None:
         PayUGateway(make_config(algorithm="SHA256")).parse_notification(body=form_body(fields), content_type=FORM)
 
 
-def test_other_merchants_validly_signed_confirmation_rejected() -> None:
+def test_other_merchants_validly_signed_confirmation_keeps_its_merchant_id() -> None:
+    """Not the adapter's call: the payments service sees the mismatch and flags it for review."""
     other = make_config(merchant_id="999999")
     fields = confirmation_fields(other)
-    with pytest.raises(InvalidSignature):
-        PayUGateway(make_config()).parse_notification(body=form_body(fields), content_type=FORM)
+    update = PayUGateway(make_config()).parse_notification(body=form_body(fields), content_type=FORM)
+    assert update.merchant_id == "999999"
 
 
 @pytest.mark.parametrize(
@@ -953,3 +954,13 @@ def test_fetch_status_passes_up_the_cash_voucher_reference_and_receipt(monkeypat
     [update] = PayUGateway().fetch_status("ODS-000001-1")
     assert update.extra["payment_reference"] == "1400000007"
     assert update.extra["receipt_url"].endswith("/r/abc")
+
+
+def test_an_unknown_signature_algorithm_is_a_system_check_error(settings) -> None:
+    from clientarea.payments.checks import gateways_can_be_built
+
+    assert gateways_can_be_built(None) == []
+    settings.PAYU_SIGNATURE_ALGORITHM = "SHA512"
+    errors = gateways_can_be_built(None)
+    assert [e.id for e in errors] == ["payments.E002"]
+    assert "'payu'" in errors[0].msg
