@@ -633,6 +633,7 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
       signatures do not cover every field): the gateway is queried, and its answer
       flags the duplicate for refund, or the reversal for review;
     * any other report after approved (pending, an older try's decline) → ignored;
+    * pending for an attempt closed here (replaced, timed out) → ignored;
     * otherwise the attempt takes the reported status;
     * unknown reference → nothing ("unknown reference").
     """
@@ -681,6 +682,10 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
             alert_staff(payment, reason)
         return ApplyResult(outcome=outcome, payment=payment)
 
+    if payment.status == PaymentStatus.EXPIRED and status == GatewayStatus.PENDING:
+        # Closed here (replaced by a newer attempt, or timed out) and withdrawn at the gateway
+        # where it can be: only an approval (money taken) still counts.
+        return ApplyResult(outcome="ignored: pending for a closed attempt", payment=payment)
     if (status in _NEGATIVE and payment.status == PaymentStatus.PENDING and payment.gateway_transaction_id
             and transaction_id and transaction_id != payment.gateway_transaction_id):
         # PayU lets the buyer retry under one reference: a late decline of an earlier try
@@ -735,6 +740,9 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
         order_id=payment.order_id, paid_at=now, via=gateway.code, method=payment.method, reference=paid_reference, locked=order,
     )
     if outcome.applied:
+        # Other attempts still open for this order are closed (and withdrawn at their
+        # gateway) by the next reconciliation.
+        Payment.objects.filter(order_id=payment.order_id, status__in=OPEN_STATUSES).exclude(pk=payment.pk).update(next_check_at=now)
         return ApplyResult(outcome="applied", payment=payment, order_paid=True)
     if outcome.reason == "already_paid":
         if outcome.order.payment_reference == paid_reference[:120]:
@@ -822,19 +830,41 @@ def check_payment(payment: Payment, *, now: dt.datetime | None = None, close_exp
         outcomes.append(result.outcome)
     payment.refresh_from_db()
     changes: dict = {"last_checked_at": now}
+    order_state = Order.objects.filter(pk=payment.order_id).values_list("state", flat=True).first()
     if payment.status == PaymentStatus.EXPIRED:
         changes["next_check_at"] = None  # a replaced attempt gets one last look
+        if payment.next_check_at is not None:
+            # ...and is then withdrawn at the gateway, so that it cannot be paid on top of its successor.
+            try:
+                outcomes.append(_withdraw(gateway, payment))
+            except GatewayUnavailable:
+                changes["next_check_at"] = now + dt.timedelta(minutes=10)
+                outcomes.append("withdraw: gateway unavailable, will retry")
     elif payment.is_open:
         expired = payment.expires_at is not None and payment.expires_at <= now
         abandoned = payment.status == PaymentStatus.CREATED and not updates and now - payment.created_at >= ABANDONED_AFTER
-        if close_expired and (expired or abandoned):
-            outcomes.append(_close(gateway, payment, now=now, reason="expired" if expired else "abandoned"))
+        superseded = order_state != OrderState.PENDING  # paid by another attempt or by staff, or cancelled
+        if close_expired and (expired or abandoned or superseded):
+            reason = "expired" if expired else f"order {order_state}" if superseded else "abandoned"
+            outcomes.append(_close(gateway, payment, now=now, reason=reason))
             return outcomes
         changes["next_check_at"] = _next_check(payment, now)
     else:
         changes["next_check_at"] = None
     Payment.objects.filter(pk=payment.pk).update(**changes)
     return outcomes
+
+
+def _withdraw(gateway: Gateway, payment: Payment) -> str:
+    """Delete a closed attempt's order at the gateway (Payvalida); best effort, logged."""
+    try:
+        cancelled = gateway.cancel(payment.reference)
+    except GatewayUnavailable:
+        raise
+    except GatewayError as exc:
+        logger.warning("payment %s: withdrawing it at %s failed: %s", payment.reference, gateway.code, exc)
+        return "withdraw failed"
+    return "cancelled at gateway" if cancelled else "nothing to cancel at gateway"
 
 
 def _close(gateway: Gateway, payment: Payment, *, now: dt.datetime, reason: str) -> str:

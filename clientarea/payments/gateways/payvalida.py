@@ -530,7 +530,8 @@ class PayvalidaGateway(Gateway):
         return params
 
     def fetch_status(self, reference: str) -> list[PaymentUpdate]:
-        """Consult the order for ``reference``; ``[]`` when Payvalida does not know it."""
+        """Consult the order for ``reference``; ``[]`` when Payvalida does not know it, or
+        knows it only as registered (PENDIENTE with no payment method yet)."""
         order = order_id(reference)
         status, data = self._call("GET", self._order_url(order), params=self._order_params(order, additional_info=True))
         code = str(data.get("CODE", ""))
@@ -546,6 +547,10 @@ class PayvalidaGateway(Gateway):
         pv_order = str(result.get("CODE") or "").strip()
         transaction_id = pv_order or order
         raw_method = str(result.get("PAYMNENT_METHOD") or result.get("PAYMENT_METHOD") or "")
+        if raw_state == "PENDIENTE" and not raw_method:
+            # Registered, but no method chosen yet: every unpaid order is PENDIENTE, so this
+            # says nothing about a payment in process (the customer may have closed the page).
+            return []
         additional = result.get("ADITIONAL_INFO") if isinstance(result.get("ADITIONAL_INFO"), dict) else {}
         occurred_at: datetime | None = None
         try:

@@ -214,13 +214,15 @@ def consult(order_code: str, *, merchant: str, checksum: str, aditionalinfo: str
     if order.state == PayvalidaState.APROBADA and order.payment_method == proto.PAYMENT_NAME_CARD:
         transaction_info = {"DATE": _fmt(order.paid_at), "RESPONSE_CODE": "APPROVED",
                             "QUOTES": str(order.installments or 1), "ACCOUNT_TYPE": "CREDITO"}
-    # While a PSE transaction waits at the bank, the order already knows its method and CUS
-    # (ClientArea shows them on the "payment in process" page).
+    # While a PSE transaction waits at the bank, or once a cash voucher was printed at the
+    # checkout, the order knows its method (and the CUS): ClientArea shows them on its
+    # "payment in process" page. A declined card leaves no trace here.
     in_process = None
     if order.state == PayvalidaState.PENDIENTE:
-        in_process = (order.attempts.filter(instrument=Instrument.PSE, state=SandboxPayvalidaAttempt.State.PENDING)
+        in_process = (order.attempts.filter(instrument__in=[Instrument.PSE, Instrument.CASH],
+                                            state=SandboxPayvalidaAttempt.State.PENDING)
                       .order_by("-created", "-id").first())
-    cus = order.cus or (in_process.cus if in_process else "")
+    cus = order.cus or (in_process.cus if in_process and in_process.instrument == Instrument.PSE else "")
     additional: dict[str, Any] = {}
     if aditionalinfo.strip().lower() == "cuspse" and cus:
         additional = {"CUS": cus}

@@ -51,7 +51,8 @@ class FakeNetwork:
             if method == "POST":
                 order = json.loads(body)["order"]
                 self.payvalida_orders.setdefault(order, {"STATE": "PENDIENTE", "ORDER": order, "CODE": "95601",
-                                                         "AMOUNT": json.loads(body)["amount"], "CURRENCY": "COP"})
+                                                         "AMOUNT": json.loads(body)["amount"], "CURRENCY": "COP",
+                                                         "PAYMNENT_METHOD": json.loads(body).get("method", "").upper()})
                 return json_response({"CODE": "0000", "DESC": "OK", "DATA": {
                     "OrdenID": order, "Monto": "119000.0", "PVordenID": "95601", "Referencia": "989898101",
                     "Operacion": "CREADA", "checkout": "checkout.payvalida.com/?token=eyJtoken"}})

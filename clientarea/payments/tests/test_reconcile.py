@@ -111,6 +111,61 @@ class ReconcileTests(PaymentsTestCase):
         self.assertEqual(self.order.state, "paid")
         self.assertEqual(summary.paid, 1)
 
+    def test_a_registered_payvalida_order_nobody_started_is_not_a_payment_in_process(self):
+        """Payvalida says PENDIENTE for every unpaid order; without a method it means "not started"."""
+        from clientarea.payments import selectors
+
+        payment, _ = self.start("payvalida")  # "choose on Payvalida's page": no method registered
+        self.age(payment, 40)
+        services.reconcile_payments()
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.CREATED)
+        self.assertIsNone(selectors.payment_in_process(self.order))
+        self.age(payment, 60 * 25)
+        summary = services.reconcile_payments(now=timezone.now() + dt.timedelta(hours=1))
+        payment.refresh_from_db()
+        self.assertEqual((summary.expired, summary.cancelled_at_gateway), (1, 1))
+        self.assertEqual(payment.status, PaymentStatus.EXPIRED)
+        self.assertEqual(self.network.deleted, [payment.gateway_reference])
+
+    def test_a_cash_voucher_registered_at_payvalida_is_in_process(self):
+        payment, _ = self.start("payvalida", method="cash")
+        self.age(payment, 40)
+        services.reconcile_payments()
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.PENDING)
+        self.assertEqual(payment.method, "cash")
+
+    def test_a_replaced_payvalida_attempt_is_withdrawn_after_its_last_query(self):
+        first, _ = self.start("payvalida", method="cash")
+        self.start("payvalida", method="cash")
+        self.age(first, 10)
+        services.reconcile_payments()
+        first.refresh_from_db()
+        self.assertEqual(first.status, PaymentStatus.EXPIRED)
+        self.assertIsNone(first.next_check_at)
+        self.assertEqual(self.network.deleted, [first.gateway_reference])
+        self.assertEqual(self.network.payvalida_orders[first.gateway_reference]["STATE"], "CANCELADA")
+
+    def test_when_the_order_is_paid_elsewhere_its_open_voucher_is_closed_and_withdrawn(self):
+        voucher, _ = self.start("payvalida", method="cash")
+        self.age(voucher, 40)
+        services.reconcile_payments()  # the voucher is pending at Payvalida
+        card = Payment.objects.create(reference=f"{self.order.number}-7", gateway_reference=f"{self.order.number}-7", attempt=7,
+                                      order=self.order, customer=self.alice, gateway="payu", amount=self.order.total,
+                                      currency="COP", tax=self.order.tax_total, tax_base=voucher.tax_base)
+        post_payu(self.client, payu_confirmation(card.reference, "119000.00", transaction_id="tx-card"))
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        voucher.refresh_from_db()
+        self.assertLessEqual(voucher.next_check_at, timezone.now())
+        summary = services.reconcile_payments(now=timezone.now() + dt.timedelta(seconds=1))
+        voucher.refresh_from_db()
+        self.assertEqual(voucher.status, PaymentStatus.EXPIRED)
+        self.assertIn("order paid", voucher.status_message)
+        self.assertEqual(summary.cancelled_at_gateway, 1)
+        self.assertEqual(self.network.deleted, [voucher.gateway_reference])
+
     def test_an_unreachable_gateway_is_retried_later(self):
         payment, _ = self.start()
         self.age(payment, 8)

@@ -539,6 +539,14 @@ def test_consult_state_mapping(monkeypatch: pytest.MonkeyPatch, state: str, stat
     assert make_gateway().fetch_status("INV20240001A1")[0].status is status
 
 
+def test_a_registered_order_with_no_method_yet_is_no_payment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every unpaid order is PENDIENTE; with no PAYMNENT_METHOD nobody has started paying it."""
+    answer = json.loads(json.dumps(CONSULT_ANSWER))
+    answer["DATA"].update(STATE="PENDIENTE", PAYMNENT_METHOD="")
+    monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
+    assert make_gateway().fetch_status("INV20240001A1") == []
+
+
 @pytest.mark.parametrize(
     "answer",
     [json_answer({"CODE": "0013", "DESC": "Not exist transaction ID"}), http.HttpResponse(404, b"Not Found", {})],
