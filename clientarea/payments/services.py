@@ -767,14 +767,17 @@ def apply_update(*, gateway: Gateway, update: PaymentUpdate, source: str) -> App
 # --------------------------------------------------------------------------------------
 
 
-def record_return(*, gateway_code: str, params: Mapping[str, str], query_string: str = "", ip: str | None = None):
+def record_return(
+    *, gateway_code: str, params: Mapping[str, str], query_string: str = "", headers: Mapping[str, str] | None = None,
+    ip: str | None = None,
+):
     """Log a browser return and find its payment. Returns ``(payment | None, ReturnInfo | None)``.
 
     The return is for display only: it never changes a payment. When the payment
     is still open, a status query is scheduled (the confirmation may be late or lost).
     """
     gateway = get_gateway(gateway_code)
-    message = record_message(gateway_code=gateway.code, kind=MessageKind.RETURN, body=query_string, ip=ip)
+    message = record_message(gateway_code=gateway.code, kind=MessageKind.RETURN, body=query_string, headers=headers, ip=ip)
     try:
         info = gateway.parse_return(params)
     except (MalformedMessage, GatewayError) as exc:
@@ -818,8 +821,9 @@ def check_payment(payment: Payment, *, now: dt.datetime | None = None, close_exp
     gateway = get_gateway(payment.gateway)
     try:
         updates = gateway.fetch_status(payment.reference)
-    except GatewayError:
+    except GatewayError as exc:
         # Unreachable (GatewayUnavailable) or an answer we cannot use: try again after the backoff.
+        _log_answer(gateway, payment, outcome=f"error: {exc}")
         Payment.objects.filter(pk=payment.pk).update(last_checked_at=now, next_check_at=_next_check(payment, now))
         raise
     outcomes = []
@@ -828,6 +832,7 @@ def check_payment(payment: Payment, *, now: dt.datetime | None = None, close_exp
             continue
         result = _process_update(gateway, update, dedupe_key=f"query:{update.dedupe_key}")
         outcomes.append(result.outcome)
+    _log_answer(gateway, payment, outcome="; ".join(outcomes) or "no transaction at the gateway")
     payment.refresh_from_db()
     changes: dict = {"last_checked_at": now}
     order_state = Order.objects.filter(pk=payment.order_id).values_list("state", flat=True).first()
@@ -865,6 +870,16 @@ def _withdraw(gateway: Gateway, payment: Payment) -> str:
         logger.warning("payment %s: withdrawing it at %s failed: %s", payment.reference, gateway.code, exc)
         return "withdraw failed"
     return "cancelled at gateway" if cancelled else "nothing to cancel at gateway"
+
+
+def _log_answer(gateway: Gateway, payment: Payment, *, outcome: str) -> None:
+    """Store the gateway's raw answer to a status query, whatever it said (the statements it
+    contained are applied, once each, by :func:`_process_update`)."""
+    with transaction.atomic():
+        PaymentMessage.objects.create(
+            gateway=gateway.code, kind=MessageKind.QUERY, body=_cap(gateway.last_answer or ""), payment=payment,
+            reference=payment.reference[:60], outcome=f"answer: {outcome}"[:200], processed=True, processed_at=timezone.now(),
+        )
 
 
 def _close(gateway: Gateway, payment: Payment, *, now: dt.datetime, reason: str) -> str:

@@ -134,7 +134,7 @@ def payvalida_notification(request: HttpRequest) -> HttpResponse:
 def _browser_return(request: HttpRequest, gateway_code: str) -> HttpResponse:
     payment, info = services.record_return(
         gateway_code=gateway_code, params=request.GET.dict(), query_string=request.META.get("QUERY_STRING", ""),
-        ip=client_ip(request),
+        headers=request.headers, ip=client_ip(request),
     )
     if payment is None:
         messages.warning(request, _("We could not find that payment. If you paid, it will appear in your orders as soon as the gateway confirms it."))

@@ -226,6 +226,8 @@ class Gateway(ABC):
     code: str
     name: str
     methods: tuple[PaymentMethod, ...]
+    #: The raw body of the gateway's last API answer (status queries), for the message log.
+    last_answer: str = ""
 
     @property
     @abstractmethod

@@ -627,6 +627,7 @@ class PayUGateway(Gateway):
             response = http.request_json("POST", config.queries_url, json_body=payload)
         except http.HttpError as error:
             raise GatewayUnavailable(f"PayU queries API unreachable: {error}") from error
+        self.last_answer = response.body.decode("utf-8", errors="replace")
         if not response.ok:
             raise GatewayUnavailable(f"PayU queries API answered HTTP {response.status}")
         try:

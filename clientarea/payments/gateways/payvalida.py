@@ -326,6 +326,7 @@ class PayvalidaGateway(Gateway):
             response = http.request_json(method, url, **kwargs)
         except http.HttpError as error:
             raise GatewayUnavailable(f"Payvalida unreachable: {error}") from error
+        self.last_answer = response.body.decode("utf-8", errors="replace")
         try:
             data = response.json()
         except ValueError:

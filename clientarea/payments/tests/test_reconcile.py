@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 from django.core.management import call_command
 from django.utils import timezone
@@ -32,9 +33,14 @@ class ReconcileTests(PaymentsTestCase):
         self.assertEqual(self.order.payment_reference, "payu:tx-ok")
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
         self.assertEqual(renewals(self.service), 1)
-        queries = PaymentMessage.objects.filter(kind=MessageKind.QUERY).order_by("id")
+        queries = PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=False).order_by("id")
         self.assertEqual([m.dedupe_key for m in queries], ["query:payu:tx-declined:6", "query:payu:tx-ok:4"])
         self.assertEqual([m.outcome for m in queries], ["recorded: declined", "applied"])
+        # ...and PayU's answer itself, raw, with what it caused
+        answer = PaymentMessage.objects.get(kind=MessageKind.QUERY, dedupe_key__isnull=True)
+        self.assertEqual(answer.outcome, "answer: recorded: declined; applied")
+        self.assertEqual(answer.payment_id, payment.pk)
+        self.assertEqual(json.loads(answer.body)["result"]["payload"][0]["transactions"][1]["id"], "tx-ok")
         # The confirmation arrives late: acknowledged, nothing applied twice.
         response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
         self.assertEqual(response.status_code, 200)
@@ -61,10 +67,12 @@ class ReconcileTests(PaymentsTestCase):
         calls = len(self.network.calls)
         self.assertEqual(services.reconcile_payments().checked, 0)
         self.assertEqual(len(self.network.calls), calls)
-        # An unchanged answer later leaves no new inbox row.
+        # An unchanged answer later applies nothing new.
         later = services.reconcile_payments(now=timezone.now() + dt.timedelta(minutes=11))
         self.assertEqual((later.checked, later.unchanged), (1, 1))
-        self.assertEqual(PaymentMessage.objects.filter(kind=MessageKind.QUERY).count(), 1)
+        # One statement (applied once); every answer is in the log
+        self.assertEqual(PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=False).count(), 1)
+        self.assertEqual(PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=True).count(), 2)
 
     def test_an_expired_payvalida_voucher_is_closed_and_deleted_at_the_gateway(self):
         payment, _ = self.start("payvalida", method="cash")
@@ -194,3 +202,28 @@ class ReconcileTests(PaymentsTestCase):
         check_payment_task.call_local(payment.pk)
         self.refresh()
         self.assertEqual(self.order.state, "paid")
+
+
+class AnswerLogTests(PaymentsTestCase):
+    def test_an_error_answer_is_logged_raw_too(self):
+        payment, _ = self.start("payvalida")
+        self.network.payvalida_orders[payment.gateway_reference] = None  # consult: "Not exist transaction ID"
+        services.check_payment(payment, close_expired=False)
+        answer = PaymentMessage.objects.get(kind=MessageKind.QUERY)
+        self.assertEqual(answer.outcome, "answer: no transaction at the gateway")
+        self.assertIn('"0013"', answer.body)
+
+    def test_an_unreachable_gateway_is_logged(self):
+        payment, _ = self.start()
+        self.network.unavailable = True
+        with self.assertRaises(services.GatewayUnavailable):
+            services.check_payment(payment, close_expired=False)
+        answer = PaymentMessage.objects.get(kind=MessageKind.QUERY)
+        self.assertTrue(answer.outcome.startswith("answer: error: PayU queries API unreachable"))
+
+    def test_a_browser_return_keeps_its_headers(self):
+        payment, _ = self.start("payvalida")
+        self.login(self.alice)
+        self.client.get("/payments/payvalida/return/", {"order": payment.gateway_reference}, headers={"user-agent": "Firefox/140"})
+        message = PaymentMessage.objects.get(kind=MessageKind.RETURN)
+        self.assertEqual(message.headers["user-agent"], "Firefox/140")
