@@ -45,16 +45,22 @@ class GatewayOption:
     code: str
     name: str
     methods: list[MethodOption]
+    #: Why this gateway cannot take this order ("" when it can).
+    unavailable: str = ""
 
 
-def gateway_options() -> list[GatewayOption]:
-    """The enabled gateways, in settings order, with the methods each accepts."""
-    return [_option(gateway) for gateway in enabled_gateways()]
+def gateway_options(order: Order | None = None) -> list[GatewayOption]:
+    """The enabled gateways, in settings order, with the methods each accepts (and, for
+    ``order``, whether each can carry its total)."""
+    return [_option(gateway, order) for gateway in enabled_gateways()]
 
 
-def _option(gateway: Gateway) -> GatewayOption:
+def _option(gateway: Gateway, order: Order | None = None) -> GatewayOption:
     methods = [MethodOption(value=m.value, label=str(METHOD_LABELS[m]), help=str(METHOD_HELP[m])) for m in gateway.methods]
-    return GatewayOption(code=gateway.code, name=gateway.name, methods=methods)
+    unavailable = ""
+    if order is not None and not gateway.accepts_amount(order.total):
+        unavailable = str(_("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name})
+    return GatewayOption(code=gateway.code, name=gateway.name, methods=methods, unavailable=unavailable)
 
 
 def payable_order_for_customer(customer: Customer, number: str) -> Order:

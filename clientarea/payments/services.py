@@ -226,6 +226,10 @@ def start_payment(
         raise PaymentRefused(_("This payment option is not available."), code="gateway") from None
     if not gateway.enabled:
         raise PaymentRefused(_("This payment option is not available."), code="gateway")
+    if not gateway.accepts_amount(order.total):
+        raise PaymentRefused(
+            _("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name},
+            code="gateway")
     chosen: PaymentMethod | None = None
     if method:
         try:

@@ -191,8 +191,8 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
     if missing:
         messages.warning(request, _("Before paying, complete your profile so that we can issue your electronic invoice. Missing: %(fields)s.") % {"fields": ", ".join(missing)})
         return redirect("accounts:profile")
-    options = selectors.gateway_options()
-    form = ChooseGatewayForm(request.POST or None, options=options)
+    options = selectors.gateway_options(order)
+    form = ChooseGatewayForm(request.POST or None, options=[option for option in options if not option.unavailable])
     if request.method == "POST":
         if form.is_valid():
             try:

@@ -234,6 +234,10 @@ class Gateway(ABC):
     def enabled(self) -> bool:
         """Whether the back office enabled this gateway (``<CODE>_ENABLED``)."""
 
+    def accepts_amount(self, amount: Decimal) -> bool:
+        """Whether the protocol can carry ``amount`` (e.g. Payvalida takes whole pesos only)."""
+        return True
+
     def gateway_reference(self, reference: str) -> str:
         """The identifier the gateway uses for ``reference`` (identity by default).
 

@@ -306,6 +306,10 @@ class PayvalidaGateway(Gateway):
         """``PAYVALIDA_ENABLED``."""
         return self.config.enabled
 
+    def accepts_amount(self, amount: Decimal) -> bool:
+        """The register API's ``amount`` "only accepts integers": whole pesos only."""
+        return amount == amount.to_integral_value()
+
     def gateway_reference(self, reference: str) -> str:
         """Payvalida's alphanumeric ``order`` for ``reference`` (see :func:`order_id`)."""
         return order_id(reference)
@@ -370,7 +374,7 @@ class PayvalidaGateway(Gateway):
         amount = request.amount
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
             raise GatewayError("amount must be a positive Decimal")
-        if amount != amount.to_integral_value():
+        if not self.accepts_amount(amount):
             raise GatewayError("Payvalida only accepts integer amounts")
         amount_str = str(int(amount))
         buyer = request.buyer

@@ -110,6 +110,25 @@ class PayNowPageTests(PaymentsTestCase):
                 self.assertIn('id="gateway-payu"', response.content.decode())
         self.assertFalse(Payment.objects.exists())
 
+    def test_an_order_with_cents_cannot_go_to_payvalida_and_says_why(self):
+        """45.990 + 19 % IVA = 54.728,10: Payvalida's API takes whole pesos only; PayU takes cents."""
+        order, _ = make_renewal_order(self.alice, price=Decimal("45990.00"))
+        self.assertEqual(order.total, Decimal("54728.10"))
+        self.login(self.alice)
+        url = f"/payments/pay/{order.number}/"
+        html = self.client.get(url).content.decode()
+        self.assertIn('id="gateway-payvalida-unavailable"', html)
+        self.assertIn("whole pesos", html)
+        self.assertNotIn('id="gateway-payvalida"', html)
+        self.assertIn('id="gateway-payu"', html)
+        response = self.client.post(url, {"gateway": "payvalida"})
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(Payment.objects.filter(order=order).exists())
+        with self.assertRaises(services.PaymentRefused):
+            services.start_payment(order=order, customer=self.alice, gateway_code="payvalida")
+        response = self.client.post(url, {"gateway": "payu"})
+        self.assertEqual(Payment.objects.get(order=order).amount, Decimal("54728.10"))
+
     def test_a_payment_in_process_is_shown_before_a_second_attempt(self):
         payment, _ = self.start("payvalida", method="cash")
         Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="cash")
