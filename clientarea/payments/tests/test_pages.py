@@ -118,7 +118,7 @@ class PayNowPageTests(PaymentsTestCase):
         url = f"/payments/pay/{order.number}/"
         html = self.client.get(url).content.decode()
         self.assertIn('id="gateway-payvalida-unavailable"', html)
-        self.assertIn("whole pesos", html)
+        self.assertIn("solo recibe valores en pesos enteros", html)
         self.assertNotIn('id="gateway-payvalida"', html)
         self.assertIn('id="gateway-payu"', html)
         response = self.client.post(url, {"gateway": "payvalida"})
