@@ -67,10 +67,10 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     # Buttons on the order page; "act" (cancel, register payments, resend emails) is the "change order" permission.
     object_actions = [("cancel", "cancel_view"), ("pay", "manual_payment_view"), ("resend", "resend_view")]
     action_form_template = "billing/admin_order_action.html"
-    readonly_fields = ["subtotal_cop", "tax_cop", "total_cop"]
+    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop"]
     fieldsets = (
         (None, {"fields": ("number", "customer", "state", "issue_date", "due_date", "currency",
-                           "subtotal_cop", "tax_cop", "total_cop", "created_at", "created_by")}),
+                           "subtotal_cop", "tax_cop", "rounding_cop", "total_cop", "created_at", "created_by")}),
         (_("Payment"), {"fields": ("paid_at", "paid_via", "payment_method", "payment_reference")}),
         (_("Cancellation"), {"fields": ("cancelled_at", "cancel_reason")}),
         (_("Seller and buyer at issue"), {"classes": ("collapse",), "fields": ("seller_snapshot", "buyer_snapshot", "reminders_sent")}),
@@ -96,6 +96,7 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     total_cop = _cop("total", _("total"), ordering="total")
     subtotal_cop = _cop("subtotal", _("subtotal"))
     tax_cop = _cop("tax_total", _("IVA"))
+    rounding_cop = _cop("rounding", _("Rounding to whole pesos"))
 
     # --- Custom views ----------------------------------------------------------------
 

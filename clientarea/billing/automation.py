@@ -680,8 +680,7 @@ def _insert_renewals(run: _Run, plans: list[_Plan]) -> int:
     issue = run.rules.run_date
     orders = [
         Order(number=number, customer=plan.customer, issue_date=issue, due_date=plan.due_date,
-              subtotal=sum((a.subtotal for a in plan.amounts), ZERO), tax_total=sum((a.tax for a in plan.amounts), ZERO),
-              total=sum((a.total for a in plan.amounts), ZERO), seller_snapshot=run.seller,
+              **billing.order_totals(plan.amounts), seller_snapshot=run.seller,
               buyer_snapshot=billing.party_snapshot(plan.customer), created_by=None)
         for number, plan in zip(numbers, plans)
     ]

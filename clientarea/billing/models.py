@@ -34,6 +34,10 @@ class Order(models.Model):
     due_date = models.DateField(_("due date"))
     subtotal = models.DecimalField(_("subtotal"), max_digits=14, decimal_places=2)
     tax_total = models.DecimalField(_("IVA"), max_digits=14, decimal_places=2)
+    rounding = models.DecimalField(
+        _("rounding"), max_digits=4, decimal_places=2, default=0,
+        help_text=_("Added to subtotal + IVA so that the amount to pay is whole pesos (between -0.49 and +0.50)."),
+    )
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     paid_via = models.CharField(_("paid via"), max_length=10, choices=PaidVia.choices, blank=True)

@@ -68,7 +68,7 @@ AUDIT_EVERY = 500
 PARTS = ("subject.txt", "txt", "html")
 
 # The values an order email may show, read from the real objects and replaced by probes.
-ORDER_VALUES = ("number", "issue_date", "due_date", "subtotal", "tax_total", "total")
+ORDER_VALUES = ("number", "issue_date", "due_date", "subtotal", "tax_total", "rounding", "total")
 ITEM_VALUES = ("description", "period_start", "period_end", "quantity", "unit_price", "tax_rate", "subtotal", "tax_amount", "total")
 CUSTOMER_VALUES = ("first_name", "last_name", "legal_name", "trade_name", "document_number", "check_digit", "phone", "address")
 USER_VALUES = ("email", "full_name")

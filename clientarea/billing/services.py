@@ -26,7 +26,7 @@ from clientarea.accounts.selectors import get_provider, provider_cached
 from clientarea.billing.models import Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.lib.dates import BOGOTA, local_today
-from clientarea.lib.money import ZERO, quantize, tax_for
+from clientarea.lib.money import ZERO, payable_rounding, quantize, tax_for
 from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
@@ -121,6 +121,15 @@ def period_key_for(spec: LineSpec) -> str | None:
 
 
 @transaction.atomic
+def order_totals(amounts: Sequence[LineAmounts]) -> dict[str, Decimal]:
+    """Subtotal and IVA (sums of the rounded lines), and the amount to pay in whole pesos with
+    its rounding (lib/money.py): ``total = subtotal + tax_total + rounding``."""
+    lines_total = sum((a.total for a in amounts), ZERO)
+    rounding = payable_rounding(lines_total)
+    return {"subtotal": sum((a.subtotal for a in amounts), ZERO), "tax_total": sum((a.tax for a in amounts), ZERO),
+            "rounding": rounding, "total": lines_total + rounding}
+
+
 def create_order(
     *, customer: Customer, lines: Sequence[LineSpec], issue_date: dt.date | None = None,
     due_date: dt.date | None = None, actor=None, reason: str = "", notify: bool = True,
@@ -137,9 +146,8 @@ def create_order(
     due = due_date or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
     amounts = [line_amounts(spec) for spec in lines]
     order = Order.objects.create(
-        number=next_number(), customer=customer, issue_date=issue, due_date=due,
-        subtotal=sum((a.subtotal for a in amounts), ZERO), tax_total=sum((a.tax for a in amounts), ZERO),
-        total=sum((a.total for a in amounts), ZERO), seller_snapshot=seller_snapshot(provider or get_provider()),
+        number=next_number(), customer=customer, issue_date=issue, due_date=due, **order_totals(amounts),
+        seller_snapshot=seller_snapshot(provider or get_provider()),
         buyer_snapshot=party_snapshot(customer), created_by=actor if getattr(actor, "pk", None) else None,
     )
     OrderItem.objects.bulk_create([

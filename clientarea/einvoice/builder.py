@@ -81,6 +81,7 @@ def build_document(
         payment_means_code=payment_means_code(method), order_reference=order.number,
         software_id=settings.EINVOICE_SOFTWARE_ID, software_pin=settings.EINVOICE_SOFTWARE_PIN,
         software_provider_nit=provider_nit, software_provider_dv=check_digit(provider_nit),
+        payable_rounding=Decimal(order.rounding),
     )
 
 
@@ -123,4 +124,5 @@ def document_from_json(data: dict) -> InvoiceDocument:
         "issue": dt.datetime.fromisoformat(data["issue"]), "due": dt.date.fromisoformat(data["due"]),
         "supplier": party(data["supplier"]), "customer": party(data["customer"]),
         "lines": tuple(line(item) for item in data["lines"]),
+        "payable_rounding": Decimal(data.get("payable_rounding", "0")),  # absent from older snapshots
     })

@@ -257,6 +257,8 @@ class InvoiceDocument:
     software_provider_nit: str
     software_provider_dv: str
     invoice_type_code: str = "01"  # §2.2: 01 venta nacional
+    #: PayableRoundingAmount: makes the amount to pay whole pesos (the order's rounding, lib/money.py).
+    payable_rounding: Decimal = ZERO
 
     def __post_init__(self) -> None:
         if self.issue.tzinfo is None or self.issue.utcoffset() is None:
@@ -276,6 +278,9 @@ class InvoiceDocument:
             raise ValueError(f"payment_form must be one of {PAYMENT_FORMS}")
         if self.currency != "COP":
             raise ValueError("only COP invoices are supported")
+        object.__setattr__(self, "payable_rounding", quantize(Decimal(self.payable_rounding)))
+        if abs(self.payable_rounding) > Decimal("0.50"):
+            raise ValueError("payable_rounding must be between -0.50 and +0.50")
 
     # -- identity -------------------------------------------------------------
     @property
@@ -346,5 +351,6 @@ class InvoiceDocument:
 
     @property
     def payable_amount(self) -> Decimal:
-        """``PayableAmount`` (CUFE ValTot): no allowances, charges or prepayments here."""
-        return self.tax_inclusive_amount
+        """``PayableAmount`` (CUFE ValTot): no allowances, charges or prepayments here, so
+        TaxInclusiveAmount + PayableRoundingAmount."""
+        return quantize(self.tax_inclusive_amount + self.payable_rounding)

@@ -101,6 +101,7 @@ LABELS: dict[str, dict[str, str]] = {
         "exempt_base": "Base exenta de IVA (0 %)",
         "excluded_base": "Base excluida de IVA",
         "iva_total": "Total IVA",
+        "rounding": "Redondeo a pesos enteros",
         "payable": "TOTAL A PAGAR",
         "notes": "Observaciones",
         "cufe": "CUFE",
@@ -145,6 +146,7 @@ LABELS: dict[str, dict[str, str]] = {
         "exempt_base": "VAT-exempt base (0 %)",
         "excluded_base": "Base excluded from VAT",
         "iva_total": "Total VAT (IVA)",
+        "rounding": "Rounding to whole pesos",
         "payable": "TOTAL DUE",
         "notes": "Notes",
         "cufe": "CUFE",
@@ -902,6 +904,9 @@ def _totals(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str]) -> N
     if doc.excluded_total:
         rows.append((labels["excluded_base"], format_cop(doc.excluded_total, decimals=True), False))
     rows.append((labels["iva_total"], format_cop(doc.iva_total, decimals=True), True))
+    if doc.payable_rounding:
+        sign = "-" if doc.payable_rounding < 0 else "+"
+        rows.append((labels["rounding"], sign + format_cop(abs(doc.payable_rounding), decimals=True), True))
 
     needed = 5.2 * len(rows) + 14
     if pdf.get_y() + needed > pdf.page_break_trigger:

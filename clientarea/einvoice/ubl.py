@@ -229,6 +229,8 @@ def _monetary_total(parent: etree._Element, doc: InvoiceDocument) -> None:
     _amount(total, "LineExtensionAmount", doc.line_extension_total, doc.currency)
     _amount(total, "TaxExclusiveAmount", doc.tax_exclusive_amount, doc.currency)
     _amount(total, "TaxInclusiveAmount", doc.tax_inclusive_amount, doc.currency)
+    if doc.payable_rounding:  # the one amount DIAN allows to be negative (rule VLR01)
+        _amount(total, "PayableRoundingAmount", doc.payable_rounding, doc.currency)
     _amount(total, "PayableAmount", doc.payable_amount, doc.currency)
 
 

@@ -2,9 +2,12 @@
 
 Rounding rule (documented once, used everywhere): every monetary amount is
 rounded to 2 decimals with ROUND_HALF_UP, per line: the tax of a line is
-``round(line_subtotal * rate / 100)``, and order totals are the plain sums of
-the already-rounded line figures. So the sum of the lines always equals the
-total, and the IVA of the order is the sum of the IVA of its lines.
+``round(line_subtotal * rate / 100)``, and order subtotal and IVA are the plain
+sums of the already-rounded line figures. The amount to pay is that sum rounded
+to whole pesos (half up), and the difference is shown as its own "rounding"
+figure (DIAN's ``PayableRoundingAmount``): Colombia has no coins below 50 pesos,
+and cash networks and Payvalida take whole pesos only. So
+``total = subtotal + IVA + rounding`` always, with ``|rounding| <= 0.50``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,15 @@ ZERO = Decimal("0.00")
 def quantize(amount: Decimal | int | str) -> Decimal:
     """Round to 2 decimals, half up (the project's single rounding rule)."""
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+PESO = Decimal("1")
+
+
+def payable_rounding(amount: Decimal) -> Decimal:
+    """What to add to ``amount`` to make it whole pesos (half up): between -0.49 and +0.50."""
+    amount = quantize(amount)
+    return quantize(amount.quantize(PESO, rounding=ROUND_HALF_UP) - amount)
 
 
 def tax_for(base: Decimal, rate: Decimal) -> Decimal:

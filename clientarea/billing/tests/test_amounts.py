@@ -1,6 +1,6 @@
-"""Order totals: the sum of the rounded lines, whatever the prices, quantities and IVA rates."""
+"""Order totals: the sum of the rounded lines, then whole pesos, whatever the prices, quantities and IVA rates."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,10 +34,14 @@ class OrderTotalsTests(TestCase):
         ])
         order.refresh_from_db()
         items = list(order.items.all())
-        assert order.total == sum(item.total for item in items)
+        lines_total = sum(item.total for item in items)
         assert order.tax_total == sum(item.tax_amount for item in items)
         assert order.subtotal == sum(item.subtotal for item in items)
-        assert order.total == order.subtotal + order.tax_total
+        # The amount to pay is whole pesos; the rounding is its own, visible figure
+        assert order.total == order.subtotal + order.tax_total + order.rounding == lines_total + order.rounding
+        assert order.total == order.total.to_integral_value()
+        assert Decimal("-0.49") <= order.rounding <= Decimal("0.50")
+        assert order.rounding == (lines_total.quantize(Decimal("1"), rounding=ROUND_HALF_UP) - lines_total)
         for item in items:
             assert item.total == item.subtotal + item.tax_amount
             if item.tax_treatment != TaxTreatment.TAXED:
@@ -48,3 +52,12 @@ def test_amounts_are_shown_as_colombian_pesos():
     assert format_cop(Decimal("119000.00")) == "$ 119.000"
     assert format_cop(Decimal("1234567.5")) == "$ 1.234.567,50"
     assert format_cop(Decimal("0")) == "$ 0"
+
+
+def test_the_amount_to_pay_is_rounded_to_whole_pesos_half_up():
+    from clientarea.lib.money import payable_rounding
+
+    assert payable_rounding(Decimal("54728.10")) == Decimal("-0.10")
+    assert payable_rounding(Decimal("54728.50")) == Decimal("0.50")
+    assert payable_rounding(Decimal("54728.49")) == Decimal("-0.49")
+    assert payable_rounding(Decimal("119000.00")) == Decimal("0.00")

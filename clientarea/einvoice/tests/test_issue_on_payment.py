@@ -254,3 +254,37 @@ def test_the_cufe_fixed_at_payment_is_the_one_read_back_from_the_xml(lines, comp
     customer = factories.company_customer() if company else factories.natural_customer()
     doc = factories.invoice(lines=built, customer=customer, environment=environment)
     assert ubl.expected_cufe(doc) == ubl.invoice_cufe(ubl.build_invoice_xml(doc))
+
+
+@pytest.mark.parametrize(("price", "rounding", "payable"), [
+    (Decimal("45990"), Decimal("-0.10"), "54728.00"),  # 54.728,10 → 54.728
+    (Decimal("45999"), Decimal("0.19"), "54739.00"),  # 54.738,81 → 54.739
+])
+def test_the_rounding_to_whole_pesos_is_in_the_invoice(setup, django_capture_on_commit_callbacks, tmp_path, price, rounding, payable):
+    from lxml import etree
+
+    make_resolution()
+    product = Product.objects.create(code="vps", name="VPS", kind="vps")
+    ProductPrice.objects.create(product=product, cycle="monthly", price=price)
+    customer = make_customer()
+    order = billing.order_new_service(customer=customer, product=product, cycle="monthly", label="vps.co")
+    assert (order.rounding, order.total) == (rounding, Decimal(payable))
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    invoice = Invoice.objects.get(order=order)
+    signed = bytes(invoice.xml_signed)
+    assert validation.validate_invoice(signed) == []  # UBL XSD: PayableRoundingAmount in its place
+    ns = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+          "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"}
+    total = etree.fromstring(signed).find("cac:LegalMonetaryTotal", ns)
+    assert total.findtext("cbc:PayableRoundingAmount", namespaces=ns) == f"{rounding:.2f}"
+    assert total.findtext("cbc:PayableAmount", namespaces=ns) == payable
+    assert Decimal(total.findtext("cbc:TaxInclusiveAmount", namespaces=ns)) + rounding == Decimal(payable)
+    # The CUFE covers the amount actually paid (ValTot = PayableAmount)
+    assert cufe.cufe_from_xml(signed, DIAN_TEST_TECHNICAL_KEY) == invoice.cufe
+    assert invoice.total == Decimal(payable)
+    if shutil.which("pdftotext"):
+        path = tmp_path / "i.pdf"
+        path.write_bytes(bytes(invoice.pdf))
+        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True).stdout
+        assert "Redondeo a pesos enteros" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from clientarea.billing import services as billing_services
+from clientarea.billing.models import Order
 from clientarea.payments import selectors, services
 from clientarea.payments.models import MessageKind, Payment, PaymentMessage, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
@@ -110,10 +112,26 @@ class PayNowPageTests(PaymentsTestCase):
                 self.assertIn('id="gateway-payu"', response.content.decode())
         self.assertFalse(Payment.objects.exists())
 
-    def test_an_order_with_cents_cannot_go_to_payvalida_and_says_why(self):
-        """45.990 + 19 % IVA = 54.728,10: Payvalida's API takes whole pesos only; PayU takes cents."""
+    def test_an_order_with_cents_is_paid_in_whole_pesos_at_either_gateway(self):
+        """45.990 + 19 % IVA = 54.728,10, rounded to pay 54.728 (Payvalida takes whole pesos only)."""
         order, _ = make_renewal_order(self.alice, price=Decimal("45990.00"))
-        self.assertEqual(order.total, Decimal("54728.10"))
+        self.assertEqual((order.total, order.rounding), (Decimal("54728.00"), Decimal("-0.10")))
+        self.login(self.alice)
+        html = self.client.get(f"/payments/pay/{order.number}/").content.decode()
+        self.assertIn('id="gateway-payvalida"', html)
+        response = self.client.post(f"/payments/pay/{order.number}/", {"gateway": "payvalida"})
+        self.assertEqual(response.status_code, 302)
+        register = json.loads(next(body for method, url, body in self.network.calls if method == "POST"))
+        self.assertEqual(register["amount"], "54728")
+        order_page = self.client.get(f"/clientarea/billing/{order.number}/").content.decode()
+        self.assertIn('id="order-rounding"', order_page)
+        self.assertIn("-$ 0,10", order_page)
+
+    def test_an_order_with_cents_from_before_whole_peso_totals_cannot_go_to_payvalida_and_says_why(self):
+        """Orders created before the rounding rule keep their totals; Payvalida's API takes whole pesos only."""
+        order, _ = make_renewal_order(self.alice, price=Decimal("45990.00"))
+        Order.objects.filter(pk=order.pk).update(total=Decimal("54728.10"), rounding=Decimal("0"))
+        order.refresh_from_db()
         self.login(self.alice)
         url = f"/payments/pay/{order.number}/"
         html = self.client.get(url).content.decode()
