@@ -120,7 +120,6 @@ def period_key_for(spec: LineSpec) -> str | None:
     return f"{spec.service.pk}:{spec.period_start.isoformat()}"
 
 
-@transaction.atomic
 def order_totals(amounts: Sequence[LineAmounts]) -> dict[str, Decimal]:
     """Subtotal and IVA (sums of the rounded lines), and the amount to pay in whole pesos with
     its rounding (lib/money.py): ``total = subtotal + tax_total + rounding``."""
@@ -130,6 +129,7 @@ def order_totals(amounts: Sequence[LineAmounts]) -> dict[str, Decimal]:
             "rounding": rounding, "total": lines_total + rounding}
 
 
+@transaction.atomic
 def create_order(
     *, customer: Customer, lines: Sequence[LineSpec], issue_date: dt.date | None = None,
     due_date: dt.date | None = None, actor=None, reason: str = "", notify: bool = True,
