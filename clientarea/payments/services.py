@@ -882,7 +882,8 @@ def _log_answer(gateway: Gateway, payment: Payment, *, outcome: str) -> None:
     with transaction.atomic():
         PaymentMessage.objects.create(
             gateway=gateway.code, kind=MessageKind.QUERY, body=_cap(gateway.last_answer or ""), payment=payment,
-            reference=payment.reference[:60], outcome=f"answer: {outcome}"[:200], processed=True, processed_at=timezone.now(),
+            reference=payment.gateway_reference[:60],  # as the gateway writes it, like its statements
+            outcome=f"answer: {outcome}"[:200], processed=True, processed_at=timezone.now(),
         )
 
 

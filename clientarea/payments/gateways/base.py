@@ -127,7 +127,8 @@ class ReturnInfo:
 
     reference: str
     status: GatewayStatus
-    signature_valid: bool
+    #: True / False when the gateway signs its return, None when it sends no signature at all.
+    signature_valid: bool | None
     amount: Decimal | None
     currency: str | None
     message: str

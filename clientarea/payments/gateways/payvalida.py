@@ -504,7 +504,7 @@ class PayvalidaGateway(Gateway):
         """The browser comes back from the Payvalida checkout without signed data.
 
         Only the reference the portal put in its own return URL (``reference``, ``order``
-        or ``po_id``) is read; the status is always PENDING and ``signature_valid`` False.
+        or ``po_id``) is read; the status is always PENDING and ``signature_valid`` None (unsigned).
         Raises :class:`MalformedMessage` when no reference is present.
         """
         reference = ""
@@ -517,7 +517,7 @@ class PayvalidaGateway(Gateway):
         return ReturnInfo(
             reference=reference,
             status=GatewayStatus.PENDING,
-            signature_valid=False,
+            signature_valid=None,  # Payvalida's return carries no signature
             amount=None,
             currency=None,
             message="",

@@ -469,7 +469,7 @@ def test_notification_replies() -> None:
 def test_return_is_display_only() -> None:
     info = make_gateway().parse_return({"reference": "INV-2024-0001-A1"})
     assert info.reference == "INV-2024-0001-A1"
-    assert info.status is GatewayStatus.PENDING and info.signature_valid is False
+    assert info.status is GatewayStatus.PENDING and info.signature_valid is None  # unsigned, not forged
     with pytest.raises(MalformedMessage):
         make_gateway().parse_return({})
 
