@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -20,8 +21,8 @@ from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
 from clientarea.payments import services
 from clientarea.payments.forms import RefundNoteForm
-from clientarea.payments.gateways.base import GatewayError
-from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
+from clientarea.payments.gateways.base import GatewayError, UnknownGateway
+from clientarea.payments.models import GatewaySwitch, Payment, PaymentMessage, PaymentStatus, RefundStatus
 
 STATUS_COLORS = {
     PaymentStatus.APPROVED: "#1b7f3b", PaymentStatus.PENDING: "#8a5300", PaymentStatus.CREATED: "#52606d",
@@ -68,14 +69,48 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     change_list_template = "payments/admin_payment_change_list.html"
 
     def changelist_view(self, request, extra_context=None):
-        """Above the list: each gateway's configuration as read from settings, secrets masked."""
+        """Above the list: each gateway's configuration as read from settings (secrets masked),
+        and the switch that stops or resumes offering it at Pay now."""
         from clientarea.payments.gateways import gateway_codes, get_gateway
 
+        switches = {switch.gateway: switch for switch in GatewaySwitch.objects.select_related("updated_by")}
         gateways = []
         for code in gateway_codes():
             gateway = get_gateway(code)
-            gateways.append({"name": gateway.name, "code": code, "config": sorted(gateway.describe_config().items())})
-        return super().changelist_view(request, {**(extra_context or {}), "gateway_configs": gateways})
+            gateways.append({"name": gateway.name, "code": code, "config": sorted(gateway.describe_config().items()),
+                             "enabled": gateway.enabled, "switch": switches.get(code),
+                             "switch_url": reverse("admin:payments_payment_gateway_switch", args=[code])})
+        return super().changelist_view(request, {
+            **(extra_context or {}), "gateway_configs": gateways,
+            "can_switch": request.user.has_perm("payments.change_gatewayswitch"),
+        })
+
+    def get_urls(self):
+        return [
+            path("gateway/<str:code>/switch/", self.admin_site.admin_view(self.gateway_switch_view),
+                 name="payments_payment_gateway_switch"),
+            *super().get_urls(),
+        ]
+
+    def gateway_switch_view(self, request: HttpRequest, code: str) -> HttpResponse:
+        """POST: stop (with a reason) or resume offering a gateway at Pay now."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("payments.change_gatewayswitch"):
+            raise PermissionDenied
+        offered = request.POST.get("offered") == "1"
+        try:
+            switch = services.set_gateway_offered(gateway_code=code, offered=offered, reason=request.POST.get("reason", ""),
+                                                  actor=request.user)
+        except UnknownGateway:
+            raise Http404("No such gateway") from None
+        except services.PaymentStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            text = (_("%(gateway)s is offered at Pay now again.") if switch.offered
+                    else _("%(gateway)s is no longer offered at Pay now. Payments already started there are still applied."))
+            self.message_user(request, text % {"gateway": code}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
     object_actions = [("query", "query_view"), ("refunded", "refund_view")]
     action_form_template = "payments/admin_payment_action.html"
     fieldsets = (

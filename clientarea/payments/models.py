@@ -158,3 +158,26 @@ class PaymentMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.kind} {self.reference or '?'}: {self.outcome or '-'}"
+
+
+class GatewaySwitch(models.Model):
+    """Staff's switch for offering a gateway at Pay now, on top of its ``<CODE>_ENABLED`` setting.
+
+    Off means customers cannot start new payments there (e.g. during an outage at the
+    gateway); notifications, returns and reconciliation keep working, so money already
+    in flight is still applied.
+    """
+
+    gateway = models.CharField(_("gateway"), max_length=20, unique=True)
+    offered = models.BooleanField(_("offered at Pay now"), default=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("gateway switch")
+        verbose_name_plural = _("gateway switches")
+
+    def __str__(self) -> str:
+        return f"{self.gateway}: {'on' if self.offered else 'off'}"

@@ -14,7 +14,7 @@ from clientarea.accounts.models import Customer
 from clientarea.billing.models import Order, OrderState
 from clientarea.payments.gateways import enabled_gateways
 from clientarea.payments.gateways.base import Gateway, PaymentMethod
-from clientarea.payments.models import Payment, PaymentStatus
+from clientarea.payments.models import GatewaySwitch, Payment, PaymentStatus
 
 #: A created attempt this recent may still be in progress at the gateway (customer at the bank's page).
 RECENT_ATTEMPT = dt.timedelta(minutes=30)
@@ -49,16 +49,24 @@ class GatewayOption:
     unavailable: str = ""
 
 
+def switched_off_gateways() -> dict[str, str]:
+    """Gateways staff stopped offering at Pay now: code → reason (for staff)."""
+    return dict(GatewaySwitch.objects.filter(offered=False).values_list("gateway", "reason"))
+
+
 def gateway_options(order: Order | None = None) -> list[GatewayOption]:
-    """The enabled gateways, in settings order, with the methods each accepts (and, for
-    ``order``, whether each can carry its total)."""
-    return [_option(gateway, order) for gateway in enabled_gateways()]
+    """The enabled gateways, in settings order, with the methods each accepts (and whether
+    each can take a payment now: not switched off by staff, able to carry ``order``'s total)."""
+    off = switched_off_gateways()
+    return [_option(gateway, order, switched_off=gateway.code in off) for gateway in enabled_gateways()]
 
 
-def _option(gateway: Gateway, order: Order | None = None) -> GatewayOption:
+def _option(gateway: Gateway, order: Order | None = None, *, switched_off: bool = False) -> GatewayOption:
     methods = [MethodOption(value=m.value, label=str(METHOD_LABELS[m]), help=str(METHOD_HELP[m])) for m in gateway.methods]
     unavailable = ""
-    if order is not None and not gateway.accepts_amount(order.total):
+    if switched_off:
+        unavailable = str(_("%(gateway)s is not available right now.") % {"gateway": gateway.name})
+    elif order is not None and not gateway.accepts_amount(order.total):
         unavailable = str(_("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name})
     return GatewayOption(code=gateway.code, name=gateway.name, methods=methods, unavailable=unavailable)
 

@@ -61,6 +61,7 @@ from clientarea.payments.gateways.base import (
 )
 from clientarea.payments.models import (
     OPEN_STATUSES,
+    GatewaySwitch,
     MessageKind,
     Payment,
     PaymentMessage,
@@ -224,7 +225,7 @@ def start_payment(
         gateway = get_gateway(gateway_code)
     except UnknownGateway:
         raise PaymentRefused(_("This payment option is not available."), code="gateway") from None
-    if not gateway.enabled:
+    if not gateway.enabled or GatewaySwitch.objects.filter(gateway=gateway.code, offered=False).exists():
         raise PaymentRefused(_("This payment option is not available."), code="gateway")
     if not gateway.accepts_amount(order.total):
         raise PaymentRefused(
@@ -310,6 +311,31 @@ def _cap(body: bytes | str, *, limit: int = BODY_CAP) -> str:
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     return text if len(text) <= limit else text[:limit] + "…[truncated]"
+
+
+def set_gateway_offered(*, gateway_code: str, offered: bool, reason: str = "", actor=None) -> GatewaySwitch:
+    """Back office: stop or resume offering a gateway at Pay now (audited).
+
+    Stopping needs a reason (it is shown to staff, not to customers). Payments already
+    started there are still confirmed, queried and applied.
+    """
+    gateway = get_gateway(gateway_code)  # UnknownGateway for a code not in PAYMENT_GATEWAYS
+    reason = " ".join((reason or "").split())[:300]
+    if not offered and not reason:
+        raise PaymentStateError(_("Say why %(gateway)s is switched off, e.g. \"outage announced by the gateway\".") % {"gateway": gateway.name})
+    with transaction.atomic():
+        switch, _created = GatewaySwitch.objects.select_for_update().get_or_create(gateway=gateway.code)
+        before = switch.offered
+        switch.offered, switch.reason = offered, reason if not offered else ""
+        switch.updated_by = actor if getattr(actor, "pk", None) else None
+        switch.save()
+        from clientarea.accounts.audit import record
+
+        record(action="payment.gateway_switched", actor=actor, target=gateway.code,
+               changes={"offered": [before, offered], "reason": reason})
+    logger.info("gateway %s %s at Pay now by %s: %s", gateway.code, "offered" if offered else "switched off",
+                getattr(actor, "email", "system"), reason or "-")
+    return switch
 
 
 def record_message(

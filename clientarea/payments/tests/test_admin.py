@@ -109,3 +109,52 @@ class StuckMessageAdminTests(PaymentsTestCase):
         again = self.client.post("/admin/payments/paymentmessage/", {"action": "apply_again", "_selected_action": [message.pk]}, follow=True)
         self.assertContains(again, f"<li class=\"warning\">#{message.pk}: ")
         self.assertNotContains(self.client.get("/admin/payments/paymentmessage/?waiting=yes"), "RuntimeError")
+
+
+class GatewaySwitchTests(PaymentsTestCase):
+    """Staff stop offering a gateway at Pay now (an outage) and resume it; money in flight is still applied."""
+
+    def test_switching_a_gateway_off_and_on_again(self):
+        from clientarea.payments import services
+        from clientarea.payments.tests.helpers import payu_confirmation, post_payu
+
+        started, _ = self.start()  # before the outage
+        self.login(self.carol)
+        response = self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "PayU outage"})
+        self.assertRedirects(response, "/admin/payments/payment/", fetch_redirect_response=False)
+        self.assertContains(self.client.get("/admin/payments/payment/"), 'id="gateway-resume-payu"')
+        self.assertTrue(AuditEvent.objects.filter(action="payment.gateway_switched", target="payu").exists())
+        # Customers: PayU is shown as unavailable and cannot be started
+        self.login(self.alice)
+        html = self.client.get(f"/payments/pay/{self.order.number}/").content.decode()
+        self.assertIn('id="gateway-payu-unavailable"', html)
+        self.assertNotIn('id="gateway-payu"', html)
+        self.assertIn('id="gateway-payvalida"', html)
+        with self.assertRaises(services.PaymentRefused):
+            self.start()
+        # ...but the payment started before is still confirmed and applied
+        self.assertEqual(post_payu(self.client, payu_confirmation(started.reference, "119000.00")).status_code, 200)
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        # On again
+        self.login(self.carol)
+        self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "1"})
+        self.assertContains(self.client.get("/admin/payments/payment/"), 'id="gateway-stop-payu"')
+
+    def test_switching_off_needs_a_reason_and_a_known_gateway(self):
+        from clientarea.payments.models import GatewaySwitch
+
+        self.login(self.carol)
+        response = self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "  "}, follow=True)
+        self.assertContains(response, '<li class="error">')  # "say why it is switched off"
+        self.assertFalse(GatewaySwitch.objects.filter(offered=False).exists())
+        self.assertEqual(self.client.post("/admin/payments/payment/gateway/stripe/switch/", {"offered": "0", "reason": "x"}).status_code, 404)
+        self.assertEqual(self.client.get("/admin/payments/payment/gateway/payu/switch/").status_code, 405)
+
+    def test_staff_without_the_permission_cannot_switch(self):
+        from clientarea.accounts.models import User
+
+        clerk = User.objects.create_user(email="clerk@conexcol.example", password="x" * 12, is_staff=True)
+        self.client.force_login(clerk)
+        response = self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "x"})
+        self.assertEqual(response.status_code, 403)
