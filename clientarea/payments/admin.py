@@ -109,7 +109,9 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         else:
             text = (_("%(gateway)s is offered at Pay now again.") if switch.offered
                     else _("%(gateway)s is no longer offered at Pay now. Payments already started there are still applied."))
-            self.message_user(request, text % {"gateway": code}, messages.SUCCESS)
+            from clientarea.payments.gateways import get_gateway
+
+            self.message_user(request, text % {"gateway": get_gateway(code).name}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
     object_actions = [("query", "query_view"), ("refunded", "refund_view")]
     action_form_template = "payments/admin_payment_action.html"
