@@ -877,7 +877,11 @@ def check_payment(payment: Payment, *, now: dt.datetime | None = None, close_exp
                 outcomes.append("withdraw: gateway unavailable, will retry")
     elif payment.is_open:
         expired = payment.expires_at is not None and payment.expires_at <= now
-        abandoned = payment.status == PaymentStatus.CREATED and not updates and now - payment.created_at >= ABANDONED_AFTER
+        # Abandoned: nothing at the gateway a day later (PayU's card page closed). Not when the
+        # gateway issued a payment reference at registration (Payvalida): the customer may hold
+        # a voucher printed on its page, so that order lives until it expires.
+        abandoned = (payment.status == PaymentStatus.CREATED and not updates and now - payment.created_at >= ABANDONED_AFTER
+                     and not (payment.instructions or {}).get("voucher_reference"))
         superseded = order_state != OrderState.PENDING  # paid by another attempt or by staff, or cancelled
         if close_expired and (expired or abandoned or superseded):
             reason = "expired" if expired else f"order {order_state}" if superseded else "abandoned"

@@ -129,8 +129,14 @@ class ReconcileTests(PaymentsTestCase):
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.CREATED)
         self.assertIsNone(selectors.payment_in_process(self.order))
+        # A day later it is still not deleted: the customer may hold a voucher printed on Payvalida's page
         self.age(payment, 60 * 25)
-        summary = services.reconcile_payments(now=timezone.now() + dt.timedelta(hours=1))
+        services.reconcile_payments(now=timezone.now() + dt.timedelta(hours=1))
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, PaymentStatus.CREATED)
+        self.assertEqual(self.network.deleted, [])
+        # At its expiry it is closed and deleted at Payvalida
+        summary = services.reconcile_payments(now=payment.expires_at + dt.timedelta(hours=2))
         payment.refresh_from_db()
         self.assertEqual((summary.expired, summary.cancelled_at_gateway), (1, 1))
         self.assertEqual(payment.status, PaymentStatus.EXPIRED)
