@@ -21,6 +21,7 @@ from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
 from clientarea.payments import services
 from clientarea.payments.forms import RefundNoteForm
+from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
 from clientarea.payments.models import GatewaySwitch, Payment, PaymentMessage, PaymentStatus, RefundStatus
 
@@ -71,8 +72,6 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         """Above the list: each gateway's configuration as read from settings (secrets masked),
         and the switch that stops or resumes offering it at Pay now."""
-        from clientarea.payments.gateways import gateway_codes, get_gateway
-
         switches = {switch.gateway: switch for switch in GatewaySwitch.objects.select_related("updated_by")}
         gateways = []
         for code in gateway_codes():
@@ -109,8 +108,6 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         else:
             text = (_("%(gateway)s is offered at Pay now again.") if switch.offered
                     else _("%(gateway)s is no longer offered at Pay now. Payments already started there are still applied."))
-            from clientarea.payments.gateways import get_gateway
-
             self.message_user(request, text % {"gateway": get_gateway(code).name}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
     object_actions = [("query", "query_view"), ("refunded", "refund_view")]

@@ -61,14 +61,24 @@ def gateway_options(order: Order | None = None) -> list[GatewayOption]:
     return [_option(gateway, order, switched_off=gateway.code in off) for gateway in enabled_gateways()]
 
 
+def unavailable_reason(gateway: Gateway, order: Order | None = None, *, switched_off: bool | None = None) -> str:
+    """Why ``gateway`` cannot take a new payment (for ``order``) now, for the customer; "" when it can.
+
+    ``switched_off``: whether staff stopped offering it, when the caller already knows.
+    """
+    if switched_off is None:
+        switched_off = GatewaySwitch.objects.filter(gateway=gateway.code, offered=False).exists()
+    if switched_off:
+        return str(_("%(gateway)s is not available right now.") % {"gateway": gateway.name})
+    if order is not None and not gateway.accepts_amount(order.total):
+        return str(_("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name})
+    return ""
+
+
 def _option(gateway: Gateway, order: Order | None = None, *, switched_off: bool = False) -> GatewayOption:
     methods = [MethodOption(value=m.value, label=str(METHOD_LABELS[m]), help=str(METHOD_HELP[m])) for m in gateway.methods]
-    unavailable = ""
-    if switched_off:
-        unavailable = str(_("%(gateway)s is not available right now.") % {"gateway": gateway.name})
-    elif order is not None and not gateway.accepts_amount(order.total):
-        unavailable = str(_("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name})
-    return GatewayOption(code=gateway.code, name=gateway.name, methods=methods, unavailable=unavailable)
+    return GatewayOption(code=gateway.code, name=gateway.name, methods=methods,
+                         unavailable=unavailable_reason(gateway, order, switched_off=switched_off))
 
 
 def payable_order_for_customer(customer: Customer, number: str) -> Order:

@@ -43,6 +43,7 @@ from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order, OrderState
 from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.money import ZERO
+from clientarea.payments import selectors
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import (
     Buyer,
@@ -225,12 +226,11 @@ def start_payment(
         gateway = get_gateway(gateway_code)
     except UnknownGateway:
         raise PaymentRefused(_("This payment option is not available."), code="gateway") from None
-    if not gateway.enabled or GatewaySwitch.objects.filter(gateway=gateway.code, offered=False).exists():
+    if not gateway.enabled:
         raise PaymentRefused(_("This payment option is not available."), code="gateway")
-    if not gateway.accepts_amount(order.total):
-        raise PaymentRefused(
-            _("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name},
-            code="gateway")
+    unavailable = selectors.unavailable_reason(gateway, order)  # switched off by staff, or cannot carry the total
+    if unavailable:
+        raise PaymentRefused(unavailable, code="gateway")
     chosen: PaymentMethod | None = None
     if method:
         try:
@@ -918,17 +918,16 @@ def _log_answer(gateway: Gateway, payment: Payment, *, outcome: str) -> None:
 
 
 def _close(gateway: Gateway, payment: Payment, *, now: dt.datetime, reason: str) -> str:
-    """Close an open attempt that ran out of time; delete its pending order at the gateway if possible."""
-    cancelled = False
+    """Close an open attempt (expired, abandoned, or its order settled another way); delete its
+    pending order at the gateway if possible."""
     try:
-        cancelled = gateway.cancel(payment.reference)
+        withdrawn = _withdraw(gateway, payment)
     except GatewayUnavailable:
         Payment.objects.filter(pk=payment.pk).update(last_checked_at=now, next_check_at=now + dt.timedelta(minutes=10))
         raise
-    except GatewayError as exc:
-        logger.warning("payment %s: cancel at %s failed: %s", payment.reference, gateway.code, exc)
+    cancelled = withdrawn == "cancelled at gateway"
     with transaction.atomic():
-        Order.objects.select_for_update().filter(pk=payment.order_id).values_list("pk", flat=True).first()
+        billing_services.lock_order(order_id=payment.order_id)
         closed = Payment.objects.filter(pk=payment.pk, status__in=OPEN_STATUSES).update(
             status=PaymentStatus.EXPIRED, status_message=f"{reason}: closed by reconciliation"[:200],
             last_checked_at=now, next_check_at=None, updated_at=now,
