@@ -26,8 +26,14 @@ def live_site(live_server, settings):
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -35,10 +41,14 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (see .ci/run)")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium package (see .ci/run)"
+        )
     from playwright.sync_api import sync_playwright
 
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop in this thread
+    os.environ.setdefault(
+        "DJANGO_ALLOW_ASYNC_UNSAFE", "true"
+    )  # Playwright runs an event loop in this thread
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -63,13 +73,24 @@ def _every_invoice_made_by_a_test_is_valid(request):
     set up before this one, so the test's data is still there when this runs.
     """
     yield
-    if request.node.get_closest_marker("django_db") is None and not {"db", "transactional_db", "live_server", "live_site"} & set(request.fixturenames):
+    if request.node.get_closest_marker("django_db") is None and not {
+        "db",
+        "transactional_db",
+        "live_server",
+        "live_site",
+    } & set(request.fixturenames):
         return
     from clientarea.einvoice.models import Invoice
 
     try:
-        invoices = list(Invoice.objects.exclude(rendered_at=None).values_list("full_number", "xml_signed", "attached_document", "cufe"))
-    except Exception:  # the test left the database unusable on purpose (e.g. a broken connection test)
+        invoices = list(
+            Invoice.objects.exclude(rendered_at=None).values_list(
+                "full_number", "xml_signed", "attached_document", "cufe"
+            )
+        )
+    except (
+        Exception
+    ):  # the test left the database unusable on purpose (e.g. a broken connection test)
         return
     if not invoices:
         return
@@ -78,5 +99,9 @@ def _every_invoice_made_by_a_test_is_valid(request):
     for number, signed, attached, cufe in invoices:
         signed = bytes(signed)
         assert validation.validate_invoice(signed) == [], f"invoice {number} is not schema-valid"
-        assert validation.validate_attached_document(bytes(attached)) == [], f"AttachedDocument of {number} is not schema-valid"
-        assert ubl.invoice_cufe(validation._parse(signed)) == cufe, f"invoice {number}: CUFE differs from the one fixed at payment"
+        assert validation.validate_attached_document(bytes(attached)) == [], (
+            f"AttachedDocument of {number} is not schema-valid"
+        )
+        assert ubl.invoice_cufe(validation._parse(signed)) == cufe, (
+            f"invoice {number}: CUFE differs from the one fixed at payment"
+        )

@@ -61,7 +61,9 @@ def configure(args: argparse.Namespace) -> str | None:
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("PAYMENTS_SANDBOX", "1")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")  # one INFO line per step would measure the terminal
+    os.environ.setdefault(
+        "LOG_LEVEL", "WARNING"
+    )  # one INFO line per step would measure the terminal
     return tmp
 
 
@@ -69,8 +71,14 @@ STAGES = {
     "endpoint: verify + store in the inbox + commit": ("clientarea.payments.services", "_accept"),
     "worker: apply one message (total)": ("clientarea.payments.services", "apply_message"),
     "billing: mark_order_paid (inside apply)": ("clientarea.billing.services", "mark_order_paid"),
-    "einvoice: allocate invoice (inside mark_order_paid)": ("clientarea.einvoice.services", "allocate_invoice_for_order"),
-    "notifications: queue 'payment received' email (inside)": ("clientarea.billing.services", "queue_email"),
+    "einvoice: allocate invoice (inside mark_order_paid)": (
+        "clientarea.einvoice.services",
+        "allocate_invoice_for_order",
+    ),
+    "notifications: queue 'payment received' email (inside)": (
+        "clientarea.billing.services",
+        "queue_email",
+    ),
 }
 
 
@@ -89,6 +97,7 @@ def instrument() -> dict[str, list[float]]:
                 return function(*args, **kwargs)
             finally:
                 timings.setdefault(label, []).append(time.perf_counter() - started)
+
         return wrapper
 
     for label, (module_name, attribute) in STAGES.items():
@@ -131,14 +140,24 @@ def prepare(n: int) -> list:
         einvoice_demo.load(StringIO())
     except ImportError:
         pass
-    product, _ = Product.objects.get_or_create(code="bench-hosting", defaults={"name": "Hosting bench", "kind": "hosting"})
-    ProductPrice.objects.get_or_create(product=product, cycle="monthly", defaults={"price": Decimal("100000.00")})
+    product, _ = Product.objects.get_or_create(
+        code="bench-hosting", defaults={"name": "Hosting bench", "kind": "hosting"}
+    )
+    ProductPrice.objects.get_or_create(
+        product=product, cycle="monthly", defaults={"price": Decimal("100000.00")}
+    )
     customers = []
     for i in range(50):
         user, created = User.objects.get_or_create(email=f"bench{i}@example.com")
         customer = Customer.objects.filter(user=user).first() or Customer.objects.create(
-            user=user, first_name="Bench", last_name=f"Customer {i}", document_type="13", document_number=str(70000000 + i),
-            phone="3001234567", address="Calle 1 # 2-3", municipality_code="11001",
+            user=user,
+            first_name="Bench",
+            last_name=f"Customer {i}",
+            document_type="13",
+            document_number=str(70000000 + i),
+            phone="3001234567",
+            address="Calle 1 # 2-3",
+            municipality_code="11001",
         )
         customers.append(customer)
     payments = []
@@ -147,15 +166,37 @@ def prepare(n: int) -> list:
     for i in range(n):
         customer = customers[i % len(customers)]
         with transaction.atomic():
-            service = Service.objects.create(customer=customer, product=product, cycle="monthly", price=Decimal("100000.00"),
-                                             status=ServiceStatus.ACTIVE, start_date=due - dt.timedelta(days=30),
-                                             next_due_date=due, anchor_day=due.day)
-            order = billing_services.create_order(customer=customer, notify=False, lines=[billing_services.LineSpec(
-                kind=ItemKind.RENEWAL, description="Hosting bench renewal", unit_price=Decimal("100000.00"),
-                service=service, period_start=due, period_end=due + dt.timedelta(days=30))])
-        payment, _action = services.start_payment(order=order, customer=customer, gateway_code="payu", language="es")
+            service = Service.objects.create(
+                customer=customer,
+                product=product,
+                cycle="monthly",
+                price=Decimal("100000.00"),
+                status=ServiceStatus.ACTIVE,
+                start_date=due - dt.timedelta(days=30),
+                next_due_date=due,
+                anchor_day=due.day,
+            )
+            order = billing_services.create_order(
+                customer=customer,
+                notify=False,
+                lines=[
+                    billing_services.LineSpec(
+                        kind=ItemKind.RENEWAL,
+                        description="Hosting bench renewal",
+                        unit_price=Decimal("100000.00"),
+                        service=service,
+                        period_start=due,
+                        period_end=due + dt.timedelta(days=30),
+                    )
+                ],
+            )
+        payment, _action = services.start_payment(
+            order=order, customer=customer, gateway_code="payu", language="es"
+        )
         payments.append(payment)
-    print(f"prepared {n} pending orders with a PayU attempt each in {time.perf_counter() - started:.1f}s")
+    print(
+        f"prepared {n} pending orders with a PayU attempt each in {time.perf_counter() - started:.1f}s"
+    )
     return payments
 
 
@@ -163,8 +204,12 @@ def bodies_for(payments: list, duplicates: float, seed: int) -> tuple[list[bytes
     from clientarea.payments.tests.helpers import payu_confirmation
 
     rng = random.Random(seed)
-    bodies = [urllib.parse.urlencode(payu_confirmation(p.reference, f"{p.amount}", transaction_id=f"bench-{p.pk}")).encode()
-              for p in payments]
+    bodies = [
+        urllib.parse.urlencode(
+            payu_confirmation(p.reference, f"{p.amount}", transaction_id=f"bench-{p.pk}")
+        ).encode()
+        for p in payments
+    ]
     extra = [bodies[i] for i in rng.sample(range(len(bodies)), int(len(bodies) * duplicates))]
     for body in extra:
         bodies.insert(rng.randrange(len(bodies) + 1), body)
@@ -179,7 +224,11 @@ def run_in_process(bodies: list[bytes]) -> tuple[list[float], list[int], float]:
     started = time.perf_counter()
     for body in bodies:
         t0 = time.perf_counter()
-        response = client.post("/payments/payu/confirmation/", data=body, content_type="application/x-www-form-urlencoded")
+        response = client.post(
+            "/payments/payu/confirmation/",
+            data=body,
+            content_type="application/x-www-form-urlencoded",
+        )
         latencies.append(time.perf_counter() - t0)
         statuses.append(response.status_code)
     return latencies, statuses, time.perf_counter() - started
@@ -221,7 +270,9 @@ def wait_until_paid(order_ids: list[int], timeout: float = 600) -> float:
     return time.perf_counter() - started
 
 
-def run_over_http(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int], float]:
+def run_over_http(
+    url: str, bodies: list[bytes], concurrency: int
+) -> tuple[list[float], list[int], float]:
     endpoint = url.rstrip("/") + "/payments/payu/confirmation/"
     latencies: list[float] = []
     statuses: list[int] = []
@@ -234,8 +285,12 @@ def run_over_http(url: str, bodies: list[bytes], concurrency: int) -> tuple[list
                 if not queue:
                     return
                 _, body = queue.pop(0)
-            request = urllib.request.Request(endpoint, data=body, method="POST",
-                                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+            request = urllib.request.Request(
+                endpoint,
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             t0 = time.perf_counter()
             try:
                 with urllib.request.urlopen(request, timeout=30) as answer:
@@ -257,15 +312,40 @@ def run_over_http(url: str, bodies: list[bytes], concurrency: int) -> tuple[list
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=2000, help="pending payments, one approved confirmation each (default 2000)")
-    parser.add_argument("--duplicates", type=float, default=0.10, help="share of redelivered confirmations mixed in (default 0.10)")
-    parser.add_argument("--url", help="POST over HTTP to a running server sharing this DATABASE_URL (default: in-process)")
-    parser.add_argument("--concurrency", type=int, default=4, help="client threads with --url (default 4)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=2000,
+        help="pending payments, one approved confirmation each (default 2000)",
+    )
+    parser.add_argument(
+        "--duplicates",
+        type=float,
+        default=0.10,
+        help="share of redelivered confirmations mixed in (default 0.10)",
+    )
+    parser.add_argument(
+        "--url",
+        help="POST over HTTP to a running server sharing this DATABASE_URL (default: in-process)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="client threads with --url (default 4)"
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary database (in-process mode)")
-    parser.add_argument("--breakdown", action="store_true", help="also time the stages of a confirmation")
-    parser.add_argument("--redis", metavar="URL", help="queue worker jobs in Redis (e.g. redis://127.0.0.1:6379/15) instead of Huey's SQLite file")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary database (in-process mode)"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the stages of a confirmation"
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="queue worker jobs in Redis (e.g. redis://127.0.0.1:6379/15) instead of Huey's SQLite file",
+    )
     args = parser.parse_args()
     tmp = configure(args)
     if args.redis:
@@ -277,7 +357,9 @@ def main() -> None:
     django.setup()
     import logging
 
-    logging.getLogger("huey").setLevel(logging.WARNING)  # two INFO lines per job would measure the terminal
+    logging.getLogger("huey").setLevel(
+        logging.WARNING
+    )  # two INFO lines per job would measure the terminal
     from django.db.models import Count
 
     from clientarea.billing.models import Order
@@ -287,43 +369,74 @@ def main() -> None:
     payments = prepare(args.n)
     timings = instrument() if args.breakdown else {}
     bodies, n_duplicates = bodies_for(payments, args.duplicates, args.seed)
-    mode = f"HTTP {args.url} x{args.concurrency}" if args.url else "in-process (Django test client, SQLite)"
-    print(f"posting {len(bodies)} confirmations ({args.n} approvals + {n_duplicates} redeliveries), {mode}")
+    mode = (
+        f"HTTP {args.url} x{args.concurrency}"
+        if args.url
+        else "in-process (Django test client, SQLite)"
+    )
+    print(
+        f"posting {len(bodies)} confirmations ({args.n} approvals + {n_duplicates} redeliveries), {mode}"
+    )
     if args.url:
         latencies, statuses, wall = run_over_http(args.url, bodies, args.concurrency)
     else:
         latencies, statuses, wall = run_in_process(bodies)
     bad = [s for s in statuses if s != 200]
     ms = [value * 1000 for value in latencies]
-    print(f"phase 1, endpoint: {len(bodies) / wall:.0f} confirmations/s  (wall {wall:.2f}s for {len(bodies)}; "
-          f"non-200 answers: {len(bad)})")
-    print(f"  latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  p99 {percentile(ms, 99):.1f}  "
-          f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
+    print(
+        f"phase 1, endpoint: {len(bodies) / wall:.0f} confirmations/s  (wall {wall:.2f}s for {len(bodies)}; "
+        f"non-200 answers: {len(bad)})"
+    )
+    print(
+        f"  latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  p99 {percentile(ms, 99):.1f}  "
+        f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
+    )
 
     ids = [p.order_id for p in payments]
     if args.url:
         waited = wait_until_paid(ids)
-        print(f"phase 2, the server's worker: every order paid {waited:.2f}s after the last answer; "
-              f"end to end {args.n / (wall + waited):.0f} approvals/s")
+        print(
+            f"phase 2, the server's worker: every order paid {waited:.2f}s after the last answer; "
+            f"end to end {args.n / (wall + waited):.0f} approvals/s"
+        )
     else:
         applied, others, drain_wall, durations = drain_apply_jobs()
         apply_ms = [value * 1000 for value in durations] or [0.0]
-        print(f"phase 2, worker (one thread): {applied / drain_wall:.0f} confirmations applied/s  "
-              f"(wall {drain_wall:.2f}s for {applied}; {others} follow-up jobs queued, not run here)")
-        print(f"  apply ms: p50 {percentile(apply_ms, 50):.1f}  p99 {percentile(apply_ms, 99):.1f}  max {max(apply_ms):.1f}")
-        print(f"  end to end, one web + one worker thread in turn: {args.n / (wall + drain_wall):.0f} approvals/s")
+        print(
+            f"phase 2, worker (one thread): {applied / drain_wall:.0f} confirmations applied/s  "
+            f"(wall {drain_wall:.2f}s for {applied}; {others} follow-up jobs queued, not run here)"
+        )
+        print(
+            f"  apply ms: p50 {percentile(apply_ms, 50):.1f}  p99 {percentile(apply_ms, 99):.1f}  max {max(apply_ms):.1f}"
+        )
+        print(
+            f"  end to end, one web + one worker thread in turn: {args.n / (wall + drain_wall):.0f} approvals/s"
+        )
 
     paid = Order.objects.filter(pk__in=ids, state="paid").count()
-    renewed = ServiceEvent.objects.filter(kind="renewed", order_number__in=Order.objects.filter(pk__in=ids).values("number")).count()
-    outcomes = dict(PaymentMessage.objects.values_list("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
+    renewed = ServiceEvent.objects.filter(
+        kind="renewed", order_number__in=Order.objects.filter(pk__in=ids).values("number")
+    ).count()
+    outcomes = dict(
+        PaymentMessage.objects.values_list("outcome")
+        .annotate(n=Count("id"))
+        .values_list("outcome", "n")
+    )
     print(f"orders paid: {paid}/{args.n}  renewals: {renewed}  inbox outcomes: {outcomes}")
     if args.redis:
         from huey.contrib.djhuey import HUEY
 
         HUEY.flush()
     for label, values in timings.items():
-        print(f"  {label:58s} n={len(values):5d} mean {statistics.fmean(values) * 1000:6.2f} ms  total {sum(values):6.2f} s")
-    ok = paid == args.n and renewed == args.n and not bad and outcomes.get("duplicate", 0) == n_duplicates
+        print(
+            f"  {label:58s} n={len(values):5d} mean {statistics.fmean(values) * 1000:6.2f} ms  total {sum(values):6.2f} s"
+        )
+    ok = (
+        paid == args.n
+        and renewed == args.n
+        and not bad
+        and outcomes.get("duplicate", 0) == n_duplicates
+    )
     print("consistency:", "OK (each order paid and renewed exactly once)" if ok else "FAILED")
     if tmp and args.keep:
         print(f"(database kept in {tmp})")

@@ -32,28 +32,83 @@ from clientarea.lib.nit import check_digit  # noqa: E402
 
 
 def document(number: int) -> InvoiceDocument:
-    supplier = Party(person_type="juridica", document_type="31", document_number="800123456", check_digit=check_digit("800123456"),
-                     legal_name="Conexcol Comunicaciones S.A.S.", trade_name="Conexcol", email="f@conexcol.example", phone="6044445566",
-                     address_line="Carrera 43A # 1-50", municipality_code="05001", municipality_name="Medellín", department_code="05",
-                     department_name="Antioquia", fiscal_responsibilities=("O-13", "O-23"), tax_scheme="01")
-    customer = Party(person_type="natural", document_type="13", document_number="1017234567", legal_name="Ana María Restrepo",
-                     first_name="Ana María", last_name="Restrepo", email="ana@cliente.example", phone="3104567890",
-                     address_line="Calle 50 # 45-20", municipality_code="11001", municipality_name="Bogotá, D.C.", department_code="11",
-                     department_name="Bogotá")
-    lines = (
-        Line.build(description="Hosting Pyme · ana.co (renovación)", quantity=Decimal("1"), unit_price=Decimal("480000"),
-                   period_start=dt.date(2026, 12, 1), period_end=dt.date(2027, 12, 1)),
-        Line.build(description="Dominio .co · ana.co", quantity=Decimal("1"), unit_price=Decimal("95000")),
-        Line.build(description="Certificado SSL", quantity=Decimal("1"), unit_price=Decimal("150000"), tax_treatment="exempt", tax_rate=Decimal("0")),
+    supplier = Party(
+        person_type="juridica",
+        document_type="31",
+        document_number="800123456",
+        check_digit=check_digit("800123456"),
+        legal_name="Conexcol Comunicaciones S.A.S.",
+        trade_name="Conexcol",
+        email="f@conexcol.example",
+        phone="6044445566",
+        address_line="Carrera 43A # 1-50",
+        municipality_code="05001",
+        municipality_name="Medellín",
+        department_code="05",
+        department_name="Antioquia",
+        fiscal_responsibilities=("O-13", "O-23"),
+        tax_scheme="01",
     )
-    resolution = Resolution(number="18760000001", prefix="SETP", range_from=990000000, range_to=995000000,
-                            valid_from=dt.date(2019, 1, 19), valid_to=dt.date(2030, 1, 19),
-                            technical_key="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c", environment="2")
+    customer = Party(
+        person_type="natural",
+        document_type="13",
+        document_number="1017234567",
+        legal_name="Ana María Restrepo",
+        first_name="Ana María",
+        last_name="Restrepo",
+        email="ana@cliente.example",
+        phone="3104567890",
+        address_line="Calle 50 # 45-20",
+        municipality_code="11001",
+        municipality_name="Bogotá, D.C.",
+        department_code="11",
+        department_name="Bogotá",
+    )
+    lines = (
+        Line.build(
+            description="Hosting Pyme · ana.co (renovación)",
+            quantity=Decimal("1"),
+            unit_price=Decimal("480000"),
+            period_start=dt.date(2026, 12, 1),
+            period_end=dt.date(2027, 12, 1),
+        ),
+        Line.build(
+            description="Dominio .co · ana.co", quantity=Decimal("1"), unit_price=Decimal("95000")
+        ),
+        Line.build(
+            description="Certificado SSL",
+            quantity=Decimal("1"),
+            unit_price=Decimal("150000"),
+            tax_treatment="exempt",
+            tax_rate=Decimal("0"),
+        ),
+    )
+    resolution = Resolution(
+        number="18760000001",
+        prefix="SETP",
+        range_from=990000000,
+        range_to=995000000,
+        valid_from=dt.date(2019, 1, 19),
+        valid_to=dt.date(2030, 1, 19),
+        technical_key="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c",
+        environment="2",
+    )
     issue = dt.datetime(2026, 11, 24, 10, 30, tzinfo=ZoneInfo("America/Bogota"))
-    return InvoiceDocument(number=990000000 + number, resolution=resolution, issue=issue, due=issue.date(), supplier=supplier,
-                           customer=customer, lines=lines, payment_means_code="48", order_reference=f"ODS-{number:06d}",
-                           software_id="56f2ae4e-9812-4fad-9255-08fcfcd5ccb0", software_pin="12345",
-                           software_provider_nit="800123456", software_provider_dv=check_digit("800123456"))
+    return InvoiceDocument(
+        number=990000000 + number,
+        resolution=resolution,
+        issue=issue,
+        due=issue.date(),
+        supplier=supplier,
+        customer=customer,
+        lines=lines,
+        payment_means_code="48",
+        order_reference=f"ODS-{number:06d}",
+        software_id="56f2ae4e-9812-4fad-9255-08fcfcd5ccb0",
+        software_pin="12345",
+        software_provider_nit="800123456",
+        software_provider_dv=check_digit("800123456"),
+    )
 
 
 def main() -> None:
@@ -79,8 +134,12 @@ def main() -> None:
     pdf_secs = time.perf_counter() - start
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"signed XML (build + CUFE + XAdES): {args.n} in {xml_secs:.2f} s = {args.n / xml_secs:.0f} per second")
-    print(f"PDF (with QR):                     {args.pdf_n} in {pdf_secs:.2f} s = {args.pdf_n / pdf_secs:.0f} per second")
+    print(
+        f"signed XML (build + CUFE + XAdES): {args.n} in {xml_secs:.2f} s = {args.n / xml_secs:.0f} per second"
+    )
+    print(
+        f"PDF (with QR):                     {args.pdf_n} in {pdf_secs:.2f} s = {args.pdf_n / pdf_secs:.0f} per second"
+    )
     print(f"peak RSS: {rss_mb:.0f} MB")
 
 

@@ -1,10 +1,10 @@
 """The `clientarea` command: Django's management commands plus our own.
 
-    clientarea run            web (gunicorn) + worker, like `make run`
-    clientarea worker         the task worker only
-    clientarea demo-data      load the demo data (idempotent)
-    clientarea billing-run    the daily billing run
-    clientarea <any manage.py command>
+clientarea run            web (gunicorn) + worker, like `make run`
+clientarea worker         the task worker only
+clientarea demo-data      load the demo data (idempotent)
+clientarea billing-run    the daily billing run
+clientarea <any manage.py command>
 """
 
 from __future__ import annotations

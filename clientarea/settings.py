@@ -64,7 +64,9 @@ CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_PROXY", False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_PROXY", False) else None
+)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
@@ -129,7 +131,11 @@ TEMPLATES = [
 DATABASE_URL = envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'clientarea.sqlite3'}"
 # Connections are kept between requests and worker jobs (opening one, and for SQLite closing
 # it, costs more than a whole inbox write); a kept connection is checked before reuse.
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True)}
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
@@ -161,7 +167,11 @@ else:
         "immediate": HUEY_IMMEDIATE,
         # An idle consumer polls SQLite at most once a second (Huey's default backs off to 10 s):
         # a gateway confirmation is applied, and the customer's result page turns, within a second or so.
-        "consumer": {"workers": envint("WORKER_THREADS", 2), "worker_type": "thread", "max_delay": 1.0},
+        "consumer": {
+            "workers": envint("WORKER_THREADS", 2),
+            "worker_type": "thread",
+            "max_delay": 1.0,
+        },
     }
 
 # --- Auth ------------------------------------------------------------------------
@@ -176,7 +186,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -230,7 +243,9 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
     EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
 else:
-    EMAIL_BACKEND = envstr("EMAIL_BACKEND", "clientarea.notifications.backends.ConsoleSummaryBackend")
+    EMAIL_BACKEND = envstr(
+        "EMAIL_BACKEND", "clientarea.notifications.backends.ConsoleSummaryBackend"
+    )
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Conexcol <facturacion@conexcol.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_MAX_ATTEMPTS = envint("EMAIL_MAX_ATTEMPTS", 5)
@@ -263,11 +278,15 @@ PAYU_SIGNATURE_ALGORITHM = envstr("PAYU_SIGNATURE_ALGORITHM", "SHA256")
 PAYU_TEST = envbool("PAYU_TEST", True)
 PAYU_CHECKOUT_URL = envstr("PAYU_CHECKOUT_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYU_QUERIES_URL = envstr("PAYU_QUERIES_URL")
-PAYU_ALLOWED_IPS = envlist("PAYU_ALLOWED_IPS", "34.233.144.154,184.73.94.138,52.73.124.136,54.158.171.129")
+PAYU_ALLOWED_IPS = envlist(
+    "PAYU_ALLOWED_IPS", "34.233.144.154,184.73.94.138,52.73.124.136,54.158.171.129"
+)
 PAYVALIDA_ENABLED = envbool("PAYVALIDA_ENABLED", True)
 PAYVALIDA_MERCHANT = envstr("PAYVALIDA_MERCHANT", "conexcoldemo")
 PAYVALIDA_FIXED_HASH = envstr("PAYVALIDA_FIXED_HASH", "demo-fixed-hash-not-a-secret")
-PAYVALIDA_NOTIFICATION_HASH = envstr("PAYVALIDA_NOTIFICATION_HASH", "demo-notification-hash-not-a-secret")
+PAYVALIDA_NOTIFICATION_HASH = envstr(
+    "PAYVALIDA_NOTIFICATION_HASH", "demo-notification-hash-not-a-secret"
+)
 PAYVALIDA_TEST = envbool("PAYVALIDA_TEST", True)  # api-test.payvalida.com vs api.payvalida.com
 PAYVALIDA_API_URL = envstr("PAYVALIDA_API_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYVALIDA_CHECKOUT_URL = envstr("PAYVALIDA_CHECKOUT_URL")
@@ -286,8 +305,12 @@ EINVOICE_CERT_PATH = envstr("EINVOICE_CERT_PATH") or str(VAR_DIR / "certs" / "de
 EINVOICE_CERT_PASSWORD = envstr("EINVOICE_CERT_PASSWORD", "demo")
 EINVOICE_SOFTWARE_ID = envstr("EINVOICE_SOFTWARE_ID", "56f2ae4e-9812-4fad-9255-08fcfcd5ccb0")
 EINVOICE_SOFTWARE_PIN = envstr("EINVOICE_SOFTWARE_PIN", "12345")
-EINVOICE_SOFTWARE_PROVIDER_NIT = envstr("EINVOICE_SOFTWARE_PROVIDER_NIT", "")  # default: the provider's own NIT
-EINVOICE_TRANSMITTER = envstr("EINVOICE_TRANSMITTER", "clientarea.einvoice.transmission.StoreOnlyTransmitter")
+EINVOICE_SOFTWARE_PROVIDER_NIT = envstr(
+    "EINVOICE_SOFTWARE_PROVIDER_NIT", ""
+)  # default: the provider's own NIT
+EINVOICE_TRANSMITTER = envstr(
+    "EINVOICE_TRANSMITTER", "clientarea.einvoice.transmission.StoreOnlyTransmitter"
+)
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

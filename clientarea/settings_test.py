@@ -11,7 +11,10 @@ from clientarea.settings import HUEY  # noqa: E402
 # Tasks run inline (Huey's immediate mode, in-memory storage): no worker process in tests.
 HUEY = {**HUEY, "immediate": True}
 # Argon2 is the production hasher (settings.PASSWORD_HASHERS); tests hash thousands of codes.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.Argon2PasswordHasher"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["*"]

@@ -19,35 +19,62 @@ def make_provider() -> ProviderProfile:
     provider, _ = ProviderProfile.objects.get_or_create(
         pk=1,
         defaults=dict(
-            person_type="juridica", document_type="31", document_number="900123456", check_digit="8",
-            legal_name="Conexcol S.A.S.", trade_name="Conexcol", email="facturacion@conexcol.example",
-            phone="+57 604 444 0000", address="Calle 10 # 43-12", municipality_code="05001",
-            fiscal_responsibilities="O-13;O-23", support_hours="Lun–Vie 8:00–18:00",
+            person_type="juridica",
+            document_type="31",
+            document_number="900123456",
+            check_digit="8",
+            legal_name="Conexcol S.A.S.",
+            trade_name="Conexcol",
+            email="facturacion@conexcol.example",
+            phone="+57 604 444 0000",
+            address="Calle 10 # 43-12",
+            municipality_code="05001",
+            fiscal_responsibilities="O-13;O-23",
+            support_hours="Lun–Vie 8:00–18:00",
         ),
     )
     return provider
 
 
 def make_customer(
-    email: str | None = None, *, person_type: str = "natural", document_type: str = "13",
-    document_number: str | None = None, password: str = ACCESS_CODE, **extra,
+    email: str | None = None,
+    *,
+    person_type: str = "natural",
+    document_type: str = "13",
+    document_number: str | None = None,
+    password: str = ACCESS_CODE,
+    **extra,
 ) -> Customer:
     n = next(_seq)
     email = email or f"customer{n}@example.com"
-    user = User.objects.create_user(email=email, password=password, full_name=extra.get("first_name", "Cliente"))
+    user = User.objects.create_user(
+        email=email, password=password, full_name=extra.get("first_name", "Cliente")
+    )
     defaults = dict(
-        first_name="Cliente", last_name=f"Prueba {n}", phone="3001234567", address="Carrera 7 # 12-34",
-        municipality_code="11001", preferred_language="es-co",
+        first_name="Cliente",
+        last_name=f"Prueba {n}",
+        phone="3001234567",
+        address="Carrera 7 # 12-34",
+        municipality_code="11001",
+        preferred_language="es-co",
     )
     if person_type == "juridica":
         defaults.update(legal_name=f"Empresa {n} S.A.S.", first_name="", last_name="")
     defaults.update(extra)
-    number = document_number or (str(900000000 + n * 7) if document_type == "31" else str(1000000 + n))
+    number = document_number or (
+        str(900000000 + n * 7) if document_type == "31" else str(1000000 + n)
+    )
     if document_type == "31" and "check_digit" not in defaults:
         from clientarea.lib.nit import check_digit
 
         defaults["check_digit"] = check_digit(number)
-    return Customer.objects.create(user=user, person_type=person_type, document_type=document_type, document_number=number, **defaults)
+    return Customer.objects.create(
+        user=user,
+        person_type=person_type,
+        document_type=document_type,
+        document_number=number,
+        **defaults,
+    )
 
 
 def make_staff(email: str = "carol@conexcol.example", password: str = ACCESS_CODE) -> User:
@@ -60,8 +87,17 @@ class BaseTestCase(TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         cls.provider = make_provider()
-        cls.alice = make_customer("alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050")
-        cls.bob = make_customer("bob@example.com", person_type="juridica", document_type="31", document_number="900108281", check_digit="3", legal_name="Bob Hosting S.A.S.")
+        cls.alice = make_customer(
+            "alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050"
+        )
+        cls.bob = make_customer(
+            "bob@example.com",
+            person_type="juridica",
+            document_type="31",
+            document_number="900108281",
+            check_digit="3",
+            legal_name="Bob Hosting S.A.S.",
+        )
         cls.carol = make_staff()
 
     def login(self, customer_or_user) -> None:

@@ -23,10 +23,21 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_active"]
     fieldsets = (
         (None, {"fields": ("email", "full_name", "password")}),
-        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2", "is_staff")}),)
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "password1", "password2", "is_staff"),
+            },
+        ),
+    )
 
 
 class CustomerAddForm(IdentityCleanMixin, forms.ModelForm):
@@ -36,8 +47,18 @@ class CustomerAddForm(IdentityCleanMixin, forms.ModelForm):
     class Meta:
         model = Customer
         fields = [
-            "person_type", "document_type", "document_number", "check_digit", "first_name", "last_name",
-            "legal_name", "trade_name", "phone", "address", "municipality_code", "fiscal_responsibilities",
+            "person_type",
+            "document_type",
+            "document_number",
+            "check_digit",
+            "first_name",
+            "last_name",
+            "legal_name",
+            "trade_name",
+            "phone",
+            "address",
+            "municipality_code",
+            "fiscal_responsibilities",
             "preferred_language",
         ]
 
@@ -55,8 +76,21 @@ class CustomerChangeForm(forms.ModelForm):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "email_link", "document_display", "municipality_label", "created_at"]
-    search_fields = ["user__email", "document_number", "legal_name", "first_name", "last_name", "trade_name"]
+    list_display = [
+        "display_name",
+        "email_link",
+        "document_display",
+        "municipality_label",
+        "created_at",
+    ]
+    search_fields = [
+        "user__email",
+        "document_number",
+        "legal_name",
+        "first_name",
+        "last_name",
+        "trade_name",
+    ]
     list_filter = ["person_type", "document_type", "preferred_language"]
     list_select_related = ["user"]
     readonly_fields = ["user", "created_at", "updated_at"]
@@ -78,16 +112,29 @@ class CustomerAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             data = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
-            services.update_customer_profile(customer=Customer.objects.get(pk=obj.pk), changes=data, actor=request.user, ip=client_ip(request))
+            services.update_customer_profile(
+                customer=Customer.objects.get(pk=obj.pk),
+                changes=data,
+                actor=request.user,
+                ip=client_ip(request),
+            )
             return
-        data = {k: v for k, v in form.cleaned_data.items() if k in services.CustomerData.__dataclass_fields__}
+        data = {
+            k: v
+            for k, v in form.cleaned_data.items()
+            if k in services.CustomerData.__dataclass_fields__
+        }
         try:
-            customer = services.register_customer(data=services.CustomerData(**data), actor=request.user, ip=client_ip(request))
+            customer = services.register_customer(
+                data=services.CustomerData(**data), actor=request.user, ip=client_ip(request)
+            )
         except ValidationError as exc:
             raise ValidationError(exc) from exc
         obj.pk = customer.pk
         obj.user = customer.user
-        messages.info(request, _("The customer was created and the “New Access Code” email was queued."))
+        messages.info(
+            request, _("The customer was created and the “New Access Code” email was queued.")
+        )
 
     def save_related(self, request, form, formsets, change):
         pass
@@ -96,7 +143,10 @@ class CustomerAdmin(admin.ModelAdmin):
     def send_new_access_code(self, request, queryset):
         for customer in queryset.select_related("user"):
             services.reset_access_code(customer=customer, actor=request.user, ip=client_ip(request))
-        self.message_user(request, _("New access codes were emailed to %(n)d customer(s).") % {"n": queryset.count()})
+        self.message_user(
+            request,
+            _("New access codes were emailed to %(n)d customer(s).") % {"n": queryset.count()},
+        )
 
 
 @admin.register(ProviderProfile)

@@ -7,10 +7,22 @@ from typing import Any
 from clientarea.accounts.models import AuditEvent
 
 
-def record(*, action: str, actor=None, customer=None, target: str = "", changes: dict[str, Any] | None = None, ip: str | None = None) -> AuditEvent:
+def record(
+    *,
+    action: str,
+    actor=None,
+    customer=None,
+    target: str = "",
+    changes: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
     return AuditEvent.objects.create(
-        action=action, actor=actor if getattr(actor, "pk", None) else None, customer=customer,
-        target=target[:120], changes=changes or {}, ip_address=ip,
+        action=action,
+        actor=actor if getattr(actor, "pk", None) else None,
+        customer=customer,
+        target=target[:120],
+        changes=changes or {},
+        ip_address=ip,
     )
 
 

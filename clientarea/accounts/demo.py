@@ -13,15 +13,40 @@ DEMO_LOGINS = (
 )
 
 CUSTOMERS = (
-    dict(email="ana@cliente.example", person_type="natural", document_type="13", document_number="1017234567",
-         first_name="Ana María", last_name="Restrepo Gómez", phone="3104567890", address="Calle 50 # 45-20 Apto 301",
-         municipality_code="05001"),
-    dict(email="compras@tiendaandina.example", person_type="juridica", document_type="31", document_number="901234567",
-         legal_name="Tienda Andina S.A.S.", trade_name="Tienda Andina", phone="6015551234",
-         address="Carrera 15 # 93-60 Oficina 402", municipality_code="11001", fiscal_responsibilities="O-23"),
-    dict(email="jorge@cliente.example", person_type="natural", document_type="13", document_number="79456123",
-         first_name="Jorge", last_name="Pérez Ruiz", phone="3157778899", address="Avenida 6N # 23-45",
-         municipality_code="76001"),
+    dict(
+        email="ana@cliente.example",
+        person_type="natural",
+        document_type="13",
+        document_number="1017234567",
+        first_name="Ana María",
+        last_name="Restrepo Gómez",
+        phone="3104567890",
+        address="Calle 50 # 45-20 Apto 301",
+        municipality_code="05001",
+    ),
+    dict(
+        email="compras@tiendaandina.example",
+        person_type="juridica",
+        document_type="31",
+        document_number="901234567",
+        legal_name="Tienda Andina S.A.S.",
+        trade_name="Tienda Andina",
+        phone="6015551234",
+        address="Carrera 15 # 93-60 Oficina 402",
+        municipality_code="11001",
+        fiscal_responsibilities="O-23",
+    ),
+    dict(
+        email="jorge@cliente.example",
+        person_type="natural",
+        document_type="13",
+        document_number="79456123",
+        first_name="Jorge",
+        last_name="Pérez Ruiz",
+        phone="3157778899",
+        address="Avenida 6N # 23-45",
+        municipality_code="76001",
+    ),
 )
 
 
@@ -30,15 +55,27 @@ def load(stdout) -> None:
 
     if not ProviderProfile.objects.exists():
         ProviderProfile.objects.create(
-            person_type="juridica", document_type="31", document_number="800123456", check_digit=check_digit("800123456"),
-            legal_name="Conexcol Comunicaciones S.A.S.", trade_name="Conexcol", email="facturacion@conexcol.example",
-            phone="+57 604 444 5566", website="https://www.conexcol.example", address="Carrera 43A # 1-50 Torre 2 Piso 8",
-            municipality_code="05001", fiscal_responsibilities="O-13;O-23",
+            person_type="juridica",
+            document_type="31",
+            document_number="800123456",
+            check_digit=check_digit("800123456"),
+            legal_name="Conexcol Comunicaciones S.A.S.",
+            trade_name="Conexcol",
+            email="facturacion@conexcol.example",
+            phone="+57 604 444 5566",
+            website="https://www.conexcol.example",
+            address="Carrera 43A # 1-50 Torre 2 Piso 8",
+            municipality_code="05001",
+            fiscal_responsibilities="O-13;O-23",
             support_hours="Lunes a viernes 7:00–19:00, sábados 8:00–13:00",
         )
         stdout.write("  provider profile: Conexcol")
     if not User.objects.filter(email="soporte@conexcol.example").exists():
-        User.objects.create_superuser(email="soporte@conexcol.example", password=DEMO_STAFF_PASSWORD, full_name="Soporte Conexcol")
+        User.objects.create_superuser(
+            email="soporte@conexcol.example",
+            password=DEMO_STAFF_PASSWORD,
+            full_name="Soporte Conexcol",
+        )
         stdout.write("  staff user: soporte@conexcol.example")
     for data in CUSTOMERS:
         data = dict(data)

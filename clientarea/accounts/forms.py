@@ -7,13 +7,21 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.accounts.models import Customer, DocumentType, FiscalResponsibility, Language, PersonType, validate_identity
+from clientarea.accounts.models import (
+    Customer,
+    DocumentType,
+    FiscalResponsibility,
+    Language,
+    PersonType,
+    validate_identity,
+)
 from clientarea.lib import codelists
 
 
 def municipality_field(required: bool = True) -> forms.ChoiceField:
     return forms.ChoiceField(
-        label=_("Municipality"), required=required,
+        label=_("Municipality"),
+        required=required,
         choices=lambda: [("", _("Choose your municipality"))] + codelists.municipality_choices(),
     )
 
@@ -22,69 +30,138 @@ class IdentityCleanMixin:
     def clean(self):
         data = super().clean()
         errors = validate_identity(
-            person_type=data.get("person_type", ""), document_type=data.get("document_type", ""),
-            document_number=data.get("document_number", ""), check_digit=data.get("check_digit", ""),
+            person_type=data.get("person_type", ""),
+            document_type=data.get("document_type", ""),
+            document_number=data.get("document_number", ""),
+            check_digit=data.get("check_digit", ""),
         )
         for field, message in errors.items():
             if field in self.fields and field not in self.errors:
                 self.add_error(field, message)
-        if data.get("person_type") == PersonType.JURIDICA and not data.get("legal_name", "").strip():
+        if (
+            data.get("person_type") == PersonType.JURIDICA
+            and not data.get("legal_name", "").strip()
+        ):
             self.add_error("legal_name", _("Enter the company's legal name."))
         if data.get("person_type") == PersonType.NATURAL:
             for field in ("first_name", "last_name"):
-                if field in self.fields and not data.get(field, "").strip() and field not in self.errors:
+                if (
+                    field in self.fields
+                    and not data.get(field, "").strip()
+                    and field not in self.errors
+                ):
                     self.add_error(field, _("This field is required for a natural person."))
         return data
 
 
 class RegistrationForm(IdentityCleanMixin, forms.Form):
-    email = forms.EmailField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    person_type = forms.ChoiceField(label=_("I am"), choices=PersonType.choices, widget=forms.RadioSelect, initial=PersonType.NATURAL)
-    document_type = forms.ChoiceField(label=_("Document type"), choices=DocumentType.choices, initial=DocumentType.CC)
+    email = forms.EmailField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    person_type = forms.ChoiceField(
+        label=_("I am"),
+        choices=PersonType.choices,
+        widget=forms.RadioSelect,
+        initial=PersonType.NATURAL,
+    )
+    document_type = forms.ChoiceField(
+        label=_("Document type"), choices=DocumentType.choices, initial=DocumentType.CC
+    )
     document_number = forms.CharField(label=_("Document number"), max_length=20)
-    check_digit = forms.CharField(label=_("Check digit (DV)"), max_length=1, required=False, help_text=_("Only for NIT: the digit after the dash."))
-    first_name = forms.CharField(label=_("First names"), max_length=100, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Last names"), max_length=100, required=False, widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    legal_name = forms.CharField(label=_("Company legal name"), max_length=200, required=False, widget=forms.TextInput(attrs={"autocomplete": "organization"}))
+    check_digit = forms.CharField(
+        label=_("Check digit (DV)"),
+        max_length=1,
+        required=False,
+        help_text=_("Only for NIT: the digit after the dash."),
+    )
+    first_name = forms.CharField(
+        label=_("First names"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label=_("Last names"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    legal_name = forms.CharField(
+        label=_("Company legal name"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
     trade_name = forms.CharField(label=_("Trade name"), max_length=200, required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=30, widget=forms.TextInput(attrs={"autocomplete": "tel"}))
-    address = forms.CharField(label=_("Address"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
+    phone = forms.CharField(
+        label=_("Phone"), max_length=30, widget=forms.TextInput(attrs={"autocomplete": "tel"})
+    )
+    address = forms.CharField(
+        label=_("Address"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+    )
     municipality_code = municipality_field()
-    preferred_language = forms.ChoiceField(label=_("Language for emails"), choices=Language.choices, initial=Language.ES)
-    accept_terms = forms.BooleanField(label=_("I accept the terms of service and the personal data policy."))
+    preferred_language = forms.ChoiceField(
+        label=_("Language for emails"), choices=Language.choices, initial=Language.ES
+    )
+    accept_terms = forms.BooleanField(
+        label=_("I accept the terms of service and the personal data policy.")
+    )
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    username = forms.EmailField(
+        label=_("Email"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
     password = forms.CharField(
-        label=_("Access code or password"), strip=True,
+        label=_("Access code or password"),
+        strip=True,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     error_messages = {
-        "invalid_login": _("The email or the access code is not correct. Check the “New Access Code” email, or ask for a new code."),
+        "invalid_login": _(
+            "The email or the access code is not correct. Check the “New Access Code” email, or ask for a new code."
+        ),
         "inactive": _("This account is disabled. Please contact support."),
     }
 
 
 class ForgotForm(forms.Form):
-    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    email = forms.EmailField(
+        label=_("Email"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
 
 
 class ProfileForm(IdentityCleanMixin, forms.ModelForm):
     municipality_code = municipality_field()
     fiscal_responsibilities = forms.MultipleChoiceField(
-        label=_("Fiscal responsibilities (RUT)"), choices=FiscalResponsibility.choices,
-        widget=forms.CheckboxSelectMultiple, help_text=_("If you are not sure, keep R-99-PN."),
+        label=_("Fiscal responsibilities (RUT)"),
+        choices=FiscalResponsibility.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("If you are not sure, keep R-99-PN."),
     )
 
     class Meta:
         model = Customer
         fields = [
-            "person_type", "document_type", "document_number", "check_digit", "first_name", "last_name",
-            "legal_name", "trade_name", "phone", "address", "municipality_code", "fiscal_responsibilities",
+            "person_type",
+            "document_type",
+            "document_number",
+            "check_digit",
+            "first_name",
+            "last_name",
+            "legal_name",
+            "trade_name",
+            "phone",
+            "address",
+            "municipality_code",
+            "fiscal_responsibilities",
             "preferred_language",
         ]
         widgets = {"person_type": forms.RadioSelect}
@@ -92,12 +169,16 @@ class ProfileForm(IdentityCleanMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance and self.instance.fiscal_responsibilities:
-            self.initial["fiscal_responsibilities"] = self.instance.fiscal_responsibilities.split(";")
+            self.initial["fiscal_responsibilities"] = self.instance.fiscal_responsibilities.split(
+                ";"
+            )
 
     def clean_fiscal_responsibilities(self) -> str:
         codes = self.cleaned_data["fiscal_responsibilities"]
         if FiscalResponsibility.R99 in codes and len(codes) > 1:
-            raise forms.ValidationError(_("R-99-PN (no responsable) cannot be combined with other responsibilities."))
+            raise forms.ValidationError(
+                _("R-99-PN (no responsable) cannot be combined with other responsibilities.")
+            )
         return ";".join(codes)
 
     def _post_clean(self):
@@ -107,9 +188,17 @@ class ProfileForm(IdentityCleanMixin, forms.ModelForm):
 
 
 class ChangePasswordForm(forms.Form):
-    current = forms.CharField(label=_("Current access code or password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    confirm = forms.CharField(label=_("Repeat the new password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    current = forms.CharField(
+        label=_("Current access code or password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    confirm = forms.CharField(
+        label=_("Repeat the new password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def __init__(self, user, *args, **kwargs):
         self.user = user
@@ -119,7 +208,10 @@ class ChangePasswordForm(forms.Form):
         from clientarea.accounts.services import normalize_access_code
 
         value = self.cleaned_data["current"]
-        if not (self.user.check_password(value) or self.user.check_password(normalize_access_code(value))):
+        if not (
+            self.user.check_password(value)
+            or self.user.check_password(normalize_access_code(value))
+        ):
             raise forms.ValidationError(_("This is not your current access code or password."))
         return value
 

@@ -101,17 +101,32 @@ def validate_municipality(value: str) -> None:
 class TaxIdentity(models.Model):
     """Identification fields shared by customers and the provider."""
 
-    person_type = models.CharField(_("person type"), max_length=10, choices=PersonType.choices, default=PersonType.NATURAL)
-    document_type = models.CharField(_("document type"), max_length=2, choices=DocumentType.choices, default=DocumentType.CC)
+    person_type = models.CharField(
+        _("person type"), max_length=10, choices=PersonType.choices, default=PersonType.NATURAL
+    )
+    document_type = models.CharField(
+        _("document type"), max_length=2, choices=DocumentType.choices, default=DocumentType.CC
+    )
     document_number = models.CharField(_("document number"), max_length=20)
-    check_digit = models.CharField(_("check digit (DV)"), max_length=1, blank=True, help_text=_("Only for NIT."))
-    legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("Company name as registered in the RUT."))
+    check_digit = models.CharField(
+        _("check digit (DV)"), max_length=1, blank=True, help_text=_("Only for NIT.")
+    )
+    legal_name = models.CharField(
+        _("legal name"),
+        max_length=200,
+        blank=True,
+        help_text=_("Company name as registered in the RUT."),
+    )
     trade_name = models.CharField(_("trade name"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
-    municipality_code = models.CharField(_("municipality"), max_length=5, blank=True, validators=[validate_municipality])
+    municipality_code = models.CharField(
+        _("municipality"), max_length=5, blank=True, validators=[validate_municipality]
+    )
     fiscal_responsibilities = models.CharField(
-        _("fiscal responsibilities"), max_length=60, default=FiscalResponsibility.R99,
+        _("fiscal responsibilities"),
+        max_length=60,
+        default=FiscalResponsibility.R99,
         help_text=_("DIAN codes separated by ';', e.g. O-13;O-23 or R-99-PN."),
     )
 
@@ -121,18 +136,24 @@ class TaxIdentity(models.Model):
     def clean(self) -> None:
         super().clean()
         errors = validate_identity(
-            person_type=self.person_type, document_type=self.document_type,
-            document_number=self.document_number, check_digit=self.check_digit,
+            person_type=self.person_type,
+            document_type=self.document_type,
+            document_number=self.document_number,
+            check_digit=self.check_digit,
         )
         codes = [c.strip() for c in (self.fiscal_responsibilities or "").split(";") if c.strip()]
         if not codes or any(c not in FiscalResponsibility.values for c in codes):
-            errors.setdefault("fiscal_responsibilities", _("Use DIAN codes: O-13, O-15, O-23, O-47 or R-99-PN."))
+            errors.setdefault(
+                "fiscal_responsibilities", _("Use DIAN codes: O-13, O-15, O-23, O-47 or R-99-PN.")
+            )
         if errors:
             raise ValidationError(errors)
 
     @property
     def municipality_label(self) -> str:
-        return codelists.municipality_label(self.municipality_code) if self.municipality_code else ""
+        return (
+            codelists.municipality_label(self.municipality_code) if self.municipality_code else ""
+        )
 
     @property
     def document_display(self) -> str:
@@ -141,13 +162,17 @@ class TaxIdentity(models.Model):
         return f"{self.get_document_type_display()} {self.document_number}"
 
 
-def validate_identity(*, person_type: str, document_type: str, document_number: str, check_digit: str) -> dict[str, str]:
+def validate_identity(
+    *, person_type: str, document_type: str, document_number: str, check_digit: str
+) -> dict[str, str]:
     """Field errors for a document number and NIT check digit, by DIAN document type."""
     errors: dict[str, str] = {}
     number = (document_number or "").strip()
     if document_type in (DocumentType.CC, DocumentType.NIT):
         if not number.isdigit():
-            errors["document_number"] = _("Use digits only, without dots, dashes or the check digit.")
+            errors["document_number"] = _(
+                "Use digits only, without dots, dashes or the check digit."
+            )
         elif document_type == DocumentType.CC and not 3 <= len(number) <= 10:
             errors["document_number"] = _("A cédula has between 3 and 10 digits.")
         elif document_type == DocumentType.NIT and not 8 <= len(number) <= 10:
@@ -155,7 +180,9 @@ def validate_identity(*, person_type: str, document_type: str, document_number: 
         elif document_type == DocumentType.NIT:
             expected = nit.check_digit(number)
             if not check_digit:
-                errors["check_digit"] = _("Enter the NIT check digit (DV). For this NIT it should be %(dv)s.") % {"dv": expected}
+                errors["check_digit"] = _(
+                    "Enter the NIT check digit (DV). For this NIT it should be %(dv)s."
+                ) % {"dv": expected}
             elif str(check_digit) != expected:
                 errors["check_digit"] = _("The check digit does not match this NIT.")
     elif document_type == DocumentType.CE:
@@ -163,7 +190,9 @@ def validate_identity(*, person_type: str, document_type: str, document_number: 
             errors["document_number"] = _("A cédula de extranjería has 3 to 12 letters or digits.")
     elif document_type in (DocumentType.PASSPORT, DocumentType.FOREIGN):
         if not number.isalnum() or not 4 <= len(number) <= 20:
-            errors["document_number"] = _("Use 4 to 20 letters or digits, without spaces or symbols.")
+            errors["document_number"] = _(
+                "Use 4 to 20 letters or digits, without spaces or symbols."
+            )
     if document_type != DocumentType.NIT and check_digit:
         errors["check_digit"] = _("The check digit applies only to a NIT.")
     if person_type == PersonType.JURIDICA and document_type != DocumentType.NIT:
@@ -177,7 +206,9 @@ class Customer(TaxIdentity):
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="customer")
     first_name = models.CharField(_("first names"), max_length=100, blank=True)
     last_name = models.CharField(_("last names"), max_length=100, blank=True)
-    preferred_language = models.CharField(_("preferred language"), max_length=5, choices=Language.choices, default=Language.ES)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=5, choices=Language.choices, default=Language.ES
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -185,7 +216,9 @@ class Customer(TaxIdentity):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         constraints = [
-            models.UniqueConstraint(fields=["document_type", "document_number"], name="unique_customer_document"),
+            models.UniqueConstraint(
+                fields=["document_type", "document_number"], name="unique_customer_document"
+            ),
         ]
         indexes = [models.Index(fields=["document_number"])]
 
@@ -207,8 +240,12 @@ class Customer(TaxIdentity):
         errors: dict[str, str] = {}
         if self.person_type == PersonType.JURIDICA and not self.legal_name.strip():
             errors["legal_name"] = _("Enter the company's legal name.")
-        if self.person_type == PersonType.NATURAL and not (self.first_name.strip() and self.last_name.strip()):
-            errors["first_name" if not self.first_name.strip() else "last_name"] = _("Enter first and last names.")
+        if self.person_type == PersonType.NATURAL and not (
+            self.first_name.strip() and self.last_name.strip()
+        ):
+            errors["first_name" if not self.first_name.strip() else "last_name"] = _(
+                "Enter first and last names."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -242,15 +279,28 @@ class ProviderProfile(TaxIdentity):
 
     @property
     def nit_display(self) -> str:
-        return f"{self.document_number}-{self.check_digit}" if self.check_digit else self.document_number
+        return (
+            f"{self.document_number}-{self.check_digit}"
+            if self.check_digit
+            else self.document_number
+        )
 
 
 class AuditEvent(models.Model):
     """Append-only log of sensitive changes: who, what, before/after, from where."""
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("who"))
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
+    actor = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
     action = models.CharField(_("action"), max_length=60, db_index=True)
     target = models.CharField(_("target"), max_length=120, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)

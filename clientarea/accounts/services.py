@@ -30,7 +30,15 @@ logger = logging.getLogger(__name__)
 
 # No 0/O, 1/I/L, 5/S, 2/Z, 8/B: nothing a customer can misread from an email.
 ACCESS_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-IDENTITY_FIELDS = ("person_type", "document_type", "document_number", "check_digit", "legal_name", "first_name", "last_name")
+IDENTITY_FIELDS = (
+    "person_type",
+    "document_type",
+    "document_number",
+    "check_digit",
+    "legal_name",
+    "first_name",
+    "last_name",
+)
 login_link_tokens = PasswordResetTokenGenerator()
 
 
@@ -76,36 +84,70 @@ def _set_new_access_code(user: User) -> str:
 
 def _send_access_code_email(*, customer: Customer, code: str, reason: str) -> None:
     queue_email(
-        to=customer.user.email, template="new_access_code", customer=customer,
-        context={"customer": customer, "code": code, "reason": reason, "login_url": settings.SITE_URL + reverse("accounts:login")},
+        to=customer.user.email,
+        template="new_access_code",
+        customer=customer,
+        context={
+            "customer": customer,
+            "code": code,
+            "reason": reason,
+            "login_url": settings.SITE_URL + reverse("accounts:login"),
+        },
     )
 
 
 @transaction.atomic
-def register_customer(*, data: CustomerData, actor: User | None = None, ip: str | None = None) -> Customer:
+def register_customer(
+    *, data: CustomerData, actor: User | None = None, ip: str | None = None
+) -> Customer:
     """Create the user and customer, set a fresh access code and queue the "New Access Code" email.
 
     One transaction: if anything fails, no user, no customer and no email remain.
     """
     email = data.email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": _("This email is already registered. Use “Forgot your access code?” to get a new one.")})
-    number = nit.clean_number(data.document_number) if data.document_type in (DocumentType.CC, DocumentType.NIT) else data.document_number.strip().upper()
+        raise ValidationError(
+            {
+                "email": _(
+                    "This email is already registered. Use “Forgot your access code?” to get a new one."
+                )
+            }
+        )
+    number = (
+        nit.clean_number(data.document_number)
+        if data.document_type in (DocumentType.CC, DocumentType.NIT)
+        else data.document_number.strip().upper()
+    )
     dv = data.check_digit.strip()
     if data.document_type == DocumentType.NIT and not dv:
         dv = nit.check_digit(number) if number.isdigit() else ""
-    full_name = data.legal_name if data.person_type == "juridica" else f"{data.first_name} {data.last_name}"
+    full_name = (
+        data.legal_name if data.person_type == "juridica" else f"{data.first_name} {data.last_name}"
+    )
     user = User(email=email, full_name=full_name.strip())
     user.set_unusable_password()
     customer = Customer(
-        user=user, person_type=data.person_type, document_type=data.document_type, document_number=number,
-        check_digit=dv, first_name=data.first_name.strip(), last_name=data.last_name.strip(),
-        legal_name=data.legal_name.strip(), trade_name=data.trade_name.strip(), phone=data.phone.strip(),
-        address=data.address.strip(), municipality_code=data.municipality_code,
-        fiscal_responsibilities=data.fiscal_responsibilities or "R-99-PN", preferred_language=data.preferred_language,
+        user=user,
+        person_type=data.person_type,
+        document_type=data.document_type,
+        document_number=number,
+        check_digit=dv,
+        first_name=data.first_name.strip(),
+        last_name=data.last_name.strip(),
+        legal_name=data.legal_name.strip(),
+        trade_name=data.trade_name.strip(),
+        phone=data.phone.strip(),
+        address=data.address.strip(),
+        municipality_code=data.municipality_code,
+        fiscal_responsibilities=data.fiscal_responsibilities or "R-99-PN",
+        preferred_language=data.preferred_language,
     )
-    if Customer.objects.filter(document_type=customer.document_type, document_number=customer.document_number).exists():
-        raise ValidationError({"document_number": _("A customer with this document is already registered.")})
+    if Customer.objects.filter(
+        document_type=customer.document_type, document_number=customer.document_number
+    ).exists():
+        raise ValidationError(
+            {"document_number": _("A customer with this document is already registered.")}
+        )
     customer.full_clean(exclude=["user"], validate_constraints=False)
     try:
         user.save()
@@ -114,36 +156,68 @@ def register_customer(*, data: CustomerData, actor: User | None = None, ip: str 
     except IntegrityError as exc:  # a concurrent registration won the race
         raise ValidationError(_("This email or document was registered a moment ago.")) from exc
     code = _set_new_access_code(user)
-    audit.record(action="customer.registered", actor=actor, customer=customer, target=email,
-                 changes={"by_staff": bool(actor and actor.is_staff)}, ip=ip)
+    audit.record(
+        action="customer.registered",
+        actor=actor,
+        customer=customer,
+        target=email,
+        changes={"by_staff": bool(actor and actor.is_staff)},
+        ip=ip,
+    )
     _send_access_code_email(customer=customer, code=code, reason="registered")
-    logger.info("customer registered id=%s by_staff=%s", customer.pk, bool(actor and actor.is_staff))
+    logger.info(
+        "customer registered id=%s by_staff=%s", customer.pk, bool(actor and actor.is_staff)
+    )
     return customer
 
 
 @transaction.atomic
-def reset_access_code(*, customer: Customer, actor: User | None = None, ip: str | None = None) -> None:
+def reset_access_code(
+    *, customer: Customer, actor: User | None = None, ip: str | None = None
+) -> None:
     """Replace the access code (the old one stops working) and email the new one."""
     user = User.objects.select_for_update().get(pk=customer.user_id)
     code = _set_new_access_code(user)
-    audit.record(action="customer.access_code_reset", actor=actor, customer=customer, target=user.email, ip=ip)
+    audit.record(
+        action="customer.access_code_reset",
+        actor=actor,
+        customer=customer,
+        target=user.email,
+        ip=ip,
+    )
     _send_access_code_email(customer=customer, code=code, reason="reset")
 
 
 def request_login_link(*, email: str, ip: str | None = None) -> None:
     """Email a one-time link that issues a new access code. Silent when the email is unknown."""
-    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).select_related("customer").first()
+    user = (
+        User.objects.filter(email__iexact=(email or "").strip(), is_active=True)
+        .select_related("customer")
+        .first()
+    )
     customer = getattr(user, "customer", None) if user else None
     if customer is None:
         logger.info("login link requested for an unknown email")
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = login_link_tokens.make_token(user)
-    link = settings.SITE_URL + reverse("accounts:login_link", kwargs={"uidb64": uid, "token": token})
+    link = settings.SITE_URL + reverse(
+        "accounts:login_link", kwargs={"uidb64": uid, "token": token}
+    )
     with transaction.atomic():
-        audit.record(action="customer.login_link_requested", customer=customer, target=user.email, ip=ip)
-        queue_email(to=user.email, template="login_link", customer=customer,
-                    context={"customer": customer, "link": link, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600})
+        audit.record(
+            action="customer.login_link_requested", customer=customer, target=user.email, ip=ip
+        )
+        queue_email(
+            to=user.email,
+            template="login_link",
+            customer=customer,
+            context={
+                "customer": customer,
+                "link": link,
+                "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+            },
+        )
 
 
 def user_for_login_link(*, uidb64: str, token: str) -> User | None:
@@ -175,27 +249,59 @@ def redeem_login_link(*, user: User, ip: str | None = None) -> str:
 
 
 @transaction.atomic
-def update_customer_profile(*, customer: Customer, changes: dict, actor: User, ip: str | None = None) -> Customer:
+def update_customer_profile(
+    *, customer: Customer, changes: dict, actor: User, ip: str | None = None
+) -> Customer:
     """Apply profile edits; identity field changes go to the audit log with before/after values."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     before = {f: getattr(locked, f) for f in changes}
     for field, value in changes.items():
         setattr(locked, field, value)
-    if locked.document_type == DocumentType.NIT and not locked.check_digit and locked.document_number.isdigit():
+    if (
+        locked.document_type == DocumentType.NIT
+        and not locked.check_digit
+        and locked.document_number.isdigit()
+    ):
         locked.check_digit = nit.check_digit(locked.document_number)
-    duplicate = Customer.objects.filter(document_type=locked.document_type, document_number=locked.document_number).exclude(pk=locked.pk)
+    duplicate = Customer.objects.filter(
+        document_type=locked.document_type, document_number=locked.document_number
+    ).exclude(pk=locked.pk)
     if duplicate.exists():
-        raise ValidationError({"document_number": _("A customer with this document is already registered.")})
+        raise ValidationError(
+            {"document_number": _("A customer with this document is already registered.")}
+        )
     locked.full_clean(exclude=["user"], validate_constraints=False)
     locked.save()
-    name = locked.legal_name if locked.person_type == "juridica" else f"{locked.first_name} {locked.last_name}".strip()
+    name = (
+        locked.legal_name
+        if locked.person_type == "juridica"
+        else f"{locked.first_name} {locked.last_name}".strip()
+    )
     User.objects.filter(pk=locked.user_id).update(full_name=name)
-    changed = {f: {"before": str(before[f]), "after": str(getattr(locked, f))} for f in changes if str(before[f]) != str(getattr(locked, f))}
+    changed = {
+        f: {"before": str(before[f]), "after": str(getattr(locked, f))}
+        for f in changes
+        if str(before[f]) != str(getattr(locked, f))
+    }
     identity = {f: v for f, v in changed.items() if f in IDENTITY_FIELDS}
     if identity:
-        audit.record(action="customer.identity_changed", actor=actor, customer=locked, target=locked.user.email, changes=identity, ip=ip)
+        audit.record(
+            action="customer.identity_changed",
+            actor=actor,
+            customer=locked,
+            target=locked.user.email,
+            changes=identity,
+            ip=ip,
+        )
     elif changed:
-        audit.record(action="customer.profile_changed", actor=actor, customer=locked, target=locked.user.email, changes=changed, ip=ip)
+        audit.record(
+            action="customer.profile_changed",
+            actor=actor,
+            customer=locked,
+            target=locked.user.email,
+            changes=changed,
+            ip=ip,
+        )
     return locked
 
 
@@ -203,4 +309,10 @@ def update_customer_profile(*, customer: Customer, changes: dict, actor: User, i
 def change_password(*, user: User, new_password: str, ip: str | None = None) -> None:
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    audit.record(action="user.password_changed", actor=user, customer=getattr(user, "customer", None), target=user.email, ip=ip)
+    audit.record(
+        action="user.password_changed",
+        actor=user,
+        customer=getattr(user, "customer", None),
+        target=user.email,
+        ip=ip,
+    )

@@ -17,5 +17,9 @@ urlpatterns = [
     path("profile/password/", views.change_password, name="change_password"),
     path("emails/", views.email_list, name="emails"),
     path("emails/<int:pk>/", views.email_detail, name="email_detail"),
-    path("emails/<int:pk>/attachments/<int:attachment_id>/", views.email_attachment, name="email_attachment"),
+    path(
+        "emails/<int:pk>/attachments/<int:attachment_id>/",
+        views.email_attachment,
+        name="email_attachment",
+    ),
 ]

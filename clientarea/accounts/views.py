@@ -17,7 +17,13 @@ from django.views.decorators.http import require_http_methods
 
 from clientarea.accounts import selectors, services
 from clientarea.accounts.audit import client_ip
-from clientarea.accounts.forms import ChangePasswordForm, ForgotForm, LoginForm, ProfileForm, RegistrationForm
+from clientarea.accounts.forms import (
+    ChangePasswordForm,
+    ForgotForm,
+    LoginForm,
+    ProfileForm,
+    RegistrationForm,
+)
 from clientarea.notifications.models import OutgoingEmail
 
 
@@ -28,7 +34,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def _set_language(response: HttpResponse, language: str) -> HttpResponse:
     from django.conf import settings
 
-    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax"
+    )
     return response
 
 
@@ -37,11 +45,15 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:dashboard")
     lang = translation.get_language()
-    form = RegistrationForm(request.POST or None, initial={"preferred_language": "en" if lang == "en" else "es-co"})
+    form = RegistrationForm(
+        request.POST or None, initial={"preferred_language": "en" if lang == "en" else "es-co"}
+    )
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "accept_terms"}
         try:
-            customer = services.register_customer(data=services.CustomerData(**data), ip=client_ip(request))
+            customer = services.register_customer(
+                data=services.CustomerData(**data), ip=client_ip(request)
+            )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for field, errors in exc.error_dict.items():
@@ -55,7 +67,9 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 def registered(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/registered.html", {"email": request.session.get("registered_email", "")})
+    return render(
+        request, "accounts/registered.html", {"email": request.session.get("registered_email", "")}
+    )
 
 
 class LoginView(auth_views.LoginView):
@@ -110,7 +124,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     from clientarea.accounts.dashboard import dashboard_context
 
-    return render(request, "accounts/dashboard.html", {"customer": customer, **dashboard_context(customer)})
+    return render(
+        request, "accounts/dashboard.html", {"customer": customer, **dashboard_context(customer)}
+    )
 
 
 @login_required
@@ -121,7 +137,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         changes = {f: form.cleaned_data[f] for f in ProfileForm.Meta.fields}
         try:
-            updated = services.update_customer_profile(customer=customer, changes=changes, actor=request.user, ip=client_ip(request))
+            updated = services.update_customer_profile(
+                customer=customer, changes=changes, actor=request.user, ip=client_ip(request)
+            )
         except ValidationError as exc:
             for field, errors in getattr(exc, "error_dict", {None: exc.messages}).items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -136,9 +154,13 @@ def profile(request: HttpRequest) -> HttpResponse:
 def change_password(request: HttpRequest) -> HttpResponse:
     form = ChangePasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.change_password(user=request.user, new_password=form.cleaned_data["new_password"], ip=client_ip(request))
+        services.change_password(
+            user=request.user, new_password=form.cleaned_data["new_password"], ip=client_ip(request)
+        )
         update_session_auth_hash(request, request.user)
-        messages.success(request, _("Your password was changed. Your previous access code no longer works."))
+        messages.success(
+            request, _("Your password was changed. Your previous access code no longer works.")
+        )
         return redirect("accounts:profile")
     return render(request, "accounts/change_password.html", {"form": form})
 
@@ -146,14 +168,21 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @login_required
 def email_list(request: HttpRequest) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
-    page = Paginator(OutgoingEmail.objects.filter(customer=customer).only("id", "subject", "created_at", "status", "template"), 25).get_page(request.GET.get("page"))
+    page = Paginator(
+        OutgoingEmail.objects.filter(customer=customer).only(
+            "id", "subject", "created_at", "status", "template"
+        ),
+        25,
+    ).get_page(request.GET.get("page"))
     return render(request, "accounts/emails.html", {"page": page})
 
 
 @login_required
 def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
-    email = get_object_or_404(OutgoingEmail.objects.prefetch_related("attachments"), pk=pk, customer=customer)
+    email = get_object_or_404(
+        OutgoingEmail.objects.prefetch_related("attachments"), pk=pk, customer=customer
+    )
     return render(request, "accounts/email_detail.html", {"email": email})
 
 

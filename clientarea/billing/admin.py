@@ -20,21 +20,37 @@ from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
 
-STATE_COLORS = {OrderState.PENDING: "#b3261e", OrderState.PAID: "#1b7f3b", OrderState.CANCELLED: "#5f6b76"}
+STATE_COLORS = {
+    OrderState.PENDING: "#b3261e",
+    OrderState.PAID: "#1b7f3b",
+    OrderState.CANCELLED: "#5f6b76",
+}
 
 
 def _cop(field: str, label, ordering: str | None = None):
     """A read-only column showing a money field as ``$ 119.000``."""
+
     @admin.display(description=label, ordering=ordering)
     def column(self, obj) -> str:
         return format_cop(getattr(obj, field))
+
     return column
 
 
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = ["kind", "description", "service", "period_start", "period_end", "quantity", "unit_price_cop",
-              "tax_rate", "tax_cop", "total_cop"]
+    fields = [
+        "kind",
+        "description",
+        "service",
+        "period_start",
+        "period_end",
+        "quantity",
+        "unit_price_cop",
+        "tax_rate",
+        "tax_cop",
+        "total_cop",
+    ]
     readonly_fields = fields
     unit_price_cop = _cop("unit_price", _("unit price"))
     tax_cop = _cop("tax_amount", _("IVA"))
@@ -55,7 +71,15 @@ class OrderEventInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
-    list_display = ["number", "customer", "state_badge", "total_cop", "issue_date", "due_date", "paid_at"]
+    list_display = [
+        "number",
+        "customer",
+        "state_badge",
+        "total_cop",
+        "issue_date",
+        "due_date",
+        "paid_at",
+    ]
     list_filter = ["state", "paid_via", "issue_date"]
     search_fields = ["number", "customer__user__email", "customer__document_number"]
     list_select_related = ["customer__user"]
@@ -65,15 +89,42 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     actions = ["cancel_orders", "resend_emails"]
     change_form_template = "billing/admin_order_change_form.html"
     # Buttons on the order page; "act" (cancel, register payments, resend emails) is the "change order" permission.
-    object_actions = [("cancel", "cancel_view"), ("pay", "manual_payment_view"), ("resend", "resend_view")]
+    object_actions = [
+        ("cancel", "cancel_view"),
+        ("pay", "manual_payment_view"),
+        ("resend", "resend_view"),
+    ]
     action_form_template = "billing/admin_order_action.html"
     readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop"]
     fieldsets = (
-        (None, {"fields": ("number", "customer", "state", "issue_date", "due_date", "currency",
-                           "subtotal_cop", "tax_cop", "rounding_cop", "total_cop", "created_at", "created_by")}),
+        (
+            None,
+            {
+                "fields": (
+                    "number",
+                    "customer",
+                    "state",
+                    "issue_date",
+                    "due_date",
+                    "currency",
+                    "subtotal_cop",
+                    "tax_cop",
+                    "rounding_cop",
+                    "total_cop",
+                    "created_at",
+                    "created_by",
+                )
+            },
+        ),
         (_("Payment"), {"fields": ("paid_at", "paid_via", "payment_method", "payment_reference")}),
         (_("Cancellation"), {"fields": ("cancelled_at", "cancel_reason")}),
-        (_("Seller and buyer at issue"), {"classes": ("collapse",), "fields": ("seller_snapshot", "buyer_snapshot", "reminders_sent")}),
+        (
+            _("Seller and buyer at issue"),
+            {
+                "classes": ("collapse",),
+                "fields": ("seller_snapshot", "buyer_snapshot", "reminders_sent"),
+            },
+        ),
     )
 
     # --- Orders are read-only and never deleted --------------------------------
@@ -91,7 +142,11 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj: Order) -> str:
-        return format_html('<strong style="color:{}">{}</strong>', STATE_COLORS.get(obj.state, "#000"), obj.get_state_display())
+        return format_html(
+            '<strong style="color:{}">{}</strong>',
+            STATE_COLORS.get(obj.state, "#000"),
+            obj.get_state_display(),
+        )
 
     total_cop = _cop("total", _("total"), ordering="total")
     subtotal_cop = _cop("subtotal", _("subtotal"))
@@ -100,12 +155,18 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     # --- Custom views ----------------------------------------------------------------
 
-    def _refuse_final(self, request: HttpRequest, order: Order, target: str) -> HttpResponseRedirect | None:
+    def _refuse_final(
+        self, request: HttpRequest, order: Order, target: str
+    ) -> HttpResponseRedirect | None:
         """Refuse early (before showing a form) when the state machine does not allow ``target``."""
         if target in services.ALLOWED_TRANSITIONS[order.state]:
             return None
-        self.message_user(request, _("Order %(number)s is %(state)s, a final state: it cannot change any more.") % {
-            "number": order.number, "state": order.get_state_display().lower()}, messages.ERROR)
+        self.message_user(
+            request,
+            _("Order %(number)s is %(state)s, a final state: it cannot change any more.")
+            % {"number": order.number, "state": order.get_state_display().lower()},
+            messages.ERROR,
+        )
         return HttpResponseRedirect(self.change_url(order))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -116,46 +177,92 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         form = CancelOrderForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.cancel_order(order=order, reason=form.cleaned_data["reason"], actor=request.user)
+                services.cancel_order(
+                    order=order, reason=form.cleaned_data["reason"], actor=request.user
+                )
             except services.OrderStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, _("Order %(number)s was cancelled. The customer was emailed.") % {"number": order.number}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Order %(number)s was cancelled. The customer was emailed.")
+                    % {"number": order.number},
+                    messages.SUCCESS,
+                )
             return HttpResponseRedirect(self.change_url(order))
-        return self.render_action_form(request, title=_("Cancel order %(number)s") % {"number": order.number}, objects=[order],
-                                       form=form, submit=_("Cancel the order"),
-                                       intro=_("The order cannot be paid after this. A service that was waiting for it is cancelled too."))
+        return self.render_action_form(
+            request,
+            title=_("Cancel order %(number)s") % {"number": order.number},
+            objects=[order],
+            form=form,
+            submit=_("Cancel the order"),
+            intro=_(
+                "The order cannot be paid after this. A service that was waiting for it is cancelled too."
+            ),
+        )
 
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self.get_object_or_404_for_action(request, object_id)
         refused = self._refuse_final(request, order, OrderState.PAID)
         if refused:
             return refused
-        form = ManualPaymentForm(request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)})
+        form = ManualPaymentForm(
+            request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)}
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                services.register_manual_payment(order=order, reference=data["reference"], actor=request.user,
-                                                 paid_at=data["paid_at"], method=data["method"])
+                services.register_manual_payment(
+                    order=order,
+                    reference=data["reference"],
+                    actor=request.user,
+                    paid_at=data["paid_at"],
+                    method=data["method"],
+                )
             except services.OrderStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, _("Payment of order %(number)s registered: its services were activated or renewed.") % {"number": order.number}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _(
+                        "Payment of order %(number)s registered: its services were activated or renewed."
+                    )
+                    % {"number": order.number},
+                    messages.SUCCESS,
+                )
             return HttpResponseRedirect(self.change_url(order))
-        return self.render_action_form(request, title=_("Register a payment for order %(number)s") % {"number": order.number},
-                                       objects=[order], form=form, submit=_("Register the payment"),
-                                       intro=_("Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."))
+        return self.render_action_form(
+            request,
+            title=_("Register a payment for order %(number)s") % {"number": order.number},
+            objects=[order],
+            form=form,
+            submit=_("Register the payment"),
+            intro=_(
+                "Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."
+            ),
+        )
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self.get_object_or_404_for_action(request, object_id)
         if request.method == "POST":
             services.resend_order_email(order=order, actor=request.user)
-            self.message_user(request, _("The email of order %(number)s was sent again to %(email)s.") % {
-                "number": order.number, "email": order.customer.user.email}, messages.SUCCESS)
+            self.message_user(
+                request,
+                _("The email of order %(number)s was sent again to %(email)s.")
+                % {"number": order.number, "email": order.customer.user.email},
+                messages.SUCCESS,
+            )
             return HttpResponseRedirect(self.change_url(order))
-        return self.render_action_form(request, title=_("Resend the email of order %(number)s") % {"number": order.number},
-                                       objects=[order], form=None, submit=_("Send it again"),
-                                       intro=_("The customer receives the email for the order's current state (new order, payment received or cancellation) again."))
+        return self.render_action_form(
+            request,
+            title=_("Resend the email of order %(number)s") % {"number": order.number},
+            objects=[order],
+            form=None,
+            submit=_("Send it again"),
+            intro=_(
+                "The customer receives the email for the order's current state (new order, payment received or cancellation) again."
+            ),
+        )
 
     # --- List actions ---------------------------------------------------------------
 
@@ -166,28 +273,52 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             done, refused = [], []
             for order in queryset:
                 try:
-                    services.cancel_order(order=order, reason=form.cleaned_data["reason"], actor=request.user)
+                    services.cancel_order(
+                        order=order, reason=form.cleaned_data["reason"], actor=request.user
+                    )
                 except services.OrderStateError as exc:
                     refused.append(str(exc))
                 else:
                     done.append(order.number)
             if done:
-                self.message_user(request, ngettext_lazy("%(count)d order cancelled: %(numbers)s", "%(count)d orders cancelled: %(numbers)s", "count") % {
-                    "count": len(done), "numbers": ", ".join(done)}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    ngettext_lazy(
+                        "%(count)d order cancelled: %(numbers)s",
+                        "%(count)d orders cancelled: %(numbers)s",
+                        "count",
+                    )
+                    % {"count": len(done), "numbers": ", ".join(done)},
+                    messages.SUCCESS,
+                )
             for message in refused:
                 self.message_user(request, message, messages.ERROR)
             return None
         orders = list(queryset.select_related("customer__user"))
-        return self.render_action_form(request, title=_("Cancel orders"), objects=orders, form=form, submit=_("Cancel the orders"),
-                                       intro=_("Only pending orders can be cancelled; paid and cancelled ones are left as they are."),
-                                       action="cancel_orders", selected=[o.pk for o in orders])
+        return self.render_action_form(
+            request,
+            title=_("Cancel orders"),
+            objects=orders,
+            form=form,
+            submit=_("Cancel the orders"),
+            intro=_(
+                "Only pending orders can be cancelled; paid and cancelled ones are left as they are."
+            ),
+            action="cancel_orders",
+            selected=[o.pk for o in orders],
+        )
 
     @admin.action(description=_("Resend the order email"), permissions=["act"])
     def resend_emails(self, request, queryset):
         orders = list(queryset.select_related("customer__user"))
         for order in orders:
             services.resend_order_email(order=order, actor=request.user)
-        self.message_user(request, ngettext_lazy("%(count)d email sent again.", "%(count)d emails sent again.", "count") % {"count": len(orders)}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext_lazy("%(count)d email sent again.", "%(count)d emails sent again.", "count")
+            % {"count": len(orders)},
+            messages.SUCCESS,
+        )
 
 
 # The billing run's admin lives in its own module and registers itself on import.

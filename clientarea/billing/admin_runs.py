@@ -19,20 +19,48 @@ from clientarea.billing import automation
 from clientarea.billing.models import BillingRun, BillingRunStatus
 
 STATUS_COLORS = {
-    BillingRunStatus.RUNNING: "#1565c0", BillingRunStatus.DONE: "#1b7f3b",
-    BillingRunStatus.DONE_WITH_ERRORS: "#b26a00", BillingRunStatus.FAILED: "#b3261e",
+    BillingRunStatus.RUNNING: "#1565c0",
+    BillingRunStatus.DONE: "#1b7f3b",
+    BillingRunStatus.DONE_WITH_ERRORS: "#b26a00",
+    BillingRunStatus.FAILED: "#b3261e",
 }
 # The most telling counts, in the list column.
-SUMMARY_KEYS = ("orders_created", "reminders_before", "reminders_due", "reminders_overdue", "services_suspended",
-                "services_terminated", "orders_cancelled_unpaid")
+SUMMARY_KEYS = (
+    "orders_created",
+    "reminders_before",
+    "reminders_due",
+    "reminders_overdue",
+    "services_suspended",
+    "services_terminated",
+    "orders_cancelled_unpaid",
+)
 
 
 @admin.register(BillingRun)
 class BillingRunAdmin(admin.ModelAdmin):
-    list_display = ["run_date", "started_at", "duration", "status_badge", "dry_run", "triggered_by", "summary", "error_count"]
+    list_display = [
+        "run_date",
+        "started_at",
+        "duration",
+        "status_badge",
+        "dry_run",
+        "triggered_by",
+        "summary",
+        "error_count",
+    ]
     list_filter = ["status", "dry_run", "triggered_by"]
     date_hierarchy = "run_date"
-    fields = ["run_date", "status_badge", "dry_run", "triggered_by", "started_at", "finished_at", "duration", "counts_table", "errors_table"]
+    fields = [
+        "run_date",
+        "status_badge",
+        "dry_run",
+        "triggered_by",
+        "started_at",
+        "finished_at",
+        "duration",
+        "counts_table",
+        "errors_table",
+    ]
     readonly_fields = fields
     change_list_template = "billing/admin_billingrun_change_list.html"
 
@@ -46,7 +74,11 @@ class BillingRunAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        run_now = path("run-now/", self.admin_site.admin_view(self.run_now_view), name="billing_billingrun_run_now")
+        run_now = path(
+            "run-now/",
+            self.admin_site.admin_view(self.run_now_view),
+            name="billing_billingrun_run_now",
+        )
         return [run_now, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
@@ -55,7 +87,11 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     @staticmethod
     def can_run(request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff and request.user.has_perm("billing.add_billingrun")
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and request.user.has_perm("billing.add_billingrun")
+        )
 
     def run_now_view(self, request: HttpRequest):
         if request.method != "POST":
@@ -66,14 +102,21 @@ class BillingRunAdmin(admin.ModelAdmin):
 
         dry_run = request.POST.get("dry_run") == "1"
         billing_run_task(dry_run=dry_run, triggered_by=f"staff:{request.user.email}"[:40])
-        message = _("Dry run queued: it changes nothing. Refresh this page to see its counts.") if dry_run else \
-            _("Billing run queued for today. Refresh this page to see its progress.")
+        message = (
+            _("Dry run queued: it changes nothing. Refresh this page to see its counts.")
+            if dry_run
+            else _("Billing run queued for today. Refresh this page to see its progress.")
+        )
         self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:billing_billingrun_changelist"))
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, run: BillingRun):
-        return format_html('<strong style="color:{}">{}</strong>', STATUS_COLORS.get(run.status, "#333"), run.get_status_display())
+        return format_html(
+            '<strong style="color:{}">{}</strong>',
+            STATUS_COLORS.get(run.status, "#333"),
+            run.get_status_display(),
+        )
 
     @admin.display(description=_("duration"))
     def duration(self, run: BillingRun) -> str:
@@ -85,7 +128,11 @@ class BillingRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("what it did"))
     def summary(self, run: BillingRun) -> str:
         counts = run.counts or {}
-        parts = [f"{counts[key]:,} {str(automation.COUNT_LABELS[key]).lower()}" for key in SUMMARY_KEYS if counts.get(key)]
+        parts = [
+            f"{counts[key]:,} {str(automation.COUNT_LABELS[key]).lower()}"
+            for key in SUMMARY_KEYS
+            if counts.get(key)
+        ]
         if parts:
             return " · ".join(parts)
         return str(_("nothing to do")) if run.finished_at else "—"
@@ -97,17 +144,28 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("counts per action"))
     def counts_table(self, run: BillingRun):
-        rows = format_html_join("", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
-                                ((label, f"{count:,}") for label, count in automation.summary_rows(run.counts or {})))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
+            ((label, f"{count:,}") for label, count in automation.summary_rows(run.counts or {})),
+        )
         return format_html("<table>{}</table>", rows)
 
     @admin.display(description=_("errors"))
     def errors_table(self, run: BillingRun):
         if not run.errors:
             return _("None")
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                                ((self._customer_link(e.get("customer")), e.get("action", ""), e.get("message", "")) for e in run.errors))
-        head = format_html("<tr><th>{}</th><th>{}</th><th>{}</th></tr>", _("customer"), _("action"), _("message"))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (self._customer_link(e.get("customer")), e.get("action", ""), e.get("message", ""))
+                for e in run.errors
+            ),
+        )
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th></tr>", _("customer"), _("action"), _("message")
+        )
         return format_html("<table>{}{}</table>", head, rows)
 
     @staticmethod
@@ -115,6 +173,10 @@ class BillingRunAdmin(admin.ModelAdmin):
         if not customer_id:
             return "—"
         try:
-            return format_html('<a href="{}">{}</a>', reverse("admin:accounts_customer_change", args=[customer_id]), customer_id)
+            return format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:accounts_customer_change", args=[customer_id]),
+                customer_id,
+            )
         except NoReverseMatch:
             return str(customer_id)

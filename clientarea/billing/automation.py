@@ -83,14 +83,26 @@ from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing import services as billing
 from clientarea.billing.models import (
-    BillingRun, BillingRunStatus, ItemKind, Order, OrderEvent, OrderItem, OrderState,
+    BillingRun,
+    BillingRunStatus,
+    ItemKind,
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderState,
 )
 from clientarea.billing.run_emails import OrderEmailRenderer, attach_items, build_email, save_emails
 from clientarea.catalog.models import BillingCycle, Product, TaxTreatment
 from clientarea.lib.dates import BOGOTA, local_now, local_today
 from clientarea.lib.money import ZERO
 from clientarea.subscriptions import services as lifecycle
-from clientarea.subscriptions.models import Service, ServiceEvent, ServiceEventKind, ServiceStatus, SuspensionReason
+from clientarea.subscriptions.models import (
+    Service,
+    ServiceEvent,
+    ServiceEventKind,
+    ServiceStatus,
+    SuspensionReason,
+)
 from clientarea.subscriptions.provisioning import notify_services_changed
 
 logger = logging.getLogger(__name__)
@@ -137,7 +149,9 @@ class Rules:
             run_date=run_date,
             renewal_days_before=settings.BILLING_RENEWAL_DAYS_BEFORE,
             reminder_days_before=settings.BILLING_REMINDER_DAYS_BEFORE,
-            overdue_notice_days=tuple(sorted({d for d in settings.BILLING_OVERDUE_NOTICE_DAYS if d > 0})),
+            overdue_notice_days=tuple(
+                sorted({d for d in settings.BILLING_OVERDUE_NOTICE_DAYS if d > 0})
+            ),
             suspend_after_days=settings.BILLING_SUSPEND_AFTER_DAYS,
             terminate_after_days=settings.BILLING_TERMINATE_AFTER_DAYS,
             cancel_unpaid_new_after_days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS,
@@ -171,9 +185,14 @@ def reminder_stage(*, rules: Rules, due_date: dt.date, issue_date: dt.date) -> s
 
 def due_services(rules: Rules) -> QuerySet[Service]:
     """Services to bill: due within the window, and no live order bills their current period."""
-    billed = OrderItem.objects.filter(service=OuterRef("pk"), period_start=OuterRef("next_due_date"), period_key__isnull=False)
+    billed = OrderItem.objects.filter(
+        service=OuterRef("pk"), period_start=OuterRef("next_due_date"), period_key__isnull=False
+    )
     return (
-        Service.objects.filter(Q(status=ServiceStatus.ACTIVE) | Q(status=ServiceStatus.SUSPENDED, suspension_reason=SuspensionReason.OVERDUE))
+        Service.objects.filter(
+            Q(status=ServiceStatus.ACTIVE)
+            | Q(status=ServiceStatus.SUSPENDED, suspension_reason=SuspensionReason.OVERDUE)
+        )
         .filter(next_due_date__lte=rules.days(rules.renewal_days_before))
         .exclude(cycle=BillingCycle.ONE_TIME)
         .exclude(Exists(billed))
@@ -196,8 +215,13 @@ def is_renewable(service: Service, rules: Rules) -> bool:
     for every batch, which is quadratic over a run.
     """
     return (
-        (service.status == ServiceStatus.ACTIVE
-         or (service.status == ServiceStatus.SUSPENDED and service.suspension_reason == SuspensionReason.OVERDUE))
+        (
+            service.status == ServiceStatus.ACTIVE
+            or (
+                service.status == ServiceStatus.SUSPENDED
+                and service.suspension_reason == SuspensionReason.OVERDUE
+            )
+        )
         and service.cycle != BillingCycle.ONE_TIME
         and service.next_due_date is not None
         and service.next_due_date <= rules.days(rules.renewal_days_before)
@@ -228,7 +252,11 @@ def customer_batches(rules: Rules, size: int) -> Iterator[list[int]]:
 
 def order_batches(rules: Rules, size: int) -> Iterator[list[Order]]:
     """Actionable pending orders in ascending id batches, with just what the pre-check needs."""
-    orders = actionable_orders(rules).order_by("pk").only("pk", "customer_id", "issue_date", "due_date", "reminders_sent")
+    orders = (
+        actionable_orders(rules)
+        .order_by("pk")
+        .only("pk", "customer_id", "issue_date", "due_date", "reminders_sent")
+    )
     last = 0
     while True:
         batch = list(orders.filter(pk__gt=last)[:size])
@@ -262,8 +290,14 @@ class _Run:
         message = f"{type(exc).__name__}: {exc}"[:500]
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append({"customer": customer_id, "action": action, "message": message})
-        logger.warning("billing run %s: customer %s, %s failed: %s", self.rules.run_date, customer_id, action, message,
-                       exc_info=not isinstance(exc, IntegrityError))
+        logger.warning(
+            "billing run %s: customer %s, %s failed: %s",
+            self.rules.run_date,
+            customer_id,
+            action,
+            message,
+            exc_info=not isinstance(exc, IntegrityError),
+        )
 
     def finish_atomic(self) -> None:
         """Called at the end of each unit of work: in a dry run, undo it."""
@@ -305,8 +339,12 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def run_billing(
-    *, run_date: dt.date | None = None, dry_run: bool = False, triggered_by: str = "cli",
-    progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH_SIZE,
+    *,
+    run_date: dt.date | None = None,
+    dry_run: bool = False,
+    triggered_by: str = "cli",
+    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> BillingRun:
     """Run the billing automation for ``run_date`` (default: today in Colombia) and record it.
 
@@ -315,18 +353,34 @@ def run_billing(
     ``progress(done, total)`` is called after each batch.
     """
     with _fewer_collections():
-        return _run(run_date=run_date, dry_run=dry_run, triggered_by=triggered_by, progress=progress, batch_size=batch_size)
+        return _run(
+            run_date=run_date,
+            dry_run=dry_run,
+            triggered_by=triggered_by,
+            progress=progress,
+            batch_size=batch_size,
+        )
 
 
-def _run(*, run_date: dt.date | None, dry_run: bool, triggered_by: str, progress: Callable[[int, int], None] | None,
-         batch_size: int) -> BillingRun:
+def _run(
+    *,
+    run_date: dt.date | None,
+    dry_run: bool,
+    triggered_by: str,
+    progress: Callable[[int, int], None] | None,
+    batch_size: int,
+) -> BillingRun:
     rules = Rules.from_settings(run_date or local_today())
-    record = BillingRun.objects.create(run_date=rules.run_date, dry_run=dry_run, triggered_by=triggered_by[:40])
+    record = BillingRun.objects.create(
+        run_date=rules.run_date, dry_run=dry_run, triggered_by=triggered_by[:40]
+    )
     run = _Run(rules=rules, dry_run=dry_run, record=record)
     started = time.monotonic()
     logger.info("billing run %s started (run %s, dry_run=%s)", rules.run_date, record.pk, dry_run)
     try:
-        total = actionable_orders(rules).count() + candidate_customers(rules).count() if progress else 0
+        total = (
+            actionable_orders(rules).count() + candidate_customers(rules).count() if progress else 0
+        )
         done = 0
         # 1. Dunning, order by order: cancellations, terminations, suspensions, reminders. Before any
         #    renewal, so that a period freed by a cancelled order is seen by the renewals below.
@@ -347,16 +401,29 @@ def _run(*, run_date: dt.date | None, dry_run: bool, triggered_by: str, progress
                 progress(done, max(total, done))
     except BaseException as exc:
         logger.exception("billing run %s failed", rules.run_date)
-        run.errors.append({"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]})
+        run.errors.append(
+            {"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]}
+        )
         try:
             _save(record, run, BillingRunStatus.FAILED, finished=True)
         except Exception:  # e.g. the database itself is gone: keep the original error
             logger.exception("billing run %s: could not record the failure", rules.run_date)
         raise
-    _save(record, run, BillingRunStatus.DONE_WITH_ERRORS if run.counts["errors"] else BillingRunStatus.DONE, finished=True)
+    _save(
+        record,
+        run,
+        BillingRunStatus.DONE_WITH_ERRORS if run.counts["errors"] else BillingRunStatus.DONE,
+        finished=True,
+    )
     stats = run.renderer.stats
-    logger.info("billing run %s finished in %.1f s: %s (emails: %s stencilled, %s rendered in full)",
-                rules.run_date, time.monotonic() - started, dict(run.counts), stats["stencil"], stats["full"])
+    logger.info(
+        "billing run %s finished in %.1f s: %s (emails: %s stencilled, %s rendered in full)",
+        rules.run_date,
+        time.monotonic() - started,
+        dict(run.counts),
+        stats["stencil"],
+        stats["full"],
+    )
     return record
 
 
@@ -399,24 +466,40 @@ def _save(record: BillingRun, run: _Run, status: str, *, finished: bool = False)
     if finished:
         record.finished_at = timezone.now()
         fields.append("finished_at")
-    BillingRun.objects.filter(pk=record.pk).update(**{name: getattr(record, name) for name in fields})
+    BillingRun.objects.filter(pk=record.pk).update(
+        **{name: getattr(record, name) for name in fields}
+    )
 
 
 def _dun_batch(run: _Run, orders: list[Order]) -> None:
     todo = [order for order in orders if _may_need_dunning(run.rules, order)]
     if not todo:
         return
-    customers = {c.pk: c for c in Customer.objects.filter(pk__in={o.customer_id for o in todo}).select_related("user")}
+    customers = {
+        c.pk: c
+        for c in Customer.objects.filter(pk__in={o.customer_id for o in todo}).select_related(
+            "user"
+        )
+    }
     for order in todo:
         _dun_order(run, customers[order.customer_id], order)
 
 
 def _renew_batch(run: _Run, ids: list[int]) -> None:
     customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("user")}
-    renewable = [s for s in Service.objects.filter(customer_id__in=ids).order_by("customer_id", "next_due_date", "pk")
-                 if is_renewable(s, run.rules)]
+    renewable = [
+        s
+        for s in Service.objects.filter(customer_id__in=ids).order_by(
+            "customer_id", "next_due_date", "pk"
+        )
+        if is_renewable(s, run.rules)
+    ]
     keys = [period_key(s) for s in renewable]
-    billed = set(OrderItem.objects.filter(period_key__in=keys).order_by().values_list("period_key", flat=True))
+    billed = set(
+        OrderItem.objects.filter(period_key__in=keys)
+        .order_by()
+        .values_list("period_key", flat=True)
+    )
     due: dict[int, list[Service]] = defaultdict(list)
     for service in renewable:
         if period_key(service) not in billed:
@@ -449,18 +532,32 @@ class _OrderWork:
     @property
     def items(self) -> list[OrderItem]:
         if self._items is None:
-            self._items = list(self.order.items.select_related("service__product").order_by("position", "pk"))
+            self._items = list(
+                self.order.items.select_related("service__product").order_by("position", "pk")
+            )
         return self._items
 
     def current_services(self) -> list[Service]:
         """The services whose current period this order bills, locked (order first, then services)."""
         if self._current is None:
-            ids = [i.service_id for i in self.items if i.service_id and i.period_key and i.kind != ItemKind.SETUP_FEE]
+            ids = [
+                i.service_id
+                for i in self.items
+                if i.service_id and i.period_key and i.kind != ItemKind.SETUP_FEE
+            ]
             # of=self: lock the services only, not the (shared) product rows joined for the emails.
-            locked = {s.pk: s for s in Service.objects.select_for_update(of=("self",)).select_related("product").filter(pk__in=ids)}
+            locked = {
+                s.pk: s
+                for s in Service.objects.select_for_update(of=("self",))
+                .select_related("product")
+                .filter(pk__in=ids)
+            }
             self._current = [
-                locked[i.service_id] for i in self.items
-                if i.service_id in locked and i.period_key and locked[i.service_id].next_due_date == i.period_start
+                locked[i.service_id]
+                for i in self.items
+                if i.service_id in locked
+                and i.period_key
+                and locked[i.service_id].next_due_date == i.period_start
             ]
         return self._current
 
@@ -480,12 +577,19 @@ def _may_need_dunning(rules: Rules, order: Order) -> bool:
 
 def _dun_order(run: _Run, customer: Customer, order: Order) -> None:
     steps: Sequence[tuple[str, Callable[[_Run, _OrderWork], None]]] = (
-        ("cancel_unpaid_new", _cancel_unpaid_new), ("terminate", _terminate), ("suspend", _suspend), ("remind", _remind),
+        ("cancel_unpaid_new", _cancel_unpaid_new),
+        ("terminate", _terminate),
+        ("suspend", _suspend),
+        ("remind", _remind),
     )
     action = "lock"
     try:
         with transaction.atomic():
-            locked = Order.objects.select_for_update().filter(pk=order.pk, state=OrderState.PENDING).first()
+            locked = (
+                Order.objects.select_for_update()
+                .filter(pk=order.pk, state=OrderState.PENDING)
+                .first()
+            )
             if locked is None:
                 return  # paid or cancelled since the batch was read
             work = _OrderWork(order=locked, customer=customer)
@@ -506,11 +610,19 @@ def _cancel_unpaid_new(run: _Run, work: _OrderWork) -> None:
     days = run.rules.cancel_unpaid_new_after_days
     if work.order.issue_date > run.rules.days(-days):
         return
-    new = [i for i in work.items if i.kind in (ItemKind.NEW_SERVICE, ItemKind.DOMAIN)
-           and i.service is not None and i.service.status == ServiceStatus.PENDING]
+    new = [
+        i
+        for i in work.items
+        if i.kind in (ItemKind.NEW_SERVICE, ItemKind.DOMAIN)
+        and i.service is not None
+        and i.service.status == ServiceStatus.PENDING
+    ]
     if not new:
         return
-    work.order = billing.cancel_order(order=work.order, reason=_stored(lambda: _("Not paid %(days)d days after issue") % {"days": days}))
+    work.order = billing.cancel_order(
+        order=work.order,
+        reason=_stored(lambda: _("Not paid %(days)d days after issue") % {"days": days}),
+    )
     work.counts["orders_cancelled_unpaid"] += 1
     work.counts["emails_queued"] += 1
 
@@ -519,8 +631,12 @@ def _terminate(run: _Run, work: _OrderWork) -> None:
     days = run.rules.terminate_after_days
     if work.days_overdue(run.rules) < days:
         return
-    targets = [s for s in work.current_services() if s.status == ServiceStatus.ACTIVE
-               or (s.status == ServiceStatus.SUSPENDED and s.suspension_reason == SuspensionReason.OVERDUE)]
+    targets = [
+        s
+        for s in work.current_services()
+        if s.status == ServiceStatus.ACTIVE
+        or (s.status == ServiceStatus.SUSPENDED and s.suspension_reason == SuspensionReason.OVERDUE)
+    ]
     if not targets:
         return  # only manual suspensions (staff decide) or nothing of ours
     reason = _stored(lambda: _("Not paid %(days)d days after due") % {"days": days})
@@ -528,7 +644,11 @@ def _terminate(run: _Run, work: _OrderWork) -> None:
         lifecycle.terminate_service(service=service, reason=f"{reason} ({work.order.number})")
     work.order = billing.cancel_order(order=work.order, reason=reason, notify=False)
     _queue_service_email(run, work, template="service_terminated", services=targets, days=days)
-    notify_services_changed(service_ids=[s.pk for s in targets], event="services.terminated", order_number=work.order.number)
+    notify_services_changed(
+        service_ids=[s.pk for s in targets],
+        event="services.terminated",
+        order_number=work.order.number,
+    )
     work.counts["services_terminated"] += len(targets)
     work.counts["orders_cancelled_overdue"] += 1
 
@@ -544,11 +664,20 @@ def _suspend(run: _Run, work: _OrderWork) -> None:
     targets = [s for s in active if s.pk not in lifted]
     if not targets:
         return
-    note = _stored(lambda: _("Order %(number)s not paid %(days)d days after due") % {"number": work.order.number, "days": days})
+    note = _stored(
+        lambda: (
+            _("Order %(number)s not paid %(days)d days after due")
+            % {"number": work.order.number, "days": days}
+        )
+    )
     for service in targets:
         lifecycle.suspend_service(service=service, reason=SuspensionReason.OVERDUE, note=note)
     _queue_service_email(run, work, template="service_suspended", services=targets, days=days)
-    notify_services_changed(service_ids=[s.pk for s in targets], event="services.suspended", order_number=work.order.number)
+    notify_services_changed(
+        service_ids=[s.pk for s in targets],
+        event="services.suspended",
+        order_number=work.order.number,
+    )
     work.suspended_now = True
     work.counts["services_suspended"] += len(targets)
 
@@ -557,8 +686,12 @@ def _lifted_by_staff(services: list[Service], *, since: dt.date) -> set[int]:
     """Services a person unsuspended since the order fell due: staff chose to keep them running."""
     start = dt.datetime.combine(since, dt.time.min, tzinfo=BOGOTA)
     return set(
-        ServiceEvent.objects.filter(service__in=services, kind=ServiceEventKind.UNSUSPENDED, actor__isnull=False,
-                                    created_at__gte=start).values_list("service_id", flat=True)
+        ServiceEvent.objects.filter(
+            service__in=services,
+            kind=ServiceEventKind.UNSUSPENDED,
+            actor__isnull=False,
+            created_at__gte=start,
+        ).values_list("service_id", flat=True)
     )
 
 
@@ -571,12 +704,16 @@ def _remind(run: _Run, work: _OrderWork) -> None:
     Order.objects.filter(pk=order.pk).update(reminders_sent=order.reminders_sent)
     if work.suspended_now:
         # The suspension email (number, amount, Pay now) is today's notice: one email, not two.
-        OrderEvent.objects.create(order=order, kind="reminder", message=key, data={"email": "service_suspended"})
+        OrderEvent.objects.create(
+            order=order, kind="reminder", message=key, data={"email": "service_suspended"}
+        )
         return
     template = {"before": "order_reminder", "due": "order_due_today"}.get(key, "order_overdue")
     rules = run.rules
     context = {
-        "order": attach_items(order, work.items), "customer": work.customer, "pay_url": billing.order_pay_url(order),
+        "order": attach_items(order, work.items),
+        "customer": work.customer,
+        "pay_url": billing.order_pay_url(order),
         "days_left": max((order.due_date - rules.run_date).days, 0),
         "days_overdue": max(work.days_overdue(rules), 0),
         "notice_number": int(key.split("-")[1]) if key.startswith("overdue-") else 0,
@@ -588,20 +725,34 @@ def _remind(run: _Run, work: _OrderWork) -> None:
     }
     save_emails([build_email(customer=work.customer, template=template, context=context)])
     OrderEvent.objects.create(order=order, kind="reminder", message=key, data={"email": template})
-    work.counts["reminders_before" if key == "before" else "reminders_due" if key == "due" else "reminders_overdue"] += 1
+    work.counts[
+        "reminders_before"
+        if key == "before"
+        else "reminders_due"
+        if key == "due"
+        else "reminders_overdue"
+    ] += 1
     work.counts["emails_queued"] += 1
 
 
-def _queue_service_email(run: _Run, work: _OrderWork, *, template: str, services: list[Service], days: int) -> None:
+def _queue_service_email(
+    run: _Run, work: _OrderWork, *, template: str, services: list[Service], days: int
+) -> None:
     language = work.customer.preferred_language or settings.LANGUAGE_CODE
     rules = run.rules
     context = {
-        "order": attach_items(work.order, work.items), "customer": work.customer,
-        "pay_url": billing.order_pay_url(work.order), "days": days,
-        "services": [{"name": s.product.display_name(language), "label": s.label} for s in services],
+        "order": attach_items(work.order, work.items),
+        "customer": work.customer,
+        "pay_url": billing.order_pay_url(work.order),
+        "days": days,
+        "services": [
+            {"name": s.product.display_name(language), "label": s.label} for s in services
+        ],
         "terminate_date": work.order.due_date + dt.timedelta(days=rules.terminate_after_days),
     }
-    save_emails([build_email(customer=work.customer, template=template, context=context, language=language)])
+    save_emails(
+        [build_email(customer=work.customer, template=template, context=context, language=language)]
+    )
     work.counts["emails_queued"] += 1
 
 
@@ -625,29 +776,49 @@ class _Plan:
     language: str
 
 
-def renewal_line(*, service: Service, language: str, descriptions: dict[tuple[str, bool], str] | None = None) -> billing.LineSpec:
+def renewal_line(
+    *, service: Service, language: str, descriptions: dict[tuple[str, bool], str] | None = None
+) -> billing.LineSpec:
     """The order line that bills a service's next period (starting on its next due date)."""
     product = service.product
     cache = descriptions if descriptions is not None else {}
     key = (language, bool(service.label))
     if key not in cache:
         with translation.override(language):
-            cache[key] = _("%(product)s · %(label)s (renewal)") if service.label else _("%(product)s (renewal)")
+            cache[key] = (
+                _("%(product)s · %(label)s (renewal)")
+                if service.label
+                else _("%(product)s (renewal)")
+            )
     start = service.next_due_date
     return billing.LineSpec(
-        kind=ItemKind.RENEWAL, description=cache[key] % {"product": product.display_name(language), "label": service.label},
-        unit_price=service.price, tax_treatment=product.tax_treatment, tax_rate=product.effective_tax_rate,
-        service=service, period_start=start,
-        period_end=billing.period_end_for(cycle=service.cycle, start=start, anchor_day=service.anchor_day),
+        kind=ItemKind.RENEWAL,
+        description=cache[key]
+        % {"product": product.display_name(language), "label": service.label},
+        unit_price=service.price,
+        tax_treatment=product.tax_treatment,
+        tax_rate=product.effective_tax_rate,
+        service=service,
+        period_start=start,
+        period_end=billing.period_end_for(
+            cycle=service.cycle, start=start, anchor_day=service.anchor_day
+        ),
     )
 
 
 def _plan(run: _Run, customer: Customer, services: list[Service]) -> _Plan:
     language = customer.preferred_language or settings.LANGUAGE_CODE
-    lines = [renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services]
+    lines = [
+        renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services
+    ]
     due = max(min(line.period_start for line in lines), run.rules.run_date)
-    return _Plan(customer=customer, lines=lines, amounts=[billing.line_amounts(line) for line in lines],
-                 due_date=due, language=language)
+    return _Plan(
+        customer=customer,
+        lines=lines,
+        amounts=[billing.line_amounts(line) for line in lines],
+        due_date=due,
+        language=language,
+    )
 
 
 def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
@@ -665,7 +836,12 @@ def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
             run.finish_atomic()
     except Exception as exc:
         # Usually another run billed some of these periods since we read them (unique period_key).
-        logger.info("billing run %s: bulk insert of %d orders failed (%s); one by one", run.rules.run_date, len(plans), exc)
+        logger.info(
+            "billing run %s: bulk insert of %d orders failed (%s); one by one",
+            run.rules.run_date,
+            len(plans),
+            exc,
+        )
         for plan in plans:
             _renew_one(run, plan)
         return
@@ -679,40 +855,86 @@ def _insert_renewals(run: _Run, plans: list[_Plan]) -> int:
     numbers = billing.next_numbers(len(plans))
     issue = run.rules.run_date
     orders = [
-        Order(number=number, customer=plan.customer, issue_date=issue, due_date=plan.due_date,
-              **billing.order_totals(plan.amounts), seller_snapshot=run.seller,
-              buyer_snapshot=billing.party_snapshot(plan.customer), created_by=None)
+        Order(
+            number=number,
+            customer=plan.customer,
+            issue_date=issue,
+            due_date=plan.due_date,
+            **billing.order_totals(plan.amounts),
+            seller_snapshot=run.seller,
+            buyer_snapshot=billing.party_snapshot(plan.customer),
+            created_by=None,
+        )
         for number, plan in zip(numbers, plans)
     ]
     Order.objects.bulk_create(orders)
     items_by_order = [_items(order, plan) for order, plan in zip(orders, plans)]
     OrderItem.objects.bulk_create([item for items in items_by_order for item in items])
-    OrderEvent.objects.bulk_create([
-        OrderEvent(order=order, kind="created", message=RENEWAL_REASON, data={"total": str(order.total)}) for order in orders
-    ])
-    emails = [_order_created_email(run, order, items, plan) for order, items, plan in zip(orders, items_by_order, plans)]
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                kind="created",
+                message=RENEWAL_REASON,
+                data={"total": str(order.total)},
+            )
+            for order in orders
+        ]
+    )
+    emails = [
+        _order_created_email(run, order, items, plan)
+        for order, items, plan in zip(orders, items_by_order, plans)
+    ]
     save_emails(emails)
-    logger.info("billing run %s: %d renewal orders %s…%s", issue, len(orders), orders[0].number, orders[-1].number)
+    logger.info(
+        "billing run %s: %d renewal orders %s…%s",
+        issue,
+        len(orders),
+        orders[0].number,
+        orders[-1].number,
+    )
     return len(emails)
 
 
 def _items(order: Order, plan: _Plan) -> list[OrderItem]:
     return [
         OrderItem(
-            order=order, position=i, service=spec.service, kind=spec.kind, description=spec.description[:300],
-            period_start=spec.period_start, period_end=spec.period_end, quantity=spec.quantity,
-            unit_price=spec.unit_price, tax_treatment=spec.tax_treatment,
+            order=order,
+            position=i,
+            service=spec.service,
+            kind=spec.kind,
+            description=spec.description[:300],
+            period_start=spec.period_start,
+            period_end=spec.period_end,
+            quantity=spec.quantity,
+            unit_price=spec.unit_price,
+            tax_treatment=spec.tax_treatment,
             tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
-            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=billing.period_key_for(spec),
+            subtotal=a.subtotal,
+            tax_amount=a.tax,
+            total=a.total,
+            period_key=billing.period_key_for(spec),
         )
         for i, (spec, a) in enumerate(zip(plan.lines, plan.amounts), start=1)
     ]
 
 
 def _order_created_email(run: _Run, order: Order, items: Sequence[OrderItem], plan: _Plan):
-    rendered = run.renderer.render(template="order_created", order=order, items=items, customer=plan.customer,
-                                   pay_url=run.pay_url(order), language=plan.language)
-    return build_email(customer=plan.customer, template="order_created", context={}, language=plan.language, rendered=rendered)
+    rendered = run.renderer.render(
+        template="order_created",
+        order=order,
+        items=items,
+        customer=plan.customer,
+        pay_url=run.pay_url(order),
+        language=plan.language,
+    )
+    return build_email(
+        customer=plan.customer,
+        template="order_created",
+        context={},
+        language=plan.language,
+        rendered=rendered,
+    )
 
 
 def _renew_one(run: _Run, plan: _Plan) -> None:
@@ -720,25 +942,44 @@ def _renew_one(run: _Run, plan: _Plan) -> None:
     for attempt in (1, 2):
         try:
             with transaction.atomic():
-                order = billing.create_order(customer=plan.customer, lines=plan.lines, issue_date=run.rules.run_date,
-                                             due_date=plan.due_date, reason=RENEWAL_REASON, notify=False, provider=run.provider)
+                order = billing.create_order(
+                    customer=plan.customer,
+                    lines=plan.lines,
+                    issue_date=run.rules.run_date,
+                    due_date=plan.due_date,
+                    reason=RENEWAL_REASON,
+                    notify=False,
+                    provider=run.provider,
+                )
                 items = list(order.items.order_by("position"))
                 save_emails([_order_created_email(run, order, items, plan)])
                 run.finish_atomic()
         except IntegrityError as exc:
-            billed = set(OrderItem.objects.filter(period_key__in=[billing.period_key_for(line) for line in plan.lines])
-                         .order_by().values_list("period_key", flat=True))
-            remaining = [i for i, line in enumerate(plan.lines) if billing.period_key_for(line) not in billed]
+            billed = set(
+                OrderItem.objects.filter(
+                    period_key__in=[billing.period_key_for(line) for line in plan.lines]
+                )
+                .order_by()
+                .values_list("period_key", flat=True)
+            )
+            remaining = [
+                i for i, line in enumerate(plan.lines) if billing.period_key_for(line) not in billed
+            ]
             if len(remaining) == len(plan.lines) or attempt == 2:
                 run.fail(plan.customer.pk, "renew", exc)
                 return
             run.counts["already_billed"] += len(plan.lines) - len(remaining)
             if not remaining:
                 return
-            plan = _Plan(customer=plan.customer, lines=[plan.lines[i] for i in remaining],
-                         amounts=[plan.amounts[i] for i in remaining],
-                         due_date=max(min(plan.lines[i].period_start for i in remaining), run.rules.run_date),
-                         language=plan.language)
+            plan = _Plan(
+                customer=plan.customer,
+                lines=[plan.lines[i] for i in remaining],
+                amounts=[plan.amounts[i] for i in remaining],
+                due_date=max(
+                    min(plan.lines[i].period_start for i in remaining), run.rules.run_date
+                ),
+                language=plan.language,
+            )
             continue
         except Exception as exc:
             run.fail(plan.customer.pk, "renew", exc)
@@ -766,7 +1007,9 @@ def run_scheduled(*, now: dt.datetime | None = None) -> BillingRun | None:
     runs = BillingRun.objects.filter(run_date=today, dry_run=False)
     if runs.filter(status__in=[BillingRunStatus.DONE, BillingRunStatus.DONE_WITH_ERRORS]).exists():
         return None
-    if runs.filter(status=BillingRunStatus.RUNNING, started_at__gte=timezone.now() - dt.timedelta(hours=2)).exists():
+    if runs.filter(
+        status=BillingRunStatus.RUNNING, started_at__gte=timezone.now() - dt.timedelta(hours=2)
+    ).exists():
         return None
     return run_billing(run_date=today, triggered_by="worker")
 
@@ -774,4 +1017,3 @@ def run_scheduled(*, now: dt.datetime | None = None) -> BillingRun | None:
 def summary_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
     """(label, count) rows for the CLI and the back office, in COUNT_LABELS order."""
     return [(str(label), int(counts.get(key, 0))) for key, label in COUNT_LABELS.items()]
-

@@ -30,22 +30,42 @@ def renewal_order(*, service: Service, issue_date: dt.date, actor=None) -> Order
     """The order a billing run would issue for the service's next period (due on its due date)."""
     start = service.next_due_date
     line = services.LineSpec(
-        kind=ItemKind.RENEWAL, description=f"{service.product.name} · {service.label}" if service.label else service.product.name,
-        unit_price=service.price, tax_treatment=service.product.tax_treatment, tax_rate=service.product.effective_tax_rate,
-        service=service, period_start=start, period_end=subscription_services.next_due_after(service=service, due=start),
+        kind=ItemKind.RENEWAL,
+        description=f"{service.product.name} · {service.label}"
+        if service.label
+        else service.product.name,
+        unit_price=service.price,
+        tax_treatment=service.product.tax_treatment,
+        tax_rate=service.product.effective_tax_rate,
+        service=service,
+        period_start=start,
+        period_end=subscription_services.next_due_after(service=service, due=start),
     )
-    return services.create_order(customer=service.customer, lines=[line], issue_date=issue_date, due_date=start,
-                                 actor=actor, reason="renewal")
+    return services.create_order(
+        customer=service.customer,
+        lines=[line],
+        issue_date=issue_date,
+        due_date=start,
+        actor=actor,
+        reason="renewal",
+    )
 
 
 def _service(customer: Customer, code: str, label: str) -> Service | None:
-    return Service.objects.select_related("product", "customer__user").filter(customer=customer, product__code=code, label=label).first()
+    return (
+        Service.objects.select_related("product", "customer__user")
+        .filter(customer=customer, product__code=code, label=label)
+        .first()
+    )
 
 
 def _overdue_and_suspended(service: Service | None, *, today: dt.date, staff) -> None:
     if service is None or service.status != ServiceStatus.ACTIVE:
         return
-    renewal_order(service=service, issue_date=service.next_due_date - dt.timedelta(days=settings.BILLING_RENEWAL_DAYS_BEFORE))
+    renewal_order(
+        service=service,
+        issue_date=service.next_due_date - dt.timedelta(days=settings.BILLING_RENEWAL_DAYS_BEFORE),
+    )
     if (today - service.next_due_date).days >= settings.BILLING_SUSPEND_AFTER_DAYS:
         subscription_services.suspend_service(service=service, reason=SuspensionReason.OVERDUE)
 
@@ -53,22 +73,44 @@ def _overdue_and_suspended(service: Service | None, *, today: dt.date, staff) ->
 def _ana(customer: Customer, *, today: dt.date, staff) -> None:
     domain = _service(customer, "dominio-co", "restrepogomez.co")
     if domain is not None and domain.status == ServiceStatus.ACTIVE:
-        paid = renewal_order(service=domain, issue_date=domain.next_due_date - dt.timedelta(days=15))
-        services.mark_order_paid(
-            order_id=paid.pk, paid_at=timezone.now() - dt.timedelta(days=22), via="manual", method="transfer",
-            reference="Transferencia Bancolombia 20431877", actor=staff,
+        paid = renewal_order(
+            service=domain, issue_date=domain.next_due_date - dt.timedelta(days=15)
         )
-    _overdue_and_suspended(_service(customer, "hosting-basico", "fotografia-ana.com"), today=today, staff=staff)
+        services.mark_order_paid(
+            order_id=paid.pk,
+            paid_at=timezone.now() - dt.timedelta(days=22),
+            via="manual",
+            method="transfer",
+            reference="Transferencia Bancolombia 20431877",
+            actor=staff,
+        )
+    _overdue_and_suspended(
+        _service(customer, "hosting-basico", "fotografia-ana.com"), today=today, staff=staff
+    )
     hosting = _service(customer, "hosting-pyme", "restrepogomez.co")
     if hosting is not None:
         renewal_order(service=hosting, issue_date=today - dt.timedelta(days=9))
     vps = Product.objects.filter(code="vps-2-4", active=True).first()
     if vps is not None:
-        order = services.order_new_service(customer=customer, product=vps, cycle="monthly", label="srv1.restrepogomez.co", actor=customer.user)
-        services.cancel_order(order=order, reason="La clienta prefirió cambiar a Hosting Empresarial.", actor=staff)
+        order = services.order_new_service(
+            customer=customer,
+            product=vps,
+            cycle="monthly",
+            label="srv1.restrepogomez.co",
+            actor=customer.user,
+        )
+        services.cancel_order(
+            order=order, reason="La clienta prefirió cambiar a Hosting Empresarial.", actor=staff
+        )
     ssl = Product.objects.filter(code="ssl-dv", active=True).first()
     if ssl is not None:
-        services.order_new_service(customer=customer, product=ssl, cycle="annual", label="restrepogomez.co", actor=customer.user)
+        services.order_new_service(
+            customer=customer,
+            product=ssl,
+            cycle="annual",
+            label="restrepogomez.co",
+            actor=customer.user,
+        )
 
 
 def _tienda(customer: Customer, *, today: dt.date, staff) -> None:
@@ -77,13 +119,27 @@ def _tienda(customer: Customer, *, today: dt.date, staff) -> None:
         renewal_order(service=email, issue_date=today - dt.timedelta(days=6))
     ssl = Product.objects.filter(code="ssl-dv", active=True).first()
     if ssl is not None:
-        order = services.order_new_service(customer=customer, product=ssl, cycle="annual", label="tiendaandina.com.co", actor=customer.user)
-        services.mark_order_paid(order_id=order.pk, paid_at=timezone.now(), via="manual", method="transfer",
-                                 reference="Transferencia Davivienda 88120045", actor=staff)
+        order = services.order_new_service(
+            customer=customer,
+            product=ssl,
+            cycle="annual",
+            label="tiendaandina.com.co",
+            actor=customer.user,
+        )
+        services.mark_order_paid(
+            order_id=order.pk,
+            paid_at=timezone.now(),
+            via="manual",
+            method="transfer",
+            reference="Transferencia Davivienda 88120045",
+            actor=staff,
+        )
 
 
 def _jorge(customer: Customer, *, today: dt.date, staff) -> None:
-    _overdue_and_suspended(_service(customer, "hosting-basico", "panaderiaelsol.com"), today=today, staff=staff)
+    _overdue_and_suspended(
+        _service(customer, "hosting-basico", "panaderiaelsol.com"), today=today, staff=staff
+    )
 
 
 SCENARIOS = (
@@ -101,5 +157,9 @@ def load(stdout) -> None:
         if customer is None or Order.objects.filter(customer=customer).exists():
             continue  # not there, or already loaded
         scenario(customer, today=today, staff=staff)
-        states = {s: Order.objects.filter(customer=customer, state=s).count() for s in OrderState.values}
-        stdout.write(f"  orders for {email}: " + ", ".join(f"{n} {s}" for s, n in states.items() if n))
+        states = {
+            s: Order.objects.filter(customer=customer, state=s).count() for s in OrderState.values
+        }
+        stdout.write(
+            f"  orders for {email}: " + ", ".join(f"{n} {s}" for s, n in states.items() if n)
+        )

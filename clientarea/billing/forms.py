@@ -11,7 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 class CancelOrderForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason"), max_length=300, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label=_("Reason"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text=_("The customer sees this reason in the order and in the cancellation email."),
     )
 
@@ -31,20 +33,25 @@ class ManualPaymentForm(forms.Form):
     ]
 
     reference = forms.CharField(
-        label=_("Payment reference"), max_length=120,
+        label=_("Payment reference"),
+        max_length=120,
         help_text=_("E.g. the bank transfer or deposit number, as in the bank statement."),
     )
     paid_at = forms.DateTimeField(
         label=_("Paid at (Colombia time)"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=_("When the money was received. The service is activated or renewed from this date."),
+        help_text=_(
+            "When the money was received. The service is activated or renewed from this date."
+        ),
     )
     method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")
 
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip()
         if not reference:
-            raise forms.ValidationError(_("Enter the payment reference (e.g. the bank transfer number)."))
+            raise forms.ValidationError(
+                _("Enter the payment reference (e.g. the bank transfer number).")
+            )
         return reference
 
     def clean_paid_at(self) -> dt.datetime:

@@ -27,35 +27,63 @@ class PaidVia(models.TextChoices):
 
 class Order(models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True)
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer"))
-    state = models.CharField(_("state"), max_length=10, choices=OrderState.choices, default=OrderState.PENDING, db_index=True)
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="orders",
+        verbose_name=_("customer"),
+    )
+    state = models.CharField(
+        _("state"),
+        max_length=10,
+        choices=OrderState.choices,
+        default=OrderState.PENDING,
+        db_index=True,
+    )
     currency = models.CharField(_("currency"), max_length=3, default="COP")
     issue_date = models.DateField(_("issue date"))
     due_date = models.DateField(_("due date"))
     subtotal = models.DecimalField(_("subtotal"), max_digits=14, decimal_places=2)
     tax_total = models.DecimalField(_("IVA"), max_digits=14, decimal_places=2)
     rounding = models.DecimalField(
-        _("rounding"), max_digits=4, decimal_places=2, default=0,
-        help_text=_("Added to subtotal + IVA so that the amount to pay is whole pesos (between -0.49 and +0.50)."),
+        _("rounding"),
+        max_digits=4,
+        decimal_places=2,
+        default=0,
+        help_text=_(
+            "Added to subtotal + IVA so that the amount to pay is whole pesos (between -0.49 and +0.50)."
+        ),
     )
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     paid_via = models.CharField(_("paid via"), max_length=10, choices=PaidVia.choices, blank=True)
-    payment_method = models.CharField(_("payment method"), max_length=10, blank=True, help_text=_("card, pse, cash, transfer"))
+    payment_method = models.CharField(
+        _("payment method"), max_length=10, blank=True, help_text=_("card, pse, cash, transfer")
+    )
     payment_reference = models.CharField(_("payment reference"), max_length=120, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancel_reason = models.CharField(_("cancellation reason"), max_length=300, blank=True)
     seller_snapshot = models.JSONField(_("seller data at issue"), default=dict)
     buyer_snapshot = models.JSONField(_("buyer data at issue"), default=dict)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reminders_sent = models.JSONField(_("reminders sent"), default=list, blank=True, help_text=_("Keys of the reminder emails already sent."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reminders_sent = models.JSONField(
+        _("reminders sent"),
+        default=list,
+        blank=True,
+        help_text=_("Keys of the reminder emails already sent."),
+    )
 
     class Meta:
         verbose_name = _("service order")
         verbose_name_plural = _("service orders")
         ordering = ["-issue_date", "-id"]
-        indexes = [models.Index(fields=["customer", "-issue_date"]), models.Index(fields=["state", "due_date"])]
+        indexes = [
+            models.Index(fields=["customer", "-issue_date"]),
+            models.Index(fields=["state", "due_date"]),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -76,14 +104,22 @@ class ItemKind(models.TextChoices):
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField(default=1)
-    service = models.ForeignKey("subscriptions.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="order_items")
+    service = models.ForeignKey(
+        "subscriptions.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="order_items",
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=ItemKind.choices)
     description = models.CharField(_("description"), max_length=300)
     period_start = models.DateField(_("period start"), null=True, blank=True)
     period_end = models.DateField(_("period end"), null=True, blank=True)
     quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=2, default=1)
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
-    tax_treatment = models.CharField(_("tax treatment"), max_length=10, choices=TaxTreatment.choices, default=TaxTreatment.TAXED)
+    tax_treatment = models.CharField(
+        _("tax treatment"), max_length=10, choices=TaxTreatment.choices, default=TaxTreatment.TAXED
+    )
     tax_rate = models.DecimalField(_("IVA %"), max_digits=5, decimal_places=2)
     subtotal = models.DecimalField(_("subtotal"), max_digits=14, decimal_places=2)
     tax_amount = models.DecimalField(_("IVA"), max_digits=14, decimal_places=2)
@@ -107,7 +143,9 @@ class OrderEvent(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=30)
     message = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -145,8 +183,15 @@ class BillingRun(models.Model):
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     dry_run = models.BooleanField(_("dry run"), default=False)
-    status = models.CharField(_("status"), max_length=10, choices=BillingRunStatus.choices, default=BillingRunStatus.RUNNING)
-    triggered_by = models.CharField(_("triggered by"), max_length=40, default="cli", help_text=_("cli, worker or staff"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=BillingRunStatus.choices,
+        default=BillingRunStatus.RUNNING,
+    )
+    triggered_by = models.CharField(
+        _("triggered by"), max_length=40, default="cli", help_text=_("cli, worker or staff")
+    )
     counts = models.JSONField(_("counts per action"), default=dict, blank=True)
     errors = models.JSONField(_("errors"), default=list, blank=True)
 

@@ -49,7 +49,14 @@ from django.db import transaction
 from django.db.models import Model
 from django.template import defaultfilters, loader
 from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
-from django.template.defaulttags import AutoEscapeControlNode, CommentNode, ForNode, IfNode, LoadNode, WithNode
+from django.template.defaulttags import (
+    AutoEscapeControlNode,
+    CommentNode,
+    ForNode,
+    IfNode,
+    LoadNode,
+    WithNode,
+)
 from django.template.loader_tags import BlockNode, ExtendsNode, IncludeNode
 from django.templatetags.i18n import BlockTranslateNode, TranslateNode
 from django.utils import dateformat, formats, translation
@@ -69,8 +76,27 @@ PARTS = ("subject.txt", "txt", "html")
 
 # The values an order email may show, read from the real objects and replaced by probes.
 ORDER_VALUES = ("number", "issue_date", "due_date", "subtotal", "tax_total", "rounding", "total")
-ITEM_VALUES = ("description", "period_start", "period_end", "quantity", "unit_price", "tax_rate", "subtotal", "tax_amount", "total")
-CUSTOMER_VALUES = ("first_name", "last_name", "legal_name", "trade_name", "document_number", "check_digit", "phone", "address")
+ITEM_VALUES = (
+    "description",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_price",
+    "tax_rate",
+    "subtotal",
+    "tax_amount",
+    "total",
+)
+CUSTOMER_VALUES = (
+    "first_name",
+    "last_name",
+    "legal_name",
+    "trade_name",
+    "document_number",
+    "check_digit",
+    "phone",
+    "address",
+)
 USER_VALUES = ("email", "full_name")
 # Choice fields: copied as they are and part of the stencil key.
 ORDER_CHOICES = ("state", "currency")
@@ -80,7 +106,14 @@ CUSTOMER_CHOICES = ("person_type", "document_type", "preferred_language")
 DERIVED: dict[type[Model], set[str]] = {
     Order: {"items", "customer", "get_state_display"},
     OrderItem: {"get_kind_display", "get_tax_treatment_display"},
-    Customer: {"user", "display_name", "email", "document_display", "get_person_type_display", "get_document_type_display"},
+    Customer: {
+        "user",
+        "display_name",
+        "email",
+        "document_display",
+        "get_person_type_display",
+        "get_document_type_display",
+    },
     User: {"get_full_name"},
 }
 ALLOWED_READS: dict[type[Model], set[str]] = {
@@ -89,7 +122,13 @@ ALLOWED_READS: dict[type[Model], set[str]] = {
     Customer: {*CUSTOMER_VALUES, *CUSTOMER_CHOICES, *DERIVED[Customer]},
     User: {*USER_VALUES, *DERIVED[User]},
 }
-SAFE_FILTERS = {cop, defaultfilters.date, defaultfilters.default, defaultfilters.escape_filter, defaultfilters.safe}
+SAFE_FILTERS = {
+    cop,
+    defaultfilters.date,
+    defaultfilters.default,
+    defaultfilters.escape_filter,
+    defaultfilters.safe,
+}
 SAFE_CONDITIONS = {"literal", "and", "or", "not"}
 PROBE_OPEN, PROBE_CLOSE = "\ue000", "\ue001"  # Unicode private use: never in real names or numbers
 DATE_FORMATS = ("d/m/Y", "j/n/Y", "d/m/y", "Y-m-d", "j F Y", r"j \d\e F \d\e Y", "F j, Y", "N j, Y")
@@ -114,13 +153,28 @@ def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
     return ids
 
 
-def build_email(*, customer: Customer, template: str, context: dict[str, Any], language: str | None = None,
-                rendered: tuple[str, str, str] | None = None) -> OutgoingEmail:
+def build_email(
+    *,
+    customer: Customer,
+    template: str,
+    context: dict[str, Any],
+    language: str | None = None,
+    rendered: tuple[str, str, str] | None = None,
+) -> OutgoingEmail:
     """An unsaved email log row for ``customer``, fully rendered unless ``rendered`` is given."""
     lang = language or customer.preferred_language or settings.LANGUAGE_CODE
-    subject, text, html = rendered or render_email(template=template, context=context, language=lang)
-    return OutgoingEmail(customer=customer, to_email=customer.user.email, subject=subject, template=template,
-                         language=lang, body_text=text, body_html=html)
+    subject, text, html = rendered or render_email(
+        template=template, context=context, language=lang
+    )
+    return OutgoingEmail(
+        customer=customer,
+        to_email=customer.user.email,
+        subject=subject,
+        template=template,
+        language=lang,
+        body_text=text,
+        body_html=html,
+    )
 
 
 def attach_items(order: Order, items: Sequence[Any]) -> Order:
@@ -176,7 +230,11 @@ class _Stencil:
                 else:  # amounts and dates repeat a lot: format each once per run and language
                     # cop and dates depend on the value only; str/l10n also on the exponent
                     # (Decimal("1.00") == Decimal("1") but prints differently).
-                    cache_key = (fmt, value) if fmt == "cop" or type(value) is dt.date else (fmt, str(value))
+                    cache_key = (
+                        (fmt, value)
+                        if fmt == "cop" or type(value) is dt.date
+                        else (fmt, str(value))
+                    )
                     text = cache.get(cache_key)
                     if text is None:
                         text = cache[cache_key] = _format(value, fmt)
@@ -285,7 +343,9 @@ def _check_condition(condition: Any) -> None:
 def check_template(name: str) -> None:
     """Raise _Unsafe unless every node of the template (and its includes/parent) is stencil-safe."""
     for node in _template_nodes(name, set()):
-        if isinstance(node, (TextNode, LoadNode, CommentNode, BlockNode, AutoEscapeControlNode, ExtendsNode)):
+        if isinstance(
+            node, (TextNode, LoadNode, CommentNode, BlockNode, AutoEscapeControlNode, ExtendsNode)
+        ):
             continue
         if isinstance(node, VariableNode):
             _check_expression(node.filter_expression)
@@ -321,7 +381,9 @@ def _item_keys(i: int) -> list[tuple[str, str]]:
     return _ITEM_KEYS[i]
 
 
-def order_values(*, order: Order, items: Sequence[OrderItem], customer: Customer, pay_url: str) -> tuple[dict[str, Any], tuple]:
+def order_values(
+    *, order: Order, items: Sequence[OrderItem], customer: Customer, pay_url: str
+) -> tuple[dict[str, Any], tuple]:
     """The values an order email may show, and the choice fields (part of the stencil key)."""
     values: dict[str, Any] = {"pay_url": pay_url}
     for name, key in _ORDER_KEYS:
@@ -366,23 +428,40 @@ def _probe(value: Any, n: int, variant: int) -> Any:
     return dt.date(2031 + n, 1 + n % 9, 1 + n % 9)
 
 
-def _probe_context(values: dict[str, Any], choices: tuple, seen: set | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _probe_context(
+    values: dict[str, Any], choices: tuple, seen: set | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Unsaved model instances carrying the given values, as the email context."""
     order_choices, item_choices, customer_choices = choices
     user = User(**{name: values[f"user.{name}"] for name in USER_VALUES})
-    customer = Customer(user=user, **{name: values[f"customer.{name}"] for name in CUSTOMER_VALUES},
-                        **dict(zip(CUSTOMER_CHOICES, customer_choices)))
-    order = Order(pk=-1, customer=customer, **{name: values[f"order.{name}"] for name in ORDER_VALUES},
-                  **dict(zip(ORDER_CHOICES, order_choices)))
+    customer = Customer(
+        user=user,
+        **{name: values[f"customer.{name}"] for name in CUSTOMER_VALUES},
+        **dict(zip(CUSTOMER_CHOICES, customer_choices)),
+    )
+    order = Order(
+        pk=-1,
+        customer=customer,
+        **{name: values[f"order.{name}"] for name in ORDER_VALUES},
+        **dict(zip(ORDER_CHOICES, order_choices)),
+    )
     items = [
-        OrderItem(pk=-2 - i, order=order, **{name: values[f"item{i}.{name}"] for name in ITEM_VALUES},
-                  **dict(zip(ITEM_CHOICES, one)))
+        OrderItem(
+            pk=-2 - i,
+            order=order,
+            **{name: values[f"item{i}.{name}"] for name in ITEM_VALUES},
+            **dict(zip(ITEM_CHOICES, one)),
+        )
         for i, one in enumerate(item_choices)
     ]
     if seen is not None:
         wrapped_customer = _Reads(customer, seen)
         attach_items(order, [_Reads(item, seen) for item in items])
-        return {"order": _Reads(order, seen), "customer": wrapped_customer, "pay_url": values["pay_url"]}, values
+        return {
+            "order": _Reads(order, seen),
+            "customer": wrapped_customer,
+            "pay_url": values["pay_url"],
+        }, values
     attach_items(order, items)
     return {"order": order, "customer": customer, "pay_url": values["pay_url"]}, values
 
@@ -392,12 +471,21 @@ def _candidates(key: str, probe: Any) -> list[tuple[str, str]]:
     if isinstance(probe, str):
         return [(str(escape(probe)), "esc"), (probe, "raw")]
     if isinstance(probe, Decimal):
-        return [(format_cop(probe), "cop"), (str(formats.localize(probe)), "l10n"), (str(probe), "str")]
-    fmts = list(DATE_FORMATS) + [formats.get_format("DATE_FORMAT"), formats.get_format("SHORT_DATE_FORMAT")]
+        return [
+            (format_cop(probe), "cop"),
+            (str(formats.localize(probe)), "l10n"),
+            (str(probe), "str"),
+        ]
+    fmts = list(DATE_FORMATS) + [
+        formats.get_format("DATE_FORMAT"),
+        formats.get_format("SHORT_DATE_FORMAT"),
+    ]
     return [(dateformat.format(probe, fmt), f"date:{fmt}") for fmt in fmts]
 
 
-def _build(template: str, language: str, values: dict[str, Any], choices: tuple) -> dict[str, _Stencil]:
+def _build(
+    template: str, language: str, values: dict[str, Any], choices: tuple
+) -> dict[str, _Stencil]:
     """Render the probe and cut it into stencils; raises _Unsafe if it cannot be proven equal."""
     keys = list(values)
     probes_a = {k: _probe(v, i, 0) for i, (k, v) in enumerate(values.items())}
@@ -417,13 +505,15 @@ def _build(template: str, language: str, values: dict[str, Any], choices: tuple)
                     lookup.setdefault(text, (key, fmt))
     if not lookup:
         raise _Unsafe(f"{template}: no value to fill in")
-    pattern = re.compile("|".join(re.escape(text) for text in sorted(lookup, key=len, reverse=True)))
+    pattern = re.compile(
+        "|".join(re.escape(text) for text in sorted(lookup, key=len, reverse=True))
+    )
     stencils: dict[str, _Stencil] = {}
     for part, output in zip(PARTS, rendered_a):
         pieces: list[str | _Slot] = []
         pos = 0
         for match in pattern.finditer(output):
-            pieces.append(output[pos:match.start()])
+            pieces.append(output[pos : match.start()])
             pieces.append(_Slot(*lookup[match.group()]))
             pos = match.end()
         pieces.append(output[pos:])
@@ -432,13 +522,19 @@ def _build(template: str, language: str, values: dict[str, Any], choices: tuple)
         stencils[part] = _Stencil([p for p in pieces if p != ""], part)
     # Cross-check with other probe values (integer amounts, one-digit days and months...).
     context_b, _ = _probe_context(probes_b, choices, None)
-    if _fill(stencils, probes_b, language) != render_email(template=template, context=context_b, language=language):
+    if _fill(stencils, probes_b, language) != render_email(
+        template=template, context=context_b, language=language
+    ):
         raise _Unsafe(f"{template}: stencil differs from the template for other values")
     return stencils
 
 
-def _fill(stencils: dict[str, _Stencil], values: dict[str, Any], language: str,
-          cache: dict[tuple, str] | None = None) -> tuple[str, str, str]:
+def _fill(
+    stencils: dict[str, _Stencil],
+    values: dict[str, Any],
+    language: str,
+    cache: dict[tuple, str] | None = None,
+) -> tuple[str, str, str]:
     cache = {} if cache is None else cache
     local: dict[tuple, str] = {}
     with translation.override(language):
@@ -458,12 +554,24 @@ class OrderEmailRenderer:
         self._formatted: dict[str, dict[tuple, str]] = {}  # per language
         self.stats = {"stencil": 0, "full": 0, "dropped": 0}
 
-    def render(self, *, template: str, order: Order, items: Sequence[OrderItem], customer: Customer,
-               pay_url: str, language: str) -> tuple[str, str, str]:
+    def render(
+        self,
+        *,
+        template: str,
+        order: Order,
+        items: Sequence[OrderItem],
+        customer: Customer,
+        pay_url: str,
+        language: str,
+    ) -> tuple[str, str, str]:
         values, choices = order_values(order=order, items=items, customer=customer, pay_url=pay_url)
 
         def full() -> tuple[str, str, str]:
-            context = {"order": attach_items(order, items), "customer": customer, "pay_url": pay_url}
+            context = {
+                "order": attach_items(order, items),
+                "customer": customer,
+                "pay_url": pay_url,
+            }
             return render_email(template=template, context=context, language=language)
 
         if template in self._unsafe or not _stencilable(values):
@@ -484,7 +592,11 @@ class OrderEmailRenderer:
         if key not in self._verified or self._uses % self.audit_every == 0:
             expected = full()
             if expected != filled:
-                logger.warning("email stencil for %s (%s) differs from a full render: dropped", template, language)
+                logger.warning(
+                    "email stencil for %s (%s) differs from a full render: dropped",
+                    template,
+                    language,
+                )
                 self._stencils[key] = None
                 self.stats["dropped"] += 1
                 self.stats["full"] += 1
@@ -493,7 +605,9 @@ class OrderEmailRenderer:
         self.stats["stencil"] += 1
         return filled
 
-    def _build(self, template: str, language: str, values: dict[str, Any], choices: tuple) -> dict[str, _Stencil] | None:
+    def _build(
+        self, template: str, language: str, values: dict[str, Any], choices: tuple
+    ) -> dict[str, _Stencil] | None:
         try:
             if template not in self._checked:
                 for part in PARTS:

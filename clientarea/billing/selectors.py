@@ -27,33 +27,48 @@ ORDERS_PER_PAGE = 25
 def _with_overdue(queryset: QuerySet[Order], today: dt.date) -> QuerySet[Order]:
     """Annotate ``is_overdue``: pending and due before today (Colombian date)."""
     return queryset.annotate(
-        is_overdue=ExpressionWrapper(Q(state=OrderState.PENDING, due_date__lt=today), output_field=BooleanField()),
+        is_overdue=ExpressionWrapper(
+            Q(state=OrderState.PENDING, due_date__lt=today), output_field=BooleanField()
+        ),
     )
 
 
-def orders_for_customer(customer: Customer, *, state: str | None = None, today: dt.date | None = None) -> QuerySet[Order]:
+def orders_for_customer(
+    customer: Customer, *, state: str | None = None, today: dt.date | None = None
+) -> QuerySet[Order]:
     """The customer's orders, newest first, each with its items prefetched (for the "what for" column).
 
     ``state`` filters by one OrderState value; anything else means all orders.
     """
-    queryset = Order.objects.filter(customer=customer).defer("seller_snapshot", "buyer_snapshot", "reminders_sent")
+    queryset = Order.objects.filter(customer=customer).defer(
+        "seller_snapshot", "buyer_snapshot", "reminders_sent"
+    )
     if state in OrderState.values:
         queryset = queryset.filter(state=state)
-    items = OrderItem.objects.only("id", "order_id", "position", "description").order_by("position", "id")
-    return _with_overdue(queryset, today or local_today()).prefetch_related(Prefetch("items", queryset=items)).order_by("-issue_date", "-id")
+    items = OrderItem.objects.only("id", "order_id", "position", "description").order_by(
+        "position", "id"
+    )
+    return (
+        _with_overdue(queryset, today or local_today())
+        .prefetch_related(Prefetch("items", queryset=items))
+        .order_by("-issue_date", "-id")
+    )
 
 
 def order_state_counts(customer: Customer) -> dict[str, int]:
     """Number of orders per state, plus "all", in one query (for the filter links)."""
     counts = Order.objects.filter(customer=customer).aggregate(
-        all=Count("id"), **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
+        all=Count("id"),
+        **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
     )
     return {key: value or 0 for key, value in counts.items()}
 
 
 def order_for_customer(customer: Customer, number: str, *, today: dt.date | None = None) -> Order:
     """One of the customer's orders with its items and history, or 404 (unknown, or another customer's)."""
-    queryset = _with_overdue(Order.objects.filter(customer=customer, number=number), today or local_today()).prefetch_related(
+    queryset = _with_overdue(
+        Order.objects.filter(customer=customer, number=number), today or local_today()
+    ).prefetch_related(
         Prefetch("items", queryset=OrderItem.objects.order_by("position", "id")),
         Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "id")),
     )
@@ -67,14 +82,18 @@ def orders_billing_service(service) -> QuerySet[Order]:
     """Orders with at least one item for ``service``, newest first (one query)."""
     return (
         _with_overdue(Order.objects.filter(items__service=service), local_today())
-        .defer("seller_snapshot", "buyer_snapshot", "reminders_sent").distinct().order_by("-issue_date", "-id")
+        .defer("seller_snapshot", "buyer_snapshot", "reminders_sent")
+        .distinct()
+        .order_by("-issue_date", "-id")
     )
 
 
 def dashboard_summary(customer: Customer) -> dict:
     """Keys for the dashboard's "Pending orders" card, in one query."""
     row = Order.objects.filter(customer=customer, state=OrderState.PENDING).aggregate(
-        count=Count("id"), total=Sum("total"), overdue=Count("id", filter=Q(due_date__lt=local_today())),
+        count=Count("id"),
+        total=Sum("total"),
+        overdue=Count("id", filter=Q(due_date__lt=local_today())),
     )
     count = row["count"] or 0
     return {
@@ -86,6 +105,7 @@ def dashboard_summary(customer: Customer) -> dict:
 
 
 # --- Presentation helpers (pure: no queries) -----------------------------------
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -112,8 +132,12 @@ def order_history(order: Order) -> list[HistoryEntry]:
         if event.kind == "cancelled":
             detail = event.message
         elif event.kind == "paid":
-            detail = payment_description(via=event.data.get("via", ""), method=event.data.get("method", ""))
-        entries.append(HistoryEntry(when=event.created_at, label=_event_label(event.kind), detail=detail))
+            detail = payment_description(
+                via=event.data.get("via", ""), method=event.data.get("method", "")
+            )
+        entries.append(
+            HistoryEntry(when=event.created_at, label=_event_label(event.kind), detail=detail)
+        )
     return entries
 
 
@@ -123,7 +147,7 @@ def payment_method_label(method: str) -> str:
 
 
 def payment_description(*, via: str, method: str) -> str:
-    """"PayU Latam (PSE)", or "bank transfer" for a payment our staff registered."""
+    """ "PayU Latam (PSE)", or "bank transfer" for a payment our staff registered."""
     if via == PaidVia.MANUAL:
         return payment_method_label(method) if method else _("payment registered by our team")
     gateway = PaidVia(via).label if via in PaidVia.values else via
@@ -131,7 +155,7 @@ def payment_description(*, via: str, method: str) -> str:
 
 
 def party_document(snapshot: dict) -> str:
-    """"NIT 900123456-8" or "Cédula de ciudadanía 1017234567" from an order's party snapshot."""
+    """ "NIT 900123456-8" or "Cédula de ciudadanía 1017234567" from an order's party snapshot."""
     doc_type, number = snapshot.get("document_type", ""), snapshot.get("document_number", "")
     if not number:
         return ""
@@ -168,4 +192,8 @@ def order_invoice(order: Order):
     """The electronic invoice of a paid order (None before payment)."""
     from clientarea.einvoice.models import Invoice
 
-    return Invoice.objects.filter(order=order).defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document").first()
+    return (
+        Invoice.objects.filter(order=order)
+        .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
+        .first()
+    )

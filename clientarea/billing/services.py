@@ -75,12 +75,21 @@ def line_amounts(spec: LineSpec) -> LineAmounts:
 def party_snapshot(customer: Customer) -> dict:
     """Buyer data frozen at issue: later profile edits do not change old orders or invoices."""
     return {
-        "name": customer.display_name, "email": customer.user.email, "person_type": customer.person_type,
-        "document_type": customer.document_type, "document_number": customer.document_number,
-        "check_digit": customer.check_digit, "legal_name": customer.legal_name, "first_name": customer.first_name,
-        "last_name": customer.last_name, "trade_name": customer.trade_name, "phone": customer.phone,
-        "address": customer.address, "municipality_code": customer.municipality_code,
-        "municipality": customer.municipality_label, "fiscal_responsibilities": customer.fiscal_responsibilities,
+        "name": customer.display_name,
+        "email": customer.user.email,
+        "person_type": customer.person_type,
+        "document_type": customer.document_type,
+        "document_number": customer.document_number,
+        "check_digit": customer.check_digit,
+        "legal_name": customer.legal_name,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "trade_name": customer.trade_name,
+        "phone": customer.phone,
+        "address": customer.address,
+        "municipality_code": customer.municipality_code,
+        "municipality": customer.municipality_label,
+        "fiscal_responsibilities": customer.fiscal_responsibilities,
     }
 
 
@@ -88,11 +97,18 @@ def seller_snapshot(provider: ProviderProfile | None) -> dict:
     if provider is None:
         return {}
     return {
-        "name": provider.legal_name, "trade_name": provider.trade_name, "person_type": provider.person_type,
-        "document_type": provider.document_type, "document_number": provider.document_number,
-        "check_digit": provider.check_digit, "email": provider.email, "phone": provider.phone,
-        "address": provider.address, "municipality_code": provider.municipality_code,
-        "municipality": provider.municipality_label, "fiscal_responsibilities": provider.fiscal_responsibilities,
+        "name": provider.legal_name,
+        "trade_name": provider.trade_name,
+        "person_type": provider.person_type,
+        "document_type": provider.document_type,
+        "document_number": provider.document_number,
+        "check_digit": provider.check_digit,
+        "email": provider.email,
+        "phone": provider.phone,
+        "address": provider.address,
+        "municipality_code": provider.municipality_code,
+        "municipality": provider.municipality_label,
+        "fiscal_responsibilities": provider.fiscal_responsibilities,
     }
 
 
@@ -115,7 +131,11 @@ def order_pay_url(order: Order) -> str:
 
 
 def period_key_for(spec: LineSpec) -> str | None:
-    if spec.service is None or spec.period_start is None or spec.kind not in (ItemKind.RENEWAL, ItemKind.NEW_SERVICE, ItemKind.DOMAIN):
+    if (
+        spec.service is None
+        or spec.period_start is None
+        or spec.kind not in (ItemKind.RENEWAL, ItemKind.NEW_SERVICE, ItemKind.DOMAIN)
+    ):
         return None
     return f"{spec.service.pk}:{spec.period_start.isoformat()}"
 
@@ -125,14 +145,24 @@ def order_totals(amounts: Sequence[LineAmounts]) -> dict[str, Decimal]:
     its rounding (lib/money.py): ``total = subtotal + tax_total + rounding``."""
     lines_total = sum((a.total for a in amounts), ZERO)
     rounding = payable_rounding(lines_total)
-    return {"subtotal": sum((a.subtotal for a in amounts), ZERO), "tax_total": sum((a.tax for a in amounts), ZERO),
-            "rounding": rounding, "total": lines_total + rounding}
+    return {
+        "subtotal": sum((a.subtotal for a in amounts), ZERO),
+        "tax_total": sum((a.tax for a in amounts), ZERO),
+        "rounding": rounding,
+        "total": lines_total + rounding,
+    }
 
 
 @transaction.atomic
 def create_order(
-    *, customer: Customer, lines: Sequence[LineSpec], issue_date: dt.date | None = None,
-    due_date: dt.date | None = None, actor=None, reason: str = "", notify: bool = True,
+    *,
+    customer: Customer,
+    lines: Sequence[LineSpec],
+    issue_date: dt.date | None = None,
+    due_date: dt.date | None = None,
+    actor=None,
+    reason: str = "",
+    notify: bool = True,
     provider: ProviderProfile | None = None,
 ) -> Order:
     """Create a pending ODS with its items and totals, and queue the "new order" email.
@@ -146,25 +176,51 @@ def create_order(
     due = due_date or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
     amounts = [line_amounts(spec) for spec in lines]
     order = Order.objects.create(
-        number=next_number(), customer=customer, issue_date=issue, due_date=due, **order_totals(amounts),
+        number=next_number(),
+        customer=customer,
+        issue_date=issue,
+        due_date=due,
+        **order_totals(amounts),
         seller_snapshot=seller_snapshot(provider or get_provider()),
-        buyer_snapshot=party_snapshot(customer), created_by=actor if getattr(actor, "pk", None) else None,
+        buyer_snapshot=party_snapshot(customer),
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
-    OrderItem.objects.bulk_create([
-        OrderItem(
-            order=order, position=i, service=spec.service, kind=spec.kind, description=spec.description[:300],
-            period_start=spec.period_start, period_end=spec.period_end, quantity=spec.quantity,
-            unit_price=spec.unit_price, tax_treatment=spec.tax_treatment,
-            tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
-            subtotal=a.subtotal, tax_amount=a.tax, total=a.total, period_key=period_key_for(spec),
-        )
-        for i, (spec, a) in enumerate(zip(lines, amounts), start=1)
-    ])
-    OrderEvent.objects.create(order=order, kind="created", actor=order.created_by, message=reason[:500],
-                              data={"total": str(order.total)})
+    OrderItem.objects.bulk_create(
+        [
+            OrderItem(
+                order=order,
+                position=i,
+                service=spec.service,
+                kind=spec.kind,
+                description=spec.description[:300],
+                period_start=spec.period_start,
+                period_end=spec.period_end,
+                quantity=spec.quantity,
+                unit_price=spec.unit_price,
+                tax_treatment=spec.tax_treatment,
+                tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
+                subtotal=a.subtotal,
+                tax_amount=a.tax,
+                total=a.total,
+                period_key=period_key_for(spec),
+            )
+            for i, (spec, a) in enumerate(zip(lines, amounts), start=1)
+        ]
+    )
+    OrderEvent.objects.create(
+        order=order,
+        kind="created",
+        actor=order.created_by,
+        message=reason[:500],
+        data={"total": str(order.total)},
+    )
     if notify:
-        queue_email(to=customer.user.email, template="order_created", customer=customer,
-                    context={"order": order, "customer": customer, "pay_url": order_pay_url(order)})
+        queue_email(
+            to=customer.user.email,
+            template="order_created",
+            customer=customer,
+            context={"order": order, "customer": customer, "pay_url": order_pay_url(order)},
+        )
     logger.info("order created %s customer=%s total=%s", order.number, customer.pk, order.total)
     return order
 
@@ -177,7 +233,9 @@ def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None)
 
 
 @transaction.atomic
-def order_new_service(*, customer: Customer, product: Product, cycle: str, label: str = "", actor=None) -> Order:
+def order_new_service(
+    *, customer: Customer, product: Product, cycle: str, label: str = "", actor=None
+) -> Order:
     """A customer (or staff) orders a product: a pending service and a pending ODS to pay for it.
 
     Ordering the same product, cycle and label again while that order is still
@@ -186,34 +244,62 @@ def order_new_service(*, customer: Customer, product: Product, cycle: str, label
     price = product.prices.filter(cycle=cycle).first()
     if price is None or not product.active:
         raise OrderStateError(_("This product is not available with that billing cycle."))
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()  # serialize this customer's orders
+    Customer.objects.select_for_update().filter(
+        pk=customer.pk
+    ).first()  # serialize this customer's orders
     existing = (
         Order.objects.filter(
-            customer=customer, state=OrderState.PENDING, items__kind__in=(ItemKind.NEW_SERVICE, ItemKind.DOMAIN),
-            items__service__product=product, items__service__cycle=cycle, items__service__label=label.strip(),
+            customer=customer,
+            state=OrderState.PENDING,
+            items__kind__in=(ItemKind.NEW_SERVICE, ItemKind.DOMAIN),
+            items__service__product=product,
+            items__service__cycle=cycle,
+            items__service__label=label.strip(),
             items__service__status=ServiceStatus.PENDING,
-        ).order_by("-id").first()
+        )
+        .order_by("-id")
+        .first()
     )
     if existing is not None:
         return existing
-    service = Service.objects.create(customer=customer, product=product, cycle=cycle, price=price.price, label=label.strip())
+    service = Service.objects.create(
+        customer=customer, product=product, cycle=cycle, price=price.price, label=label.strip()
+    )
     subscription_services._event(service, kind="created", actor=actor, reason="ordered")
     today = local_today()
     lang = customer.preferred_language
     name = product.display_name(lang)
     end = period_end_for(cycle=cycle, start=today)
-    lines = [LineSpec(
-        kind=ItemKind.DOMAIN if product.kind == "domain" else ItemKind.NEW_SERVICE,
-        description=f"{name}{' · ' + service.label if service.label else ''}",
-        unit_price=price.price, tax_treatment=product.tax_treatment, tax_rate=product.effective_tax_rate,
-        service=service, period_start=today, period_end=end,
-    )]
+    lines = [
+        LineSpec(
+            kind=ItemKind.DOMAIN if product.kind == "domain" else ItemKind.NEW_SERVICE,
+            description=f"{name}{' · ' + service.label if service.label else ''}",
+            unit_price=price.price,
+            tax_treatment=product.tax_treatment,
+            tax_rate=product.effective_tax_rate,
+            service=service,
+            period_start=today,
+            period_end=end,
+        )
+    ]
     if product.setup_fee:
-        lines.append(LineSpec(kind=ItemKind.SETUP_FEE, description=_("Setup fee: %(name)s") % {"name": name},
-                              unit_price=product.setup_fee, tax_treatment=product.tax_treatment,
-                              tax_rate=product.effective_tax_rate, service=service))
-    return create_order(customer=customer, lines=lines, actor=actor, reason="new service",
-                        due_date=today + dt.timedelta(days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS))
+        lines.append(
+            LineSpec(
+                kind=ItemKind.SETUP_FEE,
+                description=_("Setup fee: %(name)s") % {"name": name},
+                unit_price=product.setup_fee,
+                tax_treatment=product.tax_treatment,
+                tax_rate=product.effective_tax_rate,
+                service=service,
+            )
+        )
+    return create_order(
+        customer=customer,
+        lines=lines,
+        actor=actor,
+        reason="new service",
+        due_date=today + dt.timedelta(days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS),
+    )
 
 
 @dataclass(frozen=True)
@@ -230,7 +316,11 @@ def _check_transition(order: Order, target: str) -> None:
     if target not in ALLOWED_TRANSITIONS[order.state]:
         raise OrderStateError(
             _("Order %(number)s is %(state)s and cannot become %(target)s.")
-            % {"number": order.number, "state": order.get_state_display().lower(), "target": OrderState(target).label.lower()}
+            % {
+                "number": order.number,
+                "state": order.get_state_display().lower(),
+                "target": OrderState(target).label.lower(),
+            }
         )
 
 
@@ -241,7 +331,13 @@ def lock_order(*, order_id: int) -> Order:
 
 @transaction.atomic
 def mark_order_paid(
-    *, order_id: int, paid_at: dt.datetime, via: str, method: str = "", reference: str = "", actor=None,
+    *,
+    order_id: int,
+    paid_at: dt.datetime,
+    via: str,
+    method: str = "",
+    reference: str = "",
+    actor=None,
     locked: Order | None = None,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
@@ -257,7 +353,9 @@ def mark_order_paid(
     caller's transaction (payments lock the order before the payment), so it is not
     read twice.
     """
-    order = locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
+    order = (
+        locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
+    )
     if order.state == OrderState.PAID:
         return PaymentOutcome(order=order, applied=False, reason="already_paid")
     if order.state == OrderState.CANCELLED:
@@ -268,11 +366,15 @@ def mark_order_paid(
     order.paid_via = via
     order.payment_method = method
     order.payment_reference = reference[:120]
-    order.save(update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"])
+    order.save(
+        update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"]
+    )
     start = timezone.localtime(paid_at, BOGOTA).date()
     changed: list[int] = []
     # Read the items once: the invoice and the email below use this same list (order.items.all()).
-    prefetch_related_objects([order], Prefetch("items", queryset=OrderItem.objects.order_by("position", "id")))
+    prefetch_related_objects(
+        [order], Prefetch("items", queryset=OrderItem.objects.order_by("position", "id"))
+    )
     items = list(order.items.all())
     service_ids = {item.service_id for item in items if item.service_id}
     services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
@@ -281,15 +383,33 @@ def mark_order_paid(
         if service is None or item.kind == ItemKind.SETUP_FEE:
             continue
         if service.status == ServiceStatus.PENDING:
-            subscription_services.activate_service(service=service, start=start, actor=actor, order_number=order.number)
+            subscription_services.activate_service(
+                service=service, start=start, actor=actor, order_number=order.number
+            )
             changed.append(service.pk)
         elif item.kind in (ItemKind.RENEWAL, ItemKind.DOMAIN) and item.period_start:
-            if subscription_services.renew_service(service=service, period_start=item.period_start, actor=actor, order_number=order.number):
+            if subscription_services.renew_service(
+                service=service,
+                period_start=item.period_start,
+                actor=actor,
+                order_number=order.number,
+            ):
                 changed.append(service.pk)
             else:
-                logger.warning("order %s: service %s not renewed (due %s, period %s)", order.number, service.pk, service.next_due_date, item.period_start)
-    OrderEvent.objects.create(order=order, kind="paid", actor=actor if getattr(actor, "pk", None) else None,
-                              message=reference[:500], data={"via": via, "method": method, "services": changed})
+                logger.warning(
+                    "order %s: service %s not renewed (due %s, period %s)",
+                    order.number,
+                    service.pk,
+                    service.next_due_date,
+                    item.period_start,
+                )
+    OrderEvent.objects.create(
+        order=order,
+        kind="paid",
+        actor=actor if getattr(actor, "pk", None) else None,
+        message=reference[:500],
+        data={"via": via, "method": method, "services": changed},
+    )
     with provider_cached():  # the invoice and the email read the provider profile once
         _after_paid(order=order, changed=changed)
     logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
@@ -302,10 +422,16 @@ def _after_paid(*, order: Order, changed: list[int]) -> None:
     from clientarea.subscriptions.provisioning import notify_services_changed
 
     on_order_paid(order=order)
-    queue_email(to=order.customer.user.email, template="order_paid", customer=order.customer,
-                context={"order": order, "customer": order.customer, "order_url": order_pay_url(order)})
+    queue_email(
+        to=order.customer.user.email,
+        template="order_paid",
+        customer=order.customer,
+        context={"order": order, "customer": order.customer, "order_url": order_pay_url(order)},
+    )
     if changed:
-        notify_services_changed(service_ids=changed, event="services.changed", order_number=order.number)
+        notify_services_changed(
+            service_ids=changed, event="services.changed", order_number=order.number
+        )
 
 
 @transaction.atomic
@@ -325,32 +451,80 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
     items = list(locked.items.select_related("service"))
     OrderItem.objects.filter(order=locked).update(period_key=None)
     for item in items:
-        if item.service and item.service.status == ServiceStatus.PENDING and item.kind != ItemKind.SETUP_FEE:
-            subscription_services.cancel_service(service=item.service, reason=_("Order %(n)s cancelled: %(r)s") % {"n": locked.number, "r": reason}, actor=actor)
-    OrderEvent.objects.create(order=locked, kind="cancelled", actor=actor if getattr(actor, "pk", None) else None, message=reason[:500])
+        if (
+            item.service
+            and item.service.status == ServiceStatus.PENDING
+            and item.kind != ItemKind.SETUP_FEE
+        ):
+            subscription_services.cancel_service(
+                service=item.service,
+                reason=_("Order %(n)s cancelled: %(r)s") % {"n": locked.number, "r": reason},
+                actor=actor,
+            )
+    OrderEvent.objects.create(
+        order=locked,
+        kind="cancelled",
+        actor=actor if getattr(actor, "pk", None) else None,
+        message=reason[:500],
+    )
     if notify:
-        queue_email(to=locked.customer.user.email, template="order_cancelled", customer=locked.customer,
-                    context={"order": locked, "customer": locked.customer, "reason": reason})
+        queue_email(
+            to=locked.customer.user.email,
+            template="order_cancelled",
+            customer=locked.customer,
+            context={"order": locked, "customer": locked.customer, "reason": reason},
+        )
     logger.info("order cancelled %s: %s", locked.number, reason)
     return locked
 
 
-def register_manual_payment(*, order: Order, reference: str, actor, paid_at: dt.datetime | None = None, method: str = "transfer") -> Order:
+def register_manual_payment(
+    *,
+    order: Order,
+    reference: str,
+    actor,
+    paid_at: dt.datetime | None = None,
+    method: str = "transfer",
+) -> Order:
     """Staff record a payment received outside the gateways (e.g. a bank transfer)."""
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
     if order.state != OrderState.PENDING:
-        raise OrderStateError(_("Order %(number)s is %(state)s: only pending orders can be paid.") % {"number": order.number, "state": order.get_state_display().lower()})
-    outcome = mark_order_paid(order_id=order.pk, paid_at=paid_at or timezone.now(), via="manual", method=method, reference=reference, actor=actor)
+        raise OrderStateError(
+            _("Order %(number)s is %(state)s: only pending orders can be paid.")
+            % {"number": order.number, "state": order.get_state_display().lower()}
+        )
+    outcome = mark_order_paid(
+        order_id=order.pk,
+        paid_at=paid_at or timezone.now(),
+        via="manual",
+        method=method,
+        reference=reference,
+        actor=actor,
+    )
     if not outcome.applied:
-        raise OrderStateError(_("Order %(number)s was already %(reason)s.") % {"number": order.number, "reason": outcome.reason})
+        raise OrderStateError(
+            _("Order %(number)s was already %(reason)s.")
+            % {"number": order.number, "reason": outcome.reason}
+        )
     return outcome.order
 
 
 def resend_order_email(*, order: Order, actor=None) -> None:
-    template = {"pending": "order_created", "paid": "order_paid", "cancelled": "order_cancelled"}[order.state]
+    template = {"pending": "order_created", "paid": "order_paid", "cancelled": "order_cancelled"}[
+        order.state
+    ]
     with transaction.atomic():
-        queue_email(to=order.customer.user.email, template=template, customer=order.customer,
-                    context={"order": order, "customer": order.customer, "pay_url": order_pay_url(order),
-                             "order_url": order_pay_url(order), "reason": order.cancel_reason})
+        queue_email(
+            to=order.customer.user.email,
+            template=template,
+            customer=order.customer,
+            context={
+                "order": order,
+                "customer": order.customer,
+                "pay_url": order_pay_url(order),
+                "order_url": order_pay_url(order),
+                "reason": order.cancel_reason,
+            },
+        )
         OrderEvent.objects.create(order=order, kind="email_resent", actor=actor, message=template)

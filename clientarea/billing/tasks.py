@@ -26,7 +26,9 @@ def scheduled_billing_run_task() -> int | None:
 
 
 @db_task()
-def billing_run_task(run_date: str | None = None, dry_run: bool = False, triggered_by: str = "worker") -> int:
+def billing_run_task(
+    run_date: str | None = None, dry_run: bool = False, triggered_by: str = "worker"
+) -> int:
     """A billing run on request (the back office's "Run billing now")."""
     day = dt.date.fromisoformat(run_date) if run_date else None
     return automation.run_billing(run_date=day, dry_run=dry_run, triggered_by=triggered_by).pk

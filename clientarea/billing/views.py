@@ -29,10 +29,17 @@ def order_list(request: HttpRequest) -> HttpResponse:
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
     ]
-    return render(request, "billing/order_list.html", {
-        "page": page, "state": state, "filters": filters, "counts": counts,
-        "help_url": selectors.pay_help_url(translation.get_language()),
-    })
+    return render(
+        request,
+        "billing/order_list.html",
+        {
+            "page": page,
+            "state": state,
+            "filters": filters,
+            "counts": counts,
+            "help_url": selectors.pay_help_url(translation.get_language()),
+        },
+    )
 
 
 def _order_context(request: HttpRequest, number: str) -> dict:
@@ -41,9 +48,13 @@ def _order_context(request: HttpRequest, number: str) -> dict:
     return {
         "order": order,
         "items": [(item, selectors.tax_label(item)) for item in order.items.all()],
-        "seller": order.seller_snapshot, "seller_document": selectors.party_document(order.seller_snapshot),
-        "buyer": order.buyer_snapshot, "buyer_document": selectors.party_document(order.buyer_snapshot),
-        "paid_via": selectors.payment_description(via=order.paid_via, method=order.payment_method) if order.paid_at else "",
+        "seller": order.seller_snapshot,
+        "seller_document": selectors.party_document(order.seller_snapshot),
+        "buyer": order.buyer_snapshot,
+        "buyer_document": selectors.party_document(order.buyer_snapshot),
+        "paid_via": selectors.payment_description(via=order.paid_via, method=order.payment_method)
+        if order.paid_at
+        else "",
     }
 
 
@@ -66,5 +77,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 def order_print(request: HttpRequest, number: str) -> HttpResponse:
     context = _order_context(request, number)
-    context["order_url"] = request.build_absolute_uri(reverse("billing:order", kwargs={"number": number}))
+    context["order_url"] = request.build_absolute_uri(
+        reverse("billing:order", kwargs={"number": number})
+    )
     return render(request, "billing/order_print.html", context)

@@ -16,7 +16,16 @@ class ProductPriceInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "tax_treatment", "tax_rate", "setup_fee", "active", "sort_order"]
+    list_display = [
+        "code",
+        "name",
+        "kind",
+        "tax_treatment",
+        "tax_rate",
+        "setup_fee",
+        "active",
+        "sort_order",
+    ]
     list_filter = ["kind", "active", "tax_treatment"]
     list_editable = ["active", "sort_order"]
     search_fields = ["code", "name", "name_en"]
@@ -25,10 +34,19 @@ class ProductAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("code", "name", "name_en", "kind", "active", "sort_order")}),
         (_("Description"), {"fields": ("description", "description_en")}),
-        (_("Tax and fees"), {"fields": ("tax_treatment", "tax_rate", "setup_fee"),
-                             "description": _("Prices are before IVA. Changing a price does not change existing services or orders.")}),
+        (
+            _("Tax and fees"),
+            {
+                "fields": ("tax_treatment", "tax_rate", "setup_fee"),
+                "description": _(
+                    "Prices are before IVA. Changing a price does not change existing services or orders."
+                ),
+            },
+        ),
     )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Products with services are protected by the database; deactivate them instead.
-        return super().has_delete_permission(request, obj) and (obj is None or not obj.services.exists())
+        return super().has_delete_permission(request, obj) and (
+            obj is None or not obj.services.exists()
+        )

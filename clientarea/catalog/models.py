@@ -21,8 +21,13 @@ class BillingCycle(models.TextChoices):
 
 
 CYCLE_MONTHS: dict[str, int | None] = {
-    BillingCycle.MONTHLY: 1, BillingCycle.QUARTERLY: 3, BillingCycle.SEMIANNUAL: 6, BillingCycle.ANNUAL: 12,
-    BillingCycle.BIENNIAL: 24, BillingCycle.TRIENNIAL: 36, BillingCycle.ONE_TIME: None,
+    BillingCycle.MONTHLY: 1,
+    BillingCycle.QUARTERLY: 3,
+    BillingCycle.SEMIANNUAL: 6,
+    BillingCycle.ANNUAL: 12,
+    BillingCycle.BIENNIAL: 24,
+    BillingCycle.TRIENNIAL: 36,
+    BillingCycle.ONE_TIME: None,
 }
 
 
@@ -48,9 +53,23 @@ class Product(models.Model):
     kind = models.CharField(_("type"), max_length=10, choices=ProductKind.choices)
     description = models.TextField(_("description"), blank=True)
     description_en = models.TextField(_("description (English)"), blank=True)
-    tax_treatment = models.CharField(_("tax treatment"), max_length=10, choices=TaxTreatment.choices, default=TaxTreatment.TAXED)
-    tax_rate = models.DecimalField(_("IVA rate %"), max_digits=5, decimal_places=2, default=Decimal("19.00"), validators=[MinValueValidator(0)])
-    setup_fee = models.DecimalField(_("setup fee"), max_digits=14, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)])
+    tax_treatment = models.CharField(
+        _("tax treatment"), max_length=10, choices=TaxTreatment.choices, default=TaxTreatment.TAXED
+    )
+    tax_rate = models.DecimalField(
+        _("IVA rate %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("19.00"),
+        validators=[MinValueValidator(0)],
+    )
+    setup_fee = models.DecimalField(
+        _("setup fee"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+    )
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -77,12 +96,16 @@ class Product(models.Model):
 class ProductPrice(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
     cycle = models.CharField(_("billing cycle"), max_length=12, choices=BillingCycle.choices)
-    price = models.DecimalField(_("price (before IVA)"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    price = models.DecimalField(
+        _("price (before IVA)"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
 
     class Meta:
         verbose_name = _("price")
         verbose_name_plural = _("prices")
-        constraints = [models.UniqueConstraint(fields=["product", "cycle"], name="unique_product_cycle_price")]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "cycle"], name="unique_product_cycle_price")
+        ]
         ordering = ["product", "price"]
 
     def __str__(self) -> str:

@@ -51,9 +51,13 @@ def _tax_label(product: Product) -> str:
 
 def orderable_catalog(language: str) -> list[OfferGroup]:
     """Active products with at least one price, grouped by kind, with IVA and total per cycle (two queries)."""
-    products = Product.objects.filter(active=True).prefetch_related(
-        Prefetch("prices", queryset=ProductPrice.objects.all()),
-    ).order_by("sort_order", "name")
+    products = (
+        Product.objects.filter(active=True)
+        .prefetch_related(
+            Prefetch("prices", queryset=ProductPrice.objects.all()),
+        )
+        .order_by("sort_order", "name")
+    )
     groups: dict[str, OfferGroup] = {}
     for product in products:
         prices = sorted(product.prices.all(), key=lambda p: CYCLE_ORDER.get(p.cycle, 99))
@@ -61,14 +65,37 @@ def orderable_catalog(language: str) -> list[OfferGroup]:
             continue
         rate = product.effective_tax_rate
         offer = Offer(
-            product=product, name=product.display_name(language),
-            description=(product.description_en if language == "en" and product.description_en else product.description),
-            tax_label=_tax_label(product), setup_fee=product.setup_fee, setup_tax=tax_for(product.setup_fee, rate),
+            product=product,
+            name=product.display_name(language),
+            description=(
+                product.description_en
+                if language == "en" and product.description_en
+                else product.description
+            ),
+            tax_label=_tax_label(product),
+            setup_fee=product.setup_fee,
+            setup_tax=tax_for(product.setup_fee, rate),
         )
         for p in prices:
             tax = tax_for(p.price, rate)
-            offer.prices.append(PriceOption(cycle=p.cycle, cycle_label=p.get_cycle_display(), price=p.price, tax=tax, total=p.price + tax))
-        group = groups.setdefault(product.kind, OfferGroup(kind=product.kind, label=ProductKind(product.kind).label if product.kind in ProductKind.values else product.kind))
+            offer.prices.append(
+                PriceOption(
+                    cycle=p.cycle,
+                    cycle_label=p.get_cycle_display(),
+                    price=p.price,
+                    tax=tax,
+                    total=p.price + tax,
+                )
+            )
+        group = groups.setdefault(
+            product.kind,
+            OfferGroup(
+                kind=product.kind,
+                label=ProductKind(product.kind).label
+                if product.kind in ProductKind.values
+                else product.kind,
+            ),
+        )
         group.offers.append(offer)
     kind_order = {value: i for i, value in enumerate(ProductKind.values)}
     return sorted(groups.values(), key=lambda g: kind_order.get(g.kind, 99))

@@ -23,10 +23,33 @@ class WarningsMixin:
 
 @admin.register(NumberingResolution)
 class NumberingResolutionAdmin(WarningsMixin, admin.ModelAdmin):
-    list_display = ["number", "prefix", "range_from", "range_to", "next_number", "remaining", "valid_from", "valid_to", "environment", "active"]
+    list_display = [
+        "number",
+        "prefix",
+        "range_from",
+        "range_to",
+        "next_number",
+        "remaining",
+        "valid_from",
+        "valid_to",
+        "environment",
+        "active",
+    ]
     list_filter = ["active", "environment"]
-    fields = ["number", "prefix", "range_from", "range_to", "next_number", "valid_from", "valid_to", "technical_key",
-              "environment", "active", "warn_remaining_numbers", "warn_remaining_days"]
+    fields = [
+        "number",
+        "prefix",
+        "range_from",
+        "range_to",
+        "next_number",
+        "valid_from",
+        "valid_to",
+        "technical_key",
+        "environment",
+        "active",
+        "warn_remaining_numbers",
+        "warn_remaining_days",
+    ]
 
     @admin.display(description=_("numbers left"))
     def remaining(self, obj):
@@ -55,19 +78,53 @@ class TransmissionInline(admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
-    list_display = ["__str__", "order", "customer", "status", "issued_at", "total", "rendered", "emailed_at"]
+    list_display = [
+        "__str__",
+        "order",
+        "customer",
+        "status",
+        "issued_at",
+        "total",
+        "rendered",
+        "emailed_at",
+    ]
     list_filter = ["status", "resolution"]
-    search_fields = ["full_number", "cufe", "order__number", "customer__user__email", "customer__document_number"]
+    search_fields = [
+        "full_number",
+        "cufe",
+        "order__number",
+        "customer__user__email",
+        "customer__document_number",
+    ]
     list_select_related = ["order", "customer__user"]
     date_hierarchy = "issued_at"
     inlines = [TransmissionInline]
     actions = ["resend_email", "issue_waiting"]
-    fields = ["full_number", "status", "waiting_reason", "order", "customer", "resolution", "cufe", "issued_at", "paid_at",
-              "payment_means_code", "total", "rendered_at", "render_error", "emailed_at", "downloads"]
+    fields = [
+        "full_number",
+        "status",
+        "waiting_reason",
+        "order",
+        "customer",
+        "resolution",
+        "cufe",
+        "issued_at",
+        "paid_at",
+        "payment_means_code",
+        "total",
+        "rendered_at",
+        "render_error",
+        "emailed_at",
+        "downloads",
+    ]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
+        return (
+            super()
+            .get_queryset(request)
+            .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
+        )
 
     def has_add_permission(self, request):
         return False
@@ -86,16 +143,29 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         return format_html_join(
             " · ",
             '<a href="{}">{}</a>',
-            ((reverse("admin:einvoice_invoice_download", args=[obj.pk, kind]), kind.upper()) for kind in ("pdf", "xml", "attached")),
+            (
+                (reverse("admin:einvoice_invoice_download", args=[obj.pk, kind]), kind.upper())
+                for kind in ("pdf", "xml", "attached")
+            ),
         )
 
     def get_urls(self):
-        return [path("<int:pk>/download/<str:kind>/", self.admin_site.admin_view(self.download), name="einvoice_invoice_download"), *super().get_urls()]
+        return [
+            path(
+                "<int:pk>/download/<str:kind>/",
+                self.admin_site.admin_view(self.download),
+                name="einvoice_invoice_download",
+            ),
+            *super().get_urls(),
+        ]
 
     def download(self, request, pk: int, kind: str):
         invoice = get_object_or_404(Invoice, pk=pk)
-        data = {"pdf": (invoice.pdf, "application/pdf", "pdf"), "xml": (invoice.xml_signed, "application/xml", "xml"),
-                "attached": (invoice.attached_document, "application/xml", "attached.xml")}.get(kind)
+        data = {
+            "pdf": (invoice.pdf, "application/pdf", "pdf"),
+            "xml": (invoice.xml_signed, "application/xml", "xml"),
+            "attached": (invoice.attached_document, "application/xml", "attached.xml"),
+        }.get(kind)
         if data is None or not invoice.rendered_at:
             raise Http404
         response = HttpResponse(bytes(data[0]), content_type=data[1])

@@ -32,7 +32,9 @@ NSMAP = {None: ATTACHED_NS, "cac": CAC, "cbc": CBC, "ds": DS, "ext": EXT, "xades
 MAX_EMAIL_BYTES = 2 * 1024 * 1024  # §4: 2 MB per message
 
 
-def _sub(parent: etree._Element, ns: str, name: str, text: str | None = None, **attrs: str) -> etree._Element:
+def _sub(
+    parent: etree._Element, ns: str, name: str, text: str | None = None, **attrs: str
+) -> etree._Element:
     element = etree.SubElement(parent, f"{{{ns}}}{name}", attrs or None)
     if text is not None:
         element.text = text
@@ -90,7 +92,9 @@ def build_attached_document(
     _sub(reference, CBC, "Description").text = etree.CDATA(text)
     if key is None or cert is None:
         return to_bytes(root)
-    signed = etree.fromstring(sign_invoice(root, key, cert), etree.XMLParser(resolve_entities=False))
+    signed = etree.fromstring(
+        sign_invoice(root, key, cert), etree.XMLParser(resolve_entities=False)
+    )
     # Signing re-parses the tree, turning the CDATA into escaped text. Canonical
     # XML treats both alike, so restoring the CDATA keeps the signature valid.
     description = signed.find("cac:Attachment/cac:ExternalReference/cbc:Description", NS)
@@ -109,12 +113,16 @@ def dian_file_stem(supplier_nit: str, year: int, sequence: int, provider_code: s
     return f"{supplier_nit.zfill(10)}{provider_code}{year % 100:02d}{sequence:08x}"
 
 
-def attached_document_filename(supplier_nit: str, year: int, sequence: int, provider_code: str = "000") -> str:
+def attached_document_filename(
+    supplier_nit: str, year: int, sequence: int, provider_code: str = "000"
+) -> str:
     """``ad<stem>.xml``, e.g. ``ad0900373076000250000001b.xml``."""
     return f"ad{dian_file_stem(supplier_nit, year, sequence, provider_code)}.xml"
 
 
-def email_zip_filename(supplier_nit: str, year: int, sequence: int, provider_code: str = "000") -> str:
+def email_zip_filename(
+    supplier_nit: str, year: int, sequence: int, provider_code: str = "000"
+) -> str:
     """``z<stem>.zip``: the attachment name of the e-mail."""
     return f"z{dian_file_stem(supplier_nit, year, sequence, provider_code)}.zip"
 
@@ -132,7 +140,9 @@ def build_email_zip(
     ``sequence`` is the issuer's yearly consecutive of such files. Raises
     ``ValueError`` when the result exceeds DIAN's 2 MB e-mail limit (§4).
     """
-    xml_name = attached_document_filename(doc.supplier.document_number, doc.issue_date.year, sequence, provider_code)
+    xml_name = attached_document_filename(
+        doc.supplier.document_number, doc.issue_date.year, sequence, provider_code
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(_entry(xml_name, doc), attached_document)
@@ -147,7 +157,9 @@ def build_email_zip(
 def _entry(name: str, doc: InvoiceDocument) -> zipfile.ZipInfo:
     """A ZIP entry dated at the invoice's issue time, so the ZIP is reproducible."""
     local = doc.local_issue
-    info = zipfile.ZipInfo(name, date_time=(local.year, local.month, local.day, local.hour, local.minute, local.second))
+    info = zipfile.ZipInfo(
+        name, date_time=(local.year, local.month, local.day, local.hour, local.minute, local.second)
+    )
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     return info

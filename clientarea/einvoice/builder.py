@@ -15,7 +15,14 @@ from clientarea.lib import codelists
 from clientarea.lib.dates import BOGOTA
 
 # DIAN MediosPago-2.1 codes for how the customer paid.
-PAYMENT_MEANS = {"card": "48", "credit_card": "48", "debit_card": "49", "pse": "47", "cash": "10", "transfer": "45"}
+PAYMENT_MEANS = {
+    "card": "48",
+    "credit_card": "48",
+    "debit_card": "49",
+    "pse": "47",
+    "cash": "10",
+    "transfer": "45",
+}
 
 
 def payment_means_code(method: str) -> str:
@@ -29,11 +36,21 @@ def _responsibilities(value: str) -> tuple[str, ...]:
 def _party(source, *, legal_name: str, email: str, iva_responsible: bool) -> Party:
     code = source.municipality_code
     return Party(
-        person_type=source.person_type, document_type=source.document_type, document_number=source.document_number,
-        check_digit=source.check_digit or "", legal_name=legal_name, first_name=getattr(source, "first_name", ""),
-        last_name=getattr(source, "last_name", ""), trade_name=source.trade_name, email=email, phone=source.phone,
-        address_line=source.address, municipality_code=code, municipality_name=codelists.municipalities().get(code, ""),
-        department_code=code[:2], department_name=codelists.departments().get(code[:2], ""),
+        person_type=source.person_type,
+        document_type=source.document_type,
+        document_number=source.document_number,
+        check_digit=source.check_digit or "",
+        legal_name=legal_name,
+        first_name=getattr(source, "first_name", ""),
+        last_name=getattr(source, "last_name", ""),
+        trade_name=source.trade_name,
+        email=email,
+        phone=source.phone,
+        address_line=source.address,
+        municipality_code=code,
+        municipality_name=codelists.municipalities().get(code, ""),
+        department_code=code[:2],
+        department_name=codelists.departments().get(code[:2], ""),
         fiscal_responsibilities=_responsibilities(source.fiscal_responsibilities),
         tax_scheme="01" if iva_responsible else "ZZ",
     )
@@ -41,34 +58,58 @@ def _party(source, *, legal_name: str, email: str, iva_responsible: bool) -> Par
 
 def supplier_party(provider: ProviderProfile) -> Party:
     # The provider charges IVA, so it is "responsable de IVA" (TaxScheme 01).
-    return _party(provider, legal_name=provider.legal_name, email=provider.email, iva_responsible=True)
+    return _party(
+        provider, legal_name=provider.legal_name, email=provider.email, iva_responsible=True
+    )
 
 
 def customer_party(customer: Customer) -> Party:
-    legal = customer.legal_name if customer.person_type == PersonType.JURIDICA else f"{customer.first_name} {customer.last_name}".strip()
-    iva = any(code in ("O-13", "O-15", "O-23", "O-47") for code in _responsibilities(customer.fiscal_responsibilities))
+    legal = (
+        customer.legal_name
+        if customer.person_type == PersonType.JURIDICA
+        else f"{customer.first_name} {customer.last_name}".strip()
+    )
+    iva = any(
+        code in ("O-13", "O-15", "O-23", "O-47")
+        for code in _responsibilities(customer.fiscal_responsibilities)
+    )
     return _party(customer, legal_name=legal, email=customer.user.email, iva_responsible=iva)
 
 
 def resolution_data(resolution: NumberingResolution) -> Resolution:
     return Resolution(
-        number=resolution.number, prefix=resolution.prefix, range_from=resolution.range_from, range_to=resolution.range_to,
-        valid_from=resolution.valid_from, valid_to=resolution.valid_to, technical_key=resolution.technical_key,
+        number=resolution.number,
+        prefix=resolution.prefix,
+        range_from=resolution.range_from,
+        range_to=resolution.range_to,
+        valid_from=resolution.valid_from,
+        valid_to=resolution.valid_to,
+        technical_key=resolution.technical_key,
         environment=resolution.environment,
     )
 
 
 def build_document(
-    *, order, customer: Customer, provider: ProviderProfile, resolution: NumberingResolution, number: int,
-    issued_at: dt.datetime, method: str,
+    *,
+    order,
+    customer: Customer,
+    provider: ProviderProfile,
+    resolution: NumberingResolution,
+    number: int,
+    issued_at: dt.datetime,
+    method: str,
 ) -> InvoiceDocument:
     """Raises ValueError when a party lacks data DIAN requires (the invoice then waits)."""
     lines = tuple(
         Line.build(
-            description=item.description, quantity=Decimal(item.quantity), unit_price=Decimal(item.unit_price),
+            description=item.description,
+            quantity=Decimal(item.quantity),
+            unit_price=Decimal(item.unit_price),
             tax_rate=Decimal(item.tax_rate) if item.tax_treatment == "taxed" else Decimal("0"),
-            tax_treatment=item.tax_treatment, period_start=item.period_start if item.period_end else None,
-            period_end=item.period_end if item.period_start else None, code=str(item.service_id or ""),
+            tax_treatment=item.tax_treatment,
+            period_start=item.period_start if item.period_end else None,
+            period_end=item.period_end if item.period_start else None,
+            code=str(item.service_id or ""),
         )
         for item in order.items.all()
     )
@@ -76,18 +117,26 @@ def build_document(
     from clientarea.lib.nit import check_digit
 
     return InvoiceDocument(
-        number=number, resolution=resolution_data(resolution), issue=issued_at, due=issued_at.astimezone(BOGOTA).date(),
-        supplier=supplier_party(provider), customer=customer_party(customer), lines=lines, payment_form="1",
-        payment_means_code=payment_means_code(method), order_reference=order.number,
-        software_id=settings.EINVOICE_SOFTWARE_ID, software_pin=settings.EINVOICE_SOFTWARE_PIN,
-        software_provider_nit=provider_nit, software_provider_dv=check_digit(provider_nit),
+        number=number,
+        resolution=resolution_data(resolution),
+        issue=issued_at,
+        due=issued_at.astimezone(BOGOTA).date(),
+        supplier=supplier_party(provider),
+        customer=customer_party(customer),
+        lines=lines,
+        payment_form="1",
+        payment_means_code=payment_means_code(method),
+        order_reference=order.number,
+        software_id=settings.EINVOICE_SOFTWARE_ID,
+        software_pin=settings.EINVOICE_SOFTWARE_PIN,
+        software_provider_nit=provider_nit,
+        software_provider_dv=check_digit(provider_nit),
         payable_rounding=Decimal(order.rounding),
     )
 
 
-
-
 # --- snapshot (JSON) <-> InvoiceDocument -------------------------------------------------
+
 
 def _plain(value):
     if isinstance(value, Decimal):
@@ -110,19 +159,40 @@ def document_from_json(data: dict) -> InvoiceDocument:
         return Party(**{**p, "fiscal_responsibilities": tuple(p["fiscal_responsibilities"])})
 
     def line(item: dict) -> Line:
-        return Line(**{
-            **item,
-            **{k: Decimal(item[k]) for k in ("quantity", "unit_price", "line_extension", "tax_rate", "tax_amount")},
-            "period_start": dt.date.fromisoformat(item["period_start"]) if item.get("period_start") else None,
-            "period_end": dt.date.fromisoformat(item["period_end"]) if item.get("period_end") else None,
-        })
+        return Line(
+            **{
+                **item,
+                **{
+                    k: Decimal(item[k])
+                    for k in ("quantity", "unit_price", "line_extension", "tax_rate", "tax_amount")
+                },
+                "period_start": dt.date.fromisoformat(item["period_start"])
+                if item.get("period_start")
+                else None,
+                "period_end": dt.date.fromisoformat(item["period_end"])
+                if item.get("period_end")
+                else None,
+            }
+        )
 
     res = data["resolution"]
-    return InvoiceDocument(**{
-        **data,
-        "resolution": Resolution(**{**res, "valid_from": dt.date.fromisoformat(res["valid_from"]), "valid_to": dt.date.fromisoformat(res["valid_to"])}),
-        "issue": dt.datetime.fromisoformat(data["issue"]), "due": dt.date.fromisoformat(data["due"]),
-        "supplier": party(data["supplier"]), "customer": party(data["customer"]),
-        "lines": tuple(line(item) for item in data["lines"]),
-        "payable_rounding": Decimal(data.get("payable_rounding", "0")),  # absent from older snapshots
-    })
+    return InvoiceDocument(
+        **{
+            **data,
+            "resolution": Resolution(
+                **{
+                    **res,
+                    "valid_from": dt.date.fromisoformat(res["valid_from"]),
+                    "valid_to": dt.date.fromisoformat(res["valid_to"]),
+                }
+            ),
+            "issue": dt.datetime.fromisoformat(data["issue"]),
+            "due": dt.date.fromisoformat(data["due"]),
+            "supplier": party(data["supplier"]),
+            "customer": party(data["customer"]),
+            "lines": tuple(line(item) for item in data["lines"]),
+            "payable_rounding": Decimal(
+                data.get("payable_rounding", "0")
+            ),  # absent from older snapshots
+        }
+    )

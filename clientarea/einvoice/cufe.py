@@ -63,7 +63,9 @@ def _check(fields: CufeFields, cl_tec: str) -> None:
     for name in ("val_fac", "val_imp1", "val_imp2", "val_imp3", "val_tot"):
         value = getattr(fields, name)
         if not isinstance(value, str) or not _AMOUNT.match(value):
-            raise CufeInputError(f"{name} must be a string with 2 decimals like '1500000.00', got {value!r}")
+            raise CufeInputError(
+                f"{name} must be a string with 2 decimals like '1500000.00', got {value!r}"
+            )
     if not fields.nit_ofe.isdigit():
         raise CufeInputError("NitOFE must be the supplier NIT, digits only and without DV")
     if not fields.num_adq:
@@ -91,7 +93,17 @@ def cufe_input(
 ) -> str:
     """The string DIAN hashes: fields concatenated with the tax codes, no separators."""
     fields = CufeFields(
-        num_fac, fec_fac, hor_fac, val_fac, val_imp1, val_imp2, val_imp3, val_tot, nit_ofe, num_adq, tipo_ambie
+        num_fac,
+        fec_fac,
+        hor_fac,
+        val_fac,
+        val_imp1,
+        val_imp2,
+        val_imp3,
+        val_tot,
+        nit_ofe,
+        num_adq,
+        tipo_ambie,
     )
     _check(fields, cl_tec)
     return "".join(
@@ -187,7 +199,9 @@ def _text(root: etree._Element, path: str, *, required: bool = True) -> str:
 
 def _tax_total(root: etree._Element, code: str) -> str:
     """TaxTotal/TaxAmount of the TaxTotal whose scheme is ``code``; 0.00 if absent (§1.1)."""
-    path = f"cac:TaxTotal[cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID='{code}']/cbc:TaxAmount"
+    path = (
+        f"cac:TaxTotal[cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID='{code}']/cbc:TaxAmount"
+    )
     return _text(root, path, required=False) or "0.00"
 
 
@@ -212,7 +226,9 @@ def cufe_fields_from_xml(xml: bytes | str | etree._Element | etree._ElementTree)
     )
 
 
-def cufe_from_xml(xml: bytes | str | etree._Element | etree._ElementTree, technical_key: str) -> str:
+def cufe_from_xml(
+    xml: bytes | str | etree._Element | etree._ElementTree, technical_key: str
+) -> str:
     """Recompute the CUFE of an Invoice from its own fields and the range's ClTec."""
     return compute_cufe_from_fields(cufe_fields_from_xml(xml), technical_key)
 

@@ -94,7 +94,9 @@ class Party:
             raise ValueError("at least one fiscal responsibility code is required (§6.3)")
         if self.document_type == "31":
             if not self.document_number.isdigit():
-                raise ValueError("a NIT is written with digits only, without DV, dots or dashes (§1.1)")
+                raise ValueError(
+                    "a NIT is written with digits only, without DV, dots or dashes (§1.1)"
+                )
             if self.check_digit != nit_check_digit(self.document_number):
                 raise ValueError(f"wrong NIT check digit for {self.document_number}")
 
@@ -209,7 +211,9 @@ class Line:
             if self.tax_rate <= 0:
                 raise ValueError("a taxed line needs a positive IVA rate; use 'exempt' for 0 %")
             if self.tax_amount != tax_for(self.line_extension, self.tax_rate):
-                raise ValueError("tax_amount must be line_extension × tax_rate / 100 rounded to 0.01")
+                raise ValueError(
+                    "tax_amount must be line_extension × tax_rate / 100 rounded to 0.01"
+                )
         elif self.tax_rate != 0 or self.tax_amount != 0:
             raise ValueError(f"an {self.tax_treatment} line carries no IVA (rate and amount 0)")
         if (self.period_start is None) != (self.period_end is None):
@@ -269,7 +273,9 @@ class InvoiceDocument:
         res = self.resolution
         if not (res.range_from <= self.number <= res.range_to):
             # §5: DIAN rejects numbers outside the authorized range.
-            raise ValueError(f"number {self.number} is outside the authorized range {res.range_from}-{res.range_to}")
+            raise ValueError(
+                f"number {self.number} is outside the authorized range {res.range_from}-{res.range_to}"
+            )
         if not (res.valid_from <= self.issue_date <= res.valid_to):
             raise ValueError("issue date is outside the validity of the numbering resolution (§5)")
         if self.due < self.issue_date:
@@ -338,7 +344,9 @@ class InvoiceDocument:
 
     @property
     def excluded_total(self) -> Decimal:
-        return quantize(sum((line.line_extension for line in self.lines if not line.has_iva_subtotal), ZERO))
+        return quantize(
+            sum((line.line_extension for line in self.lines if not line.has_iva_subtotal), ZERO)
+        )
 
     @property
     def tax_exclusive_amount(self) -> Decimal:

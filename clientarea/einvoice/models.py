@@ -23,10 +23,16 @@ class NumberingResolution(models.Model):
     valid_from = models.DateField(_("valid from"))
     valid_to = models.DateField(_("valid until"))
     technical_key = models.CharField(_("technical key (ClTec)"), max_length=200)
-    environment = models.CharField(_("environment"), max_length=1, choices=Environment.choices, default=Environment.TEST)
-    next_number = models.PositiveBigIntegerField(_("next number"), help_text=_("Allocated gap-free under a row lock."))
+    environment = models.CharField(
+        _("environment"), max_length=1, choices=Environment.choices, default=Environment.TEST
+    )
+    next_number = models.PositiveBigIntegerField(
+        _("next number"), help_text=_("Allocated gap-free under a row lock.")
+    )
     active = models.BooleanField(_("active"), default=True)
-    warn_remaining_numbers = models.PositiveIntegerField(_("warn when fewer numbers remain"), default=100)
+    warn_remaining_numbers = models.PositiveIntegerField(
+        _("warn when fewer numbers remain"), default=100
+    )
     warn_remaining_days = models.PositiveIntegerField(_("warn when fewer days remain"), default=30)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -35,7 +41,10 @@ class NumberingResolution(models.Model):
         verbose_name_plural = _("numbering resolutions")
         ordering = ["-active", "valid_from", "id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(range_from__lte=models.F("range_to")), name="resolution_range_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(range_from__lte=models.F("range_to")),
+                name="resolution_range_ordered",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -69,11 +78,30 @@ class InvoiceStatus(models.TextChoices):
 class Invoice(models.Model):
     """The electronic sales invoice of one paid order. Immutable once issued."""
 
-    order = models.OneToOneField("billing.Order", on_delete=models.PROTECT, related_name="invoice", verbose_name=_("order"))
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("customer"))
-    status = models.CharField(_("status"), max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.WAITING, db_index=True)
+    order = models.OneToOneField(
+        "billing.Order", on_delete=models.PROTECT, related_name="invoice", verbose_name=_("order")
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        verbose_name=_("customer"),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=InvoiceStatus.choices,
+        default=InvoiceStatus.WAITING,
+        db_index=True,
+    )
     waiting_reason = models.CharField(_("why it waits"), max_length=300, blank=True)
-    resolution = models.ForeignKey(NumberingResolution, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices")
+    resolution = models.ForeignKey(
+        NumberingResolution,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
     number = models.PositiveBigIntegerField(_("consecutive"), null=True, blank=True)
     full_number = models.CharField(_("number"), max_length=30, null=True, blank=True, unique=True)
     cufe = models.CharField("CUFE", max_length=96, blank=True, db_index=True)
@@ -81,7 +109,12 @@ class Invoice(models.Model):
     paid_at = models.DateTimeField(_("paid at"))
     payment_means_code = models.CharField(_("payment means"), max_length=3, default="10")
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
-    document = models.JSONField(_("document snapshot"), default=dict, blank=True, help_text=_("Seller, buyer, lines and totals as issued."))
+    document = models.JSONField(
+        _("document snapshot"),
+        default=dict,
+        blank=True,
+        help_text=_("Seller, buyer, lines and totals as issued."),
+    )
     xml_unsigned = models.TextField(blank=True)
     xml_signed = models.BinaryField(blank=True, default=b"")
     attached_document = models.BinaryField(blank=True, default=b"")
@@ -96,7 +129,9 @@ class Invoice(models.Model):
         verbose_name_plural = _("electronic invoices")
         ordering = ["-issued_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["resolution", "number"], name="unique_invoice_number_per_resolution"),
+            models.UniqueConstraint(
+                fields=["resolution", "number"], name="unique_invoice_number_per_resolution"
+            ),
         ]
 
     def __str__(self) -> str:

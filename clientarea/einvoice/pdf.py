@@ -322,7 +322,9 @@ class _SharedFont:
         self.template = template
         self.fontkey = template.fontkey
         self.data = path.read_bytes()
-        self.common_glyphs = frozenset(template.cmap[ord(c)] for c in COMMON_CHARACTERS if ord(c) in template.cmap)
+        self.common_glyphs = frozenset(
+            template.cmap[ord(c)] for c in COMMON_CHARACTERS if ord(c) in template.cmap
+        )
         self._embedded: OrderedDict[frozenset[str], _EmbeddedFont] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -396,10 +398,13 @@ class _OutputProducer(OutputProducer):
         shared = getattr(fpdf, "_shared_by_key", {})
         if (
             not shared
-            or set(fpdf.fonts) != set(shared)  # other fonts too: fpdf does them all (subsetting ours itself)
+            or set(fpdf.fonts)
+            != set(shared)  # other fonts too: fpdf does them all (subsetting ours itself)
             or getattr(fpdf, "_compliance", None)  # PDF/A needs more (a CIDSet): fpdf does it
         ):
-            return super()._add_fonts(image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name)
+            return super()._add_fonts(
+                image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name
+            )
         return {
             font.i: self._add_shared_font(font, shared[key])
             for key, font in sorted(fpdf.fonts.items(), key=lambda item: item[1].i)
@@ -410,13 +415,16 @@ class _OutputProducer(OutputProducer):
         fontname = f"MPDFAA+{font.name}"
         if font.missing_glyphs:
             msg = ", ".join(
-                f"'{chr(x)}' ({chr(x).encode('unicode-escape').decode()})" for x in font.missing_glyphs[:10]
+                f"'{chr(x)}' ({chr(x).encode('unicode-escape').decode()})"
+                for x in font.missing_glyphs[:10]
             )
             if len(font.missing_glyphs) > 10:
                 msg += f", ... (and {len(font.missing_glyphs) - 10} others)"
             _PDF_LOG.warning("Font %s is missing the following glyphs: %s", fontname, msg)
         used = [(glyph, char_id) for glyph, char_id in font.subset.items() if glyph is not None]
-        embedded = shared.embedded((glyph.glyph_name for glyph, _ in used), pad=getattr(self.fpdf, "_pad_fonts", True))
+        embedded = shared.embedded(
+            (glyph.glyph_name for glyph, _ in used), pad=getattr(self.fpdf, "_pad_fonts", True)
+        )
 
         composite_font_obj = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
         self._add_pdf_obj(composite_font_obj, "fonts")
@@ -456,7 +464,9 @@ class _OutputProducer(OutputProducer):
         self._add_pdf_obj(font_descriptor_obj, "fonts")
         cid_font_obj.font_descriptor = font_descriptor_obj
 
-        code_to_glyph = tuple(sorted((char_id, embedded.gid_by_name[glyph.glyph_name]) for glyph, char_id in used))
+        code_to_glyph = tuple(
+            sorted((char_id, embedded.gid_by_name[glyph.glyph_name]) for glyph, char_id in used)
+        )
         cid_to_gid_map_obj = _CompressedStream(_cid_to_gid_map(code_to_glyph))
         self._add_pdf_obj(cid_to_gid_map_obj, "fonts")
         cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
@@ -493,7 +503,9 @@ def _reuse_logo(pdf: FPDF, path: str) -> None:
         _, _, info = preload_image(scratch, path)
         if not isinstance(info, RasterImageInfo):
             return  # an SVG logo is drawn, not cached
-        profile = next((icc for icc, index in scratch.icc_profiles.items() if index == info["iccp_i"]), None)
+        profile = next(
+            (icc for icc, index in scratch.icc_profiles.items() if index == info["iccp_i"]), None
+        )
         cached = (version, info, profile)
         with _logos_lock:
             if len(_logos) >= 16:
@@ -507,7 +519,9 @@ def _reuse_logo(pdf: FPDF, path: str) -> None:
     info["i"] = len(images) + 1
     info["usages"] = 0  # image() counts the use
     if profile is not None:
-        info["iccp_i"] = pdf.image_cache.icc_profiles.setdefault(profile, len(pdf.image_cache.icc_profiles))
+        info["iccp_i"] = pdf.image_cache.icc_profiles.setdefault(
+            profile, len(pdf.image_cache.icc_profiles)
+        )
     images[path] = info
 
 
@@ -520,7 +534,17 @@ _MULTI_CELL_DEFAULTS = {
     "dry_run": False, "center": False,
 }  # fmt: skip
 _MULTI_CELL_FREE = frozenset(
-    {"align", "border", "fill", "new_x", "new_y", "output", "padding", "max_line_height", "wrapmode"}
+    {
+        "align",
+        "border",
+        "fill",
+        "new_x",
+        "new_y",
+        "output",
+        "padding",
+        "max_line_height",
+        "wrapmode",
+    }
 )
 
 
@@ -716,11 +740,15 @@ class _InvoicePDF(FPDF):
         return result[0] if len(result) == 1 else result
 
     # small drawing helpers
-    def text_style(self, size: float, bold: bool = False, color: tuple[int, int, int] = TEXT) -> None:
+    def text_style(
+        self, size: float, bold: bool = False, color: tuple[int, int, int] = TEXT
+    ) -> None:
         self.set_font(FONT, "B" if bold else "", size)
         self.set_text_color(*color)
 
-    def label_value(self, x: float, width: float, label: str, value: str, label_width: float) -> None:
+    def label_value(
+        self, x: float, width: float, label: str, value: str, label_width: float
+    ) -> None:
         """One ``label  value`` row of a details box."""
         self.set_x(x)
         self.text_style(7.5, color=MUTED)
@@ -729,7 +757,9 @@ class _InvoicePDF(FPDF):
         self.multi_cell(width - label_width, 4.6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], language: str, logo_path) -> None:
+def _header(
+    pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], language: str, logo_path
+) -> None:
     """Logo or seller name on the left, title box with number on the right."""
     seller = doc.supplier
     top = pdf.get_y()
@@ -755,11 +785,19 @@ def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], lang
     identity = f"{seller.legal_name} · NIT {seller.document_label}"
     pdf.multi_cell(left_w, 4.3, identity, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.text_style(7.5, color=MUTED)
-    address = ", ".join(p for p in (seller.address_line, seller.municipality_name, seller.department_name) if p)
+    address = ", ".join(
+        p for p in (seller.address_line, seller.municipality_name, seller.department_name) if p
+    )
     phone = f"{labels['phone']} {seller.phone}" if seller.phone else ""
     contact = " · ".join(part for part in (phone, seller.email) if part)
-    regime = labels["iva_responsible"] if seller.tax_scheme == "01" else labels["iva_not_responsible"]
-    withholder = labels["withholder_yes"] if "O-23" in seller.fiscal_responsibilities else labels["withholder_no"]
+    regime = (
+        labels["iva_responsible"] if seller.tax_scheme == "01" else labels["iva_not_responsible"]
+    )
+    withholder = (
+        labels["withholder_yes"]
+        if "O-23" in seller.fiscal_responsibilities
+        else labels["withholder_no"]
+    )
     responsibilities = ", ".join(
         FISCAL_RESPONSIBILITIES[language].get(code, code) for code in seller.fiscal_responsibilities
     )
@@ -779,7 +817,12 @@ def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], lang
     title_lines += [
         (labels["number"], 7.5, False, 4.2),
         (doc.full_id, 15, True, 7.5),
-        (f"{labels['issued']} {_date(doc.issue_date, language)} {doc.issue_time_str}", 7.5, False, 4.2),
+        (
+            f"{labels['issued']} {_date(doc.issue_date, language)} {doc.issue_time_str}",
+            7.5,
+            False,
+            4.2,
+        ),
     ]
     content_h = sum(height for *_, height in title_lines) + 2.0
     y = top + (box_h - content_h) / 2
@@ -799,7 +842,16 @@ def _header(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], lang
     )  # fmt: skip
     pdf.set_fill_color(*ACCENT)
     pdf.text_style(7.2, color=NAVY)
-    pdf.multi_cell(0, 4.2, resolution, fill=True, align="C", padding=(1.2, 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0,
+        4.2,
+        resolution,
+        fill=True,
+        align="C",
+        padding=(1.2, 2),
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.ln(3.5)
 
 
@@ -829,7 +881,9 @@ def _parties(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], lan
     pdf.text_style(8)
     lines = [
         _document(buyer, language),
-        ", ".join(p for p in (buyer.address_line, buyer.municipality_name, buyer.department_name) if p),
+        ", ".join(
+            p for p in (buyer.address_line, buyer.municipality_name, buyer.department_name) if p
+        ),
         buyer.email,
         f"{labels['phone']} {buyer.phone}" if buyer.phone else "",
     ]
@@ -873,7 +927,15 @@ def _items(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str], langu
         v_align="MIDDLE",
     ) as table:
         header = table.row()
-        for key in ("col_no", "col_description", "col_period", "col_qty", "col_price", "col_tax", "col_total"):
+        for key in (
+            "col_no",
+            "col_description",
+            "col_period",
+            "col_qty",
+            "col_price",
+            "col_tax",
+            "col_total",
+        ):
             header.cell(labels[key])
         for index, line in enumerate(doc.lines, start=1):
             row = table.row()
@@ -897,16 +959,22 @@ def _totals(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str]) -> N
     ]
     for sub in doc.iva_subtotals:
         if sub.rate > 0:
-            label = labels["iva_on"].format(rate=_rate(sub.rate), base=format_cop(sub.taxable_amount, decimals=True))
+            label = labels["iva_on"].format(
+                rate=_rate(sub.rate), base=format_cop(sub.taxable_amount, decimals=True)
+            )
             rows.append((label, format_cop(sub.tax_amount, decimals=True), False))
         else:
-            rows.append((labels["exempt_base"], format_cop(sub.taxable_amount, decimals=True), False))
+            rows.append(
+                (labels["exempt_base"], format_cop(sub.taxable_amount, decimals=True), False)
+            )
     if doc.excluded_total:
         rows.append((labels["excluded_base"], format_cop(doc.excluded_total, decimals=True), False))
     rows.append((labels["iva_total"], format_cop(doc.iva_total, decimals=True), True))
     if doc.payable_rounding:
         sign = "-" if doc.payable_rounding < 0 else "+"
-        rows.append((labels["rounding"], sign + format_cop(abs(doc.payable_rounding), decimals=True), True))
+        rows.append(
+            (labels["rounding"], sign + format_cop(abs(doc.payable_rounding), decimals=True), True)
+        )
 
     needed = 5.2 * len(rows) + 14
     if pdf.get_y() + needed > pdf.page_break_trigger:
@@ -940,7 +1008,9 @@ def _totals(pdf: _InvoicePDF, doc: InvoiceDocument, labels: dict[str, str]) -> N
     pdf.set_y(max(notes_bottom, y + 10) + 6)
 
 
-def _draw_qr(pdf: FPDF, matrix: tuple[bytes, ...], x: float, y: float, size: float, border: int) -> None:
+def _draw_qr(
+    pdf: FPDF, matrix: tuple[bytes, ...], x: float, y: float, size: float, border: int
+) -> None:
     """The QR as vector art: one black path of dark-module runs, ``size`` mm square.
 
     ``border`` light modules of quiet zone are included in ``size`` (the page is
@@ -969,7 +1039,9 @@ def _draw_qr(pdf: FPDF, matrix: tuple[bytes, ...], x: float, y: float, size: flo
     pdf._out("\n".join(ops))  # noqa: SLF001 - fpdf has no public raw-operator API
 
 
-def _validation_footer(pdf: _InvoicePDF, doc: InvoiceDocument, cufe: str, qr_text: str, labels: dict[str, str]) -> None:
+def _validation_footer(
+    pdf: _InvoicePDF, doc: InvoiceDocument, cufe: str, qr_text: str, labels: dict[str, str]
+) -> None:
     """QR and CUFE block, kept at the bottom of the last page."""
     qr_size = 34
     height = qr_size + 4

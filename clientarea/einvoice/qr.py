@@ -176,7 +176,9 @@ class _FastQR:
         flat = bytes(gather(masked + fixed))
         result = tuple(flat[i : i + size] for i in range(0, size * size, size))
         if check:
-            expected = tuple(bytes(row) for row in segno.make_qr(text, error="m", mask=PRINTED_QR_MASK).matrix)
+            expected = tuple(
+                bytes(row) for row in segno.make_qr(text, error="m", mask=PRINTED_QR_MASK).matrix
+            )
             with self._lock:
                 if result != expected:
                     self.enabled = False

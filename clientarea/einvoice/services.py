@@ -23,7 +23,12 @@ from django.utils import timezone
 
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import builder, ubl
-from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution, TransmissionAttempt
+from clientarea.einvoice.models import (
+    Invoice,
+    InvoiceStatus,
+    NumberingResolution,
+    TransmissionAttempt,
+)
 from clientarea.lib.dates import BOGOTA
 from clientarea.notifications.services import Attachment, queue_email
 
@@ -60,8 +65,15 @@ def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
     resolution = _lock_resolution(timezone.localtime(issued_at, BOGOTA).date())
     number = resolution.next_number
     try:
-        doc = builder.build_document(order=order, customer=customer, provider=provider, resolution=resolution,
-                                     number=number, issued_at=issued_at, method=order.payment_method)
+        doc = builder.build_document(
+            order=order,
+            customer=customer,
+            provider=provider,
+            resolution=resolution,
+            number=number,
+            issued_at=issued_at,
+            method=order.payment_method,
+        )
         cufe = ubl.expected_cufe(doc)
     except ValueError as exc:
         raise InvoiceWaiting(f"invoice data incomplete: {exc}") from exc
@@ -69,9 +81,15 @@ def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
     resolution.next_number = number + 1
     resolution.save(update_fields=["next_number"])
     return dict(
-        resolution=resolution, number=number, full_number=doc.full_id, cufe=cufe, issued_at=issued_at,
-        payment_means_code=doc.payment_means_code, document=builder.document_to_json(doc),
-        status=InvoiceStatus.ISSUED, waiting_reason="",
+        resolution=resolution,
+        number=number,
+        full_number=doc.full_id,
+        cufe=cufe,
+        issued_at=issued_at,
+        payment_means_code=doc.payment_means_code,
+        document=builder.document_to_json(doc),
+        status=InvoiceStatus.ISSUED,
+        waiting_reason="",
     )
 
 
@@ -83,7 +101,9 @@ def _issued(invoice: Invoice) -> None:
 
 def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
     """Give a waiting invoice its number, CUFE and XML (caller holds the transaction)."""
-    for name, value in _allocate(order=invoice.order, customer=invoice.customer, issued_at=issued_at).items():
+    for name, value in _allocate(
+        order=invoice.order, customer=invoice.customer, issued_at=issued_at
+    ).items():
         setattr(invoice, name, value)
     invoice.save()
     _issued(invoice)
@@ -99,9 +119,17 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
     provider = get_provider()
     if provider is None or not provider.email:
         return
-    queue_email(to=provider.email, template="staff_invoice_waiting", language=settings.LANGUAGE_CODE,
-                context={"invoice": invoice, "order": invoice.order, "reason": reason,
-                         "admin_url": settings.SITE_URL + "/admin/einvoice/invoice/?status__exact=waiting"})
+    queue_email(
+        to=provider.email,
+        template="staff_invoice_waiting",
+        language=settings.LANGUAGE_CODE,
+        context={
+            "invoice": invoice,
+            "order": invoice.order,
+            "reason": reason,
+            "admin_url": settings.SITE_URL + "/admin/einvoice/invoice/?status__exact=waiting",
+        },
+    )
 
 
 def allocate_invoice_for_order(*, order) -> Invoice:
@@ -114,11 +142,15 @@ def allocate_invoice_for_order(*, order) -> Invoice:
     fields = dict(order=order, customer=order.customer, paid_at=order.paid_at, total=order.total)
     try:
         with transaction.atomic():  # savepoint: a waiting invoice never blocks the payment
-            invoice = Invoice.objects.create(**fields, **_allocate(order=order, customer=order.customer, issued_at=order.paid_at))
+            invoice = Invoice.objects.create(
+                **fields, **_allocate(order=order, customer=order.customer, issued_at=order.paid_at)
+            )
             _issued(invoice)
     except InvoiceWaiting as exc:
         reason = str(exc)[:300]
-        invoice = Invoice.objects.create(**fields, status=InvoiceStatus.WAITING, waiting_reason=reason)
+        invoice = Invoice.objects.create(
+            **fields, status=InvoiceStatus.WAITING, waiting_reason=reason
+        )
         logger.warning("invoice for order %s waits: %s", order.number, exc)
         _alert_staff(invoice, str(exc))
     return invoice
@@ -131,11 +163,19 @@ def issue_waiting_invoices(*, limit: int = 200) -> dict[str, int]:
     DIAN requires it inside the validity of the resolution that numbers it.
     """
     counts = {"issued": 0, "waiting": 0}
-    ids = list(Invoice.objects.filter(status=InvoiceStatus.WAITING).order_by("paid_at", "id").values_list("id", flat=True)[:limit])
+    ids = list(
+        Invoice.objects.filter(status=InvoiceStatus.WAITING)
+        .order_by("paid_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
     for invoice_id in ids:
         try:
             with transaction.atomic():
-                invoice = Invoice.objects.select_for_update().select_related("order", "customer__user").get(pk=invoice_id)
+                invoice = (
+                    Invoice.objects.select_for_update()
+                    .select_related("order", "customer__user")
+                    .get(pk=invoice_id)
+                )
                 if invoice.status != InvoiceStatus.WAITING:
                     continue
                 _issue(invoice, issued_at=timezone.now())
@@ -157,7 +197,11 @@ def _signing_material():
             raise FileNotFoundError(f"signing certificate not found at {path} (EINVOICE_CERT_PATH)")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         provider = get_provider()
-        create_demo_certificate(path, settings.EINVOICE_CERT_PASSWORD, f"{provider.legal_name if provider else 'ClientArea'} (DEMO)")
+        create_demo_certificate(
+            path,
+            settings.EINVOICE_CERT_PASSWORD,
+            f"{provider.legal_name if provider else 'ClientArea'} (DEMO)",
+        )
     return load_pkcs12(path, settings.EINVOICE_CERT_PASSWORD)
 
 
@@ -173,7 +217,9 @@ def render_and_send_invoice(*, invoice_id: int) -> Invoice:
         try:
             root = ubl.build_invoice_xml(doc)
             if ubl.invoice_cufe(root) != invoice.cufe:
-                raise RuntimeError(f"CUFE of the rendered XML differs from the one fixed at payment ({invoice.full_number})")
+                raise RuntimeError(
+                    f"CUFE of the rendered XML differs from the one fixed at payment ({invoice.full_number})"
+                )
             unsigned = ubl.to_bytes(root)
             key, cert = _signing_material()
             signed = signing.sign_invoice(unsigned, key, cert)
@@ -181,17 +227,28 @@ def render_and_send_invoice(*, invoice_id: int) -> Invoice:
             provider = get_provider()
             logo = provider.logo.path if provider and provider.logo else None
             language = "en" if invoice.customer.preferred_language == "en" else "es"
-            pdf_bytes = pdf.render_invoice_pdf(doc, invoice.cufe, qr.qr_text(doc, invoice.cufe), logo_path=logo, language=language)
+            pdf_bytes = pdf.render_invoice_pdf(
+                doc, invoice.cufe, qr.qr_text(doc, invoice.cufe), logo_path=logo, language=language
+            )
         except Exception as exc:  # recorded for staff; the worker retries
-            Invoice.objects.filter(pk=invoice.pk).update(render_error=f"{type(exc).__name__}: {exc}"[:2000])
+            Invoice.objects.filter(pk=invoice.pk).update(
+                render_error=f"{type(exc).__name__}: {exc}"[:2000]
+            )
             raise
         Invoice.objects.filter(pk=invoice.pk, rendered_at__isnull=True).update(
-            xml_unsigned=unsigned.decode("utf-8"), xml_signed=signed, attached_document=attached_xml, pdf=pdf_bytes, rendered_at=timezone.now(), render_error="",
+            xml_unsigned=unsigned.decode("utf-8"),
+            xml_signed=signed,
+            attached_document=attached_xml,
+            pdf=pdf_bytes,
+            rendered_at=timezone.now(),
+            render_error="",
         )
         invoice.refresh_from_db()
     if not invoice.emailed_at:
         with transaction.atomic():
-            claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+            claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
+                emailed_at=timezone.now()
+            )
             if claimed:
                 send_invoice_email(invoice=invoice, doc=doc)
     transmit_invoice(invoice=invoice)
@@ -201,8 +258,12 @@ def render_and_send_invoice(*, invoice_id: int) -> Invoice:
 def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
     from clientarea.einvoice import attached
 
-    zip_bytes = attached.build_email_zip(bytes(invoice.attached_document), doc, sequence=invoice.number % 0xFFFFFFFF or 1)
-    stem = attached.email_zip_filename(doc.supplier.document_number, doc.issue_date.year, invoice.number % 0xFFFFFFFF or 1)
+    zip_bytes = attached.build_email_zip(
+        bytes(invoice.attached_document), doc, sequence=invoice.number % 0xFFFFFFFF or 1
+    )
+    stem = attached.email_zip_filename(
+        doc.supplier.document_number, doc.issue_date.year, invoice.number % 0xFFFFFFFF or 1
+    )
     return [
         Attachment(stem, zip_bytes, "application/zip"),
         Attachment(f"{invoice.full_number}.pdf", bytes(invoice.pdf), "application/pdf"),
@@ -218,10 +279,17 @@ def email_subject(invoice: Invoice, doc) -> str:
 def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
     doc = doc or builder.document_from_json(invoice.document)
     queue_email(
-        to=invoice.customer.user.email, template="invoice_issued", customer=invoice.customer,
-        subject=email_subject(invoice, doc), attachments=_email_attachments(invoice, doc),
-        context={"invoice": invoice, "customer": invoice.customer, "order": invoice.order,
-                 "invoices_url": settings.SITE_URL + "/clientarea/invoices/"},
+        to=invoice.customer.user.email,
+        template="invoice_issued",
+        customer=invoice.customer,
+        subject=email_subject(invoice, doc),
+        attachments=_email_attachments(invoice, doc),
+        context={
+            "invoice": invoice,
+            "customer": invoice.customer,
+            "order": invoice.order,
+            "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
+        },
     )
 
 
@@ -239,7 +307,12 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
     transmitter = import_string(settings.EINVOICE_TRANSMITTER)()
     result = transmitter.transmit(invoice)
     with transaction.atomic():
-        attempt = TransmissionAttempt.objects.create(invoice=invoice, transmitter=settings.EINVOICE_TRANSMITTER,
-                                                     status=result.status, message=result.message, retryable=result.retryable)
+        attempt = TransmissionAttempt.objects.create(
+            invoice=invoice,
+            transmitter=settings.EINVOICE_TRANSMITTER,
+            status=result.status,
+            message=result.message,
+            retryable=result.retryable,
+        )
         Invoice.objects.filter(pk=invoice.pk).update(status=result.status)
     return attempt

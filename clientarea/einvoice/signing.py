@@ -32,7 +32,12 @@ from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
 from signxml.util import ds_tag, xades_tag
-from signxml.xades import XAdESSignatureConfiguration, XAdESSignaturePolicy, XAdESSigner, XAdESVerifier
+from signxml.xades import (
+    XAdESSignatureConfiguration,
+    XAdESSignaturePolicy,
+    XAdESSigner,
+    XAdESVerifier,
+)
 
 from clientarea.einvoice.documents import BOGOTA
 from clientarea.einvoice.ubl import XML_DECLARATION
@@ -68,10 +73,14 @@ class _DianXAdESSigner(XAdESSigner):
         return etree.tostring(xml_node, **kwargs)
 
     def add_signing_time(self, signed_signature_properties, sig_root, signing_settings) -> None:
-        signing_time = etree.SubElement(signed_signature_properties, xades_tag("SigningTime"), nsmap=self.namespaces)
+        signing_time = etree.SubElement(
+            signed_signature_properties, xades_tag("SigningTime"), nsmap=self.namespaces
+        )
         signing_time.text = dt.datetime.now(BOGOTA).isoformat(timespec="seconds")
 
-    def add_signing_certificate(self, signed_signature_properties, sig_root, signing_settings) -> None:
+    def add_signing_certificate(
+        self, signed_signature_properties, sig_root, signing_settings
+    ) -> None:
         """``xades:SigningCertificate``: SHA-256 of the DER certificate + issuer and serial."""
         cert = signing_settings.cert_chain[0]
         if not isinstance(cert, x509.Certificate):
@@ -81,16 +90,22 @@ class _DianXAdESSigner(XAdESSigner):
         )
         cert_node = etree.SubElement(signing_cert, xades_tag("Cert"), nsmap=self.namespaces)
         digest = etree.SubElement(cert_node, xades_tag("CertDigest"), nsmap=self.namespaces)
-        etree.SubElement(digest, ds_tag("DigestMethod"), nsmap=self.namespaces, Algorithm=self.digest_alg.value)
+        etree.SubElement(
+            digest, ds_tag("DigestMethod"), nsmap=self.namespaces, Algorithm=self.digest_alg.value
+        )
         value = etree.SubElement(digest, ds_tag("DigestValue"), nsmap=self.namespaces)
         value.text = base64.b64encode(cert.fingerprint(hashes.SHA256())).decode()
-        issuer_serial = etree.SubElement(cert_node, xades_tag("IssuerSerial"), nsmap=self.namespaces)
+        issuer_serial = etree.SubElement(
+            cert_node, xades_tag("IssuerSerial"), nsmap=self.namespaces
+        )
         issuer = etree.SubElement(issuer_serial, ds_tag("X509IssuerName"), nsmap=self.namespaces)
         issuer.text = cert.issuer.rfc4514_string()
         serial = etree.SubElement(issuer_serial, ds_tag("X509SerialNumber"), nsmap=self.namespaces)
         serial.text = str(cert.serial_number)
 
-    def add_data_object_format(self, signed_data_object_properties, sig_root, signing_settings) -> None:
+    def add_data_object_format(
+        self, signed_data_object_properties, sig_root, signing_settings
+    ) -> None:
         """Drop ``xades:SignedDataObjectProperties``: DIAN's signatures carry none.
 
         This hook runs before the SignedProperties digest is taken, so the
@@ -115,7 +130,9 @@ def _signer() -> _DianXAdESSigner:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_pkcs12_cached(path: str, password: bytes, mtime_ns: int) -> tuple[PrivateKey, x509.Certificate]:
+def _load_pkcs12_cached(
+    path: str, password: bytes, mtime_ns: int
+) -> tuple[PrivateKey, x509.Certificate]:
     del mtime_ns  # part of the cache key only: a replaced file is read again
     data = Path(path).read_bytes()
     key, cert, _chain = pkcs12.load_key_and_certificates(data, password or None)
@@ -126,7 +143,9 @@ def _load_pkcs12_cached(path: str, password: bytes, mtime_ns: int) -> tuple[Priv
     return key, cert
 
 
-def load_pkcs12(path: str | os.PathLike[str], password: str | bytes | None) -> tuple[PrivateKey, x509.Certificate]:
+def load_pkcs12(
+    path: str | os.PathLike[str], password: str | bytes | None
+) -> tuple[PrivateKey, x509.Certificate]:
     """Private key and certificate from a PKCS#12 (.p12/.pfx) file, cached per file+password."""
     path = os.fspath(path)
     secret = password.encode() if isinstance(password, str) else (password or b"")
@@ -206,15 +225,21 @@ def _signature_slot(root: etree._Element) -> etree._Element:
     """The last ``ext:ExtensionContent``, which must still be empty."""
     slots = root.findall(f"{{{EXT}}}UBLExtensions/{{{EXT}}}UBLExtension/{{{EXT}}}ExtensionContent")
     if not slots:
-        raise SigningError("the document has no ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent")
+        raise SigningError(
+            "the document has no ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent"
+        )
     slot = slots[-1]
     if len(slot) or (slot.text or "").strip():
-        raise SigningError("the last ext:ExtensionContent is not empty: is the document already signed?")
+        raise SigningError(
+            "the last ext:ExtensionContent is not empty: is the document already signed?"
+        )
     return slot
 
 
 def sign_invoice(
-    xml_root: bytes | str | etree._Element | etree._ElementTree, key: PrivateKey, cert: x509.Certificate
+    xml_root: bytes | str | etree._Element | etree._ElementTree,
+    key: PrivateKey,
+    cert: x509.Certificate,
 ) -> bytes:
     """Sign a built invoice (or AttachedDocument); return the signed XML as UTF-8 bytes.
 
@@ -227,19 +252,24 @@ def sign_invoice(
     # KeyInfo/SignedProperties digests are taken in their final context
     # (inclusive C14N carries the ancestors' namespace declarations).
     etree.SubElement(slot, f"{{{DS}}}Signature", Id="placeholder")
-    signed = _signer().sign(root, key=key, cert=[cert], always_add_key_value=False, exclude_c14n_transform_element=True)
+    signed = _signer().sign(
+        root, key=key, cert=[cert], always_add_key_value=False, exclude_c14n_transform_element=True
+    )
     return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8")
 
 
 def _embedded_certificate(root: etree._Element) -> x509.Certificate:
-    text = root.findtext(f".//{{{DS}}}Signature/{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")
+    text = root.findtext(
+        f".//{{{DS}}}Signature/{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate"
+    )
     if not text:
         raise InvalidInput("no ds:X509Certificate in the signature")
     return x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
 
 
 def verify_invoice_signature(
-    xml_bytes: bytes | str | etree._Element | etree._ElementTree, cert_pem: bytes | str | None = None
+    xml_bytes: bytes | str | etree._Element | etree._ElementTree,
+    cert_pem: bytes | str | None = None,
 ) -> bool:
     """True when the XAdES signature is intact and made with the expected key.
 
@@ -256,7 +286,9 @@ def verify_invoice_signature(
         if cert_pem is None:
             cert = _embedded_certificate(root)
         else:
-            cert = x509.load_pem_x509_certificate(cert_pem.encode() if isinstance(cert_pem, str) else cert_pem)
+            cert = x509.load_pem_x509_certificate(
+                cert_pem.encode() if isinstance(cert_pem, str) else cert_pem
+            )
         XAdESVerifier().verify(
             xml_bytes.encode("utf-8") if isinstance(xml_bytes, str) else xml_bytes,
             x509_cert=cert,

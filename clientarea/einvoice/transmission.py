@@ -33,4 +33,6 @@ class StoreOnlyTransmitter(Transmitter):
     """Keeps the signed invoice in the database; nothing is sent to DIAN."""
 
     def transmit(self, invoice) -> TransmissionResult:
-        return TransmissionResult(status=InvoiceStatus.ISSUED, message="stored only (no DIAN transmitter configured)")
+        return TransmissionResult(
+            status=InvoiceStatus.ISSUED, message="stored only (no DIAN transmitter configured)"
+        )

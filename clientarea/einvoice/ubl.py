@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from clientarea.einvoice.cufe import CufeFields, compute_cufe_from_fields, cufe_fields_from_xml, software_security_code
+from clientarea.einvoice.cufe import (
+    CufeFields,
+    compute_cufe_from_fields,
+    cufe_fields_from_xml,
+    software_security_code,
+)
 from clientarea.einvoice.documents import InvoiceDocument, Line, Party, decimal_str, money_str
 from clientarea.einvoice.qr import qr_url
 
@@ -30,7 +35,10 @@ XADES = "http://uri.etsi.org/01903/v1.3.2#"
 NSMAP = {None: INVOICE_NS, "cac": CAC, "cbc": CBC, "ds": DS, "ext": EXT, "sts": STS, "xades": XADES}
 NS = {"inv": INVOICE_NS, "cac": CAC, "cbc": CBC, "ds": DS, "ext": EXT, "sts": STS, "xades": XADES}
 
-DIAN_AGENCY = {"schemeAgencyID": "195", "schemeAgencyName": "CO, DIAN (Dirección de Impuestos y Aduanas Nacionales)"}
+DIAN_AGENCY = {
+    "schemeAgencyID": "195",
+    "schemeAgencyName": "CO, DIAN (Dirección de Impuestos y Aduanas Nacionales)",
+}
 DIAN_NIT = "800197268"  # §2.2 AuthorizationProvider, DV 4 (§6.1)
 DIAN_NIT_DV = "4"
 PROFILE_ID = "DIAN 2.1: Factura Electrónica de Venta"  # §2.2 (S3, facho)
@@ -44,7 +52,9 @@ def _q(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
 
 
-def _el(parent: etree._Element, ns: str, name: str, text: str | None = None, **attrs: str) -> etree._Element:
+def _el(
+    parent: etree._Element, ns: str, name: str, text: str | None = None, **attrs: str
+) -> etree._Element:
     """Append ``<ns:name attrs>text</ns:name>`` to ``parent`` and return it."""
     element = etree.SubElement(parent, _q(ns, name), attrs or None)
     if text is not None:
@@ -52,7 +62,9 @@ def _el(parent: etree._Element, ns: str, name: str, text: str | None = None, **a
     return element
 
 
-def _cbc(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
+def _cbc(
+    parent: etree._Element, name: str, text: str | None = None, **attrs: str
+) -> etree._Element:
     return _el(parent, CBC, name, text, **attrs)
 
 
@@ -107,7 +119,15 @@ def _dian_extensions(parent: etree._Element, doc: InvoiceDocument) -> etree._Ele
         software_security_code(doc.software_id, doc.software_pin, doc.full_id), **DIAN_AGENCY,
     )  # fmt: skip
     auth = _el(ext, STS, "AuthorizationProvider")
-    _el(auth, STS, "AuthorizationProviderID", DIAN_NIT, **DIAN_AGENCY, schemeID=DIAN_NIT_DV, schemeName="31")
+    _el(
+        auth,
+        STS,
+        "AuthorizationProviderID",
+        DIAN_NIT,
+        **DIAN_AGENCY,
+        schemeID=DIAN_NIT_DV,
+        schemeName="31",
+    )
     _el(ext, STS, "QRCode")
     return ext
 
@@ -147,7 +167,9 @@ def _tax_scheme(parent: etree._Element, code: str) -> None:
     _cbc(scheme, "Name", TAX_SCHEME_NAMES[code])
 
 
-def _party(parent: etree._Element, wrapper: str, party: Party, doc: InvoiceDocument, *, supplier: bool) -> None:
+def _party(
+    parent: etree._Element, wrapper: str, party: Party, doc: InvoiceDocument, *, supplier: bool
+) -> None:
     """AccountingSupplierParty / AccountingCustomerParty (PartyType XSD order)."""
     outer = _cac(parent, wrapper)
     _cbc(outer, "AdditionalAccountID", party.additional_account_id)
@@ -320,11 +342,17 @@ def cufe_fields_for(doc: InvoiceDocument) -> CufeFields:
     checks that the CUFE read back from it is the same (tests assert both paths agree).
     """
     return CufeFields(
-        num_fac=doc.full_id, fec_fac=doc.issue_date_str, hor_fac=doc.issue_time_str,
-        val_fac=money_str(doc.line_extension_total), val_imp1=money_str(doc.iva_total),
-        val_imp2="0.00", val_imp3="0.00",  # no INC or ICA on hosting services
-        val_tot=money_str(doc.payable_amount), nit_ofe=doc.supplier.document_number,
-        num_adq=doc.customer.document_number, tipo_ambie=doc.environment,
+        num_fac=doc.full_id,
+        fec_fac=doc.issue_date_str,
+        hor_fac=doc.issue_time_str,
+        val_fac=money_str(doc.line_extension_total),
+        val_imp1=money_str(doc.iva_total),
+        val_imp2="0.00",
+        val_imp3="0.00",  # no INC or ICA on hosting services
+        val_tot=money_str(doc.payable_amount),
+        nit_ofe=doc.supplier.document_number,
+        num_adq=doc.customer.document_number,
+        tipo_ambie=doc.environment,
     )
 
 

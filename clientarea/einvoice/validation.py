@@ -92,7 +92,10 @@ def _format(entry: etree._LogEntry) -> str:
 
 def _is_schemeid_quirk(entry: etree._LogEntry, block: etree._Element) -> bool:
     """True for the documented DV-in-schemeID error on the two provider IDs (§3)."""
-    if entry.type_name != "SCHEMAV_CVC_ENUMERATION_VALID" or "attribute 'schemeID'" not in entry.message:
+    if (
+        entry.type_name != "SCHEMAV_CVC_ENUMERATION_VALID"
+        or "attribute 'schemeID'" not in entry.message
+    ):
         return False
     try:
         found = block.getroottree().xpath(entry.path, namespaces=NS)
@@ -106,12 +109,18 @@ def _is_schemeid_quirk(entry: etree._LogEntry, block: etree._Element) -> bool:
 
 def dian_extension_errors(root: etree._Element) -> list[str]:
     """Check ``sts:DianExtensions`` against the DIAN XSD, minus the §3 quirk."""
-    blocks = root.xpath("ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions", namespaces=NS)
+    blocks = root.xpath(
+        "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions", namespaces=NS
+    )
     if len(blocks) != 1:
         return [f"expected exactly one sts:DianExtensions, found {len(blocks)}"]
     block = copy.deepcopy(blocks[0])  # validated as a document of its own
     tree = etree.ElementTree(block)
-    return [f"DianExtensions {_format(e)}" for e in _dian_schema.errors(tree) if not _is_schemeid_quirk(e, block)]
+    return [
+        f"DianExtensions {_format(e)}"
+        for e in _dian_schema.errors(tree)
+        if not _is_schemeid_quirk(e, block)
+    ]
 
 
 def _without_empty_signature_slot(root: etree._Element) -> etree._Element:

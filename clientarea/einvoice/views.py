@@ -22,7 +22,9 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def download(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     customer = customer_for_user(request.user)
-    invoice = get_object_or_404(Invoice.objects.exclude(status=InvoiceStatus.WAITING), full_number=number, customer=customer)
+    invoice = get_object_or_404(
+        Invoice.objects.exclude(status=InvoiceStatus.WAITING), full_number=number, customer=customer
+    )
     if not invoice.is_rendered:
         raise Http404("not rendered yet")
     if kind == "pdf":
@@ -30,7 +32,11 @@ def download(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     elif kind == "xml":
         body, content_type, name = bytes(invoice.xml_signed), "application/xml", f"{number}.xml"
     elif kind == "attached":
-        body, content_type, name = bytes(invoice.attached_document), "application/xml", f"{number}-attached.xml"
+        body, content_type, name = (
+            bytes(invoice.attached_document),
+            "application/xml",
+            f"{number}-attached.xml",
+        )
     else:
         raise Http404
     response = HttpResponse(body, content_type=content_type)

@@ -75,25 +75,61 @@ class ArticleAdmin(admin.ModelAdmin):
     change_form_template = "helpcenter/admin/article_change_form.html"
     change_list_template = "helpcenter/admin/article_change_list.html"
     list_display = [
-        "title", "language", "category", "published", "view_count", "like_count", "dislike_count",
-        "helpfulness_display", "comment_count", "updated_at",
+        "title",
+        "language",
+        "category",
+        "published",
+        "view_count",
+        "like_count",
+        "dislike_count",
+        "helpfulness_display",
+        "comment_count",
+        "updated_at",
     ]
     list_filter = ["language", "published", "category"]
     search_fields = ["title", "slug", "key", "summary"]
     prepopulated_fields = {"slug": ("title",)}
     autocomplete_fields = ["tags", "related"]
-    readonly_fields = ["view_count", "like_count", "dislike_count", "helpfulness_display", "translation_links", "created_at", "updated_at"]
+    readonly_fields = [
+        "view_count",
+        "like_count",
+        "dislike_count",
+        "helpfulness_display",
+        "translation_links",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = (
-        (None, {"fields": ("title", "slug", "language", "key", "category", "position", "published")}),
+        (
+            None,
+            {"fields": ("title", "slug", "language", "key", "category", "position", "published")},
+        ),
         (_("Content"), {"fields": ("summary", "body")}),
         (_("Links"), {"fields": ("tags", "related", "translation_links")}),
-        (_("Analytics"), {"fields": ("view_count", "like_count", "dislike_count", "helpfulness_display", "created_at", "updated_at")}),
+        (
+            _("Analytics"),
+            {
+                "fields": (
+                    "view_count",
+                    "like_count",
+                    "dislike_count",
+                    "helpfulness_display",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
     )
     inlines = [FeedbackInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("category").annotate(
-            comment_count=Count("votes", filter=~Q(votes__comment="")),
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("category")
+            .annotate(
+                comment_count=Count("votes", filter=~Q(votes__comment="")),
+            )
         )
 
     @admin.display(description=_("helpful"))
@@ -109,13 +145,28 @@ class ArticleAdmin(admin.ModelAdmin):
         if not obj.pk or not obj.key:
             return "—"
         others = Article.objects.filter(key=obj.key).exclude(pk=obj.pk)
-        return format_html_join(
-            ", ", '<a href="{}">{} ({})</a>',
-            ((reverse("admin:helpcenter_article_change", args=[a.pk]), a.title, a.get_language_display()) for a in others),
-        ) or "—"
+        return (
+            format_html_join(
+                ", ",
+                '<a href="{}">{} ({})</a>',
+                (
+                    (
+                        reverse("admin:helpcenter_article_change", args=[a.pk]),
+                        a.title,
+                        a.get_language_display(),
+                    )
+                    for a in others
+                ),
+            )
+            or "—"
+        )
 
     def save_model(self, request, obj, form, change):
-        services.save_article(article=obj, tags=form.cleaned_data.get("tags"), related=form.cleaned_data.get("related"))
+        services.save_article(
+            article=obj,
+            tags=form.cleaned_data.get("tags"),
+            related=form.cleaned_data.get("related"),
+        )
 
     def save_related(self, request, form, formsets, change):
         # The tags and related articles were saved (and indexed) by services.save_article.
@@ -131,19 +182,38 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         extra = [
-            path("preview/", self.admin_site.admin_view(self.preview_view), name="helpcenter_article_preview"),
-            path("analytics/", self.admin_site.admin_view(self.analytics_view), name="helpcenter_article_analytics"),
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="helpcenter_article_preview",
+            ),
+            path(
+                "analytics/",
+                self.admin_site.admin_view(self.analytics_view),
+                name="helpcenter_article_analytics",
+            ),
         ]
         return extra + super().get_urls()
 
     @staticmethod
     def _preview_article(data) -> Article:
-        language = data.get("language") if data.get("language") in Language.values else Language.SPANISH
-        category = Category.objects.filter(pk=data.get("category") or None).first() if str(data.get("category", "")).isdigit() else None
+        language = (
+            data.get("language") if data.get("language") in Language.values else Language.SPANISH
+        )
+        category = (
+            Category.objects.filter(pk=data.get("category") or None).first()
+            if str(data.get("category", "")).isdigit()
+            else None
+        )
         return Article(
-            title=data.get("title", ""), summary=data.get("summary", ""), body=data.get("body", ""), language=language,
-            slug=data.get("slug", ""), category=category or Category(key="", name_es="—", name_en="—", slug_es="", slug_en=""),
-            published=False, updated_at=timezone.now(),
+            title=data.get("title", ""),
+            summary=data.get("summary", ""),
+            body=data.get("body", ""),
+            language=language,
+            slug=data.get("slug", ""),
+            category=category or Category(key="", name_es="—", name_en="—", slug_es="", slug_en=""),
+            published=False,
+            updated_at=timezone.now(),
         )
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
@@ -154,21 +224,31 @@ class ArticleAdmin(admin.ModelAdmin):
             raise PermissionDenied
         article = self._preview_article(request.POST)
         category = article.category
-        return render(request, "helpcenter/article.html", {
-            "article": article,
-            "preview": True,
-            "body_html": mark_safe(rendering.render_markdown(article.body, language=article.language)),  # noqa: S308 (sanitized by nh3)
-            "category_name": category.name_for(article.language),
-            "category_url": category.url_for(article.language) if category.pk else reverse("helpcenter:home"),
-            "translations": [],
-            "related": [],
-        })
+        return render(
+            request,
+            "helpcenter/article.html",
+            {
+                "article": article,
+                "preview": True,
+                "body_html": mark_safe(
+                    rendering.render_markdown(article.body, language=article.language)
+                ),  # noqa: S308 (sanitized by nh3)
+                "category_name": category.name_for(article.language),
+                "category_url": category.url_for(article.language)
+                if category.pk
+                else reverse("helpcenter:home"),
+                "translations": [],
+                "related": [],
+            },
+        )
 
     def analytics_view(self, request: HttpRequest) -> HttpResponse:
         """Views, votes and helpfulness per article, recent feedback, and searches with no result."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        language = request.GET.get("language") if request.GET.get("language") in Language.values else None
+        language = (
+            request.GET.get("language") if request.GET.get("language") in Language.values else None
+        )
         stats = list(selectors.article_stats(language))
         context = {
             **self.admin_site.each_context(request),
@@ -226,7 +306,12 @@ class UnansweredSearchAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("search again"))
     def try_it(self, obj: UnansweredSearch) -> str:
-        return format_html('<a href="{}?q={}" target="_blank" rel="noopener">{}</a>', reverse("helpcenter:search"), obj.query, _("open"))
+        return format_html(
+            '<a href="{}?q={}" target="_blank" rel="noopener">{}</a>',
+            reverse("helpcenter:search"),
+            obj.query,
+            _("open"),
+        )
 
     def has_add_permission(self, request):
         return False

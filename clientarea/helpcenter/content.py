@@ -28,7 +28,16 @@ CONTENT_DIR = Path(__file__).resolve().parent / "content"
 LANGUAGES = ("es", "en")
 REQUIRED_KEYS = {"key", "slug", "title", "summary", "category"}
 OPTIONAL_KEYS = {"tags", "related", "position", "published"}
-CATEGORY_KEYS = {"key", "position", "slug_es", "slug_en", "name_es", "name_en", "description_es", "description_en"}
+CATEGORY_KEYS = {
+    "key",
+    "position",
+    "slug_es",
+    "slug_en",
+    "name_es",
+    "name_en",
+    "description_es",
+    "description_en",
+}
 
 
 class ContentError(ValueError):
@@ -70,10 +79,18 @@ def parse_article(text: str, *, language: str, path: str = "") -> ArticleSource:
         raise ContentError(f"{path}: missing {sorted(missing)}, unknown {sorted(unknown)}")
     body = "\n".join(lines[end + 1 :]).strip() + "\n"
     return ArticleSource(
-        language=language, key=str(meta["key"]), slug=str(meta["slug"]), title=str(meta["title"]),
-        summary=str(meta["summary"]), category=str(meta["category"]), body=body,
-        tags=tuple(str(t) for t in meta.get("tags", ())), related=tuple(str(r) for r in meta.get("related", ())),
-        position=int(meta.get("position", 0)), published=bool(meta.get("published", True)), path=path,
+        language=language,
+        key=str(meta["key"]),
+        slug=str(meta["slug"]),
+        title=str(meta["title"]),
+        summary=str(meta["summary"]),
+        category=str(meta["category"]),
+        body=body,
+        tags=tuple(str(t) for t in meta.get("tags", ())),
+        related=tuple(str(r) for r in meta.get("related", ())),
+        position=int(meta.get("position", 0)),
+        published=bool(meta.get("published", True)),
+        path=path,
     )
 
 
@@ -82,11 +99,15 @@ def read_articles(directory: Path = CONTENT_DIR) -> list[ArticleSource]:
     sources = []
     for language in LANGUAGES:
         for path in sorted((directory / language).glob("*.md")):
-            sources.append(parse_article(path.read_text(encoding="utf-8"), language=language, path=str(path)))
+            sources.append(
+                parse_article(path.read_text(encoding="utf-8"), language=language, path=str(path))
+            )
     seen: set[tuple[str, str]] = set()
     for source in sources:
         if (source.key, source.language) in seen:
-            raise ContentError(f"{source.path}: key {source.key!r} is used twice in {source.language}")
+            raise ContentError(
+                f"{source.path}: key {source.key!r} is used twice in {source.language}"
+            )
         seen.add((source.key, source.language))
     return sources
 
@@ -99,6 +120,14 @@ def read_categories(directory: Path = CONTENT_DIR) -> list[dict]:
     except tomllib.TOMLDecodeError as exc:
         raise ContentError(f"{path}: {exc}") from exc
     for category in categories:
-        if set(category) - CATEGORY_KEYS or not {"key", "slug_es", "slug_en", "name_es", "name_en"} <= set(category):
-            raise ContentError(f"{path}: category {category.get('key')!r} has missing or unknown fields")
+        if set(category) - CATEGORY_KEYS or not {
+            "key",
+            "slug_es",
+            "slug_en",
+            "name_es",
+            "name_en",
+        } <= set(category):
+            raise ContentError(
+                f"{path}: category {category.get('key')!r} has missing or unknown fields"
+            )
     return categories

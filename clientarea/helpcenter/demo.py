@@ -7,4 +7,8 @@ from clientarea.helpcenter import services
 
 def load(stdout) -> None:
     counts = services.import_help_content()
-    stdout.write("  help center: {created} articles created, {updated} updated, {unchanged} unchanged".format(**counts))
+    stdout.write(
+        "  help center: {created} articles created, {updated} updated, {unchanged} unchanged".format(
+            **counts
+        )
+    )

@@ -29,7 +29,9 @@ class Language(models.TextChoices):
 class Category(models.Model):
     """A group of articles. One row serves both languages (name and slug per language)."""
 
-    key = models.SlugField(_("key"), unique=True, help_text=_("Language-neutral identifier, e.g. “payments”."))
+    key = models.SlugField(
+        _("key"), unique=True, help_text=_("Language-neutral identifier, e.g. “payments”.")
+    )
     slug_es = models.SlugField(_("slug (Spanish)"), unique=True)
     slug_en = models.SlugField(_("slug (English)"), unique=True)
     name_es = models.CharField(_("name (Spanish)"), max_length=120)
@@ -81,24 +83,49 @@ class Article(models.Model):
     """One article in one language. Articles sharing a ``key`` are translations of each other."""
 
     key = models.SlugField(
-        _("translation key"), max_length=60, blank=True,
-        help_text=_("Articles with the same key are translations of each other; pages link to an article by its key (e.g. “pay”)."),
+        _("translation key"),
+        max_length=60,
+        blank=True,
+        help_text=_(
+            "Articles with the same key are translations of each other; pages link to an article by its key (e.g. “pay”)."
+        ),
     )
-    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.SPANISH)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.SPANISH
+    )
     slug = models.SlugField(_("slug"), max_length=120, unique=True)
     title = models.CharField(_("title"), max_length=200)
-    summary = models.CharField(_("summary"), max_length=300, help_text=_("One or two sentences, shown in lists and search results."))
-    body = models.TextField(_("body"), help_text=_("Markdown. HTML is sanitized: scripts, styles and event handlers are removed."))
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="articles", verbose_name=_("category"))
+    summary = models.CharField(
+        _("summary"),
+        max_length=300,
+        help_text=_("One or two sentences, shown in lists and search results."),
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_("Markdown. HTML is sanitized: scripts, styles and event handlers are removed."),
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="articles", verbose_name=_("category")
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="articles", verbose_name=_("tags"))
     related = models.ManyToManyField(
-        "self", blank=True, symmetrical=False, related_name="+", verbose_name=_("related articles"),
-        help_text=_("Shown under the article. When empty, articles of the same category are suggested."),
+        "self",
+        blank=True,
+        symmetrical=False,
+        related_name="+",
+        verbose_name=_("related articles"),
+        help_text=_(
+            "Shown under the article. When empty, articles of the same category are suggested."
+        ),
     )
     position = models.PositiveSmallIntegerField(_("position in its category"), default=0)
     published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now, help_text=_("Changes when the title, summary or body changes."))
+    updated_at = models.DateTimeField(
+        _("updated"),
+        default=timezone.now,
+        help_text=_("Changes when the title, summary or body changes."),
+    )
     view_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
     like_count = models.PositiveIntegerField(_("likes"), default=0, editable=False)
     dislike_count = models.PositiveIntegerField(_("dislikes"), default=0, editable=False)
@@ -108,9 +135,15 @@ class Article(models.Model):
         verbose_name = _("article")
         verbose_name_plural = _("articles")
         constraints = [
-            models.UniqueConstraint(fields=["key", "language"], condition=~Q(key=""), name="helpcenter_article_one_translation_per_language"),
+            models.UniqueConstraint(
+                fields=["key", "language"],
+                condition=~Q(key=""),
+                name="helpcenter_article_one_translation_per_language",
+            ),
         ]
-        indexes = [models.Index(fields=["language", "published"], name="helpcenter_article_lang_pub")]
+        indexes = [
+            models.Index(fields=["language", "published"], name="helpcenter_article_lang_pub")
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.language})"
@@ -120,7 +153,9 @@ class Article(models.Model):
 
     def clean(self) -> None:
         if self.slug in RESERVED_SLUGS:
-            raise ValidationError({"slug": _("This slug is reserved for a help center page; choose another one.")})
+            raise ValidationError(
+                {"slug": _("This slug is reserved for a help center page; choose another one.")}
+            )
 
     @property
     def votes_total(self) -> int:
@@ -144,9 +179,18 @@ class Vote(models.Model):
     A visitor is a logged-in user, or else an anonymous browser (a hash of its visitor cookie).
     """
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="votes", verbose_name=_("article"))
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="votes", verbose_name=_("article")
+    )
     value = models.CharField(_("vote"), max_length=7, choices=VoteValue.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("user"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
     visitor = models.CharField(_("anonymous visitor"), max_length=64, blank=True)
     comment = models.TextField(_("what was missing"), max_length=COMMENT_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -156,9 +200,19 @@ class Vote(models.Model):
         verbose_name = _("vote")
         verbose_name_plural = _("votes")
         constraints = [
-            models.UniqueConstraint(fields=["article", "user"], condition=Q(user__isnull=False), name="helpcenter_vote_one_per_user"),
-            models.UniqueConstraint(fields=["article", "visitor"], condition=Q(user__isnull=True), name="helpcenter_vote_one_per_visitor"),
-            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(visitor=""), name="helpcenter_vote_has_voter"),
+            models.UniqueConstraint(
+                fields=["article", "user"],
+                condition=Q(user__isnull=False),
+                name="helpcenter_vote_one_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["article", "visitor"],
+                condition=Q(user__isnull=True),
+                name="helpcenter_vote_one_per_visitor",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(visitor=""), name="helpcenter_vote_has_voter"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -173,7 +227,11 @@ class ArticleView(models.Model):
     day = models.DateField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["article", "visitor", "day"], name="helpcenter_view_once_per_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "visitor", "day"], name="helpcenter_view_once_per_day"
+            )
+        ]
         indexes = [models.Index(fields=["day"], name="helpcenter_view_day")]
 
 
@@ -190,7 +248,11 @@ class UnansweredSearch(models.Model):
         ordering = ["-times", "-last_searched_at"]
         verbose_name = _("search with no result")
         verbose_name_plural = _("searches with no result")
-        constraints = [models.UniqueConstraint(fields=["query", "language"], name="helpcenter_unanswered_search_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["query", "language"], name="helpcenter_unanswered_search_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.query

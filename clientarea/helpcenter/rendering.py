@@ -37,9 +37,45 @@ MEDIA_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*\.(?:p
 MEDIA_LANGUAGES = ("es", "en")
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "code", "pre", "blockquote",
-    "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd",
-    "kbd", "abbr", "sup", "sub", "del", "ins", "small", "mark", "figure", "figcaption",
+    "p",
+    "br",
+    "hr",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "dl",
+    "dt",
+    "dd",
+    "kbd",
+    "abbr",
+    "sup",
+    "sub",
+    "del",
+    "ins",
+    "small",
+    "mark",
+    "figure",
+    "figcaption",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -62,7 +98,11 @@ _cleaner = nh3.Cleaner(
 def screenshots_root() -> Path:
     """Where the screenshots live: ``HELPCENTER_SCREENSHOTS_DIR`` if set, else the app's static folder."""
     configured = getattr(settings, "HELPCENTER_SCREENSHOTS_DIR", None)
-    return Path(configured) if configured else Path(__file__).resolve().parent / "static" / "helpcenter" / "screenshots"
+    return (
+        Path(configured)
+        if configured
+        else Path(__file__).resolve().parent / "static" / "helpcenter" / "screenshots"
+    )
 
 
 def screenshot_path(name: str, language: str) -> Path | None:
@@ -108,17 +148,23 @@ class _HelpTreeprocessor(Treeprocessor):
             elif element.tag == "a" and element.get("href", "").startswith(HELP_LINK_PREFIX):
                 from clientarea.helpcenter.selectors import article_url_for
 
-                element.set("href", article_url_for(element.get("href")[len(HELP_LINK_PREFIX):], self.language))
+                element.set(
+                    "href",
+                    article_url_for(element.get("href")[len(HELP_LINK_PREFIX) :], self.language),
+                )
 
     def _resolve_image(self, img: ElementTree.Element, parents: dict) -> None:
         src = img.get("src", "")
         if not src.startswith(MEDIA_PREFIX):
             return
-        name = src[len(MEDIA_PREFIX):].split("?", 1)[0].split("#", 1)[0]
+        name = src[len(MEDIA_PREFIX) :].split("?", 1)[0].split("#", 1)[0]
         path = screenshot_path(name, self.language)
         if path is not None:
             version = int(path.stat().st_mtime)
-            img.set("src", f"{reverse('helpcenter:media', kwargs={'name': name})}?lang={self.language}&v={version}")
+            img.set(
+                "src",
+                f"{reverse('helpcenter:media', kwargs={'name': name})}?lang={self.language}&v={version}",
+            )
             img.set("loading", "lazy")
             img.set("decoding", "async")
             size = _png_size(path) if path.suffix == ".png" else None
@@ -128,7 +174,12 @@ class _HelpTreeprocessor(Treeprocessor):
             return
         _remove_keeping_tail(img, parents)
         parent = parents.get(img)
-        if parent is not None and parent.tag == "p" and len(parent) == 0 and not (parent.text or "").strip():
+        if (
+            parent is not None
+            and parent.tag == "p"
+            and len(parent) == 0
+            and not (parent.text or "").strip()
+        ):
             _remove_keeping_tail(parent, parents)
 
 
@@ -155,7 +206,9 @@ class _HelpExtension(Extension):
         self.resolve = resolve
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API name)
-        md.treeprocessors.register(_HelpTreeprocessor(md, self.language, self.resolve), "helpcenter", 5)
+        md.treeprocessors.register(
+            _HelpTreeprocessor(md, self.language, self.resolve), "helpcenter", 5
+        )
 
 
 def render_markdown(body: str, *, language: str, resolve: bool = True) -> str:
@@ -165,7 +218,9 @@ def render_markdown(body: str, *, language: str, resolve: bool = True) -> str:
     where only the words matter).
     """
     # A Markdown instance keeps state between calls and is not thread-safe: one per call.
-    md = markdown.Markdown(extensions=["extra", "sane_lists", _HelpExtension(language, resolve)], output_format="html")
+    md = markdown.Markdown(
+        extensions=["extra", "sane_lists", _HelpExtension(language, resolve)], output_format="html"
+    )
     return _cleaner.clean(md.convert(body or ""))
 
 

@@ -60,7 +60,13 @@ HIGHLIGHT_JS = """el => {
   el.style.outline = "4px solid #ffbf47";
   el.style.outlineOffset = "3px";
 }"""
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 class StepSkipped(Exception):
@@ -84,8 +90,15 @@ def _selector(key: str) -> str:
 class Capture:
     """One language's walk through the payment steps."""
 
-    def __init__(self, page, *, base_url: str, out: Path, language: str, report: Report, timeout_ms: int) -> None:
-        self.page, self.base_url, self.language, self.report = page, base_url.rstrip("/"), language, report
+    def __init__(
+        self, page, *, base_url: str, out: Path, language: str, report: Report, timeout_ms: int
+    ) -> None:
+        self.page, self.base_url, self.language, self.report = (
+            page,
+            base_url.rstrip("/"),
+            language,
+            report,
+        )
         self.folder = out / language / "paying"
         self.folder.mkdir(parents=True, exist_ok=True)
         page.set_default_timeout(timeout_ms)
@@ -94,7 +107,9 @@ class Capture:
         """Highlight the element and save the visible part of the page."""
         locator = self.page.locator(_selector(key)).first
         locator.wait_for(state="visible")
-        self.page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring
+        self.page.evaluate(
+            "() => document.activeElement && document.activeElement.blur()"
+        )  # no focus ring
         locator.evaluate(HIGHLIGHT_JS)
         path = self.folder / name
         self.page.screenshot(path=str(path))
@@ -106,7 +121,16 @@ class Capture:
 
     def set_language_cookie(self) -> None:
         host = urlsplit(self.base_url).hostname or "127.0.0.1"
-        self.page.context.add_cookies([{"name": "django_language", "value": LANGUAGE_COOKIES[self.language], "domain": host, "path": "/"}])
+        self.page.context.add_cookies(
+            [
+                {
+                    "name": "django_language",
+                    "value": LANGUAGE_COOKIES[self.language],
+                    "domain": host,
+                    "path": "/",
+                }
+            ]
+        )
 
     def run_chain(self, steps) -> None:
         """Run dependent steps in order; after a skipped or failed step the rest of the chain is skipped."""
@@ -115,13 +139,21 @@ class Capture:
                 action()
             except StepSkipped as exc:
                 rest = [n for n, _ in steps[index:]]
-                self.report.skipped.extend(f"{self.language}/{n} (selector {exc} not set)" for n in rest[:1])
-                self.report.skipped.extend(f"{self.language}/{n} (after {rest[0]})" for n in rest[1:])
+                self.report.skipped.extend(
+                    f"{self.language}/{n} (selector {exc} not set)" for n in rest[:1]
+                )
+                self.report.skipped.extend(
+                    f"{self.language}/{n} (after {rest[0]})" for n in rest[1:]
+                )
                 return
             except Exception as exc:  # noqa: BLE001 (report and go on with the next chain)
-                self.report.failed.append(f"{self.language}/{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-                rest = [n for n, _ in steps[index + 1:]]
-                self.report.skipped.extend(f"{self.language}/{n} (after {name} failed)" for n in rest)
+                self.report.failed.append(
+                    f"{self.language}/{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                )
+                rest = [n for n, _ in steps[index + 1 :]]
+                self.report.skipped.extend(
+                    f"{self.language}/{n} (after {name} failed)" for n in rest
+                )
                 return
 
     def run(self, *, email: str, code: str) -> None:
@@ -168,19 +200,36 @@ class Capture:
             self.click("invoice_email")
             self.shot("08-invoice-email.png", "email_body")
 
-        self.run_chain([
-            ("01-client-access.png", home), ("02-log-in.png", log_in), ("03-billing.png", billing),
-            ("04-pending-order.png", pending_order), ("05-order-items.png", order_items),
-            ("06-pay-now.png", pay_now), ("07-choose-gateway.png", choose_gateway),
-        ])
-        if any(entry.startswith(f"{self.language}/02-") for entry in self.report.failed + self.report.skipped):
+        self.run_chain(
+            [
+                ("01-client-access.png", home),
+                ("02-log-in.png", log_in),
+                ("03-billing.png", billing),
+                ("04-pending-order.png", pending_order),
+                ("05-order-items.png", order_items),
+                ("06-pay-now.png", pay_now),
+                ("07-choose-gateway.png", choose_gateway),
+            ]
+        )
+        if any(
+            entry.startswith(f"{self.language}/02-")
+            for entry in self.report.failed + self.report.skipped
+        ):
             self.report.skipped.append(f"{self.language}/08-invoice-email.png (not logged in)")
             return
         self.run_chain([("08-invoice-email.png", invoice_email)])
 
 
-def capture(*, base_url: str, out: Path, languages: list[str], email: str = DEMO_EMAIL, code: str = DEMO_CODE,
-            chromium: str | None = None, timeout_ms: int = 15000) -> Report:
+def capture(
+    *,
+    base_url: str,
+    out: Path,
+    languages: list[str],
+    email: str = DEMO_EMAIL,
+    code: str = DEMO_CODE,
+    chromium: str | None = None,
+    timeout_ms: int = 15000,
+) -> Report:
     """Take the screenshots for each language and return what was written, skipped and failed."""
     from playwright.sync_api import sync_playwright
 
@@ -190,9 +239,18 @@ def capture(*, base_url: str, out: Path, languages: list[str], email: str = DEMO
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
             for language in languages:
-                context = browser.new_context(locale="en-US" if language == "en" else "es-CO", viewport=VIEWPORT)
+                context = browser.new_context(
+                    locale="en-US" if language == "en" else "es-CO", viewport=VIEWPORT
+                )
                 try:
-                    Capture(context.new_page(), base_url=base_url, out=out, language=language, report=report, timeout_ms=timeout_ms).run(email=email, code=code)
+                    Capture(
+                        context.new_page(),
+                        base_url=base_url,
+                        out=out,
+                        language=language,
+                        report=report,
+                        timeout_ms=timeout_ms,
+                    ).run(email=email, code=code)
                 finally:
                     context.close()
         finally:
@@ -202,20 +260,44 @@ def capture(*, base_url: str, out: Path, languages: list[str], email: str = DEMO
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", required=True, help="the running site, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    parser.add_argument(
+        "--base-url", required=True, help="the running site, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+    )
     parser.add_argument("--languages", default="es,en", help="comma-separated: es,en")
     parser.add_argument("--email", default=DEMO_EMAIL)
     parser.add_argument("--code", default=DEMO_CODE)
-    parser.add_argument("--chromium", default=None, help="Chromium executable (default: $CHROMIUM_PATH or /usr/bin/chromium)")
-    parser.add_argument("--strict", action="store_true", help="fail when a step is skipped because its selector is not set")
-    parser.add_argument("--timeout", type=int, default=15000, help="milliseconds to wait for each element (default 15000)")
+    parser.add_argument(
+        "--chromium",
+        default=None,
+        help="Chromium executable (default: $CHROMIUM_PATH or /usr/bin/chromium)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a step is skipped because its selector is not set",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=15000,
+        help="milliseconds to wait for each element (default 15000)",
+    )
     args = parser.parse_args(argv)
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     if not languages or any(lang not in LANGUAGE_COOKIES for lang in languages):
         parser.error("--languages must be es, en or es,en")
-    report = capture(base_url=args.base_url, out=args.out, languages=languages, email=args.email, code=args.code,
-                     chromium=args.chromium, timeout_ms=args.timeout)
+    report = capture(
+        base_url=args.base_url,
+        out=args.out,
+        languages=languages,
+        email=args.email,
+        code=args.code,
+        chromium=args.chromium,
+        timeout_ms=args.timeout,
+    )
     for path in report.written:
         print(f"wrote   {path}")
     for entry in report.skipped:

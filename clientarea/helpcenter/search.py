@@ -198,7 +198,11 @@ def _postgres_ids(tokens: list[str], *, language: str, any_token: bool, limit: i
         + SearchVector(Unaccent(Coalesce(tag_names, Value(""))), config=config, weight="B")
         + SearchVector(Unaccent(F("body")), config=config, weight="C")
     )
-    query = SearchQuery(Unaccent(Value(tsquery_expression(tokens, any_token=any_token))), search_type="raw", config=config)
+    query = SearchQuery(
+        Unaccent(Value(tsquery_expression(tokens, any_token=any_token))),
+        search_type="raw",
+        config=config,
+    )
     rows = (
         Article.objects.filter(language=language, published=True)
         .annotate(document=vector)
@@ -218,5 +222,11 @@ def _fallback_ids(tokens: list[str], *, language: str, limit: int) -> list[int]:
 
     condition = Q()
     for token in tokens:
-        condition &= Q(title__icontains=token) | Q(summary__icontains=token) | Q(body__icontains=token)
-    return list(Article.objects.filter(condition, language=language, published=True).values_list("pk", flat=True)[:limit])
+        condition &= (
+            Q(title__icontains=token) | Q(summary__icontains=token) | Q(body__icontains=token)
+        )
+    return list(
+        Article.objects.filter(condition, language=language, published=True).values_list(
+            "pk", flat=True
+        )[:limit]
+    )

@@ -19,7 +19,15 @@ from django.urls import reverse
 from django.utils import translation
 
 from clientarea.helpcenter import search
-from clientarea.helpcenter.models import Article, Category, Language, Tag, UnansweredSearch, Vote, VoteValue
+from clientarea.helpcenter.models import (
+    Article,
+    Category,
+    Language,
+    Tag,
+    UnansweredSearch,
+    Vote,
+    VoteValue,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +57,11 @@ def article_url_for(key: str, language: str | None = None) -> str:
     so a contextual-help link can never break the page that shows it.
     """
     wanted = normalize_language(language or translation.get_language())
-    slugs = dict(Article.objects.filter(key=key, published=True).values_list("language", "slug")) if key else {}
+    slugs = (
+        dict(Article.objects.filter(key=key, published=True).values_list("language", "slug"))
+        if key
+        else {}
+    )
     slug = slugs.get(wanted) or slugs.get(other_language(wanted))
     if slug is None:
         logger.warning("no published help article for key %r", key)
@@ -66,9 +78,13 @@ def published_articles(language: str) -> QuerySet[Article]:
 
 def categories_with_articles(language: str) -> list[Category]:
     """Categories that have published articles in ``language``, each with ``.article_list``."""
-    articles = Article.objects.filter(published=True, language=language).order_by("position", "title")
+    articles = Article.objects.filter(published=True, language=language).order_by(
+        "position", "title"
+    )
     categories = (
-        Category.objects.annotate(n=Count("articles", filter=Q(articles__published=True, articles__language=language)))
+        Category.objects.annotate(
+            n=Count("articles", filter=Q(articles__published=True, articles__language=language))
+        )
         .filter(n__gt=0)
         .prefetch_related(Prefetch("articles", queryset=articles, to_attr="article_list"))
     )
@@ -76,13 +92,24 @@ def categories_with_articles(language: str) -> list[Category]:
 
 
 def most_viewed(language: str, *, limit: int = 5) -> list[Article]:
-    return list(published_articles(language).filter(view_count__gt=0).order_by("-view_count", "title")[:limit])
+    return list(
+        published_articles(language)
+        .filter(view_count__gt=0)
+        .order_by("-view_count", "title")[:limit]
+    )
 
 
 def most_helpful(language: str, *, limit: int = 5) -> list[Article]:
     """Articles people found helpful, ranked by (likes + 1) / (votes + 2) so one lone like is not “100 %”."""
-    score = Cast(F("like_count") + 1, FloatField()) / Cast(F("like_count") + F("dislike_count") + 2, FloatField())
-    return list(published_articles(language).filter(like_count__gt=0).annotate(score=score).order_by("-score", "-like_count", "title")[:limit])
+    score = Cast(F("like_count") + 1, FloatField()) / Cast(
+        F("like_count") + F("dislike_count") + 2, FloatField()
+    )
+    return list(
+        published_articles(language)
+        .filter(like_count__gt=0)
+        .annotate(score=score)
+        .order_by("-score", "-like_count", "title")[:limit]
+    )
 
 
 def article_for_page(slug: str, *, include_drafts: bool = False) -> Article | None:
@@ -97,7 +124,11 @@ def translations_of(article: Article) -> list[Article]:
     """The published versions of the same article in the other languages."""
     if not article.key:
         return []
-    return list(Article.objects.filter(key=article.key, published=True).exclude(pk=article.pk).order_by("language"))
+    return list(
+        Article.objects.filter(key=article.key, published=True)
+        .exclude(pk=article.pk)
+        .order_by("language")
+    )
 
 
 def related_articles(article: Article, *, limit: int = 5) -> list[Article]:
@@ -106,7 +137,9 @@ def related_articles(article: Article, *, limit: int = 5) -> list[Article]:
     if chosen:
         return chosen
     return list(
-        published_articles(article.language).filter(category_id=article.category_id).exclude(pk=article.pk)
+        published_articles(article.language)
+        .filter(category_id=article.category_id)
+        .exclude(pk=article.pk)
         .order_by("position", "-view_count", "title")[:limit]
     )
 
@@ -131,7 +164,9 @@ def category_for_slug(slug: str) -> tuple[Category, str] | None:
 
 
 def articles_in_category(category: Category, language: str) -> list[Article]:
-    return list(published_articles(language).filter(category=category).order_by("position", "title"))
+    return list(
+        published_articles(language).filter(category=category).order_by("position", "title")
+    )
 
 
 def tag_for_slug(slug: str) -> Tag | None:
@@ -140,7 +175,11 @@ def tag_for_slug(slug: str) -> Tag | None:
 
 def articles_with_tag(tag: Tag, language: str) -> list[Article]:
     """Published articles with the tag: those in ``language`` first."""
-    articles = list(Article.objects.filter(published=True, tags=tag).select_related("category").order_by("title"))
+    articles = list(
+        Article.objects.filter(published=True, tags=tag)
+        .select_related("category")
+        .order_by("title")
+    )
     return sorted(articles, key=lambda a: a.language != language)
 
 
@@ -159,7 +198,9 @@ class SearchOutcome:
 
 def search_articles(query: str, language: str) -> SearchOutcome:
     """Ranked published articles for a query in ``language``; if none, in the other language."""
-    outcome = SearchOutcome(query=search.normalize_query(query), language=language, tokens=search.query_tokens(query))
+    outcome = SearchOutcome(
+        query=search.normalize_query(query), language=language, tokens=search.query_tokens(query)
+    )
     for lang in (language, other_language(language)):
         ids = search.search_article_ids(outcome.tokens, language=lang)
         if ids:
@@ -185,7 +226,9 @@ def article_stats(language: str | None = None) -> QuerySet[Article]:
 
 def recent_feedback(*, limit: int = 50) -> QuerySet[Vote]:
     """The latest “What was missing?” comments."""
-    return Vote.objects.exclude(comment="").select_related("article").order_by("-updated_at")[:limit]
+    return (
+        Vote.objects.exclude(comment="").select_related("article").order_by("-updated_at")[:limit]
+    )
 
 
 def top_unanswered_searches(*, limit: int = 50) -> QuerySet[UnansweredSearch]:

@@ -18,14 +18,33 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.helpcenter import rendering, search
-from clientarea.helpcenter.models import COMMENT_MAX_LENGTH, Article, ArticleView, Tag, UnansweredSearch, Vote, VoteValue
+from clientarea.helpcenter.models import (
+    COMMENT_MAX_LENGTH,
+    Article,
+    ArticleView,
+    Tag,
+    UnansweredSearch,
+    Vote,
+    VoteValue,
+)
 from clientarea.helpcenter.visitors import is_bot
 
 logger = logging.getLogger(__name__)
 
 # The fields an editor changes. Counters are deliberately absent: saving an article that
 # was loaded a minute ago must not overwrite the views and votes counted since.
-EDITABLE_FIELDS = ("key", "language", "slug", "title", "summary", "body", "category", "position", "published", "updated_at")
+EDITABLE_FIELDS = (
+    "key",
+    "language",
+    "slug",
+    "title",
+    "summary",
+    "body",
+    "category",
+    "position",
+    "published",
+    "updated_at",
+)
 CONTENT_FIELDS = ("title", "summary", "body")
 VIEW_LOG_KEEP_DAYS = 2
 
@@ -34,7 +53,9 @@ VIEW_LOG_KEEP_DAYS = 2
 
 
 @transaction.atomic
-def save_article(*, article: Article, tags: Iterable[Tag] | None = None, related: Iterable[Article] | None = None) -> Article:
+def save_article(
+    *, article: Article, tags: Iterable[Tag] | None = None, related: Iterable[Article] | None = None
+) -> Article:
     """Validate and save a new or edited article, set its tags and related articles, and re-index it.
 
     ``updated_at`` moves only when the title, summary or body changes. ``tags`` / ``related``
@@ -106,7 +127,14 @@ def rebuild_search_index() -> int:
 # --- Views ----------------------------------------------------------------------------------
 
 
-def record_view(*, article: Article, visitor: str, user_agent: str, is_staff: bool, today: datetime.date | None = None) -> bool:
+def record_view(
+    *,
+    article: Article,
+    visitor: str,
+    user_agent: str,
+    is_staff: bool,
+    today: datetime.date | None = None,
+) -> bool:
     """Count a view of ``article`` unless this visitor was already counted today. Returns True if counted.
 
     Staff and robots are never counted. ``visitor`` is an opaque hash (see ``visitors``).
@@ -115,14 +143,18 @@ def record_view(*, article: Article, visitor: str, user_agent: str, is_staff: bo
         return False
     day = today or timezone.localdate()
     with transaction.atomic():
-        _, created = ArticleView.objects.get_or_create(article_id=article.pk, visitor=visitor[:64], day=day)
+        _, created = ArticleView.objects.get_or_create(
+            article_id=article.pk, visitor=visitor[:64], day=day
+        )
         if not created:
             return False
         Article.objects.filter(pk=article.pk).update(view_count=F("view_count") + 1)
     return True
 
 
-def prune_view_log(*, keep_days: int = VIEW_LOG_KEEP_DAYS, today: datetime.date | None = None) -> int:
+def prune_view_log(
+    *, keep_days: int = VIEW_LOG_KEEP_DAYS, today: datetime.date | None = None
+) -> int:
     """Forget counted-view rows older than ``keep_days`` (they only serve to de-duplicate). Returns rows deleted."""
     cutoff = (today or timezone.localdate()) - datetime.timedelta(days=keep_days)
     deleted, _ = ArticleView.objects.filter(day__lt=cutoff).delete()
@@ -166,7 +198,12 @@ def cast_vote(*, article: Article, value: str, user=None, visitor: str = "") -> 
     if vote is None:
         try:
             with transaction.atomic():
-                vote = Vote.objects.create(article=article, value=value, user=user, visitor="" if user is not None else visitor[:64])
+                vote = Vote.objects.create(
+                    article=article,
+                    value=value,
+                    user=user,
+                    visitor="" if user is not None else visitor[:64],
+                )
         except IntegrityError:
             # The same visitor's other request created it a moment ago: change that vote instead.
             vote = _locked_vote(article=article, user=user, visitor=visitor)
@@ -189,8 +226,14 @@ def leave_feedback(*, article: Article, comment: str, user=None, visitor: str = 
     """Attach “What was missing?” to the visitor's “not helpful” vote (an empty comment removes it)."""
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX_LENGTH:
-        raise ValidationError(_("Please keep your comment under %(n)d characters.") % {"n": COMMENT_MAX_LENGTH})
-    vote = _locked_vote(article=article, user=user, visitor=visitor) if (user is not None or visitor) else None
+        raise ValidationError(
+            _("Please keep your comment under %(n)d characters.") % {"n": COMMENT_MAX_LENGTH}
+        )
+    vote = (
+        _locked_vote(article=article, user=user, visitor=visitor)
+        if (user is not None or visitor)
+        else None
+    )
     if vote is None or vote.value != VoteValue.DISLIKE:
         raise ValidationError(_("Tell us the article was not helpful first."))
     vote.comment = comment
@@ -213,7 +256,9 @@ def log_unanswered_search(*, query: str, language: str) -> None:
             return
         try:
             with transaction.atomic():
-                UnansweredSearch.objects.create(query=text, language=language, first_searched_at=now, last_searched_at=now)
+                UnansweredSearch.objects.create(
+                    query=text, language=language, first_searched_at=now, last_searched_at=now
+                )
         except IntegrityError:  # logged by a concurrent request in between
             same.update(times=F("times") + 1, last_searched_at=now)
 
@@ -251,12 +296,24 @@ def import_help_content(*, directory=None) -> dict[str, int]:
         for source in sources:
             if source.category not in categories:
                 raise ValidationError(f"{source.path}: unknown category {source.category!r}")
-            tags = [Tag.objects.get_or_create(slug=slugify(name), defaults={"name": name})[0] for name in source.tags]
-            article = Article.objects.filter(key=source.key, language=source.language).first() or Article()
+            tags = [
+                Tag.objects.get_or_create(slug=slugify(name), defaults={"name": name})[0]
+                for name in source.tags
+            ]
+            article = (
+                Article.objects.filter(key=source.key, language=source.language).first()
+                or Article()
+            )
             fields = {
-                "key": source.key, "language": source.language, "slug": source.slug, "title": source.title,
-                "summary": source.summary, "body": source.body, "category_id": categories[source.category].pk,
-                "position": source.position, "published": source.published,
+                "key": source.key,
+                "language": source.language,
+                "slug": source.slug,
+                "title": source.title,
+                "summary": source.summary,
+                "body": source.body,
+                "category_id": categories[source.category].pk,
+                "position": source.position,
+                "published": source.published,
             }
             is_new = article.pk is None
             changed = is_new or any(getattr(article, k) != v for k, v in fields.items())
@@ -271,7 +328,11 @@ def import_help_content(*, directory=None) -> dict[str, int]:
             articles[(source.key, source.language)] = article
         for source in sources:
             article = articles[(source.key, source.language)]
-            wanted = [articles[(key, source.language)] for key in source.related if (key, source.language) in articles]
+            wanted = [
+                articles[(key, source.language)]
+                for key in source.related
+                if (key, source.language) in articles
+            ]
             if [a.pk for a in article.related.order_by("pk")] != sorted(a.pk for a in wanted):
                 article.related.set(wanted)
     return counts

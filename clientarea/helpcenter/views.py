@@ -36,13 +36,21 @@ def home(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
     categories = selectors.categories_with_articles(language)
     for c in categories:
-        c.display_name, c.display_description, c.url = c.name_for(language), c.description_for(language), c.url_for(language)
-    return render(request, "helpcenter/home.html", {
-        "language": language,
-        "categories": categories,
-        "most_viewed": selectors.most_viewed(language),
-        "most_helpful": selectors.most_helpful(language),
-    })
+        c.display_name, c.display_description, c.url = (
+            c.name_for(language),
+            c.description_for(language),
+            c.url_for(language),
+        )
+    return render(
+        request,
+        "helpcenter/home.html",
+        {
+            "language": language,
+            "categories": categories,
+            "most_viewed": selectors.most_viewed(language),
+            "most_helpful": selectors.most_helpful(language),
+        },
+    )
 
 
 @require_safe
@@ -52,15 +60,21 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404
     category, language = found
     other = selectors.other_language(language)
-    return render(request, "helpcenter/category.html", {
-        "category": category,
-        "language": language,
-        "name": category.name_for(language),
-        "description": category.description_for(language),
-        "articles": selectors.articles_in_category(category, language),
-        "other_language": other,
-        "other_url": category.url_for(other) if selectors.articles_in_category(category, other) else "",
-    })
+    return render(
+        request,
+        "helpcenter/category.html",
+        {
+            "category": category,
+            "language": language,
+            "name": category.name_for(language),
+            "description": category.description_for(language),
+            "articles": selectors.articles_in_category(category, language),
+            "other_language": other,
+            "other_url": category.url_for(other)
+            if selectors.articles_in_category(category, other)
+            else "",
+        },
+    )
 
 
 @require_safe
@@ -68,22 +82,36 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     article = selectors.article_for_page(slug, include_drafts=request.user.is_staff)
     if article is None:
         raise Http404
-    if article.published and request.method == "GET" and services.record_view(
-        article=article, visitor=visitors.view_visitor(request), user_agent=visitors.user_agent(request),
-        is_staff=request.user.is_staff,
+    if (
+        article.published
+        and request.method == "GET"
+        and services.record_view(
+            article=article,
+            visitor=visitors.view_visitor(request),
+            user_agent=visitors.user_agent(request),
+            is_staff=request.user.is_staff,
+        )
     ):
         article.view_count += 1
-    vote = selectors.vote_of(article=article, user=_voter(request), visitor=visitors.anonymous_visitor(request))
-    response = render(request, "helpcenter/article.html", {
-        "article": article,
-        "body_html": mark_safe(rendering.render_markdown(article.body, language=article.language)),  # noqa: S308 (sanitized by nh3)
-        "category_name": article.category.name_for(article.language),
-        "category_url": article.category.url_for(article.language),
-        "translations": selectors.translations_of(article),
-        "related": selectors.related_articles(article),
-        "vote": vote,
-        "comment_max_length": COMMENT_MAX_LENGTH,
-    })
+    vote = selectors.vote_of(
+        article=article, user=_voter(request), visitor=visitors.anonymous_visitor(request)
+    )
+    response = render(
+        request,
+        "helpcenter/article.html",
+        {
+            "article": article,
+            "body_html": mark_safe(
+                rendering.render_markdown(article.body, language=article.language)
+            ),  # noqa: S308 (sanitized by nh3)
+            "category_name": article.category.name_for(article.language),
+            "category_url": article.category.url_for(article.language),
+            "translations": selectors.translations_of(article),
+            "related": selectors.related_articles(article),
+            "vote": vote,
+            "comment_max_length": COMMENT_MAX_LENGTH,
+        },
+    )
     patch_cache_control(response, private=True, no_cache=True)
     return visitors.remember_visitor(request, response)
 
@@ -94,7 +122,12 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     value = request.POST.get("value", "")
     if value not in VoteValue.values:
         return HttpResponseBadRequest(_("Unknown vote."))
-    services.cast_vote(article=article, value=value, user=_voter(request), visitor=visitors.anonymous_visitor(request))
+    services.cast_vote(
+        article=article,
+        value=value,
+        user=_voter(request),
+        visitor=visitors.anonymous_visitor(request),
+    )
     return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
 
 
@@ -103,7 +136,9 @@ def feedback(request: HttpRequest, slug: str) -> HttpResponse:
     article = _published_article_or_404(slug)
     try:
         services.leave_feedback(
-            article=article, comment=request.POST.get("comment", ""), user=_voter(request),
+            article=article,
+            comment=request.POST.get("comment", ""),
+            user=_voter(request),
             visitor=visitors.anonymous_visitor(request),
         )
     except ValidationError as exc:
@@ -116,9 +151,18 @@ def search(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
     query = request.GET.get("q", "")
     outcome = selectors.search_articles(query, language) if query.strip() else None
-    if outcome is not None and outcome.tokens and not outcome.articles and not visitors.is_bot(visitors.user_agent(request)):
+    if (
+        outcome is not None
+        and outcome.tokens
+        and not outcome.articles
+        and not visitors.is_bot(visitors.user_agent(request))
+    ):
         services.log_unanswered_search(query=query, language=language)
-    return render(request, "helpcenter/search.html", {"query": outcome.query if outcome else "", "outcome": outcome, "language": language})
+    return render(
+        request,
+        "helpcenter/search.html",
+        {"query": outcome.query if outcome else "", "outcome": outcome, "language": language},
+    )
 
 
 @require_safe
@@ -126,7 +170,11 @@ def tag(request: HttpRequest, slug: str) -> HttpResponse:
     tag = selectors.tag_for_slug(slug)
     if tag is None:
         raise Http404
-    return render(request, "helpcenter/tag.html", {"tag": tag, "articles": selectors.articles_with_tag(tag, selectors.ui_language())})
+    return render(
+        request,
+        "helpcenter/tag.html",
+        {"tag": tag, "articles": selectors.articles_with_tag(tag, selectors.ui_language())},
+    )
 
 
 @require_safe
@@ -138,7 +186,10 @@ def media(request: HttpRequest, name: str) -> HttpResponse:
     path = rendering.screenshot_path(name, language)
     if path is None:
         raise Http404
-    response = FileResponse(path.open("rb"), content_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    response = FileResponse(
+        path.open("rb"),
+        content_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+    )
     if request.GET.get("v"):
         patch_cache_control(response, public=True, max_age=365 * 24 * 3600, immutable=True)
     else:

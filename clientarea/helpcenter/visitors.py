@@ -68,7 +68,12 @@ def remember_visitor(request: HttpRequest, response: HttpResponse) -> HttpRespon
     """Set the visitor cookie on the response if this request created the token."""
     if getattr(request, "_helpcenter_new_visitor", False):
         response.set_signed_cookie(
-            VISITOR_COOKIE, request._helpcenter_visitor, salt=VISITOR_COOKIE_SALT, max_age=VISITOR_COOKIE_MAX_AGE,
-            httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+            VISITOR_COOKIE,
+            request._helpcenter_visitor,
+            salt=VISITOR_COOKIE_SALT,
+            max_age=VISITOR_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
         )
     return response

@@ -63,7 +63,11 @@ class ObjectActionsAdminMixin:
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         custom = [
-            path(f"<path:object_id>/{suffix}/", self.admin_site.admin_view(getattr(self, method)), name="%s_%s_%s" % (*info, suffix))
+            path(
+                f"<path:object_id>/{suffix}/",
+                self.admin_site.admin_view(getattr(self, method)),
+                name="%s_%s_%s" % (*info, suffix),
+            )
             for suffix, method in self.object_actions
         ]
         return custom + super().get_urls()
@@ -84,16 +88,33 @@ class ObjectActionsAdminMixin:
     def change_url(self, obj: Model) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
 
-    def render_action_form(self, request: HttpRequest, *, title: str, objects: Sequence[Model], form: Any, submit: str,
-                           intro: str = "", action: str = "", selected: Iterable[Any] = ()) -> TemplateResponse:
+    def render_action_form(
+        self,
+        request: HttpRequest,
+        *,
+        title: str,
+        objects: Sequence[Model],
+        form: Any,
+        submit: str,
+        intro: str = "",
+        action: str = "",
+        selected: Iterable[Any] = (),
+    ) -> TemplateResponse:
         """The intermediate page: a summary table of ``objects``, then ``form`` (or none) and a ``submit`` button.
 
         From a list action, pass ``action`` (its name) and ``selected`` (the pks) so the POST comes back
         to the same action with ``apply=1``.
         """
         context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": title, "objects": objects,
-            "form": form, "submit_label": submit, "intro": intro, "action": action, "selected": selected,
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "objects": objects,
+            "form": form,
+            "submit_label": submit,
+            "intro": intro,
+            "action": action,
+            "selected": selected,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, self.action_form_template, context)

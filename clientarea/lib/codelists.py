@@ -16,7 +16,10 @@ def codelist(name: str) -> dict[str, str]:
     tree = etree.parse(str(DATA_DIR / f"{name}-2.1.gc"))
     rows: dict[str, str] = {}
     for row in tree.iterfind(".//Row"):
-        values = {v.get("ColumnRef"): (v.findtext("SimpleValue") or "").strip() for v in row.iterfind("Value")}
+        values = {
+            v.get("ColumnRef"): (v.findtext("SimpleValue") or "").strip()
+            for v in row.iterfind("Value")
+        }
         code = values.get("code") or values.get("Code") or ""
         name_ = values.get("name") or values.get("Name") or values.get("description") or ""
         if code:
@@ -36,7 +39,10 @@ def departments() -> dict[str, str]:
 def municipality_choices() -> list[tuple[str, str]]:
     """Choices sorted by department then municipality: ``Medellín (Antioquia)``."""
     deps = departments()
-    items = [(code, f"{name} ({deps.get(code[:2], code[:2])})") for code, name in municipalities().items()]
+    items = [
+        (code, f"{name} ({deps.get(code[:2], code[:2])})")
+        for code, name in municipalities().items()
+    ]
     return sorted(items, key=lambda item: (deps.get(item[0][:2], ""), item[1]))
 
 

@@ -40,7 +40,9 @@ USER_AGENT = "ClientArea/1.0 (+https://github.com/clientarea)"
 # contract of ``send`` stays ``send(method, url, body, headers)``: fakes written
 # against that signature keep working, and the real implementation still honours
 # the timeout the caller asked for.
-_timeout_var: contextvars.ContextVar[float] = contextvars.ContextVar("clientarea_http_timeout", default=DEFAULT_TIMEOUT)
+_timeout_var: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "clientarea_http_timeout", default=DEFAULT_TIMEOUT
+)
 
 
 class HttpError(Exception):
@@ -108,7 +110,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def send(method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float | None = None) -> HttpResponse:
+def send(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    timeout: float | None = None,
+) -> HttpResponse:
     """Perform one HTTP request and return the answer, whatever its status.
 
     This is the lowest level and the one place tests patch. ``timeout`` defaults to
@@ -136,12 +144,24 @@ def send(method: str, url: str, body: bytes | None, headers: Mapping[str, str], 
         answer_headers = {key.lower(): value for key, value in (error.headers or {}).items()}
     except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as error:
         elapsed = time.monotonic() - started
-        logger.warning("HTTP %s %s failed after %.2fs: %s", method.upper(), _safe_url_for_log(url), elapsed, type(error).__name__)
-        raise HttpError(f"{method.upper()} {_safe_url_for_log(url)} failed: {type(error).__name__}") from error
+        logger.warning(
+            "HTTP %s %s failed after %.2fs: %s",
+            method.upper(),
+            _safe_url_for_log(url),
+            elapsed,
+            type(error).__name__,
+        )
+        raise HttpError(
+            f"{method.upper()} {_safe_url_for_log(url)} failed: {type(error).__name__}"
+        ) from error
     if len(payload) > MAX_RESPONSE_BYTES:
-        raise HttpError(f"{method.upper()} {_safe_url_for_log(url)}: answer larger than {MAX_RESPONSE_BYTES} bytes")
+        raise HttpError(
+            f"{method.upper()} {_safe_url_for_log(url)}: answer larger than {MAX_RESPONSE_BYTES} bytes"
+        )
     elapsed = time.monotonic() - started
-    logger.info("HTTP %s %s -> %s in %.2fs", method.upper(), _safe_url_for_log(url), status, elapsed)
+    logger.info(
+        "HTTP %s %s -> %s in %.2fs", method.upper(), _safe_url_for_log(url), status, elapsed
+    )
     return HttpResponse(status=status, body=payload, headers=answer_headers)
 
 
@@ -171,7 +191,9 @@ def request_json(
         body = json.dumps(json_body, default=_json_default, ensure_ascii=False).encode("utf-8")
         final_headers["Content-Type"] = "application/json; charset=utf-8"
     elif form is not None:
-        body = urllib.parse.urlencode({key: "" if value is None else str(value) for key, value in form.items()}).encode("ascii")
+        body = urllib.parse.urlencode(
+            {key: "" if value is None else str(value) for key, value in form.items()}
+        ).encode("ascii")
         final_headers["Content-Type"] = "application/x-www-form-urlencoded"
     if headers:
         final_headers.update(headers)

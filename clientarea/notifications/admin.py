@@ -15,7 +15,15 @@ class AttachmentInline(admin.TabularInline):
 
 @admin.register(OutgoingEmail)
 class OutgoingEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "to_email", "subject", "template", "status", "attempts", "sent_at"]
+    list_display = [
+        "created_at",
+        "to_email",
+        "subject",
+        "template",
+        "status",
+        "attempts",
+        "sent_at",
+    ]
     list_filter = ["status", "template", "language"]
     search_fields = ["to_email", "subject", "customer__document_number"]
     date_hierarchy = "created_at"

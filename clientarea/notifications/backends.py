@@ -30,7 +30,11 @@ class ConsoleSummaryBackend(BaseEmailBackend):
                     message.body.rstrip(),
                 ]
                 for attachment in message.attachments:
-                    name, content = (attachment[0], attachment[1]) if isinstance(attachment, tuple) else (attachment.get_filename(), b"")
+                    name, content = (
+                        (attachment[0], attachment[1])
+                        if isinstance(attachment, tuple)
+                        else (attachment.get_filename(), b"")
+                    )
                     lines.append(f"[attachment] {name} ({len(content or b'')} bytes)")
                 lines.append("-" * 72)
                 self.stream.write("\n".join(lines) + "\n")

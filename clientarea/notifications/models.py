@@ -16,8 +16,12 @@ class EmailStatus(models.TextChoices):
 
 class OutgoingEmail(models.Model):
     customer = models.ForeignKey(
-        "accounts.Customer", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="emails", verbose_name=_("customer"),
+        "accounts.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="emails",
+        verbose_name=_("customer"),
     )
     to_email = models.EmailField(_("recipient"))
     subject = models.CharField(_("subject"), max_length=300)
@@ -25,7 +29,13 @@ class OutgoingEmail(models.Model):
     language = models.CharField(_("language"), max_length=5)
     body_text = models.TextField(_("text body"))
     body_html = models.TextField(_("HTML body"), blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED, db_index=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=EmailStatus.choices,
+        default=EmailStatus.QUEUED,
+        db_index=True,
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

@@ -40,7 +40,9 @@ def site_context() -> dict[str, Any]:
     return {"site_url": settings.SITE_URL, "provider": get_provider()}
 
 
-def render_email(*, template: str, context: Mapping[str, Any], language: str) -> tuple[str, str, str]:
+def render_email(
+    *, template: str, context: Mapping[str, Any], language: str
+) -> tuple[str, str, str]:
     """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``."""
     ctx = {**site_context(), **context}
     with translation.override(language):
@@ -65,13 +67,21 @@ def queue_email(
     rendered_subject, text, html = render_email(template=template, context=context, language=lang)
     with transaction.atomic():
         email = OutgoingEmail.objects.create(
-            customer=customer, to_email=to, subject=subject or rendered_subject, template=template,
-            language=lang, body_text=text, body_html=html,
+            customer=customer,
+            to_email=to,
+            subject=subject or rendered_subject,
+            template=template,
+            language=lang,
+            body_text=text,
+            body_html=html,
         )
         for item in attachments:
             EmailAttachment.objects.create(
-                email=email, filename=item.filename, content_type=item.content_type,
-                content=item.content, size=len(item.content),
+                email=email,
+                filename=item.filename,
+                content_type=item.content_type,
+                content=item.content,
+                size=len(item.content),
             )
         transaction.on_commit(lambda: _schedule(email.pk))
     logger.info("email queued id=%s template=%s", email.pk, template)
@@ -91,13 +101,21 @@ def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
     """Queue a copy of an email already in the log (staff action)."""
     with transaction.atomic():
         copy = OutgoingEmail.objects.create(
-            customer=email.customer, to_email=email.to_email, subject=email.subject, template=email.template,
-            language=email.language, body_text=email.body_text, body_html=email.body_html,
+            customer=email.customer,
+            to_email=email.to_email,
+            subject=email.subject,
+            template=email.template,
+            language=email.language,
+            body_text=email.body_text,
+            body_html=email.body_html,
         )
         for att in email.attachments.all():
             EmailAttachment.objects.create(
-                email=copy, filename=att.filename, content_type=att.content_type,
-                content=bytes(att.content), size=att.size,
+                email=copy,
+                filename=att.filename,
+                content_type=att.content_type,
+                content=bytes(att.content),
+                size=att.size,
             )
         transaction.on_commit(lambda: _schedule(copy.pk))
     return copy
@@ -106,14 +124,20 @@ def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
 def deliver_email(*, email_id: int) -> bool:
     """Send one queued email. Claims the row first so two workers never send it twice."""
     now = timezone.now()
-    claimed = OutgoingEmail.objects.filter(pk=email_id, status=EmailStatus.QUEUED, next_attempt_at__lte=now).update(
-        status=EmailStatus.SENDING, attempts=F("attempts") + 1,
+    claimed = OutgoingEmail.objects.filter(
+        pk=email_id, status=EmailStatus.QUEUED, next_attempt_at__lte=now
+    ).update(
+        status=EmailStatus.SENDING,
+        attempts=F("attempts") + 1,
     )
     if claimed != 1:
         return False  # already sent, being sent, or not due yet
     email = OutgoingEmail.objects.get(pk=email_id)
     message = EmailMultiAlternatives(
-        subject=email.subject, body=email.body_text, from_email=settings.DEFAULT_FROM_EMAIL, to=[email.to_email],
+        subject=email.subject,
+        body=email.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to_email],
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
@@ -123,7 +147,7 @@ def deliver_email(*, email_id: int) -> bool:
         message.send(fail_silently=False)
     except Exception as exc:  # any transport failure is retried, then reported in the log
         final = email.attempts >= settings.EMAIL_MAX_ATTEMPTS
-        delay = min(60 * 2 ** email.attempts, 3600)
+        delay = min(60 * 2**email.attempts, 3600)
         OutgoingEmail.objects.filter(pk=email.pk).update(
             status=EmailStatus.FAILED if final else EmailStatus.QUEUED,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -133,7 +157,9 @@ def deliver_email(*, email_id: int) -> bool:
         if not final:
             _schedule(email.pk, delay=delay)
         return False
-    OutgoingEmail.objects.filter(pk=email.pk).update(status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
     return True
 
 
@@ -141,8 +167,7 @@ def deliver_due_emails(*, limit: int = 200) -> int:
     """Deliver queued emails that are due (the sweep that makes the outbox crash-safe)."""
     ids = list(
         OutgoingEmail.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=timezone.now())
-        .order_by("id").values_list("id", flat=True)[:limit]
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
     )
     return sum(1 for email_id in ids if deliver_email(email_id=email_id))
-
-

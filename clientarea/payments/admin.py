@@ -11,7 +11,13 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -23,11 +29,21 @@ from clientarea.payments import services
 from clientarea.payments.forms import RefundNoteForm
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
-from clientarea.payments.models import GatewaySwitch, Payment, PaymentMessage, PaymentStatus, RefundStatus
+from clientarea.payments.models import (
+    GatewaySwitch,
+    Payment,
+    PaymentMessage,
+    PaymentStatus,
+    RefundStatus,
+)
 
 STATUS_COLORS = {
-    PaymentStatus.APPROVED: "#1b7f3b", PaymentStatus.PENDING: "#8a5300", PaymentStatus.CREATED: "#52606d",
-    PaymentStatus.DECLINED: "#b3261e", PaymentStatus.EXPIRED: "#5f6b76", PaymentStatus.ERROR: "#b3261e",
+    PaymentStatus.APPROVED: "#1b7f3b",
+    PaymentStatus.PENDING: "#8a5300",
+    PaymentStatus.CREATED: "#52606d",
+    PaymentStatus.DECLINED: "#b3261e",
+    PaymentStatus.EXPIRED: "#5f6b76",
+    PaymentStatus.ERROR: "#b3261e",
 }
 
 
@@ -49,7 +65,17 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 class PaymentMessageInline(ReadOnlyInline):
     model = PaymentMessage
     show_change_link = True
-    fields = ["received_at", "kind", "source_ip", "signature_valid", "gateway_status", "transaction_id", "dedupe_key", "outcome", "processed"]
+    fields = [
+        "received_at",
+        "kind",
+        "source_ip",
+        "signature_valid",
+        "gateway_status",
+        "transaction_id",
+        "dedupe_key",
+        "outcome",
+        "processed",
+    ]
     readonly_fields = fields
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
@@ -57,10 +83,35 @@ class PaymentMessageInline(ReadOnlyInline):
 
 @admin.register(Payment)
 class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
-    list_display = ["reference", "order_link", "customer", "gateway", "method", "amount_cop", "status_badge", "flags", "created_at"]
-    list_filter = [NeedsAttentionFilter, "status", "gateway", "needs_review", "duplicate", "refund_status", "method"]
-    search_fields = ["reference", "gateway_reference", "order__number", "customer__user__email", "customer__document_number",
-                     "gateway_transaction_id", "gateway_order_id"]
+    list_display = [
+        "reference",
+        "order_link",
+        "customer",
+        "gateway",
+        "method",
+        "amount_cop",
+        "status_badge",
+        "flags",
+        "created_at",
+    ]
+    list_filter = [
+        NeedsAttentionFilter,
+        "status",
+        "gateway",
+        "needs_review",
+        "duplicate",
+        "refund_status",
+        "method",
+    ]
+    search_fields = [
+        "reference",
+        "gateway_reference",
+        "order__number",
+        "customer__user__email",
+        "customer__document_number",
+        "gateway_transaction_id",
+        "gateway_order_id",
+    ]
     list_select_related = ["order", "customer__user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
@@ -72,22 +123,38 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         """Above the list: each gateway's configuration as read from settings (secrets masked),
         and the switch that stops or resumes offering it at Pay now."""
-        switches = {switch.gateway: switch for switch in GatewaySwitch.objects.select_related("updated_by")}
+        switches = {
+            switch.gateway: switch for switch in GatewaySwitch.objects.select_related("updated_by")
+        }
         gateways = []
         for code in gateway_codes():
             gateway = get_gateway(code)
-            gateways.append({"name": gateway.name, "code": code, "config": sorted(gateway.describe_config().items()),
-                             "enabled": gateway.enabled, "switch": switches.get(code),
-                             "switch_url": reverse("admin:payments_payment_gateway_switch", args=[code])})
-        return super().changelist_view(request, {
-            **(extra_context or {}), "gateway_configs": gateways,
-            "can_switch": request.user.has_perm("payments.change_gatewayswitch"),
-        })
+            gateways.append(
+                {
+                    "name": gateway.name,
+                    "code": code,
+                    "config": sorted(gateway.describe_config().items()),
+                    "enabled": gateway.enabled,
+                    "switch": switches.get(code),
+                    "switch_url": reverse("admin:payments_payment_gateway_switch", args=[code]),
+                }
+            )
+        return super().changelist_view(
+            request,
+            {
+                **(extra_context or {}),
+                "gateway_configs": gateways,
+                "can_switch": request.user.has_perm("payments.change_gatewayswitch"),
+            },
+        )
 
     def get_urls(self):
         return [
-            path("gateway/<str:code>/switch/", self.admin_site.admin_view(self.gateway_switch_view),
-                 name="payments_payment_gateway_switch"),
+            path(
+                "gateway/<str:code>/switch/",
+                self.admin_site.admin_view(self.gateway_switch_view),
+                name="payments_payment_gateway_switch",
+            ),
             *super().get_urls(),
         ]
 
@@ -99,26 +166,87 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         offered = request.POST.get("offered") == "1"
         try:
-            switch = services.set_gateway_offered(gateway_code=code, offered=offered, reason=request.POST.get("reason", ""),
-                                                  actor=request.user)
+            switch = services.set_gateway_offered(
+                gateway_code=code,
+                offered=offered,
+                reason=request.POST.get("reason", ""),
+                actor=request.user,
+            )
         except UnknownGateway:
             raise Http404("No such gateway") from None
         except services.PaymentStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            text = (_("%(gateway)s is offered at Pay now again.") if switch.offered
-                    else _("%(gateway)s is no longer offered at Pay now. Payments already started there are still applied."))
+            text = (
+                _("%(gateway)s is offered at Pay now again.")
+                if switch.offered
+                else _(
+                    "%(gateway)s is no longer offered at Pay now. Payments already started there are still applied."
+                )
+            )
             self.message_user(request, text % {"gateway": get_gateway(code).name}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
+
     object_actions = [("query", "query_view"), ("refunded", "refund_view")]
     action_form_template = "payments/admin_payment_action.html"
     fieldsets = (
-        (None, {"fields": ("reference", "order", "customer", "gateway", "attempt", "status", "status_message",
-                           "method", "requested_method", "raw_method")}),
+        (
+            None,
+            {
+                "fields": (
+                    "reference",
+                    "order",
+                    "customer",
+                    "gateway",
+                    "attempt",
+                    "status",
+                    "status_message",
+                    "method",
+                    "requested_method",
+                    "raw_method",
+                )
+            },
+        ),
         (_("Amounts"), {"fields": ("amount", "currency", "tax", "tax_base")}),
-        (_("Attention"), {"fields": ("needs_review", "review_reason", "duplicate", "refund_status", "refund_note", "refunded_at", "refunded_by")}),
-        (_("At the gateway"), {"fields": ("gateway_reference", "gateway_order_id", "gateway_transaction_id", "instructions", "checkout_payload")}),
-        (_("Dates"), {"fields": ("created_at", "updated_at", "approved_at", "expires_at", "last_checked_at", "next_check_at")}),
+        (
+            _("Attention"),
+            {
+                "fields": (
+                    "needs_review",
+                    "review_reason",
+                    "duplicate",
+                    "refund_status",
+                    "refund_note",
+                    "refunded_at",
+                    "refunded_by",
+                )
+            },
+        ),
+        (
+            _("At the gateway"),
+            {
+                "fields": (
+                    "gateway_reference",
+                    "gateway_order_id",
+                    "gateway_transaction_id",
+                    "instructions",
+                    "checkout_payload",
+                )
+            },
+        ),
+        (
+            _("Dates"),
+            {
+                "fields": (
+                    "created_at",
+                    "updated_at",
+                    "approved_at",
+                    "expires_at",
+                    "last_checked_at",
+                    "next_check_at",
+                )
+            },
+        ),
     )
 
     def get_readonly_fields(self, request, obj=None):
@@ -146,7 +274,11 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Payment) -> str:
-        return format_html('<strong style="color:{}">{}</strong>', STATUS_COLORS.get(obj.status, "#000"), obj.get_status_display().split(" (")[0])
+        return format_html(
+            '<strong style="color:{}">{}</strong>',
+            STATUS_COLORS.get(obj.status, "#000"),
+            obj.get_status_display().split(" (")[0],
+        )
 
     @admin.display(description=_("flags"))
     def flags(self, obj: Payment) -> str:
@@ -165,22 +297,40 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         try:
             outcomes = services.query_payment_again(payment, actor=request.user)
         except GatewayError as exc:
-            self.message_user(request, _("%(reference)s: the gateway could not be queried (%(error)s). Try again later.") % {
-                "reference": payment.reference, "error": exc}, messages.WARNING)
+            self.message_user(
+                request,
+                _("%(reference)s: the gateway could not be queried (%(error)s). Try again later.")
+                % {"reference": payment.reference, "error": exc},
+                messages.WARNING,
+            )
             return
         payment.refresh_from_db()
-        self.message_user(request, _("%(reference)s: %(outcomes)s. Status now: %(status)s.") % {
-            "reference": payment.reference, "outcomes": "; ".join(outcomes) or _("the gateway has no record of it"),
-            "status": payment.get_status_display()}, messages.SUCCESS)
+        self.message_user(
+            request,
+            _("%(reference)s: %(outcomes)s. Status now: %(status)s.")
+            % {
+                "reference": payment.reference,
+                "outcomes": "; ".join(outcomes) or _("the gateway has no record of it"),
+                "status": payment.get_status_display(),
+            },
+            messages.SUCCESS,
+        )
 
     def query_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment = self.get_object_or_404_for_action(request, object_id)
         if request.method == "POST":
             self._query(request, payment)
             return HttpResponseRedirect(self.change_url(payment))
-        return self.render_action_form(request, title=_("Query the gateway about %(reference)s") % {"reference": payment.reference},
-                                       objects=[payment], form=None, submit=_("Query now"),
-                                       intro=_("Asks the gateway for this payment's status and applies the answer exactly like a notification: an approval pays the order once, anything else only updates the payment."))
+        return self.render_action_form(
+            request,
+            title=_("Query the gateway about %(reference)s") % {"reference": payment.reference},
+            objects=[payment],
+            form=None,
+            submit=_("Query now"),
+            intro=_(
+                "Asks the gateway for this payment's status and applies the answer exactly like a notification: an approval pays the order once, anything else only updates the payment."
+            ),
+        )
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment = self.get_object_or_404_for_action(request, object_id)
@@ -191,11 +341,23 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             except services.PaymentStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, _("Payment %(reference)s marked as refunded.") % {"reference": payment.reference}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Payment %(reference)s marked as refunded.")
+                    % {"reference": payment.reference},
+                    messages.SUCCESS,
+                )
             return HttpResponseRedirect(self.change_url(payment))
-        return self.render_action_form(request, title=_("Mark %(reference)s as refunded") % {"reference": payment.reference},
-                                       objects=[payment], form=form, submit=_("Mark as refunded"),
-                                       intro=_("First return the money in the gateway's back office (or by bank transfer); then record it here. The order is not changed."))
+        return self.render_action_form(
+            request,
+            title=_("Mark %(reference)s as refunded") % {"reference": payment.reference},
+            objects=[payment],
+            form=form,
+            submit=_("Mark as refunded"),
+            intro=_(
+                "First return the money in the gateway's back office (or by bank transfer); then record it here. The order is not changed."
+            ),
+        )
 
     # --- List actions -----------------------------------------------------------------
 
@@ -211,20 +373,38 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             done = []
             for payment in queryset:
                 try:
-                    services.mark_refunded(payment, note=form.cleaned_data["note"], actor=request.user)
+                    services.mark_refunded(
+                        payment, note=form.cleaned_data["note"], actor=request.user
+                    )
                 except services.PaymentStateError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
                     done.append(payment.reference)
             if done:
-                self.message_user(request, ngettext_lazy("%(count)d payment marked as refunded: %(refs)s",
-                                                         "%(count)d payments marked as refunded: %(refs)s", "count") % {
-                    "count": len(done), "refs": ", ".join(done)}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    ngettext_lazy(
+                        "%(count)d payment marked as refunded: %(refs)s",
+                        "%(count)d payments marked as refunded: %(refs)s",
+                        "count",
+                    )
+                    % {"count": len(done), "refs": ", ".join(done)},
+                    messages.SUCCESS,
+                )
             return None
         payments = list(queryset.select_related("order", "customer__user"))
-        return self.render_action_form(request, title=_("Mark payments as refunded"), objects=payments, form=form,
-                                       submit=_("Mark as refunded"), action="mark_refunded_action", selected=[p.pk for p in payments],
-                                       intro=_("Only payments flagged for refund or review can be marked. Return the money in the gateway's back office first."))
+        return self.render_action_form(
+            request,
+            title=_("Mark payments as refunded"),
+            objects=payments,
+            form=form,
+            submit=_("Mark as refunded"),
+            action="mark_refunded_action",
+            selected=[p.pk for p in payments],
+            intro=_(
+                "Only payments flagged for refund or review can be marked. Return the money in the gateway's back office first."
+            ),
+        )
 
 
 class WaitingFilter(admin.SimpleListFilter):
@@ -232,7 +412,10 @@ class WaitingFilter(admin.SimpleListFilter):
     parameter_name = "waiting"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Verified, not applied yet")), ("stuck", _("Gave up retrying: needs a person"))]
+        return [
+            ("yes", _("Verified, not applied yet")),
+            ("stuck", _("Gave up retrying: needs a person")),
+        ]
 
     def queryset(self, request, queryset):
         waiting = queryset.filter(processed=False, signature_valid=True)
@@ -245,10 +428,35 @@ class WaitingFilter(admin.SimpleListFilter):
 
 @admin.register(PaymentMessage)
 class PaymentMessageAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "gateway", "kind", "reference", "gateway_status", "signature_valid", "outcome", "attempts", "source_ip", "payment"]
-    list_filter = [WaitingFilter, "gateway", "kind", "signature_valid", "processed", "gateway_status"]
+    list_display = [
+        "received_at",
+        "gateway",
+        "kind",
+        "reference",
+        "gateway_status",
+        "signature_valid",
+        "outcome",
+        "attempts",
+        "source_ip",
+        "payment",
+    ]
+    list_filter = [
+        WaitingFilter,
+        "gateway",
+        "kind",
+        "signature_valid",
+        "processed",
+        "gateway_status",
+    ]
     actions = ["apply_again"]
-    search_fields = ["reference", "transaction_id", "dedupe_key", "outcome", "payment__reference", "payment__order__number"]
+    search_fields = [
+        "reference",
+        "transaction_id",
+        "dedupe_key",
+        "outcome",
+        "payment__reference",
+        "payment__order__number",
+    ]
     list_select_related = ["payment"]
     date_hierarchy = "received_at"
     ordering = ["-received_at", "-id"]
@@ -269,7 +477,9 @@ class PaymentMessageAdmin(admin.ModelAdmin):
         """Applying a stored notification changes payments: it needs "change payment"."""
         return request.user.has_perm("payments.change_payment")
 
-    @admin.action(description=_("Apply again (verified notifications still waiting)"), permissions=["act"])
+    @admin.action(
+        description=_("Apply again (verified notifications still waiting)"), permissions=["act"]
+    )
     def apply_again(self, request, queryset):
         for message in queryset.order_by("received_at", "id")[:100]:
             try:
@@ -278,5 +488,9 @@ class PaymentMessageAdmin(admin.ModelAdmin):
                 self.message_user(request, f"#{message.pk}: {exc}", messages.WARNING)
                 continue
             level = messages.ERROR if outcome == "error" else messages.SUCCESS
-            self.message_user(request, _("Message %(id)s (%(reference)s): %(outcome)s") % {
-                "id": message.pk, "reference": message.reference or "-", "outcome": outcome}, level)
+            self.message_user(
+                request,
+                _("Message %(id)s (%(reference)s): %(outcome)s")
+                % {"id": message.pk, "reference": message.reference or "-", "outcome": outcome},
+                level,
+            )

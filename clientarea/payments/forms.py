@@ -24,16 +24,22 @@ class ChooseGatewayForm(forms.Form):
         option = self.options.get(data.get("gateway", ""))
         method = (data.get("method") or "").strip()
         if option and method and method not in {m.value for m in option.methods}:
-            self.add_error("method", _("%(gateway)s does not offer this payment method.") % {"gateway": option.name})
+            self.add_error(
+                "method",
+                _("%(gateway)s does not offer this payment method.") % {"gateway": option.name},
+            )
         data["method"] = method or None
         return data
 
 
 class RefundNoteForm(forms.Form):
     note = forms.CharField(
-        label=_("How was the money returned?"), max_length=2000,
+        label=_("How was the money returned?"),
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text=_("E.g. \"Refunded in PayU's back office on 2026-05-02, refund id 12345\". Kept in the payment and the audit log."),
+        help_text=_(
+            'E.g. "Refunded in PayU\'s back office on 2026-05-02, refund id 12345". Kept in the payment and the audit log.'
+        ),
     )
 
     def clean_note(self) -> str:

@@ -56,35 +56,88 @@ class RefundStatus(models.TextChoices):
 class Payment(models.Model):
     """One attempt to pay one order at one gateway."""
 
-    reference = models.CharField(_("reference"), max_length=40, unique=True, help_text=_("Order number and attempt, e.g. ODS-000123-2."))
+    reference = models.CharField(
+        _("reference"),
+        max_length=40,
+        unique=True,
+        help_text=_("Order number and attempt, e.g. ODS-000123-2."),
+    )
     gateway_reference = models.CharField(
-        _("gateway reference"), max_length=40,
+        _("gateway reference"),
+        max_length=40,
         help_text=_("The reference as the gateway knows it (Payvalida: without dashes)."),
     )
     attempt = models.PositiveSmallIntegerField(_("attempt"))
-    order = models.ForeignKey("billing.Order", on_delete=models.PROTECT, related_name="payments", verbose_name=_("order"))
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="payments", verbose_name=_("customer"))
+    order = models.ForeignKey(
+        "billing.Order", on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("customer"),
+    )
     gateway = models.CharField(_("gateway"), max_length=20, db_index=True)
-    method = models.CharField(_("method"), max_length=10, choices=PaymentMethodChoice.choices, blank=True)
-    requested_method = models.CharField(_("method chosen in the portal"), max_length=10, choices=PaymentMethodChoice.choices, blank=True)
+    method = models.CharField(
+        _("method"), max_length=10, choices=PaymentMethodChoice.choices, blank=True
+    )
+    requested_method = models.CharField(
+        _("method chosen in the portal"),
+        max_length=10,
+        choices=PaymentMethodChoice.choices,
+        blank=True,
+    )
     raw_method = models.CharField(_("gateway's method name"), max_length=60, blank=True)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     tax = models.DecimalField(_("IVA"), max_digits=14, decimal_places=2)
     tax_base = models.DecimalField(_("IVA base"), max_digits=14, decimal_places=2)
-    status = models.CharField(_("status"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.CREATED, db_index=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PaymentStatus.choices,
+        default=PaymentStatus.CREATED,
+        db_index=True,
+    )
     status_message = models.CharField(_("gateway message"), max_length=200, blank=True)
     needs_review = models.BooleanField(_("needs review"), default=False, db_index=True)
     review_reason = models.CharField(_("review reason"), max_length=300, blank=True)
-    duplicate = models.BooleanField(_("duplicate"), default=False, help_text=_("Approved after the order was already paid."))
-    refund_status = models.CharField(_("refund"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.NONE, db_index=True)
+    duplicate = models.BooleanField(
+        _("duplicate"), default=False, help_text=_("Approved after the order was already paid.")
+    )
+    refund_status = models.CharField(
+        _("refund"),
+        max_length=10,
+        choices=RefundStatus.choices,
+        default=RefundStatus.NONE,
+        db_index=True,
+    )
     refund_note = models.TextField(_("refund note"), blank=True)
     refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
-    refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("refunded by"))
+    refunded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("refunded by"),
+    )
     gateway_order_id = models.CharField(_("gateway order id"), max_length=64, blank=True)
-    gateway_transaction_id = models.CharField(_("gateway transaction id"), max_length=64, blank=True)
-    checkout_payload = models.JSONField(_("checkout sent"), default=dict, blank=True, help_text=_("What the browser was sent to the gateway with, secrets excluded."))
-    instructions = models.JSONField(_("instructions"), default=dict, blank=True, help_text=_("Voucher reference, expiration, bank: for pending cash and PSE payments."))
+    gateway_transaction_id = models.CharField(
+        _("gateway transaction id"), max_length=64, blank=True
+    )
+    checkout_payload = models.JSONField(
+        _("checkout sent"),
+        default=dict,
+        blank=True,
+        help_text=_("What the browser was sent to the gateway with, secrets excluded."),
+    )
+    instructions = models.JSONField(
+        _("instructions"),
+        default=dict,
+        blank=True,
+        help_text=_("Voucher reference, expiration, bank: for pending cash and PSE payments."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
@@ -97,8 +150,12 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "attempt"], name="payments_unique_order_attempt"),
-            models.UniqueConstraint(fields=["gateway", "gateway_reference"], name="payments_unique_gateway_reference"),
+            models.UniqueConstraint(
+                fields=["order", "attempt"], name="payments_unique_order_attempt"
+            ),
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_reference"], name="payments_unique_gateway_reference"
+            ),
             # One gateway transaction pays at most one attempt.
             models.UniqueConstraint(
                 fields=["gateway", "gateway_transaction_id"],
@@ -137,7 +194,14 @@ class PaymentMessage(models.Model):
     reference = models.CharField(_("reference"), max_length=60, blank=True, db_index=True)
     transaction_id = models.CharField(_("transaction id"), max_length=64, blank=True)
     gateway_status = models.CharField(_("reported status"), max_length=10, blank=True)
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="messages", verbose_name=_("payment"))
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("payment"),
+    )
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
     processed = models.BooleanField(_("processed"), default=False)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
@@ -149,11 +213,17 @@ class PaymentMessage(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [
             # The same statement (transaction + state) is applied once, however often it is delivered.
-            models.UniqueConstraint(fields=["gateway", "dedupe_key"], name="payments_unique_message_dedupe"),
+            models.UniqueConstraint(
+                fields=["gateway", "dedupe_key"], name="payments_unique_message_dedupe"
+            ),
         ]
         indexes = [
             # The sweep's question: verified notifications still waiting to be applied.
-            models.Index(fields=["received_at"], condition=Q(processed=False), name="payments_message_waiting_idx"),
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed=False),
+                name="payments_message_waiting_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,8 +242,14 @@ class GatewaySwitch(models.Model):
     offered = models.BooleanField(_("offered at Pay now"), default=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("gateway switch")

@@ -28,7 +28,9 @@ METHOD_LABELS = {
 METHOD_HELP = {
     PaymentMethod.CARD: _("Visa, Mastercard, American Express, Diners. Approved at once."),
     PaymentMethod.PSE: _("Pay from your bank account. Your bank confirms in a few minutes."),
-    PaymentMethod.CASH: _("Print or note a voucher and pay at Efecty, Baloto or another network. Confirmed when you pay, within 7 days."),
+    PaymentMethod.CASH: _(
+        "Print or note a voucher and pay at Efecty, Baloto or another network. Confirmed when you pay, within 7 days."
+    ),
     PaymentMethod.OTHER: "",
 }
 
@@ -58,10 +60,14 @@ def gateway_options(order: Order | None = None) -> list[GatewayOption]:
     """The enabled gateways, in settings order, with the methods each accepts (and whether
     each can take a payment now: not switched off by staff, able to carry ``order``'s total)."""
     off = switched_off_gateways()
-    return [_option(gateway, order, switched_off=gateway.code in off) for gateway in enabled_gateways()]
+    return [
+        _option(gateway, order, switched_off=gateway.code in off) for gateway in enabled_gateways()
+    ]
 
 
-def unavailable_reason(gateway: Gateway, order: Order | None = None, *, switched_off: bool | None = None) -> str:
+def unavailable_reason(
+    gateway: Gateway, order: Order | None = None, *, switched_off: bool | None = None
+) -> str:
     """Why ``gateway`` cannot take a new payment (for ``order``) now, for the customer; "" when it can.
 
     ``switched_off``: whether staff stopped offering it, when the caller already knows.
@@ -71,14 +77,26 @@ def unavailable_reason(gateway: Gateway, order: Order | None = None, *, switched
     if switched_off:
         return str(_("%(gateway)s is not available right now.") % {"gateway": gateway.name})
     if order is not None and not gateway.accepts_amount(order.total):
-        return str(_("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.") % {"gateway": gateway.name})
+        return str(
+            _("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.")
+            % {"gateway": gateway.name}
+        )
     return ""
 
 
-def _option(gateway: Gateway, order: Order | None = None, *, switched_off: bool = False) -> GatewayOption:
-    methods = [MethodOption(value=m.value, label=str(METHOD_LABELS[m]), help=str(METHOD_HELP[m])) for m in gateway.methods]
-    return GatewayOption(code=gateway.code, name=gateway.name, methods=methods,
-                         unavailable=unavailable_reason(gateway, order, switched_off=switched_off))
+def _option(
+    gateway: Gateway, order: Order | None = None, *, switched_off: bool = False
+) -> GatewayOption:
+    methods = [
+        MethodOption(value=m.value, label=str(METHOD_LABELS[m]), help=str(METHOD_HELP[m]))
+        for m in gateway.methods
+    ]
+    return GatewayOption(
+        code=gateway.code,
+        name=gateway.name,
+        methods=methods,
+        unavailable=unavailable_reason(gateway, order, switched_off=switched_off),
+    )
 
 
 def payable_order_for_customer(customer: Customer, number: str) -> Order:
@@ -101,7 +119,10 @@ def payment_in_process(order: Order, *, now: dt.datetime | None = None) -> Payme
     now = now or timezone.now()
     return (
         Payment.objects.filter(order=order)
-        .filter(Q(status=PaymentStatus.PENDING) | Q(status=PaymentStatus.CREATED, created_at__gte=now - RECENT_ATTEMPT))
+        .filter(
+            Q(status=PaymentStatus.PENDING)
+            | Q(status=PaymentStatus.CREATED, created_at__gte=now - RECENT_ATTEMPT)
+        )
         .order_by("-created_at", "-id")
         .first()
     )
@@ -109,7 +130,11 @@ def payment_in_process(order: Order, *, now: dt.datetime | None = None) -> Payme
 
 def payment_for_customer(customer: Customer, reference: str) -> Payment:
     """One of the customer's payments with its order, or 404 (unknown, or another customer's)."""
-    payment = Payment.objects.select_related("order").filter(customer=customer, reference=reference).first()
+    payment = (
+        Payment.objects.select_related("order")
+        .filter(customer=customer, reference=reference)
+        .first()
+    )
     if payment is None:
         raise Http404("No such payment")
     return payment

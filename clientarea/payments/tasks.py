@@ -50,5 +50,9 @@ def check_payment_task(payment_id: int, verify: bool = False) -> list[str]:
     try:
         return services.check_payment(payment, close_expired=False)
     except GatewayUnavailable as exc:
-        logger.info("payment %s: gateway unavailable after return (%s); reconciliation will retry", payment.reference, exc)
+        logger.info(
+            "payment %s: gateway unavailable after return (%s); reconciliation will retry",
+            payment.reference,
+            exc,
+        )
         return []

@@ -44,7 +44,9 @@ def help_url(topic: str) -> str | None:
     """The help-center article on ``topic`` ("pse", "cash"), or None when none is published."""
     from clientarea.helpcenter.selectors import article_url_for
 
-    return article_url_for(topic, translation.get_language()) or None  # never raises (links home when missing)
+    return (
+        article_url_for(topic, translation.get_language()) or None
+    )  # never raises (links home when missing)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -52,7 +54,11 @@ def client_ip(request: HttpRequest) -> str | None:
     candidate = request.META.get("REMOTE_ADDR", "")
     count = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None) or 0
     if count:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
         if len(forwarded) >= count:
             candidate = forwarded[-count]
     try:
@@ -94,12 +100,24 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
     except ValueError:
         return HttpResponse("bad content length", status=400, content_type="text/plain")
     if declared > limit:
-        services.record_message(gateway_code=gateway_code, kind=kind, headers=request.headers, ip=ip,
-                                outcome=f"rejected: too large ({declared} bytes)", processed=True)
+        services.record_message(
+            gateway_code=gateway_code,
+            kind=kind,
+            headers=request.headers,
+            ip=ip,
+            outcome=f"rejected: too large ({declared} bytes)",
+            processed=True,
+        )
         return HttpResponse("payload too large", status=413, content_type="text/plain")
     if not ip_allowed(gateway_code, ip):
-        services.record_message(gateway_code=gateway_code, kind=kind, headers=request.headers, ip=ip,
-                                outcome="rejected: source IP not allowed", processed=True)
+        services.record_message(
+            gateway_code=gateway_code,
+            kind=kind,
+            headers=request.headers,
+            ip=ip,
+            outcome="rejected: source IP not allowed",
+            processed=True,
+        )
         logger.warning("%s notification from %s refused: not in the allow-list", gateway_code, ip)
         return HttpResponse("forbidden", status=403, content_type="text/plain")
     try:
@@ -107,12 +125,21 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
     except RequestDataTooBig:
         body = None
     if body is None or len(body) > limit:
-        services.record_message(gateway_code=gateway_code, kind=kind, headers=request.headers, ip=ip,
-                                outcome="rejected: too large", processed=True)
+        services.record_message(
+            gateway_code=gateway_code,
+            kind=kind,
+            headers=request.headers,
+            ip=ip,
+            outcome="rejected: too large",
+            processed=True,
+        )
         return HttpResponse("payload too large", status=413, content_type="text/plain")
     reply = services.handle_notification(
-        gateway_code=gateway_code, body=body, content_type=request.META.get("CONTENT_TYPE", ""),
-        headers=request.headers, ip=ip,
+        gateway_code=gateway_code,
+        body=body,
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        headers=request.headers,
+        ip=ip,
     )
     return HttpResponse(reply.body, status=reply.status_code, content_type=reply.content_type)
 
@@ -133,14 +160,27 @@ def payvalida_notification(request: HttpRequest) -> HttpResponse:
 
 def _browser_return(request: HttpRequest, gateway_code: str) -> HttpResponse:
     payment, info = services.record_return(
-        gateway_code=gateway_code, params=request.GET.dict(), query_string=request.META.get("QUERY_STRING", ""),
-        headers=request.headers, ip=client_ip(request),
+        gateway_code=gateway_code,
+        params=request.GET.dict(),
+        query_string=request.META.get("QUERY_STRING", ""),
+        headers=request.headers,
+        ip=client_ip(request),
     )
     if payment is None:
-        messages.warning(request, _("We could not find that payment. If you paid, it will appear in your orders as soon as the gateway confirms it."))
+        messages.warning(
+            request,
+            _(
+                "We could not find that payment. If you paid, it will appear in your orders as soon as the gateway confirms it."
+            ),
+        )
         return redirect("billing:orders")
     # Display only: the gateway's own words about a declined payment, when its signature checks out.
-    if info is not None and info.signature_valid and info.status in (GatewayStatus.DECLINED, GatewayStatus.ERROR) and info.message:
+    if (
+        info is not None
+        and info.signature_valid
+        and info.status in (GatewayStatus.DECLINED, GatewayStatus.ERROR)
+        and info.message
+    ):
         messages.info(request, _("The gateway said: %(message)s") % {"message": info.message[:120]})
     # "back": the customer has just finished at the gateway, so its notification is on its way.
     return redirect(reverse("payments:result", kwargs={"reference": payment.reference}) + "?back=1")
@@ -182,23 +222,40 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
     customer = customer_for_user(request.user)
     order = selectors.payable_order_for_customer(customer, number)
     if order.state == OrderState.PAID:
-        messages.info(request, _("Order %(number)s is already paid. Thank you!") % {"number": order.number})
+        messages.info(
+            request, _("Order %(number)s is already paid. Thank you!") % {"number": order.number}
+        )
         return redirect(_order_url(order))
     if order.state != OrderState.PENDING:
-        messages.warning(request, _("Order %(number)s is cancelled and can no longer be paid.") % {"number": order.number})
+        messages.warning(
+            request,
+            _("Order %(number)s is cancelled and can no longer be paid.")
+            % {"number": order.number},
+        )
         return redirect(_order_url(order))
     missing = customer.missing_invoice_fields()
     if missing:
-        messages.warning(request, _("Before paying, complete your profile so that we can issue your electronic invoice. Missing: %(fields)s.") % {"fields": ", ".join(missing)})
+        messages.warning(
+            request,
+            _(
+                "Before paying, complete your profile so that we can issue your electronic invoice. Missing: %(fields)s."
+            )
+            % {"fields": ", ".join(missing)},
+        )
         return redirect("accounts:profile")
     options = selectors.gateway_options(order)
-    form = ChooseGatewayForm(request.POST or None, options=[option for option in options if not option.unavailable])
+    form = ChooseGatewayForm(
+        request.POST or None, options=[option for option in options if not option.unavailable]
+    )
     if request.method == "POST":
         if form.is_valid():
             try:
                 payment, action = services.start_payment(
-                    order=order, customer=customer, gateway_code=form.cleaned_data["gateway"],
-                    method=form.cleaned_data["method"], language=translation.get_language(),
+                    order=order,
+                    customer=customer,
+                    gateway_code=form.cleaned_data["gateway"],
+                    method=form.cleaned_data["method"],
+                    language=translation.get_language(),
                 )
             except services.PaymentRefused as exc:
                 if exc.code == "not_found":
@@ -213,18 +270,39 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
             else:
                 if action.method == "GET":
                     return redirect(action.url)
-                return render(request, "payments/redirect.html", {
-                    "payment": payment, "action": action, "gateway_name": dict(form.fields["gateway"].choices).get(payment.gateway, payment.gateway),
-                })
+                return render(
+                    request,
+                    "payments/redirect.html",
+                    {
+                        "payment": payment,
+                        "action": action,
+                        "gateway_name": dict(form.fields["gateway"].choices).get(
+                            payment.gateway, payment.gateway
+                        ),
+                    },
+                )
         else:
             messages.error(request, _("Choose one of the payment options below."))
     in_process = selectors.payment_in_process(order)
-    return render(request, "payments/choose.html", {
-        "order": order, "items": list(order.items.all()), "options": options, "form": form,
-        "in_process": in_process, "in_process_gateway": _gateway_name(in_process.gateway) if in_process else "",
-        "in_process_method": selectors.method_label(in_process.method or in_process.requested_method) if in_process else "",
-        "pse_help_url": help_url("pse"), "cash_help_url": help_url("cash"),
-    })
+    return render(
+        request,
+        "payments/choose.html",
+        {
+            "order": order,
+            "items": list(order.items.all()),
+            "options": options,
+            "form": form,
+            "in_process": in_process,
+            "in_process_gateway": _gateway_name(in_process.gateway) if in_process else "",
+            "in_process_method": selectors.method_label(
+                in_process.method or in_process.requested_method
+            )
+            if in_process
+            else "",
+            "pse_help_url": help_url("pse"),
+            "cash_help_url": help_url("cash"),
+        },
+    )
 
 
 @login_required
@@ -246,16 +324,35 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
     # voucher is pending for days; its page stays still so that it can be read and printed.
     back = request.GET.get("back") == "1"
     awaiting_final = state == "pending" and back and method != "cash" and poll < MAX_POLLS_PENDING
-    can_retry = order.state == OrderState.PENDING and state in ("declined", "expired", "processing", "pending")
-    return render(request, "payments/result.html", {
-        "payment": payment, "order": order, "state": state, "awaiting_final": awaiting_final,
-        "refresh": (state == "processing" and poll < MAX_POLLS) or awaiting_final, "refresh_seconds": REFRESH_SECONDS,
-        "next_poll_url": f"{request.path}?{'back=1&' if back else ''}poll={poll + 1}",
-        "timed_out": state == "processing" and poll >= MAX_POLLS,
-        "method_label": selectors.method_label(payment.method or payment.requested_method),
-        "instructions": payment.instructions or {},
-        "retry_url": reverse("payments:choose", kwargs={"number": order.number}) if can_retry else "",
-        "order_url": _order_url(order),
-        "pse_help_url": help_url("pse") if (payment.method or payment.requested_method) == "pse" else None,
-        "cash_help_url": help_url("cash") if (payment.method or payment.requested_method) == "cash" else None,
-    })
+    can_retry = order.state == OrderState.PENDING and state in (
+        "declined",
+        "expired",
+        "processing",
+        "pending",
+    )
+    return render(
+        request,
+        "payments/result.html",
+        {
+            "payment": payment,
+            "order": order,
+            "state": state,
+            "awaiting_final": awaiting_final,
+            "refresh": (state == "processing" and poll < MAX_POLLS) or awaiting_final,
+            "refresh_seconds": REFRESH_SECONDS,
+            "next_poll_url": f"{request.path}?{'back=1&' if back else ''}poll={poll + 1}",
+            "timed_out": state == "processing" and poll >= MAX_POLLS,
+            "method_label": selectors.method_label(payment.method or payment.requested_method),
+            "instructions": payment.instructions or {},
+            "retry_url": reverse("payments:choose", kwargs={"number": order.number})
+            if can_retry
+            else "",
+            "order_url": _order_url(order),
+            "pse_help_url": help_url("pse")
+            if (payment.method or payment.requested_method) == "pse"
+            else None,
+            "cash_help_url": help_url("cash")
+            if (payment.method or payment.requested_method) == "cash"
+            else None,
+        },
+    )

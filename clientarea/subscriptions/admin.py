@@ -18,7 +18,17 @@ class ServiceEventInline(admin.TabularInline):
     model = ServiceEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "from_status", "to_status", "old_due_date", "new_due_date", "order_number", "reason", "actor"]
+    fields = [
+        "created_at",
+        "kind",
+        "from_status",
+        "to_status",
+        "old_due_date",
+        "new_due_date",
+        "order_number",
+        "reason",
+        "actor",
+    ]
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 
@@ -31,17 +41,50 @@ class ServiceEventInline(admin.TabularInline):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["id", "customer", "product", "label", "cycle", "price", "status", "suspension_reason", "next_due_date"]
+    list_display = [
+        "id",
+        "customer",
+        "product",
+        "label",
+        "cycle",
+        "price",
+        "status",
+        "suspension_reason",
+        "next_due_date",
+    ]
     list_filter = ["status", "cycle", "product", "suspension_reason"]
     search_fields = ["label", "customer__user__email", "customer__document_number"]
     list_select_related = ["customer__user", "product"]
     raw_id_fields = ["customer"]
     date_hierarchy = "next_due_date"
     # Status and dates change only through the lifecycle services (each writes a ServiceEvent).
-    readonly_fields = ["customer", "product", "cycle", "price", "status", "suspension_reason", "start_date",
-                       "next_due_date", "anchor_day", "created_at", "updated_at"]
-    fields = ["customer", "product", "label", "cycle", "price", "status", "suspension_reason", "start_date",
-              "next_due_date", "anchor_day", "created_at", "updated_at"]
+    readonly_fields = [
+        "customer",
+        "product",
+        "cycle",
+        "price",
+        "status",
+        "suspension_reason",
+        "start_date",
+        "next_due_date",
+        "anchor_day",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "customer",
+        "product",
+        "label",
+        "cycle",
+        "price",
+        "status",
+        "suspension_reason",
+        "start_date",
+        "next_due_date",
+        "anchor_day",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [ServiceEventInline]
     actions = ["suspend_services", "unsuspend_services", "terminate_services"]
 
@@ -51,7 +94,9 @@ class ServiceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # terminate instead: the history and the orders refer to the service
 
-    def _apply(self, request, queryset, change, *, done_message, event: str = "services.changed") -> None:
+    def _apply(
+        self, request, queryset, change, *, done_message, event: str = "services.changed"
+    ) -> None:
         """Run one lifecycle service per selected service, each under a row lock; report what was refused."""
         changed, refused = [], []
         for pk in queryset.values_list("pk", flat=True):
@@ -67,21 +112,48 @@ class ServiceAdmin(admin.ModelAdmin):
             notify_services_changed(service_ids=changed, event=event)
             self.message_user(request, done_message % {"count": len(changed)}, messages.SUCCESS)
         if refused:
-            self.message_user(request, _("Not changed (their status does not allow it): %(services)s") % {
-                "services": ", ".join(f"#{s.pk} ({s.get_status_display()})" for s in refused)}, messages.WARNING)
+            self.message_user(
+                request,
+                _("Not changed (their status does not allow it): %(services)s")
+                % {"services": ", ".join(f"#{s.pk} ({s.get_status_display()})" for s in refused)},
+                messages.WARNING,
+            )
 
     @admin.action(description=_("Suspend selected services (manual)"), permissions=["change"])
     def suspend_services(self, request, queryset):
-        self._apply(request, queryset, lambda s: services.suspend_service(
-            service=s, reason=SuspensionReason.MANUAL, actor=request.user, note=STAFF_REASON),
-            done_message=ngettext_lazy("%(count)d service suspended.", "%(count)d services suspended.", "count"))
+        self._apply(
+            request,
+            queryset,
+            lambda s: services.suspend_service(
+                service=s, reason=SuspensionReason.MANUAL, actor=request.user, note=STAFF_REASON
+            ),
+            done_message=ngettext_lazy(
+                "%(count)d service suspended.", "%(count)d services suspended.", "count"
+            ),
+        )
 
     @admin.action(description=_("Unsuspend selected services"), permissions=["change"])
     def unsuspend_services(self, request, queryset):
-        self._apply(request, queryset, lambda s: services.unsuspend_service(service=s, actor=request.user, reason=STAFF_REASON),
-                    done_message=ngettext_lazy("%(count)d service unsuspended.", "%(count)d services unsuspended.", "count"))
+        self._apply(
+            request,
+            queryset,
+            lambda s: services.unsuspend_service(
+                service=s, actor=request.user, reason=STAFF_REASON
+            ),
+            done_message=ngettext_lazy(
+                "%(count)d service unsuspended.", "%(count)d services unsuspended.", "count"
+            ),
+        )
 
     @admin.action(description=_("Terminate selected services"), permissions=["change"])
     def terminate_services(self, request, queryset):
-        self._apply(request, queryset, lambda s: services.terminate_service(service=s, reason=STAFF_REASON, actor=request.user),
-                    done_message=ngettext_lazy("%(count)d service terminated.", "%(count)d services terminated.", "count"))
+        self._apply(
+            request,
+            queryset,
+            lambda s: services.terminate_service(
+                service=s, reason=STAFF_REASON, actor=request.user
+            ),
+            done_message=ngettext_lazy(
+                "%(count)d service terminated.", "%(count)d services terminated.", "count"
+            ),
+        )

@@ -27,10 +27,14 @@ DEMO_SERVICES = (
 )
 
 
-def import_active_service(*, customer: Customer, product: Product, cycle: str, label: str, next_due: dt.date) -> Service:
+def import_active_service(
+    *, customer: Customer, product: Product, cycle: str, label: str, next_due: dt.date
+) -> Service:
     """A service brought over from the previous system: active, its current period ending on ``next_due``."""
     price = product.prices.get(cycle=cycle).price
-    service = Service.objects.create(customer=customer, product=product, cycle=cycle, price=price, label=label)
+    service = Service.objects.create(
+        customer=customer, product=product, cycle=cycle, price=price, label=label
+    )
     services._event(service, kind=ServiceEventKind.CREATED, reason="imported")
     start = add_months(next_due, -CYCLE_MONTHS[cycle])
     services.activate_service(service=service, start=start)
@@ -47,7 +51,13 @@ def load(stdout) -> None:
             continue
         if Service.objects.filter(customer=customer, product=product, label=label).exists():
             continue
-        import_active_service(customer=customer, product=product, cycle=cycle, label=label, next_due=today + dt.timedelta(days=due_in))
+        import_active_service(
+            customer=customer,
+            product=product,
+            cycle=cycle,
+            label=label,
+            next_due=today + dt.timedelta(days=due_in),
+        )
         created += 1
     if created:
         stdout.write(f"  services: {created} active services")

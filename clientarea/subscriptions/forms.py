@@ -12,7 +12,9 @@ from clientarea.catalog.selectors import OfferGroup
 
 # Kinds whose service is tied to a name: the label is required and must look like a hostname.
 LABEL_REQUIRED_KINDS = (ProductKind.DOMAIN, ProductKind.HOSTING, ProductKind.SSL)
-_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_HOSTNAME = re.compile(
+    r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+)
 
 
 def normalize_hostname(value: str) -> str | None:
@@ -27,18 +29,25 @@ def normalize_hostname(value: str) -> str | None:
 
 class OrderServiceForm(forms.Form):
     product = forms.ChoiceField(label=_("Product"))
-    cycle = forms.ChoiceField(label=_("Billing cycle"), choices=[("", _("Choose a billing cycle"))] + BillingCycle.choices)
+    cycle = forms.ChoiceField(
+        label=_("Billing cycle"), choices=[("", _("Choose a billing cycle"))] + BillingCycle.choices
+    )
     label = forms.CharField(
-        label=_("Your domain or hostname"), max_length=200, required=False,
+        label=_("Your domain or hostname"),
+        max_length=200,
+        required=False,
         help_text=_("Required for domains, hosting and certificates, e.g. mitienda.com.co"),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        ),
     )
 
     def __init__(self, *args, catalog: list[OfferGroup], **kwargs):
         super().__init__(*args, **kwargs)
         self.offers = {offer.product.code: offer for group in catalog for offer in group.offers}
         self.fields["product"].choices = [("", _("Choose a product"))] + [
-            (group.label, [(offer.product.code, offer.name) for offer in group.offers]) for group in catalog
+            (group.label, [(offer.product.code, offer.name) for offer in group.offers])
+            for group in catalog
         ]
 
     def clean(self):
@@ -50,21 +59,38 @@ class OrderServiceForm(forms.Form):
         data["product"] = offer.product
         if cycle and cycle not in {p.cycle for p in offer.prices}:
             offered = ", ".join(str(p.cycle_label) for p in offer.prices)
-            self.add_error("cycle", forms.ValidationError(
-                _("%(product)s can be ordered with these billing cycles: %(cycles)s.") % {"product": offer.name, "cycles": offered},
-                code="cycle_not_offered"))
+            self.add_error(
+                "cycle",
+                forms.ValidationError(
+                    _("%(product)s can be ordered with these billing cycles: %(cycles)s.")
+                    % {"product": offer.name, "cycles": offered},
+                    code="cycle_not_offered",
+                ),
+            )
         if "label" in self.errors:
             return data
         label = data.get("label", "").strip()
         if offer.product.kind in LABEL_REQUIRED_KINDS:
             if not label:
-                self.add_error("label", forms.ValidationError(_("Enter your domain or hostname, e.g. mitienda.com.co"), code="label_required"))
+                self.add_error(
+                    "label",
+                    forms.ValidationError(
+                        _("Enter your domain or hostname, e.g. mitienda.com.co"),
+                        code="label_required",
+                    ),
+                )
             else:
                 hostname = normalize_hostname(label)
                 if hostname is None:
-                    self.add_error("label", forms.ValidationError(
-                        _("Enter only the domain or hostname, e.g. mitienda.com.co (without http://, spaces or slashes)."),
-                        code="label_invalid"))
+                    self.add_error(
+                        "label",
+                        forms.ValidationError(
+                            _(
+                                "Enter only the domain or hostname, e.g. mitienda.com.co (without http://, spaces or slashes)."
+                            ),
+                            code="label_invalid",
+                        ),
+                    )
                 else:
                     data["label"] = hostname
         else:

@@ -26,16 +26,43 @@ class SuspensionReason(models.TextChoices):
 
 
 class Service(models.Model):
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="services", verbose_name=_("customer"))
-    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services", verbose_name=_("product"))
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="services",
+        verbose_name=_("customer"),
+    )
+    product = models.ForeignKey(
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        related_name="services",
+        verbose_name=_("product"),
+    )
     cycle = models.CharField(_("billing cycle"), max_length=12, choices=BillingCycle.choices)
-    price = models.DecimalField(_("price at purchase (before IVA)"), max_digits=14, decimal_places=2)
-    label = models.CharField(_("label"), max_length=200, blank=True, help_text=_("Domain or hostname."))
-    status = models.CharField(_("status"), max_length=12, choices=ServiceStatus.choices, default=ServiceStatus.PENDING)
-    suspension_reason = models.CharField(_("suspension reason"), max_length=10, choices=SuspensionReason.choices, blank=True, default="")
+    price = models.DecimalField(
+        _("price at purchase (before IVA)"), max_digits=14, decimal_places=2
+    )
+    label = models.CharField(
+        _("label"), max_length=200, blank=True, help_text=_("Domain or hostname.")
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=ServiceStatus.choices, default=ServiceStatus.PENDING
+    )
+    suspension_reason = models.CharField(
+        _("suspension reason"),
+        max_length=10,
+        choices=SuspensionReason.choices,
+        blank=True,
+        default="",
+    )
     start_date = models.DateField(_("start date"), null=True, blank=True)
     next_due_date = models.DateField(_("next due date"), null=True, blank=True)
-    anchor_day = models.PositiveSmallIntegerField(_("billing day"), null=True, blank=True, help_text=_("Day of month the service is due (keeps month-end dates stable)."))
+    anchor_day = models.PositiveSmallIntegerField(
+        _("billing day"),
+        null=True,
+        blank=True,
+        help_text=_("Day of month the service is due (keeps month-end dates stable)."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -43,7 +70,10 @@ class Service(models.Model):
         verbose_name = _("customer service")
         verbose_name_plural = _("customer services")
         ordering = ["next_due_date", "id"]
-        indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["customer", "status"])]
+        indexes = [
+            models.Index(fields=["status", "next_due_date"]),
+            models.Index(fields=["customer", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product} · {self.label}" if self.label else str(self.product)
@@ -65,7 +95,14 @@ class ServiceEvent(models.Model):
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(_("when"), default=timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("who"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
     kind = models.CharField(_("event"), max_length=20, choices=ServiceEventKind.choices)
     from_status = models.CharField(_("from"), max_length=12, blank=True)
     to_status = models.CharField(_("to"), max_length=12, blank=True)

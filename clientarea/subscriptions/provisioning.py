@@ -60,13 +60,26 @@ class WebhookProvisioner(Provisioner):
         if not url:
             raise ProvisioningError("PROVISIONING_WEBHOOK_URL is not set", permanent=True)
         body = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
-        signature = hmac.new(settings.PROVISIONING_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        signature = hmac.new(
+            settings.PROVISIONING_WEBHOOK_SECRET.encode(), body, hashlib.sha256
+        ).hexdigest()
         try:
-            response = http.send("POST", url, body, {"Content-Type": "application/json", "X-ClientArea-Signature": f"sha256={signature}"})
+            response = http.send(
+                "POST",
+                url,
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "X-ClientArea-Signature": f"sha256={signature}",
+                },
+            )
         except http.HttpError as exc:
             raise ProvisioningError(str(exc)) from exc
         if not 200 <= response.status < 300:
-            raise ProvisioningError(f"HTTP {response.status}", permanent=400 <= response.status < 500 and response.status != 429)
+            raise ProvisioningError(
+                f"HTTP {response.status}",
+                permanent=400 <= response.status < 500 and response.status != 429,
+            )
 
 
 def provisioners() -> list[Provisioner]:
@@ -76,13 +89,22 @@ def provisioners() -> list[Provisioner]:
 def build_event(*, service_ids: list[int], event: str, order_number: str = "") -> dict[str, Any]:
     from clientarea.subscriptions.models import Service
 
-    services = Service.objects.filter(pk__in=service_ids).select_related("product", "customer__user")
+    services = Service.objects.filter(pk__in=service_ids).select_related(
+        "product", "customer__user"
+    )
     return {
-        "event": event, "order": order_number, "sent_at": timezone.now().isoformat(),
+        "event": event,
+        "order": order_number,
+        "sent_at": timezone.now().isoformat(),
         "services": [
-            {"id": s.pk, "product": s.product.code, "label": s.label, "status": s.status,
-             "next_due_date": s.next_due_date.isoformat() if s.next_due_date else None,
-             "customer": {"id": s.customer_id, "email": s.customer.user.email}}
+            {
+                "id": s.pk,
+                "product": s.product.code,
+                "label": s.label,
+                "status": s.status,
+                "next_due_date": s.next_due_date.isoformat() if s.next_due_date else None,
+                "customer": {"id": s.customer_id, "email": s.customer.user.email},
+            }
             for s in services
         ],
     }

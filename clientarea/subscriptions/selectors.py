@@ -13,7 +13,8 @@ _STATUS_RANK = Case(
     When(status=ServiceStatus.SUSPENDED, then=Value(0)),
     When(status=ServiceStatus.ACTIVE, then=Value(1)),
     When(status=ServiceStatus.PENDING, then=Value(2)),
-    default=Value(3), output_field=IntegerField(),
+    default=Value(3),
+    output_field=IntegerField(),
 )
 LIVE_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
 
@@ -21,8 +22,10 @@ LIVE_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSP
 def services_for_customer(customer) -> QuerySet[Service]:
     """The customer's services with their product: suspended and active first, by next due date."""
     return (
-        Service.objects.filter(customer=customer).select_related("product")
-        .annotate(status_rank=_STATUS_RANK).order_by("status_rank", "next_due_date", "id")
+        Service.objects.filter(customer=customer)
+        .select_related("product")
+        .annotate(status_rank=_STATUS_RANK)
+        .order_by("status_rank", "next_due_date", "id")
     )
 
 
@@ -30,8 +33,10 @@ def service_for_customer(customer, pk: int) -> Service:
     """One of the customer's services with its product and history, or 404."""
     events = ServiceEvent.objects.order_by("-created_at", "-id")
     service = (
-        Service.objects.filter(customer=customer, pk=pk).select_related("product")
-        .prefetch_related(Prefetch("events", queryset=events)).first()
+        Service.objects.filter(customer=customer, pk=pk)
+        .select_related("product")
+        .prefetch_related(Prefetch("events", queryset=events))
+        .first()
     )
     if service is None:
         raise Http404("No such service")
@@ -43,7 +48,9 @@ def dashboard_summary(customer) -> dict:
     row = Service.objects.filter(customer=customer, status__in=LIVE_STATUSES).aggregate(
         count=Count("id"),
         active=Count("id", filter=Q(status=ServiceStatus.ACTIVE)),
-        next_due=Min("next_due_date", filter=Q(status__in=(ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED))),
+        next_due=Min(
+            "next_due_date", filter=Q(status__in=(ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED))
+        ),
     )
     return {
         "services_count": row["count"] or 0,
@@ -53,6 +60,7 @@ def dashboard_summary(customer) -> dict:
 
 
 # --- Presentation helpers (pure) --------------------------------------------------
+
 
 def event_reason(reason: str) -> str:
     """Internal reason codes written by the services, in words for the customer."""

@@ -12,7 +12,13 @@ from django.db import transaction
 
 from clientarea.catalog.models import CYCLE_MONTHS
 from clientarea.lib.dates import add_months
-from clientarea.subscriptions.models import Service, ServiceEvent, ServiceEventKind, ServiceStatus, SuspensionReason
+from clientarea.subscriptions.models import (
+    Service,
+    ServiceEvent,
+    ServiceEventKind,
+    ServiceStatus,
+    SuspensionReason,
+)
 
 
 class ServiceStateError(Exception):
@@ -27,16 +33,33 @@ def next_due_after(*, service: Service, due: dt.date) -> dt.date | None:
     return add_months(due, months, anchor_day=service.anchor_day)
 
 
-def _event(service: Service, *, kind: str, actor=None, reason: str = "", order_number: str = "",
-           from_status: str = "", old_due: dt.date | None = None) -> None:
+def _event(
+    service: Service,
+    *,
+    kind: str,
+    actor=None,
+    reason: str = "",
+    order_number: str = "",
+    from_status: str = "",
+    old_due: dt.date | None = None,
+) -> None:
     ServiceEvent.objects.create(
-        service=service, kind=kind, actor=actor, reason=reason[:300], order_number=order_number,
-        from_status=from_status, to_status=service.status, old_due_date=old_due, new_due_date=service.next_due_date,
+        service=service,
+        kind=kind,
+        actor=actor,
+        reason=reason[:300],
+        order_number=order_number,
+        from_status=from_status,
+        to_status=service.status,
+        old_due_date=old_due,
+        new_due_date=service.next_due_date,
     )
 
 
 @transaction.atomic
-def activate_service(*, service: Service, start: dt.date, actor=None, order_number: str = "") -> Service:
+def activate_service(
+    *, service: Service, start: dt.date, actor=None, order_number: str = ""
+) -> Service:
     """Pending → active, started ``start``, next due one cycle later."""
     if service.status != ServiceStatus.PENDING:
         raise ServiceStateError(f"service {service.pk} is {service.status}, not pending")
@@ -45,27 +68,50 @@ def activate_service(*, service: Service, start: dt.date, actor=None, order_numb
     service.start_date = start
     service.anchor_day = start.day
     service.next_due_date = next_due_after(service=service, due=start)
-    service.save(update_fields=["status", "start_date", "anchor_day", "next_due_date", "updated_at"])
-    _event(service, kind=ServiceEventKind.ACTIVATED, actor=actor, order_number=order_number, from_status=old,
-           reason="paid" if order_number else "")
+    service.save(
+        update_fields=["status", "start_date", "anchor_day", "next_due_date", "updated_at"]
+    )
+    _event(
+        service,
+        kind=ServiceEventKind.ACTIVATED,
+        actor=actor,
+        order_number=order_number,
+        from_status=old,
+        reason="paid" if order_number else "",
+    )
     return service
 
 
 @transaction.atomic
-def renew_service(*, service: Service, period_start: dt.date, actor=None, order_number: str = "") -> bool:
+def renew_service(
+    *, service: Service, period_start: dt.date, actor=None, order_number: str = ""
+) -> bool:
     """Move the next due date one cycle forward from the previous due date (not from today).
 
     Applies only if the service is still due on ``period_start``: a second call
     for the same period changes nothing and returns False.
     """
-    if service.next_due_date != period_start or service.status in (ServiceStatus.CANCELLED, ServiceStatus.TERMINATED):
+    if service.next_due_date != period_start or service.status in (
+        ServiceStatus.CANCELLED,
+        ServiceStatus.TERMINATED,
+    ):
         return False
     old_due = service.next_due_date
     service.next_due_date = next_due_after(service=service, due=old_due)
     service.save(update_fields=["next_due_date", "updated_at"])
-    _event(service, kind=ServiceEventKind.RENEWED, actor=actor, order_number=order_number, from_status=service.status,
-           old_due=old_due, reason="paid")
-    if service.status == ServiceStatus.SUSPENDED and service.suspension_reason == SuspensionReason.OVERDUE:
+    _event(
+        service,
+        kind=ServiceEventKind.RENEWED,
+        actor=actor,
+        order_number=order_number,
+        from_status=service.status,
+        old_due=old_due,
+        reason="paid",
+    )
+    if (
+        service.status == ServiceStatus.SUSPENDED
+        and service.suspension_reason == SuspensionReason.OVERDUE
+    ):
         unsuspend_service(service=service, actor=actor, reason="paid", order_number=order_number)
     return True
 
@@ -78,19 +124,34 @@ def suspend_service(*, service: Service, reason: str, actor=None, note: str = ""
     service.status = ServiceStatus.SUSPENDED
     service.suspension_reason = reason
     service.save(update_fields=["status", "suspension_reason", "updated_at"])
-    _event(service, kind=ServiceEventKind.SUSPENDED, actor=actor, from_status=old, reason=note or reason)
+    _event(
+        service,
+        kind=ServiceEventKind.SUSPENDED,
+        actor=actor,
+        from_status=old,
+        reason=note or reason,
+    )
     return service
 
 
 @transaction.atomic
-def unsuspend_service(*, service: Service, actor=None, reason: str = "", order_number: str = "") -> Service:
+def unsuspend_service(
+    *, service: Service, actor=None, reason: str = "", order_number: str = ""
+) -> Service:
     if service.status != ServiceStatus.SUSPENDED:
         raise ServiceStateError(f"service {service.pk} is {service.status}, not suspended")
     old = service.status
     service.status = ServiceStatus.ACTIVE
     service.suspension_reason = SuspensionReason.NONE
     service.save(update_fields=["status", "suspension_reason", "updated_at"])
-    _event(service, kind=ServiceEventKind.UNSUSPENDED, actor=actor, from_status=old, reason=reason, order_number=order_number)
+    _event(
+        service,
+        kind=ServiceEventKind.UNSUSPENDED,
+        actor=actor,
+        from_status=old,
+        reason=reason,
+        order_number=order_number,
+    )
     return service
 
 
@@ -123,5 +184,12 @@ def change_due_date(*, service: Service, new_due: dt.date, actor, reason: str) -
     service.next_due_date = new_due
     service.anchor_day = new_due.day
     service.save(update_fields=["next_due_date", "anchor_day", "updated_at"])
-    _event(service, kind=ServiceEventKind.DUE_DATE_CHANGED, actor=actor, from_status=service.status, old_due=old_due, reason=reason)
+    _event(
+        service,
+        kind=ServiceEventKind.DUE_DATE_CHANGED,
+        actor=actor,
+        from_status=service.status,
+        old_due=old_due,
+        reason=reason,
+    )
     return service

@@ -23,7 +23,9 @@ from clientarea.subscriptions.forms import OrderServiceForm
 def service_list(request: HttpRequest) -> HttpResponse:
     customer = customer_for_user(request.user)
     language = translation.get_language()
-    services = [(s, s.product.display_name(language)) for s in selectors.services_for_customer(customer)]
+    services = [
+        (s, s.product.display_name(language)) for s in selectors.services_for_customer(customer)
+    ]
     return render(request, "subscriptions/service_list.html", {"services": services})
 
 
@@ -33,10 +35,16 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = customer_for_user(request.user)
     service = selectors.service_for_customer(customer, pk)
     history = [(event, selectors.event_reason(event.reason)) for event in service.events.all()]
-    return render(request, "subscriptions/service_detail.html", {
-        "service": service, "history": history, "orders": billing_selectors.orders_billing_service(service),
-        "product_name": service.product.display_name(translation.get_language()),
-    })
+    return render(
+        request,
+        "subscriptions/service_detail.html",
+        {
+            "service": service,
+            "history": history,
+            "orders": billing_selectors.orders_billing_service(service),
+            "product_name": service.product.display_name(translation.get_language()),
+        },
+    )
 
 
 @login_required
@@ -45,14 +53,26 @@ def order_service(request: HttpRequest) -> HttpResponse:
     customer = customer_for_user(request.user)
     catalog = catalog_selectors.orderable_catalog(translation.get_language())
     initial = {key: request.GET[key] for key in ("product", "cycle") if key in request.GET}
-    form = OrderServiceForm(request.POST if request.method == "POST" else None, catalog=catalog, initial=initial)
+    form = OrderServiceForm(
+        request.POST if request.method == "POST" else None, catalog=catalog, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            order = order_new_service(customer=customer, product=data["product"], cycle=data["cycle"], label=data["label"], actor=request.user)
+            order = order_new_service(
+                customer=customer,
+                product=data["product"],
+                cycle=data["cycle"],
+                label=data["label"],
+                actor=request.user,
+            )
         except OrderStateError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("We created service order %(number)s. Pay it to activate your service.") % {"number": order.number})
+            messages.success(
+                request,
+                _("We created service order %(number)s. Pay it to activate your service.")
+                % {"number": order.number},
+            )
             return redirect("billing:order", number=order.number)
     return render(request, "subscriptions/order_service.html", {"form": form, "catalog": catalog})

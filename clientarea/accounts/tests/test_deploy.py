@@ -8,23 +8,45 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 LIVE_GATEWAYS = {
-    "PAYU_TEST": "0", "PAYU_MERCHANT_ID": "700001", "PAYU_ACCOUNT_ID": "700002", "PAYU_API_LOGIN": "login-live",
-    "PAYU_API_KEY": "live-api-key-0123456789", "PAYVALIDA_TEST": "0", "PAYVALIDA_MERCHANT": "conexcol",
-    "PAYVALIDA_FIXED_HASH": "live-fixed-hash-0123456789", "PAYVALIDA_NOTIFICATION_HASH": "live-notification-hash-0123456789",
+    "PAYU_TEST": "0",
+    "PAYU_MERCHANT_ID": "700001",
+    "PAYU_ACCOUNT_ID": "700002",
+    "PAYU_API_LOGIN": "login-live",
+    "PAYU_API_KEY": "live-api-key-0123456789",
+    "PAYVALIDA_TEST": "0",
+    "PAYVALIDA_MERCHANT": "conexcol",
+    "PAYVALIDA_FIXED_HASH": "live-fixed-hash-0123456789",
+    "PAYVALIDA_NOTIFICATION_HASH": "live-notification-hash-0123456789",
 }
 
 
 def check_deploy(tmp_path, **extra: str) -> subprocess.CompletedProcess:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PAYU_", "PAYVALIDA_", "PAYMENTS_"))}
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PAYU_", "PAYVALIDA_", "PAYMENTS_"))
+    }
     env = {
-        **inherited, "DEBUG": "0", "SECRET_KEY": "x" * 20 + "a-real-long-random-secret-key-for-tests-1234567890",
-        "ALLOWED_HOSTS": "portal.conexcol.example", "SITE_URL": "https://portal.conexcol.example",
-        "DJANGO_SETTINGS_MODULE": "clientarea.settings", "VAR_DIR": str(tmp_path), **extra,
+        **inherited,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 20 + "a-real-long-random-secret-key-for-tests-1234567890",
+        "ALLOWED_HOSTS": "portal.conexcol.example",
+        "SITE_URL": "https://portal.conexcol.example",
+        "DJANGO_SETTINGS_MODULE": "clientarea.settings",
+        "VAR_DIR": str(tmp_path),
+        **extra,
     }
     env.pop("DATABASE_URL", None)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser fixture for Playwright's event loop
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    env.pop(
+        "DJANGO_ALLOW_ASYNC_UNSAFE", None
+    )  # set by the browser fixture for Playwright's event loop
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_check_deploy_reports_nothing_with_production_settings(tmp_path):

@@ -21,7 +21,9 @@ def _clean_axes():
 
 def test_it_logs_in_with_email_and_access_code(client):
     c = make_customer("ana@example.com")
-    response = client.post(reverse("accounts:login"), {"username": "ANA@example.com", "password": ACCESS_CODE})
+    response = client.post(
+        reverse("accounts:login"), {"username": "ANA@example.com", "password": ACCESS_CODE}
+    )
     assert response.status_code == 302
     assert client.get(reverse("accounts:dashboard")).status_code == 200
     assert "Prueba" in client.get(reverse("accounts:dashboard")).content.decode() or c.display_name
@@ -29,7 +31,11 @@ def test_it_logs_in_with_email_and_access_code(client):
 
 def test_a_wrong_code_gets_a_clear_message(client):
     make_customer("ana@example.com")
-    response = client.post(reverse("accounts:login"), {"username": "ana@example.com", "password": "WRONG-CODE"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": "ana@example.com", "password": "WRONG-CODE"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 200
     assert "access code is not correct" in response.content.decode()
 
@@ -38,7 +44,11 @@ def test_lockout_after_repeated_failures(client, settings):
     make_customer("ana@example.com")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post(reverse("accounts:login"), {"username": "ana@example.com", "password": "nope"})
-    response = client.post(reverse("accounts:login"), {"username": "ana@example.com", "password": ACCESS_CODE}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": "ana@example.com", "password": ACCESS_CODE},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 429
     assert "Too many failed attempts" in response.content.decode()
 
@@ -60,17 +70,26 @@ def test_forgot_code_never_reveals_whether_an_email_exists(client):
     known = client.post(reverse("accounts:forgot"), {"email": "ana@example.com"})
     unknown = client.post(reverse("accounts:forgot"), {"email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 200
-    strip = lambda r: r.content.decode().replace("ana@example.com", "X").replace("nobody@example.com", "X")  # noqa: E731
-    assert strip(known).split("csrfmiddlewaretoken")[0] == strip(unknown).split("csrfmiddlewaretoken")[0]
+    strip = lambda r: (
+        r.content.decode().replace("ana@example.com", "X").replace("nobody@example.com", "X")
+    )  # noqa: E731
+    assert (
+        strip(known).split("csrfmiddlewaretoken")[0]
+        == strip(unknown).split("csrfmiddlewaretoken")[0]
+    )
     assert OutgoingEmail.objects.filter(template="login_link").count() == 1
 
 
-def test_login_link_issues_a_new_code_once_and_the_old_code_stops_working(client, django_capture_on_commit_callbacks):
+def test_login_link_issues_a_new_code_once_and_the_old_code_stops_working(
+    client, django_capture_on_commit_callbacks
+):
     make_provider()
     c = make_customer("ana@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:forgot"), {"email": "ana@example.com"})
-    link = code_and_link(OutgoingEmail.objects.get(template="login_link")).replace("http://testserver", "")
+    link = code_and_link(OutgoingEmail.objects.get(template="login_link")).replace(
+        "http://testserver", ""
+    )
     # A GET (e.g. a mail scanner) does not consume the link
     assert client.get(link).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
@@ -96,22 +115,40 @@ def test_a_tampered_login_link_is_refused(client):
 def test_customer_sets_own_password(client):
     c = make_customer()
     client.force_login(c.user)
-    response = client.post(reverse("accounts:change_password"), {"current": ACCESS_CODE, "new_password": "una clave muy larga 2026", "confirm": "una clave muy larga 2026"})
+    response = client.post(
+        reverse("accounts:change_password"),
+        {
+            "current": ACCESS_CODE,
+            "new_password": "una clave muy larga 2026",
+            "confirm": "una clave muy larga 2026",
+        },
+    )
     assert response.status_code == 302
     c.user.refresh_from_db()
-    assert c.user.check_password("una clave muy larga 2026") and not c.user.check_password(ACCESS_CODE)
+    assert c.user.check_password("una clave muy larga 2026") and not c.user.check_password(
+        ACCESS_CODE
+    )
 
 
 def test_change_password_requires_the_current_one(client):
     c = make_customer()
     client.force_login(c.user)
-    response = client.post(reverse("accounts:change_password"), {"current": "nope", "new_password": "una clave muy larga 2026", "confirm": "una clave muy larga 2026"})
+    response = client.post(
+        reverse("accounts:change_password"),
+        {
+            "current": "nope",
+            "new_password": "una clave muy larga 2026",
+            "confirm": "una clave muy larga 2026",
+        },
+    )
     assert response.status_code == 200 and "current" in response.context["form"].errors
 
 
 def test_login_sets_the_customers_language(client):
     make_customer("en@example.com", preferred_language="en")
-    response = client.post(reverse("accounts:login"), {"username": "en@example.com", "password": ACCESS_CODE})
+    response = client.post(
+        reverse("accounts:login"), {"username": "en@example.com", "password": ACCESS_CODE}
+    )
     assert response.cookies["django_language"].value == "en"
 
 
@@ -120,9 +157,20 @@ def test_staff_created_customer_gets_the_same_email(client, django_capture_on_co
     staff = User.objects.create_superuser("staff@example.com", "x" * 12)
     client.force_login(staff)
     data = {
-        "email": "fromstaff@example.com", "person_type": "natural", "document_type": "13", "document_number": "5566778",
-        "check_digit": "", "first_name": "Pedro", "last_name": "Páramo", "legal_name": "", "trade_name": "", "phone": "300",
-        "address": "Calle 5", "municipality_code": "11001", "fiscal_responsibilities": "R-99-PN", "preferred_language": "en",
+        "email": "fromstaff@example.com",
+        "person_type": "natural",
+        "document_type": "13",
+        "document_number": "5566778",
+        "check_digit": "",
+        "first_name": "Pedro",
+        "last_name": "Páramo",
+        "legal_name": "",
+        "trade_name": "",
+        "phone": "300",
+        "address": "Calle 5",
+        "municipality_code": "11001",
+        "fiscal_responsibilities": "R-99-PN",
+        "preferred_language": "en",
     }
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("admin:accounts_customer_add"), data)

@@ -5,7 +5,13 @@ from hypothesis import strategies as st
 from clientarea.lib import nit
 
 # Published NIT/DV pairs (../shared/docs/dian-einvoice.md §6.1): DIAN itself, and parties in DIAN's sample invoice.
-PUBLISHED = [("800197268", "4"), ("900108281", "3"), ("981223983", "1"), ("989123123", "4"), ("901210113", "3")]
+PUBLISHED = [
+    ("800197268", "4"),
+    ("900108281", "3"),
+    ("981223983", "1"),
+    ("989123123", "4"),
+    ("901210113", "3"),
+]
 
 
 @pytest.mark.parametrize("number, dv", PUBLISHED)

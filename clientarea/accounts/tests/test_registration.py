@@ -3,16 +3,28 @@ from django.contrib.auth.hashers import identify_hasher
 from django.urls import reverse
 
 from clientarea.accounts.models import AuditEvent, Customer, User
-from clientarea.accounts.services import ACCESS_CODE_ALPHABET, generate_access_code, normalize_access_code
+from clientarea.accounts.services import (
+    ACCESS_CODE_ALPHABET,
+    generate_access_code,
+    normalize_access_code,
+)
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
 VALID = {
-    "email": "Nueva@Example.com", "person_type": "natural", "document_type": "13", "document_number": "1020304050",
-    "first_name": "Laura", "last_name": "Martínez", "phone": "3001112233", "address": "Calle 1 # 2-3",
-    "municipality_code": "05001", "preferred_language": "es-co", "accept_terms": "on",
+    "email": "Nueva@Example.com",
+    "person_type": "natural",
+    "document_type": "13",
+    "document_number": "1020304050",
+    "first_name": "Laura",
+    "last_name": "Martínez",
+    "phone": "3001112233",
+    "address": "Calle 1 # 2-3",
+    "municipality_code": "05001",
+    "preferred_language": "es-co",
+    "accept_terms": "on",
 }
 
 
@@ -34,7 +46,9 @@ def test_access_codes_are_long_and_unambiguous():
         assert not set(raw) & set("0O1IL5S2Z8B")
 
 
-def test_it_registers_and_emails_the_new_access_code(client, django_capture_on_commit_callbacks, mailoutbox):
+def test_it_registers_and_emails_the_new_access_code(
+    client, django_capture_on_commit_callbacks, mailoutbox
+):
     make_provider()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("accounts:register"), VALID)
@@ -49,7 +63,10 @@ def test_it_registers_and_emails_the_new_access_code(client, django_capture_on_c
     assert email.status == "sent" and len(mailoutbox) == 1
     assert AuditEvent.objects.filter(action="customer.registered", customer=user.customer).exists()
     # and the code logs in (typed in lower case without dashes, too)
-    response = client.post(reverse("accounts:login"), {"username": "nueva@example.com", "password": code.replace("-", "").lower()})
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": "nueva@example.com", "password": code.replace("-", "").lower()},
+    )
     assert response.status_code == 302 and response.url == reverse("accounts:dashboard")
 
 
@@ -65,7 +82,16 @@ def test_production_hasher_is_argon2(settings):
 @pytest.mark.parametrize(
     "changes, field",
     [
-        ({"document_type": "31", "document_number": "900108281", "check_digit": "5", "person_type": "juridica", "legal_name": "X SAS"}, "check_digit"),
+        (
+            {
+                "document_type": "31",
+                "document_number": "900108281",
+                "check_digit": "5",
+                "person_type": "juridica",
+                "legal_name": "X SAS",
+            },
+            "check_digit",
+        ),
         ({"document_number": "12ab"}, "document_number"),
         ({"email": "not-an-email"}, "email"),
         ({"municipality_code": "99999"}, "municipality_code"),
@@ -83,14 +109,29 @@ def test_bad_input_gets_form_errors_and_writes_nothing(client, changes, field):
 
 
 def test_errors_are_in_the_persons_language(client):
-    response = client.post(reverse("accounts:register"), {**VALID, "document_number": "12ab"}, HTTP_ACCEPT_LANGUAGE="es-CO")
+    response = client.post(
+        reverse("accounts:register"),
+        {**VALID, "document_number": "12ab"},
+        HTTP_ACCEPT_LANGUAGE="es-CO",
+    )
     assert "Use solo dígitos" in response.content.decode()
-    response = client.post(reverse("accounts:register"), {**VALID, "document_number": "12ab"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("accounts:register"),
+        {**VALID, "document_number": "12ab"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert "Use digits only" in response.content.decode()
 
 
 def test_nit_check_digit_is_computed_when_left_empty(client, django_capture_on_commit_callbacks):
-    data = {**VALID, "person_type": "juridica", "document_type": "31", "document_number": "900108281", "check_digit": "", "legal_name": "Ópticas S.A.S."}
+    data = {
+        **VALID,
+        "person_type": "juridica",
+        "document_type": "31",
+        "document_number": "900108281",
+        "check_digit": "",
+        "legal_name": "Ópticas S.A.S.",
+    }
     response = client.post(reverse("accounts:register"), data)
     # An empty DV is asked for, with the right value suggested
     assert "3" in str(response.context["form"].errors["check_digit"])
@@ -123,4 +164,8 @@ def test_registration_is_one_transaction(client, monkeypatch):
     monkeypatch.setattr(services, "_send_access_code_email", boom)
     with pytest.raises(RuntimeError):
         client.post(reverse("accounts:register"), VALID)
-    assert not User.objects.exists() and not Customer.objects.exists() and not OutgoingEmail.objects.exists()
+    assert (
+        not User.objects.exists()
+        and not Customer.objects.exists()
+        and not OutgoingEmail.objects.exists()
+    )

@@ -61,7 +61,11 @@ def test_the_order_list_searches_by_number_email_and_document(client, order):
 def test_an_order_is_read_only_and_cannot_be_deleted(client, order):
     page = client.get(url("change", order)).content.decode()
     assert 'name="_save"' not in page and order.number in page
-    assert "Register manual payment" in page and "Cancel with reason" in page and "Resend the order email" in page
+    assert (
+        "Register manual payment" in page
+        and "Cancel with reason" in page
+        and "Resend the order email" in page
+    )
     response = client.post(url("change", order), {"state": "paid", "total": "1"})
     assert response.status_code == 403
     assert client.post(url("delete", order), {"post": "yes"}).status_code == 403
@@ -73,19 +77,32 @@ def test_an_order_is_read_only_and_cannot_be_deleted(client, order):
 def test_staff_register_a_manual_payment(client, carol, order, service):
     form = client.get(url("pay", order))
     assert form.status_code == 200 and 'name="reference"' in form.content.decode()
-    response = client.post(url("pay", order), {"reference": "Bancolombia 5566", "paid_at": "2026-02-12T09:30", "method": "transfer"}, follow=True)
+    response = client.post(
+        url("pay", order),
+        {"reference": "Bancolombia 5566", "paid_at": "2026-02-12T09:30", "method": "transfer"},
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == url("change", order)
     assert any("registered" in m for m in messages_of(response))
     order.refresh_from_db()
-    assert (order.state, order.paid_via, order.payment_method, order.payment_reference) == ("paid", "manual", "transfer", "Bancolombia 5566")
-    assert order.paid_at == aware(2026, 2, 12, 9).replace(minute=30)  # the form's time is Colombian time
+    assert (order.state, order.paid_via, order.payment_method, order.payment_reference) == (
+        "paid",
+        "manual",
+        "transfer",
+        "Bancolombia 5566",
+    )
+    assert order.paid_at == aware(2026, 2, 12, 9).replace(
+        minute=30
+    )  # the form's time is Colombian time
     assert OrderEvent.objects.get(order=order, kind="paid").actor == carol
     service.refresh_from_db()
     assert service.next_due_date == dt.date(2026, 3, 15)
 
 
 def test_a_manual_payment_needs_a_reference_and_a_past_date(client, order):
-    response = client.post(url("pay", order), {"reference": "  ", "paid_at": "2099-01-01T10:00", "method": "transfer"})
+    response = client.post(
+        url("pay", order), {"reference": "  ", "paid_at": "2099-01-01T10:00", "method": "transfer"}
+    )
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert "reference" in errors and "paid_at" in errors
@@ -93,7 +110,9 @@ def test_a_manual_payment_needs_a_reference_and_a_past_date(client, order):
 
 
 def test_staff_cancel_with_a_reason(client, carol, service):
-    new = services.order_new_service(customer=service.customer, product=service.product, cycle="monthly", label="new.co")
+    new = services.order_new_service(
+        customer=service.customer, product=service.product, cycle="monthly", label="new.co"
+    )
     assert 'name="reason"' in client.get(url("cancel", new)).content.decode()
     response = client.post(url("cancel", new), {"reason": ""})
     assert response.status_code == 200 and "reason" in response.context["form"].errors
@@ -103,15 +122,23 @@ def test_staff_cancel_with_a_reason(client, carol, service):
     assert (new.state, new.cancel_reason) == (OrderState.CANCELLED, "Customer asked by phone")
     assert OrderEvent.objects.get(order=new, kind="cancelled").actor == carol
     assert Service.objects.get(label="new.co").status == ServiceStatus.CANCELLED
-    assert OutgoingEmail.objects.filter(template="order_cancelled", to_email="alice@example.com").exists()
+    assert OutgoingEmail.objects.filter(
+        template="order_cancelled", to_email="alice@example.com"
+    ).exists()
 
 
 @pytest.mark.parametrize("action", ["cancel", "pay"])
 def test_actions_on_a_final_order_are_refused_with_a_message(client, order, action):
-    services.mark_order_paid(order_id=order.pk, paid_at=aware(2026, 2, 1), via="payu", method="card")
+    services.mark_order_paid(
+        order_id=order.pk, paid_at=aware(2026, 2, 1), via="payu", method="card"
+    )
     get = client.get(url(action, order), follow=True)
     assert get.status_code == 200 and any("final state" in m for m in messages_of(get))
-    data = {"reason": "late"} if action == "cancel" else {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}
+    data = (
+        {"reason": "late"}
+        if action == "cancel"
+        else {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}
+    )
     post = client.post(url(action, order), data, follow=True)
     assert post.status_code == 200 and any("final state" in m for m in messages_of(post))
     order.refresh_from_db()
@@ -126,27 +153,50 @@ def test_a_state_error_raised_by_the_service_becomes_a_message(client, order, mo
         raise services.OrderStateError("Order is paid: only pending orders can be paid.")
 
     monkeypatch.setattr(services, "register_manual_payment", paid_meanwhile)
-    response = client.post(url("pay", order), {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}, follow=True)
-    assert response.status_code == 200 and "Order is paid: only pending orders can be paid." in messages_of(response)
+    response = client.post(
+        url("pay", order),
+        {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"},
+        follow=True,
+    )
+    assert (
+        response.status_code == 200
+        and "Order is paid: only pending orders can be paid." in messages_of(response)
+    )
 
 
 def test_staff_resend_the_order_email(client, carol, order):
     assert client.get(url("resend", order)).status_code == 200
     response = client.post(url("resend", order), follow=True)
     assert any("sent again" in m for m in messages_of(response))
-    assert OutgoingEmail.objects.filter(template="order_created", to_email="alice@example.com").count() == 1
+    assert (
+        OutgoingEmail.objects.filter(template="order_created", to_email="alice@example.com").count()
+        == 1
+    )
     assert OrderEvent.objects.get(order=order, kind="email_resent").actor == carol
 
 
 def test_the_cancel_action_asks_for_a_reason_and_skips_final_orders(client, order, service):
-    other = services.order_new_service(customer=service.customer, product=service.product, cycle="monthly", label="b.co")
-    paid = services.order_new_service(customer=service.customer, product=service.product, cycle="monthly", label="c.co")
+    other = services.order_new_service(
+        customer=service.customer, product=service.product, cycle="monthly", label="b.co"
+    )
+    paid = services.order_new_service(
+        customer=service.customer, product=service.product, cycle="monthly", label="c.co"
+    )
     services.mark_order_paid(order_id=paid.pk, paid_at=aware(2026, 2, 1), via="payu", method="card")
     changelist = reverse("admin:billing_order_changelist")
     ids = [str(o.pk) for o in (order, other, paid)]
     intermediate = client.post(changelist, {"action": "cancel_orders", "_selected_action": ids})
     assert intermediate.status_code == 200 and 'name="reason"' in intermediate.content.decode()
-    done = client.post(changelist, {"action": "cancel_orders", "_selected_action": ids, "apply": "1", "reason": "Billing error"}, follow=True)
+    done = client.post(
+        changelist,
+        {
+            "action": "cancel_orders",
+            "_selected_action": ids,
+            "apply": "1",
+            "reason": "Billing error",
+        },
+        follow=True,
+    )
     texts = messages_of(done)
     assert any("2 orders cancelled" in m for m in texts) and any(paid.number in m for m in texts)
     states = dict(Order.objects.filter(pk__in=ids).values_list("number", "state"))
@@ -162,10 +212,15 @@ def test_staff_suspend_unsuspend_and_terminate_services(client, carol, service):
     changelist = reverse("admin:subscriptions_service_changelist")
     client.post(changelist, {"action": "suspend_services", "_selected_action": [service.pk]})
     service.refresh_from_db()
-    assert (service.status, service.suspension_reason) == (ServiceStatus.SUSPENDED, SuspensionReason.MANUAL)
+    assert (service.status, service.suspension_reason) == (
+        ServiceStatus.SUSPENDED,
+        SuspensionReason.MANUAL,
+    )
     event = ServiceEvent.objects.get(service=service, kind="suspended")
     assert (event.reason, event.actor) == ("staff", carol)
-    again = client.post(changelist, {"action": "suspend_services", "_selected_action": [service.pk]}, follow=True)
+    again = client.post(
+        changelist, {"action": "suspend_services", "_selected_action": [service.pk]}, follow=True
+    )
     assert any("Not changed" in m for m in messages_of(again))
     client.post(changelist, {"action": "unsuspend_services", "_selected_action": [service.pk]})
     service.refresh_from_db()
@@ -180,8 +235,12 @@ def test_the_service_admin_searches_and_shows_history_read_only(client, service)
     changelist = reverse("admin:subscriptions_service_changelist")
     for q in ("example.co", "alice@example.com", "1020304050"):
         assert "example.co" in client.get(changelist, {"q": q}).content.decode()
-    page = client.get(reverse("admin:subscriptions_service_change", args=[service.pk])).content.decode()
-    assert "activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
+    page = client.get(
+        reverse("admin:subscriptions_service_change", args=[service.pk])
+    ).content.decode()
+    assert (
+        "activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
+    )
 
 
 def test_the_product_admin_edits_prices_inline(client, carol):
@@ -201,5 +260,10 @@ def test_staff_without_the_change_permission_cannot_act(client, order):
     client.force_login(viewer)
     assert client.get(url("change", order)).status_code == 200
     assert client.get(url("cancel", order)).status_code == 403
-    assert client.post(url("pay", order), {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}).status_code == 403
+    assert (
+        client.post(
+            url("pay", order), {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"}
+        ).status_code
+        == 403
+    )
     assert Order.objects.get(pk=order.pk).state == OrderState.PENDING

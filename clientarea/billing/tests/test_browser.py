@@ -17,11 +17,17 @@ def test_a_customer_sees_order_states_and_pays_only_pending_orders(page, live_si
     make_provider()
     laura = make_customer("laura@example.com", first_name="Laura", password=ACCESS_CODE)
     hosting = make_product("hosting-pyme", name="Hosting Pyme", prices={"monthly": "29000"})
-    paid = make_renewal_order(make_active_service(laura, hosting, label="laura.co", start=dt.date(2026, 1, 15)))
+    paid = make_renewal_order(
+        make_active_service(laura, hosting, label="laura.co", start=dt.date(2026, 1, 15))
+    )
     services.mark_order_paid(order_id=paid.pk, paid_at=aware(2026, 2, 1), via="payu", method="pse")
-    cancelled = services.order_new_service(customer=laura, product=hosting, cycle="monthly", label="old.co")
+    cancelled = services.order_new_service(
+        customer=laura, product=hosting, cycle="monthly", label="old.co"
+    )
     services.cancel_order(order=cancelled, reason="Duplicated")
-    pending = services.order_new_service(customer=laura, product=hosting, cycle="monthly", label="tienda-laura.co")
+    pending = services.order_new_service(
+        customer=laura, product=hosting, cycle="monthly", label="tienda-laura.co"
+    )
 
     page.goto(live_site.url + "/clientarea/login/")
     page.fill("#id_username", "laura@example.com")
@@ -31,7 +37,11 @@ def test_a_customer_sees_order_states_and_pays_only_pending_orders(page, live_si
     page.click("#nav-billing")
     page.wait_for_url("**/clientarea/billing/")
 
-    for order, css, color in ((pending, "badge-pending", RED), (paid, "badge-paid", GREEN), (cancelled, "badge-cancelled", GREY)):
+    for order, css, color in (
+        (pending, "badge-pending", RED),
+        (paid, "badge-paid", GREEN),
+        (cancelled, "badge-cancelled", GREY),
+    ):
         badge = page.locator(f'tr[data-number="{order.number}"] .badge')
         assert css in badge.get_attribute("class")
         assert badge.inner_text().strip()  # a word, not only a colour

@@ -10,8 +10,13 @@ from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus
 
 pytestmark = pytest.mark.django_db
 
-LOADERS = ("clientarea.accounts.demo", "clientarea.catalog.demo", "clientarea.subscriptions.demo",
-           "clientarea.einvoice.demo", "clientarea.billing.demo")
+LOADERS = (
+    "clientarea.accounts.demo",
+    "clientarea.catalog.demo",
+    "clientarea.subscriptions.demo",
+    "clientarea.einvoice.demo",
+    "clientarea.billing.demo",
+)
 
 
 def load_demo():
@@ -29,21 +34,39 @@ def snapshot():
     return (
         sorted(Order.objects.values_list("number", "state", "total")),
         sorted(Service.objects.values_list("label", "status", "next_due_date")),
-        OrderEvent.objects.count(), ServiceEvent.objects.count(),
+        OrderEvent.objects.count(),
+        ServiceEvent.objects.count(),
     )
 
 
 def test_the_demo_shows_every_state_and_loads_once():
     load_demo()
     ana = Order.objects.filter(customer__user__email="ana@cliente.example")
-    assert set(ana.values_list("state", flat=True)) == {OrderState.PENDING, OrderState.PAID, OrderState.CANCELLED}
+    assert set(ana.values_list("state", flat=True)) == {
+        OrderState.PENDING,
+        OrderState.PAID,
+        OrderState.CANCELLED,
+    }
     pending_kinds = set(ana.filter(state=OrderState.PENDING).values_list("items__kind", flat=True))
     assert {"renewal", "new_service"} <= pending_kinds
     paid = ana.get(state=OrderState.PAID)
-    assert paid.paid_via == "manual" and ServiceEvent.objects.filter(kind="renewed", order_number=paid.number).exists()
+    assert (
+        paid.paid_via == "manual"
+        and ServiceEvent.objects.filter(kind="renewed", order_number=paid.number).exists()
+    )
     cancelled = ana.get(state=OrderState.CANCELLED)
-    assert cancelled.cancel_reason and Service.objects.get(order_items__order=cancelled, order_items__kind="new_service").status == ServiceStatus.CANCELLED
-    statuses = set(Service.objects.filter(customer__user__email="ana@cliente.example").values_list("status", "suspension_reason"))
+    assert (
+        cancelled.cancel_reason
+        and Service.objects.get(
+            order_items__order=cancelled, order_items__kind="new_service"
+        ).status
+        == ServiceStatus.CANCELLED
+    )
+    statuses = set(
+        Service.objects.filter(customer__user__email="ana@cliente.example").values_list(
+            "status", "suspension_reason"
+        )
+    )
     assert {("active", ""), ("suspended", "overdue"), ("pending", "")} <= statuses
     before = snapshot()
     load_demo()

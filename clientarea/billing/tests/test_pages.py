@@ -7,7 +7,13 @@ import pytest
 from django.urls import reverse
 
 from clientarea.billing import services
-from clientarea.billing.tests import aware, make_active_service, make_order, make_product, make_renewal_order
+from clientarea.billing.tests import (
+    aware,
+    make_active_service,
+    make_order,
+    make_product,
+    make_renewal_order,
+)
 from clientarea.lib.dates import local_today
 from clientarea.test import make_customer, make_provider, make_staff
 
@@ -23,7 +29,9 @@ def english(client, settings):
 @pytest.fixture
 def cast():
     make_provider()
-    alice = make_customer("alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050")
+    alice = make_customer(
+        "alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050"
+    )
     bob = make_customer("bob@example.com", first_name="Bob")
     return alice, bob
 
@@ -34,10 +42,17 @@ def three_states(cast):
     alice, _ = cast
     hosting = make_product("hosting-pyme", prices={"monthly": "100000"})
     today = local_today()
-    pending = make_order(alice, price="100000", issue_date=today - dt.timedelta(days=20), due_date=today - dt.timedelta(days=1))
+    pending = make_order(
+        alice,
+        price="100000",
+        issue_date=today - dt.timedelta(days=20),
+        due_date=today - dt.timedelta(days=1),
+    )
     paid = make_renewal_order(make_active_service(alice, hosting, start=dt.date(2026, 1, 15)))
     services.mark_order_paid(order_id=paid.pk, paid_at=aware(2026, 2, 10), via="payu", method="pse")
-    cancelled = services.order_new_service(customer=alice, product=hosting, cycle="monthly", label="alice.co")
+    cancelled = services.order_new_service(
+        customer=alice, product=hosting, cycle="monthly", label="alice.co"
+    )
     services.cancel_order(order=cancelled, reason="Duplicated order")
     return pending, paid, cancelled
 
@@ -70,7 +85,11 @@ def test_an_overdue_order_says_so_in_words(client, cast, three_states):
     pending, *_ = three_states
     client.force_login(cast[0].user)
     page = html(client.get(reverse("billing:orders")))
-    row = re.search(rf'<tr class="order-row[^"]*is-overdue[^"]*" data-number="{pending.number}">.*?</tr>', page, re.S)
+    row = re.search(
+        rf'<tr class="order-row[^"]*is-overdue[^"]*" data-number="{pending.number}">.*?</tr>',
+        page,
+        re.S,
+    )
     assert row and 'class="overdue"' in row.group(0) and "Overdue" in row.group(0)
     assert page.count("is-overdue") == 1
 
@@ -89,7 +108,9 @@ def test_the_state_filter_marks_the_current_link(client, cast, three_states):
     assert paid.number in page and pending.number not in page and cancelled.number not in page
     assert re.search(r'href="/clientarea/billing/\?state=paid" aria-current="true"', page)
     assert page.count('aria-current="true"') == 1
-    all_page = html(client.get(reverse("billing:orders") + "?state=bogus"))  # unknown filter: all orders
+    all_page = html(
+        client.get(reverse("billing:orders") + "?state=bogus")
+    )  # unknown filter: all orders
     assert all(o.number in all_page for o in three_states)
     assert re.search(r'href="/clientarea/billing/" aria-current="true"', all_page)
 
@@ -103,13 +124,18 @@ def test_the_list_is_paginated_by_25(client, cast):
     assert first.count('class="order-row') == 25 and "Page 1 of 2" in first
     second = html(client.get(reverse("billing:orders") + "?page=2"))
     assert second.count('class="order-row') == 2
-    assert client.get(reverse("billing:orders") + "?page=99").status_code == 200  # out of range: last page
+    assert (
+        client.get(reverse("billing:orders") + "?page=99").status_code == 200
+    )  # out of range: last page
 
 
 def test_the_empty_billing_page_says_what_appears_there(client, cast):
     client.force_login(cast[0].user)
     page = html(client.get(reverse("billing:orders")))
-    assert 'class="empty"' in page and "one when you order a new service and one before each renewal" in page
+    assert (
+        'class="empty"' in page
+        and "one when you order a new service and one before each renewal" in page
+    )
     pending = html(client.get(reverse("billing:orders") + "?state=pending"))
     assert "You have no pending service orders" in pending
 
@@ -121,7 +147,13 @@ def test_a_pending_order_has_pay_now_at_the_top(client, cast, three_states):
     pay_now = re.search(r'<a class="btn btn-pay" id="pay-now" href="([^"]+)">', page)
     assert pay_now and pay_now.group(1).endswith(f"/{pending.number}/")
     assert page.index('id="pay-now"') < page.index("<h2>")  # before the parties and items
-    assert "Item 1" in page and "$ 100.000" in page and "$ 19.000" in page and "$ 119.000" in page and "19%" in page
+    assert (
+        "Item 1" in page
+        and "$ 100.000" in page
+        and "$ 19.000" in page
+        and "$ 119.000" in page
+        and "19%" in page
+    )
 
 
 def test_paid_and_cancelled_orders_have_no_pay_now(client, cast, three_states):
@@ -143,7 +175,11 @@ def test_the_order_shows_the_parties_as_they_were_at_issue(client, cast):
     page = html(client.get(reverse("billing:order", args=[order.number])))
     assert "Alice Gómez" in page and "Carrera 7 # 12-34" in page
     assert "Alicia" not in page and "Nueva dirección" not in page
-    assert "Conexcol S.A.S." in page and "NIT 900123456-8" in page and "Cédula de ciudadanía 1020304050" in page
+    assert (
+        "Conexcol S.A.S." in page
+        and "NIT 900123456-8" in page
+        and "Cédula de ciudadanía 1020304050" in page
+    )
 
 
 def test_the_order_history_lists_its_events(client, cast, three_states):
@@ -151,7 +187,9 @@ def test_the_order_history_lists_its_events(client, cast, three_states):
     client.force_login(cast[0].user)
     page = html(client.get(reverse("billing:order", args=[paid.number])))
     assert "Order issued" in page and "Payment received" in page
-    assert "Order cancelled: Duplicated order" in html(client.get(reverse("billing:order", args=[cancelled.number])))
+    assert "Order cancelled: Duplicated order" in html(
+        client.get(reverse("billing:order", args=[cancelled.number]))
+    )
 
 
 def test_the_printable_version_is_a_clean_service_order(client, cast, three_states):
@@ -161,7 +199,9 @@ def test_the_printable_version_is_a_clean_service_order(client, cast, three_stat
     assert "Orden de servicio – not a tax invoice" in page and "@media print" in page
     assert "side-nav" not in page and 'id="pay-now"' not in page
     assert "Conexcol" in page and pending.number in page
-    assert reverse("billing:order_print", args=[pending.number]) in html(client.get(reverse("billing:order", args=[pending.number])))
+    assert reverse("billing:order_print", args=[pending.number]) in html(
+        client.get(reverse("billing:order", args=[pending.number]))
+    )
 
 
 def test_a_customer_cannot_open_another_customers_order(client, cast, three_states):
@@ -195,4 +235,9 @@ def test_the_dashboard_summarises_pending_orders(cast, three_states):
     assert context["services_count"] == 1 and context["active_services_count"] == 1
     assert context["next_due"] == dt.date(2026, 3, 15)
     empty = dashboard_context(cast[1])
-    assert (empty["pending_orders"], empty["pending_orders_count"], empty["services_count"], empty["next_due"]) == (False, 0, 0, None)
+    assert (
+        empty["pending_orders"],
+        empty["pending_orders_count"],
+        empty["services_count"],
+        empty["next_due"],
+    ) == (False, 0, 0, None)

@@ -8,7 +8,12 @@ from django.urls import reverse
 
 from clientarea.billing import services
 from clientarea.billing.models import ItemKind
-from clientarea.billing.tests import make_active_service, make_order, make_product, make_renewal_order
+from clientarea.billing.tests import (
+    make_active_service,
+    make_order,
+    make_product,
+    make_renewal_order,
+)
 from clientarea.subscriptions import services as subscription_services
 from clientarea.test import make_customer, make_provider
 
@@ -42,12 +47,20 @@ def test_the_billing_page(client, alice, django_assert_max_num_queries, n):
 @pytest.mark.parametrize("n", [3, 30])
 def test_the_order_page(client, alice, django_assert_max_num_queries, n):
     hosting = make_product("hosting-pyme")
-    lines = [services.LineSpec(kind=ItemKind.OTHER, description=f"Item {i}", unit_price=Decimal("1000")) for i in range(n)]
+    lines = [
+        services.LineSpec(kind=ItemKind.OTHER, description=f"Item {i}", unit_price=Decimal("1000"))
+        for i in range(n)
+    ]
     order = services.create_order(customer=alice, lines=lines, notify=False)
     for _ in range(n):
         services.resend_order_email(order=order)  # n history events
     paid = make_renewal_order(make_active_service(alice, hosting))
-    services.mark_order_paid(order_id=paid.pk, paid_at=dt.datetime(2026, 2, 1, 12, tzinfo=dt.timezone.utc), via="payu", method="card")
+    services.mark_order_paid(
+        order_id=paid.pk,
+        paid_at=dt.datetime(2026, 2, 1, 12, tzinfo=dt.timezone.utc),
+        via="payu",
+        method="card",
+    )
     client.force_login(alice.user)
     for number in (order.number, paid.number):
         with django_assert_max_num_queries(MAX_QUERIES):
@@ -63,7 +76,12 @@ def test_the_services_pages(client, alice, django_assert_max_num_queries, n):
         service = make_active_service(alice, products[i % 5], label=f"site{i}.co")
         make_renewal_order(service)
     for _ in range(n):
-        subscription_services.change_due_date(service=service, new_due=service.next_due_date + dt.timedelta(days=1), actor=None, reason="test")
+        subscription_services.change_due_date(
+            service=service,
+            new_due=service.next_due_date + dt.timedelta(days=1),
+            actor=None,
+            reason="test",
+        )
     client.force_login(alice.user)
     with django_assert_max_num_queries(MAX_QUERIES):
         assert client.get(reverse("subscriptions:list")).status_code == 200

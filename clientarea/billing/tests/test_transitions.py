@@ -27,7 +27,13 @@ def hosting():
 
 
 def pay(order, when=None, via="payu", method="pse"):
-    return services.mark_order_paid(order_id=order.pk, paid_at=when or aware(2026, 2, 10), via=via, method=method, reference="ref-1")
+    return services.mark_order_paid(
+        order_id=order.pk,
+        paid_at=when or aware(2026, 2, 10),
+        via=via,
+        method=method,
+        reference="ref-1",
+    )
 
 
 def test_it_applies_a_payment_exactly_once(alice, hosting):
@@ -51,7 +57,9 @@ def test_it_refuses_to_cancel_a_paid_order(alice, hosting):
 
 
 def test_it_does_not_apply_a_payment_to_a_cancelled_order(alice, hosting):
-    order = services.order_new_service(customer=alice, product=hosting, cycle="monthly", label="alice.co")
+    order = services.order_new_service(
+        customer=alice, product=hosting, cycle="monthly", label="alice.co"
+    )
     services.cancel_order(order=order, reason="changed her mind")
     outcome = pay(order)
     assert (outcome.applied, outcome.reason) == (False, "cancelled")
@@ -61,7 +69,9 @@ def test_it_does_not_apply_a_payment_to_a_cancelled_order(alice, hosting):
 
 
 def test_a_cancelled_order_is_final(alice, hosting):
-    order = services.order_new_service(customer=alice, product=hosting, cycle="monthly", label="alice.co")
+    order = services.order_new_service(
+        customer=alice, product=hosting, cycle="monthly", label="alice.co"
+    )
     services.cancel_order(order=order, reason="duplicate")
     with pytest.raises(services.OrderStateError):
         services.cancel_order(order=order, reason="again")
@@ -70,7 +80,9 @@ def test_a_cancelled_order_is_final(alice, hosting):
 
 
 def test_cancelling_needs_a_reason(alice, hosting):
-    order = services.order_new_service(customer=alice, product=hosting, cycle="monthly", label="alice.co")
+    order = services.order_new_service(
+        customer=alice, product=hosting, cycle="monthly", label="alice.co"
+    )
     with pytest.raises(services.OrderStateError):
         services.cancel_order(order=order, reason="  ")
     assert Order.objects.get(pk=order.pk).state == OrderState.PENDING
@@ -83,17 +95,27 @@ def test_cancelling_frees_the_service_period_for_a_new_order(alice, hosting):
     assert OrderItem.objects.get(order=order).period_key is None
     again = make_renewal_order(service)  # would raise IntegrityError if the period were still taken
     assert again.state == OrderState.PENDING
-    assert Service.objects.get(pk=service.pk).status == ServiceStatus.ACTIVE  # a renewal's service stays
+    assert (
+        Service.objects.get(pk=service.pk).status == ServiceStatus.ACTIVE
+    )  # a renewal's service stays
 
 
 def test_paying_a_new_service_order_activates_it_from_the_payment_date(alice, hosting):
-    order = services.order_new_service(customer=alice, product=hosting, cycle="annual", label="alice.co")
+    order = services.order_new_service(
+        customer=alice, product=hosting, cycle="annual", label="alice.co"
+    )
     # 23:30 in Bogotá on Feb 29 is already Mar 1 in UTC: the start date is the Colombian date.
     outcome = pay(order, when=dt.datetime(2028, 3, 1, 4, 30, tzinfo=dt.timezone.utc))
     service = Service.objects.get(customer=alice)
     assert outcome.services_changed == [service.pk]
-    assert (service.status, service.start_date, service.next_due_date) == (ServiceStatus.ACTIVE, dt.date(2028, 2, 29), dt.date(2029, 2, 28))
-    assert ServiceEvent.objects.filter(service=service, kind="activated", order_number=order.number).exists()
+    assert (service.status, service.start_date, service.next_due_date) == (
+        ServiceStatus.ACTIVE,
+        dt.date(2028, 2, 29),
+        dt.date(2029, 2, 28),
+    )
+    assert ServiceEvent.objects.filter(
+        service=service, kind="activated", order_number=order.number
+    ).exists()
 
 
 def test_a_late_renewal_counts_from_the_previous_due_date_not_the_payment_date(alice, hosting):
@@ -110,9 +132,15 @@ def test_register_manual_payment_records_staff_and_reference(alice, hosting):
 
     carol = make_staff()
     order = make_renewal_order(make_active_service(alice, hosting))
-    services.register_manual_payment(order=order, reference="Bancolombia 123", actor=carol, paid_at=aware(2026, 2, 3))
+    services.register_manual_payment(
+        order=order, reference="Bancolombia 123", actor=carol, paid_at=aware(2026, 2, 3)
+    )
     order.refresh_from_db()
-    assert (order.state, order.paid_via, order.payment_reference) == (OrderState.PAID, "manual", "Bancolombia 123")
+    assert (order.state, order.paid_via, order.payment_reference) == (
+        OrderState.PAID,
+        "manual",
+        "Bancolombia 123",
+    )
     assert OrderEvent.objects.get(order=order, kind="paid").actor == carol
 
 
@@ -121,7 +149,9 @@ def test_register_manual_payment_records_staff_and_reference(alice, hosting):
 def test_two_concurrent_payments_apply_once_and_renew_once():
     make_provider()
     customer = make_customer("race@example.com")
-    service = make_active_service(customer, make_product("hosting-race"), start=dt.date(2026, 1, 15))
+    service = make_active_service(
+        customer, make_product("hosting-race"), start=dt.date(2026, 1, 15)
+    )
     order = make_renewal_order(service)
     barrier = threading.Barrier(2)
     outcomes, errors = [], []
@@ -129,7 +159,15 @@ def test_two_concurrent_payments_apply_once_and_renew_once():
     def worker():
         try:
             barrier.wait(timeout=10)
-            outcomes.append(services.mark_order_paid(order_id=order.pk, paid_at=aware(2026, 2, 10), via="payu", method="card", reference="r"))
+            outcomes.append(
+                services.mark_order_paid(
+                    order_id=order.pk,
+                    paid_at=aware(2026, 2, 10),
+                    via="payu",
+                    method="card",
+                    reference="r",
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -159,8 +197,14 @@ def test_ordering_the_same_service_twice_while_pending_returns_the_same_order(db
     customer = make_customer()
     product = Product.objects.create(code="dup", name="Hosting", kind="hosting")
     ProductPrice.objects.create(product=product, cycle="monthly", price=Decimal("10000"))
-    first = services.order_new_service(customer=customer, product=product, cycle="monthly", label="a.co")
-    again = services.order_new_service(customer=customer, product=product, cycle="monthly", label="a.co")
-    other = services.order_new_service(customer=customer, product=product, cycle="monthly", label="b.co")
+    first = services.order_new_service(
+        customer=customer, product=product, cycle="monthly", label="a.co"
+    )
+    again = services.order_new_service(
+        customer=customer, product=product, cycle="monthly", label="a.co"
+    )
+    other = services.order_new_service(
+        customer=customer, product=product, cycle="monthly", label="b.co"
+    )
     assert first.pk == again.pk and other.pk != first.pk
     assert customer.services.count() == 2

@@ -28,8 +28,17 @@ pytestmark = pytest.mark.django_db
 
 
 def make_resolution(**overrides) -> NumberingResolution:
-    data = dict(number="18760000001", prefix="SETP", range_from=990000000, range_to=995000000, next_number=990000000,
-                valid_from=dt.date(2019, 1, 19), valid_to=dt.date(2030, 1, 19), technical_key=DIAN_TEST_TECHNICAL_KEY, environment="2")
+    data = dict(
+        number="18760000001",
+        prefix="SETP",
+        range_from=990000000,
+        range_to=995000000,
+        next_number=990000000,
+        valid_from=dt.date(2019, 1, 19),
+        valid_to=dt.date(2030, 1, 19),
+        technical_key=DIAN_TEST_TECHNICAL_KEY,
+        environment="2",
+    )
     data.update(overrides)
     return NumberingResolution.objects.create(**data)
 
@@ -39,28 +48,45 @@ def setup():
     make_provider()
     hosting = Product.objects.create(code="hosting", name="Hosting Pyme", kind="hosting")
     ProductPrice.objects.create(product=hosting, cycle="annual", price=Decimal("480000"))
-    domain = Product.objects.create(code="co", name="Dominio .co", kind="domain", tax_treatment="exempt", tax_rate=0)
+    domain = Product.objects.create(
+        code="co", name="Dominio .co", kind="domain", tax_treatment="exempt", tax_rate=0
+    )
     ProductPrice.objects.create(product=domain, cycle="annual", price=Decimal("95000"))
     return hosting, domain
 
 
 def pay(order, method="card"):
-    return billing.mark_order_paid(order_id=order.pk, paid_at=timezone.now(), via="payu", method=method, reference="payu:tx")
+    return billing.mark_order_paid(
+        order_id=order.pk, paid_at=timezone.now(), via="payu", method=method, reference="payu:tx"
+    )
 
 
-def test_paying_issues_a_valid_signed_invoice_and_emails_it(setup, django_capture_on_commit_callbacks):
+def test_paying_issues_a_valid_signed_invoice_and_emails_it(
+    setup, django_capture_on_commit_callbacks
+):
     hosting, _ = setup
     make_resolution()
-    customer = make_customer(person_type="juridica", document_type="31", document_number="900108281", legal_name="Ópticas S.A.S.")
-    order = billing.order_new_service(customer=customer, product=hosting, cycle="annual", label="opticas.co")
+    customer = make_customer(
+        person_type="juridica",
+        document_type="31",
+        document_number="900108281",
+        legal_name="Ópticas S.A.S.",
+    )
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="opticas.co"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         pay(order)
     invoice = Invoice.objects.get(order=order)
     assert invoice.status == InvoiceStatus.ISSUED and invoice.full_number == "SETP990000000"
-    assert invoice.issued_at == order.__class__.objects.get(pk=order.pk).paid_at  # issue time = payment time
+    assert (
+        invoice.issued_at == order.__class__.objects.get(pk=order.pk).paid_at
+    )  # issue time = payment time
     # The unsigned XML fixed at payment already validates and its CUFE recomputes from its own fields.
     assert validation.validate_invoice(invoice.xml_unsigned.encode(), allow_unsigned=True) == []
-    assert cufe.cufe_from_xml(invoice.xml_unsigned.encode(), DIAN_TEST_TECHNICAL_KEY) == invoice.cufe
+    assert (
+        cufe.cufe_from_xml(invoice.xml_unsigned.encode(), DIAN_TEST_TECHNICAL_KEY) == invoice.cufe
+    )
     # Rendered in the worker: signature, AttachedDocument, PDF
     signed = bytes(invoice.xml_signed)
     assert validation.validate_invoice(signed) == []
@@ -78,28 +104,39 @@ def test_paying_issues_a_valid_signed_invoice_and_emails_it(setup, django_captur
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
-def test_the_pdf_shows_the_cufe_and_the_required_fields(setup, django_capture_on_commit_callbacks, tmp_path):
+def test_the_pdf_shows_the_cufe_and_the_required_fields(
+    setup, django_capture_on_commit_callbacks, tmp_path
+):
     hosting, _ = setup
     make_resolution()
     customer = make_customer(first_name="Ana", last_name="Gómez", document_number="1017234567")
-    order = billing.order_new_service(customer=customer, product=hosting, cycle="annual", label="ana.co")
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="ana.co"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         pay(order, method="pse")
     invoice = Invoice.objects.get(order=order)
     path = tmp_path / "i.pdf"
     path.write_bytes(bytes(invoice.pdf))
-    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True
+    ).stdout
     flat = "".join(text.split())
     assert invoice.cufe in flat
     for needle in ("SETP990000000", "900123456-8", "1017234567", "18760000001", order.number):
         assert needle in flat
 
 
-def test_numbers_are_consecutive_and_exempt_items_are_handled(setup, django_capture_on_commit_callbacks):
+def test_numbers_are_consecutive_and_exempt_items_are_handled(
+    setup, django_capture_on_commit_callbacks
+):
     hosting, domain = setup
     make_resolution()
     customer = make_customer()
-    orders = [billing.order_new_service(customer=customer, product=p, cycle="annual", label=f"x{i}.co") for i, p in enumerate([hosting, domain, hosting])]
+    orders = [
+        billing.order_new_service(customer=customer, product=p, cycle="annual", label=f"x{i}.co")
+        for i, p in enumerate([hosting, domain, hosting])
+    ]
     with django_capture_on_commit_callbacks(execute=True):
         for order in orders:
             pay(order)
@@ -110,16 +147,24 @@ def test_numbers_are_consecutive_and_exempt_items_are_handled(setup, django_capt
     assert NumberingResolution.objects.get().next_number == 990000003
 
 
-def test_an_exhausted_range_keeps_the_order_paid_and_the_invoice_waits(setup, django_capture_on_commit_callbacks):
+def test_an_exhausted_range_keeps_the_order_paid_and_the_invoice_waits(
+    setup, django_capture_on_commit_callbacks
+):
     hosting, _ = setup
     resolution = make_resolution(range_from=1, range_to=1, next_number=2, prefix="FE")
     customer = make_customer()
-    order = billing.order_new_service(customer=customer, product=hosting, cycle="annual", label="a.co")
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="a.co"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         outcome = pay(order)
     assert outcome.applied and outcome.order.state == "paid"
     invoice = Invoice.objects.get(order=order)
-    assert invoice.status == InvoiceStatus.WAITING and "exhausted" in invoice.waiting_reason and invoice.number is None
+    assert (
+        invoice.status == InvoiceStatus.WAITING
+        and "exhausted" in invoice.waiting_reason
+        and invoice.number is None
+    )
     assert OutgoingEmail.objects.filter(template="staff_invoice_waiting").exists()
     # Staff extend the numbering; the queue issues it, with no number skipped.
     resolution.range_to = 10
@@ -133,7 +178,9 @@ def test_an_exhausted_range_keeps_the_order_paid_and_the_invoice_waits(setup, dj
 def test_an_expired_resolution_makes_the_invoice_wait(setup):
     hosting, _ = setup
     make_resolution(valid_from=dt.date(2020, 1, 1), valid_to=dt.date(2020, 12, 31))
-    order = billing.order_new_service(customer=make_customer(), product=hosting, cycle="annual", label="a.co")
+    order = billing.order_new_service(
+        customer=make_customer(), product=hosting, cycle="annual", label="a.co"
+    )
     pay(order)
     assert "no active numbering resolution" in Invoice.objects.get(order=order).waiting_reason
 
@@ -142,7 +189,9 @@ def test_missing_customer_data_never_makes_an_invalid_invoice(setup):
     hosting, _ = setup
     make_resolution()
     customer = make_customer(municipality_code="")
-    order = billing.order_new_service(customer=customer, product=hosting, cycle="annual", label="a.co")
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="a.co"
+    )
     pay(order)
     invoice = Invoice.objects.get(order=order)
     assert invoice.status == InvoiceStatus.WAITING and "incomplete" in invoice.waiting_reason
@@ -153,7 +202,9 @@ def test_an_issued_invoice_keeps_its_snapshot(setup, django_capture_on_commit_ca
     hosting, _ = setup
     make_resolution()
     customer = make_customer(address="Calle Vieja 1")
-    order = billing.order_new_service(customer=customer, product=hosting, cycle="annual", label="a.co")
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="a.co"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         pay(order)
     customer.address = "Calle Nueva 2"
@@ -162,10 +213,14 @@ def test_an_issued_invoice_keeps_its_snapshot(setup, django_capture_on_commit_ca
     assert invoice.document["customer"]["address_line"] == "Calle Vieja 1"
 
 
-def test_cli_validates_an_issued_invoice_and_recomputes_its_cufe(setup, django_capture_on_commit_callbacks, tmp_path, capsys):
+def test_cli_validates_an_issued_invoice_and_recomputes_its_cufe(
+    setup, django_capture_on_commit_callbacks, tmp_path, capsys
+):
     hosting, _ = setup
     make_resolution()
-    order = billing.order_new_service(customer=make_customer(), product=hosting, cycle="annual", label="a.co")
+    order = billing.order_new_service(
+        customer=make_customer(), product=hosting, cycle="annual", label="a.co"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         pay(order)
     invoice = Invoice.objects.get(order=order)
@@ -203,12 +258,18 @@ def test_cli_exit_code_is_non_zero_for_an_invalid_file(tmp_path):
 
     bad = tmp_path / "bad.xml"
     bad.write_text("not xml at all")
-    result = subprocess.run([sys.executable, "-m", "clientarea.cli", "einvoice", "validate", str(bad)], capture_output=True, text=True,
-                            env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "clientarea.settings_test"})
+    result = subprocess.run(
+        [sys.executable, "-m", "clientarea.cli", "einvoice", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "clientarea.settings_test"},
+    )
     assert result.returncode != 0 and "not valid XML" in result.stderr
 
 
-def test_customers_download_only_their_own_invoices(setup, client, django_capture_on_commit_callbacks):
+def test_customers_download_only_their_own_invoices(
+    setup, client, django_capture_on_commit_callbacks
+):
     hosting, _ = setup
     make_resolution()
     alice, bob = make_customer(), make_customer()
@@ -226,7 +287,6 @@ def test_customers_download_only_their_own_invoices(setup, client, django_captur
     assert number not in client.get("/clientarea/invoices/").content.decode()
 
 
-
 @given(
     lines=st.lists(
         st.tuples(
@@ -234,7 +294,8 @@ def test_customers_download_only_their_own_invoices(setup, client, django_captur
             st.integers(min_value=1, max_value=5),
             st.sampled_from(["taxed", "exempt", "excluded"]),
         ),
-        min_size=1, max_size=6,
+        min_size=1,
+        max_size=6,
     ),
     company=st.booleans(),
     environment=st.sampled_from(["1", "2"]),
@@ -247,8 +308,13 @@ def test_the_cufe_fixed_at_payment_is_the_one_read_back_from_the_xml(lines, comp
     from clientarea.einvoice.tests import factories
 
     built = tuple(
-        Line.build(description=f"Line {i}", quantity=Decimal(q), unit_price=price,
-                   tax_rate=Decimal("19") if treatment == "taxed" else Decimal("0"), tax_treatment=treatment)
+        Line.build(
+            description=f"Line {i}",
+            quantity=Decimal(q),
+            unit_price=price,
+            tax_rate=Decimal("19") if treatment == "taxed" else Decimal("0"),
+            tax_treatment=treatment,
+        )
         for i, (price, q, treatment) in enumerate(lines)
     )
     customer = factories.company_customer() if company else factories.natural_customer()
@@ -256,35 +322,48 @@ def test_the_cufe_fixed_at_payment_is_the_one_read_back_from_the_xml(lines, comp
     assert ubl.expected_cufe(doc) == ubl.invoice_cufe(ubl.build_invoice_xml(doc))
 
 
-@pytest.mark.parametrize(("price", "rounding", "payable"), [
-    (Decimal("45990"), Decimal("-0.10"), "54728.00"),  # 54.728,10 → 54.728
-    (Decimal("45999"), Decimal("0.19"), "54739.00"),  # 54.738,81 → 54.739
-])
-def test_the_rounding_to_whole_pesos_is_in_the_invoice(setup, django_capture_on_commit_callbacks, tmp_path, price, rounding, payable):
+@pytest.mark.parametrize(
+    ("price", "rounding", "payable"),
+    [
+        (Decimal("45990"), Decimal("-0.10"), "54728.00"),  # 54.728,10 → 54.728
+        (Decimal("45999"), Decimal("0.19"), "54739.00"),  # 54.738,81 → 54.739
+    ],
+)
+def test_the_rounding_to_whole_pesos_is_in_the_invoice(
+    setup, django_capture_on_commit_callbacks, tmp_path, price, rounding, payable
+):
     from lxml import etree
 
     make_resolution()
     product = Product.objects.create(code="vps", name="VPS", kind="vps")
     ProductPrice.objects.create(product=product, cycle="monthly", price=price)
     customer = make_customer()
-    order = billing.order_new_service(customer=customer, product=product, cycle="monthly", label="vps.co")
+    order = billing.order_new_service(
+        customer=customer, product=product, cycle="monthly", label="vps.co"
+    )
     assert (order.rounding, order.total) == (rounding, Decimal(payable))
     with django_capture_on_commit_callbacks(execute=True):
         pay(order)
     invoice = Invoice.objects.get(order=order)
     signed = bytes(invoice.xml_signed)
     assert validation.validate_invoice(signed) == []  # UBL XSD: PayableRoundingAmount in its place
-    ns = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-          "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"}
+    ns = {
+        "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+        "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    }
     total = etree.fromstring(signed).find("cac:LegalMonetaryTotal", ns)
     assert total.findtext("cbc:PayableRoundingAmount", namespaces=ns) == f"{rounding:.2f}"
     assert total.findtext("cbc:PayableAmount", namespaces=ns) == payable
-    assert Decimal(total.findtext("cbc:TaxInclusiveAmount", namespaces=ns)) + rounding == Decimal(payable)
+    assert Decimal(total.findtext("cbc:TaxInclusiveAmount", namespaces=ns)) + rounding == Decimal(
+        payable
+    )
     # The CUFE covers the amount actually paid (ValTot = PayableAmount)
     assert cufe.cufe_from_xml(signed, DIAN_TEST_TECHNICAL_KEY) == invoice.cufe
     assert invoice.total == Decimal(payable)
     if shutil.which("pdftotext"):
         path = tmp_path / "i.pdf"
         path.write_bytes(bytes(invoice.pdf))
-        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True
+        ).stdout
         assert "Redondeo a pesos enteros" in text

@@ -19,19 +19,28 @@ from clientarea.test import make_customer, make_provider
 def test_concurrent_payments_get_consecutive_unique_numbers(monkeypatch):
     from clientarea.einvoice import services
 
-    monkeypatch.setattr(services, "_schedule_render", lambda invoice_id: None)  # only allocation matters here
+    monkeypatch.setattr(
+        services, "_schedule_render", lambda invoice_id: None
+    )  # only allocation matters here
     make_provider()
     make_resolution()
     product = Product.objects.create(code="h", name="Hosting", kind="hosting")
     ProductPrice.objects.create(product=product, cycle="monthly", price=Decimal("50000"))
-    orders = [billing.order_new_service(customer=make_customer(), product=product, cycle="monthly", label=f"s{i}.co") for i in range(12)]
+    orders = [
+        billing.order_new_service(
+            customer=make_customer(), product=product, cycle="monthly", label=f"s{i}.co"
+        )
+        for i in range(12)
+    ]
     barrier = threading.Barrier(len(orders))
     errors = []
 
     def pay(order_id):
         try:
             barrier.wait()
-            billing.mark_order_paid(order_id=order_id, paid_at=timezone.now(), via="payu", method="card")
+            billing.mark_order_paid(
+                order_id=order_id, paid_at=timezone.now(), via="payu", method="card"
+            )
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
         finally:

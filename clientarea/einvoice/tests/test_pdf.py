@@ -23,7 +23,9 @@ from clientarea.einvoice.pdf import render_invoice_pdf
 from clientarea.einvoice.tests import factories
 
 PDFTOTEXT = shutil.which("pdftotext")
-needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) not installed")
+needs_pdftotext = pytest.mark.skipif(
+    PDFTOTEXT is None, reason="pdftotext (poppler-utils) not installed"
+)
 
 
 def _render(doc=None, **kwargs) -> tuple[bytes, str]:
@@ -35,7 +37,9 @@ def _render(doc=None, **kwargs) -> tuple[bytes, str]:
 def _text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "invoice.pdf"
     path.write_bytes(pdf)
-    return subprocess.run([PDFTOTEXT, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [PDFTOTEXT, "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_pdf_is_a_pdf():
@@ -141,7 +145,9 @@ def test_zip_with_pdf_fits_the_2_mb_email_limit(tmp_path):
     signed = signing.sign_invoice(ubl.build_invoice_xml(doc), key, cert)
     cufe = ubl.invoice_cufe(ubl.build_invoice_xml(doc))
     pdf = render_invoice_pdf(doc, cufe, qr.qr_text(doc, cufe))
-    data = attached.build_email_zip(attached.build_attached_document(signed, doc), doc, sequence=1, pdf=pdf)
+    data = attached.build_email_zip(
+        attached.build_attached_document(signed, doc), doc, sequence=1, pdf=pdf
+    )
     assert len(data) < 2 * 1024 * 1024
     assert len(pdf) < 200 * 1024
 
@@ -181,7 +187,9 @@ def test_multi_cell_shortcut_draws_what_fpdf_draws(monkeypatch):
     for case in range(400):
         text = " ".join(rng.choice(words) for _ in range(rng.choice([1, 2, 3, 6, 14])))
         if case % 17 == 0:
-            text = rng.choice(["  dos  espacios", "línea\nnueva", "", "tab\tulado", "con\u00adguion"])
+            text = rng.choice(
+                ["  dos  espacios", "línea\nnueva", "", "tab\tulado", "con\u00adguion"]
+            )
         bold, size = rng.random() < 0.4, rng.choice([5.6, 6.5, 7.2, 7.8, 9.5, 15])
         x, y = rng.uniform(0, 120), rng.choice([rng.uniform(10, 250)] * 5 + [rng.uniform(270, 285)])
         w = rng.choice([0, rng.uniform(8, 40), rng.uniform(40, 190)])
@@ -209,16 +217,29 @@ def test_multi_cell_shortcut_draws_what_fpdf_draws(monkeypatch):
                     result = call(w, h, text, **kwargs)
             else:
                 result = call(w, h, text, **kwargs)
-            results.append((result, page.page, round(page.x, 9), round(page.y, 9), bytes(page.pages[page.page].contents)))
+            results.append(
+                (
+                    result,
+                    page.page,
+                    round(page.x, 9),
+                    round(page.y, 9),
+                    bytes(page.pages[page.page].contents),
+                )
+            )
         assert results[0] == results[1], (case, text, w, h, kwargs)
-    font_state = [[(glyph.glyph_name, code) for glyph, code in page.current_font.subset.items()] for page in (ours, plain)]
+    font_state = [
+        [(glyph.glyph_name, code) for glyph, code in page.current_font.subset.items()]
+        for page in (ours, plain)
+    ]
     assert font_state[0] == font_state[1]
     assert sum(taken) >= 100 and taken.count(False) >= 100  # both paths really exercised
 
 
 def test_shared_fonts_embed_what_fpdf_embeds(monkeypatch):
     """Without the common glyphs, the PDF is byte-for-byte the one add_font + fpdf's output write."""
-    doc = factories.invoice(customer=factories.natural_customer(legal_name="Σωκράτης Ñandú"))  # an uncommon glyph too
+    doc = factories.invoice(
+        customer=factories.natural_customer(legal_name="Σωκράτης Ñandú")
+    )  # an uncommon glyph too
     cufe = ubl.invoice_cufe(ubl.build_invoice_xml(doc))
     text = qr.qr_text(doc, cufe)
     monkeypatch.setattr(pdf_module._InvoicePDF, "_pad_fonts", False)
@@ -238,7 +259,9 @@ def test_shared_fonts_embed_what_fpdf_embeds(monkeypatch):
 
 @needs_pdftotext
 def test_rare_characters_still_render(tmp_path):
-    customer = factories.natural_customer(legal_name="Σωκράτης Παπαδόπουλος", address_line="Calle 5 → Ñ")
+    customer = factories.natural_customer(
+        legal_name="Σωκράτης Παπαδόπουλος", address_line="Calle 5 → Ñ"
+    )
     text = _text(_render(factories.invoice(customer=customer))[0], tmp_path)
     assert "Σωκράτης Παπαδόπουλος" in text and "Calle 5 → Ñ" in text
 
@@ -250,7 +273,12 @@ def test_concurrent_renders_match_sequential():
 
     def render(job):
         doc, cufe = job
-        return render_invoice_pdf(doc, cufe, qr.qr_text(doc, cufe), language="es" if doc.customer.legal_name < "M" else "en")
+        return render_invoice_pdf(
+            doc,
+            cufe,
+            qr.qr_text(doc, cufe),
+            language="es" if doc.customer.legal_name < "M" else "en",
+        )
 
     sequential = [render(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -270,7 +298,9 @@ def _qr_texts() -> list[str]:
 
 def test_printed_qr_is_segnos_symbol():
     for text in [*_qr_texts(), "Conexcol", "x" * 700, "Ñandú → ✓", "1234567890" * 9]:
-        expected = tuple(bytes(row) for row in segno.make_qr(text, error="m", mask=qr.PRINTED_QR_MASK).matrix)
+        expected = tuple(
+            bytes(row) for row in segno.make_qr(text, error="m", mask=qr.PRINTED_QR_MASK).matrix
+        )
         assert qr.printed_qr_matrix(text) == expected
     assert qr._fast_qr is not None and qr._fast_qr.enabled
 
@@ -281,13 +311,20 @@ def test_printed_qr_mask_is_the_best_one():
         assert segno.make_qr(text, error="m").mask == qr.PRINTED_QR_MASK
 
 
-@pytest.mark.skipif(ZBARIMG is None or PDFTOPPM is None, reason="zbarimg (zbar-tools) or pdftoppm not installed")
+@pytest.mark.skipif(
+    ZBARIMG is None or PDFTOPPM is None, reason="zbarimg (zbar-tools) or pdftoppm not installed"
+)
 def test_printed_qr_decodes_to_the_qr_text(tmp_path):
     doc = factories.invoice()
     pdf, cufe = _render(doc)
     (tmp_path / "invoice.pdf").write_bytes(pdf)
-    subprocess.run([PDFTOPPM, "-png", "-r", "200", str(tmp_path / "invoice.pdf"), str(tmp_path / "page")], check=True)
-    decoded = subprocess.run([ZBARIMG, "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True).stdout
+    subprocess.run(
+        [PDFTOPPM, "-png", "-r", "200", str(tmp_path / "invoice.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
+    decoded = subprocess.run(
+        [ZBARIMG, "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True
+    ).stdout
     assert decoded.rstrip("\n") == qr.qr_text(doc, cufe)
 
 

@@ -29,7 +29,11 @@ from lxml import etree
 from clientarea.einvoice import attached, signing, ubl
 from clientarea.einvoice.cufe import cufe_from_xml
 from clientarea.einvoice.tests import factories
-from clientarea.einvoice.validation import embedded_invoice, validate_attached_document, validate_invoice
+from clientarea.einvoice.validation import (
+    embedded_invoice,
+    validate_attached_document,
+    validate_invoice,
+)
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -66,7 +70,9 @@ def _verify_by_hand(xml: bytes, cert) -> bool:
     assert signed_info.find("ds:CanonicalizationMethod", NS).get("Algorithm") == C14N_1_0
     for reference in signed_info.findall("ds:Reference", NS):
         uri = reference.get("URI")
-        transforms = [t.get("Algorithm") for t in reference.findall("ds:Transforms/ds:Transform", NS)]
+        transforms = [
+            t.get("Algorithm") for t in reference.findall("ds:Transforms/ds:Transform", NS)
+        ]
         if uri == "":
             assert transforms == [ENVELOPED]
             document = copy.deepcopy(root)
@@ -88,7 +94,9 @@ def _verify_by_hand(xml: bytes, cert) -> bool:
             return False
     value = base64.b64decode(signature.findtext("ds:SignatureValue", namespaces=NS))
     try:
-        cert.public_key().verify(value, etree.tostring(signed_info, method="c14n"), PKCS1v15(), hashes.SHA256())
+        cert.public_key().verify(
+            value, etree.tostring(signed_info, method="c14n"), PKCS1v15(), hashes.SHA256()
+        )
     except InvalidSignature:
         return False
     return True
@@ -145,7 +153,10 @@ def test_signature_shape(signed):
         "https://facturaelectronica.dian.gov.co/politicadefirma/v2/politicadefirmav2.pdf"
     )
     assert props.find("xades:SigningCertificate/xades:Cert/xades:IssuerSerial", NS) is not None
-    assert props.findtext("xades:SignerRole/xades:ClaimedRoles/xades:ClaimedRole", namespaces=NS) == "supplier"
+    assert (
+        props.findtext("xades:SignerRole/xades:ClaimedRoles/xades:ClaimedRole", namespaces=NS)
+        == "supplier"
+    )
     assert props.findtext("xades:SigningTime", namespaces=NS).endswith("-05:00")
     assert signature.find(".//xades:SignedDataObjectProperties", NS) is None
 
@@ -157,7 +168,9 @@ def test_signxml_verifies_and_detects_tampering(signed, credentials):
     assert signing.verify_invoice_signature(signed, None)
     assert signing.verify_invoice_signature(etree.fromstring(signed), pem)
     assert not signing.verify_invoice_signature(_tamper_amount(signed), pem)
-    assert not signing.verify_invoice_signature(signed.replace(b">supplier<", b">third party<"), pem)
+    assert not signing.verify_invoice_signature(
+        signed.replace(b">supplier<", b">third party<"), pem
+    )
 
 
 def test_a_different_certificate_does_not_verify(signed, tmp_path):
@@ -220,14 +233,19 @@ def test_signed_attached_document(signed, doc, credentials, tmp_path):
 
 
 def test_attached_document_validation_reports_a_broken_inner_invoice(signed, doc):
-    broken = signed.replace(b"<cbc:IssueDate>2025-01-15</cbc:IssueDate>", b"")  # required by the XSD
+    broken = signed.replace(
+        b"<cbc:IssueDate>2025-01-15</cbc:IssueDate>", b""
+    )  # required by the XSD
     assert broken != signed
     errors = validate_attached_document(attached.build_attached_document(broken, doc))
     assert errors and all(e.startswith("embedded invoice:") for e in errors)
 
 
 def test_file_names_follow_the_dian_pattern():
-    assert attached.attached_document_filename("900373076", 2025, 27) == "ad0900373076000250000001b.xml"
+    assert (
+        attached.attached_document_filename("900373076", 2025, 27)
+        == "ad0900373076000250000001b.xml"
+    )
     assert attached.email_zip_filename("900373076", 2025, 27) == "z0900373076000250000001b.zip"
     with pytest.raises(ValueError):
         attached.attached_document_filename("900373076-4", 2025, 1)
@@ -237,8 +255,15 @@ def test_email_zip(signed, doc):
     container = attached.build_attached_document(signed, doc)
     data = attached.build_email_zip(container, doc, sequence=1, pdf=b"%PDF-1.7 test")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.namelist() == ["ad09003730760002500000001.xml", "ad09003730760002500000001.pdf"]
+        assert archive.namelist() == [
+            "ad09003730760002500000001.xml",
+            "ad09003730760002500000001.pdf",
+        ]
         assert archive.read("ad09003730760002500000001.xml") == container
-    assert attached.build_email_zip(container, doc, sequence=1, pdf=b"%PDF-1.7 test") == data  # reproducible
+    assert (
+        attached.build_email_zip(container, doc, sequence=1, pdf=b"%PDF-1.7 test") == data
+    )  # reproducible
     with pytest.raises(ValueError, match="2097152"):
-        attached.build_email_zip(container, doc, sequence=1, pdf=os.urandom(2_200_000))  # incompressible
+        attached.build_email_zip(
+            container, doc, sequence=1, pdf=os.urandom(2_200_000)
+        )  # incompressible

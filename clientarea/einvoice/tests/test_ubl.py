@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from clientarea.einvoice import ubl
-from clientarea.einvoice.cufe import cufe_fields_from_xml, cufe_from_xml, software_security_code, verify_cufe
+from clientarea.einvoice.cufe import (
+    cufe_fields_from_xml,
+    cufe_from_xml,
+    software_security_code,
+    verify_cufe,
+)
 from clientarea.einvoice.documents import Line
 from clientarea.einvoice.signing import create_demo_certificate, sign_invoice
 from clientarea.einvoice.tests import factories
@@ -78,15 +83,26 @@ def test_header_values():
 def test_dian_extensions():
     doc = factories.invoice()
     root = _build(doc)
-    sts = root.find("ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions", NS)
+    sts = root.find(
+        "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions", NS
+    )
     assert [etree.QName(c).localname for c in sts] == [
         "InvoiceControl", "InvoiceSource", "SoftwareProvider", "SoftwareSecurityCode",
         "AuthorizationProvider", "QRCode",
     ]  # fmt: skip
-    assert sts.findtext("sts:InvoiceControl/sts:InvoiceAuthorization", namespaces=NS) == "18760000001"
-    assert sts.findtext("sts:InvoiceControl/sts:AuthorizedInvoices/sts:From", namespaces=NS) == "990000000"
+    assert (
+        sts.findtext("sts:InvoiceControl/sts:InvoiceAuthorization", namespaces=NS) == "18760000001"
+    )
+    assert (
+        sts.findtext("sts:InvoiceControl/sts:AuthorizedInvoices/sts:From", namespaces=NS)
+        == "990000000"
+    )
     provider = sts.find("sts:AuthorizationProvider/sts:AuthorizationProviderID", NS)
-    assert (provider.text, provider.get("schemeID"), provider.get("schemeName")) == ("800197268", "4", "31")
+    assert (provider.text, provider.get("schemeID"), provider.get("schemeName")) == (
+        "800197268",
+        "4",
+        "31",
+    )
     assert sts.findtext("sts:SoftwareSecurityCode", namespaces=NS) == software_security_code(
         doc.software_id, doc.software_pin, "SETP990000123"
     )
@@ -110,14 +126,20 @@ def test_cufe_is_recomputed_from_the_xml_own_fields():
     assert ubl.invoice_cufe(root) == cufe_from_xml(xml, KEY)
     assert len(ubl.invoice_cufe(root)) == 96
     fields = cufe_fields_from_xml(xml)
-    assert (fields.val_fac, fields.val_imp1, fields.val_tot) == ("209691.34", "19000.00", "228691.34")
+    assert (fields.val_fac, fields.val_imp1, fields.val_tot) == (
+        "209691.34",
+        "19000.00",
+        "228691.34",
+    )
     assert (fields.nit_ofe, fields.num_adq) == ("900373076", "1020304050")
 
 
 def test_changing_an_amount_breaks_the_cufe():
     xml = ubl.to_bytes(_build())
     assert verify_cufe(xml, KEY)
-    assert not verify_cufe(xml.replace(b">228691.34</cbc:PayableAmount>", b">228691.35</cbc:PayableAmount>"), KEY)
+    assert not verify_cufe(
+        xml.replace(b">228691.34</cbc:PayableAmount>", b">228691.35</cbc:PayableAmount>"), KEY
+    )
 
 
 def test_issue_time_is_rendered_in_bogota():
@@ -131,15 +153,28 @@ def test_issue_time_is_rendered_in_bogota():
 def test_exempt_and_excluded_lines():
     root = _build()
     subtotals = root.findall("cac:TaxTotal/cac:TaxSubtotal", NS)
-    assert [s.findtext("cac:TaxCategory/cbc:Percent", namespaces=NS) for s in subtotals] == ["19.00", "0.00"]
-    assert [s.findtext("cbc:TaxableAmount", namespaces=NS) for s in subtotals] == ["100000.00", "85000.00"]
+    assert [s.findtext("cac:TaxCategory/cbc:Percent", namespaces=NS) for s in subtotals] == [
+        "19.00",
+        "0.00",
+    ]
+    assert [s.findtext("cbc:TaxableAmount", namespaces=NS) for s in subtotals] == [
+        "100000.00",
+        "85000.00",
+    ]
     assert [s.findtext("cbc:TaxAmount", namespaces=NS) for s in subtotals] == ["19000.00", "0.00"]
     lines = root.findall("cac:InvoiceLine", NS)
-    assert lines[1].findtext("cac:TaxTotal/cbc:TaxAmount", namespaces=NS) == "0.00"  # exempt: 0 % subtotal
+    assert (
+        lines[1].findtext("cac:TaxTotal/cbc:TaxAmount", namespaces=NS) == "0.00"
+    )  # exempt: 0 % subtotal
     assert lines[2].find("cac:TaxTotal", NS) is None  # excluded: no tax at all
     # the excluded base is not part of the taxable base
-    assert root.findtext("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", namespaces=NS) == "185000.00"
-    assert root.findtext("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", namespaces=NS) == "209691.34"
+    assert (
+        root.findtext("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", namespaces=NS) == "185000.00"
+    )
+    assert (
+        root.findtext("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", namespaces=NS)
+        == "209691.34"
+    )
 
 
 def test_invoice_with_only_excluded_lines_has_no_tax_total():
@@ -160,9 +195,14 @@ def test_natural_person_customer():
     ident = party.find("cac:Party/cac:PartyIdentification/cbc:ID", NS)
     assert (ident.text, ident.get("schemeName")) == ("1020304050", "13")
     company_id = party.find("cac:Party/cac:PartyTaxScheme/cbc:CompanyID", NS)
-    assert (company_id.get("schemeID"), company_id.get("schemeName")) == ("", "13")  # a cédula has no DV (S3)
+    assert (company_id.get("schemeID"), company_id.get("schemeName")) == (
+        "",
+        "13",
+    )  # a cédula has no DV (S3)
     assert party.findtext("cac:Party/cac:Person/cbc:FirstName", namespaces=NS) == "María José"
-    assert party.findtext("cac:Party/cac:PartyTaxScheme/cbc:TaxLevelCode", namespaces=NS) == "R-99-PN"
+    assert (
+        party.findtext("cac:Party/cac:PartyTaxScheme/cbc:TaxLevelCode", namespaces=NS) == "R-99-PN"
+    )
 
 
 def test_company_customer():
@@ -172,7 +212,11 @@ def test_company_customer():
     assert party.find("cac:Party/cac:PartyIdentification", NS) is None
     assert party.find("cac:Party/cac:Person", NS) is None
     company_id = party.find("cac:Party/cac:PartyLegalEntity/cbc:CompanyID", NS)
-    assert (company_id.text, company_id.get("schemeID"), company_id.get("schemeName")) == ("900108281", "3", "31")
+    assert (company_id.text, company_id.get("schemeID"), company_id.get("schemeName")) == (
+        "900108281",
+        "3",
+        "31",
+    )
     assert cufe_fields_from_xml(root).num_adq == "900108281"
     assert validate_invoice(root, allow_unsigned=True) == []
 
@@ -189,7 +233,9 @@ def test_supplier_party():
 
 
 def test_credit_payment_carries_the_due_date():
-    root = _build(factories.invoice(payment_form="2", due=dt.date(2025, 2, 14), payment_means_code="ZZZ"))
+    root = _build(
+        factories.invoice(payment_form="2", due=dt.date(2025, 2, 14), payment_means_code="ZZZ")
+    )
     assert root.findtext("cac:PaymentMeans/cbc:PaymentDueDate", namespaces=NS) == "2025-02-14"
     assert validate_invoice(root, allow_unsigned=True) == []
 
@@ -203,7 +249,9 @@ def test_dian_extension_quirk_is_whitelisted_exactly():
     errors = validate_invoice(broken, allow_unsigned=True)
     assert len(errors) == 1 and "ProviderID" in errors[0] and "schemeID" in errors[0]
     broken = copy.deepcopy(root)
-    broken.find(".//sts:SoftwareSecurityCode", NS).getparent().remove(broken.find(".//sts:SoftwareSecurityCode", NS))
+    broken.find(".//sts:SoftwareSecurityCode", NS).getparent().remove(
+        broken.find(".//sts:SoftwareSecurityCode", NS)
+    )
     assert any("SoftwareSecurityCode" in e for e in validate_invoice(broken, allow_unsigned=True))
 
 
@@ -214,7 +262,9 @@ def test_xsd_negative_controls():
     wrong_order.remove(uuid)
     wrong_order.insert(1, uuid)  # UUID before UBLVersionID
     assert validate_invoice(wrong_order, allow_unsigned=True)
-    bad_amount = ubl.to_bytes(root).replace(b">228691.34</cbc:PayableAmount>", b">228691,34</cbc:PayableAmount>")
+    bad_amount = ubl.to_bytes(root).replace(
+        b">228691.34</cbc:PayableAmount>", b">228691,34</cbc:PayableAmount>"
+    )
     assert validate_invoice(bad_amount, allow_unsigned=True)
 
 
@@ -222,7 +272,9 @@ def test_malformed_and_foreign_documents_are_refused():
     with pytest.raises(NotAnInvoice):
         validate_invoice(b"<Invoice><unclosed></Invoice>")
     with pytest.raises(NotAnInvoice):
-        validate_invoice(b"<CreditNote xmlns='urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2'/>")
+        validate_invoice(
+            b"<CreditNote xmlns='urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2'/>"
+        )
 
 
 @pytest.mark.parametrize(
@@ -268,9 +320,11 @@ _line = st.builds(
         tax_treatment=treatment,
         code=code,
     ),  # fmt: skip
-    st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "Zs", "P")), min_size=1, max_size=60).filter(
-        str.strip
-    ),
+    st.text(
+        alphabet=st.characters(codec="utf-8", categories=("L", "N", "Zs", "P")),
+        min_size=1,
+        max_size=60,
+    ).filter(str.strip),
     _quantity,
     _money,
     st.sampled_from([Decimal("19"), Decimal("16"), Decimal("5")]),
@@ -314,7 +368,9 @@ def test_random_invoices_are_valid_consistent_and_sign(lines, natural, environme
     (payable,) = _values(root, "cac:LegalMonetaryTotal/cbc:PayableAmount")
     assert total_lines == line_sum
     assert doc_tax == line_tax == sub_tax
-    taxable_lines = sum((ln.line_extension for ln in lines if ln.tax_treatment != "excluded"), Decimal(0))
+    taxable_lines = sum(
+        (ln.line_extension for ln in lines if ln.tax_treatment != "excluded"), Decimal(0)
+    )
     assert exclusive == taxable == taxable_lines
     assert inclusive == payable == total_lines + doc_tax
     assert len(root.findall("cac:InvoiceLine", NS)) == len(lines)

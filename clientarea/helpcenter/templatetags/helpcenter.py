@@ -1,7 +1,7 @@
 """Template helpers for contextual help links: ``{% load helpcenter %}``.
 
-    <a href="{% help_url 'pay' %}">{% translate "How to pay" %}</a>       (the page's language)
-    <a href="{% help_url 'pse' 'en' %}">Paying by PSE</a>                  (a given language)
+<a href="{% help_url 'pay' %}">{% translate "How to pay" %}</a>       (the page's language)
+<a href="{% help_url 'pse' 'en' %}">Paying by PSE</a>                  (a given language)
 """
 
 from __future__ import annotations

@@ -23,18 +23,44 @@ class BrowserClient(Client):
 
 
 def make_category(key: str = "payments", **fields) -> Category:
-    defaults = dict(slug_es=f"c-{key}-es", slug_en=f"c-{key}-en", name_es=f"Categoría {key}", name_en=f"Category {key}")
+    defaults = dict(
+        slug_es=f"c-{key}-es",
+        slug_en=f"c-{key}-en",
+        name_es=f"Categoría {key}",
+        name_en=f"Category {key}",
+    )
     defaults.update(fields)
     return Category.objects.get_or_create(key=key, defaults=defaults)[0]
 
 
-def make_article(*, title: str | None = None, body: str = "Texto de ayuda.", language: str = "es", slug: str | None = None,
-                 key: str = "", published: bool = True, category: Category | None = None, summary: str = "Resumen corto.",
-                 tags: tuple[str, ...] = (), related=None, position: int = 0) -> Article:
+def make_article(
+    *,
+    title: str | None = None,
+    body: str = "Texto de ayuda.",
+    language: str = "es",
+    slug: str | None = None,
+    key: str = "",
+    published: bool = True,
+    category: Category | None = None,
+    summary: str = "Resumen corto.",
+    tags: tuple[str, ...] = (),
+    related=None,
+    position: int = 0,
+) -> Article:
     n = next(_seq)
     article = Article(
-        title=title or f"Artículo {n}", body=body, language=language, slug=slug or f"articulo-{n}", key=key,
-        published=published, category=category or make_category(), summary=summary, position=position,
+        title=title or f"Artículo {n}",
+        body=body,
+        language=language,
+        slug=slug or f"articulo-{n}",
+        key=key,
+        published=published,
+        category=category or make_category(),
+        summary=summary,
+        position=position,
     )
-    tag_objects = [Tag.objects.get_or_create(slug=t.lower().replace(" ", "-"), defaults={"name": t})[0] for t in tags]
+    tag_objects = [
+        Tag.objects.get_or_create(slug=t.lower().replace(" ", "-"), defaults={"name": t})[0]
+        for t in tags
+    ]
     return services.save_article(article=article, tags=tag_objects, related=related)

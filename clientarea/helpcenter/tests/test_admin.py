@@ -7,7 +7,12 @@ from clientarea.helpcenter.models import Article, UnansweredSearch, Vote
 from clientarea.helpcenter.tests.helpers import FIREFOX, BrowserClient, make_article, make_category
 from clientarea.test import BaseTestCase
 
-INLINE = {"votes-TOTAL_FORMS": "0", "votes-INITIAL_FORMS": "0", "votes-MIN_NUM_FORMS": "0", "votes-MAX_NUM_FORMS": "1000"}
+INLINE = {
+    "votes-TOTAL_FORMS": "0",
+    "votes-INITIAL_FORMS": "0",
+    "votes-MIN_NUM_FORMS": "0",
+    "votes-MAX_NUM_FORMS": "1000",
+}
 
 
 class AdminTests(BaseTestCase):
@@ -15,21 +20,36 @@ class AdminTests(BaseTestCase):
 
     def setUp(self) -> None:
         self.category = make_category("payments")
-        self.article = make_article(title="Pagar con PSE", slug="pago-pse", key="pse", category=self.category, body="Débito bancario.")
+        self.article = make_article(
+            title="Pagar con PSE",
+            slug="pago-pse",
+            key="pse",
+            category=self.category,
+            body="Débito bancario.",
+        )
         self.login(self.carol)
 
     def form_data(self, **changes) -> dict:
         data = {
-            "title": "Pagar en efectivo", "slug": "pago-en-efectivo", "language": "es", "key": "cash",
-            "category": str(self.category.pk), "position": "3", "published": "on",
-            "summary": "Con un recibo de pago.", "body": "Ve a un punto **Efecty** con la referencia.", **INLINE,
+            "title": "Pagar en efectivo",
+            "slug": "pago-en-efectivo",
+            "language": "es",
+            "key": "cash",
+            "category": str(self.category.pk),
+            "position": "3",
+            "published": "on",
+            "summary": "Con un recibo de pago.",
+            "body": "Ve a un punto **Efecty** con la referencia.",
+            **INLINE,
         }
         data.update(changes)
         return data
 
     def test_the_list_shows_views_votes_and_helpfulness(self):
         for visitor in ("a", "b", "c"):
-            services.record_view(article=self.article, visitor=visitor, user_agent=FIREFOX, is_staff=False)
+            services.record_view(
+                article=self.article, visitor=visitor, user_agent=FIREFOX, is_staff=False
+            )
         services.cast_vote(article=self.article, value="like", visitor="a")
         services.cast_vote(article=self.article, value="like", visitor="b")
         services.cast_vote(article=self.article, value="dislike", visitor="c")
@@ -42,28 +62,44 @@ class AdminTests(BaseTestCase):
         self.assertEqual(response.status_code, 302, response.content.decode()[:2000])
         article = Article.objects.get(slug="pago-en-efectivo")
         self.assertEqual(article.key, "cash")
-        self.assertEqual([a.slug for a in selectors.search_articles("efecty", "es").articles], ["pago-en-efectivo"])
+        self.assertEqual(
+            [a.slug for a in selectors.search_articles("efecty", "es").articles],
+            ["pago-en-efectivo"],
+        )
 
     def test_editing_keeps_counters_and_reindexes(self):
         services.record_view(article=self.article, visitor="a", user_agent=FIREFOX, is_staff=False)
-        data = self.form_data(title="Pagar por PSE", slug="pago-pse", key="pse", body="Transferencia desde Bancolombia.")
+        data = self.form_data(
+            title="Pagar por PSE",
+            slug="pago-pse",
+            key="pse",
+            body="Transferencia desde Bancolombia.",
+        )
         response = self.client.post(f"/admin/helpcenter/article/{self.article.pk}/change/", data)
         self.assertEqual(response.status_code, 302)
         self.article.refresh_from_db()
         self.assertEqual((self.article.title, self.article.view_count), ("Pagar por PSE", 1))
-        self.assertEqual([a.slug for a in selectors.search_articles("bancolombia", "es").articles], ["pago-pse"])
+        self.assertEqual(
+            [a.slug for a in selectors.search_articles("bancolombia", "es").articles], ["pago-pse"]
+        )
         self.assertEqual(selectors.search_articles("debito", "es").articles, [])
 
     def test_deleting_takes_the_article_out_of_search(self):
-        response = self.client.post(f"/admin/helpcenter/article/{self.article.pk}/delete/", {"post": "yes"})
+        response = self.client.post(
+            f"/admin/helpcenter/article/{self.article.pk}/delete/", {"post": "yes"}
+        )
         self.assertEqual(response.status_code, 302)
         self.assertEqual(selectors.search_articles("pse", "es").articles, [])
 
     def test_the_edit_form_offers_a_preview_that_saves_nothing(self):
-        html = self.client.get(f"/admin/helpcenter/article/{self.article.pk}/change/").content.decode()
+        html = self.client.get(
+            f"/admin/helpcenter/article/{self.article.pk}/change/"
+        ).content.decode()
         self.assertIn('formaction="/admin/helpcenter/article/preview/"', html)
         self.assertIn('formtarget="_blank"', html)
-        data = self.form_data(title="Título nuevo sin guardar", body="## Paso 1\n\nTexto <script>alert(1)</script>")
+        data = self.form_data(
+            title="Título nuevo sin guardar", body="## Paso 1\n\nTexto <script>alert(1)</script>"
+        )
         response = self.client.post("/admin/helpcenter/article/preview/", data)
         self.assertContains(response, "Título nuevo sin guardar")
         self.assertContains(response, "<h2>Paso 1</h2>", html=True)
@@ -88,7 +124,9 @@ class AdminTests(BaseTestCase):
         self.assertContains(response, "Pagar con PSE")
         self.assertContains(response, "Falta explicar el CUS")
         self.assertContains(response, "nequi")
-        self.assertContains(self.client.get("/admin/helpcenter/article/analytics/?language=en"), "No articles yet.")
+        self.assertContains(
+            self.client.get("/admin/helpcenter/article/analytics/?language=en"), "No articles yet."
+        )
 
     def test_the_feedback_and_search_lists_are_read_only(self):
         services.cast_vote(article=self.article, value="dislike", visitor="a")
@@ -97,6 +135,16 @@ class AdminTests(BaseTestCase):
         self.assertEqual(self.client.get("/admin/helpcenter/unansweredsearch/").status_code, 200)
         self.assertEqual(self.client.get("/admin/helpcenter/vote/add/").status_code, 403)
         vote = Vote.objects.get()
-        self.assertEqual(self.client.post(f"/admin/helpcenter/vote/{vote.pk}/delete/", {"post": "yes"}).status_code, 403)
+        self.assertEqual(
+            self.client.post(
+                f"/admin/helpcenter/vote/{vote.pk}/delete/", {"post": "yes"}
+            ).status_code,
+            403,
+        )
         searched = UnansweredSearch.objects.get()
-        self.assertEqual(self.client.post(f"/admin/helpcenter/unansweredsearch/{searched.pk}/delete/", {"post": "yes"}).status_code, 302)
+        self.assertEqual(
+            self.client.post(
+                f"/admin/helpcenter/unansweredsearch/{searched.pk}/delete/", {"post": "yes"}
+            ).status_code,
+            302,
+        )

@@ -15,15 +15,25 @@ from clientarea.helpcenter.models import Vote
 from clientarea.helpcenter.tests.helpers import make_article
 
 SCREENSHOTS = [
-    "01-client-access.png", "02-log-in.png", "03-billing.png", "04-pending-order.png",
-    "05-order-items.png", "06-pay-now.png", "07-choose-gateway.png", "08-invoice-email.png",
+    "01-client-access.png",
+    "02-log-in.png",
+    "03-billing.png",
+    "04-pending-order.png",
+    "05-order-items.png",
+    "06-pay-now.png",
+    "07-choose-gateway.png",
+    "08-invoice-email.png",
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_visitor_likes_an_article_and_the_vote_is_still_there_after_a_reload(page, live_site):
-    article = make_article(title="¿Cómo pago mi factura en línea?", slug="pagar-factura-en-linea", body="1. Pulsa **Pagar ahora**.")
+    article = make_article(
+        title="¿Cómo pago mi factura en línea?",
+        slug="pagar-factura-en-linea",
+        body="1. Pulsa **Pagar ahora**.",
+    )
     page.goto(live_site.url + article.get_absolute_url())
     like, dislike = page.locator("button.vote-like"), page.locator("button.vote-dislike")
     likes, dislikes = page.locator('[data-count="like"]'), page.locator('[data-count="dislike"]')
@@ -51,7 +61,9 @@ def test_a_visitor_likes_an_article_and_the_vote_is_still_there_after_a_reload(p
     with page.expect_navigation():
         page.locator(".feedback-form button[type=submit]").click()
     page.reload()
-    expect(page.locator("textarea[name=comment]")).to_have_value("No dice si puedo pagar con Nequi.")
+    expect(page.locator("textarea[name=comment]")).to_have_value(
+        "No dice si puedo pagar con Nequi."
+    )
 
     article.refresh_from_db()
     assert (article.like_count, article.dislike_count) == (0, 1)
@@ -61,12 +73,30 @@ def test_a_visitor_likes_an_article_and_the_vote_is_still_there_after_a_reload(p
 def test_the_screenshot_script_captures_every_step_on_the_demo_site(live_site, tmp_path):
     call_command("demo_data", stdout=io.StringIO())
     result = subprocess.run(
-        [sys.executable, "-m", "clientarea.helpcenter.screenshots", "--base-url", live_site.url, "--out", str(tmp_path),
-         "--languages", "es,en", "--strict", "--timeout", "8000"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()},
+        [
+            sys.executable,
+            "-m",
+            "clientarea.helpcenter.screenshots",
+            "--base-url",
+            live_site.url,
+            "--out",
+            str(tmp_path),
+            "--languages",
+            "es,en",
+            "--strict",
+            "--timeout",
+            "8000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for language in ("es", "en"):
         names = sorted(p.name for p in (tmp_path / language / "paying").glob("*.png"))
         assert names == SCREENSHOTS, result.stdout
-        assert all((tmp_path / language / "paying" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+        assert all(
+            (tmp_path / language / "paying" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            for n in names
+        )

@@ -50,8 +50,12 @@ def test_concurrent_views_are_all_counted_and_duplicates_once():
 
     def work(i: int) -> None:
         for j in range(PER_THREAD):
-            services.record_view(article=article, visitor=f"visitor-{i}-{j}", user_agent=FIREFOX, is_staff=False)
-            services.record_view(article=article, visitor="everyone", user_agent=FIREFOX, is_staff=False)
+            services.record_view(
+                article=article, visitor=f"visitor-{i}-{j}", user_agent=FIREFOX, is_staff=False
+            )
+            services.record_view(
+                article=article, visitor="everyone", user_agent=FIREFOX, is_staff=False
+            )
 
     pids = run_in_threads(work)
     assert len(pids) == THREADS  # really separate connections
@@ -65,9 +69,13 @@ def test_concurrent_votes_keep_counters_equal_to_the_votes():
 
     def work(i: int) -> None:
         for j in range(PER_THREAD):
-            services.cast_vote(article=article, value="like" if j % 3 else "dislike", visitor=f"voter-{i}-{j}")
+            services.cast_vote(
+                article=article, value="like" if j % 3 else "dislike", visitor=f"voter-{i}-{j}"
+            )
             # Everyone also changes the same shared visitor's vote back and forth.
-            services.cast_vote(article=article, value="like" if (i + j) % 2 else "dislike", visitor="shared")
+            services.cast_vote(
+                article=article, value="like" if (i + j) % 2 else "dislike", visitor="shared"
+            )
 
     run_in_threads(work)
     article.refresh_from_db()

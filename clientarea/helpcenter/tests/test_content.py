@@ -30,7 +30,9 @@ class ContentTests(TestCase):
         out = io.StringIO()
         demo.load(out)
         self.assertIn("12 articles created", out.getvalue())
-        self.assertEqual(services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 12})
+        self.assertEqual(
+            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 12}
+        )
         self.assertEqual(Article.objects.filter(published=True).count(), 12)
         self.assertEqual(Category.objects.count(), 4)
 
@@ -51,13 +53,25 @@ class ContentTests(TestCase):
                 self.assertGreaterEqual(article.related.count(), 1, article.slug)
 
     def test_the_paying_article_references_eight_screenshots_with_alt_text(self):
-        for language, name in (("es", "pagar-factura-en-linea.md"), ("en", "pay-your-bill-online.md")):
+        for language, name in (
+            ("es", "pagar-factura-en-linea.md"),
+            ("en", "pay-your-bill-online.md"),
+        ):
             body = (content.CONTENT_DIR / language / name).read_text(encoding="utf-8")
             images = re.findall(r"!\[([^\]]+)\]\(/help/media/([^)]+)\)", body)
-            self.assertEqual([n for _, n in images], [
-                "paying/01-client-access.png", "paying/02-log-in.png", "paying/03-billing.png", "paying/04-pending-order.png",
-                "paying/05-order-items.png", "paying/06-pay-now.png", "paying/07-choose-gateway.png", "paying/08-invoice-email.png",
-            ])
+            self.assertEqual(
+                [n for _, n in images],
+                [
+                    "paying/01-client-access.png",
+                    "paying/02-log-in.png",
+                    "paying/03-billing.png",
+                    "paying/04-pending-order.png",
+                    "paying/05-order-items.png",
+                    "paying/06-pay-now.png",
+                    "paying/07-choose-gateway.png",
+                    "paying/08-invoice-email.png",
+                ],
+            )
             for alt, image in images:
                 self.assertRegex(image, MEDIA_NAME_RE)
                 self.assertGreater(len(alt), 25, alt)
@@ -68,9 +82,17 @@ class ContentTests(TestCase):
         self.addCleanup(shutil.rmtree, folder)
         shutil.copytree(content.CONTENT_DIR, folder / "content")
         path = folder / "content" / "es" / "pago-pse.md"
-        path.write_text(path.read_text(encoding="utf-8").replace('title = "Pagar con PSE"', 'title = "Pagar por PSE"'), encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                'title = "Pagar con PSE"', 'title = "Pagar por PSE"'
+            ),
+            encoding="utf-8",
+        )
         before = {a.slug: a.updated_at for a in Article.objects.all()}
-        self.assertEqual(services.import_help_content(directory=folder / "content"), {"created": 0, "updated": 1, "unchanged": 11})
+        self.assertEqual(
+            services.import_help_content(directory=folder / "content"),
+            {"created": 0, "updated": 1, "unchanged": 11},
+        )
         after = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual([slug for slug in after if after[slug] != before[slug]], ["pago-pse"])
         self.assertEqual(Article.objects.get(slug="pago-pse").title, "Pagar por PSE")
@@ -79,6 +101,10 @@ class ContentTests(TestCase):
         with self.assertRaisesMessage(content.ContentError, "x.md: the file must start"):
             content.parse_article("Hola", language="es", path="x.md")
         with self.assertRaisesMessage(content.ContentError, "unknown ['colour']"):
-            content.parse_article('+++\nkey="a"\nslug="a"\ntitle="a"\nsummary="a"\ncategory="c"\ncolour="red"\n+++\nx', language="es", path="y.md")
+            content.parse_article(
+                '+++\nkey="a"\nslug="a"\ntitle="a"\nsummary="a"\ncategory="c"\ncolour="red"\n+++\nx',
+                language="es",
+                path="y.md",
+            )
         with self.assertRaisesMessage(content.ContentError, "not closed"):
             content.parse_article('+++\nkey="a"\n', language="es", path="z.md")

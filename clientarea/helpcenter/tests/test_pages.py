@@ -19,11 +19,37 @@ class PageTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.payments = make_category("payments", slug_es="pagos", slug_en="payments", name_es="Pagos", name_en="Payments")
-        cls.pay_es = make_article(key="pay", slug="pagar-factura-en-linea", title="¿Cómo pago mi factura en línea?", category=cls.payments, tags=("PSE",))
-        cls.pay_en = make_article(key="pay", slug="pay-your-bill-online", title="How can I pay my bill online?", language="en", category=cls.payments)
-        cls.pse_en = make_article(key="pse", slug="paying-by-pse", title="Paying by PSE", language="en", category=cls.payments)
-        cls.draft = make_article(key="cash", slug="pago-en-efectivo", title="Pagar en efectivo", published=False, category=cls.payments)
+        cls.payments = make_category(
+            "payments", slug_es="pagos", slug_en="payments", name_es="Pagos", name_en="Payments"
+        )
+        cls.pay_es = make_article(
+            key="pay",
+            slug="pagar-factura-en-linea",
+            title="¿Cómo pago mi factura en línea?",
+            category=cls.payments,
+            tags=("PSE",),
+        )
+        cls.pay_en = make_article(
+            key="pay",
+            slug="pay-your-bill-online",
+            title="How can I pay my bill online?",
+            language="en",
+            category=cls.payments,
+        )
+        cls.pse_en = make_article(
+            key="pse",
+            slug="paying-by-pse",
+            title="Paying by PSE",
+            language="en",
+            category=cls.payments,
+        )
+        cls.draft = make_article(
+            key="cash",
+            slug="pago-en-efectivo",
+            title="Pagar en efectivo",
+            published=False,
+            category=cls.payments,
+        )
 
     def test_the_home_lists_topics_in_the_page_language(self):
         html = self.client.get("/help/").content.decode()
@@ -36,7 +62,9 @@ class PageTests(BaseTestCase):
 
     def test_the_home_shows_most_viewed_and_most_helpful(self):
         for visitor in ("a", "b"):
-            services.record_view(article=self.pse_en, visitor=visitor, user_agent=FIREFOX, is_staff=False)
+            services.record_view(
+                article=self.pse_en, visitor=visitor, user_agent=FIREFOX, is_staff=False
+            )
             services.cast_vote(article=self.pay_en, value="like", visitor=visitor)
         html = self.client.get("/help/").content.decode()
         self.assertIn("Most viewed", html)
@@ -55,7 +83,12 @@ class PageTests(BaseTestCase):
     def test_related_articles_are_chosen_or_taken_from_the_category(self):
         html = self.client.get("/help/pay-your-bill-online/").content.decode()
         self.assertIn("Paying by PSE", html)  # same category, same language
-        other = make_article(title="Lost your access code?", language="en", slug="lost-access-code", category=make_category("account"))
+        other = make_article(
+            title="Lost your access code?",
+            language="en",
+            slug="lost-access-code",
+            category=make_category("account"),
+        )
         services.save_article(article=self.pay_en, related=[other])
         html = self.client.get("/help/pay-your-bill-online/").content.decode()
         self.assertIn("Lost your access code?", html)
@@ -73,7 +106,9 @@ class PageTests(BaseTestCase):
         self.assertEqual(self.draft.view_count, 0)
 
     def test_category_pages_answer_to_both_slugs(self):
-        self.assertContains(self.client.get("/help/category/pagos/"), "¿Cómo pago mi factura en línea?")
+        self.assertContains(
+            self.client.get("/help/category/pagos/"), "¿Cómo pago mi factura en línea?"
+        )
         response = self.client.get("/help/category/payments/")
         self.assertContains(response, "Paying by PSE")
         self.assertContains(response, 'href="/help/category/pagos/"')
@@ -126,7 +161,13 @@ class ContextualLinkTests(BaseTestCase):
     def test_the_template_tag(self):
         template = Template("{% load helpcenter %}{% help_url 'pay' %}|{% help_url 'pay' 'en' %}")
         with translation.override("es-co"):
-            self.assertEqual(template.render(Context()), "/help/pagar-factura-en-linea/|/help/pay-your-bill-online/")
+            self.assertEqual(
+                template.render(Context()),
+                "/help/pagar-factura-en-linea/|/help/pay-your-bill-online/",
+            )
 
     def test_the_article_admin_link_is_the_public_url(self):
-        self.assertEqual(Article.objects.get(slug="pay-your-bill-online").get_absolute_url(), "/help/pay-your-bill-online/")
+        self.assertEqual(
+            Article.objects.get(slug="pay-your-bill-online").get_absolute_url(),
+            "/help/pay-your-bill-online/",
+        )

@@ -15,10 +15,20 @@ from clientarea.helpcenter.tests.helpers import BrowserClient, make_article
 
 def tiny_png(width: int = 3, height: int = 2) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     raw = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 class SanitizingTests(TestCase):
@@ -30,30 +40,49 @@ class SanitizingTests(TestCase):
         self.assertIn("Chao", html)
 
     def test_dangerous_html_and_links_are_neutralised(self):
-        body = "\n\n".join([
-            '<img src="x" onerror="alert(1)">',
-            '<a href="javascript:alert(2)">clic</a>',
-            "[markdown](javascript:alert(3))",
-            '<iframe src="https://evil.example"></iframe>',
-            "<style>body{display:none}</style>",
-            '<p style="position:fixed" onclick="alert(4)">texto</p>',
-            '<img src="data:image/svg+xml;base64,PHN2Zz4=">',
-            '<form action="https://evil.example"><input name="code"></form>',
-        ])
+        body = "\n\n".join(
+            [
+                '<img src="x" onerror="alert(1)">',
+                '<a href="javascript:alert(2)">clic</a>',
+                "[markdown](javascript:alert(3))",
+                '<iframe src="https://evil.example"></iframe>',
+                "<style>body{display:none}</style>",
+                '<p style="position:fixed" onclick="alert(4)">texto</p>',
+                '<img src="data:image/svg+xml;base64,PHN2Zz4=">',
+                '<form action="https://evil.example"><input name="code"></form>',
+            ]
+        )
         html = render_markdown(body, language="es").lower()
-        for bad in ("onerror", "javascript:", "<iframe", "<style", "display:none", "onclick", "position", "data:", "<form", "<input", "alert"):
+        for bad in (
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "<style",
+            "display:none",
+            "onclick",
+            "position",
+            "data:",
+            "<form",
+            "<input",
+            "alert",
+        ):
             self.assertNotIn(bad, html)
         self.assertIn("texto", html)
 
     def test_the_article_page_never_serves_the_script(self):
-        article = make_article(body="Paso 1\n\n<script>document.cookie</script><b onmouseover=alert(1)>ok</b>")
+        article = make_article(
+            body="Paso 1\n\n<script>document.cookie</script><b onmouseover=alert(1)>ok</b>"
+        )
         html = BrowserClient().get(article.get_absolute_url()).content.decode()
         self.assertNotIn("document.cookie", html)
         self.assertNotIn("onmouseover", html)
         self.assertIn("<b>ok</b>", html)
 
     def test_markdown_features_are_kept(self):
-        html = render_markdown("# Título\n\n1. uno\n2. dos\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> nota\n\n[enlace](https://conexcol.example)", language="es")
+        html = render_markdown(
+            "# Título\n\n1. uno\n2. dos\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> nota\n\n[enlace](https://conexcol.example)",
+            language="es",
+        )
         self.assertIn("<h2>Título</h2>", html)  # the page title is the only h1
         self.assertIn("<ol>", html)
         self.assertIn("<table>", html)
@@ -62,7 +91,9 @@ class SanitizingTests(TestCase):
         self.assertIn('rel="noopener noreferrer"', html)
 
     def test_index_text_has_no_markup(self):
-        self.assertEqual(article_text("**Pagar** con <b>PSE</b> &amp; más", language="es"), "Pagar con PSE & más")
+        self.assertEqual(
+            article_text("**Pagar** con <b>PSE</b> &amp; más", language="es"), "Pagar con PSE & más"
+        )
 
 
 class ScreenshotTests(TestCase):
@@ -118,7 +149,9 @@ class HelpLinkTests(TestCase):
         make_article(key="pse", slug="pago-pse", language="es")
         make_article(key="pse", slug="paying-by-pse", language="en")
         self.assertIn('href="/help/pago-pse/"', render_markdown("[PSE](help:pse)", language="es"))
-        self.assertIn('href="/help/paying-by-pse/"', render_markdown("[PSE](help:pse)", language="en"))
+        self.assertIn(
+            'href="/help/paying-by-pse/"', render_markdown("[PSE](help:pse)", language="en")
+        )
 
     def test_a_link_to_a_missing_article_goes_to_the_help_home(self):
         with self.assertLogs("clientarea.helpcenter.selectors", "WARNING"):

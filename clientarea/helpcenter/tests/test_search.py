@@ -13,12 +13,68 @@ from clientarea.helpcenter.tests.helpers import BrowserClient, make_article
 from clientarea.test import BaseTestCase
 
 NASTY = [
-    '"', '""', "'", "''", "*", "**", "-", "--", "+", "^", ":", "::", "(", ")", "()", "{", "}", "[", "]", "\\", "%", "_",
-    "&", "|", "!", "<->", "a:*", "'':*", "NEAR", "NEAR(pago pse)", "pago NEAR/2 pse", "AND", "OR", "NOT", "OR NOT AND",
-    '"pago" AND "pse"', "pago -pse", "-pago", "*pago*", "pa*go", "title:pago", "pago & | !", "facturación:*", "pago:AB",
-    "\x00", "pago\x00pse", "\t\n\r", "\ufeff", "\u202e", "\u0301", "ǅ ² ³ ½ ⅷ", "🙂🙂 pago 🙂", "ñandú", "İstanbul",
-    "Robert'); DROP TABLE helpcenter_article;--", "<script>alert(1)</script>", "%' OR '1'='1", "$$ $tag$",
-    "é" * 5000, "x" * 10000 + " pse", "pago " * 500, " ".join(f"t{i}" for i in range(300)),
+    '"',
+    '""',
+    "'",
+    "''",
+    "*",
+    "**",
+    "-",
+    "--",
+    "+",
+    "^",
+    ":",
+    "::",
+    "(",
+    ")",
+    "()",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\\",
+    "%",
+    "_",
+    "&",
+    "|",
+    "!",
+    "<->",
+    "a:*",
+    "'':*",
+    "NEAR",
+    "NEAR(pago pse)",
+    "pago NEAR/2 pse",
+    "AND",
+    "OR",
+    "NOT",
+    "OR NOT AND",
+    '"pago" AND "pse"',
+    "pago -pse",
+    "-pago",
+    "*pago*",
+    "pa*go",
+    "title:pago",
+    "pago & | !",
+    "facturación:*",
+    "pago:AB",
+    "\x00",
+    "pago\x00pse",
+    "\t\n\r",
+    "\ufeff",
+    "\u202e",
+    "\u0301",
+    "ǅ ² ³ ½ ⅷ",
+    "🙂🙂 pago 🙂",
+    "ñandú",
+    "İstanbul",
+    "Robert'); DROP TABLE helpcenter_article;--",
+    "<script>alert(1)</script>",
+    "%' OR '1'='1",
+    "$$ $tag$",
+    "é" * 5000,
+    "x" * 10000 + " pse",
+    "pago " * 500,
+    " ".join(f"t{i}" for i in range(300)),
 ]
 
 
@@ -29,24 +85,43 @@ class SearchTests(BaseTestCase):
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.einvoice = make_article(
-            title="Facturación electrónica", slug="factura-electronica",
+            title="Facturación electrónica",
+            slug="factura-electronica",
             body="La factura electrónica de la DIAN llega por correo con el CUFE y el código QR.",
             summary="Qué recibes después de pagar.",
         )
         cls.pse = make_article(
-            title="Pagar con PSE", slug="pago-pse", tags=("Bancos",),
+            title="Pagar con PSE",
+            slug="pago-pse",
+            tags=("Bancos",),
             body="Débito desde tu cuenta de ahorros o corriente. Pagos de tarjeta de credito no aplican.",
             summary="Débito bancario.",
         )
         cls.renewals = make_article(
-            title="Renovación de servicios", slug="renovaciones",
+            title="Renovación de servicios",
+            slug="renovaciones",
             body="Cada servicio vence. La orden aparece en Facturación como pendiente.",
             summary="Vencimientos y suspensión.",
         )
-        cls.cash = make_article(title="Pagar en efectivo", slug="pago-en-efectivo", body="Recibo con referencia.", tags=("Efecty",))
-        cls.english = make_article(title="Electronic invoice", slug="electronic-invoice", language="en",
-                                   body="Your DIAN invoice arrives by email with the CUFE.", summary="What you receive.")
-        cls.draft = make_article(title="Facturación en borrador", slug="borrador", published=False, body="borrador secreto")
+        cls.cash = make_article(
+            title="Pagar en efectivo",
+            slug="pago-en-efectivo",
+            body="Recibo con referencia.",
+            tags=("Efecty",),
+        )
+        cls.english = make_article(
+            title="Electronic invoice",
+            slug="electronic-invoice",
+            language="en",
+            body="Your DIAN invoice arrives by email with the CUFE.",
+            summary="What you receive.",
+        )
+        cls.draft = make_article(
+            title="Facturación en borrador",
+            slug="borrador",
+            published=False,
+            body="borrador secreto",
+        )
 
     def found(self, query: str, language: str = "es") -> list[str]:
         return [a.slug for a in selectors.search_articles(query, language).articles]
@@ -65,7 +140,9 @@ class SearchTests(BaseTestCase):
         self.assertEqual(self.found("facturas electrónicas"), ["factura-electronica"])
 
     def test_title_matches_rank_first(self):
-        self.assertEqual(self.found("facturacion")[0], "factura-electronica")  # title, before the body mention in renovaciones
+        self.assertEqual(
+            self.found("facturacion")[0], "factura-electronica"
+        )  # title, before the body mention in renovaciones
         self.assertIn("renovaciones", self.found("facturacion"))
 
     def test_tags_are_searched(self):
@@ -97,17 +174,30 @@ class SearchTests(BaseTestCase):
                 selectors.search_articles(query, "en")
                 response = self.client.get("/help/search/", {"q": query})
                 # A NUL byte never reaches a view: every URL carrying one is a 400 (lib.middleware)
-                self.assertEqual(response.status_code, 400 if "\x00" in query else 200, repr(query[:40]))
+                self.assertEqual(
+                    response.status_code, 400 if "\x00" in query else 200, repr(query[:40])
+                )
         self.assertEqual(self.found('"pago" AND "pse"'), ["pago-pse"])
         self.assertEqual(self.found("NEAR(pago pse)")[0], "pago-pse")
 
     def test_operators_are_quoted_words(self):
-        self.assertEqual(search.query_tokens('NEAR("pago" * -pse) OR'), ["near", "pago", "pse"])  # "or" is a stopword
-        self.assertEqual(search.fts5_match_expression(["near", "ok", "facturas"]), '"near"* AND "ok" AND "factura"*')
-        self.assertEqual(search.tsquery_expression(["pago", "ok"], any_token=True), "'pago':* | 'ok'")
-        self.assertEqual(search.query_tokens("¿Cómo pago mi factura?"), ["pago", "factura"])  # stopwords dropped
+        self.assertEqual(
+            search.query_tokens('NEAR("pago" * -pse) OR'), ["near", "pago", "pse"]
+        )  # "or" is a stopword
+        self.assertEqual(
+            search.fts5_match_expression(["near", "ok", "facturas"]),
+            '"near"* AND "ok" AND "factura"*',
+        )
+        self.assertEqual(
+            search.tsquery_expression(["pago", "ok"], any_token=True), "'pago':* | 'ok'"
+        )
+        self.assertEqual(
+            search.query_tokens("¿Cómo pago mi factura?"), ["pago", "factura"]
+        )  # stopwords dropped
         self.assertEqual(search.query_tokens("de la"), ["de", "la"])  # unless nothing else is left
-        self.assertLessEqual(len(search.query_tokens(" ".join(f"w{i}" for i in range(100)))), search.MAX_TOKENS)
+        self.assertLessEqual(
+            len(search.query_tokens(" ".join(f"w{i}" for i in range(100)))), search.MAX_TOKENS
+        )
 
     def test_searches_with_no_result_are_logged_for_staff(self):
         self.client.get("/help/search/", {"q": "Nequi  Daviplata"})
@@ -118,14 +208,18 @@ class SearchTests(BaseTestCase):
 
     def test_only_real_misses_are_logged(self):
         self.client.get("/help/search/", {"q": "pse"})  # found
-        self.client.get("/help/search/", {"q": "\"*-()"})  # nothing to search for
+        self.client.get("/help/search/", {"q": '"*-()'})  # nothing to search for
         self.client.get("/help/search/", {"q": ""})
-        BrowserClient(HTTP_USER_AGENT="Googlebot/2.1").get("/help/search/", {"q": "zzqx"})  # a robot
+        BrowserClient(HTTP_USER_AGENT="Googlebot/2.1").get(
+            "/help/search/", {"q": "zzqx"}
+        )  # a robot
         self.assertFalse(UnansweredSearch.objects.exists())
 
     def test_logged_searches_are_cleaned(self):
         self.client.get("/help/search/", {"q": "abc\x07def\u202e " + "y" * 500})
-        services.log_unanswered_search(query="abc\x00def", language="es")  # the service is safe on its own
+        services.log_unanswered_search(
+            query="abc\x00def", language="es"
+        )  # the service is safe on its own
         first, second = UnansweredSearch.objects.order_by("id")
         self.assertTrue(first.query.startswith("abc def "))
         self.assertLessEqual(len(first.query), 200)
@@ -144,7 +238,9 @@ class SearchTests(BaseTestCase):
         self.assertEqual(self.found("efectivo"), [])
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s", [self.cash.pk or 0])
+                cursor.execute(
+                    f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s", [self.cash.pk or 0]
+                )
                 self.assertEqual(cursor.fetchone()[0], 0)
 
     def test_renamed_and_deleted_tags_are_reindexed(self):

@@ -64,7 +64,9 @@ class ViewCountTests(BaseTestCase):
     def test_the_same_visitor_counts_again_the_next_day(self):
         today = datetime.date(2026, 3, 2)
         for day in (today, today, today + datetime.timedelta(days=1)):
-            services.record_view(article=self.article, visitor="v1", user_agent=FIREFOX, is_staff=False, today=day)
+            services.record_view(
+                article=self.article, visitor="v1", user_agent=FIREFOX, is_staff=False, today=day
+            )
         self.assertEqual(self.views(), 2)
 
     def test_each_visitor_is_counted(self):
@@ -75,7 +77,9 @@ class ViewCountTests(BaseTestCase):
     def test_a_customer_is_one_visitor_on_all_their_browsers(self):
         for _ in range(2):
             client = BrowserClient()
-            client.force_login(self.alice.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+            client.force_login(
+                self.alice.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend"
+            )
             client.get(self.url)
         self.assertEqual(self.views(), 1)
 
@@ -98,17 +102,28 @@ class ViewCountTests(BaseTestCase):
     def test_saving_an_article_keeps_the_views_and_votes_counted_meanwhile(self):
         stale = Article.objects.get(pk=self.article.pk)  # an editor opened the form
         for visitor in ("a", "b", "c"):
-            services.record_view(article=self.article, visitor=visitor, user_agent=FIREFOX, is_staff=False)
+            services.record_view(
+                article=self.article, visitor=visitor, user_agent=FIREFOX, is_staff=False
+            )
         services.cast_vote(article=self.article, value="like", visitor="a")
         stale.title = "Título corregido"
         services.save_article(article=stale)
         self.article.refresh_from_db()
-        self.assertEqual((self.article.title, self.article.view_count, self.article.like_count), ("Título corregido", 3, 1))
+        self.assertEqual(
+            (self.article.title, self.article.view_count, self.article.like_count),
+            ("Título corregido", 3, 1),
+        )
 
     def test_the_view_log_keeps_only_recent_days(self):
         today = datetime.date(2026, 3, 10)
         for days_ago in (0, 1, 2, 3, 30):
-            services.record_view(article=self.article, visitor="v", user_agent=FIREFOX, is_staff=False, today=today - datetime.timedelta(days=days_ago))
+            services.record_view(
+                article=self.article,
+                visitor="v",
+                user_agent=FIREFOX,
+                is_staff=False,
+                today=today - datetime.timedelta(days=days_ago),
+            )
         self.assertEqual(services.prune_view_log(today=today), 2)
         self.assertEqual(sorted((today - v.day).days for v in ArticleView.objects.all()), [0, 1, 2])
         self.assertEqual(self.views(), 5)  # pruning never changes the counter

@@ -32,7 +32,9 @@ class VoteTests(BaseTestCase):
         self.client.get(self.page_url)
         for _ in range(3):
             response = self.client.post(self.vote_url, {"value": "like"})
-            self.assertRedirects(response, self.page_url + "#feedback", fetch_redirect_response=False)
+            self.assertRedirects(
+                response, self.page_url + "#feedback", fetch_redirect_response=False
+            )
         self.assertEqual(self.counts(), (1, 0))
         self.assertEqual(Vote.objects.count(), 1)
 
@@ -46,7 +48,9 @@ class VoteTests(BaseTestCase):
         self.assertCountsMatchRows()
 
     def test_it_remembers_the_visitor_even_if_the_first_request_is_the_vote(self):
-        self.client.post(self.vote_url, {"value": "like"})  # no page view before: the cookie is set by the redirect
+        self.client.post(
+            self.vote_url, {"value": "like"}
+        )  # no page view before: the cookie is set by the redirect
         self.client.post(self.vote_url, {"value": "like"})
         self.assertEqual(self.counts(), (1, 0))
 
@@ -60,7 +64,9 @@ class VoteTests(BaseTestCase):
     def test_a_customer_has_one_vote_across_browsers(self):
         laptop, phone = BrowserClient(), BrowserClient()
         for client in (laptop, phone):
-            client.force_login(self.alice.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+            client.force_login(
+                self.alice.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend"
+            )
         laptop.post(self.vote_url, {"value": "like"})
         phone.post(self.vote_url, {"value": "dislike"})
         self.assertEqual(self.counts(), (0, 1))
@@ -98,20 +104,29 @@ class VoteTests(BaseTestCase):
         self.assertFalse(Vote.objects.exists())
         # The same client with the token gets through: the 403 was the CSRF check.
         token = client.cookies["csrftoken"].value
-        self.assertEqual(client.post(self.vote_url, {"value": "like", "csrfmiddlewaretoken": token}).status_code, 302)
+        self.assertEqual(
+            client.post(self.vote_url, {"value": "like", "csrfmiddlewaretoken": token}).status_code,
+            302,
+        )
         self.assertEqual(self.counts(), (1, 0))
 
     def test_feedback_without_csrf_token_is_refused(self):
         self.client.post(self.vote_url, {"value": "dislike"})
         client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=FIREFOX)
         client.cookies = self.client.cookies
-        self.assertEqual(client.post(f"/help/{self.article.slug}/feedback/", {"comment": "x"}).status_code, 403)
+        self.assertEqual(
+            client.post(f"/help/{self.article.slug}/feedback/", {"comment": "x"}).status_code, 403
+        )
         self.assertEqual(Vote.objects.get().comment, "")
 
     def test_voting_on_a_missing_or_unpublished_article_is_not_found(self):
         draft = make_article(slug="borrador", published=False)
-        self.assertEqual(self.client.post("/help/no-such-article/vote/", {"value": "like"}).status_code, 404)
-        self.assertEqual(self.client.post(f"/help/{draft.slug}/vote/", {"value": "like"}).status_code, 404)
+        self.assertEqual(
+            self.client.post("/help/no-such-article/vote/", {"value": "like"}).status_code, 404
+        )
+        self.assertEqual(
+            self.client.post(f"/help/{draft.slug}/vote/", {"value": "like"}).status_code, 404
+        )
         self.assertFalse(Vote.objects.exists())
 
     def test_voting_needs_a_post(self):
@@ -122,7 +137,10 @@ class VoteTests(BaseTestCase):
         self.client.post(self.vote_url, {"value": "dislike"})
         html = self.client.get(self.page_url).content.decode()
         self.assertIn('name="comment"', html)
-        response = self.client.post(f"/help/{self.article.slug}/feedback/", {"comment": "  No dice cómo pagar con Nequi <b>ya</b>  "})
+        response = self.client.post(
+            f"/help/{self.article.slug}/feedback/",
+            {"comment": "  No dice cómo pagar con Nequi <b>ya</b>  "},
+        )
         self.assertRedirects(response, self.page_url + "#feedback", fetch_redirect_response=False)
         self.assertEqual(Vote.objects.get().comment, "No dice cómo pagar con Nequi <b>ya</b>")
         html = self.client.get(self.page_url).content.decode()
@@ -156,7 +174,11 @@ class VoteTests(BaseTestCase):
         # Another request of the same visitor inserted the vote between our lookup and our insert.
         services.cast_vote(article=self.article, value="like", visitor="v1")
         real = services._locked_vote
-        with mock.patch.object(services, "_locked_vote", side_effect=[None, real(article=self.article, user=None, visitor="v1")]):
+        with mock.patch.object(
+            services,
+            "_locked_vote",
+            side_effect=[None, real(article=self.article, user=None, visitor="v1")],
+        ):
             services.cast_vote(article=self.article, value="dislike", visitor="v1")
         self.assertEqual(self.counts(), (0, 1))
         self.assertCountsMatchRows()

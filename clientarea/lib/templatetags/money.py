@@ -9,4 +9,3 @@ register = template.Library()
 def cop(value, decimals: bool = False) -> str:
     """``{{ order.total|cop }}`` → ``$ 119.000``."""
     return format_cop(value, decimals=bool(decimals))
-

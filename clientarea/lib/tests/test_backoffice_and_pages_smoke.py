@@ -24,7 +24,11 @@ def test_demo_data_is_idempotent(demo):
     from clientarea.billing.models import Order
 
     assert Customer.objects.count() == 3
-    states = set(Order.objects.filter(customer__user__email="ana@cliente.example").values_list("state", flat=True))
+    states = set(
+        Order.objects.filter(customer__user__email="ana@cliente.example").values_list(
+            "state", flat=True
+        )
+    )
     assert states == {"pending", "paid", "cancelled"}
 
 
@@ -35,9 +39,14 @@ def test_every_admin_page_renders(client, demo):
         info = model._meta.app_label, model._meta.model_name
         changelist = client.get(reverse(f"admin:{info[0]}_{info[1]}_changelist"))
         assert changelist.status_code == 200, f"{info} changelist: {changelist.status_code}"
-        assert client.get(reverse(f"admin:{info[0]}_{info[1]}_changelist"), {"q": "ana"}).status_code == 200
+        assert (
+            client.get(reverse(f"admin:{info[0]}_{info[1]}_changelist"), {"q": "ana"}).status_code
+            == 200
+        )
         if model_admin.has_add_permission(changelist.wsgi_request):
-            assert client.get(reverse(f"admin:{info[0]}_{info[1]}_add")).status_code == 200, f"{info} add"
+            assert client.get(reverse(f"admin:{info[0]}_{info[1]}_add")).status_code == 200, (
+                f"{info} add"
+            )
         obj = model._default_manager.order_by("pk").first()
         if obj is not None:
             response = client.get(reverse(f"admin:{info[0]}_{info[1]}_change", args=[obj.pk]))
@@ -51,12 +60,27 @@ def test_every_client_area_page_renders_for_the_demo_customer(client, demo, lang
 
     ana = Customer.objects.get(user__email="ana@cliente.example")
     client.force_login(ana.user)
-    pages = ["/", "/clientarea/", "/clientarea/services/", "/clientarea/services/new/", "/clientarea/billing/",
-             "/clientarea/billing/?state=pending", "/clientarea/billing/?state=bogus", "/clientarea/invoices/",
-             "/clientarea/emails/", "/clientarea/profile/", "/clientarea/profile/password/", "/help/", "/help/search/?q=factura"]
+    pages = [
+        "/",
+        "/clientarea/",
+        "/clientarea/services/",
+        "/clientarea/services/new/",
+        "/clientarea/billing/",
+        "/clientarea/billing/?state=pending",
+        "/clientarea/billing/?state=bogus",
+        "/clientarea/invoices/",
+        "/clientarea/emails/",
+        "/clientarea/profile/",
+        "/clientarea/profile/password/",
+        "/help/",
+        "/help/search/?q=factura",
+    ]
     pages += [f"/clientarea/services/{s.pk}/" for s in ana.services.all()]
     for order in Order.objects.filter(customer=ana):
-        pages += [f"/clientarea/billing/{order.number}/", f"/clientarea/billing/{order.number}/print/"]
+        pages += [
+            f"/clientarea/billing/{order.number}/",
+            f"/clientarea/billing/{order.number}/print/",
+        ]
         if order.state == "pending":
             pages.append(f"/payments/pay/{order.number}/")
     pages += [f"/clientarea/emails/{e.pk}/" for e in ana.emails.all()[:5]]
@@ -67,7 +91,9 @@ def test_every_client_area_page_renders_for_the_demo_customer(client, demo, lang
         assert client.get(f"/clientarea/invoices/{invoice.full_number}/pdf/").status_code == 200
 
 
-def test_the_payments_list_shows_the_gateway_configuration_with_secrets_masked(client, demo, settings):
+def test_the_payments_list_shows_the_gateway_configuration_with_secrets_masked(
+    client, demo, settings
+):
     client.force_login(demo)
     page = client.get("/admin/payments/payment/").content.decode()
     assert "gateway-config" in page and "508029" in page and "4Vj8…UA" in page
@@ -88,6 +114,8 @@ def test_provider_website_typed_without_a_scheme_is_saved_as_https(client, demo)
             data[name] = "" if value is None else value
     data["website"] = "www.conexcol.example"
     response = client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors if response.context else response
+    )
     profile.refresh_from_db()
     assert profile.website == "https://www.conexcol.example"

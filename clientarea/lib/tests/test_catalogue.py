@@ -23,7 +23,9 @@ def entries(text: str) -> list[dict[str, object]]:
                 entry[field] = str(entry[field]) + ast.literal_eval(line)
             else:
                 keyword, _, value = line.partition(" ")
-                field = {"msgid_plural": "msgid", "msgctxt": "msgctxt", "msgid": "msgid"}.get(keyword)
+                field = {"msgid_plural": "msgid", "msgctxt": "msgctxt", "msgid": "msgid"}.get(
+                    keyword
+                )
                 if keyword.startswith("msgstr"):
                     field = "msgstr"
                 if field:
@@ -45,4 +47,7 @@ def test_every_message_has_a_spanish_translation():
 def test_the_reader_sees_a_missing_translation():
     sample = 'msgid ""\nmsgstr "header"\n\n#, fuzzy\nmsgid "Pay"\nmsgstr "Pagar"\n\nmsgid "Back"\nmsgstr ""\n'
     found = entries(sample)
-    assert [(e["msgid"], "fuzzy" in str(e["flags"]), e["msgstr"]) for e in found] == [("Pay", True, "Pagar"), ("Back", False, "")]
+    assert [(e["msgid"], "fuzzy" in str(e["flags"]), e["msgstr"]) for e in found] == [
+        ("Pay", True, "Pagar"),
+        ("Back", False, ""),
+    ]

@@ -12,8 +12,14 @@ from clientarea.test import BaseTestCase
 class NulByteTests(BaseTestCase):
     def test_a_nul_byte_anywhere_in_the_url_is_a_400_that_touches_nothing(self):
         self.login(self.alice)
-        for url in ("/payments/payu/response/?referenceCode=A%00B", "/payments/payvalida/return/?order=A%00B",
-                    "/payments/result/X%00Y/", "/clientarea/billing/ODS%00/", "/help/?q=%00", "/clientarea/invoices/A%00/pdf/"):
+        for url in (
+            "/payments/payu/response/?referenceCode=A%00B",
+            "/payments/payvalida/return/?order=A%00B",
+            "/payments/result/X%00Y/",
+            "/clientarea/billing/ODS%00/",
+            "/help/?q=%00",
+            "/clientarea/invoices/A%00/pdf/",
+        ):
             with self.subTest(url):
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, 400)

@@ -11,5 +11,9 @@ def test_it_prints_the_text_and_lists_attachments_without_their_bytes():
     message.attach("SETP1.pdf", b"%PDF" + b"x" * 5000, "application/pdf")
     assert ConsoleSummaryBackend(stream=stream).send_messages([message]) == 1
     out = stream.getvalue()
-    assert "Subject: Factura SETP1" in out and "Hola Ana" in out and "[attachment] SETP1.pdf (5004 bytes)" in out
+    assert (
+        "Subject: Factura SETP1" in out
+        and "Hola Ana" in out
+        and "[attachment] SETP1.pdf (5004 bytes)" in out
+    )
     assert "JVBER" not in out  # no base64 dump

@@ -16,11 +16,17 @@ def customer():
 
 
 def queue(customer):
-    return services.queue_email(to=customer.user.email, template="login_link", customer=customer,
-                                context={"customer": customer, "link": "https://x/y", "hours": 1})
+    return services.queue_email(
+        to=customer.user.email,
+        template="login_link",
+        customer=customer,
+        context={"customer": customer, "link": "https://x/y", "hours": 1},
+    )
 
 
-def test_it_renders_in_the_customers_language_and_delivers_after_commit(customer, django_capture_on_commit_callbacks, mailoutbox):
+def test_it_renders_in_the_customers_language_and_delivers_after_commit(
+    customer, django_capture_on_commit_callbacks, mailoutbox
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         email = queue(customer)
     assert email.language == "en" and "new access code" in email.subject.lower()
@@ -32,7 +38,9 @@ def test_it_renders_in_the_customers_language_and_delivers_after_commit(customer
     assert email.status == EmailStatus.SENT and email.attempts == 1 and len(mailoutbox) == 1
 
 
-def test_a_rolled_back_transaction_sends_nothing_and_logs_nothing(customer, django_capture_on_commit_callbacks, mailoutbox):
+def test_a_rolled_back_transaction_sends_nothing_and_logs_nothing(
+    customer, django_capture_on_commit_callbacks, mailoutbox
+):
     with django_capture_on_commit_callbacks(execute=True):
         try:
             with transaction.atomic():
@@ -47,10 +55,17 @@ def test_failures_are_retried_then_reported(customer, monkeypatch, settings):
     settings.EMAIL_MAX_ATTEMPTS = 2
     monkeypatch.setattr(services, "_schedule", lambda *a, **k: None)
     email = queue(customer)
-    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", lambda self, fail_silently=False: (_ for _ in ()).throw(OSError("smtp down")))
+    monkeypatch.setattr(
+        "django.core.mail.EmailMultiAlternatives.send",
+        lambda self, fail_silently=False: (_ for _ in ()).throw(OSError("smtp down")),
+    )
     assert services.deliver_email(email_id=email.pk) is False
     email.refresh_from_db()
-    assert email.status == EmailStatus.QUEUED and email.attempts == 1 and "smtp down" in email.last_error
+    assert (
+        email.status == EmailStatus.QUEUED
+        and email.attempts == 1
+        and "smtp down" in email.last_error
+    )
     OutgoingEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
     services.deliver_email(email_id=email.pk)
     email.refresh_from_db()
@@ -66,7 +81,9 @@ def test_an_email_is_never_sent_twice(customer, monkeypatch, mailoutbox):
 
 
 def test_the_sweep_delivers_emails_whose_enqueue_was_lost(customer, monkeypatch, mailoutbox):
-    monkeypatch.setattr(services, "_schedule", lambda *a, **k: None)  # as if the process died after commit
+    monkeypatch.setattr(
+        services, "_schedule", lambda *a, **k: None
+    )  # as if the process died after commit
     queue(customer)
     assert services.deliver_due_emails() == 1
     assert len(mailoutbox) == 1
@@ -74,8 +91,12 @@ def test_the_sweep_delivers_emails_whose_enqueue_was_lost(customer, monkeypatch,
 
 def test_resend_copies_attachments(customer, monkeypatch, mailoutbox):
     monkeypatch.setattr(services, "_schedule", lambda *a, **k: None)
-    email = services.queue_email(to=customer.user.email, template="login_link", customer=customer,
-                                 context={"customer": customer, "link": "x", "hours": 1},
-                                 attachments=[services.Attachment("f.pdf", b"%PDF", "application/pdf")])
+    email = services.queue_email(
+        to=customer.user.email,
+        template="login_link",
+        customer=customer,
+        context={"customer": customer, "link": "x", "hours": 1},
+        attachments=[services.Attachment("f.pdf", b"%PDF", "application/pdf")],
+    )
     copy = services.resend_email(email=email)
     assert copy.pk != email.pk and copy.attachments.get().filename == "f.pdf"

@@ -38,9 +38,13 @@ def get_gateway(code: str) -> Gateway:
     try:
         gateway_class = import_string(path)
     except ImportError as error:
-        raise ImproperlyConfigured(f"PAYMENT_GATEWAYS[{code!r}] = {path!r} cannot be imported: {error}") from error
+        raise ImproperlyConfigured(
+            f"PAYMENT_GATEWAYS[{code!r}] = {path!r} cannot be imported: {error}"
+        ) from error
     if not (isinstance(gateway_class, type) and issubclass(gateway_class, Gateway)):
-        raise ImproperlyConfigured(f"PAYMENT_GATEWAYS[{code!r}] = {path!r} is not a Gateway subclass")
+        raise ImproperlyConfigured(
+            f"PAYMENT_GATEWAYS[{code!r}] = {path!r} is not a Gateway subclass"
+        )
     if getattr(gateway_class, "code", None) != code:
         raise ImproperlyConfigured(
             f"PAYMENT_GATEWAYS[{code!r}] = {path!r} implements gateway {getattr(gateway_class, 'code', None)!r}"

@@ -179,7 +179,9 @@ def mask_secret(value: str | None) -> str:
 
 def signatures_match(expected: str, received: str) -> bool:
     """Constant-time, case-insensitive comparison of two hex digests."""
-    return hmac.compare_digest(expected.strip().lower().encode("utf-8"), received.strip().lower().encode("utf-8"))
+    return hmac.compare_digest(
+        expected.strip().lower().encode("utf-8"), received.strip().lower().encode("utf-8")
+    )
 
 
 def decode_notification_body(body: bytes, content_type: str) -> dict[str, str]:
@@ -212,7 +214,9 @@ def decode_notification_body(body: bytes, content_type: str) -> dict[str, str]:
                 result[str(key)] = json.dumps(value)
         return result
     try:
-        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+        pairs = urllib.parse.parse_qsl(
+            text, keep_blank_values=True, strict_parsing=False, errors="strict"
+        )
     except (ValueError, UnicodeDecodeError):
         raise MalformedMessage("body is not form-urlencoded") from None
     result = {}
@@ -275,7 +279,12 @@ class Gateway(ABC):
 
     @abstractmethod
     def notification_reply(
-        self, *, ok: bool, message: str = "", invalid_signature: bool = False, unknown_reference: bool = False,
+        self,
+        *,
+        ok: bool,
+        message: str = "",
+        invalid_signature: bool = False,
+        unknown_reference: bool = False,
     ) -> NotificationReply:
         """The HTTP answer for a notification that was processed (``ok``), rejected, forged, or
         verified but about a reference we never issued (logged; the gateway must not retry it)."""

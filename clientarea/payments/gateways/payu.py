@@ -120,7 +120,9 @@ QUERY_TRANSACTION_STATES: dict[str, tuple[str, GatewayStatus]] = {
 
 # ``paymentMethod`` names in the Queries API (Colombia payment methods page:
 # https://developers.payulatam.com/latam/en/docs/getting-started/select-your-payment-method.html).
-_CARD_METHOD_NAMES = frozenset({"VISA", "VISA_DEBIT", "MASTERCARD", "MASTERCARD_DEBIT", "AMEX", "DINERS", "CODENSA"})
+_CARD_METHOD_NAMES = frozenset(
+    {"VISA", "VISA_DEBIT", "MASTERCARD", "MASTERCARD_DEBIT", "AMEX", "DINERS", "CODENSA"}
+)
 _CASH_METHOD_NAMES = frozenset({"EFECTY", "BALOTO", "OTHERS_CASH", "BANK_REFERENCED"})
 
 # DIAN identification codes -> PayU document types (the Colombian list documented for
@@ -145,7 +147,15 @@ _NUMBER_RE = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
 MAX_CASH_EXPIRATION = timedelta(days=7) - timedelta(minutes=5)
 
 # Confirmation fields needed to verify and use the message.
-_REQUIRED_CONFIRMATION_FIELDS = ("merchant_id", "reference_sale", "value", "currency", "state_pol", "sign", "transaction_id")
+_REQUIRED_CONFIRMATION_FIELDS = (
+    "merchant_id",
+    "reference_sale",
+    "value",
+    "currency",
+    "state_pol",
+    "sign",
+    "transaction_id",
+)
 # Non-personal confirmation fields copied to PaymentUpdate.extra (key in extra <- POST field).
 _CONFIRMATION_EXTRA_FIELDS = {
     "cus": "cus",
@@ -283,7 +293,9 @@ def response_signature(
     secret_key: str | None = None,
 ) -> str:
     """Response-page ``signature``: ``apiKey~merchantId~referenceCode~new_value~currency~transactionState``."""
-    payload = "~".join((api_key, merchant_id, reference, response_new_value(tx_value), currency, transaction_state))
+    payload = "~".join(
+        (api_key, merchant_id, reference, response_new_value(tx_value), currency, transaction_state)
+    )
     return _digest(payload, algorithm, api_key, secret_key)
 
 
@@ -298,7 +310,9 @@ def confirmation_sign(
     secret_key: str | None = None,
 ) -> str:
     """Confirmation ``sign``: ``apiKey~merchant_id~reference_sale~new_value~currency~state_pol``."""
-    payload = "~".join((api_key, merchant_id, reference_sale, confirmation_new_value(value), currency, state_pol))
+    payload = "~".join(
+        (api_key, merchant_id, reference_sale, confirmation_new_value(value), currency, state_pol)
+    )
     return _digest(payload, algorithm, api_key, secret_key)
 
 
@@ -387,7 +401,9 @@ class PayUConfig:
             api_login=str(getattr(settings, "PAYU_API_LOGIN", "")).strip(),
             api_key=str(getattr(settings, "PAYU_API_KEY", "")).strip(),
             secret_key=str(getattr(settings, "PAYU_SECRET_KEY", "") or "").strip(),
-            algorithm=normalize_algorithm(str(getattr(settings, "PAYU_SIGNATURE_ALGORITHM", "SHA256"))),
+            algorithm=normalize_algorithm(
+                str(getattr(settings, "PAYU_SIGNATURE_ALGORITHM", "SHA256"))
+            ),
             test=test,
             checkout_url=checkout_url,
             queries_url=queries_url,
@@ -402,7 +418,9 @@ class PayUGateway(Gateway):
     name = "PayU Latam"
     methods = (PaymentMethod.CARD, PaymentMethod.PSE, PaymentMethod.CASH)
 
-    def __init__(self, config: PayUConfig | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, config: PayUConfig | None = None, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         """Use ``config`` or read it from settings now; ``clock`` returns the current aware time."""
         self.config = config if config is not None else PayUConfig.from_settings()
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -452,7 +470,13 @@ class PayUGateway(Gateway):
         buyer = request.buyer
         description = " ".join(request.description.split())[:255] or request.reference
         signature = form_signature(
-            config.api_key, config.merchant_id, request.reference, amount, request.currency, config.algorithm, config.secret_key or None
+            config.api_key,
+            config.merchant_id,
+            request.reference,
+            amount,
+            request.currency,
+            config.algorithm,
+            config.secret_key or None,
         )
         fields: dict[str, str] = {
             "merchantId": config.merchant_id,
@@ -488,8 +512,18 @@ class PayUGateway(Gateway):
         else:
             # An unknown DIAN code would be sent as a wrong type; PayU's checkout asks
             # the payer for the document instead.
-            logger.info("PayU checkout %s: DIAN document type %r has no PayU equivalent", request.reference, buyer.document_type)
-        return CheckoutAction(method="POST", url=config.checkout_url, fields=fields, gateway_order_id=None, raw_response=None)
+            logger.info(
+                "PayU checkout %s: DIAN document type %r has no PayU equivalent",
+                request.reference,
+                buyer.document_type,
+            )
+        return CheckoutAction(
+            method="POST",
+            url=config.checkout_url,
+            fields=fields,
+            gateway_order_id=None,
+            raw_response=None,
+        )
 
     # -- confirmation (webhook) -------------------------------------------------------------
 
@@ -530,14 +564,18 @@ class PayUGateway(Gateway):
             # be an unsigned change of the amount.
             raise MalformedMessage("PayU confirmation value has more than two decimals")
         if not signatures_match(expected, data["sign"]):
-            logger.warning("PayU confirmation for %r rejected: invalid sign", data["reference_sale"])
+            logger.warning(
+                "PayU confirmation for %r rejected: invalid sign", data["reference_sale"]
+            )
             raise InvalidSignature("PayU confirmation sign does not match")
         # A validly signed message for another merchant id is passed on as it is: the
         # payments service refuses to apply it and flags it for review (merchant mismatch).
         status = STATE_POL.get(data["state_pol"])
         if status is None:
             raise MalformedMessage(f"unknown PayU state_pol {data['state_pol']!r}")
-        extra = {key: data[name] for key, name in _CONFIRMATION_EXTRA_FIELDS.items() if data.get(name)}
+        extra = {
+            key: data[name] for key, name in _CONFIRMATION_EXTRA_FIELDS.items() if data.get(name)
+        }
         return PaymentUpdate(
             reference=data["reference_sale"],
             status=status,
@@ -554,7 +592,12 @@ class PayUGateway(Gateway):
         )
 
     def notification_reply(
-        self, *, ok: bool, message: str = "", invalid_signature: bool = False, unknown_reference: bool = False,
+        self,
+        *,
+        ok: bool,
+        message: str = "",
+        invalid_signature: bool = False,
+        unknown_reference: bool = False,
     ) -> NotificationReply:
         """200 with an empty body when processed (also duplicates and unknown references),
         403 for a bad signature, 400 for a malformed message.
@@ -590,9 +633,22 @@ class PayUGateway(Gateway):
             amount = Decimal(_check_number(tx_value, "TX_VALUE"))
         except ValueError:
             amount = None
-        if amount is not None and state and currency and received and merchant_id == config.merchant_id:
+        if (
+            amount is not None
+            and state
+            and currency
+            and received
+            and merchant_id == config.merchant_id
+        ):
             expected = response_signature(
-                config.api_key, merchant_id, reference, tx_value, currency, state, config.algorithm, config.secret_key or None
+                config.api_key,
+                merchant_id,
+                reference,
+                tx_value,
+                currency,
+                state,
+                config.algorithm,
+                config.secret_key or None,
             )
             signature_valid = signatures_match(expected, received)
         return ReturnInfo(
@@ -637,7 +693,9 @@ class PayUGateway(Gateway):
         if not isinstance(data, dict):
             raise GatewayUnavailable("PayU queries API answer is not an object")
         if data.get("code") != "SUCCESS":
-            raise GatewayUnavailable(f"PayU queries API error: {data.get('error') or data.get('code')}")
+            raise GatewayUnavailable(
+                f"PayU queries API error: {data.get('error') or data.get('code')}"
+            )
         result = data.get("result")
         orders = result.get("payload") if isinstance(result, dict) else None
         if isinstance(orders, dict):
@@ -659,7 +717,9 @@ class PayUGateway(Gateway):
                         updates.append(update)
         return updates
 
-    def _update_from_transaction(self, order: dict[str, Any], transaction: dict[str, Any], reference: str) -> PaymentUpdate | None:
+    def _update_from_transaction(
+        self, order: dict[str, Any], transaction: dict[str, Any], reference: str
+    ) -> PaymentUpdate | None:
         """Map one Queries API transaction to a :class:`PaymentUpdate` (``None`` without an id)."""
         transaction_id = str(transaction.get("id") or "").strip()
         if not transaction_id:
@@ -667,9 +727,9 @@ class PayUGateway(Gateway):
         response = _as_dict(transaction.get("transactionResponse"))
         raw_state = str(response.get("state") or "").upper()
         state_code, status = QUERY_TRANSACTION_STATES.get(raw_state, ("7", GatewayStatus.PENDING))
-        tx_value = _as_dict(_as_dict(transaction.get("additionalValues")).get("TX_VALUE")) or _as_dict(
-            _as_dict(order.get("additionalValues")).get("TX_VALUE")
-        )
+        tx_value = _as_dict(
+            _as_dict(transaction.get("additionalValues")).get("TX_VALUE")
+        ) or _as_dict(_as_dict(order.get("additionalValues")).get("TX_VALUE"))
         amount: Decimal | None = None
         if tx_value.get("value") is not None:
             try:
@@ -679,7 +739,9 @@ class PayUGateway(Gateway):
         occurred_at: datetime | None = None
         operation_date = response.get("operationDate")
         if isinstance(operation_date, int):
-            occurred_at = datetime.fromtimestamp(operation_date // 1000, UTC).replace(microsecond=(operation_date % 1000) * 1000)
+            occurred_at = datetime.fromtimestamp(operation_date // 1000, UTC).replace(
+                microsecond=(operation_date % 1000) * 1000
+            )
         raw_method = str(transaction.get("paymentMethod") or "")
         # Cash and bank-referenced payments carry the voucher's reference and receipt page here
         # (payments-api-colombia.html: extraParameters REFERENCE, URL_PAYMENT_RECEIPT_HTML).
@@ -705,7 +767,12 @@ class PayUGateway(Gateway):
             merchant_id=None,
             method=_method_from_name(raw_method),
             raw_method=raw_method,
-            message=str(response.get("responseMessage") or response.get("responseCode") or raw_state or status.value),
+            message=str(
+                response.get("responseMessage")
+                or response.get("responseCode")
+                or raw_state
+                or status.value
+            ),
             dedupe_key=f"payu:{transaction_id}:{state_code}",
             occurred_at=occurred_at,
             extra={key: value for key, value in extra.items() if value},

@@ -98,11 +98,35 @@ def parse_method_codes(text: str) -> dict[PaymentMethod, str]:
 # ``pv_payment`` / ``PAYMNENT_METHOD`` names -> PaymentMethod (upper-cased, spaces and
 # underscores removed before lookup).
 _CARD_PAYMENT_NAMES = frozenset(
-    {"TC", "TD", "CARD", "TARJETA", "TARJETACREDITO", "TARJETADECREDITO", "CREDITCARD", "VISA", "MASTERCARD", "AMEX",
-     "AMERICANEXPRESS", "DINERS", "CODENSA"}
+    {
+        "TC",
+        "TD",
+        "CARD",
+        "TARJETA",
+        "TARJETACREDITO",
+        "TARJETADECREDITO",
+        "CREDITCARD",
+        "VISA",
+        "MASTERCARD",
+        "AMEX",
+        "AMERICANEXPRESS",
+        "DINERS",
+        "CODENSA",
+    }
 )
 _CASH_PAYMENT_NAMES = frozenset(
-    {"EFECTY", "BALOTO", "SURED", "GANA", "PUNTORED", "SUPERGIROS", "REDSERVI", "APOSTAR", "CASH", "EFECTIVO"}
+    {
+        "EFECTY",
+        "BALOTO",
+        "SURED",
+        "GANA",
+        "PUNTORED",
+        "SUPERGIROS",
+        "REDSERVI",
+        "APOSTAR",
+        "CASH",
+        "EFECTIVO",
+    }
 )
 
 # DIAN identification codes -> ``user_type_di`` ("ID type of the customer", max 3
@@ -143,7 +167,9 @@ _ORDER_RE = re.compile(r"^[A-Za-z0-9]{1,200}$")
 # --------------------------------------------------------------------------------------
 
 
-def register_checksum(email: str, country: int | str, order: str, money: str, amount: str, fixed_hash: str) -> str:
+def register_checksum(
+    email: str, country: int | str, order: str, money: str, amount: str, fixed_hash: str
+) -> str:
     """Register ``checksum``: SHA-512 hex of ``email + country + order + money + amount + FIXED_HASH``."""
     payload = f"{email}{country}{order}{money}{amount}{fixed_hash}"
     return hashlib.sha512(payload.encode("utf-8")).hexdigest()
@@ -246,7 +272,9 @@ class PayvalidaConfig:
     checkout_url: str | None
     test: bool = True
     enabled: bool = True
-    method_codes: Mapping[PaymentMethod, str] = field(default_factory=lambda: parse_method_codes(DEFAULT_METHOD_CODES))
+    method_codes: Mapping[PaymentMethod, str] = field(
+        default_factory=lambda: parse_method_codes(DEFAULT_METHOD_CODES)
+    )
 
     @classmethod
     def from_settings(cls) -> PayvalidaConfig:
@@ -285,7 +313,9 @@ class PayvalidaConfig:
             checkout_url=checkout_url,
             test=test,
             enabled=bool(getattr(settings, "PAYVALIDA_ENABLED", True)),
-            method_codes=parse_method_codes(str(getattr(settings, "PAYVALIDA_METHOD_CODES", DEFAULT_METHOD_CODES))),
+            method_codes=parse_method_codes(
+                str(getattr(settings, "PAYVALIDA_METHOD_CODES", DEFAULT_METHOD_CODES))
+            ),
         )
 
 
@@ -296,7 +326,9 @@ class PayvalidaGateway(Gateway):
     name = "Payvalida"
     methods = (PaymentMethod.CASH, PaymentMethod.PSE, PaymentMethod.CARD)
 
-    def __init__(self, config: PayvalidaConfig | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, config: PayvalidaConfig | None = None, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         """Use ``config`` or read it from settings now; ``clock`` returns the current aware time."""
         self.config = config if config is not None else PayvalidaConfig.from_settings()
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -357,7 +389,10 @@ class PayvalidaGateway(Gateway):
             raise GatewayError("the payment window has already expired")
         today = now.astimezone(PAYVALIDA_TIME_ZONE).date()
         wanted = expires_at.astimezone(PAYVALIDA_TIME_ZONE).date()
-        effective = min(max(wanted, today + timedelta(days=MIN_EXPIRATION_DAYS)), today + timedelta(days=MAX_EXPIRATION_DAYS))
+        effective = min(
+            max(wanted, today + timedelta(days=MIN_EXPIRATION_DAYS)),
+            today + timedelta(days=MAX_EXPIRATION_DAYS),
+        )
         return effective.strftime("%d/%m/%Y")
 
     def register_body(self, request: CheckoutRequest) -> dict[str, Any]:
@@ -391,7 +426,14 @@ class PayvalidaGateway(Gateway):
             "recurrent": False,
             "expiration": self._expiration(request.expires_at),
             "iva": iva_percentage(request.tax, request.tax_base),
-            "checksum": register_checksum(buyer.email, COUNTRY_COLOMBIA, order, request.currency, amount_str, config.fixed_hash),
+            "checksum": register_checksum(
+                buyer.email,
+                COUNTRY_COLOMBIA,
+                order,
+                request.currency,
+                amount_str,
+                config.fixed_hash,
+            ),
         }
         if request.method is not None and request.method in config.method_codes:
             body["method"] = config.method_codes[request.method]
@@ -442,13 +484,22 @@ class PayvalidaGateway(Gateway):
         covered by the checksum: the caller must check the amount against its own
         records. Raises :class:`MalformedMessage` or :class:`InvalidSignature`.
         """
-        data = {key: value.strip() for key, value in decode_notification_body(body, content_type).items()}
-        missing = [name for name in ("pv_po_id", "po_id", "status", "pv_checksum") if not data.get(name)]
+        data = {
+            key: value.strip()
+            for key, value in decode_notification_body(body, content_type).items()
+        }
+        missing = [
+            name for name in ("pv_po_id", "po_id", "status", "pv_checksum") if not data.get(name)
+        ]
         if missing:
             raise MalformedMessage(f"Payvalida notification without {', '.join(missing)}")
-        expected = notification_checksum(data["po_id"], data["status"], self.config.notification_hash)
+        expected = notification_checksum(
+            data["po_id"], data["status"], self.config.notification_hash
+        )
         if not signatures_match(expected, data["pv_checksum"]):
-            logger.warning("Payvalida notification for %r rejected: invalid checksum", data["po_id"])
+            logger.warning(
+                "Payvalida notification for %r rejected: invalid checksum", data["po_id"]
+            )
             raise InvalidSignature("Payvalida pv_checksum does not match")
         raw_status = data["status"].lower()
         if raw_status == "approved":
@@ -481,7 +532,12 @@ class PayvalidaGateway(Gateway):
         )
 
     def notification_reply(
-        self, *, ok: bool, message: str = "", invalid_signature: bool = False, unknown_reference: bool = False,
+        self,
+        *,
+        ok: bool,
+        message: str = "",
+        invalid_signature: bool = False,
+        unknown_reference: bool = False,
     ) -> NotificationReply:
         """Payvalida records the answer text (``NOTIFICATION_RESPONSE`` in the consult API).
 
@@ -496,7 +552,9 @@ class PayvalidaGateway(Gateway):
             return NotificationReply(status_code=200, body="ERROR. Order not recognized")
         if ok:
             return NotificationReply(status_code=200, body=f"OK. {message}" if message else "OK")
-        return NotificationReply(status_code=200, body=f"ERROR. {message or 'notification rejected'}")
+        return NotificationReply(
+            status_code=200, body=f"ERROR. {message or 'notification rejected'}"
+        )
 
     # -- browser return --------------------------------------------------------------------------
 
@@ -528,7 +586,10 @@ class PayvalidaGateway(Gateway):
 
     def _order_params(self, order: str, *, additional_info: bool) -> dict[str, str]:
         """Query parameters authenticating a consult/delete of ``order``."""
-        params = {"merchant": self.config.merchant, "checksum": order_checksum(order, self.config.merchant, self.config.fixed_hash)}
+        params = {
+            "merchant": self.config.merchant,
+            "checksum": order_checksum(order, self.config.merchant, self.config.fixed_hash),
+        }
         if additional_info:
             # "aditionalinfo" [sic]: "cuspse" adds ADITIONAL_INFO.CUS for PSE payments.
             params["aditionalinfo"] = "cuspse"
@@ -538,17 +599,23 @@ class PayvalidaGateway(Gateway):
         """Consult the order for ``reference``; ``[]`` when Payvalida does not know it, or
         knows it only as registered (PENDIENTE with no payment method yet)."""
         order = order_id(reference)
-        status, data = self._call("GET", self._order_url(order), params=self._order_params(order, additional_info=True))
+        status, data = self._call(
+            "GET", self._order_url(order), params=self._order_params(order, additional_info=True)
+        )
         code = str(data.get("CODE", ""))
         if status == 404 or code in NOT_FOUND_CODES:
             return []
         if code != "0000":
-            raise GatewayError(f"Payvalida consult failed: {data.get('DESC') or f'HTTP {status}'} ({code or 'no code'})")
+            raise GatewayError(
+                f"Payvalida consult failed: {data.get('DESC') or f'HTTP {status}'} ({code or 'no code'})"
+            )
         result = data.get("DATA")
         if not isinstance(result, dict) or not result:
             return []
         raw_state = str(result.get("STATE") or "").upper()
-        gateway_status, status_word = ORDER_STATES.get(raw_state, (GatewayStatus.PENDING, raw_state.lower() or "unknown"))
+        gateway_status, status_word = ORDER_STATES.get(
+            raw_state, (GatewayStatus.PENDING, raw_state.lower() or "unknown")
+        )
         pv_order = str(result.get("CODE") or "").strip()
         transaction_id = pv_order or order
         raw_method = str(result.get("PAYMNENT_METHOD") or result.get("PAYMENT_METHOD") or "")
@@ -556,12 +623,14 @@ class PayvalidaGateway(Gateway):
             # Registered, but no method chosen yet: every unpaid order is PENDIENTE, so this
             # says nothing about a payment in process (the customer may have closed the page).
             return []
-        additional = result.get("ADITIONAL_INFO") if isinstance(result.get("ADITIONAL_INFO"), dict) else {}
+        additional = (
+            result.get("ADITIONAL_INFO") if isinstance(result.get("ADITIONAL_INFO"), dict) else {}
+        )
         occurred_at: datetime | None = None
         try:
-            occurred_at = datetime.strptime(str(result.get("UDPATE_DATE") or ""), "%Y-%m-%d %H:%M:%S").replace(
-                tzinfo=PAYVALIDA_TIME_ZONE
-            )
+            occurred_at = datetime.strptime(
+                str(result.get("UDPATE_DATE") or ""), "%Y-%m-%d %H:%M:%S"
+            ).replace(tzinfo=PAYVALIDA_TIME_ZONE)
         except ValueError:
             occurred_at = None
         extra = {
@@ -597,13 +666,19 @@ class PayvalidaGateway(Gateway):
         :class:`GatewayError` otherwise.
         """
         order = order_id(reference)
-        status, data = self._call("DELETE", self._order_url(order), params=self._order_params(order, additional_info=False))
+        status, data = self._call(
+            "DELETE",
+            self._order_url(order),
+            params=self._order_params(order, additional_info=False),
+        )
         code = str(data.get("CODE", ""))
         if code == "0000":
             return True
         if status == 404 or code in NOT_FOUND_CODES:
             return False
-        raise GatewayError(f"Payvalida delete failed: {data.get('DESC') or f'HTTP {status}'} ({code or 'no code'})")
+        raise GatewayError(
+            f"Payvalida delete failed: {data.get('DESC') or f'HTTP {status}'} ({code or 'no code'})"
+        )
 
     def describe_config(self) -> dict[str, str]:
         """Configuration for the back office; the two hashes masked."""

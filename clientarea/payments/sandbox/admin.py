@@ -21,7 +21,14 @@ class SandboxPayUOrderAdmin(admin.ModelAdmin):
 
 @admin.register(SandboxPayUTransaction)
 class SandboxPayUTransactionAdmin(admin.ModelAdmin):
-    list_display = ("transaction_id", "order", "payment_method", "state", "response_code", "created")
+    list_display = (
+        "transaction_id",
+        "order",
+        "payment_method",
+        "state",
+        "response_code",
+        "created",
+    )
     list_filter = ("state", "instrument")
 
 

@@ -45,7 +45,11 @@ def queue_notification(
 ) -> SandboxNotification:
     """Record a message to deliver and schedule its delivery after the current transaction commits."""
     notification = SandboxNotification.objects.create(
-        gateway=gateway, url=url, payload=payload, payu_transaction=payu_transaction, payvalida_order=payvalida_order,
+        gateway=gateway,
+        url=url,
+        payload=payload,
+        payu_transaction=payu_transaction,
+        payvalida_order=payvalida_order,
     )
     notification_id = notification.pk
     transaction.on_commit(lambda: schedule_delivery(notification_id))
@@ -62,7 +66,9 @@ def schedule_delivery(notification_id: int) -> None:
 def resend(notification: SandboxNotification) -> None:
     """Start a fresh series of delivery attempts (dashboard button). ``attempts`` keeps counting."""
     with transaction.atomic():
-        SandboxNotification.objects.filter(pk=notification.pk).update(status=NotificationStatus.PENDING, delivered_at=None)
+        SandboxNotification.objects.filter(pk=notification.pk).update(
+            status=NotificationStatus.PENDING, delivered_at=None
+        )
         notification_id = notification.pk
         transaction.on_commit(lambda: schedule_delivery(notification_id))
 
@@ -105,7 +111,9 @@ def attempt_delivery(notification_id: int, *, final: bool = False) -> bool:
     ``final`` marks the notification FAILED when this attempt is refused.
     """
     with transaction.atomic():
-        notification = SandboxNotification.objects.select_for_update().filter(pk=notification_id).first()
+        notification = (
+            SandboxNotification.objects.select_for_update().filter(pk=notification_id).first()
+        )
         if notification is None or notification.status == NotificationStatus.DELIVERED:
             return True
         notification.attempts += 1
@@ -126,10 +134,16 @@ def attempt_delivery(notification_id: int, *, final: bool = False) -> bool:
 
     with transaction.atomic():
         SandboxDelivery.objects.create(
-            notification=notification, attempt=attempt, status_code=status, accepted=accepted,
-            body_excerpt=excerpt, error=error,
+            notification=notification,
+            attempt=attempt,
+            status_code=status,
+            accepted=accepted,
+            body_excerpt=excerpt,
+            error=error,
         )
-        pending = SandboxNotification.objects.filter(pk=notification.pk).exclude(status=NotificationStatus.DELIVERED)
+        pending = SandboxNotification.objects.filter(pk=notification.pk).exclude(
+            status=NotificationStatus.DELIVERED
+        )
         if accepted:
             pending.update(status=NotificationStatus.DELIVERED, delivered_at=timezone.now())
         elif final:
@@ -140,7 +154,11 @@ def attempt_delivery(notification_id: int, *, final: bool = False) -> bool:
                 notification_response=excerpt if status is not None else f"ERROR: {error}",
             )
     logger.info(
-        "sandbox %s notification %s attempt %s -> %s%s", notification.gateway, notification.pk, attempt,
-        status if status is not None else "no answer", " (accepted)" if accepted else "",
+        "sandbox %s notification %s attempt %s -> %s%s",
+        notification.gateway,
+        notification.pk,
+        attempt,
+        status if status is not None else "no answer",
+        " (accepted)" if accepted else "",
     )
     return accepted

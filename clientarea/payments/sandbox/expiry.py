@@ -18,4 +18,7 @@ def expire_vouchers(now: dt.datetime | None = None) -> dict[str, int]:
     Returns how many of each were expired.
     """
     now = now or timezone.now()
-    return {"payu": payu_sim.expire_cash_vouchers(now), "payvalida": payvalida_sim.expire_orders(now)}
+    return {
+        "payu": payu_sim.expire_cash_vouchers(now),
+        "payvalida": payvalida_sim.expire_orders(now),
+    }

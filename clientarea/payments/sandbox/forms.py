@@ -24,15 +24,29 @@ INSTALLMENT_CHOICES = [(n, str(n)) for n in (1, 2, 3, 6, 12, 24, 36)]
 class CardForm(forms.Form):
     """Card details. The outcome rules are in :mod:`instruments` (test numbers, APPROVED/REJECTED holder)."""
 
-    card_holder = forms.CharField(label="Name on the card", max_length=150,
-                                  widget=forms.TextInput(attrs={"autocomplete": "cc-name"}))
-    card_number = forms.CharField(label="Card number", max_length=23,
-                                  widget=_NoEchoInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}))
-    card_expiry = forms.CharField(label="Expiry date (MM/YY)", max_length=7,
-                                  widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "placeholder": "MM/YY"}))
-    card_cvv = forms.CharField(label="Security code (CVV)", max_length=4,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}))
-    installments = forms.TypedChoiceField(label="Installments", choices=INSTALLMENT_CHOICES, coerce=int, initial=1)
+    card_holder = forms.CharField(
+        label="Name on the card",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-name"}),
+    )
+    card_number = forms.CharField(
+        label="Card number",
+        max_length=23,
+        widget=_NoEchoInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+    )
+    card_expiry = forms.CharField(
+        label="Expiry date (MM/YY)",
+        max_length=7,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "placeholder": "MM/YY"}),
+    )
+    card_cvv = forms.CharField(
+        label="Security code (CVV)",
+        max_length=4,
+        widget=forms.PasswordInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
+    )
+    installments = forms.TypedChoiceField(
+        label="Installments", choices=INSTALLMENT_CHOICES, coerce=int, initial=1
+    )
 
     def __init__(self, *args, brands: tuple[str, ...] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -68,9 +82,15 @@ class PSEForm(forms.Form):
 
     person_type = forms.ChoiceField(label="Person type", choices=instruments.PSE_PERSON_TYPES)
     document_type = forms.ChoiceField(label="Document type", choices=instruments.PSE_DOCUMENT_TYPES)
-    document_number = forms.RegexField(label="Document number", max_length=30, regex=r"^[0-9A-Za-z-]+$",
-                                       error_messages={"invalid": "Use digits and letters only."})
-    bank = forms.ChoiceField(label="Bank", choices=[(b.code, b.name) for b in instruments.PSE_BANKS])
+    document_number = forms.RegexField(
+        label="Document number",
+        max_length=30,
+        regex=r"^[0-9A-Za-z-]+$",
+        error_messages={"invalid": "Use digits and letters only."},
+    )
+    bank = forms.ChoiceField(
+        label="Bank", choices=[(b.code, b.name) for b in instruments.PSE_BANKS]
+    )
 
     def clean_bank(self) -> str:
         code = self.cleaned_data["bank"]
@@ -94,11 +114,20 @@ class CashForm(forms.Form):
 class BankDecisionForm(forms.Form):
     """The simulated bank's buttons (``decision`` = approve / reject / pending)."""
 
-    decision = forms.ChoiceField(choices=[("approve", "Approve payment"), ("reject", "Reject payment"), ("pending", "Leave pending")])
+    decision = forms.ChoiceField(
+        choices=[
+            ("approve", "Approve payment"),
+            ("reject", "Reject payment"),
+            ("pending", "Leave pending"),
+        ]
+    )
 
 
 class CashPointForm(forms.Form):
     """The cashier types the payment reference printed on the voucher."""
 
-    reference = forms.CharField(label="Payment reference", max_length=30,
-                                widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    reference = forms.CharField(
+        label="Payment reference",
+        max_length=30,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )

@@ -132,7 +132,10 @@ def pse_bank(code: str) -> Bank | None:
 
 
 #: PSE person types (``USER_TYPE``): N natural, J jurídica (payments-api-colombia.html).
-PSE_PERSON_TYPES: tuple[tuple[str, str], ...] = (("N", "Persona natural"), ("J", "Persona jurídica"))
+PSE_PERSON_TYPES: tuple[tuple[str, str], ...] = (
+    ("N", "Persona natural"),
+    ("J", "Persona jurídica"),
+)
 
 #: Document types accepted by PSE (``PSE_REFERENCE2``, payments-api-colombia.html).
 PSE_DOCUMENT_TYPES: tuple[tuple[str, str], ...] = (

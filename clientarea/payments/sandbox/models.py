@@ -66,10 +66,16 @@ class SandboxPayUOrder(models.Model):
     extra3 = models.CharField(max_length=255, blank=True)
     lng = models.CharField(max_length=5, default="es")
     test = models.BooleanField(default=False)
-    algorithm = models.CharField(max_length=16, default="MD5", help_text="algorithmSignature, reused for sign/signature.")
+    algorithm = models.CharField(
+        max_length=16, default="MD5", help_text="algorithmSignature, reused for sign/signature."
+    )
     payment_methods = models.CharField(max_length=255, blank=True)
-    expiration_date = models.DateTimeField(null=True, blank=True, help_text="expirationDate (cash vouchers).")
-    state = models.CharField(max_length=10, choices=PayUOrderState.choices, default=PayUOrderState.NEW)
+    expiration_date = models.DateTimeField(
+        null=True, blank=True, help_text="expirationDate (cash vouchers)."
+    )
+    state = models.CharField(
+        max_length=10, choices=PayUOrderState.choices, default=PayUOrderState.NEW
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -77,7 +83,9 @@ class SandboxPayUOrder(models.Model):
         ordering = ["-created", "-id"]
         constraints = [
             # payment-form.html: "Use a unique payment reference for each transaction".
-            models.UniqueConstraint(fields=["merchant_id", "reference_code"], name="sandbox_payu_unique_reference"),
+            models.UniqueConstraint(
+                fields=["merchant_id", "reference_code"], name="sandbox_payu_unique_reference"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,12 +100,18 @@ class SandboxPayUOrder(models.Model):
 class SandboxPayUTransaction(models.Model):
     """One payment attempt on a PayU order (several per reference are possible)."""
 
-    order = models.ForeignKey(SandboxPayUOrder, on_delete=models.CASCADE, related_name="transactions")
+    order = models.ForeignKey(
+        SandboxPayUOrder, on_delete=models.CASCADE, related_name="transactions"
+    )
     transaction_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     instrument = models.CharField(max_length=4, choices=Instrument.choices)
-    payment_method = models.CharField(max_length=20, help_text="lapPaymentMethod: VISA, PSE, BALOTO, ...")
+    payment_method = models.CharField(
+        max_length=20, help_text="lapPaymentMethod: VISA, PSE, BALOTO, ..."
+    )
     state = models.CharField(max_length=8, choices=PayUTransactionState.choices)
-    response_code = models.CharField(max_length=64, help_text="lapResponseCode / response_message_pol.")
+    response_code = models.CharField(
+        max_length=64, help_text="lapResponseCode / response_message_pol."
+    )
     authorization_code = models.CharField(max_length=12, blank=True)
     trazability_code = models.CharField(max_length=64, blank=True, help_text="CUS for PSE.")
     installments = models.PositiveSmallIntegerField(default=1)
@@ -115,7 +129,11 @@ class SandboxPayUTransaction(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
-        indexes = [models.Index(fields=["instrument", "state", "cash_expires_at"], name="sandbox_payu_tx_due")]
+        indexes = [
+            models.Index(
+                fields=["instrument", "state", "cash_expires_at"], name="sandbox_payu_tx_due"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.transaction_id} {self.payment_method} {self.state}"
@@ -159,8 +177,12 @@ class SandboxPayvalidaOrder(models.Model):
     user_type_di = models.CharField(max_length=3, blank=True)
     user_name = models.CharField(max_length=25, blank=True)
     token = models.CharField(max_length=64, unique=True)
-    state = models.CharField(max_length=10, choices=PayvalidaState.choices, default=PayvalidaState.PENDIENTE)
-    payment_method = models.CharField(max_length=20, blank=True, help_text="PAYMNENT_METHOD once paid.")
+    state = models.CharField(
+        max_length=10, choices=PayvalidaState.choices, default=PayvalidaState.PENDIENTE
+    )
+    payment_method = models.CharField(
+        max_length=20, blank=True, help_text="PAYMNENT_METHOD once paid."
+    )
     cus = models.CharField(max_length=64, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     installments = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -175,7 +197,9 @@ class SandboxPayvalidaOrder(models.Model):
         constraints = [
             # register: order "unique for the merchant regardless of state" (even after deletion:
             # deleted orders are kept as CANCELADA rows, so this constraint covers them).
-            models.UniqueConstraint(fields=["merchant", "order"], name="sandbox_payvalida_unique_order"),
+            models.UniqueConstraint(
+                fields=["merchant", "order"], name="sandbox_payvalida_unique_order"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,7 +215,9 @@ class SandboxPayvalidaAttempt(models.Model):
         PENDING = "pending", "Pending"
         EXPIRED = "expired", "Expired"
 
-    order = models.ForeignKey(SandboxPayvalidaOrder, on_delete=models.CASCADE, related_name="attempts")
+    order = models.ForeignKey(
+        SandboxPayvalidaOrder, on_delete=models.CASCADE, related_name="attempts"
+    )
     attempt_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     instrument = models.CharField(max_length=4, choices=Instrument.choices)
     payment_name = models.CharField(max_length=20, help_text="PAYMNENT_METHOD / pv_payment value.")
@@ -237,14 +263,24 @@ class SandboxNotification(models.Model):
 
     gateway = models.CharField(max_length=10, choices=Gateway.choices)
     payu_transaction = models.ForeignKey(
-        SandboxPayUTransaction, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications",
+        SandboxPayUTransaction,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
     payvalida_order = models.ForeignKey(
-        SandboxPayvalidaOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications",
+        SandboxPayvalidaOrder,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
     url = models.CharField(max_length=500)
     payload = models.JSONField()
-    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -259,9 +295,13 @@ class SandboxNotification(models.Model):
 class SandboxDelivery(models.Model):
     """One HTTP attempt to deliver a :class:`SandboxNotification`."""
 
-    notification = models.ForeignKey(SandboxNotification, on_delete=models.CASCADE, related_name="deliveries")
+    notification = models.ForeignKey(
+        SandboxNotification, on_delete=models.CASCADE, related_name="deliveries"
+    )
     attempt = models.PositiveIntegerField()
-    status_code = models.IntegerField(null=True, blank=True, help_text="Empty when no HTTP answer arrived.")
+    status_code = models.IntegerField(
+        null=True, blank=True, help_text="Empty when no HTTP answer arrived."
+    )
     accepted = models.BooleanField(default=False)
     body_excerpt = models.TextField(blank=True)
     error = models.CharField(max_length=255, blank=True)

@@ -31,7 +31,16 @@ MD5 = "MD5"
 SHA1 = "SHA"
 SHA256 = "SHA256"
 HMAC_SHA256 = "HMAC-SHA256"
-_ALGORITHM_ALIASES = {"": MD5, "MD5": MD5, "SHA": SHA1, "SHA1": SHA1, "SHA-1": SHA1, "SHA256": SHA256, "SHA-256": SHA256, "HMAC-SHA256": HMAC_SHA256}
+_ALGORITHM_ALIASES = {
+    "": MD5,
+    "MD5": MD5,
+    "SHA": SHA1,
+    "SHA1": SHA1,
+    "SHA-1": SHA1,
+    "SHA256": SHA256,
+    "SHA-256": SHA256,
+    "HMAC-SHA256": HMAC_SHA256,
+}
 
 
 class UnknownAlgorithm(ValueError):
@@ -112,14 +121,24 @@ def form_signature_candidates(
     but does not say whether an absent one leaves an empty segment: the simulator
     accepts both readings (all three with empty segments, or only those present).
     """
-    base = dict(api_key=api_key, merchant_id=merchant_id, reference_code=reference_code, amount=amount,
-                currency=currency, algorithm=algorithm, secret_key=secret_key)
+    base = dict(
+        api_key=api_key,
+        merchant_id=merchant_id,
+        reference_code=reference_code,
+        amount=amount,
+        currency=currency,
+        algorithm=algorithm,
+        secret_key=secret_key,
+    )
     optional = (payment_methods, iin, pse_banks)
     if all(value is None for value in optional):
         return [payment_form_signature(**base)]
     all_three = [value or "" for value in optional]
     present = [value for value in optional if value is not None]
-    candidates = [payment_form_signature(**base, extra=all_three), payment_form_signature(**base, extra=present)]
+    candidates = [
+        payment_form_signature(**base, extra=all_three),
+        payment_form_signature(**base, extra=present),
+    ]
     return list(dict.fromkeys(candidates))
 
 
@@ -201,20 +220,48 @@ def response_new_value(tx_value: str | Decimal) -> str:
 
 
 def confirmation_sign(
-    *, api_key: str, merchant_id: str, reference_sale: str, value: str | Decimal, currency: str,
-    state_pol: int | str, algorithm: str, secret_key: str,
+    *,
+    api_key: str,
+    merchant_id: str,
+    reference_sale: str,
+    value: str | Decimal,
+    currency: str,
+    state_pol: int | str,
+    algorithm: str,
+    secret_key: str,
 ) -> str:
     """Confirmation ``sign``: ``apiKey~merchant_id~reference_sale~new_value~currency~state_pol`` (CP)."""
-    parts = [api_key, merchant_id, reference_sale, confirmation_new_value(value), currency, str(state_pol)]
+    parts = [
+        api_key,
+        merchant_id,
+        reference_sale,
+        confirmation_new_value(value),
+        currency,
+        str(state_pol),
+    ]
     return sign(parts, algorithm=algorithm, secret_key=secret_key)
 
 
 def response_signature(
-    *, api_key: str, merchant_id: str, reference_code: str, tx_value: str | Decimal, currency: str,
-    transaction_state: int | str, algorithm: str, secret_key: str,
+    *,
+    api_key: str,
+    merchant_id: str,
+    reference_code: str,
+    tx_value: str | Decimal,
+    currency: str,
+    transaction_state: int | str,
+    algorithm: str,
+    secret_key: str,
 ) -> str:
     """Response-page ``signature``: ``apiKey~merchantId~referenceCode~new_value~currency~transactionState`` (RP)."""
-    parts = [api_key, merchant_id, reference_code, response_new_value(tx_value), currency, str(transaction_state)]
+    parts = [
+        api_key,
+        merchant_id,
+        reference_code,
+        response_new_value(tx_value),
+        currency,
+        str(transaction_state),
+    ]
     return sign(parts, algorithm=algorithm, secret_key=secret_key)
 
 
@@ -304,10 +351,15 @@ PAYMENT_METHODS: dict[str, PaymentMethod] = {
 }
 CARD_METHODS = ("VISA", "MASTERCARD", "AMEX", "DINERS", "CODENSA")
 #: Cash networks the simulated checkout offers (label shown to the buyer).
-CASH_NETWORKS: tuple[tuple[str, str], ...] = (("OTHERS_CASH", "Efecty / Su Red / Gana (OTHERS_CASH)"), ("BALOTO", "Baloto"))
+CASH_NETWORKS: tuple[tuple[str, str], ...] = (
+    ("OTHERS_CASH", "Efecty / Su Red / Gana (OTHERS_CASH)"),
+    ("BALOTO", "Baloto"),
+)
 
 #: Accepted currencies (RC "Accepted currencies", newer Spanish page).
-CURRENCIES = frozenset({"ARS", "BRL", "CLP", "COP", "CRC", "GTQ", "HNL", "MXN", "PEN", "SVC", "USD"})
+CURRENCIES = frozenset(
+    {"ARS", "BRL", "CLP", "COP", "CRC", "GTQ", "HNL", "MXN", "PEN", "SVC", "USD"}
+)
 
 #: Colombia's default cash expiration window when ``expirationDate`` is absent
 #: (PF: "7 days elsewhere", 15 in Argentina).
@@ -317,7 +369,11 @@ CASH_EXPIRATION_DAYS = 7
 def allowed_methods(payment_methods: str) -> set[str] | None:
     """Method names enabled by the form's ``paymentMethods`` (PF: "VISA,MASTERCARD",
     installments as "VISA-1-3"); ``None`` means every method."""
-    names = {item.split("-", 1)[0].strip().upper() for item in (payment_methods or "").split(",") if item.strip()}
+    names = {
+        item.split("-", 1)[0].strip().upper()
+        for item in (payment_methods or "").split(",")
+        if item.strip()
+    }
     return names or None
 
 
@@ -325,4 +381,10 @@ def allowed_methods(payment_methods: str) -> set[str] | None:
 
 #: Order ``status`` values (RC "Order status"). EXPIRED cash orders are reported as
 #: DECLINED: [INF] the docs do not say which order status an expired voucher gets.
-ORDER_STATUS_BY_STATE = {"NEW": "NEW", "PENDING": "IN_PROGRESS", "APPROVED": "CAPTURED", "DECLINED": "DECLINED", "EXPIRED": "DECLINED"}
+ORDER_STATUS_BY_STATE = {
+    "NEW": "NEW",
+    "PENDING": "IN_PROGRESS",
+    "APPROVED": "CAPTURED",
+    "DECLINED": "DECLINED",
+    "EXPIRED": "DECLINED",
+}

@@ -36,7 +36,16 @@ from clientarea.payments.sandbox.models import (
     SandboxPayUTransaction,
 )
 
-REQUIRED_FIELDS = ("merchantId", "accountId", "description", "referenceCode", "amount", "currency", "signature", "buyerEmail")
+REQUIRED_FIELDS = (
+    "merchantId",
+    "accountId",
+    "description",
+    "referenceCode",
+    "amount",
+    "currency",
+    "signature",
+    "buyerEmail",
+)
 #: Colombian VAT applied when the form sends no ``tax`` (payment-form.html: "In Colombia,
 #: if no VAT is sent, the system applies 19% automatically").
 DEFAULT_VAT = Decimal("0.19")
@@ -98,7 +107,9 @@ def _parse_expiration(text: str, now: dt.datetime) -> dt.datetime:
     try:
         naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise FormRejected("invalid_expiration_date", "expirationDate must be YYYY-MM-DD HH:mm:ss") from None
+        raise FormRejected(
+            "invalid_expiration_date", "expirationDate must be YYYY-MM-DD HH:mm:ss"
+        ) from None
     value = timezone.make_aware(naive, timezone.get_default_timezone())
     if value <= now:
         raise FormRejected("invalid_expiration_date", "expirationDate is in the past")
@@ -132,27 +143,45 @@ def accept_form(data: Mapping[str, str], *, now: dt.datetime | None = None) -> S
         if not str(data.get(name) or "").strip():
             raise FormRejected("missing_parameter", f"The parameter {name} is required")
     merchant_id, account_id = str(data["merchantId"]), str(data["accountId"])
-    reference_code, amount_text, currency = str(data["referenceCode"]), str(data["amount"]), str(data["currency"])
+    reference_code, amount_text, currency = (
+        str(data["referenceCode"]),
+        str(data["amount"]),
+        str(data["currency"]),
+    )
     if merchant_id != creds.merchant_id:
         raise FormRejected("merchant_not_found", f"Merchant {merchant_id} not found")
     if account_id != creds.account_id:
-        raise FormRejected("account_not_found", f"Account {account_id} does not belong to merchant {merchant_id}")
+        raise FormRejected(
+            "account_not_found", f"Account {account_id} does not belong to merchant {merchant_id}"
+        )
     try:
         algorithm = proto.normalize_algorithm(data.get("algorithmSignature"))
     except proto.UnknownAlgorithm:
-        raise FormRejected("invalid_algorithm", f"algorithmSignature {data.get('algorithmSignature')!r} is not supported") from None
+        raise FormRejected(
+            "invalid_algorithm",
+            f"algorithmSignature {data.get('algorithmSignature')!r} is not supported",
+        ) from None
 
     # payment-form.html "Signature": apiKey~merchantId~referenceCode~amount~currency
     # (+ ~paymentMethods~iin~pseBanks when sent), with the posted strings.
     candidates = proto.form_signature_candidates(
-        api_key=creds.api_key, merchant_id=merchant_id, reference_code=reference_code, amount=amount_text,
-        currency=currency, algorithm=algorithm, secret_key=creds.secret_key,
-        payment_methods=_optional(data, "paymentMethods"), iin=_optional(data, "iin"), pse_banks=_optional(data, "pseBanks"),
+        api_key=creds.api_key,
+        merchant_id=merchant_id,
+        reference_code=reference_code,
+        amount=amount_text,
+        currency=currency,
+        algorithm=algorithm,
+        secret_key=creds.secret_key,
+        payment_methods=_optional(data, "paymentMethods"),
+        iin=_optional(data, "iin"),
+        pse_banks=_optional(data, "pseBanks"),
     )
     given = str(data["signature"])
     if not any(proto.signatures_match(candidate, given) for candidate in candidates):
         # The message PayU shows for a bad signature (odoo/odoo PR #96947).
-        raise FormRejected("order_not_processed_by_sign", "invalid sign / order_not_processed_by_sign")
+        raise FormRejected(
+            "order_not_processed_by_sign", "invalid sign / order_not_processed_by_sign"
+        )
 
     try:
         amount = proto.parse_amount(amount_text, field="TX_VALUE")
@@ -175,39 +204,65 @@ def accept_form(data: Mapping[str, str], *, now: dt.datetime | None = None) -> S
     try:
         validate_email(buyer_email)
     except ValidationError:
-        raise FormRejected("invalid_buyer_email", "buyerEmail is not a valid e-mail address") from None
+        raise FormRejected(
+            "invalid_buyer_email", "buyerEmail is not a valid e-mail address"
+        ) from None
     for name, limit in (("referenceCode", 255), ("description", 255), ("buyerEmail", 255)):
         if len(str(data[name])) > limit:
             raise FormRejected("invalid_length", f"{name} is longer than {limit} characters")
     response_url = _check_url("responseUrl", str(data.get("responseUrl") or "").strip())
     confirmation_url = _check_url("confirmationUrl", str(data.get("confirmationUrl") or "").strip())
-    expiration = _parse_expiration(str(data["expirationDate"]), now) if str(data.get("expirationDate") or "").strip() else None
+    expiration = (
+        _parse_expiration(str(data["expirationDate"]), now)
+        if str(data.get("expirationDate") or "").strip()
+        else None
+    )
 
     def field(name: str, limit: int) -> str:
         return str(data.get(name) or "")[:limit]
 
-    if SandboxPayUOrder.objects.filter(merchant_id=merchant_id, reference_code=reference_code).exists():
-        raise FormRejected("duplicate_reference", f"The reference {reference_code} was already used (referenceCode must be unique)")
+    if SandboxPayUOrder.objects.filter(
+        merchant_id=merchant_id, reference_code=reference_code
+    ).exists():
+        raise FormRejected(
+            "duplicate_reference",
+            f"The reference {reference_code} was already used (referenceCode must be unique)",
+        )
     try:
         with transaction.atomic():
             order = SandboxPayUOrder.objects.create(
-                merchant_id=merchant_id, account_id=account_id, reference_code=reference_code,
-                description=str(data["description"]), amount=amount_text, currency=currency,
+                merchant_id=merchant_id,
+                account_id=account_id,
+                reference_code=reference_code,
+                description=str(data["description"]),
+                amount=amount_text,
+                currency=currency,
                 tax=tax_text if tax_given else proto.format_value(tax),
                 tax_return_base=(base_text or "0") if tax_given else proto.format_value(base),
-                buyer_email=buyer_email, buyer_full_name=field("buyerFullName", 150),
-                buyer_document_type=field("buyerDocumentType", 10) or field("payerDocumentType", 10),
+                buyer_email=buyer_email,
+                buyer_full_name=field("buyerFullName", 150),
+                buyer_document_type=field("buyerDocumentType", 10)
+                or field("payerDocumentType", 10),
                 buyer_document=field("buyerDocument", 30) or field("payerDocument", 30),
                 telephone=field("telephone", 30) or field("payerPhone", 30),
-                response_url=response_url, confirmation_url=confirmation_url,
-                extra1=field("extra1", 255), extra2=field("extra2", 255), extra3=field("extra3", 255),
-                lng=(field("lng", 5) or "es").lower(), test=str(data.get("test") or "").strip().lower() in {"1", "true"},
-                algorithm=algorithm, payment_methods=field("paymentMethods", 255), expiration_date=expiration,
+                response_url=response_url,
+                confirmation_url=confirmation_url,
+                extra1=field("extra1", 255),
+                extra2=field("extra2", 255),
+                extra3=field("extra3", 255),
+                lng=(field("lng", 5) or "es").lower(),
+                test=str(data.get("test") or "").strip().lower() in {"1", "true"},
+                algorithm=algorithm,
+                payment_methods=field("paymentMethods", 255),
+                expiration_date=expiration,
             )
             order.payu_order_id = SandboxPayUOrder.ORDER_ID_OFFSET + order.pk
             order.save(update_fields=["payu_order_id"])
     except IntegrityError:
-        raise FormRejected("duplicate_reference", f"The reference {reference_code} was already used (referenceCode must be unique)") from None
+        raise FormRejected(
+            "duplicate_reference",
+            f"The reference {reference_code} was already used (referenceCode must be unique)",
+        ) from None
     return order
 
 
@@ -228,7 +283,11 @@ def offer(order: SandboxPayUOrder) -> Offer:
     return Offer(
         card_brands=tuple(b for b in proto.CARD_METHODS if allowed is None or b in allowed),
         pse=allowed is None or "PSE" in allowed,
-        cash_networks=tuple(n for n in proto.CASH_NETWORKS if allowed is None or n[0] in allowed or (n[0] == "OTHERS_CASH" and "EFECTY" in allowed)),
+        cash_networks=tuple(
+            n
+            for n in proto.CASH_NETWORKS
+            if allowed is None or n[0] in allowed or (n[0] == "OTHERS_CASH" and "EFECTY" in allowed)
+        ),
     )
 
 
@@ -264,22 +323,39 @@ def _apply_final(tx: SandboxPayUTransaction, code: str) -> None:
 
 
 def pay_with_card(
-    order: SandboxPayUOrder, *, holder: str, number: str, installments: int = 1, ip: str | None = None,
+    order: SandboxPayUOrder,
+    *,
+    holder: str,
+    number: str,
+    installments: int = 1,
+    ip: str | None = None,
 ) -> SandboxPayUTransaction:
     """A card attempt, approved or declined at once (outcome rules: :mod:`instruments`)."""
     with transaction.atomic():
         order = _locked_open_order(order)
         tx = SandboxPayUTransaction(
-            order=order, instrument=Instrument.CARD, payment_method=instruments.card_brand(number) or "VISA",
-            state=PayUTransactionState.PENDING, response_code="", card_holder=holder.strip()[:150],
-            card_last4=number[-4:], installments=installments, ip=ip,
+            order=order,
+            instrument=Instrument.CARD,
+            payment_method=instruments.card_brand(number) or "VISA",
+            state=PayUTransactionState.PENDING,
+            response_code="",
+            card_holder=holder.strip()[:150],
+            card_last4=number[-4:],
+            installments=installments,
+            ip=ip,
         )
         _apply_final(tx, instruments.card_outcome(number, holder))
     return tx
 
 
 def start_pse(
-    order: SandboxPayUOrder, *, person_type: str, document_type: str, document_number: str, bank_code: str, ip: str | None = None,
+    order: SandboxPayUOrder,
+    *,
+    person_type: str,
+    document_type: str,
+    document_number: str,
+    bank_code: str,
+    ip: str | None = None,
 ) -> SandboxPayUTransaction:
     """A PSE attempt: pending until the tester decides on the bank page (no confirmation yet)."""
     bank = instruments.pse_bank(bank_code)
@@ -288,10 +364,18 @@ def start_pse(
     with transaction.atomic():
         order = _locked_open_order(order)
         tx = SandboxPayUTransaction.objects.create(
-            order=order, instrument=Instrument.PSE, payment_method="PSE", state=PayUTransactionState.PENDING,
-            response_code=proto.PENDING_PSE, trazability_code=str(secrets.randbelow(9 * 10**7) + 10**7),
-            pse_person_type=person_type, pse_document_type=document_type, pse_document_number=document_number[:30],
-            pse_bank_code=bank.code, pse_bank_name=bank.name, ip=ip,
+            order=order,
+            instrument=Instrument.PSE,
+            payment_method="PSE",
+            state=PayUTransactionState.PENDING,
+            response_code=proto.PENDING_PSE,
+            trazability_code=str(secrets.randbelow(9 * 10**7) + 10**7),
+            pse_person_type=person_type,
+            pse_document_type=document_type,
+            pse_document_number=document_number[:30],
+            pse_bank_code=bank.code,
+            pse_bank_name=bank.name,
+            ip=ip,
         )
         order.state = PayUOrderState.PENDING
         order.save(update_fields=["state", "updated"])
@@ -306,15 +390,25 @@ def resolve_pse(tx: SandboxPayUTransaction, decision: str) -> SandboxPayUTransac
     if decision not in PSE_DECISIONS:
         raise ValueError(decision)
     with transaction.atomic():
-        tx = SandboxPayUTransaction.objects.select_for_update().select_related("order").get(pk=tx.pk)
-        if tx.instrument != Instrument.PSE or tx.state != PayUTransactionState.PENDING or decision == "pending":
+        tx = (
+            SandboxPayUTransaction.objects.select_for_update().select_related("order").get(pk=tx.pk)
+        )
+        if (
+            tx.instrument != Instrument.PSE
+            or tx.state != PayUTransactionState.PENDING
+            or decision == "pending"
+        ):
             return tx
         _apply_final(tx, "APPROVED" if decision == "approve" else proto.PSE_REJECTED)
     return tx
 
 
 def issue_cash_voucher(
-    order: SandboxPayUOrder, *, network: str, ip: str | None = None, now: dt.datetime | None = None,
+    order: SandboxPayUOrder,
+    *,
+    network: str,
+    ip: str | None = None,
+    now: dt.datetime | None = None,
 ) -> SandboxPayUTransaction:
     """A cash attempt: a voucher payable until ``expirationDate`` (or +7 days); pending, no confirmation."""
     if network not in dict(proto.CASH_NETWORKS):
@@ -324,8 +418,13 @@ def issue_cash_voucher(
         order = _locked_open_order(order)
         expires = order.expiration_date or now + dt.timedelta(days=proto.CASH_EXPIRATION_DAYS)
         tx = SandboxPayUTransaction(
-            order=order, instrument=Instrument.CASH, payment_method=network, state=PayUTransactionState.PENDING,
-            response_code=proto.PENDING_CASH, cash_expires_at=expires, ip=ip,
+            order=order,
+            instrument=Instrument.CASH,
+            payment_method=network,
+            state=PayUTransactionState.PENDING,
+            response_code=proto.PENDING_CASH,
+            cash_expires_at=expires,
+            ip=ip,
         )
         tx.trazability_code = str(tx.transaction_id)  # as on real cash answers
         tx.save()
@@ -348,7 +447,8 @@ def find_voucher(reference: str) -> SandboxPayUTransaction | None:
     return (
         SandboxPayUTransaction.objects.select_related("order")
         .filter(instrument=Instrument.CASH, order__payu_order_id=int(reference))
-        .order_by("-created", "-id").first()
+        .order_by("-created", "-id")
+        .first()
     )
 
 
@@ -359,7 +459,11 @@ def pay_voucher(reference: str, *, now: dt.datetime | None = None) -> SandboxPay
     if found is None:
         raise VoucherError("No PayU voucher has that payment reference.")
     with transaction.atomic():
-        tx = SandboxPayUTransaction.objects.select_for_update().select_related("order").get(pk=found.pk)
+        tx = (
+            SandboxPayUTransaction.objects.select_for_update()
+            .select_related("order")
+            .get(pk=found.pk)
+        )
         if tx.state == PayUTransactionState.APPROVED:
             raise VoucherError("This voucher was already paid.")
         if tx.state == PayUTransactionState.EXPIRED:
@@ -380,7 +484,9 @@ def pay_voucher(reference: str, *, now: dt.datetime | None = None) -> SandboxPay
 def expire_voucher(tx: SandboxPayUTransaction) -> bool:
     """Expire one pending cash voucher now (state_pol 5, response_code_pol 20)."""
     with transaction.atomic():
-        tx = SandboxPayUTransaction.objects.select_for_update().select_related("order").get(pk=tx.pk)
+        tx = (
+            SandboxPayUTransaction.objects.select_for_update().select_related("order").get(pk=tx.pk)
+        )
         if tx.instrument != Instrument.CASH or tx.state != PayUTransactionState.PENDING:
             return False
         tx.cash_expires_at = min(tx.cash_expires_at or timezone.now(), timezone.now())
@@ -392,12 +498,18 @@ def expire_cash_vouchers(now: dt.datetime | None = None) -> int:
     """Expire every pending voucher whose expiration has passed; each gets an EXPIRED confirmation."""
     now = now or timezone.now()
     due = SandboxPayUTransaction.objects.filter(
-        instrument=Instrument.CASH, state=PayUTransactionState.PENDING, cash_expires_at__lte=now,
+        instrument=Instrument.CASH,
+        state=PayUTransactionState.PENDING,
+        cash_expires_at__lte=now,
     ).values_list("pk", flat=True)
     count = 0
     for pk in list(due):
         with transaction.atomic():
-            tx = SandboxPayUTransaction.objects.select_for_update().select_related("order").get(pk=pk)
+            tx = (
+                SandboxPayUTransaction.objects.select_for_update()
+                .select_related("order")
+                .get(pk=pk)
+            )
             if tx.state == PayUTransactionState.PENDING:
                 _apply_final(tx, proto.EXPIRED_TRANSACTION)
                 count += 1
@@ -432,8 +544,14 @@ def confirmation_fields(tx: SandboxPayUTransaction) -> dict[str, str]:
         "reference_sale": order.reference_code,
         "reference_pol": str(order.payu_order_id),
         "sign": proto.confirmation_sign(
-            api_key=creds.api_key, merchant_id=order.merchant_id, reference_sale=order.reference_code, value=value,
-            currency=order.currency, state_pol=rc.pol_state, algorithm=order.algorithm, secret_key=creds.secret_key,
+            api_key=creds.api_key,
+            merchant_id=order.merchant_id,
+            reference_sale=order.reference_code,
+            value=value,
+            currency=order.currency,
+            state_pol=rc.pol_state,
+            algorithm=order.algorithm,
+            secret_key=creds.secret_key,
         ),
         "extra1": order.extra1,
         "extra2": order.extra2,
@@ -473,12 +591,19 @@ def confirmation_fields(tx: SandboxPayUTransaction) -> dict[str, str]:
         "ip": tx.ip or "",
         "nickname_buyer": "",
         "nickname_seller": "",
-        "payment_request_state": {"APPROVED": "A", "EXPIRED": "E"}.get(rc.state, "R"),  # sample "R" for a rejection
+        "payment_request_state": {"APPROVED": "A", "EXPIRED": "E"}.get(
+            rc.state, "R"
+        ),  # sample "R" for a rejection
         "transaction_bank_id": "",
         "transaction_id": str(tx.transaction_id),
     }
     if tx.instrument == Instrument.CARD:
-        fields.update(cc_number=tx.masked_card, cc_holder=tx.card_holder, franchise=tx.payment_method, cardType="CREDIT")
+        fields.update(
+            cc_number=tx.masked_card,
+            cc_holder=tx.card_holder,
+            franchise=tx.payment_method,
+            cardType="CREDIT",
+        )
     return fields
 
 
@@ -491,7 +616,10 @@ def queue_confirmation(tx: SandboxPayUTransaction) -> None:
     if tx.state not in proto.FINAL_STATES or not tx.order.confirmation_url:
         return
     delivery.queue_notification(
-        gateway=Gateway.PAYU, url=tx.order.confirmation_url, payload=confirmation_fields(tx), payu_transaction=tx,
+        gateway=Gateway.PAYU,
+        url=tx.order.confirmation_url,
+        payload=confirmation_fields(tx),
+        payu_transaction=tx,
     )
 
 
@@ -524,9 +652,14 @@ def response_params(tx: SandboxPayUTransaction) -> dict[str, str]:
         "extra3": order.extra3,
         "polTransactionState": str(rc.pol_state),
         "signature": proto.response_signature(
-            api_key=creds.api_key, merchant_id=order.merchant_id, reference_code=order.reference_code,
-            tx_value=tx_value, currency=order.currency, transaction_state=rc.transaction_state,
-            algorithm=order.algorithm, secret_key=creds.secret_key,
+            api_key=creds.api_key,
+            merchant_id=order.merchant_id,
+            reference_code=order.reference_code,
+            tx_value=tx_value,
+            currency=order.currency,
+            transaction_state=rc.transaction_state,
+            algorithm=order.algorithm,
+            secret_key=creds.secret_key,
         ),
         "polResponseCode": str(rc.pol_response_code),
         "lapResponseCode": tx.response_code,
@@ -582,7 +715,9 @@ def _transaction_response(tx: SandboxPayUTransaction) -> dict[str, Any]:
         "paymentNetworkResponseErrorMessage": None,
         "trazabilityCode": tx.trazability_code or None,
         "authorizationCode": tx.authorization_code or None,
-        "pendingReason": "AWAITING_NOTIFICATION" if tx.state == PayUTransactionState.PENDING else None,
+        "pendingReason": "AWAITING_NOTIFICATION"
+        if tx.state == PayUTransactionState.PENDING
+        else None,
         "responseCode": tx.response_code,
         "errorCode": None,
         "responseMessage": None,
@@ -611,8 +746,14 @@ def _transaction_json(tx: SandboxPayUTransaction) -> dict[str, Any]:
         from django.conf import settings
         from django.urls import reverse
 
-        receipt = settings.SITE_URL + reverse("sandbox:payu_voucher", kwargs={"transaction_id": tx.transaction_id})
-        extra.update(REFERENCE=order.payu_order_id, EXPIRATION_DATE=_epoch_ms(tx.cash_expires_at), URL_PAYMENT_RECEIPT_HTML=receipt)
+        receipt = settings.SITE_URL + reverse(
+            "sandbox:payu_voucher", kwargs={"transaction_id": tx.transaction_id}
+        )
+        extra.update(
+            REFERENCE=order.payu_order_id,
+            EXPIRATION_DATE=_epoch_ms(tx.cash_expires_at),
+            URL_PAYMENT_RECEIPT_HTML=receipt,
+        )
     if tx.instrument == Instrument.PSE:
         extra.update(FINANCIAL_INSTITUTION_CODE=tx.pse_bank_code, USER_TYPE=tx.pse_person_type)
     return {
@@ -620,7 +761,8 @@ def _transaction_json(tx: SandboxPayUTransaction) -> dict[str, Any]:
         "order": None,
         "creditCard": (
             {"maskedNumber": tx.masked_card, "name": tx.card_holder, "issuerBank": None}
-            if tx.instrument == Instrument.CARD else None
+            if tx.instrument == Instrument.CARD
+            else None
         ),
         "type": "AUTHORIZATION_AND_CAPTURE",
         "parentTransactionId": None,
@@ -633,9 +775,14 @@ def _transaction_json(tx: SandboxPayUTransaction) -> dict[str, Any]:
         "cookie": None,
         "userAgent": None,
         "expirationDate": None,
-        "payer": {"merchantPayerId": None, "fullName": order.buyer_full_name or None, "billingAddress": None,
-                  "emailAddress": order.buyer_email, "contactPhone": order.telephone or None,
-                  "dniNumber": order.buyer_document or None},
+        "payer": {
+            "merchantPayerId": None,
+            "fullName": order.buyer_full_name or None,
+            "billingAddress": None,
+            "emailAddress": order.buyer_email,
+            "contactPhone": order.telephone or None,
+            "dniNumber": order.buyer_document or None,
+        },
         "additionalValues": _order_values(order),
         "extraParameters": extra,
     }
@@ -653,8 +800,12 @@ def order_json(order: SandboxPayUOrder) -> dict[str, Any]:
         "language": order.lng,
         "notifyUrl": order.confirmation_url or None,
         "shippingAddress": None,
-        "buyer": {"merchantBuyerId": None, "fullName": order.buyer_full_name or None,
-                  "emailAddress": order.buyer_email, "contactPhone": order.telephone or None},
+        "buyer": {
+            "merchantBuyerId": None,
+            "fullName": order.buyer_full_name or None,
+            "emailAddress": order.buyer_email,
+            "contactPhone": order.telephone or None,
+        },
         "transactions": [_transaction_json(tx) for tx in order.transactions.all()],
         "additionalValues": _order_values(order),
     }
@@ -678,13 +829,17 @@ def queries_api(request: Any) -> dict[str, Any]:
         return _api_error("Invalid request format")
     creds = credentials()
     merchant = request.get("merchant") if isinstance(request.get("merchant"), dict) else {}
-    login_ok = hmac.compare_digest(str(merchant.get("apiLogin") or "").encode(), creds.api_login.encode())
+    login_ok = hmac.compare_digest(
+        str(merchant.get("apiLogin") or "").encode(), creds.api_login.encode()
+    )
     key_ok = hmac.compare_digest(str(merchant.get("apiKey") or "").encode(), creds.api_key.encode())
     if not (login_ok and key_ok):
         return _api_error("Invalid credentials")
     command = request.get("command")
     details = request.get("details") if isinstance(request.get("details"), dict) else {}
-    orders = SandboxPayUOrder.objects.filter(merchant_id=creds.merchant_id).prefetch_related("transactions")
+    orders = SandboxPayUOrder.objects.filter(merchant_id=creds.merchant_id).prefetch_related(
+        "transactions"
+    )
     if command == "PING":
         return {"code": "SUCCESS", "error": None, "transactionResponse": None}
     if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
@@ -703,8 +858,11 @@ def queries_api(request: Any) -> dict[str, Any]:
     if command == "TRANSACTION_RESPONSE_DETAIL":
         tx_id = _uuid_or_none(str(details.get("transactionId") or ""))
         tx = (
-            SandboxPayUTransaction.objects.filter(order__merchant_id=creds.merchant_id, transaction_id=tx_id).first()
-            if tx_id else None
+            SandboxPayUTransaction.objects.filter(
+                order__merchant_id=creds.merchant_id, transaction_id=tx_id
+            ).first()
+            if tx_id
+            else None
         )
         return _success(_transaction_response(tx) if tx else None)
     return _api_error(f"Invalid command {command!r}")

@@ -23,7 +23,9 @@ from decimal import Decimal
 # --- Checksums -------------------------------------------------------------------------------
 
 
-def register_checksum(*, email: str, country: str, order: str, money: str, amount: str, fixed_hash: str) -> str:
+def register_checksum(
+    *, email: str, country: str, order: str, money: str, amount: str, fixed_hash: str
+) -> str:
     """REG: ``SHA512(email + country + order + money + amount + FIXED_HASH)``, hex."""
     text = f"{email}{country}{order}{money}{amount}{fixed_hash}"
     return hashlib.sha512(text.encode("utf-8")).hexdigest()
@@ -65,7 +67,13 @@ INTEGER_RE = re.compile(r"^[0-9]+$")
 #: from third-party code for the older v2 API; ``pse``, ``sured``, ``gana`` and
 #: ``puntored`` are this simulator's own guesses. Others get 0027. The adapter sends only
 #: ``efecty`` unless ``PAYVALIDA_METHOD_CODES`` says otherwise.
-CASH_METHODS = {"efecty": "EFECTY", "baloto": "BALOTO", "sured": "SURED", "gana": "GANA", "puntored": "PUNTORED"}
+CASH_METHODS = {
+    "efecty": "EFECTY",
+    "baloto": "BALOTO",
+    "sured": "SURED",
+    "gana": "GANA",
+    "puntored": "PUNTORED",
+}
 METHOD_PSE = "pse"
 METHOD_CARD = "tc"
 KNOWN_METHODS = frozenset({*CASH_METHODS, METHOD_PSE, METHOD_CARD})

@@ -31,7 +31,18 @@ from clientarea.payments.sandbox.models import (
 )
 
 Answer = dict[str, Any]
-REQUIRED_FIELDS = ("merchant", "email", "country", "order", "money", "amount", "description", "recurrent", "expiration", "checksum")
+REQUIRED_FIELDS = (
+    "merchant",
+    "email",
+    "country",
+    "order",
+    "money",
+    "amount",
+    "description",
+    "recurrent",
+    "expiration",
+    "checksum",
+)
 
 
 @dataclass(frozen=True)
@@ -52,12 +63,18 @@ def credentials() -> Credentials:
 
 def notification_url() -> str:
     """Where notifications go: "configured in the merchant module" on the real gateway."""
-    return getattr(settings, "SANDBOX_PAYVALIDA_NOTIFICATION_URL", "") or f"{settings.SITE_URL}/payments/payvalida/notification/"
+    return (
+        getattr(settings, "SANDBOX_PAYVALIDA_NOTIFICATION_URL", "")
+        or f"{settings.SITE_URL}/payments/payvalida/notification/"
+    )
 
 
 def return_url(order: SandboxPayvalidaOrder) -> str:
     """Where the buyer goes back after paying (also configured in the merchant module)."""
-    base = getattr(settings, "SANDBOX_PAYVALIDA_RETURN_URL", "") or f"{settings.SITE_URL}/payments/payvalida/return/"
+    base = (
+        getattr(settings, "SANDBOX_PAYVALIDA_RETURN_URL", "")
+        or f"{settings.SITE_URL}/payments/payvalida/return/"
+    )
     separator = "&" if urllib.parse.urlsplit(base).query else "?"
     return f"{base}{separator}{urllib.parse.urlencode({'order': order.order})}"
 
@@ -106,7 +123,11 @@ def register(data: Any, *, host: str) -> Answer:
     creds = credentials()
     if not isinstance(data, dict):
         return answer(proto.ERR_CONTENT, detail="the body must be a JSON object")
-    missing = [name for name in REQUIRED_FIELDS if data.get(name) is None or _text(data.get(name)).strip() == ""]
+    missing = [
+        name
+        for name in REQUIRED_FIELDS
+        if data.get(name) is None or _text(data.get(name)).strip() == ""
+    ]
     if "description" in missing:
         return answer(proto.ERR_DESCRIPTION)
     if missing:
@@ -114,9 +135,16 @@ def register(data: Any, *, host: str) -> Answer:
     merchant = _text(data["merchant"])
     if merchant != creds.merchant:
         return answer(proto.ERR_MERCHANT_UNKNOWN)
-    email, country, order_code, money, amount = (_text(data[k]) for k in ("email", "country", "order", "money", "amount"))
+    email, country, order_code, money, amount = (
+        _text(data[k]) for k in ("email", "country", "order", "money", "amount")
+    )
     expected = proto.register_checksum(
-        email=email, country=country, order=order_code, money=money, amount=amount, fixed_hash=creds.fixed_hash,
+        email=email,
+        country=country,
+        order=order_code,
+        money=money,
+        amount=amount,
+        fixed_hash=creds.fixed_hash,
     )
     if not proto.checksums_match(expected, _text(data["checksum"])):
         return answer(proto.ERR_CHECKSUM)
@@ -134,7 +162,10 @@ def register(data: Any, *, host: str) -> Answer:
     if len(email) > 100:
         return answer(proto.ERR_CONTENT, detail="email is longer than 100 characters")
     if not proto.ORDER_RE.match(order_code):
-        return answer(proto.ERR_CONTENT, detail="order must be letters and digits only (no underscores or special characters), max 200")
+        return answer(
+            proto.ERR_CONTENT,
+            detail="order must be letters and digits only (no underscores or special characters), max 200",
+        )
     description = _text(data["description"])
     if len(description) > 250:
         return answer(proto.ERR_CONTENT, detail="description is longer than 250 characters")
@@ -161,11 +192,22 @@ def register(data: Any, *, host: str) -> Answer:
     try:
         with transaction.atomic():
             order = SandboxPayvalidaOrder.objects.create(
-                merchant=merchant, order=order_code, reference=reference or _new_reference(), email=email,
-                country=int(country), money=money, amount=amount, description=description, method=method,
-                language=_text(data.get("language") or "es")[:2], recurrent=data["recurrent"], expiration=expiration,
-                iva=_text(data.get("iva") or "")[:10], user_di=_text(data.get("user_di") or "")[:15],
-                user_type_di=_text(data.get("user_type_di") or "")[:3], user_name=_text(data.get("user_name") or "")[:25],
+                merchant=merchant,
+                order=order_code,
+                reference=reference or _new_reference(),
+                email=email,
+                country=int(country),
+                money=money,
+                amount=amount,
+                description=description,
+                method=method,
+                language=_text(data.get("language") or "es")[:2],
+                recurrent=data["recurrent"],
+                expiration=expiration,
+                iva=_text(data.get("iva") or "")[:10],
+                user_di=_text(data.get("user_di") or "")[:15],
+                user_type_di=_text(data.get("user_type_di") or "")[:3],
+                user_name=_text(data.get("user_name") or "")[:25],
                 token=secrets.token_urlsafe(24),
             )
             order.pv_order_id = SandboxPayvalidaOrder.PV_ID_OFFSET + order.pk
@@ -174,24 +216,31 @@ def register(data: Any, *, host: str) -> Answer:
         if SandboxPayvalidaOrder.objects.filter(merchant=merchant, order=order_code).exists():
             return answer(proto.ERR_DUPLICATE_ORDER)
         return answer(proto.ERR_DUPLICATE_REFERENCE)
-    return answer(proto.OK, {
-        "OrdenID": order.order,
-        "Monto": proto.monto(order.amount),
-        "PVordenID": str(order.pv_order_id),
-        "Referencia": order.reference,
-        "Operacion": "CREADA",
-        "checkout": checkout_url(order, host),
-    })
+    return answer(
+        proto.OK,
+        {
+            "OrdenID": order.order,
+            "Monto": proto.monto(order.amount),
+            "PVordenID": str(order.pv_order_id),
+            "Referencia": order.reference,
+            "Operacion": "CREADA",
+            "checkout": checkout_url(order, host),
+        },
+    )
 
 
 # --- API: consult / delete ---------------------------------------------------------------------------
 
 
-def _authorized_order(order_code: str, *, merchant: str, checksum: str) -> SandboxPayvalidaOrder | Answer:
+def _authorized_order(
+    order_code: str, *, merchant: str, checksum: str
+) -> SandboxPayvalidaOrder | Answer:
     creds = credentials()
     if merchant != creds.merchant:
         return answer(proto.ERR_MERCHANT_UNKNOWN)
-    expected = proto.order_checksum(order=order_code, merchant=merchant, fixed_hash=creds.fixed_hash)
+    expected = proto.order_checksum(
+        order=order_code, merchant=merchant, fixed_hash=creds.fixed_hash
+    )
     if not proto.checksums_match(expected, checksum):
         return answer(proto.ERR_CHECKSUM)
     order = SandboxPayvalidaOrder.objects.filter(merchant=merchant, order=order_code).first()
@@ -204,7 +253,9 @@ def _fmt(value: dt.datetime | None) -> str:
     return "" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
 
 
-def consult(order_code: str, *, merchant: str, checksum: str, aditionalinfo: str, host: str) -> Answer:
+def consult(
+    order_code: str, *, merchant: str, checksum: str, aditionalinfo: str, host: str
+) -> Answer:
     """``GET /api/v3/porders/{order}`` (purchase-orders/consult). Field names keep the doc's typos."""
     order = _authorized_order(order_code, merchant=merchant, checksum=checksum)
     if isinstance(order, dict):
@@ -212,39 +263,56 @@ def consult(order_code: str, *, merchant: str, checksum: str, aditionalinfo: str
     life_hours = max(0, int((expires_at(order) - order.created).total_seconds() // 3600))
     transaction_info: dict[str, Any] = {}
     if order.state == PayvalidaState.APROBADA and order.payment_method == proto.PAYMENT_NAME_CARD:
-        transaction_info = {"DATE": _fmt(order.paid_at), "RESPONSE_CODE": "APPROVED",
-                            "QUOTES": str(order.installments or 1), "ACCOUNT_TYPE": "CREDITO"}
+        transaction_info = {
+            "DATE": _fmt(order.paid_at),
+            "RESPONSE_CODE": "APPROVED",
+            "QUOTES": str(order.installments or 1),
+            "ACCOUNT_TYPE": "CREDITO",
+        }
     # While a PSE transaction waits at the bank, or once a cash voucher was printed at the
     # checkout, the order knows its method (and the CUS): ClientArea shows them on its
     # "payment in process" page. A declined card leaves no trace here.
     in_process = None
     if order.state == PayvalidaState.PENDIENTE:
-        in_process = (order.attempts.filter(instrument__in=[Instrument.PSE, Instrument.CASH],
-                                            state=SandboxPayvalidaAttempt.State.PENDING)
-                      .order_by("-created", "-id").first())
-    cus = order.cus or (in_process.cus if in_process and in_process.instrument == Instrument.PSE else "")
+        in_process = (
+            order.attempts.filter(
+                instrument__in=[Instrument.PSE, Instrument.CASH],
+                state=SandboxPayvalidaAttempt.State.PENDING,
+            )
+            .order_by("-created", "-id")
+            .first()
+        )
+    cus = order.cus or (
+        in_process.cus if in_process and in_process.instrument == Instrument.PSE else ""
+    )
     additional: dict[str, Any] = {}
     if aditionalinfo.strip().lower() == "cuspse" and cus:
         additional = {"CUS": cus}
-    return answer(proto.OK, {
-        "CURRENCY": order.money,
-        "NOTIFICATION_RESPONSE": order.notification_response,
-        "UDPATE_DATE": _fmt(order.updated),
-        "CREATION_DATE": _fmt(order.created),
-        "STATE": order.state,
-        "PAYMNENT_METHOD": (order.payment_method or (in_process.payment_name if in_process else "")
-                            or proto.CASH_METHODS.get(order.method, order.method.upper())),
-        "EMAIL": order.email,
-        "LIFE_TIME": f"{life_hours}h",
-        "ORDER": order.order,
-        "CODE": order.pv_order_id,
-        "AMOUNT": proto.amount_2dp(order.amount),
-        "DESCRIPTION": order.description,
-        "REFERENCE": order.reference,
-        "checkout": checkout_url(order, host),
-        "TRANSACTION": transaction_info,
-        "ADITIONAL_INFO": additional,
-    })
+    return answer(
+        proto.OK,
+        {
+            "CURRENCY": order.money,
+            "NOTIFICATION_RESPONSE": order.notification_response,
+            "UDPATE_DATE": _fmt(order.updated),
+            "CREATION_DATE": _fmt(order.created),
+            "STATE": order.state,
+            "PAYMNENT_METHOD": (
+                order.payment_method
+                or (in_process.payment_name if in_process else "")
+                or proto.CASH_METHODS.get(order.method, order.method.upper())
+            ),
+            "EMAIL": order.email,
+            "LIFE_TIME": f"{life_hours}h",
+            "ORDER": order.order,
+            "CODE": order.pv_order_id,
+            "AMOUNT": proto.amount_2dp(order.amount),
+            "DESCRIPTION": order.description,
+            "REFERENCE": order.reference,
+            "checkout": checkout_url(order, host),
+            "TRANSACTION": transaction_info,
+            "ADITIONAL_INFO": additional,
+        },
+    )
 
 
 def delete(order_code: str, *, merchant: str, checksum: str) -> Answer:
@@ -253,22 +321,29 @@ def delete(order_code: str, *, merchant: str, checksum: str) -> Answer:
     if isinstance(order, dict):
         return order
     with transaction.atomic():
-        updated = SandboxPayvalidaOrder.objects.filter(pk=order.pk, state=PayvalidaState.PENDIENTE).update(
-            state=PayvalidaState.CANCELADA, updated=timezone.now(),
+        updated = SandboxPayvalidaOrder.objects.filter(
+            pk=order.pk, state=PayvalidaState.PENDIENTE
+        ).update(
+            state=PayvalidaState.CANCELADA,
+            updated=timezone.now(),
         )
         if updated:
             order.attempts.filter(state=SandboxPayvalidaAttempt.State.PENDING).update(
-                state=SandboxPayvalidaAttempt.State.EXPIRED, updated=timezone.now(),
+                state=SandboxPayvalidaAttempt.State.EXPIRED,
+                updated=timezone.now(),
             )
     if not updated:
         return answer(proto.ERR_NOT_PENDING)
-    return answer(proto.OK, {
-        "OrderID": order.order,
-        "Amount": proto.monto(order.amount),
-        "PVOrderID": str(order.pv_order_id),
-        "Reference": order.reference,
-        "Operation": "DELETED",
-    })
+    return answer(
+        proto.OK,
+        {
+            "OrderID": order.order,
+            "Amount": proto.monto(order.amount),
+            "PVOrderID": str(order.pv_order_id),
+            "Reference": order.reference,
+            "Operation": "DELETED",
+        },
+    )
 
 
 # --- Checkout ------------------------------------------------------------------------------------------
@@ -290,7 +365,9 @@ class Offer:
 
 
 #: Cash networks shown at checkout: (method code, label).
-CASH_NETWORKS: tuple[tuple[str, str], ...] = tuple((code, name.title()) for code, name in proto.CASH_METHODS.items())
+CASH_NETWORKS: tuple[tuple[str, str], ...] = tuple(
+    (code, name.title()) for code, name in proto.CASH_METHODS.items()
+)
 
 
 def offer(order: SandboxPayvalidaOrder) -> Offer:
@@ -303,7 +380,8 @@ def offer(order: SandboxPayvalidaOrder) -> Offer:
     if not method:
         return Offer(card=True, pse=True, cash_networks=CASH_NETWORKS)
     return Offer(
-        card=method == proto.METHOD_CARD, pse=method == proto.METHOD_PSE,
+        card=method == proto.METHOD_CARD,
+        pse=method == proto.METHOD_PSE,
         cash_networks=tuple(n for n in CASH_NETWORKS if n[0] == method),
     )
 
@@ -314,7 +392,11 @@ def expire_if_due(order: SandboxPayvalidaOrder) -> None:
     Runs in its own transaction so that the expiry (and its notification) is kept even
     though the caller then refuses the payment.
     """
-    if order.state == PayvalidaState.PENDIENTE and not order.recurrent and expires_at(order) < timezone.now():
+    if (
+        order.state == PayvalidaState.PENDIENTE
+        and not order.recurrent
+        and expires_at(order) < timezone.now()
+    ):
         expire_order(order)
 
 
@@ -328,7 +410,9 @@ def _locked_payable(order: SandboxPayvalidaOrder) -> SandboxPayvalidaOrder:
     return locked
 
 
-def notification_payload(order: SandboxPayvalidaOrder, *, status: str, pv_payment: str, po_id: str | None = None) -> dict[str, Any]:
+def notification_payload(
+    order: SandboxPayvalidaOrder, *, status: str, pv_payment: str, po_id: str | None = None
+) -> dict[str, Any]:
     """Notification body (notification doc). ``pv_payment`` is omitted when empty: "when
     notifying an expired order, pv_payment is the method given at registration; if none
     was given, this field is not sent" (api-cashin-multiproducto/notificacion)."""
@@ -337,7 +421,9 @@ def notification_payload(order: SandboxPayvalidaOrder, *, status: str, pv_paymen
         "pv_po_id": order.pv_order_id,
         "po_id": po_id,
         "status": status,
-        "pv_checksum": proto.notification_checksum(po_id=po_id, status=status, notification_hash=credentials().notification_hash),
+        "pv_checksum": proto.notification_checksum(
+            po_id=po_id, status=status, notification_hash=credentials().notification_hash
+        ),
         "amount": order.amount,  # [INF] format undocumented ("Monto de la orden", string): the registered integer
         "iso_currency": order.money,
     }
@@ -367,13 +453,20 @@ def _approve(order: SandboxPayvalidaOrder, attempt: SandboxPayvalidaAttempt) -> 
         order.card_last4 = attempt.card_last4
         order.installments = attempt.installments if attempt.instrument == Instrument.CARD else None
         order.save()
-        order.attempts.filter(state=SandboxPayvalidaAttempt.State.PENDING).exclude(pk=attempt.pk).update(
-            state=SandboxPayvalidaAttempt.State.EXPIRED, updated=now,
+        order.attempts.filter(state=SandboxPayvalidaAttempt.State.PENDING).exclude(
+            pk=attempt.pk
+        ).update(
+            state=SandboxPayvalidaAttempt.State.EXPIRED,
+            updated=now,
         )
         po_id = order.order
     delivery.queue_notification(
-        gateway=Gateway.PAYVALIDA, url=notification_url(), payvalida_order=order,
-        payload=notification_payload(order, status=proto.STATUS_APPROVED, pv_payment=attempt.payment_name, po_id=po_id),
+        gateway=Gateway.PAYVALIDA,
+        url=notification_url(),
+        payvalida_order=order,
+        payload=notification_payload(
+            order, status=proto.STATUS_APPROVED, pv_payment=attempt.payment_name, po_id=po_id
+        ),
     )
 
 
@@ -382,24 +475,38 @@ def _expire(order: SandboxPayvalidaOrder) -> None:
     now = timezone.now()
     order.state = PayvalidaState.VENCIDA
     order.save(update_fields=["state", "updated"])
-    order.attempts.filter(state=SandboxPayvalidaAttempt.State.PENDING).update(state=SandboxPayvalidaAttempt.State.EXPIRED, updated=now)
-    registered = proto.CASH_METHODS.get(order.method) or {proto.METHOD_PSE: proto.PAYMENT_NAME_PSE, proto.METHOD_CARD: proto.PAYMENT_NAME_CARD}.get(order.method, "")
+    order.attempts.filter(state=SandboxPayvalidaAttempt.State.PENDING).update(
+        state=SandboxPayvalidaAttempt.State.EXPIRED, updated=now
+    )
+    registered = proto.CASH_METHODS.get(order.method) or {
+        proto.METHOD_PSE: proto.PAYMENT_NAME_PSE,
+        proto.METHOD_CARD: proto.PAYMENT_NAME_CARD,
+    }.get(order.method, "")
     delivery.queue_notification(
-        gateway=Gateway.PAYVALIDA, url=notification_url(), payvalida_order=order,
+        gateway=Gateway.PAYVALIDA,
+        url=notification_url(),
+        payvalida_order=order,
         payload=notification_payload(order, status=proto.STATUS_CANCELLED, pv_payment=registered),
     )
 
 
-def pay_with_card(order: SandboxPayvalidaOrder, *, holder: str, number: str, installments: int = 1) -> SandboxPayvalidaAttempt:
+def pay_with_card(
+    order: SandboxPayvalidaOrder, *, holder: str, number: str, installments: int = 1
+) -> SandboxPayvalidaAttempt:
     """A card attempt: approved (order APROBADA, notified) or declined (order stays PENDIENTE, not notified)."""
     expire_if_due(order)
     with transaction.atomic():
         order = _locked_payable(order)
         code = instruments.card_outcome(number, holder)
         attempt = SandboxPayvalidaAttempt(
-            order=order, instrument=Instrument.CARD, payment_name=proto.PAYMENT_NAME_CARD,
-            state=SandboxPayvalidaAttempt.State.DECLINED, response_code=code, card_holder=holder.strip()[:150],
-            card_last4=number[-4:], installments=installments,
+            order=order,
+            instrument=Instrument.CARD,
+            payment_name=proto.PAYMENT_NAME_CARD,
+            state=SandboxPayvalidaAttempt.State.DECLINED,
+            response_code=code,
+            card_holder=holder.strip()[:150],
+            card_last4=number[-4:],
+            installments=installments,
         )
         if code == instruments.APPROVED:
             _approve(order, attempt)
@@ -408,7 +515,14 @@ def pay_with_card(order: SandboxPayvalidaOrder, *, holder: str, number: str, ins
     return attempt
 
 
-def start_pse(order: SandboxPayvalidaOrder, *, person_type: str, document_type: str, document_number: str, bank_code: str) -> SandboxPayvalidaAttempt:
+def start_pse(
+    order: SandboxPayvalidaOrder,
+    *,
+    person_type: str,
+    document_type: str,
+    document_number: str,
+    bank_code: str,
+) -> SandboxPayvalidaAttempt:
     """A PSE attempt, pending until the tester decides on the bank page."""
     bank = instruments.pse_bank(bank_code)
     if bank is None:
@@ -417,10 +531,17 @@ def start_pse(order: SandboxPayvalidaOrder, *, person_type: str, document_type: 
     with transaction.atomic():
         order = _locked_payable(order)
         return SandboxPayvalidaAttempt.objects.create(
-            order=order, instrument=Instrument.PSE, payment_name=proto.PAYMENT_NAME_PSE,
-            state=SandboxPayvalidaAttempt.State.PENDING, response_code="PENDING", pse_person_type=person_type,
-            pse_document_type=document_type, pse_document_number=document_number[:30], pse_bank_code=bank.code,
-            pse_bank_name=bank.name, cus=str(secrets.randbelow(9 * 10**7) + 10**7),
+            order=order,
+            instrument=Instrument.PSE,
+            payment_name=proto.PAYMENT_NAME_PSE,
+            state=SandboxPayvalidaAttempt.State.PENDING,
+            response_code="PENDING",
+            pse_person_type=person_type,
+            pse_document_type=document_type,
+            pse_document_number=document_number[:30],
+            pse_bank_code=bank.code,
+            pse_bank_name=bank.name,
+            cus=str(secrets.randbelow(9 * 10**7) + 10**7),
         )
 
 
@@ -430,7 +551,11 @@ def resolve_pse(attempt: SandboxPayvalidaAttempt, decision: str) -> SandboxPayva
         raise ValueError(decision)
     expire_if_due(attempt.order)
     with transaction.atomic():
-        attempt = SandboxPayvalidaAttempt.objects.select_for_update().select_related("order").get(pk=attempt.pk)
+        attempt = (
+            SandboxPayvalidaAttempt.objects.select_for_update()
+            .select_related("order")
+            .get(pk=attempt.pk)
+        )
         if attempt.state != SandboxPayvalidaAttempt.State.PENDING or decision == "pending":
             return attempt
         if decision == "reject":
@@ -451,15 +576,22 @@ def issue_cash_voucher(order: SandboxPayvalidaOrder, *, network: str) -> Sandbox
     with transaction.atomic():
         order = _locked_payable(order)
         return SandboxPayvalidaAttempt.objects.create(
-            order=order, instrument=Instrument.CASH, payment_name=proto.CASH_METHODS[network],
-            state=SandboxPayvalidaAttempt.State.PENDING, response_code="PENDING",
+            order=order,
+            instrument=Instrument.CASH,
+            payment_name=proto.CASH_METHODS[network],
+            state=SandboxPayvalidaAttempt.State.PENDING,
+            response_code="PENDING",
         )
 
 
 def pay_voucher(reference: str) -> SandboxPayvalidaAttempt:
     """The cashier receives the money for an order reference (voucher printed or not)."""
     reference = (reference or "").strip()
-    found = SandboxPayvalidaOrder.objects.filter(reference=reference).first() if reference.isdigit() else None
+    found = (
+        SandboxPayvalidaOrder.objects.filter(reference=reference).first()
+        if reference.isdigit()
+        else None
+    )
     if found is None:
         raise VoucherError("No Payvalida order has that reference.")
     expire_if_due(found)
@@ -467,13 +599,18 @@ def pay_voucher(reference: str) -> SandboxPayvalidaAttempt:
         with transaction.atomic():
             order = _locked_payable(found)
             attempt = (
-                order.attempts.filter(instrument=Instrument.CASH, state=SandboxPayvalidaAttempt.State.PENDING)
-                .order_by("-created", "-id").first()
+                order.attempts.filter(
+                    instrument=Instrument.CASH, state=SandboxPayvalidaAttempt.State.PENDING
+                )
+                .order_by("-created", "-id")
+                .first()
             )
             if attempt is None:
                 network = order.method if order.method in proto.CASH_METHODS else "efecty"
                 attempt = SandboxPayvalidaAttempt(
-                    order=order, instrument=Instrument.CASH, payment_name=proto.CASH_METHODS[network],
+                    order=order,
+                    instrument=Instrument.CASH,
+                    payment_name=proto.CASH_METHODS[network],
                     state=SandboxPayvalidaAttempt.State.PENDING,
                 )
             _approve(order, attempt)
@@ -501,7 +638,9 @@ def expire_orders(now: dt.datetime | None = None) -> int:
     """Expire every PENDIENTE, non-recurrent order past its expiration day (notified "cancelled")."""
     now = now or timezone.now()
     candidates = SandboxPayvalidaOrder.objects.filter(
-        state=PayvalidaState.PENDIENTE, recurrent=False, expiration__lte=timezone.localtime(now).date(),
+        state=PayvalidaState.PENDIENTE,
+        recurrent=False,
+        expiration__lte=timezone.localtime(now).date(),
     )
     count = 0
     for order in list(candidates):

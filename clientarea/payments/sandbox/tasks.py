@@ -20,7 +20,9 @@ class NotificationRefused(Exception):
     """The merchant did not accept this delivery attempt; Huey will retry."""
 
 
-@db_task(retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS, retry_backoff=RETRY_BACKOFF, context=True)
+@db_task(
+    retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS, retry_backoff=RETRY_BACKOFF, context=True
+)
 def deliver_notification_task(notification_id: int, task=None) -> bool:  # type: ignore[no-untyped-def]
     """Try to deliver one notification; raise to make Huey retry until the attempts run out."""
     final = task is None or not task.retries

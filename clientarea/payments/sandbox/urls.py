@@ -22,7 +22,11 @@ urlpatterns = [
     path("payu/checkout/<int:order_id>/cash/", views_payu.issue_cash, name="payu_cash"),
     path("payu/pse-bank/<uuid:transaction_id>/", views_payu.pse_bank, name="payu_pse_bank"),
     path("payu/voucher/<uuid:transaction_id>/", views_payu.voucher, name="payu_voucher"),
-    path("payu/voucher/<uuid:transaction_id>/expire/", views_payu.expire_voucher_now, name="payu_voucher_expire"),
+    path(
+        "payu/voucher/<uuid:transaction_id>/expire/",
+        views_payu.expire_voucher_now,
+        name="payu_voucher_expire",
+    ),
     path("payu/cash-point/", views_payu.cash_point, name="payu_cash_point"),
     path("payu/result/<uuid:transaction_id>/", views_payu.result, name="payu_result"),
     path("payu/reports-api/4.0/service.cgi", views_payu.queries, name="payu_queries"),
@@ -33,8 +37,14 @@ urlpatterns = [
     path("payvalida/checkout/card/", views_payvalida.pay_card, name="payvalida_card"),
     path("payvalida/checkout/pse/", views_payvalida.start_pse, name="payvalida_pse"),
     path("payvalida/checkout/cash/", views_payvalida.issue_cash, name="payvalida_cash"),
-    path("payvalida/pse-bank/<uuid:attempt_id>/", views_payvalida.pse_bank, name="payvalida_pse_bank"),
+    path(
+        "payvalida/pse-bank/<uuid:attempt_id>/", views_payvalida.pse_bank, name="payvalida_pse_bank"
+    ),
     path("payvalida/voucher/<uuid:attempt_id>/", views_payvalida.voucher, name="payvalida_voucher"),
     path("payvalida/cash-point/", views_payvalida.cash_point, name="payvalida_cash_point"),
-    path("payvalida/orders/<int:pk>/expire/", views_payvalida.expire_order_now, name="payvalida_order_expire"),
+    path(
+        "payvalida/orders/<int:pk>/expire/",
+        views_payvalida.expire_order_now,
+        name="payvalida_order_expire",
+    ),
 ]

@@ -43,24 +43,42 @@ def _encode(value: Any) -> str:
 
 def json_answer(data: Any, status: int = 200) -> HttpResponse:
     """A JSON response; Decimals are written as numbers, never through float."""
-    return HttpResponse(_encode(data), status=status, content_type="application/json; charset=utf-8")
+    return HttpResponse(
+        _encode(data), status=status, content_type="application/json; charset=utf-8"
+    )
 
 
 def _notifications() -> Prefetch:
-    return Prefetch("notifications", queryset=SandboxNotification.objects.prefetch_related("deliveries").order_by("created", "id"))
+    return Prefetch(
+        "notifications",
+        queryset=SandboxNotification.objects.prefetch_related("deliveries").order_by(
+            "created", "id"
+        ),
+    )
 
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """Recent orders of both simulators with their attempts, notifications and deliveries."""
     payu_orders = SandboxPayUOrder.objects.prefetch_related(
-        Prefetch("transactions", queryset=SandboxPayUTransaction.objects.prefetch_related(_notifications()))
+        Prefetch(
+            "transactions",
+            queryset=SandboxPayUTransaction.objects.prefetch_related(_notifications()),
+        )
     )[:RECENT]
-    payvalida_orders = SandboxPayvalidaOrder.objects.prefetch_related("attempts", _notifications())[:RECENT]
-    return render(request, "sandbox/index.html", {
-        "theme": "neutral", "brand": "Gateway simulators",
-        "payu_orders": payu_orders, "payvalida_orders": payvalida_orders,
-    })
+    payvalida_orders = SandboxPayvalidaOrder.objects.prefetch_related("attempts", _notifications())[
+        :RECENT
+    ]
+    return render(
+        request,
+        "sandbox/index.html",
+        {
+            "theme": "neutral",
+            "brand": "Gateway simulators",
+            "payu_orders": payu_orders,
+            "payvalida_orders": payvalida_orders,
+        },
+    )
 
 
 @require_POST
@@ -76,5 +94,8 @@ def resend_notification(request: HttpRequest, pk: int) -> HttpResponse:
 def expire_due(request: HttpRequest) -> HttpResponse:
     """Run ``expire_vouchers()`` now (what the periodic task and ``sandbox_expire`` do)."""
     result = expire_vouchers()
-    messages.success(request, f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s).")
+    messages.success(
+        request,
+        f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s).",
+    )
     return see_other(reverse("sandbox:index"))

@@ -16,7 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientarea.payments.sandbox import payu_protocol as proto
 from clientarea.payments.sandbox import payu_sim
-from clientarea.payments.sandbox.forms import BankDecisionForm, CardForm, CashForm, CashPointForm, PSEForm
+from clientarea.payments.sandbox.forms import (
+    BankDecisionForm,
+    CardForm,
+    CashForm,
+    CashPointForm,
+    PSEForm,
+)
 from clientarea.payments.sandbox.models import (
     Instrument,
     PayUOrderState,
@@ -64,19 +70,36 @@ def gateway(request: HttpRequest) -> HttpResponse:
         order = payu_sim.accept_form(request.POST)
     except payu_sim.FormRejected as exc:
         # PayU answers a refused form with an error page and HTTP 200.
-        return render(request, "sandbox/payu/error.html", {**THEME, "code": exc.code, "message": exc.message,
-                                                            "reference": request.POST.get("referenceCode", "")})
+        return render(
+            request,
+            "sandbox/payu/error.html",
+            {
+                **THEME,
+                "code": exc.code,
+                "message": exc.message,
+                "reference": request.POST.get("referenceCode", ""),
+            },
+        )
     return see_other(reverse("sandbox:payu_checkout", args=[order.payu_order_id]))
 
 
 # --- Checkout ------------------------------------------------------------------------------------
 
 
-def _render_checkout(request: HttpRequest, order: SandboxPayUOrder, *, card_form: CardForm | None = None,
-                     pse_form: PSEForm | None = None, cash_form: CashForm | None = None, status: int = 200) -> HttpResponse:
+def _render_checkout(
+    request: HttpRequest,
+    order: SandboxPayUOrder,
+    *,
+    card_form: CardForm | None = None,
+    pse_form: PSEForm | None = None,
+    cash_form: CashForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     offer = payu_sim.offer(order)
     transactions = list(order.transactions.all())
-    pending = next((tx for tx in reversed(transactions) if tx.state == PayUTransactionState.PENDING), None)
+    pending = next(
+        (tx for tx in reversed(transactions) if tx.state == PayUTransactionState.PENDING), None
+    )
     last = transactions[-1] if transactions else None
     context = {
         **_order_context(order),
@@ -89,9 +112,13 @@ def _render_checkout(request: HttpRequest, order: SandboxPayUOrder, *, card_form
         "pse_form": pse_form or PSEForm(),
         "cash_form": cash_form or CashForm(networks=offer.cash_networks),
         "card_brands": ", ".join(offer.card_brands),
-        "card_action": reverse("sandbox:payu_card", args=[order.payu_order_id]) if offer.card_brands else "",
+        "card_action": reverse("sandbox:payu_card", args=[order.payu_order_id])
+        if offer.card_brands
+        else "",
         "pse_action": reverse("sandbox:payu_pse", args=[order.payu_order_id]) if offer.pse else "",
-        "cash_action": reverse("sandbox:payu_cash", args=[order.payu_order_id]) if offer.cash_networks else "",
+        "cash_action": reverse("sandbox:payu_cash", args=[order.payu_order_id])
+        if offer.cash_networks
+        else "",
     }
     return render(request, "sandbox/payu/checkout.html", context, status=status)
 
@@ -116,8 +143,11 @@ def pay_card(request: HttpRequest, order_id: int) -> HttpResponse:
         return _render_checkout(request, order, card_form=form)
     try:
         tx = payu_sim.pay_with_card(
-            order, holder=form.cleaned_data["card_holder"], number=form.cleaned_data["card_number"],
-            installments=form.cleaned_data["installments"], ip=_ip(request),
+            order,
+            holder=form.cleaned_data["card_holder"],
+            number=form.cleaned_data["card_number"],
+            installments=form.cleaned_data["installments"],
+            ip=_ip(request),
         )
     except payu_sim.OrderClosed:
         return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
@@ -134,8 +164,12 @@ def start_pse(request: HttpRequest, order_id: int) -> HttpResponse:
         return _render_checkout(request, order, pse_form=form)
     try:
         tx = payu_sim.start_pse(
-            order, person_type=form.cleaned_data["person_type"], document_type=form.cleaned_data["document_type"],
-            document_number=form.cleaned_data["document_number"], bank_code=form.cleaned_data["bank"], ip=_ip(request),
+            order,
+            person_type=form.cleaned_data["person_type"],
+            document_type=form.cleaned_data["document_type"],
+            document_number=form.cleaned_data["document_number"],
+            bank_code=form.cleaned_data["bank"],
+            ip=_ip(request),
         )
     except payu_sim.OrderClosed:
         return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
@@ -152,7 +186,9 @@ def issue_cash(request: HttpRequest, order_id: int) -> HttpResponse:
     if not form.is_valid():
         return _render_checkout(request, order, cash_form=form)
     try:
-        tx = payu_sim.issue_cash_voucher(order, network=form.cleaned_data["network"], ip=_ip(request))
+        tx = payu_sim.issue_cash_voucher(
+            order, network=form.cleaned_data["network"], ip=_ip(request)
+        )
     except payu_sim.OrderClosed:
         return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
     return see_other(reverse("sandbox:payu_voucher", args=[tx.transaction_id]))
@@ -177,26 +213,42 @@ def pse_bank(request: HttpRequest, transaction_id: Any) -> HttpResponse:
         if form.is_valid():
             tx = payu_sim.resolve_pse(tx, form.cleaned_data["decision"])
             return _back_to_merchant(request, tx)
-    return render(request, "sandbox/pse_bank.html", {
-        **_order_context(tx.order), "attempt": tx, "bank_name": tx.pse_bank_name, "cus": tx.trazability_code,
-        "pending": tx.state == PayUTransactionState.PENDING, "state_label": tx.get_state_display(),
-        "action": reverse("sandbox:payu_pse_bank", args=[tx.transaction_id]),
-        "return_url": payu_sim.response_redirect_url(tx),
-    })
+    return render(
+        request,
+        "sandbox/pse_bank.html",
+        {
+            **_order_context(tx.order),
+            "attempt": tx,
+            "bank_name": tx.pse_bank_name,
+            "cus": tx.trazability_code,
+            "pending": tx.state == PayUTransactionState.PENDING,
+            "state_label": tx.get_state_display(),
+            "action": reverse("sandbox:payu_pse_bank", args=[tx.transaction_id]),
+            "return_url": payu_sim.response_redirect_url(tx),
+        },
+    )
 
 
 @require_GET
 def voucher(request: HttpRequest, transaction_id: Any) -> HttpResponse:
     """The printable cash voucher."""
     tx = _get_tx(transaction_id, Instrument.CASH)
-    return render(request, "sandbox/voucher.html", {
-        **_order_context(tx.order), "attempt": tx, "reference": payu_sim.voucher_reference(tx),
-        "agreement": "110528", "network_label": dict(proto.CASH_NETWORKS).get(tx.payment_method, tx.payment_method),
-        "expires_at": tx.cash_expires_at, "state_label": tx.get_state_display(),
-        "pending": tx.state == PayUTransactionState.PENDING,
-        "return_url": payu_sim.response_redirect_url(tx),
-        "cash_point_url": reverse("sandbox:payu_cash_point"),
-    })
+    return render(
+        request,
+        "sandbox/voucher.html",
+        {
+            **_order_context(tx.order),
+            "attempt": tx,
+            "reference": payu_sim.voucher_reference(tx),
+            "agreement": "110528",
+            "network_label": dict(proto.CASH_NETWORKS).get(tx.payment_method, tx.payment_method),
+            "expires_at": tx.cash_expires_at,
+            "state_label": tx.get_state_display(),
+            "pending": tx.state == PayUTransactionState.PENDING,
+            "return_url": payu_sim.response_redirect_url(tx),
+            "cash_point_url": reverse("sandbox:payu_cash_point"),
+        },
+    )
 
 
 @require_POST
@@ -211,7 +263,9 @@ def expire_voucher_now(request: HttpRequest, transaction_id: Any) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def cash_point(request: HttpRequest) -> HttpResponse:
     """A cashier's screen: type the voucher's payment reference and take the money."""
-    form = CashPointForm(request.POST or None, initial={"reference": request.GET.get("reference", "")})
+    form = CashPointForm(
+        request.POST or None, initial={"reference": request.GET.get("reference", "")}
+    )
     paid: SandboxPayUTransaction | None = None
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -219,26 +273,42 @@ def cash_point(request: HttpRequest) -> HttpResponse:
             paid = payu_sim.pay_voucher(form.cleaned_data["reference"])
         except payu_sim.VoucherError as exc:
             error = str(exc)
-    return render(request, "sandbox/cash_point.html", {
-        **THEME, "form": form, "paid": paid, "error": error,
-        "paid_amount": Decimal(paid.order.amount) if paid else None,
-        "paid_reference": payu_sim.voucher_reference(paid) if paid else "",
-        "paid_currency": paid.order.currency if paid else "",
-    })
+    return render(
+        request,
+        "sandbox/cash_point.html",
+        {
+            **THEME,
+            "form": form,
+            "paid": paid,
+            "error": error,
+            "paid_amount": Decimal(paid.order.amount) if paid else None,
+            "paid_reference": payu_sim.voucher_reference(paid) if paid else "",
+            "paid_currency": paid.order.currency if paid else "",
+        },
+    )
 
 
 @require_GET
 def result(request: HttpRequest, transaction_id: Any) -> HttpResponse:
     """The simulator's own result page (used when the order has no responseUrl)."""
     tx = _get_tx(transaction_id)
-    return render(request, "sandbox/result.html", {
-        **_order_context(tx.order), "attempt": tx, "state": tx.state, "state_label": tx.get_state_display(),
-        "response_code": tx.response_code,
-        "return_url": payu_sim.response_redirect_url(tx),
-        "retry_url": reverse("sandbox:payu_checkout", args=[tx.order.payu_order_id]) if tx.order.is_open else "",
-        "approved": tx.state == PayUTransactionState.APPROVED,
-        "order_state": PayUOrderState(tx.order.state).label,
-    })
+    return render(
+        request,
+        "sandbox/result.html",
+        {
+            **_order_context(tx.order),
+            "attempt": tx,
+            "state": tx.state,
+            "state_label": tx.get_state_display(),
+            "response_code": tx.response_code,
+            "return_url": payu_sim.response_redirect_url(tx),
+            "retry_url": reverse("sandbox:payu_checkout", args=[tx.order.payu_order_id])
+            if tx.order.is_open
+            else "",
+            "approved": tx.state == PayUTransactionState.APPROVED,
+            "order_state": PayUOrderState(tx.order.state).label,
+        },
+    )
 
 
 # --- Queries API ---------------------------------------------------------------------------------------------
@@ -251,5 +321,7 @@ def queries(request: HttpRequest) -> HttpResponse:
     try:
         payload = json.loads(request.body.decode("utf-8"), parse_float=Decimal)
     except (UnicodeDecodeError, ValueError):
-        return json_answer({"code": "ERROR", "error": "Invalid request format: JSON expected", "result": None})
+        return json_answer(
+            {"code": "ERROR", "error": "Invalid request format: JSON expected", "result": None}
+        )
     return json_answer(payu_sim.queries_api(payload))

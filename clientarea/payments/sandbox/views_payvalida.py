@@ -16,7 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientarea.payments.sandbox import payvalida_protocol as proto
 from clientarea.payments.sandbox import payvalida_sim
-from clientarea.payments.sandbox.forms import BankDecisionForm, CardForm, CashForm, CashPointForm, PSEForm
+from clientarea.payments.sandbox.forms import (
+    BankDecisionForm,
+    CardForm,
+    CashForm,
+    CashPointForm,
+    PSEForm,
+)
 from clientarea.payments.sandbox.models import (
     Instrument,
     PayvalidaState,
@@ -49,10 +55,15 @@ def api_order(request: HttpRequest, order: str) -> HttpResponse:
     merchant = request.GET.get("merchant", "")
     checksum = request.GET.get("checksum", "")
     if request.method == "GET":
-        return json_answer(payvalida_sim.consult(
-            order, merchant=merchant, checksum=checksum, aditionalinfo=request.GET.get("aditionalinfo", ""),
-            host=request.get_host(),
-        ))
+        return json_answer(
+            payvalida_sim.consult(
+                order,
+                merchant=merchant,
+                checksum=checksum,
+                aditionalinfo=request.GET.get("aditionalinfo", ""),
+                host=request.get_host(),
+            )
+        )
     if request.method == "DELETE":
         return json_answer(payvalida_sim.delete(order, merchant=merchant, checksum=checksum))
     return HttpResponseNotAllowed(["GET", "DELETE"])
@@ -62,16 +73,27 @@ def api_order(request: HttpRequest, order: str) -> HttpResponse:
 
 
 def _order_context(order: SandboxPayvalidaOrder) -> dict[str, Any]:
-    return {**THEME, "order": order, "amount": Decimal(order.amount), "return_url": payvalida_sim.return_url(order)}
+    return {
+        **THEME,
+        "order": order,
+        "amount": Decimal(order.amount),
+        "return_url": payvalida_sim.return_url(order),
+    }
 
 
 def _order_by_token(token: str) -> SandboxPayvalidaOrder:
     return get_object_or_404(SandboxPayvalidaOrder, token=token or "-")
 
 
-def _render_checkout(request: HttpRequest, order: SandboxPayvalidaOrder, *, card_form: CardForm | None = None,
-                     pse_form: PSEForm | None = None, cash_form: CashForm | None = None,
-                     notice: str = "") -> HttpResponse:
+def _render_checkout(
+    request: HttpRequest,
+    order: SandboxPayvalidaOrder,
+    *,
+    card_form: CardForm | None = None,
+    pse_form: PSEForm | None = None,
+    cash_form: CashForm | None = None,
+    notice: str = "",
+) -> HttpResponse:
     offer = payvalida_sim.offer(order)
     attempts = list(order.attempts.all())
     context = {
@@ -79,7 +101,9 @@ def _render_checkout(request: HttpRequest, order: SandboxPayvalidaOrder, *, card
         "offer": offer,
         "payable": order.state == PayvalidaState.PENDIENTE,
         "attempts": attempts,
-        "pending_attempts": [a for a in attempts if a.state == SandboxPayvalidaAttempt.State.PENDING],
+        "pending_attempts": [
+            a for a in attempts if a.state == SandboxPayvalidaAttempt.State.PENDING
+        ],
         "expires_at": payvalida_sim.expires_at(order),
         "card_form": card_form or CardForm(brands=CARD_BRANDS),
         "pse_form": pse_form or PSEForm(),
@@ -101,7 +125,13 @@ def checkout(request: HttpRequest) -> HttpResponse:
     payvalida_sim.expire_if_due(order)
     order.refresh_from_db()
     # Like the real checkout link, reopening it shows the cash voucher already issued for the order.
-    voucher = order.attempts.filter(instrument=Instrument.CASH, state=SandboxPayvalidaAttempt.State.PENDING).order_by("-id").first()
+    voucher = (
+        order.attempts.filter(
+            instrument=Instrument.CASH, state=SandboxPayvalidaAttempt.State.PENDING
+        )
+        .order_by("-id")
+        .first()
+    )
     if voucher is not None:
         return see_other(reverse("sandbox:payvalida_voucher", args=[voucher.attempt_id]))
     return _render_checkout(request, order)
@@ -112,11 +142,20 @@ def _checkout_url(order: SandboxPayvalidaOrder) -> str:
 
 
 def _declined(request: HttpRequest, attempt: SandboxPayvalidaAttempt) -> HttpResponse:
-    return render(request, "sandbox/result.html", {
-        **_order_context(attempt.order), "attempt": attempt, "state": "DECLINED",
-        "state_label": "Declined", "response_code": attempt.response_code, "approved": False,
-        "retry_url": _checkout_url(attempt.order), "order_state": attempt.order.get_state_display(),
-    })
+    return render(
+        request,
+        "sandbox/result.html",
+        {
+            **_order_context(attempt.order),
+            "attempt": attempt,
+            "state": "DECLINED",
+            "state_label": "Declined",
+            "response_code": attempt.response_code,
+            "approved": False,
+            "retry_url": _checkout_url(attempt.order),
+            "order_state": attempt.order.get_state_display(),
+        },
+    )
 
 
 def _not_payable(request: HttpRequest, order: SandboxPayvalidaOrder) -> HttpResponse:
@@ -134,7 +173,9 @@ def pay_card(request: HttpRequest) -> HttpResponse:
         return _render_checkout(request, order, card_form=form)
     try:
         attempt = payvalida_sim.pay_with_card(
-            order, holder=form.cleaned_data["card_holder"], number=form.cleaned_data["card_number"],
+            order,
+            holder=form.cleaned_data["card_holder"],
+            number=form.cleaned_data["card_number"],
             installments=form.cleaned_data["installments"],
         )
     except payvalida_sim.OrderNotPayable:
@@ -154,8 +195,11 @@ def start_pse(request: HttpRequest) -> HttpResponse:
         return _render_checkout(request, order, pse_form=form)
     try:
         attempt = payvalida_sim.start_pse(
-            order, person_type=form.cleaned_data["person_type"], document_type=form.cleaned_data["document_type"],
-            document_number=form.cleaned_data["document_number"], bank_code=form.cleaned_data["bank"],
+            order,
+            person_type=form.cleaned_data["person_type"],
+            document_type=form.cleaned_data["document_type"],
+            document_number=form.cleaned_data["document_number"],
+            bank_code=form.cleaned_data["bank"],
         )
     except payvalida_sim.OrderNotPayable:
         return _not_payable(request, order)
@@ -179,7 +223,11 @@ def issue_cash(request: HttpRequest) -> HttpResponse:
 
 
 def _get_attempt(attempt_id: Any, instrument: str) -> SandboxPayvalidaAttempt:
-    return get_object_or_404(SandboxPayvalidaAttempt.objects.select_related("order"), attempt_id=attempt_id, instrument=instrument)
+    return get_object_or_404(
+        SandboxPayvalidaAttempt.objects.select_related("order"),
+        attempt_id=attempt_id,
+        instrument=instrument,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -196,11 +244,19 @@ def pse_bank(request: HttpRequest, attempt_id: Any) -> HttpResponse:
             if attempt.state == SandboxPayvalidaAttempt.State.DECLINED:
                 return _declined(request, attempt)
             return HttpResponseRedirect(payvalida_sim.return_url(attempt.order))
-    return render(request, "sandbox/pse_bank.html", {
-        **_order_context(attempt.order), "attempt": attempt, "bank_name": attempt.pse_bank_name, "cus": attempt.cus,
-        "pending": attempt.state == SandboxPayvalidaAttempt.State.PENDING, "state_label": attempt.get_state_display(),
-        "action": reverse("sandbox:payvalida_pse_bank", args=[attempt.attempt_id]),
-    })
+    return render(
+        request,
+        "sandbox/pse_bank.html",
+        {
+            **_order_context(attempt.order),
+            "attempt": attempt,
+            "bank_name": attempt.pse_bank_name,
+            "cus": attempt.cus,
+            "pending": attempt.state == SandboxPayvalidaAttempt.State.PENDING,
+            "state_label": attempt.get_state_display(),
+            "action": reverse("sandbox:payvalida_pse_bank", args=[attempt.attempt_id]),
+        },
+    )
 
 
 @require_GET
@@ -208,18 +264,30 @@ def voucher(request: HttpRequest, attempt_id: Any) -> HttpResponse:
     """The printable cash voucher (pay it with the order's reference)."""
     attempt = _get_attempt(attempt_id, Instrument.CASH)
     order = attempt.order
-    return render(request, "sandbox/voucher.html", {
-        **_order_context(order), "attempt": attempt, "reference": order.reference, "agreement": "",
-        "network_label": attempt.payment_name.title(), "expires_at": payvalida_sim.expires_at(order),
-        "state_label": attempt.get_state_display(), "pending": attempt.state == SandboxPayvalidaAttempt.State.PENDING,
-        "cash_point_url": reverse("sandbox:payvalida_cash_point"), "reference_pol": order.pv_order_id,
-    })
+    return render(
+        request,
+        "sandbox/voucher.html",
+        {
+            **_order_context(order),
+            "attempt": attempt,
+            "reference": order.reference,
+            "agreement": "",
+            "network_label": attempt.payment_name.title(),
+            "expires_at": payvalida_sim.expires_at(order),
+            "state_label": attempt.get_state_display(),
+            "pending": attempt.state == SandboxPayvalidaAttempt.State.PENDING,
+            "cash_point_url": reverse("sandbox:payvalida_cash_point"),
+            "reference_pol": order.pv_order_id,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def cash_point(request: HttpRequest) -> HttpResponse:
     """A cashier's screen: type the order reference and take the money."""
-    form = CashPointForm(request.POST or None, initial={"reference": request.GET.get("reference", "")})
+    form = CashPointForm(
+        request.POST or None, initial={"reference": request.GET.get("reference", "")}
+    )
     paid: SandboxPayvalidaAttempt | None = None
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -227,12 +295,19 @@ def cash_point(request: HttpRequest) -> HttpResponse:
             paid = payvalida_sim.pay_voucher(form.cleaned_data["reference"])
         except payvalida_sim.VoucherError as exc:
             error = str(exc)
-    return render(request, "sandbox/cash_point.html", {
-        **THEME, "form": form, "paid": paid, "error": error,
-        "paid_amount": Decimal(paid.order.amount) if paid else None,
-        "paid_reference": paid.order.reference if paid else "",
-        "paid_currency": paid.order.money if paid else "",
-    })
+    return render(
+        request,
+        "sandbox/cash_point.html",
+        {
+            **THEME,
+            "form": form,
+            "paid": paid,
+            "error": error,
+            "paid_amount": Decimal(paid.order.amount) if paid else None,
+            "paid_reference": paid.order.reference if paid else "",
+            "paid_currency": paid.order.money if paid else "",
+        },
+    )
 
 
 @require_POST

@@ -15,7 +15,9 @@ from clientarea.test import BaseTestCase
 
 
 def json_response(data, status: int = 200) -> HttpResponse:
-    return HttpResponse(status=status, body=json.dumps(data).encode(), headers={"content-type": "application/json"})
+    return HttpResponse(
+        status=status, body=json.dumps(data).encode(), headers={"content-type": "application/json"}
+    )
 
 
 class FakeNetwork:
@@ -44,25 +46,72 @@ class FakeNetwork:
             transactions = self.payu_transactions.get(reference)
             if transactions is None:
                 return json_response({"code": "SUCCESS", "error": None, "result": None})
-            return json_response({"code": "SUCCESS", "error": None, "result": {"payload": [
-                {"id": 1400000123, "referenceCode": reference, "status": "IN_PROGRESS", "transactions": transactions}]}})
+            return json_response(
+                {
+                    "code": "SUCCESS",
+                    "error": None,
+                    "result": {
+                        "payload": [
+                            {
+                                "id": 1400000123,
+                                "referenceCode": reference,
+                                "status": "IN_PROGRESS",
+                                "transactions": transactions,
+                            }
+                        ]
+                    },
+                }
+            )
         if "/api/v3/porders" in url:
             path = url.split("?", 1)[0]
             if method == "POST":
                 order = json.loads(body)["order"]
-                self.payvalida_orders.setdefault(order, {"STATE": "PENDIENTE", "ORDER": order, "CODE": "95601",
-                                                         "AMOUNT": json.loads(body)["amount"], "CURRENCY": "COP",
-                                                         "PAYMNENT_METHOD": json.loads(body).get("method", "").upper()})
-                return json_response({"CODE": "0000", "DESC": "OK", "DATA": {
-                    "OrdenID": order, "Monto": "119000.0", "PVordenID": "95601", "Referencia": "989898101",
-                    "Operacion": "CREADA", "checkout": "checkout.payvalida.com/?token=eyJtoken"}})
+                self.payvalida_orders.setdefault(
+                    order,
+                    {
+                        "STATE": "PENDIENTE",
+                        "ORDER": order,
+                        "CODE": "95601",
+                        "AMOUNT": json.loads(body)["amount"],
+                        "CURRENCY": "COP",
+                        "PAYMNENT_METHOD": json.loads(body).get("method", "").upper(),
+                    },
+                )
+                return json_response(
+                    {
+                        "CODE": "0000",
+                        "DESC": "OK",
+                        "DATA": {
+                            "OrdenID": order,
+                            "Monto": "119000.0",
+                            "PVordenID": "95601",
+                            "Referencia": "989898101",
+                            "Operacion": "CREADA",
+                            "checkout": "checkout.payvalida.com/?token=eyJtoken",
+                        },
+                    }
+                )
             order = path.rsplit("/", 1)[1]
             if method == "DELETE":
                 self.deleted.append(order)
-                if order in self.payvalida_orders and self.payvalida_orders[order]["STATE"] == "PENDIENTE":
+                if (
+                    order in self.payvalida_orders
+                    and self.payvalida_orders[order]["STATE"] == "PENDIENTE"
+                ):
                     self.payvalida_orders[order]["STATE"] = "CANCELADA"
-                    return json_response({"CODE": "0000", "DESC": "OK", "DATA": {"OrderID": order, "Operation": "DELETED"}})
-                return json_response({"CODE": "0041", "DESC": "Order is not registered or are APPROVED, EXPIRED or CANCELLED"})
+                    return json_response(
+                        {
+                            "CODE": "0000",
+                            "DESC": "OK",
+                            "DATA": {"OrderID": order, "Operation": "DELETED"},
+                        }
+                    )
+                return json_response(
+                    {
+                        "CODE": "0041",
+                        "DESC": "Order is not registered or are APPROVED, EXPIRED or CANCELLED",
+                    }
+                )
             data = self.payvalida_orders.get(order)
             if data is None:
                 return json_response({"CODE": "0013", "DESC": "Not exist transaction ID"})
@@ -70,13 +119,29 @@ class FakeNetwork:
         return HttpResponse(status=404, body=b"not found")
 
 
-def payu_transaction(transaction_id: str, *, state: str = "APPROVED", value=119000, currency: str = "COP", method: str = "VISA") -> dict:
-    return {"id": transaction_id, "paymentMethod": method, "transactionResponse": {"state": state, "responseCode": state},
-            "additionalValues": {"TX_VALUE": {"value": value, "currency": currency}}}
+def payu_transaction(
+    transaction_id: str,
+    *,
+    state: str = "APPROVED",
+    value=119000,
+    currency: str = "COP",
+    method: str = "VISA",
+) -> dict:
+    return {
+        "id": transaction_id,
+        "paymentMethod": method,
+        "transactionResponse": {"state": state, "responseCode": state},
+        "additionalValues": {"TX_VALUE": {"value": value, "currency": currency}},
+    }
 
 
-@override_settings(PAYMENTS_IP_ALLOWLIST=False, PAYU_ENABLED=True, PAYVALIDA_ENABLED=True,
-                   PAYU_SIGNATURE_ALGORITHM="SHA256", PAYU_SECRET_KEY="")
+@override_settings(
+    PAYMENTS_IP_ALLOWLIST=False,
+    PAYU_ENABLED=True,
+    PAYVALIDA_ENABLED=True,
+    PAYU_SIGNATURE_ALGORITHM="SHA256",
+    PAYU_SECRET_KEY="",
+)
 class PaymentsTestCase(BaseTestCase):
     """alice has a renewal order ($ 119.000) for an active service; bob has one too."""
 
@@ -94,8 +159,13 @@ class PaymentsTestCase(BaseTestCase):
         self.assertEqual(self.order.total, Decimal("119000.00"))
 
     def start(self, gateway: str = "payu", *, order=None, customer=None, method=None):
-        return services.start_payment(order=order or self.order, customer=customer or self.alice,
-                                      gateway_code=gateway, method=method, language="es")
+        return services.start_payment(
+            order=order or self.order,
+            customer=customer or self.alice,
+            gateway_code=gateway,
+            method=method,
+            language="es",
+        )
 
     def refresh(self):
         self.order.refresh_from_db()

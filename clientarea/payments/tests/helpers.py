@@ -36,6 +36,7 @@ _seq = itertools.count(1)
 
 # --- Orders ------------------------------------------------------------------------------
 
+
 def make_product(price: Decimal = Decimal("100000.00")) -> Product:
     n = next(_seq)
     product = Product.objects.create(code=f"host-{n}", name=f"Hosting {n}", kind="hosting")
@@ -47,13 +48,30 @@ def make_renewal_order(customer, *, price: Decimal = Decimal("100000.00")) -> tu
     """An active service due in 5 days and its pending renewal order (price + 19 % IVA)."""
     product = make_product(price)
     due = local_today() + dt.timedelta(days=5)
-    service = Service.objects.create(customer=customer, product=product, cycle="monthly", price=price,
-                                     status=ServiceStatus.ACTIVE, start_date=due - dt.timedelta(days=30),
-                                     next_due_date=due, anchor_day=due.day)
-    order = billing_services.create_order(customer=customer, lines=[billing_services.LineSpec(
-        kind=ItemKind.RENEWAL, description=f"Renewal {product.name}", unit_price=price, service=service,
-        period_start=due, period_end=due + dt.timedelta(days=30),
-    )], notify=False)
+    service = Service.objects.create(
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        price=price,
+        status=ServiceStatus.ACTIVE,
+        start_date=due - dt.timedelta(days=30),
+        next_due_date=due,
+        anchor_day=due.day,
+    )
+    order = billing_services.create_order(
+        customer=customer,
+        lines=[
+            billing_services.LineSpec(
+                kind=ItemKind.RENEWAL,
+                description=f"Renewal {product.name}",
+                unit_price=price,
+                service=service,
+                period_start=due,
+                period_end=due + dt.timedelta(days=30),
+            )
+        ],
+        notify=False,
+    )
     return order, service
 
 
@@ -63,14 +81,19 @@ def renewals(service: Service) -> int:
 
 # --- PayU ------------------------------------------------------------------------------------
 
+
 def payu_new_value(value: str) -> str:
     two = Decimal(value).quantize(Decimal("0.01"))
     one = two.quantize(Decimal("0.1"))
     return f"{one}" if one == two else f"{two}"
 
 
-def payu_sign(*, merchant_id: str, reference: str, value: str, currency: str, state_pol: str) -> str:
-    payload = "~".join([settings.PAYU_API_KEY, merchant_id, reference, payu_new_value(value), currency, state_pol]).encode()
+def payu_sign(
+    *, merchant_id: str, reference: str, value: str, currency: str, state_pol: str
+) -> str:
+    payload = "~".join(
+        [settings.PAYU_API_KEY, merchant_id, reference, payu_new_value(value), currency, state_pol]
+    ).encode()
     algorithm = settings.PAYU_SIGNATURE_ALGORITHM.upper()
     if algorithm == "MD5":
         return hashlib.md5(payload).hexdigest()
@@ -82,38 +105,87 @@ def payu_sign(*, merchant_id: str, reference: str, value: str, currency: str, st
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
-def payu_confirmation(reference: str, value: str, *, state_pol: str = "4", transaction_id: str | None = None,
-                      currency: str = "COP", merchant_id: str | None = None, method_type: str = "2", **extra) -> dict[str, str]:
+def payu_confirmation(
+    reference: str,
+    value: str,
+    *,
+    state_pol: str = "4",
+    transaction_id: str | None = None,
+    currency: str = "COP",
+    merchant_id: str | None = None,
+    method_type: str = "2",
+    **extra,
+) -> dict[str, str]:
     """The fields of a PayU confirmation POST, signed."""
     merchant = merchant_id or settings.PAYU_MERCHANT_ID
     fields = {
-        "merchant_id": merchant, "state_pol": state_pol, "risk": "0.0",
+        "merchant_id": merchant,
+        "state_pol": state_pol,
+        "risk": "0.0",
         "response_code_pol": "1" if state_pol == "4" else "5",
-        "response_message_pol": {"4": "APPROVED", "6": "ENTITY_DECLINED", "5": "EXPIRED_TRANSACTION", "7": "PENDING"}.get(state_pol, "ERROR"),
-        "reference_sale": reference, "reference_pol": "1400000123", "value": value, "currency": currency, "tax": "0.00",
-        "transaction_id": transaction_id or str(uuid.uuid4()), "payment_method_type": method_type,
+        "response_message_pol": {
+            "4": "APPROVED",
+            "6": "ENTITY_DECLINED",
+            "5": "EXPIRED_TRANSACTION",
+            "7": "PENDING",
+        }.get(state_pol, "ERROR"),
+        "reference_sale": reference,
+        "reference_pol": "1400000123",
+        "value": value,
+        "currency": currency,
+        "tax": "0.00",
+        "transaction_id": transaction_id or str(uuid.uuid4()),
+        "payment_method_type": method_type,
         "payment_method_name": {"2": "VISA", "4": "PSE", "7": "EFECTY"}.get(method_type, "VISA"),
-        "email_buyer": "alice@example.com", "transaction_date": "2026-11-24 10:00:00", "test": "1", "attempts": "1",
+        "email_buyer": "alice@example.com",
+        "transaction_date": "2026-11-24 10:00:00",
+        "test": "1",
+        "attempts": "1",
     }
     fields.update(extra)
-    fields["sign"] = payu_sign(merchant_id=merchant, reference=reference, value=value, currency=currency, state_pol=state_pol)
+    fields["sign"] = payu_sign(
+        merchant_id=merchant,
+        reference=reference,
+        value=value,
+        currency=currency,
+        state_pol=state_pol,
+    )
     return fields
 
 
 def post_payu(client: Client, fields: dict[str, str], **kwargs):
-    return client.post("/payments/payu/confirmation/", data=urllib.parse.urlencode(fields),
-                       content_type="application/x-www-form-urlencoded", **kwargs)
+    return client.post(
+        "/payments/payu/confirmation/",
+        data=urllib.parse.urlencode(fields),
+        content_type="application/x-www-form-urlencoded",
+        **kwargs,
+    )
 
 
 # --- Payvalida ---------------------------------------------------------------------------------
 
-def payvalida_notification(reference: str, *, status: str = "approved", amount: str | None = None, pv_po_id: str = "95601",
-                           currency: str = "COP", method: str = "efecty", checksum: str | None = None) -> dict[str, str]:
+
+def payvalida_notification(
+    reference: str,
+    *,
+    status: str = "approved",
+    amount: str | None = None,
+    pv_po_id: str = "95601",
+    currency: str = "COP",
+    method: str = "efecty",
+    checksum: str | None = None,
+) -> dict[str, str]:
     po_id = reference.replace("-", "")
     body = {
-        "pv_po_id": pv_po_id, "po_id": po_id, "status": status,
-        "pv_checksum": checksum or hashlib.sha256(f"{po_id}{status}{settings.PAYVALIDA_NOTIFICATION_HASH}".encode()).hexdigest(),
-        "iso_currency": currency, "pv_payment": method,
+        "pv_po_id": pv_po_id,
+        "po_id": po_id,
+        "status": status,
+        "pv_checksum": checksum
+        or hashlib.sha256(
+            f"{po_id}{status}{settings.PAYVALIDA_NOTIFICATION_HASH}".encode()
+        ).hexdigest(),
+        "iso_currency": currency,
+        "pv_payment": method,
     }
     if amount is not None:
         body["amount"] = amount
@@ -121,4 +193,6 @@ def payvalida_notification(reference: str, *, status: str = "approved", amount: 
 
 
 def post_payvalida(client: Client, body: dict[str, str]):
-    return client.post("/payments/payvalida/notification/", data=json.dumps(body), content_type="application/json")
+    return client.post(
+        "/payments/payvalida/notification/", data=json.dumps(body), content_type="application/json"
+    )

@@ -13,17 +13,32 @@ class PaymentAdminTests(PaymentsTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="a"))
-        post_payu(self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="b"))
+        post_payu(
+            self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="a")
+        )
+        post_payu(
+            self.client, payu_confirmation(self.payment.reference, "119000.00", transaction_id="b")
+        )
         # PayU's own list confirms the second charge: flagged for refund
-        self.network.payu_transactions[self.payment.reference] = [payu_transaction("a"), payu_transaction("b")]
+        self.network.payu_transactions[self.payment.reference] = [
+            payu_transaction("a"),
+            payu_transaction("b"),
+        ]
         services.check_payment(self.payment, close_expired=False)
         self.payment.refresh_from_db()
         self.login(self.carol)
 
     def test_the_list_filters_and_search_work(self):
-        for query in ("", "?attention=refund", "?refund_status__exact=flagged", "?status__exact=approved&gateway__exact=payu",
-                      f"?q={self.order.number}", "?q=alice@example.com", "?needs_review__exact=1", "?duplicate__exact=1"):
+        for query in (
+            "",
+            "?attention=refund",
+            "?refund_status__exact=flagged",
+            "?status__exact=approved&gateway__exact=payu",
+            f"?q={self.order.number}",
+            "?q=alice@example.com",
+            "?needs_review__exact=1",
+            "?duplicate__exact=1",
+        ):
             with self.subTest(query):
                 response = self.client.get(f"/admin/payments/payment/{query}")
                 self.assertEqual(response.status_code, 200)
@@ -36,7 +51,9 @@ class PaymentAdminTests(PaymentsTestCase):
         self.assertNotContains(response, 'name="_save"')
         self.assertNotContains(response, 'name="status"')
         message = PaymentMessage.objects.first()
-        self.assertEqual(self.client.get(f"/admin/payments/paymentmessage/{message.pk}/change/").status_code, 200)
+        self.assertEqual(
+            self.client.get(f"/admin/payments/paymentmessage/{message.pk}/change/").status_code, 200
+        )
         self.assertEqual(self.client.get("/admin/payments/paymentmessage/").status_code, 200)
         self.assertEqual(self.client.get("/admin/payments/payment/add/").status_code, 403)
 
@@ -52,13 +69,23 @@ class PaymentAdminTests(PaymentsTestCase):
         self.payment.refresh_from_db()
         self.assertEqual(self.payment.refund_status, RefundStatus.REFUNDED)
         self.assertEqual(self.payment.refunded_by, self.carol)
-        self.assertTrue(AuditEvent.objects.filter(action="payment.refunded", target=self.payment.reference).exists())
+        self.assertTrue(
+            AuditEvent.objects.filter(
+                action="payment.refunded", target=self.payment.reference
+            ).exists()
+        )
 
     def test_the_list_action_marks_only_flagged_payments(self):
         other, _ = self.start(order=self._other_order())
-        response = self.client.post("/admin/payments/payment/", {
-            "action": "mark_refunded_action", "_selected_action": [self.payment.pk, other.pk], "apply": "1", "note": "bank transfer 55",
-        })
+        response = self.client.post(
+            "/admin/payments/payment/",
+            {
+                "action": "mark_refunded_action",
+                "_selected_action": [self.payment.pk, other.pk],
+                "apply": "1",
+                "note": "bank transfer 55",
+            },
+        )
         self.assertEqual(response.status_code, 302)
         self.payment.refresh_from_db()
         other.refresh_from_db()
@@ -69,7 +96,9 @@ class PaymentAdminTests(PaymentsTestCase):
         other_order = self._other_order()
         other, _ = self.start(order=other_order)
         self.network.payu_transactions[other.reference] = [payu_transaction("tx-q")]
-        response = self.client.post("/admin/payments/payment/", {"action": "query_again", "_selected_action": [other.pk]})
+        response = self.client.post(
+            "/admin/payments/payment/", {"action": "query_again", "_selected_action": [other.pk]}
+        )
         self.assertEqual(response.status_code, 302)
         other.refresh_from_db()
         other_order.refresh_from_db()
@@ -90,15 +119,25 @@ class StuckMessageAdminTests(PaymentsTestCase):
         from unittest import mock
 
         payment, _ = self.start()
-        with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("bug")):
-            post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="late"))
+        with mock.patch(
+            "clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("bug")
+        ):
+            post_payu(
+                self.client,
+                payu_confirmation(payment.reference, "119000.00", transaction_id="late"),
+            )
         message = PaymentMessage.objects.get()
         self.login(self.carol)
         waiting = self.client.get("/admin/payments/paymentmessage/?waiting=yes")
         self.assertContains(waiting, "RuntimeError")
-        self.assertNotContains(self.client.get("/admin/payments/paymentmessage/?waiting=stuck"), "RuntimeError")
-        response = self.client.post("/admin/payments/paymentmessage/?waiting=yes",
-                                    {"action": "apply_again", "_selected_action": [message.pk]}, follow=True)
+        self.assertNotContains(
+            self.client.get("/admin/payments/paymentmessage/?waiting=stuck"), "RuntimeError"
+        )
+        response = self.client.post(
+            "/admin/payments/paymentmessage/?waiting=yes",
+            {"action": "apply_again", "_selected_action": [message.pk]},
+            follow=True,
+        )
         self.assertContains(response, "applied")
         message.refresh_from_db()
         self.refresh()
@@ -106,9 +145,15 @@ class StuckMessageAdminTests(PaymentsTestCase):
         self.assertEqual(self.order.state, "paid")
         self.assertTrue(AuditEvent.objects.filter(action="payment.message_retried").exists())
         # Again: nothing left to apply, said plainly.
-        again = self.client.post("/admin/payments/paymentmessage/", {"action": "apply_again", "_selected_action": [message.pk]}, follow=True)
-        self.assertContains(again, f"<li class=\"warning\">#{message.pk}: ")
-        self.assertNotContains(self.client.get("/admin/payments/paymentmessage/?waiting=yes"), "RuntimeError")
+        again = self.client.post(
+            "/admin/payments/paymentmessage/",
+            {"action": "apply_again", "_selected_action": [message.pk]},
+            follow=True,
+        )
+        self.assertContains(again, f'<li class="warning">#{message.pk}: ')
+        self.assertNotContains(
+            self.client.get("/admin/payments/paymentmessage/?waiting=yes"), "RuntimeError"
+        )
 
 
 class GatewaySwitchTests(PaymentsTestCase):
@@ -120,10 +165,15 @@ class GatewaySwitchTests(PaymentsTestCase):
 
         started, _ = self.start()  # before the outage
         self.login(self.carol)
-        response = self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "PayU outage"})
+        response = self.client.post(
+            "/admin/payments/payment/gateway/payu/switch/",
+            {"offered": "0", "reason": "PayU outage"},
+        )
         self.assertRedirects(response, "/admin/payments/payment/", fetch_redirect_response=False)
         self.assertContains(self.client.get("/admin/payments/payment/"), 'id="gateway-resume-payu"')
-        self.assertTrue(AuditEvent.objects.filter(action="payment.gateway_switched", target="payu").exists())
+        self.assertTrue(
+            AuditEvent.objects.filter(action="payment.gateway_switched", target="payu").exists()
+        )
         # Customers: PayU is shown as unavailable and cannot be started
         self.login(self.alice)
         html = self.client.get(f"/payments/pay/{self.order.number}/").content.decode()
@@ -133,7 +183,10 @@ class GatewaySwitchTests(PaymentsTestCase):
         with self.assertRaises(services.PaymentRefused):
             self.start()
         # ...but the payment started before is still confirmed and applied
-        self.assertEqual(post_payu(self.client, payu_confirmation(started.reference, "119000.00")).status_code, 200)
+        self.assertEqual(
+            post_payu(self.client, payu_confirmation(started.reference, "119000.00")).status_code,
+            200,
+        )
         self.refresh()
         self.assertEqual(self.order.state, "paid")
         # On again
@@ -145,16 +198,31 @@ class GatewaySwitchTests(PaymentsTestCase):
         from clientarea.payments.models import GatewaySwitch
 
         self.login(self.carol)
-        response = self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "  "}, follow=True)
+        response = self.client.post(
+            "/admin/payments/payment/gateway/payu/switch/",
+            {"offered": "0", "reason": "  "},
+            follow=True,
+        )
         self.assertContains(response, '<li class="error">')  # "say why it is switched off"
         self.assertFalse(GatewaySwitch.objects.filter(offered=False).exists())
-        self.assertEqual(self.client.post("/admin/payments/payment/gateway/stripe/switch/", {"offered": "0", "reason": "x"}).status_code, 404)
-        self.assertEqual(self.client.get("/admin/payments/payment/gateway/payu/switch/").status_code, 405)
+        self.assertEqual(
+            self.client.post(
+                "/admin/payments/payment/gateway/stripe/switch/", {"offered": "0", "reason": "x"}
+            ).status_code,
+            404,
+        )
+        self.assertEqual(
+            self.client.get("/admin/payments/payment/gateway/payu/switch/").status_code, 405
+        )
 
     def test_staff_without_the_permission_cannot_switch(self):
         from clientarea.accounts.models import User
 
-        clerk = User.objects.create_user(email="clerk@conexcol.example", password="x" * 12, is_staff=True)
+        clerk = User.objects.create_user(
+            email="clerk@conexcol.example", password="x" * 12, is_staff=True
+        )
         self.client.force_login(clerk)
-        response = self.client.post("/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "x"})
+        response = self.client.post(
+            "/admin/payments/payment/gateway/payu/switch/", {"offered": "0", "reason": "x"}
+        )
         self.assertEqual(response.status_code, 403)

@@ -16,7 +16,12 @@ from django.test import Client
 from clientarea.billing.models import OrderEvent
 from clientarea.payments import services
 from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus, RefundStatus
-from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu, renewals
+from clientarea.payments.tests.helpers import (
+    make_renewal_order,
+    payu_confirmation,
+    post_payu,
+    renewals,
+)
 from clientarea.test import make_customer, make_provider
 
 THREADS = 8
@@ -57,7 +62,9 @@ def order_to_pay(settings):
 @pytest.mark.django_db(transaction=True)
 def test_eight_simultaneous_copies_of_one_confirmation_pay_once(order_to_pay):
     customer, order, service = order_to_pay
-    payment, _ = services.start_payment(order=order, customer=customer, gateway_code="payu", language="es")
+    payment, _ = services.start_payment(
+        order=order, customer=customer, gateway_code="payu", language="es"
+    )
     fields = payu_confirmation(payment.reference, "119000.00", transaction_id="tx-race")
     with mock.patch("clientarea.payments.services._schedule_check"):
         statuses = _post_all([fields] * THREADS)
@@ -77,19 +84,34 @@ def test_eight_simultaneous_copies_of_one_confirmation_pay_once(order_to_pay):
 def test_eight_different_approved_attempts_at_once_pay_once_and_flag_the_rest(order_to_pay):
     customer, order, service = order_to_pay
     payments = [
-        Payment.objects.create(reference=f"{order.number}-{n}", gateway_reference=f"{order.number}-{n}", attempt=n, order=order,
-                               customer=customer, gateway="payu", amount=Decimal("119000.00"), currency="COP",
-                               tax=Decimal("19000.00"), tax_base=Decimal("100000.00"))
+        Payment.objects.create(
+            reference=f"{order.number}-{n}",
+            gateway_reference=f"{order.number}-{n}",
+            attempt=n,
+            order=order,
+            customer=customer,
+            gateway="payu",
+            amount=Decimal("119000.00"),
+            currency="COP",
+            tax=Decimal("19000.00"),
+            tax_base=Decimal("100000.00"),
+        )
         for n in range(1, THREADS + 1)
     ]
-    bodies = [payu_confirmation(p.reference, "119000.00", transaction_id=f"tx-{p.attempt}") for p in payments]
+    bodies = [
+        payu_confirmation(p.reference, "119000.00", transaction_id=f"tx-{p.attempt}")
+        for p in payments
+    ]
     statuses = _post_all(bodies)
     assert statuses == [200] * THREADS
     order.refresh_from_db()
     assert order.state == "paid"
     assert renewals(service) == 1
     assert Payment.objects.filter(status=PaymentStatus.APPROVED).count() == THREADS
-    assert Payment.objects.filter(duplicate=True, refund_status=RefundStatus.FLAGGED).count() == THREADS - 1
+    assert (
+        Payment.objects.filter(duplicate=True, refund_status=RefundStatus.FLAGGED).count()
+        == THREADS - 1
+    )
     winner = Payment.objects.get(duplicate=False)
     assert order.payment_reference == f"payu:{winner.gateway_transaction_id}"
 
@@ -99,9 +121,19 @@ def test_eight_different_approved_attempts_at_once_pay_once_and_flag_the_rest(or
 def test_workers_racing_on_one_stored_message_apply_it_once(order_to_pay):
     """The queued job, the sweep and a staff "apply again" may all pick up the same inbox row at once."""
     customer, order, service = order_to_pay
-    payment, _ = services.start_payment(order=order, customer=customer, gateway_code="payu", language="es")
-    with mock.patch("clientarea.payments.tasks.apply_message_task"):  # stored and acknowledged, not applied yet
-        assert post_payu(Client(), payu_confirmation(payment.reference, "119000.00", transaction_id="tx-stored")).status_code == 200
+    payment, _ = services.start_payment(
+        order=order, customer=customer, gateway_code="payu", language="es"
+    )
+    with mock.patch(
+        "clientarea.payments.tasks.apply_message_task"
+    ):  # stored and acknowledged, not applied yet
+        assert (
+            post_payu(
+                Client(),
+                payu_confirmation(payment.reference, "119000.00", transaction_id="tx-stored"),
+            ).status_code
+            == 200
+        )
     message = PaymentMessage.objects.get()
     assert not message.processed
     barrier = threading.Barrier(THREADS)

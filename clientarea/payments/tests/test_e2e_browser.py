@@ -33,13 +33,34 @@ def renewal():
     make_resolution()
     product = Product.objects.create(code="hosting-pyme", name="Hosting Pyme", kind="hosting")
     ProductPrice.objects.create(product=product, cycle="annual", price=Decimal("480000"))
-    alice = make_customer("alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050")
+    alice = make_customer(
+        "alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050"
+    )
     due = local_today() + dt.timedelta(days=10)
-    service = Service.objects.create(customer=alice, product=product, cycle="annual", price=Decimal("480000"), label="alice.co",
-                                     status="active", start_date=due.replace(year=due.year - 1), next_due_date=due, anchor_day=due.day)
-    order = billing.create_order(customer=alice, lines=[billing.LineSpec(
-        kind=ItemKind.RENEWAL, description="Hosting Pyme · alice.co (renovación)", unit_price=Decimal("480000"),
-        service=service, period_start=due, period_end=billing.period_end_for(cycle="annual", start=due, anchor_day=due.day))])
+    service = Service.objects.create(
+        customer=alice,
+        product=product,
+        cycle="annual",
+        price=Decimal("480000"),
+        label="alice.co",
+        status="active",
+        start_date=due.replace(year=due.year - 1),
+        next_due_date=due,
+        anchor_day=due.day,
+    )
+    order = billing.create_order(
+        customer=alice,
+        lines=[
+            billing.LineSpec(
+                kind=ItemKind.RENEWAL,
+                description="Hosting Pyme · alice.co (renovación)",
+                unit_price=Decimal("480000"),
+                service=service,
+                period_start=due,
+                period_end=billing.period_end_for(cycle="annual", start=due, anchor_day=due.day),
+            )
+        ],
+    )
     return alice, service, order
 
 
@@ -74,7 +95,9 @@ def assert_paid_and_renewed(order, service) -> None:
     order.refresh_from_db()
     service.refresh_from_db()
     assert order.state == "paid"
-    assert service.next_due_date == billing.period_end_for(cycle="annual", start=order.items.get().period_start, anchor_day=service.anchor_day)
+    assert service.next_due_date == billing.period_end_for(
+        cycle="annual", start=order.items.get().period_start, anchor_day=service.anchor_day
+    )
     assert OutgoingEmail.objects.filter(template="order_paid", customer=order.customer).count() == 1
 
 

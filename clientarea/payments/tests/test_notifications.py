@@ -51,39 +51,67 @@ class PayUConfirmationTests(PaymentsTestCase):
     def test_it_accepts_a_json_confirmation(self):
         payment, _ = self.start()
         fields = payu_confirmation(payment.reference, "119000.00")
-        response = self.client.post("/payments/payu/confirmation/", data=json.dumps(fields), content_type="application/json")
+        response = self.client.post(
+            "/payments/payu/confirmation/", data=json.dumps(fields), content_type="application/json"
+        )
         self.assertEqual(response.status_code, 200)
         self.refresh()
         self.assertEqual(self.order.state, "paid")
 
     def test_it_ignores_a_declined_report_after_the_approval(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
-        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-old"))
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok")
+        )
+        response = post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="6", transaction_id="tx-old"
+            ),
+        )
         self.assertEqual(response.status_code, 200)
         payment.refresh_from_db()
         self.refresh()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
         self.assertEqual(self.order.state, "paid")
         self.assertFalse(payment.needs_review)
-        self.assertEqual(PaymentMessage.objects.latest("id").outcome, "ignored: declined after approved")
+        self.assertEqual(
+            PaymentMessage.objects.latest("id").outcome, "ignored: declined after approved"
+        )
 
     def test_it_ignores_a_pending_report_after_the_approval(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
-        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="7", transaction_id="tx-ok"))
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok")
+        )
+        response = post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="7", transaction_id="tx-ok"
+            ),
+        )
         self.assertEqual(response.status_code, 200)
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
-        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("ignored: pending after approved"))
+        self.assertTrue(
+            PaymentMessage.objects.latest("id").outcome.startswith(
+                "ignored: pending after approved"
+            )
+        )
         self.assertEqual(renewals(self.service), 1)
 
     def test_a_declined_attempt_followed_by_an_approved_one_pays(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-1"))
+        post_payu(
+            self.client,
+            payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-1"),
+        )
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.DECLINED)
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="4", transaction_id="tx-2"))
+        post_payu(
+            self.client,
+            payu_confirmation(payment.reference, "119000.00", state_pol="4", transaction_id="tx-2"),
+        )
         payment.refresh_from_db()
         self.refresh()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
@@ -92,30 +120,63 @@ class PayUConfirmationTests(PaymentsTestCase):
     def test_a_late_decline_of_an_earlier_try_does_not_hide_a_pending_transfer(self):
         payment, _ = self.start()
         self.network.payu_transactions[payment.reference] = [
-            payu_transaction("tx-pse", state="PENDING", method="PSE")]
+            payu_transaction("tx-pse", state="PENDING", method="PSE")
+        ]
         services.check_payment(payment)
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-card"))
+        post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="6", transaction_id="tx-card"
+            ),
+        )
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.PENDING)
-        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("ignored: declined of an older transaction"))
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="4", transaction_id="tx-pse", method_type="4"))
+        self.assertTrue(
+            PaymentMessage.objects.latest("id").outcome.startswith(
+                "ignored: declined of an older transaction"
+            )
+        )
+        post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference,
+                "119000.00",
+                state_pol="4",
+                transaction_id="tx-pse",
+                method_type="4",
+            ),
+        )
         self.refresh()
         self.assertEqual(self.order.state, "paid")
         self.assertEqual(self.order.payment_method, "pse")
 
-    def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund_once_the_gateway_lists_it(self):
+    def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund_once_the_gateway_lists_it(
+        self,
+    ):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1"))
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1")
+        )
         with self.captureOnCommitCallbacks(execute=True):
-            response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"))
+            response = post_payu(
+                self.client,
+                payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"),
+            )
         self.assertEqual(response.status_code, 200)
         # The notification alone proves nothing about tx-2: the gateway is asked first
         self.scheduled_checks.assert_called_once_with(payment.pk, verify=True)
-        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("held: second approved transaction tx-2"))
+        self.assertTrue(
+            PaymentMessage.objects.latest("id").outcome.startswith(
+                "held: second approved transaction tx-2"
+            )
+        )
         payment.refresh_from_db()
         self.assertFalse(payment.duplicate)
         self.assertEqual(payment.refund_status, RefundStatus.NONE)
-        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-1"), payu_transaction("tx-2")]
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("tx-1"),
+            payu_transaction("tx-2"),
+        ]
         services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
@@ -144,25 +205,52 @@ class PayUConfirmationTests(PaymentsTestCase):
 
     def test_an_unverified_second_approval_is_checked_again_by_the_reconciliation(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1"))
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2"))
-        Payment.objects.filter(pk=payment.pk).update(created_at=payment.created_at - timedelta(hours=1))
-        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-1"), payu_transaction("tx-2")]
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1")
+        )
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-2")
+        )
+        Payment.objects.filter(pk=payment.pk).update(
+            created_at=payment.created_at - timedelta(hours=1)
+        )
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("tx-1"),
+            payu_transaction("tx-2"),
+        ]
         summary = services.reconcile_payments(now=timezone.now() + timedelta(seconds=1))
         self.assertEqual(summary.checked, 1)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
         self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
         self.assertIsNone(payment.next_check_at)
-        self.assertEqual(services.reconcile_payments(now=timezone.now() + timedelta(seconds=2)).checked, 0)
+        self.assertEqual(
+            services.reconcile_payments(now=timezone.now() + timedelta(seconds=2)).checked, 0
+        )
 
     def test_a_replayed_pending_report_for_the_approved_transaction_raises_no_alarm(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="7", transaction_id="tx-ok"))
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="6", transaction_id="tx-ok"))
-        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-ok", state="PENDING")]
-        services.check_payment(payment, close_expired=False)  # a stale answer racing the confirmation
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok")
+        )
+        post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="7", transaction_id="tx-ok"
+            ),
+        )
+        post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="6", transaction_id="tx-ok"
+            ),
+        )
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("tx-ok", state="PENDING")
+        ]
+        services.check_payment(
+            payment, close_expired=False
+        )  # a stale answer racing the confirmation
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
         self.assertFalse(payment.needs_review)
@@ -170,8 +258,12 @@ class PayUConfirmationTests(PaymentsTestCase):
 
     def test_the_gateway_voiding_the_approved_transaction_needs_a_person(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
-        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-ok", state="DECLINED")]
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok")
+        )
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("tx-ok", state="DECLINED")
+        ]
         services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
@@ -180,13 +272,26 @@ class PayUConfirmationTests(PaymentsTestCase):
 
     def test_a_second_attempt_approved_after_the_order_was_paid_is_a_duplicate_to_refund(self):
         first, _ = self.start()
-        post_payu(self.client, payu_confirmation(first.reference, "119000.00", transaction_id="tx-1"))
+        post_payu(
+            self.client, payu_confirmation(first.reference, "119000.00", transaction_id="tx-1")
+        )
         # Another attempt the customer had started in another tab before the first was confirmed
         # (start_payment refuses a paid order, so it is built by hand here).
-        other = Payment.objects.create(reference=f"{self.order.number}-9", gateway_reference=f"{self.order.number}-9", attempt=9,
-                                       order=self.order, customer=self.alice, gateway="payu", amount=Decimal("119000.00"),
-                                       currency="COP", tax=Decimal("19000.00"), tax_base=Decimal("100000.00"))
-        response = post_payu(self.client, payu_confirmation(other.reference, "119000.00", transaction_id="tx-9"))
+        other = Payment.objects.create(
+            reference=f"{self.order.number}-9",
+            gateway_reference=f"{self.order.number}-9",
+            attempt=9,
+            order=self.order,
+            customer=self.alice,
+            gateway="payu",
+            amount=Decimal("119000.00"),
+            currency="COP",
+            tax=Decimal("19000.00"),
+            tax_base=Decimal("100000.00"),
+        )
+        response = post_payu(
+            self.client, payu_confirmation(other.reference, "119000.00", transaction_id="tx-9")
+        )
         self.assertEqual(response.status_code, 200)
         other.refresh_from_db()
         self.refresh()
@@ -196,7 +301,10 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(self.order.payment_reference, "payu:tx-1")
         self.assertEqual(renewals(self.service), 1)
         self.assertEqual(OrderEvent.objects.filter(order=self.order, kind="paid").count(), 1)
-        self.assertEqual(PaymentMessage.objects.latest("id").outcome, "duplicate: order already paid, flagged for refund")
+        self.assertEqual(
+            PaymentMessage.objects.latest("id").outcome,
+            "duplicate: order already paid, flagged for refund",
+        )
 
     def test_a_late_approval_of_a_replaced_attempt_still_pays(self):
         first, _ = self.start()
@@ -221,7 +329,9 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertTrue(payment.needs_review)
         self.assertIn("amount mismatch", payment.review_reason)
         self.assertEqual(renewals(self.service), 0)
-        self.assertTrue(PaymentMessage.objects.latest("id").outcome.startswith("review: amount mismatch"))
+        self.assertTrue(
+            PaymentMessage.objects.latest("id").outcome.startswith("review: amount mismatch")
+        )
         self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
 
     def test_a_wrong_currency_does_not_pay_and_needs_review(self):
@@ -235,7 +345,9 @@ class PayUConfirmationTests(PaymentsTestCase):
 
     def test_another_merchants_approval_is_not_paid_and_flagged_for_review(self):
         payment, _ = self.start()
-        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", merchant_id="999999"))
+        response = post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", merchant_id="999999")
+        )
         self.assertEqual(response.status_code, 200)
         self.refresh()
         payment.refresh_from_db()
@@ -243,15 +355,26 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(payment.status, PaymentStatus.ERROR)
         self.assertTrue(payment.needs_review)
         self.assertIn("merchant mismatch", payment.review_reason)
-        self.assertTrue(PaymentMessage.objects.get().outcome.startswith("review: merchant mismatch"))
+        self.assertTrue(
+            PaymentMessage.objects.get().outcome.startswith("review: merchant mismatch")
+        )
         self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
 
     def test_a_merchant_mismatch_reported_by_any_gateway_needs_review(self):
         payment, _ = self.start()
         gateway = get_gateway("payu")
-        update = PaymentUpdate(reference=payment.reference, status=GatewayStatus.APPROVED, transaction_id="tx-m",
-                               amount=Decimal("119000"), currency="COP", merchant_id="999999", method=PaymentMethod.CARD,
-                               raw_method="VISA", message="APPROVED", dedupe_key="test:tx-m")
+        update = PaymentUpdate(
+            reference=payment.reference,
+            status=GatewayStatus.APPROVED,
+            transaction_id="tx-m",
+            amount=Decimal("119000"),
+            currency="COP",
+            merchant_id="999999",
+            method=PaymentMethod.CARD,
+            raw_method="VISA",
+            message="APPROVED",
+            dedupe_key="test:tx-m",
+        )
         from django.db import transaction
 
         with transaction.atomic():
@@ -309,13 +432,31 @@ class PayUConfirmationTests(PaymentsTestCase):
         cases = {
             "get": self.client.get("/payments/payu/confirmation/"),
             "put": self.client.put("/payments/payu/confirmation/", data="x"),
-            "empty": self.client.post("/payments/payu/confirmation/", data="", content_type="application/x-www-form-urlencoded"),
-            "missing": post_payu(self.client, {"reference_sale": payment.reference, "state_pol": "4"}),
-            "garbage": self.client.post("/payments/payu/confirmation/", data=b"\xff\xfe\x00garbage", content_type="application/octet-stream"),
-            "json-array": self.client.post("/payments/payu/confirmation/", data="[1,2]", content_type="application/json"),
-            "bad-json": self.client.post("/payments/payu/confirmation/", data="{nope", content_type="application/json"),
-            "bad-value": post_payu(self.client, {**payu_confirmation(payment.reference, "119000.00"), "value": "1e9"}),
-            "bad-state": post_payu(self.client, payu_confirmation(payment.reference, "119000.00", state_pol="99")),
+            "empty": self.client.post(
+                "/payments/payu/confirmation/",
+                data="",
+                content_type="application/x-www-form-urlencoded",
+            ),
+            "missing": post_payu(
+                self.client, {"reference_sale": payment.reference, "state_pol": "4"}
+            ),
+            "garbage": self.client.post(
+                "/payments/payu/confirmation/",
+                data=b"\xff\xfe\x00garbage",
+                content_type="application/octet-stream",
+            ),
+            "json-array": self.client.post(
+                "/payments/payu/confirmation/", data="[1,2]", content_type="application/json"
+            ),
+            "bad-json": self.client.post(
+                "/payments/payu/confirmation/", data="{nope", content_type="application/json"
+            ),
+            "bad-value": post_payu(
+                self.client, {**payu_confirmation(payment.reference, "119000.00"), "value": "1e9"}
+            ),
+            "bad-state": post_payu(
+                self.client, payu_confirmation(payment.reference, "119000.00", state_pol="99")
+            ),
         }
         for name, response in cases.items():
             with self.subTest(name):
@@ -335,7 +476,9 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(self.order.state, "pending")
         self.assertTrue(PaymentMessage.objects.get().outcome.startswith("rejected: too large"))
 
-    @override_settings(PAYMENTS_IP_ALLOWLIST=True, PAYU_ALLOWED_IPS=["34.233.144.154", "10.0.0.0/8"])
+    @override_settings(
+        PAYMENTS_IP_ALLOWLIST=True, PAYU_ALLOWED_IPS=["34.233.144.154", "10.0.0.0/8"]
+    )
     def test_the_ip_allow_list_refuses_other_sources(self):
         payment, _ = self.start()
         fields = payu_confirmation(payment.reference, "119000.00")
@@ -356,7 +499,9 @@ class PayUConfirmationTests(PaymentsTestCase):
 
         payment, _ = self.start()
         fields = payu_confirmation(payment.reference, "119000.00")
-        with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("db hiccup")):
+        with mock.patch(
+            "clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("db hiccup")
+        ):
             accepted = post_payu(self.client, fields)
         self.assertEqual(accepted.status_code, 200)  # stored: PayU need not retry, we do
         payment.refresh_from_db()
@@ -368,14 +513,21 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(post_payu(self.client, fields).status_code, 200)
         self.refresh()
         self.assertEqual(self.order.state, "pending")
-        self.assertEqual(services.apply_pending_messages(now=timezone.now() + dt.timedelta(minutes=1)),
-                         {"tried": 1, "applied": 1, "failed": 0, "given_up": 0})
+        self.assertEqual(
+            services.apply_pending_messages(now=timezone.now() + dt.timedelta(minutes=1)),
+            {"tried": 1, "applied": 1, "failed": 0, "given_up": 0},
+        )
         self.refresh()
         message.refresh_from_db()
         self.assertEqual(self.order.state, "paid")
-        self.assertEqual((message.processed, message.outcome, message.attempts), (True, "applied", 2))
+        self.assertEqual(
+            (message.processed, message.outcome, message.attempts), (True, "applied", 2)
+        )
         self.assertEqual(renewals(self.service), 1)
-        self.assertEqual(services.apply_pending_messages(now=timezone.now() + dt.timedelta(minutes=2))["tried"], 0)
+        self.assertEqual(
+            services.apply_pending_messages(now=timezone.now() + dt.timedelta(minutes=2))["tried"],
+            0,
+        )
 
     def test_the_sweep_gives_up_after_the_last_attempt_and_tells_staff_once(self):
         import datetime as dt
@@ -384,13 +536,17 @@ class PayUConfirmationTests(PaymentsTestCase):
         from django.utils import timezone
 
         payment, _ = self.start()
-        with mock.patch("clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("bug")):
+        with mock.patch(
+            "clientarea.billing.services.mark_order_paid", side_effect=RuntimeError("bug")
+        ):
             post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
             later = timezone.now() + dt.timedelta(minutes=1)
             for _ in range(services.MESSAGE_MAX_ATTEMPTS + 2):
                 services.apply_pending_messages(now=later)
         message = PaymentMessage.objects.get()
-        self.assertEqual((message.processed, message.attempts), (False, services.MESSAGE_MAX_ATTEMPTS))
+        self.assertEqual(
+            (message.processed, message.attempts), (False, services.MESSAGE_MAX_ATTEMPTS)
+        )
         alerts = OutgoingEmail.objects.filter(template="payment_message_stuck")
         self.assertEqual(alerts.count(), 1)
         self.assertIn(payment.reference, alerts.get().subject)
@@ -408,7 +564,10 @@ class PayUConfirmationTests(PaymentsTestCase):
 
         payment, _ = self.start()
         fields = payu_confirmation(payment.reference, "119000.00")
-        with mock.patch("clientarea.payments.services._accept", side_effect=OperationalError("database is locked")):
+        with mock.patch(
+            "clientarea.payments.services._accept",
+            side_effect=OperationalError("database is locked"),
+        ):
             failed = post_payu(self.client, fields)
         self.assertEqual(failed.status_code, 503)
         self.assertFalse(PaymentMessage.objects.exists())
@@ -420,7 +579,10 @@ class PayUConfirmationTests(PaymentsTestCase):
         from unittest import mock
 
         payment, _ = self.start()
-        with mock.patch("clientarea.payments.gateways.payu.PayUGateway.parse_notification", side_effect=KeyError("x")):
+        with mock.patch(
+            "clientarea.payments.gateways.payu.PayUGateway.parse_notification",
+            side_effect=KeyError("x"),
+        ):
             response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
         self.assertEqual(response.status_code, 503)
         message = PaymentMessage.objects.get()
@@ -450,7 +612,9 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertIn(payment.reference, text)
         self.assertNotIn("alice@example.com", text)
         self.assertNotIn("sign=", text)
-        self.assertNotIn(payment.checkout_payload.get("fields", {}).get("signature", "no-signature-stored"), text)
+        self.assertNotIn(
+            payment.checkout_payload.get("fields", {}).get("signature", "no-signature-stored"), text
+        )
         self.assertNotIn("signature", payment.checkout_payload["fields"])
 
 
@@ -473,7 +637,10 @@ class PayvalidaNotificationTests(PaymentsTestCase):
 
     def test_a_forged_checksum_gets_403_error(self):
         payment, _ = self.start("payvalida")
-        response = post_payvalida(self.client, payvalida_notification(payment.reference, amount="119000", checksum="ab" * 32))
+        response = post_payvalida(
+            self.client,
+            payvalida_notification(payment.reference, amount="119000", checksum="ab" * 32),
+        )
         self.assertEqual(response.status_code, 403)
         self.assertTrue(response.content.decode().startswith("ERROR"))
         self.refresh()
@@ -493,7 +660,10 @@ class PayvalidaNotificationTests(PaymentsTestCase):
         payment, _ = self.start("payvalida")
         post_payvalida(self.client, payvalida_notification(payment.reference, amount="119000"))
         with self.captureOnCommitCallbacks(execute=True):
-            response = post_payvalida(self.client, payvalida_notification(payment.reference, status="cancelled", amount="119000"))
+            response = post_payvalida(
+                self.client,
+                payvalida_notification(payment.reference, status="cancelled", amount="119000"),
+            )
         self.assertEqual(response.status_code, 200)
         self.scheduled_checks.assert_called_once_with(payment.pk, verify=True)
         payment.refresh_from_db()
@@ -507,9 +677,13 @@ class PayvalidaNotificationTests(PaymentsTestCase):
         self.assertTrue(payment.needs_review)  # an ANULADA (refund claim) after approval
 
     def test_an_unknown_order_is_acknowledged_and_logged(self):
-        response = post_payvalida(self.client, payvalida_notification("ODS-000777-1", amount="119000"))
+        response = post_payvalida(
+            self.client, payvalida_notification("ODS-000777-1", amount="119000")
+        )
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.content.decode(), "ERROR. Order not recognized")  # the docs' own answer
+        self.assertEqual(
+            response.content.decode(), "ERROR. Order not recognized"
+        )  # the docs' own answer
         self.assertEqual(PaymentMessage.objects.get().outcome, "unknown reference")
 
     def test_a_payu_message_cannot_touch_a_payvalida_payment(self):

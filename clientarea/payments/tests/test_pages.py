@@ -18,14 +18,25 @@ from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
 
 
-def signed_payu_return(reference: str, *, state: str = "4", value: str = "119000.00") -> dict[str, str]:
+def signed_payu_return(
+    reference: str, *, state: str = "4", value: str = "119000.00"
+) -> dict[str, str]:
     """Response-page parameters, signed per the doc: new_value = TX_VALUE rounded half-even to one decimal."""
     new_value = f"{Decimal(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN)}"
-    payload = "~".join([settings.PAYU_API_KEY, settings.PAYU_MERCHANT_ID, reference, new_value, "COP", state])
-    return {"merchantId": settings.PAYU_MERCHANT_ID, "referenceCode": reference, "TX_VALUE": value, "currency": "COP",
-            "transactionState": state, "lapTransactionState": "APPROVED" if state == "4" else "DECLINED",
-            "message": "APPROVED" if state == "4" else "Declinada", "transactionId": "tx-ret",
-            "signature": hashlib.sha256(payload.encode()).hexdigest()}
+    payload = "~".join(
+        [settings.PAYU_API_KEY, settings.PAYU_MERCHANT_ID, reference, new_value, "COP", state]
+    )
+    return {
+        "merchantId": settings.PAYU_MERCHANT_ID,
+        "referenceCode": reference,
+        "TX_VALUE": value,
+        "currency": "COP",
+        "transactionState": state,
+        "lapTransactionState": "APPROVED" if state == "4" else "DECLINED",
+        "message": "APPROVED" if state == "4" else "Declinada",
+        "transactionId": "tx-ret",
+        "signature": hashlib.sha256(payload.encode()).hexdigest(),
+    }
 
 
 class PayNowPageTests(PaymentsTestCase):
@@ -67,11 +78,15 @@ class PayNowPageTests(PaymentsTestCase):
         payment, _ = self.start()
         post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
         response = self.client.post(self.url(), {"gateway": "payu"}, follow=False)
-        self.assertRedirects(response, f"/clientarea/billing/{self.order.number}/", fetch_redirect_response=False)
+        self.assertRedirects(
+            response, f"/clientarea/billing/{self.order.number}/", fetch_redirect_response=False
+        )
         other, _service = make_renewal_order(self.alice)
         billing_services.cancel_order(order=other, reason="test", notify=False)
         response = self.client.get(self.url(other))
-        self.assertRedirects(response, f"/clientarea/billing/{other.number}/", fetch_redirect_response=False)
+        self.assertRedirects(
+            response, f"/clientarea/billing/{other.number}/", fetch_redirect_response=False
+        )
         self.assertEqual(Payment.objects.count(), 1)
 
     def test_a_customer_without_invoice_data_is_sent_to_the_profile(self):
@@ -88,12 +103,18 @@ class PayNowPageTests(PaymentsTestCase):
         self.assertEqual(response.status_code, 200)
         html = response.content.decode()
         payment = Payment.objects.get()
-        form = re.search(r'<form method="post" action="([^"]+)" id="gateway-redirect-form">(.*?)</form>', html, re.S)
+        form = re.search(
+            r'<form method="post" action="([^"]+)" id="gateway-redirect-form">(.*?)</form>',
+            html,
+            re.S,
+        )
         self.assertIsNotNone(form)
         self.assertEqual(form.group(1), "http://testserver/sandbox/payu/ppp-web-gateway-payu/")
         self.assertIn(f'name="referenceCode" value="{payment.reference}"', form.group(2))
         self.assertIn('id="gateway-continue"', form.group(2))
-        self.assertNotIn("csrfmiddlewaretoken", form.group(2))  # our CSRF token never goes to a third party
+        self.assertNotIn(
+            "csrfmiddlewaretoken", form.group(2)
+        )  # our CSRF token never goes to a third party
         self.assertIn('document.getElementById("gateway-redirect-form").submit()', html)
         self.assertEqual(response["Cache-Control"].count("no-store"), 1)
 
@@ -121,13 +142,17 @@ class PayNowPageTests(PaymentsTestCase):
         self.assertIn('id="gateway-payvalida"', html)
         response = self.client.post(f"/payments/pay/{order.number}/", {"gateway": "payvalida"})
         self.assertEqual(response.status_code, 302)
-        register = json.loads(next(body for method, url, body in self.network.calls if method == "POST"))
+        register = json.loads(
+            next(body for method, url, body in self.network.calls if method == "POST")
+        )
         self.assertEqual(register["amount"], "54728")
         order_page = self.client.get(f"/clientarea/billing/{order.number}/").content.decode()
         self.assertIn('id="order-rounding"', order_page)
         self.assertIn("-$ 0,10", order_page)
 
-    def test_an_order_with_cents_from_before_whole_peso_totals_cannot_go_to_payvalida_and_says_why(self):
+    def test_an_order_with_cents_from_before_whole_peso_totals_cannot_go_to_payvalida_and_says_why(
+        self,
+    ):
         """Orders created before the rounding rule keep their totals; Payvalida's API takes whole pesos only."""
         order, _ = make_renewal_order(self.alice, price=Decimal("45990.00"))
         Order.objects.filter(pk=order.pk).update(total=Decimal("54728.10"), rounding=Decimal("0"))
@@ -163,8 +188,12 @@ class ReturnAndResultTests(PaymentsTestCase):
         payment, _ = self.start()
         self.login(self.alice)
         with self.captureOnCommitCallbacks(execute=True):
-            response = self.client.get("/payments/payu/response/", signed_payu_return(payment.reference))
-        self.assertRedirects(response, f"/payments/result/{payment.reference}/?back=1", fetch_redirect_response=False)
+            response = self.client.get(
+                "/payments/payu/response/", signed_payu_return(payment.reference)
+            )
+        self.assertRedirects(
+            response, f"/payments/result/{payment.reference}/?back=1", fetch_redirect_response=False
+        )
         payment.refresh_from_db()
         self.refresh()
         self.assertEqual(payment.status, PaymentStatus.CREATED)
@@ -177,8 +206,12 @@ class ReturnAndResultTests(PaymentsTestCase):
     def test_the_payvalida_return_leads_to_the_result_page(self):
         payment, _ = self.start("payvalida")
         self.login(self.alice)
-        response = self.client.get("/payments/payvalida/return/", {"order": payment.gateway_reference})
-        self.assertRedirects(response, f"/payments/result/{payment.reference}/?back=1", fetch_redirect_response=False)
+        response = self.client.get(
+            "/payments/payvalida/return/", {"order": payment.gateway_reference}
+        )
+        self.assertRedirects(
+            response, f"/payments/result/{payment.reference}/?back=1", fetch_redirect_response=False
+        )
 
     def test_an_unknown_return_goes_to_the_orders(self):
         self.login(self.alice)
@@ -230,7 +263,11 @@ class ReturnAndResultTests(PaymentsTestCase):
 
     def test_a_pending_pse_payment_says_the_bank_is_confirming(self):
         payment, _ = self.start(method="pse")
-        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="pse", instructions={"bank": "Banco Demo", "cus": "123456"})
+        Payment.objects.filter(pk=payment.pk).update(
+            status=PaymentStatus.PENDING,
+            method="pse",
+            instructions={"bank": "Banco Demo", "cus": "123456"},
+        )
         self.login(self.alice)
         response = self.result(payment)
         self.assertEqual(self.status_of(response), "pending")
@@ -246,7 +283,11 @@ class ReturnAndResultTests(PaymentsTestCase):
         first = self.result(payment, back="1")
         self.assertEqual(self.status_of(first), "pending")
         self.assertIn('id="awaiting-final"', first.content.decode())
-        self.assertIn('http-equiv="refresh" content="3;url=/payments/result/%s/?back=1&amp;poll=1"' % payment.reference, first.content.decode())
+        self.assertIn(
+            'http-equiv="refresh" content="3;url=/payments/result/%s/?back=1&amp;poll=1"'
+            % payment.reference,
+            first.content.decode(),
+        )
         last = self.result(payment, back="1", poll="20")
         self.assertNotIn('http-equiv="refresh"', last.content.decode())
         self.assertNotIn('id="awaiting-final"', last.content.decode())
@@ -257,7 +298,9 @@ class ReturnAndResultTests(PaymentsTestCase):
 
     def test_a_cash_voucher_page_stays_still(self):
         payment, _ = self.start(method="cash")
-        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PENDING, method="cash", instructions={"reference": "123"})
+        Payment.objects.filter(pk=payment.pk).update(
+            status=PaymentStatus.PENDING, method="cash", instructions={"reference": "123"}
+        )
         self.login(self.alice)
         response = self.result(payment, back="1")
         self.assertEqual(self.status_of(response), "pending")
@@ -265,9 +308,16 @@ class ReturnAndResultTests(PaymentsTestCase):
 
     def test_a_duplicate_payment_tells_the_customer_about_the_refund(self):
         payment, _ = self.start()
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="a"))
-        post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="b"))
-        self.network.payu_transactions[payment.reference] = [payu_transaction("a"), payu_transaction("b")]
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="a")
+        )
+        post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="b")
+        )
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("a"),
+            payu_transaction("b"),
+        ]
         services.check_payment(payment, close_expired=False)
         self.login(self.alice)
         self.assertEqual(self.status_of(self.result(payment)), "duplicate")

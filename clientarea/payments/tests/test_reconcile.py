@@ -17,13 +17,16 @@ from clientarea.payments.tests.helpers import payu_confirmation, post_payu, rene
 
 class ReconcileTests(PaymentsTestCase):
     def age(self, payment: Payment, minutes: int) -> None:
-        Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - dt.timedelta(minutes=minutes))
+        Payment.objects.filter(pk=payment.pk).update(
+            created_at=timezone.now() - dt.timedelta(minutes=minutes)
+        )
 
     def test_a_missed_approval_is_applied_once_through_the_same_path(self):
         payment, _ = self.start()
         self.age(payment, 8)
         self.network.payu_transactions[payment.reference] = [
-            payu_transaction("tx-declined", state="DECLINED"), payu_transaction("tx-ok", state="APPROVED"),
+            payu_transaction("tx-declined", state="DECLINED"),
+            payu_transaction("tx-ok", state="APPROVED"),
         ]
         summary = services.reconcile_payments()
         self.assertEqual((summary.checked, summary.paid, summary.changed), (1, 1, 1))
@@ -33,16 +36,24 @@ class ReconcileTests(PaymentsTestCase):
         self.assertEqual(self.order.payment_reference, "payu:tx-ok")
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
         self.assertEqual(renewals(self.service), 1)
-        queries = PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=False).order_by("id")
-        self.assertEqual([m.dedupe_key for m in queries], ["query:payu:tx-declined:6", "query:payu:tx-ok:4"])
+        queries = PaymentMessage.objects.filter(
+            kind=MessageKind.QUERY, dedupe_key__isnull=False
+        ).order_by("id")
+        self.assertEqual(
+            [m.dedupe_key for m in queries], ["query:payu:tx-declined:6", "query:payu:tx-ok:4"]
+        )
         self.assertEqual([m.outcome for m in queries], ["recorded: declined", "applied"])
         # ...and PayU's answer itself, raw, with what it caused
         answer = PaymentMessage.objects.get(kind=MessageKind.QUERY, dedupe_key__isnull=True)
         self.assertEqual(answer.outcome, "answer: recorded: declined; applied")
         self.assertEqual(answer.payment_id, payment.pk)
-        self.assertEqual(json.loads(answer.body)["result"]["payload"][0]["transactions"][1]["id"], "tx-ok")
+        self.assertEqual(
+            json.loads(answer.body)["result"]["payload"][0]["transactions"][1]["id"], "tx-ok"
+        )
         # The confirmation arrives late: acknowledged, nothing applied twice.
-        response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok"))
+        response = post_payu(
+            self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-ok")
+        )
         self.assertEqual(response.status_code, 200)
         self.assertEqual(PaymentMessage.objects.latest("id").outcome, "already applied")
         self.assertEqual(renewals(self.service), 1)
@@ -57,7 +68,9 @@ class ReconcileTests(PaymentsTestCase):
     def test_a_pending_payment_is_queried_again_only_after_its_backoff(self):
         payment, _ = self.start(method="pse")
         self.age(payment, 8)
-        self.network.payu_transactions[payment.reference] = [payu_transaction("tx-pse", state="PENDING", method="PSE")]
+        self.network.payu_transactions[payment.reference] = [
+            payu_transaction("tx-pse", state="PENDING", method="PSE")
+        ]
         first = services.reconcile_payments()
         payment.refresh_from_db()
         self.assertEqual(first.changed, 1)
@@ -71,12 +84,20 @@ class ReconcileTests(PaymentsTestCase):
         later = services.reconcile_payments(now=timezone.now() + dt.timedelta(minutes=11))
         self.assertEqual((later.checked, later.unchanged), (1, 1))
         # One statement (applied once); every answer is in the log
-        self.assertEqual(PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=False).count(), 1)
-        self.assertEqual(PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=True).count(), 2)
+        self.assertEqual(
+            PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=False).count(),
+            1,
+        )
+        self.assertEqual(
+            PaymentMessage.objects.filter(kind=MessageKind.QUERY, dedupe_key__isnull=True).count(),
+            2,
+        )
 
     def test_an_expired_payvalida_voucher_is_closed_and_deleted_at_the_gateway(self):
         payment, _ = self.start("payvalida", method="cash")
-        Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+        Payment.objects.filter(pk=payment.pk).update(
+            expires_at=timezone.now() - dt.timedelta(minutes=1)
+        )
         self.age(payment, 60 * 24 * 8)
         summary = services.reconcile_payments()
         payment.refresh_from_db()
@@ -88,9 +109,13 @@ class ReconcileTests(PaymentsTestCase):
 
     def test_a_voucher_paid_at_the_last_minute_is_paid_not_closed(self):
         payment, _ = self.start("payvalida", method="cash")
-        Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+        Payment.objects.filter(pk=payment.pk).update(
+            expires_at=timezone.now() - dt.timedelta(minutes=1)
+        )
         self.age(payment, 60 * 24 * 8)
-        self.network.payvalida_orders[payment.gateway_reference].update(STATE="APROBADA", PAYMNENT_METHOD="EFECTY")
+        self.network.payvalida_orders[payment.gateway_reference].update(
+            STATE="APROBADA", PAYMNENT_METHOD="EFECTY"
+        )
         summary = services.reconcile_payments()
         payment.refresh_from_db()
         self.refresh()
@@ -159,16 +184,29 @@ class ReconcileTests(PaymentsTestCase):
         self.assertEqual(first.status, PaymentStatus.EXPIRED)
         self.assertIsNone(first.next_check_at)
         self.assertEqual(self.network.deleted, [first.gateway_reference])
-        self.assertEqual(self.network.payvalida_orders[first.gateway_reference]["STATE"], "CANCELADA")
+        self.assertEqual(
+            self.network.payvalida_orders[first.gateway_reference]["STATE"], "CANCELADA"
+        )
 
     def test_when_the_order_is_paid_elsewhere_its_open_voucher_is_closed_and_withdrawn(self):
         voucher, _ = self.start("payvalida", method="cash")
         self.age(voucher, 40)
         services.reconcile_payments()  # the voucher is pending at Payvalida
-        card = Payment.objects.create(reference=f"{self.order.number}-7", gateway_reference=f"{self.order.number}-7", attempt=7,
-                                      order=self.order, customer=self.alice, gateway="payu", amount=self.order.total,
-                                      currency="COP", tax=self.order.tax_total, tax_base=voucher.tax_base)
-        post_payu(self.client, payu_confirmation(card.reference, "119000.00", transaction_id="tx-card"))
+        card = Payment.objects.create(
+            reference=f"{self.order.number}-7",
+            gateway_reference=f"{self.order.number}-7",
+            attempt=7,
+            order=self.order,
+            customer=self.alice,
+            gateway="payu",
+            amount=self.order.total,
+            currency="COP",
+            tax=self.order.tax_total,
+            tax_base=voucher.tax_base,
+        )
+        post_payu(
+            self.client, payu_confirmation(card.reference, "119000.00", transaction_id="tx-card")
+        )
         self.refresh()
         self.assertEqual(self.order.state, "paid")
         voucher.refresh_from_db()
@@ -213,7 +251,9 @@ class ReconcileTests(PaymentsTestCase):
 class AnswerLogTests(PaymentsTestCase):
     def test_an_error_answer_is_logged_raw_too(self):
         payment, _ = self.start("payvalida")
-        self.network.payvalida_orders[payment.gateway_reference] = None  # consult: "Not exist transaction ID"
+        self.network.payvalida_orders[payment.gateway_reference] = (
+            None  # consult: "Not exist transaction ID"
+        )
         services.check_payment(payment, close_expired=False)
         answer = PaymentMessage.objects.get(kind=MessageKind.QUERY)
         self.assertEqual(answer.outcome, "answer: no transaction at the gateway")
@@ -230,6 +270,10 @@ class AnswerLogTests(PaymentsTestCase):
     def test_a_browser_return_keeps_its_headers(self):
         payment, _ = self.start("payvalida")
         self.login(self.alice)
-        self.client.get("/payments/payvalida/return/", {"order": payment.gateway_reference}, headers={"user-agent": "Firefox/140"})
+        self.client.get(
+            "/payments/payvalida/return/",
+            {"order": payment.gateway_reference},
+            headers={"user-agent": "Firefox/140"},
+        )
         message = PaymentMessage.objects.get(kind=MessageKind.RETURN)
         self.assertEqual(message.headers["user-agent"], "Firefox/140")

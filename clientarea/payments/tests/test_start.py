@@ -22,27 +22,49 @@ class StartPaymentTests(PaymentsTestCase):
         self.assertEqual(payment.reference, f"{self.order.number}-1")
         self.assertEqual(payment.gateway_reference, payment.reference)
         self.assertEqual(payment.status, PaymentStatus.CREATED)
-        self.assertEqual((payment.amount, payment.tax, payment.tax_base), (Decimal("119000.00"), Decimal("19000.00"), Decimal("100000.00")))
+        self.assertEqual(
+            (payment.amount, payment.tax, payment.tax_base),
+            (Decimal("119000.00"), Decimal("19000.00"), Decimal("100000.00")),
+        )
         self.assertEqual(action.method, "POST")
         fields = action.fields
         self.assertEqual(fields["referenceCode"], payment.reference)
-        self.assertEqual((fields["amount"], fields["tax"], fields["taxReturnBase"]), ("119000", "19000", "100000"))
+        self.assertEqual(
+            (fields["amount"], fields["tax"], fields["taxReturnBase"]),
+            ("119000", "19000", "100000"),
+        )
         self.assertEqual(fields["responseUrl"], "http://testserver/payments/payu/response/")
         self.assertEqual(fields["confirmationUrl"], "http://testserver/payments/payu/confirmation/")
         self.assertEqual(fields["buyerEmail"], "alice@example.com")
         self.assertNotIn("signature", payment.checkout_payload["fields"])
         self.assertEqual(payment.checkout_payload["fields"]["referenceCode"], payment.reference)
-        self.assertAlmostEqual(payment.expires_at - timezone.now(), dt.timedelta(days=7), delta=dt.timedelta(minutes=1))
+        self.assertAlmostEqual(
+            payment.expires_at - timezone.now(), dt.timedelta(days=7), delta=dt.timedelta(minutes=1)
+        )
 
     def test_exempt_items_are_not_part_of_the_tax_base(self):
-        order = billing_services.create_order(customer=self.alice, notify=False, lines=[
-            billing_services.LineSpec(kind=ItemKind.OTHER, description="Hosting", unit_price=Decimal("100000")),
-            billing_services.LineSpec(kind=ItemKind.OTHER, description="Dominio .co", unit_price=Decimal("85000"), tax_treatment="exempt", tax_rate=Decimal("0")),
-        ])
+        order = billing_services.create_order(
+            customer=self.alice,
+            notify=False,
+            lines=[
+                billing_services.LineSpec(
+                    kind=ItemKind.OTHER, description="Hosting", unit_price=Decimal("100000")
+                ),
+                billing_services.LineSpec(
+                    kind=ItemKind.OTHER,
+                    description="Dominio .co",
+                    unit_price=Decimal("85000"),
+                    tax_treatment="exempt",
+                    tax_rate=Decimal("0"),
+                ),
+            ],
+        )
         payment, action = self.start(order=order)
         self.assertEqual(payment.amount, Decimal("204000.00"))
         self.assertEqual(payment.tax_base, Decimal("100000.00"))
-        self.assertEqual((action.fields["tax"], action.fields["taxReturnBase"]), ("19000", "100000"))
+        self.assertEqual(
+            (action.fields["tax"], action.fields["taxReturnBase"]), ("19000", "100000")
+        )
 
     def test_each_attempt_gets_the_next_number_and_closes_the_previous_one(self):
         first, _ = self.start()

@@ -12,37 +12,45 @@ from clientarea.subscriptions.services import next_due_after
 D = dt.date
 
 
-@pytest.mark.parametrize(("start", "months", "anchor", "expected"), [
-    (D(2025, 1, 31), 1, None, D(2025, 2, 28)),   # clamped to the end of a short month
-    (D(2024, 1, 31), 1, None, D(2024, 2, 29)),   # leap year
-    (D(2025, 2, 28), 1, 31, D(2025, 3, 31)),     # the anchor brings it back to the 31st
-    (D(2025, 3, 31), 1, 31, D(2025, 4, 30)),
-    (D(2025, 12, 15), 1, None, D(2026, 1, 15)),  # across the year end
-    (D(2025, 11, 30), 3, 30, D(2026, 2, 28)),
-    (D(2024, 2, 29), 12, 29, D(2025, 2, 28)),    # Feb 29 + 1 year
-    (D(2025, 2, 28), 12, 29, D(2026, 2, 28)),
-    (D(2027, 2, 28), 12, 29, D(2028, 2, 29)),    # and back to Feb 29 in the next leap year
-    (D(2024, 2, 29), 48, None, D(2028, 2, 29)),
-    (D(2025, 8, 31), 6, 31, D(2026, 2, 28)),
-    (D(2025, 1, 10), -1, None, D(2024, 12, 10)),
-])
+@pytest.mark.parametrize(
+    ("start", "months", "anchor", "expected"),
+    [
+        (D(2025, 1, 31), 1, None, D(2025, 2, 28)),  # clamped to the end of a short month
+        (D(2024, 1, 31), 1, None, D(2024, 2, 29)),  # leap year
+        (D(2025, 2, 28), 1, 31, D(2025, 3, 31)),  # the anchor brings it back to the 31st
+        (D(2025, 3, 31), 1, 31, D(2025, 4, 30)),
+        (D(2025, 12, 15), 1, None, D(2026, 1, 15)),  # across the year end
+        (D(2025, 11, 30), 3, 30, D(2026, 2, 28)),
+        (D(2024, 2, 29), 12, 29, D(2025, 2, 28)),  # Feb 29 + 1 year
+        (D(2025, 2, 28), 12, 29, D(2026, 2, 28)),
+        (D(2027, 2, 28), 12, 29, D(2028, 2, 29)),  # and back to Feb 29 in the next leap year
+        (D(2024, 2, 29), 48, None, D(2028, 2, 29)),
+        (D(2025, 8, 31), 6, 31, D(2026, 2, 28)),
+        (D(2025, 1, 10), -1, None, D(2024, 12, 10)),
+    ],
+)
 def test_add_months(start, months, anchor, expected):
     assert add_months(start, months, anchor_day=anchor) == expected
 
 
 def _service(cycle: str, anchor: int | None = None) -> Service:
-    return Service(cycle=cycle, anchor_day=anchor)  # unsaved: next_due_after only reads cycle and anchor
+    return Service(
+        cycle=cycle, anchor_day=anchor
+    )  # unsaved: next_due_after only reads cycle and anchor
 
 
-@pytest.mark.parametrize(("cycle", "expected"), [
-    (BillingCycle.MONTHLY, D(2026, 2, 28)),
-    (BillingCycle.QUARTERLY, D(2026, 4, 30)),
-    (BillingCycle.SEMIANNUAL, D(2026, 7, 31)),
-    (BillingCycle.ANNUAL, D(2027, 1, 31)),
-    (BillingCycle.BIENNIAL, D(2028, 1, 31)),
-    (BillingCycle.TRIENNIAL, D(2029, 1, 31)),
-    (BillingCycle.ONE_TIME, None),
-])
+@pytest.mark.parametrize(
+    ("cycle", "expected"),
+    [
+        (BillingCycle.MONTHLY, D(2026, 2, 28)),
+        (BillingCycle.QUARTERLY, D(2026, 4, 30)),
+        (BillingCycle.SEMIANNUAL, D(2026, 7, 31)),
+        (BillingCycle.ANNUAL, D(2027, 1, 31)),
+        (BillingCycle.BIENNIAL, D(2028, 1, 31)),
+        (BillingCycle.TRIENNIAL, D(2029, 1, 31)),
+        (BillingCycle.ONE_TIME, None),
+    ],
+)
 def test_every_cycle_from_jan_31(cycle, expected):
     assert next_due_after(service=_service(cycle, anchor=31), due=D(2026, 1, 31)) == expected
 

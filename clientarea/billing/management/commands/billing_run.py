@@ -22,7 +22,9 @@ def iso_date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ArgumentTypeError(f"invalid date {value!r}: use YYYY-MM-DD, e.g. 2025-03-31") from None
+        raise ArgumentTypeError(
+            f"invalid date {value!r}: use YYYY-MM-DD, e.g. 2025-03-31"
+        ) from None
 
 
 class ProgressBar:
@@ -41,7 +43,9 @@ class ProgressBar:
         share = done / total if total else 1.0
         filled = int(self.width * share)
         rate = done / max(time.monotonic() - self.started, 1e-6)
-        self.stream.write(f"\r[{'#' * filled}{'-' * (self.width - filled)}] {share:4.0%}  {done:,}/{total:,}  {rate:,.0f}/s")
+        self.stream.write(
+            f"\r[{'#' * filled}{'-' * (self.width - filled)}] {share:4.0%}  {done:,}/{total:,}  {rate:,.0f}/s"
+        )
         self.stream.flush()
 
     def close(self) -> None:
@@ -58,21 +62,48 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", type=iso_date, help="billing date, YYYY-MM-DD (default: today in Colombia)")
-        parser.add_argument("--dry-run", action="store_true", help="compute and print the counts, change nothing")
-        parser.add_argument("--progress", action="store_true", default=None,
-                            help="show a progress bar on stderr (default: only when stderr is a terminal)")
+        parser.add_argument(
+            "--date", type=iso_date, help="billing date, YYYY-MM-DD (default: today in Colombia)"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="compute and print the counts, change nothing"
+        )
+        parser.add_argument(
+            "--progress",
+            action="store_true",
+            default=None,
+            help="show a progress bar on stderr (default: only when stderr is a terminal)",
+        )
         parser.add_argument("--no-progress", action="store_false", dest="progress")
-        parser.add_argument("--batch-size", type=int, default=automation.BATCH_SIZE, help="customers per batch (default %(default)s)")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=automation.BATCH_SIZE,
+            help="customers per batch (default %(default)s)",
+        )
 
-    def handle(self, *args, date=None, dry_run=False, progress=None, batch_size=automation.BATCH_SIZE, **options):
+    def handle(
+        self,
+        *args,
+        date=None,
+        dry_run=False,
+        progress=None,
+        batch_size=automation.BATCH_SIZE,
+        **options,
+    ):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1", returncode=2)
         show = progress if progress is not None else sys.stderr.isatty()
         bar = ProgressBar(sys.stderr) if show else None
         started = time.monotonic()
         try:
-            run = automation.run_billing(run_date=date, dry_run=dry_run, triggered_by="cli", progress=bar, batch_size=batch_size)
+            run = automation.run_billing(
+                run_date=date,
+                dry_run=dry_run,
+                triggered_by="cli",
+                progress=bar,
+                batch_size=batch_size,
+            )
         finally:
             if bar:
                 bar.close()
@@ -80,10 +111,15 @@ class Command(BaseCommand):
         title = _("Billing run %(date)s") % {"date": run.run_date.isoformat()}
         if dry_run:
             title += " " + _("(dry run: nothing was changed)")
-        self.stdout.write(f"{title} - #{run.pk}, {elapsed:.1f} s, {run.get_status_display().lower()}")
+        self.stdout.write(
+            f"{title} - #{run.pk}, {elapsed:.1f} s, {run.get_status_display().lower()}"
+        )
         rows = automation.summary_rows(run.counts)
         width = max(len(label) for label, _count in rows)
-        action, count_title = _("Action"), _("Count")  # not inside the f-string: makemessages must see them
+        action, count_title = (
+            _("Action"),
+            _("Count"),
+        )  # not inside the f-string: makemessages must see them
         self.stdout.write(f"{action.ljust(width)}  {count_title:>9}")
         self.stdout.write(f"{'-' * width}  {'-' * 9}")
         for label, count in rows:
@@ -91,7 +127,13 @@ class Command(BaseCommand):
         if run.errors:
             self.stdout.write("\n" + _("Errors (customer, action, message):"))
             for error in run.errors:
-                self.stdout.write(f"  {error['customer'] or '-'}  {error['action']}  {error['message']}")
+                self.stdout.write(
+                    f"  {error['customer'] or '-'}  {error['action']}  {error['message']}"
+                )
         if run.status == BillingRunStatus.DONE_WITH_ERRORS:
-            raise CommandError(_("%(count)d error(s): see the list above, or billing run #%(id)d in the back office.")
-                               % {"count": run.counts.get("errors", 0), "id": run.pk})
+            raise CommandError(
+                _(
+                    "%(count)d error(s): see the list above, or billing run #%(id)d in the back office."
+                )
+                % {"count": run.counts.get("errors", 0), "id": run.pk}
+            )

@@ -12,9 +12,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        validate = sub.add_parser("validate", help="Validate an Invoice or AttachedDocument XML file.")
+        validate = sub.add_parser(
+            "validate", help="Validate an Invoice or AttachedDocument XML file."
+        )
         validate.add_argument("file")
-        validate.add_argument("--technical-key", default="", help="ClTec: recompute the CUFE from the document's own fields.")
+        validate.add_argument(
+            "--technical-key",
+            default="",
+            help="ClTec: recompute the CUFE from the document's own fields.",
+        )
         show = sub.add_parser("show", help="Print the key fields of an issued invoice.")
         show.add_argument("number")
 
@@ -48,7 +54,9 @@ class Command(BaseCommand):
             for error in errors:
                 self.stderr.write(f"  {error}")
             raise CommandError(f"{file}: INVALID ({len(errors)} schema error(s))")
-        self.stdout.write(self.style.SUCCESS(f"{file}: valid against UBL 2.1 Invoice + DIAN extensions"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{file}: valid against UBL 2.1 Invoice + DIAN extensions")
+        )
         declared = cufe.declared_cufe(invoice_xml)
         if technical_key:
             try:
@@ -56,7 +64,9 @@ class Command(BaseCommand):
             except cufe.CufeInputError as exc:
                 raise CommandError(f"CUFE cannot be recomputed: {exc}") from exc
             if computed != declared:
-                raise CommandError(f"CUFE MISMATCH: document says {declared}, its fields give {computed}")
+                raise CommandError(
+                    f"CUFE MISMATCH: document says {declared}, its fields give {computed}"
+                )
             self.stdout.write(self.style.SUCCESS(f"CUFE matches the document's fields: {declared}"))
         else:
             self.stdout.write(f"CUFE (not recomputed; give --technical-key): {declared}")
@@ -64,16 +74,31 @@ class Command(BaseCommand):
     def show(self, number: str) -> None:
         from clientarea.einvoice.models import Invoice
 
-        invoice = Invoice.objects.select_related("order", "customer__user", "resolution").filter(full_number=number).first()
+        invoice = (
+            Invoice.objects.select_related("order", "customer__user", "resolution")
+            .filter(full_number=number)
+            .first()
+        )
         if invoice is None:
             raise CommandError(f"no invoice numbered {number}")
         doc = invoice.document
         rows = [
-            ("Number", invoice.full_number), ("Status", invoice.get_status_display()), ("Order", invoice.order.number),
-            ("Issued", invoice.issued_at.isoformat() if invoice.issued_at else ""), ("Customer", f"{invoice.customer.display_name} <{invoice.customer.user.email}>"),
-            ("Buyer document", f"{doc['customer']['document_type']} {doc['customer']['document_number']}"),
-            ("Resolution", f"{invoice.resolution.number} ({invoice.resolution.prefix}{invoice.resolution.range_from}–{invoice.resolution.range_to})"),
-            ("Total", str(invoice.total)), ("Payment means", invoice.payment_means_code), ("CUFE", invoice.cufe),
+            ("Number", invoice.full_number),
+            ("Status", invoice.get_status_display()),
+            ("Order", invoice.order.number),
+            ("Issued", invoice.issued_at.isoformat() if invoice.issued_at else ""),
+            ("Customer", f"{invoice.customer.display_name} <{invoice.customer.user.email}>"),
+            (
+                "Buyer document",
+                f"{doc['customer']['document_type']} {doc['customer']['document_number']}",
+            ),
+            (
+                "Resolution",
+                f"{invoice.resolution.number} ({invoice.resolution.prefix}{invoice.resolution.range_from}–{invoice.resolution.range_to})",
+            ),
+            ("Total", str(invoice.total)),
+            ("Payment means", invoice.payment_means_code),
+            ("CUFE", invoice.cufe),
             ("Rendered", invoice.rendered_at.isoformat() if invoice.rendered_at else "no"),
             ("Emailed", invoice.emailed_at.isoformat() if invoice.emailed_at else "no"),
         ]

@@ -10,4 +10,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         counts = services.import_help_content()
-        self.stdout.write(self.style.SUCCESS("Help articles: {created} created, {updated} updated, {unchanged} unchanged.".format(**counts)))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Help articles: {created} created, {updated} updated, {unchanged} unchanged.".format(
+                    **counts
+                )
+            )
+        )

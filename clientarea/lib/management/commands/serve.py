@@ -18,16 +18,34 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
-        parser.add_argument("--no-worker", action="store_true", help="Do not start the task worker.")
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2"))
+        )
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start the task worker."
+        )
 
     def handle(self, *args, **opts):
         python = sys.executable
         web = [
-            python, "-m", "gunicorn", "clientarea.wsgi:application",
-            "--bind", f"{opts['bind']}:{opts['port']}",
-            "--workers", str(opts["web_workers"]), "--threads", "4", "--worker-class", "gthread",
-            "--access-logfile", "-", "--graceful-timeout", "5", "--timeout", "60",
+            python,
+            "-m",
+            "gunicorn",
+            "clientarea.wsgi:application",
+            "--bind",
+            f"{opts['bind']}:{opts['port']}",
+            "--workers",
+            str(opts["web_workers"]),
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "5",
+            "--timeout",
+            "60",
         ]
         procs = [subprocess.Popen(web)]
         if not opts["no_worker"]:
@@ -40,7 +58,11 @@ class Command(BaseCommand):
 
         if User.objects.filter(email="soporte@conexcol.example").exists():
             call_command("show_demo_logins", stdout=self.stdout)
-        self.stdout.write(self.style.SUCCESS(f"ClientArea is running at {url}  (back office: {url}/admin/, simulators: {url}/sandbox/)  Ctrl-C stops it."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"ClientArea is running at {url}  (back office: {url}/admin/, simulators: {url}/sandbox/)  Ctrl-C stops it."
+            )
+        )
 
         def stop(*_):
             for p in procs:

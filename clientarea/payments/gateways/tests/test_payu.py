@@ -153,6 +153,7 @@ FORM = "application/x-www-form-urlencoded"
 # PayU's worked examples
 # ---------------------------------------------------------------------------------------
 
+
 # Payment form page, "Signature for payment form": base string
 # 4Vj8eK4rloUd272L48hsrarnUA~508029~TestPayU~20000~COP
 # https://developers.payulatam.com/latam/en/docs/integrations/webcheckout-integration/payment-form.html
@@ -163,23 +164,38 @@ FORM = "application/x-www-form-urlencoded"
         ("SHA", None, "fa890d3f94e12b5cdb62e8771453b99b78e7ccdc"),
         ("SHA256", None, "af3899a22336b79db46006491d15813158826f944599bf3bf601e2327f898022"),
         ("HMAC-SHA256", None, "eaf61598d5593b366086c9a00aa5746ccad1a6e9b209a1a242fce224202b2b36"),
-        ("HMAC-SHA256", "secret123", "9b269405c01c725fcc5d1667a2e1166a810fd34b5a5ac82295d0f59fddf1c472"),
+        (
+            "HMAC-SHA256",
+            "secret123",
+            "9b269405c01c725fcc5d1667a2e1166a810fd34b5a5ac82295d0f59fddf1c472",
+        ),
     ],
 )
-def test_payment_form_signature_matches_payu_examples(algorithm: str, secret_key: str | None, expected: str) -> None:
-    assert form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", algorithm, secret_key) == expected
+def test_payment_form_signature_matches_payu_examples(
+    algorithm: str, secret_key: str | None, expected: str
+) -> None:
+    assert (
+        form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", algorithm, secret_key)
+        == expected
+    )
 
 
 def test_payment_form_doc_example_signature_is_the_md5_one() -> None:
     """The form example on the same page posts amount=20000 with signature 7ee7cf80… (MD5)."""
-    assert form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", "MD5") == "7ee7cf808ce6a39b17481c54f2c57acc"
+    assert (
+        form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", "MD5")
+        == "7ee7cf808ce6a39b17481c54f2c57acc"
+    )
 
 
 @pytest.mark.parametrize(
     ("tx_value", "expected"),
     [
         ("150.25", "150.2"),  # first decimal even, second 5: down
-        ("150.35", "150.4"),  # first decimal odd, second 5: up (round(150.35, 1) gives 150.3 with floats)
+        (
+            "150.35",
+            "150.4",
+        ),  # first decimal odd, second 5: up (round(150.35, 1) gives 150.3 with floats)
         ("150.34", "150.3"),
         ("150.36", "150.4"),
         ("100.00", "100.0"),
@@ -203,7 +219,12 @@ def test_response_new_value_rounds_half_to_even(tx_value: str, expected: str) ->
     ],
 )
 def test_response_signature_matches_payu_hmac_examples(tx_value: str, expected: str) -> None:
-    assert response_signature(API_KEY, MERCHANT_ID, "PayUTest01", tx_value, "USD", "6", "HMAC-SHA256", "test123") == expected
+    assert (
+        response_signature(
+            API_KEY, MERCHANT_ID, "PayUTest01", tx_value, "USD", "6", "HMAC-SHA256", "test123"
+        )
+        == expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -233,12 +254,20 @@ def test_confirmation_new_value_string_rule(value: str, expected: str) -> None:
     ],
 )
 def test_confirmation_sign_matches_payu_hmac_examples(value: str, expected: str) -> None:
-    assert confirmation_sign(API_KEY, MERCHANT_ID, "PayUTest01", value, "USD", "4", "HMAC-SHA256", "test123") == expected
+    assert (
+        confirmation_sign(
+            API_KEY, MERCHANT_ID, "PayUTest01", value, "USD", "4", "HMAC-SHA256", "test123"
+        )
+        == expected
+    )
 
 
 def test_confirmation_two_decimal_md5_example() -> None:
     """Confirmation page (2021), "With two decimals": value 150.26, state_pol 4 -> 1d95778a…"""
-    assert confirmation_sign(API_KEY, MERCHANT_ID, "TestPayU05", "150.26", "USD", "4", "MD5") == "1d95778a651e11a0ab93c2169a519cd6"
+    assert (
+        confirmation_sign(API_KEY, MERCHANT_ID, "TestPayU05", "150.26", "USD", "4", "MD5")
+        == "1d95778a651e11a0ab93c2169a519cd6"
+    )
 
 
 def test_confirmation_one_decimal_md5_example_is_inconsistent() -> None:
@@ -258,10 +287,16 @@ def test_confirmation_one_decimal_md5_example_is_inconsistent() -> None:
     """
     printed = "b607a2c2fa100e0947b206d41864fb86"
     as_printed = confirmation_sign(API_KEY, MERCHANT_ID, "TestPayU04", "150.00", "USD", "6", "MD5")
-    assert as_printed == hashlib.md5(b"4Vj8eK4rloUd272L48hsrarnUA~508029~TestPayU04~150.0~USD~6").hexdigest()
+    assert (
+        as_printed
+        == hashlib.md5(b"4Vj8eK4rloUd272L48hsrarnUA~508029~TestPayU04~150.0~USD~6").hexdigest()
+    )
     assert as_printed == "df67936f918887b2aa31688a77a10fe1"
     assert as_printed != printed
-    assert confirmation_sign(API_KEY, MERCHANT_ID, "TestPayU04", "150.00", "USD", "4", "MD5") == printed
+    assert (
+        confirmation_sign(API_KEY, MERCHANT_ID, "TestPayU04", "150.00", "USD", "4", "MD5")
+        == printed
+    )
 
 
 DOC_SAMPLE_CONFIRMATION = """response_code_pol=5
@@ -343,7 +378,9 @@ def test_doc_sample_post_sign_does_not_verify_with_the_public_sandbox_key() -> N
 def test_doc_sample_post_resigned_is_parsed_without_personal_data() -> None:
     config = make_config(algorithm="MD5")
     fields = _doc_sample_fields()
-    fields["sign"] = confirmation_sign(API_KEY, "508029", fields["reference_sale"], "100.00", "USD", "6", "MD5")
+    fields["sign"] = confirmation_sign(
+        API_KEY, "508029", fields["reference_sale"], "100.00", "USD", "6", "MD5"
+    )
     update = PayUGateway(config).parse_notification(body=form_body(fields), content_type=FORM)
     assert update.reference == "2015-05-27 13:04:37"
     assert update.status is GatewayStatus.DECLINED
@@ -385,7 +422,9 @@ def reference_confirmation_new_value(value: str) -> str:
     return f"{one_decimal:f}" if one_decimal == number else f"{number.quantize(Decimal('0.01')):f}"
 
 
-two_decimal_strings = st.builds(lambda whole, cents: f"{whole}.{cents:02d}", st.integers(0, 10**10), st.integers(0, 99))
+two_decimal_strings = st.builds(
+    lambda whole, cents: f"{whole}.{cents:02d}", st.integers(0, 10**10), st.integers(0, 99)
+)
 
 
 @given(two_decimal_strings)
@@ -409,7 +448,9 @@ references = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,40}", fullmatch=True)
     state_pol=st.sampled_from(["4", "5", "6", "7", "104"]),
     reference=references,
 )
-def test_sign_and_verify_agree(cents: int, algorithm: str, secret: str, state_pol: str, reference: str) -> None:
+def test_sign_and_verify_agree(
+    cents: int, algorithm: str, secret: str, state_pol: str, reference: str
+) -> None:
     config = make_config(algorithm=algorithm, secret_key=secret)
     value = f"{cents // 100}.{cents % 100:02d}"
     fields = confirmation_fields(config, value=value, state_pol=state_pol, reference_sale=reference)
@@ -430,7 +471,9 @@ def test_sign_and_verify_agree(cents: int, algorithm: str, secret: str, state_po
 
 def test_form_confirmation_parsed() -> None:
     config = make_config(algorithm="SHA256")
-    update = PayUGateway(config).parse_notification(body=form_body(confirmation_fields(config)), content_type=FORM)
+    update = PayUGateway(config).parse_notification(
+        body=form_body(confirmation_fields(config)), content_type=FORM
+    )
     assert update.status is GatewayStatus.APPROVED
     assert update.method is PaymentMethod.PSE
     assert update.amount == Decimal("119000.00")
@@ -445,9 +488,15 @@ def test_json_confirmation_with_numbers_parsed() -> None:
     config = make_config(algorithm="HMAC-SHA256", secret_key="test123")
     fields = confirmation_fields(config, value="150.50", currency="USD")
     payload = dict(fields)
-    text = json.dumps(payload).replace('"value": "150.50"', '"value": 150.50').replace('"state_pol": "4"', '"state_pol": 4')
+    text = (
+        json.dumps(payload)
+        .replace('"value": "150.50"', '"value": 150.50')
+        .replace('"state_pol": "4"', '"state_pol": 4')
+    )
     assert '"value": 150.50' in text and '"state_pol": 4' in text
-    update = PayUGateway(config).parse_notification(body=text.encode(), content_type="application/json; charset=utf-8")
+    update = PayUGateway(config).parse_notification(
+        body=text.encode(), content_type="application/json; charset=utf-8"
+    )
     assert update.amount == Decimal("150.50")
     assert update.status is GatewayStatus.APPROVED
 
@@ -455,14 +504,20 @@ def test_json_confirmation_with_numbers_parsed() -> None:
 def test_json_body_detected_without_json_content_type() -> None:
     config = make_config()
     body = json.dumps(confirmation_fields(config)).encode()
-    assert PayUGateway(config).parse_notification(body=body, content_type="").status is GatewayStatus.APPROVED
+    assert (
+        PayUGateway(config).parse_notification(body=body, content_type="").status
+        is GatewayStatus.APPROVED
+    )
 
 
 def test_signature_comparison_is_case_insensitive() -> None:
     config = make_config(algorithm="SHA256")
     fields = confirmation_fields(config)
     fields["sign"] = fields["sign"].upper()
-    assert PayUGateway(config).parse_notification(body=form_body(fields), content_type=FORM).status is GatewayStatus.APPROVED
+    assert (
+        PayUGateway(config).parse_notification(body=form_body(fields), content_type=FORM).status
+        is GatewayStatus.APPROVED
+    )
 
 
 @pytest.mark.parametrize(
@@ -489,14 +544,18 @@ def test_tampered_confirmation_rejected(tamper: dict[str, str]) -> None:
 def test_confirmation_signed_with_other_algorithm_rejected() -> None:
     fields = confirmation_fields(make_config(algorithm="MD5"))
     with pytest.raises(InvalidSignature):
-        PayUGateway(make_config(algorithm="SHA256")).parse_notification(body=form_body(fields), content_type=FORM)
+        PayUGateway(make_config(algorithm="SHA256")).parse_notification(
+            body=form_body(fields), content_type=FORM
+        )
 
 
 def test_other_merchants_validly_signed_confirmation_keeps_its_merchant_id() -> None:
     """Not the adapter's call: the payments service sees the mismatch and flags it for review."""
     other = make_config(merchant_id="999999")
     fields = confirmation_fields(other)
-    update = PayUGateway(make_config()).parse_notification(body=form_body(fields), content_type=FORM)
+    update = PayUGateway(make_config()).parse_notification(
+        body=form_body(fields), content_type=FORM
+    )
     assert update.merchant_id == "999999"
 
 
@@ -516,7 +575,9 @@ def test_malformed_bodies(body: bytes, content_type: str) -> None:
         make_gateway().parse_notification(body=body, content_type=content_type)
 
 
-@pytest.mark.parametrize("missing", ["sign", "value", "transaction_id", "reference_sale", "currency", "state_pol"])
+@pytest.mark.parametrize(
+    "missing", ["sign", "value", "transaction_id", "reference_sale", "currency", "state_pol"]
+)
 def test_missing_required_field(missing: str) -> None:
     config = make_config()
     fields = confirmation_fields(config)
@@ -543,8 +604,13 @@ def test_unknown_state_pol_is_malformed() -> None:
 
 @pytest.mark.parametrize(
     ("state_pol", "status"),
-    [("4", GatewayStatus.APPROVED), ("6", GatewayStatus.DECLINED), ("5", GatewayStatus.EXPIRED),
-     ("7", GatewayStatus.PENDING), ("104", GatewayStatus.ERROR)],
+    [
+        ("4", GatewayStatus.APPROVED),
+        ("6", GatewayStatus.DECLINED),
+        ("5", GatewayStatus.EXPIRED),
+        ("7", GatewayStatus.PENDING),
+        ("104", GatewayStatus.ERROR),
+    ],
 )
 def test_state_pol_mapping(state_pol: str, status: GatewayStatus) -> None:
     config = make_config()
@@ -556,13 +622,24 @@ def test_state_pol_mapping(state_pol: str, status: GatewayStatus) -> None:
 
 @pytest.mark.parametrize(
     ("method_type", "method"),
-    [("2", PaymentMethod.CARD), ("6", PaymentMethod.CARD), ("4", PaymentMethod.PSE), ("7", PaymentMethod.CASH),
-     ("8", PaymentMethod.CASH), ("10", PaymentMethod.CASH), ("5", PaymentMethod.OTHER), ("", None)],
+    [
+        ("2", PaymentMethod.CARD),
+        ("6", PaymentMethod.CARD),
+        ("4", PaymentMethod.PSE),
+        ("7", PaymentMethod.CASH),
+        ("8", PaymentMethod.CASH),
+        ("10", PaymentMethod.CASH),
+        ("5", PaymentMethod.OTHER),
+        ("", None),
+    ],
 )
 def test_payment_method_type_mapping(method_type: str, method: PaymentMethod | None) -> None:
     config = make_config()
     fields = confirmation_fields(config, payment_method_type=method_type, payment_method_name="")
-    assert PayUGateway(config).parse_notification(body=form_body(fields), content_type=FORM).method is method
+    assert (
+        PayUGateway(config).parse_notification(body=form_body(fields), content_type=FORM).method
+        is method
+    )
 
 
 def test_notification_replies() -> None:
@@ -588,7 +665,9 @@ def test_checkout_form_fields_and_signature() -> None:
     assert fields["tax"] == "19000"
     assert fields["taxReturnBase"] == "100000"
     # The posted amount string is the signed one.
-    expected = hashlib.sha256(f"{API_KEY}~{MERCHANT_ID}~INV-2024-0001-A1~119000~COP".encode()).hexdigest()
+    expected = hashlib.sha256(
+        f"{API_KEY}~{MERCHANT_ID}~INV-2024-0001-A1~119000~COP".encode()
+    ).hexdigest()
     assert fields["signature"] == expected
     assert fields["algorithmSignature"] == "SHA256"
     assert fields["merchantId"] == MERCHANT_ID and fields["accountId"] == ACCOUNT_ID
@@ -609,7 +688,9 @@ def test_checkout_form_fields_and_signature() -> None:
 
 def test_checkout_hmac_with_secret_key() -> None:
     gateway = make_gateway(algorithm="HMAC-SHA256", secret_key="secret123")
-    fields = gateway.start_checkout(make_request(reference="TestPayU", amount=Decimal("20000"), tax=Decimal("0"))).fields
+    fields = gateway.start_checkout(
+        make_request(reference="TestPayU", amount=Decimal("20000"), tax=Decimal("0"))
+    ).fields
     assert fields["signature"] == "9b269405c01c725fcc5d1667a2e1166a810fd34b5a5ac82295d0f59fddf1c472"
     assert fields["algorithmSignature"] == "HMAC-SHA256"
 
@@ -619,21 +700,37 @@ def test_checkout_production_flag() -> None:
 
 
 def test_exempt_service_sends_zero_tax_and_base() -> None:
-    fields = make_gateway().start_checkout(make_request(amount=Decimal("100000"), tax=Decimal("0"), tax_base=Decimal("100000"))).fields
+    fields = (
+        make_gateway()
+        .start_checkout(
+            make_request(amount=Decimal("100000"), tax=Decimal("0"), tax_base=Decimal("100000"))
+        )
+        .fields
+    )
     assert (fields["tax"], fields["taxReturnBase"]) == ("0", "0")
 
 
 def test_decimal_amount_posted_and_signed_with_two_decimals() -> None:
     gateway = make_gateway(algorithm="MD5")
-    fields = gateway.start_checkout(make_request(amount=Decimal("1234.5"), tax=Decimal("0"), tax_base=Decimal("0"))).fields
+    fields = gateway.start_checkout(
+        make_request(amount=Decimal("1234.5"), tax=Decimal("0"), tax_base=Decimal("0"))
+    ).fields
     assert fields["amount"] == "1234.50"
-    assert fields["signature"] == hashlib.md5(f"{API_KEY}~{MERCHANT_ID}~INV-2024-0001-A1~1234.50~COP".encode()).hexdigest()
+    assert (
+        fields["signature"]
+        == hashlib.md5(f"{API_KEY}~{MERCHANT_ID}~INV-2024-0001-A1~1234.50~COP".encode()).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(
     ("amount", "expected"),
-    [(Decimal("119000"), "119000"), (Decimal("119000.00"), "119000"), (Decimal("1234.5"), "1234.50"),
-     (Decimal("0.07"), "0.07"), (Decimal("1E+3"), "1000")],
+    [
+        (Decimal("119000"), "119000"),
+        (Decimal("119000.00"), "119000"),
+        (Decimal("1234.5"), "1234.50"),
+        (Decimal("0.07"), "0.07"),
+        (Decimal("1E+3"), "1000"),
+    ],
 )
 def test_format_amount(amount: Decimal, expected: str) -> None:
     assert format_amount(amount) == expected
@@ -657,7 +754,16 @@ def test_format_amount_refuses(amount: Decimal) -> None:
         {"expires_at": NOW - timedelta(minutes=1)},
         {"expires_at": datetime(2025, 3, 5, 12, 0)},
     ],
-    ids=["three-decimals", "space", "underscore", "non-ascii", "newline", "tax-over-total", "expired", "naive"],
+    ids=[
+        "three-decimals",
+        "space",
+        "underscore",
+        "non-ascii",
+        "newline",
+        "tax-over-total",
+        "expired",
+        "naive",
+    ],
 )
 def test_checkout_refusals(overrides: dict[str, object]) -> None:
     with pytest.raises(GatewayError):
@@ -670,10 +776,16 @@ def test_cash_expiration_capped_below_seven_days() -> None:
     assert fields["expirationDate"] == "2025-03-08 06:55:00"
 
 
-@pytest.mark.parametrize(("dian", "payu"), [("13", "CC"), ("22", "CE"), ("31", "NIT"), ("41", "PP"), ("42", "DE")])
+@pytest.mark.parametrize(
+    ("dian", "payu"), [("13", "CC"), ("22", "CE"), ("31", "NIT"), ("41", "PP"), ("42", "DE")]
+)
 def test_document_type_mapping(dian: str, payu: str) -> None:
-    buyer = Buyer("Conexcol SAS", "pagos@conexcol.example", "6011234567", dian, "900123456", "juridica")
-    assert make_gateway().start_checkout(make_request(buyer=buyer)).fields["payerDocumentType"] == payu
+    buyer = Buyer(
+        "Conexcol SAS", "pagos@conexcol.example", "6011234567", dian, "900123456", "juridica"
+    )
+    assert (
+        make_gateway().start_checkout(make_request(buyer=buyer)).fields["payerDocumentType"] == payu
+    )
 
 
 def test_unknown_document_type_is_not_sent() -> None:
@@ -721,8 +833,15 @@ def test_response_page_with_payu_example_signature() -> None:
 
 @pytest.mark.parametrize(
     "tamper",
-    [{"TX_VALUE": "150.35"}, {"transactionState": "4"}, {"referenceCode": "PayUTest02"}, {"merchantId": "1"},
-     {"currency": "COP"}, {"signature": ""}, {"TX_VALUE": "abc"}],
+    [
+        {"TX_VALUE": "150.35"},
+        {"transactionState": "4"},
+        {"referenceCode": "PayUTest02"},
+        {"merchantId": "1"},
+        {"currency": "COP"},
+        {"signature": ""},
+        {"TX_VALUE": "abc"},
+    ],
 )
 def test_response_page_tampered(tamper: dict[str, str]) -> None:
     gateway = make_gateway(algorithm="HMAC-SHA256", secret_key="test123")
@@ -738,8 +857,12 @@ def test_response_page_signature_only_covers_one_decimal() -> None:
 
 def test_response_page_doc_sample_does_not_verify() -> None:
     params = {
-        "merchantId": "508029", "transactionState": "6", "referenceCode": "2015-05-27 13:04:37",
-        "signature": "e1b0939bbdc99ea84387bee9b90e4f5c", "TX_VALUE": "100.00", "currency": "USD",
+        "merchantId": "508029",
+        "transactionState": "6",
+        "referenceCode": "2015-05-27 13:04:37",
+        "signature": "e1b0939bbdc99ea84387bee9b90e4f5c",
+        "TX_VALUE": "100.00",
+        "currency": "USD",
     }
     assert make_gateway(algorithm="MD5").parse_return(params).signature_valid is False
 
@@ -766,7 +889,9 @@ class FakeSend:
         self.answers = list(answers)
         self.calls: list[tuple[str, str, bytes | None, dict[str, str]]] = []
 
-    def __call__(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> http.HttpResponse:
+    def __call__(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> http.HttpResponse:
         self.calls.append((method, url, body, dict(headers)))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -775,7 +900,11 @@ class FakeSend:
 
 
 def json_answer(payload: object, status: int = 200) -> http.HttpResponse:
-    return http.HttpResponse(status=status, body=json.dumps(payload).encode(), headers={"content-type": "application/json"})
+    return http.HttpResponse(
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+    )
 
 
 QUERY_ANSWER = """{
@@ -842,7 +971,9 @@ def test_fetch_status_not_found(monkeypatch: pytest.MonkeyPatch, answer: dict[st
 
 def test_fetch_status_single_order_payload(monkeypatch: pytest.MonkeyPatch) -> None:
     order = json.loads(QUERY_ANSWER)["result"]["payload"][0]
-    monkeypatch.setattr(http, "send", FakeSend(json_answer({"code": "SUCCESS", "result": {"payload": order}})))
+    monkeypatch.setattr(
+        http, "send", FakeSend(json_answer({"code": "SUCCESS", "result": {"payload": order}}))
+    )
     assert len(make_gateway().fetch_status("INV-2024-0001-A1")) == 2
 
 
@@ -852,11 +983,15 @@ def test_fetch_status_single_order_payload(monkeypatch: pytest.MonkeyPatch) -> N
         http.HttpError("connection refused"),
         http.HttpResponse(500, b"<html>oops</html>", {}),
         http.HttpResponse(200, b"not json", {}),
-        http.HttpResponse(200, json.dumps({"code": "ERROR", "error": "Invalid credentials"}).encode(), {}),
+        http.HttpResponse(
+            200, json.dumps({"code": "ERROR", "error": "Invalid credentials"}).encode(), {}
+        ),
     ],
     ids=["network", "http-500", "not-json", "code-error"],
 )
-def test_fetch_status_unavailable(monkeypatch: pytest.MonkeyPatch, answer: http.HttpResponse | Exception) -> None:
+def test_fetch_status_unavailable(
+    monkeypatch: pytest.MonkeyPatch, answer: http.HttpResponse | Exception
+) -> None:
     monkeypatch.setattr(http, "send", FakeSend(answer))
     with pytest.raises(GatewayUnavailable):
         make_gateway().fetch_status("INV-2024-0001-A1")
@@ -879,9 +1014,14 @@ def test_urls_use_local_simulator_in_sandbox_mode(settings: Settings) -> None:
 
 @pytest.mark.parametrize(
     ("test_mode", "checkout", "queries"),
-    [(True, SANDBOX_CHECKOUT_URL, SANDBOX_QUERIES_URL), (False, PRODUCTION_CHECKOUT_URL, PRODUCTION_QUERIES_URL)],
+    [
+        (True, SANDBOX_CHECKOUT_URL, SANDBOX_QUERIES_URL),
+        (False, PRODUCTION_CHECKOUT_URL, PRODUCTION_QUERIES_URL),
+    ],
 )
-def test_urls_without_simulator(settings: Settings, test_mode: bool, checkout: str, queries: str) -> None:
+def test_urls_without_simulator(
+    settings: Settings, test_mode: bool, checkout: str, queries: str
+) -> None:
     settings.PAYMENTS_SANDBOX = False
     settings.PAYU_CHECKOUT_URL = ""
     settings.PAYU_QUERIES_URL = ""
@@ -897,14 +1037,22 @@ def test_explicit_urls_win(settings: Settings) -> None:
     settings.PAYU_QUERIES_URL = ""
     config = PayUConfig.from_settings()
     assert config.checkout_url == "https://checkout.example/"
-    assert config.queries_url == SANDBOX_QUERIES_URL  # not the simulator: the checkout URL is explicit
+    assert (
+        config.queries_url == SANDBOX_QUERIES_URL
+    )  # not the simulator: the checkout URL is explicit
     settings.PAYU_QUERIES_URL = "https://queries.example/service.cgi"
     assert PayUConfig.from_settings().queries_url == "https://queries.example/service.cgi"
 
 
 @pytest.mark.parametrize(
     ("name", "canonical"),
-    [("md5", "MD5"), ("SHA", "SHA"), ("sha1", "SHA"), ("SHA-256", "SHA256"), ("hmac-sha256", "HMAC-SHA256")],
+    [
+        ("md5", "MD5"),
+        ("SHA", "SHA"),
+        ("sha1", "SHA"),
+        ("SHA-256", "SHA256"),
+        ("hmac-sha256", "HMAC-SHA256"),
+    ],
 )
 def test_algorithm_names(name: str, canonical: str) -> None:
     assert normalize_algorithm(name) == canonical
@@ -929,7 +1077,10 @@ def test_describe_config_masks_secrets() -> None:
 def test_hmac_falls_back_to_api_key() -> None:
     payload = f"{API_KEY}~{MERCHANT_ID}~TestPayU~20000~COP".encode()
     expected = hmac.new(API_KEY.encode(), payload, hashlib.sha256).hexdigest()
-    assert form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", "HMAC-SHA256", "") == expected
+    assert (
+        form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", "HMAC-SHA256", "")
+        == expected
+    )
 
 
 def test_bogota_time_zone_available() -> None:
@@ -943,14 +1094,41 @@ def test_fetch_status_passes_up_the_cash_voucher_reference_and_receipt(monkeypat
     from clientarea.lib import http
     from clientarea.payments.gateways.payu import PayUGateway
 
-    answer = {"code": "SUCCESS", "error": None, "result": {"payload": [{
-        "id": 1400000007, "status": "IN_PROGRESS", "referenceCode": "ODS-000001-1",
-        "transactions": [{"id": "6f2d0a35-6b1e-4b2f-9a36-3b3c5e0e1f77", "paymentMethod": "OTHERS_CASH",
-                          "transactionResponse": {"state": "PENDING", "responseCode": "PENDING_TRANSACTION_CONFIRMATION"},
-                          "additionalValues": {"TX_VALUE": {"value": 119000.00, "currency": "COP"}},
-                          "extraParameters": {"REFERENCE": 1400000007, "URL_PAYMENT_RECEIPT_HTML": "https://checkout.payulatam.com/ppp-web-gateway-payu/r/abc"}}],
-    }]}}
-    monkeypatch.setattr(http, "send", lambda method, url, body, headers: http.HttpResponse(200, _json.dumps(answer).encode(), {}))
+    answer = {
+        "code": "SUCCESS",
+        "error": None,
+        "result": {
+            "payload": [
+                {
+                    "id": 1400000007,
+                    "status": "IN_PROGRESS",
+                    "referenceCode": "ODS-000001-1",
+                    "transactions": [
+                        {
+                            "id": "6f2d0a35-6b1e-4b2f-9a36-3b3c5e0e1f77",
+                            "paymentMethod": "OTHERS_CASH",
+                            "transactionResponse": {
+                                "state": "PENDING",
+                                "responseCode": "PENDING_TRANSACTION_CONFIRMATION",
+                            },
+                            "additionalValues": {
+                                "TX_VALUE": {"value": 119000.00, "currency": "COP"}
+                            },
+                            "extraParameters": {
+                                "REFERENCE": 1400000007,
+                                "URL_PAYMENT_RECEIPT_HTML": "https://checkout.payulatam.com/ppp-web-gateway-payu/r/abc",
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    monkeypatch.setattr(
+        http,
+        "send",
+        lambda method, url, body, headers: http.HttpResponse(200, _json.dumps(answer).encode(), {}),
+    )
     [update] = PayUGateway().fetch_status("ODS-000001-1")
     assert update.extra["payment_reference"] == "1400000007"
     assert update.extra["receipt_url"].endswith("/r/abc")

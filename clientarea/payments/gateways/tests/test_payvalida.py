@@ -73,7 +73,14 @@ def make_request(**overrides: object) -> CheckoutRequest:
         "tax_base": Decimal("100000"),
         "currency": "COP",
         "description": "Hosting Básico — 12 meses!",
-        "buyer": Buyer("María José Pérez de la Torre", "maria@example.com", "3001234567", "13", "1.020.304.050", "natural"),
+        "buyer": Buyer(
+            "María José Pérez de la Torre",
+            "maria@example.com",
+            "3001234567",
+            "13",
+            "1.020.304.050",
+            "natural",
+        ),
         "response_url": "https://portal.example/payments/payvalida/return/?reference=INV-2024-0001-A1",
         "confirmation_url": "https://portal.example/payments/payvalida/notification/",
         "language": "es",
@@ -91,7 +98,9 @@ class FakeSend:
         self.answers = list(answers)
         self.calls: list[tuple[str, str, bytes | None, dict[str, str]]] = []
 
-    def __call__(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> http.HttpResponse:
+    def __call__(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> http.HttpResponse:
         self.calls.append((method, url, body, dict(headers)))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -100,7 +109,11 @@ class FakeSend:
 
 
 def json_answer(payload: object, status: int = 200) -> http.HttpResponse:
-    return http.HttpResponse(status=status, body=json.dumps(payload).encode(), headers={"content-type": "application/json"})
+    return http.HttpResponse(
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+    )
 
 
 def register_ok(checkout: str = f"checkout.payvalida.com/?token={TOKEN}") -> http.HttpResponse:
@@ -127,8 +140,13 @@ def register_ok(checkout: str = f"checkout.payvalida.com/?token={TOKEN}") -> htt
 
 
 def test_register_checksum_is_sha512_of_the_documented_concatenation() -> None:
-    expected = hashlib.sha512(b"maria@example.com343INV20240001A1COP119000" + FIXED_HASH.encode()).hexdigest()
-    assert register_checksum("maria@example.com", 343, "INV20240001A1", "COP", "119000", FIXED_HASH) == expected
+    expected = hashlib.sha512(
+        b"maria@example.com343INV20240001A1COP119000" + FIXED_HASH.encode()
+    ).hexdigest()
+    assert (
+        register_checksum("maria@example.com", 343, "INV20240001A1", "COP", "119000", FIXED_HASH)
+        == expected
+    )
     assert len(expected) == 128
 
 
@@ -143,7 +161,13 @@ def test_notification_checksum_is_sha256_of_po_id_status_hash() -> None:
     assert len(expected) == 64
 
 
-@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=60))
+@given(
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-",
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_order_id_is_alphanumeric_and_idempotent(reference: str) -> None:
     derived = order_id(reference)
     assert "-" not in derived
@@ -175,7 +199,9 @@ def test_register_request_body_and_redirect(monkeypatch: pytest.MonkeyPatch) -> 
         "recurrent": False,
         "expiration": "11/03/2025",
         "iva": "19",
-        "checksum": register_checksum("maria@example.com", 343, "INV20240001A1", "COP", "119000", FIXED_HASH),
+        "checksum": register_checksum(
+            "maria@example.com", 343, "INV20240001A1", "COP", "119000", FIXED_HASH
+        ),
         "method": "efecty",
         "user_di": "1020304050",
         "user_type_di": "CC",
@@ -188,16 +214,26 @@ def test_register_request_body_and_redirect(monkeypatch: pytest.MonkeyPatch) -> 
     assert action.raw_response is not None and action.raw_response["CODE"] == "0000"
 
 
-@pytest.mark.parametrize(("method", "code"), [(PaymentMethod.CARD, None), (PaymentMethod.PSE, None), (PaymentMethod.CASH, "efecty")])
-def test_only_the_documented_cash_code_is_sent_by_default(monkeypatch: pytest.MonkeyPatch, method: PaymentMethod, code: str | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "code"),
+    [(PaymentMethod.CARD, None), (PaymentMethod.PSE, None), (PaymentMethod.CASH, "efecty")],
+)
+def test_only_the_documented_cash_code_is_sent_by_default(
+    monkeypatch: pytest.MonkeyPatch, method: PaymentMethod, code: str | None
+) -> None:
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
     make_gateway().start_checkout(make_request(method=method))
     assert json.loads(fake.calls[0][2] or b"").get("method") == code
 
 
-@pytest.mark.parametrize(("method", "code"), [(PaymentMethod.CARD, "tc"), (PaymentMethod.PSE, "pse"), (PaymentMethod.CASH, "baloto")])
-def test_method_codes_come_from_settings(monkeypatch: pytest.MonkeyPatch, settings, method: PaymentMethod, code: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "code"),
+    [(PaymentMethod.CARD, "tc"), (PaymentMethod.PSE, "pse"), (PaymentMethod.CASH, "baloto")],
+)
+def test_method_codes_come_from_settings(
+    monkeypatch: pytest.MonkeyPatch, settings, method: PaymentMethod, code: str
+) -> None:
     settings.PAYVALIDA_METHOD_CODES = "card=tc, pse=pse, cash=baloto"
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
@@ -216,17 +252,23 @@ def test_bad_method_codes_are_a_system_check_error(settings, text: str) -> None:
     assert "PAYVALIDA_METHOD_CODES" in errors[0].msg
 
 
-def test_passports_and_unlisted_documents_send_no_document_type(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_passports_and_unlisted_documents_send_no_document_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
     request = make_request()
-    make_gateway().start_checkout(replace(request, buyer=replace(request.buyer, document_type="41")))
+    make_gateway().start_checkout(
+        replace(request, buyer=replace(request.buyer, document_type="41"))
+    )
     sent = json.loads(fake.calls[0][2] or b"")
     assert "user_type_di" not in sent and sent["user_di"] == "1020304050"
 
 
 @pytest.mark.parametrize("method", [None, PaymentMethod.OTHER])
-def test_no_method_when_customer_did_not_pick_one(monkeypatch: pytest.MonkeyPatch, method: PaymentMethod | None) -> None:
+def test_no_method_when_customer_did_not_pick_one(
+    monkeypatch: pytest.MonkeyPatch, method: PaymentMethod | None
+) -> None:
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
     make_gateway().start_checkout(make_request(method=method))
@@ -236,12 +278,18 @@ def test_no_method_when_customer_did_not_pick_one(monkeypatch: pytest.MonkeyPatc
 def test_exempt_order_sends_iva_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
-    make_gateway().start_checkout(make_request(amount=Decimal("100000"), tax=Decimal("0"), tax_base=Decimal("0")))
+    make_gateway().start_checkout(
+        make_request(amount=Decimal("100000"), tax=Decimal("0"), tax_base=Decimal("0"))
+    )
     assert json.loads(fake.calls[0][2] or b"")["iva"] == "0"
 
 
-@pytest.mark.parametrize("amount", [Decimal("119000.50"), Decimal("0.01"), Decimal("0"), Decimal("-5")])
-def test_non_integer_or_non_positive_amount_refused_before_any_request(monkeypatch: pytest.MonkeyPatch, amount: Decimal) -> None:
+@pytest.mark.parametrize(
+    "amount", [Decimal("119000.50"), Decimal("0.01"), Decimal("0"), Decimal("-5")]
+)
+def test_non_integer_or_non_positive_amount_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, amount: Decimal
+) -> None:
     fake = FakeSend()
     monkeypatch.setattr(http, "send", fake)
     with pytest.raises(GatewayError):
@@ -250,7 +298,9 @@ def test_non_integer_or_non_positive_amount_refused_before_any_request(monkeypat
 
 
 @pytest.mark.parametrize("reference", ["INV_2024", "INV 2024", "FACTURA-Ñ", "-", "INV1\n"])
-def test_reference_that_gives_no_alphanumeric_order_refused(monkeypatch: pytest.MonkeyPatch, reference: str) -> None:
+def test_reference_that_gives_no_alphanumeric_order_refused(
+    monkeypatch: pytest.MonkeyPatch, reference: str
+) -> None:
     monkeypatch.setattr(http, "send", FakeSend())
     with pytest.raises(GatewayError):
         make_gateway().start_checkout(make_request(reference=reference))
@@ -261,10 +311,15 @@ def test_reference_that_gives_no_alphanumeric_order_refused(monkeypatch: pytest.
     [
         (NOW + timedelta(days=10), "11/03/2025"),
         (NOW + timedelta(days=60), "30/03/2025"),  # capped at 29 days ("can't surpass 30 days")
-        (NOW + timedelta(hours=3), "03/03/2025"),  # raised to 2 days (error 0033: "must be greather 24 hours")
+        (
+            NOW + timedelta(hours=3),
+            "03/03/2025",
+        ),  # raised to 2 days (error 0033: "must be greather 24 hours")
     ],
 )
-def test_expiration_date_within_limits(monkeypatch: pytest.MonkeyPatch, expires_at: datetime, expected: str) -> None:
+def test_expiration_date_within_limits(
+    monkeypatch: pytest.MonkeyPatch, expires_at: datetime, expected: str
+) -> None:
     fake = FakeSend(register_ok())
     monkeypatch.setattr(http, "send", fake)
     make_gateway().start_checkout(make_request(expires_at=expires_at))
@@ -278,33 +333,62 @@ def test_expired_window_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_configured_checkout_base(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "send", FakeSend(register_ok("127.0.0.1:8000/sandbox/payvalida/checkout/?token=abc.def-ghi")))
+    monkeypatch.setattr(
+        http,
+        "send",
+        FakeSend(register_ok("127.0.0.1:8000/sandbox/payvalida/checkout/?token=abc.def-ghi")),
+    )
     gateway = make_gateway(checkout_url="http://127.0.0.1:8000/sandbox/payvalida/checkout/")
-    assert gateway.start_checkout(make_request()).url == "http://127.0.0.1:8000/sandbox/payvalida/checkout/?token=abc.def-ghi"
+    assert (
+        gateway.start_checkout(make_request()).url
+        == "http://127.0.0.1:8000/sandbox/payvalida/checkout/?token=abc.def-ghi"
+    )
 
 
 @pytest.mark.parametrize(
     ("checkout", "base", "expected"),
     [
         ("checkout.payvalida.com/?token=abc", None, "https://checkout.payvalida.com/?token=abc"),
-        ("secure-checkout.payvalida.com?token=abc", None, "https://secure-checkout.payvalida.com?token=abc"),
-        ("sandbox-checkout.payvalida.com?token=tokencheckout", None, "https://sandbox-checkout.payvalida.com?token=tokencheckout"),
-        ("checkout.payvalida.com/?token=abc", "https://pay.example/", "https://pay.example/?token=abc"),
-        ("https://checkout.payvalida.com/?token=a+b", None, "https://checkout.payvalida.com/?token=a%2Bb"),
+        (
+            "secure-checkout.payvalida.com?token=abc",
+            None,
+            "https://secure-checkout.payvalida.com?token=abc",
+        ),
+        (
+            "sandbox-checkout.payvalida.com?token=tokencheckout",
+            None,
+            "https://sandbox-checkout.payvalida.com?token=tokencheckout",
+        ),
+        (
+            "checkout.payvalida.com/?token=abc",
+            "https://pay.example/",
+            "https://pay.example/?token=abc",
+        ),
+        (
+            "https://checkout.payvalida.com/?token=a+b",
+            None,
+            "https://checkout.payvalida.com/?token=a%2Bb",
+        ),
     ],
 )
 def test_checkout_redirect_url(checkout: str, base: str | None, expected: str) -> None:
     assert checkout_redirect_url(checkout, base) == expected
 
 
-@pytest.mark.parametrize("checkout", ["checkout.payvalida.com/", "checkout.payvalida.com/?token=", "?token=abc"])
+@pytest.mark.parametrize(
+    "checkout", ["checkout.payvalida.com/", "checkout.payvalida.com/?token=", "?token=abc"]
+)
 def test_checkout_without_token_or_host(checkout: str) -> None:
     with pytest.raises(GatewayError):
         checkout_redirect_url(checkout, None)
 
 
 def test_refused_order_reports_desc(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "send", FakeSend(json_answer({"CODE": "0025", "DESC": "The checksum is not valid", "DATA": None})))
+    monkeypatch.setattr(
+        http,
+        "send",
+        FakeSend(json_answer({"CODE": "0025", "DESC": "The checksum is not valid", "DATA": None})),
+    )
     with pytest.raises(GatewayError, match="The checksum is not valid") as excinfo:
         make_gateway().start_checkout(make_request())
     assert not isinstance(excinfo.value, GatewayUnavailable)
@@ -315,25 +399,38 @@ def test_refused_order_reports_desc(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         http.HttpError("timed out"),
         http.HttpResponse(502, b"<html>Bad gateway</html>", {}),
-        json_answer({"CODE": "0030", "DESC": "An error occurred when registering the order. Try again in a few minutes"}),
+        json_answer(
+            {
+                "CODE": "0030",
+                "DESC": "An error occurred when registering the order. Try again in a few minutes",
+            }
+        ),
     ],
     ids=["network", "http-502", "transient-code"],
 )
-def test_register_unavailable(monkeypatch: pytest.MonkeyPatch, answer: http.HttpResponse | Exception) -> None:
+def test_register_unavailable(
+    monkeypatch: pytest.MonkeyPatch, answer: http.HttpResponse | Exception
+) -> None:
     monkeypatch.setattr(http, "send", FakeSend(answer))
     with pytest.raises(GatewayUnavailable):
         make_gateway().start_checkout(make_request())
 
 
 def test_answer_without_checkout_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "send", FakeSend(json_answer({"CODE": "0000", "DESC": "OK", "DATA": {}})))
+    monkeypatch.setattr(
+        http, "send", FakeSend(json_answer({"CODE": "0000", "DESC": "OK", "DATA": {}}))
+    )
     with pytest.raises(GatewayError):
         make_gateway().start_checkout(make_request())
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Hosting Básico — 12 meses!", "Hosting Basico 12 meses"), ("Dominio .com.co (1 año)", "Dominio com co 1 ano"), ("¡¿#$%", "")],
+    [
+        ("Hosting Básico — 12 meses!", "Hosting Basico 12 meses"),
+        ("Dominio .com.co (1 año)", "Dominio com co 1 ano"),
+        ("¡¿#$%", ""),
+    ],
 )
 def test_clean_text(text: str, expected: str) -> None:
     assert clean_text(text, 250) == expected
@@ -341,8 +438,12 @@ def test_clean_text(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("tax", "base", "expected"),
-    [(Decimal("19000"), Decimal("100000"), "19"), (Decimal("5000"), Decimal("100000"), "5"), (Decimal("0"), Decimal("100000"), "0"),
-     (Decimal("1234"), Decimal("10000"), "12.34")],
+    [
+        (Decimal("19000"), Decimal("100000"), "19"),
+        (Decimal("5000"), Decimal("100000"), "5"),
+        (Decimal("0"), Decimal("100000"), "0"),
+        (Decimal("1234"), Decimal("10000"), "12.34"),
+    ],
 )
 def test_iva_percentage(tax: Decimal, base: Decimal, expected: str) -> None:
     assert iva_percentage(tax, base) == expected
@@ -364,7 +465,9 @@ def notification(status: str = "approved", **overrides: str) -> dict[str, str]:
     }
     fields.update(overrides)
     if "pv_checksum" not in overrides:
-        fields["pv_checksum"] = notification_checksum(fields["po_id"], fields["status"], NOTIFICATION_HASH)
+        fields["pv_checksum"] = notification_checksum(
+            fields["po_id"], fields["status"], NOTIFICATION_HASH
+        )
     return fields
 
 
@@ -384,7 +487,9 @@ def test_json_notification_approved() -> None:
 
 def test_form_notification_cancelled() -> None:
     body = urllib.parse.urlencode(notification("cancelled")).encode()
-    update = make_gateway().parse_notification(body=body, content_type="application/x-www-form-urlencoded")
+    update = make_gateway().parse_notification(
+        body=body, content_type="application/x-www-form-urlencoded"
+    )
     assert update.status is GatewayStatus.EXPIRED
     assert "cancelled" in update.message and "expired" in update.message
     assert update.dedupe_key == "payvalida:95601:cancelled"
@@ -395,7 +500,10 @@ def test_uppercase_checksum_accepted() -> None:
     fields = notification()
     fields["pv_checksum"] = fields["pv_checksum"].upper()
     body = json.dumps(fields).encode()
-    assert make_gateway().parse_notification(body=body, content_type="application/json").status is GatewayStatus.APPROVED
+    assert (
+        make_gateway().parse_notification(body=body, content_type="application/json").status
+        is GatewayStatus.APPROVED
+    )
 
 
 @pytest.mark.parametrize(
@@ -405,7 +513,11 @@ def test_uppercase_checksum_accepted() -> None:
         {"po_id": "INV20240002A1"},
         {"pv_checksum": "0" * 64},
         {"pv_checksum": notification_checksum("INV20240001A1", "approved", "some-other-hash")},
-        {"pv_checksum": hashlib.sha512(f"INV20240001A1approved{NOTIFICATION_HASH}".encode()).hexdigest()},
+        {
+            "pv_checksum": hashlib.sha512(
+                f"INV20240001A1approved{NOTIFICATION_HASH}".encode()
+            ).hexdigest()
+        },
     ],
     ids=["status", "po_id", "zeros", "wrong-hash", "sha512"],
 )
@@ -413,13 +525,17 @@ def test_tampered_notification_rejected(tamper: dict[str, str]) -> None:
     fields = notification()
     fields.update(tamper)
     with pytest.raises(InvalidSignature):
-        make_gateway().parse_notification(body=json.dumps(fields).encode(), content_type="application/json")
+        make_gateway().parse_notification(
+            body=json.dumps(fields).encode(), content_type="application/json"
+        )
 
 
 def test_amount_is_not_covered_by_the_checksum() -> None:
     """``amount`` is outside the checksum: the parsed amount must be checked by the caller."""
     fields = notification(amount="1")
-    update = make_gateway().parse_notification(body=json.dumps(fields).encode(), content_type="application/json")
+    update = make_gateway().parse_notification(
+        body=json.dumps(fields).encode(), content_type="application/json"
+    )
     assert update.amount == Decimal("1")
 
 
@@ -435,7 +551,9 @@ def test_amount_is_not_covered_by_the_checksum() -> None:
 )
 def test_malformed_notification(fields: dict[str, str]) -> None:
     with pytest.raises(MalformedMessage):
-        make_gateway().parse_notification(body=json.dumps(fields).encode(), content_type="application/json")
+        make_gateway().parse_notification(
+            body=json.dumps(fields).encode(), content_type="application/json"
+        )
 
 
 @pytest.mark.parametrize("body", [b"", b"\xff\xfe", b"[]", b"{broken"])
@@ -446,20 +564,37 @@ def test_unreadable_notification_bodies(body: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("pv_payment", "method"),
-    [("PSE", PaymentMethod.PSE), ("pse", PaymentMethod.PSE), ("TC", PaymentMethod.CARD), ("Tarjeta de Crédito", PaymentMethod.CARD),
-     ("VISA", PaymentMethod.CARD), ("efecty", PaymentMethod.CASH), ("Baloto", PaymentMethod.CASH), ("Su Red", PaymentMethod.CASH),
-     ("nequi", PaymentMethod.OTHER), ("", None)],
+    [
+        ("PSE", PaymentMethod.PSE),
+        ("pse", PaymentMethod.PSE),
+        ("TC", PaymentMethod.CARD),
+        ("Tarjeta de Crédito", PaymentMethod.CARD),
+        ("VISA", PaymentMethod.CARD),
+        ("efecty", PaymentMethod.CASH),
+        ("Baloto", PaymentMethod.CASH),
+        ("Su Red", PaymentMethod.CASH),
+        ("nequi", PaymentMethod.OTHER),
+        ("", None),
+    ],
 )
 def test_pv_payment_mapping(pv_payment: str, method: PaymentMethod | None) -> None:
     fields = notification(pv_payment=pv_payment)
-    update = make_gateway().parse_notification(body=json.dumps(fields).encode(), content_type="application/json")
+    update = make_gateway().parse_notification(
+        body=json.dumps(fields).encode(), content_type="application/json"
+    )
     assert update.method is method
 
 
 def test_notification_replies() -> None:
     gateway = make_gateway()
-    assert (gateway.notification_reply(ok=True).status_code, gateway.notification_reply(ok=True).body) == (200, "OK")
-    assert gateway.notification_reply(ok=True, message="Payment registered").body == "OK. Payment registered"
+    assert (
+        gateway.notification_reply(ok=True).status_code,
+        gateway.notification_reply(ok=True).body,
+    ) == (200, "OK")
+    assert (
+        gateway.notification_reply(ok=True, message="Payment registered").body
+        == "OK. Payment registered"
+    )
     rejected = gateway.notification_reply(ok=False, message="Order not recognized")
     assert (rejected.status_code, rejected.body) == (200, "ERROR. Order not recognized")
     forged = gateway.notification_reply(ok=False, invalid_signature=True)
@@ -469,7 +604,9 @@ def test_notification_replies() -> None:
 def test_return_is_display_only() -> None:
     info = make_gateway().parse_return({"reference": "INV-2024-0001-A1"})
     assert info.reference == "INV-2024-0001-A1"
-    assert info.status is GatewayStatus.PENDING and info.signature_valid is None  # unsigned, not forged
+    assert (
+        info.status is GatewayStatus.PENDING and info.signature_valid is None
+    )  # unsigned, not forged
     with pytest.raises(MalformedMessage):
         make_gateway().parse_return({})
 
@@ -509,7 +646,10 @@ def test_fetch_status_request_and_mapping(monkeypatch: pytest.MonkeyPatch) -> No
     method, url, body, _headers = fake.calls[0]
     parts = urllib.parse.urlsplit(url)
     assert method == "GET" and body is None
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{SANDBOX_API_URL}/api/v3/porders/INV20240001A1"
+    assert (
+        f"{parts.scheme}://{parts.netloc}{parts.path}"
+        == f"{SANDBOX_API_URL}/api/v3/porders/INV20240001A1"
+    )
     assert dict(urllib.parse.parse_qsl(parts.query)) == {
         "merchant": MERCHANT,
         "checksum": order_checksum("INV20240001A1", MERCHANT, FIXED_HASH),
@@ -529,17 +669,26 @@ def test_fetch_status_request_and_mapping(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     ("state", "status"),
-    [("PENDIENTE", GatewayStatus.PENDING), ("VENCIDA", GatewayStatus.EXPIRED), ("CANCELADA", GatewayStatus.EXPIRED),
-     ("ANULADA", GatewayStatus.EXPIRED), ("APROBADA", GatewayStatus.APPROVED)],
+    [
+        ("PENDIENTE", GatewayStatus.PENDING),
+        ("VENCIDA", GatewayStatus.EXPIRED),
+        ("CANCELADA", GatewayStatus.EXPIRED),
+        ("ANULADA", GatewayStatus.EXPIRED),
+        ("APROBADA", GatewayStatus.APPROVED),
+    ],
 )
-def test_consult_state_mapping(monkeypatch: pytest.MonkeyPatch, state: str, status: GatewayStatus) -> None:
+def test_consult_state_mapping(
+    monkeypatch: pytest.MonkeyPatch, state: str, status: GatewayStatus
+) -> None:
     answer = json.loads(json.dumps(CONSULT_ANSWER))
     answer["DATA"]["STATE"] = state
     monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
     assert make_gateway().fetch_status("INV20240001A1")[0].status is status
 
 
-def test_a_registered_order_with_no_method_yet_is_no_payment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registered_order_with_no_method_yet_is_no_payment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Every unpaid order is PENDIENTE; with no PAYMNENT_METHOD nobody has started paying it."""
     answer = json.loads(json.dumps(CONSULT_ANSWER))
     answer["DATA"].update(STATE="PENDIENTE", PAYMNENT_METHOD="")
@@ -549,7 +698,10 @@ def test_a_registered_order_with_no_method_yet_is_no_payment(monkeypatch: pytest
 
 @pytest.mark.parametrize(
     "answer",
-    [json_answer({"CODE": "0013", "DESC": "Not exist transaction ID"}), http.HttpResponse(404, b"Not Found", {})],
+    [
+        json_answer({"CODE": "0013", "DESC": "Not exist transaction ID"}),
+        http.HttpResponse(404, b"Not Found", {}),
+    ],
     ids=["code-0013", "http-404"],
 )
 def test_consult_not_found(monkeypatch: pytest.MonkeyPatch, answer: http.HttpResponse) -> None:
@@ -564,14 +716,25 @@ def test_consult_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_consult_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "send", FakeSend(json_answer({"CODE": "0025", "DESC": "The checksum is not valid"})))
+    monkeypatch.setattr(
+        http, "send", FakeSend(json_answer({"CODE": "0025", "DESC": "The checksum is not valid"}))
+    )
     with pytest.raises(GatewayError, match="checksum"):
         make_gateway().fetch_status("INV20240001A1")
 
 
 def test_cancel_deletes_pending_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = {"CODE": "0000", "DESC": "OK", "DATA": {"OrderID": "INV20240001A1", "Amount": "119000.0", "PVOrderID": "95601",
-                                                    "Reference": "10522318", "Operation": "DELETED"}}
+    answer = {
+        "CODE": "0000",
+        "DESC": "OK",
+        "DATA": {
+            "OrderID": "INV20240001A1",
+            "Amount": "119000.0",
+            "PVOrderID": "95601",
+            "Reference": "10522318",
+            "Operation": "DELETED",
+        },
+    }
     fake = FakeSend(json_answer(answer))
     monkeypatch.setattr(http, "send", fake)
     assert make_gateway().cancel("INV-2024-0001-A1") is True
@@ -579,11 +742,25 @@ def test_cancel_deletes_pending_order(monkeypatch: pytest.MonkeyPatch) -> None:
     parts = urllib.parse.urlsplit(url)
     assert method == "DELETE" and body is None
     assert parts.path == "/api/v3/porders/INV20240001A1"
-    assert dict(urllib.parse.parse_qsl(parts.query)) == {"merchant": MERCHANT, "checksum": order_checksum("INV20240001A1", MERCHANT, FIXED_HASH)}
+    assert dict(urllib.parse.parse_qsl(parts.query)) == {
+        "merchant": MERCHANT,
+        "checksum": order_checksum("INV20240001A1", MERCHANT, FIXED_HASH),
+    }
 
 
 def test_cancel_of_non_pending_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "send", FakeSend(json_answer({"CODE": "0041", "DESC": "Order is not registered or are APPROVED, EXPIRED or CANCELLED"})))
+    monkeypatch.setattr(
+        http,
+        "send",
+        FakeSend(
+            json_answer(
+                {
+                    "CODE": "0041",
+                    "DESC": "Order is not registered or are APPROVED, EXPIRED or CANCELLED",
+                }
+            )
+        ),
+    )
     assert make_gateway().cancel("INV20240001A1") is False
 
 
@@ -615,7 +792,9 @@ def test_checkout_url_setting_overrides_simulator(settings: Settings) -> None:
     assert PayvalidaConfig.from_settings().checkout_url == "https://pay.example/"
 
 
-@pytest.mark.parametrize(("test_mode", "api"), [(True, SANDBOX_API_URL), (False, PRODUCTION_API_URL)])
+@pytest.mark.parametrize(
+    ("test_mode", "api"), [(True, SANDBOX_API_URL), (False, PRODUCTION_API_URL)]
+)
 def test_real_endpoints(settings: Settings, test_mode: bool, api: str) -> None:
     settings.PAYMENTS_SANDBOX = False
     settings.PAYVALIDA_API_URL = ""

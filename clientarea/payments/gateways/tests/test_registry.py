@@ -70,7 +70,9 @@ class DummyGateway(Gateway):
     def cancel(self, reference: str) -> bool:
         return False
 
-    def notification_reply(self, *, ok: bool, message: str = "", invalid_signature: bool = False) -> NotificationReply:
+    def notification_reply(
+        self, *, ok: bool, message: str = "", invalid_signature: bool = False
+    ) -> NotificationReply:
         return NotificationReply(200, "")
 
     def describe_config(self) -> dict[str, str]:
@@ -148,7 +150,14 @@ def test_importing_the_registry_imports_no_gateway_and_reads_no_settings() -> No
         "print('clientarea.payments.gateways.payu' in sys.modules, 'clientarea.payments.gateways.payvalida' in sys.modules)"
     )
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
 
@@ -178,7 +187,9 @@ class _EchoHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path.startswith("/slow"):
             time.sleep(1.5)
-        status = int(self.path.split("/")[2].split("?")[0]) if self.path.startswith("/status/") else 200
+        status = (
+            int(self.path.split("/")[2].split("?")[0]) if self.path.startswith("/status/") else 200
+        )
         payload = json.dumps(
             {
                 "method": self.command,
@@ -214,7 +225,9 @@ def echo_server() -> Iterator[str]:
 
 
 def test_json_post(echo_server: str) -> None:
-    response = http.request_json("POST", f"{echo_server}/api", json_body={"amount": Decimal("1.50"), "name": "María"})
+    response = http.request_json(
+        "POST", f"{echo_server}/api", json_body={"amount": Decimal("1.50"), "name": "María"}
+    )
     assert response.status == 200 and response.ok
     echoed = response.json()
     assert echoed["method"] == "POST"
@@ -226,7 +239,9 @@ def test_json_post(echo_server: str) -> None:
 
 
 def test_form_post_and_params(echo_server: str) -> None:
-    response = http.request_json("POST", f"{echo_server}/form?a=1", form={"x": "1 2", "y": None}, params={"b": "ñ"})
+    response = http.request_json(
+        "POST", f"{echo_server}/form?a=1", form={"x": "1 2", "y": None}, params={"b": "ñ"}
+    )
     echoed = response.json()
     assert echoed["body"] == "x=1+2&y="
     assert echoed["content_type"] == "application/x-www-form-urlencoded"
@@ -235,7 +250,11 @@ def test_form_post_and_params(echo_server: str) -> None:
 
 def test_delete_without_body(echo_server: str) -> None:
     echoed = http.request_json("DELETE", f"{echo_server}/orders/1", params={"merchant": "m"}).json()
-    assert (echoed["method"], echoed["path"], echoed["body"]) == ("DELETE", "/orders/1?merchant=m", "")
+    assert (echoed["method"], echoed["path"], echoed["body"]) == (
+        "DELETE",
+        "/orders/1?merchant=m",
+        "",
+    )
 
 
 def test_error_statuses_are_returned_not_raised(echo_server: str) -> None:
@@ -272,19 +291,25 @@ def test_send_is_the_single_patch_point(monkeypatch: pytest.MonkeyPatch) -> None
     """A fake with exactly ``send(method, url, body, headers)`` receives every request."""
     calls = []
 
-    def fake_send(method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> http.HttpResponse:
+    def fake_send(
+        method: str, url: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> http.HttpResponse:
         calls.append((method, url, body, dict(headers)))
         return http.HttpResponse(200, b'{"ok": true}', {})
 
     monkeypatch.setattr(http, "send", fake_send)
-    response = http.request_json("POST", "https://api.example/x", json_body={"a": 1}, params={"q": "1"}, timeout=3)
+    response = http.request_json(
+        "POST", "https://api.example/x", json_body={"a": 1}, params={"q": "1"}, timeout=3
+    )
     assert response.json() == {"ok": True}
     assert calls[0][0:3] == ("POST", "https://api.example/x?q=1", b'{"a": 1}')
 
 
 def test_logs_carry_no_query_string(echo_server: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="clientarea.lib.http"):
-        http.request_json("GET", f"{echo_server}/porders/1", params={"checksum": "SECRET-CHECKSUM-VALUE"})
+        http.request_json(
+            "GET", f"{echo_server}/porders/1", params={"checksum": "SECRET-CHECKSUM-VALUE"}
+        )
     assert caplog.records
     assert "SECRET-CHECKSUM-VALUE" not in caplog.text
     assert "/porders/1" in caplog.text

@@ -17,13 +17,29 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=None, metavar="MINUTES",
-                            help=f"only payments created at least this long ago (default {settings.PAYMENTS_RECONCILE_AFTER_MINUTES})")
-        parser.add_argument("--limit", type=int, default=500, help="at most this many payments per run (default 500)")
-        parser.add_argument("--verbose-outcomes", action="store_true", help="print the outcome of every statement applied")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=None,
+            metavar="MINUTES",
+            help=f"only payments created at least this long ago (default {settings.PAYMENTS_RECONCILE_AFTER_MINUTES})",
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=500,
+            help="at most this many payments per run (default 500)",
+        )
+        parser.add_argument(
+            "--verbose-outcomes",
+            action="store_true",
+            help="print the outcome of every statement applied",
+        )
 
     def handle(self, *args, **options):
-        summary = services.reconcile_payments(older_than_minutes=options["older_than"], limit=options["limit"])
+        summary = services.reconcile_payments(
+            older_than_minutes=options["older_than"], limit=options["limit"]
+        )
         if options["verbose_outcomes"]:
             for line in summary.outcomes:
                 self.stdout.write(f"  {line}")
@@ -34,6 +50,8 @@ class Command(BaseCommand):
             "errors: {errors}".format(**counts)
         )
         if summary.errors or summary.unavailable:
-            self.stdout.write(self.style.WARNING("Some payments could not be checked; the next run retries them."))
+            self.stdout.write(
+                self.style.WARNING("Some payments could not be checked; the next run retries them.")
+            )
         else:
             self.stdout.write(self.style.SUCCESS("Reconciliation done."))

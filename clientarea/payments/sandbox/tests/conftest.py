@@ -73,7 +73,9 @@ class FakeHttp:
     answers: list[HttpResponse] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def __call__(self, method: str, url: str, body: bytes | None, headers, timeout=None) -> HttpResponse:  # type: ignore[no-untyped-def]
+    def __call__(
+        self, method: str, url: str, body: bytes | None, headers, timeout=None
+    ) -> HttpResponse:  # type: ignore[no-untyped-def]
         self.calls.append({"method": method, "url": url, "body": body, "headers": dict(headers)})
         if self.answers:
             return self.answers.pop(0)
@@ -81,7 +83,9 @@ class FakeHttp:
 
     def form(self, index: int = -1) -> dict[str, str]:
         """The form fields of a recorded (PayU) request."""
-        return dict(urllib.parse.parse_qsl(self.calls[index]["body"].decode(), keep_blank_values=True))
+        return dict(
+            urllib.parse.parse_qsl(self.calls[index]["body"].decode(), keep_blank_values=True)
+        )
 
     def json(self, index: int = -1) -> dict[str, Any]:
         return json.loads(self.calls[index]["body"])
@@ -138,7 +142,9 @@ def payu_form(algorithm: str | None = None, **overrides: str) -> dict[str, str]:
     if algorithm:
         data["algorithmSignature"] = algorithm
     if "signature" not in overrides:
-        base = "~".join([API_KEY, data["merchantId"], data["referenceCode"], data["amount"], data["currency"]])
+        base = "~".join(
+            [API_KEY, data["merchantId"], data["referenceCode"], data["amount"], data["currency"]]
+        )
         data["signature"] = payu_sign(base, algorithm or "MD5")
     return data
 

@@ -26,10 +26,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def open_payu_checkout(page, live_site, **overrides) -> dict[str, str]:
     """Post a signed WebCheckout form from a blank page, like the merchant's auto-submit page."""
-    form = payu_form(responseUrl=f"{live_site.url}/sandbox/?back=payu", confirmationUrl=f"{live_site.url}/confirm/", **overrides)
-    inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in form.items())
-    page.set_content(f'<form method="post" action="{live_site.url}/sandbox/payu/ppp-web-gateway-payu/">{inputs}'
-                     '<button type="submit">Pay</button></form>')
+    form = payu_form(
+        responseUrl=f"{live_site.url}/sandbox/?back=payu",
+        confirmationUrl=f"{live_site.url}/confirm/",
+        **overrides,
+    )
+    inputs = "".join(
+        f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in form.items()
+    )
+    page.set_content(
+        f'<form method="post" action="{live_site.url}/sandbox/payu/ppp-web-gateway-payu/">{inputs}'
+        '<button type="submit">Pay</button></form>'
+    )
     page.get_by_role("button", name="Pay").click()
     page.wait_for_url(re.compile(r"/sandbox/payu/checkout/\d+/$"))
     return form
@@ -91,13 +99,25 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/sandbox/?back=payvalida"
     fixed = PAYVALIDA["PAYVALIDA_FIXED_HASH"]
     body = {
-        "merchant": PAYVALIDA["PAYVALIDA_MERCHANT"], "email": "alice@example.com", "country": 343, "order": "BR0001",
-        "money": "COP", "amount": "45000", "description": "Hosting", "recurrent": False,
+        "merchant": PAYVALIDA["PAYVALIDA_MERCHANT"],
+        "email": "alice@example.com",
+        "country": 343,
+        "order": "BR0001",
+        "money": "COP",
+        "amount": "45000",
+        "description": "Hosting",
+        "recurrent": False,
         "expiration": (timezone.localdate() + dt.timedelta(days=2)).strftime("%d/%m/%Y"),
     }
-    body["checksum"] = hashlib.sha512(f"alice@example.com343BR0001COP45000{fixed}".encode()).hexdigest()
-    request = urllib.request.Request(f"{live_site.url}/sandbox/payvalida/api/v3/porders", json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"}, method="POST")
+    body["checksum"] = hashlib.sha512(
+        f"alice@example.com343BR0001COP45000{fixed}".encode()
+    ).hexdigest()
+    request = urllib.request.Request(
+        f"{live_site.url}/sandbox/payvalida/api/v3/porders",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request) as answer:  # noqa: S310 - local live server
         data = json.loads(answer.read())["DATA"]
     page.goto(f"http://{data['checkout']}")

@@ -24,7 +24,13 @@ from .conftest import API_KEY, confirmation_new_value, payu_form, payu_sign, run
 pytestmark = pytest.mark.django_db
 
 GATEWAY = "/sandbox/payu/ppp-web-gateway-payu/"
-CARD_OK = {"card_holder": "Alice Gomez", "card_number": "4111 1111 1111 1111", "card_expiry": "12/39", "card_cvv": "123", "installments": "1"}
+CARD_OK = {
+    "card_holder": "Alice Gomez",
+    "card_number": "4111 1111 1111 1111",
+    "card_expiry": "12/39",
+    "card_cvv": "123",
+    "installments": "1",
+}
 CARD_DECLINED = {**CARD_OK, "card_number": "4000000000000002"}
 PSE = {"person_type": "N", "document_type": "CC", "document_number": "1020304050", "bank": "1022"}
 
@@ -43,20 +49,45 @@ def start(client, algorithm: str | None = None, **overrides) -> SandboxPayUOrder
 
 
 def response_query(response) -> dict[str, str]:
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response["Location"]).query, keep_blank_values=True))
+    return dict(
+        urllib.parse.parse_qsl(
+            urllib.parse.urlsplit(response["Location"]).query, keep_blank_values=True
+        )
+    )
 
 
-def expected_confirmation_sign(fields: dict[str, str], algorithm: str = "MD5", key: str = API_KEY) -> str:
-    base = "~".join([API_KEY, fields["merchant_id"], fields["reference_sale"], confirmation_new_value(fields["value"]),
-                     fields["currency"], fields["state_pol"]])
+def expected_confirmation_sign(
+    fields: dict[str, str], algorithm: str = "MD5", key: str = API_KEY
+) -> str:
+    base = "~".join(
+        [
+            API_KEY,
+            fields["merchant_id"],
+            fields["reference_sale"],
+            confirmation_new_value(fields["value"]),
+            fields["currency"],
+            fields["state_pol"],
+        ]
+    )
     return payu_sign(base, algorithm, key)
 
 
-def expected_response_signature(params: dict[str, str], algorithm: str = "MD5", key: str = API_KEY) -> str:
+def expected_response_signature(
+    params: dict[str, str], algorithm: str = "MD5", key: str = API_KEY
+) -> str:
     from decimal import ROUND_HALF_EVEN, Decimal
 
     new_value = f"{Decimal(params['TX_VALUE']).quantize(Decimal('0.1'), ROUND_HALF_EVEN):.1f}"
-    base = "~".join([API_KEY, params["merchantId"], params["referenceCode"], new_value, params["currency"], params["transactionState"]])
+    base = "~".join(
+        [
+            API_KEY,
+            params["merchantId"],
+            params["referenceCode"],
+            new_value,
+            params["currency"],
+            params["transactionState"],
+        ]
+    )
     return payu_sign(base, algorithm, key)
 
 
@@ -74,7 +105,11 @@ def test_form_with_a_good_signature_opens_the_checkout(client, algorithm):
     assert page.status_code == 200
     html = page.content.decode()
     assert "SIMULATOR" in html and "Simulator: no real money moves" in html
-    assert "Pay with card" in html and "Continue to your bank" in html and "Generate payment voucher" in html
+    assert (
+        "Pay with card" in html
+        and "Continue to your bank" in html
+        and "Generate payment voucher" in html
+    )
 
 
 def test_hmac_uses_the_secret_key_when_configured(client, settings):
@@ -90,10 +125,19 @@ def test_hmac_uses_the_secret_key_when_configured(client, settings):
 def test_payu_documented_form_example_is_accepted(client):
     # payment-form.html example: 508029 / TestPayU / 20000 / COP, MD5 7ee7cf808ce6a39b17481c54f2c57acc.
     form = {
-        "merchantId": "508029", "accountId": "512321", "description": "Test PAYU", "referenceCode": "TestPayU",
-        "amount": "20000", "tax": "3193", "taxReturnBase": "16806", "currency": "COP",
-        "signature": "7ee7cf808ce6a39b17481c54f2c57acc", "test": "0", "buyerEmail": "test@test.com",
-        "responseUrl": "http://www.test.com/response", "confirmationUrl": "http://www.test.com/confirmation",
+        "merchantId": "508029",
+        "accountId": "512321",
+        "description": "Test PAYU",
+        "referenceCode": "TestPayU",
+        "amount": "20000",
+        "tax": "3193",
+        "taxReturnBase": "16806",
+        "currency": "COP",
+        "signature": "7ee7cf808ce6a39b17481c54f2c57acc",
+        "test": "0",
+        "buyerEmail": "test@test.com",
+        "responseUrl": "http://www.test.com/response",
+        "confirmationUrl": "http://www.test.com/confirmation",
     }
     assert submit(client, form).status_code == 303
 
@@ -117,7 +161,9 @@ def test_refused_forms_get_a_payu_like_error_page(client, overrides, code):
     form = payu_form()
     form.update(overrides)
     if "amount" in overrides or "currency" in overrides or "merchantId" in overrides:
-        base = "~".join([API_KEY, form["merchantId"], form["referenceCode"], form["amount"], form["currency"]])
+        base = "~".join(
+            [API_KEY, form["merchantId"], form["referenceCode"], form["amount"], form["currency"]]
+        )
         form["signature"] = payu_sign(base)
     response = submit(client, form)
     assert response.status_code == 200  # like PayU
@@ -165,8 +211,14 @@ def test_card_approved_sends_confirmation_and_returns_to_merchant(client, fake_h
     assert response["Location"].startswith("http://testserver/payments/payu/response/?")
     params = response_query(response)
     assert params["transactionState"] == "4" and params["lapTransactionState"] == "APPROVED"
-    assert params["polResponseCode"] == "1" and params["TX_VALUE"] == "119000.00" and params["TX_TAX"] == "19000.00"
-    assert params["referenceCode"] == order.reference_code and params["reference_pol"] == str(order.payu_order_id)
+    assert (
+        params["polResponseCode"] == "1"
+        and params["TX_VALUE"] == "119000.00"
+        and params["TX_TAX"] == "19000.00"
+    )
+    assert params["referenceCode"] == order.reference_code and params["reference_pol"] == str(
+        order.payu_order_id
+    )
     assert params["polPaymentMethodType"] == "2" and params["lapPaymentMethod"] == "VISA"
     assert params["signature"] == expected_response_signature(params)
 
@@ -175,9 +227,19 @@ def test_card_approved_sends_confirmation_and_returns_to_merchant(client, fake_h
     assert call["url"] == "http://testserver/payments/payu/confirmation/"
     assert call["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     fields = fake_http.form()
-    assert fields["state_pol"] == "4" and fields["response_code_pol"] == "1" and fields["response_message_pol"] == "APPROVED"
-    assert fields["value"] == "119000.00" and fields["tax"] == "19000.00" and fields["currency"] == "COP"
-    assert fields["reference_sale"] == order.reference_code and fields["reference_pol"] == str(order.payu_order_id)
+    assert (
+        fields["state_pol"] == "4"
+        and fields["response_code_pol"] == "1"
+        and fields["response_message_pol"] == "APPROVED"
+    )
+    assert (
+        fields["value"] == "119000.00"
+        and fields["tax"] == "19000.00"
+        and fields["currency"] == "COP"
+    )
+    assert fields["reference_sale"] == order.reference_code and fields["reference_pol"] == str(
+        order.payu_order_id
+    )
     assert fields["payment_method_type"] == "2" and fields["payment_method_name"] == "VISA"
     assert fields["cc_number"] == "************1111" and fields["attempts"] == "1"
     assert fields["transaction_id"] == params["transactionId"]
@@ -207,9 +269,13 @@ def test_decimal_amounts_follow_each_new_value_rule(client, fake_http, commit):
         response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
     params, fields = response_query(response), fake_http.form()
     assert params["TX_VALUE"] == "150.25" and params["TX_TAX"] == ".00"
-    base = "~".join([API_KEY, "508029", order.reference_code, "150.2", "USD", "4"])  # response: half-even to 1 decimal
+    base = "~".join(
+        [API_KEY, "508029", order.reference_code, "150.2", "USD", "4"]
+    )  # response: half-even to 1 decimal
     assert params["signature"] == payu_sign(base)
-    base = "~".join([API_KEY, "508029", order.reference_code, "150.25", "USD", "4"])  # confirmation: keeps 2 decimals
+    base = "~".join(
+        [API_KEY, "508029", order.reference_code, "150.25", "USD", "4"]
+    )  # confirmation: keeps 2 decimals
     assert fields["sign"] == payu_sign(base)
 
 
@@ -230,7 +296,10 @@ def test_declined_then_approved_on_the_same_reference(client, fake_http, commit)
         client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
     second = fake_http.form()
     assert second["state_pol"] == "4"
-    assert second["reference_pol"] == first["reference_pol"] and second["reference_sale"] == first["reference_sale"]
+    assert (
+        second["reference_pol"] == first["reference_pol"]
+        and second["reference_sale"] == first["reference_sale"]
+    )
     assert second["transaction_id"] != first["transaction_id"]
     assert SandboxPayUTransaction.objects.filter(order=order).count() == 2
 
@@ -238,17 +307,26 @@ def test_declined_then_approved_on_the_same_reference(client, fake_http, commit)
 def test_holder_name_forces_the_outcome(client, fake_http, commit):
     order = start(client)
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", {**CARD_OK, "card_holder": "REJECTED"})
+        response = client.post(
+            f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+            {**CARD_OK, "card_holder": "REJECTED"},
+        )
     assert response_query(response)["transactionState"] == "6"
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", {**CARD_DECLINED, "card_holder": "APPROVED"})
+        response = client.post(
+            f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+            {**CARD_DECLINED, "card_holder": "APPROVED"},
+        )
     assert response_query(response)["transactionState"] == "4"
 
 
 def test_error_card_gives_transaction_state_104(client, fake_http, commit):
     order = start(client)
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", {**CARD_OK, "card_number": "4000000000000119"})
+        response = client.post(
+            f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+            {**CARD_OK, "card_number": "4000000000000119"},
+        )
     params = response_query(response)
     assert params["transactionState"] == "104" and params["polTransactionState"] == "6"
     assert params["signature"] == expected_response_signature(params)
@@ -257,7 +335,10 @@ def test_error_card_gives_transaction_state_104(client, fake_http, commit):
 
 def test_invalid_card_number_is_a_form_error_and_never_echoed(client, fake_http):
     order = start(client)
-    response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", {**CARD_OK, "card_number": "4111111111111112"})
+    response = client.post(
+        f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+        {**CARD_OK, "card_number": "4111111111111112"},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "not a valid card number" in html and "4111111111111112" not in html
@@ -271,7 +352,10 @@ def test_approved_order_accepts_no_more_attempts(client, fake_http, commit):
     again = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
     assert again.status_code == 303
     assert SandboxPayUTransaction.objects.count() == 1
-    assert "Return to the merchant site" in client.get(f"/sandbox/payu/checkout/{order.payu_order_id}/").content.decode()
+    assert (
+        "Return to the merchant site"
+        in client.get(f"/sandbox/payu/checkout/{order.payu_order_id}/").content.decode()
+    )
 
 
 def test_without_response_url_the_flow_ends_on_the_simulator(client, fake_http, commit):
@@ -301,12 +385,18 @@ def test_pse_pending_then_approved(client, fake_http, commit):
     tx = SandboxPayUTransaction.objects.get()
     assert bank_url == f"/sandbox/payu/pse-bank/{tx.transaction_id}/"
     page = client.get(bank_url).content.decode()
-    assert "BANCO UNION COLOMBIANO" in page and "Approve payment" in page and "Leave pending" in page
+    assert (
+        "BANCO UNION COLOMBIANO" in page and "Approve payment" in page and "Leave pending" in page
+    )
 
     with commit():
         pending = client.post(bank_url, {"decision": "pending"})
     params = response_query(pending)
-    assert params["transactionState"] == "7" and params["polTransactionState"] == "12" and params["polResponseCode"] == "9994"
+    assert (
+        params["transactionState"] == "7"
+        and params["polTransactionState"] == "12"
+        and params["polResponseCode"] == "9994"
+    )
     assert params["cus"] == tx.trazability_code and params["pseBank"] == "BANCO UNION COLOMBIANO"
     assert params["signature"] == expected_response_signature(params)
     assert fake_http.calls == []  # confirmation-page.html: only final states are confirmed
@@ -314,10 +404,16 @@ def test_pse_pending_then_approved(client, fake_http, commit):
     assert order.state == "PENDING"
 
     with commit():
-        approved = client.post(bank_url, {"decision": "approve"})  # resolved later from the same URL
+        approved = client.post(
+            bank_url, {"decision": "approve"}
+        )  # resolved later from the same URL
     assert response_query(approved)["transactionState"] == "4"
     fields = fake_http.form()
-    assert fields["state_pol"] == "4" and fields["payment_method_type"] == "4" and fields["payment_method_name"] == "PSE"
+    assert (
+        fields["state_pol"] == "4"
+        and fields["payment_method_type"] == "4"
+        and fields["payment_method_name"] == "PSE"
+    )
     assert fields["cus"] == tx.trazability_code and fields["pse_bank"] == "BANCO UNION COLOMBIANO"
     assert fields["pse_reference2"] == "CC" and fields["pse_reference3"] == "1020304050"
     assert "cc_number" not in fields
@@ -327,7 +423,9 @@ def test_pse_pending_then_approved(client, fake_http, commit):
 def test_pse_rejected(client, fake_http, commit):
     order = start(client)
     with commit():
-        bank_url = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", PSE)["Location"]
+        bank_url = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", PSE)[
+            "Location"
+        ]
     with commit():
         rejected = client.post(bank_url, {"decision": "reject"})
     assert response_query(rejected)["transactionState"] == "6"
@@ -336,7 +434,9 @@ def test_pse_rejected(client, fake_http, commit):
 
 def test_pse_placeholder_bank_is_refused(client):
     order = start(client)
-    response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", {**PSE, "bank": "0"})
+    response = client.post(
+        f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", {**PSE, "bank": "0"}
+    )
     assert response.status_code == 200 and "Choose your bank" in response.content.decode()
 
 
@@ -345,7 +445,9 @@ def test_pse_placeholder_bank_is_refused(client):
 
 def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     order = start(client)
-    response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"})
+    response = client.post(
+        f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"}
+    )
     assert response.status_code == 303
     tx = SandboxPayUTransaction.objects.get()
     voucher = client.get(response["Location"]).content.decode()
@@ -357,7 +459,11 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
         paid = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
     assert paid.status_code == 200 and "paid" in paid.content.decode()
     fields = fake_http.form()
-    assert fields["state_pol"] == "4" and fields["payment_method_type"] == "7" and fields["payment_method_name"] == "BALOTO"
+    assert (
+        fields["state_pol"] == "4"
+        and fields["payment_method_type"] == "7"
+        and fields["payment_method_name"] == "BALOTO"
+    )
     assert fields["sign"] == expected_confirmation_sign(fields)
     again = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
     assert "already paid" in again.content.decode()
@@ -378,7 +484,11 @@ def test_expired_voucher_is_confirmed_as_expired_and_cannot_be_paid(client, fake
         result = expire_vouchers(now=timezone.now() + dt.timedelta(days=8))
     assert result == {"payu": 1, "payvalida": 0}
     fields = fake_http.form()
-    assert fields["state_pol"] == "5" and fields["response_code_pol"] == "20" and fields["response_message_pol"] == "EXPIRED_TRANSACTION"
+    assert (
+        fields["state_pol"] == "5"
+        and fields["response_code_pol"] == "20"
+        and fields["response_message_pol"] == "EXPIRED_TRANSACTION"
+    )
     assert fields["sign"] == expected_confirmation_sign(fields)
     order.refresh_from_db()
     assert order.state == "EXPIRED"
@@ -387,7 +497,9 @@ def test_expired_voucher_is_confirmed_as_expired_and_cannot_be_paid(client, fake
     assert len(fake_http.calls) == 1
 
 
-def test_voucher_past_its_date_is_refused_at_the_cash_point_even_before_the_sweep(client, fake_http, commit):
+def test_voucher_past_its_date_is_refused_at_the_cash_point_even_before_the_sweep(
+    client, fake_http, commit
+):
     order = start(client)
     client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"})
     SandboxPayUTransaction.objects.update(cash_expires_at=timezone.now() - dt.timedelta(minutes=1))
@@ -467,7 +579,11 @@ def test_dashboard_lists_orders_and_resends(client, fake_http, commit):
     with commit():
         client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
     page = client.get("/sandbox/").content.decode()
-    assert order.reference_code in page and "Re-send" in page and "Simulator: no real money moves" in page
+    assert (
+        order.reference_code in page
+        and "Re-send" in page
+        and "Simulator: no real money moves" in page
+    )
     notification = SandboxNotification.objects.get()
     with commit():
         response = client.post(reverse("sandbox:resend_notification", args=[notification.pk]))
@@ -479,18 +595,28 @@ def test_dashboard_lists_orders_and_resends(client, fake_http, commit):
 
 
 def query(client, command: str, details: dict | None = None, api_key: str = API_KEY):
-    body = {"test": True, "language": "es", "command": command,
-            "merchant": {"apiLogin": "pRRXKOl8ikMmt9u", "apiKey": api_key}}
+    body = {
+        "test": True,
+        "language": "es",
+        "command": command,
+        "merchant": {"apiLogin": "pRRXKOl8ikMmt9u", "apiKey": api_key},
+    }
     if details is not None:
         body["details"] = details
-    response = client.post("/sandbox/payu/reports-api/4.0/service.cgi", body, content_type="application/json")
+    response = client.post(
+        "/sandbox/payu/reports-api/4.0/service.cgi", body, content_type="application/json"
+    )
     assert response.status_code == 200
     return response.json()
 
 
 def test_queries_api_ping_and_credentials(client):
     assert query(client, "PING")["code"] == "SUCCESS"
-    assert query(client, "PING", api_key="wrong") == {"code": "ERROR", "error": "Invalid credentials", "result": None}
+    assert query(client, "PING", api_key="wrong") == {
+        "code": "ERROR",
+        "error": "Invalid credentials",
+        "result": None,
+    }
     assert client.get("/sandbox/payu/reports-api/4.0/service.cgi").status_code == 405
 
 
@@ -499,11 +625,20 @@ def test_queries_api_order_by_reference(client, fake_http, commit):
     with commit():
         client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_DECLINED)
         client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
-    answer = query(client, "ORDER_DETAIL_BY_REFERENCE_CODE", {"referenceCode": order.reference_code})
+    answer = query(
+        client, "ORDER_DETAIL_BY_REFERENCE_CODE", {"referenceCode": order.reference_code}
+    )
     assert answer["code"] == "SUCCESS" and answer["error"] is None
     (found,) = answer["result"]["payload"]
-    assert found["id"] == order.payu_order_id and found["accountId"] == 512321 and found["status"] == "CAPTURED"
-    assert found["referenceCode"] == order.reference_code and found["buyer"]["emailAddress"] == "alice@example.com"
+    assert (
+        found["id"] == order.payu_order_id
+        and found["accountId"] == 512321
+        and found["status"] == "CAPTURED"
+    )
+    assert (
+        found["referenceCode"] == order.reference_code
+        and found["buyer"]["emailAddress"] == "alice@example.com"
+    )
     states = [t["transactionResponse"]["state"] for t in found["transactions"]]
     assert states == ["DECLINED", "APPROVED"]
     approved = found["transactions"][1]
@@ -513,29 +648,48 @@ def test_queries_api_order_by_reference(client, fake_http, commit):
     assert isinstance(approved["transactionResponse"]["operationDate"], int)
     assert approved["additionalValues"]["TX_VALUE"] == {"value": 119000, "currency": "COP"}
     assert approved["creditCard"]["maskedNumber"] == "************1111"
-    raw = client.post("/sandbox/payu/reports-api/4.0/service.cgi", {
-        "command": "ORDER_DETAIL_BY_REFERENCE_CODE", "merchant": {"apiLogin": "pRRXKOl8ikMmt9u", "apiKey": API_KEY},
-        "details": {"referenceCode": order.reference_code}}, content_type="application/json").content.decode()
-    assert '"TX_VALUE":{"value":119000.00,"currency":"COP"}' in raw  # a JSON number, written from Decimal
+    raw = client.post(
+        "/sandbox/payu/reports-api/4.0/service.cgi",
+        {
+            "command": "ORDER_DETAIL_BY_REFERENCE_CODE",
+            "merchant": {"apiLogin": "pRRXKOl8ikMmt9u", "apiKey": API_KEY},
+            "details": {"referenceCode": order.reference_code},
+        },
+        content_type="application/json",
+    ).content.decode()
+    assert (
+        '"TX_VALUE":{"value":119000.00,"currency":"COP"}' in raw
+    )  # a JSON number, written from Decimal
 
 
 def test_queries_api_unknown_reference_and_order_detail(client, fake_http):
     assert query(client, "ORDER_DETAIL_BY_REFERENCE_CODE", {"referenceCode": "nope"}) == {
-        "code": "SUCCESS", "error": None, "result": {"payload": None},
+        "code": "SUCCESS",
+        "error": None,
+        "result": {"payload": None},
     }
     order = start(client)
     client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"})
     detail = query(client, "ORDER_DETAIL", {"orderId": order.payu_order_id})["result"]["payload"]
     assert detail["status"] == "IN_PROGRESS"
     tx = detail["transactions"][0]
-    assert tx["transactionResponse"]["state"] == "PENDING" and tx["transactionResponse"]["pendingReason"] == "AWAITING_NOTIFICATION"
+    assert (
+        tx["transactionResponse"]["state"] == "PENDING"
+        and tx["transactionResponse"]["pendingReason"] == "AWAITING_NOTIFICATION"
+    )
     assert tx["extraParameters"]["REFERENCE"] == order.payu_order_id
     assert query(client, "ORDER_DETAIL", {"orderId": 1})["result"]["payload"] is None
-    tx_detail = query(client, "TRANSACTION_RESPONSE_DETAIL", {"transactionId": tx["id"]})["result"]["payload"]
+    tx_detail = query(client, "TRANSACTION_RESPONSE_DETAIL", {"transactionId": tx["id"]})["result"][
+        "payload"
+    ]
     assert tx_detail["state"] == "PENDING"
     assert query(client, "FOO")["code"] == "ERROR"
 
 
 def test_queries_api_refuses_non_json(client):
-    response = client.post("/sandbox/payu/reports-api/4.0/service.cgi", "command=PING", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/sandbox/payu/reports-api/4.0/service.cgi",
+        "command=PING",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.json()["code"] == "ERROR"

@@ -12,7 +12,11 @@ from django.utils import timezone
 from clientarea.lib.http import HttpResponse
 from clientarea.payments.sandbox import payvalida_protocol as proto
 from clientarea.payments.sandbox.expiry import expire_vouchers
-from clientarea.payments.sandbox.models import NotificationStatus, SandboxNotification, SandboxPayvalidaOrder
+from clientarea.payments.sandbox.models import (
+    NotificationStatus,
+    SandboxNotification,
+    SandboxPayvalidaOrder,
+)
 
 from .conftest import PAYVALIDA, run_retries
 
@@ -22,7 +26,13 @@ API = "/sandbox/payvalida/api/v3/porders"
 MERCHANT = PAYVALIDA["PAYVALIDA_MERCHANT"]
 FIXED = PAYVALIDA["PAYVALIDA_FIXED_HASH"]
 NOTIFY = PAYVALIDA["PAYVALIDA_NOTIFICATION_HASH"]
-CARD_OK = {"card_holder": "Alice Gomez", "card_number": "4111111111111111", "card_expiry": "12/39", "card_cvv": "123", "installments": "1"}
+CARD_OK = {
+    "card_holder": "Alice Gomez",
+    "card_number": "4111111111111111",
+    "card_expiry": "12/39",
+    "card_cvv": "123",
+    "installments": "1",
+}
 PSE = {"person_type": "N", "document_type": "CC", "document_number": "1020304050", "bank": "1007"}
 
 
@@ -33,13 +43,23 @@ def sha512(text: str) -> str:
 def order_body(order: str = "CA000123", amount: object = "119000", **overrides) -> dict:
     expiration = (timezone.localdate() + dt.timedelta(days=3)).strftime("%d/%m/%Y")
     body = {
-        "merchant": MERCHANT, "email": "alice@example.com", "country": 343, "order": order, "money": "COP",
-        "amount": amount, "description": "Hosting Plan Pro", "language": "es", "recurrent": False,
-        "expiration": expiration, "iva": "19",
+        "merchant": MERCHANT,
+        "email": "alice@example.com",
+        "country": 343,
+        "order": order,
+        "money": "COP",
+        "amount": amount,
+        "description": "Hosting Plan Pro",
+        "language": "es",
+        "recurrent": False,
+        "expiration": expiration,
+        "iva": "19",
     }
     body.update(overrides)
     if "checksum" not in overrides:
-        body["checksum"] = sha512(f"{body['email']}{body['country']}{body['order']}{body['money']}{body['amount']}{FIXED}")
+        body["checksum"] = sha512(
+            f"{body['email']}{body['country']}{body['order']}{body['money']}{body['amount']}{FIXED}"
+        )
     return body
 
 
@@ -50,14 +70,18 @@ def register(client, **kwargs) -> dict:
 
 
 def consult(client, order: str, checksum: str | None = None, **params) -> dict:
-    query = {"merchant": MERCHANT, "checksum": checksum or sha512(f"{order}{MERCHANT}{FIXED}"), **params}
+    query = {
+        "merchant": MERCHANT,
+        "checksum": checksum or sha512(f"{order}{MERCHANT}{FIXED}"),
+        **params,
+    }
     return client.get(f"{API}/{order}?{urllib.parse.urlencode(query)}").json()
 
 
 def checkout_path(answer: dict) -> str:
     checkout = answer["DATA"]["checkout"]
     assert not checkout.startswith("http")  # like the real API: no scheme
-    return checkout[checkout.index("/"):]
+    return checkout[checkout.index("/") :]
 
 
 # --- Register ------------------------------------------------------------------------------------
@@ -68,7 +92,11 @@ def test_register_answers_like_the_docs(client):
     assert answer["CODE"] == "0000" and answer["DESC"] == "OK"
     data = answer["DATA"]
     order = SandboxPayvalidaOrder.objects.get()
-    assert data["OrdenID"] == "CA000123" and data["Monto"] == "119000.0" and data["Operacion"] == "CREADA"
+    assert (
+        data["OrdenID"] == "CA000123"
+        and data["Monto"] == "119000.0"
+        and data["Operacion"] == "CREADA"
+    )
     assert data["PVordenID"] == str(order.pv_order_id) and data["Referencia"] == order.reference
     assert data["checkout"] == f"testserver/sandbox/payvalida/checkout/?token={order.token}"
     assert order.state == "PENDIENTE"
@@ -142,17 +170,30 @@ def test_consult_a_pending_order(client):
     answer = consult(client, "CA000123")
     assert answer["CODE"] == "0000"
     data = answer["DATA"]
-    assert data["STATE"] == "PENDIENTE" and data["AMOUNT"] == "119000.00" and data["ORDER"] == "CA000123"
+    assert (
+        data["STATE"] == "PENDIENTE"
+        and data["AMOUNT"] == "119000.00"
+        and data["ORDER"] == "CA000123"
+    )
     assert data["CURRENCY"] == "COP" and data["EMAIL"] == "alice@example.com"
     assert isinstance(data["CODE"], int) and data["LIFE_TIME"].endswith("h")
-    for key in ("PAYMNENT_METHOD", "UDPATE_DATE", "CREATION_DATE", "NOTIFICATION_RESPONSE", "ADITIONAL_INFO"):
+    for key in (
+        "PAYMNENT_METHOD",
+        "UDPATE_DATE",
+        "CREATION_DATE",
+        "NOTIFICATION_RESPONSE",
+        "ADITIONAL_INFO",
+    ):
         assert key in data
 
 
 def test_consult_checks_checksum_and_order(client):
     register(client)
     assert consult(client, "CA000123", checksum="bad")["CODE"] == "0025"
-    assert consult(client, "CA000123", checksum=sha512(f"CA000123{MERCHANT}{FIXED}").upper())["CODE"] == "0000"
+    assert (
+        consult(client, "CA000123", checksum=sha512(f"CA000123{MERCHANT}{FIXED}").upper())["CODE"]
+        == "0000"
+    )
     assert consult(client, "NOPE")["CODE"] == "0041"
 
 
@@ -161,9 +202,17 @@ def test_delete_only_pending_orders_and_no_notification(client, fake_http, commi
     checksum = sha512(f"CA000123{MERCHANT}{FIXED}")
     with commit():
         deleted = client.delete(f"{API}/CA000123?merchant={MERCHANT}&checksum={checksum}").json()
-    assert deleted == {"CODE": "0000", "DESC": "OK", "DATA": {
-        "OrderID": "CA000123", "Amount": "119000.0", "PVOrderID": answer["DATA"]["PVordenID"],
-        "Reference": answer["DATA"]["Referencia"], "Operation": "DELETED"}}
+    assert deleted == {
+        "CODE": "0000",
+        "DESC": "OK",
+        "DATA": {
+            "OrderID": "CA000123",
+            "Amount": "119000.0",
+            "PVOrderID": answer["DATA"]["PVordenID"],
+            "Reference": answer["DATA"]["Referencia"],
+            "Operation": "DELETED",
+        },
+    }
     assert consult(client, "CA000123")["DATA"]["STATE"] == "CANCELADA"
     assert fake_http.calls == []
     again = client.delete(f"{API}/CA000123?merchant={MERCHANT}&checksum={checksum}").json()
@@ -179,33 +228,51 @@ def test_card_payment_notifies_with_checksum_and_returns(client, fake_http, comm
     answer = register(client)
     page = client.get(checkout_path(answer))
     html = page.content.decode()
-    assert page.status_code == 200 and "Simulator: no real money moves" in html and "Pay with card" in html
+    assert (
+        page.status_code == 200
+        and "Simulator: no real money moves" in html
+        and "Pay with card" in html
+    )
     order = SandboxPayvalidaOrder.objects.get()
     with commit():
-        response = client.post("/sandbox/payvalida/checkout/card/", {**CARD_OK, "token": order.token})
+        response = client.post(
+            "/sandbox/payvalida/checkout/card/", {**CARD_OK, "token": order.token}
+        )
     assert response.status_code == 302
     assert response["Location"] == "http://testserver/payments/payvalida/return/?order=CA000123"
     call = fake_http.calls[0]
     assert call["url"] == "http://testserver/payments/payvalida/notification/"
     assert call["headers"]["Content-Type"].startswith("application/json")
     body = fake_http.json()
-    assert body["po_id"] == "CA000123" and body["status"] == "approved" and body["pv_po_id"] == order.pv_order_id
+    assert (
+        body["po_id"] == "CA000123"
+        and body["status"] == "approved"
+        and body["pv_po_id"] == order.pv_order_id
+    )
     assert body["pv_checksum"] == hashlib.sha256(f"CA000123approved{NOTIFY}".encode()).hexdigest()
-    assert body["amount"] == "119000" and body["iso_currency"] == "COP" and body["pv_payment"] == "TC"
+    assert (
+        body["amount"] == "119000" and body["iso_currency"] == "COP" and body["pv_payment"] == "TC"
+    )
     assert consult(client, "CA000123")["DATA"]["STATE"] == "APROBADA"
     assert consult(client, "CA000123")["DATA"]["NOTIFICATION_RESPONSE"] == "OK"
 
 
 def test_notification_checksum_function():
     expected = hashlib.sha256(b"CA1approvedsecret").hexdigest()
-    assert proto.notification_checksum(po_id="CA1", status="approved", notification_hash="secret") == expected
+    assert (
+        proto.notification_checksum(po_id="CA1", status="approved", notification_hash="secret")
+        == expected
+    )
 
 
 def test_declined_card_keeps_the_order_pending_without_notification(client, fake_http, commit):
     answer = register(client)
     order = SandboxPayvalidaOrder.objects.get()
     with commit():
-        response = client.post("/sandbox/payvalida/checkout/card/", {**CARD_OK, "card_number": "4000000000000002", "token": order.token})
+        response = client.post(
+            "/sandbox/payvalida/checkout/card/",
+            {**CARD_OK, "card_number": "4000000000000002", "token": order.token},
+        )
     assert response.status_code == 200 and "Try another payment method" in response.content.decode()
     assert fake_http.calls == []
     assert consult(client, "CA000123")["DATA"]["STATE"] == "PENDIENTE"
@@ -218,7 +285,10 @@ def test_non_ok_answer_is_retried_and_stored(client, fake_http, commit):
     order = SandboxPayvalidaOrder.objects.get()
     with commit():
         client.post("/sandbox/payvalida/checkout/card/", {**CARD_OK, "token": order.token})
-    assert consult(client, "CA000123")["DATA"]["NOTIFICATION_RESPONSE"] == "ERROR. Order not recognized"
+    assert (
+        consult(client, "CA000123")["DATA"]["NOTIFICATION_RESPONSE"]
+        == "ERROR. Order not recognized"
+    )
     run_retries()
     assert len(fake_http.calls) == 2
     assert SandboxNotification.objects.get().status == NotificationStatus.DELIVERED
@@ -245,13 +315,19 @@ def test_pse_pending_then_approved_and_cus_in_consult(client, fake_http, commit)
     body = fake_http.json()
     assert body["status"] == "approved" and body["pv_payment"] == "PSE"
     data = consult(client, "CA000123", aditionalinfo="cuspse")["DATA"]
-    assert data["STATE"] == "APROBADA" and data["PAYMNENT_METHOD"] == "PSE" and data["ADITIONAL_INFO"]["CUS"] == cus
+    assert (
+        data["STATE"] == "APROBADA"
+        and data["PAYMNENT_METHOD"] == "PSE"
+        and data["ADITIONAL_INFO"]["CUS"] == cus
+    )
 
 
 def test_pse_rejected_keeps_order_pending(client, fake_http, commit):
     register(client)
     order = SandboxPayvalidaOrder.objects.get()
-    bank_url = client.post("/sandbox/payvalida/checkout/pse/", {**PSE, "token": order.token})["Location"]
+    bank_url = client.post("/sandbox/payvalida/checkout/pse/", {**PSE, "token": order.token})[
+        "Location"
+    ]
     with commit():
         response = client.post(bank_url, {"decision": "reject"})
     assert response.status_code == 200 and fake_http.calls == []
@@ -263,7 +339,9 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     order = SandboxPayvalidaOrder.objects.get()
     page = client.get(f"/sandbox/payvalida/checkout/?token={order.token}").content.decode()
     assert "Pay with card" not in page and "Generate payment voucher" in page  # method restricts
-    voucher = client.post("/sandbox/payvalida/checkout/cash/", {"network": "efecty", "token": order.token})
+    voucher = client.post(
+        "/sandbox/payvalida/checkout/cash/", {"network": "efecty", "token": order.token}
+    )
     assert voucher.status_code == 303
     assert order.reference in client.get(voucher["Location"]).content.decode()
     with commit():
@@ -309,7 +387,10 @@ def test_recurrent_order_is_paid_many_times_with_consecutive_po_ids(client, fake
     with commit():
         client.post("/sandbox/payvalida/cash-point/", {"reference": order.reference})
     assert [fake_http.json(i)["po_id"] for i in range(2)] == ["CA000123_1", "CA000123_2"]
-    assert fake_http.json(1)["pv_checksum"] == hashlib.sha256(f"CA000123_2approved{NOTIFY}".encode()).hexdigest()
+    assert (
+        fake_http.json(1)["pv_checksum"]
+        == hashlib.sha256(f"CA000123_2approved{NOTIFY}".encode()).hexdigest()
+    )
 
 
 def test_unknown_token_is_404(client):
@@ -325,4 +406,6 @@ def test_dashboard_shows_payvalida_orders(client, fake_http, commit):
     assert "CA000123" in page and "APROBADA" in page and "Re-send" in page
     with commit():
         response = client.post(f"/sandbox/payvalida/orders/{order.pk}/expire/")
-    assert response.status_code == 303 and len(fake_http.calls) == 1  # approved orders do not expire
+    assert (
+        response.status_code == 303 and len(fake_http.calls) == 1
+    )  # approved orders do not expire

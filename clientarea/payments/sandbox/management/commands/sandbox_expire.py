@@ -15,4 +15,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         result = expire_vouchers()
-        self.stdout.write(f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s).")
+        self.stdout.write(
+            f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s)."
+        )
