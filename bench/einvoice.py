@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ca-bench-"))
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("PAYMENTS_SANDBOX", "1")
 
-from clientarea.settings import *  # noqa: E402,F403
-from clientarea.settings import HUEY  # noqa: E402
+from clientarea.settings import *  # noqa: F403
+from clientarea.settings import HUEY
 
 # Tasks run inline (Huey's immediate mode, in-memory storage): no worker process in tests.
 HUEY = {**HUEY, "immediate": True}

@@ -63,8 +63,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import threading
 import re
+import threading
 import time
 from collections import Counter as Tally
 from collections import defaultdict

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import selectors
-from clientarea.payments.selectors import payment_in_process
 from clientarea.billing.models import OrderState
+from clientarea.payments.selectors import payment_in_process
 
 
 @login_required

@@ -42,8 +42,8 @@ from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _cid_font_widths
-from fpdf.table import draw_box_borders
 from fpdf.syntax import Name, PDFArray, PDFContentStream
+from fpdf.table import draw_box_borders
 from fpdf.util import Padding
 
 from clientarea.einvoice.documents import InvoiceDocument, Line, Party
@@ -267,7 +267,7 @@ class _EmbeddedFont:
     __slots__ = ("compressed", "gid_by_name", "length")
 
     def __init__(self, data: bytes, gid_by_name: dict[str, int]) -> None:
-        self.compressed = zlib.compress(data, level=PDFContentStream._COMPRESSION_LEVEL)  # noqa: SLF001
+        self.compressed = zlib.compress(data, level=PDFContentStream._COMPRESSION_LEVEL)
         self.length = len(data)
         self.gid_by_name = gid_by_name
 
@@ -300,7 +300,7 @@ def _cid_to_gid_map(code_to_glyph: tuple[tuple[int, int], ...]) -> bytes:
     for char_id, gid in code_to_glyph:
         data[char_id * 2] = gid >> 8
         data[char_id * 2 + 1] = gid & 0xFF
-    found = zlib.compress(bytes(data), level=PDFContentStream._COMPRESSION_LEVEL)  # noqa: SLF001
+    found = zlib.compress(bytes(data), level=PDFContentStream._COMPRESSION_LEVEL)
     with _cid_to_gid_lock:
         _cid_to_gid_maps[code_to_glyph] = found
         while len(_cid_to_gid_maps) > 2 * SUBSET_CACHE_SIZE:
@@ -1036,7 +1036,7 @@ def _draw_qr(
             append(f"{start} {row_index} {end - start} 1 re")
             start = data.find(1, end)
     ops.append("f Q")
-    pdf._out("\n".join(ops))  # noqa: SLF001 - fpdf has no public raw-operator API
+    pdf._out("\n".join(ops))
 
 
 def _validation_footer(

@@ -75,7 +75,7 @@ def printed_qr_matrix(text: str) -> tuple[bytes, ...]:
     if _fast_qr is not None:
         try:
             matrix = _fast_qr.matrix(text)
-        except Exception:  # noqa: BLE001 - an unexpected segno change: use segno itself
+        except Exception:
             matrix = None
         if matrix is not None:
             return matrix

@@ -205,7 +205,7 @@ class _HelpExtension(Extension):
         self.language = language
         self.resolve = resolve
 
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API name)
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.treeprocessors.register(
             _HelpTreeprocessor(md, self.language, self.resolve), "helpcenter", 5
         )

@@ -146,7 +146,7 @@ class Capture:
                     f"{self.language}/{n} (after {rest[0]})" for n in rest[1:]
                 )
                 return
-            except Exception as exc:  # noqa: BLE001 (report and go on with the next chain)
+            except Exception as exc:
                 self.report.failed.append(
                     f"{self.language}/{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                 )

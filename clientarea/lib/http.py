@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -142,7 +141,7 @@ def send(
         status = error.code
         payload = error.read(MAX_RESPONSE_BYTES + 1) if error.fp is not None else b""
         answer_headers = {key.lower(): value for key, value in (error.headers or {}).items()}
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as error:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
         elapsed = time.monotonic() - started
         logger.warning(
             "HTTP %s %s failed after %.2fs: %s",

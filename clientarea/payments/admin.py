@@ -9,8 +9,8 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpRequest,

@@ -542,7 +542,7 @@ def handle_notification(
             "payment notification %s from %s malformed: %s", message.pk, gateway.code, exc
         )
         return gateway.notification_reply(ok=False, message="malformed message")
-    except Exception:  # noqa: BLE001 - a bug in the adapter: keep the message, let the gateway retry
+    except Exception:
         logger.exception("payment notification from %s could not be read", gateway.code)
         record_message(
             gateway_code=gateway.code,
@@ -556,7 +556,7 @@ def handle_notification(
         return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
     try:
         message, fresh = _accept(gateway, kind, update, body=body, headers=headers, ip=ip)
-    except Exception:  # noqa: BLE001 - answer "try again" rather than lose the payment
+    except Exception:
         logger.exception(
             "payment notification from %s not stored (reference=%s); the gateway will retry",
             gateway.code,
@@ -589,7 +589,7 @@ def handle_notification(
         from clientarea.payments.tasks import apply_message_task
 
         apply_message_task(message.pk)
-    except Exception:  # noqa: BLE001 - the message is safe in the inbox; apply_pending_messages picks it up
+    except Exception:
         logger.exception(
             "payment notification %s stored but not queued; the sweep will apply it", message.pk
         )
@@ -683,7 +683,7 @@ def apply_message(*, message_id: int) -> str:
             PaymentMessage.objects.filter(pk=message.pk).update(
                 outcome=result.outcome[:200], payment=result.payment, attempts=message.attempts + 1
             )
-    except Exception as exc:  # noqa: BLE001 - kept in the inbox and tried again by the sweep
+    except Exception as exc:
         logger.exception(
             "payment notification %s from %s failed (reference=%s)",
             message.pk,
@@ -1179,7 +1179,7 @@ def _schedule_check(payment_id: int, *, verify: bool = False) -> None:
 
     try:
         check_payment_task(payment_id, verify=verify)
-    except Exception:  # noqa: BLE001 - a status query is an optimisation; reconciliation will catch up
+    except Exception:
         logger.exception("could not check payment %s after its return", payment_id)
 
 
@@ -1355,7 +1355,7 @@ def reconcile_payments(
                 "reconcile %s: %s unavailable: %s", payment.reference, payment.gateway, exc
             )
             continue
-        except Exception:  # noqa: BLE001 - one bad payment must not stop the run
+        except Exception:
             summary.errors += 1
             logger.exception("reconcile %s failed", payment.reference)
             continue

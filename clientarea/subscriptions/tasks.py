@@ -1,5 +1,5 @@
-from huey.contrib.djhuey import db_task
 from django.utils.module_loading import import_string
+from huey.contrib.djhuey import db_task
 
 from clientarea.subscriptions.provisioning import ProvisioningError, build_event
 

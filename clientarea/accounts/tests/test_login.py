@@ -72,7 +72,7 @@ def test_forgot_code_never_reveals_whether_an_email_exists(client):
     assert known.status_code == unknown.status_code == 200
     strip = lambda r: (
         r.content.decode().replace("ana@example.com", "X").replace("nobody@example.com", "X")
-    )  # noqa: E731
+    )
     assert (
         strip(known).split("csrfmiddlewaretoken")[0]
         == strip(unknown).split("csrfmiddlewaretoken")[0]

@@ -252,8 +252,9 @@ def test_the_product_admin_edits_prices_inline(client, carol):
 
 
 def test_staff_without_the_change_permission_cannot_act(client, order):
-    from clientarea.accounts.models import User
     from django.contrib.auth.models import Permission
+
+    from clientarea.accounts.models import User
 
     viewer = User.objects.create_user(email="viewer@conexcol.example", password="x", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_order"))

@@ -15,7 +15,9 @@ from django.db import connection, connections
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from clientarea.billing import automation, services
 from clientarea.billing.models import (
@@ -763,7 +765,7 @@ def test_two_concurrent_runs_create_no_duplicates():
         try:
             barrier.wait()
             results.append(automation.run_billing(run_date=D, batch_size=7))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
         finally:
             connection.close()
@@ -1071,8 +1073,9 @@ def test_errors_are_shown_in_the_back_office(world, client):
 
 
 def test_staff_without_permission_cannot_run_billing(world, client):
-    from clientarea.accounts.models import User
     from django.contrib.auth.models import Permission
+
+    from clientarea.accounts.models import User
 
     clerk = User.objects.create_user(
         email="clerk@conexcol.example", password="x" * 12, is_staff=True

@@ -57,7 +57,7 @@ def test_the_order_page(client, alice, django_assert_max_num_queries, n):
     paid = make_renewal_order(make_active_service(alice, hosting))
     services.mark_order_paid(
         order_id=paid.pk,
-        paid_at=dt.datetime(2026, 2, 1, 12, tzinfo=dt.timezone.utc),
+        paid_at=dt.datetime(2026, 2, 1, 12, tzinfo=dt.UTC),
         via="payu",
         method="card",
     )

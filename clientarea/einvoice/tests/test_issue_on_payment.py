@@ -8,12 +8,12 @@ import zipfile
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from clientarea.billing import services as billing
 from clientarea.catalog.models import Product, ProductPrice

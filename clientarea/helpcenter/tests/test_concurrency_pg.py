@@ -30,7 +30,7 @@ def run_in_threads(work) -> set[int]:
                 pids.add(cursor.fetchone()[0])
             barrier.wait()
             work(i)
-        except BaseException as exc:  # noqa: BLE001 (re-raised in the main thread)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -33,13 +33,13 @@ def register_checksum(
 
 def order_checksum(*, order: str, merchant: str, fixed_hash: str) -> str:
     """CON/DEL: ``SHA512(order + merchant + FIXED_HASH)``, hex."""
-    return hashlib.sha512(f"{order}{merchant}{fixed_hash}".encode("utf-8")).hexdigest()
+    return hashlib.sha512(f"{order}{merchant}{fixed_hash}".encode()).hexdigest()
 
 
 def notification_checksum(*, po_id: str, status: str, notification_hash: str) -> str:
     """NOT: ``pv_checksum = SHA256(po_id + status + NOTIFICATION_HASH)`` (ES pages:
     ``FIXED_HASH_NOTIFICACION``), lower-case hex."""
-    return hashlib.sha256(f"{po_id}{status}{notification_hash}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{po_id}{status}{notification_hash}".encode()).hexdigest()
 
 
 def checksums_match(expected: str, given: str) -> bool:

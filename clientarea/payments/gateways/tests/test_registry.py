@@ -208,7 +208,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = _answer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
