@@ -17,6 +17,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from clientarea.billing import automation
+from clientarea.notifications.services import deliver_email
 
 
 @db_periodic_task(crontab(minute="7"))
@@ -37,6 +38,4 @@ def billing_run_task(
 @db_task()
 def deliver_run_emails_task(email_ids: list[int]) -> int:
     """Deliver the emails one committed batch of the run queued (one task per batch, not per email)."""
-    from clientarea.notifications.services import deliver_email
-
     return sum(1 for email_id in email_ids if deliver_email(email_id=email_id))

@@ -9,7 +9,6 @@ from django.utils.translation import ngettext_lazy
 
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import Service, ServiceEvent, SuspensionReason
-from clientarea.subscriptions.provisioning import notify_services_changed
 
 STAFF_REASON = "staff"
 
@@ -109,7 +108,7 @@ class ServiceAdmin(admin.ModelAdmin):
                     continue
                 changed.append(service.pk)
         if changed:
-            notify_services_changed(service_ids=changed, event=event)
+            services.notify_services_changed(service_ids=changed, event=event)
             self.message_user(request, done_message % {"count": len(changed)}, messages.SUCCESS)
         if refused:
             self.message_user(

@@ -35,7 +35,7 @@ def import_active_service(
     service = Service.objects.create(
         customer=customer, product=product, cycle=cycle, price=price, label=label
     )
-    services._event(service, kind=ServiceEventKind.CREATED, reason="imported")
+    services.record_event(service, kind=ServiceEventKind.CREATED, reason="imported")
     start = add_months(next_due, -CYCLE_MONTHS[cycle])
     services.activate_service(service=service, start=start)
     return service
