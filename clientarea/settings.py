@@ -250,9 +250,9 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Conexcol <facturacion@conexco
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_MAX_ATTEMPTS = envint("EMAIL_MAX_ATTEMPTS", 5)
 # Work queued after commit (emails, invoice rendering/sending, provisioning events) is claimed
-# with a lease: a claim not finished within this many minutes (the worker died) is retried by the
-# worker's sweep, which runs every minute.
-WORKER_LEASE_MINUTES = envint("WORKER_LEASE_MINUTES", 10)
+# with a lease: a claim not finished within this many seconds (the worker died) is retried by the
+# worker's sweep, which runs every minute. Longer than any SMTP, rendering or webhook timeout.
+WORKER_LEASE_SECONDS = envint("WORKER_LEASE_SECONDS", 600)
 
 # --- Billing automation (issue: services and orders) --------------------------------
 BILLING_RUN_HOUR = envint("BILLING_RUN_HOUR", 6)

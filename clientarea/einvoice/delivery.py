@@ -3,7 +3,7 @@
 An issued invoice (number and CUFE fixed in the paid transaction) is itself the
 durable record of the work left: ``rendered_at``, ``emailed_at`` and
 ``transmitted_at`` say which steps are done. A worker claims an invoice with one
-conditional UPDATE that sets ``lease_until`` (now + ``WORKER_LEASE_MINUTES``), so
+conditional UPDATE that sets ``lease_until`` (now + ``WORKER_LEASE_SECONDS``), so
 two workers never work on one invoice at once; a worker killed mid-way leaves a
 lease that expires, and the sweep (``process_pending_invoices``, every minute)
 takes the invoice over. Each step is idempotent on its own:
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 
 def lease() -> dt.timedelta:
-    return dt.timedelta(minutes=settings.WORKER_LEASE_MINUTES)
+    return dt.timedelta(seconds=settings.WORKER_LEASE_SECONDS)
 
 
 def work_left() -> Q:

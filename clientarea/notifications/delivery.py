@@ -3,7 +3,7 @@
 Every email is a row of the email log, written in its cause's transaction
 (``services.queue_email``). A worker *claims* a row with one conditional UPDATE
 before sending it, so many workers never send one email twice. The claim is a
-lease: ``status=sending`` with ``next_attempt_at`` = now + ``WORKER_LEASE_MINUTES``.
+lease: ``status=sending`` with ``next_attempt_at`` = now + ``WORKER_LEASE_SECONDS``.
 A worker killed while sending leaves the row "sending"; once its lease has
 expired, the sweep (``deliver_due_emails``, every minute) claims it again.
 Delivery is therefore at least once: an email whose SMTP hand-off succeeded
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def lease() -> dt.timedelta:
     """How long a claim lasts before another worker may take the work over."""
-    return dt.timedelta(minutes=settings.WORKER_LEASE_MINUTES)
+    return dt.timedelta(seconds=settings.WORKER_LEASE_SECONDS)
 
 
 def _claimable(now: dt.datetime) -> Q:

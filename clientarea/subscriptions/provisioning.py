@@ -7,7 +7,7 @@ sent after commit by the worker, so a slow or failing panel never blocks or undo
 a payment (and is retried without reprocessing the payment).
 
 A worker claims a row with one conditional UPDATE, taking a lease of
-``WORKER_LEASE_MINUTES``; a row whose job was lost (the process died after commit)
+``WORKER_LEASE_SECONDS``; a row whose job was lost (the process died after commit)
 or whose worker died while sending is picked up by the sweep
 (``deliver_due_provisioning_events``, every minute). Delivery is at least once: a
 provisioner may see an event again after a crash, and should treat it as "the
@@ -135,7 +135,7 @@ def claim_delivery(*, delivery_id: int) -> bool:
         ).update(
             status=DeliveryStatus.SENDING,
             attempts=F("attempts") + 1,
-            next_attempt_at=now + dt.timedelta(minutes=settings.WORKER_LEASE_MINUTES),
+            next_attempt_at=now + dt.timedelta(seconds=settings.WORKER_LEASE_SECONDS),
         )
         == 1
     )
