@@ -30,7 +30,7 @@ def normalize_hostname(value: str) -> str | None:
 class OrderServiceForm(forms.Form):
     product = forms.ChoiceField(label=_("Product"))
     cycle = forms.ChoiceField(
-        label=_("Billing cycle"), choices=[("", _("Choose a billing cycle"))] + BillingCycle.choices
+        label=_("Billing cycle"), choices=[("", _("Choose a billing cycle")), *BillingCycle.choices]
     )
     label = forms.CharField(
         label=_("Your domain or hostname"),

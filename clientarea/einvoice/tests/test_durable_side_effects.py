@@ -30,7 +30,7 @@ from clientarea.test import make_customer, make_staff
 pytestmark = pytest.mark.django_db
 
 
-class Killed(BaseException):  # noqa: N818  (a name that reads like what happens: kill -9)
+class Killed(BaseException):
     """The process dies here: nothing after this line runs, no handler catches it."""
 
 
