@@ -115,6 +115,8 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         "rendered_at",
         "render_error",
         "emailed_at",
+        "transmitted_at",
+        "lease_until",
         "downloads",
     ]
     readonly_fields = fields

@@ -8,7 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from clientarea.subscriptions import services
-from clientarea.subscriptions.models import Service, ServiceEvent, SuspensionReason
+from clientarea.subscriptions.models import (
+    ProvisioningDelivery,
+    Service,
+    ServiceEvent,
+    SuspensionReason,
+)
 
 STAFF_REASON = "staff"
 
@@ -156,3 +161,34 @@ class ServiceAdmin(admin.ModelAdmin):
                 "%(count)d service terminated.", "%(count)d services terminated.", "count"
             ),
         )
+
+
+@admin.register(ProvisioningDelivery)
+class ProvisioningDeliveryAdmin(admin.ModelAdmin):
+    """The provisioning outbox, read-only: what each provisioner was told, and what failed."""
+
+    list_display = ["created_at", "event", "order_number", "provisioner", "status", "attempts"]
+    list_filter = ["status", "event", "provisioner"]
+    search_fields = ["order_number"]
+    fields = [
+        "created_at",
+        "event",
+        "order_number",
+        "service_ids",
+        "provisioner",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
