@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "clientarea.payments.sandbox",
     "clientarea.einvoice",
     "clientarea.helpcenter",
+    "clientarea.portal",
 ]
 
 MIDDLEWARE = [

@@ -116,12 +116,9 @@ def render_invoice(*, invoice: Invoice) -> Invoice:
 
 
 def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
-    zip_bytes = attached.build_email_zip(
-        bytes(invoice.attached_document), doc, sequence=invoice.number % 0xFFFFFFFF or 1
-    )
-    stem = attached.email_zip_filename(
-        doc.supplier.document_number, doc.issue_date.year, invoice.number % 0xFFFFFFFF or 1
-    )
+    sequence = (invoice.number or 0) % 0xFFFFFFFF or 1  # an issued invoice always has its number
+    zip_bytes = attached.build_email_zip(bytes(invoice.attached_document), doc, sequence=sequence)
+    stem = attached.email_zip_filename(doc.supplier.document_number, doc.issue_date.year, sequence)
     return [
         Attachment(stem, zip_bytes, "application/zip"),
         Attachment(f"{invoice.full_number}.pdf", bytes(invoice.pdf), "application/pdf"),

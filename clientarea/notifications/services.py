@@ -10,7 +10,7 @@ that dies while sending leaves a lease that expires (see ``delivery``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from clientarea.notifications.models import EmailAttachment, OutgoingEmail
 
 __all__ = [
     "Attachment",
+    "add_context_source",
     "deliver_due_emails",
     "deliver_email",
     "queue_email",
@@ -42,11 +43,23 @@ class Attachment:
     content_type: str
 
 
+# Apps above this one add values every email template can use (accounts adds the provider, the
+# sender of every email), from their AppConfig.ready(): notifications imports no app.
+_context_sources: list[Callable[[], Mapping[str, Any]]] = []
+
+
+def add_context_source(source: Callable[[], Mapping[str, Any]]) -> None:
+    """Register a function whose values every email template gets (called at each render)."""
+    if source not in _context_sources:
+        _context_sources.append(source)
+
+
 def site_context() -> dict[str, Any]:
     """Values every email template can use."""
-    from clientarea.accounts.selectors import get_provider
-
-    return {"site_url": settings.SITE_URL, "provider": get_provider()}
+    context: dict[str, Any] = {"site_url": settings.SITE_URL}
+    for source in _context_sources:
+        context.update(source())
+    return context
 
 
 def render_email(
