@@ -10,20 +10,25 @@ complete every invoice, email and provisioning event exactly once.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any, ClassVar
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from clientarea.billing import services as billing
 from clientarea.einvoice import delivery
+from clientarea.einvoice import services as einvoice_services
 from clientarea.einvoice.models import Invoice, TransmissionAttempt
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution, pay, setup  # noqa: F401
 from clientarea.einvoice.transmission import StoreOnlyTransmitter
 from clientarea.notifications import delivery as email_delivery
+from clientarea.notifications import services as email_services
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
 from clientarea.subscriptions import provisioning
+from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import DeliveryStatus, ProvisioningDelivery
 from clientarea.test import make_customer, make_staff
 
@@ -207,8 +212,7 @@ def test_a_failing_panel_is_retried_and_a_permanent_refusal_is_not(
             raise provisioning.ProvisioningError("HTTP 400", permanent=True)
 
     monkeypatch.setattr(RecordingProvisioner, "send", flaky)
-    from clientarea.subscriptions.services import notify_services_changed
-
+    notify_services_changed = subscription_services.notify_services_changed
     with django_capture_on_commit_callbacks(execute=True):
         notify_services_changed(service_ids=[], event="services.changed", order_number="ODS-1")
     row = ProvisioningDelivery.objects.get()
@@ -251,3 +255,44 @@ def test_staff_resend_renders_an_invoice_whose_rendering_never_ran(
     # The worker's sweep transmits it and does not email it a second time.
     sweep_everything(django_capture_on_commit_callbacks)
     assert_each_side_effect_happened_once([order], mailoutbox)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_many_workers_sweeping_at_once_do_each_side_effect_once(setup, monkeypatch, mailoutbox):  # noqa: F811
+    """Real concurrency (PostgreSQL): four workers run every sweep at the same moment."""
+    for module in (einvoice_services, email_services, subscription_services):
+        monkeypatch.setattr(module, "_schedule", lambda *a, **k: None, raising=False)
+    monkeypatch.setattr(einvoice_services, "_schedule_render", lambda *a, **k: None)
+    hosting, _ = setup
+    make_resolution()
+    orders = []
+    for i in range(6):
+        customer = make_customer(document_number=f"10172346{i:02d}")
+        order = billing.order_new_service(
+            customer=customer, product=hosting, cycle="annual", label=f"w{i}.co"
+        )
+        pay(order)  # committed; every after-commit job is lost
+        orders.append(order)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            for _ in range(2):
+                delivery.process_pending_invoices()
+                email_delivery.deliver_due_emails()
+                provisioning.deliver_due_provisioning_events()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert_each_side_effect_happened_once(orders, mailoutbox)
