@@ -22,7 +22,7 @@ class ServiceEventInline(admin.TabularInline):
     model = ServiceEvent
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "created_at",
         "kind",
         "from_status",
@@ -32,7 +32,7 @@ class ServiceEventInline(admin.TabularInline):
         "order_number",
         "reason",
         "actor",
-    ]
+    )
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 
@@ -170,7 +170,7 @@ class ProvisioningDeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "event", "order_number", "provisioner", "status", "attempts"]
     list_filter = ["status", "event", "provisioner"]
     search_fields = ["order_number"]
-    fields = [
+    fields = (
         "created_at",
         "event",
         "order_number",
@@ -181,7 +181,7 @@ class ProvisioningDeliveryAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "sent_at",
         "last_error",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
