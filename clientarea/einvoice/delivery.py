@@ -13,7 +13,8 @@ takes the invoice over. Each step is idempotent on its own:
   queued exactly once, and the email outbox delivers it);
 - transmission sets ``transmitted_at`` unless the transmitter asks for a retry.
 
-A failed step is recorded (``render_error``) and retried when the lease expires.
+A failed step is recorded (``render_error``, or a retryable transmission attempt) and retried
+when the lease expires.
 """
 
 from __future__ import annotations
@@ -196,8 +197,12 @@ def render_and_send_invoice(*, invoice_id: int) -> bool:
         email_invoice_once(invoice=invoice)
     if not invoice.transmitted_at:
         transmit_invoice(invoice=invoice)
-    # Release the lease only if it is still ours (another worker may have taken over an expired one).
-    Invoice.objects.filter(pk=invoice_id, lease_until=token).update(lease_until=None)
+    # Release the lease once everything is done, and only if it is still ours (another worker may
+    # have taken over an expired one). A transmission to retry (DIAN unavailable) keeps the lease:
+    # it is tried again when the lease expires, not at every sweep.
+    Invoice.objects.filter(pk=invoice_id, lease_until=token, transmitted_at__isnull=False).update(
+        lease_until=None
+    )
     return True
 
 

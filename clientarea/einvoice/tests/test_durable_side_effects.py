@@ -23,7 +23,7 @@ from clientarea.einvoice import delivery
 from clientarea.einvoice import services as einvoice_services
 from clientarea.einvoice.models import Invoice, TransmissionAttempt
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution, pay, setup  # noqa: F401
-from clientarea.einvoice.transmission import StoreOnlyTransmitter
+from clientarea.einvoice.transmission import StoreOnlyTransmitter, TransmissionResult
 from clientarea.notifications import delivery as email_delivery
 from clientarea.notifications import services as email_services
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
@@ -296,3 +296,34 @@ def test_many_workers_sweeping_at_once_do_each_side_effect_once(setup, monkeypat
         thread.join()
     assert errors == []
     assert_each_side_effect_happened_once(orders, mailoutbox)
+
+
+class DianUnavailable(StoreOnlyTransmitter):
+    answers: ClassVar[list[bool]] = []
+
+    def transmit(self, invoice):
+        retry = DianUnavailable.answers.pop(0)
+        return TransmissionResult(
+            status="sent", message="HTTP 503" if retry else "", retryable=retry
+        )
+
+
+def test_a_transmission_to_retry_waits_for_the_lease_not_the_next_sweep(
+    setup,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.EINVOICE_TRANSMITTER = f"{__name__}.DianUnavailable"
+    DianUnavailable.answers = [True, False]
+    hosting, _ = setup
+    (order,) = paid_orders(hosting, django_capture_on_commit_callbacks, 1)
+    sweep_everything(django_capture_on_commit_callbacks)
+    sweep_everything(django_capture_on_commit_callbacks)  # the next minute: not tried again yet
+    invoice = Invoice.objects.get(order=order)
+    assert invoice.transmitted_at is None and invoice.lease_until
+    assert TransmissionAttempt.objects.filter(invoice=invoice).count() == 1
+    expire_leases()
+    sweep_everything(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.transmitted_at and invoice.lease_until is None
+    assert [a.retryable for a in invoice.transmissions.all()] == [True, False]
