@@ -37,7 +37,7 @@ bench: install
 
 # Regenerate the help article's screenshots from the running demo (start `make run` first).
 screenshots: install
-	$(BIN)/python -m clientarea.helpcenter.screenshots --base-url http://127.0.0.1:$${PORT:-8000} --strict
+	$(BIN)/python tools/screenshots.py --base-url http://127.0.0.1:$${PORT:-8000} --strict
 
 clean:
 	rm -rf $(VENV) var
