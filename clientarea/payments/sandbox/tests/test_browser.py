@@ -39,7 +39,7 @@ def open_payu_checkout(page, live_site, **overrides) -> dict[str, str]:
         '<button type="submit">Pay</button></form>'
     )
     page.get_by_role("button", name="Pay").click()
-    page.wait_for_url(re.compile(r"/sandbox/payu/checkout/\d+/$"))
+    page.wait_for_url(re.compile(r"/sandbox/payu/checkout/[\w-]+/$"))
     return form
 
 
