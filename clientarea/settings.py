@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -119,6 +121,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "huey.contrib.djhuey",
     "axes",
+    "csp",
     "clientarea.lib",
     "clientarea.accounts",
     "clientarea.notifications",
@@ -132,6 +135,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "clientarea.lib.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -345,6 +349,44 @@ PAYMENT_GATEWAYS = {
 }
 PAYMENTS_RECONCILE_AFTER_MINUTES = envint("PAYMENTS_RECONCILE_AFTER_MINUTES", 7)
 PAYMENTS_NOTIFICATION_MAX_BYTES = envint("PAYMENTS_NOTIFICATION_MAX_BYTES", 64 * 1024)
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Scripts and styles only from our own files: no inline <script>, <style> or style="...".
+# Forms may post to us and to the gateways' hosted checkouts (Pay now sends the customer there
+# with a form, and Chrome checks form-action on the redirects that follow a form, too).
+
+
+def origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+FORM_ACTION_ORIGINS = [
+    SELF,
+    "https://*.payulatam.com",
+    "https://*.payvalida.com",
+    *(
+        o
+        for o in map(origin, [SITE_URL, PAYU_CHECKOUT_URL, PAYVALIDA_CHECKOUT_URL])
+        if o is not None
+    ),
+    *envlist("CSP_FORM_ACTION"),
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": list(dict.fromkeys(FORM_ACTION_ORIGINS)),
+        **({"report-uri": envstr("CSP_REPORT_URI")} if envstr("CSP_REPORT_URI") else {}),
+    }
+}
 
 # --- Electronic invoice (DIAN) ---------------------------------------------------------
 EINVOICE_CERT_PATH = envstr("EINVOICE_CERT_PATH") or str(VAR_DIR / "certs" / "demo-signing.p12")
