@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -251,6 +252,7 @@ def voucher(request: HttpRequest, transaction_id: Any) -> HttpResponse:
     )
 
 
+@staff_member_required  # a dashboard action
 @require_POST
 def expire_voucher_now(request: HttpRequest, transaction_id: Any) -> HttpResponse:
     """Dashboard button: expire this voucher now (sends the EXPIRED confirmation)."""

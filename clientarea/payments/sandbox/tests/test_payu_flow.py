@@ -18,6 +18,7 @@ from clientarea.payments.sandbox.models import (
     SandboxPayUOrder,
     SandboxPayUTransaction,
 )
+from clientarea.test import make_staff
 
 from .conftest import API_KEY, confirmation_new_value, payu_form, payu_sign, run_retries
 
@@ -60,6 +61,27 @@ def test_the_checkout_showing_the_buyer_is_reached_only_by_an_unguessable_token(
         assert response.status_code == 404, guessed
     assert len(order.checkout_token) >= 32 and order.checkout_token != other.checkout_token
     assert str(order.payu_order_id) not in order.checkout_token
+
+
+def test_the_dashboard_and_its_actions_are_for_staff_only(client, commit) -> None:
+    """The dashboard links every checkout: open to all, it would undo the checkout's token."""
+    order = start(client)
+    with commit():
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "BALOTO"})
+    tx = order.transactions.get()
+    page = client.get("/sandbox/")
+    assert page.status_code == 302 and page["Location"].startswith("/admin/login/")
+    for action in (
+        "/sandbox/expire/",
+        f"/sandbox/payu/voucher/{tx.transaction_id}/expire/",
+        "/sandbox/notifications/1/resend/",
+    ):
+        assert client.post(action).status_code == 302, action
+    tx.refresh_from_db()
+    assert tx.state == "PENDING"
+    client.force_login(make_staff())
+    staff_page = client.get("/sandbox/").content.decode()
+    assert order.checkout_token in staff_page
 
 
 def response_query(response) -> dict[str, str]:
@@ -594,6 +616,7 @@ def test_dashboard_lists_orders_and_resends(client, fake_http, commit):
     order = start(client)
     with commit():
         client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
+    client.force_login(make_staff())  # the dashboard is for staff
     page = client.get("/sandbox/").content.decode()
     assert (
         order.reference_code in page
