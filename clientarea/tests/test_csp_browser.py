@@ -90,17 +90,22 @@ def test_main_pages_pass_the_content_security_policy(page, live_site, renewal): 
     page.click("#gateway-payvalida")
     page.wait_for_url(re.compile(r"/sandbox/payvalida/checkout/"))
     page.wait_for_load_state("load")
-    visit(page, base + "/sandbox/")
 
-    # The back office: login, the lists with our own additions.
+    # The back office: login, the lists with our own additions, the simulators' dashboard.
     page.context.clear_cookies()
     visit(page, base + "/admin/login/")
     page.fill("#id_username", "carol@conexcol.example")
     page.fill("#id_password", ACCESS_CODE)
     page.click("input[type=submit]")
     page.wait_for_url(base + "/admin/")
-    for path in ("/admin/payments/payment/", "/admin/billing/billingrun/", "/admin/billing/order/"):
+    for path in (
+        "/admin/payments/payment/",
+        "/admin/billing/billingrun/",
+        "/admin/billing/order/",
+        "/sandbox/",  # the simulators' dashboard (staff)
+    ):
         visit(page, base + path)
+    assert page.url == base + "/sandbox/"  # staff reach the dashboard
 
     assert seen.without_policy == []
     assert seen.found == [], "\n".join(seen.found)
