@@ -22,7 +22,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 # Everything the script touches on the pages. A step whose selector is None is skipped.
 SELECTORS: dict[str, str | None] = {
@@ -61,7 +65,7 @@ DEFAULT_OUT = (
     / "helpcenter"
     / "screenshots"
 )
-VIEWPORT = {"width": 1200, "height": 760}
+VIEWPORT: ViewportSize = {"width": 1200, "height": 760}
 HIGHLIGHT_JS = """el => {
   el.scrollIntoView({block: "center"});
   el.style.outline = "4px solid #ffbf47";
