@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ca-bench-"))
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 
 import django
 
