@@ -195,15 +195,6 @@ def _qr_texts() -> list[str]:
     return texts
 
 
-def test_printed_qr_is_segnos_symbol():
-    for text in [*_qr_texts(), "Conexcol", "x" * 700, "Ñandú → ✓", "1234567890" * 9]:
-        expected = tuple(
-            bytes(row) for row in segno.make_qr(text, error="m", mask=qr.PRINTED_QR_MASK).matrix
-        )
-        assert qr.printed_qr_matrix(text) == expected
-    assert qr._fast_qr is not None and qr._fast_qr.enabled
-
-
 def test_printed_qr_mask_is_the_best_one():
     """segno's own penalty evaluation picks the fixed mask for invoice QR texts."""
     for text in _qr_texts():
