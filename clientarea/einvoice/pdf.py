@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -49,7 +50,8 @@ from clientarea.lib.money import format_cop
 TEMPLATE = Path(__file__).resolve().parent / "typst" / "invoice.typ"
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 SOFTWARE_NAME = "ClientArea"
-QR_QUIET_ZONE = 1
+QR_QUIET_ZONE = 1  # light modules around the symbol, inside its 34 mm
+_DARK_RUN = re.compile(b"\x01+")  # a run of dark modules in a row of the QR matrix
 COLUMNS = (
     "col_no",
     "col_description",
@@ -270,16 +272,11 @@ def qr_svg(text: str) -> str:
     """
     matrix = printed_qr_matrix(text)
     size = len(matrix) + 2 * QR_QUIET_ZONE
-    runs = []
-    for row_index, row in enumerate(matrix):
-        y = row_index + QR_QUIET_ZONE
-        start = row.find(1)
-        while start != -1:
-            end = row.find(0, start)
-            if end == -1:
-                end = len(row)
-            runs.append(f"M{start + QR_QUIET_ZONE} {y}h{end - start}v1h-{end - start}z")
-            start = row.find(1, end)
+    runs = [
+        f"M{run.start() + QR_QUIET_ZONE} {y}h{run.end() - run.start()}v1h-{run.end() - run.start()}z"
+        for y, row in enumerate(matrix, start=QR_QUIET_ZONE)
+        for run in _DARK_RUN.finditer(row)
+    ]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
         f'shape-rendering="crispEdges"><path fill="#000" d="{"".join(runs)}"/></svg>'
