@@ -158,7 +158,7 @@ def _verify_signature(
         raise _security_fault("the signature does not cover wsa:To")
     try:
         results = XMLVerifier().verify(
-            root, x509_cert=cert, expect_config=_VERIFY_CONFIG, validate_schema=True
+            root, x509_cert=cert, expect_config=_VERIFY_CONFIG, validate_schema=False
         )
     except (SignXMLException, InvalidInput, etree.DocumentInvalid, ValueError) as exc:
         raise _security_fault(f"signature: {exc}") from exc
