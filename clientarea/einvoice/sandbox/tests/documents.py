@@ -150,6 +150,9 @@ def note(
     for el in root.findall(f"{{{CAC}}}InvoiceLine"):
         _rename(el, CAC, line)
         _rename(el.find(f"{{{CBC}}}InvoicedQuantity"), CBC, qty)
+        period = el.find(f"{{{CAC}}}InvoicePeriod")
+        if kind == "DebitNote" and period is not None:  # DebitNoteLine has no InvoicePeriod
+            el.remove(period)
     return finish(root)
 
 
