@@ -115,6 +115,8 @@ class NumberingRange(models.Model):
 
 
 class TestSetStatus(models.TextChoices):
+    __test__ = False  # not a pytest class
+
     IN_PROCESS = "in_process", _("In process")
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", _("Rejected")

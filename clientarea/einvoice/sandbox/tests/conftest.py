@@ -38,7 +38,8 @@ class Answer:
 
     def all(self, path: str) -> list[str]:
         assert self.root is not None
-        return [el.text or "" for el in self.root.xpath(path, namespaces=NS)]
+        found = self.root.xpath(path, namespaces=NS)
+        return [str(el) if isinstance(el, str) else (el.text or "") for el in found]
 
     def dian(self, index: int = 0) -> dict:
         """The fields of the index-th DianResponse in the body."""
