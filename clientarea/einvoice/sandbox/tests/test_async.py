@@ -72,6 +72,15 @@ def test_test_set_is_accepted_once_every_required_document_is(send_set, status_z
     )
 
 
+def test_test_set_waits_for_every_document_type(send_set, signed_invoice):
+    invoices = [signed_invoice() for _ in range(3)]
+    for xml, _ in invoices:
+        send_set(xml)
+    send_set(documents.sign(documents.note(invoices[0][1], "CreditNote", number="NC11")))
+    # four accepted documents, but no debit note yet
+    assert TestSet.objects.get(test_set_id=TEST_SET).status == TestSetStatus.IN_PROCESS
+
+
 def test_test_set_is_rejected_after_too_many_rejections(send_set, status_zip):
     TestSet.objects.filter(test_set_id=TEST_SET).update(
         total_documents_required=5, accepted_required=4
