@@ -116,3 +116,12 @@ def test_back_office_pages(admin_client, call, signed_invoice):
         ).status_code
         == 200
     )
+
+
+def test_back_office_texts_are_in_spanish():
+    from django.apps import apps
+    from django.utils import translation
+
+    with translation.override("es"):
+        assert str(apps.get_app_config("dian_sandbox").verbose_name) == "Simulador de la DIAN"
+        assert str(Fault._meta.verbose_name_plural) == "interruptores de falla"
