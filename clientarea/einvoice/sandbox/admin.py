@@ -77,7 +77,7 @@ class ReceivedDocumentAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     exclude = ["application_response", "xml", "duplicate_key"]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]  # admin hook
+    def has_add_permission(self, request) -> bool:
         return False
 
 
@@ -89,5 +89,5 @@ class FaultAdmin(admin.ModelAdmin):
     actions = ["deactivate"]
 
     @admin.action(description=_("Switch the selected faults off"))
-    def deactivate(self, request, queryset) -> None:  # type: ignore[no-untyped-def]  # admin hook
+    def deactivate(self, request, queryset) -> None:
         queryset.update(active=False)

@@ -3,9 +3,11 @@ the simulator's own "DIAN" certificate (XAdES with signxml; generated once with 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -206,6 +208,8 @@ def build(outcome: Outcome, *, now: dt.datetime, software_id: str, pin: str) -> 
 def sign(root: etree._Element, key_pem: bytes, cert_pem: bytes) -> bytes:
     """XAdES enveloped signature in the last, empty ExtensionContent; UTF-8 bytes with declaration."""
     key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the simulator's DIAN key must be RSA (RSA-SHA256)")
     cert = x509.load_pem_x509_certificate(cert_pem)
     slot = root.findall(
         f"{{{NS['ext']}}}UBLExtensions/{{{NS['ext']}}}UBLExtension/{{{NS['ext']}}}ExtensionContent"
@@ -225,14 +229,14 @@ def sign(root: etree._Element, key_pem: bytes, cert_pem: bytes) -> bytes:
         _signing_certificate(cert),
         signer.add_signer_role,
     ]
-    signer.signed_data_object_properties_annotators = [_drop_empty]
+    signer.signed_data_object_properties_annotators = [_drop_empty]  # type: ignore[list-item]  # signxml types the list as its own bound methods
     signed = signer.sign(root, key=key, cert=[cert], always_add_key_value=False)
     body = etree.tostring(signed, encoding="utf-8")
     return b'<?xml version="1.0" encoding="utf-8" standalone="no"?>' + body
 
 
-def _signing_certificate(cert: x509.Certificate):  # type: ignore[no-untyped-def]  # signxml's annotator signature
-    import base64
+def _signing_certificate(cert: x509.Certificate) -> Callable[..., None]:
+    """xades:SigningCertificate (XAdES 1.3.2): SHA-256 of the certificate + issuer and serial."""
 
     def annotate(
         properties: etree._Element, sig_root: etree._Element, signing_settings: object

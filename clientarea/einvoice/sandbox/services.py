@@ -143,11 +143,13 @@ def _record(
 
 
 def _early(
-    xml: XmlFile, batch: Batch | None, code: str, description: str, **kw: object
-) -> DianResponse:
+    xml: XmlFile, batch: Batch | None, code: str, description: str, *,
+    errors: tuple[str, ...] = (), status_message: str = "",
+) -> DianResponse:  # fmt: skip
     answer = DianResponse(
-        status_code=code, status_description=description, xml_file_name=xml.name, **kw
-    )  # type: ignore[arg-type]
+        status_code=code, status_description=description, xml_file_name=xml.name,
+        errors=errors, status_message=status_message,
+    )  # fmt: skip
     if batch is not None:  # GetStatusZip reports every XML of a batch
         return _record(xml, batch, answer, kind=DocumentKind.INVOICE, issuer_nit="", number="")
     return answer

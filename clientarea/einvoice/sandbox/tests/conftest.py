@@ -43,6 +43,7 @@ class Answer:
 
     def dian(self, index: int = 0) -> dict:
         """The fields of the index-th DianResponse in the body."""
+        assert self.root is not None
         results = self.root.xpath("//b:IsValid/..", namespaces=NS)
         node = results[index]
         value = lambda name: node.findtext(f"{{{NS['b']}}}{name}") or ""  # noqa: E731

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,7 +34,7 @@ AR = {
 
 
 def rules(result: dict) -> list[str]:
-    return [re.match(r"Regla: ([^,]+),", m).group(1) for m in result["ErrorMessage"]]
+    return [m.split(",", 1)[0].removeprefix("Regla: ") for m in result["ErrorMessage"]]
 
 
 def application_response(result: dict) -> etree._Element:

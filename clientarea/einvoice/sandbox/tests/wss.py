@@ -146,11 +146,11 @@ def envelope(
     env = etree.fromstring(etree.tostring(env))
     signature = env.find(f".//{{{DS}}}Signature")
     signed_info = signature.find(f"{{{DS}}}SignedInfo")
-    c14n = etree.tostring(
+    signed_c14n = etree.tostring(
         signed_info, method="c14n", exclusive=True, inclusive_ns_prefixes=["wsa", "soap", "wcf"]
     )
-    value = key.sign(c14n, padding.PKCS1v15(), hashes.SHA256())
-    etree.SubElement(signature, f"{{{DS}}}SignatureValue").text = base64.b64encode(value).decode()
+    signed = key.sign(signed_c14n, padding.PKCS1v15(), hashes.SHA256())
+    etree.SubElement(signature, f"{{{DS}}}SignatureValue").text = base64.b64encode(signed).decode()
     key_info = etree.SubElement(signature, f"{{{DS}}}KeyInfo")
     reference = etree.SubElement(
         etree.SubElement(key_info, f"{{{WSSE}}}SecurityTokenReference"), f"{{{WSSE}}}Reference"

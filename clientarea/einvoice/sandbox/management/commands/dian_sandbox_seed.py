@@ -11,13 +11,13 @@ from clientarea.einvoice.sandbox import services
 class Command(BaseCommand):
     help = "Load DIAN's test numbering range, the demo software and a test set into the DIAN simulator."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]  # argparse
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--software-id", default=services.DEMO_SOFTWARE_ID)
         parser.add_argument("--pin", default=services.DEMO_SOFTWARE_PIN)
         parser.add_argument("--provider-nit", default=services.DEMO_PROVIDER_NIT)
         parser.add_argument("--test-set-id", default=services.DEMO_TEST_SET_ID)
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]  # Django's signature
+    def handle(self, *args, **options) -> None:
         created = services.seed(
             software_id=options["software_id"], pin=options["pin"],
             provider_nit=options["provider_nit"], test_set_id=options["test_set_id"],
