@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from lxml import etree
 
-from . import documents, wss
+from . import contract, documents, wss
 
 URL = "/sandbox/dian/WcfDianCustomerServices.svc"
 PRODUCTION_URL = "/sandbox/dian/produccion/WcfDianCustomerServices.svc"
@@ -80,6 +80,11 @@ def post(client):
             root = etree.fromstring(response.content)
         except etree.XMLSyntaxError:
             root = None
+        if response.status_code == 200 and root is not None:
+            # every answer the simulator gives must fit DIAN's own service contract
+            body = root.find(f"{{{NS['s']}}}Body")
+            assert body is not None and len(body) == 1
+            assert contract.errors(body[0]) == []
         return Answer(response.status_code, response.content, root)
 
     return send
