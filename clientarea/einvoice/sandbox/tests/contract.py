@@ -13,7 +13,7 @@ FOLDER = Path(__file__).resolve().parents[1] / "schemas" / "dian-ws"
 
 
 class _LocalXsd(etree.Resolver):
-    def resolve(self, system_url, public_id, context):  # type: ignore[no-untyped-def]  # lxml's hook
+    def resolve(self, system_url, public_id, context):
         match = re.search(r"\?xsd=(xsd\d+)$", system_url or "")
         if match:
             return self.resolve_filename(str(FOLDER / f"{match.group(1)}.xsd"), context)
