@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -205,12 +206,18 @@ def build(outcome: Outcome, *, now: dt.datetime, software_id: str, pin: str) -> 
     return root
 
 
-def sign(root: etree._Element, key_pem: bytes, cert_pem: bytes) -> bytes:
-    """XAdES enveloped signature in the last, empty ExtensionContent; UTF-8 bytes with declaration."""
+@functools.lru_cache(maxsize=4)
+def _key_material(key_pem: bytes, cert_pem: bytes) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """Loaded once per process: loading an RSA key checks it, which takes ~0.1 s."""
     key = serialization.load_pem_private_key(key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the simulator's DIAN key must be RSA (RSA-SHA256)")
-    cert = x509.load_pem_x509_certificate(cert_pem)
+    return key, x509.load_pem_x509_certificate(cert_pem)
+
+
+def sign(root: etree._Element, key_pem: bytes, cert_pem: bytes) -> bytes:
+    """XAdES enveloped signature in the last, empty ExtensionContent; UTF-8 bytes with declaration."""
+    key, cert = _key_material(key_pem, cert_pem)
     slot = root.findall(
         f"{{{NS['ext']}}}UBLExtensions/{{{NS['ext']}}}UBLExtension/{{{NS['ext']}}}ExtensionContent"
     )[-1]

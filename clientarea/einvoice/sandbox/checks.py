@@ -28,7 +28,7 @@ from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
 from . import keys, selectors
 from .document import Facts, billing_references, nodes, tax_total, text
-from .models import DocumentKind, SimulatorSettings
+from .models import DocumentKind, SimulatorSettings, Software
 
 BOGOTA = ZoneInfo("America/Bogota")
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -109,9 +109,10 @@ def signature_findings(content: bytes, facts: Facts) -> list[Finding]:
     return []
 
 
-def _key_findings(root: etree._Element, facts: Facts, settings: SimulatorSettings) -> list[Finding]:
+def _key_findings(
+    root: etree._Element, facts: Facts, settings: SimulatorSettings, sw: Software | None
+) -> list[Finding]:
     letter = facts.letter
-    sw = selectors.software(facts.software_id)
     findings: list[Finding] = []
     if sw is None:
         return [
@@ -163,8 +164,7 @@ def _key_findings(root: etree._Element, facts: Facts, settings: SimulatorSetting
     return findings
 
 
-def _numbering_findings(facts: Facts, issue: dt.date | None) -> list[Finding]:
-    sw = selectors.software(facts.software_id)
+def _numbering_findings(facts: Facts, issue: dt.date | None, sw: Software | None) -> list[Finding]:
     if sw is None or facts.kind != DocumentKind.INVOICE:
         return []
     matched = (
@@ -391,13 +391,14 @@ def findings_for(
     *,
     now: dt.datetime,
     settings: SimulatorSettings,
+    software: Software | None,
 ) -> list[Finding]:
     """Every rule outcome (rejections and notifications) for a schema-valid document."""
     date_findings, issue = _date_findings(root, facts, now, settings)
     return [
         *signature_findings(content, facts),
-        *_key_findings(root, facts, settings),
-        *_numbering_findings(facts, issue),
+        *_key_findings(root, facts, settings, software),
+        *_numbering_findings(facts, issue, software),
         *_nit_findings(facts),
         *date_findings,
         *_total_findings(root, facts),

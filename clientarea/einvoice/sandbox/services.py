@@ -203,6 +203,7 @@ def validate_document(
             xml, batch, "89",
             f"NIT {certificate_nit} no autorizado a enviar documentos para emisor con NIT {doc.supplier_nit}.",
         )  # fmt: skip
+    sw = selectors.software(doc.software_id)
     duplicate_key = _duplicate_key(doc.supplier_nit, doc.type_code, doc.number)
     kind_fields = dict(kind=doc.kind, issuer_nit=doc.supplier_nit, number=doc.number)
     original = selectors.accepted(duplicate_key)
@@ -217,7 +218,7 @@ def validate_document(
             document_key=doc.key.lower(), xml_file_name=xml.name,
         )  # fmt: skip
         return _record(xml, batch, answer, **kind_fields)
-    findings = checks.findings_for(root, xml.content, doc, now=now, settings=settings)
+    findings = checks.findings_for(root, xml.content, doc, now=now, settings=settings, software=sw)
     injected = take_fault((FaultKind.REJECT_NEXT, FaultKind.NOTIFY_NEXT))
     if injected is not None:
         rejection = injected.kind == FaultKind.REJECT_NEXT
@@ -236,7 +237,6 @@ def validate_document(
         findings=tuple(findings), authorized_text=authorized_text, issuer_nit=doc.supplier_nit,
         issuer_dv=doc.supplier_dv, issuer_name=doc.supplier_name, environment=doc.environment,
     )  # fmt: skip
-    sw = selectors.software(doc.software_id)
     identity = signing_identity()
     ar = appresponse.sign(
         appresponse.build(outcome, now=now, software_id=doc.software_id or "-", pin=sw.pin if sw else ""),
