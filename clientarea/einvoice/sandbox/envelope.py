@@ -30,6 +30,7 @@ from .soap import ACTION_PREFIX, OPERATIONS, SOAP12, WCF, WSA, WSSE, WSU, SoapFa
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 X509_TOKEN = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"  # noqa: S105  (a token type URI, not a secret)
+THUMBPRINT = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
 SECURITY_REASON = "An error occurred when verifying security for the message."
 
 # Subject attributes DIAN reads the NIT from, in this order (§1.7).
@@ -142,14 +143,27 @@ def certificate_nit(cert: x509.Certificate) -> str | None:
     return None
 
 
+def _references_token(signature: etree._Element, token_id: str, cert: x509.Certificate) -> bool:
+    """KeyInfo points at the token: a direct reference (what DIAN's working clients send) or the
+    token's SHA-1 thumbprint (what the WSDL's policy asks for, RequireThumbprintReference)."""
+    str_el = signature.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference")
+    if str_el is None:
+        return False
+    reference = str_el.find(f"{{{WSSE}}}Reference")
+    if reference is not None:
+        return bool(token_id) and reference.get("URI") == f"#{token_id}"
+    identifier = str_el.find(f"{{{WSSE}}}KeyIdentifier")
+    if identifier is None or identifier.get("ValueType") != THUMBPRINT:
+        return False
+    expected = base64.b64encode(cert.fingerprint(hashes.SHA1())).decode()  # noqa: S303  (WS-Security's thumbprint is SHA-1 by definition)
+    return "".join((identifier.text or "").split()) == expected
+
+
 def _verify_signature(
     root: etree._Element, security: etree._Element, token_id: str, cert: x509.Certificate
 ) -> etree._Element:
     signature = _one(security, f"{{{DS}}}Signature", "ds:Signature")
-    reference = signature.find(
-        f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference"
-    )
-    if reference is None or reference.get("URI") != f"#{token_id}" or not token_id:
+    if not _references_token(signature, token_id, cert):
         raise _security_fault("the signature's KeyInfo does not reference the BinarySecurityToken")
     to = _one(root, f"{{{SOAP12}}}Header/{{{WSA}}}To", "wsa:To")
     to_id = to.get(f"{{{WSU}}}Id")

@@ -187,3 +187,34 @@ def test_certificate_without_nit_when_dian_requires_one(call, signed_invoice):
     assert (result["StatusCode"], result["StatusDescription"]) == (
         "89", "NIT de la empresa no informado en el certificado.",
     )  # fmt: skip
+
+
+def _with_thumbprint_reference(env, cert):
+    import base64
+
+    str_el = env.find(f".//{{{wss.WSSE}}}SecurityTokenReference")
+    str_el.remove(str_el[0])
+    identifier = etree.SubElement(str_el, f"{{{wss.WSSE}}}KeyIdentifier")
+    identifier.set(
+        "ValueType",
+        "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1",
+    )
+    identifier.text = base64.b64encode(cert.fingerprint(hashes.SHA1())).decode()  # noqa: S303  (the thumbprint is SHA-1 by definition)
+    return env
+
+
+def test_thumbprint_reference_of_the_wsdl_policy_is_accepted(post):
+    key, cert = wss.identity()
+    env = _with_thumbprint_reference(wss.envelope("GetStatus", TRACK, key=key, cert=cert), cert)
+    assert post(etree.tostring(env)).status == 200
+
+
+def test_thumbprint_of_another_certificate_is_refused(post):
+    _, other = wss.identity("900373076")
+    env = _with_thumbprint_reference(wss.envelope("GetStatus", TRACK), other)
+    assert "KeyInfo" in _assert_fault(post(etree.tostring(env))).fault_detail
+
+
+def test_query_string_is_ignored_on_post(post):
+    """Odoo posts to the URL with ?wsdl appended, and DIAN answers (dian-webservice.md §1.1)."""
+    assert post(wss.request("GetStatus", TRACK), url=URL + "?wsdl").status == 200
