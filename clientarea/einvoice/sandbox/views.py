@@ -16,6 +16,13 @@ from .models import FaultKind
 
 logger = logging.getLogger(__name__)
 MAX_BYTES = 10 * 1024 * 1024  # maxReceivedMessageSize of DIAN's binding (§1.2)
+INTERNAL_ERROR = (
+    "The server was unable to process the request due to an internal error. For more "
+    "information about the error, either turn on IncludeExceptionDetailInFaults (either from "
+    "ServiceBehaviorAttribute or from the <serviceDebug> configuration behavior) on the server "
+    "in order to send the exception information back to the client, or turn on tracing as per "
+    "the Microsoft .NET Framework SDK documentation and inspect the server trace logs."
+)
 
 
 def _soap(body: bytes, status: int = 200) -> HttpResponse:
@@ -112,7 +119,13 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
     except soap.SoapFault as fault:
         return _fault(fault)
     logger.info("DIAN simulator: %s from NIT %s", parsed.operation, parsed.certificate_nit)
-    return _soap(_dispatch(parsed, production))
+    try:
+        return _soap(_dispatch(parsed, production))
+    except Exception:  # a bug or the database: WCF answers a generic fault, never a traceback
+        logger.exception("DIAN simulator: %s failed", parsed.operation)
+        return _fault(
+            soap.SoapFault("Receiver", INTERNAL_ERROR, detail="internal error (see the log)")
+        )
 
 
 @csrf_exempt

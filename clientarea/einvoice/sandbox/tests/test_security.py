@@ -218,3 +218,24 @@ def test_thumbprint_of_another_certificate_is_refused(post):
 def test_query_string_is_ignored_on_post(post):
     """Odoo posts to the URL with ?wsdl appended, and DIAN answers (dian-webservice.md §1.1)."""
     assert post(wss.request("GetStatus", TRACK), url=URL + "?wsdl").status == 200
+
+
+def test_an_internal_error_is_a_generic_fault_without_traceback(post, signed_invoice):
+    from unittest import mock
+
+    xml, _ = signed_invoice()
+    with mock.patch(
+        "clientarea.einvoice.sandbox.services.validate_document", side_effect=RuntimeError("boom")
+    ):
+        answer = _assert_fault(
+            post(wss.request("SendBillSync", documents.package(xml))), code="s:Receiver"
+        )
+    assert answer.fault_reason.startswith("The server was unable to process the request")
+    assert b"boom" not in answer.body
+
+
+def test_message_over_the_size_limit_is_a_413(post):
+    from unittest import mock
+
+    with mock.patch("clientarea.einvoice.sandbox.views.MAX_BYTES", 100):
+        assert post(wss.request("GetStatus", TRACK)).status == 413
