@@ -19,5 +19,5 @@ urlpatterns = [
         {"production": True},
         name="service_production",
     ),
-    path("faults", views.faults, name="faults"),
+    path("faults", views.fault_switches, name="faults"),
 ]

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from . import envelope, selectors, services, soap
+from . import envelope, faults, selectors, services, soap
 from .models import FaultKind
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _fault(fault: soap.SoapFault) -> HttpResponse:
 
 
 def _transport_fault() -> HttpResponse | None:
-    fault = services.take_fault(services.TRANSPORT_FAULTS)
+    fault = faults.take_fault(faults.TRANSPORT_FAULTS)
     if fault is None:
         return None
     if fault.kind in (FaultKind.SLOW, FaultKind.TIMEOUT):
@@ -129,17 +129,17 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
 
 
 @csrf_exempt
-def faults(request: HttpRequest) -> HttpResponse:
+def fault_switches(request: HttpRequest) -> HttpResponse:
     """Fault switches over HTTP: POST kind, seconds, rule_code, rule_text, times; DELETE clears."""
     if request.method == "DELETE":
-        return JsonResponse({"cleared": services.clear_faults()})
+        return JsonResponse({"cleared": faults.clear_faults()})
     if request.method != "POST":
         response = JsonResponse({"error": "POST or DELETE"}, status=405)
         response["Allow"] = "POST, DELETE"
         return response
     data = request.POST
     try:
-        fault = services.arm_fault(
+        fault = faults.arm_fault(
             kind=data.get("kind", ""), seconds=int(data.get("seconds") or 0),
             rule_code=data.get("rule_code", "")[:20], rule_text=data.get("rule_text", "")[:300],
             times=int(data.get("times") or 1),

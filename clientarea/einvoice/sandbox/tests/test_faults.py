@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from clientarea.einvoice.sandbox import services
+from clientarea.einvoice.sandbox import faults
 from clientarea.einvoice.sandbox.models import Fault, NumberingRange, Software, TestSet
 
 from . import documents
@@ -54,13 +54,13 @@ def test_timeout_holds_the_connection_and_gives_no_answer(client, call):
 
 
 def test_in_process_status(call):
-    services.arm_fault(kind="in_process")
+    faults.arm_fault(kind="in_process")
     status = call("GetStatus", TRACK).dian()
     assert (status["StatusCode"], status["StatusDescription"]) == ("98", "En Proceso")
 
 
 def test_fault_until_cleared(client, call):
-    services.arm_fault(kind="http_503", times=0)
+    faults.arm_fault(kind="http_503", times=0)
     assert [call("GetStatus", TRACK).status for _ in range(3)] == [503, 503, 503]
     assert client.delete(FAULTS).json() == {"cleared": 1}
     assert call("GetStatus", TRACK).status == 200
@@ -74,7 +74,7 @@ def test_bad_fault_requests(client):
 
 
 def test_reject_next_defaults_to_a_cufe_rejection(call, signed_invoice):
-    services.arm_fault(kind="reject_next")
+    faults.arm_fault(kind="reject_next")
     result = call("SendBillSync", documents.package(signed_invoice()[0])).dian()
     assert result["ErrorMessage"] == [
         "Regla: FAD06, Rechazo: Valor del CUFE no está calculado correctamente."
@@ -96,8 +96,8 @@ def test_seed_command_is_idempotent_and_takes_other_values(capsys):
 
 @pytest.mark.urls("clientarea.urls")
 def test_back_office_pages(admin_client, call, signed_invoice):
-    services.arm_fault(kind="slow", seconds=1)
-    services.clear_faults()
+    faults.arm_fault(kind="slow", seconds=1)
+    faults.clear_faults()
     for model in (
         "simulatorsettings",
         "software",

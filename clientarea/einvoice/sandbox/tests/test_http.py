@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from lxml import etree
 
-from clientarea.einvoice.sandbox import services
+from clientarea.einvoice.sandbox import faults
 
 from . import documents, wss
 from .conftest import NS, URL
@@ -32,7 +32,7 @@ def test_round_trip_over_http(live_server):
 
 
 def test_timeout_fault_makes_the_client_give_up(live_server):
-    services.arm_fault(kind="timeout", seconds=3)
+    faults.arm_fault(kind="timeout", seconds=3)
     body = wss.request("SendBillSync", documents.package(documents.sign(documents.invoice())))
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         _post(live_server.url + URL, body, timeout=1)
