@@ -20,6 +20,12 @@ from .models import (
 class SimulatorSettingsAdmin(admin.ModelAdmin):
     list_display = ["__str__", "require_certificate_nit", "clock_skew_seconds", "batch_seconds"]
 
+    def has_add_permission(self, request) -> bool:
+        return not SimulatorSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 class NumberingRangeInline(admin.TabularInline):
     model = NumberingRange
