@@ -42,13 +42,19 @@ def clear_faults() -> int:
     return count
 
 
-@transaction.atomic
 def take_fault(kinds: tuple[str, ...]) -> Fault | None:
     """Consume one use of the oldest active fault of these kinds."""
+    if not Fault.objects.filter(active=True, kind__in=kinds).exists():
+        return None  # the usual case, answered without a lock
+    with transaction.atomic():
+        return _take(kinds)
+
+
+def _take(kinds: tuple[str, ...]) -> Fault | None:
     fault = (
         Fault.objects.select_for_update().filter(active=True, kind__in=kinds).order_by("id").first()
     )
-    if fault is None:
+    if fault is None:  # another request used it first
         return None
     fault.used = F("used") + 1
     if fault.remaining == 1:

@@ -22,10 +22,10 @@ def simulator_settings() -> SimulatorSettings:
     return found if found is not None else SimulatorSettings(pk=1)
 
 
-def trusted_fingerprints() -> set[str]:
+def trusted_fingerprints(settings: SimulatorSettings) -> set[str]:
     return {
         line.strip().replace(":", "").lower()
-        for line in simulator_settings().trusted_fingerprints.splitlines()
+        for line in settings.trusted_fingerprints.splitlines()
         if line.strip()
     }
 

@@ -114,7 +114,7 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
     try:
         parsed = envelope.read(
             body, now=timezone.now(), skew=dt.timedelta(seconds=settings.clock_skew_seconds),
-            trusted=selectors.trusted_fingerprints(), http_action=_http_action(content_type),
+            trusted=selectors.trusted_fingerprints(settings), http_action=_http_action(content_type),
         )  # fmt: skip
     except soap.SoapFault as fault:
         return _fault(fault)
