@@ -8,12 +8,20 @@ import urllib.request
 import pytest
 from lxml import etree
 
-from clientarea.einvoice.sandbox import faults
+from clientarea.einvoice.sandbox import faults, services
 
 from . import documents, wss
 from .conftest import NS, URL
 
 pytestmark = pytest.mark.urls("clientarea.einvoice.sandbox.tests.urls")
+
+
+@pytest.fixture(autouse=True)
+def seeded(transactional_db):
+    """Live-server tests flush the database afterwards, the data migration's rows included."""
+    services.seed()
+
+
 HEADERS = {
     "Content-Type": 'application/soap+xml;charset=UTF-8;action="http://wcf.dian.colombia/IWcfDianCustomerServices/SendBillSync"'
 }
