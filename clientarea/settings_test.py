@@ -7,10 +7,7 @@ os.environ.setdefault("PAYMENTS_SANDBOX", "1")
 os.environ.setdefault("SECRET_KEY", "test-only-signing-key-not-a-secret")
 
 from clientarea.settings import *  # noqa: F403
-from clientarea.settings import HUEY, INSTALLED_APPS
-
-if "clientarea.einvoice.sandbox" not in INSTALLED_APPS:  # the DIAN simulator's tables
-    INSTALLED_APPS = [*INSTALLED_APPS, "clientarea.einvoice.sandbox"]
+from clientarea.settings import HUEY
 
 # Tasks run inline (Huey's immediate mode, in-memory storage): no worker process in tests.
 HUEY = {**HUEY, "immediate": True}
