@@ -31,6 +31,7 @@ from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
 from clientarea.payments.models import (
     GatewaySwitch,
+    Outcome,
     Payment,
     PaymentMessage,
     PaymentStatus,
@@ -435,6 +436,7 @@ class PaymentMessageAdmin(admin.ModelAdmin):
         "reference",
         "gateway_status",
         "signature_valid",
+        "result",
         "outcome",
         "attempts",
         "source_ip",
@@ -442,6 +444,7 @@ class PaymentMessageAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         WaitingFilter,
+        "result",
         "gateway",
         "kind",
         "signature_valid",
@@ -487,7 +490,8 @@ class PaymentMessageAdmin(admin.ModelAdmin):
             except services.PaymentStateError as exc:
                 self.message_user(request, f"#{message.pk}: {exc}", messages.WARNING)
                 continue
-            level = messages.ERROR if outcome == "error" else messages.SUCCESS
+            message.refresh_from_db(fields=["result"])
+            level = messages.ERROR if message.result == Outcome.ERROR else messages.SUCCESS
             self.message_user(
                 request,
                 _("Message %(id)s (%(reference)s): %(outcome)s")

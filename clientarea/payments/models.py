@@ -180,6 +180,31 @@ class MessageKind(models.TextChoices):
     QUERY = "query", _("Status query")
 
 
+class Outcome(models.TextChoices):
+    """What one inbound message did, stored on its inbox row (``PaymentMessage.result``).
+
+    The free-text ``PaymentMessage.outcome`` keeps the details (amounts, transaction ids).
+    """
+
+    APPLIED = "applied", _("Applied: order paid")
+    RECORDED = "recorded", _("Recorded: payment status changed")
+    UNCHANGED = "unchanged", _("Unchanged")
+    ALREADY_APPLIED = "already_applied", _("Already applied")
+    DUPLICATE = "duplicate", _("Duplicate delivery")
+    IGNORED = "ignored", _("Ignored: late or out-of-order report")
+    HELD = "held", _("Held: asking the gateway")
+    CORRECTED = "corrected", _("Transaction id corrected by the gateway")
+    REFUND = "refund", _("Flagged for refund")
+    REVIEW = "review", _("Flagged for review")
+    UNKNOWN_REFERENCE = "unknown_reference", _("Unknown reference")
+    INVALID_SIGNATURE = "invalid_signature", _("Invalid signature")
+    MALFORMED = "malformed", _("Malformed")
+    REJECTED = "rejected", _("Rejected: size or source address")
+    SHOWN = "shown", _("Browser return shown")
+    ANSWER = "answer", _("Answer to a status query")
+    ERROR = "error", _("Error: will be retried")
+
+
 class PaymentMessage(models.Model):
     """Append-only inbox: every message a gateway sent us (or we fetched), stored before it is trusted."""
 
@@ -188,12 +213,25 @@ class PaymentMessage(models.Model):
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     body = models.TextField(_("body"), blank=True)
+    raw_base64 = models.TextField(
+        _("raw body (base64)"),
+        blank=True,
+        help_text=_(
+            "The exact bytes received, when the body is not plain text (NUL bytes, invalid UTF-8)."
+        ),
+    )
     source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
     signature_valid = models.BooleanField(_("signature valid"), null=True)
     dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True)
     reference = models.CharField(_("reference"), max_length=60, blank=True, db_index=True)
     transaction_id = models.CharField(_("transaction id"), max_length=64, blank=True)
-    gateway_status = models.CharField(_("reported status"), max_length=10, blank=True)
+    gateway_status = models.CharField(
+        _("reported status"),
+        max_length=10,
+        # What a gateway can report: every payment status but "created" (ours alone).
+        choices=[c for c in PaymentStatus.choices if c[0] != PaymentStatus.CREATED],
+        blank=True,
+    )
     payment = models.ForeignKey(
         Payment,
         null=True,
@@ -203,6 +241,9 @@ class PaymentMessage(models.Model):
         verbose_name=_("payment"),
     )
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
+    result = models.CharField(
+        _("result"), max_length=20, choices=Outcome.choices, blank=True, db_index=True
+    )
     processed = models.BooleanField(_("processed"), default=False)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts to apply"), default=0)

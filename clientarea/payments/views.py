@@ -29,7 +29,7 @@ from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import GatewayError, GatewayStatus
-from clientarea.payments.models import MessageKind
+from clientarea.payments.models import MessageKind, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
             headers=request.headers,
             ip=ip,
             outcome=f"rejected: too large ({declared} bytes)",
+            result=Outcome.REJECTED,
             processed=True,
         )
         return HttpResponse("payload too large", status=413, content_type="text/plain")
@@ -116,6 +117,7 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
             headers=request.headers,
             ip=ip,
             outcome="rejected: source IP not allowed",
+            result=Outcome.REJECTED,
             processed=True,
         )
         logger.warning("%s notification from %s refused: not in the allow-list", gateway_code, ip)
@@ -131,6 +133,7 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
             headers=request.headers,
             ip=ip,
             outcome="rejected: too large",
+            result=Outcome.REJECTED,
             processed=True,
         )
         return HttpResponse("payload too large", status=413, content_type="text/plain")

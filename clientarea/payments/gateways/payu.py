@@ -262,7 +262,10 @@ def response_new_value(tx_value: str) -> str:
     Raises ``ValueError`` if ``tx_value`` is not a decimal number.
     """
     text = _check_number(tx_value, "TX_VALUE")
-    rounded = Decimal(text).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    try:
+        rounded = Decimal(text).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the decimal context holds: no real amount
+        raise ValueError("TX_VALUE is out of range") from None
     return f"{rounded:f}"
 
 
@@ -417,6 +420,8 @@ class PayUGateway(Gateway):
     code = "payu"
     name = "PayU Latam"
     methods = (PaymentMethod.CARD, PaymentMethod.PSE, PaymentMethod.CASH)
+    #: ``sign`` = merchant_id~reference_sale~new_value~currency~state_pol: not the transaction id.
+    signed_fields = frozenset({"reference", "status", "amount", "currency", "merchant_id"})
 
     def __init__(
         self, config: PayUConfig | None = None, *, clock: Callable[[], datetime] | None = None
@@ -631,6 +636,7 @@ class PayUGateway(Gateway):
         signature_valid = False
         try:
             amount = Decimal(_check_number(tx_value, "TX_VALUE"))
+            response_new_value(tx_value)  # a value that cannot be rounded is no amount either
         except ValueError:
             amount = None
         if (

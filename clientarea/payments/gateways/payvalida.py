@@ -325,6 +325,8 @@ class PayvalidaGateway(Gateway):
     code = "payvalida"
     name = "Payvalida"
     methods = (PaymentMethod.CASH, PaymentMethod.PSE, PaymentMethod.CARD)
+    #: ``pv_checksum`` = SHA256(po_id + status + hash): neither the amount nor ``pv_po_id``.
+    signed_fields = frozenset({"reference", "status"})
 
     def __init__(
         self, config: PayvalidaConfig | None = None, *, clock: Callable[[], datetime] | None = None

@@ -6,7 +6,10 @@ One module per concern, each read top-down:
 * :mod:`.inbox`: every inbound message stored raw before it is trusted
   (``handle_notification``, ``record_message``, ``record_return``), applied by the
   worker (``apply_message``) and swept when that failed (``apply_pending_messages``);
-* :mod:`.apply`: ``apply_update``, the exactly-once rules for one verified statement;
+* :mod:`.raw`: how a message is written down (bytes-safe body, dedupe claim key);
+* :mod:`.apply`: ``apply_update``, the exactly-once rules for one verified statement
+  (a table of allowed (payment status, reported status) pairs and their handlers);
+* :mod:`.notes`: what a statement leaves on the attempt, review/refund flags, staff alerts;
 * :mod:`.reconcile`: status queries (``check_payment``, ``reconcile_payments``) and
   closing attempts that are over;
 * :mod:`.backoffice`: staff actions (gateway switch, apply again, query again, refunds).
@@ -14,7 +17,7 @@ One module per concern, each read top-down:
 The names below are the public API callers outside payments use.
 """
 
-from clientarea.payments.services.apply import ApplyResult, alert_staff, apply_update
+from clientarea.payments.services.apply import ApplyResult, apply_update
 from clientarea.payments.services.backoffice import (
     PaymentStateError,
     mark_refunded,
@@ -32,6 +35,7 @@ from clientarea.payments.services.inbox import (
     record_message,
     record_return,
 )
+from clientarea.payments.services.notes import alert_staff
 from clientarea.payments.services.reconcile import (
     ReconcileSummary,
     check_payment,

@@ -177,6 +177,7 @@ def start_payment(
             )
 
     now = timezone.now()
+    expires_at = now + PAYMENT_VALIDITY
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.state == OrderState.PAID:
@@ -216,7 +217,7 @@ def start_payment(
                         currency=locked.currency,
                         tax=locked.tax_total,
                         tax_base=taxed_base(locked),
-                        expires_at=now + PAYMENT_VALIDITY,
+                        expires_at=expires_at,
                         created_at=now,
                     )
                 break
@@ -243,7 +244,7 @@ def start_payment(
             NOTIFY_URL_NAMES.get(gateway.code, "payments:payu_confirmation")
         ),
         language=gateway_language(language),
-        expires_at=payment.expires_at,
+        expires_at=expires_at,
         method=chosen,
     )
     try:

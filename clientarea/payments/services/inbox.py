@@ -33,41 +33,27 @@ from clientarea.payments.gateways.base import (
     NotificationReply,
     PaymentUpdate,
 )
-from clientarea.payments.models import MessageKind, Payment, PaymentMessage
-from clientarea.payments.services.apply import apply_update
+from clientarea.payments.models import MessageKind, Outcome, Payment, PaymentMessage
+from clientarea.payments.services.apply import ApplyResult, apply_update
+from clientarea.payments.services.raw import (
+    cap_body,
+    claim_key,
+    finish_message,
+    notification_cap,
+    raw_copy,
+    sanitize_headers,
+    stored_body,
+    text_field,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Stored bodies are cut here (notifications above PAYMENTS_NOTIFICATION_MAX_BYTES are refused anyway).
-BODY_CAP = 16 * 1024
 #: A verified notification that fails to apply is tried this often (once a minute by the sweep), then waits for a person.
 MESSAGE_MAX_ATTEMPTS = 10
-#: Request headers kept with a message: nothing that authenticates anybody.
-KEPT_HEADERS = (
-    "content-type",
-    "content-length",
-    "user-agent",
-    "x-forwarded-for",
-    "x-real-ip",
-    "x-forwarded-proto",
-    "accept",
-)
-
 #: The browser return asks the gateway at most this often per payment.
 RETURN_CHECK_INTERVAL = dt.timedelta(seconds=60)
 
 NOTIFICATION_KINDS = {"payu": MessageKind.CONFIRMATION, "payvalida": MessageKind.NOTIFICATION}
-
-
-def sanitize_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    lowered = {str(key).lower(): str(value).replace("\x00", "") for key, value in headers.items()}
-    return {key: lowered[key][:300] for key in KEPT_HEADERS if key in lowered}
-
-
-def cap_body(body: bytes | str, *, limit: int = BODY_CAP) -> str:
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
-    return text if len(text) <= limit else text[:limit] + "…[truncated]"
 
 
 def record_message(
@@ -78,6 +64,7 @@ def record_message(
     headers: Mapping[str, str] | None = None,
     ip: str | None = None,
     outcome: str = "",
+    result: Outcome | str = "",
     processed: bool = False,
     signature_valid: bool | None = None,
 ) -> PaymentMessage:
@@ -88,20 +75,14 @@ def record_message(
             kind=kind,
             headers=sanitize_headers(headers or {}),
             body=cap_body(body),
+            raw_base64=raw_copy(body),
             source_ip=ip or None,
             outcome=outcome[:200],
+            result=result,
             processed=processed,
             signature_valid=signature_valid,
             processed_at=timezone.now() if processed else None,
         )
-
-
-def finish_message(message: PaymentMessage, **changes) -> None:
-    changes.setdefault("processed", True)
-    changes.setdefault("processed_at", timezone.now())
-    if "outcome" in changes:
-        changes["outcome"] = changes["outcome"][:200]
-    PaymentMessage.objects.filter(pk=message.pk).update(**changes)
 
 
 def handle_notification(
@@ -132,6 +113,7 @@ def handle_notification(
             headers=headers,
             ip=ip,
             outcome="invalid signature",
+            result=Outcome.INVALID_SIGNATURE,
             processed=True,
             signature_valid=False,
         )
@@ -152,6 +134,7 @@ def handle_notification(
             headers=headers,
             ip=ip,
             outcome=f"malformed: {exc}",
+            result=Outcome.MALFORMED,
             processed=True,
         )
         logger.warning(
@@ -167,6 +150,7 @@ def handle_notification(
             headers=headers,
             ip=ip,
             outcome="error: could not be read, gateway will retry",
+            result=Outcome.ERROR,
             processed=True,
         )
         return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
@@ -223,11 +207,12 @@ def _accept(
         gateway=gateway.code,
         kind=kind,
         headers=sanitize_headers(headers or {}),
-        body=cap_body(body, limit=_notificationcap_body()),
+        body=cap_body(body, limit=notification_cap()),
+        raw_base64=raw_copy(body, limit=notification_cap()),
         source_ip=ip or None,
         signature_valid=True,
-        reference=update.reference[:60],
-        transaction_id=update.transaction_id[:64],
+        reference=text_field(update.reference, 60),
+        transaction_id=text_field(update.transaction_id, 64),
         gateway_status=update.status.value,
         payment_id=payment_id,
     )
@@ -237,25 +222,36 @@ def _accept(
         )
         with transaction.atomic():
             return PaymentMessage.objects.create(
-                outcome="unknown reference", processed=True, processed_at=timezone.now(), **row
+                outcome="unknown reference",
+                result=Outcome.UNKNOWN_REFERENCE,
+                processed=True,
+                processed_at=timezone.now(),
+                **row,
             ), False
     try:
         with transaction.atomic():
-            return PaymentMessage.objects.create(dedupe_key=update.dedupe_key[:200], **row), True
+            return PaymentMessage.objects.create(dedupe_key=claim_key(gateway, update), **row), True
     except IntegrityError:
         pass
     with transaction.atomic():
         return PaymentMessage.objects.create(
-            outcome="duplicate", processed=True, processed_at=timezone.now(), **row
+            outcome="duplicate",
+            result=Outcome.DUPLICATE,
+            processed=True,
+            processed_at=timezone.now(),
+            **row,
         ), False
 
 
-def _notificationcap_body() -> int:
-    return max(BODY_CAP, settings.PAYMENTS_NOTIFICATION_MAX_BYTES)
-
-
 def apply_message(*, message_id: int) -> str:
-    """Apply one stored, verified notification (the worker's job); returns its outcome.
+    """Apply one stored, verified notification (the worker's job); returns its outcome text
+    ("nothing to do" when it was already processed or is not a verified notification)."""
+    result = apply_stored_message(message_id=message_id)
+    return result.outcome if result is not None else "nothing to do"
+
+
+def apply_stored_message(*, message_id: int) -> ApplyResult | None:
+    """Apply one stored, verified notification; ``None`` when there is nothing to do.
 
     The message is claimed (``processed`` set) in the same transaction that applies
     it, so two workers cannot apply it twice and a failure rolls the claim back: the
@@ -264,33 +260,37 @@ def apply_message(*, message_id: int) -> str:
     """
     message = PaymentMessage.objects.filter(pk=message_id).first()
     if message is None or message.processed or not message.signature_valid:
-        return "nothing to do"
+        return None
     gateway = get_gateway(message.gateway)
     try:
         update = gateway.parse_notification(
-            body=message.body.encode(), content_type=message.headers.get("content-type", "")
+            body=stored_body(message), content_type=message.headers.get("content-type", "")
         )
     except (InvalidSignature, MalformedMessage) as exc:
         # Only if the key changed since it was received (or the body was not UTF-8): a person must look.
         finish_message(
             message,
             outcome=f"error: cannot be read again: {exc}",
+            result=Outcome.ERROR,
             processed=False,
             processed_at=None,
             attempts=message.attempts + 1,
         )
         logger.error("payment notification %s can no longer be verified: %s", message.pk, exc)
-        return "error"
+        return ApplyResult(code=Outcome.ERROR, outcome="error")
     try:
         with transaction.atomic():
             claimed = PaymentMessage.objects.filter(pk=message.pk, processed=False).update(
                 processed=True, processed_at=timezone.now()
             )
             if not claimed:
-                return "nothing to do"
+                return None
             result = apply_update(gateway=gateway, update=update, source=message.kind)
             PaymentMessage.objects.filter(pk=message.pk).update(
-                outcome=result.outcome[:200], payment=result.payment, attempts=message.attempts + 1
+                outcome=result.outcome[:200],
+                result=result.code,
+                payment=result.payment,
+                attempts=message.attempts + 1,
             )
     except Exception as exc:
         logger.exception(
@@ -300,9 +300,11 @@ def apply_message(*, message_id: int) -> str:
             update.reference,
         )
         PaymentMessage.objects.filter(pk=message.pk, processed=False).update(
-            outcome=f"error: {type(exc).__name__}, will retry"[:200], attempts=message.attempts + 1
+            outcome=f"error: {type(exc).__name__}, will retry"[:200],
+            result=Outcome.ERROR,
+            attempts=message.attempts + 1,
         )
-        return "error"
+        return ApplyResult(code=Outcome.ERROR, outcome="error")
     logger.info(
         "payment notification %s gateway=%s reference=%s status=%s outcome=%s",
         message.pk,
@@ -311,7 +313,7 @@ def apply_message(*, message_id: int) -> str:
         update.status.value,
         result.outcome,
     )
-    return result.outcome
+    return result
 
 
 def apply_pending_messages(
@@ -337,8 +339,8 @@ def apply_pending_messages(
     summary = {"tried": 0, "applied": 0, "failed": 0, "given_up": 0}
     for message_id in waiting:
         summary["tried"] += 1
-        outcome = apply_message(message_id=message_id)
-        if outcome != "error":
+        result = apply_stored_message(message_id=message_id)
+        if result is None or result.code != Outcome.ERROR:
             summary["applied"] += 1
             continue
         summary["failed"] += 1
@@ -391,8 +393,9 @@ def record_return(
     )
     try:
         info = gateway.parse_return(params)
-    except (MalformedMessage, GatewayError) as exc:
-        finish_message(message, outcome=f"malformed: {exc}")
+    except (MalformedMessage, GatewayError, ValueError, ArithmeticError) as exc:
+        # Whatever the browser brought, the row is closed with its reason (never left unprocessed).
+        finish_message(message, outcome=f"malformed: {exc}"[:200], result=Outcome.MALFORMED)
         return None, None
     payment = Payment.objects.filter(
         gateway=gateway.code, gateway_reference=gateway.gateway_reference(info.reference)
@@ -400,11 +403,12 @@ def record_return(
     finish_message(
         message,
         outcome="shown" if payment else "unknown reference",
+        result=Outcome.SHOWN if payment else Outcome.UNKNOWN_REFERENCE,
         payment=payment,
-        reference=info.reference[:60],
+        reference=text_field(info.reference, 60),
         signature_valid=info.signature_valid,
         gateway_status=info.status.value,
-        transaction_id=info.transaction_id[:64],
+        transaction_id=text_field(info.transaction_id, 64),
     )
     if payment is not None and payment.is_open:
         cutoff = timezone.now() - RETURN_CHECK_INTERVAL

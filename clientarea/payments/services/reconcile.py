@@ -31,12 +31,13 @@ from clientarea.payments.gateways.base import (
 from clientarea.payments.models import (
     OPEN_STATUSES,
     MessageKind,
+    Outcome,
     Payment,
     PaymentMessage,
     PaymentStatus,
 )
 from clientarea.payments.services.apply import ApplyResult, apply_update
-from clientarea.payments.services.inbox import cap_body, finish_message
+from clientarea.payments.services.raw import cap_body, finish_message, text_field
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ def _describe_update(update: PaymentUpdate) -> str:
     )
 
 
-def _process_update(gateway: Gateway, update: PaymentUpdate, *, dedupe_key: str) -> ApplyResult:
+def _process_update(
+    gateway: Gateway, update: PaymentUpdate, *, dedupe_key: str, confirmed: frozenset[str]
+) -> ApplyResult:
     """Apply a status-query answer once: its inbox row claims ``dedupe_key``, in the transaction that applies it.
 
     The row is written only when the statement is new (a pending payment is queried
@@ -101,18 +104,22 @@ def _process_update(gateway: Gateway, update: PaymentUpdate, *, dedupe_key: str)
                     gateway=gateway.code,
                     kind=MessageKind.QUERY,
                     body=cap_body(_describe_update(update)),
-                    dedupe_key=dedupe_key[:200],
+                    dedupe_key=text_field(dedupe_key, 200),
                     signature_valid=True,
-                    reference=update.reference[:60],
-                    transaction_id=update.transaction_id[:64],
+                    reference=text_field(update.reference, 60),
+                    transaction_id=text_field(update.transaction_id, 64),
                     gateway_status=update.status.value,
                 )
         except IntegrityError:
             return ApplyResult(
-                outcome="unchanged: already recorded", payment=_find_payment(gateway, update)
+                code=Outcome.UNCHANGED,
+                outcome="unchanged: already recorded",
+                payment=_find_payment(gateway, update),
             )
-        result = apply_update(gateway=gateway, update=update, source=message.kind)
-        finish_message(message, outcome=result.outcome, payment=result.payment)
+        result = apply_update(
+            gateway=gateway, update=update, source=message.kind, confirmed=confirmed
+        )
+        finish_message(message, outcome=result.outcome, result=result.code, payment=result.payment)
     return result
 
 
@@ -150,10 +157,15 @@ def check_payment(
         )
         raise
     outcomes = []
-    for update in sorted(updates, key=lambda u: _APPLY_ORDER.get(u.status, 1)):
-        if gateway.gateway_reference(update.reference) != payment.gateway_reference:
-            continue
-        result = _process_update(gateway, update, dedupe_key=f"query:{update.dedupe_key}")
+    ours = [
+        u for u in updates if gateway.gateway_reference(u.reference) == payment.gateway_reference
+    ]
+    # What the gateway lists as approved: a second charge is flagged only when both are here.
+    confirmed = frozenset(u.transaction_id for u in ours if u.status == GatewayStatus.APPROVED)
+    for update in sorted(ours, key=lambda u: _APPLY_ORDER.get(u.status, 1)):
+        result = _process_update(
+            gateway, update, dedupe_key=f"query:{update.dedupe_key}", confirmed=confirmed
+        )
         outcomes.append(result.outcome)
     _log_answer(gateway, payment, outcome="; ".join(outcomes) or "no transaction at the gateway")
     payment.refresh_from_db()
@@ -220,6 +232,7 @@ def _log_answer(gateway: Gateway, payment: Payment, *, outcome: str) -> None:
                 :60
             ],  # as the gateway writes it, like its statements
             outcome=f"answer: {outcome}"[:200],
+            result=Outcome.ANSWER,
             processed=True,
             processed_at=timezone.now(),
         )
