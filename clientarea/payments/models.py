@@ -24,6 +24,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.payments.gateways import get_gateway
+from clientarea.payments.gateways.base import GatewayError
+
+
+def gateway_name(code: str) -> str:
+    """A gateway's name as people know it ("Payvalida"); the code if it is no longer configured."""
+    try:
+        return get_gateway(code).name
+    except GatewayError:
+        return code
+
 
 class PaymentStatus(models.TextChoices):
     CREATED = "created", _("Created (customer sent to the gateway)")
@@ -172,6 +183,10 @@ class Payment(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def gateway_name(self) -> str:
+        return gateway_name(self.gateway)
+
 
 class MessageKind(models.TextChoices):
     CONFIRMATION = "confirmation", _("Confirmation (PayU)")
@@ -222,7 +237,7 @@ class PaymentMessage(models.Model):
     )
     source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
     signature_valid = models.BooleanField(_("signature valid"), null=True)
-    dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL (no key) never collides in the unique constraint
     reference = models.CharField(_("reference"), max_length=60, blank=True, db_index=True)
     transaction_id = models.CharField(_("transaction id"), max_length=64, blank=True)
     gateway_status = models.CharField(
@@ -269,6 +284,10 @@ class PaymentMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.kind} {self.reference or '?'}: {self.outcome or '-'}"
+
+    @property
+    def gateway_name(self) -> str:
+        return gateway_name(self.gateway)
 
 
 class GatewaySwitch(models.Model):

@@ -27,8 +27,7 @@ from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.models import OrderState
 from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
-from clientarea.payments.gateways import get_gateway
-from clientarea.payments.gateways.base import GatewayError, GatewayStatus
+from clientarea.payments.gateways.base import GatewayStatus
 from clientarea.payments.models import MessageKind, Outcome
 
 logger = logging.getLogger(__name__)
@@ -206,13 +205,6 @@ def payvalida_return(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------------------
 
 
-def _gateway_name(code: str) -> str:
-    try:
-        return get_gateway(code).name
-    except GatewayError:
-        return code
-
-
 def _order_url(order) -> str:
     return reverse("billing:order", kwargs={"number": order.number})
 
@@ -296,7 +288,7 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
             "options": options,
             "form": form,
             "in_process": in_process,
-            "in_process_gateway": _gateway_name(in_process.gateway) if in_process else "",
+            "in_process_gateway": in_process.gateway_name if in_process else "",
             "in_process_method": selectors.method_label(
                 in_process.method or in_process.requested_method
             )

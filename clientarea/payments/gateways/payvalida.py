@@ -151,6 +151,10 @@ ORDER_STATES: dict[str, tuple[GatewayStatus, str]] = {
     "ANULADA": (GatewayStatus.EXPIRED, "cancelled"),
 }
 
+# Card ``TRANSACTION.RESPONSE_CODE`` values that do not mean "declined" (an approval, or a
+# card still being processed).
+_CARD_NOT_DECLINED = frozenset({"APPROVED", "APROBADA", "PENDING", "PENDIENTE"})
+
 # Exceptions page: 0013 "Not exist transaction ID", 0041 "Order is not registered or
 # are APPROVED, EXPIRED or CANCELLED".
 NOT_FOUND_CODES = frozenset({"0013", "0041"})
@@ -625,6 +629,18 @@ class PayvalidaGateway(Gateway):
             # Registered, but no method chosen yet: every unpaid order is PENDIENTE, so this
             # says nothing about a payment in process (the customer may have closed the page).
             return []
+        card = result.get("TRANSACTION") if isinstance(result.get("TRANSACTION"), dict) else {}
+        card_code = str(card.get("RESPONSE_CODE") or "").strip().upper()
+        if (
+            raw_state == "PENDIENTE"
+            and _method_from_name(raw_method) == PaymentMethod.CARD
+            and card_code
+            and card_code not in _CARD_NOT_DECLINED
+        ):
+            # A declined card leaves the order PENDIENTE (payable again, and not notified):
+            # the card's response code is the only word on it. A later approval still applies.
+            when = str(card.get("DATE") or "").replace(" ", "T")
+            gateway_status, status_word = GatewayStatus.DECLINED, f"declined:{when}"
         additional = (
             result.get("ADITIONAL_INFO") if isinstance(result.get("ADITIONAL_INFO"), dict) else {}
         )
@@ -653,7 +669,11 @@ class PayvalidaGateway(Gateway):
                 merchant_id=None,
                 method=_method_from_name(raw_method),
                 raw_method=raw_method,
-                message=f"Payvalida order {raw_state or 'UNKNOWN'}",
+                message=(
+                    f"card declined ({card_code})"
+                    if gateway_status == GatewayStatus.DECLINED
+                    else f"Payvalida order {raw_state or 'UNKNOWN'}"
+                ),
                 dedupe_key=f"payvalida:{transaction_id}:{status_word}",
                 occurred_at=occurred_at,
                 extra={key: value for key, value in extra.items() if value},
