@@ -95,6 +95,9 @@ class CheckoutAction:
     fields: dict[str, str]
     gateway_order_id: str | None = None
     raw_response: dict[str, Any] | None = None
+    #: The deadline the gateway was given, as it will enforce it (adapters fit the requested
+    #: ``expires_at`` to the gateway's limits and format): the portal shows and uses this one.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -439,13 +439,18 @@ class PayUGateway(Gateway):
 
     def _expiration_date(self, expires_at: datetime) -> str:
         """``expirationDate`` (``YYYY-MM-DD HH:mm:ss``, Bogotá time), capped below PayU's 7 days."""
+        return self.deadline(expires_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    def deadline(self, expires_at: datetime) -> datetime:
+        """The ``expirationDate`` PayU is given for ``expires_at``, as an aware Bogotá time:
+        capped below PayU's 7 days, to the second (the precision of the field)."""
         if expires_at.tzinfo is None or expires_at.utcoffset() is None:
             raise GatewayError("expires_at must be timezone-aware")
         now = self._clock()
         if expires_at <= now:
             raise GatewayError("the payment window has already expired")
         effective = min(expires_at, now + MAX_CASH_EXPIRATION)
-        return effective.astimezone(PAYU_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+        return effective.astimezone(PAYU_TIME_ZONE).replace(microsecond=0)
 
     def start_checkout(self, request: CheckoutRequest) -> CheckoutAction:
         """Build the auto-submitted POST form for PayU's WebCheckout.
@@ -528,6 +533,7 @@ class PayUGateway(Gateway):
             fields=fields,
             gateway_order_id=None,
             raw_response=None,
+            expires_at=self.deadline(request.expires_at),
         )
 
     # -- confirmation (webhook) -------------------------------------------------------------

@@ -26,7 +26,7 @@ import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -388,6 +388,18 @@ class PayvalidaGateway(Gateway):
 
     def _expiration(self, expires_at: datetime) -> str:
         """``expiration`` as DD/MM/YYYY (Bogotá date), kept within Payvalida's limits."""
+        return self._expiration_day(expires_at).strftime("%d/%m/%Y")
+
+    def deadline(self, expires_at: datetime) -> datetime:
+        """The moment the order stops being payable: the end of its ``expiration`` day in Bogotá.
+
+        [INF] Payvalida takes a date only; its checkout and vouchers are read as valid through
+        that whole day (23:59:59 Colombia time), and the portal uses the same instant.
+        """
+        day = self._expiration_day(expires_at)
+        return datetime.combine(day, time(23, 59, 59), tzinfo=PAYVALIDA_TIME_ZONE)
+
+    def _expiration_day(self, expires_at: datetime) -> date:
         if expires_at.tzinfo is None or expires_at.utcoffset() is None:
             raise GatewayError("expires_at must be timezone-aware")
         now = self._clock()
@@ -395,11 +407,10 @@ class PayvalidaGateway(Gateway):
             raise GatewayError("the payment window has already expired")
         today = now.astimezone(PAYVALIDA_TIME_ZONE).date()
         wanted = expires_at.astimezone(PAYVALIDA_TIME_ZONE).date()
-        effective = min(
+        return min(
             max(wanted, today + timedelta(days=MIN_EXPIRATION_DAYS)),
             today + timedelta(days=MAX_EXPIRATION_DAYS),
         )
-        return effective.strftime("%d/%m/%Y")
 
     def register_body(self, request: CheckoutRequest) -> dict[str, Any]:
         """The JSON body of ``POST /api/v3/porders`` for ``request``.
@@ -478,6 +489,7 @@ class PayvalidaGateway(Gateway):
             fields={},
             gateway_order_id=str(pv_order) if pv_order not in (None, "") else None,
             raw_response=data,
+            expires_at=self.deadline(request.expires_at),
         )
 
     # -- notification ----------------------------------------------------------------------------

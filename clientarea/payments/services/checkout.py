@@ -38,8 +38,9 @@ from clientarea.payments.models import Payment, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
-#: How long a payment (and a cash voucher) stays valid. PayU allows at most 7 days for
-#: cash ``expirationDate`` outside Argentina (payment-form doc); Payvalida up to 30.
+#: How long a payment (and a cash voucher) should stay valid. PayU allows at most 7 days for
+#: cash ``expirationDate`` outside Argentina (payment-form doc); Payvalida up to 30 and only
+#: whole days: each adapter fits this to its gateway and reports the deadline it set.
 PAYMENT_VALIDITY = dt.timedelta(days=7)
 
 #: Checkout fields never stored: they are (or are derived from) secrets.
@@ -267,10 +268,19 @@ def start_payment(
             code="gateway_error",
         ) from exc
     payment.gateway_order_id = (action.gateway_order_id or "")[:64]
+    if action.expires_at is not None:
+        # One deadline everywhere: the one the gateway was given (and prints on its voucher).
+        payment.expires_at = action.expires_at
     payment.checkout_payload = _safe_checkout(action)
     payment.instructions = _initial_instructions(action, payment)
     payment.save(
-        update_fields=["gateway_order_id", "checkout_payload", "instructions", "updated_at"]
+        update_fields=[
+            "gateway_order_id",
+            "expires_at",
+            "checkout_payload",
+            "instructions",
+            "updated_at",
+        ]
     )
     logger.info(
         "payment started %s gateway=%s method=%s amount=%s",
