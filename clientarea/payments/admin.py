@@ -277,7 +277,7 @@ class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     def status_badge(self, obj: Payment) -> str:
         return format_html(
             '<strong style="color:{}">{}</strong>',
-            STATUS_COLORS.get(obj.status, "#000"),
+            STATUS_COLORS.get(PaymentStatus(obj.status), "#000"),
             obj.get_status_display().split(" (")[0],
         )
 

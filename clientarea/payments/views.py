@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.models import OrderState
+from clientarea.helpcenter.selectors import article_url_for
 from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
 from clientarea.payments.gateways.base import GatewayStatus
@@ -41,8 +42,6 @@ MAX_POLLS_PENDING = 20
 
 def help_url(topic: str) -> str | None:
     """The help-center article on ``topic`` ("pse", "cash"), or None when none is published."""
-    from clientarea.helpcenter.selectors import article_url_for
-
     return (
         article_url_for(topic, translation.get_language()) or None
     )  # never raises (links home when missing)

@@ -249,6 +249,11 @@ def _method_from_name(name: str) -> PaymentMethod | None:
     return PaymentMethod.OTHER
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _decimal_or_none(value: Any) -> Decimal | None:
     """``Decimal`` for a numeric string/number, ``None`` otherwise."""
     text = str(value).strip() if value is not None else ""
@@ -641,7 +646,7 @@ class PayvalidaGateway(Gateway):
             # Registered, but no method chosen yet: every unpaid order is PENDIENTE, so this
             # says nothing about a payment in process (the customer may have closed the page).
             return []
-        card = result.get("TRANSACTION") if isinstance(result.get("TRANSACTION"), dict) else {}
+        card = _as_dict(result.get("TRANSACTION"))
         card_code = str(card.get("RESPONSE_CODE") or "").strip().upper()
         if (
             raw_state == "PENDIENTE"
@@ -653,9 +658,7 @@ class PayvalidaGateway(Gateway):
             # the card's response code is the only word on it. A later approval still applies.
             when = str(card.get("DATE") or "").replace(" ", "T")
             gateway_status, status_word = GatewayStatus.DECLINED, f"declined:{when}"
-        additional = (
-            result.get("ADITIONAL_INFO") if isinstance(result.get("ADITIONAL_INFO"), dict) else {}
-        )
+        additional = _as_dict(result.get("ADITIONAL_INFO"))
         occurred_at: datetime | None = None
         try:
             occurred_at = datetime.strptime(
