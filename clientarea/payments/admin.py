@@ -74,6 +74,7 @@ class PaymentMessageInline(ReadOnlyInline):
         "gateway_status",
         "transaction_id",
         "dedupe_key",
+        "result",
         "outcome",
         "processed",
     ]

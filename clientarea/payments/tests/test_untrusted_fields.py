@@ -65,6 +65,9 @@ class TransitionTableTests(PaymentsTestCase):
             [Outcome.IGNORED],
         )
         self.assertContains(response, str(Outcome.IGNORED.label))
+        # ...and on the payment's own page, next to each message.
+        page = self.client.get(f"/admin/payments/payment/{payment.pk}/change/")
+        self.assertContains(page, str(Outcome.APPLIED.label))
 
 
 class SpoofedTransactionIdTests(PaymentsTestCase):
