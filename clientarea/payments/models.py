@@ -24,8 +24,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.payments.gateways import get_gateway
+from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError
+
+
+def gateway_choices() -> list[tuple[str, str]]:
+    """The configured gateways as (code, name): the back office shows names, not codes."""
+    return [(code, gateway_name(code)) for code in gateway_codes()]
 
 
 def gateway_name(code: str) -> str:
@@ -88,7 +93,7 @@ class Payment(models.Model):
         related_name="payments",
         verbose_name=_("customer"),
     )
-    gateway = models.CharField(_("gateway"), max_length=20, db_index=True)
+    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices, db_index=True)
     method = models.CharField(
         _("method"), max_length=10, choices=PaymentMethodChoice.choices, blank=True
     )
@@ -223,7 +228,7 @@ class Outcome(models.TextChoices):
 class PaymentMessage(models.Model):
     """Append-only inbox: every message a gateway sent us (or we fetched), stored before it is trusted."""
 
-    gateway = models.CharField(_("gateway"), max_length=20)
+    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices)
     kind = models.CharField(_("kind"), max_length=12, choices=MessageKind.choices)
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
@@ -298,7 +303,7 @@ class GatewaySwitch(models.Model):
     in flight is still applied.
     """
 
-    gateway = models.CharField(_("gateway"), max_length=20, unique=True)
+    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices, unique=True)
     offered = models.BooleanField(_("offered at Pay now"), default=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

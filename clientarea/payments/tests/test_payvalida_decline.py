@@ -56,3 +56,10 @@ class PayvalidaDeclinedCardTests(PaymentsTestCase):
         self.assertContains(page, 'id="order-payment-in-process"')
         self.assertContains(page, "(Payvalida)")
         self.assertNotContains(page, "(payvalida)")
+
+    def test_the_back_office_names_gateways_in_its_lists_and_filters(self):
+        self.start("payvalida")
+        self.client.force_login(self.carol)
+        page = self.client.get("/admin/payments/payment/")
+        self.assertContains(page, 'gateway__exact=payvalida">Payvalida</a>', html=False)
+        self.assertContains(page, '<td class="field-gateway">Payvalida</td>', html=False)
