@@ -218,17 +218,18 @@ def _record_status(s: Statement) -> ApplyResult:
 def _approve(s: Statement) -> ApplyResult:
     """Any attempt not yet approved + approved: check it, then pay the order (exactly once)."""
     payment, transaction_id, gateway = s.payment, s.transaction_id, s.gateway
-    note_details(payment, s.update)
     problem, field_name = _mismatch(payment, s.update, gateway)
     if problem and not s.trusts(field_name):
         # The signature does not cover this field (Payvalida's amount): a copy with the field
-        # changed must not close the attempt nor hide the genuine approval. Flag it, ask the gateway.
+        # changed must not close the attempt nor hide the genuine approval, nor leave its other
+        # unsigned details (method) on the attempt. Flag it, ask the gateway.
         if flag(payment, review=f"{problem} (transaction {transaction_id}), not signed"):
             payment.save()
             alert_staff(payment, problem)
         logger.warning("payment %s approval held: %s (not signed)", payment.reference, problem)
         _ask_gateway(s, problem)
         return s.result(Outcome.REVIEW, f"review: {problem} (not signed), asking the gateway")
+    note_details(payment, s.update)
     if problem:
         payment.status = PaymentStatus.ERROR
         payment.status_message = f"approved at the gateway, not applied: {problem}"[:200]

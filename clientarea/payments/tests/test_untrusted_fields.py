@@ -119,11 +119,13 @@ class SpoofedTransactionIdTests(PaymentsTestCase):
         payment, _ = self.start("payvalida")
         with self.captureOnCommitCallbacks(execute=True):
             first = post_payvalida(
-                self.client, payvalida_notification(payment.reference, amount="1000")
+                self.client,
+                payvalida_notification(payment.reference, amount="1000", method="tc"),
             )
         self.assertEqual(first.status_code, 200)
         payment.refresh_from_db()
         self.assertIn(payment.status, (PaymentStatus.CREATED, PaymentStatus.PENDING))
+        self.assertEqual(payment.method, "")  # nothing unsigned from the copy is kept
         self.assertTrue(payment.needs_review)
         self.scheduled_checks.assert_called_once_with(payment.pk, verify=True)
         genuine = post_payvalida(
