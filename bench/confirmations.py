@@ -69,8 +69,11 @@ def configure(args: argparse.Namespace) -> str | None:
 
 
 STAGES = {
-    "endpoint: verify + store in the inbox + commit": ("clientarea.payments.services", "_accept"),
-    "worker: apply one message (total)": ("clientarea.payments.services", "apply_message"),
+    "endpoint: verify + store in the inbox + commit": (
+        "clientarea.payments.services.inbox",
+        "_accept",
+    ),
+    "worker: apply one message (total)": ("clientarea.payments.services.inbox", "apply_message"),
     "billing: mark_order_paid (inside apply)": ("clientarea.billing.services", "mark_order_paid"),
     "einvoice: allocate invoice (inside mark_order_paid)": (
         "clientarea.billing.services",
