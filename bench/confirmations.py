@@ -152,7 +152,7 @@ def prepare(n: int) -> list:
     )
     customers = []
     for i in range(50):
-        user, created = User.objects.get_or_create(email=f"bench{i}@example.com")
+        user, _created = User.objects.get_or_create(email=f"bench{i}@example.com")
         customer = Customer.objects.filter(user=user).first() or Customer.objects.create(
             user=user,
             first_name="Bench",

@@ -35,7 +35,7 @@ def _render(doc=None, **kwargs) -> tuple[bytes, str]:
 def _text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "invoice.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(  # noqa: S603 - a fixed tool, our own temporary file
+    return subprocess.run(
         [str(PDFTOTEXT), "-layout", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
 
@@ -208,11 +208,11 @@ def test_printed_qr_decodes_to_the_qr_text(tmp_path):
     doc = factories.invoice()
     pdf, cufe = _render(doc)
     (tmp_path / "invoice.pdf").write_bytes(pdf)
-    subprocess.run(  # noqa: S603 - a fixed tool, our own temporary file
+    subprocess.run(
         [str(PDFTOPPM), "-png", "-r", "200", str(tmp_path / "invoice.pdf"), str(tmp_path / "page")],
         check=True,
     )
-    decoded = subprocess.run(  # noqa: S603 - a fixed tool, our own temporary file
+    decoded = subprocess.run(
         [str(ZBARIMG), "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True
     ).stdout
     assert decoded.rstrip("\n") == qr.qr_text(doc, cufe)
@@ -266,7 +266,7 @@ PDFFONTS = shutil.which("pdffonts")
 def test_only_the_bundled_fonts_are_embedded_as_subsets(tmp_path):
     path = tmp_path / "invoice.pdf"
     path.write_bytes(_render(language="en")[0])
-    listing = subprocess.run(  # noqa: S603 - a fixed tool, our own temporary file
+    listing = subprocess.run(
         [str(PDFFONTS), str(path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()[2:]
     names = {row.split()[0].split("+", 1)[1] for row in listing}

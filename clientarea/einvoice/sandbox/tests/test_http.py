@@ -29,8 +29,8 @@ HEADERS = {
 
 
 def _post(url: str, body: bytes, timeout: float) -> bytes:
-    request = urllib.request.Request(url, data=body, headers=HEADERS, method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  (our live server)
+    request = urllib.request.Request(url, data=body, headers=HEADERS, method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.read()
 
 
