@@ -144,73 +144,62 @@ class DianClient:
 
     def send_bill_sync(self, *, file_name: str, content: bytes) -> Reply[responses.DianResponse]:
         """Validate one document now (production). ``content`` is the ZIP holding its XML."""
-        element, exchange = self._call(
+        return self._call(
             "SendBillSync",
             [("fileName", file_name), ("contentFile", _b64(content))],
-        )
-        return Reply(
-            responses.dian_response(self._result(element, "SendBillSync", exchange)), exchange
+            responses.required_dian_response,
         )
 
     def send_test_set_async(
         self, *, file_name: str, content: bytes, test_set_id: str
     ) -> Reply[responses.UploadResponse]:
         """Upload a document of the habilitación test set; poll ``get_status_zip(zip_key)``."""
-        element, exchange = self._call(
+        return self._call(
             "SendTestSetAsync",
             [("fileName", file_name), ("contentFile", _b64(content)), ("testSetId", test_set_id)],
+            responses.upload_response,
         )
-        node = responses.result_element(element, "SendTestSetAsync")
-        return Reply(self._parsed(responses.upload_response, node, exchange), exchange)
 
     def get_status(self, *, track_id: str) -> Reply[responses.DianResponse]:
         """The outcome of one document by its CUFE/CUDE."""
-        element, exchange = self._call("GetStatus", [("trackId", track_id)])
-        return Reply(
-            responses.dian_response(self._result(element, "GetStatus", exchange)), exchange
-        )
+        return self._call("GetStatus", [("trackId", track_id)], responses.required_dian_response)
 
     def get_status_zip(self, *, track_id: str) -> Reply[tuple[responses.DianResponse, ...]]:
         """The outcome of each document of an asynchronous upload, by its ZipKey."""
-        element, exchange = self._call("GetStatusZip", [("trackId", track_id)])
-        node = responses.result_element(element, "GetStatusZip")
-        return Reply(self._parsed(responses.dian_responses, node, exchange), exchange)
+        return self._call("GetStatusZip", [("trackId", track_id)], responses.dian_responses)
 
     def get_numbering_range(
         self, *, account_code: str, account_code_t: str, software_code: str
     ) -> Reply[responses.NumberingRangeResponse]:
         """The numbering resolutions DIAN authorized for the issuer's software (§2.9)."""
-        element, exchange = self._call(
+        return self._call(
             "GetNumberingRange",
             [
                 ("accountCode", account_code),
                 ("accountCodeT", account_code_t),
                 ("softwareCode", software_code),
             ],
+            responses.numbering_range_response,
         )
-        node = responses.result_element(element, "GetNumberingRange")
-        return Reply(self._parsed(responses.numbering_range_response, node, exchange), exchange)
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _result(
-        self, element: etree._Element, operation: str, exchange: Exchange
-    ) -> etree._Element:
-        try:
-            node = responses.result_element(element, operation)
-        except responses.ParseError as exc:
-            raise DianUnavailable(str(exc), exchange=exchange) from exc
-        if node is None:
-            raise DianUnavailable(f"{operation}: DIAN returned no result", exchange=exchange)
-        return node
-
-    def _parsed(self, parse: Callable[[etree._Element | None], T], node, exchange: Exchange) -> T:
-        try:
-            return parse(node)
-        except responses.ParseError as exc:
-            raise DianUnavailable(str(exc), exchange=exchange) from exc
-
     def _call(
+        self,
+        operation: str,
+        params: Sequence[tuple[str, str | None]],
+        parse: Callable[[etree._Element | None], T],
+    ) -> Reply[T]:
+        """Send, then read ``<operation>Result`` with ``parse``; anything unreadable is
+        :class:`DianUnavailable` (DIAN, or something pretending to be it, is not answering its
+        protocol)."""
+        element, exchange = self._exchange(operation, params)
+        try:
+            return Reply(parse(responses.result_element(element, operation)), exchange)
+        except responses.ParseError as exc:
+            raise DianUnavailable(f"{operation}: {exc}", exchange=exchange) from exc
+
+    def _exchange(
         self, operation: str, params: Sequence[tuple[str, str | None]]
     ) -> tuple[etree._Element, Exchange]:
         request = envelope.build_request(

@@ -303,6 +303,13 @@ def dian_response(node: etree._Element) -> DianResponse:
     )
 
 
+def required_dian_response(node: etree._Element | None) -> DianResponse:
+    """A ``DianResponse`` that must be there (SendBillSync, GetStatus)."""
+    if node is None:
+        raise ParseError("DIAN returned no result")
+    return dian_response(node)
+
+
 def dian_responses(node: etree._Element | None) -> tuple[DianResponse, ...]:
     """``ArrayOfDianResponse`` (GetStatusZip)."""
     if node is None:
