@@ -213,6 +213,7 @@ def test_numbering_ranges_of_the_demo_software(endpoint):
 def test_the_test_set_upload_and_its_status(endpoint, django_capture_on_commit_callbacks):
     invoice = paid_invoice(django_capture_on_commit_callbacks)
     client = issuer_client(endpoint)
+    assert invoice.issued_at is not None and invoice.number is not None
     parcel = files.package(
         bytes(invoice.xml_signed),
         files.DocumentKind.INVOICE,
