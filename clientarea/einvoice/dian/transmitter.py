@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 from clientarea.einvoice import builder, signing
 from clientarea.einvoice.dian import files
@@ -97,7 +98,9 @@ class DianTransmitter(Transmitter):
         signed = bytes(invoice.xml_signed or b"")
         if not signed:
             return TransmissionResult(
-                status=invoice.status, message="not signed yet: nothing to send", retryable=True
+                status=invoice.status,
+                message=_("Not signed yet: nothing was sent to DIAN."),
+                retryable=True,
             )
         doc = builder.document_from_json(invoice.document)
         package = files.package(
@@ -115,7 +118,7 @@ class DianTransmitter(Transmitter):
         except DianTimeout as exc:
             exchanges.append(exc.exchange)
             logger.warning("invoice %s: %s; asking DIAN for its status", invoice.full_number, exc)
-            return self._after_timeout(client, invoice, exchanges, str(exc))
+            return self._after_timeout(client, invoice, exchanges)
         except DianError as exc:
             exchanges.append(exc.exchange)
             return self._failed(invoice, exc, exchanges)
@@ -148,7 +151,7 @@ class DianTransmitter(Transmitter):
         return self._result(InvoiceStatus.REJECTED, response, exchanges)
 
     def _after_timeout(
-        self, client: DianClient, invoice, exchanges: list[Exchange], reason: str
+        self, client: DianClient, invoice, exchanges: list[Exchange]
     ) -> TransmissionResult:
         """The outcome is unknown: take DIAN's status if it has the document (§2.6.1)."""
         try:
@@ -166,7 +169,11 @@ class DianTransmitter(Transmitter):
                 )
         return TransmissionResult(
             status=InvoiceStatus.SENT,
-            message=reason,
+            message=_(
+                "DIAN did not answer within %(seconds)s seconds and does not know the invoice "
+                "yet; it will be sent again."
+            )
+            % {"seconds": f"{client.timeout:g}"},
             retryable=True,
             exchanges=tuple(_raw(e) for e in exchanges),
         )
@@ -175,12 +182,16 @@ class DianTransmitter(Transmitter):
         if error.retryable:
             logger.warning("invoice %s: DIAN unavailable: %s", invoice.full_number, error)
             status = InvoiceStatus.SENT
+            message = _("DIAN is not available (%(error)s); the invoice will be sent again.")
         else:
             logger.error("invoice %s: DIAN refused the request: %s", invoice.full_number, error)
             status = InvoiceStatus.REJECTED
+            message = _(
+                "DIAN refused the request (%(error)s); it is not sent again until this is fixed."
+            )
         return TransmissionResult(
             status=status,
-            message=str(error),
+            message=message % {"error": error},
             retryable=error.retryable,
             exchanges=tuple(_raw(e) for e in exchanges),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import logging
 import zipfile
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from lxml import etree
 
 from clientarea.billing import services as billing
@@ -160,9 +161,13 @@ def test_after_a_timeout_an_unknown_document_is_retried(
         dian.queue(samples.not_found())
     else:
         dian.queue(b"Service Unavailable", status=503)
-    result = dian_transmitter.transmit(invoice)
+    with translation.override("en"):
+        result = dian_transmitter.transmit(invoice)
     assert result.status == InvoiceStatus.SENT and result.retryable
-    assert "no answer from DIAN" in result.message
+    assert result.message == (
+        "DIAN did not answer within 12.5 seconds and does not know the invoice yet; "
+        "it will be sent again."
+    )
     assert len(result.exchanges) == 2
 
 
@@ -208,6 +213,47 @@ def test_a_refused_request_is_not_retried(invoice, dian_transmitter, dian, answe
     result = dian_transmitter.transmit(invoice)
     assert result.status == InvoiceStatus.REJECTED and not result.retryable
     assert result.message
+
+
+def test_staff_read_why_in_spanish(invoice, dian_transmitter, dian):
+    dian.queue(samples.fault("s:Client", "Certificado se encuentra revocado."), status=500)
+    with translation.override("es"):
+        result = dian_transmitter.transmit(invoice)
+    assert result.message == (
+        "La DIAN rechazó la solicitud (SOAP fault s:Client: Certificado se encuentra revocado.); "
+        "no se volverá a enviar hasta que esto se corrija."
+    )
+    dian.queue(b"<html>Service Unavailable</html>", status=503)
+    with translation.override("es"):
+        result = dian_transmitter.transmit(invoice)
+    assert result.message.startswith("La DIAN no está disponible (SendBillSync: HTTP 503")
+
+
+def test_nothing_secret_reaches_the_logs(invoice, dian, caplog, settings, monkeypatch, tmp_path):
+    """Neither the certificate's password nor its private key, whatever DIAN answers."""
+    settings.EINVOICE_CERT_PATH = str(tmp_path / "issuer.p12")
+    settings.EINVOICE_CERT_PASSWORD = "Zq7-secreto-del-certificado"
+    signing.create_demo_certificate(
+        settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD, "Conexcol"
+    )
+    settings.DIAN_WS_URL = URL
+    monkeypatch.setattr(http, "send", dian)
+    dian.queue(samples.accepted())
+    dian.fail(timeout())
+    dian.queue(samples.not_found())
+    dian.queue(samples.fault("s:Client", "Certificado se encuentra revocado."), status=500)
+    dian.queue(b"garbage", status=503)
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(4):
+            transmitter.DianTransmitter().transmit(invoice)
+    key, _cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    logged = caplog.text
+    assert "DIAN SendBillSync answered HTTP 200" in logged
+    assert "Zq7-secreto" not in logged
+    assert pem.split(b"\n")[1].decode() not in logged and "PRIVATE KEY" not in logged
 
 
 def test_an_unsigned_invoice_is_not_sent(invoice, dian_transmitter, dian):
