@@ -13,10 +13,14 @@ WS-Policy and the clients known to work against DIAN):
   and to the Timestamp (what an endorsing token signs under a transport binding), and a
   ``KeyInfo`` that points at the BinarySecurityToken with a ``wsse:SecurityTokenReference``.
 
-signxml builds the signature (digests, canonicalization, RSA). Only the envelope itself and the
-``SecurityTokenReference`` KeyInfo are written here, because no library builds a WCF-shaped
-WS-Security header: zeep's ``BinarySignature`` signs the Body and Timestamp with a
-``X509IssuerSerial`` key reference and no ``wsa:To``, which is not what DIAN's policy asks for.
+signxml builds the signature (references, digests, canonicalization, RSA); its public options
+cover everything DIAN's layout needs: a detached signature over elements found by ``wsu:Id``,
+per-reference ``InclusiveNamespaces``, and a custom ``KeyInfo``. Written here by hand, because no
+library writes this header: the envelope (a dozen elements) and the ``SecurityTokenReference``.
+zeep was not used: its WS-Security signature (which also needs the ``xmlsec`` C binding) signs
+the Body and the Timestamp, not ``wsa:To``, and changing what it signs means using its private
+helpers; five operations with string and base64 parameters need no WSDL machinery either (the
+published WSDL imports a schema, ``xsd1``, that is not available offline).
 """
 
 from __future__ import annotations
