@@ -235,3 +235,30 @@ def test_the_test_set_upload_and_its_status(endpoint, django_capture_on_commit_c
     (status,) = statuses
     assert status.accepted, (status.status_code, status.messages)
     assert status.xml_document_key.lower() == invoice.cufe.lower()
+
+
+def test_a_slow_answer_within_the_timeout_is_waited_for(
+    endpoint, live_server, django_capture_on_commit_callbacks
+):
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    arm(live_server, "slow", seconds="1")
+    started = time.monotonic()
+    result = DianTransmitter(client=issuer_client(endpoint, timeout=10)).transmit(invoice)
+    assert result.status == InvoiceStatus.ACCEPTED and time.monotonic() - started >= 1
+
+
+def test_paying_an_order_ends_accepted_by_the_simulator_with_configuration_only(
+    live_server, settings, django_capture_on_commit_callbacks
+):
+    """EINVOICE_TRANSMITTER and DIAN_SANDBOX: the endpoint comes from SITE_URL."""
+    call_command("dian_sandbox_seed")
+    settings.EINVOICE_TRANSMITTER = "clientarea.einvoice.dian.transmitter.DianTransmitter"
+    settings.DIAN_SANDBOX = True
+    settings.DIAN_WS_URL = ""
+    settings.SITE_URL = live_server.url
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    attempt = invoice.transmissions.get()
+    assert attempt.status == InvoiceStatus.ACCEPTED and not attempt.retryable
+    assert attempt.transmitter.endswith("DianTransmitter")
