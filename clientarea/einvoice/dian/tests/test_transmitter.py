@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
 from django.utils import timezone, translation
 from lxml import etree
 
@@ -262,11 +261,11 @@ def test_an_unsigned_invoice_is_not_sent(invoice, dian_transmitter, dian):
     assert result.retryable and dian.requests == []
 
 
-@override_settings(EINVOICE_TRANSMITTER="clientarea.einvoice.dian.transmitter.DianTransmitter")
 def test_the_configured_transmitter_signs_with_the_issuers_certificate(
     invoice, dian, monkeypatch, settings
 ):
     """Through the pipeline's own transmit step, HTTP replaced at the project's choke point."""
+    settings.EINVOICE_TRANSMITTER = "clientarea.einvoice.dian.transmitter.DianTransmitter"
     settings.DIAN_WS_URL = URL
     monkeypatch.setattr(http, "send", dian)
     dian.queue(samples.accepted())
