@@ -432,3 +432,12 @@ LOGGING = {
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- DIAN validation web service (client: clientarea.einvoice.dian) ------------------------
+# "habilitacion" (DIAN's test environment) or "production": picks DIAN's endpoint.
+EINVOICE_ENVIRONMENT = envstr("EINVOICE_ENVIRONMENT", "habilitacion")
+# Empty: the local DIAN simulator (SITE_URL + /sandbox/dian/WcfDianCustomerServices.svc) when
+# DIAN_SANDBOX is on, else DIAN's URL for EINVOICE_ENVIRONMENT (clientarea.einvoice.dian.transmitter).
+DIAN_WS_URL = envstr("DIAN_WS_URL")
+# Seconds to wait for DIAN's answer (connection and each read); DIAN itself gives up after 59 s.
+DIAN_WS_TIMEOUT = float(envstr("DIAN_WS_TIMEOUT", "65"))
