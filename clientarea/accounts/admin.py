@@ -10,9 +10,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import services
-from clientarea.accounts.audit import client_ip
 from clientarea.accounts.forms import IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
+from clientarea.lib.http import client_ip
 
 
 @admin.register(User)

@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from axes.utils import reset as reset_axes_attempts
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
@@ -55,6 +56,23 @@ def normalize_access_code(value: str) -> str:
     if not cleaned or any(ch not in ACCESS_CODE_ALPHABET for ch in cleaned):
         return ""
     return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
+
+
+def login_username(value: str | None) -> str:
+    """The form in which a typed login email is counted for the lockout: trimmed, lower case."""
+    return (value or "").strip().lower()
+
+
+def clear_login_failures(*, username: str, ip: str | None) -> int:
+    """After a successful login: forget this account's failures from this address only.
+
+    Failures against other accounts from the same address, and failures against this
+    account from other addresses, keep counting (an attacker cannot wash away guesses
+    at someone else's code by logging in to an account of their own).
+    """
+    if not ip or not username:
+        return 0
+    return reset_axes_attempts(ip=ip, username=login_username(username))
 
 
 @dataclass(frozen=True)

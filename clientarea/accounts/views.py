@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from clientarea.accounts import selectors, services
-from clientarea.accounts.audit import client_ip
 from clientarea.accounts.forms import (
     ChangePasswordForm,
     ForgotForm,
@@ -24,6 +23,7 @@ from clientarea.accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
+from clientarea.lib.http import client_ip
 from clientarea.notifications.models import OutgoingEmail
 
 
@@ -79,6 +79,9 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
+        services.clear_login_failures(
+            username=form.cleaned_data["username"], ip=client_ip(self.request)
+        )
         customer = getattr(form.get_user(), "customer", None)
         if customer is not None:
             _set_language(response, customer.preferred_language)

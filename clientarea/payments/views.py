@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.models import OrderState
+from clientarea.lib import http
 from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
 from clientarea.payments.gateways import get_gateway
@@ -50,21 +51,8 @@ def help_url(topic: str) -> str | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry added by our own proxies (PROXY_COUNT)."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    count = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None) or 0
-    if count:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= count:
-            candidate = forwarded[-count]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
+    """The caller's address (PROXY_COUNT honoured): the project's one client-address function."""
+    return http.client_ip(request)
 
 
 def ip_allowed(gateway_code: str, ip: str | None) -> bool:
