@@ -107,10 +107,10 @@ def _send_access_code_email(*, customer: Customer, code: str, reason: str) -> No
         customer=customer,
         context={
             "customer": customer,
-            "code": code,
             "reason": reason,
             "login_url": settings.SITE_URL + reverse("accounts:login"),
         },
+        secrets={"code": code},
     )
 
 
@@ -230,11 +230,8 @@ def request_login_link(*, email: str, ip: str | None = None) -> None:
             to=user.email,
             template="login_link",
             customer=customer,
-            context={
-                "customer": customer,
-                "link": link,
-                "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
-            },
+            context={"customer": customer, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
+            secrets={"link": link},
         )
 
 

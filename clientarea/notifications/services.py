@@ -18,9 +18,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from clientarea.notifications import rendering
 from clientarea.notifications.models import EmailAttachment, EmailStatus, OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -43,13 +43,14 @@ def site_context() -> dict[str, Any]:
 def render_email(
     *, template: str, context: Mapping[str, Any], language: str
 ) -> tuple[str, str, str]:
-    """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``."""
-    ctx = {**site_context(), **context}
-    with translation.override(language):
-        subject = " ".join(render_to_string(f"emails/{template}.subject.txt", ctx).split())
-        text = render_to_string(f"emails/{template}.txt", ctx).strip() + "\n"
-        html = render_to_string(f"emails/{template}.html", ctx)
-    return subject, text, html
+    """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``.
+
+    The subject and the text body are plain text (not HTML-escaped); see ``rendering``.
+    """
+    done = rendering.render_templates(
+        template=template, context={**site_context(), **context}, language=language
+    )
+    return done.subject, done.text, done.html
 
 
 def queue_email(
@@ -61,10 +62,25 @@ def queue_email(
     language: str | None = None,
     attachments: Iterable[Attachment] = (),
     subject: str | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> OutgoingEmail:
-    """Render an email, record it in the email log and deliver it after commit."""
+    """Render an email, record it in the email log and deliver it after commit.
+
+    ``secrets`` are context values (an access code, a one-time link) that go out in the
+    email but are stored as ``rendering.REDACTED`` in the log (the copy to deliver is sealed
+    until it is sent).
+    """
     lang = language or (customer.preferred_language if customer else settings.LANGUAGE_CODE)
+    sealed = ""
+    if secrets:
+        full = render_email(template=template, context={**context, **secrets}, language=lang)
+        sealed = rendering.seal(rendering.RenderedEmail(subject or full[0], full[1], full[2]))
+        context = rendering.redacted_context(context, secrets)
     rendered_subject, text, html = render_email(template=template, context=context, language=lang)
+    if secrets:
+        rendering.check_redacted(
+            rendering.RenderedEmail(subject or rendered_subject, text, html), secrets
+        )
     with transaction.atomic():
         email = OutgoingEmail.objects.create(
             customer=customer,
@@ -74,6 +90,8 @@ def queue_email(
             language=lang,
             body_text=text,
             body_html=html,
+            redacted=bool(secrets),
+            secret_payload=sealed,
         )
         for item in attachments:
             EmailAttachment.objects.create(
@@ -98,7 +116,13 @@ def _schedule(email_id: int, delay: int | None = None) -> None:
 
 
 def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
-    """Queue a copy of an email already in the log (staff action)."""
+    """Queue a copy of an email already in the log (staff action).
+
+    An email whose stored copy is redacted (it carried an access code or a login link) is
+    refused: the secret is gone, and a new one must be issued instead.
+    """
+    if email.redacted:
+        raise ValueError("an email that carried a one-time secret cannot be sent again")
     with transaction.atomic():
         copy = OutgoingEmail.objects.create(
             customer=email.customer,
@@ -133,14 +157,22 @@ def deliver_email(*, email_id: int) -> bool:
     if claimed != 1:
         return False  # already sent, being sent, or not due yet
     email = OutgoingEmail.objects.get(pk=email_id)
+    # Secret-bearing emails: deliver the sealed copy, never the redacted one in the log.
+    content = rendering.delivered_copy(email)
+    if content is None:
+        OutgoingEmail.objects.filter(pk=email.pk).update(
+            status=EmailStatus.FAILED, last_error=rendering.SECRET_GONE_ERROR, secret_payload=""
+        )
+        logger.warning("email %s not sent: its one-time secret is no longer available", email.pk)
+        return False
     message = EmailMultiAlternatives(
-        subject=email.subject,
-        body=email.body_text,
+        subject=content.subject,
+        body=content.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to_email],
     )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    if content.html:
+        message.attach_alternative(content.html, "text/html")
     for att in email.attachments.all():
         message.attach(att.filename, bytes(att.content), att.content_type)
     try:
@@ -152,13 +184,14 @@ def deliver_email(*, email_id: int) -> bool:
             status=EmailStatus.FAILED if final else EmailStatus.QUEUED,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
             next_attempt_at=now + dt.timedelta(seconds=delay),
+            **({"secret_payload": ""} if final else {}),
         )
         logger.warning("email %s failed (attempt %s): %s", email.pk, email.attempts, exc)
         if not final:
             _schedule(email.pk, delay=delay)
         return False
     OutgoingEmail.objects.filter(pk=email.pk).update(
-        status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
+        status=EmailStatus.SENT, sent_at=timezone.now(), last_error="", secret_payload=""
     )
     return True
 
