@@ -215,6 +215,26 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "clientarea.accounts.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "clientarea.accounts.views.lockout"
 AXES_ENABLED = envbool("AXES_ENABLED", True)
+# Throttling of the public forms (forgot-code, registration, help-center votes and search:
+# clientarea.lib.ratelimit, django-ratelimit) counts in the default cache: Redis when REDIS_URL
+# is set, otherwise a database table every process shares (created by a migration).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": envstr("HUEY_NAME", "clientarea"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "clientarea_cache",
+        }
+    }
+RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
+RATELIMIT_CACHE_PREFIX = "rl:"
 
 # --- Internationalisation ----------------------------------------------------------
 LANGUAGE_CODE = "es-co"

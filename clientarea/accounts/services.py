@@ -114,6 +114,72 @@ def _send_access_code_email(*, customer: Customer, code: str, reason: str) -> No
     )
 
 
+def _document_number(data: CustomerData) -> str:
+    return (
+        nit.clean_number(data.document_number)
+        if data.document_type in (DocumentType.CC, DocumentType.NIT)
+        else data.document_number.strip().upper()
+    )
+
+
+def _notify_registration_attempt(*, user: User, reason: str, ip: str | None) -> None:
+    """Tell the owner of an existing account that someone tried to register with its details."""
+    customer = getattr(user, "customer", None)
+    audit.record(
+        action="customer.registration_attempt",
+        customer=customer,
+        target=user.email,
+        changes={"matched": reason},
+        ip=ip,
+    )
+    queue_email(
+        to=user.email,
+        template="registration_attempt",
+        customer=customer,
+        context={
+            "name": customer.display_name if customer else user.get_full_name(),
+            "reason": reason,
+            "login_url": settings.SITE_URL + reverse("accounts:login"),
+            "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
+        },
+    )
+
+
+@transaction.atomic
+def request_registration(*, data: CustomerData, ip: str | None = None) -> None:
+    """Public registration: the same outcome for the person whatever already exists.
+
+    A new email and document: the customer is created and gets the "New Access Code" email
+    (``register_customer``). An email already registered: nothing is created; its owner is
+    told that someone tried to register with it. A document already registered with another
+    email: nothing is created; the owner is told, and the address typed gets an email
+    explaining that the document already has an account. The page shown is the same in
+    every case ("check your email"), so it tells nothing about who is a customer.
+    """
+    email = data.email.strip().lower()
+    existing = User.objects.filter(email__iexact=email).select_related("customer").first()
+    if existing is not None:
+        _notify_registration_attempt(user=existing, reason="email", ip=ip)
+        return
+    owner = (
+        Customer.objects.filter(
+            document_type=data.document_type, document_number=_document_number(data)
+        )
+        .select_related("user")
+        .first()
+    )
+    if owner is not None:
+        _notify_registration_attempt(user=owner.user, reason="document", ip=ip)
+        queue_email(
+            to=email,
+            template="registration_refused",
+            language=data.preferred_language,
+            context={"forgot_url": settings.SITE_URL + reverse("accounts:forgot")},
+        )
+        return
+    register_customer(data=data, ip=ip)
+
+
 @transaction.atomic
 def register_customer(
     *, data: CustomerData, actor: User | None = None, ip: str | None = None
@@ -131,11 +197,7 @@ def register_customer(
                 )
             }
         )
-    number = (
-        nit.clean_number(data.document_number)
-        if data.document_type in (DocumentType.CC, DocumentType.NIT)
-        else data.document_number.strip().upper()
-    )
+    number = _document_number(data)
     dv = data.check_digit.strip()
     if data.document_type == DocumentType.NIT and not dv:
         dv = nit.check_digit(number) if number.isdigit() else ""

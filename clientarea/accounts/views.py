@@ -15,7 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from clientarea.accounts import selectors, services
+from clientarea.accounts import selectors, services, tasks
 from clientarea.accounts.forms import (
     ChangePasswordForm,
     ForgotForm,
@@ -24,7 +24,12 @@ from clientarea.accounts.forms import (
     RegistrationForm,
 )
 from clientarea.lib.http import client_ip
+from clientarea.lib.ratelimit import Limit, by_ip, by_post_field, throttle
 from clientarea.notifications.models import OutgoingEmail
+
+# Public forms that send email: a few per address and per target email (then a 429 page).
+FORGOT_LIMITS = (Limit(by_ip, "10/h"), Limit(by_post_field("email"), "3/h"))
+REGISTER_LIMITS = (Limit(by_ip, "5/h"), Limit(by_post_field("email"), "3/h"))
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -41,6 +46,7 @@ def _set_language(response: HttpResponse, language: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@throttle(group="register", limits=REGISTER_LIMITS)
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:dashboard")
@@ -51,9 +57,7 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "accept_terms"}
         try:
-            customer = services.register_customer(
-                data=services.CustomerData(**data), ip=client_ip(request)
-            )
+            services.request_registration(data=services.CustomerData(**data), ip=client_ip(request))
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for field, errors in exc.error_dict.items():
@@ -61,7 +65,7 @@ def register(request: HttpRequest) -> HttpResponse:
             else:
                 form.add_error(None, exc)
         else:
-            request.session["registered_email"] = customer.user.email
+            request.session["registered_email"] = form.cleaned_data["email"]
             return redirect("accounts:registered")
     return render(request, "accounts/register.html", {"form": form})
 
@@ -97,11 +101,13 @@ def lockout(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResp
 
 
 @require_http_methods(["GET", "POST"])
+@throttle(group="forgot", limits=FORGOT_LIMITS)
 def forgot(request: HttpRequest) -> HttpResponse:
     form = ForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.request_login_link(email=form.cleaned_data["email"], ip=client_ip(request))
-        # Same answer whether or not the email is registered.
+        # The same work and the same answer whether or not the email is registered: the
+        # worker looks the address up and sends the link (or nothing).
+        tasks.send_login_link(form.cleaned_data["email"], client_ip(request))
         return render(request, "accounts/forgot_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "accounts/forgot.html", {"form": form})
 
