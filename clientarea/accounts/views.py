@@ -70,6 +70,11 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/register.html", {"form": form})
 
 
+def terms(request: HttpRequest) -> HttpResponse:
+    """Terms of service and the personal data policy (Ley 1581 de 2012), linked from registration."""
+    return render(request, "accounts/terms.html")
+
+
 def registered(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/registered.html", {"email": request.session.get("registered_email", "")}
