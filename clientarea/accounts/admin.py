@@ -96,9 +96,9 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "created_at", "updated_at"]
     actions = ["send_new_access_code"]
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = CustomerAddForm if obj is None else CustomerChangeForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

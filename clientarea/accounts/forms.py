@@ -28,9 +28,10 @@ def municipality_field(required: bool = True) -> forms.ChoiceField:
     )
 
 
-class IdentityCleanMixin:
-    def clean(self):
-        data = super().clean()
+class IdentityCleanMixin(forms.BaseForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         errors = validate_identity(
             person_type=data.get("person_type", ""),
             document_type=data.get("document_type", ""),
@@ -123,7 +124,8 @@ class RegistrationForm(IdentityCleanMixin, forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         # A value typed in a field of the other person type (hidden on the page) is dropped.
         person_type = data.get("person_type")
         others = self.COMPANY_ONLY if person_type == PersonType.NATURAL else self.NATURAL_ONLY
@@ -235,8 +237,9 @@ class ChangePasswordForm(forms.Form):
             raise forms.ValidationError(_("This is not your current access code or password."))
         return value
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("new_password") and data.get("new_password") != data.get("confirm"):
             self.add_error("confirm", _("The two passwords do not match."))
         elif data.get("new_password"):

@@ -276,7 +276,7 @@ def request_login_link(*, email: str, ip: str | None = None) -> None:
         .first()
     )
     customer = getattr(user, "customer", None) if user else None
-    if customer is None:
+    if user is None or customer is None:
         logger.info("login link requested for an unknown email")
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))

@@ -23,9 +23,17 @@ from clientarea.accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
+from clientarea.accounts.models import User
 from clientarea.lib.http import client_ip
 from clientarea.lib.ratelimit import Limit, by_ip, by_post_field, throttle
 from clientarea.notifications.models import OutgoingEmail
+
+
+class AuthenticatedRequest(HttpRequest):
+    """For type checking only: the request a ``login_required`` view receives."""
+
+    user: User
+
 
 # Public forms that send email: a few per address and per target email (then a 429 page).
 FORGOT_LIMITS = (Limit(by_ip, "10/h"), Limit(by_post_field("email"), "3/h"))
@@ -132,7 +140,7 @@ def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     if request.user.is_staff and not hasattr(request.user, "customer"):
         return redirect("admin:index")
     customer = selectors.customer_for_user(request.user)
@@ -145,7 +153,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedRequest) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     form = ProfileForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
@@ -165,7 +173,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def change_password(request: HttpRequest) -> HttpResponse:
+def change_password(request: AuthenticatedRequest) -> HttpResponse:
     form = ChangePasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.change_password(
@@ -180,7 +188,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def email_list(request: HttpRequest) -> HttpResponse:
+def email_list(request: AuthenticatedRequest) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     page = Paginator(
         OutgoingEmail.objects.filter(customer=customer).only(
@@ -192,7 +200,7 @@ def email_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def email_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     email = get_object_or_404(
         OutgoingEmail.objects.prefetch_related("attachments"), pk=pk, customer=customer
@@ -201,7 +209,7 @@ def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def email_attachment(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+def email_attachment(request: AuthenticatedRequest, pk: int, attachment_id: int) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     email = get_object_or_404(OutgoingEmail, pk=pk, customer=customer)
     att = email.attachments.filter(pk=attachment_id).first()

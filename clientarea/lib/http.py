@@ -135,7 +135,7 @@ def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Do not follow redirects: a gateway API that redirects is answered as-is."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
