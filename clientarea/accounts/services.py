@@ -122,6 +122,12 @@ def _document_number(data: CustomerData) -> str:
     )
 
 
+def _hash_like_a_new_code() -> None:
+    """Spend what hashing a new access code costs (the slowest step of a real registration), so
+    the time a registration takes does not tell whether the email or document exists."""
+    User().set_password(generate_access_code())
+
+
 def _notify_registration_attempt(*, user: User, reason: str, ip: str | None) -> None:
     """Tell the owner of an existing account that someone tried to register with its details."""
     customer = getattr(user, "customer", None)
@@ -159,6 +165,7 @@ def request_registration(*, data: CustomerData, ip: str | None = None) -> None:
     email = data.email.strip().lower()
     existing = User.objects.filter(email__iexact=email).select_related("customer").first()
     if existing is not None:
+        _hash_like_a_new_code()
         _notify_registration_attempt(user=existing, reason="email", ip=ip)
         return
     owner = (
@@ -169,6 +176,7 @@ def request_registration(*, data: CustomerData, ip: str | None = None) -> None:
         .first()
     )
     if owner is not None:
+        _hash_like_a_new_code()
         _notify_registration_attempt(user=owner.user, reason="document", ip=ip)
         queue_email(
             to=email,

@@ -162,3 +162,21 @@ def test_help_center_votes_and_searches_are_throttled(client):
     for _ in range(61):
         response = client.get("/help/search/", {"q": "pagar"})
     assert response.status_code == 429
+
+
+def test_a_refused_registration_costs_a_password_hash_like_a_new_one(client, monkeypatch):
+    from django.contrib.auth import base_user, hashers
+
+    hashed = []
+
+    def counting(password, *args, **kwargs):
+        if password is not None:
+            hashed.append(1)
+        return hashers.make_password(password, *args, **kwargs)
+
+    monkeypatch.setattr(base_user, "make_password", counting)
+    client.post(reverse("accounts:register"), VALID)
+    new = len(hashed)
+    client.post(reverse("accounts:register"), {**VALID, "document_number": "77777777"})  # email
+    client.post(reverse("accounts:register"), {**VALID, "email": "other@example.com"})  # document
+    assert new == 1 and len(hashed) == 3
