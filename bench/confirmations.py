@@ -72,7 +72,7 @@ STAGES = {
     "worker: apply one message (total)": ("clientarea.payments.services", "apply_message"),
     "billing: mark_order_paid (inside apply)": ("clientarea.billing.services", "mark_order_paid"),
     "einvoice: allocate invoice (inside mark_order_paid)": (
-        "clientarea.einvoice.services",
+        "clientarea.billing.services",
         "allocate_invoice_for_order",
     ),
     "notifications: queue 'payment received' email (inside)": (

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "clientarea.payments.sandbox",
     "clientarea.einvoice",
     "clientarea.helpcenter",
+    "clientarea.portal",
 ]
 
 MIDDLEWARE = [
@@ -276,6 +277,10 @@ else:
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Conexcol <facturacion@conexcol.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_MAX_ATTEMPTS = envint("EMAIL_MAX_ATTEMPTS", 5)
+# Work queued after commit (emails, invoice rendering/sending, provisioning events) is claimed
+# with a lease: a claim not finished within this many seconds (the worker died) is retried by the
+# worker's sweep, which runs every minute. Longer than any SMTP, rendering or webhook timeout.
+WORKER_LEASE_SECONDS = envint("WORKER_LEASE_SECONDS", 600)
 
 # --- Billing automation (issue: services and orders) --------------------------------
 BILLING_RUN_HOUR = envint("BILLING_RUN_HOUR", 6)

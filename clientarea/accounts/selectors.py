@@ -24,6 +24,11 @@ def get_provider() -> ProviderProfile | None:
     return scope["provider"]
 
 
+def email_context() -> dict[str, ProviderProfile | None]:
+    """What every email shows of its sender (the provider): added to every email's context."""
+    return {"provider": get_provider()}
+
+
 @contextmanager
 def provider_cached() -> Iterator[None]:
     """Within this block (one unit of work inside one transaction), ``get_provider()`` queries at most once.

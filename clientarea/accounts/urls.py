@@ -6,7 +6,6 @@ from clientarea.accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("register/", views.register, name="register"),
     path("register/done/", views.registered, name="registered"),
     path("terms/", views.terms, name="terms"),

@@ -1,4 +1,4 @@
-"""Public registration and login, and the customer's dashboard, profile and emails."""
+"""Public registration and login, and the customer's profile and emails (the dashboard is the portal's)."""
 
 from __future__ import annotations
 
@@ -137,18 +137,6 @@ def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     auth_login(request, user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
     response = render(request, "accounts/new_code.html", {"code": code})
     return _set_language(response, user.customer.preferred_language)
-
-
-@login_required
-def dashboard(request: AuthenticatedRequest) -> HttpResponse:
-    if request.user.is_staff and not hasattr(request.user, "customer"):
-        return redirect("admin:index")
-    customer = selectors.customer_for_user(request.user)
-    from clientarea.accounts.dashboard import dashboard_context
-
-    return render(
-        request, "accounts/dashboard.html", {"customer": customer, **dashboard_context(customer)}
-    )
 
 
 @login_required

@@ -103,7 +103,7 @@ from clientarea.subscriptions.models import (
     ServiceStatus,
     SuspensionReason,
 )
-from clientarea.subscriptions.provisioning import notify_services_changed
+from clientarea.subscriptions.services import notify_services_changed
 
 logger = logging.getLogger(__name__)
 

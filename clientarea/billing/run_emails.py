@@ -145,7 +145,7 @@ def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
     ids = [email.pk for email in emails]
 
     def deliver() -> None:
-        from clientarea.billing.tasks import deliver_run_emails_task
+        from clientarea.billing.jobs import deliver_run_emails_task
 
         deliver_run_emails_task(ids)
 

@@ -25,11 +25,13 @@ from clientarea.accounts.models import Customer, ProviderProfile
 from clientarea.accounts.selectors import get_provider, provider_cached
 from clientarea.billing.models import Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
+from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, payable_rounding, quantize, tax_for
 from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
+from clientarea.subscriptions.services import notify_services_changed
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +267,7 @@ def order_new_service(
     service = Service.objects.create(
         customer=customer, product=product, cycle=cycle, price=price.price, label=label.strip()
     )
-    subscription_services._event(service, kind="created", actor=actor, reason="ordered")
+    subscription_services.record_event(service, kind="created", actor=actor, reason="ordered")
     today = local_today()
     lang = customer.preferred_language
     name = product.display_name(lang)
@@ -417,11 +419,13 @@ def mark_order_paid(
 
 
 def _after_paid(*, order: Order, changed: list[int]) -> None:
-    """Effects that belong to the paid transaction: invoice allocation, email, provisioning."""
-    from clientarea.einvoice.hooks import on_order_paid
-    from clientarea.subscriptions.provisioning import notify_services_changed
+    """Effects that belong to the paid transaction: invoice allocation, email, provisioning.
 
-    on_order_paid(order=order)
+    Each writes its durable record here (the issued invoice, the email log row, the
+    provisioning outbox rows); the worker does the work after commit, and its sweeps
+    finish anything whose after-commit job was lost.
+    """
+    allocate_invoice_for_order(order=order)
     queue_email(
         to=order.customer.user.email,
         template="order_paid",

@@ -17,6 +17,9 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from clientarea.billing import automation
+from clientarea.billing.jobs import deliver_run_emails_task
+
+__all__ = ["billing_run_task", "deliver_run_emails_task", "scheduled_billing_run_task"]
 
 
 @db_periodic_task(crontab(minute="7"))
@@ -32,11 +35,3 @@ def billing_run_task(
     """A billing run on request (the back office's "Run billing now")."""
     day = dt.date.fromisoformat(run_date) if run_date else None
     return automation.run_billing(run_date=day, dry_run=dry_run, triggered_by=triggered_by).pk
-
-
-@db_task()
-def deliver_run_emails_task(email_ids: list[int]) -> int:
-    """Deliver the emails one committed batch of the run queued (one task per batch, not per email)."""
-    from clientarea.notifications.services import deliver_email
-
-    return sum(1 for email_id in email_ids if deliver_email(email_id=email_id))

@@ -14,7 +14,7 @@ from clientarea.einvoice.models import Invoice, NumberingResolution, Transmissio
 from clientarea.einvoice.selectors import numbering_warnings
 
 
-class WarningsMixin:
+class WarningsMixin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         for warning in numbering_warnings():
             messages.warning(request, warning)
@@ -67,7 +67,7 @@ class NumberingResolutionAdmin(WarningsMixin, admin.ModelAdmin):
 
 class TransmissionInline(admin.TabularInline):
     model = TransmissionAttempt
-    fields = ["created_at", "transmitter", "status", "message", "retryable"]
+    fields = ("created_at", "transmitter", "status", "message", "retryable")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -100,7 +100,7 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
     date_hierarchy = "issued_at"
     inlines = [TransmissionInline]
     actions = ["resend_email", "issue_waiting"]
-    fields = [
+    fields = (
         "full_number",
         "status",
         "waiting_reason",
@@ -115,8 +115,10 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         "rendered_at",
         "render_error",
         "emailed_at",
+        "transmitted_at",
+        "lease_until",
         "downloads",
-    ]
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):

@@ -13,6 +13,7 @@ from clientarea.einvoice.documents import InvoiceDocument, Line, Party, Resoluti
 from clientarea.einvoice.models import NumberingResolution
 from clientarea.lib import codelists
 from clientarea.lib.dates import BOGOTA
+from clientarea.lib.nit import check_digit
 
 # DIAN MediosPago-2.1 codes for how the customer paid.
 PAYMENT_MEANS = {
@@ -114,8 +115,6 @@ def build_document(
         for item in order.items.all()
     )
     provider_nit = settings.EINVOICE_SOFTWARE_PROVIDER_NIT or provider.document_number
-    from clientarea.lib.nit import check_digit
-
     return InvoiceDocument(
         number=number,
         resolution=resolution_data(resolution),

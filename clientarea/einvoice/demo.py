@@ -8,6 +8,7 @@ import os
 from django.conf import settings
 
 from clientarea.einvoice.models import Environment, NumberingResolution
+from clientarea.einvoice.signing import create_demo_certificate
 
 # DIAN's habilitación test set: prefix SETP, range and technical key published in DIAN's sample
 # invoice (shared/docs/dian-einvoice.md §1.2, §5). Test environment only.
@@ -30,8 +31,6 @@ def load(stdout) -> None:
         stdout.write("  numbering resolution: SETP 990000000–995000000 (DIAN test set)")
     path = settings.EINVOICE_CERT_PATH
     if not os.path.exists(path):
-        from clientarea.einvoice.signing import create_demo_certificate
-
         os.makedirs(os.path.dirname(path), exist_ok=True)
         create_demo_certificate(
             path, settings.EINVOICE_CERT_PASSWORD, "Conexcol Comunicaciones S.A.S. (DEMO)"

@@ -122,6 +122,10 @@ class Invoice(models.Model):
     rendered_at = models.DateTimeField(_("rendered at"), null=True, blank=True)
     render_error = models.TextField(_("render error"), blank=True)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    transmitted_at = models.DateTimeField(_("transmitted at"), null=True, blank=True)
+    # Set while a worker renders, emails and transmits the invoice; an expired lease (the worker
+    # died) lets the sweep take the work over. An issued invoice with work left is in the outbox.
+    lease_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -131,6 +135,15 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["resolution", "number"], name="unique_invoice_number_per_resolution"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="invoice_outbox",
+                condition=models.Q(rendered_at__isnull=True)
+                | models.Q(emailed_at__isnull=True)
+                | models.Q(transmitted_at__isnull=True),
             ),
         ]
 

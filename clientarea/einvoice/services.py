@@ -8,8 +8,10 @@ concurrent payments. When no resolution is valid (range exhausted, expired)
 or the customer's data cannot make a valid invoice, the order is still paid
 and the invoice waits in a queue that staff see, with an alert email.
 
-Building and signing the XML (checked against the CUFE fixed at payment), the PDF, the AttachedDocument, the email and the transmission to DIAN
-run after commit in the worker (``render_and_send_invoice``).
+Building and signing the XML (checked against the CUFE fixed at payment), the PDF, the
+AttachedDocument, the email and the transmission to DIAN run after commit in the worker
+(``jobs.render_invoice_job``); the issued invoice is itself the durable record of that work,
+and the worker's sweep completes any invoice whose job was lost (``delivery``).
 """
 
 from __future__ import annotations
@@ -20,17 +22,30 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clientarea.accounts.selectors import get_provider
-from clientarea.einvoice import builder, ubl
-from clientarea.einvoice.models import (
-    Invoice,
-    InvoiceStatus,
-    NumberingResolution,
-    TransmissionAttempt,
+from clientarea.einvoice import builder, delivery, jobs, ubl
+from clientarea.einvoice.delivery import (
+    email_subject,
+    render_and_send_invoice,
+    send_invoice_email,
+    transmit_invoice,
 )
+from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution
 from clientarea.lib.dates import BOGOTA
-from clientarea.notifications.services import Attachment, queue_email
+from clientarea.notifications.services import queue_email
+
+__all__ = [
+    "InvoiceWaiting",
+    "allocate_invoice_for_order",
+    "email_subject",
+    "issue_waiting_invoices",
+    "render_and_send_invoice",
+    "resend_invoice_email",
+    "send_invoice_email",
+    "transmit_invoice",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +62,7 @@ def _lock_resolution(on: dt.date) -> NumberingResolution:
         .first()
     )
     if resolution is None:
-        raise InvoiceWaiting("no active numbering resolution is valid on %s" % on.isoformat())
+        raise InvoiceWaiting(f"no active numbering resolution is valid on {on.isoformat()}")
     if resolution.next_number > resolution.range_to:
         raise InvoiceWaiting(f"numbering range of resolution {resolution.number} is exhausted")
     return resolution
@@ -110,9 +125,8 @@ def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
 
 
 def _schedule_render(invoice_id: int) -> None:
-    from clientarea.einvoice.tasks import render_invoice_task
-
-    render_invoice_task(invoice_id)
+    """Render and send at once in the worker (the sweep does it anyway if this never runs)."""
+    jobs.render_invoice_job(invoice_id)
 
 
 def _alert_staff(invoice: Invoice, reason: str) -> None:
@@ -186,133 +200,26 @@ def issue_waiting_invoices(*, limit: int = 200) -> dict[str, int]:
     return counts
 
 
-def _signing_material():
-    from clientarea.einvoice.signing import create_demo_certificate, load_pkcs12
-
-    path = settings.EINVOICE_CERT_PATH
-    import os
-
-    if not os.path.exists(path):
-        if not settings.DEBUG and not settings.PAYMENTS_SANDBOX:
-            raise FileNotFoundError(f"signing certificate not found at {path} (EINVOICE_CERT_PATH)")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        provider = get_provider()
-        create_demo_certificate(
-            path,
-            settings.EINVOICE_CERT_PASSWORD,
-            f"{provider.legal_name if provider else 'ClientArea'} (DEMO)",
-        )
-    return load_pkcs12(path, settings.EINVOICE_CERT_PASSWORD)
-
-
-def render_and_send_invoice(*, invoice_id: int) -> Invoice:
-    """Sign the XML, build the AttachedDocument and the PDF, email them, transmit. Idempotent."""
-    from clientarea.einvoice import attached, pdf, qr, signing
-
-    invoice = Invoice.objects.select_related("customer__user", "order").get(pk=invoice_id)
-    if not invoice.is_issued:
-        return invoice
-    doc = builder.document_from_json(invoice.document)
-    if not invoice.rendered_at:
-        try:
-            root = ubl.build_invoice_xml(doc)
-            if ubl.invoice_cufe(root) != invoice.cufe:
-                raise RuntimeError(
-                    f"CUFE of the rendered XML differs from the one fixed at payment ({invoice.full_number})"
-                )
-            unsigned = ubl.to_bytes(root)
-            key, cert = _signing_material()
-            signed = signing.sign_invoice(unsigned, key, cert)
-            attached_xml = attached.build_attached_document(signed, doc, key=key, cert=cert)
-            provider = get_provider()
-            logo = provider.logo.path if provider and provider.logo else None
-            language = "en" if invoice.customer.preferred_language == "en" else "es"
-            pdf_bytes = pdf.render_invoice_pdf(
-                doc, invoice.cufe, qr.qr_text(doc, invoice.cufe), logo_path=logo, language=language
-            )
-        except Exception as exc:  # recorded for staff; the worker retries
-            Invoice.objects.filter(pk=invoice.pk).update(
-                render_error=f"{type(exc).__name__}: {exc}"[:2000]
-            )
-            raise
-        Invoice.objects.filter(pk=invoice.pk, rendered_at__isnull=True).update(
-            xml_unsigned=unsigned.decode("utf-8"),
-            xml_signed=signed,
-            attached_document=attached_xml,
-            pdf=pdf_bytes,
-            rendered_at=timezone.now(),
-            render_error="",
-        )
-        invoice.refresh_from_db()
-    if not invoice.emailed_at:
-        with transaction.atomic():
-            claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
-                emailed_at=timezone.now()
-            )
-            if claimed:
-                send_invoice_email(invoice=invoice, doc=doc)
-    transmit_invoice(invoice=invoice)
-    return invoice
-
-
-def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
-    from clientarea.einvoice import attached
-
-    zip_bytes = attached.build_email_zip(
-        bytes(invoice.attached_document), doc, sequence=invoice.number % 0xFFFFFFFF or 1
-    )
-    stem = attached.email_zip_filename(
-        doc.supplier.document_number, doc.issue_date.year, invoice.number % 0xFFFFFFFF or 1
-    )
-    return [
-        Attachment(stem, zip_bytes, "application/zip"),
-        Attachment(f"{invoice.full_number}.pdf", bytes(invoice.pdf), "application/pdf"),
-    ]
-
-
-def email_subject(invoice: Invoice, doc) -> str:
-    """DIAN's convention: NIT; name; document number; document type code; trade name."""
-    supplier = doc.supplier
-    return f"{supplier.document_number};{supplier.legal_name};{invoice.full_number};01;{supplier.trade_name or supplier.legal_name}"
-
-
-def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
-    doc = doc or builder.document_from_json(invoice.document)
-    queue_email(
-        to=invoice.customer.user.email,
-        template="invoice_issued",
-        customer=invoice.customer,
-        subject=email_subject(invoice, doc),
-        attachments=_email_attachments(invoice, doc),
-        context={
-            "invoice": invoice,
-            "customer": invoice.customer,
-            "order": invoice.order,
-            "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
-        },
-    )
-
-
 def resend_invoice_email(*, invoice: Invoice, actor=None) -> None:
-    if not invoice.is_rendered:
-        raise InvoiceWaiting("the invoice has not been rendered yet")
-    with transaction.atomic():
-        send_invoice_email(invoice=invoice)
-
-
-def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
-    """Hand the invoice to the configured transmitter and record the outcome."""
-    from django.utils.module_loading import import_string
-
-    transmitter = import_string(settings.EINVOICE_TRANSMITTER)()
-    result = transmitter.transmit(invoice)
-    with transaction.atomic():
-        attempt = TransmissionAttempt.objects.create(
-            invoice=invoice,
-            transmitter=settings.EINVOICE_TRANSMITTER,
-            status=result.status,
-            message=result.message,
-            retryable=result.retryable,
+    """Staff: email the invoice again; an invoice whose rendering never ran is rendered first."""
+    if not invoice.is_issued:
+        raise InvoiceWaiting(
+            _("The invoice is waiting to be issued: %(reason)s")
+            % {"reason": invoice.waiting_reason}
         )
-        Invoice.objects.filter(pk=invoice.pk).update(status=result.status)
-    return attempt
+    try:
+        invoice = delivery.render_invoice(invoice=invoice)
+    except (
+        Exception
+    ) as exc:  # the reason is recorded on the invoice (render_error) and shown to staff
+        raise InvoiceWaiting(
+            _("The invoice could not be rendered: %(error)s")
+            % {"error": f"{type(exc).__name__}: {exc}"}
+        ) from exc
+    with transaction.atomic():
+        # The first email counts as the invoice's email, so the worker does not send another one.
+        Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
+            emailed_at=timezone.now()
+        )
+        send_invoice_email(invoice=invoice)
+    logger.info("invoice %s emailed again by %s", invoice.full_number, actor)

@@ -1,12 +1,18 @@
+"""Worker tasks of the electronic invoice: the per-invoice job (``jobs.py``) and the sweeps."""
+
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task
 
-from clientarea.einvoice import services
+from clientarea.einvoice import delivery, services
+from clientarea.einvoice.jobs import render_invoice_job
+
+__all__ = ["issue_waiting_invoices_task", "process_pending_invoices_task", "render_invoice_job"]
 
 
-@db_task(retries=5, retry_delay=60)
-def render_invoice_task(invoice_id: int) -> None:
-    services.render_and_send_invoice(invoice_id=invoice_id)
+@db_periodic_task(crontab(minute="*"))
+def process_pending_invoices_task() -> dict:
+    """Every minute: issued invoices not yet rendered, emailed or transmitted, whose job was lost."""
+    return delivery.process_pending_invoices()
 
 
 @db_periodic_task(crontab(minute="*/10"))

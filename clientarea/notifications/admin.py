@@ -7,7 +7,7 @@ from clientarea.notifications.models import EmailAttachment, OutgoingEmail
 
 class AttachmentInline(admin.TabularInline):
     model = EmailAttachment
-    fields = ["filename", "content_type", "size"]
+    fields = ("filename", "content_type", "size")
     readonly_fields = fields
     extra = 0
     can_delete = False

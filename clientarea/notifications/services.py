@@ -1,27 +1,35 @@
 """Queue and deliver emails (transactional outbox).
 
 ``queue_email`` renders the message and writes the log row inside the caller's
-transaction; delivery is scheduled on commit. A crash before commit leaves no
-row and no email; a crash after commit leaves a queued row that the periodic
-sweep (``deliver_due_emails``) delivers.
+transaction; delivery is scheduled on commit (``jobs.deliver_email_job``). A crash
+before commit leaves no row and no email; a crash after commit leaves a queued row
+that the periodic sweep (``delivery.deliver_due_emails``) delivers, and a worker
+that dies while sending leaves a lease that expires (see ``delivery``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
-from clientarea.notifications import rendering
-from clientarea.notifications.models import EmailAttachment, EmailStatus, OutgoingEmail
+from clientarea.notifications import jobs, rendering
+from clientarea.notifications.delivery import deliver_due_emails, deliver_email
+from clientarea.notifications.models import EmailAttachment, OutgoingEmail
+
+__all__ = [
+    "Attachment",
+    "add_context_source",
+    "deliver_due_emails",
+    "deliver_email",
+    "queue_email",
+    "render_email",
+    "resend_email",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +41,23 @@ class Attachment:
     content_type: str
 
 
+# Apps above this one add values every email template can use (accounts adds the provider, the
+# sender of every email), from their AppConfig.ready(): notifications imports no app.
+_context_sources: list[Callable[[], Mapping[str, Any]]] = []
+
+
+def add_context_source(source: Callable[[], Mapping[str, Any]]) -> None:
+    """Register a function whose values every email template gets (called at each render)."""
+    if source not in _context_sources:
+        _context_sources.append(source)
+
+
 def site_context() -> dict[str, Any]:
     """Values every email template can use."""
-    from clientarea.accounts.selectors import get_provider
-
-    return {"site_url": settings.SITE_URL, "provider": get_provider()}
+    context: dict[str, Any] = {"site_url": settings.SITE_URL}
+    for source in _context_sources:
+        context.update(source())
+    return context
 
 
 def render_email(
@@ -106,13 +126,9 @@ def queue_email(
     return email
 
 
-def _schedule(email_id: int, delay: int | None = None) -> None:
-    from clientarea.notifications.tasks import deliver_email_task
-
-    if delay:
-        deliver_email_task.schedule((email_id,), delay=delay)
-    else:
-        deliver_email_task(email_id)
+def _schedule(email_id: int) -> None:
+    """Deliver at once in the worker (the sweep delivers it anyway if this never runs)."""
+    jobs.deliver_email_job(email_id)
 
 
 def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
@@ -143,64 +159,3 @@ def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
             )
         transaction.on_commit(lambda: _schedule(copy.pk))
     return copy
-
-
-def deliver_email(*, email_id: int) -> bool:
-    """Send one queued email. Claims the row first so two workers never send it twice."""
-    now = timezone.now()
-    claimed = OutgoingEmail.objects.filter(
-        pk=email_id, status=EmailStatus.QUEUED, next_attempt_at__lte=now
-    ).update(
-        status=EmailStatus.SENDING,
-        attempts=F("attempts") + 1,
-    )
-    if claimed != 1:
-        return False  # already sent, being sent, or not due yet
-    email = OutgoingEmail.objects.get(pk=email_id)
-    # Secret-bearing emails: deliver the sealed copy, never the redacted one in the log.
-    content = rendering.delivered_copy(email)
-    if content is None:
-        OutgoingEmail.objects.filter(pk=email.pk).update(
-            status=EmailStatus.FAILED, last_error=rendering.SECRET_GONE_ERROR, secret_payload=""
-        )
-        logger.warning("email %s not sent: its one-time secret is no longer available", email.pk)
-        return False
-    message = EmailMultiAlternatives(
-        subject=content.subject,
-        body=content.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.to_email],
-    )
-    if content.html:
-        message.attach_alternative(content.html, "text/html")
-    for att in email.attachments.all():
-        message.attach(att.filename, bytes(att.content), att.content_type)
-    try:
-        message.send(fail_silently=False)
-    except Exception as exc:  # any transport failure is retried, then reported in the log
-        final = email.attempts >= settings.EMAIL_MAX_ATTEMPTS
-        delay = min(60 * 2**email.attempts, 3600)
-        OutgoingEmail.objects.filter(pk=email.pk).update(
-            status=EmailStatus.FAILED if final else EmailStatus.QUEUED,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            next_attempt_at=now + dt.timedelta(seconds=delay),
-            **({"secret_payload": ""} if final else {}),
-        )
-        logger.warning("email %s failed (attempt %s): %s", email.pk, email.attempts, exc)
-        if not final:
-            _schedule(email.pk, delay=delay)
-        return False
-    OutgoingEmail.objects.filter(pk=email.pk).update(
-        status=EmailStatus.SENT, sent_at=timezone.now(), last_error="", secret_payload=""
-    )
-    return True
-
-
-def deliver_due_emails(*, limit: int = 200) -> int:
-    """Deliver queued emails that are due (the sweep that makes the outbox crash-safe)."""
-    ids = list(
-        OutgoingEmail.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=timezone.now())
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    return sum(1 for email_id in ids if deliver_email(email_id=email_id))

@@ -8,8 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from clientarea.subscriptions import services
-from clientarea.subscriptions.models import Service, ServiceEvent, SuspensionReason
-from clientarea.subscriptions.provisioning import notify_services_changed
+from clientarea.subscriptions.models import (
+    ProvisioningDelivery,
+    Service,
+    ServiceEvent,
+    SuspensionReason,
+)
 
 STAFF_REASON = "staff"
 
@@ -18,7 +22,7 @@ class ServiceEventInline(admin.TabularInline):
     model = ServiceEvent
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "created_at",
         "kind",
         "from_status",
@@ -28,7 +32,7 @@ class ServiceEventInline(admin.TabularInline):
         "order_number",
         "reason",
         "actor",
-    ]
+    )
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 
@@ -109,7 +113,7 @@ class ServiceAdmin(admin.ModelAdmin):
                     continue
                 changed.append(service.pk)
         if changed:
-            notify_services_changed(service_ids=changed, event=event)
+            services.notify_services_changed(service_ids=changed, event=event)
             self.message_user(request, done_message % {"count": len(changed)}, messages.SUCCESS)
         if refused:
             self.message_user(
@@ -157,3 +161,34 @@ class ServiceAdmin(admin.ModelAdmin):
                 "%(count)d service terminated.", "%(count)d services terminated.", "count"
             ),
         )
+
+
+@admin.register(ProvisioningDelivery)
+class ProvisioningDeliveryAdmin(admin.ModelAdmin):
+    """The provisioning outbox, read-only: what each provisioner was told, and what failed."""
+
+    list_display = ["created_at", "event", "order_number", "provisioner", "status", "attempts"]
+    list_filter = ["status", "event", "provisioner"]
+    search_fields = ["order_number"]
+    fields = (
+        "created_at",
+        "event",
+        "order_number",
+        "service_ids",
+        "provisioner",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

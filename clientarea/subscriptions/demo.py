@@ -35,8 +35,11 @@ def import_active_service(
     service = Service.objects.create(
         customer=customer, product=product, cycle=cycle, price=price, label=label
     )
-    services._event(service, kind=ServiceEventKind.CREATED, reason="imported")
-    start = add_months(next_due, -CYCLE_MONTHS[cycle])
+    services.record_event(service, kind=ServiceEventKind.CREATED, reason="imported")
+    months = CYCLE_MONTHS[cycle]
+    if months is None:
+        raise ValueError(f"a one-time product has no period to import ({product.code})")
+    start = add_months(next_due, -months)
     services.activate_service(service=service, start=start)
     return service
 

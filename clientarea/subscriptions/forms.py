@@ -30,7 +30,7 @@ def normalize_hostname(value: str) -> str | None:
 class OrderServiceForm(forms.Form):
     product = forms.ChoiceField(label=_("Product"))
     cycle = forms.ChoiceField(
-        label=_("Billing cycle"), choices=[("", _("Choose a billing cycle"))] + BillingCycle.choices
+        label=_("Billing cycle"), choices=[("", _("Choose a billing cycle")), *BillingCycle.choices]
     )
     label = forms.CharField(
         label=_("Your domain or hostname"),
@@ -45,13 +45,18 @@ class OrderServiceForm(forms.Form):
     def __init__(self, *args, catalog: list[OfferGroup], **kwargs):
         super().__init__(*args, **kwargs)
         self.offers = {offer.product.code: offer for group in catalog for offer in group.offers}
-        self.fields["product"].choices = [("", _("Choose a product"))] + [
-            (group.label, [(offer.product.code, offer.name) for offer in group.offers])
-            for group in catalog
+        product = self.fields["product"]
+        assert isinstance(product, forms.ChoiceField)  # declared above
+        product.choices = [
+            ("", _("Choose a product")),
+            *(
+                (group.label, [(offer.product.code, offer.name) for offer in group.offers])
+                for group in catalog
+            ),
         ]
 
     def clean(self):
-        data = super().clean()
+        data = self.cleaned_data  # what super().clean() returns, typed as always set
         offer = self.offers.get(data.get("product", ""))
         cycle = data.get("cycle")
         if offer is None:

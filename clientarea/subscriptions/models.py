@@ -118,3 +118,40 @@ class ServiceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.kind}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class ProvisioningDelivery(models.Model):
+    """One provisioning event for one provisioner (outbox row, written in its cause's transaction).
+
+    While a worker sends it, ``status`` is ``sending`` and ``next_attempt_at`` is the end of
+    its lease; a worker that died leaves a lease that expires, and the sweep sends it again.
+    """
+
+    provisioner = models.CharField(_("provisioner"), max_length=200)
+    event = models.CharField(_("event"), max_length=40)
+    service_ids = models.JSONField(_("services"), default=list)
+    order_number = models.CharField(_("order"), max_length=20, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("provisioning delivery")
+        verbose_name_plural = _("provisioning deliveries")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.provisioner}"

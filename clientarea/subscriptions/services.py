@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import transaction
 
 from clientarea.catalog.models import CYCLE_MONTHS
 from clientarea.lib.dates import add_months
+from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
+    ProvisioningDelivery,
     Service,
     ServiceEvent,
     ServiceEventKind,
@@ -33,7 +36,7 @@ def next_due_after(*, service: Service, due: dt.date) -> dt.date | None:
     return add_months(due, months, anchor_day=service.anchor_day)
 
 
-def _event(
+def record_event(
     service: Service,
     *,
     kind: str,
@@ -43,6 +46,7 @@ def _event(
     from_status: str = "",
     old_due: dt.date | None = None,
 ) -> None:
+    """Append one row to the service's history (who, when, why; status and due date after it)."""
     ServiceEvent.objects.create(
         service=service,
         kind=kind,
@@ -71,7 +75,7 @@ def activate_service(
     service.save(
         update_fields=["status", "start_date", "anchor_day", "next_due_date", "updated_at"]
     )
-    _event(
+    record_event(
         service,
         kind=ServiceEventKind.ACTIVATED,
         actor=actor,
@@ -99,7 +103,7 @@ def renew_service(
     old_due = service.next_due_date
     service.next_due_date = next_due_after(service=service, due=old_due)
     service.save(update_fields=["next_due_date", "updated_at"])
-    _event(
+    record_event(
         service,
         kind=ServiceEventKind.RENEWED,
         actor=actor,
@@ -124,7 +128,7 @@ def suspend_service(*, service: Service, reason: str, actor=None, note: str = ""
     service.status = ServiceStatus.SUSPENDED
     service.suspension_reason = reason
     service.save(update_fields=["status", "suspension_reason", "updated_at"])
-    _event(
+    record_event(
         service,
         kind=ServiceEventKind.SUSPENDED,
         actor=actor,
@@ -144,7 +148,7 @@ def unsuspend_service(
     service.status = ServiceStatus.ACTIVE
     service.suspension_reason = SuspensionReason.NONE
     service.save(update_fields=["status", "suspension_reason", "updated_at"])
-    _event(
+    record_event(
         service,
         kind=ServiceEventKind.UNSUSPENDED,
         actor=actor,
@@ -163,7 +167,9 @@ def cancel_service(*, service: Service, reason: str, actor=None) -> Service:
     old = service.status
     service.status = ServiceStatus.CANCELLED
     service.save(update_fields=["status", "updated_at"])
-    _event(service, kind=ServiceEventKind.CANCELLED, actor=actor, from_status=old, reason=reason)
+    record_event(
+        service, kind=ServiceEventKind.CANCELLED, actor=actor, from_status=old, reason=reason
+    )
     return service
 
 
@@ -174,7 +180,9 @@ def terminate_service(*, service: Service, reason: str, actor=None) -> Service:
     old = service.status
     service.status = ServiceStatus.TERMINATED
     service.save(update_fields=["status", "updated_at"])
-    _event(service, kind=ServiceEventKind.TERMINATED, actor=actor, from_status=old, reason=reason)
+    record_event(
+        service, kind=ServiceEventKind.TERMINATED, actor=actor, from_status=old, reason=reason
+    )
     return service
 
 
@@ -184,7 +192,7 @@ def change_due_date(*, service: Service, new_due: dt.date, actor, reason: str) -
     service.next_due_date = new_due
     service.anchor_day = new_due.day
     service.save(update_fields=["next_due_date", "anchor_day", "updated_at"])
-    _event(
+    record_event(
         service,
         kind=ServiceEventKind.DUE_DATE_CHANGED,
         actor=actor,
@@ -193,3 +201,26 @@ def change_due_date(*, service: Service, new_due: dt.date, actor, reason: str) -
         reason=reason,
     )
     return service
+
+
+@transaction.atomic
+def notify_services_changed(*, service_ids: list[int], event: str, order_number: str = "") -> None:
+    """Tell every provisioner that these services changed: one outbox row each, in the caller's
+    transaction, sent by the worker after commit (and by its sweep if that job is lost)."""
+    rows = ProvisioningDelivery.objects.bulk_create(
+        ProvisioningDelivery(
+            provisioner=path,
+            event=event,
+            service_ids=list(service_ids),
+            order_number=order_number,
+        )
+        for path in settings.PROVISIONERS
+    )
+    ids = [row.pk for row in rows]
+    transaction.on_commit(lambda: _schedule(ids))
+
+
+def _schedule(delivery_ids: list[int]) -> None:
+    """Send at once in the worker (the sweep sends them anyway if this never runs)."""
+    for delivery_id in delivery_ids:
+        jobs.deliver_provisioning_job(delivery_id)

@@ -1,23 +1,15 @@
-from django.utils.module_loading import import_string
-from huey.contrib.djhuey import db_task
+"""Worker tasks of provisioning: the per-event job (``jobs.py``) and the outbox sweep."""
 
-from clientarea.subscriptions.provisioning import ProvisioningError, build_event
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from clientarea.subscriptions import provisioning
+from clientarea.subscriptions.jobs import deliver_provisioning_job
+
+__all__ = ["deliver_due_provisioning_events_task", "deliver_provisioning_job"]
 
 
-@db_task(retries=6, retry_delay=60)
-def deliver_provisioning_event(
-    provisioner_path: str, service_ids: list[int], event: str, order_number: str = ""
-) -> None:
-    """Deliver one event to one provisioner; transient failures are retried by Huey."""
-    payload = build_event(service_ids=service_ids, event=event, order_number=order_number)
-    try:
-        import_string(provisioner_path)().send(payload)
-    except ProvisioningError as exc:
-        if exc.permanent:
-            import logging
-
-            logging.getLogger(__name__).error(
-                "provisioning %s failed permanently: %s", provisioner_path, exc
-            )
-            return
-        raise
+@db_periodic_task(crontab(minute="*"))
+def deliver_due_provisioning_events_task() -> int:
+    """Every minute: due retries, lost jobs, and events whose worker died (expired lease)."""
+    return provisioning.deliver_due_provisioning_events()

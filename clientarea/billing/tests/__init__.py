@@ -54,7 +54,7 @@ def make_active_service(
         price=product.prices.get(cycle=cycle).price,
         label=label,
     )
-    subscription_services._event(service, kind="created", reason="ordered")
+    subscription_services.record_event(service, kind="created", reason="ordered")
     return subscription_services.activate_service(service=service, start=start)
 
 

@@ -226,7 +226,7 @@ def test_staff_without_a_customer_profile_get_404_not_500(client, cast):
 
 
 def test_the_dashboard_summarises_pending_orders(cast, three_states):
-    from clientarea.accounts.dashboard import dashboard_context
+    from clientarea.portal.dashboard import dashboard_context
 
     context = dashboard_context(cast[0])
     assert context["pending_orders"] is True and context["pending_orders_count"] == 1

@@ -100,3 +100,10 @@ def test_resend_copies_attachments(customer, monkeypatch, mailoutbox):
     )
     copy = services.resend_email(email=email)
     assert copy.pk != email.pk and copy.attachments.get().filename == "f.pdf"
+
+
+def test_every_email_shows_its_sender_without_notifications_importing_accounts(customer):
+    """accounts adds the provider to every email's context (AccountsConfig.ready)."""
+    email = queue(customer)
+    assert "NIT 900123456-8 · facturacion@conexcol.example" in email.body_html
+    assert "accounts" not in services.__dict__ and "get_provider" not in services.__dict__

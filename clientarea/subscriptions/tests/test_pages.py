@@ -223,7 +223,7 @@ def test_an_internationalised_domain_is_accepted(client, cast, catalog):
 
 def test_a_product_deactivated_meanwhile_is_a_form_error(client, cast, catalog, monkeypatch):
     from clientarea.billing import services as billing_services
-    from clientarea.subscriptions import views
+    from clientarea.portal import services_views as views
 
     def refuse(**kwargs):
         raise billing_services.OrderStateError(

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from clientarea.einvoice import cufe, validation
+from clientarea.einvoice.models import Invoice
+
 
 class Command(BaseCommand):
     help = "Validate an invoice XML against the UBL 2.1 + DIAN schemas (and its CUFE), or show an issued invoice."
@@ -30,8 +33,6 @@ class Command(BaseCommand):
         return self.show(opts["number"])
 
     def validate(self, file: str, technical_key: str) -> None:
-        from clientarea.einvoice import cufe, validation
-
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"{file}: no such file")
@@ -72,8 +73,6 @@ class Command(BaseCommand):
             self.stdout.write(f"CUFE (not recomputed; give --technical-key): {declared}")
 
     def show(self, number: str) -> None:
-        from clientarea.einvoice.models import Invoice
-
         invoice = (
             Invoice.objects.select_related("order", "customer__user", "resolution")
             .filter(full_number=number)

@@ -1,4 +1,5 @@
-"""The customer's Services pages: the list, one service with its history, and ordering a new one."""
+"""The customer's Services pages: the list, one service with its history and the orders that bill
+it, and ordering a new one (a pending service and its order, through billing)."""
 
 from __future__ import annotations
 

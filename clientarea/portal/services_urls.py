@@ -1,6 +1,8 @@
+"""The customer's Services pages, in the ``subscriptions`` namespace their links use."""
+
 from django.urls import path
 
-from clientarea.subscriptions import views
+from clientarea.portal import services_views as views
 
 app_name = "subscriptions"
 

@@ -9,7 +9,10 @@ import sys
 import time
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from clientarea.accounts.models import User
 
 
 class Command(BaseCommand):
@@ -47,15 +50,11 @@ class Command(BaseCommand):
             "--timeout",
             "60",
         ]
-        procs = [subprocess.Popen(web)]
+        procs = [subprocess.Popen(web)]  # noqa: S603 (our own interpreter, fixed arguments)
         if not opts["no_worker"]:
-            procs.append(subprocess.Popen([python, "-m", "clientarea.cli", "run_huey"]))
+            procs.append(subprocess.Popen([python, "-m", "clientarea.cli", "run_huey"]))  # noqa: S603
         url = f"http://{opts['bind']}:{opts['port']}"
         time.sleep(2)  # let gunicorn and the worker print their start-up lines first
-        from django.core.management import call_command
-
-        from clientarea.accounts.models import User
-
         if User.objects.filter(email="soporte@conexcol.example").exists():
             call_command("show_demo_logins", stdout=self.stdout)
         self.stdout.write(

@@ -1,0 +1,225 @@
+"""Render, email and transmit issued invoices (the worker side of the invoice outbox).
+
+An issued invoice (number and CUFE fixed in the paid transaction) is itself the
+durable record of the work left: ``rendered_at``, ``emailed_at`` and
+``transmitted_at`` say which steps are done. A worker claims an invoice with one
+conditional UPDATE that sets ``lease_until`` (now + ``WORKER_LEASE_SECONDS``), so
+two workers never work on one invoice at once; a worker killed mid-way leaves a
+lease that expires, and the sweep (``process_pending_invoices``, every minute)
+takes the invoice over. Each step is idempotent on its own:
+
+- rendering writes the XML and PDF only while ``rendered_at`` is empty;
+- the email is queued in the same transaction that sets ``emailed_at`` (so it is
+  queued exactly once, and the email outbox delivers it);
+- transmission sets ``transmitted_at`` unless the transmitter asks for a retry.
+
+A failed step is recorded (``render_error``, or a retryable transmission attempt) and retried
+when the lease expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from clientarea.accounts.selectors import get_provider
+from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
+from clientarea.einvoice.models import Invoice, InvoiceStatus, TransmissionAttempt
+from clientarea.notifications.services import Attachment, queue_email
+
+logger = logging.getLogger(__name__)
+
+
+def lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.WORKER_LEASE_SECONDS)
+
+
+def work_left() -> Q:
+    """Issued invoices with a step not done yet (the invoice outbox)."""
+    return ~Q(status=InvoiceStatus.WAITING) & (
+        Q(rendered_at__isnull=True) | Q(emailed_at__isnull=True) | Q(transmitted_at__isnull=True)
+    )
+
+
+def _free(now: dt.datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+
+
+def claim_invoice(*, invoice_id: int) -> dt.datetime | None:
+    """Take the lease on one invoice with work left; returns the lease (the claim's token) or None."""
+    now = timezone.now()
+    until = now + lease()
+    claimed = Invoice.objects.filter(work_left(), _free(now), pk=invoice_id).update(
+        lease_until=until
+    )
+    return until if claimed == 1 else None
+
+
+def _signing_material():
+    path = settings.EINVOICE_CERT_PATH
+    if not os.path.exists(path):
+        if not settings.DEBUG and not settings.PAYMENTS_SANDBOX:
+            raise FileNotFoundError(f"signing certificate not found at {path} (EINVOICE_CERT_PATH)")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        provider = get_provider()
+        signing.create_demo_certificate(
+            path,
+            settings.EINVOICE_CERT_PASSWORD,
+            f"{provider.legal_name if provider else 'ClientArea'} (DEMO)",
+        )
+    return signing.load_pkcs12(path, settings.EINVOICE_CERT_PASSWORD)
+
+
+def render_invoice(*, invoice: Invoice) -> Invoice:
+    """Sign the XML, build the AttachedDocument and the PDF, once. Returns the refreshed invoice."""
+    if invoice.rendered_at or not invoice.is_issued:
+        return invoice
+    doc = builder.document_from_json(invoice.document)
+    try:
+        root = ubl.build_invoice_xml(doc)
+        if ubl.invoice_cufe(root) != invoice.cufe:
+            raise RuntimeError(
+                f"CUFE of the rendered XML differs from the one fixed at payment ({invoice.full_number})"
+            )
+        unsigned = ubl.to_bytes(root)
+        key, cert = _signing_material()
+        signed = signing.sign_invoice(unsigned, key, cert)
+        attached_xml = attached.build_attached_document(signed, doc, key=key, cert=cert)
+        provider = get_provider()
+        logo = provider.logo.path if provider and provider.logo else None
+        language = "en" if invoice.customer.preferred_language == "en" else "es"
+        pdf_bytes = pdf.render_invoice_pdf(
+            doc, invoice.cufe, qr.qr_text(doc, invoice.cufe), logo_path=logo, language=language
+        )
+    except Exception as exc:  # recorded for staff; retried when the lease expires
+        Invoice.objects.filter(pk=invoice.pk).update(
+            render_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    Invoice.objects.filter(pk=invoice.pk, rendered_at__isnull=True).update(
+        xml_unsigned=unsigned.decode("utf-8"),
+        xml_signed=signed,
+        attached_document=attached_xml,
+        pdf=pdf_bytes,
+        rendered_at=timezone.now(),
+        render_error="",
+    )
+    invoice.refresh_from_db()
+    logger.info("invoice rendered %s", invoice.full_number)
+    return invoice
+
+
+def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
+    sequence = (invoice.number or 0) % 0xFFFFFFFF or 1  # an issued invoice always has its number
+    zip_bytes = attached.build_email_zip(bytes(invoice.attached_document), doc, sequence=sequence)
+    stem = attached.email_zip_filename(doc.supplier.document_number, doc.issue_date.year, sequence)
+    return [
+        Attachment(stem, zip_bytes, "application/zip"),
+        Attachment(f"{invoice.full_number}.pdf", bytes(invoice.pdf), "application/pdf"),
+    ]
+
+
+def email_subject(invoice: Invoice, doc) -> str:
+    """DIAN's convention: NIT; name; document number; document type code; trade name."""
+    supplier = doc.supplier
+    return f"{supplier.document_number};{supplier.legal_name};{invoice.full_number};01;{supplier.trade_name or supplier.legal_name}"
+
+
+def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
+    """Queue the invoice email (XML ZIP + PDF) in the caller's transaction."""
+    doc = doc or builder.document_from_json(invoice.document)
+    queue_email(
+        to=invoice.customer.user.email,
+        template="invoice_issued",
+        customer=invoice.customer,
+        subject=email_subject(invoice, doc),
+        attachments=_email_attachments(invoice, doc),
+        context={
+            "invoice": invoice,
+            "customer": invoice.customer,
+            "order": invoice.order,
+            "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
+        },
+    )
+
+
+def email_invoice_once(*, invoice: Invoice) -> bool:
+    """Queue the invoice email unless it was queued before (flag and email in one transaction)."""
+    with transaction.atomic():
+        claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
+            emailed_at=timezone.now()
+        )
+        if claimed:
+            send_invoice_email(invoice=invoice)
+    return bool(claimed)
+
+
+def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
+    """Hand the invoice to the configured transmitter and record the outcome.
+
+    ``transmitted_at`` is set unless the transmitter asks for a retry (DIAN unavailable).
+    """
+    transmitter = import_string(settings.EINVOICE_TRANSMITTER)()
+    result = transmitter.transmit(invoice)
+    with transaction.atomic():
+        attempt = TransmissionAttempt.objects.create(
+            invoice=invoice,
+            transmitter=settings.EINVOICE_TRANSMITTER,
+            status=result.status,
+            message=result.message,
+            retryable=result.retryable,
+        )
+        Invoice.objects.filter(pk=invoice.pk).update(
+            status=result.status,
+            transmitted_at=None if result.retryable else attempt.created_at,
+        )
+    return attempt
+
+
+def render_and_send_invoice(*, invoice_id: int) -> bool:
+    """Claim the invoice, then render, email and transmit what is not done yet. True if claimed.
+
+    A failure leaves the lease in place: the sweep retries once it expires.
+    """
+    token = claim_invoice(invoice_id=invoice_id)
+    if token is None:
+        return False  # done, waiting, or another worker holds the lease
+    invoice = Invoice.objects.select_related("customer__user", "order").get(pk=invoice_id)
+    invoice = render_invoice(invoice=invoice)
+    if not invoice.emailed_at:
+        email_invoice_once(invoice=invoice)
+    if not invoice.transmitted_at:
+        transmit_invoice(invoice=invoice)
+    # Release the lease once everything is done, and only if it is still ours (another worker may
+    # have taken over an expired one). A transmission to retry (DIAN unavailable) keeps the lease:
+    # it is tried again when the lease expires, not at every sweep.
+    Invoice.objects.filter(pk=invoice_id, lease_until=token, transmitted_at__isnull=False).update(
+        lease_until=None
+    )
+    return True
+
+
+def process_pending_invoices(*, limit: int = 100) -> dict[str, int]:
+    """The sweep: every issued invoice with work left and no live lease (lost jobs, dead workers)."""
+    now = timezone.now()
+    ids = list(
+        Invoice.objects.filter(work_left(), _free(now))
+        .order_by("issued_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    counts = {"done": 0, "failed": 0}
+    for invoice_id in ids:
+        try:
+            if render_and_send_invoice(invoice_id=invoice_id):
+                counts["done"] += 1
+        except Exception:  # recorded on the invoice; one bad invoice never stops the sweep
+            logger.exception("invoice %s: rendering or sending failed", invoice_id)
+            counts["failed"] += 1
+    return counts
