@@ -266,3 +266,25 @@ def test_the_migration_redacts_codes_and_links_already_in_the_log():
     assert "NIT 900123456-8" in old.body_text
     assert "login-link" not in _stored(link) and "Gracias" in link.body_text and link.redacted
     assert other.body_text == "Referencia ABCD-EFGH-JKMN" and not other.redacted
+
+
+def test_a_worker_killed_while_sending_a_code_leaves_it_deliverable_after_the_lease(mailoutbox):
+    import datetime as dt
+    import re
+
+    from django.utils import timezone
+
+    from clientarea.notifications.models import EmailStatus, OutgoingEmail
+
+    make_provider()
+    customer = _register()
+    email = OutgoingEmail.objects.get(customer=customer, template="new_access_code")
+    # a worker claimed it and died: "sending", lease already expired
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        status=EmailStatus.SENDING, attempts=1, next_attempt_at=timezone.now() - dt.timedelta(1)
+    )
+    assert services.deliver_due_emails() == 1
+    code = re.search(CODE_SHAPE, mailoutbox[0].body).group(0)
+    assert customer.user.check_password(code)
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT and email.secret_payload == ""
