@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate demo bench screenshots clean
+.PHONY: run test lint install init-local migrate demo bench screenshots clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -17,7 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-migrate: install
+# The local secret key and var/local.env (SITE_URL, PORT), once; `PORT=9000 make run` moves them.
+init-local: install
+	$(BIN)/clientarea init-local $${PORT:+--port $$PORT}
+
+migrate: init-local
 	$(BIN)/clientarea migrate --noinput
 
 demo: migrate
@@ -44,7 +48,7 @@ bench: install
 
 # Regenerate the help article's screenshots from the running demo (start `make run` first).
 screenshots: install
-	$(BIN)/python -m clientarea.helpcenter.screenshots --base-url http://127.0.0.1:$${PORT:-8000} --strict
+	$(BIN)/python tools/screenshots.py --base-url "$$($(BIN)/clientarea shell -c 'from django.conf import settings; print(settings.SITE_URL)')" --strict
 
 clean:
 	rm -rf $(VENV) var

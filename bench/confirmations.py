@@ -58,6 +58,7 @@ def configure(args: argparse.Namespace) -> str | None:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
     os.environ.setdefault("DEBUG", "0")  # no query recording
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("PAYMENTS_SANDBOX", "1")

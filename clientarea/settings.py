@@ -7,10 +7,13 @@ Every variable is listed in README.md ("Configuration"). Nothing here reads
 from __future__ import annotations
 
 import os
-import secrets
+from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,7 +30,7 @@ def envbool(name: str, default: bool) -> bool:
 
 def envint(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 def envstr(name: str, default: str = "") -> str:
@@ -38,23 +41,56 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def _local_secret_key() -> str:
-    """A key generated once per checkout and kept in var/ (local runs only)."""
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from ``NAME``, or from the file named by ``NAME_FILE`` (Docker/Kubernetes secrets).
+
+    Setting both is refused (which one would win is a guess); the file's trailing newline is
+    dropped. A ``NAME_FILE`` that cannot be read is a clear startup error.
+    """
+    value = os.environ.get(name, "")
+    file_name = os.environ.get(f"{name}_FILE", "")
+    if value and file_name:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE names {file_name!r}, which cannot be read: {exc.strerror}."
+            ) from exc
+    return value or default
+
+
+def local_secret_key(debug: bool) -> str:
+    """``SECRET_KEY`` (or ``SECRET_KEY_FILE``); in development the key `clientarea init-local` kept.
+
+    Settings only read: the local key is created by `make run` / `clientarea init-local`.
+    """
+    key = env_secret("SECRET_KEY")
+    if key:
+        return key
+    if not debug:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG=0 set SECRET_KEY (or SECRET_KEY_FILE) to a long "
+            "random value, e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
     path = VAR_DIR / "secret_key"
     if path.exists():
-        return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+        return path.read_text(encoding="utf-8").strip()
+    raise ImproperlyConfigured(
+        f"No SECRET_KEY and no {path}. Run `make run` (or `clientarea init-local`) once to create "
+        "the local development key, or set SECRET_KEY."
+    )
 
 
 DEBUG = envbool("DEBUG", True)
-SECRET_KEY = envstr("SECRET_KEY") or _local_secret_key()
+SECRET_KEY = local_secret_key(DEBUG)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 PORT = envint("PORT", 8000)
-SITE_URL = envstr("SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# The one base URL of links in emails and of gateway callbacks. It does not follow PORT: a command
+# started from another shell (another PORT, or none) must link to the same site. `make run` keeps
+# it in var/local.env (`clientarea init-local`), which every `clientarea` command reads.
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
 # HTTPS hardening: on by default when DEBUG is off (see `manage.py check --deploy`).
@@ -70,6 +106,10 @@ SECURE_PROXY_SSL_HEADER = (
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The language cookie follows the session cookie: Secure under HTTPS, never read by scripts.
+LANGUAGE_COOKIE_SECURE = envbool("LANGUAGE_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -81,6 +121,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "huey.contrib.djhuey",
     "axes",
+    "csp",
     "clientarea.lib",
     "clientarea.accounts",
     "clientarea.notifications",
@@ -88,7 +129,6 @@ INSTALLED_APPS = [
     "clientarea.subscriptions",
     "clientarea.billing",
     "clientarea.payments",
-    "clientarea.payments.sandbox",
     "clientarea.einvoice",
     "clientarea.helpcenter",
     "clientarea.portal",
@@ -96,6 +136,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "clientarea.lib.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,7 +170,7 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-DATABASE_URL = envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'clientarea.sqlite3'}"
+DATABASE_URL = env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'clientarea.sqlite3'}"
 # Connections are kept between requests and worker jobs (opening one, and for SQLite closing
 # it, costs more than a whole inbox write); a kept connection is checked before reuse.
 DATABASES = {
@@ -138,7 +179,6 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run while one writer commits; IMMEDIATE avoids
         # "database is locked" upgrades from read to write inside atomic().
@@ -150,7 +190,7 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.post
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue (Huey) ---------------------------------------------------------
-REDIS_URL = envstr("REDIS_URL")
+REDIS_URL = env_secret("REDIS_URL")
 HUEY_IMMEDIATE = envbool("HUEY_IMMEDIATE", False)
 if REDIS_URL:
     HUEY = {
@@ -248,9 +288,8 @@ USE_THOUSAND_SEPARATOR = False
 
 # --- Static and media --------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = VAR_DIR / "static"  # filled by collectstatic (`make run`)
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT") or VAR_DIR / "media")
@@ -268,7 +307,7 @@ if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_PORT = envint("EMAIL_PORT", 587)
     EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
     EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
 else:
     EMAIL_BACKEND = envstr(
@@ -293,19 +332,30 @@ BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS = envint("BILLING_CANCEL_UNPAID_NEW_AFTER_D
 BILLING_ORDER_DUE_DAYS = envint("BILLING_ORDER_DUE_DAYS", 7)
 PROVISIONERS = envlist("PROVISIONERS", "clientarea.subscriptions.provisioning.LoggingProvisioner")
 PROVISIONING_WEBHOOK_URL = envstr("PROVISIONING_WEBHOOK_URL")
-PROVISIONING_WEBHOOK_SECRET = envstr("PROVISIONING_WEBHOOK_SECRET")
+PROVISIONING_WEBHOOK_SECRET = env_secret("PROVISIONING_WEBHOOK_SECRET")
 
 # --- Payments ------------------------------------------------------------------------
 # Local gateway simulators: on by default in development and tests, off when DEBUG=0
 # unless explicitly enabled.
 PAYMENTS_SANDBOX = envbool("PAYMENTS_SANDBOX", DEBUG)
+# The simulators are an optional app: installed (models, admin, periodic tasks, /sandbox/ URLs)
+# only when PAYMENTS_SANDBOX is on. The product knows where they answer only through these
+# paths, relative to SITE_URL (see the gateway adapters' ``from_settings``).
+if PAYMENTS_SANDBOX:
+    INSTALLED_APPS.append("clientarea.payments.sandbox")
+PAYMENTS_SANDBOX_PATHS = {
+    "payu_checkout": "/sandbox/payu/ppp-web-gateway-payu/",
+    "payu_queries": "/sandbox/payu/reports-api/4.0/service.cgi",
+    "payvalida_api": "/sandbox/payvalida",
+    "payvalida_checkout": "/sandbox/payvalida/checkout/",
+}
 PAYMENTS_IP_ALLOWLIST = envbool("PAYMENTS_IP_ALLOWLIST", False)
 PAYU_ENABLED = envbool("PAYU_ENABLED", True)
 PAYU_MERCHANT_ID = envstr("PAYU_MERCHANT_ID", "508029")
 PAYU_ACCOUNT_ID = envstr("PAYU_ACCOUNT_ID", "512321")
-PAYU_API_LOGIN = envstr("PAYU_API_LOGIN", "pRRXKOl8ikMmt9u")
-PAYU_API_KEY = envstr("PAYU_API_KEY", "4Vj8eK4rloUd272L48hsrarnUA")
-PAYU_SECRET_KEY = envstr("PAYU_SECRET_KEY")  # HMAC-SHA256 only; defaults to the API key
+PAYU_API_LOGIN = env_secret("PAYU_API_LOGIN", "pRRXKOl8ikMmt9u")
+PAYU_API_KEY = env_secret("PAYU_API_KEY", "4Vj8eK4rloUd272L48hsrarnUA")
+PAYU_SECRET_KEY = env_secret("PAYU_SECRET_KEY")  # HMAC-SHA256 only; defaults to the API key
 PAYU_SIGNATURE_ALGORITHM = envstr("PAYU_SIGNATURE_ALGORITHM", "SHA256")
 PAYU_TEST = envbool("PAYU_TEST", True)
 PAYU_CHECKOUT_URL = envstr("PAYU_CHECKOUT_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
@@ -315,8 +365,8 @@ PAYU_ALLOWED_IPS = envlist(
 )
 PAYVALIDA_ENABLED = envbool("PAYVALIDA_ENABLED", True)
 PAYVALIDA_MERCHANT = envstr("PAYVALIDA_MERCHANT", "conexcoldemo")
-PAYVALIDA_FIXED_HASH = envstr("PAYVALIDA_FIXED_HASH", "demo-fixed-hash-not-a-secret")
-PAYVALIDA_NOTIFICATION_HASH = envstr(
+PAYVALIDA_FIXED_HASH = env_secret("PAYVALIDA_FIXED_HASH", "demo-fixed-hash-not-a-secret")
+PAYVALIDA_NOTIFICATION_HASH = env_secret(
     "PAYVALIDA_NOTIFICATION_HASH", "demo-notification-hash-not-a-secret"
 )
 PAYVALIDA_TEST = envbool("PAYVALIDA_TEST", True)  # api-test.payvalida.com vs api.payvalida.com
@@ -332,17 +382,64 @@ PAYMENT_GATEWAYS = {
 PAYMENTS_RECONCILE_AFTER_MINUTES = envint("PAYMENTS_RECONCILE_AFTER_MINUTES", 7)
 PAYMENTS_NOTIFICATION_MAX_BYTES = envint("PAYMENTS_NOTIFICATION_MAX_BYTES", 64 * 1024)
 
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Scripts and styles only from our own files: no inline <script>, <style> or style="...".
+# Forms may post to us and to the gateways' hosted checkouts (Pay now sends the customer there
+# with a form, and Chrome checks form-action on the redirects that follow a form, too).
+
+
+def origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+FORM_ACTION_ORIGINS = [
+    SELF,
+    "https://*.payulatam.com",
+    "https://*.payvalida.com",
+    *(
+        o
+        for o in map(origin, [SITE_URL, PAYU_CHECKOUT_URL, PAYVALIDA_CHECKOUT_URL])
+        if o is not None
+    ),
+    *envlist("CSP_FORM_ACTION"),
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": list(dict.fromkeys(FORM_ACTION_ORIGINS)),
+        **({"report-uri": envstr("CSP_REPORT_URI")} if envstr("CSP_REPORT_URI") else {}),
+    }
+}
+
 # --- Electronic invoice (DIAN) ---------------------------------------------------------
 EINVOICE_CERT_PATH = envstr("EINVOICE_CERT_PATH") or str(VAR_DIR / "certs" / "demo-signing.p12")
-EINVOICE_CERT_PASSWORD = envstr("EINVOICE_CERT_PASSWORD", "demo")
+EINVOICE_CERT_PASSWORD = env_secret("EINVOICE_CERT_PASSWORD", "demo")
 EINVOICE_SOFTWARE_ID = envstr("EINVOICE_SOFTWARE_ID", "56f2ae4e-9812-4fad-9255-08fcfcd5ccb0")
-EINVOICE_SOFTWARE_PIN = envstr("EINVOICE_SOFTWARE_PIN", "12345")
+EINVOICE_SOFTWARE_PIN = env_secret("EINVOICE_SOFTWARE_PIN", "12345")
 EINVOICE_SOFTWARE_PROVIDER_NIT = envstr(
     "EINVOICE_SOFTWARE_PROVIDER_NIT", ""
 )  # default: the provider's own NIT
 EINVOICE_TRANSMITTER = envstr(
     "EINVOICE_TRANSMITTER", "clientarea.einvoice.transmission.StoreOnlyTransmitter"
 )
+
+# The DIAN simulator (app ``clientarea.einvoice.sandbox``, label ``dian_sandbox``, URLs at
+# /sandbox/dian/): same switch as the payments one. On only when asked for and the package exists.
+DIAN_SANDBOX = (
+    envbool("DIAN_SANDBOX", PAYMENTS_SANDBOX)
+    and find_spec("clientarea.einvoice.sandbox") is not None
+)
+if DIAN_SANDBOX:
+    INSTALLED_APPS.append("clientarea.einvoice.sandbox")
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("PAYMENTS_SANDBOX", "1")
+os.environ.setdefault("SECRET_KEY", "test-only-signing-key-not-a-secret")
 
 from clientarea.settings import *  # noqa: F403
 from clientarea.settings import HUEY

@@ -23,5 +23,9 @@ urlpatterns = [
     path("help/", include("clientarea.helpcenter.urls")),
 ]
 
+# The simulators are optional apps (settings.PAYMENTS_SANDBOX, settings.DIAN_SANDBOX): their URLs
+# are mounted only when they are installed, by name so that nothing else imports them.
+if settings.DIAN_SANDBOX:
+    urlpatterns.append(path("sandbox/dian/", include("clientarea.einvoice.sandbox.urls")))
 if settings.PAYMENTS_SANDBOX:
     urlpatterns.append(path("sandbox/", include("clientarea.payments.sandbox.urls")))

@@ -20,12 +20,6 @@ from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
 
-STATE_COLORS = {
-    OrderState.PENDING: "#b3261e",
-    OrderState.PAID: "#1b7f3b",
-    OrderState.CANCELLED: "#5f6b76",
-}
-
 
 def _cop(field: str, label, ordering: str | None = None):
     """A read-only column showing a money field as ``$ 119.000``."""
@@ -71,6 +65,9 @@ class OrderEventInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     list_display = [
         "number",
         "customer",
@@ -142,10 +139,9 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj: Order) -> str:
+        # Colours in static/css/admin.css (the Content-Security-Policy blocks style attributes).
         return format_html(
-            '<strong style="color:{}">{}</strong>',
-            STATE_COLORS.get(obj.state, "#000"),
-            obj.get_state_display(),
+            '<strong class="order-state-{}">{}</strong>', obj.state, obj.get_state_display()
         )
 
     total_cop = _cop("total", _("total"), ordering="total")

@@ -2,8 +2,10 @@
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from clientarea.billing import services
@@ -196,7 +198,10 @@ def test_the_printable_version_is_a_clean_service_order(client, cast, three_stat
     pending, *_ = three_states
     client.force_login(cast[0].user)
     page = html(client.get(reverse("billing:order_print", args=[pending.number])))
-    assert "Orden de servicio – not a tax invoice" in page and "@media print" in page
+    # Its print styles are a static file (the Content-Security-Policy blocks inline <style>).
+    assert 'href="/static/billing/order_print.css"' in page
+    print_css = Path(finders.find("billing/order_print.css")).read_text()
+    assert "Orden de servicio – not a tax invoice" in page and "@media print" in print_css
     assert "side-nav" not in page and 'id="pay-now"' not in page
     assert "Conexcol" in page and pending.number in page
     assert reverse("billing:order_print", args=[pending.number]) in html(

@@ -386,13 +386,13 @@ class PayUConfig:
         if explicit_checkout:
             checkout_url = explicit_checkout
         elif use_simulator:
-            checkout_url = f"{site_url}/sandbox/payu/ppp-web-gateway-payu/"
+            checkout_url = site_url + settings.PAYMENTS_SANDBOX_PATHS["payu_checkout"]
         else:
             checkout_url = SANDBOX_CHECKOUT_URL if test else PRODUCTION_CHECKOUT_URL
         if explicit_queries:
             queries_url = explicit_queries
         elif use_simulator:
-            queries_url = f"{site_url}/sandbox/payu/reports-api/4.0/service.cgi"
+            queries_url = site_url + settings.PAYMENTS_SANDBOX_PATHS["payu_queries"]
         else:
             queries_url = SANDBOX_QUERIES_URL if test else PRODUCTION_QUERIES_URL
         return cls(

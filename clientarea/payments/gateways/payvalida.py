@@ -296,13 +296,13 @@ class PayvalidaConfig:
         if explicit_api:
             api_url = explicit_api
         elif sandbox:
-            api_url = f"{site_url}/sandbox/payvalida"
+            api_url = site_url + settings.PAYMENTS_SANDBOX_PATHS["payvalida_api"]
         else:
             api_url = SANDBOX_API_URL if test else PRODUCTION_API_URL
         if explicit_checkout:
             checkout_url: str | None = explicit_checkout
         elif not explicit_api and sandbox:
-            checkout_url = f"{site_url}/sandbox/payvalida/checkout/"
+            checkout_url = site_url + settings.PAYMENTS_SANDBOX_PATHS["payvalida_checkout"]
         else:
             checkout_url = None
         return cls(

@@ -6,6 +6,7 @@ hold in their own databases. Card numbers are never stored, only the last four d
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.db import models
@@ -39,6 +40,11 @@ class Instrument(models.TextChoices):
     CASH = "CASH", "Cash voucher"
 
 
+def new_checkout_token() -> str:
+    """An unguessable id for the URLs of pages that show the buyer's data (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
 class SandboxPayUOrder(models.Model):
     """One WebCheckout form accepted by the PayU simulator (PayU's "order")."""
 
@@ -46,6 +52,10 @@ class SandboxPayUOrder(models.Model):
     ORDER_ID_OFFSET = 1_400_000_000
 
     payu_order_id = models.BigIntegerField(unique=True, null=True, blank=True)
+    #: In the checkout's URLs instead of the sequential order id, which anyone could guess.
+    checkout_token = models.CharField(
+        max_length=43, unique=True, default=new_checkout_token, editable=False
+    )
     merchant_id = models.CharField(max_length=12)
     account_id = models.CharField(max_length=12)
     reference_code = models.CharField(max_length=255)

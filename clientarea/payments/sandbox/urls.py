@@ -16,10 +16,11 @@ urlpatterns = [
     path("expire/", views.expire_due, name="expire_due"),
     # PayU Latam WebCheckout
     path("payu/ppp-web-gateway-payu/", views_payu.gateway, name="payu_gateway"),
-    path("payu/checkout/<int:order_id>/", views_payu.checkout, name="payu_checkout"),
-    path("payu/checkout/<int:order_id>/card/", views_payu.pay_card, name="payu_card"),
-    path("payu/checkout/<int:order_id>/pse/", views_payu.start_pse, name="payu_pse"),
-    path("payu/checkout/<int:order_id>/cash/", views_payu.issue_cash, name="payu_cash"),
+    # The checkout shows the buyer's data: an unguessable token in its URLs, not PayU's order id.
+    path("payu/checkout/<str:token>/", views_payu.checkout, name="payu_checkout"),
+    path("payu/checkout/<str:token>/card/", views_payu.pay_card, name="payu_card"),
+    path("payu/checkout/<str:token>/pse/", views_payu.start_pse, name="payu_pse"),
+    path("payu/checkout/<str:token>/cash/", views_payu.issue_cash, name="payu_cash"),
     path("payu/pse-bank/<uuid:transaction_id>/", views_payu.pse_bank, name="payu_pse_bank"),
     path("payu/voucher/<uuid:transaction_id>/", views_payu.voucher, name="payu_voucher"),
     path(

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -57,9 +58,10 @@ def _notifications() -> Prefetch:
     )
 
 
+@staff_member_required  # it links every order's checkout, which shows the buyer's data
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """Recent orders of both simulators with their attempts, notifications and deliveries."""
+    """Recent orders of both simulators with their attempts, notifications and deliveries (staff)."""
     payu_orders = SandboxPayUOrder.objects.prefetch_related(
         Prefetch(
             "transactions",
@@ -81,6 +83,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+@staff_member_required
 @require_POST
 def resend_notification(request: HttpRequest, pk: int) -> HttpResponse:
     """Deliver a confirmation/notification again (a fresh series of up to 9 attempts)."""
@@ -90,6 +93,7 @@ def resend_notification(request: HttpRequest, pk: int) -> HttpResponse:
     return see_other(reverse("sandbox:index"))
 
 
+@staff_member_required
 @require_POST
 def expire_due(request: HttpRequest) -> HttpResponse:
     """Run ``expire_vouchers()`` now (what the periodic task and ``sandbox_expire`` do)."""

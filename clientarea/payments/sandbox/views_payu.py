@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -80,7 +81,7 @@ def gateway(request: HttpRequest) -> HttpResponse:
                 "reference": request.POST.get("referenceCode", ""),
             },
         )
-    return see_other(reverse("sandbox:payu_checkout", args=[order.payu_order_id]))
+    return see_other(reverse("sandbox:payu_checkout", args=[order.checkout_token]))
 
 
 # --- Checkout ------------------------------------------------------------------------------------
@@ -112,33 +113,33 @@ def _render_checkout(
         "pse_form": pse_form or PSEForm(),
         "cash_form": cash_form or CashForm(networks=offer.cash_networks),
         "card_brands": ", ".join(offer.card_brands),
-        "card_action": reverse("sandbox:payu_card", args=[order.payu_order_id])
+        "card_action": reverse("sandbox:payu_card", args=[order.checkout_token])
         if offer.card_brands
         else "",
-        "pse_action": reverse("sandbox:payu_pse", args=[order.payu_order_id]) if offer.pse else "",
-        "cash_action": reverse("sandbox:payu_cash", args=[order.payu_order_id])
+        "pse_action": reverse("sandbox:payu_pse", args=[order.checkout_token]) if offer.pse else "",
+        "cash_action": reverse("sandbox:payu_cash", args=[order.checkout_token])
         if offer.cash_networks
         else "",
     }
     return render(request, "sandbox/payu/checkout.html", context, status=status)
 
 
-def _get_order(order_id: int) -> SandboxPayUOrder:
-    return get_object_or_404(SandboxPayUOrder, payu_order_id=order_id)
+def _get_order(token: str) -> SandboxPayUOrder:
+    return get_object_or_404(SandboxPayUOrder, checkout_token=token)
 
 
 @require_GET
-def checkout(request: HttpRequest, order_id: int) -> HttpResponse:
+def checkout(request: HttpRequest, token: str) -> HttpResponse:
     """The hosted payment page: card, PSE or cash."""
-    return _render_checkout(request, _get_order(order_id))
+    return _render_checkout(request, _get_order(token))
 
 
 @require_POST
-def pay_card(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _get_order(order_id)
+def pay_card(request: HttpRequest, token: str) -> HttpResponse:
+    order = _get_order(token)
     form = CardForm(request.POST, brands=payu_sim.offer(order).card_brands)
     if not order.is_open:
-        return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
+        return see_other(reverse("sandbox:payu_checkout", args=[token]))
     if not form.is_valid():
         return _render_checkout(request, order, card_form=form)
     try:
@@ -150,16 +151,16 @@ def pay_card(request: HttpRequest, order_id: int) -> HttpResponse:
             ip=_ip(request),
         )
     except payu_sim.OrderClosed:
-        return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
+        return see_other(reverse("sandbox:payu_checkout", args=[token]))
     return _back_to_merchant(request, tx)
 
 
 @require_POST
-def start_pse(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _get_order(order_id)
+def start_pse(request: HttpRequest, token: str) -> HttpResponse:
+    order = _get_order(token)
     form = PSEForm(request.POST)
     if not order.is_open or not payu_sim.offer(order).pse:
-        return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
+        return see_other(reverse("sandbox:payu_checkout", args=[token]))
     if not form.is_valid():
         return _render_checkout(request, order, pse_form=form)
     try:
@@ -172,17 +173,17 @@ def start_pse(request: HttpRequest, order_id: int) -> HttpResponse:
             ip=_ip(request),
         )
     except payu_sim.OrderClosed:
-        return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
+        return see_other(reverse("sandbox:payu_checkout", args=[token]))
     return see_other(reverse("sandbox:payu_pse_bank", args=[tx.transaction_id]))
 
 
 @require_POST
-def issue_cash(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _get_order(order_id)
+def issue_cash(request: HttpRequest, token: str) -> HttpResponse:
+    order = _get_order(token)
     networks = payu_sim.offer(order).cash_networks
     form = CashForm(request.POST, networks=networks)
     if not order.is_open or not networks:
-        return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
+        return see_other(reverse("sandbox:payu_checkout", args=[token]))
     if not form.is_valid():
         return _render_checkout(request, order, cash_form=form)
     try:
@@ -190,7 +191,7 @@ def issue_cash(request: HttpRequest, order_id: int) -> HttpResponse:
             order, network=form.cleaned_data["network"], ip=_ip(request)
         )
     except payu_sim.OrderClosed:
-        return see_other(reverse("sandbox:payu_checkout", args=[order_id]))
+        return see_other(reverse("sandbox:payu_checkout", args=[token]))
     return see_other(reverse("sandbox:payu_voucher", args=[tx.transaction_id]))
 
 
@@ -251,6 +252,7 @@ def voucher(request: HttpRequest, transaction_id: Any) -> HttpResponse:
     )
 
 
+@staff_member_required  # a dashboard action
 @require_POST
 def expire_voucher_now(request: HttpRequest, transaction_id: Any) -> HttpResponse:
     """Dashboard button: expire this voucher now (sends the EXPIRED confirmation)."""
@@ -302,7 +304,7 @@ def result(request: HttpRequest, transaction_id: Any) -> HttpResponse:
             "state_label": tx.get_state_display(),
             "response_code": tx.response_code,
             "return_url": payu_sim.response_redirect_url(tx),
-            "retry_url": reverse("sandbox:payu_checkout", args=[tx.order.payu_order_id])
+            "retry_url": reverse("sandbox:payu_checkout", args=[tx.order.checkout_token])
             if tx.order.is_open
             else "",
             "approved": tx.state == PayUTransactionState.APPROVED,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -310,6 +311,7 @@ def cash_point(request: HttpRequest) -> HttpResponse:
     )
 
 
+@staff_member_required  # a dashboard action
 @require_POST
 def expire_order_now(request: HttpRequest, pk: int) -> HttpResponse:
     """Dashboard button: expire this order now (VENCIDA, notified "cancelled")."""

@@ -6,8 +6,10 @@ import hashlib
 import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.test import override_settings
 
 from clientarea.billing import services as billing_services
@@ -115,7 +117,10 @@ class PayNowPageTests(PaymentsTestCase):
         self.assertNotIn(
             "csrfmiddlewaretoken", form.group(2)
         )  # our CSRF token never goes to a third party
-        self.assertIn('document.getElementById("gateway-redirect-form").submit()', html)
+        # The auto-submit is a static script (the Content-Security-Policy blocks inline ones).
+        self.assertIn('<script src="/static/payments/redirect.js">', html)
+        script = Path(finders.find("payments/redirect.js")).read_text()
+        self.assertIn('document.getElementById("gateway-redirect-form").submit()', script)
         self.assertEqual(response["Cache-Control"].count("no-store"), 1)
 
     def test_choosing_payvalida_redirects_to_its_checkout(self):

@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def open_payu_checkout(page, live_site, **overrides) -> dict[str, str]:
     """Post a signed WebCheckout form from a blank page, like the merchant's auto-submit page."""
+    # The merchant's return page: any public page will do (the simulator dashboard is for staff).
     form = payu_form(
-        responseUrl=f"{live_site.url}/sandbox/?back=payu",
+        responseUrl=f"{live_site.url}/healthz?back=payu",
         confirmationUrl=f"{live_site.url}/confirm/",
         **overrides,
     )
@@ -39,7 +40,7 @@ def open_payu_checkout(page, live_site, **overrides) -> dict[str, str]:
         '<button type="submit">Pay</button></form>'
     )
     page.get_by_role("button", name="Pay").click()
-    page.wait_for_url(re.compile(r"/sandbox/payu/checkout/\d+/$"))
+    page.wait_for_url(re.compile(r"/sandbox/payu/checkout/[\w-]+/$"))
     return form
 
 
@@ -55,7 +56,7 @@ def test_payu_card_in_a_browser(page, live_site, fake_http):
     page.get_by_label("Expiry date (MM/YY)").fill("12/39")
     page.get_by_label("Security code (CVV)").fill("123")
     page.get_by_role("button", name="Pay with card").click()
-    page.wait_for_url(re.compile(r"/sandbox/\?back=payu"))
+    page.wait_for_url(re.compile(r"/healthz\?back=payu"))
     params = back_params(page)
     assert params["transactionState"] == "4" and params["referenceCode"] == form["referenceCode"]
     assert fake_http.form()["state_pol"] == "4"
@@ -70,13 +71,13 @@ def test_payu_pse_in_a_browser(page, live_site, fake_http):
     page.get_by_role("button", name="Continue to your bank").click()
     page.wait_for_url(re.compile(r"/sandbox/payu/pse-bank/"))
     page.get_by_role("button", name="Leave pending").click()
-    page.wait_for_url(re.compile(r"/sandbox/\?back=payu"))
+    page.wait_for_url(re.compile(r"/healthz\?back=payu"))
     assert back_params(page)["transactionState"] == "7"
     assert fake_http.calls == []
     tx = SandboxPayUOrder.objects.get().transactions.get()
     page.goto(f"{live_site.url}/sandbox/payu/pse-bank/{tx.transaction_id}/")
     page.get_by_role("button", name="Approve payment").click()
-    page.wait_for_url(re.compile(r"/sandbox/\?back=payu"))
+    page.wait_for_url(re.compile(r"/healthz\?back=payu"))
     assert back_params(page)["transactionState"] == "4"
     assert fake_http.form()["payment_method_type"] == "4"
 
@@ -96,7 +97,7 @@ def test_payu_cash_voucher_and_cash_point_in_a_browser(page, live_site, fake_htt
 
 
 def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
-    settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/sandbox/?back=payvalida"
+    settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/healthz?back=payvalida"
     fixed = PAYVALIDA["PAYVALIDA_FIXED_HASH"]
     body = {
         "merchant": PAYVALIDA["PAYVALIDA_MERCHANT"],
@@ -126,6 +127,6 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     page.get_by_label("Expiry date (MM/YY)").fill("12/39")
     page.get_by_label("Security code (CVV)").fill("123")
     page.get_by_role("button", name="Pay with card").click()
-    page.wait_for_url(re.compile(r"/sandbox/\?back=payvalida&order=BR0001"))
+    page.wait_for_url(re.compile(r"/healthz\?back=payvalida&order=BR0001"))
     assert SandboxPayvalidaOrder.objects.get().state == "APROBADA"
     assert fake_http.json()["status"] == "approved"

@@ -18,6 +18,7 @@ from clientarea.payments.sandbox.models import (
     SandboxPayUOrder,
     SandboxPayUTransaction,
 )
+from clientarea.test import make_staff
 
 from .conftest import API_KEY, confirmation_new_value, payu_form, payu_sign, run_retries
 
@@ -44,8 +45,43 @@ def start(client, algorithm: str | None = None, **overrides) -> SandboxPayUOrder
     response = submit(client, form)
     assert response.status_code == 303, response.content[-1500:]
     order = SandboxPayUOrder.objects.get(reference_code=form["referenceCode"])
-    assert response["Location"] == f"/sandbox/payu/checkout/{order.payu_order_id}/"
+    assert response["Location"] == f"/sandbox/payu/checkout/{order.checkout_token}/"
     return order
+
+
+def test_the_checkout_showing_the_buyer_is_reached_only_by_an_unguessable_token(client) -> None:
+    """Issue 11.7: PayU's order id is sequential; the checkout (buyer's email) must not use it."""
+    order = start(client)
+    other = start(client)
+    page = client.get(f"/sandbox/payu/checkout/{order.checkout_token}/").content.decode()
+    assert "alice@example.com" in page
+    for action in ("", "card/", "pse/", "cash/"):
+        guessed = f"/sandbox/payu/checkout/{order.payu_order_id}/{action}"
+        response = client.post(guessed, CARD_OK) if action else client.get(guessed)
+        assert response.status_code == 404, guessed
+    assert len(order.checkout_token) >= 32 and order.checkout_token != other.checkout_token
+    assert str(order.payu_order_id) not in order.checkout_token
+
+
+def test_the_dashboard_and_its_actions_are_for_staff_only(client, commit) -> None:
+    """The dashboard links every checkout: open to all, it would undo the checkout's token."""
+    order = start(client)
+    with commit():
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "BALOTO"})
+    tx = order.transactions.get()
+    page = client.get("/sandbox/")
+    assert page.status_code == 302 and page["Location"].startswith("/admin/login/")
+    for action in (
+        "/sandbox/expire/",
+        f"/sandbox/payu/voucher/{tx.transaction_id}/expire/",
+        "/sandbox/notifications/1/resend/",
+    ):
+        assert client.post(action).status_code == 302, action
+    tx.refresh_from_db()
+    assert tx.state == "PENDING"
+    client.force_login(make_staff())
+    staff_page = client.get("/sandbox/").content.decode()
+    assert order.checkout_token in staff_page
 
 
 def response_query(response) -> dict[str, str]:
@@ -206,7 +242,7 @@ def test_missing_tax_gets_colombian_vat(client):
 def test_card_approved_sends_confirmation_and_returns_to_merchant(client, fake_http, commit):
     order = start(client)
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        response = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     assert response.status_code == 302
     assert response["Location"].startswith("http://testserver/payments/payu/response/?")
     params = response_query(response)
@@ -256,7 +292,7 @@ def test_card_approved_sends_confirmation_and_returns_to_merchant(client, fake_h
 def test_sign_and_signature_use_the_form_algorithm(client, fake_http, commit, algorithm):
     order = start(client, algorithm)
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        response = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     params = response_query(response)
     assert params["signature"] == expected_response_signature(params, algorithm)
     fields = fake_http.form()
@@ -266,7 +302,7 @@ def test_sign_and_signature_use_the_form_algorithm(client, fake_http, commit, al
 def test_decimal_amounts_follow_each_new_value_rule(client, fake_http, commit):
     order = start(client, amount="150.25", tax="0", taxReturnBase="0", currency="USD")
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        response = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     params, fields = response_query(response), fake_http.form()
     assert params["TX_VALUE"] == "150.25" and params["TX_TAX"] == ".00"
     base = "~".join(
@@ -282,7 +318,9 @@ def test_decimal_amounts_follow_each_new_value_rule(client, fake_http, commit):
 def test_declined_then_approved_on_the_same_reference(client, fake_http, commit):
     order = start(client)
     with commit():
-        declined = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_DECLINED)
+        declined = client.post(
+            f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_DECLINED
+        )
     params = response_query(declined)
     assert params["transactionState"] == "6" and params["lapResponseCode"] == "ENTITY_DECLINED"
     assert params["signature"] == expected_response_signature(params)
@@ -290,10 +328,10 @@ def test_declined_then_approved_on_the_same_reference(client, fake_http, commit)
     assert first["state_pol"] == "6" and first["response_code_pol"] == "5"
     assert first["sign"] == expected_confirmation_sign(first)
 
-    page = client.get(f"/sandbox/payu/checkout/{order.payu_order_id}/")
+    page = client.get(f"/sandbox/payu/checkout/{order.checkout_token}/")
     assert "Pay with card" in page.content.decode()  # the buyer may try again
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     second = fake_http.form()
     assert second["state_pol"] == "4"
     assert (
@@ -308,13 +346,13 @@ def test_holder_name_forces_the_outcome(client, fake_http, commit):
     order = start(client)
     with commit():
         response = client.post(
-            f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+            f"/sandbox/payu/checkout/{order.checkout_token}/card/",
             {**CARD_OK, "card_holder": "REJECTED"},
         )
     assert response_query(response)["transactionState"] == "6"
     with commit():
         response = client.post(
-            f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+            f"/sandbox/payu/checkout/{order.checkout_token}/card/",
             {**CARD_DECLINED, "card_holder": "APPROVED"},
         )
     assert response_query(response)["transactionState"] == "4"
@@ -324,7 +362,7 @@ def test_error_card_gives_transaction_state_104(client, fake_http, commit):
     order = start(client)
     with commit():
         response = client.post(
-            f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+            f"/sandbox/payu/checkout/{order.checkout_token}/card/",
             {**CARD_OK, "card_number": "4000000000000119"},
         )
     params = response_query(response)
@@ -336,7 +374,7 @@ def test_error_card_gives_transaction_state_104(client, fake_http, commit):
 def test_invalid_card_number_is_a_form_error_and_never_echoed(client, fake_http):
     order = start(client)
     response = client.post(
-        f"/sandbox/payu/checkout/{order.payu_order_id}/card/",
+        f"/sandbox/payu/checkout/{order.checkout_token}/card/",
         {**CARD_OK, "card_number": "4111111111111112"},
     )
     assert response.status_code == 200
@@ -348,20 +386,20 @@ def test_invalid_card_number_is_a_form_error_and_never_echoed(client, fake_http)
 def test_approved_order_accepts_no_more_attempts(client, fake_http, commit):
     order = start(client)
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
-    again = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
+    again = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     assert again.status_code == 303
     assert SandboxPayUTransaction.objects.count() == 1
     assert (
         "Return to the merchant site"
-        in client.get(f"/sandbox/payu/checkout/{order.payu_order_id}/").content.decode()
+        in client.get(f"/sandbox/payu/checkout/{order.checkout_token}/").content.decode()
     )
 
 
 def test_without_response_url_the_flow_ends_on_the_simulator(client, fake_http, commit):
     order = start(client, responseUrl="")
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        response = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     assert response["Location"].startswith("/sandbox/payu/result/")
     assert "Transaction approved" in client.get(response["Location"]).content.decode()
 
@@ -369,7 +407,7 @@ def test_without_response_url_the_flow_ends_on_the_simulator(client, fake_http, 
 def test_without_confirmation_url_nothing_is_sent(client, fake_http, commit):
     order = start(client, confirmationUrl="")
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     assert fake_http.calls == []
 
 
@@ -379,7 +417,7 @@ def test_without_confirmation_url_nothing_is_sent(client, fake_http, commit):
 def test_pse_pending_then_approved(client, fake_http, commit):
     order = start(client)
     with commit():
-        response = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", PSE)
+        response = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/pse/", PSE)
     assert response.status_code == 303
     bank_url = response["Location"]
     tx = SandboxPayUTransaction.objects.get()
@@ -423,7 +461,7 @@ def test_pse_pending_then_approved(client, fake_http, commit):
 def test_pse_rejected(client, fake_http, commit):
     order = start(client)
     with commit():
-        bank_url = client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", PSE)[
+        bank_url = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/pse/", PSE)[
             "Location"
         ]
     with commit():
@@ -435,7 +473,7 @@ def test_pse_rejected(client, fake_http, commit):
 def test_pse_placeholder_bank_is_refused(client):
     order = start(client)
     response = client.post(
-        f"/sandbox/payu/checkout/{order.payu_order_id}/pse/", {**PSE, "bank": "0"}
+        f"/sandbox/payu/checkout/{order.checkout_token}/pse/", {**PSE, "bank": "0"}
     )
     assert response.status_code == 200 and "Choose your bank" in response.content.decode()
 
@@ -446,7 +484,7 @@ def test_pse_placeholder_bank_is_refused(client):
 def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     order = start(client)
     response = client.post(
-        f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"}
+        f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "BALOTO"}
     )
     assert response.status_code == 303
     tx = SandboxPayUTransaction.objects.get()
@@ -472,14 +510,14 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
 def test_cash_voucher_uses_expiration_date(client):
     when = timezone.localtime() + dt.timedelta(days=2)
     order = start(client, expirationDate=f"{when:%Y-%m-%d %H:%M:%S}")
-    client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "OTHERS_CASH"})
+    client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "OTHERS_CASH"})
     tx = SandboxPayUTransaction.objects.get()
     assert tx.cash_expires_at == when.replace(microsecond=0)
 
 
 def test_expired_voucher_is_confirmed_as_expired_and_cannot_be_paid(client, fake_http, commit):
     order = start(client)
-    client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "OTHERS_CASH"})
+    client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "OTHERS_CASH"})
     with commit():
         result = expire_vouchers(now=timezone.now() + dt.timedelta(days=8))
     assert result == {"payu": 1, "payvalida": 0}
@@ -501,7 +539,7 @@ def test_voucher_past_its_date_is_refused_at_the_cash_point_even_before_the_swee
     client, fake_http, commit
 ):
     order = start(client)
-    client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"})
+    client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "BALOTO"})
     SandboxPayUTransaction.objects.update(cash_expires_at=timezone.now() - dt.timedelta(minutes=1))
     with commit():
         refused = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
@@ -515,7 +553,7 @@ def test_management_command_expires_vouchers(client, fake_http):
     from django.core.management import call_command
 
     order = start(client)
-    client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"})
+    client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "BALOTO"})
     SandboxPayUTransaction.objects.update(cash_expires_at=timezone.now() - dt.timedelta(minutes=1))
     out = StringIO()
     call_command("sandbox_expire", stdout=out)
@@ -530,7 +568,7 @@ def test_confirmation_is_retried_until_http_200(client, fake_http, commit):
     fake_http.answers = [HttpResponse(500, b"boom", {}), HttpResponse(403, b"bad sign", {})]
     order = start(client)
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     assert len(fake_http.calls) == 1
     run_retries()
     assert len(fake_http.calls) == 3
@@ -546,7 +584,7 @@ def test_confirmation_gives_up_after_nine_attempts(client, fake_http, commit):
     fake_http.answers = [HttpResponse(503, b"down", {})] * 20
     order = start(client)
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     run_retries()
     assert len(fake_http.calls) == 9  # confirmation-page.html: "a maximum of nine (9) attempts"
     notification = SandboxNotification.objects.get()
@@ -567,7 +605,7 @@ def test_network_errors_are_recorded_and_retried(client, commit):
     order = start(client)
     with mock.patch("clientarea.lib.http.send", flaky):
         with commit():
-            client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+            client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
         run_retries()
     first, second = SandboxDelivery.objects.order_by("attempt")
     assert first.status_code is None and "ConnectionRefusedError" in first.error
@@ -577,7 +615,8 @@ def test_network_errors_are_recorded_and_retried(client, commit):
 def test_dashboard_lists_orders_and_resends(client, fake_http, commit):
     order = start(client)
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
+    client.force_login(make_staff())  # the dashboard is for staff
     page = client.get("/sandbox/").content.decode()
     assert (
         order.reference_code in page
@@ -623,8 +662,8 @@ def test_queries_api_ping_and_credentials(client):
 def test_queries_api_order_by_reference(client, fake_http, commit):
     order = start(client)
     with commit():
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_DECLINED)
-        client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/card/", CARD_OK)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_DECLINED)
+        client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     answer = query(
         client, "ORDER_DETAIL_BY_REFERENCE_CODE", {"referenceCode": order.reference_code}
     )
@@ -669,7 +708,7 @@ def test_queries_api_unknown_reference_and_order_detail(client, fake_http):
         "result": {"payload": None},
     }
     order = start(client)
-    client.post(f"/sandbox/payu/checkout/{order.payu_order_id}/cash/", {"network": "BALOTO"})
+    client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "BALOTO"})
     detail = query(client, "ORDER_DETAIL", {"orderId": order.payu_order_id})["result"]["payload"]
     assert detail["status"] == "IN_PROGRESS"
     tx = detail["transactions"][0]

@@ -17,6 +17,7 @@ from clientarea.payments.sandbox.models import (
     SandboxNotification,
     SandboxPayvalidaOrder,
 )
+from clientarea.test import make_staff
 
 from .conftest import PAYVALIDA, run_retries
 
@@ -402,6 +403,7 @@ def test_dashboard_shows_payvalida_orders(client, fake_http, commit):
     order = SandboxPayvalidaOrder.objects.get()
     with commit():
         client.post("/sandbox/payvalida/checkout/card/", {**CARD_OK, "token": order.token})
+    client.force_login(make_staff())  # the dashboard is for staff
     page = client.get("/sandbox/").content.decode()
     assert "CA000123" in page and "APROBADA" in page and "Re-send" in page
     with commit():

@@ -57,9 +57,10 @@ class Command(BaseCommand):
         time.sleep(2)  # let gunicorn and the worker print their start-up lines first
         if User.objects.filter(email="soporte@conexcol.example").exists():
             call_command("show_demo_logins", stdout=self.stdout)
+        simulators = f", simulators: {url}/sandbox/" if settings.PAYMENTS_SANDBOX else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"ClientArea is running at {url}  (back office: {url}/admin/, simulators: {url}/sandbox/)  Ctrl-C stops it."
+                f"ClientArea is running at {url}  (back office: {url}/admin/{simulators})  Ctrl-C stops it."
             )
         )
 

@@ -1,6 +1,6 @@
 """Capture the screenshots for the help article “How can I pay my bill online?”, in Spanish and English.
 
-    python -m clientarea.helpcenter.screenshots --base-url http://127.0.0.1:8000 [--out DIR] [--languages es,en]
+    python tools/screenshots.py --base-url http://127.0.0.1:8000 [--out DIR] [--languages es,en]
 
 Run it against a site loaded with ``clientarea demo-data``: it logs in as the demo customer
 (ana@cliente.example / DEMO-CODE-7777), walks through the payment steps and writes
@@ -22,7 +22,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 # Everything the script touches on the pages. A step whose selector is None is skipped.
 SELECTORS: dict[str, str | None] = {
@@ -53,8 +57,15 @@ EMAILS_PATH = "/clientarea/emails/"
 DEMO_EMAIL = "ana@cliente.example"
 DEMO_CODE = "DEMO-CODE-7777"
 LANGUAGE_COOKIES = {"es": "es-co", "en": "en"}
-DEFAULT_OUT = Path(__file__).resolve().parent / "static" / "helpcenter" / "screenshots"
-VIEWPORT = {"width": 1200, "height": 760}
+DEFAULT_OUT = (
+    Path(__file__).resolve().parent.parent
+    / "clientarea"
+    / "helpcenter"
+    / "static"
+    / "helpcenter"
+    / "screenshots"
+)
+VIEWPORT: ViewportSize = {"width": 1200, "height": 760}
 HIGHLIGHT_JS = """el => {
   el.scrollIntoView({block: "center"});
   el.style.outline = "4px solid #ffbf47";
