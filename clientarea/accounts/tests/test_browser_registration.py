@@ -43,7 +43,10 @@ def test_a_newcomer_registers_and_logs_in_with_the_emailed_code(page, live_site)
 
 
 def test_the_form_shows_the_fields_of_the_chosen_person_type(page, live_site):
+    from clientarea.tests.test_csp_browser import Violations
+
     make_provider()
+    seen = Violations(page)
     page.goto(live_site.url + "/clientarea/register/")
     assert page.is_visible("#id_first_name") and page.is_visible("#id_last_name")
     assert not page.is_visible("#id_legal_name") and not page.is_visible("#id_check_digit")
@@ -56,3 +59,7 @@ def test_the_form_shows_the_fields_of_the_chosen_person_type(page, live_site):
     page.select_option("#id_document_type", "13")
     assert page.is_visible("#id_first_name") and not page.is_visible("#id_check_digit")
     assert page.is_visible("a[href='/clientarea/terms/']")
+    page.goto(live_site.url + "/clientarea/terms/")
+    page.wait_for_load_state("load")
+    assert "Ley 1581 de 2012" in page.inner_text("main")
+    assert seen.found == [] and seen.without_policy == []  # the page passes the CSP
