@@ -10,9 +10,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import services
-from clientarea.accounts.audit import client_ip
 from clientarea.accounts.forms import IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
+from clientarea.lib.http import client_ip
 
 
 @admin.register(User)
@@ -96,9 +96,9 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "created_at", "updated_at"]
     actions = ["send_new_access_code"]
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = CustomerAddForm if obj is None else CustomerChangeForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

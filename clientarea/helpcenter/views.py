@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from clientarea.helpcenter import rendering, selectors, services, visitors
 from clientarea.helpcenter.models import COMMENT_MAX_LENGTH, Article, Language, VoteValue
+from clientarea.lib.ratelimit import Limit, by_ip, throttle
 
 
 def _voter(request: HttpRequest):
@@ -117,6 +118,7 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
+@throttle(group="helpcenter-vote", limits=(Limit(by_ip, "30/m"),))
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = _published_article_or_404(slug)
     value = request.POST.get("value", "")
@@ -147,6 +149,7 @@ def feedback(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@throttle(group="helpcenter-search", limits=(Limit(by_ip, "60/m"),), method="GET")
 def search(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
     query = request.GET.get("q", "")
