@@ -80,7 +80,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "huey.contrib.djhuey",
-    "axes",
+    "clientarea.accounts.axes_app.AxesConfig",  # django-axes, with a translatable name
     "clientarea.lib",
     "clientarea.accounts",
     "clientarea.notifications",
