@@ -96,3 +96,24 @@ def test_radio_groups_are_described_on_their_fieldset(client, customer):
     assert len(fieldsets) == 1
     assert "person_type" in response.context["form"].errors
     assert "id_person_type_error" in fieldsets[0].get("aria-describedby", "")
+
+
+def test_back_office_action_forms_reference_only_existing_ids(client):
+    """The staff action pages (cancel an order, register a manual payment) describe their fields."""
+    import io
+
+    from django.core.management import call_command
+
+    from clientarea.accounts.models import User
+    from clientarea.billing.models import Order, OrderState
+
+    call_command("demo_data", stdout=io.StringIO())
+    client.force_login(User.objects.get(email="soporte@conexcol.example"))
+    order = Order.objects.filter(state=OrderState.PENDING).first()
+    assert order is not None
+    for action in ("cancel", "pay"):
+        response = client.get(f"/admin/billing/order/{order.pk}/{action}/")
+        assert response.status_code == 200, action
+        document = html.fromstring(response.content)
+        assert document.xpath("//*[@aria-describedby]"), action
+        assert dangling_references(document) == [], action
