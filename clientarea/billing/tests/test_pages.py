@@ -196,7 +196,7 @@ def test_the_printable_version_is_a_clean_service_order(client, cast, three_stat
     pending, *_ = three_states
     client.force_login(cast[0].user)
     page = html(client.get(reverse("billing:order_print", args=[pending.number])))
-    assert "Orden de servicio – not a tax invoice" in page and "@media print" in page
+    assert "Not a tax invoice" in page and "@media print" in page  # one language (issue 11.14)
     assert "side-nav" not in page and 'id="pay-now"' not in page
     assert "Conexcol" in page and pending.number in page
     assert reverse("billing:order_print", args=[pending.number]) in html(
