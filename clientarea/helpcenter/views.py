@@ -10,6 +10,7 @@ import mimetypes
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.safestring import mark_safe
@@ -37,13 +38,15 @@ def _published_article_or_404(slug: str) -> Article:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
-    categories = selectors.categories_with_articles(language)
-    for c in categories:
-        c.display_name, c.display_description, c.url = (
-            c.name_for(language),
-            c.description_for(language),
-            c.url_for(language),
-        )
+    categories = [
+        {
+            "display_name": c.name_for(language),
+            "display_description": c.description_for(language),
+            "url": c.url_for(language),
+            "article_list": c.article_list,  # type: ignore[attr-defined]  # set by the selector's Prefetch(to_attr=)
+        }
+        for c in selectors.categories_with_articles(language)
+    ]
     return render(
         request,
         "helpcenter/home.html",
@@ -187,7 +190,7 @@ def tag(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
-def media(request: HttpRequest, name: str) -> HttpResponse:
+def media(request: HttpRequest, name: str) -> HttpResponseBase:
     """A help screenshot in the requested language (``?lang=es|en``, default: the page language)."""
     language = request.GET.get("lang") or selectors.ui_language()
     if language not in Language.values:

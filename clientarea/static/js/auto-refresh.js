@@ -1,7 +1,8 @@
 /* A page that waits for something (a payment's confirmation) loads its next version after a few
    seconds, and the visitor can stop that (WCAG 2.2.1: no timed refresh the person cannot turn off).
-   The page marks itself with data-auto-refresh-url and data-auto-refresh-seconds; without
-   JavaScript it still offers its "Refresh now" link. */
+   The page marks itself with data-auto-refresh-url and data-auto-refresh-seconds. Without
+   JavaScript the page falls back to a <noscript> meta refresh (a bounded number of polls) and
+   its "Refresh now" link. */
 (function () {
   "use strict";
   var box = document.querySelector("[data-auto-refresh-url]");
