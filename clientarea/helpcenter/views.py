@@ -99,10 +99,24 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         )
     ):
         article.view_count += 1
+    response = _render_article(request, article)
+    patch_cache_control(response, private=True, no_cache=True)
+    return visitors.remember_visitor(request, response)
+
+
+def _render_article(
+    request: HttpRequest,
+    article: Article,
+    *,
+    feedback_error: str = "",
+    comment: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The article page; after a refused comment, with the reason next to the comment box."""
     vote = selectors.vote_of(
         article=article, user=_voter(request), visitor=visitors.anonymous_visitor(request)
     )
-    response = render(
+    return render(
         request,
         "helpcenter/article.html",
         {
@@ -116,11 +130,12 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
             "translations": selectors.translations_of(article),
             "related": selectors.related_articles(article),
             "vote": vote,
+            "comment": vote.comment if comment is None and vote else (comment or ""),
+            "feedback_error": feedback_error,
             "comment_max_length": COMMENT_MAX_LENGTH,
         },
+        status=status,
     )
-    patch_cache_control(response, private=True, no_cache=True)
-    return visitors.remember_visitor(request, response)
 
 
 @require_POST
@@ -154,7 +169,16 @@ def feedback(request: HttpRequest, slug: str) -> HttpResponse:
             visitor=visitors.anonymous_visitor(request),
         )
     except ValidationError as exc:
-        return HttpResponseBadRequest(" ".join(exc.messages))
+        # A person sent this form: the article again, with the reason by the comment box (400).
+        response = _render_article(
+            request,
+            article,
+            feedback_error=" ".join(exc.messages),
+            comment=request.POST.get("comment", "")[: COMMENT_MAX_LENGTH * 2],
+            status=400,
+        )
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
     return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
 
 

@@ -235,3 +235,28 @@ class WithdrawAndCleanTests(BaseTestCase):
         )
         self.assertRedirects(response, self.page_url + "#feedback", fetch_redirect_response=False)
         self.assertEqual(Vote.objects.get().comment, "No dice nada de\nNequi")
+
+
+class FeedbackErrorPageTests(BaseTestCase):
+    """A refused comment answers 400 with the article and the reason by the comment box."""
+
+    client_class = BrowserClient
+
+    def setUp(self) -> None:
+        self.article = make_article(title="Pagar con PSE", slug="pse-feedback-error")
+        self.client.post(f"/help/{self.article.slug}/vote/", {"value": "dislike"})
+
+    def test_a_too_long_comment_comes_back_with_the_reason_and_the_text(self):
+        typed = "Falta explicar Nequi. " * 60
+        response = self.client.post(f"/help/{self.article.slug}/feedback/", {"comment": typed})
+        self.assertEqual(response.status_code, 400)
+        self.assertTemplateUsed(response, "helpcenter/article.html")
+        html = response.content.decode()
+        self.assertIn("1000", html)  # "Please keep your comment under 1000 characters."
+        self.assertRegex(
+            html, r'<textarea[^>]*aria-describedby="id_comment_helptext id_comment_error"'
+        )
+        self.assertRegex(html, r'<textarea[^>]*aria-invalid="true"')
+        self.assertIn('id="id_comment_error"', html)
+        self.assertIn("Falta explicar Nequi.", html)
+        self.assertEqual(Vote.objects.get().comment, "")
