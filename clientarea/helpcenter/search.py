@@ -267,7 +267,7 @@ def _postgres_ids(tokens: list[str], *, language: str, any_token: bool, limit: i
 
     config = PG_CONFIGS.get(language, "simple")
     tag_names = Subquery(
-        Article.tags.through.objects.filter(article_id=OuterRef("pk"))
+        Article.tags.through.objects.filter(article_id=OuterRef("pk"))  # type: ignore[misc]  # django-stubs does not see the "names" annotation below
         .values("article_id")
         .annotate(names=StringAgg("tag__name", delimiter=" "))
         .values("names")[:1],

@@ -76,6 +76,7 @@ def demo(db):
     call_command("demo_data", stdout=io.StringIO())
     ana = Customer.objects.get(user__email="ana@cliente.example")
     pending = Order.objects.filter(customer=ana, state=OrderState.PENDING).order_by("pk").first()
+    assert pending is not None
     payment, _action = payments.start_payment(order=pending, customer=ana, gateway_code="payu")
     Payment.objects.filter(pk=payment.pk).update(
         gateway="payvalida", method="", requested_method="", status=PaymentStatus.PENDING
