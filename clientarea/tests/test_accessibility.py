@@ -175,6 +175,14 @@ def test_every_main_page_passes_axe_wcag21_aa(browser, live_site, demo, language
             ),
         )
         problems |= check_pages(page, base, ["/__server_error__"], language, server_error=True)
+        # An article after "not helpful": the comment form and the "withdraw my vote" button.
+        article = Article.objects.filter(published=True, language="es").order_by("pk").first()
+        assert article is not None
+        page.goto(base + article.get_absolute_url())
+        with page.expect_navigation():
+            page.click("button.vote-dislike")
+        if found := axe_violations(page):
+            problems[f"[{language}] article after a vote"] = found
         # A form with errors: the errors must be tied to their fields.
         page.goto(base + "/clientarea/register/")
         with page.expect_navigation():
