@@ -120,7 +120,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "huey.contrib.djhuey",
-    "axes",
+    "clientarea.accounts.axes_app.AxesConfig",  # django-axes, with a translatable name
     "csp",
     "clientarea.lib",
     "clientarea.accounts",

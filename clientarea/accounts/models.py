@@ -277,7 +277,15 @@ class ProviderProfile(TaxIdentity):
     email = models.EmailField(_("email"))
     website = models.URLField(_("website"), blank=True)
     logo = models.ImageField(_("logo"), upload_to="provider/", blank=True)
-    support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+    support_hours = models.CharField(
+        _("support hours"), max_length=200, blank=True, help_text=_("In Spanish.")
+    )
+    support_hours_en = models.CharField(
+        _("support hours (English)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to visitors reading in English; empty: the Spanish text is shown."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -286,6 +294,14 @@ class ProviderProfile(TaxIdentity):
 
     def __str__(self) -> str:
         return self.trade_name or self.legal_name
+
+    @property
+    def support_hours_display(self) -> str:
+        """The support hours in the page's language (English when given, else the Spanish text)."""
+        from django.utils import translation
+
+        english = (translation.get_language() or "").startswith("en")
+        return (self.support_hours_en if english else "") or self.support_hours
 
     @property
     def nit_display(self) -> str:

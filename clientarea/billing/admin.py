@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from clientarea.billing import services
+from clientarea.billing import selectors, services
 from clientarea.billing.forms import CancelOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
@@ -56,11 +56,16 @@ class OrderItemInline(ReadOnlyInline):
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "actor", "message", "data"]
+    fields = ["created_at", "kind", "actor", "message", "details"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=_("details"))
+    def details(self, obj: OrderEvent) -> str:
+        """The event's stored data in words, never raw JSON."""
+        return selectors.event_details_for_staff(obj) or "—"
 
 
 @admin.register(Order)

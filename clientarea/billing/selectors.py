@@ -14,12 +14,13 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from clientarea.accounts.models import Customer, DocumentType
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState, PaidVia
 from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.dates import local_today
-from clientarea.lib.money import ZERO
+from clientarea.lib.money import ZERO, format_cop
 
 ORDERS_PER_PAGE = 25
 
@@ -197,3 +198,44 @@ def order_invoice(order: Order):
         .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
         .first()
     )
+
+
+# The emails an order event can name (billing run reminders, resends), in words for staff.
+_EMAIL_LABELS = {
+    "order_created": _lazy("new order"),
+    "order_reminder": _lazy("reminder before the due date"),
+    "order_due_today": _lazy("due today"),
+    "order_overdue": _lazy("overdue notice"),
+    "order_paid": _lazy("payment received"),
+    "order_cancelled": _lazy("order cancelled"),
+    "service_suspended": _lazy("service suspended"),
+}
+
+
+def event_details_for_staff(event: OrderEvent) -> str:
+    """An order event's stored data as words for the back office (never raw JSON).
+
+    "Total $ 142.800", "PayU Latam (card) · services 3, 4 activated or renewed",
+    "Email: reminder before the due date".
+    """
+    data = event.data if isinstance(event.data, dict) else {}
+    parts: list[str] = []
+    if data.get("total"):
+        try:
+            parts.append(_("Total %(amount)s") % {"amount": format_cop(Decimal(data["total"]))})
+        except ArithmeticError:
+            parts.append(_("Total %(amount)s") % {"amount": data["total"]})
+    if data.get("via"):
+        parts.append(
+            payment_description(via=str(data["via"]), method=str(data.get("method") or ""))
+        )
+    services = data.get("services")
+    if isinstance(services, list) and services:
+        parts.append(
+            _("services %(ids)s activated or renewed")
+            % {"ids": ", ".join(str(s) for s in services)}
+        )
+    email = data.get("email") or (event.message if event.kind == "email_resent" else "")
+    if email:
+        parts.append(_("Email: %(email)s") % {"email": _EMAIL_LABELS.get(email, email)})
+    return " · ".join(str(p) for p in parts)
