@@ -62,11 +62,16 @@ class OrderItemInline(ReadOnlyInline):
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "actor", "message", "data"]
+    fields = ["created_at", "kind_label", "actor", "message", "data"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=_("kind"))
+    def kind_label(self, obj: OrderEvent) -> str:
+        """The event in words, with its code (what the logs and the database say)."""
+        return format_html("{} <code>{}</code>", obj.get_kind_display(), obj.kind)
 
 
 @admin.register(Order)

@@ -16,7 +16,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer, DocumentType
-from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState, PaidVia
+from clientarea.billing.models import (
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderItem,
+    OrderState,
+    PaidVia,
+)
 from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO
@@ -115,13 +122,9 @@ class HistoryEntry:
 
 
 def _event_label(kind: str) -> str:
-    labels = {
-        "created": _("Order issued"),
-        "paid": _("Payment received"),
-        "cancelled": _("Order cancelled"),
-        "email_resent": _("Order email sent again"),
-    }
-    return labels.get(kind) or kind.replace("_", " ").capitalize()
+    if kind in OrderEventKind.values:
+        return str(OrderEventKind(kind).label)
+    return kind.replace("_", " ").capitalize()
 
 
 def order_history(order: Order) -> list[HistoryEntry]:
