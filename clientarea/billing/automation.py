@@ -55,7 +55,7 @@ Safety:
   email or state change, only the counts (and a BillingRun with dry_run=True).
 * Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
   batch's services and orders are in memory. Renewal orders, items, events and
-  emails are bulk-inserted per batch. See run_emails.py for the email stencil.
+  emails are inserted per batch by billing.services.create_orders. See run_emails.py for the email stencil.
 """
 
 from __future__ import annotations

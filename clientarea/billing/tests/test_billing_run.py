@@ -951,10 +951,44 @@ def test_stencils_are_used_for_renewals_and_refused_for_unsafe_templates(world, 
     run(D)
     assert renderer.stats == {"stencil": 3, "full": 0, "dropped": 0}
 
-    with pytest.raises(run_emails._Unsafe):
-        run_emails.check_template(
-            "emails/order_overdue.txt"
-        )  # blocktranslate count: rendered in full
+    # A template that transforms a value (here with |upper and |lower) is rendered in full.
+    _refused_for_a_transforming_template(world, run_emails)
+
+
+def _refused_for_a_transforming_template(world, run_emails):
+    import copy
+    import tempfile
+    from pathlib import Path
+
+    from django.test import override_settings
+
+    folder = Path(tempfile.mkdtemp()) / "emails"
+    folder.mkdir()
+    (folder / "shout.subject.txt").write_text("{{ order.number|lower }}")
+    (folder / "shout.txt").write_text("{{ customer.display_name|upper }} {{ order.total }}")
+    (folder / "shout.html").write_text("<p>{{ customer.display_name|upper }}</p>")
+    templates = copy.deepcopy(django_settings.TEMPLATES)
+    templates[0]["DIRS"] = [folder.parent, *templates[0]["DIRS"]]
+    renderer = run_emails.OrderEmailRenderer()
+    customer = world.alice
+    order = Order(number="ODS-000777", customer=customer, total=Decimal("1190.00"))
+    with override_settings(TEMPLATES=templates):
+        for _ in range(2):
+            got = renderer.render(
+                template="shout",
+                order=order,
+                items=[],
+                customer=customer,
+                pay_url="http://testserver/p/",
+                language="en",
+            )
+            assert got == render_email(
+                template="shout",
+                language="en",
+                context={"order": order, "customer": customer, "pay_url": "http://testserver/p/"},
+            )
+    assert got[0] == "ods-000777" and "ALICE" in got[1]
+    assert renderer.stats == {"stencil": 0, "full": 2, "dropped": 0}
 
 
 # --- CLI, schedule, admin ------------------------------------------------------------------------------------
