@@ -64,11 +64,42 @@ def orders_for_customer(
 
 def order_state_counts(customer: Customer) -> dict[str, int]:
     """Number of orders per state, plus "all", in one query (for the filter links)."""
-    counts = Order.objects.filter(customer=customer).aggregate(
+    return order_summary(customer)["counts"]
+
+
+def order_summary(customer: Customer, *, today: dt.date | None = None) -> dict:
+    """In one query: orders per state (plus "all"), for the filter links, and what the customer
+    owes: ``due_total`` (pending orders) and ``overdue_total`` / ``overdue_count`` (pending and
+    past their due date, Colombian date)."""
+    overdue = Q(state=OrderState.PENDING, due_date__lt=today or local_today())
+    row = Order.objects.filter(customer=customer).aggregate(
         all=Count("id"),
         **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
+        due_total=Sum("total", filter=Q(state=OrderState.PENDING)),
+        overdue_total=Sum("total", filter=overdue),
+        overdue_count=Count("id", filter=overdue),
     )
-    return {key: value or 0 for key, value in counts.items()}
+    return {
+        "counts": {key: row[key] or 0 for key in ("all", *OrderState.values)},
+        "due_total": row["due_total"] or ZERO,
+        "overdue_total": row["overdue_total"] or ZERO,
+        "overdue_count": row["overdue_count"] or 0,
+    }
+
+
+@dataclass(frozen=True)
+class DueStatus:
+    """How an order's due date reads today: days left, or days overdue (Colombian date)."""
+
+    overdue: bool
+    days_left: int
+    days_overdue: int
+
+
+def due_status(order: Order, *, today: dt.date | None = None) -> DueStatus:
+    days = ((today or local_today()) - order.due_date).days
+    overdue = order.state == OrderState.PENDING and days > 0
+    return DueStatus(overdue=overdue, days_left=max(-days, 0), days_overdue=max(days, 0))
 
 
 def order_for_customer(customer: Customer, number: str, *, today: dt.date | None = None) -> Order:
@@ -116,9 +147,15 @@ def dashboard_summary(customer: Customer) -> dict:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    when: dt.datetime
+    """One line of an order's history; ``when`` is a date (no time) for the issue."""
+
+    when: dt.datetime | dt.date
     label: str
     detail: str = ""
+
+    @property
+    def has_time(self) -> bool:
+        return isinstance(self.when, dt.datetime)
 
 
 def _event_label(kind: str) -> str:
@@ -128,9 +165,16 @@ def _event_label(kind: str) -> str:
 
 
 def order_history(order: Order) -> list[HistoryEntry]:
-    """What happened to the order, oldest first, in words for the customer (uses the prefetched events)."""
-    entries = []
+    """What happened to the order, oldest first, in words for the customer (uses the prefetched events).
+
+    The issue is dated by the order's own issue date, the one the page shows (an order
+    can be issued for an earlier day than it was recorded, e.g. a billing run for a past date).
+    """
+    entries: list[HistoryEntry] = []
     for event in order.events.all():
+        if event.kind == OrderEventKind.CREATED:
+            entries.append(HistoryEntry(when=order.issue_date, label=_event_label(event.kind)))
+            continue
         detail = ""
         if event.kind == "cancelled":
             detail = event.message

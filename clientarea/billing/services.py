@@ -206,6 +206,20 @@ def create_orders(
     for spec in specs:
         if not spec.lines:
             raise OrderStateError(_("An order needs at least one item."))
+    with provider_cached():  # the seller snapshot and every email read the provider once
+        return _insert_orders(
+            specs=specs, notify=notify, provider=provider, renderer=renderer, pay_url=pay_url
+        )
+
+
+def _insert_orders(
+    *,
+    specs: Sequence[OrderSpec],
+    notify: bool,
+    provider: ProviderProfile | None,
+    renderer: OrderEmailRenderer | None,
+    pay_url: Callable[[Order], str],
+) -> list[Order]:
     seller = seller_snapshot(provider or get_provider())
     today = local_today()
     numbers = next_numbers(len(specs))

@@ -25,7 +25,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
         state = ""
     orders = selectors.orders_for_customer(customer, state=state or None)
     page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(request.GET.get("page"))
-    counts = selectors.order_state_counts(customer)
+    summary = selectors.order_summary(customer)
+    counts = summary["counts"]
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
     ]
@@ -37,6 +38,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "state": state,
             "filters": filters,
             "counts": counts,
+            "summary": summary,
             "help_url": selectors.pay_help_url(translation.get_language()),
         },
     )
@@ -65,6 +67,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     order = context["order"]
     context.update(
         history=selectors.order_history(order),
+        due=selectors.due_status(order),
         pay_url=selectors.pay_url(order) if order.is_pending else "",
         help_url=selectors.pay_help_url(translation.get_language()) if order.is_pending else None,
         in_process=payment_in_process(order),
