@@ -8,10 +8,10 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from clientarea.billing import services
 from clientarea.billing.forms import CancelOrderForm, ManualPaymentForm
@@ -20,7 +20,7 @@ from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
 
-STATE_COLORS = {
+STATE_COLORS: dict[str, str] = {
     OrderState.PENDING: "#b3261e",
     OrderState.PAID: "#1b7f3b",
     OrderState.CANCELLED: "#5f6b76",
@@ -37,21 +37,24 @@ def _cop(field: str, label, ordering: str | None = None):
     return column
 
 
+_ITEM_FIELDS = (
+    "kind",
+    "description",
+    "service",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_price_cop",
+    "tax_rate",
+    "tax_cop",
+    "total_cop",
+)
+
+
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = [
-        "kind",
-        "description",
-        "service",
-        "period_start",
-        "period_end",
-        "quantity",
-        "unit_price_cop",
-        "tax_rate",
-        "tax_cop",
-        "total_cop",
-    ]
-    readonly_fields = fields
+    fields = _ITEM_FIELDS
+    readonly_fields = _ITEM_FIELDS
     unit_price_cop = _cop("unit_price", _("unit price"))
     tax_cop = _cop("tax_amount", _("IVA"))
     total_cop = _cop("total", _("total"))
@@ -60,10 +63,13 @@ class OrderItemInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("service__product")
 
 
+_EVENT_FIELDS = ("created_at", "kind_label", "actor", "message", "data")
+
+
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind_label", "actor", "message", "data"]
-    readonly_fields = fields
+    fields = _EVENT_FIELDS
+    readonly_fields = _EVENT_FIELDS
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -160,6 +166,12 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     # --- Custom views ----------------------------------------------------------------
 
+    def _order(self, request: HttpRequest, object_id: str) -> Order:
+        order = self.get_object_or_404_for_action(request, object_id)
+        if not isinstance(order, Order):
+            raise Http404
+        return order
+
     def _refuse_final(
         self, request: HttpRequest, order: Order, target: str
     ) -> HttpResponseRedirect | None:
@@ -175,7 +187,7 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(self.change_url(order))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object_or_404_for_action(request, object_id)
+        order = self._order(request, object_id)
         refused = self._refuse_final(request, order, OrderState.CANCELLED)
         if refused:
             return refused
@@ -197,17 +209,17 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
-            title=_("Cancel order %(number)s") % {"number": order.number},
+            title=gettext("Cancel order %(number)s") % {"number": order.number},
             objects=[order],
             form=form,
-            submit=_("Cancel the order"),
-            intro=_(
+            submit=gettext("Cancel the order"),
+            intro=gettext(
                 "The order cannot be paid after this. A service that was waiting for it is cancelled too."
             ),
         )
 
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object_or_404_for_action(request, object_id)
+        order = self._order(request, object_id)
         refused = self._refuse_final(request, order, OrderState.PAID)
         if refused:
             return refused
@@ -238,17 +250,17 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
-            title=_("Register a payment for order %(number)s") % {"number": order.number},
+            title=gettext("Register a payment for order %(number)s") % {"number": order.number},
             objects=[order],
             form=form,
-            submit=_("Register the payment"),
-            intro=_(
+            submit=gettext("Register the payment"),
+            intro=gettext(
                 "Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."
             ),
         )
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object_or_404_for_action(request, object_id)
+        order = self._order(request, object_id)
         if request.method == "POST":
             services.resend_order_email(order=order, actor=request.user)
             self.message_user(
@@ -260,11 +272,11 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
-            title=_("Resend the email of order %(number)s") % {"number": order.number},
+            title=gettext("Resend the email of order %(number)s") % {"number": order.number},
             objects=[order],
             form=None,
-            submit=_("Send it again"),
-            intro=_(
+            submit=gettext("Send it again"),
+            intro=gettext(
                 "The customer receives the email for the order's current state (new order, payment received or cancellation) again."
             ),
         )
@@ -302,11 +314,11 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         orders = list(queryset.select_related("customer__user"))
         return self.render_action_form(
             request,
-            title=_("Cancel orders"),
+            title=gettext("Cancel orders"),
             objects=orders,
             form=form,
-            submit=_("Cancel the orders"),
-            intro=_(
+            submit=gettext("Cancel the orders"),
+            intro=gettext(
                 "Only pending orders can be cancelled; paid and cancelled ones are left as they are."
             ),
             action="cancel_orders",

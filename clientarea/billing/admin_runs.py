@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from clientarea.billing import automation
 from clientarea.billing.models import BillingRun, BillingRunStatus
 
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     BillingRunStatus.RUNNING: "#1565c0",
     BillingRunStatus.DONE: "#1b7f3b",
     BillingRunStatus.DONE_WITH_ERRORS: "#b26a00",
@@ -50,7 +50,7 @@ class BillingRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "dry_run", "triggered_by"]
     date_hierarchy = "run_date"
-    fields = [
+    fields = (
         "run_date",
         "status_badge",
         "dry_run",
@@ -60,7 +60,7 @@ class BillingRunAdmin(admin.ModelAdmin):
         "duration",
         "counts_table",
         "errors_table",
-    ]
+    )
     readonly_fields = fields
     change_list_template = "billing/admin_billingrun_change_list.html"
 
@@ -101,7 +101,9 @@ class BillingRunAdmin(admin.ModelAdmin):
         from clientarea.billing.tasks import billing_run_task
 
         dry_run = request.POST.get("dry_run") == "1"
-        billing_run_task(dry_run=dry_run, triggered_by=f"staff:{request.user.email}"[:40])
+        billing_run_task(
+            dry_run=dry_run, triggered_by=f"staff:{getattr(request.user, 'email', '')}"[:40]
+        )
         message = (
             _("Dry run queued: it changes nothing. Refresh this page to see its counts.")
             if dry_run

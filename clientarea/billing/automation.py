@@ -230,7 +230,14 @@ def is_renewable(service: Service, rules: Rules) -> bool:
 
 def period_key(service: Service) -> str:
     """The OrderItem.period_key of a service's current period (services.period_key_for)."""
-    return f"{service.pk}:{service.next_due_date.isoformat()}"
+    return f"{service.pk}:{_due(service).isoformat()}"
+
+
+def _due(service: Service) -> dt.date:
+    """The next due date of a service the run bills (renewable services always have one)."""
+    if service.next_due_date is None:
+        raise ValueError(f"service {service.pk} has no next due date")
+    return service.next_due_date
 
 
 def candidate_customers(rules: Rules) -> QuerySet[Customer]:
@@ -784,7 +791,7 @@ def renewal_line(
                 if service.label
                 else _("%(product)s (renewal)")
             )
-    start = service.next_due_date
+    start = _due(service)
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
         description=cache[key]
@@ -817,7 +824,9 @@ def _spec(
         customer=customer,
         lines=lines,
         issue_date=run.rules.run_date,
-        due_date=max(min(line.period_start for line in lines), run.rules.run_date),
+        due_date=max(
+            min(line.period_start or run.rules.run_date for line in lines), run.rules.run_date
+        ),
         reason=RENEWAL_REASON,
         language=language,
     )

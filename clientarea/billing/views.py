@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_GET
 
+from clientarea.accounts.models import Customer, User
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import selectors
 from clientarea.billing.models import OrderState
 from clientarea.payments.selectors import payment_in_process
 
 
+def _customer(request: HttpRequest) -> Customer:
+    user = request.user
+    if not isinstance(user, User):  # login_required has sent anonymous visitors to log in
+        raise Http404("No customer profile")
+    return customer_for_user(user)
+
+
 @login_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = _customer(request)
     state = request.GET.get("state", "")
     if state not in OrderState.values:
         state = ""
@@ -45,7 +53,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _order_context(request: HttpRequest, number: str) -> dict:
-    customer = customer_for_user(request.user)
+    customer = _customer(request)
     order = selectors.order_for_customer(customer, number)
     return {
         "order": order,

@@ -75,8 +75,9 @@ def test_create_orders_makes_a_batch_in_one_insert_per_table(world, django_asser
         )
         assert order.buyer_snapshot["email"] == spec.customer.user.email
         assert order.seller_snapshot["name"]
-        item = order.items.get()
-        assert item.period_key == f"{spec.lines[0].service.pk}:{spec.lines[0].period_start}"
+        item, line = order.items.get(), spec.lines[0]
+        assert line.service is not None
+        assert item.period_key == f"{line.service.pk}:{line.period_start}"
         event = order.events.get()
         assert (event.kind, event.message) == (OrderEventKind.CREATED, "renewal (billing run)")
     emails = list(OutgoingEmail.objects.order_by("pk"))
