@@ -167,24 +167,24 @@ def _event_label(kind: str) -> str:
 def order_history(order: Order) -> list[HistoryEntry]:
     """What happened to the order, oldest first, in words for the customer (uses the prefetched events).
 
-    The issue is dated by the order's own issue date, the one the page shows (an order
-    can be issued for an earlier day than it was recorded, e.g. a billing run for a past date).
+    The issue and the payment are dated as the page states them: by the order's issue date
+    and payment time (an order can be issued or paid for an earlier moment than it was
+    recorded, e.g. a billing run for a past date or a payment staff register later).
     """
     entries: list[HistoryEntry] = []
     for event in order.events.all():
-        if event.kind == OrderEventKind.CREATED:
-            entries.append(HistoryEntry(when=order.issue_date, label=_event_label(event.kind)))
-            continue
+        when: dt.datetime | dt.date = event.created_at
         detail = ""
-        if event.kind == "cancelled":
+        if event.kind == OrderEventKind.CREATED:
+            when = order.issue_date
+        elif event.kind == OrderEventKind.CANCELLED:
             detail = event.message
-        elif event.kind == "paid":
+        elif event.kind == OrderEventKind.PAID:
+            when = order.paid_at or event.created_at
             detail = payment_description(
                 via=event.data.get("via", ""), method=event.data.get("method", "")
             )
-        entries.append(
-            HistoryEntry(when=event.created_at, label=_event_label(event.kind), detail=detail)
-        )
+        entries.append(HistoryEntry(when=when, label=_event_label(event.kind), detail=detail))
     return entries
 
 

@@ -299,3 +299,12 @@ def test_nothing_due_shows_no_total(client, cast):
     alice, _ = cast
     client.force_login(alice.user)
     assert 'id="total-due"' not in html(client.get(reverse("billing:orders")))
+
+
+def test_the_history_dates_the_payment_like_the_order_does(client, cast, three_states):
+    _, paid, _ = three_states  # paid on 10 Feb 2026 (recorded now)
+    client.force_login(cast[0].user)
+    page = html(client.get(reverse("billing:order", args=[paid.number])))
+    assert "Paid on 10 Feb 2026" in page
+    entry = re.search(r"<li>([^<]*<time[^>]*>[^<]*</time> · Payment received[^<]*)</li>", page)
+    assert entry and "10 Feb 2026 12:00" in entry.group(1)
