@@ -33,6 +33,7 @@ from clientarea.billing.models import (
 from clientarea.billing.run_emails import OrderEmailRenderer, _stencilable, order_values
 from clientarea.billing.tests import aware, make_product
 from clientarea.catalog.models import BillingCycle, TaxTreatment
+from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import render_email
 from clientarea.subscriptions import services as lifecycle
@@ -597,7 +598,7 @@ def test_a_dry_run_counts_but_changes_nothing(world):
     order.refresh_from_db()
     assert overdue.status == ServiceStatus.ACTIVE and order.reminders_sent == []
     real = run(D)
-    assert {k: v for k, v in real.counts.items()} == {k: v for k, v in dry.counts.items()}
+    assert dict(real.counts) == dict(dry.counts)
 
 
 def test_one_failing_customer_is_reported_and_the_others_are_billed(world, monkeypatch):
@@ -1070,7 +1071,7 @@ def test_the_worker_runs_once_a_day_from_the_configured_hour(world, settings):
 def test_the_back_office_lists_runs_and_runs_billing_now(world, client):
     client.cookies["django_language"] = "en"
     client.force_login(make_staff())
-    make_service(world.alice, world.hosting, due=dt.date.today() + dt.timedelta(days=3))
+    make_service(world.alice, world.hosting, due=local_today() + dt.timedelta(days=3))
     changelist = reverse("admin:billing_billingrun_changelist")
 
     page = client.get(changelist).content.decode()
