@@ -8,13 +8,16 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.accounts.models import User
 from clientarea.billing import services
-from clientarea.billing.forms import CancelOrderForm, ManualPaymentForm
+from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
@@ -106,6 +109,7 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         ("resend", "resend_view"),
     ]
     action_form_template = "billing/admin_order_action.html"
+    change_list_template = "billing/admin_order_change_list.html"
     readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop"]
     fieldsets = (
         (
@@ -165,6 +169,59 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
     rounding_cop = _cop("rounding", _("Rounding to whole pesos"))
 
     # --- Custom views ----------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        new = path(
+            "new/",
+            self.admin_site.admin_view(self.manual_order_view),
+            name="billing_order_new",
+        )
+        return [new, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def manual_order_view(self, request: HttpRequest) -> HttpResponse:
+        """Staff bill a customer for one item outside the catalogue (a pending ODS like any other)."""
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        form = ManualOrderForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                order = services.create_manual_order(
+                    customer=data["customer"],
+                    description=data["description"],
+                    unit_price=data["unit_price"],
+                    quantity=data["quantity"],
+                    tax_treatment=data["tax_treatment"],
+                    tax_rate=data["tax_rate"],
+                    due_date=data["due_date"],
+                    reason=data["reason"],
+                    actor=request.user if isinstance(request.user, User) else None,
+                    notify=data["notify"],
+                )
+            except services.OrderStateError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    gettext("Order %(number)s created for %(customer)s.")
+                    % {"number": order.number, "customer": order.customer},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self.change_url(order))
+        return self.render_action_form(
+            request,
+            title=gettext("New service order"),
+            objects=[],
+            form=form,
+            submit=gettext("Create the order"),
+            intro=gettext(
+                "Bill a customer for one item outside the catalogue (e.g. a migration or extra support). The order is pending until it is paid, like any other."
+            ),
+        )
 
     def _order(self, request: HttpRequest, object_id: str) -> Order:
         order = self.get_object_or_404_for_action(request, object_id)

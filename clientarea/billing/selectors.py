@@ -102,6 +102,19 @@ def due_status(order: Order, *, today: dt.date | None = None) -> DueStatus:
     return DueStatus(overdue=overdue, days_left=max(-days, 0), days_overdue=max(days, 0))
 
 
+def find_customer(text: str) -> Customer | None:
+    """The customer with this email (any case) or document number, for staff forms."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    return (
+        Customer.objects.select_related("user")
+        .filter(Q(user__email__iexact=text) | Q(document_number=text))
+        .order_by("pk")
+        .first()
+    )
+
+
 def order_for_customer(customer: Customer, number: str, *, today: dt.date | None = None) -> Order:
     """One of the customer's orders with its items and history, or 404 (unknown, or another customer's)."""
     queryset = _with_overdue(

@@ -364,6 +364,47 @@ def create_order(
     return order
 
 
+def create_manual_order(
+    *,
+    customer: Customer,
+    description: str,
+    unit_price: Decimal,
+    quantity: Decimal = Decimal("1"),
+    tax_treatment: str = TaxTreatment.TAXED,
+    tax_rate: Decimal = Decimal("19.00"),
+    due_date: dt.date | None = None,
+    reason: str = "",
+    actor: User | None = None,
+    notify: bool = True,
+) -> Order:
+    """Staff bill a customer for something outside the catalogue (one line, e.g. a migration):
+    an ordinary pending ODS through ``create_orders``, with staff as its author."""
+    if not description.strip():
+        raise OrderStateError(_("Describe what the order bills."))
+    if unit_price <= 0 or quantity <= 0:
+        raise OrderStateError(_("The price and the quantity must be greater than zero."))
+    today = local_today()
+    if due_date is not None and due_date < today:
+        raise OrderStateError(_("The due date cannot be in the past."))
+    line = LineSpec(
+        kind=ItemKind.OTHER,
+        description=description.strip(),
+        unit_price=unit_price,
+        quantity=quantity,
+        tax_treatment=tax_treatment,
+        tax_rate=tax_rate,
+    )
+    return create_order(
+        customer=customer,
+        lines=[line],
+        issue_date=today,
+        due_date=due_date,
+        actor=actor,
+        reason=reason.strip() or "manual order",
+        notify=notify,
+    )
+
+
 def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None) -> dt.date | None:
     from clientarea.lib.dates import add_months
 
