@@ -17,8 +17,11 @@ operations. No template internals are read. A stencil is used only while it
 provably gives the same bytes as a full render:
 
 * Shape. The stencil key holds the language, the number of items, the choice
-  fields, and which values are empty or negative, so every ``if``/``for`` of
-  the template takes the same branch for the probes as for the order.
+  fields, and which values are empty or negative, and the probes keep each
+  value's emptiness and sign, so every ``if``/``for`` that tests a value's
+  truthiness or sign takes the same branch for the probes as for the order.
+  A comparison between two values or with another constant is not part of the
+  shape: the checks below are what guard it (no order email has one today).
 * Reads. While the probe renders, the templates may read only the known fields
   of the order, its items, the customer and the user, plus properties derived
   from them (``display_name``...). Each read is recorded; anything else means
@@ -343,14 +346,15 @@ def _stencilable(values: dict[str, Any]) -> bool:
 
 
 def _probe(value: Any, n: int, variant: int) -> Any:
-    """A unique stand-in of the same type and truthiness (empty values stay as they are)."""
+    """A unique stand-in of the same type, truthiness and sign (empty values stay as they are)."""
     if not value:
         return value
     if isinstance(value, str):
         return f"{PROBE_OPEN}{variant}.{n}&x{PROBE_CLOSE}"  # '&' shows escaping, 'x' shows case changes
     if isinstance(value, Decimal):
         base = 7_000_000 if variant == 0 else 3_000_000
-        return Decimal(f"{base + 1009 * (n + 1)}.{'37' if variant == 0 else '00'}")
+        probe = Decimal(f"{base + 1009 * (n + 1)}.{'37' if variant == 0 else '00'}")
+        return -probe if value < 0 else probe
     if variant == 0:
         return dt.date(2071 + n, 10 + n % 3, 20 + n % 9)
     return dt.date(2031 + n, 1 + n % 9, 1 + n % 9)
@@ -506,7 +510,13 @@ class OrderEmailRenderer:
         if template in self._unsafe or not _stencilable(values):
             self.stats["full"] += 1
             return full()
-        key = (template, language, choices, tuple((k, v) for k, v in values.items() if not v))
+        key = (
+            template,
+            language,
+            choices,
+            tuple((k, v) for k, v in values.items() if not v),
+            tuple(k for k, v in values.items() if type(v) is Decimal and v < 0),
+        )
         if key not in self._stencils:
             self._stencils[key] = self._build(template, language, values, choices)
         stencils = self._stencils[key]

@@ -223,3 +223,40 @@ def test_an_unsaved_order_can_show_its_items_in_an_email(world):
         context={"order": shown, "customer": alice, "pay_url": "http://testserver/p/"},
     )
     assert "Soporte &amp; migración" in html
+
+
+def test_a_stencil_is_never_used_for_an_order_of_another_sign(world, tmp_path):
+    """A template that branches on an amount's sign gets the branch of each order's own sign."""
+    import copy
+
+    from django.conf import settings as django_settings
+    from django.test import override_settings
+
+    _, alice, _ = world
+    folder = tmp_path / "emails"
+    folder.mkdir()
+    (folder / "sign.subject.txt").write_text("{{ order.number }}")
+    (folder / "sign.txt").write_text(
+        "{% if order.rounding < 0 %}down {{ order.rounding }}{% else %}up {{ order.rounding }}"
+        "{% endif %}"
+    )
+    (folder / "sign.html").write_text("<p>{{ order.total }}</p>")
+    templates = copy.deepcopy(django_settings.TEMPLATES)
+    templates[0]["DIRS"] = [tmp_path, *templates[0]["DIRS"]]
+    renderer = run_emails.OrderEmailRenderer(audit_every=10**6)  # no audit: the shape must do it
+    with override_settings(TEMPLATES=templates):
+        for number, rounding in (("ODS-1", "0.40"), ("ODS-2", "-0.30"), ("ODS-3", "0.20")):
+            order = Order(
+                number=number, customer=alice, total=Decimal("1000"), rounding=Decimal(rounding)
+            )
+            got = renderer.render(
+                template="sign",
+                order=order,
+                items=[],
+                customer=alice,
+                pay_url="http://testserver/p/",
+                language="en",
+            )
+            word = "down" if rounding.startswith("-") else "up"
+            assert got[1] == f"{word} {rounding}\n"
+    assert renderer.stats["dropped"] == 0
