@@ -82,6 +82,7 @@ from django.utils.translation import gettext_lazy
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing import services as billing
+from clientarea.billing.descriptions import LineDescriptions, customer_language
 from clientarea.billing.models import (
     BillingRun,
     BillingRunStatus,
@@ -285,7 +286,7 @@ class _Run:
     errors: list[dict] = field(default_factory=list)
     renderer: OrderEmailRenderer = field(default_factory=lambda: OrderEmailRenderer())
     products: dict[int, Product] = field(default_factory=dict)
-    descriptions: dict[tuple[str, bool], str] = field(default_factory=dict)
+    descriptions: LineDescriptions = field(default_factory=LineDescriptions)
     pay_url: PayUrls = field(default_factory=lambda: PayUrls())
 
     def __post_init__(self) -> None:
@@ -778,24 +779,18 @@ def _stored(text: Callable[[], str]) -> str:
 
 
 def renewal_line(
-    *, service: Service, language: str, descriptions: dict[tuple[str, bool], str] | None = None
+    *, service: Service, language: str, descriptions: LineDescriptions | None = None
 ) -> billing.LineSpec:
-    """The order line that bills a service's next period (starting on its next due date)."""
+    """The order line that bills a service's next period (starting on its next due date).
+
+    Its description is in ``language``; ``descriptions`` holds the batch's translated texts.
+    """
     product = service.product
-    cache = descriptions if descriptions is not None else {}
-    key = (language, bool(service.label))
-    if key not in cache:
-        with translation.override(language):
-            cache[key] = (
-                _("%(product)s · %(label)s (renewal)")
-                if service.label
-                else _("%(product)s (renewal)")
-            )
+    texts = (descriptions or LineDescriptions()).for_language(language)
     start = _due(service)
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
-        description=cache[key]
-        % {"product": product.display_name(language), "label": service.label},
+        description=texts.renewal_for(product=product, label=service.label),
         unit_price=service.price,
         tax_treatment=product.tax_treatment,
         tax_rate=product.effective_tax_rate,
@@ -809,7 +804,7 @@ def renewal_line(
 
 def _plan(run: _Run, customer: Customer, services: list[Service]) -> billing.OrderSpec:
     """One customer's renewal order, computed before anything is written."""
-    language = customer.preferred_language or settings.LANGUAGE_CODE
+    language = customer_language(customer)
     lines = [
         renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services
     ]

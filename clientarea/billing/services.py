@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
+from clientarea.billing import descriptions
 from clientarea.billing.models import (
     Counter,
     ItemKind,
@@ -449,13 +450,12 @@ def order_new_service(
     )
     subscription_services.record_event(service, kind="created", actor=actor, reason="ordered")
     today = local_today()
-    lang = customer.preferred_language
-    name = product.display_name(lang)
+    texts = descriptions.texts_for(customer)  # the customer's language, not the page's
     end = period_end_for(cycle=cycle, start=today)
     lines = [
         LineSpec(
             kind=ItemKind.DOMAIN if product.kind == "domain" else ItemKind.NEW_SERVICE,
-            description=f"{name}{' · ' + service.label if service.label else ''}",
+            description=texts.new_service(product=product, label=service.label),
             unit_price=price.price,
             tax_treatment=product.tax_treatment,
             tax_rate=product.effective_tax_rate,
@@ -468,7 +468,7 @@ def order_new_service(
         lines.append(
             LineSpec(
                 kind=ItemKind.SETUP_FEE,
-                description=_("Setup fee: %(name)s") % {"name": name},
+                description=texts.setup_fee_for(product=product),
                 unit_price=product.setup_fee,
                 tax_treatment=product.tax_treatment,
                 tax_rate=product.effective_tax_rate,
