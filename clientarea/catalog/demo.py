@@ -10,6 +10,7 @@ accountant's call, so the demo keeps them taxed (staff can switch a product to
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from clientarea.catalog.models import BillingCycle, Product, ProductKind
 
@@ -21,7 +22,7 @@ M, Q, S, A, B = (
     BillingCycle.BIENNIAL,
 )
 
-PRODUCTS = (
+PRODUCTS: tuple[dict[str, Any], ...] = (
     dict(
         code="hosting-basico",
         kind=ProductKind.HOSTING,
