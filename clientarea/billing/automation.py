@@ -786,7 +786,8 @@ def renewal_line(
     Its description is in ``language``; ``descriptions`` holds the batch's translated texts.
     """
     product = service.product
-    texts = (descriptions or LineDescriptions()).for_language(language)
+    batch = descriptions if descriptions is not None else LineDescriptions()
+    texts = batch.for_language(language)
     start = _due(service)
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
