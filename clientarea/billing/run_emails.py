@@ -53,6 +53,7 @@ from django.utils import dateformat, formats, translation
 from django.utils.html import escape
 
 from clientarea.accounts.models import Customer, User
+from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import Order, OrderItem
 from clientarea.lib.money import format_cop
 from clientarea.notifications.models import OutgoingEmail
@@ -126,8 +127,6 @@ def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
     ids = [email.pk for email in emails]
 
     def deliver() -> None:
-        from clientarea.billing.jobs import deliver_run_emails_task
-
         deliver_run_emails_task(ids)
 
     transaction.on_commit(deliver)

@@ -40,7 +40,7 @@ from clientarea.billing.run_emails import (
 )
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.services import allocate_invoice_for_order
-from clientarea.lib.dates import BOGOTA, local_today
+from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, payable_rounding, quantize, tax_for
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import queue_email
@@ -408,8 +408,6 @@ def create_manual_order(
 
 
 def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None) -> dt.date | None:
-    from clientarea.lib.dates import add_months
-
     months = CYCLE_MONTHS[cycle]
     return add_months(start, months, anchor_day=anchor_day) if months else None
 
@@ -561,7 +559,7 @@ def mark_order_paid(
     service_ids = {item.service_id for item in items if item.service_id}
     services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
     for item in items:
-        service = services.get(item.service_id)
+        service = services.get(item.service_id) if item.service_id is not None else None
         if service is None or item.kind == ItemKind.SETUP_FEE:
             continue
         if service.status == ServiceStatus.PENDING:
