@@ -33,6 +33,11 @@ provably gives the same bytes as a full render:
   each shape, are rendered both ways and must match exactly. Every
   ``AUDIT_EVERY``-th email is checked again. A mismatch drops the stencil for
   the rest of the run, and a full render is used.
+
+Why one file: the stencil is one mechanism whose safety is the argument above (shape, reads,
+transformations, checks), and each part of the code below guards one line of that argument.
+Read apart, the probes, the recorded reads and the fill could each look correct while the
+whole is not; kept together, the module is reviewed against this docstring in one sitting.
 """
 
 from __future__ import annotations

@@ -4,6 +4,14 @@ Transitions (enforced only here):
     pending → paid       mark_order_paid()      (gateways via payments, or staff manual payment)
     pending → cancelled  cancel_order()         (staff or automation, with a reason)
 Paid and cancelled are final.
+
+Why one file: it is an order's whole life, read top-down in two halves. Creation (line
+amounts, snapshots, numbers, ``OrderSpec``, ``create_orders`` and the single-order, staff and
+new-service paths that call it) comes first; the transitions (``mark_order_paid``,
+``cancel_order``, manual payment, resend) follow. Both halves write the same rows, the same
+history events and the same emails, and a reader checking an invariant (one live order per
+period, numbers without gaps, pending → paid exactly once) needs both. If it grows, the seam
+is that line: creation moves to ``billing/ordering.py`` and this module re-exports its names.
 """
 
 from __future__ import annotations
