@@ -56,6 +56,14 @@ Safety:
 * Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
   batch's services and orders are in memory. Renewal orders, items, events and
   emails are inserted per batch by billing.services.create_orders. See run_emails.py for the email stencil.
+
+Why one file: the numbered rules above are the run's specification, and the code below follows
+them in the same order (rules and queries, the run and its batches, then steps 1 to 5), so each
+rule can be checked against its code without leaving the module. Every step shares the run's
+state (``_Run``: counts, errors, dry-run rollback, the product, description and pay-URL caches,
+the email renderer) and the same lock order (order row, then its services). The seam, if it
+grows: the emails and notices (``reminder_stage``, ``_remind``, ``_queue_service_email``,
+``PayUrls``) apart from the order and service steps.
 """
 
 from __future__ import annotations
