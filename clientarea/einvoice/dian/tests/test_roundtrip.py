@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from django.apps import apps
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from lxml import etree
@@ -58,15 +59,13 @@ def endpoint(live_server) -> str:
 def arm(live_server, kind: str, **values: str) -> None:
     """Switch a fault on through the simulator's fault API."""
     data = urllib.parse.urlencode({"kind": kind, **values}).encode()
-    request = urllib.request.Request(live_server.url + "/sandbox/dian/faults", data=data)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (our live server)
+    request = urllib.request.Request(live_server.url + "/sandbox/dian/faults", data=data)
+    with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 201
 
 
 def issuer_client(endpoint: str, *, timeout: float = 30) -> DianClient:
     """Signs with the same certificate the invoices are signed with (EINVOICE_CERT_PATH)."""
-    from django.conf import settings
-
     key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
     return DianClient(url=endpoint, key=key, certificate=cert, timeout=timeout)
 
