@@ -26,7 +26,8 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from http.client import HTTPMessage
+from typing import IO, Any
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,15 @@ def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Do not follow redirects: a gateway API that redirects is answered as-is."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         return None
 
 
