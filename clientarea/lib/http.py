@@ -26,8 +26,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.client import HTTPMessage
-from typing import IO, Any
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +102,7 @@ def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Do not follow redirects: a gateway API that redirects is answered as-is."""
 
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
