@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
@@ -48,7 +47,7 @@ def provider_cached() -> Iterator[None]:
         _provider_scope.reset(token)
 
 
-def customer_for_user(user: AbstractBaseUser | AnonymousUser) -> Customer:
+def customer_for_user(user: User | AnonymousUser) -> Customer:
     """The customer profile of a logged-in user, or 404 (staff without a customer profile, or not logged in)."""
     if not user.is_authenticated:
         raise Http404("No customer profile")
