@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.models import OrderState
 from clientarea.helpcenter.selectors import article_url_for
+from clientarea.lib import http
 from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
 from clientarea.payments.gateways.base import GatewayStatus
@@ -48,21 +49,8 @@ def help_url(topic: str) -> str | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry added by our own proxies (PROXY_COUNT)."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    count = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None) or 0
-    if count:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= count:
-            candidate = forwarded[-count]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
+    """The caller's address (PROXY_COUNT honoured): the project's one client-address function."""
+    return http.client_ip(request)
 
 
 def ip_allowed(gateway_code: str, ip: str | None) -> bool:
