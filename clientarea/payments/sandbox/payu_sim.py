@@ -5,6 +5,11 @@ Protocol math lives in :mod:`payu_protocol`; this module applies it to the rows 
 :mod:`models`. Credentials are read from settings at call time: the simulator signs
 and verifies with the same keys the merchant is configured with, like a real PayU
 test account.
+
+Why one file: it is the gateway side of one whole protocol (checkout form, payment attempt,
+confirmation POST, response redirect, Queries API), kept together so it reads against PayU's
+documentation in one place; each step's message is built from the same attempt row and the
+same signing rules.
 """
 
 from __future__ import annotations

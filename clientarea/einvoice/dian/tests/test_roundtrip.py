@@ -28,7 +28,7 @@ from clientarea.einvoice import signing
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
 from clientarea.einvoice.dian import files
 from clientarea.einvoice.dian.client import DianClient, DianFault
-from clientarea.einvoice.dian.transmitter import SANDBOX_PATH, DianTransmitter
+from clientarea.einvoice.dian.transmitter import DianTransmitter
 from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution
 from clientarea.test import make_customer, make_provider
 
@@ -52,7 +52,7 @@ DEMO_SOFTWARE_ID = "56f2ae4e-9812-4fad-9255-08fcfcd5ccb0"  # the product's EINVO
 @pytest.fixture
 def endpoint(live_server) -> str:
     call_command("dian_sandbox_seed")  # live-server tests start from an empty database
-    return live_server.url + SANDBOX_PATH
+    return live_server.url + settings.DIAN_SANDBOX_PATH
 
 
 def arm(live_server, kind: str, **values: str) -> None:
