@@ -185,7 +185,7 @@ def test_amounts_must_be_strings_not_decimals():
 
     with pytest.raises(CufeInputError):
         cufe_input(
-            num_fac="X1", fec_fac="2019-01-16", hor_fac="10:53:10-05:00", val_fac=Decimal("1.00"),
+            num_fac="X1", fec_fac="2019-01-16", hor_fac="10:53:10-05:00", val_fac=Decimal("1.00"),  # type: ignore[arg-type]  # the wrong type, on purpose
             val_imp1="0.00", val_imp2="0.00", val_imp3="0.00", val_tot="1.00", nit_ofe="700085371",
             num_adq="1", cl_tec="k", tipo_ambie="1",
         )  # fmt: skip

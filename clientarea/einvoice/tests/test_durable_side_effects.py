@@ -153,12 +153,14 @@ def test_workers_killed_mid_job_leave_leases_that_the_sweep_takes_over(
             delivery.render_and_send_invoice(invoice_id=second.pk)
     # Worker 3 dies while handing an email to the mail server.
     email = OutgoingEmail.objects.filter(template="order_paid").order_by("id").first()
+    assert email is not None
     with monkeypatch.context() as m:
         m.setattr("django.core.mail.EmailMultiAlternatives.send", killed)
         with pytest.raises(Killed):
             email_delivery.deliver_email(email_id=email.pk)
     # Worker 4 dies while calling the provisioning panel.
     row = ProvisioningDelivery.objects.order_by("id").first()
+    assert row is not None
     with monkeypatch.context() as m:
         m.setattr(RecordingProvisioner, "send", killed)
         with pytest.raises(Killed):

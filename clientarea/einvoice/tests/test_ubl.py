@@ -291,7 +291,7 @@ def test_malformed_and_foreign_documents_are_refused():
         lambda: Line(description="x", quantity=Decimal("1"), unit_price=Decimal("10"),
                      line_extension=Decimal("10.00"), tax_treatment="exempt", tax_rate=Decimal("19"),
                      tax_amount=Decimal("1.90")),
-        lambda: Line(description="x", quantity=1, unit_price=Decimal("10"), line_extension=Decimal("10.00")),
+        lambda: Line(description="x", quantity=1, unit_price=Decimal("10"), line_extension=Decimal("10.00")),  # type: ignore[arg-type]  # the wrong type, on purpose
     ],
 )  # fmt: skip
 def test_inconsistent_documents_are_refused(change):

@@ -81,6 +81,12 @@ class Command(BaseCommand):
         if invoice is None:
             raise CommandError(f"no invoice numbered {number}")
         doc = invoice.document
+        resolution = invoice.resolution
+        resolution_text = (
+            f"{resolution.number} ({resolution.prefix}{resolution.range_from}–{resolution.range_to})"
+            if resolution
+            else "—"
+        )
         rows = [
             ("Number", invoice.full_number),
             ("Status", invoice.get_status_display()),
@@ -91,10 +97,7 @@ class Command(BaseCommand):
                 "Buyer document",
                 f"{doc['customer']['document_type']} {doc['customer']['document_number']}",
             ),
-            (
-                "Resolution",
-                f"{invoice.resolution.number} ({invoice.resolution.prefix}{invoice.resolution.range_from}–{invoice.resolution.range_to})",
-            ),
+            ("Resolution", resolution_text),
             ("Total", str(invoice.total)),
             ("Payment means", invoice.payment_means_code),
             ("CUFE", invoice.cufe),
