@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+import weakref
 from contextvars import ContextVar
 
 HEADER = "X-Request-ID"
@@ -72,17 +73,19 @@ def leave_task(task, task_value, exception) -> None:
         current.reset(saved.pop())
 
 
-_connected = threading.Event()
+_connected: weakref.WeakSet = weakref.WeakSet()
 
 
-def connect_task_queue() -> None:
-    """Register the hooks on the project's Huey instance (once per process, from AppConfig.ready)."""
-    from huey.contrib.djhuey import HUEY
+def connect_task_queue(huey=None) -> None:
+    """Register the hooks on a Huey instance, by default the project's (once per instance; called
+    from AppConfig.ready, so in the web processes and in the worker)."""
     from huey.signals import SIGNAL_ENQUEUED
 
-    if _connected.is_set():
+    if huey is None:
+        from huey.contrib.djhuey import HUEY as huey
+    if huey in _connected:
         return
-    _connected.set()
-    HUEY.signal(SIGNAL_ENQUEUED)(tag_enqueued_task)
-    HUEY.pre_execute(name="clientarea_request_id")(enter_task)
-    HUEY.post_execute(name="clientarea_request_id")(leave_task)
+    _connected.add(huey)
+    huey.signal(SIGNAL_ENQUEUED)(tag_enqueued_task)
+    huey.pre_execute(name="clientarea_request_id")(enter_task)
+    huey.post_execute(name="clientarea_request_id")(leave_task)
