@@ -43,6 +43,12 @@ def metric_lines(response) -> dict[str, float]:
     return samples
 
 
+def python(code: str, env: dict[str, str], *, check: bool = False):
+    """Run ``code`` in a fresh interpreter (our own, with the test's environment)."""
+    command = [sys.executable, "-c", code]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=check)  # noqa: S603
+
+
 # --- Health ------------------------------------------------------------------------------------
 
 
@@ -268,12 +274,7 @@ def test_metrics_add_up_the_request_counts_of_several_processes(tmp_path):
         "import sys; sys.stdout.write(metrics.request_metrics().decode())\n"
     )
     env["DJANGO_SETTINGS_MODULE"] = "clientarea.settings_test"
-    outputs = [
-        subprocess.run(
-            [sys.executable, "-c", observe], env=env, capture_output=True, text=True, check=True
-        ).stdout  # noqa: S603
-        for _ in range(2)
-    ]
+    outputs = [python(observe, env, check=True).stdout for _ in range(2)]
     assert (
         'clientarea_http_request_duration_seconds_count{method="GET",view="ops:live"} 2.0'
         in outputs[-1]
@@ -419,22 +420,11 @@ def test_log_format_is_checked_at_start(tmp_path):
         "VAR_DIR": str(tmp_path),
         "PYTHONPATH": os.pathsep.join(sys.path),
     }
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", "import clientarea.settings"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = python("import clientarea.settings", env)
     assert done.returncode != 0
     assert "LOG_FORMAT must be plain or json, not 'xml'" in done.stderr
     env["LOG_FORMAT"] = "json"
-    assert (
-        subprocess.run(
-            [sys.executable, "-c", "import clientarea.settings"], env=env, check=False
-        ).returncode
-        == 0
-    )  # noqa: S603
+    assert python("import clientarea.settings", env).returncode == 0
 
 
 # --- Error reporting -----------------------------------------------------------------------------
