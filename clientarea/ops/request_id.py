@@ -82,7 +82,9 @@ def connect_task_queue(huey=None) -> None:
     from huey.signals import SIGNAL_ENQUEUED
 
     if huey is None:
-        from huey.contrib.djhuey import HUEY as huey
+        from huey.contrib.djhuey import HUEY
+
+        huey = HUEY
     if huey in _connected:
         return
     _connected.add(huey)

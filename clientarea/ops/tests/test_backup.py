@@ -73,7 +73,7 @@ def site(settings, tmp_path):
     return tmp_path
 
 
-def signed_documents() -> dict[str, tuple[bytes, bytes, bytes]]:
+def signed_documents() -> dict[str | None, tuple[bytes, bytes, bytes]]:
     return {
         number: (bytes(xml), bytes(attached), bytes(pdf))
         for number, xml, attached, pdf in Invoice.objects.values_list(
@@ -100,7 +100,13 @@ def wipe_database() -> None:
 
 def members(archive: Path) -> dict[str, bytes]:
     with tarfile.open(archive, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+        return {m.name: read(tar, m) for m in tar.getmembers() if m.isfile()}
+
+
+def read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    assert handle is not None
+    return handle.read()
 
 
 def repack(archive: Path, target: Path, change) -> Path:
