@@ -47,6 +47,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 FORMAT_VERSION = 1
 ARCHIVE_PREFIX = "clientarea-backup-"
@@ -216,9 +217,12 @@ def pg_tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
         raise BackupError(
-            f"{name} was not found on PATH. Install the PostgreSQL client of the server's major "
-            f"version (Debian: postgresql-client-NN) or put its bin directory first on PATH "
-            f"(e.g. /usr/lib/postgresql/NN/bin)."
+            _(
+                "%(tool)s was not found on PATH. Install the PostgreSQL client of the server's "
+                "major version (Debian: postgresql-client-NN) or put its bin directory first on "
+                "PATH (e.g. /usr/lib/postgresql/NN/bin)."
+            )
+            % {"tool": name}
         )
     return found
 
@@ -228,7 +232,10 @@ def _run(command: list[str], env: dict[str, str]) -> None:
     if done.returncode != 0:
         tool = Path(command[0]).name
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise BackupError(f"{tool} failed: {' / '.join(detail[-5:]) or done.returncode}")
+        raise BackupError(
+            _("%(tool)s failed: %(detail)s")
+            % {"tool": tool, "detail": " / ".join(detail[-5:]) or done.returncode}
+        )
 
 
 def _postgres_dump(destination: Path) -> tuple[dict[str, int], dict[str, list[str]]]:
@@ -290,7 +297,9 @@ def create_backup(
     now = timezone.now()
     vendor = connection.vendor
     if vendor not in {"sqlite", "postgresql"}:
-        raise BackupError(f"Backups support SQLite and PostgreSQL, not {vendor}.")
+        raise BackupError(
+            _("Backups support SQLite and PostgreSQL, not %(vendor)s.") % {"vendor": vendor}
+        )
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".backup-") as work:
         staging = Path(work) / "staging"
         (staging / "database").mkdir(parents=True)
@@ -362,22 +371,28 @@ class CheckedArchive:
 
 def _unpack(archive: Path, folder: Path) -> None:
     if not archive.is_file():
-        raise BackupError(f"{archive}: no such file.")
+        raise BackupError(_("%(archive)s: no such file.") % {"archive": archive})
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar.getmembers():
                 if not (member.isfile() or member.isdir()):
                     raise BackupError(
-                        f"{archive.name} holds {member.name!r}, which is not a plain file: "
-                        "not an archive made by `clientarea backup`."
+                        _(
+                            "%(archive)s holds %(member)s, which is not a plain file: not an "
+                            "archive made by `clientarea backup`. Nothing was restored."
+                        )
+                        % {"archive": archive.name, "member": member.name}
                     )
             tar.extractall(folder, filter="data")
     except BackupError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise BackupError(
-            f"{archive.name} cannot be read ({exc}): the archive is damaged or incomplete. "
-            "Nothing was restored."
+            _(
+                "%(archive)s cannot be read (%(error)s): the archive is damaged or incomplete. "
+                "Nothing was restored."
+            )
+            % {"archive": archive.name, "error": exc}
         ) from exc
 
 
@@ -392,42 +407,71 @@ def check_archive(archive: Path, folder: Path) -> CheckedArchive:
         migrations = database["migrations"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BackupError(
-            f"{archive.name} has no readable manifest ({exc}): not an archive made by "
-            "`clientarea backup`, or a damaged one. Nothing was restored."
+            _(
+                "%(archive)s has no readable manifest (%(error)s): not an archive made by "
+                "`clientarea backup`, or a damaged one. Nothing was restored."
+            )
+            % {"archive": archive.name, "error": exc}
         ) from exc
     if manifest.get("format") != FORMAT_VERSION:
         raise BackupError(
-            f"{archive.name} is in backup format {manifest.get('format')!r}; this version reads "
-            f"format {FORMAT_VERSION}. Nothing was restored."
+            _(
+                "%(archive)s is in backup format %(format)s; this version reads format "
+                "%(expected)s. Nothing was restored."
+            )
+            % {
+                "archive": archive.name,
+                "format": manifest.get("format"),
+                "expected": FORMAT_VERSION,
+            }
         )
     if not isinstance(files, dict) or not isinstance(tables, dict) or db_member not in files:
-        raise BackupError(f"{archive.name}: the manifest is incomplete. Nothing was restored.")
+        raise BackupError(
+            _("%(archive)s: the manifest is incomplete. Nothing was restored.")
+            % {"archive": archive.name}
+        )
     found = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
     found.discard(MANIFEST)
     if found != set(files):
         missing, extra = sorted(set(files) - found), sorted(found - set(files))
         raise BackupError(
-            f"{archive.name} does not match its manifest (missing: {missing or '-'}; not listed: "
-            f"{extra or '-'}). Nothing was restored."
+            _(
+                "%(archive)s does not match its manifest (missing: %(missing)s; not listed: "
+                "%(extra)s). Nothing was restored."
+            )
+            % {
+                "archive": archive.name,
+                "missing": ", ".join(missing) or "-",
+                "extra": ", ".join(extra) or "-",
+            }
         )
     for member, expected in sorted(files.items()):
         path = folder / member
         if path.stat().st_size != expected.get("size") or sha256_of(path) != expected.get("sha256"):
             raise BackupError(
-                f"{archive.name}: {member} does not match its SHA-256 in the manifest: the "
-                "archive is damaged or was altered. Nothing was restored."
+                _(
+                    "%(archive)s: %(member)s does not match its SHA-256 in the manifest: the "
+                    "archive is damaged or was altered. Nothing was restored."
+                )
+                % {"archive": archive.name, "member": member}
             )
     if vendor != connection.vendor:
         raise BackupError(
-            f"{archive.name} is a {vendor} backup and this database is {connection.vendor}. "
-            "Restore it into a database of the same kind. Nothing was restored."
+            _(
+                "%(archive)s is a %(vendor)s backup and this database is %(current)s. Restore "
+                "it into a database of the same kind. Nothing was restored."
+            )
+            % {"archive": archive.name, "vendor": vendor, "current": connection.vendor}
         )
     unknown = _unknown_migrations(migrations)
     if unknown:
         raise BackupError(
-            f"{archive.name} was made by a newer version of ClientArea (migrations this code "
-            f"does not have: {', '.join(unknown[:5])}). Install that version first. "
-            "Nothing was restored."
+            _(
+                "%(archive)s was made by a newer version of ClientArea (migrations this code "
+                "does not have: %(migrations)s). Install that version first. Nothing was "
+                "restored."
+            )
+            % {"archive": archive.name, "migrations": ", ".join(unknown[:5])}
         )
     return CheckedArchive(folder=folder, manifest=manifest)
 
@@ -473,8 +517,11 @@ def _sqlite_restore(source: Path) -> None:
         origin.backup(connection.connection)
     except sqlite3.Error as exc:
         raise BackupError(
-            f"The database could not be replaced ({exc}). Stop the web and worker processes "
-            "and try again."
+            _(
+                "The database could not be replaced (%(error)s). Stop the web and worker "
+                "processes and try again."
+            )
+            % {"error": exc}
         ) from exc
     finally:
         origin.close()
@@ -507,7 +554,7 @@ def _restore_files(checked: CheckedArchive) -> tuple[int, list[str]]:
             if not _is_within(target, root):
                 continue
         else:
-            notes.append(f"{member}: unknown place, not restored")
+            notes.append(_("%(member)s: unknown place, not restored") % {"member": member})
             continue
         _put(checked.folder / member, target)
         restored += 1
@@ -532,16 +579,22 @@ def _restore_secrets(checked: CheckedArchive) -> list[str]:
         key_file = var / "secret_key"
         source = checked.folder / SECRET_KEY_MEMBER
         if key_file.is_file() and key_file.read_bytes() != source.read_bytes():
-            notes.append(f"{key_file} exists and differs from the archive's: kept the existing one")
+            notes.append(
+                _("%(path)s exists and differs from the archive's: kept the existing one")
+                % {"path": key_file}
+            )
         else:
             _put(source, key_file, mode=0o600)
-            notes.append(f"secret key restored to {key_file}")
+            notes.append(_("Secret key restored to %(path)s.") % {"path": key_file})
     if SECRETS_ENV_MEMBER in files:
         target = var / "restored-secrets.env"
         _put(checked.folder / SECRETS_ENV_MEMBER, target, mode=0o600)
         notes.append(
-            f"SECRET_KEY and EINVOICE_CERT_PASSWORD written to {target}: move them into the "
-            "service's environment and delete that file"
+            _(
+                "SECRET_KEY and EINVOICE_CERT_PASSWORD written to %(path)s: move them into the "
+                "service's environment and delete that file."
+            )
+            % {"path": target}
         )
     return notes
 
@@ -568,8 +621,12 @@ def restore_backup(*, archive: Path, force: bool = False) -> RestoreResult:
         if occupied and not force:
             sample = ", ".join(f"{table} ({n})" for table, n in list(occupied.items())[:3])
             raise BackupError(
-                f"This database already holds data ({sample}...). Restoring would replace it: "
-                "use --force to do so, or restore into an empty database. Nothing was restored."
+                _(
+                    "This database already holds data (%(tables)s...). Restoring would replace "
+                    "it: use --force to do so, or restore into an empty database. Nothing was "
+                    "restored."
+                )
+                % {"tables": sample}
             )
         database = checked.manifest["database"]
         source = folder / database["file"]

@@ -18,7 +18,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientarea.billing import services as billing
 from clientarea.catalog.models import Product, ProductPrice
@@ -31,6 +31,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "backup-test-signing-key-do-not-leak-0123456789"
 CERT_PASSWORD = "backup-test-cert-password"
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages are matched in English; one test checks the Spanish ones."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -182,9 +189,11 @@ def test_restore_refuses_a_database_that_holds_data_unless_forced(site):
         backup.restore_backup(archive=result.path)
     assert backup.current_counts() == counts
 
-    with pytest.raises(CommandError) as refused:
+    with translation.override("es-co"), pytest.raises(CommandError) as refused:
         call_command("restore", str(result.path))
     assert refused.value.returncode == 2
+    assert "Esta base de datos ya tiene datos" in str(refused.value)
+    assert "use --force" in str(refused.value)
 
     restored = backup.restore_backup(archive=result.path, force=True)
     assert restored.verified, restored.mismatched

@@ -59,8 +59,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=1) from exc
         self.stdout.write(
             _(
-                "Backup written: %(path)s (%(size)s bytes; %(tables)s tables, %(rows)s rows, "
-                "%(files)s files)."
+                "Backup written: %(path)s (%(size)s bytes; tables: %(tables)s, rows: %(rows)s, "
+                "files: %(files)s)."
             )
             % {
                 "path": result.path,

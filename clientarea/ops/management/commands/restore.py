@@ -51,8 +51,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 _(
-                    "Restored the backup of %(created)s: %(tables)s tables (row counts checked) "
-                    "and %(files)s files. Run `clientarea migrate` if this version is newer."
+                    "Restored the backup of %(created)s: tables: %(tables)s (row counts checked), "
+                    "files: %(files)s. Run `clientarea migrate` if this version is newer."
                 )
                 % {"created": result.created_at, "tables": result.tables, "files": result.files}
             )
