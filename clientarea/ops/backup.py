@@ -287,13 +287,14 @@ def prune(*, output_dir: Path, keep: int) -> list[Path]:
 def create_backup(
     *, output_dir: Path, include_secrets: bool = False, keep: int | None = None
 ) -> BackupResult:
-    """Write one archive into ``output_dir`` (created, mode 0700) and return what it holds.
+    """Write one archive into ``output_dir`` (created with mode 0700 if missing) and return what
+    it holds.
 
     The archive appears only once complete (written under a temporary name, then renamed), with
     mode 0600: it holds every customer's data.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    output_dir.chmod(0o700)
+    if not output_dir.is_dir():
+        output_dir.mkdir(mode=0o700, parents=True)
     now = timezone.now()
     vendor = connection.vendor
     if vendor not in {"sqlite", "postgresql"}:

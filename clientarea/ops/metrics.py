@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from prometheus_client import (
@@ -59,10 +60,11 @@ RESPONSES = Counter(
 
 
 def view_label(request: HttpRequest) -> str:
-    """The URL pattern's name (bounded), never the path (unbounded): ``unmatched`` for a 404."""
+    """The URL pattern's name (bounded), never the path (unbounded): ``static`` for static files
+    (served before URL resolution), ``unmatched`` for a 404."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return "unmatched"
+        return "static" if request.path.startswith(settings.STATIC_URL) else "unmatched"
     return match.view_name or "unnamed"
 
 

@@ -283,3 +283,11 @@ def test_backup_command_keeps_the_newest_archives(site, capsys):
     (out / "unrelated.txt").write_text("not ours")
     backup.prune(output_dir=out, keep=1)
     assert sorted(p.name for p in out.iterdir()) == [archives[-1], "unrelated.txt"]
+
+
+def test_a_backup_that_cannot_be_written_is_a_clear_error(site):
+    not_a_folder = site / "backups"
+    not_a_folder.write_text("a file where the folder should be")
+    with pytest.raises(CommandError, match="The backup could not be written") as failed:
+        call_command("backup", "--output", str(not_a_folder))
+    assert failed.value.returncode == 1

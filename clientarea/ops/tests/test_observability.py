@@ -247,6 +247,14 @@ def test_metrics_observe_request_latency_by_view_and_method(client, scrape):
     assert m['clientarea_http_responses_total{method="GET",status="404",view="unmatched"}'] >= 1
 
 
+def test_static_files_are_one_label_not_one_per_path(rf):
+    from clientarea.ops.metrics import view_label
+
+    assert view_label(rf.get("/static/css/app.css")) == "static"
+    assert view_label(rf.get("/static/js/x.js")) == "static"
+    assert view_label(rf.get("/wp-login.php")) == "unmatched"
+
+
 @pytest.mark.django_db
 def test_a_scrape_answers_when_the_database_does_not(scrape, caplog):
     with mock.patch(

@@ -57,6 +57,10 @@ class Command(BaseCommand):
             )
         except backup.BackupError as exc:
             raise CommandError(str(exc), returncode=1) from exc
+        except OSError as exc:  # a full disk, a folder we may not write to
+            raise CommandError(
+                _("The backup could not be written: %(error)s") % {"error": exc}, returncode=1
+            ) from exc
         self.stdout.write(
             _(
                 "Backup written: %(path)s (%(size)s bytes; tables: %(tables)s, rows: %(rows)s, "

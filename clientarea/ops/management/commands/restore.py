@@ -34,6 +34,12 @@ class Command(BaseCommand):
             result = backup.restore_backup(archive=options["archive"], force=options["force"])
         except backup.BackupError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        except (
+            OSError
+        ) as exc:  # e.g. no room to unpack the archive, or a folder we may not write to
+            raise CommandError(
+                _("The restore stopped: %(error)s") % {"error": exc}, returncode=1
+            ) from exc
         for note in result.notes:
             self.stdout.write(note)
         if not result.verified:
