@@ -280,9 +280,10 @@ def test_backup_command_keeps_the_newest_archives(site, capsys):
     archives = sorted(p.name for p in out.iterdir())
     assert len(archives) == 2 and all(backup.ARCHIVE_NAME.fullmatch(n) for n in archives)
     assert "clientarea-backup-" in printed
+    newest = max(out.iterdir(), key=lambda p: p.stat().st_mtime).name
     (out / "unrelated.txt").write_text("not ours")
     backup.prune(output_dir=out, keep=1)
-    assert sorted(p.name for p in out.iterdir()) == [archives[-1], "unrelated.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [newest, "unrelated.txt"]
 
 
 def test_a_backup_that_cannot_be_written_is_a_clear_error(site):
