@@ -105,3 +105,13 @@ def _every_invoice_made_by_a_test_is_valid(request):
         assert ubl.invoice_cufe(validation._parse(signed)) == cufe, (
             f"invoice {number}: CUFE differs from the one fixed at payment"
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters start at zero in every test (a Redis cache outlives the test database)."""
+    yield
+    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        from django.core.cache import cache
+
+        cache.clear()

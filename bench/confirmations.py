@@ -69,8 +69,11 @@ def configure(args: argparse.Namespace) -> str | None:
 
 
 STAGES = {
-    "endpoint: verify + store in the inbox + commit": ("clientarea.payments.services", "_accept"),
-    "worker: apply one message (total)": ("clientarea.payments.services", "apply_message"),
+    "endpoint: verify + store in the inbox + commit": (
+        "clientarea.payments.services.inbox",
+        "_accept",
+    ),
+    "worker: apply one message (total)": ("clientarea.payments.services.inbox", "apply_message"),
     "billing: mark_order_paid (inside apply)": ("clientarea.billing.services", "mark_order_paid"),
     "einvoice: allocate invoice (inside mark_order_paid)": (
         "clientarea.billing.services",
@@ -149,7 +152,7 @@ def prepare(n: int) -> list:
     )
     customers = []
     for i in range(50):
-        user, created = User.objects.get_or_create(email=f"bench{i}@example.com")
+        user, _created = User.objects.get_or_create(email=f"bench{i}@example.com")
         customer = Customer.objects.filter(user=user).first() or Customer.objects.create(
             user=user,
             first_name="Bench",

@@ -120,7 +120,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "huey.contrib.djhuey",
-    "axes",
+    "clientarea.accounts.axes_app.AxesConfig",  # django-axes, with a translatable name
     "csp",
     "clientarea.lib",
     "clientarea.accounts",
@@ -243,15 +243,42 @@ LOGOUT_REDIRECT_URL = "home"
 ACCESS_CODE_LENGTH = envint("ACCESS_CODE_LENGTH", 14)
 PASSWORD_RESET_TIMEOUT = envint("LOGIN_LINK_TIMEOUT_SECONDS", 3600)
 
-# Brute force protection (django-axes): per account and per IP.
+# --- Client address, login lockout (django-axes) and rate limits (accounts security) ---
+# Proxies of our own in front (each appends to X-Forwarded-For); clientarea.lib.http.client_ip
+# is the one function that reads it, for the audit log, axes and the rate limits alike.
+PROXY_COUNT = envint("PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "clientarea.lib.http.client_ip"
+# Failures are counted per account and per address. A success clears only the failures of
+# that account from that address (accounts.services.clear_login_failures), never another
+# account's failures from the same address, so axes' own reset-on-success stays off.
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = False
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "clientarea.accounts.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "clientarea.accounts.views.lockout"
-AXES_IPWARE_PROXY_COUNT = envint("PROXY_COUNT", 0) or None
 AXES_ENABLED = envbool("AXES_ENABLED", True)
+# Throttling of the public forms (forgot-code, registration, help-center votes and search:
+# clientarea.lib.ratelimit, django-ratelimit) counts in the default cache: Redis when REDIS_URL
+# is set, otherwise a database table every process shares (created by a migration).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": envstr("HUEY_NAME", "clientarea"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "clientarea_cache",
+        }
+    }
+RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
+RATELIMIT_CACHE_PREFIX = "rl:"
 
 # --- Internationalisation ----------------------------------------------------------
 LANGUAGE_CODE = "es-co"
@@ -465,3 +492,12 @@ LOGGING = {
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- DIAN validation web service (client: clientarea.einvoice.dian) ------------------------
+# "habilitacion" (DIAN's test environment) or "production": picks DIAN's endpoint.
+EINVOICE_ENVIRONMENT = envstr("EINVOICE_ENVIRONMENT", "habilitacion")
+# Empty: the local DIAN simulator (SITE_URL + /sandbox/dian/WcfDianCustomerServices.svc) when
+# DIAN_SANDBOX is on, else DIAN's URL for EINVOICE_ENVIRONMENT (clientarea.einvoice.dian.transmitter).
+DIAN_WS_URL = envstr("DIAN_WS_URL")
+# Seconds to wait for DIAN's answer (connection and each read); DIAN itself gives up after 59 s.
+DIAN_WS_TIMEOUT = float(envstr("DIAN_WS_TIMEOUT", "65"))

@@ -18,7 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("clientarea/", include("clientarea.portal.urls")),
     path("clientarea/services/", include("clientarea.portal.services_urls")),
-    path("clientarea/billing/", include("clientarea.billing.urls")),
+    path("clientarea/billing/", include("clientarea.portal.billing_urls")),
     path("clientarea/invoices/", include("clientarea.einvoice.urls")),
     path("payments/", include("clientarea.payments.urls")),
     path("help/", include("clientarea.helpcenter.urls")),

@@ -10,9 +10,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import services
-from clientarea.accounts.audit import client_ip
 from clientarea.accounts.forms import IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
+from clientarea.lib.http import client_ip
 
 
 @admin.register(User)
@@ -77,10 +77,10 @@ class CustomerChangeForm(forms.ModelForm):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = [
-        "display_name",
+        "name_column",
         "email_link",
-        "document_display",
-        "municipality_label",
+        "document_column",
+        "municipality_column",
         "created_at",
     ]
     search_fields = [
@@ -96,9 +96,21 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "created_at", "updated_at"]
     actions = ["send_new_access_code"]
 
-    def get_form(self, request, obj=None, **kwargs):
+    @admin.display(description=_("name"))
+    def name_column(self, obj: Customer) -> str:
+        return obj.display_name
+
+    @admin.display(description=_("document"))
+    def document_column(self, obj: Customer) -> str:
+        return obj.document_display
+
+    @admin.display(description=_("municipality"))
+    def municipality_column(self, obj: Customer) -> str:
+        return obj.municipality_label
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = CustomerAddForm if obj is None else CustomerChangeForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -151,9 +163,13 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(ProviderProfile)
 class ProviderProfileAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "nit_display", "email", "phone"]
+    list_display = ["__str__", "nit_column", "email", "phone"]
     # "conexcol.example" is read as https://conexcol.example (Django 6's default, chosen explicitly).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description=_("NIT"))
+    def nit_column(self, obj: ProviderProfile) -> str:
+        return obj.nit_display
 
     def has_add_permission(self, request):
         return not ProviderProfile.objects.exists()
@@ -164,10 +180,15 @@ class ProviderProfileAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "target", "actor", "customer", "ip_address"]
+    list_display = ["created_at", "action", "target", "actor", "customer_column", "ip_address"]
     list_filter = ["action"]
     search_fields = ["target", "action", "customer__document_number"]
     date_hierarchy = "created_at"
+    list_select_related = ["actor", "customer"]
+
+    @admin.display(description=_("customer"), ordering="customer")
+    def customer_column(self, obj: AuditEvent):
+        return obj.customer or "—"
 
     def has_add_permission(self, request):
         return False

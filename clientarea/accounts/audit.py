@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from clientarea.accounts.models import AuditEvent
+from clientarea.lib.http import client_ip
+
+__all__ = ["client_ip", "record"]
 
 
 def record(
@@ -24,7 +27,3 @@ def record(
         changes=changes or {},
         ip_address=ip,
     )
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None

@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 
 from clientarea.accounts.models import User
-from clientarea.accounts.services import normalize_access_code
+from clientarea.accounts.services import login_username, normalize_access_code
+
+
+def axes_username(request, credentials: dict | None) -> str:
+    """The username django-axes counts failures under: ``Ana@X`` and ``ana@x`` are one account."""
+    return login_username((credentials or {}).get("username"))
 
 
 class EmailAccessCodeBackend(ModelBackend):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from clientarea.accounts.models import Customer, ProviderProfile, User
 
 DEMO_ACCESS_CODE = "DEMO-CODE-7777"  # demo only: real codes are random and emailed
-DEMO_STAFF_PASSWORD = "conexcol-staff-2026"
+DEMO_STAFF_PASSWORD = "conexcol-staff-2026"  # noqa: S105 (demo only, published in the README)
 DEMO_LOGINS = (
     ("Customer (natural)", "ana@cliente.example", DEMO_ACCESS_CODE),
     ("Customer (company)", "compras@tiendaandina.example", DEMO_ACCESS_CODE),
@@ -68,6 +68,7 @@ def load(stdout) -> None:
             municipality_code="05001",
             fiscal_responsibilities="O-13;O-23",
             support_hours="Lunes a viernes 7:00–19:00, sábados 8:00–13:00",
+            support_hours_en="Monday to Friday 7:00–19:00, Saturday 8:00–13:00",
         )
         stdout.write("  provider profile: Conexcol")
     if not User.objects.filter(email="soporte@conexcol.example").exists():

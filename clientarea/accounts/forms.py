@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
@@ -22,13 +24,14 @@ def municipality_field(required: bool = True) -> forms.ChoiceField:
     return forms.ChoiceField(
         label=_("Municipality"),
         required=required,
-        choices=lambda: [("", _("Choose your municipality"))] + codelists.municipality_choices(),
+        choices=lambda: [("", _("Choose your municipality")), *codelists.municipality_choices()],
     )
 
 
-class IdentityCleanMixin:
-    def clean(self):
-        data = super().clean()
+class IdentityCleanMixin(forms.BaseForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         errors = validate_identity(
             person_type=data.get("person_type", ""),
             document_type=data.get("document_type", ""),
@@ -74,23 +77,25 @@ class RegistrationForm(IdentityCleanMixin, forms.Form):
         required=False,
         help_text=_("Only for NIT: the digit after the dash."),
     )
+    # Required for one person type only (checked in clean()); the page shows each only for its
+    # type, so where it is shown it is required: the `required` attribute says so.
     first_name = forms.CharField(
         label=_("First names"),
         max_length=100,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        widget=forms.TextInput(attrs={"autocomplete": "given-name", "required": True}),
     )
     last_name = forms.CharField(
         label=_("Last names"),
         max_length=100,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+        widget=forms.TextInput(attrs={"autocomplete": "family-name", "required": True}),
     )
     legal_name = forms.CharField(
         label=_("Company legal name"),
         max_length=200,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+        widget=forms.TextInput(attrs={"autocomplete": "organization", "required": True}),
     )
     trade_name = forms.CharField(label=_("Trade name"), max_length=200, required=False)
     phone = forms.CharField(
@@ -109,8 +114,25 @@ class RegistrationForm(IdentityCleanMixin, forms.Form):
         label=_("I accept the terms of service and the personal data policy.")
     )
 
+    #: Fields that belong to one person type only (the others are emptied on submit).
+    NATURAL_ONLY = ("first_name", "last_name")
+    COMPANY_ONLY = ("legal_name",)
+    #: Fields the page marks as required: always required, or required for the type shown.
+    CONDITIONALLY_REQUIRED = NATURAL_ONLY + COMPANY_ONLY
+
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        # A value typed in a field of the other person type (hidden on the page) is dropped.
+        person_type = data.get("person_type")
+        others = self.COMPANY_ONLY if person_type == PersonType.NATURAL else self.NATURAL_ONLY
+        if person_type in PersonType.values:
+            for name in others:
+                data[name] = ""
+        return data
 
 
 class LoginForm(AuthenticationForm):
@@ -215,8 +237,9 @@ class ChangePasswordForm(forms.Form):
             raise forms.ValidationError(_("This is not your current access code or password."))
         return value
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("new_password") and data.get("new_password") != data.get("confirm"):
             self.add_error("confirm", _("The two passwords do not match."))
         elif data.get("new_password"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar, cast
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -10,11 +12,15 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib import codelists, nit
 
+if TYPE_CHECKING:
+    from django.db.models import Field
+    from django_stubs_ext import StrOrPromise
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def get_by_natural_key(self, username: str) -> User:
+    def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email__iexact=username)
 
     def create_user(self, email: str, password: str | None = None, **extra) -> User:
@@ -43,11 +49,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         verbose_name = _("user")
@@ -164,9 +170,9 @@ class TaxIdentity(models.Model):
 
 def validate_identity(
     *, person_type: str, document_type: str, document_number: str, check_digit: str
-) -> dict[str, str]:
+) -> dict[str, StrOrPromise]:
     """Field errors for a document number and NIT check digit, by DIAN document type."""
-    errors: dict[str, str] = {}
+    errors: dict[str, StrOrPromise] = {}
     number = (document_number or "").strip()
     if document_type in (DocumentType.CC, DocumentType.NIT):
         if not number.isdigit():
@@ -188,11 +194,10 @@ def validate_identity(
     elif document_type == DocumentType.CE:
         if not number.isalnum() or not 3 <= len(number) <= 12:
             errors["document_number"] = _("A cédula de extranjería has 3 to 12 letters or digits.")
-    elif document_type in (DocumentType.PASSPORT, DocumentType.FOREIGN):
-        if not number.isalnum() or not 4 <= len(number) <= 20:
-            errors["document_number"] = _(
-                "Use 4 to 20 letters or digits, without spaces or symbols."
-            )
+    elif document_type in (DocumentType.PASSPORT, DocumentType.FOREIGN) and (
+        not number.isalnum() or not 4 <= len(number) <= 20
+    ):
+        errors["document_number"] = _("Use 4 to 20 letters or digits, without spaces or symbols.")
     if document_type != DocumentType.NIT and check_digit:
         errors["check_digit"] = _("The check digit applies only to a NIT.")
     if person_type == PersonType.JURIDICA and document_type != DocumentType.NIT:
@@ -237,7 +242,7 @@ class Customer(TaxIdentity):
 
     def clean(self) -> None:
         super().clean()
-        errors: dict[str, str] = {}
+        errors: dict[str, StrOrPromise] = {}
         if self.person_type == PersonType.JURIDICA and not self.legal_name.strip():
             errors["legal_name"] = _("Enter the company's legal name.")
         if self.person_type == PersonType.NATURAL and not (
@@ -249,14 +254,19 @@ class Customer(TaxIdentity):
         if errors:
             raise ValidationError(errors)
 
+    @classmethod
+    def _label(cls, name: str) -> str:
+        field = cast("Field", cls._meta.get_field(name))  # these names are concrete fields
+        return str(field.verbose_name)
+
     def missing_invoice_fields(self) -> list[str]:
         """Labels of the fields an electronic invoice needs that are still empty."""
         missing = []
-        for field in ("document_number", "address", "municipality_code", "phone"):
-            if not getattr(self, field):
-                missing.append(str(self._meta.get_field(field).verbose_name))
+        for name in ("document_number", "address", "municipality_code", "phone"):
+            if not getattr(self, name):
+                missing.append(self._label(name))
         if self.document_type == DocumentType.NIT and not self.check_digit:
-            missing.append(str(self._meta.get_field("check_digit").verbose_name))
+            missing.append(self._label("check_digit"))
         return missing
 
 
@@ -267,7 +277,15 @@ class ProviderProfile(TaxIdentity):
     email = models.EmailField(_("email"))
     website = models.URLField(_("website"), blank=True)
     logo = models.ImageField(_("logo"), upload_to="provider/", blank=True)
-    support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+    support_hours = models.CharField(
+        _("support hours"), max_length=200, blank=True, help_text=_("In Spanish.")
+    )
+    support_hours_en = models.CharField(
+        _("support hours (English)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to visitors reading in English; empty: the Spanish text is shown."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -276,6 +294,14 @@ class ProviderProfile(TaxIdentity):
 
     def __str__(self) -> str:
         return self.trade_name or self.legal_name
+
+    @property
+    def support_hours_display(self) -> str:
+        """The support hours in the page's language (English when given, else the Spanish text)."""
+        from django.utils import translation
+
+        english = (translation.get_language() or "").startswith("en")
+        return (self.support_hours_en if english else "") or self.support_hours
 
     @property
     def nit_display(self) -> str:

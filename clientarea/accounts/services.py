@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from axes.utils import reset as reset_axes_attempts
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
@@ -57,6 +58,23 @@ def normalize_access_code(value: str) -> str:
     return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
 
 
+def login_username(value: str | None) -> str:
+    """The form in which a typed login email is counted for the lockout: trimmed, lower case."""
+    return (value or "").strip().lower()
+
+
+def clear_login_failures(*, username: str, ip: str | None) -> int:
+    """After a successful login: forget this account's failures from this address only.
+
+    Failures against other accounts from the same address, and failures against this
+    account from other addresses, keep counting (an attacker cannot wash away guesses
+    at someone else's code by logging in to an account of their own).
+    """
+    if not ip or not username:
+        return 0
+    return reset_axes_attempts(ip=ip, username=login_username(username))
+
+
 @dataclass(frozen=True)
 class CustomerData:
     email: str
@@ -89,11 +107,85 @@ def _send_access_code_email(*, customer: Customer, code: str, reason: str) -> No
         customer=customer,
         context={
             "customer": customer,
-            "code": code,
             "reason": reason,
             "login_url": settings.SITE_URL + reverse("accounts:login"),
         },
+        secrets={"code": code},
     )
+
+
+def _document_number(data: CustomerData) -> str:
+    return (
+        nit.clean_number(data.document_number)
+        if data.document_type in (DocumentType.CC, DocumentType.NIT)
+        else data.document_number.strip().upper()
+    )
+
+
+def _hash_like_a_new_code() -> None:
+    """Spend what hashing a new access code costs (the slowest step of a real registration), so
+    the time a registration takes does not tell whether the email or document exists."""
+    User().set_password(generate_access_code())
+
+
+def _notify_registration_attempt(*, user: User, reason: str, ip: str | None) -> None:
+    """Tell the owner of an existing account that someone tried to register with its details."""
+    customer = getattr(user, "customer", None)
+    audit.record(
+        action="customer.registration_attempt",
+        customer=customer,
+        target=user.email,
+        changes={"matched": reason},
+        ip=ip,
+    )
+    queue_email(
+        to=user.email,
+        template="registration_attempt",
+        customer=customer,
+        context={
+            "name": customer.display_name if customer else user.get_full_name(),
+            "reason": reason,
+            "login_url": settings.SITE_URL + reverse("accounts:login"),
+            "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
+        },
+    )
+
+
+@transaction.atomic
+def request_registration(*, data: CustomerData, ip: str | None = None) -> None:
+    """Public registration: the same outcome for the person whatever already exists.
+
+    A new email and document: the customer is created and gets the "New Access Code" email
+    (``register_customer``). An email already registered: nothing is created; its owner is
+    told that someone tried to register with it. A document already registered with another
+    email: nothing is created; the owner is told, and the address typed gets an email
+    explaining that the document already has an account. The page shown is the same in
+    every case ("check your email"), so it tells nothing about who is a customer.
+    """
+    email = data.email.strip().lower()
+    existing = User.objects.filter(email__iexact=email).select_related("customer").first()
+    if existing is not None:
+        _hash_like_a_new_code()
+        _notify_registration_attempt(user=existing, reason="email", ip=ip)
+        return
+    owner = (
+        Customer.objects.filter(
+            document_type=data.document_type, document_number=_document_number(data)
+        )
+        .select_related("user")
+        .first()
+    )
+    if owner is not None:
+        _hash_like_a_new_code()
+        _notify_registration_attempt(user=owner.user, reason="document", ip=ip)
+        queue_email(
+            to=email,
+            template="registration_refused",
+            language=data.preferred_language,
+            context={"forgot_url": settings.SITE_URL + reverse("accounts:forgot")},
+        )
+        return
+    register_customer(data=data, ip=ip)
 
 
 @transaction.atomic
@@ -113,11 +205,7 @@ def register_customer(
                 )
             }
         )
-    number = (
-        nit.clean_number(data.document_number)
-        if data.document_type in (DocumentType.CC, DocumentType.NIT)
-        else data.document_number.strip().upper()
-    )
+    number = _document_number(data)
     dv = data.check_digit.strip()
     if data.document_type == DocumentType.NIT and not dv:
         dv = nit.check_digit(number) if number.isdigit() else ""
@@ -196,7 +284,7 @@ def request_login_link(*, email: str, ip: str | None = None) -> None:
         .first()
     )
     customer = getattr(user, "customer", None) if user else None
-    if customer is None:
+    if user is None or customer is None:
         logger.info("login link requested for an unknown email")
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
@@ -212,11 +300,8 @@ def request_login_link(*, email: str, ip: str | None = None) -> None:
             to=user.email,
             template="login_link",
             customer=customer,
-            context={
-                "customer": customer,
-                "link": link,
-                "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
-            },
+            context={"customer": customer, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
+            secrets={"link": link},
         )
 
 

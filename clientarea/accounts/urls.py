@@ -8,6 +8,7 @@ app_name = "accounts"
 urlpatterns = [
     path("register/", views.register, name="register"),
     path("register/done/", views.registered, name="registered"),
+    path("terms/", views.terms, name="terms"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("forgot/", views.forgot, name="forgot"),

@@ -15,8 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from clientarea.accounts import selectors, services
-from clientarea.accounts.audit import client_ip
+from clientarea.accounts import selectors, services, tasks
 from clientarea.accounts.forms import (
     ChangePasswordForm,
     ForgotForm,
@@ -24,7 +23,21 @@ from clientarea.accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
+from clientarea.accounts.models import User
+from clientarea.lib.http import client_ip
+from clientarea.lib.ratelimit import Limit, by_ip, by_post_field, throttle
 from clientarea.notifications.models import OutgoingEmail
+
+
+class AuthenticatedRequest(HttpRequest):
+    """For type checking only: the request a ``login_required`` view receives."""
+
+    user: User
+
+
+# Public forms that send email: a few per address and per target email (then a 429 page).
+FORGOT_LIMITS = (Limit(by_ip, "10/h"), Limit(by_post_field("email"), "3/h"))
+REGISTER_LIMITS = (Limit(by_ip, "5/h"), Limit(by_post_field("email"), "3/h"))
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -41,6 +54,7 @@ def _set_language(response: HttpResponse, language: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@throttle(group="register", limits=REGISTER_LIMITS)
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:dashboard")
@@ -51,9 +65,7 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "accept_terms"}
         try:
-            customer = services.register_customer(
-                data=services.CustomerData(**data), ip=client_ip(request)
-            )
+            services.request_registration(data=services.CustomerData(**data), ip=client_ip(request))
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for field, errors in exc.error_dict.items():
@@ -61,9 +73,14 @@ def register(request: HttpRequest) -> HttpResponse:
             else:
                 form.add_error(None, exc)
         else:
-            request.session["registered_email"] = customer.user.email
+            request.session["registered_email"] = form.cleaned_data["email"]
             return redirect("accounts:registered")
     return render(request, "accounts/register.html", {"form": form})
+
+
+def terms(request: HttpRequest) -> HttpResponse:
+    """Terms of service and the personal data policy (Ley 1581 de 2012), linked from registration."""
+    return render(request, "accounts/terms.html")
 
 
 def registered(request: HttpRequest) -> HttpResponse:
@@ -79,6 +96,9 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
+        services.clear_login_failures(
+            username=form.cleaned_data["username"], ip=client_ip(self.request)
+        )
         customer = getattr(form.get_user(), "customer", None)
         if customer is not None:
             _set_language(response, customer.preferred_language)
@@ -94,11 +114,13 @@ def lockout(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResp
 
 
 @require_http_methods(["GET", "POST"])
+@throttle(group="forgot", limits=FORGOT_LIMITS)
 def forgot(request: HttpRequest) -> HttpResponse:
     form = ForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.request_login_link(email=form.cleaned_data["email"], ip=client_ip(request))
-        # Same answer whether or not the email is registered.
+        # The same work and the same answer whether or not the email is registered: the
+        # worker looks the address up and sends the link (or nothing).
+        tasks.send_login_link(form.cleaned_data["email"], client_ip(request))
         return render(request, "accounts/forgot_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "accounts/forgot.html", {"form": form})
 
@@ -119,7 +141,7 @@ def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedRequest) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     form = ProfileForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
@@ -139,7 +161,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def change_password(request: HttpRequest) -> HttpResponse:
+def change_password(request: AuthenticatedRequest) -> HttpResponse:
     form = ChangePasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.change_password(
@@ -154,7 +176,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def email_list(request: HttpRequest) -> HttpResponse:
+def email_list(request: AuthenticatedRequest) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     page = Paginator(
         OutgoingEmail.objects.filter(customer=customer).only(
@@ -166,7 +188,7 @@ def email_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def email_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     email = get_object_or_404(
         OutgoingEmail.objects.prefetch_related("attachments"), pk=pk, customer=customer
@@ -175,7 +197,7 @@ def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def email_attachment(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+def email_attachment(request: AuthenticatedRequest, pk: int, attachment_id: int) -> HttpResponse:
     customer = selectors.customer_for_user(request.user)
     email = get_object_or_404(OutgoingEmail, pk=pk, customer=customer)
     att = email.attachments.filter(pk=attachment_id).first()

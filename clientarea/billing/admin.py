@@ -8,13 +8,16 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
-from clientarea.billing import services
-from clientarea.billing.forms import CancelOrderForm, ManualPaymentForm
+from clientarea.accounts.models import User
+from clientarea.billing import selectors, services
+from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
@@ -31,21 +34,24 @@ def _cop(field: str, label, ordering: str | None = None):
     return column
 
 
+_ITEM_FIELDS = (
+    "kind",
+    "description",
+    "service",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_price_cop",
+    "tax_rate",
+    "tax_cop",
+    "total_cop",
+)
+
+
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = [
-        "kind",
-        "description",
-        "service",
-        "period_start",
-        "period_end",
-        "quantity",
-        "unit_price_cop",
-        "tax_rate",
-        "tax_cop",
-        "total_cop",
-    ]
-    readonly_fields = fields
+    fields = _ITEM_FIELDS
+    readonly_fields = _ITEM_FIELDS
     unit_price_cop = _cop("unit_price", _("unit price"))
     tax_cop = _cop("tax_amount", _("IVA"))
     total_cop = _cop("total", _("total"))
@@ -54,13 +60,26 @@ class OrderItemInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("service__product")
 
 
+_EVENT_FIELDS = ("created_at", "kind_label", "actor", "message", "details")
+
+
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "actor", "message", "data"]
-    readonly_fields = fields
+    fields = _EVENT_FIELDS
+    readonly_fields = _EVENT_FIELDS
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=_("details"))
+    def details(self, obj: OrderEvent) -> str:
+        """The event's stored data in words, never raw JSON."""
+        return selectors.event_details_for_staff(obj) or "—"
+
+    @admin.display(description=_("kind"))
+    def kind_label(self, obj: OrderEvent) -> str:
+        """The event in words, with its code (what the logs and the database say)."""
+        return format_html("{} <code>{}</code>", obj.get_kind_display(), obj.kind)
 
 
 @admin.register(Order)
@@ -92,6 +111,7 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         ("resend", "resend_view"),
     ]
     action_form_template = "billing/admin_order_action.html"
+    change_list_template = "billing/admin_order_change_list.html"
     readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop"]
     fieldsets = (
         (
@@ -151,6 +171,65 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     # --- Custom views ----------------------------------------------------------------
 
+    def get_urls(self) -> list[URLPattern]:
+        new = path(
+            "new/",
+            self.admin_site.admin_view(self.manual_order_view),
+            name="billing_order_new",
+        )
+        return [new, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def manual_order_view(self, request: HttpRequest) -> HttpResponse:
+        """Staff bill a customer for one item outside the catalogue (a pending ODS like any other)."""
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        form = ManualOrderForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                order = services.create_manual_order(
+                    customer=data["customer"],
+                    description=data["description"],
+                    unit_price=data["unit_price"],
+                    quantity=data["quantity"],
+                    tax_treatment=data["tax_treatment"],
+                    tax_rate=data["tax_rate"],
+                    due_date=data["due_date"],
+                    reason=data["reason"],
+                    actor=request.user if isinstance(request.user, User) else None,
+                    notify=data["notify"],
+                )
+            except services.OrderStateError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    gettext("Order %(number)s created for %(customer)s.")
+                    % {"number": order.number, "customer": order.customer},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self.change_url(order))
+        return self.render_action_form(
+            request,
+            title=gettext("New service order"),
+            objects=[],
+            form=form,
+            submit=gettext("Create the order"),
+            intro=gettext(
+                "Bill a customer for one item outside the catalogue (e.g. a migration or extra support). The order is pending until it is paid, like any other."
+            ),
+        )
+
+    def _order(self, request: HttpRequest, object_id: str) -> Order:
+        order = self.get_object_or_404_for_action(request, object_id)
+        if not isinstance(order, Order):
+            raise Http404
+        return order
+
     def _refuse_final(
         self, request: HttpRequest, order: Order, target: str
     ) -> HttpResponseRedirect | None:
@@ -166,7 +245,7 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(self.change_url(order))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object_or_404_for_action(request, object_id)
+        order = self._order(request, object_id)
         refused = self._refuse_final(request, order, OrderState.CANCELLED)
         if refused:
             return refused
@@ -188,17 +267,17 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
-            title=_("Cancel order %(number)s") % {"number": order.number},
+            title=gettext("Cancel order %(number)s") % {"number": order.number},
             objects=[order],
             form=form,
-            submit=_("Cancel the order"),
-            intro=_(
+            submit=gettext("Cancel the order"),
+            intro=gettext(
                 "The order cannot be paid after this. A service that was waiting for it is cancelled too."
             ),
         )
 
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object_or_404_for_action(request, object_id)
+        order = self._order(request, object_id)
         refused = self._refuse_final(request, order, OrderState.PAID)
         if refused:
             return refused
@@ -229,17 +308,17 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
-            title=_("Register a payment for order %(number)s") % {"number": order.number},
+            title=gettext("Register a payment for order %(number)s") % {"number": order.number},
             objects=[order],
             form=form,
-            submit=_("Register the payment"),
-            intro=_(
+            submit=gettext("Register the payment"),
+            intro=gettext(
                 "Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."
             ),
         )
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object_or_404_for_action(request, object_id)
+        order = self._order(request, object_id)
         if request.method == "POST":
             services.resend_order_email(order=order, actor=request.user)
             self.message_user(
@@ -251,11 +330,11 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
-            title=_("Resend the email of order %(number)s") % {"number": order.number},
+            title=gettext("Resend the email of order %(number)s") % {"number": order.number},
             objects=[order],
             form=None,
-            submit=_("Send it again"),
-            intro=_(
+            submit=gettext("Send it again"),
+            intro=gettext(
                 "The customer receives the email for the order's current state (new order, payment received or cancellation) again."
             ),
         )
@@ -293,11 +372,11 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         orders = list(queryset.select_related("customer__user"))
         return self.render_action_form(
             request,
-            title=_("Cancel orders"),
+            title=gettext("Cancel orders"),
             objects=orders,
             form=form,
-            submit=_("Cancel the orders"),
-            intro=_(
+            submit=gettext("Cancel the orders"),
+            intro=gettext(
                 "Only pending orders can be cancelled; paid and cancelled ones are left as they are."
             ),
             action="cancel_orders",

@@ -47,7 +47,7 @@ class BillingRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "dry_run", "triggered_by"]
     date_hierarchy = "run_date"
-    fields = [
+    fields = (
         "run_date",
         "status_badge",
         "dry_run",
@@ -57,7 +57,7 @@ class BillingRunAdmin(admin.ModelAdmin):
         "duration",
         "counts_table",
         "errors_table",
-    ]
+    )
     readonly_fields = fields
     change_list_template = "billing/admin_billingrun_change_list.html"
 
@@ -98,7 +98,9 @@ class BillingRunAdmin(admin.ModelAdmin):
         from clientarea.billing.tasks import billing_run_task
 
         dry_run = request.POST.get("dry_run") == "1"
-        billing_run_task(dry_run=dry_run, triggered_by=f"staff:{request.user.email}"[:40])
+        billing_run_task(
+            dry_run=dry_run, triggered_by=f"staff:{getattr(request.user, 'email', '')}"[:40]
+        )
         message = (
             _("Dry run queued: it changes nothing. Refresh this page to see its counts.")
             if dry_run

@@ -55,7 +55,7 @@ Safety:
   email or state change, only the counts (and a BillingRun with dry_run=True).
 * Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
   batch's services and orders are in memory. Renewal orders, items, events and
-  emails are bulk-inserted per batch. See run_emails.py for the email stencil.
+  emails are inserted per batch by billing.services.create_orders. See run_emails.py for the email stencil.
 """
 
 from __future__ import annotations
@@ -88,13 +88,13 @@ from clientarea.billing.models import (
     ItemKind,
     Order,
     OrderEvent,
+    OrderEventKind,
     OrderItem,
     OrderState,
 )
 from clientarea.billing.run_emails import OrderEmailRenderer, attach_items, build_email, save_emails
-from clientarea.catalog.models import BillingCycle, Product, TaxTreatment
+from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import BOGOTA, local_now, local_today
-from clientarea.lib.money import ZERO
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import (
     Service,
@@ -230,7 +230,14 @@ def is_renewable(service: Service, rules: Rules) -> bool:
 
 def period_key(service: Service) -> str:
     """The OrderItem.period_key of a service's current period (services.period_key_for)."""
-    return f"{service.pk}:{service.next_due_date.isoformat()}"
+    return f"{service.pk}:{_due(service).isoformat()}"
+
+
+def _due(service: Service) -> dt.date:
+    """The next due date of a service the run bills (renewable services always have one)."""
+    if service.next_due_date is None:
+        raise ValueError(f"service {service.pk} has no next due date")
+    return service.next_due_date
 
 
 def candidate_customers(rules: Rules) -> QuerySet[Customer]:
@@ -595,7 +602,7 @@ def _dun_order(run: _Run, customer: Customer, order: Order) -> None:
             work = _OrderWork(order=locked, customer=customer)
             # All or nothing per order: a failing step undoes the others (no suspension
             # without its email); the next run tries again and the error is reported.
-            for action, step in steps:
+            for action, step in steps:  # noqa: B007 (action is read by the except clause below)
                 step(run, work)
                 if work.order.state != OrderState.PENDING:
                     break
@@ -705,7 +712,10 @@ def _remind(run: _Run, work: _OrderWork) -> None:
     if work.suspended_now:
         # The suspension email (number, amount, Pay now) is today's notice: one email, not two.
         OrderEvent.objects.create(
-            order=order, kind="reminder", message=key, data={"email": "service_suspended"}
+            order=order,
+            kind=OrderEventKind.REMINDER,
+            message=key,
+            data={"email": "service_suspended"},
         )
         return
     template = {"before": "order_reminder", "due": "order_due_today"}.get(key, "order_overdue")
@@ -724,7 +734,9 @@ def _remind(run: _Run, work: _OrderWork) -> None:
         "terminate_date": order.due_date + dt.timedelta(days=rules.terminate_after_days),
     }
     save_emails([build_email(customer=work.customer, template=template, context=context)])
-    OrderEvent.objects.create(order=order, kind="reminder", message=key, data={"email": template})
+    OrderEvent.objects.create(
+        order=order, kind=OrderEventKind.REMINDER, message=key, data={"email": template}
+    )
     work.counts[
         "reminders_before"
         if key == "before"
@@ -765,17 +777,6 @@ def _stored(text: Callable[[], str]) -> str:
 # --- Renewal -------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Plan:
-    """One customer's renewal order, computed before anything is written."""
-
-    customer: Customer
-    lines: list[billing.LineSpec]
-    amounts: list[billing.LineAmounts]
-    due_date: dt.date
-    language: str
-
-
 def renewal_line(
     *, service: Service, language: str, descriptions: dict[tuple[str, bool], str] | None = None
 ) -> billing.LineSpec:
@@ -790,7 +791,7 @@ def renewal_line(
                 if service.label
                 else _("%(product)s (renewal)")
             )
-    start = service.next_due_date
+    start = _due(service)
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
         description=cache[key]
@@ -806,186 +807,108 @@ def renewal_line(
     )
 
 
-def _plan(run: _Run, customer: Customer, services: list[Service]) -> _Plan:
+def _plan(run: _Run, customer: Customer, services: list[Service]) -> billing.OrderSpec:
+    """One customer's renewal order, computed before anything is written."""
     language = customer.preferred_language or settings.LANGUAGE_CODE
     lines = [
         renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services
     ]
-    due = max(min(line.period_start for line in lines), run.rules.run_date)
-    return _Plan(
+    return _spec(run, customer, lines, language)
+
+
+def _spec(
+    run: _Run, customer: Customer, lines: list[billing.LineSpec], language: str
+) -> billing.OrderSpec:
+    """Issued on the run date, due on the earliest period start but never before the run date."""
+    return billing.OrderSpec(
         customer=customer,
         lines=lines,
-        amounts=[billing.line_amounts(line) for line in lines],
-        due_date=due,
+        issue_date=run.rules.run_date,
+        due_date=max(
+            min(line.period_start or run.rules.run_date for line in lines), run.rules.run_date
+        ),
+        reason=RENEWAL_REASON,
         language=language,
     )
 
 
+def _create(run: _Run, specs: list[billing.OrderSpec]) -> list[Order]:
+    return billing.create_orders(
+        specs=specs, provider=run.provider, renderer=run.renderer, pay_url=run.pay_url
+    )
+
+
 def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
-    plans: list[_Plan] = []
+    specs: list[billing.OrderSpec] = []
     for customer, services in due:
         try:
-            plans.append(_plan(run, customer, services))
+            specs.append(_plan(run, customer, services))
         except Exception as exc:
             run.fail(customer.pk, "renew", exc)
-    if not plans:
+    if not specs:
         return
     try:
         with transaction.atomic():
-            emails = _insert_renewals(run, plans)
+            _insert_renewals(run, specs)
             run.finish_atomic()
     except Exception as exc:
         # Usually another run billed some of these periods since we read them (unique period_key).
         logger.info(
             "billing run %s: bulk insert of %d orders failed (%s); one by one",
             run.rules.run_date,
-            len(plans),
+            len(specs),
             exc,
         )
-        for plan in plans:
-            _renew_one(run, plan)
+        for spec in specs:
+            _renew_one(run, spec)
         return
-    run.counts["orders_created"] += len(plans)
-    run.counts["services_billed"] += sum(len(plan.lines) for plan in plans)
-    run.counts["emails_queued"] += emails
+    run.counts["orders_created"] += len(specs)
+    run.counts["services_billed"] += sum(len(spec.lines) for spec in specs)
+    run.counts["emails_queued"] += len(specs)
 
 
-def _insert_renewals(run: _Run, plans: list[_Plan]) -> int:
-    """What create_order does for each plan, with one INSERT per table for the whole batch."""
-    numbers = billing.next_numbers(len(plans))
-    issue = run.rules.run_date
-    orders = [
-        Order(
-            number=number,
-            customer=plan.customer,
-            issue_date=issue,
-            due_date=plan.due_date,
-            **billing.order_totals(plan.amounts),
-            seller_snapshot=run.seller,
-            buyer_snapshot=billing.party_snapshot(plan.customer),
-            created_by=None,
-        )
-        for number, plan in zip(numbers, plans)
-    ]
-    Order.objects.bulk_create(orders)
-    items_by_order = [_items(order, plan) for order, plan in zip(orders, plans)]
-    OrderItem.objects.bulk_create([item for items in items_by_order for item in items])
-    OrderEvent.objects.bulk_create(
-        [
-            OrderEvent(
-                order=order,
-                kind="created",
-                message=RENEWAL_REASON,
-                data={"total": str(order.total)},
-            )
-            for order in orders
-        ]
-    )
-    emails = [
-        _order_created_email(run, order, items, plan)
-        for order, items, plan in zip(orders, items_by_order, plans)
-    ]
-    save_emails(emails)
+def _insert_renewals(run: _Run, specs: list[billing.OrderSpec]) -> int:
+    """The batch's renewal orders in one create_orders call (one INSERT per table)."""
+    orders = _create(run, specs)
     logger.info(
         "billing run %s: %d renewal orders %s…%s",
-        issue,
+        run.rules.run_date,
         len(orders),
         orders[0].number,
         orders[-1].number,
     )
-    return len(emails)
+    return len(orders)
 
 
-def _items(order: Order, plan: _Plan) -> list[OrderItem]:
-    return [
-        OrderItem(
-            order=order,
-            position=i,
-            service=spec.service,
-            kind=spec.kind,
-            description=spec.description[:300],
-            period_start=spec.period_start,
-            period_end=spec.period_end,
-            quantity=spec.quantity,
-            unit_price=spec.unit_price,
-            tax_treatment=spec.tax_treatment,
-            tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
-            subtotal=a.subtotal,
-            tax_amount=a.tax,
-            total=a.total,
-            period_key=billing.period_key_for(spec),
-        )
-        for i, (spec, a) in enumerate(zip(plan.lines, plan.amounts), start=1)
-    ]
-
-
-def _order_created_email(run: _Run, order: Order, items: Sequence[OrderItem], plan: _Plan):
-    rendered = run.renderer.render(
-        template="order_created",
-        order=order,
-        items=items,
-        customer=plan.customer,
-        pay_url=run.pay_url(order),
-        language=plan.language,
-    )
-    return build_email(
-        customer=plan.customer,
-        template="order_created",
-        context={},
-        language=plan.language,
-        rendered=rendered,
-    )
-
-
-def _renew_one(run: _Run, plan: _Plan) -> None:
-    """One customer's renewal through create_order, in its own transaction (the bulk insert's fallback)."""
+def _renew_one(run: _Run, spec: billing.OrderSpec) -> None:
+    """One customer's renewal in its own transaction (the bulk insert's fallback)."""
     for attempt in (1, 2):
         try:
             with transaction.atomic():
-                order = billing.create_order(
-                    customer=plan.customer,
-                    lines=plan.lines,
-                    issue_date=run.rules.run_date,
-                    due_date=plan.due_date,
-                    reason=RENEWAL_REASON,
-                    notify=False,
-                    provider=run.provider,
-                )
-                items = list(order.items.order_by("position"))
-                save_emails([_order_created_email(run, order, items, plan)])
+                _create(run, [spec])
                 run.finish_atomic()
         except IntegrityError as exc:
             billed = set(
                 OrderItem.objects.filter(
-                    period_key__in=[billing.period_key_for(line) for line in plan.lines]
+                    period_key__in=[billing.period_key_for(line) for line in spec.lines]
                 )
                 .order_by()
                 .values_list("period_key", flat=True)
             )
-            remaining = [
-                i for i, line in enumerate(plan.lines) if billing.period_key_for(line) not in billed
-            ]
-            if len(remaining) == len(plan.lines) or attempt == 2:
-                run.fail(plan.customer.pk, "renew", exc)
+            remaining = [line for line in spec.lines if billing.period_key_for(line) not in billed]
+            if len(remaining) == len(spec.lines) or attempt == 2:
+                run.fail(spec.customer.pk, "renew", exc)
                 return
-            run.counts["already_billed"] += len(plan.lines) - len(remaining)
+            run.counts["already_billed"] += len(spec.lines) - len(remaining)
             if not remaining:
                 return
-            plan = _Plan(
-                customer=plan.customer,
-                lines=[plan.lines[i] for i in remaining],
-                amounts=[plan.amounts[i] for i in remaining],
-                due_date=max(
-                    min(plan.lines[i].period_start for i in remaining), run.rules.run_date
-                ),
-                language=plan.language,
-            )
+            spec = _spec(run, spec.customer, remaining, spec.language or settings.LANGUAGE_CODE)
             continue
         except Exception as exc:
-            run.fail(plan.customer.pk, "renew", exc)
+            run.fail(spec.customer.pk, "renew", exc)
             return
         run.counts["orders_created"] += 1
-        run.counts["services_billed"] += len(plan.lines)
+        run.counts["services_billed"] += len(spec.lines)
         run.counts["emails_queued"] += 1
         return
 

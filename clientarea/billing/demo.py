@@ -29,6 +29,8 @@ from clientarea.subscriptions.models import Service, ServiceStatus, SuspensionRe
 def renewal_order(*, service: Service, issue_date: dt.date, actor=None) -> Order:
     """The order a billing run would issue for the service's next period (due on its due date)."""
     start = service.next_due_date
+    if start is None:
+        raise ValueError(f"service {service.pk} has no next due date to renew")
     line = services.LineSpec(
         kind=ItemKind.RENEWAL,
         description=f"{service.product.name} · {service.label}"
@@ -60,19 +62,24 @@ def _service(customer: Customer, code: str, label: str) -> Service | None:
 
 
 def _overdue_and_suspended(service: Service | None, *, today: dt.date, staff) -> None:
-    if service is None or service.status != ServiceStatus.ACTIVE:
+    if service is None or service.status != ServiceStatus.ACTIVE or service.next_due_date is None:
         return
+    due = service.next_due_date
     renewal_order(
         service=service,
-        issue_date=service.next_due_date - dt.timedelta(days=settings.BILLING_RENEWAL_DAYS_BEFORE),
+        issue_date=due - dt.timedelta(days=settings.BILLING_RENEWAL_DAYS_BEFORE),
     )
-    if (today - service.next_due_date).days >= settings.BILLING_SUSPEND_AFTER_DAYS:
+    if (today - due).days >= settings.BILLING_SUSPEND_AFTER_DAYS:
         subscription_services.suspend_service(service=service, reason=SuspensionReason.OVERDUE)
 
 
 def _ana(customer: Customer, *, today: dt.date, staff) -> None:
     domain = _service(customer, "dominio-co", "restrepogomez.co")
-    if domain is not None and domain.status == ServiceStatus.ACTIVE:
+    if (
+        domain is not None
+        and domain.status == ServiceStatus.ACTIVE
+        and domain.next_due_date is not None
+    ):
         paid = renewal_order(
             service=domain, issue_date=domain.next_due_date - dt.timedelta(days=15)
         )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from clientarea.accounts.models import Customer
+from clientarea.billing.selectors import find_customer
+from clientarea.catalog.models import TaxTreatment
 
 
 class CancelOrderForm(forms.Form):
@@ -59,3 +64,54 @@ class ManualPaymentForm(forms.Form):
         if paid_at > timezone.now() + dt.timedelta(minutes=5):
             raise forms.ValidationError(_("The payment date cannot be in the future."))
         return paid_at
+
+
+class ManualOrderForm(forms.Form):
+    """Staff bill a customer for one item outside the catalogue."""
+
+    customer = forms.CharField(
+        label=_("Customer"),
+        max_length=254,
+        help_text=_("The customer's email or document number."),
+    )
+    description = forms.CharField(label=_("Description"), max_length=300)
+    unit_price = forms.DecimalField(
+        label=_("Unit price (COP, before IVA)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+    quantity = forms.DecimalField(
+        label=_("Quantity"),
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        initial=Decimal("1"),
+    )
+    tax_treatment = forms.ChoiceField(
+        label=_("tax treatment"), choices=TaxTreatment.choices, initial=TaxTreatment.TAXED
+    )
+    tax_rate = forms.DecimalField(
+        label=_("IVA %"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        initial=Decimal("19.00"),
+    )
+    due_date = forms.DateField(
+        label=_("Due date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Empty: the usual number of days after today."),
+    )
+    reason = forms.CharField(label=_("Note for the order history"), max_length=500, required=False)
+    notify = forms.BooleanField(
+        label=_("Email the order to the customer"), required=False, initial=True
+    )
+
+    def clean_customer(self) -> Customer:
+        customer = find_customer(self.cleaned_data["customer"])
+        if customer is None:
+            raise forms.ValidationError(_("No customer has that email or document number."))
+        return customer

@@ -25,6 +25,16 @@ class PaidVia(models.TextChoices):
     PAYVALIDA = "payvalida", _("Payvalida")
 
 
+class PaymentMethod(models.TextChoices):
+    """How an order was paid (the payments app's method families, plus staff's bank transfer)."""
+
+    CARD = "card", _("Card")
+    PSE = "pse", _("PSE (bank transfer)")
+    CASH = "cash", _("Cash")
+    TRANSFER = "transfer", _("Bank transfer")
+    OTHER = "other", _("Other")
+
+
 class Order(models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True)
     customer = models.ForeignKey(
@@ -58,7 +68,7 @@ class Order(models.Model):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     paid_via = models.CharField(_("paid via"), max_length=10, choices=PaidVia.choices, blank=True)
     payment_method = models.CharField(
-        _("payment method"), max_length=10, blank=True, help_text=_("card, pse, cash, transfer")
+        _("payment method"), max_length=10, choices=PaymentMethod.choices, blank=True
     )
     payment_reference = models.CharField(_("payment reference"), max_length=120, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
@@ -138,6 +148,16 @@ class OrderItem(models.Model):
         return self.description
 
 
+class OrderEventKind(models.TextChoices):
+    """What happened to an order (its history)."""
+
+    CREATED = "created", _("Order issued")
+    PAID = "paid", _("Payment received")
+    CANCELLED = "cancelled", _("Order cancelled")
+    EMAIL_RESENT = "email_resent", _("Order email sent again")
+    REMINDER = "reminder", _("Payment reminder sent")
+
+
 class OrderEvent(models.Model):
     """Append-only history of an order: creation, emails, payment, cancellation."""
 
@@ -146,7 +166,7 @@ class OrderEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    kind = models.CharField(max_length=30)
+    kind = models.CharField(_("kind"), max_length=30, choices=OrderEventKind.choices)
     message = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
 

@@ -8,25 +8,27 @@ the outbox sweep (``deliver_due_emails_task``) delivers.
 
 Why a stencil. A day's renewals come tens of thousands at a time, and a full
 render of the "order created" email (three Django templates) costs about 0.5 ms,
-as much as creating the order. So ``OrderEmailRenderer`` renders those
-templates once per language and *shape* with probe values, and then fills in
-each order's values. A stencil is used only when it provably gives the same
-bytes as a full render:
+as much as creating the order. So ``OrderEmailRenderer`` renders each template
+once per language and *shape* with Django's public template API, giving the
+order, its items and the customer unique stand-in values (probes), finds where
+each probe landed in the output (and how it was formatted: escaped or not, as an
+amount, as a date), and then fills in each order's own values with plain string
+operations. No template internals are read. A stencil is used only while it
+provably gives the same bytes as a full render:
 
-* Static check. The templates, with their includes and parent, may use only
-  tags and filters whose output does not depend on a value's content beyond
-  HTML escaping: literal ``translate``; ``blocktranslate with`` without
-  ``count``; ``if`` on truthiness (and/or/not); ``for``; ``include``;
-  ``extends``; ``block``; ``with``; ``autoescape``. The allowed filters are
-  ``cop``, ``date`` (literal format), ``default``, ``escape`` and ``safe``.
-  Anything else (``urlize``, comparisons, ``{% url %}``, custom tags...) means
-  a full render.
-* Reads. While rendering the probe, the templates may read only the known
-  fields of the order, its items, the customer and the user, plus properties
-  derived from them (``display_name``...). Each read is recorded.
 * Shape. The stencil key holds the language, the number of items, the choice
-  fields and which values are empty, so every ``if``/``for`` takes the same
-  branch.
+  fields, and which values are empty or negative, and the probes keep each
+  value's emptiness and sign, so every ``if``/``for`` that tests a value's
+  truthiness or sign takes the same branch for the probes as for the order.
+  A comparison between two values or with another constant is not part of the
+  shape: the checks below are what guard it (no order email has one today).
+* Reads. While the probe renders, the templates may read only the known fields
+  of the order, its items, the customer and the user, plus properties derived
+  from them (``display_name``...). Each read is recorded; anything else means
+  a full render for that template.
+* Transformations. A probe that does not come out as one of the known
+  formattings (a filter such as ``upper`` or ``truncatechars`` changed it)
+  means a full render for that template.
 * Checks. A second probe set with other values, then the first real order of
   each shape, are rendered both ways and must match exactly. Every
   ``AUDIT_EVERY``-th email is checked again. A mismatch drops the stencil for
@@ -39,7 +41,7 @@ import datetime as dt
 import html
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -47,25 +49,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
-from django.template import defaultfilters, loader
-from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
-from django.template.defaulttags import (
-    AutoEscapeControlNode,
-    CommentNode,
-    ForNode,
-    IfNode,
-    LoadNode,
-    WithNode,
-)
-from django.template.loader_tags import BlockNode, ExtendsNode, IncludeNode
-from django.templatetags.i18n import BlockTranslateNode, TranslateNode
 from django.utils import dateformat, formats, translation
 from django.utils.html import escape
 
 from clientarea.accounts.models import Customer, User
 from clientarea.billing.models import Order, OrderItem
 from clientarea.lib.money import format_cop
-from clientarea.lib.templatetags.money import cop
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import render_email
 
@@ -122,14 +111,6 @@ ALLOWED_READS: dict[type[Model], set[str]] = {
     Customer: {*CUSTOMER_VALUES, *CUSTOMER_CHOICES, *DERIVED[Customer]},
     User: {*USER_VALUES, *DERIVED[User]},
 }
-SAFE_FILTERS = {
-    cop,
-    defaultfilters.date,
-    defaultfilters.default,
-    defaultfilters.escape_filter,
-    defaultfilters.safe,
-}
-SAFE_CONDITIONS = {"literal", "and", "or", "not"}
 PROBE_OPEN, PROBE_CLOSE = "\ue000", "\ue001"  # Unicode private use: never in real names or numbers
 DATE_FORMATS = ("d/m/Y", "j/n/Y", "d/m/y", "Y-m-d", "j F Y", r"j \d\e F \d\e Y", "F j, Y", "N j, Y")
 
@@ -177,15 +158,34 @@ def build_email(
     )
 
 
-def attach_items(order: Order, items: Sequence[Any]) -> Order:
-    """Make ``order.items.all`` return ``items`` without a query (as prefetch_related does)."""
-    queryset = order.items.all()
-    queryset._result_cache = list(items)
-    queryset._prefetch_done = True
-    if not hasattr(order, "_prefetched_objects_cache"):
-        order._prefetched_objects_cache = {}
-    order._prefetched_objects_cache["items"] = queryset
-    return order
+class _Items:
+    """Stands for ``order.items`` in a template: ``.all`` gives the items already in memory."""
+
+    def __init__(self, items: Sequence[Any]):
+        self._items = list(items)
+
+    def all(self) -> list[Any]:
+        return self._items
+
+
+class OrderWithItems:
+    """An order as the email templates see it, with ``order.items.all`` answered from memory.
+
+    Every other attribute is the order's own, so a template cannot tell the difference,
+    and no query is made for the items (the billing run has just created them).
+    """
+
+    def __init__(self, order: Any, items: Sequence[Any]):
+        self._order = order
+        self.items = _Items(items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._order, name)
+
+
+def attach_items(order: Any, items: Sequence[Any]) -> OrderWithItems:
+    """``order`` for a template context, with ``order.items.all`` returning ``items`` (no query)."""
+    return OrderWithItems(order, items)
 
 
 # --- Stencils ---------------------------------------------------------------------------
@@ -267,106 +267,37 @@ def _format(value: Any, fmt: str) -> str:
 
 
 class _Reads:
-    """Wraps a model instance during the probe render and records what the templates read."""
+    """Wraps a model instance during the probe render and records what the templates read.
 
-    def __init__(self, obj: Model, seen: set[tuple[type, str]]):
+    ``items``: for the order, the (wrapped) items that ``order.items.all`` gives.
+    """
+
+    def __init__(self, obj: Model, seen: set[tuple[type, str]], items: list[Any] | None = None):
         self.__dict__["_obj"] = obj
         self.__dict__["_seen"] = seen
+        self.__dict__["_items"] = None if items is None else _Items(items)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         self._seen.add((type(self._obj), name))
+        if name == "items" and self._items is not None:
+            return self._items
         value = getattr(self._obj, name)
         return _Reads(value, self._seen) if isinstance(value, Model) else value
-
-
-def _template_nodes(name: str, seen: set[str]) -> Iterable[Node]:
-    if name in seen:
-        return
-    seen.add(name)
-    yield from _walk(loader.get_template(name).template.nodelist, seen)
-
-
-def _walk(nodelist: Iterable[Node], seen: set[str]) -> Iterable[Node]:
-    for node in nodelist:
-        yield node
-        if isinstance(node, (ExtendsNode, IncludeNode)):
-            target = node.parent_name if isinstance(node, ExtendsNode) else node.template
-            literal = _literal(target)
-            if literal is None:
-                raise _Unsafe(f"{type(node).__name__} with a variable template", template_wide=True)
-            yield from _template_nodes(literal, seen)
-        for attr in node.child_nodelists:
-            yield from _walk(getattr(node, attr, None) or [], seen)
-
-
-def _literal(expression: FilterExpression) -> str | None:
-    var = expression.var
-    if isinstance(var, Variable):
-        return var.literal if isinstance(var.literal, str) and not expression.filters else None
-    return var if isinstance(var, str) and not expression.filters else None
 
 
 class _Unsafe(Exception):
     """The stencil cannot be proven equal to a full render.
 
-    ``template_wide``: the template itself is the reason (static check), so no
-    shape of it is ever stencilled in this run; otherwise only this shape.
+    ``template_wide``: the template itself is the reason (it transforms a value,
+    or reads something else), so no shape of it is stencilled in this run;
+    otherwise only this shape.
     """
 
     def __init__(self, message: str, *, template_wide: bool = False):
         super().__init__(message)
         self.template_wide = template_wide
-
-
-def _check_expression(expression: FilterExpression | None) -> None:
-    if expression is None:
-        return
-    for func, args in expression.filters:
-        if func not in SAFE_FILTERS or any(lookup for lookup, _ in args):
-            raise _Unsafe(f"filter {getattr(func, '__name__', func)}", template_wide=True)
-
-
-def _check_condition(condition: Any) -> None:
-    if condition is None:
-        return
-    if condition.id not in SAFE_CONDITIONS:
-        raise _Unsafe(f"condition {condition.id}", template_wide=True)
-    if condition.id == "literal":
-        _check_expression(condition.value)
-        return
-    _check_condition(condition.first)
-    _check_condition(condition.second)
-
-
-def check_template(name: str) -> None:
-    """Raise _Unsafe unless every node of the template (and its includes/parent) is stencil-safe."""
-    for node in _template_nodes(name, set()):
-        if isinstance(
-            node, (TextNode, LoadNode, CommentNode, BlockNode, AutoEscapeControlNode, ExtendsNode)
-        ):
-            continue
-        if isinstance(node, VariableNode):
-            _check_expression(node.filter_expression)
-        elif isinstance(node, TranslateNode):
-            if _literal(node.filter_expression) is None:
-                raise _Unsafe("translate of a variable", template_wide=True)
-        elif isinstance(node, BlockTranslateNode):
-            if node.counter is not None:
-                raise _Unsafe("blocktranslate count", template_wide=True)
-            for expression in node.extra_context.values():
-                _check_expression(expression)
-        elif isinstance(node, IfNode):
-            for condition, _nodelist in node.conditions_nodelists:
-                _check_condition(condition)
-        elif isinstance(node, ForNode):
-            _check_expression(node.sequence)
-        elif isinstance(node, (IncludeNode, WithNode)):
-            for expression in node.extra_context.values():
-                _check_expression(expression)
-        else:
-            raise _Unsafe(f"tag {type(node).__name__}", template_wide=True)
 
 
 _ORDER_KEYS = [(name, f"order.{name}") for name in ORDER_VALUES]
@@ -415,14 +346,15 @@ def _stencilable(values: dict[str, Any]) -> bool:
 
 
 def _probe(value: Any, n: int, variant: int) -> Any:
-    """A unique stand-in of the same type and truthiness (empty values stay as they are)."""
+    """A unique stand-in of the same type, truthiness and sign (empty values stay as they are)."""
     if not value:
         return value
     if isinstance(value, str):
         return f"{PROBE_OPEN}{variant}.{n}&x{PROBE_CLOSE}"  # '&' shows escaping, 'x' shows case changes
     if isinstance(value, Decimal):
         base = 7_000_000 if variant == 0 else 3_000_000
-        return Decimal(f"{base + 1009 * (n + 1)}.{'37' if variant == 0 else '00'}")
+        probe = Decimal(f"{base + 1009 * (n + 1)}.{'37' if variant == 0 else '00'}")
+        return -probe if value < 0 else probe
     if variant == 0:
         return dt.date(2071 + n, 10 + n % 3, 20 + n % 9)
     return dt.date(2031 + n, 1 + n % 9, 1 + n % 9)
@@ -437,33 +369,34 @@ def _probe_context(
     customer = Customer(
         user=user,
         **{name: values[f"customer.{name}"] for name in CUSTOMER_VALUES},
-        **dict(zip(CUSTOMER_CHOICES, customer_choices)),
+        **dict(zip(CUSTOMER_CHOICES, customer_choices, strict=True)),
     )
     order = Order(
         pk=-1,
         customer=customer,
         **{name: values[f"order.{name}"] for name in ORDER_VALUES},
-        **dict(zip(ORDER_CHOICES, order_choices)),
+        **dict(zip(ORDER_CHOICES, order_choices, strict=True)),
     )
     items = [
         OrderItem(
             pk=-2 - i,
             order=order,
             **{name: values[f"item{i}.{name}"] for name in ITEM_VALUES},
-            **dict(zip(ITEM_CHOICES, one)),
+            **dict(zip(ITEM_CHOICES, one, strict=True)),
         )
         for i, one in enumerate(item_choices)
     ]
     if seen is not None:
-        wrapped_customer = _Reads(customer, seen)
-        attach_items(order, [_Reads(item, seen) for item in items])
         return {
-            "order": _Reads(order, seen),
-            "customer": wrapped_customer,
+            "order": _Reads(order, seen, items=[_Reads(item, seen) for item in items]),
+            "customer": _Reads(customer, seen),
             "pay_url": values["pay_url"],
         }, values
-    attach_items(order, items)
-    return {"order": order, "customer": customer, "pay_url": values["pay_url"]}, values
+    return {
+        "order": attach_items(order, items),
+        "customer": customer,
+        "pay_url": values["pay_url"],
+    }, values
 
 
 def _candidates(key: str, probe: Any) -> list[tuple[str, str]]:
@@ -476,7 +409,8 @@ def _candidates(key: str, probe: Any) -> list[tuple[str, str]]:
             (str(formats.localize(probe)), "l10n"),
             (str(probe), "str"),
         ]
-    fmts = list(DATE_FORMATS) + [
+    fmts = [
+        *DATE_FORMATS,
         formats.get_format("DATE_FORMAT"),
         formats.get_format("SHORT_DATE_FORMAT"),
     ]
@@ -496,7 +430,7 @@ def _build(
     for model, name in seen:
         allowed = ALLOWED_READS.get(model, set())
         if name not in allowed:
-            raise _Unsafe(f"template reads {model.__name__}.{name}")
+            raise _Unsafe(f"template reads {model.__name__}.{name}", template_wide=True)
     with translation.override(language):
         lookup: dict[str, tuple[str, str]] = {}
         for key in keys:
@@ -509,7 +443,7 @@ def _build(
         "|".join(re.escape(text) for text in sorted(lookup, key=len, reverse=True))
     )
     stencils: dict[str, _Stencil] = {}
-    for part, output in zip(PARTS, rendered_a):
+    for part, output in zip(PARTS, rendered_a, strict=True):
         pieces: list[str | _Slot] = []
         pos = 0
         for match in pattern.finditer(output):
@@ -518,7 +452,7 @@ def _build(
             pos = match.end()
         pieces.append(output[pos:])
         if any(isinstance(p, str) and (PROBE_OPEN in p or PROBE_CLOSE in p) for p in pieces):
-            raise _Unsafe(f"a value in {template}.{part} is transformed")
+            raise _Unsafe(f"a value in {template}.{part} is transformed", template_wide=True)
         stencils[part] = _Stencil([p for p in pieces if p != ""], part)
     # Cross-check with other probe values (integer amounts, one-digit days and months...).
     context_b, _ = _probe_context(probes_b, choices, None)
@@ -549,7 +483,6 @@ class OrderEmailRenderer:
         self._stencils: dict[tuple, dict[str, _Stencil] | None] = {}
         self._verified: set[tuple] = set()
         self._unsafe: dict[str, str] = {}
-        self._checked: set[str] = set()
         self._uses = 0
         self._formatted: dict[str, dict[tuple, str]] = {}  # per language
         self.stats = {"stencil": 0, "full": 0, "dropped": 0}
@@ -577,7 +510,13 @@ class OrderEmailRenderer:
         if template in self._unsafe or not _stencilable(values):
             self.stats["full"] += 1
             return full()
-        key = (template, language, choices, tuple((k, v) for k, v in values.items() if not v))
+        key = (
+            template,
+            language,
+            choices,
+            tuple((k, v) for k, v in values.items() if not v),
+            tuple(k for k, v in values.items() if type(v) is Decimal and v < 0),
+        )
         if key not in self._stencils:
             self._stencils[key] = self._build(template, language, values, choices)
         stencils = self._stencils[key]
@@ -609,10 +548,6 @@ class OrderEmailRenderer:
         self, template: str, language: str, values: dict[str, Any], choices: tuple
     ) -> dict[str, _Stencil] | None:
         try:
-            if template not in self._checked:
-                for part in PARTS:
-                    check_template(f"emails/{template}.{part}")
-                self._checked.add(template)
             return _build(template, language, values, choices)
         except _Unsafe as exc:
             logger.info("email %s (%s) is rendered in full: %s", template, language, exc)

@@ -14,12 +14,20 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from clientarea.accounts.models import Customer, DocumentType
-from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState, PaidVia
+from clientarea.billing.models import (
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderItem,
+    OrderState,
+    PaidVia,
+)
 from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.dates import local_today
-from clientarea.lib.money import ZERO
+from clientarea.lib.money import ZERO, format_cop
 
 ORDERS_PER_PAGE = 25
 
@@ -57,11 +65,55 @@ def orders_for_customer(
 
 def order_state_counts(customer: Customer) -> dict[str, int]:
     """Number of orders per state, plus "all", in one query (for the filter links)."""
-    counts = Order.objects.filter(customer=customer).aggregate(
+    return order_summary(customer)["counts"]
+
+
+def order_summary(customer: Customer, *, today: dt.date | None = None) -> dict:
+    """In one query: orders per state (plus "all"), for the filter links, and what the customer
+    owes: ``due_total`` (pending orders) and ``overdue_total`` / ``overdue_count`` (pending and
+    past their due date, Colombian date)."""
+    overdue = Q(state=OrderState.PENDING, due_date__lt=today or local_today())
+    row = Order.objects.filter(customer=customer).aggregate(
         all=Count("id"),
         **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
+        due_total=Sum("total", filter=Q(state=OrderState.PENDING)),
+        overdue_total=Sum("total", filter=overdue),
+        overdue_count=Count("id", filter=overdue),
     )
-    return {key: value or 0 for key, value in counts.items()}
+    return {
+        "counts": {key: row[key] or 0 for key in ("all", *OrderState.values)},
+        "due_total": row["due_total"] or ZERO,
+        "overdue_total": row["overdue_total"] or ZERO,
+        "overdue_count": row["overdue_count"] or 0,
+    }
+
+
+@dataclass(frozen=True)
+class DueStatus:
+    """How an order's due date reads today: days left, or days overdue (Colombian date)."""
+
+    overdue: bool
+    days_left: int
+    days_overdue: int
+
+
+def due_status(order: Order, *, today: dt.date | None = None) -> DueStatus:
+    days = ((today or local_today()) - order.due_date).days
+    overdue = order.state == OrderState.PENDING and days > 0
+    return DueStatus(overdue=overdue, days_left=max(-days, 0), days_overdue=max(days, 0))
+
+
+def find_customer(text: str) -> Customer | None:
+    """The customer with this email (any case) or document number, for staff forms."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    return (
+        Customer.objects.select_related("user")
+        .filter(Q(user__email__iexact=text) | Q(document_number=text))
+        .order_by("pk")
+        .first()
+    )
 
 
 def order_for_customer(customer: Customer, number: str, *, today: dt.date | None = None) -> Order:
@@ -109,35 +161,44 @@ def dashboard_summary(customer: Customer) -> dict:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    when: dt.datetime
+    """One line of an order's history; ``when`` is a date (no time) for the issue."""
+
+    when: dt.datetime | dt.date
     label: str
     detail: str = ""
 
+    @property
+    def has_time(self) -> bool:
+        return isinstance(self.when, dt.datetime)
+
 
 def _event_label(kind: str) -> str:
-    labels = {
-        "created": _("Order issued"),
-        "paid": _("Payment received"),
-        "cancelled": _("Order cancelled"),
-        "email_resent": _("Order email sent again"),
-    }
-    return labels.get(kind) or kind.replace("_", " ").capitalize()
+    if kind in OrderEventKind.values:
+        return str(OrderEventKind(kind).label)
+    return kind.replace("_", " ").capitalize()
 
 
 def order_history(order: Order) -> list[HistoryEntry]:
-    """What happened to the order, oldest first, in words for the customer (uses the prefetched events)."""
-    entries = []
+    """What happened to the order, oldest first, in words for the customer (uses the prefetched events).
+
+    The issue and the payment are dated as the page states them: by the order's issue date
+    and payment time (an order can be issued or paid for an earlier moment than it was
+    recorded, e.g. a billing run for a past date or a payment staff register later).
+    """
+    entries: list[HistoryEntry] = []
     for event in order.events.all():
+        when: dt.datetime | dt.date = event.created_at
         detail = ""
-        if event.kind == "cancelled":
+        if event.kind == OrderEventKind.CREATED:
+            when = order.issue_date
+        elif event.kind == OrderEventKind.CANCELLED:
             detail = event.message
-        elif event.kind == "paid":
+        elif event.kind == OrderEventKind.PAID:
+            when = order.paid_at or event.created_at
             detail = payment_description(
                 via=event.data.get("via", ""), method=event.data.get("method", "")
             )
-        entries.append(
-            HistoryEntry(when=event.created_at, label=_event_label(event.kind), detail=detail)
-        )
+        entries.append(HistoryEntry(when=when, label=_event_label(event.kind), detail=detail))
     return entries
 
 
@@ -197,3 +258,44 @@ def order_invoice(order: Order):
         .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
         .first()
     )
+
+
+# The emails an order event can name (billing run reminders, resends), in words for staff.
+_EMAIL_LABELS = {
+    "order_created": _lazy("new order"),
+    "order_reminder": _lazy("reminder before the due date"),
+    "order_due_today": _lazy("due today"),
+    "order_overdue": _lazy("overdue notice"),
+    "order_paid": _lazy("payment received"),
+    "order_cancelled": _lazy("order cancelled"),
+    "service_suspended": _lazy("service suspended"),
+}
+
+
+def event_details_for_staff(event: OrderEvent) -> str:
+    """An order event's stored data as words for the back office (never raw JSON).
+
+    "Total $ 142.800", "PayU Latam (card) · services 3, 4 activated or renewed",
+    "Email: reminder before the due date".
+    """
+    data = event.data if isinstance(event.data, dict) else {}
+    parts: list[str] = []
+    if data.get("total"):
+        try:
+            parts.append(_("Total %(amount)s") % {"amount": format_cop(Decimal(data["total"]))})
+        except ArithmeticError:
+            parts.append(_("Total %(amount)s") % {"amount": data["total"]})
+    if data.get("via"):
+        parts.append(
+            payment_description(via=str(data["via"]), method=str(data.get("method") or ""))
+        )
+    services = data.get("services")
+    if isinstance(services, list) and services:
+        parts.append(
+            _("services %(ids)s activated or renewed")
+            % {"ids": ", ".join(str(s) for s in services)}
+        )
+    email = data.get("email") or (event.message if event.kind == "email_resent" else "")
+    if email:
+        parts.append(_("Email: %(email)s") % {"email": _EMAIL_LABELS.get(email, email)})
+    return " · ".join(str(p) for p in parts)

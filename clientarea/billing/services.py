@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,13 +21,28 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clientarea.accounts.models import Customer, ProviderProfile
+from clientarea.accounts.models import Customer, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
-from clientarea.billing.models import Counter, ItemKind, Order, OrderEvent, OrderItem, OrderState
+from clientarea.billing.models import (
+    Counter,
+    ItemKind,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderItem,
+    OrderState,
+)
+from clientarea.billing.run_emails import (
+    OrderEmailRenderer,
+    attach_items,
+    build_email,
+    save_emails,
+)
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, payable_rounding, quantize, tax_for
+from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
@@ -155,7 +170,169 @@ def order_totals(amounts: Sequence[LineAmounts]) -> dict[str, Decimal]:
     }
 
 
+@dataclass(frozen=True)
+class OrderSpec:
+    """One order to create: whom it bills, its lines, its dates, and why (for its history)."""
+
+    customer: Customer
+    lines: Sequence[LineSpec]
+    issue_date: dt.date | None = None  # default: today in Colombia
+    due_date: dt.date | None = None  # default: issue date + BILLING_ORDER_DUE_DAYS
+    reason: str = ""
+    actor: User | None = None
+    language: str | None = None  # of the "order created" email (default: the customer's)
+
+
 @transaction.atomic
+def create_orders(
+    *,
+    specs: Sequence[OrderSpec],
+    notify: bool = True,
+    provider: ProviderProfile | None = None,
+    renderer: OrderEmailRenderer | None = None,
+    pay_url: Callable[[Order], str] = order_pay_url,
+) -> list[Order]:
+    """The one way to create pending ODS: one order per spec, with its items, its "created"
+    event and (``notify``) its "order created" email, set-based in one transaction.
+
+    Numbers come from one gap-free allocation for the whole batch (``next_numbers``, under
+    the counter's row lock); orders, items, events and emails are each one bulk INSERT.
+    Amounts follow lib/money.py (per-line rounding, whole-peso amount to pay); seller and
+    buyer data are frozen at issue. Raises IntegrityError (from the unique period key,
+    and nothing is written) if one of the service periods is already billed by a live
+    order. ``renderer`` renders the emails of a large batch cheaply (the billing run);
+    without it each email is rendered in full. Returns the orders, in the order of ``specs``.
+    """
+    if not specs:
+        return []
+    for spec in specs:
+        if not spec.lines:
+            raise OrderStateError(_("An order needs at least one item."))
+    with provider_cached():  # the seller snapshot and every email read the provider once
+        return _insert_orders(
+            specs=specs, notify=notify, provider=provider, renderer=renderer, pay_url=pay_url
+        )
+
+
+def _insert_orders(
+    *,
+    specs: Sequence[OrderSpec],
+    notify: bool,
+    provider: ProviderProfile | None,
+    renderer: OrderEmailRenderer | None,
+    pay_url: Callable[[Order], str],
+) -> list[Order]:
+    seller = seller_snapshot(provider or get_provider())
+    today = local_today()
+    numbers = next_numbers(len(specs))
+    amounts = [[line_amounts(line) for line in spec.lines] for spec in specs]
+    orders = []
+    for number, spec, lines_amounts in zip(numbers, specs, amounts, strict=True):
+        issue = spec.issue_date or today
+        orders.append(
+            Order(
+                number=number,
+                customer=spec.customer,
+                issue_date=issue,
+                due_date=spec.due_date
+                or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS),
+                **order_totals(lines_amounts),
+                seller_snapshot=seller,
+                buyer_snapshot=party_snapshot(spec.customer),
+                created_by=spec.actor if getattr(spec.actor, "pk", None) else None,
+            )
+        )
+    Order.objects.bulk_create(orders)
+    items = [
+        [
+            OrderItem(
+                order=order,
+                position=i,
+                service=line.service,
+                kind=line.kind,
+                description=line.description[:300],
+                period_start=line.period_start,
+                period_end=line.period_end,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_treatment=line.tax_treatment,
+                tax_rate=line.tax_rate if line.tax_treatment == TaxTreatment.TAXED else ZERO,
+                subtotal=a.subtotal,
+                tax_amount=a.tax,
+                total=a.total,
+                period_key=period_key_for(line),
+            )
+            for i, (line, a) in enumerate(zip(spec.lines, lines_amounts, strict=True), start=1)
+        ]
+        for order, spec, lines_amounts in zip(orders, specs, amounts, strict=True)
+    ]
+    OrderItem.objects.bulk_create([item for order_items in items for item in order_items])
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                kind=OrderEventKind.CREATED,
+                actor=order.created_by,
+                message=spec.reason[:500],
+                data={"total": str(order.total)},
+            )
+            for order, spec in zip(orders, specs, strict=True)
+        ]
+    )
+    if notify:
+        save_emails(
+            [
+                _order_created_email(
+                    order=order,
+                    items=order_items,
+                    spec=spec,
+                    renderer=renderer,
+                    url=pay_url(order),
+                )
+                for order, order_items, spec in zip(orders, items, specs, strict=True)
+            ]
+        )
+    for order in orders:
+        logger.info(
+            "order created %s customer=%s total=%s", order.number, order.customer_id, order.total
+        )
+    return orders
+
+
+def _order_created_email(
+    *,
+    order: Order,
+    items: Sequence[OrderItem],
+    spec: OrderSpec,
+    renderer: OrderEmailRenderer | None,
+    url: str,
+) -> OutgoingEmail:
+    customer = spec.customer
+    language = spec.language or customer.preferred_language or settings.LANGUAGE_CODE
+    if renderer is not None:
+        rendered = renderer.render(
+            template="order_created",
+            order=order,
+            items=items,
+            customer=customer,
+            pay_url=url,
+            language=language,
+        )
+        return build_email(
+            customer=customer,
+            template="order_created",
+            context={},
+            language=language,
+            rendered=rendered,
+        )
+    return build_email(
+        customer=customer,
+        template="order_created",
+        context={"order": attach_items(order, items), "customer": customer, "pay_url": url},
+        language=language,
+    )
+
+
 def create_order(
     *,
     customer: Customer,
@@ -167,64 +344,67 @@ def create_order(
     notify: bool = True,
     provider: ProviderProfile | None = None,
 ) -> Order:
-    """Create a pending ODS with its items and totals, and queue the "new order" email.
+    """One pending ODS (``create_orders`` with one spec): items, totals, the "new order" email.
 
     Raises IntegrityError (from the unique period key) if one of the service
-    periods is already billed by a live order; callers in automation skip it.
+    periods is already billed by a live order.
     """
-    if not lines:
-        raise OrderStateError(_("An order needs at least one item."))
-    issue = issue_date or local_today()
-    due = due_date or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
-    amounts = [line_amounts(spec) for spec in lines]
-    order = Order.objects.create(
-        number=next_number(),
-        customer=customer,
-        issue_date=issue,
-        due_date=due,
-        **order_totals(amounts),
-        seller_snapshot=seller_snapshot(provider or get_provider()),
-        buyer_snapshot=party_snapshot(customer),
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
-    OrderItem.objects.bulk_create(
-        [
-            OrderItem(
-                order=order,
-                position=i,
-                service=spec.service,
-                kind=spec.kind,
-                description=spec.description[:300],
-                period_start=spec.period_start,
-                period_end=spec.period_end,
-                quantity=spec.quantity,
-                unit_price=spec.unit_price,
-                tax_treatment=spec.tax_treatment,
-                tax_rate=spec.tax_rate if spec.tax_treatment == TaxTreatment.TAXED else ZERO,
-                subtotal=a.subtotal,
-                tax_amount=a.tax,
-                total=a.total,
-                period_key=period_key_for(spec),
+    (order,) = create_orders(
+        specs=[
+            OrderSpec(
+                customer=customer,
+                lines=lines,
+                issue_date=issue_date,
+                due_date=due_date,
+                reason=reason,
+                actor=actor,
             )
-            for i, (spec, a) in enumerate(zip(lines, amounts), start=1)
-        ]
+        ],
+        notify=notify,
+        provider=provider,
     )
-    OrderEvent.objects.create(
-        order=order,
-        kind="created",
-        actor=order.created_by,
-        message=reason[:500],
-        data={"total": str(order.total)},
-    )
-    if notify:
-        queue_email(
-            to=customer.user.email,
-            template="order_created",
-            customer=customer,
-            context={"order": order, "customer": customer, "pay_url": order_pay_url(order)},
-        )
-    logger.info("order created %s customer=%s total=%s", order.number, customer.pk, order.total)
     return order
+
+
+def create_manual_order(
+    *,
+    customer: Customer,
+    description: str,
+    unit_price: Decimal,
+    quantity: Decimal = Decimal("1"),
+    tax_treatment: str = TaxTreatment.TAXED,
+    tax_rate: Decimal = Decimal("19.00"),
+    due_date: dt.date | None = None,
+    reason: str = "",
+    actor: User | None = None,
+    notify: bool = True,
+) -> Order:
+    """Staff bill a customer for something outside the catalogue (one line, e.g. a migration):
+    an ordinary pending ODS through ``create_orders``, with staff as its author."""
+    if not description.strip():
+        raise OrderStateError(_("Describe what the order bills."))
+    if unit_price <= 0 or quantity <= 0:
+        raise OrderStateError(_("The price and the quantity must be greater than zero."))
+    today = local_today()
+    if due_date is not None and due_date < today:
+        raise OrderStateError(_("The due date cannot be in the past."))
+    line = LineSpec(
+        kind=ItemKind.OTHER,
+        description=description.strip(),
+        unit_price=unit_price,
+        quantity=quantity,
+        tax_treatment=tax_treatment,
+        tax_rate=tax_rate,
+    )
+    return create_order(
+        customer=customer,
+        lines=[line],
+        issue_date=today,
+        due_date=due_date,
+        actor=actor,
+        reason=reason.strip() or "manual order",
+        notify=notify,
+    )
 
 
 def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None) -> dt.date | None:
@@ -407,7 +587,7 @@ def mark_order_paid(
                 )
     OrderEvent.objects.create(
         order=order,
-        kind="paid",
+        kind=OrderEventKind.PAID,
         actor=actor if getattr(actor, "pk", None) else None,
         message=reference[:500],
         data={"via": via, "method": method, "services": changed},
@@ -467,7 +647,7 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
             )
     OrderEvent.objects.create(
         order=locked,
-        kind="cancelled",
+        kind=OrderEventKind.CANCELLED,
         actor=actor if getattr(actor, "pk", None) else None,
         message=reason[:500],
     )
@@ -531,4 +711,6 @@ def resend_order_email(*, order: Order, actor=None) -> None:
                 "reason": order.cancel_reason,
             },
         )
-        OrderEvent.objects.create(order=order, kind="email_resent", actor=actor, message=template)
+        OrderEvent.objects.create(
+            order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor, message=template
+        )

@@ -6,3 +6,6 @@ class EinvoiceConfig(AppConfig):
     name = "clientarea.einvoice"
     label = "einvoice"
     verbose_name = _("Electronic invoices")
+
+    def ready(self) -> None:
+        from clientarea.einvoice import checks  # noqa: F401 - registers the system checks

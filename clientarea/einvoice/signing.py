@@ -192,7 +192,7 @@ def create_demo_certificate(
                 decipher_only=False,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .sign(key, hashes.SHA256())
     )
     secret = password.encode() if isinstance(password, str) else password

@@ -1,15 +1,17 @@
 """How invoices reach DIAN. Pluggable by ``settings.EINVOICE_TRANSMITTER``.
 
 The default stores invoices only (the provider uploads them or uses a
-certified provider). A DIAN web-service transmitter (SendBillSync over
-WS-Security, then GetStatus) implements the same interface: it returns
-``sent`` with ``retryable=True`` on HTTP 500/503/507 so the worker retries
-(DIAN's contingency rule: two more tries 20 s apart, then contingency type 4),
-``accepted`` or ``rejected`` from DIAN's ApplicationResponse.
+certified provider). ``clientarea.einvoice.dian.transmitter.DianTransmitter``
+sends them to DIAN's web service (SendBillSync) and returns ``accepted`` (with
+DIAN's ApplicationResponse and any notifications), ``rejected`` (with DIAN's
+rule messages), or ``sent`` with ``retryable=True`` when DIAN did not answer
+or answered 5xx, so the worker retries (DIAN's contingency rule: two more
+tries 20 s apart, then contingency type 4).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -17,10 +19,34 @@ from clientarea.einvoice.models import InvoiceStatus
 
 
 @dataclass(frozen=True)
+class RawExchange:
+    """One request sent to DIAN and its answer, byte for byte, for the record.
+
+    The request carries the issuer's certificate, never its private key.
+    """
+
+    operation: str
+    url: str
+    request: bytes
+    response: bytes
+    http_status: int | None
+    sent_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class TransmissionResult:
     status: str
     message: str = ""
     retryable: bool = False
+    #: The CUFE/CUDE as DIAN returned it (its trackId).
+    document_key: str = ""
+    #: DIAN's ApplicationResponse XML for an accepted document (it goes into the AttachedDocument).
+    application_response: bytes = b""
+    #: DIAN's messages as it wrote them ("Regla: FAJ44b, Notificación: …").
+    notifications: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    #: Every request and answer of this transmission, in order.
+    exchanges: tuple[RawExchange, ...] = ()
 
 
 class Transmitter(ABC):

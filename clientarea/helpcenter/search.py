@@ -17,13 +17,20 @@ only answer with results or with no results.
   the vector in a column with a GIN index and fill it from :func:`index_article`.
 
 Both backends first require every token (AND); when that finds nothing, any token (OR).
+
+Typo tolerance is the same on both databases: when a search finds nothing, each word that
+starts no indexed word is replaced by the closest word of the published articles' vocabulary
+(:func:`vocabulary`, :func:`corrected_tokens`, stdlib ``difflib``), and the corrected words are
+searched instead; the page says which words it searched for ("efectvo" → "efectivo").
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import unicodedata
+from collections import Counter
 
 from django.db import DatabaseError, connection, transaction
 
@@ -36,6 +43,10 @@ MAX_TOKEN_CHARS = 40
 PREFIX_MIN_CHARS = 3
 RESULT_LIMIT = 50
 PG_CONFIGS = {"es": "spanish", "en": "english"}
+# Typo tolerance: words shorter than this are never corrected; how close a correction must be
+# (difflib's ratio, 0–1: "efectvo" → "efectivo" is 0.93, "pago" → "pase" 0.5).
+CORRECT_MIN_CHARS = 4
+CORRECT_CUTOFF = 0.8
 # Title, summary, tags, body (the FTS5 column order).
 BM25_WEIGHTS = (10.0, 5.0, 4.0, 1.0)
 
@@ -147,9 +158,10 @@ def index_article(article, *, text: str, tags: str) -> None:
     if not _is_sqlite():
         return
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article.pk])
+        # FTS_TABLE is a constant; every value is a query parameter.
+        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article.pk])  # noqa: S608
         cursor.execute(
-            f"INSERT INTO {FTS_TABLE} (rowid, title, summary, tags, body) VALUES (%s, %s, %s, %s, %s)",
+            f"INSERT INTO {FTS_TABLE} (rowid, title, summary, tags, body) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
             [article.pk, article.title, article.summary, tags, text],
         )
 
@@ -158,25 +170,32 @@ def unindex_article(article_id: int) -> None:
     if not _is_sqlite():
         return
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article_id])
+        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article_id])  # noqa: S608 (constant table name)
 
 
 def clear_index() -> None:
     if not _is_sqlite():
         return
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {FTS_TABLE}")
+        cursor.execute(f"DELETE FROM {FTS_TABLE}")  # noqa: S608 (constant table name)
 
 
 # --- Queries --------------------------------------------------------------------------------
 
 
-def search_article_ids(tokens: list[str], *, language: str, limit: int = RESULT_LIMIT) -> list[int]:
-    """Ids of published articles in ``language`` matching the tokens, best first."""
+def search_article_ids(
+    tokens: list[str], *, language: str, any_token: bool | None = None, limit: int = RESULT_LIMIT
+) -> list[int]:
+    """Ids of published articles in ``language`` matching the tokens, best first.
+
+    ``any_token`` None: every token first, then any token; True / False: only that one.
+    """
     if not tokens:
         return []
-    ids = _run(tokens, language=language, any_token=False, limit=limit)
-    if not ids and len(tokens) > 1:
+    ids = []
+    if not any_token:
+        ids = _run(tokens, language=language, any_token=False, limit=limit)
+    if not ids and any_token is not False and len(tokens) > 1:
         ids = _run(tokens, language=language, any_token=True, limit=limit)
     return ids
 
@@ -216,8 +235,9 @@ def fts5_match_expression(tokens: list[str], *, any_token: bool = False) -> str:
 
 def _sqlite_ids(tokens: list[str], *, language: str, any_token: bool, limit: int) -> list[int]:
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    # Constant table name and weights; the match expression, language and limit are parameters.
     sql = (
-        f"SELECT {FTS_TABLE}.rowid FROM {FTS_TABLE} "
+        f"SELECT {FTS_TABLE}.rowid FROM {FTS_TABLE} "  # noqa: S608
         f"JOIN helpcenter_article ON helpcenter_article.id = {FTS_TABLE}.rowid "
         f"WHERE {FTS_TABLE} MATCH %s AND helpcenter_article.language = %s AND helpcenter_article.published "
         f"ORDER BY bm25({FTS_TABLE}, {weights}), helpcenter_article.id LIMIT %s"
@@ -247,7 +267,7 @@ def _postgres_ids(tokens: list[str], *, language: str, any_token: bool, limit: i
 
     config = PG_CONFIGS.get(language, "simple")
     tag_names = Subquery(
-        Article.tags.through.objects.filter(article_id=OuterRef("pk"))
+        Article.tags.through.objects.filter(article_id=OuterRef("pk"))  # type: ignore[misc]  # django-stubs does not see the "names" annotation below
         .values("article_id")
         .annotate(names=StringAgg("tag__name", delimiter=" "))
         .values("names")[:1],
@@ -291,3 +311,65 @@ def _fallback_ids(tokens: list[str], *, language: str, limit: int) -> list[int]:
             "pk", flat=True
         )[:limit]
     )
+
+
+# --- Typo tolerance ---------------------------------------------------------------------------
+
+
+def fold(word: str) -> str:
+    """A word without case or accents, as both databases compare them ("Facturación" → "facturacion")."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def vocabulary(language: str) -> dict[str, str]:
+    """Every word (three letters or more) of the published articles in ``language``.
+
+    Maps the folded word to its most frequent written form (with its accents), read from the
+    titles, summaries, tag names and bodies. Read on demand, only when a search found nothing:
+    at help-center sizes (hundreds of articles) this is a few milliseconds.
+    """
+    from clientarea.helpcenter.models import Article, Tag
+
+    forms: dict[str, Counter[str]] = {}
+
+    def add(text: str) -> None:
+        for word in _TOKEN_RE.findall(text or ""):
+            if len(word) >= PREFIX_MIN_CHARS and not word.isdigit():
+                word = word.casefold()[:MAX_TOKEN_CHARS]
+                forms.setdefault(fold(word), Counter())[word] += 1
+
+    published = Article.objects.filter(language=language, published=True)
+    for title, summary, body in published.values_list("title", "summary", "body").iterator():
+        add(title)
+        add(summary)
+        add(body)
+    for name in Tag.objects.filter(articles__in=published).values_list("name", flat=True):
+        add(name)
+    return {folded: counter.most_common(1)[0][0] for folded, counter in forms.items()}
+
+
+def corrected_tokens(tokens: list[str], words: dict[str, str]) -> list[str] | None:
+    """The tokens with each unknown word replaced by the closest known one, or None if none changed.
+
+    A token is known when an indexed word starts with it (searches are prefix queries). Short
+    tokens and numbers are left alone; so is a word with nothing close enough.
+    """
+    if not words:
+        return None
+    folded_words = list(words)
+    result, changed = [], False
+    for token in tokens:
+        folded = fold(token)
+        stem = fold(plural_stem(token))
+        known = any(w.startswith(stem) for w in folded_words)
+        if known or len(folded) < CORRECT_MIN_CHARS or folded.isdigit():
+            result.append(token)
+            continue
+        close = difflib.get_close_matches(folded, folded_words, n=1, cutoff=CORRECT_CUTOFF)
+        if close:
+            result.append(words[close[0]])
+            changed = True
+        else:
+            result.append(token)
+    return result if changed else None

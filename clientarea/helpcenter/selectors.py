@@ -190,6 +190,8 @@ class SearchOutcome:
     tokens: list[str] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
     results_language: str = ""
+    # When the words as typed found nothing and a spelling correction did: the words searched.
+    corrected_query: str = ""
 
     @property
     def in_other_language(self) -> bool:
@@ -197,18 +199,49 @@ class SearchOutcome:
 
 
 def search_articles(query: str, language: str) -> SearchOutcome:
-    """Ranked published articles for a query in ``language``; if none, in the other language."""
+    """Ranked published articles for a query in ``language``; if none, in the other language.
+
+    Every word first (page language, then the other); then every word with misspelt ones
+    corrected to the closest indexed word (``corrected_query`` says what was searched); then
+    any word.
+    """
     outcome = SearchOutcome(
         query=search.normalize_query(query), language=language, tokens=search.query_tokens(query)
     )
-    for lang in (language, other_language(language)):
-        ids = search.search_article_ids(outcome.tokens, language=lang)
-        if ids:
-            by_id = Article.objects.select_related("category").in_bulk(ids)
-            outcome.articles = [by_id[i] for i in ids if i in by_id]
-            outcome.results_language = lang
-            break
+    tokens, languages = outcome.tokens, (language, other_language(language))
+    if not tokens:
+        return outcome
+    # Every word as typed, in the page's language, then in the other one.
+    for lang in languages:
+        if ids := search.search_article_ids(tokens, language=lang, any_token=False):
+            _fill(outcome, ids, lang)
+            return outcome
+    # Every word, misspelt ones corrected to the closest indexed word ("efectvo" → "efectivo").
+    corrections: dict[str, list[str]] = {}
+    for lang in languages:
+        corrected = search.corrected_tokens(tokens, search.vocabulary(lang))
+        if corrected is None:
+            continue
+        corrections[lang] = corrected
+        if ids := search.search_article_ids(corrected, language=lang, any_token=False):
+            _fill(outcome, ids, lang, corrected=corrected)
+            return outcome
+    # Any word (corrected when a correction exists).
+    for lang in languages:
+        words = corrections.get(lang, tokens)
+        if ids := search.search_article_ids(words, language=lang, any_token=True):
+            _fill(outcome, ids, lang, corrected=corrections.get(lang))
+            return outcome
     return outcome
+
+
+def _fill(
+    outcome: SearchOutcome, ids: list[int], language: str, *, corrected: list[str] | None = None
+) -> None:
+    by_id = Article.objects.select_related("category").in_bulk(ids)
+    outcome.articles = [by_id[i] for i in ids if i in by_id]
+    outcome.results_language = language
+    outcome.corrected_query = " ".join(corrected or [])
 
 
 # --- Back office analytics ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import unicodedata
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
@@ -222,9 +223,34 @@ def cast_vote(*, article: Article, value: str, user=None, visitor: str = "") -> 
 
 
 @transaction.atomic
+def withdraw_vote(*, article: Article, user=None, visitor: str = "") -> bool:
+    """Take back the visitor's vote (and its comment), as if they had never voted.
+
+    Returns False when the visitor had no vote (nothing changes).
+    """
+    if user is None and not visitor:
+        return False
+    vote = _locked_vote(article=article, user=user, visitor=visitor)
+    if vote is None:
+        return False
+    value = vote.value
+    vote.delete()
+    Article.objects.filter(pk=article.pk).update(**_count_change(value=value, delta=-1))
+    logger.info("help vote withdrawn on article %s", article.pk)
+    return True
+
+
+def clean_comment(text: str) -> str:
+    """A visitor's comment made safe to store on any database: line breaks and tabs are kept,
+    every other control character (NUL included, which PostgreSQL cannot store) is dropped."""
+    text = str(text or "").replace("\r\n", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+@transaction.atomic
 def leave_feedback(*, article: Article, comment: str, user=None, visitor: str = "") -> Vote:
     """Attach “What was missing?” to the visitor's “not helpful” vote (an empty comment removes it)."""
-    comment = (comment or "").strip()
+    comment = clean_comment(comment)
     if len(comment) > COMMENT_MAX_LENGTH:
         raise ValidationError(
             _("Please keep your comment under %(n)d characters.") % {"n": COMMENT_MAX_LENGTH}

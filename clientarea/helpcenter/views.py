@@ -10,6 +10,7 @@ import mimetypes
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.safestring import mark_safe
@@ -18,6 +19,10 @@ from django.views.decorators.http import require_POST, require_safe
 
 from clientarea.helpcenter import rendering, selectors, services, visitors
 from clientarea.helpcenter.models import COMMENT_MAX_LENGTH, Article, Language, VoteValue
+from clientarea.lib.ratelimit import Limit, by_ip, throttle
+
+# The vote form's third button: take the vote back.
+WITHDRAW = "withdraw"
 
 
 def _voter(request: HttpRequest):
@@ -34,13 +39,15 @@ def _published_article_or_404(slug: str) -> Article:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
-    categories = selectors.categories_with_articles(language)
-    for c in categories:
-        c.display_name, c.display_description, c.url = (
-            c.name_for(language),
-            c.description_for(language),
-            c.url_for(language),
-        )
+    categories = [
+        {
+            "display_name": c.name_for(language),
+            "display_description": c.description_for(language),
+            "url": c.url_for(language),
+            "article_list": c.article_list,  # type: ignore[attr-defined]  # set by the selector's Prefetch(to_attr=)
+        }
+        for c in selectors.categories_with_articles(language)
+    ]
     return render(
         request,
         "helpcenter/home.html",
@@ -93,15 +100,30 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         )
     ):
         article.view_count += 1
+    response = _render_article(request, article)
+    patch_cache_control(response, private=True, no_cache=True)
+    return visitors.remember_visitor(request, response)
+
+
+def _render_article(
+    request: HttpRequest,
+    article: Article,
+    *,
+    feedback_error: str = "",
+    comment: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The article page; after a refused comment, with the reason next to the comment box."""
     vote = selectors.vote_of(
         article=article, user=_voter(request), visitor=visitors.anonymous_visitor(request)
     )
-    response = render(
+    return render(
         request,
         "helpcenter/article.html",
         {
             "article": article,
-            "body_html": mark_safe(
+            # render_markdown sanitizes its HTML with nh3's allow-list before it is marked safe.
+            "body_html": mark_safe(  # noqa: S308
                 rendering.render_markdown(article.body, language=article.language)
             ),
             "category_name": article.category.name_for(article.language),
@@ -109,25 +131,32 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
             "translations": selectors.translations_of(article),
             "related": selectors.related_articles(article),
             "vote": vote,
+            "comment": vote.comment if comment is None and vote else (comment or ""),
+            "feedback_error": feedback_error,
             "comment_max_length": COMMENT_MAX_LENGTH,
         },
+        status=status,
     )
-    patch_cache_control(response, private=True, no_cache=True)
-    return visitors.remember_visitor(request, response)
 
 
 @require_POST
+@throttle(group="helpcenter-vote", limits=(Limit(by_ip, "30/m"),))
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = _published_article_or_404(slug)
     value = request.POST.get("value", "")
-    if value not in VoteValue.values:
+    if value == WITHDRAW:
+        services.withdraw_vote(
+            article=article, user=_voter(request), visitor=visitors.anonymous_visitor(request)
+        )
+    elif value in VoteValue.values:
+        services.cast_vote(
+            article=article,
+            value=value,
+            user=_voter(request),
+            visitor=visitors.anonymous_visitor(request),
+        )
+    else:
         return HttpResponseBadRequest(_("Unknown vote."))
-    services.cast_vote(
-        article=article,
-        value=value,
-        user=_voter(request),
-        visitor=visitors.anonymous_visitor(request),
-    )
     return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
 
 
@@ -142,11 +171,21 @@ def feedback(request: HttpRequest, slug: str) -> HttpResponse:
             visitor=visitors.anonymous_visitor(request),
         )
     except ValidationError as exc:
-        return HttpResponseBadRequest(" ".join(exc.messages))
+        # A person sent this form: the article again, with the reason by the comment box (400).
+        response = _render_article(
+            request,
+            article,
+            feedback_error=" ".join(exc.messages),
+            comment=request.POST.get("comment", "")[: COMMENT_MAX_LENGTH * 2],
+            status=400,
+        )
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
     return visitors.remember_visitor(request, redirect(article.get_absolute_url() + "#feedback"))
 
 
 @require_safe
+@throttle(group="helpcenter-search", limits=(Limit(by_ip, "60/m"),), method="GET")
 def search(request: HttpRequest) -> HttpResponse:
     language = selectors.ui_language()
     query = request.GET.get("q", "")
@@ -178,7 +217,7 @@ def tag(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
-def media(request: HttpRequest, name: str) -> HttpResponse:
+def media(request: HttpRequest, name: str) -> HttpResponseBase:
     """A help screenshot in the requested language (``?lang=es|en``, default: the page language)."""
     language = request.GET.get("lang") or selectors.ui_language()
     if language not in Language.values:

@@ -66,7 +66,7 @@ class ObjectActionsAdminMixin:
             path(
                 f"<path:object_id>/{suffix}/",
                 self.admin_site.admin_view(getattr(self, method)),
-                name="%s_%s_%s" % (*info, suffix),
+                name=f"{info[0]}_{info[1]}_{suffix}",
             )
             for suffix, method in self.object_actions
         ]

@@ -1,7 +1,14 @@
-"""DIAN code lists (genericode files copied unmodified under lib/data/dian-codelists)."""
+"""DIAN code lists (genericode files copied unmodified under lib/data/dian-codelists).
+
+The municipality names in DIAN's list come naively title-cased ("Bogotá, D.c.",
+"El Carmen De Viboral"); :func:`place_name` gives them their correct Spanish
+capitalisation for display, the invoice PDF and the XML ``CityName``. The files
+themselves stay as DIAN published them.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -27,12 +34,46 @@ def codelist(name: str) -> dict[str, str]:
     return rows
 
 
+# Articles, prepositions and the conjunction, lower case inside a place name
+# ("San José de la Montaña", "Valle del Cauca", "San Andrés y Providencia").
+_PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "el"})
+_INITIALS = re.compile(r"(?:\w\.)+,?", re.UNICODE)  # "D.C.", "D.c.," → upper case
+
+
+def place_name(name: str) -> str:
+    """A Colombian place name with Spanish capitalisation, from DIAN's list as it comes.
+
+    Works on DIAN's title-cased names and on the all-capitals form of the
+    official DIVIPOLA list: every word capitalised (accents kept), articles and
+    prepositions lower case except first, initials such as "D.C." upper case::
+
+        "Bogotá, D.c."          → "Bogotá, D.C."
+        "EL CARMEN DE VIBORAL"  → "El Carmen de Viboral"
+        "San Andrés De Tumaco"  → "San Andrés de Tumaco"
+    """
+    words = name.split()
+    result = []
+    for index, word in enumerate(words):
+        if _INITIALS.fullmatch(word):
+            result.append(word.upper())
+        elif index > 0 and word.lower() in _PARTICLES:
+            result.append(word.lower())
+        else:
+            # capitalise each hyphen-joined part: "PIENDAMÓ-TUNÍA" → "Piendamó-Tunía"
+            result.append("-".join(part[:1].upper() + part[1:].lower() for part in word.split("-")))
+    return " ".join(result)
+
+
+@cache
 def municipalities() -> dict[str, str]:
-    return codelist("Municipio")
+    """Code → display name (see :func:`place_name`) of DIAN's municipality list."""
+    return {code: place_name(name) for code, name in codelist("Municipio").items()}
 
 
+@cache
 def departments() -> dict[str, str]:
-    return codelist("Departamentos")
+    """Code → display name (see :func:`place_name`) of DIAN's department list."""
+    return {code: place_name(name) for code, name in codelist("Departamentos").items()}
 
 
 @cache

@@ -1,4 +1,7 @@
-"""The single choke point for outbound HTTP.
+"""HTTP helpers: the client address of an inbound request, and the choke point for outbound HTTP.
+
+:func:`client_ip` is the one place that decides which address a request came from
+(audit log, login lockout, rate limits, gateway allowlists).
 
 Every request the product makes to a third party (payment gateways, webhooks,
 e-invoice transmission) goes through :func:`request_json`, which builds the
@@ -17,6 +20,7 @@ checksums or personal data.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
 import logging
 import time
@@ -27,6 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,32 @@ USER_AGENT = "ClientArea/1.0 (+https://github.com/clientarea)"
 _timeout_var: contextvars.ContextVar[float] = contextvars.ContextVar(
     "clientarea_http_timeout", default=DEFAULT_TIMEOUT
 )
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The address the request came from, or None when it is not a valid IP address.
+
+    Without proxies (``PROXY_COUNT=0``) it is ``REMOTE_ADDR``. Behind ``PROXY_COUNT`` proxies
+    of our own, each appends the address it received the request from to
+    ``X-Forwarded-For``, so the client is the ``PROXY_COUNT``-th entry from the right;
+    entries further left were written by the client and are never trusted.
+    """
+    if request is None:
+        return None
+    candidate = request.META.get("REMOTE_ADDR", "")
+    count = getattr(settings, "PROXY_COUNT", 0) or 0
+    if count > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= count:
+            candidate = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
 
 
 class HttpError(Exception):
@@ -102,7 +135,7 @@ def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Do not follow redirects: a gateway API that redirects is answered as-is."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -128,7 +161,7 @@ def send(
         # urllib would happily open file:// or ftp:// URLs; a misconfigured setting
         # must never turn into a local file read.
         raise HttpError(f"refused URL scheme {scheme!r}")
-    request = urllib.request.Request(url, data=body, method=method.upper())
+    request = urllib.request.Request(url, data=body, method=method.upper())  # noqa: S310 (scheme checked above)
     for name, value in headers.items():
         request.add_header(name, value)
     started = time.monotonic()

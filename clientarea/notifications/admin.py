@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.notifications import services
@@ -27,7 +27,9 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     list_filter = ["status", "template", "language"]
     search_fields = ["to_email", "subject", "customer__document_number"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in OutgoingEmail._meta.fields]
+    # The sealed copy of a secret-bearing email is never shown (the stored bodies are redacted).
+    exclude = ["secret_payload"]
+    readonly_fields = [f.name for f in OutgoingEmail._meta.fields if f.name != "secret_payload"]
     inlines = [AttachmentInline]
     actions = ["resend"]
 
@@ -39,6 +41,21 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send again"))
     def resend(self, request, queryset):
+        sent = refused = 0
         for email in queryset:
+            if email.redacted:  # its access code or login link is gone: issue a new one instead
+                refused += 1
+                continue
             services.resend_email(email=email)
-        self.message_user(request, _("%(n)d email(s) queued again.") % {"n": queryset.count()})
+            sent += 1
+        self.message_user(request, _("%(n)d email(s) queued again.") % {"n": sent})
+        if refused:
+            self.message_user(
+                request,
+                _(
+                    "%(n)d email(s) carried a one-time access code or login link and were not "
+                    "sent again. Use “Send a new access code” on the customer instead."
+                )
+                % {"n": refused},
+                level=messages.WARNING,
+            )

@@ -20,6 +20,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clientarea.notifications import rendering
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def claim_email(*, email_id: int) -> bool:
     OutgoingEmail.objects.filter(_claimable(now), pk=email_id, status=EmailStatus.SENDING).update(
         status=EmailStatus.FAILED,
         last_error="the worker stopped while sending (lease expired after the last attempt)",
+        secret_payload="",
     )
     return False
 
@@ -60,14 +62,23 @@ def deliver_email(*, email_id: int) -> bool:
     if not claim_email(email_id=email_id):
         return False  # already sent, being sent, or not due yet
     email = OutgoingEmail.objects.get(pk=email_id)
+    # Secret-bearing emails: send the sealed copy, never the redacted one in the log; one
+    # whose sealed copy is gone fails (a new code must be issued) rather than go out without it.
+    content = rendering.delivered_copy(email)
+    if content is None:
+        OutgoingEmail.objects.filter(pk=email.pk).update(
+            status=EmailStatus.FAILED, last_error=rendering.SECRET_GONE_ERROR, secret_payload=""
+        )
+        logger.warning("email %s not sent: its one-time secret is no longer available", email.pk)
+        return False
     message = EmailMultiAlternatives(
-        subject=email.subject,
-        body=email.body_text,
+        subject=content.subject,
+        body=content.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to_email],
     )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    if content.html:
+        message.attach_alternative(content.html, "text/html")
     for att in email.attachments.all():
         message.attach(att.filename, bytes(att.content), att.content_type)
     try:
@@ -79,11 +90,12 @@ def deliver_email(*, email_id: int) -> bool:
             status=EmailStatus.FAILED if final else EmailStatus.QUEUED,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
             next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
+            **({"secret_payload": ""} if final else {}),
         )
         logger.warning("email %s failed (attempt %s): %s", email.pk, email.attempts, exc)
         return False
     OutgoingEmail.objects.filter(pk=email.pk).update(
-        status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
+        status=EmailStatus.SENT, sent_at=timezone.now(), last_error="", secret_payload=""
     )
     return True
 

@@ -29,6 +29,11 @@ class OutgoingEmail(models.Model):
     language = models.CharField(_("language"), max_length=5)
     body_text = models.TextField(_("text body"))
     body_html = models.TextField(_("HTML body"), blank=True)
+    # True when the stored subject and bodies show "••••" in place of a one-time secret
+    # (access code, login link); the copy to deliver is then sealed in secret_payload until
+    # it is sent, and wiped after (see notifications.rendering).
+    redacted = models.BooleanField(_("secret redacted"), default=False)
+    secret_payload = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(
         _("status"),
         max_length=10,

@@ -16,10 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import translation
 
-from clientarea.notifications import jobs
+from clientarea.notifications import jobs, rendering
 from clientarea.notifications.delivery import deliver_due_emails, deliver_email
 from clientarea.notifications.models import EmailAttachment, OutgoingEmail
 
@@ -65,13 +63,14 @@ def site_context() -> dict[str, Any]:
 def render_email(
     *, template: str, context: Mapping[str, Any], language: str
 ) -> tuple[str, str, str]:
-    """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``."""
-    ctx = {**site_context(), **context}
-    with translation.override(language):
-        subject = " ".join(render_to_string(f"emails/{template}.subject.txt", ctx).split())
-        text = render_to_string(f"emails/{template}.txt", ctx).strip() + "\n"
-        html = render_to_string(f"emails/{template}.html", ctx)
-    return subject, text, html
+    """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``.
+
+    The subject and the text body are plain text (not HTML-escaped); see ``rendering``.
+    """
+    done = rendering.render_templates(
+        template=template, context={**site_context(), **context}, language=language
+    )
+    return done.subject, done.text, done.html
 
 
 def queue_email(
@@ -83,10 +82,25 @@ def queue_email(
     language: str | None = None,
     attachments: Iterable[Attachment] = (),
     subject: str | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> OutgoingEmail:
-    """Render an email, record it in the email log and deliver it after commit."""
+    """Render an email, record it in the email log and deliver it after commit.
+
+    ``secrets`` are context values (an access code, a one-time link) that go out in the
+    email but are stored as ``rendering.REDACTED`` in the log (the copy to deliver is sealed
+    until it is sent).
+    """
     lang = language or (customer.preferred_language if customer else settings.LANGUAGE_CODE)
+    sealed = ""
+    if secrets:
+        full = render_email(template=template, context={**context, **secrets}, language=lang)
+        sealed = rendering.seal(rendering.RenderedEmail(subject or full[0], full[1], full[2]))
+        context = rendering.redacted_context(context, secrets)
     rendered_subject, text, html = render_email(template=template, context=context, language=lang)
+    if secrets:
+        rendering.check_redacted(
+            rendering.RenderedEmail(subject or rendered_subject, text, html), secrets
+        )
     with transaction.atomic():
         email = OutgoingEmail.objects.create(
             customer=customer,
@@ -96,6 +110,8 @@ def queue_email(
             language=lang,
             body_text=text,
             body_html=html,
+            redacted=bool(secrets),
+            secret_payload=sealed,
         )
         for item in attachments:
             EmailAttachment.objects.create(
@@ -116,7 +132,13 @@ def _schedule(email_id: int) -> None:
 
 
 def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
-    """Queue a copy of an email already in the log (staff action)."""
+    """Queue a copy of an email already in the log (staff action).
+
+    An email whose stored copy is redacted (it carried an access code or a login link) is
+    refused: the secret is gone, and a new one must be issued instead.
+    """
+    if email.redacted:
+        raise ValueError("an email that carried a one-time secret cannot be sent again")
     with transaction.atomic():
         copy = OutgoingEmail.objects.create(
             customer=email.customer,

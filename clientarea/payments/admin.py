@@ -31,6 +31,7 @@ from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
 from clientarea.payments.models import (
     GatewaySwitch,
+    Outcome,
     Payment,
     PaymentMessage,
     RefundStatus,
@@ -63,6 +64,7 @@ class PaymentMessageInline(ReadOnlyInline):
         "gateway_status",
         "transaction_id",
         "dedupe_key",
+        "result",
         "outcome",
         "processed",
     ]
@@ -429,6 +431,7 @@ class PaymentMessageAdmin(admin.ModelAdmin):
         "reference",
         "gateway_status",
         "signature_valid",
+        "result",
         "outcome",
         "attempts",
         "source_ip",
@@ -436,6 +439,7 @@ class PaymentMessageAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         WaitingFilter,
+        "result",
         "gateway",
         "kind",
         "signature_valid",
@@ -481,7 +485,8 @@ class PaymentMessageAdmin(admin.ModelAdmin):
             except services.PaymentStateError as exc:
                 self.message_user(request, f"#{message.pk}: {exc}", messages.WARNING)
                 continue
-            level = messages.ERROR if outcome == "error" else messages.SUCCESS
+            message.refresh_from_db(fields=["result"])
+            level = messages.ERROR if message.result == Outcome.ERROR else messages.SUCCESS
             self.message_user(
                 request,
                 _("Message %(id)s (%(reference)s): %(outcome)s")

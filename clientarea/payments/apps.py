@@ -8,4 +8,7 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Payments")
 
     def ready(self) -> None:
-        from clientarea.payments import checks  # noqa: F401 - registers the system checks
+        from clientarea.payments import (  # noqa: F401 - registers the system checks and the jobs
+            checks,
+            tasks,
+        )

@@ -6,11 +6,12 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
+from clientarea.payments.gateways import gateway_codes, get_gateway
+from clientarea.payments.gateways.payvalida import parse_method_codes
+
 
 @register()
 def payvalida_method_codes(app_configs, **kwargs) -> list[Error]:
-    from clientarea.payments.gateways.payvalida import parse_method_codes
-
     try:
         parse_method_codes(str(getattr(settings, "PAYVALIDA_METHOD_CODES", "")))
     except ValueError as exc:
@@ -27,8 +28,6 @@ def payvalida_method_codes(app_configs, **kwargs) -> list[Error]:
 @register()
 def gateways_can_be_built(app_configs, **kwargs) -> list[Error]:
     """Each configured gateway builds from its settings (e.g. PAYU_SIGNATURE_ALGORITHM is one PayU knows)."""
-    from clientarea.payments.gateways import gateway_codes, get_gateway
-
     errors = []
     for code in gateway_codes():
         try:

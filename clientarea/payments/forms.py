@@ -17,10 +17,12 @@ class ChooseGatewayForm(forms.Form):
     def __init__(self, *args, options: list[GatewayOption], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.options = {option.code: option for option in options}
-        self.fields["gateway"].choices = [(option.code, option.name) for option in options]
+        gateway_field = self.fields["gateway"]
+        assert isinstance(gateway_field, forms.ChoiceField)  # declared above
+        gateway_field.choices = [(option.code, option.name) for option in options]
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         option = self.options.get(data.get("gateway", ""))
         method = (data.get("method") or "").strip()
         if option and method and method not in {m.value for m in option.methods}:

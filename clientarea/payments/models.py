@@ -24,6 +24,22 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.payments.gateways import gateway_codes, get_gateway
+from clientarea.payments.gateways.base import GatewayError
+
+
+def gateway_choices() -> list[tuple[str, str]]:
+    """The configured gateways as (code, name): the back office shows names, not codes."""
+    return [(code, gateway_name(code)) for code in gateway_codes()]
+
+
+def gateway_name(code: str) -> str:
+    """A gateway's name as people know it ("Payvalida"); the code if it is no longer configured."""
+    try:
+        return get_gateway(code).name
+    except GatewayError:
+        return code
+
 
 class PaymentStatus(models.TextChoices):
     CREATED = "created", _("Created (customer sent to the gateway)")
@@ -77,7 +93,7 @@ class Payment(models.Model):
         related_name="payments",
         verbose_name=_("customer"),
     )
-    gateway = models.CharField(_("gateway"), max_length=20, db_index=True)
+    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices, db_index=True)
     method = models.CharField(
         _("method"), max_length=10, choices=PaymentMethodChoice.choices, blank=True
     )
@@ -172,6 +188,10 @@ class Payment(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def gateway_name(self) -> str:
+        return gateway_name(self.gateway)
+
 
 class MessageKind(models.TextChoices):
     CONFIRMATION = "confirmation", _("Confirmation (PayU)")
@@ -180,20 +200,58 @@ class MessageKind(models.TextChoices):
     QUERY = "query", _("Status query")
 
 
+class Outcome(models.TextChoices):
+    """What one inbound message did, stored on its inbox row (``PaymentMessage.result``).
+
+    The free-text ``PaymentMessage.outcome`` keeps the details (amounts, transaction ids).
+    """
+
+    APPLIED = "applied", _("Applied: order paid")
+    RECORDED = "recorded", _("Recorded: payment status changed")
+    UNCHANGED = "unchanged", _("Unchanged")
+    ALREADY_APPLIED = "already_applied", _("Already applied")
+    DUPLICATE = "duplicate", _("Duplicate delivery")
+    IGNORED = "ignored", _("Ignored: late or out-of-order report")
+    HELD = "held", _("Held: asking the gateway")
+    CORRECTED = "corrected", _("Transaction id corrected by the gateway")
+    REFUND = "refund", _("Flagged for refund")
+    REVIEW = "review", _("Flagged for review")
+    UNKNOWN_REFERENCE = "unknown_reference", _("Unknown reference")
+    INVALID_SIGNATURE = "invalid_signature", _("Invalid signature")
+    MALFORMED = "malformed", _("Malformed")
+    REJECTED = "rejected", _("Rejected: size or source address")
+    SHOWN = "shown", _("Browser return shown")
+    ANSWER = "answer", _("Answer to a status query")
+    ERROR = "error", _("Error: will be retried")
+
+
 class PaymentMessage(models.Model):
     """Append-only inbox: every message a gateway sent us (or we fetched), stored before it is trusted."""
 
-    gateway = models.CharField(_("gateway"), max_length=20)
+    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices)
     kind = models.CharField(_("kind"), max_length=12, choices=MessageKind.choices)
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     body = models.TextField(_("body"), blank=True)
+    raw_base64 = models.TextField(
+        _("raw body (base64)"),
+        blank=True,
+        help_text=_(
+            "The exact bytes received, when the body is not plain text (NUL bytes, invalid UTF-8)."
+        ),
+    )
     source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
     signature_valid = models.BooleanField(_("signature valid"), null=True)
-    dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL (no key) never collides in the unique constraint
     reference = models.CharField(_("reference"), max_length=60, blank=True, db_index=True)
     transaction_id = models.CharField(_("transaction id"), max_length=64, blank=True)
-    gateway_status = models.CharField(_("reported status"), max_length=10, blank=True)
+    gateway_status = models.CharField(
+        _("reported status"),
+        max_length=10,
+        # What a gateway can report: every payment status but "created" (ours alone).
+        choices=[c for c in PaymentStatus.choices if c[0] != PaymentStatus.CREATED],
+        blank=True,
+    )
     payment = models.ForeignKey(
         Payment,
         null=True,
@@ -203,6 +261,9 @@ class PaymentMessage(models.Model):
         verbose_name=_("payment"),
     )
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
+    result = models.CharField(
+        _("result"), max_length=20, choices=Outcome.choices, blank=True, db_index=True
+    )
     processed = models.BooleanField(_("processed"), default=False)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts to apply"), default=0)
@@ -229,6 +290,10 @@ class PaymentMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.gateway} {self.kind} {self.reference or '?'}: {self.outcome or '-'}"
 
+    @property
+    def gateway_name(self) -> str:
+        return gateway_name(self.gateway)
+
 
 class GatewaySwitch(models.Model):
     """Staff's switch for offering a gateway at Pay now, on top of its ``<CODE>_ENABLED`` setting.
@@ -238,7 +303,7 @@ class GatewaySwitch(models.Model):
     in flight is still applied.
     """
 
-    gateway = models.CharField(_("gateway"), max_length=20, unique=True)
+    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices, unique=True)
     offered = models.BooleanField(_("offered at Pay now"), default=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -1,13 +1,16 @@
-"""Worker tasks: apply stored gateway notifications, sweep the inbox, reconcile with the gateways, and one status query after a browser return."""
+"""Worker tasks: apply stored gateway notifications, sweep the inbox, reconcile with the gateways, and one status query after a browser return.
+
+Each task calls one service; the services queue these tasks through ``payments.jobs``
+(registered at the bottom of this module), so they never import this module.
+"""
 
 from __future__ import annotations
-
-import logging
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-logger = logging.getLogger(__name__)
+from clientarea.payments import jobs
+from clientarea.payments.services import inbox, reconcile
 
 
 @db_task()
@@ -16,43 +19,25 @@ def apply_message_task(message_id: int) -> None:
 
     Returns nothing, so Huey stores no result: the outcome is on the inbox row.
     """
-    from clientarea.payments import services
-
-    services.apply_message(message_id=message_id)
+    inbox.apply_message(message_id=message_id)
 
 
 @db_periodic_task(crontab(minute="*"))
 def apply_pending_messages_task() -> dict:
     """Every minute: notifications still waiting (worker was down, or applying failed) are tried again."""
-    from clientarea.payments import services
-
-    return services.apply_pending_messages()
+    return inbox.apply_pending_messages()
 
 
 @db_periodic_task(crontab(minute="*/10"))
 def reconcile_payments_task() -> dict:
-    from clientarea.payments import services
-
-    return services.reconcile_payments().as_dict()
+    return reconcile.reconcile_payments().as_dict()
 
 
 @db_task()
 def check_payment_task(payment_id: int, verify: bool = False) -> list[str]:
     """Ask the gateway about one payment: an open one the customer just came back from, or
     (``verify``) an approved one that a notification claims was charged twice."""
-    from clientarea.payments import services
-    from clientarea.payments.gateways.base import GatewayUnavailable
-    from clientarea.payments.models import Payment
+    return reconcile.check_payment_now(payment_id=payment_id, verify=verify)
 
-    payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None or not (payment.is_open or verify):
-        return []
-    try:
-        return services.check_payment(payment, close_expired=False)
-    except GatewayUnavailable as exc:
-        logger.info(
-            "payment %s: gateway unavailable after return (%s); reconciliation will retry",
-            payment.reference,
-            exc,
-        )
-        return []
+
+jobs.register(apply_message=apply_message_task, check_payment=check_payment_task)

@@ -25,11 +25,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.models import OrderState
+from clientarea.helpcenter.selectors import article_url_for
+from clientarea.lib import http
 from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
-from clientarea.payments.gateways import get_gateway
-from clientarea.payments.gateways.base import GatewayError, GatewayStatus
-from clientarea.payments.models import MessageKind
+from clientarea.payments.gateways.base import GatewayStatus
+from clientarea.payments.models import MessageKind, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -42,29 +43,14 @@ MAX_POLLS_PENDING = 20
 
 def help_url(topic: str) -> str | None:
     """The help-center article on ``topic`` ("pse", "cash"), or None when none is published."""
-    from clientarea.helpcenter.selectors import article_url_for
-
     return (
         article_url_for(topic, translation.get_language()) or None
     )  # never raises (links home when missing)
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry added by our own proxies (PROXY_COUNT)."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    count = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None) or 0
-    if count:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= count:
-            candidate = forwarded[-count]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
+    """The caller's address (PROXY_COUNT honoured): the project's one client-address function."""
+    return http.client_ip(request)
 
 
 def ip_allowed(gateway_code: str, ip: str | None) -> bool:
@@ -106,6 +92,7 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
             headers=request.headers,
             ip=ip,
             outcome=f"rejected: too large ({declared} bytes)",
+            result=Outcome.REJECTED,
             processed=True,
         )
         return HttpResponse("payload too large", status=413, content_type="text/plain")
@@ -116,6 +103,7 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
             headers=request.headers,
             ip=ip,
             outcome="rejected: source IP not allowed",
+            result=Outcome.REJECTED,
             processed=True,
         )
         logger.warning("%s notification from %s refused: not in the allow-list", gateway_code, ip)
@@ -131,6 +119,7 @@ def _notification(request: HttpRequest, gateway_code: str) -> HttpResponse:
             headers=request.headers,
             ip=ip,
             outcome="rejected: too large",
+            result=Outcome.REJECTED,
             processed=True,
         )
         return HttpResponse("payload too large", status=413, content_type="text/plain")
@@ -201,13 +190,6 @@ def payvalida_return(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------------------
 # Customer pages
 # --------------------------------------------------------------------------------------
-
-
-def _gateway_name(code: str) -> str:
-    try:
-        return get_gateway(code).name
-    except GatewayError:
-        return code
 
 
 def _order_url(order) -> str:
@@ -293,7 +275,7 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
             "options": options,
             "form": form,
             "in_process": in_process,
-            "in_process_gateway": _gateway_name(in_process.gateway) if in_process else "",
+            "in_process_gateway": in_process.gateway_name if in_process else "",
             "in_process_method": selectors.method_label(
                 in_process.method or in_process.requested_method
             )

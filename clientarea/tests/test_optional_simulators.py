@@ -44,7 +44,7 @@ print(json.dumps({
 
 
 def inspect(tmp_path: Path, **env: str) -> dict:
-    result = subprocess.run(  # noqa: S603 (argv fixed by the test: this interpreter, our code)
+    result = subprocess.run(
         [PYTHON, "-c", INSPECT],
         env=child_env(tmp_path, DJANGO_SETTINGS_MODULE="clientarea.settings", **env),
         capture_output=True,
@@ -55,7 +55,7 @@ def inspect(tmp_path: Path, **env: str) -> dict:
 
 
 def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 (argv fixed by the test: this interpreter, our code)
+    return subprocess.run(
         [PYTHON, str(ROOT / "manage.py"), *args],
         env=child_env(tmp_path, **env),
         capture_output=True,

@@ -37,7 +37,7 @@ def settings_values(tmp_path: Path, names: list[str], **env: str) -> dict:
         "import json, clientarea.settings as s; "
         f"print(json.dumps({{n: getattr(s, n) for n in {names!r}}}, default=str))"
     )
-    result = subprocess.run(  # noqa: S603 (argv fixed by the test: this interpreter, our code)
+    result = subprocess.run(
         [PYTHON, "-c", code], env=child_env(tmp_path, **env), capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
@@ -46,7 +46,7 @@ def settings_values(tmp_path: Path, names: list[str], **env: str) -> dict:
 
 def settings_error(tmp_path: Path, **env: str) -> str:
     """The error the settings stop with (the import must fail)."""
-    result = subprocess.run(  # noqa: S603 (argv fixed by the test: this interpreter, our code)
+    result = subprocess.run(
         [PYTHON, "-c", "import clientarea.settings"],
         env=child_env(tmp_path, **env),
         capture_output=True,
@@ -162,7 +162,7 @@ def test_language_cookie_is_secure_under_https(tmp_path: Path, debug: str, secur
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 (argv fixed by the test: this interpreter, our code)
+    return subprocess.run(
         [PYTHON, "-m", "clientarea.cli", *args],
         env=child_env(tmp_path, **env),
         capture_output=True,

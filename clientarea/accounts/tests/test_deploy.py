@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from clientarea.einvoice.tests.factories import ca_issued_certificate
+
 ROOT = Path(__file__).resolve().parents[3]
 
 LIVE_GATEWAYS = {
@@ -18,14 +20,21 @@ LIVE_GATEWAYS = {
     "PAYVALIDA_FIXED_HASH": "live-fixed-hash-0123456789",
     "PAYVALIDA_NOTIFICATION_HASH": "live-notification-hash-0123456789",
 }
+LIVE_EINVOICE = {
+    "EINVOICE_CERT_PASSWORD": "live-cert-password",
+    "EINVOICE_SOFTWARE_ID": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    "EINVOICE_SOFTWARE_PIN": "97531",
+}
 
 
 def check_deploy(tmp_path, **extra: str) -> subprocess.CompletedProcess:
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PAYU_", "PAYVALIDA_", "PAYMENTS_"))
+        if not k.startswith(("PAYU_", "PAYVALIDA_", "PAYMENTS_", "EINVOICE_"))
     }
+    certificate = tmp_path / "signing.p12"  # issued by a CA, as in production
+    ca_issued_certificate(certificate, LIVE_EINVOICE["EINVOICE_CERT_PASSWORD"])
     env = {
         **inherited,
         "DEBUG": "0",
@@ -34,6 +43,8 @@ def check_deploy(tmp_path, **extra: str) -> subprocess.CompletedProcess:
         "SITE_URL": "https://portal.conexcol.example",
         "DJANGO_SETTINGS_MODULE": "clientarea.settings",
         "VAR_DIR": str(tmp_path),
+        "EINVOICE_CERT_PATH": str(certificate),
+        **LIVE_EINVOICE,
         **extra,
     }
     env.pop("DATABASE_URL", None)
@@ -75,3 +86,16 @@ def test_check_deploy_refuses_the_simulators_in_production(tmp_path):
     result = check_deploy(tmp_path, **LIVE_GATEWAYS, PAYMENTS_SANDBOX="1")
     assert result.returncode == 1
     assert "payments.E010" in result.stderr
+
+
+def test_check_deploy_refuses_einvoice_settings_dian_would_refuse(tmp_path):
+    result = check_deploy(
+        tmp_path,
+        **LIVE_GATEWAYS,
+        EINVOICE_CERT_PATH=str(tmp_path / "missing.p12"),
+        EINVOICE_SOFTWARE_ID="56f2ae4e-9812-4fad-9255-08fcfcd5ccb0",  # DIAN's test values
+        EINVOICE_SOFTWARE_PIN="12345",
+    )
+    assert result.returncode == 1
+    for check_id in ("einvoice.E001", "einvoice.E006"):
+        assert check_id in result.stderr, result.stderr

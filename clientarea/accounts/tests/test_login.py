@@ -62,7 +62,10 @@ def test_logout_is_post_only(client):
 
 
 def code_and_link(email: OutgoingEmail) -> str:
-    return re.search(r"https?://\S+/login-link/\S+/", email.body_text).group(0)
+    from django.core import mail  # the delivered message: the email log keeps a redacted copy
+
+    body = next(m.body for m in reversed(mail.outbox) if m.to == [email.to_email])
+    return re.search(r"https?://\S+/login-link/\S+/", body).group(0)
 
 
 def test_forgot_code_never_reveals_whether_an_email_exists(client):
@@ -70,9 +73,10 @@ def test_forgot_code_never_reveals_whether_an_email_exists(client):
     known = client.post(reverse("accounts:forgot"), {"email": "ana@example.com"})
     unknown = client.post(reverse("accounts:forgot"), {"email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 200
-    strip = lambda r: (
-        r.content.decode().replace("ana@example.com", "X").replace("nobody@example.com", "X")
-    )
+
+    def strip(r):
+        return r.content.decode().replace("ana@example.com", "X").replace("nobody@example.com", "X")
+
     assert (
         strip(known).split("csrfmiddlewaretoken")[0]
         == strip(unknown).split("csrfmiddlewaretoken")[0]
@@ -177,3 +181,72 @@ def test_staff_created_customer_gets_the_same_email(client, django_capture_on_co
     assert response.status_code == 302, response.content.decode()[:2000]
     email = OutgoingEmail.objects.get(to_email="fromstaff@example.com")
     assert email.template == "new_access_code" and email.language == "en"
+
+
+def _login(client, email, password, forwarded_for, **extra):
+    return client.post(
+        reverse("accounts:login"),
+        {"username": email, "password": password},
+        REMOTE_ADDR="10.0.0.2",  # the TLS proxy
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+        **extra,
+    )
+
+
+def test_behind_the_proxy_failures_from_one_address_do_not_lock_out_another(client, settings):
+    settings.PROXY_COUNT = 1
+    from axes.models import AccessAttempt
+
+    make_customer("ana@example.com")
+    make_customer("bob@example.com")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "ana@example.com", "nope", "203.0.113.5")
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
+
+    response = _login(client, "bob@example.com", ACCESS_CODE, "198.51.100.7")
+    assert response.status_code == 302  # bob, from his own address, is not locked out
+
+
+def test_behind_the_proxy_the_attacker_address_is_locked_out(client, settings):
+    settings.PROXY_COUNT = 1
+    make_customer("ana@example.com")
+    make_customer("bob@example.com")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "ana@example.com", "nope", "203.0.113.5")
+    # a spoofed left-most entry does not help: the proxy appends the real address last
+    response = _login(client, "bob@example.com", ACCESS_CODE, "198.51.100.7, 203.0.113.5")
+    assert response.status_code == 429
+
+
+def test_an_own_successful_login_does_not_clear_failures_on_another_account(client, settings):
+    make_customer("attacker@example.com")
+    make_customer("victim@example.com")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert _login(client, "attacker@example.com", ACCESS_CODE, "").status_code == 302
+        client.logout()
+        assert _login(client, "victim@example.com", "guess", "").status_code in (200, 429)
+    response = _login(client, "victim@example.com", ACCESS_CODE, "")
+    assert response.status_code == 429  # the guesses against the victim's account counted
+
+
+def test_a_successful_login_clears_the_users_own_earlier_failures(client, settings):
+    make_customer("ana@example.com")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _login(client, "ana@example.com", "typo", "")
+    assert _login(client, "ana@example.com", ACCESS_CODE, "").status_code == 302
+    client.logout()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _login(client, "ana@example.com", "typo", "")
+    assert _login(client, "ana@example.com", ACCESS_CODE, "").status_code == 302
+
+
+def test_changing_the_case_of_the_email_does_not_dodge_the_account_lockout(client, settings):
+    make_customer("ana@example.com")
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, ["ANA@example.com", "Ana@Example.com", " ana@EXAMPLE.com"][i % 3], "x", "")
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": "ana@example.com", "password": ACCESS_CODE},
+        REMOTE_ADDR="192.0.2.44",  # another address: the account itself is locked
+    )
+    assert response.status_code == 429

@@ -268,3 +268,80 @@ def test_staff_without_the_change_permission_cannot_act(client, order):
         == 403
     )
     assert Order.objects.get(pk=order.pk).state == OrderState.PENDING
+
+
+# --- Staff create an order (one item outside the catalogue) --------------------------------------
+
+
+def _manual(client, **data):
+    form = {
+        "customer": "alice@example.com",
+        "description": "Migración de sitio & correo",
+        "unit_price": "150000",
+        "quantity": "1",
+        "tax_treatment": "taxed",
+        "tax_rate": "19",
+        "due_date": "",
+        "reason": "",
+        "notify": "on",
+    }
+    form.update(data)
+    return client.post(reverse("admin:billing_order_new"), form)
+
+
+def test_staff_create_an_order_for_a_customer(client, carol, service):
+    changelist = client.get(reverse("admin:billing_order_changelist")).content.decode()
+    assert reverse("admin:billing_order_new") in changelist
+    assert client.get(reverse("admin:billing_order_new")).status_code == 200
+
+    response = _manual(client, customer="1020304050", reason="Agreed by phone")
+
+    order = Order.objects.get()
+    assert response.status_code == 302 and response["Location"] == url("change", order)
+    assert (order.state, order.total, order.created_by) == (
+        OrderState.PENDING,
+        178500,
+        carol,
+    )
+    item = order.items.get()
+    assert (item.description, item.kind, item.period_key) == (
+        "Migración de sitio & correo",
+        "other",
+        None,
+    )
+    event = order.events.get()
+    assert (event.kind, event.actor, event.message) == ("created", carol, "Agreed by phone")
+    email = OutgoingEmail.objects.get(template="order_created")
+    assert email.to_email == "alice@example.com" and order.number in email.subject
+
+
+def test_a_manual_order_with_bad_input_is_refused_with_a_message(client, carol, service):
+    for data, message in (
+        ({"customer": "nobody@example.com"}, "No customer has that email or document number."),
+        ({"unit_price": "0"}, "greater than or equal to 0.01"),
+        ({"unit_price": "abc"}, "Enter a number."),
+        ({"due_date": "2001-01-01"}, "The due date cannot be in the past."),
+        ({"description": "   "}, "This field is required."),
+    ):
+        response = _manual(client, **data)
+        assert response.status_code == 200, data
+        assert message in response.content.decode(), data
+    assert not Order.objects.exists() and not OutgoingEmail.objects.exists()
+
+
+def test_staff_without_the_change_permission_cannot_create_orders(client, carol, service):
+    from django.contrib.auth.models import Permission
+
+    from clientarea.accounts.models import User
+
+    viewer = User.objects.create_user(email="viewer@conexcol.example", password="x" * 16)
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(viewer)
+    assert (
+        reverse("admin:billing_order_new")
+        not in client.get(reverse("admin:billing_order_changelist")).content.decode()
+    )
+    assert _manual(client).status_code == 403
+    assert not Order.objects.exists()

@@ -33,6 +33,7 @@ from clientarea.billing.models import (
 from clientarea.billing.run_emails import OrderEmailRenderer, _stencilable, order_values
 from clientarea.billing.tests import aware, make_product
 from clientarea.catalog.models import BillingCycle, TaxTreatment
+from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import render_email
 from clientarea.subscriptions import services as lifecycle
@@ -597,7 +598,7 @@ def test_a_dry_run_counts_but_changes_nothing(world):
     order.refresh_from_db()
     assert overdue.status == ServiceStatus.ACTIVE and order.reminders_sent == []
     real = run(D)
-    assert {k: v for k, v in real.counts.items()} == {k: v for k, v in dry.counts.items()}
+    assert dict(real.counts) == dict(dry.counts)
 
 
 def test_one_failing_customer_is_reported_and_the_others_are_billed(world, monkeypatch):
@@ -951,10 +952,44 @@ def test_stencils_are_used_for_renewals_and_refused_for_unsafe_templates(world, 
     run(D)
     assert renderer.stats == {"stencil": 3, "full": 0, "dropped": 0}
 
-    with pytest.raises(run_emails._Unsafe):
-        run_emails.check_template(
-            "emails/order_overdue.txt"
-        )  # blocktranslate count: rendered in full
+    # A template that transforms a value (here with |upper and |lower) is rendered in full.
+    _refused_for_a_transforming_template(world, run_emails)
+
+
+def _refused_for_a_transforming_template(world, run_emails):
+    import copy
+    import tempfile
+    from pathlib import Path
+
+    from django.test import override_settings
+
+    folder = Path(tempfile.mkdtemp()) / "emails"
+    folder.mkdir()
+    (folder / "shout.subject.txt").write_text("{{ order.number|lower }}")
+    (folder / "shout.txt").write_text("{{ customer.display_name|upper }} {{ order.total }}")
+    (folder / "shout.html").write_text("<p>{{ customer.display_name|upper }}</p>")
+    templates = copy.deepcopy(django_settings.TEMPLATES)
+    templates[0]["DIRS"] = [folder.parent, *templates[0]["DIRS"]]
+    renderer = run_emails.OrderEmailRenderer()
+    customer = world.alice
+    order = Order(number="ODS-000777", customer=customer, total=Decimal("1190.00"))
+    with override_settings(TEMPLATES=templates):
+        for _ in range(2):
+            got = renderer.render(
+                template="shout",
+                order=order,
+                items=[],
+                customer=customer,
+                pay_url="http://testserver/p/",
+                language="en",
+            )
+            assert got == render_email(
+                template="shout",
+                language="en",
+                context={"order": order, "customer": customer, "pay_url": "http://testserver/p/"},
+            )
+    assert got[0] == "ods-000777" and "ALICE" in got[1]
+    assert renderer.stats == {"stencil": 0, "full": 2, "dropped": 0}
 
 
 # --- CLI, schedule, admin ------------------------------------------------------------------------------------
@@ -1036,7 +1071,7 @@ def test_the_worker_runs_once_a_day_from_the_configured_hour(world, settings):
 def test_the_back_office_lists_runs_and_runs_billing_now(world, client):
     client.cookies["django_language"] = "en"
     client.force_login(make_staff())
-    make_service(world.alice, world.hosting, due=dt.date.today() + dt.timedelta(days=3))
+    make_service(world.alice, world.hosting, due=local_today() + dt.timedelta(days=3))
     changelist = reverse("admin:billing_billingrun_changelist")
 
     page = client.get(changelist).content.decode()

@@ -10,7 +10,8 @@ from clientarea.test import ACCESS_CODE, make_customer, make_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-RED, GREEN, GREY = "rgb(179, 38, 30)", "rgb(27, 127, 59)", "rgb(95, 107, 118)"
+# Paid green #18733a: 5.2:1 on its badge background (the former #1b7f3b was 4.46:1, below WCAG AA).
+RED, GREEN, GREY = "rgb(179, 38, 30)", "rgb(24, 115, 58)", "rgb(95, 107, 118)"
 
 
 def test_a_customer_sees_order_states_and_pays_only_pending_orders(page, live_site):

@@ -201,7 +201,7 @@ def test_the_printable_version_is_a_clean_service_order(client, cast, three_stat
     # Its print styles are a static file (the Content-Security-Policy blocks inline <style>).
     assert 'href="/static/billing/order_print.css"' in page
     print_css = Path(finders.find("billing/order_print.css")).read_text()
-    assert "Orden de servicio – not a tax invoice" in page and "@media print" in print_css
+    assert "Not a tax invoice" in page and "@media print" in print_css  # one language (issue 11.14)
     assert "side-nav" not in page and 'id="pay-now"' not in page
     assert "Conexcol" in page and pending.number in page
     assert reverse("billing:order_print", args=[pending.number]) in html(
@@ -246,3 +246,70 @@ def test_the_dashboard_summarises_pending_orders(cast, three_states):
         empty["services_count"],
         empty["next_due"],
     ) == (False, 0, 0, None)
+
+
+# --- Dates that agree, and the total due (issue 11, item 10) ------------------------------------
+
+
+def _day(date: dt.date) -> str:
+    return f"{date.day} {date:%b %Y}"
+
+
+def test_the_history_dates_the_issue_like_the_order_does(client, cast):
+    alice, _ = cast
+    today = local_today()
+    issued = today - dt.timedelta(days=27)
+    order = make_order(alice, issue_date=issued, due_date=today + dt.timedelta(days=3))
+    client.force_login(alice.user)
+    page = html(client.get(reverse("billing:order", args=[order.number])))
+    assert f"<strong>{_day(issued)}</strong>" in page  # Issued: …
+    entry = re.search(r'<ul class="history">\s*<li>(.*?)</li>', page, re.S)
+    assert entry and "Order issued" in entry.group(1)
+    assert _day(issued) in entry.group(1) and _day(today) not in entry.group(1)
+
+
+def test_an_overdue_order_says_since_when_and_how_many_days(client, cast, three_states):
+    pending, *_ = three_states  # due yesterday
+    client.force_login(cast[0].user)
+    page = html(client.get(reverse("billing:order", args=[pending.number])))
+    due = _day(pending.due_date)
+    note = re.search(r'<p id="order-due-note">(.*?)</p>', page, re.S)
+    assert note and f"overdue since {due} (1 day)" in note.group(1)
+    assert "to pay by" not in note.group(1)
+    assert "Overdue by 1 day" in page
+
+
+def test_a_pending_order_not_yet_due_says_pay_by(client, cast):
+    alice, _ = cast
+    due = local_today() + dt.timedelta(days=4)
+    order = make_order(alice, due_date=due)
+    client.force_login(alice.user)
+    page = html(client.get(reverse("billing:order", args=[order.number])))
+    assert f"$ 119.000 to pay by {_day(due)}" in page and "overdue since" not in page
+
+
+def test_the_billing_page_shows_the_total_due_with_the_overdue_part(client, cast, three_states):
+    alice, _ = cast
+    make_order(alice, price="50000", due_date=local_today() + dt.timedelta(days=5))
+    client.force_login(alice.user)
+    page = html(client.get(reverse("billing:orders")))
+    box = re.search(r'<section class="total-due".*?</section>', page, re.S)
+    # 119.000 overdue (yesterday) + 59.500 not yet due; the paid and cancelled orders do not count.
+    assert box and "Total due: <strong>$ 178.500</strong>" in box.group(0)
+    assert re.search(r'class="overdue">\$ 119\.000 of it is overdue \(1 order\)', box.group(0))
+    assert page.index('id="total-due"') < page.index('class="table orders"')
+
+
+def test_nothing_due_shows_no_total(client, cast):
+    alice, _ = cast
+    client.force_login(alice.user)
+    assert 'id="total-due"' not in html(client.get(reverse("billing:orders")))
+
+
+def test_the_history_dates_the_payment_like_the_order_does(client, cast, three_states):
+    _, paid, _ = three_states  # paid on 10 Feb 2026 (recorded now)
+    client.force_login(cast[0].user)
+    page = html(client.get(reverse("billing:order", args=[paid.number])))
+    assert "Paid on 10 Feb 2026" in page
+    entry = re.search(r"<li>([^<]*<time[^>]*>[^<]*</time> · Payment received[^<]*)</li>", page)
+    assert entry and "10 Feb 2026 12:00" in entry.group(1)

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
 from clientarea.einvoice.documents import InvoiceDocument, Line, Party, Resolution
 
@@ -18,7 +26,7 @@ TEST_TECHNICAL_KEY = "fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"  # DIAN habilita
 
 
 def supplier(**overrides) -> Party:
-    values = dict(
+    values: dict[str, Any] = dict(
         person_type="juridica", document_type="31", document_number="900373076", check_digit="4",
         legal_name="CONEXCOL S.A.S.", trade_name="Conexcol", email="facturacion@conexcol.example",
         phone="6015551234", address_line="Calle 100 # 19-54 Of. 701", municipality_code="11001",
@@ -30,7 +38,7 @@ def supplier(**overrides) -> Party:
 
 
 def natural_customer(**overrides) -> Party:
-    values = dict(
+    values: dict[str, Any] = dict(
         person_type="natural", document_type="13", document_number="1020304050",
         legal_name="María José Pérez Gómez", first_name="María José", last_name="Pérez Gómez",
         email="maria@example.com", phone="3001234567", address_line="Carrera 43A # 1-50",
@@ -41,7 +49,7 @@ def natural_customer(**overrides) -> Party:
 
 
 def company_customer(**overrides) -> Party:
-    values = dict(
+    values: dict[str, Any] = dict(
         person_type="juridica", document_type="31", document_number="900108281", check_digit="3",
         legal_name="Ópticas Andinas S.A.S.", email="pagos@opticas.example", address_line="Av. 6N # 23-45",
         municipality_code="76001", municipality_name="Cali", department_code="76",
@@ -52,7 +60,7 @@ def company_customer(**overrides) -> Party:
 
 
 def resolution(environment: str = "2", **overrides) -> Resolution:
-    values = dict(
+    values: dict[str, Any] = dict(
         number="18760000001", prefix="SETP", range_from=990000000, range_to=995000000,
         valid_from=dt.date(2019, 1, 19), valid_to=dt.date(2030, 1, 19),
         technical_key=TEST_TECHNICAL_KEY, environment=environment,
@@ -89,7 +97,7 @@ def invoice(
     issue: dt.datetime | None = None,
     **overrides,
 ) -> InvoiceDocument:
-    values = dict(
+    values: dict[str, Any] = dict(
         number=number, resolution=resolution(environment),
         issue=issue or dt.datetime(2025, 1, 15, 14, 30, 5, tzinfo=BOGOTA), due=dt.date(2025, 1, 15),
         supplier=supplier(), customer=customer or natural_customer(), lines=lines or hosting_lines(),
@@ -99,3 +107,42 @@ def invoice(
     )  # fmt: skip
     values.update(overrides)
     return InvoiceDocument(**values)
+
+
+def ca_issued_certificate(
+    path: Path,
+    password: str,
+    *,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> x509.Certificate:
+    """Write a PKCS#12 whose certificate a (throwaway) certification authority issued.
+
+    What a production signing certificate looks like to the system checks: not
+    self-signed, RSA key, valid by default from yesterday for a year.
+    """
+    now = dt.datetime.now(dt.UTC)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA (not accredited)")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CONEXCOL S.A.S.")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or now - dt.timedelta(days=1))
+        .not_valid_after(not_after or now + dt.timedelta(days=365))
+        .sign(ca_key, hashes.SHA256())
+    )
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            name=b"signing",
+            key=key,
+            cert=cert,
+            cas=None,
+            encryption_algorithm=serialization.BestAvailableEncryption(password.encode()),
+        )
+    )
+    return cert

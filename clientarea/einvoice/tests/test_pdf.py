@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import os
-import random
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from functools import partial
+from pathlib import Path
 
 import pytest
 import segno
-from fpdf import FPDF
-from fpdf.enums import MethodReturnValue, XPos, YPos
 
 from clientarea.einvoice import attached, qr, signing, ubl
 from clientarea.einvoice import pdf as pdf_module
@@ -38,7 +36,7 @@ def _text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "invoice.pdf"
     path.write_bytes(pdf)
     return subprocess.run(
-        [PDFTOTEXT, "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        [str(PDFTOTEXT), "-layout", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
 
 
@@ -152,109 +150,10 @@ def test_zip_with_pdf_fits_the_2_mb_email_limit(tmp_path):
     assert len(pdf) < 200 * 1024
 
 
-# -- the fast paths render what plain fpdf / segno would ---------------------------------
+# -- how it is drawn: public APIs, fonts, images -------------------------------------------
 
 ZBARIMG = shutil.which("zbarimg")
 PDFTOPPM = shutil.which("pdftoppm")
-
-
-def _twin_pages() -> tuple[pdf_module._InvoicePDF, pdf_module._InvoicePDF]:
-    twins = []
-    for _ in range(2):
-        page = pdf_module._InvoicePDF(pdf_module.LABELS["es"], "pie")
-        page.compress = False
-        page.add_page()
-        twins.append(page)
-    return twins[0], twins[1]
-
-
-def test_multi_cell_shortcut_draws_what_fpdf_draws(monkeypatch):
-    """Same content stream, position, return value and glyph codes as FPDF.multi_cell."""
-    taken = []
-    shortcut = pdf_module._InvoicePDF._simple_multi_cell
-
-    def counting(self, *args):
-        result = shortcut(self, *args)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(pdf_module._InvoicePDF, "_simple_multi_cell", counting)
-    rng = random.Random(20261124)
-    words = ["Hosting", "Pyme", "·", "ana.co", "(renovación)", "Bogotá,", "D.C.", "María", "José", "Pérez", "Gómez",
-             "Ñandú", "01/12/2026", "–", "$", "228.691,34", "Σωκράτης", "NIT", "900373076-4", "a", "descripción",
-             "https://catalogo-vpfe-hab.dian.gov.co/document/searchqr?documentkey=" + "0f" * 48]  # fmt: skip
-    ours, plain = _twin_pages()
-    for case in range(400):
-        text = " ".join(rng.choice(words) for _ in range(rng.choice([1, 2, 3, 6, 14])))
-        if case % 17 == 0:
-            text = rng.choice(
-                ["  dos  espacios", "línea\nnueva", "", "tab\tulado", "con\u00adguion"]
-            )
-        bold, size = rng.random() < 0.4, rng.choice([5.6, 6.5, 7.2, 7.8, 9.5, 15])
-        x, y = rng.uniform(0, 120), rng.choice([rng.uniform(10, 250)] * 5 + [rng.uniform(270, 285)])
-        w = rng.choice([0, rng.uniform(8, 40), rng.uniform(40, 190)])
-        kwargs = {"align": rng.choice(["L", "C", "R", "J"]),
-                  "new_x": rng.choice([XPos.RIGHT, XPos.LEFT, XPos.LMARGIN] * 3 + list(XPos)),
-                  "new_y": rng.choice([YPos.NEXT, YPos.TOP] * 3 + list(YPos))}  # fmt: skip
-        if rng.random() < 0.5:
-            kwargs["padding"] = rng.choice([(1.6, 1.4), (1.2, 2), 1, (1, 2, 0, 0)])
-        if rng.random() < 0.3:
-            kwargs["output"] = MethodReturnValue.PAGE_BREAK | MethodReturnValue.HEIGHT
-        if rng.random() < 0.2:
-            kwargs["max_line_height"] = rng.choice([3, 4.2])
-        if rng.random() < 0.15:
-            kwargs["fill"] = True
-        h = rng.choice([None, 3.8, 4.2, 5])
-        measuring = rng.random() < 0.25  # what fpdf's table does to size its rows
-        results = []
-        for page in (ours, plain):
-            page.set_font(pdf_module.FONT, "B" if bold else "", size)
-            page.set_fill_color(*pdf_module.ACCENT)
-            page.set_xy(x, y)
-            call = page.multi_cell if page is ours else partial(FPDF.multi_cell, page)
-            if measuring:
-                with page._disable_writing():
-                    result = call(w, h, text, **kwargs)
-            else:
-                result = call(w, h, text, **kwargs)
-            results.append(
-                (
-                    result,
-                    page.page,
-                    round(page.x, 9),
-                    round(page.y, 9),
-                    bytes(page.pages[page.page].contents),
-                )
-            )
-        assert results[0] == results[1], (case, text, w, h, kwargs)
-    font_state = [
-        [(glyph.glyph_name, code) for glyph, code in page.current_font.subset.items()]
-        for page in (ours, plain)
-    ]
-    assert font_state[0] == font_state[1]
-    assert sum(taken) >= 100 and taken.count(False) >= 100  # both paths really exercised
-
-
-def test_shared_fonts_embed_what_fpdf_embeds(monkeypatch):
-    """Without the common glyphs, the PDF is byte-for-byte the one add_font + fpdf's output write."""
-    doc = factories.invoice(
-        customer=factories.natural_customer(legal_name="Σωκράτης Ñandú")
-    )  # an uncommon glyph too
-    cufe = ubl.invoice_cufe(ubl.build_invoice_xml(doc))
-    text = qr.qr_text(doc, cufe)
-    monkeypatch.setattr(pdf_module._InvoicePDF, "_pad_fonts", False)
-    shared = render_invoice_pdf(doc, cufe, text)
-
-    plain_init = pdf_module._InvoicePDF.__init__
-
-    def init_with_add_font(self, labels, footer_text):
-        plain_init(self, labels, footer_text)
-        self.add_font(pdf_module.FONT, "", str(pdf_module.FONT_DIR / "DejaVuSans.ttf"))
-        self.add_font(pdf_module.FONT, "B", str(pdf_module.FONT_DIR / "DejaVuSans-Bold.ttf"))
-
-    monkeypatch.setattr(pdf_module, "_fonts", dict)  # no shared fonts...
-    monkeypatch.setattr(pdf_module._InvoicePDF, "__init__", init_with_add_font)  # ...fpdf's own
-    assert render_invoice_pdf(doc, cufe, text) == shared
 
 
 @needs_pdftotext
@@ -296,15 +195,6 @@ def _qr_texts() -> list[str]:
     return texts
 
 
-def test_printed_qr_is_segnos_symbol():
-    for text in [*_qr_texts(), "Conexcol", "x" * 700, "Ñandú → ✓", "1234567890" * 9]:
-        expected = tuple(
-            bytes(row) for row in segno.make_qr(text, error="m", mask=qr.PRINTED_QR_MASK).matrix
-        )
-        assert qr.printed_qr_matrix(text) == expected
-    assert qr._fast_qr is not None and qr._fast_qr.enabled
-
-
 def test_printed_qr_mask_is_the_best_one():
     """segno's own penalty evaluation picks the fixed mask for invoice QR texts."""
     for text in _qr_texts():
@@ -319,33 +209,80 @@ def test_printed_qr_decodes_to_the_qr_text(tmp_path):
     pdf, cufe = _render(doc)
     (tmp_path / "invoice.pdf").write_bytes(pdf)
     subprocess.run(
-        [PDFTOPPM, "-png", "-r", "200", str(tmp_path / "invoice.pdf"), str(tmp_path / "page")],
+        [str(PDFTOPPM), "-png", "-r", "200", str(tmp_path / "invoice.pdf"), str(tmp_path / "page")],
         check=True,
     )
     decoded = subprocess.run(
-        [ZBARIMG, "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True
+        [str(ZBARIMG), "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True
     ).stdout
     assert decoded.rstrip("\n") == qr.qr_text(doc, cufe)
 
 
-def test_logo_is_prepared_once_and_embedded_as_fpdf_embeds_it(tmp_path, monkeypatch):
-    from PIL import Image, ImageCms
+def test_logo_is_prepared_once_per_file_version(tmp_path):
+    from PIL import Image
 
     logo = tmp_path / "logo.png"
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    Image.new("RGBA", (300, 100), (22, 54, 92, 200)).save(logo, icc_profile=srgb)
+    Image.new("RGBA", (3000, 1000), (22, 54, 92, 200)).save(logo)
     first, _ = _render(logo_path=logo)
-    second, _ = _render(logo_path=str(logo))  # from the cache
-    with monkeypatch.context() as patched:
-        patched.setattr(pdf_module, "_reuse_logo", lambda pdf, path: None)
-        plain, _ = _render(logo_path=logo)
-    assert first == second == plain
+    prepared = pdf_module._logos[str(logo)]
+    assert _render(logo_path=str(logo))[0] == first
+    assert pdf_module._logos[str(logo)] is prepared  # not decoded again
+    assert f'height="{pdf_module.LOGO_MAX_PIXELS_HIGH}"' in prepared[1]  # scaled to what prints
 
     # a new version of the file is read again
     Image.new("RGB", (300, 100), (232, 120, 40)).save(logo)
     stat = logo.stat()
     os.utime(logo, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     changed, _ = _render(logo_path=logo)
-    with monkeypatch.context() as patched:
-        patched.setattr(pdf_module, "_reuse_logo", lambda pdf, path: None)
-        assert changed == _render(logo_path=logo)[0] != first
+    assert changed != first
+    assert pdf_module._logos[str(logo)] is not prepared
+
+
+@needs_pdftotext
+def test_the_item_code_is_not_printed(tmp_path):
+    """The line's code is our internal service id: DIAN does not ask for it on the PDF (§4)."""
+    doc = factories.invoice()
+    assert {line.code for line in doc.lines} >= {"HOST-PRO", "DOM-CO"}
+    text = _text(_render(doc)[0], tmp_path)
+    assert "Hosting Linux Pro" in text and "Registro de dominio .co (1 año)" in text
+    assert "HOST-PRO" not in text and "DOM-CO" not in text
+
+
+@needs_pdftotext
+def test_municipality_names_print_as_dian_spells_them(tmp_path):
+    from clientarea.lib.codelists import municipalities
+
+    customer = factories.natural_customer(
+        municipality_code="05148", municipality_name=municipalities()["05148"]
+    )
+    text = _text(_render(factories.invoice(customer=customer))[0], tmp_path)
+    assert "El Carmen de Viboral, Antioquia" in text
+
+
+PDFFONTS = shutil.which("pdffonts")
+
+
+@pytest.mark.skipif(PDFFONTS is None, reason="pdffonts (poppler-utils) not installed")
+def test_only_the_bundled_fonts_are_embedded_as_subsets(tmp_path):
+    path = tmp_path / "invoice.pdf"
+    path.write_bytes(_render(language="en")[0])
+    listing = subprocess.run(
+        [str(PDFFONTS), str(path)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    names = {row.split()[0].split("+", 1)[1] for row in listing}
+    assert names == {"DejaVuSans", "DejaVuSans-Bold"}
+    assert all(" yes yes " in row for row in listing)  # embedded, subset
+
+
+def test_the_pdf_code_uses_only_public_names_of_libraries():
+    """No private (underscore) names imported from a library, no library class subclassed."""
+    for module in ("pdf.py", "pdf_labels.py"):
+        tree = ast.parse((Path(pdf_module.__file__).parent / module).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and not (node.module or "").startswith(
+                ("clientarea", "__future__")
+            ):
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{module}: {node.module} {private}"
+            if isinstance(node, ast.ClassDef):
+                assert not node.bases, f"{module}: class {node.name} subclasses {node.bases}"

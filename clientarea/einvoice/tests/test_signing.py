@@ -124,7 +124,7 @@ def _tamper_amount(xml: bytes) -> bytes:
 
 
 def test_load_pkcs12_is_cached_and_checks_the_password(credentials):
-    path, key, cert = credentials
+    path, _key, cert = credentials
     assert signing.load_pkcs12(path, "s3cret")[1] is cert
     assert cert.subject.rfc4514_string().endswith("C=CO")
     with pytest.raises(ValueError):

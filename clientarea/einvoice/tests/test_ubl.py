@@ -319,7 +319,7 @@ _line = st.builds(
         tax_rate=rate,
         tax_treatment=treatment,
         code=code,
-    ),  # fmt: skip
+    ),
     st.text(
         alphabet=st.characters(codec="utf-8", categories=("L", "N", "Zs", "P")),
         min_size=1,

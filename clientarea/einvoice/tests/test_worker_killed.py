@@ -92,7 +92,7 @@ def test_a_worker_killed_mid_run_and_restarted_does_every_side_effect_once(tmp_p
     db = tmp_path / "clientarea.sqlite3"
     run = dict(env=env, check=True, capture_output=True, timeout=300)
     subprocess.run([sys.executable, "-m", "clientarea.cli", "migrate", "--noinput"], **run)
-    subprocess.run([sys.executable, "-c", SETUP], **run)  # noqa: S603 (our own script, no input)
+    subprocess.run([sys.executable, "-c", SETUP], **run)
     assert count(db, RENDERED) == 0  # no worker yet: the work waits in the queue and the tables
 
     worker = start_worker(env, tmp_path)

@@ -156,6 +156,31 @@ class SearchTests(BaseTestCase):
         self.assertEqual(self.found("pagar pse"), ["pago-pse"])
         self.assertEqual(self.found("pse xyzzyq"), ["pago-pse"])
 
+    def test_a_single_typo_still_finds_the_article_and_says_what_was_searched(self):
+        # Issue 11.16: "efectvo" found nothing and suggested nothing.
+        outcome = selectors.search_articles("efectvo", "es")
+        self.assertEqual([a.slug for a in outcome.articles], ["pago-en-efectivo"])
+        self.assertEqual(outcome.corrected_query, "efectivo")
+        self.assertEqual(self.found("pago en efectvo")[0], "pago-en-efectivo")
+        self.assertEqual(self.found("facturacoin")[0], "factura-electronica")
+        self.assertEqual(self.found("invocie", "en"), ["electronic-invoice"])
+        outcome = selectors.search_articles("Débitto", "es")  # corrected to the accented form
+        self.assertEqual((outcome.corrected_query, self.found("Débitto")), ("débito", ["pago-pse"]))
+        html = BrowserClient(HTTP_ACCEPT_LANGUAGE="es-CO").get("/help/search/", {"q": "efectvo"})
+        self.assertContains(html, "Se muestran los resultados de “efectivo”.")
+        self.assertContains(html, 'href="/help/pago-en-efectivo/"')
+        self.assertFalse(UnansweredSearch.objects.exists())
+
+    def test_typo_tolerance_leaves_good_words_and_nonsense_alone(self):
+        self.assertEqual(selectors.search_articles("efectivo", "es").corrected_query, "")
+        outcome = selectors.search_articles("zzqxw qqqpl", "es")
+        self.assertEqual((outcome.articles, outcome.corrected_query), ([], ""))
+        words = search.vocabulary("es")
+        self.assertEqual(words["debito"], "débito")
+        self.assertNotIn("secreto", words)  # drafts are not suggested
+        self.assertIsNone(search.corrected_tokens(["pse", "fac"], words))
+        self.assertEqual(search.corrected_tokens(["pse", "efectvo"], words), ["pse", "efectivo"])
+
     def test_drafts_are_never_found(self):
         self.assertEqual(self.found("borrador secreto"), [])
 
@@ -239,7 +264,8 @@ class SearchTests(BaseTestCase):
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s", [self.cash.pk or 0]
+                    f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s",  # noqa: S608 (constant)
+                    [self.cash.pk or 0],
                 )
                 self.assertEqual(cursor.fetchone()[0], 0)
 

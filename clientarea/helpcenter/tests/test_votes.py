@@ -182,3 +182,81 @@ class VoteTests(BaseTestCase):
             services.cast_vote(article=self.article, value="dislike", visitor="v1")
         self.assertEqual(self.counts(), (0, 1))
         self.assertCountsMatchRows()
+
+
+class WithdrawAndCleanTests(BaseTestCase):
+    """Issue 11.16: a vote can be withdrawn (no JavaScript); issue 11.6: NUL bytes in comments."""
+
+    client_class = BrowserClient
+
+    def setUp(self) -> None:
+        self.article = make_article(title="Cómo pagar en efectivo", slug="pago-efectivo-test")
+        self.vote_url = f"/help/{self.article.slug}/vote/"
+        self.page_url = f"/help/{self.article.slug}/"
+        self.feedback_url = f"/help/{self.article.slug}/feedback/"
+
+    def counts(self) -> tuple[int, int]:
+        self.article.refresh_from_db()
+        return self.article.like_count, self.article.dislike_count
+
+    def test_a_visitor_can_withdraw_the_vote_with_a_plain_form(self):
+        self.client.post(self.vote_url, {"value": "dislike"})
+        self.client.post(self.feedback_url, {"comment": "Falta Nequi"})
+        html = self.client.get(self.page_url).content.decode()
+        self.assertRegex(html, r'<button[^>]*name="value"[^>]*value="withdraw"')
+        response = self.client.post(self.vote_url, {"value": "withdraw"})
+        self.assertRedirects(response, self.page_url + "#feedback", fetch_redirect_response=False)
+        self.assertEqual(self.counts(), (0, 0))
+        self.assertFalse(Vote.objects.exists())
+        html = self.client.get(self.page_url).content.decode()
+        self.assertNotIn('value="withdraw"', html)
+        self.assertRegex(html, r'value="dislike"[^>]*aria-pressed="false"')
+        # Withdrawing again changes nothing; voting again counts again.
+        self.client.post(self.vote_url, {"value": "withdraw"})
+        self.assertEqual(self.counts(), (0, 0))
+        self.client.post(self.vote_url, {"value": "like"})
+        self.assertEqual(self.counts(), (1, 0))
+        self.assertEqual(self.counts(), selectors.vote_counts_from_rows(self.article))
+
+    def test_withdrawing_touches_only_the_visitors_own_vote(self):
+        BrowserClient().post(self.vote_url, {"value": "like"})
+        self.login(self.alice)
+        self.client.post(self.vote_url, {"value": "like"})
+        self.assertEqual(self.counts(), (2, 0))
+        self.client.post(self.vote_url, {"value": "withdraw"})
+        self.assertEqual(self.counts(), (1, 0))
+        self.assertFalse(Vote.objects.filter(user=self.alice.user).exists())
+        self.assertEqual(Vote.objects.count(), 1)
+
+    def test_a_nul_byte_in_a_comment_is_dropped_not_a_server_error(self):
+        self.client.post(self.vote_url, {"value": "dislike"})
+        response = self.client.post(
+            self.feedback_url, {"comment": "No dice\x00 nada\x07 de\r\nNequi\x1b"}
+        )
+        self.assertRedirects(response, self.page_url + "#feedback", fetch_redirect_response=False)
+        self.assertEqual(Vote.objects.get().comment, "No dice nada de\nNequi")
+
+
+class FeedbackErrorPageTests(BaseTestCase):
+    """A refused comment answers 400 with the article and the reason by the comment box."""
+
+    client_class = BrowserClient
+
+    def setUp(self) -> None:
+        self.article = make_article(title="Pagar con PSE", slug="pse-feedback-error")
+        self.client.post(f"/help/{self.article.slug}/vote/", {"value": "dislike"})
+
+    def test_a_too_long_comment_comes_back_with_the_reason_and_the_text(self):
+        typed = "Falta explicar Nequi. " * 60
+        response = self.client.post(f"/help/{self.article.slug}/feedback/", {"comment": typed})
+        self.assertEqual(response.status_code, 400)
+        self.assertTemplateUsed(response, "helpcenter/article.html")
+        html = response.content.decode()
+        self.assertIn("1000", html)  # "Please keep your comment under 1000 characters."
+        self.assertRegex(
+            html, r'<textarea[^>]*aria-describedby="id_comment_helptext id_comment_error"'
+        )
+        self.assertRegex(html, r'<textarea[^>]*aria-invalid="true"')
+        self.assertIn('id="id_comment_error"', html)
+        self.assertIn("Falta explicar Nequi.", html)
+        self.assertEqual(Vote.objects.get().comment, "")

@@ -108,7 +108,7 @@ def test_provider_website_typed_without_a_scheme_is_saved_as_https(client, demo)
     url = reverse("admin:accounts_providerprofile_change", args=[profile.pk])
     form = client.get(url).context["adminform"].form
     data = {}
-    for name, field in form.fields.items():
+    for name in form.fields:
         if name != "logo":  # a file field: posting nothing keeps the current one
             value = form[name].value()
             data[name] = "" if value is None else value

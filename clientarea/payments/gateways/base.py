@@ -95,6 +95,9 @@ class CheckoutAction:
     fields: dict[str, str]
     gateway_order_id: str | None = None
     raw_response: dict[str, Any] | None = None
+    #: The deadline the gateway was given, as it will enforce it (adapters fit the requested
+    #: ``expires_at`` to the gateway's limits and format): the portal shows and uses this one.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,17 @@ def decode_notification_body(body: bytes, content_type: str) -> dict[str, str]:
     """Decode a notification body (form-urlencoded or JSON object) into a flat ``str -> str`` dict.
 
     JSON numbers keep their literal text (no float conversion); ``null`` becomes "".
-    Raises :class:`MalformedMessage` for undecodable bodies.
+    Raises :class:`MalformedMessage` for undecodable bodies, and for a NUL character in any
+    name or value: no gateway sends one, and it cannot be stored in a PostgreSQL text column.
     """
+    result = _decode_fields(body, content_type)
+    for key, value in result.items():
+        if "\x00" in key or "\x00" in value:
+            raise MalformedMessage(f"NUL character in field {key.replace(chr(0), '?')[:40]!r}")
+    return result
+
+
+def _decode_fields(body: bytes, content_type: str) -> dict[str, str]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -233,6 +245,11 @@ class Gateway(ABC):
     methods: tuple[PaymentMethod, ...]
     #: The raw body of the gateway's last API answer (status queries), for the message log.
     last_answer: str = ""
+    #: The :class:`PaymentUpdate` fields a notification's signature covers. Anything else in a
+    #: notification (e.g. PayU's and Payvalida's transaction id, Payvalida's amount) may have been
+    #: changed by whoever replays a genuinely signed message, so it is only a claim until the
+    #: gateway's own status API confirms it.
+    signed_fields: frozenset[str] = frozenset({"reference", "status"})
 
     @property
     @abstractmethod

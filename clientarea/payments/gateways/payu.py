@@ -262,7 +262,10 @@ def response_new_value(tx_value: str) -> str:
     Raises ``ValueError`` if ``tx_value`` is not a decimal number.
     """
     text = _check_number(tx_value, "TX_VALUE")
-    rounded = Decimal(text).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    try:
+        rounded = Decimal(text).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the decimal context holds: no real amount
+        raise ValueError("TX_VALUE is out of range") from None
     return f"{rounded:f}"
 
 
@@ -417,6 +420,8 @@ class PayUGateway(Gateway):
     code = "payu"
     name = "PayU Latam"
     methods = (PaymentMethod.CARD, PaymentMethod.PSE, PaymentMethod.CASH)
+    #: ``sign`` = merchant_id~reference_sale~new_value~currency~state_pol: not the transaction id.
+    signed_fields = frozenset({"reference", "status", "amount", "currency", "merchant_id"})
 
     def __init__(
         self, config: PayUConfig | None = None, *, clock: Callable[[], datetime] | None = None
@@ -434,13 +439,18 @@ class PayUGateway(Gateway):
 
     def _expiration_date(self, expires_at: datetime) -> str:
         """``expirationDate`` (``YYYY-MM-DD HH:mm:ss``, Bogotá time), capped below PayU's 7 days."""
+        return self.deadline(expires_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    def deadline(self, expires_at: datetime) -> datetime:
+        """The ``expirationDate`` PayU is given for ``expires_at``, as an aware Bogotá time:
+        capped below PayU's 7 days, to the second (the precision of the field)."""
         if expires_at.tzinfo is None or expires_at.utcoffset() is None:
             raise GatewayError("expires_at must be timezone-aware")
         now = self._clock()
         if expires_at <= now:
             raise GatewayError("the payment window has already expired")
         effective = min(expires_at, now + MAX_CASH_EXPIRATION)
-        return effective.astimezone(PAYU_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+        return effective.astimezone(PAYU_TIME_ZONE).replace(microsecond=0)
 
     def start_checkout(self, request: CheckoutRequest) -> CheckoutAction:
         """Build the auto-submitted POST form for PayU's WebCheckout.
@@ -523,6 +533,7 @@ class PayUGateway(Gateway):
             fields=fields,
             gateway_order_id=None,
             raw_response=None,
+            expires_at=self.deadline(request.expires_at),
         )
 
     # -- confirmation (webhook) -------------------------------------------------------------
@@ -631,6 +642,7 @@ class PayUGateway(Gateway):
         signature_valid = False
         try:
             amount = Decimal(_check_number(tx_value, "TX_VALUE"))
+            response_new_value(tx_value)  # a value that cannot be rounded is no amount either
         except ValueError:
             amount = None
         if (

@@ -26,7 +26,7 @@ import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -151,6 +151,10 @@ ORDER_STATES: dict[str, tuple[GatewayStatus, str]] = {
     "ANULADA": (GatewayStatus.EXPIRED, "cancelled"),
 }
 
+# Card ``TRANSACTION.RESPONSE_CODE`` values that do not mean "declined" (an approval, or a
+# card still being processed).
+_CARD_NOT_DECLINED = frozenset({"APPROVED", "APROBADA", "PENDING", "PENDIENTE"})
+
 # Exceptions page: 0013 "Not exist transaction ID", 0041 "Order is not registered or
 # are APPROVED, EXPIRED or CANCELLED".
 NOT_FOUND_CODES = frozenset({"0013", "0041"})
@@ -245,6 +249,11 @@ def _method_from_name(name: str) -> PaymentMethod | None:
     return PaymentMethod.OTHER
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _decimal_or_none(value: Any) -> Decimal | None:
     """``Decimal`` for a numeric string/number, ``None`` otherwise."""
     text = str(value).strip() if value is not None else ""
@@ -325,6 +334,8 @@ class PayvalidaGateway(Gateway):
     code = "payvalida"
     name = "Payvalida"
     methods = (PaymentMethod.CASH, PaymentMethod.PSE, PaymentMethod.CARD)
+    #: ``pv_checksum`` = SHA256(po_id + status + hash): neither the amount nor ``pv_po_id``.
+    signed_fields = frozenset({"reference", "status"})
 
     def __init__(
         self, config: PayvalidaConfig | None = None, *, clock: Callable[[], datetime] | None = None
@@ -382,6 +393,18 @@ class PayvalidaGateway(Gateway):
 
     def _expiration(self, expires_at: datetime) -> str:
         """``expiration`` as DD/MM/YYYY (Bogotá date), kept within Payvalida's limits."""
+        return self._expiration_day(expires_at).strftime("%d/%m/%Y")
+
+    def deadline(self, expires_at: datetime) -> datetime:
+        """The moment the order stops being payable: the end of its ``expiration`` day in Bogotá.
+
+        [INF] Payvalida takes a date only; its checkout and vouchers are read as valid through
+        that whole day (23:59:59 Colombia time), and the portal uses the same instant.
+        """
+        day = self._expiration_day(expires_at)
+        return datetime.combine(day, time(23, 59, 59), tzinfo=PAYVALIDA_TIME_ZONE)
+
+    def _expiration_day(self, expires_at: datetime) -> date:
         if expires_at.tzinfo is None or expires_at.utcoffset() is None:
             raise GatewayError("expires_at must be timezone-aware")
         now = self._clock()
@@ -389,11 +412,10 @@ class PayvalidaGateway(Gateway):
             raise GatewayError("the payment window has already expired")
         today = now.astimezone(PAYVALIDA_TIME_ZONE).date()
         wanted = expires_at.astimezone(PAYVALIDA_TIME_ZONE).date()
-        effective = min(
+        return min(
             max(wanted, today + timedelta(days=MIN_EXPIRATION_DAYS)),
             today + timedelta(days=MAX_EXPIRATION_DAYS),
         )
-        return effective.strftime("%d/%m/%Y")
 
     def register_body(self, request: CheckoutRequest) -> dict[str, Any]:
         """The JSON body of ``POST /api/v3/porders`` for ``request``.
@@ -472,6 +494,7 @@ class PayvalidaGateway(Gateway):
             fields={},
             gateway_order_id=str(pv_order) if pv_order not in (None, "") else None,
             raw_response=data,
+            expires_at=self.deadline(request.expires_at),
         )
 
     # -- notification ----------------------------------------------------------------------------
@@ -623,9 +646,19 @@ class PayvalidaGateway(Gateway):
             # Registered, but no method chosen yet: every unpaid order is PENDIENTE, so this
             # says nothing about a payment in process (the customer may have closed the page).
             return []
-        additional = (
-            result.get("ADITIONAL_INFO") if isinstance(result.get("ADITIONAL_INFO"), dict) else {}
-        )
+        card = _as_dict(result.get("TRANSACTION"))
+        card_code = str(card.get("RESPONSE_CODE") or "").strip().upper()
+        if (
+            raw_state == "PENDIENTE"
+            and _method_from_name(raw_method) == PaymentMethod.CARD
+            and card_code
+            and card_code not in _CARD_NOT_DECLINED
+        ):
+            # A declined card leaves the order PENDIENTE (payable again, and not notified):
+            # the card's response code is the only word on it. A later approval still applies.
+            when = str(card.get("DATE") or "").replace(" ", "T")
+            gateway_status, status_word = GatewayStatus.DECLINED, f"declined:{when}"
+        additional = _as_dict(result.get("ADITIONAL_INFO"))
         occurred_at: datetime | None = None
         try:
             occurred_at = datetime.strptime(
@@ -651,7 +684,11 @@ class PayvalidaGateway(Gateway):
                 merchant_id=None,
                 method=_method_from_name(raw_method),
                 raw_method=raw_method,
-                message=f"Payvalida order {raw_state or 'UNKNOWN'}",
+                message=(
+                    f"card declined ({card_code})"
+                    if gateway_status == GatewayStatus.DECLINED
+                    else f"Payvalida order {raw_state or 'UNKNOWN'}"
+                ),
                 dedupe_key=f"payvalida:{transaction_id}:{status_word}",
                 occurred_at=occurred_at,
                 extra={key: value for key, value in extra.items() if value},

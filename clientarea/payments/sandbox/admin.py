@@ -52,6 +52,6 @@ class SandboxDeliveryInline(admin.TabularInline):
 
 @admin.register(SandboxNotification)
 class SandboxNotificationAdmin(admin.ModelAdmin):
-    list_display = ("pk", "gateway", "url", "status", "attempts", "created")
+    list_display = ("id", "gateway", "url", "status", "attempts", "created")
     list_filter = ("gateway", "status")
     inlines = [SandboxDeliveryInline]

@@ -58,6 +58,7 @@ def queue_notification(
 
 def schedule_delivery(notification_id: int) -> None:
     """Hand a notification to the worker (runs inline when Huey is in immediate mode)."""
+    # A real cycle: tasks.py imports this module for the delivery attempt it retries.
     from clientarea.payments.sandbox.tasks import deliver_notification_task
 
     deliver_notification_task(notification_id)

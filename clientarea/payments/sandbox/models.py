@@ -10,6 +10,7 @@ import secrets
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PayUOrderState(models.TextChoices):
@@ -51,17 +52,19 @@ class SandboxPayUOrder(models.Model):
     #: PayU's order id (``reference_pol``/``orderId``): an integer sequence, offset so it looks like PayU's.
     ORDER_ID_OFFSET = 1_400_000_000
 
-    payu_order_id = models.BigIntegerField(unique=True, null=True, blank=True)
+    payu_order_id = models.BigIntegerField(_("PayU order id"), unique=True, null=True, blank=True)
     #: In the checkout's URLs instead of the sequential order id, which anyone could guess.
     checkout_token = models.CharField(
         max_length=43, unique=True, default=new_checkout_token, editable=False
     )
     merchant_id = models.CharField(max_length=12)
     account_id = models.CharField(max_length=12)
-    reference_code = models.CharField(max_length=255)
+    reference_code = models.CharField(_("reference code"), max_length=255)
     description = models.CharField(max_length=255)
-    amount = models.CharField(max_length=20, help_text="As posted (the signed string).")
-    currency = models.CharField(max_length=3)
+    amount = models.CharField(
+        _("amount"), max_length=20, help_text="As posted (the signed string)."
+    )
+    currency = models.CharField(_("currency"), max_length=3)
     tax = models.CharField(max_length=20, default="0")
     tax_return_base = models.CharField(max_length=20, default="0")
     buyer_email = models.CharField(max_length=255)
@@ -84,12 +87,14 @@ class SandboxPayUOrder(models.Model):
         null=True, blank=True, help_text="expirationDate (cash vouchers)."
     )
     state = models.CharField(
-        max_length=10, choices=PayUOrderState.choices, default=PayUOrderState.NEW
+        _("state"), max_length=10, choices=PayUOrderState.choices, default=PayUOrderState.NEW
     )
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("simulated PayU order")
+        verbose_name_plural = _("simulated PayU orders")
         ordering = ["-created", "-id"]
         constraints = [
             # payment-form.html: "Use a unique payment reference for each transaction".
@@ -111,16 +116,21 @@ class SandboxPayUTransaction(models.Model):
     """One payment attempt on a PayU order (several per reference are possible)."""
 
     order = models.ForeignKey(
-        SandboxPayUOrder, on_delete=models.CASCADE, related_name="transactions"
+        SandboxPayUOrder,
+        on_delete=models.CASCADE,
+        related_name="transactions",
+        verbose_name=_("order"),
     )
-    transaction_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    transaction_id = models.UUIDField(
+        _("transaction id"), unique=True, default=uuid.uuid4, editable=False
+    )
     instrument = models.CharField(max_length=4, choices=Instrument.choices)
     payment_method = models.CharField(
-        max_length=20, help_text="lapPaymentMethod: VISA, PSE, BALOTO, ..."
+        _("payment method"), max_length=20, help_text="lapPaymentMethod: VISA, PSE, BALOTO, ..."
     )
-    state = models.CharField(max_length=8, choices=PayUTransactionState.choices)
+    state = models.CharField(_("state"), max_length=8, choices=PayUTransactionState.choices)
     response_code = models.CharField(
-        max_length=64, help_text="lapResponseCode / response_message_pol."
+        _("response code"), max_length=64, help_text="lapResponseCode / response_message_pol."
     )
     authorization_code = models.CharField(max_length=12, blank=True)
     trazability_code = models.CharField(max_length=64, blank=True, help_text="CUS for PSE.")
@@ -134,10 +144,12 @@ class SandboxPayUTransaction(models.Model):
     pse_bank_name = models.CharField(max_length=100, blank=True)
     cash_expires_at = models.DateTimeField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("simulated PayU transaction")
+        verbose_name_plural = _("simulated PayU transactions")
         ordering = ["created", "id"]
         indexes = [
             models.Index(
@@ -170,28 +182,30 @@ class SandboxPayvalidaOrder(models.Model):
     PV_ID_OFFSET = 2_200_000
 
     merchant = models.CharField(max_length=50)
-    order = models.CharField(max_length=200, help_text="The merchant's po_id (unique forever).")
+    order = models.CharField(
+        _("order"), max_length=200, help_text="The merchant's po_id (unique forever)."
+    )
     pv_order_id = models.BigIntegerField(unique=True, null=True, blank=True)
-    reference = models.CharField(max_length=25, unique=True)
+    reference = models.CharField(_("reference"), max_length=25, unique=True)
     email = models.CharField(max_length=100)
     country = models.PositiveIntegerField(default=343)
     money = models.CharField(max_length=3, default="COP")
-    amount = models.CharField(max_length=20, help_text="Integer amount as registered.")
+    amount = models.CharField(_("amount"), max_length=20, help_text="Integer amount as registered.")
     description = models.CharField(max_length=250)
     method = models.CharField(max_length=25, blank=True)
     language = models.CharField(max_length=2, default="es")
     recurrent = models.BooleanField(default=False)
-    expiration = models.DateField()
+    expiration = models.DateField(_("expiration"))
     iva = models.CharField(max_length=10, blank=True)
     user_di = models.CharField(max_length=15, blank=True)
     user_type_di = models.CharField(max_length=3, blank=True)
     user_name = models.CharField(max_length=25, blank=True)
     token = models.CharField(max_length=64, unique=True)
     state = models.CharField(
-        max_length=10, choices=PayvalidaState.choices, default=PayvalidaState.PENDIENTE
+        _("state"), max_length=10, choices=PayvalidaState.choices, default=PayvalidaState.PENDIENTE
     )
     payment_method = models.CharField(
-        max_length=20, blank=True, help_text="PAYMNENT_METHOD once paid."
+        _("payment method"), max_length=20, blank=True, help_text="PAYMNENT_METHOD once paid."
     )
     cus = models.CharField(max_length=64, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
@@ -199,10 +213,12 @@ class SandboxPayvalidaOrder(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     recurrent_payments = models.PositiveIntegerField(default=0)
     notification_response = models.TextField(blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("simulated Payvalida order")
+        verbose_name_plural = _("simulated Payvalida orders")
         ordering = ["-created", "-id"]
         constraints = [
             # register: order "unique for the merchant regardless of state" (even after deletion:
@@ -226,13 +242,18 @@ class SandboxPayvalidaAttempt(models.Model):
         EXPIRED = "expired", "Expired"
 
     order = models.ForeignKey(
-        SandboxPayvalidaOrder, on_delete=models.CASCADE, related_name="attempts"
+        SandboxPayvalidaOrder,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("order"),
     )
-    attempt_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    attempt_id = models.UUIDField(_("attempt id"), unique=True, default=uuid.uuid4, editable=False)
     instrument = models.CharField(max_length=4, choices=Instrument.choices)
-    payment_name = models.CharField(max_length=20, help_text="PAYMNENT_METHOD / pv_payment value.")
-    state = models.CharField(max_length=8, choices=State.choices)
-    response_code = models.CharField(max_length=64, blank=True)
+    payment_name = models.CharField(
+        _("payment name"), max_length=20, help_text="PAYMNENT_METHOD / pv_payment value."
+    )
+    state = models.CharField(_("state"), max_length=8, choices=State.choices)
+    response_code = models.CharField(_("response code"), max_length=64, blank=True)
     card_holder = models.CharField(max_length=150, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     installments = models.PositiveSmallIntegerField(default=1)
@@ -242,10 +263,12 @@ class SandboxPayvalidaAttempt(models.Model):
     pse_bank_code = models.CharField(max_length=10, blank=True)
     pse_bank_name = models.CharField(max_length=100, blank=True)
     cus = models.CharField(max_length=64, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("simulated Payvalida attempt")
+        verbose_name_plural = _("simulated Payvalida attempts")
         ordering = ["created", "id"]
 
     def __str__(self) -> str:
@@ -271,7 +294,7 @@ class SandboxNotification(models.Model):
     which is filled in at each delivery attempt.
     """
 
-    gateway = models.CharField(max_length=10, choices=Gateway.choices)
+    gateway = models.CharField(_("gateway"), max_length=10, choices=Gateway.choices)
     payu_transaction = models.ForeignKey(
         SandboxPayUTransaction,
         on_delete=models.CASCADE,
@@ -286,16 +309,21 @@ class SandboxNotification(models.Model):
         blank=True,
         related_name="notifications",
     )
-    url = models.CharField(max_length=500)
+    url = models.CharField(_("URL"), max_length=500)
     payload = models.JSONField()
     status = models.CharField(
-        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+        _("status"),
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
     )
-    attempts = models.PositiveIntegerField(default=0)
-    created = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("simulated notification")
+        verbose_name_plural = _("simulated notifications")
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
@@ -315,9 +343,11 @@ class SandboxDelivery(models.Model):
     accepted = models.BooleanField(default=False)
     body_excerpt = models.TextField(blank=True)
     error = models.CharField(max_length=255, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("simulated delivery")
+        verbose_name_plural = _("simulated deliveries")
         ordering = ["created", "id"]
 
     def __str__(self) -> str:

@@ -105,7 +105,7 @@ def _parse_expiration(text: str, now: dt.datetime) -> dt.datetime:
     elsewhere". [INF] the time zone is not documented; Colombia's is assumed.
     """
     try:
-        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007 made aware below, in Bogotá
     except ValueError:
         raise FormRejected(
             "invalid_expiration_date", "expirationDate must be YYYY-MM-DD HH:mm:ss"

@@ -271,7 +271,8 @@ def consult(
         }
     # While a PSE transaction waits at the bank, or once a cash voucher was printed at the
     # checkout, the order knows its method (and the CUS): ClientArea shows them on its
-    # "payment in process" page. A declined card leaves no trace here.
+    # "payment in process" page. When the newest attempt is a declined card, the order
+    # stays PENDIENTE (payable again) and TRANSACTION carries that card's response code.
     in_process = None
     if order.state == PayvalidaState.PENDIENTE:
         in_process = (
@@ -282,6 +283,19 @@ def consult(
             .order_by("-created", "-id")
             .first()
         )
+        latest = order.attempts.order_by("-created", "-id").first()
+        if (
+            in_process is None
+            and latest is not None
+            and latest.instrument == Instrument.CARD
+            and latest.state == SandboxPayvalidaAttempt.State.DECLINED
+        ):
+            in_process = latest
+            transaction_info = {
+                "DATE": _fmt(latest.created),
+                "RESPONSE_CODE": latest.response_code or "DECLINED",
+                "QUOTES": str(latest.installments or 1),
+            }
     cus = order.cus or (
         in_process.cus if in_process and in_process.instrument == Instrument.PSE else ""
     )

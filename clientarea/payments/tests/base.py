@@ -152,7 +152,7 @@ class PaymentsTestCase(BaseTestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
         # The browser-return status check runs in the worker; tests call it explicitly.
-        check = mock.patch("clientarea.payments.services._schedule_check")
+        check = mock.patch("clientarea.payments.jobs.enqueue_check")
         self.scheduled_checks = check.start()
         self.addCleanup(check.stop)
         self.order, self.service = make_renewal_order(self.alice)

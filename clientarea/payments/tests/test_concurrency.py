@@ -66,7 +66,7 @@ def test_eight_simultaneous_copies_of_one_confirmation_pay_once(order_to_pay):
         order=order, customer=customer, gateway_code="payu", language="es"
     )
     fields = payu_confirmation(payment.reference, "119000.00", transaction_id="tx-race")
-    with mock.patch("clientarea.payments.services._schedule_check"):
+    with mock.patch("clientarea.payments.jobs.enqueue_check"):
         statuses = _post_all([fields] * THREADS)
     assert statuses == [200] * THREADS
     order.refresh_from_db()
@@ -125,7 +125,7 @@ def test_workers_racing_on_one_stored_message_apply_it_once(order_to_pay):
         order=order, customer=customer, gateway_code="payu", language="es"
     )
     with mock.patch(
-        "clientarea.payments.tasks.apply_message_task"
+        "clientarea.payments.jobs.enqueue_apply_message"
     ):  # stored and acknowledged, not applied yet
         assert (
             post_payu(

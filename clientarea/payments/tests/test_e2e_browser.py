@@ -133,16 +133,20 @@ def test_a_declined_card_leaves_the_order_pending(page, live_site, renewal, gate
     log_in_and_open_pay_now(page, live_site, order)
     page.click(f"#gateway-{gateway}")
     pay_by_card(page, "4000000000000002")
-    if gateway == "payu":
-        wait_for_status(page, "declined")
-    else:  # Payvalida shows its own "declined" page, with a way back to the merchant
+    if gateway == "payvalida":  # Payvalida shows its own "declined" page, with a way back
         page.get_by_role("link", name="Return to the merchant site").click()
-        page.wait_for_url(re.compile(r"/payments/result/"))
+    # Both: the result page says declined (Payvalida: its consult, asked on the return).
+    wait_for_status(page, "declined")
     order.refresh_from_db()
     service.refresh_from_db()
     assert order.state == "pending" and service.next_due_date == due
+    assert order.payments.get().status == "declined"  # so the back office says so too
     page.goto(live_site.url + f"/clientarea/billing/{order.number}/")
     assert page.locator("#pay-now").is_visible()
+    assert page.locator("#order-payment-in-process").count() == 0
+    page.click("#pay-now")  # offered normally, without the "paying twice" warning
+    page.wait_for_url(re.compile(r"/payments/pay/"))
+    assert page.locator("#payment-in-process").count() == 0
 
 
 @pytest.mark.parametrize("gateway", ["payu", "payvalida"])

@@ -565,7 +565,7 @@ class PayUConfirmationTests(PaymentsTestCase):
         payment, _ = self.start()
         fields = payu_confirmation(payment.reference, "119000.00")
         with mock.patch(
-            "clientarea.payments.services._accept",
+            "clientarea.payments.services.inbox._accept",
             side_effect=OperationalError("database is locked"),
         ):
             failed = post_payu(self.client, fields)
@@ -594,7 +594,7 @@ class PayUConfirmationTests(PaymentsTestCase):
 
         payment, _ = self.start()
 
-        with mock.patch("clientarea.payments.tasks.apply_message_task"):  # queued, not run yet
+        with mock.patch("clientarea.payments.jobs.enqueue_apply_message"):  # queued, not run yet
             post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
         message = PaymentMessage.objects.get()
         self.assertFalse(message.processed)

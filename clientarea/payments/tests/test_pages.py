@@ -289,8 +289,8 @@ class ReturnAndResultTests(PaymentsTestCase):
         self.assertEqual(self.status_of(first), "pending")
         self.assertIn('id="awaiting-final"', first.content.decode())
         self.assertIn(
-            'http-equiv="refresh" content="3;url=/payments/result/%s/?back=1&amp;poll=1"'
-            % payment.reference,
+            'http-equiv="refresh" content="3;url=/payments/result/'
+            f'{payment.reference}/?back=1&amp;poll=1"',
             first.content.decode(),
         )
         last = self.result(payment, back="1", poll="20")

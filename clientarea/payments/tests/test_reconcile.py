@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from clientarea.payments import services
+from clientarea.payments.gateways.base import GatewayUnavailable
 from clientarea.payments.models import MessageKind, Payment, PaymentMessage, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import payu_confirmation, post_payu, renewals
@@ -262,7 +263,7 @@ class AnswerLogTests(PaymentsTestCase):
     def test_an_unreachable_gateway_is_logged(self):
         payment, _ = self.start()
         self.network.unavailable = True
-        with self.assertRaises(services.GatewayUnavailable):
+        with self.assertRaises(GatewayUnavailable):
             services.check_payment(payment, close_expired=False)
         answer = PaymentMessage.objects.get(kind=MessageKind.QUERY)
         self.assertTrue(answer.outcome.startswith("answer: error: PayU queries API unreachable"))

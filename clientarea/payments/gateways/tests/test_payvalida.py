@@ -696,6 +696,26 @@ def test_a_registered_order_with_no_method_yet_is_no_payment(
     assert make_gateway().fetch_status("INV20240001A1") == []
 
 
+def test_a_declined_card_on_a_pending_order_is_a_decline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order stays PENDIENTE (payable again, not notified); the card's response code says declined."""
+    answer = json.loads(json.dumps(CONSULT_ANSWER))
+    answer["DATA"].update(
+        STATE="PENDIENTE",
+        PAYMNENT_METHOD="TC",
+        TRANSACTION={"DATE": "2022-02-07 10:47:00", "RESPONSE_CODE": "ENTITY_DECLINED"},
+    )
+    monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
+    (update,) = make_gateway().fetch_status("INV20240001A1")
+    assert update.status is GatewayStatus.DECLINED
+    assert update.method is PaymentMethod.CARD
+    assert update.message == "card declined (ENTITY_DECLINED)"
+    assert update.dedupe_key == "payvalida:95601:declined:2022-02-07T10:47:00"
+    # A card still being processed is no decline.
+    answer["DATA"]["TRANSACTION"]["RESPONSE_CODE"] = "PENDING"
+    monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
+    assert make_gateway().fetch_status("INV20240001A1")[0].status is GatewayStatus.PENDING
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -4,28 +4,37 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_GET
 
+from clientarea.accounts.models import Customer, User
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import selectors
 from clientarea.billing.models import OrderState
 from clientarea.payments.selectors import payment_in_process
 
 
+def _customer(request: HttpRequest) -> Customer:
+    user = request.user
+    if not isinstance(user, User):  # login_required has sent anonymous visitors to log in
+        raise Http404("No customer profile")
+    return customer_for_user(user)
+
+
 @login_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = _customer(request)
     state = request.GET.get("state", "")
     if state not in OrderState.values:
         state = ""
     orders = selectors.orders_for_customer(customer, state=state or None)
     page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(request.GET.get("page"))
-    counts = selectors.order_state_counts(customer)
+    summary = selectors.order_summary(customer)
+    counts = summary["counts"]
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
     ]
@@ -37,13 +46,14 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "state": state,
             "filters": filters,
             "counts": counts,
+            "summary": summary,
             "help_url": selectors.pay_help_url(translation.get_language()),
         },
     )
 
 
 def _order_context(request: HttpRequest, number: str) -> dict:
-    customer = customer_for_user(request.user)
+    customer = _customer(request)
     order = selectors.order_for_customer(customer, number)
     return {
         "order": order,
@@ -65,6 +75,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     order = context["order"]
     context.update(
         history=selectors.order_history(order),
+        due=selectors.due_status(order),
         pay_url=selectors.pay_url(order) if order.is_pending else "",
         help_url=selectors.pay_help_url(translation.get_language()) if order.is_pending else None,
         in_process=payment_in_process(order),

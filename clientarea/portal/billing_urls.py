@@ -1,6 +1,9 @@
+"""The customer's Billing pages, in the ``billing`` namespace their links use. They live in the
+portal because an order's page also shows a payment in process (payments sits above billing)."""
+
 from django.urls import path
 
-from clientarea.billing import views
+from clientarea.portal import billing_views as views
 
 app_name = "billing"
 

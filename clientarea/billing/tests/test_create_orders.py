@@ -1,0 +1,262 @@
+"""One way to create orders: create_orders inserts a batch set-based, with the same invariants as one order."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import inspect
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from clientarea.billing import automation, run_emails, services
+from clientarea.billing.models import (
+    Counter,
+    ItemKind,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderItem,
+    OrderState,
+)
+from clientarea.billing.tests import make_active_service, make_product
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.notifications.services import render_email
+from clientarea.test import make_customer, make_provider, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    make_provider()
+    hosting = make_product("hosting-pyme", prices={"monthly": "45990", "annual": "300000"})
+    alice = make_customer("alice@example.com", first_name="Alice", preferred_language="en")
+    bob = make_customer("bob@example.com", first_name="Bob", preferred_language="es-co")
+    return hosting, alice, bob
+
+
+def _renewal(service):
+    return automation.renewal_line(service=service, language="en")
+
+
+def test_create_orders_makes_a_batch_in_one_insert_per_table(world, django_assert_max_num_queries):
+    hosting, alice, bob = world
+    specs = [
+        services.OrderSpec(
+            customer=customer,
+            lines=[_renewal(make_active_service(customer, hosting, label=f"{n}.co"))],
+            issue_date=dt.date(2026, 2, 1),
+            due_date=dt.date(2026, 2, 15),
+            reason="renewal (billing run)",
+        )
+        for n, customer in enumerate([alice, bob, alice])
+    ]
+    # Savepoints, the provider, the counter (created here, locked, saved), then orders, items,
+    # events and emails: one INSERT each, whatever the number of orders.
+    with django_assert_max_num_queries(13):
+        orders = services.create_orders(specs=specs)
+
+    assert [o.number for o in orders] == ["ODS-000001", "ODS-000002", "ODS-000003"]
+    assert Counter.objects.get(name="ODS").value == 3
+    for order, spec in zip(orders, specs, strict=True):
+        order.refresh_from_db()
+        assert (order.customer, order.state) == (spec.customer, OrderState.PENDING)
+        assert (order.issue_date, order.due_date) == (dt.date(2026, 2, 1), dt.date(2026, 2, 15))
+        # 45.990 + IVA 8.738,10 = 54.728,10 → pay 54.728 (whole pesos, lib/money.py)
+        assert (order.subtotal, order.tax_total, order.rounding, order.total) == (
+            Decimal("45990.00"),
+            Decimal("8738.10"),
+            Decimal("-0.10"),
+            Decimal("54728.00"),
+        )
+        assert order.buyer_snapshot["email"] == spec.customer.user.email
+        assert order.seller_snapshot["name"]
+        item, line = order.items.get(), spec.lines[0]
+        assert line.service is not None
+        assert item.period_key == f"{line.service.pk}:{line.period_start}"
+        event = order.events.get()
+        assert (event.kind, event.message) == (OrderEventKind.CREATED, "renewal (billing run)")
+    emails = list(OutgoingEmail.objects.order_by("pk"))
+    assert [e.to_email for e in emails] == [
+        "alice@example.com",
+        "bob@example.com",
+        "alice@example.com",
+    ]
+    assert [e.language for e in emails] == ["en", "es-co", "en"]
+    assert all(o.number in e.subject for o, e in zip(orders, emails, strict=True))
+
+
+def test_a_batch_that_bills_a_period_twice_writes_nothing(world):
+    hosting, alice, bob = world
+    service = make_active_service(alice, hosting)
+    other = make_active_service(bob, hosting)
+    specs = [
+        services.OrderSpec(customer=bob, lines=[_renewal(other)]),
+        services.OrderSpec(customer=alice, lines=[_renewal(service)]),
+        services.OrderSpec(customer=alice, lines=[_renewal(service)]),  # the same period again
+    ]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services.create_orders(specs=specs)
+    assert not Order.objects.exists() and not OrderItem.objects.exists()
+    assert not OutgoingEmail.objects.exists()
+    assert Counter.objects.filter(name="ODS", value__gt=0).count() == 0  # no number used up
+
+
+def test_one_order_and_the_billing_run_make_the_same_order(world):
+    """create_order is create_orders with one spec: same totals, items, event and email."""
+    hosting, alice, _ = world
+    staff = make_staff("soporte@example.com")
+    service = make_active_service(alice, hosting)
+    line = _renewal(service)
+    one = services.create_order(
+        customer=alice,
+        lines=[line],
+        issue_date=dt.date(2026, 2, 1),
+        due_date=dt.date(2026, 2, 15),
+        actor=staff,
+        reason="manual",
+    )
+    assert one.created_by == staff and one.events.get().actor == staff
+    email = OutgoingEmail.objects.get()
+    pay_url = services.order_pay_url(one)
+    expected = render_email(
+        template="order_created",
+        language="en",
+        context={
+            "order": run_emails.attach_items(one, list(one.items.all())),
+            "customer": alice,
+            "pay_url": pay_url,
+        },
+    )
+    assert (email.subject, email.body_text, email.body_html) == expected
+    assert pay_url in email.body_text
+
+
+def test_an_order_without_items_is_refused(world):
+    _, alice, _ = world
+    with pytest.raises(services.OrderStateError):
+        services.create_orders(specs=[services.OrderSpec(customer=alice, lines=[])])
+    assert not Order.objects.exists()
+
+
+def test_the_billing_run_has_no_order_building_code_of_its_own():
+    source = inspect.getsource(automation)
+    assert "Order(" not in source.replace("Order(number=self.PLACEHOLDER)", "")
+    assert "OrderItem(" not in source and "bulk_create" not in source
+    assert "create_orders" in source
+
+
+# --- Order events have choices ----------------------------------------------------------------
+
+
+def test_order_event_kinds_are_choices(world):
+    hosting, alice, _ = world
+    order = services.create_order(
+        customer=alice, lines=[_renewal(make_active_service(alice, hosting))], notify=False
+    )
+    event = OrderEvent(order=order, kind="somethingelse")
+    with pytest.raises(ValidationError):
+        event.full_clean()
+    assert set(OrderEventKind.values) >= {
+        "created",
+        "paid",
+        "cancelled",
+        "email_resent",
+        "reminder",
+    }
+
+
+def test_a_reminder_reads_in_words_in_the_history(client, world, settings):
+    hosting, alice, _ = world
+    order = services.create_order(
+        customer=alice, lines=[_renewal(make_active_service(alice, hosting))], notify=False
+    )
+    OrderEvent.objects.create(order=order, kind=OrderEventKind.REMINDER, message="before")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(alice.user)
+    page = client.get(reverse("billing:order", args=[order.number])).content.decode()
+    assert "Payment reminder sent" in page
+
+
+# --- The run's emails use public template API only ----------------------------------------------
+
+
+def test_run_emails_imports_no_template_internals():
+    tree = ast.parse(inspect.getsource(run_emails))
+    modules = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+    }
+    internals = {
+        "django.template.base",
+        "django.template.defaulttags",
+        "django.template.loader_tags",
+        "django.templatetags.i18n",
+    }
+    assert not modules & internals
+    assert "_result_cache" not in inspect.getsource(run_emails)
+    assert "_prefetched_objects_cache" not in inspect.getsource(run_emails)
+
+
+def test_an_unsaved_order_can_show_its_items_in_an_email(world):
+    _, alice, _ = world
+    order = Order(number="ODS-000009", customer=alice, total=Decimal("1000.00"))
+    item = OrderItem(
+        kind=ItemKind.OTHER,
+        description="Soporte & migración",
+        unit_price=Decimal("1000"),
+        subtotal=Decimal("1000.00"),
+        tax_amount=Decimal("0.00"),
+        total=Decimal("1000.00"),
+        tax_rate=Decimal("0"),
+    )
+    shown = run_emails.attach_items(order, [item])
+    assert list(shown.items.all()) == [item] and shown.number == "ODS-000009"
+    _subject, _text, html = render_email(
+        template="order_created",
+        language="en",
+        context={"order": shown, "customer": alice, "pay_url": "http://testserver/p/"},
+    )
+    assert "Soporte &amp; migración" in html
+
+
+def test_a_stencil_is_never_used_for_an_order_of_another_sign(world, tmp_path):
+    """A template that branches on an amount's sign gets the branch of each order's own sign."""
+    import copy
+
+    from django.conf import settings as django_settings
+    from django.test import override_settings
+
+    _, alice, _ = world
+    folder = tmp_path / "emails"
+    folder.mkdir()
+    (folder / "sign.subject.txt").write_text("{{ order.number }}")
+    (folder / "sign.txt").write_text(
+        "{% if order.rounding < 0 %}down {{ order.rounding }}{% else %}up {{ order.rounding }}"
+        "{% endif %}"
+    )
+    (folder / "sign.html").write_text("<p>{{ order.total }}</p>")
+    templates = copy.deepcopy(django_settings.TEMPLATES)
+    templates[0]["DIRS"] = [tmp_path, *templates[0]["DIRS"]]
+    renderer = run_emails.OrderEmailRenderer(audit_every=10**6)  # no audit: the shape must do it
+    with override_settings(TEMPLATES=templates):
+        for number, rounding in (("ODS-1", "0.40"), ("ODS-2", "-0.30"), ("ODS-3", "0.20")):
+            order = Order(
+                number=number, customer=alice, total=Decimal("1000"), rounding=Decimal(rounding)
+            )
+            got = renderer.render(
+                template="sign",
+                order=order,
+                items=[],
+                customer=alice,
+                pay_url="http://testserver/p/",
+                language="en",
+            )
+            word = "down" if rounding.startswith("-") else "up"
+            assert got[1] == f"{word} {rounding}\n"
+    assert renderer.stats["dropped"] == 0

@@ -1,0 +1,217 @@
+"""``EINVOICE_TRANSMITTER = "clientarea.einvoice.dian.transmitter.DianTransmitter"``: invoices to DIAN.
+
+Sends the signed invoice with SendBillSync and turns DIAN's answer into a
+:class:`~clientarea.einvoice.transmission.TransmissionResult`; it writes nothing (the caller
+records the attempt). DIAN's rules it applies (``dian-webservice.md`` §2.3–§2.6):
+
+- ``00`` → accepted, with DIAN's ApplicationResponse and notifications;
+- rule 90 alone ("Documento procesado anteriormente.") → accepted: DIAN sends the original
+  outcome again, so a resend after a lost answer is harmless; when that answer carries no
+  ApplicationResponse it is fetched with GetStatus;
+- ``99`` → rejected, with DIAN's rule messages (fix and resend with the same number);
+- a timeout leaves the outcome unknown: GetStatus(CUFE) is asked at once, and an accepted
+  status is taken; otherwise, like no answer, HTTP 5xx, DIAN's ``500``/``98`` or an answer that
+  is not DIAN's protocol → ``sent``, retryable (the worker retries; contingency after DIAN's
+  retry rule is the caller's);
+- a SOAP fault for the request (certificate, authorization) and request-level codes
+  (``66``, ``89``) → rejected, not retryable: sending the same again cannot succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+
+from clientarea.einvoice import builder, signing
+from clientarea.einvoice.dian import files
+from clientarea.einvoice.dian.client import (
+    HABILITACION_URL,
+    PRODUCTION_URL,
+    DianClient,
+    DianError,
+    DianTimeout,
+    Exchange,
+)
+from clientarea.einvoice.dian.responses import SERVER_ERROR, DianResponse
+from clientarea.einvoice.models import InvoiceStatus
+from clientarea.einvoice.transmission import RawExchange, TransmissionResult, Transmitter
+
+logger = logging.getLogger(__name__)
+
+#: Where the local DIAN simulator answers, under SITE_URL.
+SANDBOX_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
+ENVIRONMENTS = {"habilitacion": HABILITACION_URL, "production": PRODUCTION_URL}
+
+
+def endpoint_url() -> str:
+    """``DIAN_WS_URL``, or by default the simulator (``DIAN_SANDBOX``) or DIAN's URL."""
+    if settings.DIAN_WS_URL:
+        return settings.DIAN_WS_URL
+    if getattr(settings, "DIAN_SANDBOX", False):  # defined once the simulator app is installed
+        return settings.SITE_URL + SANDBOX_PATH
+    try:
+        return ENVIRONMENTS[settings.EINVOICE_ENVIRONMENT]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"EINVOICE_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, "
+            f"not {settings.EINVOICE_ENVIRONMENT!r}"
+        ) from None
+
+
+def client_from_settings() -> DianClient:
+    """A client for the configured endpoint, signing with ``EINVOICE_CERT_PATH``."""
+    key, certificate = signing.load_pkcs12(
+        settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD
+    )
+    return DianClient(
+        url=endpoint_url(), key=key, certificate=certificate, timeout=settings.DIAN_WS_TIMEOUT
+    )
+
+
+def _raw(exchange: Exchange) -> RawExchange:
+    return RawExchange(
+        operation=exchange.operation,
+        url=exchange.url,
+        request=exchange.request,
+        response=exchange.response,
+        http_status=exchange.http_status,
+        sent_at=exchange.sent_at,
+    )
+
+
+def _summary(response: DianResponse) -> str:
+    parts = [response.status_code, response.status_description, response.status_message]
+    return " ".join(part for part in parts if part)
+
+
+class DianTransmitter(Transmitter):
+    """SendBillSync to DIAN (or its local simulator) with the issuer's certificate."""
+
+    def __init__(self, client: DianClient | None = None) -> None:
+        self._client = client
+
+    def transmit(self, invoice) -> TransmissionResult:
+        signed = bytes(invoice.xml_signed or b"")
+        if not signed:
+            return TransmissionResult(
+                status=invoice.status,
+                message=_("Not signed yet: nothing was sent to DIAN."),
+                retryable=True,
+            )
+        doc = builder.document_from_json(invoice.document)
+        package = files.package(
+            signed,
+            files.DocumentKind.INVOICE,
+            supplier_nit=doc.supplier.document_number,
+            year=doc.issue_date.year,
+            sequence=invoice.number % 0xFFFFFFFF or 1,
+            when=doc.local_issue,
+        )
+        client = self._client or client_from_settings()
+        exchanges: list[Exchange] = []
+        try:
+            reply = client.send_bill_sync(file_name=package.file_name, content=package.content)
+        except DianTimeout as exc:
+            exchanges.append(exc.exchange)
+            logger.warning("invoice %s: %s; asking DIAN for its status", invoice.full_number, exc)
+            return self._after_timeout(client, invoice, exchanges)
+        except DianError as exc:
+            exchanges.append(exc.exchange)
+            return self._failed(invoice, exc, exchanges)
+        exchanges.append(reply.exchange)
+        return self._outcome(client, invoice, reply.result, exchanges)
+
+    def _outcome(
+        self, client: DianClient, invoice, response: DianResponse, exchanges: list[Exchange]
+    ) -> TransmissionResult:
+        if response.accepted:
+            application_response = response.application_response
+            if not application_response:  # "already processed" without the original answer
+                try:
+                    status = client.get_status(track_id=response.xml_document_key or invoice.cufe)
+                    exchanges.append(status.exchange)
+                    application_response = status.result.application_response
+                except DianError as exc:
+                    exchanges.append(exc.exchange)
+            return self._result(
+                InvoiceStatus.ACCEPTED,
+                response,
+                exchanges,
+                application_response=application_response,
+            )
+        if response.pending or response.status_code == SERVER_ERROR:
+            return self._result(InvoiceStatus.SENT, response, exchanges, retryable=True)
+        logger.warning(
+            "invoice %s not accepted by DIAN: %s", invoice.full_number, _summary(response)
+        )
+        return self._result(InvoiceStatus.REJECTED, response, exchanges)
+
+    def _after_timeout(
+        self, client: DianClient, invoice, exchanges: list[Exchange]
+    ) -> TransmissionResult:
+        """The outcome is unknown: take DIAN's status if it has the document (§2.6.1)."""
+        try:
+            status = client.get_status(track_id=invoice.cufe)
+        except DianError as exc:
+            exchanges.append(exc.exchange)
+        else:
+            exchanges.append(status.exchange)
+            if status.result.accepted:
+                return self._result(
+                    InvoiceStatus.ACCEPTED,
+                    status.result,
+                    exchanges,
+                    application_response=status.result.application_response,
+                )
+        return TransmissionResult(
+            status=InvoiceStatus.SENT,
+            message=_(
+                "DIAN did not answer within %(seconds)s seconds and does not know the invoice "
+                "yet; it will be sent again."
+            )
+            % {"seconds": f"{client.timeout:g}"},
+            retryable=True,
+            exchanges=tuple(_raw(e) for e in exchanges),
+        )
+
+    def _failed(self, invoice, error: DianError, exchanges: list[Exchange]) -> TransmissionResult:
+        if error.retryable:
+            logger.warning("invoice %s: DIAN unavailable: %s", invoice.full_number, error)
+            status = InvoiceStatus.SENT
+            message = _("DIAN is not available (%(error)s); the invoice will be sent again.")
+        else:
+            logger.error("invoice %s: DIAN refused the request: %s", invoice.full_number, error)
+            status = InvoiceStatus.REJECTED
+            message = _(
+                "DIAN refused the request (%(error)s); it is not sent again until this is fixed."
+            )
+        return TransmissionResult(
+            status=status,
+            message=message % {"error": error},
+            retryable=error.retryable,
+            exchanges=tuple(_raw(e) for e in exchanges),
+        )
+
+    def _result(
+        self,
+        status: str,
+        response: DianResponse,
+        exchanges: Iterable[Exchange],
+        *,
+        retryable: bool = False,
+        application_response: bytes = b"",
+    ) -> TransmissionResult:
+        return TransmissionResult(
+            status=status,
+            message=_summary(response),
+            retryable=retryable,
+            document_key=response.xml_document_key,
+            application_response=application_response,
+            notifications=tuple(m.raw for m in response.notifications),
+            errors=tuple(m.raw for m in response.errors),
+            exchanges=tuple(_raw(e) for e in exchanges),
+        )

@@ -1,0 +1,66 @@
+"""Fault switches: faults the simulator injects into its next answers (tests and demos)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+
+from .models import Fault, FaultKind
+
+logger = logging.getLogger(__name__)
+
+TRANSPORT_FAULTS = (
+    FaultKind.SLOW, FaultKind.TIMEOUT, FaultKind.HTTP_500, FaultKind.HTTP_503, FaultKind.GARBAGE,
+)  # fmt: skip
+
+
+@transaction.atomic
+def arm_fault(
+    *, kind: str, seconds: int = 0, rule_code: str = "", rule_text: str = "", times: int = 1
+) -> Fault:
+    """Inject a fault into the next ``times`` answers (0: until cleared)."""
+    if kind not in FaultKind.values:
+        raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FaultKind.values)}")
+    if kind == FaultKind.REJECT_NEXT and not rule_code:
+        rule_code, rule_text = "FAD06", "Valor del CUFE no está calculado correctamente."
+    fault = Fault.objects.create(
+        kind=kind, seconds=max(0, seconds), rule_code=rule_code, rule_text=rule_text,
+        remaining=max(0, times),
+    )  # fmt: skip
+    logger.info(
+        "DIAN simulator: fault %s armed (%s s, rule %s, %s uses)", kind, seconds, rule_code, times
+    )
+    return fault
+
+
+@transaction.atomic
+def clear_faults() -> int:
+    count = Fault.objects.filter(active=True).update(active=False)
+    logger.info("DIAN simulator: %s faults cleared", count)
+    return count
+
+
+def take_fault(kinds: tuple[str, ...]) -> Fault | None:
+    """Consume one use of the oldest active fault of these kinds."""
+    if not Fault.objects.filter(active=True, kind__in=kinds).exists():
+        return None  # the usual case, answered without a lock
+    with transaction.atomic():
+        return _take(kinds)
+
+
+def _take(kinds: tuple[str, ...]) -> Fault | None:
+    fault = (
+        Fault.objects.select_for_update().filter(active=True, kind__in=kinds).order_by("id").first()
+    )
+    if fault is None:  # another request used it first
+        return None
+    fault.used = F("used") + 1
+    if fault.remaining == 1:
+        fault.active = False
+    if fault.remaining > 0:
+        fault.remaining -= 1
+    fault.save(update_fields=["used", "remaining", "active"])
+    logger.info("DIAN simulator: fault %s used", fault.kind)
+    return fault

@@ -1,0 +1,66 @@
+"""Payments services: start an attempt, take in gateway messages, apply them exactly once, reconcile, refund.
+
+One module per concern, each read top-down:
+
+* :mod:`.checkout`: ``start_payment``, the only way an attempt is created;
+* :mod:`.inbox`: every inbound message stored raw before it is trusted
+  (``handle_notification``, ``record_message``, ``record_return``), applied by the
+  worker (``apply_message``) and swept when that failed (``apply_pending_messages``);
+* :mod:`.raw`: how a message is written down (bytes-safe body, dedupe claim key);
+* :mod:`.apply`: ``apply_update``, the exactly-once rules for one verified statement
+  (a table of allowed (payment status, reported status) pairs and their handlers);
+* :mod:`.notes`: what a statement leaves on the attempt, review/refund flags, staff alerts;
+* :mod:`.reconcile`: status queries (``check_payment``, ``reconcile_payments``) and
+  closing attempts that are over;
+* :mod:`.backoffice`: staff actions (gateway switch, apply again, query again, refunds).
+
+The names below are the public API callers outside payments use.
+"""
+
+from clientarea.payments.services.apply import ApplyResult, apply_update
+from clientarea.payments.services.backoffice import (
+    PaymentStateError,
+    mark_refunded,
+    query_payment_again,
+    retry_message,
+    set_gateway_offered,
+)
+from clientarea.payments.services.checkout import PaymentRefused, start_payment
+from clientarea.payments.services.inbox import (
+    MESSAGE_MAX_ATTEMPTS,
+    NOTIFICATION_KINDS,
+    apply_message,
+    apply_pending_messages,
+    handle_notification,
+    record_message,
+    record_return,
+)
+from clientarea.payments.services.notes import alert_staff
+from clientarea.payments.services.reconcile import (
+    ReconcileSummary,
+    check_payment,
+    reconcile_payments,
+)
+
+__all__ = [
+    "MESSAGE_MAX_ATTEMPTS",
+    "NOTIFICATION_KINDS",
+    "ApplyResult",
+    "PaymentRefused",
+    "PaymentStateError",
+    "ReconcileSummary",
+    "alert_staff",
+    "apply_message",
+    "apply_pending_messages",
+    "apply_update",
+    "check_payment",
+    "handle_notification",
+    "mark_refunded",
+    "query_payment_again",
+    "reconcile_payments",
+    "record_message",
+    "record_return",
+    "retry_message",
+    "set_gateway_offered",
+    "start_payment",
+]

@@ -1,0 +1,404 @@
+"""Applying one verified gateway statement to its payment: the exactly-once rules.
+
+A gateway statement changes a payment only through :func:`apply_update`
+(notifications, status queries and the back office all reach it), and an order
+changes only through ``billing.services.mark_order_paid``. The order row, then the
+payment row, are locked while a statement is applied, and ``mark_order_paid`` pays an
+order at most once: a second, different approved transaction for a paid order is
+flagged for refund, never applied twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clientarea.billing import services as billing_services
+from clientarea.billing.models import Order
+from clientarea.payments import jobs
+from clientarea.payments.gateways.base import Gateway, GatewayStatus, PaymentUpdate
+from clientarea.payments.models import (
+    OPEN_STATUSES,
+    MessageKind,
+    Outcome,
+    Payment,
+    PaymentStatus,
+)
+from clientarea.payments.services.notes import alert_staff, flag, note_details
+
+logger = logging.getLogger(__name__)
+
+_STATUS_FROM_GATEWAY = {
+    GatewayStatus.APPROVED: PaymentStatus.APPROVED,
+    GatewayStatus.DECLINED: PaymentStatus.DECLINED,
+    GatewayStatus.EXPIRED: PaymentStatus.EXPIRED,
+    GatewayStatus.ERROR: PaymentStatus.ERROR,
+    GatewayStatus.PENDING: PaymentStatus.PENDING,
+}
+_NEGATIVE = (GatewayStatus.DECLINED, GatewayStatus.EXPIRED, GatewayStatus.ERROR)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one gateway statement did: ``code`` for programs, ``outcome`` the inbox text with details."""
+
+    code: Outcome
+    outcome: str
+    payment: Payment | None = None
+    order_paid: bool = False
+
+
+@dataclass
+class Statement:
+    """One verified statement about one locked payment, as the handlers see it."""
+
+    gateway: Gateway
+    update: PaymentUpdate
+    source: str
+    order: Order
+    payment: Payment
+    transaction_id: str
+    now: dt.datetime
+    #: The transactions the gateway itself lists as approved (a status query's whole answer), else None.
+    confirmed: frozenset[str] | None
+
+    @property
+    def status(self) -> GatewayStatus:
+        return self.update.status
+
+    def trusts(self, name: str) -> bool:
+        """Whether the field ``name`` of this statement is vouched for: answers to our own
+        queries are; a notification only for the fields its signature covers."""
+        return self.source == MessageKind.QUERY or name in self.gateway.signed_fields
+
+    def result(self, code: Outcome, outcome: str, *, order_paid: bool = False) -> ApplyResult:
+        return ApplyResult(code=code, outcome=outcome, payment=self.payment, order_paid=order_paid)
+
+
+def _expected_merchant(gateway: Gateway) -> str | None:
+    config = getattr(gateway, "config", None)
+    return getattr(config, "merchant_id", None) or None
+
+
+def _mismatch(payment: Payment, update: PaymentUpdate, gateway: Gateway) -> tuple[str, str]:
+    """Why an approval cannot pay this attempt, and the field at fault (``("", "")`` when
+    amount, currency and merchant match)."""
+    if update.amount is None:
+        return "amount missing", "amount"
+    if update.amount != payment.amount:
+        return f"amount mismatch: got {update.amount}, expected {payment.amount}", "amount"
+    if (update.currency or "").upper() != payment.currency.upper():
+        return (
+            f"currency mismatch: got {update.currency or 'none'}, expected {payment.currency}",
+            "currency",
+        )
+    expected = _expected_merchant(gateway)
+    if update.merchant_id and expected and update.merchant_id != expected:
+        return f"merchant mismatch: got {update.merchant_id}", "merchant_id"
+    return "", ""
+
+
+def _ask_gateway(s: Statement, claim: str) -> ApplyResult:
+    """A notification claims something its signature does not vouch for: hold it, ask the gateway.
+
+    Only the gateway's answer to our own query may then flag a refund or a reversal.
+    """
+    s.payment.next_check_at = s.now
+    s.payment.save(update_fields=["next_check_at", "updated_at"])
+    payment_id = s.payment.pk
+    transaction.on_commit(lambda: jobs.enqueue_check(payment_id, verify=True))
+    return s.result(Outcome.HELD, f"held: {claim}, asking the gateway")
+
+
+# -- handlers, one per allowed (payment status, gateway status) pair ---------------------------
+
+
+def _approval_again(s: Statement) -> ApplyResult:
+    """approved + approved: the same transaction again, or a claim of a second charge."""
+    payment, transaction_id = s.payment, s.transaction_id
+    if transaction_id == payment.gateway_transaction_id:
+        return s.result(Outcome.ALREADY_APPLIED, "already applied")
+    if not s.trusts("transaction_id"):
+        # PayU's sign and Payvalida's checksum leave the transaction id out: a replayed
+        # approval with an edited id would look like a second charge.
+        return _ask_gateway(s, f"second approved transaction {transaction_id}")
+    if s.confirmed is not None and payment.gateway_transaction_id not in s.confirmed:
+        # The id we recorded came from a notification and the gateway does not list it: it was
+        # never a charge (a copy with a made-up id arrived first). The gateway's id is the one.
+        old = payment.gateway_transaction_id
+        payment.gateway_transaction_id = transaction_id
+        payment.save(update_fields=["gateway_transaction_id", "updated_at"])
+        logger.warning(
+            "payment %s: transaction %r is unknown at %s, %s is the approved one",
+            payment.reference,
+            old,
+            s.gateway.code,
+            transaction_id,
+        )
+        return s.result(
+            Outcome.CORRECTED,
+            f"corrected: transaction {old} unknown at the gateway, approved as {transaction_id}",
+        )
+    reason = (
+        f"second approved transaction {transaction_id} for this attempt "
+        f"(first: {payment.gateway_transaction_id})"
+    )
+    if flag(payment, review=reason, refund=True, duplicate=True):
+        payment.save()
+        alert_staff(payment, reason)
+    return s.result(Outcome.REFUND, "duplicate: second approved transaction, flagged for refund")
+
+
+def _negative_after_approval(s: Statement) -> ApplyResult:
+    """approved + declined/expired/error: a void of the approved transaction, or an old try's report."""
+    payment = s.payment
+    if not (s.transaction_id and s.transaction_id == payment.gateway_transaction_id):
+        return _late_after_approval(s)
+    if s.source != MessageKind.QUERY:
+        return _ask_gateway(s, f"{s.status.value} for the approved transaction")
+    reason = (
+        f"gateway now reports {s.status.value} for the approved transaction (void or refund claim?)"
+    )
+    if flag(payment, review=reason):
+        payment.save()
+        alert_staff(payment, reason)
+    return s.result(Outcome.REVIEW, f"ignored: {s.status.value} after approved, review")
+
+
+def _late_after_approval(s: Statement) -> ApplyResult:
+    """approved + pending (or another try's decline): a late or replayed report, nothing to do."""
+    logger.info(
+        "payment %s: %s after approved ignored (%s, transaction %s)",
+        s.payment.reference,
+        s.status.value,
+        s.source,
+        s.transaction_id,
+    )
+    return s.result(Outcome.IGNORED, f"ignored: {s.status.value} after approved")
+
+
+def _pending_for_closed(s: Statement) -> ApplyResult:
+    """expired + pending: closed here and withdrawn at the gateway; only an approval still counts."""
+    return s.result(Outcome.IGNORED, "ignored: pending for a closed attempt")
+
+
+def _negative_while_pending(s: Statement) -> ApplyResult:
+    """pending + declined/expired/error: PayU lets the buyer retry under one reference, so a late
+    decline of an earlier try must not hide the transaction now pending at the bank."""
+    known = s.payment.gateway_transaction_id
+    if known and s.transaction_id and s.transaction_id != known:
+        return s.result(
+            Outcome.IGNORED,
+            f"ignored: {s.status.value} of an older transaction, another is pending",
+        )
+    return _record_status(s)
+
+
+def _record_status(s: Statement) -> ApplyResult:
+    """Any open or failed attempt takes a pending, declined, expired or error report as it is."""
+    payment = s.payment
+    note_details(payment, s.update)
+    new_status = _STATUS_FROM_GATEWAY[s.status]
+    if s.transaction_id:
+        payment.gateway_transaction_id = s.transaction_id
+    payment.status_message = (s.update.message or "")[:200]
+    unchanged = payment.status == new_status
+    payment.status = new_status
+    payment.save()
+    if unchanged:
+        return s.result(Outcome.UNCHANGED, f"unchanged: {new_status}")
+    return s.result(Outcome.RECORDED, f"recorded: {new_status}")
+
+
+def _approve(s: Statement) -> ApplyResult:
+    """Any attempt not yet approved + approved: check it, then pay the order (exactly once)."""
+    payment, transaction_id, gateway = s.payment, s.transaction_id, s.gateway
+    problem, field_name = _mismatch(payment, s.update, gateway)
+    if problem and not s.trusts(field_name):
+        # The signature does not cover this field (Payvalida's amount): a copy with the field
+        # changed must not close the attempt nor hide the genuine approval, nor leave its other
+        # unsigned details (method) on the attempt. Flag it, ask the gateway.
+        if flag(payment, review=f"{problem} (transaction {transaction_id}), not signed"):
+            payment.save()
+            alert_staff(payment, problem)
+        logger.warning("payment %s approval held: %s (not signed)", payment.reference, problem)
+        _ask_gateway(s, problem)
+        return s.result(Outcome.REVIEW, f"review: {problem} (not signed), asking the gateway")
+    note_details(payment, s.update)
+    if problem:
+        payment.status = PaymentStatus.ERROR
+        payment.status_message = f"approved at the gateway, not applied: {problem}"[:200]
+        alert = flag(payment, review=f"{problem} (transaction {transaction_id})")
+        payment.save()
+        if alert:
+            alert_staff(payment, problem)
+        logger.warning("payment %s approval not applied: %s", payment.reference, problem)
+        return s.result(Outcome.REVIEW, f"review: {problem}")
+
+    payment.status = PaymentStatus.APPROVED
+    payment.gateway_transaction_id = transaction_id
+    payment.approved_at = s.now
+    payment.status_message = (s.update.message or "approved")[:200]
+    payment.next_check_at = None
+    if not payment.method and payment.requested_method:
+        payment.method = payment.requested_method
+    try:
+        with transaction.atomic():
+            payment.save()
+    except IntegrityError:
+        # The same gateway transaction already approved another attempt.
+        payment = s.payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        reason = f"transaction {transaction_id} already approved another payment"
+        payment.status = PaymentStatus.ERROR
+        payment.status_message = reason[:200]
+        flag(payment, review=reason)
+        payment.save()
+        alert_staff(payment, reason)
+        return s.result(Outcome.REVIEW, "review: transaction already used by another payment")
+    return _pay_order(s)
+
+
+def _pay_order(s: Statement) -> ApplyResult:
+    """The approval is the payment's: the order is paid, or the money is flagged for refund."""
+    payment, gateway = s.payment, s.gateway
+    paid_reference = f"{gateway.code}:{s.transaction_id}"
+    paid = billing_services.mark_order_paid(
+        order_id=payment.order_id,
+        paid_at=s.now,
+        via=gateway.code,
+        method=payment.method,
+        reference=paid_reference,
+        locked=s.order,
+    )
+    if paid.applied:
+        # Other attempts still open for this order are closed (and withdrawn at their
+        # gateway) by the next reconciliation.
+        Payment.objects.filter(order_id=payment.order_id, status__in=OPEN_STATUSES).exclude(
+            pk=payment.pk
+        ).update(next_check_at=s.now)
+        return s.result(Outcome.APPLIED, "applied", order_paid=True)
+    order = paid.order
+    if paid.reason == "already_paid":
+        if order.payment_reference == paid_reference[:120]:
+            return s.result(Outcome.ALREADY_APPLIED, "already applied")
+        reason = (
+            f"order {order.number} was already paid ({order.payment_reference or order.paid_via})"
+        )
+        flag(payment, refund=True, duplicate=True)
+        payment.review_reason = reason[:300]
+        payment.save()
+        alert_staff(payment, reason)
+        logger.warning(
+            "payment %s approved for an order already paid: flagged for refund", payment.reference
+        )
+        return s.result(Outcome.REFUND, "duplicate: order already paid, flagged for refund")
+    reason = f"approved after order {order.number} was cancelled"
+    flag(payment, review=reason, refund=True)
+    payment.save()
+    alert_staff(payment, reason)
+    logger.warning(
+        "payment %s approved for a cancelled order: flagged for refund", payment.reference
+    )
+    return s.result(Outcome.REVIEW, "review: order cancelled, flagged for refund")
+
+
+Handler = Callable[[Statement], ApplyResult]
+_NOT_APPROVED = (
+    PaymentStatus.CREATED,
+    PaymentStatus.PENDING,
+    PaymentStatus.DECLINED,
+    PaymentStatus.EXPIRED,
+    PaymentStatus.ERROR,
+)
+
+#: The allowed (payment status, gateway status) pairs and what each does. Every pair is listed:
+#: a missing one is a bug, not a silent no-op (a test walks the whole table).
+TRANSITIONS: dict[tuple[PaymentStatus, GatewayStatus], Handler] = {
+    **{(state, GatewayStatus.APPROVED): _approve for state in _NOT_APPROVED},
+    (PaymentStatus.APPROVED, GatewayStatus.APPROVED): _approval_again,
+    **{(PaymentStatus.APPROVED, status): _negative_after_approval for status in _NEGATIVE},
+    (PaymentStatus.APPROVED, GatewayStatus.PENDING): _late_after_approval,
+    (PaymentStatus.EXPIRED, GatewayStatus.PENDING): _pending_for_closed,
+    **{(PaymentStatus.PENDING, status): _negative_while_pending for status in _NEGATIVE},
+    **{
+        (state, status): _record_status
+        for state in (
+            PaymentStatus.CREATED,
+            PaymentStatus.DECLINED,
+            PaymentStatus.EXPIRED,
+            PaymentStatus.ERROR,
+        )
+        for status in _NEGATIVE
+    },
+    **{
+        (state, GatewayStatus.PENDING): _record_status
+        for state in (
+            PaymentStatus.CREATED,
+            PaymentStatus.PENDING,
+            PaymentStatus.DECLINED,
+            PaymentStatus.ERROR,
+        )
+    },
+}
+
+
+def apply_update(
+    *,
+    gateway: Gateway,
+    update: PaymentUpdate,
+    source: str,
+    confirmed: frozenset[str] | None = None,
+) -> ApplyResult:
+    """Apply one verified gateway statement to its payment. The caller holds the transaction.
+
+    The order row, then the payment row, are locked; then the handler for the pair
+    (payment status, reported status) in :data:`TRANSITIONS` decides. In short:
+
+    * approved, and amount/currency/merchant match → the order is paid through
+      ``mark_order_paid``; already paid by another transaction → duplicate, flagged
+      for refund; cancelled → flagged for refund and review;
+    * approved with a wrong amount/currency/merchant that the signature covers → not
+      paid, status ``error``, review; with a field the signature does not cover
+      (Payvalida's amount) → review, the attempt stays open and the gateway is asked;
+    * the same approval again → "already applied"; another approved transaction, or a
+      decline of the approved one, is only a claim in a notification (no signature
+      covers the transaction id): the gateway is asked, and a second charge is flagged
+      only when the gateway lists both transactions (``confirmed``, the approved ids
+      of a query's answer); if it does not list the one we recorded, its id is corrected;
+    * late reports after approved, and pending for an attempt closed here → ignored;
+    * otherwise the attempt takes the reported status; unknown reference → nothing.
+    """
+    reference = gateway.gateway_reference(update.reference)
+    found = Payment.objects.filter(
+        gateway=gateway.code, gateway_reference=reference
+    ).order_by()  # unique
+    row = next(iter(found.values_list("pk", "order_id")[:1]), None)
+    if row is None:
+        logger.warning(
+            "payment statement from %s for unknown reference %r (%s)",
+            gateway.code,
+            update.reference,
+            source,
+        )
+        return ApplyResult(code=Outcome.UNKNOWN_REFERENCE, outcome="unknown reference")
+    payment_id, order_id = row
+    # Lock order: the order first, then the payment (start_payment does the same).
+    order = billing_services.lock_order(order_id=order_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    statement = Statement(
+        gateway=gateway,
+        update=update,
+        source=source,
+        order=order,
+        payment=payment,
+        transaction_id=(update.transaction_id or "")[:64],
+        now=timezone.now(),
+        confirmed=confirmed,
+    )
+    handler = TRANSITIONS[(PaymentStatus(payment.status), update.status)]
+    return handler(statement)

@@ -1,0 +1,141 @@
+"""Back office: the gateway switch, "apply again", "query the gateway again", "mark as refunded".
+
+Each action is audited and goes through the same code path as the gateways' own messages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.audit import record
+from clientarea.payments.gateways import get_gateway
+from clientarea.payments.models import GatewaySwitch, Payment, PaymentMessage, RefundStatus
+from clientarea.payments.services.inbox import apply_message
+from clientarea.payments.services.reconcile import check_payment
+
+logger = logging.getLogger(__name__)
+
+
+class PaymentStateError(Exception):
+    """A back-office action the payment's state does not allow (message is for staff)."""
+
+
+def set_gateway_offered(
+    *, gateway_code: str, offered: bool, reason: str = "", actor=None
+) -> GatewaySwitch:
+    """Back office: stop or resume offering a gateway at Pay now (audited).
+
+    Stopping needs a reason (it is shown to staff, not to customers). Payments already
+    started there are still confirmed, queried and applied.
+    """
+    gateway = get_gateway(gateway_code)  # UnknownGateway for a code not in PAYMENT_GATEWAYS
+    reason = " ".join((reason or "").split())[:300]
+    if not offered and not reason:
+        raise PaymentStateError(
+            _('Say why %(gateway)s is switched off, e.g. "outage announced by the gateway".')
+            % {"gateway": gateway.name}
+        )
+    with transaction.atomic():
+        switch, _created = GatewaySwitch.objects.select_for_update().get_or_create(
+            gateway=gateway.code
+        )
+        before = switch.offered
+        switch.offered, switch.reason = offered, reason if not offered else ""
+        switch.updated_by = actor if getattr(actor, "pk", None) else None
+        switch.save()
+        record(
+            action="payment.gateway_switched",
+            actor=actor,
+            target=gateway.code,
+            changes={"offered": [before, offered], "reason": reason},
+        )
+    logger.info(
+        "gateway %s %s at Pay now by %s: %s",
+        gateway.code,
+        "offered" if offered else "switched off",
+        getattr(actor, "email", "system"),
+        reason or "-",
+    )
+    return switch
+
+
+def retry_message(message: PaymentMessage, *, actor=None) -> str:
+    """Back office: apply a stuck notification again now (after its cause was fixed)."""
+    if message.processed or not message.signature_valid:
+        raise PaymentStateError(
+            _("This message was already processed or is not verified; there is nothing to apply.")
+        )
+    outcome = apply_message(message_id=message.pk)
+    record(
+        action="payment.message_retried",
+        actor=actor,
+        target=message.reference or str(message.pk),
+        changes={"message": message.pk, "outcome": outcome},
+    )
+    return outcome
+
+
+def query_payment_again(payment: Payment, *, actor=None) -> list[str]:
+    """Back office: ask the gateway about one payment now, whatever its state and backoff."""
+    outcomes = check_payment(payment, close_expired=False)
+    record(
+        action="payment.queried",
+        actor=actor,
+        customer=payment.customer,
+        target=payment.reference,
+        changes={"outcomes": outcomes[:20]},
+    )
+    return outcomes
+
+
+# --------------------------------------------------------------------------------------
+# Back office
+# --------------------------------------------------------------------------------------
+
+
+def mark_refunded(payment: Payment, note: str, actor) -> Payment:
+    """Record that staff refunded this payment outside the portal (gateway back office, bank transfer).
+
+    Allowed for payments flagged for refund or under review; the order is not touched.
+    """
+    note = (note or "").strip()
+    if not note:
+        raise PaymentStateError(_("Write a note: how and when the money was returned."))
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.refund_status == RefundStatus.REFUNDED:
+            raise PaymentStateError(
+                _("Payment %(reference)s is already marked as refunded.")
+                % {"reference": locked.reference}
+            )
+        if locked.refund_status != RefundStatus.FLAGGED and not locked.needs_review:
+            raise PaymentStateError(
+                _(
+                    "Payment %(reference)s is not flagged for refund or review: refund it from the order instead."
+                )
+                % {"reference": locked.reference}
+            )
+        before = {"refund_status": locked.refund_status, "needs_review": locked.needs_review}
+        locked.refund_status = RefundStatus.REFUNDED
+        locked.refund_note = note[:2000]
+        locked.refunded_at = timezone.now()
+        locked.refunded_by = actor if getattr(actor, "pk", None) else None
+        locked.needs_review = False
+        locked.save()
+        record(
+            action="payment.refunded",
+            actor=actor,
+            customer=locked.customer,
+            target=locked.reference,
+            changes={
+                "before": before,
+                "after": {"refund_status": locked.refund_status},
+                "note": note[:300],
+            },
+        )
+    logger.info("payment %s marked refunded by %s", locked.reference, getattr(actor, "pk", None))
+    return locked

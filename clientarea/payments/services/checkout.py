@@ -1,0 +1,292 @@
+"""Checkout: start one attempt at one gateway and tell the browser where to go.
+
+``start_payment`` is the only way a ``Payment`` row is created. It refuses what cannot
+be paid (another customer's order, a settled order, an incomplete profile, a gateway
+that is off or cannot carry the amount), closes older attempts left at a gateway's page,
+and calls the gateway outside the database transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.models import Customer
+from clientarea.accounts.selectors import get_provider
+from clientarea.billing.models import Order, OrderState
+from clientarea.catalog.models import TaxTreatment
+from clientarea.lib.money import ZERO
+from clientarea.payments import selectors
+from clientarea.payments.gateways import get_gateway
+from clientarea.payments.gateways.base import (
+    Buyer,
+    CheckoutAction,
+    CheckoutRequest,
+    GatewayError,
+    PaymentMethod,
+    UnknownGateway,
+)
+from clientarea.payments.models import Payment, PaymentStatus
+
+logger = logging.getLogger(__name__)
+
+#: How long a payment (and a cash voucher) should stay valid. PayU allows at most 7 days for
+#: cash ``expirationDate`` outside Argentina (payment-form doc); Payvalida up to 30 and only
+#: whole days: each adapter fits this to its gateway and reports the deadline it set.
+PAYMENT_VALIDITY = dt.timedelta(days=7)
+
+#: Checkout fields never stored: they are (or are derived from) secrets.
+SECRET_FIELDS = frozenset(
+    {"signature", "checksum", "apikey", "apilogin", "api_key", "api_login", "sign", "key", "secret"}
+)
+
+RESPONSE_URL_NAMES = {"payu": "payments:payu_response", "payvalida": "payments:payvalida_return"}
+NOTIFY_URL_NAMES = {
+    "payu": "payments:payu_confirmation",
+    "payvalida": "payments:payvalida_notification",
+}
+
+
+class PaymentRefused(Exception):
+    """A payment cannot be started; ``message`` is for the customer, ``code`` for the caller.
+
+    Codes: ``not_found`` (not the customer's order), ``not_payable`` (paid or cancelled),
+    ``profile_incomplete``, ``gateway`` (unknown/disabled gateway or method),
+    ``gateway_error`` (the gateway refused or could not be reached).
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def taxed_base(order: Order) -> Decimal:
+    """IVA base for the gateway: the subtotals of the taxed items (exempt and excluded items are not part of it)."""
+    base = ZERO
+    for item in order.items.all():
+        if item.tax_treatment == TaxTreatment.TAXED and item.tax_amount > 0:
+            base += item.subtotal
+    return base
+
+
+def buyer_for(customer: Customer) -> Buyer:
+    return Buyer(
+        full_name=customer.display_name,
+        email=customer.user.email,
+        phone=customer.phone,
+        document_type=customer.document_type,
+        document_number=customer.document_number,
+        person_type=customer.person_type,
+    )
+
+
+def gateway_language(language: str | None) -> str:
+    return "en" if (language or "").lower().startswith("en") else "es"
+
+
+def _absolute(url_name: str) -> str:
+    return settings.SITE_URL + reverse(url_name)
+
+
+def _safe_checkout(action: CheckoutAction) -> dict:
+    """What the browser was sent with, minus anything derived from a secret."""
+    fields = {
+        key: value for key, value in action.fields.items() if key.lower() not in SECRET_FIELDS
+    }
+    payload: dict = {"method": action.method, "url": action.url.split("?", 1)[0], "fields": fields}
+    if isinstance(action.raw_response, dict):
+        data = action.raw_response.get("DATA")
+        if isinstance(data, dict):
+            payload["gateway_answer"] = {
+                k: str(v)
+                for k, v in data.items()
+                if k.lower() not in SECRET_FIELDS and k != "checkout"
+            }
+    return payload
+
+
+def _initial_instructions(action: CheckoutAction, payment: Payment) -> dict:
+    instructions: dict = {
+        "expires_at": payment.expires_at.isoformat() if payment.expires_at else ""
+    }
+    if action.method == "GET":
+        # Payvalida's hosted checkout shows the voucher again: the customer can reopen it.
+        instructions["checkout_url"] = action.url
+    data = action.raw_response.get("DATA") if isinstance(action.raw_response, dict) else None
+    if isinstance(data, dict) and data.get("Referencia"):
+        instructions["voucher_reference"] = str(data["Referencia"])
+    return instructions
+
+
+def start_payment(
+    *,
+    order: Order,
+    customer: Customer,
+    gateway_code: str,
+    method: str | None = None,
+    language: str = "es",
+) -> tuple[Payment, CheckoutAction]:
+    """Create a new attempt for ``order`` at ``gateway_code`` and return what the browser must do.
+
+    Refuses (``PaymentRefused``) another customer's order, a paid or cancelled
+    order, a customer whose profile lacks invoice data, and an unknown or disabled
+    gateway or method. Older attempts still in ``created`` are closed (they get
+    one last status query from the reconciliation). The gateway is called outside
+    the database transaction; if it fails, the attempt is recorded as ``error``.
+    """
+    if order.customer_id != customer.pk:
+        raise PaymentRefused(_("This order does not exist."), code="not_found")
+    missing = customer.missing_invoice_fields()
+    if missing:
+        raise PaymentRefused(
+            _(
+                "Complete your profile before paying, so that we can issue your electronic invoice. Missing: %(fields)s."
+            )
+            % {"fields": ", ".join(missing)},
+            code="profile_incomplete",
+        )
+    try:
+        gateway = get_gateway(gateway_code)
+    except UnknownGateway:
+        raise PaymentRefused(_("This payment option is not available."), code="gateway") from None
+    if not gateway.enabled:
+        raise PaymentRefused(_("This payment option is not available."), code="gateway")
+    unavailable = selectors.unavailable_reason(
+        gateway, order
+    )  # switched off by staff, or cannot carry the total
+    if unavailable:
+        raise PaymentRefused(unavailable, code="gateway")
+    chosen: PaymentMethod | None = None
+    if method:
+        try:
+            chosen = PaymentMethod(method)
+        except ValueError:
+            chosen = None
+        if chosen is None or chosen not in gateway.methods:
+            raise PaymentRefused(
+                _("%(gateway)s does not offer this payment method.") % {"gateway": gateway.name},
+                code="gateway",
+            )
+
+    now = timezone.now()
+    expires_at = now + PAYMENT_VALIDITY
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.state == OrderState.PAID:
+            raise PaymentRefused(
+                _("Order %(number)s is already paid.") % {"number": locked.number},
+                code="not_payable",
+            )
+        if locked.state != OrderState.PENDING:
+            raise PaymentRefused(
+                _("Order %(number)s is cancelled and can no longer be paid.")
+                % {"number": locked.number},
+                code="not_payable",
+            )
+        # The customer left those attempts at the gateway's page; if one was paid after
+        # all, its late approval is still applied (or flagged for refund).
+        Payment.objects.filter(order=locked, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.EXPIRED,
+            status_message="replaced by a new attempt",
+            next_check_at=now,
+            updated_at=now,
+        )
+        attempt = Payment.objects.filter(order=locked).aggregate(n=Max("attempt"))["n"] or 0
+        for _try in range(5):
+            attempt += 1
+            reference = f"{locked.number}-{attempt}"
+            try:
+                with transaction.atomic():
+                    payment = Payment.objects.create(
+                        reference=reference,
+                        gateway_reference=gateway.gateway_reference(reference),
+                        attempt=attempt,
+                        order=locked,
+                        customer=customer,
+                        gateway=gateway.code,
+                        requested_method=chosen.value if chosen else "",
+                        amount=locked.total,
+                        currency=locked.currency,
+                        tax=locked.tax_total,
+                        tax_base=taxed_base(locked),
+                        expires_at=expires_at,
+                        created_at=now,
+                    )
+                break
+            except IntegrityError:
+                # Payvalida drops the dashes: "ODS-1234561-2" and "ODS-123456-12" meet; skip that attempt number.
+                continue
+        else:  # pragma: no cover - five collisions in a row
+            raise PaymentRefused(
+                _("The payment could not be started. Please try again."), code="gateway_error"
+            )
+    provider = get_provider()
+    provider_name = (provider.trade_name or provider.legal_name) if provider else "ClientArea"
+    request = CheckoutRequest(
+        reference=payment.reference,
+        amount=payment.amount,
+        tax=payment.tax,
+        tax_base=payment.tax_base,
+        currency=payment.currency,
+        description=_("%(provider)s service order %(number)s")
+        % {"provider": provider_name, "number": locked.number},
+        buyer=buyer_for(customer),
+        response_url=_absolute(RESPONSE_URL_NAMES.get(gateway.code, "payments:payu_response")),
+        confirmation_url=_absolute(
+            NOTIFY_URL_NAMES.get(gateway.code, "payments:payu_confirmation")
+        ),
+        language=gateway_language(language),
+        expires_at=expires_at,
+        method=chosen,
+    )
+    try:
+        action = gateway.start_checkout(request)
+    except GatewayError as exc:
+        Payment.objects.filter(pk=payment.pk).update(
+            status=PaymentStatus.ERROR, status_message=str(exc)[:200], updated_at=timezone.now()
+        )
+        logger.warning(
+            "payment %s could not start at %s: %s",
+            payment.reference,
+            gateway.code,
+            type(exc).__name__,
+        )
+        raise PaymentRefused(
+            _(
+                "%(gateway)s could not start the payment. Please try again in a few minutes or choose another option."
+            )
+            % {"gateway": gateway.name},
+            code="gateway_error",
+        ) from exc
+    payment.gateway_order_id = (action.gateway_order_id or "")[:64]
+    if action.expires_at is not None:
+        # One deadline everywhere: the one the gateway was given (and prints on its voucher).
+        payment.expires_at = action.expires_at
+    payment.checkout_payload = _safe_checkout(action)
+    payment.instructions = _initial_instructions(action, payment)
+    payment.save(
+        update_fields=[
+            "gateway_order_id",
+            "expires_at",
+            "checkout_payload",
+            "instructions",
+            "updated_at",
+        ]
+    )
+    logger.info(
+        "payment started %s gateway=%s method=%s amount=%s",
+        payment.reference,
+        gateway.code,
+        payment.requested_method or "-",
+        payment.amount,
+    )
+    return payment, action

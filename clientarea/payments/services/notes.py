@@ -1,0 +1,97 @@
+"""What a gateway statement leaves on an attempt: the method and customer-facing details, and
+the flags (review, refund, duplicate) that bring a person in, with their email to staff."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+
+from clientarea.accounts.selectors import get_provider
+from clientarea.notifications.services import queue_email
+from clientarea.payments.gateways.base import PaymentMethod, PaymentUpdate
+from clientarea.payments.models import Payment, RefundStatus
+
+#: Cash networks as customers know them (gateway method codes upper-cased, without spaces or underscores).
+CASH_NETWORKS = {
+    "EFECTY": "Efecty",
+    "BALOTO": "Baloto",
+    "SURED": "SuRed",
+    "GANA": "Gana",
+    "PUNTORED": "PuntoRed",
+    "SUPERGIROS": "SuperGIROS",
+    "REDSERVI": "Redservi",
+    "APOSTAR": "Apostar",
+    "SUCHANCE": "SuChance",
+}
+
+
+def note_details(payment: Payment, update: PaymentUpdate) -> None:
+    """Copy the method and the customer-facing details (bank, CUS, voucher) onto the attempt."""
+    if update.method is not None:
+        payment.method = update.method.value
+    if update.raw_method:
+        payment.raw_method = update.raw_method[:60]
+    extra = update.extra or {}
+    instructions = dict(payment.instructions or {})
+    for source, target in (
+        ("cus", "cus"),
+        ("pse_bank", "bank"),
+        ("payment_reference", "voucher_reference"),
+        ("pending_reason", "pending_reason"),
+        ("reference_pol", "gateway_order"),
+    ):
+        if extra.get(source):
+            instructions[target] = str(extra[source])[:100]
+    for source in ("voucher_url", "receipt_url"):
+        if str(extra.get(source, "")).startswith("https://") or (
+            settings.PAYMENTS_SANDBOX and str(extra.get(source, "")).startswith("http")
+        ):
+            instructions["checkout_url"] = str(extra[source])[:500]
+    network = (
+        CASH_NETWORKS.get(update.raw_method.replace(" ", "").replace("_", "").upper())
+        if update.raw_method
+        else None
+    )
+    if update.method == PaymentMethod.CASH and network:
+        instructions["network"] = network
+    payment.instructions = instructions
+    if not payment.gateway_order_id and extra.get("reference_pol"):
+        payment.gateway_order_id = str(extra["reference_pol"])[:64]
+
+
+def flag(
+    payment: Payment, *, review: str = "", refund: bool = False, duplicate: bool = False
+) -> bool:
+    """Set review/refund flags; True when something new needs staff attention."""
+    new = False
+    if review and not (payment.needs_review and payment.review_reason == review[:300]):
+        payment.needs_review = True
+        payment.review_reason = review[:300]
+        new = True
+    if refund and payment.refund_status == RefundStatus.NONE:
+        payment.refund_status = RefundStatus.FLAGGED
+        if not review:
+            payment.review_reason = payment.review_reason or "refund needed"
+        new = True
+    if duplicate:
+        payment.duplicate = True
+    return new
+
+
+def alert_staff(payment: Payment, reason: str) -> None:
+    """Email the provider's billing address about a payment that needs a person (after commit)."""
+    provider = get_provider()
+    if provider is None or not provider.email:
+        return
+    admin_url = settings.SITE_URL + reverse("admin:payments_payment_change", args=[payment.pk])
+    queue_email(
+        to=provider.email,
+        template="payment_review",
+        language=settings.LANGUAGE_CODE,
+        context={
+            "payment": payment,
+            "order": payment.order,
+            "reason": reason,
+            "admin_url": admin_url,
+        },
+    )

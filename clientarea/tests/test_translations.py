@@ -1,0 +1,147 @@
+"""No untranslated or raw text on the main pages (issue 11.14).
+
+Pages rendered in English carry no Spanish leftovers and pages in Spanish no English ones
+(from a list of strings known to have leaked), the back office names every app, model and
+column in the staff member's language, order events read as sentences (never raw JSON), and
+the help center speaks to customers as "usted" in Spanish.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tomllib
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.utils import label_for_field
+from django.core.management import call_command
+from django.utils import translation
+
+from clientarea.accounts.models import Customer, User
+from clientarea.billing.models import Order, OrderState
+from clientarea.helpcenter import content
+from clientarea.payments import services as payments
+from clientarea.payments.models import Payment, PaymentStatus
+
+# Words that read the same in both languages, or that a library we do not control names
+# without gettext (django-axes' "status" column).
+SAME_IN_BOTH = {"ID", "NIT", "URL", "total", "slug", "Status"}
+
+SPANISH_LEFTOVERS = [
+    "Lunes a viernes",  # the provider's support hours
+    "Orden de servicio –",  # the printable order's note
+    "(payvalida)",
+    "(payu)",
+    "Soporte:",
+    "Pendiente",
+    "Pagada",
+    "Vence:",
+]
+ENGLISH_LEFTOVERS = [
+    "(payvalida)",
+    "(payu)",
+    "not a tax invoice",
+    "Support:",
+    "Powered by",
+    "Pending",
+    "Overdue",
+]
+
+
+def test_every_back_office_app_model_and_column_is_translated():
+    untranslated = []
+    for model, model_admin in admin.site._registry.items():
+        labels = {}
+        for language in ("es-co", "en"):
+            with translation.override(language):
+                labels[language] = (
+                    str(model._meta.app_config.verbose_name),
+                    str(model._meta.verbose_name_plural),
+                    *(
+                        str(label_for_field(name, model, model_admin))
+                        for name in model_admin.list_display
+                        if name != "action_checkbox"
+                    ),
+                )
+        for spanish, english in zip(labels["es-co"], labels["en"], strict=True):
+            if spanish == english and spanish not in SAME_IN_BOTH:
+                untranslated.append(f"{model._meta.label}: {spanish!r}")
+    assert sorted(set(untranslated)) == []
+
+
+@pytest.fixture
+def demo(db):
+    """The demo, with ana's pending order showing a Payvalida payment in process (no method yet)."""
+    call_command("demo_data", stdout=io.StringIO())
+    ana = Customer.objects.get(user__email="ana@cliente.example")
+    pending = Order.objects.filter(customer=ana, state=OrderState.PENDING).order_by("pk").first()
+    assert pending is not None
+    payment, _action = payments.start_payment(order=pending, customer=ana, gateway_code="payu")
+    Payment.objects.filter(pk=payment.pk).update(
+        gateway="payvalida", method="", requested_method="", status=PaymentStatus.PENDING
+    )
+    return ana, pending
+
+
+def customer_pages(ana: Customer, pending: Order) -> list[str]:
+    paid = Order.objects.filter(customer=ana, state=OrderState.PAID).first()
+    assert paid is not None
+    return [
+        "/",
+        "/clientarea/",
+        "/clientarea/billing/",
+        f"/clientarea/billing/{pending.number}/",
+        f"/clientarea/billing/{pending.number}/print/",
+        f"/clientarea/billing/{paid.number}/",
+        f"/clientarea/billing/{paid.number}/print/",
+        "/help/",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "leftovers"), [("en", SPANISH_LEFTOVERS), ("es-co", ENGLISH_LEFTOVERS)]
+)
+def test_customer_pages_have_no_text_in_the_other_language(client, demo, language, leftovers):
+    ana, pending = demo
+    Customer.objects.filter(pk=ana.pk).update(preferred_language=language)
+    client.force_login(ana.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+    client.cookies["django_language"] = language
+    found = {}
+    for url in customer_pages(ana, pending):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        if hits := [text for text in leftovers if text in page]:
+            found[url] = hits
+    assert found == {}
+
+
+def test_the_order_names_the_gateway_of_a_payment_in_process(client, demo):
+    ana, pending = demo
+    client.force_login(ana.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+    client.cookies["django_language"] = "es-co"
+    page = client.get(f"/clientarea/billing/{pending.number}/").content.decode()
+    assert "Hay un pago en proceso (Payvalida)" in page or "(Payvalida)" in page
+
+
+def test_back_office_order_history_reads_as_sentences_not_json(client, demo):
+    staff = User.objects.get(email="soporte@conexcol.example")
+    client.force_login(staff)
+    client.cookies["django_language"] = "en"
+    paid = Order.objects.filter(state=OrderState.PAID, paid_via="manual").first()
+    assert paid is not None
+    page = client.get(f"/admin/billing/order/{paid.pk}/change/").content.decode()
+    assert '"via"' not in page and "&quot;via&quot;" not in page
+    assert "&quot;total&quot;" not in page and '"total"' not in page
+    assert "bank transfer" in page
+    assert re.search(r"services \d+(, \d+)* activated or renewed", page)
+
+
+def test_the_help_center_says_usted_in_spanish():
+    """Category names and blurbs, like the articles, address the customer as "usted"."""
+    tuteo = re.compile(r"\b(tú|tu|tus|te|ti|recibes|puedes|pagas|tienes|debes|quieres)\b", re.I)
+    data = tomllib.loads((content.CONTENT_DIR / "categories.toml").read_text(encoding="utf-8"))
+    texts = [c[k] for c in data["category"] for k in ("name_es", "description_es")]
+    texts += [p.read_text(encoding="utf-8") for p in (content.CONTENT_DIR / "es").glob("*.md")]
+    assert [m.group(0) for text in texts for m in tuteo.finditer(text)] == []
