@@ -138,23 +138,19 @@ class DatabaseCollector(Collector):
 
         messages = CounterMetricFamily(
             "clientarea_payment_messages",
-            "Gateway messages stored in the payments inbox, by gateway and outcome kind "
-            "(applied = an order paid by that message).",
-            labels=["gateway", "outcome"],
+            "Gateway messages stored in the payments inbox, by result (none: not applied yet).",
+            labels=["result"],
         )
+        for result, count in sorted(selectors.payment_message_results().items()):
+            messages.add_metric([result], count)
+        yield messages
         applied = CounterMetricFamily(
             "clientarea_payments_applied",
-            "Gateway messages that marked an order paid.",
+            "Gateway messages that marked an order paid, by gateway.",
             labels=["gateway"],
         )
-        applied_by_gateway: dict[str, int] = {}
-        for (gateway, kind), count in sorted(selectors.payment_message_outcomes().items()):
-            messages.add_metric([gateway, kind], count)
-            if kind == "applied":
-                applied_by_gateway[gateway] = count
-        for gateway, count in applied_by_gateway.items():
+        for gateway, count in sorted(selectors.payments_applied().items()):
             applied.add_metric([gateway], count)
-        yield messages
         yield applied
 
         yield from self._billing_run()

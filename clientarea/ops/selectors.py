@@ -15,31 +15,7 @@ from django.db.models import Count, Min, Q
 from clientarea.billing.models import BillingRun
 from clientarea.einvoice.models import Invoice, InvoiceStatus
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
-from clientarea.payments.models import PaymentMessage
-
-# The first word of an inbox outcome ("applied", "duplicate: order already paid, ...") is its kind.
-# A bounded set of label values: anything else is "other".
-OUTCOME_KINDS = (
-    "applied",
-    "already applied",
-    "duplicate",
-    "review",
-    "held",
-    "ignored",
-    "unchanged",
-    "unknown reference",
-    "invalid signature",
-    "malformed",
-    "error",
-    "shown",
-)
-
-
-def outcome_kind(outcome: str) -> str:
-    if not outcome:
-        return "waiting"
-    head = outcome.split(":", 1)[0].strip()
-    return head if head in OUTCOME_KINDS else "other"
+from clientarea.payments.models import Outcome, PaymentMessage
 
 
 @dataclass(frozen=True)
@@ -104,14 +80,22 @@ def payment_message_backlog() -> Backlog:
     return Backlog(pending=figures["pending"], oldest=figures["oldest"])
 
 
-def payment_message_outcomes() -> dict[tuple[str, str], int]:
-    """Every gateway message ever stored, by (gateway, kind of outcome). One grouped query."""
-    totals: dict[tuple[str, str], int] = {}
-    rows = PaymentMessage.objects.values_list("gateway", "outcome").annotate(n=Count("id"))
-    for gateway, outcome, n in rows.order_by():
-        key = (gateway, outcome_kind(outcome))
-        totals[key] = totals.get(key, 0) + n
-    return totals
+def payment_message_results() -> dict[str, int]:
+    """Every gateway message ever stored, by result ("" while waiting to be applied): one grouped
+    count over the result's index."""
+    rows = PaymentMessage.objects.values_list("result").annotate(n=Count("id")).order_by()
+    return {result or "none": n for result, n in rows}
+
+
+def payments_applied() -> dict[str, int]:
+    """Messages that marked an order paid, by gateway."""
+    rows = (
+        PaymentMessage.objects.filter(result=Outcome.APPLIED)
+        .values_list("gateway")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
 
 
 def last_billing_run() -> BillingRun | None:
