@@ -20,6 +20,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from django.core.management import execute_from_command_line
+
 ALIASES = {
     "run": "serve",
     "worker": "run_huey",
@@ -101,8 +103,6 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
     if len(args) > 1:
         args[1] = ALIASES.get(args[1], args[1])
-    from django.core.management import execute_from_command_line
-
     execute_from_command_line(args)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -155,7 +156,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "clientarea.urls"
 WSGI_APPLICATION = "clientarea.wsgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [PACKAGE_DIR / "templates"],
@@ -499,5 +500,7 @@ EINVOICE_ENVIRONMENT = envstr("EINVOICE_ENVIRONMENT", "habilitacion")
 # Empty: the local DIAN simulator (SITE_URL + /sandbox/dian/WcfDianCustomerServices.svc) when
 # DIAN_SANDBOX is on, else DIAN's URL for EINVOICE_ENVIRONMENT (clientarea.einvoice.dian.transmitter).
 DIAN_WS_URL = envstr("DIAN_WS_URL")
+# Where the local DIAN simulator answers, relative to SITE_URL (only used when DIAN_SANDBOX is on).
+DIAN_SANDBOX_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
 # Seconds to wait for DIAN's answer (connection and each read); DIAN itself gives up after 59 s.
 DIAN_WS_TIMEOUT = float(envstr("DIAN_WS_TIMEOUT", "65"))

@@ -84,6 +84,11 @@ def make_staff(email: str = "carol@conexcol.example", password: str = ACCESS_COD
 class BaseTestCase(TestCase):
     """alice (natural person, CC), bob (company, NIT) and carol (staff)."""
 
+    provider: ProviderProfile
+    alice: Customer
+    bob: Customer
+    carol: User
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.provider = make_provider()

@@ -71,7 +71,22 @@ class CustomerChangeForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        exclude = ["user"]
+        # Every field but the login (user); a new Customer field shows up here only when added.
+        fields = [
+            "person_type",
+            "document_type",
+            "document_number",
+            "check_digit",
+            "legal_name",
+            "trade_name",
+            "phone",
+            "address",
+            "municipality_code",
+            "fiscal_responsibilities",
+            "first_name",
+            "last_name",
+            "preferred_language",
+        ]
 
 
 @admin.register(Customer)

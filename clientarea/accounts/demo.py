@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.lib.nit import check_digit
 
 DEMO_ACCESS_CODE = "DEMO-CODE-7777"  # demo only: real codes are random and emailed
 DEMO_STAFF_PASSWORD = "conexcol-staff-2026"  # noqa: S105 (demo only, published in the README)
@@ -51,8 +52,6 @@ CUSTOMERS = (
 
 
 def load(stdout) -> None:
-    from clientarea.lib.nit import check_digit
-
     if not ProviderProfile.objects.exists():
         ProviderProfile.objects.create(
             person_type="juridica",

@@ -17,6 +17,7 @@ from clientarea.accounts.models import (
     PersonType,
     validate_identity,
 )
+from clientarea.accounts.services import normalize_access_code
 from clientarea.lib import codelists
 
 
@@ -227,8 +228,6 @@ class ChangePasswordForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_current(self) -> str:
-        from clientarea.accounts.services import normalize_access_code
-
         value = self.cleaned_data["current"]
         if not (
             self.user.check_password(value)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib import codelists, nit
@@ -298,8 +298,6 @@ class ProviderProfile(TaxIdentity):
     @property
     def support_hours_display(self) -> str:
         """The support hours in the page's language (English when given, else the Spanish text)."""
-        from django.utils import translation
-
         english = (translation.get_language() or "").startswith("en")
         return (self.support_hours_en if english else "") or self.support_hours
 

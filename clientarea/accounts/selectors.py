@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
@@ -46,8 +47,10 @@ def provider_cached() -> Iterator[None]:
         _provider_scope.reset(token)
 
 
-def customer_for_user(user: User) -> Customer:
-    """The customer profile of a logged-in user, or 404 (staff without a customer profile)."""
+def customer_for_user(user: User | AnonymousUser) -> Customer:
+    """The customer profile of a logged-in user, or 404 (staff without a customer profile, or not logged in)."""
+    if not user.is_authenticated:
+        raise Http404("No customer profile")
     try:
         return Customer.objects.select_related("user").get(user=user)
     except Customer.DoesNotExist as exc:

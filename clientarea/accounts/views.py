@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
@@ -45,8 +46,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _set_language(response: HttpResponse, language: str) -> HttpResponse:
-    from django.conf import settings
-
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax"
     )
@@ -107,8 +106,6 @@ class LoginView(auth_views.LoginView):
 
 def lockout(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResponse:
     """Shown by django-axes after too many failed logins for this email or IP."""
-    from django.conf import settings
-
     minutes = int(settings.AXES_COOLOFF_TIME * 60)
     return render(request, "accounts/lockout.html", {"minutes": minutes}, status=429)
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.billing import automation
 from clientarea.billing.models import BillingRun
+from clientarea.billing.tasks import billing_run_task
 
 # The most telling counts, in the list column.
 SUMMARY_KEYS = (
@@ -95,8 +96,6 @@ class BillingRunAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.can_run(request):
             raise PermissionDenied
-        from clientarea.billing.tasks import billing_run_task
-
         dry_run = request.POST.get("dry_run") == "1"
         billing_run_task(
             dry_run=dry_run, triggered_by=f"staff:{getattr(request.user, 'email', '')}"[:40]

@@ -56,6 +56,14 @@ Safety:
 * Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
   batch's services and orders are in memory. Renewal orders, items, events and
   emails are inserted per batch by billing.services.create_orders. See run_emails.py for the email stencil.
+
+Why one file: the numbered rules above are the run's specification, and the code below follows
+them in the same order (rules and queries, the run and its batches, then steps 1 to 5), so each
+rule can be checked against its code without leaving the module. Every step shares the run's
+state (``_Run``: counts, errors, dry-run rollback, the product, description and pay-URL caches,
+the email renderer) and the same lock order (order row, then its services). The seam, if it
+grows: the emails and notices (``reminder_stage``, ``_remind``, ``_queue_service_email``,
+``PayUrls``) apart from the order and service steps.
 """
 
 from __future__ import annotations
@@ -82,6 +90,7 @@ from django.utils.translation import gettext_lazy
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing import services as billing
+from clientarea.billing.descriptions import LineDescriptions, customer_language
 from clientarea.billing.models import (
     BillingRun,
     BillingRunStatus,
@@ -285,7 +294,7 @@ class _Run:
     errors: list[dict] = field(default_factory=list)
     renderer: OrderEmailRenderer = field(default_factory=lambda: OrderEmailRenderer())
     products: dict[int, Product] = field(default_factory=dict)
-    descriptions: dict[tuple[str, bool], str] = field(default_factory=dict)
+    descriptions: LineDescriptions = field(default_factory=LineDescriptions)
     pay_url: PayUrls = field(default_factory=lambda: PayUrls())
 
     def __post_init__(self) -> None:
@@ -778,24 +787,19 @@ def _stored(text: Callable[[], str]) -> str:
 
 
 def renewal_line(
-    *, service: Service, language: str, descriptions: dict[tuple[str, bool], str] | None = None
+    *, service: Service, language: str, descriptions: LineDescriptions | None = None
 ) -> billing.LineSpec:
-    """The order line that bills a service's next period (starting on its next due date)."""
+    """The order line that bills a service's next period (starting on its next due date).
+
+    Its description is in ``language``; ``descriptions`` holds the batch's translated texts.
+    """
     product = service.product
-    cache = descriptions if descriptions is not None else {}
-    key = (language, bool(service.label))
-    if key not in cache:
-        with translation.override(language):
-            cache[key] = (
-                _("%(product)s · %(label)s (renewal)")
-                if service.label
-                else _("%(product)s (renewal)")
-            )
+    batch = descriptions if descriptions is not None else LineDescriptions()
+    texts = batch.for_language(language)
     start = _due(service)
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
-        description=cache[key]
-        % {"product": product.display_name(language), "label": service.label},
+        description=texts.renewal_for(product=product, label=service.label),
         unit_price=service.price,
         tax_treatment=product.tax_treatment,
         tax_rate=product.effective_tax_rate,
@@ -809,7 +813,7 @@ def renewal_line(
 
 def _plan(run: _Run, customer: Customer, services: list[Service]) -> billing.OrderSpec:
     """One customer's renewal order, computed before anything is written."""
-    language = customer.preferred_language or settings.LANGUAGE_CODE
+    language = customer_language(customer)
     lines = [
         renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services
     ]

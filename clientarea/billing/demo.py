@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from clientarea.accounts.models import Customer, User
-from clientarea.billing import services
+from clientarea.billing import descriptions, services
 from clientarea.billing.models import ItemKind, Order, OrderState
 from clientarea.catalog.models import Product
 from clientarea.lib.dates import local_today
@@ -33,9 +33,9 @@ def renewal_order(*, service: Service, issue_date: dt.date, actor=None) -> Order
         raise ValueError(f"service {service.pk} has no next due date to renew")
     line = services.LineSpec(
         kind=ItemKind.RENEWAL,
-        description=f"{service.product.name} · {service.label}"
-        if service.label
-        else service.product.name,
+        description=descriptions.texts_for(service.customer).renewal_for(
+            product=service.product, label=service.label
+        ),
         unit_price=service.price,
         tax_treatment=service.product.tax_treatment,
         tax_rate=service.product.effective_tax_rate,

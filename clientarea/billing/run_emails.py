@@ -33,6 +33,11 @@ provably gives the same bytes as a full render:
   each shape, are rendered both ways and must match exactly. Every
   ``AUDIT_EVERY``-th email is checked again. A mismatch drops the stencil for
   the rest of the run, and a full render is used.
+
+Why one file: the stencil is one mechanism whose safety is the argument above (shape, reads,
+transformations, checks), and each part of the code below guards one line of that argument.
+Read apart, the probes, the recorded reads and the fill could each look correct while the
+whole is not; kept together, the module is reviewed against this docstring in one sitting.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from django.utils import dateformat, formats, translation
 from django.utils.html import escape
 
 from clientarea.accounts.models import Customer, User
+from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import Order, OrderItem
 from clientarea.lib.money import format_cop
 from clientarea.notifications.models import OutgoingEmail
@@ -126,8 +132,6 @@ def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
     ids = [email.pk for email in emails]
 
     def deliver() -> None:
-        from clientarea.billing.jobs import deliver_run_emails_task
-
         deliver_run_emails_task(ids)
 
     transaction.on_commit(deliver)

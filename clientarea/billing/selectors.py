@@ -26,6 +26,8 @@ from clientarea.billing.models import (
     PaidVia,
 )
 from clientarea.catalog.models import TaxTreatment
+from clientarea.einvoice.models import Invoice
+from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO, format_cop
 
@@ -244,15 +246,11 @@ def pay_url(order: Order) -> str:
 
 def pay_help_url(language: str) -> str | None:
     """The help-center article on paying (None when no such article is published)."""
-    from clientarea.helpcenter.selectors import article_url_for
-
     return article_url_for("pay", language) or None
 
 
-def order_invoice(order: Order):
+def order_invoice(order: Order) -> Invoice | None:
     """The electronic invoice of a paid order (None before payment)."""
-    from clientarea.einvoice.models import Invoice
-
     return (
         Invoice.objects.filter(order=order)
         .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")

@@ -4,6 +4,14 @@ Transitions (enforced only here):
     pending → paid       mark_order_paid()      (gateways via payments, or staff manual payment)
     pending → cancelled  cancel_order()         (staff or automation, with a reason)
 Paid and cancelled are final.
+
+Why one file: it is an order's whole life, read top-down in two halves. Creation (line
+amounts, snapshots, numbers, ``OrderSpec``, ``create_orders`` and the single-order, staff and
+new-service paths that call it) comes first; the transitions (``mark_order_paid``,
+``cancel_order``, manual payment, resend) follow. Both halves write the same rows, the same
+history events and the same emails, and a reader checking an invariant (one live order per
+period, numbers without gaps, pending → paid exactly once) needs both. If it grows, the seam
+is that line: creation moves to ``billing/ordering.py`` and this module re-exports its names.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
+from clientarea.billing import descriptions
 from clientarea.billing.models import (
     Counter,
     ItemKind,
@@ -40,7 +49,7 @@ from clientarea.billing.run_emails import (
 )
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.services import allocate_invoice_for_order
-from clientarea.lib.dates import BOGOTA, local_today
+from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, payable_rounding, quantize, tax_for
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import queue_email
@@ -408,8 +417,6 @@ def create_manual_order(
 
 
 def period_end_for(*, cycle: str, start: dt.date, anchor_day: int | None = None) -> dt.date | None:
-    from clientarea.lib.dates import add_months
-
     months = CYCLE_MONTHS[cycle]
     return add_months(start, months, anchor_day=anchor_day) if months else None
 
@@ -449,13 +456,12 @@ def order_new_service(
     )
     subscription_services.record_event(service, kind="created", actor=actor, reason="ordered")
     today = local_today()
-    lang = customer.preferred_language
-    name = product.display_name(lang)
+    texts = descriptions.texts_for(customer)  # the customer's language, not the page's
     end = period_end_for(cycle=cycle, start=today)
     lines = [
         LineSpec(
             kind=ItemKind.DOMAIN if product.kind == "domain" else ItemKind.NEW_SERVICE,
-            description=f"{name}{' · ' + service.label if service.label else ''}",
+            description=texts.new_service(product=product, label=service.label),
             unit_price=price.price,
             tax_treatment=product.tax_treatment,
             tax_rate=product.effective_tax_rate,
@@ -468,7 +474,7 @@ def order_new_service(
         lines.append(
             LineSpec(
                 kind=ItemKind.SETUP_FEE,
-                description=_("Setup fee: %(name)s") % {"name": name},
+                description=texts.setup_fee_for(product=product),
                 unit_price=product.setup_fee,
                 tax_treatment=product.tax_treatment,
                 tax_rate=product.effective_tax_rate,
@@ -561,7 +567,7 @@ def mark_order_paid(
     service_ids = {item.service_id for item in items if item.service_id}
     services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
     for item in items:
-        service = services.get(item.service_id)
+        service = services.get(item.service_id) if item.service_id is not None else None
         if service is None or item.kind == ItemKind.SETUP_FEE:
             continue
         if service.status == ServiceStatus.PENDING:

@@ -19,6 +19,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = [
         "code",
         "name",
+        "name_en",
         "kind",
         "tax_treatment",
         "tax_rate",

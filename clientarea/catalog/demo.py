@@ -9,7 +9,9 @@ accountant's call, so the demo keeps them taxed (staff can switch a product to
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from clientarea.catalog.models import BillingCycle, Product, ProductKind
 
@@ -21,7 +23,23 @@ M, Q, S, A, B = (
     BillingCycle.BIENNIAL,
 )
 
-PRODUCTS = (
+
+class DemoProduct(TypedDict):
+    """One demo product: the model's fields, plus its price per billing cycle (COP before IVA, as text)."""
+
+    code: str
+    kind: str
+    name: str
+    name_en: str
+    sort_order: int
+    description: str
+    description_en: str
+    setup_fee: NotRequired[str]
+    active: NotRequired[bool]
+    prices: dict[str, str]
+
+
+PRODUCTS: tuple[DemoProduct, ...] = (
     dict(
         code="hosting-basico",
         kind=ProductKind.HOSTING,
@@ -139,15 +157,16 @@ PRODUCTS = (
 )
 
 
-def load(stdout) -> None:
+def load(stdout: io.TextIOBase) -> None:
     created = 0
-    for data in PRODUCTS:
-        data = dict(data)
-        prices = data.pop("prices")
-        data["setup_fee"] = Decimal(data.get("setup_fee", "0"))
-        product, was_created = Product.objects.get_or_create(code=data.pop("code"), defaults=data)
+    for item in PRODUCTS:
+        defaults: dict[str, object] = {
+            key: value for key, value in item.items() if key not in ("code", "prices")
+        }
+        defaults["setup_fee"] = Decimal(item.get("setup_fee", "0"))
+        product, was_created = Product.objects.get_or_create(code=item["code"], defaults=defaults)
         created += was_created
-        for cycle, price in prices.items():
+        for cycle, price in item["prices"].items():
             product.prices.get_or_create(cycle=cycle, defaults={"price": Decimal(price)})
     if created:
         stdout.write(f"  catalog: {created} products")

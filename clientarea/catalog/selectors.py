@@ -91,7 +91,7 @@ def orderable_catalog(language: str) -> list[OfferGroup]:
             product.kind,
             OfferGroup(
                 kind=product.kind,
-                label=ProductKind(product.kind).label
+                label=str(ProductKind(product.kind).label)
                 if product.kind in ProductKind.values
                 else product.kind,
             ),

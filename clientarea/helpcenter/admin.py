@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.helpcenter import rendering, selectors, services
@@ -54,8 +55,8 @@ class FeedbackInline(admin.TabularInline):
     model = Vote
     verbose_name = _("feedback comment")
     verbose_name_plural = _("feedback comments")
-    fields = ["value", "comment", "updated_at"]
-    readonly_fields = fields
+    readonly_fields = ("value", "comment", "updated_at")
+    fields = readonly_fields
     extra = 0
     can_delete = False
     ordering = ["-updated_at"]
@@ -200,10 +201,9 @@ class ArticleAdmin(admin.ModelAdmin):
         language = (
             data.get("language") if data.get("language") in Language.values else Language.SPANISH
         )
+        category_id = str(data.get("category", ""))
         category = (
-            Category.objects.filter(pk=data.get("category") or None).first()
-            if str(data.get("category", "")).isdigit()
-            else None
+            Category.objects.filter(pk=int(category_id)).first() if category_id.isdigit() else None
         )
         return Article(
             title=data.get("title", ""),
@@ -230,7 +230,8 @@ class ArticleAdmin(admin.ModelAdmin):
             {
                 "article": article,
                 "preview": True,
-                "body_html": mark_safe(
+                # render_markdown sanitizes its HTML with nh3's allow-list before it is marked safe.
+                "body_html": mark_safe(  # noqa: S308
                     rendering.render_markdown(article.body, language=article.language)
                 ),
                 "category_name": category.name_for(article.language),
@@ -284,7 +285,7 @@ class VoteAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("voter"))
     def voter(self, obj: Vote) -> str:
-        return _("customer") if obj.user_id else _("anonymous visitor")
+        return gettext("customer") if obj.user_id else gettext("anonymous visitor")
 
     def has_add_permission(self, request):
         return False

@@ -234,6 +234,9 @@ class ArticleView(models.Model):
         ]
         indexes = [models.Index(fields=["day"], name="helpcenter_view_day")]
 
+    def __str__(self) -> str:
+        return f"{self.article_id} · {self.day}"
+
 
 class UnansweredSearch(models.Model):
     """A search that found nothing, counted per normalized text and language (for staff)."""

@@ -29,6 +29,8 @@ from django.urls import reverse
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from clientarea.helpcenter.selectors import article_url_for
+
 MEDIA_PREFIX = "/help/media/"
 # [Paying by PSE](help:pse) links to the article with key "pse" in the same language.
 HELP_LINK_PREFIX = "help:"
@@ -139,19 +141,15 @@ class _HelpTreeprocessor(Treeprocessor):
     def run(self, root: ElementTree.Element) -> None:
         parents = {child: parent for parent in root.iter() for child in parent}
         for element in list(root.iter()):
+            href = element.get("href", "")
             if element.tag == "h1":
                 element.tag = "h2"
             elif not self.resolve:
                 continue
             elif element.tag == "img":
                 self._resolve_image(element, parents)
-            elif element.tag == "a" and element.get("href", "").startswith(HELP_LINK_PREFIX):
-                from clientarea.helpcenter.selectors import article_url_for
-
-                element.set(
-                    "href",
-                    article_url_for(element.get("href")[len(HELP_LINK_PREFIX) :], self.language),
-                )
+            elif element.tag == "a" and href.startswith(HELP_LINK_PREFIX):
+                element.set("href", article_url_for(href[len(HELP_LINK_PREFIX) :], self.language))
 
     def _resolve_image(self, img: ElementTree.Element, parents: dict) -> None:
         src = img.get("src", "")

@@ -32,7 +32,13 @@ import re
 import unicodedata
 from collections import Counter
 
+from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Func, OuterRef, Q, Subquery, TextField, Value
+from django.db.models.functions import Coalesce
+
+from clientarea.helpcenter.models import Article, Tag
 
 logger = logging.getLogger(__name__)
 
@@ -253,18 +259,14 @@ def tsquery_expression(tokens: list[str], *, any_token: bool = False) -> str:
     return (" | " if any_token else " & ").join(parts)
 
 
+class Unaccent(Func):
+    """PostgreSQL's ``unaccent()`` (the extension is created by a migration)."""
+
+    function = "unaccent"
+    output_field = TextField()
+
+
 def _postgres_ids(tokens: list[str], *, language: str, any_token: bool, limit: int) -> list[int]:
-    from django.contrib.postgres.aggregates import StringAgg
-    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-    from django.db.models import F, Func, OuterRef, Subquery, TextField, Value
-    from django.db.models.functions import Coalesce
-
-    from clientarea.helpcenter.models import Article
-
-    class Unaccent(Func):
-        function = "unaccent"
-        output_field = TextField()
-
     config = PG_CONFIGS.get(language, "simple")
     tag_names = Subquery(
         Article.tags.through.objects.filter(article_id=OuterRef("pk"))  # type: ignore[misc]  # django-stubs does not see the "names" annotation below
@@ -297,10 +299,6 @@ def _postgres_ids(tokens: list[str], *, language: str, any_token: bool, limit: i
 
 def _fallback_ids(tokens: list[str], *, language: str, limit: int) -> list[int]:
     """Other databases: case-insensitive substring match on the title and summary (not accent-insensitive)."""
-    from django.db.models import Q
-
-    from clientarea.helpcenter.models import Article
-
     condition = Q()
     for token in tokens:
         condition &= (
@@ -329,8 +327,6 @@ def vocabulary(language: str) -> dict[str, str]:
     titles, summaries, tag names and bodies. Read on demand, only when a search found nothing:
     at help-center sizes (hundreds of articles) this is a few milliseconds.
     """
-    from clientarea.helpcenter.models import Article, Tag
-
     forms: dict[str, Counter[str]] = {}
 
     def add(text: str) -> None:

@@ -16,13 +16,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from clientarea.helpcenter import rendering, search
+from clientarea.helpcenter import content, rendering, search
 from clientarea.helpcenter.models import (
     COMMENT_MAX_LENGTH,
     Article,
     ArticleView,
+    Category,
     Tag,
     UnansweredSearch,
     Vote,
@@ -300,11 +302,6 @@ def import_help_content(*, directory=None) -> dict[str, int]:
     that also exists as a file are replaced by the file's text when this runs again.
     Returns counts: created, updated, unchanged.
     """
-    from django.utils.text import slugify
-
-    from clientarea.helpcenter import content
-    from clientarea.helpcenter.models import Category
-
     directory = directory or content.CONTENT_DIR
     sources = content.read_articles(directory)
     counts = {"created": 0, "updated": 0, "unchanged": 0}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import weakref
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -40,16 +42,28 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Visitor:
+    token: str
+    new: bool  # made by this request: the response must set the cookie
+
+
+# The token read or made for each request in flight, so the cookie is read once and a new
+# token is set on the response; an entry goes away with its request.
+_visitors: weakref.WeakKeyDictionary[HttpRequest, _Visitor] = weakref.WeakKeyDictionary()
+
+
 def visitor_token(request: HttpRequest) -> str:
     """The browser's visitor token, read from the cookie, or a new one (remembered for this request)."""
-    token = getattr(request, "_helpcenter_visitor", None)
-    if token is None:
+    visitor = _visitors.get(request)
+    if visitor is None:
         token = request.get_signed_cookie(VISITOR_COOKIE, default=None, salt=VISITOR_COOKIE_SALT)
         if not token or len(token) > 64:
-            token = secrets.token_urlsafe(18)
-            request._helpcenter_new_visitor = True
-        request._helpcenter_visitor = token
-    return token
+            visitor = _Visitor(token=secrets.token_urlsafe(18), new=True)
+        else:
+            visitor = _Visitor(token=token, new=False)
+        _visitors[request] = visitor
+    return visitor.token
 
 
 def anonymous_visitor(request: HttpRequest) -> str:
@@ -66,10 +80,11 @@ def view_visitor(request: HttpRequest) -> str:
 
 def remember_visitor(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Set the visitor cookie on the response if this request created the token."""
-    if getattr(request, "_helpcenter_new_visitor", False):
+    visitor = _visitors.get(request)
+    if visitor is not None and visitor.new:
         response.set_signed_cookie(
             VISITOR_COOKIE,
-            request._helpcenter_visitor,
+            visitor.token,
             salt=VISITOR_COOKIE_SALT,
             max_age=VISITOR_COOKIE_MAX_AGE,
             httponly=True,

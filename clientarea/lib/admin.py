@@ -13,15 +13,28 @@ and existence checks, and the intermediate page
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+_ModelT = TypeVar("_ModelT", bound=Model)
+
+if TYPE_CHECKING:
+    # For the type checker the mixin is the ModelAdmin it is always mixed into (opts, admin_site,
+    # get_object, super().get_urls()). At run time ModelAdmin cannot be subscripted, so the mixin
+    # is a plain generic class and the real ModelAdmin comes after it in the admin's bases.
+    _MixinBase = admin.ModelAdmin
+else:
+    _MixinBase = Generic
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -40,8 +53,11 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class ObjectActionsAdminMixin:
+class ObjectActionsAdminMixin(_MixinBase[_ModelT]):
     """Mix into a ``ModelAdmin`` (before it) to add per-object action views.
+
+    Subscript it with the admin's model (``ObjectActionsAdminMixin[Order]``) so the action
+    views get that model back from :meth:`get_object_or_404_for_action`.
 
     ``object_actions`` lists ``(url_suffix, view_method_name)``: each becomes
     ``<path:object_id>/<url_suffix>/`` named ``<app_label>_<model_name>_<url_suffix>``
@@ -72,11 +88,17 @@ class ObjectActionsAdminMixin:
         ]
         return custom + super().get_urls()
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_act": self.has_act_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_object_or_404_for_action(self, request: HttpRequest, object_id: str) -> Model:
+    def get_object_or_404_for_action(self, request: HttpRequest, object_id: str) -> _ModelT:
         """The object an action view works on: PermissionDenied without the act permission, Http404 if it is missing."""
         if not self.has_act_permission(request):
             raise PermissionDenied
@@ -92,11 +114,11 @@ class ObjectActionsAdminMixin:
         self,
         request: HttpRequest,
         *,
-        title: str,
-        objects: Sequence[Model],
+        title: StrOrPromise,
+        objects: Sequence[_ModelT],
         form: Any,
-        submit: str,
-        intro: str = "",
+        submit: StrOrPromise,
+        intro: StrOrPromise = "",
         action: str = "",
         selected: Iterable[Any] = (),
     ) -> TemplateResponse:

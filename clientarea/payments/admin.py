@@ -56,7 +56,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 class PaymentMessageInline(ReadOnlyInline):
     model = PaymentMessage
     show_change_link = True
-    fields = [
+    fields = readonly_fields = (
         "received_at",
         "kind",
         "source_ip",
@@ -67,14 +67,13 @@ class PaymentMessageInline(ReadOnlyInline):
         "result",
         "outcome",
         "processed",
-    ]
-    readonly_fields = fields
+    )
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
 
 
 @admin.register(Payment)
-class PaymentAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
     class Media:
         css = {"all": ["css/admin.css"]}
 

@@ -252,15 +252,14 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
             else:
                 if action.method == "GET":
                     return redirect(action.url)
+                chosen = form.options.get(payment.gateway)
                 return render(
                     request,
                     "payments/redirect.html",
                     {
                         "payment": payment,
                         "action": action,
-                        "gateway_name": dict(form.fields["gateway"].choices).get(
-                            payment.gateway, payment.gateway
-                        ),
+                        "gateway_name": chosen.name if chosen else payment.gateway,
                     },
                 )
         else:

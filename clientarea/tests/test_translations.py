@@ -26,7 +26,8 @@ from clientarea.payments.models import Payment, PaymentStatus
 
 # Words that read the same in both languages, or that a library we do not control names
 # without gettext (django-axes' "status" column).
-SAME_IN_BOTH = {"ID", "NIT", "URL", "total", "slug", "Status"}
+# Words Spanish uses as they are ("software"), and DIAN's own protocol names ("ZipKey").
+SAME_IN_BOTH = {"ID", "NIT", "URL", "total", "slug", "Status", "software", "ZipKey"}
 
 SPANISH_LEFTOVERS = [
     "Lunes a viernes",  # the provider's support hours

@@ -31,8 +31,10 @@ def test_a_newcomer_registers_and_logs_in_with_the_emailed_code(page, live_site)
     email = OutgoingEmail.objects.get(to_email="laura@example.com", template="new_access_code")
     from django.core import mail  # the delivered message: the email log keeps a redacted copy
 
-    body = next(m.body for m in reversed(mail.outbox) if m.to == [email.to_email])
-    code = re.search(r"[A-Z0-9]{4}(?:-[A-Z0-9]{1,4}){2,}", body).group(0)
+    body = next(str(m.body) for m in reversed(mail.outbox) if m.to == [email.to_email])
+    match = re.search(r"[A-Z0-9]{4}(?:-[A-Z0-9]{1,4}){2,}", body)
+    assert match is not None, body
+    code = match.group(0)
     page.click("a[href='/clientarea/login/']")
     page.fill("#id_username", "laura@example.com")
     page.fill("#id_password", code)

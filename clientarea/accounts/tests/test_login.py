@@ -64,8 +64,10 @@ def test_logout_is_post_only(client):
 def code_and_link(email: OutgoingEmail) -> str:
     from django.core import mail  # the delivered message: the email log keeps a redacted copy
 
-    body = next(m.body for m in reversed(mail.outbox) if m.to == [email.to_email])
-    return re.search(r"https?://\S+/login-link/\S+/", body).group(0)
+    body = next(str(m.body) for m in reversed(mail.outbox) if m.to == [email.to_email])
+    link = re.search(r"https?://\S+/login-link/\S+/", body)
+    assert link is not None, body
+    return link.group(0)
 
 
 def test_forgot_code_never_reveals_whether_an_email_exists(client):

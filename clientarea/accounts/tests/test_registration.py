@@ -32,7 +32,7 @@ def delivered_text(email: OutgoingEmail) -> str:
     """The text body as delivered (the email log keeps a redacted copy)."""
     from django.core import mail
 
-    return next(m.body for m in reversed(mail.outbox) if m.to == [email.to_email])
+    return next(str(m.body) for m in reversed(mail.outbox) if m.to == [email.to_email])
 
 
 def extract_code(email: OutgoingEmail) -> str:

@@ -66,6 +66,7 @@ def make_renewal_order(
     notify: bool = False,
 ) -> Order:
     start = service.next_due_date
+    assert start is not None, "a renewal order bills the period from the service's next due date"
     line = services.LineSpec(
         kind=ItemKind.RENEWAL,
         description=f"{service.product.name} · {service.label}",

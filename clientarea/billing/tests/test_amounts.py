@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from clientarea.accounts.models import Customer
 from clientarea.billing import services
 from clientarea.billing.models import ItemKind
 from clientarea.catalog.models import TaxTreatment
@@ -22,6 +23,8 @@ lines = st.lists(st.tuples(prices, quantities, rates, treatments), min_size=1, m
 
 
 class OrderTotalsTests(TestCase):
+    customer: Customer
+
     @classmethod
     def setUpTestData(cls):
         make_provider()
@@ -47,7 +50,7 @@ class OrderTotalsTests(TestCase):
         )
         order.refresh_from_db()
         items = list(order.items.all())
-        lines_total = sum(item.total for item in items)
+        lines_total = sum((item.total for item in items), Decimal(0))
         assert order.tax_total == sum(item.tax_amount for item in items)
         assert order.subtotal == sum(item.subtotal for item in items)
         # The amount to pay is whole pesos; the rounding is its own, visible figure

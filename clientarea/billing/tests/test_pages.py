@@ -200,7 +200,9 @@ def test_the_printable_version_is_a_clean_service_order(client, cast, three_stat
     page = html(client.get(reverse("billing:order_print", args=[pending.number])))
     # Its print styles are a static file (the Content-Security-Policy blocks inline <style>).
     assert 'href="/static/billing/order_print.css"' in page
-    print_css = Path(finders.find("billing/order_print.css")).read_text()
+    print_css_path = finders.find("billing/order_print.css")
+    assert isinstance(print_css_path, str)
+    print_css = Path(print_css_path).read_text()
     assert "Not a tax invoice" in page and "@media print" in print_css  # one language (issue 11.14)
     assert "side-nav" not in page and 'id="pay-now"' not in page
     assert "Conexcol" in page and pending.number in page

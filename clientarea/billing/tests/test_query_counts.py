@@ -76,6 +76,7 @@ def test_the_services_pages(client, alice, django_assert_max_num_queries, n):
         service = make_active_service(alice, products[i % 5], label=f"site{i}.co")
         make_renewal_order(service)
     for _ in range(n):
+        assert service.next_due_date is not None
         subscription_services.change_due_date(
             service=service,
             new_due=service.next_due_date + dt.timedelta(days=1),

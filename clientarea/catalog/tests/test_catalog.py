@@ -4,12 +4,14 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import translation
 
 from clientarea.billing.tests import make_product
 from clientarea.catalog import demo
 from clientarea.catalog.models import Product, TaxTreatment
 from clientarea.catalog.selectors import orderable_catalog
+from clientarea.test import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +71,50 @@ def test_the_demo_catalog_is_idempotent_and_taxed():
     )
     for product in Product.objects.all():
         product.full_clean()
+
+
+def test_every_demo_product_has_an_english_name_and_description():
+    demo.load(io.StringIO())
+    missing = Product.objects.filter(name_en="") | Product.objects.filter(description_en="")
+    assert not missing.exists()
+    assert Product.objects.get(code="ssl-dv").display_name("en") == "SSL certificate"
+    assert Product.objects.get(code="ssl-dv").display_name("es-co") == "Certificado SSL"
+
+
+def test_staff_edit_the_english_name_in_the_back_office(client, settings):
+    settings.LANGUAGE_CODE = "en"
+    client.force_login(make_staff())
+    product = make_product("ssl-dv", kind="ssl", name="Certificado SSL", prices={"annual": "1"})
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    form = client.get(url).content.decode()
+    assert 'name="name_en"' in form
+    listing = client.get(reverse("admin:catalog_product_changelist")).content.decode()
+    assert "column-name_en" in listing  # staff see which products still lack an English name
+    price = product.prices.get()
+    response = client.post(
+        url,
+        {
+            "code": "ssl-dv",
+            "name": "Certificado SSL",
+            "name_en": "SSL certificate",
+            "kind": "ssl",
+            "active": "on",
+            "sort_order": "0",
+            "description": "",
+            "description_en": "",
+            "tax_treatment": "taxed",
+            "tax_rate": "19.00",
+            "setup_fee": "0",
+            "prices-TOTAL_FORMS": "1",
+            "prices-INITIAL_FORMS": "1",
+            "prices-MIN_NUM_FORMS": "0",
+            "prices-MAX_NUM_FORMS": "1000",
+            "prices-0-id": str(price.pk),
+            "prices-0-product": str(product.pk),
+            "prices-0-cycle": "annual",
+            "prices-0-price": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    product.refresh_from_db()
+    assert product.name_en == "SSL certificate"

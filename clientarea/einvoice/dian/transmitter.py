@@ -42,8 +42,6 @@ from clientarea.einvoice.transmission import RawExchange, TransmissionResult, Tr
 
 logger = logging.getLogger(__name__)
 
-#: Where the local DIAN simulator answers, under SITE_URL.
-SANDBOX_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
 ENVIRONMENTS = {"habilitacion": HABILITACION_URL, "production": PRODUCTION_URL}
 
 
@@ -51,8 +49,8 @@ def endpoint_url() -> str:
     """``DIAN_WS_URL``, or by default the simulator (``DIAN_SANDBOX``) or DIAN's URL."""
     if settings.DIAN_WS_URL:
         return settings.DIAN_WS_URL
-    if getattr(settings, "DIAN_SANDBOX", False):  # defined once the simulator app is installed
-        return settings.SITE_URL + SANDBOX_PATH
+    if settings.DIAN_SANDBOX:
+        return settings.SITE_URL + settings.DIAN_SANDBOX_PATH
     try:
         return ENVIRONMENTS[settings.EINVOICE_ENVIRONMENT]
     except KeyError:

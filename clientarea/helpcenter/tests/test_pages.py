@@ -7,7 +7,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 from clientarea.helpcenter import services
-from clientarea.helpcenter.models import Article
+from clientarea.helpcenter.models import Article, Category
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.helpcenter.tests.helpers import FIREFOX, BrowserClient, make_article, make_category
 from clientarea.test import BaseTestCase
@@ -15,6 +15,11 @@ from clientarea.test import BaseTestCase
 
 class PageTests(BaseTestCase):
     client_class = BrowserClient
+    payments: Category
+    pay_es: Article
+    pay_en: Article
+    pse_en: Article
+    draft: Article
 
     @classmethod
     def setUpTestData(cls) -> None:

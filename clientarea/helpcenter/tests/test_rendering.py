@@ -7,6 +7,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from django.http import FileResponse
 from django.test import TestCase, override_settings
 
 from clientarea.helpcenter.rendering import article_text, render_markdown
@@ -131,6 +132,7 @@ class ScreenshotTests(TestCase):
         client = BrowserClient()
         response = client.get("/help/media/paying/01-client-access.png?lang=es&v=1")
         self.assertEqual((response.status_code, response["Content-Type"]), (200, "image/png"))
+        assert isinstance(response, FileResponse)
         self.assertEqual(b"".join(response.streaming_content)[:8], b"\x89PNG\r\n\x1a\n")
         self.assertIn("immutable", response["Cache-Control"])
         for url in (

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from clientarea.helpcenter import search, selectors, services
-from clientarea.helpcenter.models import UnansweredSearch
+from clientarea.helpcenter.models import Article, UnansweredSearch
 from clientarea.helpcenter.tests.helpers import BrowserClient, make_article
 from clientarea.test import BaseTestCase
 
@@ -80,6 +80,12 @@ NASTY = [
 
 class SearchTests(BaseTestCase):
     client_class = BrowserClient
+    einvoice: Article
+    pse: Article
+    renewals: Article
+    cash: Article
+    english: Article
+    draft: Article
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -264,7 +270,7 @@ class SearchTests(BaseTestCase):
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s",  # noqa: S608 (constant)
+                    f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s",
                     [self.cash.pk or 0],
                 )
                 self.assertEqual(cursor.fetchone()[0], 0)

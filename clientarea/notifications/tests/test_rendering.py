@@ -1,5 +1,7 @@
 """How emails are rendered and shown: plain text is plain text, secrets are never stored."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -97,6 +99,13 @@ def _register(customer_email="nueva@example.com"):
 CODE_SHAPE = r"[A-Z0-9]{4}(?:-[A-Z0-9]{1,4}){2,}"
 
 
+def code_in(body: str) -> str:
+    """The access code in a delivered body (the test fails if there is none)."""
+    match = re.search(CODE_SHAPE, body)
+    assert match is not None, body
+    return match.group(0)
+
+
 def _stored(email):
     return "\n".join([email.subject, email.body_text, email.body_html])
 
@@ -104,8 +113,6 @@ def _stored(email):
 def test_the_new_access_code_is_delivered_but_never_stored(
     mailoutbox, django_capture_on_commit_callbacks
 ):
-    import re
-
     from clientarea.notifications.models import EmailStatus, OutgoingEmail
 
     make_provider()
@@ -113,7 +120,7 @@ def test_the_new_access_code_is_delivered_but_never_stored(
         customer = _register()
     email = OutgoingEmail.objects.get(customer=customer, template="new_access_code")
     delivered = mailoutbox[0]
-    code = re.search(CODE_SHAPE, delivered.body).group(0)
+    code = code_in(delivered.body)
     assert customer.user.check_password(code)
     assert code in delivered.alternatives[0][0]  # the HTML part too
     assert code not in _stored(email) and "••••" in email.body_text and "••••" in email.body_html
@@ -140,14 +147,12 @@ def test_the_login_link_is_delivered_but_never_stored(
 def test_my_emails_and_the_back_office_show_the_code_redacted(
     client, mailoutbox, django_capture_on_commit_callbacks
 ):
-    import re
-
     from clientarea.notifications.models import OutgoingEmail
 
     make_provider()
     with django_capture_on_commit_callbacks(execute=True):
         customer = _register()
-    code = re.search(CODE_SHAPE, mailoutbox[0].body).group(0)
+    code = code_in(mailoutbox[0].body)
     email = OutgoingEmail.objects.get(customer=customer, template="new_access_code")
     client.force_login(customer.user)
     for url in (reverse("accounts:emails"), reverse("accounts:email_detail", args=[email.pk])):
@@ -166,8 +171,6 @@ def test_my_emails_and_the_back_office_show_the_code_redacted(
 
 def test_a_crash_before_delivery_still_delivers_the_secret_later(mailoutbox):
     """The process dies after commit, before the after-commit job: the sweep sends the real code."""
-    import re
-
     from clientarea.notifications.models import OutgoingEmail
 
     make_provider()
@@ -176,7 +179,7 @@ def test_a_crash_before_delivery_still_delivers_the_secret_later(mailoutbox):
     email = OutgoingEmail.objects.get(customer=customer, template="new_access_code")
     assert email.secret_payload and "••••" in email.body_text
     assert services.deliver_due_emails() == 1
-    code = re.search(CODE_SHAPE, mailoutbox[0].body).group(0)
+    code = code_in(mailoutbox[0].body)
     assert customer.user.check_password(code)
     email.refresh_from_db()
     assert email.secret_payload == ""
@@ -270,7 +273,6 @@ def test_the_migration_redacts_codes_and_links_already_in_the_log():
 
 def test_a_worker_killed_while_sending_a_code_leaves_it_deliverable_after_the_lease(mailoutbox):
     import datetime as dt
-    import re
 
     from django.utils import timezone
 
@@ -284,7 +286,7 @@ def test_a_worker_killed_while_sending_a_code_leaves_it_deliverable_after_the_le
         status=EmailStatus.SENDING, attempts=1, next_attempt_at=timezone.now() - dt.timedelta(1)
     )
     assert services.deliver_due_emails() == 1
-    code = re.search(CODE_SHAPE, mailoutbox[0].body).group(0)
+    code = code_in(mailoutbox[0].body)
     assert customer.user.check_password(code)
     email.refresh_from_db()
     assert email.status == EmailStatus.SENT and email.secret_payload == ""

@@ -18,6 +18,11 @@ Protocol references (PayU developer documentation):
   https://developers.payulatam.com/latam/en/docs/integrations/api-integration/queries-api.html
 
 Amounts are handled as ``Decimal`` or as the exact strings PayU sent; never float.
+
+Why one file: this is PayU's whole protocol as the merchant sees it (form, both signature
+rules, the response page, the confirmation, the code tables and the Queries API), read
+against the documentation above section by section. The signature rules and code tables are
+shared by every message, so splitting the file would scatter one protocol across modules.
 """
 
 from __future__ import annotations

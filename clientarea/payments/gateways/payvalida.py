@@ -15,6 +15,11 @@ Protocol references (Payvalida documentation):
 * Error codes: https://docs.payvalida.com/api-recaudo/api-recaudo-en/messages/excepciones
 
 Amounts are ``Decimal``; Payvalida only accepts integer amounts.
+
+Why one file: this is Payvalida's whole protocol as the merchant sees it (register, consult
+and delete an order, the notification and its checksum, the error codes), read against the
+documentation above in one place. The checksums and status codes are shared by every call,
+so splitting the file would scatter one protocol across modules.
 """
 
 from __future__ import annotations

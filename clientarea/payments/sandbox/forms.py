@@ -5,6 +5,8 @@ Field names are stable: the browser tests fill them by name.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils import timezone
 
@@ -14,7 +16,7 @@ from clientarea.payments.sandbox import instruments
 class _NoEchoInput(forms.TextInput):
     """A text input that never renders a submitted value back (card numbers stay out of the HTML)."""
 
-    def format_value(self, value):  # type: ignore[no-untyped-def]
+    def format_value(self, value: object) -> None:
         return None
 
 
@@ -48,7 +50,7 @@ class CardForm(forms.Form):
         label="Installments", choices=INSTALLMENT_CHOICES, coerce=int, initial=1
     )
 
-    def __init__(self, *args, brands: tuple[str, ...] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, brands: tuple[str, ...] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.brands = brands
 
@@ -104,11 +106,15 @@ class CashForm(forms.Form):
 
     network = forms.ChoiceField(label="Where will you pay?", widget=forms.RadioSelect)
 
-    def __init__(self, *args, networks: tuple[tuple[str, str], ...] = (), **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, networks: tuple[tuple[str, str], ...] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].choices = list(networks)
+        network = self.fields["network"]
+        assert isinstance(network, forms.ChoiceField)
+        network.choices = list(networks)
         if networks:
-            self.fields["network"].initial = networks[0][0]
+            network.initial = networks[0][0]
 
 
 class BankDecisionForm(forms.Form):

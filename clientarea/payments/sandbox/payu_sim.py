@@ -5,6 +5,11 @@ Protocol math lives in :mod:`payu_protocol`; this module applies it to the rows 
 :mod:`models`. Credentials are read from settings at call time: the simulator signs
 and verifies with the same keys the merchant is configured with, like a real PayU
 test account.
+
+Why one file: it is the gateway side of one whole protocol (checkout form, payment attempt,
+confirmation POST, response redirect, Queries API), kept together so it reads against PayU's
+documentation in one place; each step's message is built from the same attempt row and the
+same signing rules.
 """
 
 from __future__ import annotations
@@ -186,8 +191,9 @@ def accept_form(data: Mapping[str, str], *, now: dt.datetime | None = None) -> S
     try:
         amount = proto.parse_amount(amount_text, field="TX_VALUE")
         tax_text, base_text = _optional(data, "tax"), _optional(data, "taxReturnBase")
-        tax_given = bool(tax_text and tax_text.strip())
-        if not tax_given:
+        if tax_text is not None and not tax_text.strip():
+            tax_text = None  # blank is the same as not given
+        if tax_text is None:
             base = (amount / (1 + DEFAULT_VAT)).quantize(proto.CENT)
             tax = amount - base
         else:
@@ -237,8 +243,10 @@ def accept_form(data: Mapping[str, str], *, now: dt.datetime | None = None) -> S
                 description=str(data["description"]),
                 amount=amount_text,
                 currency=currency,
-                tax=tax_text if tax_given else proto.format_value(tax),
-                tax_return_base=(base_text or "0") if tax_given else proto.format_value(base),
+                tax=proto.format_value(tax) if tax_text is None else tax_text,
+                tax_return_base=proto.format_value(base)
+                if tax_text is None
+                else (base_text or "0"),
                 buyer_email=buyer_email,
                 buyer_full_name=field("buyerFullName", 150),
                 buyer_document_type=field("buyerDocumentType", 10)
@@ -828,7 +836,8 @@ def queries_api(request: Any) -> dict[str, Any]:
     if not isinstance(request, dict):
         return _api_error("Invalid request format")
     creds = credentials()
-    merchant = request.get("merchant") if isinstance(request.get("merchant"), dict) else {}
+    given_merchant = request.get("merchant")
+    merchant: dict[str, Any] = given_merchant if isinstance(given_merchant, dict) else {}
     login_ok = hmac.compare_digest(
         str(merchant.get("apiLogin") or "").encode(), creds.api_login.encode()
     )
@@ -836,7 +845,8 @@ def queries_api(request: Any) -> dict[str, Any]:
     if not (login_ok and key_ok):
         return _api_error("Invalid credentials")
     command = request.get("command")
-    details = request.get("details") if isinstance(request.get("details"), dict) else {}
+    given_details = request.get("details")
+    details: dict[str, Any] = given_details if isinstance(given_details, dict) else {}
     orders = SandboxPayUOrder.objects.filter(merchant_id=creds.merchant_id).prefetch_related(
         "transactions"
     )

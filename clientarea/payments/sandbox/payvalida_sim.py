@@ -3,6 +3,10 @@ attempts, expire orders and queue the notifications.
 
 Checksums and field rules live in :mod:`payvalida_protocol`. Credentials are read
 from settings at call time (the simulator uses the merchant's own hashes).
+
+Why one file: it is the gateway side of one whole protocol (order registration, consult,
+delete, checkout attempts, expiry and notifications), kept together so it reads against
+Payvalida's documentation in one place; every step works on the same order row and checksums.
 """
 
 from __future__ import annotations

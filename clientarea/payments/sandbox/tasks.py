@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from huey import crontab
+from huey.api import Task
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from clientarea.payments.sandbox import delivery
@@ -23,7 +24,7 @@ class NotificationRefused(Exception):
 @db_task(
     retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS, retry_backoff=RETRY_BACKOFF, context=True
 )
-def deliver_notification_task(notification_id: int, task=None) -> bool:  # type: ignore[no-untyped-def]
+def deliver_notification_task(notification_id: int, task: Task | None = None) -> bool:
     """Try to deliver one notification; raise to make Huey retry until the attempts run out."""
     final = task is None or not task.retries
     if delivery.attempt_delivery(notification_id, final=final):

@@ -51,6 +51,7 @@ class PaymentAdminTests(PaymentsTestCase):
         self.assertNotContains(response, 'name="_save"')
         self.assertNotContains(response, 'name="status"')
         message = PaymentMessage.objects.first()
+        assert message is not None
         self.assertEqual(
             self.client.get(f"/admin/payments/paymentmessage/{message.pk}/change/").status_code, 200
         )

@@ -18,7 +18,11 @@ BOGOTA = ZoneInfo("America/Bogota")
 
 class CashDeadlineTests(PaymentsTestCase):
     def registered_expiration(self) -> dt.date:
-        (body,) = [json.loads(body) for method, url, body in self.network.calls if method == "POST"]
+        (body,) = [
+            json.loads(body)
+            for method, url, body in self.network.calls
+            if method == "POST" and body is not None
+        ]
         day, month, year = (int(part) for part in body["expiration"].split("/"))
         return dt.date(year, month, day)
 

@@ -111,6 +111,7 @@ class PayNowPageTests(PaymentsTestCase):
             re.S,
         )
         self.assertIsNotNone(form)
+        assert form is not None
         self.assertEqual(form.group(1), "http://testserver/sandbox/payu/ppp-web-gateway-payu/")
         self.assertIn(f'name="referenceCode" value="{payment.reference}"', form.group(2))
         self.assertIn('id="gateway-continue"', form.group(2))
@@ -119,7 +120,9 @@ class PayNowPageTests(PaymentsTestCase):
         )  # our CSRF token never goes to a third party
         # The auto-submit is a static script (the Content-Security-Policy blocks inline ones).
         self.assertIn('<script src="/static/payments/redirect.js">', html)
-        script = Path(finders.find("payments/redirect.js")).read_text()
+        found = finders.find("payments/redirect.js")
+        assert isinstance(found, str)
+        script = Path(found).read_text()
         self.assertIn('document.getElementById("gateway-redirect-form").submit()', script)
         self.assertEqual(response["Cache-Control"].count("no-store"), 1)
 
@@ -148,7 +151,11 @@ class PayNowPageTests(PaymentsTestCase):
         response = self.client.post(f"/payments/pay/{order.number}/", {"gateway": "payvalida"})
         self.assertEqual(response.status_code, 302)
         register = json.loads(
-            next(body for method, url, body in self.network.calls if method == "POST")
+            next(
+                body
+                for method, url, body in self.network.calls
+                if method == "POST" and body is not None
+            )
         )
         self.assertEqual(register["amount"], "54728")
         order_page = self.client.get(f"/clientarea/billing/{order.number}/").content.decode()
@@ -185,7 +192,9 @@ class PayNowPageTests(PaymentsTestCase):
         self.assertIn('id="payment-in-process"', html)
         self.assertIn("989898101", html)  # the voucher reference
         self.assertIn('id="reopen-voucher"', html)
-        self.assertEqual(selectors.payment_in_process(self.order).pk, payment.pk)
+        in_process = selectors.payment_in_process(self.order)
+        assert in_process is not None
+        self.assertEqual(in_process.pk, payment.pk)
 
 
 class ReturnAndResultTests(PaymentsTestCase):

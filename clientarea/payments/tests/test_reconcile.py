@@ -252,9 +252,8 @@ class ReconcileTests(PaymentsTestCase):
 class AnswerLogTests(PaymentsTestCase):
     def test_an_error_answer_is_logged_raw_too(self):
         payment, _ = self.start("payvalida")
-        self.network.payvalida_orders[payment.gateway_reference] = (
-            None  # consult: "Not exist transaction ID"
-        )
+        # An order unknown to the fake answers the consult with "Not exist transaction ID".
+        del self.network.payvalida_orders[payment.gateway_reference]
         services.check_payment(payment, close_expired=False)
         answer = PaymentMessage.objects.get(kind=MessageKind.QUERY)
         self.assertEqual(answer.outcome, "answer: no transaction at the gateway")

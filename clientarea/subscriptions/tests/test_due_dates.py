@@ -62,7 +62,9 @@ def test_every_cycle_has_a_length():
 def test_a_monthly_service_anchored_on_the_31st_walks_the_year():
     service, due, seen = _service(BillingCycle.MONTHLY, anchor=31), D(2024, 1, 31), []
     for _ in range(13):
-        due = next_due_after(service=service, due=due)
+        following = next_due_after(service=service, due=due)
+        assert following is not None  # a monthly service always has a next due date
+        due = following
         seen.append(due.day)
     #           Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec Jan Feb
     assert seen == [29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 31, 28]

@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from django.apps import apps
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from lxml import etree
@@ -28,7 +29,7 @@ from clientarea.einvoice import signing
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
 from clientarea.einvoice.dian import files
 from clientarea.einvoice.dian.client import DianClient, DianFault
-from clientarea.einvoice.dian.transmitter import SANDBOX_PATH, DianTransmitter
+from clientarea.einvoice.dian.transmitter import DianTransmitter
 from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution
 from clientarea.test import make_customer, make_provider
 
@@ -52,21 +53,19 @@ DEMO_SOFTWARE_ID = "56f2ae4e-9812-4fad-9255-08fcfcd5ccb0"  # the product's EINVO
 @pytest.fixture
 def endpoint(live_server) -> str:
     call_command("dian_sandbox_seed")  # live-server tests start from an empty database
-    return live_server.url + SANDBOX_PATH
+    return live_server.url + settings.DIAN_SANDBOX_PATH
 
 
 def arm(live_server, kind: str, **values: str) -> None:
     """Switch a fault on through the simulator's fault API."""
     data = urllib.parse.urlencode({"kind": kind, **values}).encode()
-    request = urllib.request.Request(live_server.url + "/sandbox/dian/faults", data=data)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (our live server)
+    request = urllib.request.Request(live_server.url + "/sandbox/dian/faults", data=data)
+    with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 201
 
 
 def issuer_client(endpoint: str, *, timeout: float = 30) -> DianClient:
     """Signs with the same certificate the invoices are signed with (EINVOICE_CERT_PATH)."""
-    from django.conf import settings
-
     key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
     return DianClient(url=endpoint, key=key, certificate=cert, timeout=timeout)
 

@@ -71,7 +71,12 @@ class DummyGateway(Gateway):
         return False
 
     def notification_reply(
-        self, *, ok: bool, message: str = "", invalid_signature: bool = False
+        self,
+        *,
+        ok: bool,
+        message: str = "",
+        invalid_signature: bool = False,
+        unknown_reference: bool = False,
     ) -> NotificationReply:
         return NotificationReply(200, "")
 
@@ -96,11 +101,17 @@ def test_default_gateways() -> None:
 
 def test_config_is_read_at_call_time(settings: Settings) -> None:
     settings.PAYU_MERCHANT_ID = "111111"
-    assert get_gateway("payu").config.merchant_id == "111111"
+    payu = get_gateway("payu")
+    assert isinstance(payu, PayUGateway)
+    assert payu.config.merchant_id == "111111"
     settings.PAYU_MERCHANT_ID = "222222"
-    assert get_gateway("payu").config.merchant_id == "222222"
+    payu = get_gateway("payu")
+    assert isinstance(payu, PayUGateway)
+    assert payu.config.merchant_id == "222222"
     settings.PAYVALIDA_MERCHANT = "othermerchant"
-    assert get_gateway("payvalida").config.merchant == "othermerchant"
+    payvalida = get_gateway("payvalida")
+    assert isinstance(payvalida, PayvalidaGateway)
+    assert payvalida.config.merchant == "othermerchant"
 
 
 def test_unknown_gateway() -> None:

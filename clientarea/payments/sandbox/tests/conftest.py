@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -74,8 +75,13 @@ class FakeHttp:
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(
-        self, method: str, url: str, body: bytes | None, headers, timeout=None
-    ) -> HttpResponse:  # type: ignore[no-untyped-def]
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+    ) -> HttpResponse:
         self.calls.append({"method": method, "url": url, "body": body, "headers": dict(headers)})
         if self.answers:
             return self.answers.pop(0)

@@ -490,6 +490,7 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     tx = SandboxPayUTransaction.objects.get()
     voucher = client.get(response["Location"]).content.decode()
     assert str(order.payu_order_id) in voucher and "119.000,00" in voucher
+    assert tx.cash_expires_at is not None
     assert tx.state == "PENDING" and tx.cash_expires_at > timezone.now() + dt.timedelta(days=6)
     assert fake_http.calls == []
 

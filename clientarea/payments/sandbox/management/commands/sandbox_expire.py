@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from clientarea.payments.sandbox.expiry import expire_vouchers
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         "and Payvalida simulator orders past their expiration day (VENCIDA, notified 'cancelled')."
     )
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         result = expire_vouchers()
         self.stdout.write(
             f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s)."
