@@ -133,9 +133,12 @@ INSTALLED_APPS = [
     "clientarea.einvoice",
     "clientarea.helpcenter",
     "clientarea.portal",
+    "clientarea.ops",  # operations: health, metrics, request ids, backups (see "Operations" below)
 ]
 
 MIDDLEWARE = [
+    "clientarea.ops.middleware.RequestIdMiddleware",
+    "clientarea.ops.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "clientarea.lib.middleware.RejectNulMiddleware",
@@ -442,12 +445,42 @@ DIAN_SANDBOX = (
 if DIAN_SANDBOX:
     INSTALLED_APPS.append("clientarea.einvoice.sandbox")
 
+# --- Operations (clientarea.ops): log format, metrics, error reporting, health checks -------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), each with the request id.
+LOG_FORMAT = envstr("LOG_FORMAT", "plain")
+LOG_FORMATTERS = {
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+        "rename_fields": {"levelname": "level", "name": "logger"},
+        "timestamp": "time",
+    },
+}
+if LOG_FORMAT not in LOG_FORMATTERS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
+# /metrics answers 404 until METRICS_TOKEN is set; then it wants "Authorization: Bearer <token>".
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# Error reporting (optional extra `clientarea[sentry]`), only when SENTRY_DSN is set.
+SENTRY_DSN = env_secret("SENTRY_DSN")
+SENTRY_ENVIRONMENT = envstr("SENTRY_ENVIRONMENT")
+SENTRY_TRACES_SAMPLE_RATE = float(envstr("SENTRY_TRACES_SAMPLE_RATE") or 0)
+# Load balancers and local probes check health over plain HTTP, also when DEBUG=0.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
+
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "clientarea.ops.logs.RequestIdFilter"}},
+    "formatters": {"console": LOG_FORMATTERS[LOG_FORMAT]},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "console",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -13,6 +13,7 @@ admin.site.index_title = _("Back office")
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("", include("clientarea.ops.urls")),  # /healthz/live, /healthz/ready, /metrics
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("clientarea/", include("clientarea.portal.urls")),
