@@ -259,9 +259,7 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
     attached_xml = b""
     if result.status == InvoiceStatus.ACCEPTED:
         try:
-            attached_xml = _attached_with_application_response(
-                invoice, result.application_response
-            )
+            attached_xml = _attached_with_application_response(invoice, result.application_response)
         except ValueError as exc:  # DIAN's answer cannot be embedded: recorded, asked again
             logger.error("invoice %s: ApplicationResponse unusable: %s", invoice.full_number, exc)
             result = TransmissionResult(

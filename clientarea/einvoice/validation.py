@@ -178,7 +178,9 @@ def embedded_application_response(
     return text.encode("utf-8") if text else b""
 
 
-def validate_application_response(xml: bytes | str | etree._Element | etree._ElementTree) -> list[str]:
+def validate_application_response(
+    xml: bytes | str | etree._Element | etree._ElementTree,
+) -> list[str]:
     """Errors of an ApplicationResponse against the UBL 2.1 XSD; [] = valid."""
     root = _parse(xml)
     if root.tag != f"{{{AR_NS}}}ApplicationResponse":

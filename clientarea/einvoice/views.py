@@ -25,8 +25,8 @@ def download(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     invoice = get_object_or_404(
         Invoice.objects.exclude(status=InvoiceStatus.WAITING), full_number=number, customer=customer
     )
-    if not invoice.is_rendered:
-        raise Http404("not rendered yet")
+    if not invoice.is_rendered or not invoice.is_validated:
+        raise Http404("not validated by DIAN yet")  # never handed out as if valid
     if kind == "pdf":
         body, content_type, name = bytes(invoice.pdf), "application/pdf", f"{number}.pdf"
     elif kind == "xml":
