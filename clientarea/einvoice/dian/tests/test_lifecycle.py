@@ -212,3 +212,28 @@ def test_staff_cannot_email_an_invoice_dian_has_not_accepted(
     with pytest.raises(services.InvoiceWaiting, match="DIAN"):
         services.resend_invoice_email(invoice=invoice)
     assert not invoice_emails(invoice).exists()
+
+
+def test_accepted_with_notifications_keeps_and_shows_them(
+    dian_site, django_capture_on_commit_callbacks
+):
+    arm(dian_site, "notify_next", rule_code="FAJ44b", rule_text="NIT no coincide con el RUT.")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    (attempt,) = invoice.transmissions.all()
+    notices = [m for m in attempt.rule_messages if m["kind"] == "notification"]
+    assert [m["rule"] for m in notices] == ["FAJ44b"]
+    assert invoice_emails(invoice).count() == 1  # a notification does not hold the invoice back
+    client = Client()
+    client.force_login(make_staff())
+    page = client.get(reverse("admin:einvoice_invoice_change", args=[invoice.pk])).content.decode()
+    assert "FAJ44b" in page and "RUT" in page
+    assert reverse("admin:einvoice_invoice_download", args=[invoice.pk, "ar"]) in page
+    ar = client.get(reverse("admin:einvoice_invoice_download", args=[invoice.pk, "ar"]))
+    assert response_code(ar.content) == ("02", invoice.cufe)
+    exchange = attempt.exchanges.get()
+    raw = client.get(
+        reverse("admin:einvoice_invoice_exchange", args=[invoice.pk, exchange.pk, "response"])
+    )
+    assert raw.content == bytes(exchange.response)
