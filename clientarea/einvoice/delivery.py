@@ -175,14 +175,17 @@ def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
 
 
 def email_invoice_once(*, invoice: Invoice) -> bool:
-    """Queue the invoice email unless it was queued before (flag and email in one transaction)."""
+    """Queue the invoice email unless it was queued before (flag and email in one transaction).
+
+    Emailing is the last step of a validated invoice, so the same UPDATE releases the lease: a
+    worker killed right after it leaves no stale lease behind."""
     with transaction.atomic():
         claimed = Invoice.objects.filter(
             pk=invoice.pk,
             emailed_at__isnull=True,
             transmitted_at__isnull=False,
             status__in=DELIVERABLE_STATUSES,
-        ).update(emailed_at=timezone.now())
+        ).update(emailed_at=timezone.now(), lease_until=None)  # the last step: work done
         if claimed:
             send_invoice_email(invoice=invoice)
     return bool(claimed)
@@ -307,6 +310,8 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
                 changes["contingency_since"] = current.contingency_since or attempt.created_at
         else:
             changes["contingency_since"] = None
+            if result.status not in DELIVERABLE_STATUSES or current.emailed_at:
+                changes["lease_until"] = None  # nothing is left to do: released with the answer
         if result.status == InvoiceStatus.ACCEPTED:
             changes.update(
                 application_response=result.application_response,
