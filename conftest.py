@@ -85,7 +85,7 @@ def _every_invoice_made_by_a_test_is_valid(request):
     try:
         invoices = list(
             Invoice.objects.exclude(rendered_at=None).values_list(
-                "full_number", "xml_signed", "attached_document", "cufe"
+                "full_number", "xml_signed", "attached_document", "cufe", "application_response"
             )
         )
     except (
@@ -96,7 +96,7 @@ def _every_invoice_made_by_a_test_is_valid(request):
         return
     from clientarea.einvoice import ubl, validation
 
-    for number, signed, attached, cufe in invoices:
+    for number, signed, attached, cufe, application_response in invoices:
         signed = bytes(signed)
         assert validation.validate_invoice(signed) == [], f"invoice {number} is not schema-valid"
         assert validation.validate_attached_document(bytes(attached)) == [], (
@@ -105,6 +105,17 @@ def _every_invoice_made_by_a_test_is_valid(request):
         assert ubl.invoice_cufe(validation._parse(signed)) == cufe, (
             f"invoice {number}: CUFE differs from the one fixed at payment"
         )
+        # Accepted by DIAN: its ApplicationResponse is schema-valid and the AttachedDocument
+        # carries exactly that one (validate_attached_document checked the embedded copy).
+        if application_response:
+            application_response = bytes(application_response)
+            assert validation.validate_application_response(application_response) == [], (
+                f"ApplicationResponse of {number} is not schema-valid"
+            )
+            # (XML parsing turns DIAN's CRLF line breaks into LF; the content is the same.)
+            assert validation.embedded_application_response(bytes(attached)) == (
+                application_response.replace(b"\r\n", b"\n")
+            ), f"AttachedDocument of {number} does not carry DIAN's ApplicationResponse"
 
 
 @pytest.fixture(autouse=True)

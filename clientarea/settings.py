@@ -432,15 +432,18 @@ EINVOICE_SOFTWARE_PIN = env_secret("EINVOICE_SOFTWARE_PIN", "12345")
 EINVOICE_SOFTWARE_PROVIDER_NIT = envstr(
     "EINVOICE_SOFTWARE_PROVIDER_NIT", ""
 )  # default: the provider's own NIT
-EINVOICE_TRANSMITTER = envstr(
-    "EINVOICE_TRANSMITTER", "clientarea.einvoice.transmission.StoreOnlyTransmitter"
-)
-
 # The DIAN simulator (app ``clientarea.einvoice.sandbox``, label ``dian_sandbox``, URLs at
 # /sandbox/dian/): same switch as the payments one. On only when asked for and the package exists.
 DIAN_SANDBOX = (
     envbool("DIAN_SANDBOX", PAYMENTS_SANDBOX)
     and find_spec("clientarea.einvoice.sandbox") is not None
+)
+# With the simulator on, invoices go to it over HTTP (at SITE_URL); otherwise stored only.
+EINVOICE_TRANSMITTER = envstr(
+    "EINVOICE_TRANSMITTER",
+    "clientarea.einvoice.dian.transmitter.DianTransmitter"
+    if DIAN_SANDBOX
+    else "clientarea.einvoice.transmission.StoreOnlyTransmitter",
 )
 if DIAN_SANDBOX:
     INSTALLED_APPS.append("clientarea.einvoice.sandbox")

@@ -30,3 +30,8 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 EINVOICE_CERT_PATH = str(Path(tempfile.gettempdir()) / "clientarea-test" / "signing.p12")
+# No server runs the simulator here: invoices are stored only, unless a test (live_server) says
+# otherwise.
+EINVOICE_TRANSMITTER = os.environ.get(
+    "EINVOICE_TRANSMITTER", "clientarea.einvoice.transmission.StoreOnlyTransmitter"
+)

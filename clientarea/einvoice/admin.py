@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
-from clientarea.einvoice.models import Invoice, NumberingResolution, TransmissionAttempt
+from clientarea.einvoice.models import (
+    DELIVERABLE_STATUSES,
+    Invoice,
+    InvoiceStatus,
+    NumberingResolution,
+    TransmissionAttempt,
+    TransmissionExchange,
+)
+from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
 
 
@@ -65,15 +76,82 @@ class NumberingResolutionAdmin(WarningsMixin, admin.ModelAdmin):
         return obj is None or not obj.invoices.exists()
 
 
+def _rule_lines(rule_messages: list[dict]) -> str:
+    """DIAN's rule messages, each with our plain-words explanation when we have one."""
+    if not rule_messages:
+        return "—"
+    return format_html_join(
+        "",
+        "<p><strong>{}</strong> ({}): {}<br><em>{}</em></p>",
+        (
+            (
+                m.get("rule", ""),
+                m.get("kind", ""),
+                m.get("text", ""),
+                plain_words(m.get("rule", "")),
+            )
+            for m in rule_messages
+        ),
+    )
+
+
 class TransmissionInline(admin.TabularInline):
     model = TransmissionAttempt
-    fields = ("created_at", "transmitter", "status", "message", "retryable")
+    fields = ("created_at", "status", "message", "rules", "retryable", "document_key", "raw")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("DIAN rules, in plain words"))
+    def rules(self, obj):
+        return _rule_lines(obj.rule_messages)
+
+    @admin.display(description=_("request / response"))
+    def raw(self, obj):
+        links = [
+            (
+                reverse("admin:einvoice_invoice_exchange", args=[obj.invoice_id, e.pk, part]),
+                f"{e.operation} {label} ({e.http_status or '—'})",
+            )
+            for e in obj.exchanges.all()
+            for part, label in (("request", _("request")), ("response", _("response")))
+        ]
+        if obj.application_response:
+            links.append(
+                (
+                    reverse("admin:einvoice_invoice_attempt_ar", args=[obj.invoice_id, obj.pk]),
+                    "ApplicationResponse",
+                )
+            )
+        return format_html_join(" · ", '<a href="{}">{}</a>', links) if links else "—"
+
+
+class DianQueueFilter(admin.SimpleListFilter):
+    """The documents DIAN has not accepted yet, oldest first: what staff must watch."""
+
+    title = _("DIAN")
+    parameter_name = "dian"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("pending", _("Not accepted yet")),
+            ("rejected", _("Rejected")),
+            ("contingency", _("Contingency")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return (
+                queryset.exclude(status=InvoiceStatus.WAITING)
+                .exclude(Q(transmitted_at__isnull=False) & Q(status__in=DELIVERABLE_STATUSES))
+                .order_by("issued_at", "id")
+            )
+        if self.value() in ("rejected", "contingency"):
+            return queryset.filter(status=self.value()).order_by("issued_at", "id")
+        return queryset
 
 
 @admin.register(Invoice)
@@ -83,12 +161,14 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         "order",
         "customer",
         "status",
+        "dian",
+        "age",
         "issued_at",
         "total",
         "rendered",
         "emailed_at",
     ]
-    list_filter = ["status", "resolution"]
+    list_filter = [DianQueueFilter, "status", "resolution"]
     search_fields = [
         "full_number",
         "cufe",
@@ -99,10 +179,14 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
     list_select_related = ["order", "customer__user"]
     date_hierarchy = "issued_at"
     inlines = [TransmissionInline]
-    actions = ["resend_email", "issue_waiting"]
+    actions = ["resend_to_dian", "resend_email", "issue_waiting"]
     fields = (
         "full_number",
         "status",
+        "dian",
+        "last_rules",
+        "accepted_at",
+        "contingency_since",
         "waiting_reason",
         "order",
         "customer",
@@ -125,7 +209,14 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
+            .defer(
+                "xml_unsigned",
+                "xml_signed",
+                "attached_document",
+                "pdf",
+                "document",
+                "application_response",
+            )
         )
 
     def has_add_permission(self, request):
@@ -138,16 +229,42 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
     def rendered(self, obj):
         return bool(obj.rendered_at)
 
+    @admin.display(description=_("DIAN state"))
+    def dian(self, obj):
+        if obj.status == InvoiceStatus.REJECTED:
+            return format_html('<strong style="color:#b42318">{}</strong>', obj.dian_state)
+        return obj.dian_state
+
+    @admin.display(description=_("waiting for DIAN for"))
+    def age(self, obj):
+        if not obj.awaiting_dian or not obj.issued_at:
+            return "—"
+        return timesince(obj.issued_at, timezone.now())
+
+    @admin.display(description=_("DIAN's last answer, in plain words"))
+    def last_rules(self, obj):
+        attempt = obj.transmissions.order_by("-created_at", "-id").first()
+        if attempt is None:
+            return "—"
+        return format_html("<p>{}</p>{}", attempt.message, _rule_lines(attempt.rule_messages))
+
     @admin.display(description=_("downloads"))
     def downloads(self, obj):
         if not obj.rendered_at:
             return "—"
+        kinds = [
+            ("pdf", "PDF"),
+            ("xml", _("signed XML")),
+            ("attached", "AttachedDocument"),
+        ]
+        if obj.application_response:
+            kinds.append(("ar", "ApplicationResponse"))
         return format_html_join(
             " · ",
             '<a href="{}">{}</a>',
             (
-                (reverse("admin:einvoice_invoice_download", args=[obj.pk, kind]), kind.upper())
-                for kind in ("pdf", "xml", "attached")
+                (reverse("admin:einvoice_invoice_download", args=[obj.pk, kind]), label)
+                for kind, label in kinds
             ),
         )
 
@@ -158,8 +275,24 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.download),
                 name="einvoice_invoice_download",
             ),
+            path(
+                "<int:pk>/exchange/<int:exchange_id>/<str:part>/",
+                self.admin_site.admin_view(self.exchange),
+                name="einvoice_invoice_exchange",
+            ),
+            path(
+                "<int:pk>/attempt/<int:attempt_id>/application-response/",
+                self.admin_site.admin_view(self.attempt_application_response),
+                name="einvoice_invoice_attempt_ar",
+            ),
             *super().get_urls(),
         ]
+
+    @staticmethod
+    def _xml(body: bytes, name: str) -> HttpResponse:
+        response = HttpResponse(body, content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     def download(self, request, pk: int, kind: str):
         invoice = get_object_or_404(Invoice, pk=pk)
@@ -167,12 +300,40 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
             "pdf": (invoice.pdf, "application/pdf", "pdf"),
             "xml": (invoice.xml_signed, "application/xml", "xml"),
             "attached": (invoice.attached_document, "application/xml", "attached.xml"),
+            "ar": (invoice.application_response, "application/xml", "application-response.xml"),
         }.get(kind)
-        if data is None or not invoice.rendered_at:
+        if data is None or not invoice.rendered_at or not data[0]:
             raise Http404
         response = HttpResponse(bytes(data[0]), content_type=data[1])
         response["Content-Disposition"] = f'attachment; filename="{invoice.full_number}.{data[2]}"'
         return response
+
+    def exchange(self, request, pk: int, exchange_id: int, part: str):
+        """One raw request or answer of a transmission attempt, byte for byte."""
+        exchange = get_object_or_404(TransmissionExchange, pk=exchange_id, attempt__invoice_id=pk)
+        if part not in ("request", "response"):
+            raise Http404
+        return self._xml(
+            bytes(getattr(exchange, part)), f"{exchange.operation}-{exchange.pk}-{part}.xml"
+        )
+
+    def attempt_application_response(self, request, pk: int, attempt_id: int):
+        attempt = get_object_or_404(TransmissionAttempt, pk=attempt_id, invoice_id=pk)
+        if not attempt.application_response:
+            raise Http404
+        return self._xml(bytes(attempt.application_response), f"ar-{attempt.pk}.xml")
+
+    @admin.action(description=_("Send to DIAN again (same number)"))
+    def resend_to_dian(self, request, queryset):
+        sent = 0
+        for invoice in queryset:
+            try:
+                services.resend_to_dian(invoice_id=invoice.pk, actor=request.user)
+                sent += 1
+            except services.CannotResend as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+        if sent:
+            self.message_user(request, _("%(n)d invoice(s) sent to DIAN again.") % {"n": sent})
 
     @admin.action(description=_("Email the invoice to the customer again"))
     def resend_email(self, request, queryset):

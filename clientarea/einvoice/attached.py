@@ -3,8 +3,9 @@
 DIAN 1.7-2020 (§4): the buyer receives one ``.zip`` with an AttachedDocument,
 optionally the PDF, at most 2 MB per message. The AttachedDocument wraps the
 signed Invoice in CDATA and, once DIAN has validated it, DIAN's
-ApplicationResponse too (S3). While the invoice has not been transmitted there
-is no ApplicationResponse, so none is included (the contingency case of §5
+ApplicationResponse too (S3), in a ``cac:ParentDocumentLineReference`` after the
+attachment (``dian-webservice.md`` §2.8). While DIAN has not accepted the invoice
+there is no ApplicationResponse, so none is included (the contingency case of §5
 does the same).
 
 File names follow the Anexo Técnico pattern quoted by several public
@@ -27,6 +28,8 @@ from clientarea.einvoice.signing import PrivateKey, sign_invoice
 from clientarea.einvoice.ubl import CAC, CBC, DIAN_AGENCY, EXT, NS, TAX_SCHEME_NAMES, to_bytes
 
 ATTACHED_NS = "urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2"
+AR_NS = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
+DIAN_NAME = "Unidad Especial Dirección de Impuestos y Aduanas Nacionales"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 NSMAP = {None: ATTACHED_NS, "cac": CAC, "cbc": CBC, "ds": DS, "ext": EXT, "xades": NS["xades"]}
 MAX_EMAIL_BYTES = 2 * 1024 * 1024  # §4: 2 MB per message
@@ -56,18 +59,53 @@ def _party_tax_scheme(parent: etree._Element, wrapper: str, party: Party) -> Non
     _sub(scheme, CBC, "Name", TAX_SCHEME_NAMES[party.tax_scheme])
 
 
+def _application_response_reference(
+    root: etree._Element, application_response: bytes, doc: InvoiceDocument, cufe: str
+) -> None:
+    """DIAN's ApplicationResponse, verbatim in CDATA, with its verdict and validation time (§2.8)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    ar = etree.fromstring(application_response, parser)
+    if ar.tag != f"{{{AR_NS}}}ApplicationResponse":
+        raise ValueError(f"not an ApplicationResponse: {ar.tag[:80]!r}")
+    code = ar.findtext(f"{{{CAC}}}DocumentResponse/{{{CAC}}}Response/{{{CBC}}}ResponseCode")
+    date = ar.findtext(f"{{{CBC}}}IssueDate")
+    time = ar.findtext(f"{{{CBC}}}IssueTime")
+    if not (code and date and time):
+        raise ValueError("the ApplicationResponse lacks its ResponseCode, IssueDate or IssueTime")
+    line = _sub(root, CAC, "ParentDocumentLineReference")
+    _sub(line, CBC, "LineID", "1")
+    reference = _sub(line, CAC, "DocumentReference")
+    _sub(reference, CBC, "ID", doc.full_id)
+    _sub(reference, CBC, "UUID", cufe, schemeName="CUFE-SHA384")
+    _sub(reference, CBC, "IssueDate", doc.issue_date_str)
+    _sub(reference, CBC, "DocumentType", "ApplicationResponse")
+    external = _sub(_sub(reference, CAC, "Attachment"), CAC, "ExternalReference")
+    _sub(external, CBC, "MimeCode", "text/xml")
+    _sub(external, CBC, "EncodingCode", "UTF-8")
+    _sub(external, CBC, "Description").text = etree.CDATA(application_response.decode("utf-8"))
+    verification = _sub(reference, CAC, "ResultOfVerification")
+    _sub(verification, CBC, "ValidatorID", DIAN_NAME)
+    _sub(verification, CBC, "ValidationResultCode", code.strip())
+    _sub(verification, CBC, "ValidationDate", date.strip())
+    _sub(verification, CBC, "ValidationTime", time.strip())
+
+
 def build_attached_document(
     signed_invoice_bytes: bytes,
     doc: InvoiceDocument,
     *,
     key: PrivateKey | None = None,
     cert: x509.Certificate | None = None,
+    application_response: bytes = b"",
+    cufe: str = "",
 ) -> bytes:
     """AttachedDocument wrapping the signed invoice; signed too when ``key`` and ``cert`` are given.
 
     ``signed_invoice_bytes`` is embedded verbatim (CDATA keeps its signature
     valid). DIAN-issued AttachedDocuments are signed by the issuer (S3), so
     production callers pass the same key and certificate as for the invoice.
+    With ``application_response`` (DIAN's, once it accepted the invoice whose CUFE is
+    ``cufe``) the container embeds it too, verbatim, after the invoice (§2.8).
     """
     if (key is None) != (cert is None):
         raise ValueError("pass both key and cert, or neither")
@@ -90,6 +128,10 @@ def build_attached_document(
     _sub(reference, CBC, "MimeCode", "text/xml")
     _sub(reference, CBC, "EncodingCode", "UTF-8")
     _sub(reference, CBC, "Description").text = etree.CDATA(text)
+    if application_response:
+        if not cufe:
+            raise ValueError("the invoice's CUFE is needed to reference DIAN's ApplicationResponse")
+        _application_response_reference(root, application_response, doc, cufe)
     if key is None or cert is None:
         return to_bytes(root)
     signed = etree.fromstring(
@@ -97,8 +139,14 @@ def build_attached_document(
     )
     # Signing re-parses the tree, turning the CDATA into escaped text. Canonical
     # XML treats both alike, so restoring the CDATA keeps the signature valid.
-    description = signed.find("cac:Attachment/cac:ExternalReference/cbc:Description", NS)
-    description.text = etree.CDATA(description.text)
+    for path in (
+        "cac:Attachment/cac:ExternalReference/cbc:Description",
+        "cac:ParentDocumentLineReference/cac:DocumentReference/cac:Attachment"
+        "/cac:ExternalReference/cbc:Description",
+    ):
+        description = signed.find(path, NS)
+        if description is not None:
+            description.text = etree.CDATA(description.text)
     return to_bytes(signed)
 
 

@@ -9,12 +9,18 @@ lease that expires, and the sweep (``process_pending_invoices``, every minute)
 takes the invoice over. Each step is idempotent on its own:
 
 - rendering writes the XML and PDF only while ``rendered_at`` is empty;
+- transmission sets ``transmitted_at`` unless the transmitter asks for a retry; every
+  attempt is stored with DIAN's rule messages and each raw request and answer;
 - the email is queued in the same transaction that sets ``emailed_at`` (so it is
-  queued exactly once, and the email outbox delivers it);
-- transmission sets ``transmitted_at`` unless the transmitter asks for a retry.
+  queued exactly once, and the email outbox delivers it), and only once the invoice is
+  validated: accepted by DIAN (its AttachedDocument then embeds DIAN's ApplicationResponse), or
+  kept by the store-only transmitter when no DIAN is configured. A rejected invoice is never
+  emailed; staff get one alert per rejection, fix the cause and resend it with the same number.
 
 A failed step is recorded (``render_error``, or a retryable transmission attempt) and retried
-when the lease expires.
+when the lease expires. DIAN unavailable (no answer, 5xx): tried again ``RETRY_DELAY`` later, and
+after ``TRIES_BEFORE_CONTINGENCY`` tries in a row the invoice is in contingency (staff alerted
+once) and tried every ``CONTINGENCY_RETRY`` until DIAN answers (``dian-webservice.md`` §2.6, §5).
 """
 
 from __future__ import annotations
@@ -31,10 +37,25 @@ from django.utils.module_loading import import_string
 
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
-from clientarea.einvoice.models import Invoice, InvoiceStatus, TransmissionAttempt
+from clientarea.einvoice.dian.responses import RuleMessage
+from clientarea.einvoice.models import (
+    DELIVERABLE_STATUSES,
+    Invoice,
+    InvoiceStatus,
+    TransmissionAttempt,
+    TransmissionExchange,
+)
+from clientarea.einvoice.transmission import TransmissionResult
 from clientarea.notifications.services import Attachment, queue_email
 
 logger = logging.getLogger(__name__)
+
+#: DIAN unavailable: the next try comes this much later (§2.6: "twice more, 20 s apart")...
+RETRY_DELAY = dt.timedelta(seconds=20)
+#: ...and after this many tries in a row the invoice is in contingency (§5)...
+TRIES_BEFORE_CONTINGENCY = 3
+#: ...and is tried again this often until DIAN answers (§5: "retry after 30 min").
+CONTINGENCY_RETRY = dt.timedelta(minutes=30)
 
 
 def lease() -> dt.timedelta:
@@ -42,9 +63,12 @@ def lease() -> dt.timedelta:
 
 
 def work_left() -> Q:
-    """Issued invoices with a step not done yet (the invoice outbox)."""
+    """Issued invoices with a step not done yet (the invoice outbox). A rejected invoice has none
+    until staff resend it: it is never emailed."""
     return ~Q(status=InvoiceStatus.WAITING) & (
-        Q(rendered_at__isnull=True) | Q(emailed_at__isnull=True) | Q(transmitted_at__isnull=True)
+        Q(rendered_at__isnull=True)
+        | Q(transmitted_at__isnull=True)
+        | Q(emailed_at__isnull=True, status__in=DELIVERABLE_STATUSES)
     )
 
 
@@ -151,58 +175,198 @@ def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
 
 
 def email_invoice_once(*, invoice: Invoice) -> bool:
-    """Queue the invoice email unless it was queued before (flag and email in one transaction)."""
+    """Queue the invoice email unless it was queued before (flag and email in one transaction).
+
+    Emailing is the last step of a validated invoice, so the same UPDATE releases the lease: a
+    worker killed right after it leaves no stale lease behind."""
     with transaction.atomic():
-        claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
-            emailed_at=timezone.now()
-        )
+        claimed = Invoice.objects.filter(
+            pk=invoice.pk,
+            emailed_at__isnull=True,
+            transmitted_at__isnull=False,
+            status__in=DELIVERABLE_STATUSES,
+        ).update(emailed_at=timezone.now(), lease_until=None)  # the last step: work done
         if claimed:
             send_invoice_email(invoice=invoice)
     return bool(claimed)
+
+
+def _rule_messages(result: TransmissionResult) -> list[dict[str, str]]:
+    messages = [RuleMessage.parse(raw, is_valid=False) for raw in result.errors]
+    messages += [RuleMessage.parse(raw, is_valid=True) for raw in result.notifications]
+    return [{"rule": m.rule, "kind": str(m.kind), "text": m.text} for m in messages]
+
+
+def _with_application_response(invoice: Invoice, result: TransmissionResult) -> TransmissionResult:
+    """An accepted answer must carry DIAN's ApplicationResponse (it goes to the customer); one
+    without it is not final: it is asked for again (a resend answers "already processed" with it)."""
+    if result.status != InvoiceStatus.ACCEPTED or result.application_response:
+        return result
+    return TransmissionResult(
+        status=InvoiceStatus.SENT,
+        message=f"{result.message} (accepted, but DIAN sent no ApplicationResponse; asking again)",
+        retryable=True,
+        document_key=result.document_key,
+        notifications=result.notifications,
+        errors=result.errors,
+        exchanges=result.exchanges,
+    )
+
+
+def _attached_with_application_response(invoice: Invoice, application_response: bytes) -> bytes:
+    doc = builder.document_from_json(invoice.document)
+    key, cert = _signing_material()
+    return attached.build_attached_document(
+        bytes(invoice.xml_signed),
+        doc,
+        key=key,
+        cert=cert,
+        application_response=application_response,
+        cufe=invoice.cufe,
+    )
+
+
+def _alert_staff(template: str, invoice: Invoice, attempt: TransmissionAttempt) -> None:
+    provider = get_provider()
+    if provider is None or not provider.email:
+        return
+    queue_email(
+        to=provider.email,
+        template=template,
+        language=settings.LANGUAGE_CODE,
+        context={
+            "invoice": invoice,
+            "order": invoice.order,
+            "attempt": attempt,
+            "admin_url": f"{settings.SITE_URL}/admin/einvoice/invoice/{invoice.pk}/change/",
+        },
+    )
+
+
+def next_try(invoice: Invoice) -> dt.datetime:
+    """When a transmission to retry (DIAN unavailable) is tried again."""
+    delay = CONTINGENCY_RETRY if invoice.status == InvoiceStatus.CONTINGENCY else RETRY_DELAY
+    return timezone.now() + delay
 
 
 def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
     """Hand the invoice to the configured transmitter and record the outcome.
 
     ``transmitted_at`` is set unless the transmitter asks for a retry (DIAN unavailable).
+    The attempt keeps DIAN's rule messages and every raw request and answer. Accepted: the
+    ApplicationResponse is stored and embedded in a new AttachedDocument. Rejected: staff are
+    alerted. Unavailable ``TRIES_BEFORE_CONTINGENCY`` times in a row: contingency, staff alerted.
     """
     transmitter = import_string(settings.EINVOICE_TRANSMITTER)()
-    result = transmitter.transmit(invoice)
+    result = _with_application_response(invoice, transmitter.transmit(invoice))
+    attached_xml = b""
+    if result.status == InvoiceStatus.ACCEPTED:
+        try:
+            attached_xml = _attached_with_application_response(invoice, result.application_response)
+        except ValueError as exc:  # DIAN's answer cannot be embedded: recorded, asked again
+            logger.error("invoice %s: ApplicationResponse unusable: %s", invoice.full_number, exc)
+            result = TransmissionResult(
+                status=InvoiceStatus.SENT,
+                message=f"{result.message} (ApplicationResponse unusable: {exc})",
+                retryable=True,
+                document_key=result.document_key,
+                application_response=result.application_response,
+                notifications=result.notifications,
+                errors=result.errors,
+                exchanges=result.exchanges,
+            )
     with transaction.atomic():
+        current = Invoice.objects.select_for_update().select_related("order").get(pk=invoice.pk)
         attempt = TransmissionAttempt.objects.create(
-            invoice=invoice,
+            invoice=current,
             transmitter=settings.EINVOICE_TRANSMITTER,
             status=result.status,
             message=result.message,
             retryable=result.retryable,
+            document_key=result.document_key[:96],
+            rule_messages=_rule_messages(result),
+            application_response=result.application_response,
         )
-        Invoice.objects.filter(pk=invoice.pk).update(
-            status=result.status,
-            transmitted_at=None if result.retryable else attempt.created_at,
+        TransmissionExchange.objects.bulk_create(
+            TransmissionExchange(
+                attempt=attempt,
+                operation=exchange.operation[:40],
+                url=exchange.url[:300],
+                request=exchange.request,
+                response=exchange.response,
+                http_status=exchange.http_status,
+                sent_at=exchange.sent_at,
+            )
+            for exchange in result.exchanges
         )
+        changes: dict[str, object] = {"status": result.status, "transmitted_at": attempt.created_at}
+        if result.retryable:
+            changes["transmitted_at"] = None
+            unavailable = 1 + _unavailable_in_a_row(current, before=attempt)
+            if current.status == InvoiceStatus.CONTINGENCY or (
+                unavailable >= TRIES_BEFORE_CONTINGENCY
+            ):
+                changes["status"] = InvoiceStatus.CONTINGENCY
+                changes["contingency_since"] = current.contingency_since or attempt.created_at
+        else:
+            changes["contingency_since"] = None
+            if result.status not in DELIVERABLE_STATUSES or current.emailed_at:
+                changes["lease_until"] = None  # nothing is left to do: released with the answer
+        if result.status == InvoiceStatus.ACCEPTED:
+            changes.update(
+                application_response=result.application_response,
+                attached_document=attached_xml,
+                accepted_at=attempt.created_at,
+            )
+        Invoice.objects.filter(pk=current.pk).update(**changes)
+        if result.status == InvoiceStatus.REJECTED:
+            _alert_staff("staff_invoice_rejected", current, attempt)
+        elif (
+            changes["status"] == InvoiceStatus.CONTINGENCY
+            and current.status != InvoiceStatus.CONTINGENCY
+        ):
+            logger.error("invoice %s: DIAN unavailable, contingency", current.full_number)
+            _alert_staff("staff_invoice_contingency", current, attempt)
     return attempt
 
 
-def render_and_send_invoice(*, invoice_id: int) -> bool:
-    """Claim the invoice, then render, email and transmit what is not done yet. True if claimed.
+def _unavailable_in_a_row(invoice: Invoice, *, before: TransmissionAttempt) -> int:
+    """Attempts to retry recorded since the invoice's last final answer."""
+    count = 0
+    for retryable in (
+        invoice.transmissions.exclude(pk=before.pk)
+        .order_by("-created_at", "-id")
+        .values_list("retryable", flat=True)[:TRIES_BEFORE_CONTINGENCY]
+    ):
+        if not retryable:
+            break
+        count += 1
+    return count
 
-    A failure leaves the lease in place: the sweep retries once it expires.
+
+def render_and_send_invoice(*, invoice_id: int) -> bool:
+    """Claim the invoice, then render, transmit and (once validated) email what is not done yet.
+
+    True if claimed. A failure leaves the lease in place: the sweep retries once it expires.
     """
     token = claim_invoice(invoice_id=invoice_id)
     if token is None:
         return False  # done, waiting, or another worker holds the lease
     invoice = Invoice.objects.select_related("customer__user", "order").get(pk=invoice_id)
     invoice = render_invoice(invoice=invoice)
-    if not invoice.emailed_at:
-        email_invoice_once(invoice=invoice)
     if not invoice.transmitted_at:
         transmit_invoice(invoice=invoice)
+        invoice.refresh_from_db()
+    if invoice.is_validated and not invoice.emailed_at:
+        email_invoice_once(invoice=invoice)
     # Release the lease once everything is done, and only if it is still ours (another worker may
-    # have taken over an expired one). A transmission to retry (DIAN unavailable) keeps the lease:
-    # it is tried again when the lease expires, not at every sweep.
-    Invoice.objects.filter(pk=invoice_id, lease_until=token, transmitted_at__isnull=False).update(
-        lease_until=None
-    )
+    # have taken over an expired one). A transmission to retry (DIAN unavailable) keeps a lease
+    # until its next try (``next_try``), so it is not retried at every sweep.
+    mine = Invoice.objects.filter(pk=invoice_id, lease_until=token)
+    if invoice.transmitted_at:
+        mine.update(lease_until=None)
+    else:
+        mine.update(lease_until=next_try(invoice))
     return True
 
 

@@ -73,6 +73,12 @@ class InvoiceStatus(models.TextChoices):
     SENT = "sent", _("Sent to DIAN")
     ACCEPTED = "accepted", _("Accepted by DIAN")
     REJECTED = "rejected", _("Rejected by DIAN")
+    CONTINGENCY = "contingency", _("DIAN unavailable (contingency)")
+
+
+#: States in which the invoice may reach the customer: accepted by DIAN, or kept by the
+#: store-only transmitter (no DIAN configured; counts as accepted locally, not a legal invoice).
+DELIVERABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.ACCEPTED)
 
 
 class Invoice(models.Model):
@@ -89,7 +95,7 @@ class Invoice(models.Model):
     )
     status = models.CharField(
         _("status"),
-        max_length=10,
+        max_length=12,
         choices=InvoiceStatus.choices,
         default=InvoiceStatus.WAITING,
         db_index=True,
@@ -123,6 +129,10 @@ class Invoice(models.Model):
     render_error = models.TextField(_("render error"), blank=True)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
     transmitted_at = models.DateTimeField(_("transmitted at"), null=True, blank=True)
+    #: DIAN's ApplicationResponse of the accepted invoice (it is embedded in the AttachedDocument).
+    application_response = models.BinaryField(blank=True, default=b"")
+    accepted_at = models.DateTimeField(_("accepted by DIAN at"), null=True, blank=True)
+    contingency_since = models.DateTimeField(_("DIAN unavailable since"), null=True, blank=True)
     # Set while a worker renders, emails and transmits the invoice; an expired lease (the worker
     # died) lets the sweep take the work over. An issued invoice with work left is in the outbox.
     lease_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
@@ -158,16 +168,42 @@ class Invoice(models.Model):
     def is_rendered(self) -> bool:
         return bool(self.rendered_at)
 
+    @property
+    def is_validated(self) -> bool:
+        """May reach the customer: accepted by DIAN (or stored only, when no DIAN is configured)."""
+        return self.transmitted_at is not None and self.status in DELIVERABLE_STATUSES
+
+    @property
+    def awaiting_dian(self) -> bool:
+        """Issued, not validated yet (being signed, sent, retried, or rejected and being fixed)."""
+        return self.is_issued and not self.is_validated
+
+    @property
+    def dian_state(self) -> str:
+        """Where the invoice is in its lifecycle, in words for staff."""
+        if self.status == InvoiceStatus.ISSUED and not self.rendered_at:
+            return str(_("Issued, not signed yet"))
+        if self.status == InvoiceStatus.ISSUED and not self.transmitted_at:
+            return str(_("Signed, not sent yet"))
+        if self.status == InvoiceStatus.ISSUED:
+            return str(_("Stored only (no DIAN configured: not a legal invoice)"))
+        return str(self.get_status_display())
+
 
 class TransmissionAttempt(models.Model):
     """Each attempt to deliver an invoice to DIAN (or to store it, with the store-only transmitter)."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="transmissions")
-    created_at = models.DateTimeField(default=timezone.now)
-    transmitter = models.CharField(max_length=100)
-    status = models.CharField(max_length=10, choices=InvoiceStatus.choices)
-    message = models.TextField(blank=True)
-    retryable = models.BooleanField(default=False)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    transmitter = models.CharField(_("transmitter"), max_length=100)
+    status = models.CharField(_("outcome"), max_length=12, choices=InvoiceStatus.choices)
+    message = models.TextField(_("message"), blank=True)
+    retryable = models.BooleanField(_("to be retried"), default=False)
+    #: The CUFE as DIAN returned it (its trackId).
+    document_key = models.CharField(_("DIAN document key"), max_length=96, blank=True)
+    #: DIAN's rule messages as written: [{"rule": "FAD06", "kind": "rejection", "text": "…"}].
+    rule_messages = models.JSONField(_("DIAN rule messages"), default=list, blank=True)
+    application_response = models.BinaryField(blank=True, default=b"")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -176,3 +212,25 @@ class TransmissionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.status}"
+
+
+class TransmissionExchange(models.Model):
+    """One request sent to DIAN and its raw answer (the certificate is in it, never the key)."""
+
+    attempt = models.ForeignKey(
+        TransmissionAttempt, on_delete=models.CASCADE, related_name="exchanges"
+    )
+    operation = models.CharField(_("operation"), max_length=40)
+    url = models.CharField(_("URL"), max_length=300)
+    request = models.BinaryField(default=b"")
+    response = models.BinaryField(default=b"")
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"))
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        verbose_name = _("DIAN exchange")
+        verbose_name_plural = _("DIAN exchanges")
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.http_status or '-'}"

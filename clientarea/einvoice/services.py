@@ -43,6 +43,7 @@ __all__ = [
     "issue_waiting_invoices",
     "render_and_send_invoice",
     "resend_invoice_email",
+    "resend_to_dian",
     "send_invoice_email",
     "transmit_invoice",
 ]
@@ -201,7 +202,9 @@ def issue_waiting_invoices(*, limit: int = 200) -> dict[str, int]:
 
 
 def resend_invoice_email(*, invoice: Invoice, actor=None) -> None:
-    """Staff: email the invoice again; an invoice whose rendering never ran is rendered first."""
+    """Staff: email the invoice again; an invoice whose rendering or transmission never ran is
+    rendered and transmitted first. Only a validated invoice (accepted by DIAN, or stored only
+    when no DIAN is configured) is emailed."""
     if not invoice.is_issued:
         raise InvoiceWaiting(
             _("The invoice is waiting to be issued: %(reason)s")
@@ -216,6 +219,17 @@ def resend_invoice_email(*, invoice: Invoice, actor=None) -> None:
             _("The invoice could not be rendered: %(error)s")
             % {"error": f"{type(exc).__name__}: {exc}"}
         ) from exc
+    if not invoice.transmitted_at and invoice.status != InvoiceStatus.REJECTED:
+        transmit_invoice(invoice=invoice)  # a repeat is harmless: DIAN answers "already processed"
+        invoice.refresh_from_db()
+    if not invoice.is_validated:
+        raise InvoiceWaiting(
+            _(
+                "DIAN has not accepted the invoice (%(state)s): it is emailed to the customer "
+                "only once DIAN accepts it."
+            )
+            % {"state": invoice.dian_state}
+        )
     with transaction.atomic():
         # The first email counts as the invoice's email, so the worker does not send another one.
         Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
@@ -223,3 +237,39 @@ def resend_invoice_email(*, invoice: Invoice, actor=None) -> None:
         )
         send_invoice_email(invoice=invoice)
     logger.info("invoice %s emailed again by %s", invoice.full_number, actor)
+
+
+class CannotResend(Exception):
+    """The invoice is not in a state that can be sent to DIAN again."""
+
+
+def resend_to_dian(*, invoice_id: int, actor=None) -> Invoice:
+    """Staff: send an invoice to DIAN again, with the SAME number and CUFE.
+
+    A rejected invoice (its cause fixed: certificate, software registration, numbering
+    resolution...) is signed again and sent; one waiting for a retry (DIAN unavailable,
+    contingency) is sent now instead of at its next try. Never a new number.
+    """
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status == InvoiceStatus.REJECTED:
+            Invoice.objects.filter(pk=invoice.pk).update(
+                status=InvoiceStatus.ISSUED,
+                rendered_at=None,
+                transmitted_at=None,
+                lease_until=None,
+                render_error="",
+            )
+        elif invoice.status in (InvoiceStatus.SENT, InvoiceStatus.CONTINGENCY) or (
+            invoice.is_issued and not invoice.transmitted_at
+        ):
+            Invoice.objects.filter(pk=invoice.pk).update(lease_until=None)
+        else:
+            raise CannotResend(
+                _("Invoice %(number)s cannot be sent again: %(state)s.")
+                % {"number": invoice.full_number or invoice.pk, "state": invoice.dian_state}
+            )
+        transaction.on_commit(lambda: _schedule_render(invoice_id))
+    logger.info("invoice %s sent to DIAN again by %s", invoice.full_number, actor)
+    invoice.refresh_from_db()
+    return invoice

@@ -24,6 +24,8 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "ubl21" / "maindoc"
 INVOICE_XSD = SCHEMA_DIR / "UBL-Invoice-2.1.xsd"
 DIAN_XSD = SCHEMA_DIR / "DIAN_UBL_Structures.xsd"
 ATTACHED_XSD = SCHEMA_DIR / "UBL-AttachedDocument-2.1.xsd"
+AR_XSD = SCHEMA_DIR / "UBL-ApplicationResponse-2.1.xsd"
+AR_NS = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 ATTACHED_NS = "urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2"
@@ -70,6 +72,7 @@ class _LazySchema:
 _invoice_schema = _LazySchema(INVOICE_XSD)
 _dian_schema = _LazySchema(DIAN_XSD)
 _attached_schema = _LazySchema(ATTACHED_XSD)
+_ar_schema = _LazySchema(AR_XSD)
 
 
 def _parse(xml: bytes | str | etree._Element | etree._ElementTree) -> etree._Element:
@@ -161,8 +164,33 @@ def embedded_invoice(xml: bytes | str | etree._Element | etree._ElementTree) -> 
     return text.encode("utf-8")
 
 
+_AR_DESCRIPTION = (
+    "cac:ParentDocumentLineReference/cac:DocumentReference/cac:Attachment"
+    "/cac:ExternalReference/cbc:Description"
+)
+
+
+def embedded_application_response(
+    xml: bytes | str | etree._Element | etree._ElementTree,
+) -> bytes:
+    """DIAN's ApplicationResponse carried by an AttachedDocument (§2.8); b"" when there is none."""
+    text = _parse(xml).findtext(_AR_DESCRIPTION, namespaces=NS)
+    return text.encode("utf-8") if text else b""
+
+
+def validate_application_response(
+    xml: bytes | str | etree._Element | etree._ElementTree,
+) -> list[str]:
+    """Errors of an ApplicationResponse against the UBL 2.1 XSD; [] = valid."""
+    root = _parse(xml)
+    if root.tag != f"{{{AR_NS}}}ApplicationResponse":
+        return [f"root element is {root.tag}, not a UBL ApplicationResponse"]
+    return [_format(e) for e in _ar_schema.errors(etree.ElementTree(root))]
+
+
 def validate_attached_document(xml: bytes | str | etree._Element | etree._ElementTree) -> list[str]:
-    """Errors of an AttachedDocument (its XSD) and of the Invoice it wraps; [] = valid."""
+    """Errors of an AttachedDocument (its XSD), of the Invoice it wraps and of DIAN's
+    ApplicationResponse when it carries one; [] = valid."""
     root = _parse(xml)
     if root.tag != f"{{{ATTACHED_NS}}}AttachedDocument":
         raise NotAnInvoice(f"root element is {root.tag}, not a UBL AttachedDocument")
@@ -172,4 +200,13 @@ def validate_attached_document(xml: bytes | str | etree._Element | etree._Elemen
         errors += [f"embedded invoice: {message}" for message in validate_invoice(inner)]
     except NotAnInvoice as exc:
         errors.append(f"embedded invoice: {exc}")
+    application_response = embedded_application_response(root)
+    if application_response:
+        try:
+            errors += [
+                f"embedded ApplicationResponse: {message}"
+                for message in validate_application_response(application_response)
+            ]
+        except NotAnInvoice as exc:
+            errors.append(f"embedded ApplicationResponse: {exc}")
     return errors

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from clientarea.accounts.models import User
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.einvoice.models import Invoice, InvoiceStatus
 from clientarea.einvoice.selectors import customer_invoices
@@ -14,19 +17,19 @@ from clientarea.einvoice.selectors import customer_invoices
 
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = customer_for_user(cast(User, request.user))  # login_required
     page = Paginator(customer_invoices(customer), 25).get_page(request.GET.get("page"))
     return render(request, "einvoice/list.html", {"page": page})
 
 
 @login_required
 def download(request: HttpRequest, number: str, kind: str) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = customer_for_user(cast(User, request.user))  # login_required
     invoice = get_object_or_404(
         Invoice.objects.exclude(status=InvoiceStatus.WAITING), full_number=number, customer=customer
     )
-    if not invoice.is_rendered:
-        raise Http404("not rendered yet")
+    if not invoice.is_rendered or not invoice.is_validated:
+        raise Http404("not validated by DIAN yet")  # never handed out as if valid
     if kind == "pdf":
         body, content_type, name = bytes(invoice.pdf), "application/pdf", f"{number}.pdf"
     elif kind == "xml":

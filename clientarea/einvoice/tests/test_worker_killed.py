@@ -57,6 +57,8 @@ def site_env(var: Path) -> dict[str, str]:
         SECRET_KEY="worker-crash-test",
         EINVOICE_CERT_PATH=str(var / "signing.p12"),
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        # No web server answers as the DIAN simulator here: invoices are stored only.
+        EINVOICE_TRANSMITTER="clientarea.einvoice.transmission.StoreOnlyTransmitter",
         WORKER_LEASE_SECONDS="3",
         WORKER_THREADS="2",
         LOG_LEVEL="WARNING",

@@ -18,6 +18,12 @@ APPLICATION_RESPONSE = (
     ' xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2">\r\n'
     "<cbc:UBLVersionID>UBL 2.1</cbc:UBLVersionID><cbc:ID>8812345</cbc:ID>"
     "<cbc:IssueDate>2026-03-01</cbc:IssueDate><cbc:IssueTime>10:03:08-05:00</cbc:IssueTime>"
+    "<cac:SenderParty><cac:PartyTaxScheme><cbc:RegistrationName>Unidad Especial Dirección de"
+    " Impuestos y Aduanas Nacionales</cbc:RegistrationName><cbc:CompanyID>800197268</cbc:CompanyID>"
+    "<cac:TaxScheme><cbc:ID>01</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:SenderParty>"
+    "<cac:ReceiverParty><cac:PartyTaxScheme><cbc:RegistrationName>Conexcol S.A.S.</cbc:RegistrationName>"
+    "<cbc:CompanyID>900123456</cbc:CompanyID><cac:TaxScheme><cbc:ID>01</cbc:ID></cac:TaxScheme>"
+    "</cac:PartyTaxScheme></cac:ReceiverParty>"
     "<cac:DocumentResponse><cac:Response><cbc:ResponseCode>02</cbc:ResponseCode>"
     "<cbc:Description>Documento validado por la DIAN</cbc:Description></cac:Response>"
     f'<cac:DocumentReference><cbc:ID>SETP990000002</cbc:ID><cbc:UUID schemeName="CUFE-SHA384">{CUFE}</cbc:UUID>'

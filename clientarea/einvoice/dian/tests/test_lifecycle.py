@@ -1,0 +1,239 @@
+"""The invoice's DIAN lifecycle through the whole pipeline, over real HTTP with the simulator.
+
+Pay an order → the worker signs, sends to the simulator (``DianTransmitter``, configured by
+settings only) and records each attempt → accepted: the email goes out with the AttachedDocument
+embedding DIAN's ApplicationResponse; rejected: staff alerted once, nothing to the customer, resent
+with the same number; DIAN down: retried by the sweep, contingency after repeated failures.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from lxml import etree
+
+from clientarea.einvoice import delivery, services, validation
+from clientarea.einvoice.models import Invoice, InvoiceStatus
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.test import make_staff
+
+from .test_roundtrip import SIMULATOR, arm, paid_invoice, response_code
+
+pytestmark = [
+    pytest.mark.skipif(
+        not __import__("django.apps", fromlist=["apps"]).apps.is_installed(SIMULATOR),
+        reason="the local DIAN simulator is not installed",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+DIAN = "clientarea.einvoice.dian.transmitter.DianTransmitter"
+AD_DESCRIPTION = (
+    "{*}ParentDocumentLineReference/{*}DocumentReference/{*}Attachment"
+    "/{*}ExternalReference/{*}Description"
+)
+
+
+@pytest.fixture
+def dian_site(live_server, settings):
+    """Configuration only: the DIAN transmitter, the simulator at SITE_URL."""
+    call_command("dian_sandbox_seed")
+    settings.EINVOICE_TRANSMITTER = DIAN
+    settings.DIAN_SANDBOX = True
+    settings.DIAN_WS_URL = ""
+    settings.DIAN_WS_TIMEOUT = 10
+    settings.SITE_URL = live_server.url
+    return live_server
+
+
+def invoice_emails(invoice: Invoice):
+    return OutgoingEmail.objects.filter(template="invoice_issued", customer=invoice.customer)
+
+
+def email_zip_attached_document(email: OutgoingEmail) -> bytes:
+    (zipped,) = [a for a in email.attachments.all() if a.filename.endswith(".zip")]
+    with zipfile.ZipFile(io.BytesIO(bytes(zipped.content))) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".xml")]
+        return archive.read(name)
+
+
+def expire_lease(invoice: Invoice) -> None:
+    Invoice.objects.filter(pk=invoice.pk).update(lease_until=timezone.now())
+
+
+def sweep(django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.process_pending_invoices()
+
+
+def test_accepted_then_emailed_with_dians_application_response_inside(
+    dian_site, django_capture_on_commit_callbacks
+):
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED and invoice.accepted_at
+    assert response_code(bytes(invoice.application_response)) == ("02", invoice.cufe)
+    attempt = invoice.transmissions.get()
+    assert attempt.document_key.lower() == invoice.cufe.lower()
+    (exchange,) = attempt.exchanges.all()
+    assert exchange.operation == "SendBillSync" and exchange.http_status == 200
+    assert b"SendBillSync" in bytes(exchange.request) and b"PRIVATE KEY" not in bytes(
+        exchange.request
+    )
+    assert b"SendBillSyncResponse" in bytes(exchange.response)
+
+    (email,) = invoice_emails(invoice)
+    attached = email_zip_attached_document(email)
+    assert validation.validate_attached_document(attached) == []
+    embedded = validation.embedded_application_response(attached)
+    assert response_code(embedded) == ("02", invoice.cufe)
+    assert embedded == bytes(invoice.application_response)
+    root = etree.fromstring(attached)
+    assert root.findtext("{*}ParentDocumentLineReference/{*}DocumentReference/{*}UUID") == (
+        invoice.cufe
+    )
+    assert (
+        root.findtext(
+            "{*}ParentDocumentLineReference/{*}DocumentReference/{*}ResultOfVerification"
+            "/{*}ValidationResultCode"
+        )
+        == "02"
+    )
+
+
+def test_rejected_never_reaches_the_customer_staff_alerted_once_then_resent_same_number(
+    dian_site, django_capture_on_commit_callbacks
+):
+    client = Client()  # (this package's ``client`` fixture is the DIAN client)
+    arm(dian_site, "reject_next")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    number, cufe = invoice.full_number, invoice.cufe
+    assert invoice.status == InvoiceStatus.REJECTED and not invoice.emailed_at
+    attempt = invoice.transmissions.get()
+    assert [m["rule"] for m in attempt.rule_messages] == ["FAD06"]
+    assert attempt.rule_messages[0]["kind"] == "rejection"
+    assert not invoice_emails(invoice).exists()
+    assert OutgoingEmail.objects.filter(template="staff_invoice_rejected").count() == 1
+    # The sweep has nothing to do with it: never emailed, never a second alert.
+    sweep(django_capture_on_commit_callbacks)
+    assert not invoice_emails(invoice).exists()
+    assert OutgoingEmail.objects.filter(template="staff_invoice_rejected").count() == 1
+    # Staff see the rule in plain words, and resend it from the back office.
+    client.force_login(make_staff())
+    page = client.get(reverse("admin:einvoice_invoice_change", args=[invoice.pk]))
+    assert "FAD06" in page.content.decode() and "CUFE" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:einvoice_invoice_changelist"),
+            {"action": "resend_to_dian", "_selected_action": [invoice.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    assert (invoice.full_number, invoice.cufe) == (number, cufe)
+    assert Invoice.objects.count() == 1
+    assert [a.status for a in invoice.transmissions.all()] == ["rejected", "accepted"]
+    (email,) = invoice_emails(invoice)
+    assert response_code(validation.embedded_application_response(email_zip_attached_document(email)))[0] == "02"  # fmt: skip
+
+
+def test_dian_down_is_retried_by_the_sweep_then_accepted(
+    dian_site, django_capture_on_commit_callbacks
+):
+    arm(dian_site, "http_503")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.SENT and not invoice.transmitted_at
+    assert invoice.lease_until and invoice.lease_until > timezone.now()  # next try, not at once
+    assert not invoice_emails(invoice).exists()
+    sweep(django_capture_on_commit_callbacks)  # the next try is not due yet
+    assert invoice.transmissions.count() == 1
+    expire_lease(invoice)
+    sweep(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED and invoice.lease_until is None
+    assert [a.retryable for a in invoice.transmissions.all()] == [True, False]
+    assert invoice_emails(invoice).count() == 1
+
+
+def test_a_timeout_then_the_sweep_resend_is_idempotent(
+    dian_site, settings, django_capture_on_commit_callbacks
+):
+    settings.DIAN_WS_TIMEOUT = 1
+    arm(dian_site, "timeout", seconds="3")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    first = invoice.transmissions.get()
+    assert first.retryable
+    assert [e.operation for e in first.exchanges.all()] == ["SendBillSync", "GetStatus"]
+    expire_lease(invoice)
+    sweep(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    assert invoice_emails(invoice).count() == 1
+
+
+def test_contingency_after_repeated_failures_staff_alerted_once_then_recovered(
+    dian_site, django_capture_on_commit_callbacks
+):
+    arm(dian_site, "http_500", times="4")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    for _ in range(delivery.TRIES_BEFORE_CONTINGENCY):
+        expire_lease(invoice)
+        sweep(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.CONTINGENCY and invoice.contingency_since
+    assert invoice.transmissions.count() == delivery.TRIES_BEFORE_CONTINGENCY + 1
+    # Next try in 30 minutes, not 20 seconds.
+    assert invoice.lease_until > timezone.now() + delivery.CONTINGENCY_RETRY / 2
+    assert OutgoingEmail.objects.filter(template="staff_invoice_contingency").count() == 1
+    assert not invoice_emails(invoice).exists()
+    expire_lease(invoice)
+    sweep(django_capture_on_commit_callbacks)  # DIAN is back
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED and invoice.contingency_since is None
+    assert OutgoingEmail.objects.filter(template="staff_invoice_contingency").count() == 1
+    assert invoice_emails(invoice).count() == 1
+
+
+def test_staff_cannot_email_an_invoice_dian_has_not_accepted(
+    dian_site, django_capture_on_commit_callbacks
+):
+    arm(dian_site, "reject_next")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    with pytest.raises(services.InvoiceWaiting, match="DIAN"):
+        services.resend_invoice_email(invoice=invoice)
+    assert not invoice_emails(invoice).exists()
+
+
+def test_accepted_with_notifications_keeps_and_shows_them(
+    dian_site, django_capture_on_commit_callbacks
+):
+    arm(dian_site, "notify_next", rule_code="FAJ44b", rule_text="NIT no coincide con el RUT.")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    (attempt,) = invoice.transmissions.all()
+    notices = [m for m in attempt.rule_messages if m["kind"] == "notification"]
+    assert [m["rule"] for m in notices] == ["FAJ44b"]
+    assert invoice_emails(invoice).count() == 1  # a notification does not hold the invoice back
+    client = Client()
+    client.force_login(make_staff())
+    page = client.get(reverse("admin:einvoice_invoice_change", args=[invoice.pk])).content.decode()
+    assert "FAJ44b" in page and "RUT" in page
+    assert reverse("admin:einvoice_invoice_download", args=[invoice.pk, "ar"]) in page
+    ar = client.get(reverse("admin:einvoice_invoice_download", args=[invoice.pk, "ar"]))
+    assert response_code(ar.content) == ("02", invoice.cufe)
+    exchange = attempt.exchanges.get()
+    raw = client.get(
+        reverse("admin:einvoice_invoice_exchange", args=[invoice.pk, exchange.pk, "response"])
+    )
+    assert raw.content == bytes(exchange.response)

@@ -1,0 +1,104 @@
+"""What the customer and staff see while DIAN has not accepted an invoice (no DIAN needed here:
+the states are set as the DIAN transmitter leaves them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clientarea.billing import services as billing
+from clientarea.einvoice import delivery
+from clientarea.einvoice.models import Invoice, InvoiceStatus, TransmissionAttempt
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.test import make_customer, make_staff
+
+from .test_issue_on_payment import make_resolution, pay, setup  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def unvalidated(setup, django_capture_on_commit_callbacks):  # noqa: F811
+    """A paid order whose invoice is signed and was sent, DIAN's answer still to come."""
+    hosting, _ = setup
+    make_resolution()
+    customer = make_customer()
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="valida.co"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    invoice = Invoice.objects.get(order=order)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status=InvoiceStatus.SENT, transmitted_at=None, emailed_at=None
+    )
+    OutgoingEmail.objects.filter(template="invoice_issued").delete()
+    invoice.refresh_from_db()
+    return invoice
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("es", "validación de la DIAN"),
+        ("en", "validated by DIAN"),
+    ],
+)
+def test_the_customer_sees_being_validated_and_cannot_download_it_yet(
+    client, unvalidated, language, text
+):
+    customer = unvalidated.customer
+    customer.preferred_language = language
+    customer.save(update_fields=["preferred_language"])
+    client.force_login(customer.user)
+    client.cookies["django_language"] = language
+    headers = {"HTTP_ACCEPT_LANGUAGE": language}
+    listing = client.get("/clientarea/invoices/", **headers).content.decode()
+    assert unvalidated.full_number in listing and text in listing
+    assert f"/clientarea/invoices/{unvalidated.full_number}/pdf/" not in listing
+    order_page = client.get(
+        reverse("billing:order", args=[unvalidated.order.number]), **headers
+    ).content.decode()
+    assert text in order_page and 'id="order-invoice-validating"' in order_page
+    for kind in ("pdf", "xml", "attached"):
+        url = f"/clientarea/invoices/{unvalidated.full_number}/{kind}/"
+        assert client.get(url).status_code == 404
+
+
+def test_a_rejected_invoice_is_not_emailed_by_the_sweep(
+    unvalidated, django_capture_on_commit_callbacks
+):
+    Invoice.objects.filter(pk=unvalidated.pk).update(
+        status=InvoiceStatus.REJECTED, transmitted_at=timezone.now(), lease_until=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.process_pending_invoices() == {"done": 0, "failed": 0}
+    assert not OutgoingEmail.objects.filter(template="invoice_issued").exists()
+
+
+def test_the_back_office_queue_shows_what_dian_has_not_accepted_with_its_age(client, unvalidated):
+    Invoice.objects.filter(pk=unvalidated.pk).update(
+        status=InvoiceStatus.REJECTED,
+        transmitted_at=timezone.now(),
+        issued_at=timezone.now() - dt.timedelta(hours=3),
+    )
+    TransmissionAttempt.objects.create(
+        invoice=unvalidated,
+        transmitter="clientarea.einvoice.dian.transmitter.DianTransmitter",
+        status=InvoiceStatus.REJECTED,
+        message="99 Validación contiene errores en campos mandatorios.",
+        rule_messages=[{"rule": "FAB27b", "kind": "rejection", "text": "Huella no corresponde…"}],
+    )
+    client.force_login(make_staff())
+    queue = client.get(
+        reverse("admin:einvoice_invoice_changelist") + "?dian=pending"
+    ).content.decode()
+    assert unvalidated.full_number in queue and ("3\xa0hora" in queue or "3\xa0hour" in queue)
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    assert "FAB27b" in detail and "EINVOICE_SOFTWARE_PIN" in detail  # in plain words
+    assert reverse("admin:einvoice_invoice_download", args=[unvalidated.pk, "xml"]) in detail
