@@ -192,6 +192,7 @@ def test_contingency_after_repeated_failures_staff_alerted_once_then_recovered(
     assert invoice.status == InvoiceStatus.CONTINGENCY and invoice.contingency_since
     assert invoice.transmissions.count() == delivery.TRIES_BEFORE_CONTINGENCY + 1
     # Next try in 30 minutes, not 20 seconds.
+    assert invoice.lease_until is not None
     assert invoice.lease_until > timezone.now() + delivery.CONTINGENCY_RETRY / 2
     assert OutgoingEmail.objects.filter(template="staff_invoice_contingency").count() == 1
     assert not invoice_emails(invoice).exists()
