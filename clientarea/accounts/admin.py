@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import services
-from clientarea.accounts.forms import IdentityCleanMixin, municipality_field
+from clientarea.accounts.forms import CUSTOMER_FIELDS, IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
 from clientarea.lib.http import client_ip
 
@@ -46,21 +46,7 @@ class CustomerAddForm(IdentityCleanMixin, forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "person_type",
-            "document_type",
-            "document_number",
-            "check_digit",
-            "first_name",
-            "last_name",
-            "legal_name",
-            "trade_name",
-            "phone",
-            "address",
-            "municipality_code",
-            "fiscal_responsibilities",
-            "preferred_language",
-        ]
+        fields = list(CUSTOMER_FIELDS)
 
     def _post_clean(self):
         pass  # the registration service validates and saves

@@ -20,6 +20,23 @@ from clientarea.accounts.models import (
 from clientarea.accounts.services import normalize_access_code
 from clientarea.lib import codelists
 
+#: The customer's identity and contact fields, as customers and staff edit them.
+CUSTOMER_FIELDS = (
+    "person_type",
+    "document_type",
+    "document_number",
+    "check_digit",
+    "first_name",
+    "last_name",
+    "legal_name",
+    "trade_name",
+    "phone",
+    "address",
+    "municipality_code",
+    "fiscal_responsibilities",
+    "preferred_language",
+)
+
 
 def municipality_field(required: bool = True) -> forms.ChoiceField:
     return forms.ChoiceField(
@@ -172,21 +189,7 @@ class ProfileForm(IdentityCleanMixin, forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "person_type",
-            "document_type",
-            "document_number",
-            "check_digit",
-            "first_name",
-            "last_name",
-            "legal_name",
-            "trade_name",
-            "phone",
-            "address",
-            "municipality_code",
-            "fiscal_responsibilities",
-            "preferred_language",
-        ]
+        fields = list(CUSTOMER_FIELDS)
         widgets = {"person_type": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):

@@ -62,20 +62,7 @@ class ServiceAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     date_hierarchy = "next_due_date"
     # Status and dates change only through the lifecycle services (each writes a ServiceEvent).
-    readonly_fields = [
-        "customer",
-        "product",
-        "cycle",
-        "price",
-        "status",
-        "suspension_reason",
-        "start_date",
-        "next_due_date",
-        "anchor_day",
-        "created_at",
-        "updated_at",
-    ]
-    fields = [
+    fields: list[str] = [
         "customer",
         "product",
         "label",
@@ -89,6 +76,7 @@ class ServiceAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    readonly_fields = [name for name in fields if name != "label"]  # only the label is edited here
     inlines = [ServiceEventInline]
     actions = ["suspend_services", "unsuspend_services", "terminate_services"]
 
