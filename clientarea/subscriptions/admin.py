@@ -43,6 +43,23 @@ class ServiceEventInline(admin.TabularInline):
         return False
 
 
+#: What the service page shows; status and dates change only through the lifecycle services.
+SERVICE_FIELDS = (
+    "customer",
+    "product",
+    "label",
+    "cycle",
+    "price",
+    "status",
+    "suspension_reason",
+    "start_date",
+    "next_due_date",
+    "anchor_day",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     list_display = [
@@ -62,21 +79,9 @@ class ServiceAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     date_hierarchy = "next_due_date"
     # Status and dates change only through the lifecycle services (each writes a ServiceEvent).
-    fields: list[str] = [
-        "customer",
-        "product",
-        "label",
-        "cycle",
-        "price",
-        "status",
-        "suspension_reason",
-        "start_date",
-        "next_due_date",
-        "anchor_day",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = [name for name in fields if name != "label"]  # only the label is edited here
+    fields = list(SERVICE_FIELDS)
+    # Only the label is edited here.
+    readonly_fields = [name for name in SERVICE_FIELDS if name != "label"]
     inlines = [ServiceEventInline]
     actions = ["suspend_services", "unsuspend_services", "terminate_services"]
 
