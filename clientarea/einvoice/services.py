@@ -158,7 +158,11 @@ def allocate_invoice_for_order(*, order) -> Invoice:
     try:
         with transaction.atomic():  # savepoint: a waiting invoice never blocks the payment
             invoice = Invoice.objects.create(
-                **fields, **_allocate(order=order, customer=order.customer, issued_at=order.paid_at)
+                # Dated when it is issued, in the paid transaction: for a payment applied as it
+                # happens that is the payment time; a payment staff record days later must not
+                # make an invoice DIAN refuses as too old or signed on another day (FAD09c/e).
+                **fields,
+                **_allocate(order=order, customer=order.customer, issued_at=timezone.now()),
             )
             _issued(invoice)
     except InvoiceWaiting as exc:

@@ -61,6 +61,25 @@ def pay(order, method="card"):
     )
 
 
+def test_a_payment_recorded_days_later_is_invoiced_when_recorded(setup):
+    """A bank transfer staff register three weeks late: the invoice is dated today, since DIAN
+    refuses an invoice issued more than a few days before it receives it, or signed on another
+    day than its issue date (FAD09c, FAD09e)."""
+    hosting, _ = setup
+    make_resolution()
+    order = billing.order_new_service(
+        customer=make_customer(), product=hosting, cycle="annual", label="tarde.co"
+    )
+    paid_at = timezone.now() - dt.timedelta(days=22)
+    billing.mark_order_paid(
+        order_id=order.pk, paid_at=paid_at, via="manual", method="transfer", reference="tx 1"
+    )
+    invoice = Invoice.objects.get(order=order)
+    assert invoice.issued_at is not None
+    assert timezone.now() - invoice.issued_at < dt.timedelta(minutes=1)
+    assert invoice.paid_at == paid_at  # the payment keeps its own date
+
+
 def test_paying_issues_a_valid_signed_invoice_and_emails_it(
     setup, django_capture_on_commit_callbacks
 ):
@@ -79,9 +98,10 @@ def test_paying_issues_a_valid_signed_invoice_and_emails_it(
         pay(order)
     invoice = Invoice.objects.get(order=order)
     assert invoice.status == InvoiceStatus.ISSUED and invoice.full_number == "SETP990000000"
-    assert (
-        invoice.issued_at == order.__class__.objects.get(pk=order.pk).paid_at
-    )  # issue time = payment time
+    # Issued in the paid transaction, so for a payment applied as it happens: the payment time.
+    paid_at = order.__class__.objects.get(pk=order.pk).paid_at
+    assert invoice.issued_at and paid_at
+    assert abs(invoice.issued_at - paid_at) < dt.timedelta(minutes=1)
     # The unsigned XML fixed at payment already validates and its CUFE recomputes from its own fields.
     assert validation.validate_invoice(invoice.xml_unsigned.encode(), allow_unsigned=True) == []
     assert (
