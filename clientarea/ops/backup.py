@@ -22,6 +22,10 @@ A restore checks everything before it changes anything: the archive reads, every
 its SHA-256, the vendor is this database's, no migration is unknown to this code, and the
 database is empty (unless forced). Then it restores the database (PostgreSQL: ``pg_restore`` in
 one transaction), the files, and compares every table's row count with the manifest.
+
+Why one file: writing and reading the archive are two halves of one format (names, manifest,
+checksums, the database dump per vendor); kept side by side so they cannot drift apart. The seam
+for a later split is ``create_backup`` above ``CheckedArchive`` and ``restore_backup`` below it.
 """
 
 from __future__ import annotations
