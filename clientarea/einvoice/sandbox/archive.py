@@ -74,7 +74,7 @@ def unzip(data: bytes, *, single: bool) -> list[XmlFile]:
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
-        NotImplementedError,
+        NotImplementedError,  # zipfile's answer to a compression method it cannot read
         EOFError,
         OSError,
     ) as exc:
