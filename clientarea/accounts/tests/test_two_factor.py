@@ -13,7 +13,6 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clientarea.accounts import services
 from clientarea.accounts.models import AuditEvent
 from clientarea.test import ACCESS_CODE, make_customer, make_provider, make_staff
 
@@ -161,12 +160,25 @@ def test_repeated_wrong_codes_are_slowed_down(client):
     assert "Demasiados códigos incorrectos" in response.content.decode()
 
 
-def test_the_emailed_login_link_turns_it_off_for_a_lost_phone(client):
+def test_the_emailed_login_link_turns_it_off_for_a_lost_phone(
+    client, django_capture_on_commit_callbacks
+):
+    from clientarea.accounts.tests.test_login import code_and_link
+    from clientarea.notifications.models import OutgoingEmail
+
     customer = make_customer("ana@example.com")
     _login(client, "ana@example.com")
     _turn_on(client)
-    services.redeem_login_link(user=customer.user)
+    client.post(reverse("accounts:logout"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:forgot"), {"email": "ana@example.com"})
+    link = code_and_link(OutgoingEmail.objects.get(template="login_link"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(link.replace("http://testserver", ""))
+    assert response.status_code == 200
+    assert 'id="two-factor-reset"' in response.content.decode()
     assert not TOTPDevice.objects.filter(user=customer.user).exists()
+    assert client.get("/clientarea/billing/").status_code == 200  # no code asked any more
     event = AuditEvent.objects.get(action="user.two_factor_reset")
     assert event.customer == customer
 
