@@ -28,6 +28,7 @@ ALIASES = {
     "demo-data": "demo_data",
     "billing-run": "billing_run",
     "reconcile-payments": "reconcile_payments",
+    "twofactor-reset": "twofactor_reset",
 }
 
 LOCAL_ENV = "local.env"

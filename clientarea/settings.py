@@ -123,6 +123,9 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "clientarea.accounts.axes_app.AxesConfig",  # django-axes, with a translatable name
     "csp",
+    "django_otp",  # two-factor login: TOTP apps and one-time recovery codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "clientarea.lib",
     "clientarea.accounts",
     "clientarea.notifications",
@@ -148,6 +151,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "clientarea.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -260,6 +265,12 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "clientarea.accounts.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "clientarea.accounts.views.lockout"
 AXES_ENABLED = envbool("AXES_ENABLED", True)
+
+# Two-factor login (django-otp): optional for customers; staff must turn it on before they can
+# use the back office when STAFF_REQUIRE_2FA is on (the default outside DEBUG).
+STAFF_REQUIRE_2FA = envbool("STAFF_REQUIRE_2FA", not DEBUG)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "ClientArea")
+TWO_FACTOR_RECOVERY_CODES = 10
 # Throttling of the public forms (forgot-code, registration, help-center votes and search:
 # clientarea.lib.ratelimit, django-ratelimit) counts in the default cache: Redis when REDIS_URL
 # is set, otherwise a database table every process shares (created by a migration).

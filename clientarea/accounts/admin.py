@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.accounts import services
+from clientarea.accounts import admin_twofactor, services
 from clientarea.accounts.forms import CUSTOMER_FIELDS, IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
 from clientarea.lib.http import client_ip
@@ -199,3 +199,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+__all__ = ["admin_twofactor"]  # imported to register the two-factor login admin

@@ -250,3 +250,25 @@ class ChangePasswordForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("new_password", exc)
         return data
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A six-digit code from the authenticator app (or, where allowed, a recovery code)."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+
+    def __init__(self, *args, recovery_allowed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if recovery_allowed:
+            self.fields["code"].help_text = _(
+                "The 6 digits your authenticator app shows, or one of your recovery codes."
+            )
+        else:
+            self.fields["code"].help_text = _("The 6 digits your authenticator app shows.")
+            self.fields["code"].widget.attrs["inputmode"] = "numeric"

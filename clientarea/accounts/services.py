@@ -22,7 +22,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from clientarea.accounts import audit
+from clientarea.accounts import audit, twofactor
 from clientarea.accounts.models import Customer, DocumentType, User
 from clientarea.lib import nit
 from clientarea.notifications.services import queue_email
@@ -329,6 +329,8 @@ def redeem_login_link(*, user: User, ip: str | None = None) -> str:
     locked.save(update_fields=["last_login"])
     customer = locked.customer
     audit.record(action="customer.login_link_used", customer=customer, target=locked.email, ip=ip)
+    # A lost phone is recovered the same way as a lost code: the emailed link proves the mailbox.
+    twofactor.reset_two_factor(user=locked, reason="access code reset by login link", ip=ip)
     _send_access_code_email(customer=customer, code=code, reason="reset")
     return code
 

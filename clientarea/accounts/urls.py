@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from clientarea.accounts import views
+from clientarea.accounts import views, views_twofactor
 
 app_name = "accounts"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("login-link/<uidb64>/<token>/", views.login_link, name="login_link"),
     path("profile/", views.profile, name="profile"),
     path("profile/password/", views.change_password, name="change_password"),
+    path("security/", views_twofactor.security, name="two_factor"),
+    path("security/setup/", views_twofactor.setup, name="two_factor_setup"),
+    path("login/verify/", views_twofactor.verify, name="two_factor_verify"),
     path("emails/", views.email_list, name="emails"),
     path("emails/<int:pk>/", views.email_detail, name="email_detail"),
     path(

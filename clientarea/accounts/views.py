@@ -16,7 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from clientarea.accounts import selectors, services, tasks
+from clientarea.accounts import selectors, services, tasks, twofactor
 from clientarea.accounts.forms import (
     ChangePasswordForm,
     ForgotForm,
@@ -130,9 +130,13 @@ def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     if request.method == "GET":
         # A GET must not consume the link: mail scanners open links too.
         return render(request, "accounts/login_link_confirm.html", {"email": user.email})
+    two_factor_reset = twofactor.has_two_factor(user)  # the link turns it off (lost phone)
     code = services.redeem_login_link(user=user, ip=client_ip(request))
+    user.refresh_from_db()  # the new code's hash: the session must carry it, or the next page logs out
     auth_login(request, user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
-    response = render(request, "accounts/new_code.html", {"code": code})
+    response = render(
+        request, "accounts/new_code.html", {"code": code, "two_factor_reset": two_factor_reset}
+    )
     return _set_language(response, user.customer.preferred_language)
 
 

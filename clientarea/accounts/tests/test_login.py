@@ -106,6 +106,8 @@ def test_login_link_issues_a_new_code_once_and_the_old_code_stops_working(
     assert not c.user.check_password(ACCESS_CODE)
     assert c.user.check_password(new_code)
     assert OutgoingEmail.objects.filter(template="new_access_code", customer=c).exists()
+    # Still signed in on the next page (the session carries the new code's hash).
+    assert client.get(reverse("accounts:dashboard")).status_code == 200
     client.logout()
     assert client.post(link).status_code == 400  # one-time
 

@@ -19,8 +19,9 @@ from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
-# Session, user, customer, provider (context processor), the help link, plus the page's own reads (9 today).
-MAX_QUERIES = 10
+# Session, user, whether two-factor login is on (one EXISTS), customer, provider (context
+# processor), the help link, plus the page's own reads (10 today).
+MAX_QUERIES = 11
 
 
 @pytest.fixture
