@@ -22,6 +22,7 @@ SLUGS = {
     "access_code": ("codigo-de-acceso", "lost-access-code"),
     "einvoice": ("factura-electronica", "electronic-invoice"),
     "renewals": ("renovaciones-y-suspension", "renewals-and-suspension"),
+    "two_factor": ("inicio-de-sesion-en-dos-pasos", "two-factor-login"),
 }
 
 
@@ -29,11 +30,11 @@ class ContentTests(TestCase):
     def test_the_demo_loads_every_article_once(self):
         out = io.StringIO()
         demo.load(out)
-        self.assertIn("12 articles created", out.getvalue())
+        self.assertIn("14 articles created", out.getvalue())
         self.assertEqual(
-            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 12}
+            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 14}
         )
-        self.assertEqual(Article.objects.filter(published=True).count(), 12)
+        self.assertEqual(Article.objects.filter(published=True).count(), 14)
         self.assertEqual(Category.objects.count(), 4)
 
     def test_stable_slugs_and_contextual_links_in_both_languages(self):
@@ -91,7 +92,7 @@ class ContentTests(TestCase):
         before = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual(
             services.import_help_content(directory=folder / "content"),
-            {"created": 0, "updated": 1, "unchanged": 11},
+            {"created": 0, "updated": 1, "unchanged": 13},
         )
         after = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual([slug for slug in after if after[slug] != before[slug]], ["pago-pse"])
