@@ -201,6 +201,14 @@ class ReceivedDocument(models.Model):
     errors = models.JSONField(_("messages"), default=list, blank=True)
     application_response = models.BinaryField(_("ApplicationResponse"), blank=True, default=b"")
     xml = models.BinaryField(_("document XML"), blank=True, default=b"")
+    # PayableAmount (LegalMonetaryTotal, or RequestedMonetaryTotal for debit notes), and for a
+    # note the CUFE of the one invoice it references: what remains of an invoice after its notes.
+    payable_amount = models.DecimalField(
+        _("payable amount"), max_digits=19, decimal_places=2, null=True, blank=True
+    )
+    referenced_key = models.CharField(
+        _("referenced CUFE"), max_length=96, blank=True, default="", db_index=True
+    )
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
 
     class Meta:

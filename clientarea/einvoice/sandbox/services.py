@@ -14,7 +14,7 @@ from lxml import etree
 
 from . import appresponse, checks, selectors
 from .archive import ArchiveError, XmlFile, decode, unzip
-from .document import NotUbl, facts, parse
+from .document import NotUbl, billing_references, facts, parse
 from .faults import take_fault
 from .models import (
     DIAN_TEST_TECHNICAL_KEY,
@@ -154,7 +154,12 @@ def validate_document(
         )  # fmt: skip
     sw = selectors.software(doc.software_id)
     duplicate_key = _duplicate_key(doc.supplier_nit, doc.type_code, doc.number)
-    kind_fields = dict(kind=doc.kind, issuer_nit=doc.supplier_nit, number=doc.number)
+    references = billing_references(root)
+    kind_fields = dict(
+        kind=doc.kind, issuer_nit=doc.supplier_nit, number=doc.number,
+        payable_amount=checks.amount(doc.payable),
+        referenced_key=references[0][1].lower()[:96] if len(references) == 1 else "",
+    )  # fmt: skip
     original = selectors.accepted(duplicate_key)
     if original is not None:
         return _duplicate(xml, batch, original, kind_fields)
