@@ -63,7 +63,7 @@ def refund_request(
     return response.json()
 
 
-def order_detail(client, order_id: int) -> dict:
+def order_detail(client, order_id: int | None) -> dict:
     body = {
         "language": "es",
         "command": "ORDER_DETAIL",
