@@ -185,6 +185,9 @@ class ReceivedDocument(models.Model):
 
     document_key = models.CharField(_("CUFE/CUDE"), max_length=96, db_index=True)
     kind = models.CharField(_("type"), max_length=2, choices=DocumentKind.choices)
+    # InvoiceTypeCode / CreditNoteTypeCode as sent ("92" for debit notes): test sets count
+    # invoices 1/01/02/03, credit notes 7/91, debit notes 8/92 (dian-webservice.md §3).
+    type_code = models.CharField(_("type code"), max_length=4, blank=True, default="")
     issuer_nit = models.CharField(_("issuer NIT"), max_length=15)
     number = models.CharField(_("number"), max_length=40)
     # SHA-256(issuer NIT + type + number), set only while the document is accepted (rule 90).

@@ -44,6 +44,7 @@ class Doc:
     customization: str = ""
     references: list[tuple[str, str, str]] = field(default_factory=list)  # (number, CUFE, date)
     concept: str = "2"
+    type_code: str = "01"  # InvoiceTypeCode of invoices
     issued: dt.datetime = field(
         default_factory=lambda: dt.datetime.now(BOGOTA).replace(microsecond=0)
     )
@@ -132,7 +133,7 @@ def render(doc: Doc) -> bytes:
     }[doc.kind]
     scheme = "CUFE-SHA384" if invoice else "CUDE-SHA384"
     type_code = {
-        "Invoice": "<cbc:InvoiceTypeCode>01</cbc:InvoiceTypeCode>",
+        "Invoice": f"<cbc:InvoiceTypeCode>{doc.type_code}</cbc:InvoiceTypeCode>",
         "CreditNote": "<cbc:CreditNoteTypeCode>91</cbc:CreditNoteTypeCode>",
         "DebitNote": "",  # UBL 2.1 DebitNote has no type code (92 is implied)
     }[doc.kind]

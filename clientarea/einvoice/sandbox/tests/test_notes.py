@@ -277,6 +277,22 @@ def test_test_set_counts_the_required_types(send_set):
     assert ReceivedDocument.objects.filter(batch__test_set=test_set, is_valid=True).count() == 4
 
 
+def test_test_set_counts_invoices_by_their_type_code(send_set):
+    """DIAN counts invoices of types 1/01/02/03 only: two accepted 04 invoices do not do."""
+    for _ in range(2):
+        send_set(handwritten.signed(handwritten.invoice(type_code="04")))
+    assert ReceivedDocument.objects.filter(type_code="04", is_valid=True).count() == 2
+    first = handwritten.invoice()
+    send_set(handwritten.signed(first))
+    send_set(
+        handwritten.signed(handwritten.note("CreditNote", "NC2", first, price=Decimal("10.00")))
+    )
+    send_set(handwritten.signed(handwritten.note("DebitNote", "ND2", first)))
+    assert TestSet.objects.get(test_set_id=TEST_SET).status == TestSetStatus.IN_PROCESS
+    send_set(handwritten.signed(handwritten.invoice(type_code="02")))
+    assert TestSet.objects.get(test_set_id=TEST_SET).status == TestSetStatus.ACCEPTED
+
+
 def test_test_set_rejected_when_rejections_exceed_the_margin(send_set, status_zip):
     TestSet.objects.filter(test_set_id=TEST_SET).update(
         total_documents_required=4, accepted_required=4
