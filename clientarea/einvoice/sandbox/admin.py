@@ -80,6 +80,7 @@ class ReceivedDocumentAdmin(admin.ModelAdmin):
     readonly_fields = [
         "document_key", "kind", "issuer_nit", "number", "batch", "xml_file_name", "is_valid",
         "status_code", "status_description", "status_message", "errors", "received_at",
+        "type_code", "payable_amount", "referenced_key",
     ]  # fmt: skip
     exclude = ["application_response", "xml", "duplicate_key"]
 

@@ -28,7 +28,7 @@ from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
 from . import keys, selectors
 from .document import Facts, billing_references, nodes, tax_total, text
-from .models import DocumentKind, SimulatorSettings, Software
+from .models import DocumentKind, ReceivedDocument, SimulatorSettings, Software
 
 BOGOTA = ZoneInfo("America/Bogota")
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -36,6 +36,7 @@ XADES = "http://uri.etsi.org/01903/v1.3.2#"
 # The UBL 2.1 schemas the product ships (files only; no code of the product is used).
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "ubl21" / "maindoc"
 _schema_lock = threading.Lock()
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ def _amount(value: str) -> Decimal | None:
         return Decimal(value) if value else None
     except InvalidOperation:
         return None
+
+
+def amount(value: str) -> Decimal | None:
+    """A money amount as stored (2 decimals, 19 digits), or ``None`` when it is not one."""
+    found = _amount(value)
+    if found is None or not found.is_finite() or abs(found) >= Decimal(10) ** 17:
+        return None
+    return found.quantize(Decimal("0.01"))
 
 
 def _sum(values: list[str]) -> Decimal:
@@ -354,6 +363,8 @@ def _total_findings(root: etree._Element, facts: Facts) -> list[Finding]:
 
 
 def _reference_findings(root: etree._Element, facts: Facts) -> list[Finding]:
+    """BillingReference of notes 20/30 must name an invoice DIAN accepted: number, CUFE and
+    issue date (dian-webservice.md §4.2); 22/32 notes reference none."""
     if facts.kind == DocumentKind.INVOICE or facts.customization in ("22", "32"):
         return []
     letter = facts.letter
@@ -365,7 +376,7 @@ def _reference_findings(root: etree._Element, facts: Facts) -> list[Finding]:
             )
         ]
     findings = []
-    for number, key, _issue in references:
+    for number, key, issue in references:
         invoice = selectors.accepted_invoice(key) if key else None
         if invoice is None:
             findings.append(
@@ -374,14 +385,50 @@ def _reference_findings(root: etree._Element, facts: Facts) -> list[Finding]:
                     f"La factura referenciada {number} con CUFE {key or '(vacío)'} no ha sido validada por la DIAN.",
                 )
             )
-        elif invoice.number != number or invoice.issuer_nit != facts.supplier_nit:
+            continue
+        if invoice.number != number or invoice.issuer_nit != facts.supplier_nit:
             findings.append(
                 Finding(
                     f"{letter}BG01",
                     f"El número {number} no corresponde a la factura con el CUFE referenciado.",
                 )
             )
+        if issue != _issue_date(invoice):
+            findings.append(
+                Finding(
+                    f"{letter}BG02",
+                    f"La fecha {issue or '(vacía)'} no corresponde a la fecha de emisión de la factura {invoice.number}.",
+                )
+            )
+        if facts.kind == DocumentKind.CREDIT_NOTE and len(references) == 1:
+            findings.extend(_over_credit(invoice, facts))
     return findings
+
+
+def _issue_date(invoice: ReceivedDocument) -> str:
+    try:
+        return text(etree.fromstring(bytes(invoice.xml), _PARSER), "IssueDate")
+    except etree.XMLSyntaxError:
+        return ""
+
+
+def _over_credit(invoice: ReceivedDocument, facts: Facts) -> list[Finding]:
+    """A credit note for more than remains of its invoice (total − accepted credit notes +
+    accepted debit notes) is *notified*, not rejected: the docs record no rejection rule for
+    it (dian-webservice.md §8: the note reference rules live in DIAN's rule data)."""
+    credited = amount(facts.payable)
+    if credited is None or invoice.payable_amount is None:
+        return []
+    remaining = selectors.remaining_of(invoice)
+    if credited <= remaining:
+        return []
+    return [
+        Finding(
+            "CBG03",
+            f"El valor de la nota ({credited}) supera el saldo de la factura {invoice.number} ({remaining}).",
+            rejection=False,
+        )
+    ]
 
 
 def findings_for(

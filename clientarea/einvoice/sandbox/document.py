@@ -96,6 +96,7 @@ class Facts:
     resolution: str
     authorized_prefix: str
     totals_path: str  # LegalMonetaryTotal or RequestedMonetaryTotal
+    payable: str  # PayableAmount of the totals above, as written
 
     @property
     def letter(self) -> str:
@@ -116,6 +117,7 @@ def facts(root: etree._Element) -> Facts:
         DocumentKind.CREDIT_NOTE: text(root, "CreditNoteTypeCode") or "91",
         DocumentKind.DEBIT_NOTE: "92",
     }[kind]
+    totals = "RequestedMonetaryTotal" if kind == DocumentKind.DEBIT_NOTE else "LegalMonetaryTotal"
     supplier = "AccountingSupplierParty/Party/PartyTaxScheme/CompanyID"
     customer = "AccountingCustomerParty/Party/PartyTaxScheme/CompanyID"
     dian = "UBLExtensions/UBLExtension/ExtensionContent/DianExtensions"
@@ -141,9 +143,8 @@ def facts(root: etree._Element) -> Facts:
         security_code=text(root, f"{dian}/SoftwareSecurityCode"),
         resolution=text(root, f"{dian}/InvoiceControl/InvoiceAuthorization"),
         authorized_prefix=text(root, f"{dian}/InvoiceControl/AuthorizedInvoices/Prefix"),
-        totals_path=(
-            "RequestedMonetaryTotal" if kind == DocumentKind.DEBIT_NOTE else "LegalMonetaryTotal"
-        ),
+        totals_path=totals,
+        payable=text(root, f"{totals}/PayableAmount"),
     )
 
 

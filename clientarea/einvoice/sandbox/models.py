@@ -185,6 +185,9 @@ class ReceivedDocument(models.Model):
 
     document_key = models.CharField(_("CUFE/CUDE"), max_length=96, db_index=True)
     kind = models.CharField(_("type"), max_length=2, choices=DocumentKind.choices)
+    # InvoiceTypeCode / CreditNoteTypeCode as sent ("92" for debit notes): test sets count
+    # invoices 1/01/02/03, credit notes 7/91, debit notes 8/92 (dian-webservice.md §3).
+    type_code = models.CharField(_("type code"), max_length=4, blank=True, default="")
     issuer_nit = models.CharField(_("issuer NIT"), max_length=15)
     number = models.CharField(_("number"), max_length=40)
     # SHA-256(issuer NIT + type + number), set only while the document is accepted (rule 90).
@@ -201,6 +204,14 @@ class ReceivedDocument(models.Model):
     errors = models.JSONField(_("messages"), default=list, blank=True)
     application_response = models.BinaryField(_("ApplicationResponse"), blank=True, default=b"")
     xml = models.BinaryField(_("document XML"), blank=True, default=b"")
+    # PayableAmount (LegalMonetaryTotal, or RequestedMonetaryTotal for debit notes), and for a
+    # note the CUFE of the one invoice it references: what remains of an invoice after its notes.
+    payable_amount = models.DecimalField(
+        _("payable amount"), max_digits=19, decimal_places=2, null=True, blank=True
+    )
+    referenced_key = models.CharField(
+        _("referenced CUFE"), max_length=96, blank=True, default="", db_index=True
+    )
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
 
     class Meta:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from .models import (
     Batch,
@@ -57,6 +58,23 @@ def accepted_invoice(key: str) -> ReceivedDocument | None:
     return ReceivedDocument.objects.filter(
         document_key=key.lower(), kind=DocumentKind.INVOICE, is_valid=True
     ).first()
+
+
+def remaining_of(invoice: ReceivedDocument) -> Decimal:
+    """What remains of an accepted invoice: its total − accepted credit notes + debit notes."""
+    notes = ReceivedDocument.objects.filter(
+        referenced_key=invoice.document_key, is_valid=True, issuer_nit=invoice.issuer_nit
+    )
+
+    def total(kind: str) -> Decimal:
+        found = notes.filter(kind=kind).aggregate(total=Sum("payable_amount"))["total"]
+        return found or Decimal(0)
+
+    return (
+        (invoice.payable_amount or Decimal(0))
+        - total(DocumentKind.CREDIT_NOTE)
+        + total(DocumentKind.DEBIT_NOTE)
+    )
 
 
 def by_track_id(track_id: str) -> ReceivedDocument | None:

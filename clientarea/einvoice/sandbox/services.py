@@ -9,12 +9,13 @@ import re
 import uuid
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
 from . import appresponse, checks, selectors
 from .archive import ArchiveError, XmlFile, decode, unzip
-from .document import NotUbl, facts, parse
+from .document import NotUbl, billing_references, facts, parse
 from .faults import take_fault
 from .models import (
     DIAN_TEST_TECHNICAL_KEY,
@@ -154,7 +155,12 @@ def validate_document(
         )  # fmt: skip
     sw = selectors.software(doc.software_id)
     duplicate_key = _duplicate_key(doc.supplier_nit, doc.type_code, doc.number)
-    kind_fields = dict(kind=doc.kind, issuer_nit=doc.supplier_nit, number=doc.number)
+    references = billing_references(root)
+    kind_fields = dict(
+        kind=doc.kind, issuer_nit=doc.supplier_nit, number=doc.number, type_code=doc.type_code[:4],
+        payable_amount=checks.amount(doc.payable),
+        referenced_key=references[0][1].lower()[:96] if len(references) == 1 else "",
+    )  # fmt: skip
     original = selectors.accepted(duplicate_key)
     if original is not None:
         return _duplicate(xml, batch, original, kind_fields)
@@ -289,11 +295,25 @@ def send_batch(
     return UploadResponse(zip_key=str(batch.zip_key))
 
 
+#: The type codes DIAN counts towards a test set (dian-webservice.md §3 step 4).
+TEST_SET_TYPES = {
+    DocumentKind.INVOICE: ("1", "01", "02", "03"),
+    DocumentKind.CREDIT_NOTE: ("7", "91"),
+    DocumentKind.DEBIT_NOTE: ("8", "92"),
+}
+
+
 def _count_test_set(test_set: TestSet) -> None:
     """DIAN's acceptance rule for a test set (dian-webservice.md §3 step 4)."""
     test_set = TestSet.objects.select_for_update().get(pk=test_set.pk)
     docs = ReceivedDocument.objects.filter(batch__test_set=test_set)
-    accepted = {kind: docs.filter(is_valid=True, kind=kind).count() for kind in DocumentKind.values}
+    accepted = {
+        # rows stored before type codes were kept ("") count by their kind
+        kind: docs.filter(
+            Q(type_code__in=codes) | Q(type_code=""), is_valid=True, kind=kind
+        ).count()
+        for kind, codes in TEST_SET_TYPES.items()
+    }
     rejected = docs.filter(is_valid=False).count()
     if (
         accepted[DocumentKind.INVOICE] >= test_set.invoices_required

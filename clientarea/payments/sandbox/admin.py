@@ -6,6 +6,7 @@ from clientarea.payments.sandbox.models import (
     SandboxDelivery,
     SandboxNotification,
     SandboxPayUOrder,
+    SandboxPayURefund,
     SandboxPayUTransaction,
     SandboxPayvalidaAttempt,
     SandboxPayvalidaOrder,
@@ -30,6 +31,18 @@ class SandboxPayUTransactionAdmin(admin.ModelAdmin):
         "created",
     )
     list_filter = ("state", "instrument")
+
+
+@admin.register(SandboxPayURefund)
+class SandboxPayURefundAdmin(admin.ModelAdmin):
+    """Refund requests; approve or decline them on the /sandbox/ dashboard (it notifies)."""
+
+    list_display = ("refund_id", "order", "kind", "value", "currency", "state", "created")
+    list_filter = ("state", "kind")
+    readonly_fields = (
+        "order", "parent", "refund_id", "kind", "value", "currency", "reason", "state",
+        "response_code", "created", "updated",
+    )  # fmt: skip
 
 
 @admin.register(SandboxPayvalidaOrder)

@@ -25,6 +25,7 @@ from clientarea.payments.sandbox.models import (
     NotificationStatus,
     SandboxDelivery,
     SandboxNotification,
+    SandboxPayURefund,
     SandboxPayUTransaction,
     SandboxPayvalidaOrder,
 )
@@ -42,6 +43,7 @@ def queue_notification(
     payload: dict[str, Any],
     payu_transaction: SandboxPayUTransaction | None = None,
     payvalida_order: SandboxPayvalidaOrder | None = None,
+    payu_refund: SandboxPayURefund | None = None,
 ) -> SandboxNotification:
     """Record a message to deliver and schedule its delivery after the current transaction commits."""
     notification = SandboxNotification.objects.create(
@@ -50,6 +52,7 @@ def queue_notification(
         payload=payload,
         payu_transaction=payu_transaction,
         payvalida_order=payvalida_order,
+        payu_refund=payu_refund,
     )
     notification_id = notification.pk
     transaction.on_commit(lambda: schedule_delivery(notification_id))

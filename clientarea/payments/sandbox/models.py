@@ -21,6 +21,7 @@ class PayUOrderState(models.TextChoices):
     APPROVED = "APPROVED", "Approved"
     DECLINED = "DECLINED", "Declined (buyer may try again)"
     EXPIRED = "EXPIRED", "Expired"
+    REFUNDED = "REFUNDED", "Refunded (whole amount)"
 
 
 class PayUTransactionState(models.TextChoices):
@@ -166,6 +167,55 @@ class SandboxPayUTransaction(models.Model):
         return f"************{self.card_last4}" if self.card_last4 else ""
 
 
+class PayURefundKind(models.TextChoices):
+    """``transaction.type`` of a refund request (refunds-api.html)."""
+
+    REFUND = "REFUND", "Refund (whole amount)"
+    PARTIAL_REFUND = "PARTIAL_REFUND", "Partial refund"
+
+
+class SandboxPayURefund(models.Model):
+    """A refund the merchant requested through the Payments API (``SUBMIT_TRANSACTION``).
+
+    PayU answers ``PENDING``/``PENDING_REVIEW`` and resolves it later (an agent approves or
+    declines it: the dashboard buttons); only then is the merchant notified.
+    """
+
+    order = models.ForeignKey(
+        SandboxPayUOrder, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("order")
+    )
+    parent = models.ForeignKey(
+        SandboxPayUTransaction,
+        on_delete=models.CASCADE,
+        related_name="refunds",
+        verbose_name=_("refunded transaction"),
+    )
+    refund_id = models.UUIDField(
+        _("transaction id"), unique=True, default=uuid.uuid4, editable=False
+    )
+    kind = models.CharField(_("type"), max_length=14, choices=PayURefundKind.choices)
+    value = models.DecimalField(_("amount"), max_digits=19, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    state = models.CharField(
+        _("state"),
+        max_length=8,
+        choices=PayUTransactionState.choices,
+        default=PayUTransactionState.PENDING,
+    )
+    response_code = models.CharField(_("response code"), max_length=64, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("simulated PayU refund")
+        verbose_name_plural = _("simulated PayU refunds")
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value} {self.currency} of order {self.order_id} ({self.state})"
+
+
 class PayvalidaState(models.TextChoices):
     """Payvalida order states (notification doc)."""
 
@@ -173,6 +223,7 @@ class PayvalidaState(models.TextChoices):
     APROBADA = "APROBADA", "Aprobada"
     VENCIDA = "VENCIDA", "Vencida"
     CANCELADA = "CANCELADA", "Cancelada (deleted by the merchant)"
+    ANULADA = "ANULADA", "Anulada (refunded)"
 
 
 class SandboxPayvalidaOrder(models.Model):
@@ -213,6 +264,12 @@ class SandboxPayvalidaOrder(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     recurrent_payments = models.PositiveIntegerField(default=0)
     notification_response = models.TextField(blank=True)
+    annulled_by = models.CharField(
+        _("annulled by"),
+        max_length=10,
+        blank=True,
+        help_text="ANULADA orders: who asked for the refund (merchant or customer).",
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -304,6 +361,13 @@ class SandboxNotification(models.Model):
     )
     payvalida_order = models.ForeignKey(
         SandboxPayvalidaOrder,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    payu_refund = models.ForeignKey(
+        SandboxPayURefund,
         on_delete=models.CASCADE,
         null=True,
         blank=True,

@@ -30,7 +30,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clientarea.payments.sandbox import delivery, instruments
+from clientarea.payments.sandbox import delivery, instruments, payu_refund_report
 from clientarea.payments.sandbox import payu_protocol as proto
 from clientarea.payments.sandbox.models import (
     Gateway,
@@ -814,7 +814,9 @@ def order_json(order: SandboxPayUOrder) -> dict[str, Any]:
             "emailAddress": order.buyer_email,
             "contactPhone": order.telephone or None,
         },
-        "transactions": [_transaction_json(tx) for tx in order.transactions.all()],
+        "transactions": payu_refund_report.transactions_with_refunds(
+            order, [_transaction_json(tx) for tx in order.transactions.all()]
+        ),
         "additionalValues": _order_values(order),
     }
 
@@ -848,7 +850,7 @@ def queries_api(request: Any) -> dict[str, Any]:
     given_details = request.get("details")
     details: dict[str, Any] = given_details if isinstance(given_details, dict) else {}
     orders = SandboxPayUOrder.objects.filter(merchant_id=creds.merchant_id).prefetch_related(
-        "transactions"
+        "transactions", "refunds__parent"
     )
     if command == "PING":
         return {"code": "SUCCESS", "error": None, "transactionResponse": None}
@@ -874,7 +876,12 @@ def queries_api(request: Any) -> dict[str, Any]:
             if tx_id
             else None
         )
-        return _success(_transaction_response(tx) if tx else None)
+        if tx is not None:
+            return _success(_transaction_response(tx))
+        refund = (
+            payu_refund_report.transaction_response_of(creds.merchant_id, tx_id) if tx_id else None
+        )
+        return _success(refund)
     return _api_error(f"Invalid command {command!r}")
 
 

@@ -31,6 +31,12 @@ urlpatterns = [
     path("payu/cash-point/", views_payu.cash_point, name="payu_cash_point"),
     path("payu/result/<uuid:transaction_id>/", views_payu.result, name="payu_result"),
     path("payu/reports-api/4.0/service.cgi", views_payu.queries, name="payu_queries"),
+    path("payu/payments-api/4.0/service.cgi", views_payu.payments_api, name="payu_payments_api"),
+    path(
+        "payu/refunds/<uuid:refund_id>/resolve/",
+        views_payu.resolve_refund,
+        name="payu_refund_resolve",
+    ),
     # Payvalida
     path("payvalida/api/v3/porders", views_payvalida.api_register, name="payvalida_register"),
     path("payvalida/api/v3/porders/<str:order>", views_payvalida.api_order, name="payvalida_order"),
@@ -47,5 +53,10 @@ urlpatterns = [
         "payvalida/orders/<int:pk>/expire/",
         views_payvalida.expire_order_now,
         name="payvalida_order_expire",
+    ),
+    path(
+        "payvalida/orders/<int:pk>/annul/",
+        views_payvalida.annul_order_now,
+        name="payvalida_order_annul",
     ),
 ]

@@ -19,6 +19,7 @@ from clientarea.payments.sandbox.expiry import expire_vouchers
 from clientarea.payments.sandbox.models import (
     SandboxNotification,
     SandboxPayUOrder,
+    SandboxPayURefund,
     SandboxPayUTransaction,
     SandboxPayvalidaOrder,
 )
@@ -66,7 +67,13 @@ def index(request: HttpRequest) -> HttpResponse:
         Prefetch(
             "transactions",
             queryset=SandboxPayUTransaction.objects.prefetch_related(_notifications()),
-        )
+        ),
+        Prefetch(
+            "refunds",
+            queryset=SandboxPayURefund.objects.select_related("parent").prefetch_related(
+                _notifications()
+            ),
+        ),
     )[:RECENT]
     payvalida_orders = SandboxPayvalidaOrder.objects.prefetch_related("attempts", _notifications())[
         :RECENT

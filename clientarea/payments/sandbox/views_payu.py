@@ -1,5 +1,5 @@
 """PayU WebCheckout simulator pages: the form target, the hosted checkout, the PSE bank,
-the cash voucher and cash point, and the Queries API."""
+the cash voucher and cash point, the Queries API and the Payments API's refunds."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientarea.payments.sandbox import payu_protocol as proto
-from clientarea.payments.sandbox import payu_sim
+from clientarea.payments.sandbox import payu_refunds, payu_sim
 from clientarea.payments.sandbox.forms import (
     BankDecisionForm,
     CardForm,
@@ -29,6 +29,7 @@ from clientarea.payments.sandbox.models import (
     PayUOrderState,
     PayUTransactionState,
     SandboxPayUOrder,
+    SandboxPayURefund,
     SandboxPayUTransaction,
 )
 from clientarea.payments.sandbox.views import json_answer, see_other
@@ -327,3 +328,38 @@ def queries(request: HttpRequest) -> HttpResponse:
             {"code": "ERROR", "error": "Invalid request format: JSON expected", "result": None}
         )
     return json_answer(payu_sim.queries_api(payload))
+
+
+# --- Payments API: refunds ------------------------------------------------------------------------------
+
+
+@csrf_exempt  # server-to-server JSON API
+@require_POST
+def payments_api(request: HttpRequest) -> HttpResponse:
+    """``POST /sandbox/payu/payments-api/4.0/service.cgi`` (refunds-api.html): PING and refunds."""
+    try:
+        payload = json.loads(request.body.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError):
+        return json_answer(
+            {
+                "code": "ERROR",
+                "error": "Invalid request format: JSON expected",
+                "transactionResponse": None,
+            }
+        )
+    return json_answer(payu_refunds.payments_api(payload))
+
+
+@staff_member_required
+@require_POST
+def resolve_refund(request: HttpRequest, refund_id: Any) -> HttpResponse:
+    """Dashboard: PayU's review of a refund request (approve or decline; then the confirmation)."""
+    refund = get_object_or_404(SandboxPayURefund, refund_id=refund_id)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        payu_refunds.resolve_refund(refund, approve=approve)
+    except payu_refunds.RefundAlreadyResolved as exc:
+        messages.error(request, f"The refund was already resolved ({exc}).")
+    else:
+        messages.success(request, f"Refund {'approved' if approve else 'declined'}.")
+    return see_other(reverse("sandbox:index"))

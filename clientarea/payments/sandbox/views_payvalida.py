@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientarea.payments.sandbox import payvalida_protocol as proto
-from clientarea.payments.sandbox import payvalida_sim
+from clientarea.payments.sandbox import payvalida_refunds, payvalida_sim
 from clientarea.payments.sandbox.forms import (
     BankDecisionForm,
     CardForm,
@@ -318,4 +318,19 @@ def expire_order_now(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(SandboxPayvalidaOrder, pk=pk)
     if payvalida_sim.expire_order(order):
         messages.success(request, f"Payvalida order {order.order} expired.")
+    return see_other(reverse("sandbox:index"))
+
+
+@staff_member_required  # a dashboard action (Payvalida's back office)
+@require_POST
+def annul_order_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Dashboard: refund an approved order (ANULADA), asked by the merchant or claimed by the customer."""
+    order = get_object_or_404(SandboxPayvalidaOrder, pk=pk)
+    requested_by = request.POST.get("requested_by", "")
+    try:
+        payvalida_refunds.annul_order(order, requested_by=requested_by)
+    except (payvalida_refunds.NotRefundable, ValueError):
+        messages.error(request, f"Payvalida order {order.order} cannot be annulled.")
+    else:
+        messages.success(request, f"Payvalida order {order.order} annulled ({requested_by}).")
     return see_other(reverse("sandbox:index"))

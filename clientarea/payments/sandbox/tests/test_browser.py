@@ -130,3 +130,58 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     page.wait_for_url(re.compile(r"/healthz\?back=payvalida&order=BR0001"))
     assert SandboxPayvalidaOrder.objects.get().state == "APROBADA"
     assert fake_http.json()["status"] == "approved"
+
+
+def test_payu_refund_reviewed_on_the_dashboard_in_a_browser(page, live_site, fake_http):
+    """A refund asked through the Payments API is approved by staff on /sandbox/ and notified."""
+    from django.conf import settings
+    from django.test import Client
+
+    from clientarea.payments.sandbox import payu_sim
+    from clientarea.test import make_staff
+
+    order = payu_sim.accept_form(payu_form(confirmationUrl=f"{live_site.url}/confirm/"))
+    tx = payu_sim.pay_with_card(order, holder="Alice Gomez", number="4097440000000004")
+    body = {
+        "language": "es",
+        "command": "SUBMIT_TRANSACTION",
+        "merchant": {"apiLogin": "pRRXKOl8ikMmt9u", "apiKey": "4Vj8eK4rloUd272L48hsrarnUA"},
+        "transaction": {
+            "order": {"id": order.payu_order_id},
+            "type": "REFUND",
+            "reason": "Servicio cancelado",
+            "parentTransactionId": str(tx.transaction_id),
+        },
+        "test": True,
+    }
+    request = urllib.request.Request(
+        f"{live_site.url}/sandbox/payu/payments-api/4.0/service.cgi",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        refund_id = json.loads(answer.read())["transactionResponse"]["transactionId"]
+    staff = Client()
+    staff.force_login(make_staff())
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": staff.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_site.url,
+            }
+        ]
+    )
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(f"{live_site.url}/sandbox/")
+    refund = page.locator(f'[data-payu-refund="{refund_id}"]')
+    assert "Pending" in refund.inner_text()
+    calls = len(fake_http.calls)
+    refund.get_by_role("button", name="Approve refund").click()
+    page.wait_for_load_state()
+    refund = page.locator(f'[data-payu-refund="{refund_id}"]')
+    assert "Approved" in refund.inner_text()
+    assert len(fake_http.calls) == calls + 1
+    assert fake_http.form()["transaction_type"] == "REFUND"
+    order.refresh_from_db()
+    assert order.state == "REFUNDED"
