@@ -89,6 +89,7 @@ from django.utils.translation import gettext_lazy
 
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
+from clientarea.billing import cancellations
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import LineDescriptions, customer_language
 from clientarea.billing.models import (
@@ -106,6 +107,8 @@ from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import BOGOTA, local_now, local_today
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import (
+    CancellationRequest,
+    CancellationStatus,
     Service,
     ServiceEvent,
     ServiceEventKind,
@@ -135,6 +138,7 @@ COUNT_LABELS = {
     "services_terminated": gettext_lazy("Services terminated"),
     "orders_cancelled_overdue": gettext_lazy("Orders cancelled (services terminated)"),
     "orders_cancelled_unpaid": gettext_lazy("Unpaid new-service orders cancelled"),
+    "cancellations_done": gettext_lazy("Services ended at the customer's request"),
     "emails_queued": gettext_lazy("Emails queued"),
     "errors": gettext_lazy("Errors"),
 }
@@ -197,6 +201,9 @@ def due_services(rules: Rules) -> QuerySet[Service]:
     billed = OrderItem.objects.filter(
         service=OuterRef("pk"), period_start=OuterRef("next_due_date"), period_key__isnull=False
     )
+    cancelling = CancellationRequest.objects.filter(
+        service=OuterRef("pk"), status=CancellationStatus.PENDING
+    )
     return (
         Service.objects.filter(
             Q(status=ServiceStatus.ACTIVE)
@@ -205,6 +212,7 @@ def due_services(rules: Rules) -> QuerySet[Service]:
         .filter(next_due_date__lte=rules.days(rules.renewal_days_before))
         .exclude(cycle=BillingCycle.ONE_TIME)
         .exclude(Exists(billed))
+        .exclude(Exists(cancelling))
     )
 
 
@@ -398,6 +406,11 @@ def _run(
             actionable_orders(rules).count() + candidate_customers(rules).count() if progress else 0
         )
         done = 0
+        # 0. Services whose cancellation (asked by the customer) takes effect today end now.
+        if not dry_run:
+            run.counts["cancellations_done"] += cancellations.complete_due_cancellations(
+                today=rules.run_date
+            )
         # 1. Dunning, order by order: cancellations, terminations, suspensions, reminders. Before any
         #    renewal, so that a period freed by a cancelled order is seen by the renewals below.
         for orders in order_batches(rules, batch_size):
@@ -510,6 +523,8 @@ def _renew_batch(run: _Run, ids: list[int]) -> None:
         )
         if is_renewable(s, run.rules)
     ]
+    leaving = cancellations.pending_cancellation_service_ids(customer_ids=ids)
+    renewable = [s for s in renewable if s.pk not in leaving]
     keys = [period_key(s) for s in renewable]
     billed = set(
         OrderItem.objects.filter(period_key__in=keys)

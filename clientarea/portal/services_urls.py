@@ -10,4 +10,6 @@ urlpatterns = [
     path("", views.service_list, name="list"),
     path("new/", views.order_service, name="new"),
     path("<int:pk>/", views.service_detail, name="detail"),
+    path("<int:pk>/cancel/", views.request_cancellation, name="cancel"),
+    path("<int:pk>/cancel/withdraw/", views.withdraw_cancellation, name="withdraw_cancellation"),
 ]

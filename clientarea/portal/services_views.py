@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientarea.accounts.selectors import customer_for_user
+from clientarea.billing import cancellations
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
 from clientarea.catalog import selectors as catalog_selectors
+from clientarea.lib.http import client_ip
 from clientarea.subscriptions import selectors
-from clientarea.subscriptions.forms import OrderServiceForm
+from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
+from clientarea.subscriptions.models import CancellationStatus
 
 
 @login_required
@@ -44,8 +47,78 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history": history,
             "orders": billing_selectors.orders_billing_service(service),
             "product_name": service.product.display_name(translation.get_language()),
+            "cancellation": selectors.pending_cancellation(service),
+            "can_cancel": service.status in cancellations.CANCELLABLE,
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask to end a service now or at the end of its paid period."""
+    customer = customer_for_user(request.user)
+    service = selectors.service_for_customer(customer, pk)
+    pending = selectors.pending_cancellation(service)
+    if pending is not None or service.status not in cancellations.CANCELLABLE:
+        return redirect("subscriptions:detail", pk=service.pk)
+    form = CancellationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = cancellations.request_cancellation(
+                service=service,
+                when=form.cleaned_data["when"],
+                reason=form.cleaned_data["reason"],
+                comment=form.cleaned_data["comment"],
+                actor=request.user,  # type: ignore[arg-type]
+                ip=client_ip(request),
+            )
+        except cancellations.CancellationError as exc:
+            messages.error(request, str(exc))
+        else:
+            if done.status == CancellationStatus.DONE:
+                messages.success(request, _("The service was cancelled."))
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Your request is recorded: the service ends on %(date)s. You can withdraw it until then."
+                    )
+                    % {"date": formats.date_format(done.effective_date, "j F Y")},
+                )
+            return redirect("subscriptions:detail", pk=service.pk)
+    return render(
+        request,
+        "subscriptions/cancel.html",
+        {
+            "service": service,
+            "form": form,
+            "product_name": service.product.display_name(translation.get_language()),
+        },
+    )
+
+
+@login_required
+@require_POST
+def withdraw_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = customer_for_user(request.user)
+    service = selectors.service_for_customer(customer, pk)
+    pending = selectors.pending_cancellation(service)
+    if pending is None:
+        raise Http404
+    try:
+        cancellations.withdraw_cancellation(
+            request=pending,
+            actor=request.user,  # type: ignore[arg-type]
+            ip=client_ip(request),
+        )
+    except cancellations.CancellationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Your cancellation request was withdrawn. The service renews as usual.")
+        )
+    return redirect("subscriptions:detail", pk=service.pk)
 
 
 @login_required

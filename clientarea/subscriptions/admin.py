@@ -9,6 +9,7 @@ from django.utils.translation import ngettext_lazy
 
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import (
+    CancellationRequest,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
@@ -184,4 +185,45 @@ class ProvisioningDeliveryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CancellationRequest)
+class CancellationRequestAdmin(admin.ModelAdmin):
+    """The queue of customers' cancellation requests (read-only: customers make and withdraw them;
+    the billing run ends the service on the effective date)."""
+
+    list_display = [
+        "service",
+        "customer",
+        "when",
+        "reason",
+        "effective_date",
+        "status",
+        "created_at",
+    ]
+    list_filter = ["status", "reason", "when"]
+    list_select_related = ["service__customer", "service__product"]
+    search_fields = ["service__label", "service__customer__user__email"]
+    date_hierarchy = "effective_date"
+    readonly_fields = [
+        "service",
+        "when",
+        "reason",
+        "comment",
+        "status",
+        "effective_date",
+        "requested_by",
+        "created_at",
+        "closed_at",
+    ]
+
+    @admin.display(description=_("Customer"), ordering="service__customer__user__email")
+    def customer(self, obj):
+        return obj.service.customer
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.catalog.models import BillingCycle, ProductKind
 from clientarea.catalog.selectors import OfferGroup
+from clientarea.subscriptions.models import CancellationReason, CancellationWhen
 
 # Kinds whose service is tied to a name: the label is required and must look like a hostname.
 LABEL_REQUIRED_KINDS = (ProductKind.DOMAIN, ProductKind.HOSTING, ProductKind.SSL)
@@ -101,3 +102,27 @@ class OrderServiceForm(forms.Form):
         else:
             data["label"] = label
         return data
+
+
+class CancellationForm(forms.Form):
+    """The customer's cancellation request: when, why, and an optional comment."""
+
+    when = forms.ChoiceField(
+        label=_("When should the service end?"),
+        choices=CancellationWhen.choices,
+        initial=CancellationWhen.END_OF_PERIOD,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.ChoiceField(
+        label=_("Why are you cancelling?"),
+        choices=[("", _("Choose a reason")), *CancellationReason.choices],
+    )
+    comment = forms.CharField(
+        label=_("Anything you want to tell us (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that the service and its data end on that date."),
+    )

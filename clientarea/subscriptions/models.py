@@ -155,3 +155,74 @@ class ProvisioningDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.provisioner}"
+
+
+class CancellationWhen(models.TextChoices):
+    END_OF_PERIOD = "end_of_period", _("At the end of the paid period")
+    IMMEDIATE = "immediate", _("Now")
+
+
+class CancellationReason(models.TextChoices):
+    NO_LONGER_NEEDED = "not_needed", _("I no longer need it")
+    TOO_EXPENSIVE = "too_expensive", _("It is too expensive")
+    MOVING = "moving", _("I am moving to another provider")
+    TECHNICAL = "technical", _("Technical problems")
+    FEATURES = "features", _("It lacks something I need")
+    OTHER = "other", _("Other")
+
+
+class CancellationStatus(models.TextChoices):
+    PENDING = "pending", _("Requested")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    DONE = "done", _("Done")
+
+
+class CancellationRequest(models.Model):
+    """A customer's request to end a service, now or when its paid period ends.
+
+    While it is pending the service gets no renewal orders; the customer can withdraw it until it
+    takes effect; the daily billing run terminates the service on ``effective_date``.
+    """
+
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        related_name="cancellation_requests",
+        verbose_name=_("service"),
+    )
+    when = models.CharField(_("when"), max_length=16, choices=CancellationWhen.choices)
+    reason = models.CharField(_("reason"), max_length=16, choices=CancellationReason.choices)
+    comment = models.TextField(_("comment"), blank=True, max_length=1000)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=CancellationStatus.choices,
+        default=CancellationStatus.PENDING,
+    )
+    effective_date = models.DateField(_("takes effect on"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("cancellation request")
+        verbose_name_plural = _("cancellation requests")
+        ordering = ["effective_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=models.Q(status="pending"),
+                name="one_pending_cancellation_per_service",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "effective_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.service} → {self.effective_date}"

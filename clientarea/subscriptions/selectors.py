@@ -6,7 +6,13 @@ from django.db.models import Case, Count, IntegerField, Min, Prefetch, Q, QueryS
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus
+from clientarea.subscriptions.models import (
+    CancellationRequest,
+    CancellationStatus,
+    Service,
+    ServiceEvent,
+    ServiceStatus,
+)
 
 # Live services first (those that bill), then the ones that ended.
 _STATUS_RANK = Case(
@@ -73,3 +79,10 @@ def event_reason(reason: str) -> str:
         "imported": _("moved from our previous system"),
     }
     return words.get(reason, reason)
+
+
+def pending_cancellation(service: Service) -> CancellationRequest | None:
+    """The service's pending cancellation request, if the customer asked for one."""
+    return CancellationRequest.objects.filter(
+        service=service, status=CancellationStatus.PENDING
+    ).first()

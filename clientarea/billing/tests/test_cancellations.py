@@ -1,0 +1,191 @@
+"""Cancellation requests: at the end of the period or now, withdrawn, completed by the billing run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from clientarea.accounts.models import AuditEvent
+from clientarea.billing import cancellations
+from clientarea.billing.automation import run_billing
+from clientarea.billing.models import Order, OrderState
+from clientarea.billing.tests import make_active_service, make_product, make_renewal_order
+from clientarea.lib.dates import local_today
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.subscriptions.models import (
+    CancellationReason,
+    CancellationRequest,
+    CancellationStatus,
+    CancellationWhen,
+    ServiceStatus,
+)
+from clientarea.test import make_customer, make_provider
+
+pytestmark = pytest.mark.django_db
+
+TODAY = local_today()
+
+
+@pytest.fixture
+def ana():
+    make_provider()
+    return make_customer("ana@example.com")
+
+
+def _service(customer, code="hosting-pyme", label="ana.co"):
+    # Started 20 days ago, monthly: due in about 10 days, inside the 15-day renewal window.
+    return make_active_service(
+        customer, make_product(code), label=label, start=TODAY - dt.timedelta(days=20)
+    )
+
+
+def _request(service, when=CancellationWhen.END_OF_PERIOD):
+    return cancellations.request_cancellation(
+        service=service,
+        when=when,
+        reason=CancellationReason.TOO_EXPENSIVE,
+        comment="  Found a cheaper plan  ",
+        actor=service.customer.user,
+    )
+
+
+def test_end_of_period_stops_renewals_and_cancels_the_pending_renewal(ana):
+    service = _service(ana)
+    renewal = make_renewal_order(service, issue_date=TODAY)
+    request = _request(service)
+    assert request.status == CancellationStatus.PENDING
+    assert request.effective_date == service.next_due_date
+    assert request.comment == "Found a cheaper plan"
+    renewal.refresh_from_db()
+    assert renewal.state == OrderState.CANCELLED
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE  # it keeps working until the period ends
+    run_billing(run_date=TODAY)
+    assert not Order.objects.filter(state=OrderState.PENDING, items__service=service).exists()
+    assert OutgoingEmail.objects.filter(template="cancellation_requested").count() == 1
+    assert AuditEvent.objects.filter(action="service.cancellation_requested").exists()
+
+
+def test_withdrawing_lets_the_next_run_bill_the_service_again(ana):
+    service = _service(ana)
+    request = _request(service)
+    cancellations.withdraw_cancellation(request=request, actor=ana.user)
+    request.refresh_from_db()
+    assert request.status == CancellationStatus.WITHDRAWN
+    run_billing(run_date=TODAY)
+    assert Order.objects.filter(state=OrderState.PENDING, items__service=service).count() == 1
+    assert OutgoingEmail.objects.filter(template="cancellation_withdrawn").count() == 1
+    with pytest.raises(cancellations.CancellationError):
+        cancellations.withdraw_cancellation(request=request, actor=ana.user)
+
+
+def test_the_billing_run_ends_the_service_on_the_effective_date(ana):
+    service = _service(ana)
+    request = _request(service)
+    run = run_billing(run_date=request.effective_date)
+    service.refresh_from_db()
+    request.refresh_from_db()
+    assert service.status == ServiceStatus.TERMINATED
+    assert request.status == CancellationStatus.DONE
+    assert run.counts["cancellations_done"] == 1
+    assert OutgoingEmail.objects.filter(template="cancellation_done").count() == 1
+
+
+def test_now_ends_the_service_at_once(ana):
+    service = _service(ana)
+    request = _request(service, when=CancellationWhen.IMMEDIATE)
+    service.refresh_from_db()
+    assert request.status == CancellationStatus.DONE
+    assert request.effective_date == TODAY
+    assert service.status == ServiceStatus.TERMINATED
+
+
+def test_an_order_that_also_bills_other_services_is_issued_again_without_it(ana):
+    leaving = _service(ana, "hosting-pyme", "leaving.co")
+    staying = _service(ana, "vps-basic", "staying.co")
+    from clientarea.billing import services as billing
+
+    lines = [
+        billing.LineSpec(
+            kind="renewal",
+            description=str(s),
+            unit_price=s.price,
+            service=s,
+            period_start=s.next_due_date,
+        )
+        for s in (leaving, staying)
+    ]
+    both = billing.create_order(customer=ana, lines=lines, notify=False)
+    _request(leaving)
+    both.refresh_from_db()
+    assert both.state == OrderState.CANCELLED
+    reissued = Order.objects.get(state=OrderState.PENDING, customer=ana)
+    assert [item.service_id for item in reissued.items.all()] == [staying.pk]
+    assert reissued.due_date == both.due_date
+    assert reissued.total == staying.price + reissued.items.get().tax_amount
+
+
+def test_a_service_cannot_be_cancelled_twice_or_after_it_ended(ana):
+    service = _service(ana)
+    _request(service)
+    with pytest.raises(cancellations.CancellationError):
+        _request(service)
+    assert CancellationRequest.objects.count() == 1
+    other = _service(ana, "vps-basic", "other.co")
+    _request(other, when=CancellationWhen.IMMEDIATE)
+    with pytest.raises(cancellations.CancellationError):
+        _request(other)
+
+
+def test_withdrawing_on_the_effective_day_is_refused(ana):
+    service = _service(ana)
+    request = _request(service)
+    CancellationRequest.objects.filter(pk=request.pk).update(effective_date=TODAY)
+    with pytest.raises(cancellations.CancellationError):
+        cancellations.withdraw_cancellation(request=request, actor=ana.user)
+
+
+# --- The pages -------------------------------------------------------------------------------
+
+
+def test_the_customer_requests_and_withdraws_from_the_service_page(client, ana):
+    service = _service(ana)
+    client.force_login(ana.user)
+    detail = reverse("subscriptions:detail", args=[service.pk])
+    assert 'id="request-cancellation"' in client.get(detail).content.decode()
+    url = reverse("subscriptions:cancel", args=[service.pk])
+    missing = client.post(url, {"when": "end_of_period"})
+    assert missing.status_code == 200 and missing.context["form"].errors.keys() == {
+        "reason",
+        "confirm",
+    }
+    done = client.post(
+        url, {"when": "end_of_period", "reason": "moving", "comment": "", "confirm": "on"}
+    )
+    assert done.status_code == 302
+    page = client.get(detail).content.decode()
+    assert 'id="cancellation-pending"' in page and 'id="request-cancellation"' not in page
+    client.post(reverse("subscriptions:withdraw_cancellation", args=[service.pk]))
+    assert CancellationRequest.objects.get().status == CancellationStatus.WITHDRAWN
+
+
+def test_another_customers_service_is_not_found(client, ana):
+    service = _service(ana)
+    bob = make_customer("bob@example.com", document_number="99887766")
+    client.force_login(bob.user)
+    url = reverse("subscriptions:cancel", args=[service.pk])
+    assert client.get(url).status_code == 404
+    assert (
+        client.post(url, {"when": "immediate", "reason": "moving", "confirm": "on"}).status_code
+        == 404
+    )
+    assert not CancellationRequest.objects.exists()
+
+
+def test_staff_see_the_queue(admin_client, ana):
+    _request(_service(ana))
+    page = admin_client.get("/admin/subscriptions/cancellationrequest/?status=pending")
+    assert page.status_code == 200
+    assert "ana.co" in page.content.decode()
