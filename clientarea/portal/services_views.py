@@ -84,7 +84,7 @@ def request_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
                     _(
                         "Your request is recorded: the service ends on %(date)s. You can withdraw it until then."
                     )
-                    % {"date": formats.date_format(done.effective_date, "j F Y")},
+                    % {"date": formats.date_format(done.effective_date, "DATE_FORMAT")},
                 )
             return redirect("subscriptions:detail", pk=service.pk)
     return render(
