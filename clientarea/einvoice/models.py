@@ -304,9 +304,7 @@ class Invoice(models.Model):
 
     @property
     def concept_label(self) -> str:
-        choices = (
-            CreditNoteConcept if self.kind == DocumentKind.CREDIT_NOTE else DebitNoteConcept
-        )
+        choices = CreditNoteConcept if self.kind == DocumentKind.CREDIT_NOTE else DebitNoteConcept
         return str(dict(choices.choices).get(self.concept, self.concept))
 
     @property
@@ -383,3 +381,13 @@ class TransmissionExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.http_status or '-'}"
+
+
+class Note(Invoice):
+    """Credit and debit notes in the back office (the same rows as invoices, another list)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("credit or debit note")
+        verbose_name_plural = _("credit and debit notes")
+        ordering = ["-issued_at", "-id"]

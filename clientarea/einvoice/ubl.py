@@ -121,7 +121,6 @@ def _dian_extensions(parent: etree._Element, doc: InvoiceDocument) -> etree._Ele
 
     ``sts:QRCode`` is left empty here and set once the CUFE is known.
     """
-    res = doc.resolution
     ext = _el(parent, STS, "DianExtensions")
     if not doc.is_note:  # DIAN authorizes invoice numbering only; notes have no InvoiceControl
         _invoice_control(ext, doc)

@@ -158,7 +158,9 @@ def validate_invoice(
     root = _parse(xml)
     schema = _DOCUMENT_SCHEMAS.get(root.tag)
     if schema is None:
-        raise NotAnInvoice(f"root element is {root.tag}, not a UBL Invoice, CreditNote or DebitNote")
+        raise NotAnInvoice(
+            f"root element is {root.tag}, not a UBL Invoice, CreditNote or DebitNote"
+        )
     target = _without_empty_signature_slot(root) if allow_unsigned else root
     errors = [_format(e) for e in schema.errors(etree.ElementTree(target))]
     errors += dian_extension_errors(root)

@@ -25,7 +25,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,7 +38,7 @@ from clientarea.einvoice.models import (
     InvoiceStatus,
     NoteNumbering,
 )
-from clientarea.lib.money import ZERO, quantize
+from clientarea.einvoice.selectors import invoice_balance
 
 logger = logging.getLogger(__name__)
 
@@ -50,21 +49,6 @@ DEFAULT_PREFIXES = {DocumentKind.CREDIT_NOTE: "NC", DocumentKind.DEBIT_NOTE: "ND
 
 class NoteRefused(Exception):
     """The note cannot be issued; the message says why, for a person."""
-
-
-def invoice_balance(invoice: Invoice) -> Decimal:
-    """What is left of an invoice: its value (IVA included, before the payment rounding) plus its
-    debit notes, minus its credit notes, whatever their DIAN state (a rejected note keeps its
-    number and is sent again once fixed)."""
-    doc = builder.document_from_json(invoice.document)
-    sums = dict(
-        invoice.notes.values_list("kind").annotate(total=Sum("total")).values_list("kind", "total")
-    )
-    return quantize(
-        doc.tax_inclusive_amount
-        + (sums.get(DocumentKind.DEBIT_NOTE) or ZERO)
-        - (sums.get(DocumentKind.CREDIT_NOTE) or ZERO)
-    )
 
 
 def _next_number(kind: str) -> tuple[NoteNumbering, int]:
