@@ -427,7 +427,9 @@ class NoteAdmin(InvoiceAdmin):
     )
     readonly_fields = fields
 
-    corrects = admin.display(description=_("invoice corrected"))(note_reference)
+    @admin.display(description=_("invoice corrected"))
+    def corrects(self, obj):
+        return note_reference(obj)
 
     def get_queryset(self, request):
         return (

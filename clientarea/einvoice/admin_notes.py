@@ -93,7 +93,11 @@ class InvoiceNotesMixin:
                 )
                 return HttpResponseRedirect(self.change_url(invoice))
         credit = kind == DocumentKind.CREDIT_NOTE
-        title = gettext("Issue credit note on %(n)s") if credit else gettext("Issue debit note on %(n)s")
+        title = (
+            gettext("Issue credit note on %(n)s")
+            if credit
+            else gettext("Issue debit note on %(n)s")
+        )
         return self.render_action_form(
             request,
             title=title % {"n": invoice.full_number or invoice.pk},
@@ -132,13 +136,17 @@ class InvoiceNotesMixin:
                         "Invoice %(old)s was cancelled with a credit note; the order's new invoice "
                         "is %(new)s."
                     )
-                    % {"old": invoice.full_number, "new": new.full_number or new.get_status_display()},
+                    % {
+                        "old": invoice.full_number,
+                        "new": new.full_number or new.get_status_display(),
+                    },
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(self.change_url(new))
         return self.render_action_form(
             request,
-            title=gettext("Invoice %(n)s again with corrected buyer data") % {"n": invoice.full_number},
+            title=gettext("Invoice %(n)s again with corrected buyer data")
+            % {"n": invoice.full_number},
             objects=[invoice],
             form=form,
             submit=gettext("Cancel it and invoice again"),
