@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from clientarea.einvoice.documents import Line
-from clientarea.lib.money import ZERO, quantize
+from clientarea.lib.money import ZERO, format_cop, quantize
 
 
 class BadNoteLines(ValueError):
@@ -59,7 +59,7 @@ def by_line(
         if at_most_the_line and amount > lines[number - 1].line_extension:
             raise BadNoteLines(
                 _("Line %(n)s: at most %(value)s before IVA can be credited.")
-                % {"n": number, "value": lines[number - 1].line_extension}
+                % {"n": number, "value": format_cop(lines[number - 1].line_extension, decimals=True)}
             )
         result.append(_line(lines[number - 1], amount))
     if not result:

@@ -39,6 +39,7 @@ from clientarea.einvoice.models import (
     NoteNumbering,
 )
 from clientarea.einvoice.selectors import invoice_balance
+from clientarea.lib.money import format_cop
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,11 @@ def _issue_note(
                         "A credit note of %(total)s exceeds what is left of invoice %(number)s "
                         "(%(left)s, IVA included)."
                     )
-                    % {"total": total, "number": invoice.full_number, "left": left}
+                    % {
+                        "total": format_cop(total, decimals=True),
+                        "number": invoice.full_number,
+                        "left": format_cop(left, decimals=True),
+                    }
                 )
         numbering, number = _next_number(kind)
         issued_at = timezone.now()
