@@ -17,10 +17,10 @@ from clientarea.test import ACCESS_CODE, make_customer, make_provider, make_staf
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(page, email: str) -> None:
+def log_in(page, email: str, submit: str) -> None:
     page.fill("#id_username", email)
     page.fill("#id_password", ACCESS_CODE)
-    page.click("form [type=submit]")
+    page.click(submit)
 
 
 def test_staff_issue_a_partial_credit_note_and_the_customer_downloads_its_pdf(
@@ -41,7 +41,7 @@ def test_staff_issue_a_partial_credit_note_and_the_customer_downloads_its_pdf(
 
     # Staff: the invoice page → "Issue credit note" → 100 000 before IVA on line 1.
     page.goto(f"{live_site.url}/admin/einvoice/invoice/{invoice.pk}/change/")
-    log_in(page, "carol@conexcol.example")
+    log_in(page, "carol@conexcol.example", "#login-form [type=submit]")
     page.wait_for_url(f"**/admin/einvoice/invoice/{invoice.pk}/change/")
     page.click("#invoice-credit-note")
     page.wait_for_url("**/credit-note/")
@@ -65,7 +65,7 @@ def test_staff_issue_a_partial_credit_note_and_the_customer_downloads_its_pdf(
     customer = browser.new_context(locale="es-CO", viewport={"width": 390, "height": 844})
     phone = customer.new_page()
     phone.goto(live_site.url + "/clientarea/login/")
-    log_in(phone, "laura@example.com")
+    log_in(phone, "laura@example.com", "main button[type=submit]")
     phone.wait_for_url(live_site.url + "/clientarea/")
     phone.goto(live_site.url + "/clientarea/invoices/")
     notes = phone.locator("tr.invoice-notes table")
