@@ -28,7 +28,6 @@ from clientarea.einvoice.models import (
 )
 from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
-from clientarea.lib.admin import ObjectActionsAdminMixin
 
 
 class WarningsMixin(admin.ModelAdmin):
@@ -175,7 +174,7 @@ class NoteNumberingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(InvoiceNotesMixin, ObjectActionsAdminMixin, WarningsMixin, admin.ModelAdmin):
+class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "order",
@@ -401,8 +400,7 @@ class NoteAdmin(InvoiceAdmin):
     search_fields = ["full_number", "cufe", "reference__full_number", "customer__user__email"]
     list_select_related = ["reference", "customer__user"]
     actions = ["resend_to_dian", "resend_email"]
-    change_form_template = None
-    fields = (
+    note_fields = (
         "full_number",
         "kind",
         "corrects",
@@ -425,7 +423,12 @@ class NoteAdmin(InvoiceAdmin):
         "lease_until",
         "downloads",
     )
-    readonly_fields = fields
+
+    def get_fields(self, request, obj=None):
+        return self.note_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.note_fields
 
     @admin.display(description=_("invoice corrected"))
     def corrects(self, obj):

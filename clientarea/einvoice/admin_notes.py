@@ -18,11 +18,12 @@ from django.utils.translation import gettext_lazy as _
 from clientarea.einvoice import builder, selectors, services
 from clientarea.einvoice.forms import NoteForm, ReissueForm
 from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.lib.admin import ObjectActionsAdminMixin
 from clientarea.lib.money import format_cop
 
 
-class InvoiceNotesMixin:
-    """Mixed into the invoice admin (before ``ObjectActionsAdminMixin``)."""
+class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
+    """Mixed into the invoice admin (before ``admin.ModelAdmin``)."""
 
     object_actions = [
         ("credit-note", "credit_note_view"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -40,11 +41,14 @@ class NoteForm(forms.Form):
         self.kind = kind
         self.line_count = len(lines)
         concepts = CreditNoteConcept if kind == DocumentKind.CREDIT_NOTE else DebitNoteConcept
-        self.fields["concept"].choices = [("", "---------"), *concepts.choices]
+        cast(forms.ChoiceField, self.fields["concept"]).choices = [
+            ("", "---------"),
+            *concepts.choices,
+        ]
         scopes = [(BY_AMOUNT, _("An amount")), (BY_LINE, _("Amounts by line"))]
         if kind == DocumentKind.CREDIT_NOTE:
             scopes.insert(0, (FULL, _("The whole invoice")))
-        self.fields["scope"].choices = scopes
+        cast(forms.ChoiceField, self.fields["scope"]).choices = scopes
         self.fields["scope"].initial = scopes[0][0]
         for number, line in enumerate(lines, start=1):
             self.fields[f"line_{number}"] = forms.DecimalField(
@@ -61,7 +65,7 @@ class NoteForm(forms.Form):
             )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         scope = data.get("scope")
         if scope == BY_AMOUNT and data.get("amount") is None:
             self.add_error("amount", _("Give the amount before IVA."))

@@ -59,7 +59,10 @@ def by_line(
         if at_most_the_line and amount > lines[number - 1].line_extension:
             raise BadNoteLines(
                 _("Line %(n)s: at most %(value)s before IVA can be credited.")
-                % {"n": number, "value": format_cop(lines[number - 1].line_extension, decimals=True)}
+                % {
+                    "n": number,
+                    "value": format_cop(lines[number - 1].line_extension, decimals=True),
+                }
             )
         result.append(_line(lines[number - 1], amount))
     if not result:

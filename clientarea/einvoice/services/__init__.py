@@ -130,7 +130,11 @@ def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
 def _issued(invoice: Invoice) -> None:
     invoice_id = invoice.pk
     transaction.on_commit(lambda: _schedule_render(invoice_id))
-    logger.info("invoice issued %s for order %s", invoice.full_number, invoice.order.number)
+    logger.info(
+        "invoice issued %s for order %s",
+        invoice.full_number,
+        invoice.order.number if invoice.order else "",
+    )
 
 
 def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:

@@ -194,7 +194,7 @@ def test_wrong_buyer_data_full_credit_note_then_a_new_invoice_for_the_same_order
     assert new.replaces == invoice and new.order == invoice.order
     assert new.full_number != invoice.full_number and new.is_validated
     assert "Corregido" in new.document["customer"]["legal_name"]
-    assert new.order.state == "paid"
+    assert new.order is not None and new.order.state == "paid"
     assert order_invoice(new.order) == new
     with pytest.raises(NoteRefused, match="already replaced"):
         reissue_with_corrected_buyer(invoice=invoice, reason="otra vez")
@@ -209,7 +209,7 @@ def test_the_customer_sees_notes_under_the_invoice_and_only_the_owner_downloads_
     client = Client()
     client.force_login(owner.user)
     page = client.get(reverse("einvoice:list")).content.decode()
-    assert note.full_number in page and invoice.full_number in page
+    assert f"{note.full_number}" in page and f"{invoice.full_number}" in page
     pdf_url = reverse("einvoice:download", args=[note.full_number, "pdf"])
     assert pdf_url in page
     response = client.get(pdf_url)
@@ -224,7 +224,7 @@ def test_the_customer_sees_notes_under_the_invoice_and_only_the_owner_downloads_
     Invoice.objects.filter(pk=note.pk).update(status=InvoiceStatus.SENT, transmitted_at=None)
     assert client.get(pdf_url).status_code == 404  # not accepted by DIAN yet: never handed out
     page = client.get(reverse("einvoice:list")).content.decode()
-    assert note.full_number in page and pdf_url not in page
+    assert f"{note.full_number}" in page and pdf_url not in page
 
 
 def test_staff_issue_a_partial_credit_note_from_the_invoice_page(
@@ -251,9 +251,9 @@ def test_staff_issue_a_partial_credit_note_from_the_invoice_page(
     assert done.status_code == 302
     note = Invoice.objects.get(reference=invoice)
     assert note.total == Decimal("23800.00") and note.issued_by == "carol@conexcol.example"
-    assert note.full_number in client.get(change).content.decode()
+    assert f"{note.full_number}" in client.get(change).content.decode()
     notes_list = client.get(reverse("admin:einvoice_note_changelist")).content.decode()
-    assert note.full_number in notes_list
+    assert f"{note.full_number}" in notes_list
     assert client.get(reverse("admin:einvoice_note_change", args=[note.pk])).status_code == 200
 
 
@@ -309,6 +309,8 @@ def test_concurrent_credit_notes_never_exceed_the_invoice_and_numbers_have_no_ga
     assert len(refused) == 9
     for invoice in invoices:
         assert invoice.notes.count() == 1 and invoice_balance(invoice) == Decimal("47600.00")
-    numbers = sorted(Invoice.objects.filter(kind="credit_note").values_list("number", flat=True))
+    numbers = sorted(
+        n for n in Invoice.objects.filter(kind="credit_note").values_list("number", flat=True) if n
+    )
     assert numbers == [1, 2, 3]
     assert NoteNumbering.objects.get(kind="credit_note").next_number == 4

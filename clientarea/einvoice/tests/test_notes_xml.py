@@ -10,6 +10,7 @@ import hashlib
 import tempfile
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -28,7 +29,7 @@ BOGOTA = factories.BOGOTA
 
 def _note(document_type: str, lines=None, **overrides):
     invoice = factories.invoice()
-    values = dict(
+    values: dict[str, Any] = dict(
         invoice=invoice,
         invoice_cufe=ubl.expected_cufe(invoice),
         document_type=document_type,
