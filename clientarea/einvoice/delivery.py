@@ -292,7 +292,7 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
             )
     with transaction.atomic():
         current = (
-            Invoice.objects.select_for_update()
+            Invoice.objects.select_for_update(of=("self",))  # order, reference: nullable joins
             .select_related("order", "reference")
             .get(pk=invoice.pk)
         )

@@ -213,7 +213,7 @@ def issue_waiting_invoices(*, limit: int = 200) -> dict[str, int]:
         try:
             with transaction.atomic():
                 invoice = (
-                    Invoice.objects.select_for_update()
+                    Invoice.objects.select_for_update(of=("self",))  # order: nullable join
                     .select_related("order", "customer__user")
                     .get(pk=invoice_id)
                 )
@@ -311,7 +311,11 @@ def reissue_with_corrected_buyer(*, invoice: Invoice, reason: str, actor=None) -
     invoice must be cancelled at once.
     """
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("order").get(pk=invoice.pk)
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("order")
+            .get(pk=invoice.pk)
+        )
         if invoice.kind != DocumentKind.INVOICE or invoice.order is None:
             raise NoteRefused(_("Only an invoice of an order can be issued again."))
         if invoice.superseded_at:

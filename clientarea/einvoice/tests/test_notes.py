@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientarea.accounts.models import AuditEvent
 from clientarea.billing import services as billing
@@ -29,6 +29,13 @@ from clientarea.notifications.models import OutgoingEmail
 from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Service messages are asserted in English; pages are served in es-CO, the default."""
+    with translation.override("en"):
+        yield
 
 
 def paid_invoice(django_capture_on_commit_callbacks, *, customer=None, price="100000") -> Invoice:
@@ -241,7 +248,7 @@ def test_staff_issue_a_partial_credit_note_from_the_invoice_page(
         url, {"concept": "1", "reason": "Devolución", "scope": "amount", "amount": "100001"}
     )
     assert too_much.status_code == 200
-    assert "exceeds what is left" in too_much.content.decode()
+    assert "supera el saldo" in too_much.content.decode()  # es-CO, the default language
     missing = client.post(url, {"concept": "", "reason": "", "scope": "amount"})
     assert missing.status_code == 200 and not Invoice.objects.filter(reference=invoice).exists()
     with django_capture_on_commit_callbacks(execute=True):
