@@ -148,3 +148,17 @@ def test_a_note_without_reference_or_reason_is_refused():
         _note("91", reason=" ")
     with pytest.raises(ValueError):
         _note("91", prefix="N-C")
+
+
+def test_the_validate_command_checks_a_note_and_recomputes_its_cude(tmp_path, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    key, cert = _material()
+    path = tmp_path / "nc.xml"
+    path.write_bytes(sign_invoice(ubl.build_invoice_xml(_note("91")), key, cert))
+    call_command("einvoice", "validate", str(path), "--software-pin", PIN)
+    out = capsys.readouterr().out
+    assert "valid against UBL 2.1 CreditNote" in out and "CUDE matches" in out
+    with pytest.raises(CommandError, match="CUDE MISMATCH"):
+        call_command("einvoice", "validate", str(path), "--software-pin", "99999")
