@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from clientarea.accounts import audit
 from clientarea.einvoice import builder, jobs, notelines, ubl
 from clientarea.einvoice.models import (
+    DOCUMENT_TYPE_CODES,
     CreditNoteConcept,
     DebitNoteConcept,
     DocumentKind,
@@ -141,7 +142,7 @@ def _issue_note(
             note_doc = builder.build_note_document(
                 invoice=doc,
                 invoice_cufe=invoice.cufe,
-                document_type=Invoice(kind=kind).document_type_code,
+                document_type=DOCUMENT_TYPE_CODES[DocumentKind(kind)],
                 prefix=numbering.prefix,
                 number=number,
                 lines=note_lines,

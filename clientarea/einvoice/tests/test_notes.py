@@ -321,3 +321,20 @@ def test_concurrent_credit_notes_never_exceed_the_invoice_and_numbers_have_no_ga
     )
     assert numbers == [1, 2, 3]
     assert NoteNumbering.objects.get(kind="credit_note").next_number == 4
+
+
+def test_a_note_whose_job_was_lost_is_completed_by_the_sweep(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from clientarea.einvoice import delivery, jobs
+
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    with monkeypatch.context() as patched:
+        patched.setattr(jobs, "render_invoice_job", lambda invoice_id: None)  # the job is lost
+        note = credit(invoice, django_capture_on_commit_callbacks, amount=Decimal("1000"))
+    assert not note.rendered_at and not note.emailed_at
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.process_pending_invoices()
+    note.refresh_from_db()
+    assert note.rendered_at and note.transmitted_at and note.emailed_at
+    assert OutgoingEmail.objects.filter(template="note_issued").count() == 1
