@@ -68,8 +68,10 @@ def page(browser, live_site):
 def _every_invoice_made_by_a_test_is_valid(request):
     """Issue 5: every invoice generated anywhere in the suite is checked against the UBL schema.
 
-    After each database test, every rendered invoice it produced must validate (signed XML and
-    AttachedDocument) and carry the CUFE fixed at payment. pytest-django's database fixtures are
+    After each database test, every rendered invoice, credit note and debit note it produced must
+    validate (signed XML and AttachedDocument), carry the CUFE/CUDE fixed when it was issued, and
+    that key must be what its own fields give (recomputed with the range's technical key for an
+    invoice, the software PIN for a note). pytest-django's database fixtures are
     set up before this one, so the test's data is still there when this runs.
     """
     yield
@@ -85,7 +87,12 @@ def _every_invoice_made_by_a_test_is_valid(request):
     try:
         invoices = list(
             Invoice.objects.exclude(rendered_at=None).values_list(
-                "full_number", "xml_signed", "attached_document", "cufe", "application_response"
+                "full_number",
+                "xml_signed",
+                "attached_document",
+                "cufe",
+                "application_response",
+                "document",
             )
         )
     except (
@@ -94,9 +101,10 @@ def _every_invoice_made_by_a_test_is_valid(request):
         return
     if not invoices:
         return
+    from clientarea.einvoice import cufe as keys
     from clientarea.einvoice import ubl, validation
 
-    for number, signed, attached, cufe, application_response in invoices:
+    for number, signed, attached, cufe, application_response, document in invoices:
         signed = bytes(signed)
         assert validation.validate_invoice(signed) == [], f"invoice {number} is not schema-valid"
         assert validation.validate_attached_document(bytes(attached)) == [], (
@@ -104,6 +112,11 @@ def _every_invoice_made_by_a_test_is_valid(request):
         )
         assert ubl.invoice_cufe(validation._parse(signed)) == cufe, (
             f"invoice {number}: CUFE differs from the one fixed at payment"
+        )
+        note = keys.is_note(signed)
+        secret = document["software_pin"] if note else document["resolution"]["technical_key"]
+        assert keys.cufe_from_xml(signed, secret) == cufe, (
+            f"{number}: its {'CUDE' if note else 'CUFE'} is not what its own fields give"
         )
         # Accepted by DIAN: its ApplicationResponse is schema-valid and the AttachedDocument
         # carries exactly that one (validate_attached_document checked the embedded copy).

@@ -440,6 +440,10 @@ EINVOICE_CERT_PATH = envstr("EINVOICE_CERT_PATH") or str(VAR_DIR / "certs" / "de
 EINVOICE_CERT_PASSWORD = env_secret("EINVOICE_CERT_PASSWORD", "demo")
 EINVOICE_SOFTWARE_ID = envstr("EINVOICE_SOFTWARE_ID", "56f2ae4e-9812-4fad-9255-08fcfcd5ccb0")
 EINVOICE_SOFTWARE_PIN = env_secret("EINVOICE_SOFTWARE_PIN", "12345")
+# Prefixes of our own credit / debit note numbering (DIAN assigns no range to notes), used when
+# the first note of each kind is issued; staff can change them in the admin (Note numbering).
+EINVOICE_CREDIT_NOTE_PREFIX = envstr("EINVOICE_CREDIT_NOTE_PREFIX", "NC")
+EINVOICE_DEBIT_NOTE_PREFIX = envstr("EINVOICE_DEBIT_NOTE_PREFIX", "ND")
 EINVOICE_SOFTWARE_PROVIDER_NIT = envstr(
     "EINVOICE_SOFTWARE_PROVIDER_NIT", ""
 )  # default: the provider's own NIT

@@ -252,7 +252,7 @@ def pay_help_url(language: str) -> str | None:
 def order_invoice(order: Order) -> Invoice | None:
     """The electronic invoice of a paid order (None before payment)."""
     return (
-        Invoice.objects.filter(order=order)
+        Invoice.objects.filter(order=order, superseded_at__isnull=True)  # not one replaced
         .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
         .first()
     )

@@ -1,4 +1,5 @@
-"""Back office: invoices (list, detail, downloads, resend) and numbering resolutions."""
+"""Back office: invoices and notes (list, detail, downloads, resend), numbering resolutions and
+note numbering. Issuing notes from an invoice is in ``admin_notes``."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
+from clientarea.einvoice.admin_notes import InvoiceNotesMixin, note_reference
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
+    DocumentKind,
     Invoice,
     InvoiceStatus,
+    Note,
+    NoteNumbering,
     NumberingResolution,
     TransmissionAttempt,
     TransmissionExchange,
@@ -154,8 +159,22 @@ class DianQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
+@admin.register(NoteNumbering)
+class NoteNumberingAdmin(admin.ModelAdmin):
+    list_display = ["kind", "prefix", "next_number"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once a note was numbered, the prefix and counter are history (no number skipped or reused).
+        if obj and Invoice.objects.filter(kind=obj.kind).exists():
+            return ["kind", "prefix", "next_number"]
+        return []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
+class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "order",
@@ -180,6 +199,7 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
     date_hierarchy = "issued_at"
     inlines = [TransmissionInline]
     actions = ["resend_to_dian", "resend_email", "issue_waiting"]
+    change_form_template = "admin/einvoice/invoice_change_form.html"
     fields = (
         "full_number",
         "status",
@@ -188,6 +208,10 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         "accepted_at",
         "contingency_since",
         "waiting_reason",
+        "notes_list",
+        "balance",
+        "replaces",
+        "superseded_at",
         "order",
         "customer",
         "resolution",
@@ -209,6 +233,7 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .filter(kind=DocumentKind.INVOICE)
             .defer(
                 "xml_unsigned",
                 "xml_signed",
@@ -351,3 +376,78 @@ class InvoiceAdmin(WarningsMixin, admin.ModelAdmin):
     def issue_waiting(self, request, queryset):
         counts = services.issue_waiting_invoices()
         self.message_user(request, _("Issued: %(issued)d. Still waiting: %(waiting)d.") % counts)
+
+
+@admin.register(Note)
+class NoteAdmin(InvoiceAdmin):
+    """Credit and debit notes: the invoice list's DIAN columns, filters, downloads and actions."""
+
+    list_display = [
+        "__str__",
+        "kind",
+        "corrects",
+        "customer",
+        "concept",
+        "status",
+        "dian",
+        "age",
+        "issued_at",
+        "total",
+        "rendered",
+        "emailed_at",
+    ]
+    list_filter = [DianQueueFilter, "kind", "status"]
+    search_fields = ["full_number", "cufe", "reference__full_number", "customer__user__email"]
+    list_select_related = ["reference", "customer__user"]
+    actions = ["resend_to_dian", "resend_email"]
+    note_fields = (
+        "full_number",
+        "kind",
+        "corrects",
+        "concept",
+        "reason",
+        "issued_by",
+        "status",
+        "dian",
+        "last_rules",
+        "accepted_at",
+        "contingency_since",
+        "customer",
+        "cufe",
+        "issued_at",
+        "total",
+        "rendered_at",
+        "render_error",
+        "emailed_at",
+        "transmitted_at",
+        "lease_until",
+        "downloads",
+    )
+
+    def get_fields(self, request, obj=None):
+        return self.note_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.note_fields
+
+    @admin.display(description=_("invoice corrected"))
+    def corrects(self, obj):
+        return note_reference(obj)
+
+    def get_queryset(self, request):
+        return (
+            admin.ModelAdmin.get_queryset(self, request)
+            .exclude(kind=DocumentKind.INVOICE)
+            .defer(
+                "xml_unsigned",
+                "xml_signed",
+                "attached_document",
+                "pdf",
+                "document",
+                "application_response",
+            )
+        )
+
+    def get_urls(self):
+        # Downloads and raw exchanges are served by the invoice admin's URLs (same rows).
+        return admin.ModelAdmin.get_urls(self)

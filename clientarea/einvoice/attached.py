@@ -76,7 +76,7 @@ def _application_response_reference(
     _sub(line, CBC, "LineID", "1")
     reference = _sub(line, CAC, "DocumentReference")
     _sub(reference, CBC, "ID", doc.full_id)
-    _sub(reference, CBC, "UUID", cufe, schemeName="CUFE-SHA384")
+    _sub(reference, CBC, "UUID", cufe, schemeName="CUDE-SHA384" if doc.is_note else "CUFE-SHA384")
     _sub(reference, CBC, "IssueDate", doc.issue_date_str)
     _sub(reference, CBC, "DocumentType", "ApplicationResponse")
     external = _sub(_sub(reference, CAC, "Attachment"), CAC, "ExternalReference")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 
 from django.conf import settings
 
 from clientarea.accounts.models import Customer, PersonType, ProviderProfile
-from clientarea.einvoice.documents import InvoiceDocument, Line, Party, Resolution
+from clientarea.einvoice.documents import (
+    InvoiceDocument,
+    InvoiceReference,
+    Line,
+    Party,
+    Resolution,
+)
 from clientarea.einvoice.models import NumberingResolution
 from clientarea.lib import codelists
 from clientarea.lib.dates import BOGOTA
@@ -134,6 +140,42 @@ def build_document(
     )
 
 
+def build_note_document(
+    *,
+    invoice: InvoiceDocument,
+    invoice_cufe: str,
+    document_type: str,
+    prefix: str,
+    number: int,
+    lines: tuple[Line, ...],
+    concept_code: str,
+    reason: str,
+    issued_at: dt.datetime,
+) -> InvoiceDocument:
+    """A credit (91) or debit (92) note on ``invoice``: same parties and payment means, its own
+    number, lines and date, the invoice referenced by number, CUFE and date (§4.2).
+
+    Raises ValueError when the data cannot make a valid note."""
+    return replace(
+        invoice,
+        document_type=document_type,
+        note_prefix=prefix,
+        number=number,
+        lines=lines,
+        issue=issued_at,
+        due=issued_at.astimezone(BOGOTA).date(),
+        note="",
+        payable_rounding=Decimal("0"),
+        reference=InvoiceReference(
+            number=invoice.full_id, cufe=invoice_cufe, issue_date=invoice.issue_date
+        ),
+        concept_code=concept_code,
+        concept_reason=reason,
+        software_id=settings.EINVOICE_SOFTWARE_ID,
+        software_pin=settings.EINVOICE_SOFTWARE_PIN,
+    )
+
+
 # --- snapshot (JSON) <-> InvoiceDocument -------------------------------------------------
 
 
@@ -193,5 +235,12 @@ def document_from_json(data: dict) -> InvoiceDocument:
             "payable_rounding": Decimal(
                 data.get("payable_rounding", "0")
             ),  # absent from older snapshots
+            "reference": InvoiceReference(
+                number=data["reference"]["number"],
+                cufe=data["reference"]["cufe"],
+                issue_date=dt.date.fromisoformat(data["reference"]["issue_date"]),
+            )
+            if data.get("reference")
+            else None,
         }
     )

@@ -17,6 +17,8 @@ from lxml import etree
 
 NS = {
     "inv": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "cn": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+    "dn": "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2",
     "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
     "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
 }
@@ -205,21 +207,37 @@ def _tax_total(root: etree._Element, code: str) -> str:
     return _text(root, path, required=False) or "0.00"
 
 
+#: Root element of each document with a CUFE/CUDE, and where its totals are: a debit note's
+#: are in ``RequestedMonetaryTotal`` (``dian-webservice.md`` §4.3).
+_TOTALS = {
+    f"{{{NS['inv']}}}Invoice": "cac:LegalMonetaryTotal",
+    f"{{{NS['cn']}}}CreditNote": "cac:LegalMonetaryTotal",
+    f"{{{NS['dn']}}}DebitNote": "cac:RequestedMonetaryTotal",
+}
+
+
+def is_note(xml: bytes | str | etree._Element | etree._ElementTree) -> bool:
+    """A CreditNote or DebitNote (its key is a CUDE, hashed with the software PIN)."""
+    return _root(xml).tag != f"{{{NS['inv']}}}Invoice"
+
+
 def cufe_fields_from_xml(xml: bytes | str | etree._Element | etree._ElementTree) -> CufeFields:
-    """Read the CUFE inputs from an Invoice's own elements (XPaths of §1.1)."""
+    """Read the CUFE (or CUDE) inputs from an Invoice's, CreditNote's or DebitNote's own
+    elements (XPaths of §1.1; §4.3 of ``dian-webservice.md`` for notes)."""
     root = _root(xml)
-    if root.tag != f"{{{NS['inv']}}}Invoice":
-        raise CufeInputError(f"not a UBL Invoice: root element is {root.tag}")
+    totals = _TOTALS.get(root.tag)
+    if totals is None:
+        raise CufeInputError(f"not a UBL Invoice or note: root element is {root.tag}")
     party_id = "cac:{}/cac:Party/cac:PartyTaxScheme/cbc:CompanyID"
     return CufeFields(
         num_fac=_text(root, "cbc:ID"),
         fec_fac=_text(root, "cbc:IssueDate"),
         hor_fac=_text(root, "cbc:IssueTime"),
-        val_fac=_text(root, "cac:LegalMonetaryTotal/cbc:LineExtensionAmount"),
+        val_fac=_text(root, f"{totals}/cbc:LineExtensionAmount"),
         val_imp1=_tax_total(root, TAX_CODES[0]),
         val_imp2=_tax_total(root, TAX_CODES[1]),
         val_imp3=_tax_total(root, TAX_CODES[2]),
-        val_tot=_text(root, "cac:LegalMonetaryTotal/cbc:PayableAmount"),
+        val_tot=_text(root, f"{totals}/cbc:PayableAmount"),
         nit_ofe=_text(root, party_id.format("AccountingSupplierParty")),
         num_adq=_text(root, party_id.format("AccountingCustomerParty")),
         tipo_ambie=_text(root, "cbc:ProfileExecutionID"),

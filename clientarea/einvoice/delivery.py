@@ -121,7 +121,7 @@ def render_invoice(*, invoice: Invoice) -> Invoice:
         language = "en" if invoice.customer.preferred_language == "en" else "es"
         pdf_bytes = pdf.render_invoice_pdf(
             doc, invoice.cufe, qr.qr_text(doc, invoice.cufe), logo_path=logo, language=language
-        )
+        )  # a note's PDF too (its title, invoice referenced, concept and reason)
     except Exception as exc:  # recorded for staff; retried when the lease expires
         Invoice.objects.filter(pk=invoice.pk).update(
             render_error=f"{type(exc).__name__}: {exc}"[:2000]
@@ -153,12 +153,27 @@ def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
 def email_subject(invoice: Invoice, doc) -> str:
     """DIAN's convention: NIT; name; document number; document type code; trade name."""
     supplier = doc.supplier
-    return f"{supplier.document_number};{supplier.legal_name};{invoice.full_number};01;{supplier.trade_name or supplier.legal_name}"
+    return f"{supplier.document_number};{supplier.legal_name};{invoice.full_number};{invoice.document_type_code};{supplier.trade_name or supplier.legal_name}"
 
 
 def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
-    """Queue the invoice email (XML ZIP + PDF) in the caller's transaction."""
+    """Queue the invoice (or note) email (XML ZIP + PDF) in the caller's transaction."""
     doc = doc or builder.document_from_json(invoice.document)
+    if invoice.is_note:
+        queue_email(
+            to=invoice.customer.user.email,
+            template="note_issued",
+            customer=invoice.customer,
+            subject=email_subject(invoice, doc),
+            attachments=_email_attachments(invoice, doc),
+            context={
+                "note": invoice,
+                "invoice": invoice.reference,
+                "customer": invoice.customer,
+                "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
+            },
+        )
+        return
     queue_email(
         to=invoice.customer.user.email,
         template="invoice_issued",
@@ -236,9 +251,9 @@ def _alert_staff(template: str, invoice: Invoice, attempt: TransmissionAttempt) 
         language=settings.LANGUAGE_CODE,
         context={
             "invoice": invoice,
-            "order": invoice.order,
+            "order": invoice.order or (invoice.reference.order if invoice.reference else None),
             "attempt": attempt,
-            "admin_url": f"{settings.SITE_URL}/admin/einvoice/invoice/{invoice.pk}/change/",
+            "admin_url": f"{settings.SITE_URL}/admin/einvoice/{'note' if invoice.is_note else 'invoice'}/{invoice.pk}/change/",
         },
     )
 
@@ -276,7 +291,11 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
                 exchanges=result.exchanges,
             )
     with transaction.atomic():
-        current = Invoice.objects.select_for_update().select_related("order").get(pk=invoice.pk)
+        current = (
+            Invoice.objects.select_for_update(of=("self",))  # order, reference: nullable joins
+            .select_related("order", "reference")
+            .get(pk=invoice.pk)
+        )
         attempt = TransmissionAttempt.objects.create(
             invoice=current,
             transmitter=settings.EINVOICE_TRANSMITTER,

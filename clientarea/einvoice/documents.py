@@ -240,9 +240,32 @@ class TaxSubtotal:
     tax_amount: Decimal
 
 
+#: ``cbc:InvoiceTypeCode`` / ``CreditNoteTypeCode`` of each kind of document (92 is implied
+#: for a DebitNote, which has no type-code element: ``dian-webservice.md`` §4.2).
+INVOICE_TYPE = "01"
+CREDIT_NOTE_TYPE = "91"
+DEBIT_NOTE_TYPE = "92"
+DOCUMENT_TYPES = (INVOICE_TYPE, CREDIT_NOTE_TYPE, DEBIT_NOTE_TYPE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceReference:
+    """The invoice a credit or debit note corrects (``cac:BillingReference``, §4.2)."""
+
+    number: str
+    cufe: str
+    issue_date: dt.date
+
+
 @dataclass(frozen=True, kw_only=True)
 class InvoiceDocument:
-    """One factura electrónica de venta, ready to be rendered (§2)."""
+    """One factura electrónica de venta, or a nota crédito / débito on one, ready to be rendered.
+
+    A note (``document_type`` 91 or 92) carries its own number with its own prefix
+    (``note_prefix``, §4.4), the invoice it corrects (``reference``) and DIAN's concept code with
+    the reason (``cac:DiscrepancyResponse``); ``resolution`` is then the corrected invoice's, for
+    the environment only (DIAN numbers invoices, not notes).
+    """
 
     number: int
     resolution: Resolution
@@ -263,6 +286,12 @@ class InvoiceDocument:
     invoice_type_code: str = "01"  # §2.2: 01 venta nacional
     #: PayableRoundingAmount: makes the amount to pay whole pesos (the order's rounding, lib/money.py).
     payable_rounding: Decimal = ZERO
+    #: 01 invoice, 91 credit note, 92 debit note.
+    document_type: str = INVOICE_TYPE
+    note_prefix: str = ""
+    reference: InvoiceReference | None = None
+    concept_code: str = ""
+    concept_reason: str = ""
 
     def __post_init__(self) -> None:
         if self.issue.tzinfo is None or self.issue.utcoffset() is None:
@@ -270,14 +299,12 @@ class InvoiceDocument:
         if not self.lines:
             raise ValueError("an invoice needs at least one line")
         object.__setattr__(self, "lines", tuple(self.lines))
-        res = self.resolution
-        if not (res.range_from <= self.number <= res.range_to):
-            # §5: DIAN rejects numbers outside the authorized range.
-            raise ValueError(
-                f"number {self.number} is outside the authorized range {res.range_from}-{res.range_to}"
-            )
-        if not (res.valid_from <= self.issue_date <= res.valid_to):
-            raise ValueError("issue date is outside the validity of the numbering resolution (§5)")
+        if self.document_type not in DOCUMENT_TYPES:
+            raise ValueError(f"document_type must be one of {DOCUMENT_TYPES}")
+        if self.is_note:
+            self._check_note()
+        else:
+            self._check_numbering()
         if self.due < self.issue_date:
             raise ValueError("due date is before the issue date")
         if self.payment_form not in PAYMENT_FORMS:
@@ -288,11 +315,45 @@ class InvoiceDocument:
         if abs(self.payable_rounding) > Decimal("0.50"):
             raise ValueError("payable_rounding must be between -0.50 and +0.50")
 
+    def _check_note(self) -> None:
+        if self.reference is None or not self.reference.cufe or not self.reference.number:
+            raise ValueError("a note needs the number and CUFE of the invoice it corrects")
+        if not self.concept_code or not self.concept_reason.strip():
+            raise ValueError("a note needs DIAN's concept code and a reason")
+        if not self.note_prefix or len(self.note_prefix) > 4 or not self.note_prefix.isalnum():
+            raise ValueError("a note needs a prefix of up to 4 letters or digits")
+        if self.number <= 0:
+            raise ValueError("a note number must be positive")
+
+    def _check_numbering(self) -> None:
+        res = self.resolution
+        if not (res.range_from <= self.number <= res.range_to):
+            # §5: DIAN rejects numbers outside the authorized range.
+            raise ValueError(
+                f"number {self.number} is outside the authorized range {res.range_from}-{res.range_to}"
+            )
+        if not (res.valid_from <= self.issue_date <= res.valid_to):
+            raise ValueError("issue date is outside the validity of the numbering resolution (§5)")
+
     # -- identity -------------------------------------------------------------
     @property
     def full_id(self) -> str:
-        """``cbc:ID``: prefix + consecutive number, e.g. ``SETP990000002`` (§2.2)."""
+        """``cbc:ID``: prefix + consecutive number, e.g. ``SETP990000002`` (§2.2), ``NC12``."""
+        if self.is_note:
+            return f"{self.note_prefix}{self.number}"
         return f"{self.resolution.prefix}{self.number}"
+
+    @property
+    def is_note(self) -> bool:
+        return self.document_type != INVOICE_TYPE
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.document_type == CREDIT_NOTE_TYPE
+
+    @property
+    def is_debit_note(self) -> bool:
+        return self.document_type == DEBIT_NOTE_TYPE
 
     @property
     def environment(self) -> str:

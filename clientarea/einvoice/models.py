@@ -1,4 +1,10 @@
-"""DIAN numbering resolutions and issued electronic invoices."""
+"""DIAN numbering resolutions and issued electronic invoices, credit notes and debit notes.
+
+A credit or debit note is an ``Invoice`` row of another ``kind``: it has the same lifecycle
+(number and key fixed when issued, signed, sent to DIAN, accepted or rejected, emailed), the same
+transmission attempts and the same outbox, so every step of the invoice pipeline serves notes
+too. A note references the invoice it corrects (``reference``) and has no order of its own.
+"""
 
 from __future__ import annotations
 
@@ -67,6 +73,81 @@ class NumberingResolution(models.Model):
         return max(0, self.range_to - self.next_number + 1)
 
 
+class DocumentKind(models.TextChoices):
+    INVOICE = "invoice", _("Invoice")
+    CREDIT_NOTE = "credit_note", _("Credit note")
+    DEBIT_NOTE = "debit_note", _("Debit note")
+
+
+#: DIAN's document type code of each kind (91/92: ``dian-webservice.md`` §4.2).
+DOCUMENT_TYPE_CODES = {
+    DocumentKind.INVOICE: "01",
+    DocumentKind.CREDIT_NOTE: "91",
+    DocumentKind.DEBIT_NOTE: "92",
+}
+
+
+class CreditNoteConcept(models.TextChoices):
+    """DIAN's credit-note concepts (Anexo 1.9 table 13.2.4, ``dian-webservice.md`` §4.1)."""
+
+    PARTIAL_RETURN = "1", _("Partial return of goods or partial non-acceptance of the service")
+    CANCELLATION = "2", _("Cancellation of the electronic invoice")
+    DISCOUNT = "3", _("Partial or total rebate or discount")
+    PRICE_ADJUSTMENT = "4", _("Price adjustment")
+    EARLY_PAYMENT = "5", _("Early-payment commercial discount")
+    VOLUME = "6", _("Sales-volume commercial discount")
+
+
+class DebitNoteConcept(models.TextChoices):
+    """DIAN's debit-note concepts (table 13.2.5, ``dian-webservice.md`` §4.1)."""
+
+    INTEREST = "1", _("Interest")
+    EXPENSES = "2", _("Expenses to be charged")
+    VALUE_CHANGE = "3", _("Change of value")
+    OTHER = "4", _("Other")
+
+
+class NoteNumbering(models.Model):
+    """The issuer's own consecutive numbering of credit or debit notes (DIAN assigns no range:
+    ``dian-webservice.md`` §4.4). Allocated gap-free under a row lock, like invoice numbers."""
+
+    kind = models.CharField(
+        _("document"),
+        max_length=12,
+        choices=[
+            (DocumentKind.CREDIT_NOTE, DocumentKind.CREDIT_NOTE.label),
+            (DocumentKind.DEBIT_NOTE, DocumentKind.DEBIT_NOTE.label),
+        ],
+        unique=True,
+    )
+    prefix = models.CharField(
+        _("prefix"),
+        max_length=4,
+        help_text=_("Up to four letters or digits, different from the invoice prefixes."),
+    )
+    next_number = models.PositiveBigIntegerField(
+        _("next number"), default=1, help_text=_("Allocated gap-free under a row lock.")
+    )
+
+    class Meta:
+        verbose_name = _("note numbering")
+        verbose_name_plural = _("note numbering")
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.prefix}{self.next_number}"
+
+    def clean(self) -> None:
+        if not self.prefix or not self.prefix.isalnum():
+            raise ValidationError({"prefix": _("Up to four letters or digits.")})
+        if NumberingResolution.objects.filter(prefix__iexact=self.prefix).exists() or (
+            NoteNumbering.objects.filter(prefix__iexact=self.prefix).exclude(pk=self.pk).exists()
+        ):
+            raise ValidationError({"prefix": _("This prefix is already used by other documents.")})
+        if self.next_number is not None and self.next_number < 1:
+            raise ValidationError({"next_number": _("The next number must be positive.")})
+
+
 class InvoiceStatus(models.TextChoices):
     WAITING = "waiting", _("Waiting (no valid numbering or missing data)")
     ISSUED = "issued", _("Issued")
@@ -82,10 +163,24 @@ DELIVERABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.ACCEPTED)
 
 
 class Invoice(models.Model):
-    """The electronic sales invoice of one paid order. Immutable once issued."""
+    """The electronic sales invoice of one paid order, or a credit or debit note on an invoice.
+    Immutable once issued."""
 
-    order = models.OneToOneField(
-        "billing.Order", on_delete=models.PROTECT, related_name="invoice", verbose_name=_("order")
+    kind = models.CharField(
+        _("document"),
+        max_length=12,
+        choices=DocumentKind.choices,
+        default=DocumentKind.INVOICE,
+        db_index=True,
+    )
+    #: The order an invoice bills; empty for a note (its invoice's order is the one).
+    order = models.ForeignKey(
+        "billing.Order",
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
     )
     customer = models.ForeignKey(
         "accounts.Customer",
@@ -137,6 +232,29 @@ class Invoice(models.Model):
     # died) lets the sweep take the work over. An issued invoice with work left is in the outbox.
     lease_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # -- notes ------------------------------------------------------------------------------
+    #: The invoice a credit or debit note corrects.
+    reference = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notes",
+        verbose_name=_("invoice corrected"),
+    )
+    concept = models.CharField(_("DIAN concept"), max_length=2, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    issued_by = models.CharField(_("issued by"), max_length=150, blank=True)
+    #: Set on an invoice replaced by a new one after a full credit note (wrong buyer data).
+    superseded_at = models.DateTimeField(_("replaced at"), null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replacement",
+        verbose_name=_("replaces invoice"),
+    )
 
     class Meta:
         verbose_name = _("electronic invoice")
@@ -145,6 +263,22 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["resolution", "number"], name="unique_invoice_number_per_resolution"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "number"],
+                condition=~models.Q(kind="invoice"),
+                name="unique_note_number_per_kind",
+            ),
+            # One current invoice per order; a replaced one (wrong buyer data) stays as history.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(kind="invoice", superseded_at__isnull=True),
+                name="one_current_invoice_per_order",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="invoice", reference__isnull=True)
+                | (~models.Q(kind="invoice") & models.Q(reference__isnull=False)),
+                name="notes_and_only_notes_reference_an_invoice",
             ),
         ]
         indexes = [
@@ -159,6 +293,19 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.full_number or f"({self.get_status_display()}) {self.order_id}"
+
+    @property
+    def is_note(self) -> bool:
+        return self.kind != DocumentKind.INVOICE
+
+    @property
+    def document_type_code(self) -> str:
+        return DOCUMENT_TYPE_CODES[DocumentKind(self.kind)]
+
+    @property
+    def concept_label(self) -> str:
+        choices = CreditNoteConcept if self.kind == DocumentKind.CREDIT_NOTE else DebitNoteConcept
+        return str(dict(choices.choices).get(self.concept, self.concept))
 
     @property
     def is_issued(self) -> bool:
@@ -234,3 +381,13 @@ class TransmissionExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.http_status or '-'}"
+
+
+class Note(Invoice):
+    """Credit and debit notes in the back office (the same rows as invoices, another list)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("credit or debit note")
+        verbose_name_plural = _("credit and debit notes")
+        ordering = ["-issued_at", "-id"]

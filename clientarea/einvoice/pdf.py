@@ -40,6 +40,9 @@ from clientarea.einvoice.pdf_labels import (
     FISCAL_RESPONSIBILITIES,
     LABELS,
     LEGAL_TITLE,
+    NOTE_CONCEPTS,
+    NOTE_LABELS,
+    NOTE_LEGAL_TITLES,
     PAYMENT_FORMS,
     PAYMENT_MEANS,
 )
@@ -141,7 +144,7 @@ def _title_lines(doc: InvoiceDocument, labels: dict[str, str], language: str) ->
     """(text, size in pt, bold, line height in mm) of the title box."""
     title: list[tuple[str, float, bool, float]] = [(labels["title"], 10.5, True, 5.5)]
     if language != "es":
-        title.append((LEGAL_TITLE, 7, False, 3.8))
+        title.append((_legal_title(doc), 7, False, 3.8))
     issued = f"{labels['issued']} {_date(doc.issue_date, language)} {doc.issue_time_str}"
     title += [
         (labels["number"], 7.5, False, 4.2),
@@ -151,7 +154,17 @@ def _title_lines(doc: InvoiceDocument, labels: dict[str, str], language: str) ->
     return title
 
 
+def _legal_title(doc: InvoiceDocument) -> str:
+    return NOTE_LEGAL_TITLES.get(doc.document_type, LEGAL_TITLE)
+
+
 def _resolution(doc: InvoiceDocument, labels: dict[str, str], language: str) -> str:
+    if doc.reference is not None:  # a note: DIAN numbers invoices only; it names its invoice
+        return labels["reference"].format(
+            number=doc.reference.number,
+            date=_date(doc.reference.issue_date, language),
+            cufe=doc.reference.cufe,
+        )
     res = doc.resolution
     return labels["resolution"].format(
         number=res.number, prefix=res.prefix or "—", start=res.range_from, end=res.range_to,
@@ -174,7 +187,8 @@ def _details(doc: InvoiceDocument, labels: dict[str, str], language: str) -> lis
     rows = [
         (labels["issue_date"], _date(doc.issue_date, language)),
         (labels["issue_time"], doc.issue_time_str),
-        (labels["due_date"], _date(doc.due, language)),
+        (labels["invoice"], doc.reference.number if doc.reference else ""),
+        (labels["due_date"], "" if doc.is_note else _date(doc.due, language)),
         (labels["payment_form"], PAYMENT_FORMS[language].get(doc.payment_form, doc.payment_form)),
         (labels["payment_means"], _payment_means(doc.payment_means_code, language)),
         (labels["order"], doc.order_reference),
@@ -225,7 +239,24 @@ def _totals(doc: InvoiceDocument, labels: dict[str, str]) -> list:
     return rows
 
 
+def _note_labels(doc: InvoiceDocument, labels: dict[str, str], language: str) -> dict[str, str]:
+    """The invoice's labels with a note's title, details and CUDE in place."""
+    if not doc.is_note:
+        return {**labels, "invoice": ""}
+    note = NOTE_LABELS[language]
+    return {**labels, **note["common"], **note[doc.document_type]}
+
+
+def _note_text(doc: InvoiceDocument) -> str:
+    if not doc.is_note:
+        return doc.note
+    concept = NOTE_CONCEPTS[doc.document_type].get(doc.concept_code, "")
+    return f"{doc.concept_code} · {concept}. {doc.concept_reason}"
+
+
 def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str) -> dict:
+    labels = _note_labels(doc, labels, language)
+    legal_title = _legal_title(doc)
     software = labels["software"].format(
         name=SOFTWARE_NAME,
         nit=f"{doc.software_provider_nit}-{doc.software_provider_dv}",
@@ -234,10 +265,10 @@ def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str
     return {
         "lang": language,
         "region": "co" if language == "es" else None,
-        "title": f"{LEGAL_TITLE} {doc.full_id}",
+        "title": f"{legal_title} {doc.full_id}",
         "author": doc.supplier.legal_name,
-        "subject": f"CUFE {cufe}",
-        "footer": f"{LEGAL_TITLE} {doc.full_id} · {doc.supplier.legal_name} · NIT {doc.supplier.document_label}",
+        "subject": f"{labels['cufe']} {cufe}",
+        "footer": f"{legal_title} {doc.full_id} · {doc.supplier.legal_name} · NIT {doc.supplier.document_label}",
         "page": labels["page"],
         "seller": _seller(doc, labels, language),
         "title-lines": _title_lines(doc, labels, language),
@@ -249,7 +280,7 @@ def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str
         "columns": [labels[key] for key in COLUMNS],
         "rows": _items(doc, labels, language),
         "notes-title": labels["notes"],
-        "note": doc.note,
+        "note": _note_text(doc),
         "totals": _totals(doc, labels),
         "payable-title": labels["payable"],
         "payable": format_cop(doc.payable_amount, decimals=True),

@@ -120,3 +120,62 @@ FISCAL_RESPONSIBILITIES = {
     "en": {"O-13": "Large taxpayer", "O-15": "Self-withholder", "O-23": "IVA withholding agent",
            "O-47": "Simple tax regime", "R-99-PN": "Not applicable"},
 }  # fmt: skip
+
+#: What a credit or debit note prints instead of the invoice's titles (``pdf._note_labels``).
+NOTE_LEGAL_TITLES = {"91": "Nota crédito electrónica", "92": "Nota débito electrónica"}
+NOTE_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "es": {
+        "91": {
+            "title": "NOTA CRÉDITO ELECTRÓNICA",
+            "details": "DATOS DE LA NOTA CRÉDITO",
+            "representation": "Representación gráfica de la nota crédito electrónica.",
+        },
+        "92": {
+            "title": "NOTA DÉBITO ELECTRÓNICA",
+            "details": "DATOS DE LA NOTA DÉBITO",
+            "representation": "Representación gráfica de la nota débito electrónica.",
+        },
+        "common": {
+            "cufe": "CUDE",
+            "payable": "TOTAL DE LA NOTA",
+            "notes": "Concepto y motivo",
+            "reference": (
+                "Corrige la factura electrónica de venta {number} del {date} · CUFE {cufe}"
+            ),
+            "invoice": "Factura que corrige",
+            "concept": "Concepto DIAN",
+        },
+    },
+    "en": {
+        "91": {
+            "title": "ELECTRONIC CREDIT NOTE",
+            "details": "CREDIT NOTE DETAILS",
+            "representation": "Printed representation of the electronic credit note.",
+        },
+        "92": {
+            "title": "ELECTRONIC DEBIT NOTE",
+            "details": "DEBIT NOTE DETAILS",
+            "representation": "Printed representation of the electronic debit note.",
+        },
+        "common": {
+            "cufe": "CUDE",
+            "payable": "NOTE TOTAL",
+            "notes": "Concept and reason",
+            "reference": "Corrects electronic sales invoice {number} of {date} · CUFE {cufe}",
+            "invoice": "Invoice corrected",
+            "concept": "DIAN concept",
+        },
+    },
+}
+#: DIAN's concept names (Anexo 1.9 tables 13.2.4 and 13.2.5, ``dian-webservice.md`` §4.1).
+NOTE_CONCEPTS = {
+    "91": {
+        "1": "Devolución parcial de los bienes y/o no aceptación parcial del servicio",
+        "2": "Anulación de factura electrónica",
+        "3": "Rebaja o descuento parcial o total",
+        "4": "Ajuste de precio",
+        "5": "Descuento comercial por pronto pago",
+        "6": "Descuento comercial por volumen de ventas",
+    },
+    "92": {"1": "Intereses", "2": "Gastos por cobrar", "3": "Cambio del valor", "4": "Otros"},
+}

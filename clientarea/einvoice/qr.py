@@ -47,7 +47,7 @@ def qr_text(doc: InvoiceDocument, cufe: str) -> str:
         f"ValIva: {money_str(doc.iva_total)}",
         f"ValOtroIm: {other_taxes}",
         f"ValTolFac: {money_str(doc.payable_amount)}",
-        f"CUFE: {cufe}",
+        f"{'CUDE' if doc.is_note else 'CUFE'}: {cufe}",
         qr_url(cufe, doc.environment),
     ]
     return "\n".join(lines)

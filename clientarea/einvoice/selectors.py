@@ -3,27 +3,65 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution
+from clientarea.einvoice import builder
+from clientarea.einvoice.models import DocumentKind, Invoice, InvoiceStatus, NumberingResolution
 from clientarea.lib.dates import local_today
+from clientarea.lib.money import ZERO, quantize
+
+_HEAVY = ("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
 
 
 def customer_invoices(customer) -> QuerySet[Invoice]:
+    """The customer's issued invoices, newest first, each with its credit and debit notes."""
     return (
-        Invoice.objects.filter(customer=customer)
+        Invoice.objects.filter(customer=customer, kind=DocumentKind.INVOICE)
         .exclude(status=InvoiceStatus.WAITING)
         .select_related("order")
-        .defer("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
+        .prefetch_related(
+            Prefetch(
+                "notes",
+                queryset=Invoice.objects.defer(*_HEAVY, "application_response").order_by(
+                    "issued_at", "id"
+                ),
+            )
+        )
+        .defer(*_HEAVY)
         .order_by("-issued_at", "-id")
+    )
+
+
+def invoice_notes(invoice: Invoice) -> QuerySet[Invoice]:
+    """The credit and debit notes of an invoice, oldest first."""
+    return (
+        Invoice.objects.filter(reference=invoice)
+        .defer(*_HEAVY, "application_response")
+        .order_by("issued_at", "id")
+    )
+
+
+def invoice_balance(invoice: Invoice) -> Decimal:
+    """What is left of an invoice: its value (IVA included, before the payment rounding) plus its
+    debit notes, minus its credit notes, whatever their DIAN state (a rejected note keeps its
+    number and is sent again once fixed)."""
+    doc = builder.document_from_json(invoice.document)
+    sums = dict(
+        invoice.notes.values_list("kind").annotate(total=Sum("total")).values_list("kind", "total")
+    )
+    return quantize(
+        doc.tax_inclusive_amount
+        + (sums.get(DocumentKind.DEBIT_NOTE) or ZERO)
+        - (sums.get(DocumentKind.CREDIT_NOTE) or ZERO)
     )
 
 
 def dashboard_summary(customer) -> dict:
     return {
-        "invoices_count": Invoice.objects.filter(customer=customer)
+        "invoices_count": Invoice.objects.filter(customer=customer, kind=DocumentKind.INVOICE)
         .exclude(status=InvoiceStatus.WAITING)
         .count()
     }

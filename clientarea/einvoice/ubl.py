@@ -1,4 +1,5 @@
-"""Build the UBL 2.1 Invoice XML of a DIAN factura electrónica de venta.
+"""Build the UBL 2.1 Invoice XML of a DIAN factura electrónica de venta, and the CreditNote /
+DebitNote XML of a nota crédito / débito on one (``dian-webservice.md`` §4.2).
 
 The element order is the XSD sequence of ``InvoiceType`` (§2.1 of
 ``shared/docs/dian-einvoice.md``); the field contents follow §2.2. The CUFE is
@@ -25,6 +26,8 @@ from clientarea.einvoice.documents import InvoiceDocument, Line, Party, decimal_
 from clientarea.einvoice.qr import qr_url
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+DEBIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 EXT = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
@@ -33,6 +36,40 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 
 NSMAP = {None: INVOICE_NS, "cac": CAC, "cbc": CBC, "ds": DS, "ext": EXT, "sts": STS, "xades": XADES}
+
+
+class _Kind:
+    """What changes with the document type (§4.2 of ``dian-webservice.md``)."""
+
+    def __init__(
+        self, *, ns: str, root: str, customization: str, profile: str, key: str, line: str,
+        quantity: str, totals: str, type_code: str,
+    ) -> None:  # fmt: skip
+        self.ns, self.root, self.customization, self.profile = ns, root, customization, profile
+        self.key, self.line, self.quantity, self.totals = key, line, quantity, totals
+        self.type_code = type_code
+
+
+KINDS = {
+    "01": _Kind(
+        ns=INVOICE_NS, root="Invoice", customization="10",
+        profile="DIAN 2.1: Factura Electrónica de Venta", key="CUFE-SHA384", line="InvoiceLine",
+        quantity="InvoicedQuantity", totals="LegalMonetaryTotal", type_code="InvoiceTypeCode",
+    ),
+    # 20 / 30: a note that references an invoice (22 / 32 would be without reference).
+    "91": _Kind(
+        ns=CREDIT_NOTE_NS, root="CreditNote", customization="20",
+        profile="DIAN 2.1: Nota Crédito de Factura Electrónica de Venta", key="CUDE-SHA384",
+        line="CreditNoteLine", quantity="CreditedQuantity", totals="LegalMonetaryTotal",
+        type_code="CreditNoteTypeCode",
+    ),
+    "92": _Kind(
+        ns=DEBIT_NOTE_NS, root="DebitNote", customization="30",
+        profile="DIAN 2.1: Nota Débito de Factura Electrónica de Venta", key="CUDE-SHA384",
+        line="DebitNoteLine", quantity="DebitedQuantity", totals="RequestedMonetaryTotal",
+        type_code="",  # UBL 2.1 DebitNote has no type-code element; 92 is implied
+    ),
+}  # fmt: skip
 NS = {"inv": INVOICE_NS, "cac": CAC, "cbc": CBC, "ds": DS, "ext": EXT, "sts": STS, "xades": XADES}
 
 DIAN_AGENCY = {
@@ -84,8 +121,15 @@ def _dian_extensions(parent: etree._Element, doc: InvoiceDocument) -> etree._Ele
 
     ``sts:QRCode`` is left empty here and set once the CUFE is known.
     """
-    res = doc.resolution
     ext = _el(parent, STS, "DianExtensions")
+    if not doc.is_note:  # DIAN authorizes invoice numbering only; notes have no InvoiceControl
+        _invoice_control(ext, doc)
+    _source_and_provider(ext, doc)
+    return ext
+
+
+def _invoice_control(ext: etree._Element, doc: InvoiceDocument) -> None:
+    res = doc.resolution
     control = _el(ext, STS, "InvoiceControl")
     _el(control, STS, "InvoiceAuthorization", res.number)
     period = _el(control, STS, "AuthorizationPeriod")
@@ -97,6 +141,8 @@ def _dian_extensions(parent: etree._Element, doc: InvoiceDocument) -> etree._Ele
     _el(authorized, STS, "From", str(res.range_from))
     _el(authorized, STS, "To", str(res.range_to))
 
+
+def _source_and_provider(ext: etree._Element, doc: InvoiceDocument) -> None:
     source = _el(ext, STS, "InvoiceSource")
     _cbc(
         source,
@@ -129,7 +175,6 @@ def _dian_extensions(parent: etree._Element, doc: InvoiceDocument) -> etree._Ele
         schemeName="31",
     )
     _el(ext, STS, "QRCode")
-    return ext
 
 
 # -- parties -----------------------------------------------------------------------
@@ -204,7 +249,8 @@ def _party(
     _company_id(legal, "CompanyID", party)
     if supplier:
         # The supplier's registration scheme names the invoice prefix (S2, S3).
-        _cbc(_cac(legal, "CorporateRegistrationScheme"), "ID", doc.resolution.prefix)
+        prefix = doc.note_prefix if doc.is_note else doc.resolution.prefix
+        _cbc(_cac(legal, "CorporateRegistrationScheme"), "ID", prefix)
 
     if party.email or party.phone:
         contact = _cac(node, "Contact")
@@ -247,7 +293,7 @@ def _document_tax_total(parent: etree._Element, doc: InvoiceDocument) -> None:
 
 
 def _monetary_total(parent: etree._Element, doc: InvoiceDocument) -> None:
-    total = _cac(parent, "LegalMonetaryTotal")
+    total = _cac(parent, KINDS[doc.document_type].totals)
     _amount(total, "LineExtensionAmount", doc.line_extension_total, doc.currency)
     _amount(total, "TaxExclusiveAmount", doc.tax_exclusive_amount, doc.currency)
     _amount(total, "TaxInclusiveAmount", doc.tax_inclusive_amount, doc.currency)
@@ -256,13 +302,16 @@ def _monetary_total(parent: etree._Element, doc: InvoiceDocument) -> None:
     _amount(total, "PayableAmount", doc.payable_amount, doc.currency)
 
 
-def _invoice_line(parent: etree._Element, index: int, line: Line, currency: str) -> None:
-    """InvoiceLine in InvoiceLineType XSD order."""
-    node = _cac(parent, "InvoiceLine")
+def _invoice_line(
+    parent: etree._Element, index: int, line: Line, currency: str, kind: _Kind
+) -> None:
+    """InvoiceLine / CreditNoteLine / DebitNoteLine in the XSD order of its type."""
+    node = _cac(parent, kind.line)
     _cbc(node, "ID", str(index))
-    _cbc(node, "InvoicedQuantity", decimal_str(line.quantity), unitCode=UNIT_CODE)
+    _cbc(node, kind.quantity, decimal_str(line.quantity), unitCode=UNIT_CODE)
     _amount(node, "LineExtensionAmount", line.line_extension, currency)
-    if line.period_start and line.period_end:
+    # DebitNoteLineType has no InvoicePeriod.
+    if line.period_start and line.period_end and kind.root != "DebitNote":
         period = _cac(node, "InvoicePeriod")
         _cbc(period, "StartDate", line.period_start.isoformat())
         _cbc(period, "EndDate", line.period_end.isoformat())
@@ -286,23 +335,44 @@ def _invoice_line(parent: etree._Element, index: int, line: Line, currency: str)
 # -- document ----------------------------------------------------------------------
 
 
+def _note_references(root: etree._Element, doc: InvoiceDocument) -> None:
+    """DiscrepancyResponse (the concept) and BillingReference (the invoice corrected), §4.2."""
+    reference = doc.reference
+    assert reference is not None  # InvoiceDocument checks it for notes
+    discrepancy = _cac(root, "DiscrepancyResponse")
+    _cbc(discrepancy, "ReferenceID", reference.number)
+    _cbc(discrepancy, "ResponseCode", doc.concept_code)
+    _cbc(discrepancy, "Description", doc.concept_reason)
+    if doc.order_reference:
+        _cbc(_cac(root, "OrderReference"), "ID", doc.order_reference)
+    invoice = _cac(_cac(root, "BillingReference"), "InvoiceDocumentReference")
+    _cbc(invoice, "ID", reference.number)
+    _cbc(invoice, "UUID", reference.cufe, schemeName="CUFE-SHA384")
+    _cbc(invoice, "IssueDate", reference.issue_date.isoformat())
+
+
 def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
-    """Return the unsigned Invoice root element, CUFE and QR included."""
-    root = etree.Element(_q(INVOICE_NS, "Invoice"), nsmap=NSMAP)
+    """Return the unsigned Invoice (or CreditNote / DebitNote) root element, CUFE/CUDE and QR
+    included."""
+    kind = KINDS[doc.document_type]
+    root = etree.Element(_q(kind.ns, kind.root), nsmap={**NSMAP, None: kind.ns})
     extensions = _el(root, EXT, "UBLExtensions")
     _dian_extensions(_el(_el(extensions, EXT, "UBLExtension"), EXT, "ExtensionContent"), doc)
     _el(_el(extensions, EXT, "UBLExtension"), EXT, "ExtensionContent")  # the signature goes here
 
     _cbc(root, "UBLVersionID", "UBL 2.1")
-    _cbc(root, "CustomizationID", CUSTOMIZATION_ID)
-    _cbc(root, "ProfileID", PROFILE_ID)
+    _cbc(root, "CustomizationID", kind.customization)
+    _cbc(root, "ProfileID", kind.profile)
     _cbc(root, "ProfileExecutionID", doc.environment)
     _cbc(root, "ID", doc.full_id)
-    uuid = _cbc(root, "UUID", schemeID=doc.environment, schemeName="CUFE-SHA384")
+    uuid = _cbc(root, "UUID", schemeID=doc.environment, schemeName=kind.key)
     _cbc(root, "IssueDate", doc.issue_date_str)
     _cbc(root, "IssueTime", doc.issue_time_str)
-    _cbc(root, "DueDate", doc.due.isoformat())
-    _cbc(root, "InvoiceTypeCode", doc.invoice_type_code)
+    if not doc.is_note:
+        _cbc(root, "DueDate", doc.due.isoformat())
+        _cbc(root, kind.type_code, doc.invoice_type_code)
+    elif kind.type_code:
+        _cbc(root, kind.type_code, doc.document_type)
     if doc.note:
         _cbc(root, "Note", doc.note)
     _cbc(
@@ -310,7 +380,9 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
         listAgencyID="6", listAgencyName="United Nations Economic Commission for Europe", listID="ISO 4217 Alpha",
     )  # fmt: skip
     _cbc(root, "LineCountNumeric", str(len(doc.lines)))
-    if doc.order_reference:
+    if doc.is_note:
+        _note_references(root, doc)
+    elif doc.order_reference:
         _cbc(_cac(root, "OrderReference"), "ID", doc.order_reference)
 
     _party(root, "AccountingSupplierParty", doc.supplier, doc, supplier=True)
@@ -319,17 +391,17 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
     means = _cac(root, "PaymentMeans")
     _cbc(means, "ID", doc.payment_form)
     _cbc(means, "PaymentMeansCode", doc.payment_means_code)
-    if doc.payment_form == "2":
+    if doc.payment_form == "2" and not doc.is_note:
         # Credit sales state when payment is due.
         _cbc(means, "PaymentDueDate", doc.due.isoformat())
 
     _document_tax_total(root, doc)
     _monetary_total(root, doc)
     for index, line in enumerate(doc.lines, start=1):
-        _invoice_line(root, index, line, doc.currency)
+        _invoice_line(root, index, line, doc.currency, kind)
 
     # The CUFE is computed from the strings now in the tree (§1.1 "as in the XML").
-    cufe = compute_cufe_from_fields(cufe_fields_from_xml(root), doc.resolution.technical_key)
+    cufe = compute_cufe_from_fields(cufe_fields_from_xml(root), document_secret(doc))
     uuid.text = cufe
     root.find(".//sts:QRCode", NS).text = qr_url(cufe, doc.environment)
     return root
@@ -356,8 +428,15 @@ def cufe_fields_for(doc: InvoiceDocument) -> CufeFields:
     )
 
 
+def document_secret(doc: InvoiceDocument) -> str:
+    """The key hashed into the CUFE (the range's clave técnica) or the CUDE of a note (the
+    software PIN, §4.3)."""
+    return doc.software_pin if doc.is_note else doc.resolution.technical_key
+
+
 def expected_cufe(doc: InvoiceDocument) -> str:
-    return compute_cufe_from_fields(cufe_fields_for(doc), doc.resolution.technical_key)
+    """The CUFE (or a note's CUDE) the built XML will carry."""
+    return compute_cufe_from_fields(cufe_fields_for(doc), document_secret(doc))
 
 
 def invoice_cufe(root: etree._Element) -> str:

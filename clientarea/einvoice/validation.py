@@ -70,6 +70,14 @@ class _LazySchema:
 
 
 _invoice_schema = _LazySchema(INVOICE_XSD)
+CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+DEBIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2"
+#: The documents DIAN validates, by root element, with their UBL 2.1 schema.
+_DOCUMENT_SCHEMAS = {
+    f"{{{INVOICE_NS}}}Invoice": _invoice_schema,
+    f"{{{CREDIT_NOTE_NS}}}CreditNote": _LazySchema(SCHEMA_DIR / "UBL-CreditNote-2.1.xsd"),
+    f"{{{DEBIT_NOTE_NS}}}DebitNote": _LazySchema(SCHEMA_DIR / "UBL-DebitNote-2.1.xsd"),
+}
 _dian_schema = _LazySchema(DIAN_XSD)
 _attached_schema = _LazySchema(ATTACHED_XSD)
 _ar_schema = _LazySchema(AR_XSD)
@@ -139,18 +147,22 @@ def _without_empty_signature_slot(root: etree._Element) -> etree._Element:
 def validate_invoice(
     xml: bytes | str | etree._Element | etree._ElementTree, *, allow_unsigned: bool = False
 ) -> list[str]:
-    """Errors of an Invoice against the UBL 2.1 XSD and DIAN extension XSD; [] = valid.
+    """Errors of an Invoice, CreditNote or DebitNote against its UBL 2.1 XSD and DIAN's extension
+    XSD; [] = valid.
 
-    Raises :class:`NotAnInvoice` for malformed XML or a root other than ``Invoice``.
+    Raises :class:`NotAnInvoice` for malformed XML or a root other than those three.
     With ``allow_unsigned`` an empty signature slot is tolerated, so a document
     straight out of :func:`clientarea.einvoice.ubl.build_invoice_xml` can be
     checked before signing; by default the XSD reports it as a missing element.
     """
     root = _parse(xml)
-    if root.tag != f"{{{INVOICE_NS}}}Invoice":
-        raise NotAnInvoice(f"root element is {root.tag}, not a UBL Invoice")
+    schema = _DOCUMENT_SCHEMAS.get(root.tag)
+    if schema is None:
+        raise NotAnInvoice(
+            f"root element is {root.tag}, not a UBL Invoice, CreditNote or DebitNote"
+        )
     target = _without_empty_signature_slot(root) if allow_unsigned else root
-    errors = [_format(e) for e in _invoice_schema.errors(etree.ElementTree(target))]
+    errors = [_format(e) for e in schema.errors(etree.ElementTree(target))]
     errors += dian_extension_errors(root)
     return errors
 

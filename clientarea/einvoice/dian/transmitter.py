@@ -86,6 +86,14 @@ def _summary(response: DianResponse) -> str:
     return " ".join(part for part in parts if part)
 
 
+#: The file-name prefix of each document type (fv / nc / nd).
+_FILE_KINDS = {
+    "01": files.DocumentKind.INVOICE,
+    "91": files.DocumentKind.CREDIT_NOTE,
+    "92": files.DocumentKind.DEBIT_NOTE,
+}
+
+
 class DianTransmitter(Transmitter):
     """SendBillSync to DIAN (or its local simulator) with the issuer's certificate."""
 
@@ -103,7 +111,7 @@ class DianTransmitter(Transmitter):
         doc = builder.document_from_json(invoice.document)
         package = files.package(
             signed,
-            files.DocumentKind.INVOICE,
+            _FILE_KINDS[doc.document_type],
             supplier_nit=doc.supplier.document_number,
             year=doc.issue_date.year,
             sequence=invoice.number % 0xFFFFFFFF or 1,

@@ -273,8 +273,13 @@ def test_malformed_and_foreign_documents_are_refused():
         validate_invoice(b"<Invoice><unclosed></Invoice>")
     with pytest.raises(NotAnInvoice):
         validate_invoice(
-            b"<CreditNote xmlns='urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2'/>"
+            b"<ApplicationResponse xmlns="
+            b"'urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2'/>"
         )
+    # Credit and debit notes are validated against their own schema (an empty one is invalid).
+    assert validate_invoice(
+        b"<CreditNote xmlns='urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2'/>"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""`clientarea einvoice validate FILE.xml [--technical-key K]` and `clientarea einvoice show NUMBER`."""
+"""`clientarea einvoice validate FILE.xml [--technical-key K] [--software-pin PIN]` and
+`clientarea einvoice show NUMBER` (invoices, credit notes and debit notes)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,37 @@ from clientarea.einvoice.models import Invoice
 
 
 class Command(BaseCommand):
-    help = "Validate an invoice XML against the UBL 2.1 + DIAN schemas (and its CUFE), or show an issued invoice."
+    help = (
+        "Validate an invoice or credit/debit note XML against the UBL 2.1 + DIAN schemas (and its "
+        "CUFE/CUDE), or show an issued invoice or note."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         validate = sub.add_parser(
-            "validate", help="Validate an Invoice or AttachedDocument XML file."
+            "validate",
+            help="Validate an Invoice, CreditNote, DebitNote or AttachedDocument XML file.",
         )
         validate.add_argument("file")
         validate.add_argument(
             "--technical-key",
             default="",
-            help="ClTec: recompute the CUFE from the document's own fields.",
+            help="ClTec: recompute an invoice's CUFE from the document's own fields.",
+        )
+        validate.add_argument(
+            "--software-pin",
+            default="",
+            help="Software PIN: recompute a credit or debit note's CUDE from its own fields.",
         )
         show = sub.add_parser("show", help="Print the key fields of an issued invoice.")
         show.add_argument("number")
 
     def handle(self, *args, **opts):
         if opts["action"] == "validate":
-            return self.validate(opts["file"], opts["technical_key"])
+            return self.validate(opts["file"], opts["technical_key"], opts["software_pin"])
         return self.show(opts["number"])
 
-    def validate(self, file: str, technical_key: str) -> None:
+    def validate(self, file: str, technical_key: str, software_pin: str = "") -> None:
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"{file}: no such file")
@@ -45,7 +55,7 @@ class Command(BaseCommand):
             if root_tag.endswith("}AttachedDocument"):
                 errors = validation.validate_attached_document(data)
                 invoice_xml = validation.embedded_invoice(data)
-                self.stdout.write("AttachedDocument: wraps an invoice")
+                self.stdout.write("AttachedDocument: wraps a document")
             else:
                 errors = validation.validate_invoice(data)
                 invoice_xml = data
@@ -55,26 +65,35 @@ class Command(BaseCommand):
             for error in errors:
                 self.stderr.write(f"  {error}")
             raise CommandError(f"{file}: INVALID ({len(errors)} schema error(s))")
+        kind = validation._parse(invoice_xml).tag.rpartition("}")[2]
         self.stdout.write(
-            self.style.SUCCESS(f"{file}: valid against UBL 2.1 Invoice + DIAN extensions")
+            self.style.SUCCESS(f"{file}: valid against UBL 2.1 {kind} + DIAN extensions")
         )
         declared = cufe.declared_cufe(invoice_xml)
-        if technical_key:
+        note = cufe.is_note(invoice_xml)
+        name, secret, option = (
+            ("CUDE", software_pin, "--software-pin")
+            if note
+            else ("CUFE", technical_key, "--technical-key")
+        )
+        if secret:
             try:
-                computed = cufe.cufe_from_xml(invoice_xml, technical_key)
+                computed = cufe.cufe_from_xml(invoice_xml, secret)
             except cufe.CufeInputError as exc:
-                raise CommandError(f"CUFE cannot be recomputed: {exc}") from exc
+                raise CommandError(f"{name} cannot be recomputed: {exc}") from exc
             if computed != declared:
                 raise CommandError(
-                    f"CUFE MISMATCH: document says {declared}, its fields give {computed}"
+                    f"{name} MISMATCH: document says {declared}, its fields give {computed}"
                 )
-            self.stdout.write(self.style.SUCCESS(f"CUFE matches the document's fields: {declared}"))
+            self.stdout.write(
+                self.style.SUCCESS(f"{name} matches the document's fields: {declared}")
+            )
         else:
-            self.stdout.write(f"CUFE (not recomputed; give --technical-key): {declared}")
+            self.stdout.write(f"{name} (not recomputed; give {option}): {declared}")
 
     def show(self, number: str) -> None:
         invoice = (
-            Invoice.objects.select_related("order", "customer__user", "resolution")
+            Invoice.objects.select_related("order", "customer__user", "resolution", "reference")
             .filter(full_number=number)
             .first()
         )
@@ -90,7 +109,10 @@ class Command(BaseCommand):
         rows = [
             ("Number", invoice.full_number),
             ("Status", invoice.get_status_display()),
-            ("Order", invoice.order.number),
+            ("Document", invoice.get_kind_display()),
+            ("Order", invoice.order.number if invoice.order else "—"),
+            ("Corrects", invoice.reference.full_number if invoice.reference else "—"),
+            ("Concept", f"{invoice.concept} {invoice.reason}" if invoice.is_note else "—"),
             ("Issued", invoice.issued_at.isoformat() if invoice.issued_at else ""),
             ("Customer", f"{invoice.customer.display_name} <{invoice.customer.user.email}>"),
             (
@@ -100,7 +122,7 @@ class Command(BaseCommand):
             ("Resolution", resolution_text),
             ("Total", str(invoice.total)),
             ("Payment means", invoice.payment_means_code),
-            ("CUFE", invoice.cufe),
+            ("CUDE" if invoice.is_note else "CUFE", invoice.cufe),
             ("Rendered", invoice.rendered_at.isoformat() if invoice.rendered_at else "no"),
             ("Emailed", invoice.emailed_at.isoformat() if invoice.emailed_at else "no"),
         ]

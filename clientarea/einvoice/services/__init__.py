@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clientarea.accounts import audit
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import builder, delivery, jobs, ubl
 from clientarea.einvoice.delivery import (
@@ -32,15 +33,32 @@ from clientarea.einvoice.delivery import (
     send_invoice_email,
     transmit_invoice,
 )
-from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution
+from clientarea.einvoice.models import (
+    CreditNoteConcept,
+    DocumentKind,
+    Invoice,
+    InvoiceStatus,
+    NumberingResolution,
+)
+from clientarea.einvoice.services.notes import (
+    NoteRefused,
+    invoice_balance,
+    issue_credit_note,
+    issue_debit_note,
+)
 from clientarea.lib.dates import BOGOTA
 from clientarea.notifications.services import queue_email
 
 __all__ = [
     "InvoiceWaiting",
+    "NoteRefused",
     "allocate_invoice_for_order",
     "email_subject",
+    "invoice_balance",
+    "issue_credit_note",
+    "issue_debit_note",
     "issue_waiting_invoices",
+    "reissue_with_corrected_buyer",
     "render_and_send_invoice",
     "resend_invoice_email",
     "resend_to_dian",
@@ -112,7 +130,11 @@ def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
 def _issued(invoice: Invoice) -> None:
     invoice_id = invoice.pk
     transaction.on_commit(lambda: _schedule_render(invoice_id))
-    logger.info("invoice issued %s for order %s", invoice.full_number, invoice.order.number)
+    logger.info(
+        "invoice issued %s for order %s",
+        invoice.full_number,
+        invoice.order.number if invoice.order else "",
+    )
 
 
 def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
@@ -191,7 +213,7 @@ def issue_waiting_invoices(*, limit: int = 200) -> dict[str, int]:
         try:
             with transaction.atomic():
                 invoice = (
-                    Invoice.objects.select_for_update()
+                    Invoice.objects.select_for_update(of=("self",))  # order: nullable join
                     .select_related("order", "customer__user")
                     .get(pk=invoice_id)
                 )
@@ -277,3 +299,61 @@ def resend_to_dian(*, invoice_id: int, actor=None) -> Invoice:
     logger.info("invoice %s sent to DIAN again by %s", invoice.full_number, actor)
     invoice.refresh_from_db()
     return invoice
+
+
+def reissue_with_corrected_buyer(*, invoice: Invoice, reason: str, actor=None) -> Invoice:
+    """The buyer's data on an accepted invoice was wrong: a full credit note (concept 2,
+    cancellation) and a new invoice for the same order with the buyer's data as it is now (staff
+    correct the customer first). The order stays paid. Returns the new invoice, which waits in
+    the queue like any invoice when no numbering is valid now.
+
+    Refused (``NoteRefused``) when part of the invoice was already credited or debited: the whole
+    invoice must be cancelled at once.
+    """
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("order")
+            .get(pk=invoice.pk)
+        )
+        if invoice.kind != DocumentKind.INVOICE or invoice.order is None:
+            raise NoteRefused(_("Only an invoice of an order can be issued again."))
+        if invoice.superseded_at:
+            raise NoteRefused(_("This invoice was already replaced."))
+        if invoice.notes.exists():
+            raise NoteRefused(
+                _(
+                    "Invoice %(number)s already has notes: issue the credit note for what is left "
+                    "of it and bill the order again by hand."
+                )
+                % {"number": invoice.full_number}
+            )
+        issue_credit_note(
+            invoice=invoice, concept=CreditNoteConcept.CANCELLATION, reason=reason, actor=actor
+        )
+        Invoice.objects.filter(pk=invoice.pk).update(superseded_at=timezone.now())
+        order = invoice.order
+        fields = dict(
+            order=order, customer=invoice.customer, paid_at=invoice.paid_at, total=invoice.total,
+            replaces=invoice,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                new = Invoice.objects.create(
+                    **fields,
+                    **_allocate(order=order, customer=invoice.customer, issued_at=timezone.now()),
+                )
+                _issued(new)
+        except InvoiceWaiting as exc:
+            new = Invoice.objects.create(
+                **fields, status=InvoiceStatus.WAITING, waiting_reason=str(exc)[:300]
+            )
+            _alert_staff(new, str(exc))
+        audit.record(
+            action="einvoice.invoice_reissued",
+            actor=actor,
+            customer=invoice.customer,
+            target=invoice.full_number or "",
+            changes={"replaced_by": new.full_number or "", "reason": reason[:500]},
+        )
+    return new
