@@ -289,7 +289,7 @@ def test_xlsx_is_made_by_the_worker_with_progress_and_then_downloaded(
     assert reverse("reports:download", args=[job.pk]) in page.content.decode()
     download = client.get(reverse("reports:download", args=[job.pk]))
     assert download.status_code == 200
-    sheet = load_workbook(io.BytesIO(b"".join(download.streaming_content))).active
+    sheet = load_workbook(io.BytesIO(download.getvalue())).active
     values = list(sheet.iter_rows(values_only=True))
     assert len(values) == 4
     assert sum(Decimal(str(row[11])) for row in values[1:]) == sum(
