@@ -64,3 +64,14 @@ def default_filters() -> Filters:
 
 
 __all__ = ["MAX_DAYS", "ReportFilterForm", "default_filters"]
+
+
+class EmailTemplateForm(forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=300)
+    body_text = forms.CharField(
+        label=_("Text body"), widget=forms.Textarea(attrs={"rows": 14, "cols": 90})
+    )
+    body_html = forms.CharField(
+        label=_("HTML body"), widget=forms.Textarea(attrs={"rows": 18, "cols": 90})
+    )
+    note = forms.CharField(label=_("What changed (optional)"), max_length=200, required=False)

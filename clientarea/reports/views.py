@@ -57,7 +57,7 @@ def staff_view(perm: str) -> Callable[[View], View]:
     return decorate
 
 
-def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+def page_context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     return {
         **admin.site.each_context(request),
         "title": title,
@@ -148,7 +148,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         colours=[2] * len(rates),
     )
 
-    context = _context(
+    context = page_context(
         request,
         _("Dashboard"),
         income_chart=income_chart,
@@ -195,7 +195,7 @@ def aging_bucket(request: HttpRequest, bucket: str) -> HttpResponse:
         }
         for customer in page
     ]
-    context = _context(
+    context = page_context(
         request,
         _("Customers owing: %(bucket)s") % {"bucket": labels[bucket]},
         page_obj=page,
@@ -213,7 +213,7 @@ def _reports_page(
         f = form.filters()
         totals = selectors.sales_book_totals(date_from=f.date_from, date_to=f.date_to)
     jobs = ExportJob.objects.select_related("requested_by")[:20]
-    context = _context(
+    context = page_context(
         request,
         _("Reports"),
         form=form,
@@ -274,7 +274,7 @@ def export_xlsx(request: HttpRequest, kind: str) -> HttpResponseBase:
 @staff_view(EXPORT_REPORTS)
 def export_status(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ExportJob.objects.select_related("requested_by"), pk=job_id)
-    context = _context(
+    context = page_context(
         request,
         str(job),
         job=job,

@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("axes", "0010_accessattemptexpiration"),
         ("accounts", "0003_provider_support_hours_in_english"),
-        ("notifications", "0003_redact_secrets_in_email_log"),
+        ("notifications", "0004_staff_email_template_versions"),
         ("catalog", "0001_initial"),
         ("subscriptions", "0002_provisioning_delivery_outbox"),
         ("billing", "0004_order_event_kind_and_payment_method_choices"),
