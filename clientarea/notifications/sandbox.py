@@ -94,6 +94,7 @@ def check_source(source: str) -> list[str]:
 
 
 _BLOCK = re.compile(r"{{.*?}}|{%.*?%}", re.S)
+_STRING = re.compile(r""""[^"]*"|'[^']*'""")
 
 
 def check_secrets(source: str, secrets: tuple[str, ...]) -> list[str]:
@@ -107,7 +108,8 @@ def check_secrets(source: str, secrets: tuple[str, ...]) -> list[str]:
     for name in secrets:
         word = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
         for block in _BLOCK.findall(source):
-            if word.search(block) and not re.fullmatch(rf"{{{{\s*{re.escape(name)}\s*}}}}", block):
+            code = _STRING.sub('""', block)  # the word inside a quoted text is just a word
+            if word.search(code) and not re.fullmatch(rf"{{{{\s*{re.escape(name)}\s*}}}}", block):
                 errors.append(
                     _(
                         "“%(name)s” is a one-time secret: print it only as {{ %(name)s }}, not in %(block)s."

@@ -51,9 +51,9 @@ def _save(template: str = "order_created", language: str = "es-co", **parts: str
         ("body_text", "{% debug %}", "debug"),
         ("body_text", "{% load admin_urls %}", "admin_urls"),
         ("body_html", '{% include "admin/base.html" %}', "admin/base.html"),
-        ("subject", "{% if %}", "compile"),
-        ("subject", "{{ order.number|date:'Y' }} {% endfor %}", "compile"),
-        ("body_html", "", "empty"),
+        ("subject", "{% if %}", "no compila"),
+        ("subject", "{{ order.number|date:'Y' }} {% endfor %}", "no compila"),
+        ("body_html", "", "vacía"),
     ],
 )
 def test_a_broken_or_unsafe_template_is_refused_and_nothing_is_saved(part, source, message):
