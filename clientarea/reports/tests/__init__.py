@@ -48,7 +48,21 @@ def paid_order(
 _seq = itertools.count(1)
 
 
+def ensure_roles() -> None:
+    """The role groups, as the data migration makes them (a transactional test's flush on
+    PostgreSQL empties the tables, and flushing does not rerun data migrations)."""
+    import importlib
+
+    from django.apps import apps
+
+    if Group.objects.filter(name__in=["billing", "support", "administrator"]).count() < 3:
+        importlib.import_module("clientarea.reports.migrations.0002_staff_roles").create_roles(
+            apps, None
+        )
+
+
 def staff_client(role: str) -> Client:
+    ensure_roles()
     user = User.objects.create_user(
         email=f"{role}-{next(_seq)}@conexcol.example", password="x", is_staff=True
     )

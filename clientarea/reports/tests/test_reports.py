@@ -351,3 +351,35 @@ def test_a_failing_export_is_marked_failed_with_its_reason(exports_dir, monkeypa
     client = staff_client("billing")
     assert client.get(reverse("reports:download", args=[job.pk])).status_code == 404
     assert "disk full" in client.get(reverse("reports:export", args=[job.pk])).content.decode()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_produce_the_same_export(exports_dir):
+    """The claim is one conditional UPDATE: of two workers racing for a job, one makes it."""
+    import threading
+
+    make_provider()
+    _pending(make_customer(), overdue=3)
+    job = ExportJob.objects.create(
+        kind="balances", params={"date_from": "2026-01-01", "date_to": "2026-01-31"}
+    )
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            results.append(services.run_export(job_id=job.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, True]
+    job.refresh_from_db()
+    assert job.status == ExportStatus.DONE and job.rows_done == 1
+    assert len(list(exports_dir.glob("*.xlsx"))) == 1

@@ -23,6 +23,7 @@ from clientarea.accounts.models import User
 from clientarea.billing import services as billing
 from clientarea.billing.tests import make_active_service, make_order, make_product
 from clientarea.einvoice.models import Invoice, NumberingResolution
+from clientarea.reports.tests import ensure_roles
 from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +38,7 @@ STANDARD = ("changelist", "add", "change", "delete", "history", "autocomplete")
 def staff(role: str) -> User:
     user = User.objects.create_user(email=f"{role}@conexcol.example", password="x", is_staff=True)
     if role != "nobody":
+        ensure_roles()
         user.groups.add(Group.objects.get(name=role))
     return User.objects.get(pk=user.pk)  # fresh permission cache
 
@@ -122,6 +124,7 @@ def _has_any_perm(user: User, model: type[Model]) -> bool:
 
 
 def test_roles_exist_with_permissions(world):
+    assert Group.objects.filter(name__in=["billing", "support", "administrator"]).exists()
     names = set(Group.objects.values_list("name", flat=True))
     assert {"billing", "support", "administrator"} <= names
     support, billing_user, administrator = (
