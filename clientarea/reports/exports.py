@@ -17,6 +17,7 @@ from typing import IO, Any
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from clientarea.lib.dates import local_today
 from clientarea.reports import selectors
 from clientarea.reports.models import ReportKind
 
@@ -209,7 +210,7 @@ REPORTS: dict[str, Report] = {
 def file_stem(kind: str, filters: Filters) -> str:
     if REPORTS[kind].dated:
         return f"{kind}-{filters.date_from:%Y%m%d}-{filters.date_to:%Y%m%d}"
-    return f"{kind}-{dt.date.today():%Y%m%d}"  # noqa: DTZ011 - a file name, not a fiscal date
+    return f"{kind}-{local_today():%Y%m%d}"
 
 
 def _csv_cell(value: Cell) -> str:

@@ -27,7 +27,7 @@ from clientarea.accounts.models import Customer
 from clientarea.billing.models import ItemKind, Order, OrderItem, OrderState
 from clientarea.catalog.models import CYCLE_MONTHS
 from clientarea.einvoice.models import DELIVERABLE_STATUSES, Invoice, InvoiceStatus
-from clientarea.lib.dates import BOGOTA, local_today
+from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.payments.models import Payment, PaymentStatus
 from clientarea.subscriptions.models import (
     Service,
@@ -147,7 +147,7 @@ class IncomeRow:
 def income_by_month(*, months: int = 12, today: dt.date | None = None) -> list[IncomeRow]:
     """Paid orders per Bogotá calendar month, gateway and method, for the last ``months`` months."""
     today = today or local_today()
-    first = (today.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
+    first = add_months(today.replace(day=1), -(months - 1))
     start = dt.datetime.combine(first, dt.time.min, tzinfo=BOGOTA)
     rows = (
         Order.objects.filter(state=OrderState.PAID, paid_at__gte=start)

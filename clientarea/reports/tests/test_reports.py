@@ -383,3 +383,18 @@ def test_two_workers_never_produce_the_same_export(exports_dir):
     job.refresh_from_db()
     assert job.status == ExportStatus.DONE and job.rows_done == 1
     assert len(list(exports_dir.glob("*.xlsx"))) == 1
+
+
+def test_income_covers_exactly_the_last_twelve_bogota_months():
+    from clientarea.lib.dates import BOGOTA, add_months
+
+    make_provider()
+    make_resolution()
+    customer = make_customer()
+    first = add_months(local_today().replace(day=1), -11)
+    inside = dt.datetime.combine(first, dt.time(0, 30), tzinfo=BOGOTA)  # 05:30 UTC, same day
+    before = inside - dt.timedelta(hours=1)  # the last hour of the month before, in Bogotá
+    paid_order(customer, price="1000", when=inside)
+    paid_order(customer, price="2000", when=before)
+    rows = selectors.income_by_month()
+    assert [(row.month, row.orders) for row in rows] == [(first, 1)]
