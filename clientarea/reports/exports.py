@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from clientarea.lib.dates import local_today
-from clientarea.reports import selectors
+from clientarea.reports import sales, selectors
 from clientarea.reports.models import ReportKind
 
 Cell = str | Decimal | dt.date | dt.datetime | int
@@ -82,7 +82,7 @@ _DOCUMENT_NAMES = {"invoice": "Factura electrónica de venta"}
 
 
 def _sales_rows(f: Filters) -> Iterator[list[Cell]]:
-    for row in selectors.sales_book(date_from=f.date_from, date_to=f.date_to):
+    for row in sales.sales_book(date_from=f.date_from, date_to=f.date_to):
         yield [
             row.date,
             _DOCUMENT_NAMES.get(row.document, row.document),
@@ -114,9 +114,7 @@ def _payments_headers() -> list[str]:
 
 
 def _payments_rows(f: Filters) -> Iterator[list[Cell]]:
-    for row in selectors.payments(
-        date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method
-    ):
+    for row in sales.payments(date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method):
         yield [
             row.paid_at.replace(tzinfo=None),  # Bogotá wall-clock time; XLSX has no time zones
             row.order,
@@ -178,14 +176,14 @@ REPORTS: dict[str, Report] = {
         kind=ReportKind.SALES_BOOK,
         headers=_sales_headers,
         rows=_sales_rows,
-        count=lambda f: selectors.sales_book_count(date_from=f.date_from, date_to=f.date_to),
+        count=lambda f: sales.sales_book_count(date_from=f.date_from, date_to=f.date_to),
         dated=True,
     ),
     ReportKind.PAYMENTS: Report(
         kind=ReportKind.PAYMENTS,
         headers=_payments_headers,
         rows=_payments_rows,
-        count=lambda f: selectors.payments_count(
+        count=lambda f: sales.payments_count(
             date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method
         ),
         dated=True,

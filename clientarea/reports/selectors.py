@@ -1,20 +1,16 @@
 """Reads behind the dashboard and the reports. Every list is a fixed number of queries.
 
-Two selectors are the seams where work in progress elsewhere plugs in:
+The seams where work in progress elsewhere plugs in:
 
 * :func:`receivables` is the one place balances and aging come from. Today it reads pending
   service orders; when the customer ledger exists, only this function changes.
-* :func:`sales_book` merges the documents of :data:`SALES_BOOK_SOURCES` in date order. Today that
-  is the electronic invoices; credit and debit notes add a source (a function with the same
-  signature as :func:`invoice_documents`), and withholdings fill ``SalesBookRow.withholdings``.
+* the sales book, in ``reports/sales.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +33,7 @@ from clientarea.subscriptions.models import (
 )
 
 ZERO = Decimal("0.00")
-_MONEY: DecimalField[Any, Any] = DecimalField(max_digits=16, decimal_places=2)
+MONEY: DecimalField[Any, Any] = DecimalField(max_digits=16, decimal_places=2)
 
 #: Aging buckets: (key, label, lowest days overdue, highest days overdue or None).
 AGING_BUCKETS: tuple[tuple[str, str, int | None, int | None], ...] = (
@@ -51,7 +47,7 @@ BUCKET_KEYS = tuple(key for key, *_ in AGING_BUCKETS)
 
 
 def _sum(expr: Q | None = None) -> Coalesce:
-    return Coalesce(Sum("orders__total", filter=expr), Value(ZERO), output_field=_MONEY)
+    return Coalesce(Sum("orders__total", filter=expr), Value(ZERO), output_field=MONEY)
 
 
 def _bucket_filter(key: str, today: dt.date) -> Q:
@@ -115,7 +111,7 @@ def aging_totals(*, today: dt.date | None = None) -> AgingTotals:
                 if low is not None:
                     q &= Q(due_date__lte=today - dt.timedelta(days=low))
         aggregates[f"amount_{key}"] = Coalesce(
-            Sum("total", filter=q), Value(ZERO), output_field=_MONEY
+            Sum("total", filter=q), Value(ZERO), output_field=MONEY
         )
         aggregates[f"customers_{key}"] = Count("customer", filter=q, distinct=True)
     row = pending.aggregate(**aggregates)
@@ -230,7 +226,7 @@ def mrr_change(*, today: dt.date | None = None) -> MrrChange:
     new_mrr = sum((_monthly(row["amount"], row["cycle"]) for row in new), ZERO)
     renewed = OrderItem.objects.filter(
         kind=ItemKind.RENEWAL, order__state=OrderState.PAID, order__paid_at__gte=start
-    ).aggregate(n=Count("id"), amount=Coalesce(Sum("subtotal"), Value(ZERO), output_field=_MONEY))
+    ).aggregate(n=Count("id"), amount=Coalesce(Sum("subtotal"), Value(ZERO), output_field=MONEY))
     cancelled = (
         ServiceEvent.objects.filter(
             kind__in=[ServiceEventKind.CANCELLED, ServiceEventKind.TERMINATED],
@@ -368,191 +364,3 @@ def approval_rates(*, days: int = 30) -> list[ApprovalRate]:
         )
         for row in rows
     ]
-
-
-# --- the sales book and payments (exports) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SalesBookRow:
-    """One fiscal document of the sales book, as an accountant reads it for the IVA return."""
-
-    date: dt.date
-    document: str  # "invoice"; notes add "credit_note" / "debit_note"
-    number: str
-    cufe: str
-    buyer_document_type: str
-    buyer_nit: str
-    buyer_name: str
-    base: Decimal
-    iva: Decimal
-    rounding: Decimal
-    total: Decimal
-    withholdings: Decimal = field(default=ZERO)
-    reference: str = ""  # the order, or for a note the invoice it corrects
-
-    @property
-    def sort_key(self) -> tuple[dt.date, str, str]:
-        return (self.date, self.document, self.number)
-
-
-SalesSource = Callable[[dt.date, dt.date], Iterator[SalesBookRow]]
-
-
-def _day_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(date_from, dt.time.min, tzinfo=BOGOTA)
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
-    return start, end
-
-
-def _invoices_in(date_from: dt.date, date_to: dt.date) -> QuerySet[Invoice]:
-    start, end = _day_range(date_from, date_to)
-    return Invoice.objects.filter(issued_at__gte=start, issued_at__lt=end).exclude(
-        status=InvoiceStatus.WAITING
-    )
-
-
-def invoice_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
-    """The issued electronic invoices of the period, streamed in date order (constant memory)."""
-    rows = (
-        _invoices_in(date_from, date_to)
-        .order_by("issued_at", "id")
-        .values_list(
-            "issued_at",
-            "full_number",
-            "cufe",
-            "order__buyer_snapshot",
-            "order__subtotal",
-            "order__tax_total",
-            "order__rounding",
-            "total",
-            "order__number",
-        )
-    )
-    for issued_at, number, cufe, buyer, base, iva, rounding, total, order in rows.iterator(
-        chunk_size=2000
-    ):
-        buyer = buyer or {}
-        nit = buyer.get("document_number", "")
-        if buyer.get("check_digit"):
-            nit = f"{nit}-{buyer['check_digit']}"
-        yield SalesBookRow(
-            date=timezone.localtime(issued_at, BOGOTA).date(),
-            document="invoice",
-            number=number or "",
-            cufe=cufe,
-            buyer_document_type=buyer.get("document_type", ""),
-            buyer_nit=nit,
-            buyer_name=buyer.get("name", ""),
-            base=base,
-            iva=iva,
-            rounding=rounding,
-            total=total,
-            reference=order,
-        )
-
-
-#: The documents of the sales book. Credit and debit notes plug in here (same signature).
-SALES_BOOK_SOURCES: tuple[SalesSource, ...] = (invoice_documents,)
-
-
-def sales_book(*, date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
-    """Every fiscal document of the period in date order, merged from :data:`SALES_BOOK_SOURCES`."""
-    return heapq.merge(
-        *(source(date_from, date_to) for source in SALES_BOOK_SOURCES),
-        key=lambda row: row.sort_key,
-    )
-
-
-def sales_book_count(*, date_from: dt.date, date_to: dt.date) -> int:
-    return _invoices_in(date_from, date_to).count()
-
-
-@dataclass(frozen=True)
-class SalesBookTotals:
-    documents: int
-    base: Decimal
-    iva: Decimal
-    rounding: Decimal
-    withholdings: Decimal
-    total: Decimal
-
-
-def sales_book_totals(*, date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
-    """The sales book's totals, summed by the database (one query per source)."""
-    row = _invoices_in(date_from, date_to).aggregate(
-        n=Count("id"),
-        base=Coalesce(Sum("order__subtotal"), Value(ZERO), output_field=_MONEY),
-        iva=Coalesce(Sum("order__tax_total"), Value(ZERO), output_field=_MONEY),
-        rounding=Coalesce(Sum("order__rounding"), Value(ZERO), output_field=_MONEY),
-        total=Coalesce(Sum("total"), Value(ZERO), output_field=_MONEY),
-    )
-    return SalesBookTotals(
-        documents=row["n"],
-        base=row["base"],
-        iva=row["iva"],
-        rounding=row["rounding"],
-        withholdings=ZERO,
-        total=row["total"],
-    )
-
-
-@dataclass(frozen=True)
-class PaymentRow:
-    paid_at: dt.datetime
-    order: str
-    customer_document: str
-    customer: str
-    via: str
-    method: str
-    reference: str
-    total: Decimal
-
-
-def _paid_orders(
-    *, date_from: dt.date, date_to: dt.date, via: str = "", method: str = ""
-) -> QuerySet[Order]:
-    start, end = _day_range(date_from, date_to)
-    qs = Order.objects.filter(state=OrderState.PAID, paid_at__gte=start, paid_at__lt=end)
-    if via:
-        qs = qs.filter(paid_via=via)
-    if method:
-        qs = qs.filter(payment_method=method)
-    return qs
-
-
-def payments(
-    *, date_from: dt.date, date_to: dt.date, via: str = "", method: str = ""
-) -> Iterator[PaymentRow]:
-    """Payments received in the period (paid orders, by any gateway or staff), streamed."""
-    rows = (
-        _paid_orders(date_from=date_from, date_to=date_to, via=via, method=method)
-        .order_by("paid_at", "id")
-        .values_list(
-            "paid_at",
-            "number",
-            "buyer_snapshot",
-            "paid_via",
-            "payment_method",
-            "payment_reference",
-            "total",
-        )
-    )
-    for paid_at, number, buyer, paid_via, pay_method, reference, total in rows.iterator(
-        chunk_size=2000
-    ):
-        buyer = buyer or {}
-        yield PaymentRow(
-            paid_at=timezone.localtime(paid_at, BOGOTA),
-            order=number,
-            customer_document=buyer.get("document_number", ""),
-            customer=buyer.get("name", ""),
-            via=paid_via,
-            method=pay_method,
-            reference=reference,
-            total=total,
-        )
-
-
-def payments_count(*, date_from: dt.date, date_to: dt.date, via: str = "", method: str = "") -> int:
-    return _paid_orders(date_from=date_from, date_to=date_to, via=via, method=method).count()

@@ -32,7 +32,7 @@ from clientarea.billing.models import PaidVia, PaymentMethod
 from clientarea.lib.http import client_ip
 from clientarea.lib.money import format_cop
 from clientarea.payments.models import PaymentMethodChoice, gateway_choices
-from clientarea.reports import charts, exports, selectors, services
+from clientarea.reports import charts, exports, sales, selectors, services
 from clientarea.reports.forms import ReportFilterForm
 from clientarea.reports.models import ExportJob, ExportStatus, ReportKind
 
@@ -211,7 +211,7 @@ def _reports_page(
     totals = None
     if form.is_bound and form.is_valid():
         f = form.filters()
-        totals = selectors.sales_book_totals(date_from=f.date_from, date_to=f.date_to)
+        totals = sales.sales_book_totals(date_from=f.date_from, date_to=f.date_to)
     jobs = ExportJob.objects.select_related("requested_by")[:20]
     context = page_context(
         request,
