@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/billing_run.py
 	$(BIN)/python bench/confirmations.py
 	$(BIN)/python bench/einvoice.py
+	$(BIN)/python bench/exports.py
 
 # Regenerate the help article's screenshots from the running demo (start `make run` first).
 screenshots: install

@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "clientarea.einvoice",
     "clientarea.helpcenter",
     "clientarea.portal",
+    "clientarea.reports",  # back-office dashboard, reports and exports
     "clientarea.ops",  # operations: health, metrics, request ids, backups (see "Operations" below)
 ]
 
@@ -308,6 +309,8 @@ STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT") or VAR_DIR / "media")
+# XLSX exports made by the worker (back office → Reports); private, served only to staff who may export.
+REPORTS_EXPORT_DIR = Path(envstr("REPORTS_EXPORT_DIR") or VAR_DIR / "exports")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

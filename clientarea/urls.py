@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("clientarea.ops.urls")),  # /healthz/live, /healthz/ready, /metrics
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/reports/", include("clientarea.reports.urls")),  # staff dashboard and reports
     path("admin/", admin.site.urls),
     path("clientarea/", include("clientarea.portal.urls")),
     path("clientarea/services/", include("clientarea.portal.services_urls")),

@@ -152,7 +152,10 @@ class CustomerAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         pass
 
-    @admin.action(description=_("Send a new access code (the current one stops working)"))
+    @admin.action(
+        description=_("Send a new access code (the current one stops working)"),
+        permissions=["change"],
+    )
     def send_new_access_code(self, request, queryset):
         for customer in queryset.select_related("user"):
             services.reset_access_code(customer=customer, actor=request.user, ip=client_ip(request))

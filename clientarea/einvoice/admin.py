@@ -4,6 +4,7 @@ note numbering. Issuing notes from an invoice is in ``admin_notes``."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -319,7 +320,13 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
+    def _check_view(self, request) -> None:
+        """The downloads are views of the invoice: the same permission as its page."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+
     def download(self, request, pk: int, kind: str):
+        self._check_view(request)
         invoice = get_object_or_404(Invoice, pk=pk)
         data = {
             "pdf": (invoice.pdf, "application/pdf", "pdf"),
@@ -335,6 +342,7 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
 
     def exchange(self, request, pk: int, exchange_id: int, part: str):
         """One raw request or answer of a transmission attempt, byte for byte."""
+        self._check_view(request)
         exchange = get_object_or_404(TransmissionExchange, pk=exchange_id, attempt__invoice_id=pk)
         if part not in ("request", "response"):
             raise Http404
@@ -343,12 +351,13 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         )
 
     def attempt_application_response(self, request, pk: int, attempt_id: int):
+        self._check_view(request)
         attempt = get_object_or_404(TransmissionAttempt, pk=attempt_id, invoice_id=pk)
         if not attempt.application_response:
             raise Http404
         return self._xml(bytes(attempt.application_response), f"ar-{attempt.pk}.xml")
 
-    @admin.action(description=_("Send to DIAN again (same number)"))
+    @admin.action(description=_("Send to DIAN again (same number)"), permissions=["change"])
     def resend_to_dian(self, request, queryset):
         sent = 0
         for invoice in queryset:
@@ -360,7 +369,7 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         if sent:
             self.message_user(request, _("%(n)d invoice(s) sent to DIAN again.") % {"n": sent})
 
-    @admin.action(description=_("Email the invoice to the customer again"))
+    @admin.action(description=_("Email the invoice to the customer again"), permissions=["change"])
     def resend_email(self, request, queryset):
         sent = 0
         for invoice in queryset:
@@ -372,7 +381,7 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         if sent:
             self.message_user(request, _("%(n)d invoice email(s) queued.") % {"n": sent})
 
-    @admin.action(description=_("Issue waiting invoices now"))
+    @admin.action(description=_("Issue waiting invoices now"), permissions=["change"])
     def issue_waiting(self, request, queryset):
         counts = services.issue_waiting_invoices()
         self.message_user(request, _("Issued: %(issued)d. Still waiting: %(waiting)d.") % counts)

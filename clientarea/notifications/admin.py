@@ -39,7 +39,7 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Send again"))
+    @admin.action(description=_("Send again"), permissions=["change"])
     def resend(self, request, queryset):
         sent = refused = 0
         for email in queryset:

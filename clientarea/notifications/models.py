@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -70,3 +71,45 @@ class EmailAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class EmailTemplateVersion(models.Model):
+    """One saved version of a staff override of an email template, per template and language.
+
+    Every save adds a version; the newest one is in force. A version with ``use_default`` puts
+    the template back to the file in the repository (``templates/emails/``), which stays the
+    default. Reverting adds a new version copying an old one (``reverted_from``).
+    """
+
+    template = models.CharField(_("template"), max_length=100)
+    language = models.CharField(_("language"), max_length=5)
+    version = models.PositiveIntegerField(_("version"))
+    use_default = models.BooleanField(_("back to the default file"), default=False)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body_text = models.TextField(_("text body"), blank=True)
+    body_html = models.TextField(_("HTML body"), blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    reverted_from = models.PositiveIntegerField(_("copy of version"), null=True, blank=True)
+    created_at = models.DateTimeField(_("saved at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("saved by"),
+    )
+
+    class Meta:
+        verbose_name = _("email template version")
+        verbose_name_plural = _("email template versions")
+        ordering = ["template", "language", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "language", "version"], name="unique_email_template_version"
+            )
+        ]
+        permissions = [("edit_email_templates", _("Can edit the email templates"))]
+
+    def __str__(self) -> str:
+        return f"{self.template} ({self.language}) v{self.version}"

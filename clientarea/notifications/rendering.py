@@ -19,14 +19,22 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.template import Context, Engine
 from django.utils import translation
 from django.utils.crypto import salted_hmac
+
+from clientarea.notifications import sandbox
+from clientarea.notifications.models import EmailTemplateVersion
+from clientarea.notifications.selectors import current_override
+
+logger = logging.getLogger(__name__)
 
 #: What the email log shows in place of a secret.
 REDACTED = "••••"
@@ -53,7 +61,24 @@ def _render(name: str, context: Mapping[str, Any], *, autoescape: bool) -> str:
 
 
 def render_templates(*, template: str, context: Mapping[str, Any], language: str) -> RenderedEmail:
-    """Render the three parts of ``emails/<template>`` in ``language`` (plain text unescaped)."""
+    """Render the three parts of ``emails/<template>`` in ``language`` (plain text unescaped).
+
+    A staff override in force for the template and language (back office → Email templates) is
+    rendered in the sandbox instead of the files; the files stay the default. An override that
+    fails at send time (it was validated when saved, so this means data the sample did not
+    have) falls back to the files rather than sending a broken email.
+    """
+    override = current_override(template=template, language=language)
+    if override is not None:
+        try:
+            return _render_override(override, context, language)
+        except Exception:
+            logger.exception(
+                "email template %s (%s) v%s failed; the default file was used",
+                template,
+                language,
+                override.version,
+            )
     with translation.override(language):
         subject = " ".join(
             _render(f"emails/{template}.subject.txt", context, autoescape=False).split()
@@ -61,6 +86,25 @@ def render_templates(*, template: str, context: Mapping[str, Any], language: str
         text = _render(f"emails/{template}.txt", context, autoescape=False).strip() + "\n"
         html = _render(f"emails/{template}.html", context, autoescape=True)
     return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def _render_override(
+    override: EmailTemplateVersion, context: Mapping[str, Any], language: str
+) -> RenderedEmail:
+    parts = {}
+    with translation.override(language):
+        for part, autoescape in sandbox.PARTS:
+            parts[part] = sandbox.render(
+                getattr(override, part),
+                template=override.template,
+                context=context,
+                autoescape=autoescape,
+            )
+    return RenderedEmail(
+        subject=" ".join(parts["subject"].split()),
+        text=parts["body_text"].strip() + "\n",
+        html=parts["body_html"],
+    )
 
 
 def redacted_context(context: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
@@ -105,3 +149,15 @@ def unseal(token: str) -> RenderedEmail | None:
     except (InvalidToken, ValueError, UnicodeError):
         return None
     return RenderedEmail(subject=data["subject"], text=data["text"], html=data["html"])
+
+
+def default_sources(template: str) -> dict[str, str]:
+    """The source of the three files of ``emails/<template>`` (what an override starts from)."""
+    engine = Engine.get_default()
+    files = {"subject": "subject.txt", "body_text": "txt", "body_html": "html"}
+    return {
+        part: Path(engine.get_template(f"emails/{template}.{suffix}").origin.name).read_text(
+            encoding="utf-8"
+        )
+        for part, suffix in files.items()
+    }

@@ -17,9 +17,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from clientarea.notifications import jobs, rendering
+from clientarea.notifications import jobs, rendering, sandbox
 from clientarea.notifications.delivery import deliver_due_emails, deliver_email
-from clientarea.notifications.models import EmailAttachment, OutgoingEmail
+from clientarea.notifications.editable import EDITABLE
+from clientarea.notifications.models import EmailAttachment, EmailTemplateVersion, OutgoingEmail
 
 __all__ = [
     "Attachment",
@@ -29,6 +30,9 @@ __all__ = [
     "queue_email",
     "render_email",
     "resend_email",
+    "revert_template_version",
+    "save_template_version",
+    "use_default_template",
 ]
 
 logger = logging.getLogger(__name__)
@@ -159,3 +163,91 @@ def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
             )
         transaction.on_commit(lambda: _schedule(copy.pk))
     return copy
+
+
+# --- Staff overrides of email templates ------------------------------------------------------
+
+
+def _next_version(template: str, language: str) -> int:
+    last = (
+        EmailTemplateVersion.objects.select_for_update()
+        .filter(template=template, language=language)
+        .order_by("-version")
+        .first()
+    )
+    return (last.version if last else 0) + 1
+
+
+def save_template_version(
+    *,
+    template: str,
+    language: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    sample: Mapping[str, Any],
+    actor,
+    note: str = "",
+    reverted_from: int | None = None,
+) -> EmailTemplateVersion:
+    """Validate an override against ``sample`` and save it as the new version in force.
+
+    Raises ``sandbox.TemplateRefused`` (nothing saved) when a part does not compile, uses a tag
+    or library that is not allowed, or reads a variable the template does not have.
+    """
+    if language not in dict(settings.LANGUAGES):
+        raise sandbox.TemplateRefused({"language": ["unknown language"]})
+    parts = {"subject": subject, "body_text": body_text, "body_html": body_html}
+    sandbox.validate(
+        template=template,
+        parts=parts,
+        sample={**site_context(), **sample},
+        language=language,
+    )
+    with transaction.atomic():
+        version = EmailTemplateVersion.objects.create(
+            template=template,
+            language=language,
+            version=_next_version(template, language),
+            note=note[:200],
+            reverted_from=reverted_from,
+            created_by=actor if getattr(actor, "pk", None) else None,
+            **parts,
+        )
+    logger.info("email template %s (%s) saved as v%s", template, language, version.version)
+    return version
+
+
+def revert_template_version(
+    *, template: str, language: str, version: int, sample: Mapping[str, Any], actor
+) -> EmailTemplateVersion:
+    """Put an old version back in force, as a new version copying it (validated again)."""
+    old = EmailTemplateVersion.objects.get(template=template, language=language, version=version)
+    if old.use_default:
+        return use_default_template(template=template, language=language, actor=actor)
+    return save_template_version(
+        template=template,
+        language=language,
+        subject=old.subject,
+        body_text=old.body_text,
+        body_html=old.body_html,
+        sample=sample,
+        actor=actor,
+        note=f"revert to v{old.version}",
+        reverted_from=old.version,
+    )
+
+
+def use_default_template(*, template: str, language: str, actor) -> EmailTemplateVersion:
+    """Back to the file in the repository (a new version that says so; history is kept)."""
+    if template not in EDITABLE or language not in dict(settings.LANGUAGES):
+        raise sandbox.TemplateRefused({"template": ["unknown template or language"]})
+    with transaction.atomic():
+        return EmailTemplateVersion.objects.create(
+            template=template,
+            language=language,
+            version=_next_version(template, language),
+            use_default=True,
+            note="default file",
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )

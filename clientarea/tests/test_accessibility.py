@@ -152,6 +152,11 @@ def staff_paths(pending: Order, payment: Payment, ana: Customer) -> list[str]:
         f"/admin/payments/payment/{payment.pk}/change/",
         "/admin/accounts/customer/",
         f"/admin/accounts/customer/{ana.pk}/change/",
+        "/admin/reports/",  # dashboard: SVG charts with their tables
+        "/admin/reports/reports/",
+        "/admin/reports/aging/current/",
+        "/admin/reports/emails/",
+        "/admin/reports/emails/order_created/es-co/",
     ]
 
 

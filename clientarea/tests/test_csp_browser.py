@@ -102,6 +102,8 @@ def test_main_pages_pass_the_content_security_policy(page, live_site, renewal): 
         "/admin/payments/payment/",
         "/admin/billing/billingrun/",
         "/admin/billing/order/",
+        "/admin/reports/",  # inline SVG charts
+        "/admin/reports/emails/order_created/es-co/",
         "/sandbox/",  # the simulators' dashboard (staff)
     ):
         visit(page, base + path)

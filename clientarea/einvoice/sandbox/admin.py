@@ -95,6 +95,6 @@ class FaultAdmin(admin.ModelAdmin):
     readonly_fields = ["used", "created_at"]
     actions = ["deactivate"]
 
-    @admin.action(description=_("Switch the selected faults off"))
+    @admin.action(description=_("Switch the selected faults off"), permissions=["change"])
     def deactivate(self, request, queryset) -> None:
         queryset.update(active=False)

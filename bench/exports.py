@@ -1,0 +1,239 @@
+"""Benchmark: the report exports over N invoices (the sales book), streamed CSV and worker XLSX.
+
+    .venv/bin/python bench/exports.py              # N=100,000
+    .venv/bin/python bench/exports.py --n 10000
+
+Everything happens in a throwaway SQLite database in a temporary directory (VAR_DIR and
+DATABASE_URL are set before Django starts). A child process creates the data: N paid orders with
+their issued invoices, spread over 20,000 customers (each also owing one pending order, for the
+aging report). Each measurement then runs in its own fresh process, so every peak RSS printed is
+that export's own (plus Django), not the loader's or another export's:
+
+* raw:   the baseline, the same join read with the sqlite3 module and written by csv.writer;
+* csv:   ``exports.csv_lines`` (what the streaming response sends, chunk by chunk);
+* xlsx:  ``services.run_export`` (what the worker does: count, openpyxl write-only, progress rows);
+* aging: the aging report as CSV (one row per customer owing money).
+
+The point is that memory stays flat whatever N is: compare the peak RSS at --n 10000 and 100000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = dt.date(2026, 3, 16)
+CUSTOMERS = 20_000
+
+
+def configure(var_dir: str) -> None:
+    os.environ["VAR_DIR"] = var_dir
+    os.environ["DATABASE_URL"] = f"sqlite:///{var_dir}/bench.sqlite3"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "clientarea.settings"
+    os.environ["DEBUG"] = "0"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    os.environ.pop("REDIS_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def populate(n: int) -> None:
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from clientarea.accounts.models import Customer, User
+    from clientarea.billing.models import Order
+    from clientarea.einvoice.models import Invoice
+    from clientarea.lib.dates import BOGOTA
+
+    call_command("migrate", verbosity=0, interactive=False)
+    customers = min(CUSTOMERS, n)
+    with transaction.atomic():
+        users = User.objects.bulk_create(
+            [User(email=f"c{i}@bench.example", password="!") for i in range(customers)],
+            batch_size=2000,
+        )
+        people = Customer.objects.bulk_create(
+            [
+                Customer(
+                    user=user,
+                    person_type="natural",
+                    document_type="13",
+                    document_number=str(10_000_000 + i),
+                    first_name="Cliente",
+                    last_name=f"Prueba {i}",
+                    municipality_code="11001",
+                )
+                for i, user in enumerate(users)
+            ],
+            batch_size=2000,
+        )
+    start = dt.datetime.combine(DAY, dt.time(8), tzinfo=BOGOTA)
+    for chunk in range(0, n, 5000):
+        with transaction.atomic():
+            orders = Order.objects.bulk_create(
+                [
+                    Order(
+                        number=f"ODS-{i:07d}",
+                        customer=people[i % customers],
+                        state="paid",
+                        issue_date=DAY,
+                        due_date=DAY,
+                        subtotal=Decimal("45990.00"),
+                        tax_total=Decimal("8738.10"),
+                        rounding=Decimal("-0.10"),
+                        total=Decimal("54728.00"),
+                        paid_at=start + dt.timedelta(seconds=i),
+                        paid_via=("payu", "payvalida", "manual")[i % 3],
+                        payment_method=("card", "cash", "transfer")[i % 3],
+                        buyer_snapshot={
+                            "name": f"Cliente Prueba {i % customers}",
+                            "document_type": "13",
+                            "document_number": str(10_000_000 + i % customers),
+                            "check_digit": "",
+                        },
+                    )
+                    for i in range(chunk, min(n, chunk + 5000))
+                ],
+                batch_size=2000,
+            )
+            Invoice.objects.bulk_create(
+                [
+                    Invoice(
+                        order=order,
+                        customer_id=order.customer_id,
+                        status="accepted",
+                        number=990_000_000 + i,
+                        full_number=f"SETP{990_000_000 + i}",
+                        cufe=f"{i:096x}",
+                        issued_at=order.paid_at,
+                        paid_at=order.paid_at,
+                        total=order.total,
+                    )
+                    for i, order in enumerate(orders, start=chunk)
+                ],
+                batch_size=2000,
+            )
+    with transaction.atomic():
+        Order.objects.bulk_create(
+            [
+                Order(
+                    number=f"ODS-P{i:07d}",
+                    customer=person,
+                    state="pending",
+                    issue_date=DAY - dt.timedelta(days=7 + i % 120),
+                    due_date=DAY - dt.timedelta(days=i % 120),
+                    subtotal=Decimal("10000.00"),
+                    tax_total=Decimal("1900.00"),
+                    total=Decimal("11900.00"),
+                )
+                for i, person in enumerate(people)
+            ],
+            batch_size=2000,
+        )
+
+
+def measure(kind: str) -> None:
+    """One export in this (fresh) process; prints one line of figures."""
+    from clientarea.reports import exports
+
+    filters = exports.Filters(date_from=DAY, date_to=DAY + dt.timedelta(days=30))
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = size = 0
+    if kind == "raw":
+        import csv
+        import sqlite3
+
+        class Sink:
+            def write(self, value: str) -> int:
+                nonlocal size
+                size += len(value.encode())
+                return len(value)
+
+        writer = csv.writer(Sink())
+        db = sqlite3.connect(f"{os.environ['VAR_DIR']}/bench.sqlite3")
+        cursor = db.execute(
+            "SELECT i.issued_at, i.full_number, i.cufe, o.buyer_snapshot, o.subtotal, o.tax_total,"
+            " o.rounding, i.total, o.number FROM einvoice_invoice i"
+            " JOIN billing_order o ON o.id = i.order_id ORDER BY i.issued_at, i.id"
+        )
+        for row in cursor:
+            writer.writerow(row)
+            rows += 1
+    elif kind in ("csv", "aging"):
+        report = "sales_book" if kind == "csv" else "aging"
+        for line in exports.csv_lines(report, filters):
+            size += len(line.encode())
+            rows += 1
+        rows -= 2  # the BOM and the header
+    elif kind == "xlsx":
+        from clientarea.reports import services
+        from clientarea.reports.models import ExportJob
+
+        job = ExportJob.objects.create(kind="sales_book", params=filters.as_json())
+        services.run_export(job_id=job.pk)
+        job.refresh_from_db()
+        assert job.status == "done", job.error
+        rows = job.rows_done
+        path = services.export_path(job)
+        assert path is not None
+        size = path.stat().st_size
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(
+        f"{kind:>5}: {rows:>8,} rows  {elapsed:6.1f} s wall  {cpu:6.1f} s CPU  "
+        f"{rows / elapsed:>9,.0f} rows/s  {size / 1e6:6.1f} MB out  peak RSS {peak_mb:4.0f} MB"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="invoices (default 100,000)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--populate", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", metavar="KIND", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.populate:
+        configure(args.populate)
+        if args.measure:
+            measure(args.measure)
+        else:
+            populate(args.n)
+        return 0
+
+    var_dir = tempfile.mkdtemp(prefix="exports-bench-")
+    try:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, "--n", str(args.n), "--populate", var_dir], check=True
+        )
+        print(f"data: {args.n:,} invoices created in {time.perf_counter() - t0:.1f} s")
+        print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
+        for kind in ("raw", "csv", "xlsx", "aging"):
+            subprocess.run(
+                [sys.executable, __file__, "--populate", var_dir, "--measure", kind], check=True
+            )
+        return 0
+    finally:
+        if args.keep:
+            print("kept", var_dir)
+        else:
+            shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

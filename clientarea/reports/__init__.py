@@ -1,0 +1,1 @@
+"""Back-office dashboard and reports: charts, the sales book, payments, aging and balances, exports."""

@@ -1,0 +1,273 @@
+"""The reports as rows: their columns, their filters, and the CSV and XLSX writers.
+
+Rows come from generators over server-side iterators (``QuerySet.iterator``), so an export of any
+size holds one chunk in memory: CSV is streamed to the browser as it is produced; XLSX is written
+by openpyxl in write-only mode, row by row, into a file (see ``services.run_export``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, Any
+
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from clientarea.lib.dates import local_today
+from clientarea.reports import sales, selectors
+from clientarea.reports.models import ReportKind
+
+Cell = str | Decimal | dt.date | dt.datetime | int
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What every report may be asked for; each report uses the fields it needs."""
+
+    date_from: dt.date
+    date_to: dt.date
+    via: str = ""
+    method: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "date_from": self.date_from.isoformat(),
+            "date_to": self.date_to.isoformat(),
+            "via": self.via,
+            "method": self.method,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Filters:
+        return cls(
+            date_from=dt.date.fromisoformat(data["date_from"]),
+            date_to=dt.date.fromisoformat(data["date_to"]),
+            via=data.get("via", ""),
+            method=data.get("method", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str
+    headers: Callable[[], list[str]]
+    rows: Callable[[Filters], Iterator[list[Cell]]]
+    count: Callable[[Filters], int]
+    dated: bool  # whether the period filters apply
+
+
+def _sales_headers() -> list[str]:
+    return [
+        _("Date"),
+        _("Document"),
+        _("Number"),
+        "CUFE",
+        _("Buyer document type"),
+        _("Buyer NIT / document"),
+        _("Buyer"),
+        _("Taxable base"),
+        _("IVA"),
+        _("Withholdings"),
+        _("Rounding"),
+        _("Total"),
+        _("Order"),
+    ]
+
+
+_DOCUMENT_NAMES = {"invoice": "Factura electrónica de venta"}
+
+
+def _sales_rows(f: Filters) -> Iterator[list[Cell]]:
+    for row in sales.sales_book(date_from=f.date_from, date_to=f.date_to):
+        yield [
+            row.date,
+            _DOCUMENT_NAMES.get(row.document, row.document),
+            row.number,
+            row.cufe,
+            row.buyer_document_type,
+            row.buyer_nit,
+            row.buyer_name,
+            row.base,
+            row.iva,
+            row.withholdings,
+            row.rounding,
+            row.total,
+            row.reference,
+        ]
+
+
+def _payments_headers() -> list[str]:
+    return [
+        _("Paid at"),
+        _("Order"),
+        _("Customer document"),
+        _("Customer"),
+        _("Gateway"),
+        _("Method"),
+        _("Reference"),
+        _("Amount"),
+    ]
+
+
+def _payments_rows(f: Filters) -> Iterator[list[Cell]]:
+    for row in sales.payments(date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method):
+        yield [
+            row.paid_at.replace(tzinfo=None),  # Bogotá wall-clock time; XLSX has no time zones
+            row.order,
+            row.customer_document,
+            row.customer,
+            row.via,
+            row.method,
+            row.reference,
+            row.total,
+        ]
+
+
+def _aging_headers() -> list[str]:
+    return [
+        _("Customer document"),
+        _("Customer"),
+        _("Email"),
+        _("Not yet due"),
+        _("1–30 days"),
+        _("31–60 days"),
+        _("61–90 days"),
+        _("Over 90 days"),
+        _("Balance"),
+    ]
+
+
+def _aging_rows(f: Filters) -> Iterator[list[Cell]]:
+    for customer in selectors.receivables().iterator(chunk_size=2000):
+        yield [
+            selectors.customer_document(customer),
+            customer.display_name,
+            customer.user.email,
+            *(getattr(customer, key) for key in selectors.BUCKET_KEYS),
+            customer.balance,  # type: ignore[attr-defined]
+        ]
+
+
+def _balances_headers() -> list[str]:
+    return [_("Customer document"), _("Customer"), _("Email"), _("Phone"), _("Balance")]
+
+
+def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
+    for customer in selectors.receivables().iterator(chunk_size=2000):
+        yield [
+            selectors.customer_document(customer),
+            customer.display_name,
+            customer.user.email,
+            customer.phone,
+            customer.balance,  # type: ignore[attr-defined]
+        ]
+
+
+def _receivables_count(f: Filters) -> int:
+    return selectors.receivables().count()
+
+
+REPORTS: dict[str, Report] = {
+    ReportKind.SALES_BOOK: Report(
+        kind=ReportKind.SALES_BOOK,
+        headers=_sales_headers,
+        rows=_sales_rows,
+        count=lambda f: sales.sales_book_count(date_from=f.date_from, date_to=f.date_to),
+        dated=True,
+    ),
+    ReportKind.PAYMENTS: Report(
+        kind=ReportKind.PAYMENTS,
+        headers=_payments_headers,
+        rows=_payments_rows,
+        count=lambda f: sales.payments_count(
+            date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method
+        ),
+        dated=True,
+    ),
+    ReportKind.AGING: Report(
+        kind=ReportKind.AGING,
+        headers=_aging_headers,
+        rows=_aging_rows,
+        count=_receivables_count,
+        dated=False,
+    ),
+    ReportKind.BALANCES: Report(
+        kind=ReportKind.BALANCES,
+        headers=_balances_headers,
+        rows=_balances_rows,
+        count=_receivables_count,
+        dated=False,
+    ),
+}
+
+
+def file_stem(kind: str, filters: Filters) -> str:
+    if REPORTS[kind].dated:
+        return f"{kind}-{filters.date_from:%Y%m%d}-{filters.date_to:%Y%m%d}"
+    return f"{kind}-{local_today():%Y%m%d}"
+
+
+def _csv_cell(value: Cell) -> str:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    # A cell starting with = + - @ is a formula to a spreadsheet: neutralise text that does.
+    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(kind: str, filters: Filters) -> Iterator[str]:
+    """The report as CSV lines, produced lazily (UTF-8 BOM first, so spreadsheets read accents)."""
+    report = REPORTS[kind]
+    writer = csv.writer(_Echo())
+    yield "\ufeff"
+    yield writer.writerow(report.headers())
+    for row in report.rows(filters):
+        yield writer.writerow([_csv_cell(value) for value in row])
+
+
+def write_xlsx(
+    kind: str,
+    filters: Filters,
+    out: IO[bytes],
+    *,
+    progress: Callable[[int], None],
+    every: int = 2000,
+) -> int:
+    """Write the report to ``out`` as XLSX (openpyxl write-only: constant memory); returns rows written."""
+    report = REPORTS[kind]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=str(ReportKind(kind).label)[:31])
+    sheet.append(report.headers())
+    done = 0
+    for row in report.rows(filters):
+        sheet.append([_xlsx_cell(value) for value in row])
+        done += 1
+        if done % every == 0:
+            progress(done)
+    workbook.save(out)
+    return done
+
+
+def _xlsx_cell(value: Cell) -> Cell:
+    if isinstance(value, str) and value[:1] == "=":
+        return "'" + value  # text, never a formula
+    return value
+
+
+def iter_rows(kind: str, filters: Filters) -> Iterable[list[Cell]]:
+    return REPORTS[kind].rows(filters)

@@ -1,0 +1,238 @@
+"""Reads for the exports: the sales book and the payments of a period, streamed.
+
+:func:`sales_book` merges the documents of :data:`SALES_BOOK_SOURCES` in date order, and
+:func:`sales_book_totals` sums their totals. Today that is the electronic invoices; credit and
+debit notes add a :class:`SalesSource` (rows like :func:`invoice_documents`, totals like
+:func:`invoice_totals`), and withholdings fill the ``withholdings`` fields of both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from clientarea.billing.models import Order, OrderState
+from clientarea.einvoice.models import Invoice, InvoiceStatus
+from clientarea.lib.dates import BOGOTA
+from clientarea.reports.selectors import MONEY, ZERO
+
+
+@dataclass(frozen=True)
+class SalesBookRow:
+    """One fiscal document of the sales book, as an accountant reads it for the IVA return."""
+
+    date: dt.date
+    document: str  # "invoice"; notes add "credit_note" / "debit_note"
+    number: str
+    cufe: str
+    buyer_document_type: str
+    buyer_nit: str
+    buyer_name: str
+    base: Decimal
+    iva: Decimal
+    rounding: Decimal
+    total: Decimal
+    withholdings: Decimal = field(default=ZERO)
+    reference: str = ""  # the order, or for a note the invoice it corrects
+
+    @property
+    def sort_key(self) -> tuple[dt.date, str, str]:
+        return (self.date, self.document, self.number)
+
+
+def _day_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(date_from, dt.time.min, tzinfo=BOGOTA)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
+    return start, end
+
+
+def _invoices_in(date_from: dt.date, date_to: dt.date) -> QuerySet[Invoice]:
+    start, end = _day_range(date_from, date_to)
+    return Invoice.objects.filter(issued_at__gte=start, issued_at__lt=end).exclude(
+        status=InvoiceStatus.WAITING
+    )
+
+
+def invoice_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+    """The issued electronic invoices of the period, streamed in date order (constant memory)."""
+    rows = (
+        _invoices_in(date_from, date_to)
+        .order_by("issued_at", "id")
+        .values_list(
+            "issued_at",
+            "full_number",
+            "cufe",
+            "order__buyer_snapshot",
+            "order__subtotal",
+            "order__tax_total",
+            "order__rounding",
+            "total",
+            "order__number",
+        )
+    )
+    for issued_at, number, cufe, buyer, base, iva, rounding, total, order in rows.iterator(
+        chunk_size=2000
+    ):
+        buyer = buyer or {}
+        nit = buyer.get("document_number", "")
+        if buyer.get("check_digit"):
+            nit = f"{nit}-{buyer['check_digit']}"
+        yield SalesBookRow(
+            date=timezone.localtime(issued_at, BOGOTA).date(),
+            document="invoice",
+            number=number or "",
+            cufe=cufe,
+            buyer_document_type=buyer.get("document_type", ""),
+            buyer_nit=nit,
+            buyer_name=buyer.get("name", ""),
+            base=base,
+            iva=iva,
+            rounding=rounding,
+            total=total,
+            reference=order,
+        )
+
+
+@dataclass(frozen=True)
+class SalesBookTotals:
+    documents: int
+    base: Decimal
+    iva: Decimal
+    rounding: Decimal
+    withholdings: Decimal
+    total: Decimal
+
+    def __add__(self, other: SalesBookTotals) -> SalesBookTotals:
+        return SalesBookTotals(
+            documents=self.documents + other.documents,
+            base=self.base + other.base,
+            iva=self.iva + other.iva,
+            rounding=self.rounding + other.rounding,
+            withholdings=self.withholdings + other.withholdings,
+            total=self.total + other.total,
+        )
+
+
+NO_TOTALS = SalesBookTotals(0, ZERO, ZERO, ZERO, ZERO, ZERO)
+
+
+def invoice_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
+    """The invoices' totals for the period, summed by the database (one query)."""
+    row = _invoices_in(date_from, date_to).aggregate(
+        n=Count("id"),
+        base=Coalesce(Sum("order__subtotal"), Value(ZERO), output_field=MONEY),
+        iva=Coalesce(Sum("order__tax_total"), Value(ZERO), output_field=MONEY),
+        rounding=Coalesce(Sum("order__rounding"), Value(ZERO), output_field=MONEY),
+        total=Coalesce(Sum("total"), Value(ZERO), output_field=MONEY),
+    )
+    return SalesBookTotals(
+        documents=row["n"],
+        base=row["base"],
+        iva=row["iva"],
+        rounding=row["rounding"],
+        withholdings=ZERO,
+        total=row["total"],
+    )
+
+
+@dataclass(frozen=True)
+class SalesSource:
+    """One kind of fiscal document in the sales book: its rows in date order, and its totals.
+
+    Credit notes plug in as a source whose rows carry negative amounts; debit notes as positive
+    ones; withholdings fill ``SalesBookRow.withholdings`` and ``SalesBookTotals.withholdings``.
+    """
+
+    rows: Callable[[dt.date, dt.date], Iterator[SalesBookRow]]
+    totals: Callable[[dt.date, dt.date], SalesBookTotals]
+
+
+#: The documents of the sales book, merged in date order. Notes add their source here.
+SALES_BOOK_SOURCES: tuple[SalesSource, ...] = (
+    SalesSource(rows=invoice_documents, totals=invoice_totals),
+)
+
+
+def sales_book(*, date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+    """Every fiscal document of the period in date order, merged from :data:`SALES_BOOK_SOURCES`."""
+    return heapq.merge(
+        *(source.rows(date_from, date_to) for source in SALES_BOOK_SOURCES),
+        key=lambda row: row.sort_key,
+    )
+
+
+def sales_book_totals(*, date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
+    """The sales book's totals: the sum over its sources (one query each)."""
+    return sum((source.totals(date_from, date_to) for source in SALES_BOOK_SOURCES), NO_TOTALS)
+
+
+def sales_book_count(*, date_from: dt.date, date_to: dt.date) -> int:
+    return sales_book_totals(date_from=date_from, date_to=date_to).documents
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    paid_at: dt.datetime
+    order: str
+    customer_document: str
+    customer: str
+    via: str
+    method: str
+    reference: str
+    total: Decimal
+
+
+def _paid_orders(
+    *, date_from: dt.date, date_to: dt.date, via: str = "", method: str = ""
+) -> QuerySet[Order]:
+    start, end = _day_range(date_from, date_to)
+    qs = Order.objects.filter(state=OrderState.PAID, paid_at__gte=start, paid_at__lt=end)
+    if via:
+        qs = qs.filter(paid_via=via)
+    if method:
+        qs = qs.filter(payment_method=method)
+    return qs
+
+
+def payments(
+    *, date_from: dt.date, date_to: dt.date, via: str = "", method: str = ""
+) -> Iterator[PaymentRow]:
+    """Payments received in the period (paid orders, by any gateway or staff), streamed."""
+    rows = (
+        _paid_orders(date_from=date_from, date_to=date_to, via=via, method=method)
+        .order_by("paid_at", "id")
+        .values_list(
+            "paid_at",
+            "number",
+            "buyer_snapshot",
+            "paid_via",
+            "payment_method",
+            "payment_reference",
+            "total",
+        )
+    )
+    for paid_at, number, buyer, paid_via, pay_method, reference, total in rows.iterator(
+        chunk_size=2000
+    ):
+        buyer = buyer or {}
+        yield PaymentRow(
+            paid_at=timezone.localtime(paid_at, BOGOTA),
+            order=number,
+            customer_document=buyer.get("document_number", ""),
+            customer=buyer.get("name", ""),
+            via=paid_via,
+            method=pay_method,
+            reference=reference,
+            total=total,
+        )
+
+
+def payments_count(*, date_from: dt.date, date_to: dt.date, via: str = "", method: str = "") -> int:
+    return _paid_orders(date_from=date_from, date_to=date_to, via=via, method=method).count()
