@@ -56,13 +56,14 @@ class DeviceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}"):
-            actions.pop("turn_off", None)
-        return actions
+    def has_turn_off_permission(self, request):
+        """Turning two-factor off is deleting the user's devices: the model's delete permission."""
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
 
-    @admin.action(description=_("Turn off two-factor login for these users (lost phone)"))
+    @admin.action(
+        description=_("Turn off two-factor login for these users (lost phone)"),
+        permissions=["turn_off"],
+    )
     def turn_off(self, request, queryset):
         users = {device.user for device in queryset.select_related("user")}
         for user in users:
