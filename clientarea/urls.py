@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("clientarea.ops.urls")),  # /healthz/live, /healthz/ready, /metrics
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("backoffice/", include("clientarea.backoffice.urls")),
     path("clientarea/", include("clientarea.portal.urls")),
     path("clientarea/services/", include("clientarea.portal.services_urls")),
     path("clientarea/billing/", include("clientarea.portal.billing_urls")),
