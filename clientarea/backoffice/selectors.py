@@ -105,11 +105,15 @@ _DIGITS = re.compile(r"\D")
 
 def _customer_hits(query: str) -> list[Hit]:
     folded = fold(query)
-    digits = _DIGITS.sub("", query)
     condition = Q(search_text__contains=folded)
-    if digits and len(digits) >= 5 and len(digits) * 2 >= len(query.replace(" ", "")):
-        # A document or phone typed with dots, dashes or spaces: "1.020.304.050", "300 123 4567".
-        condition |= Q(document_number=digits) | Q(search_text__contains=digits)
+    digits = _DIGITS.sub("", query)
+    if len(digits) >= 5 and len(digits) * 2 >= len(query.replace(" ", "")):
+        # A document or phone typed with dots, dashes or spaces ("1.020.304.050", "300 123 4567"),
+        # or a NIT with its check digit ("900.108.281-3").
+        without_dv = _DIGITS.sub("", query.rsplit("-", 1)[0]) if "-" in query else digits
+        condition |= Q(document_number__in={digits, without_dv}) | Q(
+            search_text__contains=digits
+        )
     rows = Customer.objects.filter(condition).select_related("user").order_by("pk")[:SEARCH_LIMIT]
     return [
         Hit(
