@@ -117,9 +117,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """Also without accents or case, on names, email, document and phone ("pena" finds "Peña")."""
-        queryset, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term.strip():
             queryset |= self.model.objects.filter(search_text__contains=fold(search_term))
         return queryset, may_have_duplicates

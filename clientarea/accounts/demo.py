@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from clientarea.accounts.searchtext import search_text_for
 from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.searchtext import search_text_for
 from clientarea.lib.nit import check_digit
 
 DEMO_ACCESS_CODE = "DEMO-CODE-7777"  # demo only: real codes are random and emailed

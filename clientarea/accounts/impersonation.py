@@ -95,7 +95,7 @@ class ImpersonationMiddleware:
         expires_at = dt.datetime.fromisoformat(data["expires_at"])
         customer = (
             Customer.objects.select_related("user")
-            .filter(pk=data.get("customer_id"), user__is_staff=False, user__is_superuser=False)
+            .filter(pk=int(data["customer_id"]), user__is_staff=False, user__is_superuser=False)
             .first()
         )
         if customer is None or timezone.now() >= expires_at:

@@ -464,7 +464,11 @@ def stop_impersonation(
     *, staff: User, customer_id: int | None, reason: str, ip: str | None = None
 ) -> None:
     """Audit the end of a "login as customer" visit (back, logout, expired)."""
-    customer = Customer.objects.filter(pk=customer_id).select_related("user").first()
+    customer = (
+        Customer.objects.filter(pk=customer_id).select_related("user").first()
+        if customer_id is not None
+        else None
+    )
     audit.record(
         action="customer.impersonation_stopped",
         actor=staff,

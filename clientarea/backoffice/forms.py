@@ -15,7 +15,10 @@ from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import local_today
 from clientarea.subscriptions.models import Service
 
-DATE_WIDGET = {"widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+def date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
 
 IVA_CHOICES = [
     ("19", _("IVA 19 %")),
@@ -41,7 +44,9 @@ class ReasonForm(forms.Form):
         label=_("Reason"),
         max_length=300,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text=_("Kept in the service's history and the audit log; the customer's email shows it."),
+        help_text=_(
+            "Kept in the service's history and the audit log; the customer's email shows it."
+        ),
     )
 
     def clean_reason(self) -> str:
@@ -72,8 +77,8 @@ class OrderLineForm(forms.Form):
     service = forms.ModelChoiceField(
         label=_("Service (optional)"), queryset=Service.objects.none(), required=False
     )
-    period_start = forms.DateField(label=_("Period from"), required=False, **DATE_WIDGET)
-    period_end = forms.DateField(label=_("Period to"), required=False, **DATE_WIDGET)
+    period_start = forms.DateField(label=_("Period from"), required=False, widget=date_input())
+    period_end = forms.DateField(label=_("Period to"), required=False, widget=date_input())
 
     def __init__(self, *args, customer: Customer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -111,25 +116,7 @@ class OrderLineForm(forms.Form):
 
 
 class BaseLineFormSet(forms.BaseFormSet):
-    def __init__(self, *args, customer: Customer, **kwargs) -> None:
-        self.customer = customer
-        super().__init__(*args, **kwargs)
-
-    def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "customer": self.customer}
-
-    @property
-    def empty_form(self):
-        form = self.form(
-            auto_id=self.auto_id,
-            prefix=self.add_prefix("__prefix__"),
-            empty_permitted=True,
-            use_required_attribute=False,
-            customer=self.customer,
-            renderer=self.renderer,
-        )
-        self.add_fields(form, None)
-        return form
+    """The lines of a custom order; build it with ``form_kwargs={"customer": customer}``."""
 
     def clean(self) -> None:
         if any(self.errors):
@@ -159,7 +146,7 @@ def default_due_date() -> dt.date:
 
 
 class OrderForm(forms.Form):
-    due_date = forms.DateField(label=_("Due date"), **DATE_WIDGET)
+    due_date = forms.DateField(label=_("Due date"), widget=date_input())
     note = forms.CharField(label=_("Note for the order history"), max_length=500, required=False)
     notify = forms.BooleanField(
         label=_("Email the order to the customer"), required=False, initial=True
@@ -169,9 +156,7 @@ class OrderForm(forms.Form):
 class ServiceForm(forms.Form):
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.order_by("name"))
     cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
-    label = forms.CharField(
-        label=_("Domain or hostname"), max_length=200, required=False
-    )
+    label = forms.CharField(label=_("Domain or hostname"), max_length=200, required=False)
     price = forms.DecimalField(
         label=_("Price (COP, before IVA)"),
         max_digits=14,
@@ -184,7 +169,7 @@ class ServiceForm(forms.Form):
         label=_("Next due date"),
         required=False,
         help_text=_("Empty: one billing cycle from today."),
-        **DATE_WIDGET,
+        widget=date_input(),
     )
     reason = forms.CharField(label=_("Reason"), max_length=300)
 

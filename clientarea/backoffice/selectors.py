@@ -111,9 +111,7 @@ def _customer_hits(query: str) -> list[Hit]:
         # A document or phone typed with dots, dashes or spaces ("1.020.304.050", "300 123 4567"),
         # or a NIT with its check digit ("900.108.281-3").
         without_dv = _DIGITS.sub("", query.rsplit("-", 1)[0]) if "-" in query else digits
-        condition |= Q(document_number__in={digits, without_dv}) | Q(
-            search_text__contains=digits
-        )
+        condition |= Q(document_number__in={digits, without_dv}) | Q(search_text__contains=digits)
     rows = Customer.objects.filter(condition).select_related("user").order_by("pk")[:SEARCH_LIMIT]
     return [
         Hit(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -157,7 +157,9 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(PERMISSIONS["pin notes"])
 def note_pin(request: HttpRequest, pk: int) -> HttpResponse:
     note = get_object_or_404(StaffNote.objects.select_related("customer"), pk=pk)
-    services.set_note_pinned(note=note, pinned=request.POST.get("pinned") == "1", actor=_staff(request))
+    services.set_note_pinned(
+        note=note, pinned=request.POST.get("pinned") == "1", actor=_staff(request)
+    )
     return HttpResponseRedirect(_customer_url(note.customer_id, "notes"))
 
 
@@ -169,7 +171,10 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
     post = request.POST if request.method == "POST" else None
     form = forms.OrderForm(post, initial={"due_date": forms.default_due_date(), "notify": True})
-    lines = forms.LineFormSet(post, customer=customer, prefix="lines")
+    lines = cast(
+        forms.BaseLineFormSet,
+        forms.LineFormSet(post, form_kwargs={"customer": customer}, prefix="lines"),
+    )
     if post is not None and form.is_valid() and lines.is_valid():
         try:
             order = custom_orders.create_custom_order(
@@ -229,7 +234,11 @@ def service_new(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(
         request,
         "service_form.html",
-        {"title": _("New service for %(name)s") % {"name": customer.display_name}, "c": customer, "form": form},
+        {
+            "title": _("New service for %(name)s") % {"name": customer.display_name},
+            "c": customer,
+            "form": form,
+        },
     )
 
 
@@ -257,13 +266,21 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(
         request,
         "service_form.html",
-        {"title": _("Edit service %(service)s") % {"service": service}, "c": service.customer, "form": form, "service": service},
+        {
+            "title": _("Edit service %(service)s") % {"service": service},
+            "c": service.customer,
+            "form": form,
+            "service": service,
+        },
     )
 
 
 STATUS_ACTIONS = {
     "suspend": (_("Suspend"), _("Service %(service)s suspended. The customer was emailed.")),
-    "unsuspend": (_("Unsuspend"), _("Service %(service)s is active again. The customer was emailed.")),
+    "unsuspend": (
+        _("Unsuspend"),
+        _("Service %(service)s is active again. The customer was emailed."),
+    ),
     "terminate": (_("Terminate"), _("Service %(service)s terminated. The customer was emailed.")),
 }
 
@@ -278,7 +295,10 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             subscription_services.change_status_by_staff(
-                service=service, action=action, reason=form.cleaned_data["reason"], actor=_staff(request)
+                service=service,
+                action=action,
+                reason=form.cleaned_data["reason"],
+                actor=_staff(request),
             )
         except subscription_services.ServiceStateError:
             form.add_error(
@@ -292,7 +312,13 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return _render(
         request,
         "service_status.html",
-        {"title": f"{label}: {service}", "c": service.customer, "service": service, "form": form, "submit": label},
+        {
+            "title": f"{label}: {service}",
+            "c": service.customer,
+            "service": service,
+            "form": form,
+            "submit": label,
+        },
     )
 
 
@@ -303,7 +329,9 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @staff_view(PERMISSIONS["resend the access code"])
 def resend_code(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
-    account_services.reset_access_code(customer=customer, actor=_staff(request), ip=client_ip(request))
+    account_services.reset_access_code(
+        customer=customer, actor=_staff(request), ip=client_ip(request)
+    )
     messages.success(
         request,
         _("A new access code was emailed to %(email)s; the previous one no longer works.")
@@ -334,8 +362,9 @@ def impersonate_stop(request: HttpRequest) -> HttpResponse:
     if not isinstance(data, dict):
         return HttpResponseRedirect(reverse("backoffice:search"))
     account_services.stop_impersonation(
-        staff=_staff(request), customer_id=data.get("customer_id"), reason="back", ip=client_ip(request)
+        staff=_staff(request),
+        customer_id=data.get("customer_id"),
+        reason="back",
+        ip=client_ip(request),
     )
     return HttpResponseRedirect(_customer_url(int(data["customer_id"])))
-
-

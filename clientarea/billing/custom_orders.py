@@ -59,7 +59,8 @@ def line_errors(line: CustomLine, *, customer: Customer) -> list[str]:
         errors.append(_("The unit price must be greater than zero."))
     elif line.quantity > 0 and line.quantity * line.unit_price > MAX_LINE_SUBTOTAL:
         errors.append(
-            _("A line may bill at most %(max)s before IVA.") % {"max": format_cop(MAX_LINE_SUBTOTAL)}
+            _("A line may bill at most %(max)s before IVA.")
+            % {"max": format_cop(MAX_LINE_SUBTOTAL)}
         )
     if line.iva not in (*IVA_RATES, IVA_EXEMPT, IVA_EXCLUDED):
         errors.append(_("Choose the IVA of the line."))

@@ -102,9 +102,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """Also by the customer's name or company, without accents or case."""
-        queryset, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term.strip():
             queryset |= self.model.objects.filter(customer__search_text__contains=fold(search_term))
         return queryset, may_have_duplicates

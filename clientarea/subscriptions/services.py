@@ -30,7 +30,6 @@ from clientarea.subscriptions.models import (
     SuspensionReason,
 )
 
-
 #: A service price above this is a typo (COP, before IVA).
 MAX_SERVICE_PRICE = Decimal("100000000")
 

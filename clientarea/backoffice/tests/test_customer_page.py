@@ -101,7 +101,10 @@ def test_staff_without_the_permission_get_403(client, alice):
     # Actions the viewer may not take are not offered, and refused if posted anyway.
     assert "New order" not in page and "View the client area" not in page
     assert client.get(reverse("backoffice:order_new", args=[alice.pk])).status_code == 403
-    assert client.post(reverse("backoffice:note_add", args=[alice.pk]), {"text": "x"}).status_code == 403
+    assert (
+        client.post(reverse("backoffice:note_add", args=[alice.pk]), {"text": "x"}).status_code
+        == 403
+    )
     assert client.post(reverse("backoffice:resend_code", args=[alice.pk])).status_code == 403
     assert client.post(reverse("backoffice:impersonate_start", args=[alice.pk])).status_code == 403
 

@@ -40,8 +40,10 @@ def alice(carol):
     return make_customer("alice@example.com", first_name="Alice", last_name="Restrepo")
 
 
-def line(**overrides):
-    data = dict(description="Migration", quantity=Decimal("1"), unit_price=Decimal("100000"), iva="19")
+def line(**overrides) -> custom_orders.CustomLine:
+    data: dict = dict(
+        description="Migration", quantity=Decimal("1"), unit_price=Decimal("100000"), iva="19"
+    )
     data.update(overrides)
     return custom_orders.CustomLine(**data)
 
@@ -58,7 +60,12 @@ def test_free_lines_with_each_iva(carol, alice):
         customer=alice,
         lines=[
             line(),
-            line(description="Support hours", quantity=Decimal("2"), unit_price=Decimal("50000"), iva="5"),
+            line(
+                description="Support hours",
+                quantity=Decimal("2"),
+                unit_price=Decimal("50000"),
+                iva="5",
+            ),
             line(description="Domain .co transfer", iva="exempt", unit_price=Decimal("40000")),
             line(description="Training", iva="excluded", unit_price=Decimal("30000")),
         ],
@@ -107,7 +114,10 @@ def test_due_date_and_other_customers_services_are_refused(carol, alice):
     bobs = make_active_service(bob, make_product("hosting-pyme"))
     with pytest.raises(OrderStateError):
         custom_orders.create_custom_order(
-            customer=alice, lines=[line()], due_date=local_today() - dt.timedelta(days=1), actor=carol
+            customer=alice,
+            lines=[line()],
+            due_date=local_today() - dt.timedelta(days=1),
+            actor=carol,
         )
     with pytest.raises(OrderStateError):
         custom_orders.create_custom_order(
@@ -119,6 +129,7 @@ def test_due_date_and_other_customers_services_are_refused(carol, alice):
 def test_a_line_for_a_service_period_renews_it_and_cannot_bill_it_twice(carol, alice):
     service = make_active_service(alice, make_product("hosting-pyme"))
     start = service.next_due_date
+    assert start is not None
     period = dict(service=service, period_start=start, period_end=start + dt.timedelta(days=30))
     order = custom_orders.create_custom_order(
         customer=alice, lines=[line(**period)], due_date=due(), actor=carol
@@ -155,15 +166,17 @@ def test_the_new_order_page_creates_the_order(client, carol, alice):
     assert 'name="lines-0-description"' in client.get(url).content.decode()
     response = client.post(
         url,
-        form_data(**{
-            "lines-0-description": "Web migration",
-            "lines-0-quantity": "1",
-            "lines-0-unit_price": "250000",
-            "lines-1-description": "Domain",
-            "lines-1-quantity": "1",
-            "lines-1-unit_price": "40000",
-            "lines-1-iva": "exempt",
-        }),
+        form_data(
+            **{
+                "lines-0-description": "Web migration",
+                "lines-0-quantity": "1",
+                "lines-0-unit_price": "250000",
+                "lines-1-description": "Domain",
+                "lines-1-quantity": "1",
+                "lines-1-unit_price": "40000",
+                "lines-1-iva": "exempt",
+            }
+        ),
     )
     assert response.status_code == 302
     order = Order.objects.get()
@@ -176,7 +189,9 @@ def test_the_new_order_page_explains_what_is_wrong(client, carol, alice):
     assert empty.status_code == 200 and "Add at least one line." in empty.content.decode()
     negative = client.post(
         url,
-        form_data(**{"lines-0-description": "x", "lines-0-quantity": "1", "lines-0-unit_price": "-5"}),
+        form_data(
+            **{"lines-0-description": "x", "lines-0-quantity": "1", "lines-0-unit_price": "-5"}
+        ),
     )
     assert negative.status_code == 200
     assert "Ensure this value is greater than or equal to 0.01" in negative.content.decode()
@@ -184,7 +199,13 @@ def test_the_new_order_page_explains_what_is_wrong(client, carol, alice):
     assert "Enter the unit price." in no_price.content.decode()
     absurd = client.post(
         url,
-        form_data(**{"lines-0-description": "x", "lines-0-quantity": "1", "lines-0-unit_price": "999999999"}),
+        form_data(
+            **{
+                "lines-0-description": "x",
+                "lines-0-quantity": "1",
+                "lines-0-unit_price": "999999999",
+            }
+        ),
     )
     assert "A line may bill at most" in absurd.content.decode()
     assert not Order.objects.exists()
@@ -253,6 +274,7 @@ def test_staff_edit_a_service(client, carol, alice):
     assert service.label == "nuevo.co" and service.price == Decimal("19000")
     assert service.next_due_date == dt.date(2026, 9, 30) and service.anchor_day == 30
     event = ServiceEvent.objects.filter(service=service).first()
+    assert event is not None
     assert event.kind == "edited" and event.reason == "discount agreed"
     audit = AuditEvent.objects.get(action="service.edited")
     assert audit.changes["label"] == {"before": "example.co", "after": "nuevo.co"}
@@ -287,7 +309,9 @@ def test_suspend_unsuspend_terminate_with_a_reason(client, carol, alice, action,
 
 def test_service_pages_need_their_permissions(client, alice):
     service = make_active_service(alice, make_product("hosting-pyme"))
-    viewer = staff_with("viewer@conexcol.example", "accounts.view_customer", "subscriptions.view_service")
+    viewer = staff_with(
+        "viewer@conexcol.example", "accounts.view_customer", "subscriptions.view_service"
+    )
     client.force_login(viewer)
     assert client.get(reverse("backoffice:service_new", args=[alice.pk])).status_code == 403
     assert client.get(reverse("backoffice:service_edit", args=[service.pk])).status_code == 403

@@ -42,7 +42,9 @@ def world():
         trade_name="Café Andino",
     )
     other = make_customer("otro@correo.example", first_name="Luisa", last_name="Gómez")
-    service = make_active_service(jose, make_product("hosting-pyme"), label="ferreteria-pena.com.co")
+    service = make_active_service(
+        jose, make_product("hosting-pyme"), label="ferreteria-pena.com.co"
+    )
     order = make_order(jose)
     paid = make_order(company)
     billing_services.register_manual_payment(
@@ -148,7 +150,10 @@ def test_the_search_page_and_the_box_on_every_admin_page(client, world):
     page = client.get(reverse("backoffice:search"), {"q": "Peña"}).content.decode()
     assert "José Ángel Restrepo Peña" in page
     assert reverse("backoffice:customer", args=[world["jose"].pk]) in page
-    assert "id=\"no-results\"" in client.get(reverse("backoffice:search"), {"q": "qqqq"}).content.decode()
+    assert (
+        'id="no-results"'
+        in client.get(reverse("backoffice:search"), {"q": "qqqq"}).content.decode()
+    )
 
 
 def test_the_order_and_service_lists_find_the_customer_by_name(client, world):
@@ -167,5 +172,3 @@ def test_anonymous_and_customers_are_sent_to_the_staff_login(client, world):
     client.force_login(world["jose"].user)
     response = client.get(reverse("backoffice:search"), {"q": "pena"})
     assert response.status_code == 302 and reverse("admin:login") in response["Location"]
-
-
