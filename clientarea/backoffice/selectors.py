@@ -107,7 +107,7 @@ def _customer_hits(query: str) -> list[Hit]:
     folded = fold(query)
     condition = Q(search_text__contains=folded)
     digits = _DIGITS.sub("", query)
-    if len(digits) >= 5 and len(digits) * 2 >= len(query.replace(" ", "")):
+    if len(digits) >= 5 and not any(ch.isalpha() for ch in query):
         # A document or phone typed with dots, dashes or spaces ("1.020.304.050", "300 123 4567"),
         # or a NIT with its check digit ("900.108.281-3").
         without_dv = _DIGITS.sub("", query.rsplit("-", 1)[0]) if "-" in query else digits

@@ -152,6 +152,10 @@ def staff_paths(pending: Order, payment: Payment, ana: Customer) -> list[str]:
         f"/admin/payments/payment/{payment.pk}/change/",
         "/admin/accounts/customer/",
         f"/admin/accounts/customer/{ana.pk}/change/",
+        f"/backoffice/customers/{ana.pk}/",
+        "/backoffice/search/?q=ana",
+        f"/backoffice/customers/{ana.pk}/orders/new/",
+        f"/backoffice/customers/{ana.pk}/services/new/",
     ]
 
 
