@@ -65,6 +65,7 @@ class OrderLineForm(forms.Form):
         min_value=Decimal("0.01"),
         max_value=custom_orders.MAX_QUANTITY,
         required=False,
+        initial=Decimal("1"),
     )
     unit_price = forms.DecimalField(
         label=_("Unit price (COP, before IVA)"),
