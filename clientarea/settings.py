@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "clientarea.helpcenter",
     "clientarea.portal",
     "clientarea.reports",  # back-office dashboard, reports and exports
+    "clientarea.backoffice",  # customer 360, global search, custom orders, login as customer
     "clientarea.ops",  # operations: health, metrics, request ids, backups (see "Operations" below)
 ]
 
@@ -155,6 +156,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "clientarea.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "clientarea.accounts.impersonation.ImpersonationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -174,6 +176,7 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clientarea.accounts.context_processors.provider",
+                "clientarea.accounts.context_processors.impersonation",
             ],
         },
     }
@@ -248,6 +251,8 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 ACCESS_CODE_LENGTH = envint("ACCESS_CODE_LENGTH", 14)
+# Minutes a staff member may view the client area as a customer ("login as customer").
+IMPERSONATION_MINUTES = envint("IMPERSONATION_MINUTES", 30)
 PASSWORD_RESET_TIMEOUT = envint("LOGIN_LINK_TIMEOUT_SECONDS", 3600)
 
 # --- Client address, login lockout (django-axes) and rate limits (accounts security) ---

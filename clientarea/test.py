@@ -10,6 +10,7 @@ import itertools
 from django.test import TestCase
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.searchtext import search_text_for
 
 _seq = itertools.count(1)
 ACCESS_CODE = "ACDE-FGHJ-KMNP-QR"
@@ -68,13 +69,16 @@ def make_customer(
         from clientarea.lib.nit import check_digit
 
         defaults["check_digit"] = check_digit(number)
-    return Customer.objects.create(
+    customer = Customer(
         user=user,
         person_type=person_type,
         document_type=document_type,
         document_number=number,
         **defaults,
     )
+    customer.search_text = search_text_for(customer, email)  # as the accounts services write it
+    customer.save()
+    return customer
 
 
 def make_staff(email: str = "carol@conexcol.example", password: str = ACCESS_CODE) -> User:

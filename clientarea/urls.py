@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/reports/", include("clientarea.reports.urls")),  # staff dashboard and reports
     path("admin/", admin.site.urls),
+    path("backoffice/", include("clientarea.backoffice.urls")),
     path("clientarea/", include("clientarea.portal.urls")),
     path("clientarea/services/", include("clientarea.portal.services_urls")),
     path("clientarea/billing/", include("clientarea.portal.billing_urls")),

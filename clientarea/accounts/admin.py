@@ -7,12 +7,15 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts import admin_twofactor, services
 from clientarea.accounts.forms import CUSTOMER_FIELDS, IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
 from clientarea.lib.http import client_ip
+from clientarea.lib.text import fold
 
 
 @admin.register(User)
@@ -83,6 +86,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "document_column",
         "municipality_column",
         "created_at",
+        "page_link",
     ]
     search_fields = [
         "user__email",
@@ -100,6 +104,23 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("name"))
     def name_column(self, obj: Customer) -> str:
         return obj.display_name
+
+    def view_on_site(self, obj: Customer) -> str:
+        """The change form's top-right button opens the customer page (services, orders, balance…)."""
+        return reverse("backoffice:customer", args=[obj.pk])
+
+    @admin.display(description=_("customer page"))
+    def page_link(self, obj: Customer) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("backoffice:customer", args=[obj.pk]), _("Open")
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also without accents or case, on names, email, document and phone ("pena" finds "Peña")."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            queryset |= self.model.objects.filter(search_text__contains=fold(search_term))
+        return queryset, may_have_duplicates
 
     @admin.display(description=_("document"))
     def document_column(self, obj: Customer) -> str:

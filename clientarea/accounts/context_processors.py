@@ -1,6 +1,12 @@
+from clientarea.accounts.impersonation import current as current_impersonation
 from clientarea.accounts.selectors import get_provider
 
 
 def provider(request):
     """The provider profile for headers and footers (one cheap query per page)."""
     return {"provider": get_provider()}
+
+
+def impersonation(request):
+    """The "viewing as …" banner of a staff member in the client area (see accounts.impersonation)."""
+    return {"impersonation": current_impersonation(request)}

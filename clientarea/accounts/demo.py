@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.searchtext import search_text_for
 from clientarea.lib.nit import check_digit
 
 DEMO_ACCESS_CODE = "DEMO-CODE-7777"  # demo only: real codes are random and emailed
@@ -86,5 +87,7 @@ def load(stdout) -> None:
         user = User.objects.create_user(email=email, password=DEMO_ACCESS_CODE, full_name=name)
         if data["document_type"] == "31":
             data["check_digit"] = check_digit(data["document_number"])
-        Customer.objects.create(user=user, **data)
+        customer = Customer(user=user, **data)
+        customer.search_text = search_text_for(customer, email)
+        customer.save()
         stdout.write(f"  customer: {email}")

@@ -218,10 +218,19 @@ class Customer(TaxIdentity):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Folded names, email, document and phone (accounts.searchtext), written by the services.
+    search_text = models.CharField(max_length=600, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        permissions = [
+            ("impersonate_customer", _("Can open the client area as a customer")),
+            (
+                "impersonate_sensitive",
+                _("Can change access codes and start payments as a customer"),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["document_type", "document_number"], name="unique_customer_document"

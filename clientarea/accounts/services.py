@@ -7,6 +7,7 @@ and stored only as a password hash (Argon2). They are shown once, in the
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from clientarea.accounts import audit, twofactor
+from clientarea.accounts import audit, impersonation, twofactor
 from clientarea.accounts.models import Customer, DocumentType, User
+from clientarea.accounts.searchtext import search_text_for
 from clientarea.lib import nit
 from clientarea.notifications.services import queue_email
 
@@ -237,6 +239,7 @@ def register_customer(
             {"document_number": _("A customer with this document is already registered.")}
         )
     customer.full_clean(exclude=["user"], validate_constraints=False)
+    customer.search_text = search_text_for(customer, email)
     try:
         user.save()
         customer.user = user
@@ -358,6 +361,7 @@ def update_customer_profile(
             {"document_number": _("A customer with this document is already registered.")}
         )
     locked.full_clean(exclude=["user"], validate_constraints=False)
+    locked.search_text = search_text_for(locked, locked.user.email)
     locked.save()
     name = (
         locked.legal_name
@@ -392,6 +396,24 @@ def update_customer_profile(
     return locked
 
 
+def refresh_search_text(*, customer_ids: list[int] | None = None) -> int:
+    """Rewrite ``Customer.search_text`` (all customers, or these): after loading data outside the services."""
+    queryset = Customer.objects.select_related("user").order_by("pk")
+    if customer_ids is not None:
+        queryset = queryset.filter(pk__in=customer_ids)
+    count = 0
+    with transaction.atomic():
+        batch: list[Customer] = []
+        for customer in queryset.iterator(chunk_size=2000):
+            customer.search_text = search_text_for(customer, customer.user.email)
+            batch.append(customer)
+            if len(batch) >= 2000:
+                count += Customer.objects.bulk_update(batch, ["search_text"])
+                batch = []
+        count += Customer.objects.bulk_update(batch, ["search_text"])
+    return count
+
+
 @transaction.atomic
 def change_password(*, user: User, new_password: str, ip: str | None = None) -> None:
     user.set_password(new_password)
@@ -401,5 +423,59 @@ def change_password(*, user: User, new_password: str, ip: str | None = None) -> 
         actor=user,
         customer=getattr(user, "customer", None),
         target=user.email,
+        ip=ip,
+    )
+
+
+class ImpersonationRefused(Exception):
+    """Staff may not open the client area as this customer."""
+
+
+@transaction.atomic
+def start_impersonation(*, staff: User, customer: Customer, ip: str | None = None) -> dict:
+    """Audit the start of a "login as customer" visit; returns what the staff's session keeps.
+
+    Refused for staff without ``accounts.impersonate_customer`` and for a customer whose login is
+    staff, a superuser or inactive (viewing as them could reach more than the client area).
+    """
+    if not staff.is_staff or not staff.has_perm(impersonation.PERMISSION):
+        raise ImpersonationRefused(_("You may not open the client area as a customer."))
+    user = customer.user
+    if user.is_staff or user.is_superuser or not user.is_active or user.pk == staff.pk:
+        raise ImpersonationRefused(
+            _("This customer's login is staff or inactive: it cannot be opened from here.")
+        )
+    expires_at = timezone.now() + dt.timedelta(minutes=settings.IMPERSONATION_MINUTES)
+    audit.record(
+        action="customer.impersonation_started",
+        actor=staff,
+        customer=customer,
+        target=user.email,
+        changes={
+            "expires_at": expires_at.isoformat(),
+            "sensitive": staff.has_perm(impersonation.SENSITIVE_PERMISSION),
+        },
+        ip=ip,
+    )
+    logger.info("staff %s views the client area as customer %s", staff.pk, customer.pk)
+    return impersonation.session_data(staff=staff, customer=customer, expires_at=expires_at)
+
+
+@transaction.atomic
+def stop_impersonation(
+    *, staff: User, customer_id: int | None, reason: str, ip: str | None = None
+) -> None:
+    """Audit the end of a "login as customer" visit (back, logout, expired)."""
+    customer = (
+        Customer.objects.filter(pk=customer_id).select_related("user").first()
+        if customer_id is not None
+        else None
+    )
+    audit.record(
+        action="customer.impersonation_stopped",
+        actor=staff,
+        customer=customer,
+        target=customer.user.email if customer else "",
+        changes={"reason": reason},
         ip=ip,
     )

@@ -16,7 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from clientarea.accounts import selectors, services, tasks, twofactor
+from clientarea.accounts import impersonation, selectors, services, tasks, twofactor
 from clientarea.accounts.forms import (
     ChangePasswordForm,
     ForgotForm,
@@ -163,6 +163,7 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_password(request: AuthenticatedRequest) -> HttpResponse:
+    impersonation.refuse_sensitive(request)
     form = ChangePasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.change_password(

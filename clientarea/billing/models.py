@@ -93,6 +93,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer", "-issue_date"]),
             models.Index(fields=["state", "due_date"]),
+            models.Index(fields=["payment_reference"], name="billing_order_payref_idx"),
         ]
 
     def __str__(self) -> str:

@@ -91,6 +91,26 @@ def order_summary(customer: Customer, *, today: dt.date | None = None) -> dict:
 
 
 @dataclass(frozen=True)
+class Balance:
+    """What a customer owes and how much of it is overdue (COP)."""
+
+    due: Decimal
+    overdue: Decimal
+    overdue_count: int
+
+
+def balance_and_overdue(customer: Customer, *, today: dt.date | None = None) -> Balance:
+    """The one place the back office reads a customer's balance: pending orders today; the
+    customer ledger replaces the body of this function once it exists."""
+    summary = order_summary(customer, today=today)
+    return Balance(
+        due=summary["due_total"],
+        overdue=summary["overdue_total"],
+        overdue_count=summary["overdue_count"],
+    )
+
+
+@dataclass(frozen=True)
 class DueStatus:
     """How an order's due date reads today: days left, or days overdue (Colombian date)."""
 

@@ -179,7 +179,11 @@ class Payment(models.Model):
                 name="payments_unique_approved_transaction",
             ),
         ]
-        indexes = [models.Index(fields=["status", "next_check_at"], name="payments_open_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_check_at"], name="payments_open_idx"),
+            # Back-office search by the gateway's transaction id.
+            models.Index(fields=["gateway_transaction_id"], name="payments_gateway_txn_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.reference

@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clientarea.accounts import impersonation
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.models import OrderState
 from clientarea.helpcenter.selectors import article_url_for
@@ -230,6 +231,7 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
         request.POST or None, options=[option for option in options if not option.unavailable]
     )
     if request.method == "POST":
+        impersonation.refuse_sensitive(request)  # staff viewing as the customer
         if form.is_valid():
             try:
                 payment, action = services.start_payment(

@@ -88,6 +88,7 @@ class ServiceEventKind(models.TextChoices):
     CANCELLED = "cancelled", pgettext_lazy("service", "Cancelled")
     TERMINATED = "terminated", pgettext_lazy("service", "Terminated")
     DUE_DATE_CHANGED = "due_date_changed", _("Due date changed")
+    EDITED = "edited", _("Edited by staff")
 
 
 class ServiceEvent(models.Model):

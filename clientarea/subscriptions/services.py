@@ -7,12 +7,19 @@ transaction; these functions lock nothing themselves except where noted.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from clientarea.catalog.models import CYCLE_MONTHS
-from clientarea.lib.dates import add_months
+from clientarea.accounts import audit
+from clientarea.accounts.models import Customer
+from clientarea.catalog.models import CYCLE_MONTHS, Product
+from clientarea.lib.dates import add_months, local_today
+from clientarea.lib.money import format_cop
+from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
     ProvisioningDelivery,
@@ -22,6 +29,9 @@ from clientarea.subscriptions.models import (
     ServiceStatus,
     SuspensionReason,
 )
+
+#: A service price above this is a typo (COP, before IVA).
+MAX_SERVICE_PRICE = Decimal("100000000")
 
 
 class ServiceStateError(Exception):
@@ -224,3 +234,156 @@ def _schedule(delivery_ids: list[int]) -> None:
     """Send at once in the worker (the sweep sends them anyway if this never runs)."""
     for delivery_id in delivery_ids:
         jobs.deliver_provisioning_job(delivery_id)
+
+
+# --- Staff: create, edit, suspend, unsuspend, terminate with a reason -----------------------
+
+#: What staff may change on a service (subscriptions.services.update_service).
+EDITABLE_FIELDS = ("product", "cycle", "price", "next_due_date", "label")
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceStateError(_("Give a reason: it goes to the service's history."))
+    return reason[:300]
+
+
+def _check_price(price: Decimal) -> None:
+    if price < 0 or price > MAX_SERVICE_PRICE:
+        raise ServiceStateError(
+            _("The price must be between 0 and %(max)s.") % {"max": format_cop(MAX_SERVICE_PRICE)}
+        )
+
+
+@transaction.atomic
+def create_service(
+    *,
+    customer: Customer,
+    product: Product,
+    cycle: str,
+    label: str,
+    actor,
+    reason: str,
+    price: Decimal | None = None,
+    next_due_date: dt.date | None = None,
+) -> Service:
+    """Staff record a service the customer already has (e.g. sold by phone, migrated): active from
+    today, due on ``next_due_date`` (default: one cycle from today), at the catalogue price of the
+    cycle unless ``price`` overrides it. Provisioning is told after commit."""
+    reason = _require_reason(reason)
+    catalogue = product.prices.filter(cycle=cycle).first()
+    if catalogue is None and price is None:
+        raise ServiceStateError(
+            _("This product has no price for that billing cycle: enter the price.")
+        )
+    final_price = price if price is not None else catalogue.price  # type: ignore[union-attr]
+    _check_price(final_price)
+    today = local_today()
+    months = CYCLE_MONTHS[cycle]
+    due = next_due_date or (add_months(today, months) if months else None)
+    if due is not None and due < today - dt.timedelta(days=366):
+        raise ServiceStateError(_("The next due date is more than a year in the past."))
+    service = Service.objects.create(
+        customer=customer,
+        product=product,
+        cycle=cycle,
+        price=final_price,
+        label=label.strip(),
+        status=ServiceStatus.ACTIVE,
+        start_date=today,
+        next_due_date=due,
+        anchor_day=due.day if due else None,
+    )
+    record_event(service, kind=ServiceEventKind.CREATED, actor=actor, reason=reason)
+    audit.record(
+        action="service.created_by_staff",
+        actor=actor,
+        customer=customer,
+        target=str(service)[:120],
+        changes={"service": service.pk, "price": str(final_price), "reason": reason},
+    )
+    notify_services_changed(service_ids=[service.pk], event="services.changed")
+    return service
+
+
+@transaction.atomic
+def update_service(*, service: Service, changes: dict[str, Any], actor, reason: str) -> Service:
+    """Staff edit product, cycle, price, next due date or label; one history row and one audit entry."""
+    reason = _require_reason(reason)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ServiceStateError(f"not editable: {sorted(unknown)}")
+    locked = Service.objects.select_for_update().get(pk=service.pk)
+    if locked.status in (ServiceStatus.CANCELLED, ServiceStatus.TERMINATED):
+        raise ServiceStateError(
+            _("The service is %(status)s: it can no longer be edited.")
+            % {"status": locked.get_status_display().lower()}
+        )
+    if "price" in changes:
+        _check_price(changes["price"])
+    before = {f: getattr(locked, f) for f in changes}
+    old_due = locked.next_due_date
+    for name, value in changes.items():
+        setattr(locked, name, value.strip() if isinstance(value, str) else value)
+    changed = {
+        f: {"before": str(before[f]), "after": str(getattr(locked, f))}
+        for f in changes
+        if before[f] != getattr(locked, f)
+    }
+    if not changed:
+        return locked
+    if "next_due_date" in changed and locked.next_due_date:
+        locked.anchor_day = locked.next_due_date.day
+    locked.save()
+    record_event(
+        locked,
+        kind=ServiceEventKind.EDITED,
+        actor=actor,
+        from_status=locked.status,
+        old_due=old_due,
+        reason=reason,
+    )
+    audit.record(
+        action="service.edited",
+        actor=actor,
+        customer=locked.customer,
+        target=str(locked)[:120],
+        changes={**changed, "service": locked.pk, "reason": reason},
+    )
+    notify_services_changed(service_ids=[locked.pk], event="services.changed")
+    return locked
+
+
+@transaction.atomic
+def change_status_by_staff(*, service: Service, action: str, actor, reason: str) -> Service:
+    """Staff suspend, unsuspend or terminate one service with a reason: history, audit, the
+    customer's email and provisioning, in one transaction."""
+    reason = _require_reason(reason)
+    locked = Service.objects.select_for_update().select_related("customer__user", "product")
+    service = locked.get(pk=service.pk)
+    before = service.status
+    if action == "suspend":
+        suspend_service(service=service, reason=SuspensionReason.MANUAL, actor=actor, note=reason)
+    elif action == "unsuspend":
+        unsuspend_service(service=service, actor=actor, reason=reason)
+    elif action == "terminate":
+        terminate_service(service=service, reason=reason, actor=actor)
+    else:
+        raise ServiceStateError(f"unknown action {action!r}")
+    audit.record(
+        action=f"service.{action}",
+        actor=actor,
+        customer=service.customer,
+        target=str(service)[:120],
+        changes={"service": service.pk, "from": before, "to": service.status, "reason": reason},
+    )
+    customer = service.customer
+    queue_email(
+        to=customer.user.email,
+        template="service_status_changed",
+        customer=customer,
+        context={"customer": customer, "service": service, "action": action, "reason": reason},
+    )
+    notify_services_changed(service_ids=[service.pk], event="services.changed")
+    return service

@@ -157,6 +157,10 @@ def staff_paths(pending: Order, payment: Payment, ana: Customer) -> list[str]:
         "/admin/reports/aging/current/",
         "/admin/reports/emails/",
         "/admin/reports/emails/order_created/es-co/",
+        f"/backoffice/customers/{ana.pk}/",
+        "/backoffice/search/?q=ana",
+        f"/backoffice/customers/{ana.pk}/orders/new/",
+        f"/backoffice/customers/{ana.pk}/services/new/",
     ]
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0002_provisioning_delivery_outbox'),
+        ('subscriptions', '0003_service_event_edited'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,178 @@
+"""Back-office forms (input only: the services decide and refuse)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.accounts.models import Customer
+from clientarea.billing import custom_orders
+from clientarea.catalog.models import BillingCycle, Product
+from clientarea.lib.dates import local_today
+from clientarea.subscriptions.models import Service
+
+
+def date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+IVA_CHOICES = [
+    ("19", _("IVA 19 %")),
+    ("5", _("IVA 5 %")),
+    (custom_orders.IVA_EXEMPT, _("Exempt (0 %)")),
+    (custom_orders.IVA_EXCLUDED, _("Excluded (no IVA)")),
+]
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("New note"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    pinned = forms.BooleanField(label=_("Pin it to the top"), required=False)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_(
+            "Kept in the service's history and the audit log; the customer's email shows it."
+        ),
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Give a reason."))
+        return reason
+
+
+class OrderLineForm(forms.Form):
+    description = forms.CharField(label=_("Description"), max_length=300, required=False)
+    quantity = forms.DecimalField(
+        label=_("Quantity"),
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=custom_orders.MAX_QUANTITY,
+        required=False,
+        initial=Decimal("1"),
+    )
+    unit_price = forms.DecimalField(
+        label=_("Unit price (COP, before IVA)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+    )
+    iva = forms.ChoiceField(label=_("IVA"), choices=IVA_CHOICES, initial="19")
+    service = forms.ModelChoiceField(
+        label=_("Service (optional)"), queryset=Service.objects.none(), required=False
+    )
+    period_start = forms.DateField(label=_("Period from"), required=False, widget=date_input())
+    period_end = forms.DateField(label=_("Period to"), required=False, widget=date_input())
+
+    def __init__(self, *args, customer: Customer, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["service"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Service.objects.filter(customer=customer).select_related("product")
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return not (data.get("description") or "").strip() and data.get("unit_price") is None
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if self.is_blank():
+            return data
+        if not (data.get("description") or "").strip():
+            self.add_error("description", _("Describe what the line bills."))
+        if data.get("unit_price") is None and "unit_price" not in self.errors:
+            self.add_error("unit_price", _("Enter the unit price."))
+        if data.get("quantity") is None and "quantity" not in self.errors:
+            self.add_error("quantity", _("Enter the quantity."))
+        return data
+
+    def line(self) -> custom_orders.CustomLine:
+        data = self.cleaned_data
+        return custom_orders.CustomLine(
+            description=data["description"],
+            quantity=data["quantity"],
+            unit_price=data["unit_price"],
+            iva=data["iva"],
+            service=data.get("service"),
+            period_start=data.get("period_start"),
+            period_end=data.get("period_end"),
+        )
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    """The lines of a custom order; build it with ``form_kwargs={"customer": customer}``."""
+
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        if not self.lines():
+            raise forms.ValidationError(_("Add at least one line."))
+
+    def lines(self) -> list[custom_orders.CustomLine]:
+        return [
+            form.line()
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not form.is_blank()
+        ]
+
+
+LineFormSet = forms.formset_factory(
+    OrderLineForm,
+    formset=BaseLineFormSet,
+    extra=4,
+    max_num=custom_orders.MAX_LINES,
+    validate_max=True,
+)
+
+
+def default_due_date() -> dt.date:
+    return local_today() + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
+
+
+class OrderForm(forms.Form):
+    due_date = forms.DateField(label=_("Due date"), widget=date_input())
+    note = forms.CharField(label=_("Note for the order history"), max_length=500, required=False)
+    notify = forms.BooleanField(
+        label=_("Email the order to the customer"), required=False, initial=True
+    )
+
+
+class ServiceForm(forms.Form):
+    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.order_by("name"))
+    cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
+    label = forms.CharField(label=_("Domain or hostname"), max_length=200, required=False)
+    price = forms.DecimalField(
+        label=_("Price (COP, before IVA)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        help_text=_("Empty: the catalogue price of the cycle."),
+    )
+    next_due_date = forms.DateField(
+        label=_("Next due date"),
+        required=False,
+        help_text=_("Empty: one billing cycle from today."),
+        widget=date_input(),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def clean_label(self) -> str:
+        return self.cleaned_data["label"].strip().lower()

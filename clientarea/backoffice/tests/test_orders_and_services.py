@@ -1,0 +1,322 @@
+"""Custom orders with free lines, and services created, edited and changed by staff with a reason."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from clientarea.accounts.models import AuditEvent
+from clientarea.backoffice.tests import staff_with
+from clientarea.billing import custom_orders
+from clientarea.billing.models import ItemKind, Order, OrderState
+from clientarea.billing.services import OrderStateError
+from clientarea.billing.tests import make_active_service, make_product
+from clientarea.catalog.models import TaxTreatment
+from clientarea.lib.dates import local_today
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus
+from clientarea.test import make_customer, make_provider, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(client, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
+@pytest.fixture
+def carol(client):
+    make_provider()
+    staff = make_staff()
+    client.force_login(staff)
+    return staff
+
+
+@pytest.fixture
+def alice(carol):
+    return make_customer("alice@example.com", first_name="Alice", last_name="Restrepo")
+
+
+def line(**overrides) -> custom_orders.CustomLine:
+    data: dict = dict(
+        description="Migration", quantity=Decimal("1"), unit_price=Decimal("100000"), iva="19"
+    )
+    data.update(overrides)
+    return custom_orders.CustomLine(**data)
+
+
+def due():
+    return local_today() + dt.timedelta(days=5)
+
+
+# --- The service -----------------------------------------------------------------------------
+
+
+def test_free_lines_with_each_iva(carol, alice):
+    order = custom_orders.create_custom_order(
+        customer=alice,
+        lines=[
+            line(),
+            line(
+                description="Support hours",
+                quantity=Decimal("2"),
+                unit_price=Decimal("50000"),
+                iva="5",
+            ),
+            line(description="Domain .co transfer", iva="exempt", unit_price=Decimal("40000")),
+            line(description="Training", iva="excluded", unit_price=Decimal("30000")),
+        ],
+        due_date=due(),
+        actor=carol,
+        note="sold by phone",
+    )
+    assert order.state == OrderState.PENDING and order.created_by == carol
+    assert order.subtotal == Decimal("270000.00")
+    assert order.tax_total == Decimal("24000.00")  # 19 % of 100.000 + 5 % of 100.000
+    items = list(order.items.order_by("position"))
+    assert [i.tax_treatment for i in items] == [
+        TaxTreatment.TAXED,
+        TaxTreatment.TAXED,
+        TaxTreatment.EXEMPT,
+        TaxTreatment.EXCLUDED,
+    ]
+    assert OutgoingEmail.objects.filter(customer=alice, template="order_created").count() == 1
+    audit = AuditEvent.objects.get(action="order.created_by_staff")
+    assert audit.target == order.number and audit.actor == carol and audit.customer == alice
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"unit_price": Decimal("-1000")},
+        {"unit_price": Decimal("0")},
+        {"quantity": Decimal("-1")},
+        {"quantity": Decimal("100000")},
+        {"unit_price": Decimal("900000000")},
+        {"description": "   "},
+        {"iva": "16"},
+        {"period_start": dt.date(2026, 1, 1)},
+    ],
+)
+def test_negative_absurd_or_incomplete_lines_are_refused(carol, alice, bad):
+    with pytest.raises(OrderStateError):
+        custom_orders.create_custom_order(
+            customer=alice, lines=[line(), line(**bad)], due_date=due(), actor=carol
+        )
+    assert not Order.objects.exists()
+
+
+def test_due_date_and_other_customers_services_are_refused(carol, alice):
+    bob = make_customer("bob@example.com")
+    bobs = make_active_service(bob, make_product("hosting-pyme"))
+    with pytest.raises(OrderStateError):
+        custom_orders.create_custom_order(
+            customer=alice,
+            lines=[line()],
+            due_date=local_today() - dt.timedelta(days=1),
+            actor=carol,
+        )
+    with pytest.raises(OrderStateError):
+        custom_orders.create_custom_order(
+            customer=alice, lines=[line(service=bobs)], due_date=due(), actor=carol
+        )
+    assert not Order.objects.exists()
+
+
+def test_a_line_for_a_service_period_renews_it_and_cannot_bill_it_twice(carol, alice):
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    start = service.next_due_date
+    assert start is not None
+    period = dict(service=service, period_start=start, period_end=start + dt.timedelta(days=30))
+    order = custom_orders.create_custom_order(
+        customer=alice, lines=[line(**period)], due_date=due(), actor=carol
+    )
+    assert order.items.get().kind == ItemKind.RENEWAL
+    with translation.override("en"), pytest.raises(OrderStateError, match="already billed"):
+        custom_orders.create_custom_order(
+            customer=alice, lines=[line(**period)], due_date=due(), actor=carol
+        )
+    assert Order.objects.count() == 1
+
+
+# --- The page --------------------------------------------------------------------------------
+
+
+def form_data(**lines):
+    data = {
+        "lines-TOTAL_FORMS": "4",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "20",
+        "due_date": due().isoformat(),
+        "note": "by phone",
+        "notify": "on",
+    }
+    for n in range(4):
+        data[f"lines-{n}-iva"] = "19"
+    data.update(lines)
+    return data
+
+
+def test_the_new_order_page_creates_the_order(client, carol, alice):
+    url = reverse("backoffice:order_new", args=[alice.pk])
+    assert 'name="lines-0-description"' in client.get(url).content.decode()
+    response = client.post(
+        url,
+        form_data(
+            **{
+                "lines-0-description": "Web migration",
+                "lines-0-quantity": "1",
+                "lines-0-unit_price": "250000",
+                "lines-1-description": "Domain",
+                "lines-1-quantity": "1",
+                "lines-1-unit_price": "40000",
+                "lines-1-iva": "exempt",
+            }
+        ),
+    )
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert order.items.count() == 2 and order.total == Decimal("337500.00")
+
+
+def test_the_new_order_page_explains_what_is_wrong(client, carol, alice):
+    url = reverse("backoffice:order_new", args=[alice.pk])
+    empty = client.post(url, form_data())
+    assert empty.status_code == 200 and "Add at least one line." in empty.content.decode()
+    negative = client.post(
+        url,
+        form_data(
+            **{"lines-0-description": "x", "lines-0-quantity": "1", "lines-0-unit_price": "-5"}
+        ),
+    )
+    assert negative.status_code == 200
+    assert "Ensure this value is greater than or equal to 0.01" in negative.content.decode()
+    no_price = client.post(url, form_data(**{"lines-0-description": "x", "lines-0-quantity": "1"}))
+    assert "Enter the unit price." in no_price.content.decode()
+    absurd = client.post(
+        url,
+        form_data(
+            **{
+                "lines-0-description": "x",
+                "lines-0-quantity": "1",
+                "lines-0-unit_price": "999999999",
+            }
+        ),
+    )
+    assert "A line may bill at most" in absurd.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_the_admin_add_buttons_lead_to_the_customer_search(client, carol):
+    for name in ("admin:billing_order_add", "admin:subscriptions_service_add"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response["Location"] == reverse("backoffice:search")
+    clerk = staff_with("clerk@conexcol.example", "billing.view_order")
+    client.force_login(clerk)
+    assert client.get(reverse("admin:billing_order_add")).status_code == 403
+
+
+# --- Services --------------------------------------------------------------------------------
+
+
+def test_staff_create_a_service_with_a_price_override(client, carol, alice):
+    product = make_product("hosting-pyme")
+    response = client.post(
+        reverse("backoffice:service_new", args=[alice.pk]),
+        {
+            "product": product.pk,
+            "cycle": "annual",
+            "label": "Restrepo.CO",
+            "price": "250000",
+            "next_due_date": "2027-03-01",
+            "reason": "sold by phone",
+        },
+    )
+    assert response.status_code == 302
+    service = Service.objects.get()
+    assert service.status == ServiceStatus.ACTIVE and service.label == "restrepo.co"
+    assert service.price == Decimal("250000") and service.next_due_date == dt.date(2027, 3, 1)
+    assert ServiceEvent.objects.get(service=service).reason == "sold by phone"
+    assert AuditEvent.objects.filter(action="service.created_by_staff", customer=alice).exists()
+
+
+def test_a_service_needs_a_reason_and_a_sane_price(client, carol, alice):
+    product = make_product("hosting-pyme")
+    url = reverse("backoffice:service_new", args=[alice.pk])
+    data = {"product": product.pk, "cycle": "monthly", "label": "", "reason": ""}
+    assert "This field is required." in client.post(url, data).content.decode()
+    data.update(reason="x", price="-1")
+    assert client.post(url, data).status_code == 200
+    data.update(price="999999999999")
+    assert "The price must be between" in client.post(url, data).content.decode()
+    assert not Service.objects.exists()
+
+
+def test_staff_edit_a_service(client, carol, alice):
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    response = client.post(
+        reverse("backoffice:service_edit", args=[service.pk]),
+        {
+            "product": service.product_id,
+            "cycle": "monthly",
+            "label": "nuevo.co",
+            "price": "19000",
+            "next_due_date": "2026-09-30",
+            "reason": "discount agreed",
+        },
+    )
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.label == "nuevo.co" and service.price == Decimal("19000")
+    assert service.next_due_date == dt.date(2026, 9, 30) and service.anchor_day == 30
+    event = ServiceEvent.objects.filter(service=service).first()
+    assert event is not None
+    assert event.kind == "edited" and event.reason == "discount agreed"
+    audit = AuditEvent.objects.get(action="service.edited")
+    assert audit.changes["label"] == {"before": "example.co", "after": "nuevo.co"}
+
+
+@pytest.mark.parametrize(
+    ("action", "start", "end"),
+    [
+        ("suspend", ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED),
+        ("unsuspend", ServiceStatus.SUSPENDED, ServiceStatus.ACTIVE),
+        ("terminate", ServiceStatus.ACTIVE, ServiceStatus.TERMINATED),
+    ],
+)
+def test_suspend_unsuspend_terminate_with_a_reason(client, carol, alice, action, start, end):
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    if start == ServiceStatus.SUSPENDED:
+        subscription_services.suspend_service(service=service, reason="manual")
+    url = reverse("backoffice:service_status", args=[service.pk, action])
+    assert "This field is required." in client.post(url, {"reason": "  "}).content.decode()
+    service.refresh_from_db()
+    assert service.status == start
+    assert client.post(url, {"reason": "customer asked"}).status_code == 302
+    service.refresh_from_db()
+    assert service.status == end
+    email = OutgoingEmail.objects.get(customer=alice, template="service_status_changed")
+    assert "customer asked" in email.body_text
+    assert AuditEvent.objects.get(action=f"service.{action}").changes["reason"] == "customer asked"
+    # The same change again is refused with a message, not a 500.
+    again = client.post(url, {"reason": "again"})
+    assert again.status_code == 200 and "cannot be changed that way" in again.content.decode()
+
+
+def test_service_pages_need_their_permissions(client, alice):
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    viewer = staff_with(
+        "viewer@conexcol.example", "accounts.view_customer", "subscriptions.view_service"
+    )
+    client.force_login(viewer)
+    assert client.get(reverse("backoffice:service_new", args=[alice.pk])).status_code == 403
+    assert client.get(reverse("backoffice:service_edit", args=[service.pk])).status_code == 403
+    url = reverse("backoffice:service_status", args=[service.pk, "terminate"])
+    assert client.post(url, {"reason": "x"}).status_code == 403
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE
