@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "clientarea.billing",
     "clientarea.payments",
     "clientarea.einvoice",
+    "clientarea.withholdings",
     "clientarea.helpcenter",
     "clientarea.portal",
     "clientarea.ops",  # operations: health, metrics, request ids, backups (see "Operations" below)
