@@ -214,6 +214,11 @@ class ReportRow:
         return quantize(sum(self.amounts.values(), ZERO))
 
     @property
+    def amount_list(self) -> list[Decimal]:
+        """The amounts in the order of the report's columns (ReteFuente, ReteIVA, ReteICA)."""
+        return [self.amounts.get(kind, ZERO) for kind in KINDS]
+
+    @property
     def status(self) -> str:
         """Certificate status in words: every amount settled, or what is still missing."""
         if self.open_amount == 0:

@@ -23,6 +23,7 @@ from clientarea.withholdings.models import (
     CertificatePeriod,
     CertificateStatus,
     OrderWithholding,
+    UvtValue,
     WithholdingAgent,
     WithholdingCertificate,
     WithholdingKind,
@@ -37,7 +38,12 @@ PDF_MAGIC = b"%PDF-"
 
 
 class WithholdingError(Exception):
-    """A refused change; the message is for the person who asked."""
+    """A refused change; the message is for the person who asked, ``field`` the form field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 def _actor(user: Any) -> Any:
@@ -142,19 +148,25 @@ def save_agent(
 
 
 @transaction.atomic
-def save_rule(*, rule: WithholdingRule, actor: Any, changed: list[str] | None = None) -> None:
-    rule.full_clean()
-    rule.save()
+def save_setting(
+    *, setting: WithholdingRule | UvtValue, actor: Any, changed: list[str] | None = None
+) -> None:
+    """Staff save a withholding rule or a year's UVT (audited with the new values)."""
+    setting.full_clean()
+    setting.save()
+    if isinstance(setting, WithholdingRule):
+        values = {
+            "rate": str(setting.rate),
+            "min_base_uvt": str(setting.min_base_uvt),
+            "active": setting.active,
+        }
+    else:
+        values = {"year": setting.year, "value": str(setting.value)}
     audit.record(
-        action="withholdings.rule_saved",
+        action=f"withholdings.{setting._meta.model_name}_saved",
         actor=actor,
-        target=str(rule),
-        changes={
-            "fields": sorted(changed or []),
-            "rate": str(rule.rate),
-            "min_base_uvt": str(rule.min_base_uvt),
-            "active": rule.active,
-        },
+        target=str(setting),
+        changes={"fields": sorted(changed or []), **values},
     )
 
 
@@ -208,30 +220,34 @@ def fix_order_withholdings(*, order: Any) -> list[OrderWithholding]:
 def check_pdf(upload: UploadedFile) -> None:
     """Refuse anything but a PDF (by its first bytes, not its name) of at most 5 MB."""
     if upload.size is None or upload.size == 0:
-        raise WithholdingError(_("The file is empty."))
+        raise WithholdingError(_("The file is empty."), field="file")
     if upload.size > MAX_CERTIFICATE_BYTES:
         raise WithholdingError(
             _("The file is too large (%(size)s MB). The limit is 5 MB.")
-            % {"size": f"{upload.size / 1024 / 1024:.1f}"}
+            % {"size": f"{upload.size / 1024 / 1024:.1f}"},
+            field="file",
         )
     upload.seek(0)
     head = upload.read(len(PDF_MAGIC))
     upload.seek(0)
     if head != PDF_MAGIC:
-        raise WithholdingError(_("The file is not a PDF. Upload the certificate as a PDF file."))
+        raise WithholdingError(
+            _("The file is not a PDF. Upload the certificate as a PDF file."), field="file"
+        )
 
 
 def validate_period(*, year: int, period_type: str, number: int) -> None:
     today = local_today()
     if not 2000 <= year <= today.year:
-        raise WithholdingError(_("Enter a year between 2000 and this year."))
+        raise WithholdingError(_("Enter a year between 2000 and this year."), field="year")
     if period_type not in CertificatePeriod.values:
         raise WithholdingError(_("Choose the period the certificate covers."))
     limit = {CertificatePeriod.YEAR: 1, CertificatePeriod.BIMESTER: 6, CertificatePeriod.MONTH: 12}
     if not 1 <= number <= limit[CertificatePeriod(period_type)]:
         raise WithholdingError(
             _("For this kind of period the number must be between 1 and %(max)s.")
-            % {"max": limit[CertificatePeriod(period_type)]}
+            % {"max": limit[CertificatePeriod(period_type)]},
+            field="period_number",
         )
 
 

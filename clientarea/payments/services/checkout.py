@@ -35,6 +35,7 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentStatus
+from clientarea.withholdings.selectors import net_to_pay
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,8 @@ def start_payment(
                         customer=customer,
                         gateway=gateway.code,
                         requested_method=chosen.value if chosen else "",
-                        amount=locked.total,
+                        # A withholding agent pays the net (total minus its withholdings).
+                        amount=net_to_pay(locked),
                         currency=locked.currency,
                         tax=locked.tax_total,
                         tax_base=taxed_base(locked),
