@@ -35,7 +35,7 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentStatus
-from clientarea.withholdings.selectors import net_to_pay
+from clientarea.withholdings.selectors import gateway_amounts
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +202,10 @@ def start_payment(
             updated_at=now,
         )
         attempt = Payment.objects.filter(order=locked).aggregate(n=Max("attempt"))["n"] or 0
+        # A withholding agent pays the net: its total minus what it withholds (withholdings app).
+        amount, tax, tax_base = gateway_amounts(
+            locked, tax=locked.tax_total, tax_base=taxed_base(locked)
+        )
         for _try in range(5):
             attempt += 1
             reference = f"{locked.number}-{attempt}"
@@ -215,11 +219,10 @@ def start_payment(
                         customer=customer,
                         gateway=gateway.code,
                         requested_method=chosen.value if chosen else "",
-                        # A withholding agent pays the net (total minus its withholdings).
-                        amount=net_to_pay(locked),
+                        amount=amount,
                         currency=locked.currency,
-                        tax=locked.tax_total,
-                        tax_base=taxed_base(locked),
+                        tax=tax,
+                        tax_base=tax_base,
                         expires_at=expires_at,
                         created_at=now,
                     )
