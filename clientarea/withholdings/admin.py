@@ -93,7 +93,16 @@ class WithholdingAgentAdmin(admin.ModelAdmin):
 
 @admin.register(OrderWithholding)
 class OrderWithholdingAdmin(admin.ModelAdmin):
-    list_display = ["withheld_on", "order", "customer", "kind", "base_cop", "rate", "amount_cop", "state"]
+    list_display = [
+        "withheld_on",
+        "order",
+        "customer",
+        "kind",
+        "base_cop",
+        "rate",
+        "amount_cop",
+        "state",
+    ]
     list_filter = ["kind", ("settled_by", admin.EmptyFieldListFilter), "withheld_on"]
     search_fields = ["order__number", "customer__user__email", "customer__document_number"]
     list_select_related = ["order", "customer__user"]
@@ -162,7 +171,8 @@ class OrderWithholdingAdmin(admin.ModelAdmin):
             "kinds": [NAMES[k] for k in KINDS],
             "kind_codes": KINDS,
             "year": year,
-            "csv_url": reverse("admin:withholdings_orderwithholding_report") + f"?year={year}&format=csv",
+            "csv_url": reverse("admin:withholdings_orderwithholding_report")
+            + f"?year={year}&format=csv",
         }
         return TemplateResponse(request, "admin/withholdings/report.html", context)
 
@@ -177,7 +187,7 @@ class WithholdingCertificateAdmin(
     list_select_related = ["customer__user"]
     change_form_template = "admin/withholdings/certificate_change_form.html"
     object_actions = [("accept", "accept_view"), ("reject", "reject_view"), ("pdf", "pdf_view")]
-    fields = [
+    fields = readonly_fields = (
         "customer",
         "kind",
         "year",
@@ -191,8 +201,7 @@ class WithholdingCertificateAdmin(
         "reviewed_at",
         "reviewed_by",
         "download",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request) -> bool:
         return False  # uploaded by the customer

@@ -66,4 +66,6 @@ def load(stdout) -> None:
         decided_at=timezone.now(),
         decided_by=staff,
     )
-    stdout.write("  withholdings: Tienda Andina is a withholding agent (ReteFuente, ReteIVA, ReteICA)")
+    stdout.write(
+        "  withholdings: Tienda Andina is a withholding agent (ReteFuente, ReteIVA, ReteICA)"
+    )

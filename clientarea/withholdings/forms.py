@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib.dates import local_today
@@ -12,7 +13,9 @@ from clientarea.withholdings.services import MAX_CERTIFICATE_BYTES
 
 class AgentRequestForm(forms.Form):
     reteiva = forms.BooleanField(
-        label=_("We also withhold ReteIVA (we are an IVA withholding agent, e.g. gran contribuyente)"),
+        label=_(
+            "We also withhold ReteIVA (we are an IVA withholding agent, e.g. gran contribuyente)"
+        ),
         required=False,
     )
     reteica = forms.BooleanField(
@@ -23,7 +26,7 @@ class AgentRequestForm(forms.Form):
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("For example the concept and rate you apply, if it is not 4 % for services."),
+        help_text=_("For example the concept you apply and its rate, if it is not 4 %."),
     )
 
 
@@ -45,7 +48,9 @@ class CertificateForm(forms.Form):
         min_value=1,
         max_value=12,
         initial=1,
-        help_text=_("Month 1–12, or two-month period 1–6 (1 = January–February). Ignored for a year."),
+        help_text=_(
+            "Month 1–12, or two-month period 1–6 (1 = January–February). Ignored for a year."
+        ),
     )
     file = forms.FileField(
         label=_("Certificate (PDF, up to 5 MB)"),
@@ -57,7 +62,7 @@ class CertificateForm(forms.Form):
         if upload.size > MAX_CERTIFICATE_BYTES:
             raise forms.ValidationError(
                 _("The file is too large (%(size)s MB). The limit is 5 MB."),
-                params={"size": f"{upload.size / 1024 / 1024:.1f}"},
+                params={"size": number_format(upload.size / 1024 / 1024, 1)},
             )
         return upload
 

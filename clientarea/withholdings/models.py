@@ -148,7 +148,7 @@ class WithholdingAgent(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("100"))],
-        help_text=_("Only if this customer applies another concept (e.g. 3.5 % for software)."),
+        help_text=_("Only if this customer applies another concept (software: 3.5 %)."),
     )
     customer_note = models.CharField(_("customer's note"), max_length=500, blank=True)
     decision_note = models.CharField(_("staff note"), max_length=500, blank=True)
@@ -259,7 +259,10 @@ class WithholdingCertificate(models.Model):
     kind = models.CharField(_("withholding"), max_length=2, choices=WithholdingKind.choices)
     year = models.PositiveSmallIntegerField(_("year"))
     period_type = models.CharField(
-        _("period"), max_length=10, choices=CertificatePeriod.choices, default=CertificatePeriod.YEAR
+        _("period"),
+        max_length=10,
+        choices=CertificatePeriod.choices,
+        default=CertificatePeriod.YEAR,
     )
     period_number = models.PositiveSmallIntegerField(
         _("period number"),

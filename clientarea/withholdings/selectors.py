@@ -134,7 +134,9 @@ def net_to_pay(order: Any) -> Decimal:
     return withholdings_for_order(order).net
 
 
-def gateway_amounts(order: Any, *, tax: Decimal, tax_base: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+def gateway_amounts(
+    order: Any, *, tax: Decimal, tax_base: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
     """(amount, tax, tax base) to send a gateway for ``order``: the one place checkout asks.
 
     Without withholdings: the total, ``tax`` and ``tax_base`` unchanged. For an agent: the net,
@@ -267,9 +269,7 @@ def report(*, year: int | None = None, customer_id: int | None = None) -> list[R
         if row.settled_by_id is None:
             entry.open_amount = quantize(entry.open_amount + row.amount)
     certificates: dict[int, list[WithholdingCertificate]] = defaultdict(list)
-    for cert in WithholdingCertificate.objects.filter(
-        customer_id__in={key[0] for key in grouped}
-    ):
+    for cert in WithholdingCertificate.objects.filter(customer_id__in={key[0] for key in grouped}):
         certificates[cert.customer_id].append(cert)
     for (customer_pk, y, m), entry in grouped.items():
         day = dt.date(y, m, 1)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
@@ -224,7 +225,7 @@ def check_pdf(upload: UploadedFile) -> None:
     if upload.size > MAX_CERTIFICATE_BYTES:
         raise WithholdingError(
             _("The file is too large (%(size)s MB). The limit is 5 MB.")
-            % {"size": f"{upload.size / 1024 / 1024:.1f}"},
+            % {"size": number_format(upload.size / 1024 / 1024, 1)},
             field="file",
         )
     upload.seek(0)

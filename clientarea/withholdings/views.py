@@ -77,7 +77,9 @@ def request_agent(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Request sent. Our staff will check it and email you; until then you pay the full total."),
+                _(
+                    "Request sent. Our staff will check it and email you; until then you pay the full total."
+                ),
             )
         return redirect("withholdings:index")
     return _page(request, customer, agent_form=form, status=400)
@@ -106,9 +108,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         except services.WithholdingError as exc:
             form.add_error(exc.field, exc.message)
         else:
-            messages.success(
-                request, _("Certificate received. We will review it and email you.")
-            )
+            messages.success(request, _("Certificate received. We will review it and email you."))
             return redirect("withholdings:index")
     return _page(request, customer, upload_form=form, status=400)
 

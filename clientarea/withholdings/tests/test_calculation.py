@@ -71,7 +71,11 @@ def test_a_minimum_base_needs_the_years_uvt():
 
 def test_no_iva_no_reteiva():
     result = compute_withholdings(
-        subtotal=Decimal("500000"), iva=Decimal("0"), total=Decimal("500000"), rules=RULES, uvt=UVT_2026
+        subtotal=Decimal("500000"),
+        iva=Decimal("0"),
+        total=Decimal("500000"),
+        rules=RULES,
+        uvt=UVT_2026,
     )
     assert [w.kind for w in result.lines] == [RETEFUENTE, RETEICA]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from clientarea.billing import services as billing
 from clientarea.billing.models import ItemKind
 from clientarea.einvoice import builder, ubl
 from clientarea.einvoice.models import Invoice
-from clientarea.lib.dates import BOGOTA
+from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.test import BaseTestCase
@@ -44,7 +43,7 @@ class OrderWithholdingTests(BaseTestCase):
         from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 
         make_resolution()
-        make_rules(dt.date.today().year)
+        make_rules(local_today().year)
 
     def test_a_customer_that_is_not_an_approved_agent_pays_the_total(self):
         order = _order(self.bob)
@@ -75,7 +74,9 @@ class OrderWithholdingTests(BaseTestCase):
         WithholdingAgent.objects.filter(customer=self.bob).update(status=AgentStatus.REVOKED)
         order.refresh_from_db()
         self.assertEqual(selectors.withholdings_for_order(order).net, Decimal("1111840.00"))
-        self.assertTrue(AuditEvent.objects.filter(action="withholdings.fixed", target=order.number).exists())
+        self.assertTrue(
+            AuditEvent.objects.filter(action="withholdings.fixed", target=order.number).exists()
+        )
 
     def test_below_the_minimum_base_nothing_is_withheld(self):
         make_agent(self.bob)
@@ -103,7 +104,7 @@ class CertificateTests(BaseTestCase):
         from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 
         make_resolution()
-        make_rules(dt.date.today().year)
+        make_rules(local_today().year)
         make_agent(self.bob)
         self.order = _order(self.bob)
         billing.register_manual_payment(order=self.order, reference="TRF-3", actor=self.carol)
@@ -122,21 +123,35 @@ class CertificateTests(BaseTestCase):
     def test_accepting_settles_the_open_amounts_of_its_kind_and_period(self):
         certificate = self.upload()
         self.assertEqual(selectors.open_total(self.bob), Decimal("78160.00"))
-        _cert, settled = services.accept_certificate(certificate_id=certificate.pk, actor=self.carol)
+        _cert, settled = services.accept_certificate(
+            certificate_id=certificate.pk, actor=self.carol
+        )
         self.assertEqual(settled, 1)
-        self.assertEqual(selectors.open_total(self.bob), Decimal("38160.00"))  # ReteIVA, ReteICA open
+        self.assertEqual(
+            selectors.open_total(self.bob), Decimal("38160.00")
+        )  # ReteIVA, ReteICA open
         certificate.refresh_from_db()
-        self.assertEqual((certificate.status, certificate.reviewed_by), (CertificateStatus.ACCEPTED, self.carol))
-        self.assertTrue(OutgoingEmail.objects.filter(template="withholding_certificate_reviewed", customer=self.bob).exists())
+        self.assertEqual(
+            (certificate.status, certificate.reviewed_by), (CertificateStatus.ACCEPTED, self.carol)
+        )
+        self.assertTrue(
+            OutgoingEmail.objects.filter(
+                template="withholding_certificate_reviewed", customer=self.bob
+            ).exists()
+        )
         with self.assertRaises(services.WithholdingError):
             services.accept_certificate(certificate_id=certificate.pk, actor=self.carol)
 
     def test_a_certificate_of_another_period_settles_nothing(self):
         month = 1 if self.today.month != 1 else 2
         certificate = self.upload(kind="05", period_type="month", period_number=month)
-        _cert, settled = services.accept_certificate(certificate_id=certificate.pk, actor=self.carol)
+        _cert, settled = services.accept_certificate(
+            certificate_id=certificate.pk, actor=self.carol
+        )
         self.assertEqual(settled, 0)
-        bimester = self.upload(kind="05", period_type="bimester", period_number=(self.today.month + 1) // 2)
+        bimester = self.upload(
+            kind="05", period_type="bimester", period_number=(self.today.month + 1) // 2
+        )
         _cert, settled = services.accept_certificate(certificate_id=bimester.pk, actor=self.carol)
         self.assertEqual(settled, 1)
 
@@ -144,20 +159,27 @@ class CertificateTests(BaseTestCase):
         certificate = self.upload()
         with self.assertRaises(services.WithholdingError):
             services.reject_certificate(certificate_id=certificate.pk, actor=self.carol, reason=" ")
-        services.reject_certificate(certificate_id=certificate.pk, actor=self.carol, reason="Falta la firma")
+        services.reject_certificate(
+            certificate_id=certificate.pk, actor=self.carol, reason="Falta la firma"
+        )
         certificate.refresh_from_db()
         self.assertEqual(certificate.status, CertificateStatus.REJECTED)
         self.assertEqual(selectors.open_total(self.bob), Decimal("78160.00"))
-        email = OutgoingEmail.objects.get(template="withholding_certificate_reviewed", customer=self.bob)
+        email = OutgoingEmail.objects.get(
+            template="withholding_certificate_reviewed", customer=self.bob
+        )
         self.assertIn("Falta la firma", email.body_text)
 
     def test_only_a_pdf_of_at_most_5_mb_is_stored(self):
         for content, message in (
-            (b"GIF89a not a pdf", "not a PDF"),
-            (b"", "empty"),
-            (b"%PDF-" + b"0" * (5 * 1024 * 1024), "too large"),
+            (b"GIF89a not a pdf", "no es un PDF"),
+            (b"", "vacío"),
+            (b"%PDF-" + b"0" * (5 * 1024 * 1024), "demasiado grande"),
         ):
-            with self.subTest(message), self.assertRaisesMessage(services.WithholdingError, message):
+            with (
+                self.subTest(message),
+                self.assertRaisesMessage(services.WithholdingError, message),
+            ):
                 self.upload(content)
         with self.assertRaises(services.WithholdingError):
             self.upload(period_type="month", period_number=13)
@@ -168,8 +190,10 @@ class CertificateTests(BaseTestCase):
     def test_the_report_lists_withholdings_by_customer_and_month_with_the_certificate_status(self):
         rows = selectors.report(year=self.today.year)
         self.assertEqual(len(rows), 1)
-        self.assertEqual(rows[0].amount_list, [Decimal("40000.00"), Decimal("28500.00"), Decimal("9660.00")])
-        self.assertEqual(rows[0].status, "Open; no certificate uploaded")
+        self.assertEqual(
+            rows[0].amount_list, [Decimal("40000.00"), Decimal("28500.00"), Decimal("9660.00")]
+        )
+        self.assertEqual(rows[0].status, "Abierto; sin certificado cargado")
         certificate = self.upload()
         self.assertIn("ReteFuente", selectors.report(year=self.today.year)[0].status)
         services.accept_certificate(certificate_id=certificate.pk, actor=self.carol)
@@ -180,17 +204,29 @@ class CertificateTests(BaseTestCase):
 class AgentRequestTests(BaseTestCase):
     def test_the_customer_requests_and_staff_approve(self):
         make_rules()
-        agent = services.request_agent_status(customer=self.bob, reteiva=True, reteica=False, note="O-23")
+        agent = services.request_agent_status(
+            customer=self.bob, reteiva=True, reteica=False, note="O-23"
+        )
         self.assertEqual(agent.status, AgentStatus.REQUESTED)
         with self.assertRaises(services.WithholdingError):
             services.request_agent_status(customer=self.bob, reteiva=True, reteica=False)
-        self.assertTrue(AuditEvent.objects.filter(action="withholdings.agent_requested", customer=self.bob).exists())
+        self.assertTrue(
+            AuditEvent.objects.filter(
+                action="withholdings.agent_requested", customer=self.bob
+            ).exists()
+        )
         agent.status = AgentStatus.APPROVED
         services.save_agent(agent=agent, actor=self.carol, changed=["status"])
         agent.refresh_from_db()
         self.assertEqual((agent.decided_by, agent.is_approved), (self.carol, True))
-        self.assertTrue(OutgoingEmail.objects.filter(template="withholding_agent_decided", customer=self.bob).exists())
-        self.assertTrue(AuditEvent.objects.filter(action="withholdings.agent_saved", customer=self.bob).exists())
+        self.assertTrue(
+            OutgoingEmail.objects.filter(
+                template="withholding_agent_decided", customer=self.bob
+            ).exists()
+        )
+        self.assertTrue(
+            AuditEvent.objects.filter(action="withholdings.agent_saved", customer=self.bob).exists()
+        )
 
 
 class CheckoutChargesTheNetTests(PaymentsTestCase):
@@ -202,4 +238,6 @@ class CheckoutChargesTheNetTests(PaymentsTestCase):
         self.assertEqual(payment.amount, Decimal("1111840.00"))
         self.assertEqual(action.fields["amount"], "1111840")
         # The cash part of the IVA and of the base: IVA − ReteIVA, base − ReteFuente − ReteICA
-        self.assertEqual((payment.tax, payment.tax_base), (Decimal("161500.00"), Decimal("950340.00")))
+        self.assertEqual(
+            (payment.tax, payment.tax_base), (Decimal("161500.00"), Decimal("950340.00"))
+        )

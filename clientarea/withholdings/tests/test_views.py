@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ from django.test import override_settings
 
 from clientarea.billing import services as billing
 from clientarea.billing.models import ItemKind
+from clientarea.lib.dates import local_today
 from clientarea.test import BaseTestCase
 from clientarea.withholdings.models import (
     AgentStatus,
@@ -34,10 +34,15 @@ def _order(customer, price: str = "1000000"):
 @override_settings(MEDIA_ROOT=MEDIA)
 class CustomerPagesTests(BaseTestCase):
     def setUp(self) -> None:
-        make_rules(dt.date.today().year)
+        make_rules(local_today().year)
 
     def _upload(self, content: bytes, name: str = "cert.pdf", **extra):
-        data = {"kind": "06", "year": dt.date.today().year, "period_type": "year", "period_number": 1}
+        data = {
+            "kind": "06",
+            "year": local_today().year,
+            "period_type": "year",
+            "period_number": 1,
+        }
         data.update(extra)
         data["file"] = SimpleUploadedFile(name, content)
         return self.client.post("/clientarea/withholdings/certificates/", data)
@@ -69,20 +74,22 @@ class CustomerPagesTests(BaseTestCase):
         )
         self.assertRedirects(response, "/clientarea/withholdings/")
         agent = WithholdingAgent.objects.get(customer=self.bob)
-        self.assertEqual((agent.status, agent.reteiva, agent.reteica), (AgentStatus.REQUESTED, True, False))
+        self.assertEqual(
+            (agent.status, agent.reteiva, agent.reteica), (AgentStatus.REQUESTED, True, False)
+        )
         page = self.client.get("/clientarea/withholdings/").content.decode()
         self.assertIn('id="agent-requested"', page)
         self.assertNotIn('id="request-agent"', page)
         # A second request is refused with a message, not an error page
         response = self.client.post("/clientarea/withholdings/request/", {}, follow=True)
-        self.assertContains(response, "already sent")
+        self.assertContains(response, "ya fue enviada")
 
     def test_uploads_that_are_not_a_pdf_or_too_large_are_refused_with_a_message(self):
         self.login(self.bob)
         cases = (
-            (b"PK\x03\x04 a zip named .pdf", "cert.pdf", "The file is not a PDF"),
-            (b"%PDF-" + b"0" * (5 * 1024 * 1024 + 1), "big.pdf", "The file is too large"),
-            (b"", "empty.pdf", "empty"),
+            (b"PK\x03\x04 a zip named .pdf", "cert.pdf", "El archivo no es un PDF"),
+            (b"%PDF-" + b"0" * (5 * 1024 * 1024 + 1), "big.pdf", "El archivo es demasiado grande"),
+            (b"", "empty.pdf", "vacío"),
         )
         for content, name, message in cases:
             with self.subTest(name):
@@ -100,12 +107,18 @@ class CustomerPagesTests(BaseTestCase):
         response = self._upload(PDF)
         self.assertRedirects(response, "/clientarea/withholdings/")
         certificate = WithholdingCertificate.objects.get()
-        self.assertEqual((certificate.status, certificate.uploaded_by), (CertificateStatus.PENDING, self.bob.user))
+        self.assertEqual(
+            (certificate.status, certificate.uploaded_by),
+            (CertificateStatus.PENDING, self.bob.user),
+        )
         download = self.client.get(f"/clientarea/withholdings/certificates/{certificate.pk}/pdf/")
-        self.assertEqual(b"".join(download.streaming_content), PDF)
+        self.assertEqual(download.getvalue(), PDF)
         self.login(self.alice)
         self.assertEqual(
-            self.client.get(f"/clientarea/withholdings/certificates/{certificate.pk}/pdf/").status_code, 404
+            self.client.get(
+                f"/clientarea/withholdings/certificates/{certificate.pk}/pdf/"
+            ).status_code,
+            404,
         )
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
@@ -120,12 +133,15 @@ class BackOfficeTests(BaseTestCase):
         from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 
         make_resolution()
-        make_rules(dt.date.today().year)
+        make_rules(local_today().year)
         make_agent(self.bob)
         self.order = _order(self.bob)
         billing.register_manual_payment(order=self.order, reference="TRF-9", actor=self.carol)
         self.certificate = WithholdingCertificate.objects.create(
-            customer=self.bob, kind="06", year=dt.date.today().year, file=SimpleUploadedFile("c.pdf", PDF)
+            customer=self.bob,
+            kind="06",
+            year=local_today().year,
+            file=SimpleUploadedFile("c.pdf", PDF),
         )
         self.client.force_login(self.carol)
 
@@ -140,7 +156,7 @@ class BackOfficeTests(BaseTestCase):
         self.assertEqual(self.certificate.withholdings.count(), 1)
         # Reviewed already: a second decision is refused with a message
         response = self.client.post(url + "reject/", {"reason": "x"}, follow=True)
-        self.assertContains(response, "already reviewed")
+        self.assertContains(response, "ya fue revisado")
 
     def test_staff_reject_with_a_reason(self):
         url = f"/admin/withholdings/withholdingcertificate/{self.certificate.pk}/reject/"
@@ -150,15 +166,22 @@ class BackOfficeTests(BaseTestCase):
         self.assertEqual(self.certificate.reject_reason, "El certificado no está firmado")
 
     def test_the_report_and_its_csv(self):
-        year = dt.date.today().year
+        year = local_today().year
         page = self.client.get(f"/admin/withholdings/orderwithholding/report/?year={year}")
         self.assertContains(page, "$ 40.000")
-        self.assertContains(page, "Open; certificate: ReteFuente")
-        csv = self.client.get(f"/admin/withholdings/orderwithholding/report/?year={year}&format=csv")
+        self.assertContains(page, "Abierto; certificado: ReteFuente")
+        csv = self.client.get(
+            f"/admin/withholdings/orderwithholding/report/?year={year}&format=csv"
+        )
         lines = csv.content.decode().splitlines()
-        self.assertEqual(lines[0], "Cliente,Documento,Periodo,ReteFuente,ReteIVA,ReteICA,Total,Abierto,Estado del certificado")
+        self.assertEqual(
+            lines[0],
+            "Cliente,Documento,Periodo,ReteFuente,ReteIVA,ReteICA,Total,Abierto,Estado del certificado",
+        )
         self.assertIn("40000.00,28500.00,9660.00,78160.00,78160.00", lines[1])
-        self.assertEqual(self.client.get("/admin/withholdings/orderwithholding/report/?year=zz").status_code, 200)
+        self.assertEqual(
+            self.client.get("/admin/withholdings/orderwithholding/report/?year=zz").status_code, 200
+        )
 
     def test_staff_approve_a_request_from_the_list(self):
         WithholdingAgent.objects.filter(customer=self.bob).update(status=AgentStatus.REQUESTED)
