@@ -139,6 +139,7 @@ def customer_paths(ana: Customer, pending: Order, payment: Payment) -> list[str]
         f"/clientarea/emails/{email.pk}/",
         "/clientarea/profile/",
         "/clientarea/profile/password/",
+        "/clientarea/withholdings/",
         "/help/",
     ]
 
@@ -152,6 +153,8 @@ def staff_paths(pending: Order, payment: Payment, ana: Customer) -> list[str]:
         f"/admin/payments/payment/{payment.pk}/change/",
         "/admin/accounts/customer/",
         f"/admin/accounts/customer/{ana.pk}/change/",
+        "/admin/withholdings/withholdingagent/",
+        "/admin/withholdings/orderwithholding/report/",
     ]
 
 

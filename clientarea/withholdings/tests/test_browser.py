@@ -13,6 +13,7 @@ from clientarea.billing.models import ItemKind
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.lib.dates import local_today
+from clientarea.tests.test_accessibility import check_pages
 from clientarea.test import ACCESS_CODE, make_customer, make_provider, make_staff
 from clientarea.withholdings.models import CertificateStatus, OrderWithholding
 from clientarea.withholdings.tests.helpers import PDF, make_agent, make_rules
@@ -40,7 +41,9 @@ def agent_order():
         notify=False,
         lines=[
             billing.LineSpec(
-                kind=ItemKind.OTHER, description="Hosting Empresarial", unit_price=Decimal("1000000")
+                kind=ItemKind.OTHER,
+                description="Hosting Empresarial",
+                unit_price=Decimal("1000000"),
             )
         ],
     )
@@ -85,7 +88,11 @@ def test_an_agent_pays_the_net_by_pse_and_staff_accept_its_certificate(
     assert order.state == "paid"
     assert order.payments.get().amount == Decimal("1111840.00")
     withheld = {w.kind: w.amount for w in OrderWithholding.objects.filter(order=order)}
-    assert withheld == {"06": Decimal("40000.00"), "05": Decimal("28500.00"), "07": Decimal("9660.00")}
+    assert withheld == {
+        "06": Decimal("40000.00"),
+        "05": Decimal("28500.00"),
+        "07": Decimal("9660.00"),
+    }
     invoice = Invoice.objects.get(order=order)
     assert b"<cac:WithholdingTaxTotal>" in bytes(invoice.xml_signed)  # full amounts + withholdings
     # Later: the customer uploads the ReteFuente certificate of the year
@@ -124,3 +131,20 @@ def test_an_agent_pays_the_net_by_pse_and_staff_accept_its_certificate(
     page.reload()
     assert page.locator("#certificates-table tr[data-status='accepted']").count() == 1
     assert page.locator("#open-total").inner_text() == "$ 38.160"  # ReteIVA and ReteICA still open
+    # The pages with withholdings pass axe's WCAG 2.1 AA rules, at a phone's width too
+    pending = billing.create_order(
+        customer=company,
+        notify=False,
+        lines=[billing.LineSpec(kind=ItemKind.OTHER, description="Soporte", unit_price=Decimal("300000"))],
+    )  # fmt: skip
+    paths = [
+        "/clientarea/withholdings/",
+        f"/clientarea/billing/{order.number}/",
+        f"/clientarea/billing/{pending.number}/",
+        f"/payments/pay/{pending.number}/",
+        "/clientarea/billing/",
+    ]
+    assert check_pages(page, live_site.url, paths, "es") == {}
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(live_site.url + f"/clientarea/billing/{pending.number}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
