@@ -6,3 +6,6 @@ class WithholdingsConfig(AppConfig):
     name = "clientarea.withholdings"
     label = "withholdings"
     verbose_name = _("Withholdings")
+
+    def ready(self) -> None:
+        from clientarea.withholdings import checks  # noqa: F401 - registers the system checks

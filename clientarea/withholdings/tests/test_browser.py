@@ -13,8 +13,8 @@ from clientarea.billing.models import ItemKind
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.lib.dates import local_today
-from clientarea.tests.test_accessibility import check_pages
 from clientarea.test import ACCESS_CODE, make_customer, make_provider, make_staff
+from clientarea.tests.test_accessibility import check_pages
 from clientarea.withholdings.models import CertificateStatus, OrderWithholding
 from clientarea.withholdings.tests.helpers import PDF, make_agent, make_rules
 

@@ -241,3 +241,16 @@ class CheckoutChargesTheNetTests(PaymentsTestCase):
         self.assertEqual(
             (payment.tax, payment.tax_base), (Decimal("161500.00"), Decimal("950340.00"))
         )
+
+
+class DeployCheckTests(BaseTestCase):
+    def test_a_missing_uvt_of_this_year_is_reported(self):
+        from clientarea.withholdings.checks import uvt_of_this_year
+        from clientarea.withholdings.models import UvtValue
+
+        make_rules(local_today().year)
+        self.assertEqual(uvt_of_this_year(None), [])  # no approved agent yet
+        make_agent(self.bob)
+        self.assertEqual(uvt_of_this_year(None), [])
+        UvtValue.objects.filter(year=local_today().year).delete()
+        self.assertEqual([m.id for m in uvt_of_this_year(None)], ["withholdings.W001"])
