@@ -19,8 +19,10 @@ from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
-# Session, user, customer, provider (context processor), the help link, plus the page's own reads (9 today).
-MAX_QUERIES = 10
+# Session, user, customer, provider (context processor), the help link, plus the page's own reads
+# (9 today), plus one for the order's withholdings (the customer's agent status, or a paid order's
+# fixed withholdings).
+MAX_QUERIES = 11
 
 
 @pytest.fixture

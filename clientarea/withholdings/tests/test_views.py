@@ -57,6 +57,9 @@ class CustomerPagesTests(BaseTestCase):
         self.assertIn("−$ 40.000", page)
         pay = self.client.get(f"/payments/pay/{order.number}/").content.decode()
         self.assertIn('id="pay-total">$ 1.111.840<', pay)
+        printed = self.client.get(f"/clientarea/billing/{order.number}/print/").content.decode()
+        self.assertIn("−$ 28.500", printed)
+        self.assertIn('id="print-net"', printed)
         listing = self.client.get("/clientarea/billing/").content.decode()
         self.assertIn('id="net-due"', listing)
 
