@@ -30,6 +30,11 @@ from clientarea.withholdings.models import (
 )
 
 
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (a name starting with = + - @)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
 @admin.register(UvtValue)
 class UvtValueAdmin(admin.ModelAdmin):
     list_display = ["year", "value", "source"]
@@ -118,7 +123,7 @@ class OrderWithholdingAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description=_("base"), ordering="base")
+    @admin.display(description=_("withholding base"), ordering="base")
     def base_cop(self, obj: OrderWithholding) -> str:
         return format_cop(obj.base)
 
@@ -158,7 +163,7 @@ class OrderWithholdingAdmin(admin.ModelAdmin):
             )
             for row in rows:
                 writer.writerow(
-                    [str(row.customer), row.customer.document_number, row.period]
+                    [_cell(str(row.customer)), _cell(row.customer.document_number), row.period]
                     + [f"{row.amounts[k]:.2f}" for k in KINDS]
                     + [f"{row.total:.2f}", f"{row.open_amount:.2f}", row.status]
                 )

@@ -203,7 +203,7 @@ class OrderWithholding(models.Model):
         verbose_name=_("customer"),
     )
     kind = models.CharField(_("withholding"), max_length=2, choices=WithholdingKind.choices)
-    base = models.DecimalField(_("base"), max_digits=14, decimal_places=2)
+    base = models.DecimalField(_("withholding base"), max_digits=14, decimal_places=2)
     rate = models.DecimalField(_("rate"), max_digits=7, decimal_places=3)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     withheld_on = models.DateField(_("withheld on"), help_text=_("The payment date (Colombia)."))
