@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "clientarea.billing",
     "clientarea.payments",
     "clientarea.einvoice",
+    "clientarea.withholdings",
     "clientarea.helpcenter",
     "clientarea.portal",
     "clientarea.reports",  # back-office dashboard, reports and exports

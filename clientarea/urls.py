@@ -22,6 +22,7 @@ urlpatterns = [
     path("clientarea/services/", include("clientarea.portal.services_urls")),
     path("clientarea/billing/", include("clientarea.portal.billing_urls")),
     path("clientarea/invoices/", include("clientarea.einvoice.urls")),
+    path("clientarea/withholdings/", include("clientarea.withholdings.urls")),
     path("payments/", include("clientarea.payments.urls")),
     path("help/", include("clientarea.helpcenter.urls")),
 ]

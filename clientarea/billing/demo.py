@@ -6,13 +6,15 @@ ana@cliente.example gets every state at once (the Billing page shows red, green 
   - an overdue renewal of a second hosting, whose service is suspended for it,
   - a pending new-service order (an SSL certificate waiting for payment),
   - a cancelled new-service order (a VPS she changed her mind about).
-Tienda Andina has a pending renewal and a new service ordered and paid today;
+Tienda Andina (a withholding agent) has a pending renewal, a new service ordered and paid today
+(net of its withholdings) and a pending migration order that shows its withholdings and net;
 Jorge has an overdue renewal and a suspended hosting.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
@@ -141,6 +143,15 @@ def _tienda(customer: Customer, *, today: dt.date, staff) -> None:
             reference="Transferencia Davivienda 88120045",
             actor=staff,
         )
+    # A withholding agent (withholdings demo): this order shows its withholdings and the net to pay.
+    services.create_manual_order(
+        customer=customer,
+        description="Migración de la tienda en línea a Hosting Empresarial",
+        unit_price=Decimal("850000"),
+        reason="Cotización aprobada COT-2026-118",
+        actor=staff,
+        notify=False,
+    )
 
 
 def _jorge(customer: Customer, *, today: dt.date, staff) -> None:

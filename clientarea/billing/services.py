@@ -56,6 +56,7 @@ from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
 from clientarea.subscriptions.services import notify_services_changed
+from clientarea.withholdings.services import fix_order_withholdings
 
 logger = logging.getLogger(__name__)
 
@@ -611,6 +612,8 @@ def _after_paid(*, order: Order, changed: list[int]) -> None:
     provisioning outbox rows); the worker does the work after commit, and its sweeps
     finish anything whose after-commit job was lost.
     """
+    # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
+    fix_order_withholdings(order=order)
     allocate_invoice_for_order(order=order)
     queue_email(
         to=order.customer.user.email,

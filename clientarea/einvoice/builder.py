@@ -15,6 +15,7 @@ from clientarea.einvoice.documents import (
     Line,
     Party,
     Resolution,
+    Withholding,
 )
 from clientarea.einvoice.models import NumberingResolution
 from clientarea.lib import codelists
@@ -137,6 +138,24 @@ def build_document(
         software_provider_nit=provider_nit,
         software_provider_dv=check_digit(provider_nit),
         payable_rounding=Decimal(order.rounding),
+        withholdings=order_withholdings(order),
+    )
+
+
+def order_withholdings(order) -> tuple[Withholding, ...]:
+    """What the buyer withheld, as the withholdings app fixed it in the paid transaction
+    (``order.withholdings``: its rows, read through the relation). ReteICA's rate is per mil."""
+    related = getattr(order, "withholdings", None)
+    if related is None:
+        return ()
+    return tuple(
+        Withholding(
+            scheme=row.kind,
+            base=Decimal(row.base),
+            percent=Decimal(row.rate) / 10 if row.kind == "07" else Decimal(row.rate),
+            amount=Decimal(row.amount),
+        )
+        for row in sorted(related.all(), key=lambda row: row.kind)
     )
 
 
@@ -242,5 +261,14 @@ def document_from_json(data: dict) -> InvoiceDocument:
             )
             if data.get("reference")
             else None,
+            "withholdings": tuple(
+                Withholding(
+                    scheme=w["scheme"],
+                    base=Decimal(w["base"]),
+                    percent=Decimal(w["percent"]),
+                    amount=Decimal(w["amount"]),
+                )
+                for w in data.get("withholdings", ())  # absent from older snapshots
+            ),
         }
     )

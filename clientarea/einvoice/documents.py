@@ -257,6 +257,41 @@ class InvoiceReference:
     issue_date: dt.date
 
 
+#: DIAN TipoImpuesto-2.1 codes and names of the withholdings an invoice may report (§6.2 of
+#: dian-webservice.md): 05 ReteIVA (base: the IVA), 06 ReteFuente and 07 ReteICA (base: the value).
+WITHHOLDING_SCHEMES = {"05": "ReteIVA", "06": "ReteFuente", "07": "ReteICA"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Withholding:
+    """An amount the buyer withheld (informative: it changes neither PayableAmount nor the CUFE).
+
+    ``percent`` is the rate as a percent of ``base`` (ReteICA's 9.66 per mil is 0.966).
+    """
+
+    scheme: str
+    base: Decimal
+    percent: Decimal
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        for name in ("base", "percent", "amount"):
+            _require_decimal(name, getattr(self, name))
+        if self.scheme not in WITHHOLDING_SCHEMES:
+            raise ValueError(f"scheme must be one of {sorted(WITHHOLDING_SCHEMES)}")
+        if self.base < 0 or self.amount < 0 or self.percent <= 0:
+            raise ValueError("withholding amounts are positive")
+
+    @property
+    def name(self) -> str:
+        return WITHHOLDING_SCHEMES[self.scheme]
+
+    @property
+    def percent_str(self) -> str:
+        """``Percent``: 2 decimals, 3 only where the rate has them (``0.966``)."""
+        return decimal_str(Decimal(self.percent).normalize(), min_places=2)
+
+
 @dataclass(frozen=True, kw_only=True)
 class InvoiceDocument:
     """One factura electrónica de venta, or a nota crédito / débito on one, ready to be rendered.
@@ -292,8 +327,13 @@ class InvoiceDocument:
     reference: InvoiceReference | None = None
     concept_code: str = ""
     concept_reason: str = ""
+    #: What a withholding-agent buyer withheld (UBL WithholdingTaxTotal), at most one per scheme.
+    withholdings: tuple[Withholding, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "withholdings", tuple(self.withholdings))
+        if len({w.scheme for w in self.withholdings}) != len(self.withholdings):
+            raise ValueError("at most one withholding per scheme")
         if self.issue.tzinfo is None or self.issue.utcoffset() is None:
             raise ValueError("issue must be a timezone-aware datetime")
         if not self.lines:
@@ -423,3 +463,12 @@ class InvoiceDocument:
         """``PayableAmount`` (CUFE ValTot): no allowances, charges or prepayments here, so
         TaxInclusiveAmount + PayableRoundingAmount."""
         return quantize(self.tax_inclusive_amount + self.payable_rounding)
+
+    @property
+    def withheld_total(self) -> Decimal:
+        return quantize(sum((w.amount for w in self.withholdings), ZERO))
+
+    @property
+    def net_payable(self) -> Decimal:
+        """What the buyer paid: PayableAmount minus what it withheld."""
+        return quantize(self.payable_amount - self.withheld_total)

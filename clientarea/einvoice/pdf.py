@@ -254,6 +254,26 @@ def _note_text(doc: InvoiceDocument) -> str:
     return f"{doc.concept_code} · {concept}. {doc.concept_reason}"
 
 
+def _withholdings(doc: InvoiceDocument, labels: dict[str, str]) -> list:
+    """(label, value) rows under the total: what the buyer withheld, and the net it paid."""
+    if not doc.withholdings:
+        return []
+    rows = [(labels["withheld_title"], "")]
+    rows += [
+        (
+            labels["withheld"].format(
+                name=w.name,
+                rate=_rate(Decimal(w.percent_str)),
+                base=format_cop(w.base, decimals=True),
+            ),
+            "-" + format_cop(w.amount, decimals=True),
+        )
+        for w in doc.withholdings
+    ]
+    rows.append((labels["net_paid"], format_cop(doc.net_payable, decimals=True)))
+    return rows
+
+
 def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str) -> dict:
     labels = _note_labels(doc, labels, language)
     legal_title = _legal_title(doc)
@@ -284,6 +304,7 @@ def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str
         "totals": _totals(doc, labels),
         "payable-title": labels["payable"],
         "payable": format_cop(doc.payable_amount, decimals=True),
+        "withholdings": _withholdings(doc, labels),
         "cufe-title": labels["cufe"],
         "cufe": cufe,
         "qr-hint": labels["qr_hint"],

@@ -292,6 +292,24 @@ def _document_tax_total(parent: etree._Element, doc: InvoiceDocument) -> None:
         _iva_subtotal(total, sub.taxable_amount, sub.tax_amount, sub.rate, doc.currency)
 
 
+def _withholding_totals(parent: etree._Element, doc: InvoiceDocument) -> None:
+    """One WithholdingTaxTotal per scheme, after the TaxTotal (dian-webservice.md §6.2).
+
+    Informative: PayableAmount and the CUFE stay those of the full sale (§6.3).
+    """
+    for withholding in doc.withholdings:
+        total = _cac(parent, "WithholdingTaxTotal")
+        _amount(total, "TaxAmount", withholding.amount, doc.currency)
+        subtotal = _cac(total, "TaxSubtotal")
+        _amount(subtotal, "TaxableAmount", withholding.base, doc.currency)
+        _amount(subtotal, "TaxAmount", withholding.amount, doc.currency)
+        category = _cac(subtotal, "TaxCategory")
+        _cbc(category, "Percent", withholding.percent_str)
+        scheme = _cac(category, "TaxScheme")
+        _cbc(scheme, "ID", withholding.scheme)
+        _cbc(scheme, "Name", withholding.name)
+
+
 def _monetary_total(parent: etree._Element, doc: InvoiceDocument) -> None:
     total = _cac(parent, KINDS[doc.document_type].totals)
     _amount(total, "LineExtensionAmount", doc.line_extension_total, doc.currency)
@@ -396,6 +414,7 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
         _cbc(means, "PaymentDueDate", doc.due.isoformat())
 
     _document_tax_total(root, doc)
+    _withholding_totals(root, doc)
     _monetary_total(root, doc)
     for index, line in enumerate(doc.lines, start=1):
         _invoice_line(root, index, line, doc.currency, kind)

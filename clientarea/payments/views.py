@@ -32,6 +32,7 @@ from clientarea.payments import selectors, services
 from clientarea.payments.forms import ChooseGatewayForm
 from clientarea.payments.gateways.base import GatewayStatus
 from clientarea.payments.models import MessageKind, Outcome
+from clientarea.withholdings.selectors import withholdings_for_order
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +274,7 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
         {
             "order": order,
             "items": list(order.items.all()),
+            "withholdings": withholdings_for_order(order),
             "options": options,
             "form": form,
             "in_process": in_process,

@@ -15,6 +15,7 @@ from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import selectors
 from clientarea.billing.models import OrderState
 from clientarea.payments.selectors import payment_in_process
+from clientarea.withholdings import selectors as withholdings
 
 
 def _customer(request: HttpRequest) -> Customer:
@@ -47,6 +48,12 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "counts": counts,
             "summary": summary,
+            # A withholding agent pays the net of its pending orders.
+            "net_due": withholdings.pending_net_total(
+                selectors.orders_for_customer(customer, state=OrderState.PENDING)
+            )
+            if summary["due_total"] and withholdings.approved_agent(customer.pk)
+            else None,
             "help_url": selectors.pay_help_url(translation.get_language()),
         },
     )
@@ -62,6 +69,8 @@ def _order_context(request: HttpRequest, number: str) -> dict:
         "seller_document": selectors.party_document(order.seller_snapshot),
         "buyer": order.buyer_snapshot,
         "buyer_document": selectors.party_document(order.buyer_snapshot),
+        "withholdings": withholdings.withholdings_for_order(order),
+        "withholdings_paid": order.state == OrderState.PAID,
         "paid_via": selectors.payment_description(via=order.paid_via, method=order.payment_method)
         if order.paid_at
         else "",

@@ -139,6 +139,7 @@ def customer_paths(ana: Customer, pending: Order, payment: Payment) -> list[str]
         f"/clientarea/emails/{email.pk}/",
         "/clientarea/profile/",
         "/clientarea/profile/password/",
+        "/clientarea/withholdings/",
         "/help/",
     ]
 
@@ -161,6 +162,8 @@ def staff_paths(pending: Order, payment: Payment, ana: Customer) -> list[str]:
         "/backoffice/search/?q=ana",
         f"/backoffice/customers/{ana.pk}/orders/new/",
         f"/backoffice/customers/{ana.pk}/services/new/",
+        "/admin/withholdings/withholdingagent/",
+        "/admin/withholdings/orderwithholding/report/",
     ]
 
 

@@ -20,8 +20,9 @@ from clientarea.test import make_customer, make_provider
 pytestmark = pytest.mark.django_db
 
 # Session, user, whether two-factor login is on (one EXISTS), customer, provider (context
-# processor), the help link, plus the page's own reads (10 today).
-MAX_QUERIES = 11
+# processor), the help link, the order's withholdings (the customer's agent status, or a paid
+# order's fixed withholdings), plus the page's own reads.
+MAX_QUERIES = 12
 
 
 @pytest.fixture

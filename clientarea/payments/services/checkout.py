@@ -35,6 +35,7 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentStatus
+from clientarea.withholdings.selectors import gateway_amounts
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,10 @@ def start_payment(
             updated_at=now,
         )
         attempt = Payment.objects.filter(order=locked).aggregate(n=Max("attempt"))["n"] or 0
+        # A withholding agent pays the net: its total minus what it withholds (withholdings app).
+        amount, tax, tax_base = gateway_amounts(
+            locked, tax=locked.tax_total, tax_base=taxed_base(locked)
+        )
         for _try in range(5):
             attempt += 1
             reference = f"{locked.number}-{attempt}"
@@ -214,10 +219,10 @@ def start_payment(
                         customer=customer,
                         gateway=gateway.code,
                         requested_method=chosen.value if chosen else "",
-                        amount=locked.total,
+                        amount=amount,
                         currency=locked.currency,
-                        tax=locked.tax_total,
-                        tax_base=taxed_base(locked),
+                        tax=tax,
+                        tax_base=tax_base,
                         expires_at=expires_at,
                         created_at=now,
                     )

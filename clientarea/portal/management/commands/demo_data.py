@@ -11,6 +11,7 @@ from clientarea.catalog import demo as catalog_demo
 from clientarea.einvoice import demo as einvoice_demo
 from clientarea.helpcenter import demo as helpcenter_demo
 from clientarea.subscriptions import demo as subscriptions_demo
+from clientarea.withholdings import demo as withholdings_demo
 
 # Each has `load(stdout) -> None`, idempotent. Order matters (customers before orders).
 DEMO_LOADERS = (
@@ -18,6 +19,7 @@ DEMO_LOADERS = (
     catalog_demo,
     subscriptions_demo,
     einvoice_demo,  # the numbering resolution must exist before demo orders are paid
+    withholdings_demo,  # Tienda Andina withholds: before its orders are paid
     billing_demo,
     helpcenter_demo,
 )

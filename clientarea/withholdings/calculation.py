@@ -1,0 +1,135 @@
+"""The withholdings of one order: a pure function of its amounts, the rules and the year's UVT.
+
+Rules (shared/docs/dian-webservice.md §6.1):
+- ReteFuente: ``rate`` % of the value before IVA (the order's subtotal);
+- ReteIVA: ``rate`` % of the IVA (15 % of the IVA is 2.85 % of a base taxed at 19 %);
+- ReteICA: ``rate`` per mil of the value before IVA.
+
+Each applies only when the value before IVA reaches the rule's minimum base, ``min_base_uvt``
+× the UVT of the order's year (2 UVT of 2026 = 2 × 52.374 = 104.748 pesos for ReteFuente on
+services).
+
+Rounding: each withholding is rounded once, to whole pesos (half up), because it is paid to
+the tax office in pesos and the order's total is whole pesos already, so the net to pay is
+whole pesos too (Payvalida and cash networks take nothing else). The net is the total minus
+the withholdings; the invoice keeps the full total.
+
+Worked example: a service of 1.000.000 + IVA 19 % 190.000 = 1.190.000, from a customer in
+Bogotá that applies ReteFuente 4 %, ReteIVA 15 % and ReteICA 9,66 ‰: ReteFuente 40.000,
+ReteIVA 28.500, ReteICA 9.660; net to pay 1.190.000 − 78.160 = 1.111.840.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from clientarea.lib.money import ZERO, quantize
+
+RETEIVA, RETEFUENTE, RETEICA = "05", "06", "07"  # DIAN TipoImpuesto-2.1
+KINDS = (RETEFUENTE, RETEIVA, RETEICA)  # the order they are shown and written in
+NAMES = {RETEIVA: "ReteIVA", RETEFUENTE: "ReteFuente", RETEICA: "ReteICA"}
+
+
+class MissingUvt(ValueError):
+    """A rule has a minimum base in UVT and the order's year has no UVT value."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleData:
+    kind: str  # "05", "06" or "07"
+    rate: Decimal  # % (ReteFuente, ReteIVA) or ‰ (ReteICA)
+    min_base_uvt: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown withholding kind {self.kind!r}")
+        if not isinstance(self.rate, Decimal) or not isinstance(self.min_base_uvt, Decimal):
+            raise TypeError("rate and min_base_uvt must be Decimal")
+        if self.rate <= 0 or self.min_base_uvt < 0:
+            raise ValueError("a rate must be positive and a minimum base not negative")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Withheld:
+    kind: str
+    base: Decimal
+    rate: Decimal
+    amount: Decimal
+
+    @property
+    def name(self) -> str:
+        return NAMES[self.kind]
+
+    @property
+    def per_mil(self) -> bool:
+        return self.kind == RETEICA
+
+    @property
+    def percent(self) -> Decimal:
+        """The rate as a percent of its base (ReteICA's per mil / 10), as UBL's ``Percent``."""
+        return self.rate / 10 if self.per_mil else self.rate
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderWithholdings:
+    total: Decimal
+    lines: tuple[Withheld, ...] = ()
+
+    @property
+    def withheld(self) -> Decimal:
+        return quantize(sum((line.amount for line in self.lines), ZERO))
+
+    @property
+    def net(self) -> Decimal:
+        return quantize(self.total - self.withheld)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+
+def whole_pesos(amount: Decimal) -> Decimal:
+    return quantize(amount.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def compute_withholdings(
+    *,
+    subtotal: Decimal,
+    iva: Decimal,
+    total: Decimal,
+    rules: Sequence[RuleData],
+    uvt: Decimal | None,
+) -> OrderWithholdings:
+    """The withholdings of an order worth ``subtotal`` before IVA, ``iva`` and ``total`` to pay.
+
+    ``rules`` are the ones the customer applies (at most one per kind). Raises
+    :class:`MissingUvt` when a rule has a minimum base and ``uvt`` is None.
+    """
+    for name, value in (("subtotal", subtotal), ("iva", iva), ("total", total)):
+        if not isinstance(value, Decimal):
+            raise TypeError(f"{name} must be a Decimal")
+        if value < 0:
+            raise ValueError(f"{name} must not be negative")
+    by_kind = {rule.kind: rule for rule in rules}
+    if len(by_kind) != len(rules):
+        raise ValueError("at most one rule per withholding kind")
+    lines: list[Withheld] = []
+    for kind in KINDS:
+        rule = by_kind.get(kind)
+        if rule is None:
+            continue
+        if rule.min_base_uvt > 0:
+            if uvt is None:
+                raise MissingUvt("no UVT value for the order's year")
+            if subtotal < quantize(rule.min_base_uvt * uvt):
+                continue
+        base = quantize(iva if kind == RETEIVA else subtotal)
+        divisor = Decimal(1000) if kind == RETEICA else Decimal(100)
+        amount = whole_pesos(base * rule.rate / divisor)
+        if amount > 0:
+            lines.append(Withheld(kind=kind, base=base, rate=rule.rate, amount=amount))
+    result = OrderWithholdings(total=quantize(total), lines=tuple(lines))
+    if result.net < 0:
+        raise ValueError("withholdings exceed the order's total")
+    return result
