@@ -334,6 +334,9 @@ BILLING_SUSPEND_AFTER_DAYS = envint("BILLING_SUSPEND_AFTER_DAYS", 5)
 BILLING_TERMINATE_AFTER_DAYS = envint("BILLING_TERMINATE_AFTER_DAYS", 30)
 BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS = envint("BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS", 7)
 BILLING_ORDER_DUE_DAYS = envint("BILLING_ORDER_DUE_DAYS", 7)
+# Credit (overpayments, duplicate payments, added funds) pays pending and new orders at once;
+# off: only when the customer chooses "Apply my credit".
+BILLING_AUTO_APPLY_CREDIT = envbool("BILLING_AUTO_APPLY_CREDIT", True)
 PROVISIONERS = envlist("PROVISIONERS", "clientarea.subscriptions.provisioning.LoggingProvisioner")
 PROVISIONING_WEBHOOK_URL = envstr("PROVISIONING_WEBHOOK_URL")
 PROVISIONING_WEBHOOK_SECRET = env_secret("PROVISIONING_WEBHOOK_SECRET")

@@ -7,6 +7,7 @@ orders, items or events (the pages' query-count tests hold them to it).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,8 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from clientarea.accounts.models import Customer, DocumentType
 from clientarea.billing.models import (
+    LedgerEntry,
+    LedgerKind,
     Order,
     OrderEvent,
     OrderEventKind,
@@ -28,7 +31,7 @@ from clientarea.billing.models import (
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.models import Invoice
 from clientarea.helpcenter.selectors import article_url_for
-from clientarea.lib.dates import local_today
+from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, format_cop
 
 ORDERS_PER_PAGE = 25
@@ -297,3 +300,164 @@ def event_details_for_staff(event: OrderEvent) -> str:
     if email:
         parts.append(_("Email: %(email)s") % {"email": _EMAIL_LABELS.get(email, email)})
     return " · ".join(str(p) for p in parts)
+
+
+# -- the customer's account (ledger) ------------------------------------------------------------
+# Balances are always computed from ``LedgerEntry`` (billing.ledger writes it); nothing stores them.
+
+
+def order_balances(order_ids: Iterable[int]) -> dict[int, Decimal]:
+    """What each of these orders still owes: the sum of its ledger entries, in one query.
+
+    Paid and cancelled orders owe nothing (their entries sum to zero)."""
+    ids = list(order_ids)
+    rows = (
+        LedgerEntry.objects.filter(order_id__in=ids)
+        .values("order_id")
+        .annotate(due=Sum("amount"))
+        .order_by()
+    )
+    found = {row["order_id"]: row["due"] or ZERO for row in rows}
+    return {pk: max(found.get(pk, ZERO), ZERO) for pk in ids}
+
+
+def order_balance_due(order: Order) -> Decimal:
+    """What is still due on this order (its total minus payments and credit applied to it).
+
+    The one place that answers "how much is left on this order"; zero unless pending."""
+    if order.state != OrderState.PENDING:
+        return ZERO
+    return order_balances([order.pk])[order.pk]
+
+
+def amount_to_charge(orders: Sequence[Order]) -> Decimal:
+    """What a gateway charges now for these pending orders: what is still due on them.
+
+    The one place where the net to pay is computed for checkout: withholdings the customer
+    may deduct are to be subtracted here (due − withholdings)."""
+    pending = [order for order in orders if order.state == OrderState.PENDING]
+    return sum(order_balances([o.pk for o in pending]).values(), ZERO)
+
+
+def credit_available(customer: Customer) -> Decimal:
+    """The customer's credit: minus the sum of their ledger entries without an order (never negative)."""
+    total = LedgerEntry.objects.filter(customer=customer, order__isnull=True).aggregate(
+        s=Sum("amount")
+    )["s"]
+    return max(-(total or ZERO), ZERO)
+
+
+def credits_available(customer_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Credit per customer, for the customers that have some (one query; the billing run's batches)."""
+    rows = (
+        LedgerEntry.objects.filter(customer_id__in=list(customer_ids), order__isnull=True)
+        .values("customer_id")
+        .annotate(s=Sum("amount"))
+        .order_by()
+    )
+    return {row["customer_id"]: -row["s"] for row in rows if row["s"] is not None and row["s"] < 0}
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """The customer's account at a glance: ``balance = due - credit``."""
+
+    balance: Decimal
+    due: Decimal
+    credit: Decimal
+
+
+def account_summary(customer: Customer) -> AccountSummary:
+    """Balance, amount due (pending orders) and credit available, from the ledger in one query."""
+    row = LedgerEntry.objects.filter(customer=customer).aggregate(
+        balance=Sum("amount"),
+        unassigned=Sum("amount", filter=Q(order__isnull=True)),
+        due=Sum("amount", filter=Q(order__state=OrderState.PENDING)),
+    )
+    return AccountSummary(
+        balance=row["balance"] or ZERO,
+        due=max(row["due"] or ZERO, ZERO),
+        credit=max(-(row["unassigned"] or ZERO), ZERO),
+    )
+
+
+def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:
+    """The customer's pending orders, oldest due first, each with what it still owes (two queries)."""
+    orders = list(
+        Order.objects.filter(customer=customer, state=OrderState.PENDING)
+        .defer("seller_snapshot", "buyer_snapshot", "reminders_sent")
+        .order_by("due_date", "id")
+    )
+    dues = order_balances([o.pk for o in orders])
+    return [(order, dues[order.pk]) for order in orders if dues[order.pk] > 0]
+
+
+def order_movements(order: Order) -> list[LedgerEntry]:
+    """The payments and credit applied to one order, oldest first (for its page)."""
+    return list(
+        LedgerEntry.objects.filter(order=order)
+        .exclude(kind=LedgerKind.ORDER)
+        .order_by("created_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry: LedgerEntry
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class AccountStatement:
+    """Movements between two Colombian dates (inclusive), with the running balance."""
+
+    customer: Customer
+    start: dt.date
+    end: dt.date
+    opening: Decimal
+    closing: Decimal
+    lines: list[StatementLine]
+    debits: Decimal
+    credits: Decimal
+
+
+def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> AccountStatement:
+    """The statement of account: opening balance (before ``start``), every movement up to the end
+    of ``end`` (Colombian dates) with its document, and the closing balance (two queries)."""
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=BOGOTA)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
+    entries = LedgerEntry.objects.filter(customer=customer)
+    opening = entries.filter(created_at__lt=since).aggregate(s=Sum("amount"))["s"] or ZERO
+    balance = opening
+    lines = []
+    debits = credits = ZERO
+    for entry in (
+        entries.filter(created_at__gte=since, created_at__lt=until)
+        .select_related("order")
+        .order_by("created_at", "id")
+    ):
+        balance += entry.amount
+        debit = entry.amount if entry.amount > 0 else ZERO
+        credit = -entry.amount if entry.amount < 0 else ZERO
+        debits += debit
+        credits += credit
+        lines.append(StatementLine(entry=entry, debit=debit, credit=credit, balance=balance))
+    return AccountStatement(
+        customer=customer,
+        start=start,
+        end=end,
+        opening=opening,
+        closing=balance,
+        lines=lines,
+        debits=debits,
+        credits=credits,
+    )
+
+
+def ledger_kind_label(kind: str) -> str:
+    try:
+        return str(LedgerKind(kind).label)
+    except ValueError:
+        return kind
