@@ -421,11 +421,13 @@ class AccountStatement:
     lines: list[StatementLine]
     debits: Decimal
     credits: Decimal
+    #: The electronic invoice number of each paid order in the statement (order id → number).
+    invoices: dict[int, str]
 
 
 def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> AccountStatement:
     """The statement of account: opening balance (before ``start``), every movement up to the end
-    of ``end`` (Colombian dates) with its document, and the closing balance (two queries)."""
+    of ``end`` (Colombian dates) with its document, and the closing balance (three queries)."""
     since = dt.datetime.combine(start, dt.time.min, tzinfo=BOGOTA)
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
     entries = LedgerEntry.objects.filter(customer=customer)
@@ -444,6 +446,12 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
         debits += debit
         credits += credit
         lines.append(StatementLine(entry=entry, debit=debit, credit=credit, balance=balance))
+    order_ids = {line.entry.order_id for line in lines if line.entry.order_id}
+    invoices = dict(
+        Invoice.objects.filter(order_id__in=order_ids, full_number__isnull=False).values_list(
+            "order_id", "full_number"
+        )
+    )
     return AccountStatement(
         customer=customer,
         start=start,
@@ -453,6 +461,7 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
         lines=lines,
         debits=debits,
         credits=credits,
+        invoices=invoices,
     )
 
 
@@ -461,3 +470,16 @@ def ledger_kind_label(kind: str) -> str:
         return str(LedgerKind(kind).label)
     except ValueError:
         return kind
+
+
+def payment_recorded(*, customer_id: int, reference: str) -> bool:
+    """Whether money with this reference was already posted to the customer's account."""
+    return LedgerEntry.objects.filter(customer_id=customer_id, reference=reference).exists()
+
+
+def movement_label(entry: LedgerEntry) -> str:
+    """One movement in words, for the statement ("Payment PayU Latam (Card) payu:123")."""
+    label = ledger_kind_label(entry.kind)
+    if entry.kind in (LedgerKind.PAYMENT, LedgerKind.CREDIT) and entry.via:
+        label = f"{label}: {payment_description(via=entry.via, method=entry.method)}"
+    return label
