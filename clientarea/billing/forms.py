@@ -50,6 +50,17 @@ class ManualPaymentForm(forms.Form):
         ),
     )
     method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")
+    amount = forms.DecimalField(
+        label=_("Amount received (COP)"),
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_(
+            "Leave empty when it pays everything still due. Less than that is a partial payment: "
+            "the order stays pending with the rest due."
+        ),
+    )
 
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip()

@@ -362,6 +362,11 @@ def apply_credit(
     refused (``LedgerError``). Credit never goes below zero: the customer row is locked."""
     lock_customer(customer_id=customer_id)
     posting = Posting()
+    if (
+        order_ids is not None
+        and Order.objects.filter(pk__in=order_ids).exclude(customer_id=customer_id).exists()
+    ):
+        raise LedgerError(_("This order does not exist."))
     credit = selectors.credits_available([customer_id]).get(customer_id, ZERO)
     if credit <= 0:
         return posting

@@ -28,7 +28,9 @@ def _rows(statement: AccountStatement) -> list[dict[str, str]]:
     rows = []
     for line in statement.lines:
         entry = line.entry
-        order = entry.order.number if entry.order else (entry.memo if entry.memo[:4] == "ODS-" else "")
+        order = (
+            entry.order.number if entry.order else (entry.memo if entry.memo[:4] == "ODS-" else "")
+        )
         rows.append(
             {
                 "date": timezone.localtime(entry.created_at, BOGOTA).strftime("%Y-%m-%d %H:%M"),
@@ -60,10 +62,32 @@ def statement_csv(statement: AccountStatement) -> str:
             _("Balance"),
         ]
     )
-    writer.writerow([statement.start.isoformat(), _("Opening balance"), "", "", "", "", "", str(statement.opening)])
+    writer.writerow(
+        [
+            statement.start.isoformat(),
+            _("Opening balance"),
+            "",
+            "",
+            "",
+            "",
+            "",
+            str(statement.opening),
+        ]
+    )
     for row in _rows(statement):
         writer.writerow(row.values())
-    writer.writerow([statement.end.isoformat(), _("Closing balance"), "", "", "", "", "", str(statement.closing)])
+    writer.writerow(
+        [
+            statement.end.isoformat(),
+            _("Closing balance"),
+            "",
+            "",
+            "",
+            "",
+            "",
+            str(statement.closing),
+        ]
+    )
     return out.getvalue()
 
 

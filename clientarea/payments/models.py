@@ -228,7 +228,9 @@ class PaymentOrder(models.Model):
         verbose_name_plural = _("orders paid by the payment")
         ordering = ["payment", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["payment", "order"], name="payments_unique_basket_order")
+            models.UniqueConstraint(
+                fields=["payment", "order"], name="payments_unique_basket_order"
+            )
         ]
 
     def __str__(self) -> str:

@@ -405,11 +405,16 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
     # voucher is pending for days; its page stays still so that it can be read and printed.
     back = request.GET.get("back") == "1"
     awaiting_final = state == "pending" and back and method != "cash" and poll < MAX_POLLS_PENDING
-    can_retry = order is not None and order.state == OrderState.PENDING and state in (
-        "declined",
-        "expired",
-        "processing",
-        "pending",
+    can_retry = (
+        order is not None
+        and order.state == OrderState.PENDING
+        and state
+        in (
+            "declined",
+            "expired",
+            "processing",
+            "pending",
+        )
     )
     return render(
         request,

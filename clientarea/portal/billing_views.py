@@ -113,11 +113,13 @@ def order_print(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def apply_credit(request: HttpRequest, number: str) -> HttpResponse:
-    """"Apply my credit" on a pending order: as much of the customer's credit as it owes."""
+    """ "Apply my credit" on a pending order: as much of the customer's credit as it owes."""
     customer = _customer(request)
     order = selectors.order_for_customer(customer, number)  # 404 for another customer's order
     try:
-        posting = ledger.apply_credit(customer_id=customer.pk, order_ids=[order.pk], actor=request.user)
+        posting = ledger.apply_credit(
+            customer_id=customer.pk, order_ids=[order.pk], actor=request.user
+        )
     except ledger.LedgerError as exc:
         messages.error(request, str(exc))
     else:
@@ -143,7 +145,8 @@ def statement(request: HttpRequest) -> HttpResponse:
     """The statement of account for a date range (default: this year), as a page, CSV or PDF."""
     customer = _customer(request)
     today = local_today()
-    form = StatementForm(request.GET or None, initial_end=today)
+    ranged = "start" in request.GET or "end" in request.GET
+    form = StatementForm(request.GET if ranged else None, initial_end=today)
     start, end = today.replace(month=1, day=1), today
     if form.is_bound and form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]

@@ -19,8 +19,10 @@ from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
-# Session, user, customer, provider (context processor), the help link, plus the page's own reads (9 today).
-MAX_QUERIES = 10
+# Session, user, customer, provider (context processor), the help link, plus the page's own reads
+# (9 before the account), plus the account's: on Billing the summary and the orders' balances; on an
+# order its payments, its balance and the customer's credit (and the order's customer for it).
+MAX_QUERIES = 14
 
 
 @pytest.fixture

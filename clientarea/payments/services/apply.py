@@ -310,9 +310,9 @@ def _pay_order(s: Statement) -> ApplyResult:
     if settled:
         # Other attempts still open for these orders are closed (and withdrawn at their
         # gateway) by the next reconciliation.
-        Payment.objects.filter(
-            basket__order__in=settled, status__in=OPEN_STATUSES
-        ).exclude(pk=payment.pk).update(next_check_at=s.now)
+        Payment.objects.filter(basket__order__in=settled, status__in=OPEN_STATUSES).exclude(
+            pk=payment.pk
+        ).update(next_check_at=s.now)
     if not allocations:
         return s.result(Outcome.CREDITED, f"credited: {payment.amount} added to the credit")
     if posting.allocated == 0:

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
-from clientarea.payments.gateways import get_gateway
 from clientarea.billing import ledger
+from clientarea.payments.gateways import get_gateway
 from clientarea.payments.models import (
     GatewaySwitch,
     Payment,

@@ -221,9 +221,7 @@ def start_orders_payment(
     now = timezone.now()
     expires_at = now + PAYMENT_VALIDITY
     with transaction.atomic():
-        locked = [
-            billing_services.lock_order(order_id=pk) for pk in sorted({o.pk for o in orders})
-        ]
+        locked = [billing_services.lock_order(order_id=pk) for pk in sorted({o.pk for o in orders})]
         for order in locked:
             if order.state == OrderState.PAID:
                 raise PaymentRefused(

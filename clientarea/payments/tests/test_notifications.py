@@ -181,7 +181,9 @@ class PayUConfirmationTests(PaymentsTestCase):
         services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
-        self.assertEqual(payment.refund_status, RefundStatus.NONE)  # kept as credit; staff may refund
+        self.assertEqual(
+            payment.refund_status, RefundStatus.NONE
+        )  # kept as credit; staff may refund
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertEqual(payment.gateway_transaction_id, "tx-1")
         self.assertIsNone(payment.next_check_at)
@@ -224,7 +226,9 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(summary.checked, 1)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
-        self.assertEqual(payment.refund_status, RefundStatus.NONE)  # kept as credit; staff may refund
+        self.assertEqual(
+            payment.refund_status, RefundStatus.NONE
+        )  # kept as credit; staff may refund
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertIsNone(payment.next_check_at)
         self.assertEqual(
@@ -396,7 +400,9 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(self.order.state, "cancelled")
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
-        self.assertEqual(payment.refund_status, RefundStatus.NONE)  # kept as credit; staff may refund
+        self.assertEqual(
+            payment.refund_status, RefundStatus.NONE
+        )  # kept as credit; staff may refund
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertTrue(payment.needs_review)
         self.assertEqual(renewals(self.service), 0)
