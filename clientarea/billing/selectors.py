@@ -32,7 +32,7 @@ from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.models import Invoice
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
-from clientarea.lib.money import ZERO, format_cop
+from clientarea.lib.money import ZERO, format_cop, quantize
 
 ORDERS_PER_PAGE = 25
 
@@ -306,6 +306,11 @@ def event_details_for_staff(event: OrderEvent) -> str:
 # Balances are always computed from ``LedgerEntry`` (billing.ledger writes it); nothing stores them.
 
 
+def _sum(value: Decimal | None) -> Decimal:
+    """A database SUM of amounts, as exact cents (SQLite adds decimals as floating point)."""
+    return quantize(value or ZERO)
+
+
 def order_balances(order_ids: Iterable[int]) -> dict[int, Decimal]:
     """What each of these orders still owes: the sum of its ledger entries, in one query.
 
@@ -317,7 +322,7 @@ def order_balances(order_ids: Iterable[int]) -> dict[int, Decimal]:
         .annotate(due=Sum("amount"))
         .order_by()
     )
-    found = {row["order_id"]: row["due"] or ZERO for row in rows}
+    found = {row["order_id"]: _sum(row["due"]) for row in rows}
     return {pk: max(found.get(pk, ZERO), ZERO) for pk in ids}
 
 
@@ -344,7 +349,7 @@ def credit_available(customer: Customer) -> Decimal:
     total = LedgerEntry.objects.filter(customer=customer, order__isnull=True).aggregate(
         s=Sum("amount")
     )["s"]
-    return max(-(total or ZERO), ZERO)
+    return max(-_sum(total), ZERO)
 
 
 def credits_available(customer_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -355,7 +360,8 @@ def credits_available(customer_ids: Iterable[int]) -> dict[int, Decimal]:
         .annotate(s=Sum("amount"))
         .order_by()
     )
-    return {row["customer_id"]: -row["s"] for row in rows if row["s"] is not None and row["s"] < 0}
+    sums = {row["customer_id"]: _sum(row["s"]) for row in rows}
+    return {customer_id: -total for customer_id, total in sums.items() if total < 0}
 
 
 @dataclass(frozen=True)
@@ -375,9 +381,9 @@ def account_summary(customer: Customer) -> AccountSummary:
         due=Sum("amount", filter=Q(order__state=OrderState.PENDING)),
     )
     return AccountSummary(
-        balance=row["balance"] or ZERO,
-        due=max(row["due"] or ZERO, ZERO),
-        credit=max(-(row["unassigned"] or ZERO), ZERO),
+        balance=_sum(row["balance"]),
+        due=max(_sum(row["due"]), ZERO),
+        credit=max(-_sum(row["unassigned"]), ZERO),
     )
 
 
@@ -431,7 +437,7 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
     since = dt.datetime.combine(start, dt.time.min, tzinfo=BOGOTA)
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
     entries = LedgerEntry.objects.filter(customer=customer)
-    opening = entries.filter(created_at__lt=since).aggregate(s=Sum("amount"))["s"] or ZERO
+    opening = _sum(entries.filter(created_at__lt=since).aggregate(s=Sum("amount"))["s"])
     balance = opening
     lines = []
     debits = credits = ZERO

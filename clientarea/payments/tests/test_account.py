@@ -143,7 +143,7 @@ class SeveralOrdersTests(PaymentsTestCase):
             "/payments/pay-orders/", {"orders": [self.order.number, self.third.number]}
         )
         self.assertContains(page, "$ 238.000")
-        self.assertContains(page, 'name="orders" value="%s"' % self.third.number)
+        self.assertContains(page, f'name="orders" value="{self.third.number}"')
         response = self.client.post(
             "/payments/pay-orders/",
             {"orders": [self.order.number, self.third.number], "gateway": "payu"},
