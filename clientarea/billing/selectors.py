@@ -453,11 +453,13 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
         credits += credit
         lines.append(StatementLine(entry=entry, debit=debit, credit=credit, balance=balance))
     order_ids = {line.entry.order_id for line in lines if line.entry.order_id}
-    invoices = dict(
-        Invoice.objects.filter(order_id__in=order_ids, full_number__isnull=False).values_list(
-            "order_id", "full_number"
-        )
-    )
+    invoices = {
+        order_id: number
+        for order_id, number in Invoice.objects.filter(
+            order_id__in=order_ids, full_number__isnull=False
+        ).values_list("order_id", "full_number")
+        if number
+    }
     return AccountStatement(
         customer=customer,
         start=start,

@@ -171,7 +171,9 @@ def test_two_payments_applying_the_same_credit_at_once_never_overdraw_it(setting
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    states = sorted(Order.objects.filter(pk__in=[o.pk for o in orders]).values_list("state", flat=True))
+    states = sorted(
+        Order.objects.filter(pk__in=[o.pk for o in orders]).values_list("state", flat=True)
+    )
     assert states == ["paid", "pending"]
     assert selectors.credit_available(customer) == ZERO
     check_invariants(customer)

@@ -78,9 +78,7 @@ def log_in(page, live_site) -> None:
 
 
 def test_three_orders_paid_in_one_payu_transaction(page, live_site, alice):
-    renewals = [
-        renewal_for(alice, code=f"h{n}", label=f"site{n}.co", days=5 + n) for n in range(3)
-    ]
+    renewals = [renewal_for(alice, code=f"h{n}", label=f"site{n}.co", days=5 + n) for n in range(3)]
     orders = [order for _service, order in renewals]
     log_in(page, live_site)
     assert page.inner_text("#account-due").strip() == "$ 357.000"
@@ -101,7 +99,9 @@ def test_three_orders_paid_in_one_payu_transaction(page, live_site, alice):
         service.refresh_from_db()
         assert order.state == "paid"
         assert order.payment_reference == f"payu:{payment.gateway_transaction_id}"
-        assert service.next_due_date > order.items.get().period_start
+        start = order.items.get().period_start
+        assert service.next_due_date is not None and start is not None
+        assert service.next_due_date > start
     assert Invoice.objects.filter(order__in=orders).count() == 3
     email = OutgoingEmail.objects.get(template="orders_paid", customer=alice)
     assert all(order.number in email.body_text for order in orders)
@@ -131,6 +131,7 @@ def test_a_duplicate_payment_becomes_credit_and_pays_the_next_renewal(page, live
     assert page.inner_text("#account-credit").strip() == "$ 119.000"
     # The next renewal is billed: the credit pays it at once.
     service.refresh_from_db()
+    assert service.next_due_date is not None
     automation.run_billing(
         run_date=service.next_due_date - dt.timedelta(days=settings.BILLING_RENEWAL_DAYS_BEFORE)
     )
