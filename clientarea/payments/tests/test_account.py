@@ -314,3 +314,34 @@ class StatementTests(PaymentsTestCase):
             self.client.get("/admin/billing/ledgerentry/statement/999999/").status_code, 404
         )
         self.assertFalse(Order.objects.filter(state="paid").exists())
+
+
+class BackOfficePartialPaymentTests(PaymentsTestCase):
+    def test_staff_record_a_partial_payment_and_cannot_overpay(self):
+        from clientarea.lib.dates import local_now
+
+        self.login(self.carol)
+        url = f"/admin/billing/order/{self.order.pk}/pay/"
+        self.assertContains(self.client.get(url), "$ 119.000")
+        when = (local_now().replace(second=0, microsecond=0)).strftime("%Y-%m-%dT%H:%M")
+        response = self.client.post(
+            url, {"reference": "Caja 3", "paid_at": when, "method": "cash", "amount": "19000"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.refresh()
+        self.assertEqual(self.order.state, "pending")
+        self.assertEqual(billing_selectors.order_balance_due(self.order), Decimal("100000.00"))
+        over = self.client.post(
+            url,
+            {"reference": "Caja 4", "paid_at": when, "method": "cash", "amount": "200000"},
+            follow=True,
+        )
+        self.assertContains(over, "no puede ser mayor")
+        self.assertFalse(LedgerEntry.objects.filter(reference="Caja 4").exists())
+        change = self.client.get(f"/admin/billing/order/{self.order.pk}/change/")
+        self.assertContains(change, 'id="order-customer-statement"')
+        rest = self.client.post(url, {"reference": "Caja 5", "paid_at": when, "method": "cash"})
+        self.assertEqual(rest.status_code, 302)
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        self.assertEqual(renewals(self.service), 1)
