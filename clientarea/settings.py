@@ -7,6 +7,7 @@ Every variable is listed in README.md ("Configuration"). Nothing here reads
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -354,6 +355,12 @@ BILLING_SUSPEND_AFTER_DAYS = envint("BILLING_SUSPEND_AFTER_DAYS", 5)
 BILLING_TERMINATE_AFTER_DAYS = envint("BILLING_TERMINATE_AFTER_DAYS", 30)
 BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS = envint("BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS", 7)
 BILLING_ORDER_DUE_DAYS = envint("BILLING_ORDER_DUE_DAYS", 7)
+# Credit (overpayments, duplicate payments, added funds) pays pending and new orders at once;
+# off: only when the customer chooses "Apply my credit".
+BILLING_AUTO_APPLY_CREDIT = envbool("BILLING_AUTO_APPLY_CREDIT", True)
+# "Add funds" in the client area: whole pesos between these amounts.
+BILLING_ADD_FUNDS_MIN = Decimal(envint("BILLING_ADD_FUNDS_MIN", 10_000))
+BILLING_ADD_FUNDS_MAX = Decimal(envint("BILLING_ADD_FUNDS_MAX", 5_000_000))
 PROVISIONERS = envlist("PROVISIONERS", "clientarea.subscriptions.provisioning.LoggingProvisioner")
 PROVISIONING_WEBHOOK_URL = envstr("PROVISIONING_WEBHOOK_URL")
 PROVISIONING_WEBHOOK_SECRET = env_secret("PROVISIONING_WEBHOOK_SECRET")

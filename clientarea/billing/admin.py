@@ -297,30 +297,36 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
         refused = self._refuse_final(request, order, OrderState.PAID)
         if refused:
             return refused
+        due = selectors.order_balance_due(order)
         form = ManualPaymentForm(
             request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)}
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                services.register_manual_payment(
+                after = services.register_manual_payment(
                     order=order,
                     reference=data["reference"],
                     actor=request.user,
                     paid_at=data["paid_at"],
                     method=data["method"],
+                    amount=data["amount"],
                 )
             except services.OrderStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(
-                    request,
-                    _(
+                if after.state == OrderState.PAID:
+                    text = _(
                         "Payment of order %(number)s registered: its services were activated or renewed."
-                    )
-                    % {"number": order.number},
-                    messages.SUCCESS,
-                )
+                    ) % {"number": order.number}
+                else:
+                    text = _(
+                        "Partial payment of order %(number)s registered: %(left)s is still due."
+                    ) % {
+                        "number": order.number,
+                        "left": format_cop(selectors.order_balance_due(after), decimals=True),
+                    }
+                self.message_user(request, text, messages.SUCCESS)
             return HttpResponseRedirect(self.change_url(order))
         return self.render_action_form(
             request,
@@ -329,8 +335,9 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
             form=form,
             submit=gettext("Register the payment"),
             intro=gettext(
-                "Only for money already received outside the online gateways, e.g. a bank transfer. This marks the order paid, activates or renews its services and issues the electronic invoice."
-            ),
+                "Only for money already received outside the online gateways, e.g. a bank transfer or cash at the office. Still due on this order: %(due)s. Paying all of it marks the order paid, activates or renews its services and issues the electronic invoice; less leaves the order pending with the rest due."
+            )
+            % {"due": format_cop(due, decimals=True)},
         )
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -413,4 +420,5 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
 
 # The billing run's admin lives in its own module and registers itself on import.
+import clientarea.billing.admin_ledger  # noqa: E402
 import clientarea.billing.admin_runs  # noqa: E402,F401

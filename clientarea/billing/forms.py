@@ -50,6 +50,17 @@ class ManualPaymentForm(forms.Form):
         ),
     )
     method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")
+    amount = forms.DecimalField(
+        label=_("Amount received (COP)"),
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_(
+            "Leave empty when it pays everything still due. Less than that is a partial payment: "
+            "the order stays pending with the rest due."
+        ),
+    )
 
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip()
@@ -115,3 +126,26 @@ class ManualOrderForm(forms.Form):
         if customer is None:
             raise forms.ValidationError(_("No customer has that email or document number."))
         return customer
+
+
+class StatementForm(forms.Form):
+    """A statement's date range (Colombian dates, both included; at most ten years)."""
+
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, initial_end: dt.date | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if initial_end is not None:
+            self.fields["end"].initial = initial_end
+            self.fields["start"].initial = initial_end.replace(month=1, day=1)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError(_("The start date must be on or before the end date."))
+            if (end - start).days > 3660:
+                raise forms.ValidationError(_("Choose a range of at most ten years."))
+        return data

@@ -23,6 +23,7 @@ class PaidVia(models.TextChoices):
     MANUAL = "manual", _("Manual (staff)")
     PAYU = "payu", _("PayU Latam")
     PAYVALIDA = "payvalida", _("Payvalida")
+    CREDIT = "credit", _("Account credit")
 
 
 class PaymentMethod(models.TextChoices):
@@ -223,3 +224,81 @@ class BillingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_date} {self.status}"
+
+
+class LedgerKind(models.TextChoices):
+    """What one ledger entry records. Signs: what the customer owes is positive, money they gave
+    (or we owe them) negative. An entry with an order belongs to that order's balance; one without
+    an order is the customer's credit (negative = credit available)."""
+
+    ORDER = "order", _("Service order")
+    ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
+    PAYMENT = "payment", _("Payment")
+    CREDIT = "credit", _("Credit added")
+    CREDIT_APPLIED = "credit_applied", _("Credit applied")
+    CREDIT_RELEASED = "credit_released", _("Payment of a cancelled order kept as credit")
+    REFUND = "refund", _("Credit refunded")
+    WITHHOLDING = "withholding", _("Withheld by the customer (withholding agent)")
+
+
+class LedgerEntry(models.Model):
+    """The customer's account, append-only: one row per movement, never updated or deleted.
+
+    The balance is ``SUM(amount)``; what an order still owes is the sum of its entries; the
+    credit available is minus the sum of the entries without an order. Nothing else stores
+    them (``billing.selectors`` computes them; ``billing.ledger`` is the only writer).
+    """
+
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        verbose_name=_("customer"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind.choices)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Positive: owed by the customer. Negative: paid by the customer or credit."),
+    )
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        verbose_name=_("order"),
+    )
+    reference = models.CharField(
+        _("reference"),
+        max_length=120,
+        blank=True,
+        help_text=_("The payment's reference (gateway attempt, bank transfer number)."),
+    )
+    via = models.CharField(_("via"), max_length=10, choices=PaidVia.choices, blank=True)
+    method = models.CharField(
+        _("payment method"), max_length=10, choices=PaymentMethod.choices, blank=True
+    )
+    memo = models.CharField(_("memo"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+
+    class Meta:
+        verbose_name = _("account movement")
+        verbose_name_plural = _("account movements")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["customer", "created_at"]),
+            models.Index(fields=["order", "kind"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.kind} {self.amount}"

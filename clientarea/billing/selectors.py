@@ -7,6 +7,7 @@ orders, items or events (the pages' query-count tests hold them to it).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,8 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from clientarea.accounts.models import Customer, DocumentType
 from clientarea.billing.models import (
+    LedgerEntry,
+    LedgerKind,
     Order,
     OrderEvent,
     OrderEventKind,
@@ -28,8 +31,9 @@ from clientarea.billing.models import (
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.models import Invoice
 from clientarea.helpcenter.selectors import article_url_for
-from clientarea.lib.dates import local_today
-from clientarea.lib.money import ZERO, format_cop
+from clientarea.lib.dates import BOGOTA, local_today
+from clientarea.lib.money import ZERO, format_cop, quantize
+from clientarea.withholdings import selectors as withholdings_selectors
 
 ORDERS_PER_PAGE = 25
 
@@ -317,3 +321,213 @@ def event_details_for_staff(event: OrderEvent) -> str:
     if email:
         parts.append(_("Email: %(email)s") % {"email": _EMAIL_LABELS.get(email, email)})
     return " · ".join(str(p) for p in parts)
+
+
+# -- the customer's account (ledger) ------------------------------------------------------------
+# Balances are always computed from ``LedgerEntry`` (billing.ledger writes it); nothing stores them.
+
+
+def _sum(value: Decimal | None) -> Decimal:
+    """A database SUM of amounts, as exact cents (SQLite adds decimals as floating point)."""
+    return quantize(value or ZERO)
+
+
+def order_balances(order_ids: Iterable[int]) -> dict[int, Decimal]:
+    """What each of these orders still owes: the sum of its ledger entries, in one query.
+
+    Paid and cancelled orders owe nothing (their entries sum to zero)."""
+    ids = list(order_ids)
+    rows = (
+        LedgerEntry.objects.filter(order_id__in=ids)
+        .values("order_id")
+        .annotate(due=Sum("amount"))
+        .order_by()
+    )
+    found = {row["order_id"]: _sum(row["due"]) for row in rows}
+    return {pk: max(found.get(pk, ZERO), ZERO) for pk in ids}
+
+
+def order_balance_due(order: Order) -> Decimal:
+    """What is still due on this order (its total minus payments and credit applied to it).
+
+    The one place that answers "how much is left on this order"; zero unless pending."""
+    if order.state != OrderState.PENDING:
+        return ZERO
+    return order_balances([order.pk])[order.pk]
+
+
+def amount_to_charge(orders: Sequence[Order]) -> Decimal:
+    """What a gateway charges now for these pending orders: what is still due on them.
+
+    The one place where the net to pay is computed for checkout: withholdings the customer
+    may deduct are to be subtracted here (due − withholdings)."""
+    pending = [order for order in orders if order.state == OrderState.PENDING]
+    dues = order_balances([o.pk for o in pending])
+    return sum((max(dues[o.pk] - withholding_to_post(o), ZERO) for o in pending), ZERO)
+
+
+def withholding_to_post(order: Order) -> Decimal:
+    """What a withholding agent keeps from this pending order and has not been posted yet.
+
+    The gateway, a staff payment or credit covers the rest; when it does, ``billing.ledger``
+    posts this amount as a "withheld by the customer" movement and the order is paid (its
+    withholdings are then fixed by the withholdings app in the paid transaction).
+    """
+    if order.state != OrderState.PENDING:
+        return ZERO
+    computed = withholdings_selectors.withholdings_for_order(order)
+    withheld = quantize(computed.total - computed.net)
+    if withheld <= 0:
+        return ZERO
+    if LedgerEntry.objects.filter(order_id=order.pk, kind=LedgerKind.WITHHOLDING).exists():
+        return ZERO
+    return withheld
+
+
+def credit_available(customer: Customer) -> Decimal:
+    """The customer's credit: minus the sum of their ledger entries without an order (never negative)."""
+    total = LedgerEntry.objects.filter(customer=customer, order__isnull=True).aggregate(
+        s=Sum("amount")
+    )["s"]
+    return max(-_sum(total), ZERO)
+
+
+def credits_available(customer_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Credit per customer, for the customers that have some (one query; the billing run's batches)."""
+    rows = (
+        LedgerEntry.objects.filter(customer_id__in=list(customer_ids), order__isnull=True)
+        .values("customer_id")
+        .annotate(s=Sum("amount"))
+        .order_by()
+    )
+    sums = {row["customer_id"]: _sum(row["s"]) for row in rows}
+    return {customer_id: -total for customer_id, total in sums.items() if total < 0}
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """The customer's account at a glance: ``balance = due - credit``."""
+
+    balance: Decimal
+    due: Decimal
+    credit: Decimal
+
+
+def account_summary(customer: Customer) -> AccountSummary:
+    """Balance, amount due (pending orders) and credit available, from the ledger in one query."""
+    row = LedgerEntry.objects.filter(customer=customer).aggregate(
+        balance=Sum("amount"),
+        unassigned=Sum("amount", filter=Q(order__isnull=True)),
+        due=Sum("amount", filter=Q(order__state=OrderState.PENDING)),
+    )
+    return AccountSummary(
+        balance=_sum(row["balance"]),
+        due=max(_sum(row["due"]), ZERO),
+        credit=max(-_sum(row["unassigned"]), ZERO),
+    )
+
+
+def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:
+    """The customer's pending orders, oldest due first, each with what it still owes (two queries)."""
+    orders = list(
+        Order.objects.filter(customer=customer, state=OrderState.PENDING)
+        .defer("seller_snapshot", "buyer_snapshot", "reminders_sent")
+        .order_by("due_date", "id")
+    )
+    dues = order_balances([o.pk for o in orders])
+    return [(order, dues[order.pk]) for order in orders if dues[order.pk] > 0]
+
+
+def order_movements(order: Order) -> list[LedgerEntry]:
+    """The payments and credit applied to one order, oldest first (for its page)."""
+    return list(
+        LedgerEntry.objects.filter(order=order)
+        .exclude(kind=LedgerKind.ORDER)
+        .order_by("created_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry: LedgerEntry
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class AccountStatement:
+    """Movements between two Colombian dates (inclusive), with the running balance."""
+
+    customer: Customer
+    start: dt.date
+    end: dt.date
+    opening: Decimal
+    closing: Decimal
+    lines: list[StatementLine]
+    debits: Decimal
+    credits: Decimal
+    #: The electronic invoice number of each paid order in the statement (order id → number).
+    invoices: dict[int, str]
+
+
+def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> AccountStatement:
+    """The statement of account: opening balance (before ``start``), every movement up to the end
+    of ``end`` (Colombian dates) with its document, and the closing balance (three queries)."""
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=BOGOTA)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
+    entries = LedgerEntry.objects.filter(customer=customer)
+    opening = _sum(entries.filter(created_at__lt=since).aggregate(s=Sum("amount"))["s"])
+    balance = opening
+    lines = []
+    debits = credits = ZERO
+    for entry in (
+        entries.filter(created_at__gte=since, created_at__lt=until)
+        .select_related("order")
+        .order_by("created_at", "id")
+    ):
+        balance += entry.amount
+        debit = entry.amount if entry.amount > 0 else ZERO
+        credit = -entry.amount if entry.amount < 0 else ZERO
+        debits += debit
+        credits += credit
+        lines.append(StatementLine(entry=entry, debit=debit, credit=credit, balance=balance))
+    order_ids = {line.entry.order_id for line in lines if line.entry.order_id}
+    invoices = {
+        order_id: number
+        for order_id, number in Invoice.objects.filter(
+            order_id__in=order_ids, full_number__isnull=False
+        ).values_list("order_id", "full_number")
+        if number
+    }
+    return AccountStatement(
+        customer=customer,
+        start=start,
+        end=end,
+        opening=opening,
+        closing=balance,
+        lines=lines,
+        debits=debits,
+        credits=credits,
+        invoices=invoices,
+    )
+
+
+def ledger_kind_label(kind: str) -> str:
+    try:
+        return str(LedgerKind(kind).label)
+    except ValueError:
+        return kind
+
+
+def payment_recorded(*, customer_id: int, reference: str) -> bool:
+    """Whether money with this reference was already posted to the customer's account."""
+    return LedgerEntry.objects.filter(customer_id=customer_id, reference=reference).exists()
+
+
+def movement_label(entry: LedgerEntry) -> str:
+    """One movement in words, for the statement ("Payment PayU Latam (Card) payu:123")."""
+    label = ledger_kind_label(entry.kind)
+    if entry.kind in (LedgerKind.PAYMENT, LedgerKind.CREDIT) and entry.via:
+        label = f"{label}: {payment_description(via=entry.via, method=entry.method)}"
+    return label

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
-from clientarea.billing import descriptions
+from clientarea.billing import descriptions, ledger
 from clientarea.billing.models import (
     Counter,
     ItemKind,
@@ -47,10 +47,11 @@ from clientarea.billing.run_emails import (
     build_email,
     save_emails,
 )
+from clientarea.billing.selectors import order_balance_due
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib.dates import BOGOTA, add_months, local_today
-from clientarea.lib.money import ZERO, payable_rounding, quantize, tax_for
+from clientarea.lib.money import ZERO, format_cop, payable_rounding, quantize, tax_for
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
@@ -208,7 +209,9 @@ def create_orders(
     Numbers come from one gap-free allocation for the whole batch (``next_numbers``, under
     the counter's row lock); orders, items, events and emails are each one bulk INSERT.
     Amounts follow lib/money.py (per-line rounding, whole-peso amount to pay); seller and
-    buyer data are frozen at issue. Raises IntegrityError (from the unique period key,
+    buyer data are frozen at issue. Each order's total is posted to its customer's account
+    (``billing.ledger``), and a customer's credit pays it at once when
+    ``BILLING_AUTO_APPLY_CREDIT`` is on. Raises IntegrityError (from the unique period key,
     and nothing is written) if one of the service periods is already billed by a live
     order. ``renderer`` renders the emails of a large batch cheaply (the billing run);
     without it each email is rendered in full. Returns the orders, in the order of ``specs``.
@@ -219,9 +222,12 @@ def create_orders(
         if not spec.lines:
             raise OrderStateError(_("An order needs at least one item."))
     with provider_cached():  # the seller snapshot and every email read the provider once
-        return _insert_orders(
+        orders = _insert_orders(
             specs=specs, notify=notify, provider=provider, renderer=renderer, pay_url=pay_url
         )
+        ledger.post_order_charges(orders=orders)
+        ledger.apply_credit_to_new_orders(orders=orders)
+    return orders
 
 
 def _insert_orders(
@@ -528,6 +534,7 @@ def mark_order_paid(
     reference: str = "",
     actor=None,
     locked: Order | None = None,
+    notify: bool = True,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -540,7 +547,10 @@ def mark_order_paid(
 
     ``locked``: the same order as returned by :func:`lock_order` earlier in the
     caller's transaction (payments lock the order before the payment), so it is not
-    read twice.
+    read twice. Whatever the order still owes in the customer's account is posted as
+    paid by this payment (``billing.ledger.record_payment`` posts it first, so nothing is
+    left). ``notify``: queue the "payment received" email (off when one email names
+    several orders paid together).
     """
     order = (
         locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
@@ -557,6 +567,9 @@ def mark_order_paid(
     order.payment_reference = reference[:120]
     order.save(
         update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"]
+    )
+    ledger.post_settlement(
+        order=order, via=via, method=method, reference=reference, actor=actor, at=paid_at
     )
     start = timezone.localtime(paid_at, BOGOTA).date()
     changed: list[int] = []
@@ -600,12 +613,12 @@ def mark_order_paid(
         data={"via": via, "method": method, "services": changed},
     )
     with provider_cached():  # the invoice and the email read the provider profile once
-        _after_paid(order=order, changed=changed)
+        _after_paid(order=order, changed=changed, notify=notify)
     logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
     return PaymentOutcome(order=order, applied=True, reason="paid", services_changed=changed)
 
 
-def _after_paid(*, order: Order, changed: list[int]) -> None:
+def _after_paid(*, order: Order, changed: list[int], notify: bool = True) -> None:
     """Effects that belong to the paid transaction: invoice allocation, email, provisioning.
 
     Each writes its durable record here (the issued invoice, the email log row, the
@@ -615,12 +628,17 @@ def _after_paid(*, order: Order, changed: list[int]) -> None:
     # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
     fix_order_withholdings(order=order)
     allocate_invoice_for_order(order=order)
-    queue_email(
-        to=order.customer.user.email,
-        template="order_paid",
-        customer=order.customer,
-        context={"order": order, "customer": order.customer, "order_url": order_pay_url(order)},
-    )
+    if notify:
+        queue_email(
+            to=order.customer.user.email,
+            template="order_paid",
+            customer=order.customer,
+            context={
+                "order": order,
+                "customer": order.customer,
+                "order_url": order_pay_url(order),
+            },
+        )
     if changed:
         notify_services_changed(
             service_ids=changed, event="services.changed", order_number=order.number
@@ -630,6 +648,9 @@ def _after_paid(*, order: Order, changed: list[int]) -> None:
 @transaction.atomic
 def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) -> Order:
     """pending → cancelled with a reason; the service periods it billed become billable again.
+
+    The order no longer owes anything; what was paid on it (partial payments, credit applied)
+    becomes the customer's credit.
 
     A service that was only waiting for this order (pending activation) is cancelled too.
     """
@@ -641,6 +662,7 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
     locked.cancelled_at = timezone.now()
     locked.cancel_reason = reason[:300]
     locked.save(update_fields=["state", "cancelled_at", "cancel_reason"])
+    ledger.post_cancellation(order=locked, actor=actor, reason=reason)
     items = list(locked.items.select_related("service"))
     OrderItem.objects.filter(order=locked).update(period_key=None)
     for item in items:
@@ -678,8 +700,14 @@ def register_manual_payment(
     actor,
     paid_at: dt.datetime | None = None,
     method: str = "transfer",
+    amount: Decimal | None = None,
 ) -> Order:
-    """Staff record a payment received outside the gateways (e.g. a bank transfer)."""
+    """Staff record a payment received outside the gateways (a bank transfer, cash at the office).
+
+    ``amount`` None pays what the order still owes. Less leaves the order pending with the rest
+    due (a partial payment: its services change only once it is paid in full); more is refused
+    (record the excess as the customer's credit instead). Returns the order as it is after.
+    """
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
     if order.state != OrderState.PENDING:
@@ -687,20 +715,35 @@ def register_manual_payment(
             _("Order %(number)s is %(state)s: only pending orders can be paid.")
             % {"number": order.number, "state": order.get_state_display().lower()}
         )
-    outcome = mark_order_paid(
-        order_id=order.pk,
-        paid_at=paid_at or timezone.now(),
-        via="manual",
-        method=method,
-        reference=reference,
-        actor=actor,
-    )
-    if not outcome.applied:
-        raise OrderStateError(
-            _("Order %(number)s was already %(reason)s.")
-            % {"number": order.number, "reason": outcome.reason}
+    with transaction.atomic():
+        ledger.lock_customer(customer_id=order.customer_id)  # the customer first, then the order
+        locked = lock_order(order_id=order.pk)
+        if locked.state != OrderState.PENDING:
+            raise OrderStateError(
+                _("Order %(number)s was already %(reason)s.")
+                % {"number": order.number, "reason": locked.get_state_display().lower()}
+            )
+        due = order_balance_due(locked)
+        if amount is not None and amount <= 0:
+            raise OrderStateError(_("The amount must be greater than zero."))
+        if amount is not None and amount > due:
+            raise OrderStateError(
+                _("Order %(number)s owes %(due)s: a payment cannot be larger.")
+                % {"number": locked.number, "due": format_cop(due, decimals=True)}
+            )
+        ledger.record_payment(
+            customer_id=locked.customer_id,
+            amount=due if amount is None else amount,
+            allocations=[ledger.Allocation(order_id=locked.pk)],
+            reference=reference.strip(),
+            via="manual",
+            method=method,
+            paid_at=paid_at or timezone.now(),
+            actor=actor,
+            locked_orders=[locked],
         )
-    return outcome.order
+        locked.refresh_from_db()
+    return locked
 
 
 def resend_order_email(*, order: Order, actor=None) -> None:

@@ -181,7 +181,12 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
             self.message_user(request, text % {"gateway": get_gateway(code).name}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
 
-    object_actions = [("query", "query_view"), ("refunded", "refund_view")]
+    object_actions = [
+        ("query", "query_view"),
+        ("refunded", "refund_view"),
+        ("refund-instead", "refund_instead_view"),
+        ("keep-credit", "keep_credit_view"),
+    ]
     action_form_template = "payments/admin_payment_action.html"
     fieldsets = (
         (
@@ -259,6 +264,8 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
 
     @admin.display(description=_("order"), ordering="order__number")
     def order_link(self, obj: Payment) -> str:
+        if obj.order is None:
+            return str(_("funds added to the credit"))
         url = reverse("admin:billing_order_change", args=[obj.order_id])
         return format_html('<a href="{}">{}</a>', url, obj.order.number)
 
@@ -351,6 +358,64 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
             submit=_("Mark as refunded"),
             intro=_(
                 "First return the money in the gateway's back office (or by bank transfer); then record it here. The order is not changed."
+            ),
+        )
+
+    def refund_instead_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment = self.get_object_or_404_for_action(request, object_id)
+        form = RefundNoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.refund_instead_of_credit(
+                    payment, note=form.cleaned_data["note"], actor=request.user
+                )
+            except services.PaymentStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "Payment %(reference)s: the credit was taken back and the payment is flagged for refund."
+                    )
+                    % {"reference": payment.reference},
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(self.change_url(payment))
+        return self.render_action_form(
+            request,
+            title=_("Refund %(reference)s instead of keeping it as credit")
+            % {"reference": payment.reference},
+            objects=[payment],
+            form=form,
+            submit=_("Refund instead of credit"),
+            intro=_(
+                "The amount leaves the customer's credit now (at most the credit still available) and the payment is flagged for refund. Return the money at the gateway or by transfer, then use “Mark as refunded manually”."
+            ),
+        )
+
+    def keep_credit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment = self.get_object_or_404_for_action(request, object_id)
+        if request.method == "POST":
+            try:
+                services.keep_as_credit(payment, actor=request.user)
+            except services.PaymentStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("Payment %(reference)s stays as the customer's credit.")
+                    % {"reference": payment.reference},
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(self.change_url(payment))
+        return self.render_action_form(
+            request,
+            title=_("Keep %(reference)s as credit") % {"reference": payment.reference},
+            objects=[payment],
+            form=None,
+            submit=_("Keep as credit"),
+            intro=_(
+                "The money stays in the customer's credit and pays their orders; the review flag is cleared."
             ),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.payments.selectors import GatewayOption
@@ -49,3 +50,16 @@ class RefundNoteForm(forms.Form):
         if not note:
             raise forms.ValidationError(_("Write how the money was returned."))
         return note
+
+
+class AddFundsForm(forms.Form):
+    """Add funds: an amount of whole pesos within the site's limits."""
+
+    amount = forms.DecimalField(
+        label=_("Amount (COP)"),
+        max_digits=12,
+        decimal_places=0,
+        min_value=settings.BILLING_ADD_FUNDS_MIN,
+        max_value=settings.BILLING_ADD_FUNDS_MAX,
+        help_text=_("Whole pesos. The funds become your credit and pay your next orders."),
+    )

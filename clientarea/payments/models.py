@@ -13,7 +13,7 @@ Payment status (what the gateway said about *this attempt*):
 ``approved`` is final for the money side: later declined/expired/pending reports
 for it are logged and ignored. A late approval of a declined or expired attempt
 is still money received, so it is applied (the order is paid if still pending,
-otherwise the payment is flagged for refund).
+otherwise it becomes the customer's credit, which staff may refund instead).
 """
 
 from __future__ import annotations
@@ -70,13 +70,18 @@ class RefundStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    """One attempt to pay one order at one gateway."""
+    """One attempt at one gateway to pay one or several orders of a customer (``PaymentOrder``
+    lists them; ``order`` is the first, whose number names the attempt), or to add funds to the
+    customer's credit (no order)."""
 
     reference = models.CharField(
         _("reference"),
         max_length=40,
         unique=True,
-        help_text=_("Order number and attempt, e.g. ODS-000123-2."),
+        help_text=_(
+            "Order number and attempt, e.g. ODS-000123-2 (the first order when it pays several; "
+            "SAL-… when it adds funds)."
+        ),
     )
     gateway_reference = models.CharField(
         _("gateway reference"),
@@ -85,7 +90,13 @@ class Payment(models.Model):
     )
     attempt = models.PositiveSmallIntegerField(_("attempt"))
     order = models.ForeignKey(
-        "billing.Order", on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+        "billing.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("order"),
+        help_text=_("The first order it pays; empty when it adds funds to the credit."),
     )
     customer = models.ForeignKey(
         "accounts.Customer",
@@ -196,6 +207,39 @@ class Payment(models.Model):
     def gateway_name(self) -> str:
         return gateway_name(self.gateway)
 
+    @property
+    def adds_funds(self) -> bool:
+        return self.order_id is None
+
+
+class PaymentOrder(models.Model):
+    """One order a payment is meant for, with what it owed when the payment started. On
+    approval the payment is allocated to all of them at once (``billing.ledger.record_payment``)."""
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="basket", verbose_name=_("payment")
+    )
+    order = models.ForeignKey(
+        "billing.Order",
+        on_delete=models.PROTECT,
+        related_name="payment_baskets",
+        verbose_name=_("order"),
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("order paid by the payment")
+        verbose_name_plural = _("orders paid by the payment")
+        ordering = ["payment", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "order"], name="payments_unique_basket_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.order_id} {self.amount}"
+
 
 class MessageKind(models.TextChoices):
     CONFIRMATION = "confirmation", _("Confirmation (PayU)")
@@ -211,6 +255,7 @@ class Outcome(models.TextChoices):
     """
 
     APPLIED = "applied", _("Applied: order paid")
+    CREDITED = "credited", _("Kept as the customer's credit")
     RECORDED = "recorded", _("Recorded: payment status changed")
     UNCHANGED = "unchanged", _("Unchanged")
     ALREADY_APPLIED = "already_applied", _("Already applied")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Q
 from django.http import Http404
@@ -56,19 +57,19 @@ def switched_off_gateways() -> dict[str, str]:
     return dict(GatewaySwitch.objects.filter(offered=False).values_list("gateway", "reason"))
 
 
-def gateway_options(order: Order | None = None) -> list[GatewayOption]:
+def gateway_options(amount: Decimal | None = None) -> list[GatewayOption]:
     """The enabled gateways, in settings order, with the methods each accepts (and whether
-    each can take a payment now: not switched off by staff, able to carry ``order``'s total)."""
+    each can take a payment now: not switched off by staff, able to carry ``amount``)."""
     off = switched_off_gateways()
     return [
-        _option(gateway, order, switched_off=gateway.code in off) for gateway in enabled_gateways()
+        _option(gateway, amount, switched_off=gateway.code in off) for gateway in enabled_gateways()
     ]
 
 
 def unavailable_reason(
-    gateway: Gateway, order: Order | None = None, *, switched_off: bool | None = None
+    gateway: Gateway, *, amount: Decimal | None = None, switched_off: bool | None = None
 ) -> str:
-    """Why ``gateway`` cannot take a new payment (for ``order``) now, for the customer; "" when it can.
+    """Why ``gateway`` cannot take a new payment (of ``amount``) now, for the customer; "" when it can.
 
     ``switched_off``: whether staff stopped offering it, when the caller already knows.
     """
@@ -76,7 +77,7 @@ def unavailable_reason(
         switched_off = GatewaySwitch.objects.filter(gateway=gateway.code, offered=False).exists()
     if switched_off:
         return str(_("%(gateway)s is not available right now.") % {"gateway": gateway.name})
-    if order is not None and not gateway.accepts_amount(order.total):
+    if amount is not None and not gateway.accepts_amount(amount):
         return str(
             _("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.")
             % {"gateway": gateway.name}
@@ -85,7 +86,7 @@ def unavailable_reason(
 
 
 def _option(
-    gateway: Gateway, order: Order | None = None, *, switched_off: bool = False
+    gateway: Gateway, amount: Decimal | None = None, *, switched_off: bool = False
 ) -> GatewayOption:
     methods = [
         MethodOption(value=m.value, label=str(METHOD_LABELS[m]), help=str(METHOD_HELP[m]))
@@ -95,7 +96,7 @@ def _option(
         code=gateway.code,
         name=gateway.name,
         methods=methods,
-        unavailable=unavailable_reason(gateway, order, switched_off=switched_off),
+        unavailable=unavailable_reason(gateway, amount=amount, switched_off=switched_off),
     )
 
 
@@ -118,7 +119,8 @@ def payment_in_process(order: Order, *, now: dt.datetime | None = None) -> Payme
         return None
     now = now or timezone.now()
     return (
-        Payment.objects.filter(order=order)
+        Payment.objects.filter(Q(order=order) | Q(basket__order=order))
+        .distinct()
         .filter(
             Q(status=PaymentStatus.PENDING)
             | Q(status=PaymentStatus.CREATED, created_at__gte=now - RECENT_ATTEMPT)
@@ -140,25 +142,38 @@ def payment_for_customer(customer: Customer, reference: str) -> Payment:
     return payment
 
 
-def result_state(payment: Payment) -> str:
+def payment_orders(payment: Payment) -> list[Order]:
+    """The orders one payment is meant for, by number (none when it adds funds)."""
+    return list(
+        Order.objects.filter(Q(pk=payment.order_id) | Q(payment_baskets__payment=payment))
+        .distinct()
+        .order_by("number")
+    )
+
+
+def result_state(payment: Payment, orders: list[Order] | None = None) -> str:
     """What the result page shows (also its ``data-status``).
 
-    approved · duplicate (paid twice: refund coming) · review · pending · processing
-    (no news from the gateway yet) · declined · expired · order-paid (paid by another
-    attempt or by staff) · order-cancelled.
+    approved · credited (funds added) · duplicate (paid twice: kept as credit) · review ·
+    pending · processing (no news from the gateway yet) · declined · expired · order-paid
+    (paid by another attempt or by staff) · order-cancelled.
     """
-    order = payment.order
+    if orders is None:
+        orders = payment_orders(payment)
+    states = {order.state for order in orders}
     if payment.status == PaymentStatus.APPROVED:
+        if payment.adds_funds:
+            return "credited"
         if payment.duplicate:
             return "duplicate"
-        if order.state == OrderState.PAID:
+        if OrderState.PAID in states and not payment.needs_review:
             return "approved"
         return "review"
     if payment.needs_review:
         return "review"
-    if order.state == OrderState.PAID:
+    if states == {OrderState.PAID}:
         return "order-paid"
-    if order.state == OrderState.CANCELLED:
+    if states == {OrderState.CANCELLED}:
         return "order-cancelled"
     if payment.status == PaymentStatus.PENDING:
         return "pending"
@@ -167,6 +182,15 @@ def result_state(payment: Payment) -> str:
     if payment.status == PaymentStatus.EXPIRED:
         return "expired"
     return "declined"
+
+
+def orders_to_pay(customer: Customer, numbers: list[str]) -> list[Order]:
+    """The customer's pending orders among ``numbers`` (others' or unknown numbers are left out)."""
+    return list(
+        Order.objects.filter(customer=customer, number__in=numbers[:100], state=OrderState.PENDING)
+        .prefetch_related("items")
+        .order_by("due_date", "id")
+    )
 
 
 def method_label(value: str) -> str:

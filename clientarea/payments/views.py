@@ -7,8 +7,11 @@ adapter), accepted only by POST, limited in size and, optionally, by source IP.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
+from collections.abc import Callable
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,11 +28,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientarea.accounts import impersonation
 from clientarea.accounts.selectors import customer_for_user
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.models import OrderState
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib import http
 from clientarea.payments import selectors, services
-from clientarea.payments.forms import ChooseGatewayForm
+from clientarea.payments.forms import AddFundsForm, ChooseGatewayForm
 from clientarea.payments.gateways.base import GatewayStatus
 from clientarea.payments.models import MessageKind, Outcome
 from clientarea.withholdings.selectors import withholdings_for_order
@@ -198,6 +202,84 @@ def _order_url(order) -> str:
     return reverse("billing:order", kwargs={"number": order.number})
 
 
+def _checkout(
+    request: HttpRequest,
+    *,
+    customer,
+    amount: Decimal,
+    start: Callable[..., tuple],
+    context: dict,
+    back_url: str,
+) -> HttpResponse:
+    """The gateway choice page for ``amount``; POST starts the attempt with ``start`` and
+    sends the browser on (shared by one order, several orders and added funds)."""
+    options = selectors.gateway_options(amount)
+    form = ChooseGatewayForm(
+        request.POST or None, options=[option for option in options if not option.unavailable]
+    )
+    if request.method == "POST":
+        impersonation.refuse_sensitive(request)  # staff viewing as the customer
+        if form.is_valid():
+            try:
+                payment, action = start(
+                    customer=customer,
+                    gateway_code=form.cleaned_data["gateway"],
+                    method=form.cleaned_data["method"],
+                    language=translation.get_language(),
+                )
+            except services.PaymentRefused as exc:
+                if exc.code == "not_found":
+                    raise Http404("No such order") from exc
+                if exc.code == "profile_incomplete":
+                    messages.warning(request, exc.message)
+                    return redirect("accounts:profile")
+                if exc.code == "not_payable":
+                    messages.info(request, exc.message)
+                    return redirect(back_url)
+                messages.error(request, exc.message)
+            else:
+                if action.method == "GET":
+                    return redirect(action.url)
+                chosen = form.options.get(payment.gateway)
+                return render(
+                    request,
+                    "payments/redirect.html",
+                    {
+                        "payment": payment,
+                        "action": action,
+                        "gateway_name": chosen.name if chosen else payment.gateway,
+                    },
+                )
+        else:
+            messages.error(request, _("Choose one of the payment options below."))
+    return render(
+        request,
+        "payments/choose.html",
+        {
+            "amount": amount,
+            "options": options,
+            "form": form,
+            "back_url": back_url,
+            "pse_help_url": help_url("pse"),
+            "cash_help_url": help_url("cash"),
+            **context,
+        },
+    )
+
+
+def _profile_missing(request: HttpRequest, customer) -> bool:
+    missing = customer.missing_invoice_fields()
+    if missing:
+        messages.warning(
+            request,
+            _(
+                "Before paying, complete your profile so that we can issue your electronic invoice. Missing: %(fields)s."
+            )
+            % {"fields": ", ".join(missing)},
+        )
+    return bool(missing)
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -217,66 +299,26 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
             % {"number": order.number},
         )
         return redirect(_order_url(order))
-    missing = customer.missing_invoice_fields()
-    if missing:
-        messages.warning(
-            request,
-            _(
-                "Before paying, complete your profile so that we can issue your electronic invoice. Missing: %(fields)s."
-            )
-            % {"fields": ", ".join(missing)},
-        )
+    if _profile_missing(request, customer):
         return redirect("accounts:profile")
-    options = selectors.gateway_options(order)
-    form = ChooseGatewayForm(
-        request.POST or None, options=[option for option in options if not option.unavailable]
-    )
-    if request.method == "POST":
-        impersonation.refuse_sensitive(request)  # staff viewing as the customer
-        if form.is_valid():
-            try:
-                payment, action = services.start_payment(
-                    order=order,
-                    customer=customer,
-                    gateway_code=form.cleaned_data["gateway"],
-                    method=form.cleaned_data["method"],
-                    language=translation.get_language(),
-                )
-            except services.PaymentRefused as exc:
-                if exc.code == "not_found":
-                    raise Http404("No such order") from exc
-                if exc.code == "profile_incomplete":
-                    messages.warning(request, exc.message)
-                    return redirect("accounts:profile")
-                if exc.code == "not_payable":
-                    messages.info(request, exc.message)
-                    return redirect(_order_url(order))
-                messages.error(request, exc.message)
-            else:
-                if action.method == "GET":
-                    return redirect(action.url)
-                chosen = form.options.get(payment.gateway)
-                return render(
-                    request,
-                    "payments/redirect.html",
-                    {
-                        "payment": payment,
-                        "action": action,
-                        "gateway_name": chosen.name if chosen else payment.gateway,
-                    },
-                )
-        else:
-            messages.error(request, _("Choose one of the payment options below."))
     in_process = selectors.payment_in_process(order)
-    return render(
+    amount = billing_selectors.amount_to_charge([order])
+    withheld = withholdings_for_order(order)
+    if amount <= 0:  # pragma: no cover - an order that owes nothing is paid
+        return redirect(_order_url(order))
+    return _checkout(
         request,
-        "payments/choose.html",
-        {
+        customer=customer,
+        amount=amount,
+        start=functools.partial(services.start_orders_payment, orders=[order]),
+        back_url=_order_url(order),
+        context={
             "order": order,
+            "orders": [order],
             "items": list(order.items.all()),
-            "withholdings": withholdings_for_order(order),
-            "options": options,
-            "form": form,
+            # Paid before or covered by credit; an agent's withholdings are not "paid before".
+            "paid_before": order.total - amount - (withheld.total - withheld.net),
+            "withholdings": withheld,
             "in_process": in_process,
             "in_process_gateway": in_process.gateway_name if in_process else "",
             "in_process_method": selectors.method_label(
@@ -284,9 +326,68 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
             )
             if in_process
             else "",
-            "pse_help_url": help_url("pse"),
-            "cash_help_url": help_url("cash"),
         },
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pay_several(request: HttpRequest) -> HttpResponse:
+    """Pay the pending orders chosen on Billing (``orders``, repeated), or all of them
+    (``all=1``), in one gateway transaction."""
+    customer = customer_for_user(request.user)
+    data = request.POST if request.method == "POST" else request.GET
+    if data.get("all") == "1":
+        orders = [order for order, _due in billing_selectors.pending_orders_with_due(customer)]
+    else:
+        orders = selectors.orders_to_pay(customer, data.getlist("orders"))
+    if not orders:
+        messages.warning(request, _("Choose at least one pending order to pay."))
+        return redirect("billing:orders")
+    if _profile_missing(request, customer):
+        return redirect("accounts:profile")
+    amount = billing_selectors.amount_to_charge(orders)
+    if amount <= 0:
+        messages.info(request, _("There is nothing left to pay on these orders."))
+        return redirect("billing:orders")
+    return _checkout(
+        request,
+        customer=customer,
+        amount=amount,
+        start=functools.partial(services.start_orders_payment, orders=orders),
+        back_url=reverse("billing:orders"),
+        context={
+            "orders": orders,
+            "dues": billing_selectors.order_balances([o.pk for o in orders]),
+            "hidden": [("orders", o.number) for o in orders],
+        },
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_funds(request: HttpRequest) -> HttpResponse:
+    """Add funds to the account's credit through a gateway: an amount, then the gateway."""
+    customer = customer_for_user(request.user)
+    form = AddFundsForm(request.POST or request.GET or None)
+    if not form.is_bound or not form.is_valid():
+        return render(
+            request,
+            "payments/add_funds.html",
+            {"form": form, "credit": billing_selectors.credit_available(customer)},
+        )
+    if _profile_missing(request, customer):
+        return redirect("accounts:profile")
+    amount = form.cleaned_data["amount"]
+    return _checkout(
+        request,
+        customer=customer,
+        amount=amount,
+        start=functools.partial(services.start_funds_payment, amount=amount),
+        back_url=reverse("payments:add_funds"),
+        context={"funds": True, "hidden": [("amount", str(amount))]},
     )
 
 
@@ -297,7 +398,8 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
     """The outcome of one attempt, from our own records only (never from the return parameters)."""
     customer = customer_for_user(request.user)
     payment = selectors.payment_for_customer(customer, reference)
-    state = selectors.result_state(payment)
+    orders = selectors.payment_orders(payment)
+    state = selectors.result_state(payment, orders)
     try:
         poll = max(0, min(int(request.GET.get("poll", "0")), MAX_POLLS))
     except ValueError:
@@ -309,11 +411,16 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
     # voucher is pending for days; its page stays still so that it can be read and printed.
     back = request.GET.get("back") == "1"
     awaiting_final = state == "pending" and back and method != "cash" and poll < MAX_POLLS_PENDING
-    can_retry = order.state == OrderState.PENDING and state in (
-        "declined",
-        "expired",
-        "processing",
-        "pending",
+    can_retry = (
+        order is not None
+        and order.state == OrderState.PENDING
+        and state
+        in (
+            "declined",
+            "expired",
+            "processing",
+            "pending",
+        )
     )
     return render(
         request,
@@ -321,6 +428,8 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
         {
             "payment": payment,
             "order": order,
+            "orders": orders,
+            "numbers": ", ".join(o.number for o in orders),
             "state": state,
             "awaiting_final": awaiting_final,
             "refresh": (state == "processing" and poll < MAX_POLLS) or awaiting_final,
@@ -330,9 +439,11 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
             "method_label": selectors.method_label(payment.method or payment.requested_method),
             "instructions": payment.instructions or {},
             "retry_url": reverse("payments:choose", kwargs={"number": order.number})
-            if can_retry
+            if can_retry and order is not None and len(orders) == 1
             else "",
-            "order_url": _order_url(order),
+            "order_url": _order_url(order)
+            if order is not None and len(orders) == 1
+            else reverse("billing:orders"),
             "pse_help_url": help_url("pse")
             if (payment.method or payment.requested_method) == "pse"
             else None,

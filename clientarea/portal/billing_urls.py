@@ -9,6 +9,8 @@ app_name = "billing"
 
 urlpatterns = [
     path("", views.order_list, name="orders"),
+    path("statement/", views.statement, name="statement"),
     path("<str:number>/", views.order_detail, name="order"),
     path("<str:number>/print/", views.order_print, name="order_print"),
+    path("<str:number>/apply-credit/", views.apply_credit, name="apply_credit"),
 ]

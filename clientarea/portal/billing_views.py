@@ -1,19 +1,26 @@
-"""The customer's Billing pages: the list of service orders, one order, and its printable version."""
+"""The customer's Billing pages: the list of service orders with the account's balance, one
+order with its payments, its printable version, "Apply my credit" and the statement of account."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from clientarea.accounts.models import Customer, User
 from clientarea.accounts.selectors import customer_for_user
-from clientarea.billing import selectors
+from clientarea.billing import ledger, selectors, statement_files
+from clientarea.billing.forms import StatementForm
 from clientarea.billing.models import OrderState
+from clientarea.lib.dates import local_today
 from clientarea.payments.selectors import payment_in_process
 from clientarea.withholdings import selectors as withholdings
 
@@ -35,6 +42,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
     orders = selectors.orders_for_customer(customer, state=state or None)
     page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     summary = selectors.order_summary(customer)
+    account = selectors.account_summary(customer)
+    dues = selectors.order_balances(
+        [order.pk for order in page.object_list if order.state == OrderState.PENDING]
+    )
     counts = summary["counts"]
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
@@ -48,6 +59,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "counts": counts,
             "summary": summary,
+            "account": account,
+            "dues": dues,
             # A withholding agent pays the net of its pending orders.
             "net_due": withholdings.pending_net_total(
                 selectors.orders_for_customer(customer, state=OrderState.PENDING)
@@ -89,6 +102,11 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         help_url=selectors.pay_help_url(translation.get_language()) if order.is_pending else None,
         in_process=payment_in_process(order),
         invoice=selectors.order_invoice(order),
+        movements=selectors.order_movements(order),
+        balance_due=selectors.amount_to_charge([order])
+        if order.state == OrderState.PENDING
+        else selectors.order_balance_due(order),
+        credit=selectors.credit_available(order.customer) if order.is_pending else 0,
     )
     return render(request, "billing/order_detail.html", context)
 
@@ -101,3 +119,60 @@ def order_print(request: HttpRequest, number: str) -> HttpResponse:
         reverse("billing:order", kwargs={"number": number})
     )
     return render(request, "billing/order_print.html", context)
+
+
+@login_required
+@require_POST
+def apply_credit(request: HttpRequest, number: str) -> HttpResponse:
+    """ "Apply my credit" on a pending order: as much of the customer's credit as it owes."""
+    customer = _customer(request)
+    order = selectors.order_for_customer(customer, number)  # 404 for another customer's order
+    try:
+        posting = ledger.apply_credit(
+            customer_id=customer.pk, order_ids=[order.pk], actor=request.user
+        )
+    except ledger.LedgerError as exc:
+        messages.error(request, str(exc))
+    else:
+        if posting.paid:
+            messages.success(
+                request,
+                _("Your credit paid order %(number)s. Thank you!") % {"number": order.number},
+            )
+        elif posting.credit_applied:
+            messages.success(
+                request,
+                _("Your credit paid part of order %(number)s; pay the rest below.")
+                % {"number": order.number},
+            )
+        else:
+            messages.info(request, _("There is no credit to apply to this order."))
+    return redirect("billing:order", number=order.number)
+
+
+@login_required
+@require_GET
+def statement(request: HttpRequest) -> HttpResponse:
+    """The statement of account for a date range (default: this year), as a page, CSV or PDF."""
+    customer = _customer(request)
+    today = local_today()
+    ranged = "start" in request.GET or "end" in request.GET
+    form = StatementForm(request.GET if ranged else None, initial_end=today)
+    start, end = today.replace(month=1, day=1), today
+    if form.is_bound and form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    result = selectors.account_statement(customer, start=start, end=end)
+    output = request.GET.get("format", "")
+    if output in ("csv", "pdf") and (not form.is_bound or form.is_valid()):
+        return statement_files.download(result, output=output)
+    return render(
+        request,
+        "billing/statement.html",
+        {
+            "form": form,
+            "statement": result,
+            "query": f"start={start.isoformat()}&end={end.isoformat()}",
+            "today": today,
+            "since": today - dt.timedelta(days=365),
+        },
+    )

@@ -19,7 +19,7 @@ from django.utils import translation
 
 from clientarea.billing import automation, descriptions, services
 from clientarea.billing import demo as billing_demo
-from clientarea.billing.models import ItemKind, Order
+from clientarea.billing.models import ItemKind, LedgerEntry, Order
 from clientarea.billing.tests import make_active_service, make_product
 from clientarea.catalog.models import Product
 from clientarea.notifications.models import OutgoingEmail
@@ -222,6 +222,7 @@ def _run_queries(customers: int) -> int:
 
 
 def _forget_orders() -> None:
+    LedgerEntry.objects.all().delete()  # the account is append-only in the product, not in tests
     Order.objects.all().delete()
     Service.objects.all().delete()
 

@@ -20,9 +20,10 @@ from clientarea.test import make_customer, make_provider
 pytestmark = pytest.mark.django_db
 
 # Session, user, whether two-factor login is on (one EXISTS), customer, provider (context
-# processor), the help link, the order's withholdings (the customer's agent status, or a paid
-# order's fixed withholdings), plus the page's own reads.
-MAX_QUERIES = 12
+# processor), the help link, the order's withholdings (the customer's agent status or a paid
+# order's fixed withholdings), the page's own reads, plus the account's: on Billing the summary
+# and the orders' balances; on an order its payments, its balance and the customer's credit.
+MAX_QUERIES = 16
 
 
 @pytest.fixture

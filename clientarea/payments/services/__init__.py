@@ -2,7 +2,8 @@
 
 One module per concern, each read top-down:
 
-* :mod:`.checkout`: ``start_payment``, the only way an attempt is created;
+* :mod:`.checkout`: ``start_orders_payment`` (``start_payment`` for one order) and
+  ``start_funds_payment``, the only ways an attempt is created;
 * :mod:`.inbox`: every inbound message stored raw before it is trusted
   (``handle_notification``, ``record_message``, ``record_return``), applied by the
   worker (``apply_message``) and swept when that failed (``apply_pending_messages``);
@@ -20,12 +21,19 @@ The names below are the public API callers outside payments use.
 from clientarea.payments.services.apply import ApplyResult, apply_update
 from clientarea.payments.services.backoffice import (
     PaymentStateError,
+    keep_as_credit,
     mark_refunded,
     query_payment_again,
+    refund_instead_of_credit,
     retry_message,
     set_gateway_offered,
 )
-from clientarea.payments.services.checkout import PaymentRefused, start_payment
+from clientarea.payments.services.checkout import (
+    PaymentRefused,
+    start_funds_payment,
+    start_orders_payment,
+    start_payment,
+)
 from clientarea.payments.services.inbox import (
     MESSAGE_MAX_ATTEMPTS,
     NOTIFICATION_KINDS,
@@ -55,12 +63,16 @@ __all__ = [
     "apply_update",
     "check_payment",
     "handle_notification",
+    "keep_as_credit",
     "mark_refunded",
     "query_payment_again",
     "reconcile_payments",
     "record_message",
     "record_return",
+    "refund_instead_of_credit",
     "retry_message",
     "set_gateway_offered",
+    "start_funds_payment",
+    "start_orders_payment",
     "start_payment",
 ]

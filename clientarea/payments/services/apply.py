@@ -2,10 +2,11 @@
 
 A gateway statement changes a payment only through :func:`apply_update`
 (notifications, status queries and the back office all reach it), and an order
-changes only through ``billing.services.mark_order_paid``. The order row, then the
-payment row, are locked while a statement is applied, and ``mark_order_paid`` pays an
-order at most once: a second, different approved transaction for a paid order is
-flagged for refund, never applied twice.
+changes only through ``billing.services.mark_order_paid`` (reached through the customer's
+account, ``billing.ledger.record_payment``). The customer row, the payment's order rows,
+then the payment row, are locked while a statement is applied, and ``mark_order_paid`` pays
+an order at most once: a second, different approved transaction for a paid order becomes
+the customer's credit, never a second payment of the order.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clientarea.billing import ledger
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
 from clientarea.payments import jobs
@@ -27,6 +30,7 @@ from clientarea.payments.models import (
     MessageKind,
     Outcome,
     Payment,
+    PaymentOrder,
     PaymentStatus,
 )
 from clientarea.payments.services.notes import alert_staff, flag, note_details
@@ -60,7 +64,8 @@ class Statement:
     gateway: Gateway
     update: PaymentUpdate
     source: str
-    order: Order
+    #: The orders the payment is meant for, locked (none when it adds funds).
+    orders: list[Order]
     payment: Payment
     transaction_id: str
     now: dt.datetime
@@ -146,12 +151,27 @@ def _approval_again(s: Statement) -> ApplyResult:
         )
     reason = (
         f"second approved transaction {transaction_id} for this attempt "
-        f"(first: {payment.gateway_transaction_id})"
+        f"(first: {payment.gateway_transaction_id}), kept as credit"
     )
-    if flag(payment, review=reason, refund=True, duplicate=True):
+    credited_reference = f"{s.gateway.code}:{transaction_id}"
+    if billing_selectors.payment_recorded(
+        customer_id=payment.customer_id, reference=credited_reference
+    ):
+        return s.result(Outcome.ALREADY_APPLIED, "already kept as credit")
+    # Money received twice: the customer's credit (staff may refund it instead).
+    ledger.record_payment(
+        customer_id=payment.customer_id,
+        amount=payment.amount,
+        reference=credited_reference,
+        via=s.gateway.code,
+        method=payment.method,
+        paid_at=s.now,
+        memo=payment.reference,
+    )
+    if flag(payment, review=reason, duplicate=True):
         payment.save()
         alert_staff(payment, reason)
-    return s.result(Outcome.REFUND, "duplicate: second approved transaction, flagged for refund")
+    return s.result(Outcome.CREDITED, "duplicate: second approved transaction, kept as credit")
 
 
 def _negative_after_approval(s: Statement) -> ApplyResult:
@@ -264,47 +284,55 @@ def _approve(s: Statement) -> ApplyResult:
 
 
 def _pay_order(s: Statement) -> ApplyResult:
-    """The approval is the payment's: the order is paid, or the money is flagged for refund."""
+    """The approval is the payment's: it is allocated to its orders in one transaction (each
+    paid in full becomes paid with its own invoice), and what they no longer owe (paid by
+    another payment, cancelled) or a payment that adds funds becomes the customer's credit."""
     payment, gateway = s.payment, s.gateway
     paid_reference = f"{gateway.code}:{s.transaction_id}"
-    paid = billing_services.mark_order_paid(
-        order_id=payment.order_id,
-        paid_at=s.now,
+    allocations = [
+        ledger.Allocation(order_id=b.order_id, amount=b.amount)
+        for b in PaymentOrder.objects.filter(payment=payment).order_by("id")
+    ]
+    if not allocations and payment.order_id is not None:  # an attempt without its basket rows
+        allocations = [ledger.Allocation(order_id=payment.order_id, amount=payment.amount)]
+    posting = ledger.record_payment(
+        customer_id=payment.customer_id,
+        amount=payment.amount,
+        allocations=allocations,
+        reference=paid_reference,
         via=gateway.code,
         method=payment.method,
-        reference=paid_reference,
-        locked=s.order,
+        paid_at=s.now,
+        memo=payment.reference,
+        locked_orders=s.orders,
     )
-    if paid.applied:
-        # Other attempts still open for this order are closed (and withdrawn at their
+    settled = [o.pk for o in posting.paid]
+    if settled:
+        # Other attempts still open for these orders are closed (and withdrawn at their
         # gateway) by the next reconciliation.
-        Payment.objects.filter(order_id=payment.order_id, status__in=OPEN_STATUSES).exclude(
+        Payment.objects.filter(basket__order__in=settled, status__in=OPEN_STATUSES).exclude(
             pk=payment.pk
         ).update(next_check_at=s.now)
-        return s.result(Outcome.APPLIED, "applied", order_paid=True)
-    order = paid.order
-    if paid.reason == "already_paid":
-        if order.payment_reference == paid_reference[:120]:
-            return s.result(Outcome.ALREADY_APPLIED, "already applied")
-        reason = (
-            f"order {order.number} was already paid ({order.payment_reference or order.paid_via})"
-        )
-        flag(payment, refund=True, duplicate=True)
-        payment.review_reason = reason[:300]
+    if not allocations:
+        return s.result(Outcome.CREDITED, f"credited: {payment.amount} added to the credit")
+    if posting.allocated == 0:
+        states = {o.state for o in s.orders}
+        numbers = ", ".join(o.number for o in s.orders)
+        if "paid" in states:
+            reason = f"order {numbers} was already paid, kept as credit"
+            detail = "duplicate: order already paid, kept as credit"
+        else:
+            reason = f"approved after order {numbers} was cancelled, kept as credit"
+            detail = "review: order cancelled, kept as credit"
+        flag(payment, review=reason, duplicate="paid" in states)
         payment.save()
         alert_staff(payment, reason)
-        logger.warning(
-            "payment %s approved for an order already paid: flagged for refund", payment.reference
-        )
-        return s.result(Outcome.REFUND, "duplicate: order already paid, flagged for refund")
-    reason = f"approved after order {order.number} was cancelled"
-    flag(payment, review=reason, refund=True)
-    payment.save()
-    alert_staff(payment, reason)
-    logger.warning(
-        "payment %s approved for a cancelled order: flagged for refund", payment.reference
-    )
-    return s.result(Outcome.REVIEW, "review: order cancelled, flagged for refund")
+        logger.warning("payment %s approved for settled orders: kept as credit", payment.reference)
+        return s.result(Outcome.CREDITED, detail)
+    detail = "applied" if not posting.credited else f"applied, {posting.credited} kept as credit"
+    if posting.partial:
+        detail += f", {len(posting.partial)} order(s) still owing"
+    return s.result(Outcome.APPLIED, detail, order_paid=bool(posting.paid))
 
 
 Handler = Callable[[Statement], ApplyResult]
@@ -359,16 +387,17 @@ def apply_update(
     The order row, then the payment row, are locked; then the handler for the pair
     (payment status, reported status) in :data:`TRANSITIONS` decides. In short:
 
-    * approved, and amount/currency/merchant match → the order is paid through
-      ``mark_order_paid``; already paid by another transaction → duplicate, flagged
-      for refund; cancelled → flagged for refund and review;
+    * approved, and amount/currency/merchant match → the payment is allocated to its
+      orders (``billing.ledger.record_payment``: each paid in full through
+      ``mark_order_paid``, all or none); what they no longer owe (already paid by another
+      transaction: duplicate; cancelled) is kept as the customer's credit, for review;
     * approved with a wrong amount/currency/merchant that the signature covers → not
       paid, status ``error``, review; with a field the signature does not cover
       (Payvalida's amount) → review, the attempt stays open and the gateway is asked;
     * the same approval again → "already applied"; another approved transaction, or a
       decline of the approved one, is only a claim in a notification (no signature
-      covers the transaction id): the gateway is asked, and a second charge is flagged
-      only when the gateway lists both transactions (``confirmed``, the approved ids
+      covers the transaction id): the gateway is asked, and a second charge is kept as
+      credit only when the gateway lists both transactions (``confirmed``, the approved ids
       of a query's answer); if it does not list the one we recorded, its id is corrected;
     * late reports after approved, and pending for an attempt closed here → ignored;
     * otherwise the attempt takes the reported status; unknown reference → nothing.
@@ -377,7 +406,7 @@ def apply_update(
     found = Payment.objects.filter(
         gateway=gateway.code, gateway_reference=reference
     ).order_by()  # unique
-    row = next(iter(found.values_list("pk", "order_id")[:1]), None)
+    row = next(iter(found.values_list("pk", "customer_id")[:1]), None)
     if row is None:
         logger.warning(
             "payment statement from %s for unknown reference %r (%s)",
@@ -386,15 +415,24 @@ def apply_update(
             source,
         )
         return ApplyResult(code=Outcome.UNKNOWN_REFERENCE, outcome="unknown reference")
-    payment_id, order_id = row
-    # Lock order: the order first, then the payment (start_payment does the same).
-    order = billing_services.lock_order(order_id=order_id)
+    payment_id, customer_id = row
+    # Lock order: the customer (its credit), its orders by id, then the payment.
+    ledger.lock_customer(customer_id=customer_id)
+    order_ids = set(
+        PaymentOrder.objects.filter(payment_id=payment_id).values_list("order_id", flat=True)
+    )
+    order_ids |= set(
+        Payment.objects.filter(pk=payment_id, order__isnull=False).values_list(
+            "order_id", flat=True
+        )
+    )
+    orders = [billing_services.lock_order(order_id=pk) for pk in sorted(order_ids)]
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     statement = Statement(
         gateway=gateway,
         update=update,
         source=source,
-        order=order,
+        orders=orders,
         payment=payment,
         transaction_id=(update.transaction_id or "")[:64],
         now=timezone.now(),

@@ -1,4 +1,5 @@
-"""Back office: the gateway switch, "apply again", "query the gateway again", "mark as refunded".
+"""Back office: the gateway switch, "apply again", "query the gateway again", "refund instead of
+credit" / "keep as credit", "mark as refunded".
 
 Each action is audited and goes through the same code path as the gateways' own messages.
 """
@@ -12,8 +13,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
+from clientarea.billing import ledger
 from clientarea.payments.gateways import get_gateway
-from clientarea.payments.models import GatewaySwitch, Payment, PaymentMessage, RefundStatus
+from clientarea.payments.models import (
+    GatewaySwitch,
+    Payment,
+    PaymentMessage,
+    PaymentStatus,
+    RefundStatus,
+)
 from clientarea.payments.services.inbox import apply_message
 from clientarea.payments.services.reconcile import check_payment
 
@@ -112,6 +120,14 @@ def mark_refunded(payment: Payment, note: str, actor) -> Payment:
                 _("Payment %(reference)s is already marked as refunded.")
                 % {"reference": locked.reference}
             )
+        if locked.status == PaymentStatus.APPROVED and locked.refund_status != RefundStatus.FLAGGED:
+            # Approved money not flagged is the customer's credit: take it back first.
+            raise PaymentStateError(
+                _(
+                    "Payment %(reference)s is kept as the customer's credit: choose “Refund instead of credit” first."
+                )
+                % {"reference": locked.reference}
+            )
         if locked.refund_status != RefundStatus.FLAGGED and not locked.needs_review:
             raise PaymentStateError(
                 _(
@@ -138,4 +154,70 @@ def mark_refunded(payment: Payment, note: str, actor) -> Payment:
             },
         )
     logger.info("payment %s marked refunded by %s", locked.reference, getattr(actor, "pk", None))
+    return locked
+
+
+def refund_instead_of_credit(payment: Payment, note: str, actor) -> Payment:
+    """Staff decide that money kept as the customer's credit (a duplicate payment, a payment for
+    a settled order, added funds) is to be returned instead: the credit is taken back in the
+    customer's account and the payment is flagged for refund (the refund itself is then done
+    at the gateway or by transfer, and recorded with "mark as refunded"). Audited."""
+    note = (note or "").strip()
+    if not note:
+        raise PaymentStateError(_("Write a note: why the money is returned instead of kept."))
+    with transaction.atomic():
+        ledger.lock_customer(customer_id=payment.customer_id)
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status != PaymentStatus.APPROVED or locked.refund_status != RefundStatus.NONE:
+            raise PaymentStateError(
+                _("Payment %(reference)s is not approved money kept as credit.")
+                % {"reference": locked.reference}
+            )
+        if not (locked.duplicate or locked.needs_review or locked.order_id is None):
+            raise PaymentStateError(
+                _("Payment %(reference)s paid its orders: there is no credit from it to refund.")
+                % {"reference": locked.reference}
+            )
+        try:
+            ledger.refund_credit(
+                customer_id=locked.customer_id,
+                amount=locked.amount,
+                reference=locked.reference,
+                actor=actor,
+                memo=note,
+            )
+        except ledger.LedgerError as exc:
+            raise PaymentStateError(str(exc)) from exc
+        locked.refund_status = RefundStatus.FLAGGED
+        locked.refund_note = note[:2000]
+        locked.needs_review = False
+        locked.save()
+        record(
+            action="payment.refund_decided",
+            actor=actor,
+            customer=locked.customer,
+            target=locked.reference,
+            changes={"decision": "refund", "amount": str(locked.amount), "note": note[:300]},
+        )
+    return locked
+
+
+def keep_as_credit(payment: Payment, actor) -> Payment:
+    """Staff confirm that money kept as the customer's credit stays credit (clears the review). Audited."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status != PaymentStatus.APPROVED or not locked.needs_review:
+            raise PaymentStateError(
+                _("Payment %(reference)s has no decision pending.")
+                % {"reference": locked.reference}
+            )
+        locked.needs_review = False
+        locked.save(update_fields=["needs_review", "updated_at"])
+        record(
+            action="payment.refund_decided",
+            actor=actor,
+            customer=locked.customer,
+            target=locked.reference,
+            changes={"decision": "credit", "amount": str(locked.amount)},
+        )
     return locked

@@ -1,15 +1,17 @@
 """Checkout: start one attempt at one gateway and tell the browser where to go.
 
-``start_payment`` is the only way a ``Payment`` row is created. It refuses what cannot
-be paid (another customer's order, a settled order, an incomplete profile, a gateway
-that is off or cannot carry the amount), closes older attempts left at a gateway's page,
-and calls the gateway outside the database transaction.
+``start_orders_payment`` (one or several orders; ``start_payment`` for one) and
+``start_funds_payment`` (add funds to the credit) are the only ways a ``Payment`` row is
+created. They refuse what cannot be paid (another customer's order, a settled order, nothing
+left to pay, an incomplete profile, a gateway that is off or cannot carry the amount), close
+older attempts left at a gateway's page, and call the gateway outside the database transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
@@ -21,21 +23,23 @@ from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
+from clientarea.billing import selectors as billing_selectors
+from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order, OrderState
 from clientarea.catalog.models import TaxTreatment
-from clientarea.lib.money import ZERO
+from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.payments import selectors
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import (
     Buyer,
     CheckoutAction,
     CheckoutRequest,
+    Gateway,
     GatewayError,
     PaymentMethod,
     UnknownGateway,
 )
-from clientarea.payments.models import Payment, PaymentStatus
-from clientarea.withholdings.selectors import gateway_amounts
+from clientarea.payments.models import Payment, PaymentOrder, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,8 @@ NOTIFY_URL_NAMES = {
 class PaymentRefused(Exception):
     """A payment cannot be started; ``message`` is for the customer, ``code`` for the caller.
 
-    Codes: ``not_found`` (not the customer's order), ``not_payable`` (paid or cancelled),
+    Codes: ``not_found`` (not the customer's order), ``not_payable`` (paid or cancelled, or
+    nothing left to pay), ``amount`` (funds outside the allowed range),
     ``profile_incomplete``, ``gateway`` (unknown/disabled gateway or method),
     ``gateway_error`` (the gateway refused or could not be reached).
     """
@@ -136,16 +141,20 @@ def start_payment(
     method: str | None = None,
     language: str = "es",
 ) -> tuple[Payment, CheckoutAction]:
-    """Create a new attempt for ``order`` at ``gateway_code`` and return what the browser must do.
+    """Create a new attempt for ``order`` at ``gateway_code`` and return what the browser must do
+    (``start_orders_payment`` with one order)."""
+    return start_orders_payment(
+        orders=[order],
+        customer=customer,
+        gateway_code=gateway_code,
+        method=method,
+        language=language,
+    )
 
-    Refuses (``PaymentRefused``) another customer's order, a paid or cancelled
-    order, a customer whose profile lacks invoice data, and an unknown or disabled
-    gateway or method. Older attempts still in ``created`` are closed (they get
-    one last status query from the reconciliation). The gateway is called outside
-    the database transaction; if it fails, the attempt is recorded as ``error``.
-    """
-    if order.customer_id != customer.pk:
-        raise PaymentRefused(_("This order does not exist."), code="not_found")
+
+def _gateway_for(
+    customer: Customer, gateway_code: str, method: str | None
+) -> tuple[Gateway, PaymentMethod | None]:
     missing = customer.missing_invoice_fields()
     if missing:
         raise PaymentRefused(
@@ -161,11 +170,6 @@ def start_payment(
         raise PaymentRefused(_("This payment option is not available."), code="gateway") from None
     if not gateway.enabled:
         raise PaymentRefused(_("This payment option is not available."), code="gateway")
-    unavailable = selectors.unavailable_reason(
-        gateway, order
-    )  # switched off by staff, or cannot carry the total
-    if unavailable:
-        raise PaymentRefused(unavailable, code="gateway")
     chosen: PaymentMethod | None = None
     if method:
         try:
@@ -177,73 +181,237 @@ def start_payment(
                 _("%(gateway)s does not offer this payment method.") % {"gateway": gateway.name},
                 code="gateway",
             )
+    return gateway, chosen
 
+
+def _check_available(gateway: Gateway, amount: Decimal) -> None:
+    unavailable = selectors.unavailable_reason(gateway, amount=amount)
+    if unavailable:  # switched off by staff, or cannot carry the amount
+        raise PaymentRefused(unavailable, code="gateway")
+
+
+def _share(value: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    return value if part == whole or whole <= 0 else quantize(value * part / whole)
+
+
+def start_orders_payment(
+    *,
+    orders: Sequence[Order],
+    customer: Customer,
+    gateway_code: str,
+    method: str | None = None,
+    language: str = "es",
+) -> tuple[Payment, CheckoutAction]:
+    """One attempt at ``gateway_code`` that pays all of ``orders`` at once; return what the
+    browser must do.
+
+    It charges what the orders still owe (``billing.selectors.amount_to_charge``: after partial
+    payments and credit applied). On approval the payment is allocated to every order in one
+    transaction: each becomes paid with its own invoice, or none does. Refuses
+    (``PaymentRefused``) another customer's order, a paid or cancelled one, nothing left to
+    pay, a customer whose profile lacks invoice data, and an unknown or disabled gateway or
+    method. Older attempts still in ``created`` for these orders are closed (they get one last
+    status query from the reconciliation). The gateway is called outside the database
+    transaction; if it fails, the attempt is recorded as ``error``.
+    """
+    if not orders or any(order.customer_id != customer.pk for order in orders):
+        raise PaymentRefused(_("This order does not exist."), code="not_found")
+    gateway, chosen = _gateway_for(customer, gateway_code, method)
+    _check_available(gateway, billing_selectors.amount_to_charge(orders))
     now = timezone.now()
     expires_at = now + PAYMENT_VALIDITY
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.state == OrderState.PAID:
+        locked = [billing_services.lock_order(order_id=pk) for pk in sorted({o.pk for o in orders})]
+        for order in locked:
+            if order.state == OrderState.PAID:
+                raise PaymentRefused(
+                    _("Order %(number)s is already paid.") % {"number": order.number},
+                    code="not_payable",
+                )
+            if order.state != OrderState.PENDING:
+                raise PaymentRefused(
+                    _("Order %(number)s is cancelled and can no longer be paid.")
+                    % {"number": order.number},
+                    code="not_payable",
+                )
+        dues = billing_selectors.order_balances([o.pk for o in locked])
+        amount = billing_selectors.amount_to_charge(locked)
+        locked = [order for order in locked if dues[order.pk] > 0]
+        if amount <= 0 or not locked:
             raise PaymentRefused(
-                _("Order %(number)s is already paid.") % {"number": locked.number},
-                code="not_payable",
+                _("There is nothing left to pay on this order."), code="not_payable"
             )
-        if locked.state != OrderState.PENDING:
-            raise PaymentRefused(
-                _("Order %(number)s is cancelled and can no longer be paid.")
-                % {"number": locked.number},
-                code="not_payable",
-            )
+        _check_available(gateway, amount)
+        total = sum((o.total for o in locked), ZERO)
+        first = locked[0]
         # The customer left those attempts at the gateway's page; if one was paid after
-        # all, its late approval is still applied (or flagged for refund).
-        Payment.objects.filter(order=locked, status=PaymentStatus.CREATED).update(
+        # all, its late approval is still applied (or kept as credit).
+        Payment.objects.filter(
+            basket__order__in=locked, status=PaymentStatus.CREATED
+        ).distinct().update(
             status=PaymentStatus.EXPIRED,
             status_message="replaced by a new attempt",
             next_check_at=now,
             updated_at=now,
         )
-        attempt = Payment.objects.filter(order=locked).aggregate(n=Max("attempt"))["n"] or 0
-        # A withholding agent pays the net: its total minus what it withholds (withholdings app).
-        amount, tax, tax_base = gateway_amounts(
-            locked, tax=locked.tax_total, tax_base=taxed_base(locked)
+        payment = _create_attempt(
+            gateway=gateway,
+            customer=customer,
+            order=first,
+            prefix=first.number,
+            chosen=chosen,
+            amount=amount,
+            tax=_share(sum((o.tax_total for o in locked), ZERO), amount, total),
+            tax_base=_share(sum((taxed_base(o) for o in locked), ZERO), amount, total),
+            currency=first.currency,
+            expires_at=expires_at,
+            now=now,
         )
-        for _try in range(5):
-            attempt += 1
-            reference = f"{locked.number}-{attempt}"
-            try:
-                with transaction.atomic():
-                    payment = Payment.objects.create(
-                        reference=reference,
-                        gateway_reference=gateway.gateway_reference(reference),
-                        attempt=attempt,
-                        order=locked,
-                        customer=customer,
-                        gateway=gateway.code,
-                        requested_method=chosen.value if chosen else "",
-                        amount=amount,
-                        currency=locked.currency,
-                        tax=tax,
-                        tax_base=tax_base,
-                        expires_at=expires_at,
-                        created_at=now,
-                    )
-                break
-            except IntegrityError:
-                # Payvalida drops the dashes: "ODS-1234561-2" and "ODS-123456-12" meet; skip that attempt number.
-                continue
-        else:  # pragma: no cover - five collisions in a row
-            raise PaymentRefused(
-                _("The payment could not be started. Please try again."), code="gateway_error"
-            )
+        PaymentOrder.objects.bulk_create(
+            [PaymentOrder(payment=payment, order=o, amount=dues[o.pk]) for o in locked]
+        )
+    numbers = ", ".join(o.number for o in locked)
+    if len(locked) == 1:
+        description = _("%(provider)s service order %(number)s") % {
+            "provider": _provider_name(),
+            "number": numbers,
+        }
+    else:
+        description = _("%(provider)s service orders %(numbers)s") % {
+            "provider": _provider_name(),
+            "numbers": numbers,
+        }
+    return _launch(
+        payment=payment,
+        gateway=gateway,
+        chosen=chosen,
+        customer=customer,
+        description=description[:250],
+        language=language,
+        expires_at=expires_at,
+    )
+
+
+def start_funds_payment(
+    *,
+    amount: Decimal,
+    customer: Customer,
+    gateway_code: str,
+    method: str | None = None,
+    language: str = "es",
+) -> tuple[Payment, CheckoutAction]:
+    """Add funds: one attempt whose approval becomes the customer's credit (no order), between
+    ``BILLING_ADD_FUNDS_MIN`` and ``BILLING_ADD_FUNDS_MAX`` whole pesos."""
+    if amount != amount.to_integral_value() or not (
+        settings.BILLING_ADD_FUNDS_MIN <= amount <= settings.BILLING_ADD_FUNDS_MAX
+    ):
+        raise PaymentRefused(
+            _("Enter whole pesos between %(min)s and %(max)s.")
+            % {
+                "min": format_cop(settings.BILLING_ADD_FUNDS_MIN),
+                "max": format_cop(settings.BILLING_ADD_FUNDS_MAX),
+            },
+            code="amount",
+        )
+    gateway, chosen = _gateway_for(customer, gateway_code, method)
+    _check_available(gateway, amount)
+    now = timezone.now()
+    expires_at = now + PAYMENT_VALIDITY
+    with transaction.atomic():
+        payment = _create_attempt(
+            gateway=gateway,
+            customer=customer,
+            order=None,
+            prefix=billing_services.next_number(name="FUNDS", prefix="SAL-"),
+            chosen=chosen,
+            amount=quantize(amount),
+            tax=ZERO,
+            tax_base=ZERO,
+            currency="COP",
+            expires_at=expires_at,
+            now=now,
+        )
+    return _launch(
+        payment=payment,
+        gateway=gateway,
+        chosen=chosen,
+        customer=customer,
+        description=(
+            _("%(provider)s: funds for the account of %(customer)s")
+            % {"provider": _provider_name(), "customer": customer.display_name}
+        )[:250],
+        language=language,
+        expires_at=expires_at,
+    )
+
+
+def _provider_name() -> str:
     provider = get_provider()
-    provider_name = (provider.trade_name or provider.legal_name) if provider else "ClientArea"
+    return (provider.trade_name or provider.legal_name) if provider else "ClientArea"
+
+
+def _create_attempt(
+    *,
+    gateway: Gateway,
+    customer: Customer,
+    order: Order | None,
+    prefix: str,
+    chosen: PaymentMethod | None,
+    amount: Decimal,
+    tax: Decimal,
+    tax_base: Decimal,
+    currency: str,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> Payment:
+    attempt = (
+        Payment.objects.filter(order=order).aggregate(n=Max("attempt"))["n"] or 0 if order else 0
+    )
+    for _try in range(5):
+        attempt += 1
+        reference = f"{prefix}-{attempt}"
+        try:
+            with transaction.atomic():
+                return Payment.objects.create(
+                    reference=reference,
+                    gateway_reference=gateway.gateway_reference(reference),
+                    attempt=attempt,
+                    order=order,
+                    customer=customer,
+                    gateway=gateway.code,
+                    requested_method=chosen.value if chosen else "",
+                    amount=amount,
+                    currency=currency,
+                    tax=tax,
+                    tax_base=tax_base,
+                    expires_at=expires_at,
+                    created_at=now,
+                )
+        except IntegrityError:
+            # Payvalida drops the dashes: "ODS-1234561-2" and "ODS-123456-12" meet; skip that attempt number.
+            continue
+    raise PaymentRefused(  # pragma: no cover - five collisions in a row
+        _("The payment could not be started. Please try again."), code="gateway_error"
+    )
+
+
+def _launch(
+    *,
+    payment: Payment,
+    gateway: Gateway,
+    chosen: PaymentMethod | None,
+    customer: Customer,
+    description: str,
+    language: str,
+    expires_at: dt.datetime,
+) -> tuple[Payment, CheckoutAction]:
     request = CheckoutRequest(
         reference=payment.reference,
         amount=payment.amount,
         tax=payment.tax,
         tax_base=payment.tax_base,
         currency=payment.currency,
-        description=_("%(provider)s service order %(number)s")
-        % {"provider": provider_name, "number": locked.number},
+        description=description,
         buyer=buyer_for(customer),
         response_url=_absolute(RESPONSE_URL_NAMES.get(gateway.code, "payments:payu_response")),
         confirmation_url=_absolute(

@@ -170,7 +170,11 @@ def check_payment(
     _log_answer(gateway, payment, outcome="; ".join(outcomes) or "no transaction at the gateway")
     payment.refresh_from_db()
     changes: dict = {"last_checked_at": now}
-    order_state = Order.objects.filter(pk=payment.order_id).values_list("state", flat=True).first()
+    order_states = set(
+        Order.objects.filter(Q(pk=payment.order_id) | Q(payment_baskets__payment=payment))
+        .values_list("state", flat=True)
+        .distinct()
+    )
     if payment.status == PaymentStatus.EXPIRED:
         changes["next_check_at"] = None  # a replaced attempt gets one last look
         if payment.next_check_at is not None:
@@ -191,11 +195,11 @@ def check_payment(
             and now - payment.created_at >= ABANDONED_AFTER
             and not (payment.instructions or {}).get("voucher_reference")
         )
-        superseded = (
-            order_state != OrderState.PENDING
-        )  # paid by another attempt or by staff, or cancelled
+        # Its orders were paid by another attempt or by staff, or cancelled (not for added funds).
+        superseded = bool(order_states) and OrderState.PENDING not in order_states
         if close_expired and (expired or abandoned or superseded):
-            reason = "expired" if expired else f"order {order_state}" if superseded else "abandoned"
+            settled = "/".join(sorted(order_states))
+            reason = "expired" if expired else f"order {settled}" if superseded else "abandoned"
             outcomes.append(_close(gateway, payment, now=now, reason=reason))
             return outcomes
         changes["next_check_at"] = _next_check(payment, now)
@@ -250,7 +254,8 @@ def _close(gateway: Gateway, payment: Payment, *, now: dt.datetime, reason: str)
         raise
     cancelled = withdrawn == "cancelled at gateway"
     with transaction.atomic():
-        billing_services.lock_order(order_id=payment.order_id)
+        if payment.order_id is not None:
+            billing_services.lock_order(order_id=payment.order_id)
         closed = Payment.objects.filter(pk=payment.pk, status__in=OPEN_STATUSES).update(
             status=PaymentStatus.EXPIRED,
             status_message=f"{reason}: closed by reconciliation"[:200],

@@ -25,7 +25,10 @@ class PaymentAdminTests(PaymentsTestCase):
             payu_transaction("b"),
         ]
         services.check_payment(self.payment, close_expired=False)
-        self.payment.refresh_from_db()
+        # Kept as credit, then staff decide to refund it instead.
+        self.payment = services.refund_instead_of_credit(
+            Payment.objects.get(pk=self.payment.pk), "the customer asked", self.carol
+        )
         self.login(self.carol)
 
     def test_the_list_filters_and_search_work(self):
@@ -36,7 +39,7 @@ class PaymentAdminTests(PaymentsTestCase):
             "?status__exact=approved&gateway__exact=payu",
             f"?q={self.order.number}",
             "?q=alice@example.com",
-            "?needs_review__exact=1",
+            "?needs_review__exact=0",
             "?duplicate__exact=1",
         ):
             with self.subTest(query):
@@ -46,7 +49,7 @@ class PaymentAdminTests(PaymentsTestCase):
 
     def test_the_detail_shows_the_message_log_and_nothing_is_editable(self):
         response = self.client.get(f"/admin/payments/payment/{self.payment.pk}/change/")
-        self.assertContains(response, "duplicate: second approved transaction")
+        self.assertContains(response, "duplicate: second approved transaction, kept as credit")
         self.assertContains(response, 'id="payment-refunded"')
         self.assertNotContains(response, 'name="_save"')
         self.assertNotContains(response, 'name="status"')

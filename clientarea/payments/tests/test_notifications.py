@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.test import override_settings
 from django.utils import timezone
 
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import OrderEvent
 from clientarea.notifications.models import OutgoingEmail
@@ -150,7 +151,7 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(self.order.state, "paid")
         self.assertEqual(self.order.payment_method, "pse")
 
-    def test_a_second_approved_transaction_for_the_same_attempt_is_flagged_for_refund_once_the_gateway_lists_it(
+    def test_a_second_approved_transaction_for_the_same_attempt_becomes_credit_once_the_gateway_lists_it(
         self,
     ):
         payment, _ = self.start()
@@ -180,7 +181,10 @@ class PayUConfirmationTests(PaymentsTestCase):
         services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
-        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertEqual(
+            payment.refund_status, RefundStatus.NONE
+        )  # kept as credit; staff may refund
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertEqual(payment.gateway_transaction_id, "tx-1")
         self.assertIsNone(payment.next_check_at)
         self.assertEqual(renewals(self.service), 1)
@@ -222,7 +226,10 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertEqual(summary.checked, 1)
         payment.refresh_from_db()
         self.assertTrue(payment.duplicate)
-        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertEqual(
+            payment.refund_status, RefundStatus.NONE
+        )  # kept as credit; staff may refund
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertIsNone(payment.next_check_at)
         self.assertEqual(
             services.reconcile_payments(now=timezone.now() + timedelta(seconds=2)).checked, 0
@@ -270,7 +277,7 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.assertTrue(payment.needs_review)
         self.assertEqual(OutgoingEmail.objects.filter(template="payment_review").count(), 1)
 
-    def test_a_second_attempt_approved_after_the_order_was_paid_is_a_duplicate_to_refund(self):
+    def test_a_second_attempt_approved_after_the_order_was_paid_is_a_duplicate_kept_as_credit(self):
         first, _ = self.start()
         post_payu(
             self.client, payu_confirmation(first.reference, "119000.00", transaction_id="tx-1")
@@ -297,13 +304,14 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(other.status, PaymentStatus.APPROVED)
         self.assertTrue(other.duplicate)
-        self.assertEqual(other.refund_status, RefundStatus.FLAGGED)
+        self.assertEqual(other.refund_status, RefundStatus.NONE)  # kept as credit; staff may refund
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertEqual(self.order.payment_reference, "payu:tx-1")
         self.assertEqual(renewals(self.service), 1)
         self.assertEqual(OrderEvent.objects.filter(order=self.order, kind="paid").count(), 1)
         self.assertEqual(
             PaymentMessage.objects.latest("id").outcome,
-            "duplicate: order already paid, flagged for refund",
+            "duplicate: order already paid, kept as credit",
         )
 
     def test_a_late_approval_of_a_replaced_attempt_still_pays(self):
@@ -383,7 +391,7 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(self.order.state, "pending")
 
-    def test_an_approval_for_a_cancelled_order_is_flagged_for_refund(self):
+    def test_an_approval_for_a_cancelled_order_is_kept_as_credit_for_review(self):
         payment, _ = self.start()
         billing_services.cancel_order(order=self.order, reason="test", notify=False)
         response = post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
@@ -392,7 +400,10 @@ class PayUConfirmationTests(PaymentsTestCase):
         self.refresh()
         self.assertEqual(self.order.state, "cancelled")
         self.assertEqual(payment.status, PaymentStatus.APPROVED)
-        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertEqual(
+            payment.refund_status, RefundStatus.NONE
+        )  # kept as credit; staff may refund
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertTrue(payment.needs_review)
         self.assertEqual(renewals(self.service), 0)
 

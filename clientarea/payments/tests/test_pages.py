@@ -13,7 +13,7 @@ from django.contrib.staticfiles import finders
 from django.test import override_settings
 
 from clientarea.billing import services as billing_services
-from clientarea.billing.models import Order
+from clientarea.billing.models import LedgerEntry, Order
 from clientarea.payments import selectors, services
 from clientarea.payments.models import MessageKind, Payment, PaymentMessage, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
@@ -168,6 +168,8 @@ class PayNowPageTests(PaymentsTestCase):
         """Orders created before the rounding rule keep their totals; Payvalida's API takes whole pesos only."""
         order, _ = make_renewal_order(self.alice, price=Decimal("45990.00"))
         Order.objects.filter(pk=order.pk).update(total=Decimal("54728.10"), rounding=Decimal("0"))
+        # The account, as the ledger migration posted such an order: its total, cents included.
+        LedgerEntry.objects.filter(order=order).update(amount=Decimal("54728.10"))
         order.refresh_from_db()
         self.login(self.alice)
         url = f"/payments/pay/{order.number}/"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+from decimal import Decimal
 
+from clientarea.billing.selectors import credit_available
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
 from clientarea.payments.gateways.base import GatewayStatus
@@ -98,7 +100,7 @@ class SpoofedTransactionIdTests(PaymentsTestCase):
         self.assertEqual(PaymentMessage.objects.filter(result=Outcome.CORRECTED).count(), 1)
         self.assertEqual(renewals(self.service), 1)
 
-    def test_a_second_charge_is_still_flagged_when_the_gateway_lists_both(self):
+    def test_a_second_charge_is_kept_as_credit_once_when_the_gateway_lists_both(self):
         payment, _ = self.start()
         post_payu(
             self.client, payu_confirmation(payment.reference, "119000.00", transaction_id="tx-1")
@@ -112,8 +114,13 @@ class SpoofedTransactionIdTests(PaymentsTestCase):
         ]
         services.check_payment(payment, close_expired=False)
         payment.refresh_from_db()
-        self.assertEqual(payment.refund_status, RefundStatus.FLAGGED)
+        self.assertTrue(payment.duplicate)
+        self.assertTrue(payment.needs_review)
+        self.assertEqual(credit_available(self.alice), Decimal("119000.00"))
         self.assertEqual(payment.gateway_transaction_id, "tx-1")
+        # Asked again, the gateway's same answer credits nothing more.
+        services.check_payment(payment, close_expired=False)
+        self.assertEqual(credit_available(self.alice), Decimal("119000.00"))
 
     def test_a_payvalida_copy_with_a_wrong_amount_does_not_hide_the_genuine_approval(self):
         payment, _ = self.start("payvalida")

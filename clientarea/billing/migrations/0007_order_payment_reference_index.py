@@ -8,14 +8,13 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_customer_search_text_and_impersonation'),
-        ('billing', '0005_order_payment_reference_index'),
-        ('payments', '0005_gateway_choices'),
+        ('billing', '0006_ledger_from_existing_orders'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['gateway_transaction_id'], name='payments_gateway_txn_idx'),
+            model_name='order',
+            index=models.Index(fields=['payment_reference'], name='billing_order_payref_idx'),
         ),
     ]

@@ -8,13 +8,14 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_customer_search_text_and_impersonation'),
-        ('billing', '0004_order_event_kind_and_payment_method_choices'),
+        ('billing', '0007_order_payment_reference_index'),
+        ('payments', '0007_basket_and_credit_from_existing_payments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['payment_reference'], name='billing_order_payref_idx'),
+            model_name='payment',
+            index=models.Index(fields=['gateway_transaction_id'], name='payments_gateway_txn_idx'),
         ),
     ]

@@ -1,0 +1,110 @@
+"""Back office for the customers' accounts: the ledger, read-only, and a customer's statement
+of account (the same as the client area's, with CSV and PDF). Imported by clientarea.billing.admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.accounts.models import Customer
+from clientarea.billing import selectors, statement_files
+from clientarea.billing.forms import StatementForm
+from clientarea.billing.models import LedgerEntry
+from clientarea.lib.dates import local_today
+from clientarea.lib.money import format_cop
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Every movement of every customer's account; append-only, so nothing is editable."""
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    list_display = [
+        "created_at",
+        "customer",
+        "kind",
+        "amount_cop",
+        "order",
+        "reference",
+        "via",
+        "statement_link",
+    ]
+    list_filter = ["kind", "via"]
+    search_fields = [
+        "customer__user__email",
+        "customer__document_number",
+        "order__number",
+        "reference",
+    ]
+    list_select_related = ["customer__user", "order"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_cop(self, obj: LedgerEntry) -> str:
+        return format_cop(obj.amount, decimals=True)
+
+    @admin.display(description=_("statement"))
+    def statement_link(self, obj: LedgerEntry) -> str:
+        url = reverse("admin:billing_ledgerentry_statement", args=[obj.customer_id])
+        return format_html('<a href="{}">{}</a>', url, _("statement"))
+
+    def get_urls(self):
+        return [
+            path(
+                "statement/<int:customer_id>/",
+                self.admin_site.admin_view(self.statement_view),
+                name="billing_ledgerentry_statement",
+            ),
+            *super().get_urls(),
+        ]
+
+    def statement_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise Http404("No such page")
+        customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
+        if customer is None:
+            raise Http404("No such customer")
+        today = local_today()
+        ranged = "start" in request.GET or "end" in request.GET
+        form = StatementForm(request.GET if ranged else None, initial_end=today)
+        start, end = today.replace(month=1, day=1), today
+        if form.is_bound and form.is_valid():
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        statement = selectors.account_statement(customer, start=start, end=end)
+        output = request.GET.get("format", "")
+        if output in ("csv", "pdf") and (not form.is_bound or form.is_valid()):
+            return statement_files.download(statement, output=output)
+        return TemplateResponse(
+            request,
+            "billing/admin_statement.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Statement of account: %(customer)s")
+                % {"customer": customer.display_name},
+                "customer": customer,
+                "form": form,
+                "statement": statement,
+                "account": selectors.account_summary(customer),
+                "query": f"start={start.isoformat()}&end={end.isoformat()}",
+            },
+        )

@@ -1,0 +1,506 @@
+"""The customer's account: the only writer of ``LedgerEntry`` (append-only).
+
+Every movement of money is one entry: an order's charge (+), its cancellation (-), a
+payment allocated to an order (-), money kept as credit (an entry without an order, -),
+credit applied to an order (a pair: + without an order, - on the order), a refund of
+credit (+). Balances are sums (``billing.selectors``); nothing stores them.
+
+Locks, always in this order: the customer row (whoever consumes credit), then the orders
+by id, then (in payments) the payment. An order becomes paid only through
+``services.mark_order_paid``, here once its balance reaches zero.
+
+``services`` and this module use each other (``create_orders`` posts the charges and applies
+credit; a payment settles orders through ``mark_order_paid``), so each refers to the other
+as a module, by attribute at call time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.audit import record
+from clientarea.accounts.models import Customer
+from clientarea.billing import selectors
+from clientarea.billing import services as order_services
+from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
+from clientarea.lib.money import ZERO, quantize
+from clientarea.notifications.services import queue_email
+
+logger = logging.getLogger(__name__)
+
+
+class LedgerError(Exception):
+    """A movement the account does not allow (message is for people)."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Part of a payment meant for one order; ``amount`` None means whatever it still owes."""
+
+    order_id: int
+    amount: Decimal | None = None
+
+
+@dataclass
+class Posting:
+    """What one payment or credit application did to the account."""
+
+    paid: list[Order] = field(default_factory=list)
+    partial: list[tuple[Order, Decimal, Decimal]] = field(default_factory=list)  # order, took, left
+    allocated: Decimal = ZERO
+    credited: Decimal = ZERO
+    credit_applied: Decimal = ZERO
+
+
+def _entry(
+    *,
+    customer_id: int,
+    kind: str,
+    amount: Decimal,
+    order: Order | None = None,
+    reference: str = "",
+    via: str = "",
+    method: str = "",
+    memo: str = "",
+    actor=None,
+    at: dt.datetime | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        customer_id=customer_id,
+        kind=kind,
+        amount=quantize(amount),
+        order=order,
+        reference=reference[:120],
+        via=via,
+        method=method,
+        memo=memo[:300],
+        actor=actor if getattr(actor, "pk", None) else None,
+        created_at=at or timezone.now(),
+    )
+
+
+def lock_customer(*, customer_id: int) -> Customer:
+    """The customer row, locked until the transaction ends: who consumes credit holds it first."""
+    return Customer.objects.select_for_update().select_related("user").get(pk=customer_id)
+
+
+def post_order_charges(*, orders: Sequence[Order]) -> None:
+    """Each new order's total owed (one bulk insert; ``create_orders`` calls it)."""
+    LedgerEntry.objects.bulk_create(
+        [
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.ORDER,
+                amount=order.total,
+                order=order,
+                at=order.created_at,
+            )
+            for order in orders
+        ]
+    )
+
+
+def post_settlement(
+    *, order: Order, via: str, method: str, reference: str, actor=None, at: dt.datetime
+) -> Decimal:
+    """The rest of a locked order's balance paid at once (``mark_order_paid`` when it pays an
+    order that still owes something: a payment outside ``record_payment``). Returns the amount."""
+    due = selectors.order_balances([order.pk])[order.pk]
+    if due > 0:
+        _entry(
+            customer_id=order.customer_id,
+            kind=LedgerKind.PAYMENT,
+            amount=-due,
+            order=order,
+            reference=reference,
+            via=via,
+            method=method,
+            actor=actor,
+            at=at,
+        ).save()
+    return due
+
+
+def post_cancellation(*, order: Order, actor=None, reason: str = "") -> Decimal:
+    """A locked order is cancelled: it no longer owes anything, and what was paid on it
+    becomes the customer's credit. Returns the credit released."""
+    entries = LedgerEntry.objects.filter(order=order)
+    charged = sum((e.amount for e in entries if e.amount > 0), ZERO)
+    paid = -sum((e.amount for e in entries if e.amount < 0), ZERO)
+    rows = [
+        _entry(
+            customer_id=order.customer_id,
+            kind=LedgerKind.ORDER_CANCELLED,
+            amount=-charged,
+            order=order,
+            actor=actor,
+            memo=reason,
+        )
+    ]
+    if paid > 0:
+        rows += [
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.CREDIT_RELEASED,
+                amount=paid,
+                order=order,
+                actor=actor,
+            ),
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.CREDIT_RELEASED,
+                amount=-paid,
+                actor=actor,
+                memo=order.number,
+            ),
+        ]
+    LedgerEntry.objects.bulk_create(rows)
+    return paid
+
+
+def _pay_in_full(
+    *, order: Order, via: str, method: str, reference: str, actor, at: dt.datetime, notify: bool
+) -> None:
+    outcome = order_services.mark_order_paid(
+        order_id=order.pk,
+        paid_at=at,
+        via=via,
+        method=method,
+        reference=reference,
+        actor=actor,
+        locked=order,
+        notify=notify,
+    )
+    if not outcome.applied:  # pragma: no cover - the order was locked and pending
+        raise LedgerError(_("Order %(number)s could not be paid.") % {"number": order.number})
+
+
+def _post_withholding(*, customer_id: int, order: Order, amount: Decimal, at: dt.datetime) -> None:
+    """What a withholding agent withheld from an order it paid (net): it settles that part."""
+    _entry(
+        customer_id=customer_id,
+        kind=LedgerKind.WITHHOLDING,
+        amount=-amount,
+        order=order,
+        memo=_("Withheld by the customer"),
+        at=at,
+    ).save()
+
+
+def _lock_orders(*, customer_id: int, order_ids: Sequence[int], locked: dict[int, Order]) -> list:
+    orders = []
+    for pk in sorted(set(order_ids)):
+        order = locked.get(pk) or order_services.lock_order(order_id=pk)
+        if order.customer_id != customer_id:
+            raise LedgerError(_("This order does not exist."))
+        orders.append(order)
+    return orders
+
+
+@transaction.atomic
+def record_payment(
+    *,
+    customer_id: int,
+    amount: Decimal,
+    allocations: Sequence[Allocation] = (),
+    reference: str,
+    via: str,
+    method: str = "",
+    paid_at: dt.datetime | None = None,
+    actor=None,
+    memo: str = "",
+    locked_orders: Sequence[Order] = (),
+    notify: bool = True,
+) -> Posting:
+    """Money received from a customer: allocated to their orders, the rest kept as credit.
+
+    All or nothing, in one transaction: each allocation takes at most what its order still
+    owes; an order whose balance reaches zero becomes paid (``mark_order_paid``: services,
+    invoice), one that still owes stays pending with its balance. Orders already paid or
+    cancelled take nothing. What is left is the customer's credit, applied at once to their
+    other pending orders when ``BILLING_AUTO_APPLY_CREDIT`` is on. Another customer's order
+    is refused (``LedgerError``), and nothing is written.
+
+    Emails (``notify``): "several orders paid" when more than one order was paid, "partial
+    payment received" per order still owing, "credit added" when credit is left.
+    """
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    at = paid_at or timezone.now()
+    customer = lock_customer(customer_id=customer_id)
+    orders = _lock_orders(
+        customer_id=customer_id,
+        order_ids=[a.order_id for a in allocations],
+        locked={o.pk: o for o in locked_orders},
+    )
+    by_id = {o.pk: o for o in orders}
+    dues = selectors.order_balances(by_id)
+    posting = Posting()
+    remaining = amount
+    plan: list[tuple[Order, Decimal]] = []
+    withheld: dict[int, Decimal] = {}
+    for allocation in allocations:
+        order = by_id[allocation.order_id]
+        due = dues[order.pk] if order.state == OrderState.PENDING else ZERO
+        # A withholding agent pays the net: what it withholds is not asked of it.
+        keep = selectors.withholding_to_post(order) if due > 0 else ZERO
+        payable = max(due - keep, ZERO)
+        wanted = payable if allocation.amount is None else quantize(allocation.amount)
+        if wanted < 0:
+            raise LedgerError(_("The amount must be greater than zero."))
+        take = min(wanted, payable, remaining)
+        if take > 0:
+            plan.append((order, take))
+            remaining -= take
+            dues[order.pk] = due - take
+            if take == payable and keep > 0:
+                withheld[order.pk] = keep
+                dues[order.pk] -= keep
+    # One "several orders paid" email instead of one per order when more than one is paid.
+    several = sum(1 for order, _take in plan if dues[order.pk] == 0) > 1
+    for order, take in plan:
+        _entry(
+            customer_id=customer_id,
+            kind=LedgerKind.PAYMENT,
+            amount=-take,
+            order=order,
+            reference=reference,
+            via=via,
+            method=method,
+            memo=memo,
+            actor=actor,
+            at=at,
+        ).save()
+        posting.allocated += take
+        if order.pk in withheld:
+            _post_withholding(
+                customer_id=customer_id, order=order, amount=withheld[order.pk], at=at
+            )
+        if dues[order.pk] == 0:
+            _pay_in_full(
+                order=order,
+                via=via,
+                method=method,
+                reference=reference,
+                actor=actor,
+                at=at,
+                notify=notify and not several,
+            )
+            posting.paid.append(order)
+        else:
+            posting.partial.append((order, take, dues[order.pk]))
+    if remaining > 0:
+        _entry(
+            customer_id=customer_id,
+            kind=LedgerKind.CREDIT,
+            amount=-remaining,
+            reference=reference,
+            via=via,
+            method=method,
+            memo=memo,
+            actor=actor,
+            at=at,
+        ).save()
+        posting.credited = remaining
+    logger.info(
+        "payment %s customer=%s amount=%s paid=%s partial=%s credit=%s",
+        reference,
+        customer_id,
+        amount,
+        [o.number for o in posting.paid],
+        [o.number for o, _took, _left in posting.partial],
+        posting.credited,
+    )
+    if notify:
+        _payment_emails(customer=customer, posting=posting, amount=amount, reference=reference)
+    if posting.credited > 0 and settings.BILLING_AUTO_APPLY_CREDIT:
+        applied = apply_credit(customer_id=customer_id, actor=actor, notify=notify)
+        posting.paid += applied.paid
+        posting.credit_applied = applied.credit_applied
+    return posting
+
+
+def _payment_emails(*, customer: Customer, posting: Posting, amount: Decimal, reference: str):
+    context = {"customer": customer, "amount": amount, "reference": reference}
+    if len(posting.paid) > 1:
+        queue_email(
+            to=customer.user.email,
+            template="orders_paid",
+            customer=customer,
+            context={
+                **context,
+                "orders": posting.paid,
+                "orders_url": settings.SITE_URL + reverse("billing:orders"),
+            },
+        )
+    for order, took, left in posting.partial:
+        queue_email(
+            to=customer.user.email,
+            template="payment_partial",
+            customer=customer,
+            context={
+                **context,
+                "order": order,
+                "took": took,
+                "left": left,
+                "order_url": order_services.order_pay_url(order),
+            },
+        )
+    if posting.credited > 0:
+        queue_email(
+            to=customer.user.email,
+            template="credit_added",
+            customer=customer,
+            context={
+                **context,
+                "credited": posting.credited,
+                "credit": selectors.credit_available(customer),
+                "auto_apply": settings.BILLING_AUTO_APPLY_CREDIT,
+            },
+        )
+
+
+@transaction.atomic
+def apply_credit(
+    *,
+    customer_id: int,
+    order_ids: Sequence[int] | None = None,
+    actor=None,
+    notify: bool = True,
+) -> Posting:
+    """Use the customer's credit on their pending orders (``order_ids``, or all of them), the
+    oldest due first. An order covered in full becomes paid ("via credit"); one covered in part
+    keeps the rest due, which is what a gateway then charges. Another customer's orders are
+    refused (``LedgerError``). Credit never goes below zero: the customer row is locked."""
+    lock_customer(customer_id=customer_id)
+    posting = Posting()
+    if (
+        order_ids is not None
+        and Order.objects.filter(pk__in=order_ids).exclude(customer_id=customer_id).exists()
+    ):
+        raise LedgerError(_("This order does not exist."))
+    credit = selectors.credits_available([customer_id]).get(customer_id, ZERO)
+    if credit <= 0:
+        return posting
+    if order_ids is None:
+        order_ids = list(
+            Order.objects.filter(customer_id=customer_id, state=OrderState.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+    orders = _lock_orders(customer_id=customer_id, order_ids=order_ids, locked={})
+    dues = selectors.order_balances([o.pk for o in orders])
+    now = timezone.now()
+    for order in sorted(orders, key=lambda o: (o.due_date, o.pk)):
+        due = dues[order.pk] if order.state == OrderState.PENDING else ZERO
+        keep = selectors.withholding_to_post(order) if due > 0 else ZERO
+        take = min(max(due - keep, ZERO), credit)
+        if take <= 0:
+            continue
+        if take == due - keep and keep > 0:
+            _post_withholding(customer_id=customer_id, order=order, amount=keep, at=now)
+            due -= keep
+        LedgerEntry.objects.bulk_create(
+            [
+                _entry(
+                    customer_id=customer_id,
+                    kind=LedgerKind.CREDIT_APPLIED,
+                    amount=take,
+                    memo=order.number,
+                    actor=actor,
+                    at=now,
+                ),
+                _entry(
+                    customer_id=customer_id,
+                    kind=LedgerKind.CREDIT_APPLIED,
+                    amount=-take,
+                    order=order,
+                    via=PaidVia.CREDIT,
+                    actor=actor,
+                    at=now,
+                ),
+            ]
+        )
+        credit -= take
+        posting.credit_applied += take
+        if take == due:
+            _pay_in_full(
+                order=order,
+                via=PaidVia.CREDIT,
+                method="",
+                reference=_("account credit"),
+                actor=actor,
+                at=now,
+                notify=notify,
+            )
+            posting.paid.append(order)
+        else:
+            posting.partial.append((order, take, due - take))
+    if posting.credit_applied:
+        logger.info(
+            "credit applied customer=%s amount=%s paid=%s",
+            customer_id,
+            posting.credit_applied,
+            [o.number for o in posting.paid],
+        )
+    return posting
+
+
+def apply_credit_to_new_orders(*, orders: Sequence[Order]) -> None:
+    """``BILLING_AUTO_APPLY_CREDIT``: new orders of customers who have credit use it at once
+    (one query for the whole batch; ``create_orders`` calls it)."""
+    if not settings.BILLING_AUTO_APPLY_CREDIT or not orders:
+        return
+    credits = selectors.credits_available({o.customer_id for o in orders})
+    for customer_id in sorted(credits):
+        apply_credit(
+            customer_id=customer_id,
+            order_ids=[o.pk for o in orders if o.customer_id == customer_id],
+        )
+
+
+@transaction.atomic
+def refund_credit(
+    *, customer_id: int, amount: Decimal, reference: str, actor, memo: str = ""
+) -> LedgerEntry:
+    """Staff decide to return part of the customer's credit instead of keeping it (the money
+    itself goes back through the gateway or the bank, outside this entry). At most the credit
+    available; audited."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    customer = lock_customer(customer_id=customer_id)
+    credit = selectors.credit_available(customer)
+    if amount > credit:
+        raise LedgerError(
+            _("The customer has %(credit)s of credit: a refund cannot be larger.")
+            % {"credit": credit}
+        )
+    entry = _entry(
+        customer_id=customer_id,
+        kind=LedgerKind.REFUND,
+        amount=amount,
+        reference=reference,
+        memo=memo,
+        actor=actor,
+    )
+    entry.save()
+    record(
+        action="billing.credit_refunded",
+        actor=actor,
+        customer=customer,
+        target=reference,
+        changes={"amount": str(amount), "memo": memo[:300]},
+    )
+    return entry

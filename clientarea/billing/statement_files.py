@@ -1,0 +1,166 @@
+"""The statement of account as files: CSV (for a spreadsheet) and PDF (a Typst template,
+``typst/statement.typ``, typeset with the invoice's bundled fonts). Reads only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from pathlib import Path
+
+import typst
+from django.http import HttpResponse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.selectors import get_provider
+from clientarea.billing.selectors import AccountStatement, movement_label
+from clientarea.einvoice.pdf import FONT_DIR
+from clientarea.lib.dates import BOGOTA
+from clientarea.lib.money import format_cop
+
+TEMPLATE = Path(__file__).resolve().parent / "typst" / "statement.typ"
+_compilers = threading.local()
+
+
+def _rows(statement: AccountStatement) -> list[dict[str, str]]:
+    rows = []
+    for line in statement.lines:
+        entry = line.entry
+        order = (
+            entry.order.number if entry.order else (entry.memo if entry.memo[:4] == "ODS-" else "")
+        )
+        rows.append(
+            {
+                "date": timezone.localtime(entry.created_at, BOGOTA).strftime("%Y-%m-%d %H:%M"),
+                "movement": movement_label(entry),
+                "order": order,
+                "invoice": statement.invoices.get(entry.order_id or 0, ""),
+                "reference": entry.reference,
+                "debit": str(line.debit) if line.debit else "",
+                "credit": str(line.credit) if line.credit else "",
+                "balance": str(line.balance),
+            }
+        )
+    return rows
+
+
+def statement_csv(statement: AccountStatement) -> str:
+    """One row per movement, plus the opening and closing balances; plain decimals with a dot."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("Date"),
+            _("Movement"),
+            _("Order"),
+            _("Invoice"),
+            _("Reference"),
+            _("Debit"),
+            _("Credit"),
+            _("Balance"),
+        ]
+    )
+    writer.writerow(
+        [
+            statement.start.isoformat(),
+            _("Opening balance"),
+            "",
+            "",
+            "",
+            "",
+            "",
+            str(statement.opening),
+        ]
+    )
+    for row in _rows(statement):
+        writer.writerow(row.values())
+    writer.writerow(
+        [
+            statement.end.isoformat(),
+            _("Closing balance"),
+            "",
+            "",
+            "",
+            "",
+            "",
+            str(statement.closing),
+        ]
+    )
+    return out.getvalue()
+
+
+def _compiler() -> typst.Compiler:
+    compiler = getattr(_compilers, "compiler", None)
+    if compiler is None:
+        compiler = typst.Compiler(
+            str(TEMPLATE),
+            root=str(TEMPLATE.parent),
+            font_paths=[str(FONT_DIR)],
+            ignore_system_fonts=True,
+        )
+        _compilers.compiler = compiler
+    return compiler
+
+
+def statement_pdf(statement: AccountStatement) -> bytes:
+    """The statement as a PDF, in the active language."""
+    provider = get_provider()
+    customer = statement.customer
+    data = {
+        "lang": (translation.get_language() or "es")[:2],
+        "title": _("Statement of account"),
+        "provider": (provider.legal_name if provider else "ClientArea"),
+        "provider_nit": (provider.nit_display if provider else ""),
+        "customer": customer.display_name,
+        "document": f"{customer.get_document_type_display()} {customer.document_number}",
+        "period": _("From %(start)s to %(end)s")
+        % {"start": statement.start.isoformat(), "end": statement.end.isoformat()},
+        "generated": _("Generated on %(when)s")
+        % {"when": timezone.localtime(timezone.now(), BOGOTA).strftime("%Y-%m-%d %H:%M")},
+        "labels": {
+            "date": _("Date"),
+            "movement": _("Movement"),
+            "document": _("Document"),
+            "debit": _("Debit"),
+            "credit": _("Credit"),
+            "balance": _("Balance"),
+            "opening": _("Opening balance"),
+            "closing": _("Closing balance"),
+            "note": _("A positive balance is owed by the customer; a negative balance is credit."),
+        },
+        "opening": format_cop(statement.opening, decimals=True),
+        "closing": format_cop(statement.closing, decimals=True),
+        "rows": [
+            {
+                "date": row["date"],
+                "movement": row["movement"],
+                "document": " · ".join(
+                    part for part in (row["order"], row["invoice"], row["reference"]) if part
+                ),
+                "debit": format_cop(row["debit"], decimals=True) if row["debit"] else "",
+                "credit": format_cop(row["credit"], decimals=True) if row["credit"] else "",
+                "balance": format_cop(row["balance"], decimals=True),
+            }
+            for row in _rows(statement)
+        ],
+    }
+    pdf = _compiler().compile(sys_inputs={"data": json.dumps(data, ensure_ascii=False)})
+    if not isinstance(pdf, bytes):
+        raise TypeError(f"typst returned {type(pdf).__name__}, not the PDF's bytes")
+    return pdf
+
+
+def download(statement: AccountStatement, *, output: str) -> HttpResponse:
+    """The statement as an attachment: ``output`` is "csv" or "pdf"."""
+    name = f"statement-{statement.customer.document_number}-{statement.start}-{statement.end}"
+    if output == "csv":
+        response = HttpResponse(
+            "\ufeff" + statement_csv(statement), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response

@@ -1,0 +1,179 @@
+"""The customer's account: invariants for any sequence of movements (hypothesis), and real
+concurrency on PostgreSQL (two payments reaching for the same credit)."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase as HypothesisTestCase
+
+from clientarea.billing import ledger, selectors, services
+from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState
+from clientarea.lib.money import ZERO
+from clientarea.test import make_customer, make_provider, make_staff
+
+AMOUNTS = st.decimals(min_value=Decimal("1"), max_value=Decimal("300000"), places=2)
+
+# One step of a customer's life: (operation, amount, which order).
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["order", "partial", "payment", "several", "credit", "apply", "cancel", "refund"]
+        ),
+        AMOUNTS,
+        st.integers(min_value=0, max_value=20),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def check_invariants(customer) -> None:
+    entries = list(LedgerEntry.objects.filter(customer=customer))
+    account = selectors.account_summary(customer)
+    total = sum((e.amount for e in entries), ZERO)
+    # The balance is the sum of the movements, and is what is due minus the credit.
+    assert account.balance == total
+    assert account.balance == account.due - account.credit
+    # Credit never goes negative.
+    unassigned = sum((e.amount for e in entries if e.order_id is None), ZERO)
+    assert unassigned <= 0
+    assert account.credit == -unassigned
+    for order in Order.objects.filter(customer=customer):
+        own = [e for e in entries if e.order_id == order.pk]
+        due = sum((e.amount for e in own), ZERO)
+        paid = -sum(
+            (e.amount for e in own if e.kind in (LedgerKind.PAYMENT, LedgerKind.CREDIT_APPLIED)),
+            ZERO,
+        )
+        # No order is paid beyond its total; a paid or cancelled order owes nothing.
+        assert paid <= order.total
+        if order.state == OrderState.PENDING:
+            assert ZERO < due <= order.total
+        else:
+            assert due == ZERO
+        if order.state == OrderState.PAID:
+            assert paid == order.total
+
+
+class LedgerPropertyTests(HypothesisTestCase):
+    @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(steps=STEPS, auto_apply=st.booleans())
+    def test_any_sequence_of_movements_keeps_the_account_consistent(self, steps, auto_apply):
+        make_provider()
+        staff = make_staff("carol@example.com")
+        customer = make_customer("alice@example.com")
+        with self.settings(BILLING_AUTO_APPLY_CREDIT=auto_apply):
+            for n, (operation, amount, pick) in enumerate(steps):
+                pending = list(
+                    Order.objects.filter(customer=customer, state=OrderState.PENDING).order_by("pk")
+                )
+                target = pending[pick % len(pending)] if pending else None
+                due = selectors.order_balance_due(target) if target else ZERO
+                if operation == "order" or target is None:
+                    services.create_manual_order(
+                        customer=customer, description=f"Item {n}", unit_price=amount, notify=False
+                    )
+                elif operation == "partial":
+                    if amount > due:
+                        with pytest.raises(services.OrderStateError):
+                            services.register_manual_payment(
+                                order=target, reference=f"T{n}", actor=staff, amount=amount
+                            )
+                    else:
+                        services.register_manual_payment(
+                            order=target, reference=f"T{n}", actor=staff, amount=amount
+                        )
+                elif operation == "payment":
+                    ledger.record_payment(
+                        customer_id=customer.pk,
+                        amount=amount,
+                        allocations=[ledger.Allocation(order_id=target.pk)],
+                        reference=f"P{n}",
+                        via="payu",
+                    )
+                elif operation == "several":
+                    ledger.record_payment(
+                        customer_id=customer.pk,
+                        amount=amount,
+                        allocations=[ledger.Allocation(order_id=o.pk) for o in pending],
+                        reference=f"S{n}",
+                        via="payvalida",
+                    )
+                elif operation == "credit":
+                    ledger.record_payment(
+                        customer_id=customer.pk, amount=amount, reference=f"C{n}", via="payu"
+                    )
+                elif operation == "apply":
+                    ledger.apply_credit(customer_id=customer.pk, order_ids=[target.pk])
+                elif operation == "cancel":
+                    services.cancel_order(order=target, reason="test", notify=False)
+                else:
+                    credit = selectors.credit_available(customer)
+                    if amount > credit:
+                        with pytest.raises(ledger.LedgerError):
+                            ledger.refund_credit(
+                                customer_id=customer.pk, amount=amount, reference="R", actor=staff
+                            )
+                    else:
+                        ledger.refund_credit(
+                            customer_id=customer.pk, amount=amount, reference="R", actor=staff
+                        )
+                check_invariants(customer)
+
+
+def test_a_negative_or_zero_payment_is_refused_and_writes_nothing(db):
+    make_provider()
+    customer = make_customer("alice@example.com")
+    for amount in (Decimal("0"), Decimal("-10")):
+        with pytest.raises(ledger.LedgerError):
+            ledger.record_payment(customer_id=customer.pk, amount=amount, reference="x", via="payu")
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_payments_applying_the_same_credit_at_once_never_overdraw_it(settings):
+    """Two orders, credit for one: both try to use it at the same moment; one gets it."""
+    settings.BILLING_AUTO_APPLY_CREDIT = False
+    make_provider()
+    customer = make_customer("race@example.com")
+    orders = [
+        services.create_manual_order(
+            customer=customer, description=f"Item {n}", unit_price=Decimal("100000"), notify=False
+        )
+        for n in range(2)
+    ]
+    ledger.record_payment(
+        customer_id=customer.pk, amount=Decimal("119000"), reference="dup", via="payu"
+    )
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker(order: Order) -> None:
+        try:
+            barrier.wait(timeout=10)
+            ledger.apply_credit(customer_id=customer.pk, order_ids=[order.pk])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(o,)) for o in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    states = sorted(
+        Order.objects.filter(pk__in=[o.pk for o in orders]).values_list("state", flat=True)
+    )
+    assert states == ["paid", "pending"]
+    assert selectors.credit_available(customer) == ZERO
+    check_invariants(customer)
