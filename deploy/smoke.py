@@ -113,7 +113,9 @@ class Browser:
         action = form.get("action") or page.url
         self.last_url = page.url
         if (form.get("method") or "get").lower() == "get":
-            return self.get(urllib.parse.urljoin(page.url, action) + "?" + urllib.parse.urlencode(fields))
+            return self.get(
+                urllib.parse.urljoin(page.url, action) + "?" + urllib.parse.urlencode(fields)
+            )
         return self.request(urllib.parse.urljoin(page.url, action), fields)
 
 
@@ -251,7 +253,7 @@ def check_metrics(stack: stack_mod.Stack, browser: Browser) -> None:
     expect("clientarea_database_up 1.0" in text, "/metrics with the token: the database is up")
     served = sum(
         float(value)
-        for value in re.findall(r'^clientarea_http_responses_total\{[^}]*\} (\S+)$', text, re.M)
+        for value in re.findall(r"^clientarea_http_responses_total\{[^}]*\} (\S+)$", text, re.M)
     )
     expect(served >= 10, f"/metrics counts the requests of both web processes ({served:.0f})")
 
@@ -292,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("web", "worker-1", "worker-2", "caddy"):
             log = stack.log(name)
             if log.exists():
-                print(f"--- {name} log (end)\n{log.read_text(errors='replace')[-2500:]}", file=sys.stderr)
+                print(
+                    f"--- {name} log (end)\n{log.read_text(errors='replace')[-2500:]}",
+                    file=sys.stderr,
+                )
     finally:
         stack_mod.stop(stack, keep=failed and args.keep)
     if not (failed and args.keep):

@@ -80,6 +80,7 @@ class Stack:
 
     def clientarea(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run a `clientarea` command in this stack's environment (fails loudly)."""
+        started = time.monotonic()
         result = subprocess.run(  # noqa: S603 (our interpreter, our arguments)
             [sys.executable, "-m", "clientarea.cli", *args],
             env=self.env,
@@ -94,6 +95,7 @@ class Stack:
                 f"clientarea {' '.join(args)} failed ({result.returncode}):\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
+        print(f"   clientarea {args[0]}: {time.monotonic() - started:.0f} s", flush=True)
         return result
 
     def ssl_context(self) -> ssl.SSLContext:
