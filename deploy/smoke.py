@@ -33,7 +33,7 @@ from pathlib import Path
 import lxml.html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stack as stack_mod  # noqa: E402 (this folder is not a package)
+import stack as stack_mod
 
 DEMO_EMAIL = "ana@cliente.example"
 DEMO_CODE = "DEMO-CODE-7777"
@@ -56,7 +56,7 @@ class Page:
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0913
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -77,7 +77,7 @@ class Browser:
     def request(self, url: str, data: dict[str, str] | None = None, *, follow=True) -> Page:
         url = urllib.parse.urljoin(self.last_url, url)
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(url, data=body)  # noqa: S310 (https URLs of our stack)
+        req = urllib.request.Request(url, data=body)
         if body is not None:
             origin = urllib.parse.urlsplit(self.last_url)
             req.add_header("Origin", f"{origin.scheme}://{origin.netloc}")
@@ -147,7 +147,7 @@ def check_transport(stack: stack_mod.Stack, browser: Browser) -> None:
         "plain HTTP to the proxy is redirected to HTTPS",
     )
     direct = Browser(f"http://127.0.0.1:{stack.web_port}", ssl.create_default_context())
-    req = urllib.request.Request(  # noqa: S310
+    req = urllib.request.Request(
         f"http://127.0.0.1:{stack.web_port}/clientarea/", headers={"Host": "localhost"}
     )
     try:
@@ -245,10 +245,10 @@ def wait_until_paid_and_invoiced(browser: Browser, number: str, *, seconds: floa
 def check_metrics(stack: stack_mod.Stack, browser: Browser) -> None:
     anonymous = browser.get("/metrics")
     expect(anonymous.status == 401, "/metrics without the token answers 401")
-    req = urllib.request.Request(  # noqa: S310
+    req = urllib.request.Request(
         f"{stack.base_url}/metrics", headers={"Authorization": f"Bearer {stack.metrics_token}"}
     )
-    with urllib.request.urlopen(req, timeout=30, context=stack.ssl_context()) as response:  # noqa: S310
+    with urllib.request.urlopen(req, timeout=30, context=stack.ssl_context()) as response:
         text = response.read().decode()
     expect("clientarea_database_up 1.0" in text, "/metrics with the token: the database is up")
     served = sum(

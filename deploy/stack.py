@@ -81,7 +81,7 @@ class Stack:
     def clientarea(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run a `clientarea` command in this stack's environment (fails loudly)."""
         started = time.monotonic()
-        result = subprocess.run(  # noqa: S603 (our interpreter, our arguments)
+        result = subprocess.run(
             [sys.executable, "-m", "clientarea.cli", *args],
             env=self.env,
             cwd=self.workdir,
@@ -119,7 +119,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.log(name), "ab")  # noqa: SIM115 (open for the process's lifetime)
-        proc = subprocess.Popen(  # noqa: S603 (commands of our own unit files)
+        proc = subprocess.Popen(
             command, env=env or self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
         )
         self.procs[name] = proc
@@ -197,7 +197,7 @@ def wait_for(url: str, context: ssl.SSLContext | None, *, seconds: float, proc_c
     while time.monotonic() < deadline:
         proc_check()
         try:
-            with urllib.request.urlopen(url, timeout=5, context=context) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=5, context=context) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
@@ -208,7 +208,7 @@ def wait_for(url: str, context: ssl.SSLContext | None, *, seconds: float, proc_c
 
 def check_deploy(stack: Stack) -> list[str]:
     """`clientarea check --deploy`: any warning not in ACCEPTED_CHECKS fails; returns those seen."""
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "clientarea.cli", "check", "--deploy"],
         env=stack.env,
         cwd=stack.workdir,

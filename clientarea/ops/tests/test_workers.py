@@ -101,7 +101,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             [
                 shutil.which("redis-server") or "redis-server",
                 "--port",
@@ -142,13 +142,13 @@ class Site:
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def python(self, *args: str) -> None:
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [sys.executable, *args], env=self.env, check=True, capture_output=True, timeout=600
         )
 
     def start_worker(self, name: str) -> None:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 (for the process's lifetime)
-        self.workers[name] = subprocess.Popen(  # noqa: S603
+        self.workers[name] = subprocess.Popen(
             [sys.executable, "-m", "clientarea.cli", "worker"],
             env=self.env,
             stdout=log,
