@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = True
     try:
         print(f"== {args.users} users for {args.duration} against {stack.base_url}", flush=True)
-        env = {**stack.env, "REQUESTS_CA_BUNDLE": str(stack.ca_file)}
+        env = {**stack.env, "LOADTEST_CA_BUNDLE": str(stack.ca_file)}
         started = time.monotonic()
         subprocess.run(
             [
@@ -117,9 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         elapsed = time.monotonic() - started
         total, failures, throttled = report(workdir / "locust_stats.csv")
+        exceptions = list(
+            csv.DictReader((workdir / "locust_exceptions.csv").open(encoding="utf-8"))
+        )
+        for row in exceptions:
+            print(f"exception x{row['Count']}: {row['Message']}")
+        failures += sum(int(row["Count"]) for row in exceptions)
         print(
             f"\n{total} requests in {elapsed:.0f} s ({total / max(elapsed, 1):.1f}/s): "
-            f"{failures} failed, {throttled} throttled on purpose (429)"
+            f"{failures} failed (exceptions included), {throttled} throttled on purpose (429)"
         )
         deadline = time.monotonic() + 180
         made, paid = paid_by_load(stack)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -18,10 +19,10 @@ from clientarea.lib.models import PeriodicRun
 UTC = dt.UTC
 
 
-def all_periodic_tasks() -> dict[str, object]:
+def all_periodic_tasks() -> dict[str, Any]:
     """Every periodic task, found through Huey's public read_periodic over one whole day."""
     autodiscover_modules("tasks")  # what the worker imports at start
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     start = dt.datetime(2026, 1, 5)
     for minute in range(24 * 60):
         for task in HUEY.read_periodic(start + dt.timedelta(minutes=minute)):

@@ -264,7 +264,7 @@ def test_two_workers_run_each_periodic_job_once_per_slot(site):
     wait_for_minute_start()
     site.start_worker("worker-a")
     site.start_worker("worker-b")
-    by_task = collections.defaultdict(list)
+    by_task: dict[str, list[dict]] = collections.defaultdict(list)
 
     def both_decided() -> bool:
         by_task.clear()
@@ -276,7 +276,7 @@ def test_two_workers_run_each_periodic_job_once_per_slot(site):
 
     assert site.wait(both_decided, 120), site.logs_tail()
     for task in MINUTE_TASKS:
-        slots = collections.defaultdict(list)
+        slots: dict[str, list[dict]] = collections.defaultdict(list)
         for record in by_task[task]:
             slot = record["message"].split()[3].rstrip(":")
             slots[slot].append(record)
