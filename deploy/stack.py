@@ -236,7 +236,7 @@ def caddy_config(stack: Stack, *, https_port: int, http_port: int) -> Path:
         f"\thttps_port {https_port}\n"
         "}\n"
         f"localhost:{https_port} {{\n"
-        f"\timport {DEPLOY / 'caddy' / 'clientarea-site.caddy'} localhost\n"
+        f"\timport {DEPLOY / 'caddy' / 'clientarea-site.caddy'}\n"
         "}\n",
         encoding="utf-8",
     )

@@ -30,6 +30,8 @@ THROTTLED = 429
 
 def form_fields(html: str, xpath: str, base_url: str) -> tuple[str, dict[str, str]]:
     """The action and the fields (hidden ones included) of the first form matching ``xpath``."""
+    if not html.strip():
+        raise LookupError(f"empty page instead of a form {xpath}")
     doc = lxml.html.fromstring(html, base_url=base_url)
     forms = doc.xpath(xpath)
     if not forms:
@@ -136,13 +138,14 @@ class Customer(Visitor):
 
     @task(1)
     def order_and_pay(self) -> None:
-        form_page = self.get("/clientarea/services/new/", "pay: new service form")
+        catalog = self.get("/clientarea/services/new/", "pay: new service form")
+        # The catalogue's "Choose" links carry the product and billing cycles it offers.
+        offers = re.findall(r'href="\?(product=[^"#]+)#order-form"', catalog.text)
+        if not offers:
+            raise RuntimeError("the catalogue offers nothing to order")
+        query = random.choice(offers).replace("&amp;", "&")
+        form_page = self.get(f"/clientarea/services/new/?{query}", "pay: new service form")
         action, fields = form_fields(form_page.text, "//form[@id='order-form']", form_page.url)
-        doc = lxml.html.fromstring(form_page.text)
-        for field_name in ("product", "cycle"):
-            options = [v for v in doc.xpath(f"//select[@name='{field_name}']/option/@value") if v]
-            if options:
-                fields[field_name] = options[0]
         fields["label"] = f"load-{uuid.uuid4().hex[:10]}.co"
         order = self.post(action, fields, "pay: order a service", referer=form_page.url)
         match = re.search(r"/clientarea/billing/([\w-]+)/", order.url or "")
