@@ -265,11 +265,10 @@ def start(
 
     web_unit = DEPLOY / "systemd" / "clientarea-web.service"
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if key in {"PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH"}
+        key: value for key, value in os.environ.items() if key in {"PATH", "LANG", "LC_ALL", "TZ"}
     }
-    env.setdefault("PYTHONPATH", str(ROOT))
+    # This checkout's code, whatever the virtualenv has installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env.update(read_env_file(DEPLOY / "clientarea.env.example"))
     for assignment in unit_lines(web_unit, "Environment"):
         key, value = assignment.split("=", 1)
