@@ -10,7 +10,7 @@ processes, 2 workers, Caddy with TLS in front), then, over HTTPS through Caddy o
    PayU simulator (the simulator's confirmation reaches the portal over HTTPS through Caddy);
 3. waits until the order is paid and its electronic invoice accepted by the DIAN simulator and
    downloadable;
-4. the metrics: 401 without the token, and with it the request counts of both web processes;
+4. the metrics: 401 without the token, and with it the request counts (multi-process mode);
 5. stops everything. Exit status 0 only if every step passed. ``--keep`` keeps the folder,
    database and logs of a failed run.
 """
@@ -255,7 +255,7 @@ def check_metrics(stack: stack_mod.Stack, browser: Browser) -> None:
         float(value)
         for value in re.findall(r"^clientarea_http_responses_total\{[^}]*\} (\S+)$", text, re.M)
     )
-    expect(served >= 10, f"/metrics counts the requests of both web processes ({served:.0f})")
+    expect(served >= 10, f"/metrics counts the requests served ({served:.0f}, multi-process mode)")
 
 
 def run(stack: stack_mod.Stack) -> None:
