@@ -306,7 +306,7 @@ def assert_every_side_effect_once(site: Site, orders: int) -> None:
         assert site.query(sql) == orders, name
 
 
-ORDERS = 8
+ORDERS = 12
 
 
 def test_workers_stopped_restarted_and_added_mid_run_lose_and_duplicate_nothing(site):
@@ -315,11 +315,11 @@ def test_workers_stopped_restarted_and_added_mid_run_lose_and_duplicate_nothing(
     site.start_worker("worker-1")
     site.start_worker("worker-2")
     assert site.wait(lambda: site.query(DONE) >= 2, 120), site.logs_tail()
-    site.stop_worker("worker-1")  # a graceful stop mid-run: finishes what it holds
-    site.start_worker("worker-3")  # a worker added during the day
-    site.stop_worker("worker-2", signal.SIGKILL)  # and one that dies
+    site.stop_worker("worker-2", signal.SIGKILL)  # one dies mid-run, holding leases
     mid_run = site.query(DONE)
-    site.start_worker("worker-1")  # restarted
+    site.stop_worker("worker-1")  # one stopped gracefully: it finishes what it holds
+    site.start_worker("worker-3")  # a worker added during the day
+    site.start_worker("worker-1")  # and the stopped one restarted
     assert mid_run < ORDERS, "the run finished before the workers were stopped: it proved nothing"
     assert_every_side_effect_once(site, ORDERS)
 
