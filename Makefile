@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install init-local migrate demo bench screenshots clean
+.PHONY: run test lint install init-local migrate demo bench screenshots smoke loadtest clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,17 @@ bench: install
 	$(BIN)/python bench/confirmations.py
 	$(BIN)/python bench/einvoice.py
 	$(BIN)/python bench/exports.py
+
+# The production configuration (DEBUG=0, PostgreSQL, Redis, Caddy with TLS, 2 web processes,
+# 2 workers) started from deploy/, smoke-tested through a payment, and stopped. Needs caddy,
+# PostgreSQL and Redis running locally; SMOKE_ARGS="--database-url ... --redis-url ..." to move it.
+smoke: install
+	$(BIN)/python deploy/smoke.py $(SMOKE_ARGS)
+
+# The load test against the same configuration: DURATION=10m make loadtest (Locust, headless).
+loadtest: install
+	$(BIN)/python -m pip install --quiet -e ".[load]"
+	$(BIN)/python loadtest/run.py --duration $${DURATION:-10m} $(LOADTEST_ARGS)
 
 # Regenerate the help article's screenshots from the running demo (start `make run` first).
 screenshots: install

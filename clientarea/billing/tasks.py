@@ -14,15 +14,16 @@ from __future__ import annotations
 import datetime as dt
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 
 from clientarea.billing import automation
 from clientarea.billing.jobs import deliver_run_emails_task
+from clientarea.lib.periodic import periodic_task
 
 __all__ = ["billing_run_task", "deliver_run_emails_task", "scheduled_billing_run_task"]
 
 
-@db_periodic_task(crontab(minute="7"))
+@periodic_task(crontab(minute="7"))
 def scheduled_billing_run_task() -> int | None:
     run = automation.run_scheduled()
     return run.pk if run else None

@@ -1,20 +1,20 @@
 """Worker tasks of the electronic invoice: the per-invoice job (``jobs.py``) and the sweeps."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
 from clientarea.einvoice import delivery, services
 from clientarea.einvoice.jobs import render_invoice_job
+from clientarea.lib.periodic import periodic_task
 
 __all__ = ["issue_waiting_invoices_task", "process_pending_invoices_task", "render_invoice_job"]
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def process_pending_invoices_task() -> dict:
     """Every minute: issued invoices not yet rendered, emailed or transmitted, whose job was lost."""
     return delivery.process_pending_invoices()
 
 
-@db_periodic_task(crontab(minute="*/10"))
+@periodic_task(crontab(minute="*/10"))
 def issue_waiting_invoices_task() -> dict:
     return services.issue_waiting_invoices()

@@ -1,12 +1,12 @@
 """Worker tasks for the help center."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
 from clientarea.helpcenter import services
+from clientarea.lib.periodic import periodic_task
 
 
-@db_periodic_task(crontab(hour="3", minute="40"))
+@periodic_task(crontab(hour="3", minute="40"))
 def prune_view_log_task() -> int:
     """Forget the counted-view rows of previous days (they only de-duplicate today's views)."""
     return services.prune_view_log()

@@ -23,6 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from clientarea.lib.models import PeriodicRun
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -140,3 +142,21 @@ class ObjectActionsAdminMixin(_MixinBase[_ModelT]):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, self.action_form_template, context)
+
+
+@admin.register(PeriodicRun)
+class PeriodicRunAdmin(admin.ModelAdmin):
+    """Read only: which worker ran each periodic job for each slot, and how it ended."""
+
+    list_display = ("task", "slot", "claimed_by", "started_at", "finished_at", "succeeded")
+    list_filter = ("task", "succeeded")
+    date_hierarchy = "slot"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,15 +1,15 @@
 """Worker tasks for email delivery: the per-email job (``jobs.py``) and the outbox sweep."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from clientarea.lib.periodic import periodic_task
 from clientarea.notifications import delivery
 from clientarea.notifications.jobs import deliver_email_job
 
 __all__ = ["deliver_due_emails_task", "deliver_email_job"]
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def deliver_due_emails_task() -> int:
     """Every minute: due retries, and emails whose worker died mid-send (expired lease)."""
     return delivery.deliver_due_emails()

@@ -7,8 +7,9 @@ Each task calls one service; the services queue these tasks through ``payments.j
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 
+from clientarea.lib.periodic import periodic_task
 from clientarea.payments import jobs
 from clientarea.payments.services import inbox, reconcile
 
@@ -22,13 +23,13 @@ def apply_message_task(message_id: int) -> None:
     inbox.apply_message(message_id=message_id)
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def apply_pending_messages_task() -> dict:
     """Every minute: notifications still waiting (worker was down, or applying failed) are tried again."""
     return inbox.apply_pending_messages()
 
 
-@db_periodic_task(crontab(minute="*/10"))
+@periodic_task(crontab(minute="*/10"))
 def reconcile_payments_task() -> dict:
     return reconcile.reconcile_payments().as_dict()
 

@@ -1,15 +1,15 @@
 """Worker tasks of provisioning: the per-event job (``jobs.py``) and the outbox sweep."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from clientarea.lib.periodic import periodic_task
 from clientarea.subscriptions import provisioning
 from clientarea.subscriptions.jobs import deliver_provisioning_job
 
 __all__ = ["deliver_due_provisioning_events_task", "deliver_provisioning_job"]
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def deliver_due_provisioning_events_task() -> int:
     """Every minute: due retries, lost jobs, and events whose worker died (expired lease)."""
     return provisioning.deliver_due_provisioning_events()

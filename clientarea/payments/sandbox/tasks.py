@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from huey import crontab
 from huey.api import Task
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 
+from clientarea.lib.periodic import periodic_task
 from clientarea.payments.sandbox import delivery
 
 #: PayU: "a maximum of nine (9) attempts" (confirmation-page.html) = 1 + 8 retries.
@@ -34,7 +35,7 @@ def deliver_notification_task(notification_id: int, task: Task | None = None) ->
     raise NotificationRefused(f"sandbox notification {notification_id} not accepted")
 
 
-@db_periodic_task(crontab(minute="*/5"))
+@periodic_task(crontab(minute="*/5"))
 def expire_vouchers_task() -> dict[str, int]:
     """Expire unpaid vouchers/orders every five minutes (only when the simulators are on)."""
     if not settings.PAYMENTS_SANDBOX:

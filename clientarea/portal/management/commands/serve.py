@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from django.conf import settings
@@ -50,7 +52,14 @@ class Command(BaseCommand):
             "--timeout",
             "60",
         ]
-        procs = [subprocess.Popen(web)]  # noqa: S603 (our own interpreter, fixed arguments)
+        env = dict(os.environ)
+        metrics_dir = None
+        if not env.get("PROMETHEUS_MULTIPROC_DIR") and opts["web_workers"] > 1:
+            # Several gunicorn processes: each writes its request metrics here and /metrics adds
+            # them up (prometheus-client's multiprocess mode); a fresh folder at every start.
+            metrics_dir = tempfile.mkdtemp(prefix="clientarea-metrics-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        procs = [subprocess.Popen(web, env=env)]  # noqa: S603 (our own interpreter, fixed arguments)
         if not opts["no_worker"]:
             procs.append(subprocess.Popen([python, "-m", "clientarea.cli", "run_huey"]))  # noqa: S603
         url = f"http://{opts['bind']}:{opts['port']}"
@@ -83,4 +92,6 @@ class Command(BaseCommand):
             pass
         finally:
             stop()
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         self.stdout.write("Stopped.")
