@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 
+from clientarea.lib.periodic import periodic_task
 from clientarea.reports import jobs, services
 
 
@@ -13,7 +14,7 @@ def run_export_task(job_id: int) -> bool:
     return services.run_export(job_id=job_id)
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def sweep_exports_task() -> int:
     """Every minute: exports whose job was lost, or whose worker died (expired lease)."""
     return services.sweep_exports()
