@@ -234,3 +234,22 @@ class TransmissionExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.http_status or '-'}"
+
+
+# The habilitación test-set runs live in their own module; Django finds models here.
+from clientarea.einvoice.habilitacion_models import (  # noqa: E402
+    TestSetDocument,
+    TestSetRun,
+)
+
+__all__ = [
+    "DELIVERABLE_STATUSES",
+    "Environment",
+    "Invoice",
+    "InvoiceStatus",
+    "NumberingResolution",
+    "TestSetDocument",
+    "TestSetRun",
+    "TransmissionAttempt",
+    "TransmissionExchange",
+]
