@@ -1,4 +1,6 @@
-"""Back office: invoices (list, detail, downloads, resend) and numbering resolutions."""
+"""Back office: invoices (list, detail, downloads, resend) and numbering resolutions.
+
+"Import from DIAN" and the habilitación test sets are in ``admin_habilitacion``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
+from clientarea.einvoice.admin_habilitacion import NumberingImportAdminMixin
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
     Invoice,
@@ -33,7 +36,7 @@ class WarningsMixin(admin.ModelAdmin):
 
 
 @admin.register(NumberingResolution)
-class NumberingResolutionAdmin(WarningsMixin, admin.ModelAdmin):
+class NumberingResolutionAdmin(NumberingImportAdminMixin, WarningsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "prefix",

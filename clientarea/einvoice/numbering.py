@@ -157,7 +157,11 @@ def _apply(
     )
     if row is None:
         row = NumberingResolution(
-            number=dian.resolution_number, next_number=dian.from_number, active=True, **wanted
+            number=dian.resolution_number,
+            prefix=dian.prefix,
+            next_number=dian.from_number,
+            active=True,
+            **wanted,
         )
         row.full_clean()
         row.save()

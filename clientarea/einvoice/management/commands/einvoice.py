@@ -1,4 +1,5 @@
-"""`clientarea einvoice validate FILE.xml [--technical-key K]` and `clientarea einvoice show NUMBER`."""
+"""`clientarea einvoice validate FILE.xml [--technical-key K]`, `clientarea einvoice show NUMBER`,
+`clientarea einvoice numbering-import` and `clientarea einvoice habilitacion --test-set-id ID`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from clientarea.einvoice import cufe, validation
+from clientarea.einvoice.management import habilitacion_commands
 from clientarea.einvoice.models import Invoice
 
 
@@ -26,8 +28,11 @@ class Command(BaseCommand):
         )
         show = sub.add_parser("show", help="Print the key fields of an issued invoice.")
         show.add_argument("number")
+        habilitacion_commands.add_parsers(sub)
 
     def handle(self, *args, **opts):
+        if opts["action"] in habilitacion_commands.ACTIONS:
+            return habilitacion_commands.handle(self, opts)
         if opts["action"] == "validate":
             return self.validate(opts["file"], opts["technical_key"])
         return self.show(opts["number"])
