@@ -14,7 +14,6 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -23,7 +22,7 @@ from clientarea.accounts.models import AuditEvent
 from clientarea.einvoice import numbering
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
 from clientarea.einvoice.models import Environment, NumberingResolution
-from clientarea.test import make_provider, make_staff
+from clientarea.test import make_customer, make_provider, make_staff
 
 SIMULATOR = "clientarea.einvoice.sandbox"
 pytestmark = [
@@ -161,8 +160,6 @@ def test_the_button_shows_dians_refusal_as_an_error_message(dian, settings):
 
 
 def test_a_customer_cannot_import(dian):
-    from clientarea.test import make_customer
-
     browser = Client()
     browser.force_login(make_customer().user)
     answer = browser.post(reverse("admin:einvoice_numberingresolution_import"))
