@@ -123,8 +123,8 @@ class TestSetDocument(models.Model):
     next_try_at = models.DateTimeField(_("next try"), default=timezone.now)
     #: A worker's claim (set by one conditional UPDATE); expired, the sweep takes it over.
     lease_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
-    request = models.BinaryField(_("last request"), default=b"", blank=True)
-    response = models.BinaryField(_("last response"), default=b"", blank=True)
+    request = models.BinaryField(_("upload request"), default=b"", blank=True)
+    response = models.BinaryField(_("DIAN's last answer"), default=b"", blank=True)
 
     class Meta:
         verbose_name = _("test set document")

@@ -62,8 +62,10 @@ def _claim(document_id: int, now: dt.datetime) -> bool:
 
 
 def _save(document: TestSetDocument, exchange: Exchange | None, **fields) -> None:
-    if exchange is not None:
-        fields.update(request=exchange.request, response=exchange.response)
+    if exchange is not None:  # the upload request (the document as sent) and DIAN's last answer
+        fields["response"] = exchange.response
+        if exchange.operation != "GetStatusZip":
+            fields["request"] = exchange.request
     TestSetDocument.objects.filter(pk=document.pk).update(lease_until=None, **fields)
 
 
