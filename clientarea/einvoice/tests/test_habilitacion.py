@@ -232,7 +232,7 @@ def test_the_command_prints_progress_and_the_outcome(dian):
 def test_the_command_exits_non_zero_on_rejection(dian):
     arm(dian, "reject_next")
     out = io.StringIO()
-    with pytest.raises(CommandError, match="Rechazad|Rejected"):
+    with pytest.raises(CommandError, match=r"Rechazad|Rejected"):
         call_command(
             "einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out
         )
