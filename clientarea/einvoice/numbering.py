@@ -141,7 +141,7 @@ def _apply(
     if dian.valid_from is None or dian.valid_to is None or not dian.technical_key:
         logger.warning("DIAN range %s has no dates or technical key; skipped", _label(dian))
         return None
-    wanted = {
+    wanted: dict[str, object] = {
         "range_from": dian.from_number,
         "range_to": dian.to_number,
         "valid_from": dian.valid_from,
@@ -175,7 +175,7 @@ def _apply(
         return row
     if row.next_number > row.range_from:  # numbers already issued: the start is history
         wanted["range_from"] = row.range_from
-        wanted["range_to"] = max(wanted["range_to"], row.next_number - 1)
+        wanted["range_to"] = max(dian.to_number, row.next_number - 1)
     changes = {
         name: [str(getattr(row, name)), str(value)]
         for name, value in wanted.items()
