@@ -142,11 +142,13 @@ def main() -> None:
     if args.e2e_child:
         from bench import einvoice_e2e
 
-        return einvoice_e2e.child(args)
+        einvoice_e2e.child(args)
+        return
     if args.e2e:
         from bench import einvoice_e2e
 
-        return einvoice_e2e.parent(args)
+        einvoice_e2e.parent(args)
+        return
     cert_path = Path(os.environ["VAR_DIR"]) / "bench.p12"
     signing.create_demo_certificate(cert_path, "bench", "Bench")
     key, cert = signing.load_pkcs12(cert_path, "bench")

@@ -186,8 +186,10 @@ def _prepare(n: int) -> list[int]:
     )
 
 
-def _work(invoice_ids: list[int], errors: list[BaseException]) -> None:
+def _work(invoice_ids: list[int], errors: list[BaseException], profile: str = "") -> None:
     """What the worker does for each invoice: render, send, accept, email, deliver."""
+    import cProfile
+
     from django.db import connection
 
     from clientarea.einvoice import delivery
@@ -195,6 +197,9 @@ def _work(invoice_ids: list[int], errors: list[BaseException]) -> None:
     from clientarea.notifications import delivery as mail
     from clientarea.notifications.models import OutgoingEmail
 
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
     try:
         for invoice_id in invoice_ids:
             delivery.render_and_send_invoice(invoice_id=invoice_id)
@@ -206,6 +211,9 @@ def _work(invoice_ids: list[int], errors: list[BaseException]) -> None:
     except BaseException as exc:  # reported by the parent
         errors.append(exc)
     finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         connection.close()
 
 
@@ -214,10 +222,10 @@ def _raw_baseline(url: str, n: int, threads: int) -> float:
     from zoneinfo import ZoneInfo
 
     from django.conf import settings
+    from einvoice import document  # bench/einvoice.py
 
     from clientarea.einvoice import signing, ubl
     from clientarea.einvoice.dian import envelope, files, transport
-    from einvoice import document  # bench/einvoice.py
 
     key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
     now = dt.datetime.now(ZoneInfo("America/Bogota"))
@@ -275,24 +283,25 @@ def child(args) -> None:
     pay_seconds = time.perf_counter() - started
     chunks = [ids[i::threads] for i in range(threads)]
     errors: list[BaseException] = []
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
+    profiles = [
+        str(Path(tempfile.gettempdir()) / f"ca-e2e-{os.getpid()}-{i}.prof") if args.profile else ""
+        for i in range(threads)
+    ]
     started, cpu = time.perf_counter(), time.process_time()
-    workers = [threading.Thread(target=_work, args=(chunk, errors)) for chunk in chunks]
+    workers = [
+        threading.Thread(target=_work, args=(chunk, errors, profile))
+        for chunk, profile in zip(chunks, profiles, strict=True)
+    ]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    if profiler is not None:
+    if args.profile:
         import pstats
 
-        profiler.disable()
-        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats = pstats.Stats(*profiles, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(25)
         stats.sort_stats("cumulative").print_stats("clientarea", 30)
     if errors:
         raise SystemExit(f"worker errors: {errors[:3]}")
