@@ -148,6 +148,16 @@ def test_a_rejection_shows_dians_rules_in_words(dian, jobs):
     assert "TestSetId" in " ".join(habilitacion.next_steps(run))
 
 
+def test_notifications_are_kept_with_an_accepted_document(dian, jobs):
+    arm(dian, "notify_next", rule_code="FAJ44b", rule_text="Nombre informado no corresponde.")
+    run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.status == TestSetRunStatus.ACCEPTED
+    notified = [d for d in run.documents.all() if d.rule_messages]
+    assert len(notified) == 1
+    (message,) = notified[0].rule_messages
+    assert message["rule"] == "FAJ44b" and message["kind"] == "notification"
+
+
 def test_in_process_answers_are_polled_again(dian, jobs):
     arm(dian, "in_process", times="3")
     run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
