@@ -122,13 +122,15 @@ def parent(args) -> None:
         )  # fmt: skip
         try:
             _wait_for(port)
+            # The measuring process runs with DEBUG off: Django keeps no query log then.
+            child_env = {**env, "DEBUG": "0", "SECURE_SSL_REDIRECT": "0"}
             child = [
                 sys.executable, str(ROOT / "bench" / "einvoice.py"), "--e2e-child", str(n),
                 "--worker-threads", str(args.worker_threads), "--url", env["DIAN_WS_URL"],
             ]  # fmt: skip
             if args.profile:
                 child.append("--profile")
-            out = subprocess.run(child, env=env, cwd=ROOT, check=True, capture_output=True)
+            out = subprocess.run(child, env=child_env, cwd=ROOT, check=True, capture_output=True)
             server_rss = _peak_rss_mb(server.pid)
         finally:
             server.send_signal(signal.SIGTERM)

@@ -224,10 +224,10 @@ def test_the_back_office_starts_and_shows_the_run(dian, jobs):
     assert run.started_by == staff
     page = browser.get(answer["Location"])
     assert page.status_code == 200
-    assert 'http-equiv="refresh"' in page.text and "SETP990000100" in page.text
+    assert "data-auto-refresh-url" in page.text and "SETP990000100" in page.text
     run = drive(run)
     page = browser.get(answer["Location"])
-    assert 'http-equiv="refresh"' not in page.text
+    assert "data-auto-refresh-url" not in page.text
     assert "MUISCA" in page.text and run.documents.all()[0].zip_key in page.text
 
 
