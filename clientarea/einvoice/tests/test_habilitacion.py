@@ -24,6 +24,7 @@ from clientarea.accounts.models import AuditEvent
 from clientarea.billing.models import Order
 from clientarea.einvoice import habilitacion, habilitacion_worker
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
+from clientarea.einvoice.dian import transport
 from clientarea.einvoice.habilitacion_models import (
     TestDocumentStatus,
     TestSetDocument,
@@ -44,6 +45,13 @@ pytestmark = [
 ]
 TEST_SET = "7c4f0a2e-5b1d-4e8a-9f63-2d8b1e6a0c35"  # the simulator's demo test set
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+
+
+@pytest.fixture(autouse=True)
+def _close_kept_connections():
+    """The live server's request thread holds a database connection while ours is kept open."""
+    yield
+    transport.close_connections()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from django.utils import translation
 from clientarea.accounts.models import AuditEvent
 from clientarea.einvoice import numbering
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
+from clientarea.einvoice.dian import transport
 from clientarea.einvoice.models import Environment, NumberingResolution
 from clientarea.test import make_customer, make_provider, make_staff
 
@@ -35,6 +36,13 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 SOFTWARE_OWNER = "800123456"  # the simulator's demo software belongs to this software provider
+
+
+@pytest.fixture(autouse=True)
+def _close_kept_connections():
+    """The live server's request thread holds a database connection while ours is kept open."""
+    yield
+    transport.close_connections()
 
 
 @pytest.fixture
