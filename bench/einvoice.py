@@ -1,9 +1,24 @@
-"""E-invoice throughput: signed XML (build + CUFE + XAdES signature) and PDF per second, and peak RSS.
+"""E-invoice throughput: signed XML and PDF per second, and the whole path through DIAN's simulator.
 
     .venv/bin/python bench/einvoice.py [--n 300] [--pdf-n 100]
+    .venv/bin/python bench/einvoice.py --e2e 100,300 [--web-workers 2] [--worker-threads 2]
 
 Targets on a 2-core machine: at least 200 signed XML per second, at least 50 PDF per second.
 The PDF figure includes the QR; the first PDF (loading the fonts) is a warm-up, not timed.
+
+``--e2e N1,N2``: the worker path end to end, over HTTP, on SQLite. For each N, a throwaway
+``VAR_DIR`` is migrated, a real server is started (gunicorn, ``--web-workers`` processes of 4
+threads, with the local DIAN simulator on: ``DIAN_SANDBOX=1``) and a fresh process pays N orders
+(not timed: each issues an invoice with its number and CUFE), then does what the worker does for
+each, with ``--worker-threads`` threads: sign, build the AttachedDocument, render the PDF, send it
+to the simulator with SendBillSync, take DIAN's ApplicationResponse into a re-signed
+AttachedDocument, queue the email with its ZIP and PDF, and deliver it (Django's dummy email
+backend). It prints documents validated and delivered per second, the worker process's peak RSS
+and the server's, for each N (flat in N: nothing is kept per document). Target: >= 100/s.
+
+The raw baseline is the same N signed documents sent to the same server with SendBillSync by a
+bare loop (one kept connection per thread, no database, no rendering): what the simulator alone
+allows. The ratio says how much of that our side keeps; the rest is our own work.
 """
 
 from __future__ import annotations
@@ -33,7 +48,7 @@ from clientarea.einvoice.documents import InvoiceDocument, Line, Party, Resoluti
 from clientarea.lib.nit import check_digit  # noqa: E402
 
 
-def document(number: int) -> InvoiceDocument:
+def document(number: int, issue: dt.datetime | None = None) -> InvoiceDocument:
     supplier = Party(
         person_type="juridica",
         document_type="31",
@@ -95,7 +110,7 @@ def document(number: int) -> InvoiceDocument:
         technical_key="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c",
         environment="2",
     )
-    issue = dt.datetime(2026, 11, 24, 10, 30, tzinfo=ZoneInfo("America/Bogota"))
+    issue = issue or dt.datetime(2026, 11, 24, 10, 30, tzinfo=ZoneInfo("America/Bogota"))
     return InvoiceDocument(
         number=990000000 + number,
         resolution=resolution,
@@ -117,7 +132,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=300, help="signed XML documents")
     parser.add_argument("--pdf-n", type=int, default=100, help="PDF documents")
+    parser.add_argument("--e2e", default="", help="N1,N2: the whole path through the simulator")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (--e2e)")
+    parser.add_argument("--worker-threads", type=int, default=2, help="worker threads (--e2e)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the worker path (--e2e)")
+    parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.e2e_child:
+        from bench import einvoice_e2e
+
+        einvoice_e2e.child(args)
+        return
+    if args.e2e:
+        from bench import einvoice_e2e
+
+        einvoice_e2e.parent(args)
+        return
     cert_path = Path(os.environ["VAR_DIR"]) / "bench.p12"
     signing.create_demo_certificate(cert_path, "bench", "Bench")
     key, cert = signing.load_pkcs12(cert_path, "bench")

@@ -536,5 +536,7 @@ EINVOICE_ENVIRONMENT = envstr("EINVOICE_ENVIRONMENT", "habilitacion")
 DIAN_WS_URL = envstr("DIAN_WS_URL")
 # Where the local DIAN simulator answers, relative to SITE_URL (only used when DIAN_SANDBOX is on).
 DIAN_SANDBOX_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
-# Seconds to wait for DIAN's answer (connection and each read); DIAN itself gives up after 59 s.
+# Seconds to wait for each read of DIAN's answer; DIAN itself gives up after 59 s.
 DIAN_WS_TIMEOUT = float(envstr("DIAN_WS_TIMEOUT", "65"))
+# Seconds to wait for the connection to DIAN to open (DIAN or the network down: retry later).
+DIAN_WS_CONNECT_TIMEOUT = float(envstr("DIAN_WS_CONNECT_TIMEOUT", "10"))

@@ -1,5 +1,6 @@
 """Back office: invoices and notes (list, detail, downloads, resend), numbering resolutions and
-note numbering. Issuing notes from an invoice is in ``admin_notes``."""
+note numbering. Issuing notes from an invoice is in ``admin_notes``; "Import from DIAN" and the
+habilitación test sets are in ``admin_habilitacion``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
+from clientarea.einvoice.admin_habilitacion import NumberingImportAdminMixin
 from clientarea.einvoice.admin_notes import InvoiceNotesMixin, note_reference
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
@@ -39,7 +41,7 @@ class WarningsMixin(admin.ModelAdmin):
 
 
 @admin.register(NumberingResolution)
-class NumberingResolutionAdmin(WarningsMixin, admin.ModelAdmin):
+class NumberingResolutionAdmin(NumberingImportAdminMixin, WarningsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "prefix",

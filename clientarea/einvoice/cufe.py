@@ -9,6 +9,7 @@ strings from a document to check it independently of how it was built.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import astuple, dataclass
@@ -188,8 +189,15 @@ def _root(xml: bytes | str | etree._Element | etree._ElementTree) -> etree._Elem
     return etree.fromstring(data, parser)
 
 
+@functools.lru_cache(maxsize=64)
+def _xpath(path: str) -> etree.XPath:
+    """Each path is compiled once (the CUFE is read at every render and every check)."""
+    return etree.XPath(path, namespaces=NS)
+
+
 def _text(root: etree._Element, path: str, *, required: bool = True) -> str:
-    found = root.xpath(path, namespaces=NS)
+    found = _xpath(path)(root)
+    assert isinstance(found, list)
     if not found:
         if required:
             raise CufeInputError(f"missing {path}")

@@ -391,3 +391,25 @@ class Note(Invoice):
         verbose_name = _("credit or debit note")
         verbose_name_plural = _("credit and debit notes")
         ordering = ["-issued_at", "-id"]
+
+
+# The habilitación test-set runs live in their own module; Django finds models here.
+from clientarea.einvoice.habilitacion_models import (  # noqa: E402
+    TestSetDocument,
+    TestSetRun,
+)
+
+__all__ = [
+    "DELIVERABLE_STATUSES",
+    "DocumentKind",
+    "Environment",
+    "Invoice",
+    "InvoiceStatus",
+    "Note",
+    "NoteNumbering",
+    "NumberingResolution",
+    "TestSetDocument",
+    "TestSetRun",
+    "TransmissionAttempt",
+    "TransmissionExchange",
+]

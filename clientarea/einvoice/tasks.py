@@ -2,11 +2,18 @@
 
 from huey import crontab
 
-from clientarea.einvoice import delivery, services
+from clientarea.einvoice import delivery, habilitacion, services
+from clientarea.einvoice.habilitacion_jobs import advance_test_set_job
 from clientarea.einvoice.jobs import render_invoice_job
 from clientarea.lib.periodic import periodic_task
 
-__all__ = ["issue_waiting_invoices_task", "process_pending_invoices_task", "render_invoice_job"]
+__all__ = [
+    "advance_test_set_job",
+    "issue_waiting_invoices_task",
+    "process_pending_invoices_task",
+    "process_running_test_sets_task",
+    "render_invoice_job",
+]
 
 
 @periodic_task(crontab(minute="*"))
@@ -18,3 +25,9 @@ def process_pending_invoices_task() -> dict:
 @periodic_task(crontab(minute="*/10"))
 def issue_waiting_invoices_task() -> dict:
     return services.issue_waiting_invoices()
+
+
+@periodic_task(crontab(minute="*"))
+def process_running_test_sets_task() -> dict:
+    """Every minute: habilitación runs in progress whose job was lost (or whose polls are due)."""
+    return habilitacion.process_running_test_sets()

@@ -18,9 +18,11 @@ exchange so far and ``retryable``:
 - :class:`DianHttpError` (any other non-2xx answer, e.g. 404 for a wrong URL): not retryable,
   except 408 and 429.
 
-HTTP goes through the project's one outbound choke point, ``clientarea.lib.http.send``, which
-logs method, URL without query, status and duration, and never a body. Its timeout bounds the
-connection and every read (urllib offers one value for both).
+HTTP goes through ``clientarea.einvoice.dian.transport.send`` (the project's HTTP contract, as
+``clientarea.lib.http.send``: it logs method, URL without query, status and duration, never a
+body), which keeps one connection per thread open and bounds opening the connection by
+``connect_timeout`` (``DIAN_WS_CONNECT_TIMEOUT``) and every read by ``timeout``
+(``DIAN_WS_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from clientarea.einvoice.dian import envelope, responses
+from clientarea.einvoice.dian import envelope, responses, transport
 from clientarea.lib import http
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ PRODUCTION_URL = "https://vpfe.dian.gov.co/WcfDianCustomerServices.svc"
 HABILITACION_URL = "https://vpfe-hab.dian.gov.co/WcfDianCustomerServices.svc"
 #: DIAN's server gives up after 59 s (§1.2); wait a little longer for its answer.
 DEFAULT_TIMEOUT = 65.0
+#: A connection to DIAN that does not open in this long means DIAN or the network is down.
+DEFAULT_CONNECT_TIMEOUT = transport.DEFAULT_CONNECT_TIMEOUT
 
 T = TypeVar("T")
 Sender = Callable[..., http.HttpResponse]
@@ -115,9 +119,9 @@ class DianFault(DianError):
 class DianClient:
     """Signed calls to one DIAN endpoint with the issuer's key and certificate.
 
-    ``url`` is the endpoint (also written in ``wsa:To``); ``timeout`` in seconds; ``send`` is the
-    HTTP function (default: the project's choke point, looked up at call time so tests can replace
-    it).
+    ``url`` is the endpoint (also written in ``wsa:To``); ``timeout`` bounds each read and
+    ``connect_timeout`` opening the connection, in seconds; ``send`` is the HTTP function
+    (default: ``transport.send``, looked up at call time so tests can replace it).
     """
 
     def __init__(
@@ -127,12 +131,14 @@ class DianClient:
         key: rsa.RSAPrivateKey,
         certificate: x509.Certificate,
         timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         send: Sender | None = None,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
         self.url = url
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._key = key
         self._certificate = certificate
         self._send = send
@@ -213,7 +219,7 @@ class DianClient:
             "Content-Type": f'application/soap+xml;charset=UTF-8;action="{envelope.action(operation)}"',
             "User-Agent": http.USER_AGENT,
         }
-        send = self._send or http.send
+        send = self._send or transport.send
         sent_at = dt.datetime.now(dt.UTC)
         started = time.monotonic()
 
@@ -229,12 +235,21 @@ class DianClient:
             )
 
         try:
-            answer = send("POST", self.url, request, headers, timeout=self.timeout)
+            answer = send(
+                "POST",
+                self.url,
+                request,
+                headers,
+                timeout=self.timeout,
+                connect_timeout=self.connect_timeout,
+            )
         except http.HttpError as exc:
             failed = exchange()
             if _timed_out(exc):
                 raise DianTimeout(
-                    f"{operation}: no answer from DIAN within {self.timeout:g} s", exchange=failed
+                    f"{operation}: no answer from DIAN within {self.timeout:g} s "
+                    f"(connection: {self.connect_timeout:g} s)",
+                    exchange=failed,
                 ) from exc
             raise DianUnavailable(f"{operation}: {exc}", exchange=failed) from exc
         done = exchange(answer.status, answer.body)

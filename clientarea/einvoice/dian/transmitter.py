@@ -66,7 +66,11 @@ def client_from_settings() -> DianClient:
         settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD
     )
     return DianClient(
-        url=endpoint_url(), key=key, certificate=certificate, timeout=settings.DIAN_WS_TIMEOUT
+        url=endpoint_url(),
+        key=key,
+        certificate=certificate,
+        timeout=settings.DIAN_WS_TIMEOUT,
+        connect_timeout=settings.DIAN_WS_CONNECT_TIMEOUT,
     )
 
 

@@ -40,6 +40,7 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentOrder, PaymentStatus
+from clientarea.withholdings.selectors import gateway_amounts
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,12 @@ def start_orders_payment(
                 _("There is nothing left to pay on this order."), code="not_payable"
             )
         _check_available(gateway, amount)
-        total = sum((o.total for o in locked), ZERO)
+        # What each order costs in cash (a withholding agent pays the net: IVA − ReteIVA and the
+        # base minus ReteFuente and ReteICA), shared in proportion when part is already paid.
+        cash = [gateway_amounts(o, tax=o.tax_total, tax_base=taxed_base(o)) for o in locked]
+        total = sum((net for net, _tax, _base in cash), ZERO)
+        cash_tax = sum((tax for _net, tax, _base in cash), ZERO)
+        cash_base = sum((base for _net, _tax, base in cash), ZERO)
         first = locked[0]
         # The customer left those attempts at the gateway's page; if one was paid after
         # all, its late approval is still applied (or kept as credit).
@@ -261,8 +267,8 @@ def start_orders_payment(
             prefix=first.number,
             chosen=chosen,
             amount=amount,
-            tax=_share(sum((o.tax_total for o in locked), ZERO), amount, total),
-            tax_base=_share(sum((taxed_base(o) for o in locked), ZERO), amount, total),
+            tax=_share(cash_tax, amount, total),
+            tax_base=_share(cash_base, amount, total),
             currency=first.currency,
             expires_at=expires_at,
             now=now,

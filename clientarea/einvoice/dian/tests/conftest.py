@@ -50,7 +50,7 @@ def identity() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
 
 @dataclass
 class FakeDian:
-    """Stands in for ``clientarea.lib.http.send``: records requests, plays queued answers."""
+    """Stands in for ``clientarea.einvoice.dian.transport.send``: records requests, plays queued answers."""
 
     answers: list[object] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
@@ -61,7 +61,9 @@ class FakeDian:
     def fail(self, error: Exception) -> None:
         self.answers.append(error)
 
-    def __call__(self, method, url, body, headers, timeout=None) -> http.HttpResponse:
+    def __call__(
+        self, method, url, body, headers, timeout=None, connect_timeout=None
+    ) -> http.HttpResponse:
         self.requests.append(
             {
                 "method": method,
@@ -69,6 +71,7 @@ class FakeDian:
                 "body": body,
                 "headers": dict(headers),
                 "timeout": timeout,
+                "connect_timeout": connect_timeout,
             }
         )
         answer = self.answers.pop(0)

@@ -20,7 +20,7 @@ from clientarea.billing import services as billing
 from clientarea.catalog.models import Product, ProductPrice
 from clientarea.einvoice import signing
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
-from clientarea.einvoice.dian import envelope, transmitter
+from clientarea.einvoice.dian import envelope, transmitter, transport
 from clientarea.einvoice.dian.client import DianClient
 from clientarea.einvoice.models import Invoice, InvoiceStatus, NumberingResolution
 from clientarea.einvoice.services import transmit_invoice
@@ -236,7 +236,7 @@ def test_nothing_secret_reaches_the_logs(invoice, dian, caplog, settings, monkey
         settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD, "Conexcol"
     )
     settings.DIAN_WS_URL = URL
-    monkeypatch.setattr(http, "send", dian)
+    monkeypatch.setattr(transport, "send", dian)
     dian.queue(samples.accepted())
     dian.fail(timeout())
     dian.queue(samples.not_found())
@@ -267,7 +267,7 @@ def test_the_configured_transmitter_signs_with_the_issuers_certificate(
     """Through the pipeline's own transmit step, HTTP replaced at the project's choke point."""
     settings.EINVOICE_TRANSMITTER = "clientarea.einvoice.dian.transmitter.DianTransmitter"
     settings.DIAN_WS_URL = URL
-    monkeypatch.setattr(http, "send", dian)
+    monkeypatch.setattr(transport, "send", dian)
     dian.queue(samples.accepted())
     attempt = transmit_invoice(invoice=invoice)
     assert attempt.status == InvoiceStatus.ACCEPTED
@@ -278,6 +278,7 @@ def test_the_configured_transmitter_signs_with_the_issuers_certificate(
     _key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
     assert base64.b64decode(token) == cert.public_bytes(serialization.Encoding.DER)
     assert dian.requests[0]["timeout"] == settings.DIAN_WS_TIMEOUT
+    assert dian.requests[0]["connect_timeout"] == settings.DIAN_WS_CONNECT_TIMEOUT
 
 
 # -- the endpoint ---------------------------------------------------------------------
@@ -307,5 +308,7 @@ def test_endpoint_url_from_settings(settings):
 def test_client_from_settings_uses_the_timeout(settings, invoice):
     settings.DIAN_WS_URL = URL
     settings.DIAN_WS_TIMEOUT = 7.5
+    settings.DIAN_WS_CONNECT_TIMEOUT = 2.5
     made = transmitter.client_from_settings()
     assert isinstance(made, DianClient) and made.url == URL and made.timeout == 7.5
+    assert made.connect_timeout == 2.5

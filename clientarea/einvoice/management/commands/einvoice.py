@@ -1,5 +1,6 @@
-"""`clientarea einvoice validate FILE.xml [--technical-key K] [--software-pin PIN]` and
-`clientarea einvoice show NUMBER` (invoices, credit notes and debit notes)."""
+"""`clientarea einvoice validate FILE.xml [--technical-key K] [--software-pin PIN]`,
+`clientarea einvoice show NUMBER` (invoices, credit notes and debit notes),
+`clientarea einvoice numbering-import` and `clientarea einvoice habilitacion --test-set-id ID`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from clientarea.einvoice import cufe, validation
+from clientarea.einvoice.management import habilitacion_commands
 from clientarea.einvoice.models import Invoice
 
 
@@ -36,8 +38,11 @@ class Command(BaseCommand):
         )
         show = sub.add_parser("show", help="Print the key fields of an issued invoice.")
         show.add_argument("number")
+        habilitacion_commands.add_parsers(sub)
 
     def handle(self, *args, **opts):
+        if opts["action"] in habilitacion_commands.ACTIONS:
+            return habilitacion_commands.handle(self, opts)
         if opts["action"] == "validate":
             return self.validate(opts["file"], opts["technical_key"], opts["software_pin"])
         return self.show(opts["number"])

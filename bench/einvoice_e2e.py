@@ -1,0 +1,326 @@
+"""``bench/einvoice.py --e2e N1,N2``: the worker path through the DIAN simulator over HTTP (see there).
+
+The parent prepares one throwaway ``VAR_DIR`` per N, migrates it, starts gunicorn with the
+simulator on, runs the measuring child (a fresh process, so its peak RSS is its own), reads the
+server's peak RSS from ``/proc`` and stops it. The child imports Django already set up by
+``bench/einvoice.py`` with the environment the parent gave it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIMULATOR_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
+
+
+# -- parent ---------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _environment(var_dir: str, port: int) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "DIAN_", "EINVOICE_"))
+    }
+    env.update(
+        VAR_DIR=var_dir,
+        SECRET_KEY="bench-only-not-a-secret",
+        DEBUG="1",
+        PAYMENTS_SANDBOX="1",
+        DIAN_SANDBOX="1",
+        SITE_URL=f"http://127.0.0.1:{port}",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        EINVOICE_TRANSMITTER="clientarea.einvoice.dian.transmitter.DianTransmitter",
+        DIAN_WS_URL=f"http://127.0.0.1:{port}{SIMULATOR_PATH}",
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        HUEY_IMMEDIATE="0",
+        LOG_LEVEL="WARNING",
+        AXES_ENABLED="0",
+        RATELIMIT_ENABLE="0",
+        DJANGO_SETTINGS_MODULE="clientarea.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process and its children (gunicorn's master and workers), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def _wait_for(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not start on port {port}")
+
+
+def parent(args) -> None:
+    sizes = [int(n) for n in args.e2e.split(",") if n.strip()]
+    load = os.getloadavg()
+    print(
+        f"e2e through the DIAN simulator over HTTP, SQLite; {os.cpu_count()} cores, load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start; gunicorn {args.web_workers}×4 "
+        f"threads, {args.worker_threads} worker threads"
+    )
+    for n in sizes:
+        var_dir = tempfile.mkdtemp(prefix="ca-bench-e2e-")
+        port = _free_port()
+        env = _environment(var_dir, port)
+        subprocess.run(
+            [sys.executable, "-m", "clientarea.cli", "migrate", "--verbosity", "0"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "clientarea.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers),
+                "--threads", "4", "--log-level", "warning", "--keep-alive", "30",
+            ],
+            env=env,
+            cwd=ROOT,
+        )  # fmt: skip
+        try:
+            _wait_for(port)
+            # The measuring process runs with DEBUG off: Django keeps no query log then.
+            child_env = {**env, "DEBUG": "0", "SECURE_SSL_REDIRECT": "0"}
+            child = [
+                sys.executable, str(ROOT / "bench" / "einvoice.py"), "--e2e-child", str(n),
+                "--worker-threads", str(args.worker_threads), "--url", env["DIAN_WS_URL"],
+            ]  # fmt: skip
+            if args.profile:
+                child.append("--profile")
+            out = subprocess.run(child, env=child_env, cwd=ROOT, check=True, capture_output=True)
+            server_rss = _peak_rss_mb(server.pid)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+            shutil.rmtree(var_dir, ignore_errors=True)
+        lines = out.stdout.decode().splitlines()
+        result = json.loads(lines[-1])
+        for line in lines[:-1]:
+            print(line)
+        print(
+            f"N={n}: {n} documents validated and delivered in {result['seconds']:.2f} s = "
+            f"{n / result['seconds']:.1f} per second (worker CPU {result['cpu'] / n * 1000:.1f} ms "
+            f"each); raw baseline {result['raw_per_second']:.1f} per second, ratio "
+            f"{n / result['seconds'] / result['raw_per_second']:.2f}; peak RSS worker "
+            f"{result['rss_mb']:.0f} MB, server {server_rss:.0f} MB (all its processes); "
+            f"paying the N orders beforehand took {result['pay_seconds']:.1f} s"
+        )
+
+
+# -- child ----------------------------------------------------------------------------------------
+
+
+def _prepare(n: int) -> list[int]:
+    """N paid orders, each with its issued invoice (number and CUFE); returns the invoice ids."""
+    from decimal import Decimal
+    from io import StringIO
+
+    from django.utils import timezone
+
+    from clientarea.billing import services as billing
+    from clientarea.catalog.models import Product, ProductPrice
+    from clientarea.einvoice import demo
+    from clientarea.einvoice.models import Invoice
+    from clientarea.test import make_customer, make_provider
+
+    make_provider()
+    demo.load(StringIO())  # DIAN's test numbering and a self-signed certificate
+    product = Product.objects.create(code="hosting", name="Hosting Pyme", kind="hosting")
+    ProductPrice.objects.create(product=product, cycle="annual", price=Decimal("480000"))
+    orders = [
+        billing.order_new_service(
+            customer=make_customer(f"c{i}@bench.example"),
+            product=product,
+            cycle="annual",
+            label=f"c{i}.co",
+        )
+        for i in range(n)
+    ]
+    for order in orders:
+        billing.mark_order_paid(
+            order_id=order.pk, paid_at=timezone.now(), via="payu", method="card"
+        )
+    return list(
+        Invoice.objects.filter(order__in=orders).order_by("id").values_list("id", flat=True)
+    )
+
+
+def _work(invoice_ids: list[int], errors: list[BaseException], profile: str = "") -> None:
+    """What the worker does for each invoice: render, send, accept, email, deliver."""
+    import cProfile
+
+    from django.db import connection
+
+    from clientarea.einvoice import delivery
+    from clientarea.einvoice.models import Invoice
+    from clientarea.notifications import delivery as mail
+    from clientarea.notifications.models import OutgoingEmail
+
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        for invoice_id in invoice_ids:
+            delivery.render_and_send_invoice(invoice_id=invoice_id)
+            customer_id = Invoice.objects.values_list("customer_id", flat=True).get(pk=invoice_id)
+            for email_id in OutgoingEmail.objects.filter(
+                customer_id=customer_id, template="invoice_issued"
+            ).values_list("id", flat=True):
+                mail.deliver_email(email_id=email_id)
+    except BaseException as exc:  # reported by the parent
+        errors.append(exc)
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        connection.close()
+
+
+def _raw_baseline(url: str, n: int, threads: int) -> float:
+    """The same kind of documents sent by a bare loop: SOAP requests built beforehand."""
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+    from einvoice import document  # bench/einvoice.py
+
+    from clientarea.einvoice import signing, ubl
+    from clientarea.einvoice.dian import envelope, files, transport
+
+    key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
+    now = dt.datetime.now(ZoneInfo("America/Bogota"))
+    requests = []
+    for i in range(n):
+        doc = document(1_000_000 + i, issue=now)  # numbers the e2e run never used
+        signed = signing.sign_invoice(ubl.build_invoice_xml(doc), key, cert)
+        package = files.package(
+            signed,
+            files.DocumentKind.INVOICE,
+            supplier_nit="800123456",
+            year=now.year,
+            sequence=i + 1,
+        )
+        requests.append(
+            envelope.build_request(
+                operation="SendBillSync",
+                params=[
+                    ("fileName", package.file_name),
+                    ("contentFile", base64.b64encode(package.content).decode()),
+                ],
+                to=url,
+                key=key,
+                certificate=cert,
+            )
+        )
+    headers = {
+        "Content-Type": 'application/soap+xml;charset=UTF-8;action="'
+        + envelope.action("SendBillSync")
+        + '"'
+    }
+    chunks = [requests[i::threads] for i in range(threads)]
+
+    def post(chunk: list[bytes]) -> None:
+        for body in chunk:
+            transport.send("POST", url, body, headers, timeout=60)
+        transport.close_connections()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=post, args=(c,)) for c in chunks]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return n / (time.perf_counter() - started)
+
+
+def child(args) -> None:
+    from clientarea.einvoice.models import Invoice, InvoiceStatus
+    from clientarea.notifications.models import OutgoingEmail
+
+    n, threads = args.e2e_child, args.worker_threads
+    started = time.perf_counter()
+    ids = _prepare(n)
+    pay_seconds = time.perf_counter() - started
+    chunks = [ids[i::threads] for i in range(threads)]
+    errors: list[BaseException] = []
+    profiles = [
+        str(Path(tempfile.gettempdir()) / f"ca-e2e-{os.getpid()}-{i}.prof") if args.profile else ""
+        for i in range(threads)
+    ]
+    started, cpu = time.perf_counter(), time.process_time()
+    workers = [
+        threading.Thread(target=_work, args=(chunk, errors, profile))
+        for chunk, profile in zip(chunks, profiles, strict=True)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if args.profile:
+        import pstats
+
+        stats = pstats.Stats(*profiles, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats("clientarea", 30)
+    if errors:
+        raise SystemExit(f"worker errors: {errors[:3]}")
+    accepted = Invoice.objects.filter(pk__in=ids, status=InvoiceStatus.ACCEPTED).count()
+    sent = OutgoingEmail.objects.filter(template="invoice_issued", status="sent").count()
+    if accepted != n or sent != n:
+        raise SystemExit(f"only {accepted} of {n} accepted and {sent} emailed")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    raw = _raw_baseline(args.url, min(n, 200), threads)
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu": cpu,
+                "rss_mb": rss_mb,
+                "raw_per_second": raw,
+                "pay_seconds": pay_seconds,
+            }
+        )
+    )

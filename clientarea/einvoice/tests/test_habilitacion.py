@@ -1,0 +1,258 @@
+"""Habilitación: the test set through SendTestSetAsync and GetStatusZip, against the local DIAN
+simulator over real HTTP, by the service, the worker's job and sweep, the back office and
+``clientarea einvoice habilitacion``."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import importlib.util
+import io
+import urllib.parse
+import urllib.request
+import zipfile
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
+from lxml import etree
+
+from clientarea.accounts.models import AuditEvent
+from clientarea.billing.models import Order
+from clientarea.einvoice import habilitacion, habilitacion_worker
+from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
+from clientarea.einvoice.dian import transport
+from clientarea.einvoice.habilitacion_models import (
+    TestDocumentStatus,
+    TestSetDocument,
+    TestSetRun,
+    TestSetRunStatus,
+)
+from clientarea.einvoice.models import Environment, Invoice, NumberingResolution
+from clientarea.test import make_provider, make_staff
+
+SIMULATOR = "clientarea.einvoice.sandbox"
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec(SIMULATOR) is None or not apps.is_installed(SIMULATOR),
+        reason="the local DIAN simulator (clientarea.einvoice.sandbox) is not installed",
+    ),
+    pytest.mark.urls("clientarea.einvoice.dian.tests.sandbox_urls"),
+    pytest.mark.django_db(transaction=True),
+]
+TEST_SET = "7c4f0a2e-5b1d-4e8a-9f63-2d8b1e6a0c35"  # the simulator's demo test set
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+
+
+@pytest.fixture(autouse=True)
+def _close_kept_connections():
+    """The live server's request thread holds a database connection while ours is kept open."""
+    yield
+    transport.close_connections()
+
+
+@pytest.fixture
+def dian(live_server, settings) -> str:
+    """The product pointed at the simulator by configuration only, with DIAN's test numbering."""
+    call_command("dian_sandbox_seed")
+    make_provider()
+    settings.DIAN_WS_URL = live_server.url + settings.DIAN_SANDBOX_PATH
+    settings.DIAN_WS_TIMEOUT = 10
+    NumberingResolution.objects.create(
+        number="18760000001", prefix="SETP", range_from=990000000, range_to=995000000,
+        next_number=990000100, valid_from=dt.date(2019, 1, 19), valid_to=dt.date(2030, 1, 19),
+        technical_key=DIAN_TEST_TECHNICAL_KEY, environment=Environment.TEST,
+    )  # fmt: skip
+    return live_server.url
+
+
+def arm(base_url: str, kind: str, **values: str) -> None:
+    data = urllib.parse.urlencode({"kind": kind, **values}).encode()
+    request = urllib.request.Request(base_url + "/sandbox/dian/faults", data=data)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 201
+
+
+@pytest.fixture
+def jobs(monkeypatch) -> list[int]:
+    """Records the after-commit jobs instead of running them (as if the worker never got them)."""
+    queued: list[int] = []
+    monkeypatch.setattr(habilitacion.habilitacion_jobs, "advance_test_set_job", queued.append)
+    return queued
+
+
+def drive(run: TestSetRun, *, rounds: int = 40) -> TestSetRun:
+    """What the worker does: advance the run as steps fall due (without waiting for the delays)."""
+    for _ in range(rounds):
+        if habilitacion.advance_run(run_id=run.pk) is None:
+            break
+        TestSetDocument.objects.filter(run=run).update(next_try_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def test_the_test_set_is_sent_followed_and_accepted(dian, jobs):
+    run = habilitacion.start_test_set(test_set_id=TEST_SET)
+    assert jobs == [run.pk]  # the worker job, after commit
+    documents = list(run.documents.all())
+    assert [d.full_number for d in documents] == ["SETP990000100", "SETP990000101"]
+    assert NumberingResolution.objects.get().next_number == 990000102
+    run = drive(run)
+    assert run.status == TestSetRunStatus.ACCEPTED, list(run.documents.values())
+    for document in run.documents.all():
+        assert document.status == TestDocumentStatus.ACCEPTED and document.zip_key
+        assert document.status_code == "00"
+        sent = _xml_sent(bytes(document.request))
+        assert sent.findtext(f"{{{CBC}}}ProfileExecutionID") == "2"
+        assert sent.findtext(f"{{{CBC}}}UUID") == document.document_key
+    # No order, customer invoice or real number is involved.
+    assert not Invoice.objects.exists() and not Order.objects.exists()
+    assert AuditEvent.objects.filter(action="einvoice.test_set_finished").exists()
+    steps = " ".join(habilitacion.next_steps(run))
+    assert "MUISCA" in steps and "EINVOICE_ENVIRONMENT=production" in steps
+
+
+def _xml_sent(request: bytes) -> etree._Element:
+    """The invoice inside the SendTestSetAsync request (base64 ZIP in contentFile)."""
+    envelope = etree.fromstring(request)
+    content = envelope.findtext(".//{http://wcf.dian.colombia}contentFile")
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(content)))
+    (name,) = archive.namelist()
+    return etree.fromstring(archive.read(name))
+
+
+def test_the_after_commit_job_does_the_work(dian):
+    run = habilitacion.start_test_set(test_set_id=TEST_SET)  # autocommit: the job runs at once
+    run.refresh_from_db()
+    # The job uploaded both documents at once; the polls follow as they fall due.
+    assert all(d.zip_key for d in run.documents.all())
+    assert drive(run).status == TestSetRunStatus.ACCEPTED
+
+
+def test_a_lost_job_is_picked_up_by_the_sweep(dian, jobs):
+    run = habilitacion.start_test_set(test_set_id=TEST_SET)  # the job never runs
+    assert not run.documents.exclude(zip_key="").exists()
+    for _ in range(20):
+        counts = habilitacion.process_running_test_sets()
+        TestSetDocument.objects.filter(run=run).update(next_try_at=timezone.now())
+        if counts["finished"]:
+            break
+    run.refresh_from_db()
+    assert run.status == TestSetRunStatus.ACCEPTED
+
+
+def test_a_rejection_shows_dians_rules_in_words(dian, jobs):
+    arm(dian, "reject_next", rule_code="FAB27b", rule_text="Código de seguridad no válido.")
+    run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.status == TestSetRunStatus.REJECTED
+    rejected = run.documents.get(status=TestDocumentStatus.REJECTED)
+    assert rejected.status_code == "99"
+    (line,) = habilitacion.rule_lines(rejected)
+    assert line.startswith("FAB27b: Código de seguridad no válido.")
+    assert "EINVOICE_SOFTWARE_PIN" in line  # our plain words: what to check
+    assert "TestSetId" in " ".join(habilitacion.next_steps(run))
+
+
+def test_notifications_are_kept_with_an_accepted_document(dian, jobs):
+    arm(dian, "notify_next", rule_code="FAJ44b", rule_text="Nombre informado no corresponde.")
+    run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.status == TestSetRunStatus.ACCEPTED
+    notified = [d for d in run.documents.all() if d.rule_messages]
+    assert len(notified) == 1
+    (message,) = notified[0].rule_messages
+    assert message["rule"] == "FAJ44b" and message["kind"] == "notification"
+
+
+def test_in_process_answers_are_polled_again(dian, jobs):
+    arm(dian, "in_process", times="3")
+    run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.status == TestSetRunStatus.ACCEPTED
+    assert sum(d.polls for d in run.documents.all()) >= 2 + 3
+
+
+def test_dian_down_is_retried_then_recovers(dian, jobs):
+    arm(dian, "http_503", times="1")
+    run = habilitacion.start_test_set(test_set_id=TEST_SET)
+    habilitacion.advance_run(run_id=run.pk)
+    first = run.documents.order_by("position").first()
+    assert first is not None
+    assert first.status == TestDocumentStatus.TO_SEND and first.tries == 1
+    assert first.next_try_at > timezone.now() + dt.timedelta(seconds=10)  # later, not at once
+    assert drive(run).status == TestSetRunStatus.ACCEPTED
+
+
+def test_dian_always_down_fails_the_run_with_what_to_check(dian, jobs, monkeypatch):
+    monkeypatch.setattr(habilitacion_worker, "MAX_TRIES", 2)
+    arm(dian, "http_500", times="0")  # until cleared
+    run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.status == TestSetRunStatus.FAILED
+    assert all(d.status == TestDocumentStatus.FAILED for d in run.documents.all())
+    assert "DIAN_WS_URL" in " ".join(habilitacion.next_steps(run))
+
+
+def test_an_unknown_test_set_is_refused_with_dians_words(dian, jobs):
+    run = drive(habilitacion.start_test_set(test_set_id="11111111-2222-3333-4444-555555555555"))
+    assert run.status == TestSetRunStatus.REJECTED
+    assert all("no existe" in d.status_description for d in run.documents.all())
+
+
+def test_bad_input_is_refused_before_anything_is_written(dian):
+    with pytest.raises(habilitacion.HabilitacionError, match="GUID"):
+        habilitacion.start_test_set(test_set_id="not-a-guid")
+    NumberingResolution.objects.update(active=False)
+    with translation.override("en"), pytest.raises(habilitacion.HabilitacionError, match="SETP"):
+        habilitacion.start_test_set(test_set_id=TEST_SET)
+    assert not TestSetRun.objects.exists()
+    assert NumberingResolution.objects.get().next_number == 990000100
+
+
+def test_one_run_at_a_time(dian, jobs):
+    habilitacion.start_test_set(test_set_id=TEST_SET)
+    english = translation.override("en")
+    with english, pytest.raises(habilitacion.HabilitacionError, match="still in progress"):
+        habilitacion.start_test_set(test_set_id=TEST_SET)
+
+
+def test_the_back_office_starts_and_shows_the_run(dian, jobs):
+    staff = make_staff()
+    browser = Client()
+    browser.force_login(staff)
+    changelist = browser.get(reverse("admin:einvoice_testsetrun_changelist"))
+    assert reverse("admin:einvoice_testsetrun_start") in changelist.text
+    start = reverse("admin:einvoice_testsetrun_start")
+    form = browser.get(start)
+    assert form.status_code == 200 and 'name="test_set_id"' in form.text
+    bad = browser.post(start, {"test_set_id": "nope", "invoices": "2"})
+    assert bad.status_code == 200 and "GUID" in bad.text and not TestSetRun.objects.exists()
+    answer = browser.post(start, {"test_set_id": TEST_SET, "invoices": "2"})
+    run = TestSetRun.objects.get()
+    assert answer.status_code == 302 and answer["Location"].endswith(f"/{run.pk}/change/")
+    assert run.started_by == staff
+    page = browser.get(answer["Location"])
+    assert page.status_code == 200
+    assert "data-auto-refresh-url" in page.text and "SETP990000100" in page.text
+    run = drive(run)
+    page = browser.get(answer["Location"])
+    assert "data-auto-refresh-url" not in page.text
+    assert "MUISCA" in page.text and run.documents.all()[0].zip_key in page.text
+
+
+def test_the_command_prints_progress_and_the_outcome(dian):
+    out = io.StringIO()
+    call_command("einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out)
+    text = out.getvalue()
+    assert "SETP990000100" in text and "ZipKey" in text and "Next:" in text
+    assert TestSetRun.objects.get().status == TestSetRunStatus.ACCEPTED
+
+
+def test_the_command_exits_non_zero_on_rejection(dian):
+    arm(dian, "reject_next")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"Rechazad|Rejected"):
+        call_command(
+            "einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out
+        )
+    assert "FAD06" in out.getvalue()
