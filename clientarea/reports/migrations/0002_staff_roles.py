@@ -4,8 +4,8 @@ Permissions are normally created after ``migrate`` (post_migrate); this migratio
 it needs itself (same content types, codenames and names as Django's), so the groups are complete
 on a fresh database. Reversible: going back removes the three groups, not the permissions.
 
-The roles cover the models that exist at this migration. A later app's models join a role in that
-app's own data migration.
+The roles cover the models that exist at this migration (it runs after every app's latest one). A
+later app's models join a role in that app's own data migration.
 """
 
 from django.db import migrations
@@ -29,6 +29,18 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "catalog.product": VIEW,
         "notifications.outgoingemail": ("view", "change"),
         "reports.exportjob": ("view_dashboard", "export_reports"),
+        "einvoice.note": ("view", "change"),
+        "einvoice.notenumbering": VIEW,
+        "einvoice.testsetrun": VIEW,
+        "billing.ledgerentry": VIEW,
+        "payments.paymentorder": VIEW,
+        "subscriptions.cancellationrequest": VIEW,
+        "withholdings.withholdingagent": ("view", "change"),
+        "withholdings.orderwithholding": VIEW,
+        "withholdings.withholdingcertificate": ("view", "change"),
+        "withholdings.withholdingrule": VIEW,
+        "withholdings.uvtvalue": VIEW,
+        "backoffice.staffnote": VIEW,
     },
     # Customers and services; money read-only; the help center.
     "support": {
@@ -49,6 +61,12 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "helpcenter.vote": VIEW,
         "helpcenter.unansweredsearch": VIEW,
         "reports.exportjob": ("view_dashboard",),
+        "einvoice.note": VIEW,
+        "billing.ledgerentry": VIEW,
+        "subscriptions.cancellationrequest": VIEW,
+        "withholdings.withholdingagent": VIEW,
+        "withholdings.withholdingcertificate": VIEW,
+        "backoffice.staffnote": ("view", "add", "change"),
     },
 }
 
@@ -65,6 +83,9 @@ ADMINISTRATOR_APPS = (
     "einvoice",
     "helpcenter",
     "reports",
+    "withholdings",
+    "backoffice",
+    "lib",
 )
 
 
@@ -120,14 +141,17 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("axes", "0010_accessattemptexpiration"),
-        ("accounts", "0003_provider_support_hours_in_english"),
+        ("accounts", "0005_two_factor_admin_names"),
         ("notifications", "0004_staff_email_template_versions"),
         ("catalog", "0001_initial"),
-        ("subscriptions", "0002_provisioning_delivery_outbox"),
-        ("billing", "0004_order_event_kind_and_payment_method_choices"),
-        ("payments", "0005_gateway_choices"),
-        ("einvoice", "0003_dian_lifecycle_answers_and_exchanges"),
+        ("subscriptions", "0004_cancellation_requests"),
+        ("billing", "0008_ledger_withholding_kind"),
+        ("payments", "0008_payment_gateway_transaction_index"),
+        ("einvoice", "0005_habilitacion_test_set_runs"),
         ("helpcenter", "0002_search"),
+        ("withholdings", "0001_withholding_rules_agents_certificates"),
+        ("backoffice", "0001_staff_notes"),
+        ("lib", "0001_periodic_runs"),
     ]
 
     operations = [migrations.RunPython(create_roles, remove_roles)]
