@@ -119,11 +119,13 @@ def start_test_set(
             test_set_id=test_set_id, url=endpoint_url(), resolution=resolution, started_by=actor
         )
         position = 0
+        planned_so_far: list = []
         # Invoices first: notes reference an invoice DIAN already knows (§3 step 3).
         for kind in TestDocumentKind.values:
             for _i in range(counts.get(kind, 0)):
                 position += 1
-                planned = DOCUMENT_BUILDERS[kind](resolution, position, now)
+                planned = DOCUMENT_BUILDERS[kind](resolution, position, now, planned_so_far)
+                planned_so_far.append(planned)
                 TestSetDocument.objects.create(
                     run=run,
                     position=position,

@@ -24,7 +24,13 @@ from django.utils.translation import gettext as _
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import builder, signing, ubl
 from clientarea.einvoice.dian import files
-from clientarea.einvoice.documents import InvoiceDocument, Line, Party
+from clientarea.einvoice.documents import (
+    CREDIT_NOTE_TYPE,
+    DEBIT_NOTE_TYPE,
+    InvoiceDocument,
+    Line,
+    Party,
+)
 from clientarea.einvoice.habilitacion_models import TestDocumentKind
 from clientarea.einvoice.models import Environment, NumberingResolution
 from clientarea.lib import codelists
@@ -57,10 +63,12 @@ class PlannedDocument:
     full_number: str
     document_key: str
     document: dict
+    kind: str = TestDocumentKind.INVOICE
 
 
-#: kind → builder(resolution, position, now) run inside the start transaction.
-Builder = Callable[[NumberingResolution, int, dt.datetime], PlannedDocument]
+#: kind → builder(resolution, position, now, earlier) run inside the start transaction;
+#: ``earlier`` holds the documents already planned in this run (a note references an invoice).
+Builder = Callable[[NumberingResolution, int, dt.datetime, list[PlannedDocument]], PlannedDocument]
 #: kind → signer(snapshot) → (signed XML, files.DocumentKind, sequence for the file name).
 Signer = Callable[[dict], tuple[bytes, files.DocumentKind, int]]
 
@@ -89,7 +97,10 @@ def _test_buyer() -> Party:
 
 
 def build_test_invoice(
-    resolution: NumberingResolution, position: int, now: dt.datetime
+    resolution: NumberingResolution,
+    position: int,
+    now: dt.datetime,
+    earlier: list[PlannedDocument] | None = None,
 ) -> PlannedDocument:
     """One test invoice on the test numbering; consumes the resolution's next number."""
     provider = get_provider()
@@ -146,8 +157,87 @@ def sign_test_invoice(snapshot: dict) -> tuple[bytes, files.DocumentKind, int]:
     return signed, files.DocumentKind.INVOICE, doc.number
 
 
-DOCUMENT_BUILDERS: dict[str, Builder] = {TestDocumentKind.INVOICE: build_test_invoice}
-DOCUMENT_SIGNERS: dict[str, Signer] = {TestDocumentKind.INVOICE: sign_test_invoice}
+#: The notes of a test set: a partial credit note (concept 1) and a debit note (concept 2) on the
+#: run's first test invoice, numbered ``NC``/``ND`` + that invoice's number: unique across runs
+#: (test invoice numbers never repeat) and apart from the provider's real note numbering.
+TEST_NOTES = {
+    TestDocumentKind.CREDIT_NOTE: (CREDIT_NOTE_TYPE, "NC", "1", Decimal("5000.00")),
+    TestDocumentKind.DEBIT_NOTE: (DEBIT_NOTE_TYPE, "ND", "2", Decimal("2000.00")),
+}
+
+
+def _note_builder(kind: str) -> Builder:
+    document_type, prefix, concept, amount = TEST_NOTES[kind]
+
+    def build(
+        resolution: NumberingResolution,
+        position: int,
+        now: dt.datetime,
+        earlier: list[PlannedDocument] | None = None,
+    ) -> PlannedDocument:
+        invoices = [p for p in earlier or () if p.kind == TestDocumentKind.INVOICE]
+        if not invoices:
+            raise HabilitacionError(
+                _("A test set with notes needs at least one invoice: the notes reference it.")
+            )
+        source = invoices[0]
+        invoice = builder.document_from_json(source.document)
+        try:
+            doc = builder.build_note_document(
+                invoice=invoice,
+                invoice_cufe=source.document_key,
+                document_type=document_type,
+                prefix=prefix,
+                number=invoice.number + position,
+                lines=(
+                    Line.build(
+                        description=f"Nota de prueba de habilitación {position}",
+                        quantity=Decimal("1"),
+                        unit_price=amount,
+                        tax_rate=Decimal("19.00"),
+                    ),
+                ),
+                concept_code=concept,
+                reason="Documento del set de pruebas de habilitación",
+                issued_at=now,
+            )
+            cude = ubl.expected_cufe(doc)
+        except ValueError as exc:
+            raise HabilitacionError(
+                _("A test note cannot be built: %(error)s") % {"error": exc}
+            ) from exc
+        return PlannedDocument(
+            full_number=doc.full_id,
+            document_key=cude,
+            document=builder.document_to_json(doc),
+            kind=kind,
+        )
+
+    return build
+
+
+def sign_test_document(snapshot: dict) -> tuple[bytes, files.DocumentKind, int]:
+    """An invoice or a note of the test set, signed (the file name follows its type)."""
+    doc = builder.document_from_json(snapshot)
+    key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
+    signed = signing.sign_invoice(ubl.to_bytes(ubl.build_invoice_xml(doc)), key, cert)
+    kind = {
+        CREDIT_NOTE_TYPE: files.DocumentKind.CREDIT_NOTE,
+        DEBIT_NOTE_TYPE: files.DocumentKind.DEBIT_NOTE,
+    }.get(doc.document_type, files.DocumentKind.INVOICE)
+    return signed, kind, doc.number
+
+
+DOCUMENT_BUILDERS: dict[str, Builder] = {
+    TestDocumentKind.INVOICE: build_test_invoice,
+    TestDocumentKind.CREDIT_NOTE: _note_builder(TestDocumentKind.CREDIT_NOTE),
+    TestDocumentKind.DEBIT_NOTE: _note_builder(TestDocumentKind.DEBIT_NOTE),
+}
+DOCUMENT_SIGNERS: dict[str, Signer] = {
+    TestDocumentKind.INVOICE: sign_test_invoice,
+    TestDocumentKind.CREDIT_NOTE: sign_test_document,
+    TestDocumentKind.DEBIT_NOTE: sign_test_document,
+}
 
 
 def available_kinds() -> list[str]:

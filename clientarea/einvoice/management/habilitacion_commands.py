@@ -27,12 +27,8 @@ def add_parsers(sub) -> None:
     )
     run.add_argument("--test-set-id", required=True, help="DIAN's TestSetId (a GUID).")
     run.add_argument("--invoices", type=int, default=2, help="invoices to send (default 2)")
-    run.add_argument(
-        "--credit-notes", type=int, default=0, help="credit notes to send (when supported)"
-    )
-    run.add_argument(
-        "--debit-notes", type=int, default=0, help="debit notes to send (when supported)"
-    )
+    run.add_argument("--credit-notes", type=int, default=1, help="credit notes to send (default 1)")
+    run.add_argument("--debit-notes", type=int, default=1, help="debit notes to send (default 1)")
     run.add_argument(
         "--wait",
         type=int,

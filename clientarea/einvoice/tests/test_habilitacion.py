@@ -26,6 +26,7 @@ from clientarea.einvoice import habilitacion, habilitacion_worker
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
 from clientarea.einvoice.dian import transport
 from clientarea.einvoice.habilitacion_models import (
+    TestDocumentKind,
     TestDocumentStatus,
     TestSetDocument,
     TestSetRun,
@@ -45,6 +46,7 @@ pytestmark = [
 ]
 TEST_SET = "7c4f0a2e-5b1d-4e8a-9f63-2d8b1e6a0c35"  # the simulator's demo test set
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 
 
 @pytest.fixture(autouse=True)
@@ -256,3 +258,28 @@ def test_the_command_exits_non_zero_on_rejection(dian):
             "einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out
         )
     assert "FAD06" in out.getvalue()
+
+
+def test_dians_default_set_with_a_credit_and_a_debit_note_is_accepted(dian, jobs):
+    """2 invoices, then a credit and a debit note referencing the first invoice by its CUFE."""
+    run = habilitacion.start_test_set(
+        test_set_id=TEST_SET,
+        counts={
+            TestDocumentKind.INVOICE: 2,
+            TestDocumentKind.CREDIT_NOTE: 1,
+            TestDocumentKind.DEBIT_NOTE: 1,
+        },
+    )
+    documents = list(run.documents.order_by("position"))
+    assert [d.kind for d in documents] == ["invoice", "invoice", "credit_note", "debit_note"]
+    invoice = documents[0]
+    run = drive(run)
+    assert run.status == TestSetRunStatus.ACCEPTED, list(run.documents.values())
+    for document in run.documents.filter(kind__in=["credit_note", "debit_note"]):
+        assert document.status == TestDocumentStatus.ACCEPTED, document.status_description
+        sent = _xml_sent(bytes(document.request))
+        reference = sent.find(f".//{{{CAC}}}BillingReference/{{{CAC}}}InvoiceDocumentReference")
+        assert reference is not None
+        assert reference.findtext(f"{{{CBC}}}ID") == invoice.full_number
+        assert reference.findtext(f"{{{CBC}}}UUID") == invoice.document_key
+        assert sent.findtext(f"{{{CBC}}}UUID") == document.document_key  # the CUDE
