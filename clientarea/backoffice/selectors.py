@@ -170,7 +170,7 @@ def _invoice_hits(query: str) -> list[Hit]:
     return [
         Hit(
             title=i.full_number or "",
-            detail=f"{i.get_status_display()} · {i.order.number} · {i.customer.display_name}",
+            detail=f"{i.get_status_display()} · {i.order.number if i.order else i.get_kind_display()} · {i.customer.display_name}",
             url=reverse("admin:einvoice_invoice_change", args=[i.pk]),
         )
         for i in rows

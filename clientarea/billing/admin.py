@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -19,10 +19,9 @@ from clientarea.accounts.models import User
 from clientarea.billing import selectors, services
 from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
-from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
+from clientarea.lib.admin import CustomerScopedAdminMixin, ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
-from clientarea.lib.text import fold
 
 
 def _cop(field: str, label, ordering: str | None = None):
@@ -84,7 +83,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ObjectActionsAdminMixin, CustomerScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["css/admin.css"]}
 
@@ -147,23 +146,7 @@ class OrderAdmin(ObjectActionsAdminMixin, admin.ModelAdmin):
 
     # --- Orders are read-only and never deleted --------------------------------
 
-    def add_view(self, request, form_url="", extra_context=None):
-        """Orders are made for a customer: "Add" leads to the customer search, then "New order"."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        self.message_user(
-            request,
-            gettext("Find the customer, then use “New order” on the customer's page."),
-            messages.INFO,
-        )
-        return HttpResponseRedirect(reverse("backoffice:search"))
-
-    def get_search_results(self, request, queryset, search_term):
-        """Also by the customer's name or company, without accents or case ("peña" finds "Peña")."""
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            queryset |= self.model.objects.filter(customer__search_text__contains=fold(search_term))
-        return queryset, may_have_duplicates
+    add_message = _("Find the customer, then use “New order” on the customer's page.")
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # no field is editable after creation; staff act through the buttons below

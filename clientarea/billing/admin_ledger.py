@@ -12,9 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
 from clientarea.billing import selectors, statement_files
-from clientarea.billing.forms import StatementForm
 from clientarea.billing.models import LedgerEntry
-from clientarea.lib.dates import local_today
 from clientarea.lib.money import format_cop
 
 
@@ -83,16 +81,11 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
         if customer is None:
             raise Http404("No such customer")
-        today = local_today()
-        ranged = "start" in request.GET or "end" in request.GET
-        form = StatementForm(request.GET if ranged else None, initial_end=today)
-        start, end = today.replace(month=1, day=1), today
-        if form.is_bound and form.is_valid():
-            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        statement = selectors.account_statement(customer, start=start, end=end)
-        output = request.GET.get("format", "")
-        if output in ("csv", "pdf") and (not form.is_bound or form.is_valid()):
-            return statement_files.download(statement, output=output)
+        form, statement, download = statement_files.from_query(
+            customer=customer, params=request.GET
+        )
+        if download is not None:
+            return download
         return TemplateResponse(
             request,
             "billing/admin_statement.html",
@@ -105,6 +98,6 @@ class LedgerEntryAdmin(admin.ModelAdmin):
                 "form": form,
                 "statement": statement,
                 "account": selectors.account_summary(customer),
-                "query": f"start={start.isoformat()}&end={end.isoformat()}",
+                "query": f"start={statement.start.isoformat()}&end={statement.end.isoformat()}",
             },
         )

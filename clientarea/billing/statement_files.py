@@ -15,9 +15,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.selectors import get_provider
-from clientarea.billing.selectors import AccountStatement, movement_label
+from clientarea.billing.forms import StatementForm
+from clientarea.billing.selectors import AccountStatement, account_statement, movement_label
 from clientarea.einvoice.pdf import FONT_DIR
-from clientarea.lib.dates import BOGOTA
+from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import format_cop
 
 TEMPLATE = Path(__file__).resolve().parent / "typst" / "statement.typ"
@@ -164,3 +165,20 @@ def download(statement: AccountStatement, *, output: str) -> HttpResponse:
     response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
+
+
+def from_query(*, customer, params) -> tuple[StatementForm, AccountStatement, HttpResponse | None]:
+    """The statement a page asked for (``params``: its query string) and, when it asked for a
+    CSV or PDF with a valid range, the download. Default range: this year up to today. Shared by
+    the client area and the back office."""
+    today = local_today()
+    ranged = "start" in params or "end" in params
+    form = StatementForm(params if ranged else None, initial_end=today)
+    start, end = today.replace(month=1, day=1), today
+    if form.is_bound and form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    statement = account_statement(customer, start=start, end=end)
+    output = params.get("format", "")
+    if output in ("csv", "pdf") and (not form.is_bound or form.is_valid()):
+        return form, statement, download(statement, output=output)
+    return form, statement, None

@@ -160,7 +160,7 @@ def sign_test_invoice(snapshot: dict) -> tuple[bytes, files.DocumentKind, int]:
 #: The notes of a test set: a partial credit note (concept 1) and a debit note (concept 2) on the
 #: run's first test invoice, numbered ``NC``/``ND`` + that invoice's number: unique across runs
 #: (test invoice numbers never repeat) and apart from the provider's real note numbering.
-TEST_NOTES = {
+TEST_NOTES: dict[str, tuple[str, str, str, Decimal]] = {
     TestDocumentKind.CREDIT_NOTE: (CREDIT_NOTE_TYPE, "NC", "1", Decimal("5000.00")),
     TestDocumentKind.DEBIT_NOTE: (DEBIT_NOTE_TYPE, "ND", "2", Decimal("2000.00")),
 }

@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from clientarea.lib.models import PeriodicRun
+from clientarea.lib.text import fold
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -160,3 +161,28 @@ class PeriodicRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class CustomerScopedAdminMixin(admin.ModelAdmin):
+    """The admin of a model that belongs to a customer (orders, services).
+
+    "Add" leads to the back-office customer search (a new order or service is made from the
+    customer's page, ``add_message`` says so), and the list's search also matches the customer's
+    folded name, company, document and email (``Customer.search_text``: "peña" finds "Peña").
+    """
+
+    add_message: Any = ""
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        self.message_user(request, str(self.add_message), messages.INFO)
+        return HttpResponseRedirect(reverse("backoffice:search"))
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            queryset |= self.model._default_manager.filter(
+                customer__search_text__contains=fold(search_term)
+            )
+        return queryset, may_have_duplicates

@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_POST
 from clientarea.accounts.models import Customer, User
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import ledger, selectors, statement_files
-from clientarea.billing.forms import StatementForm
 from clientarea.billing.models import OrderState
 from clientarea.lib.dates import local_today
 from clientarea.payments.selectors import payment_in_process
@@ -155,24 +154,17 @@ def apply_credit(request: HttpRequest, number: str) -> HttpResponse:
 def statement(request: HttpRequest) -> HttpResponse:
     """The statement of account for a date range (default: this year), as a page, CSV or PDF."""
     customer = _customer(request)
-    today = local_today()
-    ranged = "start" in request.GET or "end" in request.GET
-    form = StatementForm(request.GET if ranged else None, initial_end=today)
-    start, end = today.replace(month=1, day=1), today
-    if form.is_bound and form.is_valid():
-        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    result = selectors.account_statement(customer, start=start, end=end)
-    output = request.GET.get("format", "")
-    if output in ("csv", "pdf") and (not form.is_bound or form.is_valid()):
-        return statement_files.download(result, output=output)
+    form, result, download = statement_files.from_query(customer=customer, params=request.GET)
+    if download is not None:
+        return download
     return render(
         request,
         "billing/statement.html",
         {
             "form": form,
             "statement": result,
-            "query": f"start={start.isoformat()}&end={end.isoformat()}",
-            "today": today,
-            "since": today - dt.timedelta(days=365),
+            "query": f"start={result.start.isoformat()}&end={result.end.isoformat()}",
+            "today": local_today(),
+            "since": local_today() - dt.timedelta(days=365),
         },
     )

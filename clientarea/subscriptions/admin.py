@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from clientarea.lib.text import fold
+from clientarea.lib.admin import CustomerScopedAdminMixin
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import (
     CancellationRequest,
@@ -66,7 +63,7 @@ SERVICE_FIELDS = (
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "customer",
@@ -90,23 +87,7 @@ class ServiceAdmin(admin.ModelAdmin):
     inlines = [ServiceEventInline]
     actions = ["suspend_services", "unsuspend_services", "terminate_services"]
 
-    def add_view(self, request, form_url="", extra_context=None):
-        """Services belong to a customer: "Add" leads to the customer search, then "New service"."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        self.message_user(
-            request,
-            _("Find the customer, then use “New service” on the customer's page."),
-            messages.INFO,
-        )
-        return HttpResponseRedirect(reverse("backoffice:search"))
-
-    def get_search_results(self, request, queryset, search_term):
-        """Also by the customer's name or company, without accents or case."""
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            queryset |= self.model.objects.filter(customer__search_text__contains=fold(search_term))
-        return queryset, may_have_duplicates
+    add_message = _("Find the customer, then use “New service” on the customer's page.")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # terminate instead: the history and the orders refer to the service
