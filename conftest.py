@@ -139,3 +139,14 @@ def _fresh_rate_limits():
         from django.core.cache import cache
 
         cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the site's default language (es-CO): a test that activates English
+    (``translation.activate``) must not leave the next one speaking it."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

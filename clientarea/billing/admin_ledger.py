@@ -4,6 +4,7 @@ of account (the same as the client area's, with CSV and PDF). Imported by client
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -77,7 +78,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def statement_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
         if not self.has_view_permission(request):
-            raise Http404("No such page")
+            raise PermissionDenied
         customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
         if customer is None:
             raise Http404("No such customer")

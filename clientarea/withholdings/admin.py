@@ -84,7 +84,7 @@ class WithholdingAgentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead (the status is audited)
 
-    @admin.action(description=_("Approve the selected requests"))
+    @admin.action(description=_("Approve the selected requests"), permissions=["change"])
     def approve(self, request, queryset) -> None:
         count = 0
         for agent in queryset.filter(status=AgentStatus.REQUESTED):
@@ -231,11 +231,8 @@ class WithholdingCertificateAdmin(
         return format_html('<a href="{}">PDF</a>', url)
 
     def pdf_view(self, request: HttpRequest, object_id: str) -> FileResponse:
-        if not self.has_view_permission(request):
-            return HttpResponse(status=403)  # type: ignore[return-value]
-        certificate = self.get_object(request, object_id)
-        if certificate is None:
-            return HttpResponse(status=404)  # type: ignore[return-value]
+        # Like the other object actions of this admin: its permission first, then the object.
+        certificate = self.get_object_or_404_for_action(request, object_id)
         return FileResponse(
             certificate.file.open("rb"),
             content_type="application/pdf",

@@ -21,9 +21,10 @@ pytestmark = pytest.mark.django_db
 
 # Session, user, whether two-factor login is on (one EXISTS), customer, provider (context
 # processor), the help link, the order's withholdings (the customer's agent status or a paid
-# order's fixed withholdings), the page's own reads, plus the account's: on Billing the summary
+# order's fixed withholdings, and whether its withholding is already in the ledger), the page's
+# own reads, plus the account's: on Billing the summary
 # and the orders' balances; on an order its payments, its balance and the customer's credit.
-MAX_QUERIES = 16
+MAX_QUERIES = 17
 
 
 @pytest.fixture
