@@ -49,11 +49,11 @@ def test_staff_issue_a_partial_credit_note_and_the_customer_downloads_its_pdf(
     page.fill("#id_reason", "Servicio prestado solo parte del año")
     page.check("input[name=scope][value=lines]")
     page.fill("#id_line_1", "600000")  # more than the line: refused with a clear message
-    page.click("input[type=submit]")
+    page.click("#content-main input[type=submit]")
     assert "480.000" in page.locator(".errornote").inner_text()  # at most the line's value
     assert not Invoice.objects.filter(reference=invoice).exists()
     page.fill("#id_line_1", "100000")
-    page.click("input[type=submit]")
+    page.click("#content-main input[type=submit]")
     page.wait_for_url(f"**/admin/einvoice/invoice/{invoice.pk}/change/")
     note = Invoice.objects.get(kind=DocumentKind.CREDIT_NOTE, reference=invoice)
     assert note.total == Decimal("119000.00")
