@@ -96,7 +96,7 @@ class TestSetForm(forms.Form):
         ):
             if kind in kinds:
                 self.fields[f"{kind}s"] = forms.IntegerField(
-                    label=label, min_value=0, max_value=50, initial=1
+                    label=label, min_value=0, max_value=50, initial=1, required=False
                 )
 
     def counts(self) -> dict[str, int]:
