@@ -61,8 +61,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "account": account,
             "dues": dues,
             # A withholding agent pays the net of its pending orders.
-            "net_due": withholdings.pending_net_total(
-                selectors.orders_for_customer(customer, state=OrderState.PENDING)
+            # What checkout would charge for all of them: dues after payments and credit,
+            # minus what the agent withholds (the same selector checkout uses).
+            "net_due": selectors.amount_to_charge(
+                list(selectors.orders_for_customer(customer, state=OrderState.PENDING))
             )
             if summary["due_total"] and withholdings.approved_agent(customer.pk)
             else None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -151,11 +150,6 @@ def gateway_amounts(
     cash_base = quantize(tax_base - by_kind.get(RETEFUENTE, ZERO) - by_kind.get(RETEICA, ZERO))
     cash_base = max(min(cash_base, computed.net - cash_tax), ZERO)
     return computed.net, cash_tax, cash_base
-
-
-def pending_net_total(orders: Iterable[Any]) -> Decimal:
-    """The net to pay of several pending orders (Billing's "total due")."""
-    return quantize(sum((net_to_pay(order) for order in orders), ZERO))
 
 
 # -- certificates and coverage -------------------------------------------------------------
