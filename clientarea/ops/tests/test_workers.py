@@ -306,7 +306,7 @@ def assert_every_side_effect_once(site: Site, orders: int) -> None:
         assert site.query(sql) == orders, name
 
 
-ORDERS = 12
+ORDERS = 40  # enough that two workers cannot finish before one is killed, even on a quiet machine
 
 
 def test_workers_stopped_restarted_and_added_mid_run_lose_and_duplicate_nothing(site):
