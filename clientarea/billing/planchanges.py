@@ -38,7 +38,7 @@ from clientarea.billing import ledger
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import customer_language
 from clientarea.billing.models import ItemKind, Order, OrderState
-from clientarea.billing.proration import Proration, prorate
+from clientarea.billing.proration import Proration, credit_with_tax, prorate
 from clientarea.catalog.models import CYCLE_MONTHS, BillingCycle, Product, ProductKind, ProductPrice
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO, tax_for
@@ -168,9 +168,11 @@ def _quote(*, service: Service, price: ProductPrice, language: str, today: dt.da
         applies = AT_RENEWAL
     else:
         applies = NOW
-        old_side = proration.credit + tax_for(proration.credit, service.product.effective_tax_rate)
-        new_side = proration.charge + tax_for(proration.charge, product.effective_tax_rate)
-        credit_now = max(old_side - new_side, ZERO)
+        credit_now = credit_with_tax(
+            proration,
+            old_rate=service.product.effective_tax_rate,
+            new_rate=product.effective_tax_rate,
+        )
     return Quote(
         product=product,
         cycle=price.cycle,

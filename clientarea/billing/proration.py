@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from clientarea.lib.dates import add_months
-from clientarea.lib.money import ZERO, quantize
+from clientarea.lib.money import ZERO, quantize, tax_for
 
 
 @dataclass(frozen=True)
@@ -100,3 +100,12 @@ def prorate(
         credit=credit,
         charge=charge,
     )
+
+
+def credit_with_tax(proration: Proration, *, old_rate: Decimal, new_rate: Decimal) -> Decimal:
+    """A downgrade's credit as money paid: each side with its own IVA (the old product's on the
+    unused days, the new one's on the same days), never negative. Within one paid cycle it is at
+    most the old price with its IVA, which is what the customer paid for it."""
+    old_side = proration.credit + tax_for(proration.credit, old_rate)
+    new_side = proration.charge + tax_for(proration.charge, new_rate)
+    return max(old_side - new_side, ZERO)
