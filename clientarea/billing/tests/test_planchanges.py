@@ -134,7 +134,7 @@ def test_an_upgrade_is_an_order_that_changes_the_plan_when_paid(service, plans):
     assert change.status == PlanChangeStatus.APPLIED and change.closed_at
     event = ServiceEvent.objects.get(service=service, kind=ServiceEventKind.PLAN_CHANGED)
     assert event.order_number == order.number
-    delivery = ProvisioningDelivery.objects.order_by("-pk").first()
+    delivery = ProvisioningDelivery.objects.order_by("-pk")[0]
     assert ProvisioningDelivery.objects.count() > before
     assert delivery.event == "services.changed" and service.pk in delivery.service_ids
     assert OutgoingEmail.objects.filter(template="plan_changed").count() == 1
