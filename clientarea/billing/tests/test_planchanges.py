@@ -486,3 +486,43 @@ def test_staff_change_the_plan_from_the_back_office(client, service, plans, sett
     customer_page = client.get(reverse("backoffice:customer", args=[service.customer_id]))
     assert customer_page.status_code == 200
     assert Service.objects.get(pk=service.pk).price == Decimal("15000")
+
+
+# --- Concurrency (PostgreSQL) ----------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_changes_of_one_service_at_once_make_one_change_and_one_order():
+    """Two tabs ask for different upgrades at the same moment: one wins, the other is refused."""
+    import threading
+
+    from django.db import connection
+
+    make_provider()
+    customer = make_customer("race@example.com")
+    pyme = make_product("hosting-pyme", prices={"monthly": "29000", "annual": "300000"})
+    pro = make_product("hosting-pro", prices={"monthly": "59000", "annual": "600000"})
+    service = make_active_service(customer, pyme, start=TODAY - dt.timedelta(days=20))
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def worker(cycle: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            with translation.override("en"):
+                planchanges.request_plan_change(service=service, product=pro, cycle=cycle)
+            outcomes.append("changed")
+        except planchanges.PlanChangeError as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in ("monthly", "annual")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["This service already has a plan change in progress.", "changed"]
+    assert PlanChange.objects.filter(service=service).count() == 1
+    assert Order.objects.filter(customer=customer).count() == 1
