@@ -331,7 +331,8 @@ def request_plan_change(
             to=customer.user.email,
             template="plan_change_scheduled",
             customer=customer,
-            context={"customer": customer, "service": locked, "change": change},
+            context={"customer": customer, "service": locked, "change": change}
+            | subscription_services.plan_names(change, language=customer.preferred_language),
         )
     audit.record(
         action="service.plan_change_requested",

@@ -39,6 +39,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = customer_for_user(request.user)
     service = selectors.service_for_customer(customer, pk)
     history = [(event, selectors.event_reason(event.reason)) for event in service.events.all()]
+    plan_change = planchanges.open_change(service)
     return render(
         request,
         "subscriptions/service_detail.html",
@@ -49,7 +50,10 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "product_name": service.product.display_name(translation.get_language()),
             "cancellation": selectors.pending_cancellation(service),
             "can_cancel": service.status in cancellations.CANCELLABLE,
-            "plan_change": planchanges.open_change(service),
+            "plan_change": plan_change,
+            "plan_change_name": plan_change.to_product.display_name(translation.get_language())
+            if plan_change
+            else "",
         },
     )
 

@@ -460,9 +460,19 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
         to=customer.user.email,
         template="plan_changed",
         customer=customer,
-        context={"customer": customer, "service": service, "change": change},
+        context={"customer": customer, "service": service, "change": change}
+        | plan_names(change, language=customer.preferred_language),
     )
     return service
+
+
+def plan_names(change: PlanChange, *, language: str) -> dict[str, str]:
+    """The old and new products' names in ``language`` (for the plan-change emails)."""
+    language = "en" if (language or "").startswith("en") else language
+    return {
+        "old_name": change.from_product.display_name(language),
+        "new_name": change.to_product.display_name(language),
+    }
 
 
 def apply_paid_plan_change(*, service: Service, order_number: str, actor=None) -> bool:

@@ -526,3 +526,16 @@ def test_two_changes_of_one_service_at_once_make_one_change_and_one_order():
     assert sorted(outcomes) == ["This service already has a plan change in progress.", "changed"]
     assert PlanChange.objects.filter(service=service).count() == 1
     assert Order.objects.filter(customer=customer).count() == 1
+
+
+def test_the_plan_changed_email_is_in_the_customers_language(service, plans):
+    customer = service.customer
+    customer.preferred_language = "en"
+    customer.save(update_fields=["preferred_language"])
+    plans["pro"].name_en = "Pro Hosting"
+    plans["pro"].save(update_fields=["name_en"])
+    change = _change(service, plans["pro"])
+    _pay(Order.objects.get(number=change.order_number))
+    email = OutgoingEmail.objects.get(template="plan_changed")
+    assert "Pro Hosting" in email.subject and "Pro Hosting" in email.body_text
+    assert "We changed the plan of your service" in email.body_text
