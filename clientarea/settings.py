@@ -361,6 +361,12 @@ BILLING_AUTO_APPLY_CREDIT = envbool("BILLING_AUTO_APPLY_CREDIT", True)
 # "Add funds" in the client area: whole pesos between these amounts.
 BILLING_ADD_FUNDS_MIN = Decimal(envint("BILLING_ADD_FUNDS_MIN", 10_000))
 BILLING_ADD_FUNDS_MAX = Decimal(envint("BILLING_ADD_FUNDS_MAX", 5_000_000))
+# Plan changes: a downgrade takes effect "now" (the prorated difference becomes credit) or at
+# the "renewal" (the next due date; the new price simply applies from then). Upgrades always
+# wait for their order to be paid.
+PLAN_CHANGE_DOWNGRADE_AT = envstr("PLAN_CHANGE_DOWNGRADE_AT", "now")
+if PLAN_CHANGE_DOWNGRADE_AT not in ("now", "renewal"):
+    raise ImproperlyConfigured('PLAN_CHANGE_DOWNGRADE_AT must be "now" or "renewal".')
 PROVISIONERS = envlist("PROVISIONERS", "clientarea.subscriptions.provisioning.LoggingProvisioner")
 PROVISIONING_WEBHOOK_URL = envstr("PROVISIONING_WEBHOOK_URL")
 PROVISIONING_WEBHOOK_SECRET = env_secret("PROVISIONING_WEBHOOK_SECRET")

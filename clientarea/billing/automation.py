@@ -89,7 +89,7 @@ from django.utils.translation import gettext_lazy
 
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
-from clientarea.billing import cancellations
+from clientarea.billing import cancellations, planchanges
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import LineDescriptions, customer_language
 from clientarea.billing.models import (
@@ -139,6 +139,8 @@ COUNT_LABELS = {
     "orders_cancelled_overdue": gettext_lazy("Orders cancelled (services terminated)"),
     "orders_cancelled_unpaid": gettext_lazy("Unpaid new-service orders cancelled"),
     "cancellations_done": gettext_lazy("Services ended at the customer's request"),
+    "plan_changes_applied": gettext_lazy("Scheduled plan changes applied"),
+    "plan_changes_expired": gettext_lazy("Unpaid plan changes cancelled"),
     "emails_queued": gettext_lazy("Emails queued"),
     "errors": gettext_lazy("Errors"),
 }
@@ -411,6 +413,13 @@ def _run(
             run.counts["cancellations_done"] += cancellations.complete_due_cancellations(
                 today=rules.run_date
             )
+            # Scheduled downgrades take effect; upgrade orders unpaid past due are cancelled.
+            run.counts["plan_changes_applied"] += planchanges.apply_due_changes(
+                today=rules.run_date
+            )
+            run.counts["plan_changes_expired"] += planchanges.expire_unpaid_changes(
+                today=rules.run_date
+            )
         # 1. Dunning, order by order: cancellations, terminations, suspensions, reminders. Before any
         #    renewal, so that a period freed by a cancelled order is seen by the renewals below.
         for orders in order_batches(rules, batch_size):
@@ -524,7 +533,12 @@ def _renew_batch(run: _Run, ids: list[int]) -> None:
         if is_renewable(s, run.rules)
     ]
     leaving = cancellations.pending_cancellation_service_ids(customer_ids=ids)
-    renewable = [s for s in renewable if s.pk not in leaving]
+    waiting, scheduled = planchanges.renewal_plans(customer_ids=ids)
+    renewable = [
+        planchanges.as_renewed(s, scheduled.get(s.pk))
+        for s in renewable
+        if s.pk not in leaving and s.pk not in waiting
+    ]
     keys = [period_key(s) for s in renewable]
     billed = set(
         OrderItem.objects.filter(period_key__in=keys)
@@ -534,7 +548,8 @@ def _renew_batch(run: _Run, ids: list[int]) -> None:
     due: dict[int, list[Service]] = defaultdict(list)
     for service in renewable:
         if period_key(service) not in billed:
-            service.product = _product(run, service.product_id)
+            if service.pk not in scheduled:  # a scheduled change carries its new product
+                service.product = _product(run, service.product_id)
             due[service.customer_id].append(service)
     if due:
         _renew(run, [(customers[customer_id], services) for customer_id, services in due.items()])

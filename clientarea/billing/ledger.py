@@ -504,3 +504,21 @@ def refund_credit(
         changes={"amount": str(amount), "memo": memo[:300]},
     )
     return entry
+
+
+def post_plan_change_credit(
+    *, customer_id: int, amount: Decimal, memo: str, actor=None
+) -> LedgerEntry | None:
+    """A downgrade applied at once: the unused days of the dearer plan, less the same days of the
+    cheaper one (``billing.planchanges``), become the customer's credit. The caller holds the
+    customer's row lock; with ``BILLING_AUTO_APPLY_CREDIT`` it then pays pending orders."""
+    amount = quantize(amount)
+    if amount <= 0:
+        return None
+    entry = _entry(
+        customer_id=customer_id, kind=LedgerKind.CREDIT, amount=-amount, memo=memo, actor=actor
+    )
+    entry.save()
+    if settings.BILLING_AUTO_APPLY_CREDIT:
+        apply_credit(customer_id=customer_id, actor=actor)
+    return entry

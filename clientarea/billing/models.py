@@ -110,6 +110,7 @@ class ItemKind(models.TextChoices):
     RENEWAL = "renewal", _("Renewal")
     SETUP_FEE = "setup_fee", _("Setup fee")
     DOMAIN = "domain", _("Domain")
+    PLAN_CHANGE = "plan_change", _("Plan change")
     OTHER = "other", _("Other")
 
 

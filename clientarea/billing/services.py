@@ -584,6 +584,12 @@ def mark_order_paid(
         service = services.get(item.service_id) if item.service_id is not None else None
         if service is None or item.kind == ItemKind.SETUP_FEE:
             continue
+        if item.kind == ItemKind.PLAN_CHANGE:  # an upgrade: the new plan applies once paid
+            if subscription_services.apply_paid_plan_change(
+                service=service, order_number=order.number, actor=actor
+            ):
+                changed.append(service.pk)
+            continue
         if service.status == ServiceStatus.PENDING:
             subscription_services.activate_service(
                 service=service, start=start, actor=actor, order_number=order.number
@@ -665,6 +671,8 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
     ledger.post_cancellation(order=locked, actor=actor, reason=reason)
     items = list(locked.items.select_related("service"))
     OrderItem.objects.filter(order=locked).update(period_key=None)
+    if any(item.kind == ItemKind.PLAN_CHANGE for item in items):
+        subscription_services.close_plan_changes_for_order(order_number=locked.number)
     for item in items:
         if (
             item.service

@@ -11,6 +11,7 @@ from clientarea.lib.admin import CustomerScopedAdminMixin
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import (
     CancellationRequest,
+    PlanChange,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
@@ -223,6 +224,69 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         return obj.service.customer
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(admin.ModelAdmin):
+    """Plan changes (read-only: customers and staff make them from the service pages; an
+    upgrade's order, a downgrade's credit and the billing run do the rest)."""
+
+    list_display = [
+        "service",
+        "customer",
+        "direction",
+        "from_product",
+        "to_product",
+        "to_cycle",
+        "amount",
+        "status",
+        "effective_date",
+        "order_number",
+        "created_at",
+    ]
+    list_filter = ["status", "direction", "by_staff"]
+    list_select_related = [
+        "service__customer",
+        "service__product",
+        "from_product",
+        "to_product",
+    ]
+    search_fields = ["service__label", "service__customer__user__email", "order_number"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "service",
+        "direction",
+        "status",
+        "from_product",
+        "from_cycle",
+        "from_price",
+        "to_product",
+        "to_cycle",
+        "to_price",
+        "days_remaining",
+        "credit",
+        "charge",
+        "amount",
+        "effective_date",
+        "order_number",
+        "requested_by",
+        "by_staff",
+        "created_at",
+        "closed_at",
+    ]
+
+    @admin.display(description=_("Customer"), ordering="service__customer__user__email")
+    def customer(self, obj):
+        return obj.service.customer
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
