@@ -392,7 +392,9 @@ PAYU_SIGNATURE_ALGORITHM = envstr("PAYU_SIGNATURE_ALGORITHM", "SHA256")
 PAYU_TEST = envbool("PAYU_TEST", True)
 PAYU_CHECKOUT_URL = envstr("PAYU_CHECKOUT_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYU_QUERIES_URL = envstr("PAYU_QUERIES_URL")
-PAYU_PAYMENTS_URL = envstr("PAYU_PAYMENTS_URL")  # refunds (Payments API); empty: simulator, sandbox or production
+PAYU_PAYMENTS_URL = envstr(
+    "PAYU_PAYMENTS_URL"
+)  # refunds (Payments API); empty: simulator, sandbox or production
 PAYU_ALLOWED_IPS = envlist(
     "PAYU_ALLOWED_IPS", "34.233.144.154,184.73.94.138,52.73.124.136,54.158.171.129"
 )

@@ -59,7 +59,10 @@ class RefundForm(forms.Form):
     """Back office "Refund" on a payment: the service checks the amount against what is left."""
 
     amount = forms.DecimalField(
-        label=_("Amount to refund (COP)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+        label=_("Amount to refund (COP)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
     )
     method = forms.ChoiceField(label=_("How"), choices=RefundMethod.choices)
     bank_reference = forms.CharField(
@@ -82,7 +85,10 @@ class RefundForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean() or {}
-        if data.get("method") == RefundMethod.MANUAL and not (data.get("bank_reference") or "").strip():
+        if (
+            data.get("method") == RefundMethod.MANUAL
+            and not (data.get("bank_reference") or "").strip()
+        ):
             self.add_error(
                 "bank_reference", _("A manual refund needs the bank transfer's reference.")
             )

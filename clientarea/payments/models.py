@@ -503,7 +503,10 @@ class RefundLine(models.Model):
         Refund, on_delete=models.CASCADE, related_name="lines", verbose_name=_("refund")
     )
     order = models.ForeignKey(
-        "billing.Order", on_delete=models.PROTECT, related_name="refund_lines", verbose_name=_("order")
+        "billing.Order",
+        on_delete=models.PROTECT,
+        related_name="refund_lines",
+        verbose_name=_("order"),
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     credit_note = models.ForeignKey(

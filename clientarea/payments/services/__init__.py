@@ -46,17 +46,17 @@ from clientarea.payments.services.inbox import (
     record_return,
 )
 from clientarea.payments.services.notes import alert_staff
+from clientarea.payments.services.reconcile import (
+    ReconcileSummary,
+    check_payment,
+    reconcile_payments,
+)
 from clientarea.payments.services.refunds import (
     RefundRefused,
     refund_payment,
     refundable,
     send_refund,
     sweep_refunds,
-)
-from clientarea.payments.services.reconcile import (
-    ReconcileSummary,
-    check_payment,
-    reconcile_payments,
 )
 
 __all__ = [

@@ -293,7 +293,9 @@ def _split(payment: Payment, refund: Refund) -> list[RefundLine]:
     credit_used = earlier.aggregate(total=Sum("from_credit"))["total"] or ZERO
     refund.from_credit = min(refund.amount, max(uninvoiced - credit_used, ZERO))
     # "Refund instead of credit" took the whole payment out of the credit already.
-    refund.credit_taken = ZERO if payment.refund_status == RefundStatus.FLAGGED else refund.from_credit
+    refund.credit_taken = (
+        ZERO if payment.refund_status == RefundStatus.FLAGGED else refund.from_credit
+    )
     rest = refund.amount - refund.from_credit
     lines: list[RefundLine] = []
     for order, took in allocations:
@@ -329,9 +331,9 @@ def _claim(refund_id: int, now: dt.datetime) -> bool:
     )
 
 
-def send_refund(*, refund_id: int) -> str:
+def send_refund(*, refund_id: int, now: dt.datetime | None = None) -> str:
     """Send one gateway refund (worker job and sweep). Returns what happened, in words."""
-    now = timezone.now()
+    now = now or timezone.now()
     before = Refund.objects.filter(pk=refund_id).values_list("attempts", flat=True).first()
     if before is None or not _claim(refund_id, now):
         return "not claimed"
@@ -359,7 +361,7 @@ def send_refund(*, refund_id: int) -> str:
     except GatewayUnavailable as exc:
         # Unknown: it may have reached the gateway. The sweep asks before sending again.
         Refund.objects.filter(pk=refund_id, state=RefundState.SENT).update(
-            gateway_message=str(exc)[:200], leased_until=timezone.now() + SEND_LEASE
+            gateway_message=str(exc)[:200], leased_until=now + SEND_LEASE
         )
         logger.warning("refund %s: gateway answer unknown (%s)", refund_id, exc)
         return f"unknown: {exc}"
@@ -441,13 +443,19 @@ def _decline(refund: Refund, *, payment: Payment) -> None:
         action="payment.refund_declined",
         customer=payment.customer,
         target=payment.reference,
-        changes={"refund": refund.pk, "amount": str(refund.amount), "message": refund.gateway_message},
+        changes={
+            "refund": refund.pk,
+            "amount": str(refund.amount),
+            "message": refund.gateway_message,
+        },
     )
     alert_staff(
         payment,
         f"refund of {refund.amount} declined by the gateway: {refund.gateway_message or '-'}",
     )
-    logger.warning("refund %s of %s declined: %s", refund.pk, payment.reference, refund.gateway_message)
+    logger.warning(
+        "refund %s of %s declined: %s", refund.pk, payment.reference, refund.gateway_message
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -469,7 +477,7 @@ def apply_reported_refund(
         if update.transaction_id
         else None
     )
-    if refund is None and update.kind == TransactionKind.REFUND and trusted:
+    if refund is None and update.kind == TransactionKind.REFUND and trusted and update.amount:
         # The answer to our request was lost, but the gateway lists the refund: adopt it.
         refund = (
             Refund.objects.select_for_update()
@@ -489,7 +497,10 @@ def apply_reported_refund(
         return None
     if refund.state == RefundState.COMPLETED or refund.state == RefundState.DECLINED:
         if update.status == GatewayStatus.PENDING:
-            return Outcome.IGNORED, f"ignored: pending for refund {refund.pk} already {refund.state}"
+            return (
+                Outcome.IGNORED,
+                f"ignored: pending for refund {refund.pk} already {refund.state}",
+            )
         return Outcome.ALREADY_APPLIED, f"refund {refund.pk} already {refund.state}"
     refund.gateway_message = (update.message or "")[:200]
     if update.status == GatewayStatus.APPROVED:
@@ -509,7 +520,10 @@ def _unrequested(
 ) -> tuple[Outcome, str] | None:
     """A refund or chargeback nobody here asked the gateway for."""
     if update.status != GatewayStatus.APPROVED:
-        return Outcome.IGNORED, f"ignored: {update.status.value} {update.kind.value} not requested here"
+        return (
+            Outcome.IGNORED,
+            f"ignored: {update.status.value} {update.kind.value} not requested here",
+        )
     if not trusted:
         return None
     recorded = (
@@ -553,7 +567,7 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
             order=line.order,
             amount=line.amount,
             reference=f"{payment.reference}/R{refund.pk}",
-            note=line.credit_note.full_number if line.credit_note else "",
+            note=(line.credit_note.full_number or "") if line.credit_note else "",
             actor=actor,
             memo=refund.reason,
         )
@@ -585,7 +599,9 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
             "method": refund.method,
             "gateway_refund_id": refund.gateway_refund_id,
             "bank_reference": refund.bank_reference,
-            "credit_notes": [line.credit_note.full_number for line in lines if line.credit_note],
+            "credit_notes": [
+                line.credit_note.full_number for line in lines if line.credit_note is not None
+            ],
             "services": {"action": refund.services_action, "changed": changed},
         },
     )
@@ -707,11 +723,11 @@ def sweep_refunds(*, now: dt.datetime | None = None) -> dict[str, int]:
         method=RefundMethod.GATEWAY,
     ).values_list("pk", flat=True)[:100]
     for refund_id in list(stale):
-        send_refund(refund_id=refund_id)
+        send_refund(refund_id=refund_id, now=now)
         summary["sent"] += 1
-    waiting = Refund.objects.filter(state=RefundState.PENDING, next_check_at__lte=now).select_related(
-        "payment"
-    )[:100]
+    waiting = Refund.objects.filter(
+        state=RefundState.PENDING, next_check_at__lte=now
+    ).select_related("payment")[:100]
     for refund in list(waiting):
         summary["queried"] += 1
         Refund.objects.filter(pk=refund.pk).update(next_check_at=now + PENDING_RECHECK)
@@ -731,8 +747,10 @@ def retry_credit_note(*, line_id: int) -> bool:
     """Issue the credit note a completed refund could not get yet (its ledger pair was written
     at completion; the note is linked on the refund line)."""
     with transaction.atomic():
-        line = RefundLine.objects.select_for_update().select_related("refund__payment", "order").get(
-            pk=line_id
+        line = (
+            RefundLine.objects.select_for_update()
+            .select_related("refund__payment", "order")
+            .get(pk=line_id)
         )
         if line.credit_note_id is not None:
             return False

@@ -686,7 +686,9 @@ def test_consult_state_mapping(
     assert make_gateway().fetch_status("INV20240001A1")[0].status is status
 
 
-def test_anulada_is_a_refund_of_the_payment_never_an_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_anulada_is_a_refund_of_the_payment_never_an_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """ANULADA: the money went back (customer's claim or merchant's request), reported as an
     approved refund of the order's payment, with its own id and dedupe key."""
     answer = json.loads(json.dumps(CONSULT_ANSWER))
