@@ -34,8 +34,8 @@ from clientarea.payments.models import (
     RefundStatus,
 )
 from clientarea.payments.sandbox import payu_refunds
-from clientarea.payments.tests.helpers import make_renewal_order
 from clientarea.payments.sandbox.models import SandboxPayUOrder, SandboxPayURefund
+from clientarea.payments.tests.helpers import make_renewal_order
 from clientarea.subscriptions.models import ServiceEvent
 from clientarea.test import make_customer, make_provider, make_staff
 
