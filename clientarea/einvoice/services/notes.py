@@ -262,6 +262,7 @@ def issue_refund_credit_note(
     invoice again; a part → concept 1 (partial) for ``amount`` IVA included (the amount before
     IVA whose note comes closest to it, never more than is left of the invoice). Raises
     ``NoteRefused`` (e.g. DIAN has not accepted the invoice yet)."""
+    _refuse_unless_noteable(invoice)
     if whole and not invoice.notes.exists():
         return issue_credit_note(
             invoice=invoice, concept=CreditNoteConcept.CANCELLATION, reason=reason, actor=actor
