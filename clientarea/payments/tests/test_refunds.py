@@ -361,7 +361,7 @@ def test_a_manual_refund_is_completed_at_once_with_its_bank_reference(
     network, django_capture_on_commit_callbacks, english
 ):
     captured = django_capture_on_commit_callbacks
-    payment, _order, service, _invoice = pay_with_payu(captured)
+    payment, order, service, _invoice = pay_with_payu(captured)
     due = service.next_due_date
     with captured(execute=True):
         refund = services.refund_payment(
@@ -380,9 +380,18 @@ def test_a_manual_refund_is_completed_at_once_with_its_bank_reference(
     assert "998877" in payment.refund_note
     note = RefundLine.objects.get().credit_note
     assert note is not None and note.concept == "2"
-    with translation.override("es"):
-        email = OutgoingEmail.objects.get(template="refund_issued")
+    email = OutgoingEmail.objects.get(template="refund_issued")
     assert "998877" in email.body_text
+    # The customer sees the refund on the order's page and the credit note under Invoices.
+    customer = Client()
+    customer.force_login(
+        payment.customer.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend"
+    )
+    page = customer.get(reverse("billing:order", kwargs={"number": order.number})).content.decode()
+    assert "Pago reembolsado" in page and "Nota crédito por reembolso" in page
+    assert str(note.full_number) in page
+    invoices = customer.get(reverse("einvoice:list")).content.decode()
+    assert str(note.full_number) in invoices
 
 
 def test_the_refund_issued_email_is_written_in_spanish_and_in_english():
