@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from lxml import html
 
 from clientarea.accounts.models import AuditEvent
 from clientarea.billing import selectors as billing_selectors
@@ -38,6 +39,7 @@ from clientarea.payments.sandbox.models import SandboxPayUOrder, SandboxPayURefu
 from clientarea.payments.tests.helpers import make_renewal_order
 from clientarea.subscriptions.models import ServiceEvent
 from clientarea.test import make_customer, make_provider, make_staff
+from clientarea.tests.test_form_accessibility import dangling_references
 
 pytestmark = pytest.mark.django_db
 
@@ -429,6 +431,7 @@ def test_staff_refund_from_the_payment_page(network, django_capture_on_commit_ca
     assert url in page.content.decode()
     form = client.get(url)
     assert form.status_code == 200 and "119.000,00" in form.content.decode()
+    assert dangling_references(html.fromstring(form.content)) == []  # help texts tied to fields
     # Bad input: the form says why, nothing is written.
     response = client.post(
         url,
