@@ -383,6 +383,7 @@ if PAYMENTS_SANDBOX:
 PAYMENTS_SANDBOX_PATHS = {
     "payu_checkout": "/sandbox/payu/ppp-web-gateway-payu/",
     "payu_queries": "/sandbox/payu/reports-api/4.0/service.cgi",
+    "payu_payments_api": "/sandbox/payu/payments-api/4.0/service.cgi",
     "payvalida_api": "/sandbox/payvalida",
     "payvalida_checkout": "/sandbox/payvalida/checkout/",
 }
@@ -397,6 +398,9 @@ PAYU_SIGNATURE_ALGORITHM = envstr("PAYU_SIGNATURE_ALGORITHM", "SHA256")
 PAYU_TEST = envbool("PAYU_TEST", True)
 PAYU_CHECKOUT_URL = envstr("PAYU_CHECKOUT_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYU_QUERIES_URL = envstr("PAYU_QUERIES_URL")
+PAYU_PAYMENTS_URL = envstr(
+    "PAYU_PAYMENTS_URL"
+)  # refunds (Payments API); empty: simulator, sandbox or production
 PAYU_ALLOWED_IPS = envlist(
     "PAYU_ALLOWED_IPS", "34.233.144.154,184.73.94.138,52.73.124.136,54.158.171.129"
 )

@@ -3,7 +3,8 @@
 Every movement of money is one entry: an order's charge (+), its cancellation (-), a
 payment allocated to an order (-), money kept as credit (an entry without an order, -),
 credit applied to an order (a pair: + without an order, - on the order), a refund of
-credit (+). Balances are sums (``billing.selectors``); nothing stores them.
+credit (+), a refund of money that paid an order (a pair on the order: its credit note -, the
+money returned +, so the order stays settled). Balances are sums (``billing.selectors``); nothing stores them.
 
 Locks, always in this order: the customer row (whoever consumes credit), then the orders
 by id, then (in payments) the payment. An order becomes paid only through
@@ -522,3 +523,61 @@ def post_plan_change_credit(
     if settings.BILLING_AUTO_APPLY_CREDIT:
         apply_credit(customer_id=customer_id, actor=actor)
     return entry
+
+
+@transaction.atomic
+def record_order_refund(
+    *, order: Order, amount: Decimal, reference: str, note: str, actor=None, memo: str = ""
+) -> None:
+    """Money that paid ``order`` was returned to the customer: the credit note lowers what the
+    order cost (−) and the refund gives back what was paid (+), both on the order, so its balance
+    and the account's stay as they were (a refund is neither a debt nor a credit). ``note`` is the
+    credit note's number (empty until DIAN's rules let it be issued)."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    at = timezone.now()
+    LedgerEntry.objects.bulk_create(
+        [
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.CREDIT_NOTE,
+                amount=-amount,
+                order=order,
+                reference=note,
+                memo=memo,
+                actor=actor,
+                at=at,
+            ),
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.PAYMENT_REFUNDED,
+                amount=amount,
+                order=order,
+                reference=reference,
+                memo=memo,
+                actor=actor,
+                at=at,
+            ),
+        ]
+    )
+
+
+@transaction.atomic
+def restore_refunded_credit(
+    *, customer_id: int, amount: Decimal, reference: str, actor=None, memo: str = ""
+) -> None:
+    """A refund of credit that did not happen (the gateway declined it): the amount taken out
+    with :func:`refund_credit` is the customer's credit again."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    lock_customer(customer_id=customer_id)
+    _entry(
+        customer_id=customer_id,
+        kind=LedgerKind.CREDIT,
+        amount=-amount,
+        reference=reference,
+        memo=memo,
+        actor=actor,
+    ).save()

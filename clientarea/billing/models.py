@@ -240,6 +240,9 @@ class LedgerKind(models.TextChoices):
     CREDIT_RELEASED = "credit_released", _("Payment of a cancelled order kept as credit")
     REFUND = "refund", _("Credit refunded")
     WITHHOLDING = "withholding", _("Withheld by the customer (withholding agent)")
+    #: A refund of money that paid an order: its credit note (−) and the money returned (+).
+    CREDIT_NOTE = "credit_note", _("Credit note for a refund")
+    PAYMENT_REFUNDED = "payment_refunded", _("Payment refunded")
 
 
 class LedgerEntry(models.Model):

@@ -45,6 +45,7 @@ from clientarea.einvoice.services.notes import (
     invoice_balance,
     issue_credit_note,
     issue_debit_note,
+    issue_refund_credit_note,
 )
 from clientarea.lib.dates import BOGOTA
 from clientarea.notifications.services import queue_email
@@ -57,6 +58,7 @@ __all__ = [
     "invoice_balance",
     "issue_credit_note",
     "issue_debit_note",
+    "issue_refund_credit_note",
     "issue_waiting_invoices",
     "reissue_with_corrected_buyer",
     "render_and_send_invoice",

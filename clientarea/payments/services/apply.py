@@ -24,7 +24,12 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
 from clientarea.payments import jobs
-from clientarea.payments.gateways.base import Gateway, GatewayStatus, PaymentUpdate
+from clientarea.payments.gateways.base import (
+    Gateway,
+    GatewayStatus,
+    PaymentUpdate,
+    TransactionKind,
+)
 from clientarea.payments.models import (
     OPEN_STATUSES,
     MessageKind,
@@ -34,6 +39,7 @@ from clientarea.payments.models import (
     PaymentStatus,
 )
 from clientarea.payments.services.notes import alert_staff, flag, note_details
+from clientarea.payments.services.refunds import apply_reported_refund
 
 logger = logging.getLogger(__name__)
 
@@ -335,6 +341,21 @@ def _pay_order(s: Statement) -> ApplyResult:
     return s.result(Outcome.APPLIED, detail, order_paid=bool(posting.paid))
 
 
+def _refund_report(s: Statement) -> ApplyResult:
+    """A refund or chargeback of the payment: matched with the refund staff asked for (completed
+    or declined), or flagged for staff. Never pays, re-pays or un-pays an order."""
+    answer = apply_reported_refund(
+        gateway=s.gateway,
+        update=s.update,
+        payment=s.payment,
+        trusted=s.source == MessageKind.QUERY,
+    )
+    if answer is None:
+        return _ask_gateway(s, f"{s.update.kind.value} {s.transaction_id} {s.status.value}")
+    code, outcome = answer
+    return s.result(code, outcome)
+
+
 Handler = Callable[[Statement], ApplyResult]
 _NOT_APPROVED = (
     PaymentStatus.CREATED,
@@ -400,6 +421,9 @@ def apply_update(
       credit only when the gateway lists both transactions (``confirmed``, the approved ids
       of a query's answer); if it does not list the one we recorded, its id is corrected;
     * late reports after approved, and pending for an attempt closed here → ignored;
+    * a refund or chargeback (``update.kind``) → ``refunds.apply_reported_refund``: the refund
+      staff asked for is completed or declined, one nobody asked for is flagged; the payment's
+      status and its orders never change;
     * otherwise the attempt takes the reported status; unknown reference → nothing.
     """
     reference = gateway.gateway_reference(update.reference)
@@ -438,5 +462,7 @@ def apply_update(
         now=timezone.now(),
         confirmed=confirmed,
     )
+    if update.kind != TransactionKind.PAYMENT:
+        return _refund_report(statement)
     handler = TRANSITIONS[(PaymentStatus(payment.status), update.status)]
     return handler(statement)
