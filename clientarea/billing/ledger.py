@@ -181,6 +181,7 @@ def _pay_in_full(
         actor=actor,
         locked=order,
         notify=notify,
+        owed=ZERO,  # this payment (and any withholding) was just posted: nothing is left
     )
     if not outcome.applied:  # pragma: no cover - the order was locked and pending
         raise LedgerError(_("Order %(number)s could not be paid.") % {"number": order.number})
@@ -221,6 +222,7 @@ def record_payment(
     actor=None,
     memo: str = "",
     locked_orders: Sequence[Order] = (),
+    locked_customer: Customer | None = None,
     notify: bool = True,
 ) -> Posting:
     """Money received from a customer: allocated to their orders, the rest kept as credit.
@@ -234,12 +236,19 @@ def record_payment(
 
     Emails (``notify``): "several orders paid" when more than one order was paid, "partial
     payment received" per order still owing, "credit added" when credit is left.
+
+    ``locked_orders`` / ``locked_customer``: rows the caller already locked in this
+    transaction (``lock_order``, ``lock_customer``), so they are not read again.
     """
     amount = quantize(amount)
     if amount <= 0:
         raise LedgerError(_("The amount must be greater than zero."))
     at = paid_at or timezone.now()
-    customer = lock_customer(customer_id=customer_id)
+    customer = (
+        locked_customer
+        if locked_customer is not None and locked_customer.pk == customer_id
+        else lock_customer(customer_id=customer_id)
+    )
     orders = _lock_orders(
         customer_id=customer_id,
         order_ids=[a.order_id for a in allocations],

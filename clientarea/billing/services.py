@@ -524,7 +524,9 @@ def lock_order(*, order_id: int) -> Order:
     return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
 
 
-@transaction.atomic
+# No savepoint inside a caller's transaction: it raises only before writing (a state that
+# cannot be paid), and anything else it raises must undo the caller's whole transaction.
+@transaction.atomic(savepoint=False)
 def mark_order_paid(
     *,
     order_id: int,
@@ -535,6 +537,7 @@ def mark_order_paid(
     actor=None,
     locked: Order | None = None,
     notify: bool = True,
+    owed: Decimal | None = None,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -550,7 +553,8 @@ def mark_order_paid(
     read twice. Whatever the order still owes in the customer's account is posted as
     paid by this payment (``billing.ledger.record_payment`` posts it first, so nothing is
     left). ``notify``: queue the "payment received" email (off when one email names
-    several orders paid together).
+    several orders paid together). ``owed``: what the order still owes, when the caller has
+    just posted under the lock (``record_payment`` passes zero), so it is not summed again.
     """
     order = (
         locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
@@ -568,9 +572,10 @@ def mark_order_paid(
     order.save(
         update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"]
     )
-    ledger.post_settlement(
-        order=order, via=via, method=method, reference=reference, actor=actor, at=paid_at
-    )
+    if owed is None or owed > 0:
+        ledger.post_settlement(
+            order=order, via=via, method=method, reference=reference, actor=actor, at=paid_at
+        )
     start = timezone.localtime(paid_at, BOGOTA).date()
     changed: list[int] = []
     # Read the items once: the invoice and the email below use this same list (order.items.all()).
@@ -632,8 +637,8 @@ def _after_paid(*, order: Order, changed: list[int], notify: bool = True) -> Non
     finish anything whose after-commit job was lost.
     """
     # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
-    fix_order_withholdings(order=order)
-    allocate_invoice_for_order(order=order)
+    withheld = fix_order_withholdings(order=order)
+    allocate_invoice_for_order(order=order, withholdings=withheld)
     if notify:
         queue_email(
             to=order.customer.user.email,

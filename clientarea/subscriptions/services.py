@@ -100,7 +100,9 @@ def activate_service(
     return service
 
 
-@transaction.atomic
+@transaction.atomic(
+    savepoint=False
+)  # in the paid transaction: no savepoint (returns, never raises)
 def renew_service(
     *, service: Service, period_start: dt.date, actor=None, order_number: str = ""
 ) -> bool:
@@ -217,7 +219,7 @@ def change_due_date(*, service: Service, new_due: dt.date, actor, reason: str) -
     return service
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # one bulk INSERT in the caller's transaction
 def notify_services_changed(*, service_ids: list[int], event: str, order_number: str = "") -> None:
     """Tell every provisioner that these services changed: one outbox row each, in the caller's
     transaction, sent by the worker after commit (and by its sweep if that job is lost)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clientarea.accounts.models import Customer
 from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
@@ -77,6 +78,10 @@ class Statement:
     now: dt.datetime
     #: The transactions the gateway itself lists as approved (a status query's whole answer), else None.
     confirmed: frozenset[str] | None
+    #: The payment's basket, read once with the locks: what it is meant to pay, per order.
+    basket: list[ledger.Allocation]
+    #: The customer, locked first (its credit): the ledger takes it as it is.
+    customer: Customer | None = None
 
     @property
     def status(self) -> GatewayStatus:
@@ -295,10 +300,7 @@ def _pay_order(s: Statement) -> ApplyResult:
     another payment, cancelled) or a payment that adds funds becomes the customer's credit."""
     payment, gateway = s.payment, s.gateway
     paid_reference = f"{gateway.code}:{s.transaction_id}"
-    allocations = [
-        ledger.Allocation(order_id=b.order_id, amount=b.amount)
-        for b in PaymentOrder.objects.filter(payment=payment).order_by("id")
-    ]
+    allocations = s.basket
     if not allocations and payment.order_id is not None:  # an attempt without its basket rows
         allocations = [ledger.Allocation(order_id=payment.order_id, amount=payment.amount)]
     posting = ledger.record_payment(
@@ -311,6 +313,7 @@ def _pay_order(s: Statement) -> ApplyResult:
         paid_at=s.now,
         memo=payment.reference,
         locked_orders=s.orders,
+        locked_customer=s.customer,
     )
     settled = [o.pk for o in posting.paid]
     if settled:
@@ -430,7 +433,7 @@ def apply_update(
     found = Payment.objects.filter(
         gateway=gateway.code, gateway_reference=reference
     ).order_by()  # unique
-    row = next(iter(found.values_list("pk", "customer_id")[:1]), None)
+    row = next(iter(found.values_list("pk", "customer_id", "order_id")[:1]), None)
     if row is None:
         logger.warning(
             "payment statement from %s for unknown reference %r (%s)",
@@ -439,17 +442,18 @@ def apply_update(
             source,
         )
         return ApplyResult(code=Outcome.UNKNOWN_REFERENCE, outcome="unknown reference")
-    payment_id, customer_id = row
+    payment_id, customer_id, attempt_order_id = row
     # Lock order: the customer (its credit), its orders by id, then the payment.
-    ledger.lock_customer(customer_id=customer_id)
-    order_ids = set(
-        PaymentOrder.objects.filter(payment_id=payment_id).values_list("order_id", flat=True)
-    )
-    order_ids |= set(
-        Payment.objects.filter(pk=payment_id, order__isnull=False).values_list(
-            "order_id", flat=True
-        )
-    )
+    customer = ledger.lock_customer(customer_id=customer_id)
+    basket = [
+        ledger.Allocation(order_id=order_id, amount=amount)
+        for order_id, amount in PaymentOrder.objects.filter(payment_id=payment_id)
+        .order_by("id")  # the basket's own order, without the payment join of Meta.ordering
+        .values_list("order_id", "amount")
+    ]
+    order_ids = {a.order_id for a in basket}
+    if attempt_order_id is not None:
+        order_ids.add(attempt_order_id)
     orders = [billing_services.lock_order(order_id=pk) for pk in sorted(order_ids)]
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     statement = Statement(
@@ -461,6 +465,8 @@ def apply_update(
         transaction_id=(update.transaction_id or "")[:64],
         now=timezone.now(),
         confirmed=confirmed,
+        basket=basket,
+        customer=customer,
     )
     if update.kind != TransactionKind.PAYMENT:
         return _refund_report(statement)
