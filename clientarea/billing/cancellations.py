@@ -92,6 +92,8 @@ def _line(item: OrderItem) -> billing.LineSpec:
         service=item.service,
         period_start=item.period_start,
         period_end=item.period_end,
+        discount=item.discount,
+        discount_reason=item.discount_reason,
     )
 
 
