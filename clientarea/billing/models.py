@@ -158,6 +158,11 @@ class OrderItem(models.Model):
     def __str__(self) -> str:
         return self.description
 
+    @property
+    def gross(self):
+        """Quantity × unit price before the discount (subtotal is after it)."""
+        return self.subtotal + self.discount
+
 
 class CouponRedemption(models.Model):
     """One order that used a coupon. The coupon's limits count redemptions of orders that were

@@ -87,6 +87,13 @@ class LineSpec:
     discount: Decimal = ZERO
     discount_reason: str = ""
 
+    @property
+    def net(self) -> Decimal:
+        """Quantity × unit price, rounded, minus the discount: the line's value before IVA."""
+        return quantize(Decimal(self.quantity) * Decimal(self.unit_price)) - quantize(
+            Decimal(self.discount)
+        )
+
 
 @dataclass(frozen=True)
 class LineAmounts:
