@@ -61,6 +61,8 @@ def _cart(request: HttpRequest) -> dict:
     cart = request.session.get(CART)
     if not isinstance(cart, dict) or not isinstance(cart.get("items"), list):
         cart = {"items": [], "coupon": ""}
+    if not isinstance(cart.get("coupon"), str):
+        cart["coupon"] = ""
     return cart
 
 
@@ -77,7 +79,9 @@ def _to_session(item: CartItem) -> dict:
     }
 
 
-def _from_session(data: dict) -> CartItem | None:
+def _from_session(data: object) -> CartItem | None:
+    if not isinstance(data, dict):
+        return None
     try:
         return CartItem(
             product_id=int(data["product"]),
