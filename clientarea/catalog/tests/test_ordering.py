@@ -22,6 +22,7 @@ from clientarea.catalog.models import (
     CouponKind,
     OptionGroup,
     OptionKind,
+    Product,
     ProductKind,
 )
 from clientarea.catalog.pricing import ConfigurationError, CouponError, Selection, configure
@@ -109,10 +110,9 @@ def hosting_item(vps, label="tienda.co") -> CartItem:
     return CartItem(product_id=vps["hosting"].pk, cycle="monthly", label=label)
 
 
-def coupon(**fields) -> Coupon:
-    data = dict(code="PROMO", kind=CouponKind.PERCENT, value=Decimal("10"))
+def coupon(*, products: list[Product] | None = None, **fields) -> Coupon:
+    data: dict[str, object] = dict(code="PROMO", kind=CouponKind.PERCENT, value=Decimal("10"))
     data.update(fields)
-    products = data.pop("products", None)
     created = Coupon.objects.create(**data)
     if products:
         created.products.set(products)
@@ -382,6 +382,7 @@ def test_renewals_bill_the_options_and_keep_a_recurring_coupon(vps):
     vps_service = Service.objects.get(customer=customer)
     assert vps_service.coupon is not None and vps_service.coupon.code == "SIEMPRE"
     due = vps_service.next_due_date
+    assert due is not None
     run = automation.run_billing(run_date=due - dt.timedelta(days=5))
     assert run.counts["orders_created"] == 2
     assert run.counts["services_billed"] == 2
@@ -401,7 +402,7 @@ def test_renewals_bill_the_options_and_keep_a_recurring_coupon(vps):
     # Paying the renewal renews the service once (option lines do not renew it again).
     pay(renewal)
     vps_service.refresh_from_db()
-    assert vps_service.next_due_date > due
+    assert vps_service.next_due_date is not None and vps_service.next_due_date > due
     assert vps_service.events.filter(kind="renewed").count() == 1
     # Running again bills nothing twice.
     again = automation.run_billing(run_date=due - dt.timedelta(days=5))
