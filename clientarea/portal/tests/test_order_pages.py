@@ -164,3 +164,18 @@ def test_staff_without_a_customer_can_browse_but_not_check_out(client, shop):
     add_vps(client, shop)
     assert client.get(reverse("order:cart")).status_code == 200
     assert client.post(reverse("order:checkout")).status_code == 404
+
+
+def test_the_service_page_lists_its_options_and_recurring_coupon(client, shop):
+    Coupon.objects.create(
+        code="SIEMPRE", kind=CouponKind.PERCENT, value=Decimal("5"), duration="recurring"
+    )
+    customer = make_customer()
+    client.force_login(customer.user)
+    add_vps(client, shop)
+    client.post(reverse("order:coupon"), {"code": "SIEMPRE"})
+    client.post(reverse("order:checkout"))
+    service = Service.objects.get(customer=customer)
+    page = client.get(reverse("subscriptions:detail", args=[service.pk])).content.decode()
+    assert "Extra disk (GB)" in page and "20 × $ 500 per period" in page
+    assert "Control panel: cPanel" in page and "SIEMPRE" in page
