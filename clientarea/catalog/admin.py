@@ -3,6 +3,7 @@ options (groups, options, prices per cycle) and coupons."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,7 @@ from django.utils.translation import ngettext
 
 from clientarea.catalog import services
 from clientarea.catalog.models import (
+    BillingCycle,
     Coupon,
     Option,
     OptionGroup,
@@ -116,8 +118,39 @@ class OptionAdmin(admin.ModelAdmin):
     inlines = [OptionPriceInline]
 
 
+class CouponForm(forms.ModelForm):
+    cycles = forms.MultipleChoiceField(
+        label=_("billing cycles"),
+        choices=BillingCycle.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Empty: every cycle."),
+    )
+
+    class Meta:
+        model = Coupon
+        fields = [
+            "code",
+            "description",
+            "active",
+            "kind",
+            "value",
+            "duration",
+            "products",
+            "cycles",
+            "valid_from",
+            "valid_until",
+            "max_uses",
+            "max_uses_per_customer",
+        ]
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip().upper()
+
+
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
+    form = CouponForm
     list_display = [
         "code",
         "kind",
@@ -137,15 +170,7 @@ class CouponAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("code", "description", "active")}),
         (_("Discount"), {"fields": ("kind", "value", "duration")}),
-        (
-            _("Where it applies"),
-            {
-                "fields": ("products", "cycles"),
-                "description": _(
-                    'Billing cycles as a list, e.g. ["monthly", "annual"]; empty: every cycle.'
-                ),
-            },
-        ),
+        (_("Where it applies"), {"fields": ("products", "cycles")}),
         (
             _("Limits"),
             {"fields": ("valid_from", "valid_until", "max_uses", "max_uses_per_customer")},

@@ -269,7 +269,6 @@ class Coupon(models.Model):
         return self.code
 
     def clean(self) -> None:
-        self.code = (self.code or "").strip().upper()
         if self.kind == CouponKind.PERCENT and self.value and self.value > 100:
             raise ValidationError({"value": _("A percentage cannot be more than 100.")})
         if self.valid_from and self.valid_until and self.valid_from > self.valid_until:

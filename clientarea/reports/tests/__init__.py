@@ -59,6 +59,9 @@ def ensure_roles() -> None:
         importlib.import_module("clientarea.reports.migrations.0002_staff_roles").create_roles(
             apps, None
         )
+        importlib.import_module("clientarea.reports.migrations.0003_catalog_ordering_roles").grant(
+            apps, None
+        )
 
 
 def staff_client(role: str) -> Client:
