@@ -298,4 +298,12 @@ def test_roles_migration_is_reversible(world):
     migration.remove_roles(apps, None)
     assert not Group.objects.filter(name__in=roles).exists()
     migration.create_roles(apps, None)
+    catalog_roles = importlib.import_module(
+        "clientarea.reports.migrations.0003_catalog_ordering_roles"
+    )
+    catalog_roles.grant(apps, None)
+    assert grants() == before
+    catalog_roles.revoke(apps, None)
+    assert "change_coupon" not in grants()["billing"]
+    catalog_roles.grant(apps, None)
     assert grants() == before
