@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone, translation
 from lxml import etree
 
-from clientarea.billing import automation
+from clientarea.billing import automation, cancellations
 from clientarea.billing import services as billing
 from clientarea.billing.catalog_orders import CartError, CartItem, place_cart_order, quote_cart
 from clientarea.billing.models import CouponRedemption, ItemKind, Order, OrderItem, OrderState
@@ -413,3 +413,23 @@ def test_today_is_the_first_period(vps):
     order = place_cart_order(customer=make_customer(), items=[vps_item(vps)])
     first = order.items.order_by("position").first()
     assert first is not None and first.period_start == local_today()
+
+
+def test_cancelling_one_service_of_a_discounted_order_moves_the_coupon_use_to_the_new_order(vps):
+    customer = make_customer()
+    coupon(code="TODO10")
+    order = place_cart_order(
+        customer=customer, items=[vps_item(vps), hosting_item(vps)], coupon_code="TODO10"
+    )
+    hosting = Service.objects.get(customer=customer, product=vps["hosting"])
+    cancellations.request_cancellation(service=hosting, when="immediate", reason="not_needed")
+    order.refresh_from_db()
+    assert order.state == OrderState.CANCELLED
+    reissued = Order.objects.get(customer=customer, state=OrderState.PENDING)
+    assert reissued.items.filter(discount__gt=0).count() == 4  # the VPS and its options
+    redemption = CouponRedemption.objects.get(coupon__code="TODO10")
+    assert redemption.order == reissued
+    assert redemption.discount == Decimal("17000.00")  # the VPS lines' discounts only
+    # The use still counts: the coupon's per-customer limit holds.
+    with pytest.raises(CouponError, match="already used"):
+        place_cart_order(customer=customer, items=[hosting_item(vps)], coupon_code="TODO10")
