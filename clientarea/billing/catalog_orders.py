@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
-from clientarea.accounts.models import Customer
+from clientarea.accounts.models import AuditEvent, Customer
 from clientarea.billing import descriptions
 from clientarea.billing import services as order_services
 from clientarea.billing.models import CouponRedemption, ItemKind, Order, OrderState
@@ -313,11 +313,25 @@ def place_cart_order(
     coupon_code: str = "",
     actor=None,
     ip: str | None = None,
+    cart_token: str = "",
 ) -> Order:
     """The cart becomes pending services and ONE pending order (see the module's docstring).
 
-    Raises CartError, ConfigurationError or CouponError and writes nothing."""
+    ``cart_token`` names one cart: placing the same cart again (a double click, a second tab)
+    returns the order it already became. Raises CartError, ConfigurationError or CouponError
+    and writes nothing."""
     Customer.objects.select_for_update().filter(pk=customer.pk).first()  # customer, then coupon
+    if cart_token:
+        placed = (
+            AuditEvent.objects.filter(
+                action="order.catalog", customer=customer, changes__cart=cart_token
+            )
+            .values_list("target", flat=True)
+            .first()
+        )
+        existing = Order.objects.filter(customer=customer, number=placed).first()
+        if placed and existing is not None:
+            return existing
     today = local_today()
     quote = quote_cart(
         items=items, customer=customer, coupon_code=coupon_code, today=today, lock_coupon=True
@@ -391,6 +405,7 @@ def place_cart_order(
             "coupon": quote.coupon.code if quote.coupon else "",
             "discount": str(quote.discount),
             "total": str(order.total),
+            "cart": cart_token,
         },
         ip=ip,
     )

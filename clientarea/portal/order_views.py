@@ -9,6 +9,7 @@ needs a customer. It holds ids and choices only; prices are computed from the ca
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -135,6 +136,7 @@ def product(request: HttpRequest, code: str) -> HttpResponse:
             )
         else:
             cart["items"].append(_to_session(form.cleaned_data["item"]))
+            cart.setdefault("token", secrets.token_hex(12))
             _save(request, cart)
             messages.success(request, _("%(product)s is in your cart.") % {"product": offer.name})
             return redirect("order:cart")
@@ -229,6 +231,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             coupon_code=data.get("coupon", ""),
             actor=request.user,
             ip=client_ip(request),
+            cart_token=str(data.get("token", "")),
         )
     except (CouponError, CartError, ConfigurationError) as exc:
         messages.error(request, str(exc))

@@ -433,3 +433,16 @@ def test_cancelling_one_service_of_a_discounted_order_moves_the_coupon_use_to_th
     # The use still counts: the coupon's per-customer limit holds.
     with pytest.raises(CouponError, match="already used"):
         place_cart_order(customer=customer, items=[hosting_item(vps)], coupon_code="TODO10")
+
+
+def test_placing_the_same_cart_twice_returns_the_first_order(vps):
+    customer = make_customer()
+    coupon(code="UNO")
+    items = [vps_item(vps), hosting_item(vps)]
+    first = place_cart_order(customer=customer, items=items, coupon_code="UNO", cart_token="t1")
+    again = place_cart_order(customer=customer, items=items, coupon_code="UNO", cart_token="t1")
+    assert again.pk == first.pk
+    assert Order.objects.count() == 1 and Service.objects.count() == 2
+    # Another customer's token never finds this order.
+    other = place_cart_order(customer=make_customer(), items=items, cart_token="t1")
+    assert other.pk != first.pk
