@@ -83,6 +83,16 @@ class LineSpec:
     service: Service | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    #: Taken off quantity × unit price before IVA (a coupon); the invoice's line AllowanceCharge.
+    discount: Decimal = ZERO
+    discount_reason: str = ""
+
+    @property
+    def net(self) -> Decimal:
+        """Quantity × unit price, rounded, minus the discount: the line's value before IVA."""
+        return quantize(Decimal(self.quantity) * Decimal(self.unit_price)) - quantize(
+            Decimal(self.discount)
+        )
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,14 @@ class LineAmounts:
 
 
 def line_amounts(spec: LineSpec) -> LineAmounts:
-    """The project's rounding rule (lib/money.py): round each line once, sum the rounded lines."""
-    subtotal = quantize(Decimal(spec.quantity) * Decimal(spec.unit_price))
+    """The project's rounding rule (lib/money.py): round each line once, sum the rounded lines.
+
+    A discount comes off the rounded gross value; IVA is computed on what is left."""
+    gross = quantize(Decimal(spec.quantity) * Decimal(spec.unit_price))
+    discount = quantize(Decimal(spec.discount))
+    if discount < 0 or discount > gross:
+        raise OrderStateError(_("A discount cannot be negative nor larger than the line."))
+    subtotal = gross - discount
     rate = Decimal(spec.tax_rate) if spec.tax_treatment == TaxTreatment.TAXED else ZERO
     tax = tax_for(subtotal, rate)
     return LineAmounts(subtotal=subtotal, tax=tax, total=subtotal + tax)
@@ -271,6 +287,8 @@ def _insert_orders(
                 period_end=line.period_end,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
+                discount=quantize(Decimal(line.discount)),
+                discount_reason=line.discount_reason[:120] if line.discount else "",
                 tax_treatment=line.tax_treatment,
                 tax_rate=line.tax_rate if line.tax_treatment == TaxTreatment.TAXED else ZERO,
                 subtotal=a.subtotal,
@@ -587,7 +605,7 @@ def mark_order_paid(
     services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
     for item in items:
         service = services.get(item.service_id) if item.service_id is not None else None
-        if service is None or item.kind == ItemKind.SETUP_FEE:
+        if service is None or item.kind in (ItemKind.SETUP_FEE, ItemKind.OPTION):
             continue
         if item.kind == ItemKind.PLAN_CHANGE:  # an upgrade: the new plan applies once paid
             if subscription_services.apply_paid_plan_change(
@@ -682,7 +700,7 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
         if (
             item.service
             and item.service.status == ServiceStatus.PENDING
-            and item.kind != ItemKind.SETUP_FEE
+            and item.kind not in (ItemKind.SETUP_FEE, ItemKind.OPTION)
         ):
             subscription_services.cancel_service(
                 service=item.service,

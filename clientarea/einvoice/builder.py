@@ -125,6 +125,8 @@ def build_document(
             period_start=item.period_start if item.period_end else None,
             period_end=item.period_end if item.period_start else None,
             code=str(item.service_id or ""),
+            allowance=Decimal(item.discount),
+            allowance_reason=item.discount_reason,
         )
         for item in order.items.all()
     )
@@ -236,6 +238,7 @@ def document_from_json(data: dict) -> InvoiceDocument:
                     k: Decimal(item[k])
                     for k in ("quantity", "unit_price", "line_extension", "tax_rate", "tax_amount")
                 },
+                "allowance": Decimal(item.get("allowance", "0")),  # absent from older snapshots
                 "period_start": dt.date.fromisoformat(item["period_start"])
                 if item.get("period_start")
                 else None,

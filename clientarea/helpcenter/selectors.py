@@ -42,6 +42,7 @@ ARTICLE_KEYS = (
     "two_factor",
     "cancel",
     "plan_change",
+    "order",
 )
 
 

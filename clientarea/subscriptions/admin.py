@@ -15,6 +15,7 @@ from clientarea.subscriptions.models import (
     ProvisioningDelivery,
     Service,
     ServiceEvent,
+    ServiceOption,
     SuspensionReason,
 )
 
@@ -46,6 +47,22 @@ class ServiceEventInline(admin.TabularInline):
         return False
 
 
+class ServiceOptionInline(admin.TabularInline):
+    """The options the customer chose, billed on every renewal (read-only here)."""
+
+    model = ServiceOption
+    extra = 0
+    can_delete = False
+    fields = ("description", "option", "quantity", "price")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 #: What the service page shows; status and dates change only through the lifecycle services.
 SERVICE_FIELDS = (
     "customer",
@@ -58,6 +75,7 @@ SERVICE_FIELDS = (
     "start_date",
     "next_due_date",
     "anchor_day",
+    "coupon",
     "created_at",
     "updated_at",
 )
@@ -85,7 +103,7 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
     fields = list(SERVICE_FIELDS)
     # Only the label is edited here.
     readonly_fields = [name for name in SERVICE_FIELDS if name != "label"]
-    inlines = [ServiceEventInline]
+    inlines = [ServiceOptionInline, ServiceEventInline]
     actions = ["suspend_services", "unsuspend_services", "terminate_services"]
 
     add_message = _("Find the customer, then use “New service” on the customer's page.")

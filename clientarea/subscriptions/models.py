@@ -57,6 +57,17 @@ class Service(models.Model):
     )
     start_date = models.DateField(_("start date"), null=True, blank=True)
     next_due_date = models.DateField(_("next due date"), null=True, blank=True)
+    coupon = models.ForeignKey(
+        "catalog.Coupon",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="services",
+        verbose_name=_("recurring coupon"),
+        help_text=_(
+            "A recurring coupon used when ordering: its discount applies to every renewal."
+        ),
+    )
     anchor_day = models.PositiveSmallIntegerField(
         _("billing day"),
         null=True,
@@ -77,6 +88,39 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product} · {self.label}" if self.label else str(self.product)
+
+
+class ServiceOption(models.Model):
+    """An option the customer chose for a service, with its unit price at purchase (before IVA).
+
+    Renewals bill ``quantity × price`` for each one beside the service's own price.
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="options", verbose_name=_("service")
+    )
+    option = models.ForeignKey(
+        "catalog.Option", on_delete=models.PROTECT, related_name="+", verbose_name=_("option")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    price = models.DecimalField(
+        _("price per unit at purchase (before IVA)"), max_digits=14, decimal_places=2
+    )
+    description = models.CharField(_("description"), max_length=200)
+
+    class Meta:
+        verbose_name = _("service option")
+        verbose_name_plural = _("service options")
+        ordering = ["service", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "option"], name="unique_service_option"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="service_option_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} × {self.quantity}"
 
 
 class ServiceEventKind(models.TextChoices):
