@@ -48,25 +48,43 @@ def _with_overdue(queryset: QuerySet[Order], today: dt.date) -> QuerySet[Order]:
 
 
 def orders_for_customer(
-    customer: Customer, *, state: str | None = None, today: dt.date | None = None
+    customer: Customer,
+    *,
+    state: str | None = None,
+    today: dt.date | None = None,
+    items: bool = True,
 ) -> QuerySet[Order]:
     """The customer's orders, newest first, each with its items prefetched (for the "what for" column).
 
-    ``state`` filters by one OrderState value; anything else means all orders.
+    ``state`` filters by one OrderState value; anything else means all orders. ``items=False``
+    leaves the items out (``item_descriptions`` reads what a list shows of them, cheaper).
     """
     queryset = Order.objects.filter(customer=customer).defer(
         "seller_snapshot", "buyer_snapshot", "reminders_sent"
     )
     if state in OrderState.values:
         queryset = queryset.filter(state=state)
-    items = OrderItem.objects.only("id", "order_id", "position", "description").order_by(
+    queryset = _with_overdue(queryset, today or local_today()).order_by("-issue_date", "-id")
+    if not items:
+        return queryset
+    prefetch = OrderItem.objects.only("id", "order_id", "position", "description").order_by(
         "position", "id"
     )
-    return (
-        _with_overdue(queryset, today or local_today())
-        .prefetch_related(Prefetch("items", queryset=items))
-        .order_by("-issue_date", "-id")
+    return queryset.prefetch_related(Prefetch("items", queryset=prefetch))
+
+
+def item_descriptions(order_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each order's item descriptions in their order, in one query of plain values (a page of
+    orders shows the first two and how many more)."""
+    found: dict[int, list[str]] = {pk: [] for pk in order_ids}
+    rows = (
+        OrderItem.objects.filter(order_id__in=list(found))
+        .order_by("order_id", "position", "id")
+        .values_list("order_id", "description")
     )
+    for order_id, description in rows:
+        found[order_id].append(description)
+    return found
 
 
 def order_state_counts(customer: Customer) -> dict[str, int]:
