@@ -193,7 +193,7 @@ def main() -> int:
         print(f"{db}: demo site + {args.orders} orders in {time.perf_counter() - started:.1f} s")
 
         port = free_port()
-        server = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
+        server = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -234,7 +234,9 @@ def main() -> int:
                 if server.poll() is not None:
                     raise SystemExit(Path(var_dir, "gunicorn.log").read_text()) from None
         else:
-            raise SystemExit("gunicorn did not answer: " + Path(var_dir, "gunicorn.log").read_text())
+            raise SystemExit(
+                "gunicorn did not answer: " + Path(var_dir, "gunicorn.log").read_text()
+            )
         for path, headers in pages.values():  # warm every thread's caches
             hammer((port, path, headers, 1.0))
 
@@ -262,7 +264,9 @@ def main() -> int:
                         }
                     )
         summary = {}
-        print(f"\n{'page':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU ms/req':>18} errors")
+        print(
+            f"\n{'page':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU ms/req':>18} errors"
+        )
         for name, rounds in results.items():
             med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
             med["errors"] = sum(r["errors"] for r in rounds)

@@ -134,9 +134,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             # What checkout would charge for all of them: dues after payments and credit,
             # minus what the agent withholds (the same selector checkout uses).
             "net_due": selectors.amount_to_charge(
-                list(
-                    selectors.orders_for_customer(customer, state=OrderState.PENDING, items=False)
-                )
+                list(selectors.orders_for_customer(customer, state=OrderState.PENDING, items=False))
             )
             if summary["due_total"] and withholdings.approved_agent(customer.pk)
             else None,
