@@ -297,6 +297,14 @@ else:
             "LOCATION": "clientarea_cache",
         }
     }
+# Rendered parts of customer pages, keyed on the account's state (billing.selectors
+# .account_version), so an entry is never stale, only unused: memory of each process, no I/O.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "clientarea-pages",
+    "TIMEOUT": 600,
+    "OPTIONS": {"MAX_ENTRIES": envint("PAGE_CACHE_ENTRIES", 500)},
+}
 RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
 RATELIMIT_CACHE_PREFIX = "rl:"
 

@@ -4,18 +4,22 @@ order with its payments, its printable version, "Apply my credit" and the statem
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.dates import MONTHS_3
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -95,52 +99,72 @@ def _rows(
     return rows
 
 
+PAGE_CACHE = "pages"
+
+
 @login_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
+    """The Billing page. Its content is rendered once per state of the account: the key holds
+    everything it shows (the account's stamp, today's date, the language, the filter and page
+    asked for, the help link), so a payment, a new or cancelled order shows at once."""
     customer = _customer(request)
     state = request.GET.get("state", "")
     if state not in OrderState.values:
         state = ""
+    language = translation.get_language() or ""
+    help_url = selectors.pay_help_url(language)
+    version = selectors.account_version(customer)
+    cache, key, content = caches[PAGE_CACHE], "", None
+    if version is not None:
+        parts = (customer.pk, version, local_today(), language, state, request.GET.get("page"))
+        key = "billing:orders:" + hashlib.sha256(repr((*parts, help_url)).encode()).hexdigest()
+        content = cache.get(key)
+    if content is None:
+        context = _order_list_context(
+            customer, state=state, page_number=request.GET.get("page"), help_url=help_url
+        )
+        content = render_to_string("billing/_order_list.html", context)
+        if key:
+            cache.set(key, content)
+    return render(request, "billing/order_list.html", {"content": mark_safe(content)})  # noqa: S308 (our own rendered template)
+
+
+def _order_list_context(
+    customer: Customer, *, state: str, page_number: str | None, help_url: str | None
+) -> dict:
     summary = selectors.order_summary(customer)
     counts = summary["counts"]
     orders = _Counted(
         selectors.orders_for_customer(customer, state=state or None, items=False),
         counts[state or "all"],
     )
-    page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(page_number)
     page_orders = list(page.object_list)
-    account = selectors.account_summary(customer)
     dues = selectors.order_balances(
         [order.pk for order in page_orders if order.state == OrderState.PENDING]
     )
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
     ]
-    return render(
-        request,
-        "billing/order_list.html",
-        {
-            "page": page,
-            "rows": _rows(
-                page_orders, dues, selectors.item_descriptions(o.pk for o in page_orders)
-            ),
-            "state": state,
-            "filters": filters,
-            "counts": counts,
-            "summary": summary,
-            "account": account,
-            # A withholding agent pays the net of its pending orders.
-            # What checkout would charge for all of them: dues after payments and credit,
-            # minus what the agent withholds (the same selector checkout uses).
-            "net_due": selectors.amount_to_charge(
-                list(selectors.orders_for_customer(customer, state=OrderState.PENDING, items=False))
-            )
-            if summary["due_total"] and withholdings.approved_agent(customer.pk)
-            else None,
-            "help_url": selectors.pay_help_url(translation.get_language()),
-        },
-    )
+    return {
+        "page": page,
+        "rows": _rows(page_orders, dues, selectors.item_descriptions(o.pk for o in page_orders)),
+        "state": state,
+        "filters": filters,
+        "counts": counts,
+        "summary": summary,
+        "account": selectors.account_summary(customer),
+        # A withholding agent pays the net of its pending orders.
+        # What checkout would charge for all of them: dues after payments and credit,
+        # minus what the agent withholds (the same selector checkout uses).
+        "net_due": selectors.amount_to_charge(
+            list(selectors.orders_for_customer(customer, state=OrderState.PENDING, items=False))
+        )
+        if summary["due_total"] and withholdings.approved_agent(customer.pk)
+        else None,
+        "help_url": help_url,
+    }
 
 
 def _order_context(request: HttpRequest, number: str) -> dict:
