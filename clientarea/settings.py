@@ -282,6 +282,7 @@ TWO_FACTOR_RECOVERY_CODES = 10
 # Throttling of the public forms (forgot-code, registration, help-center votes and search:
 # clientarea.lib.ratelimit, django-ratelimit) counts in the default cache: Redis when REDIS_URL
 # is set, otherwise a database table every process shares (created by a migration).
+CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -68,13 +70,20 @@ class _Counted:
     """A queryset whose length is already known (the page's state counts), so the paginator
     does not ask the database to count it again."""
 
-    def __init__(self, queryset, count: int) -> None:
+    def __init__(self, queryset: QuerySet[Order], count: int) -> None:
         self.queryset, self.count_known = queryset, count
 
     def __len__(self) -> int:
         return self.count_known
 
-    def __getitem__(self, index):
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self.queryset)
+
+    @overload
+    def __getitem__(self, index: int, /) -> Order: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> QuerySet[Order]: ...
+    def __getitem__(self, index: int | slice, /) -> Order | QuerySet[Order]:
         return self.queryset[index]
 
 
@@ -139,7 +148,8 @@ def _order_list_context(
         selectors.orders_for_customer(customer, state=state or None, items=False),
         counts[state or "all"],
     )
-    page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(page_number)
+    paginator: Paginator[Order] = Paginator(orders, selectors.ORDERS_PER_PAGE)
+    page = paginator.get_page(page_number)
     page_orders = list(page.object_list)
     dues = selectors.order_balances(
         [order.pk for order in page_orders if order.state == OrderState.PENDING]

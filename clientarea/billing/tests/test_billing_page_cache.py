@@ -130,7 +130,8 @@ def test_the_stamp_follows_ledger_and_order_events(alice):
     )  # credit only: a ledger entry without an order
     after_credit = selectors.account_version(alice)
     assert after_credit != after_order
-    services.resend_order_email(order=order)  # an event that changes nothing shown: a new stamp anyway
+    # An event that changes nothing shown still gives a new stamp (one render more, never stale).
+    services.resend_order_email(order=order)
     assert selectors.account_version(alice) != after_credit
 
 
