@@ -301,6 +301,9 @@ def main() -> int:
             home_p99_ms=round(home["p99"], 1),
             home_cpu_ms=round(home["cpu_ms"], 2),
             errors=billing["errors"] + order_page["errors"] + home["errors"],
+            # Server CPU per request, home / page: fairer than requests/s on a shared machine.
+            cpu_ratio=round(home["cpu_ms"] / billing["cpu_ms"], 3),
+            order_cpu_ratio=round(home["cpu_ms"] / order_page["cpu_ms"], 3),
         )
         return 0
     finally:

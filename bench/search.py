@@ -307,6 +307,7 @@ def main() -> int:
             n=args.n,
             search_cpu_ms=round(statistics.median(search_cpus), 2),
             raw_cpu_ms=round(statistics.median(raw_cpus), 3),
+            cpu_ratio=round(statistics.median(raw_cpus) / statistics.median(search_cpus), 4),
         )
     return 0
 
