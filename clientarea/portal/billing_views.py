@@ -181,6 +181,7 @@ def _order_context(request: HttpRequest, number: str) -> dict:
     customer = _customer(request)
     order = selectors.order_for_customer(customer, number)
     return {
+        "customer": customer,
         "order": order,
         "items": [(item, selectors.tax_label(item)) for item in order.items.all()],
         "seller": order.seller_snapshot,
@@ -211,7 +212,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         balance_due=selectors.amount_to_charge([order])
         if order.state == OrderState.PENDING
         else selectors.order_balance_due(order),
-        credit=selectors.credit_available(order.customer) if order.is_pending else 0,
+        # The customer already read for the request (order.customer would be read again).
+        credit=selectors.credit_available(context["customer"]) if order.is_pending else 0,
     )
     return render(request, "billing/order_detail.html", context)
 
