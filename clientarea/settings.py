@@ -282,6 +282,7 @@ TWO_FACTOR_RECOVERY_CODES = 10
 # Throttling of the public forms (forgot-code, registration, help-center votes and search:
 # clientarea.lib.ratelimit, django-ratelimit) counts in the default cache: Redis when REDIS_URL
 # is set, otherwise a database table every process shares (created by a migration).
+CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -297,6 +298,14 @@ else:
             "LOCATION": "clientarea_cache",
         }
     }
+# Rendered parts of customer pages, keyed on the account's state (billing.selectors
+# .account_version), so an entry is never stale, only unused: memory of each process, no I/O.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "clientarea-pages",
+    "TIMEOUT": 600,
+    "OPTIONS": {"MAX_ENTRIES": envint("PAGE_CACHE_ENTRIES", 500)},
+}
 RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
 RATELIMIT_CACHE_PREFIX = "rl:"
 
