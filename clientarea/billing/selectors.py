@@ -29,6 +29,7 @@ from clientarea.billing.models import (
     PaidVia,
 )
 from clientarea.catalog.models import TaxTreatment
+from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.models import Invoice
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
@@ -364,6 +365,24 @@ def amount_to_charge(orders: Sequence[Order]) -> Decimal:
     pending = [order for order in orders if order.state == OrderState.PENDING]
     dues = order_balances([o.pk for o in pending])
     return sum((max(dues[o.pk] - withholding_to_post(o), ZERO) for o in pending), ZERO)
+
+
+def order_prepayments(order: Order) -> tuple[Prepayment, ...]:
+    """The account credit applied to this order, oldest first, as the e-invoice's prepayments
+    (``cac:PrepaidPayment``, one query). Payments of the order itself are not prepayments: they
+    pay the invoice. ID ``ANT-<movement>`` names the ledger movement; its date is the day the
+    credit was applied (Colombian date)."""
+    entries = LedgerEntry.objects.filter(
+        order_id=order.pk, kind=LedgerKind.CREDIT_APPLIED, amount__lt=0
+    ).order_by("created_at", "id")
+    return tuple(
+        Prepayment(
+            id=f"ANT-{entry.pk}",
+            amount=-quantize(entry.amount),
+            received=entry.created_at.astimezone(BOGOTA).date(),
+        )
+        for entry in entries
+    )
 
 
 def withholding_to_post(order: Order) -> Decimal:

@@ -47,7 +47,7 @@ from clientarea.billing.run_emails import (
     build_email,
     save_emails,
 )
-from clientarea.billing.selectors import order_balance_due
+from clientarea.billing.selectors import order_balance_due, order_prepayments
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib.dates import BOGOTA, add_months, local_today
@@ -627,7 +627,7 @@ def _after_paid(*, order: Order, changed: list[int], notify: bool = True) -> Non
     """
     # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
     fix_order_withholdings(order=order)
-    allocate_invoice_for_order(order=order)
+    allocate_invoice_for_order(order=order, prepayments=order_prepayments(order))
     if notify:
         queue_email(
             to=order.customer.user.email,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -33,6 +34,7 @@ from clientarea.einvoice.delivery import (
     send_invoice_email,
     transmit_invoice,
 )
+from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.models import (
     CreditNoteConcept,
     DocumentKind,
@@ -87,7 +89,7 @@ def _lock_resolution(on: dt.date) -> NumberingResolution:
     return resolution
 
 
-def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
+def _allocate(*, order, customer, issued_at: dt.datetime, prepayments: list) -> dict:
     """Number, CUFE and document snapshot for ``order``: the invoice fields of an issued invoice.
 
     Consumes the number (caller holds the transaction, in a savepoint); raises
@@ -107,6 +109,7 @@ def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
             number=number,
             issued_at=issued_at,
             method=order.payment_method,
+            prepayments=builder.prepayments_from_json(prepayments),
         )
         cufe = ubl.expected_cufe(doc)
     except ValueError as exc:
@@ -140,7 +143,10 @@ def _issued(invoice: Invoice) -> None:
 def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
     """Give a waiting invoice its number, CUFE and XML (caller holds the transaction)."""
     for name, value in _allocate(
-        order=invoice.order, customer=invoice.customer, issued_at=issued_at
+        order=invoice.order,
+        customer=invoice.customer,
+        issued_at=issued_at,
+        prepayments=invoice.prepayments,
     ).items():
         setattr(invoice, name, value)
     invoice.save()
@@ -169,14 +175,23 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
     )
 
 
-def allocate_invoice_for_order(*, order) -> Invoice:
+def allocate_invoice_for_order(*, order, prepayments: Sequence[Prepayment] = ()) -> Invoice:
     """Called by billing inside the paid transaction: create the invoice, issued now if possible.
+
+    ``prepayments``: the account credit applied to the order (``cac:PrepaidPayment``); kept on
+    the row, so an invoice that waits is issued with them too.
 
     The invoice row is inserted once, already issued, inside a savepoint; when it
     cannot be issued (``InvoiceWaiting``, raised before any write, so no number is
     consumed) it is inserted as waiting instead: a waiting invoice never blocks the payment.
     """
-    fields = dict(order=order, customer=order.customer, paid_at=order.paid_at, total=order.total)
+    fields = dict(
+        order=order,
+        customer=order.customer,
+        paid_at=order.paid_at,
+        total=order.total,
+        prepayments=builder.prepayments_to_json(tuple(prepayments)),
+    )
     try:
         with transaction.atomic():  # savepoint: a waiting invoice never blocks the payment
             invoice = Invoice.objects.create(
@@ -184,7 +199,12 @@ def allocate_invoice_for_order(*, order) -> Invoice:
                 # happens that is the payment time; a payment staff record days later must not
                 # make an invoice DIAN refuses as too old or signed on another day (FAD09c/e).
                 **fields,
-                **_allocate(order=order, customer=order.customer, issued_at=timezone.now()),
+                **_allocate(
+                    order=order,
+                    customer=order.customer,
+                    issued_at=timezone.now(),
+                    prepayments=fields["prepayments"],
+                ),
             )
             _issued(invoice)
     except InvoiceWaiting as exc:
@@ -335,13 +355,18 @@ def reissue_with_corrected_buyer(*, invoice: Invoice, reason: str, actor=None) -
         order = invoice.order
         fields = dict(
             order=order, customer=invoice.customer, paid_at=invoice.paid_at, total=invoice.total,
-            replaces=invoice,
+            replaces=invoice, prepayments=invoice.prepayments,
         )  # fmt: skip
         try:
             with transaction.atomic():
                 new = Invoice.objects.create(
                     **fields,
-                    **_allocate(order=order, customer=invoice.customer, issued_at=timezone.now()),
+                    **_allocate(
+                        order=order,
+                        customer=invoice.customer,
+                        issued_at=timezone.now(),
+                        prepayments=invoice.prepayments,
+                    ),
                 )
                 _issued(new)
         except InvoiceWaiting as exc:

@@ -276,26 +276,54 @@ def start_orders_payment(
         PaymentOrder.objects.bulk_create(
             [PaymentOrder(payment=payment, order=o, amount=dues[o.pk]) for o in locked]
         )
-    numbers = ", ".join(o.number for o in locked)
-    if len(locked) == 1:
-        description = _("%(provider)s service order %(number)s") % {
-            "provider": _provider_name(),
-            "number": numbers,
-        }
-    else:
-        description = _("%(provider)s service orders %(numbers)s") % {
-            "provider": _provider_name(),
-            "numbers": numbers,
-        }
     return _launch(
         payment=payment,
         gateway=gateway,
         chosen=chosen,
         customer=customer,
-        description=description[:250],
+        description=orders_description([o.number for o in locked], provider=_provider_name()),
         language=language,
         expires_at=expires_at,
     )
+
+
+#: The longest description both gateways take (PayU 255, Payvalida 250 characters).
+DESCRIPTION_LIMIT = 250
+
+
+def orders_description(numbers: Sequence[str], *, provider: str) -> str:
+    """What the gateway shows and keeps as the payment's description: every order it pays.
+
+    "Conexcol service orders ODS-000101, ODS-000102". When they do not fit the gateways'
+    250 characters, the prefix the numbers share is written once ("ODS-000101, 000102, …");
+    only when even that does not fit: how many orders, the first and the last (the reference
+    and the back office list them all)."""
+    numbers = sorted(numbers)
+    if len(numbers) == 1:
+        return (_("%(provider)s service order %(number)s") % {
+            "provider": provider, "number": numbers[0],
+        })[:DESCRIPTION_LIMIT]  # fmt: skip
+    full = _("%(provider)s service orders %(numbers)s") % {
+        "provider": provider,
+        "numbers": ", ".join(numbers),
+    }
+    if len(full) <= DESCRIPTION_LIMIT:
+        return full
+    shared = numbers[0]
+    while shared and not all(n.startswith(shared) for n in numbers):
+        shared = shared[:-1]
+    while shared and shared[-1].isdigit():  # keep each number whole: cut after "ODS-"
+        shared = shared[:-1]
+    short = _("%(provider)s service orders %(numbers)s") % {
+        "provider": provider,
+        "numbers": ", ".join([numbers[0]] + [n[len(shared) :] for n in numbers[1:]]),
+    }
+    if len(short) <= DESCRIPTION_LIMIT:
+        return short
+    return (
+        _("%(provider)s: %(count)s service orders, %(first)s to %(last)s")
+        % {"provider": provider, "count": len(numbers), "first": numbers[0], "last": numbers[-1]}
+    )[:DESCRIPTION_LIMIT]
 
 
 def start_funds_payment(
