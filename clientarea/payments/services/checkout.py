@@ -26,7 +26,6 @@ from clientarea.accounts.selectors import get_provider
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order, OrderState
-from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.payments import selectors
 from clientarea.payments.gateways import get_gateway
@@ -40,7 +39,6 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentOrder, PaymentStatus
-from clientarea.withholdings.selectors import gateway_amounts
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +72,6 @@ class PaymentRefused(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-def taxed_base(order: Order) -> Decimal:
-    """IVA base for the gateway: the subtotals of the taxed items (exempt and excluded items are not part of it)."""
-    base = ZERO
-    for item in order.items.all():
-        if item.tax_treatment == TaxTreatment.TAXED and item.tax_amount > 0:
-            base += item.subtotal
-    return base
 
 
 def buyer_for(customer: Customer) -> Buyer:
@@ -191,10 +180,6 @@ def _check_available(gateway: Gateway, amount: Decimal) -> None:
         raise PaymentRefused(unavailable, code="gateway")
 
 
-def _share(value: Decimal, part: Decimal, whole: Decimal) -> Decimal:
-    return value if part == whole or whole <= 0 else quantize(value * part / whole)
-
-
 def start_orders_payment(
     *,
     orders: Sequence[Order],
@@ -235,20 +220,15 @@ def start_orders_payment(
                     % {"number": order.number},
                     code="not_payable",
                 )
-        dues = billing_selectors.order_balances([o.pk for o in locked])
-        amount = billing_selectors.amount_to_charge(locked)
+        # What to charge and its tax split: one selector for both (billing.selectors.charge_for).
+        charge = billing_selectors.charge_for(locked)
+        dues, amount = charge.dues, charge.amount
         locked = [order for order in locked if dues[order.pk] > 0]
         if amount <= 0 or not locked:
             raise PaymentRefused(
                 _("There is nothing left to pay on this order."), code="not_payable"
             )
         _check_available(gateway, amount)
-        # What each order costs in cash (a withholding agent pays the net: IVA − ReteIVA and the
-        # base minus ReteFuente and ReteICA), shared in proportion when part is already paid.
-        cash = [gateway_amounts(o, tax=o.tax_total, tax_base=taxed_base(o)) for o in locked]
-        total = sum((net for net, _tax, _base in cash), ZERO)
-        cash_tax = sum((tax for _net, tax, _base in cash), ZERO)
-        cash_base = sum((base for _net, _tax, base in cash), ZERO)
         first = locked[0]
         # The customer left those attempts at the gateway's page; if one was paid after
         # all, its late approval is still applied (or kept as credit).
@@ -267,8 +247,8 @@ def start_orders_payment(
             prefix=first.number,
             chosen=chosen,
             amount=amount,
-            tax=_share(cash_tax, amount, total),
-            tax_base=_share(cash_base, amount, total),
+            tax=charge.tax,
+            tax_base=charge.tax_base,
             currency=first.currency,
             expires_at=expires_at,
             now=now,
