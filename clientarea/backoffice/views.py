@@ -119,6 +119,8 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                     PERMISSIONS["edit, suspend, unsuspend, terminate a service"]
                 ),
                 "pay": user.has_perm("billing.change_order"),
+                # The PDF and XML downloads are the invoice admin's (its view permission).
+                "documents": user.has_perm("einvoice.view_invoice"),
                 "code": user.has_perm(PERMISSIONS["resend the access code"]),
                 "impersonate": user.has_perm(PERMISSIONS["login as customer"])
                 and not (data.customer.user.is_staff or data.customer.user.is_superuser),
