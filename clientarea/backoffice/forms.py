@@ -176,3 +176,11 @@ class ServiceForm(forms.Form):
 
     def clean_label(self) -> str:
         return self.cleaned_data["label"].strip().lower()
+
+
+class NewServiceForm(ServiceForm):
+    notify = forms.BooleanField(
+        label=_("Email the customer the service, its price and next due date"),
+        required=False,
+        initial=True,
+    )

@@ -214,7 +214,7 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(PERMISSIONS["new service"])
 def service_new(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
-    form = forms.ServiceForm(request.POST or None)
+    form = forms.NewServiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -227,6 +227,7 @@ def service_new(request: HttpRequest, pk: int) -> HttpResponse:
                 next_due_date=data["next_due_date"],
                 reason=data["reason"],
                 actor=_staff(request),
+                notify=data["notify"],
             )
         except subscription_services.ServiceStateError as exc:
             form.add_error(None, str(exc))
