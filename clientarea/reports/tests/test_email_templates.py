@@ -317,3 +317,15 @@ def test_an_override_of_a_new_customer_email_is_what_the_customer_gets():
     email = OutgoingEmail.objects.get(template="credit_added")
     assert email.subject == "Nuevo saldo: 5000,00"  # localized: es-CO
     assert email.body_text.strip() == "Hola Alice, abonamos 5000,00 (ref. transfer-9)."
+
+
+def test_a_default_with_a_long_subject_source_saves_from_the_editor():
+    """service_status_changed's subject source (three sentences in if/elif) is over 300
+    characters: the editor and the version table take it."""
+    make_provider()
+    client = staff_client("administrator")
+    files = rendering.default_sources("service_status_changed")
+    assert len(files["subject"]) > 300
+    response = client.post(_url("service_status_changed"), files)
+    assert response.status_code == 302
+    assert EmailTemplateVersion.objects.get().subject == files["subject"].strip()
