@@ -34,7 +34,9 @@ For the run date D, with S, T, C, N, R the BILLING_* settings:
    holds all of that customer's due services. An item's period is
    next_due_date → +1 cycle (anchor day kept), its description is
    "<product> · <label> (renewal)", its price the service's price, and its tax
-   the product's. The order is issued on D and due on the earliest next due
+   the product's; each option the customer chose (subscriptions.ServiceOption, read once per
+   batch) adds a line, quantity × the unit price kept on the service; a recurring coupon
+   kept on the service takes its discount off those lines. The order is issued on D and due on the earliest next due
    date of its items, but never before D. (Catch-up after downtime, or a period
    re-billed after its order was cancelled: the customer then gets the whole
    grace period from the day they are told.) The customer gets the
@@ -79,6 +81,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -89,9 +92,9 @@ from django.utils.translation import gettext_lazy
 
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
-from clientarea.billing import cancellations
+from clientarea.billing import cancellations, planchanges
 from clientarea.billing import services as billing
-from clientarea.billing.descriptions import LineDescriptions, customer_language
+from clientarea.billing.descriptions import LineDescriptions, LineTexts, customer_language
 from clientarea.billing.models import (
     BillingRun,
     BillingRunStatus,
@@ -104,7 +107,9 @@ from clientarea.billing.models import (
 )
 from clientarea.billing.run_emails import OrderEmailRenderer, attach_items, build_email, save_emails
 from clientarea.catalog.models import BillingCycle, Product
+from clientarea.catalog.pricing import coupon_label, line_discounts
 from clientarea.lib.dates import BOGOTA, local_now, local_today
+from clientarea.lib.money import ZERO, quantize
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import (
     CancellationRequest,
@@ -112,6 +117,7 @@ from clientarea.subscriptions.models import (
     Service,
     ServiceEvent,
     ServiceEventKind,
+    ServiceOption,
     ServiceStatus,
     SuspensionReason,
 )
@@ -139,6 +145,8 @@ COUNT_LABELS = {
     "orders_cancelled_overdue": gettext_lazy("Orders cancelled (services terminated)"),
     "orders_cancelled_unpaid": gettext_lazy("Unpaid new-service orders cancelled"),
     "cancellations_done": gettext_lazy("Services ended at the customer's request"),
+    "plan_changes_applied": gettext_lazy("Scheduled plan changes applied"),
+    "plan_changes_expired": gettext_lazy("Unpaid plan changes cancelled"),
     "emails_queued": gettext_lazy("Emails queued"),
     "errors": gettext_lazy("Errors"),
 }
@@ -304,6 +312,8 @@ class _Run:
     products: dict[int, Product] = field(default_factory=dict)
     descriptions: LineDescriptions = field(default_factory=LineDescriptions)
     pay_url: PayUrls = field(default_factory=lambda: PayUrls())
+    #: The current batch's chosen options per service (one query per batch).
+    options: dict[int, list[ServiceOption]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.provider = get_provider()
@@ -409,6 +419,13 @@ def _run(
         # 0. Services whose cancellation (asked by the customer) takes effect today end now.
         if not dry_run:
             run.counts["cancellations_done"] += cancellations.complete_due_cancellations(
+                today=rules.run_date
+            )
+            # Scheduled downgrades take effect; upgrade orders unpaid past due are cancelled.
+            run.counts["plan_changes_applied"] += planchanges.apply_due_changes(
+                today=rules.run_date
+            )
+            run.counts["plan_changes_expired"] += planchanges.expire_unpaid_changes(
                 today=rules.run_date
             )
         # 1. Dunning, order by order: cancellations, terminations, suspensions, reminders. Before any
@@ -518,13 +535,18 @@ def _renew_batch(run: _Run, ids: list[int]) -> None:
     customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("user")}
     renewable = [
         s
-        for s in Service.objects.filter(customer_id__in=ids).order_by(
-            "customer_id", "next_due_date", "pk"
-        )
+        for s in Service.objects.filter(customer_id__in=ids)
+        .select_related("coupon")
+        .order_by("customer_id", "next_due_date", "pk")
         if is_renewable(s, run.rules)
     ]
     leaving = cancellations.pending_cancellation_service_ids(customer_ids=ids)
-    renewable = [s for s in renewable if s.pk not in leaving]
+    waiting, scheduled = planchanges.renewal_plans(customer_ids=ids)
+    renewable = [
+        planchanges.as_renewed(s, scheduled.get(s.pk))
+        for s in renewable
+        if s.pk not in leaving and s.pk not in waiting
+    ]
     keys = [period_key(s) for s in renewable]
     billed = set(
         OrderItem.objects.filter(period_key__in=keys)
@@ -534,9 +556,15 @@ def _renew_batch(run: _Run, ids: list[int]) -> None:
     due: dict[int, list[Service]] = defaultdict(list)
     for service in renewable:
         if period_key(service) not in billed:
-            service.product = _product(run, service.product_id)
+            if service.pk not in scheduled:  # a scheduled change carries its new product
+                service.product = _product(run, service.product_id)
             due[service.customer_id].append(service)
     if due:
+        run.options = defaultdict(list)
+        for option in ServiceOption.objects.filter(
+            service_id__in=[s.pk for services in due.values() for s in services]
+        ).order_by("service_id", "pk"):
+            run.options[option.service_id].append(option)
         _renew(run, [(customers[customer_id], services) for customer_id, services in due.items()])
 
 
@@ -812,6 +840,7 @@ def renewal_line(
     batch = descriptions if descriptions is not None else LineDescriptions()
     texts = batch.for_language(language)
     start = _due(service)
+    discount, _options = _recurring_discounts(service=service, options=[])
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
         description=texts.renewal_for(product=product, label=service.label),
@@ -823,15 +852,85 @@ def renewal_line(
         period_end=billing.period_end_for(
             cycle=service.cycle, start=start, anchor_day=service.anchor_day
         ),
+        discount=discount,
+        discount_reason=_coupon_reason(service=service, texts=texts) if discount else "",
     )
+
+
+def _recurring_discounts(
+    *, service: Service, options: list[ServiceOption]
+) -> tuple[Decimal, list[Decimal]]:
+    """What the service's recurring coupon takes off its own line and its options' lines."""
+    coupon = service.coupon if service.coupon_id is not None else None
+    if coupon is None:
+        return ZERO, [ZERO for _o in options]
+    return line_discounts(
+        kind=coupon.kind,
+        value=coupon.value,
+        product_subtotal=quantize(service.price),
+        option_subtotals=[quantize(o.price * o.quantity) for o in options],
+    )
+
+
+def _coupon_reason(*, service: Service, texts: LineTexts) -> str:
+    coupon = service.coupon
+    if coupon is None:
+        return ""
+    return texts.coupon_for(
+        code=coupon.code, value=coupon_label(kind=coupon.kind, value=coupon.value)
+    )
+
+
+def option_renewal_lines(
+    *,
+    service: Service,
+    options: list[ServiceOption],
+    language: str,
+    descriptions: LineDescriptions | None = None,
+) -> list[billing.LineSpec]:
+    """The lines that bill a service's chosen options for its next period (beside renewal_line):
+    quantity × the unit price kept on the service, the service's recurring coupon applied."""
+    if not options:
+        return []
+    product = service.product
+    batch = descriptions if descriptions is not None else LineDescriptions()
+    texts = batch.for_language(language)
+    start = _due(service)
+    end = billing.period_end_for(cycle=service.cycle, start=start, anchor_day=service.anchor_day)
+    _discount, discounts = _recurring_discounts(service=service, options=options)
+    service_text = texts.renewal_for(product=product, label=service.label)
+    return [
+        billing.LineSpec(
+            kind=ItemKind.OPTION,
+            description=texts.option_for(service_text=service_text, option=option.description),
+            unit_price=option.price,
+            quantity=Decimal(option.quantity),
+            tax_treatment=product.tax_treatment,
+            tax_rate=product.effective_tax_rate,
+            service=service,
+            period_start=start,
+            period_end=end,
+            discount=discount,
+            discount_reason=_coupon_reason(service=service, texts=texts) if discount else "",
+        )
+        for option, discount in zip(options, discounts, strict=True)
+    ]
 
 
 def _plan(run: _Run, customer: Customer, services: list[Service]) -> billing.OrderSpec:
     """One customer's renewal order, computed before anything is written."""
     language = customer_language(customer)
-    lines = [
-        renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services
-    ]
+    lines = []
+    for s in services:
+        lines.append(renewal_line(service=s, language=language, descriptions=run.descriptions))
+        lines.extend(
+            option_renewal_lines(
+                service=s,
+                options=run.options.get(s.pk, []),
+                language=language,
+                descriptions=run.descriptions,
+            )
+        )
     return _spec(run, customer, lines, language)
 
 
@@ -882,8 +981,13 @@ def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
             _renew_one(run, spec)
         return
     run.counts["orders_created"] += len(specs)
-    run.counts["services_billed"] += sum(len(spec.lines) for spec in specs)
+    run.counts["services_billed"] += sum(_services_in(spec) for spec in specs)
     run.counts["emails_queued"] += len(specs)
+
+
+def _services_in(spec: billing.OrderSpec) -> int:
+    """The services an order bills (its option lines are not services of their own)."""
+    return sum(1 for line in spec.lines if line.kind != ItemKind.OPTION)
 
 
 def _insert_renewals(run: _Run, specs: list[billing.OrderSpec]) -> int:
@@ -914,11 +1018,19 @@ def _renew_one(run: _Run, spec: billing.OrderSpec) -> None:
                 .order_by()
                 .values_list("period_key", flat=True)
             )
-            remaining = [line for line in spec.lines if billing.period_key_for(line) not in billed]
+            # A service whose period is billed elsewhere leaves with its option lines.
+            gone = {
+                line.service.pk
+                for line in spec.lines
+                if line.service is not None and billing.period_key_for(line) in billed
+            }
+            remaining = [
+                line for line in spec.lines if line.service is None or line.service.pk not in gone
+            ]
             if len(remaining) == len(spec.lines) or attempt == 2:
                 run.fail(spec.customer.pk, "renew", exc)
                 return
-            run.counts["already_billed"] += len(spec.lines) - len(remaining)
+            run.counts["already_billed"] += len(gone)
             if not remaining:
                 return
             spec = _spec(run, spec.customer, remaining, spec.language or settings.LANGUAGE_CODE)
@@ -927,7 +1039,7 @@ def _renew_one(run: _Run, spec: billing.OrderSpec) -> None:
             run.fail(spec.customer.pk, "renew", exc)
             return
         run.counts["orders_created"] += 1
-        run.counts["services_billed"] += len(spec.lines)
+        run.counts["services_billed"] += _services_in(spec)
         run.counts["emails_queued"] += 1
         return
 
