@@ -39,6 +39,9 @@ ALLOWED_ATTRIBUTES = frozenset(
         "full_number", "issued_at", "cufe", "concept_label", "reason",
         # withholdings: the agent's decision, a certificate
         "is_approved", "decision_note", "reject_reason", "period_label", "year",
+        # a plan change
+        "get_from_cycle_display", "get_to_cycle_display", "from_price", "to_price",
+        "direction", "amount",
     }
 )  # fmt: skip
 
@@ -136,6 +139,35 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate("cancellation_requested", _("Cancellation requested"), _CANCELLATION),
         EditableTemplate("cancellation_withdrawn", _("Cancellation withdrawn"), _CANCELLATION),
         EditableTemplate("cancellation_done", _("Service cancelled"), _CANCELLATION),
+        EditableTemplate(
+            "plan_changed",
+            _("Plan changed"),
+            ("customer", "service", "change", "old_name", "new_name"),
+        ),
+        EditableTemplate(
+            "plan_change_scheduled",
+            _("Plan change scheduled"),
+            ("customer", "service", "change", "old_name", "new_name"),
+        ),
+        EditableTemplate(
+            "refund_issued",
+            _("Refund issued"),
+            (
+                "customer",
+                "refund",
+                "amount",
+                "reference",
+                "gateway",
+                "through_gateway",
+                "bank_reference",
+                "from_credit",
+                "orders",
+                "notes",
+                "notes_pending",
+                "services_action",
+                "billing_url",
+            ),
+        ),
         # Withholdings.
         EditableTemplate(
             "withholding_agent_decided",

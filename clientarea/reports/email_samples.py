@@ -26,6 +26,9 @@ from clientarea.subscriptions.models import (
     CancellationReason,
     CancellationRequest,
     CancellationWhen,
+    PlanChange,
+    PlanChangeDirection,
+    PlanChangeStatus,
     Service,
     ServiceStatus,
 )
@@ -172,6 +175,30 @@ def sample_context(template: str) -> dict[str, Any]:
             period_number=today.month,
             status=CertificateStatus.ACCEPTED,
         ),
+        # plan changes
+        "change": PlanChange(
+            service=service,
+            direction=PlanChangeDirection.UPGRADE,
+            status=PlanChangeStatus.APPLIED,
+            from_cycle="monthly",
+            from_price=Decimal("45990.00"),
+            to_cycle="annual",
+            to_price=Decimal("480000.00"),
+            amount=Decimal("0.00"),
+            effective_date=today + dt.timedelta(days=30),
+        ),
+        "old_name": "Hosting Pyme",
+        "new_name": "Hosting Empresarial",
+        # refunds
+        "refund": None,
+        "gateway": "PayU Latam",
+        "through_gateway": True,
+        "bank_reference": "",
+        "from_credit": Decimal("0.00"),
+        "notes": ["NC12"],
+        "notes_pending": False,
+        "services_action": "shorten",
+        "billing_url": settings.SITE_URL + reverse("billing:orders"),
         # registration
         "name": "Ana Gómez",
         "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
@@ -180,4 +207,6 @@ def sample_context(template: str) -> dict[str, Any]:
         values["reason"] = "Mantenimiento del servidor"
     elif template == "registration_attempt":
         values["reason"] = "email"
+    elif template == "refund_issued":
+        values["orders"] = ["ODS-000123"]
     return {name: values[name] for name in EDITABLE[template].variables}
