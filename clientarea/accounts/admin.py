@@ -42,6 +42,16 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
+    def save_model(self, request, obj, form, change):
+        # Through the service: a customer's login that changes email keeps its search text right.
+        services.save_user_by_staff(
+            user=obj,
+            changed=form.changed_data,
+            before=form.initial if change else {},
+            actor=request.user,
+            ip=client_ip(request),
+        )
+
 
 class CustomerAddForm(IdentityCleanMixin, forms.ModelForm):
     email = forms.EmailField(label=_("Email"))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from axes.utils import reset as reset_axes_attempts
 from django.conf import settings
@@ -412,6 +414,44 @@ def refresh_search_text(*, customer_ids: list[int] | None = None) -> int:
                 batch = []
         count += Customer.objects.bulk_update(batch, ["search_text"])
     return count
+
+
+#: Fields of a login whose change staff make in the admin's User page is audited.
+USER_AUDITED_FIELDS = ("email", "full_name", "is_active", "is_staff", "is_superuser")
+
+
+@transaction.atomic
+def save_user_by_staff(
+    *, user: User, changed: Sequence[str], before: Mapping[str, Any], actor, ip: str | None = None
+) -> User:
+    """Staff add or edit a login in the admin's User page (the form has set the fields).
+
+    When that login is a customer's and its email changed, the customer's ``search_text`` (what
+    the back-office search finds them by) is rewritten in the same transaction, so a customer is
+    found by the new address at once and never by the old one. Changes to the email, name and
+    access flags are audited with before/after values (never the password)."""
+    user.save()
+    customer = Customer.objects.select_for_update().filter(user_id=user.pk).first()
+    if customer is not None:
+        text = search_text_for(customer, user.email)
+        if text != customer.search_text:
+            customer.search_text = text
+            customer.save(update_fields=["search_text"])
+    audited = {
+        name: {"before": str(before.get(name, "")), "after": str(getattr(user, name))}
+        for name in USER_AUDITED_FIELDS
+        if name in changed
+    }
+    if audited:
+        audit.record(
+            action="user.changed_by_staff",
+            actor=actor,
+            customer=customer,
+            target=user.email,
+            changes=audited,
+            ip=ip,
+        )
+    return user
 
 
 @transaction.atomic

@@ -178,6 +178,14 @@ class ServiceForm(forms.Form):
         return self.cleaned_data["label"].strip().lower()
 
 
+class NewServiceForm(ServiceForm):
+    notify = forms.BooleanField(
+        label=_("Email the customer the service, its price and next due date"),
+        required=False,
+        initial=True,
+    )
+
+
 class PlanChangeForm(forms.Form):
     """The plan to move a service to, among the previewed options (``billing.planchanges``)."""
 

@@ -20,7 +20,7 @@ from clientarea.accounts.models import AuditEvent, Customer, User
 from clientarea.backoffice.models import StaffNote
 from clientarea.billing.models import Order
 from clientarea.billing.selectors import Balance, balance_and_overdue
-from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.models import DocumentKind, Invoice
 from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments.models import Payment
@@ -39,10 +39,23 @@ class Customer360:
     services: list[Service]
     orders: list[Order]
     invoices: list[Invoice]
+    #: Credit and debit notes, each with the invoice it corrects.
+    notes_dian: list[Invoice]
     payments: list[Payment]
     emails: list[OutgoingEmail]
     audit: list[AuditEvent]
     notes: list[StaffNote]
+
+
+#: The large columns of a DIAN document: never read for a list.
+_DOCUMENT_BODIES = (
+    "xml_unsigned",
+    "xml_signed",
+    "attached_document",
+    "pdf",
+    "document",
+    "application_response",
+)
 
 
 def customer_360(customer_id: int) -> Customer360 | None:
@@ -60,8 +73,16 @@ def customer_360(customer_id: int) -> Customer360 | None:
         ),
         orders=list(Order.objects.filter(customer=customer).order_by("-issue_date", "-id")[:LIMIT]),
         invoices=list(
-            Invoice.objects.filter(customer=customer)
+            Invoice.objects.filter(customer=customer, kind=DocumentKind.INVOICE)
             .select_related("order")
+            .defer(*_DOCUMENT_BODIES)
+            .order_by("-id")[:LIMIT]
+        ),
+        notes_dian=list(
+            Invoice.objects.filter(customer=customer)
+            .exclude(kind=DocumentKind.INVOICE)
+            .select_related("reference")
+            .defer(*_DOCUMENT_BODIES, *(f"reference__{name}" for name in _DOCUMENT_BODIES))
             .order_by("-id")[:LIMIT]
         ),
         payments=list(

@@ -120,6 +120,8 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                     PERMISSIONS["edit, suspend, unsuspend, terminate a service"]
                 ),
                 "pay": user.has_perm("billing.change_order"),
+                # The PDF and XML downloads are the invoice admin's (its view permission).
+                "documents": user.has_perm("einvoice.view_invoice"),
                 "code": user.has_perm(PERMISSIONS["resend the access code"]),
                 "impersonate": user.has_perm(PERMISSIONS["login as customer"])
                 and not (data.customer.user.is_staff or data.customer.user.is_superuser),
@@ -213,7 +215,7 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(PERMISSIONS["new service"])
 def service_new(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
-    form = forms.ServiceForm(request.POST or None)
+    form = forms.NewServiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -226,6 +228,7 @@ def service_new(request: HttpRequest, pk: int) -> HttpResponse:
                 next_due_date=data["next_due_date"],
                 reason=data["reason"],
                 actor=_staff(request),
+                notify=data["notify"],
             )
         except subscription_services.ServiceStateError as exc:
             form.add_error(None, str(exc))

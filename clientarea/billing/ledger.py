@@ -170,7 +170,15 @@ def post_cancellation(*, order: Order, actor=None, reason: str = "") -> Decimal:
 
 
 def _pay_in_full(
-    *, order: Order, via: str, method: str, reference: str, actor, at: dt.datetime, notify: bool
+    *,
+    order: Order,
+    via: str,
+    method: str,
+    reference: str,
+    actor,
+    at: dt.datetime,
+    notify: bool,
+    no_credit_applied: bool = False,
 ) -> None:
     outcome = order_services.mark_order_paid(
         order_id=order.pk,
@@ -182,6 +190,8 @@ def _pay_in_full(
         locked=order,
         notify=notify,
         owed=ZERO,  # this payment (and any withholding) was just posted: nothing is left
+        # The invoice's prepayments (credit applied) are looked up unless known to be none.
+        prepayments=() if no_credit_applied else None,
     )
     if not outcome.applied:  # pragma: no cover - the order was locked and pending
         raise LedgerError(_("Order %(number)s could not be paid.") % {"number": order.number})
@@ -256,6 +266,9 @@ def record_payment(
     )
     by_id = {o.pk: o for o in orders}
     dues = selectors.order_balances(by_id)
+    # Orders that still owe their whole total had no credit applied: their invoice has no
+    # prepayment to look up (the paid transaction stays one query shorter).
+    untouched = {pk for pk, due in dues.items() if due == by_id[pk].total}
     posting = Posting()
     remaining = amount
     plan: list[tuple[Order, Decimal]] = []
@@ -306,6 +319,7 @@ def record_payment(
                 actor=actor,
                 at=at,
                 notify=notify and not several,
+                no_credit_applied=order.pk in untouched,
             )
             posting.paid.append(order)
         else:

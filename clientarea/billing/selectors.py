@@ -30,11 +30,13 @@ from clientarea.billing.models import (
     PaidVia,
 )
 from clientarea.catalog.models import TaxTreatment
+from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.models import Invoice
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.withholdings import selectors as withholdings_selectors
+from clientarea.withholdings.calculation import RETEFUENTE, RETEICA, RETEIVA
 from clientarea.withholdings.models import AgentStatus, WithholdingAgent
 
 ORDERS_PER_PAGE = 25
@@ -377,13 +379,96 @@ def order_balance_due(order: Order) -> Decimal:
 
 
 def amount_to_charge(orders: Sequence[Order]) -> Decimal:
-    """What a gateway charges now for these pending orders: what is still due on them.
+    """What a gateway charges now for these pending orders: what is still due on them, minus
+    what a withholding agent withholds (due − withholdings). ``charge_for`` adds its tax split."""
+    pending = [order for order in orders if order.state == OrderState.PENDING]
+    return _net_due(pending, order_balances([o.pk for o in pending]))
 
-    The one place where the net to pay is computed for checkout: withholdings the customer
-    may deduct are to be subtracted here (due − withholdings)."""
+
+def _net_due(pending: Sequence[Order], dues: dict[int, Decimal]) -> Decimal:
+    return sum((max(dues[o.pk] - withholding_to_post(o), ZERO) for o in pending), ZERO)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What a gateway is asked for a set of pending orders: the amount, and the IVA and its base
+    within it (PayU's ``tax`` / ``taxReturnBase``, Payvalida's ``iva``)."""
+
+    amount: Decimal
+    tax: Decimal
+    tax_base: Decimal
+    #: What each order still owes (order id → due), zero for paid and cancelled orders.
+    dues: dict[int, Decimal]
+
+
+def taxed_base(order: Order) -> Decimal:
+    """IVA base for the gateway: the subtotals of the taxed items (exempt and excluded items are
+    not part of it)."""
+    base = ZERO
+    for item in order.items.all():
+        if item.tax_treatment == TaxTreatment.TAXED and item.tax_amount > 0:
+            base += item.subtotal
+    return base
+
+
+def _cash_split(order: Order) -> tuple[Decimal, Decimal, Decimal]:
+    """(amount, tax, tax base) one pending order costs in cash.
+
+    Without withholdings: its total, IVA and taxed base. For a withholding agent: the net, and
+    the cash part of each, IVA minus ReteIVA and the base minus ReteFuente and ReteICA, so that
+    tax + base never exceed the amount (PayU refuses that)."""
+    tax, tax_base = Decimal(order.tax_total), taxed_base(order)
+    computed = withholdings_selectors.withholdings_for_order(order)
+    if not computed:
+        return computed.total, tax, tax_base
+    by_kind = {line.kind: line.amount for line in computed.lines}
+    cash_tax = max(quantize(tax - by_kind.get(RETEIVA, ZERO)), ZERO)
+    cash_base = quantize(tax_base - by_kind.get(RETEFUENTE, ZERO) - by_kind.get(RETEICA, ZERO))
+    cash_base = max(min(cash_base, computed.net - cash_tax), ZERO)
+    return computed.net, cash_tax, cash_base
+
+
+def _share(value: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    return value if part == whole or whole <= 0 else quantize(value * part / whole)
+
+
+def charge_for(orders: Sequence[Order]) -> Charge:
+    """The one place checkout learns what to charge for these orders and its tax split.
+
+    The amount is ``amount_to_charge`` (after partial payments, credit applied and
+    withholdings); the IVA and base are each order's cash part (see ``_cash_split``), shared in
+    proportion when part of the orders is already paid. Orders that owe nothing add nothing."""
     pending = [order for order in orders if order.state == OrderState.PENDING]
     dues = order_balances([o.pk for o in pending])
-    return sum((max(dues[o.pk] - withholding_to_post(o), ZERO) for o in pending), ZERO)
+    amount = _net_due(pending, dues)
+    cash = [_cash_split(o) for o in pending if dues[o.pk] > 0]
+    whole = sum((net for net, _tax, _base in cash), ZERO)
+    tax = sum((tax for _net, tax, _base in cash), ZERO)
+    base = sum((base for _net, _tax, base in cash), ZERO)
+    return Charge(
+        amount=amount,
+        tax=_share(tax, amount, whole),
+        tax_base=_share(base, amount, whole),
+        dues={o.pk: dues.get(o.pk, ZERO) for o in orders},
+    )
+
+
+def order_prepayments(order: Order) -> tuple[Prepayment, ...]:
+    """The account credit applied to this order, oldest first, as the e-invoice's prepayments
+    (``cac:PrepaidPayment``, one query). Payments of the order itself are not prepayments: they
+    pay the invoice. ID ``ANT-<movement>`` names the ledger movement; its date is the day the
+    credit was applied (Colombian date)."""
+    entries = LedgerEntry.objects.filter(
+        order_id=order.pk, kind=LedgerKind.CREDIT_APPLIED, amount__lt=0
+    ).order_by("created_at", "id")
+    return tuple(
+        Prepayment(
+            id=f"ANT-{entry.pk}",
+            amount=-quantize(entry.amount),
+            received=entry.created_at.astimezone(BOGOTA).date(),
+        )
+        for entry in entries
+    )
 
 
 def withholding_to_post(order: Order) -> Decimal:

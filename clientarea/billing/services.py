@@ -47,8 +47,9 @@ from clientarea.billing.run_emails import (
     build_email,
     save_emails,
 )
-from clientarea.billing.selectors import order_balance_due
+from clientarea.billing.selectors import order_balance_due, order_prepayments
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
+from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, format_cop, payable_rounding, quantize, tax_for
@@ -556,6 +557,7 @@ def mark_order_paid(
     locked: Order | None = None,
     notify: bool = True,
     owed: Decimal | None = None,
+    prepayments: tuple[Prepayment, ...] | None = None,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -573,6 +575,9 @@ def mark_order_paid(
     left). ``notify``: queue the "payment received" email (off when one email names
     several orders paid together). ``owed``: what the order still owes, when the caller has
     just posted under the lock (``record_payment`` passes zero), so it is not summed again.
+    ``prepayments``: the
+    account credit applied to the order, for its invoice, when the caller knows it (``()``: none);
+    ``None`` reads it from the ledger.
     """
     order = (
         locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
@@ -642,12 +647,18 @@ def mark_order_paid(
         data={"via": via, "method": method, "services": changed},
     )
     with provider_cached():  # the invoice and the email read the provider profile once
-        _after_paid(order=order, changed=changed, notify=notify)
+        _after_paid(order=order, changed=changed, notify=notify, prepayments=prepayments)
     logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
     return PaymentOutcome(order=order, applied=True, reason="paid", services_changed=changed)
 
 
-def _after_paid(*, order: Order, changed: list[int], notify: bool = True) -> None:
+def _after_paid(
+    *,
+    order: Order,
+    changed: list[int],
+    notify: bool = True,
+    prepayments: tuple[Prepayment, ...] | None = None,
+) -> None:
     """Effects that belong to the paid transaction: invoice allocation, email, provisioning.
 
     Each writes its durable record here (the issued invoice, the email log row, the
@@ -656,7 +667,13 @@ def _after_paid(*, order: Order, changed: list[int], notify: bool = True) -> Non
     """
     # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
     withheld = fix_order_withholdings(order=order)
-    allocate_invoice_for_order(order=order, withholdings=withheld)
+    allocate_invoice_for_order(
+        order=order,
+        withholdings=withheld,
+        # Account credit applied to the order (cac:PrepaidPayment); ``prepayments`` is given
+        # when the caller knows it (none), else read from the ledger.
+        prepayments=order_prepayments(order) if prepayments is None else prepayments,
+    )
     if notify:
         queue_email(
             to=order.customer.user.email,

@@ -16,6 +16,7 @@ from clientarea.einvoice.documents import (
     InvoiceReference,
     Line,
     Party,
+    Prepayment,
     Resolution,
     Withholding,
 )
@@ -109,11 +110,14 @@ def build_document(
     issued_at: dt.datetime,
     method: str,
     withholdings: Sequence[Any] | None = None,
+    prepayments: tuple[Prepayment, ...] = (),
 ) -> InvoiceDocument:
     """Raises ValueError when a party lacks data DIAN requires (the invoice then waits).
 
     ``withholdings``: the order's withholding rows when the caller has them at hand (the paid
     transaction just fixed them); otherwise they are read through ``order.withholdings``.
+    ``prepayments``: account credit applied to the order before it was paid (billing says
+    which); they become ``cac:PrepaidPayment`` and lower ``PayableAmount``.
     """
     lines = tuple(
         Line.build(
@@ -148,6 +152,23 @@ def build_document(
         software_provider_dv=check_digit(provider_nit),
         payable_rounding=Decimal(order.rounding),
         withholdings=order_withholdings(order, rows=withholdings),
+        prepayments=prepayments,
+    )
+
+
+def prepayments_to_json(prepayments: tuple[Prepayment, ...]) -> list[dict]:
+    """How an invoice row keeps its prepayments until it is issued (``Invoice.prepayments``)."""
+    return [_plain(asdict(p)) for p in prepayments]
+
+
+def prepayments_from_json(data) -> tuple[Prepayment, ...]:
+    return tuple(
+        Prepayment(
+            id=str(p["id"]),
+            amount=Decimal(p["amount"]),
+            received=dt.date.fromisoformat(p["received"]),
+        )
+        for p in data or ()
     )
 
 
@@ -197,6 +218,7 @@ def build_note_document(
         due=issued_at.astimezone(BOGOTA).date(),
         note="",
         payable_rounding=Decimal("0"),
+        prepayments=(),  # a note corrects the sale, not how it was paid
         reference=InvoiceReference(
             number=invoice.full_id, cufe=invoice_cufe, issue_date=invoice.issue_date
         ),
@@ -283,5 +305,6 @@ def document_from_json(data: dict) -> InvoiceDocument:
                 )
                 for w in data.get("withholdings", ())  # absent from older snapshots
             ),
+            "prepayments": prepayments_from_json(data.get("prepayments")),
         }
     )

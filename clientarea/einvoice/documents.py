@@ -326,6 +326,25 @@ class Withholding:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Prepayment:
+    """Money the buyer had paid before the invoice (``cac:PrepaidPayment``): account credit
+    applied to the order. It lowers ``PayableAmount`` by ``PrepaidAmount`` (DIAN rule FAU14:
+    TaxInclusiveAmount − AllowanceTotal + ChargeTotal − PrepaidAmount + PayableRoundingAmount),
+    and with it the CUFE's ValTot, which is the PayableAmount as written."""
+
+    id: str
+    amount: Decimal
+    received: dt.date
+
+    def __post_init__(self) -> None:
+        _require_decimal("amount", self.amount)
+        if self.amount <= 0:
+            raise ValueError("a prepayment is a positive amount")
+        if not self.id:
+            raise ValueError("a prepayment needs an identifier")
+
+
+@dataclass(frozen=True, kw_only=True)
 class InvoiceDocument:
     """One factura electrónica de venta, or a nota crédito / débito on one, ready to be rendered.
 
@@ -362,9 +381,12 @@ class InvoiceDocument:
     concept_reason: str = ""
     #: What a withholding-agent buyer withheld (UBL WithholdingTaxTotal), at most one per scheme.
     withholdings: tuple[Withholding, ...] = ()
+    #: Account credit applied to the order before it was invoiced (invoices only).
+    prepayments: tuple[Prepayment, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "withholdings", tuple(self.withholdings))
+        object.__setattr__(self, "prepayments", tuple(self.prepayments))
         if len({w.scheme for w in self.withholdings}) != len(self.withholdings):
             raise ValueError("at most one withholding per scheme")
         if self.issue.tzinfo is None or self.issue.utcoffset() is None:
@@ -387,6 +409,10 @@ class InvoiceDocument:
         object.__setattr__(self, "payable_rounding", quantize(Decimal(self.payable_rounding)))
         if abs(self.payable_rounding) > Decimal("0.50"):
             raise ValueError("payable_rounding must be between -0.50 and +0.50")
+        if self.prepayments and self.is_note:
+            raise ValueError("notes carry no prepayments")
+        if self.payable_amount < 0:
+            raise ValueError("the prepaid amount is larger than the invoice")
 
     def _check_note(self) -> None:
         if self.reference is None or not self.reference.cufe or not self.reference.number:
@@ -492,10 +518,20 @@ class InvoiceDocument:
         return quantize(self.line_extension_total + self.iva_total)
 
     @property
-    def payable_amount(self) -> Decimal:
-        """``PayableAmount`` (CUFE ValTot): no allowances, charges or prepayments here, so
-        TaxInclusiveAmount + PayableRoundingAmount."""
+    def document_total(self) -> Decimal:
+        """What the sale is worth: TaxInclusiveAmount + PayableRoundingAmount (no allowances or
+        charges here)."""
         return quantize(self.tax_inclusive_amount + self.payable_rounding)
+
+    @property
+    def prepaid_amount(self) -> Decimal:
+        """``PrepaidAmount``: the sum of the prepayments."""
+        return quantize(sum((p.amount for p in self.prepayments), ZERO))
+
+    @property
+    def payable_amount(self) -> Decimal:
+        """``PayableAmount`` (CUFE ValTot): the document total minus what was prepaid (FAU14)."""
+        return quantize(self.document_total - self.prepaid_amount)
 
     @property
     def withheld_total(self) -> Decimal:
@@ -503,5 +539,6 @@ class InvoiceDocument:
 
     @property
     def net_payable(self) -> Decimal:
-        """What the buyer paid: PayableAmount minus what it withheld."""
+        """What the buyer paid on the invoice itself: PayableAmount (after any prepayment) minus
+        what it withheld."""
         return quantize(self.payable_amount - self.withheld_total)

@@ -216,6 +216,12 @@ class Invoice(models.Model):
         blank=True,
         help_text=_("Seller, buyer, lines and totals as issued."),
     )
+    prepayments = models.JSONField(
+        _("prepayments"),
+        default=list,
+        blank=True,
+        help_text=_("Account credit applied to the order before it was paid, kept until issued."),
+    )
     xml_unsigned = models.TextField(blank=True)
     xml_signed = models.BinaryField(blank=True, default=b"")
     attached_document = models.BinaryField(blank=True, default=b"")

@@ -223,7 +223,7 @@ def _items(doc: InvoiceDocument, labels: dict[str, str], language: str) -> list:
     ]
 
 
-def _totals(doc: InvoiceDocument, labels: dict[str, str]) -> list:
+def _totals(doc: InvoiceDocument, labels: dict[str, str], language: str = "es") -> list:
     """(label, value, bold): informative bases are not bold, amounts that add up are."""
     rows: list[tuple[str, str, bool]] = [
         (labels["subtotal"], format_cop(doc.line_extension_total, decimals=True), True)
@@ -246,6 +246,16 @@ def _totals(doc: InvoiceDocument, labels: dict[str, str]) -> list:
         rows.append(
             (labels["rounding"], sign + format_cop(abs(doc.payable_rounding), decimals=True), True)
         )
+    if doc.prepayments:  # PrepaidAmount: the total, then each prepayment, then what is left
+        rows.append((labels["document_total"], format_cop(doc.document_total, decimals=True), True))
+        rows += [
+            (
+                labels["prepaid"].format(id=p.id, date=_date(p.received, language)),
+                "-" + format_cop(p.amount, decimals=True),
+                True,
+            )
+            for p in doc.prepayments
+        ]
     return rows
 
 
@@ -311,7 +321,7 @@ def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str
         "rows": _items(doc, labels, language),
         "notes-title": labels["notes"],
         "note": _note_text(doc),
-        "totals": _totals(doc, labels),
+        "totals": _totals(doc, labels, language),
         "payable-title": labels["payable"],
         "payable": format_cop(doc.payable_amount, decimals=True),
         "withholdings": _withholdings(doc, labels),

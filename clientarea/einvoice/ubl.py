@@ -310,11 +310,24 @@ def _withholding_totals(parent: etree._Element, doc: InvoiceDocument) -> None:
         _cbc(scheme, "Name", withholding.name)
 
 
+def _prepaid_payments(parent: etree._Element, doc: InvoiceDocument) -> None:
+    """One PrepaidPayment per amount of account credit applied to the order, after
+    PaymentMeans (XSD order); their sum is ``LegalMonetaryTotal/PrepaidAmount``."""
+    for prepayment in doc.prepayments:
+        node = _cac(parent, "PrepaidPayment")
+        _cbc(node, "ID", prepayment.id)
+        _amount(node, "PaidAmount", prepayment.amount, doc.currency)
+        _cbc(node, "ReceivedDate", prepayment.received.isoformat())
+        _cbc(node, "PaidDate", prepayment.received.isoformat())
+
+
 def _monetary_total(parent: etree._Element, doc: InvoiceDocument) -> None:
     total = _cac(parent, KINDS[doc.document_type].totals)
     _amount(total, "LineExtensionAmount", doc.line_extension_total, doc.currency)
     _amount(total, "TaxExclusiveAmount", doc.tax_exclusive_amount, doc.currency)
     _amount(total, "TaxInclusiveAmount", doc.tax_inclusive_amount, doc.currency)
+    if doc.prepayments:
+        _amount(total, "PrepaidAmount", doc.prepaid_amount, doc.currency)
     if doc.payable_rounding:  # the one amount DIAN allows to be negative (rule VLR01)
         _amount(total, "PayableRoundingAmount", doc.payable_rounding, doc.currency)
     _amount(total, "PayableAmount", doc.payable_amount, doc.currency)
@@ -423,6 +436,7 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
     if doc.payment_form == "2" and not doc.is_note:
         # Credit sales state when payment is due.
         _cbc(means, "PaymentDueDate", doc.due.isoformat())
+    _prepaid_payments(root, doc)
 
     _document_tax_total(root, doc)
     _withholding_totals(root, doc)

@@ -31,6 +31,17 @@ ALLOWED_ATTRIBUTES = frozenset(
         "get_document_type_display", "full_name", "get_full_name",
         # the provider (sender of every email)
         "nit_display", "website", "support_hours", "support_hours_en",
+        # a service, a cancellation request
+        "product", "name", "label", "cycle", "get_cycle_display", "price", "next_due_date",
+        "start_date", "status", "get_status_display", "effective_date", "get_when_display",
+        "get_reason_display", "comment",
+        # an electronic invoice or note
+        "full_number", "issued_at", "cufe", "concept_label", "reason",
+        # withholdings: the agent's decision, a certificate
+        "is_approved", "decision_note", "reject_reason", "period_label", "year",
+        # a plan change
+        "get_from_cycle_display", "get_to_cycle_display", "from_price", "to_price",
+        "direction", "amount",
     }
 )  # fmt: skip
 
@@ -62,6 +73,12 @@ _REMINDER = (
     "suspend_date",
     "terminate_date",
 )
+#: The billing run's suspension and termination notices (billing.automation).
+_SERVICES = ("order", "customer", "pay_url", "days", "services", "terminate_date")
+#: A cancellation request's emails (billing.cancellations).
+_CANCELLATION = ("customer", "service", "request")
+#: Every customer-facing email, the one registry the editor lists (a test checks that every
+#: email template not in ``STAFF_TEMPLATES`` is here and that its files pass the sandbox).
 EDITABLE: dict[str, EditableTemplate] = {
     t.key: t
     for t in (
@@ -80,5 +97,107 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate(
             "login_link", _("One-time login link"), ("customer", "hours", "link"), secrets=("link",)
         ),
+        # The account: payments, credit.
+        EditableTemplate(
+            "orders_paid",
+            _("Payment received for several orders"),
+            ("customer", "amount", "reference", "orders", "orders_url"),
+        ),
+        EditableTemplate(
+            "payment_partial",
+            _("Partial payment received"),
+            ("customer", "amount", "reference", "order", "took", "left", "order_url"),
+        ),
+        EditableTemplate(
+            "credit_added",
+            _("Credit added to the account"),
+            ("customer", "amount", "reference", "credited", "credit", "auto_apply"),
+        ),
+        # Electronic invoices and notes (their subject follows DIAN's convention: the subject
+        # part is not used for them).
+        EditableTemplate(
+            "invoice_issued",
+            _("Electronic invoice"),
+            ("customer", "invoice", "order", "invoices_url"),
+        ),
+        EditableTemplate(
+            "note_issued",
+            _("Electronic credit or debit note"),
+            ("customer", "note", "invoice", "invoices_url"),
+        ),
+        # Services.
+        EditableTemplate(
+            "service_added", _("Service added by staff"), ("customer", "service", "service_url")
+        ),
+        EditableTemplate(
+            "service_status_changed",
+            _("Service suspended, reactivated or terminated by staff"),
+            ("customer", "service", "action", "reason"),
+        ),
+        EditableTemplate("service_suspended", _("Service suspended for non-payment"), _SERVICES),
+        EditableTemplate("service_terminated", _("Service terminated for non-payment"), _SERVICES),
+        EditableTemplate("cancellation_requested", _("Cancellation requested"), _CANCELLATION),
+        EditableTemplate("cancellation_withdrawn", _("Cancellation withdrawn"), _CANCELLATION),
+        EditableTemplate("cancellation_done", _("Service cancelled"), _CANCELLATION),
+        EditableTemplate(
+            "plan_changed",
+            _("Plan changed"),
+            ("customer", "service", "change", "old_name", "new_name"),
+        ),
+        EditableTemplate(
+            "plan_change_scheduled",
+            _("Plan change scheduled"),
+            ("customer", "service", "change", "old_name", "new_name"),
+        ),
+        EditableTemplate(
+            "refund_issued",
+            _("Refund issued"),
+            (
+                "customer",
+                "refund",
+                "amount",
+                "reference",
+                "gateway",
+                "through_gateway",
+                "bank_reference",
+                "from_credit",
+                "orders",
+                "notes",
+                "notes_pending",
+                "services_action",
+                "billing_url",
+            ),
+        ),
+        # Withholdings.
+        EditableTemplate(
+            "withholding_agent_decided",
+            _("Withholding agent status decided"),
+            ("customer", "agent"),
+        ),
+        EditableTemplate(
+            "withholding_certificate_reviewed",
+            _("Withholding certificate accepted or refused"),
+            ("customer", "certificate"),
+        ),
+        # Registration (sent to an address, before or without a customer account).
+        EditableTemplate(
+            "registration_attempt",
+            _("Someone tried to register with your email or document"),
+            ("name", "reason", "login_url", "forgot_url"),
+        ),
+        EditableTemplate("registration_refused", _("Registration not possible"), ("forgot_url",)),
     )
 }
+
+#: Emails to staff (alerts): not customer-facing, so not editable here.
+STAFF_TEMPLATES = frozenset(
+    {
+        "payment_review",
+        "payment_message_stuck",
+        "staff_invoice_waiting",
+        "staff_invoice_rejected",
+        "staff_invoice_contingency",
+        "staff_withholding_agent_request",
+        "staff_withholding_certificate",
+    }
+)

@@ -85,7 +85,7 @@ class EmailTemplateVersion(models.Model):
     language = models.CharField(_("language"), max_length=5)
     version = models.PositiveIntegerField(_("version"))
     use_default = models.BooleanField(_("back to the default file"), default=False)
-    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    subject = models.CharField(_("subject"), max_length=1000, blank=True)
     body_text = models.TextField(_("text body"), blank=True)
     body_html = models.TextField(_("HTML body"), blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -19,7 +19,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -34,6 +34,7 @@ from clientarea.payments.models import (
     Outcome,
     Payment,
     PaymentMessage,
+    PaymentOrder,
     Refund,
     RefundLine,
     RefundStatus,
@@ -122,6 +123,7 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
         "reference",
         "gateway_reference",
         "order__number",
+        "basket__order__number",
         "customer__user__email",
         "customer__document_number",
         "gateway_transaction_id",
@@ -216,7 +218,7 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
             {
                 "fields": (
                     "reference",
-                    "order",
+                    "orders_paid",
                     "customer",
                     "gateway",
                     "attempt",
@@ -271,7 +273,16 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields] + ["orders_paid"]
+
+    def get_queryset(self, request):
+        # Every order of a payment that pays several (the list names all of them).
+        baskets = (
+            PaymentOrder.objects.select_related("order")
+            .only("id", "payment_id", "order_id", "order__number")
+            .order_by("order__number")
+        )
+        return super().get_queryset(request).prefetch_related(Prefetch("basket", queryset=baskets))
 
     def has_add_permission(self, request) -> bool:
         return False  # attempts are created by the customer's Pay now
@@ -284,12 +295,23 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
 
     # --- Columns ---------------------------------------------------------------------
 
-    @admin.display(description=_("order"), ordering="order__number")
+    @admin.display(description=_("orders"), ordering="order__number")
     def order_link(self, obj: Payment) -> str:
-        if obj.order is None:
+        """Every order the payment pays, linked (the first names the attempt)."""
+        pairs = [(b.order_id, b.order.number) for b in obj.basket.all()]
+        if not pairs and obj.order is not None:  # an attempt without its basket rows
+            pairs = [(obj.order.pk, obj.order.number)]
+        if not pairs:
             return str(_("funds added to the credit"))
-        url = reverse("admin:billing_order_change", args=[obj.order_id])
-        return format_html('<a href="{}">{}</a>', url, obj.order.number)
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:billing_order_change", args=[pk]), number) for pk, number in pairs),
+        )
+
+    @admin.display(description=_("orders"))
+    def orders_paid(self, obj: Payment) -> str:
+        return self.order_link(obj)
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_cop(self, obj: Payment) -> str:

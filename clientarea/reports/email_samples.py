@@ -13,12 +13,32 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from clientarea.accounts.models import Customer, User
 from clientarea.billing.models import ItemKind, Order, OrderItem, OrderState
 from clientarea.billing.run_emails import attach_items
+from clientarea.catalog.models import Product
+from clientarea.einvoice.models import DocumentKind, Invoice
 from clientarea.lib.dates import local_today
 from clientarea.notifications.editable import EDITABLE
+from clientarea.subscriptions.models import (
+    CancellationReason,
+    CancellationRequest,
+    CancellationWhen,
+    PlanChange,
+    PlanChangeDirection,
+    PlanChangeStatus,
+    Service,
+    ServiceStatus,
+)
+from clientarea.withholdings.models import (
+    AgentStatus,
+    CertificatePeriod,
+    CertificateStatus,
+    WithholdingAgent,
+    WithholdingCertificate,
+)
 
 
 def sample_context(template: str) -> dict[str, Any]:
@@ -65,6 +85,41 @@ def sample_context(template: str) -> dict[str, Any]:
         total=Decimal("54728.10"),
     )
     order_url = settings.SITE_URL + reverse("billing:order", kwargs={"number": order.number})
+    service = Service(
+        pk=-3,
+        customer=customer,
+        product=Product(code="hosting-pyme", name="Hosting Pyme", kind="hosting"),
+        cycle="monthly",
+        price=Decimal("45990.00"),
+        label="ejemplo.co",
+        status=ServiceStatus.ACTIVE,
+        start_date=today,
+        next_due_date=today + dt.timedelta(days=30),
+    )
+    invoice = Invoice(
+        pk=-4,
+        kind=DocumentKind.INVOICE,
+        full_number="SETP990000123",
+        cufe="ejemplo" + "0" * 89,
+        customer=customer,
+        order=order,
+        total=order.total,
+        issued_at=timezone.now(),
+        paid_at=timezone.now(),
+    )
+    note = Invoice(
+        pk=-5,
+        kind=DocumentKind.CREDIT_NOTE,
+        full_number="NC12",
+        cufe="ejemplo" + "1" * 89,
+        customer=customer,
+        reference=invoice,
+        concept="1",
+        reason="Servicio no prestado durante tres días",
+        total=Decimal("11900.00"),
+        issued_at=timezone.now(),
+        paid_at=timezone.now(),
+    )
     values: dict[str, Any] = {
         "order": attach_items(order, [item]),
         "customer": customer,
@@ -83,5 +138,75 @@ def sample_context(template: str) -> dict[str, Any]:
         "code": "EJEM-PLOC-ODIG-OX",
         "hours": 1,
         "link": settings.SITE_URL + "/clientarea/login/link/sample/",
+        # the account
+        "amount": Decimal("109456.00"),
+        "reference": "payu:ejemplo-123",
+        "orders": [order, Order(number="ODS-000124", customer=customer, total=order.total)],
+        "orders_url": settings.SITE_URL + reverse("billing:orders"),
+        "took": Decimal("30000.00"),
+        "left": Decimal("24728.00"),
+        "credited": Decimal("20000.00"),
+        "credit": Decimal("20000.00"),
+        "auto_apply": True,
+        # invoices and notes
+        "invoice": invoice,
+        "note": note,
+        "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
+        # services
+        "service": service,
+        "service_url": settings.SITE_URL + reverse("subscriptions:detail", args=[1]),
+        "action": "suspend",
+        "days": 5,
+        "services": [{"name": "Hosting Pyme", "label": "ejemplo.co"}],
+        "request": CancellationRequest(
+            service=service,
+            when=CancellationWhen.END_OF_PERIOD,
+            reason=CancellationReason.NO_LONGER_NEEDED,
+            comment="",
+            effective_date=today + dt.timedelta(days=30),
+        ),
+        # withholdings
+        "agent": WithholdingAgent(customer=customer, status=AgentStatus.APPROVED),
+        "certificate": WithholdingCertificate(
+            customer=customer,
+            kind="06",
+            year=today.year,
+            period_type=CertificatePeriod.MONTH,
+            period_number=today.month,
+            status=CertificateStatus.ACCEPTED,
+        ),
+        # plan changes
+        "change": PlanChange(
+            service=service,
+            direction=PlanChangeDirection.UPGRADE,
+            status=PlanChangeStatus.APPLIED,
+            from_cycle="monthly",
+            from_price=Decimal("45990.00"),
+            to_cycle="annual",
+            to_price=Decimal("480000.00"),
+            amount=Decimal("0.00"),
+            effective_date=today + dt.timedelta(days=30),
+        ),
+        "old_name": "Hosting Pyme",
+        "new_name": "Hosting Empresarial",
+        # refunds
+        "refund": None,
+        "gateway": "PayU Latam",
+        "through_gateway": True,
+        "bank_reference": "",
+        "from_credit": Decimal("0.00"),
+        "notes": ["NC12"],
+        "notes_pending": False,
+        "services_action": "shorten",
+        "billing_url": settings.SITE_URL + reverse("billing:orders"),
+        # registration
+        "name": "Ana Gómez",
+        "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
     }
+    if template == "service_status_changed":
+        values["reason"] = "Mantenimiento del servidor"
+    elif template == "registration_attempt":
+        values["reason"] = "email"
+    elif template == "refund_issued":
+        values["orders"] = ["ODS-000123"]
     return {name: values[name] for name in EDITABLE[template].variables}

@@ -67,7 +67,7 @@ __all__ = ["MAX_DAYS", "ReportFilterForm", "default_filters"]
 
 
 class EmailTemplateForm(forms.Form):
-    subject = forms.CharField(label=_("Subject"), max_length=300)
+    subject = forms.CharField(label=_("Subject"), max_length=1000)
     body_text = forms.CharField(
         label=_("Text body"), widget=forms.Textarea(attrs={"rows": 14, "cols": 90})
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -273,10 +274,12 @@ def create_service(
     reason: str,
     price: Decimal | None = None,
     next_due_date: dt.date | None = None,
+    notify: bool = True,
 ) -> Service:
     """Staff record a service the customer already has (e.g. sold by phone, migrated): active from
     today, due on ``next_due_date`` (default: one cycle from today), at the catalogue price of the
-    cycle unless ``price`` overrides it. Provisioning is told after commit."""
+    cycle unless ``price`` overrides it. Provisioning is told after commit; the customer gets the
+    "service added" email (``notify``) with the price and the next due date."""
     reason = _require_reason(reason)
     catalogue = product.prices.filter(cycle=cycle).first()
     if catalogue is None and price is None:
@@ -309,6 +312,20 @@ def create_service(
         target=str(service)[:120],
         changes={"service": service.pk, "price": str(final_price), "reason": reason},
     )
+    if notify:
+        # What the customer would expect: the service, its price and when it is next due
+        # (the outbox row is written in this transaction; the worker delivers it).
+        queue_email(
+            to=customer.user.email,
+            template="service_added",
+            customer=customer,
+            context={
+                "customer": customer,
+                "service": service,
+                "service_url": settings.SITE_URL
+                + reverse("subscriptions:detail", args=[service.pk]),
+            },
+        )
     notify_services_changed(service_ids=[service.pk], event="services.changed")
     return service
 

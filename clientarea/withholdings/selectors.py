@@ -133,25 +133,6 @@ def net_to_pay(order: Any) -> Decimal:
     return withholdings_for_order(order).net
 
 
-def gateway_amounts(
-    order: Any, *, tax: Decimal, tax_base: Decimal
-) -> tuple[Decimal, Decimal, Decimal]:
-    """(amount, tax, tax base) to send a gateway for ``order``: the one place checkout asks.
-
-    Without withholdings: the total, ``tax`` and ``tax_base`` unchanged. For an agent: the net,
-    and the cash part of each, IVA minus ReteIVA and the base minus ReteFuente and ReteICA, so that
-    tax + base never exceed the amount (PayU refuses that).
-    """
-    computed = withholdings_for_order(order)
-    if not computed:
-        return computed.total, tax, tax_base
-    by_kind = {line.kind: line.amount for line in computed.lines}
-    cash_tax = max(quantize(tax - by_kind.get("05", ZERO)), ZERO)
-    cash_base = quantize(tax_base - by_kind.get(RETEFUENTE, ZERO) - by_kind.get(RETEICA, ZERO))
-    cash_base = max(min(cash_base, computed.net - cash_tax), ZERO)
-    return computed.net, cash_tax, cash_base
-
-
 # -- certificates and coverage -------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from clientarea.einvoice.delivery import (
     send_invoice_email,
     transmit_invoice,
 )
+from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.models import (
     CreditNoteConcept,
     DocumentKind,
@@ -92,7 +93,12 @@ def _lock_resolution(on: dt.date) -> NumberingResolution:
 
 
 def _allocate(
-    *, order, customer, issued_at: dt.datetime, withholdings: Sequence[Any] | None = None
+    *,
+    order,
+    customer,
+    issued_at: dt.datetime,
+    prepayments: list,
+    withholdings: Sequence[Any] | None = None,
 ) -> dict:
     """Number, CUFE and document snapshot for ``order``: the invoice fields of an issued invoice.
 
@@ -114,6 +120,7 @@ def _allocate(
             issued_at=issued_at,
             method=order.payment_method,
             withholdings=withholdings,
+            prepayments=builder.prepayments_from_json(prepayments),
         )
         cufe = ubl.expected_cufe(doc)
     except ValueError as exc:
@@ -147,7 +154,10 @@ def _issued(invoice: Invoice) -> None:
 def _issue(invoice: Invoice, *, issued_at: dt.datetime) -> None:
     """Give a waiting invoice its number, CUFE and XML (caller holds the transaction)."""
     for name, value in _allocate(
-        order=invoice.order, customer=invoice.customer, issued_at=issued_at
+        order=invoice.order,
+        customer=invoice.customer,
+        issued_at=issued_at,
+        prepayments=invoice.prepayments,
     ).items():
         setattr(invoice, name, value)
     invoice.save()
@@ -176,16 +186,29 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
     )
 
 
-def allocate_invoice_for_order(*, order, withholdings: Sequence[Any] | None = None) -> Invoice:
+def allocate_invoice_for_order(
+    *,
+    order,
+    withholdings: Sequence[Any] | None = None,
+    prepayments: Sequence[Prepayment] = (),
+) -> Invoice:
     """Called by billing inside the paid transaction: create the invoice, issued now if possible.
 
     The invoice row is inserted once, already issued; when it cannot be issued
     (``InvoiceWaiting``, raised by ``_allocate`` before any write, so no number is consumed and
     nothing needs rolling back: no savepoint) it is inserted as waiting instead: a waiting
     invoice never blocks the payment. ``withholdings``: the rows the paid transaction just
-    fixed for the order (else read from the order).
+    fixed for the order (else read from the order). ``prepayments``: the account credit applied
+    to the order (``cac:PrepaidPayment``); kept on the row, so an invoice that waits is issued
+    with them too.
     """
-    fields = dict(order=order, customer=order.customer, paid_at=order.paid_at, total=order.total)
+    fields = dict(
+        order=order,
+        customer=order.customer,
+        paid_at=order.paid_at,
+        total=order.total,
+        prepayments=builder.prepayments_to_json(tuple(prepayments)),
+    )
     try:
         # Dated when it is issued, in the paid transaction: for a payment applied as it
         # happens that is the payment time; a payment staff record days later must not
@@ -195,6 +218,7 @@ def allocate_invoice_for_order(*, order, withholdings: Sequence[Any] | None = No
             customer=order.customer,
             issued_at=timezone.now(),
             withholdings=withholdings,
+            prepayments=fields["prepayments"],
         )
     except InvoiceWaiting as exc:
         reason = str(exc)[:300]
@@ -347,13 +371,18 @@ def reissue_with_corrected_buyer(*, invoice: Invoice, reason: str, actor=None) -
         order = invoice.order
         fields = dict(
             order=order, customer=invoice.customer, paid_at=invoice.paid_at, total=invoice.total,
-            replaces=invoice,
+            replaces=invoice, prepayments=invoice.prepayments,
         )  # fmt: skip
         try:
             with transaction.atomic():
                 new = Invoice.objects.create(
                     **fields,
-                    **_allocate(order=order, customer=invoice.customer, issued_at=timezone.now()),
+                    **_allocate(
+                        order=order,
+                        customer=invoice.customer,
+                        issued_at=timezone.now(),
+                        prepayments=invoice.prepayments,
+                    ),
                 )
                 _issued(new)
         except InvoiceWaiting as exc:

@@ -26,7 +26,6 @@ from clientarea.accounts.selectors import get_provider
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order, OrderState
-from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.payments import selectors
 from clientarea.payments.gateways import get_gateway
@@ -40,7 +39,6 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentOrder, PaymentStatus
-from clientarea.withholdings.selectors import gateway_amounts
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +72,6 @@ class PaymentRefused(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-def taxed_base(order: Order) -> Decimal:
-    """IVA base for the gateway: the subtotals of the taxed items (exempt and excluded items are not part of it)."""
-    base = ZERO
-    for item in order.items.all():
-        if item.tax_treatment == TaxTreatment.TAXED and item.tax_amount > 0:
-            base += item.subtotal
-    return base
 
 
 def buyer_for(customer: Customer) -> Buyer:
@@ -191,10 +180,6 @@ def _check_available(gateway: Gateway, amount: Decimal) -> None:
         raise PaymentRefused(unavailable, code="gateway")
 
 
-def _share(value: Decimal, part: Decimal, whole: Decimal) -> Decimal:
-    return value if part == whole or whole <= 0 else quantize(value * part / whole)
-
-
 def start_orders_payment(
     *,
     orders: Sequence[Order],
@@ -235,20 +220,15 @@ def start_orders_payment(
                     % {"number": order.number},
                     code="not_payable",
                 )
-        dues = billing_selectors.order_balances([o.pk for o in locked])
-        amount = billing_selectors.amount_to_charge(locked)
+        # What to charge and its tax split: one selector for both (billing.selectors.charge_for).
+        charge = billing_selectors.charge_for(locked)
+        dues, amount = charge.dues, charge.amount
         locked = [order for order in locked if dues[order.pk] > 0]
         if amount <= 0 or not locked:
             raise PaymentRefused(
                 _("There is nothing left to pay on this order."), code="not_payable"
             )
         _check_available(gateway, amount)
-        # What each order costs in cash (a withholding agent pays the net: IVA − ReteIVA and the
-        # base minus ReteFuente and ReteICA), shared in proportion when part is already paid.
-        cash = [gateway_amounts(o, tax=o.tax_total, tax_base=taxed_base(o)) for o in locked]
-        total = sum((net for net, _tax, _base in cash), ZERO)
-        cash_tax = sum((tax for _net, tax, _base in cash), ZERO)
-        cash_base = sum((base for _net, _tax, base in cash), ZERO)
         first = locked[0]
         # The customer left those attempts at the gateway's page; if one was paid after
         # all, its late approval is still applied (or kept as credit).
@@ -267,8 +247,8 @@ def start_orders_payment(
             prefix=first.number,
             chosen=chosen,
             amount=amount,
-            tax=_share(cash_tax, amount, total),
-            tax_base=_share(cash_base, amount, total),
+            tax=charge.tax,
+            tax_base=charge.tax_base,
             currency=first.currency,
             expires_at=expires_at,
             now=now,
@@ -276,26 +256,54 @@ def start_orders_payment(
         PaymentOrder.objects.bulk_create(
             [PaymentOrder(payment=payment, order=o, amount=dues[o.pk]) for o in locked]
         )
-    numbers = ", ".join(o.number for o in locked)
-    if len(locked) == 1:
-        description = _("%(provider)s service order %(number)s") % {
-            "provider": _provider_name(),
-            "number": numbers,
-        }
-    else:
-        description = _("%(provider)s service orders %(numbers)s") % {
-            "provider": _provider_name(),
-            "numbers": numbers,
-        }
     return _launch(
         payment=payment,
         gateway=gateway,
         chosen=chosen,
         customer=customer,
-        description=description[:250],
+        description=orders_description([o.number for o in locked], provider=_provider_name()),
         language=language,
         expires_at=expires_at,
     )
+
+
+#: The longest description both gateways take (PayU 255, Payvalida 250 characters).
+DESCRIPTION_LIMIT = 250
+
+
+def orders_description(numbers: Sequence[str], *, provider: str) -> str:
+    """What the gateway shows and keeps as the payment's description: every order it pays.
+
+    "Conexcol service orders ODS-000101, ODS-000102". When they do not fit the gateways'
+    250 characters, the prefix the numbers share is written once ("ODS-000101, 000102, …");
+    only when even that does not fit: how many orders, the first and the last (the reference
+    and the back office list them all)."""
+    numbers = sorted(numbers)
+    if len(numbers) == 1:
+        return (_("%(provider)s service order %(number)s") % {
+            "provider": provider, "number": numbers[0],
+        })[:DESCRIPTION_LIMIT]  # fmt: skip
+    full = _("%(provider)s service orders %(numbers)s") % {
+        "provider": provider,
+        "numbers": ", ".join(numbers),
+    }
+    if len(full) <= DESCRIPTION_LIMIT:
+        return full
+    shared = numbers[0]
+    while shared and not all(n.startswith(shared) for n in numbers):
+        shared = shared[:-1]
+    while shared and shared[-1].isdigit():  # keep each number whole: cut after "ODS-"
+        shared = shared[:-1]
+    short = _("%(provider)s service orders %(numbers)s") % {
+        "provider": provider,
+        "numbers": ", ".join([numbers[0]] + [n[len(shared) :] for n in numbers[1:]]),
+    }
+    if len(short) <= DESCRIPTION_LIMIT:
+        return short
+    return (
+        _("%(provider)s: %(count)s service orders, %(first)s to %(last)s")
+        % {"provider": provider, "count": len(numbers), "first": numbers[0], "last": numbers[-1]}
+    )[:DESCRIPTION_LIMIT]
 
 
 def start_funds_payment(

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from clientarea.accounts.selectors import get_provider
 from clientarea.notifications.services import queue_email
+from clientarea.payments import selectors
 from clientarea.payments.gateways.base import PaymentMethod, PaymentUpdate
 from clientarea.payments.models import Payment, RefundStatus
 
@@ -89,6 +90,7 @@ def alert_staff(payment: Payment, reason: str) -> None:
     if provider is None or not provider.email:
         return
     admin_url = settings.SITE_URL + reverse("admin:payments_payment_change", args=[payment.pk])
+    orders = selectors.payment_orders(payment)  # all of them when it pays several
     queue_email(
         to=provider.email,
         template="payment_review",
@@ -96,6 +98,8 @@ def alert_staff(payment: Payment, reason: str) -> None:
         context={
             "payment": payment,
             "order": payment.order,
+            "orders": orders,
+            "numbers": ", ".join(order.number for order in orders),
             "reason": reason,
             "admin_url": admin_url,
         },

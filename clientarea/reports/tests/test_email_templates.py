@@ -239,3 +239,93 @@ def test_every_editable_template_file_validates_against_its_sample():
                 body_html=files["body_html"],
             )
             assert version.version == 1
+
+
+def test_every_customer_facing_email_is_editable():
+    """One registry: every email template in the project is either editable (customer-facing)
+    or a staff alert; a new customer email left out of the registry fails here."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from clientarea.notifications.editable import EDITABLE, STAFF_TEMPLATES
+
+    root = Path(settings.BASE_DIR) / "clientarea"
+    names = {
+        path.name.removesuffix(".subject.txt")
+        for path in root.glob("**/templates/emails/*.subject.txt")
+    }
+    assert "service_added" in names and "orders_paid" in names
+    assert names - STAFF_TEMPLATES == set(EDITABLE), names - STAFF_TEMPLATES ^ set(EDITABLE)
+
+
+@pytest.mark.parametrize("language", ["es-co", "en"])
+def test_every_editable_email_previews_on_sample_data(language):
+    """The preview renders every editable email's files on sample data, in both languages, with
+    no unknown variable (what the editor shows before anything is saved)."""
+    make_provider()
+    from clientarea.notifications.editable import EDITABLE
+
+    for key in EDITABLE:
+        rendered = sandbox.validate(
+            template=key,
+            parts=rendering.default_sources(key),
+            sample={**notifications.site_context(), **sample_context(key)},
+            language=language,
+        )
+        assert rendered["body_text"].strip() and rendered["body_html"].strip(), key
+
+
+def test_the_editor_lists_and_previews_the_new_customer_emails():
+    make_provider()
+    client = staff_client("administrator")
+    listing = client.get(reverse("reports:email_templates")).content.decode()
+    for label in ("Abono recibido", "Factura electrónica", "Servicio agregado por nuestro equipo",
+                  "Certificado de retención aceptado o rechazado"):  # fmt: skip
+        assert label in listing
+    url = _url("credit_added")
+    assert client.get(url).status_code == 200
+    preview = client.post(
+        url,
+        {"subject": "Saldo {{ credited }}", "body_text": "Tiene {{ credit }} a favor.",
+         "body_html": "<p>Tiene {{ credit }} a favor.</p>", "preview": "1"},
+    )  # fmt: skip
+    assert preview.status_code == 200
+    assert "Tiene 20000,00 a favor." in preview.content.decode()
+    assert not EmailTemplateVersion.objects.exists()
+
+
+def test_an_override_of_a_new_customer_email_is_what_the_customer_gets():
+    from decimal import Decimal
+
+    from clientarea.billing import ledger
+
+    make_provider()
+    notifications.save_template_version(
+        template="credit_added",
+        language="es-co",
+        sample=sample_context("credit_added"),
+        actor=None,
+        subject="Nuevo saldo: {{ credited }}",
+        body_text="Hola {{ customer.first_name }}, abonamos {{ credited }} (ref. {{ reference }}).",
+        body_html="<p>Hola {{ customer.first_name }}</p>",
+    )
+    alice = make_customer("alice@example.com", first_name="Alice", preferred_language="es-co")
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("5000"), reference="transfer-9", via="manual"
+    )
+    email = OutgoingEmail.objects.get(template="credit_added")
+    assert email.subject == "Nuevo saldo: 5000,00"  # localized: es-CO
+    assert email.body_text.strip() == "Hola Alice, abonamos 5000,00 (ref. transfer-9)."
+
+
+def test_a_default_with_a_long_subject_source_saves_from_the_editor():
+    """service_status_changed's subject source (three sentences in if/elif) is over 300
+    characters: the editor and the version table take it."""
+    make_provider()
+    client = staff_client("administrator")
+    files = rendering.default_sources("service_status_changed")
+    assert len(files["subject"]) > 300
+    response = client.post(_url("service_status_changed"), files)
+    assert response.status_code == 302
+    assert EmailTemplateVersion.objects.get().subject == files["subject"].strip()
