@@ -62,8 +62,11 @@ def request_agent_status(
     reteica: bool,
     note: str = "",
     ip: str | None = None,
+    actor: Any = None,
 ) -> WithholdingAgent:
-    """The customer asks to pay net of withholdings; staff approve it before it applies."""
+    """The customer asks to pay net of withholdings; staff approve it before it applies.
+
+    ``actor``: the contact who asked (default: the account holder)."""
     agent = WithholdingAgent.objects.select_for_update().filter(customer=customer).first()
     if agent is not None and agent.status in (AgentStatus.APPROVED, AgentStatus.REQUESTED):
         raise WithholdingError(
@@ -84,7 +87,7 @@ def request_agent_status(
     agent.save()
     audit.record(
         action="withholdings.agent_requested",
-        actor=customer.user,
+        actor=actor or customer.user,
         customer=customer,
         target=str(customer),
         changes={"reteiva": reteiva, "reteica": reteica, "note": agent.customer_note},
