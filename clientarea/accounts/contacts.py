@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 from clientarea.accounts import audit, selectors
 from clientarea.accounts.models import Contact, Customer, EmailCategory, User
 from clientarea.accounts.services import (
+    _send_access_code_email,
     _set_new_access_code,
     ensure_holder_contact,
-    _send_access_code_email,
 )
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import Attachment, queue_email
@@ -99,7 +99,9 @@ def invite_contact(
         user.save(update_fields=["is_active", "full_name"])
     else:
         user = User.objects.create_user(email=address, full_name=full_name.strip()[:200])
-    contact = Contact.objects.create(customer=customer, user=user, added_by=actor, **roles.as_dict())
+    contact = Contact.objects.create(
+        customer=customer, user=user, added_by=actor, **roles.as_dict()
+    )
     code = _set_new_access_code(user)
     audit.record(
         action="contact.added",

@@ -299,7 +299,7 @@ class ContactRolesForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not any(data.get(role) for role in ("is_owner", "billing", "technical", "view_only")):
             raise forms.ValidationError(_("Choose at least one permission."))
         return data

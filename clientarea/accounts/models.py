@@ -398,11 +398,8 @@ class Contact(models.Model):
     def role_labels(self) -> list[str]:
         if self.is_holder or self.is_owner:
             return [str(_("Account owner"))]
-        return [
-            str(self._meta.get_field(role).verbose_name).capitalize()
-            for role in ("billing", "technical", "view_only")
-            if getattr(self, role)
-        ]
+        labels = {"billing": _("Billing"), "technical": _("Technical"), "view_only": _("View only")}
+        return [str(label) for role, label in labels.items() if getattr(self, role)]
 
 
 class ProviderProfile(TaxIdentity):

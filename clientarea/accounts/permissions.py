@@ -104,18 +104,16 @@ def forbidden(request: HttpRequest, permission: str) -> HttpResponse:
     )
 
 
-def client_area(
-    read: str, *, write: str | None = None
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def client_area(read: str, *, write: str | None = None) -> Callable[[Callable[..., Any]], Any]:
     """Decorate a client-area view: login, the contact's account, and ``read`` (safe methods) or
     ``write`` (other methods; default ``read``) checked before the view runs."""
     needed_write = write or read
     Permission(read)  # an unknown name fails at import, not at the first request
     Permission(needed_write)
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             access = resolve_access(request)

@@ -292,9 +292,12 @@ def reset_access_code(
     """Replace the access code of the holder (or of ``user``, a contact of this account) and
     email the new one; the old code stops working."""
     user_id = user.pk if user is not None else customer.user_id
-    if user is not None and user.pk != customer.user_id:
-        if not Contact.objects.filter(customer=customer, user_id=user_id).exists():
-            raise ValidationError(_("This login is not a contact of this account."))
+    if (
+        user is not None
+        and user.pk != customer.user_id
+        and not Contact.objects.filter(customer=customer, user_id=user_id).exists()
+    ):
+        raise ValidationError(_("This login is not a contact of this account."))
     locked = User.objects.select_for_update().get(pk=user_id)
     code = _set_new_access_code(locked)
     audit.record(

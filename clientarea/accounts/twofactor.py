@@ -27,8 +27,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts import audit
-from clientarea.accounts.selectors import customer_of
 from clientarea.accounts.models import User
+from clientarea.accounts.selectors import customer_of
 
 TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery"

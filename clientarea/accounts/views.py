@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -194,16 +193,14 @@ def _visible_emails(request: HttpRequest):
     access = current_access(request)
     emails = OutgoingEmail.objects.filter(customer=request_customer(request))
     if access is None or not access.account:
-        emails = emails.filter(to_email__iexact=request.user.email)
+        emails = emails.filter(to_email__iexact=getattr(request.user, "email", ""))
     return emails
 
 
 @client_area(Permission.SELF)
 def email_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(
-        _visible_emails(request).only(
-            "id", "subject", "created_at", "status", "template"
-        ),
+        _visible_emails(request).only("id", "subject", "created_at", "status", "template"),
         25,
     ).get_page(request.GET.get("page"))
     return render(request, "accounts/emails.html", {"page": page})

@@ -96,7 +96,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = request_customer(request)
     contact = selectors.contact_of_customer(customer, pk)
     initial = {role: getattr(contact, role) for role in contacts.ROLES}
-    form = ContactRolesForm(request.POST or None, initial=initial)
+    form: ContactRolesForm | None = ContactRolesForm(request.POST or None, initial=initial)
     if contact.is_holder:
         form = None
     elif request.method == "POST" and form is not None and form.is_valid():

@@ -6,7 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from clientarea.accounts.permissions import Permission, client_area, current_access, request_customer
+from clientarea.accounts.permissions import (
+    Permission,
+    client_area,
+    current_access,
+    request_customer,
+)
 from clientarea.portal.dashboard import dashboard_context
 
 

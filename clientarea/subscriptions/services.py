@@ -15,11 +15,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.models import Customer
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.catalog.models import CYCLE_MONTHS, Product
 from clientarea.lib.dates import add_months, local_today
 from clientarea.lib.money import format_cop
-from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
     ProvisioningDelivery,
@@ -379,10 +379,10 @@ def change_status_by_staff(*, service: Service, action: str, actor, reason: str)
         changes={"service": service.pk, "from": before, "to": service.status, "reason": reason},
     )
     customer = service.customer
-    queue_email(
-        to=customer.user.email,
-        template="service_status_changed",
+    queue_customer_email(
         customer=customer,
+        category=EmailCategory.TECHNICAL,
+        template="service_status_changed",
         context={"customer": customer, "service": service, "action": action, "reason": reason},
     )
     notify_services_changed(service_ids=[service.pk], event="services.changed")
