@@ -24,9 +24,9 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit, impersonation, twofactor
-from clientarea.accounts.models import Contact, Customer, DocumentType, User
+from clientarea.accounts.models import Contact, Customer, DocumentType, EmailCategory, User
 from clientarea.accounts.searchtext import search_text_for
-from clientarea.accounts.selectors import customer_of
+from clientarea.accounts.selectors import customer_of, email_recipients
 from clientarea.lib import nit
 from clientarea.notifications.services import queue_email
 
@@ -158,17 +158,25 @@ def _notify_registration_attempt(*, user: User, reason: str, ip: str | None) -> 
         changes={"matched": reason},
         ip=ip,
     )
-    queue_email(
-        to=user.email,
-        template="registration_attempt",
-        customer=customer,
-        context={
-            "name": customer.display_name if customer else user.get_full_name(),
-            "reason": reason,
-            "login_url": settings.SITE_URL + reverse("accounts:login"),
-            "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
-        },
+    # Someone typed this login's email: that person is told. Someone typed the account's document:
+    # the owners who receive account and security emails are told.
+    recipients = (
+        email_recipients(customer, EmailCategory.ACCOUNT)
+        if customer is not None and reason == "document"
+        else [user.email]
     )
+    for address in recipients:
+        queue_email(
+            to=address,
+            template="registration_attempt",
+            customer=customer,
+            context={
+                "name": customer.display_name if customer else user.get_full_name(),
+                "reason": reason,
+                "login_url": settings.SITE_URL + reverse("accounts:login"),
+                "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
+            },
+        )
 
 
 @transaction.atomic

@@ -1,0 +1,225 @@
+"""Contacts: invitation with an access code, permissions, removal rules, email routing, audit."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from clientarea.accounts import contacts, selectors
+from clientarea.accounts.models import AuditEvent, Contact, EmailCategory, User
+from clientarea.billing import services as billing_services
+from clientarea.billing.tests import make_order
+from clientarea.einvoice.tests.test_issue_on_payment import setup  # noqa: F401 - the fixture
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.test import make_contact, make_customer, make_provider
+
+pytestmark = pytest.mark.django_db
+LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"
+
+
+@pytest.fixture
+def account():
+    make_provider()
+    return make_customer("owner@acme.example", person_type="juridica", document_type="31")
+
+
+def _invite(account, email="ana@acme.example", **roles):
+    return contacts.invite_contact(
+        customer=account,
+        email=email,
+        full_name="Ana Contadora",
+        roles=contacts.Roles(**(roles or {"billing": True})),
+        actor=account.user,
+        ip="10.0.0.1",
+    )
+
+
+def test_an_invited_contact_gets_an_access_code_and_logs_in_with_it(client, account, settings):
+    settings.HUEY_IMMEDIATE = True
+    contact = _invite(account, "Ana@Acme.example")
+    assert contact.user.email == "ana@acme.example" and contact.billing
+    email = OutgoingEmail.objects.get(to_email="ana@acme.example", template="new_access_code")
+    assert email.customer == account and email.redacted
+    assert "ana@acme.example" in email.body_text  # the contact's own login, not the holder's
+    code = _sent_code(email)
+    response = client.post("/clientarea/login/", {"username": "ana@acme.example", "password": code})
+    assert response.status_code == 302
+    assert client.get("/clientarea/billing/").status_code == 200
+    assert client.get("/clientarea/services/").status_code == 403
+    event = AuditEvent.objects.get(action="contact.added")
+    assert event.actor == account.user and event.customer == account
+    assert event.target == "ana@acme.example"
+
+
+def _sent_code(email: OutgoingEmail) -> str:
+    from clientarea.notifications import rendering
+
+    sealed = rendering.unseal(email.secret_payload) if email.secret_payload else None
+    text = sealed.text if sealed else ""
+    if not text:  # already delivered: the console backend's outbox holds it
+        from django.core import mail
+
+        text = next(m.body for m in mail.outbox if "ana@acme.example" in m.to)
+    return re.search(r"([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{2})", text).group(1)
+
+
+def test_an_invitation_needs_a_permission_and_a_free_email(account):
+    with pytest.raises(ValidationError):
+        contacts.invite_contact(
+            customer=account,
+            email="x@acme.example",
+            full_name="X",
+            roles=contacts.Roles(),
+            actor=account.user,
+        )
+    with pytest.raises(ValidationError):
+        _invite(account, "owner@acme.example")  # the holder's login
+    other = make_customer("someone@else.example")
+    with pytest.raises(ValidationError):
+        _invite(account, other.user.email)
+    with pytest.raises(ValidationError):
+        _invite(account, "not an email")
+    assert not User.objects.filter(email="x@acme.example").exists()
+
+
+def test_the_holder_cannot_be_removed_nor_lose_ownership(account):
+    holder = Contact.objects.get(user=account.user)
+    with pytest.raises(ValidationError):
+        contacts.remove_contact(contact=holder, actor=account.user)
+    with pytest.raises(ValidationError):
+        contacts.update_contact(
+            contact=holder, roles=contacts.Roles(billing=True), actor=account.user
+        )
+    assert Contact.objects.filter(pk=holder.pk, is_owner=True).exists()
+
+
+def test_a_contact_is_removed_and_audited(account):
+    second = _invite(account, "boss@acme.example", is_owner=True)
+    contacts.update_contact(contact=second, roles=contacts.Roles(view_only=True), actor=account.user)
+    second.refresh_from_db()
+    assert not second.is_owner and second.view_only
+    contacts.remove_contact(contact=second, actor=account.user, ip="10.0.0.2")
+    assert not Contact.objects.filter(pk=second.pk).exists()
+    user = User.objects.get(email="boss@acme.example")
+    assert not user.is_active and not user.has_usable_password()
+    actions = list(AuditEvent.objects.filter(customer=account).values_list("action", flat=True))
+    assert {"contact.added", "contact.permissions_changed", "contact.removed"} <= set(actions)
+    again = _invite(account, "boss@acme.example", technical=True)  # the same person, re-invited
+    assert again.user_id == user.pk and again.user.is_active
+
+
+def test_the_last_owner_stays(account):
+    # A holder is always an owner, so the last owner rule also guards owners added later.
+    second = _invite(account, "boss@acme.example", is_owner=True)
+    assert contacts._owners(account) == 2
+    contacts.remove_contact(contact=second, actor=account.user)
+    assert contacts._owners(account) == 1
+
+
+def test_permissions_by_role(account):
+    holder = Contact.objects.get(user=account.user)
+    assert holder.owner and holder.is_holder
+    billing = make_contact(account, "b@acme.example", billing=True)
+    tech = make_contact(account, "t@acme.example", technical=True)
+    viewer = make_contact(account, "v@acme.example", view_only=True)
+    assert billing.permissions == {"self", "billing.view", "billing"}
+    assert tech.permissions == {"self", "services.view", "services"}
+    assert viewer.permissions == {"self", "billing.view", "services.view"}
+    both = make_contact(account, "bt@acme.example", billing=True, technical=True)
+    assert {"billing", "services"} <= both.permissions and "account" not in both.permissions
+
+
+def test_emails_go_to_the_contacts_who_want_them(account):
+    make_contact(account, "b@acme.example", billing=True)
+    make_contact(account, "t@acme.example", technical=True, email_technical=False)
+    make_contact(account, "v@acme.example", view_only=True, email_billing=False)
+    recipients = selectors.email_recipients(account, EmailCategory.BILLING)
+    assert recipients == ["owner@acme.example", "b@acme.example"]
+    # A technical contact never gets billing emails, even opted in (not their permission).
+    assert "t@acme.example" not in recipients
+    contacts.set_email_preferences(
+        customer=account,
+        user=account.user,
+        billing=False,
+        technical=True,
+        account=False,
+        actor=account.user,
+    )
+    assert selectors.email_recipients(account, EmailCategory.BILLING) == ["b@acme.example"]
+    assert selectors.email_recipients(account, EmailCategory.TECHNICAL) == [
+        "owner@acme.example",
+        "v@acme.example",
+    ]
+    # Nobody opted in: the holder gets it, so nothing is lost.
+    assert selectors.email_recipients(account, EmailCategory.ACCOUNT) == ["owner@acme.example"]
+    assert AuditEvent.objects.filter(action="contact.email_preferences_changed").exists()
+
+
+def test_an_order_email_reaches_every_billing_contact(account):
+    make_contact(account, "b@acme.example", billing=True)
+    make_contact(account, "t@acme.example", technical=True)
+    order = make_order(account)
+    billing_services.resend_order_email(order=order)
+    sent = set(
+        OutgoingEmail.objects.filter(template="order_created").values_list("to_email", flat=True)
+    )
+    assert sent == {"owner@acme.example", "b@acme.example"}
+
+
+def test_the_billing_run_emails_reach_the_billing_contacts(account):
+    from clientarea.billing.run_emails import build_email, save_emails
+
+    make_contact(account, "b@acme.example", billing=True)
+    make_contact(account, "t@acme.example", technical=True)
+    other = make_customer("solo@example.com")
+    ids = save_emails(
+        [
+            build_email(customer=c, template="order_reminder", context={}, rendered=("s", "t", ""))
+            for c in (account, other)
+        ]
+    )
+    rows = OutgoingEmail.objects.filter(pk__in=ids)
+    assert sorted(rows.values_list("to_email", flat=True)) == [
+        "b@acme.example",
+        "owner@acme.example",
+        "solo@example.com",
+    ]
+
+
+def test_dian_emails_go_to_the_einvoice_reception_address(
+    setup, django_capture_on_commit_callbacks
+):
+    from clientarea.einvoice.models import Invoice
+    from clientarea.einvoice.tests.test_issue_on_payment import make_resolution, pay
+
+    hosting, _ = setup
+    make_resolution()
+    account = make_customer("owner@acme.example", person_type="juridica", document_type="31")
+    make_contact(account, "b@acme.example", billing=True)
+    make_contact(account, "noinv@acme.example", billing=True, email_billing=False)
+    make_contact(account, "t@acme.example", technical=True)
+    contacts.set_einvoice_email(
+        customer=account, email="FE@Acme.example", actor=account.user, ip=None
+    )
+    account.refresh_from_db()
+    assert account.einvoice_address == "fe@acme.example"
+    order = billing_services.order_new_service(
+        customer=account, product=hosting, cycle="annual", label="acme.co"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    rows = OutgoingEmail.objects.filter(template="invoice_issued", customer=account)
+    assert sorted(r.to_email for r in rows) == [
+        "b@acme.example",
+        "fe@acme.example",
+        "owner@acme.example",
+    ]
+    assert all(r.attachments.count() == 2 for r in rows)
+    invoice = Invoice.objects.get(order=order)
+    assert "fe@acme.example" in invoice.xml_unsigned  # the buyer's e-invoice address in the UBL
+    event = AuditEvent.objects.get(action="customer.einvoice_email_changed")
+    assert event.changes["einvoice_email"]["after"] == "fe@acme.example"
+    with pytest.raises(ValidationError):
+        contacts.set_einvoice_email(customer=account, email="nope", actor=account.user)
