@@ -82,18 +82,9 @@ def invite_contact(
         )
     ensure_holder_contact(customer=customer)
     user = User.objects.select_for_update().filter(email__iexact=address).first()
+    if selectors.login_email_taken(address):
+        raise ValidationError({"email": _("This email already has a login: use another address.")})
     if user is not None:
-        reusable = (
-            not user.is_active
-            and not user.is_staff
-            and not user.is_superuser
-            and not hasattr(user, "customer")
-            and not Contact.objects.filter(user=user).exists()
-        )
-        if not reusable:
-            raise ValidationError(
-                {"email": _("This email already has a login: use another address.")}
-            )
         user.is_active = True
         user.full_name = full_name.strip()[:200]
         user.save(update_fields=["is_active", "full_name"])

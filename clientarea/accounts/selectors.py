@@ -88,6 +88,20 @@ def customer_of(user: User | None) -> Customer | None:
     return contact.customer if contact else None
 
 
+def login_email_taken(email: str) -> bool:
+    """Is this email a login that cannot become a new contact (active, staff, or in an account)?"""
+    user = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None:
+        return False
+    return (
+        user.is_active
+        or user.is_staff
+        or user.is_superuser
+        or Customer.objects.filter(user=user).exists()
+        or Contact.objects.filter(user=user).exists()
+    )
+
+
 def contacts_of(customer: Customer) -> list[Contact]:
     """The account's contacts, the holder first, then owners, then by date added."""
     contacts = list(

@@ -120,6 +120,8 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                 ),
                 "pay": user.has_perm("billing.change_order"),
                 "code": user.has_perm(PERMISSIONS["resend the access code"]),
+                "contacts": user.has_perm("accounts.view_contact"),
+                "add_contact": user.has_perm("accounts.add_contact"),
                 "impersonate": user.has_perm(PERMISSIONS["login as customer"])
                 and not (data.customer.user.is_staff or data.customer.user.is_superuser),
             },

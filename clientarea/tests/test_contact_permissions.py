@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -154,7 +156,8 @@ ROLES = ["is_owner", "billing", "technical", "view_only"]
 
 @pytest.mark.parametrize("role", ROLES)
 def test_the_permission_matrix(client, account, role):
-    contact = make_contact(account, f"{role.replace('_', '')}@acme.example", **{role: True})
+    roles: dict[str, Any] = {role: True}
+    contact = make_contact(account, f"{role.replace('_', '')}@acme.example", **roles)
     client.force_login(contact.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
     granted = ROLE_PERMISSIONS[role] | {Permission.SELF}
     checked = 0

@@ -24,6 +24,7 @@ SLUGS = {
     "renewals": ("renovaciones-y-suspension", "renewals-and-suspension"),
     "two_factor": ("inicio-de-sesion-en-dos-pasos", "two-factor-login"),
     "cancel": ("cancelar-un-servicio", "cancel-a-service"),
+    "contacts": ("contactos-y-permisos", "contacts-and-permissions"),
 }
 
 
@@ -31,11 +32,11 @@ class ContentTests(TestCase):
     def test_the_demo_loads_every_article_once(self):
         out = io.StringIO()
         demo.load(out)
-        self.assertIn("16 articles created", out.getvalue())
+        self.assertIn("18 articles created", out.getvalue())
         self.assertEqual(
-            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 16}
+            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 18}
         )
-        self.assertEqual(Article.objects.filter(published=True).count(), 16)
+        self.assertEqual(Article.objects.filter(published=True).count(), 18)
         self.assertEqual(Category.objects.count(), 4)
 
     def test_stable_slugs_and_contextual_links_in_both_languages(self):
