@@ -96,6 +96,10 @@ def customer_pages(ana: Customer, pending: Order) -> list[str]:
         f"/clientarea/billing/{pending.number}/print/",
         f"/clientarea/billing/{paid.number}/",
         f"/clientarea/billing/{paid.number}/print/",
+        "/clientarea/contacts/",
+        "/clientarea/contacts/add/",
+        "/clientarea/profile/",
+        "/clientarea/profile/emails/",
         "/help/",
     ]
 
