@@ -226,3 +226,89 @@ def test_dian_emails_go_to_the_einvoice_reception_address(
     assert event.changes["einvoice_email"]["after"] == "fe@acme.example"
     with pytest.raises(ValidationError):
         contacts.set_einvoice_email(customer=account, email="nope", actor=account.user)
+
+
+def test_a_contact_recovers_a_lost_code_with_their_own_email(account):
+    from clientarea.accounts import services
+
+    contact = make_contact(account, "b@acme.example", billing=True)
+    services.request_login_link(email="B@acme.example", ip=None)
+    link = OutgoingEmail.objects.get(template="login_link")
+    assert link.to_email == "b@acme.example" and link.customer == account
+    code = services.redeem_login_link(user=contact.user, ip=None)
+    sent = OutgoingEmail.objects.filter(template="new_access_code").get()
+    assert sent.to_email == "b@acme.example" and code
+    used = AuditEvent.objects.get(action="customer.login_link_used")
+    assert used.actor == contact.user and used.customer == account
+
+
+def test_an_owner_sends_a_contact_a_new_code_but_not_to_another_accounts_login(account):
+    from clientarea.accounts import services
+
+    contact = make_contact(account, "b@acme.example", billing=True)
+    services.reset_access_code(customer=account, user=contact.user, actor=account.user)
+    assert OutgoingEmail.objects.get(template="new_access_code").to_email == "b@acme.example"
+    other = make_customer("someone@else.example")
+    with pytest.raises(ValidationError):
+        services.reset_access_code(customer=account, user=other.user, actor=account.user)
+
+
+def test_the_contacts_pages(client, account):
+    client.force_login(account.user, backend=LOGIN)
+    page = client.get("/clientarea/contacts/")
+    assert page.status_code == 200 and b"owner@acme.example" in page.content
+    bad = client.post(
+        "/clientarea/contacts/add/", {"full_name": "X", "email": "nope", "billing": "on"}
+    )
+    assert bad.status_code == 400
+    none = client.post("/clientarea/contacts/add/", {"full_name": "X", "email": "x@acme.example"})
+    assert none.status_code == 400  # no permission ticked
+    assert not User.objects.filter(email="x@acme.example").exists()
+    added = client.post(
+        "/clientarea/contacts/add/",
+        {"full_name": "Técnico", "email": "tec@acme.example", "technical": "on"},
+    )
+    assert added.status_code == 302
+    contact = Contact.objects.get(user__email="tec@acme.example")
+    event = AuditEvent.objects.get(action="contact.added")
+    assert event.actor == account.user
+    client.post(f"/clientarea/contacts/{contact.pk}/", {"view_only": "on"})
+    contact.refresh_from_db()
+    assert contact.view_only and not contact.technical
+    holder = Contact.objects.get(user=account.user)
+    assert b"contact-save" not in client.get(f"/clientarea/contacts/{holder.pk}/").content
+    client.post(f"/clientarea/contacts/{holder.pk}/remove/")
+    assert Contact.objects.filter(pk=holder.pk).exists()
+    client.post(f"/clientarea/contacts/{contact.pk}/remove/")
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    assert (
+        client.post("/clientarea/contacts/einvoice-email/", {"einvoice_email": "x"}).status_code
+        == 400
+    )
+    client.post("/clientarea/contacts/einvoice-email/", {"einvoice_email": "fe@acme.example"})
+    account.refresh_from_db()
+    assert account.einvoice_email == "fe@acme.example"
+    other = make_customer("someone@else.example")
+    theirs = Contact.objects.get(user=other.user)
+    assert client.get(f"/clientarea/contacts/{theirs.pk}/").status_code == 404
+
+
+def test_a_contact_chooses_their_emails_within_their_permissions(client, account):
+    contact = make_contact(account, "t@acme.example", technical=True)
+    client.force_login(contact.user, backend=LOGIN)
+    page = client.get("/clientarea/profile/emails/").content.decode()
+    assert 'name="billing"' in page and "disabled" in page
+    client.post("/clientarea/profile/emails/", {"technical": "", "billing": "on"})
+    contact.refresh_from_db()
+    assert not contact.email_technical and not contact.email_billing  # billing is not theirs
+    # Their own emails only: not the account's other emails.
+    make_order(account)
+    billing_services.resend_order_email(order=account.orders.get())
+    mine = OutgoingEmail.objects.filter(customer=account, to_email="owner@acme.example").first()
+    assert mine is not None
+    listing = client.get("/clientarea/emails/")
+    assert (
+        listing.status_code == 200
+        and f"/clientarea/emails/{mine.pk}/" not in listing.content.decode()
+    )
+    assert client.get(f"/clientarea/emails/{mine.pk}/").status_code == 404
