@@ -285,6 +285,9 @@ class CustomerAdmin(admin.ModelAdmin):
     actions = ["send_new_access_code"]
     inlines = [ContactInline]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new customer has only its holder
+
     @admin.display(description=_("name"))
     def name_column(self, obj: Customer) -> str:
         return obj.display_name
