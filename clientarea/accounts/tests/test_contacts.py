@@ -312,3 +312,39 @@ def test_a_contact_chooses_their_emails_within_their_permissions(client, account
         and f"/clientarea/emails/{mine.pk}/" not in listing.content.decode()
     )
     assert client.get(f"/clientarea/emails/{mine.pk}/").status_code == 404
+
+
+def test_staff_add_and_remove_contacts_in_the_back_office(client, account):
+    staff = User.objects.create_superuser("carol@conexcol.example", "x" * 12)
+    client.force_login(staff)
+    response = client.post(
+        "/admin/accounts/contact/add/",
+        {
+            "customer": account.pk,
+            "email": "staff-added@acme.example",
+            "full_name": "Añadido por soporte",
+            "billing": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:1500]
+    contact = Contact.objects.get(user__email="staff-added@acme.example")
+    assert contact.customer == account and contact.billing
+    assert OutgoingEmail.objects.filter(
+        to_email="staff-added@acme.example", template="new_access_code"
+    ).exists()
+    assert AuditEvent.objects.get(action="contact.added").actor == staff
+    taken = client.post(
+        "/admin/accounts/contact/add/",
+        {"customer": account.pk, "email": "owner@acme.example", "full_name": "X", "billing": "on"},
+    )
+    assert taken.status_code == 200  # the form shows the error; nothing is written
+    holder = Contact.objects.get(user=account.user)
+    assert (
+        client.post(f"/admin/accounts/contact/{holder.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    client.post(f"/admin/accounts/contact/{contact.pk}/delete/", {"post": "yes"})
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    assert AuditEvent.objects.get(action="contact.removed").actor == staff
+    page = client.get(f"/backoffice/customers/{account.pk}/").content.decode()
+    assert 'id="contacts"' in page and "owner@acme.example" in page
