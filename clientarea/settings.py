@@ -179,6 +179,7 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.contrib.messages.context_processors.messages",
                 "clientarea.accounts.context_processors.provider",
                 "clientarea.accounts.context_processors.impersonation",
+                "clientarea.accounts.context_processors.access",
             ],
         },
     }

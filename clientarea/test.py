@@ -9,7 +9,7 @@ import itertools
 
 from django.test import TestCase
 
-from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
 from clientarea.accounts.searchtext import search_text_for
 
 _seq = itertools.count(1)
@@ -78,7 +78,20 @@ def make_customer(
     )
     customer.search_text = search_text_for(customer, email)  # as the accounts services write it
     customer.save()
+    Contact.objects.create(customer=customer, user=user, is_owner=True)  # as registration does
     return customer
+
+
+def make_contact(
+    customer: Customer,
+    email: str,
+    *,
+    password: str = ACCESS_CODE,
+    **roles: bool,
+) -> Contact:
+    """A contact of ``customer`` with its own login and these roles (is_owner, billing, …)."""
+    user = User.objects.create_user(email=email, password=password, full_name="Contacto")
+    return Contact.objects.create(customer=customer, user=user, **roles)
 
 
 def make_staff(email: str = "carol@conexcol.example", password: str = ACCESS_CODE) -> User:

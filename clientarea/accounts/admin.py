@@ -11,9 +11,17 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.accounts import admin_twofactor, services
+from clientarea.accounts import admin_twofactor, contacts, services
 from clientarea.accounts.forms import CUSTOMER_FIELDS, IdentityCleanMixin, municipality_field
-from clientarea.accounts.models import AuditEvent, Customer, ProviderProfile, User
+from clientarea.accounts.models import (
+    AuditEvent,
+    Contact,
+    Customer,
+    EmailCategory,
+    ProviderProfile,
+    User,
+)
+from clientarea.accounts.selectors import login_email_taken
 from clientarea.lib.http import client_ip
 from clientarea.lib.text import fold
 
@@ -85,7 +93,182 @@ class CustomerChangeForm(forms.ModelForm):
             "first_name",
             "last_name",
             "preferred_language",
+            "einvoice_email",
         ]
+
+
+class ContactInline(admin.TabularInline):
+    """The account's contacts on the customer's form, read-only: changes go through the Contacts
+    admin (its services audit them and email the access code)."""
+
+    model = Contact
+    fk_name = "customer"
+    extra = 0
+    can_delete = False
+    fields = ["contact_link", "roles_column", "emails_column", "created_at"]
+    readonly_fields = ["contact_link", "roles_column", "emails_column", "created_at"]
+    verbose_name_plural = _("contacts (manage them under Contacts)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("login"))
+    def contact_link(self, obj: Contact) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:accounts_contact_change", args=[obj.pk]), obj
+        )
+
+    @admin.display(description=_("permissions"))
+    def roles_column(self, obj: Contact) -> str:
+        return ", ".join(obj.role_labels())
+
+    @admin.display(description=_("emails received"))
+    def emails_column(self, obj: Contact) -> str:
+        return ", ".join(
+            str(label)
+            for value, label in EmailCategory.choices
+            if getattr(obj, f"email_{value}") and obj.may_receive(value)
+        )
+
+
+class ContactAddForm(forms.ModelForm):
+    email = forms.EmailField(label=_("Email"))
+    full_name = forms.CharField(label=_("Name"), max_length=200)
+
+    class Meta:
+        model = Contact
+        fields = ["customer", "is_owner", "billing", "technical", "view_only"]
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("email") and login_email_taken(data["email"]):
+            self.add_error("email", _("This email already has a login: use another address."))
+        if not any(data.get(role) for role in contacts.ROLES):
+            raise forms.ValidationError(_("Choose at least one permission."))
+        return data
+
+    def _post_clean(self):
+        pass  # the invitation service validates and saves
+
+
+class ContactChangeForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["is_owner", "billing", "technical", "view_only"]
+
+    def clean(self):
+        data = super().clean() or {}
+        if self.instance.is_holder:
+            raise forms.ValidationError(_("The account holder is always an owner."))
+        if not any(data.get(role) for role in contacts.ROLES):
+            raise forms.ValidationError(_("Choose at least one permission."))
+        return data
+
+    def _post_clean(self):
+        pass  # the service validates and saves
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    """Staff add contacts (they get the "New Access Code" email), change their permissions and
+    remove them, through the same services as the customer's owners (audited)."""
+
+    list_display = ["__str__", "customer", "roles_column", "created_at"]
+    search_fields = ["user__email", "user__full_name", "customer__document_number"]
+    list_filter = ["is_owner", "billing", "technical", "view_only"]
+    list_select_related = ["user", "customer__user"]
+    raw_id_fields = ["customer"]
+    actions = ["send_new_access_code"]
+
+    @admin.display(description=_("permissions"))
+    def roles_column(self, obj: Contact) -> str:
+        return ", ".join(obj.role_labels())
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ContactAddForm if obj is None else ContactChangeForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                "customer",
+                "email",
+                "full_name",
+                "is_owner",
+                "billing",
+                "technical",
+                "view_only",
+            ]
+        return ["is_owner", "billing", "technical", "view_only"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return []
+
+    def _roles(self, data) -> contacts.Roles:
+        return contacts.Roles(**{role: bool(data.get(role)) for role in contacts.ROLES})
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            contacts.update_contact(
+                contact=Contact.objects.get(pk=obj.pk),
+                roles=self._roles(form.cleaned_data),
+                actor=request.user,
+                ip=client_ip(request),
+            )
+            return
+        contact = contacts.invite_contact(
+            customer=form.cleaned_data["customer"],
+            email=form.cleaned_data["email"],
+            full_name=form.cleaned_data["full_name"],
+            roles=self._roles(form.cleaned_data),
+            actor=request.user,
+            ip=client_ip(request),
+        )
+        obj.pk = contact.pk
+        obj.user = contact.user
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_holder:
+            return False  # the account holder stays
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        contacts.remove_contact(contact=obj, actor=request.user, ip=client_ip(request))
+
+    def delete_queryset(self, request, queryset):
+        for contact in queryset.select_related("user", "customer__user"):
+            if contact.is_holder:
+                self.message_user(
+                    request,
+                    _("%(email)s is the account holder and stays.") % {"email": contact},
+                    messages.WARNING,
+                )
+                continue
+            contacts.remove_contact(contact=contact, actor=request.user, ip=client_ip(request))
+
+    @admin.action(
+        description=_("Send a new access code (the current one stops working)"),
+        permissions=["change"],
+    )
+    def send_new_access_code(self, request, queryset):
+        contacts_list = list(queryset.select_related("user", "customer__user"))
+        for contact in contacts_list:
+            services.reset_access_code(
+                customer=contact.customer,
+                user=contact.user,
+                actor=request.user,
+                ip=client_ip(request),
+            )
+        self.message_user(
+            request,
+            _("New access codes were emailed to %(n)d customer(s).") % {"n": len(contacts_list)},
+        )
 
 
 @admin.register(Customer)
@@ -110,6 +293,10 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     readonly_fields = ["user", "created_at", "updated_at"]
     actions = ["send_new_access_code"]
+    inlines = [ContactInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new customer has only its holder
 
     @admin.display(description=_("name"))
     def name_column(self, obj: Customer) -> str:

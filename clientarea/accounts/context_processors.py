@@ -1,4 +1,5 @@
 from clientarea.accounts.impersonation import current as current_impersonation
+from clientarea.accounts.permissions import current_access
 from clientarea.accounts.selectors import get_provider
 
 
@@ -10,3 +11,8 @@ def provider(request):
 def impersonation(request):
     """The "viewing as …" banner of a staff member in the client area (see accounts.impersonation)."""
     return {"impersonation": current_impersonation(request)}
+
+
+def access(request):
+    """What the logged-in contact may do, for the client area's menu (set by ``client_area``)."""
+    return {"access": current_access(request)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
 from clientarea.accounts.searchtext import search_text_for
 from clientarea.lib.nit import check_digit
 
@@ -11,8 +11,11 @@ DEMO_STAFF_PASSWORD = "conexcol-staff-2026"  # noqa: S105 (demo only, published 
 DEMO_LOGINS = (
     ("Customer (natural)", "ana@cliente.example", DEMO_ACCESS_CODE),
     ("Customer (company)", "compras@tiendaandina.example", DEMO_ACCESS_CODE),
+    ("Billing contact (company)", "contabilidad@tiendaandina.example", DEMO_ACCESS_CODE),
     ("Staff (back office)", "soporte@conexcol.example", DEMO_STAFF_PASSWORD),
 )
+
+DEMO_CONTACT = ("contabilidad@tiendaandina.example", "Laura Contabilidad")
 
 CUSTOMERS = (
     dict(
@@ -90,4 +93,13 @@ def load(stdout) -> None:
         customer = Customer(user=user, **data)
         customer.search_text = search_text_for(customer, email)
         customer.save()
+        Contact.objects.create(customer=customer, user=user, is_owner=True)  # the holder
         stdout.write(f"  customer: {email}")
+    company = Customer.objects.filter(user__email="compras@tiendaandina.example").first()
+    if company is not None and not User.objects.filter(email=DEMO_CONTACT[0]).exists():
+        # The company's accountant: their own login, billing only (Services are closed to them).
+        user = User.objects.create_user(
+            email=DEMO_CONTACT[0], password=DEMO_ACCESS_CODE, full_name=DEMO_CONTACT[1]
+        )
+        Contact.objects.create(customer=company, user=user, billing=True)
+        stdout.write(f"  billing contact: {DEMO_CONTACT[0]}")

@@ -272,3 +272,73 @@ class TwoFactorCodeForm(forms.Form):
         else:
             self.fields["code"].help_text = _("The 6 digits your authenticator app shows.")
             self.fields["code"].widget.attrs["inputmode"] = "numeric"
+
+
+class ContactRolesForm(forms.Form):
+    """What a contact may do (at least one box)."""
+
+    is_owner = forms.BooleanField(
+        label=_("Account owner"),
+        required=False,
+        help_text=_("Everything, including adding and removing contacts."),
+    )
+    billing = forms.BooleanField(
+        label=_("Billing"),
+        required=False,
+        help_text=_("Order services, pay, see orders, invoices and the statement."),
+    )
+    technical = forms.BooleanField(
+        label=_("Technical"),
+        required=False,
+        help_text=_("See and manage services, ask to cancel one."),
+    )
+    view_only = forms.BooleanField(
+        label=_("View only"),
+        required=False,
+        help_text=_("See services and billing without changing anything."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(data.get(role) for role in ("is_owner", "billing", "technical", "view_only")):
+            raise forms.ValidationError(_("Choose at least one permission."))
+        return data
+
+
+class ContactForm(ContactRolesForm):
+    """A new contact: who, and what they may do."""
+
+    full_name = forms.CharField(label=_("Name"), max_length=200)
+    email = forms.EmailField(
+        label=_("Email"), help_text=_("The contact logs in with this email and their own code.")
+    )
+    field_order = ["full_name", "email", "is_owner", "billing", "technical", "view_only"]
+
+
+class EmailPreferencesForm(forms.Form):
+    billing = forms.BooleanField(
+        label=_("Billing and invoices"),
+        required=False,
+        help_text=_("Service orders, reminders, payment receipts, electronic invoices."),
+    )
+    technical = forms.BooleanField(
+        label=_("Services and technical notices"),
+        required=False,
+        help_text=_("A service suspended, reactivated, cancelled or terminated."),
+    )
+    account = forms.BooleanField(
+        label=_("Account and security"),
+        required=False,
+        help_text=_("Registration attempts and other notices about the account."),
+    )
+
+
+class EinvoiceEmailForm(forms.Form):
+    einvoice_email = forms.EmailField(
+        label=_("E-invoice reception email"),
+        required=False,
+        help_text=_(
+            "Electronic invoices, credit and debit notes are sent here (besides the billing "
+            "contacts who receive billing emails). Empty: the account's email."
+        ),
+    )

@@ -218,6 +218,13 @@ class Customer(TaxIdentity):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    einvoice_email = models.EmailField(
+        _("e-invoice reception email"),
+        blank=True,
+        help_text=_(
+            "The address registered for receiving electronic invoices; empty: the account's email."
+        ),
+    )
     # Folded names, email, document and phone (accounts.searchtext), written by the services.
     search_text = models.CharField(max_length=600, blank=True, default="", editable=False)
 
@@ -251,6 +258,11 @@ class Customer(TaxIdentity):
             return self.legal_name or self.trade_name or self.user.email
         return f"{self.first_name} {self.last_name}".strip() or self.user.email
 
+    @property
+    def einvoice_address(self) -> str:
+        """Where DIAN documents (invoices, credit and debit notes) are sent."""
+        return self.einvoice_email or self.user.email
+
     def clean(self) -> None:
         super().clean()
         errors: dict[str, StrOrPromise] = {}
@@ -279,6 +291,115 @@ class Customer(TaxIdentity):
         if self.document_type == DocumentType.NIT and not self.check_digit:
             missing.append(self._label("check_digit"))
         return missing
+
+
+class EmailCategory(models.TextChoices):
+    """The kinds of customer email a contact chooses to receive."""
+
+    BILLING = "billing", _("Billing and invoices")
+    TECHNICAL = "technical", _("Services and technical notices")
+    ACCOUNT = "account", _("Account and security")
+
+
+class Permission(models.TextChoices):
+    """What a contact may do in the client area (checked by ``accounts.permissions.client_area``)."""
+
+    SELF = "self", _("Own login and emails")
+    BILLING_VIEW = "billing.view", _("See orders, invoices, payments and the statement")
+    BILLING = "billing", _("Order, pay and manage billing")
+    SERVICES_VIEW = "services.view", _("See services")
+    SERVICES = "services", _("Manage services")
+    ACCOUNT = "account", _("Manage contacts and the account")
+
+
+#: The roles a contact can hold (check boxes), and the permissions each one gives.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "is_owner": frozenset(Permission.values),
+    "billing": frozenset({Permission.SELF, Permission.BILLING_VIEW, Permission.BILLING}),
+    "technical": frozenset({Permission.SELF, Permission.SERVICES_VIEW, Permission.SERVICES}),
+    "view_only": frozenset({Permission.SELF, Permission.BILLING_VIEW, Permission.SERVICES_VIEW}),
+}
+#: The permission a contact needs to receive each email category.
+CATEGORY_PERMISSION: dict[str, str] = {
+    EmailCategory.BILLING: Permission.BILLING_VIEW,
+    EmailCategory.TECHNICAL: Permission.SERVICES_VIEW,
+    EmailCategory.ACCOUNT: Permission.ACCOUNT,
+}
+
+
+class Contact(models.Model):
+    """A person of a customer account: their own login (``user``), what they may do, which emails
+    they get. The account holder (``Customer.user``) is always an owner and cannot be removed."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("customer")
+    )
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="contact", verbose_name=_("login")
+    )
+    is_owner = models.BooleanField(
+        _("account owner"), default=False, help_text=_("Manages contacts; may do everything.")
+    )
+    billing = models.BooleanField(
+        _("billing"), default=False, help_text=_("Orders, invoices, payments, statement.")
+    )
+    technical = models.BooleanField(_("technical"), default=False, help_text=_("Services."))
+    view_only = models.BooleanField(
+        _("view only"), default=False, help_text=_("Sees billing and services, changes nothing.")
+    )
+    email_billing = models.BooleanField(_("billing and invoice emails"), default=True)
+    email_technical = models.BooleanField(_("service and technical emails"), default=True)
+    email_account = models.BooleanField(_("account and security emails"), default=True)
+    created_at = models.DateTimeField(_("added"), default=timezone.now)
+    added_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("added by"),
+    )
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["customer", "-is_owner", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.user.email
+
+    @property
+    def is_holder(self) -> bool:
+        """The account holder: the customer's own login (always an owner)."""
+        return self.user_id == self.customer.user_id
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        if self.is_holder:
+            return ROLE_PERMISSIONS["is_owner"]
+        granted: set[str] = {Permission.SELF}
+        for role, perms in ROLE_PERMISSIONS.items():
+            if getattr(self, role):
+                granted |= perms
+        return frozenset(granted)
+
+    @property
+    def owner(self) -> bool:
+        return Permission.ACCOUNT in self.permissions
+
+    def may_receive(self, category: str) -> bool:
+        """May this contact see emails of ``category`` (by their permissions)?"""
+        return CATEGORY_PERMISSION[category] in self.permissions
+
+    def wants(self, category: str) -> bool:
+        """Does this contact receive emails of ``category`` (opted in, and allowed to see them)?"""
+        return bool(getattr(self, f"email_{category}")) and self.may_receive(category)
+
+    def role_labels(self) -> list[str]:
+        if self.is_holder or self.is_owner:
+            return [str(_("Account owner"))]
+        labels = {"billing": _("Billing"), "technical": _("Technical"), "view_only": _("View only")}
+        return [str(label) for role, label in labels.items() if getattr(self, role)]
 
 
 class ProviderProfile(TaxIdentity):

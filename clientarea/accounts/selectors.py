@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
-from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.models import (
+    Contact,
+    Customer,
+    EmailCategory,
+    ProviderProfile,
+    User,
+)
 
 #: Set only inside ``provider_cached()``: the provider row read once for that scope.
 _provider_scope: ContextVar[dict | None] = ContextVar("provider_scope", default=None)
@@ -47,15 +53,98 @@ def provider_cached() -> Iterator[None]:
         _provider_scope.reset(token)
 
 
-def customer_for_user(user: User | AnonymousUser) -> Customer:
-    """The customer profile of a logged-in user, or 404 (staff without a customer profile, or not logged in)."""
+def account_of_user(user: User | AnonymousUser) -> tuple[Customer, Contact | None]:
+    """The customer account a logged-in user belongs to, and their contact row (None for an
+    account holder without one); 404 for staff without a customer profile or anonymous visitors."""
     if not user.is_authenticated:
         raise Http404("No customer profile")
-    try:
-        return Customer.objects.select_related("user").get(user=user)
-    except Customer.DoesNotExist as exc:
-        raise Http404("No customer profile") from exc
+    contact = (
+        Contact.objects.select_related("customer__user", "user")
+        .filter(user=user, user__is_active=True)
+        .first()
+    )
+    if contact is not None:
+        return contact.customer, contact
+    customer = Customer.objects.select_related("user").filter(user=user).first()
+    if customer is None:
+        raise Http404("No customer profile")
+    return customer, None
 
 
-def find_active_user_by_email(email: str) -> User | None:
-    return User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
+def customer_for_user(user: User | AnonymousUser) -> Customer:
+    """The customer account of a logged-in user (holder or contact), or 404 (staff without a
+    customer profile, or not logged in). Views use ``accounts.permissions.client_area``."""
+    return account_of_user(user)[0]
+
+
+def customer_of(user: User | None) -> Customer | None:
+    """The account a user belongs to (holder or contact), or None."""
+    if user is None or not user.pk:
+        return None
+    holder = getattr(user, "customer", None)
+    if holder is not None:
+        return holder
+    contact = Contact.objects.filter(user=user).select_related("customer__user").first()
+    return contact.customer if contact else None
+
+
+def login_email_taken(email: str) -> bool:
+    """Is this email a login that cannot become a new contact (active, staff, or in an account)?"""
+    user = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None:
+        return False
+    return (
+        user.is_active
+        or user.is_staff
+        or user.is_superuser
+        or Customer.objects.filter(user=user).exists()
+        or Contact.objects.filter(user=user).exists()
+    )
+
+
+def contacts_of(customer: Customer) -> list[Contact]:
+    """The account's contacts, the holder first, then owners, then by date added."""
+    contacts = list(
+        Contact.objects.filter(customer=customer).select_related("user", "customer__user")
+    )
+    contacts.sort(key=lambda c: (not c.is_holder, not c.owner, c.created_at, c.pk))
+    return contacts
+
+
+def contact_of_customer(customer: Customer, pk: int) -> Contact:
+    """One contact of this account (404 for another account's)."""
+    contact = (
+        Contact.objects.select_related("user", "customer__user")
+        .filter(customer=customer, pk=pk)
+        .first()
+    )
+    if contact is None:
+        raise Http404("No such contact")
+    return contact
+
+
+def email_recipients(customer: Customer, category: str) -> list[str]:
+    """Who gets a customer email of ``category``: the contacts who opted in and may see it.
+
+    Nobody opted in: the account holder, so that no email is lost.
+    """
+    return email_recipients_by_customer([customer], category)[customer.pk]
+
+
+def email_recipients_by_customer(
+    customers: Iterable[Customer], category: str
+) -> dict[int, list[str]]:
+    """``email_recipients`` for several accounts in one query, by customer id."""
+    EmailCategory(category)
+    by_id = {customer.pk: customer for customer in customers}
+    found: dict[int, list[str]] = {pk: [] for pk in by_id}
+    rows = (
+        Contact.objects.filter(customer_id__in=list(by_id), user__is_active=True)
+        .select_related("user")
+        .order_by("created_at", "pk")
+    )
+    for contact in rows:
+        contact.customer = by_id[contact.customer_id]  # no query for the holder check
+        if contact.wants(category):
+            found[contact.customer_id].append(contact.user.email)
+    return {pk: found[pk] or [by_id[pk].user.email] for pk in by_id}

@@ -26,8 +26,9 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit, impersonation, twofactor
-from clientarea.accounts.models import Customer, DocumentType, User
+from clientarea.accounts.models import Contact, Customer, DocumentType, EmailCategory, User
 from clientarea.accounts.searchtext import search_text_for
+from clientarea.accounts.selectors import customer_of, email_recipients
 from clientarea.lib import nit
 from clientarea.notifications.services import queue_email
 
@@ -104,18 +105,35 @@ def _set_new_access_code(user: User) -> str:
     return code
 
 
-def _send_access_code_email(*, customer: Customer, code: str, reason: str) -> None:
+def _send_access_code_email(
+    *, customer: Customer, code: str, reason: str, user: User | None = None
+) -> None:
+    """The "New Access Code" email to ``user`` (default: the account holder), a contact of ``customer``.
+
+    ``reason``: ``registered``, ``reset`` or ``invited`` (a contact added by an owner or staff).
+    """
+    to = (user or customer.user).email
     queue_email(
-        to=customer.user.email,
+        to=to,
         template="new_access_code",
         customer=customer,
         context={
             "customer": customer,
             "reason": reason,
             "login_url": settings.SITE_URL + reverse("accounts:login"),
+            "login_email": to,
         },
         secrets={"code": code},
     )
+
+
+def ensure_holder_contact(*, customer: Customer) -> Contact:
+    """The account holder's contact row (an owner), created when missing."""
+    contact, _created = Contact.objects.get_or_create(
+        user_id=customer.user_id,
+        defaults={"customer": customer, "is_owner": True},
+    )
+    return contact
 
 
 def _document_number(data: CustomerData) -> str:
@@ -134,7 +152,7 @@ def _hash_like_a_new_code() -> None:
 
 def _notify_registration_attempt(*, user: User, reason: str, ip: str | None) -> None:
     """Tell the owner of an existing account that someone tried to register with its details."""
-    customer = getattr(user, "customer", None)
+    customer = customer_of(user)
     audit.record(
         action="customer.registration_attempt",
         customer=customer,
@@ -142,17 +160,25 @@ def _notify_registration_attempt(*, user: User, reason: str, ip: str | None) -> 
         changes={"matched": reason},
         ip=ip,
     )
-    queue_email(
-        to=user.email,
-        template="registration_attempt",
-        customer=customer,
-        context={
-            "name": customer.display_name if customer else user.get_full_name(),
-            "reason": reason,
-            "login_url": settings.SITE_URL + reverse("accounts:login"),
-            "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
-        },
+    # Someone typed this login's email: that person is told. Someone typed the account's document:
+    # the owners who receive account and security emails are told.
+    recipients = (
+        email_recipients(customer, EmailCategory.ACCOUNT)
+        if customer is not None and reason == "document"
+        else [user.email]
     )
+    for address in recipients:
+        queue_email(
+            to=address,
+            template="registration_attempt",
+            customer=customer,
+            context={
+                "name": customer.display_name if customer else user.get_full_name(),
+                "reason": reason,
+                "login_url": settings.SITE_URL + reverse("accounts:login"),
+                "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
+            },
+        )
 
 
 @transaction.atomic
@@ -248,6 +274,7 @@ def register_customer(
         customer.save()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise ValidationError(_("This email or document was registered a moment ago.")) from exc
+    ensure_holder_contact(customer=customer)
     code = _set_new_access_code(user)
     audit.record(
         action="customer.registered",
@@ -266,19 +293,31 @@ def register_customer(
 
 @transaction.atomic
 def reset_access_code(
-    *, customer: Customer, actor: User | None = None, ip: str | None = None
+    *,
+    customer: Customer,
+    actor: User | None = None,
+    ip: str | None = None,
+    user: User | None = None,
 ) -> None:
-    """Replace the access code (the old one stops working) and email the new one."""
-    user = User.objects.select_for_update().get(pk=customer.user_id)
-    code = _set_new_access_code(user)
+    """Replace the access code of the holder (or of ``user``, a contact of this account) and
+    email the new one; the old code stops working."""
+    user_id = user.pk if user is not None else customer.user_id
+    if (
+        user is not None
+        and user.pk != customer.user_id
+        and not Contact.objects.filter(customer=customer, user_id=user_id).exists()
+    ):
+        raise ValidationError(_("This login is not a contact of this account."))
+    locked = User.objects.select_for_update().get(pk=user_id)
+    code = _set_new_access_code(locked)
     audit.record(
         action="customer.access_code_reset",
         actor=actor,
         customer=customer,
-        target=user.email,
+        target=locked.email,
         ip=ip,
     )
-    _send_access_code_email(customer=customer, code=code, reason="reset")
+    _send_access_code_email(customer=customer, code=code, reason="reset", user=locked)
 
 
 def request_login_link(*, email: str, ip: str | None = None) -> None:
@@ -288,7 +327,7 @@ def request_login_link(*, email: str, ip: str | None = None) -> None:
         .select_related("customer")
         .first()
     )
-    customer = getattr(user, "customer", None) if user else None
+    customer = customer_of(user)
     if user is None or customer is None:
         logger.info("login link requested for an unknown email")
         return
@@ -332,11 +371,19 @@ def redeem_login_link(*, user: User, ip: str | None = None) -> str:
     code = _set_new_access_code(locked)
     locked.last_login = timezone.now()
     locked.save(update_fields=["last_login"])
-    customer = locked.customer
-    audit.record(action="customer.login_link_used", customer=customer, target=locked.email, ip=ip)
+    customer = customer_of(locked)
+    if customer is None:
+        raise ValidationError(_("This login has no customer account."))
+    audit.record(
+        action="customer.login_link_used",
+        actor=locked,
+        customer=customer,
+        target=locked.email,
+        ip=ip,
+    )
     # A lost phone is recovered the same way as a lost code: the emailed link proves the mailbox.
     twofactor.reset_two_factor(user=locked, reason="access code reset by login link", ip=ip)
-    _send_access_code_email(customer=customer, code=code, reason="reset")
+    _send_access_code_email(customer=customer, code=code, reason="reset", user=locked)
     return code
 
 
@@ -461,7 +508,7 @@ def change_password(*, user: User, new_password: str, ip: str | None = None) -> 
     audit.record(
         action="user.password_changed",
         actor=user,
-        customer=getattr(user, "customer", None),
+        customer=customer_of(user),
         target=user.email,
         ip=ip,
     )

@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts import audit
 from clientarea.accounts.models import User
+from clientarea.accounts.selectors import customer_of
 
 TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery"
@@ -56,7 +57,7 @@ def is_verified(user: object) -> bool:
 
 
 def _customer_of(user: User):
-    return getattr(user, "customer", None)
+    return customer_of(user)
 
 
 @transaction.atomic

@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -25,6 +24,12 @@ from clientarea.accounts.forms import (
     RegistrationForm,
 )
 from clientarea.accounts.models import User
+from clientarea.accounts.permissions import (
+    Permission,
+    client_area,
+    current_access,
+    request_customer,
+)
 from clientarea.lib.http import client_ip
 from clientarea.lib.ratelimit import Limit, by_ip, by_post_field, throttle
 from clientarea.notifications.models import OutgoingEmail
@@ -98,7 +103,7 @@ class LoginView(auth_views.LoginView):
         services.clear_login_failures(
             username=form.cleaned_data["username"], ip=client_ip(self.request)
         )
-        customer = getattr(form.get_user(), "customer", None)
+        customer = selectors.customer_of(form.get_user())
         if customer is not None:
             _set_language(response, customer.preferred_language)
         return response
@@ -125,7 +130,8 @@ def forgot(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     user = services.user_for_login_link(uidb64=uidb64, token=token)
-    if user is None or not hasattr(user, "customer"):
+    customer = selectors.customer_of(user)
+    if user is None or customer is None:
         return render(request, "accounts/login_link_invalid.html", status=400)
     if request.method == "GET":
         # A GET must not consume the link: mail scanners open links too.
@@ -137,13 +143,13 @@ def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     response = render(
         request, "accounts/new_code.html", {"code": code, "two_factor_reset": two_factor_reset}
     )
-    return _set_language(response, user.customer.preferred_language)
+    return _set_language(response, customer.preferred_language)
 
 
-@login_required
+@client_area(Permission.SELF, write=Permission.BILLING)
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthenticatedRequest) -> HttpResponse:
-    customer = selectors.customer_for_user(request.user)
+    customer = request_customer(request)
     form = ProfileForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
         changes = {f: form.cleaned_data[f] for f in ProfileForm.Meta.fields}
@@ -157,10 +163,15 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your details were saved."))
             return _set_language(redirect("accounts:profile"), updated.preferred_language)
-    return render(request, "accounts/profile.html", {"form": form, "customer": customer})
+    access = current_access(request)
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "customer": customer, "can_edit": bool(access and access.billing)},
+    )
 
 
-@login_required
+@client_area(Permission.SELF)
 @require_http_methods(["GET", "POST"])
 def change_password(request: AuthenticatedRequest) -> HttpResponse:
     impersonation.refuse_sensitive(request)
@@ -177,31 +188,33 @@ def change_password(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "accounts/change_password.html", {"form": form})
 
 
-@login_required
+def _visible_emails(request: HttpRequest):
+    """An owner sees every email of the account; another contact, the ones sent to them."""
+    access = current_access(request)
+    emails = OutgoingEmail.objects.filter(customer=request_customer(request))
+    if access is None or not access.account:
+        emails = emails.filter(to_email__iexact=getattr(request.user, "email", ""))
+    return emails
+
+
+@client_area(Permission.SELF)
 def email_list(request: AuthenticatedRequest) -> HttpResponse:
-    customer = selectors.customer_for_user(request.user)
     page = Paginator(
-        OutgoingEmail.objects.filter(customer=customer).only(
-            "id", "subject", "created_at", "status", "template"
-        ),
+        _visible_emails(request).only("id", "subject", "created_at", "status", "template"),
         25,
     ).get_page(request.GET.get("page"))
     return render(request, "accounts/emails.html", {"page": page})
 
 
-@login_required
+@client_area(Permission.SELF)
 def email_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    customer = selectors.customer_for_user(request.user)
-    email = get_object_or_404(
-        OutgoingEmail.objects.prefetch_related("attachments"), pk=pk, customer=customer
-    )
+    email = get_object_or_404(_visible_emails(request).prefetch_related("attachments"), pk=pk)
     return render(request, "accounts/email_detail.html", {"email": email})
 
 
-@login_required
+@client_area(Permission.SELF)
 def email_attachment(request: AuthenticatedRequest, pk: int, attachment_id: int) -> HttpResponse:
-    customer = selectors.customer_for_user(request.user)
-    email = get_object_or_404(OutgoingEmail, pk=pk, customer=customer)
+    email = get_object_or_404(_visible_emails(request), pk=pk)
     att = email.attachments.filter(pk=attachment_id).first()
     if att is None:
         raise Http404

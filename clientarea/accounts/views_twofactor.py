@@ -24,7 +24,7 @@ VERIFY_LIMITS = (Limit(by_ip, "30/15m"),)
 def _base(request: HttpRequest) -> str:
     """Customers see the client area around the page; staff and half-signed-in users the plain site."""
     user = request.user
-    if hasattr(user, "customer") and twofactor.is_verified(user):
+    if (hasattr(user, "customer") or hasattr(user, "contact")) and twofactor.is_verified(user):
         return "clientarea/base.html"
     return "base.html"
 

@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.accounts.models import AuditEvent, Customer, User
+from clientarea.accounts.models import AuditEvent, Contact, Customer, User
+from clientarea.accounts.selectors import contacts_of
 from clientarea.backoffice.models import StaffNote
 from clientarea.billing.models import Order
 from clientarea.billing.selectors import Balance, balance_and_overdue
@@ -45,6 +46,7 @@ class Customer360:
     emails: list[OutgoingEmail]
     audit: list[AuditEvent]
     notes: list[StaffNote]
+    contacts: list[Contact]
 
 
 #: The large columns of a DIAN document: never read for a list.
@@ -101,6 +103,7 @@ def customer_360(customer_id: int) -> Customer360 | None:
             .order_by("-created_at", "-id")[:LIMIT]
         ),
         notes=list(StaffNote.objects.filter(customer=customer).select_related("author")[:LIMIT]),
+        contacts=contacts_of(customer),
     )
 
 

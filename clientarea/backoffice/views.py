@@ -123,6 +123,8 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                 # The PDF and XML downloads are the invoice admin's (its view permission).
                 "documents": user.has_perm("einvoice.view_invoice"),
                 "code": user.has_perm(PERMISSIONS["resend the access code"]),
+                "contacts": user.has_perm("accounts.view_contact"),
+                "add_contact": user.has_perm("accounts.add_contact"),
                 "impersonate": user.has_perm(PERMISSIONS["login as customer"])
                 and not (data.customer.user.is_staff or data.customer.user.is_superuser),
             },

@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.models import User
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import EmailCategory, User
 from clientarea.billing import services as billing
 from clientarea.billing.models import CouponRedemption, Order, OrderItem, OrderState
 from clientarea.lib.dates import local_today
-from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import (
     CancellationRequest,
@@ -43,10 +43,10 @@ class CancellationError(Exception):
 
 def _email(request: CancellationRequest, template: str) -> None:
     customer = request.service.customer
-    queue_email(
-        to=customer.user.email,
-        template=template,
+    queue_customer_email(
         customer=customer,
+        category=EmailCategory.TECHNICAL,
+        template=template,
         context={"customer": customer, "service": request.service, "request": request},
     )
 

@@ -30,12 +30,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
-from clientarea.accounts.models import Customer
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.billing import selectors
 from clientarea.billing import services as order_services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
 from clientarea.lib.money import ZERO, quantize
-from clientarea.notifications.services import queue_email
 
 logger = logging.getLogger(__name__)
 
@@ -358,10 +358,10 @@ def record_payment(
 def _payment_emails(*, customer: Customer, posting: Posting, amount: Decimal, reference: str):
     context = {"customer": customer, "amount": amount, "reference": reference}
     if len(posting.paid) > 1:
-        queue_email(
-            to=customer.user.email,
-            template="orders_paid",
+        queue_customer_email(
             customer=customer,
+            category=EmailCategory.BILLING,
+            template="orders_paid",
             context={
                 **context,
                 "orders": posting.paid,
@@ -369,10 +369,10 @@ def _payment_emails(*, customer: Customer, posting: Posting, amount: Decimal, re
             },
         )
     for order, took, left in posting.partial:
-        queue_email(
-            to=customer.user.email,
-            template="payment_partial",
+        queue_customer_email(
             customer=customer,
+            category=EmailCategory.BILLING,
+            template="payment_partial",
             context={
                 **context,
                 "order": order,
@@ -382,10 +382,10 @@ def _payment_emails(*, customer: Customer, posting: Posting, amount: Decimal, re
             },
         )
     if posting.credited > 0:
-        queue_email(
-            to=customer.user.email,
-            template="credit_added",
+        queue_customer_email(
             customer=customer,
+            category=EmailCategory.BILLING,
+            template="credit_added",
             context={
                 **context,
                 "credited": posting.credited,

@@ -33,7 +33,8 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.models import User
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import EmailCategory, User
 from clientarea.billing import ledger
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import customer_language
@@ -42,7 +43,6 @@ from clientarea.billing.proration import Proration, credit_with_tax, prorate
 from clientarea.catalog.models import CYCLE_MONTHS, BillingCycle, Product, ProductKind, ProductPrice
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO, tax_for
-from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
@@ -327,10 +327,10 @@ def request_plan_change(
         )
     else:
         customer = locked.customer
-        queue_email(
-            to=customer.user.email,
-            template="plan_change_scheduled",
+        queue_customer_email(
             customer=customer,
+            category=EmailCategory.TECHNICAL,
+            template="plan_change_scheduled",
             context={"customer": customer, "service": locked, "change": change}
             | subscription_services.plan_names(change, language=customer.preferred_language),
         )

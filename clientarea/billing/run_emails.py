@@ -57,7 +57,8 @@ from django.db.models import Model
 from django.utils import dateformat, formats, translation
 from django.utils.html import escape
 
-from clientarea.accounts.models import Customer, User
+from clientarea.accounts.models import Customer, EmailCategory, User
+from clientarea.accounts.selectors import email_recipients_by_customer
 from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import Order, OrderItem
 from clientarea.lib.money import format_cop
@@ -125,9 +126,14 @@ DATE_FORMATS = ("d/m/Y", "j/n/Y", "d/m/y", "Y-m-d", "j F Y", r"j \d\e F \d\e Y",
 
 
 def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
-    """Insert emails into the log (caller's transaction) and deliver them after commit, in one task."""
+    """Insert emails into the log (caller's transaction) and deliver them after commit, in one task.
+
+    Each email built for a customer goes to the account's contacts who receive billing emails
+    (one log row each; ``accounts.selectors.email_recipients``).
+    """
     if not emails:
         return []
+    emails = _to_billing_contacts(emails)
     OutgoingEmail.objects.bulk_create(emails)
     ids = [email.pk for email in emails]
 
@@ -136,6 +142,31 @@ def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
 
     transaction.on_commit(deliver)
     return ids
+
+
+def _to_billing_contacts(emails: Sequence[OutgoingEmail]) -> list[OutgoingEmail]:
+    customers = {e.customer_id: e.customer for e in emails if e.customer is not None}
+    if not customers:
+        return list(emails)
+    recipients = email_recipients_by_customer(customers.values(), EmailCategory.BILLING)
+    expanded: list[OutgoingEmail] = []
+    for email in emails:
+        if email.customer_id not in recipients:
+            expanded.append(email)
+            continue
+        for address in recipients[email.customer_id]:
+            expanded.append(
+                OutgoingEmail(
+                    customer=email.customer,
+                    to_email=address,
+                    subject=email.subject,
+                    template=email.template,
+                    language=email.language,
+                    body_text=email.body_text,
+                    body_html=email.body_html,
+                )
+            )
+    return expanded
 
 
 def build_email(

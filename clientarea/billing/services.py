@@ -29,7 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clientarea.accounts.models import Customer, ProviderProfile, User
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import Customer, EmailCategory, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
 from clientarea.billing import descriptions, ledger
 from clientarea.billing.models import (
@@ -54,7 +55,6 @@ from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, format_cop, payable_rounding, quantize, tax_for
 from clientarea.notifications.models import OutgoingEmail
-from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
 from clientarea.subscriptions.services import notify_services_changed
@@ -675,10 +675,10 @@ def _after_paid(
         prepayments=order_prepayments(order) if prepayments is None else prepayments,
     )
     if notify:
-        queue_email(
-            to=order.customer.user.email,
-            template="order_paid",
+        queue_customer_email(
             customer=order.customer,
+            category=EmailCategory.BILLING,
+            template="order_paid",
             context={
                 "order": order,
                 "customer": order.customer,
@@ -731,10 +731,10 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
         message=reason[:500],
     )
     if notify:
-        queue_email(
-            to=locked.customer.user.email,
-            template="order_cancelled",
+        queue_customer_email(
             customer=locked.customer,
+            category=EmailCategory.BILLING,
+            template="order_cancelled",
             context={"order": locked, "customer": locked.customer, "reason": reason},
         )
     logger.info("order cancelled %s: %s", locked.number, reason)
@@ -799,10 +799,10 @@ def resend_order_email(*, order: Order, actor=None) -> None:
         order.state
     ]
     with transaction.atomic():
-        queue_email(
-            to=order.customer.user.email,
-            template=template,
+        queue_customer_email(
             customer=order.customer,
+            category=EmailCategory.BILLING,
+            template=template,
             context={
                 "order": order,
                 "customer": order.customer,

@@ -84,7 +84,7 @@ def customer_party(customer: Customer) -> Party:
         code in ("O-13", "O-15", "O-23", "O-47")
         for code in _responsibilities(customer.fiscal_responsibilities)
     )
-    return _party(customer, legal_name=legal, email=customer.user.email, iva_responsible=iva)
+    return _party(customer, legal_name=legal, email=customer.einvoice_address, iva_responsible=iva)
 
 
 def resolution_data(resolution: NumberingResolution) -> Resolution:

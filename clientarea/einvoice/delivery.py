@@ -35,6 +35,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from clientarea.accounts.contacts import queue_einvoice_email
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
@@ -186,10 +187,9 @@ def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
     """Queue the invoice (or note) email (XML ZIP + PDF) in the caller's transaction."""
     doc = doc or builder.document_from_json(invoice.document)
     if invoice.is_note:
-        queue_email(
-            to=invoice.customer.user.email,
-            template="note_issued",
+        queue_einvoice_email(
             customer=invoice.customer,
+            template="note_issued",
             subject=email_subject(invoice, doc),
             attachments=_email_attachments(invoice, doc),
             context={
@@ -200,10 +200,9 @@ def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
             },
         )
         return
-    queue_email(
-        to=invoice.customer.user.email,
-        template="invoice_issued",
+    queue_einvoice_email(
         customer=invoice.customer,
+        template="invoice_issued",
         subject=email_subject(invoice, doc),
         attachments=_email_attachments(invoice, doc),
         context={

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from typing import cast
-
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from clientarea.accounts.models import User
-from clientarea.accounts.selectors import customer_for_user
+from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.einvoice.models import Invoice, InvoiceStatus
 from clientarea.einvoice.selectors import customer_invoices
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(cast(User, request.user))  # login_required
+    customer = request_customer(request)
     page = Paginator(customer_invoices(customer), 25).get_page(request.GET.get("page"))
     return render(request, "einvoice/list.html", {"page": page})
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 def download(request: HttpRequest, number: str, kind: str) -> HttpResponse:
-    customer = customer_for_user(cast(User, request.user))  # login_required
+    customer = request_customer(request)
     invoice = get_object_or_404(
         Invoice.objects.exclude(status=InvoiceStatus.WAITING), full_number=number, customer=customer
     )

@@ -43,6 +43,7 @@ ARTICLE_KEYS = (
     "cancel",
     "plan_change",
     "order",
+    "contacts",
 )
 
 

@@ -91,7 +91,7 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate(
             "new_access_code",
             _("New access code"),
-            ("customer", "reason", "login_url", "code"),
+            ("customer", "reason", "login_url", "login_email", "code"),
             secrets=("code",),
         ),
         EditableTemplate(

@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientarea.accounts import impersonation
-from clientarea.accounts.selectors import customer_for_user
+from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.models import OrderState
 from clientarea.helpcenter.selectors import article_url_for
@@ -223,6 +222,7 @@ def _checkout(
             try:
                 payment, action = start(
                     customer=customer,
+                    actor=request.user,
                     gateway_code=form.cleaned_data["gateway"],
                     method=form.cleaned_data["method"],
                     language=translation.get_language(),
@@ -280,12 +280,12 @@ def _profile_missing(request: HttpRequest, customer) -> bool:
     return bool(missing)
 
 
-@login_required
+@client_area(Permission.BILLING)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def choose(request: HttpRequest, number: str) -> HttpResponse:
     """Pay now: the order, the gateways and their methods; POST starts an attempt and sends the browser on."""
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     order = selectors.payable_order_for_customer(customer, number)
     if order.state == OrderState.PAID:
         messages.info(
@@ -330,13 +330,13 @@ def choose(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
+@client_area(Permission.BILLING)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def pay_several(request: HttpRequest) -> HttpResponse:
     """Pay the pending orders chosen on Billing (``orders``, repeated), or all of them
     (``all=1``), in one gateway transaction."""
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     data = request.POST if request.method == "POST" else request.GET
     if data.get("all") == "1":
         orders = [order for order, _due in billing_selectors.pending_orders_with_due(customer)]
@@ -365,12 +365,12 @@ def pay_several(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@client_area(Permission.BILLING)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def add_funds(request: HttpRequest) -> HttpResponse:
     """Add funds to the account's credit through a gateway: an amount, then the gateway."""
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     form = AddFundsForm(request.POST or request.GET or None)
     if not form.is_bound or not form.is_valid():
         return render(
@@ -391,12 +391,12 @@ def add_funds(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @never_cache
 @require_GET
 def result(request: HttpRequest, reference: str) -> HttpResponse:
     """The outcome of one attempt, from our own records only (never from the return parameters)."""
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     payment = selectors.payment_for_customer(customer, reference)
     orders = selectors.payment_orders(payment)
     state = selectors.result_state(payment, orders)

@@ -11,11 +11,10 @@ from decimal import Decimal
 from typing import overload
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,8 +24,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from clientarea.accounts.models import Customer, User
-from clientarea.accounts.selectors import customer_for_user
+from clientarea.accounts.models import Customer
+from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.billing import ledger, selectors, statement_files
 from clientarea.billing.models import Order, OrderState
 from clientarea.lib.dates import local_today
@@ -35,10 +34,7 @@ from clientarea.withholdings import selectors as withholdings
 
 
 def _customer(request: HttpRequest) -> Customer:
-    user = request.user
-    if not isinstance(user, User):  # login_required has sent anonymous visitors to log in
-        raise Http404("No customer profile")
-    return customer_for_user(user)
+    return request_customer(request)
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ def _rows(
 PAGE_CACHE = "pages"
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
     """The Billing page. Its content is rendered once per state of the account: the key holds
@@ -196,7 +192,7 @@ def _order_context(request: HttpRequest, number: str) -> dict:
     }
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @require_GET
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     context = _order_context(request, number)
@@ -218,7 +214,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "billing/order_detail.html", context)
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @require_GET
 def order_print(request: HttpRequest, number: str) -> HttpResponse:
     context = _order_context(request, number)
@@ -228,7 +224,7 @@ def order_print(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "billing/order_print.html", context)
 
 
-@login_required
+@client_area(Permission.BILLING)
 @require_POST
 def apply_credit(request: HttpRequest, number: str) -> HttpResponse:
     """ "Apply my credit" on a pending order: as much of the customer's credit as it owes."""
@@ -257,7 +253,7 @@ def apply_credit(request: HttpRequest, number: str) -> HttpResponse:
     return redirect("billing:order", number=order.number)
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @require_GET
 def statement(request: HttpRequest) -> HttpResponse:
     """The statement of account for a date range (default: this year), as a page, CSV or PDF."""

@@ -13,7 +13,6 @@ import secrets
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientarea.accounts.models import Customer
+from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing.catalog_orders import (
     MAX_CART_ITEMS,
@@ -219,10 +219,10 @@ def apply_coupon(request: HttpRequest) -> HttpResponse:
     return redirect("order:cart")
 
 
-@login_required
+@client_area(Permission.BILLING)
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     data = _cart(request)
     try:
         order = place_cart_order(

@@ -4,14 +4,13 @@ it, and ordering a new one (a pending service and its order, through billing).""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clientarea.accounts.selectors import customer_for_user
+from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.billing import cancellations, planchanges
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
@@ -22,10 +21,10 @@ from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
 from clientarea.subscriptions.models import CancellationStatus, PlanChangeStatus
 
 
-@login_required
+@client_area(Permission.SERVICES_VIEW)
 @require_GET
 def service_list(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     language = translation.get_language()
     services = [
         (s, s.product.display_name(language)) for s in selectors.services_for_customer(customer)
@@ -33,10 +32,10 @@ def service_list(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/service_list.html", {"services": services})
 
 
-@login_required
+@client_area(Permission.SERVICES_VIEW)
 @require_GET
 def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     service = selectors.service_for_customer(customer, pk)
     history = [(event, selectors.event_reason(event.reason)) for event in service.events.all()]
     plan_change = planchanges.open_change(service)
@@ -58,11 +57,11 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@client_area(Permission.SERVICES)
 @require_http_methods(["GET", "POST"])
 def request_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask to end a service now or at the end of its paid period."""
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     service = selectors.service_for_customer(customer, pk)
     pending = selectors.pending_cancellation(service)
     if pending is not None or service.status not in cancellations.CANCELLABLE:
@@ -103,10 +102,10 @@ def request_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@client_area(Permission.SERVICES)
 @require_POST
 def withdraw_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     service = selectors.service_for_customer(customer, pk)
     pending = selectors.pending_cancellation(service)
     if pending is None:
@@ -126,10 +125,10 @@ def withdraw_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("subscriptions:detail", pk=service.pk)
 
 
-@login_required
+@client_area(Permission.BILLING)
 @require_http_methods(["GET", "POST"])
 def order_service(request: HttpRequest) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     catalog = catalog_selectors.orderable_catalog(translation.get_language())
     initial = {key: request.GET[key] for key in ("product", "cycle") if key in request.GET}
     form = OrderServiceForm(
@@ -162,11 +161,11 @@ def _plan_choice(request: HttpRequest, quotes: list[planchanges.Quote]) -> planc
     return next((q for q in quotes if q.key == wanted), None)
 
 
-@login_required
+@client_area(Permission.SERVICES)
 @require_http_methods(["GET", "POST"])
 def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
     """Pick another plan (product of the same kind and/or cycle) with the amounts previewed."""
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     service = selectors.service_for_customer(customer, pk)
     language = translation.get_language()
     refused = planchanges.refusal(service)
@@ -221,10 +220,10 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@client_area(Permission.SERVICES)
 @require_POST
 def cancel_plan_change(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = customer_for_user(request.user)
+    customer = request_customer(request)
     service = selectors.service_for_customer(customer, pk)
     change = planchanges.open_change(service)
     if change is None:

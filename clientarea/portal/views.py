@@ -6,7 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from clientarea.accounts.selectors import customer_for_user
+from clientarea.accounts.permissions import (
+    Permission,
+    client_area,
+    current_access,
+    request_customer,
+)
 from clientarea.portal.dashboard import dashboard_context
 
 
@@ -14,7 +19,18 @@ from clientarea.portal.dashboard import dashboard_context
 def dashboard(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff and not hasattr(request.user, "customer"):
         return redirect("admin:index")
-    customer = customer_for_user(request.user)
+    return _dashboard(request)
+
+
+@client_area(Permission.SELF)
+def _dashboard(request: HttpRequest) -> HttpResponse:
+    customer = request_customer(request)
+    access = current_access(request)
     return render(
-        request, "accounts/dashboard.html", {"customer": customer, **dashboard_context(customer)}
+        request,
+        "accounts/dashboard.html",
+        {"customer": customer, **dashboard_context(customer, access=access)},
     )
+
+
+dashboard.client_area_permissions = _dashboard.client_area_permissions  # type: ignore[attr-defined]

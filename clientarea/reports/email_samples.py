@@ -135,6 +135,7 @@ def sample_context(template: str) -> dict[str, Any]:
         "suspend_date": today + dt.timedelta(days=12),
         "terminate_date": today + dt.timedelta(days=37),
         "login_url": settings.SITE_URL + reverse("accounts:login"),
+        "login_email": customer.user.email,
         "code": "EJEM-PLOC-ODIG-OX",
         "hours": 1,
         "link": settings.SITE_URL + "/clientarea/login/link/sample/",

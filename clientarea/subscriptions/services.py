@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.models import Customer
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.catalog.models import CYCLE_MONTHS, Product
 from clientarea.lib.dates import add_months, local_today
 from clientarea.lib.money import format_cop
-from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
@@ -315,10 +315,10 @@ def create_service(
     if notify:
         # What the customer would expect: the service, its price and when it is next due
         # (the outbox row is written in this transaction; the worker delivers it).
-        queue_email(
-            to=customer.user.email,
-            template="service_added",
+        queue_customer_email(
             customer=customer,
+            category=EmailCategory.TECHNICAL,
+            template="service_added",
             context={
                 "customer": customer,
                 "service": service,
@@ -402,10 +402,10 @@ def change_status_by_staff(*, service: Service, action: str, actor, reason: str)
         changes={"service": service.pk, "from": before, "to": service.status, "reason": reason},
     )
     customer = service.customer
-    queue_email(
-        to=customer.user.email,
-        template="service_status_changed",
+    queue_customer_email(
         customer=customer,
+        category=EmailCategory.TECHNICAL,
+        template="service_status_changed",
         context={"customer": customer, "service": service, "action": action, "reason": reason},
     )
     notify_services_changed(service_ids=[service.pk], event="services.changed")
@@ -475,10 +475,10 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
         },
     )
     customer = service.customer
-    queue_email(
-        to=customer.user.email,
-        template="plan_changed",
+    queue_customer_email(
         customer=customer,
+        category=EmailCategory.TECHNICAL,
+        template="plan_changed",
         context={"customer": customer, "service": service, "change": change}
         | plan_names(change, language=customer.preferred_language),
     )

@@ -139,6 +139,9 @@ def customer_paths(ana: Customer, pending: Order, payment: Payment) -> list[str]
         f"/clientarea/emails/{email.pk}/",
         "/clientarea/profile/",
         "/clientarea/profile/password/",
+        "/clientarea/profile/emails/",
+        "/clientarea/contacts/",
+        "/clientarea/contacts/add/",
         "/clientarea/withholdings/",
         "/help/",
     ]

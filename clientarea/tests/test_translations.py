@@ -99,6 +99,10 @@ def customer_pages(ana: Customer, pending: Order) -> list[str]:
         "/clientarea/order/",
         "/clientarea/order/vps-2-4/",
         "/clientarea/order/cart/",
+        "/clientarea/contacts/",
+        "/clientarea/contacts/add/",
+        "/clientarea/profile/",
+        "/clientarea/profile/emails/",
         "/help/",
     ]
 

@@ -14,7 +14,8 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.models import Customer
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.accounts.selectors import get_provider
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.notifications.services import queue_email
@@ -62,8 +63,11 @@ def request_agent_status(
     reteica: bool,
     note: str = "",
     ip: str | None = None,
+    actor: Any = None,
 ) -> WithholdingAgent:
-    """The customer asks to pay net of withholdings; staff approve it before it applies."""
+    """The customer asks to pay net of withholdings; staff approve it before it applies.
+
+    ``actor``: the contact who asked (default: the account holder)."""
     agent = WithholdingAgent.objects.select_for_update().filter(customer=customer).first()
     if agent is not None and agent.status in (AgentStatus.APPROVED, AgentStatus.REQUESTED):
         raise WithholdingError(
@@ -84,7 +88,7 @@ def request_agent_status(
     agent.save()
     audit.record(
         action="withholdings.agent_requested",
-        actor=customer.user,
+        actor=actor or customer.user,
         customer=customer,
         target=str(customer),
         changes={"reteiva": reteiva, "reteica": reteica, "note": agent.customer_note},
@@ -139,10 +143,10 @@ def save_agent(
         },
     )
     if agent.status != old_status and agent.status != AgentStatus.REQUESTED:
-        queue_email(
-            to=agent.customer.user.email,
-            template="withholding_agent_decided",
+        queue_customer_email(
             customer=agent.customer,
+            category=EmailCategory.BILLING,
+            template="withholding_agent_decided",
             context={"customer": agent.customer, "agent": agent},
         )
     return agent
@@ -344,10 +348,10 @@ def accept_certificate(*, certificate_id: int, actor: Any) -> tuple[WithholdingC
         target=str(certificate),
         changes={"settled": settled},
     )
-    queue_email(
-        to=certificate.customer.user.email,
-        template="withholding_certificate_reviewed",
+    queue_customer_email(
         customer=certificate.customer,
+        category=EmailCategory.BILLING,
+        template="withholding_certificate_reviewed",
         context={"customer": certificate.customer, "certificate": certificate},
     )
     return certificate, settled
@@ -370,10 +374,10 @@ def reject_certificate(*, certificate_id: int, actor: Any, reason: str) -> Withh
         target=str(certificate),
         changes={"reason": certificate.reject_reason},
     )
-    queue_email(
-        to=certificate.customer.user.email,
-        template="withholding_certificate_reviewed",
+    queue_customer_email(
         customer=certificate.customer,
+        category=EmailCategory.BILLING,
+        template="withholding_certificate_reviewed",
         context={"customer": certificate.customer, "certificate": certificate},
     )
     return certificate

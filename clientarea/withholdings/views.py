@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clientarea.accounts.models import Customer, User
-from clientarea.accounts.selectors import customer_for_user
+from clientarea.accounts.models import Customer
+from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.lib.http import client_ip
 from clientarea.withholdings import selectors, services
 from clientarea.withholdings.forms import AgentRequestForm, CertificateForm
@@ -18,10 +17,7 @@ from clientarea.withholdings.models import AgentStatus, WithholdingCertificate
 
 
 def _customer(request: HttpRequest) -> Customer:
-    user = request.user
-    if not isinstance(user, User):
-        raise Http404("No customer profile")
-    return customer_for_user(user)
+    return request_customer(request)
 
 
 def _page(
@@ -52,13 +48,13 @@ def _page(
     )
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return _page(request, _customer(request))
 
 
-@login_required
+@client_area(Permission.BILLING)
 @require_POST
 def request_agent(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
@@ -71,6 +67,7 @@ def request_agent(request: HttpRequest) -> HttpResponse:
                 reteica=form.cleaned_data["reteica"],
                 note=form.cleaned_data["note"],
                 ip=client_ip(request),
+                actor=request.user,
             )
         except services.WithholdingError as exc:
             messages.error(request, str(exc))
@@ -85,7 +82,7 @@ def request_agent(request: HttpRequest) -> HttpResponse:
     return _page(request, customer, agent_form=form, status=400)
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW, write=Permission.BILLING)
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
@@ -113,7 +110,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return _page(request, customer, upload_form=form, status=400)
 
 
-@login_required
+@client_area(Permission.BILLING_VIEW)
 @require_GET
 def certificate_pdf(request: HttpRequest, pk: int) -> FileResponse:
     customer = _customer(request)

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clientarea.accounts import audit
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing import selectors as billing_selectors
@@ -187,6 +188,7 @@ def start_orders_payment(
     gateway_code: str,
     method: str | None = None,
     language: str = "es",
+    actor=None,
 ) -> tuple[Payment, CheckoutAction]:
     """One attempt at ``gateway_code`` that pays all of ``orders`` at once; return what the
     browser must do.
@@ -256,6 +258,7 @@ def start_orders_payment(
         PaymentOrder.objects.bulk_create(
             [PaymentOrder(payment=payment, order=o, amount=dues[o.pk]) for o in locked]
         )
+        _audit_start(payment=payment, customer=customer, actor=actor)
     return _launch(
         payment=payment,
         gateway=gateway,
@@ -313,6 +316,7 @@ def start_funds_payment(
     gateway_code: str,
     method: str | None = None,
     language: str = "es",
+    actor=None,
 ) -> tuple[Payment, CheckoutAction]:
     """Add funds: one attempt whose approval becomes the customer's credit (no order), between
     ``BILLING_ADD_FUNDS_MIN`` and ``BILLING_ADD_FUNDS_MAX`` whole pesos."""
@@ -345,6 +349,7 @@ def start_funds_payment(
             expires_at=expires_at,
             now=now,
         )
+        _audit_start(payment=payment, customer=customer, actor=actor)
     return _launch(
         payment=payment,
         gateway=gateway,
@@ -356,6 +361,19 @@ def start_funds_payment(
         )[:250],
         language=language,
         expires_at=expires_at,
+    )
+
+
+def _audit_start(*, payment: Payment, customer: Customer, actor) -> None:
+    """Who started the attempt (the contact logged in), when a person did."""
+    if actor is None:
+        return
+    audit.record(
+        action="payment.started",
+        actor=actor,
+        customer=customer,
+        target=payment.reference,
+        changes={"amount": str(payment.amount), "gateway": payment.gateway},
     )
 
 

@@ -39,13 +39,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
+from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.models import EmailCategory
 from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order
 from clientarea.einvoice.services import NoteRefused, issue_refund_credit_note
 from clientarea.lib.money import ZERO, format_cop, quantize
-from clientarea.notifications.services import queue_email
 from clientarea.payments import jobs
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import (
@@ -684,10 +685,10 @@ def _services(refund: Refund, *, lines: list[RefundLine], actor) -> list[int]:
 
 def _email(refund: Refund, *, payment: Payment, lines: list[RefundLine]) -> None:
     customer = payment.customer
-    queue_email(
-        to=customer.user.email,
-        template="refund_issued",
+    queue_customer_email(
         customer=customer,
+        category=EmailCategory.BILLING,
+        template="refund_issued",
         context={
             "customer": customer,
             "refund": refund,

@@ -63,6 +63,7 @@ def ensure_roles() -> None:
             "0003_plan_change_permissions",
             "0004_refund_roles",
             "0005_catalog_ordering_roles",
+            "0006_contact_roles",
         ):
             importlib.import_module(f"clientarea.reports.migrations.{later}").grant(apps, None)
 
