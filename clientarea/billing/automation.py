@@ -457,6 +457,23 @@ def work_on_run(
     )
 
 
+def resume_runs(*, fan_out: Callable[[BillingRun], None]) -> list[int]:
+    """The sweep: finish the runs whose chunks have all ended (their finisher died), and hand
+    to ``fan_out`` the running runs with a chunk waiting (lost jobs) or under an expired lease
+    (a dead worker). Returns their ids."""
+    runs = run_chunks.runs_to_resume()
+    for run_id in runs:
+        finished = run_chunks.finish_run_if_done(run_id=run_id, keys=list(COUNT_LABELS))
+        if finished is not None:
+            _log_finished(finished)
+            continue
+        record = BillingRun.objects.get(pk=run_id)
+        if record.status == BillingRunStatus.RUNNING:
+            logger.info("billing run %s resumed by the sweep", run_id)
+            fan_out(record)
+    return runs
+
+
 def _seconds_until(moment: dt.datetime | None) -> float:
     if moment is None:
         return 0.5

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -90,11 +91,13 @@ def _claimable(now: dt.datetime) -> Q:
 
 
 def claim_chunk(*, run_id: int, worker: str) -> Claim | None:
-    """Take the first claimable chunk of the run (one conditional UPDATE), or None."""
+    """Take the first claimable chunk of a running run (one conditional UPDATE), or None."""
     while True:
         now = timezone.now()
         candidate = (
-            BillingRunChunk.objects.filter(_claimable(now), run_id=run_id)
+            BillingRunChunk.objects.filter(
+                _claimable(now), run_id=run_id, run__status=BillingRunStatus.RUNNING
+            )
             .order_by("position")
             .values_list("pk", "attempts")
             .first()
@@ -120,7 +123,9 @@ def _mine(claim: Claim):
     )
 
 
-def record_progress(*, claim: Claim, counts: Counter, errors: list[dict], **fields) -> bool:
+def record_progress(
+    *, claim: Claim, counts: Mapping[str, int], errors: list[dict], **fields
+) -> bool:
     """The chunk's counts, errors and ``fields`` (cursor, dunning_done) so far, and a renewed
     lease. False if the chunk is no longer ours (the caller stops)."""
     return bool(
@@ -134,7 +139,7 @@ def record_progress(*, claim: Claim, counts: Counter, errors: list[dict], **fiel
 
 
 def finish_chunk(
-    *, claim: Claim, counts: Counter, errors: list[dict], failed: bool = False
+    *, claim: Claim, counts: Mapping[str, int], errors: list[dict], failed: bool = False
 ) -> bool:
     return bool(
         _mine(claim).update(

@@ -25,7 +25,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
-from clientarea.billing import automation, run_chunks
+from clientarea.billing import automation
 from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import BillingRun
 from clientarea.lib.periodic import periodic_task
@@ -42,11 +42,11 @@ __all__ = [
 PARALLEL_JOBS = 8
 
 
-def fan_out(run: BillingRun) -> None:
+def fan_out(run: BillingRun, *, batch_size: int = automation.BATCH_SIZE) -> None:
     """Queue the jobs that process a planned run's chunks (any worker may take each)."""
     chunks = run.chunks.count()
     for _ in range(max(1, min(chunks, PARALLEL_JOBS))):
-        billing_run_chunks_task(run.pk)
+        billing_run_chunks_task(run.pk, batch_size)
 
 
 @periodic_task(crontab(minute="7"))
@@ -70,23 +70,17 @@ def billing_run_task(
 
 
 @db_task()
-def billing_run_chunks_task(run_id: int) -> int:
+def billing_run_chunks_task(run_id: int, batch_size: int = automation.BATCH_SIZE) -> int:
     """Process chunks of the run until none is left to claim; look again at the lease's end
     if another worker still holds one. Returns the number of chunks this job processed."""
-    result = automation.work_on_run(run_id=run_id)
+    result = automation.work_on_run(run_id=run_id, batch_size=batch_size)
     if result.run is None and result.check_again_at is not None:
         eta = max(result.check_again_at, timezone.now()) + dt.timedelta(seconds=1)
-        billing_run_chunks_task.schedule(args=(run_id,), eta=eta)
+        billing_run_chunks_task.schedule(args=(run_id, batch_size), eta=eta)
     return result.chunks_done
 
 
 @periodic_task(crontab(minute="*"))
 def resume_billing_runs_task() -> int:
     """Runs left behind (lost jobs, a dead worker's expired lease, a finisher that died)."""
-    runs = run_chunks.runs_to_resume()
-    for run_id in runs:
-        run = BillingRun.objects.get(pk=run_id)
-        if run_chunks.finish_run_if_done(run_id=run_id, keys=list(automation.COUNT_LABELS)):
-            continue
-        fan_out(run)
-    return len(runs)
+    return len(automation.resume_runs(fan_out=fan_out))
