@@ -53,9 +53,18 @@ Safety:
   The BillingRun row keeps the date, counts, errors and status.
 * Dry run. The same code runs, but every transaction is rolled back: no order,
   email or state change, only the counts (and a BillingRun with dry_run=True).
-* Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
-  batch's services and orders are in memory. Renewal orders, items, events and
-  emails are inserted per batch by billing.services.create_orders. See run_emails.py for the email stencil.
+* Across workers. A run is planned once (``start_run``: the run record and its
+  chunks, customer-id ranges of ``run_chunks.CHUNK_SIZE`` customers); then any
+  number of processes and threads claim chunks with a lease and work them
+  (``work_on_run``; the worker queues several copies, tasks.py). Each chunk
+  does steps 1 to 5 above for its own customers, dunning first. A chunk whose
+  worker died is taken over when its lease expires and resumes after its last
+  committed batch; the one who finishes the last chunk adds up the counts. See
+  run_chunks.py.
+* Memory. A chunk reads its customers' services in one query; only one chunk's
+  services and orders are in memory. Renewal orders, items, events, ledger
+  charges and emails are inserted per batch (BATCH_SIZE customers) by
+  billing.services.create_orders. See run_emails.py for the email stencil.
 
 Why one file: the numbered rules above are the run's specification, and the code below follows
 them in the same order (rules and queries, the run and its batches, then steps 1 to 5), so each

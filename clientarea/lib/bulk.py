@@ -58,6 +58,20 @@ def _converter(field: models.Field, connection) -> Convert:
             if value is None or type(value) is str
             else field.get_db_prep_save(value, connection=connection)
         )
+    if type(field) in (models.DateField, models.DecimalField):
+        # Dates and amounts repeat across rows (issue dates, prices): each value prepared once
+        # per call. The key keeps a Decimal's exponent (1.0 and 1.00 are equal, not the same).
+        memo: dict[Any, Any] = {}
+
+        def convert(_obj: models.Model, value: Any) -> Any:
+            key = (type(value), str(value))
+            try:
+                return memo[key]
+            except KeyError:
+                prepared = memo[key] = field.get_db_prep_save(value, connection=connection)
+                return prepared
+
+        return convert
     return lambda _obj, value: field.get_db_prep_save(value, connection=connection)
 
 
