@@ -41,11 +41,10 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy clientarea
 
+# Every bench/ script with a small N on the current DATABASE_URL (SQLite if unset; REDIS_URL too),
+# into bench/results-<db>.md. BENCH_ARGS="--only pages,exports" or "--full" (the README's sizes).
 bench: install
-	$(BIN)/python bench/billing_run.py
-	$(BIN)/python bench/confirmations.py
-	$(BIN)/python bench/einvoice.py
-	$(BIN)/python bench/exports.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # The production configuration (DEBUG=0, PostgreSQL, Redis, Caddy with TLS, 2 web processes,
 # 2 workers) started from deploy/, smoke-tested through a payment, and stopped. Needs caddy,

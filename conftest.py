@@ -142,6 +142,15 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_page_cache():
+    """Rendered page parts start empty in every test: a rolled-back test database gives its ids
+    (and so an account's stamp) to the next test, which production never does."""
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Every test starts in the site's default language (es-CO): a test that activates English
     (``translation.activate``) must not leave the next one speaking it."""

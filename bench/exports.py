@@ -2,25 +2,30 @@
 
     .venv/bin/python bench/exports.py              # N=100,000
     .venv/bin/python bench/exports.py --n 10000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench .venv/bin/python bench/exports.py
 
-Everything happens in a throwaway SQLite database in a temporary directory (VAR_DIR and
-DATABASE_URL are set before Django starts). A child process creates the data: N paid orders with
+Everything happens in a throwaway database: SQLite in a temporary directory, or the PostgreSQL
+database of ``DATABASE_URL`` (dropped and created again; see ``benchdb``). A child process creates the data: N paid orders with
 their issued invoices, spread over 20,000 customers (each also owing one pending order, for the
 aging report). Each measurement then runs in its own fresh process, so every peak RSS printed is
 that export's own (plus Django), not the loader's or another export's:
 
-* raw:   the baseline, the same join read with the sqlite3 module and written by csv.writer;
+* raw:   the baseline, the same join read with the sqlite3 module (or psycopg) and written by
+         csv.writer;
 * csv:   ``exports.csv_lines`` (what the streaming response sends, chunk by chunk);
 * xlsx:  ``services.run_export`` (what the worker does: count, openpyxl write-only, progress rows);
 * aging: the aging report as CSV (one row per customer owing money).
 
 The point is that memory stays flat whatever N is: compare the peak RSS at --n 10000 and 100000.
+The last line is the figure line (``benchdb.emit``): the CSV export's rows/s against the raw
+baseline's, with the XLSX figures beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import resource
 import shutil
@@ -29,25 +34,15 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchdb
+
 DAY = dt.date(2026, 3, 16)
 CUSTOMERS = 20_000
 
 
-def configure(var_dir: str) -> None:
-    os.environ["VAR_DIR"] = var_dir
-    os.environ["DATABASE_URL"] = f"sqlite:///{var_dir}/bench.sqlite3"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "clientarea.settings"
-    os.environ["DEBUG"] = "0"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-    os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+def configure(var_dir: str) -> str:
+    return benchdb.configure(var_dir)
 
 
 def populate(n: int) -> None:
@@ -155,7 +150,6 @@ def measure(kind: str) -> None:
     rows = size = 0
     if kind == "raw":
         import csv
-        import sqlite3
 
         class Sink:
             def write(self, value: str) -> int:
@@ -164,8 +158,9 @@ def measure(kind: str) -> None:
                 return len(value)
 
         writer = csv.writer(Sink())
-        db = sqlite3.connect(f"{os.environ['VAR_DIR']}/bench.sqlite3")
-        cursor = db.execute(
+        db = benchdb.raw_connection(os.environ["DATABASE_URL"])
+        cursor = db.cursor()
+        cursor.execute(
             "SELECT i.issued_at, i.full_number, i.cufe, o.buyer_snapshot, o.subtotal, o.tax_total,"
             " o.rounding, i.total, o.number FROM einvoice_invoice i"
             " JOIN billing_order o ON o.id = i.order_id ORDER BY i.issued_at, i.id"
@@ -197,11 +192,13 @@ def measure(kind: str) -> None:
         f"{kind:>5}: {rows:>8,} rows  {elapsed:6.1f} s wall  {cpu:6.1f} s CPU  "
         f"{rows / elapsed:>9,.0f} rows/s  {size / 1e6:6.1f} MB out  peak RSS {peak_mb:4.0f} MB"
     )
+    print(json.dumps({"kind": kind, "rows": rows, "wall": elapsed, "cpu": cpu, "rss": peak_mb}))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="invoices (default 100,000)")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the XLSX export into FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--populate", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--measure", metavar="KIND", help=argparse.SUPPRESS)
@@ -216,17 +213,43 @@ def main() -> int:
         return 0
 
     var_dir = tempfile.mkdtemp(prefix="exports-bench-")
+    env = {**os.environ, **benchdb.environ(var_dir)}
+    db = benchdb.vendor(env["DATABASE_URL"])
+    benchdb.reset(env["DATABASE_URL"])
     try:
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, __file__, "--n", str(args.n), "--populate", var_dir], check=True
+            [sys.executable, __file__, "--n", str(args.n), "--populate", var_dir],
+            check=True,
+            env=env,
         )
-        print(f"data: {args.n:,} invoices created in {time.perf_counter() - t0:.1f} s")
+        print(f"{db}: {args.n:,} invoices created in {time.perf_counter() - t0:.1f} s")
         print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
+        figures = {}
         for kind in ("raw", "csv", "xlsx", "aging"):
-            subprocess.run(
-                [sys.executable, __file__, "--populate", var_dir, "--measure", kind], check=True
-            )
+            command = [sys.executable, __file__, "--populate", var_dir, "--measure", kind]
+            if kind == "xlsx" and args.profile:
+                command[1:1] = ["-m", "cProfile", "-o", args.profile]
+            out = subprocess.run(command, check=True, env=env, capture_output=True, text=True)
+            lines = out.stdout.strip().splitlines()
+            print(lines[-2], flush=True)
+            figures[kind] = json.loads(lines[-1])
+        raw, csv_, xlsx = figures["raw"], figures["csv"], figures["xlsx"]
+        benchdb.emit(
+            "exports",
+            figure=csv_["rows"] / csv_["cpu"],
+            unit="sales-book CSV rows per CPU-second",
+            baseline=raw["rows"] / raw["cpu"],
+            db=db,
+            n=args.n,
+            csv_rows_per_s=round(csv_["rows"] / csv_["wall"]),
+            xlsx_rows_per_cpu_s=round(xlsx["rows"] / xlsx["cpu"]),
+            xlsx_ratio=round(raw["cpu"] / xlsx["cpu"], 4),
+            xlsx_cpu_s=round(xlsx["cpu"], 2),
+            csv_cpu_s=round(csv_["cpu"], 2),
+            raw_cpu_s=round(raw["cpu"], 2),
+            peak_rss_mb={k: round(v["rss"]) for k, v in figures.items()},
+        )
         return 0
     finally:
         if args.keep:

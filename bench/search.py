@@ -3,7 +3,7 @@
     .venv/bin/python bench/search.py                 # N=100,000, throwaway SQLite
     .venv/bin/python bench/search.py --n 20000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench .venv/bin/python bench/search.py
-        (an empty PostgreSQL database you can throw away: it is migrated and filled)
+        (a PostgreSQL database you can throw away: dropped, created, migrated and filled)
 
 Each customer has a user, a folded ``search_text`` (as the services write it), one service
 with a domain label and one order. The script prints, per query, the median and p95 time of
@@ -16,22 +16,21 @@ payments), and two baselines for the customer part:
   last name, company names and email, joined to the user), which is what a name search cost
   before, and which cannot match "pena" to "Peña" at all.
 
-It never asserts timings.
+It never asserts timings. The last line is the figure line (``benchdb.emit``): the median over
+the queries of the search's p50, against the raw customer query's (ratio = raw / search).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchdb
 
 FIRST = [
     "José",
@@ -50,18 +49,9 @@ COMPANY = ["Ferretería", "Café", "Tiendas", "Droguería", "Panadería", "Distr
 PLACE = ["Andina", "del Valle", "Antioquia", "Caribe", "La Ñapa", "El Poblado"]
 
 
-def configure(var_dir: str) -> None:
-    os.environ["VAR_DIR"] = var_dir
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/bench.sqlite3")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "clientarea.settings"
-    os.environ["DEBUG"] = "0"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-    os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+def configure(var_dir: str) -> str:
+    benchdb.reset(benchdb.database_url(var_dir))
+    return benchdb.configure(var_dir)
 
 
 def populate(n: int) -> None:
@@ -252,6 +242,7 @@ def main() -> int:
             "nothing (zzzzqq)": "zzzzqq",
         }
         table = "accounts_customer"
+        search_p50s, raw_p50s, search_cpus, raw_cpus = [], [], [], []
         print(
             f"\n{'query':34} {'hits':>5} {'search p50':>11} {'p95':>8}   {'raw p50':>8} "
             f"{'unfolded p50':>13}"
@@ -283,6 +274,10 @@ def main() -> int:
                     cursor.fetchall()
 
             raw_p50, _, raw_cpu = timed(raw, args.repeat)
+            search_p50s.append(p50)
+            raw_p50s.append(raw_p50)
+            search_cpus.append(cpu)
+            raw_cpus.append(raw_cpu)
             unfolded_p50, _, unfolded_cpu = timed(unfolded, args.repeat)
             print(
                 f"{label:34} {hits:>5} {p50:>8.1f} ms {p95:>5.1f} ms {cpu:>5.1f} ms   "
@@ -301,6 +296,19 @@ def main() -> int:
                 print("\nPostgreSQL plan of the customer query:")
                 for (line,) in cursor.fetchall():
                     print("  " + line)
+        search_ms, raw_ms = statistics.median(search_p50s), statistics.median(raw_p50s)
+        benchdb.emit(
+            "search",
+            figure=search_ms,
+            unit="ms per search (p50, median of the queries)",
+            baseline=raw_ms,
+            ratio=raw_ms / search_ms,
+            db=connection.vendor,
+            n=args.n,
+            search_cpu_ms=round(statistics.median(search_cpus), 2),
+            raw_cpu_ms=round(statistics.median(raw_cpus), 3),
+            cpu_ratio=round(statistics.median(raw_cpus) / statistics.median(search_cpus), 4),
+        )
     return 0
 
 

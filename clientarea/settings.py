@@ -282,6 +282,7 @@ TWO_FACTOR_RECOVERY_CODES = 10
 # Throttling of the public forms (forgot-code, registration, help-center votes and search:
 # clientarea.lib.ratelimit, django-ratelimit) counts in the default cache: Redis when REDIS_URL
 # is set, otherwise a database table every process shares (created by a migration).
+CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -297,6 +298,14 @@ else:
             "LOCATION": "clientarea_cache",
         }
     }
+# Rendered parts of customer pages, keyed on the account's state (billing.selectors
+# .account_version), so an entry is never stale, only unused: memory of each process, no I/O.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "clientarea-pages",
+    "TIMEOUT": 600,
+    "OPTIONS": {"MAX_ENTRIES": envint("PAGE_CACHE_ENTRIES", 500)},
+}
 RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
 RATELIMIT_CACHE_PREFIX = "rl:"
 
@@ -361,6 +370,12 @@ BILLING_AUTO_APPLY_CREDIT = envbool("BILLING_AUTO_APPLY_CREDIT", True)
 # "Add funds" in the client area: whole pesos between these amounts.
 BILLING_ADD_FUNDS_MIN = Decimal(envint("BILLING_ADD_FUNDS_MIN", 10_000))
 BILLING_ADD_FUNDS_MAX = Decimal(envint("BILLING_ADD_FUNDS_MAX", 5_000_000))
+# Plan changes: a downgrade takes effect "now" (the prorated difference becomes credit) or at
+# the "renewal" (the next due date; the new price simply applies from then). Upgrades always
+# wait for their order to be paid.
+PLAN_CHANGE_DOWNGRADE_AT = envstr("PLAN_CHANGE_DOWNGRADE_AT", "now")
+if PLAN_CHANGE_DOWNGRADE_AT not in ("now", "renewal"):
+    raise ImproperlyConfigured('PLAN_CHANGE_DOWNGRADE_AT must be "now" or "renewal".')
 PROVISIONERS = envlist("PROVISIONERS", "clientarea.subscriptions.provisioning.LoggingProvisioner")
 PROVISIONING_WEBHOOK_URL = envstr("PROVISIONING_WEBHOOK_URL")
 PROVISIONING_WEBHOOK_SECRET = env_secret("PROVISIONING_WEBHOOK_SECRET")
@@ -377,6 +392,7 @@ if PAYMENTS_SANDBOX:
 PAYMENTS_SANDBOX_PATHS = {
     "payu_checkout": "/sandbox/payu/ppp-web-gateway-payu/",
     "payu_queries": "/sandbox/payu/reports-api/4.0/service.cgi",
+    "payu_payments_api": "/sandbox/payu/payments-api/4.0/service.cgi",
     "payvalida_api": "/sandbox/payvalida",
     "payvalida_checkout": "/sandbox/payvalida/checkout/",
 }
@@ -391,6 +407,9 @@ PAYU_SIGNATURE_ALGORITHM = envstr("PAYU_SIGNATURE_ALGORITHM", "SHA256")
 PAYU_TEST = envbool("PAYU_TEST", True)
 PAYU_CHECKOUT_URL = envstr("PAYU_CHECKOUT_URL")  # empty: the local simulator when PAYMENTS_SANDBOX
 PAYU_QUERIES_URL = envstr("PAYU_QUERIES_URL")
+PAYU_PAYMENTS_URL = envstr(
+    "PAYU_PAYMENTS_URL"
+)  # refunds (Payments API); empty: simulator, sandbox or production
 PAYU_ALLOWED_IPS = envlist(
     "PAYU_ALLOWED_IPS", "34.233.144.154,184.73.94.138,52.73.124.136,54.158.171.129"
 )

@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("backoffice/", include("clientarea.backoffice.urls")),
     path("clientarea/", include("clientarea.portal.urls")),
+    path("clientarea/order/", include("clientarea.portal.order_urls")),
     path("clientarea/services/", include("clientarea.portal.services_urls")),
     path("clientarea/billing/", include("clientarea.portal.billing_urls")),
     path("clientarea/invoices/", include("clientarea.einvoice.urls")),

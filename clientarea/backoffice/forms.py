@@ -176,3 +176,22 @@ class ServiceForm(forms.Form):
 
     def clean_label(self) -> str:
         return self.cleaned_data["label"].strip().lower()
+
+
+class PlanChangeForm(forms.Form):
+    """The plan to move a service to, among the previewed options (``billing.planchanges``)."""
+
+    plan = forms.ChoiceField(label=_("New plan"))
+
+    def __init__(self, *args, quotes: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.quotes = {q.key: q for q in quotes}
+        plan = self.fields["plan"]
+        assert isinstance(plan, forms.ChoiceField)  # declared above
+        plan.choices = [
+            ("", "---------"),
+            *((q.key, f"{q.name} · {q.cycle_label}") for q in quotes),
+        ]
+
+    def clean_plan(self):
+        return self.quotes[self.cleaned_data["plan"]]

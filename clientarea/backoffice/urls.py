@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<int:pk>/orders/new/", views.order_new, name="order_new"),
     path("customers/<int:pk>/services/new/", views.service_new, name="service_new"),
     path("services/<int:pk>/edit/", views.service_edit, name="service_edit"),
+    path("services/<int:pk>/change-plan/", views.service_change_plan, name="service_change_plan"),
     path("services/<int:pk>/<slug:action>/", views.service_status, name="service_status"),
     path("customers/<int:pk>/access-code/", views.resend_code, name="resend_code"),
     path("customers/<int:pk>/view-as/", views.impersonate_start, name="impersonate_start"),

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -24,7 +25,7 @@ from clientarea.accounts import services as account_services
 from clientarea.accounts.models import Customer, User
 from clientarea.backoffice import forms, selectors, services
 from clientarea.backoffice.models import StaffNote
-from clientarea.billing import custom_orders
+from clientarea.billing import custom_orders, planchanges
 from clientarea.billing.services import OrderStateError
 from clientarea.lib.http import client_ip
 from clientarea.subscriptions import services as subscription_services
@@ -271,6 +272,57 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "c": service.customer,
             "form": form,
             "service": service,
+        },
+    )
+
+
+@staff_view(PERMISSIONS["edit, suspend, unsuspend, terminate a service"])
+def service_change_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff change a service's plan for the customer: the same service and rules as the
+    client area (an upgrade's order, a downgrade's credit or schedule), previewed first."""
+    service = get_object_or_404(Service.objects.select_related("customer__user", "product"), pk=pk)
+    refused = planchanges.refusal(service)
+    quotes = (
+        []
+        if refused
+        else planchanges.plan_options(service, language=translation.get_language() or "es")
+    )
+    form = forms.PlanChangeForm(request.POST or None, quotes=quotes)
+    if request.method == "POST" and not refused and form.is_valid():
+        chosen = form.cleaned_data["plan"]
+        try:
+            change = planchanges.request_plan_change(
+                service=service,
+                product=chosen.product,
+                cycle=chosen.cycle,
+                actor=_staff(request),
+                ip=client_ip(request),
+                by_staff=True,
+            )
+        except planchanges.PlanChangeError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if change.order_number and change.status == "awaiting_payment":
+                done = _("Order %(number)s created: the new plan applies when it is paid.") % {
+                    "number": change.order_number
+                }
+            elif change.status == "scheduled":
+                done = _("The plan changes on %(date)s.") % {"date": change.effective_date}
+            else:
+                done = _("Plan changed.")
+            messages.success(request, done)
+            return HttpResponseRedirect(_customer_url(service.customer_id, f"service-{service.pk}"))
+    return _render(
+        request,
+        "service_change_plan.html",
+        {
+            "title": _("Change plan: %(service)s") % {"service": service},
+            "c": service.customer,
+            "service": service,
+            "quotes": quotes,
+            "refused": refused,
+            "open_change": planchanges.open_change(service),
+            "form": form,
         },
     )
 

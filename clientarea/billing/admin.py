@@ -42,6 +42,8 @@ _ITEM_FIELDS = (
     "period_end",
     "quantity",
     "unit_price_cop",
+    "discount_cop",
+    "discount_reason",
     "tax_rate",
     "tax_cop",
     "total_cop",
@@ -53,6 +55,7 @@ class OrderItemInline(ReadOnlyInline):
     fields = _ITEM_FIELDS
     readonly_fields = _ITEM_FIELDS
     unit_price_cop = _cop("unit_price", _("unit price"))
+    discount_cop = _cop("discount", _("discount"))
     tax_cop = _cop("tax_amount", _("IVA"))
     total_cop = _cop("total", _("total"))
 

@@ -34,7 +34,9 @@ For the run date D, with S, T, C, N, R the BILLING_* settings:
    holds all of that customer's due services. An item's period is
    next_due_date → +1 cycle (anchor day kept), its description is
    "<product> · <label> (renewal)", its price the service's price, and its tax
-   the product's. The order is issued on D and due on the earliest next due
+   the product's; each option the customer chose (subscriptions.ServiceOption, read once per
+   batch) adds a line, quantity × the unit price kept on the service; a recurring coupon
+   kept on the service takes its discount off those lines. The order is issued on D and due on the earliest next due
    date of its items, but never before D. (Catch-up after downtime, or a period
    re-billed after its order was cancelled: the customer then gets the whole
    grace period from the day they are told.) The customer gets the
@@ -88,6 +90,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -98,9 +101,9 @@ from django.utils.translation import gettext_lazy
 
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
-from clientarea.billing import cancellations, run_chunks
+from clientarea.billing import cancellations, planchanges, run_chunks
 from clientarea.billing import services as billing
-from clientarea.billing.descriptions import LineDescriptions, customer_language
+from clientarea.billing.descriptions import LineDescriptions, LineTexts, customer_language
 from clientarea.billing.models import (
     BillingRun,
     BillingRunStatus,
@@ -113,7 +116,9 @@ from clientarea.billing.models import (
 )
 from clientarea.billing.run_emails import OrderEmailRenderer, attach_items, build_email, save_emails
 from clientarea.catalog.models import BillingCycle, Product
+from clientarea.catalog.pricing import coupon_label, line_discounts
 from clientarea.lib.dates import BOGOTA, local_now, local_today
+from clientarea.lib.money import ZERO, quantize
 from clientarea.lib.periodic import worker_name
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import (
@@ -122,6 +127,7 @@ from clientarea.subscriptions.models import (
     Service,
     ServiceEvent,
     ServiceEventKind,
+    ServiceOption,
     ServiceStatus,
     SuspensionReason,
 )
@@ -149,6 +155,8 @@ COUNT_LABELS = {
     "orders_cancelled_overdue": gettext_lazy("Orders cancelled (services terminated)"),
     "orders_cancelled_unpaid": gettext_lazy("Unpaid new-service orders cancelled"),
     "cancellations_done": gettext_lazy("Services ended at the customer's request"),
+    "plan_changes_applied": gettext_lazy("Scheduled plan changes applied"),
+    "plan_changes_expired": gettext_lazy("Unpaid plan changes cancelled"),
     "emails_queued": gettext_lazy("Emails queued"),
     "errors": gettext_lazy("Errors"),
 }
@@ -299,6 +307,8 @@ class _Run:
     products: dict[int, Product] = field(default_factory=dict)
     descriptions: LineDescriptions = field(default_factory=LineDescriptions)
     pay_url: PayUrls = field(default_factory=lambda: PayUrls())
+    #: The current batch's chosen options per service (one query per batch).
+    options: dict[int, list[ServiceOption]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.provider = get_provider()
@@ -404,11 +414,20 @@ def start_run(
     logger.info("billing run %s started (run %s, dry_run=%s)", rules.run_date, record.pk, dry_run)
     try:
         with transaction.atomic():
-            done = 0
+            planned: Tally = Tally()
             if not dry_run:
-                done = cancellations.complete_due_cancellations(today=rules.run_date)
+                planned["cancellations_done"] += cancellations.complete_due_cancellations(
+                    today=rules.run_date
+                )
+                # Scheduled downgrades take effect; upgrade orders unpaid past due are cancelled.
+                planned["plan_changes_applied"] += planchanges.apply_due_changes(
+                    today=rules.run_date
+                )
+                planned["plan_changes_expired"] += planchanges.expire_unpaid_changes(
+                    today=rules.run_date
+                )
             chunks = run_chunks.plan_chunks(run=record, chunk_size=chunk_size)
-            record.counts = {"cancellations_done": done} if done else {}
+            record.counts = {key: n for key, n in planned.items() if n}
             BillingRun.objects.filter(pk=record.pk).update(counts=record.counts)
     except BaseException as exc:
         _fail_run(record.pk, exc)
@@ -654,14 +673,22 @@ def renewal_batches(
         span &= Q(customer_id__lte=last)
     renewable = [
         s
-        for s in Service.objects.filter(span).order_by("customer_id", "next_due_date", "pk")
+        for s in Service.objects.filter(span)
+        .select_related("coupon")
+        .order_by("customer_id", "next_due_date", "pk")
         if is_renewable(s, run.rules)
     ]
     if not renewable:
         return
     owners = sorted({s.customer_id for s in renewable})
     leaving = cancellations.pending_cancellation_service_ids(customer_ids=owners)
-    keys = [period_key(s) for s in renewable if s.pk not in leaving]
+    waiting, scheduled = planchanges.renewal_plans(customer_ids=owners)
+    renewable = [
+        planchanges.as_renewed(s, scheduled.get(s.pk))
+        for s in renewable
+        if s.pk not in leaving and s.pk not in waiting
+    ]
+    keys = [period_key(s) for s in renewable]
     billed = set(
         OrderItem.objects.filter(period_key__in=keys)
         .order_by()
@@ -669,12 +696,19 @@ def renewal_batches(
     )
     due: dict[int, list[Service]] = defaultdict(list)
     for service in renewable:
-        if service.pk not in leaving and period_key(service) not in billed:
-            service.product = _product(run, service.product_id)
+        if period_key(service) not in billed:
+            if service.pk not in scheduled:  # a scheduled change carries its new product
+                service.product = _product(run, service.product_id)
             due[service.customer_id].append(service)
     customers = {c.pk: c for c in Customer.objects.filter(pk__in=list(due)).select_related("user")}
+    options: dict[int, list[ServiceOption]] = defaultdict(list)
+    for option in ServiceOption.objects.filter(
+        service_id__in=[s.pk for services in due.values() for s in services]
+    ).order_by("service_id", "pk"):
+        options[option.service_id].append(option)
     for start in range(0, len(owners), size):
         batch = owners[start : start + size]
+        run.options = options  # read by renewal_line through _plan
         yield batch[-1], [(customers[i], due[i]) for i in batch if i in due]
 
 
@@ -950,6 +984,7 @@ def renewal_line(
     batch = descriptions if descriptions is not None else LineDescriptions()
     texts = batch.for_language(language)
     start = _due(service)
+    discount, _options = _recurring_discounts(service=service, options=[])
     return billing.LineSpec(
         kind=ItemKind.RENEWAL,
         description=texts.renewal_for(product=product, label=service.label),
@@ -961,15 +996,85 @@ def renewal_line(
         period_end=billing.period_end_for(
             cycle=service.cycle, start=start, anchor_day=service.anchor_day
         ),
+        discount=discount,
+        discount_reason=_coupon_reason(service=service, texts=texts) if discount else "",
     )
+
+
+def _recurring_discounts(
+    *, service: Service, options: list[ServiceOption]
+) -> tuple[Decimal, list[Decimal]]:
+    """What the service's recurring coupon takes off its own line and its options' lines."""
+    coupon = service.coupon if service.coupon_id is not None else None
+    if coupon is None:
+        return ZERO, [ZERO for _o in options]
+    return line_discounts(
+        kind=coupon.kind,
+        value=coupon.value,
+        product_subtotal=quantize(service.price),
+        option_subtotals=[quantize(o.price * o.quantity) for o in options],
+    )
+
+
+def _coupon_reason(*, service: Service, texts: LineTexts) -> str:
+    coupon = service.coupon
+    if coupon is None:
+        return ""
+    return texts.coupon_for(
+        code=coupon.code, value=coupon_label(kind=coupon.kind, value=coupon.value)
+    )
+
+
+def option_renewal_lines(
+    *,
+    service: Service,
+    options: list[ServiceOption],
+    language: str,
+    descriptions: LineDescriptions | None = None,
+) -> list[billing.LineSpec]:
+    """The lines that bill a service's chosen options for its next period (beside renewal_line):
+    quantity × the unit price kept on the service, the service's recurring coupon applied."""
+    if not options:
+        return []
+    product = service.product
+    batch = descriptions if descriptions is not None else LineDescriptions()
+    texts = batch.for_language(language)
+    start = _due(service)
+    end = billing.period_end_for(cycle=service.cycle, start=start, anchor_day=service.anchor_day)
+    _discount, discounts = _recurring_discounts(service=service, options=options)
+    service_text = texts.renewal_for(product=product, label=service.label)
+    return [
+        billing.LineSpec(
+            kind=ItemKind.OPTION,
+            description=texts.option_for(service_text=service_text, option=option.description),
+            unit_price=option.price,
+            quantity=Decimal(option.quantity),
+            tax_treatment=product.tax_treatment,
+            tax_rate=product.effective_tax_rate,
+            service=service,
+            period_start=start,
+            period_end=end,
+            discount=discount,
+            discount_reason=_coupon_reason(service=service, texts=texts) if discount else "",
+        )
+        for option, discount in zip(options, discounts, strict=True)
+    ]
 
 
 def _plan(run: _Run, customer: Customer, services: list[Service]) -> billing.OrderSpec:
     """One customer's renewal order, computed before anything is written."""
     language = customer_language(customer)
-    lines = [
-        renewal_line(service=s, language=language, descriptions=run.descriptions) for s in services
-    ]
+    lines = []
+    for s in services:
+        lines.append(renewal_line(service=s, language=language, descriptions=run.descriptions))
+        lines.extend(
+            option_renewal_lines(
+                service=s,
+                options=run.options.get(s.pk, []),
+                language=language,
+                descriptions=run.descriptions,
+            )
+        )
     return _spec(run, customer, lines, language)
 
 
@@ -1020,8 +1125,13 @@ def _renew(run: _Run, due: list[tuple[Customer, list[Service]]]) -> None:
             _renew_one(run, spec)
         return
     run.counts["orders_created"] += len(specs)
-    run.counts["services_billed"] += sum(len(spec.lines) for spec in specs)
+    run.counts["services_billed"] += sum(_services_in(spec) for spec in specs)
     run.counts["emails_queued"] += len(specs)
+
+
+def _services_in(spec: billing.OrderSpec) -> int:
+    """The services an order bills (its option lines are not services of their own)."""
+    return sum(1 for line in spec.lines if line.kind != ItemKind.OPTION)
 
 
 def _insert_renewals(run: _Run, specs: list[billing.OrderSpec]) -> int:
@@ -1052,11 +1162,19 @@ def _renew_one(run: _Run, spec: billing.OrderSpec) -> None:
                 .order_by()
                 .values_list("period_key", flat=True)
             )
-            remaining = [line for line in spec.lines if billing.period_key_for(line) not in billed]
+            # A service whose period is billed elsewhere leaves with its option lines.
+            gone = {
+                line.service.pk
+                for line in spec.lines
+                if line.service is not None and billing.period_key_for(line) in billed
+            }
+            remaining = [
+                line for line in spec.lines if line.service is None or line.service.pk not in gone
+            ]
             if len(remaining) == len(spec.lines) or attempt == 2:
                 run.fail(spec.customer.pk, "renew", exc)
                 return
-            run.counts["already_billed"] += len(spec.lines) - len(remaining)
+            run.counts["already_billed"] += len(gone)
             if not remaining:
                 return
             spec = _spec(run, spec.customer, remaining, spec.language or settings.LANGUAGE_CODE)
@@ -1065,7 +1183,7 @@ def _renew_one(run: _Run, spec: billing.OrderSpec) -> None:
             run.fail(spec.customer.pk, "renew", exc)
             return
         run.counts["orders_created"] += 1
-        run.counts["services_billed"] += len(spec.lines)
+        run.counts["services_billed"] += _services_in(spec)
         run.counts["emails_queued"] += 1
         return
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from clientarea.accounts import audit
 from clientarea.accounts.models import User
 from clientarea.billing import services as billing
-from clientarea.billing.models import Order, OrderItem, OrderState
+from clientarea.billing.models import CouponRedemption, Order, OrderItem, OrderState
 from clientarea.lib.dates import local_today
 from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import services as subscription_services
@@ -78,6 +78,11 @@ def _release_pending_orders(*, service: Service, reason: str, actor: User | None
                 ]
             )
             numbers.extend(o.number for o in reissued)
+            if any(item.discount for item in others):
+                # The coupon's discount goes on with the lines it discounted: so does its use.
+                CouponRedemption.objects.filter(order=order).update(
+                    order=reissued[0], discount=sum(item.discount for item in others)
+                )
     return numbers
 
 
@@ -92,6 +97,8 @@ def _line(item: OrderItem) -> billing.LineSpec:
         service=item.service,
         period_start=item.period_start,
         period_end=item.period_end,
+        discount=item.discount,
+        discount_reason=item.discount_reason,
     )
 
 

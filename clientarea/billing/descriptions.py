@@ -40,6 +40,7 @@ class LineTexts:
     renewal: str
     renewal_labelled: str
     setup_fee: str
+    coupon: str
 
     @staticmethod
     def translate(language: str) -> LineTexts:
@@ -49,6 +50,7 @@ class LineTexts:
                 renewal=_("%(product)s (renewal)"),
                 renewal_labelled=_("%(product)s · %(label)s (renewal)"),
                 setup_fee=_("Setup fee: %(name)s"),
+                coupon=_("Coupon %(code)s (%(value)s)"),
             )
 
     def product_name(self, product: Product) -> str:
@@ -62,6 +64,14 @@ class LineTexts:
     def setup_fee_for(self, *, product: Product) -> str:
         """The activation charge of a newly ordered service."""
         return self.setup_fee % {"name": self.product_name(product)}
+
+    def option_for(self, *, service_text: str, option: str) -> str:
+        """A configurable option's line: "<product> · <label> · <option>" (or with "(renewal)")."""
+        return f"{service_text} · {option}"
+
+    def coupon_for(self, *, code: str, value: str) -> str:
+        """Why a line is discounted: "Coupon BIENVENIDA (10 %)"."""
+        return self.coupon % {"code": code, "value": value}
 
     def renewal_for(self, *, product: Product, label: str) -> str:
         """The line that bills a service's next period: "<product> · <label> (renewal)"."""

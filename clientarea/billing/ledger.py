@@ -3,7 +3,8 @@
 Every movement of money is one entry: an order's charge (+), its cancellation (-), a
 payment allocated to an order (-), money kept as credit (an entry without an order, -),
 credit applied to an order (a pair: + without an order, - on the order), a refund of
-credit (+). Balances are sums (``billing.selectors``); nothing stores them.
+credit (+), a refund of money that paid an order (a pair on the order: its credit note -, the
+money returned +, so the order stays settled). Balances are sums (``billing.selectors``); nothing stores them.
 
 Locks, always in this order: the customer row (whoever consumes credit), then the orders
 by id, then (in payments) the payment. An order becomes paid only through
@@ -181,6 +182,7 @@ def _pay_in_full(
         actor=actor,
         locked=order,
         notify=notify,
+        owed=ZERO,  # this payment (and any withholding) was just posted: nothing is left
     )
     if not outcome.applied:  # pragma: no cover - the order was locked and pending
         raise LedgerError(_("Order %(number)s could not be paid.") % {"number": order.number})
@@ -221,6 +223,7 @@ def record_payment(
     actor=None,
     memo: str = "",
     locked_orders: Sequence[Order] = (),
+    locked_customer: Customer | None = None,
     notify: bool = True,
 ) -> Posting:
     """Money received from a customer: allocated to their orders, the rest kept as credit.
@@ -234,12 +237,19 @@ def record_payment(
 
     Emails (``notify``): "several orders paid" when more than one order was paid, "partial
     payment received" per order still owing, "credit added" when credit is left.
+
+    ``locked_orders`` / ``locked_customer``: rows the caller already locked in this
+    transaction (``lock_order``, ``lock_customer``), so they are not read again.
     """
     amount = quantize(amount)
     if amount <= 0:
         raise LedgerError(_("The amount must be greater than zero."))
     at = paid_at or timezone.now()
-    customer = lock_customer(customer_id=customer_id)
+    customer = (
+        locked_customer
+        if locked_customer is not None and locked_customer.pk == customer_id
+        else lock_customer(customer_id=customer_id)
+    )
     orders = _lock_orders(
         customer_id=customer_id,
         order_ids=[a.order_id for a in allocations],
@@ -505,3 +515,79 @@ def refund_credit(
         changes={"amount": str(amount), "memo": memo[:300]},
     )
     return entry
+
+
+def post_plan_change_credit(
+    *, customer_id: int, amount: Decimal, memo: str, actor=None
+) -> LedgerEntry | None:
+    """A downgrade applied at once: the unused days of the dearer plan, less the same days of the
+    cheaper one (``billing.planchanges``), become the customer's credit. The caller holds the
+    customer's row lock; with ``BILLING_AUTO_APPLY_CREDIT`` it then pays pending orders."""
+    amount = quantize(amount)
+    if amount <= 0:
+        return None
+    entry = _entry(
+        customer_id=customer_id, kind=LedgerKind.CREDIT, amount=-amount, memo=memo, actor=actor
+    )
+    entry.save()
+    if settings.BILLING_AUTO_APPLY_CREDIT:
+        apply_credit(customer_id=customer_id, actor=actor)
+    return entry
+
+
+@transaction.atomic
+def record_order_refund(
+    *, order: Order, amount: Decimal, reference: str, note: str, actor=None, memo: str = ""
+) -> None:
+    """Money that paid ``order`` was returned to the customer: the credit note lowers what the
+    order cost (−) and the refund gives back what was paid (+), both on the order, so its balance
+    and the account's stay as they were (a refund is neither a debt nor a credit). ``note`` is the
+    credit note's number (empty until DIAN's rules let it be issued)."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    at = timezone.now()
+    LedgerEntry.objects.bulk_create(
+        [
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.CREDIT_NOTE,
+                amount=-amount,
+                order=order,
+                reference=note,
+                memo=memo,
+                actor=actor,
+                at=at,
+            ),
+            _entry(
+                customer_id=order.customer_id,
+                kind=LedgerKind.PAYMENT_REFUNDED,
+                amount=amount,
+                order=order,
+                reference=reference,
+                memo=memo,
+                actor=actor,
+                at=at,
+            ),
+        ]
+    )
+
+
+@transaction.atomic
+def restore_refunded_credit(
+    *, customer_id: int, amount: Decimal, reference: str, actor=None, memo: str = ""
+) -> None:
+    """A refund of credit that did not happen (the gateway declined it): the amount taken out
+    with :func:`refund_credit` is the customer's credit again."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    lock_customer(customer_id=customer_id)
+    _entry(
+        customer_id=customer_id,
+        kind=LedgerKind.CREDIT,
+        amount=-amount,
+        reference=reference,
+        memo=memo,
+        actor=actor,
+    ).save()

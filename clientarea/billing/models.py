@@ -110,6 +110,9 @@ class ItemKind(models.TextChoices):
     RENEWAL = "renewal", _("Renewal")
     SETUP_FEE = "setup_fee", _("Setup fee")
     DOMAIN = "domain", _("Domain")
+    PLAN_CHANGE = "plan_change", _("Plan change")
+
+    OPTION = "option", _("Service option")
     OTHER = "other", _("Other")
 
 
@@ -133,6 +136,14 @@ class OrderItem(models.Model):
         _("tax treatment"), max_length=10, choices=TaxTreatment.choices, default=TaxTreatment.TAXED
     )
     tax_rate = models.DecimalField(_("IVA %"), max_digits=5, decimal_places=2)
+    discount = models.DecimalField(
+        _("discount"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text=_("Taken off quantity × unit price before IVA (a coupon)."),
+    )
+    discount_reason = models.CharField(_("discount reason"), max_length=120, blank=True)
     subtotal = models.DecimalField(_("subtotal"), max_digits=14, decimal_places=2)
     tax_amount = models.DecimalField(_("IVA"), max_digits=14, decimal_places=2)
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
@@ -148,6 +159,44 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def gross(self):
+        """Quantity × unit price before the discount (subtotal is after it)."""
+        return self.subtotal + self.discount
+
+
+class CouponRedemption(models.Model):
+    """One order that used a coupon. The coupon's limits count redemptions of orders that were
+    not cancelled; checkout counts them under the coupon's row lock, so concurrent checkouts
+    cannot both take the last use."""
+
+    coupon = models.ForeignKey(
+        "catalog.Coupon",
+        on_delete=models.PROTECT,
+        related_name="redemptions",
+        verbose_name=_("coupon"),
+    )
+    order = models.OneToOneField(
+        Order, on_delete=models.CASCADE, related_name="coupon_redemption", verbose_name=_("order")
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="coupon_redemptions",
+        verbose_name=_("customer"),
+    )
+    discount = models.DecimalField(_("discount"), max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(_("used"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("coupon use")
+        verbose_name_plural = _("coupon uses")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["coupon", "customer"])]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} {self.order_id}"
 
 
 class OrderEventKind(models.TextChoices):
@@ -288,6 +337,9 @@ class LedgerKind(models.TextChoices):
     CREDIT_RELEASED = "credit_released", _("Payment of a cancelled order kept as credit")
     REFUND = "refund", _("Credit refunded")
     WITHHOLDING = "withholding", _("Withheld by the customer (withholding agent)")
+    #: A refund of money that paid an order: its credit note (−) and the money returned (+).
+    CREDIT_NOTE = "credit_note", _("Credit note for a refund")
+    PAYMENT_REFUNDED = "payment_refunded", _("Payment refunded")
 
 
 class LedgerEntry(models.Model):

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.urls import reverse
@@ -34,6 +35,7 @@ from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.withholdings import selectors as withholdings_selectors
+from clientarea.withholdings.models import AgentStatus, WithholdingAgent
 
 ORDERS_PER_PAGE = 25
 
@@ -48,25 +50,43 @@ def _with_overdue(queryset: QuerySet[Order], today: dt.date) -> QuerySet[Order]:
 
 
 def orders_for_customer(
-    customer: Customer, *, state: str | None = None, today: dt.date | None = None
+    customer: Customer,
+    *,
+    state: str | None = None,
+    today: dt.date | None = None,
+    items: bool = True,
 ) -> QuerySet[Order]:
     """The customer's orders, newest first, each with its items prefetched (for the "what for" column).
 
-    ``state`` filters by one OrderState value; anything else means all orders.
+    ``state`` filters by one OrderState value; anything else means all orders. ``items=False``
+    leaves the items out (``item_descriptions`` reads what a list shows of them, cheaper).
     """
     queryset = Order.objects.filter(customer=customer).defer(
         "seller_snapshot", "buyer_snapshot", "reminders_sent"
     )
     if state in OrderState.values:
         queryset = queryset.filter(state=state)
-    items = OrderItem.objects.only("id", "order_id", "position", "description").order_by(
+    queryset = _with_overdue(queryset, today or local_today()).order_by("-issue_date", "-id")
+    if not items:
+        return queryset
+    prefetch = OrderItem.objects.only("id", "order_id", "position", "description").order_by(
         "position", "id"
     )
-    return (
-        _with_overdue(queryset, today or local_today())
-        .prefetch_related(Prefetch("items", queryset=items))
-        .order_by("-issue_date", "-id")
+    return queryset.prefetch_related(Prefetch("items", queryset=prefetch))
+
+
+def item_descriptions(order_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each order's item descriptions in their order, in one query of plain values (a page of
+    orders shows the first two and how many more)."""
+    found: dict[int, list[str]] = {pk: [] for pk in order_ids}
+    rows = (
+        OrderItem.objects.filter(order_id__in=list(found))
+        .order_by("order_id", "position", "id")
+        .values_list("order_id", "description")
     )
+    for order_id, description in rows:
+        found[order_id].append(description)
+    return found
 
 
 def order_state_counts(customer: Customer) -> dict[str, int]:
@@ -425,6 +445,32 @@ def account_summary(customer: Customer) -> AccountSummary:
         due=max(_sum(row["due"]), ZERO),
         credit=max(-_sum(row["unassigned"]), ZERO),
     )
+
+
+def account_version(customer: Customer) -> str | None:
+    """A stamp of everything the Billing page shows of this customer's account, in one statement:
+    the count and newest id of their ledger entries and of their orders' events. Both are
+    append-only, and every change an order can go through (issued, paid, cancelled) writes an
+    event and every movement of money a ledger entry, so the stamp changes with any of them.
+    None for an approved withholding agent: their net to pay also follows the withholding rules,
+    which no stamp covers, so their page is never cached."""
+    ledger, events = LedgerEntry._meta.db_table, OrderEvent._meta.db_table
+    orders, agents = Order._meta.db_table, WithholdingAgent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {ledger} WHERE customer_id = %s),"  # noqa: S608 (table names from the models)
+            f" (SELECT MAX(id) FROM {ledger} WHERE customer_id = %s),"
+            f" (SELECT COUNT(*) FROM {events} e JOIN {orders} o ON o.id = e.order_id"
+            "   WHERE o.customer_id = %s),"
+            f" (SELECT MAX(e.id) FROM {events} e JOIN {orders} o ON o.id = e.order_id"
+            "   WHERE o.customer_id = %s),"
+            f" (SELECT COUNT(*) FROM {agents} WHERE customer_id = %s AND status = %s)",
+            [customer.pk] * 5 + [AgentStatus.APPROVED.value],
+        )
+        entries, last_entry, n_events, last_event, agent = cursor.fetchone()
+    if agent:
+        return None
+    return f"{entries}.{last_entry or 0}.{n_events}.{last_event or 0}"
 
 
 def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:

@@ -84,6 +84,16 @@ class LineSpec:
     service: Service | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    #: Taken off quantity × unit price before IVA (a coupon); the invoice's line AllowanceCharge.
+    discount: Decimal = ZERO
+    discount_reason: str = ""
+
+    @property
+    def net(self) -> Decimal:
+        """Quantity × unit price, rounded, minus the discount: the line's value before IVA."""
+        return quantize(Decimal(self.quantity) * Decimal(self.unit_price)) - quantize(
+            Decimal(self.discount)
+        )
 
 
 @dataclass(frozen=True)
@@ -94,8 +104,14 @@ class LineAmounts:
 
 
 def line_amounts(spec: LineSpec) -> LineAmounts:
-    """The project's rounding rule (lib/money.py): round each line once, sum the rounded lines."""
-    subtotal = quantize(Decimal(spec.quantity) * Decimal(spec.unit_price))
+    """The project's rounding rule (lib/money.py): round each line once, sum the rounded lines.
+
+    A discount comes off the rounded gross value; IVA is computed on what is left."""
+    gross = quantize(Decimal(spec.quantity) * Decimal(spec.unit_price))
+    discount = quantize(Decimal(spec.discount))
+    if discount < 0 or discount > gross:
+        raise OrderStateError(_("A discount cannot be negative nor larger than the line."))
+    subtotal = gross - discount
     rate = Decimal(spec.tax_rate) if spec.tax_treatment == TaxTreatment.TAXED else ZERO
     tax = tax_for(subtotal, rate)
     return LineAmounts(subtotal=subtotal, tax=tax, total=subtotal + tax)
@@ -272,6 +288,8 @@ def _insert_orders(
                 period_end=line.period_end,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
+                discount=quantize(Decimal(line.discount)),
+                discount_reason=line.discount_reason[:120] if line.discount else "",
                 tax_treatment=line.tax_treatment,
                 tax_rate=line.tax_rate if line.tax_treatment == TaxTreatment.TAXED else ZERO,
                 subtotal=a.subtotal,
@@ -525,7 +543,9 @@ def lock_order(*, order_id: int) -> Order:
     return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
 
 
-@transaction.atomic
+# No savepoint inside a caller's transaction: it raises only before writing (a state that
+# cannot be paid), and anything else it raises must undo the caller's whole transaction.
+@transaction.atomic(savepoint=False)
 def mark_order_paid(
     *,
     order_id: int,
@@ -536,6 +556,7 @@ def mark_order_paid(
     actor=None,
     locked: Order | None = None,
     notify: bool = True,
+    owed: Decimal | None = None,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -551,7 +572,8 @@ def mark_order_paid(
     read twice. Whatever the order still owes in the customer's account is posted as
     paid by this payment (``billing.ledger.record_payment`` posts it first, so nothing is
     left). ``notify``: queue the "payment received" email (off when one email names
-    several orders paid together).
+    several orders paid together). ``owed``: what the order still owes, when the caller has
+    just posted under the lock (``record_payment`` passes zero), so it is not summed again.
     """
     order = (
         locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
@@ -569,9 +591,10 @@ def mark_order_paid(
     order.save(
         update_fields=["state", "paid_at", "paid_via", "payment_method", "payment_reference"]
     )
-    ledger.post_settlement(
-        order=order, via=via, method=method, reference=reference, actor=actor, at=paid_at
-    )
+    if owed is None or owed > 0:
+        ledger.post_settlement(
+            order=order, via=via, method=method, reference=reference, actor=actor, at=paid_at
+        )
     start = timezone.localtime(paid_at, BOGOTA).date()
     changed: list[int] = []
     # Read the items once: the invoice and the email below use this same list (order.items.all()).
@@ -583,7 +606,13 @@ def mark_order_paid(
     services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=service_ids)}
     for item in items:
         service = services.get(item.service_id) if item.service_id is not None else None
-        if service is None or item.kind == ItemKind.SETUP_FEE:
+        if service is None or item.kind in (ItemKind.SETUP_FEE, ItemKind.OPTION):
+            continue
+        if item.kind == ItemKind.PLAN_CHANGE:  # an upgrade: the new plan applies once paid
+            if subscription_services.apply_paid_plan_change(
+                service=service, order_number=order.number, actor=actor
+            ):
+                changed.append(service.pk)
             continue
         if service.status == ServiceStatus.PENDING:
             subscription_services.activate_service(
@@ -627,8 +656,8 @@ def _after_paid(*, order: Order, changed: list[int], notify: bool = True) -> Non
     finish anything whose after-commit job was lost.
     """
     # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
-    fix_order_withholdings(order=order)
-    allocate_invoice_for_order(order=order)
+    withheld = fix_order_withholdings(order=order)
+    allocate_invoice_for_order(order=order, withholdings=withheld)
     if notify:
         queue_email(
             to=order.customer.user.email,
@@ -666,11 +695,13 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
     ledger.post_cancellation(order=locked, actor=actor, reason=reason)
     items = list(locked.items.select_related("service"))
     OrderItem.objects.filter(order=locked).update(period_key=None)
+    if any(item.kind == ItemKind.PLAN_CHANGE for item in items):
+        subscription_services.close_plan_changes_for_order(order_number=locked.number)
     for item in items:
         if (
             item.service
             and item.service.status == ServiceStatus.PENDING
-            and item.kind != ItemKind.SETUP_FEE
+            and item.kind not in (ItemKind.SETUP_FEE, ItemKind.OPTION)
         ):
             subscription_services.cancel_service(
                 service=item.service,

@@ -13,7 +13,16 @@ import io
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
-from clientarea.catalog.models import BillingCycle, Product, ProductKind
+from clientarea.catalog.models import (
+    BillingCycle,
+    Coupon,
+    CouponDuration,
+    CouponKind,
+    OptionGroup,
+    OptionKind,
+    Product,
+    ProductKind,
+)
 
 M, Q, S, A, B = (
     BillingCycle.MONTHLY,
@@ -168,5 +177,85 @@ def load(stdout: io.TextIOBase) -> None:
         created += was_created
         for cycle, price in item["prices"].items():
             product.prices.get_or_create(cycle=cycle, defaults={"price": Decimal(price)})
+    load_options_and_coupons(stdout)
     if created:
         stdout.write(f"  catalog: {created} products")
+
+
+#: Configurable options of the VPS plans: (name, English name, kind, min, max, required,
+#: options as (name, English name, {cycle: unit price before IVA})).
+VPS_OPTIONS = (
+    (
+        "Disco adicional (GB)",
+        "Extra disk (GB)",
+        OptionKind.QUANTITY,
+        0,
+        500,
+        False,
+        (("GB NVMe", "GB NVMe", {M: "500", Q: "1450"}),),
+    ),
+    (
+        "Direcciones IP adicionales",
+        "Extra IP addresses",
+        OptionKind.QUANTITY,
+        0,
+        4,
+        False,
+        (("IPv4", "IPv4", {M: "12000", Q: "34000"}),),
+    ),
+    (
+        "Panel de control",
+        "Control panel",
+        OptionKind.CHOICE,
+        0,
+        1,
+        False,
+        (
+            ("cPanel", "cPanel", {M: "45000", Q: "130000"}),
+            ("Plesk", "Plesk", {M: "35000", Q: "100000"}),
+        ),
+    ),
+)
+
+
+def load_options_and_coupons(stdout: io.TextIOBase) -> None:
+    """Options for the VPS plans and two coupons (idempotent)."""
+    for code in ("vps-2-4", "vps-4-8"):
+        product = Product.objects.filter(code=code).first()
+        if product is None or product.option_groups.exists():
+            continue
+        for position, (name, name_en, kind, low, high, required, options) in enumerate(VPS_OPTIONS):
+            group = OptionGroup.objects.create(
+                product=product,
+                name=name,
+                name_en=name_en,
+                kind=kind,
+                min_quantity=low,
+                max_quantity=high,
+                required=required,
+                sort_order=position,
+            )
+            for order, (option_name, option_en, prices) in enumerate(options):
+                option = group.options.create(name=option_name, name_en=option_en, sort_order=order)
+                for cycle, price in prices.items():
+                    option.prices.create(cycle=cycle, price=Decimal(price))
+    if not Coupon.objects.filter(code="BIENVENIDA10").exists():
+        Coupon.objects.create(
+            code="BIENVENIDA10",
+            description="10 % el primer periodo, una vez por cliente",
+            kind=CouponKind.PERCENT,
+            value=Decimal("10"),
+            duration=CouponDuration.FIRST_PERIOD,
+            max_uses_per_customer=1,
+        )
+    if not Coupon.objects.filter(code="VPS20").exists():
+        coupon = Coupon.objects.create(
+            code="VPS20",
+            description="20 % en servidores VPS, también en cada renovación",
+            kind=CouponKind.PERCENT,
+            value=Decimal("20"),
+            duration=CouponDuration.RECURRING,
+            max_uses=100,
+            max_uses_per_customer=2,
+        )
+        coupon.products.set(Product.objects.filter(kind=ProductKind.VPS))

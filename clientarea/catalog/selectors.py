@@ -49,6 +49,43 @@ def _tax_label(product: Product) -> str:
     return _("IVA %(rate)s%%") % {"rate": f"{product.tax_rate.normalize():f}"}
 
 
+def _offer(product: Product, language: str) -> Offer | None:
+    prices = sorted(product.prices.all(), key=lambda p: CYCLE_ORDER.get(p.cycle, 99))
+    if not prices:
+        return None
+    rate = product.effective_tax_rate
+    offer = Offer(
+        product=product,
+        name=product.display_name(language),
+        description=(
+            product.description_en
+            if language == "en" and product.description_en
+            else product.description
+        ),
+        tax_label=_tax_label(product),
+        setup_fee=product.setup_fee,
+        setup_tax=tax_for(product.setup_fee, rate),
+    )
+    for p in prices:
+        tax = tax_for(p.price, rate)
+        offer.prices.append(
+            PriceOption(
+                cycle=p.cycle,
+                cycle_label=p.get_cycle_display(),
+                price=p.price,
+                tax=tax,
+                total=p.price + tax,
+            )
+        )
+    return offer
+
+
+def orderable_offer(*, code: str, language: str) -> Offer | None:
+    """One active product with its prices, IVA and totals per cycle (None: not orderable)."""
+    product = Product.objects.filter(code=code, active=True).prefetch_related("prices").first()
+    return _offer(product, language) if product is not None else None
+
+
 def orderable_catalog(language: str) -> list[OfferGroup]:
     """Active products with at least one price, grouped by kind, with IVA and total per cycle (two queries)."""
     products = (
@@ -60,33 +97,9 @@ def orderable_catalog(language: str) -> list[OfferGroup]:
     )
     groups: dict[str, OfferGroup] = {}
     for product in products:
-        prices = sorted(product.prices.all(), key=lambda p: CYCLE_ORDER.get(p.cycle, 99))
-        if not prices:
+        offer = _offer(product, language)
+        if offer is None:
             continue
-        rate = product.effective_tax_rate
-        offer = Offer(
-            product=product,
-            name=product.display_name(language),
-            description=(
-                product.description_en
-                if language == "en" and product.description_en
-                else product.description
-            ),
-            tax_label=_tax_label(product),
-            setup_fee=product.setup_fee,
-            setup_tax=tax_for(product.setup_fee, rate),
-        )
-        for p in prices:
-            tax = tax_for(p.price, rate)
-            offer.prices.append(
-                PriceOption(
-                    cycle=p.cycle,
-                    cycle_label=p.get_cycle_display(),
-                    price=p.price,
-                    tax=tax,
-                    total=p.price + tax,
-                )
-            )
         group = groups.setdefault(
             product.kind,
             OfferGroup(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 
@@ -106,8 +108,13 @@ def build_document(
     number: int,
     issued_at: dt.datetime,
     method: str,
+    withholdings: Sequence[Any] | None = None,
 ) -> InvoiceDocument:
-    """Raises ValueError when a party lacks data DIAN requires (the invoice then waits)."""
+    """Raises ValueError when a party lacks data DIAN requires (the invoice then waits).
+
+    ``withholdings``: the order's withholding rows when the caller has them at hand (the paid
+    transaction just fixed them); otherwise they are read through ``order.withholdings``.
+    """
     lines = tuple(
         Line.build(
             description=item.description,
@@ -118,6 +125,8 @@ def build_document(
             period_start=item.period_start if item.period_end else None,
             period_end=item.period_end if item.period_start else None,
             code=str(item.service_id or ""),
+            allowance=Decimal(item.discount),
+            allowance_reason=item.discount_reason,
         )
         for item in order.items.all()
     )
@@ -138,16 +147,19 @@ def build_document(
         software_provider_nit=provider_nit,
         software_provider_dv=check_digit(provider_nit),
         payable_rounding=Decimal(order.rounding),
-        withholdings=order_withholdings(order),
+        withholdings=order_withholdings(order, rows=withholdings),
     )
 
 
-def order_withholdings(order) -> tuple[Withholding, ...]:
+def order_withholdings(order, rows: Sequence[Any] | None = None) -> tuple[Withholding, ...]:
     """What the buyer withheld, as the withholdings app fixed it in the paid transaction
-    (``order.withholdings``: its rows, read through the relation). ReteICA's rate is per mil."""
-    related = getattr(order, "withholdings", None)
-    if related is None:
-        return ()
+    (``rows``, or ``order.withholdings``: its rows, read through the relation). ReteICA's rate
+    is per mil."""
+    if rows is None:
+        related = getattr(order, "withholdings", None)
+        if related is None:
+            return ()
+        rows = related.all()
     return tuple(
         Withholding(
             scheme=row.kind,
@@ -155,7 +167,7 @@ def order_withholdings(order) -> tuple[Withholding, ...]:
             percent=Decimal(row.rate) / 10 if row.kind == "07" else Decimal(row.rate),
             amount=Decimal(row.amount),
         )
-        for row in sorted(related.all(), key=lambda row: row.kind)
+        for row in sorted(rows, key=lambda row: row.kind)
     )
 
 
@@ -226,6 +238,7 @@ def document_from_json(data: dict) -> InvoiceDocument:
                     k: Decimal(item[k])
                     for k in ("quantity", "unit_price", "line_extension", "tax_rate", "tax_amount")
                 },
+                "allowance": Decimal(item.get("allowance", "0")),  # absent from older snapshots
                 "period_start": dt.date.fromisoformat(item["period_start"])
                 if item.get("period_start")
                 else None,

@@ -45,7 +45,7 @@ from clientarea.einvoice.models import (
     TransmissionAttempt,
     TransmissionExchange,
 )
-from clientarea.einvoice.transmission import TransmissionResult
+from clientarea.einvoice.transmission import TransmissionResult, Transmitter
 from clientarea.notifications.services import Attachment, queue_email
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,19 @@ RETRY_DELAY = dt.timedelta(seconds=20)
 TRIES_BEFORE_CONTINGENCY = 3
 #: ...and is tried again this often until DIAN answers (§5: "retry after 30 min").
 CONTINGENCY_RETRY = dt.timedelta(minutes=30)
+
+
+#: What ``transmit_invoice`` changes on the invoice row.
+TRANSMISSION_FIELDS = [
+    "status",
+    "transmitted_at",
+    "contingency_since",
+    "lease_until",
+    "application_response",
+    "attached_document",
+    "accepted_at",
+    "emailed_at",  # another worker may have finished it meanwhile
+]
 
 
 def lease() -> dt.timedelta:
@@ -102,7 +115,13 @@ def _signing_material():
 
 
 def render_invoice(*, invoice: Invoice) -> Invoice:
-    """Sign the XML, build the AttachedDocument and the PDF, once. Returns the refreshed invoice."""
+    """Sign the XML, build the AttachedDocument and the PDF, once. Returns the invoice, updated.
+
+    The AttachedDocument is signed here only when it is final: with a transmitter whose
+    acceptance carries DIAN's ApplicationResponse (DIAN's web service), the container kept now
+    is unsigned (for staff; never sent to anyone) and the signed one is built once, with
+    DIAN's answer, by :func:`transmit_invoice`: one signature per document, not two.
+    """
     if invoice.rendered_at or not invoice.is_issued:
         return invoice
     doc = builder.document_from_json(invoice.document)
@@ -114,8 +133,11 @@ def render_invoice(*, invoice: Invoice) -> Invoice:
             )
         unsigned = ubl.to_bytes(root)
         key, cert = _signing_material()
-        signed = signing.sign_invoice(unsigned, key, cert)
-        attached_xml = attached.build_attached_document(signed, doc, key=key, cert=cert)
+        signed = signing.sign_invoice(root, key, cert)  # the built tree: no re-parse
+        if _transmitter_class().answers_with_application_response:
+            attached_xml = attached.build_attached_document(signed, doc)
+        else:
+            attached_xml = attached.build_attached_document(signed, doc, key=key, cert=cert)
         provider = get_provider()
         logo = provider.logo.path if provider and provider.logo else None
         language = "en" if invoice.customer.preferred_language == "en" else "es"
@@ -127,7 +149,7 @@ def render_invoice(*, invoice: Invoice) -> Invoice:
             render_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
-    Invoice.objects.filter(pk=invoice.pk, rendered_at__isnull=True).update(
+    rendered = dict(
         xml_unsigned=unsigned.decode("utf-8"),
         xml_signed=signed,
         attached_document=attached_xml,
@@ -135,7 +157,11 @@ def render_invoice(*, invoice: Invoice) -> Invoice:
         rendered_at=timezone.now(),
         render_error="",
     )
-    invoice.refresh_from_db()
+    if Invoice.objects.filter(pk=invoice.pk, rendered_at__isnull=True).update(**rendered):
+        for name, value in rendered.items():  # what was written, without reading it back
+            setattr(invoice, name, value)
+    else:  # another worker rendered it meanwhile: its copy is the one
+        invoice.refresh_from_db(fields=list(rendered))
     logger.info("invoice rendered %s", invoice.full_number)
     return invoice
 
@@ -258,6 +284,10 @@ def _alert_staff(template: str, invoice: Invoice, attempt: TransmissionAttempt) 
     )
 
 
+def _transmitter_class() -> type[Transmitter]:
+    return import_string(settings.EINVOICE_TRANSMITTER)
+
+
 def next_try(invoice: Invoice) -> dt.datetime:
     """When a transmission to retry (DIAN unavailable) is tried again."""
     delay = CONTINGENCY_RETRY if invoice.status == InvoiceStatus.CONTINGENCY else RETRY_DELAY
@@ -272,7 +302,7 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
     ApplicationResponse is stored and embedded in a new AttachedDocument. Rejected: staff are
     alerted. Unavailable ``TRIES_BEFORE_CONTINGENCY`` times in a row: contingency, staff alerted.
     """
-    transmitter = import_string(settings.EINVOICE_TRANSMITTER)()
+    transmitter = _transmitter_class()()
     result = _with_application_response(invoice, transmitter.transmit(invoice))
     attached_xml = b""
     if result.status == InvoiceStatus.ACCEPTED:
@@ -375,7 +405,9 @@ def render_and_send_invoice(*, invoice_id: int) -> bool:
     invoice = render_invoice(invoice=invoice)
     if not invoice.transmitted_at:
         transmit_invoice(invoice=invoice)
-        invoice.refresh_from_db()
+        # Only the fields transmission writes: the customer, user and order read with the
+        # invoice stay cached for the email (a plain refresh_from_db() would drop them).
+        invoice.refresh_from_db(fields=TRANSMISSION_FIELDS)
     if invoice.is_validated and not invoice.emailed_at:
         email_invoice_once(invoice=invoice)
     # Release the lease once everything is done, and only if it is still ours (another worker may

@@ -163,6 +163,10 @@ class Line:
     period_start: dt.date | None = None
     period_end: dt.date | None = None
     code: str = ""
+    #: A discount on the line (line-level ``cac:AllowanceCharge``, ChargeIndicator false): the
+    #: line's value is quantity × unit price minus it, and IVA is computed on that value.
+    allowance: Decimal = ZERO
+    allowance_reason: str = ""
 
     @classmethod
     def build(
@@ -176,9 +180,12 @@ class Line:
         period_start: dt.date | None = None,
         period_end: dt.date | None = None,
         code: str = "",
+        allowance: Decimal = ZERO,
+        allowance_reason: str = "",
     ) -> Line:
         """Compute ``line_extension`` and ``tax_amount`` with the project's rounding rule."""
-        line_extension = quantize(quantity * unit_price)
+        allowance = quantize(allowance)
+        line_extension = quantize(quantity * unit_price) - allowance
         rate = quantize(tax_rate) if tax_treatment == "taxed" else ZERO
         return cls(
             description=description,
@@ -191,10 +198,19 @@ class Line:
             period_start=period_start,
             period_end=period_end,
             code=code,
+            allowance=allowance,
+            allowance_reason=allowance_reason,
         )
 
     def __post_init__(self) -> None:
-        for name in ("quantity", "unit_price", "line_extension", "tax_rate", "tax_amount"):
+        for name in (
+            "quantity",
+            "unit_price",
+            "line_extension",
+            "tax_rate",
+            "tax_amount",
+            "allowance",
+        ):
             _require_decimal(name, getattr(self, name))
         if self.tax_treatment not in TAX_TREATMENTS:
             raise ValueError(f"tax_treatment must be one of {TAX_TREATMENTS}")
@@ -205,8 +221,14 @@ class Line:
         if self.unit_price < 0:
             # §2.2: negative values are prohibited (rule VLR01).
             raise ValueError("unit_price must not be negative")
-        if self.line_extension != quantize(self.quantity * self.unit_price):
-            raise ValueError("line_extension must be quantity × unit_price rounded to 0.01")
+        if self.allowance < 0 or self.allowance > self.gross_amount:
+            raise ValueError("an allowance is between 0 and the line's quantity × unit_price")
+        if self.allowance and not self.allowance_reason.strip():
+            raise ValueError("an allowance needs its reason (AllowanceChargeReason)")
+        if self.line_extension != self.gross_amount - self.allowance:
+            raise ValueError(
+                "line_extension must be quantity × unit_price rounded to 0.01, minus the allowance"
+            )
         if self.tax_treatment == "taxed":
             if self.tax_rate <= 0:
                 raise ValueError("a taxed line needs a positive IVA rate; use 'exempt' for 0 %")
@@ -220,6 +242,17 @@ class Line:
             raise ValueError("give both period_start and period_end, or neither")
         if self.period_start and self.period_end and self.period_start > self.period_end:
             raise ValueError("period_start is after period_end")
+
+    @property
+    def gross_amount(self) -> Decimal:
+        """Quantity × unit price, rounded: the allowance's ``BaseAmount``."""
+        return quantize(self.quantity * self.unit_price)
+
+    @property
+    def allowance_percent(self) -> Decimal:
+        """``MultiplierFactorNumeric``: the allowance as a percent of its base, 2 decimals."""
+        gross = self.gross_amount
+        return quantize(self.allowance * 100 / gross) if gross else ZERO
 
     @property
     def has_iva_subtotal(self) -> bool:

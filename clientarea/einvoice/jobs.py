@@ -13,5 +13,6 @@ from clientarea.einvoice import delivery
 
 
 @db_task()
-def render_invoice_job(invoice_id: int) -> bool:
-    return delivery.render_and_send_invoice(invoice_id=invoice_id)
+def render_invoice_job(invoice_id: int) -> None:
+    """Returns nothing, so Huey stores no result (nobody reads it): the invoice row is the record."""
+    delivery.render_and_send_invoice(invoice_id=invoice_id)

@@ -197,12 +197,22 @@ def _details(doc: InvoiceDocument, labels: dict[str, str], language: str) -> lis
     return [row for row in rows if row[1]]
 
 
+def _description(line: Line) -> str:
+    """The line's text; a discounted line says by how much (its value is already net of it)."""
+    if not line.allowance:
+        return line.description
+    return (
+        f"{line.description} ({line.allowance_reason}: "
+        f"-{format_cop(line.allowance, decimals=True)})"
+    )
+
+
 def _items(doc: InvoiceDocument, labels: dict[str, str], language: str) -> list:
     """One row per line. The item code (our service id) is not printed: DIAN does not ask for it."""
     return [
         [
             str(index),
-            line.description,
+            _description(line),
             _period(line, language),
             _quantity(line.quantity),
             format_cop(line.unit_price, decimals=True),

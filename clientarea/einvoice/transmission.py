@@ -50,6 +50,11 @@ class TransmissionResult:
 
 
 class Transmitter(ABC):
+    #: An accepted answer carries DIAN's ApplicationResponse, which goes into the signed
+    #: AttachedDocument: rendering then keeps an unsigned container, and the signed one is
+    #: built once, with the answer (``delivery.transmit_invoice``).
+    answers_with_application_response = False
+
     @abstractmethod
     def transmit(self, invoice) -> TransmissionResult:
         """Deliver one issued, rendered invoice; never raise for a DIAN answer, return it."""

@@ -333,6 +333,17 @@ def _invoice_line(
         period = _cac(node, "InvoicePeriod")
         _cbc(period, "StartDate", line.period_start.isoformat())
         _cbc(period, "EndDate", line.period_end.isoformat())
+    if line.allowance:
+        # A discount on this line (§2.2 AllowanceCharge): not a document-level allowance, so
+        # LegalMonetaryTotal carries no AllowanceTotalAmount and the CUFE's ValFac is the sum of
+        # the discounted line values.
+        allowance = _cac(node, "AllowanceCharge")
+        _cbc(allowance, "ID", "1")
+        _cbc(allowance, "ChargeIndicator", "false")
+        _cbc(allowance, "AllowanceChargeReason", line.allowance_reason)
+        _cbc(allowance, "MultiplierFactorNumeric", f"{line.allowance_percent:.2f}")
+        _amount(allowance, "Amount", line.allowance, currency)
+        _amount(allowance, "BaseAmount", line.gross_amount, currency)
     if line.has_iva_subtotal:
         total = _cac(node, "TaxTotal")
         _amount(total, "TaxAmount", line.tax_amount, currency)

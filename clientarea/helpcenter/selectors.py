@@ -32,7 +32,18 @@ from clientarea.helpcenter.models import (
 logger = logging.getLogger(__name__)
 
 # The articles other pages link to (contextual help). Keys are stable; slugs may change.
-ARTICLE_KEYS = ("pay", "pse", "cash", "access_code", "einvoice", "renewals", "two_factor", "cancel")
+ARTICLE_KEYS = (
+    "pay",
+    "pse",
+    "cash",
+    "access_code",
+    "einvoice",
+    "renewals",
+    "two_factor",
+    "cancel",
+    "plan_change",
+    "order",
+)
 
 
 def normalize_language(code: str | None) -> str:

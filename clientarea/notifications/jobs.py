@@ -13,5 +13,6 @@ from clientarea.notifications import delivery
 
 
 @db_task()
-def deliver_email_job(email_id: int) -> bool:
-    return delivery.deliver_email(email_id=email_id)
+def deliver_email_job(email_id: int) -> None:
+    """Returns nothing, so Huey stores no result (nobody reads it): the email row is the record."""
+    delivery.deliver_email(email_id=email_id)

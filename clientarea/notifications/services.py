@@ -105,7 +105,7 @@ def queue_email(
         rendering.check_redacted(
             rendering.RenderedEmail(subject or rendered_subject, text, html), secrets
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # part of the caller's transaction, if any
         email = OutgoingEmail.objects.create(
             customer=customer,
             to_email=to,

@@ -26,7 +26,7 @@ from django.utils.translation import ngettext_lazy
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
 from clientarea.payments import services
-from clientarea.payments.forms import RefundNoteForm
+from clientarea.payments.forms import RefundForm, RefundNoteForm
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
 from clientarea.payments.models import (
@@ -34,6 +34,8 @@ from clientarea.payments.models import (
     Outcome,
     Payment,
     PaymentMessage,
+    Refund,
+    RefundLine,
     RefundStatus,
 )
 
@@ -70,6 +72,25 @@ class PaymentMessageInline(ReadOnlyInline):
     )
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fk_name = "payment"
+    fields = (
+        "requested_at",
+        "amount",
+        "method",
+        "state",
+        "services_action",
+        "bank_reference",
+        "gateway_refund_id",
+        "gateway_message",
+        "reason",
+        "requested_by",
+    )
+    readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(Payment)
@@ -109,7 +130,7 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
     list_select_related = ["order", "customer__user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
-    inlines = [PaymentMessageInline]
+    inlines = [RefundInline, PaymentMessageInline]
     actions = ["query_again", "mark_refunded_action"]
     change_form_template = "payments/admin_payment_change_form.html"
     change_list_template = "payments/admin_payment_change_list.html"
@@ -183,6 +204,7 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
 
     object_actions = [
         ("query", "query_view"),
+        ("refund", "refund_payment_view"),
         ("refunded", "refund_view"),
         ("refund-instead", "refund_instead_view"),
         ("keep-credit", "keep_credit_view"),
@@ -332,6 +354,67 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
             intro=_(
                 "Asks the gateway for this payment's status and applies the answer exactly like a notification: an approval pays the order once, anything else only updates the payment."
             ),
+        )
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        """Refunding money needs "add refund" (the billing role), on top of acting on payments."""
+        return self.has_act_permission(request) and request.user.has_perm("payments.add_refund")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund": self.has_refund_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def refund_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Refund the payment wholly or in part, through the gateway or recorded as manual."""
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        payment = self.get_object_or_404_for_action(request, object_id)
+        left = services.refundable(payment)
+        form = RefundForm(request.POST or None, initial={"amount": left})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                refund = services.refund_payment(
+                    payment=payment,
+                    amount=data["amount"],
+                    method=data["method"],
+                    bank_reference=data["bank_reference"],
+                    reason=data["reason"],
+                    services_action=data["services_action"],
+                    actor=request.user,
+                )
+            except services.PaymentStateError as exc:
+                form.add_error(None, str(exc))
+            else:
+                refund.refresh_from_db()
+                self.message_user(
+                    request,
+                    _("Refund of %(amount)s for %(reference)s: %(state)s.")
+                    % {
+                        "amount": format_cop(refund.amount, decimals=True),
+                        "reference": payment.reference,
+                        "state": refund.get_state_display(),
+                    },
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self.change_url(payment))
+        return self.render_action_form(
+            request,
+            title=_("Refund %(reference)s") % {"reference": payment.reference},
+            objects=[payment],
+            form=form,
+            submit=_("Refund"),
+            intro=_(
+                "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note per "
+                "order (the whole order: annulment; a part: partial return); money kept as "
+                "credit leaves the customer's credit. Through the gateway, the refund is sent "
+                "at once and completes when the gateway approves it; a manual refund (bank "
+                "transfer, the gateway's back office) is recorded as done now."
+            )
+            % {"left": format_cop(left, decimals=True)},
         )
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -557,3 +640,61 @@ class PaymentMessageAdmin(admin.ModelAdmin):
                 % {"id": message.pk, "reference": message.reference or "-", "outcome": outcome},
                 level,
             )
+
+
+class RefundLineInline(ReadOnlyInline):
+    model = RefundLine
+    fields = ("order", "amount", "credit_note", "note_error")
+    readonly_fields = fields
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    """Every refund, read-only: they are made from the payment ("Refund")."""
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    list_display = [
+        "requested_at",
+        "payment_link",
+        "customer",
+        "amount_cop",
+        "method",
+        "state",
+        "services_action",
+        "gateway_refund_id",
+        "bank_reference",
+    ]
+    list_filter = ["state", "method", "services_action", "payment__gateway"]
+    search_fields = [
+        "payment__reference",
+        "gateway_refund_id",
+        "bank_reference",
+        "customer__user__email",
+        "customer__document_number",
+    ]
+    list_select_related = ["payment", "customer__user"]
+    date_hierarchy = "requested_at"
+    inlines = [RefundLineInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made from the payment's "Refund"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("payment"), ordering="payment__reference")
+    def payment_link(self, obj: Refund) -> str:
+        url = reverse("admin:payments_payment_change", args=[obj.payment_id])
+        return format_html('<a href="{}">{}</a>', url, obj.payment.reference)
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_cop(self, obj: Refund) -> str:
+        return format_cop(obj.amount, decimals=True)

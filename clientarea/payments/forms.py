@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.payments.models import RefundMethod, ServicesAction
 from clientarea.payments.selectors import GatewayOption
 
 
@@ -50,6 +53,46 @@ class RefundNoteForm(forms.Form):
         if not note:
             raise forms.ValidationError(_("Write how the money was returned."))
         return note
+
+
+class RefundForm(forms.Form):
+    """Back office "Refund" on a payment: the service checks the amount against what is left."""
+
+    amount = forms.DecimalField(
+        label=_("Amount to refund (COP)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+    method = forms.ChoiceField(label=_("How"), choices=RefundMethod.choices)
+    bank_reference = forms.CharField(
+        label=_("Bank reference"),
+        max_length=100,
+        required=False,
+        help_text=_("For a manual refund: the transfer's number, or the refund id at the gateway."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_("Shown on the credit note and in the audit log."),
+    )
+    services_action = forms.ChoiceField(
+        label=_("The services this payment paid for"),
+        choices=ServicesAction.choices,
+        initial=ServicesAction.KEEP,
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if (
+            data.get("method") == RefundMethod.MANUAL
+            and not (data.get("bank_reference") or "").strip()
+        ):
+            self.add_error(
+                "bank_reference", _("A manual refund needs the bank transfer's reference.")
+            )
+        return data
 
 
 class AddFundsForm(forms.Form):

@@ -19,14 +19,29 @@ logger = logging.getLogger(__name__)
 _apply_message: Callable[[int], object] | None = None
 #: Set by ``payments.tasks``: ask the gateway about one payment (payment id, verify).
 _check_payment: Callable[..., object] | None = None
+#: Set by ``payments.tasks``: send one recorded refund request to its gateway (refund id).
+_send_refund: Callable[[int], object] | None = None
 
 
 def register(
-    *, apply_message: Callable[[int], object], check_payment: Callable[..., object]
+    *,
+    apply_message: Callable[[int], object],
+    check_payment: Callable[..., object],
+    send_refund: Callable[[int], object] | None = None,
 ) -> None:
     """Called once by ``payments.tasks`` with its Huey tasks."""
-    global _apply_message, _check_payment
-    _apply_message, _check_payment = apply_message, check_payment
+    global _apply_message, _check_payment, _send_refund
+    _apply_message, _check_payment, _send_refund = apply_message, check_payment, send_refund
+
+
+def enqueue_send_refund(refund_id: int) -> None:
+    """Queue sending a committed refund request to its gateway (the refunds sweep sends it otherwise)."""
+    try:
+        if _send_refund is None:
+            raise RuntimeError("payments tasks are not loaded")
+        _send_refund(refund_id)
+    except Exception:
+        logger.exception("refund %s recorded but not queued; the sweep will send it", refund_id)
 
 
 def enqueue_apply_message(message_id: int) -> None:

@@ -264,6 +264,7 @@ class Outcome(models.TextChoices):
     HELD = "held", _("Held: asking the gateway")
     CORRECTED = "corrected", _("Transaction id corrected by the gateway")
     REFUND = "refund", _("Flagged for refund")
+    REFUNDED = "refunded", _("Refund completed")
     REVIEW = "review", _("Flagged for review")
     UNKNOWN_REFERENCE = "unknown_reference", _("Unknown reference")
     INVALID_SIGNATURE = "invalid_signature", _("Invalid signature")
@@ -371,3 +372,157 @@ class GatewaySwitch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway}: {'on' if self.offered else 'off'}"
+
+
+class RefundMethod(models.TextChoices):
+    GATEWAY = "gateway", _("Through the gateway's refund API")
+    MANUAL = "manual", _("Manual (bank transfer or the gateway's back office)")
+
+
+class RefundState(models.TextChoices):
+    """requested → (sent →) pending → completed | declined. ``requested``: recorded, the gateway
+    not yet asked; ``sent``: asked, answer unknown (timeout: the sweep queries, then asks again);
+    ``pending``: the gateway accepted it and decides later."""
+
+    REQUESTED = "requested", _("Requested")
+    SENT = "sent", _("Sent to the gateway (answer unknown)")
+    PENDING = "pending", _("Pending at the gateway")
+    COMPLETED = "completed", _("Refunded")
+    DECLINED = "declined", _("Declined")
+
+
+#: Refunds that count against what is left to refund of their payment.
+ACTIVE_REFUND_STATES = (
+    RefundState.REQUESTED,
+    RefundState.SENT,
+    RefundState.PENDING,
+    RefundState.COMPLETED,
+)
+
+
+class ServicesAction(models.TextChoices):
+    KEEP = "keep", _("Leave the services as they are")
+    SHORTEN = "shorten", _("Shorten the paid period in proportion to the refund")
+    TERMINATE = "terminate", _("Terminate the services")
+
+
+class Refund(models.Model):
+    """Money of one approved payment returned to the customer, wholly or in part.
+
+    Written by ``payments.services.refunds`` only. ``from_credit`` is the part that was the
+    customer's credit (not invoiced: a duplicate payment, added funds), taken out of the credit
+    when the refund is requested (given back if the gateway declines); the rest was invoiced, and
+    each order it paid gets a credit note when the refund completes (``RefundLine``).
+    """
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        verbose_name=_("customer"),
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    from_credit = models.DecimalField(
+        _("from the credit"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text=_("The part that was the customer's credit (not invoiced: no credit note)."),
+    )
+    credit_taken = models.DecimalField(
+        _("taken out of the credit at request"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text=_("Given back to the credit if the gateway declines the refund."),
+    )
+    method = models.CharField(_("method"), max_length=10, choices=RefundMethod.choices)
+    state = models.CharField(
+        _("state"),
+        max_length=10,
+        choices=RefundState.choices,
+        default=RefundState.REQUESTED,
+        db_index=True,
+    )
+    services_action = models.CharField(
+        _("services"), max_length=10, choices=ServicesAction.choices, default=ServicesAction.KEEP
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    bank_reference = models.CharField(
+        _("bank reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("Transfer number or the gateway's refund id, for a manual refund."),
+    )
+    gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
+    gateway_message = models.CharField(_("gateway message"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("calls to the gateway"), default=0)
+    leased_until = models.DateTimeField(_("worker lease"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next look at the gateway"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_positive"),
+            models.UniqueConstraint(
+                fields=["payment", "gateway_refund_id"],
+                condition=~Q(gateway_refund_id=""),
+                name="payments_unique_gateway_refund",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_check_at"], name="payments_refund_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.payment} −{self.amount}"
+
+    @property
+    def invoiced(self):
+        return self.amount - self.from_credit
+
+
+class RefundLine(models.Model):
+    """The invoiced part of a refund on one order the payment paid, and its credit note
+    (``note_error`` says why none could be issued yet: the sweep tries again)."""
+
+    refund = models.ForeignKey(
+        Refund, on_delete=models.CASCADE, related_name="lines", verbose_name=_("refund")
+    )
+    order = models.ForeignKey(
+        "billing.Order",
+        on_delete=models.PROTECT,
+        related_name="refund_lines",
+        verbose_name=_("order"),
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    credit_note = models.ForeignKey(
+        "einvoice.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("credit note"),
+    )
+    note_error = models.CharField(_("credit note not issued yet"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("refunded order")
+        verbose_name_plural = _("refunded orders")
+        ordering = ["refund", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} {self.order_id} {self.amount}"

@@ -11,7 +11,7 @@ from huey.contrib.djhuey import db_task
 
 from clientarea.lib.periodic import periodic_task
 from clientarea.payments import jobs
-from clientarea.payments.services import inbox, reconcile
+from clientarea.payments.services import inbox, reconcile, refunds
 
 
 @db_task()
@@ -41,4 +41,21 @@ def check_payment_task(payment_id: int, verify: bool = False) -> list[str]:
     return reconcile.check_payment_now(payment_id=payment_id, verify=verify)
 
 
-jobs.register(apply_message=apply_message_task, check_payment=check_payment_task)
+@db_task()
+def send_refund_task(refund_id: int) -> str:
+    """Send one refund request staff recorded to its gateway, and apply the answer."""
+    return refunds.send_refund(refund_id=refund_id)
+
+
+@periodic_task(crontab(minute="*/5"))
+def sweep_refunds_task() -> dict:
+    """Every 5 minutes: refunds whose job was lost, whose answer is unknown or that the gateway
+    is still deciding; credit notes DIAN's rules did not allow at completion."""
+    return refunds.sweep_refunds()
+
+
+jobs.register(
+    apply_message=apply_message_task,
+    check_payment=check_payment_task,
+    send_refund=send_refund_task,
+)

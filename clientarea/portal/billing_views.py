@@ -4,21 +4,31 @@ order with its payments, its printable version, "Apply my credit" and the statem
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import overload
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.dates import MONTHS_3
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clientarea.accounts.models import Customer, User
 from clientarea.accounts.selectors import customer_for_user
 from clientarea.billing import ledger, selectors, statement_files
-from clientarea.billing.models import OrderState
+from clientarea.billing.models import Order, OrderState
 from clientarea.lib.dates import local_today
 from clientarea.payments.selectors import payment_in_process
 from clientarea.withholdings import selectors as withholdings
@@ -31,52 +41,147 @@ def _customer(request: HttpRequest) -> Customer:
     return customer_for_user(user)
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One row of the Billing table, with everything the template would otherwise work out per
+    row (the first item descriptions, what is left to pay, the dates as text)."""
+
+    order: Order
+    concept: list[str]
+    more_items: int
+    left_to_pay: Decimal | None  # a pending order partly paid: what it still owes
+    issued: str
+    due: str
+
+
+def _short_date() -> Callable[[dt.date], str]:
+    """``date:"j M Y"`` without the template filter's cost: month names looked up once."""
+    months: dict[int, str] = {}
+
+    def short(value: dt.date) -> str:
+        if value.month not in months:
+            months[value.month] = str(MONTHS_3[value.month]).title()
+        return f"{value.day} {months[value.month]} {value.year}"
+
+    return short
+
+
+class _Counted:
+    """A queryset whose length is already known (the page's state counts), so the paginator
+    does not ask the database to count it again."""
+
+    def __init__(self, queryset: QuerySet[Order], count: int) -> None:
+        self.queryset, self.count_known = queryset, count
+
+    def __len__(self) -> int:
+        return self.count_known
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self.queryset)
+
+    @overload
+    def __getitem__(self, index: int, /) -> Order: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> QuerySet[Order]: ...
+    def __getitem__(self, index: int | slice, /) -> Order | QuerySet[Order]:
+        return self.queryset[index]
+
+
+def _rows(
+    orders: Iterable[Order], dues: Mapping[int, Decimal], items: Mapping[int, list[str]]
+) -> list[_Row]:
+    short = _short_date()
+    rows = []
+    for order in orders:
+        descriptions = items.get(order.pk, [])
+        left = dues.get(order.pk) if order.state == OrderState.PENDING else None
+        rows.append(
+            _Row(
+                order=order,
+                concept=descriptions[:2],
+                more_items=max(len(descriptions) - 2, 0),
+                left_to_pay=left if left is not None and left != order.total else None,
+                issued=short(order.issue_date),
+                due=short(order.due_date),
+            )
+        )
+    return rows
+
+
+PAGE_CACHE = "pages"
+
+
 @login_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
+    """The Billing page. Its content is rendered once per state of the account: the key holds
+    everything it shows (the account's stamp, today's date, the language, the filter and page
+    asked for, the help link), so a payment, a new or cancelled order shows at once."""
     customer = _customer(request)
     state = request.GET.get("state", "")
     if state not in OrderState.values:
         state = ""
-    orders = selectors.orders_for_customer(customer, state=state or None)
-    page = Paginator(orders, selectors.ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    language = translation.get_language() or ""
+    help_url = selectors.pay_help_url(language)
+    version = selectors.account_version(customer)
+    cache, key, content = caches[PAGE_CACHE], "", None
+    if version is not None:
+        parts = (customer.pk, version, local_today(), language, state, request.GET.get("page"))
+        key = "billing:orders:" + hashlib.sha256(repr((*parts, help_url)).encode()).hexdigest()
+        content = cache.get(key)
+    if content is None:
+        context = _order_list_context(
+            customer, state=state, page_number=request.GET.get("page"), help_url=help_url
+        )
+        content = render_to_string("billing/_order_list.html", context)
+        if key:
+            cache.set(key, content)
+    return render(request, "billing/order_list.html", {"content": mark_safe(content)})  # noqa: S308 (our own rendered template)
+
+
+def _order_list_context(
+    customer: Customer, *, state: str, page_number: str | None, help_url: str | None
+) -> dict:
     summary = selectors.order_summary(customer)
-    account = selectors.account_summary(customer)
-    dues = selectors.order_balances(
-        [order.pk for order in page.object_list if order.state == OrderState.PENDING]
-    )
     counts = summary["counts"]
+    orders = _Counted(
+        selectors.orders_for_customer(customer, state=state or None, items=False),
+        counts[state or "all"],
+    )
+    paginator: Paginator[Order] = Paginator(orders, selectors.ORDERS_PER_PAGE)
+    page = paginator.get_page(page_number)
+    page_orders = list(page.object_list)
+    dues = selectors.order_balances(
+        [order.pk for order in page_orders if order.state == OrderState.PENDING]
+    )
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
     ]
-    return render(
-        request,
-        "billing/order_list.html",
-        {
-            "page": page,
-            "state": state,
-            "filters": filters,
-            "counts": counts,
-            "summary": summary,
-            "account": account,
-            "dues": dues,
-            # A withholding agent pays the net of its pending orders.
-            # What checkout would charge for all of them: dues after payments and credit,
-            # minus what the agent withholds (the same selector checkout uses).
-            "net_due": selectors.amount_to_charge(
-                list(selectors.orders_for_customer(customer, state=OrderState.PENDING))
-            )
-            if summary["due_total"] and withholdings.approved_agent(customer.pk)
-            else None,
-            "help_url": selectors.pay_help_url(translation.get_language()),
-        },
-    )
+    return {
+        "page": page,
+        "rows": _rows(page_orders, dues, selectors.item_descriptions(o.pk for o in page_orders)),
+        "state": state,
+        "filters": filters,
+        "counts": counts,
+        "summary": summary,
+        "account": selectors.account_summary(customer),
+        # A withholding agent pays the net of its pending orders.
+        # What checkout would charge for all of them: dues after payments and credit,
+        # minus what the agent withholds (the same selector checkout uses).
+        "net_due": selectors.amount_to_charge(
+            list(selectors.orders_for_customer(customer, state=OrderState.PENDING, items=False))
+        )
+        if summary["due_total"] and withholdings.approved_agent(customer.pk)
+        else None,
+        "help_url": help_url,
+    }
 
 
 def _order_context(request: HttpRequest, number: str) -> dict:
     customer = _customer(request)
     order = selectors.order_for_customer(customer, number)
     return {
+        "customer": customer,
         "order": order,
         "items": [(item, selectors.tax_label(item)) for item in order.items.all()],
         "seller": order.seller_snapshot,
@@ -107,7 +212,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         balance_due=selectors.amount_to_charge([order])
         if order.state == OrderState.PENDING
         else selectors.order_balance_due(order),
-        credit=selectors.credit_available(order.customer) if order.is_pending else 0,
+        # The customer already read for the request (order.customer would be read again).
+        credit=selectors.credit_available(context["customer"]) if order.is_pending else 0,
     )
     return render(request, "billing/order_detail.html", context)
 

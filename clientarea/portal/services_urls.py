@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/", views.service_detail, name="detail"),
     path("<int:pk>/cancel/", views.request_cancellation, name="cancel"),
     path("<int:pk>/cancel/withdraw/", views.withdraw_cancellation, name="withdraw_cancellation"),
+    path("<int:pk>/change/", views.change_plan, name="change_plan"),
+    path("<int:pk>/change/withdraw/", views.cancel_plan_change, name="cancel_plan_change"),
 ]

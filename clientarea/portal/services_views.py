@@ -12,14 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientarea.accounts.selectors import customer_for_user
-from clientarea.billing import cancellations
+from clientarea.billing import cancellations, planchanges
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
 from clientarea.catalog import selectors as catalog_selectors
 from clientarea.lib.http import client_ip
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
-from clientarea.subscriptions.models import CancellationStatus
+from clientarea.subscriptions.models import CancellationStatus, PlanChangeStatus
 
 
 @login_required
@@ -39,6 +39,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = customer_for_user(request.user)
     service = selectors.service_for_customer(customer, pk)
     history = [(event, selectors.event_reason(event.reason)) for event in service.events.all()]
+    plan_change = planchanges.open_change(service)
     return render(
         request,
         "subscriptions/service_detail.html",
@@ -49,6 +50,10 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "product_name": service.product.display_name(translation.get_language()),
             "cancellation": selectors.pending_cancellation(service),
             "can_cancel": service.status in cancellations.CANCELLABLE,
+            "plan_change": plan_change,
+            "plan_change_name": plan_change.to_product.display_name(translation.get_language())
+            if plan_change
+            else "",
         },
     )
 
@@ -150,3 +155,88 @@ def order_service(request: HttpRequest) -> HttpResponse:
             )
             return redirect("billing:order", number=order.number)
     return render(request, "subscriptions/order_service.html", {"form": form, "catalog": catalog})
+
+
+def _plan_choice(request: HttpRequest, quotes: list[planchanges.Quote]) -> planchanges.Quote | None:
+    wanted = request.POST.get("plan", "")
+    return next((q for q in quotes if q.key == wanted), None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pick another plan (product of the same kind and/or cycle) with the amounts previewed."""
+    customer = customer_for_user(request.user)
+    service = selectors.service_for_customer(customer, pk)
+    language = translation.get_language()
+    refused = planchanges.refusal(service)
+    quotes = [] if refused else planchanges.plan_options(service, language=language)
+    error = ""
+    if request.method == "POST" and not refused:
+        chosen = _plan_choice(request, quotes)
+        if chosen is None:
+            error = _("Choose one of the plans below.")
+        else:
+            try:
+                change = planchanges.request_plan_change(
+                    service=service,
+                    product=chosen.product,
+                    cycle=chosen.cycle,
+                    actor=request.user,  # type: ignore[arg-type]
+                    ip=client_ip(request),
+                )
+            except planchanges.PlanChangeError as exc:
+                error = str(exc)
+            else:
+                if change.status == PlanChangeStatus.AWAITING_PAYMENT:
+                    messages.success(
+                        request,
+                        _(
+                            "We created service order %(number)s for the difference. Your new plan starts as soon as it is paid."
+                        )
+                        % {"number": change.order_number},
+                    )
+                    return redirect("billing:order", number=change.order_number)
+                if change.status == PlanChangeStatus.SCHEDULED:
+                    messages.success(
+                        request,
+                        _("Your plan changes on %(date)s.")
+                        % {"date": formats.date_format(change.effective_date, "DATE_FORMAT")},
+                    )
+                else:
+                    messages.success(request, _("Your service has its new plan."))
+                return redirect("subscriptions:detail", pk=service.pk)
+    return render(
+        request,
+        "subscriptions/change_plan.html",
+        {
+            "service": service,
+            "product_name": service.product.display_name(language),
+            "quotes": quotes,
+            "refused": refused,
+            "error": error,
+            "chosen": request.POST.get("plan", ""),
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+@require_POST
+def cancel_plan_change(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = customer_for_user(request.user)
+    service = selectors.service_for_customer(customer, pk)
+    change = planchanges.open_change(service)
+    if change is None:
+        raise Http404
+    try:
+        planchanges.cancel_plan_change(
+            change=change,
+            actor=request.user,  # type: ignore[arg-type]
+            ip=client_ip(request),
+        )
+    except planchanges.PlanChangeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The plan change was withdrawn. Your plan stays as it is."))
+    return redirect("subscriptions:detail", pk=service.pk)

@@ -11,9 +11,11 @@ from clientarea.lib.admin import CustomerScopedAdminMixin
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import (
     CancellationRequest,
+    PlanChange,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
+    ServiceOption,
     SuspensionReason,
 )
 
@@ -45,6 +47,22 @@ class ServiceEventInline(admin.TabularInline):
         return False
 
 
+class ServiceOptionInline(admin.TabularInline):
+    """The options the customer chose, billed on every renewal (read-only here)."""
+
+    model = ServiceOption
+    extra = 0
+    can_delete = False
+    fields = ("description", "option", "quantity", "price")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 #: What the service page shows; status and dates change only through the lifecycle services.
 SERVICE_FIELDS = (
     "customer",
@@ -57,6 +75,7 @@ SERVICE_FIELDS = (
     "start_date",
     "next_due_date",
     "anchor_day",
+    "coupon",
     "created_at",
     "updated_at",
 )
@@ -84,7 +103,7 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
     fields = list(SERVICE_FIELDS)
     # Only the label is edited here.
     readonly_fields = [name for name in SERVICE_FIELDS if name != "label"]
-    inlines = [ServiceEventInline]
+    inlines = [ServiceOptionInline, ServiceEventInline]
     actions = ["suspend_services", "unsuspend_services", "terminate_services"]
 
     add_message = _("Find the customer, then use “New service” on the customer's page.")
@@ -223,6 +242,69 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         return obj.service.customer
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(admin.ModelAdmin):
+    """Plan changes (read-only: customers and staff make them from the service pages; an
+    upgrade's order, a downgrade's credit and the billing run do the rest)."""
+
+    list_display = [
+        "service",
+        "customer",
+        "direction",
+        "from_product",
+        "to_product",
+        "to_cycle",
+        "amount",
+        "status",
+        "effective_date",
+        "order_number",
+        "created_at",
+    ]
+    list_filter = ["status", "direction", "by_staff"]
+    list_select_related = [
+        "service__customer",
+        "service__product",
+        "from_product",
+        "to_product",
+    ]
+    search_fields = ["service__label", "service__customer__user__email", "order_number"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "service",
+        "direction",
+        "status",
+        "from_product",
+        "from_cycle",
+        "from_price",
+        "to_product",
+        "to_cycle",
+        "to_price",
+        "days_remaining",
+        "credit",
+        "charge",
+        "amount",
+        "effective_date",
+        "order_number",
+        "requested_by",
+        "by_staff",
+        "created_at",
+        "closed_at",
+    ]
+
+    @admin.display(description=_("Customer"), ordering="service__customer__user__email")
+    def customer(self, obj):
+        return obj.service.customer
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

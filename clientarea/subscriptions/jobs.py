@@ -12,5 +12,6 @@ from clientarea.subscriptions import provisioning
 
 
 @db_task()
-def deliver_provisioning_job(delivery_id: int) -> bool:
-    return provisioning.deliver_provisioning_event(delivery_id=delivery_id)
+def deliver_provisioning_job(delivery_id: int) -> None:
+    """Returns nothing, so Huey stores no result (nobody reads it): the outbox row is the record."""
+    provisioning.deliver_provisioning_event(delivery_id=delivery_id)

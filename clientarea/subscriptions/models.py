@@ -57,6 +57,17 @@ class Service(models.Model):
     )
     start_date = models.DateField(_("start date"), null=True, blank=True)
     next_due_date = models.DateField(_("next due date"), null=True, blank=True)
+    coupon = models.ForeignKey(
+        "catalog.Coupon",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="services",
+        verbose_name=_("recurring coupon"),
+        help_text=_(
+            "A recurring coupon used when ordering: its discount applies to every renewal."
+        ),
+    )
     anchor_day = models.PositiveSmallIntegerField(
         _("billing day"),
         null=True,
@@ -79,6 +90,39 @@ class Service(models.Model):
         return f"{self.product} · {self.label}" if self.label else str(self.product)
 
 
+class ServiceOption(models.Model):
+    """An option the customer chose for a service, with its unit price at purchase (before IVA).
+
+    Renewals bill ``quantity × price`` for each one beside the service's own price.
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="options", verbose_name=_("service")
+    )
+    option = models.ForeignKey(
+        "catalog.Option", on_delete=models.PROTECT, related_name="+", verbose_name=_("option")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    price = models.DecimalField(
+        _("price per unit at purchase (before IVA)"), max_digits=14, decimal_places=2
+    )
+    description = models.CharField(_("description"), max_length=200)
+
+    class Meta:
+        verbose_name = _("service option")
+        verbose_name_plural = _("service options")
+        ordering = ["service", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "option"], name="unique_service_option"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="service_option_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} × {self.quantity}"
+
+
 class ServiceEventKind(models.TextChoices):
     CREATED = "created", _("Created")
     ACTIVATED = "activated", _("Activated")
@@ -89,6 +133,7 @@ class ServiceEventKind(models.TextChoices):
     TERMINATED = "terminated", pgettext_lazy("service", "Terminated")
     DUE_DATE_CHANGED = "due_date_changed", _("Due date changed")
     EDITED = "edited", _("Edited by staff")
+    PLAN_CHANGED = "plan_changed", _("Plan changed")
 
 
 class ServiceEvent(models.Model):
@@ -227,3 +272,92 @@ class CancellationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} → {self.effective_date}"
+
+
+class PlanChangeDirection(models.TextChoices):
+    UPGRADE = "upgrade", _("Upgrade")
+    DOWNGRADE = "downgrade", _("Downgrade")
+
+
+class PlanChangeStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", _("Waiting for payment")
+    SCHEDULED = "scheduled", _("Scheduled for the next renewal")
+    APPLIED = "applied", _("Applied")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_PLAN_CHANGE_STATUSES = (PlanChangeStatus.AWAITING_PAYMENT, PlanChangeStatus.SCHEDULED)
+
+
+class PlanChange(models.Model):
+    """A service moving to another product and/or billing cycle (``billing.planchanges``).
+
+    An upgrade waits for its order (``order_number``) to be paid; a downgrade is applied at once
+    or scheduled for the next due date (``PLAN_CHANGE_DOWNGRADE_AT``). The amounts are the
+    proration (``billing.proration``) before IVA, and ``amount`` what was charged or credited
+    with IVA. A service has at most one open change (database constraint).
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="plan_changes", verbose_name=_("service")
+    )
+    direction = models.CharField(_("direction"), max_length=10, choices=PlanChangeDirection.choices)
+    status = models.CharField(_("status"), max_length=16, choices=PlanChangeStatus.choices)
+    from_product = models.ForeignKey(
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("from product"),
+    )
+    from_cycle = models.CharField(_("from cycle"), max_length=12, choices=BillingCycle.choices)
+    from_price = models.DecimalField(_("from price"), max_digits=14, decimal_places=2)
+    to_product = models.ForeignKey(
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("to product"),
+    )
+    to_cycle = models.CharField(_("to cycle"), max_length=12, choices=BillingCycle.choices)
+    to_price = models.DecimalField(_("to price"), max_digits=14, decimal_places=2)
+    days_remaining = models.PositiveIntegerField(_("days prorated"), default=0)
+    credit = models.DecimalField(
+        _("credit for unused days (before IVA)"), max_digits=14, decimal_places=2, default=0
+    )
+    charge = models.DecimalField(
+        _("charge for the remaining days (before IVA)"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+    )
+    amount = models.DecimalField(
+        _("charged or credited (with IVA)"), max_digits=14, decimal_places=2, default=0
+    )
+    effective_date = models.DateField(_("takes effect on"))
+    order_number = models.CharField(_("order"), max_length=20, blank=True, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    by_staff = models.BooleanField(_("by staff"), default=False)
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("plan change")
+        verbose_name_plural = _("plan changes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=models.Q(status__in=["awaiting_payment", "scheduled"]),
+                name="one_open_plan_change_per_service",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "effective_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_product} → {self.to_product}"

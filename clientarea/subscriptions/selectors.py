@@ -40,8 +40,8 @@ def service_for_customer(customer, pk: int) -> Service:
     events = ServiceEvent.objects.order_by("-created_at", "-id")
     service = (
         Service.objects.filter(customer=customer, pk=pk)
-        .select_related("product")
-        .prefetch_related(Prefetch("events", queryset=events))
+        .select_related("product", "coupon")
+        .prefetch_related(Prefetch("events", queryset=events), "options")
         .first()
     )
     if service is None:

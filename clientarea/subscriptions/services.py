@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
@@ -22,6 +23,9 @@ from clientarea.lib.money import format_cop
 from clientarea.notifications.services import queue_email
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
+    OPEN_PLAN_CHANGE_STATUSES,
+    PlanChange,
+    PlanChangeStatus,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
@@ -96,7 +100,9 @@ def activate_service(
     return service
 
 
-@transaction.atomic
+@transaction.atomic(
+    savepoint=False
+)  # in the paid transaction: no savepoint (returns, never raises)
 def renew_service(
     *, service: Service, period_start: dt.date, actor=None, order_number: str = ""
 ) -> bool:
@@ -213,7 +219,7 @@ def change_due_date(*, service: Service, new_due: dt.date, actor, reason: str) -
     return service
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # one bulk INSERT in the caller's transaction
 def notify_services_changed(*, service_ids: list[int], event: str, order_number: str = "") -> None:
     """Tell every provisioner that these services changed: one outbox row each, in the caller's
     transaction, sent by the worker after commit (and by its sweep if that job is lost)."""
@@ -387,3 +393,113 @@ def change_status_by_staff(*, service: Service, action: str, actor, reason: str)
     )
     notify_services_changed(service_ids=[service.pk], event="services.changed")
     return service
+
+
+# --- Plan changes: the service moves to another product and/or cycle ------------------------
+# (billing.planchanges decides and prices them; these write the service side.)
+
+
+@transaction.atomic
+def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "") -> Service:
+    """Move the service to the change's product, cycle and price; history, audit and the
+    "plan changed" email, in the caller's transaction. The due date stays, except that a
+    scheduled change of cycle whose renewal was already paid (the due date moved past the
+    change's date by the old cycle) is re-dated by the new cycle from the change's date.
+    Provisioning is told by the caller (the paid path already does for the services it changed).
+    """
+    service = (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("customer__user")
+        .get(pk=change.service_id)
+    )
+    old_due = service.next_due_date
+    service.product = change.to_product
+    service.cycle = change.to_cycle
+    service.price = change.to_price
+    months = CYCLE_MONTHS[change.to_cycle]
+    if (
+        change.status == PlanChangeStatus.SCHEDULED
+        and change.from_cycle != change.to_cycle
+        and months
+        and old_due is not None
+        and old_due > change.effective_date
+    ):
+        service.next_due_date = add_months(
+            change.effective_date, months, anchor_day=service.anchor_day
+        )
+    service.save(update_fields=["product", "cycle", "price", "next_due_date", "updated_at"])
+    change.status = PlanChangeStatus.APPLIED
+    change.closed_at = timezone.now()
+    if order_number and not change.order_number:
+        change.order_number = order_number
+    change.save(update_fields=["status", "closed_at", "order_number"])
+    record_event(
+        service,
+        kind=ServiceEventKind.PLAN_CHANGED,
+        actor=actor if getattr(actor, "pk", None) else None,
+        from_status=service.status,
+        old_due=old_due,
+        order_number=change.order_number,
+        reason=f"{change.from_product} ({change.get_from_cycle_display()}) → "
+        f"{change.to_product} ({change.get_to_cycle_display()})",
+    )
+    audit.record(
+        action="service.plan_changed",
+        actor=actor if getattr(actor, "pk", None) else None,
+        customer=service.customer,
+        target=str(service)[:120],
+        changes={
+            "service": service.pk,
+            "change": change.pk,
+            "product": {"before": change.from_product_id, "after": change.to_product_id},
+            "cycle": {"before": change.from_cycle, "after": change.to_cycle},
+            "price": {"before": str(change.from_price), "after": str(change.to_price)},
+            "order": change.order_number,
+        },
+    )
+    customer = service.customer
+    queue_email(
+        to=customer.user.email,
+        template="plan_changed",
+        customer=customer,
+        context={"customer": customer, "service": service, "change": change}
+        | plan_names(change, language=customer.preferred_language),
+    )
+    return service
+
+
+def plan_names(change: PlanChange, *, language: str) -> dict[str, str]:
+    """The old and new products' names in ``language`` (for the plan-change emails)."""
+    language = "en" if (language or "").startswith("en") else language
+    return {
+        "old_name": change.from_product.display_name(language),
+        "new_name": change.to_product.display_name(language),
+    }
+
+
+def apply_paid_plan_change(*, service: Service, order_number: str, actor=None) -> bool:
+    """The paid path (``mark_order_paid``) for a plan-change line: apply the change waiting for
+    this order. False (nothing changed) when there is none, or the service has ended since."""
+    change = (
+        PlanChange.objects.select_for_update()
+        .select_related("from_product", "to_product")
+        .filter(service=service, status=PlanChangeStatus.AWAITING_PAYMENT)
+        .first()
+    )
+    if change is None or change.order_number not in ("", order_number):
+        return False
+    if service.status not in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
+        change.status = PlanChangeStatus.CANCELLED
+        change.closed_at = timezone.now()
+        change.save(update_fields=["status", "closed_at"])
+        return False
+    apply_plan_change(change=change, actor=actor, order_number=order_number)
+    return True
+
+
+def close_plan_changes_for_order(*, order_number: str) -> int:
+    """The order of an upgrade was cancelled (by staff, the customer or expiry): the service
+    stays as it is."""
+    return PlanChange.objects.filter(
+        order_number=order_number, status__in=OPEN_PLAN_CHANGE_STATUSES
+    ).update(status=PlanChangeStatus.CANCELLED, closed_at=timezone.now())

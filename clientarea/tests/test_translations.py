@@ -96,6 +96,9 @@ def customer_pages(ana: Customer, pending: Order) -> list[str]:
         f"/clientarea/billing/{pending.number}/print/",
         f"/clientarea/billing/{paid.number}/",
         f"/clientarea/billing/{paid.number}/print/",
+        "/clientarea/order/",
+        "/clientarea/order/vps-2-4/",
+        "/clientarea/order/cart/",
         "/help/",
     ]
 

@@ -181,9 +181,12 @@ def fix_order_withholdings(*, order: Any) -> list[OrderWithholding]:
     issue-year UVT, today's rules), stored one row per kind, linked to the order, open until a
     certificate settles them. Runs once per order (a unique key per order and kind).
     """
-    if OrderWithholding.objects.filter(order_id=order.pk).exists():
-        return list(OrderWithholding.objects.filter(order_id=order.pk))
     computed = selectors.compute_for_order(order)
+    if not computed.lines:
+        return []  # not an approved agent (one query): nothing to fix
+    existing = list(OrderWithholding.objects.filter(order_id=order.pk))
+    if existing:
+        return existing
     paid_at = order.paid_at or timezone.now()
     day = timezone.localtime(paid_at, BOGOTA).date()
     rows = OrderWithholding.objects.bulk_create(

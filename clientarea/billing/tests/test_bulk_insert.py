@@ -58,7 +58,8 @@ def test_the_same_rows_as_bulk_create_and_the_ids_back():
         Order.objects.filter(pk__in=[o.pk for o in reference]).order_by("number")
     )
     # A lazy translation in a text field, a datetime default, a decimal, no ids wanted.
-    events = [OrderEvent(order=mine[0], kind="created", message=gettext_lazy("Pending"))]
+    pending = gettext_lazy("Pending")
+    events = [OrderEvent(order=mine[0], kind="created", message=pending)]  # type: ignore[misc]
     bulk.insert(events)
     event = OrderEvent.objects.get()
     assert event.message == str(gettext_lazy("Pending")) == "Pendiente" and event.data == {}

@@ -102,3 +102,61 @@ def test_the_dashboard(client, alice, django_assert_max_num_queries, n):
     client.force_login(alice.user)
     with django_assert_max_num_queries(MAX_QUERIES):
         assert client.get(reverse("accounts:dashboard")).status_code == 200
+
+
+# The paid transaction, applied by the worker from a stored PayU approval: claim the inbox row;
+# read the payment; lock the customer, the order and the payment; the basket; the payment
+# approved; the order's balance; the withholding agent (none); the payment posted; the order paid;
+# its items and services; the renewal and its history; the "paid" event; the withholding agent for
+# the withholdings fixed; the provider; the numbering resolution locked and advanced; the invoice;
+# the email template override; the email; the provisioning outbox row; the order's other open
+# attempts; the inbox row's outcome. Plus the transaction and one savepoint (a transaction id that
+# approved another payment must not undo the claim). It was 49 statements before issue 18.
+PAID_TRANSACTION_STATEMENTS = 33
+
+
+def test_the_paid_transaction_is_lean(client, alice):
+    from io import StringIO
+    from unittest import mock
+    from urllib.parse import urlencode
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clientarea.einvoice import demo
+    from clientarea.einvoice.models import Invoice
+    from clientarea.notifications.models import OutgoingEmail
+    from clientarea.payments import services as payments
+    from clientarea.payments.models import PaymentMessage
+    from clientarea.payments.services import inbox
+    from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation
+    from clientarea.subscriptions.models import ProvisioningDelivery
+
+    demo.load(StringIO())  # a numbering resolution: the invoice is really issued
+    order, service = make_renewal_order(alice)
+    payment, _ = payments.start_payment(
+        order=order, customer=alice, gateway_code="payu", language="es"
+    )
+    fields = payu_confirmation(payment.reference, f"{payment.amount}", transaction_id="tx-lean")
+    with mock.patch("clientarea.payments.jobs.enqueue_apply_message"):  # applied below
+        response = client.post(
+            "/payments/payu/confirmation/",
+            data=urlencode(fields),
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert response.status_code == 200
+    message = PaymentMessage.objects.get()
+    with CaptureQueriesContext(connection) as queries:
+        assert inbox.apply_message(message_id=message.pk) == "applied"
+    # In a test the outer transaction is a savepoint too (its SAVEPOINT and RELEASE are counted).
+    assert len(queries.captured_queries) <= PAID_TRANSACTION_STATEMENTS, "\n".join(
+        q["sql"][:120] for q in queries.captured_queries
+    )
+    order.refresh_from_db()
+    service.refresh_from_db()
+    assert order.state == "paid"
+    assert service.events.filter(kind="renewed", order_number=order.number).count() == 1
+    assert Invoice.objects.get(order=order).status == "issued"
+    assert OutgoingEmail.objects.filter(template="order_paid").count() == 1
+    assert ProvisioningDelivery.objects.filter(order_number=order.number).count() == 1
+    assert order.ledger_entries.count() == 2  # the charge and the payment, nothing twice

@@ -105,6 +105,8 @@ def test_staff_edit_the_english_name_in_the_back_office(client, settings):
             "tax_treatment": "taxed",
             "tax_rate": "19.00",
             "setup_fee": "0",
+            "option_groups-TOTAL_FORMS": "0",
+            "option_groups-INITIAL_FORMS": "0",
             "prices-TOTAL_FORMS": "1",
             "prices-INITIAL_FORMS": "1",
             "prices-MIN_NUM_FORMS": "0",

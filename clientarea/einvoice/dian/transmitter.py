@@ -101,6 +101,8 @@ _FILE_KINDS = {
 class DianTransmitter(Transmitter):
     """SendBillSync to DIAN (or its local simulator) with the issuer's certificate."""
 
+    answers_with_application_response = True
+
     def __init__(self, client: DianClient | None = None) -> None:
         self._client = client
 

@@ -288,11 +288,22 @@ def _total_findings(root: etree._Element, facts: Facts) -> list[Finding]:
             _amount(text(line, "Price/PriceAmount")),
             _amount(text(line, "LineExtensionAmount")),
         )
+        # The line's value is quantity × price minus its discounts plus its charges (the line's
+        # own cac:AllowanceCharge, ChargeIndicator false / true).
+        adjust = sum(
+            (
+                (_amount(text(ac, "Amount")) or Decimal(0))
+                * (1 if text(ac, "ChargeIndicator") == "true" else -1)
+                for ac in line.xpath("*[local-name()='AllowanceCharge']")
+                if isinstance(ac, etree._Element)
+            ),
+            Decimal(0),
+        )
         if (
             qty is not None
             and price is not None
             and ext is not None
-            and abs(qty * price - ext) > cent
+            and abs(qty * price + adjust - ext) > cent
         ):
             findings.append(
                 Finding(

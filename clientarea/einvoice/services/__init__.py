@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -45,6 +47,7 @@ from clientarea.einvoice.services.notes import (
     invoice_balance,
     issue_credit_note,
     issue_debit_note,
+    issue_refund_credit_note,
 )
 from clientarea.lib.dates import BOGOTA
 from clientarea.notifications.services import queue_email
@@ -57,6 +60,7 @@ __all__ = [
     "invoice_balance",
     "issue_credit_note",
     "issue_debit_note",
+    "issue_refund_credit_note",
     "issue_waiting_invoices",
     "reissue_with_corrected_buyer",
     "render_and_send_invoice",
@@ -87,10 +91,12 @@ def _lock_resolution(on: dt.date) -> NumberingResolution:
     return resolution
 
 
-def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
+def _allocate(
+    *, order, customer, issued_at: dt.datetime, withholdings: Sequence[Any] | None = None
+) -> dict:
     """Number, CUFE and document snapshot for ``order``: the invoice fields of an issued invoice.
 
-    Consumes the number (caller holds the transaction, in a savepoint); raises
+    Consumes the number (caller holds the transaction); raises
     ``InvoiceWaiting`` before touching anything when the invoice cannot be issued.
     """
     provider = get_provider()
@@ -107,6 +113,7 @@ def _allocate(*, order, customer, issued_at: dt.datetime) -> dict:
             number=number,
             issued_at=issued_at,
             method=order.payment_method,
+            withholdings=withholdings,
         )
         cufe = ubl.expected_cufe(doc)
     except ValueError as exc:
@@ -169,24 +176,26 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
     )
 
 
-def allocate_invoice_for_order(*, order) -> Invoice:
+def allocate_invoice_for_order(*, order, withholdings: Sequence[Any] | None = None) -> Invoice:
     """Called by billing inside the paid transaction: create the invoice, issued now if possible.
 
-    The invoice row is inserted once, already issued, inside a savepoint; when it
-    cannot be issued (``InvoiceWaiting``, raised before any write, so no number is
-    consumed) it is inserted as waiting instead: a waiting invoice never blocks the payment.
+    The invoice row is inserted once, already issued; when it cannot be issued
+    (``InvoiceWaiting``, raised by ``_allocate`` before any write, so no number is consumed and
+    nothing needs rolling back: no savepoint) it is inserted as waiting instead: a waiting
+    invoice never blocks the payment. ``withholdings``: the rows the paid transaction just
+    fixed for the order (else read from the order).
     """
     fields = dict(order=order, customer=order.customer, paid_at=order.paid_at, total=order.total)
     try:
-        with transaction.atomic():  # savepoint: a waiting invoice never blocks the payment
-            invoice = Invoice.objects.create(
-                # Dated when it is issued, in the paid transaction: for a payment applied as it
-                # happens that is the payment time; a payment staff record days later must not
-                # make an invoice DIAN refuses as too old or signed on another day (FAD09c/e).
-                **fields,
-                **_allocate(order=order, customer=order.customer, issued_at=timezone.now()),
-            )
-            _issued(invoice)
+        # Dated when it is issued, in the paid transaction: for a payment applied as it
+        # happens that is the payment time; a payment staff record days later must not
+        # make an invoice DIAN refuses as too old or signed on another day (FAD09c/e).
+        allocated = _allocate(
+            order=order,
+            customer=order.customer,
+            issued_at=timezone.now(),
+            withholdings=withholdings,
+        )
     except InvoiceWaiting as exc:
         reason = str(exc)[:300]
         invoice = Invoice.objects.create(
@@ -194,6 +203,9 @@ def allocate_invoice_for_order(*, order) -> Invoice:
         )
         logger.warning("invoice for order %s waits: %s", order.number, exc)
         _alert_staff(invoice, str(exc))
+        return invoice
+    invoice = Invoice.objects.create(**fields, **allocated)
+    _issued(invoice)
     return invoice
 
 

@@ -40,11 +40,17 @@ from clientarea.einvoice.models import (
     NoteNumbering,
 )
 from clientarea.einvoice.selectors import invoice_balance
-from clientarea.lib.money import format_cop
+from clientarea.lib.money import ZERO, format_cop, quantize
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NoteRefused", "invoice_balance", "issue_credit_note", "issue_debit_note"]
+__all__ = [
+    "NoteRefused",
+    "invoice_balance",
+    "issue_credit_note",
+    "issue_debit_note",
+    "issue_refund_credit_note",
+]
 
 DEFAULT_PREFIXES = {DocumentKind.CREDIT_NOTE: "NC", DocumentKind.DEBIT_NOTE: "ND"}
 
@@ -222,3 +228,53 @@ def issue_debit_note(
         kind=DocumentKind.DEBIT_NOTE, invoice=invoice, concept=concept, reason=reason,
         actor=actor, lines=lines, amount=amount,
     )  # fmt: skip
+
+
+def _base_for_total(invoice: Invoice, total: Decimal) -> Decimal:
+    """The amount before IVA whose note (spread over the invoice's lines, each line's IVA rounded)
+    comes closest to ``total`` IVA included without exceeding it."""
+    doc = builder.document_from_json(invoice.document)
+    if doc.tax_inclusive_amount <= 0:
+        raise NoteRefused(_("The invoice has no value to credit."))
+    base = sum((line.line_extension for line in doc.lines if line.line_extension > 0), ZERO)
+    guess = quantize(total * base / doc.tax_inclusive_amount)
+    best = ZERO
+    for cents in range(-5, 6):
+        candidate = guess + Decimal(cents) / 100
+        if candidate <= 0:
+            continue
+        try:
+            value = notelines.total(notelines.by_amount(doc.lines, candidate))
+        except notelines.BadNoteLines:
+            continue
+        if value <= total and candidate > best:
+            best = candidate
+    if best <= 0:
+        raise NoteRefused(_("The amount is too small for a credit note."))
+    return best
+
+
+def issue_refund_credit_note(
+    *, invoice: Invoice, amount: Decimal, whole: bool, reason: str, actor=None
+) -> Invoice:
+    """The credit note for money of a paid invoice refunded to the customer (DIAN concepts,
+    ``dian-webservice.md`` §4.1): the whole invoice refunded → concept 2 (annulment), the whole
+    invoice again; a part → concept 1 (partial) for ``amount`` IVA included (the amount before
+    IVA whose note comes closest to it, never more than is left of the invoice). Raises
+    ``NoteRefused`` (e.g. DIAN has not accepted the invoice yet)."""
+    _refuse_unless_noteable(invoice)
+    if whole and not invoice.notes.exists():
+        return issue_credit_note(
+            invoice=invoice, concept=CreditNoteConcept.CANCELLATION, reason=reason, actor=actor
+        )
+    left = invoice_balance(invoice)
+    target = min(quantize(amount), left)
+    if target <= 0:
+        raise NoteRefused(_("Nothing is left of the invoice to credit."))
+    return issue_credit_note(
+        invoice=invoice,
+        concept=CreditNoteConcept.PARTIAL_RETURN,
+        reason=reason,
+        actor=actor,
+        amount=_base_for_total(invoice, target),
+    )

@@ -24,6 +24,8 @@ SLUGS = {
     "renewals": ("renovaciones-y-suspension", "renewals-and-suspension"),
     "two_factor": ("inicio-de-sesion-en-dos-pasos", "two-factor-login"),
     "cancel": ("cancelar-un-servicio", "cancel-a-service"),
+    "plan_change": ("cambiar-de-plan", "change-your-plan"),
+    "order": ("pedir-del-catalogo", "order-from-the-catalog"),
 }
 
 
@@ -31,11 +33,11 @@ class ContentTests(TestCase):
     def test_the_demo_loads_every_article_once(self):
         out = io.StringIO()
         demo.load(out)
-        self.assertIn("16 articles created", out.getvalue())
+        self.assertIn("20 articles created", out.getvalue())
         self.assertEqual(
-            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 16}
+            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 20}
         )
-        self.assertEqual(Article.objects.filter(published=True).count(), 16)
+        self.assertEqual(Article.objects.filter(published=True).count(), 20)
         self.assertEqual(Category.objects.count(), 4)
 
     def test_stable_slugs_and_contextual_links_in_both_languages(self):
@@ -93,7 +95,7 @@ class ContentTests(TestCase):
         before = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual(
             services.import_help_content(directory=folder / "content"),
-            {"created": 0, "updated": 1, "unchanged": 15},
+            {"created": 0, "updated": 1, "unchanged": 17},
         )
         after = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual([slug for slug in after if after[slug] != before[slug]], ["pago-pse"])

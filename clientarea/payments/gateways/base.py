@@ -40,6 +40,16 @@ class GatewayStatus(StrEnum):
     ERROR = "error"
 
 
+class TransactionKind(StrEnum):
+    """What a gateway transaction is: a payment, a refund of one, or a chargeback (the
+    customer's bank took the money back). A refund or chargeback reported by a gateway never
+    pays or un-pays an order: it is matched with the refund staff asked for, or flagged."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+    CHARGEBACK = "chargeback"
+
+
 @dataclass(frozen=True)
 class Buyer:
     """The payer.
@@ -122,6 +132,42 @@ class PaymentUpdate:
     dedupe_key: str
     occurred_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: A refund or chargeback of the payment ``reference`` names (``status`` is then the
+    #: refund's own state: approved = the money went back), or the payment itself.
+    kind: TransactionKind = TransactionKind.PAYMENT
+    #: For a refund: the payment transaction it returns, when the gateway says.
+    parent_transaction_id: str = ""
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Return money of one approved payment through the gateway's refund API.
+
+    ``gateway_order_id`` / ``transaction_id``: the gateway's order and approved transaction;
+    ``whole``: the whole payment (else ``amount``, at most two decimals, is a partial refund).
+    """
+
+    reference: str
+    gateway_order_id: str
+    transaction_id: str
+    amount: Decimal
+    currency: str
+    whole: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    """The gateway's answer to a refund request.
+
+    ``status``: PENDING (accepted, the gateway decides later: its confirmation or a status
+    query tells), APPROVED (returned), DECLINED (refused now; ``message`` says why).
+    ``refund_id`` is the gateway's id of the refund transaction (empty when refused).
+    """
+
+    status: GatewayStatus
+    refund_id: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -289,6 +335,18 @@ class Gateway(ABC):
 
         Raises :class:`GatewayUnavailable` when the gateway cannot be queried now.
         """
+
+    #: Whether :meth:`refund` returns money through the gateway's API (else staff refund by
+    #: hand, at the gateway's back office or by bank transfer, and record it).
+    supports_refunds: bool = False
+
+    def refund(self, request: RefundRequest) -> RefundAnswer:
+        """Ask the gateway to return money of an approved payment.
+
+        Raises :class:`GatewayUnavailable` when the answer is unknown (timeout, 5xx: the request
+        may or may not have reached the gateway) and :class:`GatewayError` when unsupported.
+        """
+        raise GatewayError(f"{self.name} has no refund API")
 
     @abstractmethod
     def cancel(self, reference: str) -> bool:

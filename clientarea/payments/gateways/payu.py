@@ -54,7 +54,10 @@ from .base import (
     NotificationReply,
     PaymentMethod,
     PaymentUpdate,
+    RefundAnswer,
+    RefundRequest,
     ReturnInfo,
+    TransactionKind,
     decode_notification_body,
     mask_secret,
     signatures_match,
@@ -69,6 +72,16 @@ PRODUCTION_CHECKOUT_URL = "https://checkout.payulatam.com/ppp-web-gateway-payu/"
 # https://developers.payulatam.com/latam/en/docs/integrations/api-integration/queries-api.html
 SANDBOX_QUERIES_URL = "https://sandbox.api.payulatam.com/reports-api/4.0/service.cgi"
 PRODUCTION_QUERIES_URL = "https://api.payulatam.com/reports-api/4.0/service.cgi"
+# https://developers.payulatam.com/latam/en/docs/integrations/api-integration/refunds-api.html
+# (Voids and Refunds API: the Payments API's SUBMIT_TRANSACTION with REFUND / PARTIAL_REFUND).
+SANDBOX_PAYMENTS_URL = "https://sandbox.api.payulatam.com/payments-api/4.0/service.cgi"
+PRODUCTION_PAYMENTS_URL = "https://api.payulatam.com/payments-api/4.0/service.cgi"
+
+#: ``transaction_type`` (confirmation) / ``type`` (Queries API) of a transaction that returns
+#: money of an approved one (refunds-api.html). Payments are AUTHORIZATION_AND_CAPTURE (or absent).
+REFUND_TRANSACTION_TYPES = frozenset({"REFUND", "PARTIAL_REFUND", "VOID"})
+#: Order ``status`` in the Queries API when the customer's bank reversed the charge.
+CHARGEBACK_ORDER_STATUS = "CHARGEBACK"
 
 #: PayU Colombia works in Colombian time. The docs do not state the time zone of
 #: ``expirationDate`` or ``transaction_date``; Bogotá time is assumed (the account
@@ -377,6 +390,7 @@ class PayUConfig:
     checkout_url: str
     queries_url: str
     enabled: bool = True
+    payments_url: str = ""
 
     @classmethod
     def from_settings(cls) -> PayUConfig:
@@ -403,6 +417,13 @@ class PayUConfig:
             queries_url = site_url + settings.PAYMENTS_SANDBOX_PATHS["payu_queries"]
         else:
             queries_url = SANDBOX_QUERIES_URL if test else PRODUCTION_QUERIES_URL
+        explicit_payments = (getattr(settings, "PAYU_PAYMENTS_URL", "") or "").strip()
+        if explicit_payments:
+            payments_url = explicit_payments
+        elif use_simulator:
+            payments_url = site_url + settings.PAYMENTS_SANDBOX_PATHS["payu_payments_api"]
+        else:
+            payments_url = SANDBOX_PAYMENTS_URL if test else PRODUCTION_PAYMENTS_URL
         return cls(
             merchant_id=str(getattr(settings, "PAYU_MERCHANT_ID", "")).strip(),
             account_id=str(getattr(settings, "PAYU_ACCOUNT_ID", "")).strip(),
@@ -416,6 +437,7 @@ class PayUConfig:
             checkout_url=checkout_url,
             queries_url=queries_url,
             enabled=bool(getattr(settings, "PAYU_ENABLED", True)),
+            payments_url=payments_url,
         )
 
 
@@ -592,6 +614,16 @@ class PayUGateway(Gateway):
         extra = {
             key: data[name] for key, name in _CONFIRMATION_EXTRA_FIELDS.items() if data.get(name)
         }
+        # A refund's confirmation carries the refund's own id, state and refunded ``value`` with
+        # ``transaction_type`` REFUND / PARTIAL_REFUND (refunds-api.html): it is not a payment.
+        transaction_type = data.get("transaction_type", "").upper()
+        kind = (
+            TransactionKind.REFUND
+            if transaction_type in REFUND_TRANSACTION_TYPES
+            else TransactionKind.PAYMENT
+        )
+        if transaction_type:
+            extra["transaction_type"] = transaction_type
         return PaymentUpdate(
             reference=data["reference_sale"],
             status=status,
@@ -605,6 +637,7 @@ class PayUGateway(Gateway):
             dedupe_key=f"payu:{data['transaction_id']}:{data['state_pol']}",
             occurred_at=_parse_local_datetime(data.get("transaction_date", "")),
             extra=extra,
+            kind=kind,
         )
 
     def notification_reply(
@@ -732,7 +765,34 @@ class PayUGateway(Gateway):
                     update = self._update_from_transaction(order, transaction, order_reference)
                     if update is not None:
                         updates.append(update)
+            if str(order.get("status") or "").upper() == CHARGEBACK_ORDER_STATUS:
+                updates.append(self._chargeback(order, order_reference))
         return updates
+
+    def _chargeback(self, order: dict[str, Any], reference: str) -> PaymentUpdate:
+        """The order's status says the customer's bank took the money back: a refund nobody here
+        asked for, for staff (the Queries API gives no transaction for it, so the order id names it)."""
+        order_id = str(order.get("id") or reference)
+        tx_value = _as_dict(_as_dict(order.get("additionalValues")).get("TX_VALUE"))
+        amount: Decimal | None = None
+        try:
+            amount = Decimal(str(tx_value["value"])) if tx_value.get("value") is not None else None
+        except InvalidOperation:
+            amount = None
+        return PaymentUpdate(
+            reference=reference,
+            status=GatewayStatus.APPROVED,
+            transaction_id=f"chargeback-{order_id}"[:64],
+            amount=amount,
+            currency=str(tx_value.get("currency")) if tx_value.get("currency") else None,
+            merchant_id=None,
+            method=None,
+            raw_method="",
+            message="order status CHARGEBACK",
+            dedupe_key=f"payu:chargeback:{order_id}",
+            extra={"source": "queries", "reference_pol": order_id, "order_status": "CHARGEBACK"},
+            kind=TransactionKind.CHARGEBACK,
+        )
 
     def _update_from_transaction(
         self, order: dict[str, Any], transaction: dict[str, Any], reference: str
@@ -775,6 +835,18 @@ class PayUGateway(Gateway):
             "pending_reason": str(response.get("pendingReason") or ""),
             "authorization_code": str(response.get("authorizationCode") or ""),
         }
+        transaction_type = str(transaction.get("type") or "").upper()
+        is_refund = transaction_type in REFUND_TRANSACTION_TYPES
+        if is_refund:
+            # A refund's TX_VALUE is the refunded amount; never the order's.
+            tx_value = _as_dict(_as_dict(transaction.get("additionalValues")).get("TX_VALUE"))
+            amount = None
+            if tx_value.get("value") is not None:
+                try:
+                    amount = Decimal(str(tx_value["value"]))
+                except InvalidOperation:
+                    amount = None
+            extra["transaction_type"] = transaction_type
         return PaymentUpdate(
             reference=reference,
             status=status,
@@ -782,6 +854,10 @@ class PayUGateway(Gateway):
             amount=amount,
             currency=str(tx_value.get("currency")) if tx_value.get("currency") else None,
             merchant_id=None,
+            kind=TransactionKind.REFUND if is_refund else TransactionKind.PAYMENT,
+            parent_transaction_id=str(transaction.get("parentTransactionId") or "")[:64]
+            if is_refund
+            else "",
             method=_method_from_name(raw_method),
             raw_method=raw_method,
             message=str(
@@ -799,6 +875,78 @@ class PayUGateway(Gateway):
         """PayU WebCheckout has no merchant-side cancellation of a pending order."""
         return False
 
+    # -- Refunds (Payments API) ---------------------------------------------------------------
+
+    supports_refunds = True
+
+    def refund(self, request: RefundRequest) -> RefundAnswer:
+        """``SUBMIT_TRANSACTION`` with ``REFUND`` (whole) or ``PARTIAL_REFUND`` (refunds-api.html).
+
+        PayU answers ``SUCCESS`` with the refund ``PENDING`` (its review decides; the confirmation
+        and the Queries API then report it as a REFUND transaction), or ``ERROR`` with a reason
+        (declined now: minimum 100 COP, one partial refund per order in Colombia, ...). A network
+        failure, a non-2xx or an unreadable answer raise :class:`GatewayUnavailable`: the request
+        may have reached PayU, so the caller queries before asking again.
+        """
+        config = self.config
+        try:
+            order_id: int | str = int(request.gateway_order_id)
+        except ValueError:
+            raise GatewayError("PayU refund: the payment has no PayU order id") from None
+        transaction: dict[str, Any] = {
+            "order": {"id": order_id},
+            "type": "REFUND" if request.whole else "PARTIAL_REFUND",
+            "reason": " ".join(request.reason.split())[:255] or "Refund",
+            "parentTransactionId": request.transaction_id,
+        }
+        if not request.whole:
+            try:
+                value = format_amount(request.amount)
+            except ValueError as error:
+                raise GatewayError(str(error)) from error
+            transaction["additionalValues"] = {
+                "TX_VALUE": {"value": Decimal(value), "currency": request.currency}
+            }
+        payload = {
+            "language": "es",
+            "command": "SUBMIT_TRANSACTION",
+            "merchant": {"apiLogin": config.api_login, "apiKey": config.api_key},
+            "transaction": transaction,
+            "test": config.test,
+        }
+        try:
+            response = http.request_json("POST", config.payments_url, json_body=payload)
+        except http.HttpError as error:
+            raise GatewayUnavailable(f"PayU payments API unreachable: {error}") from error
+        self.last_answer = response.body.decode("utf-8", errors="replace")
+        if not response.ok:
+            raise GatewayUnavailable(f"PayU payments API answered HTTP {response.status}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise GatewayUnavailable("PayU payments API answer is not JSON") from None
+        if not isinstance(data, dict):
+            raise GatewayUnavailable("PayU payments API answer is not an object")
+        if data.get("code") != "SUCCESS":
+            return RefundAnswer(
+                status=GatewayStatus.DECLINED,
+                refund_id="",
+                message=str(data.get("error") or data.get("code") or "refused")[:200],
+            )
+        answer = _as_dict(data.get("transactionResponse"))
+        raw_state = str(answer.get("state") or "PENDING").upper()
+        _code, status = QUERY_TRANSACTION_STATES.get(raw_state, ("7", GatewayStatus.PENDING))
+        refund_id = str(answer.get("transactionId") or "").strip()
+        if not refund_id and status != GatewayStatus.DECLINED:
+            raise GatewayUnavailable("PayU payments API accepted a refund without an id")
+        message = str(
+            answer.get("pendingReason")
+            or answer.get("responseMessage")
+            or answer.get("responseCode")
+            or raw_state
+        )
+        return RefundAnswer(status=status, refund_id=refund_id[:64], message=message[:200])
+
     def describe_config(self) -> dict[str, str]:
         """Configuration for the back office; API login, API key and secret key masked."""
         config = self.config
@@ -813,4 +961,5 @@ class PayUGateway(Gateway):
             "test": "yes" if config.test else "no",
             "checkout_url": config.checkout_url,
             "queries_url": config.queries_url,
+            "payments_url": config.payments_url,
         }

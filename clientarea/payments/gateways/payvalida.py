@@ -53,6 +53,7 @@ from .base import (
     PaymentMethod,
     PaymentUpdate,
     ReturnInfo,
+    TransactionKind,
     decode_notification_body,
     mask_secret,
     signatures_match,
@@ -153,7 +154,8 @@ ORDER_STATES: dict[str, tuple[GatewayStatus, str]] = {
     "PENDIENTE": (GatewayStatus.PENDING, "pending"),
     "VENCIDA": (GatewayStatus.EXPIRED, "cancelled"),
     "CANCELADA": (GatewayStatus.EXPIRED, "cancelled"),
-    "ANULADA": (GatewayStatus.EXPIRED, "cancelled"),
+    # Not a state of the payment: the money went back (see fetch_status, TransactionKind.REFUND).
+    "ANULADA": (GatewayStatus.APPROVED, "refunded"),
 }
 
 # Card ``TRANSACTION.RESPONSE_CODE`` values that do not mean "declined" (an approval, or a
@@ -679,6 +681,28 @@ class PayvalidaGateway(Gateway):
             "cus": str(additional.get("CUS") or ""),
             "notification_response": str(result.get("NOTIFICATION_RESPONSE") or ""),
         }
+        if raw_state == "ANULADA":
+            # Refunded (annulled) at Payvalida: on the customer's claim (notified "cancelled") or
+            # at the merchant's request (not notified). A refund, never an expiry of the payment.
+            refund_id = f"anulada-{transaction_id}"[:64]
+            return [
+                PaymentUpdate(
+                    reference=str(result.get("ORDER") or order),
+                    status=GatewayStatus.APPROVED,
+                    transaction_id=refund_id,
+                    amount=_decimal_or_none(result.get("AMOUNT")),
+                    currency=str(result.get("CURRENCY")) if result.get("CURRENCY") else None,
+                    merchant_id=None,
+                    method=_method_from_name(raw_method),
+                    raw_method=raw_method,
+                    message="Payvalida order ANULADA (refunded)",
+                    dedupe_key=f"payvalida:{refund_id}:refunded",
+                    occurred_at=occurred_at,
+                    extra={key: value for key, value in extra.items() if value},
+                    kind=TransactionKind.REFUND,
+                    parent_transaction_id=transaction_id,
+                )
+            ]
         return [
             PaymentUpdate(
                 reference=str(result.get("ORDER") or order),

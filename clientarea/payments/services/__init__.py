@@ -13,7 +13,9 @@ One module per concern, each read top-down:
 * :mod:`.notes`: what a statement leaves on the attempt, review/refund flags, staff alerts;
 * :mod:`.reconcile`: status queries (``check_payment``, ``reconcile_payments``) and
   closing attempts that are over;
-* :mod:`.backoffice`: staff actions (gateway switch, apply again, query again, refunds).
+* :mod:`.backoffice`: staff actions (gateway switch, apply again, query again, refund flags);
+* :mod:`.refunds`: ``refund_payment`` (staff refund a payment wholly or in part, through the
+  gateway or by hand), sending it, the gateway's word on refunds, credit notes, the sweep.
 
 The names below are the public API callers outside payments use.
 """
@@ -49,6 +51,13 @@ from clientarea.payments.services.reconcile import (
     check_payment,
     reconcile_payments,
 )
+from clientarea.payments.services.refunds import (
+    RefundRefused,
+    refund_payment,
+    refundable,
+    send_refund,
+    sweep_refunds,
+)
 
 __all__ = [
     "MESSAGE_MAX_ATTEMPTS",
@@ -57,6 +66,7 @@ __all__ = [
     "PaymentRefused",
     "PaymentStateError",
     "ReconcileSummary",
+    "RefundRefused",
     "alert_staff",
     "apply_message",
     "apply_pending_messages",
@@ -70,9 +80,13 @@ __all__ = [
     "record_message",
     "record_return",
     "refund_instead_of_credit",
+    "refund_payment",
+    "refundable",
     "retry_message",
+    "send_refund",
     "set_gateway_offered",
     "start_funds_payment",
     "start_orders_payment",
     "start_payment",
+    "sweep_refunds",
 ]

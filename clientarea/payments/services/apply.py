@@ -19,12 +19,18 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clientarea.accounts.models import Customer
 from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
 from clientarea.payments import jobs
-from clientarea.payments.gateways.base import Gateway, GatewayStatus, PaymentUpdate
+from clientarea.payments.gateways.base import (
+    Gateway,
+    GatewayStatus,
+    PaymentUpdate,
+    TransactionKind,
+)
 from clientarea.payments.models import (
     OPEN_STATUSES,
     MessageKind,
@@ -34,6 +40,7 @@ from clientarea.payments.models import (
     PaymentStatus,
 )
 from clientarea.payments.services.notes import alert_staff, flag, note_details
+from clientarea.payments.services.refunds import apply_reported_refund
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +78,10 @@ class Statement:
     now: dt.datetime
     #: The transactions the gateway itself lists as approved (a status query's whole answer), else None.
     confirmed: frozenset[str] | None
+    #: The payment's basket, read once with the locks: what it is meant to pay, per order.
+    basket: list[ledger.Allocation]
+    #: The customer, locked first (its credit): the ledger takes it as it is.
+    customer: Customer | None = None
 
     @property
     def status(self) -> GatewayStatus:
@@ -289,10 +300,7 @@ def _pay_order(s: Statement) -> ApplyResult:
     another payment, cancelled) or a payment that adds funds becomes the customer's credit."""
     payment, gateway = s.payment, s.gateway
     paid_reference = f"{gateway.code}:{s.transaction_id}"
-    allocations = [
-        ledger.Allocation(order_id=b.order_id, amount=b.amount)
-        for b in PaymentOrder.objects.filter(payment=payment).order_by("id")
-    ]
+    allocations = s.basket
     if not allocations and payment.order_id is not None:  # an attempt without its basket rows
         allocations = [ledger.Allocation(order_id=payment.order_id, amount=payment.amount)]
     posting = ledger.record_payment(
@@ -305,6 +313,7 @@ def _pay_order(s: Statement) -> ApplyResult:
         paid_at=s.now,
         memo=payment.reference,
         locked_orders=s.orders,
+        locked_customer=s.customer,
     )
     settled = [o.pk for o in posting.paid]
     if settled:
@@ -333,6 +342,21 @@ def _pay_order(s: Statement) -> ApplyResult:
     if posting.partial:
         detail += f", {len(posting.partial)} order(s) still owing"
     return s.result(Outcome.APPLIED, detail, order_paid=bool(posting.paid))
+
+
+def _refund_report(s: Statement) -> ApplyResult:
+    """A refund or chargeback of the payment: matched with the refund staff asked for (completed
+    or declined), or flagged for staff. Never pays, re-pays or un-pays an order."""
+    answer = apply_reported_refund(
+        gateway=s.gateway,
+        update=s.update,
+        payment=s.payment,
+        trusted=s.source == MessageKind.QUERY,
+    )
+    if answer is None:
+        return _ask_gateway(s, f"{s.update.kind.value} {s.transaction_id} {s.status.value}")
+    code, outcome = answer
+    return s.result(code, outcome)
 
 
 Handler = Callable[[Statement], ApplyResult]
@@ -400,13 +424,16 @@ def apply_update(
       credit only when the gateway lists both transactions (``confirmed``, the approved ids
       of a query's answer); if it does not list the one we recorded, its id is corrected;
     * late reports after approved, and pending for an attempt closed here → ignored;
+    * a refund or chargeback (``update.kind``) → ``refunds.apply_reported_refund``: the refund
+      staff asked for is completed or declined, one nobody asked for is flagged; the payment's
+      status and its orders never change;
     * otherwise the attempt takes the reported status; unknown reference → nothing.
     """
     reference = gateway.gateway_reference(update.reference)
     found = Payment.objects.filter(
         gateway=gateway.code, gateway_reference=reference
     ).order_by()  # unique
-    row = next(iter(found.values_list("pk", "customer_id")[:1]), None)
+    row = next(iter(found.values_list("pk", "customer_id", "order_id")[:1]), None)
     if row is None:
         logger.warning(
             "payment statement from %s for unknown reference %r (%s)",
@@ -415,17 +442,18 @@ def apply_update(
             source,
         )
         return ApplyResult(code=Outcome.UNKNOWN_REFERENCE, outcome="unknown reference")
-    payment_id, customer_id = row
+    payment_id, customer_id, attempt_order_id = row
     # Lock order: the customer (its credit), its orders by id, then the payment.
-    ledger.lock_customer(customer_id=customer_id)
-    order_ids = set(
-        PaymentOrder.objects.filter(payment_id=payment_id).values_list("order_id", flat=True)
-    )
-    order_ids |= set(
-        Payment.objects.filter(pk=payment_id, order__isnull=False).values_list(
-            "order_id", flat=True
-        )
-    )
+    customer = ledger.lock_customer(customer_id=customer_id)
+    basket = [
+        ledger.Allocation(order_id=order_id, amount=amount)
+        for order_id, amount in PaymentOrder.objects.filter(payment_id=payment_id)
+        .order_by("id")  # the basket's own order, without the payment join of Meta.ordering
+        .values_list("order_id", "amount")
+    ]
+    order_ids = {a.order_id for a in basket}
+    if attempt_order_id is not None:
+        order_ids.add(attempt_order_id)
     orders = [billing_services.lock_order(order_id=pk) for pk in sorted(order_ids)]
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     statement = Statement(
@@ -437,6 +465,10 @@ def apply_update(
         transaction_id=(update.transaction_id or "")[:64],
         now=timezone.now(),
         confirmed=confirmed,
+        basket=basket,
+        customer=customer,
     )
+    if update.kind != TransactionKind.PAYMENT:
+        return _refund_report(statement)
     handler = TRANSITIONS[(PaymentStatus(payment.status), update.status)]
     return handler(statement)

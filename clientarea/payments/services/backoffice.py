@@ -23,13 +23,10 @@ from clientarea.payments.models import (
     RefundStatus,
 )
 from clientarea.payments.services.inbox import apply_message
+from clientarea.payments.services.notes import PaymentStateError
 from clientarea.payments.services.reconcile import check_payment
 
 logger = logging.getLogger(__name__)
-
-
-class PaymentStateError(Exception):
-    """A back-office action the payment's state does not allow (message is for staff)."""
 
 
 def set_gateway_offered(

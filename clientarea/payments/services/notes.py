@@ -11,6 +11,11 @@ from clientarea.notifications.services import queue_email
 from clientarea.payments.gateways.base import PaymentMethod, PaymentUpdate
 from clientarea.payments.models import Payment, RefundStatus
 
+
+class PaymentStateError(Exception):
+    """A back-office action the payment's state does not allow (message is for staff)."""
+
+
 #: Cash networks as customers know them (gateway method codes upper-cased, without spaces or underscores).
 CASH_NETWORKS = {
     "EFECTY": "Efecty",

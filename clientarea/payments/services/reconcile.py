@@ -27,6 +27,7 @@ from clientarea.payments.gateways.base import (
     GatewayUnavailable,
     PaymentMethod,
     PaymentUpdate,
+    TransactionKind,
 )
 from clientarea.payments.models import (
     OPEN_STATUSES,
@@ -161,7 +162,11 @@ def check_payment(
         u for u in updates if gateway.gateway_reference(u.reference) == payment.gateway_reference
     ]
     # What the gateway lists as approved: a second charge is flagged only when both are here.
-    confirmed = frozenset(u.transaction_id for u in ours if u.status == GatewayStatus.APPROVED)
+    confirmed = frozenset(
+        u.transaction_id
+        for u in ours
+        if u.status == GatewayStatus.APPROVED and u.kind == TransactionKind.PAYMENT
+    )
     for update in sorted(ours, key=lambda u: _APPLY_ORDER.get(u.status, 1)):
         result = _process_update(
             gateway, update, dedupe_key=f"query:{update.dedupe_key}", confirmed=confirmed

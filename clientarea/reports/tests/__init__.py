@@ -59,6 +59,12 @@ def ensure_roles() -> None:
         importlib.import_module("clientarea.reports.migrations.0002_staff_roles").create_roles(
             apps, None
         )
+        for later in (
+            "0003_plan_change_permissions",
+            "0004_refund_roles",
+            "0005_catalog_ordering_roles",
+        ):
+            importlib.import_module(f"clientarea.reports.migrations.{later}").grant(apps, None)
 
 
 def staff_client(role: str) -> Client:

@@ -238,3 +238,42 @@ def test_accepted_with_notifications_keeps_and_shows_them(
         reverse("admin:einvoice_invoice_exchange", args=[invoice.pk, exchange.pk, "response"])
     )
     assert raw.content == bytes(exchange.response)
+
+
+def test_each_document_is_signed_once_and_the_email_reads_no_customer_again(
+    dian_site, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Issue 18: the invoice and its AttachedDocument are signed once each (the container kept at
+    rendering is unsigned: the signed one is built with DIAN's answer), and the email uses the
+    customer and user read with the invoice (no refresh_from_db() that drops them)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clientarea.einvoice import attached, signing
+
+    signed: list[str] = []
+    real_sign = signing.sign_invoice
+
+    def counting_sign(xml_root, key, cert):
+        result = real_sign(xml_root, key, cert)
+        signed.append(etree.fromstring(result).tag.rsplit("}", 1)[-1])
+        return result
+
+    monkeypatch.setattr(signing, "sign_invoice", counting_sign)
+    monkeypatch.setattr(attached, "sign_invoice", counting_sign)
+    with CaptureQueriesContext(connection) as queries:
+        invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    assert sorted(signed) == ["AttachedDocument", "Invoice"]
+    assert signing.verify_invoice_signature(bytes(invoice.attached_document))
+    (email,) = invoice_emails(invoice)
+    assert validation.embedded_application_response(email_zip_attached_document(email)) == bytes(
+        invoice.application_response
+    )
+    users_read = [q for q in queries.captured_queries if 'FROM "accounts_user"' in q["sql"]]
+    customers_read = [q for q in queries.captured_queries if 'FROM "accounts_customer"' in q["sql"]]
+    # Paying reads the customer with its user once (the order's lock); the worker once, with the
+    # invoice; nothing more for the email.
+    assert len(users_read) == 0, [q["sql"][:100] for q in users_read]
+    assert len(customers_read) <= 3, [q["sql"][:100] for q in customers_read]

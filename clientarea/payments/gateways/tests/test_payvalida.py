@@ -27,6 +27,7 @@ from clientarea.payments.gateways.base import (
     InvalidSignature,
     MalformedMessage,
     PaymentMethod,
+    TransactionKind,
 )
 from clientarea.payments.gateways.payvalida import (
     PRODUCTION_API_URL,
@@ -673,7 +674,6 @@ def test_fetch_status_request_and_mapping(monkeypatch: pytest.MonkeyPatch) -> No
         ("PENDIENTE", GatewayStatus.PENDING),
         ("VENCIDA", GatewayStatus.EXPIRED),
         ("CANCELADA", GatewayStatus.EXPIRED),
-        ("ANULADA", GatewayStatus.EXPIRED),
         ("APROBADA", GatewayStatus.APPROVED),
     ],
 )
@@ -684,6 +684,23 @@ def test_consult_state_mapping(
     answer["DATA"]["STATE"] = state
     monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
     assert make_gateway().fetch_status("INV20240001A1")[0].status is status
+
+
+def test_anulada_is_a_refund_of_the_payment_never_an_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ANULADA: the money went back (customer's claim or merchant's request), reported as an
+    approved refund of the order's payment, with its own id and dedupe key."""
+    answer = json.loads(json.dumps(CONSULT_ANSWER))
+    answer["DATA"]["STATE"] = "ANULADA"
+    monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
+    (update,) = make_gateway().fetch_status("INV20240001A1")
+    assert update.kind is TransactionKind.REFUND
+    assert update.status is GatewayStatus.APPROVED
+    assert update.parent_transaction_id == "95601"
+    assert update.transaction_id == "anulada-95601"
+    assert update.dedupe_key == "payvalida:anulada-95601:refunded"
+    assert update.amount == Decimal("119000.00")
 
 
 def test_a_registered_order_with_no_method_yet_is_no_payment(

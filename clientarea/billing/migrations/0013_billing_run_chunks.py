@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0008_ledger_withholding_kind'),
+        ('billing', '0012_item_kinds_plan_change_and_option'),
     ]
 
     operations = [

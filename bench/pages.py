@@ -1,0 +1,323 @@
+"""Benchmark: the logged-in Billing page and an order page over HTTP, next to the home page.
+
+    .venv/bin/python bench/pages.py                       # SQLite, 10 s per page and round
+    .venv/bin/python bench/pages.py --seconds 5 --rounds 3 --clients 4 --orders 40
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench \\
+        REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/pages.py
+
+A child process builds a throwaway site (migrations, the demo data, static files) and gives the
+demo customer Ana ``--orders`` more orders of 3 lines each (a full page of 25 on Billing, some
+paid, some partly paid, some overdue). Then gunicorn starts exactly as ``clientarea run`` starts
+it (2 processes × 4 threads, gthread, DEBUG=0, behind a proxy that says HTTPS), and
+``--clients`` client processes (keep-alive connections, each request after the previous
+answer) ask for one page as fast as they can for ``--seconds``:
+
+* home:    the public home page, anonymous: the cheapest page of the site, the raw baseline;
+* billing: /clientarea/billing/ logged in as Ana (the account, the filters, 25 orders);
+* order:   one of Ana's pending orders, logged in.
+
+Pages take turns for ``--rounds`` rounds; each figure is the median round. It prints requests/s,
+p50/p99 latency, the server's CPU per request (its processes' CPU time over the requests
+answered: fairer than wall clock on a shared machine) and the ratio billing / home (target
+≥ 0.6). The last line is the JSON figure line (``benchdb.emit``). Never asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import benchdb
+
+ROOT = benchdb.ROOT
+CUSTOMER = "ana@cliente.example"
+
+
+def populate(orders: int) -> None:
+    """Demo site plus ``orders`` orders for Ana; prints the session cookie and an order number."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+
+    from clientarea.accounts.models import User
+    from clientarea.billing import ledger, services
+    from clientarea.billing.models import ItemKind
+    from clientarea.lib.dates import BOGOTA, local_today
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("createcachetable", verbosity=0)
+    call_command("demo_data", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("collectstatic", verbosity=0, interactive=False)
+    user = User.objects.get(email=CUSTOMER)
+    customer = user.customer
+    today = local_today()
+    pending = []
+    for i in range(orders):
+        lines = [
+            services.LineSpec(
+                kind=ItemKind.OTHER,
+                description=f"Hosting Pyme — sitio{i}.com.co, línea {j + 1}",
+                unit_price=Decimal(45000 + 1000 * j),
+            )
+            for j in range(3)
+        ]
+        order = services.create_order(
+            customer=customer,
+            lines=lines,
+            issue_date=today - dt.timedelta(days=orders - i),
+            due_date=today + dt.timedelta(days=(i % 7) - 3),
+            notify=False,
+        )
+        if i % 3 == 0:
+            services.mark_order_paid(
+                order_id=order.pk,
+                paid_at=dt.datetime.combine(today, dt.time(9), tzinfo=BOGOTA),
+                via="manual",
+                method="transfer",
+                notify=False,
+            )
+        else:
+            pending.append(order)
+    for order in pending[::4]:  # a partial payment: "… left to pay" on the row
+        ledger.record_payment(
+            customer_id=customer.pk,
+            amount=Decimal("20000"),
+            allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("20000"))],
+            reference=f"BENCH-{order.number}",
+            via="manual",
+            method="transfer",
+            notify=False,
+        )
+    client = Client()
+    client.force_login(user)
+    print("session", client.cookies[settings.SESSION_COOKIE_NAME].value)
+    print("order", pending[-1].number if pending else customer.orders.first().number)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hammer(args: tuple[int, str, dict[str, str], float]) -> tuple[list[float], int]:
+    """One client: GET ``path`` on a keep-alive connection until ``seconds`` pass."""
+    port, path, headers, seconds = args
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    while (start := time.perf_counter()) < deadline:
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                errors += 1
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            continue
+        latencies.append(time.perf_counter() - start)
+    conn.close()
+    return latencies, errors
+
+
+def server_cpu(master: int) -> float:
+    import psutil
+
+    total = 0.0
+    for proc in [psutil.Process(master), *psutil.Process(master).children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10, help="per page and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--orders", type=int, default=40, help="extra orders for the customer")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--populate", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.populate:
+        benchdb.configure(args.populate)
+        populate(args.orders)
+        return 0
+
+    var_dir = tempfile.mkdtemp(prefix="pages-bench-")
+    env = {**os.environ, **benchdb.environ(var_dir)}
+    env["BEHIND_PROXY"] = "1"  # the client says X-Forwarded-Proto: https, as Caddy does
+    env["PYTHONPATH"] = str(ROOT)
+    db = benchdb.vendor(env["DATABASE_URL"])
+    benchdb.reset(env["DATABASE_URL"])
+    server = None
+    try:
+        started = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, __file__, "--orders", str(args.orders), "--populate", var_dir],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        values = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+        session, order = values["session"].strip(), values["order"].strip()
+        print(f"{db}: demo site + {args.orders} orders in {time.perf_counter() - started:.1f} s")
+
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "clientarea.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(args.web_workers),
+                "--threads",
+                "4",
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "60",
+            ],
+            env={**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(dir=var_dir)},
+            cwd=var_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=open(Path(var_dir, "gunicorn.log"), "w"),  # noqa: SIM115
+        )
+        base = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+        logged_in = {**base, "Cookie": f"sessionid={session}"}
+        pages = {
+            "home": ("/", base),
+            "billing": ("/clientarea/billing/", logged_in),
+            "order": (f"/clientarea/billing/{order}/", logged_in),
+        }
+        for _ in range(100):  # wait for gunicorn, then check every page answers 200
+            time.sleep(0.2)
+            try:
+                for path, headers in pages.values():
+                    _, errors = hammer((port, path, headers, 0.01))
+                    if errors:
+                        raise OSError(f"{path} did not answer 200")
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise SystemExit(Path(var_dir, "gunicorn.log").read_text()) from None
+        else:
+            raise SystemExit(
+                "gunicorn did not answer: " + Path(var_dir, "gunicorn.log").read_text()
+            )
+        for path, headers in pages.values():  # warm every thread's caches
+            hammer((port, path, headers, 1.0))
+
+        print(
+            f"gunicorn {args.web_workers}×4 threads, {args.clients} client processes, "
+            f"{args.rounds} rounds × {args.seconds:g} s per page; load average "
+            f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs"
+        )
+        results: dict[str, list[dict]] = {name: [] for name in pages}
+        with multiprocessing.Pool(args.clients) as pool:
+            for _ in range(args.rounds):
+                for name, (path, headers) in pages.items():
+                    cpu0, t0 = server_cpu(server.pid), time.perf_counter()
+                    parts = pool.map(hammer, [(port, path, headers, args.seconds)] * args.clients)
+                    elapsed, cpu = time.perf_counter() - t0, server_cpu(server.pid) - cpu0
+                    latencies = [x for part, _ in parts for x in part]
+                    errors = sum(e for _, e in parts)
+                    results[name].append(
+                        {
+                            "rps": len(latencies) / elapsed,
+                            "p50": percentile(latencies, 0.5) * 1000,
+                            "p99": percentile(latencies, 0.99) * 1000,
+                            "cpu_ms": cpu / max(len(latencies), 1) * 1000,
+                            "errors": errors,
+                        }
+                    )
+        summary = {}
+        print(
+            f"\n{'page':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU ms/req':>18} errors"
+        )
+        for name, rounds in results.items():
+            med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+            med["errors"] = sum(r["errors"] for r in rounds)
+            summary[name] = med
+            print(
+                f"{name:8} {med['rps']:>7.1f} {med['p50']:>7.1f} {med['p99']:>7.1f} "
+                f"{med['cpu_ms']:>18.2f} {med['errors']:>6}"
+            )
+        home, billing, order_page = summary["home"], summary["billing"], summary["order"]
+        ratio = billing["rps"] / home["rps"]
+        print(
+            f"\nBilling / home: {ratio:.2f} (target ≥ 0.6); order / home: "
+            f"{order_page['rps'] / home['rps']:.2f}; by server CPU per request: billing "
+            f"{home['cpu_ms'] / billing['cpu_ms']:.2f}, order {home['cpu_ms'] / order_page['cpu_ms']:.2f}"
+        )
+        benchdb.emit(
+            "pages",
+            figure=billing["rps"],
+            unit="Billing page requests/s",
+            baseline=home["rps"],
+            ratio=ratio,
+            db=db,
+            billing_p50_ms=round(billing["p50"], 1),
+            billing_p99_ms=round(billing["p99"], 1),
+            billing_cpu_ms=round(billing["cpu_ms"], 2),
+            order_rps=round(order_page["rps"], 1),
+            order_ratio=round(order_page["rps"] / home["rps"], 3),
+            order_p50_ms=round(order_page["p50"], 1),
+            order_p99_ms=round(order_page["p99"], 1),
+            order_cpu_ms=round(order_page["cpu_ms"], 2),
+            home_p50_ms=round(home["p50"], 1),
+            home_p99_ms=round(home["p99"], 1),
+            home_cpu_ms=round(home["cpu_ms"], 2),
+            errors=billing["errors"] + order_page["errors"] + home["errors"],
+            # Server CPU per request, home / page: fairer than requests/s on a shared machine.
+            cpu_ratio=round(home["cpu_ms"] / billing["cpu_ms"], 3),
+            order_cpu_ratio=round(home["cpu_ms"] / order_page["cpu_ms"], 3),
+        )
+        return 0
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if args.keep:
+            print("kept", var_dir, file=sys.stderr)
+        else:
+            shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Refunds of money that was never invoiced (a duplicate payment kept as credit), Payvalida's
+manual refunds and its ANULADA, and a credit note issued later because DIAN had not accepted
+the invoice when the money went back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.test import override_settings
+from django.utils import translation
+
+from clientarea.billing import ledger
+from clientarea.billing import selectors as billing_selectors
+from clientarea.billing.models import LedgerEntry, LedgerKind
+from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.einvoice.services import issue_waiting_invoices
+from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.payments import services
+from clientarea.payments.models import Outcome, PaymentMessage, RefundLine, RefundState
+from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.helpers import (
+    make_renewal_order,
+    payu_confirmation,
+    payvalida_notification,
+    post_payu,
+    post_payvalida,
+)
+from clientarea.payments.tests.test_account import balance_is_sum_of_movements
+
+
+@override_settings(BILLING_AUTO_APPLY_CREDIT=False)
+class CreditRefundTests(PaymentsTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        translation.activate("en")
+        self.addCleanup(translation.deactivate)
+
+    def duplicate(self):
+        """Two tabs, both charged: the second approval is kept as the customer's credit."""
+        first, _ = self.start()
+        second, _ = self.start()
+        post_payu(self.client, payu_confirmation(second.reference, "119000.00"))
+        post_payu(self.client, payu_confirmation(first.reference, "119000.00"))
+        first.refresh_from_db()
+        self.assertTrue(first.duplicate)
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
+        return first
+
+    def test_a_duplicate_payment_is_refunded_from_the_credit_without_a_credit_note(self):
+        duplicate = self.duplicate()
+        notes = Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE).count()
+        refund = services.refund_payment(
+            payment=duplicate,
+            amount=Decimal("119000"),
+            method="manual",
+            bank_reference="Davivienda 5566",
+            reason="Paid twice",
+            actor=self.carol,
+        )
+        refund.refresh_from_db()
+        self.assertEqual(refund.state, RefundState.COMPLETED)
+        self.assertEqual(refund.from_credit, Decimal("119000.00"))
+        self.assertFalse(RefundLine.objects.filter(refund=refund).exists())
+        self.assertEqual(Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE).count(), notes)
+        self.assertEqual(billing_selectors.credit_available(self.alice), 0)
+        entry = LedgerEntry.objects.get(kind=LedgerKind.REFUND)
+        self.assertEqual(entry.amount, Decimal("119000.00"))
+        self.assertIsNone(entry.order_id)
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
+        duplicate.refresh_from_db()
+        self.assertEqual(duplicate.refund_status, "refunded")
+        self.assertFalse(duplicate.needs_review)
+        email = OutgoingEmail.objects.get(template="refund_issued")
+        self.assertIn("saldo a favor", email.body_text)  # alice reads Spanish
+        self.assertIn("Davivienda 5566", email.body_text)
+
+    def test_credit_already_refunded_instead_is_not_taken_twice(self):
+        duplicate = self.duplicate()
+        services.refund_instead_of_credit(duplicate, "asked by phone", self.carol)
+        self.assertEqual(billing_selectors.credit_available(self.alice), 0)
+        services.refund_payment(
+            payment=duplicate,
+            amount=Decimal("119000"),
+            method="manual",
+            bank_reference="T-77",
+            reason="asked by phone",
+        )
+        self.assertEqual(LedgerEntry.objects.filter(kind=LedgerKind.REFUND).count(), 1)
+        self.assertEqual(billing_selectors.credit_available(self.alice), 0)
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
+        duplicate.refresh_from_db()
+        self.assertEqual(duplicate.refund_status, "refunded")
+
+    def test_credit_the_customer_already_spent_cannot_be_refunded(self):
+        duplicate = self.duplicate()
+        following, _service = make_renewal_order(self.alice)
+        with self.settings(BILLING_AUTO_APPLY_CREDIT=True):
+            ledger.apply_credit(customer_id=self.alice.pk)
+        following.refresh_from_db()
+        self.assertEqual(following.state, "paid")
+        with (
+            translation.override("en"),
+            self.assertRaisesMessage(services.RefundRefused, "already used on orders"),
+        ):
+            services.refund_payment(
+                payment=duplicate,
+                amount=Decimal("119000"),
+                method="manual",
+                bank_reference="T-1",
+                reason="x",
+            )
+        self.assertFalse(duplicate.refunds.exists())
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
+
+
+class PayvalidaRefundTests(PaymentsTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        translation.activate("en")
+        self.addCleanup(translation.deactivate)
+
+    def approved(self):
+        payment, _ = self.start("payvalida")
+        post_payvalida(self.client, payvalida_notification(payment.reference, amount="119000"))
+        payment.refresh_from_db()
+        self.assertEqual(payment.status, "approved")
+        return payment
+
+    def test_payvalida_has_no_refund_api_so_staff_record_a_manual_refund(self):
+        payment = self.approved()
+        with (
+            translation.override("en"),
+            self.assertRaisesMessage(services.RefundRefused, "Payvalida has no refund API"),
+        ):
+            services.refund_payment(
+                payment=payment, amount=Decimal("119000"), method="gateway", reason="x"
+            )
+        refund = services.refund_payment(
+            payment=payment,
+            amount=Decimal("119000"),
+            method="manual",
+            bank_reference="Bancolombia 123",
+            reason="Service never delivered",
+            services_action="terminate",
+            actor=self.carol,
+        )
+        self.assertEqual(refund.state, RefundState.COMPLETED)
+        self.service.refresh_from_db()
+        self.assertEqual(self.service.status, "terminated")
+        # Payvalida's consult then says ANULADA: the refund recorded here, nothing to flag.
+        self.network.payvalida_orders[payment.gateway_reference]["STATE"] = "ANULADA"
+        outcomes = services.check_payment(payment, close_expired=False)
+        self.assertIn("already recorded as a manual refund", outcomes[0])
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertFalse(payment.needs_review)
+        self.assertEqual((payment.status, self.order.state), ("approved", "paid"))
+
+    def test_a_customers_claim_notified_as_cancelled_is_flagged_never_expires_the_payment(self):
+        payment = self.approved()
+        with self.captureOnCommitCallbacks(execute=True):
+            post_payvalida(
+                self.client,
+                payvalida_notification(payment.reference, status="cancelled", amount="119000"),
+            )
+        self.network.payvalida_orders[payment.gateway_reference]["STATE"] = "ANULADA"
+        services.check_payment(payment, close_expired=False)
+        payment.refresh_from_db()
+        self.refresh()
+        self.assertEqual((payment.status, self.order.state), ("approved", "paid"))
+        self.assertTrue(payment.needs_review)
+        self.assertIn("not requested here", payment.review_reason)
+        message = PaymentMessage.objects.filter(transaction_id="anulada-95601").get()
+        self.assertEqual(message.result, Outcome.REVIEW)
+
+
+class LaterCreditNoteTests(PaymentsTestCase):
+    """No numbering resolution when the order was paid: the invoice waits, so does the note."""
+
+    def test_the_credit_note_follows_once_dian_accepts_the_invoice(self):
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        payment.refresh_from_db()
+        refund = services.refund_payment(
+            payment=payment,
+            amount=Decimal("19000"),
+            method="manual",
+            bank_reference="T-5",
+            reason="Discount agreed",
+        )
+        line = RefundLine.objects.get(refund=refund)
+        self.assertEqual(refund.state, RefundState.COMPLETED)
+        self.assertIsNone(line.credit_note)
+        self.assertTrue(line.note_error)
+        kinds = set(LedgerEntry.objects.filter(order=self.order).values_list("kind", flat=True))
+        self.assertTrue({"credit_note", "payment_refunded"} <= kinds)
+        self.assertIn(
+            "DIAN", OutgoingEmail.objects.get(template="refund_issued").body_text
+        )  # "the credit note will follow"
+        make_resolution()
+        with self.captureOnCommitCallbacks(execute=True):
+            issue_waiting_invoices()
+        with self.captureOnCommitCallbacks(execute=True):
+            summary = services.sweep_refunds()
+        self.assertEqual(summary["notes"], 1)
+        line.refresh_from_db()
+        self.assertIsNotNone(line.credit_note)
+        assert line.credit_note is not None
+        self.assertEqual(line.credit_note.concept, "1")
+        self.assertEqual(line.note_error, "")
+        self.assertTrue(balance_is_sum_of_movements(self.alice))

@@ -1,0 +1,124 @@
+"""Forms of ordering from the catalog: one product's cycle, label and options; the coupon code."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.billing.catalog_orders import CartError, CartItem, check_item
+from clientarea.catalog.models import OptionGroup, OptionKind, Product
+from clientarea.catalog.pricing import ConfigurationError, Selection
+from clientarea.catalog.selectors import Offer
+from clientarea.lib.money import format_cop
+from clientarea.subscriptions.forms import LABEL_REQUIRED_KINDS
+
+
+def option_field_name(group: OptionGroup) -> str:
+    return f"option_{group.pk}"
+
+
+class ProductOrderForm(forms.Form):
+    """Billing cycle, the domain or label, and one field per option group of the product."""
+
+    cycle = forms.ChoiceField(label=_("Billing cycle"), widget=forms.RadioSelect)
+    label = forms.CharField(
+        label=_("Your domain or hostname"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        ),
+    )
+
+    def __init__(
+        self, *args, offer: Offer, groups: list[OptionGroup], language: str, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.product: Product = offer.product
+        self.groups = groups
+        cycle = self.fields["cycle"]
+        assert isinstance(cycle, forms.ChoiceField)  # declared above
+        cycle.choices = [
+            (
+                p.cycle,
+                _("%(cycle)s: %(price)s + IVA %(tax)s = %(total)s")
+                % {
+                    "cycle": p.cycle_label,
+                    "price": format_cop(p.price),
+                    "tax": format_cop(p.tax),
+                    "total": format_cop(p.total),
+                },
+            )
+            for p in offer.prices
+        ]
+        if len(offer.prices) == 1:
+            cycle.initial = offer.prices[0].cycle
+        label = self.fields["label"]
+        if self.product.kind in LABEL_REQUIRED_KINDS:
+            label.required = True
+            label.help_text = _("For example mitienda.com.co")
+        else:
+            label.label = _("Name or note for this service (optional)")
+        for group in groups:
+            name = group.display_name(language)
+            options = [o for o in group.options.all() if o.active]
+            if group.kind == OptionKind.QUANTITY:
+                self.fields[option_field_name(group)] = forms.IntegerField(
+                    label=name,
+                    min_value=group.min_quantity,
+                    max_value=group.max_quantity,
+                    initial=group.min_quantity,
+                    help_text=_prices_text(options[0] if options else None, per_unit=True),
+                )
+            else:
+                choices: list[tuple[str, str]] = [] if group.required else [("", str(_("None")))]
+                choices += [
+                    (str(o.pk), f"{o.display_name(language)} ({_prices_text(o)})") for o in options
+                ]
+                self.fields[option_field_name(group)] = forms.ChoiceField(
+                    label=name, choices=choices, required=group.required
+                )
+
+    def clean(self):
+        data = self.cleaned_data  # what super().clean() returns, typed as always set
+        if self.errors:
+            return data
+        selections: dict[int, Selection] = {}
+        for group in self.groups:
+            value = data.get(option_field_name(group))
+            if group.kind == OptionKind.QUANTITY:
+                selections[group.pk] = Selection(option_id=None, quantity=int(value or 0))
+            elif value:
+                selections[group.pk] = Selection(option_id=int(value), quantity=1)
+        item = CartItem(
+            product_id=self.product.pk,
+            cycle=data["cycle"],
+            label=data.get("label", ""),
+            selections=selections,
+        )
+        try:
+            check_item(item=item)
+        except (ConfigurationError, CartError) as exc:
+            raise forms.ValidationError(str(exc), code="configuration") from exc
+        data["item"] = item
+        return data
+
+
+def _prices_text(option, *, per_unit: bool = False) -> str:
+    """An option's prices per cycle, before IVA: "Monthly $ 5.000 · Annual $ 50.000"."""
+    if option is None:
+        return ""
+    text = " · ".join(
+        f"{price.get_cycle_display()} {format_cop(price.price)}" for price in option.prices.all()
+    )
+    if per_unit and text:
+        return str(_("Per unit, before IVA: %(prices)s") % {"prices": text})
+    return str(_("before IVA: %(prices)s") % {"prices": text}) if text else ""
+
+
+class CouponForm(forms.Form):
+    code = forms.CharField(
+        label=_("Coupon code"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
