@@ -15,8 +15,8 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.billing import automation
-from clientarea.billing.models import BillingRun
+from clientarea.billing import automation, run_chunks
+from clientarea.billing.models import BillingRun, BillingRunStatus, ChunkStatus
 from clientarea.billing.tasks import billing_run_task
 
 # The most telling counts, in the list column.
@@ -41,6 +41,7 @@ class BillingRunAdmin(admin.ModelAdmin):
         "started_at",
         "duration",
         "status_badge",
+        "progress_share",
         "dry_run",
         "triggered_by",
         "summary",
@@ -56,6 +57,8 @@ class BillingRunAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "duration",
+        "progress_bar",
+        "chunks_table",
         "counts_table",
         "errors_table",
     )
@@ -139,12 +142,80 @@ class BillingRunAdmin(admin.ModelAdmin):
         count = (run.counts or {}).get("errors", len(run.errors or []))
         return format_html('<strong class="run-errors">{}</strong>', count) if count else "0"
 
+    @admin.display(description=_("progress"))
+    def progress_share(self, run: BillingRun) -> str:
+        if run.status != BillingRunStatus.RUNNING:
+            return "—"
+        return f"{run_chunks.progress(run.pk).share:.0%}"
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, run: BillingRun):
+        state = run_chunks.progress(run.pk)
+        if not state.chunks:
+            return "—"
+        text = _(
+            "%(done)s of %(chunks)s chunks done (%(customers_done)s of %(customers)s customers), "
+            "%(running)s in progress, %(failed)s failed"
+        ) % {
+            "done": f"{state.done:,}",
+            "chunks": f"{state.chunks:,}",
+            "customers_done": f"{state.customers_done:,}",
+            "customers": f"{state.customers:,}",
+            "running": f"{state.running:,}",
+            "failed": f"{state.failed:,}",
+        }
+        return format_html(
+            '<progress class="run-progress" value="{}" max="{}">{}</progress> {}',
+            state.done,
+            state.chunks,
+            f"{state.share:.0%}",
+            text,
+        )
+
+    @admin.display(description=_("chunks in progress, failed or taken over"))
+    def chunks_table(self, run: BillingRun):
+        chunks = list(
+            run.chunks.exclude(status=ChunkStatus.DONE, attempts__lte=1)
+            .exclude(status=ChunkStatus.PENDING)
+            .order_by("position")[:50]
+        )
+        if not chunks:
+            return _("None")
+        head = format_html(
+            "<tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("customers"),
+            _("status"),
+            _("worker"),
+            _("claims"),
+            _("lease until"),
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='num'>{}</td><td>{}</td></tr>",
+            (
+                (
+                    c.position + 1,
+                    f"{c.after_id + 1}–{c.last_id if c.last_id is not None else '…'}",
+                    c.get_status_display(),
+                    c.claimed_by,
+                    c.attempts,
+                    c.lease_until or "—",
+                )
+                for c in chunks
+            ),
+        )
+        return format_html("<table>{}{}</table>", head, rows)
+
     @admin.display(description=_("counts per action"))
     def counts_table(self, run: BillingRun):
+        counts = run.counts or {}
+        if run.status == BillingRunStatus.RUNNING:  # so far: the chunks' counts, added up
+            so_far, _errors = run_chunks.chunk_totals(run.pk)
+            counts = {**so_far, **counts}
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td class='num'>{}</td></tr>",
-            ((label, f"{count:,}") for label, count in automation.summary_rows(run.counts or {})),
+            ((label, f"{count:,}") for label, count in automation.summary_rows(counts)),
         )
         return format_html("<table>{}</table>", rows)
 

@@ -55,9 +55,18 @@ Safety:
   The BillingRun row keeps the date, counts, errors and status.
 * Dry run. The same code runs, but every transaction is rolled back: no order,
   email or state change, only the counts (and a BillingRun with dry_run=True).
-* Memory. Customer ids are read in keyset batches (BATCH_SIZE); only one
-  batch's services and orders are in memory. Renewal orders, items, events and
-  emails are inserted per batch by billing.services.create_orders. See run_emails.py for the email stencil.
+* Across workers. A run is planned once (``start_run``: the run record and its
+  chunks, customer-id ranges of ``run_chunks.CHUNK_SIZE`` customers); then any
+  number of processes and threads claim chunks with a lease and work them
+  (``work_on_run``; the worker queues several copies, tasks.py). Each chunk
+  does steps 1 to 5 above for its own customers, dunning first. A chunk whose
+  worker died is taken over when its lease expires and resumes after its last
+  committed batch; the one who finishes the last chunk adds up the counts. See
+  run_chunks.py.
+* Memory. A chunk reads its customers' services in one query; only one chunk's
+  services and orders are in memory. Renewal orders, items, events, ledger
+  charges and emails are inserted per batch (BATCH_SIZE customers) by
+  billing.services.create_orders. See run_emails.py for the email stencil.
 
 Why one file: the numbered rules above are the run's specification, and the code below follows
 them in the same order (rules and queries, the run and its batches, then steps 1 to 5), so each
@@ -92,7 +101,7 @@ from django.utils.translation import gettext_lazy
 
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
-from clientarea.billing import cancellations, planchanges
+from clientarea.billing import cancellations, planchanges, run_chunks
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import LineDescriptions, LineTexts, customer_language
 from clientarea.billing.models import (
@@ -110,6 +119,7 @@ from clientarea.catalog.models import BillingCycle, Product
 from clientarea.catalog.pricing import coupon_label, line_discounts
 from clientarea.lib.dates import BOGOTA, local_now, local_today
 from clientarea.lib.money import ZERO, quantize
+from clientarea.lib.periodic import worker_name
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import (
     CancellationRequest,
@@ -265,27 +275,12 @@ def _due(service: Service) -> dt.date:
     return service.next_due_date
 
 
-def candidate_customers(rules: Rules) -> QuerySet[Customer]:
-    """Customers with something to bill (walked by primary key, with a lookup by customer id per row)."""
-    return Customer.objects.filter(Exists(due_services(rules).filter(customer=OuterRef("pk"))))
-
-
-def customer_batches(rules: Rules, size: int) -> Iterator[list[int]]:
-    """Candidate customer ids in ascending batches (keyset pagination: bounded memory, no OFFSET)."""
-    ids = candidate_customers(rules).order_by("pk").values_list("pk", flat=True)
-    last = 0
-    while True:
-        batch = list(ids.filter(pk__gt=last)[:size])
-        if not batch:
-            return
-        yield batch
-        last = batch[-1]
-
-
-def order_batches(rules: Rules, size: int) -> Iterator[list[Order]]:
-    """Actionable pending orders in ascending id batches, with just what the pre-check needs."""
+def order_batches(rules: Rules, size: int, *, span: Q | None = None) -> Iterator[list[Order]]:
+    """Actionable pending orders (of the customers in ``span``) in ascending id batches, with
+    just what the pre-check needs."""
     orders = (
         actionable_orders(rules)
+        .filter(span or Q())
         .order_by("pk")
         .only("pk", "customer_id", "issue_date", "due_date", "reminders_sent")
     )
@@ -379,98 +374,243 @@ def run_billing(
     triggered_by: str = "cli",
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    chunk_size: int = run_chunks.CHUNK_SIZE,
 ) -> BillingRun:
-    """Run the billing automation for ``run_date`` (default: today in Colombia) and record it.
+    """Run the billing automation for ``run_date`` (default: today in Colombia) in this process.
 
-    Returns the BillingRun (status done, or errors if some customers failed).
-    An exception that stops the whole run marks it failed and is re-raised.
-    ``progress(done, total)`` is called after each batch.
+    The run is planned (``start_run``), then this process works its chunks until every one
+    is done (waiting, if another process holds one, until that one is done or its lease
+    expires). Returns the BillingRun (status done, or errors if some customers failed). An
+    exception that stops the whole run marks it failed and is re-raised. ``progress(done,
+    total)`` is called after each chunk, in customers.
     """
     with _fewer_collections():
-        return _run(
-            run_date=run_date,
-            dry_run=dry_run,
-            triggered_by=triggered_by,
-            progress=progress,
-            batch_size=batch_size,
+        record = start_run(
+            run_date=run_date, dry_run=dry_run, triggered_by=triggered_by, chunk_size=chunk_size
         )
+        while True:
+            result = work_on_run(run_id=record.pk, batch_size=batch_size, progress=progress)
+            if result.run is not None:
+                return result.run
+            time.sleep(_seconds_until(result.check_again_at))
 
 
-def _run(
+def start_run(
     *,
-    run_date: dt.date | None,
-    dry_run: bool,
-    triggered_by: str,
-    progress: Callable[[int, int], None] | None,
-    batch_size: int,
+    run_date: dt.date | None = None,
+    dry_run: bool = False,
+    triggered_by: str = "cli",
+    chunk_size: int = run_chunks.CHUNK_SIZE,
 ) -> BillingRun:
+    """Record a run and plan its chunks (the work of any number of processes, ``work_on_run``).
+
+    Step 0 happens here, once: services whose cancellation (asked by the customer) takes
+    effect today end now. A failure marks the run failed and is re-raised.
+    """
     rules = Rules.from_settings(run_date or local_today())
     record = BillingRun.objects.create(
         run_date=rules.run_date, dry_run=dry_run, triggered_by=triggered_by[:40]
     )
-    run = _Run(rules=rules, dry_run=dry_run, record=record)
-    started = time.monotonic()
     logger.info("billing run %s started (run %s, dry_run=%s)", rules.run_date, record.pk, dry_run)
     try:
-        total = (
-            actionable_orders(rules).count() + candidate_customers(rules).count() if progress else 0
-        )
-        done = 0
-        # 0. Services whose cancellation (asked by the customer) takes effect today end now.
-        if not dry_run:
-            run.counts["cancellations_done"] += cancellations.complete_due_cancellations(
-                today=rules.run_date
-            )
-            # Scheduled downgrades take effect; upgrade orders unpaid past due are cancelled.
-            run.counts["plan_changes_applied"] += planchanges.apply_due_changes(
-                today=rules.run_date
-            )
-            run.counts["plan_changes_expired"] += planchanges.expire_unpaid_changes(
-                today=rules.run_date
-            )
-        # 1. Dunning, order by order: cancellations, terminations, suspensions, reminders. Before any
-        #    renewal, so that a period freed by a cancelled order is seen by the renewals below.
-        for orders in order_batches(rules, batch_size):
-            _dun_batch(run, orders)
-            run.counts["orders_examined"] += len(orders)
-            done += len(orders)
-            _save(record, run, BillingRunStatus.RUNNING)
-            if progress:
-                progress(done, max(total, done))
-        # 2. Renewals, customer by customer: one order each, bulk-inserted per batch.
-        for ids in customer_batches(rules, batch_size):
-            _renew_batch(run, ids)
-            run.counts["customers"] += len(ids)
-            done += len(ids)
-            _save(record, run, BillingRunStatus.RUNNING)
-            if progress:
-                progress(done, max(total, done))
+        with transaction.atomic():
+            planned: Tally = Tally()
+            if not dry_run:
+                planned["cancellations_done"] += cancellations.complete_due_cancellations(
+                    today=rules.run_date
+                )
+                # Scheduled downgrades take effect; upgrade orders unpaid past due are cancelled.
+                planned["plan_changes_applied"] += planchanges.apply_due_changes(
+                    today=rules.run_date
+                )
+                planned["plan_changes_expired"] += planchanges.expire_unpaid_changes(
+                    today=rules.run_date
+                )
+            chunks = run_chunks.plan_chunks(run=record, chunk_size=chunk_size)
+            record.counts = {key: n for key, n in planned.items() if n}
+            BillingRun.objects.filter(pk=record.pk).update(counts=record.counts)
     except BaseException as exc:
-        logger.exception("billing run %s failed", rules.run_date)
-        run.errors.append(
-            {"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]}
-        )
-        try:
-            _save(record, run, BillingRunStatus.FAILED, finished=True)
-        except Exception:  # e.g. the database itself is gone: keep the original error
-            logger.exception("billing run %s: could not record the failure", rules.run_date)
+        _fail_run(record.pk, exc)
         raise
-    _save(
-        record,
-        run,
-        BillingRunStatus.DONE_WITH_ERRORS if run.counts["errors"] else BillingRunStatus.DONE,
-        finished=True,
-    )
-    stats = run.renderer.stats
-    logger.info(
-        "billing run %s finished in %.1f s: %s (emails: %s stencilled, %s rendered in full)",
-        rules.run_date,
-        time.monotonic() - started,
-        dict(run.counts),
-        stats["stencil"],
-        stats["full"],
-    )
+    logger.info("billing run %s: %d chunks of %d customers", record.pk, chunks, chunk_size)
     return record
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    """What ``work_on_run`` left: the run if it is over, else when to look again (a chunk is
+    held by another worker until then), or neither (nothing left for anyone)."""
+
+    run: BillingRun | None
+    chunks_done: int
+    check_again_at: dt.datetime | None
+
+
+def work_on_run(
+    *,
+    run_id: int,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> WorkResult:
+    """Claim and process the run's chunks one at a time until none is left to claim.
+
+    Safe in any number of processes and threads at once (see run_chunks). The caller that
+    finishes the last chunk writes the run's totals. A chunk that fails as a whole (not one
+    customer: those are recorded and the chunk goes on) fails the run, and is re-raised.
+    """
+    worker = f"{worker_name()}:{threading.get_ident()}"
+    done = 0
+    with _fewer_collections():
+        while True:
+            record = BillingRun.objects.filter(pk=run_id).first()
+            if record is None or record.status != BillingRunStatus.RUNNING:
+                return WorkResult(run=record, chunks_done=done, check_again_at=None)
+            claim = run_chunks.claim_chunk(run_id=run_id, worker=worker)
+            if claim is None:
+                break
+            _process_chunk(record, claim, batch_size)
+            done += 1
+            if progress:
+                state = run_chunks.progress(run_id)
+                progress(state.customers_done, state.customers)
+    finished = run_chunks.finish_run_if_done(run_id=run_id, keys=list(COUNT_LABELS))
+    if finished is not None:
+        _log_finished(finished)
+        return WorkResult(run=finished, chunks_done=done, check_again_at=None)
+    record = BillingRun.objects.get(pk=run_id)
+    if record.status != BillingRunStatus.RUNNING:
+        return WorkResult(run=record, chunks_done=done, check_again_at=None)
+    return WorkResult(
+        run=None, chunks_done=done, check_again_at=run_chunks.next_lease_expiry(run_id)
+    )
+
+
+def resume_runs(*, fan_out: Callable[[BillingRun], None]) -> list[int]:
+    """The sweep: finish the runs whose chunks have all ended (their finisher died), and hand
+    to ``fan_out`` the running runs with a chunk waiting (lost jobs) or under an expired lease
+    (a dead worker). Returns their ids."""
+    runs = run_chunks.runs_to_resume()
+    for run_id in runs:
+        finished = run_chunks.finish_run_if_done(run_id=run_id, keys=list(COUNT_LABELS))
+        if finished is not None:
+            _log_finished(finished)
+            continue
+        record = BillingRun.objects.get(pk=run_id)
+        if record.status == BillingRunStatus.RUNNING:
+            logger.info("billing run %s resumed by the sweep", run_id)
+            fan_out(record)
+    return runs
+
+
+def _seconds_until(moment: dt.datetime | None) -> float:
+    if moment is None:
+        return 0.5
+    return min(max((moment - timezone.now()).total_seconds() + 0.1, 0.1), 5.0)
+
+
+def _log_finished(record: BillingRun) -> None:
+    duration = (record.finished_at or timezone.now()) - record.started_at
+    logger.info(
+        "billing run %s finished in %.1f s: %s",
+        record.run_date,
+        duration.total_seconds(),
+        record.counts,
+    )
+
+
+def _fail_run(run_id: int, exc: BaseException) -> None:
+    """The whole run stops: its status says failed, with the error (and the chunks' counts)."""
+    logger.exception("billing run %s failed", run_id)
+    error = {"customer": None, "action": "run", "message": f"{type(exc).__name__}: {exc}"[:500]}
+    try:
+        record = BillingRun.objects.get(pk=run_id)
+        counts, errors = run_chunks.chunk_totals(run_id)
+        counts.update(record.counts or {})
+        BillingRun.objects.filter(pk=run_id, status=BillingRunStatus.RUNNING).update(
+            status=BillingRunStatus.FAILED,
+            counts={key: int(counts.get(key, 0)) for key in COUNT_LABELS},
+            errors=[*errors, error][-MAX_ERRORS_KEPT:],
+            finished_at=timezone.now(),
+        )
+    except Exception:  # e.g. the database itself is gone: keep the original error
+        logger.exception("billing run %s: could not record the failure", run_id)
+
+
+class _ChunkLost(Exception):
+    """Another worker took this chunk over (our lease expired): stop, it carries on."""
+
+
+@dataclass
+class _Shared:
+    """What a process's chunks of one run share: the email stencils and the lookup caches."""
+
+    renderer: OrderEmailRenderer = field(default_factory=lambda: OrderEmailRenderer())
+    products: dict[int, Product] = field(default_factory=dict)
+    descriptions: LineDescriptions = field(default_factory=LineDescriptions)
+    pay_url: PayUrls = field(default_factory=lambda: PayUrls())
+
+
+_per_thread = threading.local()
+
+
+def _shared(record: BillingRun) -> _Shared:
+    """One ``_Shared`` per thread for the run it works on (the renderer is not thread-safe)."""
+    key = (record.pk, record.started_at)
+    current = getattr(_per_thread, "shared", None)
+    if current is None or current[0] != key:
+        current = _per_thread.shared = (key, _Shared())
+    return current[1]
+
+
+def _process_chunk(record: BillingRun, claim: run_chunks.Claim, batch_size: int) -> None:
+    chunk = claim.chunk
+    shared = _shared(record)
+    run = _Run(
+        rules=Rules.from_settings(record.run_date),
+        dry_run=record.dry_run,
+        record=record,
+        counts=Tally(chunk.counts or {}),
+        errors=list(chunk.errors or []),
+        renderer=shared.renderer,
+        products=shared.products,
+        descriptions=shared.descriptions,
+        pay_url=shared.pay_url,
+    )
+    span = Q(customer_id__gt=chunk.after_id)
+    if chunk.last_id is not None:
+        span &= Q(customer_id__lte=chunk.last_id)
+
+    def saved(**fields) -> None:
+        if not run_chunks.record_progress(
+            claim=claim, counts=run.counts, errors=run.errors, **fields
+        ):
+            raise _ChunkLost
+
+    try:
+        # 1. Dunning, order by order: cancellations, terminations, suspensions, reminders. Before
+        #    the renewals, so that a period freed by a cancelled order is seen by them.
+        if not chunk.dunning_done:
+            for orders in order_batches(run.rules, batch_size, span=span):
+                _dun_batch(run, orders)
+                run.counts["orders_examined"] += len(orders)
+                saved()
+            saved(dunning_done=True)
+        # 2. Renewals: one order per customer, bulk-inserted per batch of customers, resumed
+        #    after the last batch committed.
+        after = chunk.cursor if chunk.cursor is not None else chunk.after_id
+        for last, due in renewal_batches(run, after=after, last=chunk.last_id, size=batch_size):
+            if due:
+                _renew(run, due)
+            run.counts["customers"] += len(due)
+            saved(cursor=last)
+    except _ChunkLost:
+        logger.warning("billing run %s: chunk %s taken over by another worker", record.pk, chunk)
+        return
+    except BaseException as exc:
+        run_chunks.finish_chunk(claim=claim, counts=run.counts, errors=run.errors, failed=True)
+        _fail_run(record.pk, exc)
+        raise
+    run_chunks.finish_chunk(claim=claim, counts=run.counts, errors=run.errors)
 
 
 class PayUrls:
@@ -504,19 +644,6 @@ class PayUrls:
         return url
 
 
-def _save(record: BillingRun, run: _Run, status: str, *, finished: bool = False) -> None:
-    record.status = status
-    record.counts = {key: run.counts.get(key, 0) for key in COUNT_LABELS}
-    record.errors = list(run.errors)
-    fields = ["status", "counts", "errors"]
-    if finished:
-        record.finished_at = timezone.now()
-        fields.append("finished_at")
-    BillingRun.objects.filter(pk=record.pk).update(
-        **{name: getattr(record, name) for name in fields}
-    )
-
-
 def _dun_batch(run: _Run, orders: list[Order]) -> None:
     todo = [order for order in orders if _may_need_dunning(run.rules, order)]
     if not todo:
@@ -531,17 +658,31 @@ def _dun_batch(run: _Run, orders: list[Order]) -> None:
         _dun_order(run, customers[order.customer_id], order)
 
 
-def _renew_batch(run: _Run, ids: list[int]) -> None:
-    customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("user")}
+def renewal_batches(
+    run: _Run, *, after: int, last: int | None, size: int
+) -> Iterator[tuple[int, list[tuple[Customer, list[Service]]]]]:
+    """The due services of customers ``after < id <= last``, read in one query, grouped by
+    customer, in batches of ``size`` customers: (last customer id of the batch, its work).
+
+    The services are read by customer id range only and filtered in Python (``is_renewable``):
+    without planner statistics, SQLite would otherwise walk the (status, next_due_date) index
+    for every chunk, which is quadratic over a run.
+    """
+    span = Q(customer_id__gt=after)
+    if last is not None:
+        span &= Q(customer_id__lte=last)
     renewable = [
         s
-        for s in Service.objects.filter(customer_id__in=ids)
+        for s in Service.objects.filter(span)
         .select_related("coupon")
         .order_by("customer_id", "next_due_date", "pk")
         if is_renewable(s, run.rules)
     ]
-    leaving = cancellations.pending_cancellation_service_ids(customer_ids=ids)
-    waiting, scheduled = planchanges.renewal_plans(customer_ids=ids)
+    if not renewable:
+        return
+    owners = sorted({s.customer_id for s in renewable})
+    leaving = cancellations.pending_cancellation_service_ids(customer_ids=owners)
+    waiting, scheduled = planchanges.renewal_plans(customer_ids=owners)
     renewable = [
         planchanges.as_renewed(s, scheduled.get(s.pk))
         for s in renewable
@@ -559,13 +700,16 @@ def _renew_batch(run: _Run, ids: list[int]) -> None:
             if service.pk not in scheduled:  # a scheduled change carries its new product
                 service.product = _product(run, service.product_id)
             due[service.customer_id].append(service)
-    if due:
-        run.options = defaultdict(list)
-        for option in ServiceOption.objects.filter(
-            service_id__in=[s.pk for services in due.values() for s in services]
-        ).order_by("service_id", "pk"):
-            run.options[option.service_id].append(option)
-        _renew(run, [(customers[customer_id], services) for customer_id, services in due.items()])
+    customers = {c.pk: c for c in Customer.objects.filter(pk__in=list(due)).select_related("user")}
+    options: dict[int, list[ServiceOption]] = defaultdict(list)
+    for option in ServiceOption.objects.filter(
+        service_id__in=[s.pk for services in due.values() for s in services]
+    ).order_by("service_id", "pk"):
+        options[option.service_id].append(option)
+    for start in range(0, len(owners), size):
+        batch = owners[start : start + size]
+        run.options = options  # read by renewal_line through _plan
+        yield batch[-1], [(customers[i], due[i]) for i in batch if i in due]
 
 
 def _product(run: _Run, product_id: int) -> Product:
@@ -1047,12 +1191,15 @@ def _renew_one(run: _Run, spec: billing.OrderSpec) -> None:
 # --- Schedule ----------------------------------------------------------------------------------
 
 
-def run_scheduled(*, now: dt.datetime | None = None) -> BillingRun | None:
+def run_scheduled(
+    *, now: dt.datetime | None = None, fan_out: Callable[[BillingRun], None] | None = None
+) -> BillingRun | None:
     """The worker's hourly check: run today's billing once it is BILLING_RUN_HOUR (Colombia) or later.
 
     Skipped when today already has a finished real run (from the CLI, staff or
     the worker) or one started in the last two hours. A failed run is retried
-    on the next hour.
+    on the next hour. With ``fan_out``, the run is only planned here and handed
+    to it (the worker queues jobs that process its chunks); otherwise it runs here.
     """
     local = timezone.localtime(now, BOGOTA) if now else local_now()
     if local.hour < settings.BILLING_RUN_HOUR:
@@ -1065,6 +1212,10 @@ def run_scheduled(*, now: dt.datetime | None = None) -> BillingRun | None:
         status=BillingRunStatus.RUNNING, started_at__gte=timezone.now() - dt.timedelta(hours=2)
     ).exists():
         return None
+    if fan_out is not None:
+        record = start_run(run_date=today, triggered_by="worker")
+        fan_out(record)
+        return record
     return run_billing(run_date=today, triggered_by="worker")
 
 

@@ -35,6 +35,7 @@ from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.billing import selectors
 from clientarea.billing import services as order_services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
+from clientarea.lib import bulk
 from clientarea.lib.money import ZERO, quantize
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def lock_customer(*, customer_id: int) -> Customer:
 
 def post_order_charges(*, orders: Sequence[Order]) -> None:
     """Each new order's total owed (one bulk insert; ``create_orders`` calls it)."""
-    LedgerEntry.objects.bulk_create(
+    bulk.insert(
         [
             _entry(
                 customer_id=order.customer_id,

@@ -275,6 +275,55 @@ class BillingRun(models.Model):
         return f"{self.run_date} {self.status}"
 
 
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("In progress")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class BillingRunChunk(models.Model):
+    """One customer-id range of a billing run: the unit a worker claims, with a lease.
+
+    Customers with ``after_id < id <= last_id`` (``last_id`` empty: no upper bound). A worker
+    claims a chunk with one conditional UPDATE (``billing.run_chunks.claim_chunk``) that sets
+    the lease and bumps ``attempts`` (the claim's token); a chunk whose worker died is claimed
+    again once ``lease_until`` has passed. ``cursor`` is the last customer id whose renewals
+    are committed, so a chunk taken over resumes after it; ``counts`` are the chunk's counts so
+    far (same keys as ``BillingRun.counts``).
+    """
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    after_id = models.BigIntegerField()
+    last_id = models.BigIntegerField(null=True, blank=True)
+    customers = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=80, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    dunning_done = models.BooleanField(default=False)
+    cursor = models.BigIntegerField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("billing run chunk")
+        verbose_name_plural = _("billing run chunks")
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="billing_chunk_run_position")
+        ]
+        indexes = [models.Index(fields=["run", "status"], name="billing_chunk_run_status")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} {self.status}"
+
+
 class LedgerKind(models.TextChoices):
     """What one ledger entry records. Signs: what the customer owes is positive, money they gave
     (or we owe them) negative. An entry with an order belongs to that order's balance; one without

@@ -61,6 +61,7 @@ from clientarea.accounts.models import Customer, EmailCategory, User
 from clientarea.accounts.selectors import email_recipients_by_customer
 from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import Order, OrderItem
+from clientarea.lib import bulk
 from clientarea.lib.money import format_cop
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import render_email
@@ -134,7 +135,7 @@ def save_emails(emails: Sequence[OutgoingEmail]) -> list[int]:
     if not emails:
         return []
     emails = _to_billing_contacts(emails)
-    OutgoingEmail.objects.bulk_create(emails)
+    bulk.insert(emails, return_ids=True)  # bulk_create's rows, without its per-value cost
     ids = [email.pk for email in emails]
 
     def deliver() -> None:
@@ -151,10 +152,11 @@ def _to_billing_contacts(emails: Sequence[OutgoingEmail]) -> list[OutgoingEmail]
     recipients = email_recipients_by_customer(customers.values(), EmailCategory.BILLING)
     expanded: list[OutgoingEmail] = []
     for email in emails:
-        if email.customer_id not in recipients:
+        to = recipients.get(email.customer_id) if email.customer_id is not None else None
+        if not to or to == [email.to_email]:  # the usual case: the holder alone
             expanded.append(email)
             continue
-        for address in recipients[email.customer_id]:
+        for address in to:
             expanded.append(
                 OutgoingEmail(
                     customer=email.customer,

@@ -7,25 +7,51 @@ A fixed ``crontab(hour=settings.BILLING_RUN_HOUR)`` would need the setting at
 import time and would never retry a failed or missed run. This way the hour is
 read when the task runs, a worker that was down at 06:00 catches up at the
 next hour, and a failed run is retried hourly.
+
+Across workers. A real run is planned by one task (``automation.start_run``: the run record
+and its customer-range chunks), then ``fan_out`` queues up to ``PARALLEL_JOBS`` copies of
+``billing_run_chunks_task``. Each copy claims chunks one at a time until none is left, so
+every worker thread that picks one up works on the run in parallel. A copy that finds the
+last chunks held by other workers looks again when their lease expires (a worker that died
+holding a chunk), and ``resume_billing_runs_task`` (every minute) queues copies for runs whose
+jobs were lost, and finishes runs whose finishing worker died.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
 from clientarea.billing import automation
 from clientarea.billing.jobs import deliver_run_emails_task
+from clientarea.billing.models import BillingRun
 from clientarea.lib.periodic import periodic_task
 
-__all__ = ["billing_run_task", "deliver_run_emails_task", "scheduled_billing_run_task"]
+__all__ = [
+    "billing_run_chunks_task",
+    "billing_run_task",
+    "deliver_run_emails_task",
+    "resume_billing_runs_task",
+    "scheduled_billing_run_task",
+]
+
+#: Copies of the chunk job queued per run: at most this many worker threads work on one run.
+PARALLEL_JOBS = 8
+
+
+def fan_out(run: BillingRun, *, batch_size: int = automation.BATCH_SIZE) -> None:
+    """Queue the jobs that process a planned run's chunks (any worker may take each)."""
+    chunks = run.chunks.count()
+    for _ in range(max(1, min(chunks, PARALLEL_JOBS))):
+        billing_run_chunks_task(run.pk, batch_size)
 
 
 @periodic_task(crontab(minute="7"))
 def scheduled_billing_run_task() -> int | None:
-    run = automation.run_scheduled()
+    run = automation.run_scheduled(fan_out=fan_out)
     return run.pk if run else None
 
 
@@ -33,6 +59,28 @@ def scheduled_billing_run_task() -> int | None:
 def billing_run_task(
     run_date: str | None = None, dry_run: bool = False, triggered_by: str = "worker"
 ) -> int:
-    """A billing run on request (the back office's "Run billing now")."""
+    """A billing run on request (the back office's "Run billing now"): planned here, its chunks
+    processed by every worker. A dry run (nothing is kept) runs here, in one job."""
     day = dt.date.fromisoformat(run_date) if run_date else None
-    return automation.run_billing(run_date=day, dry_run=dry_run, triggered_by=triggered_by).pk
+    if dry_run:
+        return automation.run_billing(run_date=day, dry_run=True, triggered_by=triggered_by).pk
+    run = automation.start_run(run_date=day, triggered_by=triggered_by)
+    fan_out(run)
+    return run.pk
+
+
+@db_task()
+def billing_run_chunks_task(run_id: int, batch_size: int = automation.BATCH_SIZE) -> int:
+    """Process chunks of the run until none is left to claim; look again at the lease's end
+    if another worker still holds one. Returns the number of chunks this job processed."""
+    result = automation.work_on_run(run_id=run_id, batch_size=batch_size)
+    if result.run is None and result.check_again_at is not None:
+        eta = max(result.check_again_at, timezone.now()) + dt.timedelta(seconds=1)
+        billing_run_chunks_task.schedule(args=(run_id, batch_size), eta=eta)
+    return result.chunks_done
+
+
+@periodic_task(crontab(minute="*"))
+def resume_billing_runs_task() -> int:
+    """Runs left behind (lost jobs, a dead worker's expired lease, a finisher that died)."""
+    return len(automation.resume_runs(fan_out=fan_out))

@@ -729,7 +729,7 @@ def test_a_run_that_cannot_go_on_is_recorded_as_failed(world, monkeypatch):
     def database_gone(*args, **kwargs):
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(automation, "customer_batches", database_gone)
+    monkeypatch.setattr(automation, "renewal_batches", database_gone)
     with pytest.raises(ConnectionError):
         run(D)
     failed = BillingRun.objects.get()
@@ -745,7 +745,7 @@ def test_garbage_collection_settings_are_restored_after_a_run(world, monkeypatch
     before = gc.get_threshold()
     run(D)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
-    monkeypatch.setattr(automation, "customer_batches", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(automation, "renewal_batches", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         run(D)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
@@ -1053,10 +1053,12 @@ def test_the_progress_bar_goes_to_stderr(world, capsys):
             make_customer(f"p{n}@example.com"), world.hosting, due=D + dt.timedelta(days=1)
         )
 
-    call_command("billing_run", "--date=2025-03-03", "--progress", "--batch-size=2")
+    call_command(
+        "billing_run", "--date=2025-03-03", "--progress", "--batch-size=2", "--chunk-size=2"
+    )
 
-    err = capsys.readouterr().err
-    assert "3/3" in err and "100%" in err
+    err = capsys.readouterr().err  # in customers (alice, bob and these 3), after each chunk
+    assert "2/5" in err and "4/5" in err and "5/5" in err and "100%" in err
 
 
 def test_the_worker_runs_once_a_day_from_the_configured_hour(world, settings):

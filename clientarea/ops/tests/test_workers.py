@@ -12,6 +12,9 @@ Real `clientarea worker` processes against a database they share with this test:
    provisioning event sent once.
 3. (PostgreSQL + Redis) Redis restarts mid-run with no persistence, losing every queued job:
    the sweeps recover the work from the database's outboxes, once.
+4. A billing run split into chunks across two workers, one of them killed (SIGKILL) while it
+   holds a chunk: the other takes the chunk over when its lease expires, the run finishes, and
+   every due service gets its renewal order (and its email) exactly once.
 """
 
 from __future__ import annotations
@@ -337,3 +340,85 @@ def test_a_redis_restart_mid_run_loses_no_job(site):
     assert lost_at < ORDERS, "the run finished before Redis restarted: it proved nothing"
     assert_every_side_effect_once(site, ORDERS)
     assert all(proc.poll() is None for proc in site.workers.values()), site.logs_tail()
+
+
+BILLING_SETUP = """
+import datetime as dt
+import sys
+import django
+django.setup()
+from decimal import Decimal
+from clientarea.accounts.models import Customer, User
+from clientarea.billing import automation, tasks
+from clientarea.catalog.models import Product
+from clientarea.subscriptions.models import Service
+from clientarea.test import make_provider
+
+n, day, chunk, batch = int(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+make_provider()
+hosting = Product.objects.create(code="hosting", name="Hosting Pyme", kind="hosting")
+users = User.objects.bulk_create(
+    [User(email=f"r{i}@example.com", full_name=f"Cliente {i}", password="!") for i in range(n)]
+)
+customers = Customer.objects.bulk_create([
+    Customer(user=u, document_type="13", document_number=str(10_000_000 + i), first_name="Cliente",
+             last_name=str(i), address="Cra 7 # 12-34", municipality_code="11001", phone="3001234567",
+             preferred_language="en" if i % 5 == 0 else "es-co")
+    for i, u in enumerate(users)
+])
+services = []
+for i, customer in enumerate(customers):
+    due = day + dt.timedelta(days=i % 10)
+    services.append(Service(customer=customer, product=hosting, cycle="monthly", price=Decimal("29000"),
+                            label=f"r{i}.co", status="active", start_date=due - dt.timedelta(days=31),
+                            next_due_date=due, anchor_day=due.day))
+Service.objects.bulk_create(services)
+run = automation.start_run(run_date=day, triggered_by="test", chunk_size=chunk)
+tasks.fan_out(run, batch_size=batch)  # queued: the workers are not started yet
+"""
+
+RUN_SERVICES = 4000
+RUN_CHUNK = 200  # 20 chunks of 4 batches each: a worker is always mid-chunk
+
+
+def test_a_billing_run_across_two_workers_one_killed_mid_chunk_bills_each_service_once(site):
+    site.python("-c", BILLING_SETUP, str(RUN_SERVICES), "2025-03-03", str(RUN_CHUNK), "50")
+    site.start_worker("worker-1")
+    site.start_worker("worker-2")
+    victim = site.workers["worker-2"].pid
+    holds = (
+        "SELECT count(*) FROM billing_billingrunchunk WHERE status = 'running'"
+        f" AND claimed_by LIKE '%:{victim}:%' AND cursor IS NOT NULL"
+    )
+    # Killed right after one of its chunks committed a batch, before the chunk is done.
+    assert site.wait(lambda: site.query(holds) >= 1, 120), site.logs_tail()
+    site.stop_worker("worker-2", signal.SIGKILL)
+    left = site.query("SELECT count(*) FROM billing_billingrunchunk WHERE status != 'done'")
+    assert left > 0, "the run finished before the worker was killed: it proved nothing"
+
+    done = (
+        "SELECT count(*) FROM billing_billingrun WHERE status = 'done' AND finished_at IS NOT NULL"
+    )
+    assert site.wait(lambda: site.query(done) == 1, 120), site.logs_tail()
+    once = {
+        "items": "SELECT count(*) FROM billing_orderitem",
+        "services billed": "SELECT count(DISTINCT service_id) FROM billing_orderitem",
+        "orders": "SELECT count(*) FROM billing_order",
+        "order emails": (
+            "SELECT count(*) FROM notifications_outgoingemail WHERE template = 'order_created'"
+        ),
+        "customers emailed": "SELECT count(DISTINCT customer_id) FROM notifications_outgoingemail",
+        "ledger charges": "SELECT count(*) FROM billing_ledgerentry WHERE kind = 'order'",
+    }
+    for name, sql in once.items():
+        assert site.query(sql) == RUN_SERVICES, name
+    assert site.query("SELECT count(*) FROM billing_billingrunchunk WHERE status != 'done'") == 0
+    # The killed worker's chunk was taken over (a second claim) by the surviving worker.
+    survivor = site.workers["worker-1"].pid
+    assert (
+        site.query(
+            "SELECT count(*) FROM billing_billingrunchunk WHERE attempts >= 2"
+            f" AND claimed_by LIKE '%:{survivor}:%'"
+        )
+        >= 1
+    ), site.logs_tail()

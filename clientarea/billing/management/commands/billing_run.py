@@ -30,7 +30,7 @@ def iso_date(value: str) -> dt.date:
 class ProgressBar:
     """One line on stderr, redrawn after each batch: ``[#####-----]  50%  5,000/10,000  1,234/s``.
 
-    The units are pending orders examined (first) and customers with services to bill (then).
+    The unit is customers: the customers of the run's chunks that are done (any process's).
     """
 
     width = 30
@@ -81,6 +81,12 @@ class Command(BaseCommand):
             default=automation.BATCH_SIZE,
             help="customers per batch (default %(default)s)",
         )
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=automation.run_chunks.CHUNK_SIZE,
+            help="customers per chunk, the unit a worker claims (default %(default)s)",
+        )
 
     def handle(
         self,
@@ -89,10 +95,11 @@ class Command(BaseCommand):
         dry_run=False,
         progress=None,
         batch_size=automation.BATCH_SIZE,
+        chunk_size=automation.run_chunks.CHUNK_SIZE,
         **options,
     ):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1", returncode=2)
+        if batch_size < 1 or chunk_size < 1:
+            raise CommandError("--batch-size and --chunk-size must be at least 1", returncode=2)
         show = progress if progress is not None else sys.stderr.isatty()
         bar = ProgressBar(sys.stderr) if show else None
         started = time.monotonic()
@@ -103,6 +110,7 @@ class Command(BaseCommand):
                 triggered_by="cli",
                 progress=bar,
                 batch_size=batch_size,
+                chunk_size=chunk_size,
             )
         finally:
             if bar:
