@@ -248,22 +248,14 @@ def queue_customer_email(
 ) -> list[OutgoingEmail]:
     """Queue one customer email to every contact who receives ``category`` (and ``also_to``),
     one email log row per address, in the caller's transaction."""
-    addresses: list[str] = []
-    for address in [*also_to, *selectors.email_recipients(customer, EmailCategory(category))]:
-        if address and address.lower() not in {a.lower() for a in addresses}:
-            addresses.append(address)
-    files = list(attachments)
-    return [
-        queue_email(
-            to=address,
-            template=template,
-            customer=customer,
-            context=context,
-            attachments=files,
-            subject=subject,
-        )
-        for address in addresses
-    ]
+    return _queue_to(
+        [*also_to, *selectors.email_recipients(customer, EmailCategory(category))],
+        customer=customer,
+        template=template,
+        context=context,
+        attachments=attachments,
+        subject=subject,
+    )
 
 
 def queue_einvoice_email(
@@ -283,10 +275,30 @@ def queue_einvoice_email(
         .order_by("created_at", "pk")
         if c.wants(EmailCategory.BILLING)
     ]
-    addresses: list[str] = [customer.einvoice_address]
-    for address in opted:
-        if address.lower() not in {a.lower() for a in addresses}:
-            addresses.append(address)
+    return _queue_to(
+        [customer.einvoice_address, *opted],
+        customer=customer,
+        template=template,
+        context=context,
+        attachments=attachments,
+        subject=subject,
+    )
+
+
+def _queue_to(
+    addresses: Iterable[str],
+    *,
+    customer: Customer,
+    template: str,
+    context: Mapping[str, Any],
+    attachments: Iterable[Attachment],
+    subject: str | None,
+) -> list[OutgoingEmail]:
+    """One email log row per distinct address (case-insensitive, first spelling kept)."""
+    distinct: dict[str, str] = {}
+    for address in addresses:
+        if address:
+            distinct.setdefault(address.lower(), address)
     files = list(attachments)
     return [
         queue_email(
@@ -297,5 +309,5 @@ def queue_einvoice_email(
             attachments=files,
             subject=subject,
         )
-        for address in addresses
+        for address in distinct.values()
     ]

@@ -7,6 +7,8 @@ and name as Django's). Reversible: going back removes these grants only.
 
 from django.db import migrations
 
+from clientarea.reports import role_grants
+
 GRANTS = {
     "billing": {"payments.refund": ("view", "add"), "payments.refundline": ("view",)},
     "support": {"payments.refund": ("view",), "payments.refundline": ("view",)},
@@ -17,42 +19,12 @@ GRANTS = {
 }
 
 
-def _permission(apps, label: str, action: str):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    Permission = apps.get_model("auth", "Permission")
-    opts = apps.get_model(label)._meta
-    content_type, _ = ContentType.objects.get_or_create(
-        app_label=opts.app_label, model=opts.model_name
-    )
-    permission, _ = Permission.objects.get_or_create(
-        content_type=content_type,
-        codename=f"{action}_{opts.model_name}",
-        defaults={"name": f"Can {action} {opts.verbose_name_raw}"[:255]},
-    )
-    return permission
-
-
 def grant(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    for role, grants in GRANTS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *[_permission(apps, label, action) for label, actions in grants.items() for action in actions]
-        )
+    role_grants.grant(apps, GRANTS)
 
 
 def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    for role, grants in GRANTS.items():
-        group = Group.objects.filter(name=role).first()
-        if group is not None:
-            group.permissions.remove(
-                *[
-                    _permission(apps, label, action)
-                    for label, actions in grants.items()
-                    for action in actions
-                ]
-            )
+    role_grants.revoke(apps, GRANTS)
 
 
 class Migration(migrations.Migration):
