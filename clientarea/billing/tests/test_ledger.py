@@ -24,7 +24,17 @@ AMOUNTS = st.decimals(min_value=Decimal("1"), max_value=Decimal("300000"), place
 STEPS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["order", "partial", "payment", "several", "credit", "apply", "cancel", "refund"]
+            [
+                "order",
+                "partial",
+                "payment",
+                "several",
+                "credit",
+                "apply",
+                "cancel",
+                "refund",
+                "order_refund",
+            ]
         ),
         AMOUNTS,
         st.integers(min_value=0, max_value=20),
@@ -114,6 +124,24 @@ class LedgerPropertyTests(HypothesisTestCase):
                     ledger.apply_credit(customer_id=customer.pk, order_ids=[target.pk])
                 elif operation == "cancel":
                     services.cancel_order(order=target, reason="test", notify=False)
+                elif operation == "order_refund":
+                    # Money that paid an order goes back (its credit note and the refund): the
+                    # order stays settled and the balance does not move.
+                    paid = list(
+                        Order.objects.filter(customer=customer, state=OrderState.PAID).order_by(
+                            "pk"
+                        )
+                    )
+                    if paid:
+                        order = paid[pick % len(paid)]
+                        before = selectors.account_summary(customer).balance
+                        ledger.record_order_refund(
+                            order=order,
+                            amount=min(amount, order.total),
+                            reference=f"RF{n}",
+                            note=f"NC{n}",
+                        )
+                        assert selectors.account_summary(customer).balance == before
                 else:
                     credit = selectors.credit_available(customer)
                     if amount > credit:
