@@ -57,9 +57,11 @@ loadtest: install
 	$(BIN)/python -m pip install --quiet -e ".[load]"
 	$(BIN)/python loadtest/run.py --duration $${DURATION:-10m} $(LOADTEST_ARGS)
 
-# Regenerate the help article's screenshots from the running demo (start `make run` first).
+# Regenerate the help articles' screenshots from the running demo (start `make run` first).
+# Pick flows with SHOT_FLOWS=order,plan (default all). The order flow places an unpaid order with
+# the VPS20 coupon per language (two per customer): run it again on fresh demo data.
 screenshots: install
-	$(BIN)/python tools/screenshots.py --base-url "$$($(BIN)/clientarea shell -c 'from django.conf import settings; print(settings.SITE_URL)')" --strict
+	$(BIN)/python tools/screenshots.py --base-url "$$($(BIN)/clientarea shell -c 'from django.conf import settings; print(settings.SITE_URL)')" --strict $${SHOT_FLOWS:+--flows $$SHOT_FLOWS}
 
 clean:
 	rm -rf $(VENV) var

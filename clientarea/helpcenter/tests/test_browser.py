@@ -12,19 +12,34 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from clientarea.accounts import twofactor
+from clientarea.accounts.models import User
 from clientarea.helpcenter.models import Vote
 from clientarea.helpcenter.tests.helpers import make_article
+from clientarea.subscriptions.models import CancellationRequest, CancellationStatus
 
-SCREENSHOTS = [
-    "01-client-access.png",
-    "02-log-in.png",
-    "03-billing.png",
-    "04-pending-order.png",
-    "05-order-items.png",
-    "06-pay-now.png",
-    "07-choose-gateway.png",
-    "08-invoice-email.png",
-]
+SCREENSHOTS = {
+    "paying": [
+        "01-client-access.png",
+        "02-log-in.png",
+        "03-billing.png",
+        "04-pending-order.png",
+        "05-order-items.png",
+        "06-pay-now.png",
+        "07-choose-gateway.png",
+        "08-invoice-email.png",
+    ],
+    "order": [
+        "01-catalog.png",
+        "02-product-options.png",
+        "03-cart-coupon.png",
+        "04-order-pay-now.png",
+    ],
+    "plan": ["01-change-plan.png", "02-choose-plan.png"],
+    "cancel": ["01-cancel-link.png", "02-cancel-form.png", "03-keep-the-service.png"],
+    "contacts": ["01-contacts.png", "02-add-contact.png"],
+    "twofactor": ["01-profile-security.png", "02-turn-on.png", "03-scan-code.png"],
+}
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -98,9 +113,14 @@ def test_the_screenshot_script_captures_every_step_on_the_demo_site(live_site, t
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for language in ("es", "en"):
-        names = sorted(p.name for p in (tmp_path / language / "paying").glob("*.png"))
-        assert names == SCREENSHOTS, result.stdout
-        assert all(
-            (tmp_path / language / "paying" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-            for n in names
-        )
+        for flow, expected in SCREENSHOTS.items():
+            folder = tmp_path / language / flow
+            names = sorted(p.name for p in folder.glob("*.png"))
+            assert names == expected, result.stdout
+            assert all((folder / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+    # The walk leaves the demo customer as it found her: no cancellation, two-factor login off.
+    ana = User.objects.get(email="ana@cliente.example")
+    assert not twofactor.has_two_factor(ana)
+    assert not CancellationRequest.objects.filter(
+        service__customer__user=ana, status=CancellationStatus.PENDING
+    ).exists()

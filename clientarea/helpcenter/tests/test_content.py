@@ -12,7 +12,12 @@ from django.test import TestCase
 
 from clientarea.helpcenter import content, demo, services
 from clientarea.helpcenter.models import Article, Category
-from clientarea.helpcenter.rendering import MEDIA_NAME_RE, render_markdown
+from clientarea.helpcenter.rendering import (
+    MEDIA_LANGUAGES,
+    MEDIA_NAME_RE,
+    render_markdown,
+    screenshots_root,
+)
 from clientarea.helpcenter.selectors import ARTICLE_KEYS, article_url_for
 
 SLUGS = {
@@ -80,6 +85,31 @@ class ContentTests(TestCase):
             for alt, image in images:
                 self.assertRegex(image, MEDIA_NAME_RE)
                 self.assertGreater(len(alt), 25, alt)
+
+    def test_every_screenshot_an_article_references_exists_in_both_languages(self):
+        # tools/screenshots.py writes each flow's files for es and en: an article in either
+        # language may only reference a name that both folders have, with real alt text.
+        root = screenshots_root()
+        referenced: dict[str, list[str]] = {}
+        for path in sorted(content.CONTENT_DIR.glob("*/*.md")):
+            body = path.read_text(encoding="utf-8")
+            for alt, name in re.findall(r"!\[([^\]]*)\]\(/help/media/([^)\s]+)\)", body):
+                where = f"{path.parent.name}/{path.name}"
+                self.assertRegex(name, MEDIA_NAME_RE, where)
+                self.assertGreater(len(alt), 25, f"{where}: {name}")
+                referenced.setdefault(name, []).append(where)
+        self.assertGreaterEqual(len(referenced), 8 + 2 * 5)  # the paying article and 2+ per flow
+        for name, articles in referenced.items():
+            for language in MEDIA_LANGUAGES:
+                file = root / language / name
+                self.assertTrue(file.is_file(), f"{file} is missing ({', '.join(articles)})")
+                if name.endswith(".png"):
+                    self.assertEqual(file.read_bytes()[:8], b"\x89PNG\r\n\x1a\n", file)
+        for key in ("order", "plan_change", "cancel", "contacts", "two_factor"):
+            es, en = SLUGS[key]
+            for article in (f"es/{es}.md", f"en/{en}.md"):
+                count = sum(article in where for where in referenced.values())
+                self.assertGreaterEqual(count, 2, f"{article} shows fewer than 2 screenshots")
 
     def test_a_changed_file_updates_only_that_article(self):
         services.import_help_content()
