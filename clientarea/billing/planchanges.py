@@ -91,6 +91,17 @@ class Quote:
         return tax_for(self.proration.amount_due, self.product.effective_tax_rate)
 
 
+def may_offer_change(service: Service) -> bool:
+    """Whether the service page offers "Change plan" at all (no query: what the service row and
+    its product say; the change page gives any other reason in words)."""
+    return (
+        service.status == ServiceStatus.ACTIVE
+        and CYCLE_MONTHS.get(service.cycle) is not None
+        and service.next_due_date is not None
+        and service.product.kind != ProductKind.DOMAIN
+    )
+
+
 def refusal(service: Service, *, today: dt.date | None = None) -> str | None:
     """Why this service's plan cannot change now, in words; None when it can."""
     today = today or local_today()

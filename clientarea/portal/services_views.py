@@ -50,6 +50,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "cancellation": selectors.pending_cancellation(service),
             "can_cancel": service.status in cancellations.CANCELLABLE,
             "plan_change": plan_change,
+            "may_change_plan": planchanges.may_offer_change(service),
             "plan_change_name": plan_change.to_product.display_name(translation.get_language())
             if plan_change
             else "",

@@ -539,3 +539,14 @@ def test_the_plan_changed_email_is_in_the_customers_language(service, plans):
     email = OutgoingEmail.objects.get(template="plan_changed")
     assert "Pro Hosting" in email.subject and "Pro Hosting" in email.body_text
     assert "We changed the plan of your service" in email.body_text
+
+
+def test_the_service_page_offers_change_plan_only_where_a_plan_can_change(client, ana, plans):
+    domains = make_product("dominio-co", kind=ProductKind.DOMAIN, prices={"annual": "60000"})
+    hosting = make_active_service(ana, plans["pyme"], label="ana.co")
+    domain = make_active_service(ana, domains, label="ana-domain.co", cycle="annual")
+    client.force_login(ana.user)
+    page = client.get(reverse("subscriptions:detail", args=[hosting.pk])).content.decode()
+    assert 'id="change-plan"' in page
+    page = client.get(reverse("subscriptions:detail", args=[domain.pk])).content.decode()
+    assert 'id="change-plan"' not in page
