@@ -109,10 +109,10 @@ def test_the_dashboard(client, alice, django_assert_max_num_queries, n):
 # approved; the order's balance; the withholding agent (none); the payment posted; the order paid;
 # its items and services; the renewal and its history; the "paid" event; the withholding agent for
 # the withholdings fixed; the provider; the numbering resolution locked and advanced; the invoice;
-# the email template override; the email; the provisioning outbox row; the order's other open
+# the account's contacts who receive billing emails; the email template override; the email; the provisioning outbox row; the order's other open
 # attempts; the inbox row's outcome. Plus the transaction and one savepoint (a transaction id that
 # approved another payment must not undo the claim). It was 49 statements before issue 18.
-PAID_TRANSACTION_STATEMENTS = 33
+PAID_TRANSACTION_STATEMENTS = 34
 
 
 def test_the_paid_transaction_is_lean(client, alice):
