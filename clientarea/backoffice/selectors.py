@@ -150,7 +150,11 @@ def _customer_hits(query: str) -> list[Hit]:
 def _service_hits(query: str) -> list[Hit]:
     rows = (
         # On PostgreSQL a trigram index on UPPER(label) serves this (subscriptions migration 0003).
-        Service.objects.filter(label__icontains=query.strip())
+        # search_label is the label folded; the label itself still answers for rows written
+        # before the column (and a trigram index on UPPER(label) serves it on PostgreSQL).
+        Service.objects.filter(
+            Q(search_label__contains=fold(query)) | Q(label__icontains=query.strip())
+        )
         .select_related("product", "customer__user")
         .order_by("pk")[:SEARCH_LIMIT]
     )

@@ -47,6 +47,7 @@ from clientarea.catalog.pricing import (
 )
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO
+from clientarea.lib.text import fold
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.forms import LABEL_REQUIRED_KINDS, normalize_hostname
 from clientarea.subscriptions.models import Service, ServiceOption
@@ -353,6 +354,7 @@ def place_cart_order(
             cycle=configuration.cycle,
             price=configuration.price,
             label=quoted.label,
+            search_label=fold(quoted.label),
             coupon=recurring,
         )
         ServiceOption.objects.bulk_create(

@@ -55,6 +55,7 @@ from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib import bulk
 from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, format_cop, payable_rounding, quantize, tax_for
+from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
@@ -479,7 +480,12 @@ def order_new_service(
     if existing is not None:
         return existing
     service = Service.objects.create(
-        customer=customer, product=product, cycle=cycle, price=price.price, label=label.strip()
+        customer=customer,
+        product=product,
+        cycle=cycle,
+        price=price.price,
+        label=label.strip(),
+        search_label=fold(label),
     )
     subscription_services.record_event(service, kind="created", actor=actor, reason="ordered")
     today = local_today()

@@ -111,6 +111,17 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # terminate instead: the history and the orders refer to the service
 
+    def save_model(self, request, obj, form, change) -> None:
+        """The label edited here is saved by the service that edits services (its history, the
+        audit log, the folded search label, provisioning told)."""
+        if change and "label" in form.changed_data:
+            services.update_service(
+                service=obj,
+                changes={"label": form.cleaned_data["label"]},
+                actor=request.user,
+                reason=str(_("Label edited in the back office")),
+            )
+
     def _apply(
         self, request, queryset, change, *, done_message, event: str = "services.changed"
     ) -> None:

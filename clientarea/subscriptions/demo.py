@@ -11,6 +11,7 @@ import datetime as dt
 from clientarea.accounts.models import Customer
 from clientarea.catalog.models import CYCLE_MONTHS, Product
 from clientarea.lib.dates import add_months, local_today
+from clientarea.lib.text import fold
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import Service, ServiceEventKind
 
@@ -33,7 +34,12 @@ def import_active_service(
     """A service brought over from the previous system: active, its current period ending on ``next_due``."""
     price = product.prices.get(cycle=cycle).price
     service = Service.objects.create(
-        customer=customer, product=product, cycle=cycle, price=price, label=label
+        customer=customer,
+        product=product,
+        cycle=cycle,
+        price=price,
+        label=label,
+        search_label=fold(label),
     )
     services.record_event(service, kind=ServiceEventKind.CREATED, reason="imported")
     months = CYCLE_MONTHS[cycle]

@@ -45,6 +45,9 @@ class Service(models.Model):
     label = models.CharField(
         _("label"), max_length=200, blank=True, help_text=_("Domain or hostname.")
     )
+    #: ``label`` folded (``lib.text.fold``: lower case, no accents) for the back-office search,
+    #: written with the label by the services that write it: "peña.co" is found by "pena".
+    search_label = models.CharField(max_length=200, blank=True, default="", editable=False)
     status = models.CharField(
         _("status"), max_length=12, choices=ServiceStatus.choices, default=ServiceStatus.PENDING
     )

@@ -22,6 +22,7 @@ from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.catalog.models import CYCLE_MONTHS, Product
 from clientarea.lib.dates import add_months, local_today
 from clientarea.lib.money import format_cop
+from clientarea.lib.text import fold
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
@@ -299,6 +300,7 @@ def create_service(
         cycle=cycle,
         price=final_price,
         label=label.strip(),
+        search_label=fold(label),
         status=ServiceStatus.ACTIVE,
         start_date=today,
         next_due_date=due,
@@ -349,6 +351,7 @@ def update_service(*, service: Service, changes: dict[str, Any], actor, reason: 
     old_due = locked.next_due_date
     for name, value in changes.items():
         setattr(locked, name, value.strip() if isinstance(value, str) else value)
+    locked.search_label = fold(locked.label)
     changed = {
         f: {"before": str(before[f]), "after": str(getattr(locked, f))}
         for f in changes

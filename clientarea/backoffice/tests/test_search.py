@@ -15,6 +15,7 @@ from clientarea.billing.tests import make_active_service, make_order, make_produ
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.payments.models import Payment
+from clientarea.subscriptions import services as subscription_services
 from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +173,45 @@ def test_anonymous_and_customers_are_sent_to_the_staff_login(client, world):
     client.force_login(world["jose"].user)
     response = client.get(reverse("backoffice:search"), {"q": "pena"})
     assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+
+
+def test_a_label_with_accents_is_found_without_them_and_after_an_edit(world):
+    staff = world["staff"]
+    service = subscription_services.create_service(
+        customer=world["other"],
+        product=make_product("dominio-co-idn", kind="domain", prices={"annual": "60000"}),
+        cycle="annual",
+        label="cafetería-peña.co",
+        actor=staff,
+        reason="sold by phone",
+        notify=False,
+    )
+    assert titles("cafeteria-pena", staff)["services"][0].startswith("cafetería-peña.co")
+    assert titles("CAFETERÍA", staff)["services"][0].startswith("cafetería-peña.co")
+    subscription_services.update_service(
+        service=service, changes={"label": "panadería-ñandú.co"}, actor=staff, reason="renamed"
+    )
+    assert titles("nandu", staff)["services"][0].startswith("panadería-ñandú.co")
+    assert "services" not in titles("cafeteria-pena", staff)
+
+
+def test_a_label_edited_in_the_admin_goes_through_the_service(client, world):
+    staff = staff_with(
+        "editor@conexcol.example", "subscriptions.view_service", "subscriptions.change_service"
+    )
+    client.force_login(staff)
+    service = world["service"]
+    url = reverse("admin:subscriptions_service_change", args=[service.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    data = {"label": "ferretería-peña-2.com.co"}
+    for inline in page.context["inline_admin_formsets"]:  # read-only inlines: counts only
+        prefix = inline.formset.prefix
+        data[f"{prefix}-TOTAL_FORMS"] = str(inline.formset.total_form_count())
+        data[f"{prefix}-INITIAL_FORMS"] = str(inline.formset.initial_form_count())
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    service.refresh_from_db()
+    assert service.label == "ferretería-peña-2.com.co"
+    assert service.search_label == "ferreteria-pena-2.com.co"
+    assert service.events.filter(kind="edited").exists()
