@@ -729,19 +729,7 @@ class PayUGateway(Gateway):
             "merchant": {"apiLogin": config.api_login, "apiKey": config.api_key},
             "details": {"referenceCode": reference},
         }
-        try:
-            response = http.request_json("POST", config.queries_url, json_body=payload)
-        except http.HttpError as error:
-            raise GatewayUnavailable(f"PayU queries API unreachable: {error}") from error
-        self.last_answer = response.body.decode("utf-8", errors="replace")
-        if not response.ok:
-            raise GatewayUnavailable(f"PayU queries API answered HTTP {response.status}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise GatewayUnavailable("PayU queries API answer is not JSON") from None
-        if not isinstance(data, dict):
-            raise GatewayUnavailable("PayU queries API answer is not an object")
+        data = self._post_api(config.queries_url, payload, api="queries")
         if data.get("code") != "SUCCESS":
             raise GatewayUnavailable(
                 f"PayU queries API error: {data.get('error') or data.get('code')}"
@@ -914,19 +902,7 @@ class PayUGateway(Gateway):
             "transaction": transaction,
             "test": config.test,
         }
-        try:
-            response = http.request_json("POST", config.payments_url, json_body=payload)
-        except http.HttpError as error:
-            raise GatewayUnavailable(f"PayU payments API unreachable: {error}") from error
-        self.last_answer = response.body.decode("utf-8", errors="replace")
-        if not response.ok:
-            raise GatewayUnavailable(f"PayU payments API answered HTTP {response.status}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise GatewayUnavailable("PayU payments API answer is not JSON") from None
-        if not isinstance(data, dict):
-            raise GatewayUnavailable("PayU payments API answer is not an object")
+        data = self._post_api(config.payments_url, payload, api="payments")
         if data.get("code") != "SUCCESS":
             return RefundAnswer(
                 status=GatewayStatus.DECLINED,
@@ -946,6 +922,25 @@ class PayUGateway(Gateway):
             or raw_state
         )
         return RefundAnswer(status=status, refund_id=refund_id[:64], message=message[:200])
+
+    def _post_api(self, url: str, payload: dict[str, Any], *, api: str) -> dict[str, Any]:
+        """POST one JSON command to PayU's ``api`` ("queries", "payments") and return its answer
+        object (kept raw in ``last_answer``). Unreachable, non-2xx, not JSON or not an object:
+        :class:`GatewayUnavailable` (the answer is unknown; the caller may ask again)."""
+        try:
+            response = http.request_json("POST", url, json_body=payload)
+        except http.HttpError as error:
+            raise GatewayUnavailable(f"PayU {api} API unreachable: {error}") from error
+        self.last_answer = response.body.decode("utf-8", errors="replace")
+        if not response.ok:
+            raise GatewayUnavailable(f"PayU {api} API answered HTTP {response.status}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise GatewayUnavailable(f"PayU {api} API answer is not JSON") from None
+        if not isinstance(data, dict):
+            raise GatewayUnavailable(f"PayU {api} API answer is not an object")
+        return data
 
     def describe_config(self) -> dict[str, str]:
         """Configuration for the back office; API login, API key and secret key masked."""
