@@ -245,6 +245,30 @@ def five_write_commits(db: Database, n: int) -> dict[str, float]:
     return {"per_second": n / wall, "cpu_ms_each": cpu_used / n * 1000, "wall_s": wall}
 
 
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (and its reaped children), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def proc_children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (gunicorn's workers, say)."""
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def proc_peak_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -48,6 +48,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import benchdb
+from benchdb import proc_cpu, proc_peak_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DATE = dt.date(2025, 3, 3)
@@ -178,20 +179,6 @@ def populate(n: int, run_date: dt.date) -> None:
 
 
 # --- Workers ----------------------------------------------------------------------------------
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (and its reaped children), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def proc_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def start_workers(env: dict[str, str], count: int, threads: int, folder: str) -> list:
