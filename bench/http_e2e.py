@@ -1,12 +1,13 @@
 """End to end over HTTP on the production configuration: signed PayU approvals → applied.
 
-    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/http_e2e.py [--n 1000] [--concurrency 8]
-        [--database-url postgres://postgres@127.0.0.1:5432/clientarea_bench_http] [--keep]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea REDIS_URL=redis://127.0.0.1:6379/6 \\
+        .venv/bin/python bench/http_e2e.py [--n 1000] [--concurrency 8] [--keep]
 
 Starts what ``deploy/stack.py`` starts for the smoke and load tests (DEBUG=0, PostgreSQL, Redis,
 Caddy with TLS in front, gunicorn with 2 processes × 4 threads, ``--workers`` worker processes,
-default 2), in a fresh database (dropped and created again: its name must contain "bench") and
-the Redis database of ``--redis-url``/``REDIS_URL`` (flushed at start and end). Then, from this
+default 2), in a fresh database (``--database-url``, default ``<name>_bench_http`` on the server
+of ``DATABASE_URL``: dropped and created again, so its name must contain "bench") and the Redis
+database of ``--redis-url``/``REDIS_URL`` (flushed at start and end). Then, from this
 process on the same database:
 
 1. N pending renewal orders with a started PayU attempt each (``bench/confirmations.py``'s
@@ -125,6 +126,15 @@ def wait_until(count, target: int, timeout: float) -> bool:
     return True
 
 
+def default_database_url() -> str:
+    base = os.environ.get("DATABASE_URL", "")
+    if benchdb.vendor(base) != "postgresql":
+        return "postgres://postgres@127.0.0.1:5432/clientarea_bench_http"
+    parts = urllib.parse.urlsplit(base)
+    name = f"{parts.path.lstrip('/') or 'clientarea'}_bench_http"
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,8 +145,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument(
         "--database-url",
-        default="postgres://postgres@127.0.0.1:5432/clientarea_bench_http",
-        help="a throwaway PostgreSQL database (dropped and created again)",
+        default=default_database_url(),
+        help="a throwaway PostgreSQL database, dropped and created again (default: NAME_bench_http "
+        "on the server of DATABASE_URL, or clientarea_bench_http on 127.0.0.1)",
     )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"), help="(flushed)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for workers")
