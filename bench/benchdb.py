@@ -261,6 +261,15 @@ def proc_children(pid: int) -> list[int]:
     return children
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live children (gunicorn's master and workers)."""
+    total = 0.0
+    for each in [pid, *proc_children(pid)]:
+        with contextlib.suppress(OSError):  # a child that has just exited
+            total += proc_cpu(each)
+    return total
+
+
 def proc_peak_mb(pid: int) -> float:
     """A process's peak resident memory (VmHWM), from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

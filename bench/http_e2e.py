@@ -67,8 +67,7 @@ def machine_busy() -> tuple[float, float]:
 
 def stack_cpu(stack: stack_mod.Stack) -> dict[str, float]:
     """CPU seconds so far of gunicorn (master and its workers), each worker, and Caddy."""
-    web = stack.procs["web"].pid
-    cpu = {"web": benchdb.proc_cpu(web) + sum(map(benchdb.proc_cpu, benchdb.proc_children(web)))}
+    cpu = {"web": benchdb.tree_cpu(stack.procs["web"].pid)}
     for name, proc in stack.procs.items():
         if name.startswith("worker") or name == "caddy":
             cpu[name] = benchdb.proc_cpu(proc.pid)

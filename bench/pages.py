@@ -138,16 +138,8 @@ def hammer(args: tuple[int, str, dict[str, str], float]) -> tuple[list[float], i
 
 
 def server_cpu(master: int) -> float:
-    import psutil
-
-    total = 0.0
-    for proc in [psutil.Process(master), *psutil.Process(master).children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
+    """CPU seconds of gunicorn's master and its workers, from /proc."""
+    return benchdb.tree_cpu(master)
 
 
 def percentile(values: list[float], q: float) -> float:
