@@ -551,18 +551,19 @@ def post_plan_change_credit(
 
 def post_plan_change_credit_note(
     *, order: Order, amount: Decimal, note: str, memo: str, actor=None
-) -> None:
+) -> LedgerEntry:
     """A downgrade's credit for money ``order`` was paid (``billing.planchanges``): its credit
     note lowers what the order cost (−, on the order, ``note`` its number or empty while DIAN's
     rules do not allow it yet) and the same amount becomes the customer's credit (+ on the
     order, − without), so the order stays settled and the statement names the document. The
-    caller holds the customer's row lock and applies credit to pending orders afterwards."""
+    caller holds the customer's row lock and applies credit to pending orders afterwards.
+    Returns the credit note's movement."""
     amount = quantize(amount)
     if amount <= 0:
         raise LedgerError(_("The amount must be greater than zero."))
     at = timezone.now()
     common = {"customer_id": order.customer_id, "memo": memo, "actor": actor, "at": at}
-    LedgerEntry.objects.bulk_create(
+    entries = LedgerEntry.objects.bulk_create(
         [
             _entry(
                 kind=LedgerKind.CHANGE_NOTE, amount=-amount, order=order, reference=note, **common
@@ -575,6 +576,7 @@ def post_plan_change_credit_note(
             ),
         ]
     )
+    return entries[0]  # the credit note's movement
 
 
 @transaction.atomic

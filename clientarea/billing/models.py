@@ -435,6 +435,16 @@ class PlanChangeCreditNote(models.Model):
         verbose_name=_("credit note"),
     )
     note_error = models.CharField(_("why the note waits"), max_length=300, blank=True)
+    #: The ledger's credit-note movement (its reference is empty when the note came later: the
+    #: statement of account reads the number here).
+    entry = models.ForeignKey(
+        LedgerEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("account movement"),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:

@@ -708,13 +708,14 @@ def credit_downgrade(
             continue
         row = PlanChangeCreditNote.objects.create(plan_change=change, order=order, amount=share)
         issue_change_note(row=row, memo=memo, actor=actor)
-        ledger.post_plan_change_credit_note(
+        row.entry = ledger.post_plan_change_credit_note(
             order=order,
             amount=share,
             note=(row.credit_note.full_number or "") if row.credit_note else "",
             memo=memo,
             actor=actor,
         )
+        row.save(update_fields=["entry"])
         given += share
         if given >= wanted:
             break

@@ -246,6 +246,10 @@ def test_the_credit_note_waits_for_dian_and_the_sweep_issues_it(
         assert planchanges.retry_change_notes() == 1
     row.refresh_from_db()
     assert row.credit_note is not None and row.credit_note.concept == "1" and not row.note_error
+    assert row.entry is not None and row.entry.reference == ""  # the ledger is append-only
+    statement = billing_selectors.account_statement(service.customer, start=TODAY, end=TODAY)
+    (line,) = [line for line in statement.lines if line.entry.kind == LedgerKind.CHANGE_NOTE]
+    assert line.reference == row.credit_note.full_number
 
 
 def test_no_credit_beyond_what_was_paid(vps, django_capture_on_commit_callbacks, settings):
