@@ -458,3 +458,29 @@ def test_the_service_page_offers_change_options(client, vps, django_capture_on_c
     _login(client, service)
     detail = client.get(reverse("subscriptions:detail", args=[service.pk]))
     assert b'id="change-options"' in detail.content
+
+
+def test_a_technical_contact_changes_options_and_the_audit_names_them(
+    client, vps, django_capture_on_commit_callbacks
+):
+    from clientarea.test import make_contact
+
+    service = ordered(vps, django_capture_on_commit_callbacks, resolution=False)
+    technician = make_contact(service.customer, "tecnico@example.com", technical=True)
+    billing_only = make_contact(service.customer, "contable@example.com", billing=True)
+    url = reverse("subscriptions:change_options", args=[service.pk])
+    data = {
+        f"option_{vps['disk'].pk}": "30",
+        f"option_{vps['ips'].pk}": "2",
+        f"option_{vps['panel'].pk}": str(vps["cpanel"].pk),
+        "confirm": "1",
+    }
+    client.force_login(billing_only.user)
+    assert client.post(url, data).status_code == 403
+    assert not PlanChange.objects.exists()
+    client.force_login(technician.user)
+    assert client.post(url, data).status_code == 302
+    change = PlanChange.objects.get()
+    assert change.requested_by == technician.user
+    audit = AuditEvent.objects.get(action="service.plan_change_requested")
+    assert audit.actor == technician.user and audit.customer == service.customer
