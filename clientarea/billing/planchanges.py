@@ -8,16 +8,24 @@ another billing cycle, paying or getting back the prorated difference (``billing
   ``services.changed`` provisioning event). A cancelled order, by staff, by the customer
   ("Cancel this change") or by the billing run once it is past due, leaves the service as it was.
 * **Downgrade** (costs less, or the same): with ``PLAN_CHANGE_DOWNGRADE_AT = "now"`` it applies at
-  once and the difference, with IVA, becomes account credit (a ledger entry; with
+  once and the difference, with IVA, becomes account credit, with a DIAN credit note on the
+  invoice that paid the period when it was invoiced (``billing.change_notes``; with
   ``BILLING_AUTO_APPLY_CREDIT`` it pays pending orders). With ``"renewal"`` it is scheduled for the
   next due date: the billing run bills that renewal at the new plan and applies the change on
   that day (``apply_due_changes``); nothing is prorated.
+* **Options** (``request_options_change``): the same product and cycle with other configurable
+  options is a plan change of kind "options", with the same rules, priced by the same formula
+  over the options' recurring total; one that costs exactly the same applies at once.
 
 The due date never moves (except that a scheduled change of cycle whose renewal was paid early is
 re-dated by the new cycle). Refused, with a message for people: a service that is not active, has
 no recurring cycle or due date, already has an open change or a pending cancellation, or has an
 unpaid renewal (pay it first); the same plan; a product of another kind or without that cycle.
 Every step is audited.
+
+One file of about 750 lines: plans and options share the quote, the refusals, the making of a
+change and the billing run's hooks. Where to cut later: the options' quote and form helpers
+(``quote_options_change`` and its neighbours) into ``billing/option_changes.py``.
 """
 
 from __future__ import annotations
@@ -31,23 +39,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
 from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import EmailCategory, User
-from clientarea.billing import ledger, selectors
+from clientarea.billing import change_notes, ledger
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import customer_language
-from clientarea.billing.models import (
-    ItemKind,
-    Order,
-    OrderItem,
-    OrderState,
-    PlanChangeCreditNote,
-)
+from clientarea.billing.models import ItemKind, Order, OrderState
 from clientarea.billing.proration import Proration, credit_with_tax, prorate
 from clientarea.catalog.models import (
     CYCLE_MONTHS,
@@ -59,9 +60,8 @@ from clientarea.catalog.models import (
     ProductPrice,
 )
 from clientarea.catalog.pricing import ConfigurationError, Selection, configure, option_groups
-from clientarea.einvoice.services import NoteRefused, issue_refund_credit_note
 from clientarea.lib.dates import local_today
-from clientarea.lib.money import ZERO, quantize, tax_for
+from clientarea.lib.money import ZERO, tax_for
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
@@ -536,9 +536,9 @@ def _make_change(
         PlanChange.objects.filter(pk=change.pk, order_number="").update(order_number=order.number)
         change.refresh_from_db()
     elif quote.applies == NOW:
-        memo = _change_memo(service=locked, change=change)
+        memo = change_notes.change_memo(service=locked, change=change)
         # The credit first: what was paid may cap it, and the email names what was credited.
-        credited = credit_downgrade(
+        credited = change_notes.credit_downgrade(
             service=locked,
             change=change,
             amount=quote.credit_now,
@@ -596,25 +596,6 @@ def _make_change(
     return change
 
 
-def _change_memo(*, service: Service, change: PlanChange) -> str:
-    """How the change reads on the account's movements and on its credit note (the site's
-    language: stored texts and DIAN documents are in Spanish)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        if change.kind == PlanChangeKind.OPTIONS:
-            text = _("Options change: %(changes)s") % {
-                "changes": subscription_services.options_diff_text(
-                    change.from_options, change.to_options
-                )
-            }
-        else:
-            text = _("Plan change: %(old)s → %(new)s") % {
-                "old": change.from_product,
-                "new": change.to_product,
-            }
-    text = f"{text} · {service.label}" if service.label else text
-    return text[:300]
-
-
 def _upgrade_order(*, service: Service, quote: Quote, actor: User | None, today: dt.date) -> Order:
     due = service.next_due_date or today
     return billing.create_order(
@@ -643,141 +624,6 @@ def _upgrade_order(*, service: Service, quote: Quote, actor: User | None, today:
         actor=actor,
         reason="plan change",
     )
-
-
-# --- A downgrade's credit: a DIAN credit note on what paid the period ---------------------------
-
-
-def _paid_periods(service: Service, *, today: dt.date) -> list[tuple[Order, Decimal]]:
-    """The paid orders that billed this service for days after today (its current period, a
-    renewal paid early, an upgrade), newest period first, each with what is left of what it
-    charged for the service (IVA included, less earlier downgrade credits on it)."""
-    rows = (
-        OrderItem.objects.filter(
-            service=service, order__state=OrderState.PAID, period_end__gt=today
-        )
-        .exclude(kind=ItemKind.SETUP_FEE)
-        .values("order_id")
-        .annotate(paid=Sum("total"), end=Max("period_end"))
-        .order_by("-end", "-order_id")
-    )
-    ids = [row["order_id"] for row in rows]
-    orders = Order.objects.in_bulk(ids)
-    credited = dict(
-        PlanChangeCreditNote.objects.filter(order_id__in=ids, plan_change__service=service)
-        .values("order_id")
-        .annotate(total=Sum("amount"))
-        .values_list("order_id", "total")
-    )
-    return [
-        (orders[row["order_id"]], max(row["paid"] - credited.get(row["order_id"], ZERO), ZERO))
-        for row in rows
-    ]
-
-
-def credit_downgrade(
-    *,
-    service: Service,
-    change: PlanChange,
-    amount: Decimal,
-    memo: str,
-    actor: User | None = None,
-    today: dt.date | None = None,
-) -> Decimal:
-    """A downgrade applied now: its credit (IVA included) for money already invoiced gets a
-    DIAN credit note (concept 1) on the invoice of each paid order that billed the period,
-    newest first, never more than that order charged for the service (less earlier downgrade
-    credits on it), and the ledger records each note and moves its amount to the customer's
-    credit. A service no paid order billed (one staff recorded by hand) gets plain credit, as
-    before. In the caller's transaction, under the customer's lock. Returns the credit given
-    (``change.amount`` is lowered to it when what was paid caps it)."""
-    today = today or local_today()
-    wanted = quantize(amount)
-    if wanted <= 0:
-        return ZERO
-    periods = _paid_periods(service, today=today)
-    if not periods:  # never invoiced: plain credit (it applies credit to pending orders itself)
-        ledger.post_plan_change_credit(
-            customer_id=service.customer_id, amount=wanted, memo=memo, actor=actor
-        )
-        return wanted
-    given = ZERO
-    for order, paid in periods:
-        share = min(wanted - given, paid)
-        if share <= 0:
-            continue
-        row = PlanChangeCreditNote.objects.create(plan_change=change, order=order, amount=share)
-        issue_change_note(row=row, memo=memo, actor=actor)
-        row.entry = ledger.post_plan_change_credit_note(
-            order=order,
-            amount=share,
-            note=(row.credit_note.full_number or "") if row.credit_note else "",
-            memo=memo,
-            actor=actor,
-        )
-        row.save(update_fields=["entry"])
-        given += share
-        if given >= wanted:
-            break
-    if given != wanted:
-        PlanChange.objects.filter(pk=change.pk).update(amount=given)
-        change.amount = given
-    if given > 0 and settings.BILLING_AUTO_APPLY_CREDIT:
-        ledger.apply_credit(customer_id=service.customer_id, actor=actor)
-    return given
-
-
-def issue_change_note(*, row: PlanChangeCreditNote, memo: str, actor: User | None = None) -> bool:
-    """The credit note of one downgrade credit, on the invoice of the order it credits: DIAN
-    concept 1 (partial non-acceptance of the service: the customer gives up the rest of the
-    period of what was invoiced), for the amount IVA included, sized as refund notes are. A
-    refusal (the invoice is not accepted by DIAN yet, or has none yet) is kept on the row for
-    the sweep and never undoes the credit. Returns whether the note was issued."""
-    invoice = selectors.order_invoice(row.order)
-    if invoice is None:
-        row.note_error = _("The order has no electronic invoice yet.")[:300]
-        row.save(update_fields=["note_error"])
-        return False
-    try:
-        with translation.override(settings.LANGUAGE_CODE):
-            reason = _("Credit for the unused days: %(memo)s") % {"memo": memo}
-        row.credit_note = issue_refund_credit_note(
-            invoice=invoice,
-            amount=row.amount,
-            whole=False,
-            reason=reason[:500],
-            actor=actor,
-        )
-        row.note_error = ""
-    except NoteRefused as exc:
-        row.note_error = str(exc)[:300]
-        logger.warning("plan change %s: credit note not issued yet: %s", row.plan_change_id, exc)
-    row.save(update_fields=["credit_note", "note_error"])
-    return row.credit_note_id is not None
-
-
-def retry_change_notes(*, limit: int = 100) -> int:
-    """The billing sweep: credit notes of downgrades that DIAN's rules did not allow when the
-    credit was given (the invoice was not accepted yet). One transaction each."""
-    done = 0
-    for pk in list(
-        PlanChangeCreditNote.objects.filter(credit_note__isnull=True).values_list("pk", flat=True)[
-            :limit
-        ]
-    ):
-        with transaction.atomic():
-            row = (
-                PlanChangeCreditNote.objects.select_for_update()
-                .select_related("order", "plan_change__service")
-                .filter(pk=pk, credit_note__isnull=True)
-                .first()
-            )
-            if row is None:
-                continue
-            memo = _change_memo(service=row.plan_change.service, change=row.plan_change)
-            if issue_change_note(row=row, memo=memo):
-                done += 1
-    return done
 
 
 @transaction.atomic

@@ -25,7 +25,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
-from clientarea.billing import automation, planchanges
+from clientarea.billing import automation, change_notes
 from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import BillingRun
 from clientarea.lib.periodic import periodic_task
@@ -91,4 +91,4 @@ def resume_billing_runs_task() -> int:
 def plan_change_notes_task() -> int:
     """Every 5 minutes: the credit notes of downgrades that waited for DIAN to accept the
     invoice they correct."""
-    return planchanges.retry_change_notes()
+    return change_notes.retry_change_notes()

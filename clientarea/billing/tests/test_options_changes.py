@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from clientarea.accounts.models import AuditEvent
-from clientarea.billing import planchanges
+from clientarea.billing import change_notes, planchanges
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
 from clientarea.billing.automation import run_billing
@@ -238,12 +238,12 @@ def test_the_credit_note_waits_for_dian_and_the_sweep_issues_it(
     row = PlanChangeCreditNote.objects.get(plan_change=change)
     assert row.credit_note is None and row.note_error
     assert billing_selectors.credit_available(service.customer) == change.amount > 0
-    assert planchanges.retry_change_notes() == 0  # still no numbering resolution
+    assert change_notes.retry_change_notes() == 0  # still no numbering resolution
     make_resolution()
     with django_capture_on_commit_callbacks(execute=True):
         issue_waiting_invoices()
     with django_capture_on_commit_callbacks(execute=True):
-        assert planchanges.retry_change_notes() == 1
+        assert change_notes.retry_change_notes() == 1
     row.refresh_from_db()
     assert row.credit_note is not None and row.credit_note.concept == "1" and not row.note_error
     assert row.entry is not None and row.entry.reference == ""  # the ledger is append-only
