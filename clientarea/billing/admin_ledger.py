@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
 from clientarea.billing import selectors, statement_files
-from clientarea.billing.models import LedgerEntry
+from clientarea.billing.models import LedgerEntry, PlanChangeCreditNote
 from clientarea.lib.money import format_cop
 
 
@@ -102,3 +102,37 @@ class LedgerEntryAdmin(admin.ModelAdmin):
                 "query": f"start={statement.start.isoformat()}&end={statement.end.isoformat()}",
             },
         )
+
+
+@admin.register(PlanChangeCreditNote)
+class PlanChangeCreditNoteAdmin(admin.ModelAdmin):
+    """The DIAN credit notes of downgrades' credit (read-only): issued at once, or waiting for
+    DIAN to accept the invoice (the billing sweep issues them; ``note_error`` says why)."""
+
+    list_display = [
+        "created_at",
+        "plan_change",
+        "order",
+        "amount_cop",
+        "credit_note",
+        "note_error",
+    ]
+    list_select_related = ["plan_change__service", "order", "credit_note"]
+    search_fields = ["order__number", "credit_note__full_number"]
+    ordering = ["-created_at", "-id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("credited (with IVA)"), ordering="amount")
+    def amount_cop(self, obj: PlanChangeCreditNote) -> str:
+        return format_cop(obj.amount, decimals=True)

@@ -706,6 +706,11 @@ def renewal_batches(
         service_id__in=[s.pk for services in due.values() for s in services]
     ).order_by("service_id", "pk"):
         options[option.service_id].append(option)
+    for services in due.values():
+        for service in services:
+            changed = planchanges.renewal_options(scheduled.get(service.pk), service)
+            if changed is not None:  # an options change scheduled for this renewal
+                options[service.pk] = changed
     for start in range(0, len(owners), size):
         batch = owners[start : start + size]
         run.options = options  # read by renewal_line through _plan

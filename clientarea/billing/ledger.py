@@ -558,6 +558,36 @@ def post_plan_change_credit(
     return entry
 
 
+def post_plan_change_credit_note(
+    *, order: Order, amount: Decimal, note: str, memo: str, actor=None
+) -> LedgerEntry:
+    """A downgrade's credit for money ``order`` was paid (``billing.planchanges``): its credit
+    note lowers what the order cost (−, on the order, ``note`` its number or empty while DIAN's
+    rules do not allow it yet) and the same amount becomes the customer's credit (+ on the
+    order, − without), so the order stays settled and the statement names the document. The
+    caller holds the customer's row lock and applies credit to pending orders afterwards.
+    Returns the credit note's movement."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    at = timezone.now()
+    common = {"customer_id": order.customer_id, "memo": memo, "actor": actor, "at": at}
+    entries = LedgerEntry.objects.bulk_create(
+        [
+            _entry(
+                kind=LedgerKind.CHANGE_NOTE, amount=-amount, order=order, reference=note, **common
+            ),
+            _entry(
+                kind=LedgerKind.NOTE_TO_CREDIT, amount=amount, order=order, reference=note, **common
+            ),
+            _entry(
+                kind=LedgerKind.NOTE_TO_CREDIT, amount=-amount, reference=order.number, **common
+            ),
+        ]
+    )
+    return entries[0]  # the credit note's movement
+
+
 @transaction.atomic
 def record_order_refund(
     *, order: Order, amount: Decimal, reference: str, note: str, actor=None, memo: str = ""

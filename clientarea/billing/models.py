@@ -340,6 +340,10 @@ class LedgerKind(models.TextChoices):
     #: A refund of money that paid an order: its credit note (−) and the money returned (+).
     CREDIT_NOTE = "credit_note", _("Credit note for a refund")
     PAYMENT_REFUNDED = "payment_refunded", _("Payment refunded")
+    #: A downgrade credited on the order that paid the period: its credit note (−), then the
+    #: same amount moved from the order to the customer's credit (+ on the order, − without).
+    CHANGE_NOTE = "change_note", _("Credit note for a plan change")
+    NOTE_TO_CREDIT = "note_to_credit", _("Credit note kept as credit")
 
 
 class LedgerEntry(models.Model):
@@ -403,3 +407,50 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.kind} {self.amount}"
+
+
+class PlanChangeCreditNote(models.Model):
+    """The DIAN credit note a downgrade's credit owes on the invoice that paid the service's
+    period (``billing.planchanges``). Written in the downgrade's transaction with its ledger
+    entries; ``credit_note`` is empty while DIAN's rules do not allow the note yet (the invoice
+    is not accepted), and the billing sweep issues it later (``note_error`` says why it waits).
+    """
+
+    plan_change = models.ForeignKey(
+        "subscriptions.PlanChange",
+        on_delete=models.PROTECT,
+        related_name="credit_notes",
+        verbose_name=_("plan change"),
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="+", verbose_name=_("order credited")
+    )
+    amount = models.DecimalField(_("credited (with IVA)"), max_digits=14, decimal_places=2)
+    credit_note = models.ForeignKey(
+        "einvoice.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("credit note"),
+    )
+    note_error = models.CharField(_("why the note waits"), max_length=300, blank=True)
+    #: The ledger's credit-note movement (its reference is empty when the note came later: the
+    #: statement of account reads the number here).
+    entry = models.ForeignKey(
+        LedgerEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("account movement"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("plan change credit note")
+        verbose_name_plural = _("plan change credit notes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.plan_change_id} {self.order_id} {self.amount}"

@@ -8,24 +8,34 @@ another billing cycle, paying or getting back the prorated difference (``billing
   ``services.changed`` provisioning event). A cancelled order, by staff, by the customer
   ("Cancel this change") or by the billing run once it is past due, leaves the service as it was.
 * **Downgrade** (costs less, or the same): with ``PLAN_CHANGE_DOWNGRADE_AT = "now"`` it applies at
-  once and the difference, with IVA, becomes account credit (a ledger entry; with
+  once and the difference, with IVA, becomes account credit, with a DIAN credit note on the
+  invoice that paid the period when it was invoiced (``billing.change_notes``; with
   ``BILLING_AUTO_APPLY_CREDIT`` it pays pending orders). With ``"renewal"`` it is scheduled for the
   next due date: the billing run bills that renewal at the new plan and applies the change on
   that day (``apply_due_changes``); nothing is prorated.
+* **Options** (``request_options_change``): the same product and cycle with other configurable
+  options is a plan change of kind "options", with the same rules, priced by the same formula
+  over the options' recurring total; one that costs exactly the same applies at once.
 
 The due date never moves (except that a scheduled change of cycle whose renewal was paid early is
 re-dated by the new cycle). Refused, with a message for people: a service that is not active, has
 no recurring cycle or due date, already has an open change or a pending cancellation, or has an
 unpaid renewal (pay it first); the same plan; a product of another kind or without that cycle.
 Every step is audited.
+
+One file of about 750 lines: plans and options share the quote, the refusals, the making of a
+change and the billing run's hooks. Where to cut later: the options' quote and form helpers
+(``quote_options_change`` and its neighbours) into ``billing/option_changes.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -35,12 +45,21 @@ from django.utils.translation import gettext as _
 from clientarea.accounts import audit
 from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import EmailCategory, User
-from clientarea.billing import ledger
+from clientarea.billing import change_notes, ledger
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import customer_language
 from clientarea.billing.models import ItemKind, Order, OrderState
 from clientarea.billing.proration import Proration, credit_with_tax, prorate
-from clientarea.catalog.models import CYCLE_MONTHS, BillingCycle, Product, ProductKind, ProductPrice
+from clientarea.catalog.models import (
+    CYCLE_MONTHS,
+    BillingCycle,
+    OptionGroup,
+    OptionKind,
+    Product,
+    ProductKind,
+    ProductPrice,
+)
+from clientarea.catalog.pricing import ConfigurationError, Selection, configure, option_groups
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO, tax_for
 from clientarea.subscriptions import services as subscription_services
@@ -50,8 +69,10 @@ from clientarea.subscriptions.models import (
     CancellationStatus,
     PlanChange,
     PlanChangeDirection,
+    PlanChangeKind,
     PlanChangeStatus,
     Service,
+    ServiceOption,
     ServiceStatus,
 )
 
@@ -81,6 +102,10 @@ class Quote:
     effective_date: dt.date
     pay_now: Decimal  # the upgrade order's total (whole pesos, IVA included)
     credit_now: Decimal  # the downgrade's credit (IVA included)
+    kind: str = PlanChangeKind.PLAN
+    #: An options change: the options before and after (``PlanChange.from_options`` form).
+    from_options: tuple[dict[str, Any], ...] = ()
+    to_options: tuple[dict[str, Any], ...] = ()
 
     @property
     def key(self) -> str:
@@ -153,6 +178,32 @@ def _order_total(amount: Decimal, product: Product) -> Decimal:
     return billing.order_totals([billing.line_amounts(line)])["total"]
 
 
+def _decide(
+    *, service: Service, product: Product, proration: Proration, zero_now: bool = False
+) -> tuple[str, str, Decimal, Decimal]:
+    """Direction, how it applies, what is paid now and what is credited now (IVA included).
+    ``zero_now``: a change that costs exactly the same applies at once (options changes)."""
+    direction = (
+        PlanChangeDirection.UPGRADE if proration.difference > 0 else PlanChangeDirection.DOWNGRADE
+    )
+    pay_now = credit_now = ZERO
+    if direction == PlanChangeDirection.UPGRADE:
+        pay_now = _order_total(proration.amount_due, product)
+        applies = ON_PAYMENT if pay_now > 0 else NOW
+    elif settings.PLAN_CHANGE_DOWNGRADE_AT == AT_RENEWAL and not (
+        zero_now and proration.difference == 0
+    ):
+        applies = AT_RENEWAL
+    else:
+        applies = NOW
+        credit_now = credit_with_tax(
+            proration,
+            old_rate=service.product.effective_tax_rate,
+            new_rate=product.effective_tax_rate,
+        )
+    return direction, applies, pay_now, credit_now
+
+
 def _quote(*, service: Service, price: ProductPrice, language: str, today: dt.date) -> Quote | None:
     product = price.product
     new_months = CYCLE_MONTHS.get(price.cycle)
@@ -168,22 +219,9 @@ def _quote(*, service: Service, price: ProductPrice, language: str, today: dt.da
         today=today,
         anchor_day=service.anchor_day,
     )
-    direction = (
-        PlanChangeDirection.UPGRADE if proration.difference > 0 else PlanChangeDirection.DOWNGRADE
+    direction, applies, pay_now, credit_now = _decide(
+        service=service, product=product, proration=proration
     )
-    pay_now = credit_now = ZERO
-    if direction == PlanChangeDirection.UPGRADE:
-        pay_now = _order_total(proration.amount_due, product)
-        applies = ON_PAYMENT if pay_now > 0 else NOW
-    elif settings.PLAN_CHANGE_DOWNGRADE_AT == AT_RENEWAL:
-        applies = AT_RENEWAL
-    else:
-        applies = NOW
-        credit_now = credit_with_tax(
-            proration,
-            old_rate=service.product.effective_tax_rate,
-            new_rate=product.effective_tax_rate,
-        )
     return Quote(
         product=product,
         cycle=price.cycle,
@@ -252,18 +290,147 @@ def quote_change(
     return quote
 
 
+# --- Options: the same product and cycle, other configurable options ---------------------------
+
+
+def option_groups_for(service: Service) -> list[OptionGroup]:
+    """The option groups of the service's product (with options and prices), for the form."""
+    return option_groups(service.product)
+
+
+def has_option_groups(service: Service) -> bool:
+    """Whether the service's product has configurable options (the service page's link)."""
+    return OptionGroup.objects.filter(product_id=service.product_id).exists()
+
+
+def current_selections(service: Service) -> dict[int, Selection]:
+    """What the service has chosen, per option group (the form's initial values)."""
+    return {
+        o.option.group_id: Selection(option_id=o.option_id, quantity=o.quantity)
+        for o in ServiceOption.objects.filter(service=service).select_related("option")
+    }
+
+
+def quote_options_change(
+    *,
+    service: Service,
+    selections: Mapping[int, Selection],
+    language: str | None = None,
+    today: dt.date | None = None,
+) -> Quote:
+    """The preview of changing the service's options to ``selections`` (group id → Selection),
+    validated against its product and cycle like an order from the catalog; PlanChangeError
+    with the reason it is refused. An option the service keeps (any quantity) keeps its unit
+    price at purchase; an option it adds takes today's catalog price. The proration is the plan
+    changes' (``billing.proration``) over the options' recurring total, old and new."""
+    today = today or local_today()
+    reason = refusal(service, today=today)
+    if reason:
+        raise PlanChangeError(reason)
+    months = CYCLE_MONTHS.get(service.cycle)
+    if months is None or service.next_due_date is None:  # refusal() said so already
+        raise PlanChangeError(_("This service has no recurring billing cycle to change."))
+    try:
+        configuration = configure(
+            product=service.product, cycle=service.cycle, selections=selections
+        )
+    except ConfigurationError as exc:
+        raise PlanChangeError(str(exc)) from exc
+    words = customer_language(service.customer)
+    before = subscription_services.current_options(service)
+    kept = {o["option"]: o for o in before}
+    after: list[dict[str, Any]] = []
+    for chosen in configuration.options:
+        old = kept.get(chosen.option.pk)
+        description = (
+            old["description"]
+            if old is not None
+            else (
+                f"{chosen.group.display_name(words)}: {chosen.option.display_name(words)}"
+                if chosen.group.kind == OptionKind.CHOICE
+                else chosen.group.display_name(words)
+            )
+        )
+        after.append(
+            {
+                "option": chosen.option.pk,
+                "quantity": chosen.quantity,
+                "price": old["price"] if old is not None else str(chosen.unit_price),
+                "description": description[:200],
+            }
+        )
+    if sorted((o["option"], o["quantity"]) for o in after) == sorted(
+        (o["option"], o["quantity"]) for o in before
+    ):
+        raise PlanChangeError(_("The service already has these options."))
+    old_total = subscription_services.options_total(before)
+    new_total = subscription_services.options_total(after)
+    proration = prorate(
+        old_price=old_total,
+        old_months=months,
+        new_price=new_total,
+        new_months=months,
+        due_date=service.next_due_date,
+        today=today,
+        anchor_day=service.anchor_day,
+    )
+    product = service.product
+    direction, applies, pay_now, credit_now = _decide(
+        service=service, product=product, proration=proration, zero_now=True
+    )
+    recurring = service.price + new_total
+    return Quote(
+        product=product,
+        cycle=service.cycle,
+        cycle_label=str(BillingCycle(service.cycle).label),
+        name=product.display_name(language or "es"),
+        new_price=recurring,
+        new_tax=tax_for(recurring, product.effective_tax_rate),
+        proration=proration,
+        direction=direction,
+        applies=applies,
+        effective_date=service.next_due_date if applies == AT_RENEWAL else today,
+        pay_now=pay_now,
+        credit_now=credit_now,
+        kind=PlanChangeKind.OPTIONS,
+        from_options=tuple(before),
+        to_options=tuple(after),
+    )
+
+
+# --- Making a change ------------------------------------------------------------------------------
+
+
 def _line_description(*, service: Service, quote: Quote) -> str:
     language = customer_language(service.customer)
     with translation.override(language):
-        text = _("Plan change: %(old)s → %(new)s, %(days)s days until %(date)s") % {
-            "old": f"{service.product.display_name(language)} ({service.get_cycle_display()})",
-            "new": f"{quote.product.display_name(language)} ({BillingCycle(quote.cycle).label})",
-            "days": quote.proration.days_remaining,
-            "date": formats.date_format(
-                service.next_due_date or quote.effective_date, "DATE_FORMAT"
-            ),
-        }
-    return f"{text} · {service.label}" if service.label else text
+        date = formats.date_format(service.next_due_date or quote.effective_date, "DATE_FORMAT")
+        if quote.kind == PlanChangeKind.OPTIONS:
+            text = _("Options change: %(changes)s, %(days)s days until %(date)s") % {
+                "changes": subscription_services.options_diff_text(
+                    list(quote.from_options), list(quote.to_options)
+                ),
+                "days": quote.proration.days_remaining,
+                "date": date,
+            }
+        else:
+            text = _("Plan change: %(old)s → %(new)s, %(days)s days until %(date)s") % {
+                "old": f"{service.product.display_name(language)} ({service.get_cycle_display()})",
+                "new": f"{quote.product.display_name(language)} ({BillingCycle(quote.cycle).label})",
+                "days": quote.proration.days_remaining,
+                "date": date,
+            }
+    text = f"{text} · {service.label}" if service.label else text
+    return text[:300]
+
+
+def _lock(service: Service) -> Service:
+    ledger.lock_customer(customer_id=service.customer_id)  # the customer first, as credit does
+    return (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("customer__user", "product")
+        .get(pk=service.pk)
+    )
 
 
 @transaction.atomic
@@ -280,12 +447,7 @@ def request_plan_change(
     """Make the change: an order for an upgrade (applied when paid), a downgrade applied now
     with its credit or scheduled for the due date. Raises PlanChangeError (nothing written)."""
     today = today or local_today()
-    ledger.lock_customer(customer_id=service.customer_id)  # the customer first, as credit does
-    locked = (
-        Service.objects.select_for_update(of=("self",))
-        .select_related("customer__user", "product")
-        .get(pk=service.pk)
-    )
+    locked = _lock(service)
     quote = quote_change(
         service=locked,
         product=product,
@@ -293,9 +455,54 @@ def request_plan_change(
         language=customer_language(locked.customer),
         today=today,
     )
+    return _make_change(
+        locked=locked, quote=quote, actor=actor, ip=ip, by_staff=by_staff, today=today
+    )
+
+
+@transaction.atomic
+def request_options_change(
+    *,
+    service: Service,
+    selections: Mapping[int, Selection],
+    actor: User | None = None,
+    ip: str | None = None,
+    by_staff: bool = False,
+    today: dt.date | None = None,
+) -> PlanChange:
+    """Change the service's configurable options, as a plan change of kind "options": more
+    expensive → an order for the prorated difference that applies them when paid; cheaper →
+    applied now with the difference as credit (and its credit note) or at the next renewal
+    (``PLAN_CHANGE_DOWNGRADE_AT``); the same price → applied now. Raises PlanChangeError."""
+    today = today or local_today()
+    locked = _lock(service)
+    quote = quote_options_change(
+        service=locked,
+        selections=selections,
+        language=customer_language(locked.customer),
+        today=today,
+    )
+    return _make_change(
+        locked=locked, quote=quote, actor=actor, ip=ip, by_staff=by_staff, today=today
+    )
+
+
+def _make_change(
+    *,
+    locked: Service,
+    quote: Quote,
+    actor: User | None,
+    ip: str | None,
+    by_staff: bool,
+    today: dt.date,
+) -> PlanChange:
+    """Record the change the quote describes and do what it means today (the caller holds the
+    customer's and the service's locks, in one transaction)."""
     user = actor if getattr(actor, "pk", None) else None
+    options = quote.kind == PlanChangeKind.OPTIONS
     change = PlanChange(
         service=locked,
+        kind=quote.kind,
         direction=quote.direction,
         status=(
             PlanChangeStatus.AWAITING_PAYMENT
@@ -307,7 +514,9 @@ def request_plan_change(
         from_price=locked.price,
         to_product=quote.product,
         to_cycle=quote.cycle,
-        to_price=quote.new_price,
+        to_price=locked.price if options else quote.new_price,
+        from_options=list(quote.from_options),
+        to_options=list(quote.to_options),
         days_remaining=quote.proration.days_remaining,
         credit=quote.proration.credit if quote.applies != AT_RENEWAL else ZERO,
         charge=quote.proration.charge if quote.applies != AT_RENEWAL else ZERO,
@@ -321,18 +530,23 @@ def request_plan_change(
             change.save()
     except IntegrityError as exc:  # a second request racing this one
         raise PlanChangeError(_("This service already has a plan change in progress.")) from exc
+    credited = ZERO
     if quote.applies == ON_PAYMENT:
         order = _upgrade_order(service=locked, quote=quote, actor=user, today=today)
         PlanChange.objects.filter(pk=change.pk, order_number="").update(order_number=order.number)
         change.refresh_from_db()
     elif quote.applies == NOW:
-        subscription_services.apply_plan_change(change=change, actor=user)
-        ledger.post_plan_change_credit(
-            customer_id=locked.customer_id,
+        memo = change_notes.change_memo(service=locked, change=change)
+        # The credit first: what was paid may cap it, and the email names what was credited.
+        credited = change_notes.credit_downgrade(
+            service=locked,
+            change=change,
             amount=quote.credit_now,
-            memo=_("Plan change: %(old)s → %(new)s") % {"old": locked.product, "new": product},
+            memo=memo,
             actor=user,
+            today=today,
         )
+        subscription_services.apply_plan_change(change=change, actor=user)
         subscription_services.notify_services_changed(
             service_ids=[locked.pk], event="services.changed"
         )
@@ -353,21 +567,31 @@ def request_plan_change(
         changes={
             "service": locked.pk,
             "change": change.pk,
+            "kind": change.kind,
             "direction": change.direction,
             "applies": quote.applies,
-            "to_product": product.pk,
-            "to_cycle": cycle,
+            "to_product": quote.product.pk,
+            "to_cycle": quote.cycle,
+            "options": {"before": change.from_options, "after": change.to_options}
+            if options
+            else None,
             "days": quote.proration.days_remaining,
             "credit": str(quote.proration.credit),
             "charge": str(quote.proration.charge),
             "amount": str(change.amount),
+            "credited": str(credited),
             "order": change.order_number,
             "by_staff": by_staff,
         },
         ip=ip,
     )
     logger.info(
-        "plan change %s for service %s: %s (%s)", change.pk, locked.pk, quote.applies, change.amount
+        "plan change %s (%s) for service %s: %s (%s)",
+        change.pk,
+        change.kind,
+        locked.pk,
+        quote.applies,
+        change.amount,
     )
     return change
 
@@ -514,3 +738,24 @@ def as_renewed(service: Service, change: PlanChange | None) -> Service:
     future.cycle = change.to_cycle
     future.price = change.to_price
     return future
+
+
+def renewal_options(change: PlanChange | None, service: Service) -> list[ServiceOption] | None:
+    """The options a renewal bills when an options change is scheduled for the service's due
+    date (unsaved rows built from the change); None when the service's own options apply."""
+    if (
+        change is None
+        or change.kind != PlanChangeKind.OPTIONS
+        or change.effective_date != service.next_due_date
+    ):
+        return None
+    return [
+        ServiceOption(
+            service_id=service.pk,
+            option_id=o["option"],
+            quantity=int(o["quantity"]),
+            price=Decimal(o["price"]),
+            description=str(o["description"])[:200],
+        )
+        for o in change.to_options
+    ]

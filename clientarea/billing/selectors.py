@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import connection
@@ -28,6 +28,7 @@ from clientarea.billing.models import (
     OrderItem,
     OrderState,
     PaidVia,
+    PlanChangeCreditNote,
 )
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.documents import Prepayment
@@ -593,6 +594,8 @@ class StatementLine:
     debit: Decimal
     credit: Decimal
     balance: Decimal
+    #: The movement's reference, or the number of a downgrade's credit note issued after it.
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -631,7 +634,28 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
         credit = -entry.amount if entry.amount < 0 else ZERO
         debits += debit
         credits += credit
-        lines.append(StatementLine(entry=entry, debit=debit, credit=credit, balance=balance))
+        lines.append(
+            StatementLine(
+                entry=entry, debit=debit, credit=credit, balance=balance, reference=entry.reference
+            )
+        )
+    late = [
+        line.entry.pk
+        for line in lines
+        if line.entry.kind == LedgerKind.CHANGE_NOTE and not line.reference
+    ]
+    if late:  # credit notes of downgrades issued after their movement (one more query)
+        numbers = dict(
+            PlanChangeCreditNote.objects.filter(
+                entry_id__in=late, credit_note__isnull=False
+            ).values_list("entry_id", "credit_note__full_number")
+        )
+        lines = [
+            replace(line, reference=numbers.get(line.entry.pk) or "")
+            if line.entry.pk in numbers
+            else line
+            for line in lines
+        ]
     order_ids = {line.entry.order_id for line in lines if line.entry.order_id}
     invoices = {
         order_id: number

@@ -38,7 +38,7 @@ def _rows(statement: AccountStatement) -> list[dict[str, str]]:
                 "movement": movement_label(entry),
                 "order": order,
                 "invoice": statement.invoices.get(entry.order_id or 0, ""),
-                "reference": entry.reference,
+                "reference": line.reference,
                 "debit": str(line.debit) if line.debit else "",
                 "credit": str(line.credit) if line.credit else "",
                 "balance": str(line.balance),

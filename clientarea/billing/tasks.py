@@ -25,7 +25,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
-from clientarea.billing import automation
+from clientarea.billing import automation, change_notes
 from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import BillingRun
 from clientarea.lib.periodic import periodic_task
@@ -34,6 +34,7 @@ __all__ = [
     "billing_run_chunks_task",
     "billing_run_task",
     "deliver_run_emails_task",
+    "plan_change_notes_task",
     "resume_billing_runs_task",
     "scheduled_billing_run_task",
 ]
@@ -84,3 +85,10 @@ def billing_run_chunks_task(run_id: int, batch_size: int = automation.BATCH_SIZE
 def resume_billing_runs_task() -> int:
     """Runs left behind (lost jobs, a dead worker's expired lease, a finisher that died)."""
     return len(automation.resume_runs(fan_out=fan_out))
+
+
+@periodic_task(crontab(minute="*/5"))
+def plan_change_notes_task() -> int:
+    """Every 5 minutes: the credit notes of downgrades that waited for DIAN to accept the
+    invoice they correct."""
+    return change_notes.retry_change_notes()

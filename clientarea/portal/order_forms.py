@@ -59,37 +59,13 @@ class ProductOrderForm(forms.Form):
             label.help_text = _("For example mitienda.com.co")
         else:
             label.label = _("Name or note for this service (optional)")
-        for group in groups:
-            name = group.display_name(language)
-            options = [o for o in group.options.all() if o.active]
-            if group.kind == OptionKind.QUANTITY:
-                self.fields[option_field_name(group)] = forms.IntegerField(
-                    label=name,
-                    min_value=group.min_quantity,
-                    max_value=group.max_quantity,
-                    initial=group.min_quantity,
-                    help_text=_prices_text(options[0] if options else None, per_unit=True),
-                )
-            else:
-                choices: list[tuple[str, str]] = [] if group.required else [("", str(_("None")))]
-                choices += [
-                    (str(o.pk), f"{o.display_name(language)} ({_prices_text(o)})") for o in options
-                ]
-                self.fields[option_field_name(group)] = forms.ChoiceField(
-                    label=name, choices=choices, required=group.required
-                )
+        self.fields.update(option_fields(groups, language=language))
 
     def clean(self):
         data = self.cleaned_data  # what super().clean() returns, typed as always set
         if self.errors:
             return data
-        selections: dict[int, Selection] = {}
-        for group in self.groups:
-            value = data.get(option_field_name(group))
-            if group.kind == OptionKind.QUANTITY:
-                selections[group.pk] = Selection(option_id=None, quantity=int(value or 0))
-            elif value:
-                selections[group.pk] = Selection(option_id=int(value), quantity=1)
+        selections = selections_from(self.groups, data)
         item = CartItem(
             product_id=self.product.pk,
             cycle=data["cycle"],
@@ -101,6 +77,73 @@ class ProductOrderForm(forms.Form):
         except (ConfigurationError, CartError) as exc:
             raise forms.ValidationError(str(exc), code="configuration") from exc
         data["item"] = item
+        return data
+
+
+def option_fields(groups: list[OptionGroup], *, language: str) -> dict[str, forms.Field]:
+    """One field per option group: a quantity within its bounds, or one of its active options."""
+    fields: dict[str, forms.Field] = {}
+    for group in groups:
+        name = group.display_name(language)
+        options = [o for o in group.options.all() if o.active]
+        if group.kind == OptionKind.QUANTITY:
+            fields[option_field_name(group)] = forms.IntegerField(
+                label=name,
+                min_value=group.min_quantity,
+                max_value=group.max_quantity,
+                initial=group.min_quantity,
+                help_text=_prices_text(options[0] if options else None, per_unit=True),
+            )
+        else:
+            choices: list[tuple[str, str]] = [] if group.required else [("", str(_("None")))]
+            choices += [
+                (str(o.pk), f"{o.display_name(language)} ({_prices_text(o)})") for o in options
+            ]
+            fields[option_field_name(group)] = forms.ChoiceField(
+                label=name, choices=choices, required=group.required
+            )
+    return fields
+
+
+def selections_from(groups: list[OptionGroup], data: dict) -> dict[int, Selection]:
+    """The cleaned option fields as the catalog's selections (group id → Selection)."""
+    selections: dict[int, Selection] = {}
+    for group in groups:
+        value = data.get(option_field_name(group))
+        if group.kind == OptionKind.QUANTITY:
+            selections[group.pk] = Selection(option_id=None, quantity=int(value or 0))
+        elif value:
+            selections[group.pk] = Selection(option_id=int(value), quantity=1)
+    return selections
+
+
+class ServiceOptionsForm(forms.Form):
+    """A service's configurable options, to change them (``billing.planchanges``): the same
+    fields as when ordering, filled with what the service has."""
+
+    def __init__(
+        self,
+        *args,
+        groups: list[OptionGroup],
+        current: dict[int, Selection],
+        language: str,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+        self.fields.update(option_fields(groups, language=language))
+        for group in groups:
+            chosen = current.get(group.pk)
+            field = self.fields[option_field_name(group)]
+            if group.kind == OptionKind.QUANTITY:
+                field.initial = chosen.quantity if chosen else 0
+            else:
+                field.initial = str(chosen.option_id) if chosen and chosen.option_id else ""
+
+    def clean(self):
+        data = self.cleaned_data  # what super().clean() returns, typed as always set
+        if not self.errors:
+            data["selections"] = selections_from(self.groups, data)
         return data
 
 

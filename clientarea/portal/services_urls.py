@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/cancel/withdraw/", views.withdraw_cancellation, name="withdraw_cancellation"),
     path("<int:pk>/change/", views.change_plan, name="change_plan"),
     path("<int:pk>/change/withdraw/", views.cancel_plan_change, name="cancel_plan_change"),
+    path("<int:pk>/options/", views.change_options, name="change_options"),
 ]

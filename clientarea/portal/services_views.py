@@ -16,6 +16,7 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
 from clientarea.catalog import selectors as catalog_selectors
 from clientarea.lib.http import client_ip
+from clientarea.portal.order_forms import ServiceOptionsForm
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
 from clientarea.subscriptions.models import CancellationStatus, PlanChangeStatus
@@ -51,6 +52,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_cancel": service.status in cancellations.CANCELLABLE,
             "plan_change": plan_change,
             "may_change_plan": planchanges.may_offer_change(service),
+            "has_options": planchanges.has_option_groups(service),
             "plan_change_name": plan_change.to_product.display_name(translation.get_language())
             if plan_change
             else "",
@@ -216,6 +218,80 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
             "refused": refused,
             "error": error,
             "chosen": request.POST.get("plan", ""),
+        },
+        status=400 if error else 200,
+    )
+
+
+def _changed_message(change) -> str:
+    if change.status == PlanChangeStatus.AWAITING_PAYMENT:
+        return _(
+            "We created service order %(number)s for the difference. Your new options start as soon as it is paid."
+        ) % {"number": change.order_number}
+    if change.status == PlanChangeStatus.SCHEDULED:
+        return _("Your options change on %(date)s.") % {
+            "date": formats.date_format(change.effective_date, "DATE_FORMAT")
+        }
+    return _("Your service has its new options.")
+
+
+@client_area(Permission.SERVICES)
+@require_http_methods(["GET", "POST"])
+def change_options(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the service's configurable options: the form, then a preview of the prorated
+    amount, then confirm (``billing.planchanges.request_options_change``)."""
+    customer = request_customer(request)
+    service = selectors.service_for_customer(customer, pk)
+    language = translation.get_language()
+    refused = planchanges.refusal(service)
+    groups = [] if refused else planchanges.option_groups_for(service)
+    if not refused and not groups:
+        refused = _("This service has no options to change.")
+    current = planchanges.current_selections(service) if groups else {}
+    form = ServiceOptionsForm(
+        request.POST if request.method == "POST" else None,
+        groups=groups,
+        current=current,
+        language=language,
+    )
+    quote = None
+    error = ""
+    if request.method == "POST" and not refused:
+        if not form.is_valid():
+            error = _("Check the options below.")
+        else:
+            selections = form.cleaned_data["selections"]
+            try:
+                if "confirm" in request.POST:
+                    change = planchanges.request_options_change(
+                        service=service,
+                        selections=selections,
+                        actor=request.user,  # type: ignore[arg-type]
+                        ip=client_ip(request),
+                    )
+                else:
+                    quote = planchanges.quote_options_change(
+                        service=service, selections=selections, language=language
+                    )
+            except planchanges.PlanChangeError as exc:
+                error = str(exc)
+            else:
+                if quote is None:
+                    messages.success(request, _changed_message(change))
+                    if change.status == PlanChangeStatus.AWAITING_PAYMENT:
+                        return redirect("billing:order", number=change.order_number)
+                    return redirect("subscriptions:detail", pk=service.pk)
+    return render(
+        request,
+        "subscriptions/change_options.html",
+        {
+            "service": service,
+            "product_name": service.product.display_name(language),
+            "options": service.options.all(),
+            "form": form,
+            "quote": quote,
+            "refused": refused,
+            "error": error,
         },
         status=400 if error else 200,
     )

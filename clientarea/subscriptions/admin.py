@@ -267,6 +267,7 @@ class PlanChangeAdmin(admin.ModelAdmin):
     list_display = [
         "service",
         "customer",
+        "kind",
         "direction",
         "from_product",
         "to_product",
@@ -277,7 +278,7 @@ class PlanChangeAdmin(admin.ModelAdmin):
         "order_number",
         "created_at",
     ]
-    list_filter = ["status", "direction", "by_staff"]
+    list_filter = ["status", "kind", "direction", "by_staff"]
     list_select_related = [
         "service__customer",
         "service__product",
@@ -288,6 +289,7 @@ class PlanChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [
         "service",
+        "kind",
         "direction",
         "status",
         "from_product",
@@ -296,6 +298,8 @@ class PlanChangeAdmin(admin.ModelAdmin):
         "to_product",
         "to_cycle",
         "to_price",
+        "from_options",
+        "to_options",
         "days_remaining",
         "credit",
         "charge",

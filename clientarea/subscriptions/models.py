@@ -137,6 +137,7 @@ class ServiceEventKind(models.TextChoices):
     DUE_DATE_CHANGED = "due_date_changed", _("Due date changed")
     EDITED = "edited", _("Edited by staff")
     PLAN_CHANGED = "plan_changed", _("Plan changed")
+    OPTIONS_CHANGED = "options_changed", _("Options changed")
 
 
 class ServiceEvent(models.Model):
@@ -289,20 +290,37 @@ class PlanChangeStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class PlanChangeKind(models.TextChoices):
+    PLAN = "plan", _("Plan")
+    OPTIONS = "options", _("Options")
+
+
 OPEN_PLAN_CHANGE_STATUSES = (PlanChangeStatus.AWAITING_PAYMENT, PlanChangeStatus.SCHEDULED)
 
 
 class PlanChange(models.Model):
-    """A service moving to another product and/or billing cycle (``billing.planchanges``).
+    """A service moving to another product and/or billing cycle, or changing its configurable
+    options (``kind``), through ``billing.planchanges``.
 
     An upgrade waits for its order (``order_number``) to be paid; a downgrade is applied at once
     or scheduled for the next due date (``PLAN_CHANGE_DOWNGRADE_AT``). The amounts are the
     proration (``billing.proration``) before IVA, and ``amount`` what was charged or credited
     with IVA. A service has at most one open change (database constraint).
+
+    An options change keeps the product, cycle and price (``to_* == from_*``) and carries the
+    options before and after (``from_options``/``to_options``: a list of ``{"option": id,
+    "quantity": n, "price": "unit price before IVA", "description": text}``); the proration is
+    over the options' recurring total.
     """
 
     service = models.ForeignKey(
         Service, on_delete=models.CASCADE, related_name="plan_changes", verbose_name=_("service")
+    )
+    kind = models.CharField(
+        _("what changes"),
+        max_length=10,
+        choices=PlanChangeKind.choices,
+        default=PlanChangeKind.PLAN,
     )
     direction = models.CharField(_("direction"), max_length=10, choices=PlanChangeDirection.choices)
     status = models.CharField(_("status"), max_length=16, choices=PlanChangeStatus.choices)
@@ -322,6 +340,8 @@ class PlanChange(models.Model):
     )
     to_cycle = models.CharField(_("to cycle"), max_length=12, choices=BillingCycle.choices)
     to_price = models.DecimalField(_("to price"), max_digits=14, decimal_places=2)
+    from_options = models.JSONField(_("options before"), default=list, blank=True)
+    to_options = models.JSONField(_("options after"), default=list, blank=True)
     days_remaining = models.PositiveIntegerField(_("days prorated"), default=0)
     credit = models.DecimalField(
         _("credit for unused days (before IVA)"), max_digits=14, decimal_places=2, default=0

@@ -21,17 +21,19 @@ from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.catalog.models import CYCLE_MONTHS, Product
 from clientarea.lib.dates import add_months, local_today
-from clientarea.lib.money import format_cop
+from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.lib.text import fold
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
     PlanChange,
+    PlanChangeKind,
     PlanChangeStatus,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
     ServiceEventKind,
+    ServiceOption,
     ServiceStatus,
     SuspensionReason,
 )
@@ -433,6 +435,10 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
         .get(pk=change.service_id)
     )
     old_due = service.next_due_date
+    if change.kind == PlanChangeKind.OPTIONS:
+        return _apply_options_change(
+            service=service, change=change, actor=actor, order_number=order_number
+        )
     service.product = change.to_product
     service.cycle = change.to_cycle
     service.price = change.to_price
@@ -488,13 +494,114 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
     return service
 
 
+def options_total(options: list[dict[str, Any]]) -> Decimal:
+    """What a list of options (as a plan change keeps them) costs per period, before IVA: the
+    sum of quantity × unit price, each line rounded once (as renewals bill them)."""
+    return sum((quantize(Decimal(o["price"]) * int(o["quantity"])) for o in options), ZERO)
+
+
+def options_text(options: list[dict[str, Any]]) -> str:
+    """The options in a line of text: "Disco adicional (GB) × 20, Panel: cPanel × 1"; "—" for none."""
+    return ", ".join(f"{o['description']} × {o['quantity']}" for o in options) or "—"
+
+
+def options_diff_text(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Only what changes, in a line of text: "Disco adicional (GB) 20 → 80, Panel: cPanel 1 → 0"."""
+    old = {o["option"]: o for o in before}
+    new = {o["option"]: o for o in after}
+    parts = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        was = int(old[key]["quantity"]) if key in old else 0
+        now = int(new[key]["quantity"]) if key in new else 0
+        if was != now:
+            description = (new.get(key) or old[key])["description"]
+            parts.append(f"{description} {was} → {now}")
+    return ", ".join(parts) or "—"
+
+
+def current_options(service: Service) -> list[dict[str, Any]]:
+    """The service's chosen options in the form a plan change keeps them (one query)."""
+    return [
+        {
+            "option": o.option_id,
+            "quantity": o.quantity,
+            "price": str(o.price),
+            "description": o.description,
+        }
+        for o in ServiceOption.objects.filter(service=service).order_by("pk")
+    ]
+
+
+def _apply_options_change(
+    *, service: Service, change: PlanChange, actor=None, order_number: str = ""
+) -> Service:
+    """The options change's side of ``apply_plan_change``: the service's options become the
+    change's ``to_options`` (product, cycle, price and due date stay); history, audit, email."""
+    ServiceOption.objects.filter(service=service).delete()
+    ServiceOption.objects.bulk_create(
+        ServiceOption(
+            service=service,
+            option_id=o["option"],
+            quantity=int(o["quantity"]),
+            price=Decimal(o["price"]),
+            description=str(o["description"])[:200],
+        )
+        for o in change.to_options
+    )
+    service.save(update_fields=["updated_at"])
+    change.status = PlanChangeStatus.APPLIED
+    change.closed_at = timezone.now()
+    if order_number and not change.order_number:
+        change.order_number = order_number
+    change.save(update_fields=["status", "closed_at", "order_number"])
+    who = actor if getattr(actor, "pk", None) else None
+    record_event(
+        service,
+        kind=ServiceEventKind.OPTIONS_CHANGED,
+        actor=who,
+        from_status=service.status,
+        old_due=service.next_due_date,
+        order_number=change.order_number,
+        reason=options_diff_text(change.from_options, change.to_options),
+    )
+    audit.record(
+        action="service.options_changed",
+        actor=who,
+        customer=service.customer,
+        target=str(service)[:120],
+        changes={
+            "service": service.pk,
+            "change": change.pk,
+            "options": {"before": change.from_options, "after": change.to_options},
+            "order": change.order_number,
+        },
+    )
+    customer = service.customer
+    queue_customer_email(
+        customer=customer,
+        category=EmailCategory.TECHNICAL,
+        template="plan_changed",
+        context={"customer": customer, "service": service, "change": change}
+        | plan_names(change, language=customer.preferred_language),
+    )
+    return service
+
+
 def plan_names(change: PlanChange, *, language: str) -> dict[str, str]:
-    """The old and new products' names in ``language`` (for the plan-change emails)."""
+    """The old and new products' names in ``language`` (for the plan-change emails); for an
+    options change, the options before and after and what the service renews at."""
     language = "en" if (language or "").startswith("en") else language
-    return {
+    names = {
         "old_name": change.from_product.display_name(language),
         "new_name": change.to_product.display_name(language),
     }
+    if change.kind == PlanChangeKind.OPTIONS:
+        names |= {
+            "old_options": options_text(change.from_options),
+            "new_options": options_text(change.to_options),
+            "renews_at": format_cop(change.to_price + options_total(change.to_options)),
+        }
+    return names
 
 
 def apply_paid_plan_change(*, service: Service, order_number: str, actor=None) -> bool:

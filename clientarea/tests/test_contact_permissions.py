@@ -79,6 +79,7 @@ EXPECTED = {
     "subscriptions:withdraw_cancellation": (SE, SE),
     "subscriptions:change_plan": (SE, SE),
     "subscriptions:cancel_plan_change": (SE, SE),
+    "subscriptions:change_options": (SE, SE),
     "order:checkout": (B, B),
     "billing:orders": (BV, BV),
     "billing:statement": (BV, BV),

@@ -297,7 +297,12 @@ def test_roles_migration_is_reversible(world):
     assert set(before) == set(roles)
     later = [
         importlib.import_module(f"clientarea.reports.migrations.{name}")
-        for name in ("0004_refund_roles", "0005_catalog_ordering_roles", "0006_contact_roles")
+        for name in (
+            "0004_refund_roles",
+            "0005_catalog_ordering_roles",
+            "0006_contact_roles",
+            "0007_options_roles",
+        )
     ]
     migration.remove_roles(apps, None)
     assert not Group.objects.filter(name__in=roles).exists()
@@ -310,6 +315,7 @@ def test_roles_migration_is_reversible(world):
     assert "add_refund" not in grants()["billing"]
     assert "change_coupon" not in grants()["billing"]
     assert "add_contact" not in grants()["support"]
+    assert "view_planchangecreditnote" not in grants()["support"]
     for step in later:
         step.grant(apps, None)
     assert grants() == before
