@@ -246,6 +246,8 @@ def test_staff_issue_a_debit_note_from_the_invoice_page(
     order = Order.objects.get(debit_note__isnull=False)
     assert order.total == Decimal("11900.00")
     assert LedgerEntry.objects.filter(order=order, kind=LedgerKind.DEBIT_NOTE).exists()
+    page = client.get(reverse("admin:billing_order_change", args=[order.pk]))
+    assert page.status_code == 200 and order.number.encode() in page.content
     # The einvoice-only action is gone: one entry point for staff.
     with pytest.raises(NoReverseMatch):
         reverse("admin:einvoice_invoice_debit-note", args=[invoice.pk])
