@@ -132,7 +132,8 @@ def test_paying_the_note_settles_it_without_an_invoice(django_capture_on_commit_
     assert selectors.order_balance_due(after) == 0
     assert Invoice.objects.count() == invoices  # the note is the DIAN document
     paid = OutgoingEmail.objects.filter(template="order_paid").order_by("-id").first()
-    assert paid is not None and "no invoice follows" in paid.body_text
+    # The customer's language (es-co): "the note itself is the electronic document".
+    assert paid is not None and "no se emite factura" in paid.body_text
     assert selectors.account_summary(alice).due == 0
 
 
@@ -178,7 +179,7 @@ def test_the_note_email_says_it_is_due_and_links_to_pay_it(
     email = OutgoingEmail.objects.get(template="note_issued")
     pay_url = reverse("billing:order", kwargs={"number": order.number})
     assert pay_url in email.body_text and pay_url in email.body_html
-    assert "is owed on your account" in email.body_text
+    assert "queda pendiente en su cuenta" in email.body_text  # the customer's language
     assert note.full_number in email.body_text
 
 
