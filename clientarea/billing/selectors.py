@@ -572,7 +572,7 @@ def account_version(customer: Customer) -> str | None:
             f" (SELECT COUNT(*) FROM {agents} WHERE customer_id = %s AND status = %s),"
             f" (SELECT COUNT(*) FROM {invoices} WHERE customer_id = %s AND kind = %s"
             "   AND transmitted_at IS NOT NULL AND rendered_at IS NOT NULL"
-            "   AND status IN (%s, %s))",
+            f"   AND status IN ({', '.join(['%s'] * len(DELIVERABLE_STATUSES))}))",
             [
                 *[customer.pk] * 5,
                 str(AgentStatus.APPROVED.value),

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.payments import services
 from clientarea.payments.models import RefundLine
@@ -35,9 +36,10 @@ class RefundsPageTests(PaymentsTestCase):
                 reason="Discount agreed",
                 actor=self.carol,
             )
-        self.note = RefundLine.objects.get(refund=self.refund).credit_note
-        assert self.note is not None
-        self.note.refresh_from_db()
+        note = RefundLine.objects.get(refund=self.refund).credit_note
+        assert note is not None
+        note.refresh_from_db()
+        self.note: Invoice = note
 
     def english(self):
         self.client.cookies["django_language"] = "en"
