@@ -39,34 +39,20 @@ import datetime as dt
 import json
 import os
 import resource
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 from decimal import Decimal
 from pathlib import Path
+
+import benchdb
+from benchdb import proc_cpu, proc_peak_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DATE = dt.date(2025, 3, 3)
 RAW_BATCH = 2000
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith(("postgres://", "postgresql://"))
-
-
-def bench_database_url(base: str) -> str:
-    parts = urllib.parse.urlsplit(base)
-    name = parts.path.lstrip("/") or "postgres"
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}_bench_{os.getpid()}"))
-
-
-def admin_url(url: str) -> str:
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path="/postgres"))
 
 
 def environment(var_dir: str, database_url: str, redis_url: str | None) -> dict[str, str]:
@@ -193,20 +179,6 @@ def populate(n: int, run_date: dt.date) -> None:
 
 
 # --- Workers ----------------------------------------------------------------------------------
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (and its reaped children), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def proc_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def start_workers(env: dict[str, str], count: int, threads: int, folder: str) -> list:
@@ -376,25 +348,16 @@ def main() -> int:
     parser.add_argument("--populate", metavar="DIR", help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL") or None
     if args.populate:
         configure(json.loads(Path(args.populate, "env.json").read_text()))
         populate(args.n, RUN_DATE)
         return 0
 
-    postgres = is_postgres(base_url)
-    var_dir = tempfile.mkdtemp(prefix="billing-bench-")
-    database_url = (
-        bench_database_url(base_url) if postgres else f"sqlite:///{var_dir}/bench.sqlite3"
-    )
+    bench_db = benchdb.create_database("billing-bench-")
+    postgres, var_dir, database_url = bench_db.kind == "postgresql", bench_db.tmp, bench_db.url
     env = environment(var_dir, database_url, redis_url)
     Path(var_dir, "env.json").write_text(json.dumps(env))
-    if postgres:
-        import psycopg
-
-        with psycopg.connect(admin_url(base_url), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{urllib.parse.urlsplit(database_url).path[1:]}"')
     procs: list = []
     try:
         t0 = time.perf_counter()
@@ -491,28 +454,24 @@ def main() -> int:
         ok = run.status == BillingRunStatus.DONE and items == orders == args.n
         if not ok:
             print("RUN INCOMPLETE", file=sys.stderr)
-        print(
-            json.dumps(
-                {
-                    "bench": "billing_run",
-                    "figure": round(rate, 1),
-                    "unit": "services/s",
-                    "baseline": round(raw_rate, 1),
-                    "ratio": round(ratio, 4),
-                    "cpu_ratio": round(cpu_ratio, 4) if cpu_ratio is not None else None,
-                    "raw_cpu_s": round(raw_cpu, 3) if raw_cpu is not None else None,
-                    "db": "postgresql" if postgres else "sqlite",
-                    "n": args.n,
-                    "workers": args.workers,
-                    "threads": args.threads if args.workers else 1,
-                    "wall_s": round(elapsed, 2),
-                    "cpu_s": round(cpu, 2),
-                    "cpu_ms_per_service": round(1e3 * cpu / max(items, 1), 3),
-                    "peak_rss_mb": [round(p) for p in peaks],
-                    "load_avg": [round(load_before[0], 2), round(load_after[0], 2)],
-                    "complete": ok,
-                }
-            )
+        benchdb.emit(
+            "billing_run",
+            figure=round(rate, 1),
+            unit="services/s",
+            baseline=round(raw_rate, 1),
+            ratio=round(ratio, 4),
+            db=bench_db.kind,
+            cpu_ratio=round(cpu_ratio, 4) if cpu_ratio is not None else None,
+            raw_cpu_s=round(raw_cpu, 3) if raw_cpu is not None else None,
+            n=args.n,
+            workers=args.workers,
+            threads=args.threads if args.workers else 1,
+            wall_s=round(elapsed, 2),
+            cpu_s=round(cpu, 2),
+            cpu_ms_per_service=round(1e3 * cpu / max(items, 1), 3),
+            peak_rss_mb=[round(p) for p in peaks],
+            load_avg=[round(load_before[0], 2), round(load_after[0], 2)],
+            complete=ok,
         )
         return 0 if ok else 1
     finally:
@@ -531,20 +490,10 @@ def main() -> int:
                 HUEY.flush()
             except Exception as exc:  # the figures are printed: say so and go on
                 print(f"could not flush the bench queue: {exc}", file=sys.stderr)
-        if postgres and not args.keep:
-            if "django.db" in sys.modules:  # Django started: let go of its connection first
-                from django.db import connection as django_connection
-
-                django_connection.close()
-            import psycopg
-
-            with psycopg.connect(admin_url(base_url), autocommit=True) as conn:
-                name = urllib.parse.urlsplit(database_url).path[1:]
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if args.keep:
             print("kept", var_dir, database_url)
         else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+            benchdb.drop_database(bench_db)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ confirmations per second are applied, with the CPU time each. The follow-up jobs
 measures the documents.
 
 The raw baseline (same run, same database server): the bare driver (``sqlite3`` with WAL and
-synchronous=NORMAL, or ``psycopg``) committing 4×N five-write transactions (``bench/rawdb.py``).
+synchronous=NORMAL, or ``psycopg``) committing 4×N five-write transactions (``bench/benchdb.py``).
 The last line is one JSON object: applied/s, the baseline, their ratio, CPU ms per approval,
 p50/p99, the endpoint's figures, peak RSS and the load average.
 
@@ -329,9 +329,9 @@ def main() -> None:
     if args.url:
         run(args, None)
         return
-    from bench.rawdb import throwaway_database
+    import benchdb
 
-    with throwaway_database("ca-bench-pay-") as db:
+    with benchdb.throwaway_database("ca-bench-pay-") as db:
         ok = run(args, db)
     sys.exit(0 if ok else 1)
 
@@ -387,10 +387,10 @@ def run(args: argparse.Namespace, db) -> bool:
     logging.getLogger("huey").setLevel(
         logging.WARNING
     )  # two INFO lines per job would measure the terminal
+    from benchdb import emit, five_write_commits
     from django.conf import settings
     from django.db.models import Count
 
-    from bench.rawdb import five_write_commits, report
     from clientarea.billing.models import Order
     from clientarea.payments.models import PaymentMessage
     from clientarea.subscriptions.models import ServiceEvent
@@ -448,7 +448,7 @@ def run(args: argparse.Namespace, db) -> bool:
             import cProfile
             import pstats
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU, not the neighbours
             profiler.enable()
             applied, others, drain_wall, durations = drain_apply_jobs()
             profiler.disable()
@@ -518,7 +518,7 @@ def run(args: argparse.Namespace, db) -> bool:
         and outcomes.get("duplicate", 0) == n_duplicates
     )
     print("consistency:", "OK (each order paid and renewed exactly once)" if ok else "FAILED")
-    report(**result, db=kind, consistent=ok)
+    emit(**result, db=kind, consistent=ok)
     return ok
 
 

@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/exports.py              # N=100,000
     .venv/bin/python bench/exports.py --n 10000
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench .venv/bin/python bench/exports.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea .venv/bin/python bench/exports.py
 
-Everything happens in a throwaway database: SQLite in a temporary directory, or the PostgreSQL
-database of ``DATABASE_URL`` (dropped and created again; see ``benchdb``). A child process creates the data: N paid orders with
+Everything happens in a throwaway database: SQLite in a temporary directory, or a new
+PostgreSQL database next to the one ``DATABASE_URL`` names, dropped at the end (see ``benchdb``). A child process creates the data: N paid orders with
 their issued invoices, spread over 20,000 customers (each also owing one pending order, for the
 aging report). Each measurement then runs in its own fresh process, so every peak RSS printed is
 that export's own (plus Django), not the loader's or another export's:
@@ -28,10 +28,8 @@ import datetime as dt
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 
@@ -42,7 +40,8 @@ CUSTOMERS = 20_000
 
 
 def configure(var_dir: str) -> str:
-    return benchdb.configure(var_dir)
+    """A child process: Django on the database the parent made (its environment says which)."""
+    return benchdb.setup_django()
 
 
 def populate(n: int) -> None:
@@ -212,10 +211,10 @@ def main() -> int:
             populate(args.n)
         return 0
 
-    var_dir = tempfile.mkdtemp(prefix="exports-bench-")
-    env = {**os.environ, **benchdb.environ(var_dir)}
-    db = benchdb.vendor(env["DATABASE_URL"])
-    benchdb.reset(env["DATABASE_URL"])
+    bench_db = benchdb.create_database("exports-bench-")
+    var_dir, db = bench_db.tmp, bench_db.kind
+    env = {**os.environ, **benchdb.environ(bench_db)}
+    benchdb.flush_redis()
     try:
         t0 = time.perf_counter()
         subprocess.run(
@@ -253,9 +252,9 @@ def main() -> int:
         return 0
     finally:
         if args.keep:
-            print("kept", var_dir)
+            print("kept", var_dir, bench_db.url)
         else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+            benchdb.drop_database(bench_db)
 
 
 if __name__ == "__main__":

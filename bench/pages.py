@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pages.py                       # SQLite, 10 s per page and round
     .venv/bin/python bench/pages.py --seconds 5 --rounds 3 --clients 4 --orders 40
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea \\
         REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/pages.py
 
 A child process builds a throwaway site (migrations, the demo data, static files) and gives the
@@ -28,7 +28,6 @@ import argparse
 import http.client
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -139,16 +138,8 @@ def hammer(args: tuple[int, str, dict[str, str], float]) -> tuple[list[float], i
 
 
 def server_cpu(master: int) -> float:
-    import psutil
-
-    total = 0.0
-    for proc in [psutil.Process(master), *psutil.Process(master).children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
+    """CPU seconds of gunicorn's master and its workers, from /proc."""
+    return benchdb.tree_cpu(master)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,16 +159,15 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.populate:
-        benchdb.configure(args.populate)
+        benchdb.setup_django()
         populate(args.orders)
         return 0
 
-    var_dir = tempfile.mkdtemp(prefix="pages-bench-")
-    env = {**os.environ, **benchdb.environ(var_dir)}
+    bench_db = benchdb.create_database("pages-bench-")
+    var_dir, db = bench_db.tmp, bench_db.kind
+    env = {**os.environ, **benchdb.environ(bench_db)}
     env["BEHIND_PROXY"] = "1"  # the client says X-Forwarded-Proto: https, as Caddy does
-    env["PYTHONPATH"] = str(ROOT)
-    db = benchdb.vendor(env["DATABASE_URL"])
-    benchdb.reset(env["DATABASE_URL"])
+    benchdb.flush_redis()
     server = None
     try:
         started = time.perf_counter()
@@ -314,9 +304,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
         if args.keep:
-            print("kept", var_dir, file=sys.stderr)
+            print("kept", var_dir, bench_db.url, file=sys.stderr)
         else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+            benchdb.drop_database(bench_db)
 
 
 if __name__ == "__main__":

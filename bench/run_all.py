@@ -1,14 +1,16 @@
 """Run every benchmark with a small N on the current database and write a markdown table.
 
     .venv/bin/python bench/run_all.py                       # SQLite (each script's throwaway file)
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea \\
         REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/run_all.py
     .venv/bin/python bench/run_all.py --only pages,exports --full
 
 ``make bench`` runs it (``BENCH_ARGS="--only pages"`` passes arguments). Each script runs in its
-own process with this environment (so ``DATABASE_URL``/``REDIS_URL`` reach it; a PostgreSQL
-database is dropped and created again by the scripts, so point it at a throwaway one whose name
-contains "bench"). Its output goes to the terminal and to ``bench/results-<db>.log``; its LAST
+own process with this environment (so ``DATABASE_URL``/``REDIS_URL`` reach it). With PostgreSQL,
+each script makes its own database next to the one ``DATABASE_URL`` names
+(``NAME_bench_<pid>``, see ``benchdb.py``) and drops it at the end; ``http_e2e`` (only with
+PostgreSQL and ``REDIS_URL``, or when named in ``--only``) starts the production stack on
+``NAME_bench_http``. The Redis database of ``REDIS_URL`` is flushed: give one of its own. Its output goes to the terminal and to ``bench/results-<db>.log``; its LAST
 line, if it is the JSON figure line (see ``benchdb.py``), fills a row of
 ``bench/results-<db>.md``: figure, unit, raw baseline, ratio, the database the script says it
 used, the CPU seconds of the script and its children, wall time and the load average. A script
@@ -53,6 +55,10 @@ SCRIPTS: dict[str, tuple[list[str], str]] = {
         ["einvoice.py", "--e2e", "20"],
         "worker path through the DIAN simulator over HTTP",
     ),
+    "http_e2e": (
+        ["http_e2e.py", "--n", "100"],
+        "PayU approvals over HTTP, production stack (2 web + 2 workers), applied",
+    ),
     "exports": (["exports.py", "--n", "5000"], "sales book: streamed CSV and worker XLSX"),
     "search": (
         ["search.py", "--n", "5000", "--repeat", "5"],
@@ -63,6 +69,9 @@ SCRIPTS: dict[str, tuple[list[str], str]] = {
         "logged-in Billing page over HTTP vs the home page",
     ),
 }
+
+#: Scripts that start the production stack (deploy/stack.py): PostgreSQL and REDIS_URL needed.
+NEEDS_STACK = {"http_e2e"}
 
 
 def figure_line(output: str) -> dict | None:
@@ -184,6 +193,9 @@ def main() -> int:
         parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(SCRIPTS)})")
     db = benchdb.vendor(os.environ.get("DATABASE_URL", ""))
     out = Path(args.out) if args.out else HERE / f"results-{db}.md"
+    if db != "postgresql" or not os.environ.get("REDIS_URL"):
+        # The production stack needs both; on SQLite it is left out unless asked for by name.
+        names = [n for n in names if n not in NEEDS_STACK or args.only]
     results = []
     with open(out.with_suffix(".log"), "w", encoding="utf-8") as log:
         for name in names:

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/search.py                 # N=100,000, throwaway SQLite
     .venv/bin/python bench/search.py --n 20000
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea_bench .venv/bin/python bench/search.py
-        (a PostgreSQL database you can throw away: dropped, created, migrated and filled)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea .venv/bin/python bench/search.py
+        (a new database clientarea_bench_<pid> on that server, migrated, filled and dropped)
 
 Each customer has a user, a folded ``search_text`` (as the services write it), one service
 with a domain label and one order. The script prints, per query, the median and p95 time of
@@ -23,10 +23,10 @@ the queries of the search's p50, against the raw customer query's (ratio = raw /
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from types import SimpleNamespace
 
@@ -47,11 +47,6 @@ FIRST = [
 LAST = ["Restrepo", "Peña", "Gómez", "Muñoz", "Ramírez", "Londoño", "Cárdenas", "Zuluaga", "Díaz"]
 COMPANY = ["Ferretería", "Café", "Tiendas", "Droguería", "Panadería", "Distribuciones"]
 PLACE = ["Andina", "del Valle", "Antioquia", "Caribe", "La Ñapa", "El Poblado"]
-
-
-def configure(var_dir: str) -> str:
-    benchdb.reset(benchdb.database_url(var_dir))
-    return benchdb.configure(var_dir)
 
 
 def populate(n: int) -> None:
@@ -129,6 +124,7 @@ def populate(n: int) -> None:
                     today,
                     now,
                     now,
+                    f"sitio{pk}.com.co",  # the label folded (already lower case, no accents)
                 )
             )
             orders.append(
@@ -163,14 +159,16 @@ def populate(n: int) -> None:
                 "INSERT INTO accounts_customer (id, user_id, person_type, document_type,"
                 " document_number, check_digit, legal_name, trade_name, phone, address,"
                 " municipality_code, fiscal_responsibilities, first_name, last_name,"
-                " preferred_language, created_at, updated_at, search_text)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " preferred_language, created_at, updated_at, search_text, einvoice_email)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " '')",
                 customers,
             )
             cursor.executemany(
                 "INSERT INTO subscriptions_service (customer_id, product_id, cycle, price, label,"
-                " status, suspension_reason, start_date, next_due_date, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " status, suspension_reason, start_date, next_due_date, created_at, updated_at,"
+                " search_label)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 services,
             )
             cursor.executemany(
@@ -213,8 +211,10 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ca-bench-search-") as var_dir:
-        configure(var_dir)
+    with benchdb.throwaway_database("ca-bench-search-") as bench_db:
+        os.environ.update(benchdb.environ(bench_db))
+        benchdb.flush_redis()
+        benchdb.setup_django()
         from django.db import connection
 
         from clientarea.accounts.models import User

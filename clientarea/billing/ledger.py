@@ -37,6 +37,7 @@ from clientarea.billing import services as order_services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
 from clientarea.lib import bulk
 from clientarea.lib.money import ZERO, quantize
+from clientarea.withholdings.calculation import OrderWithholdings
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def _pay_in_full(
     at: dt.datetime,
     notify: bool,
     no_credit_applied: bool = False,
+    withholdings: OrderWithholdings | None = None,
 ) -> None:
     outcome = order_services.mark_order_paid(
         order_id=order.pk,
@@ -194,6 +196,7 @@ def _pay_in_full(
         owed=ZERO,  # this payment (and any withholding) was just posted: nothing is left
         # The invoice's prepayments (credit applied) are looked up unless known to be none.
         prepayments=() if no_credit_applied else None,
+        withholdings=withholdings,
     )
     if not outcome.applied:  # pragma: no cover - the order was locked and pending
         raise LedgerError(_("Order %(number)s could not be paid.") % {"number": order.number})
@@ -275,11 +278,16 @@ def record_payment(
     remaining = amount
     plan: list[tuple[Order, Decimal]] = []
     withheld: dict[int, Decimal] = {}
+    # Each order's withholdings, read once here and handed to the paid transaction.
+    computed: dict[int, OrderWithholdings] = {}
     for allocation in allocations:
         order = by_id[allocation.order_id]
         due = dues[order.pk] if order.state == OrderState.PENDING else ZERO
         # A withholding agent pays the net: what it withholds is not asked of it.
-        keep = selectors.withholding_to_post(order) if due > 0 else ZERO
+        keep = ZERO
+        if due > 0:
+            computed[order.pk] = selectors.pending_withholdings(order)
+            keep = selectors.withholding_to_post(order, computed=computed[order.pk])
         payable = max(due - keep, ZERO)
         wanted = payable if allocation.amount is None else quantize(allocation.amount)
         if wanted < 0:
@@ -322,6 +330,7 @@ def record_payment(
                 at=at,
                 notify=notify and not several,
                 no_credit_applied=order.pk in untouched,
+                withholdings=computed.get(order.pk),
             )
             posting.paid.append(order)
         else:

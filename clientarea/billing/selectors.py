@@ -36,7 +36,7 @@ from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.withholdings import selectors as withholdings_selectors
-from clientarea.withholdings.calculation import RETEFUENTE, RETEICA, RETEIVA
+from clientarea.withholdings.calculation import RETEFUENTE, RETEICA, RETEIVA, OrderWithholdings
 from clientarea.withholdings.models import AgentStatus, WithholdingAgent
 
 ORDERS_PER_PAGE = 25
@@ -488,22 +488,31 @@ def order_prepayments(order: Order) -> tuple[Prepayment, ...]:
     )
 
 
-def withholding_to_post(order: Order) -> Decimal:
+def withholding_to_post(order: Order, *, computed: OrderWithholdings | None = None) -> Decimal:
     """What a withholding agent keeps from this pending order and has not been posted yet.
 
     The gateway, a staff payment or credit covers the rest; when it does, ``billing.ledger``
     posts this amount as a "withheld by the customer" movement and the order is paid (its
     withholdings are then fixed by the withholdings app in the paid transaction).
+    ``computed``: the order's withholdings when the caller has read them already
+    (:func:`pending_withholdings`), so the agent is not looked up twice.
     """
     if order.state != OrderState.PENDING:
         return ZERO
-    computed = withholdings_selectors.withholdings_for_order(order)
+    if computed is None:
+        computed = withholdings_selectors.withholdings_for_order(order)
     withheld = quantize(computed.total - computed.net)
     if withheld <= 0:
         return ZERO
     if LedgerEntry.objects.filter(order_id=order.pk, kind=LedgerKind.WITHHOLDING).exists():
         return ZERO
     return withheld
+
+
+def pending_withholdings(order: Order) -> OrderWithholdings:
+    """What an approved agent withholds from this pending order under today's rules (empty for
+    anyone else): the ledger reads it once and hands it to the paid transaction."""
+    return withholdings_selectors.compute_for_order(order)
 
 
 def credit_available(customer: Customer) -> Decimal:

@@ -61,6 +61,7 @@ from clientarea.notifications.models import OutgoingEmail
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
 from clientarea.subscriptions.services import notify_services_changed
+from clientarea.withholdings.calculation import OrderWithholdings
 from clientarea.withholdings.services import fix_order_withholdings
 
 logger = logging.getLogger(__name__)
@@ -575,6 +576,7 @@ def mark_order_paid(
     notify: bool = True,
     owed: Decimal | None = None,
     prepayments: tuple[Prepayment, ...] | None = None,
+    withholdings: OrderWithholdings | None = None,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -594,7 +596,9 @@ def mark_order_paid(
     just posted under the lock (``record_payment`` passes zero), so it is not summed again.
     ``prepayments``: the
     account credit applied to the order, for its invoice, when the caller knows it (``()``: none);
-    ``None`` reads it from the ledger.
+    ``None`` reads it from the ledger. ``withholdings``: what an approved agent withholds from
+    the order, when the caller has just computed it while the order was pending
+    (``billing.selectors.pending_withholdings``), so the agent is not looked up again.
     """
     order = (
         locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
@@ -664,7 +668,13 @@ def mark_order_paid(
         data={"via": via, "method": method, "services": changed},
     )
     with provider_cached():  # the invoice and the email read the provider profile once
-        _after_paid(order=order, changed=changed, notify=notify, prepayments=prepayments)
+        _after_paid(
+            order=order,
+            changed=changed,
+            notify=notify,
+            prepayments=prepayments,
+            withholdings=withholdings,
+        )
     logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
     return PaymentOutcome(order=order, applied=True, reason="paid", services_changed=changed)
 
@@ -675,6 +685,7 @@ def _after_paid(
     changed: list[int],
     notify: bool = True,
     prepayments: tuple[Prepayment, ...] | None = None,
+    withholdings: OrderWithholdings | None = None,
 ) -> None:
     """Effects that belong to the paid transaction: invoice allocation, email, provisioning.
 
@@ -684,7 +695,7 @@ def _after_paid(
     """
     if order.debit_note_id is None:
         # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
-        withheld = fix_order_withholdings(order=order)
+        withheld = fix_order_withholdings(order=order, computed=withholdings)
         allocate_invoice_for_order(
             order=order,
             withholdings=withheld,

@@ -20,6 +20,7 @@ from clientarea.accounts.selectors import get_provider
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.notifications.services import queue_email
 from clientarea.withholdings import selectors
+from clientarea.withholdings.calculation import OrderWithholdings
 from clientarea.withholdings.models import (
     AgentStatus,
     CertificatePeriod,
@@ -178,14 +179,19 @@ def save_setting(
 # -- the paid transaction --------------------------------------------------------------------
 
 
-def fix_order_withholdings(*, order: Any) -> list[OrderWithholding]:
+def fix_order_withholdings(
+    *, order: Any, computed: OrderWithholdings | None = None
+) -> list[OrderWithholding]:
     """Called by billing inside the paid transaction: record what the customer withheld.
 
     The amounts are computed as checkout computed the net that was charged (the order's
     issue-year UVT, today's rules), stored one row per kind, linked to the order, open until a
     certificate settles them. Runs once per order (a unique key per order and kind).
+    ``computed``: the same computation when the caller made it while the order was pending
+    (the ledger does, for the amount it posts), so it is not made again.
     """
-    computed = selectors.compute_for_order(order)
+    if computed is None:
+        computed = selectors.compute_for_order(order)
     if not computed.lines:
         return []  # not an approved agent (one query): nothing to fix
     existing = list(OrderWithholding.objects.filter(order_id=order.pk))

@@ -78,6 +78,25 @@ class OrderWithholdingTests(BaseTestCase):
             AuditEvent.objects.filter(action="withholdings.fixed", target=order.number).exists()
         )
 
+    def test_the_paid_transaction_reads_the_agent_once(self):
+        # The ledger computes the withholdings for the amount it posts and hands them to the
+        # paid transaction, which fixes the same rows without looking the agent up again.
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        make_agent(self.bob)
+        order = _order(self.bob)
+        with CaptureQueriesContext(connection) as queries:
+            billing.register_manual_payment(order=order, reference="TRF-2", actor=self.carol)
+        agent_reads = [
+            q for q in queries.captured_queries if "withholdings_withholdingagent" in q["sql"]
+        ]
+        self.assertEqual(len(agent_reads), 1, [q["sql"][:100] for q in agent_reads])
+        self.assertEqual(
+            sorted(OrderWithholding.objects.filter(order=order).values_list("kind", "amount")),
+            [("05", Decimal("28500.00")), ("06", Decimal("40000.00")), ("07", Decimal("9660.00"))],
+        )
+
     def test_below_the_minimum_base_nothing_is_withheld(self):
         make_agent(self.bob)
         order = _order(self.bob, "50000")
