@@ -17,9 +17,10 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import User
 from clientarea.billing import selectors, services
+from clientarea.billing.admin_debit_notes import OrderDebitNoteMixin
 from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
-from clientarea.lib.admin import CustomerScopedAdminMixin, ObjectActionsAdminMixin, ReadOnlyInline
+from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
 
@@ -86,7 +87,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ObjectActionsAdminMixin, CustomerScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(OrderDebitNoteMixin, CustomerScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["css/admin.css"]}
 
@@ -112,6 +113,7 @@ class OrderAdmin(ObjectActionsAdminMixin, CustomerScopedAdminMixin, admin.ModelA
         ("cancel", "cancel_view"),
         ("pay", "manual_payment_view"),
         ("resend", "resend_view"),
+        ("debit-note", "debit_note_view"),  # reached from the invoice's page
     ]
     action_form_template = "billing/admin_order_action.html"
     change_list_template = "billing/admin_order_change_list.html"
@@ -133,6 +135,7 @@ class OrderAdmin(ObjectActionsAdminMixin, CustomerScopedAdminMixin, admin.ModelA
                     "total_cop",
                     "created_at",
                     "created_by",
+                    "debit_note",
                 )
             },
         ),

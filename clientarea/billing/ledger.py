@@ -98,12 +98,13 @@ def lock_customer(*, customer_id: int) -> Customer:
 
 
 def post_order_charges(*, orders: Sequence[Order]) -> None:
-    """Each new order's total owed (one bulk insert; ``create_orders`` calls it)."""
+    """Each new order's total owed (one bulk insert; ``create_orders`` calls it). An order that
+    collects a debit note is posted as "debit note" (the order's number is the note's)."""
     bulk.insert(
         [
             _entry(
                 customer_id=order.customer_id,
-                kind=LedgerKind.ORDER,
+                kind=LedgerKind.DEBIT_NOTE if order.debit_note_id else LedgerKind.ORDER,
                 amount=order.total,
                 order=order,
                 at=order.created_at,

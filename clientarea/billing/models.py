@@ -86,6 +86,16 @@ class Order(models.Model):
         blank=True,
         help_text=_("Keys of the reminder emails already sent."),
     )
+    #: Set on the order that collects a DIAN debit note (``billing.debit_notes``): its number is
+    #: the note's, paying it issues no invoice (the note is the DIAN document).
+    debit_note = models.OneToOneField(
+        "einvoice.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="debit_order",
+        verbose_name=_("debit note"),
+    )
 
     class Meta:
         verbose_name = _("service order")
@@ -104,6 +114,11 @@ class Order(models.Model):
     def is_pending(self) -> bool:
         return self.state == OrderState.PENDING
 
+    @property
+    def is_debit_note(self) -> bool:
+        """This order collects a debit note (no invoice of its own, no services)."""
+        return self.debit_note_id is not None
+
 
 class ItemKind(models.TextChoices):
     NEW_SERVICE = "new_service", _("New service")
@@ -113,6 +128,7 @@ class ItemKind(models.TextChoices):
     PLAN_CHANGE = "plan_change", _("Plan change")
 
     OPTION = "option", _("Service option")
+    DEBIT_NOTE = "debit_note", _("Debit note")
     OTHER = "other", _("Other")
 
 
@@ -344,6 +360,8 @@ class LedgerKind(models.TextChoices):
     #: same amount moved from the order to the customer's credit (+ on the order, − without).
     CHANGE_NOTE = "change_note", _("Credit note for a plan change")
     NOTE_TO_CREDIT = "note_to_credit", _("Credit note kept as credit")
+    #: A DIAN debit note owed (+), on the order that collects it.
+    DEBIT_NOTE = "debit_note", _("Debit note")
 
 
 class LedgerEntry(models.Model):

@@ -32,7 +32,7 @@ from clientarea.billing.models import (
 )
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.documents import Prepayment
-from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.models import DELIVERABLE_STATUSES, DocumentKind, Invoice
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, format_cop, quantize
@@ -296,6 +296,23 @@ def pay_help_url(language: str) -> str | None:
     return article_url_for("pay", language) or None
 
 
+def debit_notes_of(order_ids: Iterable[int]) -> dict[int, Invoice]:
+    """The debit note each of these orders collects (order id → note; orders that collect none
+    are left out), without the note's files (one query)."""
+    fields = ("full_number", "kind", "status", "transmitted_at", "rendered_at", "total")
+    orders = (
+        Order.objects.filter(pk__in=list(order_ids), debit_note__isnull=False)
+        .select_related("debit_note__reference")
+        .only(
+            "id",
+            "debit_note_id",
+            *(f"debit_note__{name}" for name in fields),
+            "debit_note__reference__full_number",
+        )
+    )
+    return {order.pk: order.debit_note for order in orders if order.debit_note is not None}
+
+
 def order_invoice(order: Order) -> Invoice | None:
     """The electronic invoice of a paid order (None before payment)."""
     return (
@@ -547,10 +564,13 @@ def account_version(customer: Customer) -> str | None:
     the count and newest id of their ledger entries and of their orders' events. Both are
     append-only, and every change an order can go through (issued, paid, cancelled) writes an
     event and every movement of money a ledger entry, so the stamp changes with any of them.
+    The count of the customer's debit notes DIAN accepted is part of it too: the page links a
+    debit note's PDF and XML once DIAN accepts it, which writes neither.
     None for an approved withholding agent: their net to pay also follows the withholding rules,
     which no stamp covers, so their page is never cached."""
     ledger, events = LedgerEntry._meta.db_table, OrderEvent._meta.db_table
     orders, agents = Order._meta.db_table, WithholdingAgent._meta.db_table
+    invoices = Invoice._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT COUNT(*) FROM {ledger} WHERE customer_id = %s),"  # noqa: S608 (table names from the models)
@@ -559,13 +579,22 @@ def account_version(customer: Customer) -> str | None:
             "   WHERE o.customer_id = %s),"
             f" (SELECT MAX(e.id) FROM {events} e JOIN {orders} o ON o.id = e.order_id"
             "   WHERE o.customer_id = %s),"
-            f" (SELECT COUNT(*) FROM {agents} WHERE customer_id = %s AND status = %s)",
-            [customer.pk] * 5 + [AgentStatus.APPROVED.value],
+            f" (SELECT COUNT(*) FROM {agents} WHERE customer_id = %s AND status = %s),"
+            f" (SELECT COUNT(*) FROM {invoices} WHERE customer_id = %s AND kind = %s"
+            "   AND transmitted_at IS NOT NULL AND rendered_at IS NOT NULL"
+            f"   AND status IN ({', '.join(['%s'] * len(DELIVERABLE_STATUSES))}))",
+            [
+                *[customer.pk] * 5,
+                str(AgentStatus.APPROVED.value),
+                customer.pk,
+                str(DocumentKind.DEBIT_NOTE.value),
+                *[str(status) for status in DELIVERABLE_STATUSES],
+            ],
         )
-        entries, last_entry, n_events, last_event, agent = cursor.fetchone()
+        entries, last_entry, n_events, last_event, agent, notes = cursor.fetchone()
     if agent:
         return None
-    return f"{entries}.{last_entry or 0}.{n_events}.{last_event or 0}"
+    return f"{entries}.{last_entry or 0}.{n_events}.{last_event or 0}.{notes}"
 
 
 def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:
@@ -583,7 +612,7 @@ def order_movements(order: Order) -> list[LedgerEntry]:
     """The payments and credit applied to one order, oldest first (for its page)."""
     return list(
         LedgerEntry.objects.filter(order=order)
-        .exclude(kind=LedgerKind.ORDER)
+        .exclude(kind__in=(LedgerKind.ORDER, LedgerKind.DEBIT_NOTE))
         .order_by("created_at", "id")
     )
 

@@ -51,6 +51,7 @@ from clientarea.billing.run_emails import (
 from clientarea.billing.selectors import order_balance_due, order_prepayments
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.documents import Prepayment
+from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.services import allocate_invoice_for_order
 from clientarea.lib import bulk
 from clientarea.lib.dates import BOGOTA, add_months, local_today
@@ -188,11 +189,12 @@ def period_key_for(spec: LineSpec) -> str | None:
     return f"{spec.service.pk}:{spec.period_start.isoformat()}"
 
 
-def order_totals(amounts: Sequence[LineAmounts]) -> dict[str, Decimal]:
+def order_totals(amounts: Sequence[LineAmounts], *, whole_pesos: bool = True) -> dict[str, Decimal]:
     """Subtotal and IVA (sums of the rounded lines), and the amount to pay in whole pesos with
-    its rounding (lib/money.py): ``total = subtotal + tax_total + rounding``."""
+    its rounding (lib/money.py): ``total = subtotal + tax_total + rounding``. Without
+    ``whole_pesos`` (a debit note: its total is what DIAN's document says) no rounding."""
     lines_total = sum((a.total for a in amounts), ZERO)
-    rounding = payable_rounding(lines_total)
+    rounding = payable_rounding(lines_total) if whole_pesos else ZERO
     return {
         "subtotal": sum((a.subtotal for a in amounts), ZERO),
         "tax_total": sum((a.tax for a in amounts), ZERO),
@@ -212,6 +214,9 @@ class OrderSpec:
     reason: str = ""
     actor: User | None = None
     language: str | None = None  # of the "order created" email (default: the customer's)
+    #: The DIAN debit note this order collects (``billing.debit_notes``): the order takes its
+    #: number and its exact total (no rounding to whole pesos), and is posted as "debit note".
+    debit_note: Invoice | None = None
 
 
 @transaction.atomic
@@ -260,7 +265,11 @@ def _insert_orders(
 ) -> list[Order]:
     seller = seller_snapshot(provider or get_provider())
     today = local_today()
-    numbers = next_numbers(len(specs))
+    allocated = iter(next_numbers(sum(1 for spec in specs if spec.debit_note is None)))
+    numbers = [
+        str(spec.debit_note.full_number) if spec.debit_note is not None else next(allocated)
+        for spec in specs
+    ]
     amounts = [[line_amounts(line) for line in spec.lines] for spec in specs]
     orders = []
     for number, spec, lines_amounts in zip(numbers, specs, amounts, strict=True):
@@ -272,10 +281,11 @@ def _insert_orders(
                 issue_date=issue,
                 due_date=spec.due_date
                 or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS),
-                **order_totals(lines_amounts),
+                **order_totals(lines_amounts, whole_pesos=spec.debit_note is None),
                 seller_snapshot=seller,
                 buyer_snapshot=party_snapshot(spec.customer),
                 created_by=spec.actor if getattr(spec.actor, "pk", None) else None,
+                debit_note=spec.debit_note,
             )
         )
     bulk.insert(orders, return_ids=True)  # bulk_create's rows, without its per-value cost
@@ -683,15 +693,17 @@ def _after_paid(
     provisioning outbox rows); the worker does the work after commit, and its sweeps
     finish anything whose after-commit job was lost.
     """
-    # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
-    withheld = fix_order_withholdings(order=order, computed=withholdings)
-    allocate_invoice_for_order(
-        order=order,
-        withholdings=withheld,
-        # Account credit applied to the order (cac:PrepaidPayment); ``prepayments`` is given
-        # when the caller knows it (none), else read from the ledger.
-        prepayments=order_prepayments(order) if prepayments is None else prepayments,
-    )
+    if order.debit_note_id is None:
+        # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
+        withheld = fix_order_withholdings(order=order, computed=withholdings)
+        allocate_invoice_for_order(
+            order=order,
+            withholdings=withheld,
+            # Account credit applied to the order (cac:PrepaidPayment); ``prepayments`` is given
+            # when the caller knows it (none), else read from the ledger.
+            prepayments=order_prepayments(order) if prepayments is None else prepayments,
+        )
+    # else: the order collects a debit note, which already is the DIAN document: no invoice.
     if notify:
         queue_customer_email(
             customer=order.customer,
@@ -722,6 +734,14 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
         raise OrderStateError(_("Give a reason for cancelling the order."))
     locked = Order.objects.select_for_update().select_related("customer__user").get(pk=order.pk)
     _check_transition(locked, OrderState.CANCELLED)
+    if locked.debit_note_id is not None:
+        raise OrderStateError(
+            _(
+                "%(number)s collects a DIAN debit note and cannot be cancelled: issue a credit "
+                "note on the invoice instead."
+            )
+            % {"number": locked.number}
+        )
     locked.state = OrderState.CANCELLED
     locked.cancelled_at = timezone.now()
     locked.cancel_reason = reason[:300]

@@ -1,8 +1,10 @@
 """Back office for credit and debit notes: issuing them from an invoice, and their own list.
 
-The invoice page gets the buttons "Issue credit note", "Issue debit note" and "Invoice again with
-corrected buyer data" (each a form that calls one service) and lists the invoice's notes with their
-DIAN state. The notes list (``Note``, the same rows as invoices) has the invoice list's DIAN
+The invoice page gets the buttons "Issue credit note" and "Invoice again with corrected buyer
+data" (each a form that calls one service) and lists the invoice's notes with their DIAN state. Its
+"Issue debit note" button leads to the invoice's order in the billing admin
+(``billing.admin_debit_notes``): a debit note is also owed on the customer's account, which only
+billing writes. The notes list (``Note``, the same rows as invoices) has the invoice list's DIAN
 columns, filters, downloads and actions (send to DIAN again, email again).
 """
 
@@ -27,7 +29,6 @@ class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
 
     object_actions = [
         ("credit-note", "credit_note_view"),
-        ("debit-note", "debit_note_view"),
         ("reissue", "reissue_view"),
     ]
 
@@ -58,18 +59,13 @@ class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
             return "—"
         return format_cop(selectors.invoice_balance(obj), decimals=True)
 
-    def _note_view(self, request: HttpRequest, object_id: str, kind: str) -> HttpResponse:
+    def credit_note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         invoice = self.get_object_or_404_for_action(request, object_id)
         lines = builder.document_from_json(invoice.document).lines if invoice.is_issued else ()
-        form = NoteForm(request.POST or None, kind=kind, lines=lines)
+        form = NoteForm(request.POST or None, kind=DocumentKind.CREDIT_NOTE, lines=lines)
         if request.method == "POST" and form.is_valid():
-            issue = (
-                services.issue_credit_note
-                if kind == DocumentKind.CREDIT_NOTE
-                else services.issue_debit_note
-            )
             try:
-                note = issue(
+                note = services.issue_credit_note(
                     invoice=invoice,
                     concept=form.cleaned_data["concept"],
                     reason=form.cleaned_data["reason"],
@@ -93,18 +89,12 @@ class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(self.change_url(invoice))
-        credit = kind == DocumentKind.CREDIT_NOTE
-        title = (
-            gettext("Issue credit note on %(n)s")
-            if credit
-            else gettext("Issue debit note on %(n)s")
-        )
         return self.render_action_form(
             request,
-            title=title % {"n": invoice.full_number or invoice.pk},
+            title=gettext("Issue credit note on %(n)s") % {"n": invoice.full_number or invoice.pk},
             objects=[invoice],
             form=form,
-            submit=gettext("Issue the credit note") if credit else gettext("Issue the debit note"),
+            submit=gettext("Issue the credit note"),
             intro=gettext(
                 "What is left of this invoice: %(left)s (IVA included). A credit note can never "
                 "exceed it. Only an invoice DIAN accepted can have notes."
@@ -113,12 +103,6 @@ class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
             if invoice.is_issued
             else "",
         )
-
-    def credit_note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._note_view(request, object_id, DocumentKind.CREDIT_NOTE)
-
-    def debit_note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._note_view(request, object_id, DocumentKind.DEBIT_NOTE)
 
     def reissue_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         invoice = self.get_object_or_404_for_action(request, object_id)

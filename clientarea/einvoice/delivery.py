@@ -30,8 +30,10 @@ import logging
 import os
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -41,6 +43,7 @@ from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
+    DocumentKind,
     Invoice,
     InvoiceStatus,
     TransmissionAttempt,
@@ -183,6 +186,23 @@ def email_subject(invoice: Invoice, doc) -> str:
     return f"{supplier.document_number};{supplier.legal_name};{invoice.full_number};{invoice.document_type_code};{supplier.trade_name or supplier.legal_name}"
 
 
+def _debit_note_payment(note: Invoice) -> dict:
+    """For a debit note's email: whether the order that collects it on the customer's account
+    (billing's, by its reverse relation: einvoice sits below billing) is still to be paid, and
+    where to pay it (its page under Billing, whose number is the note's)."""
+    if note.kind != DocumentKind.DEBIT_NOTE:
+        return {}
+    try:
+        order = note.debit_order
+    except ObjectDoesNotExist:
+        return {}
+    return {
+        "due": order.is_pending,
+        "pay_url": settings.SITE_URL + reverse("billing:order", kwargs={"number": order.number}),
+        "billing_url": settings.SITE_URL + reverse("billing:orders"),
+    }
+
+
 def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
     """Queue the invoice (or note) email (XML ZIP + PDF) in the caller's transaction."""
     doc = doc or builder.document_from_json(invoice.document)
@@ -197,6 +217,7 @@ def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
                 "invoice": invoice.reference,
                 "customer": invoice.customer,
                 "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
+                **_debit_note_payment(invoice),
             },
         )
         return

@@ -24,6 +24,7 @@ ALLOWED_ATTRIBUTES = frozenset(
         "state", "currency", "get_state_display", "items", "all", "customer",
         "description", "period_start", "period_end", "quantity", "unit_price", "tax_rate",
         "tax_amount", "kind", "tax_treatment", "get_kind_display", "get_tax_treatment_display",
+        "debit_note_id",
         # customer and user
         "first_name", "last_name", "legal_name", "trade_name", "document_number", "check_digit",
         "phone", "address", "person_type", "document_type", "preferred_language", "user",
@@ -123,7 +124,7 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate(
             "note_issued",
             _("Electronic credit or debit note"),
-            ("customer", "note", "invoice", "invoices_url"),
+            ("customer", "note", "invoice", "invoices_url", "due", "pay_url", "billing_url"),
         ),
         # Services.
         EditableTemplate(

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +15,7 @@ from clientarea.accounts.models import Customer
 from clientarea.billing.models import Order, OrderState
 from clientarea.payments.gateways import enabled_gateways
 from clientarea.payments.gateways.base import Gateway, PaymentMethod
-from clientarea.payments.models import GatewaySwitch, Payment, PaymentStatus
+from clientarea.payments.models import GatewaySwitch, Payment, PaymentStatus, Refund, RefundLine
 
 #: A created attempt this recent may still be in progress at the gateway (customer at the bank's page).
 RECENT_ATTEMPT = dt.timedelta(minutes=30)
@@ -198,3 +198,41 @@ def method_label(value: str) -> str:
         return str(METHOD_LABELS[PaymentMethod(value)])
     except ValueError:
         return value
+
+
+# -- the customer's Refunds page ----------------------------------------------------------------
+
+#: The credit note's and order's large columns, never needed to list refunds.
+_REFUND_LINE_DEFER = (
+    "credit_note__xml_unsigned",
+    "credit_note__xml_signed",
+    "credit_note__attached_document",
+    "credit_note__pdf",
+    "credit_note__document",
+    "credit_note__application_response",
+    "credit_note__prepayments",
+    "order__seller_snapshot",
+    "order__buyer_snapshot",
+    "order__reminders_sent",
+)
+
+
+def customer_refunds(customer: Customer) -> QuerySet[Refund]:
+    """The customer's refunds, newest first, each with its payment and its lines (order and credit
+    note): three queries per page, whatever the number of refunds."""
+    lines = RefundLine.objects.select_related("order", "credit_note").defer(*_REFUND_LINE_DEFER)
+    return (
+        Refund.objects.filter(customer=customer)
+        .select_related("payment")
+        .defer("payment__checkout_payload", "payment__instructions")
+        .prefetch_related(Prefetch("lines", queryset=lines.order_by("id")))
+        .order_by("-requested_at", "-id")
+    )
+
+
+def customer_refund(customer: Customer, pk: int) -> Refund:
+    """One of the customer's refunds, or 404 (unknown, or another customer's)."""
+    refund = customer_refunds(customer).filter(pk=pk).first()
+    if refund is None:
+        raise Http404("No such refund")
+    return refund

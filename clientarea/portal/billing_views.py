@@ -28,6 +28,7 @@ from clientarea.accounts.models import Customer
 from clientarea.accounts.permissions import Permission, client_area, request_customer
 from clientarea.billing import ledger, selectors, statement_files
 from clientarea.billing.models import Order, OrderState
+from clientarea.einvoice.models import Invoice
 from clientarea.lib.dates import local_today
 from clientarea.payments.selectors import payment_in_process
 from clientarea.withholdings import selectors as withholdings
@@ -48,6 +49,7 @@ class _Row:
     left_to_pay: Decimal | None  # a pending order partly paid: what it still owes
     issued: str
     due: str
+    debit_note: Invoice | None = None  # the DIAN debit note the order collects
 
 
 def _short_date() -> Callable[[dt.date], str]:
@@ -84,7 +86,10 @@ class _Counted:
 
 
 def _rows(
-    orders: Iterable[Order], dues: Mapping[int, Decimal], items: Mapping[int, list[str]]
+    orders: Iterable[Order],
+    dues: Mapping[int, Decimal],
+    items: Mapping[int, list[str]],
+    notes: Mapping[int, Invoice],
 ) -> list[_Row]:
     short = _short_date()
     rows = []
@@ -99,6 +104,7 @@ def _rows(
                 left_to_pay=left if left is not None and left != order.total else None,
                 issued=short(order.issue_date),
                 due=short(order.due_date),
+                debit_note=notes.get(order.pk),
             )
         )
     return rows
@@ -155,7 +161,12 @@ def _order_list_context(
     ]
     return {
         "page": page,
-        "rows": _rows(page_orders, dues, selectors.item_descriptions(o.pk for o in page_orders)),
+        "rows": _rows(
+            page_orders,
+            dues,
+            selectors.item_descriptions(o.pk for o in page_orders),
+            selectors.debit_notes_of(o.pk for o in page_orders if o.debit_note_id),
+        ),
         "state": state,
         "filters": filters,
         "counts": counts,
@@ -203,7 +214,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         pay_url=selectors.pay_url(order) if order.is_pending else "",
         help_url=selectors.pay_help_url(translation.get_language()) if order.is_pending else None,
         in_process=payment_in_process(order),
-        invoice=selectors.order_invoice(order),
+        invoice=selectors.order_invoice(order) if not order.is_debit_note else None,
+        debit_note=selectors.debit_notes_of([order.pk]).get(order.pk),
         movements=selectors.order_movements(order),
         balance_due=selectors.amount_to_charge([order])
         if order.state == OrderState.PENDING

@@ -153,6 +153,7 @@ def sample_context(template: str) -> dict[str, Any]:
         "invoice": invoice,
         "note": note,
         "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
+        "due": True,  # a debit note still owed on the account
         # services
         "service": service,
         "service_url": settings.SITE_URL + reverse("subscriptions:detail", args=[1]),

@@ -83,6 +83,8 @@ EXPECTED = {
     "order:checkout": (B, B),
     "billing:orders": (BV, BV),
     "billing:statement": (BV, BV),
+    "billing:refunds": (BV, BV),
+    "billing:refund": (BV, BV),
     "billing:order": (BV, BV),
     "billing:order_print": (BV, BV),
     "billing:apply_credit": (B, B),

@@ -86,9 +86,13 @@ def compute_for_order(order: Any) -> OrderWithholdings:
     """What an approved agent withholds from ``order`` under today's rules (empty otherwise).
 
     The UVT is the one of the order's issue year. Without a UVT value for that year (and a
-    rule with a minimum base) nothing is withheld and staff see the warning in the log.
+    rule with a minimum base) nothing is withheld and staff see the warning in the log. An order
+    that collects a DIAN debit note (``debit_note_id`` set) has nothing withheld: the agent pays
+    the note's total.
     """
     total = Decimal(order.total)
+    if getattr(order, "debit_note_id", None):
+        return OrderWithholdings(total=total)
     agent = approved_agent(order.customer_id)
     if agent is None:
         return OrderWithholdings(total=total)

@@ -8,13 +8,16 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from hypothesis import HealthCheck, given
+from django.utils import timezone
+from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from clientarea.billing import ledger, selectors, services
+from clientarea.billing import debit_notes, ledger, selectors, services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState
+from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.lib.money import ZERO
 from clientarea.test import make_customer, make_provider, make_staff
 
@@ -34,6 +37,7 @@ STEPS = st.lists(
                 "cancel",
                 "refund",
                 "order_refund",
+                "debit_note",
             ]
         ),
         AMOUNTS,
@@ -70,6 +74,12 @@ def check_invariants(customer) -> None:
             assert due == ZERO
         if order.state == OrderState.PAID:
             assert paid == order.total
+        if order.debit_note_id:
+            # A debit note is owed for its total with IVA, once; paying it issues no invoice.
+            charges = [e.amount for e in own if e.kind == LedgerKind.DEBIT_NOTE]
+            assert order.debit_note is not None
+            assert charges == [order.total] and order.debit_note.total == order.total
+            assert not Invoice.objects.filter(order=order).exists()
 
 
 class LedgerPropertyTests(HypothesisTestCase):
@@ -79,6 +89,7 @@ class LedgerPropertyTests(HypothesisTestCase):
         make_provider()
         staff = make_staff("carol@example.com")
         customer = make_customer("alice@example.com")
+        make_resolution()  # paid orders get an invoice, which a debit note can correct
         with self.settings(BILLING_AUTO_APPLY_CREDIT=auto_apply):
             for n, (operation, amount, pick) in enumerate(steps):
                 pending = list(
@@ -122,8 +133,30 @@ class LedgerPropertyTests(HypothesisTestCase):
                     )
                 elif operation == "apply":
                     ledger.apply_credit(customer_id=customer.pk, order_ids=[target.pk])
+                elif operation == "cancel" and target.debit_note_id:
+                    with pytest.raises(services.OrderStateError):
+                        services.cancel_order(order=target, reason="test", notify=False)
                 elif operation == "cancel":
                     services.cancel_order(order=target, reason="test", notify=False)
+                elif operation == "debit_note":
+                    invoice = (
+                        Invoice.objects.filter(kind="invoice", customer=customer)
+                        .order_by("pk")
+                        .last()
+                    )
+                    if invoice is not None:
+                        # DIAN accepted it (the store-only transmitter's state, without rendering).
+                        Invoice.objects.filter(pk=invoice.pk).update(
+                            status="issued", transmitted_at=timezone.now()
+                        )
+                        invoice.refresh_from_db()
+                        owed_before = selectors.account_summary(customer).balance
+                        note, order = debit_notes.issue_debit_note(
+                            invoice=invoice, concept="1", reason="Mora", amount=amount
+                        )
+                        owed_after = selectors.account_summary(customer).balance
+                        assert owed_after == owed_before + note.total
+                        event(f"debit note {order.state}")
                 elif operation == "order_refund":
                     # Money that paid an order goes back (its credit note and the refund): the
                     # order stays settled and the balance does not move.

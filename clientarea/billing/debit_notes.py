@@ -1,0 +1,102 @@
+"""Debit notes owed on the customer's account.
+
+A DIAN debit note adds an amount to an invoice (late-payment interest, an upward price
+correction). ``issue_debit_note`` is the one way staff issue one: in one transaction it issues the
+note (``einvoice.services.issue_debit_note``: number, CUDE, document; signing, DIAN and the email
+run after commit) and creates the pending order that collects it, whose charge is posted to the
+customer's ledger as "debit note" for the note's total with IVA.
+
+That order is an ordinary pending order for everything that collects money: Billing lists it,
+Pay now / Pay selected / Pay all due charge it through either gateway (alone or with other
+orders, one payment), credit applies to it, staff may register a (partial) manual payment, the
+billing run sends its reminders. It differs in three ways: its number is the note's ("ND3"), its
+total is exactly the note's (no rounding to whole pesos, so a note with cents cannot be paid
+through Payvalida), and when it becomes paid no invoice is issued and nothing is withheld
+(``services.mark_order_paid`` skips both; the note already is the DIAN document). It has no
+services and cannot be cancelled (a credit note on the invoice takes an amount back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from clientarea.accounts.models import Customer
+from clientarea.billing import services
+from clientarea.billing.descriptions import customer_language
+from clientarea.billing.models import ItemKind, Order
+from clientarea.einvoice import builder
+from clientarea.einvoice import services as einvoice_services
+from clientarea.einvoice.models import Invoice
+from clientarea.lib.dates import BOGOTA
+
+__all__ = ["debit_note_lines", "issue_debit_note", "order_for_debit_note"]
+
+
+def debit_note_lines(*, note: Invoice, customer: Customer) -> list[services.LineSpec]:
+    """The order's items: one per line of the note (its value before IVA, its IVA treatment and
+    rate), so the order's subtotal, IVA and total are the note's."""
+    doc = builder.document_from_json(note.document)
+    with translation.override(customer_language(customer)):
+        prefix = _("Debit note %(number)s on invoice %(invoice)s") % {
+            "number": note.full_number,
+            "invoice": note.reference.full_number if note.reference else "",
+        }
+    return [
+        services.LineSpec(
+            kind=ItemKind.DEBIT_NOTE,
+            description=f"{prefix}: {line.description}"[:300],
+            unit_price=line.line_extension,
+            tax_treatment=line.tax_treatment,
+            tax_rate=line.tax_rate,
+        )
+        for line in doc.lines
+    ]
+
+
+def order_for_debit_note(*, note: Invoice, actor=None) -> Order:
+    """The pending order that collects ``note`` (a debit note just issued), its charge posted to
+    the ledger; the customer's credit pays it at once with ``BILLING_AUTO_APPLY_CREDIT``. No
+    "order created" email: the note's own email, once DIAN accepts it, says what is due."""
+    customer = Customer.objects.select_related("user").get(pk=note.customer_id)
+    issued = note.issued_at.astimezone(BOGOTA).date() if note.issued_at else None
+    (order,) = services.create_orders(
+        specs=[
+            services.OrderSpec(
+                customer=customer,
+                lines=debit_note_lines(note=note, customer=customer),
+                issue_date=issued,
+                reason=f"debit note {note.full_number}",
+                actor=actor,
+                debit_note=note,
+            )
+        ],
+        notify=False,
+    )
+    if order.total != note.total:  # pragma: no cover - both follow lib/money.py's rule
+        raise services.OrderStateError(
+            _("The debit note's total and its order's differ; nothing was issued.")
+        )
+    return order
+
+
+@transaction.atomic
+def issue_debit_note(
+    *,
+    invoice: Invoice,
+    concept: str,
+    reason: str,
+    actor=None,
+    lines: Mapping[int, Decimal] | None = None,
+    amount: Decimal | None = None,
+) -> tuple[Invoice, Order]:
+    """Issue a debit note on ``invoice`` and make its total (IVA included) owed on the customer's
+    account, both or neither. Raises ``einvoice.services.NoteRefused`` (nothing written)."""
+    note = einvoice_services.issue_debit_note(
+        invoice=invoice, concept=concept, reason=reason, actor=actor, lines=lines, amount=amount
+    )
+    return note, order_for_debit_note(note=note, actor=actor)

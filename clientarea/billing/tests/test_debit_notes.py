@@ -1,0 +1,288 @@
+"""Debit notes owed on the customer's account: issuing one posts its total to the ledger in the
+same transaction; its order is paid like any order but issues no invoice; Billing, the order page,
+the statement and the note's email show it; the data migration moves existing notes onto the
+ledger and back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.apps import apps as django_apps
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+
+from clientarea.billing import debit_notes, ledger, selectors, services
+from clientarea.billing.models import ItemKind, LedgerEntry, LedgerKind, Order, OrderState
+from clientarea.einvoice import delivery
+from clientarea.einvoice.models import Invoice, NumberingResolution
+from clientarea.einvoice.services import NoteRefused
+from clientarea.einvoice.services import issue_debit_note as einvoice_issue_debit_note
+from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
+from clientarea.notifications.models import OutgoingEmail
+from clientarea.test import make_customer, make_provider, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(client, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def alice():
+    make_provider()
+    return make_customer(
+        "alice@example.com", first_name="Alice", last_name="Gómez", document_number="1020304050"
+    )
+
+
+def accepted_invoice(captured, customer, *, price: str = "100000") -> Invoice:
+    """A paid order's invoice, signed and kept by the store-only transmitter (validated)."""
+    if not NumberingResolution.objects.exists():
+        make_resolution()
+    order = services.create_manual_order(
+        customer=customer, description="Hosting Pyme", unit_price=Decimal(price), notify=False
+    )
+    with captured(execute=True):
+        services.register_manual_payment(order=order, reference="TRX-1", actor=None)
+    invoice = Invoice.objects.get(order=order)
+    assert invoice.is_validated
+    return invoice
+
+
+def issue(captured, invoice, amount: str = "10000") -> tuple[Invoice, Order]:
+    with captured(execute=True):
+        note, order = debit_notes.issue_debit_note(
+            invoice=invoice, concept="1", reason="Intereses de mora", amount=Decimal(amount)
+        )
+    note.refresh_from_db()
+    order.refresh_from_db()
+    return note, order
+
+
+def test_a_debit_note_is_owed_on_the_ledger_for_its_total_with_iva(
+    django_capture_on_commit_callbacks, alice
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    before = selectors.account_summary(alice)
+    note, order = issue(django_capture_on_commit_callbacks, invoice, amount="1234.56")
+    assert note.total == Decimal("1469.13")  # 1 234,56 + IVA 234,57: no rounding on notes
+    assert order.debit_note_id == note.pk and order.number == note.full_number
+    assert (order.state, order.total, order.rounding) == ("pending", note.total, Decimal("0"))
+    assert (order.subtotal, order.tax_total) == (Decimal("1234.56"), Decimal("234.57"))
+    assert [item.kind for item in order.items.all()] == [ItemKind.DEBIT_NOTE]
+    assert not order.items.filter(service__isnull=False).exists()
+    charge = LedgerEntry.objects.get(order=order)
+    assert (charge.kind, charge.amount) == (LedgerKind.DEBIT_NOTE, Decimal("1469.13"))
+    after = selectors.account_summary(alice)
+    assert after.due == before.due + note.total
+    assert after.balance == before.balance + note.total
+    # No "order created" email: the note's own email says what is due.
+    assert not OutgoingEmail.objects.filter(template="order_created").exists()
+
+
+def test_a_refused_note_writes_nothing_on_the_ledger(django_capture_on_commit_callbacks, alice):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    entries = LedgerEntry.objects.count()
+    with pytest.raises(NoteRefused):
+        debit_notes.issue_debit_note(invoice=invoice, concept="1", reason="Mora")  # no amount
+    with pytest.raises(NoteRefused):
+        debit_notes.issue_debit_note(
+            invoice=invoice, concept="9", reason="Mora", amount=Decimal("10")
+        )
+    assert LedgerEntry.objects.count() == entries
+    assert not Order.objects.filter(debit_note__isnull=False).exists()
+    assert not Invoice.objects.filter(kind="debit_note").exists()
+
+
+def test_the_note_and_its_charge_are_all_or_nothing(django_capture_on_commit_callbacks, alice):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    with (
+        mock.patch.object(
+            ledger, "post_order_charges", side_effect=RuntimeError("the database went away")
+        ),
+        pytest.raises(RuntimeError),
+    ):
+        debit_notes.issue_debit_note(
+            invoice=invoice, concept="1", reason="Mora", amount=Decimal("10000")
+        )
+    assert not Invoice.objects.filter(kind="debit_note").exists()
+    assert not Order.objects.filter(debit_note__isnull=False).exists()
+
+
+def test_paying_the_note_settles_it_without_an_invoice(django_capture_on_commit_callbacks, alice):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    _note, order = issue(django_capture_on_commit_callbacks, invoice)
+    invoices = Invoice.objects.count()
+    # A partial payment first (staff), then the rest.
+    after = services.register_manual_payment(
+        order=order, reference="TRX-2", actor=make_staff(), amount=Decimal("5000")
+    )
+    assert after.state == OrderState.PENDING
+    assert selectors.order_balance_due(after) == Decimal("6900.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        after = services.register_manual_payment(order=order, reference="TRX-3", actor=None)
+    assert after.state == OrderState.PAID
+    assert selectors.order_balance_due(after) == 0
+    assert Invoice.objects.count() == invoices  # the note is the DIAN document
+    paid = OutgoingEmail.objects.filter(template="order_paid").order_by("-id").first()
+    # The customer's language (es-co): "the note itself is the electronic document".
+    assert paid is not None and "no se emite factura" in paid.body_text
+    assert selectors.account_summary(alice).due == 0
+
+
+def test_credit_pays_a_new_debit_note(django_capture_on_commit_callbacks, alice, settings):
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("20000"), reference="SAL-1", via="manual"
+    )
+    invoices = Invoice.objects.count()
+    _note, order = issue(django_capture_on_commit_callbacks, invoice)
+    assert order.state == OrderState.PAID and order.paid_via == "credit"
+    assert selectors.credit_available(alice) == Decimal("8100.00")
+    assert Invoice.objects.count() == invoices + 1  # the note only
+
+
+def test_an_agent_withholds_nothing_from_a_debit_note(django_capture_on_commit_callbacks, alice):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    _note, order = issue(django_capture_on_commit_callbacks, invoice)
+    with mock.patch(
+        "clientarea.withholdings.selectors.approved_agent", side_effect=AssertionError("asked")
+    ):
+        assert selectors.withholding_to_post(order) == 0
+        assert selectors.amount_to_charge([order]) == order.total
+
+
+def test_an_order_that_collects_a_debit_note_cannot_be_cancelled(
+    django_capture_on_commit_callbacks, alice
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    _note, order = issue(django_capture_on_commit_callbacks, invoice)
+    with pytest.raises(services.OrderStateError, match="credit note"):
+        services.cancel_order(order=order, reason="no")
+    order.refresh_from_db()
+    assert order.state == OrderState.PENDING
+
+
+def test_the_note_email_says_it_is_due_and_links_to_pay_it(
+    django_capture_on_commit_callbacks, alice
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, order = issue(django_capture_on_commit_callbacks, invoice)
+    email = OutgoingEmail.objects.get(template="note_issued")
+    pay_url = reverse("billing:order", kwargs={"number": order.number})
+    assert pay_url in email.body_text and pay_url in email.body_html
+    assert "queda pendiente en su cuenta" in email.body_text  # the customer's language
+    assert str(note.full_number) in email.body_text
+
+
+def test_billing_shows_the_note_with_its_files_and_the_statement_lists_it(
+    django_capture_on_commit_callbacks, alice, client: Client
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, order = issue(django_capture_on_commit_callbacks, invoice)
+    assert note.is_validated and note.rendered_at
+    client.force_login(alice.user)
+    html = client.get(reverse("billing:orders")).content.decode()
+    assert f'data-number="{note.full_number}"' in html
+    assert f'value="{note.full_number}"' in html  # selectable to pay with other orders
+    assert reverse("einvoice:download", args=[note.full_number, "pdf"]) in html
+    detail = client.get(reverse("billing:order", args=[order.number])).content.decode()
+    assert 'id="order-debit-note"' in detail and 'id="pay-now"' in detail
+    statement = client.get(reverse("billing:statement")).content.decode()
+    assert "Debit note" in statement and str(note.full_number) in statement
+    csv = client.get(reverse("billing:statement") + "?format=csv").content.decode()
+    assert str(note.full_number) in csv and "Debit note" in csv
+
+
+def test_the_billing_page_shows_the_files_once_dian_accepts_the_note(
+    django_capture_on_commit_callbacks, alice, client: Client
+):
+    """The page is cached per account stamp: DIAN accepting a note changes the stamp."""
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    with django_capture_on_commit_callbacks(execute=False):  # not rendered nor sent yet
+        note, _order = debit_notes.issue_debit_note(
+            invoice=invoice, concept="1", reason="Mora", amount=Decimal("10000")
+        )
+    client.force_login(alice.user)
+    pdf = reverse("einvoice:download", args=[note.full_number, "pdf"])
+    html = client.get(reverse("billing:orders")).content.decode()
+    assert f'data-number="{note.full_number}"' in html and pdf not in html
+    delivery.render_and_send_invoice(invoice_id=note.pk)
+    assert pdf in client.get(reverse("billing:orders")).content.decode()
+
+
+def test_another_customers_debit_note_is_a_404(
+    django_capture_on_commit_callbacks, alice, client: Client
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    _note, order = issue(django_capture_on_commit_callbacks, invoice)
+    bob = make_customer("bob@example.com", first_name="Bob")
+    client.force_login(bob.user)
+    assert client.get(reverse("billing:order", args=[order.number])).status_code == 404
+    assert order.number not in client.get(reverse("billing:orders")).content.decode()
+
+
+def test_staff_issue_a_debit_note_from_the_invoice_page(
+    django_capture_on_commit_callbacks, alice, client: Client
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    client.force_login(make_staff())
+    page = client.get(reverse("admin:einvoice_invoice_change", args=[invoice.pk])).content
+    url = reverse("admin:billing_order_debit-note", args=[invoice.order_id])
+    assert url.encode() in page
+    assert client.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url, {"concept": "1", "reason": "Intereses", "scope": "amount", "amount": "10000"}
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    order = Order.objects.get(debit_note__isnull=False)
+    assert order.total == Decimal("11900.00")
+    assert LedgerEntry.objects.filter(order=order, kind=LedgerKind.DEBIT_NOTE).exists()
+    admin_page = client.get(reverse("admin:billing_order_change", args=[order.pk]))
+    assert admin_page.status_code == 200 and order.number.encode() in admin_page.content
+    # The einvoice-only action is gone: one entry point for staff.
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:einvoice_invoice_debit-note", args=[invoice.pk])
+
+
+def test_the_data_migration_moves_existing_notes_onto_the_ledger_and_back(
+    django_capture_on_commit_callbacks, alice
+):
+    migration = __import__(
+        "clientarea.billing.migrations.0016_debit_notes_on_the_ledger", fromlist=["forward"]
+    )
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        # A note issued before notes were owed: the DIAN document only.
+        old = einvoice_issue_debit_note(
+            invoice=invoice, concept="1", reason="Mora", amount=Decimal("1234.56")
+        )
+    due_before = selectors.account_summary(alice).due
+    migration.forward(django_apps, None)
+    order = Order.objects.get(debit_note=old)
+    assert (order.number, order.total, order.state) == (old.full_number, old.total, "pending")
+    assert LedgerEntry.objects.get(order=order).kind == LedgerKind.DEBIT_NOTE
+    assert selectors.account_summary(alice).due == due_before + old.total
+    migration.forward(django_apps, None)  # once only
+    assert Order.objects.filter(debit_note=old).count() == 1
+    migration.backward(django_apps, None)
+    assert not Order.objects.filter(debit_note__isnull=False).exists()
+    assert selectors.account_summary(alice).due == due_before
+    # Once something was paid on a note, going back refuses and removes nothing.
+    migration.forward(django_apps, None)
+    order = Order.objects.get(debit_note=old)
+    services.register_manual_payment(
+        order=order, reference="TRX-9", actor=None, amount=Decimal("100")
+    )
+    with pytest.raises(RuntimeError, match="Nothing was removed"):
+        migration.backward(django_apps, None)
+    assert Order.objects.filter(debit_note=old).exists()

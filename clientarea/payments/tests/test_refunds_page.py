@@ -1,0 +1,105 @@
+"""The customer's Refunds page (Billing → Refunds): their refunds with date, payment, amount,
+method, state and credit note (with its files once DIAN accepts it); another customer's refund
+is a 404; Spanish and English."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
+from clientarea.payments import services
+from clientarea.payments.models import RefundLine
+from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
+
+
+class RefundsPageTests(PaymentsTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        make_resolution()
+        payment, _ = self.start()
+        with self.captureOnCommitCallbacks(execute=True):
+            post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        payment.refresh_from_db()
+        self.payment = payment
+        with self.captureOnCommitCallbacks(execute=True):
+            self.refund = services.refund_payment(
+                payment=payment,
+                amount=Decimal("19000"),
+                method="manual",
+                bank_reference="Davivienda 5566",
+                reason="Discount agreed",
+                actor=self.carol,
+            )
+        note = RefundLine.objects.get(refund=self.refund).credit_note
+        assert note is not None
+        note.refresh_from_db()
+        self.note: Invoice = note
+
+    def english(self):
+        self.client.cookies["django_language"] = "en"
+
+    def test_the_customer_sees_their_refund_with_its_credit_note(self):
+        self.login(self.alice)
+        self.english()
+        response = self.client.get(reverse("billing:refunds"))
+        self.assertEqual(response.status_code, 200)
+        html = response.content.decode()
+        self.assertIn(f'data-refund="{self.refund.pk}"', html)
+        self.assertIn(self.payment.reference, html)
+        self.assertIn(self.order.number, html)
+        self.assertIn("$ 19.000", html)
+        self.assertIn("Bank transfer", html)
+        self.assertIn("Davivienda 5566", html)
+        self.assertIn("Refunded", html)  # its state
+        self.assertIn(self.note.full_number, html)
+        self.assertTrue(self.note.is_validated)
+        self.assertIn(reverse("einvoice:download", args=[self.note.full_number, "pdf"]), html)
+        detail = self.client.get(reverse("billing:refund", args=[self.refund.pk]))
+        self.assertEqual(detail.status_code, 200)
+        self.assertIn("Discount agreed", detail.content.decode())
+        # Reached from Billing.
+        self.assertIn(
+            reverse("billing:refunds"), self.client.get("/clientarea/billing/").content.decode()
+        )
+
+    def test_spanish_by_default(self):
+        self.login(self.alice)
+        html = self.client.get(reverse("billing:refunds")).content.decode()
+        self.assertIn("Reembolsos", html)
+        self.assertIn("Transferencia bancaria", html)
+
+    def test_another_customers_refund_is_a_404_and_not_listed(self):
+        make_renewal_order(self.bob)
+        self.login(self.bob)
+        self.assertEqual(
+            self.client.get(reverse("billing:refund", args=[self.refund.pk])).status_code, 404
+        )
+        html = self.client.get(reverse("billing:refunds")).content.decode()
+        self.assertNotIn(self.payment.reference, html)
+        self.assertIn('id="no-refunds"', html)
+        self.assertEqual(self.client.get("/clientarea/billing/refunds/999999/").status_code, 404)
+
+    def test_the_list_runs_a_fixed_number_of_queries(self):
+        self.login(self.alice)
+        self.client.get(reverse("billing:refunds"))  # session, language, provider warmed up
+        one = self._queries()
+        services.refund_payment(
+            payment=self.payment,
+            amount=Decimal("1000"),
+            method="manual",
+            bank_reference="T-2",
+            reason="Another discount",
+        )
+        self.assertEqual(self._queries(), one)  # two refunds, the same queries
+
+    def _queries(self) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            html = self.client.get(reverse("billing:refunds")).content.decode()
+        self.assertIn("refund-row", html)
+        return len(ctx.captured_queries)
