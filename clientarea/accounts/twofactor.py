@@ -17,7 +17,6 @@ from __future__ import annotations
 from base64 import b32encode
 from dataclasses import dataclass
 
-import segno
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
@@ -29,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from clientarea.accounts import audit
 from clientarea.accounts.models import User
 from clientarea.accounts.selectors import customer_of
+from clientarea.lib.qr import qr_svg
 
 TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery"
@@ -69,8 +69,7 @@ def start_enrolment(*, user: User) -> Enrolment:
     device = TOTPDevice.objects.filter(user=user, confirmed=False, name=TOTP_NAME).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, confirmed=False, name=TOTP_NAME)
-    qr = segno.make(device.config_url, error="m")
-    svg = qr.svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
+    svg = qr_svg(device.config_url, quiet_zone=4)
     secret = base32_secret(device)
     return Enrolment(secret_base32=secret, otpauth_url=device.config_url, qr_svg=svg)
 

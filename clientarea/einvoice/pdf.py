@@ -26,7 +26,6 @@ import datetime as dt
 import io
 import json
 import os
-import re
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -46,15 +45,15 @@ from clientarea.einvoice.pdf_labels import (
     PAYMENT_FORMS,
     PAYMENT_MEANS,
 )
-from clientarea.einvoice.qr import printed_qr_matrix, qr_url
+from clientarea.einvoice.qr import qr_url
 from clientarea.lib.codelists import codelist
 from clientarea.lib.money import format_cop
+from clientarea.lib.qr import qr_svg
 
 TEMPLATE = Path(__file__).resolve().parent / "typst" / "invoice.typ"
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 SOFTWARE_NAME = "ClientArea"
 QR_QUIET_ZONE = 1  # light modules around the symbol, inside its 34 mm
-_DARK_RUN = re.compile(b"\x01+")  # a run of dark modules in a row of the QR matrix
 COLUMNS = (
     "col_no",
     "col_description",
@@ -334,25 +333,7 @@ def _data(doc: InvoiceDocument, cufe: str, labels: dict[str, str], language: str
     }
 
 
-# -- images: the QR per invoice, the logo once per file version ---------------------------
-
-
-def qr_svg(text: str) -> str:
-    """The printed QR as SVG: one path of dark-module runs, in module units, quiet zone included.
-
-    One filled path (no per-module squares) shows no seams between modules at any zoom.
-    """
-    matrix = printed_qr_matrix(text)
-    size = len(matrix) + 2 * QR_QUIET_ZONE
-    runs = [
-        f"M{run.start() + QR_QUIET_ZONE} {y}h{run.end() - run.start()}v1h-{run.end() - run.start()}z"
-        for y, row in enumerate(matrix, start=QR_QUIET_ZONE)
-        for run in _DARK_RUN.finditer(row)
-    ]
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
-        f'shape-rendering="crispEdges"><path fill="#000" d="{"".join(runs)}"/></svg>'
-    )
+# -- images: the logo once per file version (the QR is drawn by clientarea.lib.qr) ------------
 
 
 LOGO_MAX_PIXELS_HIGH = 330  # 14 mm high at 600 dpi
@@ -419,7 +400,7 @@ def render_invoice_pdf(
         raise ValueError(f"language must be one of {sorted(LABELS)}")
     inputs = {
         "data": json.dumps(_data(doc, cufe, LABELS[language], language), ensure_ascii=False),
-        "qr": qr_svg(qr_text),
+        "qr": qr_svg(qr_text, quiet_zone=QR_QUIET_ZONE),
     }
     if logo_path:
         inputs["logo"] = _logo_svg(str(logo_path))

@@ -10,10 +10,6 @@ Two forms are used on purpose (see ``shared/docs/dian-einvoice.md`` §4):
 
 from __future__ import annotations
 
-import io
-
-import segno
-
 from clientarea.einvoice.documents import InvoiceDocument, money_str
 
 _HOSTS = {
@@ -51,27 +47,3 @@ def qr_text(doc: InvoiceDocument, cufe: str) -> str:
         qr_url(cufe, doc.environment),
     ]
     return "\n".join(lines)
-
-
-# Data mask pattern of the printed QR. ISO/IEC 18004 §7.8.3 picks, among the 8
-# patterns, the one with the lowest penalty score; for the printed key-fields
-# text (a version 16-M symbol) that is pattern 2 every time: it won all of 300
-# sampled invoices, the others scoring 17-65 % worse (production and test hosts,
-# varied prefixes, numbers and amounts). Passing it to segno's ``make_qr`` (a
-# documented parameter) skips evaluating the 8 candidates (~75 % of segno's
-# time) and yields the same symbol; ``test_printed_qr_mask_is_the_best_one``
-# keeps that claim checked.
-PRINTED_QR_MASK = 2
-
-
-def printed_qr_matrix(text: str) -> tuple[bytes, ...]:
-    """Modules (1 = dark, no quiet zone) of the printed QR: error correction M, mask 2."""
-    symbol = segno.make_qr(text, error="m", mask=PRINTED_QR_MASK)
-    return tuple(bytes(row) for row in symbol.matrix)
-
-
-def qr_png(text: str, *, scale: int = 4, border: int = 2) -> bytes:
-    """PNG bytes of ``text`` as a QR code (error correction M, black on white)."""
-    buffer = io.BytesIO()
-    segno.make_qr(text, error="m").save(buffer, kind="png", scale=scale, border=border)
-    return buffer.getvalue()

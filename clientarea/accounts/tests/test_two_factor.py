@@ -14,6 +14,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts.models import AuditEvent
+from clientarea.lib.tests.qr_decode import decode_qr_svg, needs_zbarimg
 from clientarea.test import ACCESS_CODE, make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +83,17 @@ def test_a_customer_turns_it_on_and_is_asked_for_a_code_at_the_next_login(client
     )
     assert ok.status_code == 302 and ok["Location"] == "/clientarea/billing/"
     assert client.get("/clientarea/billing/").status_code == 200
+
+
+@needs_zbarimg
+def test_the_set_up_page_qr_reads_as_the_authenticator_url(client, tmp_path):
+    customer = make_customer("ana@example.com")
+    _login(client, "ana@example.com")
+    html = client.get(reverse("accounts:two_factor_setup")).content.decode()
+    svg = re.search(r"<svg .*?</svg>", html, re.S)
+    assert svg is not None
+    device = TOTPDevice.objects.get(user=customer.user, confirmed=False)
+    assert decode_qr_svg(svg.group(0), tmp_path) == device.config_url
 
 
 def test_a_recovery_code_works_once(client):
