@@ -208,9 +208,12 @@ def copy_create(model, objs: list) -> list:
     """``bulk_create`` for a fresh PostgreSQL table, with COPY (1,000,000 customers in minutes):
     ids are given here after the largest one, every value goes through the field's public
     ``pre_save`` / ``get_db_prep_save``, and the rows are streamed with psycopg's COPY."""
-    from django.db import connection
+    from django.db import DEFAULT_DB_ALIAS, connections
     from django.db.models import Max
 
+    connection = connections[
+        DEFAULT_DB_ALIAS
+    ]  # the object itself: the proxy costs a lookup a value
     fields = model._meta.concrete_fields
     first = (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
     for i, obj in enumerate(objs):
