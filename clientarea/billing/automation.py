@@ -64,7 +64,10 @@ Safety:
   committed batch; the one who finishes the last chunk adds up the counts. See
   run_chunks.py.
 * Memory. A chunk reads its customers' services in one query; only one chunk's
-  services and orders are in memory. Renewal orders, items, events, ledger
+  services and orders are in memory, and they are freed when the chunk ends (a
+  garbage collection per chunk: see ``_fewer_collections``), so a worker's memory
+  does not grow with the number of customers. The plan holds chunk boundaries
+  only (one keyset query per chunk). Renewal orders, items, events, ledger
   charges and emails are inserted per batch (BATCH_SIZE customers) by
   billing.services.create_orders. See run_emails.py for the email stencil.
 
