@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 from decimal import Decimal
 
@@ -241,3 +242,21 @@ def test_the_back_office_shows_a_running_runs_progress(due, client):
     assert "1 de 3 tramos terminados (5 de 13 clientes), 1 en curso, 0 fallidos" in (
         spanish.content.decode()
     )
+
+
+def test_a_chunk_leaves_no_customers_behind_in_memory(due):
+    """A chunk's customers (each a cycle with its user) are freed when the chunk ends, not at a
+    rare full collection: a worker's memory does not grow with the number of chunks it works."""
+    from clientarea.accounts.models import Customer
+
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is Customer)
+
+    after_chunk: list[int] = []
+    run = automation.run_billing(
+        run_date=D, chunk_size=1, batch_size=1, progress=lambda *_: after_chunk.append(alive())
+    )
+
+    assert run.status == BillingRunStatus.DONE
+    assert len(after_chunk) == BillingRunChunk.objects.filter(run=run).count() == 14
+    assert max(after_chunk) == after_chunk[0]
