@@ -1,7 +1,7 @@
 """Capture the help center's screenshots from the demo site, in Spanish and English.
 
     python tools/screenshots.py --base-url http://127.0.0.1:8000 [--out DIR] [--languages es,en]
-                                [--flows paying,order,plan,cancel,contacts,twofactor]
+                                [--flows paying,order,plan,options,cancel,contacts,twofactor]
 
 Run it against a site loaded with ``clientarea demo-data``. Each flow logs in as a demo
 customer, walks through the steps one help article describes and writes
@@ -12,6 +12,10 @@ customer, walks through the steps one help article describes and writes
   VPS20 coupon, and the new service order (placed, never paid);
 - ``plan``: a plan change: the service's “Change plan” button and the plans with their amounts
   (nothing is confirmed);
+- ``options``: a change of options on the demo company's VPS: the “Change options” form, then
+  the price of one more quantity after “See the price”
+  (``03-change-options.png``, ``04-options-price.png``, numbered after the plan flow's two in the
+  same article; nothing is confirmed);
 - ``cancel``: the cancellation of a service with no pending orders: the link, the filled form,
   and the request with its “Keep the service” button, which the script then presses, so the
   service is left as it was;
@@ -94,6 +98,13 @@ SELECTORS: dict[str, str | None] = {
     "plan_choices": "fieldset.plans",
     "plan_option": "label.plan-option",
     "confirm_plan_change": "#confirm-plan-change",
+    # --- options: changing a service's options (never confirmed) ---
+    "change_options": "#change-options",
+    "options_form": "#options-form",
+    # the quantity the flow changes (the first one: the VPS's extra disk)
+    "options_quantity": "#options-form input[type=number]",
+    "preview_options": "#preview-options",
+    "options_preview": "#options-preview",
     # --- cancel: cancelling a service (one whose orders are all settled) ---
     "request_cancellation": "#request-cancellation",
     "pending_order_badge": "table.orders .badge-pending",
@@ -123,11 +134,14 @@ DEMO_EMAIL = "ana@cliente.example"
 DEMO_CODE = "DEMO-CODE-7777"
 # Ana's only active service with other plans has a renewal order waiting, which rightly blocks
 # a plan change; the demo company's Enterprise Hosting has none, so the plan flow logs in as it.
+# The options flow too: the company's VPS is the demo service with options.
 PLAN_EMAIL = "compras@tiendaandina.example"
-FLOWS = ("paying", "order", "plan", "cancel", "contacts", "twofactor")
+FLOWS = ("paying", "order", "plan", "options", "cancel", "contacts", "twofactor")
 # What the order flow types: a coupon the demo catalog has, and a name for the new server.
 ORDER_COUPON = "VPS20"
 ORDER_LABEL = "srv2.restrepogomez.co"
+# What the options flow types in the first quantity (the demo VPS has 40 GB of extra disk).
+OPTIONS_QUANTITY = "80"
 CONTACT_EXAMPLE = {
     "es": ("Laura Restrepo", "contabilidad@restrepogomez.example"),
     "en": ("Laura Restrepo", "accounting@restrepogomez.example"),
@@ -278,7 +292,7 @@ class Capture:
         if self.flow == "paying":
             flow(email=email, code=code)
             return
-        account = PLAN_EMAIL if self.flow == "plan" else email
+        account = PLAN_EMAIL if self.flow in ("plan", "options") else email
         steps = flow()
         self.run_chain([("log-in", lambda: self.log_in(account, code)), *steps])
 
@@ -418,6 +432,26 @@ class Capture:
             self.shot("02-choose-plan.png", "plan_option")
 
         return [("01-change-plan.png", service), ("02-choose-plan.png", choose)]
+
+    # --- options: "How to change plan", its options section ---
+    def flow_options(self):
+        page = self.page
+
+        def offers_options() -> bool:
+            return page.locator(_selector("change_options")).count() > 0
+
+        def form():
+            _selector("options_form")
+            self.goto(self._find_service(offers_options))
+            self.click("change_options")
+            self.shot("03-change-options.png", "options_form")
+
+        def price():
+            page.fill(_selector("options_quantity"), OPTIONS_QUANTITY)
+            self.click("preview_options")  # only the price: "Confirm the change" is never pressed
+            self.shot("04-options-price.png", "options_preview")
+
+        return [("03-change-options.png", form), ("04-options-price.png", price)]
 
     # --- cancel: "How to cancel a service" ---
     def flow_cancel(self):

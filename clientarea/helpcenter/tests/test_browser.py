@@ -16,7 +16,12 @@ from clientarea.accounts import twofactor
 from clientarea.accounts.models import User
 from clientarea.helpcenter.models import Vote
 from clientarea.helpcenter.tests.helpers import make_article
-from clientarea.subscriptions.models import CancellationRequest, CancellationStatus
+from clientarea.subscriptions.models import (
+    CancellationRequest,
+    CancellationStatus,
+    PlanChange,
+    Service,
+)
 
 SCREENSHOTS = {
     "paying": [
@@ -36,6 +41,7 @@ SCREENSHOTS = {
         "04-order-pay-now.png",
     ],
     "plan": ["01-change-plan.png", "02-choose-plan.png"],
+    "options": ["03-change-options.png", "04-options-price.png"],
     "cancel": ["01-cancel-link.png", "02-cancel-form.png", "03-keep-the-service.png"],
     "contacts": ["01-contacts.png", "02-add-contact.png"],
     "twofactor": ["01-profile-security.png", "02-turn-on.png", "03-scan-code.png"],
@@ -124,3 +130,7 @@ def test_the_screenshot_script_captures_every_step_on_the_demo_site(live_site, t
     assert not CancellationRequest.objects.filter(
         service__customer__user=ana, status=CancellationStatus.PENDING
     ).exists()
+    # Nothing is confirmed: the demo VPS keeps its options and has no open change.
+    vps = Service.objects.get(label="app.tiendaandina.com.co")
+    assert sorted(vps.options.values_list("quantity", flat=True)) == [1, 40]
+    assert not PlanChange.objects.filter(service=vps).exists()
