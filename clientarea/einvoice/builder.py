@@ -219,6 +219,9 @@ def build_note_document(
         note="",
         payable_rounding=Decimal("0"),
         prepayments=(),  # a note corrects the sale, not how it was paid
+        # UBL 2.1's CreditNote and DebitNote have no WithholdingTaxTotal (only Invoice has):
+        # what the buyer withheld stays on the invoice.
+        withholdings=(),
         reference=InvoiceReference(
             number=invoice.full_id, cufe=invoice_cufe, issue_date=invoice.issue_date
         ),

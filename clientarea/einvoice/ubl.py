@@ -439,7 +439,8 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
     _prepaid_payments(root, doc)
 
     _document_tax_total(root, doc)
-    _withholding_totals(root, doc)
+    if not doc.is_note:  # UBL 2.1 notes have no WithholdingTaxTotal
+        _withholding_totals(root, doc)
     _monetary_total(root, doc)
     for index, line in enumerate(doc.lines, start=1):
         _invoice_line(root, index, line, doc.currency, kind)

@@ -90,3 +90,28 @@ def test_the_pdf_shows_the_withholdings_and_the_net(tmp_path):
     assert "ReteFuente 4 % de $ 1.000.000,00" in text
     assert "-$ 40.000,00" in text and "-$ 9.660,00" in text
     assert "Neto pagado después de retenciones" in text and "$ 1.111.840,00" in text
+
+
+@pytest.mark.parametrize("document_type", ["91", "92"])
+def test_a_note_on_a_withheld_invoice_carries_no_withholdings_and_is_schema_valid(document_type):
+    """UBL 2.1's CreditNote and DebitNote have no WithholdingTaxTotal: a note on an agent's
+    invoice without this was refused by the schema (and by DIAN)."""
+    invoice = _doc()
+    note = builder.build_note_document(
+        invoice=invoice,
+        invoice_cufe=ubl.expected_cufe(invoice),
+        document_type=document_type,
+        prefix="NC" if document_type == "91" else "ND",
+        number=3,
+        lines=LINES,
+        concept_code="1",
+        reason="Ajuste",
+        issued_at=invoice.issue,
+    )
+    assert note.withholdings == ()
+    root = ubl.build_invoice_xml(note)
+    assert root.findall("cac:WithholdingTaxTotal", NS) == []
+    assert validate_invoice(ubl.to_bytes(root), allow_unsigned=True) == []
+    # A note snapshot kept from before still renders without them.
+    stale = note.__class__(**{**note.__dict__, "withholdings": invoice.withholdings})
+    assert ubl.build_invoice_xml(stale).findall("cac:WithholdingTaxTotal", NS) == []
