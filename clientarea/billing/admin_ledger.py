@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from clientarea.accounts.models import Customer
 from clientarea.billing import selectors, statement_files
 from clientarea.billing.models import LedgerEntry, PlanChangeCreditNote
+from clientarea.lib.admin import ReadOnlyAdminMixin
 from clientarea.lib.money import format_cop
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every movement of every customer's account; append-only, so nothing is editable."""
 
     class Media:
@@ -44,18 +45,6 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_select_related = ["customer__user", "order"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_cop(self, obj: LedgerEntry) -> str:
@@ -105,7 +94,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanChangeCreditNote)
-class PlanChangeCreditNoteAdmin(admin.ModelAdmin):
+class PlanChangeCreditNoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The DIAN credit notes of downgrades' credit (read-only): issued at once, or waiting for
     DIAN to accept the invoice (the billing sweep issues them; ``note_error`` says why)."""
 
@@ -120,18 +109,6 @@ class PlanChangeCreditNoteAdmin(admin.ModelAdmin):
     list_select_related = ["plan_change__service", "order", "credit_note"]
     search_fields = ["order__number", "credit_note__full_number"]
     ordering = ["-created_at", "-id"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("credited (with IVA)"), ordering="amount")
     def amount_cop(self, obj: PlanChangeCreditNote) -> str:

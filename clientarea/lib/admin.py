@@ -7,7 +7,8 @@ page. :class:`ObjectActionsAdminMixin` holds the parts every such admin repeats:
 the URLs, the ``can_act`` flag for the change form's buttons, the permission
 and existence checks, and the intermediate page
 (``admin/clientarea/action_form.html``, which list actions reuse too).
-:class:`ReadOnlyInline` is the inline such admins show their history with.
+:class:`ReadOnlyInline` is the inline such admins show their history with, and
+:class:`ReadOnlyAdminMixin` the admin of a record staff only read.
 """
 
 from __future__ import annotations
@@ -47,6 +48,24 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdminMixin:
+    """Mix into a ``ModelAdmin`` (before it) for an append-only record staff only read (ledger
+    movements, gateway messages, refunds): every field shown read-only; nothing is added,
+    changed or deleted here (services write those rows)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]  # type: ignore[attr-defined]
+
+    def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:

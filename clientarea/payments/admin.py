@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyInline
+from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
 from clientarea.payments import services
 from clientarea.payments.forms import RefundForm, RefundNoteForm
@@ -592,7 +592,7 @@ class WaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(PaymentMessage)
-class PaymentMessageAdmin(admin.ModelAdmin):
+class PaymentMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "received_at",
         "gateway",
@@ -628,18 +628,6 @@ class PaymentMessageAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     ordering = ["-received_at", "-id"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # append-only log
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     def has_act_permission(self, request: HttpRequest) -> bool:
         """Applying a stored notification changes payments: it needs "change payment"."""
         return request.user.has_perm("payments.change_payment")
@@ -671,7 +659,7 @@ class RefundLineInline(ReadOnlyInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every refund, read-only: they are made from the payment ("Refund")."""
 
     class Media:
@@ -699,18 +687,6 @@ class RefundAdmin(admin.ModelAdmin):
     list_select_related = ["payment", "customer__user"]
     date_hierarchy = "requested_at"
     inlines = [RefundLineInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # made from the payment's "Refund"
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("payment"), ordering="payment__reference")
     def payment_link(self, obj: Refund) -> str:
