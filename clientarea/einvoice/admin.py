@@ -369,9 +369,9 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
             except services.CannotResend as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         if sent:
-            self.message_user(request, _("%(n)d invoice(s) sent to DIAN again.") % {"n": sent})
+            self.message_user(request, _("%(n)d document(s) sent to DIAN again.") % {"n": sent})
 
-    @admin.action(description=_("Email the invoice to the customer again"), permissions=["change"])
+    @admin.action(description=_("Email the document to the customer again"), permissions=["change"])
     def resend_email(self, request, queryset):
         sent = 0
         for invoice in queryset:
@@ -381,7 +381,7 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
             except services.InvoiceWaiting as exc:
                 self.message_user(request, f"{invoice}: {exc}", messages.ERROR)
         if sent:
-            self.message_user(request, _("%(n)d invoice email(s) queued.") % {"n": sent})
+            self.message_user(request, _("%(n)d document email(s) queued.") % {"n": sent})
 
     @admin.action(description=_("Issue waiting invoices now"), permissions=["change"])
     def issue_waiting(self, request, queryset):
