@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -31,10 +34,15 @@ from clientarea.billing.descriptions import customer_language
 from clientarea.billing.models import ItemKind, Order
 from clientarea.einvoice import builder
 from clientarea.einvoice import services as einvoice_services
-from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.models import DocumentKind, Invoice
 from clientarea.lib.dates import BOGOTA
 
-__all__ = ["debit_note_lines", "issue_debit_note", "order_for_debit_note"]
+__all__ = [
+    "debit_note_email_context",
+    "debit_note_lines",
+    "issue_debit_note",
+    "order_for_debit_note",
+]
 
 
 def debit_note_lines(*, note: Invoice, customer: Customer) -> list[services.LineSpec]:
@@ -100,3 +108,19 @@ def issue_debit_note(
         invoice=invoice, concept=concept, reason=reason, actor=actor, lines=lines, amount=amount
     )
     return note, order_for_debit_note(note=note, actor=actor)
+
+
+def debit_note_email_context(note: Invoice) -> dict[str, Any]:
+    """For a debit note's email (``einvoice.services.add_note_email_source``, registered by
+    ``BillingConfig.ready``): whether the order that collects it is still to be paid when the
+    email is queued, and where to pay it (its page under Billing, whose number is the note's)."""
+    if note.kind != DocumentKind.DEBIT_NOTE:
+        return {}
+    order = Order.objects.filter(debit_note=note).only("number", "state").first()
+    if order is None:
+        return {}
+    return {
+        "due": order.is_pending,
+        "pay_url": services.order_pay_url(order),
+        "billing_url": settings.SITE_URL + reverse("billing:orders"),
+    }

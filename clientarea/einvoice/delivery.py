@@ -28,12 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -43,7 +43,6 @@ from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
-    DocumentKind,
     Invoice,
     InvoiceStatus,
     TransmissionAttempt,
@@ -186,21 +185,23 @@ def email_subject(invoice: Invoice, doc) -> str:
     return f"{supplier.document_number};{supplier.legal_name};{invoice.full_number};{invoice.document_type_code};{supplier.trade_name or supplier.legal_name}"
 
 
-def _debit_note_payment(note: Invoice) -> dict:
-    """For a debit note's email: whether the order that collects it on the customer's account
-    (billing's, by its reverse relation: einvoice sits below billing) is still to be paid, and
-    where to pay it (its page under Billing, whose number is the note's)."""
-    if note.kind != DocumentKind.DEBIT_NOTE:
-        return {}
-    try:
-        order = note.debit_order
-    except ObjectDoesNotExist:
-        return {}
-    return {
-        "due": order.is_pending,
-        "pay_url": settings.SITE_URL + reverse("billing:order", kwargs={"number": order.number}),
-        "billing_url": settings.SITE_URL + reverse("billing:orders"),
-    }
+# Apps above einvoice add values to a note's email (billing: whether the order that collects a
+# debit note is still to be paid, and where to pay it), from their AppConfig.ready(): einvoice
+# reads no model of an app above it.
+_note_email_sources: list[Callable[[Invoice], Mapping[str, Any]]] = []
+
+
+def add_note_email_source(source: Callable[[Invoice], Mapping[str, Any]]) -> None:
+    """Register a function whose values a note's email gets (called with the note at each email)."""
+    if source not in _note_email_sources:
+        _note_email_sources.append(source)
+
+
+def _note_email_context(note: Invoice) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for source in _note_email_sources:
+        context.update(source(note))
+    return context
 
 
 def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
@@ -217,7 +218,7 @@ def send_invoice_email(*, invoice: Invoice, doc=None) -> None:
                 "invoice": invoice.reference,
                 "customer": invoice.customer,
                 "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
-                **_debit_note_payment(invoice),
+                **_note_email_context(invoice),
             },
         )
         return

@@ -58,9 +58,10 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 class ReadOnlyAdminMixin:
-    """Mix into a ``ModelAdmin`` (before it) for an append-only record staff only read (ledger
-    movements, gateway messages, refunds): every field shown read-only; nothing is added,
-    changed or deleted here (services write those rows)."""
+    """Mix into a ``ModelAdmin`` (before it) for a record staff only read here (ledger movements,
+    payments, gateway messages, refunds, withholdings, plan changes...): every field shown
+    read-only; nothing is added, changed or deleted through the admin's forms (services write
+    those rows, some through the admin's object actions)."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]  # type: ignore[attr-defined]

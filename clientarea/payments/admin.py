@@ -95,7 +95,10 @@ class RefundInline(ReadOnlyInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
+    """Payment attempts, read-only: the customer's Pay now creates them; staff act through the
+    actions below."""
+
     class Media:
         css = {"all": ["css/admin.css"]}
 
@@ -273,7 +276,7 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + ["orders_paid"]
+        return [*super().get_readonly_fields(request, obj), "orders_paid"]
 
     def get_queryset(self, request):
         # Every order of a payment that pays several (the list names all of them).
@@ -283,15 +286,6 @@ class PaymentAdmin(ObjectActionsAdminMixin[Payment], admin.ModelAdmin):
             .order_by("order__number")
         )
         return super().get_queryset(request).prefetch_related(Prefetch("basket", queryset=baskets))
-
-    def has_add_permission(self, request) -> bool:
-        return False  # attempts are created by the customer's Pay now
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # read-only: staff act through the actions below
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     # --- Columns ---------------------------------------------------------------------
 

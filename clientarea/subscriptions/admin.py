@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from clientarea.lib.admin import CustomerScopedAdminMixin
+from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.subscriptions import services
 from clientarea.subscriptions.models import (
     CancellationRequest,
@@ -22,10 +22,8 @@ from clientarea.subscriptions.models import (
 STAFF_REASON = "staff"
 
 
-class ServiceEventInline(admin.TabularInline):
+class ServiceEventInline(ReadOnlyInline):
     model = ServiceEvent
-    extra = 0
-    can_delete = False
     fields = (
         "created_at",
         "kind",
@@ -40,27 +38,13 @@ class ServiceEventInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ServiceOptionInline(admin.TabularInline):
+class ServiceOptionInline(ReadOnlyInline):
     """The options the customer chose, billed on every renewal (read-only here)."""
 
     model = ServiceOption
-    extra = 0
-    can_delete = False
     fields = ("description", "option", "quantity", "price")
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 #: What the service page shows; status and dates change only through the lifecycle services.
@@ -188,7 +172,7 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProvisioningDelivery)
-class ProvisioningDeliveryAdmin(admin.ModelAdmin):
+class ProvisioningDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The provisioning outbox, read-only: what each provisioner was told, and what failed."""
 
     list_display = ["created_at", "event", "order_number", "provisioner", "status", "attempts"]
@@ -206,16 +190,6 @@ class ProvisioningDeliveryAdmin(admin.ModelAdmin):
         "sent_at",
         "last_error",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(CancellationRequest)
@@ -260,7 +234,7 @@ class CancellationRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanChange)
-class PlanChangeAdmin(admin.ModelAdmin):
+class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Plan changes (read-only: customers and staff make them from the service pages; an
     upgrade's order, a downgrade's credit and the billing run do the rest)."""
 
@@ -287,7 +261,7 @@ class PlanChangeAdmin(admin.ModelAdmin):
     ]
     search_fields = ["service__label", "service__customer__user__email", "order_number"]
     date_hierarchy = "created_at"
-    readonly_fields = [
+    fields = [
         "service",
         "kind",
         "direction",
@@ -315,12 +289,3 @@ class PlanChangeAdmin(admin.ModelAdmin):
     @admin.display(description=_("Customer"), ordering="service__customer__user__email")
     def customer(self, obj):
         return obj.service.customer
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

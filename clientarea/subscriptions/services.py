@@ -454,15 +454,12 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
             change.effective_date, months, anchor_day=service.anchor_day
         )
     service.save(update_fields=["product", "cycle", "price", "next_due_date", "updated_at"])
-    change.status = PlanChangeStatus.APPLIED
-    change.closed_at = timezone.now()
-    if order_number and not change.order_number:
-        change.order_number = order_number
-    change.save(update_fields=["status", "closed_at", "order_number"])
+    _mark_applied(change, order_number=order_number)
+    who = actor if getattr(actor, "pk", None) else None
     record_event(
         service,
         kind=ServiceEventKind.PLAN_CHANGED,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=who,
         from_status=service.status,
         old_due=old_due,
         order_number=change.order_number,
@@ -471,7 +468,7 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
     )
     audit.record(
         action="service.plan_changed",
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=who,
         customer=service.customer,
         target=str(service)[:120],
         changes={
@@ -483,6 +480,21 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
             "order": change.order_number,
         },
     )
+    _email_plan_changed(service, change)
+    return service
+
+
+def _mark_applied(change: PlanChange, *, order_number: str) -> None:
+    """Close an applied plan or options change (with the order that paid it, if it had none)."""
+    change.status = PlanChangeStatus.APPLIED
+    change.closed_at = timezone.now()
+    if order_number and not change.order_number:
+        change.order_number = order_number
+    change.save(update_fields=["status", "closed_at", "order_number"])
+
+
+def _email_plan_changed(service: Service, change: PlanChange) -> None:
+    """The "plan changed" email of an applied plan or options change (caller's transaction)."""
     customer = service.customer
     queue_customer_email(
         customer=customer,
@@ -491,7 +503,6 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
         context={"customer": customer, "service": service, "change": change}
         | plan_names(change, language=customer.preferred_language),
     )
-    return service
 
 
 def options_total(options: list[dict[str, Any]]) -> Decimal:
@@ -549,11 +560,7 @@ def _apply_options_change(
         for o in change.to_options
     )
     service.save(update_fields=["updated_at"])
-    change.status = PlanChangeStatus.APPLIED
-    change.closed_at = timezone.now()
-    if order_number and not change.order_number:
-        change.order_number = order_number
-    change.save(update_fields=["status", "closed_at", "order_number"])
+    _mark_applied(change, order_number=order_number)
     who = actor if getattr(actor, "pk", None) else None
     record_event(
         service,
@@ -576,14 +583,7 @@ def _apply_options_change(
             "order": change.order_number,
         },
     )
-    customer = service.customer
-    queue_customer_email(
-        customer=customer,
-        category=EmailCategory.TECHNICAL,
-        template="plan_changed",
-        context={"customer": customer, "service": service, "change": change}
-        | plan_names(change, language=customer.preferred_language),
-    )
+    _email_plan_changed(service, change)
     return service
 
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.lib.admin import ObjectActionsAdminMixin
+from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin
 from clientarea.lib.money import format_cop
 from clientarea.withholdings import selectors, services
 from clientarea.withholdings.calculation import KINDS, NAMES
@@ -97,7 +97,9 @@ class WithholdingAgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderWithholding)
-class OrderWithholdingAdmin(admin.ModelAdmin):
+class OrderWithholdingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Each withholding, fixed in the transaction that pays its order (read-only)."""
+
     list_display = [
         "withheld_on",
         "order",
@@ -113,15 +115,18 @@ class OrderWithholdingAdmin(admin.ModelAdmin):
     list_select_related = ["order", "customer__user"]
     date_hierarchy = "withheld_on"
     change_list_template = "admin/withholdings/orderwithholding_change_list.html"
-
-    def has_add_permission(self, request) -> bool:
-        return False  # fixed when the order is paid
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    fields = [
+        "order",
+        "customer",
+        "kind",
+        "base",
+        "rate",
+        "amount",
+        "withheld_on",
+        "created_at",
+        "settled_by",
+        "settled_at",
+    ]
 
     @admin.display(description=_("withholding base"), ordering="base")
     def base_cop(self, obj: OrderWithholding) -> str:
@@ -184,15 +189,17 @@ class OrderWithholdingAdmin(admin.ModelAdmin):
 
 @admin.register(WithholdingCertificate)
 class WithholdingCertificateAdmin(
-    ObjectActionsAdminMixin[WithholdingCertificate], admin.ModelAdmin
+    ReadOnlyAdminMixin, ObjectActionsAdminMixin[WithholdingCertificate], admin.ModelAdmin
 ):
+    """Certificates the customers upload (read-only: staff act with Accept / Reject)."""
+
     list_display = ["uploaded_at", "customer", "kind", "period", "status_label", "download"]
     list_filter = ["status", "kind", "year"]
     search_fields = ["customer__user__email", "customer__document_number"]
     list_select_related = ["customer__user"]
     change_form_template = "admin/withholdings/certificate_change_form.html"
     object_actions = [("accept", "accept_view"), ("reject", "reject_view"), ("pdf", "pdf_view")]
-    fields = readonly_fields = (
+    fields = (
         "customer",
         "kind",
         "year",
@@ -207,15 +214,6 @@ class WithholdingCertificateAdmin(
         "reviewed_by",
         "download",
     )
-
-    def has_add_permission(self, request) -> bool:
-        return False  # uploaded by the customer
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # staff act with Accept / Reject
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("period"))
     def period(self, obj: WithholdingCertificate) -> str:

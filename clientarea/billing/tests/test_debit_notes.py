@@ -5,16 +5,18 @@ ledger and back."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
-from clientarea.billing import debit_notes, ledger, selectors, services
+from clientarea.billing import automation, debit_notes, ledger, selectors, services
 from clientarea.billing.models import ItemKind, LedgerEntry, LedgerKind, Order, OrderState
 from clientarea.einvoice import delivery
 from clientarea.einvoice.models import Invoice, NumberingResolution
@@ -181,6 +183,47 @@ def test_the_note_email_says_it_is_due_and_links_to_pay_it(
     assert pay_url in email.body_text and pay_url in email.body_html
     assert "queda pendiente en su cuenta" in email.body_text  # the customer's language
     assert str(note.full_number) in email.body_text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (
+            "es-co",
+            ("Recordatorio: la nota débito", "La nota débito", "Vencida: nota débito", "por"),
+        ),
+        ("en", ("Reminder: debit note", "Debit note", "Overdue: debit note", "for")),
+    ],
+)
+def test_the_billing_run_reminds_of_a_debit_note_by_its_name_and_number(
+    django_capture_on_commit_callbacks, alice, language, words
+):
+    alice.preferred_language = language
+    alice.save(update_fields=["preferred_language"])
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, order = issue(django_capture_on_commit_callbacks, invoice)
+    days = [
+        order.due_date - dt.timedelta(days=django_settings.BILLING_REMINDER_DAYS_BEFORE),
+        order.due_date,
+        order.due_date + dt.timedelta(days=1),
+    ]
+    for day in days:
+        automation.run_billing(run_date=day)
+    emails = OutgoingEmail.objects.filter(
+        template__in=["order_reminder", "order_due_today", "order_overdue"]
+    ).order_by("pk")
+    assert [e.template for e in emails] == ["order_reminder", "order_due_today", "order_overdue"]
+    reminder_subject, note_named, overdue_subject, word_for = words
+    reminder, due_today, overdue = emails
+    assert reminder.subject.startswith(f"{reminder_subject} {note.full_number} {word_for} ")
+    assert due_today.subject.startswith(f"{note_named} {note.full_number} {word_for} ")
+    assert overdue.subject.startswith(f"{overdue_subject} {note.full_number} {word_for} ")
+    for email in emails:
+        # The opening sentence (the order's lines say "Debit note ND1 on invoice ..." anyway).
+        sentence = f"{note_named} {note.full_number} {word_for} $ 11.900"
+        assert sentence in email.body_text and sentence in email.body_html
+        for text in (email.subject, email.body_text, email.body_html):
+            assert "service order" not in text.lower() and "orden de servicio" not in text.lower()
 
 
 def test_billing_shows_the_note_with_its_files_and_the_statement_lists_it(

@@ -30,6 +30,7 @@ from clientarea.accounts import audit
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import builder, delivery, jobs, ubl
 from clientarea.einvoice.delivery import (
+    add_note_email_source,
     email_subject,
     render_and_send_invoice,
     send_invoice_email,
@@ -56,6 +57,7 @@ from clientarea.notifications.services import queue_email
 __all__ = [
     "InvoiceWaiting",
     "NoteRefused",
+    "add_note_email_source",
     "allocate_invoice_for_order",
     "email_subject",
     "invoice_balance",
