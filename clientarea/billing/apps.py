@@ -6,3 +6,12 @@ class BillingConfig(AppConfig):
     name = "clientarea.billing"
     label = "billing"
     verbose_name = _("Billing")
+
+    def ready(self) -> None:
+        # Imported here: models can be imported only once the app registry is ready.
+        from clientarea.billing.services import order_paid_email_context
+        from clientarea.notifications.services import register_context_builder
+
+        # The "payment received" email is recorded in the paid transaction with the order's id
+        # and rendered by the worker when it is delivered.
+        register_context_builder("order_paid", order_paid_email_context)
