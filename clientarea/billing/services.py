@@ -558,9 +558,19 @@ def _check_transition(order: Order, target: str) -> None:
         )
 
 
-def lock_order(*, order_id: int) -> Order:
-    """The order row, locked until the caller's transaction ends (with its customer and user, as mark_order_paid needs)."""
-    return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+def lock_order(*, order_id: int, customer: Customer | None = None) -> Order:
+    """The order row, locked until the caller's transaction ends (with its customer and user, as mark_order_paid needs).
+
+    ``customer``: the order's customer, already read (and locked) by the caller with its user: it
+    is attached instead of being read again with the order (an order of another customer keeps
+    its own, read when used, and is refused by whoever checks the owner).
+    """
+    if customer is None:
+        return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.customer_id == customer.pk:
+        order.customer = customer
+    return order
 
 
 # No savepoint inside a caller's transaction: it raises only before writing (a state that

@@ -112,7 +112,7 @@ def test_the_dashboard(client, alice, django_assert_max_num_queries, n):
 # the account's contacts who receive billing emails; the email template override; the email; the provisioning outbox row; the order's other open
 # attempts; the inbox row's outcome. Plus the transaction and one savepoint (a transaction id that
 # approved another payment must not undo the claim). It was 49 statements before issue 18, 34 while the agent was read twice.
-PAID_TRANSACTION_STATEMENTS = 33
+PAID_TRANSACTION_STATEMENTS = 32
 
 
 def test_the_paid_transaction_is_lean(client, alice):
