@@ -241,13 +241,15 @@ def queue_customer_email(
     customer: Customer,
     category: str,
     template: str,
-    context: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
     attachments: Iterable[Attachment] = (),
     subject: str | None = None,
     also_to: Iterable[str] = (),
+    refs: Mapping[str, Any] | None = None,
 ) -> list[OutgoingEmail]:
     """Queue one customer email to every contact who receives ``category`` (and ``also_to``),
-    one email log row per address, in the caller's transaction."""
+    one email log row per address, in the caller's transaction. ``refs`` instead of ``context``:
+    rendered when delivered (``notifications.services.queue_email``)."""
     return _queue_to(
         [*also_to, *selectors.email_recipients(customer, EmailCategory(category))],
         customer=customer,
@@ -255,6 +257,7 @@ def queue_customer_email(
         context=context,
         attachments=attachments,
         subject=subject,
+        refs=refs,
     )
 
 
@@ -290,9 +293,10 @@ def _queue_to(
     *,
     customer: Customer,
     template: str,
-    context: Mapping[str, Any],
+    context: Mapping[str, Any] | None,
     attachments: Iterable[Attachment],
     subject: str | None,
+    refs: Mapping[str, Any] | None = None,
 ) -> list[OutgoingEmail]:
     """One email log row per distinct address (case-insensitive, first spelling kept)."""
     distinct: dict[str, str] = {}
@@ -308,6 +312,7 @@ def _queue_to(
             context=context,
             attachments=files,
             subject=subject,
+            refs=refs,
         )
         for address in distinct.values()
     ]

@@ -10,7 +10,12 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: models can be imported only once the app registry is ready.
         from clientarea.billing.debit_notes import debit_note_email_context
+        from clientarea.billing.services import order_paid_email_context
         from clientarea.einvoice.services import add_note_email_source
+        from clientarea.notifications.services import register_context_builder
 
         # The debit note's email says what its order still owes: billing feeds einvoice, below it.
         add_note_email_source(debit_note_email_context)
+        # The "payment received" email is recorded in the paid transaction with the order's id
+        # and rendered by the worker when it is delivered.
+        register_context_builder("order_paid", order_paid_email_context)

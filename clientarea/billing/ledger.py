@@ -286,7 +286,7 @@ def record_payment(
         # A withholding agent pays the net: what it withholds is not asked of it.
         keep = ZERO
         if due > 0:
-            computed[order.pk] = selectors.pending_withholdings(order)
+            computed[order.pk] = selectors.pending_withholdings(order, customer=customer)
             keep = selectors.withholding_to_post(order, computed=computed[order.pk])
         payable = max(due - keep, ZERO)
         wanted = payable if allocation.amount is None else quantize(allocation.amount)

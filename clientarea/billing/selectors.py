@@ -510,10 +510,11 @@ def withholding_to_post(order: Order, *, computed: OrderWithholdings | None = No
     return withheld
 
 
-def pending_withholdings(order: Order) -> OrderWithholdings:
+def pending_withholdings(order: Order, *, customer: Customer | None = None) -> OrderWithholdings:
     """What an approved agent withholds from this pending order under today's rules (empty for
-    anyone else): the ledger reads it once and hands it to the paid transaction."""
-    return withholdings_selectors.compute_for_order(order)
+    anyone else): the ledger reads it once and hands it to the paid transaction. ``customer``:
+    the order's customer when the caller has it (not read again with the agent)."""
+    return withholdings_selectors.compute_for_order(order, customer=customer)
 
 
 def credit_available(customer: Customer) -> Decimal:

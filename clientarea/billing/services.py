@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -58,6 +59,7 @@ from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, format_cop, payable_rounding, quantize, tax_for
 from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
+from clientarea.notifications.services import ContextGone
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service, ServiceStatus
 from clientarea.subscriptions.services import notify_services_changed
@@ -556,9 +558,19 @@ def _check_transition(order: Order, target: str) -> None:
         )
 
 
-def lock_order(*, order_id: int) -> Order:
-    """The order row, locked until the caller's transaction ends (with its customer and user, as mark_order_paid needs)."""
-    return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+def lock_order(*, order_id: int, customer: Customer | None = None) -> Order:
+    """The order row, locked until the caller's transaction ends (with its customer and user, as mark_order_paid needs).
+
+    ``customer``: the order's customer, already read (and locked) by the caller with its user: it
+    is attached instead of being read again with the order (an order of another customer keeps
+    its own, read when used, and is refused by whoever checks the owner).
+    """
+    if customer is None:
+        return Order.objects.select_for_update().select_related("customer__user").get(pk=order_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.customer_id == customer.pk:
+        order.customer = customer
+    return order
 
 
 # No savepoint inside a caller's transaction: it raises only before writing (a state that
@@ -705,20 +717,40 @@ def _after_paid(
         )
     # else: the order collects a debit note, which already is the DIAN document: no invoice.
     if notify:
+        # Recorded with the order's id and rendered by the worker when it delivers it
+        # (order_paid_email_context): no rendering inside the paid transaction.
         queue_customer_email(
             customer=order.customer,
             category=EmailCategory.BILLING,
             template="order_paid",
-            context={
-                "order": order,
-                "customer": order.customer,
-                "order_url": order_pay_url(order),
-            },
+            refs={"order": order.pk},
         )
     if changed:
         notify_services_changed(
             service_ids=changed, event="services.changed", order_number=order.number
         )
+
+
+def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The "payment received" email's context, read when the worker renders it (after commit).
+
+    Everything the email states about the order (its number, lines, total, and whether it pays a
+    debit note) is fixed once the order is paid (paid is final; a refund is a credit note with its
+    own email), so the email read later says what it would have said at commit. The customer's
+    name is the one on file when it is rendered. An order that is gone or not paid raises
+    ``ContextGone``: the email fails rather than announce a payment that is not there.
+    """
+    order = (
+        Order.objects.select_related("customer")
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("position", "id")))
+        .filter(pk=refs["order"])
+        .first()
+    )
+    if order is None:
+        raise ContextGone(f"order {refs['order']} no longer exists")
+    if order.state != OrderState.PAID:
+        raise ContextGone(f"order {order.number} is not paid ({order.state})")
+    return {"order": order, "customer": order.customer, "order_url": order_pay_url(order)}
 
 
 @transaction.atomic

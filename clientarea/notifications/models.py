@@ -35,6 +35,10 @@ class OutgoingEmail(models.Model):
     # it is sent, and wiped after (see notifications.rendering).
     redacted = models.BooleanField(_("secret redacted"), default=False)
     secret_payload = models.TextField(blank=True, default="", editable=False)
+    # Set on an email recorded without its text (``queue_email(refs=…)``): the ids of the objects
+    # it describes, from which the worker renders it when it delivers it (the subject and bodies
+    # are empty until then); null once rendered (see notifications.deferred).
+    render_refs = models.JSONField(_("rendered from"), null=True, blank=True, default=None)
     status = models.CharField(
         _("status"),
         max_length=10,

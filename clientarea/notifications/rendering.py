@@ -20,12 +20,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
 from django.template import Context, Engine
 from django.utils import translation
 from django.utils.crypto import salted_hmac
@@ -105,6 +106,39 @@ def _render_override(
         text=parts["body_text"].strip() + "\n",
         html=parts["body_html"],
     )
+
+
+# Apps above this one add values every email template can use (accounts adds the provider, the
+# sender of every email), from their AppConfig.ready(): notifications imports no app.
+_context_sources: list[Callable[[], Mapping[str, Any]]] = []
+
+
+def add_context_source(source: Callable[[], Mapping[str, Any]]) -> None:
+    """Register a function whose values every email template gets (called at each render)."""
+    if source not in _context_sources:
+        _context_sources.append(source)
+
+
+def site_context() -> dict[str, Any]:
+    """Values every email template can use."""
+    context: dict[str, Any] = {"site_url": settings.SITE_URL}
+    for source in _context_sources:
+        context.update(source())
+    return context
+
+
+def render_email(
+    *, template: str, context: Mapping[str, Any], language: str
+) -> tuple[str, str, str]:
+    """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``, with
+    the site's values (:func:`site_context`).
+
+    The subject and the text body are plain text (not HTML-escaped).
+    """
+    done = render_templates(
+        template=template, context={**site_context(), **context}, language=language
+    )
+    return done.subject, done.text, done.html
 
 
 def redacted_context(context: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:

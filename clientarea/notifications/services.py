@@ -1,7 +1,9 @@
 """Queue and deliver emails (transactional outbox).
 
 ``queue_email`` renders the message and writes the log row inside the caller's
-transaction; delivery is scheduled on commit (``jobs.deliver_email_job``). A crash
+transaction; delivery is scheduled on commit (``jobs.deliver_email_job``). With ``refs`` it
+writes the row without rendering it (the ids of what it describes): the worker renders it when
+it delivers it (``deferred``), which keeps the rendering out of busy transactions. A crash
 before commit leaves no row and no email; a crash after commit leaves a queued row
 that the periodic sweep (``delivery.deliver_due_emails``) delivers, and a worker
 that dies while sending leaves a lease that expires (see ``delivery``).
@@ -10,28 +12,33 @@ that dies while sending leaves a lease that expires (see ``delivery``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from clientarea.notifications import jobs, rendering, sandbox
+from clientarea.notifications import deferred, jobs, rendering, sandbox
+from clientarea.notifications.deferred import ContextGone, register_context_builder
 from clientarea.notifications.delivery import deliver_due_emails, deliver_email
 from clientarea.notifications.editable import EDITABLE
 from clientarea.notifications.models import EmailAttachment, EmailTemplateVersion, OutgoingEmail
+from clientarea.notifications.rendering import add_context_source, render_email, site_context
 
 __all__ = [
     "Attachment",
+    "ContextGone",
     "add_context_source",
     "deliver_due_emails",
     "deliver_email",
     "queue_email",
+    "register_context_builder",
     "render_email",
     "resend_email",
     "revert_template_version",
     "save_template_version",
+    "site_context",
     "use_default_template",
 ]
 
@@ -45,56 +52,47 @@ class Attachment:
     content_type: str
 
 
-# Apps above this one add values every email template can use (accounts adds the provider, the
-# sender of every email), from their AppConfig.ready(): notifications imports no app.
-_context_sources: list[Callable[[], Mapping[str, Any]]] = []
-
-
-def add_context_source(source: Callable[[], Mapping[str, Any]]) -> None:
-    """Register a function whose values every email template gets (called at each render)."""
-    if source not in _context_sources:
-        _context_sources.append(source)
-
-
-def site_context() -> dict[str, Any]:
-    """Values every email template can use."""
-    context: dict[str, Any] = {"site_url": settings.SITE_URL}
-    for source in _context_sources:
-        context.update(source())
-    return context
-
-
-def render_email(
-    *, template: str, context: Mapping[str, Any], language: str
-) -> tuple[str, str, str]:
-    """Render ``emails/<template>.subject.txt``, ``.txt`` and ``.html`` in ``language``.
-
-    The subject and the text body are plain text (not HTML-escaped); see ``rendering``.
-    """
-    done = rendering.render_templates(
-        template=template, context={**site_context(), **context}, language=language
-    )
-    return done.subject, done.text, done.html
-
-
 def queue_email(
     *,
     to: str,
     template: str,
-    context: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
     customer=None,
     language: str | None = None,
     attachments: Iterable[Attachment] = (),
     subject: str | None = None,
     secrets: Mapping[str, str] | None = None,
+    refs: Mapping[str, Any] | None = None,
 ) -> OutgoingEmail:
     """Render an email, record it in the email log and deliver it after commit.
 
     ``secrets`` are context values (an access code, a one-time link) that go out in the
     email but are stored as ``rendering.REDACTED`` in the log (the copy to deliver is sealed
     until it is sent).
+
+    ``refs`` (instead of ``context``): record the email without rendering it, with these ids
+    (JSON values) of the objects it describes; the worker renders it when it delivers it, from
+    the context builder registered for ``template`` (``notifications.deferred``). Used where the
+    caller's transaction must stay short (the paid transaction).
     """
     lang = language or (customer.preferred_language if customer else settings.LANGUAGE_CODE)
+    if refs is not None:
+        if context or secrets:
+            raise ValueError("an email rendered at delivery takes ids (refs), not a context")
+        if not deferred.can_defer(template):
+            raise ValueError(f"no context builder is registered for the template {template!r}")
+        return _record(
+            to=to,
+            template=template,
+            customer=customer,
+            language=lang,
+            attachments=attachments,
+            subject=subject or "",
+            text="",
+            html="",
+            render_refs=dict(refs),
+        )
+    context = context or {}
     sealed = ""
     if secrets:
         full = render_email(template=template, context={**context, **secrets}, language=lang)
@@ -105,17 +103,47 @@ def queue_email(
         rendering.check_redacted(
             rendering.RenderedEmail(subject or rendered_subject, text, html), secrets
         )
+    return _record(
+        to=to,
+        template=template,
+        customer=customer,
+        language=lang,
+        attachments=attachments,
+        subject=subject or rendered_subject,
+        text=text,
+        html=html,
+        redacted=bool(secrets),
+        secret_payload=sealed,
+    )
+
+
+def _record(
+    *,
+    to: str,
+    template: str,
+    customer,
+    language: str,
+    attachments: Iterable[Attachment],
+    subject: str,
+    text: str,
+    html: str,
+    redacted: bool = False,
+    secret_payload: str = "",
+    render_refs: dict[str, Any] | None = None,
+) -> OutgoingEmail:
+    """The email log row (and its attachments), delivered after commit."""
     with transaction.atomic(savepoint=False):  # part of the caller's transaction, if any
         email = OutgoingEmail.objects.create(
             customer=customer,
             to_email=to,
-            subject=subject or rendered_subject,
+            subject=subject,
             template=template,
-            language=lang,
+            language=language,
             body_text=text,
             body_html=html,
-            redacted=bool(secrets),
-            secret_payload=sealed,
+            redacted=redacted,
+            secret_payload=secret_payload,
+            render_refs=render_refs,
         )
         for item in attachments:
             EmailAttachment.objects.create(
@@ -152,6 +180,7 @@ def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
             language=email.language,
             body_text=email.body_text,
             body_html=email.body_html,
+            render_refs=email.render_refs,  # one not rendered yet is rendered when delivered
         )
         for att in email.attachments.all():
             EmailAttachment.objects.create(

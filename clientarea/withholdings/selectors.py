@@ -48,12 +48,23 @@ def agent_for(customer: Customer) -> WithholdingAgent | None:
     return WithholdingAgent.objects.filter(customer=customer).first()
 
 
-def approved_agent(customer_id: int) -> WithholdingAgent | None:
-    return (
-        WithholdingAgent.objects.select_related("customer")
-        .filter(customer_id=customer_id, status=AgentStatus.APPROVED)
-        .first()
-    )
+def approved_agent(
+    customer_id: int, *, customer: Customer | None = None
+) -> WithholdingAgent | None:
+    """The customer's agent status, if approved (with its customer: ``customer`` when the caller
+    has it, else read with the agent)."""
+    if customer is None:
+        return (
+            WithholdingAgent.objects.select_related("customer")
+            .filter(customer_id=customer_id, status=AgentStatus.APPROVED)
+            .first()
+        )
+    agent = WithholdingAgent.objects.filter(
+        customer_id=customer_id, status=AgentStatus.APPROVED
+    ).first()
+    if agent is not None:
+        agent.customer = customer
+    return agent
 
 
 def uvt_for(year: int) -> Decimal | None:
@@ -82,18 +93,19 @@ def rules_for_agent(agent: WithholdingAgent) -> list[RuleData]:
     return rules
 
 
-def compute_for_order(order: Any) -> OrderWithholdings:
+def compute_for_order(order: Any, *, customer: Customer | None = None) -> OrderWithholdings:
     """What an approved agent withholds from ``order`` under today's rules (empty otherwise).
 
     The UVT is the one of the order's issue year. Without a UVT value for that year (and a
     rule with a minimum base) nothing is withheld and staff see the warning in the log. An order
     that collects a DIAN debit note (``debit_note_id`` set) has nothing withheld: the agent pays
-    the note's total.
+    the note's total. ``customer``: the order's customer when the caller has it (else read with
+    the agent).
     """
     total = Decimal(order.total)
     if getattr(order, "debit_note_id", None):
         return OrderWithholdings(total=total)
-    agent = approved_agent(order.customer_id)
+    agent = approved_agent(order.customer_id, customer=customer)
     if agent is None:
         return OrderWithholdings(total=total)
     rules = rules_for_agent(agent)

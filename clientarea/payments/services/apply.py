@@ -454,7 +454,9 @@ def apply_update(
     order_ids = {a.order_id for a in basket}
     if attempt_order_id is not None:
         order_ids.add(attempt_order_id)
-    orders = [billing_services.lock_order(order_id=pk) for pk in sorted(order_ids)]
+    orders = [
+        billing_services.lock_order(order_id=pk, customer=customer) for pk in sorted(order_ids)
+    ]
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     statement = Statement(
         gateway=gateway,
