@@ -131,8 +131,8 @@ def parent(args) -> None:
                 sys.executable, str(ROOT / "bench" / "einvoice.py"), "--e2e-child", str(n),
                 "--worker-threads", str(args.worker_threads), "--url", env["DIAN_WS_URL"],
             ]  # fmt: skip
-            if args.profile:
-                child.append("--profile")
+            if args.profile:  # the child writes one cProfile per worker thread and prints them
+                child += ["--profile", args.profile]
             out = subprocess.run(child, env=child_env, cwd=ROOT, check=True, capture_output=True)
             server_rss = _peak_rss_mb(server.pid)
         finally:

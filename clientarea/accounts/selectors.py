@@ -38,9 +38,10 @@ def email_context() -> dict[str, ProviderProfile | None]:
 
 @contextmanager
 def provider_cached() -> Iterator[None]:
-    """Within this block (one unit of work inside one transaction), ``get_provider()`` queries at most once.
+    """Within this block (one unit of work: one transaction, or one document's job in the
+    worker), ``get_provider()`` queries at most once.
 
-    The cache lives only for the block, so it never outlives the transaction that
+    The cache lives only for the block, so it never outlives the unit of work that
     opened it; nested blocks share the outer one.
     """
     if _provider_scope.get() is not None:

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from clientarea.accounts.contacts import queue_einvoice_email
-from clientarea.accounts.selectors import get_provider
+from clientarea.accounts.selectors import get_provider, provider_cached
 from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
 from clientarea.einvoice.models import (
@@ -318,7 +318,9 @@ def next_try(invoice: Invoice) -> dt.datetime:
 def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
     """Hand the invoice to the configured transmitter and record the outcome.
 
-    ``transmitted_at`` is set unless the transmitter asks for a retry (DIAN unavailable).
+    ``transmitted_at`` is set unless the transmitter asks for a retry (DIAN unavailable). The
+    ``TRANSMISSION_FIELDS`` of ``invoice`` are updated to what the transaction stored (the row read
+    under its lock, with this attempt's changes), so the caller need not read them back.
     The attempt keeps DIAN's rule messages and every raw request and answer. Accepted: the
     ApplicationResponse is stored and embedded in a new AttachedDocument. Rejected: staff are
     alerted. Unavailable ``TRIES_BEFORE_CONTINGENCY`` times in a row: contingency, staff alerted.
@@ -389,6 +391,8 @@ def transmit_invoice(*, invoice: Invoice) -> TransmissionAttempt:
                 accepted_at=attempt.created_at,
             )
         Invoice.objects.filter(pk=current.pk).update(**changes)
+        for name in TRANSMISSION_FIELDS:  # what is now stored, without reading it back
+            setattr(invoice, name, changes.get(name, getattr(current, name)))
         if result.status == InvoiceStatus.REJECTED:
             _alert_staff("staff_invoice_rejected", current, attempt)
         elif (
@@ -422,15 +426,15 @@ def render_and_send_invoice(*, invoice_id: int) -> bool:
     token = claim_invoice(invoice_id=invoice_id)
     if token is None:
         return False  # done, waiting, or another worker holds the lease
-    invoice = Invoice.objects.select_related("customer__user", "order").get(pk=invoice_id)
-    invoice = render_invoice(invoice=invoice)
-    if not invoice.transmitted_at:
-        transmit_invoice(invoice=invoice)
-        # Only the fields transmission writes: the customer, user and order read with the
-        # invoice stay cached for the email (a plain refresh_from_db() would drop them).
-        invoice.refresh_from_db(fields=TRANSMISSION_FIELDS)
-    if invoice.is_validated and not invoice.emailed_at:
-        email_invoice_once(invoice=invoice)
+    with provider_cached():  # the PDF's logo and the email's sender: one read per document
+        invoice = Invoice.objects.select_related("customer__user", "order").get(pk=invoice_id)
+        invoice = render_invoice(invoice=invoice)
+        if not invoice.transmitted_at:
+            # Sets the fields transmission writes on ``invoice``: the customer, user and order
+            # read with it stay cached for the email (a refresh_from_db() would drop them).
+            transmit_invoice(invoice=invoice)
+        if invoice.is_validated and not invoice.emailed_at and email_invoice_once(invoice=invoice):
+            return True  # the email's UPDATE released the lease: nothing is left
     # Release the lease once everything is done, and only if it is still ours (another worker may
     # have taken over an expired one). A transmission to retry (DIAN unavailable) keeps a lease
     # until its next try (``next_try``), so it is not retried at every sweep.

@@ -83,9 +83,12 @@ def _sum(values: list[str]) -> Decimal:
     return sum((_amount(v) or Decimal(0) for v in values), Decimal(0))
 
 
-def signature_findings(content: bytes, facts: Facts) -> list[Finding]:
-    """The document's XAdES signature must verify with the certificate it carries."""
-    root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
+def signature_findings(root: etree._Element, content: bytes, facts: Facts) -> list[Finding]:
+    """The document's XAdES signature must verify with the certificate it carries.
+
+    ``root`` is the document already parsed (the certificate is read from it); signxml parses
+    ``content`` itself, as it always does, to verify the exact bytes received.
+    """
     cert_text = root.findtext(
         f".//{{{DS}}}Signature/{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate"
     )
@@ -454,7 +457,7 @@ def findings_for(
     """Every rule outcome (rejections and notifications) for a schema-valid document."""
     date_findings, issue = _date_findings(root, facts, now, settings)
     return [
-        *signature_findings(content, facts),
+        *signature_findings(root, content, facts),
         *_key_findings(root, facts, settings, software),
         *_numbering_findings(facts, issue, software),
         *_nit_findings(facts),

@@ -160,8 +160,14 @@ def _references_token(signature: etree._Element, token_id: str, cert: x509.Certi
 
 
 def _verify_signature(
-    root: etree._Element, security: etree._Element, token_id: str, cert: x509.Certificate
+    body: bytes,
+    root: etree._Element,
+    security: etree._Element,
+    token_id: str,
+    cert: x509.Certificate,
 ) -> etree._Element:
+    """The signed wsa:To. signxml verifies the bytes received (given the parsed ``root`` it would
+    serialize it and parse that again)."""
     signature = _one(security, f"{{{DS}}}Signature", "ds:Signature")
     if not _references_token(signature, token_id, cert):
         raise _security_fault("the signature's KeyInfo does not reference the BinarySecurityToken")
@@ -172,7 +178,7 @@ def _verify_signature(
         raise _security_fault("the signature does not cover wsa:To")
     try:
         results = XMLVerifier().verify(
-            root, x509_cert=cert, expect_config=_VERIFY_CONFIG, validate_schema=False
+            body, x509_cert=cert, expect_config=_VERIFY_CONFIG, validate_schema=False
         )
     except (SignXMLException, InvalidInput, etree.DocumentInvalid, ValueError) as exc:
         raise _security_fault(f"signature: {exc}") from exc
@@ -222,7 +228,7 @@ def read(
     _timestamp(security, now, skew)
     token_id, cert = _token(security)
     _check_certificate(cert, now, trusted)
-    to = _verify_signature(root, security, token_id, cert)
+    to = _verify_signature(body, root, security, token_id, cert)
     params: dict[str, str | None] = {}
     for child in payload:
         if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{WCF}}}"):

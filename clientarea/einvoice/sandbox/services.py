@@ -105,22 +105,28 @@ def _early(
     return answer
 
 
-def _authorized(certificate_nit: str | None, issuer_nit: str, software_id: str) -> bool:
+def _authorized(certificate_nit: str | None, issuer_nit: str, sw: Software | None) -> bool:
     if certificate_nit is None:
         return True
     allowed = {issuer_nit}
-    sw = selectors.software(software_id)
     if sw is not None:
         allowed.add(sw.provider_nit)
     return certificate_nit in allowed or certificate_nit[:-1] in allowed
 
 
 def validate_document(
-    xml: XmlFile, *, certificate_nit: str | None, batch: Batch | None = None
+    xml: XmlFile,
+    *,
+    certificate_nit: str | None,
+    batch: Batch | None = None,
+    simulator: SimulatorSettings | None = None,
 ) -> DianResponse:
-    """Validate one XML like DIAN and record the answer (runs inside the caller's transaction)."""
+    """Validate one XML like DIAN and record the answer (runs inside the caller's transaction).
+
+    ``simulator``: the settings the caller already read for this request (read here if None).
+    """
     now = timezone.now()
-    settings = selectors.simulator_settings()
+    settings = simulator or selectors.simulator_settings()
     try:
         root = parse(xml.content)
     except etree.XMLSyntaxError as exc:
@@ -148,12 +154,12 @@ def validate_document(
         )
     if certificate_nit is None and settings.require_certificate_nit:
         return _early(xml, batch, "89", "NIT de la empresa no informado en el certificado.")
-    if not _authorized(certificate_nit, doc.supplier_nit, doc.software_id):
+    sw = selectors.software(doc.software_id)
+    if not _authorized(certificate_nit, doc.supplier_nit, sw):
         return _early(
             xml, batch, "89",
             f"NIT {certificate_nit} no autorizado a enviar documentos para emisor con NIT {doc.supplier_nit}.",
         )  # fmt: skip
-    sw = selectors.software(doc.software_id)
     duplicate_key = _duplicate_key(doc.supplier_nit, doc.type_code, doc.number)
     references = billing_references(root)
     kind_fields = dict(
@@ -243,19 +249,24 @@ def _duplicate(
 
 @transaction.atomic
 def send_bill_sync(
-    *, file_name: str, content: str | None, certificate_nit: str | None
+    *,
+    file_name: str,
+    content: str | None,
+    certificate_nit: str | None,
+    simulator: SimulatorSettings | None = None,
 ) -> DianResponse:
     try:
         files = unzip(decode(content), single=True)
     except ArchiveError as exc:
         return DianResponse(status_code="89", status_description=str(exc))
-    return validate_document(files[0], certificate_nit=certificate_nit)
+    return validate_document(files[0], certificate_nit=certificate_nit, simulator=simulator)
 
 
 @transaction.atomic
 def send_batch(
     *, file_name: str, content: str | None, certificate_nit: str | None,
     test_set_id: str | None = None, production: bool = False,
+    simulator: SimulatorSettings | None = None,
 ) -> UploadResponse:  # fmt: skip
     """SendTestSetAsync (with a test set id) or SendBillAsync: store, validate, answer a ZipKey."""
     if test_set_id is not None and production:
@@ -274,7 +285,7 @@ def send_batch(
             return UploadResponse(
                 refusals=(f"Set de prueba con identificador {test_set_id} no existe.",)
             )
-    settings = selectors.simulator_settings()
+    settings = simulator or selectors.simulator_settings()
     now = timezone.now()
     refusal = ""
     if test_set is not None and test_set.status != TestSetStatus.IN_PROCESS:
@@ -286,7 +297,7 @@ def send_batch(
     )  # fmt: skip
     if not refusal:
         for xml in files:
-            validate_document(xml, certificate_nit=certificate_nit, batch=batch)
+            validate_document(xml, certificate_nit=certificate_nit, batch=batch, simulator=settings)
         if test_set is not None:
             _count_test_set(test_set)
     logger.info(

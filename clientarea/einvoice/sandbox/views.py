@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from . import envelope, faults, selectors, services, soap
-from .models import FaultKind
+from .models import FaultKind, SimulatorSettings
 
 logger = logging.getLogger(__name__)
 MAX_BYTES = 10 * 1024 * 1024  # maxReceivedMessageSize of DIAN's binding (§1.2)
@@ -53,20 +53,22 @@ def _transport_fault() -> HttpResponse | None:
     return HttpResponse(b"\x00\x17<<garbage \xff\xfe not SOAP", content_type="text/html")
 
 
-def _dispatch(request: envelope.Request, production: bool) -> bytes:
+def _dispatch(request: envelope.Request, production: bool, simulator: SimulatorSettings) -> bytes:
+    """The operation's answer; ``simulator``: the settings read once for this request."""
     now = timezone.now()
     p, nit = request.params, request.certificate_nit
     op = request.operation
     if op == "SendBillSync":
         answer = services.send_bill_sync(
-            file_name=p.get("fileName") or "", content=p.get("contentFile"), certificate_nit=nit
-        )
+            file_name=p.get("fileName") or "", content=p.get("contentFile"), certificate_nit=nit,
+            simulator=simulator,
+        )  # fmt: skip
         return soap.dian_response(op, answer, now)
     if op in ("SendTestSetAsync", "SendBillAsync"):
         upload = services.send_batch(
             file_name=p.get("fileName") or "", content=p.get("contentFile"), certificate_nit=nit,
             test_set_id=(p.get("testSetId") or "") if op == "SendTestSetAsync" else None,
-            production=production,
+            production=production, simulator=simulator,
         )  # fmt: skip
         return soap.upload_response(op, upload, now)
     if op == "GetStatus":
@@ -120,7 +122,7 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
         return _fault(fault)
     logger.info("DIAN simulator: %s from NIT %s", parsed.operation, parsed.certificate_nit)
     try:
-        return _soap(_dispatch(parsed, production))
+        return _soap(_dispatch(parsed, production, settings))
     except Exception:  # a bug or the database: WCF answers a generic fault, never a traceback
         logger.exception("DIAN simulator: %s failed", parsed.operation)
         return _fault(
