@@ -17,9 +17,9 @@ answer) ask for one page as fast as they can for ``--seconds``:
 * order:   one of Ana's pending orders, logged in.
 
 ``--profile FILE`` also serves each page in-process (through the same WSGI application and
-middleware, no server) and prints the CPU time per request of each page, its SQL statements,
-and a cProfile of the Billing page timed in CPU time (``FILE``; ``FILE.order`` for the order
-page).
+middleware, no server) and prints the CPU time per request of each page and its SQL statements,
+and writes a cProfile of each page timed in CPU time (``FILE`` for Billing, ``FILE.order`` and
+``FILE.home`` for the others; the Billing and order ones are printed).
 
 Pages take turns for ``--rounds`` rounds; each figure is the median round. It prints requests/s,
 p50/p99 latency, the server's CPU per request (its processes' CPU time over the requests
@@ -177,14 +177,14 @@ def profile_in_process(session: str, order: str, out: str, n: int) -> None:
         print(f"in-process {name:8} {cpu:6.2f} ms CPU per request, {len(queries)} statements")
         for sql in queries:
             print("   ", sql[:160])
-        if name in ("billing", "order"):
-            profiler = cProfile.Profile(time.process_time)  # CPU, not the neighbours
-            profiler.enable()
-            for _ in range(n):
-                get(path, cookie)
-            profiler.disable()
-            target = out if name == "billing" else f"{out}.order"
-            profiler.dump_stats(target)
+        profiler = cProfile.Profile(time.process_time)  # CPU, not the neighbours
+        profiler.enable()
+        for _ in range(n):
+            get(path, cookie)
+        profiler.disable()
+        target = out if name == "billing" else f"{out}.{name}"
+        profiler.dump_stats(target)
+        if name != "home":
             stats = pstats.Stats(target, stream=sys.stdout)
             stats.sort_stats("cumulative").print_stats(40)
 

@@ -31,7 +31,7 @@ class EmailAccessCodeBackend(ModelBackend):
         return None
 
     def get_user(self, user_id):
-        """The request's user with their account in one statement (``selectors.session_user``),
-        so the client area's permission check reads nothing more."""
+        """The request's user with their contact and customer (``selectors.session_user``), so
+        the client area's permission check reads nothing more."""
         user = session_user(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Model
 from django.http import Http404
 
 from clientarea.accounts.models import (
@@ -16,6 +18,8 @@ from clientarea.accounts.models import (
     ProviderProfile,
     User,
 )
+
+_M = TypeVar("_M", bound=Model)
 
 #: Set only inside ``provider_cached()``: the provider row read once for that scope.
 _provider_scope: ContextVar[dict | None] = ContextVar("provider_scope", default=None)
@@ -63,21 +67,47 @@ def provider_cached() -> Iterator[None]:
 
 
 def session_user(user_id: object) -> User | None:
-    """The user of a logged-in request, read with their account in the same statement: their
-    contact row and its customer (with the holder's login), or the customer they hold.
+    """The user of a logged-in request, with their account: their contact row and its customer,
+    or the customer they hold. None for an unknown id.
 
     ``accounts.backends`` reads the request's user through this, so :func:`account_of_user`
-    (every client-area request) asks the database nothing more. None for an unknown id.
+    (every client-area request) asks the database nothing more. Three plain statements (one
+    per table): Django building the same reads as one joined query cost about three times as
+    much, and was three quarters of what a cached Billing page cost above the home page.
     """
     try:
-        return User.objects.select_related("contact__customer__user", "customer").get(pk=user_id)
-    except (User.DoesNotExist, ValueError, TypeError):
+        pk = int(user_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
         return None
+    user = _one(User, "id", pk)
+    if user is None:
+        return None
+    contact = _one(Contact, "user", pk)
+    if contact is not None:
+        customer = _one(Customer, "id", contact.customer_id)
+        if customer is not None:
+            contact.customer = customer
+        user.contact = contact
+    else:
+        customer = _one(Customer, "user", pk)
+    if customer is not None and customer.user_id == pk:
+        user.customer = customer  # the holder: customer.user is this user, no query
+    return user
+
+
+def _one(model: type[_M], field: str, value: int) -> _M | None:
+    """The row of ``model`` whose ``field`` is ``value`` (a unique column), by a plain statement."""
+    meta = model._meta
+    rows = model._default_manager.raw(
+        f"SELECT * FROM {meta.db_table} WHERE {meta.get_field(field).column} = %s",  # noqa: S608 (names from the model)
+        [value],
+    )
+    return next(iter(rows), None)
 
 
 def customer_login(customer_id: int) -> User | None:
-    """The login of a customer account (never staff), read with the account as
-    :func:`session_user` reads it: for staff viewing the client area as that customer."""
+    """The login of a customer account (never staff), read with its contact and customer in one
+    statement: for staff viewing the client area as that customer (rare: the joined query)."""
     return (
         User.objects.select_related("contact__customer__user", "customer")
         .filter(customer__pk=customer_id, is_staff=False, is_superuser=False)

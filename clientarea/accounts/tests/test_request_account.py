@@ -1,5 +1,6 @@
-"""The request's user is read with their account in one statement, sessions live in a cache in
-front of the database, and logging out still ends the session everywhere it is kept."""
+"""The request's user is read with their account (so the permission check reads nothing more),
+sessions live in a cache in front of the database, and logging out still ends the session
+everywhere it is kept."""
 
 from __future__ import annotations
 
@@ -20,28 +21,30 @@ pytestmark = pytest.mark.django_db
 LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"
 
 
-def test_the_holder_and_their_account_come_in_one_statement(django_assert_num_queries):
+def test_the_holder_and_their_account_come_with_the_user(django_assert_num_queries):
     customer = make_customer("holder@example.com")
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(3):  # one plain statement per table
         user = session_user(customer.user.pk)
-        assert user is not None
+    assert user is not None
+    with django_assert_num_queries(0):
         found, contact = account_of_user(user)
         assert found == customer and contact is not None and contact.is_holder
         assert found.display_name  # the holder's login is there for the name's fallback
 
 
-def test_a_contact_and_the_account_they_belong_to_come_in_one_statement(
+def test_a_contact_and_the_account_they_belong_to_come_with_the_user(
     django_assert_num_queries,
 ):
     customer = make_customer("owner@acme.example", person_type="juridica", document_type="31")
     contact = make_contact(customer, "ana@acme.example", billing=True)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(3):
         user = session_user(contact.user.pk)
-        assert user is not None
+    assert user is not None
+    with django_assert_num_queries(0):
         found, found_contact = account_of_user(user)
-        assert found == customer and found_contact == contact
-        assert found.user.email == "owner@acme.example"  # the holder's login, not Ana's
+        assert found == customer and found_contact == contact and found_contact.user is user
         assert not found_contact.is_holder and "billing" in found_contact.permissions
+    assert found.user.email == "owner@acme.example"  # the holder's login (read when needed)
 
 
 def test_a_holder_without_a_contact_row_still_gets_their_account():
