@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.http import Http404
 
 from clientarea.accounts.models import (
@@ -39,7 +39,7 @@ def _read_provider() -> ProviderProfile | None:
     # Every page's header and footer show it: read with the plain statement (Django building
     # the query would cost about three times reading the row into the model).
     table = ProviderProfile._meta.db_table
-    pk = ProviderProfile._meta.pk.column  # type: ignore[union-attr]
+    pk = ProviderProfile._meta.pk.column
     rows = ProviderProfile.objects.raw(f"SELECT * FROM {table} ORDER BY {pk} LIMIT 1")  # noqa: S608 (names from the model)
     return next(iter(rows), None)
 
@@ -98,8 +98,9 @@ def session_user(user_id: object) -> User | None:
 def _one(model: type[_M], field: str, value: int) -> _M | None:
     """The row of ``model`` whose ``field`` is ``value`` (a unique column), by a plain statement."""
     meta = model._meta
+    column = cast(Field, meta.get_field(field)).column  # a concrete field, not a reverse relation
     rows = model._default_manager.raw(
-        f"SELECT * FROM {meta.db_table} WHERE {meta.get_field(field).column} = %s",  # noqa: S608 (names from the model)
+        f"SELECT * FROM {meta.db_table} WHERE {column} = %s",  # noqa: S608 (names from the model)
         [value],
     )
     return next(iter(rows), None)
