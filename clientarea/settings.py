@@ -309,7 +309,7 @@ CACHES["pages"] = {
 }
 # Sessions are read on every logged-in request: Django's cached_db engine reads them from a cache
 # and writes them through to the database (logging out deletes both). The cache is Redis with
-# REDIS_URL, else a database cache table of its own (plain statements, and never culled together
+# REDIS_URL, else a database cache table of its own (one indexed read, and never culled together
 # with the rate limits' counters); an entry the cache lost is read from the database again.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "sessions"

@@ -23,7 +23,7 @@ LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"
 
 def test_the_holder_and_their_account_come_with_the_user(django_assert_num_queries):
     customer = make_customer("holder@example.com")
-    with django_assert_num_queries(3):  # one plain statement per table
+    with django_assert_num_queries(1):  # one joined query: user, contact, customer
         user = session_user(customer.user.pk)
     assert user is not None
     with django_assert_num_queries(0):
@@ -37,14 +37,14 @@ def test_a_contact_and_the_account_they_belong_to_come_with_the_user(
 ):
     customer = make_customer("owner@acme.example", person_type="juridica", document_type="31")
     contact = make_contact(customer, "ana@acme.example", billing=True)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(1):
         user = session_user(contact.user.pk)
     assert user is not None
     with django_assert_num_queries(0):
         found, found_contact = account_of_user(user)
         assert found == customer and found_contact == contact and found_contact.user is user
         assert not found_contact.is_holder and "billing" in found_contact.permissions
-    assert found.user.email == "owner@acme.example"  # the holder's login (read when needed)
+    assert found.user.email == "owner@acme.example"  # the holder's login (in the same query)
 
 
 def test_a_holder_without_a_contact_row_still_gets_their_account():

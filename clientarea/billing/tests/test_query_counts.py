@@ -19,18 +19,18 @@ from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
-# Session (from its cache: no statement with Redis), the user, their contact and their customer
-# (three plain statements: accounts.selectors.session_user), whether two-factor login is on (one
+# Session (from its cache: no statement with Redis), the user with their contact and its customer
+# (one joined query: accounts.selectors.session_user), whether two-factor login is on (one
 # EXISTS), provider (context processor), the help link, the order's withholdings (the customer's
 # agent status or a paid order's fixed withholdings, and whether its withholding is already in the
 # ledger), the page's own reads, plus the account's: on Billing the summary and the orders'
 # balances; on an order its payments, its balance and the customer's credit. It was 17: the user
-# and the account were two ORM statements that cost three times the three plain ones, and an
-# order page read an invoice and a debit note it could not have.
-MAX_QUERIES = 16
-# The Billing page again, its content cached for the account's state: session, user, contact,
-# customer, two-factor check, help link, the account's stamp, provider; all plain statements.
-BILLING_CACHED_STATEMENTS = 8
+# and the account were separate queries, and an order page read an invoice and a debit note it
+# could not have.
+MAX_QUERIES = 14
+# The Billing page again, its content cached for the account's state: session, the user with
+# their account (one joined query), two-factor check, help link, the account's stamp, provider.
+BILLING_CACHED_STATEMENTS = 6
 LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"  # as the login view logs in
 
 
