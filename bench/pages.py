@@ -16,6 +16,11 @@ answer) ask for one page as fast as they can for ``--seconds``:
 * billing: /clientarea/billing/ logged in as Ana (the account, the filters, 25 orders);
 * order:   one of Ana's pending orders, logged in.
 
+``--profile FILE`` also serves each page in-process (through the same WSGI application and
+middleware, no server) and prints the CPU time per request of each page and its SQL statements,
+and writes a cProfile of each page timed in CPU time (``FILE`` for Billing, ``FILE.order`` and
+``FILE.home`` for the others; the Billing and order ones are printed).
+
 Pages take turns for ``--rounds`` rounds; each figure is the median round. It prints requests/s,
 p50/p99 latency, the server's CPU per request (its processes' CPU time over the requests
 answered: fairer than wall clock on a shared machine) and the ratio billing / home (target
@@ -102,9 +107,86 @@ def populate(orders: int) -> None:
             notify=False,
         )
     client = Client()
-    client.force_login(user)
+    client.force_login(
+        user, backend="clientarea.accounts.backends.EmailAccessCodeBackend"
+    )  # as the login view
     print("session", client.cookies[settings.SESSION_COOKIE_NAME].value)
     print("order", pending[-1].number if pending else customer.orders.first().number)
+
+
+def profile_in_process(session: str, order: str, out: str, n: int) -> None:
+    """Serve each page ``n`` times through the WSGI application in this process; print CPU ms and
+    statements per request, and write a cProfile (CPU time) of the Billing and order pages."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connection
+
+    application = get_wsgi_application()
+
+    def get(path: str, cookie: str | None) -> int:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "443",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "localhost",
+            "HTTP_X_FORWARDED_PROTO": "https",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        if cookie:
+            environ["HTTP_COOKIE"] = f"sessionid={cookie}"
+        status: list[str] = []
+        body = application(environ, lambda s, h, *a: status.append(s))
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+        return int(status[0].split()[0])
+
+    pages = {
+        "home": ("/", None),
+        "billing": ("/clientarea/billing/", session),
+        "order": (f"/clientarea/billing/{order}/", session),
+    }
+    for name, (path, cookie) in pages.items():
+        for _ in range(20):  # warm caches, templates, connections
+            if get(path, cookie) != 200:
+                raise SystemExit(f"{path} did not answer 200")
+        queries: list[str] = []
+
+        def record(execute, sql, params, many, context, queries=queries):
+            queries.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):  # (Django resets its own query log per request)
+            get(path, cookie)
+        cpu0 = time.process_time()
+        for _ in range(n):
+            get(path, cookie)
+        cpu = (time.process_time() - cpu0) / n * 1000
+        print(f"in-process {name:8} {cpu:6.2f} ms CPU per request, {len(queries)} statements")
+        for sql in queries:
+            print("   ", sql[:160])
+        profiler = cProfile.Profile(time.process_time)  # CPU, not the neighbours
+        profiler.enable()
+        for _ in range(n):
+            get(path, cookie)
+        profiler.disable()
+        target = out if name == "billing" else f"{out}.{name}"
+        profiler.dump_stats(target)
+        if name != "home":
+            stats = pstats.Stats(target, stream=sys.stdout)
+            stats.sort_stats("cumulative").print_stats(40)
 
 
 def free_port() -> int:
@@ -150,17 +232,28 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10, help="per page and round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="0 with --profile: no server")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--orders", type=int, default=40, help="extra orders for the customer")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="also profile the pages in-process (CPU time) into FILE"
+    )
+    parser.add_argument("--profile-requests", type=int, default=300, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile-run", nargs=2, metavar=("SESSION", "ORDER"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--populate", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.populate:
         benchdb.setup_django()
         populate(args.orders)
+        return 0
+    if args.profile_run:
+        benchdb.setup_django()
+        profile_in_process(*args.profile_run, args.profile, args.profile_requests)
         return 0
 
     bench_db = benchdb.create_database("pages-bench-")
@@ -181,6 +274,25 @@ def main() -> int:
         values = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
         session, order = values["session"].strip(), values["order"].strip()
         print(f"{db}: demo site + {args.orders} orders in {time.perf_counter() - started:.1f} s")
+        if args.profile:
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--profile",
+                    str(Path(args.profile).resolve()),
+                    "--profile-requests",
+                    str(args.profile_requests),
+                    "--profile-run",
+                    session,
+                    order,
+                ],
+                check=True,
+                env=env,
+                cwd=var_dir,
+            )
+            if args.rounds == 0:  # the profile only
+                return 0
 
         port = free_port()
         server = subprocess.Popen(

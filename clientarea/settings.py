@@ -307,6 +307,20 @@ CACHES["pages"] = {
     "TIMEOUT": 600,
     "OPTIONS": {"MAX_ENTRIES": envint("PAGE_CACHE_ENTRIES", 500)},
 }
+# Sessions are read on every logged-in request: Django's cached_db engine reads them from a cache
+# and writes them through to the database (logging out deletes both). The cache is Redis with
+# REDIS_URL, else a database cache table of its own (one indexed read, and never culled together
+# with the rate limits' counters); an entry the cache lost is read from the database again.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
+if REDIS_URL:
+    CACHES["sessions"] = {**CACHES["default"]}
+else:
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "clientarea_sessions",
+        "OPTIONS": {"MAX_ENTRIES": envint("SESSION_CACHE_ENTRIES", 20_000)},
+    }
 RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
 RATELIMIT_CACHE_PREFIX = "rl:"
 

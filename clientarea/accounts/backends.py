@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 
 from clientarea.accounts.models import User
+from clientarea.accounts.selectors import session_user
 from clientarea.accounts.services import login_username, normalize_access_code
 
 
@@ -28,3 +29,9 @@ class EmailAccessCodeBackend(ModelBackend):
         if any(user.check_password(c) for c in candidates) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        """The request's user with their contact and customer (``selectors.session_user``), so
+        the client area's permission check reads nothing more."""
+        user = session_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clientarea.accounts import selectors
 from clientarea.accounts.models import Customer, User
 
 SESSION_KEY = "impersonation"
@@ -93,23 +94,20 @@ class ImpersonationMiddleware:
             request.session.pop(SESSION_KEY, None)  # a session that no longer fits its owner
             return None
         expires_at = dt.datetime.fromisoformat(data["expires_at"])
-        customer = (
-            Customer.objects.select_related("user")
-            .filter(pk=int(data["customer_id"]), user__is_staff=False, user__is_superuser=False)
-            .first()
-        )
-        if customer is None or timezone.now() >= expires_at:
+        login = selectors.customer_login(int(data["customer_id"]))
+        if login is None or timezone.now() >= expires_at:
             request.session.pop(SESSION_KEY, None)
             services.stop_impersonation(
                 staff=staff,
                 customer_id=data.get("customer_id"),
-                reason="expired" if customer is not None else "customer gone",
+                reason="expired" if login is not None else "customer gone",
                 ip=services.audit.client_ip(request),
             )
             if request.path.startswith(STAFF_PREFIXES):
                 return None
             messages.info(request, _("The time to view the client area as the customer is over."))
             return HttpResponseRedirect(reverse("admin:index"))
+        customer = login.customer
         if request.path.startswith(STAFF_PREFIXES):
             return None
         if request.path == reverse("accounts:logout"):
@@ -122,7 +120,7 @@ class ImpersonationMiddleware:
                 ip=services.audit.client_ip(request),
             )
             return HttpResponseRedirect(reverse("backoffice:customer", args=[customer.pk]))
-        request.user = customer.user
+        request.user = login  # the customer's login, read with its account (no more queries)
         request.impersonation = Impersonation(  # type: ignore[attr-defined]
             staff=staff,
             customer=customer,

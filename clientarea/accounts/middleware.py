@@ -8,6 +8,7 @@ and health checks stay reachable.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -20,20 +21,26 @@ from clientarea.accounts import twofactor
 EXEMPT_PREFIXES = ("/static/", "/i18n/", "/healthz", "/metrics", "/favicon")
 
 
+@functools.cache
+def own_paths() -> frozenset[str]:
+    """The code pages and logout (reversed once per process: the URLs never change)."""
+    return frozenset(
+        reverse(name)
+        for name in (
+            "accounts:two_factor_verify",
+            "accounts:two_factor",
+            "accounts:two_factor_setup",
+            "accounts:logout",
+        )
+    )
+
+
 class TwoFactorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def _exempt(self, path: str) -> bool:
-        if path.startswith(EXEMPT_PREFIXES):
-            return True
-        own = (
-            reverse("accounts:two_factor_verify"),
-            reverse("accounts:two_factor"),
-            reverse("accounts:two_factor_setup"),
-            reverse("accounts:logout"),
-        )
-        return path in own
+        return path.startswith(EXEMPT_PREFIXES) or path in own_paths()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user

@@ -45,6 +45,12 @@ class Access:
     def can(self, permission: str) -> bool:
         return permission in self.permissions
 
+    @property
+    def cache_key(self) -> str:
+        """The permissions as one stable text: the key of what is rendered once per permission
+        set (the client area's menu)."""
+        return ",".join(sorted(self.permissions))
+
     # For templates: {% if access.billing_view %} …
     @property
     def billing_view(self) -> bool:

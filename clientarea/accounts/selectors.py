@@ -54,22 +54,50 @@ def provider_cached() -> Iterator[None]:
         _provider_scope.reset(token)
 
 
-def account_of_user(user: User | AnonymousUser) -> tuple[Customer, Contact | None]:
-    """The customer account a logged-in user belongs to, and their contact row (None for an
-    account holder without one); 404 for staff without a customer profile or anonymous visitors."""
-    if not user.is_authenticated:
-        raise Http404("No customer profile")
-    contact = (
-        Contact.objects.select_related("customer__user", "user")
-        .filter(user=user, user__is_active=True)
+def session_user(user_id: int | str) -> User | None:
+    """The user of a logged-in request, read with their account in the same statement: their
+    contact row and its customer (with the holder's login), or the customer they hold.
+
+    ``accounts.backends`` reads the request's user through this, so :func:`account_of_user`
+    (every client-area request) asks the database nothing more. None for an unknown id.
+    """
+    try:
+        return User.objects.select_related("contact__customer__user", "customer").get(pk=user_id)
+    except (User.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def customer_login(customer_id: int) -> User | None:
+    """The login of a customer account (never staff), read with its contact and customer in one
+    statement: for staff viewing the client area as that customer (rare: the joined query)."""
+    return (
+        User.objects.select_related("contact__customer__user", "customer")
+        .filter(customer__pk=customer_id, is_staff=False, is_superuser=False)
         .first()
     )
+
+
+def account_of_user(user: User | AnonymousUser) -> tuple[Customer, Contact | None]:
+    """The customer account a logged-in user belongs to, and their contact row (None for an
+    account holder without one); 404 for staff without a customer profile or anonymous visitors.
+
+    No query for a user read by :func:`session_user` (the request's user); otherwise the
+    contact and the customer are read as they are needed.
+    """
+    if not user.is_authenticated or not isinstance(user, User):
+        raise Http404("No customer profile")
+    contact: Contact | None = None
+    if user.is_active:
+        try:
+            contact = user.contact
+        except Contact.DoesNotExist:
+            contact = None
     if contact is not None:
         return contact.customer, contact
-    customer = Customer.objects.select_related("user").filter(user=user).first()
-    if customer is None:
-        raise Http404("No customer profile")
-    return customer, None
+    try:
+        return user.customer, None
+    except Customer.DoesNotExist:
+        raise Http404("No customer profile") from None
 
 
 def customer_for_user(user: User | AnonymousUser) -> Customer:

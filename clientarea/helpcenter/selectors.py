@@ -69,16 +69,17 @@ def article_url_for(key: str, language: str | None = None) -> str:
     so a contextual-help link can never break the page that shows it.
     """
     wanted = normalize_language(language or translation.get_language())
-    slugs = (
-        dict(Article.objects.filter(key=key, published=True).values_list("language", "slug"))
-        if key
-        else {}
-    )
+    slugs = published_slugs(key) if key else {}
     slug = slugs.get(wanted) or slugs.get(other_language(wanted))
     if slug is None:
         logger.warning("no published help article for key %r", key)
         return reverse("helpcenter:home")
     return reverse("helpcenter:article", kwargs={"slug": slug})
+
+
+def published_slugs(key: str) -> dict[str, str]:
+    """Language → slug of the published articles with this key (one query)."""
+    return dict(Article.objects.filter(key=key, published=True).values_list("language", "slug"))
 
 
 # --- Public pages ---------------------------------------------------------------------------------

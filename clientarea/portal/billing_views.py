@@ -214,8 +214,14 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         pay_url=selectors.pay_url(order) if order.is_pending else "",
         help_url=selectors.pay_help_url(translation.get_language()) if order.is_pending else None,
         in_process=payment_in_process(order),
-        invoice=selectors.order_invoice(order) if not order.is_debit_note else None,
-        debit_note=selectors.debit_notes_of([order.pk]).get(order.pk),
+        # Only a paid order has an electronic invoice, and only one that collects a debit note
+        # has a note: the others skip both reads.
+        invoice=selectors.order_invoice(order)
+        if order.state == OrderState.PAID and not order.is_debit_note
+        else None,
+        debit_note=selectors.debit_notes_of([order.pk]).get(order.pk)
+        if order.debit_note_id
+        else None,
         movements=selectors.order_movements(order),
         balance_due=selectors.amount_to_charge([order])
         if order.state == OrderState.PENDING
