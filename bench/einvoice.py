@@ -170,6 +170,12 @@ def main() -> None:
     parser.add_argument("--e2e", default="", help="N1,N2: the whole path through the simulator")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (--e2e)")
     parser.add_argument("--worker-threads", type=int, default=2, help="worker threads (--e2e)")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="worker processes (--e2e; 1, as `clientarea run` on SQLite; no --profile above 1)",
+    )
     parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
