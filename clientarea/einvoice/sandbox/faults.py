@@ -44,7 +44,7 @@ def clear_faults() -> int:
 
 def armed_kinds() -> frozenset[str]:
     """The kinds of the faults armed now: one read a request passes to each ``take_fault``."""
-    return frozenset(Fault.objects.filter(active=True).values_list("kind", flat=True).distinct())
+    return frozenset(Fault.objects.filter(active=True).order_by().values_list("kind", flat=True))
 
 
 def take_fault(kinds: tuple[str, ...], *, armed: frozenset[str] | None = None) -> Fault | None:
