@@ -3,7 +3,7 @@
     .venv/bin/python bench/einvoice.py [--n 200] [--pdf-n 60] [--docs-n 60] [--profile FILE]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea REDIS_URL=redis://127.0.0.1:6379/15 \
         .venv/bin/python bench/einvoice.py
-    .venv/bin/python bench/einvoice.py --e2e 100,300 [--web-workers 2] [--worker-threads 2]
+    .venv/bin/python bench/einvoice.py --e2e 100,300 [--web-workers 2] [--worker-threads 2] [--worker-processes 1]
 
 Default mode, three figures, each as CPU time per item (the machine is shared: CPU time says what
 one free core would do) next to the wall clock:
@@ -31,6 +31,12 @@ to the simulator with SendBillSync, take DIAN's ApplicationResponse into the sig
 AttachedDocument, queue the email with its ZIP and PDF, and deliver it (Django's dummy email
 backend). It prints documents validated and delivered per second, the worker process's peak RSS
 and the server's, for each N (flat in N: nothing is kept per document). Target: >= 100/s.
+The worker is one process with 2 threads, as ``clientarea run`` starts it on SQLite (one Huey
+consumer, ``WORKER_THREADS=2``); ``--worker-processes P`` forks P such processes after the orders
+are paid (Huey's SQLite queue hands each task to one consumer, and the invoice leases keep two
+processes off one invoice), their CPU summed and the largest one's peak RSS shown. Each worker
+process starts cold, as a freshly started worker does: its first document also pays the imports,
+the key, the fonts and the schemas (≈ 0.1–0.2 s of CPU per process, spread over N).
 
 The raw baseline of ``--e2e`` is the same N signed documents sent to the same server with
 SendBillSync by a bare loop (one kept connection per thread, no database, no rendering): what
@@ -170,6 +176,12 @@ def main() -> None:
     parser.add_argument("--e2e", default="", help="N1,N2: the whole path through the simulator")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (--e2e)")
     parser.add_argument("--worker-threads", type=int, default=2, help="worker threads (--e2e)")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="worker processes (--e2e; 1, as `clientarea run` on SQLite; no --profile above 1)",
+    )
     parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -101,7 +101,7 @@ def parent(args) -> None:
     print(
         f"e2e through the DIAN simulator over HTTP, SQLite; {os.cpu_count()} cores, load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start; gunicorn {args.web_workers}×4 "
-        f"threads, {args.worker_threads} worker threads"
+        f"threads, {args.worker_processes} worker process(es) × {args.worker_threads} threads"
     )
     figures: list[tuple[int, dict, float]] = []
     for n in sizes:
@@ -130,6 +130,7 @@ def parent(args) -> None:
             child = [
                 sys.executable, str(ROOT / "bench" / "einvoice.py"), "--e2e-child", str(n),
                 "--worker-threads", str(args.worker_threads), "--url", env["DIAN_WS_URL"],
+                "--worker-processes", str(args.worker_processes),
             ]  # fmt: skip
             if args.profile:  # the child writes one cProfile per worker thread and prints them
                 child += ["--profile", args.profile]
@@ -162,6 +163,7 @@ def parent(args) -> None:
         db="sqlite",
         n=n,
         worker_cpu_ms_per_item=round(result["cpu"] / n * 1000, 1),
+        worker_shape=f"{args.worker_processes}x{args.worker_threads}",
         per_n={m: round(m / r["seconds"], 1) for m, r, _rss in figures},
         worker_rss_mb={m: round(r["rss_mb"]) for m, r, _rss in figures},
         server_rss_mb={m: round(rss) for m, _r, rss in figures},
@@ -294,6 +296,52 @@ def _raw_baseline(url: str, n: int, threads: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def _threads(chunks: list[list[int]], errors: list[BaseException], profiles: list[str]) -> None:
+    workers = [
+        threading.Thread(target=_work, args=(chunk, errors, profile))
+        for chunk, profile in zip(chunks, profiles, strict=True)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def _processes(
+    ids: list[int], processes: int, threads: int, errors: list[BaseException]
+) -> tuple[float, float, float]:
+    """``--worker-processes`` > 1: that many forked worker processes, each with ``threads``
+    threads, share the invoices (as several ``clientarea worker`` processes would). Returns the
+    wall seconds, the CPU seconds of all of them and the largest peak RSS of one, in MB."""
+    from django.db import connections
+
+    connections.close_all()  # each process opens its own
+    before = os.times()
+    started = time.perf_counter()
+    pids = []
+    for share in (ids[i::processes] for i in range(processes)):
+        pid = os.fork()
+        if pid == 0:  # a worker process: its threads, then out without the parent's clean-up
+            failed: list[BaseException] = []
+            try:
+                _threads([share[i::threads] for i in range(threads)], failed, [""] * threads)
+            finally:
+                for exc in failed:
+                    print(f"worker process {os.getpid()}: {exc!r}", file=sys.stderr)
+                os._exit(1 if failed else 0)
+        pids.append(pid)
+    for pid in pids:
+        _pid, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.append(RuntimeError(f"worker process {pid} failed"))
+    seconds = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return seconds, cpu, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def child(args) -> None:
     from clientarea.einvoice.models import Invoice, InvoiceStatus
     from clientarea.notifications.models import OutgoingEmail
@@ -308,17 +356,15 @@ def child(args) -> None:
         str(Path(tempfile.gettempdir()) / f"ca-e2e-{os.getpid()}-{i}.prof") if args.profile else ""
         for i in range(threads)
     ]
-    started, cpu = time.perf_counter(), time.process_time()
-    workers = [
-        threading.Thread(target=_work, args=(chunk, errors, profile))
-        for chunk, profile in zip(chunks, profiles, strict=True)
-    ]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    if args.profile:
+    processes = max(1, args.worker_processes)
+    if processes == 1:
+        started, cpu = time.perf_counter(), time.process_time()
+        _threads(chunks, errors, profiles)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    else:
+        seconds, cpu, rss_mb = _processes(ids, processes, threads, errors)
+    if args.profile and processes == 1:
         import pstats
 
         stats = pstats.Stats(*profiles, stream=sys.stdout)
@@ -330,7 +376,6 @@ def child(args) -> None:
     sent = OutgoingEmail.objects.filter(template="invoice_issued", status="sent").count()
     if accepted != n or sent != n:
         raise SystemExit(f"only {accepted} of {n} accepted and {sent} emailed")
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     raw = _raw_baseline(args.url, min(n, 200), threads)
     print(
         json.dumps(

@@ -21,6 +21,7 @@ import copy
 import datetime as dt
 import functools
 import os
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -129,6 +130,11 @@ def _signer() -> _DianXAdESSigner:
 # -- key material ---------------------------------------------------------------------
 
 
+#: The worker's threads start together and all want the key: one of them reads the file (PKCS#12
+#: decryption costs ≈ 40 ms of CPU), the others wait for it and take the cached copy.
+_pkcs12_lock = threading.Lock()
+
+
 @functools.lru_cache(maxsize=8)
 def _load_pkcs12_cached(
     path: str, password: bytes, mtime_ns: int
@@ -149,7 +155,9 @@ def load_pkcs12(
     """Private key and certificate from a PKCS#12 (.p12/.pfx) file, cached per file+password."""
     path = os.fspath(path)
     secret = password.encode() if isinstance(password, str) else (password or b"")
-    return _load_pkcs12_cached(path, secret, os.stat(path).st_mtime_ns)
+    mtime_ns = os.stat(path).st_mtime_ns
+    with _pkcs12_lock:
+        return _load_pkcs12_cached(path, secret, mtime_ns)
 
 
 def create_demo_certificate(

@@ -42,9 +42,20 @@ def clear_faults() -> int:
     return count
 
 
-def take_fault(kinds: tuple[str, ...]) -> Fault | None:
-    """Consume one use of the oldest active fault of these kinds."""
-    if not Fault.objects.filter(active=True, kind__in=kinds).exists():
+def armed_kinds() -> frozenset[str]:
+    """The kinds of the faults armed now: one read a request passes to each ``take_fault``."""
+    return frozenset(Fault.objects.filter(active=True).order_by().values_list("kind", flat=True))
+
+
+def take_fault(kinds: tuple[str, ...], *, armed: frozenset[str] | None = None) -> Fault | None:
+    """Consume one use of the oldest active fault of these kinds.
+
+    ``armed``: what ``armed_kinds()`` read earlier in this request; none of ``kinds`` in it
+    answers None without reading again (a fault armed since then applies to the next request).
+    """
+    if armed is not None and armed.isdisjoint(kinds):
+        return None  # the usual case, answered from the request's one read
+    if armed is None and not Fault.objects.filter(active=True, kind__in=kinds).exists():
         return None  # the usual case, answered without a lock
     with transaction.atomic():
         return _take(kinds)

@@ -120,10 +120,12 @@ def validate_document(
     certificate_nit: str | None,
     batch: Batch | None = None,
     simulator: SimulatorSettings | None = None,
+    armed_faults: frozenset[str] | None = None,
 ) -> DianResponse:
     """Validate one XML like DIAN and record the answer (runs inside the caller's transaction).
 
-    ``simulator``: the settings the caller already read for this request (read here if None).
+    ``simulator``: the settings the caller already read for this request (read here if None);
+    ``armed_faults``: the kinds of the faults armed, read once for this request (read here if None).
     """
     now = timezone.now()
     settings = simulator or selectors.simulator_settings()
@@ -180,7 +182,7 @@ def validate_document(
         )  # fmt: skip
         return _record(xml, batch, answer, **kind_fields)
     findings = checks.findings_for(root, xml.content, doc, now=now, settings=settings, software=sw)
-    injected = take_fault((FaultKind.REJECT_NEXT, FaultKind.NOTIFY_NEXT))
+    injected = take_fault((FaultKind.REJECT_NEXT, FaultKind.NOTIFY_NEXT), armed=armed_faults)
     if injected is not None:
         rejection = injected.kind == FaultKind.REJECT_NEXT
         findings.append(
@@ -254,12 +256,15 @@ def send_bill_sync(
     content: str | None,
     certificate_nit: str | None,
     simulator: SimulatorSettings | None = None,
+    armed_faults: frozenset[str] | None = None,
 ) -> DianResponse:
     try:
         files = unzip(decode(content), single=True)
     except ArchiveError as exc:
         return DianResponse(status_code="89", status_description=str(exc))
-    return validate_document(files[0], certificate_nit=certificate_nit, simulator=simulator)
+    return validate_document(
+        files[0], certificate_nit=certificate_nit, simulator=simulator, armed_faults=armed_faults
+    )
 
 
 @transaction.atomic

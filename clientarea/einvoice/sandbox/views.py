@@ -34,8 +34,8 @@ def _fault(fault: soap.SoapFault) -> HttpResponse:
     return _soap(soap.fault_response(fault, timezone.now()), fault.http_status)
 
 
-def _transport_fault() -> HttpResponse | None:
-    fault = faults.take_fault(faults.TRANSPORT_FAULTS)
+def _transport_fault(armed: frozenset[str]) -> HttpResponse | None:
+    fault = faults.take_fault(faults.TRANSPORT_FAULTS, armed=armed)
     if fault is None:
         return None
     if fault.kind in (FaultKind.SLOW, FaultKind.TIMEOUT):
@@ -53,15 +53,21 @@ def _transport_fault() -> HttpResponse | None:
     return HttpResponse(b"\x00\x17<<garbage \xff\xfe not SOAP", content_type="text/html")
 
 
-def _dispatch(request: envelope.Request, production: bool, simulator: SimulatorSettings) -> bytes:
-    """The operation's answer; ``simulator``: the settings read once for this request."""
+def _dispatch(
+    request: envelope.Request,
+    production: bool,
+    simulator: SimulatorSettings,
+    armed: frozenset[str],
+) -> bytes:
+    """The operation's answer; ``simulator`` and ``armed`` (the armed faults): read once for
+    this request."""
     now = timezone.now()
     p, nit = request.params, request.certificate_nit
     op = request.operation
     if op == "SendBillSync":
         answer = services.send_bill_sync(
             file_name=p.get("fileName") or "", content=p.get("contentFile"), certificate_nit=nit,
-            simulator=simulator,
+            simulator=simulator, armed_faults=armed,
         )  # fmt: skip
         return soap.dian_response(op, answer, now)
     if op in ("SendTestSetAsync", "SendBillAsync"):
@@ -97,7 +103,8 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
         response = HttpResponse(b"", status=405)
         response["Allow"] = "POST"
         return response
-    injected = _transport_fault()
+    armed = faults.armed_kinds()  # one read: the transport faults here, the verdict ones later
+    injected = _transport_fault(armed)
     if injected is not None:
         return injected
     content_type = request.headers.get("Content-Type", "")
@@ -122,7 +129,7 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
         return _fault(fault)
     logger.info("DIAN simulator: %s from NIT %s", parsed.operation, parsed.certificate_nit)
     try:
-        return _soap(_dispatch(parsed, production, settings))
+        return _soap(_dispatch(parsed, production, settings, armed))
     except Exception:  # a bug or the database: WCF answers a generic fault, never a traceback
         logger.exception("DIAN simulator: %s failed", parsed.operation)
         return _fault(

@@ -132,6 +132,36 @@ def test_load_pkcs12_is_cached_and_checks_the_password(credentials):
         signing.load_pkcs12(path, "wrong")
 
 
+def test_threads_loading_the_key_at_once_read_the_file_once(tmp_path, monkeypatch):
+    """The worker's threads start together: one decrypts the PKCS#12, the others get its copy."""
+    import threading
+
+    path = tmp_path / "threads.p12"
+    signing.create_demo_certificate(path, "pw", "Threads")
+    loads = []
+    real = signing.pkcs12.load_key_and_certificates
+
+    def counting(data, password):
+        loads.append(threading.get_ident())
+        return real(data, password)
+
+    monkeypatch.setattr(signing.pkcs12, "load_key_and_certificates", counting)
+    start = threading.Barrier(4)
+    results = []
+
+    def load():
+        start.wait()
+        results.append(signing.load_pkcs12(path, "pw"))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1
+    assert len(results) == 4 and all(r[1] is results[0][1] for r in results)
+
+
 def test_signed_invoice_is_xsd_valid_and_keeps_its_cufe(signed):
     assert validate_invoice(signed) == []
     assert cufe_from_xml(signed, factories.TEST_TECHNICAL_KEY) == etree.fromstring(signed).findtext(

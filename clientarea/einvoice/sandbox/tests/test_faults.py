@@ -125,3 +125,27 @@ def test_back_office_texts_are_in_spanish():
     with translation.override("es"):
         assert str(apps.get_app_config("dian_sandbox").verbose_name) == "Simulador de la DIAN"
         assert str(Fault._meta.verbose_name_plural) == "interruptores de falla"
+
+
+def test_send_bill_sync_reads_the_armed_faults_once(call, signed_invoice):
+    """One read of the fault switches per request serves the transport and the verdict faults."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    package = documents.package(signed_invoice()[0])
+    with CaptureQueriesContext(connection) as queries:
+        result = call("SendBillSync", package).dian()
+    assert result["StatusCode"] == "00"
+    reads = [q["sql"] for q in queries if Fault._meta.db_table in q["sql"]]
+    assert len(reads) == 1, reads
+
+
+def test_a_verdict_fault_armed_with_a_transport_one_both_apply(client, call, signed_invoice):
+    client.post(FAULTS, {"kind": "slow", "seconds": "3"})
+    faults.arm_fault(kind="notify_next", rule_code="FAJ44b", rule_text="Nombre distinto.")
+    with mock.patch("clientarea.einvoice.sandbox.views.time.sleep") as sleep:
+        result = call("SendBillSync", documents.package(signed_invoice()[0])).dian()
+    sleep.assert_called_once_with(3)
+    assert result["StatusCode"] == "00"
+    assert result["ErrorMessage"] == ["Regla: FAJ44b, Notificación: Nombre distinto."]
+    assert not Fault.objects.filter(active=True).exists()
