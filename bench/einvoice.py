@@ -9,7 +9,10 @@ Default mode, three figures, each as CPU time per item (the machine is shared: C
 one free core would do) next to the wall clock:
 
 - signed XML: build the invoice XML, its CUFE, the XAdES signature;
-- PDF: the Typst layout with the QR (the first PDF, loading the fonts, is a warm-up, not timed);
+- PDF: the Typst layout with the QR (the first PDF, loading the fonts, is a warm-up, not timed),
+  twice: the invoices above (they differ in number, date, order and CUFE, the lines are the same)
+  and varied ones (the customer, 2 to 5 lines and their amounts differ too): Typst reuses the
+  layout of what two invoices share, so the second figure is the one for real invoices;
 - documents delivered: the worker's whole path per paid invoice, in a throwaway database (SQLite;
   PostgreSQL with ``DATABASE_URL=postgres://…``, a fresh database dropped at the end; Huey in
   Redis with ``REDIS_URL``): ``render_and_send_invoice`` (sign, AttachedDocument, PDF, store-only
@@ -47,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -167,6 +171,39 @@ def document(number: int, issue: dt.datetime | None = None) -> InvoiceDocument:
     )
 
 
+def varied_document(number: int) -> InvoiceDocument:
+    """``document(number)`` with its own customer name and address, and 2 to 5 lines of its own."""
+    doc = document(number)
+    lines = tuple(
+        Line.build(
+            description=f"Servicio {number}-{k} · plan {'ABCDE'[k % 5]} dominio{number}.co",
+            quantity=Decimal(1 + (number + k) % 3),
+            unit_price=Decimal(10000 + 137 * number + 991 * k),
+            tax_treatment="exempt" if k % 3 == 2 else "taxed",
+            tax_rate=Decimal("0") if k % 3 == 2 else Decimal("19"),
+            period_start=dt.date(2026, 1 + k % 12, 1) if k % 2 == 0 else None,
+            period_end=dt.date(2027, 1 + k % 12, 1) if k % 2 == 0 else None,
+        )
+        for k in range(2 + number % 4)
+    )
+    customer = dataclasses.replace(
+        doc.customer,
+        legal_name=f"Cliente {number} S.A.S.",
+        address_line=f"Calle {number % 120} # {number % 90}-{number % 50}",
+    )
+    return dataclasses.replace(doc, lines=lines, customer=customer)
+
+
+def pdf_cpu_seconds(docs: list[InvoiceDocument]) -> tuple[float, float]:
+    """Wall and CPU seconds for the PDFs of ``docs`` (the first one rendered before, untimed)."""
+    cufes = [ubl.invoice_cufe(ubl.build_invoice_xml(doc)) for doc in docs]
+    pdf.render_invoice_pdf(docs[0], cufes[0], qr.qr_text(docs[0], cufes[0]))  # warm-up (fonts)
+    start, cpu = time.perf_counter(), time.process_time()
+    for doc, cufe in zip(docs, cufes, strict=True):
+        pdf.render_invoice_pdf(doc, cufe, qr.qr_text(doc, cufe), language="es")
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200, help="signed XML documents")
@@ -273,12 +310,9 @@ def documents(args: argparse.Namespace) -> None:
         signing.sign_invoice(ubl.build_invoice_xml(doc), key, cert)
     xml_secs, xml_cpu = time.perf_counter() - start, time.process_time() - cpu
 
-    cufes = [ubl.invoice_cufe(ubl.build_invoice_xml(doc)) for doc in docs[: args.pdf_n]]
-    pdf.render_invoice_pdf(docs[0], cufes[0], qr.qr_text(docs[0], cufes[0]))  # warm-up (fonts)
-    start, cpu = time.perf_counter(), time.process_time()
-    for doc, cufe in zip(docs[: args.pdf_n], cufes, strict=True):
-        pdf.render_invoice_pdf(doc, cufe, qr.qr_text(doc, cufe), language="es")
-    pdf_secs, pdf_cpu = time.perf_counter() - start, time.process_time() - cpu
+    pdf_secs, pdf_cpu = pdf_cpu_seconds(docs[: args.pdf_n])
+    varied = [varied_document(1000 + i) for i in range(args.pdf_n)]
+    varied_secs, varied_cpu = pdf_cpu_seconds(varied)
 
     raw_cpu = raw_baseline(docs[: args.n], key)
     docs_wall, docs_cpu = delivered(args.docs_n, args.profile)
@@ -291,6 +325,10 @@ def documents(args: argparse.Namespace) -> None:
     print(
         f"PDF (with QR):                     {args.pdf_n} in {pdf_secs:.2f} s = {args.pdf_n / pdf_secs:.0f} per second"
         f" (CPU {pdf_cpu / args.pdf_n * 1000:.1f} ms each = {args.pdf_n / pdf_cpu:.0f} per CPU-second)"
+    )
+    print(
+        f"PDF, varied invoices:              {args.pdf_n} in {varied_secs:.2f} s = {args.pdf_n / varied_secs:.0f} per second"
+        f" (CPU {varied_cpu / args.pdf_n * 1000:.1f} ms each = {args.pdf_n / varied_cpu:.0f} per CPU-second)"
     )
     print(
         f"documents delivered ({kind}; sign, AttachedDocument, PDF, email queued and sent): "
@@ -316,6 +354,7 @@ def documents(args: argparse.Namespace) -> None:
         wall_per_s=round(args.docs_n / docs_wall, 1),
         signed_xml_cpu_ms=round(xml_cpu / args.n * 1000, 2),
         pdf_cpu_ms=round(pdf_cpu / args.pdf_n * 1000, 2),
+        pdf_varied_cpu_ms=round(varied_cpu / args.pdf_n * 1000, 2),
         n=args.docs_n,
     )
 

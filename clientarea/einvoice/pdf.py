@@ -14,7 +14,12 @@ Typst template ``typst/invoice.typ`` lays them out. Typst (its Python package,
 public ``typst.Compiler`` API) typesets and embeds the bundled DejaVu Sans
 fonts, subset, in compiled code. Speed by design:
 - one compiler per thread, created once: the fonts are found and parsed once
-  and Typst's caches keep the template's static parts between invoices;
+  and Typst's caches keep the layout of what does not change between invoices
+  (seller, resolution, buyer, items, totals). For that, the invoice's data go
+  in a small main file that calls the template (``sys.inputs`` stays the same
+  for every invoice of a seller: a new value there would be a new standard
+  library, and nothing cached would be reused), and the template sets no
+  style that depends on the invoice before its body;
 - the QR is an SVG path of dark-module runs (sharp at any zoom), the logo is
   wrapped once per file version.
 """
@@ -51,6 +56,7 @@ from clientarea.lib.money import format_cop
 from clientarea.lib.qr import qr_svg
 
 TEMPLATE = Path(__file__).resolve().parent / "typst" / "invoice.typ"
+MAIN_IMPORT = f'#import "/{TEMPLATE.name}": invoice\n'  # the main file's first line
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 SOFTWARE_NAME = "ClientArea"
 QR_QUIET_ZONE = 1  # light modules around the symbol, inside its 34 mm
@@ -379,13 +385,18 @@ def _compiler() -> typst.Compiler:
     compiler = getattr(_compilers, "compiler", None)
     if compiler is None:
         compiler = typst.Compiler(
-            str(TEMPLATE),
-            root=str(TEMPLATE.parent),
+            root=str(TEMPLATE.parent),  # the main file of each invoice imports the template
             font_paths=[str(FONT_DIR)],
             ignore_system_fonts=True,  # the same fonts, and so the same PDF, on every machine
         )
         _compilers.compiler = compiler
     return compiler
+
+
+def _typst_string(text: str) -> str:
+    """``text`` as a Typst string literal (``\\`` and ``"`` escaped; no raw line breaks)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
 def render_invoice_pdf(
@@ -398,14 +409,13 @@ def render_invoice_pdf(
     """The invoice's printed representation as PDF bytes (Spanish or English labels)."""
     if language not in LABELS:
         raise ValueError(f"language must be one of {sorted(LABELS)}")
-    inputs = {
-        "data": json.dumps(_data(doc, cufe, LABELS[language], language), ensure_ascii=False),
-        "qr": qr_svg(qr_text, quiet_zone=QR_QUIET_ZONE),
-    }
-    if logo_path:
-        inputs["logo"] = _logo_svg(str(logo_path))
+    data = json.dumps(_data(doc, cufe, LABELS[language], language), ensure_ascii=False)
+    qr_image = qr_svg(qr_text, quiet_zone=QR_QUIET_ZONE)
+    main = f"{MAIN_IMPORT}#invoice(json(bytes({_typst_string(data)})), {_typst_string(qr_image)})\n"
+    # sys.inputs: only what is the same for every invoice of a seller (see the module's docstring)
+    inputs = {"logo": _logo_svg(str(logo_path))} if logo_path else {}
     issued = int(doc.issue.astimezone(dt.UTC).timestamp())  # the PDF's creation date
-    pdf = _compiler().compile(sys_inputs=inputs, timestamp=issued)
+    pdf = _compiler().compile(main.encode(), sys_inputs=inputs, timestamp=issued)
     if not isinstance(pdf, bytes):  # one document in, one PDF out
         raise TypeError(f"typst returned {type(pdf).__name__}, not the PDF's bytes")
     return pdf

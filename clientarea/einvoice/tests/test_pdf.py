@@ -97,11 +97,17 @@ def test_long_invoice_spans_pages_and_keeps_the_cufe(tmp_path):
                    period_start=dt.date(2025, 1, 1), period_end=dt.date(2025, 3, 31))
         for i in range(45)
     )  # fmt: skip
-    pdf, cufe = _render(factories.invoice(lines=lines, customer=factories.company_customer()))
+    doc = factories.invoice(lines=lines, customer=factories.company_customer())
+    pdf, cufe = _render(doc)
     text = _text(pdf, tmp_path)
     assert "Página 1 de" in text and "Servicio 44" in text
     assert cufe in "".join(text.split())
     assert "NIT 900108281-3" in text
+    pages = text.split("\f")[:-1]
+    assert len(pages) > 1
+    for number, page in enumerate(pages, start=1):  # the footer, read from the body's metadata
+        assert f"Factura electrónica de venta {doc.full_id} · CONEXCOL S.A.S." in page
+        assert f"Página {number} de {len(pages)}" in page
 
 
 def test_logo_is_accepted(tmp_path):
@@ -164,6 +170,52 @@ def test_rare_characters_still_render(tmp_path):
     )
     text = _text(_render(factories.invoice(customer=customer))[0], tmp_path)
     assert "Σωκράτης Παπαδόπουλος" in text and "Calle 5 → Ñ" in text
+
+
+@needs_pdftotext
+def test_typst_markup_and_quotes_in_the_data_print_as_they_are(tmp_path):
+    """The data reach Typst inside a string literal: quotes, backslashes and markup stay text."""
+    customer = factories.natural_customer(
+        legal_name='Ana "La Jefa" \\ Ruiz #set text(red) ]',
+        address_line="Calle *5* _B_ $x$ // 9 \\n",
+    )
+    doc = factories.invoice(customer=customer, note='Pago "anticipado"\\\\ #emph[no] ) ]')
+    compact = "".join(_text(_render(doc)[0], tmp_path).split())
+    for expected in (customer.legal_name, customer.address_line, doc.note):
+        assert "".join(expected.split()) in compact, expected
+
+
+class _RecordingCompiler:
+    """Records what each compile gets, and compiles with the real compiler."""
+
+    def __init__(self, compiler):
+        self.compiler = compiler
+        self.calls: list[dict] = []
+
+    def compile(self, main, **kwargs):
+        self.calls.append({"main": main.decode(), **kwargs})
+        return self.compiler.compile(main, **kwargs)
+
+
+def test_sys_inputs_are_the_same_for_every_invoice_of_a_seller(tmp_path, monkeypatch):
+    """What changes per invoice goes in the main file: a new sys.inputs voids Typst's caches."""
+    recorder = _RecordingCompiler(pdf_module._compiler())
+    monkeypatch.setattr(pdf_module, "_compiler", lambda: recorder)
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (600, 200), (22, 54, 92)).save(logo)
+    first = factories.invoice(number=990000123)
+    second = factories.invoice(
+        number=990000124, customer=factories.company_customer(), note="Otra nota"
+    )
+    for doc in (first, second):
+        _render(doc, logo_path=logo)
+        _render(doc, logo_path=logo, language="en")
+        _render(doc)
+    with_logo = [call["sys_inputs"] for call in recorder.calls if call["sys_inputs"]]
+    assert len(with_logo) == 4 and all(inputs == with_logo[0] for inputs in with_logo)
+    assert [call["sys_inputs"] for call in recorder.calls if not call["sys_inputs"]] == [{}, {}]
+    assert first.full_id in recorder.calls[0]["main"]
+    assert second.full_id in recorder.calls[3]["main"]
 
 
 def test_concurrent_renders_match_sequential():
