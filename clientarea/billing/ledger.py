@@ -93,8 +93,14 @@ def _entry(
 
 
 def lock_customer(*, customer_id: int) -> Customer:
-    """The customer row, locked until the transaction ends: who consumes credit holds it first."""
-    return Customer.objects.select_for_update().select_related("user").get(pk=customer_id)
+    """The customer row (and its login's), locked until the transaction ends: who consumes
+    credit holds it first. Read with its withholding agent status, if any (not locked), which
+    a payment allocated to its orders needs (``selectors.pending_withholdings``)."""
+    return (
+        Customer.objects.select_for_update(of=("self", "user"))
+        .select_related("user", "withholding_agent")
+        .get(pk=customer_id)
+    )
 
 
 def post_order_charges(*, orders: Sequence[Order]) -> None:

@@ -834,8 +834,9 @@ def register_manual_payment(
             % {"number": order.number, "state": order.get_state_display().lower()}
         )
     with transaction.atomic():
-        ledger.lock_customer(customer_id=order.customer_id)  # the customer first, then the order
-        locked = lock_order(order_id=order.pk)
+        # The customer first (read once: the ledger takes it as it is), then the order.
+        customer = ledger.lock_customer(customer_id=order.customer_id)
+        locked = lock_order(order_id=order.pk, customer=customer)
         if locked.state != OrderState.PENDING:
             raise OrderStateError(
                 _("Order %(number)s was already %(reason)s.")
@@ -859,6 +860,7 @@ def register_manual_payment(
             paid_at=paid_at or timezone.now(),
             actor=actor,
             locked_orders=[locked],
+            locked_customer=customer,
         )
         locked.refresh_from_db()
     return locked

@@ -51,20 +51,22 @@ def agent_for(customer: Customer) -> WithholdingAgent | None:
 def approved_agent(
     customer_id: int, *, customer: Customer | None = None
 ) -> WithholdingAgent | None:
-    """The customer's agent status, if approved (with its customer: ``customer`` when the caller
-    has it, else read with the agent)."""
-    if customer is None:
-        return (
-            WithholdingAgent.objects.select_related("customer")
-            .filter(customer_id=customer_id, status=AgentStatus.APPROVED)
-            .first()
-        )
-    agent = WithholdingAgent.objects.filter(
-        customer_id=customer_id, status=AgentStatus.APPROVED
-    ).first()
-    if agent is not None:
-        agent.customer = customer
-    return agent
+    """The customer's agent status, if approved, with its customer.
+
+    ``customer``: the customer when the caller has it: its ``withholding_agent`` relation is
+    used, so a customer read with ``select_related("withholding_agent")`` (the ledger's
+    ``lock_customer``) asks nothing more; otherwise the agent is read with its customer."""
+    if customer is not None:
+        try:
+            agent = customer.withholding_agent
+        except WithholdingAgent.DoesNotExist:
+            return None
+        return agent if agent.status == AgentStatus.APPROVED else None
+    return (
+        WithholdingAgent.objects.select_related("customer")
+        .filter(customer_id=customer_id, status=AgentStatus.APPROVED)
+        .first()
+    )
 
 
 def uvt_for(year: int) -> Decimal | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from clientarea.accounts.models import Customer
@@ -36,10 +37,9 @@ from clientarea.payments.models import (
     MessageKind,
     Outcome,
     Payment,
-    PaymentOrder,
     PaymentStatus,
 )
-from clientarea.payments.services.notes import alert_staff, flag, note_details
+from clientarea.payments.services.notes import DETAIL_FIELDS, alert_staff, flag, note_details
 from clientarea.payments.services.refunds import apply_reported_refund
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ class Statement:
     basket: list[ledger.Allocation]
     #: The customer, locked first (its credit): the ledger takes it as it is.
     customer: Customer | None = None
+    #: Whether another attempt for these orders is still open (read with the payment's lock).
+    others_open: bool = True
 
     @property
     def status(self) -> GatewayStatus:
@@ -246,6 +248,18 @@ def _record_status(s: Statement) -> ApplyResult:
     return s.result(Outcome.RECORDED, f"recorded: {new_status}")
 
 
+#: What an approval changes on the attempt (the details, then its state).
+_APPROVED_FIELDS = (
+    *DETAIL_FIELDS,
+    "status",
+    "gateway_transaction_id",
+    "approved_at",
+    "status_message",
+    "next_check_at",
+    "updated_at",
+)
+
+
 def _approve(s: Statement) -> ApplyResult:
     """Any attempt not yet approved + approved: check it, then pay the order (exactly once)."""
     payment, transaction_id, gateway = s.payment, s.transaction_id, s.gateway
@@ -280,7 +294,7 @@ def _approve(s: Statement) -> ApplyResult:
         payment.method = payment.requested_method
     try:
         with transaction.atomic():
-            payment.save()
+            payment.save(update_fields=_APPROVED_FIELDS)
     except IntegrityError:
         # The same gateway transaction already approved another attempt.
         payment = s.payment = Payment.objects.select_for_update().get(pk=payment.pk)
@@ -316,7 +330,7 @@ def _pay_order(s: Statement) -> ApplyResult:
         locked_customer=s.customer,
     )
     settled = [o.pk for o in posting.paid]
-    if settled:
+    if settled and s.others_open:
         # Other attempts still open for these orders are closed (and withdrawn at their
         # gateway) by the next reconciliation.
         Payment.objects.filter(basket__order__in=settled, status__in=OPEN_STATUSES).exclude(
@@ -430,11 +444,15 @@ def apply_update(
     * otherwise the attempt takes the reported status; unknown reference → nothing.
     """
     reference = gateway.gateway_reference(update.reference)
-    found = Payment.objects.filter(
-        gateway=gateway.code, gateway_reference=reference
-    ).order_by()  # unique
-    row = next(iter(found.values_list("pk", "customer_id", "order_id")[:1]), None)
-    if row is None:
+    # The payment (unique per gateway and reference) with its basket, in one read: one row per
+    # basket row, in the basket's order (one row of None when it has none). The basket is
+    # written with the payment and never changes, so it needs no lock.
+    rows = list(
+        Payment.objects.filter(gateway=gateway.code, gateway_reference=reference)
+        .order_by("basket__id")
+        .values_list("pk", "customer_id", "order_id", "basket__order_id", "basket__amount")
+    )
+    if not rows:
         logger.warning(
             "payment statement from %s for unknown reference %r (%s)",
             gateway.code,
@@ -442,22 +460,30 @@ def apply_update(
             source,
         )
         return ApplyResult(code=Outcome.UNKNOWN_REFERENCE, outcome="unknown reference")
-    payment_id, customer_id, attempt_order_id = row
-    # Lock order: the customer (its credit), its orders by id, then the payment.
-    customer = ledger.lock_customer(customer_id=customer_id)
+    payment_id, customer_id, attempt_order_id = rows[0][:3]
     basket = [
         ledger.Allocation(order_id=order_id, amount=amount)
-        for order_id, amount in PaymentOrder.objects.filter(payment_id=payment_id)
-        .order_by("id")  # the basket's own order, without the payment join of Meta.ordering
-        .values_list("order_id", "amount")
+        for _pk, _customer, _order, order_id, amount in rows
+        if order_id is not None
     ]
+    # Lock order: the customer (its credit), its orders by id, then the payment.
+    customer = ledger.lock_customer(customer_id=customer_id)
     order_ids = {a.order_id for a in basket}
     if attempt_order_id is not None:
         order_ids.add(attempt_order_id)
     orders = [
         billing_services.lock_order(order_id=pk, customer=customer) for pk in sorted(order_ids)
     ]
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    # Whether another attempt is still open for these orders, asked with the payment's lock:
+    # the orders are locked already, and a new attempt is only started under its orders' lock.
+    others_open = Exists(
+        Payment.objects.filter(basket__order__in=sorted(order_ids), status__in=OPEN_STATUSES)
+        .exclude(pk=OuterRef("pk"))
+        .order_by()
+    )
+    payment = (
+        Payment.objects.select_for_update().annotate(others_open=others_open).get(pk=payment_id)
+    )
     statement = Statement(
         gateway=gateway,
         update=update,
@@ -469,6 +495,7 @@ def apply_update(
         confirmed=confirmed,
         basket=basket,
         customer=customer,
+        others_open=payment.others_open,
     )
     if update.kind != TransactionKind.PAYMENT:
         return _refund_report(statement)

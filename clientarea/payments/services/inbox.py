@@ -253,51 +253,63 @@ def apply_message(*, message_id: int) -> str:
 def apply_stored_message(*, message_id: int) -> ApplyResult | None:
     """Apply one stored, verified notification; ``None`` when there is nothing to do.
 
-    The message is claimed (``processed`` set) in the same transaction that applies
-    it, so two workers cannot apply it twice and a failure rolls the claim back: the
-    message stays in the inbox with the error and one more attempt, and
-    :func:`apply_pending_messages` tries again later.
+    The message is claimed in the same transaction that applies it: its row is read locked
+    (``FOR UPDATE`` on PostgreSQL; SQLite's writer lock, taken when the transaction begins) only
+    while it is still unprocessed, and the one write at the end marks it processed with its
+    outcome. Two workers cannot apply it twice (the second waits for the lock, then finds it
+    processed), and a failure rolls everything back: the message stays in the inbox with the
+    error and one more attempt, and :func:`apply_pending_messages` tries again later.
     """
-    message = PaymentMessage.objects.filter(pk=message_id).first()
-    if message is None or message.processed or not message.signature_valid:
-        return None
-    gateway = get_gateway(message.gateway)
-    try:
-        update = gateway.parse_notification(
-            body=stored_body(message), content_type=message.headers.get("content-type", "")
-        )
-    except (InvalidSignature, MalformedMessage) as exc:
-        # Only if the key changed since it was received (or the body was not UTF-8): a person must look.
-        finish_message(
-            message,
-            outcome=f"error: cannot be read again: {exc}",
-            result=Outcome.ERROR,
-            processed=False,
-            processed_at=None,
-            attempts=message.attempts + 1,
-        )
-        logger.error("payment notification %s can no longer be verified: %s", message.pk, exc)
-        return ApplyResult(code=Outcome.ERROR, outcome="error")
+    claimed_at = timezone.now()
+    message: PaymentMessage | None = None
+    update: PaymentUpdate | None = None
     try:
         with transaction.atomic():
-            claimed = PaymentMessage.objects.filter(pk=message.pk, processed=False).update(
-                processed=True, processed_at=timezone.now()
+            message = (
+                PaymentMessage.objects.select_for_update()
+                .filter(pk=message_id, processed=False, signature_valid=True)
+                .first()
             )
-            if not claimed:
+            if message is None:
                 return None
+            gateway = get_gateway(message.gateway)
+            try:
+                update = gateway.parse_notification(
+                    body=stored_body(message),
+                    content_type=message.headers.get("content-type", ""),
+                )
+            except (InvalidSignature, MalformedMessage) as exc:
+                # Only if the key changed since it was received (or the body was not UTF-8): a
+                # person must look.
+                finish_message(
+                    message,
+                    outcome=f"error: cannot be read again: {exc}",
+                    result=Outcome.ERROR,
+                    processed=False,
+                    processed_at=None,
+                    attempts=message.attempts + 1,
+                )
+                logger.error(
+                    "payment notification %s can no longer be verified: %s", message.pk, exc
+                )
+                return ApplyResult(code=Outcome.ERROR, outcome="error")
             result = apply_update(gateway=gateway, update=update, source=message.kind)
             PaymentMessage.objects.filter(pk=message.pk).update(
+                processed=True,
+                processed_at=claimed_at,
                 outcome=result.outcome[:200],
                 result=result.code,
                 payment=result.payment,
                 attempts=message.attempts + 1,
             )
     except Exception as exc:
+        if message is None:
+            raise  # the inbox itself could not be read: the job fails, the sweep tries again
         logger.exception(
             "payment notification %s from %s failed (reference=%s)",
             message.pk,
-            gateway.code,
-            update.reference,
+            message.gateway,
+            update.reference if update is not None else message.reference,
         )
         PaymentMessage.objects.filter(pk=message.pk, processed=False).update(
             outcome=f"error: {type(exc).__name__}, will retry"[:200],
@@ -308,7 +320,7 @@ def apply_stored_message(*, message_id: int) -> ApplyResult | None:
     logger.info(
         "payment notification %s gateway=%s reference=%s status=%s outcome=%s",
         message.pk,
-        gateway.code,
+        message.gateway,
         update.reference,
         update.status.value,
         result.outcome,

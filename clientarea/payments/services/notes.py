@@ -31,6 +31,10 @@ CASH_NETWORKS = {
 }
 
 
+#: The fields :func:`note_details` may change (for ``save(update_fields=...)``).
+DETAIL_FIELDS = ("method", "raw_method", "instructions", "gateway_order_id")
+
+
 def note_details(payment: Payment, update: PaymentUpdate) -> None:
     """Copy the method and the customer-facing details (bank, CUS, voucher) onto the attempt."""
     if update.method is not None:

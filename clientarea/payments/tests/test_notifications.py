@@ -314,6 +314,64 @@ class PayUConfirmationTests(PaymentsTestCase):
             "duplicate: order already paid, kept as credit",
         )
 
+    def test_paying_the_order_brings_forward_the_check_of_its_other_open_attempts(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from clientarea.payments.models import PaymentOrder
+        from clientarea.payments.tests.helpers import make_renewal_order
+
+        first, _ = self.start()
+        # Another attempt still open for the same order (at another gateway, say), and one of
+        # another order: only the first is asked about at once.
+        later = timezone.now() + timedelta(hours=1)
+        orders = (self.order, make_renewal_order(self.alice)[0])
+        other, unrelated = (
+            Payment.objects.create(
+                reference=f"{order.number}-9",
+                gateway_reference=f"{order.number}-9",
+                attempt=9,
+                order=order,
+                customer=self.alice,
+                gateway="payvalida",
+                status=PaymentStatus.PENDING,
+                amount=Decimal("119000.00"),
+                currency="COP",
+                tax=Decimal("19000.00"),
+                tax_base=Decimal("100000.00"),
+                next_check_at=later,
+            )
+            for order in orders
+        )
+        for payment, order in zip((other, unrelated), orders, strict=True):
+            PaymentOrder.objects.create(payment=payment, order=order, amount=payment.amount)
+        post_payu(
+            self.client, payu_confirmation(first.reference, "119000.00", transaction_id="tx-1")
+        )
+        self.refresh()
+        self.assertEqual(self.order.state, "paid")
+        other.refresh_from_db()
+        unrelated.refresh_from_db()
+        assert other.next_check_at is not None
+        self.assertLessEqual(other.next_check_at, timezone.now())
+        self.assertEqual(unrelated.next_check_at, later)
+        # Without other open attempts, the paid transaction does not look for them again.
+        second_order, _service = make_renewal_order(self.alice)
+        second, _ = self.start(order=second_order)
+        with CaptureQueriesContext(connection) as queries:
+            post_payu(
+                self.client,
+                payu_confirmation(second.reference, "119000.00", transaction_id="tx-2"),
+            )
+        second_order.refresh_from_db()
+        self.assertEqual(second_order.state, "paid")
+        payment_writes = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].startswith('UPDATE "payments_payment"')
+        ]
+        self.assertEqual(len(payment_writes), 1, payment_writes)  # the approval itself
+
     def test_a_late_approval_of_a_replaced_attempt_still_pays(self):
         first, _ = self.start()
         second, _ = self.start()

@@ -78,9 +78,10 @@ class OrderWithholdingTests(BaseTestCase):
             AuditEvent.objects.filter(action="withholdings.fixed", target=order.number).exists()
         )
 
-    def test_the_paid_transaction_reads_the_agent_once(self):
-        # The ledger computes the withholdings for the amount it posts and hands them to the
-        # paid transaction, which fixes the same rows without looking the agent up again.
+    def test_the_paid_transaction_reads_the_agent_with_the_customer_lock(self):
+        # The agent status comes with the customer row the ledger locks first; the ledger
+        # computes the withholdings for the amount it posts and hands them to the paid
+        # transaction, which fixes the same rows without looking the agent up on its own.
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -89,13 +90,42 @@ class OrderWithholdingTests(BaseTestCase):
         with CaptureQueriesContext(connection) as queries:
             billing.register_manual_payment(order=order, reference="TRF-2", actor=self.carol)
         agent_reads = [
-            q for q in queries.captured_queries if "withholdings_withholdingagent" in q["sql"]
+            q["sql"][:100]
+            for q in queries.captured_queries
+            if 'FROM "withholdings_withholdingagent"' in q["sql"]
         ]
-        self.assertEqual(len(agent_reads), 1, [q["sql"][:100] for q in agent_reads])
+        self.assertEqual(agent_reads, [])
+        first_lock = next(
+            q["sql"] for q in queries.captured_queries if 'FROM "accounts_customer"' in q["sql"]
+        )
+        self.assertIn('JOIN "withholdings_withholdingagent"', first_lock)
         self.assertEqual(
             sorted(OrderWithholding.objects.filter(order=order).values_list("kind", "amount")),
             [("05", Decimal("28500.00")), ("06", Decimal("40000.00")), ("07", Decimal("9660.00"))],
         )
+
+    def test_the_customer_lock_brings_the_agent_status(self):
+        from clientarea.billing import ledger
+
+        for status, approved in (
+            (None, False),
+            (AgentStatus.REQUESTED, False),
+            (AgentStatus.APPROVED, True),
+        ):
+            WithholdingAgent.objects.filter(customer=self.bob).delete()
+            if status is not None:
+                make_agent(self.bob, status=status)
+            with self.subTest(status=status):
+                customer = ledger.lock_customer(customer_id=self.bob.pk)
+                with self.assertNumQueries(0):
+                    agent = selectors.approved_agent(self.bob.pk, customer=customer)
+                self.assertEqual(agent is not None, approved)
+                if agent is not None:
+                    self.assertIs(agent.customer, customer)
+                # Without the customer: the approved agent alone, read with its customer.
+                with self.assertNumQueries(1):
+                    by_id = selectors.approved_agent(self.bob.pk)
+                self.assertEqual(by_id is not None, approved)
 
     def test_below_the_minimum_base_nothing_is_withheld(self):
         make_agent(self.bob)
