@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "clientarea.lib.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "clientarea.lib.sitecache.SiteDataMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Exists, OuterRef
 from django.http import Http404
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts.models import (
     Contact,
@@ -16,6 +18,7 @@ from clientarea.accounts.models import (
     ProviderProfile,
     User,
 )
+from clientarea.lib import sitecache
 
 #: Set only inside ``provider_cached()``: the provider row read once for that scope.
 _provider_scope: ContextVar[dict | None] = ContextVar("provider_scope", default=None)
@@ -29,6 +32,12 @@ def get_provider() -> ProviderProfile | None:
     if "provider" not in scope:
         scope["provider"] = ProviderProfile.objects.order_by("pk").first()
     return scope["provider"]
+
+
+def provider_for_pages() -> ProviderProfile | None:
+    """The provider for page headers and footers: kept in each process's memory until
+    ``accounts.services.save_provider`` changes it (no query on most pages)."""
+    return sitecache.cached("provider", get_provider)
 
 
 def email_context() -> dict[str, ProviderProfile | None]:
@@ -56,13 +65,21 @@ def provider_cached() -> Iterator[None]:
 
 def session_user(user_id: int | str) -> User | None:
     """The user of a logged-in request, read with their account in the same statement: their
-    contact row and its customer (with the holder's login), or the customer they hold.
+    contact row and its customer (with the holder's login), or the customer they hold, and
+    whether they have two-factor login on (``two_factor_on``, read by ``accounts.twofactor
+    .requires_code``: a device confirmed or removed counts from the next request on).
 
     ``accounts.backends`` reads the request's user through this, so :func:`account_of_user`
-    (every client-area request) asks the database nothing more. None for an unknown id.
+    (every client-area request) and the two-factor check ask the database nothing more. None for
+    an unknown id.
     """
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     try:
-        return User.objects.select_related("contact__customer__user", "customer").get(pk=user_id)
+        return (
+            User.objects.select_related("contact__customer__user", "customer")
+            .annotate(two_factor_on=Exists(confirmed))
+            .get(pk=user_id)
+        )
     except (User.DoesNotExist, ValueError, TypeError):
         return None
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from clientarea.accounts.selectors import provider_for_pages
 from clientarea.billing import services
 from clientarea.billing.models import ItemKind
 from clientarea.billing.tests import (
@@ -14,30 +15,38 @@ from clientarea.billing.tests import (
     make_product,
     make_renewal_order,
 )
+from clientarea.helpcenter.selectors import linked_slugs
 from clientarea.subscriptions import services as subscription_services
 from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
 # Session (from its cache: no statement with Redis), the user with their contact and its customer
-# (one joined query: accounts.selectors.session_user), whether two-factor login is on (one
-# EXISTS), provider (context processor), the help link, the order's withholdings (the customer's
-# agent status or a paid order's fixed withholdings, and whether its withholding is already in the
-# ledger), the page's own reads, plus the account's: on Billing the summary and the orders'
-# balances; on an order its payments, its balance and the customer's credit. It was 17: the user
-# and the account were separate queries, and an order page read an invoice and a debit note it
-# could not have.
-MAX_QUERIES = 14
+# and whether two-factor login is on (one joined query: accounts.selectors.session_user), the
+# version of the site data (the provider and the help link kept in memory: lib.sitecache; a cache
+# read, no statement with Redis), the order's withholdings (the customer's agent status or a paid
+# order's fixed withholdings, and whether its withholding is already in the ledger), the page's own
+# reads, plus the account's: on Billing the summary and the orders' balances; on an order its
+# payments, its balance and the customer's credit. It was 17: the user and the account were
+# separate queries, and an order page read an invoice and a debit note it could not have; then 14
+# while the two-factor check, the provider and the help link were a query each.
+MAX_QUERIES = 12
 # The Billing page again, its content cached for the account's state: session, the user with
-# their account (one joined query), two-factor check, help link, the account's stamp, provider.
-BILLING_CACHED_STATEMENTS = 6
+# their account and two-factor state (one joined query), the site data's version, the account's
+# stamp. It was 6 with the two-factor check, the help link and the provider read each time.
+BILLING_CACHED_STATEMENTS = 4
 LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"  # as the login view logs in
 
 
 @pytest.fixture
 def alice():
     make_provider()
-    return make_customer("alice@example.com")
+    customer = make_customer("alice@example.com")
+    # The site data as every process keeps it between changes (the first request after a change
+    # reads the provider and the help link once more).
+    provider_for_pages()
+    linked_slugs("pay")
+    return customer
 
 
 def _orders(customer, n):
