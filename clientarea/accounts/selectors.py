@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -63,6 +64,17 @@ def provider_cached() -> Iterator[None]:
         _provider_scope.reset(token)
 
 
+@functools.cache
+def _session_users() -> QuerySet[User]:
+    """The query of :func:`session_user`, built once per process (like a view's ``queryset``
+    attribute, never evaluated itself: each read clones it), so a request pays only for running
+    it, not for setting up its joins and its EXISTS again."""
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return User.objects.select_related("contact__customer__user", "customer").annotate(
+        two_factor_on=Exists(confirmed)
+    )
+
+
 def session_user(user_id: int | str) -> User | None:
     """The user of a logged-in request, read with their account in the same statement: their
     contact row and its customer (with the holder's login), or the customer they hold, and
@@ -73,13 +85,8 @@ def session_user(user_id: int | str) -> User | None:
     (every client-area request) and the two-factor check ask the database nothing more. None for
     an unknown id.
     """
-    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     try:
-        return (
-            User.objects.select_related("contact__customer__user", "customer")
-            .annotate(two_factor_on=Exists(confirmed))
-            .get(pk=user_id)
-        )
+        return _session_users().get(pk=user_id)
     except (User.DoesNotExist, ValueError, TypeError):
         return None
 

@@ -283,6 +283,11 @@ def test_the_request_user_carries_whether_two_factor_is_on(django_assert_num_que
     user = selectors.session_user(customer.user.pk)
     with django_assert_num_queries(0):
         assert twofactor.requires_code(user) is True
+    # The query is built once per process and cloned for each read: another user is another row.
+    other = make_customer("bea@example.com")
+    read = selectors.session_user(other.user.pk)
+    assert read is not None and read.pk == other.user.pk and read.two_factor_on is False
+    assert selectors.session_user(user.pk).two_factor_on is True
     # A user read another way is checked with a query.
     plain = type(user).objects.get(pk=user.pk)
     with django_assert_num_queries(1):

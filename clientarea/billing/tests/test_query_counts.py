@@ -91,6 +91,30 @@ def test_the_order_page(client, alice, django_assert_max_num_queries, n):
             assert client.get(reverse("billing:order_print", args=[number])).status_code == 200
 
 
+def test_the_order_page_of_a_withholding_agent_reads_the_agent_once(client, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clientarea.billing import selectors
+    from clientarea.lib.dates import local_today
+    from clientarea.lib.money import format_cop
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_rules(local_today().year)
+    make_agent(alice)
+    line = services.LineSpec(kind=ItemKind.OTHER, description="Hosting", unit_price=Decimal("1e6"))
+    order = services.create_order(customer=alice, lines=[line], notify=False)
+    net = selectors.amount_to_charge([order])
+    assert net < order.total  # the agent withholds part of it
+    client.force_login(alice.user, backend=LOGIN)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("billing:order", args=[order.number])).content.decode()
+    agent_reads = [q for q in queries if "withholdings_withholdingagent" in q["sql"]]
+    assert len(agent_reads) == 1
+    assert 'id="order-withholdings"' in page
+    assert f'id="order-balance-due">{format_cop(net)}<' in page  # the net, as checkout charges
+
+
 @pytest.mark.parametrize("n", [3, 30])
 def test_the_services_pages(client, alice, django_assert_max_num_queries, n):
     products = [make_product(f"product-{i % 5}") for i in range(5)]
