@@ -301,7 +301,9 @@ else:
         }
     }
 # Rendered parts of customer pages, keyed on the account's state (billing.selectors
-# .account_version), so an entry is never stale, only unused: memory of each process, no I/O.
+# .account_version), and the site data every page shows (the provider, the help links), keyed on
+# a version kept in the default cache (lib.sitecache), so an entry is never stale, only unused:
+# memory of each process, no I/O.
 CACHES["pages"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "clientarea-pages",

@@ -70,25 +70,30 @@ def _session_users() -> QuerySet[User]:
     attribute, never evaluated itself: each read clones it), so a request pays only for running
     it, not for setting up its joins and its EXISTS again."""
     confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-    return User.objects.select_related("contact__customer__user", "customer").annotate(
+    return User.objects.select_related("contact__customer").annotate(
         two_factor_on=Exists(confirmed)
     )
 
 
 def session_user(user_id: int | str) -> User | None:
-    """The user of a logged-in request, read with their account in the same statement: their
-    contact row and its customer (with the holder's login), or the customer they hold, and
-    whether they have two-factor login on (``two_factor_on``, read by ``accounts.twofactor
-    .requires_code``: a device confirmed or removed counts from the next request on).
+    """The user of a logged-in request, read with their account in one statement: their contact
+    row and its customer, and whether they have two-factor login on (``two_factor_on``, read by
+    ``accounts.twofactor.requires_code``: a device confirmed or removed counts from the next
+    request on).
 
-    ``accounts.backends`` reads the request's user through this, so :func:`account_of_user`
-    (every client-area request) and the two-factor check ask the database nothing more. None for
-    an unknown id.
+    An account holder's contact row points at the customer they hold, whose login is this user:
+    both are filled in from the same row, not joined again. ``accounts.backends`` reads the
+    request's user through this, so :func:`account_of_user` (every client-area request) and the
+    two-factor check ask the database nothing more. None for an unknown id.
     """
     try:
-        return _session_users().get(pk=user_id)
+        user = _session_users().get(pk=user_id)
     except (User.DoesNotExist, ValueError, TypeError):
         return None
+    contact = getattr(user, "contact", None)  # None (no query) when the join found no row
+    if contact is not None and contact.customer.user_id == user.pk:
+        user.customer = contact.customer  # the holder's account; sets its ``user`` to this user
+    return user
 
 
 def customer_login(customer_id: int) -> User | None:
