@@ -271,24 +271,29 @@ def test_a_device_confirmed_or_removed_elsewhere_counts_on_the_next_request_of_a
 
 def test_the_request_user_carries_whether_two_factor_is_on(django_assert_num_queries):
     from clientarea.accounts import selectors, twofactor
+    from clientarea.accounts.models import User
+
+    def read(pk: int) -> User:
+        user = selectors.session_user(pk)
+        assert user is not None
+        return user
 
     customer = make_customer("ana@example.com")
-    user = selectors.session_user(customer.user.pk)
-    assert user is not None
+    user = read(customer.user.pk)
     with django_assert_num_queries(0):
         assert twofactor.requires_code(user) is False
     TOTPDevice.objects.create(user=customer.user, name="authenticator", confirmed=False)
-    assert twofactor.requires_code(selectors.session_user(customer.user.pk)) is False
+    assert twofactor.requires_code(read(customer.user.pk)) is False
     TOTPDevice.objects.filter(user=customer.user).update(confirmed=True)
-    user = selectors.session_user(customer.user.pk)
+    user = read(customer.user.pk)
     with django_assert_num_queries(0):
         assert twofactor.requires_code(user) is True
     # The query is built once per process and cloned for each read: another user is another row.
-    other = make_customer("bea@example.com")
-    read = selectors.session_user(other.user.pk)
-    assert read is not None and read.pk == other.user.pk and read.two_factor_on is False
-    assert selectors.session_user(user.pk).two_factor_on is True
+    other = read(make_customer("bea@example.com").user.pk)
+    assert other.email == "bea@example.com"
+    assert getattr(other, "two_factor_on") is False  # noqa: B009 (an annotation: mypy does not know it)
+    assert getattr(read(user.pk), "two_factor_on") is True  # noqa: B009
     # A user read another way is checked with a query.
-    plain = type(user).objects.get(pk=user.pk)
+    plain = User.objects.get(pk=user.pk)
     with django_assert_num_queries(1):
         assert twofactor.requires_code(plain) is True
