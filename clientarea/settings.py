@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "clientarea.lib.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "clientarea.lib.sitecache.SiteDataMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -300,7 +301,9 @@ else:
         }
     }
 # Rendered parts of customer pages, keyed on the account's state (billing.selectors
-# .account_version), so an entry is never stale, only unused: memory of each process, no I/O.
+# .account_version), and the site data every page shows (the provider, the help links), keyed on
+# a version kept in the default cache (lib.sitecache), so an entry is never stale, only unused:
+# memory of each process, no I/O.
 CACHES["pages"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "clientarea-pages",

@@ -11,13 +11,14 @@ from django.test import TestCase
 
 from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
 from clientarea.accounts.searchtext import search_text_for
+from clientarea.lib import sitecache
 
 _seq = itertools.count(1)
 ACCESS_CODE = "ACDE-FGHJ-KMNP-QR"
 
 
 def make_provider() -> ProviderProfile:
-    provider, _ = ProviderProfile.objects.get_or_create(
+    provider, created = ProviderProfile.objects.get_or_create(
         pk=1,
         defaults=dict(
             person_type="juridica",
@@ -34,6 +35,8 @@ def make_provider() -> ProviderProfile:
             support_hours="Lun–Vie 8:00–18:00",
         ),
     )
+    if created:  # as accounts.services.save_provider: pages read the new provider
+        sitecache.changed()
     return provider
 
 

@@ -396,6 +396,9 @@ class ProviderProfileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return not ProviderProfile.objects.exists()
 
+    def save_model(self, request, obj, form, change):
+        services.save_provider(provider=obj)
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -1,11 +1,11 @@
 from clientarea.accounts.impersonation import current as current_impersonation
 from clientarea.accounts.permissions import current_access
-from clientarea.accounts.selectors import get_provider
+from clientarea.accounts.selectors import provider_for_pages
 
 
 def provider(request):
-    """The provider profile for headers and footers (one cheap query per page)."""
-    return {"provider": get_provider()}
+    """The provider profile for headers and footers (kept in memory: see ``provider_for_pages``)."""
+    return {"provider": provider_for_pages()}
 
 
 def impersonation(request):

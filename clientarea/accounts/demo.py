@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clientarea.accounts import services
 from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
 from clientarea.accounts.searchtext import search_text_for
 from clientarea.lib.nit import check_digit
@@ -57,7 +58,7 @@ CUSTOMERS = (
 
 def load(stdout) -> None:
     if not ProviderProfile.objects.exists():
-        ProviderProfile.objects.create(
+        provider = ProviderProfile(
             person_type="juridica",
             document_type="31",
             document_number="800123456",
@@ -73,6 +74,7 @@ def load(stdout) -> None:
             support_hours="Lunes a viernes 7:00–19:00, sábados 8:00–13:00",
             support_hours_en="Monday to Friday 7:00–19:00, Saturday 8:00–13:00",
         )
+        services.save_provider(provider=provider)
         stdout.write("  provider profile: Conexcol")
     if not User.objects.filter(email="soporte@conexcol.example").exists():
         User.objects.create_superuser(

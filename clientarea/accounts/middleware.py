@@ -48,7 +48,7 @@ class TwoFactorMiddleware:
             path = request.path_info
             if not self._exempt(path):
                 target = None
-                if twofactor.has_two_factor(user):
+                if twofactor.requires_code(user):
                     target = "accounts:two_factor_verify"
                 elif (
                     user.is_staff

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts.models import (
     Contact,
@@ -16,6 +19,7 @@ from clientarea.accounts.models import (
     ProviderProfile,
     User,
 )
+from clientarea.lib import sitecache
 
 #: Set only inside ``provider_cached()``: the provider row read once for that scope.
 _provider_scope: ContextVar[dict | None] = ContextVar("provider_scope", default=None)
@@ -29,6 +33,12 @@ def get_provider() -> ProviderProfile | None:
     if "provider" not in scope:
         scope["provider"] = ProviderProfile.objects.order_by("pk").first()
     return scope["provider"]
+
+
+def provider_for_pages() -> ProviderProfile | None:
+    """The provider for page headers and footers: kept in each process's memory until
+    ``accounts.services.save_provider`` changes it (no query on most pages)."""
+    return sitecache.cached("provider", get_provider)
 
 
 def email_context() -> dict[str, ProviderProfile | None]:
@@ -54,17 +64,36 @@ def provider_cached() -> Iterator[None]:
         _provider_scope.reset(token)
 
 
-def session_user(user_id: int | str) -> User | None:
-    """The user of a logged-in request, read with their account in the same statement: their
-    contact row and its customer (with the holder's login), or the customer they hold.
+@functools.cache
+def _session_users() -> QuerySet[User]:
+    """The query of :func:`session_user`, built once per process (like a view's ``queryset``
+    attribute, never evaluated itself: each read clones it), so a request pays only for running
+    it, not for setting up its joins and its EXISTS again."""
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return User.objects.select_related("contact__customer").annotate(
+        two_factor_on=Exists(confirmed)
+    )
 
-    ``accounts.backends`` reads the request's user through this, so :func:`account_of_user`
-    (every client-area request) asks the database nothing more. None for an unknown id.
+
+def session_user(user_id: int | str) -> User | None:
+    """The user of a logged-in request, read with their account in one statement: their contact
+    row and its customer, and whether they have two-factor login on (``two_factor_on``, read by
+    ``accounts.twofactor.requires_code``: a device confirmed or removed counts from the next
+    request on).
+
+    An account holder's contact row points at the customer they hold, whose login is this user:
+    both are filled in from the same row, not joined again. ``accounts.backends`` reads the
+    request's user through this, so :func:`account_of_user` (every client-area request) and the
+    two-factor check ask the database nothing more. None for an unknown id.
     """
     try:
-        return User.objects.select_related("contact__customer__user", "customer").get(pk=user_id)
+        user = _session_users().get(pk=user_id)
     except (User.DoesNotExist, ValueError, TypeError):
         return None
+    contact = getattr(user, "contact", None)  # None (no query) when the join found no row
+    if contact is not None and contact.customer.user_id == user.pk:
+        user.customer = contact.customer  # the holder's account; sets its ``user`` to this user
+    return user
 
 
 def customer_login(customer_id: int) -> User | None:

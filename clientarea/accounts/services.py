@@ -26,10 +26,17 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit, impersonation, twofactor
-from clientarea.accounts.models import Contact, Customer, DocumentType, EmailCategory, User
+from clientarea.accounts.models import (
+    Contact,
+    Customer,
+    DocumentType,
+    EmailCategory,
+    ProviderProfile,
+    User,
+)
 from clientarea.accounts.searchtext import search_text_for
 from clientarea.accounts.selectors import customer_of, email_recipients
-from clientarea.lib import nit
+from clientarea.lib import nit, sitecache
 from clientarea.notifications.services import queue_email
 
 logger = logging.getLogger(__name__)
@@ -125,6 +132,15 @@ def _send_access_code_email(
         },
         secrets={"code": code},
     )
+
+
+@transaction.atomic
+def save_provider(*, provider: ProviderProfile) -> ProviderProfile:
+    """Save the provider profile (new or edited): every page shows the change once it commits
+    (the copy pages keep in memory is read again: ``selectors.provider_for_pages``)."""
+    provider.save()
+    sitecache.changed()
+    return provider
 
 
 def ensure_holder_contact(*, customer: Customer) -> Contact:

@@ -50,6 +50,13 @@ def has_two_factor(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
+def requires_code(user: User) -> bool:
+    """Whether the user must give a code after the password, for the request's user: read with
+    the user by ``accounts.selectors.session_user`` (no query), else as :func:`has_two_factor`."""
+    on = getattr(user, "two_factor_on", None)
+    return bool(on) if on is not None else has_two_factor(user)
+
+
 def is_verified(user: object) -> bool:
     """Whether this session gave a second factor (django-otp's ``OTPMiddleware`` sets it up)."""
     check = getattr(user, "is_verified", None)

@@ -7,7 +7,7 @@ orders, items or events (the pages' query-count tests hold them to it).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -396,15 +396,28 @@ def order_balance_due(order: Order) -> Decimal:
     return order_balances([order.pk])[order.pk]
 
 
-def amount_to_charge(orders: Sequence[Order]) -> Decimal:
+def amount_to_charge(
+    orders: Sequence[Order], *, computed: Mapping[int, OrderWithholdings] | None = None
+) -> Decimal:
     """What a gateway charges now for these pending orders: what is still due on them, minus
-    what a withholding agent withholds (due − withholdings). ``charge_for`` adds its tax split."""
+    what a withholding agent withholds (due − withholdings). ``charge_for`` adds its tax split.
+    ``computed``: order id → its withholdings (``withholdings.selectors.withholdings_for_order``)
+    when the caller has read them already (the order's page), so the agent is not read again."""
     pending = [order for order in orders if order.state == OrderState.PENDING]
-    return _net_due(pending, order_balances([o.pk for o in pending]))
+    return _net_due(pending, order_balances([o.pk for o in pending]), computed=computed)
 
 
-def _net_due(pending: Sequence[Order], dues: dict[int, Decimal]) -> Decimal:
-    return sum((max(dues[o.pk] - withholding_to_post(o), ZERO) for o in pending), ZERO)
+def _net_due(
+    pending: Sequence[Order],
+    dues: dict[int, Decimal],
+    *,
+    computed: Mapping[int, OrderWithholdings] | None = None,
+) -> Decimal:
+    known = computed or {}
+    return sum(
+        (max(dues[o.pk] - withholding_to_post(o, computed=known.get(o.pk)), ZERO) for o in pending),
+        ZERO,
+    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from clientarea.helpcenter.models import (
     Vote,
     VoteValue,
 )
+from clientarea.lib import sitecache
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def article_url_for(key: str, language: str | None = None) -> str:
     so a contextual-help link can never break the page that shows it.
     """
     wanted = normalize_language(language or translation.get_language())
-    slugs = published_slugs(key) if key else {}
+    slugs = linked_slugs(key) if key else {}
     slug = slugs.get(wanted) or slugs.get(other_language(wanted))
     if slug is None:
         logger.warning("no published help article for key %r", key)
@@ -80,6 +81,12 @@ def article_url_for(key: str, language: str | None = None) -> str:
 def published_slugs(key: str) -> dict[str, str]:
     """Language → slug of the published articles with this key (one query)."""
     return dict(Article.objects.filter(key=key, published=True).values_list("language", "slug"))
+
+
+def linked_slugs(key: str) -> dict[str, str]:
+    """:func:`published_slugs` as the links of every page read it: kept in each process's memory
+    until ``services.save_article`` or ``services.delete_article`` changes an article."""
+    return sitecache.cached(f"help-slugs:{key}", lambda: published_slugs(key))
 
 
 # --- Public pages ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from clientarea.helpcenter.models import (
     VoteValue,
 )
 from clientarea.helpcenter.visitors import is_bot
+from clientarea.lib import sitecache
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def save_article(
     if related is not None:
         article.related.set([other for other in related if other.pk != article.pk])
     reindex_article(article=article)
+    sitecache.changed()  # the help links of every page (selectors.linked_slugs)
     return article
 
 
@@ -95,6 +97,7 @@ def delete_article(*, article: Article) -> None:
     article_id = article.pk
     article.delete()
     search.unindex_article(article_id)
+    sitecache.changed()  # the help links of every page (selectors.linked_slugs)
 
 
 @transaction.atomic

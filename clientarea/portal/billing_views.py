@@ -223,7 +223,10 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         if order.debit_note_id
         else None,
         movements=selectors.order_movements(order),
-        balance_due=selectors.amount_to_charge([order])
+        # The withholdings the page already read (not the agent again).
+        balance_due=selectors.amount_to_charge(
+            [order], computed={order.pk: context["withholdings"]}
+        )
         if order.state == OrderState.PENDING
         else selectors.order_balance_due(order),
         # The customer already read for the request (order.customer would be read again).

@@ -26,3 +26,30 @@ def test_staff_without_a_customer_profile_get_a_404():
 def test_an_anonymous_user_gets_a_404_not_a_server_error():
     with pytest.raises(Http404):
         customer_for_user(AnonymousUser())
+
+
+@pytest.mark.django_db
+def test_the_request_user_comes_with_their_account_in_one_statement(django_assert_num_queries):
+    """``session_user`` (the request's user): a holder's account and login, a contact's account,
+    and no account for staff, all from one statement."""
+    from clientarea.accounts.selectors import account_of_user, session_user
+    from clientarea.test import make_contact
+
+    customer = make_customer("dana@example.com")
+    contact = make_contact(customer, "eva@example.com", billing=True)
+    staff = make_staff()
+    with django_assert_num_queries(1):
+        holder = session_user(customer.user.pk)
+        assert holder is not None
+        account, own_contact = account_of_user(holder)
+        assert account == customer and own_contact is not None and own_contact.is_holder
+        assert holder.customer == customer and holder.customer.user is holder
+        assert str(account)  # its name and the holder's login, no further read
+    with django_assert_num_queries(1):
+        member = session_user(contact.user.pk)
+        assert member is not None
+        assert account_of_user(member) == (customer, contact)
+    with django_assert_num_queries(1):
+        read = session_user(staff.pk)
+        assert read is not None and not hasattr(read, "contact")
+    assert session_user(999_999) is None and session_user("x") is None

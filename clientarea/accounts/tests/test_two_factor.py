@@ -244,3 +244,56 @@ def test_staff_turn_it_off_for_a_customer_from_the_back_office(client):
     assert not TOTPDevice.objects.filter(user=customer.user).exists()
     event = AuditEvent.objects.get(action="user.two_factor_reset")
     assert event.actor == staff and event.customer == customer
+
+
+def test_a_device_confirmed_or_removed_elsewhere_counts_on_the_next_request_of_a_session(client):
+    """The check rides on the request's user read (accounts.selectors.session_user): a session
+    signed in before two-factor was turned on (say, a stolen one) is asked for a code at once."""
+    from django.test import Client
+
+    from clientarea.accounts import twofactor
+
+    customer = make_customer("ana@example.com")
+    _login(client, "ana@example.com")
+    other = Client()
+    other.force_login(customer.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+    assert other.get("/clientarea/billing/").status_code == 200
+
+    _turn_on(client)  # in the first session
+    stolen = other.get("/clientarea/billing/")
+    assert stolen.status_code == 302
+    assert stolen["Location"].startswith(reverse("accounts:two_factor_verify"))
+    assert client.get("/clientarea/billing/").status_code == 200  # verified when turned on
+
+    twofactor.reset_two_factor(user=customer.user, reason="lost phone")
+    assert other.get("/clientarea/billing/").status_code == 200
+
+
+def test_the_request_user_carries_whether_two_factor_is_on(django_assert_num_queries):
+    from clientarea.accounts import selectors, twofactor
+    from clientarea.accounts.models import User
+
+    def read(pk: int) -> User:
+        user = selectors.session_user(pk)
+        assert user is not None
+        return user
+
+    customer = make_customer("ana@example.com")
+    user = read(customer.user.pk)
+    with django_assert_num_queries(0):
+        assert twofactor.requires_code(user) is False
+    TOTPDevice.objects.create(user=customer.user, name="authenticator", confirmed=False)
+    assert twofactor.requires_code(read(customer.user.pk)) is False
+    TOTPDevice.objects.filter(user=customer.user).update(confirmed=True)
+    user = read(customer.user.pk)
+    with django_assert_num_queries(0):
+        assert twofactor.requires_code(user) is True
+    # The query is built once per process and cloned for each read: another user is another row.
+    other = read(make_customer("bea@example.com").user.pk)
+    assert other.email == "bea@example.com"
+    assert getattr(other, "two_factor_on") is False  # noqa: B009 (an annotation: mypy does not know it)
+    assert getattr(read(user.pk), "two_factor_on") is True  # noqa: B009
+    # A user read another way is checked with a query.
+    plain = User.objects.get(pk=user.pk)
+    with django_assert_num_queries(1):
+        assert twofactor.requires_code(plain) is True

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from clientarea.accounts.selectors import provider_for_pages
 from clientarea.billing import services
 from clientarea.billing.models import ItemKind
 from clientarea.billing.tests import (
@@ -14,30 +15,38 @@ from clientarea.billing.tests import (
     make_product,
     make_renewal_order,
 )
+from clientarea.helpcenter.selectors import linked_slugs
 from clientarea.subscriptions import services as subscription_services
 from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
 # Session (from its cache: no statement with Redis), the user with their contact and its customer
-# (one joined query: accounts.selectors.session_user), whether two-factor login is on (one
-# EXISTS), provider (context processor), the help link, the order's withholdings (the customer's
-# agent status or a paid order's fixed withholdings, and whether its withholding is already in the
-# ledger), the page's own reads, plus the account's: on Billing the summary and the orders'
-# balances; on an order its payments, its balance and the customer's credit. It was 17: the user
-# and the account were separate queries, and an order page read an invoice and a debit note it
-# could not have.
-MAX_QUERIES = 14
+# and whether two-factor login is on (one joined query: accounts.selectors.session_user), the
+# version of the site data (the provider and the help link kept in memory: lib.sitecache; a cache
+# read, no statement with Redis), the order's withholdings (the customer's agent status or a paid
+# order's fixed withholdings, and whether its withholding is already in the ledger), the page's own
+# reads, plus the account's: on Billing the summary and the orders' balances; on an order its
+# payments, its balance and the customer's credit. It was 17: the user and the account were
+# separate queries, and an order page read an invoice and a debit note it could not have; then 14
+# while the two-factor check, the provider and the help link were a query each.
+MAX_QUERIES = 12
 # The Billing page again, its content cached for the account's state: session, the user with
-# their account (one joined query), two-factor check, help link, the account's stamp, provider.
-BILLING_CACHED_STATEMENTS = 6
+# their account and two-factor state (one joined query), the site data's version, the account's
+# stamp. It was 6 with the two-factor check, the help link and the provider read each time.
+BILLING_CACHED_STATEMENTS = 4
 LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"  # as the login view logs in
 
 
 @pytest.fixture
 def alice():
     make_provider()
-    return make_customer("alice@example.com")
+    customer = make_customer("alice@example.com")
+    # The site data as every process keeps it between changes (the first request after a change
+    # reads the provider and the help link once more).
+    provider_for_pages()
+    linked_slugs("pay")
+    return customer
 
 
 def _orders(customer, n):
@@ -80,6 +89,30 @@ def test_the_order_page(client, alice, django_assert_max_num_queries, n):
             assert client.get(reverse("billing:order", args=[number])).status_code == 200
         with django_assert_max_num_queries(MAX_QUERIES):
             assert client.get(reverse("billing:order_print", args=[number])).status_code == 200
+
+
+def test_the_order_page_of_a_withholding_agent_reads_the_agent_once(client, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clientarea.billing import selectors
+    from clientarea.lib.dates import local_today
+    from clientarea.lib.money import format_cop
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_rules(local_today().year)
+    make_agent(alice)
+    line = services.LineSpec(kind=ItemKind.OTHER, description="Hosting", unit_price=Decimal("1e6"))
+    order = services.create_order(customer=alice, lines=[line], notify=False)
+    net = selectors.amount_to_charge([order])
+    assert net < order.total  # the agent withholds part of it
+    client.force_login(alice.user, backend=LOGIN)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("billing:order", args=[order.number])).content.decode()
+    agent_reads = [q for q in queries if "withholdings_withholdingagent" in q["sql"]]
+    assert len(agent_reads) == 1
+    assert 'id="order-withholdings"' in page
+    assert f'id="order-balance-due">{format_cop(net)}<' in page  # the net, as checkout charges
 
 
 @pytest.mark.parametrize("n", [3, 30])

@@ -9,6 +9,7 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from clientarea.accounts import contacts
+from clientarea.accounts import services as accounts_services
 from clientarea.accounts.models import ProviderProfile
 from clientarea.helpcenter import services
 from clientarea.helpcenter.tests.helpers import make_article
@@ -106,7 +107,7 @@ def test_a_change_to_the_provider_or_a_help_article_shows_on_the_next_request(cl
     assert "Conexcol S.A.S." in client.get("/clientarea/billing/").content.decode()
     provider = ProviderProfile.objects.get()
     provider.legal_name = "Conexcol Colombia S.A.S."
-    provider.save()  # as the admin saves it
+    accounts_services.save_provider(provider=provider)  # as the admin saves it
     assert "Conexcol Colombia S.A.S." in client.get("/clientarea/billing/").content.decode()
 
     article = make_article(key="pay", slug="como-pagar-prueba")
