@@ -53,6 +53,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clientarea.lib import sitecache
+
 FORMAT_VERSION = 1
 ARCHIVE_PREFIX = "clientarea-backup-"
 ARCHIVE_SUFFIX = ".tar.gz"
@@ -641,6 +643,9 @@ def restore_backup(*, archive: Path, force: bool = False) -> RestoreResult:
             _postgres_restore(source, has_tables=bool(connection.introspection.table_names()))
         files, notes = _restore_files(checked)
         notes += _restore_secrets(checked)
+    # Pages keep the provider and the help links in memory under a shared version: a process
+    # left running through the restore reads them again instead of showing the replaced rows.
+    sitecache.changed()
     after = current_counts()
     mismatched = {
         table: (expected, after.get(table, -1))

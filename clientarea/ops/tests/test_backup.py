@@ -24,6 +24,7 @@ from clientarea.billing import services as billing
 from clientarea.catalog.models import Product, ProductPrice
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
+from clientarea.lib import sitecache
 from clientarea.ops import backup
 from clientarea.test import make_customer, make_provider
 
@@ -149,6 +150,7 @@ def test_backup_wipe_restore_gives_every_row_and_signed_document_back(site):
         "files/einvoice-cert/signing.p12",
     }
     cert_bytes = Path(site / "elsewhere" / "signing.p12").read_bytes()
+    site_data_version = sitecache.version()
 
     wipe_database()
     shutil.rmtree(site / "media")
@@ -163,6 +165,8 @@ def test_backup_wipe_restore_gives_every_row_and_signed_document_back(site):
     assert signed_documents() == documents
     assert (site / "media" / "logos" / "logo.png").read_bytes() == bytes(range(256)) * 4
     assert (site / "elsewhere" / "signing.p12").read_bytes() == cert_bytes
+    # a process left running shows the restored provider and help links, not what it kept
+    assert sitecache.version() != site_data_version
 
 
 def test_secrets_stay_out_unless_asked(site):
