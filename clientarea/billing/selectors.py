@@ -11,19 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from django.db.models import (
-    BooleanField,
-    Count,
-    Exists,
-    ExpressionWrapper,
-    Max,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-)
+from django.db import connection
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -585,8 +574,7 @@ def account_summary(customer: Customer) -> AccountSummary:
 
 
 def account_version(customer: Customer) -> str | None:
-    """A stamp of everything the Billing page shows of this customer's account, in one statement
-    (correlated subqueries on the customer's row):
+    """A stamp of everything the Billing page shows of this customer's account, in one statement:
     the count and newest id of their ledger entries and of their orders' events. Both are
     append-only, and every change an order can go through (issued, paid, cancelled) writes an
     event and every movement of money a ledger entry, so the stamp changes with any of them.
@@ -594,46 +582,33 @@ def account_version(customer: Customer) -> str | None:
     debit note's PDF and XML once DIAN accepts it, which writes neither.
     None for an approved withholding agent: their net to pay also follows the withholding rules,
     which no stamp covers, so their page is never cached."""
-
-    def counted(queryset: QuerySet, group: str, value) -> Subquery:
-        """One figure of ``queryset`` for the outer customer (a correlated subquery)."""
-        return Subquery(queryset.order_by().values(group).annotate(v=value).values("v")[:1])
-
-    ledger = LedgerEntry.objects.filter(customer=OuterRef("pk"))
-    events = OrderEvent.objects.filter(order__customer=OuterRef("pk"))
-    row = (
-        Customer.objects.filter(pk=customer.pk)
-        .annotate(
-            entries=counted(ledger, "customer", Count("pk")),
-            last_entry=counted(ledger, "customer", Max("pk")),
-            n_events=counted(events, "order__customer", Count("pk")),
-            last_event=counted(events, "order__customer", Max("pk")),
-            agent=Exists(
-                WithholdingAgent.objects.filter(
-                    customer=OuterRef("pk"), status=AgentStatus.APPROVED
-                )
-            ),
-            notes=counted(
-                Invoice.objects.filter(
-                    customer=OuterRef("pk"),
-                    kind=DocumentKind.DEBIT_NOTE,
-                    transmitted_at__isnull=False,
-                    rendered_at__isnull=False,
-                    status__in=DELIVERABLE_STATUSES,
-                ),
-                "customer",
-                Count("pk"),
-            ),
+    ledger, events = LedgerEntry._meta.db_table, OrderEvent._meta.db_table
+    orders, agents = Order._meta.db_table, WithholdingAgent._meta.db_table
+    invoices = Invoice._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {ledger} WHERE customer_id = %s),"  # noqa: S608 (table names from the models)
+            f" (SELECT MAX(id) FROM {ledger} WHERE customer_id = %s),"
+            f" (SELECT COUNT(*) FROM {events} e JOIN {orders} o ON o.id = e.order_id"
+            "   WHERE o.customer_id = %s),"
+            f" (SELECT MAX(e.id) FROM {events} e JOIN {orders} o ON o.id = e.order_id"
+            "   WHERE o.customer_id = %s),"
+            f" (SELECT COUNT(*) FROM {agents} WHERE customer_id = %s AND status = %s),"
+            f" (SELECT COUNT(*) FROM {invoices} WHERE customer_id = %s AND kind = %s"
+            "   AND transmitted_at IS NOT NULL AND rendered_at IS NOT NULL"
+            f"   AND status IN ({', '.join(['%s'] * len(DELIVERABLE_STATUSES))}))",
+            [
+                *[customer.pk] * 5,
+                str(AgentStatus.APPROVED.value),
+                customer.pk,
+                str(DocumentKind.DEBIT_NOTE.value),
+                *[str(status) for status in DELIVERABLE_STATUSES],
+            ],
         )
-        .values_list("entries", "last_entry", "n_events", "last_event", "agent", "notes")
-        .first()
-    )
-    if row is None:
-        return None
-    entries, last_entry, n_events, last_event, agent, notes = row
+        entries, last_entry, n_events, last_event, agent, notes = cursor.fetchone()
     if agent:
         return None
-    return f"{entries or 0}.{last_entry or 0}.{n_events or 0}.{last_event or 0}.{notes or 0}"
+    return f"{entries}.{last_entry or 0}.{n_events}.{last_event or 0}.{notes}"
 
 
 def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:
