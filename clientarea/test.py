@@ -11,16 +11,21 @@ from django.test import TestCase
 
 from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
 from clientarea.accounts.searchtext import search_text_for
-from clientarea.lib import sitecache
+from clientarea.accounts.services import save_provider
 
 _seq = itertools.count(1)
 ACCESS_CODE = "ACDE-FGHJ-KMNP-QR"
 
 
 def make_provider() -> ProviderProfile:
-    provider, created = ProviderProfile.objects.get_or_create(
-        pk=1,
-        defaults=dict(
+    """The provider profile (pk 1), saved through ``accounts.services.save_provider`` when new,
+    so pages read it as they read one staff saved."""
+    existing = ProviderProfile.objects.filter(pk=1).first()
+    if existing is not None:
+        return existing
+    return save_provider(
+        provider=ProviderProfile(
+            pk=1,
             person_type="juridica",
             document_type="31",
             document_number="900123456",
@@ -33,11 +38,8 @@ def make_provider() -> ProviderProfile:
             municipality_code="05001",
             fiscal_responsibilities="O-13;O-23",
             support_hours="Lun–Vie 8:00–18:00",
-        ),
+        )
     )
-    if created:  # as accounts.services.save_provider: pages read the new provider
-        sitecache.changed()
-    return provider
 
 
 def make_customer(
