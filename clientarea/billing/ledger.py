@@ -430,8 +430,8 @@ def _payment_moment(refs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def orders_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
-    """ "Payment received for N orders": the orders in the order the payment paid them. One that
-    is gone or no longer paid (or another customer's) raises ``ContextGone``."""
+    """The "payment received for N orders" email: the orders in the order the payment paid them.
+    One that is gone or no longer paid (or another customer's) raises ``ContextGone``."""
     context = _payment_moment(refs)
     found = Order.objects.filter(pk__in=refs["orders"]).in_bulk()
     orders = []
@@ -451,9 +451,10 @@ def orders_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def payment_partial_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
-    """ "Partial payment received": what this payment took from the order and what it left due.
-    The order paid since (the rest the email asks for) still gets it; an order that is gone or
-    cancelled (nothing is due on it any more) raises ``ContextGone``."""
+    """The "partial payment received" email: what this payment took from the order and what it
+    left due. An order paid in full since (the rest the email asks for) still gets it: it reports
+    this payment, with what was left then. An order that is gone or cancelled (nothing is due on it
+    any more) raises ``ContextGone``."""
     context = _payment_moment(refs)
     order = Order.objects.filter(pk=refs["order"], customer_id=refs["customer"]).first()
     if order is None:
@@ -471,8 +472,9 @@ def payment_partial_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def credit_added_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
-    """ "Credit added": the credit this payment added and the credit it left, as they were then
-    (a later payment or refund changes the account, not this email)."""
+    """The "credit added" email: the credit this payment added and the credit it left, as they
+    were then (a later payment or refund changes the account, not this email). Only a customer
+    that is gone raises ``ContextGone``: the credit was added, whatever became of it since."""
     return {
         **_payment_moment(refs),
         "credited": Decimal(refs["credited"]),
