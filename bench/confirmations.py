@@ -1,6 +1,7 @@
 """Payment confirmation throughput: signed PayU confirmations per second, p50/p99 latency, and how fast they are applied.
 
     .venv/bin/python bench/confirmations.py [--n 500] [--duplicates 0.10] [--breakdown] [--profile FILE]
+    .venv/bin/python bench/confirmations.py --n 300 --orders-per-payment 2 --leave-credit 5000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea REDIS_URL=redis://127.0.0.1:6379/15 \
         .venv/bin/python bench/confirmations.py
     .venv/bin/python bench/confirmations.py --url http://127.0.0.1:8000 [--concurrency 4]
@@ -9,7 +10,8 @@ A confirmation is handled in two steps, as in production: the endpoint verifies
 the signature, writes the raw message to the inbox (claiming its dedupe key) and
 answers 200; the worker then applies it (``apply_message``: locks, ``mark_order_paid``
 with the renewal and order event, the e-invoice allocation with number and CUFE,
-the "payment received" email rendered into the outbox, follow-up jobs queued).
+the "payment received" email recorded in the outbox to be rendered by the worker, follow-up jobs
+queued).
 
 In-process (default): a throwaway database is migrated (SQLite in a temporary directory; with
 ``DATABASE_URL=postgres://…`` a fresh database on that server, dropped at the end; with
@@ -22,7 +24,14 @@ network). Phase 1 prints the endpoint's rate and latency. Phase 2 runs the queue
 this process, one after the other, as one worker thread would, and prints how many
 confirmations per second are applied, with the CPU time each. The follow-up jobs they queue
 (email delivery, invoice rendering, provisioning) are counted, not run: ``bench/einvoice.py``
-measures the documents.
+measures the documents. Phase 2 also counts the SQL statements the applying runs (the stored
+message's claim included), per approval.
+
+``--orders-per-payment K`` makes each payment pay K pending orders of one customer at once (the
+"payment received for K orders" email); ``--leave-credit AMOUNT`` has staff record AMOUNT on the
+last order of each payment after it was started (a partial payment: the approval then pays less
+on it and keeps AMOUNT as credit, with the "credit added" email), each payment for its own
+customer so that the credit is not applied to another payment's orders.
 
 The raw baseline (same run, same database server): the bare driver (``sqlite3`` with WAL and
 synchronous=NORMAL, or ``psycopg``) committing 4×N five-write transactions (``bench/benchdb.py``).
@@ -51,6 +60,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -126,8 +136,10 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def prepare(n: int) -> list:
-    """Migrate, then N pending renewal orders (one per active service) with a started PayU attempt each."""
+def prepare(n: int, per_payment: int = 1, leave_credit=None) -> tuple[list, list[int]]:
+    """Migrate, then N started PayU attempts, each for ``per_payment`` pending renewal orders (one
+    per active service); with ``leave_credit``, staff record that much of each attempt's last order
+    after it was started. Returns the payments and their orders' ids."""
     import datetime as dt
     from decimal import Decimal
 
@@ -160,7 +172,7 @@ def prepare(n: int) -> list:
         product=product, cycle="monthly", defaults={"price": Decimal("100000.00")}
     )
     customers = []
-    for i in range(50):
+    for i in range(n if leave_credit else 50):
         user, _created = User.objects.get_or_create(email=f"bench{i}@example.com")
         customer = Customer.objects.filter(user=user).first() or Customer.objects.create(
             user=user,
@@ -174,43 +186,60 @@ def prepare(n: int) -> list:
         )
         customers.append(customer)
     payments = []
+    order_ids: list[int] = []
     due = local_today() + dt.timedelta(days=5)
     started = time.perf_counter()
     for i in range(n):
         customer = customers[i % len(customers)]
-        with transaction.atomic():
-            service = Service.objects.create(
-                customer=customer,
-                product=product,
-                cycle="monthly",
-                price=Decimal("100000.00"),
-                status=ServiceStatus.ACTIVE,
-                start_date=due - dt.timedelta(days=30),
-                next_due_date=due,
-                anchor_day=due.day,
-            )
-            order = billing_services.create_order(
-                customer=customer,
-                notify=False,
-                lines=[
-                    billing_services.LineSpec(
-                        kind=ItemKind.RENEWAL,
-                        description="Hosting bench renewal",
-                        unit_price=Decimal("100000.00"),
-                        service=service,
-                        period_start=due,
-                        period_end=due + dt.timedelta(days=30),
+        orders = []
+        for _ in range(per_payment):
+            with transaction.atomic():
+                service = Service.objects.create(
+                    customer=customer,
+                    product=product,
+                    cycle="monthly",
+                    price=Decimal("100000.00"),
+                    status=ServiceStatus.ACTIVE,
+                    start_date=due - dt.timedelta(days=30),
+                    next_due_date=due,
+                    anchor_day=due.day,
+                )
+                orders.append(
+                    billing_services.create_order(
+                        customer=customer,
+                        notify=False,
+                        lines=[
+                            billing_services.LineSpec(
+                                kind=ItemKind.RENEWAL,
+                                description="Hosting bench renewal",
+                                unit_price=Decimal("100000.00"),
+                                service=service,
+                                period_start=due,
+                                period_end=due + dt.timedelta(days=30),
+                            )
+                        ],
                     )
-                ],
+                )
+        if per_payment == 1:
+            payment, _action = services.start_payment(
+                order=orders[0], customer=customer, gateway_code="payu", language="es"
             )
-        payment, _action = services.start_payment(
-            order=order, customer=customer, gateway_code="payu", language="es"
-        )
+        else:
+            payment, _action = services.start_orders_payment(
+                orders=orders, customer=customer, gateway_code="payu", language="es"
+            )
+        if leave_credit:
+            billing_services.register_manual_payment(
+                order=orders[-1], reference=f"bench-{i}", actor=None, amount=leave_credit
+            )
         payments.append(payment)
+        order_ids += [order.pk for order in orders]
     print(
-        f"prepared {n} pending orders with a PayU attempt each in {time.perf_counter() - started:.1f}s"
+        f"prepared {n} PayU attempts for {per_payment} pending order(s) each"
+        f"{f', {leave_credit} of each paid by staff meanwhile' if leave_credit else ''}"
+        f" in {time.perf_counter() - started:.1f}s"
     )
-    return payments
+    return payments, order_ids
 
 
 def bodies_for(payments: list, duplicates: float, seed: int) -> tuple[list[bytes], int]:
@@ -250,12 +279,20 @@ def run_in_process(bodies: list[bytes]) -> tuple[list[float], list[int], float]:
 APPLY_TASK = "apply_message_task"
 
 
-def drain_apply_jobs() -> tuple[int, int, float, list[float]]:
-    """Run the queued apply jobs here, one at a time (a worker thread's view); count the others, unrun."""
+def drain_apply_jobs() -> tuple[int, int, float, list[float], int]:
+    """Run the queued apply jobs here, one at a time (a worker thread's view); count the others,
+    unrun, and the SQL statements the apply jobs ran (the ``default`` database)."""
+    from django.db import connection
     from huey.contrib.djhuey import HUEY
 
-    applied = others = 0
+    applied = others = statements = 0
     durations: list[float] = []
+
+    def counted(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
     started = time.perf_counter()
     while True:
         task = HUEY.dequeue()
@@ -265,10 +302,11 @@ def drain_apply_jobs() -> tuple[int, int, float, list[float]]:
             others += 1
             continue
         t0 = time.perf_counter()
-        HUEY.execute(task)
+        with connection.execute_wrapper(counted):
+            HUEY.execute(task)
         durations.append(time.perf_counter() - t0)
         applied += 1
-    return applied, others, time.perf_counter() - started, durations
+    return applied, others, time.perf_counter() - started, durations, statements
 
 
 def wait_until_paid(order_ids: list[int], timeout: float = 600) -> float:
@@ -359,6 +397,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, default=4, help="client threads with --url (default 4)"
     )
+    parser.add_argument(
+        "--orders-per-payment",
+        type=int,
+        default=1,
+        help="pending orders each payment pays at once (default 1)",
+    )
+    parser.add_argument(
+        "--leave-credit",
+        type=Decimal,
+        default=None,
+        metavar="AMOUNT",
+        help="staff record AMOUNT of each payment's last order after it is started: the approval "
+        "keeps it as credit (each payment for its own customer)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--breakdown", action="store_true", help="also time the stages of a confirmation"
@@ -397,7 +449,7 @@ def run(args: argparse.Namespace, db) -> bool:
 
     kind = "postgresql" if settings.IS_POSTGRES else "sqlite"
     queue = "Redis" if os.environ.get("REDIS_URL") else "Huey's SQLite file"
-    payments = prepare(args.n)
+    payments, ids = prepare(args.n, args.orders_per_payment, args.leave_credit)
     timings = instrument() if args.breakdown else {}
     bodies, n_duplicates = bodies_for(payments, args.duplicates, args.seed)
     mode = (
@@ -425,7 +477,6 @@ def run(args: argparse.Namespace, db) -> bool:
         f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
     )
 
-    ids = [p.order_id for p in payments]
     result: dict[str, object] = {}
     if args.url:
         waited = wait_until_paid(ids)
@@ -450,12 +501,12 @@ def run(args: argparse.Namespace, db) -> bool:
 
             profiler = cProfile.Profile(time.process_time)  # CPU, not the neighbours
             profiler.enable()
-            applied, others, drain_wall, durations = drain_apply_jobs()
+            applied, others, drain_wall, durations, statements = drain_apply_jobs()
             profiler.disable()
             profiler.dump_stats(args.profile)
             pstats.Stats(args.profile).sort_stats("cumulative").print_stats(60)
         else:
-            applied, others, drain_wall, durations = drain_apply_jobs()
+            applied, others, drain_wall, durations, statements = drain_apply_jobs()
         apply_cpu = time.process_time() - cpu1
         apply_ms = [value * 1000 for value in durations] or [0.0]
         rate = applied / drain_wall
@@ -466,6 +517,10 @@ def run(args: argparse.Namespace, db) -> bool:
         )
         print(
             f"  apply ms: p50 {percentile(apply_ms, 50):.1f}  p99 {percentile(apply_ms, 99):.1f}  max {max(apply_ms):.1f}"
+        )
+        print(
+            f"  SQL statements per approval applied: {statements / max(applied, 1):.1f}"
+            " (each apply job: the stored message's claim and the paid transaction)"
         )
         print(
             f"  end to end, one web + one worker thread in turn: {args.n / (wall + drain_wall):.0f} approvals/s"
@@ -485,6 +540,9 @@ def run(args: argparse.Namespace, db) -> bool:
             baseline_cpu_ms_per_item=round(raw["cpu_ms_each"], 3),
             # On a shared machine the wall clock measures the neighbours: the CPU ratio is fairer.
             cpu_ratio=round(raw["cpu_ms_each"] / (apply_cpu / max(applied, 1) * 1000), 4),
+            statements_per_item=round(statements / max(applied, 1), 1),
+            orders_per_payment=args.orders_per_payment,
+            leave_credit=str(args.leave_credit) if args.leave_credit else None,
             p50_ms=round(percentile(apply_ms, 50), 1),
             p99_ms=round(percentile(apply_ms, 99), 1),
             endpoint_per_s=round(len(bodies) / wall, 1),
@@ -502,7 +560,7 @@ def run(args: argparse.Namespace, db) -> bool:
         .annotate(n=Count("id"))
         .values_list("outcome", "n")
     )
-    print(f"orders paid: {paid}/{args.n}  renewals: {renewed}  inbox outcomes: {outcomes}")
+    print(f"orders paid: {paid}/{len(ids)}  renewals: {renewed}  inbox outcomes: {outcomes}")
     if os.environ.get("REDIS_URL") and not args.url:
         from huey.contrib.djhuey import HUEY
 
@@ -512,8 +570,8 @@ def run(args: argparse.Namespace, db) -> bool:
             f"  {label:58s} n={len(values):5d} mean {statistics.fmean(values) * 1000:6.2f} ms  total {sum(values):6.2f} s"
         )
     ok = (
-        paid == args.n
-        and renewed == args.n
+        paid == len(ids)
+        and renewed == len(ids)
         and not bad
         and outcomes.get("duplicate", 0) == n_duplicates
     )

@@ -10,6 +10,11 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: models can be imported only once the app registry is ready.
         from clientarea.billing.debit_notes import debit_note_email_context
+        from clientarea.billing.ledger import (
+            credit_added_email_context,
+            orders_paid_email_context,
+            payment_partial_email_context,
+        )
         from clientarea.billing.services import order_paid_email_context
         from clientarea.einvoice.services import add_note_email_source
         from clientarea.notifications.services import register_context_builder
@@ -19,3 +24,7 @@ class BillingConfig(AppConfig):
         # The "payment received" email is recorded in the paid transaction with the order's id
         # and rendered by the worker when it is delivered.
         register_context_builder("order_paid", order_paid_email_context)
+        # So are the payment's own emails (billing.ledger), with the amounts of that moment.
+        register_context_builder("orders_paid", orders_paid_email_context)
+        register_context_builder("payment_partial", payment_partial_email_context)
+        register_context_builder("credit_added", credit_added_email_context)

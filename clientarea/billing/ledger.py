@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -37,6 +38,7 @@ from clientarea.billing import services as order_services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
 from clientarea.lib import bulk
 from clientarea.lib.money import ZERO, quantize
+from clientarea.notifications.services import ContextGone
 from clientarea.withholdings.calculation import OrderWithholdings
 
 logger = logging.getLogger(__name__)
@@ -256,7 +258,8 @@ def record_payment(
     is refused (``LedgerError``), and nothing is written.
 
     Emails (``notify``): "several orders paid" when more than one order was paid, "partial
-    payment received" per order still owing, "credit added" when credit is left.
+    payment received" per order still owing, "credit added" when credit is left; recorded with
+    the ids and amounts of this moment and rendered by the worker (``_payment_emails``).
 
     ``locked_orders`` / ``locked_customer``: rows the caller already locked in this
     transaction (``lock_order``, ``lock_customer``), so they are not read again.
@@ -373,43 +376,111 @@ def record_payment(
 
 
 def _payment_emails(*, customer: Customer, posting: Posting, amount: Decimal, reference: str):
-    context = {"customer": customer, "amount": amount, "reference": reference}
+    """The payment's emails, recorded with the ids they describe and the values of this moment
+    (amounts as exact strings), and rendered by the worker when it delivers them (the
+    ``*_email_context`` builders below): no rendering inside the paid transaction."""
+    moment = {"customer": customer.pk, "amount": str(amount), "reference": reference}
     if len(posting.paid) > 1:
         queue_customer_email(
             customer=customer,
             category=EmailCategory.BILLING,
             template="orders_paid",
-            context={
-                **context,
-                "orders": posting.paid,
-                "orders_url": settings.SITE_URL + reverse("billing:orders"),
-            },
+            refs={**moment, "orders": [order.pk for order in posting.paid]},
         )
     for order, took, left in posting.partial:
         queue_customer_email(
             customer=customer,
             category=EmailCategory.BILLING,
             template="payment_partial",
-            context={
-                **context,
-                "order": order,
-                "took": took,
-                "left": left,
-                "order_url": order_services.order_pay_url(order),
-            },
+            refs={**moment, "order": order.pk, "took": str(took), "left": str(left)},
         )
     if posting.credited > 0:
         queue_customer_email(
             customer=customer,
             category=EmailCategory.BILLING,
             template="credit_added",
-            context={
-                **context,
-                "credited": posting.credited,
-                "credit": selectors.credit_available(customer),
+            refs={
+                **moment,
+                "credited": str(posting.credited),
+                # The credit as this payment left it (before any is applied to other orders).
+                "credit": str(selectors.credit_available(customer)),
                 "auto_apply": settings.BILLING_AUTO_APPLY_CREDIT,
             },
         )
+
+
+# The payment's emails, rendered after commit from what ``_payment_emails`` stored. The amounts
+# are the payment's (read back as the exact Decimals they were); only the customer and the orders
+# are read again, by id: their names and numbers, and whether they still are what the email says.
+
+
+def _email_customer(refs: Mapping[str, Any]) -> Customer:
+    customer = Customer.objects.select_related("user").filter(pk=refs["customer"]).first()
+    if customer is None:
+        raise ContextGone(f"customer {refs['customer']} no longer exists")
+    return customer
+
+
+def _payment_moment(refs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "customer": _email_customer(refs),
+        "amount": Decimal(refs["amount"]),
+        "reference": refs["reference"],
+    }
+
+
+def orders_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The "payment received for N orders" email: the orders in the order the payment paid them.
+    One that is gone or no longer paid (or another customer's) raises ``ContextGone``."""
+    context = _payment_moment(refs)
+    found = Order.objects.filter(pk__in=refs["orders"]).in_bulk()
+    orders = []
+    for pk in refs["orders"]:
+        order = found.get(pk)
+        if order is None or order.customer_id != refs["customer"]:
+            raise ContextGone(f"order {pk} no longer exists")
+        if order.state != OrderState.PAID:
+            raise ContextGone(f"order {order.number} is not paid ({order.state})")
+        order.customer = context["customer"]
+        orders.append(order)
+    return {
+        **context,
+        "orders": orders,
+        "orders_url": settings.SITE_URL + reverse("billing:orders"),
+    }
+
+
+def payment_partial_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The "partial payment received" email: what this payment took from the order and what it
+    left due. An order paid in full since (the rest the email asks for) still gets it: it reports
+    this payment, with what was left then. An order that is gone or cancelled (nothing is due on it
+    any more) raises ``ContextGone``."""
+    context = _payment_moment(refs)
+    order = Order.objects.filter(pk=refs["order"], customer_id=refs["customer"]).first()
+    if order is None:
+        raise ContextGone(f"order {refs['order']} no longer exists")
+    if order.state == OrderState.CANCELLED:
+        raise ContextGone(f"order {order.number} was cancelled")
+    order.customer = context["customer"]
+    return {
+        **context,
+        "order": order,
+        "took": Decimal(refs["took"]),
+        "left": Decimal(refs["left"]),
+        "order_url": order_services.order_pay_url(order),
+    }
+
+
+def credit_added_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The "credit added" email: the credit this payment added and the credit it left, as they
+    were then (a later payment or refund changes the account, not this email). Only a customer
+    that is gone raises ``ContextGone``: the credit was added, whatever became of it since."""
+    return {
+        **_payment_moment(refs),
+        "credited": Decimal(refs["credited"]),
+        "credit": Decimal(refs["credit"]),
+        "auto_apply": bool(refs["auto_apply"]),
+    }
 
 
 @transaction.atomic

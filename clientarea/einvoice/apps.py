@@ -9,3 +9,9 @@ class EinvoiceConfig(AppConfig):
 
     def ready(self) -> None:
         from clientarea.einvoice import checks  # noqa: F401 - registers the system checks
+        from clientarea.einvoice.services import invoice_waiting_email_context
+        from clientarea.notifications.services import register_context_builder
+
+        # The staff alert of an invoice that waits is written in the paid transaction and
+        # rendered by the worker when it is delivered.
+        register_context_builder("staff_invoice_waiting", invoice_waiting_email_context)

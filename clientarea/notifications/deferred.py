@@ -1,6 +1,6 @@
 """Emails rendered when they are delivered, not in the transaction that records them.
 
-An email whose cause is a busy transaction (the paid transaction writes "payment received")
+An email whose cause is a busy transaction (the paid transaction's payment emails and alerts)
 is recorded there as an outbox row that names its template and the ids of the objects it
 describes (``OutgoingEmail.render_refs``), with no subject or body yet. The worker renders it
 right after commit, when it delivers it (``delivery.deliver_email``: the rendered subject and

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -52,7 +52,7 @@ from clientarea.einvoice.services.notes import (
     issue_refund_credit_note,
 )
 from clientarea.lib.dates import BOGOTA
-from clientarea.notifications.services import queue_email
+from clientarea.notifications.services import ContextGone, queue_email
 
 __all__ = [
     "InvoiceWaiting",
@@ -172,6 +172,9 @@ def _schedule_render(invoice_id: int) -> None:
 
 
 def _alert_staff(invoice: Invoice, reason: str) -> None:
+    """Tell staff an invoice waits. Recorded with the invoice's id and the reason (rendered by the
+    worker when it delivers it: :func:`invoice_waiting_email_context`), since the paid
+    transaction writes it whenever the invoice cannot be issued."""
     provider = get_provider()
     if provider is None or not provider.email:
         return
@@ -179,13 +182,25 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
         to=provider.email,
         template="staff_invoice_waiting",
         language=settings.LANGUAGE_CODE,
-        context={
-            "invoice": invoice,
-            "order": invoice.order,
-            "reason": reason,
-            "admin_url": settings.SITE_URL + "/admin/einvoice/invoice/?status__exact=waiting",
-        },
+        refs={"invoice": invoice.pk, "reason": reason},
     )
+
+
+def invoice_waiting_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The staff email "the invoice for order N is waiting", read when it is rendered: the reason
+    is the one of that moment. An invoice that is gone, or issued since (nothing is left for staff
+    to do), raises ``ContextGone``."""
+    invoice = Invoice.objects.select_related("order").filter(pk=refs["invoice"]).first()
+    if invoice is None:
+        raise ContextGone(f"invoice {refs['invoice']} no longer exists")
+    if invoice.status != InvoiceStatus.WAITING:
+        raise ContextGone(f"invoice {invoice.pk} is no longer waiting ({invoice.status})")
+    return {
+        "invoice": invoice,
+        "order": invoice.order,
+        "reason": refs["reason"],
+        "admin_url": settings.SITE_URL + "/admin/einvoice/invoice/?status__exact=waiting",
+    }
 
 
 def allocate_invoice_for_order(

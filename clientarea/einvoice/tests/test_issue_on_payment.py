@@ -195,6 +195,61 @@ def test_an_exhausted_range_keeps_the_order_paid_and_the_invoice_waits(
     assert invoice.full_number == "FE2" and invoice.rendered_at
 
 
+def test_the_staff_alert_of_a_waiting_invoice_is_rendered_after_commit(setup, monkeypatch):
+    """Written in the paid transaction with the invoice's id and the reason, rendered by the worker
+    with the text the transaction used to render; an invoice issued meanwhile is not reported."""
+    from django.conf import settings
+
+    from clientarea.notifications import delivery, rendering
+    from clientarea.notifications import services as notifications
+
+    hosting, _ = setup
+    monkeypatch.setattr(notifications, "_schedule", lambda *a, **k: None)  # the worker, below
+    resolution = make_resolution(range_from=1, range_to=1, next_number=2, prefix="FE")
+    customer = make_customer()
+    orders = [
+        billing.order_new_service(customer=customer, product=hosting, cycle="annual", label=label)
+        for label in ("a.co", "b.co")
+    ]
+    renders = []
+    real = rendering.render_templates
+
+    def counted(**kwargs):
+        renders.append(kwargs["template"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(rendering, "render_templates", counted)
+    for order in orders:
+        pay(order)
+    assert renders == []  # nothing rendered inside the paid transactions
+    first, second = OutgoingEmail.objects.filter(template="staff_invoice_waiting").order_by("id")
+    invoice = Invoice.objects.get(order=orders[0])
+    assert first.render_refs == {"invoice": invoice.pk, "reason": invoice.waiting_reason}
+    assert first.body_text == ""
+    # What the transaction used to render, for the same invoice and reason.
+    eager = notifications.render_email(
+        template="staff_invoice_waiting",
+        language=settings.LANGUAGE_CODE,
+        context={
+            "invoice": invoice,
+            "order": invoice.order,
+            "reason": invoice.waiting_reason,
+            "admin_url": settings.SITE_URL + "/admin/einvoice/invoice/?status__exact=waiting",
+        },
+    )
+    assert delivery.deliver_email(email_id=first.pk)
+    first.refresh_from_db()
+    assert (first.subject, first.body_text, first.body_html) == eager
+    assert orders[0].number in first.subject
+    # Staff extend the numbering before the second alert is rendered: nothing is left to do.
+    resolution.range_to = 10
+    resolution.save()
+    assert issue_waiting_invoices() == {"issued": 2, "waiting": 0}
+    assert not delivery.deliver_email(email_id=second.pk)
+    second.refresh_from_db()
+    assert second.status == "failed" and "no longer waiting" in second.last_error
+
+
 def test_an_expired_resolution_makes_the_invoice_wait(setup):
     hosting, _ = setup
     make_resolution(valid_from=dt.date(2020, 1, 1), valid_to=dt.date(2020, 12, 31))

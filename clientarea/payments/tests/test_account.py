@@ -12,6 +12,7 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import LedgerEntry, Order
 from clientarea.einvoice.models import Invoice
+from clientarea.notifications import delivery
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
 from clientarea.payments.models import Outcome, Payment, PaymentMessage, PaymentOrder
@@ -63,13 +64,52 @@ class SeveralOrdersTests(PaymentsTestCase):
         for service in (self.service, self.second_service, self.third_service):
             self.assertEqual(renewals(service), 1)
         self.assertEqual(PaymentMessage.objects.get().result, Outcome.APPLIED)
-        # One email naming the three orders instead of three "payment received" emails.
+        # One email naming the three orders instead of three "payment received" emails
+        # (rendered by the worker when it delivers it).
         email = OutgoingEmail.objects.get(template="orders_paid")
+        self.assertTrue(delivery.deliver_email(email_id=email.pk))
+        email.refresh_from_db()
         for order in self.orders:
             self.assertIn(order.number, email.body_text)
         self.assertFalse(OutgoingEmail.objects.filter(template="order_paid").exists())
         self.assertEqual(billing_selectors.credit_available(self.alice), 0)
         self.assertTrue(balance_is_sum_of_movements(self.alice))
+
+    def test_the_paid_transaction_renders_no_email(self):
+        """An approval that pays several orders and leaves credit records its emails (several
+        orders paid, credit added, the staff alerts of invoices that wait) with the ids they
+        describe; the worker renders them when it delivers them, after commit."""
+        from unittest import mock
+
+        from clientarea.notifications import rendering
+
+        payment, _ = self.start_all()
+        # Staff record part of the third order meanwhile: the approval leaves that much as credit.
+        billing_services.register_manual_payment(
+            order=self.third, reference="TRX-2", actor=self.carol, amount=Decimal("19000")
+        )
+        before = set(OutgoingEmail.objects.values_list("pk", flat=True))
+        real = rendering.render_templates
+        with (
+            mock.patch.object(rendering, "render_templates", side_effect=real) as renders,
+            mock.patch("clientarea.notifications.services._schedule"),  # delivered below
+        ):
+            post_payu(self.client, payu_confirmation(payment.reference, "357000.00"))
+        self.assertEqual(PaymentMessage.objects.get().result, Outcome.APPLIED)
+        self.assertEqual([c.kwargs["template"] for c in renders.call_args_list], [])
+        recorded = OutgoingEmail.objects.exclude(pk__in=before).order_by("id")
+        self.assertEqual(
+            sorted(e.template for e in recorded),
+            ["credit_added", "orders_paid", *["staff_invoice_waiting"] * 3],
+        )
+        for email in recorded:
+            self.assertEqual((email.body_text, email.subject), ("", ""))
+            self.assertTrue(delivery.deliver_email(email_id=email.pk), email.template)
+        several = OutgoingEmail.objects.get(template="orders_paid")
+        for order in self.orders:
+            self.assertIn(order.number, several.body_text)
+        credit = OutgoingEmail.objects.get(template="credit_added")
+        self.assertEqual(credit.subject, "Saldo a favor agregado a su cuenta: $ 19.000")
 
     def test_a_failure_while_paying_one_order_pays_none(self):
         payment, _ = self.start_all()

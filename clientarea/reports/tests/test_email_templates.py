@@ -295,7 +295,9 @@ def test_the_editor_lists_and_previews_the_new_customer_emails():
     assert not EmailTemplateVersion.objects.exists()
 
 
-def test_an_override_of_a_new_customer_email_is_what_the_customer_gets():
+def test_an_override_of_a_new_customer_email_is_what_the_customer_gets(
+    django_capture_on_commit_callbacks, mailoutbox
+):
     from decimal import Decimal
 
     from clientarea.billing import ledger
@@ -311,12 +313,15 @@ def test_an_override_of_a_new_customer_email_is_what_the_customer_gets():
         body_html="<p>Hola {{ customer.first_name }}</p>",
     )
     alice = make_customer("alice@example.com", first_name="Alice", preferred_language="es-co")
-    ledger.record_payment(
-        customer_id=alice.pk, amount=Decimal("5000"), reference="transfer-9", via="manual"
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the worker renders and sends it
+        ledger.record_payment(
+            customer_id=alice.pk, amount=Decimal("5000"), reference="transfer-9", via="manual"
+        )
     email = OutgoingEmail.objects.get(template="credit_added")
-    assert email.subject == "Nuevo saldo: 5000,00"  # localized: es-CO
+    # The amounts stored as text are numbers again when rendered: localized (es-CO).
+    assert email.subject == "Nuevo saldo: 5000,00"
     assert email.body_text.strip() == "Hola Alice, abonamos 5000,00 (ref. transfer-9)."
+    assert [m.subject for m in mailoutbox] == [email.subject]
 
 
 def test_a_default_with_a_long_subject_source_saves_from_the_editor():
