@@ -1,11 +1,16 @@
+from django.utils.functional import SimpleLazyObject
+
 from clientarea.accounts.impersonation import current as current_impersonation
 from clientarea.accounts.permissions import current_access
 from clientarea.accounts.selectors import provider_for_pages
+from clientarea.lib import sitecache
 
 
 def provider(request):
-    """The provider profile for headers and footers (kept in memory: see ``provider_for_pages``)."""
-    return {"provider": provider_for_pages()}
+    """The provider profile for headers and footers (kept in memory: see ``provider_for_pages``),
+    read only if the page shows it (the header and footer are cached fragments), and the version
+    of the site data it belongs to, which their cache keys hold (``lib.sitecache``)."""
+    return {"provider": SimpleLazyObject(provider_for_pages), "site_version": sitecache.version()}
 
 
 def impersonation(request):
