@@ -6,7 +6,6 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Field, Model
 from django.http import Http404
 from django.utils import timezone
 
@@ -75,22 +74,19 @@ def test_the_request_user_read_by_hand_is_what_the_orm_reads():
         read = session_user(login.pk)
         orm = User.objects.select_related("contact__customer").get(pk=login.pk)
         assert read is not None and read.two_factor_on is False
-        own = read.session_contact
-        assert own is not None
-        pairs: list[tuple[type[Model], Model, Model]] = [
+        for model, got, expected in (
             (User, read, orm),
-            (Contact, own, orm.contact),
-            (Customer, own.customer, orm.contact.customer),
-        ]
-        for model, got, expected in pairs:
+            (Contact, read.session_contact, orm.contact),
+            (Customer, read.session_contact.customer, orm.contact.customer),
+        ):
             for field in model._meta.get_fields():
-                if not isinstance(field, Field) or not field.concrete or field.many_to_many:
+                if not field.concrete or field.many_to_many:
                     continue
                 value = getattr(got, field.attname)
                 assert value == getattr(expected, field.attname), field.attname
                 assert type(value) is type(getattr(expected, field.attname)), field.attname
             assert got._state.adding is False and got._state.db == "default"
-        assert read.contact.user is read and own.customer.pk == customer.pk
+        assert read.contact.user is read and read.session_contact.customer.pk == customer.pk
         assert isinstance(read.last_login, datetime.datetime) or read.last_login is None
         if read.last_login is not None:
             assert timezone.is_aware(read.last_login)
