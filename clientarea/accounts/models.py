@@ -52,9 +52,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
 
     objects: ClassVar[UserManager] = UserManager()
-    # Not columns: set by ``accounts.selectors.session_user`` on the request's user only.
-    two_factor_on: bool  # a confirmed TOTP device, read with the user
-    session_contact: Contact | None  # the user's contact row, None when there is none
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
