@@ -6,6 +6,12 @@ import os
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
+
+# Tests never assert timings (figures live in bench/): Hypothesis's per-example deadline (200 ms by
+# default) would fail a property test because the machine is busy, not because the code is wrong.
+hypothesis_settings.register_profile("clientarea", deadline=None)
+hypothesis_settings.load_profile("clientarea")
 
 
 def pytest_collection_modifyitems(config, items):
