@@ -32,6 +32,11 @@ CLIPPED = """() => Array.from(document.querySelectorAll('.table-wrap, table'))
     .filter(e => e.scrollWidth > e.clientWidth + 1)
     .map(e => (e.id || e.className) + ' ' + e.scrollWidth + '>' + e.clientWidth)"""
 
+CLIPPED_BODY = (
+    "() => Array.from(document.querySelectorAll('.email-body'))"
+    ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.scrollWidth)"
+)
+
 
 def log_in(page, base_url: str, email: str) -> None:
     page.goto(base_url + "/clientarea/login/")
@@ -59,6 +64,14 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > PHONE["width"]:
                 too_wide[path] = width
+        # An invoice's email: DIAN's subject ("NIT;Name;Number;01;Name") and its 96-character CUFE.
+        page.goto(live_site.url + "/clientarea/emails/")
+        with page.expect_navigation():
+            page.locator("a", has_text=";01;").first.click()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        clipped = page.evaluate(CLIPPED_BODY)
+        if width > PHONE["width"] or clipped:
+            too_wide["the invoice's email"] = (width, clipped)
         # The services and the contacts are cards on a phone: nothing scrolled out of view.
         for path in ("/clientarea/services/", "/clientarea/contacts/"):
             page.goto(live_site.url + path)
