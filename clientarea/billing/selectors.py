@@ -629,10 +629,14 @@ def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:
 
 
 def order_movements(order: Order) -> list[LedgerEntry]:
-    """The payments and credit applied to one order, oldest first (for its page)."""
+    """The payments and credit applied to one order, oldest first (for its page).
+
+    Its own charge (the order, a debit note) and the reversal of that charge when it was
+    cancelled are not money received: a cancelled, unpaid order lists nothing.
+    """
     return list(
         LedgerEntry.objects.filter(order=order)
-        .exclude(kind__in=(LedgerKind.ORDER, LedgerKind.DEBIT_NOTE))
+        .exclude(kind__in=(LedgerKind.ORDER, LedgerKind.DEBIT_NOTE, LedgerKind.ORDER_CANCELLED))
         .order_by("created_at", "id")
     )
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from clientarea.accounts.demo import DEMO_ACCESS_CODE
+from clientarea.billing.models import Order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,8 +73,15 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
         clipped = page.evaluate(CLIPPED_BODY)
         if width > PHONE["width"] or clipped:
             too_wide["the invoice's email"] = (width, clipped)
-        # The services and the contacts are cards on a phone: nothing scrolled out of view.
-        for path in ("/clientarea/services/", "/clientarea/contacts/"):
+        # The services, the contacts and an order's items are cards on a phone: nothing
+        # scrolled out of view.
+        order = Order.objects.filter(customer__user__email=email).order_by("pk").first()
+        assert order is not None
+        for path in (
+            "/clientarea/services/",
+            "/clientarea/contacts/",
+            f"/clientarea/billing/{order.number}/",
+        ):
             page.goto(live_site.url + path)
             if clipped := page.evaluate(CLIPPED):
                 too_wide[path] = clipped
