@@ -407,17 +407,33 @@ def amount_to_charge(
     return _net_due(pending, order_balances([o.pk for o in pending]), computed=computed)
 
 
+def net_dues(orders: Sequence[Order]) -> dict[int, Decimal]:
+    """Order id → what a gateway charges now for that pending order (due − withholdings): the
+    parts of ``amount_to_charge``, which is their sum, e.g. one row per order at Pay selected."""
+    pending = [order for order in orders if order.state == OrderState.PENDING]
+    return _net_dues(pending, order_balances([o.pk for o in pending]))
+
+
+def _net_dues(
+    pending: Sequence[Order],
+    dues: dict[int, Decimal],
+    *,
+    computed: Mapping[int, OrderWithholdings] | None = None,
+) -> dict[int, Decimal]:
+    known = computed or {}
+    return {
+        o.pk: max(dues[o.pk] - withholding_to_post(o, computed=known.get(o.pk)), ZERO)
+        for o in pending
+    }
+
+
 def _net_due(
     pending: Sequence[Order],
     dues: dict[int, Decimal],
     *,
     computed: Mapping[int, OrderWithholdings] | None = None,
 ) -> Decimal:
-    known = computed or {}
-    return sum(
-        (max(dues[o.pk] - withholding_to_post(o, computed=known.get(o.pk)), ZERO) for o in pending),
-        ZERO,
-    )
+    return sum(_net_dues(pending, dues, computed=computed).values(), ZERO)
 
 
 @dataclass(frozen=True)

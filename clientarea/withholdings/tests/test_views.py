@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from decimal import Decimal
 
@@ -62,6 +63,22 @@ class CustomerPagesTests(BaseTestCase):
         self.assertIn('id="print-net"', printed)
         listing = self.client.get("/clientarea/billing/").content.decode()
         self.assertIn('id="net-due"', listing)
+
+    def test_pay_selected_lists_each_order_net_so_the_rows_add_up_to_the_charge(self):
+        """The rows showed the gross due ($ 1.190.000) under a total net of withholdings."""
+        make_agent(self.bob)
+        big, small = _order(self.bob), _order(self.bob, price="10000")
+        self.login(self.bob)
+        page = self.client.get(
+            "/payments/pay-orders/", {"orders": [big.number, small.number]}
+        ).content.decode()
+        table = page[
+            page.index('id="pay-orders"') : page.index("</table>", page.index('id="pay-orders"'))
+        ]
+        rows = re.findall(r'<td class="num">\$ ([\d.]+)</td>', table)
+        total = re.search(r'id="pay-total">\$ ([\d.]+)<', page).group(1)
+        assert "1.111.840" in rows
+        assert sum(int(r.replace(".", "")) for r in rows) == int(total.replace(".", ""))
 
     def test_a_customer_that_withholds_nothing_sees_no_withholdings(self):
         order = _order(self.alice)
