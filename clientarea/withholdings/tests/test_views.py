@@ -9,8 +9,9 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
-from clientarea.billing.models import ItemKind
+from clientarea.billing.models import ItemKind, LedgerEntry, LedgerKind
 from clientarea.lib.dates import local_today
 from clientarea.test import BaseTestCase
 from clientarea.withholdings.models import (
@@ -79,6 +80,19 @@ class CustomerPagesTests(BaseTestCase):
         total = re.search(r'id="pay-total">\$ ([\d.]+)<', page).group(1)
         assert "1.111.840" in rows
         assert sum(int(r.replace(".", "")) for r in rows) == int(total.replace(".", ""))
+
+    def test_staff_registering_what_an_agents_order_owes_record_the_net(self):
+        """Left empty, the amount was the gross due: the order was paid, the withholding posted,
+        and the withheld part given to the agent a second time as account credit."""
+        make_agent(self.bob)
+        order = _order(self.bob)
+        billing.register_manual_payment(order=order, reference="Transferencia 1", actor=None)
+        order.refresh_from_db()
+        assert order.state == "paid"
+        account = billing_selectors.account_summary(self.bob)
+        assert (account.balance, account.credit) == (Decimal(0), Decimal(0))
+        payment = LedgerEntry.objects.get(order=order, kind=LedgerKind.PAYMENT)
+        assert payment.amount == Decimal("-1111840.00")
 
     def test_a_customer_that_withholds_nothing_sees_no_withholdings(self):
         order = _order(self.alice)
