@@ -102,3 +102,30 @@ def test_the_services_table_shows_every_column_on_a_desktop(browser, live_site, 
         assert page.evaluate(CLIPPED) == []
     finally:
         context.close()
+
+
+def test_the_back_office_customer_page_shows_every_value_of_its_cards(browser, live_site, demo):
+    """The Contacto card's long label ("Correo de recepción de facturas electrónicas") took all
+    its width: the email, phone and address were one character wide, out of sight."""
+    from clientarea.accounts.demo import DEMO_STAFF_PASSWORD
+    from clientarea.accounts.models import Customer
+
+    ana = Customer.objects.get(user__email="ana@cliente.example")
+    context = browser.new_context(locale="es-CO", viewport=DESKTOP)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        page.goto(live_site.url + "/admin/login/")
+        page.fill("#id_username", "soporte@conexcol.example")
+        page.fill("#id_password", DEMO_STAFF_PASSWORD)
+        with page.expect_navigation():
+            page.click("input[type=submit]")
+        page.goto(live_site.url + f"/backoffice/customers/{ana.pk}/")
+        narrow = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.bo-dl dd'))"
+            ".filter(dd => dd.getBoundingClientRect().width < 100)"
+            ".map(dd => dd.textContent.trim())"
+        )
+    finally:
+        context.close()
+    assert narrow == []
