@@ -73,14 +73,15 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
         clipped = page.evaluate(CLIPPED_BODY)
         if width > PHONE["width"] or clipped:
             too_wide["the invoice's email"] = (width, clipped)
-        # The services, the contacts and an order's items are cards on a phone: nothing
-        # scrolled out of view.
+        # The services, the contacts, an order's items and the withholdings are cards on a
+        # phone: nothing scrolled out of view.
         order = Order.objects.filter(customer__user__email=email).order_by("pk").first()
         assert order is not None
         for path in (
             "/clientarea/services/",
             "/clientarea/contacts/",
             f"/clientarea/billing/{order.number}/",
+            "/clientarea/withholdings/",
         ):
             page.goto(live_site.url + path)
             if clipped := page.evaluate(CLIPPED):
