@@ -1,5 +1,8 @@
 """The statement of account page as a Spanish-speaking customer first sees it."""
 
+import shutil
+import subprocess
+
 import pytest
 from django.urls import reverse
 
@@ -19,3 +22,19 @@ def test_the_range_fields_show_the_range_in_spanish_too(client, settings):
     today = local_today()
     assert f'name="start" value="{today.replace(month=1, day=1).isoformat()}"' in page
     assert f'name="end" value="{today.isoformat()}"' in page
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")
+def test_the_statement_pdf_names_the_sellers_nit_as_such(client, settings, tmp_path):
+    """It printed "Conexcol Comunicaciones S.A.S. · 800123456-5", a bare number."""
+    provider = make_provider()
+    alice = make_customer("alice@example.com")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.force_login(alice.user)
+    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{provider.legal_name} · NIT {provider.nit_display}" in text
