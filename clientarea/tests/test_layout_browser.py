@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from clientarea.accounts.demo import DEMO_ACCESS_CODE
 from clientarea.billing.models import Order
+from clientarea.subscriptions.models import Service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -76,12 +77,16 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
         # The services, the contacts, an order's items and the withholdings are cards on a
         # phone: nothing scrolled out of view.
         order = Order.objects.filter(customer__user__email=email).order_by("pk").first()
-        assert order is not None
+        service = Service.objects.filter(
+            customer__user__email=email, order_items__isnull=False
+        ).first()
+        assert order is not None and service is not None
         for path in (
             "/clientarea/services/",
             "/clientarea/contacts/",
             f"/clientarea/billing/{order.number}/",
             "/clientarea/withholdings/",
+            f"/clientarea/services/{service.pk}/",
         ):
             page.goto(live_site.url + path)
             if clipped := page.evaluate(CLIPPED):
