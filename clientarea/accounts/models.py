@@ -210,7 +210,9 @@ def validate_identity(
 class Customer(TaxIdentity):
     """A customer account: the billing and tax identity behind a user."""
 
-    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="customer")
+    user = models.OneToOneField(
+        User, on_delete=models.PROTECT, related_name="customer", verbose_name=_("login")
+    )
     first_name = models.CharField(_("first names"), max_length=100, blank=True)
     last_name = models.CharField(_("last names"), max_length=100, blank=True)
     preferred_language = models.CharField(

@@ -360,7 +360,11 @@ def request_login_link(*, email: str, ip: str | None = None) -> None:
             to=user.email,
             template="login_link",
             customer=customer,
-            context={"customer": customer, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
+            context={
+                "customer": customer,
+                "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,  # overrides written before
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,  # "1 hours" with the default
+            },
             secrets={"link": link},
         )
 

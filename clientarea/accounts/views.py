@@ -123,7 +123,14 @@ def forgot(request: HttpRequest) -> HttpResponse:
         # The same work and the same answer whether or not the email is registered: the
         # worker looks the address up and sends the link (or nothing).
         tasks.send_login_link(form.cleaned_data["email"], client_ip(request))
-        return render(request, "accounts/forgot_sent.html", {"email": form.cleaned_data["email"]})
+        return render(
+            request,
+            "accounts/forgot_sent.html",
+            {
+                "email": form.cleaned_data["email"],
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,  # the link's lifetime
+            },
+        )
     return render(request, "accounts/forgot.html", {"form": form})
 
 

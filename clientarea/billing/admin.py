@@ -286,7 +286,7 @@ class OrderAdmin(OrderDebitNoteMixin, CustomerScopedAdminMixin, admin.ModelAdmin
         refused = self._refuse_final(request, order, OrderState.PAID)
         if refused:
             return refused
-        due = selectors.order_balance_due(order)
+        due = selectors.amount_to_charge([order])  # net of a withholding agent's withholdings
         form = ManualPaymentForm(
             request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)}
         )

@@ -135,13 +135,13 @@ def _tienda(customer: Customer, *, today: dt.date, staff) -> None:
             label="tiendaandina.com.co",
             actor=customer.user,
         )
-        services.mark_order_paid(
-            order_id=order.pk,
-            paid_at=timezone.now(),
-            via="manual",
-            method="transfer",
+        # As staff register it (the agent transfers the net, its withholdings are posted).
+        services.register_manual_payment(
+            order=order,
             reference="Transferencia Davivienda 88120045",
             actor=staff,
+            paid_at=timezone.now(),
+            method="transfer",
         )
     # A withholding agent (withholdings demo): this order shows its withholdings and the net to pay.
     services.create_manual_order(

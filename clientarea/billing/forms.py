@@ -131,8 +131,13 @@ class ManualOrderForm(forms.Form):
 class StatementForm(forms.Form):
     """A statement's date range (Colombian dates, both included; at most ten years)."""
 
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    # ISO values: a date input shows nothing for any other format (es-CO's is dd/mm/yyyy).
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args, initial_end: dt.date | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -407,17 +407,33 @@ def amount_to_charge(
     return _net_due(pending, order_balances([o.pk for o in pending]), computed=computed)
 
 
+def net_dues(orders: Sequence[Order]) -> dict[int, Decimal]:
+    """Order id → what a gateway charges now for that pending order (due − withholdings): the
+    parts of ``amount_to_charge``, which is their sum, e.g. one row per order at Pay selected."""
+    pending = [order for order in orders if order.state == OrderState.PENDING]
+    return _net_dues(pending, order_balances([o.pk for o in pending]))
+
+
+def _net_dues(
+    pending: Sequence[Order],
+    dues: dict[int, Decimal],
+    *,
+    computed: Mapping[int, OrderWithholdings] | None = None,
+) -> dict[int, Decimal]:
+    known = computed or {}
+    return {
+        o.pk: max(dues[o.pk] - withholding_to_post(o, computed=known.get(o.pk)), ZERO)
+        for o in pending
+    }
+
+
 def _net_due(
     pending: Sequence[Order],
     dues: dict[int, Decimal],
     *,
     computed: Mapping[int, OrderWithholdings] | None = None,
 ) -> Decimal:
-    known = computed or {}
-    return sum(
-        (max(dues[o.pk] - withholding_to_post(o, computed=known.get(o.pk)), ZERO) for o in pending),
-        ZERO,
-    )
+    return sum(_net_dues(pending, dues, computed=computed).values(), ZERO)
 
 
 @dataclass(frozen=True)
@@ -629,10 +645,14 @@ def pending_orders_with_due(customer: Customer) -> list[tuple[Order, Decimal]]:
 
 
 def order_movements(order: Order) -> list[LedgerEntry]:
-    """The payments and credit applied to one order, oldest first (for its page)."""
+    """The payments and credit applied to one order, oldest first (for its page).
+
+    Its own charge (the order, a debit note) and the reversal of that charge when it was
+    cancelled are not money received: a cancelled, unpaid order lists nothing.
+    """
     return list(
         LedgerEntry.objects.filter(order=order)
-        .exclude(kind__in=(LedgerKind.ORDER, LedgerKind.DEBIT_NOTE))
+        .exclude(kind__in=(LedgerKind.ORDER, LedgerKind.DEBIT_NOTE, LedgerKind.ORDER_CANCELLED))
         .order_by("created_at", "id")
     )
 

@@ -49,7 +49,12 @@ from clientarea.billing.run_emails import (
     build_email,
     save_emails,
 )
-from clientarea.billing.selectors import order_balance_due, order_prepayments
+from clientarea.billing.selectors import (
+    order_balance_due,
+    order_prepayments,
+    pending_withholdings,
+    withholding_to_post,
+)
 from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.models import Invoice
@@ -822,9 +827,11 @@ def register_manual_payment(
 ) -> Order:
     """Staff record a payment received outside the gateways (a bank transfer, cash at the office).
 
-    ``amount`` None pays what the order still owes. Less leaves the order pending with the rest
-    due (a partial payment: its services change only once it is paid in full); more is refused
-    (record the excess as the customer's credit instead). Returns the order as it is after.
+    ``amount`` None pays what the order still owes, net of what an approved withholding agent
+    withholds (the agent transfers the net; ``ledger.record_payment`` posts the withholding). Less
+    leaves the order pending with the rest due (a partial payment: its services change only once
+    it is paid in full); more is refused (record the excess as the customer's credit instead).
+    Returns the order as it is after.
     """
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
@@ -850,9 +857,15 @@ def register_manual_payment(
                 _("Order %(number)s owes %(due)s: a payment cannot be larger.")
                 % {"number": locked.number, "due": format_cop(due, decimals=True)}
             )
+        # The agent status came with the customer's lock: not read again here.
+        net = due - withholding_to_post(
+            locked, computed=pending_withholdings(locked, customer=customer)
+        )
         ledger.record_payment(
             customer_id=locked.customer_id,
-            amount=due if amount is None else amount,
+            # Not ``due``: an agent's gross due paid the withheld part twice, the second time
+            # as account credit the customer never gave us.
+            amount=net if amount is None else amount,
             allocations=[ledger.Allocation(order_id=locked.pk)],
             reference=reference.strip(),
             via="manual",

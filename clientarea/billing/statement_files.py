@@ -113,7 +113,7 @@ def statement_pdf(statement: AccountStatement) -> bytes:
         "lang": (translation.get_language() or "es")[:2],
         "title": _("Statement of account"),
         "provider": (provider.legal_name if provider else "ClientArea"),
-        "provider_nit": (provider.nit_display if provider else ""),
+        "provider_nit": (f"NIT {provider.nit_display}" if provider else ""),
         "customer": customer.display_name,
         "document": f"{customer.get_document_type_display()} {customer.document_number}",
         "period": _("From %(start)s to %(end)s")

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
@@ -29,8 +30,10 @@ from clientarea.einvoice.models import (
     TransmissionAttempt,
     TransmissionExchange,
 )
+from clientarea.einvoice.pdf_labels import PAYMENT_MEANS
 from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
+from clientarea.lib.money import format_cop
 
 
 class WarningsMixin(admin.ModelAdmin):
@@ -186,7 +189,7 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         "dian",
         "age",
         "issued_at",
-        "total",
+        "amount",
         "rendered",
         "emailed_at",
     ]
@@ -221,8 +224,8 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         "cufe",
         "issued_at",
         "paid_at",
-        "payment_means_code",
-        "total",
+        "payment_means",
+        "amount",
         "rendered_at",
         "render_error",
         "emailed_at",
@@ -252,6 +255,17 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("total"), ordering="total")
+    def amount(self, obj):
+        return format_cop(obj.total, decimals=True)
+
+    @admin.display(description=_("payment means"))
+    def payment_means(self, obj):
+        """DIAN's code with its name, as the invoice's PDF prints it ("Tarjeta crédito (48)")."""
+        names = PAYMENT_MEANS["en" if get_language().startswith("en") else "es"]
+        name = names.get(obj.payment_means_code)
+        return f"{name} ({obj.payment_means_code})" if name else obj.payment_means_code
 
     @admin.display(boolean=True, description=_("rendered"))
     def rendered(self, obj):
@@ -403,7 +417,7 @@ class NoteAdmin(InvoiceAdmin):
         "dian",
         "age",
         "issued_at",
-        "total",
+        "amount",
         "rendered",
         "emailed_at",
     ]
@@ -426,7 +440,7 @@ class NoteAdmin(InvoiceAdmin):
         "customer",
         "cufe",
         "issued_at",
-        "total",
+        "amount",
         "rendered_at",
         "render_error",
         "emailed_at",

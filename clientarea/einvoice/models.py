@@ -202,6 +202,7 @@ class Invoice(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="invoices",
+        verbose_name=_("numbering resolution"),
     )
     number = models.PositiveBigIntegerField(_("consecutive"), null=True, blank=True)
     full_number = models.CharField(_("number"), max_length=30, null=True, blank=True, unique=True)

@@ -96,7 +96,10 @@ EDITABLE: dict[str, EditableTemplate] = {
             secrets=("code",),
         ),
         EditableTemplate(
-            "login_link", _("One-time login link"), ("customer", "hours", "link"), secrets=("link",)
+            "login_link",
+            _("One-time login link"),
+            ("customer", "hours", "minutes", "link"),
+            secrets=("link",),
         ),
         # The account: payments, credit.
         EditableTemplate(

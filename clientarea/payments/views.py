@@ -347,7 +347,10 @@ def pay_several(request: HttpRequest) -> HttpResponse:
         return redirect("billing:orders")
     if _profile_missing(request, customer):
         return redirect("accounts:profile")
-    amount = billing_selectors.amount_to_charge(orders)
+    # What each order adds to the charge: due minus what a withholding agent withholds, so the
+    # rows add up to the total (they showed the gross due, more than the charge).
+    dues = billing_selectors.net_dues(orders)
+    amount = sum(dues.values(), Decimal(0))
     if amount <= 0:
         messages.info(request, _("There is nothing left to pay on these orders."))
         return redirect("billing:orders")
@@ -359,7 +362,7 @@ def pay_several(request: HttpRequest) -> HttpResponse:
         back_url=reverse("billing:orders"),
         context={
             "orders": orders,
-            "dues": billing_selectors.order_balances([o.pk for o in orders]),
+            "dues": dues,
             "hidden": [("orders", o.number) for o in orders],
         },
     )

@@ -15,11 +15,16 @@ WIDTH = 600
 HEIGHT = 220
 LABEL_SPACE = 36  # below the bars, for the category labels
 TOP_SPACE = 18  # above the tallest bar, for its value
+LABEL_CHAR_WIDTH = (
+    6.6  # a category label's average character width (11 px DejaVu Sans), viewBox units
+)
+LABEL_MAX_CHARS = 26
 
 
 @dataclass(frozen=True)
 class Bar:
     label: str
+    short_label: str  # the label cut to its bar's slot, so that neighbours never overlap
     value: Decimal
     display: str  # the value as people read it ("$ 1.234.000", "87,5 %")
     x: float
@@ -58,6 +63,7 @@ def bar_chart(
     largest = max((value for _, value, _ in points), default=Decimal(0))
     slot = WIDTH / len(points)
     bar_width = max(4.0, min(60.0, slot * 0.6))
+    label_chars = max(3, min(LABEL_MAX_CHARS, int(slot * 0.9 / LABEL_CHAR_WIDTH)))
     bars = []
     for i, (label, value, display) in enumerate(points):
         height = float(value / largest) * plot_height if largest > 0 and value > 0 else 0.0
@@ -65,6 +71,7 @@ def bar_chart(
         bars.append(
             Bar(
                 label=label,
+                short_label=shorten(label, label_chars),
                 value=value,
                 display=display,
                 x=round(x, 1),
@@ -77,3 +84,8 @@ def bar_chart(
             )
         )
     return BarChart(title=title, bars=bars)
+
+
+def shorten(label: str, chars: int) -> str:
+    """``label`` in at most ``chars`` characters, an ellipsis marking a cut."""
+    return label if len(label) <= chars else label[: chars - 1].rstrip() + "…"

@@ -138,6 +138,7 @@ def sample_context(template: str) -> dict[str, Any]:
         "login_email": customer.user.email,
         "code": "EJEM-PLOC-ODIG-OX",
         "hours": 1,
+        "minutes": 60,
         "link": settings.SITE_URL + "/clientarea/login/link/sample/",
         # the account
         "amount": Decimal("109456.00"),

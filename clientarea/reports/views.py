@@ -24,7 +24,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -141,7 +141,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 f"{gateway_names.get(rate.gateway, rate.gateway)} · "
                 f"{_label(PaymentMethodChoice.choices, rate.method)}",
                 rate.rate,
-                f"{rate.rate} %",
+                f"{number_format(rate.rate)} %",  # "87,5 %" in Spanish, as in the table
             )
             for rate in rates
         ],

@@ -2,7 +2,9 @@
 
 - ``WcfDianCustomerServices.svc``: habilitación (DIAN's ``vpfe-hab``): every operation;
 - ``produccion/WcfDianCustomerServices.svc``: production (DIAN's ``vpfe``): refuses test sets;
-- ``faults``: the fault switches (POST to arm one, DELETE to clear them all).
+- ``faults``: the fault switches (POST to arm one, DELETE to clear them all);
+- the root: a redirect to the simulator's pages in the back office (software, ranges, test sets,
+  received documents, fault switches), for people who type the address the README gives.
 """
 
 from django.urls import path
@@ -12,6 +14,7 @@ from . import views
 app_name = "dian_sandbox"
 
 urlpatterns = [
+    path("", views.index, name="index"),
     path("WcfDianCustomerServices.svc", views.service, name="service"),
     path(
         "produccion/WcfDianCustomerServices.svc",

@@ -8,6 +8,7 @@ import re
 import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -135,6 +136,11 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
         return _fault(
             soap.SoapFault("Receiver", INTERNAL_ERROR, detail="internal error (see the log)")
         )
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """``/sandbox/dian/`` in a browser: the simulator's pages in the back office (staff login)."""
+    return redirect("admin:app_list", app_label="dian_sandbox")
 
 
 @csrf_exempt

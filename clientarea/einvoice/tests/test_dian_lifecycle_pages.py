@@ -102,3 +102,21 @@ def test_the_back_office_queue_shows_what_dian_has_not_accepted_with_its_age(cli
     ).content.decode()
     assert "FAB27b" in detail and "EINVOICE_SOFTWARE_PIN" in detail  # in plain words
     assert reverse("admin:einvoice_invoice_download", args=[unvalidated.pk, "xml"]) in detail
+
+
+def test_staff_read_the_invoice_in_spanish_with_its_amount_and_payment_means_in_words(
+    client, unvalidated
+):
+    """The resolution was labelled "resolution" (untranslated), the total "142800,00" and the
+    payment means "48", DIAN's bare code."""
+    client.force_login(make_staff())
+    client.cookies["django_language"] = "es-co"
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    assert "Resolución de numeración:" in detail and "Resolution:" not in detail
+    assert "Tarjeta crédito (48)" in detail
+    total = f"{unvalidated.total:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    assert f"$ {total}" in detail
+    listing = client.get(reverse("admin:einvoice_invoice_changelist")).content.decode()
+    assert "Por resolución de numeración" in listing and f"$ {total}" in listing

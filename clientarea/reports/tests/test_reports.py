@@ -399,3 +399,33 @@ def test_income_covers_exactly_the_last_twelve_bogota_months():
     paid_order(customer, price="2000", when=before)
     rows = selectors.income_by_month()
     assert [(row.month, row.orders) for row in rows] == [(first, 1)]
+
+
+def test_chart_labels_are_cut_to_their_bars_so_that_neighbours_never_overlap():
+    from clientarea.reports.charts import LABEL_CHAR_WIDTH, WIDTH, bar_chart
+
+    names = ["Servidor VPS 2 vCPU · 4 GB", "Hosting Empresarial", "Correo Corporativo (10)"]
+    chart = bar_chart("t", [(names[i % 3], Decimal(i + 1), str(i)) for i in range(9)])
+    slot = WIDTH / 9
+    for bar in chart.bars:
+        assert len(bar.short_label) * LABEL_CHAR_WIDTH <= slot
+        assert bar.short_label.endswith("…") and bar.label in names  # the full name stays
+    few = bar_chart("t", [("Hosting Pyme", Decimal(1), "1"), ("Dominio .co", Decimal(2), "2")])
+    assert [bar.short_label for bar in few.bars] == ["Hosting Pyme", "Dominio .co"]
+
+
+def test_the_approval_rate_chart_writes_percentages_the_spanish_way(settings):
+    from clientarea.payments import services as payments
+    from clientarea.payments.models import Payment, PaymentStatus
+
+    make_provider()
+    customer = make_customer()
+    order = make_order(customer, price="10000")
+    payment, _action = payments.start_payment(order=order, customer=customer, gateway_code="payu")
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.APPROVED, method="card")
+    client = staff_client("billing")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    page = client.get(reverse("reports:dashboard")).content.decode()
+    chart = page[page.index('aria-labelledby="rate-title"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert ">100,0 %<" in chart and "100.0" not in chart

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
-from clientarea.billing.models import ItemKind
+from clientarea.billing.models import ItemKind, LedgerEntry, LedgerKind
 from clientarea.lib.dates import local_today
 from clientarea.test import BaseTestCase
 from clientarea.withholdings.models import (
@@ -62,6 +64,35 @@ class CustomerPagesTests(BaseTestCase):
         self.assertIn('id="print-net"', printed)
         listing = self.client.get("/clientarea/billing/").content.decode()
         self.assertIn('id="net-due"', listing)
+
+    def test_pay_selected_lists_each_order_net_so_the_rows_add_up_to_the_charge(self):
+        """The rows showed the gross due ($ 1.190.000) under a total net of withholdings."""
+        make_agent(self.bob)
+        big, small = _order(self.bob), _order(self.bob, price="10000")
+        self.login(self.bob)
+        page = self.client.get(
+            "/payments/pay-orders/", {"orders": [big.number, small.number]}
+        ).content.decode()
+        table = page[
+            page.index('id="pay-orders"') : page.index("</table>", page.index('id="pay-orders"'))
+        ]
+        rows = re.findall(r'<td class="num">\$ ([\d.]+)</td>', table)
+        total = re.search(r'id="pay-total">\$ ([\d.]+)<', page)
+        assert total is not None and "1.111.840" in rows
+        assert sum(int(r.replace(".", "")) for r in rows) == int(total.group(1).replace(".", ""))
+
+    def test_staff_registering_what_an_agents_order_owes_record_the_net(self):
+        """Left empty, the amount was the gross due: the order was paid, the withholding posted,
+        and the withheld part given to the agent a second time as account credit."""
+        make_agent(self.bob)
+        order = _order(self.bob)
+        billing.register_manual_payment(order=order, reference="Transferencia 1", actor=None)
+        order.refresh_from_db()
+        assert order.state == "paid"
+        account = billing_selectors.account_summary(self.bob)
+        assert (account.balance, account.credit) == (Decimal(0), Decimal(0))
+        payment = LedgerEntry.objects.get(order=order, kind=LedgerKind.PAYMENT)
+        assert payment.amount == Decimal("-1111840.00")
 
     def test_a_customer_that_withholds_nothing_sees_no_withholdings(self):
         order = _order(self.alice)

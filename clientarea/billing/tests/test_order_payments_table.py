@@ -1,0 +1,43 @@
+"""An order's "Payments received": what the customer paid on it, as a positive amount."""
+
+import pytest
+from django.urls import reverse
+
+from clientarea.billing import services
+from clientarea.billing.tests import aware, make_order
+from clientarea.test import make_customer, make_provider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(client):
+    make_provider()
+    customer = make_customer("alice@example.com")
+    client.force_login(customer.user)
+    client.cookies["django_language"] = "en"
+    return customer
+
+
+def payments_table(client, order) -> str:
+    page = client.get(reverse("billing:order", args=[order.number])).content.decode()
+    if 'id="order-payments"' not in page:
+        return ""
+    table = page[page.index('id="order-payments"') :]
+    return table[: table.index("</table>")]
+
+
+def test_a_payment_reads_as_the_money_received(client, alice):
+    order = make_order(alice, price="100000")
+    services.mark_order_paid(
+        order_id=order.pk, paid_at=aware(2026, 2, 10), via="payu", method="pse"
+    )
+    table = payments_table(client, order)
+    assert "$ 119.000" in table and "-$ 119.000" not in table  # was "-$ 119.000"
+
+
+def test_a_cancelled_unpaid_order_lists_no_payment(client, alice):
+    """Its cancellation was listed as a payment received of the order's total."""
+    order = make_order(alice, price="100000")
+    services.cancel_order(order=order, reason="Ordered twice")
+    assert payments_table(client, order) == ""

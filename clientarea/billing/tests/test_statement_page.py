@@ -1,0 +1,40 @@
+"""The statement of account page as a Spanish-speaking customer first sees it."""
+
+import shutil
+import subprocess
+
+import pytest
+from django.urls import reverse
+
+from clientarea.lib.dates import local_today
+from clientarea.test import make_customer, make_provider
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_range_fields_show_the_range_in_spanish_too(client, settings):
+    """A date input shows only ISO values: es-CO's dd/mm/yyyy left both fields blank."""
+    make_provider()
+    alice = make_customer("alice@example.com")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.force_login(alice.user)
+    page = client.get(reverse("billing:statement")).content.decode()
+    today = local_today()
+    assert f'name="start" value="{today.replace(month=1, day=1).isoformat()}"' in page
+    assert f'name="end" value="{today.isoformat()}"' in page
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")
+def test_the_statement_pdf_names_the_sellers_nit_as_such(client, settings, tmp_path):
+    """It printed "Conexcol Comunicaciones S.A.S. · 800123456-5", a bare number."""
+    provider = make_provider()
+    alice = make_customer("alice@example.com")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.force_login(alice.user)
+    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{provider.legal_name} · NIT {provider.nit_display}" in text
