@@ -328,17 +328,27 @@ class ApprovalRate:
     attempts: int
     approved: int
     declined: int
+    #: Closed without the gateway deciding: abandoned at its page and replaced by a new attempt,
+    #: a cash voucher or PSE session that ran out, closed by reconciliation.
+    expired: int = 0
 
     @property
-    def rate(self) -> Decimal:
-        decided = self.attempts
-        if not decided:
-            return ZERO
-        return (Decimal(self.approved) * 100 / decided).quantize(Decimal("0.1"))
+    def decided(self) -> int:
+        """Attempts the gateway decided (approved, declined, or failed with an error)."""
+        return self.attempts - self.expired
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Approved out of the attempts the gateway decided (None when it decided none): an
+        attempt the customer abandoned is not a decline."""
+        if not self.decided:
+            return None
+        return (Decimal(self.approved) * 100 / self.decided).quantize(Decimal("0.1"))
 
 
 def approval_rates(*, days: int = 30) -> list[ApprovalRate]:
-    """Per gateway and method over the last ``days`` days: finished attempts and how many were approved.
+    """Per gateway and method over the last ``days`` days: finished attempts, how many were
+    approved, declined, or closed without a decision (expired).
 
     Attempts still open (created, pending) are left out: they have not been decided yet.
     """
@@ -351,6 +361,7 @@ def approval_rates(*, days: int = 30) -> list[ApprovalRate]:
             attempts=Count("id"),
             approved=Count("id", filter=Q(status=PaymentStatus.APPROVED)),
             declined=Count("id", filter=Q(status=PaymentStatus.DECLINED)),
+            expired=Count("id", filter=Q(status=PaymentStatus.EXPIRED)),
         )
         .order_by("gateway", "method")
     )
@@ -361,6 +372,7 @@ def approval_rates(*, days: int = 30) -> list[ApprovalRate]:
             attempts=row["attempts"],
             approved=row["approved"],
             declined=row["declined"],
+            expired=row["expired"],
         )
         for row in rows
     ]

@@ -130,22 +130,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "attempts": rate.attempts,
             "approved": rate.approved,
             "declined": rate.declined,
+            "expired": rate.expired,
             "rate": rate.rate,
         }
         for rate in rates
     ]
+    # A bar needs a rate: a gateway and method with only abandoned attempts has none.
+    decided = [(rate, rate.rate) for rate in rates if rate.rate is not None]
     rate_chart = charts.bar_chart(
         _("Gateway approval rate, last 30 days (%)"),
         [
             (
                 f"{gateway_names.get(rate.gateway, rate.gateway)} · "
                 f"{_label(PaymentMethodChoice.choices, rate.method)}",
-                rate.rate,
-                f"{number_format(rate.rate)} %",  # "87,5 %" in Spanish, as in the table
+                value,
+                f"{number_format(value)} %",  # "87,5 %" in Spanish, as in the table
             )
-            for rate in rates
+            for rate, value in decided
         ],
-        colours=[2] * len(rates),
+        colours=[2] * len(decided),
     )
 
     context = page_context(

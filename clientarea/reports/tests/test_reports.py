@@ -429,3 +429,40 @@ def test_the_approval_rate_chart_writes_percentages_the_spanish_way(settings):
     chart = page[page.index('aria-labelledby="rate-title"') :]
     chart = chart[: chart.index("</svg>")]
     assert ">100,0 %<" in chart and "100.0" not in chart
+
+
+def test_an_abandoned_attempt_is_not_a_decline_in_the_approval_rate(settings):
+    """An attempt the customer left at the gateway (replaced by a new one, or run out) is counted
+    apart: the rate is approved out of what the gateway decided."""
+    from clientarea.payments import services as payments
+    from clientarea.payments.models import Payment, PaymentStatus
+
+    make_provider()
+    customer = make_customer()
+
+    def attempt(gateway: str, status: str, method: str) -> None:
+        order = make_order(customer, price="10000")
+        payment, _action = payments.start_payment(
+            order=order, customer=customer, gateway_code=gateway
+        )
+        Payment.objects.filter(pk=payment.pk).update(status=status, method=method)
+
+    attempt("payu", PaymentStatus.APPROVED, "card")
+    attempt("payu", PaymentStatus.DECLINED, "card")
+    attempt("payu", PaymentStatus.EXPIRED, "card")
+    attempt("payu", PaymentStatus.EXPIRED, "cash")  # a voucher nobody paid
+
+    rates = {(r.gateway, r.method): r for r in selectors.approval_rates()}
+    payu = rates[("payu", "card")]
+    assert (payu.attempts, payu.approved, payu.declined, payu.expired) == (3, 1, 1, 1)
+    assert payu.rate == Decimal("50.0")
+    assert rates[("payu", "cash")].rate is None
+
+    client = staff_client("billing")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("reports:dashboard")).content.decode()
+    chart = page[page.index('aria-labelledby="rate-title"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert ">50.0 %<" in chart and "0.0 %" not in chart.replace("50.0 %", "")
+    table = page[page.index('id="rate-h"') :]
+    assert "Expired or abandoned" in table and '<td class="num">—</td>' in table
