@@ -87,7 +87,9 @@ def _ana(customer: Customer, *, today: dt.date, staff) -> None:
         )
         services.mark_order_paid(
             order_id=paid.pk,
-            paid_at=timezone.now() - dt.timedelta(days=22),
+            # Paid now: the statement dates the order's charge when it is created (now), so
+            # a payment dated before it would read as money received before anything was owed.
+            paid_at=timezone.now(),
             via="manual",
             method="transfer",
             reference="Transferencia Bancolombia 20431877",

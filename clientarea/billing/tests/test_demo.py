@@ -71,3 +71,18 @@ def test_the_demo_shows_every_state_and_loads_once():
     before = snapshot()
     load_demo()
     assert snapshot() == before
+
+
+def test_the_demo_statements_charge_each_order_before_its_payments():
+    """A statement lists movements by date: in the demo no order is paid before it was charged
+    (Ana's statement read as money received before anything was owed)."""
+    from clientarea.billing.models import LedgerEntry, LedgerKind
+
+    load_demo()
+    charged = dict(
+        LedgerEntry.objects.filter(kind=LedgerKind.ORDER).values_list("order_id", "created_at")
+    )
+    payments = LedgerEntry.objects.filter(kind=LedgerKind.PAYMENT, order__isnull=False)
+    assert payments.exists()
+    for entry in payments:
+        assert entry.created_at >= charged[entry.order_id], entry.reference
