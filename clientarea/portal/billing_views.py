@@ -95,6 +95,9 @@ def _rows(
     rows = []
     for order in orders:
         descriptions = items.get(order.pk, [])
+        note = notes.get(order.pk)
+        if note is not None:
+            descriptions = [_without_note_prefix(d, note) for d in descriptions]
         left = dues.get(order.pk) if order.state == OrderState.PENDING else None
         rows.append(
             _Row(
@@ -104,10 +107,18 @@ def _rows(
                 left_to_pay=left if left is not None and left != order.total else None,
                 issued=short(order.issue_date),
                 due=short(order.due_date),
-                debit_note=notes.get(order.pk),
+                debit_note=note,
             )
         )
     return rows
+
+
+def _without_note_prefix(description: str, note: Invoice) -> str:
+    """A debit note's order line reads "Debit note ND3 on invoice SETP…: <what it charges>" (so
+    statements and emails name the note); the row already names the note beside its files, so it
+    shows the line's own text."""
+    head, sep, rest = description.partition(": ")
+    return rest if sep and rest and note.full_number in head else description
 
 
 PAGE_CACHE = "pages"

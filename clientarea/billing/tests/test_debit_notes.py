@@ -237,6 +237,10 @@ def test_billing_shows_the_note_with_its_files_and_the_statement_lists_it(
     assert f'data-number="{note.full_number}"' in html
     assert f'value="{note.full_number}"' in html  # selectable to pay with other orders
     assert reverse("einvoice:download", args=[note.full_number, "pdf"]) in html
+    row = html[html.index(f'data-number="{note.full_number}"') :]
+    row = row[: row.index("</tr>")]
+    named = [f"{note.full_number} on invoice", f"{note.full_number} sobre la factura"]
+    assert sum(row.count(text) for text in named) == 1  # named once, not again in its line
     detail = client.get(reverse("billing:order", args=[order.number])).content.decode()
     assert 'id="order-debit-note"' in detail and 'id="pay-now"' in detail
     statement = client.get(reverse("billing:statement")).content.decode()
