@@ -118,7 +118,8 @@ def _without_note_prefix(description: str, note: Invoice) -> str:
     statements and emails name the note); the row already names the note beside its files, so it
     shows the line's own text."""
     head, sep, rest = description.partition(": ")
-    return rest if sep and rest and note.full_number in head else description
+    number = note.full_number or ""
+    return rest if sep and rest and number and number in head else description
 
 
 PAGE_CACHE = "pages"
