@@ -142,9 +142,9 @@ def _fresh_rate_limits():
     """Rate-limit counters start at zero in every test (a Redis cache outlives the test database)."""
     yield
     if "redis" in settings.CACHES["default"]["BACKEND"].lower():
-        from django.core.cache import cache
+        from clientarea.test import clear_default_cache
 
-        cache.clear()
+        clear_default_cache()
 
 
 @pytest.fixture(autouse=True)

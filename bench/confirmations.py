@@ -33,6 +33,15 @@ last order of each payment after it was started (a partial payment: the approval
 on it and keeps AMOUNT as credit, with the "credit added" email), each payment for its own
 customer so that the credit is not applied to another payment's orders.
 
+Consistency check: every order paid and renewed exactly once, every answer 200, and exactly the
+redeliveries stored as duplicates. When it fails, the script says how many apply jobs it ran
+against how many messages were stored to apply (fewer jobs: the queue lost some, e.g. a Redis
+database shared with a script that flushes it), lists each payment with an order left unpaid (its
+status and review flag, its stored messages: processed, attempts, outcome; its orders and their
+ledger entries), then runs the inbox sweep the worker runs every minute on what still waits and
+says whether each order is then paid and renewed once (``after_sweep`` in the figure line; the
+run stays failed). ``--keep`` keeps the throwaway database to look at.
+
 The raw baseline (same run, same database server): the bare driver (``sqlite3`` with WAL and
 synchronous=NORMAL, or ``psycopg``) committing 4×N five-write transactions (``bench/benchdb.py``).
 The last line is one JSON object: applied/s, the baseline, their ratio, CPU ms per approval,
@@ -276,6 +285,38 @@ def run_in_process(bodies: list[bytes]) -> tuple[list[float], list[int], float]:
     return latencies, statuses, time.perf_counter() - started
 
 
+def explain_missing(payments: list, limit: int = 20) -> None:
+    """After a failed check: for each payment whose orders are not all paid, what happened to it
+    (its status and review flag, its stored messages, its orders and their ledger entries)."""
+    from clientarea.billing.models import LedgerEntry, Order
+    from clientarea.payments.models import Payment, PaymentMessage
+
+    shown = 0
+    for payment in Payment.objects.filter(pk__in=[p.pk for p in payments]).order_by("pk"):
+        orders = list(Order.objects.filter(payment_baskets__payment=payment).order_by("pk"))
+        if orders and all(order.state == "paid" for order in orders):
+            continue
+        shown += 1
+        if shown > limit:
+            continue
+        print(
+            f"  payment {payment.reference}: status {payment.status}, needs review "
+            f"{payment.needs_review} {payment.review_reason!r}, duplicate {payment.duplicate}"
+        )
+        for message in PaymentMessage.objects.filter(payment=payment).order_by("pk"):
+            print(
+                f"    message {message.pk}: processed {message.processed}, attempts "
+                f"{message.attempts}, result {message.result!r}, outcome {message.outcome!r}"
+            )
+        for order in orders:
+            entries = [
+                f"{e.kind} {e.amount} {e.reference}"
+                for e in LedgerEntry.objects.filter(order=order).order_by("pk")
+            ]
+            print(f"    order {order.number}: {order.state}; ledger: {'; '.join(entries)}")
+    print(f"  payments with an order left unpaid: {shown}")
+
+
 APPLY_TASK = "apply_message_task"
 
 
@@ -369,7 +410,7 @@ def main() -> None:
         return
     import benchdb
 
-    with benchdb.throwaway_database("ca-bench-pay-") as db:
+    with benchdb.throwaway_database("ca-bench-pay-", keep=args.keep) as db:
         ok = run(args, db)
     sys.exit(0 if ok else 1)
 
@@ -412,6 +453,11 @@ def parse_args() -> argparse.Namespace:
         "keeps it as credit (each payment for its own customer)",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the throwaway database (and its directory) to look at; says where it is",
+    )
     parser.add_argument(
         "--breakdown", action="store_true", help="also time the stages of a confirmation"
     )
@@ -467,6 +513,8 @@ def run(args: argparse.Namespace, db) -> bool:
         latencies, statuses, wall = run_in_process(bodies)
     endpoint_cpu = time.process_time() - cpu0
     bad = [s for s in statuses if s != 200]
+    # What the worker must apply: the verified messages stored unprocessed, one apply job each.
+    stored = PaymentMessage.objects.filter(processed=False, signature_valid=True).count()
     ms = [value * 1000 for value in latencies]
     print(
         f"phase 1, endpoint: {len(bodies) / wall:.0f} confirmations/s  (wall {wall:.2f}s for {len(bodies)}; "
@@ -551,6 +599,12 @@ def run(args: argparse.Namespace, db) -> bool:
             n=args.n,
         )
 
+    if not args.url and applied != stored:
+        print(
+            f"  apply jobs run: {applied}, messages stored to apply: {stored} "
+            "(a job missing from this run's queue: the queue was flushed or consumed by another "
+            "process; the product's inbox sweep would apply the message)"
+        )
     paid = Order.objects.filter(pk__in=ids, state="paid").count()
     renewed = ServiceEvent.objects.filter(
         kind="renewed", order_number__in=Order.objects.filter(pk__in=ids).values("number")
@@ -561,10 +615,6 @@ def run(args: argparse.Namespace, db) -> bool:
         .values_list("outcome", "n")
     )
     print(f"orders paid: {paid}/{len(ids)}  renewals: {renewed}  inbox outcomes: {outcomes}")
-    if os.environ.get("REDIS_URL") and not args.url:
-        from huey.contrib.djhuey import HUEY
-
-        HUEY.flush()
     for label, values in timings.items():
         print(
             f"  {label:58s} n={len(values):5d} mean {statistics.fmean(values) * 1000:6.2f} ms  total {sum(values):6.2f} s"
@@ -576,7 +626,34 @@ def run(args: argparse.Namespace, db) -> bool:
         and outcomes.get("duplicate", 0) == n_duplicates
     )
     print("consistency:", "OK (each order paid and renewed exactly once)" if ok else "FAILED")
+    if not ok:
+        explain_missing(payments)
+        if not args.url:
+            result["after_sweep"] = sweep_and_count(ids)
+    if os.environ.get("REDIS_URL") and not args.url:
+        from huey.contrib.djhuey import HUEY
+
+        HUEY.flush()
     emit(**result, db=kind, consistent=ok)
+    return ok
+
+
+def sweep_and_count(ids: list[int]) -> bool:
+    """After a failed check: the inbox sweep the worker runs every minute, on every message
+    still waiting; then whether each order is paid and renewed exactly once."""
+    from clientarea.billing.models import Order
+    from clientarea.payments.services.inbox import apply_pending_messages
+    from clientarea.subscriptions.models import ServiceEvent
+
+    summary = apply_pending_messages(older_than_seconds=0)
+    paid = Order.objects.filter(pk__in=ids, state="paid").count()
+    numbers = Order.objects.filter(pk__in=ids).values("number")
+    renewed = ServiceEvent.objects.filter(kind="renewed", order_number__in=numbers).count()
+    ok = paid == len(ids) and renewed == len(ids)
+    print(
+        f"after the inbox sweep {summary}: orders paid {paid}/{len(ids)}, renewals {renewed}: "
+        f"{'each order paid and renewed exactly once' if ok else 'still FAILED'}"
+    )
     return ok
 
 

@@ -6,7 +6,10 @@ Tests read as a story: alice must never see bob's things.
 from __future__ import annotations
 
 import itertools
+import re
 
+from django.conf import settings
+from django.core.cache import cache
 from django.test import TestCase
 
 from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
@@ -15,6 +18,32 @@ from clientarea.accounts.services import save_provider
 
 _seq = itertools.count(1)
 ACCESS_CODE = "ACDE-FGHJ-KMNP-QR"
+
+
+def clear_default_cache() -> None:
+    """Empty the default cache between tests. On Redis only this site's keys (its ``KEY_PREFIX``)
+    are deleted: Django's ``cache.clear()`` there is FLUSHDB, which also empties whatever else
+    shares that Redis database, such as a bench's or a worker's Huey queue."""
+    config = settings.CACHES["default"]
+    if "redis" not in str(config["BACKEND"]).lower():
+        cache.clear()
+        return
+    import redis
+
+    prefix = str(config.get("KEY_PREFIX") or "")
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + ":*" if prefix else "*"
+    client = redis.Redis.from_url(str(config["LOCATION"]))
+    try:
+        batch = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
 
 
 def make_provider() -> ProviderProfile:

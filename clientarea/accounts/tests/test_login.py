@@ -1,12 +1,11 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from clientarea.accounts.models import User
 from clientarea.notifications.models import OutgoingEmail
-from clientarea.test import ACCESS_CODE, make_customer, make_provider
+from clientarea.test import ACCESS_CODE, clear_default_cache, make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +15,7 @@ def _clean_axes():
     from axes.models import AccessAttempt
 
     AccessAttempt.objects.all().delete()
-    cache.clear()
+    clear_default_cache()
 
 
 def test_it_logs_in_with_email_and_access_code(client):

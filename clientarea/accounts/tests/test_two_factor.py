@@ -6,7 +6,6 @@ import re
 from base64 import b32decode
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 from django_otp.oath import totp
@@ -15,7 +14,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts.models import AuditEvent
 from clientarea.lib.tests.qr_decode import decode_qr_svg, needs_zbarimg
-from clientarea.test import ACCESS_CODE, make_customer, make_provider, make_staff
+from clientarea.test import (
+    ACCESS_CODE,
+    clear_default_cache,
+    make_customer,
+    make_provider,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +30,7 @@ def _clean():
     from axes.models import AccessAttempt
 
     AccessAttempt.objects.all().delete()
-    cache.clear()
+    clear_default_cache()
     make_provider()
 
 
