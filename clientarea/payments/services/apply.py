@@ -24,7 +24,7 @@ from clientarea.accounts.models import Customer
 from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
-from clientarea.billing.models import Order
+from clientarea.billing.models import Order, OrderState
 from clientarea.payments import jobs
 from clientarea.payments.gateways.base import (
     Gateway,
@@ -317,6 +317,9 @@ def _pay_order(s: Statement) -> ApplyResult:
     allocations = s.basket
     if not allocations and payment.order_id is not None:  # an attempt without its basket rows
         allocations = [ledger.Allocation(order_id=payment.order_id, amount=payment.amount)]
+    # Orders of the basket another payment settled, or staff cancelled, since this attempt
+    # started (read before the posting changes the others).
+    settled_before = [o for o in s.orders if o.state != OrderState.PENDING]
     posting = ledger.record_payment(
         customer_id=payment.customer_id,
         amount=payment.amount,
@@ -355,6 +358,21 @@ def _pay_order(s: Statement) -> ApplyResult:
     detail = "applied" if not posting.credited else f"applied, {posting.credited} kept as credit"
     if posting.partial:
         detail += f", {len(posting.partial)} order(s) still owing"
+    if settled_before:
+        # Part of the basket was paid twice (or cancelled): its share is credit, as when the
+        # whole basket was; staff decide whether to refund it.
+        numbers = ", ".join(o.number for o in settled_before)
+        paid_twice = any(o.state == OrderState.PAID for o in settled_before)
+        reason = (
+            f"order {numbers} was already paid, its share kept as credit"
+            if paid_twice
+            else f"order {numbers} was cancelled before this approval, its share kept as credit"
+        )
+        flag(payment, review=reason, duplicate=paid_twice)
+        payment.save()
+        alert_staff(payment, reason)
+        logger.warning("payment %s approved for some settled orders: %s", payment.reference, reason)
+        detail += "; review: " + reason
     return s.result(Outcome.APPLIED, detail, order_paid=bool(posting.paid))
 
 

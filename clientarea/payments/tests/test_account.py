@@ -154,6 +154,27 @@ class SeveralOrdersTests(PaymentsTestCase):
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("119000.00"))
         self.assertEqual(renewals(self.second_service), 1)  # once, by the transfer
         self.assertTrue(balance_is_sum_of_movements(self.alice))
+        # The customer paid the second order twice: staff are told, as for a single order.
+        payment.refresh_from_db()
+        self.assertTrue(payment.needs_review and payment.duplicate)
+        self.assertIn(self.second.number, payment.review_reason)
+        alert = OutgoingEmail.objects.get(template="payment_review")
+        self.assertIn(self.second.number, alert.body_text)
+        self.assertIn("kept as credit", PaymentMessage.objects.get().outcome)
+
+    def test_an_order_cancelled_meanwhile_is_flagged_and_its_share_kept_as_credit(self):
+        payment, _ = self.start_all()
+        billing_services.cancel_order(
+            order=self.third, reason="Ya no lo necesita", actor=self.carol
+        )
+        post_payu(self.client, payu_confirmation(payment.reference, "357000.00"))
+        self.order.refresh_from_db()
+        self.assertEqual(self.order.state, "paid")
+        payment.refresh_from_db()
+        self.assertTrue(payment.needs_review)
+        self.assertFalse(payment.duplicate)
+        self.assertIn(f"{self.third.number} was cancelled", payment.review_reason)
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
 
     def test_another_customers_order_cannot_be_paid_or_credited(self):
         bobs, _ = make_renewal_order(self.bob)
