@@ -81,7 +81,7 @@ def test_a_staff_credit_note_becomes_the_customers_credit_with_iva(
     after = selectors.account_summary(ana)
     assert after.credit == Decimal("23800.00") and after.balance == Decimal("-23800.00")
     assert after.due == 0
-    order = Order.objects.get(pk=invoice.order_id)
+    order = Order.objects.get(invoices=invoice)
     assert order.state == OrderState.PAID and selectors.order_balance_due(order) == 0
     assert AuditEvent.objects.filter(action="billing.credit_note_credited").exists()
 
@@ -106,7 +106,7 @@ def test_the_statement_and_billing_name_the_note(
         assert "Credit note on an invoice" in " ".join(text.split()), text
         assert str(note.full_number) in text
     detail = client.get(
-        reverse("billing:order", args=[Order.objects.get(pk=invoice.order_id).number])
+        reverse("billing:order", args=[Order.objects.get(invoices=invoice).number])
     ).content.decode()
     assert str(note.full_number) in detail  # the order's movements
     staff = Client()
