@@ -90,8 +90,11 @@ def test_the_statement_and_billing_name_the_note(
     django_capture_on_commit_callbacks, ana, client: Client, tmp_path
 ):
     invoice = accepted_invoice(django_capture_on_commit_callbacks, ana)
-    note, _entry = credit(django_capture_on_commit_callbacks, invoice)
     client.force_login(ana.user)
+    assert "23.800" not in client.get(reverse("billing:orders")).content.decode()  # cached
+    note, _entry = credit(django_capture_on_commit_callbacks, invoice)
+    billing = client.get(reverse("billing:orders")).content.decode()
+    assert "$ 23.800" in billing  # the credit available (the cached page was replaced)
     statement = client.get(reverse("billing:statement")).content.decode()
     assert "Credit note on an invoice" in statement and str(note.full_number) in statement
     assert "Credit note kept as credit" in statement
