@@ -102,7 +102,7 @@ def credit_note_email_context(note: Invoice) -> dict[str, Any]:
     if not credited:
         return {}
     return {
-        "credited": True,
+        "note_credited": True,
         "auto_apply": settings.BILLING_AUTO_APPLY_CREDIT,
         "statement_url": settings.SITE_URL + reverse("billing:statement"),
     }

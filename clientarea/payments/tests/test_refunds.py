@@ -535,4 +535,4 @@ def test_a_refund_after_a_staff_credit_note_posts_only_its_own_movements(
     refund_note = RefundLine.objects.get().credit_note
     assert refund_note is not None and invoice_balance(invoice) == 0
     assert credit_notes.credit_note_email_context(refund_note) == {}
-    assert credit_notes.credit_note_email_context(staff_note)["credited"] is True
+    assert credit_notes.credit_note_email_context(staff_note)["note_credited"] is True
