@@ -20,6 +20,7 @@ same paid order, which owes nothing back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,8 @@ from clientarea.einvoice import services as einvoice_services
 from clientarea.einvoice.models import DocumentKind, Invoice
 
 __all__ = ["credit_note_email_context", "issue_credit_note"]
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -69,6 +72,7 @@ def issue_credit_note(
             target=note.full_number or "",
             changes={"invoice": invoice.full_number or "", "total": str(note.total)},
         )
+        logger.info("credit note %s: no money owed back (by %s)", note.full_number, actor)
         return note, None
     entry = ledger.post_invoice_credit_note(
         customer_id=customer.pk,
@@ -84,6 +88,12 @@ def issue_credit_note(
         customer=customer,
         target=note.full_number or "",
         changes={"invoice": invoice.full_number or "", "credit": str(note.total)},
+    )
+    logger.info(
+        "credit note %s: %s added to customer %s's credit",
+        note.full_number,
+        note.total,
+        customer.pk,
     )
     if settings.BILLING_AUTO_APPLY_CREDIT:
         ledger.apply_credit(customer_id=customer.pk, actor=actor)
