@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import User
 from clientarea.billing import selectors, services
+from clientarea.billing.admin_credit_notes import OrderCreditNoteMixin
 from clientarea.billing.admin_debit_notes import OrderDebitNoteMixin
 from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
@@ -87,7 +88,9 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderDebitNoteMixin, CustomerScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(
+    OrderCreditNoteMixin, OrderDebitNoteMixin, CustomerScopedAdminMixin, admin.ModelAdmin
+):
     class Media:
         css = {"all": ["css/admin.css"]}
 
@@ -114,6 +117,7 @@ class OrderAdmin(OrderDebitNoteMixin, CustomerScopedAdminMixin, admin.ModelAdmin
         ("pay", "manual_payment_view"),
         ("resend", "resend_view"),
         ("debit-note", "debit_note_view"),  # reached from the invoice's page
+        ("credit-note", "credit_note_view"),  # reached from the invoice's page
     ]
     action_form_template = "billing/admin_order_action.html"
     change_list_template = "billing/admin_order_change_list.html"

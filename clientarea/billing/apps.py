@@ -9,6 +9,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: models can be imported only once the app registry is ready.
+        from clientarea.billing.credit_notes import credit_note_email_context
         from clientarea.billing.debit_notes import debit_note_email_context
         from clientarea.billing.ledger import (
             credit_added_email_context,
@@ -21,6 +22,8 @@ class BillingConfig(AppConfig):
 
         # The debit note's email says what its order still owes: billing feeds einvoice, below it.
         add_note_email_source(debit_note_email_context)
+        # ...and a staff credit note's email, that its total was added to the customer's credit.
+        add_note_email_source(credit_note_email_context)
         # The "payment received" email is recorded in the paid transaction with the order's id
         # and rendered by the worker when it is delivered.
         register_context_builder("order_paid", order_paid_email_context)

@@ -10,8 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
+from clientarea.billing.models import CreditNoteDestination
 from clientarea.billing.selectors import find_customer
 from clientarea.catalog.models import TaxTreatment
+from clientarea.einvoice.forms import NoteForm
+from clientarea.einvoice.models import DocumentKind
 
 
 class CancelOrderForm(forms.Form):
@@ -154,3 +157,28 @@ class StatementForm(forms.Form):
             if (end - start).days > 3660:
                 raise forms.ValidationError(_("Choose a range of at most ten years."))
         return data
+
+
+class StaffCreditNoteForm(NoteForm):
+    """The credit note form of the invoice's page (concept, reason, amount) and what happens to
+    the money: the invoice was paid, so by default the note's total becomes the customer's
+    credit; staff may say no money is owed back when that is true."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, kind=DocumentKind.CREDIT_NOTE, **kwargs)
+        self.fields["destination"] = forms.ChoiceField(
+            label=_("The money"),
+            choices=CreditNoteDestination.choices,
+            initial=CreditNoteDestination.CREDIT,
+            widget=forms.RadioSelect,
+            help_text=_(
+                "The invoice was paid, so the customer is owed the note's total (IVA included): "
+                "by default it becomes their account credit, shown on their Billing page and "
+                "statement of account, and it pays their pending orders (at once when credit is "
+                "applied automatically). Choose “No money is owed back” only when the "
+                "customer is not owed the amount, e.g. the invoice is wrong and the order is billed "
+                "again by hand. To pay the money back through the gateway or by bank transfer, use "
+                "Payments → Refunds instead: a refund issues its own credit note. To correct "
+                "only the buyer's data, use “Invoice again with corrected buyer data”."
+            ),
+        )

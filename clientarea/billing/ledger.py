@@ -4,7 +4,8 @@ Every movement of money is one entry: an order's charge (+), its cancellation (-
 payment allocated to an order (-), money kept as credit (an entry without an order, -),
 credit applied to an order (a pair: + without an order, - on the order), a refund of
 credit (+), a refund of money that paid an order (a pair on the order: its credit note -, the
-money returned +, so the order stays settled). Balances are sums (``billing.selectors``); nothing stores them.
+money returned +, so the order stays settled), a credit note kept as credit (the note − on the
+order, the same amount moved to the credit). Balances are sums (``billing.selectors``); nothing stores them.
 
 Locks, always in this order: the customer row (whoever consumes credit), then the orders
 by id, then (in payments) the payment. An order becomes paid only through
@@ -654,6 +655,40 @@ def post_plan_change_credit_note(
         [
             _entry(
                 kind=LedgerKind.CHANGE_NOTE, amount=-amount, order=order, reference=note, **common
+            ),
+            _entry(
+                kind=LedgerKind.NOTE_TO_CREDIT, amount=amount, order=order, reference=note, **common
+            ),
+            _entry(
+                kind=LedgerKind.NOTE_TO_CREDIT, amount=-amount, reference=order.number, **common
+            ),
+        ]
+    )
+    return entries[0]  # the credit note's movement
+
+
+def post_invoice_credit_note(
+    *, customer_id: int, order: Order | None, amount: Decimal, note: str, memo: str, actor=None
+) -> LedgerEntry:
+    """A credit note staff issued on the invoice of a paid ``order`` (``billing.credit_notes``),
+    its total with IVA owed back to the customer as credit: the note lowers what the order cost
+    (−, on the order, ``note`` its number) and the same amount becomes the customer's credit (+ on
+    the order, − without), so the order stays settled and the statement names the note. An
+    invoice without an order gets the note's movement alone, as credit. The caller holds the
+    customer's row lock and applies credit to pending orders afterwards. Returns the note's
+    movement."""
+    amount = quantize(amount)
+    if amount <= 0:
+        raise LedgerError(_("The amount must be greater than zero."))
+    common = {"customer_id": customer_id, "memo": memo, "actor": actor, "at": timezone.now()}
+    if order is None:
+        entry = _entry(kind=LedgerKind.INVOICE_NOTE, amount=-amount, reference=note, **common)
+        entry.save()
+        return entry
+    entries = LedgerEntry.objects.bulk_create(
+        [
+            _entry(
+                kind=LedgerKind.INVOICE_NOTE, amount=-amount, order=order, reference=note, **common
             ),
             _entry(
                 kind=LedgerKind.NOTE_TO_CREDIT, amount=amount, order=order, reference=note, **common

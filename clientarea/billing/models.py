@@ -362,6 +362,17 @@ class LedgerKind(models.TextChoices):
     NOTE_TO_CREDIT = "note_to_credit", _("Credit note kept as credit")
     #: A DIAN debit note owed (+), on the order that collects it.
     DEBIT_NOTE = "debit_note", _("Debit note")
+    #: A credit note staff issued on a paid order's invoice, its total kept as the customer's
+    #: credit: the note (−, on the order), then NOTE_TO_CREDIT (+ on the order, − without).
+    INVOICE_NOTE = "invoice_note", _("Credit note on an invoice")
+
+
+class CreditNoteDestination(models.TextChoices):
+    """What happens to the money of a credit note staff issue on a paid order's invoice
+    (``billing.credit_notes``)."""
+
+    CREDIT = "credit", _("Add it to the customer's credit")
+    NONE = "none", _("No money is owed back")
 
 
 class LedgerEntry(models.Model):

@@ -1,10 +1,11 @@
 """Back office for credit and debit notes: issuing them from an invoice, and their own list.
 
-The invoice page gets the buttons "Issue credit note" and "Invoice again with corrected buyer
-data" (each a form that calls one service) and lists the invoice's notes with their DIAN state. Its
-"Issue debit note" button leads to the invoice's order in the billing admin
-(``billing.admin_debit_notes``): a debit note is also owed on the customer's account, which only
-billing writes. The notes list (``Note``, the same rows as invoices) has the invoice list's DIAN
+The invoice page gets the button "Invoice again with corrected buyer data" (a form that calls one
+service; the order stays paid, nothing is owed back) and lists the invoice's notes with their DIAN
+state. Its "Issue credit note" and "Issue debit note" buttons lead to the invoice's order in the
+billing admin (``billing.admin_credit_notes``, ``billing.admin_debit_notes``): a credit note's
+total is owed back to the customer as credit and a debit note's is owed by them, on the
+customer's account, which only billing writes. The notes list (``Note``, the same rows as invoices) has the invoice list's DIAN
 columns, filters, downloads and actions (send to DIAN again, email again).
 """
 
@@ -17,9 +18,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.einvoice import builder, selectors, services
-from clientarea.einvoice.forms import NoteForm, ReissueForm
-from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.einvoice import selectors, services
+from clientarea.einvoice.forms import ReissueForm
+from clientarea.einvoice.models import Invoice
 from clientarea.lib.admin import ObjectActionsAdminMixin
 from clientarea.lib.money import format_cop
 
@@ -27,10 +28,7 @@ from clientarea.lib.money import format_cop
 class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
     """Mixed into the invoice admin (before ``admin.ModelAdmin``)."""
 
-    object_actions = [
-        ("credit-note", "credit_note_view"),
-        ("reissue", "reissue_view"),
-    ]
+    object_actions = [("reissue", "reissue_view")]
 
     @admin.display(description=_("credit and debit notes"))
     def notes_list(self, obj):
@@ -58,51 +56,6 @@ class InvoiceNotesMixin(ObjectActionsAdminMixin[Invoice]):
         if not obj.is_issued or obj.is_note:
             return "—"
         return format_cop(selectors.invoice_balance(obj), decimals=True)
-
-    def credit_note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        invoice = self.get_object_or_404_for_action(request, object_id)
-        lines = builder.document_from_json(invoice.document).lines if invoice.is_issued else ()
-        form = NoteForm(request.POST or None, kind=DocumentKind.CREDIT_NOTE, lines=lines)
-        if request.method == "POST" and form.is_valid():
-            try:
-                note = services.issue_credit_note(
-                    invoice=invoice,
-                    concept=form.cleaned_data["concept"],
-                    reason=form.cleaned_data["reason"],
-                    actor=request.user,
-                    **form.note_arguments(),
-                )
-            except services.NoteRefused as exc:
-                form.add_error(None, str(exc))
-            else:
-                self.message_user(
-                    request,
-                    gettext(
-                        "%(kind)s %(number)s issued for %(total)s; it is being sent to DIAN and "
-                        "is emailed to the customer once DIAN accepts it."
-                    )
-                    % {
-                        "kind": note.get_kind_display(),
-                        "number": note.full_number,
-                        "total": format_cop(note.total, decimals=True),
-                    },
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self.change_url(invoice))
-        return self.render_action_form(
-            request,
-            title=gettext("Issue credit note on %(n)s") % {"n": invoice.full_number or invoice.pk},
-            objects=[invoice],
-            form=form,
-            submit=gettext("Issue the credit note"),
-            intro=gettext(
-                "What is left of this invoice: %(left)s (IVA included). A credit note can never "
-                "exceed it. Only an invoice DIAN accepted can have notes."
-            )
-            % {"left": format_cop(selectors.invoice_balance(invoice), decimals=True)}
-            if invoice.is_issued
-            else "",
-        )
 
     def reissue_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         invoice = self.get_object_or_404_for_action(request, object_id)

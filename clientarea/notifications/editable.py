@@ -127,7 +127,18 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate(
             "note_issued",
             _("Electronic credit or debit note"),
-            ("customer", "note", "invoice", "invoices_url", "due", "pay_url", "billing_url"),
+            (
+                "customer",
+                "note",
+                "invoice",
+                "invoices_url",
+                "due",
+                "pay_url",
+                "billing_url",
+                "note_credited",
+                "auto_apply",
+                "statement_url",
+            ),
         ),
         # Services.
         EditableTemplate(

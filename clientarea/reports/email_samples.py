@@ -155,6 +155,8 @@ def sample_context(template: str) -> dict[str, Any]:
         "note": note,
         "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
         "due": True,  # a debit note still owed on the account
+        "note_credited": True,  # a staff credit note added to the customer's credit
+        "statement_url": settings.SITE_URL + reverse("billing:statement"),
         # services
         "service": service,
         "service_url": settings.SITE_URL + reverse("subscriptions:detail", args=[1]),

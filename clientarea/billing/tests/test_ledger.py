@@ -14,9 +14,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from clientarea.billing import debit_notes, ledger, selectors, services
+from clientarea.billing import credit_notes, debit_notes, ledger, selectors, services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState
 from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.services import NoteRefused
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.lib.money import ZERO
 from clientarea.test import make_customer, make_provider, make_staff
@@ -38,6 +39,7 @@ STEPS = st.lists(
                 "refund",
                 "order_refund",
                 "debit_note",
+                "credit_note",
             ]
         ),
         AMOUNTS,
@@ -157,6 +159,31 @@ class LedgerPropertyTests(HypothesisTestCase):
                         owed_after = selectors.account_summary(customer).balance
                         assert owed_after == owed_before + note.total
                         event(f"debit note {order.state}")
+                elif operation == "credit_note":
+                    # A staff credit note on a paid order's invoice: its total with IVA becomes
+                    # credit (the order stays settled), or it is refused and nothing moves.
+                    invoice = (
+                        Invoice.objects.filter(kind="invoice", customer=customer)
+                        .order_by("pk")
+                        .last()
+                    )
+                    if invoice is not None:
+                        Invoice.objects.filter(pk=invoice.pk).update(
+                            status="issued", transmitted_at=timezone.now()
+                        )
+                        invoice.refresh_from_db()
+                        before = selectors.account_summary(customer).balance
+                        try:
+                            note, _entry = credit_notes.issue_credit_note(
+                                invoice=invoice, concept="4", reason="Ajuste", amount=amount
+                            )
+                        except NoteRefused:
+                            assert selectors.account_summary(customer).balance == before
+                            event("credit note refused")
+                        else:
+                            after = selectors.account_summary(customer).balance
+                            assert after == before - note.total
+                            event("credit note credited")
                 elif operation == "order_refund":
                     # Money that paid an order goes back (its credit note and the refund): the
                     # order stays settled and the balance does not move.

@@ -242,10 +242,18 @@ def test_staff_issue_a_partial_credit_note_from_the_invoice_page(
     client.force_login(make_staff())
     change = reverse("admin:einvoice_invoice_change", args=[invoice.pk])
     page = client.get(change).content.decode()
-    url = reverse("admin:einvoice_invoice_credit-note", args=[invoice.pk])
+    # The button leads to the billing admin: the note's total becomes the customer's credit.
+    url = reverse("admin:billing_order_credit-note", args=[invoice.order_id])
     assert url in page
     too_much = client.post(
-        url, {"concept": "1", "reason": "Devolución", "scope": "amount", "amount": "100001"}
+        url,
+        {
+            "concept": "1",
+            "reason": "Devolución",
+            "scope": "amount",
+            "amount": "100001",
+            "destination": "credit",
+        },
     )
     assert too_much.status_code == 200
     assert "supera el saldo" in too_much.content.decode()  # es-CO, the default language
@@ -253,7 +261,14 @@ def test_staff_issue_a_partial_credit_note_from_the_invoice_page(
     assert missing.status_code == 200 and not Invoice.objects.filter(reference=invoice).exists()
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(
-            url, {"concept": "1", "reason": "Devolución", "scope": "lines", "line_1": "20000"}
+            url,
+            {
+                "concept": "1",
+                "reason": "Devolución",
+                "scope": "lines",
+                "line_1": "20000",
+                "destination": "credit",
+            },
         )
     assert done.status_code == 302
     note = Invoice.objects.get(reference=invoice)
@@ -276,8 +291,10 @@ def test_staff_without_the_change_permission_cannot_issue_notes(
     viewer.user.user_permissions.add(Permission.objects.get(codename="view_invoice"))
     client = Client()
     client.force_login(viewer.user)
-    url = reverse("admin:einvoice_invoice_credit-note", args=[invoice.pk])
-    response = client.post(url, {"concept": "2", "reason": "x", "scope": "full"})
+    url = reverse("admin:billing_order_credit-note", args=[invoice.order_id])
+    response = client.post(
+        url, {"concept": "2", "reason": "x", "scope": "full", "destination": "credit"}
+    )
     assert response.status_code == 403
     assert not Invoice.objects.filter(reference=invoice).exists()
 

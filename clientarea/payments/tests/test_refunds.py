@@ -496,3 +496,43 @@ def test_a_refund_nobody_asked_for_is_flagged_never_unpaid(
     assert payment.needs_review and "not requested here" in payment.review_reason
     assert not Refund.objects.exists()
     assert Payment.objects.filter(duplicate=True).count() == 0  # never a "second charge"
+
+
+def test_a_refund_after_a_staff_credit_note_posts_only_its_own_movements(
+    network, django_capture_on_commit_callbacks, english
+):
+    """A staff credit note made part of the payment the customer's credit; a manual refund of
+    the rest returns money through the bank and posts only its note and the money returned: the
+    account keeps the note's credit, nothing more, nothing less."""
+    from clientarea.billing import credit_notes
+
+    captured = django_capture_on_commit_callbacks
+    payment, order, _service, invoice = pay_with_payu(captured)
+    with captured(execute=True):
+        staff_note, _entry = credit_notes.issue_credit_note(
+            invoice=invoice, concept="1", reason="Parte del servicio", lines={1: Decimal("20000")}
+        )
+    assert staff_note.total == Decimal("23800.00")
+    before = [e.pk for e in LedgerEntry.objects.filter(customer=payment.customer)]
+    with captured(execute=True):
+        services.refund_payment(
+            payment=payment,
+            amount=Decimal("95200"),
+            method="manual",
+            bank_reference="Transferencia 123",
+            reason="Devolución del resto",
+        )
+    new = LedgerEntry.objects.filter(customer=payment.customer).exclude(pk__in=before)
+    assert sorted((e.kind, e.amount, e.order_id) for e in new) == sorted(
+        [
+            (LedgerKind.CREDIT_NOTE, Decimal("-95200.00"), order.pk),
+            (LedgerKind.PAYMENT_REFUNDED, Decimal("95200.00"), order.pk),
+        ]
+    )
+    account = billing_selectors.account_summary(payment.customer)
+    assert account.credit == Decimal("23800.00") and account.balance == Decimal("-23800.00")
+    assert balance_is_sum_of_movements(payment.customer)
+    refund_note = RefundLine.objects.get().credit_note
+    assert refund_note is not None and invoice_balance(invoice) == 0
+    assert credit_notes.credit_note_email_context(refund_note) == {}
+    assert credit_notes.credit_note_email_context(staff_note)["note_credited"] is True
