@@ -85,4 +85,5 @@ def test_the_demo_statements_charge_each_order_before_its_payments():
     payments = LedgerEntry.objects.filter(kind=LedgerKind.PAYMENT, order__isnull=False)
     assert payments.exists()
     for entry in payments:
+        assert entry.order_id is not None
         assert entry.created_at >= charged[entry.order_id], entry.reference
