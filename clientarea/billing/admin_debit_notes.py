@@ -9,12 +9,12 @@ orders) and "change invoice" (issuing notes, as for credit notes).
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext
 
-from clientarea.billing import debit_notes, selectors
+from clientarea.billing import debit_notes
+from clientarea.billing.admin_notes import accepted_invoice
 from clientarea.billing.models import Order
 from clientarea.einvoice import builder
 from clientarea.einvoice.forms import NoteForm
@@ -31,19 +31,16 @@ class OrderDebitNoteMixin(ObjectActionsAdminMixin[Order]):
 
     def debit_note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self.get_object_or_404_for_action(request, object_id)
-        if not request.user.has_perm("einvoice.change_invoice"):
-            raise PermissionDenied
-        invoice = selectors.order_invoice(order)
-        if invoice is None or not invoice.is_validated:
-            self.message_user(
-                request,
-                gettext(
-                    "Order %(number)s has no invoice accepted by DIAN: a debit note can only be "
-                    "issued on one."
-                )
-                % {"number": order.number},
-                messages.ERROR,
-            )
+        invoice = accepted_invoice(
+            self,
+            request,
+            order,
+            refused=gettext(
+                "Order %(number)s has no invoice accepted by DIAN: a debit note can only be "
+                "issued on one."
+            ),
+        )
+        if invoice is None:
             return HttpResponseRedirect(self.change_url(order))
         invoice_url = reverse("admin:einvoice_invoice_change", args=[invoice.pk])
         lines = builder.document_from_json(invoice.document).lines

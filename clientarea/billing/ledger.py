@@ -646,25 +646,15 @@ def post_plan_change_credit_note(
     order, − without), so the order stays settled and the statement names the document. The
     caller holds the customer's row lock and applies credit to pending orders afterwards.
     Returns the credit note's movement."""
-    amount = quantize(amount)
-    if amount <= 0:
-        raise LedgerError(_("The amount must be greater than zero."))
-    at = timezone.now()
-    common = {"customer_id": order.customer_id, "memo": memo, "actor": actor, "at": at}
-    entries = LedgerEntry.objects.bulk_create(
-        [
-            _entry(
-                kind=LedgerKind.CHANGE_NOTE, amount=-amount, order=order, reference=note, **common
-            ),
-            _entry(
-                kind=LedgerKind.NOTE_TO_CREDIT, amount=amount, order=order, reference=note, **common
-            ),
-            _entry(
-                kind=LedgerKind.NOTE_TO_CREDIT, amount=-amount, reference=order.number, **common
-            ),
-        ]
+    return _note_to_credit(
+        kind=LedgerKind.CHANGE_NOTE,
+        customer_id=order.customer_id,
+        order=order,
+        amount=amount,
+        note=note,
+        memo=memo,
+        actor=actor,
     )
-    return entries[0]  # the credit note's movement
 
 
 def post_invoice_credit_note(
@@ -677,19 +667,41 @@ def post_invoice_credit_note(
     invoice without an order gets the note's movement alone, as credit. The caller holds the
     customer's row lock and applies credit to pending orders afterwards. Returns the note's
     movement."""
+    return _note_to_credit(
+        kind=LedgerKind.INVOICE_NOTE,
+        customer_id=customer_id,
+        order=order,
+        amount=amount,
+        note=note,
+        memo=memo,
+        actor=actor,
+    )
+
+
+def _note_to_credit(
+    *,
+    kind: LedgerKind,
+    customer_id: int,
+    order: Order | None,
+    amount: Decimal,
+    note: str,
+    memo: str,
+    actor,
+) -> LedgerEntry:
+    """A credit note (``kind``) that becomes the customer's credit: the note (−, on ``order``),
+    then the same amount moved off the order to the credit (+ on it, − without); without an
+    order, the note's movement alone is the credit. Returns the note's movement."""
     amount = quantize(amount)
     if amount <= 0:
         raise LedgerError(_("The amount must be greater than zero."))
     common = {"customer_id": customer_id, "memo": memo, "actor": actor, "at": timezone.now()}
     if order is None:
-        entry = _entry(kind=LedgerKind.INVOICE_NOTE, amount=-amount, reference=note, **common)
+        entry = _entry(kind=kind, amount=-amount, reference=note, **common)
         entry.save()
         return entry
     entries = LedgerEntry.objects.bulk_create(
         [
-            _entry(
-                kind=LedgerKind.INVOICE_NOTE, amount=-amount, order=order, reference=note, **common
-            ),
+            _entry(kind=kind, amount=-amount, order=order, reference=note, **common),
             _entry(
                 kind=LedgerKind.NOTE_TO_CREDIT, amount=amount, order=order, reference=note, **common
             ),
