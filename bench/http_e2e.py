@@ -188,9 +188,8 @@ def measure(args: argparse.Namespace, stack: stack_mod.Stack) -> bool:
     from clientarea.payments.models import PaymentMessage
     from clientarea.subscriptions.models import ServiceEvent
 
-    payments = confirmations.prepare(args.n)
+    payments, ids = confirmations.prepare(args.n)
     bodies, n_duplicates = confirmations.bodies_for(payments, args.duplicates, args.seed)
-    ids = [p.order_id for p in payments]
     orders = Order.objects.filter(pk__in=ids)
     invoices = Invoice.objects.filter(order__in=ids)
     n_requests = len(bodies)
