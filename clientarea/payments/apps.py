@@ -8,7 +8,13 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Payments")
 
     def ready(self) -> None:
+        from clientarea.notifications.services import register_context_builder
         from clientarea.payments import (  # noqa: F401 - registers the system checks and the jobs
             checks,
             tasks,
         )
+        from clientarea.payments.services.notes import payment_review_email_context
+
+        # The staff alert of a payment that needs a person is recorded where the payment is
+        # flagged (often the paid transaction) and rendered by the worker when it is delivered.
+        register_context_builder("payment_review", payment_review_email_context)

@@ -7,6 +7,7 @@ transaction; these functions lock nothing themselves except where noted.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from clientarea.catalog.models import CYCLE_MONTHS, Product
 from clientarea.lib.dates import add_months, local_today
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.lib.text import fold
+from clientarea.notifications.services import ContextGone
 from clientarea.subscriptions import jobs
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
@@ -494,15 +496,88 @@ def _mark_applied(change: PlanChange, *, order_number: str) -> None:
 
 
 def _email_plan_changed(service: Service, change: PlanChange) -> None:
-    """The "plan changed" email of an applied plan or options change (caller's transaction)."""
+    """The "plan changed" email of an applied plan or options change, recorded in the caller's
+    transaction with the ids it describes and what it states as of now (the service as the change
+    left it, the change's amounts as exact strings, the plans' names in the customer's language),
+    and rendered by the worker when it delivers it (:func:`plan_changed_email_context`)."""
     customer = service.customer
     queue_customer_email(
         customer=customer,
         category=EmailCategory.TECHNICAL,
         template="plan_changed",
-        context={"customer": customer, "service": service, "change": change}
-        | plan_names(change, language=customer.preferred_language),
+        refs={
+            "customer": customer.pk,
+            "service": service.pk,
+            "change": change.pk,
+            # What a renewal (the due date), another change (the plan) or staff change later.
+            "service_then": {
+                "product": service.product_id,
+                "cycle": service.cycle,
+                "price": str(service.price),
+                "label": service.label,
+                "status": service.status,
+                "start_date": _iso(service.start_date),
+                "next_due_date": _iso(service.next_due_date),
+            },
+            "change_then": {
+                "from_price": str(change.from_price),
+                "to_price": str(change.to_price),
+                "amount": str(change.amount),
+            },
+            "names": plan_names(change, language=customer.preferred_language),
+        },
     )
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def plan_changed_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The "plan changed" email, rendered after commit from what :func:`_email_plan_changed`
+    stored: the customer, the service and the change are read again by id, and the service and
+    the change say what they said then (the values stored, the amounts back as the exact
+    ``Decimal``s they were), so the email states the due date and the plan of that moment even
+    after a renewal, another change or a staff edit. A customer, service or change that is gone,
+    or a change that is not applied, raises ``ContextGone``."""
+    customer = Customer.objects.select_related("user").filter(pk=refs["customer"]).first()
+    if customer is None:
+        raise ContextGone(f"customer {refs['customer']} no longer exists")
+    service = (
+        Service.objects.select_related("product")
+        .filter(pk=refs["service"], customer_id=customer.pk)
+        .first()
+    )
+    if service is None:
+        raise ContextGone(f"service {refs['service']} no longer exists")
+    change = PlanChange.objects.filter(pk=refs["change"], service_id=service.pk).first()
+    if change is None:
+        raise ContextGone(f"plan change {refs['change']} no longer exists")
+    if change.status != PlanChangeStatus.APPLIED:
+        raise ContextGone(f"plan change {change.pk} is not applied ({change.status})")
+    then = refs["service_then"]
+    if service.product_id != then["product"]:  # moved to another plan since
+        product = Product.objects.filter(pk=then["product"]).first()
+        if product is None:
+            raise ContextGone(f"product {then['product']} no longer exists")
+        service.product = product
+    service.customer = customer
+    service.cycle = then["cycle"]
+    service.price = Decimal(then["price"])
+    service.label = then["label"]
+    service.status = then["status"]
+    service.start_date = _date(then["start_date"])
+    service.next_due_date = _date(then["next_due_date"])
+    amounts = refs["change_then"]
+    change.service = service
+    change.from_price = Decimal(amounts["from_price"])
+    change.to_price = Decimal(amounts["to_price"])
+    change.amount = Decimal(amounts["amount"])
+    return {"customer": customer, "service": service, "change": change, **refs["names"]}
 
 
 def options_total(options: list[dict[str, Any]]) -> Decimal:

@@ -30,6 +30,7 @@ from clientarea.billing.tests import make_active_service, make_product, make_ren
 from clientarea.catalog.models import ProductKind
 from clientarea.lib.dates import add_months, local_today
 from clientarea.lib.money import format_cop, tax_for
+from clientarea.notifications.delivery import deliver_email
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import (
@@ -537,6 +538,9 @@ def test_the_plan_changed_email_is_in_the_customers_language(service, plans):
     change = _change(service, plans["pro"])
     _pay(Order.objects.get(number=change.order_number))
     email = OutgoingEmail.objects.get(template="plan_changed")
+    assert deliver_email(email_id=email.pk)  # rendered by the worker
+    email.refresh_from_db()
+    assert email.language == "en"
     assert "Pro Hosting" in email.subject and "Pro Hosting" in email.body_text
     assert "We changed the plan of your service" in email.body_text
 

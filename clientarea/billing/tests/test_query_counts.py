@@ -214,3 +214,68 @@ def test_the_paid_transaction_is_lean(client, alice):
     assert email.render_refs == {"order": order.pk} and email.body_text == ""  # rendered later
     assert ProvisioningDelivery.objects.filter(order_number=order.number).count() == 1
     assert order.ledger_entries.count() == 2  # the charge and the payment, nothing twice
+
+
+# The paid transaction of an upgrade (a plan change's order), applied from a stored PayU approval:
+# as above, except that the order's item applies the change instead of renewing the service (the
+# waiting change read and locked, the service locked again with its customer, inside a savepoint;
+# the service and the change written, the history and the audit entry) and records the "plan
+# changed" email beside the "payment received" one (the contacts who receive technical emails and
+# the email row: rendered after commit, so neither the template override in force nor the
+# provider is read here). It was 38 while the "plan changed" email was rendered in it.
+UPGRADE_PAID_TRANSACTION_STATEMENTS = 36
+
+
+def test_the_paid_transaction_of_an_upgrade_renders_no_email(client, alice):
+    from io import StringIO
+    from unittest import mock
+    from urllib.parse import urlencode
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clientarea.billing import planchanges
+    from clientarea.billing.models import Order
+    from clientarea.einvoice import demo
+    from clientarea.lib.dates import local_today
+    from clientarea.notifications import rendering
+    from clientarea.notifications.models import OutgoingEmail
+    from clientarea.payments import services as payments
+    from clientarea.payments.models import PaymentMessage
+    from clientarea.payments.services import inbox
+    from clientarea.payments.tests.helpers import payu_confirmation
+
+    demo.load(StringIO())  # a numbering resolution: the invoice is really issued
+    pyme = make_product("hosting-pyme", prices={"monthly": "29000"})
+    pro = make_product("hosting-pro", prices={"monthly": "59000"})
+    service = make_active_service(alice, pyme, start=local_today() - dt.timedelta(days=20))
+    change = planchanges.request_plan_change(service=service, product=pro, cycle="monthly")
+    order = Order.objects.get(number=change.order_number)
+    payment, _ = payments.start_payment(
+        order=order, customer=alice, gateway_code="payu", language="es"
+    )
+    fields = payu_confirmation(payment.reference, f"{payment.amount}", transaction_id="tx-up")
+    with mock.patch("clientarea.payments.jobs.enqueue_apply_message"):  # applied below
+        client.post(
+            "/payments/payu/confirmation/",
+            data=urlencode(fields),
+            content_type="application/x-www-form-urlencoded",
+        )
+    message = PaymentMessage.objects.get()
+    real = rendering.render_templates
+    with (
+        mock.patch.object(rendering, "render_templates", side_effect=real) as renders,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert inbox.apply_message(message_id=message.pk) == "applied"
+    assert [call.kwargs["template"] for call in renders.call_args_list] == []
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) <= UPGRADE_PAID_TRANSACTION_STATEMENTS, "\n".join(
+        q[:120] for q in statements
+    )
+    assert not [q for q in statements if 'FROM "notifications_emailtemplateversion"' in q]
+    service.refresh_from_db()
+    change.refresh_from_db()
+    assert service.product == pro and change.status == "applied"
+    [email] = OutgoingEmail.objects.filter(template="plan_changed")
+    assert email.render_refs is not None and email.body_text == ""  # rendered later

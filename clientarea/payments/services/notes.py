@@ -3,11 +3,14 @@ the flags (review, refund, duplicate) that bring a person in, with their email t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.urls import reverse
 
 from clientarea.accounts.selectors import get_provider
-from clientarea.notifications.services import queue_email
+from clientarea.notifications.services import ContextGone, queue_email
 from clientarea.payments import selectors
 from clientarea.payments.gateways.base import PaymentMethod, PaymentUpdate
 from clientarea.payments.models import Payment, RefundStatus
@@ -89,22 +92,44 @@ def flag(
 
 
 def alert_staff(payment: Payment, reason: str) -> None:
-    """Email the provider's billing address about a payment that needs a person (after commit)."""
+    """Email the provider's billing address about a payment that needs a person. Recorded with the
+    payment's id, the reason and what staff change while handling it (the refund flag and the
+    gateway's transaction) as they are now, and rendered by the worker when it delivers it
+    (:func:`payment_review_email_context`): the caller's transaction may be the paid one."""
     provider = get_provider()
     if provider is None or not provider.email:
         return
-    admin_url = settings.SITE_URL + reverse("admin:payments_payment_change", args=[payment.pk])
-    orders = selectors.payment_orders(payment)  # all of them when it pays several
     queue_email(
         to=provider.email,
         template="payment_review",
         language=settings.LANGUAGE_CODE,
-        context={
-            "payment": payment,
-            "order": payment.order,
-            "orders": orders,
-            "numbers": ", ".join(order.number for order in orders),
+        refs={
+            "payment": payment.pk,
             "reason": reason,
-            "admin_url": admin_url,
+            "refund_status": payment.refund_status,
+            "gateway_transaction_id": payment.gateway_transaction_id,
         },
     )
+
+
+def payment_review_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
+    """The staff email "payment P needs a person", rendered after commit: the payment and its
+    orders are read again by id (its reference, gateway, amount and orders are fixed when the
+    attempt starts), its refund flag and transaction are the ones of the moment it was flagged,
+    which staff may have changed since (refunded it, corrected the transaction). A payment that
+    is gone raises ``ContextGone``."""
+    payment = Payment.objects.select_related("order").filter(pk=refs["payment"]).first()
+    if payment is None:
+        raise ContextGone(f"payment {refs['payment']} no longer exists")
+    payment.refund_status = refs["refund_status"]
+    payment.gateway_transaction_id = refs["gateway_transaction_id"]
+    orders = selectors.payment_orders(payment)  # all of them when it pays several
+    return {
+        "payment": payment,
+        "order": payment.order,
+        "orders": orders,
+        "numbers": ", ".join(order.number for order in orders),
+        "reason": refs["reason"],
+        "admin_url": settings.SITE_URL
+        + reverse("admin:payments_payment_change", args=[payment.pk]),
+    }

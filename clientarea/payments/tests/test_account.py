@@ -159,6 +159,8 @@ class SeveralOrdersTests(PaymentsTestCase):
         self.assertTrue(payment.needs_review and payment.duplicate)
         self.assertIn(self.second.number, payment.review_reason)
         alert = OutgoingEmail.objects.get(template="payment_review")
+        self.assertTrue(delivery.deliver_email(email_id=alert.pk))  # rendered by the worker
+        alert.refresh_from_db()
         self.assertIn(self.second.number, alert.body_text)
         self.assertIn("kept as credit", PaymentMessage.objects.get().outcome)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from clientarea.billing import services as billing_services
+from clientarea.notifications import delivery
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
 from clientarea.payments.services.checkout import DESCRIPTION_LIMIT, orders_description
@@ -62,6 +63,8 @@ class SeveralOrdersNamedTests(PaymentsTestCase):
             )
         post_payu(self.client, payu_confirmation(payment.reference, "238000.00"))
         email = OutgoingEmail.objects.get(template="payment_review")
+        self.assertTrue(delivery.deliver_email(email_id=email.pk))  # rendered by the worker
+        email.refresh_from_db()
         numbers = ", ".join(sorted(o.number for o in self.orders))
         self.assertIn(f"de las órdenes {numbers} necesita revisión", email.body_text)
 
