@@ -3,13 +3,24 @@ on a desktop, in a real browser (Chromium) on the demo data."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
-from clientarea.accounts.demo import DEMO_ACCESS_CODE
-from clientarea.billing.models import Order
+from clientarea.accounts.demo import DEMO_ACCESS_CODE, DEMO_STAFF_PASSWORD
+from clientarea.accounts.models import Customer
+from clientarea.billing import debit_notes, ledger
+from clientarea.billing import services as billing_services
+from clientarea.billing.models import ItemKind, Order
+from clientarea.billing.tests import make_active_service, make_product
+from clientarea.einvoice.models import Invoice
+from clientarea.lib.dates import local_today
+from clientarea.payments import services as payment_services
+from clientarea.payments.tests.helpers import payu_confirmation, post_payu
 from clientarea.subscriptions.models import Service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,6 +57,14 @@ def log_in(page, base_url: str, email: str) -> None:
     page.fill("#id_password", DEMO_ACCESS_CODE)
     with page.expect_navigation():
         page.click("main button[type=submit]")
+
+
+def staff_log_in(page, base_url: str) -> None:
+    page.goto(base_url + "/admin/login/")
+    page.fill("#id_username", "soporte@conexcol.example")
+    page.fill("#id_password", DEMO_STAFF_PASSWORD)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
 
 
 @pytest.fixture
@@ -113,19 +132,12 @@ def test_the_services_table_shows_every_column_on_a_desktop(browser, live_site, 
 def test_the_back_office_customer_page_shows_every_value_of_its_cards(browser, live_site, demo):
     """The Contacto card's long label ("Correo de recepción de facturas electrónicas") took all
     its width: the email, phone and address were one character wide, out of sight."""
-    from clientarea.accounts.demo import DEMO_STAFF_PASSWORD
-    from clientarea.accounts.models import Customer
-
     ana = Customer.objects.get(user__email="ana@cliente.example")
     context = browser.new_context(locale="es-CO", viewport=DESKTOP)
     context.set_default_timeout(15000)
     page = context.new_page()
     try:
-        page.goto(live_site.url + "/admin/login/")
-        page.fill("#id_username", "soporte@conexcol.example")
-        page.fill("#id_password", DEMO_STAFF_PASSWORD)
-        with page.expect_navigation():
-            page.click("input[type=submit]")
+        staff_log_in(page, live_site.url)
         page.goto(live_site.url + f"/backoffice/customers/{ana.pk}/")
         narrow = page.evaluate(
             "() => Array.from(document.querySelectorAll('.bo-dl dd'))"
@@ -135,3 +147,189 @@ def test_the_back_office_customer_page_shows_every_value_of_its_cards(browser, l
     finally:
         context.close()
     assert narrow == []
+
+
+# Small desktops: no page may scroll sideways, and no table may hide a column (the amount to pay)
+# behind its scrollbar.
+DESKTOPS = [{"width": 1280, "height": 800}, {"width": 1024, "height": 768}]
+
+# The page, or a table's scrolling wrapper (the selector), whose content is wider than it is.
+SCROLLS_SIDEWAYS = """(wrapper) => {
+    const page = document.documentElement;
+    const found = Array.from(document.querySelectorAll(wrapper))
+        .filter(e => e.scrollWidth > e.clientWidth)
+        .map(e => 'table ' + (e.querySelector('table') || e).className + ' '
+                  + e.scrollWidth + '>' + e.clientWidth);
+    if (page.scrollWidth > page.clientWidth) found.push('page ' + page.scrollWidth + '>' + page.clientWidth);
+    return found;
+}"""
+
+LONG_DOMAIN = "tienda-virtual-de-artesanias-colombianas-del-pacifico.com.co"
+
+
+@pytest.fixture
+def wide_account(demo):
+    """Tienda Andina's account with what widened its tables past a desktop's width: a service
+    with a long name and domain whose renewal is overdue and partly paid, an order of six long
+    items partly paid, a debit note on its invoice, and a refund of a card payment."""
+    customer = Customer.objects.get(user__email="compras@tiendaandina.example")
+    today = local_today()
+    product = make_product(
+        "hosting-corporativo-plus",
+        name="Hosting Corporativo Plus con correo ilimitado y copias diarias",
+        prices={"monthly": "1234567"},
+    )
+    service = make_active_service(
+        customer, product, label=LONG_DOMAIN, start=today - dt.timedelta(days=20)
+    )
+    renewal = billing_services.create_order(
+        customer=customer,
+        lines=[
+            billing_services.LineSpec(
+                kind=ItemKind.RENEWAL,
+                description=f"{product.name} · {service.label}",
+                unit_price=service.price,
+                service=service,
+                period_start=today,
+                period_end=today + dt.timedelta(days=30),
+            )
+        ],
+        issue_date=today - dt.timedelta(days=20),
+        due_date=today - dt.timedelta(days=5),
+        notify=False,
+    )
+    many = billing_services.create_order(
+        customer=customer,
+        lines=[
+            billing_services.LineSpec(
+                kind=ItemKind.OTHER,
+                description=(
+                    f"Migración del buzón corporativo número {i} desde el proveedor anterior "
+                    f"(servidor-correo-{i}.artesaniasdelpacifico.com.co)"
+                ),
+                unit_price=Decimal("1250000"),
+            )
+            for i in range(1, 7)
+        ],
+        issue_date=today,
+        due_date=today + dt.timedelta(days=10),
+        notify=False,
+    )
+    for number, order in enumerate((many, renewal), start=1):
+        ledger.record_payment(
+            customer_id=customer.pk,
+            amount=Decimal("1000"),
+            allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("1000"))],
+            reference=f"Transferencia Bancolombia 2043187{number}",
+            via="manual",
+            method="transfer",
+            notify=False,
+        )
+    invoice = Invoice.objects.filter(order__customer=customer, kind="invoice").first()
+    assert invoice is not None
+    _, note_order = debit_notes.issue_debit_note(
+        invoice=invoice,
+        concept="1",
+        reason="Intereses de mora por el pago tardío de la factura del periodo anterior",
+        amount=Decimal("12345"),
+    )
+    paid = billing_services.create_manual_order(
+        customer=customer, description="Certificado SSL Wildcard", unit_price=Decimal("300000")
+    )
+    payment, _ = payment_services.start_payment(
+        order=paid, customer=customer, gateway_code="payu", language="es"
+    )
+    response = post_payu(Client(), payu_confirmation(payment.reference, f"{payment.amount:.2f}"))
+    assert response.status_code == 200  # approved and applied at once (Huey's immediate mode)
+    refund = payment_services.refund_payment(
+        payment=payment,
+        amount=Decimal("50000"),
+        method="manual",
+        bank_reference="Davivienda 0550012345678901",
+        reason="Descuento acordado con el cliente",
+    )
+    pending = (
+        Order.objects.filter(customer=customer, state="pending")
+        .exclude(pk__in=[renewal.pk, many.pk, note_order.pk])
+        .first()
+    )
+    assert pending is not None
+    return {
+        "billing": "/clientarea/billing/",
+        "billing, pending": "/clientarea/billing/?state=pending",
+        "billing, paid": "/clientarea/billing/?state=paid",
+        "billing, cancelled": "/clientarea/billing/?state=cancelled",
+        "a pending order": f"/clientarea/billing/{pending.number}/",
+        "a paid order": f"/clientarea/billing/{paid.number}/",
+        "the debit note's order": f"/clientarea/billing/{note_order.number}/",
+        "the order of many items, partly paid": f"/clientarea/billing/{many.number}/",
+        "the overdue renewal, partly paid": f"/clientarea/billing/{renewal.number}/",
+        "pay several": "/payments/pay-orders/?all=1",
+        "statement": "/clientarea/billing/statement/",
+        "refunds": "/clientarea/billing/refunds/",
+        "a refund": f"/clientarea/billing/refunds/{refund.pk}/",
+        "invoices": "/clientarea/invoices/",
+        "services": "/clientarea/services/",
+        "the long service": f"/clientarea/services/{service.pk}/",
+        "dashboard": "/clientarea/",
+        "contacts": "/clientarea/contacts/",
+        "emails": "/clientarea/emails/",
+        "profile": "/clientarea/profile/",
+        "withholdings": "/clientarea/withholdings/",
+        "help center": "/help/",
+    }
+
+
+@pytest.mark.parametrize("viewport", DESKTOPS, ids=lambda v: f"{v['width']}px")
+def test_no_customer_page_scrolls_sideways_on_a_desktop(browser, live_site, wide_account, viewport):
+    """At 1280 px the Billing table was 1032 px wide in an 842 px box: the Total column (what a
+    customer has to pay) sat behind the table's scrollbar."""
+    scrolled = {}
+    for language in ("es-co", "en"):
+        context = browser.new_context(locale="es-CO", viewport=viewport)
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        try:
+            log_in(page, live_site.url, "compras@tiendaandina.example")
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_site.url}]
+            )
+            for name, path in wide_account.items():
+                response = page.goto(live_site.url + path)
+                assert response is not None and response.status == 200, path
+                if found := page.evaluate(SCROLLS_SIDEWAYS, ".table-wrap"):
+                    scrolled[f"{name} ({language})"] = found
+        finally:
+            context.close()
+    assert scrolled == {}
+
+
+# Amounts (right-aligned cells) whose text runs over more than one line.
+SPLIT_AMOUNTS = """() => Array.from(document.querySelectorAll('td.num'))
+    .filter(td => { const range = document.createRange(); range.selectNodeContents(td);
+                    return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size > 1; })
+    .map(td => td.textContent.trim())"""
+
+
+@pytest.mark.parametrize("viewport", DESKTOPS, ids=lambda v: f"{v['width']}px")
+def test_the_back_office_customer_page_and_dashboard_fit_a_desktop(
+    browser, live_site, wide_account, viewport
+):
+    """The customer page's price of a long-named service split after its "$" at 1280 px; at
+    1024 px its emails table (a long recipient address) scrolled sideways."""
+    andina = Customer.objects.get(user__email="compras@tiendaandina.example")
+    context = browser.new_context(locale="es-CO", viewport=viewport)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    found = {}
+    try:
+        staff_log_in(page, live_site.url)
+        for path in (f"/backoffice/customers/{andina.pk}/", "/admin/reports/"):
+            page.goto(live_site.url + path)
+            problems = page.evaluate(SCROLLS_SIDEWAYS, ".bo-table-wrap")
+            problems += page.evaluate(SPLIT_AMOUNTS)
+            if problems:
+                found[path] = problems
+    finally:
+        context.close()
+    assert found == {}

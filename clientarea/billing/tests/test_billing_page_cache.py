@@ -73,7 +73,7 @@ def test_a_payment_shows_at_once(client, alice):
     )
     html, _ = _page(client)
     assert _account_due(html) == "$ 99.000"
-    assert "$ 99.000 left to pay" in html
+    assert '<span class="nowrap">$ 99.000</span> left to pay' in html  # one line: "$ 99.000"
 
     services.mark_order_paid(
         order_id=order.pk,
