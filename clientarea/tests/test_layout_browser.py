@@ -171,7 +171,8 @@ LONG_DOMAIN = "tienda-virtual-de-artesanias-colombianas-del-pacifico.com.co"
 def wide_account(demo):
     """Tienda Andina's account with what widened its tables past a desktop's width: a service
     with a long name and domain whose renewal is overdue and partly paid, an order of six long
-    items partly paid, a debit note on its invoice, and a refund of a card payment."""
+    items partly paid, a debit note on its invoice, a refund of a card payment (and its credit
+    note) and a server's domain in a concept."""
     customer = Customer.objects.get(user__email="compras@tiendaandina.example")
     today = local_today()
     product = make_product(
@@ -254,6 +255,12 @@ def wide_account(demo):
         .first()
     )
     assert pending is not None
+    # At 1024 px the concept "… srv1.restrepogomez.com.co" broke as "srv1.restrepogomez.c" / "o".
+    billing_services.create_manual_order(
+        customer=customer,
+        description="Servidor VPS administrado · srv1.restrepogomez.com.co",
+        unit_price=Decimal("250000"),
+    )
     return {
         "billing": "/clientarea/billing/",
         "billing, pending": "/clientarea/billing/?state=pending",
@@ -332,4 +339,107 @@ def test_the_back_office_customer_page_and_dashboard_fit_a_desktop(
                 found[path] = problems
     finally:
         context.close()
+    assert found == {}
+
+
+# Line breaks a browser forced inside a word (overflow-wrap), in the cells of the tables: a break
+# after a space, a hyphen, a dash, a slash or a <wbr> (where one text node ends) is a reader's.
+FORCED_BREAKS = """() => {
+    const found = [];
+    for (const cell of document.querySelectorAll('main td, main th')) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const text = node.textContent;
+            let top = null;
+            for (let i = 0; i < text.length; i++) {
+                const range = document.createRange();
+                range.setStart(node, i);
+                range.setEnd(node, i + 1);
+                const rect = range.getClientRects()[0];
+                if (!rect) continue;
+                if (top !== null && rect.top > top + 2 && !/[\\s\\-\u2013\\/]/.test(text[i - 1])
+                        && !/\\s/.test(text[i]))
+                    found.push(text.slice(Math.max(0, i - 20), i) + ' / ' + text.slice(i, i + 20));
+                top = rect.top;
+            }
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("viewport", DESKTOPS, ids=lambda v: f"{v['width']}px")
+def test_no_word_of_a_customer_table_breaks_mid_word_on_a_desktop(
+    browser, live_site, wide_account, viewport
+):
+    """At 1024 px Billing's concept broke a domain mid-word ("artesaniasdelpacifi" / "co.com.co",
+    "srv1.restrepogomez.c" / "o"), Refunds a bank transfer's reference ("05500123456789" / "01")
+    and Contacts an email address, at 1280 px too ("tiendaandina.exampl" / "e"): a domain or an
+    address now wraps after a dot or its @, a reference not at all."""
+    broken = {}
+    for language in ("es-co", "en"):
+        context = browser.new_context(locale="es-CO", viewport=viewport)
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        try:
+            log_in(page, live_site.url, "compras@tiendaandina.example")
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_site.url}]
+            )
+            for name, path in wide_account.items():
+                page.goto(live_site.url + path)
+                if found := page.evaluate(FORCED_BREAKS):
+                    broken[f"{name} ({language})"] = found
+        finally:
+            context.close()
+    assert broken == {}
+
+
+# Cells and links of a table that lie outside its box (scrolled out of view) or the screen.
+OUT_OF_VIEW = """(table) => {
+    const box = document.querySelector(table).closest('.table-wrap').getBoundingClientRect();
+    const right = Math.min(box.right, document.documentElement.clientWidth);
+    return Array.from(document.querySelectorAll(`${table} td, ${table} a`))
+        .filter(e => { const r = e.getBoundingClientRect();
+                       return r.left < box.left - 1 || r.right > right + 1; })
+        .map(e => e.textContent.trim().slice(0, 40));
+}"""
+
+
+def test_the_invoices_page_is_cards_on_a_phone(browser, live_site, wide_account):
+    """At 390 px the Invoices table, with a credit note and a debit note under their invoices,
+    scrolled sideways inside its box: the totals, the notes' amounts and states and every PDF
+    and XML link were out of view."""
+    notes = Invoice.objects.filter(
+        customer__user__email="compras@tiendaandina.example",
+        kind__in=["credit_note", "debit_note"],
+    )
+    assert set(notes.values_list("kind", flat=True)) == {"credit_note", "debit_note"}
+    documents = Invoice.objects.filter(customer__user__email="compras@tiendaandina.example").count()
+    found = {}
+    for language in ("es-co", "en"):
+        context = browser.new_context(locale="es-CO", viewport=PHONE)
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        try:
+            log_in(page, live_site.url, "compras@tiendaandina.example")
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_site.url}]
+            )
+            page.goto(live_site.url + "/clientarea/invoices/")
+            # Every invoice and note, each with its PDF and XML.
+            pdf = page.locator("main table a", has_text="PDF")
+            assert pdf.count() == page.locator("main table a", has_text="XML").count() == documents
+            for note in notes:
+                row = page.locator("main table table tbody tr", has_text=note.full_number)
+                assert row.locator("a", has_text="PDF").is_visible()
+            problems = page.evaluate(CLIPPED) + page.evaluate(
+                OUT_OF_VIEW, "main .table-wrap > table"
+            )
+            if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
+                problems.append("page")
+            if problems:
+                found[language] = problems
+        finally:
+            context.close()
     assert found == {}

@@ -1,0 +1,23 @@
+"""Where long text may wrap in a narrow table cell."""
+
+import re
+
+from django import template
+from django.utils.html import format_html, format_html_join
+
+register = template.Library()
+
+# After a dot followed by a letter (between a domain's labels, "srv1.restrepogomez.com.co", never
+# in an amount's thousands separators, "1.250.000") and after an email address's @.
+_DOMAIN_BREAK = re.compile(r"(?<=\.)(?=[^\W\d_])|(?<=@)(?=\w)")
+
+
+@register.filter
+def break_domains(value) -> str:
+    """``{{ item.description|break_domains }}``: plain text, escaped, with ``<wbr>`` after each dot
+    of a domain and after an email address's @, so that a long domain wraps after one of its dots
+    ("srv1.restrepogomez." / "com.co") rather than mid-word (the cell's ``break-word`` class)."""
+    parts = _DOMAIN_BREAK.split(str(value))
+    return format_html(
+        "{}{}", format_html_join("", "{}<wbr>", ((part,) for part in parts[:-1])), parts[-1]
+    )
