@@ -70,12 +70,18 @@ def article_url_for(key: str, language: str | None = None) -> str:
     so a contextual-help link can never break the page that shows it.
     """
     wanted = normalize_language(language or translation.get_language())
-    slugs = linked_slugs(key) if key else {}
-    slug = slugs.get(wanted) or slugs.get(other_language(wanted))
-    if slug is None:
+    url = sitecache.cached(f"help-url:{key}:{wanted}", lambda: _linked_url(key, wanted))
+    if url is None:
         logger.warning("no published help article for key %r", key)
         return reverse("helpcenter:home")
-    return reverse("helpcenter:article", kwargs={"slug": slug})
+    return url
+
+
+def _linked_url(key: str, language: str) -> str | None:
+    """The article's URL for :func:`article_url_for` (kept like :func:`linked_slugs`), or None."""
+    slugs = linked_slugs(key) if key else {}
+    slug = slugs.get(language) or slugs.get(other_language(language))
+    return None if slug is None else reverse("helpcenter:article", kwargs={"slug": slug})
 
 
 def published_slugs(key: str) -> dict[str, str]:

@@ -20,7 +20,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.dates import MONTHS_3
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -31,6 +30,7 @@ from clientarea.billing.models import Order, OrderState
 from clientarea.einvoice.models import Invoice
 from clientarea.lib.dates import local_today
 from clientarea.payments.selectors import payment_in_process
+from clientarea.portal.shell import render_in_shell
 from clientarea.withholdings import selectors as withholdings
 
 
@@ -150,7 +150,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         content = render_to_string("billing/_order_list.html", context)
         if key:
             cache.set(key, content)
-    return render(request, "billing/order_list.html", {"content": mark_safe(content)})  # noqa: S308 (our own rendered template)
+    return render_in_shell(request, "billing/order_list.html", content)
 
 
 def _order_list_context(
