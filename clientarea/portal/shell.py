@@ -19,7 +19,6 @@ shell reads anything per user that the key leaves out).
 
 from __future__ import annotations
 
-import copy
 import re
 import secrets
 
@@ -75,13 +74,13 @@ def render_in_shell(request: HttpRequest, template_name: str, content: str) -> H
     cache = caches[PAGE_CACHE]
     pieces = cache.get(key)
     if pieces is None:
-        # The markers in place of this request's parts: the context's own csrf_token comes
-        # before the context processor's, and the language form returns to the marked copy's
-        # path (``request.get_full_path`` in base.html).
-        marked = copy.copy(request)
-        marked.path, marked.META = NEXT, {**request.META, "QUERY_STRING": ""}
+        # The markers in place of this request's parts: a template's own context comes before
+        # the context processors' (its csrf_token), and base.html's language form returns to
+        # ``return_path`` when the context gives one (else to ``request.get_full_path``).
         html = render_to_string(
-            template_name, {"content": CONTENT, "csrf_token": TOKEN}, request=marked
+            template_name,
+            {"content": CONTENT, "csrf_token": TOKEN, "return_path": NEXT},
+            request=request,
         )
         pieces = _SPLIT.split(html)
         cache.set(key, pieces)
