@@ -74,11 +74,17 @@ def _sales_headers() -> list[str]:
         _("Withholdings"),
         _("Rounding"),
         _("Total"),
-        _("Order"),
+        _("Order / invoice corrected"),
     ]
 
 
-_DOCUMENT_NAMES = {"invoice": "Factura electrónica de venta"}
+#: DIAN's names of the documents, as printed on them (not translated: the sales book's column
+#: names the fiscal document).
+_DOCUMENT_NAMES = {
+    "invoice": "Factura electrónica de venta",
+    "credit_note": "Nota crédito electrónica",
+    "debit_note": "Nota débito electrónica",
+}
 
 
 def _sales_rows(f: Filters) -> Iterator[list[Cell]]:

@@ -14,14 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum, Value
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clientarea.billing.models import Order, OrderState
-from clientarea.einvoice.models import Invoice, InvoiceStatus
+from clientarea.einvoice.builder import document_from_json
+from clientarea.einvoice.models import DocumentKind, Invoice, InvoiceStatus
 from clientarea.lib.dates import BOGOTA
+from clientarea.lib.money import quantize
 from clientarea.reports.selectors import MONEY, ZERO
+from clientarea.withholdings.models import OrderWithholding
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class SalesBookRow:
     """One fiscal document of the sales book, as an accountant reads it for the IVA return."""
 
     date: dt.date
-    document: str  # "invoice"; notes add "credit_note" / "debit_note"
+    document: str  # DocumentKind: "invoice", "credit_note", "debit_note"
     number: str
     cufe: str
     buyer_document_type: str
@@ -53,10 +56,26 @@ def _day_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.da
     return start, end
 
 
-def _invoices_in(date_from: dt.date, date_to: dt.date) -> QuerySet[Invoice]:
+def _documents_in(date_from: dt.date, date_to: dt.date, *kinds: str) -> QuerySet[Invoice]:
+    """The issued documents of these kinds in the period (a waiting invoice has no number yet)."""
     start, end = _day_range(date_from, date_to)
-    return Invoice.objects.filter(issued_at__gte=start, issued_at__lt=end).exclude(
+    return Invoice.objects.filter(kind__in=kinds, issued_at__gte=start, issued_at__lt=end).exclude(
         status=InvoiceStatus.WAITING
+    )
+
+
+def _invoices_in(date_from: dt.date, date_to: dt.date) -> QuerySet[Invoice]:
+    """The period's invoices, each with what the buyer withheld from its order (``withheld``):
+    the rows the paid transaction fixed, which are the ``WithholdingTaxTotal`` of the invoice."""
+    withheld = (
+        OrderWithholding.objects.filter(order_id=OuterRef("order_id"))
+        .order_by()
+        .values("order_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return _documents_in(date_from, date_to, DocumentKind.INVOICE).annotate(
+        withheld=Coalesce(Subquery(withheld, output_field=MONEY), Value(ZERO), output_field=MONEY)
     )
 
 
@@ -74,12 +93,22 @@ def invoice_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBoo
             "order__tax_total",
             "order__rounding",
             "total",
+            "withheld",
             "order__number",
         )
     )
-    for issued_at, number, cufe, buyer, base, iva, rounding, total, order in rows.iterator(
-        chunk_size=2000
-    ):
+    for (
+        issued_at,
+        number,
+        cufe,
+        buyer,
+        base,
+        iva,
+        rounding,
+        total,
+        withheld,
+        order,
+    ) in rows.iterator(chunk_size=2000):
         buyer = buyer or {}
         nit = buyer.get("document_number", "")
         if buyer.get("check_digit"):
@@ -96,8 +125,44 @@ def invoice_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBoo
             iva=iva,
             rounding=rounding,
             total=total,
+            withholdings=quantize(withheld),  # SQLite sums a subquery without its scale
             reference=order,
         )
+
+
+def _note_rows(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+    """The issued credit and debit notes of the period in date order, with the amounts their
+    DIAN documents carry (the snapshot they were issued from): a credit note's negative, since it
+    takes back part of a sale. The reference is the invoice the note corrects."""
+    rows = (
+        _documents_in(date_from, date_to, DocumentKind.CREDIT_NOTE, DocumentKind.DEBIT_NOTE)
+        .order_by("issued_at", "id")
+        .values_list(
+            "issued_at", "kind", "full_number", "cufe", "document", "reference__full_number"
+        )
+    )
+    for issued_at, kind, number, cufe, snapshot, invoice in rows.iterator(chunk_size=500):
+        doc = document_from_json(snapshot)
+        sign = -1 if kind == DocumentKind.CREDIT_NOTE else 1
+        buyer = doc.customer
+        yield SalesBookRow(
+            date=timezone.localtime(issued_at, BOGOTA).date(),
+            document=kind,
+            number=number or "",
+            cufe=cufe,
+            buyer_document_type=buyer.document_type,
+            buyer_nit=buyer.document_label,
+            buyer_name=buyer.legal_name,
+            base=sign * doc.line_extension_total,
+            iva=sign * doc.iva_total,
+            rounding=sign * doc.payable_rounding,
+            total=sign * doc.document_total,
+            reference=invoice or "",
+        )
+
+
+def note_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+    return _note_rows(date_from, date_to)
 
 
 @dataclass(frozen=True)
@@ -130,6 +195,7 @@ def invoice_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
         base=Coalesce(Sum("order__subtotal"), Value(ZERO), output_field=MONEY),
         iva=Coalesce(Sum("order__tax_total"), Value(ZERO), output_field=MONEY),
         rounding=Coalesce(Sum("order__rounding"), Value(ZERO), output_field=MONEY),
+        withholdings=Coalesce(Sum("withheld"), Value(ZERO), output_field=MONEY),
         total=Coalesce(Sum("total"), Value(ZERO), output_field=MONEY),
     )
     return SalesBookTotals(
@@ -137,26 +203,32 @@ def invoice_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
         base=row["base"],
         iva=row["iva"],
         rounding=row["rounding"],
-        withholdings=ZERO,
+        withholdings=quantize(row["withholdings"]),
         total=row["total"],
     )
 
 
+def note_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
+    """The notes' totals for the period (one query): their amounts live in each note's document
+    snapshot, so they are summed here from the rows; notes are few beside invoices."""
+    totals = NO_TOTALS
+    for row in _note_rows(date_from, date_to):
+        totals += SalesBookTotals(1, row.base, row.iva, row.rounding, ZERO, row.total)
+    return totals
+
+
 @dataclass(frozen=True)
 class SalesSource:
-    """One kind of fiscal document in the sales book: its rows in date order, and its totals.
-
-    Credit notes plug in as a source whose rows carry negative amounts; debit notes as positive
-    ones; withholdings fill ``SalesBookRow.withholdings`` and ``SalesBookTotals.withholdings``.
-    """
+    """One kind of fiscal document in the sales book: its rows in date order, and its totals."""
 
     rows: Callable[[dt.date, dt.date], Iterator[SalesBookRow]]
     totals: Callable[[dt.date, dt.date], SalesBookTotals]
 
 
-#: The documents of the sales book, merged in date order. Notes add their source here.
+#: The documents of the sales book, merged in date order.
 SALES_BOOK_SOURCES: tuple[SalesSource, ...] = (
     SalesSource(rows=invoice_documents, totals=invoice_totals),
+    SalesSource(rows=note_documents, totals=note_totals),
 )
 
 

@@ -466,3 +466,70 @@ def test_an_abandoned_attempt_is_not_a_decline_in_the_approval_rate(settings):
     assert ">50.0 %<" in chart and "0.0 %" not in chart.replace("50.0 %", "")
     table = page[page.index('id="rate-h"') :]
     assert "Expired or abandoned" in table and '<td class="num">—</td>' in table
+
+
+def test_sales_book_has_the_notes_and_the_withholdings_so_it_ties_to_the_dian_documents(
+    django_capture_on_commit_callbacks,
+):
+    """A withholding agent's invoice, a partial credit note and a debit note on it: each is one
+    row with its own DIAN name, the credit note's amounts negative, the invoice's withholdings as
+    its XML reports them, and the totals are what the documents add up to."""
+    from clientarea.billing import credit_notes, debit_notes
+    from clientarea.billing.tests.test_debit_notes import accepted_invoice
+    from clientarea.withholdings.models import OrderWithholding
+    from clientarea.withholdings.tests.helpers import make_rules
+
+    make_provider()
+    make_rules(local_today().year)
+    company = make_customer(
+        person_type="juridica", document_type="31", document_number="901234567", check_digit="7"
+    )
+    from clientarea.withholdings.tests.helpers import make_agent
+
+    make_agent(company)
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, company, price="850000")
+    withheld = sum(w.amount for w in OrderWithholding.objects.filter(order=invoice.order_id))
+    assert withheld == Decimal("66436.00")  # 34.000 + 24.225 + 8.211
+    with django_capture_on_commit_callbacks(execute=True):
+        credit, _entry = credit_notes.issue_credit_note(
+            invoice=invoice, concept="3", reason="Descuento", amount=Decimal("100000")
+        )
+        debit, _order = debit_notes.issue_debit_note(
+            invoice=invoice, concept="3", reason="Ajuste", amount=Decimal("20000")
+        )
+    today = local_today()
+    rows = {r.number: r for r in sales.sales_book(date_from=today, date_to=today)}
+    assert set(rows) == {invoice.full_number, credit.full_number, debit.full_number}
+    inv, nc, nd = rows[invoice.full_number], rows[credit.full_number], rows[debit.full_number]
+    assert (inv.document, inv.withholdings, inv.total) == ("invoice", withheld, Decimal("1011500"))
+    assert (nc.document, nc.base, nc.iva, nc.total) == (
+        "credit_note",
+        Decimal("-100000.00"),
+        Decimal("-19000.00"),
+        Decimal("-119000.00"),
+    )
+    assert (nd.document, nd.base, nd.iva, nd.total) == (
+        "debit_note",
+        Decimal("20000.00"),
+        Decimal("3800.00"),
+        Decimal("23800.00"),
+    )
+    for note in (nc, nd):
+        assert note.reference == invoice.full_number
+        assert (note.buyer_document_type, note.buyer_nit) == ("31", "901234567-7")
+        assert note.buyer_name == inv.buyer_name and note.withholdings == 0
+    totals = sales.sales_book_totals(date_from=today, date_to=today)
+    assert totals.documents == 3
+    assert totals.withholdings == withheld
+    assert totals.total == Decimal("1011500") - Decimal("119000") + Decimal("23800")
+    assert totals.total == totals.base + totals.iva + totals.rounding
+    assert (totals.base, totals.iva) == (
+        sum(r.base for r in rows.values()),
+        sum(r.iva for r in rows.values()),
+    )
+    csv_rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["sales_book"])))
+    by_number = {row[2]: row for row in csv_rows[1:]}
+    assert by_number[credit.full_number][1] == "Nota crédito electrónica"
+    assert by_number[credit.full_number][11] == "-119000.00"
+    assert by_number[debit.full_number][1] == "Nota débito electrónica"
+    assert by_number[invoice.full_number][9] == "66436.00"
