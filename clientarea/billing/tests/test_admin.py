@@ -347,3 +347,36 @@ def test_staff_without_the_change_permission_cannot_create_orders(client, carol,
     )
     assert _manual(client).status_code == 403
     assert not Order.objects.exists()
+
+
+def test_a_manual_payment_is_in_the_audit_log_with_who_when_and_how_much(client, carol, order):
+    from clientarea.accounts.models import AuditEvent
+
+    client.post(
+        url("pay", order),
+        {"reference": "Bancolombia 7788", "paid_at": "2026-02-12T09:30", "method": "cash",
+         "amount": "10000"},
+    )  # fmt: skip
+    client.post(
+        url("pay", order),
+        {"reference": "Bancolombia 7789", "paid_at": "2026-02-13T10:00", "method": "transfer"},
+    )
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    partial, rest = AuditEvent.objects.filter(action="billing.manual_payment").order_by("id")
+    for event in (partial, rest):
+        assert (event.actor, event.customer, event.target) == (carol, order.customer, order.number)
+    assert partial.changes == {
+        "amount": "10000.00",
+        "due_before": "34510.00",
+        "withheld": "0",
+        "reference": "Bancolombia 7788",
+        "method": "cash",
+        "paid_at": "2026-02-12T09:30:00-05:00",
+        "state": "pending",
+    }
+    assert (rest.changes["amount"], rest.changes["due_before"], rest.changes["state"]) == (
+        "24510.00",
+        "24510.00",
+        "paid",
+    )
