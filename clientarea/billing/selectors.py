@@ -658,6 +658,36 @@ def order_movements(order: Order) -> list[LedgerEntry]:
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """How a paid order was settled: money received on it, account credit applied to it, and
+    what an approved withholding agent withheld from it (its total is their sum)."""
+
+    paid: Decimal = ZERO
+    credit_applied: Decimal = ZERO
+    withheld: Decimal = ZERO
+
+
+def order_settlement(order: Order) -> Settlement:
+    """What settled ``order``, from its ledger movements (one query): the "payment received"
+    email says what the customer paid, not the order's total (an agent pays the net, credit pays
+    part or all)."""
+    sums = dict(
+        LedgerEntry.objects.filter(
+            order=order,
+            kind__in=(LedgerKind.PAYMENT, LedgerKind.CREDIT_APPLIED, LedgerKind.WITHHOLDING),
+        )
+        .order_by()
+        .values_list("kind")
+        .annotate(total=Sum("amount"))
+    )
+    return Settlement(
+        paid=quantize(-_sum(sums.get(LedgerKind.PAYMENT))),
+        credit_applied=quantize(-_sum(sums.get(LedgerKind.CREDIT_APPLIED))),
+        withheld=quantize(-_sum(sums.get(LedgerKind.WITHHOLDING))),
+    )
+
+
+@dataclass(frozen=True)
 class StatementLine:
     entry: LedgerEntry
     debit: Decimal

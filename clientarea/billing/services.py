@@ -53,6 +53,7 @@ from clientarea.billing.run_emails import (
 from clientarea.billing.selectors import (
     order_balance_due,
     order_prepayments,
+    order_settlement,
     pending_withholdings,
     withholding_to_post,
 )
@@ -756,7 +757,16 @@ def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
         raise ContextGone(f"order {refs['order']} no longer exists")
     if order.state != OrderState.PAID:
         raise ContextGone(f"order {order.number} is not paid ({order.state})")
-    return {"order": order, "customer": order.customer, "order_url": order_pay_url(order)}
+    # What the customer gave: money, credit, and what an agent withheld (its total is theirs).
+    settled = order_settlement(order)
+    return {
+        "order": order,
+        "customer": order.customer,
+        "order_url": order_pay_url(order),
+        "paid": settled.paid,
+        "credit_applied": settled.credit_applied,
+        "withheld": settled.withheld,
+    }
 
 
 @transaction.atomic

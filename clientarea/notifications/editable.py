@@ -84,7 +84,12 @@ EDITABLE: dict[str, EditableTemplate] = {
     t.key: t
     for t in (
         EditableTemplate("order_created", _("Service order created"), (*_ORDER, "pay_url")),
-        EditableTemplate("order_paid", _("Payment received"), (*_ORDER, "order_url")),
+        EditableTemplate(
+            "order_paid",
+            _("Payment received"),
+            # What settled the order: money received, account credit, an agent's withholdings.
+            (*_ORDER, "order_url", "paid", "credit_applied", "withheld"),
+        ),
         EditableTemplate("order_cancelled", _("Service order cancelled"), (*_ORDER, "reason")),
         EditableTemplate("order_reminder", _("Reminder before the due date"), _REMINDER),
         EditableTemplate("order_due_today", _("Due today"), _REMINDER),

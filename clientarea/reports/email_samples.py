@@ -147,6 +147,9 @@ def sample_context(template: str) -> dict[str, Any]:
         "orders_url": settings.SITE_URL + reverse("billing:orders"),
         "took": Decimal("30000.00"),
         "left": Decimal("24728.00"),
+        "paid": Decimal("45728.00"),  # order_paid: money, credit and withholdings settled it
+        "credit_applied": Decimal("9000.00"),
+        "withheld": Decimal("0.00"),
         "credited": Decimal("20000.00"),
         "credit": Decimal("20000.00"),
         "auto_apply": True,
