@@ -22,6 +22,7 @@ from clientarea.backoffice.models import StaffNote
 from clientarea.billing.models import Order
 from clientarea.billing.selectors import Balance, balance_and_overdue
 from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.lib.nit import check_digit
 from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments.models import Payment
@@ -135,8 +136,22 @@ def _customer_hits(query: str) -> list[Hit]:
         # A document or phone typed with dots, dashes or spaces ("1.020.304.050", "300 123 4567"),
         # or a NIT with its check digit ("900.108.281-3").
         without_dv = _DIGITS.sub("", query.rsplit("-", 1)[0]) if "-" in query else digits
-        condition |= Q(document_number__in={digits, without_dv}) | Q(search_text__contains=digits)
-    rows = Customer.objects.filter(condition).select_related("user").order_by("pk")[:SEARCH_LIMIT]
+        numbers = {digits, without_dv}
+        if "-" not in query and len(digits) >= 6 and check_digit(digits[:-1]) == digits[-1]:
+            # A NIT with its check digit run on ("9012345677", as copied from some RUTs).
+            numbers.add(digits[:-1])
+        condition |= Q(document_number__in=numbers) | Q(search_text__contains=digits)
+    email = query.strip().lower()
+    if "@" in email:
+        # The person on the phone may be one of the customer's contacts (its billing contact),
+        # or the address its electronic invoices go to: both are exact, indexed matches.
+        condition |= Q(contacts__user__email=email) | Q(einvoice_email__iexact=email)
+    rows = (
+        Customer.objects.filter(condition)
+        .distinct()
+        .select_related("user")
+        .order_by("pk")[:SEARCH_LIMIT]
+    )
     return [
         Hit(
             title=c.display_name,
