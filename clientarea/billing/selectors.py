@@ -100,19 +100,24 @@ def order_state_counts(customer: Customer) -> dict[str, int]:
 def order_summary(customer: Customer, *, today: dt.date | None = None) -> dict:
     """In one query: orders per state (plus "all"), for the filter links, and what the customer
     owes: ``due_total`` (pending orders) and ``overdue_total`` / ``overdue_count`` (pending and
-    past their due date, Colombian date)."""
+    past their due date, Colombian date).
+
+    What is owed is what the pending orders still owe on the ledger (their totals less partial
+    payments and account credit applied to them), not their totals: the back office's customer
+    page showed an order's whole total as owed after credit had paid part of it."""
     overdue = Q(state=OrderState.PENDING, due_date__lt=today or local_today())
+    # Joined with the orders' ledger entries: the counts are of distinct orders.
     row = Order.objects.filter(customer=customer).aggregate(
-        all=Count("id"),
-        **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
-        due_total=Sum("total", filter=Q(state=OrderState.PENDING)),
-        overdue_total=Sum("total", filter=overdue),
-        overdue_count=Count("id", filter=overdue),
+        all=Count("id", distinct=True),
+        **{state: Count("id", filter=Q(state=state), distinct=True) for state in OrderState.values},
+        due_total=Sum("ledger_entries__amount", filter=Q(state=OrderState.PENDING)),
+        overdue_total=Sum("ledger_entries__amount", filter=overdue),
+        overdue_count=Count("id", filter=overdue, distinct=True),
     )
     return {
         "counts": {key: row[key] or 0 for key in ("all", *OrderState.values)},
-        "due_total": row["due_total"] or ZERO,
-        "overdue_total": row["overdue_total"] or ZERO,
+        "due_total": _sum(row["due_total"]),
+        "overdue_total": _sum(row["overdue_total"]),
         "overdue_count": row["overdue_count"] or 0,
     }
 
@@ -127,8 +132,8 @@ class Balance:
 
 
 def balance_and_overdue(customer: Customer, *, today: dt.date | None = None) -> Balance:
-    """The one place the back office reads a customer's balance: pending orders today; the
-    customer ledger replaces the body of this function once it exists."""
+    """The one place the back office reads what a customer owes: what their pending orders still
+    owe on the ledger (``order_summary``), and how much of it is overdue."""
     summary = order_summary(customer, today=today)
     return Balance(
         due=summary["due_total"],

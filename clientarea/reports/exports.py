@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from clientarea.lib.dates import local_today
+from clientarea.lib.money import quantize
 from clientarea.reports import sales, selectors
 from clientarea.reports.models import ReportKind
 
@@ -159,17 +160,28 @@ def _aging_rows(f: Filters) -> Iterator[list[Cell]]:
 
 
 def _balances_headers() -> list[str]:
-    return [_("Customer document"), _("Customer"), _("Email"), _("Phone"), _("Balance")]
+    return [
+        _("Customer document"),
+        _("Customer"),
+        _("Email"),
+        _("Phone"),
+        _("Owed (pending orders)"),
+        _("Credit available"),
+        _("Balance"),
+    ]
 
 
 def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
-    for customer in selectors.receivables().iterator(chunk_size=2000):
+    for customer in selectors.balances().iterator(chunk_size=2000):
         yield [
             selectors.customer_document(customer),
             customer.display_name,
             customer.user.email,
             customer.phone,
-            customer.balance,  # type: ignore[attr-defined]
+            # Cents as stored, whatever the database's SUM returns (SQLite drops the scale).
+            quantize(customer.owed),  # type: ignore[attr-defined]
+            quantize(customer.credit),  # type: ignore[attr-defined]
+            quantize(customer.balance),  # type: ignore[attr-defined]
         ]
 
 
@@ -205,7 +217,7 @@ REPORTS: dict[str, Report] = {
         kind=ReportKind.BALANCES,
         headers=_balances_headers,
         rows=_balances_rows,
-        count=_receivables_count,
+        count=lambda f: selectors.balances().count(),
         dated=False,
     ),
 }

@@ -533,3 +533,48 @@ def test_sales_book_has_the_notes_and_the_withholdings_so_it_ties_to_the_dian_do
     assert by_number[credit.full_number][11] == "-119000.00"
     assert by_number[debit.full_number][1] == "Nota débito electrónica"
     assert by_number[invoice.full_number][9] == "66436.00"
+
+
+def test_aging_and_balances_read_what_is_still_owed_and_the_credit_held():
+    """A partial payment and account credit lower what a pending order owes: the aging, the
+    balances report and the back-office customer page counted the order's whole total, and a
+    customer holding credit was missing from "customers with their balance"."""
+    from clientarea.backoffice.selectors import customer_360
+    from clientarea.billing import ledger
+    from clientarea.billing import services as billing_services
+
+    make_provider()
+    ana, beto, carla = make_customer(), make_customer(), make_customer()
+    late = _pending(ana, overdue=10, price="100000")  # 119.000
+    billing_services.register_manual_payment(
+        order=late, reference="TRF-1", actor=None, amount=Decimal("50000")
+    )
+    _pending(beto, overdue=-3, price="10000")  # 11.900, not due yet
+    ledger.record_payment(
+        customer_id=carla.pk, amount=Decimal("30000"), reference="SAL-1", via="manual"
+    )  # credit, no order
+    totals = selectors.aging_totals()
+    assert totals.buckets["d1_30"] == Decimal("69000.00")
+    assert totals.buckets["current"] == Decimal("11900.00")
+    owing = {c.pk: c for c in selectors.receivables()}
+    assert owing[ana.pk].balance == owing[ana.pk].d1_30 == Decimal("69000")  # type: ignore[attr-defined]
+    assert carla.pk not in owing
+    rows = {c.pk: c for c in selectors.balances()}
+    assert (rows[ana.pk].owed, rows[ana.pk].credit, rows[ana.pk].balance) == (  # type: ignore[attr-defined]
+        Decimal("69000"),
+        Decimal("0"),
+        Decimal("69000"),
+    )
+    assert (rows[carla.pk].owed, rows[carla.pk].credit, rows[carla.pk].balance) == (  # type: ignore[attr-defined]
+        Decimal("0"),
+        Decimal("30000"),
+        Decimal("-30000"),
+    )
+    csv_rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["balances"])))
+    assert len(csv_rows) == 4  # the header, ana, beto and carla (who is owed)
+    assert [row[4:] for row in csv_rows[1:] if row[0] == carla.document_number] == [
+        ["0.00", "30000.00", "-30000.00"]
+    ]
+    data = customer_360(ana.pk)
+    assert data is not None
+    assert (data.balance.due, data.balance.overdue) == (Decimal("69000.00"), Decimal("69000.00"))
