@@ -27,6 +27,8 @@ from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments.models import Payment
 from clientarea.subscriptions.models import Service
+from clientarea.withholdings.models import WithholdingAgent
+from clientarea.withholdings.selectors import agent_for
 
 #: Rows per section of the customer page, and per kind in the search results.
 LIMIT = 25
@@ -48,6 +50,9 @@ class Customer360:
     audit: list[AuditEvent]
     notes: list[StaffNote]
     contacts: list[Contact]
+    #: The customer's withholding-agent record (requested, approved, …), if any: a clerk
+    #: recording a payment must know the customer transfers the net.
+    agent: WithholdingAgent | None = None
 
 
 #: The large columns of a DIAN document: never read for a list.
@@ -105,6 +110,7 @@ def customer_360(customer_id: int) -> Customer360 | None:
         ),
         notes=list(StaffNote.objects.filter(customer=customer).select_related("author")[:LIMIT]),
         contacts=contacts_of(customer),
+        agent=agent_for(customer),
     )
 
 

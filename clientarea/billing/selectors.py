@@ -129,6 +129,8 @@ class Balance:
     due: Decimal
     overdue: Decimal
     overdue_count: int
+    #: Account credit not applied yet (overpayments, duplicates, credit notes…).
+    credit: Decimal = ZERO
 
 
 def balance_and_overdue(customer: Customer, *, today: dt.date | None = None) -> Balance:
@@ -139,6 +141,7 @@ def balance_and_overdue(customer: Customer, *, today: dt.date | None = None) -> 
         due=summary["due_total"],
         overdue=summary["overdue_total"],
         overdue_count=summary["overdue_count"],
+        credit=credit_available(customer),
     )
 
 

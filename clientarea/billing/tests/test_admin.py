@@ -380,3 +380,27 @@ def test_a_manual_payment_is_in_the_audit_log_with_who_when_and_how_much(client,
         "24510.00",
         "paid",
     )
+
+
+def test_the_payment_form_explains_a_withholding_agents_net(client, carol):
+    """It said only "Still due on this order: $ 945.064,00" under a total of $ 1.011.500."""
+    from decimal import Decimal
+
+    from clientarea.lib.dates import local_today
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_rules(local_today().year)
+    company = make_customer(
+        "compras@andina.example",
+        person_type="juridica",
+        document_type="31",
+        document_number="901234567",
+        check_digit="7",
+    )
+    make_agent(company)
+    order = services.create_manual_order(
+        customer=company, description="Migración", unit_price=Decimal("850000"), notify=False
+    )
+    page = client.get(url("pay", order)).content.decode()
+    assert "Still due on this order: $ 945.064,00" in page
+    assert "withholding agent: of the $ 1.011.500,00 still owed it withholds $ 66.436,00" in page
