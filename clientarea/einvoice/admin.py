@@ -459,7 +459,7 @@ class NoteAdmin(InvoiceAdmin):
         "kind",
         "corrects",
         "customer",
-        "concept",
+        "concept_words",
         "status",
         "dian",
         "age",
@@ -476,7 +476,7 @@ class NoteAdmin(InvoiceAdmin):
         "full_number",
         "kind",
         "corrects",
-        "concept",
+        "concept_words",
         "reason",
         "issued_by",
         "status",
@@ -501,6 +501,12 @@ class NoteAdmin(InvoiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.note_fields
+
+    @admin.display(description=_("DIAN concept"), ordering="concept")
+    def concept_words(self, obj):
+        """DIAN's concept code with its name ("3 · Partial or total rebate or discount"): the
+        list showed the bare code."""
+        return f"{obj.concept} · {obj.concept_label}" if obj.concept else "—"
 
     @admin.display(description=_("invoice corrected"))
     def corrects(self, obj):
