@@ -117,6 +117,10 @@ def _payments_headers() -> list[str]:
         _("Method"),
         _("Reference"),
         _("Amount"),
+        # How the amount was settled: money received, account credit, withholdings.
+        _("Received"),
+        _("Paid with credit"),
+        _("Withheld by the customer"),
     ]
 
 
@@ -131,6 +135,9 @@ def _payments_rows(f: Filters) -> Iterator[list[Cell]]:
             row.method,
             row.reference,
             row.total,
+            row.received,
+            row.credit,
+            row.withheld,
         ]
 
 

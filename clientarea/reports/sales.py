@@ -18,7 +18,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clientarea.billing.models import Order, OrderState
+from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState
 from clientarea.einvoice.builder import document_from_json
 from clientarea.einvoice.models import DocumentKind, Invoice, InvoiceStatus
 from clientarea.lib.dates import BOGOTA
@@ -259,6 +259,24 @@ class PaymentRow:
     method: str
     reference: str
     total: Decimal
+    #: How the order's total was settled (its ledger): money received, account credit applied,
+    #: and what a withholding agent withheld. ``received`` is what reached the bank or gateway.
+    received: Decimal = ZERO
+    credit: Decimal = ZERO
+    withheld: Decimal = ZERO
+
+
+def _settled(kind: str) -> Coalesce:
+    """The sum of the order's ledger entries of ``kind`` (payments, credit applied and
+    withholdings are negative on the ledger: the caller turns the sign)."""
+    entries = (
+        LedgerEntry.objects.filter(order_id=OuterRef("pk"), kind=kind)
+        .order_by()
+        .values("order_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(entries, output_field=MONEY), Value(ZERO), output_field=MONEY)
 
 
 def _paid_orders(
@@ -279,6 +297,11 @@ def payments(
     """Payments received in the period (paid orders, by any gateway or staff), streamed."""
     rows = (
         _paid_orders(date_from=date_from, date_to=date_to, via=via, method=method)
+        .annotate(
+            received=_settled(LedgerKind.PAYMENT),
+            credit=_settled(LedgerKind.CREDIT_APPLIED),
+            withheld=_settled(LedgerKind.WITHHOLDING),
+        )
         .order_by("paid_at", "id")
         .values_list(
             "paid_at",
@@ -288,11 +311,23 @@ def payments(
             "payment_method",
             "payment_reference",
             "total",
+            "received",
+            "credit",
+            "withheld",
         )
     )
-    for paid_at, number, buyer, paid_via, pay_method, reference, total in rows.iterator(
-        chunk_size=2000
-    ):
+    for (
+        paid_at,
+        number,
+        buyer,
+        paid_via,
+        pay_method,
+        reference,
+        total,
+        received,
+        credit,
+        withheld,
+    ) in rows.iterator(chunk_size=2000):
         buyer = buyer or {}
         yield PaymentRow(
             paid_at=timezone.localtime(paid_at, BOGOTA),
@@ -303,6 +338,10 @@ def payments(
             method=pay_method,
             reference=reference,
             total=total,
+            # SQLite sums a subquery without its scale: cents as stored.
+            received=-quantize(received),
+            credit=-quantize(credit),
+            withheld=-quantize(withheld),
         )
 
 

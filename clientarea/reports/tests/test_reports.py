@@ -578,3 +578,38 @@ def test_aging_and_balances_read_what_is_still_owed_and_the_credit_held():
     data = customer_360(ana.pk)
     assert data is not None
     assert (data.balance.due, data.balance.overdue) == (Decimal("69000.00"), Decimal("69000.00"))
+
+
+def test_payments_report_says_what_was_received_paid_with_credit_or_withheld():
+    """The payments export gave each paid order's total as its amount: a withholding agent's
+    transfer of 945.064 read 1.011.500, and an order paid with credit read as money received."""
+    from clientarea.billing import ledger
+    from clientarea.billing import services as billing_services
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_provider()
+    make_resolution()
+    make_rules(local_today().year)
+    company = make_customer(
+        person_type="juridica", document_type="31", document_number="901234567", check_digit="7"
+    )
+    make_agent(company)
+    agent_order = make_order(company, price="850000")
+    billing_services.register_manual_payment(order=agent_order, reference="TRF-1", actor=None)
+    ana = make_customer()
+    credit_order = make_order(ana, price="10000")  # 11.900
+    ledger.record_payment(
+        customer_id=ana.pk, amount=Decimal("11900"), reference="SAL-1", via="payu"
+    )
+    credit_order.refresh_from_db()
+    assert credit_order.state == OrderState.PAID
+    rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["payments"])))
+    assert rows[0][-4:] == [
+        "Valor",
+        "Recibido",
+        "Pagado con saldo a favor",
+        "Retenido por el cliente",
+    ]
+    by_order = {row[1]: row[-4:] for row in rows[1:]}
+    assert by_order[agent_order.number] == ["1011500.00", "945064.00", "0.00", "66436.00"]
+    assert by_order[credit_order.number] == ["11900.00", "0.00", "11900.00", "0.00"]
