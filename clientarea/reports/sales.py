@@ -65,8 +65,12 @@ def _documents_in(date_from: dt.date, date_to: dt.date, *kinds: str) -> QuerySet
 
 
 def _invoices_in(date_from: dt.date, date_to: dt.date) -> QuerySet[Invoice]:
-    """The period's invoices, each with what the buyer withheld from its order (``withheld``):
-    the rows the paid transaction fixed, which are the ``WithholdingTaxTotal`` of the invoice."""
+    return _documents_in(date_from, date_to, DocumentKind.INVOICE)
+
+
+def _withheld() -> Coalesce:
+    """What the buyer withheld from an invoice's order: the rows the paid transaction fixed,
+    which are the invoice's ``WithholdingTaxTotal``."""
     withheld = (
         OrderWithholding.objects.filter(order_id=OuterRef("order_id"))
         .order_by()
@@ -74,15 +78,14 @@ def _invoices_in(date_from: dt.date, date_to: dt.date) -> QuerySet[Invoice]:
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    return _documents_in(date_from, date_to, DocumentKind.INVOICE).annotate(
-        withheld=Coalesce(Subquery(withheld, output_field=MONEY), Value(ZERO), output_field=MONEY)
-    )
+    return Coalesce(Subquery(withheld, output_field=MONEY), Value(ZERO), output_field=MONEY)
 
 
 def invoice_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
     """The issued electronic invoices of the period, streamed in date order (constant memory)."""
     rows = (
         _invoices_in(date_from, date_to)
+        .annotate(withheld=_withheld())
         .order_by("issued_at", "id")
         .values_list(
             "issued_at",
@@ -190,13 +193,17 @@ NO_TOTALS = SalesBookTotals(0, ZERO, ZERO, ZERO, ZERO, ZERO)
 
 def invoice_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
     """The invoices' totals for the period, summed by the database (one query)."""
-    row = _invoices_in(date_from, date_to).aggregate(
-        n=Count("id"),
-        base=Coalesce(Sum("order__subtotal"), Value(ZERO), output_field=MONEY),
-        iva=Coalesce(Sum("order__tax_total"), Value(ZERO), output_field=MONEY),
-        rounding=Coalesce(Sum("order__rounding"), Value(ZERO), output_field=MONEY),
-        withholdings=Coalesce(Sum("withheld"), Value(ZERO), output_field=MONEY),
-        total=Coalesce(Sum("total"), Value(ZERO), output_field=MONEY),
+    row = (
+        _invoices_in(date_from, date_to)
+        .annotate(withheld=_withheld())
+        .aggregate(
+            n=Count("id"),
+            base=Coalesce(Sum("order__subtotal"), Value(ZERO), output_field=MONEY),
+            iva=Coalesce(Sum("order__tax_total"), Value(ZERO), output_field=MONEY),
+            rounding=Coalesce(Sum("order__rounding"), Value(ZERO), output_field=MONEY),
+            withholdings=Coalesce(Sum("withheld"), Value(ZERO), output_field=MONEY),
+            total=Coalesce(Sum("total"), Value(ZERO), output_field=MONEY),
+        )
     )
     return SalesBookTotals(
         documents=row["n"],
