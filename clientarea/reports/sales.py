@@ -46,8 +46,12 @@ class SalesBookRow:
     reference: str = ""  # the order, or for a note the invoice it corrects
 
     @property
-    def sort_key(self) -> tuple[dt.date, str, str]:
-        return (self.date, self.document, self.number)
+    def sort_key(self) -> tuple[dt.date, int, str]:
+        """A day's invoices first, then its debit notes, then its credit notes."""
+        return (self.date, _KIND_ORDER.get(self.document, 9), self.number)
+
+
+_KIND_ORDER = {DocumentKind.INVOICE: 0, DocumentKind.DEBIT_NOTE: 1, DocumentKind.CREDIT_NOTE: 2}
 
 
 def _day_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -133,12 +137,12 @@ def invoice_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBoo
         )
 
 
-def _note_rows(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+def _note_rows(date_from: dt.date, date_to: dt.date, kind: str) -> Iterator[SalesBookRow]:
     """The issued credit and debit notes of the period in date order, with the amounts their
     DIAN documents carry (the snapshot they were issued from): a credit note's negative, since it
     takes back part of a sale. The reference is the invoice the note corrects."""
     rows = (
-        _documents_in(date_from, date_to, DocumentKind.CREDIT_NOTE, DocumentKind.DEBIT_NOTE)
+        _documents_in(date_from, date_to, kind)
         .order_by("issued_at", "id")
         .values_list(
             "issued_at", "kind", "full_number", "cufe", "document", "reference__full_number"
@@ -147,6 +151,7 @@ def _note_rows(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
     for issued_at, kind, number, cufe, snapshot, invoice in rows.iterator(chunk_size=500):
         doc = document_from_json(snapshot)
         sign = -1 if kind == DocumentKind.CREDIT_NOTE else 1
+        # (+ ZERO: a credit note's zero rounding is 0.00, not -0.00)
         buyer = doc.customer
         yield SalesBookRow(
             date=timezone.localtime(issued_at, BOGOTA).date(),
@@ -156,16 +161,20 @@ def _note_rows(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
             buyer_document_type=buyer.document_type,
             buyer_nit=buyer.document_label,
             buyer_name=buyer.legal_name,
-            base=sign * doc.line_extension_total,
-            iva=sign * doc.iva_total,
-            rounding=sign * doc.payable_rounding,
-            total=sign * doc.document_total,
+            base=sign * doc.line_extension_total + ZERO,
+            iva=sign * doc.iva_total + ZERO,
+            rounding=sign * doc.payable_rounding + ZERO,
+            total=sign * doc.document_total + ZERO,
             reference=invoice or "",
         )
 
 
-def note_documents(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
-    return _note_rows(date_from, date_to)
+def credit_notes(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+    return _note_rows(date_from, date_to, DocumentKind.CREDIT_NOTE)
+
+
+def debit_notes(date_from: dt.date, date_to: dt.date) -> Iterator[SalesBookRow]:
+    return _note_rows(date_from, date_to, DocumentKind.DEBIT_NOTE)
 
 
 @dataclass(frozen=True)
@@ -215,13 +224,21 @@ def invoice_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
     )
 
 
-def note_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
-    """The notes' totals for the period (one query): their amounts live in each note's document
-    snapshot, so they are summed here from the rows; notes are few beside invoices."""
+def _note_totals(rows: Iterator[SalesBookRow]) -> SalesBookTotals:
+    """Notes' totals (one query per kind): their amounts live in each note's document snapshot,
+    so they are summed from the rows; notes are few beside invoices."""
     totals = NO_TOTALS
-    for row in _note_rows(date_from, date_to):
+    for row in rows:
         totals += SalesBookTotals(1, row.base, row.iva, row.rounding, ZERO, row.total)
     return totals
+
+
+def credit_note_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
+    return _note_totals(credit_notes(date_from, date_to))
+
+
+def debit_note_totals(date_from: dt.date, date_to: dt.date) -> SalesBookTotals:
+    return _note_totals(debit_notes(date_from, date_to))
 
 
 @dataclass(frozen=True)
@@ -235,7 +252,8 @@ class SalesSource:
 #: The documents of the sales book, merged in date order.
 SALES_BOOK_SOURCES: tuple[SalesSource, ...] = (
     SalesSource(rows=invoice_documents, totals=invoice_totals),
-    SalesSource(rows=note_documents, totals=note_totals),
+    SalesSource(rows=debit_notes, totals=debit_note_totals),
+    SalesSource(rows=credit_notes, totals=credit_note_totals),
 )
 
 
