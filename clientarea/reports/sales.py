@@ -51,7 +51,11 @@ class SalesBookRow:
         return (self.date, _KIND_ORDER.get(self.document, 9), self.number)
 
 
-_KIND_ORDER = {DocumentKind.INVOICE: 0, DocumentKind.DEBIT_NOTE: 1, DocumentKind.CREDIT_NOTE: 2}
+_KIND_ORDER: dict[str, int] = {
+    DocumentKind.INVOICE.value: 0,
+    DocumentKind.DEBIT_NOTE.value: 1,
+    DocumentKind.CREDIT_NOTE.value: 2,
+}
 
 
 def _day_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
