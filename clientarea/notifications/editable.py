@@ -73,9 +73,10 @@ _REMINDER = (
     "has_services",
     "suspend_date",
     "terminate_date",
+    "due",
 )
 #: The billing run's suspension and termination notices (billing.automation).
-_SERVICES = ("order", "customer", "pay_url", "days", "services", "terminate_date")
+_SERVICES = ("order", "customer", "pay_url", "days", "services", "terminate_date", "due")
 #: A cancellation request's emails (billing.cancellations).
 _CANCELLATION = ("customer", "service", "request")
 #: Every customer-facing email, the one registry the editor lists (a test checks that every

@@ -211,6 +211,10 @@ def sample_context(template: str) -> dict[str, Any]:
         "name": "Ana Gómez",
         "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
     }
+    if "due" in EDITABLE[template].variables and "note" not in EDITABLE[template].variables:
+        # The billing run's reminders and notices: what Pay now charges (after a partial
+        # payment of 9.000); a note's email has its own "due" (still owed or not).
+        values["due"] = order.total - Decimal("9000.00")
     if template == "service_status_changed":
         values["reason"] = "Mantenimiento del servidor"
     elif template == "registration_attempt":
