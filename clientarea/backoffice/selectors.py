@@ -22,10 +22,13 @@ from clientarea.backoffice.models import StaffNote
 from clientarea.billing.models import Order
 from clientarea.billing.selectors import Balance, balance_and_overdue
 from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.lib.nit import check_digit
 from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments.models import Payment
 from clientarea.subscriptions.models import Service
+from clientarea.withholdings.models import WithholdingAgent
+from clientarea.withholdings.selectors import agent_for
 
 #: Rows per section of the customer page, and per kind in the search results.
 LIMIT = 25
@@ -47,6 +50,9 @@ class Customer360:
     audit: list[AuditEvent]
     notes: list[StaffNote]
     contacts: list[Contact]
+    #: The customer's withholding-agent record (requested, approved, …), if any: a clerk
+    #: recording a payment must know the customer transfers the net.
+    agent: WithholdingAgent | None = None
 
 
 #: The large columns of a DIAN document: never read for a list.
@@ -104,6 +110,7 @@ def customer_360(customer_id: int) -> Customer360 | None:
         ),
         notes=list(StaffNote.objects.filter(customer=customer).select_related("author")[:LIMIT]),
         contacts=contacts_of(customer),
+        agent=agent_for(customer),
     )
 
 
@@ -135,8 +142,22 @@ def _customer_hits(query: str) -> list[Hit]:
         # A document or phone typed with dots, dashes or spaces ("1.020.304.050", "300 123 4567"),
         # or a NIT with its check digit ("900.108.281-3").
         without_dv = _DIGITS.sub("", query.rsplit("-", 1)[0]) if "-" in query else digits
-        condition |= Q(document_number__in={digits, without_dv}) | Q(search_text__contains=digits)
-    rows = Customer.objects.filter(condition).select_related("user").order_by("pk")[:SEARCH_LIMIT]
+        numbers = {digits, without_dv}
+        if "-" not in query and len(digits) >= 6 and check_digit(digits[:-1]) == digits[-1]:
+            # A NIT with its check digit run on ("9012345677", as copied from some RUTs).
+            numbers.add(digits[:-1])
+        condition |= Q(document_number__in=numbers) | Q(search_text__contains=digits)
+    email = query.strip().lower()
+    if "@" in email:
+        # The person on the phone may be one of the customer's contacts (its billing contact),
+        # or the address its electronic invoices go to: both are exact, indexed matches.
+        condition |= Q(contacts__user__email=email) | Q(einvoice_email__iexact=email)
+    rows = (
+        Customer.objects.filter(condition)
+        .distinct()
+        .select_related("user")
+        .order_by("pk")[:SEARCH_LIMIT]
+    )
     return [
         Hit(
             title=c.display_name,

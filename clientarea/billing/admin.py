@@ -291,6 +291,7 @@ class OrderAdmin(
         if refused:
             return refused
         due = selectors.amount_to_charge([order])  # net of a withholding agent's withholdings
+        withheld = selectors.withholding_to_post(order)
         form = ManualPaymentForm(
             request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)}
         )
@@ -330,7 +331,22 @@ class OrderAdmin(
             intro=gettext(
                 "Only for money already received outside the online gateways, e.g. a bank transfer or cash at the office. Still due on this order: %(due)s. Paying all of it marks the order paid, activates or renews its services and issues the electronic invoice; less leaves the order pending with the rest due."
             )
-            % {"due": format_cop(due, decimals=True)},
+            % {"due": format_cop(due, decimals=True)}
+            + (
+                " "
+                + gettext(
+                    "The customer is a withholding agent: of the %(owed)s still owed it "
+                    "withholds %(withheld)s (see the order's withholdings) and transfers %(due)s; "
+                    "the withholdings are posted with the payment."
+                )
+                % {
+                    "owed": format_cop(due + withheld, decimals=True),
+                    "withheld": format_cop(withheld, decimals=True),
+                    "due": format_cop(due, decimals=True),
+                }
+                if withheld > 0
+                else ""
+            ),
         )
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

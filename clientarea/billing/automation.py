@@ -105,6 +105,7 @@ from django.utils.translation import gettext_lazy
 from clientarea.accounts.models import Customer
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing import cancellations, planchanges, run_chunks
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import LineDescriptions, LineTexts, customer_language
 from clientarea.billing.models import (
@@ -949,6 +950,9 @@ def _remind(run: _Run, work: _OrderWork) -> None:
         "has_services": bool(work.current_services()),
         "suspend_date": order.due_date + dt.timedelta(days=rules.suspend_after_days),
         "terminate_date": order.due_date + dt.timedelta(days=rules.terminate_after_days),
+        # What Pay now charges: the total less partial payments, credit applied and, for an
+        # approved withholding agent, its withholdings (the emails said only the total).
+        "due": billing_selectors.amount_to_charge([order]),
     }
     save_emails([build_email(customer=work.customer, template=template, context=context)])
     OrderEvent.objects.create(
@@ -978,6 +982,9 @@ def _queue_service_email(
             {"name": s.product.display_name(language), "label": s.label} for s in services
         ],
         "terminate_date": work.order.due_date + dt.timedelta(days=rules.terminate_after_days),
+        "due": billing_selectors.amount_to_charge([work.order])
+        if work.order.state == OrderState.PENDING
+        else None,
     }
     save_emails(
         [build_email(customer=work.customer, template=template, context=context, language=language)]

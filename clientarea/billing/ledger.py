@@ -38,7 +38,7 @@ from clientarea.billing import selectors
 from clientarea.billing import services as order_services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
 from clientarea.lib import bulk
-from clientarea.lib.money import ZERO, quantize
+from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.notifications.services import ContextGone
 from clientarea.withholdings.calculation import OrderWithholdings
 
@@ -598,7 +598,7 @@ def refund_credit(
     if amount > credit:
         raise LedgerError(
             _("The customer has %(credit)s of credit: a refund cannot be larger.")
-            % {"credit": credit}
+            % {"credit": format_cop(credit, decimals=True)}
         )
     entry = _entry(
         customer_id=customer_id,

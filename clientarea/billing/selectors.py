@@ -101,19 +101,24 @@ def order_state_counts(customer: Customer) -> dict[str, int]:
 def order_summary(customer: Customer, *, today: dt.date | None = None) -> dict:
     """In one query: orders per state (plus "all"), for the filter links, and what the customer
     owes: ``due_total`` (pending orders) and ``overdue_total`` / ``overdue_count`` (pending and
-    past their due date, Colombian date)."""
+    past their due date, Colombian date).
+
+    What is owed is what the pending orders still owe on the ledger (their totals less partial
+    payments and account credit applied to them), not their totals: the back office's customer
+    page showed an order's whole total as owed after credit had paid part of it."""
     overdue = Q(state=OrderState.PENDING, due_date__lt=today or local_today())
+    # Joined with the orders' ledger entries: the counts are of distinct orders.
     row = Order.objects.filter(customer=customer).aggregate(
-        all=Count("id"),
-        **{state: Count("id", filter=Q(state=state)) for state in OrderState.values},
-        due_total=Sum("total", filter=Q(state=OrderState.PENDING)),
-        overdue_total=Sum("total", filter=overdue),
-        overdue_count=Count("id", filter=overdue),
+        all=Count("id", distinct=True),
+        **{state: Count("id", filter=Q(state=state), distinct=True) for state in OrderState.values},
+        due_total=Sum("ledger_entries__amount", filter=Q(state=OrderState.PENDING)),
+        overdue_total=Sum("ledger_entries__amount", filter=overdue),
+        overdue_count=Count("id", filter=overdue, distinct=True),
     )
     return {
         "counts": {key: row[key] or 0 for key in ("all", *OrderState.values)},
-        "due_total": row["due_total"] or ZERO,
-        "overdue_total": row["overdue_total"] or ZERO,
+        "due_total": _sum(row["due_total"]),
+        "overdue_total": _sum(row["overdue_total"]),
         "overdue_count": row["overdue_count"] or 0,
     }
 
@@ -125,16 +130,19 @@ class Balance:
     due: Decimal
     overdue: Decimal
     overdue_count: int
+    #: Account credit not applied yet (overpayments, duplicates, credit notes…).
+    credit: Decimal = ZERO
 
 
 def balance_and_overdue(customer: Customer, *, today: dt.date | None = None) -> Balance:
-    """The one place the back office reads a customer's balance: pending orders today; the
-    customer ledger replaces the body of this function once it exists."""
+    """The one place the back office reads what a customer owes: what their pending orders still
+    owe on the ledger (``order_summary``), and how much of it is overdue."""
     summary = order_summary(customer, today=today)
     return Balance(
         due=summary["due_total"],
         overdue=summary["overdue_total"],
         overdue_count=summary["overdue_count"],
+        credit=credit_available(customer),
     )
 
 
@@ -667,6 +675,36 @@ def order_movements(order: Order) -> list[LedgerEntry]:
         LedgerEntry.objects.filter(order=order)
         .exclude(kind__in=(LedgerKind.ORDER, LedgerKind.DEBIT_NOTE, LedgerKind.ORDER_CANCELLED))
         .order_by("created_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a paid order was settled: money received on it, account credit applied to it, and
+    what an approved withholding agent withheld from it (its total is their sum)."""
+
+    paid: Decimal = ZERO
+    credit_applied: Decimal = ZERO
+    withheld: Decimal = ZERO
+
+
+def order_settlement(order: Order) -> Settlement:
+    """What settled ``order``, from its ledger movements (one query): the "payment received"
+    email says what the customer paid, not the order's total (an agent pays the net, credit pays
+    part or all)."""
+    sums = dict(
+        LedgerEntry.objects.filter(
+            order=order,
+            kind__in=(LedgerKind.PAYMENT, LedgerKind.CREDIT_APPLIED, LedgerKind.WITHHOLDING),
+        )
+        .order_by()
+        .values_list("kind")
+        .annotate(total=Sum("amount"))
+    )
+    return Settlement(
+        paid=quantize(-_sum(sums.get(LedgerKind.PAYMENT))),
+        credit_applied=quantize(-_sum(sums.get(LedgerKind.CREDIT_APPLIED))),
+        withheld=quantize(-_sum(sums.get(LedgerKind.WITHHOLDING))),
     )
 
 

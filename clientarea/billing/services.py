@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clientarea.accounts.audit import record as audit
 from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import Customer, EmailCategory, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
@@ -52,6 +53,7 @@ from clientarea.billing.run_emails import (
 from clientarea.billing.selectors import (
     order_balance_due,
     order_prepayments,
+    order_settlement,
     pending_withholdings,
     withholding_to_post,
 )
@@ -755,7 +757,16 @@ def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
         raise ContextGone(f"order {refs['order']} no longer exists")
     if order.state != OrderState.PAID:
         raise ContextGone(f"order {order.number} is not paid ({order.state})")
-    return {"order": order, "customer": order.customer, "order_url": order_pay_url(order)}
+    # What the customer gave: money, credit, and what an agent withheld (its total is theirs).
+    settled = order_settlement(order)
+    return {
+        "order": order,
+        "customer": order.customer,
+        "order_url": order_pay_url(order),
+        "paid": settled.paid,
+        "credit_applied": settled.credit_applied,
+        "withheld": settled.withheld,
+    }
 
 
 @transaction.atomic
@@ -861,21 +872,40 @@ def register_manual_payment(
         net = due - withholding_to_post(
             locked, computed=pending_withholdings(locked, customer=customer)
         )
+        received = net if amount is None else amount
+        paid_at = paid_at or timezone.now()
         ledger.record_payment(
             customer_id=locked.customer_id,
             # Not ``due``: an agent's gross due paid the withheld part twice, the second time
             # as account credit the customer never gave us.
-            amount=net if amount is None else amount,
+            amount=received,
             allocations=[ledger.Allocation(order_id=locked.pk)],
             reference=reference.strip(),
             via="manual",
             method=method,
-            paid_at=paid_at or timezone.now(),
+            paid_at=paid_at,
             actor=actor,
             locked_orders=[locked],
             locked_customer=customer,
         )
         locked.refresh_from_db()
+        # Money staff say they received: who, when, how much and against what, in the audit log
+        # (the order's history keeps the event, the ledger the movement).
+        audit(
+            action="billing.manual_payment",
+            actor=actor,
+            customer=customer,
+            target=locked.number,
+            changes={
+                "amount": str(quantize(received)),
+                "due_before": str(due),
+                "withheld": str(due - net) if locked.state == OrderState.PAID else "0",
+                "reference": reference.strip()[:120],
+                "method": method,
+                "paid_at": timezone.localtime(paid_at, BOGOTA).isoformat(),
+                "state": locked.state,
+            },
+        )
     return locked
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
@@ -206,6 +206,9 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
     inlines = [TransmissionInline]
     actions = ["resend_to_dian", "resend_email", "issue_waiting"]
     change_form_template = "admin/einvoice/invoice_change_form.html"
+    #: The invoice page's "Send to DIAN again" button (the staff alert about a rejection or a
+    #: contingency points there), besides the notes' "Invoice again with corrected buyer data".
+    object_actions = [*InvoiceNotesMixin.object_actions, ("resend", "resend_view")]
     fields = (
         "full_number",
         "status",
@@ -373,6 +376,50 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
             raise Http404
         return self._xml(bytes(attempt.application_response), f"ar-{attempt.pk}.xml")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A DIAN document is never edited: its page has buttons for what staff may do with it,
+        # and no Save buttons (every field is read-only; the change permission is for actions).
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send a rejected document (its cause fixed) or one waiting for DIAN to DIAN again, with
+        the same number: a confirmation, then ``services.resend_to_dian``."""
+        invoice = self.get_object_or_404_for_action(request, object_id)
+        if request.method == "POST":
+            try:
+                services.resend_to_dian(invoice_id=invoice.pk, actor=request.user)
+            except services.CannotResend as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    gettext(
+                        "%(number)s was sent to DIAN again with the same number; this page shows "
+                        "DIAN's answer when it arrives."
+                    )
+                    % {"number": invoice.full_number},
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(self.change_url(invoice))
+        return self.render_action_form(
+            request,
+            title=gettext("Send %(number)s to DIAN again") % {"number": invoice.full_number},
+            objects=[invoice],
+            form=None,
+            submit=gettext("Send to DIAN again"),
+            intro=gettext(
+                "The document keeps its number and CUFE: it is signed again and sent. Fix the "
+                "cause DIAN gave first (certificate, software, numbering resolution, the "
+                "customer's data), or DIAN rejects it again."
+            ),
+        )
+
     @admin.action(description=_("Send to DIAN again (same number)"), permissions=["change"])
     def resend_to_dian(self, request, queryset):
         sent = 0
@@ -412,7 +459,7 @@ class NoteAdmin(InvoiceAdmin):
         "kind",
         "corrects",
         "customer",
-        "concept",
+        "concept_words",
         "status",
         "dian",
         "age",
@@ -429,7 +476,7 @@ class NoteAdmin(InvoiceAdmin):
         "full_number",
         "kind",
         "corrects",
-        "concept",
+        "concept_words",
         "reason",
         "issued_by",
         "status",
@@ -454,6 +501,12 @@ class NoteAdmin(InvoiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.note_fields
+
+    @admin.display(description=_("DIAN concept"), ordering="concept")
+    def concept_words(self, obj):
+        """DIAN's concept code with its name ("3 · Partial or total rebate or discount"): the
+        list showed the bare code."""
+        return f"{obj.concept} · {obj.concept_label}" if obj.concept else "—"
 
     @admin.display(description=_("invoice corrected"))
     def corrects(self, obj):

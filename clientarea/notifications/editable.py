@@ -73,9 +73,10 @@ _REMINDER = (
     "has_services",
     "suspend_date",
     "terminate_date",
+    "due",
 )
 #: The billing run's suspension and termination notices (billing.automation).
-_SERVICES = ("order", "customer", "pay_url", "days", "services", "terminate_date")
+_SERVICES = ("order", "customer", "pay_url", "days", "services", "terminate_date", "due")
 #: A cancellation request's emails (billing.cancellations).
 _CANCELLATION = ("customer", "service", "request")
 #: Every customer-facing email, the one registry the editor lists (a test checks that every
@@ -84,7 +85,12 @@ EDITABLE: dict[str, EditableTemplate] = {
     t.key: t
     for t in (
         EditableTemplate("order_created", _("Service order created"), (*_ORDER, "pay_url")),
-        EditableTemplate("order_paid", _("Payment received"), (*_ORDER, "order_url")),
+        EditableTemplate(
+            "order_paid",
+            _("Payment received"),
+            # What settled the order: money received, account credit, an agent's withholdings.
+            (*_ORDER, "order_url", "paid", "credit_applied", "withheld"),
+        ),
         EditableTemplate("order_cancelled", _("Service order cancelled"), (*_ORDER, "reason")),
         EditableTemplate("order_reminder", _("Reminder before the due date"), _REMINDER),
         EditableTemplate("order_due_today", _("Due today"), _REMINDER),

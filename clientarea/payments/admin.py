@@ -389,7 +389,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             raise PermissionDenied
         payment = self.get_object_or_404_for_action(request, object_id)
         left = services.refundable(payment)
-        form = RefundForm(request.POST or None, initial={"amount": left})
+        now = services.refundable_now(payment)
+        form = RefundForm(request.POST or None, initial={"amount": now})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -430,7 +431,18 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                 "at once and completes when the gateway approves it; a manual refund (bank "
                 "transfer, the gateway's back office) is recorded as done now."
             )
-            % {"left": format_cop(left, decimals=True)},
+            % {"left": format_cop(left, decimals=True)}
+            + (
+                " "
+                + _(
+                    "Part of this payment was kept as the customer's credit and has since paid "
+                    "their orders: at most %(now)s (the credit still available) can be refunded "
+                    "now."
+                )
+                % {"now": format_cop(now, decimals=True)}
+                if now < left
+                else ""
+            ),
         )
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -156,7 +156,9 @@ def result_state(payment: Payment, orders: list[Order] | None = None) -> str:
 
     approved · credited (funds added) · duplicate (paid twice: kept as credit) · review ·
     pending · processing (no news from the gateway yet) · declined · expired · order-paid
-    (paid by another attempt or by staff) · order-cancelled.
+    (paid by another attempt or by staff, this attempt closed) · order-paid-open (paid so, but
+    this attempt may still be charged: the customer may have paid it too, so nothing may promise
+    it will not be charged) · order-cancelled.
     """
     if orders is None:
         orders = payment_orders(payment)
@@ -171,8 +173,14 @@ def result_state(payment: Payment, orders: list[Order] | None = None) -> str:
         return "review"
     if payment.needs_review:
         return "review"
+    # Not decided yet: open, or replaced by a newer attempt but not yet withdrawn at the gateway
+    # (its checkout may still be open in another tab: reconciliation looks once more, then
+    # withdraws it). Such an attempt may still be charged, so no page may say it was not.
+    undecided = payment.status in (PaymentStatus.CREATED, PaymentStatus.PENDING) or (
+        payment.status == PaymentStatus.EXPIRED and payment.next_check_at is not None
+    )
     if states == {OrderState.PAID}:
-        return "order-paid"
+        return "order-paid-open" if undecided else "order-paid"
     if states == {OrderState.CANCELLED}:
         return "order-cancelled"
     if payment.status == PaymentStatus.PENDING:
@@ -180,7 +188,7 @@ def result_state(payment: Payment, orders: list[Order] | None = None) -> str:
     if payment.status == PaymentStatus.CREATED:
         return "processing"
     if payment.status == PaymentStatus.EXPIRED:
-        return "expired"
+        return "processing" if undecided else "expired"
     return "declined"
 
 

@@ -435,7 +435,10 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
             "numbers": ", ".join(o.number for o in orders),
             "state": state,
             "awaiting_final": awaiting_final,
-            "refresh": (state == "processing" and poll < MAX_POLLS) or awaiting_final,
+            # Still waiting for the gateway's word on this attempt (also when another payment
+            # paid the order meanwhile: this one may be charged too, and becomes credit then).
+            "refresh": (state in ("processing", "order-paid-open") and poll < MAX_POLLS)
+            or awaiting_final,
             "refresh_seconds": REFRESH_SECONDS,
             "next_poll_url": f"{request.path}?{'back=1&' if back else ''}poll={poll + 1}",
             "timed_out": state == "processing" and poll >= MAX_POLLS,

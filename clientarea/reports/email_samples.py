@@ -147,6 +147,9 @@ def sample_context(template: str) -> dict[str, Any]:
         "orders_url": settings.SITE_URL + reverse("billing:orders"),
         "took": Decimal("30000.00"),
         "left": Decimal("24728.00"),
+        "paid": Decimal("45728.00"),  # order_paid: money, credit and withholdings settled it
+        "credit_applied": Decimal("9000.00"),
+        "withheld": Decimal("0.00"),
         "credited": Decimal("20000.00"),
         "credit": Decimal("20000.00"),
         "auto_apply": True,
@@ -208,6 +211,10 @@ def sample_context(template: str) -> dict[str, Any]:
         "name": "Ana Gómez",
         "forgot_url": settings.SITE_URL + reverse("accounts:forgot"),
     }
+    if "due" in EDITABLE[template].variables and "note" not in EDITABLE[template].variables:
+        # The billing run's reminders and notices: what Pay now charges (after a partial
+        # payment of 9.000); a note's email has its own "due" (still owed or not).
+        values["due"] = order.total - Decimal("9000.00")
     if template == "service_status_changed":
         values["reason"] = "Mantenimiento del servidor"
     elif template == "registration_attempt":

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from clientarea.lib.dates import local_today
+from clientarea.lib.money import quantize
 from clientarea.reports import sales, selectors
 from clientarea.reports.models import ReportKind
 
@@ -74,11 +75,17 @@ def _sales_headers() -> list[str]:
         _("Withholdings"),
         _("Rounding"),
         _("Total"),
-        _("Order"),
+        _("Order / invoice corrected"),
     ]
 
 
-_DOCUMENT_NAMES = {"invoice": "Factura electrónica de venta"}
+#: DIAN's names of the documents, as printed on them (not translated: the sales book's column
+#: names the fiscal document).
+_DOCUMENT_NAMES = {
+    "invoice": "Factura electrónica de venta",
+    "credit_note": "Nota crédito electrónica",
+    "debit_note": "Nota débito electrónica",
+}
 
 
 def _sales_rows(f: Filters) -> Iterator[list[Cell]]:
@@ -110,6 +117,10 @@ def _payments_headers() -> list[str]:
         _("Method"),
         _("Reference"),
         _("Amount"),
+        # How the amount was settled: money received, account credit, withholdings.
+        _("Received"),
+        _("Paid with credit"),
+        _("Withheld by the customer"),
     ]
 
 
@@ -124,6 +135,9 @@ def _payments_rows(f: Filters) -> Iterator[list[Cell]]:
             row.method,
             row.reference,
             row.total,
+            row.received,
+            row.credit,
+            row.withheld,
         ]
 
 
@@ -153,17 +167,28 @@ def _aging_rows(f: Filters) -> Iterator[list[Cell]]:
 
 
 def _balances_headers() -> list[str]:
-    return [_("Customer document"), _("Customer"), _("Email"), _("Phone"), _("Balance")]
+    return [
+        _("Customer document"),
+        _("Customer"),
+        _("Email"),
+        _("Phone"),
+        _("Owed (pending orders)"),
+        _("Credit available"),
+        _("Balance"),
+    ]
 
 
 def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
-    for customer in selectors.receivables().iterator(chunk_size=2000):
+    for customer in selectors.balances().iterator(chunk_size=2000):
         yield [
             selectors.customer_document(customer),
             customer.display_name,
             customer.user.email,
             customer.phone,
-            customer.balance,  # type: ignore[attr-defined]
+            # Cents as stored, whatever the database's SUM returns (SQLite drops the scale).
+            quantize(customer.owed),  # type: ignore[attr-defined]
+            quantize(customer.credit),  # type: ignore[attr-defined]
+            quantize(customer.balance),  # type: ignore[attr-defined]
         ]
 
 
@@ -199,7 +224,7 @@ REPORTS: dict[str, Report] = {
         kind=ReportKind.BALANCES,
         headers=_balances_headers,
         rows=_balances_rows,
-        count=_receivables_count,
+        count=lambda f: selectors.balances().count(),
         dated=False,
     ),
 }

@@ -2,8 +2,8 @@
 
 The seams where work in progress elsewhere plugs in:
 
-* :func:`receivables` is the one place balances and aging come from. Today it reads pending
-  service orders; when the customer ledger exists, only this function changes.
+* :func:`receivables` (aging) and :func:`balances` read the customer ledger: what pending orders
+  still owe (after partial payments and account credit applied to them) and the credit held.
 * the sales book, in ``reports/sales.py``.
 """
 
@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from clientarea.accounts.models import Customer
-from clientarea.billing.models import ItemKind, Order, OrderItem, OrderState
+from clientarea.billing.models import ItemKind, LedgerEntry, Order, OrderItem, OrderState
 from clientarea.catalog.models import CYCLE_MONTHS
 from clientarea.einvoice.models import DELIVERABLE_STATUSES, Invoice, InvoiceStatus
 from clientarea.lib.dates import BOGOTA, add_months, local_today
@@ -46,36 +46,58 @@ AGING_BUCKETS: tuple[tuple[str, str, int | None, int | None], ...] = (
 BUCKET_KEYS = tuple(key for key, *_ in AGING_BUCKETS)
 
 
+#: A customer's ledger entries, from the customer (``receivables``, ``balances``).
+_ENTRY = "ledger_entries__"
+
+
 def _sum(expr: Q | None = None) -> Coalesce:
-    return Coalesce(Sum("orders__total", filter=expr), Value(ZERO), output_field=MONEY)
+    """The sum of a customer's ledger entries (those matching ``expr``)."""
+    return Coalesce(Sum(f"{_ENTRY}amount", filter=expr), Value(ZERO), output_field=MONEY)
 
 
-def _bucket_filter(key: str, today: dt.date) -> Q:
-    pending = Q(orders__state=OrderState.PENDING)
+def _bucket_filter(key: str, today: dt.date, *, order: str = f"{_ENTRY}order__") -> Q:
+    """The entries of pending orders whose due date falls in aging bucket ``key`` (``order``: the
+    path from the queried model to the entry's order)."""
+    pending = Q(**{f"{order}state": OrderState.PENDING})
     for bucket_key, _label, low, high in AGING_BUCKETS:
         if bucket_key != key:
             continue
         q = pending
         if high is not None:  # overdue by at most `high` days: due on or after today - high
-            q &= Q(orders__due_date__gte=today - dt.timedelta(days=high))
+            q &= Q(**{f"{order}due_date__gte": today - dt.timedelta(days=high)})
         if low is not None:  # overdue by at least `low` days
-            q &= Q(orders__due_date__lte=today - dt.timedelta(days=low))
+            q &= Q(**{f"{order}due_date__lte": today - dt.timedelta(days=low)})
         return q
     raise KeyError(key)
 
 
 def receivables(*, today: dt.date | None = None) -> QuerySet[Customer]:
-    """Customers owing money, each annotated with ``balance`` and one amount per aging bucket.
-
-    The swappable source of balances: pending service orders today, the ledger later.
-    One query, whatever the number of customers or orders.
+    """Customers owing money, each annotated with ``balance`` (what their pending orders still
+    owe on the ledger: their totals less partial payments and account credit applied to them)
+    and that amount per aging bucket. One query, whatever the number of customers or orders.
     """
     today = today or local_today()
     annotations = {key: _sum(_bucket_filter(key, today)) for key in BUCKET_KEYS}
     return (
         Customer.objects.select_related("user")
-        .annotate(balance=_sum(Q(orders__state=OrderState.PENDING)), **annotations)
+        .annotate(balance=_sum(Q(**{f"{_ENTRY}order__state": OrderState.PENDING})), **annotations)
         .filter(Q(balance__gt=0))
+        .order_by("-balance", "id")
+    )
+
+
+def balances() -> QuerySet[Customer]:
+    """Customers whose account is not at zero, each annotated with ``owed`` (what their pending
+    orders still owe), ``credit`` (credit available) and ``balance`` (owed − credit, the ledger's
+    sum: negative when the provider owes the customer). One query."""
+    return (
+        Customer.objects.select_related("user")
+        .annotate(
+            balance=_sum(),
+            owed=_sum(Q(**{f"{_ENTRY}order__state": OrderState.PENDING})),
+            credit=-_sum(Q(**{f"{_ENTRY}order__isnull": True})),
+        )
+        .exclude(balance=0)
         .order_by("-balance", "id")
     )
 
@@ -100,18 +122,14 @@ class AgingTotals:
 def aging_totals(*, today: dt.date | None = None) -> AgingTotals:
     """Amount and number of customers per aging bucket (one query)."""
     today = today or local_today()
-    pending = Order.objects.filter(state=OrderState.PENDING)
+    # What pending orders still owe: their ledger entries (totals less partial payments and
+    # credit applied), not their totals.
+    pending = LedgerEntry.objects.filter(order__state=OrderState.PENDING)
     aggregates: dict[str, Coalesce | Count] = {}
     for key in BUCKET_KEYS:
-        q = Q()
-        for bucket_key, _label, low, high in AGING_BUCKETS:
-            if bucket_key == key:
-                if high is not None:
-                    q &= Q(due_date__gte=today - dt.timedelta(days=high))
-                if low is not None:
-                    q &= Q(due_date__lte=today - dt.timedelta(days=low))
+        q = _bucket_filter(key, today, order="order__")
         aggregates[f"amount_{key}"] = Coalesce(
-            Sum("total", filter=q), Value(ZERO), output_field=MONEY
+            Sum("amount", filter=q), Value(ZERO), output_field=MONEY
         )
         aggregates[f"customers_{key}"] = Count("customer", filter=q, distinct=True)
     row = pending.aggregate(**aggregates)

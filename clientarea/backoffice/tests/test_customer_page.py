@@ -146,3 +146,24 @@ def test_the_admin_customer_pages_link_to_it(client, carol, alice):
     # Accent-insensitive search in the customers list too.
     found = client.get(reverse("admin:accounts_customer_changelist"), {"q": "RESTREPÓ"})
     assert "alice@example.com" in found.content.decode()
+
+
+def test_the_page_says_the_customer_withholds_and_holds_credit(client, carol, alice):
+    """A clerk recording Tienda Andina's transfer could not tell it is a withholding agent (it
+    pays the net), nor see the credit a duplicate payment or a credit note left."""
+    from decimal import Decimal
+
+    from clientarea.billing import ledger
+    from clientarea.withholdings.tests.helpers import make_agent
+
+    page = client.get(page_url(alice)).content.decode()
+    assert 'id="withholding-agent">No<' in page
+    make_agent(alice, reteica=False)
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("25000"), reference="SAL-1", via="manual"
+    )
+    page = client.get(page_url(alice)).content.decode()
+    agent = page.split('id="withholding-agent">', 1)[1].split("</dd>", 1)[0]
+    assert "Approved" in agent and "ReteFuente" in agent and "ReteIVA" in agent
+    assert "ReteICA" not in agent and "pays the net of each order" in agent
+    assert 'id="balance-credit">$ 25.000<' in page

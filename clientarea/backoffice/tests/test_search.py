@@ -96,6 +96,31 @@ def test_companies_by_trade_name_nit_and_email(world, query):
     assert titles(query, world["staff"])["customers"] == ["Tiendas Andina S.A.S."]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "9001082813",
+        "contabilidad@andina.example",
+        "CONTABILIDAD@andina.example ",
+        "fe@andina.example",
+    ],
+)
+def test_a_company_by_its_nit_with_the_check_digit_run_on_and_by_its_contacts_emails(world, query):
+    """The billing contact who calls, or the e-invoice address on a DIAN email, found nothing."""
+    from clientarea.accounts.models import Customer
+    from clientarea.test import make_contact
+
+    company = world["company"]
+    make_contact(company, "contabilidad@andina.example", billing=True)
+    make_contact(company, "soporte@andina.example", technical=True)
+    Customer.objects.filter(pk=company.pk).update(einvoice_email="fe@andina.example")
+    assert titles(query, world["staff"])["customers"] == ["Tiendas Andina S.A.S."]
+
+
+def test_a_nit_with_a_wrong_check_digit_run_on_is_not_that_nit(world):
+    assert "customers" not in titles("9001082814", world["staff"])
+
+
 @pytest.mark.parametrize("query", ["1020304050", "1.020.304.050", "3105550199", "310 555 0199"])
 def test_cedula_and_phone_as_typed(world, query):
     assert titles(query, world["staff"])["customers"] == ["José Ángel Restrepo Peña"]

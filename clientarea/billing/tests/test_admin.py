@@ -347,3 +347,60 @@ def test_staff_without_the_change_permission_cannot_create_orders(client, carol,
     )
     assert _manual(client).status_code == 403
     assert not Order.objects.exists()
+
+
+def test_a_manual_payment_is_in_the_audit_log_with_who_when_and_how_much(client, carol, order):
+    from clientarea.accounts.models import AuditEvent
+
+    client.post(
+        url("pay", order),
+        {"reference": "Bancolombia 7788", "paid_at": "2026-02-12T09:30", "method": "cash",
+         "amount": "10000"},
+    )  # fmt: skip
+    client.post(
+        url("pay", order),
+        {"reference": "Bancolombia 7789", "paid_at": "2026-02-13T10:00", "method": "transfer"},
+    )
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    partial, rest = AuditEvent.objects.filter(action="billing.manual_payment").order_by("id")
+    for event in (partial, rest):
+        assert (event.actor, event.customer, event.target) == (carol, order.customer, order.number)
+    assert partial.changes == {
+        "amount": "10000.00",
+        "due_before": "34510.00",
+        "withheld": "0",
+        "reference": "Bancolombia 7788",
+        "method": "cash",
+        "paid_at": "2026-02-12T09:30:00-05:00",
+        "state": "pending",
+    }
+    assert (rest.changes["amount"], rest.changes["due_before"], rest.changes["state"]) == (
+        "24510.00",
+        "24510.00",
+        "paid",
+    )
+
+
+def test_the_payment_form_explains_a_withholding_agents_net(client, carol):
+    """It said only "Still due on this order: $ 945.064,00" under a total of $ 1.011.500."""
+    from decimal import Decimal
+
+    from clientarea.lib.dates import local_today
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_rules(local_today().year)
+    company = make_customer(
+        "compras@andina.example",
+        person_type="juridica",
+        document_type="31",
+        document_number="901234567",
+        check_digit="7",
+    )
+    make_agent(company)
+    order = services.create_manual_order(
+        customer=company, description="Migración", unit_price=Decimal("850000"), notify=False
+    )
+    page = client.get(url("pay", order)).content.decode()
+    assert "Still due on this order: $ 945.064,00" in page
+    assert "withholding agent: of the $ 1.011.500,00 still owed it withholds $ 66.436,00" in page

@@ -432,6 +432,30 @@ def test_the_third_notice_is_its_own_email_when_suspension_comes_later(world, se
     assert "Pay now" in email.body_html
 
 
+def test_reminders_say_what_is_left_to_pay_after_a_partial_payment(world):
+    """The reminders named only the order's total: a customer who had paid part of it (or whose
+    credit had) was asked for the whole again."""
+    service = make_service(world.alice, world.hosting, due=D)
+    order = renew_and_get_order(service, D - dt.timedelta(days=15))
+    services.register_manual_payment(
+        order=order, reference="TRF-1", actor=None, amount=Decimal("10000")
+    )
+    run(D - dt.timedelta(days=5))
+    run(D + dt.timedelta(days=5))
+    reminder = OutgoingEmail.objects.get(template="order_reminder")
+    suspended = OutgoingEmail.objects.get(template="service_suspended")
+    for email in (reminder, suspended):
+        assert "$ 34.510" in email.body_text  # the order's total, as before
+        assert "To pay now: $ 24.510" in email.body_text
+        assert "To pay now: $ 24.510" in email.body_html
+    # An order nobody paid part of keeps its one amount.
+    other = make_service(world.bob, world.hosting, due=D + dt.timedelta(days=40), label="b.co")
+    renew_and_get_order(other, D + dt.timedelta(days=25))
+    run(D + dt.timedelta(days=35))
+    [plain] = OutgoingEmail.objects.filter(template="order_reminder", customer=world.bob)
+    assert "A pagar ahora" not in plain.body_text and "To pay now" not in plain.body_text
+
+
 def test_missed_reminders_are_not_back_filled(world):
     service = make_service(world.alice, world.hosting, due=D)
     renew_and_get_order(service, D - dt.timedelta(days=15))

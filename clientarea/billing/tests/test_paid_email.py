@@ -90,3 +90,64 @@ def test_an_order_that_is_not_paid_is_never_announced(order, monkeypatch, mailou
     email.refresh_from_db()
     assert email.status == EmailStatus.FAILED and "is not paid" in email.last_error
     assert mailoutbox == []
+
+
+def _delivered(order) -> OutgoingEmail:
+    email = OutgoingEmail.objects.filter(template="order_paid", customer=order.customer).get()
+    delivery.deliver_email(email_id=email.pk)
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
+    return email
+
+
+def test_a_withholding_agents_email_says_the_net_it_paid_and_what_it_withheld(
+    django_capture_on_commit_callbacks,
+):
+    """It said "We received your payment of $ 1.011.500" when the agent transferred 945.064."""
+    from decimal import Decimal
+
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_provider()
+    demo.load(StringIO())
+    from clientarea.lib.dates import local_today
+
+    make_rules(local_today().year)
+    company = make_customer(
+        "compras@example.com",
+        person_type="juridica",
+        document_type="31",
+        document_number="901234567",
+        check_digit="7",
+        preferred_language="en",
+    )
+    make_agent(company)
+    order = services.create_manual_order(
+        customer=company,
+        description="Migración",
+        unit_price=Decimal("850000"),
+        notify=False,
+    )
+    services.register_manual_payment(order=order, reference="TRF-1", actor=None)
+    email = _delivered(order)
+    for body in (email.body_text, email.body_html):
+        assert "$ 1.011.500" in body and "is paid" in body
+        assert "Payment received: $ 945.064" in body
+        assert "Withheld by you (withholding agent): $ 66.436" in body
+        assert "We received your payment of $ 1.011.500" not in body
+
+
+def test_an_order_paid_by_account_credit_says_so(order, settings):
+    """Credit is not a payment received: the email said "We received your payment of …"."""
+    from clientarea.billing import ledger
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    ledger.record_payment(
+        customer_id=order.customer_id, amount=order.total, reference="SAL-000001-1", via="payu"
+    )
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    email = _delivered(order)
+    assert f"Paid with your account credit: {format_cop(order.total)}" in email.body_text
+    assert "Payment received:" not in email.body_text
+    assert "We received your payment" not in email.body_text

@@ -38,3 +38,20 @@ def test_the_statement_pdf_names_the_sellers_nit_as_such(client, settings, tmp_p
         ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert f"{provider.legal_name} · NIT {provider.nit_display}" in text
+
+
+def test_a_movement_without_an_order_has_no_stray_separator(client, settings):
+    """Credit added by a payment, and credit refunded, read "· payu:…" in the Document column."""
+    from decimal import Decimal
+
+    from clientarea.billing import ledger
+
+    make_provider()
+    alice = make_customer("alice@example.com")
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("25000"), reference="payu:tx-77", via="payu"
+    )
+    client.force_login(alice.user)
+    page = client.get(reverse("billing:statement")).content.decode()
+    cell = page.split('data-label="Documento">', 2)[1].split("</td>", 1)[0]
+    assert cell == "payu:tx-77"

@@ -348,6 +348,13 @@ def resend_to_dian(*, invoice_id: int, actor=None) -> Invoice:
                 _("Invoice %(number)s cannot be sent again: %(state)s.")
                 % {"number": invoice.full_number or invoice.pk, "state": invoice.dian_state}
             )
+        audit.record(
+            action="einvoice.resent_to_dian",
+            actor=actor,
+            customer=invoice.customer,
+            target=invoice.full_number or "",
+            changes={"status_before": invoice.status},
+        )
         transaction.on_commit(lambda: _schedule_render(invoice_id))
     logger.info("invoice %s sent to DIAN again by %s", invoice.full_number, actor)
     invoice.refresh_from_db()

@@ -120,3 +120,42 @@ def test_staff_read_the_invoice_in_spanish_with_its_amount_and_payment_means_in_
     assert f"$ {total}" in detail
     listing = client.get(reverse("admin:einvoice_invoice_changelist")).content.decode()
     assert "Por resolución de numeración" in listing and f"$ {total}" in listing
+
+
+def test_a_rejected_invoice_is_sent_again_from_its_own_page_and_audited(
+    client, unvalidated, django_capture_on_commit_callbacks
+):
+    """The staff alert says "use Send to DIAN again": the invoice's page has that button (it was
+    only a list action, and the page offered Save buttons on a DIAN document instead)."""
+    from clientarea.accounts.models import AuditEvent
+
+    Invoice.objects.filter(pk=unvalidated.pk).update(
+        status=InvoiceStatus.REJECTED, transmitted_at=timezone.now(), lease_until=None
+    )
+    staff = make_staff()
+    client.force_login(staff)
+    client.cookies["django_language"] = "en"
+    change = reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    resend = reverse("admin:einvoice_invoice_resend", args=[unvalidated.pk])
+    page = client.get(change).content.decode()
+    assert f'href="{resend}"' in page and "Send to DIAN again" in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    confirm = client.get(resend).content.decode()
+    assert "keeps its number" in confirm and unvalidated.full_number in confirm
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(resend)
+    assert response.status_code == 302 and response["Location"] == change
+    unvalidated.refresh_from_db()
+    assert unvalidated.status == InvoiceStatus.ISSUED  # queued for signing and sending again
+    event = AuditEvent.objects.get(action="einvoice.resent_to_dian")
+    assert (event.actor, event.target, event.changes) == (
+        staff,
+        unvalidated.full_number,
+        {"status_before": "rejected"},
+    )
+    # An accepted document has no such button, and the action refuses it.
+    Invoice.objects.filter(pk=unvalidated.pk).update(status=InvoiceStatus.ACCEPTED)
+    assert f'href="{resend}"' not in client.get(change).content.decode()
+    client.post(resend)
+    unvalidated.refresh_from_db()
+    assert unvalidated.status == InvoiceStatus.ACCEPTED

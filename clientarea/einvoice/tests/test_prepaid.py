@@ -224,8 +224,9 @@ def test_prepayments_survive_the_document_snapshot():
 @pytest.mark.parametrize(
     ("language", "words"),
     [
-        ("es", ["Total de la factura", "Anticipo: saldo a favor aplicado ANT-7 (02/01/2026)"]),
-        ("en", ["Invoice total", "Prepaid: account credit applied ANT-7 (2026-01-02)"]),
+        # A long label wraps beside its amount (the amount itself never wraps).
+        ("es", ["Total de la factura", "Anticipo: saldo a favor aplicado ANT-7", "(02/01/2026)"]),
+        ("en", ["Invoice total", "Prepaid: account credit applied ANT-7", "(2026-01-02)"]),
     ],
 )
 def test_the_pdf_shows_the_prepayment_and_what_was_left_to_pay(tmp_path, language, words):
@@ -278,3 +279,23 @@ def test_dian_accepts_an_invoice_paid_partly_with_credit(
     assert attempt is not None
     assert invoice.status == InvoiceStatus.ACCEPTED, (attempt.message, attempt.rule_messages)
     assert totals(bytes(invoice.xml_signed))["PayableAmount"] == "74000.00"
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) not installed")
+def test_the_prepayment_amount_stays_on_its_line(tmp_path):
+    """A long prepayment label squeezed its amount: "-$" on one line, "95.200,00" on the next."""
+    doc = factories.invoice()
+    amount = (doc.document_total * Decimal("0.8")).quantize(Decimal("1.00"))
+    doc = factories.invoice(
+        prepayments=(Prepayment(id="ANT-35", amount=amount, received=dt.date(2026, 12, 4)),)
+    )
+    key = ubl.invoice_cufe(ubl.build_invoice_xml(doc))
+    pdf = render_invoice_pdf(doc, key, qr.qr_text(doc, key), language="es")
+    path = tmp_path / "invoice.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        [str(PDFTOTEXT), "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    [line] = [line for line in text.splitlines() if "ANT-35" in line]
+    whole, cents = f"{amount:.2f}".split(".")
+    assert "-$ " + f"{int(whole):,}".replace(",", ".") + "," + cents in line, line

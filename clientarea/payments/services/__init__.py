@@ -55,6 +55,7 @@ from clientarea.payments.services.refunds import (
     RefundRefused,
     refund_payment,
     refundable,
+    refundable_now,
     send_refund,
     sweep_refunds,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "refund_instead_of_credit",
     "refund_payment",
     "refundable",
+    "refundable_now",
     "retry_message",
     "send_refund",
     "set_gateway_offered",

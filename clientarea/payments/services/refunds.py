@@ -107,6 +107,33 @@ def refundable(payment: Payment) -> Decimal:
     return max(payment.amount - refunded_so_far(payment), ZERO)
 
 
+def refundable_now(payment: Payment) -> Decimal:
+    """What one refund of ``payment`` may take now: what is left to refund, but no more than the
+    customer's credit while part of it was kept as credit (a duplicate, added funds) and the
+    customer has since spent that credit on orders (``BILLING_AUTO_APPLY_CREDIT`` pays pending
+    orders with it at once). The form offered the whole payment and then refused it."""
+    left = refundable(payment)
+    if left <= 0 or payment.refund_status == RefundStatus.FLAGGED:
+        return left  # "Refund instead of credit" already took it out of the credit
+    available = billing_selectors.credit_available(payment.customer)
+    if _credit_part(payment, _allocations(payment)) > available:
+        return min(left, available)
+    return left
+
+
+def _credit_part(payment: Payment, allocations: list[tuple[Order, Decimal]]) -> Decimal:
+    """The part of ``payment`` that was the customer's credit (never invoiced) and no refund took
+    yet: a payment kept as credit, or what it left over beyond its orders."""
+    allocated = sum((took for _order, took in allocations), ZERO)
+    if payment.refund_status == RefundStatus.FLAGGED or not allocations:
+        uninvoiced = payment.amount
+    else:
+        uninvoiced = max(payment.amount - allocated, ZERO)
+    earlier = Refund.objects.filter(payment=payment, state__in=ACTIVE_REFUND_STATES)
+    credit_used = earlier.aggregate(total=Sum("from_credit"))["total"] or ZERO
+    return max(uninvoiced - credit_used, ZERO)
+
+
 def _paid_reference(payment: Payment) -> str:
     return f"{payment.gateway}:{payment.gateway_transaction_id}"
 
@@ -284,15 +311,8 @@ def _split(payment: Payment, refund: Refund) -> list[RefundLine]:
     settled order, added funds), or what it left over beyond its orders. Money already taken
     out of the credit by "Refund instead of credit" (flagged payment) is not taken twice.
     """
-    earlier = Refund.objects.filter(payment=payment, state__in=ACTIVE_REFUND_STATES)
     allocations = _allocations(payment)
-    allocated = sum((took for _order, took in allocations), ZERO)
-    if payment.refund_status == RefundStatus.FLAGGED or not allocations:
-        uninvoiced = payment.amount
-    else:
-        uninvoiced = max(payment.amount - allocated, ZERO)
-    credit_used = earlier.aggregate(total=Sum("from_credit"))["total"] or ZERO
-    refund.from_credit = min(refund.amount, max(uninvoiced - credit_used, ZERO))
+    refund.from_credit = min(refund.amount, _credit_part(payment, allocations))
     # "Refund instead of credit" took the whole payment out of the credit already.
     refund.credit_taken = (
         ZERO if payment.refund_status == RefundStatus.FLAGGED else refund.from_credit

@@ -312,6 +312,35 @@ class ReturnAndResultTests(PaymentsTestCase):
         post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
         self.assertEqual(self.status_of(self.result(payment, back="1", poll="3")), "approved")
 
+    def test_back_from_paying_in_a_second_tab_nothing_promises_it_was_not_charged(self):
+        """Two tabs: the other tab's payment paid the order first; this one was approved at the
+        gateway too, but its confirmation is a moment behind the customer's browser. The page
+        said "This attempt will not be charged" and stopped; the card was charged (credit)."""
+        first, _ = self.start()
+        closed, _ = self.start()
+        Payment.objects.filter(pk=closed.pk).update(status=PaymentStatus.EXPIRED)
+        second, _ = self.start()
+        post_payu(self.client, payu_confirmation(second.reference, "119000.00"))
+        self.order.refresh_from_db()
+        self.assertEqual(self.order.state, "paid")
+        self.login(self.alice)
+        self.client.cookies["django_language"] = "en"
+        back = self.result(first, back="1")
+        html = back.content.decode()
+        self.assertEqual(self.status_of(back), "order-paid-open")
+        self.assertNotIn("will not be charged", html)
+        self.assertIn("account credit", html)
+        self.assertIn('http-equiv="refresh"', html)  # it keeps asking for this attempt's answer
+        post_payu(
+            self.client,
+            payu_confirmation(first.reference, "119000.00", transaction_id="tx-first"),
+        )
+        self.assertEqual(self.status_of(self.result(first, back="1", poll="1")), "duplicate")
+        # An attempt that was closed without a decision (it expired) was not charged.
+        page = self.result(closed).content.decode()
+        self.assertIn("will not be charged", page)
+        self.assertNotIn('http-equiv="refresh"', page)
+
     def test_a_cash_voucher_page_stays_still(self):
         payment, _ = self.start(method="cash")
         Payment.objects.filter(pk=payment.pk).update(

@@ -113,6 +113,45 @@ class CreditRefundTests(PaymentsTestCase):
         self.assertFalse(duplicate.refunds.exists())
         self.assertTrue(balance_is_sum_of_movements(self.alice))
 
+    def test_the_refund_form_offers_what_can_be_refunded_when_the_credit_was_partly_spent(self):
+        """The credit of a duplicate paid another order at once: the form offered the whole
+        payment, and the refusal said "The customer has 83300.00 of credit"."""
+        from django.urls import reverse
+
+        from clientarea.billing.tests import make_order
+
+        duplicate = self.duplicate()
+        other = make_order(self.alice, price="30000")  # 35.700 with IVA
+        with self.settings(BILLING_AUTO_APPLY_CREDIT=True):
+            ledger.apply_credit(customer_id=self.alice.pk)
+        other.refresh_from_db()
+        self.assertEqual(other.state, "paid")
+        self.assertEqual(services.refundable(duplicate), Decimal("119000.00"))
+        self.assertEqual(services.refundable_now(duplicate), Decimal("83300.00"))
+        self.client.force_login(self.carol)
+        self.client.cookies["django_language"] = "en"
+        url = reverse("admin:payments_payment_refund", args=[duplicate.pk])
+        page = self.client.get(url).content.decode()
+        self.assertIn('name="amount" value="83300.00"', page)
+        self.assertIn("at most $ 83.300,00", page)
+        refused = self.client.post(
+            url,
+            {"amount": "119000", "method": "manual", "bank_reference": "T-9", "reason": "x",
+             "services_action": "keep"},
+        ).content.decode()  # fmt: skip
+        self.assertIn("The customer has $ 83.300,00 of credit", refused)
+        self.assertFalse(duplicate.refunds.exists())
+        services.refund_payment(
+            payment=duplicate,
+            amount=Decimal("83300"),
+            method="manual",
+            bank_reference="T-9",
+            reason="Paid twice",
+        )
+        self.assertEqual(billing_selectors.credit_available(self.alice), 0)
+        self.assertEqual(services.refundable_now(duplicate), 0)
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
+
 
 class PayvalidaRefundTests(PaymentsTestCase):
     def setUp(self) -> None:

@@ -466,3 +466,152 @@ def test_an_abandoned_attempt_is_not_a_decline_in_the_approval_rate(settings):
     assert ">50.0 %<" in chart and "0.0 %" not in chart.replace("50.0 %", "")
     table = page[page.index('id="rate-h"') :]
     assert "Expired or abandoned" in table and '<td class="num">—</td>' in table
+
+
+def test_sales_book_has_the_notes_and_the_withholdings_so_it_ties_to_the_dian_documents(
+    django_capture_on_commit_callbacks,
+):
+    """A withholding agent's invoice, a partial credit note and a debit note on it: each is one
+    row with its own DIAN name, the credit note's amounts negative, the invoice's withholdings as
+    its XML reports them, and the totals are what the documents add up to."""
+    from clientarea.billing import credit_notes, debit_notes
+    from clientarea.billing.tests.test_debit_notes import accepted_invoice
+    from clientarea.withholdings.models import OrderWithholding
+    from clientarea.withholdings.tests.helpers import make_rules
+
+    make_provider()
+    make_rules(local_today().year)
+    company = make_customer(
+        person_type="juridica", document_type="31", document_number="901234567", check_digit="7"
+    )
+    from clientarea.withholdings.tests.helpers import make_agent
+
+    make_agent(company)
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, company, price="850000")
+    withheld = sum(w.amount for w in OrderWithholding.objects.filter(order=invoice.order_id))
+    assert withheld == Decimal("66436.00")  # 34.000 + 24.225 + 8.211
+    with django_capture_on_commit_callbacks(execute=True):
+        credit, _entry = credit_notes.issue_credit_note(
+            invoice=invoice, concept="3", reason="Descuento", amount=Decimal("100000")
+        )
+        debit, _order = debit_notes.issue_debit_note(
+            invoice=invoice, concept="3", reason="Ajuste", amount=Decimal("20000")
+        )
+    today = local_today()
+    book = list(sales.sales_book(date_from=today, date_to=today))
+    # A day's invoices, then its debit notes, then its credit notes.
+    assert [r.number for r in book] == [invoice.full_number, debit.full_number, credit.full_number]
+    rows = {r.number: r for r in book}
+    inv, nc, nd = (rows[str(doc.full_number)] for doc in (invoice, credit, debit))
+    assert (inv.document, inv.withholdings, inv.total) == ("invoice", withheld, Decimal("1011500"))
+    assert (nc.document, nc.base, nc.iva, nc.total) == (
+        "credit_note",
+        Decimal("-100000.00"),
+        Decimal("-19000.00"),
+        Decimal("-119000.00"),
+    )
+    assert (nd.document, nd.base, nd.iva, nd.total) == (
+        "debit_note",
+        Decimal("20000.00"),
+        Decimal("3800.00"),
+        Decimal("23800.00"),
+    )
+    for note in (nc, nd):
+        assert note.reference == invoice.full_number
+        assert (note.buyer_document_type, note.buyer_nit) == ("31", "901234567-7")
+        assert note.buyer_name == inv.buyer_name and note.withholdings == 0
+    totals = sales.sales_book_totals(date_from=today, date_to=today)
+    assert totals.documents == 3
+    assert totals.withholdings == withheld
+    assert totals.total == Decimal("1011500") - Decimal("119000") + Decimal("23800")
+    assert totals.total == totals.base + totals.iva + totals.rounding
+    assert (totals.base, totals.iva) == (
+        sum(r.base for r in rows.values()),
+        sum(r.iva for r in rows.values()),
+    )
+    csv_rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["sales_book"])))
+    by_number = {row[2]: row for row in csv_rows[1:]}
+    assert by_number[str(credit.full_number)][1] == "Nota crédito electrónica"
+    assert by_number[str(credit.full_number)][10:12] == ["0.00", "-119000.00"]  # not -0.00
+    assert by_number[str(debit.full_number)][1] == "Nota débito electrónica"
+    assert by_number[str(invoice.full_number)][9] == "66436.00"
+
+
+def test_aging_and_balances_read_what_is_still_owed_and_the_credit_held():
+    """A partial payment and account credit lower what a pending order owes: the aging, the
+    balances report and the back-office customer page counted the order's whole total, and a
+    customer holding credit was missing from "customers with their balance"."""
+    from clientarea.backoffice.selectors import customer_360
+    from clientarea.billing import ledger
+    from clientarea.billing import services as billing_services
+
+    make_provider()
+    ana, beto, carla = make_customer(), make_customer(), make_customer()
+    late = _pending(ana, overdue=10, price="100000")  # 119.000
+    billing_services.register_manual_payment(
+        order=late, reference="TRF-1", actor=None, amount=Decimal("50000")
+    )
+    _pending(beto, overdue=-3, price="10000")  # 11.900, not due yet
+    ledger.record_payment(
+        customer_id=carla.pk, amount=Decimal("30000"), reference="SAL-1", via="manual"
+    )  # credit, no order
+    totals = selectors.aging_totals()
+    assert totals.buckets["d1_30"] == Decimal("69000.00")
+    assert totals.buckets["current"] == Decimal("11900.00")
+    owing = {c.pk: c for c in selectors.receivables()}
+    assert owing[ana.pk].balance == owing[ana.pk].d1_30 == Decimal("69000")  # type: ignore[attr-defined]
+    assert carla.pk not in owing
+    rows = {c.pk: c for c in selectors.balances()}
+    assert (rows[ana.pk].owed, rows[ana.pk].credit, rows[ana.pk].balance) == (  # type: ignore[attr-defined]
+        Decimal("69000"),
+        Decimal("0"),
+        Decimal("69000"),
+    )
+    assert (rows[carla.pk].owed, rows[carla.pk].credit, rows[carla.pk].balance) == (  # type: ignore[attr-defined]
+        Decimal("0"),
+        Decimal("30000"),
+        Decimal("-30000"),
+    )
+    csv_rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["balances"])))
+    assert len(csv_rows) == 4  # the header, ana, beto and carla (who is owed)
+    assert [row[4:] for row in csv_rows[1:] if row[0] == carla.document_number] == [
+        ["0.00", "30000.00", "-30000.00"]
+    ]
+    data = customer_360(ana.pk)
+    assert data is not None
+    assert (data.balance.due, data.balance.overdue) == (Decimal("69000.00"), Decimal("69000.00"))
+
+
+def test_payments_report_says_what_was_received_paid_with_credit_or_withheld():
+    """The payments export gave each paid order's total as its amount: a withholding agent's
+    transfer of 945.064 read 1.011.500, and an order paid with credit read as money received."""
+    from clientarea.billing import ledger
+    from clientarea.billing import services as billing_services
+    from clientarea.withholdings.tests.helpers import make_agent, make_rules
+
+    make_provider()
+    make_resolution()
+    make_rules(local_today().year)
+    company = make_customer(
+        person_type="juridica", document_type="31", document_number="901234567", check_digit="7"
+    )
+    make_agent(company)
+    agent_order = make_order(company, price="850000")
+    billing_services.register_manual_payment(order=agent_order, reference="TRF-1", actor=None)
+    ana = make_customer()
+    credit_order = make_order(ana, price="10000")  # 11.900
+    ledger.record_payment(
+        customer_id=ana.pk, amount=Decimal("11900"), reference="SAL-1", via="payu"
+    )
+    credit_order.refresh_from_db()
+    assert credit_order.state == OrderState.PAID
+    rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["payments"])))
+    assert rows[0][-4:] == [
+        "Valor",
+        "Recibido",
+        "Pagado con saldo a favor",
+        "Retenido por el cliente",
+    ]
+    by_order = {row[1]: row[-4:] for row in rows[1:]}
+    assert by_order[agent_order.number] == ["1011500.00", "945064.00", "0.00", "66436.00"]
+    assert by_order[credit_order.number] == ["11900.00", "0.00", "11900.00", "0.00"]
