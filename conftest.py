@@ -165,3 +165,12 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
+def no_delivery_job(monkeypatch):
+    """The after-commit job that delivers an email is lost: the email waits for the worker
+    (``notifications.tests.deferred.deliver``) or the sweep."""
+    from clientarea.notifications import services as notifications
+
+    monkeypatch.setattr(notifications, "_schedule", lambda *a, **k: None)

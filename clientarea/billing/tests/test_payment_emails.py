@@ -18,10 +18,10 @@ import pytest
 from clientarea.billing import ledger, selectors, services
 from clientarea.billing.models import Order, OrderState
 from clientarea.billing.tests import make_order
-from clientarea.notifications import delivery
 from clientarea.notifications import services as notifications
 from clientarea.notifications.editable import EDITABLE
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
+from clientarea.notifications.tests.deferred import deliver, rendered
 from clientarea.reports.email_samples import sample_context
 from clientarea.test import make_customer, make_provider
 
@@ -66,22 +66,6 @@ def emails() -> dict[str, OutgoingEmail]:
     found = {e.template: e for e in OutgoingEmail.objects.filter(template__in=TEMPLATES)}
     assert set(found) == set(TEMPLATES)
     return found
-
-
-def deliver(email: OutgoingEmail) -> OutgoingEmail:
-    delivery.deliver_email(email_id=email.pk)
-    email.refresh_from_db()
-    return email
-
-
-def rendered(email: OutgoingEmail) -> dict[str, str]:
-    return {"subject": email.subject, "body_text": email.body_text, "body_html": email.body_html}
-
-
-@pytest.fixture
-def no_delivery_job(monkeypatch):
-    """The after-commit job is lost: the emails wait for the worker (``deliver``) or the sweep."""
-    monkeypatch.setattr(notifications, "_schedule", lambda *a, **k: None)
 
 
 @pytest.mark.parametrize("language", ["es-co", "en"])

@@ -27,6 +27,7 @@ from clientarea.lib.dates import local_today
 from clientarea.notifications import delivery, rendering
 from clientarea.notifications import services as notifications
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
+from clientarea.notifications.tests.deferred import deliver
 from clientarea.payments import services
 from clientarea.payments.models import Payment, RefundStatus
 from clientarea.payments.services.notes import payment_review_email_context
@@ -37,12 +38,6 @@ from clientarea.subscriptions.models import PlanChangeStatus
 
 EAGER = json.loads((Path(__file__).parent / "review_emails.json").read_text(encoding="utf-8"))
 LANGUAGES = ("es-co", "en")
-
-
-def deliver(email: OutgoingEmail) -> OutgoingEmail:
-    delivery.deliver_email(email_id=email.pk)
-    email.refresh_from_db()
-    return email
 
 
 def rendered(email: OutgoingEmail, payment: Payment) -> dict[str, str]:

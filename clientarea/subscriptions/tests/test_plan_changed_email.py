@@ -24,6 +24,7 @@ from clientarea.notifications import delivery
 from clientarea.notifications import services as notifications
 from clientarea.notifications.editable import EDITABLE
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
+from clientarea.notifications.tests.deferred import deliver, rendered
 from clientarea.reports.email_samples import sample_context
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import PlanChange, Service, SuspensionReason
@@ -36,22 +37,6 @@ pytestmark = pytest.mark.django_db
 __all__ = ["vps"]  # the catalog tests' fixture, used here
 
 EAGER = json.loads((Path(__file__).parent / "plan_changed_emails.json").read_text(encoding="utf-8"))
-
-
-def deliver(email: OutgoingEmail) -> OutgoingEmail:
-    delivery.deliver_email(email_id=email.pk)
-    email.refresh_from_db()
-    return email
-
-
-def rendered(email: OutgoingEmail) -> dict[str, str]:
-    return {"subject": email.subject, "body_text": email.body_text, "body_html": email.body_html}
-
-
-@pytest.fixture
-def no_delivery_job(monkeypatch):
-    """The after-commit job is lost: the email waits for the worker (``deliver``) or the sweep."""
-    monkeypatch.setattr(notifications, "_schedule", lambda *a, **k: None)
 
 
 @pytest.mark.parametrize("language", ["es-co", "en"])
