@@ -291,7 +291,16 @@ def wide_account(demo):
 def test_no_customer_page_scrolls_sideways_on_a_desktop(browser, live_site, wide_account, viewport):
     """At 1280 px the Billing table was 1032 px wide in an 842 px box: the Total column (what a
     customer has to pay) sat behind the table's scrollbar."""
-    scrolled = {}
+    scrolled = on_every_page(
+        browser, live_site, wide_account, viewport, SCROLLS_SIDEWAYS, ".table-wrap"
+    )
+    assert scrolled == {}
+
+
+def on_every_page(browser, live_site, pages, viewport, script: str, *args) -> dict:
+    """Logged in as Tienda Andina, in Spanish and in English: what ``script`` finds on each of
+    ``pages`` (name → path), for the pages where it finds something."""
+    found_on = {}
     for language in ("es-co", "en"):
         context = browser.new_context(locale="es-CO", viewport=viewport)
         context.set_default_timeout(15000)
@@ -301,14 +310,14 @@ def test_no_customer_page_scrolls_sideways_on_a_desktop(browser, live_site, wide
             context.add_cookies(
                 [{"name": "django_language", "value": language, "url": live_site.url}]
             )
-            for name, path in wide_account.items():
+            for name, path in pages.items():
                 response = page.goto(live_site.url + path)
                 assert response is not None and response.status == 200, path
-                if found := page.evaluate(SCROLLS_SIDEWAYS, ".table-wrap"):
-                    scrolled[f"{name} ({language})"] = found
+                if found := page.evaluate(script, *args):
+                    found_on[f"{name} ({language})"] = found
         finally:
             context.close()
-    assert scrolled == {}
+    return found_on
 
 
 # Amounts (right-aligned cells) whose text runs over more than one line.
@@ -376,22 +385,7 @@ def test_no_word_of_a_customer_table_breaks_mid_word_on_a_desktop(
     "srv1.restrepogomez.c" / "o"), Refunds a bank transfer's reference ("05500123456789" / "01")
     and Contacts an email address, at 1280 px too ("tiendaandina.exampl" / "e"): a domain or an
     address now wraps after a dot or its @, a reference not at all."""
-    broken = {}
-    for language in ("es-co", "en"):
-        context = browser.new_context(locale="es-CO", viewport=viewport)
-        context.set_default_timeout(15000)
-        page = context.new_page()
-        try:
-            log_in(page, live_site.url, "compras@tiendaandina.example")
-            context.add_cookies(
-                [{"name": "django_language", "value": language, "url": live_site.url}]
-            )
-            for name, path in wide_account.items():
-                page.goto(live_site.url + path)
-                if found := page.evaluate(FORCED_BREAKS):
-                    broken[f"{name} ({language})"] = found
-        finally:
-            context.close()
+    broken = on_every_page(browser, live_site, wide_account, viewport, FORCED_BREAKS)
     assert broken == {}
 
 

@@ -5,7 +5,6 @@ What is read on every request (the provider, the help link) shows a change by st
 from __future__ import annotations
 
 import pytest
-from django.core.cache import caches
 from django.urls import reverse
 
 from clientarea.accounts import contacts
@@ -17,13 +16,6 @@ from clientarea.test import make_contact, make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 LOGIN = "clientarea.accounts.backends.EmailAccessCodeBackend"
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    caches["pages"].clear()
-    yield
-    caches["pages"].clear()
 
 
 @pytest.fixture
