@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from unittest import mock
 
 from django.db.models import Sum
 from django.test import override_settings
@@ -17,6 +18,8 @@ from clientarea.billing.models import LedgerEntry, LedgerKind
 from clientarea.billing.tests import make_order
 from clientarea.lib.dates import local_today
 from clientarea.payments import services
+from clientarea.payments.gateways.base import GatewayStatus, RefundAnswer
+from clientarea.payments.gateways.payu import PayUGateway
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
 from clientarea.reports import movements
@@ -229,3 +232,80 @@ class MoneyMovementsTests(PaymentsTestCase):
         )
         self.assertEqual(response.status_code, 400)
         self.assertContains(response, "errornote", status_code=400)
+
+
+@override_settings(BILLING_AUTO_APPLY_CREDIT=False)
+class RefundsNotCompletedTests(PaymentsTestCase):
+    def duplicate(self):
+        first, _ = self.start()
+        second, _ = self.start()
+        post_payu(self.client, payu_confirmation(second.reference, "119000.00"))
+        post_payu(self.client, payu_confirmation(first.reference, "119000.00", transaction_id="D"))
+        first.refresh_from_db()
+        assert first.duplicate
+        return first
+
+    def test_a_declined_gateway_refund_is_out_then_in_and_the_bank_total_does_not_move(self):
+        duplicate = self.duplicate()
+        refund = services.refund_payment(
+            payment=duplicate, amount=Decimal("50000"), method="gateway", reason="Asked", actor=None
+        )
+        declined = RefundAnswer(status=GatewayStatus.DECLINED, refund_id="", message="no")
+        with mock.patch.object(PayUGateway, "refund", return_value=declined):
+            services.send_refund(refund_id=refund.pk)
+        refund.refresh_from_db()
+        self.assertEqual(refund.state, "declined")
+        today = local_today()
+        rows = [
+            r
+            for r in movements.movements(date_from=today, date_to=today)
+            if r.section == movements.BANK and r.kind != LedgerKind.PAYMENT
+        ]
+        out, back = [r for r in rows if r.our_reference == f"{duplicate.reference}/R{refund.pk}"]
+        self.assertEqual((out.direction, back.direction), (movements.OUT, movements.IN))
+        self.assertEqual(out.amount, back.amount)
+        self.assertEqual((out.via, out.method), ("payu", "card"))  # the gateway's refund API
+        self.assertEqual(out.state, "Rechazado")
+        totals = movements.summary(date_from=today, date_to=today)
+        # 119.000 paid the order, 119.000 kept as credit; the refund went out and came back.
+        self.assertEqual(totals.net, Decimal("238000.00"))
+        self.assertEqual(totals.returned, Decimal("50000.00"))
+
+    def test_credit_staff_decided_to_refund_says_it_still_waits_for_the_money_to_go(self):
+        duplicate = self.duplicate()
+        services.refund_instead_of_credit(duplicate, "asked by phone", self.carol)
+        today = local_today()
+        (row,) = [
+            r
+            for r in movements.movements(date_from=today, date_to=today)
+            if r.kind == LedgerKind.REFUND
+        ]
+        self.assertEqual((row.direction, row.amount), (movements.OUT, Decimal("119000.00")))
+        self.assertEqual(row.our_reference, duplicate.reference)
+        self.assertEqual(row.gateway_reference, "D")
+        self.assertIn("Requiere reembolso", row.state)
+        self.assertEqual((row.via, row.method), ("payu", "card"))
+
+
+def test_movements_xlsx_is_made_by_the_worker_with_its_summary(
+    db, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from openpyxl import load_workbook
+
+    from clientarea.reports.models import ExportJob, ExportStatus
+
+    settings.REPORTS_EXPORT_DIR = tmp_path
+    customer = make_customer()
+    order = make_order(customer, price="10000")  # 11.900
+    billing_services.register_manual_payment(order=order, reference="TRF-9", actor=None)
+    client = staff_client("billing")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("reports:xlsx", args=["movements"]), {})
+    job = ExportJob.objects.get()
+    assert job.status == ExportStatus.DONE
+    assert job.rows_done == job.rows_total
+    download = client.get(reverse("reports:download", args=[job.pk]))
+    values = list(load_workbook(io.BytesIO(download.getvalue())).active.iter_rows(values_only=True))
+    assert values[1][2] == "Dinero recibido" and Decimal(str(values[1][4])) == Decimal("11900")
+    net = next(row for row in values if row[0] == "Resumen" and row[3] == "Neto" and not row[5])
+    assert Decimal(str(net[4])) == Decimal("11900")
