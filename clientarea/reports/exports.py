@@ -263,9 +263,10 @@ def _movements_rows(f: Filters) -> Iterator[list[Cell]]:
             row.method,
         ]
     totals = movements.summary(date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method)
-    blank = [""] * 11
-    for title, label, direction, amount in movements.summary_rows(totals):
-        yield [_("Summary"), "", title, directions[direction], amount, label, *blank]
+    blank = [""] * 9
+    for title, label, direction, amount, via, method in movements.summary_rows(totals):
+        # The codes' columns: no movement kind, the gateway's and the method's codes.
+        yield [_("Summary"), "", title, directions[direction], amount, label, *blank, via, method]
 
 
 def _movements_count(f: Filters) -> int:

@@ -537,13 +537,14 @@ def summary(*, date_from: dt.date, date_to: dt.date, via: str = "", method: str 
     return Summary(bank=bank, accounts=accounts)
 
 
-def summary_rows(totals: Summary) -> Iterable[tuple[str, str, str, Decimal]]:
-    """The summary as (movement, gateway or method, direction, amount) lines for the files."""
+def summary_rows(totals: Summary) -> Iterable[tuple[str, str, str, Decimal, str, str]]:
+    """The summary as (movement, gateway or method, direction, amount, gateway code, method code)
+    lines for the files."""
     for total in totals.bank:
         for direction, amount in ((IN, total.received), (OUT, total.returned), (NET, total.net)):
-            yield _("Bank total"), total.label, direction, amount
+            yield _("Bank total"), total.label, direction, amount, total.via, total.method
     for direction, amount in ((IN, totals.received), (OUT, totals.returned), (NET, totals.net)):
-        yield _("Bank total, every gateway and method"), "", direction, amount
+        yield _("Bank total, every gateway and method"), "", direction, amount, "", ""
     for kind_total in totals.accounts:
         title = _("Internal total") if kind_total.section == INTERNAL else _("Charges total")
-        yield f"{title}: {kind_total.label}", "", "", kind_total.amount
+        yield f"{title}: {kind_total.label}", "", "", kind_total.amount, "", ""

@@ -215,6 +215,8 @@ class MoneyMovementsTests(PaymentsTestCase):
             row for row in summary if row[5] == "PayU Latam · Tarjeta" and row[3] == "Entrada"
         )
         self.assertEqual(Decimal(payu_in[4]), Decimal("238000.00"))
+        self.assertEqual(len(payu_in), len(rows[0]))
+        self.assertEqual(payu_in[-2:], ["payu", "card"])  # the codes, for programs
         # Each entry listed once in the file too.
         ids = [pk for row in body for pk in row[13].split()]
         self.assertEqual(len(ids), LedgerEntry.objects.count())
@@ -309,3 +311,28 @@ def test_movements_xlsx_is_made_by_the_worker_with_its_summary(
     assert values[1][2] == "Dinero recibido" and Decimal(str(values[1][4])) == Decimal("11900")
     net = next(row for row in values if row[0] == "Resumen" and row[3] == "Neto" and not row[5])
     assert Decimal(str(net[4])) == Decimal("11900")
+
+
+def test_the_period_is_in_bogota_days(db):
+    """23:30 in Bogotá is 04:30 UTC the next day: the movement is the Bogotá day's."""
+    import datetime as dt
+
+    from clientarea.lib.dates import BOGOTA
+
+    customer = make_customer()
+    day = dt.date(2026, 11, 30)
+    late = dt.datetime.combine(day, dt.time(23, 30), tzinfo=BOGOTA)
+    ledger.record_payment(
+        customer_id=customer.pk,
+        amount=Decimal("5000"),
+        reference="TRF-LATE",
+        via="manual",
+        method="transfer",
+        paid_at=late,
+    )
+    (row,) = movements.movements(date_from=day, date_to=day)
+    assert (row.at.date(), row.at.hour, row.amount) == (day, 23, Decimal("5000.00"))
+    assert row.destination.startswith("5000.00")  # all of it kept as credit
+    next_day = day + dt.timedelta(days=1)
+    assert list(movements.movements(date_from=next_day, date_to=next_day)) == []
+    assert movements.summary(date_from=next_day, date_to=next_day).net == 0
