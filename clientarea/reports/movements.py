@@ -51,7 +51,7 @@ from django.utils.translation import gettext as _
 from clientarea.billing.models import LedgerEntry, LedgerKind, PaidVia, PaymentMethod
 from clientarea.lib.dates import BOGOTA
 from clientarea.lib.money import quantize
-from clientarea.payments.models import Payment, Refund, RefundMethod
+from clientarea.payments.models import Payment, Refund, RefundMethod, RefundStatus
 from clientarea.reports.selectors import MONEY, ZERO, customer_document
 
 BANK = "bank"
@@ -249,7 +249,7 @@ def _payment_state(payment: Payment | None) -> str:
         states.append(_("duplicate (paid twice)"))
     if payment.needs_review:
         states.append(_("flagged for review: %(reason)s") % {"reason": payment.review_reason})
-    if payment.refund_status != "none":
+    if payment.refund_status != RefundStatus.NONE:
         states.append(str(payment.get_refund_status_display()))
     return "; ".join(states)
 
