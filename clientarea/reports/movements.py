@@ -48,6 +48,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from clientarea.accounts.models import Customer
 from clientarea.billing.models import LedgerEntry, LedgerKind, PaidVia, PaymentMethod
 from clientarea.lib.dates import BOGOTA
 from clientarea.lib.money import quantize
@@ -211,9 +212,19 @@ def _refund_id(entry: LedgerEntry) -> int | None:
 
 
 class _Lookups:
-    """The payments and refunds a chunk of entries names, read with one query each."""
+    """The customers, payments and refunds a chunk of entries names, read with one query each.
+
+    A customer read with its login is a reference cycle (each caches the other), which lives on
+    until a full garbage collection once it outlives a young one: the customers' names and
+    documents are kept as strings, and the entries are read without them, so the memory of a
+    stream of any length stays that of one chunk."""
 
     def __init__(self, chunk: list[LedgerEntry]) -> None:
+        customers = Customer.objects.select_related("user").in_bulk({e.customer_id for e in chunk})
+        self.customers: dict[int, tuple[str, str]] = {
+            pk: (customer_document(c), c.display_name) for pk, c in customers.items()
+        }
+        del customers
         refs = {_payment_ref(e) for e in chunk} - {""}
         ids = {i for i in (_refund_id(e) for e in chunk if e.kind != LedgerKind.PAYMENT) if i}
         self.payments: dict[str, Payment] = (
@@ -224,7 +235,7 @@ class _Lookups:
 
 def _stream(qs: QuerySet[LedgerEntry]) -> Iterator[tuple[LedgerEntry, _Lookups]]:
     rows = (
-        qs.select_related("customer__user", "order", "actor")
+        qs.select_related("order", "actor")
         .order_by("created_at", "customer_id", "reference", "via", "method", "id")
         .iterator(chunk_size=CHUNK)
     )
@@ -263,8 +274,8 @@ def _refund_state(refund: Refund | None) -> str:
     return state
 
 
-def _customer(entry: LedgerEntry) -> tuple[str, str]:
-    return customer_document(entry.customer), entry.customer.display_name
+def _customer(entry: LedgerEntry, lookups: _Lookups) -> tuple[str, str]:
+    return lookups.customers.get(entry.customer_id, ("", ""))
 
 
 def _received_row(group: list[tuple[LedgerEntry, _Lookups]]) -> MovementRow:
@@ -285,7 +296,7 @@ def _received_row(group: list[tuple[LedgerEntry, _Lookups]]) -> MovementRow:
     else:
         gateway_ref = first.reference.split(":", 1)[-1]
         state = _payment_state(payment)
-    document, name = _customer(first)
+    document, name = _customer(first, lookups)
     return MovementRow(
         section=BANK,
         at=_local(first.created_at),
@@ -324,7 +335,7 @@ def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
     else:
         movement = str(LedgerKind.PAYMENT_REFUNDED.label)
         destination = _("returned to the customer")
-    document, name = _customer(entry)
+    document, name = _customer(entry, lookups)
     return MovementRow(
         section=BANK,
         at=_local(entry.created_at),
@@ -345,9 +356,9 @@ def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
     )
 
 
-def _account_row(section: str, entry: LedgerEntry) -> MovementRow:
+def _account_row(section: str, entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
     """An entry that moved no money: the balance it moved, with the ledger's sign."""
-    document, name = _customer(entry)
+    document, name = _customer(entry, lookups)
     return MovementRow(
         section=section,
         at=_local(entry.created_at),
@@ -387,8 +398,8 @@ def movements(
         if section == BANK:
             yield from _bank_rows(qs)
         else:
-            for entry, _lookups in _stream(qs):
-                yield _account_row(section, entry)
+            for entry, lookups in _stream(qs):
+                yield _account_row(section, entry, lookups)
 
 
 def movements_count(

@@ -336,3 +336,49 @@ def test_the_period_is_in_bogota_days(db):
     next_day = day + dt.timedelta(days=1)
     assert list(movements.movements(date_from=next_day, date_to=next_day)) == []
     assert movements.summary(date_from=next_day, date_to=next_day).net == 0
+
+
+def test_the_file_is_streamed_in_the_memory_of_one_chunk(db):
+    """Entries read with their customer and its login kept every chunk alive (a customer and its
+    login are a reference cycle) until a full garbage collection: 9 MB for 5.000 rows, 21 MB for
+    25.000. Four times the rows now take the same memory."""
+    import tracemalloc
+
+    from django.utils import timezone
+
+    from clientarea.reports import exports
+
+    customers = [make_customer() for _ in range(20)]
+    today = local_today()
+    filters = exports.Filters(date_from=today, date_to=today)
+
+    def grow(start: int, stop: int) -> None:
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    customer=customers[i % 20],
+                    kind=LedgerKind.CREDIT,
+                    amount=Decimal("-1000.00"),
+                    via="manual",
+                    method="transfer",
+                    reference=f"TRF-{i}",
+                    created_at=timezone.now(),
+                )
+                for i in range(start, stop)
+            ],
+            batch_size=2000,
+        )
+
+    def peak() -> int:
+        tracemalloc.start()
+        try:
+            assert sum(1 for _line in exports.csv_lines("movements", filters)) > 1
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    grow(0, 1500)
+    few = peak()
+    grow(1500, 6000)
+    many = peak()
+    assert many < few * 1.3, (few, many)
