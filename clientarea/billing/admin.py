@@ -321,6 +321,9 @@ class OrderAdmin(
                 submit = gettext("Register it and keep %(excess)s as credit") % {
                     "excess": format_cop(exc.split.excess, decimals=True)
                 }
+            except services.PaymentAmountError as exc:
+                # The amount does not fit the withholding decision: corrected on the same form.
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             except services.OrderStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(self.change_url(order))
@@ -371,12 +374,29 @@ class OrderAdmin(
                 "certificate is expected for it."
             )
         if settled.credited > 0:
-            text += " " + gettext(
-                "%(excess)s was kept as the customer's credit (credit available now: %(credit)s)."
-            ) % {
+            credit = selectors.credit_available(after.customer)
+            values = {
                 "excess": format_cop(settled.credited, decimals=True),
-                "credit": format_cop(selectors.credit_available(after.customer), decimals=True),
+                "credit": format_cop(credit, decimals=True),
             }
+            if credit < settled.credited:  # BILLING_AUTO_APPLY_CREDIT used it at once
+                text += (
+                    " "
+                    + gettext(
+                        "%(excess)s was kept as the customer's credit and applied at once to their "
+                        "other pending orders (credit available now: %(credit)s)."
+                    )
+                    % values
+                )
+            else:
+                text += (
+                    " "
+                    + gettext(
+                        "%(excess)s was kept as the customer's credit (credit available now: "
+                        "%(credit)s)."
+                    )
+                    % values
+                )
         return text
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

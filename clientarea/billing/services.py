@@ -872,6 +872,15 @@ class ManualPaymentSplit:
     not_withheld: bool
 
 
+class PaymentAmountError(OrderStateError):
+    """A manual payment's amount that does not fit the withholding decision; ``field`` is the
+    form field to correct (``amount`` or ``not_withheld``). Nothing was written."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class ExcessNotConfirmed(OrderStateError):
     """A manual payment larger than what the order owes, whose excess staff have not confirmed
     (or confirmed a different amount): nothing was written. ``split`` says what it would do."""
@@ -941,16 +950,17 @@ def register_manual_payment(
         net = due if gross else due - withholding
         received = net if amount is None else quantize(amount)
         if gross and received < due:
-            raise OrderStateError(
+            raise PaymentAmountError(
                 _(
                     "Without withholdings the payment must cover the %(due)s still owed on order "
                     '%(number)s. For a partial payment leave "The customer did not withhold on '
                     'this payment" unticked.'
                 )
-                % {"number": locked.number, "due": format_cop(due, decimals=True)}
+                % {"number": locked.number, "due": format_cop(due, decimals=True)},
+                field="amount",
             )
         if withholding > 0 and not gross and received == due:
-            raise OrderStateError(
+            raise PaymentAmountError(
                 _(
                     "%(amount)s is what order %(number)s owes before withholdings. If the customer "
                     'did not withhold, tick "The customer did not withhold on this payment"; if '
@@ -960,7 +970,8 @@ def register_manual_payment(
                     "amount": format_cop(received, decimals=True),
                     "number": locked.number,
                     "net": format_cop(net, decimals=True),
-                }
+                },
+                field="not_withheld",
             )
         excess = max(received - net, ZERO)
         if excess > 0 and confirmed_excess != excess:

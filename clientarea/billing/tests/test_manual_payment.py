@@ -113,11 +113,23 @@ def test_a_confirmed_excess_pays_the_order_and_becomes_credit(
 
 
 def test_the_excess_pays_other_pending_orders_when_credit_is_applied_automatically(
-    order, alice, carol, settings
+    client, order, alice, carol, settings
 ):
     settings.BILLING_AUTO_APPLY_CREDIT = True
     other = make_order(alice, price="5000")  # 5.950
-    pay(order, carol, "130000", confirmed_excess=Decimal("11000"))
+    client.cookies["django_language"] = "en"
+    client.force_login(carol)
+    done = client.post(
+        reverse("admin:billing_order_pay", args=[order.pk]),
+        {"reference": "Bancolombia 991", "paid_at": "2026-02-12T09:30", "method": "transfer",
+         "amount": "130000", "confirmed_excess": "11000.00"},
+        follow=True,
+    )  # fmt: skip
+    [message] = [str(m) for m in done.context["messages"]]
+    assert (
+        "$ 11.000,00 was kept as the customer's credit and applied at once to their other "
+        "pending orders (credit available now: $ 5.050,00)." in message
+    )
     other.refresh_from_db()
     assert (other.state, other.paid_via) == (OrderState.PAID, "credit")
     assert selectors.credit_available(alice) == Decimal("5050.00")

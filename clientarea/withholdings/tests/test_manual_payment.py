@@ -166,8 +166,12 @@ class AgentManualPaymentTests(BaseTestCase):
         self.assertIn('name="not_withheld"', page)
         self.assertIn("The customer did not withhold on this payment", page)
         data = {"reference": "TRF-77", "paid_at": "2026-02-12T09:30", "method": "transfer"}
-        refused = self.client.post(url, {**data, "amount": "1190000"}, follow=True)
-        self.assertContains(refused, "owes before withholdings")
+        # Refused on the form itself, next to the box, with what was typed kept.
+        refused = self.client.post(url, {**data, "amount": "1190000"})
+        self.assertEqual(refused.status_code, 200)
+        [error] = refused.context["form"].errors["not_withheld"]
+        self.assertIn("owes before withholdings", error)
+        self.assertContains(refused, 'value="TRF-77"')
         self.assertNothingWritten()
         done = self.client.post(
             url, {**data, "amount": "1190000", "not_withheld": "on"}, follow=True
