@@ -1,8 +1,9 @@
 """Back office for the billing run's history: read-only BillingRun rows, and "Run billing now".
 
 Imported by clientarea.billing.admin. The buttons above the list POST to
-``run-now/``, which audits who asked and enqueues ``tasks.billing_run_task``
-(``tasks.request_billing_run``; the worker runs it; refresh the list to see it). They need the ``billing.add_billingrun``
+``run-now/``, which audits who asked (``billing.run_requested``) and enqueues
+``tasks.billing_run_task`` (``tasks.request_billing_run``; the worker runs it;
+refresh the list to see it). They need the ``billing.add_billingrun``
 permission: a billing run is what they create.
 """
 
