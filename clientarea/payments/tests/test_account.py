@@ -244,7 +244,7 @@ class PartialAndCreditTests(PaymentsTestCase):
         self.assertEqual(renewals(self.service), 1)
         self.assertTrue(balance_is_sum_of_movements(self.alice))
 
-    def test_staff_cannot_record_more_than_is_due_or_nothing(self):
+    def test_staff_cannot_record_more_than_is_due_unconfirmed_or_nothing(self):
         for amount in (Decimal("119000.01"), Decimal("0"), Decimal("-5")):
             with self.subTest(amount), self.assertRaises(billing_services.OrderStateError):
                 billing_services.register_manual_payment(
@@ -380,7 +380,7 @@ class StatementTests(PaymentsTestCase):
 
 
 class BackOfficePartialPaymentTests(PaymentsTestCase):
-    def test_staff_record_a_partial_payment_and_cannot_overpay(self):
+    def test_staff_record_a_partial_payment_and_confirm_an_overpayment_first(self):
         from clientarea.lib.dates import local_now
 
         self.login(self.carol)
@@ -399,7 +399,8 @@ class BackOfficePartialPaymentTests(PaymentsTestCase):
             {"reference": "Caja 4", "paid_at": when, "method": "cash", "amount": "200000"},
             follow=True,
         )
-        self.assertContains(over, "no puede ser mayor")
+        # Not saved yet: the warning step says what would become credit.
+        self.assertContains(over, "$ 100.000,00 quedarán como saldo a favor del cliente")
         self.assertFalse(LedgerEntry.objects.filter(reference="Caja 4").exists())
         change = self.client.get(f"/admin/billing/order/{self.order.pk}/change/")
         self.assertContains(change, 'id="order-customer-statement"')
