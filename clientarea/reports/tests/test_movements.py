@@ -382,3 +382,21 @@ def test_the_file_is_streamed_in_the_memory_of_one_chunk(db):
     grow(1500, 6000)
     many = peak()
     assert many < few * 1.3, (few, many)
+
+
+def test_a_transfer_larger_than_due_is_one_deposit_that_paid_the_order_and_left_credit(db):
+    customer = make_customer()
+    order = make_order(customer, price="10000")  # 11.900
+    billing_services.register_manual_payment(
+        order=order,
+        reference="TRF-BIG",
+        actor=None,
+        amount=Decimal("20000"),
+        confirmed_excess=Decimal("8100"),
+    )
+    today = local_today()
+    (row,) = [r for r in movements.movements(date_from=today, date_to=today) if r.section == "bank"]
+    assert (row.amount, row.gateway_reference) == (Decimal("20000.00"), "TRF-BIG")
+    assert row.orders == f"{order.number} (11900.00)"
+    assert "8100.00" in row.destination  # kept as the customer's credit
+    assert len(row.entry_ids) == 2  # the order's payment and the credit: one deposit
