@@ -242,7 +242,10 @@ def _lock_orders(*, customer_id: int, order_ids: Sequence[int], locked: dict[int
     return orders
 
 
-@transaction.atomic
+# No savepoint inside a caller's transaction (the paid transaction: two statements fewer): it
+# raises only before writing (a bad amount, another customer's order), and anything raised
+# after a write must undo the caller's whole transaction, which Django then enforces.
+@transaction.atomic(savepoint=False)
 def record_payment(
     *,
     customer_id: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db import transaction
 from django.test import override_settings
 
 from clientarea.billing import ledger
@@ -185,7 +186,9 @@ class SeveralOrdersTests(PaymentsTestCase):
                 orders=[self.order, bobs], customer=self.alice, gateway_code="payu"
             )
         self.assertEqual(refused.exception.code, "not_found")
-        with self.assertRaises(ledger.LedgerError):
+        # record_payment holds no savepoint of its own: a caller that goes on after a refusal
+        # holds one.
+        with self.assertRaises(ledger.LedgerError), transaction.atomic():
             ledger.record_payment(
                 customer_id=self.alice.pk,
                 amount=Decimal("119000"),
