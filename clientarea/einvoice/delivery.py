@@ -320,7 +320,9 @@ def next_try(invoice: Invoice) -> dt.datetime:
     return timezone.now() + delay
 
 
-def transmit_invoice(*, invoice: Invoice, doc: InvoiceDocument | None = None) -> TransmissionAttempt:
+def transmit_invoice(
+    *, invoice: Invoice, doc: InvoiceDocument | None = None
+) -> TransmissionAttempt:
     """Hand the invoice to the configured transmitter and record the outcome.
 
     ``transmitted_at`` is set unless the transmitter asks for a retry (DIAN unavailable). The

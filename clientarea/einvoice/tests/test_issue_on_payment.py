@@ -150,7 +150,9 @@ def test_the_worker_reads_each_row_it_needs_once_and_writes_the_attachments_at_o
     assert len(order_reads) == 1, order_reads
     contact_reads = [q for q in statements if 'FROM "accounts_contact"' in q]
     assert len(contact_reads) == 1 and '"accounts_customer"' not in contact_reads[0]
-    attachment_writes = [q for q in statements if 'INSERT INTO "notifications_emailattachment"' in q]
+    attachment_writes = [
+        q for q in statements if 'INSERT INTO "notifications_emailattachment"' in q
+    ]
     assert len(attachment_writes) == 1
     email = OutgoingEmail.objects.get(template="invoice_issued", customer=customer)
     assert sorted(a.content_type for a in email.attachments.all()) == [
