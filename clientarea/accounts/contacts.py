@@ -271,10 +271,12 @@ def queue_einvoice_email(
 ) -> list[OutgoingEmail]:
     """A DIAN document email: to the e-invoice reception address, and to the billing contacts who
     opted in (when nobody did, the reception address alone)."""
+    # Through the customer's related manager, each contact's ``customer`` is the one in hand
+    # (Django sets it): no join of the customer's row again, for ``wants()`` to read its holder.
     opted = [
         c.user.email
-        for c in Contact.objects.filter(customer=customer, user__is_active=True)
-        .select_related("user", "customer")
+        for c in customer.contacts.filter(user__is_active=True)
+        .select_related("user")
         .order_by("created_at", "pk")
         if c.wants(EmailCategory.BILLING)
     ]

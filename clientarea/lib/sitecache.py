@@ -1,5 +1,6 @@
 """Site-wide data every page shows (the provider in the header and footer, the help-center links),
-kept in each process's memory under a version all processes share.
+and the email template versions in force, kept in each process's memory under a version all
+processes share.
 
 The version is one key of the default cache (Redis, or the database cache table): reading it is
 one cache read, cheaper than a query the ORM builds. The values live in the per-process ``pages``

@@ -33,7 +33,7 @@ from django.utils.crypto import salted_hmac
 
 from clientarea.notifications import sandbox
 from clientarea.notifications.models import EmailTemplateVersion
-from clientarea.notifications.selectors import current_override
+from clientarea.notifications.selectors import override_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def render_templates(*, template: str, context: Mapping[str, Any], language: str
     fails at send time (it was validated when saved, so this means data the sample did not
     have) falls back to the files rather than sending a broken email.
     """
-    override = current_override(template=template, language=language)
+    override = override_in_force(template=template, language=language)
     if override is not None:
         try:
             return _render_override(override, context, language)

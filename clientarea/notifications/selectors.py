@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from clientarea.lib import sitecache
 from clientarea.notifications.models import EmailTemplateVersion
 
 
@@ -17,6 +18,17 @@ def current_override(*, template: str, language: str) -> EmailTemplateVersion | 
     if latest is None or latest.use_default:
         return None
     return latest
+
+
+def override_in_force(*, template: str, language: str) -> EmailTemplateVersion | None:
+    """:func:`current_override`, kept in each process's memory under the site data's version
+    (``lib.sitecache``): what every email render asks, without a query each time. The services
+    that save a version change that version once they commit (``services.save_template_version``,
+    ``use_default_template``), so no email is rendered from a version no longer in force."""
+    return sitecache.cached(
+        f"email-override:{template}:{language}",
+        lambda: current_override(template=template, language=language),
+    )
 
 
 def template_versions(*, template: str, language: str) -> QuerySet[EmailTemplateVersion]:

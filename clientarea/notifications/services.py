@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from clientarea.lib import sitecache
 from clientarea.notifications import deferred, jobs, rendering, sandbox
 from clientarea.notifications.deferred import ContextGone, register_context_builder
 from clientarea.notifications.delivery import deliver_due_emails, deliver_email
@@ -145,14 +146,16 @@ def _record(
             secret_payload=secret_payload,
             render_refs=render_refs,
         )
-        for item in attachments:
-            EmailAttachment.objects.create(
+        EmailAttachment.objects.bulk_create(  # one INSERT for all of them
+            EmailAttachment(
                 email=email,
                 filename=item.filename,
                 content_type=item.content_type,
                 content=item.content,
                 size=len(item.content),
             )
+            for item in attachments
+        )
         transaction.on_commit(lambda: _schedule(email.pk))
     logger.info("email queued id=%s template=%s", email.pk, template)
     return email
@@ -182,14 +185,16 @@ def resend_email(*, email: OutgoingEmail) -> OutgoingEmail:
             body_html=email.body_html,
             render_refs=email.render_refs,  # one not rendered yet is rendered when delivered
         )
-        for att in email.attachments.all():
-            EmailAttachment.objects.create(
+        EmailAttachment.objects.bulk_create(
+            EmailAttachment(
                 email=copy,
                 filename=att.filename,
                 content_type=att.content_type,
                 content=bytes(att.content),
                 size=att.size,
             )
+            for att in email.attachments.all()
+        )
         transaction.on_commit(lambda: _schedule(copy.pk))
     return copy
 
@@ -243,6 +248,7 @@ def save_template_version(
             created_by=actor if getattr(actor, "pk", None) else None,
             **parts,
         )
+        sitecache.changed()  # every process renders this version from now on (selectors)
     logger.info("email template %s (%s) saved as v%s", template, language, version.version)
     return version
 
@@ -272,7 +278,7 @@ def use_default_template(*, template: str, language: str, actor) -> EmailTemplat
     if template not in EDITABLE or language not in dict(settings.LANGUAGES):
         raise sandbox.TemplateRefused({"template": ["unknown template or language"]})
     with transaction.atomic():
-        return EmailTemplateVersion.objects.create(
+        version = EmailTemplateVersion.objects.create(
             template=template,
             language=language,
             version=_next_version(template, language),
@@ -280,3 +286,5 @@ def use_default_template(*, template: str, language: str, actor) -> EmailTemplat
             note="default file",
             created_by=actor if getattr(actor, "pk", None) else None,
         )
+        sitecache.changed()  # every process renders the file from now on (selectors)
+    return version

@@ -123,6 +123,44 @@ def test_paying_issues_a_valid_signed_invoice_and_emails_it(
     assert names["SETP990000000.pdf"].startswith(b"%PDF")
 
 
+def test_the_worker_reads_each_row_it_needs_once_and_writes_the_attachments_at_once(setup):
+    """The worker's job for one invoice (store-only transmitter): the invoice is read with its
+    order once (the transmission's locked read joins nothing: only a staff alert reads the order,
+    and loads it then), the opted-in contacts without their customer's row again (it is in hand),
+    and the email's two attachments are written in one INSERT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clientarea.einvoice import delivery
+
+    hosting, _ = setup
+    make_resolution()
+    customer = make_customer()
+    order = billing.order_new_service(
+        customer=customer, product=hosting, cycle="annual", label="una-vez.co"
+    )
+    pay(order)  # the job queued on commit does not run: the test's transaction never commits
+    invoice = Invoice.objects.get(order=order)
+    with CaptureQueriesContext(connection) as queries:
+        assert delivery.render_and_send_invoice(invoice_id=invoice.pk)
+    statements = [q["sql"] for q in queries.captured_queries]
+    invoice.refresh_from_db()
+    assert invoice.emailed_at and invoice.lease_until is None
+    order_reads = [q for q in statements if '"billing_order"' in q and q.startswith("SELECT")]
+    assert len(order_reads) == 1, order_reads
+    contact_reads = [q for q in statements if 'FROM "accounts_contact"' in q]
+    assert len(contact_reads) == 1 and '"accounts_customer"' not in contact_reads[0]
+    attachment_writes = [
+        q for q in statements if 'INSERT INTO "notifications_emailattachment"' in q
+    ]
+    assert len(attachment_writes) == 1
+    email = OutgoingEmail.objects.get(template="invoice_issued", customer=customer)
+    assert sorted(a.content_type for a in email.attachments.all()) == [
+        "application/pdf",
+        "application/zip",
+    ]
+
+
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
 def test_the_pdf_shows_the_cufe_and_the_required_fields(
     setup, django_capture_on_commit_callbacks, tmp_path

@@ -290,3 +290,40 @@ def test_a_worker_killed_while_sending_a_code_leaves_it_deliverable_after_the_le
     assert customer.user.check_password(code)
     email.refresh_from_db()
     assert email.status == EmailStatus.SENT and email.secret_payload == ""
+
+
+def test_the_template_in_force_is_read_once_per_process_until_staff_save_a_version(company):
+    """Which version of a template is in force (a staff override, or the file) is kept in each
+    process under the site data's version: rendering the same email again runs no query for it,
+    and a version saved by staff, or the file put back, is what the next render uses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def render() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            subject, _, _ = services.render_email(
+                template="login_link",
+                context={"customer": company, "link": "https://x/y", "hours": 1},
+                language="es-co",
+            )
+        lookups = [
+            q for q in queries.captured_queries if "notifications_emailtemplateversion" in q["sql"]
+        ]
+        return subject, len(lookups)
+
+    file_subject, _ = render()
+    assert render() == (file_subject, 0)
+    sample = {"customer": company, "link": "https://x/y", "hours": 1}
+    services.save_template_version(
+        template="login_link",
+        language="es-co",
+        subject="Su enlace de ingreso (v2)",
+        body_text="Ingrese aquí: {{ link }}",
+        body_html="<p>Ingrese aquí: {{ link }}</p>",
+        sample=sample,
+        actor=None,
+    )
+    assert render()[0] == "Su enlace de ingreso (v2)"
+    assert render() == ("Su enlace de ingreso (v2)", 0)
+    services.use_default_template(template="login_link", language="es-co", actor=None)
+    assert render()[0] == file_subject
