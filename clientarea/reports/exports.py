@@ -167,13 +167,18 @@ def _aging_headers() -> list[str]:
 
 
 def _aging_rows(f: Filters) -> Iterator[list[Cell]]:
-    for customer in selectors.receivables().iterator(chunk_size=2000):
+    # Customers as plain values, not with their login (a reference cycle: see CUSTOMER_VALUES).
+    rows = selectors.receivables().values(
+        *selectors.CUSTOMER_VALUES, *selectors.BUCKET_KEYS, "balance"
+    )
+    for row in rows.iterator(chunk_size=2000):
+        document, name = selectors.customer_labels(row)
         yield [
-            selectors.customer_document(customer),
-            customer.display_name,
-            customer.user.email,
-            *(getattr(customer, key) for key in selectors.BUCKET_KEYS),
-            customer.balance,  # type: ignore[attr-defined]
+            document,
+            name,
+            row["user__email"],
+            *(row[key] for key in selectors.BUCKET_KEYS),
+            row["balance"],
         ]
 
 
@@ -190,16 +195,21 @@ def _balances_headers() -> list[str]:
 
 
 def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
-    for customer in selectors.balances().iterator(chunk_size=2000):
+    # Customers as plain values, not with their login (a reference cycle: see CUSTOMER_VALUES).
+    rows = selectors.balances().values(
+        *selectors.CUSTOMER_VALUES, "phone", "owed", "credit", "balance"
+    )
+    for row in rows.iterator(chunk_size=2000):
+        document, name = selectors.customer_labels(row)
         yield [
-            selectors.customer_document(customer),
-            customer.display_name,
-            customer.user.email,
-            customer.phone,
+            document,
+            name,
+            row["user__email"],
+            row["phone"],
             # Cents as stored, whatever the database's SUM returns (SQLite drops the scale).
-            quantize(customer.owed),  # type: ignore[attr-defined]
-            quantize(customer.credit),  # type: ignore[attr-defined]
-            quantize(customer.balance),  # type: ignore[attr-defined]
+            quantize(row["owed"]),
+            quantize(row["credit"]),
+            quantize(row["balance"]),
         ]
 
 
