@@ -2,7 +2,9 @@
 
 Rows come from generators over server-side iterators (``QuerySet.iterator``), so an export of any
 size holds one chunk in memory: CSV is streamed to the browser as it is produced; XLSX is written
-by openpyxl in write-only mode, row by row, into a file (see ``services.run_export``).
+by openpyxl in write-only mode, row by row, into a file (see ``services.run_export``). Customers
+are read as plain values (``selectors.CUSTOMER_VALUES``), never with their login: the two are a
+reference cycle that reference counting never frees (``tests/test_export_memory.py``).
 """
 
 from __future__ import annotations
