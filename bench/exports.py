@@ -1,22 +1,28 @@
-"""Benchmark: the report exports over N invoices (the sales book), streamed CSV and worker XLSX.
+"""Benchmark: every report export over N invoices: the sales book (streamed CSV and worker XLSX)
+and the payments, aging, balances and money movements files.
 
     .venv/bin/python bench/exports.py              # N=100,000
     .venv/bin/python bench/exports.py --n 10000
+    .venv/bin/python bench/exports.py --n 20000 --heap   # Python heap peaks (tracemalloc)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea .venv/bin/python bench/exports.py
 
 Everything happens in a throwaway database: SQLite in a temporary directory, or a new
 PostgreSQL database next to the one ``DATABASE_URL`` names, dropped at the end (see ``benchdb``). A child process creates the data: N paid orders with
-their issued invoices, spread over 20,000 customers (each also owing one pending order, for the
-aging report). Each measurement then runs in its own fresh process, so every peak RSS printed is
-that export's own (plus Django), not the loader's or another export's:
+their issued invoices, spread over min(N, 20,000) customers, each also owing one pending order on
+its ledger (aging, balances, the movements' charges) and holding a transfer kept as credit
+(balances, the movements' bank money). Each measurement then runs in its own fresh process, so
+every peak RSS printed is that export's own (plus Django), not the loader's or another export's:
 
 * raw:   the baseline, the same join read with the sqlite3 module (or psycopg) and written by
          csv.writer;
 * csv:   ``exports.csv_lines`` (what the streaming response sends, chunk by chunk);
 * xlsx:  ``services.run_export`` (what the worker does: count, openpyxl write-only, progress rows);
-* aging: the aging report as CSV (one row per customer owing money).
+* payments, aging, balances, movements: those reports as CSV (a row per paid order, per
+  customer owing money, per customer whose account is not at zero, per ledger entry).
 
-The point is that memory stays flat whatever N is: compare the peak RSS at --n 10000 and 100000.
+The point is that memory stays flat whatever N is: compare the peak RSS at --n 10000 and 100000
+(Django itself is most of it), or, with ``--heap``, each export's peak of Python memory
+(tracemalloc, which also makes the CPU figures several times slower: not comparable then).
 The last line is the figure line (``benchdb.emit``): the CSV export's rows/s against the raw
 baseline's, with the XLSX figures beside it.
 """
@@ -31,12 +37,21 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 from decimal import Decimal
 
 import benchdb
 
 DAY = dt.date(2026, 3, 16)
 CUSTOMERS = 20_000
+#: The measured kinds written as CSV, and their reports ("csv" is the sales book).
+CSV_REPORTS = {
+    "csv": "sales_book",
+    "payments": "payments",
+    "aging": "aging",
+    "balances": "balances",
+    "movements": "movements",
+}
 
 
 def configure(var_dir: str) -> str:
@@ -49,7 +64,7 @@ def populate(n: int) -> None:
     from django.db import transaction
 
     from clientarea.accounts.models import Customer, User
-    from clientarea.billing.models import Order
+    from clientarea.billing.models import LedgerEntry, Order
     from clientarea.einvoice.models import Invoice
     from clientarea.lib.dates import BOGOTA
 
@@ -122,7 +137,7 @@ def populate(n: int) -> None:
                 batch_size=2000,
             )
     with transaction.atomic():
-        Order.objects.bulk_create(
+        pending = Order.objects.bulk_create(
             [
                 Order(
                     number=f"ODS-P{i:07d}",
@@ -138,13 +153,41 @@ def populate(n: int) -> None:
             ],
             batch_size=2000,
         )
+        # What the pending orders owe on the ledger, and a transfer kept as credit each.
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    customer_id=order.customer_id,
+                    order=order,
+                    kind="order",
+                    amount=order.total,
+                    created_at=start,
+                )
+                for order in pending
+            ]
+            + [
+                LedgerEntry(
+                    customer=person,
+                    kind="credit",
+                    amount=Decimal("-5000.00"),
+                    via="manual",
+                    method="transfer",
+                    reference=f"TRF-{i}",
+                    created_at=start + dt.timedelta(seconds=i),
+                )
+                for i, person in enumerate(people)
+            ],
+            batch_size=2000,
+        )
 
 
-def measure(kind: str) -> None:
+def measure(kind: str, heap: bool = False) -> None:
     """One export in this (fresh) process; prints one line of figures."""
     from clientarea.reports import exports
 
     filters = exports.Filters(date_from=DAY, date_to=DAY + dt.timedelta(days=30))
+    if heap:
+        tracemalloc.start()
     t0, c0 = time.perf_counter(), time.process_time()
     rows = size = 0
     if kind == "raw":
@@ -167,9 +210,8 @@ def measure(kind: str) -> None:
         for row in cursor:
             writer.writerow(row)
             rows += 1
-    elif kind in ("csv", "aging"):
-        report = "sales_book" if kind == "csv" else "aging"
-        for line in exports.csv_lines(report, filters):
+    elif kind in CSV_REPORTS:
+        for line in exports.csv_lines(CSV_REPORTS[kind], filters):
             size += len(line.encode())
             rows += 1
         rows -= 2  # the BOM and the header
@@ -186,12 +228,25 @@ def measure(kind: str) -> None:
         assert path is not None
         size = path.stat().st_size
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    heap_mb = tracemalloc.get_traced_memory()[1] / 1e6 if heap else None
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     print(
-        f"{kind:>5}: {rows:>8,} rows  {elapsed:6.1f} s wall  {cpu:6.1f} s CPU  "
+        f"{kind:>9}: {rows:>8,} rows  {elapsed:6.1f} s wall  {cpu:6.1f} s CPU  "
         f"{rows / elapsed:>9,.0f} rows/s  {size / 1e6:6.1f} MB out  peak RSS {peak_mb:4.0f} MB"
+        + (f"  heap peak {heap_mb:5.1f} MB" if heap_mb is not None else "")
     )
-    print(json.dumps({"kind": kind, "rows": rows, "wall": elapsed, "cpu": cpu, "rss": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "kind": kind,
+                "rows": rows,
+                "wall": elapsed,
+                "cpu": cpu,
+                "rss": peak_mb,
+                "heap": heap_mb,
+            }
+        )
+    )
 
 
 def main() -> int:
@@ -199,6 +254,11 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=100_000, help="invoices (default 100,000)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the XLSX export into FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--heap",
+        action="store_true",
+        help="also trace each export's peak of Python memory (tracemalloc; slows the CPU figures)",
+    )
     parser.add_argument("--populate", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--measure", metavar="KIND", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -206,7 +266,7 @@ def main() -> int:
     if args.populate:
         configure(args.populate)
         if args.measure:
-            measure(args.measure)
+            measure(args.measure, heap=args.heap)
         else:
             populate(args.n)
         return 0
@@ -225,8 +285,10 @@ def main() -> int:
         print(f"{db}: {args.n:,} invoices created in {time.perf_counter() - t0:.1f} s")
         print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
         figures = {}
-        for kind in ("raw", "csv", "xlsx", "aging"):
+        for kind in ("raw", "csv", "xlsx", "payments", "aging", "balances", "movements"):
             command = [sys.executable, __file__, "--populate", var_dir, "--measure", kind]
+            if args.heap:
+                command.append("--heap")
             if kind == "xlsx" and args.profile:
                 command[1:1] = ["-m", "cProfile", "-o", args.profile]
             out = subprocess.run(command, check=True, env=env, capture_output=True, text=True)
@@ -248,6 +310,12 @@ def main() -> int:
             csv_cpu_s=round(csv_["cpu"], 2),
             raw_cpu_s=round(raw["cpu"], 2),
             peak_rss_mb={k: round(v["rss"]) for k, v in figures.items()},
+            rows={k: v["rows"] for k, v in figures.items()},
+            **(
+                {"heap_peak_mb": {k: round(v["heap"], 2) for k, v in figures.items()}}
+                if args.heap
+                else {}
+            ),
         )
         return 0
     finally:

@@ -59,7 +59,10 @@ SCRIPTS: dict[str, tuple[list[str], str]] = {
         ["http_e2e.py", "--n", "100"],
         "PayU approvals over HTTP, production stack (2 web + 2 workers), applied",
     ),
-    "exports": (["exports.py", "--n", "5000"], "sales book: streamed CSV and worker XLSX"),
+    "exports": (
+        ["exports.py", "--n", "5000"],
+        "every export: sales book CSV and XLSX, payments, aging, balances, movements",
+    ),
     "search": (
         ["search.py", "--n", "5000", "--repeat", "5"],
         "back-office search over customers, services, orders",

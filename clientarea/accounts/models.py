@@ -207,6 +207,16 @@ def validate_identity(
     return errors
 
 
+def customer_name(
+    *, person_type: str, legal_name: str, trade_name: str, first_name: str, last_name: str
+) -> str:
+    """A customer's name as the back office shows it, from its fields ("" when it has none, and
+    :attr:`Customer.display_name` shows the login's email): also for customers read as values."""
+    if person_type == PersonType.JURIDICA:
+        return legal_name or trade_name
+    return f"{first_name} {last_name}".strip()
+
+
 class Customer(TaxIdentity):
     """A customer account: the billing and tax identity behind a user."""
 
@@ -256,9 +266,14 @@ class Customer(TaxIdentity):
 
     @property
     def display_name(self) -> str:
-        if self.person_type == PersonType.JURIDICA:
-            return self.legal_name or self.trade_name or self.user.email
-        return f"{self.first_name} {self.last_name}".strip() or self.user.email
+        name = customer_name(
+            person_type=self.person_type,
+            legal_name=self.legal_name,
+            trade_name=self.trade_name,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
+        return name or self.user.email
 
     @property
     def einvoice_address(self) -> str:

@@ -2,7 +2,9 @@
 
 Rows come from generators over server-side iterators (``QuerySet.iterator``), so an export of any
 size holds one chunk in memory: CSV is streamed to the browser as it is produced; XLSX is written
-by openpyxl in write-only mode, row by row, into a file (see ``services.run_export``).
+by openpyxl in write-only mode, row by row, into a file (see ``services.run_export``). Customers
+are read as plain values (``selectors.CUSTOMER_VALUES``), never with their login: the two are a
+reference cycle that reference counting never frees (``tests/test_export_memory.py``).
 """
 
 from __future__ import annotations
@@ -167,13 +169,18 @@ def _aging_headers() -> list[str]:
 
 
 def _aging_rows(f: Filters) -> Iterator[list[Cell]]:
-    for customer in selectors.receivables().iterator(chunk_size=2000):
+    # Customers as plain values, not with their login (a reference cycle: see CUSTOMER_VALUES).
+    rows = selectors.receivables().values(
+        *selectors.CUSTOMER_VALUES, *selectors.BUCKET_KEYS, "balance"
+    )
+    for row in rows.iterator(chunk_size=2000):
+        document, name = selectors.customer_labels(row)
         yield [
-            selectors.customer_document(customer),
-            customer.display_name,
-            customer.user.email,
-            *(getattr(customer, key) for key in selectors.BUCKET_KEYS),
-            customer.balance,  # type: ignore[attr-defined]
+            document,
+            name,
+            row["user__email"],
+            *(row[key] for key in selectors.BUCKET_KEYS),
+            row["balance"],
         ]
 
 
@@ -190,16 +197,21 @@ def _balances_headers() -> list[str]:
 
 
 def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
-    for customer in selectors.balances().iterator(chunk_size=2000):
+    # Customers as plain values, not with their login (a reference cycle: see CUSTOMER_VALUES).
+    rows = selectors.balances().values(
+        *selectors.CUSTOMER_VALUES, "phone", "owed", "credit", "balance"
+    )
+    for row in rows.iterator(chunk_size=2000):
+        document, name = selectors.customer_labels(row)
         yield [
-            selectors.customer_document(customer),
-            customer.display_name,
-            customer.user.email,
-            customer.phone,
+            document,
+            name,
+            row["user__email"],
+            row["phone"],
             # Cents as stored, whatever the database's SUM returns (SQLite drops the scale).
-            quantize(customer.owed),  # type: ignore[attr-defined]
-            quantize(customer.credit),  # type: ignore[attr-defined]
-            quantize(customer.balance),  # type: ignore[attr-defined]
+            quantize(row["owed"]),
+            quantize(row["credit"]),
+            quantize(row["balance"]),
         ]
 
 

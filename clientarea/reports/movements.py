@@ -53,7 +53,7 @@ from clientarea.billing.models import LedgerEntry, LedgerKind, PaidVia, PaymentM
 from clientarea.lib.dates import BOGOTA
 from clientarea.lib.money import quantize
 from clientarea.payments.models import Payment, Refund, RefundMethod, RefundStatus
-from clientarea.reports.selectors import MONEY, ZERO, customer_document
+from clientarea.reports.selectors import CUSTOMER_VALUES, MONEY, ZERO, customer_labels
 
 BANK = "bank"
 INTERNAL = "internal"
@@ -215,16 +215,18 @@ class _Lookups:
     """The customers, payments and refunds a chunk of entries names, read with one query each.
 
     A customer read with its login is a reference cycle (each caches the other), which lives on
-    until a full garbage collection once it outlives a young one: the customers' names and
-    documents are kept as strings, and the entries are read without them, so the memory of a
-    stream of any length stays that of one chunk."""
+    until a full garbage collection once it outlives a young one: the customers are read as
+    plain values (``selectors.CUSTOMER_VALUES``) and kept as their document and name, and the
+    entries are read without them, so the memory of a stream of any length stays that of one
+    chunk."""
 
     def __init__(self, chunk: list[LedgerEntry]) -> None:
-        customers = Customer.objects.select_related("user").in_bulk({e.customer_id for e in chunk})
+        customers = Customer.objects.filter(pk__in={e.customer_id for e in chunk}).values(
+            "pk", *CUSTOMER_VALUES
+        )
         self.customers: dict[int, tuple[str, str]] = {
-            pk: (customer_document(c), c.display_name) for pk, c in customers.items()
+            row["pk"]: customer_labels(row) for row in customers
         }
-        del customers
         refs = {_payment_ref(e) for e in chunk} - {""}
         ids = {i for i in (_refund_id(e) for e in chunk if e.kind != LedgerKind.PAYMENT) if i}
         self.payments: dict[str, Payment] = (

@@ -10,6 +10,7 @@ The seams where work in progress elsewhere plugs in:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from clientarea.accounts.models import Customer
+from clientarea.accounts.models import Customer, customer_name
 from clientarea.billing.models import ItemKind, LedgerEntry, Order, OrderItem, OrderState
 from clientarea.catalog.models import CYCLE_MONTHS
 from clientarea.einvoice.models import DELIVERABLE_STATUSES, Invoice, InvoiceStatus
@@ -104,9 +105,40 @@ def balances() -> QuerySet[Customer]:
 
 def customer_document(customer: Customer) -> str:
     """The customer's document number, with the NIT's check digit."""
-    if customer.check_digit:
-        return f"{customer.document_number}-{customer.check_digit}"
-    return customer.document_number
+    return _document(customer.document_number, customer.check_digit)
+
+
+def _document(number: str, check_digit: str) -> str:
+    return f"{number}-{check_digit}" if check_digit else number
+
+
+#: What the files print of a customer, read as plain values (``values(*CUSTOMER_VALUES)``) where
+#: they stream many: a customer read with its login is a reference cycle (each caches the
+#: other), which only the cycle collector frees, and which it may free only at a full
+#: collection when the customer has outlived a young one; plain values are freed row by row.
+CUSTOMER_VALUES = (
+    "document_number",
+    "check_digit",
+    "person_type",
+    "legal_name",
+    "trade_name",
+    "first_name",
+    "last_name",
+    "user__email",
+)
+
+
+def customer_labels(row: Mapping[str, Any]) -> tuple[str, str]:
+    """(document, name) of a customer read as ``values(*CUSTOMER_VALUES)``, as
+    :func:`customer_document` and ``Customer.display_name`` write them."""
+    name = customer_name(
+        person_type=row["person_type"],
+        legal_name=row["legal_name"],
+        trade_name=row["trade_name"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+    )
+    return _document(row["document_number"], row["check_digit"]), name or row["user__email"]
 
 
 @dataclass(frozen=True)
