@@ -437,3 +437,34 @@ def test_the_invoices_page_is_cards_on_a_phone(browser, live_site, wide_account)
         finally:
             context.close()
     assert found == {}
+
+
+def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
+    """At 390 px the cart's table (a VPS with options and a coupon) scrolled sideways inside its
+    box: the unit prices, the coupon's discounts and the subtotals were out of view."""
+    context = browser.new_context(locale="es-CO", viewport=PHONE)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        log_in(page, live_site.url, "ana@cliente.example")
+        page.goto(live_site.url + "/clientarea/order/vps-2-4/")
+        page.check("input[name=cycle][value=monthly]")
+        page.fill("#id_label", "srv2.restrepogomez.co")
+        page.fill("#id_option_1", "20")
+        with page.expect_navigation():
+            page.click("#add-to-cart")
+        page.fill("#id_code", "VPS20")
+        with page.expect_navigation():
+            page.click("#coupon-form button[type=submit]")
+        assert page.locator("#cart-discount").is_visible()
+        problems = page.evaluate(CLIPPED)
+        if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
+            problems.append("page")
+        # Every line's subtotal is in view.
+        for cell in page.locator("#cart-items tbody tr:not(.cart-item-actions) td:last-child").all():
+            box = cell.bounding_box()
+            if box is None or box["x"] + box["width"] > PHONE["width"]:
+                problems.append(f"subtotal {cell.inner_text()} at {box}")
+    finally:
+        context.close()
+    assert problems == []
