@@ -468,3 +468,27 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
     finally:
         context.close()
     assert problems == []
+
+
+def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, demo):
+    """At 390 px the header wraps to three rows: the brand touched its top edge and the language
+    switcher its bottom edge (the row had no padding of its own, only a minimum height)."""
+    found = {}
+    for path in ("/", "/clientarea/login/"):
+        context = browser.new_context(locale="es-CO", viewport=PHONE)
+        page = context.new_page()
+        try:
+            page.goto(live_site.url + path)
+            gaps = page.evaluate(
+                """() => {
+                    const header = document.querySelector('.site-header').getBoundingClientRect();
+                    const brand = document.querySelector('.brand').getBoundingClientRect();
+                    const lang = document.querySelector('.lang-switcher').getBoundingClientRect();
+                    return [brand.top - header.top, header.bottom - lang.bottom];
+                }"""
+            )
+        finally:
+            context.close()
+        if min(gaps) < 6:
+            found[path] = gaps
+    assert found == {}
