@@ -226,3 +226,13 @@ def test_the_cli_help_lists_the_commands_the_readme_uses(tmp_path: Path, ask: li
     # A command's help by the README's name.
     options = run_cli(tmp_path, "help", "billing-run", DEBUG="1")
     assert options.returncode == 0 and "--dry-run" in options.stdout, options.stderr
+
+
+def test_the_license_is_an_spdx_string_so_make_run_prints_no_build_warning() -> None:
+    """`make run` on a fresh clone printed setuptools' boxed "`project.license` as a TOML table
+    is deprecated" warning twice: the license is now a PEP 639 string, which needs setuptools 77."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == "AGPL-3.0-or-later"
+    assert "setuptools>=77" in project["build-system"]["requires"]
