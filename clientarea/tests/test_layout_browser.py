@@ -492,3 +492,33 @@ def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, d
         if min(gaps) < 6:
             found[path] = gaps
     assert found == {}
+
+
+def test_log_out_lines_up_with_the_menu_links_on_a_phone(browser, live_site, demo):
+    """On a phone the menu is a row of links that wraps, and "Log out" sat 12 px below the links
+    of its line (the desktop column's gap above it)."""
+    found = {}
+    for language in ("es-co", "en"):
+        context = browser.new_context(locale="es-CO", viewport=PHONE)
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        try:
+            log_in(page, live_site.url, "ana@cliente.example")
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_site.url}]
+            )
+            page.goto(live_site.url + "/clientarea/billing/")
+            tops = page.evaluate(
+                """() => {
+                    const out = document.querySelector('.side-nav form button').getBoundingClientRect();
+                    return Array.from(document.querySelectorAll('.side-nav a'))
+                        .map(a => a.getBoundingClientRect())
+                        .filter(r => r.bottom > out.top && r.top < out.bottom)
+                        .map(r => r.top - out.top);
+                }"""
+            )
+        finally:
+            context.close()
+        if any(abs(gap) > 2 for gap in tops):  # none: it has a line of its own
+            found[language] = tops
+    assert found == {}
