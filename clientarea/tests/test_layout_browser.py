@@ -450,7 +450,7 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
         page.goto(live_site.url + "/clientarea/order/vps-2-4/")
         page.check("input[name=cycle][value=monthly]")
         page.fill("#id_label", "srv2.restrepogomez.co")
-        page.fill("#id_option_1", "20")
+        page.locator("input[type=number][name^=option_]").first.fill("20")  # extra disk
         with page.expect_navigation():
             page.click("#add-to-cart")
         page.fill("#id_code", "VPS20")

@@ -74,3 +74,21 @@ def test_a_gateway_payment_reads_as_the_reference_the_customer_saw(client, alice
         assert f"{order.number}-1" in page
         assert "payu:" not in page and "2e56920c" not in page
         assert "Transferencia Bancolombia 20431877" in page
+
+
+def test_a_credit_applied_shows_no_empty_reference(client, alice, settings):
+    """Account credit applied to the order has no reference: on a phone its card read
+    "Reference:" followed by nothing."""
+    from decimal import Decimal
+
+    from clientarea.billing import ledger
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    order = make_order(alice, price="100000")
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("20000"), reference="TRF-9", via="manual"
+    )
+    table = payments_table(client, order)
+    assert "Credit applied" in table
+    assert table.count('data-label="Reference"') == 0
+    assert table.count("<td") == 4 and '<td class="break-anywhere"></td>' in table
