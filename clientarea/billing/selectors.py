@@ -713,10 +713,10 @@ def customer_reference(entry: LedgerEntry) -> str:
     "<gateway>:<its transaction id>" (the key that keeps it from being posted twice), which the
     customer never saw; they know it by the attempt's reference shown at checkout, on the result
     page and in the gateway's receipt ("ODS-000005-3"), kept in the movement's memo."""
-    if entry.via in (PaidVia.PAYU, PaidVia.PAYVALIDA) and entry.memo:
-        if entry.reference.startswith(f"{entry.via}:"):
-            return entry.memo
-    return entry.reference
+    gateway_key = entry.via in (PaidVia.PAYU, PaidVia.PAYVALIDA) and entry.reference.startswith(
+        f"{entry.via}:"
+    )
+    return entry.memo if gateway_key and entry.memo else entry.reference
 
 
 @dataclass(frozen=True)

@@ -461,7 +461,9 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
         if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
             problems.append("page")
         # Every line's subtotal is in view.
-        for cell in page.locator("#cart-items tbody tr:not(.cart-item-actions) td:last-child").all():
+        for cell in page.locator(
+            "#cart-items tbody tr:not(.cart-item-actions) td:last-child"
+        ).all():
             box = cell.bounding_box()
             if box is None or box["x"] + box["width"] > PHONE["width"]:
                 problems.append(f"subtotal {cell.inner_text()} at {box}")

@@ -220,7 +220,7 @@ class ReturnAndResultTests(PaymentsTestCase):
         self.scheduled_checks.assert_called_once_with(payment.pk)  # asks the gateway instead
 
     def test_a_declined_return_shows_the_gateways_words_as_a_warning(self):
-        """"Gateway response: Declined" was shown in the green box of good news."""
+        """ "Gateway response: Declined" was shown in the green box of good news."""
         payment, _ = self.start()
         self.login(self.alice)
         response = self.client.get(

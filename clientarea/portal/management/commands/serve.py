@@ -16,7 +16,6 @@ from django.core.management.base import BaseCommand
 
 from clientarea.accounts.models import User
 
-
 #: At most this long, the logins wait for the worker to finish what was queued before it started.
 STARTUP_WAIT = 30.0
 
