@@ -526,3 +526,23 @@ def test_log_out_lines_up_with_the_menu_links_on_a_phone(browser, live_site, dem
         if any(abs(gap) > 2 for gap in tops):  # none: it has a line of its own
             found[language] = tops
     assert found == {}
+
+
+def test_the_pay_all_due_button_keeps_off_the_link_beside_it(browser, live_site, demo):
+    """Billing's "Pay all due" button touched "See pending orders" (a space's width apart)."""
+    context = browser.new_context(locale="es-CO", viewport=DESKTOP)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        log_in(page, live_site.url, "ana@cliente.example")
+        page.goto(live_site.url + "/clientarea/billing/")
+        gap = page.evaluate(
+            """() => {
+                const button = document.querySelector('#pay-all-due').getBoundingClientRect();
+                const link = document.querySelector('#pay-all-due + a').getBoundingClientRect();
+                return link.left - button.right;
+            }"""
+        )
+    finally:
+        context.close()
+    assert gap >= 12
