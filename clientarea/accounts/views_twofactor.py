@@ -22,9 +22,13 @@ VERIFY_LIMITS = (Limit(by_ip, "30/15m"),)
 
 
 def _base(request: HttpRequest) -> str:
-    """Customers see the client area around the page; staff and half-signed-in users the plain site."""
+    """Customers see the client area around the page; staff and half-signed-in users (a code is
+    still due) the plain site. A customer without two-factor login is fully signed in: the
+    Two-factor login page and its set-up showed them the plain site, with no way back."""
     user = request.user
-    if (hasattr(user, "customer") or hasattr(user, "contact")) and twofactor.is_verified(user):
+    if (hasattr(user, "customer") or hasattr(user, "contact")) and (
+        twofactor.is_verified(user) or not twofactor.requires_code(user)
+    ):
         return "clientarea/base.html"
     return "base.html"
 
