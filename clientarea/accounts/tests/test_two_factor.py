@@ -313,6 +313,7 @@ def test_a_customer_without_it_sees_the_client_area_menu_around_its_pages(client
     for name in ("accounts:two_factor", "accounts:two_factor_setup"):
         page = client.get(reverse(name)).content.decode()
         assert 'class="side-nav"' in page, name
+        assert 'id="nav-contacts"' in page, name  # the holder's menu, as on every other page
     _turn_on(client)
     _login(client, "ana@example.com")  # the code is still due
     page = client.get(reverse("accounts:two_factor_verify")).content.decode()
