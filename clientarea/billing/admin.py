@@ -293,8 +293,12 @@ class OrderAdmin(
         due = selectors.amount_to_charge([order])  # net of a withholding agent's withholdings
         withheld = selectors.withholding_to_post(order)
         form = ManualPaymentForm(
-            request.POST or None, initial={"paid_at": local_now().replace(second=0, microsecond=0)}
+            request.POST or None,
+            initial={"paid_at": local_now().replace(second=0, microsecond=0)},
+            agent=withheld > 0,
         )
+        warning = ""
+        submit = gettext("Register the payment")
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -305,49 +309,95 @@ class OrderAdmin(
                     paid_at=data["paid_at"],
                     method=data["method"],
                     amount=data["amount"],
+                    not_withheld=data.get("not_withheld", False),
+                    confirmed_excess=data["confirmed_excess"],
                 )
+            except services.ExcessNotConfirmed as exc:
+                # The warning step: the same form again, with the excess to confirm.
+                confirm = request.POST.copy()
+                confirm["confirmed_excess"] = str(exc.split.excess)
+                form = ManualPaymentForm(confirm, agent=withheld > 0)
+                warning = str(exc)
+                submit = gettext("Register it and keep %(excess)s as credit") % {
+                    "excess": format_cop(exc.split.excess, decimals=True)
+                }
+            except services.PaymentAmountError as exc:
+                # The amount does not fit the withholding decision: corrected on the same form.
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             except services.OrderStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(self.change_url(order))
             else:
-                if after.state == OrderState.PAID:
-                    text = _(
-                        "Payment of order %(number)s registered: its services were activated or renewed."
-                    ) % {"number": order.number}
-                else:
-                    text = _(
-                        "Partial payment of order %(number)s registered: %(left)s is still due."
-                    ) % {
-                        "number": order.number,
-                        "left": format_cop(selectors.order_balance_due(after), decimals=True),
-                    }
-                self.message_user(request, text, messages.SUCCESS)
-            return HttpResponseRedirect(self.change_url(order))
+                self.message_user(request, self._payment_registered(after), messages.SUCCESS)
+                return HttpResponseRedirect(self.change_url(order))
+        intro = gettext(
+            "Only for money already received outside the online gateways, e.g. a bank transfer or cash at the office. Still due on this order: %(due)s. Paying all of it marks the order paid, activates or renews its services and issues the electronic invoice; less leaves the order pending with the rest due; more pays the order and keeps the excess as the customer's credit."
+        ) % {"due": format_cop(due, decimals=True)}
+        if withheld > 0:
+            intro += " " + gettext(
+                "The customer is a withholding agent: of the %(owed)s still owed it "
+                "withholds %(withheld)s (see the order's withholdings) and transfers %(due)s; "
+                "the withholdings are posted with the payment. If it transferred the %(owed)s "
+                'without withholding, tick "The customer did not withhold on this payment".'
+            ) % {
+                "owed": format_cop(due + withheld, decimals=True),
+                "withheld": format_cop(withheld, decimals=True),
+                "due": format_cop(due, decimals=True),
+            }
         return self.render_action_form(
             request,
             title=gettext("Register a payment for order %(number)s") % {"number": order.number},
             objects=[order],
             form=form,
-            submit=gettext("Register the payment"),
-            intro=gettext(
-                "Only for money already received outside the online gateways, e.g. a bank transfer or cash at the office. Still due on this order: %(due)s. Paying all of it marks the order paid, activates or renews its services and issues the electronic invoice; less leaves the order pending with the rest due."
-            )
-            % {"due": format_cop(due, decimals=True)}
-            + (
-                " "
-                + gettext(
-                    "The customer is a withholding agent: of the %(owed)s still owed it "
-                    "withholds %(withheld)s (see the order's withholdings) and transfers %(due)s; "
-                    "the withholdings are posted with the payment."
-                )
-                % {
-                    "owed": format_cop(due + withheld, decimals=True),
-                    "withheld": format_cop(withheld, decimals=True),
-                    "due": format_cop(due, decimals=True),
-                }
-                if withheld > 0
-                else ""
-            ),
+            submit=submit,
+            intro=intro,
+            warning=warning,
         )
+
+    @staticmethod
+    def _payment_registered(after: Order) -> str:
+        """The success message: what the payment did (its split, the withholding decision)."""
+        if after.state != OrderState.PAID:
+            return gettext(
+                "Partial payment of order %(number)s registered: %(left)s is still due."
+            ) % {
+                "number": after.number,
+                "left": format_cop(selectors.order_balance_due(after), decimals=True),
+            }
+        text = gettext(
+            "Payment of order %(number)s registered: its services were activated or renewed."
+        ) % {"number": after.number}
+        settled = selectors.paid_settlement_extras(after)
+        if settled.not_withheld:
+            text += " " + gettext(
+                "It was paid at its total: nothing withheld was posted and no withholding "
+                "certificate is expected for it."
+            )
+        if settled.credited > 0:
+            credit = selectors.credit_available(after.customer)
+            values = {
+                "excess": format_cop(settled.credited, decimals=True),
+                "credit": format_cop(credit, decimals=True),
+            }
+            if credit < settled.credited:  # BILLING_AUTO_APPLY_CREDIT used it at once
+                text += (
+                    " "
+                    + gettext(
+                        "%(excess)s was kept as the customer's credit and applied at once to their "
+                        "other pending orders (credit available now: %(credit)s)."
+                    )
+                    % values
+                )
+            else:
+                text += (
+                    " "
+                    + gettext(
+                        "%(excess)s was kept as the customer's credit (credit available now: "
+                        "%(credit)s)."
+                    )
+                    % values
+                )
+        return text
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self._order(request, object_id)

@@ -1,7 +1,8 @@
 """Back office for the billing run's history: read-only BillingRun rows, and "Run billing now".
 
 Imported by clientarea.billing.admin. The buttons above the list POST to
-``run-now/``, which enqueues ``tasks.billing_run_task`` (the worker runs it;
+``run-now/``, which audits who asked (``billing.run_requested``) and enqueues
+``tasks.billing_run_task`` (``tasks.request_billing_run``; the worker runs it;
 refresh the list to see it). They need the ``billing.add_billingrun``
 permission: a billing run is what they create.
 """
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.billing import automation, run_chunks
 from clientarea.billing.models import BillingRun, BillingRunStatus, ChunkStatus
-from clientarea.billing.tasks import billing_run_task
+from clientarea.billing.tasks import request_billing_run
 
 # The most telling counts, in the list column.
 SUMMARY_KEYS = (
@@ -100,9 +101,7 @@ class BillingRunAdmin(admin.ModelAdmin):
         if not self.can_run(request):
             raise PermissionDenied
         dry_run = request.POST.get("dry_run") == "1"
-        billing_run_task(
-            dry_run=dry_run, triggered_by=f"staff:{getattr(request.user, 'email', '')}"[:40]
-        )
+        request_billing_run(dry_run=dry_run, actor=request.user)
         message = (
             _("Dry run queued: it changes nothing. Refresh this page to see its counts.")
             if dry_run

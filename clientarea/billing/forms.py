@@ -61,9 +61,30 @@ class ManualPaymentForm(forms.Form):
         min_value=Decimal("0.01"),
         help_text=_(
             "Leave empty when it pays everything still due. Less than that is a partial payment: "
-            "the order stays pending with the rest due."
+            "the order stays pending with the rest due. More pays the order and keeps the excess "
+            "as the customer's credit (you confirm the split before it is saved)."
         ),
     )
+    not_withheld = forms.BooleanField(
+        label=_("The customer did not withhold on this payment"),
+        required=False,
+        help_text=_(
+            "Tick it when this withholding agent transferred the total without withholding: the "
+            "order is paid at its total, nothing withheld is posted and no withholding "
+            "certificate is expected for it."
+        ),
+    )
+    #: The excess staff confirmed on the warning step (the view fills it in; see the service).
+    confirmed_excess = forms.DecimalField(
+        required=False, max_digits=14, decimal_places=2, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, agent: bool = False, **kwargs) -> None:
+        """``agent``: the order's customer is an approved withholding agent that withholds from
+        it (only then is "did not withhold" offered)."""
+        super().__init__(*args, **kwargs)
+        if not agent:
+            del self.fields["not_withheld"]
 
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip()

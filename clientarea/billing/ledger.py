@@ -51,10 +51,15 @@ class LedgerError(Exception):
 
 @dataclass(frozen=True)
 class Allocation:
-    """Part of a payment meant for one order; ``amount`` None means whatever it still owes."""
+    """Part of a payment meant for one order; ``amount`` None means whatever it still owes.
+
+    ``withhold`` False: an approved withholding agent did not withhold on this payment (it
+    transferred the gross), so the order is owed, and paid, at its gross: nothing withheld is
+    posted, and none is fixed when the payment pays it in full (no certificate is expected)."""
 
     order_id: int
     amount: Decimal | None = None
+    withhold: bool = True
 
 
 @dataclass
@@ -193,6 +198,8 @@ def _pay_in_full(
     notify: bool,
     no_credit_applied: bool = False,
     withholdings: OrderWithholdings | None = None,
+    credited: Decimal = ZERO,
+    not_withheld: bool = False,
 ) -> None:
     outcome = order_services.mark_order_paid(
         order_id=order.pk,
@@ -207,6 +214,8 @@ def _pay_in_full(
         # The invoice's prepayments (credit applied) are looked up unless known to be none.
         prepayments=() if no_credit_applied else None,
         withholdings=withholdings,
+        credited=credited,
+        not_withheld=not_withheld,
     )
     if not outcome.applied:  # pragma: no cover - the order was locked and pending
         raise LedgerError(_("Order %(number)s could not be paid.") % {"number": order.number})
@@ -234,7 +243,10 @@ def _lock_orders(*, customer_id: int, order_ids: Sequence[int], locked: dict[int
     return orders
 
 
-@transaction.atomic
+# No savepoint inside a caller's transaction (the paid transaction: two statements fewer): it
+# raises only before writing (a bad amount, another customer's order), and anything raised
+# after a write must undo the caller's whole transaction, which Django then enforces.
+@transaction.atomic(savepoint=False)
 def record_payment(
     *,
     customer_id: int,
@@ -291,12 +303,16 @@ def record_payment(
     withheld: dict[int, Decimal] = {}
     # Each order's withholdings, read once here and handed to the paid transaction.
     computed: dict[int, OrderWithholdings] = {}
+    # Orders an agent paid at their gross, without withholding (``Allocation.withhold``).
+    not_withheld: set[int] = set()
     for allocation in allocations:
         order = by_id[allocation.order_id]
         due = dues[order.pk] if order.state == OrderState.PENDING else ZERO
         # A withholding agent pays the net: what it withholds is not asked of it.
         keep = ZERO
-        if due > 0:
+        if due > 0 and not allocation.withhold:
+            not_withheld.add(order.pk)
+        elif due > 0:
             computed[order.pk] = selectors.pending_withholdings(order, customer=customer)
             keep = selectors.withholding_to_post(order, computed=computed[order.pk])
         payable = max(due - keep, ZERO)
@@ -313,6 +329,9 @@ def record_payment(
                 dues[order.pk] -= keep
     # One "several orders paid" email instead of one per order when more than one is paid.
     several = sum(1 for order, _take in plan if dues[order.pk] == 0) > 1
+    # What this payment leaves as credit, stated with the order it paid (its history and its
+    # "payment received" email); the "N orders paid" email has the "credit added" beside it.
+    kept = remaining if not several else ZERO
     for order, take in plan:
         _entry(
             customer_id=customer_id,
@@ -342,6 +361,8 @@ def record_payment(
                 notify=notify and not several,
                 no_credit_applied=order.pk in untouched,
                 withholdings=computed.get(order.pk),
+                credited=kept,
+                not_withheld=order.pk in not_withheld,
             )
             posting.paid.append(order)
         else:

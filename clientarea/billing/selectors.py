@@ -366,10 +366,40 @@ def event_details_for_staff(event: OrderEvent) -> str:
             _("services %(ids)s activated or renewed")
             % {"ids": ", ".join(str(s) for s in services)}
         )
+    if data.get("credited"):
+        try:
+            credited = format_cop(Decimal(data["credited"]), decimals=True)
+        except ArithmeticError:
+            credited = str(data["credited"])
+        parts.append(
+            _("%(amount)s of the payment kept as the customer's credit") % {"amount": credited}
+        )
+    if data.get("not_withheld"):
+        parts.append(_("the customer did not withhold: paid at its total, nothing withheld"))
     email = data.get("email") or (event.message if event.kind == "email_resent" else "")
     if email:
         parts.append(_("Email: %(email)s") % {"email": _EMAIL_LABELS.get(email, email)})
     return " · ".join(str(p) for p in parts)
+
+
+@dataclass(frozen=True)
+class PaidExtras:
+    """What the payment that paid an order did beyond it (its paid event)."""
+
+    credited: Decimal  # the rest of that payment, kept as the customer's credit
+    not_withheld: bool  # an approved withholding agent paid the total without withholding
+
+
+def paid_settlement_extras(order: Order) -> PaidExtras:
+    """From the order's paid event (one query): what its payment left as credit and whether an
+    agent paid it without withholding (``services.mark_order_paid`` records both)."""
+    event = OrderEvent.objects.filter(order_id=order.pk, kind=OrderEventKind.PAID).last()
+    data = event.data if event is not None and isinstance(event.data, dict) else {}
+    try:
+        credited = quantize(Decimal(data.get("credited") or "0"))
+    except ArithmeticError:
+        credited = ZERO
+    return PaidExtras(credited=credited, not_withheld=bool(data.get("not_withheld")))
 
 
 # -- the customer's account (ledger) ------------------------------------------------------------

@@ -605,6 +605,8 @@ def mark_order_paid(
     owed: Decimal | None = None,
     prepayments: tuple[Prepayment, ...] | None = None,
     withholdings: OrderWithholdings | None = None,
+    credited: Decimal = ZERO,
+    not_withheld: bool = False,
 ) -> PaymentOutcome:
     """pending → paid, exactly once, with all its effects in this one transaction.
 
@@ -627,6 +629,11 @@ def mark_order_paid(
     ``None`` reads it from the ledger. ``withholdings``: what an approved agent withholds from
     the order, when the caller has just computed it while the order was pending
     (``billing.selectors.pending_withholdings``), so the agent is not looked up again.
+    ``credited``: what the same payment left as the customer's credit (an overpayment), stated
+    in the order's history and its "payment received" email. ``not_withheld``: an approved
+    withholding agent paid the order's gross without withholding (``ledger.Allocation``):
+    nothing withheld is fixed for it, so its invoice carries none and no certificate is
+    expected; the history and the email say so.
     """
     order = (
         locked if locked is not None and locked.pk == order_id else lock_order(order_id=order_id)
@@ -688,12 +695,19 @@ def mark_order_paid(
                     service.next_due_date,
                     item.period_start,
                 )
+    # How this payment settled the order beyond the order itself: what it left as credit,
+    # and an agent that did not withhold (the history and the email state both).
+    settled: dict[str, Any] = {}
+    if credited > 0:
+        settled["credited"] = str(quantize(credited))
+    if not_withheld:
+        settled["not_withheld"] = True
     OrderEvent.objects.create(
         order=order,
         kind=OrderEventKind.PAID,
         actor=actor if getattr(actor, "pk", None) else None,
         message=reference[:500],
-        data={"via": via, "method": method, "services": changed},
+        data={"via": via, "method": method, "services": changed, **settled},
     )
     with provider_cached():  # the invoice and the email read the provider profile once
         _after_paid(
@@ -702,6 +716,8 @@ def mark_order_paid(
             notify=notify,
             prepayments=prepayments,
             withholdings=withholdings,
+            actor=actor,
+            settled=settled,
         )
     logger.info("order paid %s via=%s method=%s services=%s", order.number, via, method, changed)
     return PaymentOutcome(order=order, applied=True, reason="paid", services_changed=changed)
@@ -714,16 +730,25 @@ def _after_paid(
     notify: bool = True,
     prepayments: tuple[Prepayment, ...] | None = None,
     withholdings: OrderWithholdings | None = None,
+    actor=None,
+    settled: Mapping[str, Any] | None = None,
 ) -> None:
     """Effects that belong to the paid transaction: invoice allocation, email, provisioning.
 
     Each writes its durable record here (the issued invoice, the email log row, the
     provisioning outbox rows); the worker does the work after commit, and its sweeps
-    finish anything whose after-commit job was lost.
+    finish anything whose after-commit job was lost. ``settled``: what the paid event
+    recorded beyond the order (credit kept, an agent that did not withhold), for the email.
     """
+    settled = settled or {}
     if order.debit_note_id is None:
-        # Before the invoice: it carries the withholdings fixed here (an approved agent's order).
-        withheld = fix_order_withholdings(order=order, computed=withholdings)
+        # Before the invoice: it carries the withholdings fixed here (an approved agent's
+        # order), none when the agent did not withhold on this payment.
+        withheld = (
+            []
+            if settled.get("not_withheld")
+            else fix_order_withholdings(order=order, computed=withholdings, actor=actor)
+        )
         allocate_invoice_for_order(
             order=order,
             withholdings=withheld,
@@ -739,7 +764,7 @@ def _after_paid(
             customer=order.customer,
             category=EmailCategory.BILLING,
             template="order_paid",
-            refs={"order": order.pk},
+            refs={"order": order.pk, **settled},
         )
     if changed:
         notify_services_changed(
@@ -754,7 +779,8 @@ def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
     debit note) is fixed once the order is paid (paid is final; a refund is a credit note with its
     own email), so the email read later says what it would have said at commit. The customer's
     name is the one on file when it is rendered. An order that is gone or not paid raises
-    ``ContextGone``: the email fails rather than announce a payment that is not there.
+    ``ContextGone``: the email fails rather than announce a payment that is not there. What the
+    payment left as credit and an agent's not withholding are the paid moment's (``refs``).
     """
     order = (
         Order.objects.select_related("customer")
@@ -775,6 +801,10 @@ def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
         "paid": settled.paid,
         "credit_applied": settled.credit_applied,
         "withheld": settled.withheld,
+        # The rest of the same payment, kept as the customer's credit (an overpayment).
+        "credited": Decimal(refs.get("credited", "0")),
+        # An approved withholding agent paid the total without withholding: no certificate.
+        "not_withheld": bool(refs.get("not_withheld", False)),
     }
 
 
@@ -836,6 +866,39 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
     return locked
 
 
+@dataclass(frozen=True)
+class ManualPaymentSplit:
+    """How a manual payment larger than the order's balance would be split (staff confirm it).
+
+    ``received`` = ``pays`` (money allocated to the order) + ``excess`` (kept as the customer's
+    credit); ``withheld`` is what an approved agent withheld, posted beside it (zero when it
+    did not withhold, ``not_withheld``)."""
+
+    received: Decimal
+    pays: Decimal
+    withheld: Decimal
+    excess: Decimal
+    not_withheld: bool
+
+
+class PaymentAmountError(OrderStateError):
+    """A manual payment's amount that does not fit the withholding decision; ``field`` is the
+    form field to correct (``amount`` or ``not_withheld``). Nothing was written."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ExcessNotConfirmed(OrderStateError):
+    """A manual payment larger than what the order owes, whose excess staff have not confirmed
+    (or confirmed a different amount): nothing was written. ``split`` says what it would do."""
+
+    def __init__(self, message: str, *, split: ManualPaymentSplit) -> None:
+        super().__init__(message)
+        self.split = split
+
+
 def register_manual_payment(
     *,
     order: Order,
@@ -844,14 +907,29 @@ def register_manual_payment(
     paid_at: dt.datetime | None = None,
     method: str = "transfer",
     amount: Decimal | None = None,
+    not_withheld: bool = False,
+    confirmed_excess: Decimal | None = None,
 ) -> Order:
     """Staff record a payment received outside the gateways (a bank transfer, cash at the office).
 
     ``amount`` None pays what the order still owes, net of what an approved withholding agent
     withholds (the agent transfers the net; ``ledger.record_payment`` posts the withholding). Less
     leaves the order pending with the rest due (a partial payment: its services change only once
-    it is paid in full); more is refused (record the excess as the customer's credit instead).
-    Returns the order as it is after.
+    it is paid in full). More pays the order and keeps the excess as the customer's credit
+    (``ledger.record_payment``, as a gateway's overpayment; applied to their other pending orders
+    when ``BILLING_AUTO_APPLY_CREDIT`` is on), but only once staff confirmed that excess:
+    ``confirmed_excess`` must equal it, else ``ExcessNotConfirmed`` (with the split) and nothing
+    is written.
+
+    ``not_withheld``: an approved agent did not withhold on this payment (it transferred the
+    gross). The order is paid at what it still owes, nothing withheld is posted nor fixed (no
+    certificate is expected for it); the amount must cover all of it. Without it, an agent's
+    amount equal to the gross still owed is refused: it is the transfer of an agent that did
+    not withhold, which read as the net would post a withholding no certificate will cover and
+    keep the withheld part as credit a second time.
+
+    Money, state and the audit record (``billing.manual_payment``: the split and the withholding
+    decision) in one transaction under the customer's lock. Returns the order as it is after.
     """
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
@@ -860,6 +938,8 @@ def register_manual_payment(
             _("Order %(number)s is %(state)s: only pending orders can be paid.")
             % {"number": order.number, "state": order.get_state_display().lower()}
         )
+    if amount is not None and amount <= 0:
+        raise OrderStateError(_("The amount must be greater than zero."))
     with transaction.atomic():
         # The customer first (read once: the ledger takes it as it is), then the order.
         customer = ledger.lock_customer(customer_id=order.customer_id)
@@ -870,25 +950,55 @@ def register_manual_payment(
                 % {"number": order.number, "reason": locked.get_state_display().lower()}
             )
         due = order_balance_due(locked)
-        if amount is not None and amount <= 0:
-            raise OrderStateError(_("The amount must be greater than zero."))
-        if amount is not None and amount > due:
-            raise OrderStateError(
-                _("Order %(number)s owes %(due)s: a payment cannot be larger.")
-                % {"number": locked.number, "due": format_cop(due, decimals=True)}
-            )
         # The agent status came with the customer's lock: not read again here.
-        net = due - withholding_to_post(
+        withholding = withholding_to_post(
             locked, computed=pending_withholdings(locked, customer=customer)
         )
-        received = net if amount is None else amount
+        # "Did not withhold" means something only where something would be withheld.
+        gross = not_withheld and withholding > 0
+        net = due if gross else due - withholding
+        received = net if amount is None else quantize(amount)
+        if gross and received < due:
+            raise PaymentAmountError(
+                _(
+                    "Without withholdings the payment must cover the %(due)s still owed on order "
+                    '%(number)s. For a partial payment leave "The customer did not withhold on '
+                    'this payment" unticked.'
+                )
+                % {"number": locked.number, "due": format_cop(due, decimals=True)},
+                field="amount",
+            )
+        if withholding > 0 and not gross and received == due:
+            raise PaymentAmountError(
+                _(
+                    "%(amount)s is what order %(number)s owes before withholdings. If the customer "
+                    'did not withhold, tick "The customer did not withhold on this payment"; if '
+                    "it withheld, enter what it transferred (the net is %(net)s)."
+                )
+                % {
+                    "amount": format_cop(received, decimals=True),
+                    "number": locked.number,
+                    "net": format_cop(net, decimals=True),
+                },
+                field="not_withheld",
+            )
+        excess = max(received - net, ZERO)
+        if excess > 0 and confirmed_excess != excess:
+            split = ManualPaymentSplit(
+                received=received,
+                pays=net,
+                withheld=ZERO if gross else withholding,
+                excess=excess,
+                not_withheld=gross,
+            )
+            raise ExcessNotConfirmed(
+                _excess_warning(number=locked.number, split=split), split=split
+            )
         paid_at = paid_at or timezone.now()
-        ledger.record_payment(
+        posting = ledger.record_payment(
             customer_id=locked.customer_id,
-            # Not ``due``: an agent's gross due paid the withheld part twice, the second time
-            # as account credit the customer never gave us.
             amount=received,
-            allocations=[ledger.Allocation(order_id=locked.pk)],
+            allocations=[ledger.Allocation(order_id=locked.pk, withhold=not gross)],
             reference=reference.strip(),
             via="manual",
             method=method,
@@ -898,6 +1008,13 @@ def register_manual_payment(
             locked_customer=customer,
         )
         locked.refresh_from_db()
+        paid = locked.state == OrderState.PAID
+        if gross:
+            decision = "not_withheld"  # paid at the gross: nothing withheld, no certificate
+        elif withholding == 0:
+            decision = "none"  # not an agent, or nothing withheld from this order
+        else:
+            decision = "withheld" if paid else "when_paid"  # posted once the net is paid
         # Money staff say they received: who, when, how much and against what, in the audit log
         # (the order's history keeps the event, the ledger the movement).
         audit(
@@ -906,9 +1023,15 @@ def register_manual_payment(
             customer=customer,
             target=locked.number,
             changes={
-                "amount": str(quantize(received)),
+                "amount": str(received),
                 "due_before": str(due),
-                "withheld": str(due - net) if locked.state == OrderState.PAID else "0",
+                "paid_to_order": str(posting.allocated),
+                "withheld": str(withholding) if paid and decision == "withheld" else "0",
+                "withholding": decision,
+                "credited": str(posting.credited),
+                # Credit applied at once to the customer's other pending orders (auto-apply).
+                "credit_applied": str(posting.credit_applied),
+                "orders_paid": [o.number for o in posting.paid],
                 "reference": reference.strip()[:120],
                 "method": method,
                 "paid_at": timezone.localtime(paid_at, BOGOTA).isoformat(),
@@ -916,6 +1039,28 @@ def register_manual_payment(
             },
         )
     return locked
+
+
+def _excess_warning(*, number: str, split: ManualPaymentSplit) -> str:
+    """What staff confirm before a manual payment larger than the order's balance is saved."""
+    text = _(
+        "%(received)s is more than order %(number)s owes: %(pays)s pays the order and "
+        "%(excess)s will be kept as the customer's credit."
+    ) % {
+        "received": format_cop(split.received, decimals=True),
+        "number": number,
+        "pays": format_cop(split.pays, decimals=True),
+        "excess": format_cop(split.excess, decimals=True),
+    }
+    if split.withheld > 0:
+        text += " " + _(
+            "%(withheld)s is posted as withheld by the customer (a withholding certificate is "
+            'expected for it). If the customer did not withhold on this payment, tick "The '
+            'customer did not withhold on this payment" instead.'
+        ) % {"withheld": format_cop(split.withheld, decimals=True)}
+    elif split.not_withheld:
+        text += " " + _("The customer did not withhold: nothing withheld is posted.")
+    return text
 
 
 def resend_order_email(*, order: Order, actor=None) -> None:

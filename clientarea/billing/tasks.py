@@ -25,9 +25,11 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
+from clientarea.accounts import audit
 from clientarea.billing import automation, change_notes
 from clientarea.billing.jobs import deliver_run_emails_task
 from clientarea.billing.models import BillingRun
+from clientarea.lib.dates import local_today
 from clientarea.lib.periodic import periodic_task
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "billing_run_task",
     "deliver_run_emails_task",
     "plan_change_notes_task",
+    "request_billing_run",
     "resume_billing_runs_task",
     "scheduled_billing_run_task",
 ]
@@ -68,6 +71,21 @@ def billing_run_task(
     run = automation.start_run(run_date=day, triggered_by=triggered_by)
     fan_out(run)
     return run.pk
+
+
+def request_billing_run(*, dry_run: bool, actor) -> str:
+    """Staff start a billing run from the back office ("Run billing now", "Dry run"): who asked,
+    and when, is in the audit log (``billing.run_requested``) before the run is queued for the
+    workers, which record it with ``triggered_by`` (returned) once they plan it."""
+    triggered_by = f"staff:{getattr(actor, 'email', '')}"[:40]
+    audit.record(
+        action="billing.run_requested",
+        actor=actor,
+        target=local_today().isoformat(),  # the run's date (a run on request is today's)
+        changes={"dry_run": dry_run, "triggered_by": triggered_by},
+    )
+    billing_run_task(dry_run=dry_run, triggered_by=triggered_by)
+    return triggered_by
 
 
 @db_task()

@@ -30,7 +30,7 @@ from clientarea.einvoice.models import (
     TransmissionAttempt,
     TransmissionExchange,
 )
-from clientarea.einvoice.pdf_labels import PAYMENT_MEANS
+from clientarea.einvoice.pdf_labels import payment_means_name
 from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
 from clientarea.lib.money import format_cop
@@ -265,9 +265,10 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("payment means"))
     def payment_means(self, obj):
-        """DIAN's code with its name, as the invoice's PDF prints it ("Tarjeta crédito (48)")."""
-        names = PAYMENT_MEANS["en" if get_language().startswith("en") else "es"]
-        name = names.get(obj.payment_means_code)
+        """DIAN's code with its name, as the invoice's PDF prints it ("Tarjeta crédito (48)"); a
+        code the invoices do not use by default gets DIAN's name from its MediosPago list."""
+        language = "en" if (get_language() or "").startswith("en") else "es"
+        name = payment_means_name(obj.payment_means_code, language)
         return f"{name} ({obj.payment_means_code})" if name else obj.payment_means_code
 
     @admin.display(boolean=True, description=_("rendered"))

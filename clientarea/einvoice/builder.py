@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import fields, is_dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -158,7 +158,7 @@ def build_document(
 
 def prepayments_to_json(prepayments: tuple[Prepayment, ...]) -> list[dict]:
     """How an invoice row keeps its prepayments until it is issued (``Invoice.prepayments``)."""
-    return [_plain(asdict(p)) for p in prepayments]
+    return [_plain(p) for p in prepayments]
 
 
 def prepayments_from_json(data) -> tuple[Prepayment, ...]:
@@ -236,6 +236,10 @@ def build_note_document(
 
 
 def _plain(value):
+    """JSON values of a document: what ``_plain(dataclasses.asdict(value))`` gives, in one walk
+    (``asdict`` deep-copies every leaf first; this runs in the paid transaction)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
@@ -248,7 +252,7 @@ def _plain(value):
 
 
 def document_to_json(doc: InvoiceDocument) -> dict:
-    return _plain(asdict(doc))
+    return _plain(doc)
 
 
 def document_from_json(data: dict) -> InvoiceDocument:

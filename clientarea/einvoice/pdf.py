@@ -48,10 +48,9 @@ from clientarea.einvoice.pdf_labels import (
     NOTE_LABELS,
     NOTE_LEGAL_TITLES,
     PAYMENT_FORMS,
-    PAYMENT_MEANS,
+    payment_means_name,
 )
 from clientarea.einvoice.qr import qr_url
-from clientarea.lib.codelists import codelist
 from clientarea.lib.money import format_cop
 from clientarea.lib.qr import qr_svg
 
@@ -94,7 +93,7 @@ def _document(party: Party, language: str) -> str:
 
 
 def _payment_means(code: str, language: str) -> str:
-    return PAYMENT_MEANS[language].get(code) or codelist("MediosPago").get(code, code)
+    return payment_means_name(code, language) or code
 
 
 def _line_tax(line: Line, labels: dict[str, str]) -> str:

@@ -5,6 +5,10 @@ The Spanish legal title stays on the English version too (DIAN asks for it).
 
 from __future__ import annotations
 
+import functools
+
+from clientarea.lib.codelists import codelist
+
 LEGAL_TITLE = "Factura electrónica de venta"
 
 LABELS: dict[str, dict[str, str]] = {
@@ -119,11 +123,27 @@ DOCUMENT_TYPES = {
 }  # fmt: skip
 PAYMENT_FORMS = {"es": {"1": "Contado", "2": "Crédito"}, "en": {"1": "Cash (paid)", "2": "Credit"}}
 PAYMENT_MEANS = {
-    "es": {"10": "Efectivo", "42": "Consignación bancaria", "47": "Transferencia bancaria",
-           "48": "Tarjeta crédito", "49": "Tarjeta débito", "ZZZ": "Acuerdo mutuo"},
-    "en": {"10": "Cash", "42": "Bank deposit", "47": "Bank transfer", "48": "Credit card",
-           "49": "Debit card", "ZZZ": "Mutual agreement"},
+    "es": {"10": "Efectivo", "42": "Consignación bancaria", "45": "Transferencia crédito bancaria",
+           "47": "Transferencia bancaria", "48": "Tarjeta crédito", "49": "Tarjeta débito",
+           "ZZZ": "Acuerdo mutuo"},
+    "en": {"10": "Cash", "42": "Bank deposit", "45": "Bank credit transfer", "47": "Bank transfer",
+           "48": "Credit card", "49": "Debit card", "ZZZ": "Mutual agreement"},
 }  # fmt: skip
+
+
+def payment_means_name(code: str, language: str) -> str:
+    """A DIAN payment means code's name: ours above in ``language`` ("es" or "en") for the codes
+    the invoices use, else DIAN's own (Spanish) name from its MediosPago list; empty if unknown."""
+    return PAYMENT_MEANS.get(language, PAYMENT_MEANS["es"]).get(code) or _dian_payment_means().get(
+        code, ""
+    )
+
+
+@functools.cache
+def _dian_payment_means() -> dict[str, str]:
+    return codelist("MediosPago")
+
+
 FISCAL_RESPONSIBILITIES = {
     "es": {"O-13": "Gran contribuyente", "O-15": "Autorretenedor", "O-23": "Agente de retención IVA",
            "O-47": "Régimen simple de tributación", "R-99-PN": "No aplica"},

@@ -144,11 +144,13 @@ class ObjectActionsAdminMixin(_MixinBase[_ModelT]):
         intro: StrOrPromise = "",
         action: str = "",
         selected: Iterable[Any] = (),
+        warning: StrOrPromise = "",
     ) -> TemplateResponse:
         """The intermediate page: a summary table of ``objects``, then ``form`` (or none) and a ``submit`` button.
 
         From a list action, pass ``action`` (its name) and ``selected`` (the pks) so the POST comes back
-        to the same action with ``apply=1``.
+        to the same action with ``apply=1``. ``warning``: what staff must read before they submit
+        again (a confirmation step), above the form.
         """
         context = {
             **self.admin_site.each_context(request),
@@ -158,6 +160,7 @@ class ObjectActionsAdminMixin(_MixinBase[_ModelT]):
             "form": form,
             "submit_label": submit,
             "intro": intro,
+            "warning": warning,
             "action": action,
             "selected": selected,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -93,8 +93,17 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate(
             "order_paid",
             _("Payment received"),
-            # What settled the order: money received, account credit, an agent's withholdings.
-            (*_ORDER, "order_url", "paid", "credit_applied", "withheld"),
+            # What settled the order: money received, account credit, an agent's withholdings;
+            # what the payment left as credit, and an agent that did not withhold.
+            (
+                *_ORDER,
+                "order_url",
+                "paid",
+                "credit_applied",
+                "withheld",
+                "credited",
+                "not_withheld",
+            ),
         ),
         EditableTemplate("order_cancelled", _("Service order cancelled"), (*_ORDER, "reason")),
         EditableTemplate("order_reminder", _("Reminder before the due date"), _REMINDER),

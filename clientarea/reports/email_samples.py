@@ -151,7 +151,8 @@ def sample_context(template: str) -> dict[str, Any]:
         "credit_applied": Decimal("9000.00"),
         "to_pay": Decimal("45728.00"),  # order_created: what the credit left to pay
         "withheld": Decimal("0.00"),
-        "credited": Decimal("20000.00"),
+        "credited": Decimal("20000.00"),  # credit_added; order_paid: an overpayment's rest
+        "not_withheld": False,  # order_paid: an agent paid the total without withholding
         "credit": Decimal("20000.00"),
         "auto_apply": True,
         # invoices and notes

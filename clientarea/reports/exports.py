@@ -17,9 +17,10 @@ from typing import IO, Any
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from clientarea.billing.models import PaidVia, PaymentMethod
 from clientarea.lib.dates import local_today
 from clientarea.lib.money import quantize
-from clientarea.reports import sales, selectors
+from clientarea.reports import movements, sales, selectors
 from clientarea.reports.models import ReportKind
 
 Cell = str | Decimal | dt.date | dt.datetime | int
@@ -107,6 +108,11 @@ def _sales_rows(f: Filters) -> Iterator[list[Cell]]:
         ]
 
 
+def _label(choices: Iterable[tuple[str, Any]], code: str) -> str:
+    """A code's name in the active language (the code itself if it is not a choice)."""
+    return str(dict(choices).get(code, code))
+
+
 def _payments_headers() -> list[str]:
     return [
         _("Paid at"),
@@ -121,6 +127,9 @@ def _payments_headers() -> list[str]:
         _("Received"),
         _("Paid with credit"),
         _("Withheld by the customer"),
+        # Stable codes for programs reading the file (the columns above are in the user's language).
+        _("Gateway code"),
+        _("Method code"),
     ]
 
 
@@ -131,13 +140,15 @@ def _payments_rows(f: Filters) -> Iterator[list[Cell]]:
             row.order,
             row.customer_document,
             row.customer,
-            row.via,
-            row.method,
+            _label(PaidVia.choices, row.via),
+            _label(PaymentMethod.choices, row.method),
             row.reference,
             row.total,
             row.received,
             row.credit,
             row.withheld,
+            row.via,
+            row.method,
         ]
 
 
@@ -192,6 +203,83 @@ def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
         ]
 
 
+def _movements_headers() -> list[str]:
+    return [
+        _("Section"),
+        _("Date and time"),
+        _("Movement"),
+        _("Direction"),
+        _("Amount"),
+        _("Gateway or method"),
+        _("Gateway or bank reference"),
+        _("Our reference"),
+        _("Customer document"),
+        _("Customer"),
+        _("Orders"),
+        _("Where it went"),
+        _("State"),
+        _("Ledger entries"),
+        # Stable codes for programs reading the file.
+        _("Movement code"),
+        _("Gateway code"),
+        _("Method code"),
+    ]
+
+
+def section_labels() -> dict[str, str]:
+    return {
+        movements.BANK: _("Bank money"),
+        movements.INTERNAL: _("Internal (not bank money)"),
+        movements.CHARGES: _("Charges (not money)"),
+    }
+
+
+def direction_labels() -> dict[str, str]:
+    return {movements.IN: _("In"), movements.OUT: _("Out"), movements.NET: _("Net"), "": "—"}
+
+
+def _movements_rows(f: Filters) -> Iterator[list[Cell]]:
+    sections, directions = section_labels(), direction_labels()
+    for row in movements.movements(
+        date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method
+    ):
+        yield [
+            sections[row.section],
+            row.at.replace(tzinfo=None),  # Bogotá wall-clock time; XLSX has no time zones
+            row.movement,
+            directions[row.direction],
+            row.amount,
+            row.via_label,
+            row.gateway_reference,
+            row.our_reference,
+            row.customer_document,
+            row.customer,
+            row.orders,
+            row.destination,
+            row.state,
+            " ".join(f"#{pk}" for pk in row.entry_ids),
+            row.kind,
+            row.via,
+            row.method,
+        ]
+    totals = movements.summary(date_from=f.date_from, date_to=f.date_to, via=f.via, method=f.method)
+    blank = [""] * 9
+    for title, label, direction, amount, via, method in movements.summary_rows(totals):
+        # The codes' columns: no movement kind, the gateway's and the method's codes.
+        yield [_("Summary"), "", title, directions[direction], amount, label, *blank, via, method]
+
+
+def _movements_count(f: Filters) -> int:
+    kwargs: dict[str, Any] = {
+        "date_from": f.date_from,
+        "date_to": f.date_to,
+        "via": f.via,
+        "method": f.method,
+    }
+    totals = movements.summary(**kwargs)
+    return movements.movements_count(**kwargs) + sum(1 for _row in movements.summary_rows(totals))
+
+
 def _receivables_count(f: Filters) -> int:
     return selectors.receivables().count()
 
@@ -226,6 +314,13 @@ REPORTS: dict[str, Report] = {
         rows=_balances_rows,
         count=lambda f: selectors.balances().count(),
         dated=False,
+    ),
+    ReportKind.MOVEMENTS: Report(
+        kind=ReportKind.MOVEMENTS,
+        headers=_movements_headers,
+        rows=_movements_rows,
+        count=_movements_count,
+        dated=True,
     ),
 }
 

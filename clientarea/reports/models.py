@@ -13,6 +13,7 @@ class ReportKind(models.TextChoices):
     PAYMENTS = "payments", _("Payments")
     AGING = "aging", _("Accounts receivable aging")
     BALANCES = "balances", _("Customers with their balance")
+    MOVEMENTS = "movements", _("Money movements")
 
 
 class ExportStatus(models.TextChoices):

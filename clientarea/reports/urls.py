@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("aging/<str:bucket>/", views.aging_bucket, name="aging"),
     path("reports/", views.reports, name="reports"),
+    path("movements/", views.money_movements, name="movements"),
     path("reports/<str:kind>.csv", views.export_csv, name="csv"),
     path("reports/<str:kind>/xlsx/", views.export_xlsx, name="xlsx"),
     path("exports/<int:job_id>/", views.export_status, name="export"),

@@ -32,8 +32,8 @@ from clientarea.billing.models import PaidVia, PaymentMethod
 from clientarea.lib.http import client_ip
 from clientarea.lib.money import format_cop
 from clientarea.payments.models import PaymentMethodChoice, gateway_choices
-from clientarea.reports import charts, exports, sales, selectors, services
-from clientarea.reports.forms import ReportFilterForm
+from clientarea.reports import charts, exports, movements, sales, selectors, services
+from clientarea.reports.forms import ReportFilterForm, default_filters
 from clientarea.reports.models import ExportJob, ExportStatus, ReportKind
 
 VIEW_DASHBOARD = "reports.view_dashboard"
@@ -299,3 +299,37 @@ def export_download(request: HttpRequest, job_id: int) -> FileResponse:
         filename=path.name,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+@staff_view(VIEW_DASHBOARD)
+def money_movements(request: HttpRequest) -> HttpResponse:
+    """Money movements of a period: the bank section's totals per gateway and method, the other
+    sections' per ledger kind, and every movement, 50 to a page (CSV and XLSX: the exports)."""
+    form = ReportFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        context = page_context(request, _("Money movements"), form=form, totals=None)
+        return TemplateResponse(request, "reports/movements.html", context, status=400)
+    f = form.filters() if form.is_bound else default_filters()
+    kwargs: dict[str, Any] = {
+        "date_from": f.date_from,
+        "date_to": f.date_to,
+        "via": f.via,
+        "method": f.method,
+    }
+    pages: Paginator[movements.MovementRow] = Paginator(movements.MovementPages(**kwargs), 50)
+    page = pages.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = page_context(
+        request,
+        _("Money movements"),
+        form=form,
+        filters=f,
+        totals=movements.summary(**kwargs),
+        page_obj=page,
+        sections=exports.section_labels(),
+        directions=exports.direction_labels(),
+        query=query.urlencode(),
+        kind=ReportKind.MOVEMENTS,
+    )
+    return TemplateResponse(request, "reports/movements.html", context)

@@ -158,6 +158,7 @@ def staff_paths(pending: Order, payment: Payment, ana: Customer) -> list[str]:
         f"/admin/accounts/customer/{ana.pk}/change/",
         "/admin/reports/",  # dashboard: SVG charts with their tables
         "/admin/reports/reports/",
+        "/admin/reports/movements/",  # money movements: summary tables and the paged rows
         "/admin/reports/aging/current/",
         "/admin/reports/emails/",
         "/admin/reports/emails/order_created/es-co/",

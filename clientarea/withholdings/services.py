@@ -180,7 +180,7 @@ def save_setting(
 
 
 def fix_order_withholdings(
-    *, order: Any, computed: OrderWithholdings | None = None
+    *, order: Any, computed: OrderWithholdings | None = None, actor: Any = None
 ) -> list[OrderWithholding]:
     """Called by billing inside the paid transaction: record what the customer withheld.
 
@@ -188,7 +188,9 @@ def fix_order_withholdings(
     issue-year UVT, today's rules), stored one row per kind, linked to the order, open until a
     certificate settles them. Runs once per order (a unique key per order and kind).
     ``computed``: the same computation when the caller made it while the order was pending
-    (the ledger does, for the amount it posts), so it is not made again.
+    (the ledger does, for the amount it posts), so it is not made again. ``actor``: the person
+    whose action paid the order (staff registering a payment, a customer applying credit), in
+    the audit log; none for a gateway's confirmation or the billing run.
     """
     if computed is None:
         computed = selectors.compute_for_order(order)
@@ -216,6 +218,7 @@ def fix_order_withholdings(
     if rows:
         audit.record(
             action="withholdings.fixed",
+            actor=_actor(actor),
             customer=order.customer,
             target=order.number,
             changes={

@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
@@ -220,7 +220,9 @@ def test_a_negative_or_zero_payment_is_refused_and_writes_nothing(db):
     make_provider()
     customer = make_customer("alice@example.com")
     for amount in (Decimal("0"), Decimal("-10")):
-        with pytest.raises(ledger.LedgerError):
+        # record_payment holds no savepoint of its own: a caller that goes on after a refusal
+        # holds one (a refusal marks the caller's transaction for rollback).
+        with pytest.raises(ledger.LedgerError), transaction.atomic():
             ledger.record_payment(customer_id=customer.pk, amount=amount, reference="x", via="payu")
     assert not LedgerEntry.objects.exists()
 

@@ -122,6 +122,28 @@ def test_staff_read_the_invoice_in_spanish_with_its_amount_and_payment_means_in_
     assert "Por resolución de numeración" in listing and f"$ {total}" in listing
 
 
+@pytest.mark.parametrize(
+    ("code", "language", "shown"),
+    [
+        # A manual bank transfer (builder: "transfer" → 45) read "45" alone.
+        ("45", "es-co", "Transferencia crédito bancaria (45)"),
+        ("45", "en", "Bank credit transfer (45)"),
+        # A code no invoice of ours uses by default: DIAN's own name, from its MediosPago list.
+        ("20", "en", "Cheque (20)"),
+    ],
+)
+def test_every_payment_means_code_is_shown_with_its_dian_name(
+    client, unvalidated, code, language, shown
+):
+    Invoice.objects.filter(pk=unvalidated.pk).update(payment_means_code=code)
+    client.force_login(make_staff())
+    client.cookies["django_language"] = language
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    assert shown in detail
+
+
 def test_a_rejected_invoice_is_sent_again_from_its_own_page_and_audited(
     client, unvalidated, django_capture_on_commit_callbacks
 ):

@@ -310,7 +310,10 @@ def test_cli_validates_an_issued_invoice_and_recomputes_its_cufe(
     attached.write_bytes(bytes(invoice.attached_document))
     call_command("einvoice", "validate", str(attached), "--technical-key", DIAN_TEST_TECHNICAL_KEY)
     call_command("einvoice", "show", invoice.full_number)
-    assert invoice.cufe in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert invoice.cufe in shown
+    # The payment means with its name, not DIAN's bare code.
+    assert f"{invoice.payment_means_code} Credit card" in shown
 
 
 def test_cli_rejects_malformed_and_non_invoice_files(tmp_path):

@@ -158,6 +158,8 @@ def _grow(n: int, product) -> None:
         reverse("reports:csv", args=["payments"]),
         reverse("reports:csv", args=["aging"]),
         reverse("reports:csv", args=["balances"]),
+        reverse("reports:csv", args=["movements"]),
+        reverse("reports:movements"),
     ],
 )
 def test_query_count_does_not_grow_with_the_rows(url, exports_dir):
@@ -235,9 +237,13 @@ def test_csv_payments_filtered_by_gateway_and_method():
     paid_order(customer, price="3000", via="manual", method="transfer")
     client = staff_client("billing")
     rows = _csv(client.get(reverse("reports:csv", args=["payments"]) + "?via=payvalida"))
-    assert len(rows) == 2 and rows[1][4] == "payvalida"
+    assert len(rows) == 2 and rows[1][4] == "Payvalida" and rows[1][-2] == "payvalida"
     rows = _csv(client.get(reverse("reports:csv", args=["payments"]) + "?method=transfer"))
-    assert len(rows) == 2 and rows[1][5] == "transfer"
+    # The gateway and method in the user's language; their codes, stable, in the last columns.
+    assert rows[0][4:6] == ["Pasarela", "Medio de pago"]
+    assert rows[0][-2:] == ["Código de la pasarela", "Código del medio"]
+    assert len(rows) == 2 and rows[1][5] == "Transferencia bancaria" and rows[1][-1] == "transfer"
+    assert rows[1][4] == "Manual (nuestro equipo)" and rows[1][-2] == "manual"
     assert len(_csv(client.get(reverse("reports:csv", args=["payments"])))) == 4
 
 
@@ -606,12 +612,12 @@ def test_payments_report_says_what_was_received_paid_with_credit_or_withheld():
     credit_order.refresh_from_db()
     assert credit_order.state == OrderState.PAID
     rows = _csv(staff_client("billing").get(reverse("reports:csv", args=["payments"])))
-    assert rows[0][-4:] == [
+    assert rows[0][-6:-2] == [
         "Valor",
         "Recibido",
         "Pagado con saldo a favor",
         "Retenido por el cliente",
     ]
-    by_order = {row[1]: row[-4:] for row in rows[1:]}
+    by_order = {row[1]: row[-6:-2] for row in rows[1:]}
     assert by_order[agent_order.number] == ["1011500.00", "945064.00", "0.00", "66436.00"]
     assert by_order[credit_order.number] == ["11900.00", "0.00", "11900.00", "0.00"]

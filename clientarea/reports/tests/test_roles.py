@@ -158,9 +158,10 @@ def test_staff_without_a_role_gets_403_on_every_back_office_url(world):
         for method in ("get", "post"):
             response = getattr(client, method)(item.url)
             assert response.status_code in (403, 405), (method, item.url, response.status_code)
-    for name in ("dashboard", "reports"):
+    for name in ("dashboard", "reports", "movements"):
         assert client.get(reverse(f"reports:{name}")).status_code == 403
     assert client.get(reverse("reports:csv", args=["sales_book"])).status_code == 403
+    assert client.get(reverse("reports:csv", args=["movements"])).status_code == 403
     assert client.post(reverse("reports:xlsx", args=["sales_book"])).status_code == 403
     assert client.get(reverse("reports:aging", args=["d1_30"])).status_code == 403
 
@@ -269,10 +270,12 @@ def test_reports_pages_per_role(world):
         client = _client(world[role])
         assert client.get(reverse("reports:dashboard")).status_code == answers["dashboard"]
         assert client.get(reverse("reports:reports")).status_code == answers["dashboard"]
-        csv = client.get(reverse("reports:csv", args=["sales_book"]))
-        assert csv.status_code == answers["csv"], role
-        if csv.status_code == 200:
-            b"".join(csv.streaming_content)  # type: ignore[attr-defined]
+        assert client.get(reverse("reports:movements")).status_code == answers["dashboard"]
+        for kind in ("sales_book", "movements"):
+            csv = client.get(reverse("reports:csv", args=[kind]))
+            assert csv.status_code == answers["csv"], (role, kind)
+            if csv.status_code == 200:
+                b"".join(csv.streaming_content)  # type: ignore[attr-defined]
 
 
 def test_the_index_links_the_reports_only_to_roles_that_may_see_them(world):

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from clientarea.einvoice import cufe, validation
 from clientarea.einvoice.management import habilitacion_commands
 from clientarea.einvoice.models import Invoice
+from clientarea.einvoice.pdf_labels import payment_means_name
 
 
 class Command(BaseCommand):
@@ -126,7 +127,11 @@ class Command(BaseCommand):
             ),
             ("Resolution", resolution_text),
             ("Total", str(invoice.total)),
-            ("Payment means", invoice.payment_means_code),
+            (
+                "Payment means",
+                f"{invoice.payment_means_code} "
+                f"{payment_means_name(invoice.payment_means_code, 'en')}".strip(),
+            ),
             ("CUDE" if invoice.is_note else "CUFE", invoice.cufe),
             ("Rendered", invoice.rendered_at.isoformat() if invoice.rendered_at else "no"),
             ("Emailed", invoice.emailed_at.isoformat() if invoice.emailed_at else "no"),
