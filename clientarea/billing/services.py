@@ -51,6 +51,7 @@ from clientarea.billing.run_emails import (
     save_emails,
 )
 from clientarea.billing.selectors import (
+    amount_to_charge,
     net_dues,
     order_balance_due,
     order_prepayments,
@@ -1064,9 +1065,13 @@ def _excess_warning(*, number: str, split: ManualPaymentSplit) -> str:
 
 
 def resend_order_email(*, order: Order, actor=None) -> None:
+    """Send the order's email again, as it stands now: a pending order's says what account
+    credit already paid and what is left, a paid order's what settled it (the resent copies
+    said only the total, and "we received your payment" for an order credit had paid)."""
     template = {"pending": "order_created", "paid": "order_paid", "cancelled": "order_cancelled"}[
         order.state
     ]
+    settled = order_settlement(order) if order.state != OrderState.CANCELLED else None
     with transaction.atomic():
         queue_customer_email(
             customer=order.customer,
@@ -1078,6 +1083,16 @@ def resend_order_email(*, order: Order, actor=None) -> None:
                 "pay_url": order_pay_url(order),
                 "order_url": order_pay_url(order),
                 "reason": order.cancel_reason,
+                **(
+                    {
+                        "paid": settled.paid,
+                        "credit_applied": settled.credit_applied,
+                        "withheld": settled.withheld,
+                        "to_pay": amount_to_charge([order]),
+                    }
+                    if settled is not None
+                    else {}
+                ),
             },
         )
         OrderEvent.objects.create(

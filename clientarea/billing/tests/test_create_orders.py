@@ -312,3 +312,37 @@ def test_the_order_created_email_says_what_the_account_credit_paid_and_what_is_l
     assert "Pay it online (card, PSE or cash)" in text
     if renderer is not None:
         assert renderer.stats["dropped"] == 0
+
+
+def test_a_resent_order_email_says_what_credit_paid(world, settings):
+    """Staff's "resend the email": a pending order's copy showed only its total and Pay now, and a
+    paid order's said "we received your payment" even when account credit had paid it."""
+    from clientarea.billing import ledger
+    from clientarea.lib.money import format_cop
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    hosting, alice, _ = world
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("10000"), reference="TRF-1", via="manual"
+    )
+    order = services.create_order(
+        customer=alice, lines=[_renewal(make_active_service(alice, hosting))], notify=False
+    )
+    OutgoingEmail.objects.all().delete()
+    services.resend_order_email(order=order)
+    text = OutgoingEmail.objects.get(template="order_created").body_text
+    assert f"Paid with your account credit: {format_cop(Decimal('10000'))}" in text
+    assert f"Left to pay: {format_cop(Decimal('44728'))}" in text
+    ledger.record_payment(
+        customer_id=alice.pk,
+        amount=Decimal("44728"),
+        allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("44728"))],
+        reference="TRF-2",
+        via="manual",
+    )
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    services.resend_order_email(order=order)
+    text = OutgoingEmail.objects.filter(template="order_paid").latest("pk").body_text
+    assert f"Paid with your account credit: {format_cop(Decimal('10000'))}" in text
+    assert f"Payment received: {format_cop(Decimal('44728'))}" in text
