@@ -70,7 +70,8 @@ def test_a_gateway_payment_reads_as_the_reference_the_customer_saw(client, alice
         method="transfer",
     )
     statement = client.get(reverse("billing:statement")).content.decode()
-    for page in (payments_table(client, order), statement):
+    csv = client.get(reverse("billing:statement"), {"format": "csv"}).content.decode()
+    for page in (payments_table(client, order), statement, csv):
         assert f"{order.number}-1" in page
         assert "payu:" not in page and "2e56920c" not in page
         assert "Transferencia Bancolombia 20431877" in page
