@@ -34,6 +34,24 @@ ALIASES = {
 LOCAL_ENV = "local.env"
 DEFAULT_PORT = 8000
 
+# `clientarea`, `clientarea help` and `clientarea --help` print these first: Django's list that
+# follows names them by their Django names (billing_run, demo_data, serve...) and has no
+# init-local, run or worker, so a newcomer could not find the commands the README uses.
+OWN_COMMANDS = """\
+ClientArea's commands (README: "Commands"):
+  clientarea init-local [--port N]   the local secret key and var/local.env, once (make run runs it)
+  clientarea run                     web + worker (what make run starts)
+  clientarea worker                  the task worker only
+  clientarea demo-data               load the demo data (idempotent)
+  clientarea billing-run [--date YYYY-MM-DD] [--dry-run]   the daily billing run
+  clientarea reconcile-payments      ask the gateways about payments still open
+  clientarea twofactor-reset EMAIL   turn off a user's two-factor login (lost phone)
+  clientarea einvoice ...            invoices and notes: validate, show, numbering-import, habilitacion
+  clientarea help COMMAND            a command's options
+
+Every Django management command works too:
+"""
+
 
 def var_dir() -> Path:
     """The same folder as ``settings.VAR_DIR`` (computed without importing the settings)."""
@@ -102,8 +120,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(init_local(args[2:]))
     load_local_env()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientarea.settings")
+    if len(args) == 1 or (len(args) == 2 and args[1] in ("help", "--help", "-h")):
+        sys.stdout.write(OWN_COMMANDS)
     if len(args) > 1:
         args[1] = ALIASES.get(args[1], args[1])
+    if len(args) > 2 and args[1] == "help":  # `clientarea help billing-run`
+        args[2] = ALIASES.get(args[2], args[2])
     execute_from_command_line(args)
 
 

@@ -207,7 +207,9 @@ def _visible_emails(request: HttpRequest):
 @client_area(Permission.SELF)
 def email_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(
-        _visible_emails(request).only("id", "subject", "created_at", "status", "template"),
+        _visible_emails(request).only(
+            "id", "subject", "to_email", "created_at", "status", "template"
+        ),
         25,
     ).get_page(request.GET.get("page"))
     return render(request, "accounts/emails.html", {"page": page})

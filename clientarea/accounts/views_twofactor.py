@@ -14,6 +14,8 @@ from django_otp.plugins.otp_static.models import StaticToken
 
 from clientarea.accounts import twofactor
 from clientarea.accounts.forms import TwoFactorCodeForm
+from clientarea.accounts.models import User
+from clientarea.accounts.permissions import resolve_access
 from clientarea.accounts.views import AuthenticatedRequest
 from clientarea.lib.http import client_ip
 from clientarea.lib.ratelimit import Limit, by_ip, throttle
@@ -21,12 +23,20 @@ from clientarea.lib.ratelimit import Limit, by_ip, throttle
 VERIFY_LIMITS = (Limit(by_ip, "30/15m"),)
 
 
-def _base(request: HttpRequest) -> str:
-    """Customers see the client area around the page; staff and half-signed-in users the plain site."""
+def _shell(request: HttpRequest) -> dict:
+    """The page's frame: customers see the client area around it (its menu for their
+    permissions); staff and half-signed-in users (a code is still due) the plain site. A customer
+    without two-factor login is fully signed in: these pages showed them the plain site, with no
+    way back but the browser's."""
     user = request.user
-    if (hasattr(user, "customer") or hasattr(user, "contact")) and twofactor.is_verified(user):
-        return "clientarea/base.html"
-    return "base.html"
+    if not isinstance(user, User):  # the views need a login: never, but typed so
+        return {"base_template": "base.html"}
+    if (hasattr(user, "customer") or hasattr(user, "contact")) and (
+        twofactor.is_verified(user) or not twofactor.requires_code(user)
+    ):
+        # Not a client_area view (staff set it up too): the menu needs the access resolved here.
+        return {"base_template": "clientarea/base.html", "access": resolve_access(request)}
+    return {"base_template": "base.html"}
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -67,7 +77,7 @@ def security(request: AuthenticatedRequest) -> HttpResponse:
                 return render(
                     request,
                     "accounts/two_factor_codes.html",
-                    {"codes": codes, "base_template": _base(request)},
+                    {"codes": codes, **_shell(request)},
                 )
         except twofactor.TwoFactorError as exc:
             form.add_error("code", str(exc))
@@ -80,7 +90,7 @@ def security(request: AuthenticatedRequest) -> HttpResponse:
             "form": form,
             "codes_left": codes_left,
             "required": user.is_staff and settings.STAFF_REQUIRE_2FA,
-            "base_template": _base(request),
+            **_shell(request),
         },
     )
 
@@ -111,7 +121,7 @@ def setup(request: AuthenticatedRequest) -> HttpResponse:
                     "codes": codes,
                     "first_time": True,
                     "next": _next_url(request, _default_home(request)),
-                    "base_template": _base(request),
+                    **_shell(request),
                 },
             )
     enrolment = twofactor.start_enrolment(user=user)
@@ -123,7 +133,7 @@ def setup(request: AuthenticatedRequest) -> HttpResponse:
             "enrolment": enrolment,
             "next": request.GET.get("next", ""),
             "required": user.is_staff and settings.STAFF_REQUIRE_2FA,
-            "base_template": _base(request),
+            **_shell(request),
         },
     )
 

@@ -71,6 +71,7 @@ class Posting:
     allocated: Decimal = ZERO
     credited: Decimal = ZERO
     credit_applied: Decimal = ZERO
+    credit_by_order: dict[int, Decimal] = field(default_factory=dict)  # order id → credit it took
 
 
 def _entry(
@@ -568,6 +569,7 @@ def apply_credit(
         )
         credit -= take
         posting.credit_applied += take
+        posting.credit_by_order[order.pk] = take
         if take == due:
             _pay_in_full(
                 order=order,
@@ -591,17 +593,21 @@ def apply_credit(
     return posting
 
 
-def apply_credit_to_new_orders(*, orders: Sequence[Order]) -> None:
+def apply_credit_to_new_orders(*, orders: Sequence[Order]) -> dict[int, Decimal]:
     """``BILLING_AUTO_APPLY_CREDIT``: new orders of customers who have credit use it at once
-    (one query for the whole batch; ``create_orders`` calls it)."""
+    (one query for the whole batch; ``create_orders`` calls it). Returns order id → the credit
+    it took, for the orders that took some (what their "order created" email states)."""
     if not settings.BILLING_AUTO_APPLY_CREDIT or not orders:
-        return
+        return {}
     credits = selectors.credits_available({o.customer_id for o in orders})
+    taken: dict[int, Decimal] = {}
     for customer_id in sorted(credits):
-        apply_credit(
+        posting = apply_credit(
             customer_id=customer_id,
             order_ids=[o.pk for o in orders if o.customer_id == customer_id],
         )
+        taken.update(posting.credit_by_order)
+    return taken
 
 
 @transaction.atomic

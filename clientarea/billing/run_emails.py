@@ -95,6 +95,8 @@ CUSTOMER_VALUES = (
     "address",
 )
 USER_VALUES = ("email", "full_name")
+# Plain values of the context beside the order and the customer.
+CONTEXT_VALUES = ("pay_url", "credit_applied", "to_pay")
 # Choice fields: copied as they are and part of the stencil key.
 ORDER_CHOICES = ("state", "currency")
 ITEM_CHOICES = ("kind", "tax_treatment", "position")
@@ -350,10 +352,23 @@ def _item_keys(i: int) -> list[tuple[str, str]]:
 
 
 def order_values(
-    *, order: Order, items: Sequence[OrderItem], customer: Customer, pay_url: str
+    *,
+    order: Order,
+    items: Sequence[OrderItem],
+    customer: Customer,
+    pay_url: str,
+    credit_applied: Decimal = Decimal(0),
+    to_pay: Decimal | None = None,
 ) -> tuple[dict[str, Any], tuple]:
-    """The values an order email may show, and the choice fields (part of the stencil key)."""
-    values: dict[str, Any] = {"pay_url": pay_url}
+    """The values an order email may show, and the choice fields (part of the stencil key).
+
+    ``credit_applied``: the account credit the order took when it was created; ``to_pay``: what
+    is left to pay (default: the total)."""
+    values: dict[str, Any] = {
+        "pay_url": pay_url,
+        "credit_applied": credit_applied,
+        "to_pay": order.total if to_pay is None else to_pay,
+    }
     for name, key in _ORDER_KEYS:
         values[key] = getattr(order, name)
     for i, item in enumerate(items):
@@ -423,17 +438,14 @@ def _probe_context(
         )
         for i, one in enumerate(item_choices)
     ]
+    extra = {key: values[key] for key in CONTEXT_VALUES}
     if seen is not None:
         return {
             "order": _Reads(order, seen, items=[_Reads(item, seen) for item in items]),
             "customer": _Reads(customer, seen),
-            "pay_url": values["pay_url"],
+            **extra,
         }, values
-    return {
-        "order": attach_items(order, items),
-        "customer": customer,
-        "pay_url": values["pay_url"],
-    }, values
+    return {"order": attach_items(order, items), "customer": customer, **extra}, values
 
 
 def _candidates(key: str, probe: Any) -> list[tuple[str, str]]:
@@ -513,7 +525,8 @@ def _fill(
 
 
 class OrderEmailRenderer:
-    """Renders emails whose context is {order, customer, pay_url}, through verified stencils when possible."""
+    """Renders emails whose context is {order, customer, pay_url, credit_applied, to_pay}, through
+    verified stencils when possible."""
 
     def __init__(self, *, audit_every: int = AUDIT_EVERY):
         self.audit_every = audit_every
@@ -533,14 +546,23 @@ class OrderEmailRenderer:
         customer: Customer,
         pay_url: str,
         language: str,
+        credit_applied: Decimal = Decimal(0),
+        to_pay: Decimal | None = None,
     ) -> tuple[str, str, str]:
-        values, choices = order_values(order=order, items=items, customer=customer, pay_url=pay_url)
+        values, choices = order_values(
+            order=order,
+            items=items,
+            customer=customer,
+            pay_url=pay_url,
+            credit_applied=credit_applied,
+            to_pay=to_pay,
+        )
 
         def full() -> tuple[str, str, str]:
             context = {
                 "order": attach_items(order, items),
                 "customer": customer,
-                "pay_url": pay_url,
+                **{key: values[key] for key in CONTEXT_VALUES},
             }
             return render_email(template=template, context=context, language=language)
 

@@ -738,6 +738,17 @@ def order_settlement(order: Order) -> Settlement:
     )
 
 
+def customer_reference(entry: LedgerEntry) -> str:
+    """The reference a customer knows a movement by. A gateway's payment is posted under
+    "<gateway>:<its transaction id>" (the key that keeps it from being posted twice), which the
+    customer never saw; they know it by the attempt's reference shown at checkout, on the result
+    page and in the gateway's receipt ("ODS-000005-3"), kept in the movement's memo."""
+    gateway_key = entry.via in (PaidVia.PAYU, PaidVia.PAYVALIDA) and entry.reference.startswith(
+        f"{entry.via}:"
+    )
+    return entry.memo if gateway_key and entry.memo else entry.reference
+
+
 @dataclass(frozen=True)
 class StatementLine:
     entry: LedgerEntry
@@ -746,6 +757,13 @@ class StatementLine:
     balance: Decimal
     #: The movement's reference, or the number of a downgrade's credit note issued after it.
     reference: str = ""
+
+    @property
+    def customer_reference(self) -> str:
+        """``reference`` as the customer knows it (``customer_reference``)."""
+        if self.reference == self.entry.reference:
+            return customer_reference(self.entry)
+        return self.reference
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ from clientarea.billing.run_emails import (
     save_emails,
 )
 from clientarea.billing.selectors import (
+    amount_to_charge,
+    net_dues,
     order_balance_due,
     order_prepayments,
     order_settlement,
@@ -256,22 +258,35 @@ def create_orders(
         if not spec.lines:
             raise OrderStateError(_("An order needs at least one item."))
     with provider_cached():  # the seller snapshot and every email read the provider once
-        orders = _insert_orders(
-            specs=specs, notify=notify, provider=provider, renderer=renderer, pay_url=pay_url
-        )
+        orders, items = _insert_orders(specs=specs, provider=provider)
         ledger.post_order_charges(orders=orders)
-        ledger.apply_credit_to_new_orders(orders=orders)
+        credit = ledger.apply_credit_to_new_orders(orders=orders)
+        if notify:  # after the credit, so each email says what it paid and what is left
+            to_pay = net_dues([o for o in orders if o.pk in credit]) if credit else {}
+            save_emails(
+                [
+                    _order_created_email(
+                        order=order,
+                        items=order_items,
+                        spec=spec,
+                        renderer=renderer,
+                        url=pay_url(order),
+                        credit_applied=credit.get(order.pk, ZERO),
+                        to_pay=to_pay.get(order.pk, order.total),
+                    )
+                    for order, order_items, spec in zip(orders, items, specs, strict=True)
+                ]
+            )
+    for order in orders:
+        logger.info(
+            "order created %s customer=%s total=%s", order.number, order.customer_id, order.total
+        )
     return orders
 
 
 def _insert_orders(
-    *,
-    specs: Sequence[OrderSpec],
-    notify: bool,
-    provider: ProviderProfile | None,
-    renderer: OrderEmailRenderer | None,
-    pay_url: Callable[[Order], str],
-) -> list[Order]:
+    *, specs: Sequence[OrderSpec], provider: ProviderProfile | None
+) -> tuple[list[Order], list[list[OrderItem]]]:
     seller = seller_snapshot(provider or get_provider())
     today = local_today()
     allocated = iter(next_numbers(sum(1 for spec in specs if spec.debit_note is None)))
@@ -336,24 +351,7 @@ def _insert_orders(
             for order, spec in zip(orders, specs, strict=True)
         ]
     )
-    if notify:
-        save_emails(
-            [
-                _order_created_email(
-                    order=order,
-                    items=order_items,
-                    spec=spec,
-                    renderer=renderer,
-                    url=pay_url(order),
-                )
-                for order, order_items, spec in zip(orders, items, specs, strict=True)
-            ]
-        )
-    for order in orders:
-        logger.info(
-            "order created %s customer=%s total=%s", order.number, order.customer_id, order.total
-        )
-    return orders
+    return orders, items
 
 
 def _order_created_email(
@@ -363,7 +361,11 @@ def _order_created_email(
     spec: OrderSpec,
     renderer: OrderEmailRenderer | None,
     url: str,
+    credit_applied: Decimal,
+    to_pay: Decimal,
 ) -> OutgoingEmail:
+    """``credit_applied``: the account credit the new order took at once; ``to_pay``: what is
+    left for Pay now (the total when no credit was applied)."""
     customer = spec.customer
     language = spec.language or customer.preferred_language or settings.LANGUAGE_CODE
     if renderer is not None:
@@ -374,6 +376,8 @@ def _order_created_email(
             customer=customer,
             pay_url=url,
             language=language,
+            credit_applied=credit_applied,
+            to_pay=to_pay,
         )
         return build_email(
             customer=customer,
@@ -385,7 +389,13 @@ def _order_created_email(
     return build_email(
         customer=customer,
         template="order_created",
-        context={"order": attach_items(order, items), "customer": customer, "pay_url": url},
+        context={
+            "order": attach_items(order, items),
+            "customer": customer,
+            "pay_url": url,
+            "credit_applied": credit_applied,
+            "to_pay": to_pay,
+        },
         language=language,
     )
 
@@ -1055,9 +1065,13 @@ def _excess_warning(*, number: str, split: ManualPaymentSplit) -> str:
 
 
 def resend_order_email(*, order: Order, actor=None) -> None:
+    """Send the order's email again, as it stands now: a pending order's says what account
+    credit already paid and what is left, a paid order's what settled it (the resent copies
+    said only the total, and "we received your payment" for an order credit had paid)."""
     template = {"pending": "order_created", "paid": "order_paid", "cancelled": "order_cancelled"}[
         order.state
     ]
+    settled = order_settlement(order) if order.state != OrderState.CANCELLED else None
     with transaction.atomic():
         queue_customer_email(
             customer=order.customer,
@@ -1069,6 +1083,16 @@ def resend_order_email(*, order: Order, actor=None) -> None:
                 "pay_url": order_pay_url(order),
                 "order_url": order_pay_url(order),
                 "reason": order.cancel_reason,
+                **(
+                    {
+                        "paid": settled.paid,
+                        "credit_applied": settled.credit_applied,
+                        "withheld": settled.withheld,
+                        "to_pay": amount_to_charge([order]),
+                    }
+                    if settled is not None
+                    else {}
+                ),
             },
         )
         OrderEvent.objects.create(

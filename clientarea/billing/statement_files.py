@@ -38,7 +38,7 @@ def _rows(statement: AccountStatement) -> list[dict[str, str]]:
                 "movement": movement_label(entry),
                 "order": order,
                 "invoice": statement.invoices.get(entry.order_id or 0, ""),
-                "reference": line.reference,
+                "reference": line.customer_reference,  # a document for the customer
                 "debit": str(line.debit) if line.debit else "",
                 "credit": str(line.credit) if line.credit else "",
                 "balance": str(line.balance),

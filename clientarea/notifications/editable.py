@@ -84,7 +84,12 @@ _CANCELLATION = ("customer", "service", "request")
 EDITABLE: dict[str, EditableTemplate] = {
     t.key: t
     for t in (
-        EditableTemplate("order_created", _("Service order created"), (*_ORDER, "pay_url")),
+        EditableTemplate(
+            "order_created",
+            _("Service order created"),
+            # The account credit the new order took at once, and what is left to pay.
+            (*_ORDER, "pay_url", "credit_applied", "to_pay"),
+        ),
         EditableTemplate(
             "order_paid",
             _("Payment received"),

@@ -175,7 +175,10 @@ def _browser_return(request: HttpRequest, gateway_code: str) -> HttpResponse:
         and info.status in (GatewayStatus.DECLINED, GatewayStatus.ERROR)
         and info.message
     ):
-        messages.info(request, _("The gateway said: %(message)s") % {"message": info.message[:120]})
+        # A warning, not the green of good news: the gateway turned the payment down.
+        messages.warning(
+            request, _("The gateway said: %(message)s") % {"message": info.message[:120]}
+        )
     # "back": the customer has just finished at the gateway, so its notification is on its way.
     return redirect(reverse("payments:result", kwargs={"reference": payment.reference}) + "?back=1")
 

@@ -149,6 +149,7 @@ def sample_context(template: str) -> dict[str, Any]:
         "left": Decimal("24728.00"),
         "paid": Decimal("45728.00"),  # order_paid: money, credit and withholdings settled it
         "credit_applied": Decimal("9000.00"),
+        "to_pay": Decimal("45728.00"),  # order_created: what the credit left to pay
         "withheld": Decimal("0.00"),
         "credited": Decimal("20000.00"),  # credit_added; order_paid: an overpayment's rest
         "not_withheld": False,  # order_paid: an agent paid the total without withholding

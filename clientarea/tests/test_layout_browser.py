@@ -131,7 +131,8 @@ def test_the_services_table_shows_every_column_on_a_desktop(browser, live_site, 
 
 def test_the_back_office_customer_page_shows_every_value_of_its_cards(browser, live_site, demo):
     """The Contacto card's long label ("Correo de recepción de facturas electrónicas") took all
-    its width: the email, phone and address were one character wide, out of sight."""
+    its width: the email, phone and address were one character wide, out of sight. Its email
+    addresses then broke mid-word ("ana@cliente.exampl" / "e"): they wrap after a dot or the @."""
     ana = Customer.objects.get(user__email="ana@cliente.example")
     context = browser.new_context(locale="es-CO", viewport=DESKTOP)
     context.set_default_timeout(15000)
@@ -144,9 +145,10 @@ def test_the_back_office_customer_page_shows_every_value_of_its_cards(browser, l
             ".filter(dd => dd.getBoundingClientRect().width < 100)"
             ".map(dd => dd.textContent.trim())"
         )
+        broken = page.evaluate(FORCED_BREAKS.replace("main td, main th", ".bo-dl dd"))
     finally:
         context.close()
-    assert narrow == []
+    assert narrow == [] and broken == []
 
 
 # Small desktops: no page may scroll sideways, and no table may hide a column (the amount to pay)
@@ -437,3 +439,110 @@ def test_the_invoices_page_is_cards_on_a_phone(browser, live_site, wide_account)
         finally:
             context.close()
     assert found == {}
+
+
+def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
+    """At 390 px the cart's table (a VPS with options and a coupon) scrolled sideways inside its
+    box: the unit prices, the coupon's discounts and the subtotals were out of view."""
+    context = browser.new_context(locale="es-CO", viewport=PHONE)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        log_in(page, live_site.url, "ana@cliente.example")
+        page.goto(live_site.url + "/clientarea/order/vps-2-4/")
+        page.check("input[name=cycle][value=monthly]")
+        page.fill("#id_label", "srv2.restrepogomez.co")
+        page.locator("input[type=number][name^=option_]").first.fill("20")  # extra disk
+        with page.expect_navigation():
+            page.click("#add-to-cart")
+        page.fill("#id_code", "VPS20")
+        with page.expect_navigation():
+            page.click("#coupon-form button[type=submit]")
+        assert page.locator("#cart-discount").is_visible()
+        problems = page.evaluate(CLIPPED)
+        if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
+            problems.append("page")
+        # Every line's subtotal is in view.
+        for cell in page.locator(
+            "#cart-items tbody tr:not(.cart-item-actions) td:last-child"
+        ).all():
+            box = cell.bounding_box()
+            if box is None or box["x"] + box["width"] > PHONE["width"]:
+                problems.append(f"subtotal {cell.inner_text()} at {box}")
+    finally:
+        context.close()
+    assert problems == []
+
+
+def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, demo):
+    """At 390 px the header wraps to three rows: the brand touched its top edge and the language
+    switcher its bottom edge (the row had no padding of its own, only a minimum height)."""
+    found = {}
+    for path in ("/", "/clientarea/login/"):
+        context = browser.new_context(locale="es-CO", viewport=PHONE)
+        page = context.new_page()
+        try:
+            page.goto(live_site.url + path)
+            gaps = page.evaluate(
+                """() => {
+                    const header = document.querySelector('.site-header').getBoundingClientRect();
+                    const brand = document.querySelector('.brand').getBoundingClientRect();
+                    const lang = document.querySelector('.lang-switcher').getBoundingClientRect();
+                    return [brand.top - header.top, header.bottom - lang.bottom];
+                }"""
+            )
+        finally:
+            context.close()
+        if min(gaps) < 6:
+            found[path] = gaps
+    assert found == {}
+
+
+def test_log_out_lines_up_with_the_menu_links_on_a_phone(browser, live_site, demo):
+    """On a phone the menu is a row of links that wraps, and "Log out" sat 12 px below the links
+    of its line (the desktop column's gap above it)."""
+    found = {}
+    for language in ("es-co", "en"):
+        context = browser.new_context(locale="es-CO", viewport=PHONE)
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        try:
+            log_in(page, live_site.url, "ana@cliente.example")
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_site.url}]
+            )
+            page.goto(live_site.url + "/clientarea/billing/")
+            tops = page.evaluate(
+                """() => {
+                    const out = document.querySelector('.side-nav form button').getBoundingClientRect();
+                    return Array.from(document.querySelectorAll('.side-nav a'))
+                        .map(a => a.getBoundingClientRect())
+                        .filter(r => r.bottom > out.top && r.top < out.bottom)
+                        .map(r => r.top - out.top);
+                }"""
+            )
+        finally:
+            context.close()
+        if any(abs(gap) > 2 for gap in tops):  # none: it has a line of its own
+            found[language] = tops
+    assert found == {}
+
+
+def test_the_pay_all_due_button_keeps_off_the_link_beside_it(browser, live_site, demo):
+    """Billing's "Pay all due" button touched "See pending orders" (a space's width apart)."""
+    context = browser.new_context(locale="es-CO", viewport=DESKTOP)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        log_in(page, live_site.url, "ana@cliente.example")
+        page.goto(live_site.url + "/clientarea/billing/")
+        gap = page.evaluate(
+            """() => {
+                const button = document.querySelector('#pay-all-due').getBoundingClientRect();
+                const link = document.querySelector('#pay-all-due + a').getBoundingClientRect();
+                return link.left - button.right;
+            }"""
+        )
+    finally:
+        context.close()
+    assert gap >= 12

@@ -211,3 +211,28 @@ def test_init_local_keeps_what_exists_and_moves_only_when_asked(tmp_path: Path) 
         SITE_URL="https://portal.example",
     )
     assert result.stdout.strip().splitlines()[-1] == "https://portal.example", result.stderr
+
+
+@pytest.mark.parametrize("ask", [[], ["help"], ["--help"]], ids=["bare", "help", "--help"])
+def test_the_cli_help_lists_the_commands_the_readme_uses(tmp_path: Path, ask: list[str]) -> None:
+    """`clientarea --help` printed only Django's list: billing_run, demo_data, serve... and no
+    init-local, run or worker, the names the README and `make run` use."""
+    assert run_cli(tmp_path, "init-local", DEBUG="1").returncode == 0
+    result = run_cli(tmp_path, *ask, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    for command in ("init-local", "run ", "worker", "demo-data", "billing-run", "twofactor-reset"):
+        assert f"clientarea {command}" in result.stdout
+    assert "[billing]" in result.stdout  # Django's own list still follows
+    # A command's help by the README's name.
+    options = run_cli(tmp_path, "help", "billing-run", DEBUG="1")
+    assert options.returncode == 0 and "--dry-run" in options.stdout, options.stderr
+
+
+def test_the_license_is_an_spdx_string_so_make_run_prints_no_build_warning() -> None:
+    """`make run` on a fresh clone printed setuptools' boxed "`project.license` as a TOML table
+    is deprecated" warning twice: the license is now a PEP 639 string, which needs setuptools 77."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == "AGPL-3.0-or-later"
+    assert "setuptools>=77" in project["build-system"]["requires"]

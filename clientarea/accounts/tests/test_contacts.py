@@ -348,3 +348,19 @@ def test_staff_add_and_remove_contacts_in_the_back_office(client, account):
     assert AuditEvent.objects.get(action="contact.removed").actor == staff
     page = client.get(f"/backoffice/customers/{account.pk}/").content.decode()
     assert 'id="contacts"' in page and "owner@acme.example" in page
+
+
+def test_my_emails_says_to_whom_each_copy_went(client, account):
+    """An order's email goes to the holder and to the billing contact: My emails listed two
+    identical rows (date, subject, status), which read as the same email sent twice."""
+    make_contact(account, "conta@acme.example", billing=True)
+    make_order(account)
+    billing_services.resend_order_email(order=account.orders.get())
+    copies = OutgoingEmail.objects.filter(customer=account, template="order_created")
+    assert {e.to_email for e in copies} == {"owner@acme.example", "conta@acme.example"}
+    client.force_login(account.user, backend=LOGIN)
+    page = client.get("/clientarea/emails/", HTTP_ACCEPT_LANGUAGE="es-co").content.decode()
+    for email in copies:
+        row = page.split(f"/clientarea/emails/{email.pk}/", 1)[1].split("</tr>", 1)[0]
+        assert f"Enviado a {email.to_email}" in row.replace("<wbr>", "")
+        assert "@<wbr>" in row  # on a phone it wraps after the @ or a dot, never mid-word

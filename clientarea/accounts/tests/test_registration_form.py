@@ -34,6 +34,14 @@ def test_the_page_marks_required_fields_and_links_the_terms(client):
     assert "<script" not in page.split("<main", 1)[-1]  # no inline script (CSP)
 
 
+def test_the_page_shows_no_template_comment(client):
+    """Every field of the form was preceded by the text "{# One form field: label (with the
+    required marker), control, help text…#}": a {# #} comment spans one line only, and the
+    field partial's ran over two, so Django printed it."""
+    page = client.get(reverse("accounts:register"), HTTP_ACCEPT_LANGUAGE="es-co").content.decode()
+    assert "{#" not in page and "#}" not in page and "One form field" not in page
+
+
 @pytest.mark.parametrize(("language", "text"), [("en", "Personal data"), ("es-CO", "Datos")])
 def test_the_terms_page_exists_in_both_languages(client, language, text):
     make_provider()

@@ -302,3 +302,21 @@ def test_the_request_user_carries_whether_two_factor_is_on(django_assert_num_que
     plain = User.objects.get(pk=user.pk)
     with django_assert_num_queries(1):
         assert twofactor.requires_code(plain) is True
+
+
+def test_a_customer_without_it_sees_the_client_area_menu_around_its_pages(client):
+    """Profile → Two-factor login and its set-up showed a signed-in customer the plain site, with
+    no client-area menu and no way back but the browser's; a half-signed-in one (a code still
+    due) keeps the plain site."""
+    make_customer("ana@example.com")
+    _login(client, "ana@example.com")
+    for name in ("accounts:two_factor", "accounts:two_factor_setup"):
+        page = client.get(reverse(name)).content.decode()
+        assert 'class="side-nav"' in page, name
+        assert 'id="nav-contacts"' in page, name  # the holder's menu, as on every other page
+    _turn_on(client)
+    _login(client, "ana@example.com")  # the code is still due
+    page = client.get(reverse("accounts:two_factor_verify")).content.decode()
+    assert 'class="side-nav"' not in page
+    page = client.get(reverse("accounts:two_factor")).content.decode()
+    assert 'class="side-nav"' not in page

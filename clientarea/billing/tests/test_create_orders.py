@@ -264,3 +264,85 @@ def test_a_stencil_is_never_used_for_an_order_of_another_sign(world, tmp_path):
             word = "down" if rounding.startswith("-") else "up"
             assert got[1] == f"{word} {rounding}\n"
     assert renderer.stats["dropped"] == 0
+
+
+@pytest.mark.parametrize("stencil", [True, False], ids=["billing-run", "one-order"])
+def test_the_order_created_email_says_what_the_account_credit_paid_and_what_is_left(
+    world, settings, stencil
+):
+    """Credit applied when the order is created: the email showed only the total and Pay now."""
+    from clientarea.billing import ledger
+    from clientarea.lib.money import format_cop
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    hosting, alice, bob = world
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("10000"), reference="TRF-1", via="manual"
+    )
+    ledger.record_payment(
+        customer_id=bob.pk, amount=Decimal("60000"), reference="TRF-2", via="manual"
+    )
+    OutgoingEmail.objects.all().delete()  # the "credit added" emails
+    carol = make_customer("carol@example.com", first_name="Carol", preferred_language="en")
+    specs = [
+        services.OrderSpec(customer=c, lines=[_renewal(make_active_service(c, hosting))])
+        for c in (alice, bob, carol)
+    ]
+    renderer = run_emails.OrderEmailRenderer() if stencil else None
+    orders = services.create_orders(specs=specs, renderer=renderer)
+
+    def created(order):
+        return OutgoingEmail.objects.get(template="order_created", subject__contains=order.number)
+
+    # Alice: 10.000 of credit on 54.728, 44.728 left to pay, and the Pay now link.
+    text = created(orders[0]).body_text
+    assert f"Paid with your account credit: {format_cop(Decimal('10000'))}" in text
+    assert f"Left to pay: {format_cop(Decimal('44728'))}" in text
+    assert "Pay it online (card, PSE or cash)" in text
+    assert "Left to pay" in created(orders[0]).body_html
+    # Bob: the credit paid it all (in Spanish): nothing to pay, no Pay now button.
+    email = created(orders[1])
+    assert f"Pagado con su saldo a favor: {format_cop(Decimal('54728'))}" in email.body_text
+    assert "no queda nada por pagar" in email.body_text
+    assert "Páguela en línea" not in email.body_text
+    assert "Pagar ahora" not in email.body_html
+    # Carol has no credit: the email is as before.
+    text = created(orders[2]).body_text
+    assert "account credit" not in text and "Left to pay" not in text
+    assert "Pay it online (card, PSE or cash)" in text
+    if renderer is not None:
+        assert renderer.stats["dropped"] == 0
+
+
+def test_a_resent_order_email_says_what_credit_paid(world, settings):
+    """Staff's "resend the email": a pending order's copy showed only its total and Pay now, and a
+    paid order's said "we received your payment" even when account credit had paid it."""
+    from clientarea.billing import ledger
+    from clientarea.lib.money import format_cop
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    hosting, alice, _ = world
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("10000"), reference="TRF-1", via="manual"
+    )
+    order = services.create_order(
+        customer=alice, lines=[_renewal(make_active_service(alice, hosting))], notify=False
+    )
+    OutgoingEmail.objects.all().delete()
+    services.resend_order_email(order=order)
+    text = OutgoingEmail.objects.get(template="order_created").body_text
+    assert f"Paid with your account credit: {format_cop(Decimal('10000'))}" in text
+    assert f"Left to pay: {format_cop(Decimal('44728'))}" in text
+    ledger.record_payment(
+        customer_id=alice.pk,
+        amount=Decimal("44728"),
+        allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("44728"))],
+        reference="TRF-2",
+        via="manual",
+    )
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    services.resend_order_email(order=order)
+    text = OutgoingEmail.objects.filter(template="order_paid").latest("pk").body_text
+    assert f"Paid with your account credit: {format_cop(Decimal('10000'))}" in text
+    assert f"Payment received: {format_cop(Decimal('44728'))}" in text

@@ -41,3 +41,55 @@ def test_a_cancelled_unpaid_order_lists_no_payment(client, alice):
     order = make_order(alice, price="100000")
     services.cancel_order(order=order, reason="Ordered twice")
     assert payments_table(client, order) == ""
+
+
+def test_a_gateway_payment_reads_as_the_reference_the_customer_saw(client, alice):
+    """A gateway's payment was listed as "payu:2e56920c-26b7-…" (the ledger's key: gateway and
+    transaction id), a code the customer never saw; checkout, the result page and the gateway's
+    receipt call it by the attempt's reference. A bank transfer keeps the reference staff typed."""
+    from decimal import Decimal
+
+    from clientarea.billing import ledger
+
+    order = make_order(alice, price="100000")
+    ledger.record_payment(
+        customer_id=alice.pk,
+        amount=Decimal("50000"),
+        allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("50000"))],
+        reference="payu:2e56920c-26b7-4be0-8095-546316ad62bc",
+        via="payu",
+        method="card",
+        memo=f"{order.number}-1",
+    )
+    ledger.record_payment(
+        customer_id=alice.pk,
+        amount=Decimal("69000"),
+        allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("69000"))],
+        reference="Transferencia Bancolombia 20431877",
+        via="manual",
+        method="transfer",
+    )
+    statement = client.get(reverse("billing:statement")).content.decode()
+    csv = client.get(reverse("billing:statement"), {"format": "csv"}).content.decode()
+    for page in (payments_table(client, order), statement, csv):
+        assert f"{order.number}-1" in page
+        assert "payu:" not in page and "2e56920c" not in page
+        assert "Transferencia Bancolombia 20431877" in page
+
+
+def test_a_credit_applied_shows_no_empty_reference(client, alice, settings):
+    """Account credit applied to the order has no reference: on a phone its card read
+    "Reference:" followed by nothing."""
+    from decimal import Decimal
+
+    from clientarea.billing import ledger
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    order = make_order(alice, price="100000")
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("20000"), reference="TRF-9", via="manual"
+    )
+    table = payments_table(client, order)
+    assert "Credit applied" in table
+    assert table.count('data-label="Reference"') == 0
+    assert table.count("<td") == 4 and '<td class="break-anywhere"></td>' in table

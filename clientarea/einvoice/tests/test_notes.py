@@ -224,6 +224,11 @@ def test_the_customer_sees_notes_under_the_invoice_and_only_the_owner_downloads_
     xml = client.get(reverse("einvoice:download", args=[note.full_number, "xml"]))
     assert xml.status_code == 200 and b"CreditNote" in xml.content
 
+    # A note ("nota", feminine) that DIAN accepted reads "Aceptada", like an invoice, in Spanish.
+    spanish = client.get(reverse("einvoice:list"), HTTP_ACCEPT_LANGUAGE="es-co").content.decode()
+    row = spanish.split(f"<strong>{note.full_number}</strong>", 1)[1].split("</tr>", 1)[0]
+    assert 'data-label="DIAN">Aceptada<' in row
+
     stranger = Client()
     stranger.force_login(make_customer(email="otro@example.com").user)
     assert stranger.get(pdf_url).status_code == 404

@@ -219,6 +219,20 @@ class ReturnAndResultTests(PaymentsTestCase):
         self.assertEqual(message.payment_id, payment.pk)
         self.scheduled_checks.assert_called_once_with(payment.pk)  # asks the gateway instead
 
+    def test_a_declined_return_shows_the_gateways_words_as_a_warning(self):
+        """ "Gateway response: Declined" was shown in the green box of good news."""
+        payment, _ = self.start()
+        self.login(self.alice)
+        response = self.client.get(
+            "/payments/payu/response/",
+            signed_payu_return(payment.reference, state="6"),
+            follow=True,
+        )
+        html = response.content.decode()
+        self.assertIn('<p class="alert alert-warning">', html)
+        warning = html.split('<p class="alert alert-warning">', 1)[1].split("</p>", 1)[0]
+        self.assertIn("Declinada", warning)
+
     def test_the_payvalida_return_leads_to_the_result_page(self):
         payment, _ = self.start("payvalida")
         self.login(self.alice)

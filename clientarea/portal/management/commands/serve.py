@@ -16,6 +16,27 @@ from django.core.management.base import BaseCommand
 
 from clientarea.accounts.models import User
 
+#: At most this long, the logins wait for the worker to finish what was queued before it started.
+STARTUP_WAIT = 30.0
+
+
+def wait_for_queued_tasks(*, timeout: float = STARTUP_WAIT) -> None:
+    """Return once the task queue has stayed empty for a second and a half, or after ``timeout``.
+
+    On a fresh demo the worker starts with a backlog: the demo's emails (each printed on the
+    console) and its invoices. Printed before them, the demo logins scrolled out of sight."""
+    from huey.contrib.djhuey import HUEY
+
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        try:
+            pending = HUEY.pending_count()
+        except Exception:  # the queue cannot be read: do not hold the start-up for it
+            return
+        quiet = quiet + 1 if pending == 0 else 0
+        time.sleep(0.5)
+
 
 class Command(BaseCommand):
     help = "Start the web server (gunicorn) and the task worker together, and stop both on Ctrl-C."
@@ -64,6 +85,8 @@ class Command(BaseCommand):
             procs.append(subprocess.Popen([python, "-m", "clientarea.cli", "run_huey"]))  # noqa: S603
         url = f"http://{opts['bind']}:{opts['port']}"
         time.sleep(2)  # let gunicorn and the worker print their start-up lines first
+        if not opts["no_worker"]:
+            wait_for_queued_tasks()
         if User.objects.filter(email="soporte@conexcol.example").exists():
             call_command("show_demo_logins", stdout=self.stdout)
         simulators = f", simulators: {url}/sandbox/" if settings.PAYMENTS_SANDBOX else ""
