@@ -143,6 +143,26 @@ _CARD_METHOD_NAMES = frozenset(
 )
 _CASH_METHOD_NAMES = frozenset({"EFECTY", "BALOTO", "OTHERS_CASH", "BANK_REFERENCED"})
 
+# What the checkout form sends for the method the customer already chose on Pay now, so
+# PayU's checkout does not ask again. payment-form.html (parameter table):
+#   ``paymentMethods``: "List of payment methods enabled for the transaction ... separated
+#   by comma and without blanks, for example: VISA,MASTERCARD", names from the
+#   ``paymentMethod parameter`` column of select-your-payment-method.html (Colombia);
+#   ``selectedPaymentMethod``: "Payment method preselected when the user accesses the
+#   payment link" (not part of the signature).
+# https://developers.payulatam.com/latam/en/docs/integrations/webcheckout-integration/payment-form.html
+# https://developers.payulatam.com/latam/en/docs/getting-started/select-your-payment-method.html
+# Cards list the Colombian card networks and preselect none (the network is the card's
+# own); PSE is a single method, so it is also preselected; cash lists the Colombian cash
+# networks (EFECTY, OTHERS_CASH = Su Red/Gana..., BALOTO). [INF] The docs do not say what
+# PayU does with a listed method the merchant's account has not enabled; the
+# assumption is that it is simply not shown.
+CHECKOUT_METHODS: dict[PaymentMethod, tuple[str, str]] = {
+    PaymentMethod.CARD: ("VISA,MASTERCARD,AMEX,DINERS,CODENSA", ""),
+    PaymentMethod.PSE: ("PSE", "PSE"),
+    PaymentMethod.CASH: ("EFECTY,OTHERS_CASH,BALOTO", ""),
+}
+
 # DIAN identification codes -> PayU document types (the Colombian list documented for
 # PSE_REFERENCE2 in
 # https://developers.payulatam.com/latam/en/docs/integrations/api-integration/payments-api-colombia.html:
@@ -262,14 +282,24 @@ def form_signature(
     currency: str,
     algorithm: str,
     secret_key: str | None = None,
+    payment_methods: str = "",
 ) -> str:
     """Payment-form ``signature``: hash of ``apiKey~merchantId~referenceCode~amount~currency``.
 
-    ``amount_str`` must be the exact string posted in the ``amount`` field. The
-    optional ``~paymentMethods~iin~pseBanks`` suffix is not supported because the
-    adapter never sends those fields (the docs do not say how absent ones are written).
+    ``amount_str`` must be the exact string posted in the ``amount`` field. When the
+    form sends ``paymentMethods`` (the adapter never sends ``iin`` or ``pseBanks``) it
+    is appended: ``...~currency~paymentMethods``. The payment-form page says to append
+    ``paymentMethods~iin~pseBanks`` "in this exact order" when the form includes them;
+    how an absent one is written is shown by the interactive example form on that same
+    page (its ``generateSignature()`` appends each of the three only when it is not
+    blank, so no empty segments):
+    https://developers.payulatam.com/latam/en/docs/integrations/webcheckout-integration/payment-form.html
+    (source: layouts/shortcodes/paymentform/webcheckout_en.html of the site).
     """
-    payload = "~".join((api_key, merchant_id, reference, amount_str, currency))
+    parts = [api_key, merchant_id, reference, amount_str, currency]
+    if payment_methods:
+        parts.append(payment_methods)
+    payload = "~".join(parts)
     return _digest(payload, algorithm, api_key, secret_key)
 
 
@@ -506,6 +536,9 @@ class PayUGateway(Gateway):
             raise GatewayError("tax + taxReturnBase cannot exceed the amount")
         buyer = request.buyer
         description = " ".join(request.description.split())[:255] or request.reference
+        payment_methods, selected_method = (
+            CHECKOUT_METHODS.get(request.method, ("", "")) if request.method else ("", "")
+        )
         signature = form_signature(
             config.api_key,
             config.merchant_id,
@@ -514,6 +547,7 @@ class PayUGateway(Gateway):
             request.currency,
             config.algorithm,
             config.secret_key or None,
+            payment_methods=payment_methods,
         )
         fields: dict[str, str] = {
             "merchantId": config.merchant_id,
@@ -538,6 +572,10 @@ class PayUGateway(Gateway):
             "lng": request.language if request.language in {"es", "en"} else "es",
             "expirationDate": self._expiration_date(request.expires_at),
         }
+        if payment_methods:
+            fields["paymentMethods"] = payment_methods
+        if selected_method:
+            fields["selectedPaymentMethod"] = selected_method
         document_type = PAYU_DOCUMENT_TYPES.get(buyer.document_type)
         if document_type:
             fields.update(

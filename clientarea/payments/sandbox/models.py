@@ -84,6 +84,9 @@ class SandboxPayUOrder(models.Model):
         max_length=16, default="MD5", help_text="algorithmSignature, reused for sign/signature."
     )
     payment_methods = models.CharField(max_length=255, blank=True)
+    selected_payment_method = models.CharField(
+        max_length=255, blank=True, help_text="selectedPaymentMethod: the method preselected."
+    )
     expiration_date = models.DateTimeField(
         null=True, blank=True, help_text="expirationDate (cash vouchers)."
     )

@@ -114,12 +114,13 @@ def form_signature_candidates(
     iin: str | None,
     pse_banks: str | None,
 ) -> list[str]:
-    """Every signature the simulator accepts for a posted form.
+    """Every signature the simulator accepts for a posted form (exactly one).
 
-    Without ``paymentMethods``/``iin``/``pseBanks`` there is exactly one. With any of
-    them, PF 2026 says to append them in the order ``paymentMethods~iin~pseBanks``
-    but does not say whether an absent one leaves an empty segment: the simulator
-    accepts both readings (all three with empty segments, or only those present).
+    PF 2026: when the form includes ``paymentMethods``, ``iin`` or ``pseBanks``, "append
+    them in this exact order". How an absent (or blank) one is written is shown by
+    PayU's interactive example form on the PF page: its ``generateSignature()`` appends
+    each of the three only when it is not blank, so there are no empty segments
+    (site source: layouts/shortcodes/paymentform/webcheckout_en.html).
     """
     base = dict(
         api_key=api_key,
@@ -130,16 +131,8 @@ def form_signature_candidates(
         algorithm=algorithm,
         secret_key=secret_key,
     )
-    optional = (payment_methods, iin, pse_banks)
-    if all(value is None for value in optional):
-        return [payment_form_signature(**base)]
-    all_three = [value or "" for value in optional]
-    present = [value for value in optional if value is not None]
-    candidates = [
-        payment_form_signature(**base, extra=all_three),
-        payment_form_signature(**base, extra=present),
-    ]
-    return list(dict.fromkeys(candidates))
+    present = [value for value in (payment_methods, iin, pse_banks) if value and value.strip()]
+    return [payment_form_signature(**base, extra=present)]
 
 
 # --- Amounts ---------------------------------------------------------------------------------
@@ -364,6 +357,29 @@ CURRENCIES = frozenset(
 #: Colombia's default cash expiration window when ``expirationDate`` is absent
 #: (PF: "7 days elsewhere", 15 in Argentina).
 CASH_EXPIRATION_DAYS = 7
+
+
+def preselected_method(selected: str, allowed: set[str] | None) -> str:
+    """The method the checkout opens on, from the form's ``selectedPaymentMethod``.
+
+    PF: "Payment method preselected when the user accesses the payment link"; the
+    example form's help says "by choosing MASTERCARD, this option will automatically be
+    preselected". Returns a name of :data:`PAYMENT_METHODS` (``""`` when the field is
+    absent, unknown, or not among the methods ``paymentMethods`` enables: [INF] what
+    PayU does with such a value is not documented; the simulator then preselects nothing).
+    """
+    name = (selected or "").strip().upper()
+    if name == "EFECTY":
+        name = "OTHERS_CASH"  # the simulator's one voucher network for Efecty / Su Red / Gana
+    if name not in PAYMENT_METHODS:
+        return ""
+    if (
+        allowed is not None
+        and name not in allowed
+        and not (name == "OTHERS_CASH" and "EFECTY" in allowed)
+    ):
+        return ""
+    return name
 
 
 def allowed_methods(payment_methods: str) -> set[str] | None:

@@ -262,6 +262,7 @@ def accept_form(data: Mapping[str, str], *, now: dt.datetime | None = None) -> S
                 test=str(data.get("test") or "").strip().lower() in {"1", "true"},
                 algorithm=algorithm,
                 payment_methods=field("paymentMethods", 255),
+                selected_payment_method=field("selectedPaymentMethod", 255),
                 expiration_date=expiration,
             )
             order.payu_order_id = SandboxPayUOrder.ORDER_ID_OFFSET + order.pk
@@ -284,11 +285,21 @@ class Offer:
     card_brands: tuple[str, ...]
     pse: bool
     cash_networks: tuple[tuple[str, str], ...]
+    #: "card", "pse", "cash" or "": the method ``selectedPaymentMethod`` preselects.
+    preselected: str = ""
+
+
+#: Checkout section of each payment-method type code (2 card, 4 PSE, 7 cash).
+_CHECKOUT_SECTIONS = {2: "card", 4: "pse", 7: "cash"}
 
 
 def offer(order: SandboxPayUOrder) -> Offer:
     allowed = proto.allowed_methods(order.payment_methods)
+    selected = proto.preselected_method(order.selected_payment_method, allowed)
     return Offer(
+        preselected=_CHECKOUT_SECTIONS[proto.PAYMENT_METHODS[selected].type_code]
+        if selected
+        else "",
         card_brands=tuple(b for b in proto.CARD_METHODS if allowed is None or b in allowed),
         pse=allowed is None or "PSE" in allowed,
         cash_networks=tuple(

@@ -153,7 +153,17 @@ def test_a_declined_card_leaves_the_order_pending(page, live_site, renewal, gate
 def test_pse_pending_then_approved_by_the_bank(page, live_site, renewal, gateway):
     _, service, order = renewal
     log_in_and_open_pay_now(page, live_site, order)
+    page.check(f"#method-{gateway}-pse")  # the customer chooses PSE once, on Pay now
     page.click(f"#gateway-{gateway}")
+    if gateway == "payu":
+        # PayU's checkout (paymentMethods=PSE, selectedPaymentMethod=PSE) offers PSE alone,
+        # preselected: the customer is not asked for the method a second time.
+        page.wait_for_url(re.compile(r"/sandbox/payu/checkout/"))
+        assert page.locator("section[data-preselected]").get_attribute("aria-labelledby") == (
+            "pay-pse"
+        )
+        assert page.get_by_role("button", name="Pay with card").count() == 0
+        assert page.get_by_role("button", name="Generate payment voucher").count() == 0
     page.get_by_label("Person type").select_option(index=0)
     page.get_by_label("Document type").select_option(index=0)
     page.get_by_label("Document number").fill("1020304050")

@@ -50,8 +50,8 @@ class SeveralOrdersNamedTests(PaymentsTestCase):
         )
         sent = [call for call in self.network.calls if call[0] == "POST"][-1]
         for order in self.orders:
-            # Payvalida takes letters, digits and spaces only: "ODS 000123".
-            self.assertIn(order.number.replace("-", " ").encode(), sent[2] or b"")
+            # The order number as the customer knows it, hyphen included: "ODS-000123".
+            self.assertIn(order.number.encode(), sent[2] or b"")
 
     def test_staff_email_about_the_payment_names_every_order(self):
         payment, _ = services.start_orders_payment(

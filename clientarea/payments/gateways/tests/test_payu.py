@@ -686,6 +686,44 @@ def test_checkout_form_fields_and_signature() -> None:
     assert all(isinstance(value, str) for value in fields.values())
 
 
+@pytest.mark.parametrize(
+    ("method", "payment_methods", "selected"),
+    [
+        (PaymentMethod.PSE, "PSE", "PSE"),
+        (PaymentMethod.CARD, "VISA,MASTERCARD,AMEX,DINERS,CODENSA", None),
+        (PaymentMethod.CASH, "EFECTY,OTHERS_CASH,BALOTO", None),
+    ],
+)
+def test_checkout_sends_the_chosen_method_and_signs_it(
+    method: PaymentMethod, payment_methods: str, selected: str | None
+) -> None:
+    """The method chosen on Pay now restricts (and for PSE preselects) PayU's checkout;
+    ``paymentMethods`` is appended to the signature with no empty iin/pseBanks segments
+    (PayU's own example form on the payment-form page)."""
+    fields = make_gateway(algorithm="SHA256").start_checkout(make_request(method=method)).fields
+    assert fields["paymentMethods"] == payment_methods
+    assert fields.get("selectedPaymentMethod") == selected
+    assert "iin" not in fields and "pseBanks" not in fields
+    expected = hashlib.sha256(
+        f"{API_KEY}~{MERCHANT_ID}~INV-2024-0001-A1~119000~COP~{payment_methods}".encode()
+    ).hexdigest()
+    assert fields["signature"] == expected
+    # "Choose at PayU" on Pay now (no method): nothing restricted, nothing preselected.
+    fields = make_gateway().start_checkout(make_request(method=None)).fields
+    assert "paymentMethods" not in fields and "selectedPaymentMethod" not in fields
+
+
+def test_form_signature_appends_payment_methods() -> None:
+    plain = form_signature(API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", "MD5")
+    assert plain == "7ee7cf808ce6a39b17481c54f2c57acc"
+    assert (
+        form_signature(
+            API_KEY, MERCHANT_ID, "TestPayU", "20000", "COP", "MD5", payment_methods="PSE"
+        )
+        == hashlib.md5(f"{API_KEY}~{MERCHANT_ID}~TestPayU~20000~COP~PSE".encode()).hexdigest()
+    )
+
+
 def test_checkout_hmac_with_secret_key() -> None:
     gateway = make_gateway(algorithm="HMAC-SHA256", secret_key="secret123")
     fields = gateway.start_checkout(

@@ -437,6 +437,13 @@ def test_clean_text(text: str, expected: str) -> None:
     assert clean_text(text, 250) == expected
 
 
+def test_description_keeps_the_order_number_as_the_customer_knows_it() -> None:
+    body = make_gateway().register_body(
+        make_request(description="Conexcol orden de servicio ODS-000003 — pago")
+    )
+    assert body["description"] == "Conexcol orden de servicio ODS-000003 pago"
+
+
 @pytest.mark.parametrize(
     ("tax", "base", "expected"),
     [

@@ -148,10 +148,17 @@ def payu_form(algorithm: str | None = None, **overrides: str) -> dict[str, str]:
     if algorithm:
         data["algorithmSignature"] = algorithm
     if "signature" not in overrides:
-        base = "~".join(
-            [API_KEY, data["merchantId"], data["referenceCode"], data["amount"], data["currency"]]
-        )
-        data["signature"] = payu_sign(base, algorithm or "MD5")
+        parts = [
+            API_KEY,
+            data["merchantId"],
+            data["referenceCode"],
+            data["amount"],
+            data["currency"],
+        ]
+        # payment-form.html: paymentMethods~iin~pseBanks appended in that order, each only
+        # when not blank (PayU's example form on that page).
+        parts += [data[name] for name in ("paymentMethods", "iin", "pseBanks") if data.get(name)]
+        data["signature"] = payu_sign("~".join(parts), algorithm or "MD5")
     return data
 
 

@@ -148,6 +148,44 @@ def test_form_with_a_good_signature_opens_the_checkout(client, algorithm):
     )
 
 
+def test_payment_methods_restrict_the_checkout_and_are_signed(client):
+    # Only PSE enabled and preselected: the checkout offers PSE alone, marked preselected.
+    form = payu_form(paymentMethods="PSE", selectedPaymentMethod="PSE")
+    response = submit(client, form)
+    assert response.status_code == 303
+    html = client.get(response["Location"]).content.decode()
+    assert "Continue to your bank" in html
+    assert "Pay with card" not in html and "Generate payment voucher" not in html
+    assert 'aria-labelledby="pay-pse" aria-current="true"' in html
+    # Cash networks only: no card, no PSE.
+    form = payu_form(paymentMethods="EFECTY,OTHERS_CASH,BALOTO")
+    html = client.get(submit(client, form)["Location"]).content.decode()
+    assert "Generate payment voucher" in html
+    assert "Pay with card" not in html and "Continue to your bank" not in html
+
+
+def test_payment_methods_left_out_of_the_signature_are_refused(client):
+    base = payu_form(referenceCode="TestUnsignedMethods")
+    form = {**base, "paymentMethods": "PSE"}  # signed without ~PSE
+    response = submit(client, form)
+    assert response.status_code == 200
+    assert "order_not_processed_by_sign" in response.content.decode()
+    # Empty iin/pseBanks segments are not PayU's reading either.
+    form = payu_form(referenceCode="TestEmptySegments", paymentMethods="PSE")
+    parts = [API_KEY, "508029", "TestEmptySegments", "119000", "COP", "PSE", "", ""]
+    form["signature"] = payu_sign("~".join(parts))
+    assert "order_not_processed_by_sign" in submit(client, form).content.decode()
+
+
+def test_selected_payment_method_preselects_without_restricting(client):
+    order = start(client, selectedPaymentMethod="PSE")
+    assert order.selected_payment_method == "PSE"
+    html = client.get(f"/sandbox/payu/checkout/{order.checkout_token}/").content.decode()
+    assert 'aria-labelledby="pay-pse" aria-current="true"' in html
+    assert "Pay with card" in html and "Generate payment voucher" in html
+    assert html.count('aria-current="true"') == 1
+
+
 def test_hmac_uses_the_secret_key_when_configured(client, settings):
     settings.PAYU_SECRET_KEY = "secret123"
     form = payu_form("HMAC-SHA256")  # signed with the API key as HMAC key: wrong now

@@ -237,7 +237,9 @@ def test_pol_decimal_format_drops_the_leading_zero_like_payu():
     assert proto.format_value(Decimal("0")) == "0.00"
 
 
-def test_optional_signature_fields_accept_both_readings():
+def test_optional_signature_fields_are_appended_only_when_present():
+    """PayU's example form on the payment-form page appends paymentMethods, iin and
+    pseBanks each only when not blank: no empty segments."""
     common = dict(
         api_key=API_KEY,
         merchant_id="508029",
@@ -247,23 +249,32 @@ def test_optional_signature_fields_accept_both_readings():
         algorithm="MD5",
         secret_key=API_KEY,
     )
-    candidates = proto.form_signature_candidates(
+
+    def md5(*parts: str) -> str:
+        return proto.sign(
+            [API_KEY, "508029", "R1", "100", "COP", *parts], algorithm="MD5", secret_key=""
+        )
+
+    assert proto.form_signature_candidates(
         **common, payment_methods="VISA,PSE", iin=None, pse_banks=None
-    )
-    assert (
-        proto.sign(
-            [API_KEY, "508029", "R1", "100", "COP", "VISA,PSE", "", ""],
-            algorithm="MD5",
-            secret_key="",
-        )
-        in candidates
-    )
-    assert (
-        proto.sign(
-            [API_KEY, "508029", "R1", "100", "COP", "VISA,PSE"], algorithm="MD5", secret_key=""
-        )
-        in candidates
-    )
+    ) == [md5("VISA,PSE")]
+    assert proto.form_signature_candidates(
+        **common, payment_methods="PSE", iin="", pse_banks="1022"
+    ) == [md5("PSE", "1022")]
+    assert proto.form_signature_candidates(
+        **common, payment_methods=None, iin=None, pse_banks=None
+    ) == [md5()]
+
+
+def test_preselected_method():
+    assert proto.preselected_method("PSE", {"PSE"}) == "PSE"
+    assert proto.preselected_method("pse", None) == "PSE"
+    assert proto.preselected_method("MASTERCARD", None) == "MASTERCARD"
+    assert proto.preselected_method("EFECTY", {"EFECTY"}) == "OTHERS_CASH"
+    # Not enabled by paymentMethods, unknown or absent: nothing is preselected.
+    assert proto.preselected_method("PSE", {"VISA"}) == ""
+    assert proto.preselected_method("BITCOIN", None) == ""
+    assert proto.preselected_method("", None) == ""
 
 
 def test_allowed_methods_parses_installment_syntax():
