@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import tomllib
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib import admin
@@ -38,6 +39,12 @@ SPANISH_LEFTOVERS = [
     "Pendiente",
     "Pagada",
     "Vence:",
+    # the gateway simulators' pages (payments/sandbox)
+    "Simulador:",
+    "Resumen de la compra",
+    "seleccione su banco",
+    "Persona natural",
+    "Recibo de pago",
 ]
 ENGLISH_LEFTOVERS = [
     "(payvalida)",
@@ -47,6 +54,14 @@ ENGLISH_LEFTOVERS = [
     "Powered by",
     "Pending",
     "Overdue",
+    # the gateway simulators' pages (payments/sandbox)
+    "Simulator",
+    "Purchase summary",
+    "Pay with card",
+    "Choose your bank",
+    "Natural person",
+    "Payment voucher",
+    "Amount to pay",
 ]
 
 
@@ -117,6 +132,42 @@ def test_customer_pages_have_no_text_in_the_other_language(client, demo, languag
     client.cookies["django_language"] = language
     found = {}
     for url in customer_pages(ana, pending):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        if hits := [text for text in leftovers if text in page]:
+            found[url] = hits
+    assert found == {}
+
+
+def simulator_pages(client, ana: Customer) -> list[str]:
+    """The PayU simulator's checkout, PSE bank and cash voucher for a new order of ana's,
+    reached the way her browser reaches them (the gateway's auto-submitted form)."""
+    order = Order.objects.filter(customer=ana, state=OrderState.PENDING).order_by("-pk").first()
+    assert order is not None
+
+    def checkout() -> str:
+        _payment, action = payments.start_payment(order=order, customer=ana, gateway_code="payu")
+        return client.post(urlsplit(action.url).path, action.fields)["Location"]
+
+    pse = {"person_type": "N", "document_type": "CC", "document_number": "1020304050"}
+    bank = client.post(f"{checkout()}pse/", {**pse, "bank": "1007"})["Location"]
+    voucher = client.post(f"{checkout()}cash/", {"network": "BALOTO"})["Location"]
+    return [checkout(), bank, voucher, "/sandbox/payu/cash-point/"]
+
+
+@pytest.mark.parametrize(
+    ("language", "leftovers"), [("en", SPANISH_LEFTOVERS), ("es-co", ENGLISH_LEFTOVERS)]
+)
+def test_gateway_simulator_pages_have_no_text_in_the_other_language(
+    client, demo, language, leftovers
+):
+    ana, _pending = demo
+    Customer.objects.filter(pk=ana.pk).update(preferred_language=language)
+    client.force_login(ana.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+    client.cookies["django_language"] = language
+    found = {}
+    for url in simulator_pages(client, ana):
         response = client.get(url)
         assert response.status_code == 200, url
         page = response.content.decode()

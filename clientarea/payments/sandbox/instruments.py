@@ -20,6 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: Outcome codes are PayU ``lapResponseCode`` names; Payvalida reuses them internally.
 APPROVED = "APPROVED"
@@ -132,20 +138,21 @@ def pse_bank(code: str) -> Bank | None:
 
 
 #: PSE person types (``USER_TYPE``): N natural, J jurídica (payments-api-colombia.html).
-PSE_PERSON_TYPES: tuple[tuple[str, str], ...] = (
-    ("N", "Persona natural"),
-    ("J", "Persona jurídica"),
+PSE_PERSON_TYPES: tuple[tuple[str, StrOrPromise], ...] = (
+    ("N", _("Natural person")),
+    ("J", _("Legal entity (company)")),
 )
 
 #: Document types accepted by PSE (``PSE_REFERENCE2``, payments-api-colombia.html).
-PSE_DOCUMENT_TYPES: tuple[tuple[str, str], ...] = (
-    ("CC", "Cédula de ciudadanía"),
-    ("CE", "Cédula de extranjería"),
+#: Labels in the buyer's language; Colombian document names stay as they are in both.
+PSE_DOCUMENT_TYPES: tuple[tuple[str, StrOrPromise], ...] = (
+    ("CC", _("Cédula de ciudadanía")),
+    ("CE", _("Cédula de extranjería")),
     ("NIT", "NIT"),
     ("TI", "Tarjeta de identidad"),
-    ("PP", "Pasaporte"),
-    ("IDC", "Identificador único de cliente"),
-    ("CEL", "Número de celular"),
+    ("PP", _("Passport")),
+    ("IDC", _("Unique customer identifier")),
+    ("CEL", _("Mobile phone number")),
     ("RC", "Registro civil"),
-    ("DE", "Documento de identificación extranjero"),
+    ("DE", _("Foreign identity document")),
 )

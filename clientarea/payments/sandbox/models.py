@@ -16,22 +16,22 @@ from django.utils.translation import gettext_lazy as _
 class PayUOrderState(models.TextChoices):
     """Simulator-side state of a PayU order (mapped to PayU's order ``status`` in the Queries API)."""
 
-    NEW = "NEW", "New (no payment attempt yet)"
-    PENDING = "PENDING", "Pending (PSE at the bank / cash voucher issued)"
-    APPROVED = "APPROVED", "Approved"
-    DECLINED = "DECLINED", "Declined (buyer may try again)"
-    EXPIRED = "EXPIRED", "Expired"
-    REFUNDED = "REFUNDED", "Refunded (whole amount)"
+    NEW = "NEW", _("New (no payment attempt yet)")
+    PENDING = "PENDING", _("Pending (PSE at the bank / cash voucher issued)")
+    APPROVED = "APPROVED", _("Approved")
+    DECLINED = "DECLINED", _("Declined (buyer may try again)")
+    EXPIRED = "EXPIRED", _("Expired")
+    REFUNDED = "REFUNDED", _("Refunded (whole amount)")
 
 
 class PayUTransactionState(models.TextChoices):
     """PayU transaction states (``lapTransactionState``)."""
 
-    APPROVED = "APPROVED", "Approved"
-    DECLINED = "DECLINED", "Declined"
-    ERROR = "ERROR", "Error"
-    PENDING = "PENDING", "Pending"
-    EXPIRED = "EXPIRED", "Expired"
+    APPROVED = "APPROVED", _("Approved")
+    DECLINED = "DECLINED", _("Declined")
+    ERROR = "ERROR", _("Error")
+    PENDING = "PENDING", _("Pending")
+    EXPIRED = "EXPIRED", _("Expired")
 
 
 class Instrument(models.TextChoices):
@@ -296,10 +296,10 @@ class SandboxPayvalidaAttempt(models.Model):
     """One payment attempt in the simulated Payvalida checkout."""
 
     class State(models.TextChoices):
-        APPROVED = "approved", "Approved"
-        DECLINED = "declined", "Declined"
-        PENDING = "pending", "Pending"
-        EXPIRED = "expired", "Expired"
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
+        PENDING = "pending", _("Pending")
+        EXPIRED = "expired", _("Expired")
 
     order = models.ForeignKey(
         SandboxPayvalidaOrder,

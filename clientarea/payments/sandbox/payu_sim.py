@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clientarea.payments.sandbox import delivery, instruments, payu_refund_report
 from clientarea.payments.sandbox import payu_protocol as proto
@@ -476,7 +477,7 @@ def pay_voucher(reference: str, *, now: dt.datetime | None = None) -> SandboxPay
     now = now or timezone.now()
     found = find_voucher(reference)
     if found is None:
-        raise VoucherError("No PayU voucher has that payment reference.")
+        raise VoucherError(_("No PayU voucher has that payment reference."))
     with transaction.atomic():
         tx = (
             SandboxPayUTransaction.objects.select_for_update()
@@ -484,11 +485,13 @@ def pay_voucher(reference: str, *, now: dt.datetime | None = None) -> SandboxPay
             .get(pk=found.pk)
         )
         if tx.state == PayUTransactionState.APPROVED:
-            raise VoucherError("This voucher was already paid.")
+            raise VoucherError(_("This voucher was already paid."))
         if tx.state == PayUTransactionState.EXPIRED:
-            raise VoucherError("This voucher has expired and cannot be paid.")
+            raise VoucherError(_("This voucher has expired and cannot be paid."))
         if tx.state != PayUTransactionState.PENDING:
-            raise VoucherError(f"This voucher cannot be paid (state {tx.state}).")
+            raise VoucherError(
+                _("This voucher cannot be paid (state %(state)s).") % {"state": tx.state}
+            )
         if tx.cash_expires_at and tx.cash_expires_at <= now:
             _apply_final(tx, proto.EXPIRED_TRANSACTION)
             expired = True
@@ -496,7 +499,7 @@ def pay_voucher(reference: str, *, now: dt.datetime | None = None) -> SandboxPay
             _apply_final(tx, "APPROVED")
             expired = False
     if expired:
-        raise VoucherError("This voucher has expired and cannot be paid.")
+        raise VoucherError(_("This voucher has expired and cannot be paid."))
     return tx
 
 

@@ -23,6 +23,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clientarea.payments.sandbox import delivery, instruments
 from clientarea.payments.sandbox import payvalida_protocol as proto
@@ -611,7 +612,7 @@ def pay_voucher(reference: str) -> SandboxPayvalidaAttempt:
         else None
     )
     if found is None:
-        raise VoucherError("No Payvalida order has that reference.")
+        raise VoucherError(_("No Payvalida order has that reference."))
     expire_if_due(found)
     try:
         with transaction.atomic():
@@ -636,10 +637,10 @@ def pay_voucher(reference: str) -> SandboxPayvalidaAttempt:
     except OrderNotPayable as exc:
         state = str(exc)
     if state == PayvalidaState.VENCIDA:
-        raise VoucherError("This order has expired (VENCIDA) and cannot be paid.")
+        raise VoucherError(_("This order has expired (VENCIDA) and cannot be paid."))
     if state == PayvalidaState.APROBADA:
-        raise VoucherError("This order was already paid.")
-    raise VoucherError(f"This order cannot be paid (state {state}).")
+        raise VoucherError(_("This order was already paid."))
+    raise VoucherError(_("This order cannot be paid (state %(state)s).") % {"state": state})
 
 
 def expire_order(order: SandboxPayvalidaOrder) -> bool:

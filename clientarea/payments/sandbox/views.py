@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clientarea.payments.sandbox import delivery
@@ -83,7 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "sandbox/index.html",
         {
             "theme": "neutral",
-            "brand": "Gateway simulators",
+            "brand": _("Gateway simulators"),
             "payu_orders": payu_orders,
             "payvalida_orders": payvalida_orders,
         },
@@ -96,7 +97,9 @@ def resend_notification(request: HttpRequest, pk: int) -> HttpResponse:
     """Deliver a confirmation/notification again (a fresh series of up to 9 attempts)."""
     notification = get_object_or_404(SandboxNotification, pk=pk)
     delivery.resend(notification)
-    messages.success(request, f"Notification #{notification.pk} queued again.")
+    messages.success(
+        request, _("Notification #%(number)s queued again.") % {"number": notification.pk}
+    )
     return see_other(reverse("sandbox:index"))
 
 
@@ -107,6 +110,6 @@ def expire_due(request: HttpRequest) -> HttpResponse:
     result = expire_vouchers()
     messages.success(
         request,
-        f"Expired {result['payu']} PayU voucher(s) and {result['payvalida']} Payvalida order(s).",
+        _("Expired %(payu)s PayU voucher(s) and %(payvalida)s Payvalida order(s).") % result,
     )
     return see_other(reverse("sandbox:index"))

@@ -12,6 +12,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -57,7 +58,7 @@ def _order_context(order: SandboxPayUOrder) -> dict[str, Any]:
         "amount": amount,
         "tax": Decimal(order.tax),
         "reference_pol": order.payu_order_id,
-        "merchant_name": "ClientArea sandbox merchant",
+        "merchant_name": _("ClientArea sandbox merchant"),
     }
 
 
@@ -259,7 +260,10 @@ def expire_voucher_now(request: HttpRequest, transaction_id: Any) -> HttpRespons
     """Dashboard button: expire this voucher now (sends the EXPIRED confirmation)."""
     tx = _get_tx(transaction_id, Instrument.CASH)
     if payu_sim.expire_voucher(tx):
-        messages.success(request, f"Voucher {payu_sim.voucher_reference(tx)} expired.")
+        messages.success(
+            request,
+            _("Voucher %(reference)s expired.") % {"reference": payu_sim.voucher_reference(tx)},
+        )
     return see_other(reverse("sandbox:index"))
 
 
@@ -359,7 +363,7 @@ def resolve_refund(request: HttpRequest, refund_id: Any) -> HttpResponse:
     try:
         payu_refunds.resolve_refund(refund, approve=approve)
     except payu_refunds.RefundAlreadyResolved as exc:
-        messages.error(request, f"The refund was already resolved ({exc}).")
+        messages.error(request, _("The refund was already resolved (%(state)s).") % {"state": exc})
     else:
-        messages.success(request, f"Refund {'approved' if approve else 'declined'}.")
+        messages.success(request, _("Refund approved.") if approve else _("Refund declined."))
     return see_other(reverse("sandbox:index"))

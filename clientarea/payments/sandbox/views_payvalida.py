@@ -12,6 +12,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -150,7 +151,7 @@ def _declined(request: HttpRequest, attempt: SandboxPayvalidaAttempt) -> HttpRes
             **_order_context(attempt.order),
             "attempt": attempt,
             "state": "DECLINED",
-            "state_label": "Declined",
+            "state_label": SandboxPayvalidaAttempt.State.DECLINED.label,
             "response_code": attempt.response_code,
             "approved": False,
             "retry_url": _checkout_url(attempt.order),
@@ -160,7 +161,9 @@ def _declined(request: HttpRequest, attempt: SandboxPayvalidaAttempt) -> HttpRes
 
 
 def _not_payable(request: HttpRequest, order: SandboxPayvalidaOrder) -> HttpResponse:
-    messages.info(request, f"This order can no longer be paid (state {order.state}).")
+    messages.info(
+        request, _("This order can no longer be paid (state %(state)s).") % {"state": order.state}
+    )
     return see_other(_checkout_url(order))
 
 
@@ -317,7 +320,7 @@ def expire_order_now(request: HttpRequest, pk: int) -> HttpResponse:
     """Dashboard button: expire this order now (VENCIDA, notified "cancelled")."""
     order = get_object_or_404(SandboxPayvalidaOrder, pk=pk)
     if payvalida_sim.expire_order(order):
-        messages.success(request, f"Payvalida order {order.order} expired.")
+        messages.success(request, _("Payvalida order %(order)s expired.") % {"order": order.order})
     return see_other(reverse("sandbox:index"))
 
 
@@ -330,7 +333,13 @@ def annul_order_now(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         payvalida_refunds.annul_order(order, requested_by=requested_by)
     except (payvalida_refunds.NotRefundable, ValueError):
-        messages.error(request, f"Payvalida order {order.order} cannot be annulled.")
+        messages.error(
+            request, _("Payvalida order %(order)s cannot be annulled.") % {"order": order.order}
+        )
     else:
-        messages.success(request, f"Payvalida order {order.order} annulled ({requested_by}).")
+        messages.success(
+            request,
+            _("Payvalida order %(order)s annulled (%(by)s).")
+            % {"order": order.order, "by": requested_by},
+        )
     return see_other(reverse("sandbox:index"))

@@ -79,11 +79,11 @@ def log_in_and_open_pay_now(page, live_site, order) -> None:
 
 
 def pay_by_card(page, number: str) -> None:
-    page.get_by_label("Name on the card").fill("Alice Gomez")
-    page.get_by_label("Card number").fill(number)
-    page.get_by_label("Expiry date (MM/YY)").fill("12/39")
-    page.get_by_label("Security code (CVV)").fill("123")
-    page.get_by_role("button", name="Pay with card").click()
+    page.get_by_label("Nombre en la tarjeta").fill("Alice Gomez")
+    page.get_by_label("Número de la tarjeta").fill(number)
+    page.get_by_label("Fecha de vencimiento (MM/AA)").fill("12/39")
+    page.get_by_label("Código de seguridad (CVV)").fill("123")
+    page.get_by_role("button", name="Pagar con tarjeta").click()
 
 
 def wait_for_status(page, status: str) -> None:
@@ -134,7 +134,7 @@ def test_a_declined_card_leaves_the_order_pending(page, live_site, renewal, gate
     page.click(f"#gateway-{gateway}")
     pay_by_card(page, "4000000000000002")
     if gateway == "payvalida":  # Payvalida shows its own "declined" page, with a way back
-        page.get_by_role("link", name="Return to the merchant site").click()
+        page.get_by_role("link", name="Volver al sitio del comercio").click()
     # Both: the result page says declined (Payvalida: its consult, asked on the return).
     wait_for_status(page, "declined")
     order.refresh_from_db()
@@ -162,16 +162,16 @@ def test_pse_pending_then_approved_by_the_bank(page, live_site, renewal, gateway
         assert page.locator("section[data-preselected]").get_attribute("aria-labelledby") == (
             "pay-pse"
         )
-        assert page.get_by_role("button", name="Pay with card").count() == 0
-        assert page.get_by_role("button", name="Generate payment voucher").count() == 0
-    page.get_by_label("Person type").select_option(index=0)
-    page.get_by_label("Document type").select_option(index=0)
-    page.get_by_label("Document number").fill("1020304050")
-    page.get_by_label("Bank").select_option(index=1)
-    page.get_by_role("button", name="Continue to your bank").click()
+        assert page.get_by_role("button", name="Pagar con tarjeta").count() == 0
+        assert page.get_by_role("button", name="Generar recibo de pago").count() == 0
+    page.get_by_label("Tipo de persona").select_option(index=0)
+    page.get_by_label("Tipo de documento").select_option(index=0)
+    page.get_by_label("Número de documento").fill("1020304050")
+    page.get_by_label("Banco").select_option(index=1)
+    page.get_by_role("button", name="Continuar a su banco").click()
     page.wait_for_url(re.compile(r"/pse-bank/"))
     bank_url = page.url
-    page.get_by_role("button", name="Leave pending").click()
+    page.get_by_role("button", name="Dejar pendiente").click()
     wait_for_status(page, "pending")
     order.refresh_from_db()
     assert order.state == "pending"
@@ -182,7 +182,7 @@ def test_pse_pending_then_approved_by_the_bank(page, live_site, renewal, gateway
     assert page.locator("#payment-in-process").is_visible()
     # Later the bank approves
     page.goto(bank_url)
-    page.get_by_role("button", name="Approve payment").click()
+    page.get_by_role("button", name="Aprobar pago").click()
     wait_for_status(page, "approved")
     assert_paid_and_renewed(order, service)
 
@@ -193,9 +193,9 @@ def test_a_cash_voucher_paid_at_the_cash_point(page, live_site, renewal, gateway
     log_in_and_open_pay_now(page, live_site, order)
     page.click(f"#gateway-{gateway}")
     page.locator("input[name=network]").first.check()
-    page.get_by_role("button", name="Generate payment voucher").click()
+    page.get_by_role("button", name="Generar recibo de pago").click()
     voucher = page.inner_text("[data-testid=voucher-reference]").strip()
-    page.get_by_role("link", name="Return to the merchant site").click()
+    page.get_by_role("link", name="Volver al sitio del comercio").click()
     wait_for_status(page, "pending")
     order.refresh_from_db()
     assert order.state == "pending"
@@ -206,7 +206,7 @@ def test_a_cash_voucher_paid_at_the_cash_point(page, live_site, renewal, gateway
     assert page.inner_text("[data-testid=voucher-reference]").strip() == voucher
     # Days later, at the cash network
     page.goto(live_site.url + f"/sandbox/{gateway}/cash-point/")
-    page.get_by_label("Payment reference").fill(voucher)
-    page.get_by_role("button", name="Pay voucher").click()
+    page.get_by_label("Referencia de pago").fill(voucher)
+    page.get_by_role("button", name="Pagar recibo").click()
     page.wait_for_selector("[data-testid=cash-point-result]")
     assert_paid_and_renewed(order, service)

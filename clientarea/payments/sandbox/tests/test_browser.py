@@ -50,12 +50,12 @@ def back_params(page) -> dict[str, str]:
 
 def test_payu_card_in_a_browser(page, live_site, fake_http):
     form = open_payu_checkout(page, live_site)
-    assert page.get_by_text("Simulator: no real money moves").first.is_visible()
-    page.get_by_label("Name on the card").fill("Alice Gomez")
-    page.get_by_label("Card number").fill("4097 4400 0000 0004")
-    page.get_by_label("Expiry date (MM/YY)").fill("12/39")
-    page.get_by_label("Security code (CVV)").fill("123")
-    page.get_by_role("button", name="Pay with card").click()
+    assert page.get_by_text("Simulador: aquí no se mueve dinero real").first.is_visible()
+    page.get_by_label("Nombre en la tarjeta").fill("Alice Gomez")
+    page.get_by_label("Número de la tarjeta").fill("4097 4400 0000 0004")
+    page.get_by_label("Fecha de vencimiento (MM/AA)").fill("12/39")
+    page.get_by_label("Código de seguridad (CVV)").fill("123")
+    page.get_by_role("button", name="Pagar con tarjeta").click()
     page.wait_for_url(re.compile(r"/healthz\?back=payu"))
     params = back_params(page)
     assert params["transactionState"] == "4" and params["referenceCode"] == form["referenceCode"]
@@ -64,19 +64,19 @@ def test_payu_card_in_a_browser(page, live_site, fake_http):
 
 def test_payu_pse_in_a_browser(page, live_site, fake_http):
     open_payu_checkout(page, live_site)
-    page.get_by_label("Person type").select_option("N")
-    page.get_by_label("Document type").select_option("CC")
-    page.get_by_label("Document number").fill("1020304050")
-    page.get_by_label("Bank").select_option(label="BANCOLOMBIA")
-    page.get_by_role("button", name="Continue to your bank").click()
+    page.get_by_label("Tipo de persona").select_option("N")
+    page.get_by_label("Tipo de documento").select_option("CC")
+    page.get_by_label("Número de documento").fill("1020304050")
+    page.get_by_label("Banco").select_option(label="BANCOLOMBIA")
+    page.get_by_role("button", name="Continuar a su banco").click()
     page.wait_for_url(re.compile(r"/sandbox/payu/pse-bank/"))
-    page.get_by_role("button", name="Leave pending").click()
+    page.get_by_role("button", name="Dejar pendiente").click()
     page.wait_for_url(re.compile(r"/healthz\?back=payu"))
     assert back_params(page)["transactionState"] == "7"
     assert fake_http.calls == []
     tx = SandboxPayUOrder.objects.get().transactions.get()
     page.goto(f"{live_site.url}/sandbox/payu/pse-bank/{tx.transaction_id}/")
-    page.get_by_role("button", name="Approve payment").click()
+    page.get_by_role("button", name="Aprobar pago").click()
     page.wait_for_url(re.compile(r"/healthz\?back=payu"))
     assert back_params(page)["transactionState"] == "4"
     assert fake_http.form()["payment_method_type"] == "4"
@@ -85,14 +85,14 @@ def test_payu_pse_in_a_browser(page, live_site, fake_http):
 def test_payu_cash_voucher_and_cash_point_in_a_browser(page, live_site, fake_http):
     open_payu_checkout(page, live_site)
     page.get_by_label("Baloto").check()
-    page.get_by_role("button", name="Generate payment voucher").click()
+    page.get_by_role("button", name="Generar recibo de pago").click()
     page.wait_for_url(re.compile(r"/sandbox/payu/voucher/"))
     reference = page.get_by_test_id("voucher-reference").inner_text()
     assert reference == str(SandboxPayUOrder.objects.get().payu_order_id)
-    page.get_by_role("link", name="Go to the cash point (tester)").click()
-    assert page.get_by_label("Payment reference").input_value() == reference
-    page.get_by_role("button", name="Pay voucher").click()
-    assert "paid" in page.get_by_test_id("cash-point-result").inner_text()
+    page.get_by_role("link", name="Ir al punto de pago (pruebas)").click()
+    assert page.get_by_label("Referencia de pago").input_value() == reference
+    page.get_by_role("button", name="Pagar recibo").click()
+    assert "pagado" in page.get_by_test_id("cash-point-result").inner_text()
     assert fake_http.form()["payment_method_type"] == "7"
 
 
@@ -122,11 +122,11 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     with urllib.request.urlopen(request) as answer:
         data = json.loads(answer.read())["DATA"]
     page.goto(f"http://{data['checkout']}")
-    page.get_by_label("Name on the card").fill("Alice Gomez")
-    page.get_by_label("Card number").fill("4111111111111111")
-    page.get_by_label("Expiry date (MM/YY)").fill("12/39")
-    page.get_by_label("Security code (CVV)").fill("123")
-    page.get_by_role("button", name="Pay with card").click()
+    page.get_by_label("Nombre en la tarjeta").fill("Alice Gomez")
+    page.get_by_label("Número de la tarjeta").fill("4111111111111111")
+    page.get_by_label("Fecha de vencimiento (MM/AA)").fill("12/39")
+    page.get_by_label("Código de seguridad (CVV)").fill("123")
+    page.get_by_role("button", name="Pagar con tarjeta").click()
     page.wait_for_url(re.compile(r"/healthz\?back=payvalida&order=BR0001"))
     assert SandboxPayvalidaOrder.objects.get().state == "APROBADA"
     assert fake_http.json()["status"] == "approved"
@@ -175,12 +175,12 @@ def test_payu_refund_reviewed_on_the_dashboard_in_a_browser(page, live_site, fak
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(f"{live_site.url}/sandbox/")
     refund = page.locator(f'[data-payu-refund="{refund_id}"]')
-    assert "Pending" in refund.inner_text()
+    assert "Pendiente" in refund.inner_text()
     calls = len(fake_http.calls)
-    refund.get_by_role("button", name="Approve refund").click()
+    refund.get_by_role("button", name="Aprobar reembolso").click()
     page.wait_for_load_state()
     refund = page.locator(f'[data-payu-refund="{refund_id}"]')
-    assert "Approved" in refund.inner_text()
+    assert "Aprobado" in refund.inner_text()
     assert len(fake_http.calls) == calls + 1
     assert fake_http.form()["transaction_type"] == "REFUND"
     order.refresh_from_db()

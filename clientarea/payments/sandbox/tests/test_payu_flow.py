@@ -140,11 +140,11 @@ def test_form_with_a_good_signature_opens_the_checkout(client, algorithm):
     page = client.get(response["Location"])
     assert page.status_code == 200
     html = page.content.decode()
-    assert "SIMULATOR" in html and "Simulator: no real money moves" in html
+    assert "SIMULADOR" in html and "Simulador: aquí no se mueve dinero real" in html
     assert (
-        "Pay with card" in html
-        and "Continue to your bank" in html
-        and "Generate payment voucher" in html
+        "Pagar con tarjeta" in html
+        and "Continuar a su banco" in html
+        and "Generar recibo de pago" in html
     )
 
 
@@ -154,14 +154,14 @@ def test_payment_methods_restrict_the_checkout_and_are_signed(client):
     response = submit(client, form)
     assert response.status_code == 303
     html = client.get(response["Location"]).content.decode()
-    assert "Continue to your bank" in html
-    assert "Pay with card" not in html and "Generate payment voucher" not in html
+    assert "Continuar a su banco" in html
+    assert "Pagar con tarjeta" not in html and "Generar recibo de pago" not in html
     assert 'aria-labelledby="pay-pse" aria-current="true"' in html
     # Cash networks only: no card, no PSE.
     form = payu_form(paymentMethods="EFECTY,OTHERS_CASH,BALOTO")
     html = client.get(submit(client, form)["Location"]).content.decode()
-    assert "Generate payment voucher" in html
-    assert "Pay with card" not in html and "Continue to your bank" not in html
+    assert "Generar recibo de pago" in html
+    assert "Pagar con tarjeta" not in html and "Continuar a su banco" not in html
 
 
 def test_payment_methods_left_out_of_the_signature_are_refused(client):
@@ -182,7 +182,7 @@ def test_selected_payment_method_preselects_without_restricting(client):
     assert order.selected_payment_method == "PSE"
     html = client.get(f"/sandbox/payu/checkout/{order.checkout_token}/").content.decode()
     assert 'aria-labelledby="pay-pse" aria-current="true"' in html
-    assert "Pay with card" in html and "Generate payment voucher" in html
+    assert "Pagar con tarjeta" in html and "Generar recibo de pago" in html
     assert html.count('aria-current="true"') == 1
 
 
@@ -367,7 +367,7 @@ def test_declined_then_approved_on_the_same_reference(client, fake_http, commit)
     assert first["sign"] == expected_confirmation_sign(first)
 
     page = client.get(f"/sandbox/payu/checkout/{order.checkout_token}/")
-    assert "Pay with card" in page.content.decode()  # the buyer may try again
+    assert "Pagar con tarjeta" in page.content.decode()  # the buyer may try again
     with commit():
         client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     second = fake_http.form()
@@ -417,7 +417,7 @@ def test_invalid_card_number_is_a_form_error_and_never_echoed(client, fake_http)
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert "not a valid card number" in html and "4111111111111112" not in html
+    assert "no es un número de tarjeta válido" in html and "4111111111111112" not in html
     assert not SandboxPayUTransaction.objects.exists()
 
 
@@ -429,7 +429,7 @@ def test_approved_order_accepts_no_more_attempts(client, fake_http, commit):
     assert again.status_code == 303
     assert SandboxPayUTransaction.objects.count() == 1
     assert (
-        "Return to the merchant site"
+        "Volver al sitio del comercio"
         in client.get(f"/sandbox/payu/checkout/{order.checkout_token}/").content.decode()
     )
 
@@ -439,7 +439,7 @@ def test_without_response_url_the_flow_ends_on_the_simulator(client, fake_http, 
     with commit():
         response = client.post(f"/sandbox/payu/checkout/{order.checkout_token}/card/", CARD_OK)
     assert response["Location"].startswith("/sandbox/payu/result/")
-    assert "Transaction approved" in client.get(response["Location"]).content.decode()
+    assert "Transacción aprobada" in client.get(response["Location"]).content.decode()
 
 
 def test_without_confirmation_url_nothing_is_sent(client, fake_http, commit):
@@ -461,9 +461,7 @@ def test_pse_pending_then_approved(client, fake_http, commit):
     tx = SandboxPayUTransaction.objects.get()
     assert bank_url == f"/sandbox/payu/pse-bank/{tx.transaction_id}/"
     page = client.get(bank_url).content.decode()
-    assert (
-        "BANCO UNION COLOMBIANO" in page and "Approve payment" in page and "Leave pending" in page
-    )
+    assert "BANCO UNION COLOMBIANO" in page and "Aprobar pago" in page and "Dejar pendiente" in page
 
     with commit():
         pending = client.post(bank_url, {"decision": "pending"})
@@ -513,7 +511,7 @@ def test_pse_placeholder_bank_is_refused(client):
     response = client.post(
         f"/sandbox/payu/checkout/{order.checkout_token}/pse/", {**PSE, "bank": "0"}
     )
-    assert response.status_code == 200 and "Choose your bank" in response.content.decode()
+    assert response.status_code == 200 and "Seleccione su banco." in response.content.decode()
 
 
 # --- Cash ------------------------------------------------------------------------------------------
@@ -534,7 +532,7 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
 
     with commit():
         paid = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
-    assert paid.status_code == 200 and "paid" in paid.content.decode()
+    assert paid.status_code == 200 and "pagado" in paid.content.decode()
     fields = fake_http.form()
     assert (
         fields["state_pol"] == "4"
@@ -543,7 +541,7 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     )
     assert fields["sign"] == expected_confirmation_sign(fields)
     again = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
-    assert "already paid" in again.content.decode()
+    assert "ya fue pagad" in again.content.decode()
 
 
 def test_cash_voucher_uses_expiration_date(client):
@@ -570,7 +568,7 @@ def test_expired_voucher_is_confirmed_as_expired_and_cannot_be_paid(client, fake
     order.refresh_from_db()
     assert order.state == "EXPIRED"
     refused = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
-    assert "expired" in refused.content.decode()
+    assert "venció" in refused.content.decode()
     assert len(fake_http.calls) == 1
 
 
@@ -582,7 +580,7 @@ def test_voucher_past_its_date_is_refused_at_the_cash_point_even_before_the_swee
     SandboxPayUTransaction.objects.update(cash_expires_at=timezone.now() - dt.timedelta(minutes=1))
     with commit():
         refused = client.post("/sandbox/payu/cash-point/", {"reference": str(order.payu_order_id)})
-    assert "expired" in refused.content.decode()
+    assert "venció" in refused.content.decode()
     assert fake_http.form()["state_pol"] == "5"
 
 
@@ -659,8 +657,8 @@ def test_dashboard_lists_orders_and_resends(client, fake_http, commit):
     page = client.get("/sandbox/").content.decode()
     assert (
         order.reference_code in page
-        and "Re-send" in page
-        and "Simulator: no real money moves" in page
+        and "Reenviar" in page
+        and "Simulador: aquí no se mueve dinero real" in page
     )
     notification = SandboxNotification.objects.get()
     with commit():

@@ -219,7 +219,7 @@ def test_delete_only_pending_orders_and_no_notification(client, fake_http, commi
     again = client.delete(f"{API}/CA000123?merchant={MERCHANT}&checksum={checksum}").json()
     assert again["CODE"] == "0041"
     page = client.get(checkout_path(answer)).content.decode()
-    assert "Pay with card" not in page
+    assert "Pagar con tarjeta" not in page
 
 
 # --- Checkout and notifications ---------------------------------------------------------------------
@@ -231,8 +231,8 @@ def test_card_payment_notifies_with_checksum_and_returns(client, fake_http, comm
     html = page.content.decode()
     assert (
         page.status_code == 200
-        and "Simulator: no real money moves" in html
-        and "Pay with card" in html
+        and "Simulador: aquí no se mueve dinero real" in html
+        and "Pagar con tarjeta" in html
     )
     order = SandboxPayvalidaOrder.objects.get()
     with commit():
@@ -274,10 +274,13 @@ def test_declined_card_keeps_the_order_pending_without_notification(client, fake
             "/sandbox/payvalida/checkout/card/",
             {**CARD_OK, "card_number": "4000000000000002", "token": order.token},
         )
-    assert response.status_code == 200 and "Try another payment method" in response.content.decode()
+    assert (
+        response.status_code == 200
+        and "Intentar con otro medio de pago" in response.content.decode()
+    )
     assert fake_http.calls == []
     assert consult(client, "CA000123")["DATA"]["STATE"] == "PENDIENTE"
-    assert "Pay with card" in client.get(checkout_path(answer)).content.decode()
+    assert "Pagar con tarjeta" in client.get(checkout_path(answer)).content.decode()
 
 
 def test_non_ok_answer_is_retried_and_stored(client, fake_http, commit):
@@ -307,7 +310,7 @@ def test_pse_pending_then_approved_and_cus_in_consult(client, fake_http, commit)
         pending = client.post(bank_url, {"decision": "pending"})
     assert pending["Location"] == "http://testserver/payments/payvalida/return/?order=CA000123"
     assert fake_http.calls == []
-    assert "go to the bank page" in client.get(checkout_path(answer)).content.decode()
+    assert "ir a la página del banco" in client.get(checkout_path(answer)).content.decode()
     waiting = consult(client, "CA000123", aditionalinfo="cuspse")["DATA"]
     assert waiting["STATE"] == "PENDIENTE" and waiting["PAYMNENT_METHOD"] == "PSE"
     cus = waiting["ADITIONAL_INFO"]["CUS"]
@@ -339,7 +342,7 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     register(client, method="efecty")
     order = SandboxPayvalidaOrder.objects.get()
     page = client.get(f"/sandbox/payvalida/checkout/?token={order.token}").content.decode()
-    assert "Pay with card" not in page and "Generate payment voucher" in page  # method restricts
+    assert "Pagar con tarjeta" not in page and "Generar recibo de pago" in page  # method restricts
     voucher = client.post(
         "/sandbox/payvalida/checkout/cash/", {"network": "efecty", "token": order.token}
     )
@@ -347,11 +350,11 @@ def test_cash_voucher_paid_at_the_cash_point(client, fake_http, commit):
     assert order.reference in client.get(voucher["Location"]).content.decode()
     with commit():
         paid = client.post("/sandbox/payvalida/cash-point/", {"reference": order.reference})
-    assert "paid" in paid.content.decode()
+    assert "pagado" in paid.content.decode()
     body = fake_http.json()
     assert body["status"] == "approved" and body["pv_payment"] == "EFECTY"
     again = client.post("/sandbox/payvalida/cash-point/", {"reference": order.reference})
-    assert "already paid" in again.content.decode()
+    assert "ya fue pagad" in again.content.decode()
 
 
 def test_expired_order_is_notified_cancelled_and_cannot_be_paid(client, fake_http, commit):
@@ -365,7 +368,7 @@ def test_expired_order_is_notified_cancelled_and_cannot_be_paid(client, fake_htt
     assert body["pv_checksum"] == hashlib.sha256(f"CA000123cancelled{NOTIFY}".encode()).hexdigest()
     assert consult(client, "CA000123")["DATA"]["STATE"] == "VENCIDA"
     refused = client.post("/sandbox/payvalida/cash-point/", {"reference": order.reference})
-    assert "expired" in refused.content.decode()
+    assert "venció" in refused.content.decode()
 
 
 def test_expiry_without_registered_method_omits_pv_payment(client, fake_http, commit):
@@ -405,7 +408,7 @@ def test_dashboard_shows_payvalida_orders(client, fake_http, commit):
         client.post("/sandbox/payvalida/checkout/card/", {**CARD_OK, "token": order.token})
     client.force_login(make_staff())  # the dashboard is for staff
     page = client.get("/sandbox/").content.decode()
-    assert "CA000123" in page and "APROBADA" in page and "Re-send" in page
+    assert "CA000123" in page and "APROBADA" in page and "Reenviar" in page
     with commit():
         response = client.post(f"/sandbox/payvalida/orders/{order.pk}/expire/")
     assert (

@@ -257,7 +257,7 @@ def test_the_dashboard_shows_refunds_and_resolving_is_for_staff(client, commit):
     assert SandboxPayURefund.objects.get().state == "PENDING"
     client.force_login(make_staff())
     page = client.get("/sandbox/").content.decode()
-    assert refund_id in page and "Approve refund" in page
+    assert refund_id in page and "Aprobar reembolso" in page
     assert "COP 119000" in page, page[page.find("data-payu-refund") :][:600]
 
 
@@ -319,7 +319,7 @@ def test_payvalida_refund_requested_by_the_merchant_is_anulada_without_notificat
     assert response.status_code == 303
     assert payvalida_state(client, "CA000777") == "ANULADA"
     assert len(fake_http.calls) == calls
-    assert "requested by the merchant" in client.get("/sandbox/").content.decode()
+    assert "solicitada por el comercio" in client.get("/sandbox/").content.decode()
 
 
 def test_payvalida_refund_claimed_by_the_customer_is_notified_cancelled(client, fake_http, commit):
