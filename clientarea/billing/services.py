@@ -63,7 +63,7 @@ from clientarea.catalog.models import CYCLE_MONTHS, Product, TaxTreatment
 from clientarea.einvoice.documents import Prepayment
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.services import allocate_invoice_for_order
-from clientarea.lib import bulk
+from clientarea.lib import bulk, sitecache
 from clientarea.lib.dates import BOGOTA, add_months, local_today
 from clientarea.lib.money import ZERO, format_cop, payable_rounding, quantize, tax_for
 from clientarea.lib.text import fold
@@ -257,7 +257,9 @@ def create_orders(
     for spec in specs:
         if not spec.lines:
             raise OrderStateError(_("An order needs at least one item."))
-    with provider_cached():  # the seller snapshot and every email read the provider once
+    # The seller snapshot and every email read the provider once, and the emails' templates in
+    # force are looked up under one read of the site data's version.
+    with provider_cached(), sitecache.request_scope():
         orders, items = _insert_orders(specs=specs, provider=provider)
         ledger.post_order_charges(orders=orders)
         credit = ledger.apply_credit_to_new_orders(orders=orders)

@@ -38,7 +38,12 @@ _scope: ContextVar[dict[str, str] | None] = ContextVar("site_data_scope", defaul
 
 @contextmanager
 def request_scope() -> Iterator[None]:
-    """Within this block (one request), the version is read from the shared cache at most once."""
+    """Within this block (one request, or one batch of work such as the emails of a billing run's
+    chunk), the version is read from the shared cache at most once. Inside a scope already open
+    (a batch within a request) it is that scope."""
+    if _scope.get() is not None:
+        yield
+        return
     token = _scope.set({})
     try:
         yield

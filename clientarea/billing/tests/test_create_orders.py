@@ -57,10 +57,10 @@ def test_create_orders_makes_a_batch_in_one_insert_per_table(world, django_asser
     ]
     # Savepoints, the provider, the counter (created here, locked, saved), then orders, items,
     # events, emails and the ledger's charges: one INSERT each, whatever the number of orders;
-    # one query for the credit of the batch's customers; and the staff-edited version of the
-    # "order created" email, looked up for each email rendered in full (three here: the billing
-    # run renders each template once per language and shape, so its lookups do not grow with N);
-    # one query for the batch's contacts who receive billing emails.
+    # one query for the credit of the batch's customers; the site data's version (one read of the
+    # shared cache for the batch) and the staff-edited version of the "order created" email in
+    # force, looked up once per language (two here) and then kept in the process under that
+    # version; one query for the batch's contacts who receive billing emails.
     with django_assert_max_num_queries(19):
         orders = services.create_orders(specs=specs)
 
