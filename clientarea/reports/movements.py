@@ -51,7 +51,7 @@ from django.utils.translation import gettext as _
 from clientarea.accounts.models import Customer
 from clientarea.billing.models import LedgerEntry, LedgerKind, PaidVia, PaymentMethod
 from clientarea.lib.dates import BOGOTA
-from clientarea.lib.money import quantize
+from clientarea.lib.money import format_cop, quantize
 from clientarea.payments.models import Payment, Refund, RefundMethod, RefundStatus
 from clientarea.reports.selectors import CUSTOMER_VALUES, MONEY, ZERO, customer_labels
 
@@ -290,7 +290,8 @@ def _received_row(group: list[tuple[LedgerEntry, _Lookups]]) -> MovementRow:
         destination.append(_("applied to the orders"))
     if credited:
         destination.append(
-            _("%(amount)s kept as the customer's credit") % {"amount": quantize(credited)}
+            _("%(amount)s kept as the customer's credit")
+            % {"amount": format_cop(credited, decimals=True)}
         )
     if first.via == PaidVia.MANUAL:
         gateway_ref = first.reference
@@ -312,7 +313,9 @@ def _received_row(group: list[tuple[LedgerEntry, _Lookups]]) -> MovementRow:
         our_reference=_payment_ref(first),
         customer_document=document,
         customer=name,
-        orders="; ".join(f"{number} ({amount})" for number, amount in paid),
+        orders="; ".join(
+            f"{number} ({format_cop(amount, decimals=True)})" for number, amount in paid
+        ),
         destination="; ".join(destination),
         state=state,
         entry_ids=tuple(e.pk for e, _l in group),

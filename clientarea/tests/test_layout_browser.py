@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -59,6 +60,24 @@ def log_in(page, base_url: str, email: str) -> None:
         page.click("main button[type=submit]")
 
 
+@contextmanager
+def signed_in(browser, live_site, email: str, viewport, language: str | None = None):
+    """A page of a new browser context logged in as ``email`` (demo access code), in
+    ``language`` when given (the language cookie, as the switcher sets it); closed after."""
+    context = browser.new_context(locale="es-CO", viewport=viewport)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        log_in(page, live_site.url, email)
+        if language is not None:
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_site.url}]
+            )
+        yield page
+    finally:
+        context.close()
+
+
 def staff_log_in(page, base_url: str) -> None:
     page.goto(base_url + "/admin/login/")
     page.fill("#id_username", "soporte@conexcol.example")
@@ -74,11 +93,7 @@ def demo(live_site):
 
 @pytest.mark.parametrize("email", ["ana@cliente.example", "compras@tiendaandina.example"])
 def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, email):
-    context = browser.new_context(locale="es-CO", viewport=PHONE)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    try:
-        log_in(page, live_site.url, email)
+    with signed_in(browser, live_site, email, PHONE) as page:
         too_wide = {}
         for path in CUSTOMER_PAGES:
             page.goto(live_site.url + path)
@@ -110,23 +125,15 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
             page.goto(live_site.url + path)
             if clipped := page.evaluate(CLIPPED):
                 too_wide[path] = clipped
-    finally:
-        context.close()
     assert too_wide == {}
 
 
 def test_the_services_table_shows_every_column_on_a_desktop(browser, live_site, demo):
     """ana's suspended service ("Suspended · overdue payment") pushed the due date out of view."""
-    context = browser.new_context(locale="es-CO", viewport=DESKTOP)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    try:
-        log_in(page, live_site.url, "ana@cliente.example")
+    with signed_in(browser, live_site, "ana@cliente.example", DESKTOP) as page:
         page.goto(live_site.url + "/clientarea/services/")
         assert page.locator(".services .badge-pending").count() == 1
         assert page.evaluate(CLIPPED) == []
-    finally:
-        context.close()
 
 
 def test_the_back_office_customer_page_shows_every_value_of_its_cards(browser, live_site, demo):
@@ -304,21 +311,14 @@ def on_every_page(browser, live_site, pages, viewport, script: str, *args) -> di
     ``pages`` (name → path), for the pages where it finds something."""
     found_on = {}
     for language in ("es-co", "en"):
-        context = browser.new_context(locale="es-CO", viewport=viewport)
-        context.set_default_timeout(15000)
-        page = context.new_page()
-        try:
-            log_in(page, live_site.url, "compras@tiendaandina.example")
-            context.add_cookies(
-                [{"name": "django_language", "value": language, "url": live_site.url}]
-            )
+        with signed_in(
+            browser, live_site, "compras@tiendaandina.example", viewport, language
+        ) as page:
             for name, path in pages.items():
                 response = page.goto(live_site.url + path)
                 assert response is not None and response.status == 200, path
                 if found := page.evaluate(script, *args):
                     found_on[f"{name} ({language})"] = found
-        finally:
-            context.close()
     return found_on
 
 
@@ -414,14 +414,7 @@ def test_the_invoices_page_is_cards_on_a_phone(browser, live_site, wide_account)
     documents = Invoice.objects.filter(customer__user__email="compras@tiendaandina.example").count()
     found = {}
     for language in ("es-co", "en"):
-        context = browser.new_context(locale="es-CO", viewport=PHONE)
-        context.set_default_timeout(15000)
-        page = context.new_page()
-        try:
-            log_in(page, live_site.url, "compras@tiendaandina.example")
-            context.add_cookies(
-                [{"name": "django_language", "value": language, "url": live_site.url}]
-            )
+        with signed_in(browser, live_site, "compras@tiendaandina.example", PHONE, language) as page:
             page.goto(live_site.url + "/clientarea/invoices/")
             # Every invoice and note, each with its PDF and XML.
             pdf = page.locator("main table a", has_text="PDF")
@@ -436,19 +429,13 @@ def test_the_invoices_page_is_cards_on_a_phone(browser, live_site, wide_account)
                 problems.append("page")
             if problems:
                 found[language] = problems
-        finally:
-            context.close()
     assert found == {}
 
 
 def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
     """At 390 px the cart's table (a VPS with options and a coupon) scrolled sideways inside its
     box: the unit prices, the coupon's discounts and the subtotals were out of view."""
-    context = browser.new_context(locale="es-CO", viewport=PHONE)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    try:
-        log_in(page, live_site.url, "ana@cliente.example")
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
         page.goto(live_site.url + "/clientarea/order/vps-2-4/")
         page.check("input[name=cycle][value=monthly]")
         page.fill("#id_label", "srv2.restrepogomez.co")
@@ -469,8 +456,6 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
             box = cell.bounding_box()
             if box is None or box["x"] + box["width"] > PHONE["width"]:
                 problems.append(f"subtotal {cell.inner_text()} at {box}")
-    finally:
-        context.close()
     assert problems == []
 
 
@@ -503,14 +488,7 @@ def test_log_out_lines_up_with_the_menu_links_on_a_phone(browser, live_site, dem
     of its line (the desktop column's gap above it)."""
     found = {}
     for language in ("es-co", "en"):
-        context = browser.new_context(locale="es-CO", viewport=PHONE)
-        context.set_default_timeout(15000)
-        page = context.new_page()
-        try:
-            log_in(page, live_site.url, "ana@cliente.example")
-            context.add_cookies(
-                [{"name": "django_language", "value": language, "url": live_site.url}]
-            )
+        with signed_in(browser, live_site, "ana@cliente.example", PHONE, language) as page:
             page.goto(live_site.url + "/clientarea/billing/")
             tops = page.evaluate(
                 """() => {
@@ -521,8 +499,6 @@ def test_log_out_lines_up_with_the_menu_links_on_a_phone(browser, live_site, dem
                         .map(r => r.top - out.top);
                 }"""
             )
-        finally:
-            context.close()
         if any(abs(gap) > 2 for gap in tops):  # none: it has a line of its own
             found[language] = tops
     assert found == {}
@@ -530,11 +506,7 @@ def test_log_out_lines_up_with_the_menu_links_on_a_phone(browser, live_site, dem
 
 def test_the_pay_all_due_button_keeps_off_the_link_beside_it(browser, live_site, demo):
     """Billing's "Pay all due" button touched "See pending orders" (a space's width apart)."""
-    context = browser.new_context(locale="es-CO", viewport=DESKTOP)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    try:
-        log_in(page, live_site.url, "ana@cliente.example")
+    with signed_in(browser, live_site, "ana@cliente.example", DESKTOP) as page:
         page.goto(live_site.url + "/clientarea/billing/")
         gap = page.evaluate(
             """() => {
@@ -543,6 +515,4 @@ def test_the_pay_all_due_button_keeps_off_the_link_beside_it(browser, live_site,
                 return link.left - button.right;
             }"""
         )
-    finally:
-        context.close()
     assert gap >= 12

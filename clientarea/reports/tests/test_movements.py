@@ -157,18 +157,18 @@ class MoneyMovementsTests(PaymentsTestCase):
         # What each row says.
         by_ref = {row.our_reference: row for row in bank}
         duplicate = by_ref[s["first"].reference]  # type: ignore[attr-defined]
-        self.assertIn("119000.00", duplicate.destination)  # kept as the customer's credit
+        self.assertIn("$ 119.000,00", duplicate.destination)  # kept as the customer's credit
         self.assertIn("duplicado", duplicate.state)  # tests start in Spanish
         self.assertEqual(duplicate.gateway_reference, "T-2")
         normal = by_ref[s["second"].reference]  # type: ignore[attr-defined]
-        self.assertEqual(normal.orders, f"{self.order.number} (119000.00)")
+        self.assertEqual(normal.orders, f"{self.order.number} ($ 119.000,00)")
         credit_refund = by_ref[f"{s['first'].reference}/R1"]  # type: ignore[attr-defined]
         self.assertEqual(
             (credit_refund.direction, credit_refund.amount, credit_refund.gateway_reference),
             (movements.OUT, Decimal("19000.00"), "Davivienda 5566"),
         )
         partial = next(r for r in bank if r.method == "cash")
-        self.assertEqual(partial.orders, f"{s['partial'].number} (40000.00)")  # type: ignore[attr-defined]
+        self.assertEqual(partial.orders, f"{s['partial'].number} ($ 40.000,00)")  # type: ignore[attr-defined]
         agent = next(r for r in bank if r.gateway_reference == "TRF-AGENT")
         self.assertEqual(agent.amount, Decimal("945064.00"))
         applied = [r for r in rows if r.kind == LedgerKind.CREDIT_APPLIED]
@@ -191,6 +191,10 @@ class MoneyMovementsTests(PaymentsTestCase):
         self.assertEqual(page.status_code, 200)
         html = page.content.decode()
         self.assertIn("Movimientos de dinero", html)
+        # The period and filters form (shared with the Reports page), with this page's help.
+        self.assertIn('action="%s"' % reverse("reports:movements"), html)
+        self.assertIn('value="Ver movimientos"', html)
+        self.assertIn('name="date_from"', html)
         self.assertIn("$ 1.253.564,00", html)  # the bank's net: 1.282.564 − 29.000
         self.assertIn("Davivienda 5566", html)
         response = client.get(reverse("reports:csv", args=["movements"]))
@@ -332,7 +336,7 @@ def test_the_period_is_in_bogota_days(db):
     )
     (row,) = movements.movements(date_from=day, date_to=day)
     assert (row.at.date(), row.at.hour, row.amount) == (day, 23, Decimal("5000.00"))
-    assert row.destination.startswith("5000.00")  # all of it kept as credit
+    assert row.destination.startswith("$ 5.000,00")  # all of it kept as credit
     next_day = day + dt.timedelta(days=1)
     assert list(movements.movements(date_from=next_day, date_to=next_day)) == []
     assert movements.summary(date_from=next_day, date_to=next_day).net == 0
@@ -397,6 +401,6 @@ def test_a_transfer_larger_than_due_is_one_deposit_that_paid_the_order_and_left_
     today = local_today()
     (row,) = [r for r in movements.movements(date_from=today, date_to=today) if r.section == "bank"]
     assert (row.amount, row.gateway_reference) == (Decimal("20000.00"), "TRF-BIG")
-    assert row.orders == f"{order.number} (11900.00)"
-    assert "8100.00" in row.destination  # kept as the customer's credit
+    assert row.orders == f"{order.number} ($ 11.900,00)"
+    assert "$ 8.100,00" in row.destination  # kept as the customer's credit
     assert len(row.entry_ids) == 2  # the order's payment and the credit: one deposit
