@@ -192,7 +192,7 @@ class MoneyMovementsTests(PaymentsTestCase):
         html = page.content.decode()
         self.assertIn("Movimientos de dinero", html)
         # The period and filters form (shared with the Reports page), with this page's help.
-        self.assertIn('action="%s"' % reverse("reports:movements"), html)
+        self.assertIn(f'action="{reverse("reports:movements")}"', html)
         self.assertIn('value="Ver movimientos"', html)
         self.assertIn('name="date_from"', html)
         self.assertIn("$ 1.253.564,00", html)  # the bank's net: 1.282.564 − 29.000
