@@ -79,7 +79,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     income_chart = charts.bar_chart(
         _("Income per month (paid orders, COP)"),
         [
-            (date_format(month, "M Y"), amount, format_cop(amount))
+            (date_format(month, "YEAR_MONTH_FORMAT"), amount, format_cop(amount))
             for month, amount in sorted(per_month.items())
         ],
     )
