@@ -21,3 +21,11 @@ def break_domains(value) -> str:
     return format_html(
         "{}{}", format_html_join("", "{}<wbr>", ((part,) for part in parts[:-1])), parts[-1]
     )
+
+
+@register.filter
+def keep_words(value) -> str:
+    """``{{ reference|keep_words }}``: plain text, escaped, each word in a ``nowrap`` span, so that
+    a reference ("ODS-000012-1/R1", "Transferencia Davivienda 88120045") wraps only between its
+    words, never after a hyphen or a slash inside one."""
+    return format_html_join(" ", '<span class="nowrap">{}</span>', ((w,) for w in str(value).split()))
