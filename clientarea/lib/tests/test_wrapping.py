@@ -23,9 +23,9 @@ def test_amounts_and_sentences_keep_their_dots_and_the_text_is_escaped():
 
 def test_a_reference_wraps_only_between_its_words():
     rendered = Template("{% load wrapping %}{{ text|keep_words }}").render(
-        Context({"text": "Pago ODS-000012-1/R1 <b>"})
+        Context({"text": "Pago ODS-000012-1/R1 <b>-"})
     )
     assert rendered == (
-        '<span class="nowrap">Pago</span> <span class="nowrap">ODS-000012-1/R1</span> '
-        '<span class="nowrap">&lt;b&gt;</span>'
+        'Pago <span class="nowrap">ODS-000012-1/R1</span> <span class="nowrap">&lt;b&gt;-</span>'
     )
+
