@@ -81,7 +81,12 @@ def municipality_choices() -> list[tuple[str, str]]:
     """Choices sorted by department then municipality: ``Medellín (Antioquia)``."""
     deps = departments()
     items = [
-        (code, name if _same_place(name, deps.get(code[:2], "")) else f"{name} ({deps.get(code[:2], code[:2])})")
+        (
+            code,
+            name
+            if _same_place(name, deps.get(code[:2], ""))
+            else f"{name} ({deps.get(code[:2], code[:2])})",
+        )
         for code, name in municipalities().items()
     ]
     return sorted(items, key=lambda item: (deps.get(item[0][:2], ""), item[1]))
@@ -89,7 +94,9 @@ def municipality_choices() -> list[tuple[str, str]]:
 
 def _same_place(municipality: str, department: str) -> bool:
     """Bogotá is both: DIAN's municipality "Bogotá, D.C." in its department "Bogotá"."""
-    return bool(department) and municipality.split(",")[0].strip().casefold() == department.casefold()
+    return (
+        bool(department) and municipality.split(",")[0].strip().casefold() == department.casefold()
+    )
 
 
 def place_line(municipality: str, department: str) -> str:

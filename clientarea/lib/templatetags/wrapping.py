@@ -34,7 +34,11 @@ def keep_words(value) -> str:
         " ",
         "{}",
         (
-            (format_html('<span class="nowrap">{}</span>', word) if _INNER_BREAK.search(word) else word,)
+            (
+                format_html('<span class="nowrap">{}</span>', word)
+                if _INNER_BREAK.search(word)
+                else word,
+            )
             for word in str(value).split()
         ),
     )

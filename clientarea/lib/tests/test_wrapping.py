@@ -28,4 +28,3 @@ def test_a_reference_wraps_only_between_its_words():
     assert rendered == (
         'Pago <span class="nowrap">ODS-000012-1/R1</span> <span class="nowrap">&lt;b&gt;-</span>'
     )
-
