@@ -330,7 +330,8 @@ RATELIMIT_CACHE_PREFIX = "rl:"
 # --- Internationalisation ----------------------------------------------------------
 LANGUAGE_CODE = "es-co"
 LANGUAGES = [("es-co", _("Español")), ("en", _("English"))]
-LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]  # also lowercases Django's es-CO month names
+FORMAT_MODULE_PATH = ["clientarea.formats"]  # SHORT_DATE(TIME)_FORMAT: "4 dic 2026"
 TIME_ZONE = "America/Bogota"
 USE_I18N = True
 USE_TZ = True

@@ -593,21 +593,27 @@ def apply_credit(
     return posting
 
 
-def apply_credit_to_new_orders(*, orders: Sequence[Order]) -> dict[int, Decimal]:
+def apply_credit_to_new_orders(*, orders: Sequence[Order]) -> Posting:
     """``BILLING_AUTO_APPLY_CREDIT``: new orders of customers who have credit use it at once
-    (one query for the whole batch; ``create_orders`` calls it). Returns order id → the credit
-    it took, for the orders that took some (what their "order created" email states)."""
+    (one query for the whole batch; ``create_orders`` calls it). Returns what the credit did:
+    ``credit_by_order`` (order id → the credit it took, what the "order created" email states)
+    and ``paid`` (the orders it paid in full). Their "payment received" emails are not queued
+    here: ``create_orders`` queues them after the "order created" ones, so the customer reads
+    them in that order."""
+    total = Posting()
     if not settings.BILLING_AUTO_APPLY_CREDIT or not orders:
-        return {}
+        return total
     credits = selectors.credits_available({o.customer_id for o in orders})
-    taken: dict[int, Decimal] = {}
     for customer_id in sorted(credits):
         posting = apply_credit(
             customer_id=customer_id,
             order_ids=[o.pk for o in orders if o.customer_id == customer_id],
+            notify=False,
         )
-        taken.update(posting.credit_by_order)
-    return taken
+        total.credit_by_order.update(posting.credit_by_order)
+        total.paid.extend(posting.paid)
+        total.credit_applied += posting.credit_applied
+    return total
 
 
 @transaction.atomic

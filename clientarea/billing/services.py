@@ -262,7 +262,8 @@ def create_orders(
     with provider_cached(), sitecache.request_scope():
         orders, items = _insert_orders(specs=specs, provider=provider)
         ledger.post_order_charges(orders=orders)
-        credit = ledger.apply_credit_to_new_orders(orders=orders)
+        posting = ledger.apply_credit_to_new_orders(orders=orders)
+        credit = posting.credit_by_order
         if notify:  # after the credit, so each email says what it paid and what is left
             to_pay = net_dues([o for o in orders if o.pk in credit]) if credit else {}
             save_emails(
@@ -279,6 +280,10 @@ def create_orders(
                     for order, order_items, spec in zip(orders, items, specs, strict=True)
                 ]
             )
+        # An order the credit paid in full: its "payment received" email after its "order
+        # created" one (the email log's order, the customer's inbox's order).
+        for paid in posting.paid:
+            queue_order_paid_email(order=paid, settled={})
     for order in orders:
         logger.info(
             "order created %s customer=%s total=%s", order.number, order.customer_id, order.total
@@ -761,18 +766,23 @@ def _after_paid(
         )
     # else: the order collects a debit note, which already is the DIAN document: no invoice.
     if notify:
-        # Recorded with the order's id and rendered by the worker when it delivers it
-        # (order_paid_email_context): no rendering inside the paid transaction.
-        queue_customer_email(
-            customer=order.customer,
-            category=EmailCategory.BILLING,
-            template="order_paid",
-            refs={"order": order.pk, **settled},
-        )
+        queue_order_paid_email(order=order, settled=settled)
     if changed:
         notify_services_changed(
             service_ids=changed, event="services.changed", order_number=order.number
         )
+
+
+def queue_order_paid_email(*, order: Order, settled: Mapping[str, Any]) -> None:
+    """The "payment received" email of a paid order. Recorded with the order's id and rendered by
+    the worker when it delivers it (order_paid_email_context): no rendering inside the paid
+    transaction. ``settled``: what the payment left as credit, an agent's not withholding."""
+    queue_customer_email(
+        customer=order.customer,
+        category=EmailCategory.BILLING,
+        template="order_paid",
+        refs={"order": order.pk, **settled},
+    )
 
 
 def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:

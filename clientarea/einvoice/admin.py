@@ -33,6 +33,7 @@ from clientarea.einvoice.models import (
 from clientarea.einvoice.pdf_labels import payment_means_name
 from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
+from clientarea.lib.admin import ReadOnlyInline
 from clientarea.lib.money import format_cop
 
 
@@ -106,15 +107,12 @@ def _rule_lines(rule_messages: list[dict]) -> str:
     )
 
 
-class TransmissionInline(admin.TabularInline):
+class TransmissionInline(ReadOnlyInline):
+    """DIAN exchanges as they happened: read only, never added or deleted here."""
+
     model = TransmissionAttempt
     fields = ("created_at", "status", "message", "rules", "retryable", "document_key", "raw")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("DIAN rules, in plain words"))
     def rules(self, obj):

@@ -51,6 +51,7 @@ from clientarea.einvoice.pdf_labels import (
     payment_means_name,
 )
 from clientarea.einvoice.qr import qr_url
+from clientarea.lib.codelists import place_line
 from clientarea.lib.money import format_cop
 from clientarea.lib.qr import qr_svg
 
@@ -109,9 +110,8 @@ def _period(line: Line, language: str) -> str:
 
 
 def _address(party: Party) -> str:
-    return ", ".join(
-        p for p in (party.address_line, party.municipality_name, party.department_name) if p
-    )
+    place = place_line(party.municipality_name, party.department_name)
+    return ", ".join(p for p in (party.address_line, place) if p)
 
 
 # -- the texts to print, section by section ------------------------------------------------

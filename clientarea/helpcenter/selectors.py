@@ -45,6 +45,7 @@ ARTICLE_KEYS = (
     "plan_change",
     "order",
     "contacts",
+    "refunds",
 )
 
 

@@ -42,8 +42,10 @@ else:
 
 
 class ReadOnlyInline(admin.TabularInline):
-    """An inline that only shows rows: none can be added, changed or deleted here."""
+    """An inline that only shows rows: none can be added, changed or deleted here, and its table
+    has no "Add another …" link or "Delete?" column (its own template, without the inline script)."""
 
+    template = "admin/clientarea/readonly_tabular.html"
     extra = 0
     can_delete = False
 

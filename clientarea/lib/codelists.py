@@ -81,13 +81,32 @@ def municipality_choices() -> list[tuple[str, str]]:
     """Choices sorted by department then municipality: ``Medellín (Antioquia)``."""
     deps = departments()
     items = [
-        (code, f"{name} ({deps.get(code[:2], code[:2])})")
+        (
+            code,
+            name
+            if _same_place(name, deps.get(code[:2], ""))
+            else f"{name} ({deps.get(code[:2], code[:2])})",
+        )
         for code, name in municipalities().items()
     ]
     return sorted(items, key=lambda item: (deps.get(item[0][:2], ""), item[1]))
 
 
+def _same_place(municipality: str, department: str) -> bool:
+    """Bogotá is both: DIAN's municipality "Bogotá, D.C." in its department "Bogotá"."""
+    return (
+        bool(department) and municipality.split(",")[0].strip().casefold() == department.casefold()
+    )
+
+
+def place_line(municipality: str, department: str) -> str:
+    """The displayed "Medellín, Antioquia", without repeating a department that is its city:
+    "Bogotá, D.C.", not "Bogotá, D.C., Bogotá". (Only for display: DIAN's XML keeps both.)"""
+    if _same_place(municipality, department):
+        return municipality
+    return ", ".join(part for part in (municipality, department) if part)
+
+
 def municipality_label(code: str) -> str:
     name = municipalities().get(code, "")
-    dep = departments().get(code[:2], "")
-    return f"{name}, {dep}" if name else code
+    return place_line(name, departments().get(code[:2], "")) if name else code

@@ -79,7 +79,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     income_chart = charts.bar_chart(
         _("Income per month (paid orders, COP)"),
         [
-            (date_format(month, "M Y"), amount, format_cop(amount))
+            # "dic. 2026" / "Dec. 2026": short enough under a bar, lowercase in Spanish
+            (date_format(month, "N Y"), amount, format_cop(amount))
             for month, amount in sorted(per_month.items())
         ],
     )

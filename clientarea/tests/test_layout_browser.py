@@ -391,6 +391,42 @@ def test_no_word_of_a_customer_table_breaks_mid_word_on_a_desktop(
     assert broken == {}
 
 
+# Order and invoice numbers ("ODS-000006", "SETP990000005") and the words of references
+# ("ODS-000012-1/R1") in a table that run over more than one line: the browser breaks "ODS-" /
+# "000006" after the hyphen in a narrow column. (A screen reader's hidden label: not looked at.)
+SPLIT_NUMBERS = """() => {
+    const found = [];
+    for (const element of document.querySelectorAll('main table a, main table strong, main table .reference')) {
+        if (element.closest('.visually-hidden')) continue;
+        const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const word of node.textContent.matchAll(/\\S+/g)) {
+                if (!element.matches('.reference') && !/^[A-Z]{2,6}-?[0-9]{5,}$/.test(word[0])) continue;
+                const range = document.createRange();
+                range.setStart(node, word.index);
+                range.setEnd(node, word.index + word[0].length);
+                if (new Set(Array.from(range.getClientRects(), r => Math.round(r.top))).size > 1)
+                    found.push(word[0]);
+            }
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [*DESKTOPS, PHONE], ids=lambda v: f"{v['width']}px")
+def test_no_order_or_invoice_number_breaks(browser, live_site, wide_account, viewport):
+    """Invoices broke every order number after its hyphen ("ODS-" / "000006") at 1280 px, beside
+    the "being validated by DIAN" note, and Statement a payment's reference ("ODS-000012-" /
+    "1/R1"): numbers and the words of references never break (a reference wraps between words)."""
+    pages = {
+        name: wide_account[name]
+        for name in ("invoices", "billing", "statement", "withholdings", "pay several", "refunds")
+    }
+    split = on_every_page(browser, live_site, pages, viewport, SPLIT_NUMBERS)
+    assert split == {}
+
+
 # Cells and links of a table that lie outside its box (scrolled out of view) or the screen.
 OUT_OF_VIEW = """(table) => {
     const box = document.querySelector(table).closest('.table-wrap').getBoundingClientRect();

@@ -204,3 +204,13 @@ def test_the_help_center_says_usted_in_spanish():
     texts = [c[k] for c in data["category"] for k in ("name_es", "description_es")]
     texts += [p.read_text(encoding="utf-8") for p in (content.CONTENT_DIR / "es").glob("*.md")]
     assert [m.group(0) for text in texts for m in tuteo.finditer(text)] == []
+
+
+def test_the_back_office_names_its_sections_for_what_staff_find_there(client, demo):
+    """The admin index showed a "Biblioteca" section (the internal app "lib"), holding the
+    periodic job runs: it is named for them."""
+    client.force_login(User.objects.get(email="soporte@conexcol.example"))
+    client.cookies["django_language"] = "es-co"
+    index = client.get("/admin/").content.decode()
+    assert "Biblioteca" not in index
+    assert "Tareas programadas" in index and "Ejecuciones de tareas periódicas" in index

@@ -346,3 +346,28 @@ def test_a_resent_order_email_says_what_credit_paid(world, settings):
     text = OutgoingEmail.objects.filter(template="order_paid").latest("pk").body_text
     assert f"Paid with your account credit: {format_cop(Decimal('10000'))}" in text
     assert f"Payment received: {format_cop(Decimal('44728'))}" in text
+
+
+def test_an_order_the_credit_pays_at_creation_is_announced_before_its_payment(world, settings):
+    """Credit that paid a new order in full logged its "payment received" email just before its
+    "order created" one: the customer read that it was paid before that it was issued."""
+    from clientarea.billing import ledger
+
+    settings.BILLING_AUTO_APPLY_CREDIT = True
+    hosting, alice, bob = world
+    ledger.record_payment(
+        customer_id=bob.pk, amount=Decimal("60000"), reference="TRF-2", via="manual"
+    )
+    OutgoingEmail.objects.all().delete()  # the "credit added" email
+    specs = [
+        services.OrderSpec(customer=c, lines=[_renewal(make_active_service(c, hosting))])
+        for c in (alice, bob)
+    ]
+    orders = services.create_orders(specs=specs)
+    assert Order.objects.get(pk=orders[1].pk).state == OrderState.PAID
+    # The email log, newest first (its own ordering), as staff and the customer read it.
+    bobs = [e.template for e in OutgoingEmail.objects.filter(customer=bob)]
+    assert bobs == ["order_paid", "order_created"]
+    oldest_first = OutgoingEmail.objects.filter(customer=bob).order_by("created_at", "pk")
+    assert [e.template for e in oldest_first] == ["order_created", "order_paid"]
+    assert [e.template for e in OutgoingEmail.objects.filter(customer=alice)] == ["order_created"]

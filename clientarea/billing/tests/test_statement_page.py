@@ -54,4 +54,5 @@ def test_a_movement_without_an_order_has_no_stray_separator(client, settings):
     client.force_login(alice.user)
     page = client.get(reverse("billing:statement")).content.decode()
     cell = page.split('data-label="Documento">', 2)[1].split("</td>", 1)[0]
-    assert cell == '<span class="reference">payu:tx-77</span>'  # kept whole, no "· " before it
+    # kept whole (never broken after its hyphen), no "· " before it
+    assert cell == '<span class="reference"><span class="nowrap">payu:tx-77</span></span>'

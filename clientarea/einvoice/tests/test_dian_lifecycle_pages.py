@@ -181,3 +181,22 @@ def test_a_rejected_invoice_is_sent_again_from_its_own_page_and_audited(
     client.post(resend)
     unvalidated.refresh_from_db()
     assert unvalidated.status == InvoiceStatus.ACCEPTED
+
+
+def test_transmission_attempts_are_read_only_on_the_invoice_page(client, unvalidated):
+    """The page carried "Agregar Intento de transmisión adicional" (the admin's inline script's
+    link, with a "Delete?" column): DIAN exchanges are records, shown and never added here."""
+    TransmissionAttempt.objects.create(
+        invoice=unvalidated,
+        transmitter="clientarea.einvoice.dian.transmitter.DianTransmitter",
+        status=InvoiceStatus.REJECTED,
+        message="99 Validación contiene errores en campos mandatorios.",
+    )
+    client.force_login(make_staff())
+    client.cookies["django_language"] = "es-co"
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    assert "Intentos de transmisión" in detail and "99 Validación contiene errores" in detail
+    assert "adicional" not in detail and "js-inline-admin-formset" not in detail
+    assert "¿Eliminar?" not in detail and 'name="transmissions-0-DELETE"' not in detail

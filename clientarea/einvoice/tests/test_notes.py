@@ -226,7 +226,9 @@ def test_the_customer_sees_notes_under_the_invoice_and_only_the_owner_downloads_
 
     # A note ("nota", feminine) that DIAN accepted reads "Aceptada", like an invoice, in Spanish.
     spanish = client.get(reverse("einvoice:list"), HTTP_ACCEPT_LANGUAGE="es-co").content.decode()
-    row = spanish.split(f"<strong>{note.full_number}</strong>", 1)[1].split("</tr>", 1)[0]
+    row = spanish.split(f'<strong class="docnum">{note.full_number}</strong>', 1)[1].split(
+        "</tr>", 1
+    )[0]
     assert 'data-label="DIAN">Aceptada<' in row
 
     stranger = Client()

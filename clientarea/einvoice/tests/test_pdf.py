@@ -337,3 +337,14 @@ def test_the_pdf_code_uses_only_public_names_of_libraries():
                 assert not private, f"{module}: {node.module} {private}"
             if isinstance(node, ast.ClassDef):
                 assert not node.bases, f"{module}: class {node.name} subclasses {node.bases}"
+
+
+@needs_pdftotext
+def test_bogota_prints_once_in_the_address_and_the_xml_keeps_its_department(tmp_path):
+    """DIAN's municipality "Bogotá, D.C." is also its department "Bogotá": the PDF's address line
+    reads "…, Bogotá, D.C." (not "Bogotá, D.C., Bogotá"); the XML keeps both (test_ubl)."""
+    doc = factories.invoice()
+    assert doc.supplier.department_name == "Bogotá"
+    text = " ".join(_text(_render(doc)[0], tmp_path).split())
+    assert "Calle 100 # 19-54 Of. 701, Bogotá, D.C." in text
+    assert "D.C., Bogotá" not in text

@@ -229,6 +229,9 @@ def test_supplier_party():
     assert tax.findtext("cbc:TaxLevelCode", namespaces=NS) == "O-13;O-15"
     assert tax.findtext("cac:RegistrationAddress/cbc:ID", namespaces=NS) == "11001"
     assert tax.findtext("cac:RegistrationAddress/cbc:CountrySubentityCode", namespaces=NS) == "11"
+    # Bogotá is both municipality and department: the XML names both (only the PDF shows it once)
+    assert tax.findtext("cac:RegistrationAddress/cbc:CityName", namespaces=NS) == "Bogotá, D.C."
+    assert tax.findtext("cac:RegistrationAddress/cbc:CountrySubentity", namespaces=NS) == "Bogotá"
     assert tax.findtext("cac:TaxScheme/cbc:ID", namespaces=NS) == "01"
 
 

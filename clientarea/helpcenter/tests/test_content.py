@@ -18,7 +18,7 @@ from clientarea.helpcenter.rendering import (
     render_markdown,
     screenshots_root,
 )
-from clientarea.helpcenter.selectors import ARTICLE_KEYS, article_url_for
+from clientarea.helpcenter.selectors import ARTICLE_KEYS, article_url_for, search_articles
 
 SLUGS = {
     "pay": ("pagar-factura-en-linea", "pay-your-bill-online"),
@@ -32,6 +32,7 @@ SLUGS = {
     "plan_change": ("cambiar-de-plan", "change-your-plan"),
     "order": ("pedir-del-catalogo", "order-from-the-catalog"),
     "contacts": ("contactos-y-permisos", "contacts-and-permissions"),
+    "refunds": ("reembolsos", "refunds"),
 }
 
 
@@ -39,11 +40,11 @@ class ContentTests(TestCase):
     def test_the_demo_loads_every_article_once(self):
         out = io.StringIO()
         demo.load(out)
-        self.assertIn("22 articles created", out.getvalue())
+        self.assertIn("24 articles created", out.getvalue())
         self.assertEqual(
-            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 22}
+            services.import_help_content(), {"created": 0, "updated": 0, "unchanged": 24}
         )
-        self.assertEqual(Article.objects.filter(published=True).count(), 22)
+        self.assertEqual(Article.objects.filter(published=True).count(), 24)
         self.assertEqual(Category.objects.count(), 4)
 
     def test_stable_slugs_and_contextual_links_in_both_languages(self):
@@ -126,7 +127,7 @@ class ContentTests(TestCase):
         before = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual(
             services.import_help_content(directory=folder / "content"),
-            {"created": 0, "updated": 1, "unchanged": 21},
+            {"created": 0, "updated": 1, "unchanged": 23},
         )
         after = {a.slug: a.updated_at for a in Article.objects.all()}
         self.assertEqual([slug for slug in after if after[slug] != before[slug]], ["pago-pse"])
@@ -143,3 +144,26 @@ class ContentTests(TestCase):
             )
         with self.assertRaisesMessage(content.ContentError, "not closed"):
             content.parse_article('+++\nkey="a"\n', language="es", path="z.md")
+
+
+class RefundsArticleTests(TestCase):
+    """An English search for "refund" found only unrelated articles: there was none on refunds."""
+
+    def setUp(self):
+        services.import_help_content()
+
+    def test_refund_searches_find_the_refunds_article_first_in_both_languages(self):
+        for query, language, slug in [
+            ("refund", "en", "refunds"),
+            ("refunds", "en", "refunds"),
+            ("money back", "en", "refunds"),
+            ("reimbursement", "en", "refunds"),
+            ("reembolso", "es", "reembolsos"),
+            ("devolución de dinero", "es", "reembolsos"),
+        ]:
+            found = [a.slug for a in search_articles(query, language).articles]
+            self.assertEqual(found[:1], [slug], query)
+
+    def test_the_refunds_page_links_the_article_in_the_customers_language(self):
+        self.assertEqual(article_url_for("refunds", "en"), "/help/refunds/")
+        self.assertEqual(article_url_for("refunds", "es-co"), "/help/reembolsos/")

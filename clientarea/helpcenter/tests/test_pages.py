@@ -176,3 +176,19 @@ class ContextualLinkTests(BaseTestCase):
             Article.objects.get(slug="pay-your-bill-online").get_absolute_url(),
             "/help/pay-your-bill-online/",
         )
+
+
+class ViewCountTests(BaseTestCase):
+    """Articles read "0 vistas" (a bot's or a staff member's view is not counted): a count of zero
+    is not shown, a real one is."""
+
+    def test_a_view_count_of_zero_is_not_shown(self):
+        article = make_article(slug="pagar-factura-en-linea", title="¿Cómo pago?")
+        self.client.cookies["django_language"] = "es-co"
+        html = self.client.get("/help/pagar-factura-en-linea/").content.decode()
+        self.assertEqual(Article.objects.get(pk=article.pk).view_count, 0)  # not a browser
+        self.assertNotIn("help-views", html)
+        self.assertNotIn("0 vistas", html)
+        Article.objects.filter(pk=article.pk).update(view_count=41)
+        html = self.client.get("/help/pagar-factura-en-linea/").content.decode()
+        self.assertIn('<span class="help-views">41 vistas</span>', html)

@@ -9,6 +9,8 @@ register = template.Library()
 
 # After a dot followed by a letter (between a domain's labels, "srv1.restrepogomez.com.co", never
 # in an amount's thousands separators, "1.250.000") and after an email address's @.
+# A hyphen or slash inside a word, after which a browser may break a line.
+_INNER_BREAK = re.compile(r"[-/‐‑–]")
 _DOMAIN_BREAK = re.compile(r"(?<=\.)(?=[^\W\d_])|(?<=@)(?=\w)")
 
 
@@ -20,4 +22,23 @@ def break_domains(value) -> str:
     parts = _DOMAIN_BREAK.split(str(value))
     return format_html(
         "{}{}", format_html_join("", "{}<wbr>", ((part,) for part in parts[:-1])), parts[-1]
+    )
+
+
+@register.filter
+def keep_words(value) -> str:
+    """``{{ reference|keep_words }}``: plain text, escaped, with each word that holds a hyphen or a
+    slash in a ``nowrap`` span, so that a reference ("ODS-000012-1/R1", "Transferencia
+    Davivienda 88120045") wraps only between its words, never after a hyphen or slash in one."""
+    return format_html_join(
+        " ",
+        "{}",
+        (
+            (
+                format_html('<span class="nowrap">{}</span>', word)
+                if _INNER_BREAK.search(word)
+                else word,
+            )
+            for word in str(value).split()
+        ),
     )

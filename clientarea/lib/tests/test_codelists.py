@@ -90,5 +90,14 @@ def test_place_name(official, expected):
 
 
 def test_labels_and_choices_use_the_display_names():
-    assert codelists.municipality_label("11001") == "Bogotá, D.C., Bogotá"
+    assert codelists.municipality_label("05001") == "Medellín, Antioquia"
     assert ("05148", "El Carmen de Viboral (Antioquia)") in codelists.municipality_choices()
+
+
+def test_bogota_is_not_repeated_as_its_own_department():
+    """DIAN lists Bogotá as municipality "Bogotá, D.C." of department "Bogotá": shown once."""
+    assert codelists.departments()["11"] == "Bogotá"
+    assert codelists.municipality_label("11001") == "Bogotá, D.C."
+    assert ("11001", "Bogotá, D.C.") in codelists.municipality_choices()
+    assert codelists.place_line("Bogotá, D.C.", "Bogotá") == "Bogotá, D.C."
+    assert codelists.place_line("Medellín", "Antioquia") == "Medellín, Antioquia"

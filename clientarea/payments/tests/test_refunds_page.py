@@ -103,3 +103,16 @@ class RefundsPageTests(PaymentsTestCase):
             html = self.client.get(reverse("billing:refunds")).content.decode()
         self.assertIn("refund-row", html)
         return len(ctx.captured_queries)
+
+    def test_the_page_links_the_help_article_on_refunds(self):
+        from clientarea.helpcenter.services import import_help_content
+
+        import_help_content()
+        self.login(self.alice)
+        html = self.client.get(reverse("billing:refunds")).content.decode()
+        self.assertIn(
+            '<a href="/help/reembolsos/" id="help-refunds">Cómo funcionan los reembolsos</a>', html
+        )
+        self.english()
+        html = self.client.get(reverse("billing:refunds")).content.decode()
+        self.assertIn('<a href="/help/refunds/" id="help-refunds">How refunds work</a>', html)

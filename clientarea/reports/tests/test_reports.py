@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from openpyxl import load_workbook
 
 from clientarea.billing.models import Order, OrderState
@@ -113,6 +114,12 @@ def test_dashboard_draws_each_chart_with_its_table():
         ("Payvalida", "Efectivo"),
     }
     assert ctx["mrr_total"] == Decimal("29000.00")  # one monthly service at 29.000
+    # The income chart names each month as Spanish writes it ("dic. 2026", not "Dic 2026").
+    month = next(iter(ctx["income_rows"]))["month"]
+    with translation.override("es-co"):
+        label, capitalised = date_format(month, "N Y"), date_format(month, "M Y")
+    assert label[0].islower() and label.endswith(f" {month:%Y}")
+    assert f">{label}<" in page and f">{capitalised}<" not in page
     # The store-only transmitter never ran (no commit in this test): both invoices are waiting.
     assert len(ctx["invoices_waiting"]) == 2
 
