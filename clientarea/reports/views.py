@@ -26,6 +26,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from clientarea.billing.models import PaidVia, PaymentMethod
@@ -154,7 +155,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
     context = page_context(
         request,
-        _("Dashboard"),
+        pgettext("back office", "Dashboard"),
         income_chart=income_chart,
         income_rows=income_rows,
         mrr_chart=mrr_chart,

@@ -628,3 +628,14 @@ def test_payments_report_says_what_was_received_paid_with_credit_or_withheld():
     by_order = {row[1]: row[-6:-2] for row in rows[1:]}
     assert by_order[agent_order.number] == ["1011500.00", "945064.00", "0.00", "66436.00"]
     assert by_order[credit_order.number] == ["11900.00", "0.00", "11900.00", "0.00"]
+
+
+def test_the_back_office_dashboard_is_not_called_home_in_spanish():
+    """The staff dashboard's breadcrumb read "Inicio › Inicio" in Spanish: "Dashboard" is the
+    client area's home ("Inicio") there; in the back office it is the "Panel"."""
+    client = staff_client("billing")
+    for name in ("reports:dashboard", "reports:reports"):
+        page = client.get(reverse(name), HTTP_ACCEPT_LANGUAGE="es-co").content.decode()
+        crumbs = page.split('class="breadcrumbs"', 1)[1].split("</div>", 1)[0]
+        assert f'{reverse("reports:dashboard")}">Panel</a>' in crumbs, name
+        assert crumbs.count(">Inicio</a>") == 1, name
