@@ -127,17 +127,27 @@ def customer_pages(ana: Customer, pending: Order) -> list[str]:
 )
 def test_customer_pages_have_no_text_in_the_other_language(client, demo, language, leftovers):
     ana, pending = demo
-    Customer.objects.filter(pk=ana.pk).update(preferred_language=language)
-    client.force_login(ana.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+    _log_in_speaking(client, ana, language)
+    assert _leftovers(client, customer_pages(ana, pending), leftovers) == {}
+
+
+def _log_in_speaking(client, customer: Customer, language: str) -> None:
+    """``client`` logged in as ``customer``, who chose ``language`` (profile and cookie)."""
+    Customer.objects.filter(pk=customer.pk).update(preferred_language=language)
+    client.force_login(customer.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
     client.cookies["django_language"] = language
+
+
+def _leftovers(client, urls: list[str], leftovers) -> dict[str, list[str]]:
+    """The texts of ``leftovers`` found on each of ``urls`` (each must answer 200)."""
     found = {}
-    for url in customer_pages(ana, pending):
+    for url in urls:
         response = client.get(url)
         assert response.status_code == 200, url
         page = response.content.decode()
         if hits := [text for text in leftovers if text in page]:
             found[url] = hits
-    assert found == {}
+    return found
 
 
 def simulator_pages(client, ana: Customer) -> list[str]:
@@ -163,17 +173,8 @@ def test_gateway_simulator_pages_have_no_text_in_the_other_language(
     client, demo, language, leftovers
 ):
     ana, _pending = demo
-    Customer.objects.filter(pk=ana.pk).update(preferred_language=language)
-    client.force_login(ana.user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
-    client.cookies["django_language"] = language
-    found = {}
-    for url in simulator_pages(client, ana):
-        response = client.get(url)
-        assert response.status_code == 200, url
-        page = response.content.decode()
-        if hits := [text for text in leftovers if text in page]:
-            found[url] = hits
-    assert found == {}
+    _log_in_speaking(client, ana, language)
+    assert _leftovers(client, simulator_pages(client, ana), leftovers) == {}
 
 
 def test_the_order_names_the_gateway_of_a_payment_in_process(client, demo):
