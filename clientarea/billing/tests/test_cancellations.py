@@ -25,8 +25,6 @@ from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
-TODAY = local_today()
-
 
 @pytest.fixture
 def ana():
@@ -37,7 +35,7 @@ def ana():
 def _service(customer, code="hosting-pyme", label="ana.co"):
     # Started 20 days ago, monthly: due in about 10 days, inside the 15-day renewal window.
     return make_active_service(
-        customer, make_product(code), label=label, start=TODAY - dt.timedelta(days=20)
+        customer, make_product(code), label=label, start=local_today() - dt.timedelta(days=20)
     )
 
 
@@ -53,7 +51,7 @@ def _request(service, when=CancellationWhen.END_OF_PERIOD):
 
 def test_end_of_period_stops_renewals_and_cancels_the_pending_renewal(ana):
     service = _service(ana)
-    renewal = make_renewal_order(service, issue_date=TODAY)
+    renewal = make_renewal_order(service, issue_date=local_today())
     request = _request(service)
     assert request.status == CancellationStatus.PENDING
     assert request.effective_date == service.next_due_date
@@ -62,7 +60,7 @@ def test_end_of_period_stops_renewals_and_cancels_the_pending_renewal(ana):
     assert renewal.state == OrderState.CANCELLED
     service.refresh_from_db()
     assert service.status == ServiceStatus.ACTIVE  # it keeps working until the period ends
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     assert not Order.objects.filter(state=OrderState.PENDING, items__service=service).exists()
     assert OutgoingEmail.objects.filter(template="cancellation_requested").count() == 1
     assert AuditEvent.objects.filter(action="service.cancellation_requested").exists()
@@ -74,7 +72,7 @@ def test_withdrawing_lets_the_next_run_bill_the_service_again(ana):
     cancellations.withdraw_cancellation(request=request, actor=ana.user)
     request.refresh_from_db()
     assert request.status == CancellationStatus.WITHDRAWN
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     assert Order.objects.filter(state=OrderState.PENDING, items__service=service).count() == 1
     assert OutgoingEmail.objects.filter(template="cancellation_withdrawn").count() == 1
     with pytest.raises(cancellations.CancellationError):
@@ -98,7 +96,7 @@ def test_now_ends_the_service_at_once(ana):
     request = _request(service, when=CancellationWhen.IMMEDIATE)
     service.refresh_from_db()
     assert request.status == CancellationStatus.DONE
-    assert request.effective_date == TODAY
+    assert request.effective_date == local_today()
     assert service.status == ServiceStatus.TERMINATED
 
 
@@ -142,7 +140,7 @@ def test_a_service_cannot_be_cancelled_twice_or_after_it_ended(ana):
 def test_withdrawing_on_the_effective_day_is_refused(ana):
     service = _service(ana)
     request = _request(service)
-    CancellationRequest.objects.filter(pk=request.pk).update(effective_date=TODAY)
+    CancellationRequest.objects.filter(pk=request.pk).update(effective_date=local_today())
     with pytest.raises(cancellations.CancellationError):
         cancellations.withdraw_cancellation(request=request, actor=ana.user)
 

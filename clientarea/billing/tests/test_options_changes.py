@@ -53,7 +53,6 @@ pytestmark = pytest.mark.django_db
 
 __all__ = ["vps"]  # the catalog tests' fixture, used here
 
-TODAY = local_today()
 RATE = Decimal("19")
 
 
@@ -103,7 +102,7 @@ def expected(service, old_total, new_total):
         new_price=Decimal(new_total),
         new_months=1,
         due_date=service.next_due_date,
-        today=TODAY,
+        today=local_today(),
         anchor_day=service.anchor_day,
     )
 
@@ -130,7 +129,7 @@ def test_more_options_is_an_order_that_applies_them_when_paid(
     order = Order.objects.get(number=change.order_number)
     (item,) = order.items.all()
     assert item.kind == ItemKind.PLAN_CHANGE and item.unit_price == proration.amount_due
-    assert item.period_start == TODAY and item.period_end == due
+    assert item.period_start == local_today() and item.period_end == due
     assert "Cambio de opciones: Disco adicional (GB) 20 → 80, 20 días" in item.description
     assert order.total == change.amount
     assert options_of(service) == BEFORE  # nothing changes before payment
@@ -178,7 +177,7 @@ def test_the_renewal_after_the_change_bills_the_new_options(
         paid_at=timezone.now(),
         via="manual",
     )
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     ips = OrderItem.objects.get(
         service=service, kind=ItemKind.OPTION, description__contains="IP adicional",
         period_start=service.next_due_date,
@@ -225,7 +224,9 @@ def test_fewer_options_now_credit_the_difference_with_a_credit_note(
     assert billing_selectors.credit_available(service.customer) == gross
     assert billing_selectors.order_balances([paid.pk])[paid.pk] == 0
     assert ProvisioningDelivery.objects.filter(event="services.changed").exists()
-    statement = billing_selectors.account_statement(service.customer, start=TODAY, end=TODAY)
+    statement = billing_selectors.account_statement(
+        service.customer, start=local_today(), end=local_today()
+    )
     assert note.full_number in [line.entry.reference for line in statement.lines]
 
 
@@ -247,7 +248,9 @@ def test_the_credit_note_waits_for_dian_and_the_sweep_issues_it(
     row.refresh_from_db()
     assert row.credit_note is not None and row.credit_note.concept == "1" and not row.note_error
     assert row.entry is not None and row.entry.reference == ""  # the ledger is append-only
-    statement = billing_selectors.account_statement(service.customer, start=TODAY, end=TODAY)
+    statement = billing_selectors.account_statement(
+        service.customer, start=local_today(), end=local_today()
+    )
     (line,) = [line for line in statement.lines if line.entry.kind == LedgerKind.CHANGE_NOTE]
     assert line.reference == row.credit_note.full_number
 
@@ -281,7 +284,7 @@ def change_proration(change):
         new_price=Decimal("20000"),
         new_months=1,
         due_date=change.service.next_due_date,
-        today=TODAY,
+        today=local_today(),
         anchor_day=change.service.anchor_day,
     )
 
@@ -297,7 +300,7 @@ def test_fewer_options_at_the_renewal_bill_the_renewal_with_them(
     assert change.amount == 0 and not PlanChangeCreditNote.objects.exists()
     assert OutgoingEmail.objects.filter(template="plan_change_scheduled").count() == 1
     assert options_of(service) == BEFORE
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     lines = {
         i.description.split(" · ")[-1]: (i.quantity, i.unit_price)
         for i in OrderItem.objects.filter(service=service, kind=ItemKind.OPTION, period_start=due)
@@ -445,7 +448,7 @@ def test_a_product_without_options_says_so(client, django_capture_on_commit_call
 
     make_provider()
     plain = make_product("hosting-plain", prices={"monthly": "20000"})
-    service = make_active_service(make_customer("sin@example.com"), plain, start=TODAY)
+    service = make_active_service(make_customer("sin@example.com"), plain, start=local_today())
     url = _login(client, service)
     response = client.get(url)
     assert b'id="options-change-refused"' in response.content

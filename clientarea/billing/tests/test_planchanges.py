@@ -50,8 +50,6 @@ from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
-TODAY = local_today()
-
 
 @pytest.fixture
 def ana():
@@ -73,7 +71,7 @@ def plans():
 def service(ana, plans):
     # Monthly, started 20 days ago: about 10 days left, inside the 15-day renewal window.
     return make_active_service(
-        ana, plans["pyme"], label="ana.co", start=TODAY - dt.timedelta(days=20)
+        ana, plans["pyme"], label="ana.co", start=local_today() - dt.timedelta(days=20)
     )
 
 
@@ -94,7 +92,7 @@ def _expected(service, price, months=1):
         new_price=Decimal(price),
         new_months=months,
         due_date=service.next_due_date,
-        today=TODAY,
+        today=local_today(),
         anchor_day=service.anchor_day,
     )
 
@@ -114,7 +112,7 @@ def test_an_upgrade_is_an_order_that_changes_the_plan_when_paid(service, plans):
     assert item.kind == ItemKind.PLAN_CHANGE and item.service_id == service.pk
     assert item.unit_price == expected.amount_due
     assert item.tax_rate == Decimal("19.00")  # IVA as the new product
-    assert item.period_start == TODAY and item.period_end == due
+    assert item.period_start == local_today() and item.period_end == due
     assert "Hosting Pro" in item.description and "Hosting Pyme" in item.description
     assert order.total == change.amount and order.due_date <= due
     assert OutgoingEmail.objects.filter(template="order_created").count() == 1
@@ -176,7 +174,7 @@ def test_an_unpaid_upgrade_expires_in_the_billing_run_and_renewals_wait_for_it(s
     change = _change(service, plans["pro"])
     order = Order.objects.get(number=change.order_number)
     # While it waits, the run bills no renewal at the old plan.
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     assert not OrderItem.objects.filter(service=service, kind=ItemKind.RENEWAL).exists()
     record = run_billing(run_date=order.due_date + dt.timedelta(days=1))
     assert record.counts["plan_changes_expired"] == 1
@@ -251,7 +249,7 @@ def test_a_downgrade_at_renewal_is_billed_and_applied_by_the_billing_run(service
     service.refresh_from_db()
     assert service.product == plans["pyme"]  # until the due date
     # The renewal (billed before the due date) is at the new plan's price.
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     renewal = OrderItem.objects.get(service=service, kind=ItemKind.RENEWAL)
     assert renewal.unit_price == Decimal("15000") and "Hosting Mini" in renewal.description
     assert renewal.period_start == due
@@ -272,11 +270,13 @@ def test_a_downgrade_at_renewal_is_billed_and_applied_by_the_billing_run(service
 def test_a_scheduled_change_of_cycle_paid_early_is_re_dated_by_the_new_cycle(ana, settings):
     settings.PLAN_CHANGE_DOWNGRADE_AT = "renewal"
     flex = make_product("hosting-flex", prices={"monthly": "20000", "annual": "300000"})
-    service = make_active_service(ana, flex, cycle="annual", start=TODAY - dt.timedelta(days=360))
+    service = make_active_service(
+        ana, flex, cycle="annual", start=local_today() - dt.timedelta(days=360)
+    )
     due = service.next_due_date
     change = _change(service, flex, cycle="monthly")  # cheaper per day than the annual plan
     assert change.status == PlanChangeStatus.SCHEDULED and change.effective_date == due
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     renewal = OrderItem.objects.get(service=service, kind=ItemKind.RENEWAL)
     assert renewal.unit_price == Decimal("20000")
     assert renewal.period_end == add_months(due, 1, anchor_day=service.anchor_day)
@@ -293,7 +293,7 @@ def test_a_scheduled_downgrade_can_be_withdrawn(service, plans, settings):
     settings.PLAN_CHANGE_DOWNGRADE_AT = "renewal"
     change = _change(service, plans["mini"])
     planchanges.cancel_plan_change(change=change, actor=service.customer.user)
-    run_billing(run_date=TODAY)
+    run_billing(run_date=local_today())
     renewal = OrderItem.objects.get(service=service, kind=ItemKind.RENEWAL)
     assert renewal.unit_price == Decimal("29000")
     assert run_billing(run_date=service.next_due_date).counts["plan_changes_applied"] == 0
@@ -347,7 +347,7 @@ def test_a_service_that_is_not_active_is_refused(service, plans, english, status
 
 
 def test_an_unpaid_renewal_must_be_paid_first(service, plans, english):
-    renewal = make_renewal_order(service, issue_date=TODAY)
+    renewal = make_renewal_order(service, issue_date=local_today())
     with pytest.raises(planchanges.PlanChangeError, match=renewal.number):
         _change(service, plans["pro"])
 
@@ -504,7 +504,7 @@ def test_two_changes_of_one_service_at_once_make_one_change_and_one_order():
     customer = make_customer("race@example.com")
     pyme = make_product("hosting-pyme", prices={"monthly": "29000", "annual": "300000"})
     pro = make_product("hosting-pro", prices={"monthly": "59000", "annual": "600000"})
-    service = make_active_service(customer, pyme, start=TODAY - dt.timedelta(days=20))
+    service = make_active_service(customer, pyme, start=local_today() - dt.timedelta(days=20))
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
