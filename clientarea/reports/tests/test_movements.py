@@ -162,10 +162,13 @@ class MoneyMovementsTests(PaymentsTestCase):
         self.assertEqual(duplicate.gateway_reference, "T-2")
         normal = by_ref[s["second"].reference]  # type: ignore[attr-defined]
         self.assertEqual(normal.orders, f"{self.order.number} ($ 119.000,00)")
-        credit_refund = by_ref[f"{s['first'].reference}/R1"]  # type: ignore[attr-defined]
+        # The refund of the duplicate's credit, under the payment's reference and the refund's
+        # number (not 1 on PostgreSQL, whose ids go on across tests).
+        credit_refund = next(r for r in bank if r.gateway_reference == "Davivienda 5566")
+        self.assertRegex(credit_refund.our_reference, rf"^{s['first'].reference}/R\d+$")  # type: ignore[attr-defined]
         self.assertEqual(
-            (credit_refund.direction, credit_refund.amount, credit_refund.gateway_reference),
-            (movements.OUT, Decimal("19000.00"), "Davivienda 5566"),
+            (credit_refund.direction, credit_refund.amount),
+            (movements.OUT, Decimal("19000.00")),
         )
         partial = next(r for r in bank if r.method == "cash")
         self.assertEqual(partial.orders, f"{s['partial'].number} ($ 40.000,00)")  # type: ignore[attr-defined]
