@@ -239,7 +239,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             {
                 "fields": (
                     "needs_review",
-                    "review_reason",
+                    "review_text",
                     "duplicate",
                     "refund_status",
                     "refund_note",
@@ -276,7 +276,11 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "orders_paid"]
+        return [*super().get_readonly_fields(request, obj), "orders_paid", "review_text"]
+
+    @admin.display(description=_("review reason"))
+    def review_text(self, obj: Payment) -> str:
+        return obj.review_text or "—"
 
     def get_queryset(self, request):
         # Every order of a payment that pays several (the list names all of them).

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError
+from clientarea.payments.reasons import describe
 
 
 def gateway_choices() -> list[tuple[str, str]]:
@@ -129,6 +130,13 @@ class Payment(models.Model):
     status_message = models.CharField(_("gateway message"), max_length=200, blank=True)
     needs_review = models.BooleanField(_("needs review"), default=False, db_index=True)
     review_reason = models.CharField(_("review reason"), max_length=300, blank=True)
+    review_code = models.CharField(
+        _("review reason code"),
+        max_length=40,
+        blank=True,
+        help_text=_("What the review reason says, put into words in the reader's language."),
+    )
+    review_values = models.JSONField(_("review reason values"), default=dict, blank=True)
     duplicate = models.BooleanField(
         _("duplicate"), default=False, help_text=_("Approved after the order was already paid.")
     )
@@ -210,6 +218,12 @@ class Payment(models.Model):
     @property
     def adds_funds(self) -> bool:
         return self.order_id is None
+
+    @property
+    def review_text(self) -> str:
+        """Why it needs a person, in the active language (the stored English sentence for a
+        payment flagged before reasons had codes)."""
+        return describe(self.review_code, self.review_values, fallback=self.review_reason)
 
 
 class PaymentOrder(models.Model):

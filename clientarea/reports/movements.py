@@ -261,7 +261,7 @@ def _payment_state(payment: Payment | None) -> str:
     if payment.duplicate:
         states.append(_("duplicate (paid twice)"))
     if payment.needs_review:
-        states.append(_("flagged for review: %(reason)s") % {"reason": payment.review_reason})
+        states.append(_("flagged for review: %(reason)s") % {"reason": payment.review_text})
     if payment.refund_status != RefundStatus.NONE:
         states.append(str(payment.get_refund_status_display()))
     return "; ".join(states)

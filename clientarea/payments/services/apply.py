@@ -39,6 +39,7 @@ from clientarea.payments.models import (
     Payment,
     PaymentStatus,
 )
+from clientarea.payments.reasons import Reason
 from clientarea.payments.services.notes import DETAIL_FIELDS, alert_staff, flag, note_details
 from clientarea.payments.services.refunds import apply_reported_refund
 
@@ -162,9 +163,8 @@ def _approval_again(s: Statement) -> ApplyResult:
             Outcome.CORRECTED,
             f"corrected: transaction {old} unknown at the gateway, approved as {transaction_id}",
         )
-    reason = (
-        f"second approved transaction {transaction_id} for this attempt "
-        f"(first: {payment.gateway_transaction_id}), kept as credit"
+    reason = Reason(
+        "second_approval", {"transaction": transaction_id, "first": payment.gateway_transaction_id}
     )
     credited_reference = f"{s.gateway.code}:{transaction_id}"
     if billing_selectors.payment_recorded(
@@ -194,9 +194,7 @@ def _negative_after_approval(s: Statement) -> ApplyResult:
         return _late_after_approval(s)
     if s.source != MessageKind.QUERY:
         return _ask_gateway(s, f"{s.status.value} for the approved transaction")
-    reason = (
-        f"gateway now reports {s.status.value} for the approved transaction (void or refund claim?)"
-    )
+    reason = Reason("negative_after_approval", {"status": s.status.value})
     if flag(payment, review=reason):
         payment.save()
         alert_staff(payment, reason)
@@ -268,9 +266,10 @@ def _approve(s: Statement) -> ApplyResult:
         # The signature does not cover this field (Payvalida's amount): a copy with the field
         # changed must not close the attempt nor hide the genuine approval, nor leave its other
         # unsigned details (method) on the attempt. Flag it, ask the gateway.
-        if flag(payment, review=f"{problem} (transaction {transaction_id}), not signed"):
+        reason = Reason("mismatch_not_signed", {"problem": problem, "transaction": transaction_id})
+        if flag(payment, review=reason):
             payment.save()
-            alert_staff(payment, problem)
+            alert_staff(payment, reason)
         logger.warning("payment %s approval held: %s (not signed)", payment.reference, problem)
         _ask_gateway(s, problem)
         return s.result(Outcome.REVIEW, f"review: {problem} (not signed), asking the gateway")
@@ -278,10 +277,11 @@ def _approve(s: Statement) -> ApplyResult:
     if problem:
         payment.status = PaymentStatus.ERROR
         payment.status_message = f"approved at the gateway, not applied: {problem}"[:200]
-        alert = flag(payment, review=f"{problem} (transaction {transaction_id})")
+        reason = Reason("mismatch", {"problem": problem, "transaction": transaction_id})
+        alert = flag(payment, review=reason)
         payment.save()
         if alert:
-            alert_staff(payment, problem)
+            alert_staff(payment, reason)
         logger.warning("payment %s approval not applied: %s", payment.reference, problem)
         return s.result(Outcome.REVIEW, f"review: {problem}")
 
@@ -298,9 +298,9 @@ def _approve(s: Statement) -> ApplyResult:
     except IntegrityError:
         # The same gateway transaction already approved another attempt.
         payment = s.payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        reason = f"transaction {transaction_id} already approved another payment"
+        reason = Reason("transaction_reused", {"transaction": transaction_id})
         payment.status = PaymentStatus.ERROR
-        payment.status_message = reason[:200]
+        payment.status_message = reason.english()[:200]
         flag(payment, review=reason)
         payment.save()
         alert_staff(payment, reason)
@@ -345,10 +345,10 @@ def _pay_order(s: Statement) -> ApplyResult:
         states = {o.state for o in s.orders}
         numbers = ", ".join(o.number for o in s.orders)
         if "paid" in states:
-            reason = f"order {numbers} was already paid, kept as credit"
+            reason = Reason("orders_paid_credit", {"numbers": numbers})
             detail = "duplicate: order already paid, kept as credit"
         else:
-            reason = f"approved after order {numbers} was cancelled, kept as credit"
+            reason = Reason("orders_cancelled_credit", {"numbers": numbers})
             detail = "review: order cancelled, kept as credit"
         flag(payment, review=reason, duplicate="paid" in states)
         payment.save()
@@ -363,16 +363,16 @@ def _pay_order(s: Statement) -> ApplyResult:
         # whole basket was; staff decide whether to refund it.
         numbers = ", ".join(o.number for o in settled_before)
         paid_twice = any(o.state == OrderState.PAID for o in settled_before)
-        reason = (
-            f"order {numbers} was already paid, its share kept as credit"
-            if paid_twice
-            else f"order {numbers} was cancelled before this approval, its share kept as credit"
+        reason = Reason(
+            "share_paid_credit" if paid_twice else "share_cancelled_credit", {"numbers": numbers}
         )
         flag(payment, review=reason, duplicate=paid_twice)
         payment.save()
         alert_staff(payment, reason)
-        logger.warning("payment %s approved for some settled orders: %s", payment.reference, reason)
-        detail += "; review: " + reason
+        logger.warning(
+            "payment %s approved for some settled orders: %s", payment.reference, reason.english()
+        )
+        detail += "; review: " + reason.english()
     return s.result(Outcome.APPLIED, detail, order_paid=bool(posting.paid))
 
 

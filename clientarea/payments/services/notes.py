@@ -14,6 +14,7 @@ from clientarea.notifications.services import ContextGone, queue_email
 from clientarea.payments import selectors
 from clientarea.payments.gateways.base import PaymentMethod, PaymentUpdate
 from clientarea.payments.models import Payment, RefundStatus
+from clientarea.payments.reasons import Reason, describe_lazy
 
 
 class PaymentStateError(Exception):
@@ -73,29 +74,49 @@ def note_details(payment: Payment, update: PaymentUpdate) -> None:
 
 
 def flag(
-    payment: Payment, *, review: str = "", refund: bool = False, duplicate: bool = False
+    payment: Payment,
+    *,
+    review: Reason | None = None,
+    refund: bool = False,
+    duplicate: bool = False,
 ) -> bool:
-    """Set review/refund flags; True when something new needs staff attention."""
+    """Set review/refund flags; True when something new needs staff attention (a reason differs
+    from the one on record by its code or values). The reason is stored as its code and values
+    (shown in the reader's language) and as its English sentence (logs, searches)."""
     new = False
-    if review and not (payment.needs_review and payment.review_reason == review[:300]):
+    if review is not None and not (payment.needs_review and _same_reason(payment, review)):
         payment.needs_review = True
-        payment.review_reason = review[:300]
+        _note_reason(payment, review)
         new = True
     if refund and payment.refund_status == RefundStatus.NONE:
         payment.refund_status = RefundStatus.FLAGGED
-        if not review:
-            payment.review_reason = payment.review_reason or "refund needed"
+        if review is None and not payment.review_reason:
+            _note_reason(payment, Reason("refund_needed"))
         new = True
     if duplicate:
         payment.duplicate = True
     return new
 
 
-def alert_staff(payment: Payment, reason: str) -> None:
+def _same_reason(payment: Payment, reason: Reason) -> bool:
+    if not payment.review_code:  # flagged before reasons had codes: its sentence
+        return payment.review_reason == reason.english()[:300]
+    return payment.review_code == reason.code and payment.review_values == dict(reason.values)
+
+
+def _note_reason(payment: Payment, reason: Reason) -> None:
+    payment.review_code = reason.code
+    payment.review_values = dict(reason.values)
+    payment.review_reason = reason.english()[:300]
+
+
+def alert_staff(payment: Payment, reason: Reason) -> None:
     """Email the provider's billing address about a payment that needs a person. Recorded with the
-    payment's id, the reason and what staff change while handling it (the refund flag and the
-    gateway's transaction) as they are now, and rendered by the worker when it delivers it
-    (:func:`payment_review_email_context`): the caller's transaction may be the paid one."""
+    payment's id, the reason (its code and values, put into words in the email's language when
+    it is rendered, and its English sentence) and what staff change while handling it (the
+    refund flag and the gateway's transaction) as they are now, and rendered by the worker when
+    it delivers it (:func:`payment_review_email_context`): the caller's transaction may be the
+    paid one."""
     provider = get_provider()
     if provider is None or not provider.email:
         return
@@ -105,7 +126,9 @@ def alert_staff(payment: Payment, reason: str) -> None:
         language=settings.LANGUAGE_CODE,
         refs={
             "payment": payment.pk,
-            "reason": reason,
+            "reason": reason.english(),
+            "reason_code": reason.code,
+            "reason_values": dict(reason.values),
             "refund_status": payment.refund_status,
             "gateway_transaction_id": payment.gateway_transaction_id,
         },
@@ -129,7 +152,11 @@ def payment_review_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
         "order": payment.order,
         "orders": orders,
         "numbers": ", ".join(order.number for order in orders),
-        "reason": refs["reason"],
+        # In the email's language when it is rendered (the English sentence for an alert
+        # recorded before reasons had codes).
+        "reason": describe_lazy(
+            refs.get("reason_code", ""), refs.get("reason_values"), fallback=refs["reason"]
+        ),
         "admin_url": settings.SITE_URL
         + reverse("admin:payments_payment_change", args=[payment.pk]),
     }

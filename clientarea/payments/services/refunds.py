@@ -71,6 +71,7 @@ from clientarea.payments.models import (
     RefundStatus,
     ServicesAction,
 )
+from clientarea.payments.reasons import Reason
 from clientarea.payments.services.notes import PaymentStateError, alert_staff, flag
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import ServiceStatus
@@ -472,7 +473,9 @@ def _decline(refund: Refund, *, payment: Payment) -> None:
     )
     alert_staff(
         payment,
-        f"refund of {refund.amount} declined by the gateway: {refund.gateway_message or '-'}",
+        Reason(
+            "refund_declined", {"amount": refund.amount, "message": refund.gateway_message or "-"}
+        ),
     )
     logger.warning(
         "refund %s of %s declined: %s", refund.pk, payment.reference, refund.gateway_message
@@ -557,14 +560,19 @@ def _unrequested(
     if update.kind == TransactionKind.REFUND and recorded >= amount:
         # Refunded by hand at the gateway (Payvalida: at the merchant's request) and recorded here.
         return Outcome.ALREADY_APPLIED, f"{update.kind.value} already recorded as a manual refund"
-    reason = (
-        f"{gateway.name} reports a {update.kind.value} of {amount} ({update.transaction_id}) "
-        "that was not requested here (customer's claim or chargeback?): record it with Refund"
+    reason = Reason(
+        "unrequested_refund",
+        {
+            "gateway": gateway.name,
+            "kind": update.kind.value,
+            "amount": amount,
+            "transaction": update.transaction_id,
+        },
     )
     if flag(payment, review=reason):
         payment.save()
         alert_staff(payment, reason)
-    logger.warning("payment %s: %s", payment.reference, reason)
+    logger.warning("payment %s: %s", payment.reference, reason.english())
     return Outcome.REVIEW, f"review: {update.kind.value} not requested here"
 
 

@@ -61,6 +61,28 @@ class PaymentAdminTests(PaymentsTestCase):
         self.assertEqual(self.client.get("/admin/payments/paymentmessage/").status_code, 200)
         self.assertEqual(self.client.get("/admin/payments/payment/add/").status_code, 403)
 
+    def test_the_review_reason_is_in_the_readers_language(self):
+        said = "segunda transacción aprobada b para este intento (la primera: a)"
+        self.assertIn("second approved transaction b", self.payment.review_reason)  # for logs
+        page = self.client.get(f"/admin/payments/payment/{self.payment.pk}/change/")
+        self.assertContains(page, said)
+        self.assertNotContains(page, "for this attempt (first: a), kept as credit")
+        confirm = self.client.post(
+            "/admin/payments/payment/",
+            {"action": "mark_refunded_action", "_selected_action": [self.payment.pk]},
+        )
+        self.assertContains(confirm, said)
+        page = self.client.get(
+            f"/admin/payments/payment/{self.payment.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertContains(page, "second approved transaction b for this attempt (first: a)")
+        # A payment flagged before reasons had codes shows the sentence it has.
+        Payment.objects.filter(pk=self.payment.pk).update(
+            review_code="", review_values={}, review_reason="old reason, as written"
+        )
+        page = self.client.get(f"/admin/payments/payment/{self.payment.pk}/change/")
+        self.assertContains(page, "old reason, as written")
+
     def test_mark_refunded_asks_for_a_note_and_records_who(self):
         url = f"/admin/payments/payment/{self.payment.pk}/refunded/"
         self.assertEqual(self.client.get(url).status_code, 200)

@@ -18,6 +18,7 @@ from unittest import mock
 
 from django.db import transaction
 from django.test import override_settings
+from django.utils import translation
 
 from clientarea.billing import planchanges
 from clientarea.billing import services as billing_services
@@ -30,7 +31,8 @@ from clientarea.notifications.models import EmailStatus, OutgoingEmail
 from clientarea.notifications.tests.deferred import deliver
 from clientarea.payments import services
 from clientarea.payments.models import Payment, RefundStatus
-from clientarea.payments.services.notes import payment_review_email_context
+from clientarea.payments.reasons import Reason
+from clientarea.payments.services.notes import flag, payment_review_email_context
 from clientarea.payments.tests import review_scenarios as scenarios
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import payu_confirmation, post_payu
@@ -68,14 +70,22 @@ class ReviewEmailTests(PaymentsTestCase):
                 self.assertEqual(alert.language, language)
                 refs = alert.render_refs or {}
                 self.assertEqual(
-                    {k: v for k, v in refs.items() if k != "reason"},
+                    {k: v for k, v in refs.items() if not k.startswith("reason")},
                     {
                         "payment": payment.pk,
                         "refund_status": payment.refund_status,
                         "gateway_transaction_id": payment.gateway_transaction_id,
                     },
                 )
-                self.assertIn(refs["reason"], EAGER[language][scenario]["body_text"])
+                # The reason is recorded as its code and values, and said in the email's language.
+                self.assertEqual(
+                    (refs["reason_code"], refs["reason_values"]),
+                    (payment.review_code, payment.review_values),
+                )
+                self.assertEqual(refs["reason"], payment.review_reason)
+                with translation.override(language):
+                    said = payment.review_text
+                self.assertIn(said, EAGER[language][scenario]["body_text"])
                 if then is not None:
                     then(payment)
                 self.assertEqual(rendered(deliver(alert), payment), EAGER[language][scenario])
@@ -107,6 +117,26 @@ class ReviewEmailTests(PaymentsTestCase):
 
         self.each_language("duplicate", then=handled)
         self.each_language("funds_flagged", then=handled)
+
+    def test_the_same_reason_again_is_not_new_another_one_is(self):
+        payment = scenarios.run(self, "duplicate")
+        same = Reason(payment.review_code, payment.review_values)
+        self.assertFalse(flag(payment, review=same))
+        self.assertTrue(
+            flag(
+                payment,
+                review=Reason(payment.review_code, {"transaction": "tx-9", "first": "tx-1"}),
+            )
+        )
+        self.assertIn("tx-9", payment.review_reason)
+        # Flagged before reasons had codes: the same sentence is not new either.
+        payment.review_code, payment.review_values = "", {}
+        self.assertFalse(
+            flag(payment, review=Reason(same.code, {"transaction": "tx-9", "first": "tx-1"}))
+        )
+        self.assertEqual(payment.review_code, "")
+        self.assertTrue(flag(payment, review=same))
+        self.assertEqual((payment.review_code, payment.review_values), (same.code, same.values))
 
     def test_a_payment_gone_fails_the_alert_with_the_reason(self):
         scenarios.run(self, "duplicate")
@@ -176,7 +206,24 @@ class PaidTransactionRendersNoEmailTests(PaymentsTestCase):
         self.assertTrue(payment.duplicate)
         self.assertEqual(self.deliver_all(before), ["credit_added", "payment_review"])
         alert = OutgoingEmail.objects.get(template="payment_review")
-        self.assertIn("second approved transaction tx-2", alert.body_text)
+        # In the site's language (es-co), with the gateway's transaction ids as they are.
+        self.assertIn(
+            "segunda transacción aprobada tx-2 para este intento (la primera: tx-1)",
+            alert.body_text,
+        )
+        # One recorded before reasons had codes says the sentence it was given.
+        refs = {
+            "payment": payment.pk,
+            "reason": "an old reason, as written",
+            "refund_status": payment.refund_status,
+            "gateway_transaction_id": payment.gateway_transaction_id,
+        }
+        old = rendering.render_templates(
+            template="payment_review",
+            context=payment_review_email_context(refs),
+            language="es-co",
+        )
+        self.assertIn("an old reason, as written", old.text)
 
     def test_an_approval_for_an_order_paid_meanwhile(self):
         payment, _ = self.start()

@@ -295,6 +295,33 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         self.assertIn("Requiere reembolso", row.state)
         self.assertEqual((row.via, row.method), ("payu", "card"))
 
+    def test_a_payment_flagged_for_review_says_why_in_the_readers_language(self):
+        duplicate = self.duplicate()
+        order = duplicate.order.number
+        translation.activate("es")
+        self.addCleanup(translation.deactivate)
+        client = staff_client("billing")
+        said = (
+            f"marcado para revisión: la orden {order} ya estaba pagada, "
+            "se conservó como saldo a favor"
+        )
+        self.assertIn(said, client.get(reverse("reports:movements")).content.decode())
+        rows = _csv(client.get(reverse("reports:csv", args=["movements"])))
+        self.assertTrue(any(said in cell for row in rows for cell in row))
+        with translation.override("en"):
+            states = [
+                r.state for r in movements.movements(date_from=local_today(), date_to=local_today())
+            ]
+        self.assertIn(
+            f"flagged for review: order {order} was already paid, kept as credit", " ".join(states)
+        )
+        # A payment flagged before reasons had codes says its stored sentence.
+        type(duplicate).objects.filter(pk=duplicate.pk).update(
+            review_code="", review_values={}, review_reason="checked by hand: bank statement"
+        )
+        html = client.get(reverse("reports:movements")).content.decode()
+        self.assertIn("marcado para revisión: checked by hand: bank statement", html)
+
 
 def test_movements_xlsx_is_made_by_the_worker_with_its_summary(
     db, settings, tmp_path, django_capture_on_commit_callbacks

@@ -1,0 +1,109 @@
+"""Why a payment needs a person: a stable code and its values, stored on the payment
+(``review_code``, ``review_values``) and put into words when someone reads it, in their language.
+
+The English sentence is also stored in ``review_reason`` (logs, searches, and what rows flagged
+before the codes existed show). Values are what the gateway or the orders said (transaction ids,
+order numbers, a mismatch's detail, amounts): they are shown as they are, except the few that
+are our own words for a transaction's kind or a gateway status (``WORDS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import translation
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+#: The message of each code (``%(name)s`` placeholders filled from the values).
+MESSAGES = {
+    "second_approval": gettext_lazy(
+        "second approved transaction %(transaction)s for this attempt (first: %(first)s), "
+        "kept as credit"
+    ),
+    "negative_after_approval": gettext_lazy(
+        "gateway now reports %(status)s for the approved transaction (void or refund claim?)"
+    ),
+    "mismatch_not_signed": gettext_lazy("%(problem)s (transaction %(transaction)s), not signed"),
+    "mismatch": gettext_lazy("%(problem)s (transaction %(transaction)s)"),
+    "transaction_reused": gettext_lazy(
+        "transaction %(transaction)s already approved another payment"
+    ),
+    "orders_paid_credit": gettext_lazy("order %(numbers)s was already paid, kept as credit"),
+    "orders_cancelled_credit": gettext_lazy(
+        "approved after order %(numbers)s was cancelled, kept as credit"
+    ),
+    "share_paid_credit": gettext_lazy(
+        "order %(numbers)s was already paid, its share kept as credit"
+    ),
+    "share_cancelled_credit": gettext_lazy(
+        "order %(numbers)s was cancelled before this approval, its share kept as credit"
+    ),
+    "unrequested_refund": gettext_lazy(
+        "%(gateway)s reports a %(kind)s of %(amount)s (%(transaction)s) that was not requested "
+        "here (customer's claim or chargeback?): record it with Refund"
+    ),
+    "refund_needed": gettext_lazy("refund needed"),
+    "refund_declined": gettext_lazy("refund of %(amount)s declined by the gateway: %(message)s"),
+}
+
+
+#: Values that are words of ours, not the gateway's (a transaction's kind, a gateway status):
+#: put into the reader's language too. Other values are shown as they are.
+WORDS = {
+    "kind": {
+        "refund": pgettext_lazy("gateway transaction", "refund"),
+        "chargeback": pgettext_lazy("gateway transaction", "chargeback"),
+    },
+    "status": {
+        "approved": pgettext_lazy("gateway status", "approved"),
+        "declined": pgettext_lazy("gateway status", "declined"),
+        "expired": pgettext_lazy("gateway status", "expired"),
+        "pending": pgettext_lazy("gateway status", "pending"),
+        "error": pgettext_lazy("gateway status", "error"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a payment needs a person: ``code`` (a key of ``MESSAGES``) and its values."""
+
+    code: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in MESSAGES:
+            raise ValueError(f"unknown review reason code {self.code!r}")
+        object.__setattr__(self, "values", {k: str(v) for k, v in self.values.items()})
+
+    def text(self) -> str:
+        """In the active language."""
+        return describe(self.code, self.values)
+
+    def english(self) -> str:
+        """For ``review_reason``, logs and results (what the worker writes is in English)."""
+        with translation.override("en"):
+            return self.text()
+
+
+def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
+    """The reason in the active language; ``fallback`` (the stored English sentence) for a row
+    flagged before codes existed, or one whose code this version no longer knows."""
+    message = MESSAGES.get(code) if code else None
+    if message is None:
+        return fallback
+    try:
+        words = {
+            name: str(WORDS.get(name, {}).get(str(value), value))
+            for name, value in dict(values or {}).items()
+        }
+        return str(message) % words
+    except (KeyError, TypeError, ValueError):
+        return fallback
+
+
+#: ``describe`` put into words only when rendered (an email queued now, rendered in its language).
+describe_lazy = lazy(describe, str)
