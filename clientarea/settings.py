@@ -211,10 +211,10 @@ REDIS_URL = env_secret("REDIS_URL")
 HUEY_IMMEDIATE = envbool("HUEY_IMMEDIATE", False)
 # How one worker (`clientarea worker`) runs its WORKER_THREADS workers: "thread" (the default), one
 # process; "process", Huey forks that many worker processes, whose Python is not held to one core
-# by the GIL, for ≈ 10 % more CPU per job. Measured through the DIAN simulator on the shared
-# 2-core machine (bench/einvoice.py --e2e, README "Benchmarks"), processes did not win, so
-# threads stay the default. A forked process never inherits an open database connection and
-# exits if the worker is killed (clientarea.ops.worker).
+# by the GIL (but a document cost 2-4 ms more CPU in two processes than in two threads). Measured
+# through the DIAN simulator on the shared 2-core machine (bench/einvoice.py --e2e, README
+# "Benchmarks"), processes did not win, so threads stay the default. A forked process never
+# inherits an open database connection and exits if the worker is killed (clientarea.ops.worker).
 WORKER_TYPE = envstr("WORKER_TYPE", "thread")
 if WORKER_TYPE not in ("thread", "process"):
     raise ImproperlyConfigured(f"WORKER_TYPE must be thread or process, not {WORKER_TYPE!r}.")
