@@ -133,6 +133,7 @@ def consumer(tmp_path):
     finally:
         for proc in started:
             if proc.poll() is None:
+                forked.extend(children(proc.pid))
                 proc.kill()
                 proc.wait(timeout=10)
         for pid in forked:  # what a failed test left behind
