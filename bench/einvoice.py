@@ -4,6 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea REDIS_URL=redis://127.0.0.1:6379/15 \
         .venv/bin/python bench/einvoice.py
     .venv/bin/python bench/einvoice.py --e2e 100,300 [--web-workers 2] [--worker-threads 2] [--worker-processes 1]
+    .venv/bin/python bench/einvoice.py --e2e 60 --worker-type process [--worker-threads 2]
 
 Default mode, three figures, each as CPU time per item (the machine is shared: CPU time says what
 one free core would do) next to the wall clock:
@@ -40,6 +41,11 @@ are paid (Huey's SQLite queue hands each task to one consumer, and the invoice l
 processes off one invoice), their CPU summed and the largest one's peak RSS shown. Each worker
 process starts cold, as a freshly started worker does: its first document also pays the imports,
 the key, the fonts and the schemas (≈ 0.1–0.2 s of CPU per process, spread over N).
+``--worker-type thread|process`` runs a real ``clientarea worker`` instead (a Huey consumer with
+``WORKER_TYPE`` and ``WORKER_THREADS=--worker-threads``), started once the orders are paid: it
+takes every job the payments queued (the invoices and their emails, and also the payment emails
+and provisioning events) until each invoice is accepted and emailed; its start-up is in the wall
+clock and its CPU (the consumer and the processes it forks) in the CPU per document.
 
 The raw baseline of ``--e2e`` is the same N signed documents sent to the same server with
 SendBillSync by a bare loop (one kept connection per thread, no database, no rendering): what
@@ -218,6 +224,14 @@ def main() -> None:
         type=int,
         default=1,
         help="worker processes (--e2e; 1, as `clientarea run` on SQLite; no --profile above 1)",
+    )
+    parser.add_argument(
+        "--worker-type",
+        choices=("", "thread", "process"),
+        default="",
+        help="--e2e through a real `clientarea worker` (Huey consumer) of this WORKER_TYPE with "
+        "--worker-threads workers, instead of the worker path called directly "
+        "(--worker-processes is then ignored)",
     )
     parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)

@@ -101,7 +101,12 @@ def parent(args) -> None:
     print(
         f"e2e through the DIAN simulator over HTTP, SQLite; {os.cpu_count()} cores, load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start; gunicorn {args.web_workers}×4 "
-        f"threads, {args.worker_processes} worker process(es) × {args.worker_threads} threads"
+        + (
+            f"threads, a real Huey consumer: WORKER_TYPE={args.worker_type}, "
+            f"WORKER_THREADS={args.worker_threads}"
+            if args.worker_type
+            else f"threads, {args.worker_processes} worker process(es) × {args.worker_threads} threads"
+        )
     )
     figures: list[tuple[int, dict, float]] = []
     for n in sizes:
@@ -131,6 +136,7 @@ def parent(args) -> None:
                 sys.executable, str(ROOT / "bench" / "einvoice.py"), "--e2e-child", str(n),
                 "--worker-threads", str(args.worker_threads), "--url", env["DIAN_WS_URL"],
                 "--worker-processes", str(args.worker_processes),
+                "--worker-type", args.worker_type,
             ]  # fmt: skip
             if args.profile:  # the child writes one cProfile per worker thread and prints them
                 child += ["--profile", args.profile]
@@ -163,7 +169,11 @@ def parent(args) -> None:
         db="sqlite",
         n=n,
         worker_cpu_ms_per_item=round(result["cpu"] / n * 1000, 1),
-        worker_shape=f"{args.worker_processes}x{args.worker_threads}",
+        worker_shape=(
+            f"huey {args.worker_type} x{args.worker_threads}"
+            if args.worker_type
+            else f"{args.worker_processes}x{args.worker_threads}"
+        ),
         per_n={m: round(m / r["seconds"], 1) for m, r, _rss in figures},
         worker_rss_mb={m: round(r["rss_mb"]) for m, r, _rss in figures},
         server_rss_mb={m: round(rss) for m, _r, rss in figures},
@@ -342,6 +352,40 @@ def _processes(
     return seconds, cpu, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _consumer(n: int, worker_type: str, workers: int) -> tuple[float, float, float]:
+    """``--worker-type``: a real ``clientarea worker`` (Huey consumer) takes the jobs the payments
+    queued (the invoices, their emails, the payment emails and provisioning events) until every
+    invoice is accepted and emailed. The wall clock includes its start-up (≈ 1–2 s: Django,
+    the task modules). Returns the wall seconds, the CPU seconds of the consumer and its forked
+    processes (stopped with SIGINT, waited for) and its peak RSS, in MB."""
+    from django.db import connections
+
+    from clientarea.einvoice.models import Invoice, InvoiceStatus
+    from clientarea.notifications.models import OutgoingEmail
+
+    connections.close_all()
+    env = {**os.environ, "WORKER_TYPE": worker_type, "WORKER_THREADS": str(workers)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    consumer = subprocess.Popen([sys.executable, "-m", "clientarea.cli", "worker"], env=env)
+    try:
+        while not (
+            Invoice.objects.filter(status=InvoiceStatus.ACCEPTED).count() == n
+            and OutgoingEmail.objects.filter(template="invoice_issued", status="sent").count() == n
+        ):
+            if consumer.poll() is not None:
+                raise SystemExit(f"the worker exited with {consumer.returncode}")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+    finally:
+        connections.close_all()
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(timeout=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, after.ru_maxrss / 1024
+
+
 def child(args) -> None:
     from clientarea.einvoice.models import Invoice, InvoiceStatus
     from clientarea.notifications.models import OutgoingEmail
@@ -357,7 +401,9 @@ def child(args) -> None:
         for i in range(threads)
     ]
     processes = max(1, args.worker_processes)
-    if processes == 1:
+    if args.worker_type:
+        seconds, cpu, rss_mb = _consumer(n, args.worker_type, threads)
+    elif processes == 1:
         started, cpu = time.perf_counter(), time.process_time()
         _threads(chunks, errors, profiles)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu

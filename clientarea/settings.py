@@ -209,13 +209,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Task queue (Huey) ---------------------------------------------------------
 REDIS_URL = env_secret("REDIS_URL")
 HUEY_IMMEDIATE = envbool("HUEY_IMMEDIATE", False)
+# How one worker (`clientarea worker`) runs its WORKER_THREADS workers: "thread" (the default), one
+# process; "process", Huey forks that many worker processes, whose Python is not held to one core
+# by the GIL (but a document cost 2-4 ms more CPU in two processes than in two threads). Measured
+# through the DIAN simulator on the shared 2-core machine (bench/einvoice.py --e2e, README
+# "Benchmarks"), processes did not win, so threads stay the default. A forked process never
+# inherits an open database connection and exits if the worker is killed (clientarea.ops.worker).
+WORKER_TYPE = envstr("WORKER_TYPE", "thread")
+if WORKER_TYPE not in ("thread", "process"):
+    raise ImproperlyConfigured(f"WORKER_TYPE must be thread or process, not {WORKER_TYPE!r}.")
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": envstr("HUEY_NAME", "clientarea"),
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": envint("WORKER_THREADS", 4), "worker_type": "thread"},
+        "consumer": {"workers": envint("WORKER_THREADS", 4), "worker_type": WORKER_TYPE},
     }
 else:
     HUEY = {
@@ -227,7 +236,7 @@ else:
         # a gateway confirmation is applied, and the customer's result page turns, within a second or so.
         "consumer": {
             "workers": envint("WORKER_THREADS", 2),
-            "worker_type": "thread",
+            "worker_type": WORKER_TYPE,
             "max_delay": 1.0,
         },
     }

@@ -15,8 +15,9 @@ class OpsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from clientarea.ops import request_id, sentry
+        from clientarea.ops import request_id, sentry, worker
 
         request_id.connect_task_queue()
+        worker.connect_task_queue()
         if settings.SENTRY_DSN:
             sentry.init_sentry(dsn=settings.SENTRY_DSN)

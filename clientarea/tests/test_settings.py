@@ -236,3 +236,22 @@ def test_the_license_is_an_spdx_string_so_make_run_prints_no_build_warning() -> 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["license"] == "AGPL-3.0-or-later"
     assert "setuptools>=77" in project["build-system"]["requires"]
+
+
+def test_the_worker_runs_threads_unless_worker_type_asks_for_processes(tmp_path: Path) -> None:
+    consumer = settings_values(tmp_path, ["HUEY"], DEBUG="1", SECRET_KEY="k")["HUEY"]["consumer"]
+    assert (consumer["worker_type"], consumer["workers"]) == ("thread", 2)
+    redis = settings_values(
+        tmp_path, ["HUEY"], DEBUG="1", SECRET_KEY="k", REDIS_URL="redis://127.0.0.1:6379/0"
+    )["HUEY"]["consumer"]
+    assert (redis["worker_type"], redis["workers"]) == ("thread", 4)
+    for env in ({}, {"REDIS_URL": "redis://127.0.0.1:6379/0"}):
+        chosen = settings_values(
+            tmp_path, ["HUEY"], DEBUG="1", SECRET_KEY="k", WORKER_TYPE="process", **env
+        )["HUEY"]["consumer"]
+        assert chosen["worker_type"] == "process"
+
+
+def test_an_unknown_worker_type_is_refused(tmp_path: Path) -> None:
+    error = settings_error(tmp_path, DEBUG="1", SECRET_KEY="k", WORKER_TYPE="greenlet")
+    assert "WORKER_TYPE must be thread or process, not 'greenlet'" in error
