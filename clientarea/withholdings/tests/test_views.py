@@ -76,13 +76,13 @@ class CustomerPagesTests(BaseTestCase):
         table = page[
             page.index('id="pay-orders"') : page.index("</table>", page.index('id="pay-orders"'))
         ]
-        rows = re.findall(r'<td class="num pay-net">\$ ([\d.]+)</td>', table)
+        rows = re.findall(r'<td class="num pay-net"[^>]*>\$ ([\d.]+)</td>', table)
         total = re.search(r'id="pay-total">\$ ([\d.]+)<', page)
         assert total is not None and "1.111.840" in rows
         assert sum(int(r.replace(".", "")) for r in rows) == int(total.group(1).replace(".", ""))
         # Each row says what the order owes and what is withheld from it, and the page says why
         # (only the net was shown, below each order's total, unexplained).
-        assert '<td class="num">$ 1.190.000</td><td class="num">−$ 78.160</td>' in table
+        assert ">$ 1.190.000</td><td class=\"num\" data-label=\"Sus retenciones\">−$ 78.160</td>" in table
         assert 'id="pay-orders-withheld"' in page
 
     def test_staff_registering_what_an_agents_order_owes_record_the_net(self):
