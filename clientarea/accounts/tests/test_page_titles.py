@@ -4,7 +4,6 @@ were all titled just with the provider's name)."""
 import re
 
 import pytest
-
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -38,7 +37,6 @@ def test_a_dead_login_link_is_titled(spanish):
     assert title(spanish.get("/clientarea/login-link/MQ/bad-token/")) == (
         "Este enlace ya no funciona"
     )
-
 
 
 def test_the_new_access_code_and_change_password_pages_are_titled(spanish):

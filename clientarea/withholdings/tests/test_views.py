@@ -83,7 +83,9 @@ class CustomerPagesTests(BaseTestCase):
         assert sum(int(r.replace(".", "")) for r in rows) == int(total.group(1).replace(".", ""))
         # Each row says what the order owes and what is withheld from it, and the page says why
         # (only the net was shown, below each order's total, unexplained).
-        assert ">$ 1.190.000</td><td class=\"num\" data-label=\"Sus retenciones\">−$ 78.160</td>" in table
+        assert (
+            '>$ 1.190.000</td><td class="num" data-label="Sus retenciones">−$ 78.160</td>' in table
+        )
         assert 'id="pay-orders-withheld"' in page
 
     def test_billing_says_what_is_left_of_an_agents_partly_paid_order_net(self):
@@ -102,7 +104,9 @@ class CustomerPagesTests(BaseTestCase):
         )
         self.login(self.bob)
         listing = self.client.get("/clientarea/billing/").content.decode()
-        assert "$ 1.091.840</span> por pagar" in listing, listing[listing.find("balance-due") :][:200]
+        assert "$ 1.091.840</span> por pagar" in listing, listing[listing.find("balance-due") :][
+            :200
+        ]
         assert "$ 1.170.000</span> por pagar" not in listing
         pay = self.client.get(f"/payments/pay/{order.number}/").content.decode()
         assert 'id="pay-total">$ 1.091.840<' in pay

@@ -111,9 +111,7 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
         "recurrent": False,
         "expiration": (timezone.localdate() + dt.timedelta(days=2)).strftime("%d/%m/%Y"),
     }
-    body["checksum"] = hashlib.sha512(
-        f"{email}343BR0001COP45000{fixed}".encode()
-    ).hexdigest()
+    body["checksum"] = hashlib.sha512(f"{email}343BR0001COP45000{fixed}".encode()).hexdigest()
     request = urllib.request.Request(
         f"{live_site.url}/sandbox/payvalida/api/v3/porders",
         json.dumps(body).encode(),
