@@ -14,7 +14,8 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("", include("clientarea.ops.urls")),  # /healthz/live, /healthz/ready, /metrics
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switcher: Django's set_language, which also keeps an account holder's choice.
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("admin/reports/", include("clientarea.reports.urls")),  # staff dashboard and reports
     path("admin/", admin.site.urls),
     path("backoffice/", include("clientarea.backoffice.urls")),

@@ -1,7 +1,8 @@
+from django.http import Http404
 from django.utils.functional import SimpleLazyObject
 
 from clientarea.accounts.impersonation import current as current_impersonation
-from clientarea.accounts.permissions import current_access
+from clientarea.accounts.permissions import current_access, resolve_access
 from clientarea.accounts.selectors import provider_for_pages
 from clientarea.lib import sitecache
 
@@ -19,5 +20,16 @@ def impersonation(request):
 
 
 def access(request):
-    """What the logged-in contact may do, for the client area's menu (set by ``client_area``)."""
-    return {"access": current_access(request)}
+    """What the logged-in contact may do, for the client area's menu (set by ``client_area``).
+
+    Client-area pages open to visitors too (the catalog and cart, the new access code) resolve it
+    for a logged-in customer: their menu lacked Contacts, and showed a contact without the
+    permission Services and Billing, which answer 403."""
+    found = current_access(request)
+    user = getattr(request, "user", None)
+    if found is None and user is not None and user.is_authenticated and not user.is_staff:
+        try:
+            found = resolve_access(request)
+        except Http404:  # a login without a customer account
+            found = None
+    return {"access": found}

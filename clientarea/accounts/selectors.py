@@ -146,6 +146,13 @@ def customer_of(user: User | None) -> Customer | None:
     return contact.customer if contact else None
 
 
+def holder_customer(user: User | None) -> Customer | None:
+    """The account this login holds (not one it is a contact of), or None (staff, contacts)."""
+    if user is None or not user.pk:
+        return None
+    return getattr(user, "customer", None)
+
+
 def login_email_taken(email: str) -> bool:
     """Is this email a login that cannot become a new contact (active, staff, or in an account)?"""
     user = User.objects.filter(email__iexact=(email or "").strip()).first()

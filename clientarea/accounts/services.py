@@ -31,6 +31,7 @@ from clientarea.accounts.models import (
     Customer,
     DocumentType,
     EmailCategory,
+    Language,
     ProviderProfile,
     User,
 )
@@ -462,6 +463,31 @@ def update_customer_profile(
             changes=changed,
             ip=ip,
         )
+    return locked
+
+
+@transaction.atomic
+def set_preferred_language(
+    *, customer: Customer, language: str, actor: User, ip: str | None = None
+) -> Customer:
+    """The account's language (its pages after login, emails, new orders, invoices' PDF), as its
+    holder chose it with the site's language switcher; audited like a profile edit."""
+    if language not in Language.values:
+        raise ValidationError({"preferred_language": _("Choose Spanish or English.")})
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = locked.preferred_language
+    if before == language:
+        return locked
+    locked.preferred_language = language
+    locked.save(update_fields=["preferred_language", "updated_at"])
+    audit.record(
+        action="customer.profile_changed",
+        actor=actor,
+        customer=locked,
+        target=locked.user.email,
+        changes={"preferred_language": {"before": before, "after": language}},
+        ip=ip,
+    )
     return locked
 
 

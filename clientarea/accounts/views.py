@@ -13,7 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views import i18n
+from django.views.decorators.http import require_http_methods, require_POST
 
 from clientarea.accounts import impersonation, selectors, services, tasks, twofactor
 from clientarea.accounts.forms import (
@@ -23,7 +24,7 @@ from clientarea.accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
-from clientarea.accounts.models import User
+from clientarea.accounts.models import Customer, User
 from clientarea.accounts.permissions import (
     Permission,
     client_area,
@@ -55,6 +56,44 @@ def _set_language(response: HttpResponse, language: str) -> HttpResponse:
         settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax"
     )
     return response
+
+
+# A visitor's choice with the language switcher, kept in the session until they log in.
+LANGUAGE_CHOSEN = "language_chosen"
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's language switcher (Django's ``set_language``). An account holder's choice is
+    also the account's language (emails, new orders, invoices' PDF, the pages after the next
+    login); a visitor's is kept until login, which then keeps it (see ``_language_after_login``)."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        return response
+    if not request.user.is_authenticated:
+        request.session[LANGUAGE_CHOSEN] = language
+        return response
+    holder = selectors.holder_customer(request.user)  # staff (even viewing as a customer): None
+    if holder is not None:
+        services.set_preferred_language(
+            customer=holder, language=language, actor=request.user, ip=client_ip(request)
+        )
+    return response
+
+
+def _language_after_login(request: HttpRequest, user: User, customer: Customer) -> str:
+    """The language a fresh login shows: the one just chosen with the switcher, if any (it becomes
+    the account's when the holder logs in: the pages went back to the account's language, and its
+    emails stayed in it), else the account's."""
+    chosen = request.session.pop(LANGUAGE_CHOSEN, None)
+    if chosen not in dict(settings.LANGUAGES):
+        return customer.preferred_language
+    if customer.user_id == user.pk:
+        services.set_preferred_language(
+            customer=customer, language=chosen, actor=user, ip=client_ip(request)
+        )
+    return chosen
 
 
 @require_http_methods(["GET", "POST"])
@@ -105,7 +144,7 @@ class LoginView(auth_views.LoginView):
         )
         customer = selectors.customer_of(form.get_user())
         if customer is not None:
-            _set_language(response, customer.preferred_language)
+            _set_language(response, _language_after_login(self.request, form.get_user(), customer))
         return response
 
 
@@ -150,7 +189,7 @@ def login_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     response = render(
         request, "accounts/new_code.html", {"code": code, "two_factor_reset": two_factor_reset}
     )
-    return _set_language(response, customer.preferred_language)
+    return _set_language(response, _language_after_login(request, user, customer))
 
 
 @client_area(Permission.SELF, write=Permission.BILLING)

@@ -357,6 +357,13 @@ def pay_several(request: HttpRequest) -> HttpResponse:
     if amount <= 0:
         messages.info(request, _("There is nothing left to pay on these orders."))
         return redirect("billing:orders")
+    # A withholding agent sees, per order, what it owes, what it withholds and the net it pays
+    # (the rows showed only the net, below each order's total, unexplained).
+    balances = billing_selectors.order_balances([o.pk for o in orders])
+    rows = [
+        (o, balances.get(o.pk, Decimal(0)), balances.get(o.pk, Decimal(0)) - dues[o.pk], dues[o.pk])
+        for o in orders
+    ]
     return _checkout(
         request,
         customer=customer,
@@ -365,7 +372,8 @@ def pay_several(request: HttpRequest) -> HttpResponse:
         back_url=reverse("billing:orders"),
         context={
             "orders": orders,
-            "dues": dues,
+            "rows": rows,
+            "withheld": any(withholding for _o, _balance, withholding, _net in rows),
             "hidden": [("orders", o.number) for o in orders],
         },
     )

@@ -91,7 +91,10 @@ def _rows(
     dues: Mapping[int, Decimal],
     items: Mapping[int, list[str]],
     notes: Mapping[int, Invoice],
+    to_pay: Mapping[int, Decimal] | None = None,
 ) -> list[_Row]:
+    """``to_pay``: what a withholding agent's pending orders still cost it (net of what it
+    withholds), shown as what is left of a partly paid order, as on its page and at Pay now."""
     short = _short_date()
     rows = []
     for order in orders:
@@ -105,7 +108,9 @@ def _rows(
                 order=order,
                 concept=descriptions[:2],
                 more_items=max(len(descriptions) - 2, 0),
-                left_to_pay=left if left is not None and left != order.total else None,
+                left_to_pay=(to_pay or dues).get(order.pk, left)
+                if left is not None and left != order.total
+                else None,
                 issued=short(order.issue_date),
                 due=short(order.due_date),
                 debit_note=note,
@@ -166,9 +171,9 @@ def _order_list_context(
     paginator: Paginator[Order] = Paginator(orders, selectors.ORDERS_PER_PAGE)
     page = paginator.get_page(page_number)
     page_orders = list(page.object_list)
-    dues = selectors.order_balances(
-        [order.pk for order in page_orders if order.state == OrderState.PENDING]
-    )
+    pending = [order for order in page_orders if order.state == OrderState.PENDING]
+    dues = selectors.order_balances([order.pk for order in pending])
+    agent = bool(summary["due_total"]) and withholdings.approved_agent(customer.pk) is not None
     filters = [("", translation.gettext("All"), counts["all"])] + [
         (value, label, counts[value]) for value, label in OrderState.choices
     ]
@@ -179,6 +184,10 @@ def _order_list_context(
             dues,
             selectors.item_descriptions(o.pk for o in page_orders),
             selectors.debit_notes_of(o.pk for o in page_orders if o.debit_note_id),
+            # Partly paid: only those need the net (the others show no "left to pay").
+            selectors.net_dues([o for o in pending if dues.get(o.pk) != o.total])
+            if agent
+            else None,
         ),
         "state": state,
         "filters": filters,
@@ -191,7 +200,7 @@ def _order_list_context(
         "net_due": selectors.amount_to_charge(
             list(selectors.orders_for_customer(customer, state=OrderState.PENDING, items=False))
         )
-        if summary["due_total"] and withholdings.approved_agent(customer.pk)
+        if agent
         else None,
         "help_url": help_url,
     }

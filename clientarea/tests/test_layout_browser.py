@@ -34,6 +34,7 @@ CUSTOMER_PAGES = [
     "/clientarea/services/",
     "/clientarea/billing/",
     "/clientarea/billing/statement/",
+    "/payments/pay-orders/?all=1",  # the company's: owed, withheld and net per order
     "/clientarea/invoices/",
     "/clientarea/emails/",
     "/clientarea/contacts/",

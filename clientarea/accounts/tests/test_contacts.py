@@ -364,3 +364,15 @@ def test_my_emails_says_to_whom_each_copy_went(client, account):
         row = page.split(f"/clientarea/emails/{email.pk}/", 1)[1].split("</tr>", 1)[0]
         assert f"Enviado a {email.to_email}" in row.replace("<wbr>", "")
         assert "@<wbr>" in row  # on a phone it wraps after the @ or a dot, never mid-word
+
+
+def test_the_menu_is_the_same_on_the_catalog_and_cart_pages(client, account):
+    """The catalog and cart (open to visitors too) drew the menu without the logged-in user's
+    permissions: no Contacts for the owner, and Services for a billing-only contact (a 403)."""
+    client.force_login(account.user)
+    for path in ("/clientarea/order/", "/clientarea/order/cart/"):
+        assert 'id="nav-contacts"' in client.get(path).content.decode(), path
+    client.force_login(make_contact(account, "billing@acme.example", billing=True).user)
+    page = client.get("/clientarea/order/cart/").content.decode()
+    assert 'id="nav-services"' not in page and 'id="nav-contacts"' not in page
+    assert 'id="nav-billing"' in page

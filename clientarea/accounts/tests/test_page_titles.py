@@ -4,8 +4,12 @@ were all titled just with the provider's name)."""
 import re
 
 import pytest
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from clientarea.test import make_provider
+from clientarea.accounts.services import login_link_tokens
+from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +37,13 @@ def test_a_dead_login_link_is_titled(spanish):
     assert title(spanish.get("/clientarea/login-link/MQ/bad-token/")) == (
         "Este enlace ya no funciona"
     )
+
+
+def test_the_new_access_code_and_change_password_pages_are_titled(spanish):
+    customer = make_customer("titles@example.com")
+    spanish.force_login(customer.user)
+    assert title(spanish.get(reverse("accounts:change_password"))) == "Cambiar contraseña"
+    spanish.logout()
+    uid = urlsafe_base64_encode(force_bytes(customer.user.pk))
+    link = reverse("accounts:login_link", args=[uid, login_link_tokens.make_token(customer.user)])
+    assert title(spanish.post(link)) == "Su nuevo código de acceso"

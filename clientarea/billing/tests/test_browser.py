@@ -49,6 +49,17 @@ def test_a_customer_sees_order_states_and_pays_only_pending_orders(page, live_si
         assert badge.evaluate("el => getComputedStyle(el).color") == color
     page.screenshot(path="/tmp/ca-billing.png", full_page=True)
 
+    # On a phone each order is a card: its checkbox said nothing (the label was for screen
+    # readers only) and was a 20 px target. The label shows, and tapping it ticks the box.
+    page.set_viewport_size({"width": 390, "height": 844})
+    label = page.locator(f'label[for="select-{pending.number}"]')
+    assert label.is_visible() and pending.number in label.inner_text()
+    assert label.bounding_box()["height"] >= 44
+    assert page.locator(f"#select-{pending.number}").bounding_box()["width"] >= 24
+    label.click()
+    assert page.locator(f"#select-{pending.number}").is_checked()
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     page.click(f'a[href="/clientarea/billing/{pending.number}/"]')
     page.wait_for_url(f"**/clientarea/billing/{pending.number}/")
     assert "Hosting Pyme · tienda-laura.co" in page.locator("table.items").inner_text()

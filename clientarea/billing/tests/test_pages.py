@@ -315,3 +315,17 @@ def test_the_history_dates_the_payment_like_the_order_does(client, cast, three_s
     assert "Paid on 10 Feb 2026" in page
     entry = re.search(r"<li>([^<]*<time[^>]*>[^<]*</time> · Payment received[^<]*)</li>", page)
     assert entry and "10 Feb 2026 12:00" in entry.group(1)
+
+
+def test_an_order_number_in_a_heading_never_breaks_at_its_hyphen(client, cast, three_states):
+    """On a phone "Service order ODS-000001" wrapped as "ODS-" / "000001": the number sits in a
+    nowrap span in the order's heading and in the Pay page's heading."""
+    pending, *_ = three_states
+    client.force_login(cast[0].user)
+    kept = f'<span class="nowrap">{pending.number}</span>'
+    for url in (
+        reverse("billing:order", args=[pending.number]),
+        reverse("payments:choose", args=[pending.number]),
+    ):
+        h1 = re.search(r"<h1>(.*?)</h1>", html(client.get(url)), re.S)
+        assert h1 and kept in h1.group(1), (url, h1 and h1.group(1))

@@ -11,6 +11,7 @@ import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PayUOrderState(models.TextChoices):
@@ -222,11 +223,11 @@ class SandboxPayURefund(models.Model):
 class PayvalidaState(models.TextChoices):
     """Payvalida order states (notification doc)."""
 
-    PENDIENTE = "PENDIENTE", "Pendiente"
-    APROBADA = "APROBADA", "Aprobada"
-    VENCIDA = "VENCIDA", "Vencida"
-    CANCELADA = "CANCELADA", "Cancelada (deleted by the merchant)"
-    ANULADA = "ANULADA", "Anulada (refunded)"
+    PENDIENTE = "PENDIENTE", pgettext_lazy("payvalida order", "Pending")
+    APROBADA = "APROBADA", pgettext_lazy("payvalida order", "Approved")
+    VENCIDA = "VENCIDA", pgettext_lazy("payvalida order", "Expired")
+    CANCELADA = "CANCELADA", pgettext_lazy("payvalida order", "Cancelled by the merchant")
+    ANULADA = "ANULADA", pgettext_lazy("payvalida order", "Voided (refunded)")
 
 
 class SandboxPayvalidaOrder(models.Model):

@@ -73,6 +73,9 @@ def log_in_and_open_pay_now(page, live_site, order) -> None:
     page.wait_for_url(live_site.url + "/clientarea/")
     page.click("#nav-billing")
     page.click(f"tr[data-number='{order.number}'] a")
+    page.wait_for_url(
+        f"**/clientarea/billing/{order.number}/"
+    )  # not mid-navigation on a busy machine
     assert page.locator(".badge-pending").first.is_visible()
     page.click("#pay-now")
     page.wait_for_url(re.compile(r"/payments/pay/"))

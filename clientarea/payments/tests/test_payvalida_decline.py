@@ -50,12 +50,13 @@ class PayvalidaDeclinedCardTests(PaymentsTestCase):
         self.assertEqual(self.order.state, "paid")
 
     def test_the_order_page_names_the_gateway_of_a_payment_in_process(self):
-        self.start("payvalida")
+        self.start("payvalida", method="card")
         self.login(self.alice)
         page = self.client.get(f"/clientarea/billing/{self.order.number}/")
         self.assertContains(page, 'id="order-payment-in-process"')
-        self.assertContains(page, "(Payvalida)")
-        self.assertNotContains(page, "(payvalida)")
+        # Not "(Payvalida (tarjeta))": parentheses inside parentheses.
+        self.assertContains(page, "Hay un pago en proceso: Payvalida (tarjeta).")
+        self.assertNotContains(page, "payvalida (")
 
     def test_the_back_office_names_gateways_in_its_lists_and_filters(self):
         self.start("payvalida")

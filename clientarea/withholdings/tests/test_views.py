@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
+from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
 from clientarea.billing.models import ItemKind, LedgerEntry, LedgerKind
@@ -76,10 +77,39 @@ class CustomerPagesTests(BaseTestCase):
         table = page[
             page.index('id="pay-orders"') : page.index("</table>", page.index('id="pay-orders"'))
         ]
-        rows = re.findall(r'<td class="num">\$ ([\d.]+)</td>', table)
+        rows = re.findall(r'<td class="num pay-net"[^>]*>\$ ([\d.]+)</td>', table)
         total = re.search(r'id="pay-total">\$ ([\d.]+)<', page)
         assert total is not None and "1.111.840" in rows
         assert sum(int(r.replace(".", "")) for r in rows) == int(total.group(1).replace(".", ""))
+        # Each row says what the order owes and what is withheld from it, and the page says why
+        # (only the net was shown, below each order's total, unexplained).
+        assert (
+            '>$ 1.190.000</td><td class="num" data-label="Sus retenciones">−$ 78.160</td>' in table
+        )
+        assert 'id="pay-orders-withheld"' in page
+
+    def test_billing_says_what_is_left_of_an_agents_partly_paid_order_net(self):
+        """Billing said "$ 1.170.000 left to pay" where the order's page and Pay now said (and
+        charged) the net, $ 1.091.840."""
+        make_agent(self.bob)
+        order = _order(self.bob)
+        ledger.record_payment(
+            customer_id=self.bob.pk,
+            amount=Decimal("20000"),
+            allocations=[ledger.Allocation(order_id=order.pk, amount=Decimal("20000"))],
+            reference="BANK-1",
+            via="manual",
+            method="transfer",
+            notify=False,
+        )
+        self.login(self.bob)
+        listing = self.client.get("/clientarea/billing/").content.decode()
+        assert "$ 1.091.840</span> por pagar" in listing, listing[listing.find("balance-due") :][
+            :200
+        ]
+        assert "$ 1.170.000</span> por pagar" not in listing
+        pay = self.client.get(f"/payments/pay/{order.number}/").content.decode()
+        assert 'id="pay-total">$ 1.091.840<' in pay
 
     def test_staff_registering_what_an_agents_order_owes_record_the_net(self):
         """Left empty, the amount was the gross due: the order was paid, the withholding posted,

@@ -99,9 +99,10 @@ def test_payu_cash_voucher_and_cash_point_in_a_browser(page, live_site, fake_htt
 def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/healthz?back=payvalida"
     fixed = PAYVALIDA["PAYVALIDA_FIXED_HASH"]
+    email = "alice.gomez@cliente.example"  # long enough to push a phone's page sideways
     body = {
         "merchant": PAYVALIDA["PAYVALIDA_MERCHANT"],
-        "email": "alice@example.com",
+        "email": email,
         "country": 343,
         "order": "BR0001",
         "money": "COP",
@@ -110,9 +111,7 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
         "recurrent": False,
         "expiration": (timezone.localdate() + dt.timedelta(days=2)).strftime("%d/%m/%Y"),
     }
-    body["checksum"] = hashlib.sha512(
-        f"alice@example.com343BR0001COP45000{fixed}".encode()
-    ).hexdigest()
+    body["checksum"] = hashlib.sha512(f"{email}343BR0001COP45000{fixed}".encode()).hexdigest()
     request = urllib.request.Request(
         f"{live_site.url}/sandbox/payvalida/api/v3/porders",
         json.dumps(body).encode(),
@@ -121,7 +120,11 @@ def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     )
     with urllib.request.urlopen(request) as answer:
         data = json.loads(answer.read())["DATA"]
+    # On a phone the summary's values (the buyer's email) wrap inside the card: the page was
+    # wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"http://{data['checkout']}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.get_by_label("Nombre en la tarjeta").fill("Alice Gomez")
     page.get_by_label("Número de la tarjeta").fill("4111111111111111")
     page.get_by_label("Fecha de vencimiento (MM/AA)").fill("12/39")

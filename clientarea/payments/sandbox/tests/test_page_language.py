@@ -152,8 +152,13 @@ PAGES: dict[str, tuple[Callable[[Client], Any], tuple[str, ...], tuple[str, ...]
     ),
     "payvalida checkout": (
         payvalida_checkout,
-        ("Resumen de la compra", "Continuar a su banco", "A continuación seleccione su banco"),
-        ("Purchase summary", "Continue to your bank", "Choose your bank"),
+        (
+            "Resumen de la compra",
+            "Continuar a su banco",
+            "A continuación seleccione su banco",
+            ">Pendiente<",  # the order's state, in words (it showed Payvalida's code, PENDIENTE)
+        ),
+        ("Purchase summary", "Continue to your bank", "Choose your bank", ">Pending<"),
     ),
     "payvalida PSE bank": (
         payvalida_pse_bank,
