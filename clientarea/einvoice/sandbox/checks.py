@@ -39,6 +39,17 @@ _schema_lock = threading.Lock()
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
+_XADES_CONFIG = XAdESSignatureConfiguration(
+    expect_references=True,
+    signature_methods=frozenset(
+        {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
+    ),
+    digest_algorithms=frozenset(
+        {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: str
@@ -99,19 +110,7 @@ def signature_findings(root: etree._Element, content: bytes, facts: Facts) -> li
         results = XAdESVerifier().verify(
             content,
             x509_cert=cert,
-            expect_config=XAdESSignatureConfiguration(
-                expect_references=True,
-                signature_methods=frozenset(
-                    {
-                        SignatureMethod.RSA_SHA256,
-                        SignatureMethod.RSA_SHA384,
-                        SignatureMethod.RSA_SHA512,
-                    }
-                ),
-                digest_algorithms=frozenset(
-                    {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-                ),
-            ),
+            expect_config=_XADES_CONFIG,
         )
     except (SignXMLException, ValueError, etree.XMLSyntaxError) as exc:
         return [Finding("ZE02", f"Valor de la firma inválido: {exc}")]
