@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import secrets
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -20,6 +21,7 @@ from .faults import take_fault
 from .models import (
     DIAN_TEST_TECHNICAL_KEY,
     Batch,
+    ConfigStamp,
     DocumentKind,
     FaultKind,
     NumberingRange,
@@ -467,6 +469,9 @@ def seed(
 ) -> list[str]:  # fmt: skip
     """DIAN's published test values the demo uses (idempotent); returns what was created."""
     created = []
+    # The data stamp too (a flushed database has none, and then nothing is kept per process):
+    # a new random value, never one a process may have kept data under.
+    ConfigStamp.objects.get_or_create(pk=1, defaults={"stamp": secrets.token_hex(16)})
     SimulatorSettings.objects.get_or_create(pk=1)
     sw, made = Software.objects.get_or_create(
         software_id=software_id,

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clientarea.einvoice.sandbox import faults, selectors
+from clientarea.einvoice.sandbox import faults, selectors, services
 from clientarea.einvoice.sandbox.models import (
     ConfigStamp,
     Fault,
@@ -180,3 +180,12 @@ def test_without_the_stamp_row_everything_is_read(call, signed_invoice):
     with CaptureQueriesContext(connection) as queries:
         _send(call, signed_invoice()[0])
     assert any(Software._meta.db_table in sql for sql in _reads_of_kept_tables(queries))
+
+
+def test_seeding_again_brings_back_the_stamp(call, signed_invoice):
+    ConfigStamp.objects.all().delete()
+    services.seed()
+    _warm(call, signed_invoice)
+    with CaptureQueriesContext(connection) as queries:
+        assert _send(call, signed_invoice()[0])["StatusCode"] == "00"
+    assert _reads_of_kept_tables(queries) == []
