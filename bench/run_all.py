@@ -55,6 +55,10 @@ SCRIPTS: dict[str, tuple[list[str], str]] = {
         ["einvoice.py", "--e2e", "20"],
         "worker path through the DIAN simulator over HTTP",
     ),
+    "dian_simulator": (
+        ["dian_simulator.py", "--n", "200"],
+        "the DIAN simulator's own CPU per SendBillSync, in-process",
+    ),
     "http_e2e": (
         ["http_e2e.py", "--n", "100"],
         "PayU approvals over HTTP, production stack (2 web + 2 workers), applied",

@@ -242,8 +242,12 @@ def sign(root: etree._Element, key_pem: bytes, cert_pem: bytes) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8" standalone="no"?>' + body
 
 
+@functools.lru_cache(maxsize=4)
 def _signing_certificate(cert: x509.Certificate) -> Callable[..., None]:
-    """xades:SigningCertificate (XAdES 1.3.2): SHA-256 of the certificate + issuer and serial."""
+    """xades:SigningCertificate (XAdES 1.3.2): SHA-256 of the certificate + issuer and serial,
+    worked out once per certificate (the annotator is kept with the key, per process)."""
+    cert_digest = base64.b64encode(cert.fingerprint(hashes.SHA256())).decode()
+    issuer, serial_number = cert.issuer.rfc4514_string(), str(cert.serial_number)
 
     def annotate(
         properties: etree._Element, sig_root: etree._Element, signing_settings: object
@@ -253,12 +257,10 @@ def _signing_certificate(cert: x509.Certificate) -> Callable[..., None]:
         cert_el = etree.SubElement(signing, f"{{{xades}}}Cert")
         digest = etree.SubElement(cert_el, f"{{{xades}}}CertDigest")
         etree.SubElement(digest, f"{{{ds}}}DigestMethod", Algorithm=DigestAlgorithm.SHA256.value)
-        etree.SubElement(digest, f"{{{ds}}}DigestValue").text = base64.b64encode(
-            cert.fingerprint(hashes.SHA256())
-        ).decode()
+        etree.SubElement(digest, f"{{{ds}}}DigestValue").text = cert_digest
         serial = etree.SubElement(cert_el, f"{{{xades}}}IssuerSerial")
-        etree.SubElement(serial, f"{{{ds}}}X509IssuerName").text = cert.issuer.rfc4514_string()
-        etree.SubElement(serial, f"{{{ds}}}X509SerialNumber").text = str(cert.serial_number)
+        etree.SubElement(serial, f"{{{ds}}}X509IssuerName").text = issuer
+        etree.SubElement(serial, f"{{{ds}}}X509SerialNumber").text = serial_number
 
     return annotate
 

@@ -28,7 +28,7 @@ from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
 from . import keys, selectors
 from .document import Facts, billing_references, nodes, tax_total, text
-from .models import DocumentKind, ReceivedDocument, SimulatorSettings, Software
+from .models import DocumentKind, NumberingRange, ReceivedDocument, SimulatorSettings, Software
 
 BOGOTA = ZoneInfo("America/Bogota")
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -37,6 +37,17 @@ XADES = "http://uri.etsi.org/01903/v1.3.2#"
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "ubl21" / "maindoc"
 _schema_lock = threading.Lock()
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+
+
+_XADES_CONFIG = XAdESSignatureConfiguration(
+    expect_references=True,
+    signature_methods=frozenset(
+        {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
+    ),
+    digest_algorithms=frozenset(
+        {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -99,19 +110,7 @@ def signature_findings(root: etree._Element, content: bytes, facts: Facts) -> li
         results = XAdESVerifier().verify(
             content,
             x509_cert=cert,
-            expect_config=XAdESSignatureConfiguration(
-                expect_references=True,
-                signature_methods=frozenset(
-                    {
-                        SignatureMethod.RSA_SHA256,
-                        SignatureMethod.RSA_SHA384,
-                        SignatureMethod.RSA_SHA512,
-                    }
-                ),
-                digest_algorithms=frozenset(
-                    {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-                ),
-            ),
+            expect_config=_XADES_CONFIG,
         )
     except (SignXMLException, ValueError, etree.XMLSyntaxError) as exc:
         return [Finding("ZE02", f"Valor de la firma inválido: {exc}")]
@@ -122,7 +121,11 @@ def signature_findings(root: etree._Element, content: bytes, facts: Facts) -> li
 
 
 def _key_findings(
-    root: etree._Element, facts: Facts, settings: SimulatorSettings, sw: Software | None
+    root: etree._Element,
+    facts: Facts,
+    settings: SimulatorSettings,
+    sw: Software | None,
+    matched: NumberingRange | None,
 ) -> list[Finding]:
     letter = facts.letter
     findings: list[Finding] = []
@@ -149,11 +152,6 @@ def _key_findings(
         if facts.environment == "2":
             secret = settings.test_technical_key
         else:
-            matched = (
-                selectors.ranges_for(sw, facts.supplier_nit)
-                .filter(resolution_number=facts.resolution)
-                .first()
-            )
             secret = matched.technical_key if matched else ""
     else:  # notes and type 03 use the software PIN (CUDE, §4.3)
         secret = sw.pin
@@ -176,14 +174,12 @@ def _key_findings(
     return findings
 
 
-def _numbering_findings(facts: Facts, issue: dt.date | None, sw: Software | None) -> list[Finding]:
+def _numbering_findings(
+    facts: Facts, issue: dt.date | None, sw: Software | None, matched: NumberingRange | None
+) -> list[Finding]:
+    """``matched``: the software's range for this issuer and resolution (``Known.numbering_range``)."""
     if sw is None or facts.kind != DocumentKind.INVOICE:
         return []
-    matched = (
-        selectors.ranges_for(sw, facts.supplier_nit)
-        .filter(resolution_number=facts.resolution)
-        .first()
-    )
     if matched is None:
         return [
             Finding(
@@ -297,8 +293,7 @@ def _total_findings(root: etree._Element, facts: Facts) -> list[Finding]:
             (
                 (_amount(text(ac, "Amount")) or Decimal(0))
                 * (1 if text(ac, "ChargeIndicator") == "true" else -1)
-                for ac in line.xpath("*[local-name()='AllowanceCharge']")
-                if isinstance(ac, etree._Element)
+                for ac in nodes(line, "AllowanceCharge")
             ),
             Decimal(0),
         )
@@ -453,13 +448,16 @@ def findings_for(
     now: dt.datetime,
     settings: SimulatorSettings,
     software: Software | None,
+    numbering: NumberingRange | None,
 ) -> list[Finding]:
-    """Every rule outcome (rejections and notifications) for a schema-valid document."""
+    """Every rule outcome (rejections and notifications) for a schema-valid document.
+
+    ``numbering``: the software's range for the document's issuer and resolution, or None."""
     date_findings, issue = _date_findings(root, facts, now, settings)
     return [
         *signature_findings(root, content, facts),
-        *_key_findings(root, facts, settings, software),
-        *_numbering_findings(facts, issue, software),
+        *_key_findings(root, facts, settings, software, numbering),
+        *_numbering_findings(facts, issue, software, numbering),
         *_nit_findings(facts),
         *date_findings,
         *_total_findings(root, facts),

@@ -5,6 +5,7 @@ Only the fields DIAN's rules need; nothing here is shared with the product's inv
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from lxml import etree
@@ -53,8 +54,15 @@ def _local(path: str) -> str:
     )
 
 
+@functools.cache
+def _xpath(path: str) -> etree.XPath:
+    """``path`` compiled once per process (lxml locks each compiled XPath while it evaluates, so
+    the threads of a process may share it)."""
+    return etree.XPath(_local(path))
+
+
 def text(root: etree._Element, path: str) -> str:
-    found = root.xpath(_local(path))
+    found = _xpath(path)(root)
     if not found:
         return ""
     node = found[0]
@@ -62,7 +70,7 @@ def text(root: etree._Element, path: str) -> str:
 
 
 def nodes(root: etree._Element, path: str) -> list[etree._Element]:
-    return [n for n in root.xpath(_local(path)) if isinstance(n, etree._Element)]
+    return [n for n in _xpath(path)(root) if isinstance(n, etree._Element)]
 
 
 def attr(root: etree._Element, path: str, name: str) -> str:

@@ -18,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -120,7 +121,7 @@ def _token(security: etree._Element) -> tuple[str, x509.Certificate]:
     return token_id, cert
 
 
-def _check_certificate(cert: x509.Certificate, now: dt.datetime, trusted: set[str]) -> None:
+def _check_certificate(cert: x509.Certificate, now: dt.datetime, trusted: Set[str]) -> None:
     if now < cert.not_valid_before_utc:
         raise SoapFault("Client", "Certificado aún no se encuentra vigente.")
     if now > cert.not_valid_after_utc:
@@ -196,7 +197,7 @@ def _verify_signature(
 
 
 def read(
-    body: bytes, *, now: dt.datetime, skew: dt.timedelta, trusted: set[str], http_action: str = ""
+    body: bytes, *, now: dt.datetime, skew: dt.timedelta, trusted: Set[str], http_action: str = ""
 ) -> Request:
     """Parse and verify a request; raise :class:`SoapFault` for anything a WCF service refuses."""
     root = parse(body)

@@ -271,3 +271,18 @@ class SigningIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConfigStamp(models.Model):
+    """One row (pk=1): a random token the database itself replaces (triggers, migration 0004)
+    whenever a statement writes the settings, software, numbering ranges, the simulator's
+    certificate or the fault switches, however it writes them (services, admin, shell, tests).
+
+    The simulator keeps what it read of those tables per process under this token
+    (``selectors.known``): one read of this row per request says whether it is still current.
+    """
+
+    stamp = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.stamp

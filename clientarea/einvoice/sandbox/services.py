@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import secrets
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -20,6 +21,7 @@ from .faults import take_fault
 from .models import (
     DIAN_TEST_TECHNICAL_KEY,
     Batch,
+    ConfigStamp,
     DocumentKind,
     FaultKind,
     NumberingRange,
@@ -119,16 +121,16 @@ def validate_document(
     *,
     certificate_nit: str | None,
     batch: Batch | None = None,
-    simulator: SimulatorSettings | None = None,
-    armed_faults: frozenset[str] | None = None,
+    known: selectors.Known | None = None,
 ) -> DianResponse:
     """Validate one XML like DIAN and record the answer (runs inside the caller's transaction).
 
-    ``simulator``: the settings the caller already read for this request (read here if None);
-    ``armed_faults``: the kinds of the faults armed, read once for this request (read here if None).
+    ``known``: the settings, software, ranges and armed faults the caller read for this request
+    (``selectors.known()``; read here if None).
     """
     now = timezone.now()
-    settings = simulator or selectors.simulator_settings()
+    known = known or selectors.known()
+    settings = known.settings
     try:
         root = parse(xml.content)
     except etree.XMLSyntaxError as exc:
@@ -156,7 +158,7 @@ def validate_document(
         )
     if certificate_nit is None and settings.require_certificate_nit:
         return _early(xml, batch, "89", "NIT de la empresa no informado en el certificado.")
-    sw = selectors.software(doc.software_id)
+    sw = known.software(doc.software_id)
     if not _authorized(certificate_nit, doc.supplier_nit, sw):
         return _early(
             xml, batch, "89",
@@ -181,8 +183,15 @@ def validate_document(
             document_key=doc.key.lower(), xml_file_name=xml.name,
         )  # fmt: skip
         return _record(xml, batch, answer, **kind_fields)
-    findings = checks.findings_for(root, xml.content, doc, now=now, settings=settings, software=sw)
-    injected = take_fault((FaultKind.REJECT_NEXT, FaultKind.NOTIFY_NEXT), armed=armed_faults)
+    numbering = (
+        known.numbering_range(sw, doc.supplier_nit, doc.resolution)
+        if sw is not None and doc.kind == DocumentKind.INVOICE
+        else None
+    )
+    findings = checks.findings_for(
+        root, xml.content, doc, now=now, settings=settings, software=sw, numbering=numbering
+    )
+    injected = take_fault((FaultKind.REJECT_NEXT, FaultKind.NOTIFY_NEXT), armed=known.armed)
     if injected is not None:
         rejection = injected.kind == FaultKind.REJECT_NEXT
         findings.append(
@@ -200,7 +209,7 @@ def validate_document(
         findings=tuple(findings), authorized_text=authorized_text, issuer_nit=doc.supplier_nit,
         issuer_dv=doc.supplier_dv, issuer_name=doc.supplier_name, environment=doc.environment,
     )  # fmt: skip
-    identity = signing_identity()
+    identity = known.identity or signing_identity()
     ar = appresponse.sign(
         appresponse.build(outcome, now=now, software_id=doc.software_id or "-", pin=sw.pin if sw else ""),
         bytes(identity.key_pem), bytes(identity.cert_pem),
@@ -255,23 +264,20 @@ def send_bill_sync(
     file_name: str,
     content: str | None,
     certificate_nit: str | None,
-    simulator: SimulatorSettings | None = None,
-    armed_faults: frozenset[str] | None = None,
+    known: selectors.Known | None = None,
 ) -> DianResponse:
     try:
         files = unzip(decode(content), single=True)
     except ArchiveError as exc:
         return DianResponse(status_code="89", status_description=str(exc))
-    return validate_document(
-        files[0], certificate_nit=certificate_nit, simulator=simulator, armed_faults=armed_faults
-    )
+    return validate_document(files[0], certificate_nit=certificate_nit, known=known)
 
 
 @transaction.atomic
 def send_batch(
     *, file_name: str, content: str | None, certificate_nit: str | None,
     test_set_id: str | None = None, production: bool = False,
-    simulator: SimulatorSettings | None = None,
+    known: selectors.Known | None = None,
 ) -> UploadResponse:  # fmt: skip
     """SendTestSetAsync (with a test set id) or SendBillAsync: store, validate, answer a ZipKey."""
     if test_set_id is not None and production:
@@ -290,7 +296,7 @@ def send_batch(
             return UploadResponse(
                 refusals=(f"Set de prueba con identificador {test_set_id} no existe.",)
             )
-    settings = simulator or selectors.simulator_settings()
+    known = known or selectors.known()
     now = timezone.now()
     refusal = ""
     if test_set is not None and test_set.status != TestSetStatus.IN_PROCESS:
@@ -298,11 +304,11 @@ def send_batch(
         refusal = f"Set de prueba con identificador {test_set.test_set_id} se encuentra {word}."
     batch = Batch.objects.create(
         test_set=test_set, file_name=file_name or "", refusal=refusal,
-        ready_at=now + dt.timedelta(seconds=settings.batch_seconds),
+        ready_at=now + dt.timedelta(seconds=known.settings.batch_seconds),
     )  # fmt: skip
     if not refusal:
         for xml in files:
-            validate_document(xml, certificate_nit=certificate_nit, batch=batch, simulator=settings)
+            validate_document(xml, certificate_nit=certificate_nit, batch=batch, known=known)
         if test_set is not None:
             _count_test_set(test_set)
     logger.info(
@@ -463,6 +469,9 @@ def seed(
 ) -> list[str]:  # fmt: skip
     """DIAN's published test values the demo uses (idempotent); returns what was created."""
     created = []
+    # The data stamp too (a flushed database has none, and then nothing is kept per process):
+    # a new random value, never one a process may have kept data under.
+    ConfigStamp.objects.get_or_create(pk=1, defaults={"stamp": secrets.token_hex(16)})
     SimulatorSettings.objects.get_or_create(pk=1)
     sw, made = Software.objects.get_or_create(
         software_id=software_id,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from . import envelope, faults, selectors, services, soap
-from .models import FaultKind, SimulatorSettings
+from .models import FaultKind
 
 logger = logging.getLogger(__name__)
 MAX_BYTES = 10 * 1024 * 1024  # maxReceivedMessageSize of DIAN's binding (§1.2)
@@ -54,28 +54,23 @@ def _transport_fault(armed: frozenset[str]) -> HttpResponse | None:
     return HttpResponse(b"\x00\x17<<garbage \xff\xfe not SOAP", content_type="text/html")
 
 
-def _dispatch(
-    request: envelope.Request,
-    production: bool,
-    simulator: SimulatorSettings,
-    armed: frozenset[str],
-) -> bytes:
-    """The operation's answer; ``simulator`` and ``armed`` (the armed faults): read once for
-    this request."""
+def _dispatch(request: envelope.Request, production: bool, known: selectors.Known) -> bytes:
+    """The operation's answer; ``known`` (settings, software, ranges, armed faults): read once
+    for this request."""
     now = timezone.now()
     p, nit = request.params, request.certificate_nit
     op = request.operation
     if op == "SendBillSync":
         answer = services.send_bill_sync(
             file_name=p.get("fileName") or "", content=p.get("contentFile"), certificate_nit=nit,
-            simulator=simulator, armed_faults=armed,
+            known=known,
         )  # fmt: skip
         return soap.dian_response(op, answer, now)
     if op in ("SendTestSetAsync", "SendBillAsync"):
         upload = services.send_batch(
             file_name=p.get("fileName") or "", content=p.get("contentFile"), certificate_nit=nit,
             test_set_id=(p.get("testSetId") or "") if op == "SendTestSetAsync" else None,
-            production=production, simulator=simulator,
+            production=production, known=known,
         )  # fmt: skip
         return soap.upload_response(op, upload, now)
     if op == "GetStatus":
@@ -104,8 +99,10 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
         response = HttpResponse(b"", status=405)
         response["Allow"] = "POST"
         return response
-    armed = faults.armed_kinds()  # one read: the transport faults here, the verdict ones later
-    injected = _transport_fault(armed)
+    # One read of the data stamp (the rest from this process's copy while it is current): the
+    # transport faults here, the settings, software, ranges and verdict faults later.
+    known = selectors.known()
+    injected = _transport_fault(known.armed)
     if injected is not None:
         return injected
     content_type = request.headers.get("Content-Type", "")
@@ -120,17 +117,16 @@ def service(request: HttpRequest, production: bool = False) -> HttpResponse:
     body = request.body
     if len(body) > MAX_BYTES:
         return HttpResponse(b"", status=413)
-    settings = selectors.simulator_settings()
     try:
         parsed = envelope.read(
-            body, now=timezone.now(), skew=dt.timedelta(seconds=settings.clock_skew_seconds),
-            trusted=selectors.trusted_fingerprints(settings), http_action=_http_action(content_type),
+            body, now=timezone.now(), skew=dt.timedelta(seconds=known.settings.clock_skew_seconds),
+            trusted=known.trusted, http_action=_http_action(content_type),
         )  # fmt: skip
     except soap.SoapFault as fault:
         return _fault(fault)
     logger.info("DIAN simulator: %s from NIT %s", parsed.operation, parsed.certificate_nit)
     try:
-        return _soap(_dispatch(parsed, production, settings, armed))
+        return _soap(_dispatch(parsed, production, known))
     except Exception:  # a bug or the database: WCF answers a generic fault, never a traceback
         logger.exception("DIAN simulator: %s failed", parsed.operation)
         return _fault(

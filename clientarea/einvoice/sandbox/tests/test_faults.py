@@ -128,7 +128,8 @@ def test_back_office_texts_are_in_spanish():
 
 
 def test_send_bill_sync_reads_the_armed_faults_once(call, signed_invoice):
-    """One read of the fault switches per request serves the transport and the verdict faults."""
+    """At most one read of the fault switches per request serves the transport and the verdict
+    faults (none while the data stamp is unchanged: ``test_known.py``)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -137,7 +138,7 @@ def test_send_bill_sync_reads_the_armed_faults_once(call, signed_invoice):
         result = call("SendBillSync", package).dian()
     assert result["StatusCode"] == "00"
     reads = [q["sql"] for q in queries if Fault._meta.db_table in q["sql"]]
-    assert len(reads) == 1, reads
+    assert len(reads) <= 1, reads
 
 
 def test_a_verdict_fault_armed_with_a_transport_one_both_apply(client, call, signed_invoice):
