@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from clientarea.billing import services
+from clientarea.billing import selectors, services
 from clientarea.billing.models import Order, OrderEvent, OrderState
 from clientarea.billing.tests import aware, make_active_service, make_product, make_renewal_order
 from clientarea.notifications.models import OutgoingEmail
@@ -109,6 +109,43 @@ def test_a_manual_payment_needs_a_reference_and_a_past_date(client, order):
     errors = response.context["form"].errors
     assert "reference" in errors and "paid_at" in errors
     assert Order.objects.get(pk=order.pk).state == OrderState.PENDING
+
+
+def test_a_manual_payment_reads_the_amount_as_a_colombian_clerk_types_it(client, order):
+    """A number box dropped the separators ("10.000" arrived as 10.000 and was refused for its
+    three decimals; "10000,50" arrived as 1000050): the amount is a text box read the Colombian
+    way, and a negative amount or letters get a message in words."""
+    due = selectors.amount_to_charge([order])
+    for typed, message in (
+        ("-5.000", "Enter an amount greater than zero."),
+        ("diez mil", "Enter an amount in pesos, for example 150.000 or 150.000,50."),
+        ("1.00.000", "Enter an amount in pesos, for example 150.000 or 150.000,50."),
+    ):
+        refused = client.post(
+            url("pay", order),
+            {
+                "reference": "B-1",
+                "paid_at": "2026-02-12T09:30",
+                "method": "transfer",
+                "amount": typed,
+            },
+        )
+        assert refused.status_code == 200 and message in refused.content.decode(), typed
+    form = client.get(url("pay", order)).content.decode()
+    assert re.search(r'<input type="text" name="amount"[^>]*inputmode="decimal"', form)
+    response = client.post(
+        url("pay", order),
+        {
+            "reference": "B-2",
+            "paid_at": "2026-02-12T09:30",
+            "method": "transfer",
+            "amount": "$ 10.000",
+        },
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.state == OrderState.PENDING
+    assert selectors.amount_to_charge([order]) == due - 10000
 
 
 def test_staff_cancel_with_a_reason(client, carol, service):
@@ -320,8 +357,8 @@ def test_staff_create_an_order_for_a_customer(client, carol, service):
 def test_a_manual_order_with_bad_input_is_refused_with_a_message(client, carol, service):
     for data, message in (
         ({"customer": "nobody@example.com"}, "No customer has that email or document number."),
-        ({"unit_price": "0"}, "greater than or equal to 0.01"),
-        ({"unit_price": "abc"}, "Enter a number."),
+        ({"unit_price": "0"}, "Enter an amount greater than zero."),
+        ({"unit_price": "abc"}, "Enter an amount in pesos, for example 150.000 or 150.000,50."),
         ({"due_date": "2001-01-01"}, "The due date cannot be in the past."),
         ({"description": "   "}, "This field is required."),
     ):
