@@ -1,14 +1,18 @@
 """Real browser, the demo at 1280 px as a billing clerk sees it: amounts on one line in the admin's
-lists, the "Go back" button beside the submit button it goes with, a custom order's lines in view."""
+lists, the "Go back" button beside the submit button it goes with, a custom order's lines and the
+periodic job runs' columns in view."""
 
 import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from clientarea.accounts.demo import DEMO_STAFF_PASSWORD
 from clientarea.accounts.models import Customer
 from clientarea.billing.models import Order, OrderState
+from clientarea.lib.admin import periodic_job_labels
+from clientarea.lib.models import PeriodicRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,4 +74,14 @@ def test_a_billing_clerk_sees_whole_amounts_and_aligned_buttons(clerk, live_site
     )
     if wrap[0] > wrap[1]:
         problems["new order lines"] = wrap
+    # Periodic job runs: the job's dotted path under its name pushed "Fin" out of view.
+    now = timezone.now()
+    for task in periodic_job_labels():
+        PeriodicRun.objects.create(task=task, slot=now, claimed_by="vm:1", started_at=now)
+    clerk.goto(live_site.url + "/admin/lib/periodicrun/")
+    table = clerk.evaluate(
+        "() => { const e = document.querySelector('#changelist .results'); return [e.scrollWidth, e.clientWidth]; }"
+    )
+    if table[0] > table[1]:
+        problems["periodic job runs"] = table
     assert problems == {}
