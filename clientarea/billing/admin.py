@@ -39,7 +39,7 @@ def _cop(field: str, label, ordering: str | None = None):
 _ITEM_FIELDS = (
     "kind",
     "description",
-    "service",
+    "service_link",
     "period_start",
     "period_end",
     "quantity",
@@ -64,8 +64,13 @@ class OrderItemInline(ReadOnlyInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("service__product")
 
+    @admin.display(description=_("service"))
+    def service_link(self, obj: OrderItem) -> str:
+        """The service the line pays for, if any (the field had no label: "service" in Spanish)."""
+        return str(obj.service) if obj.service else "—"
 
-_EVENT_FIELDS = ("created_at", "kind_label", "actor", "message", "details")
+
+_EVENT_FIELDS = ("when", "kind_label", "by", "note", "details")
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -75,6 +80,19 @@ class OrderEventInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    # The event's fields have no labels of their own ("created at", "actor", "message" in Spanish).
+    @admin.display(description=_("date"))
+    def when(self, obj: OrderEvent):
+        return obj.created_at
+
+    @admin.display(description=_("by"))
+    def by(self, obj: OrderEvent) -> str:
+        return str(obj.actor) if obj.actor else "—"
+
+    @admin.display(description=_("note"))
+    def note(self, obj: OrderEvent) -> str:
+        return obj.message or "—"
 
     @admin.display(description=_("details"))
     def details(self, obj: OrderEvent) -> str:
@@ -121,7 +139,7 @@ class OrderAdmin(
     ]
     action_form_template = "billing/admin_order_action.html"
     change_list_template = "billing/admin_order_change_list.html"
-    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop"]
+    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop", "created_by_staff"]
     fieldsets = (
         (
             None,
@@ -138,7 +156,7 @@ class OrderAdmin(
                     "rounding_cop",
                     "total_cop",
                     "created_at",
-                    "created_by",
+                    "created_by_staff",
                     "debit_note",
                 )
             },
@@ -172,6 +190,11 @@ class OrderAdmin(
         return format_html(
             '<strong class="order-state-{}">{}</strong>', obj.state, obj.get_state_display()
         )
+
+    @admin.display(description=_("created by"))
+    def created_by_staff(self, obj: Order) -> str:
+        """Who made the order by hand (the field has no label of its own); empty for the customer's."""
+        return str(obj.created_by) if obj.created_by else "—"
 
     total_cop = _cop("total", _("total"), ordering="total")
     subtotal_cop = _cop("subtotal", _("subtotal"))

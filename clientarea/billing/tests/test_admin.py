@@ -278,7 +278,7 @@ def test_the_service_admin_searches_and_shows_history_read_only(client, service)
         reverse("admin:subscriptions_service_change", args=[service.pk])
     ).content.decode()
     assert (
-        "activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
+        "Activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
     )
 
 
@@ -446,3 +446,29 @@ def test_the_payment_form_explains_a_withholding_agents_net(client, carol):
     page = client.get(url("pay", order)).content.decode()
     assert "Still due on this order: $ 945.064,00" in page
     assert "withholding agent: of the $ 1.011.500,00 still owed it withholds $ 66.436,00" in page
+
+
+def test_the_order_page_labels_every_field_and_column_in_spanish(client, carol, settings):
+    """The order page said "Created by", "Service", "Created at", "Actor" and "Message" in a
+    Spanish back office, and above each row of its items and history repeated the row's name
+    ("10 created", an untranslated code)."""
+    order = services.create_manual_order(
+        customer=make_customer("dora@example.com", document_number="52123456"),
+        description="Migración de sitio",
+        unit_price=150000,
+        quantity=1,
+        tax_treatment="taxed",
+        tax_rate=19,
+        due_date=None,
+        reason="Acordado por teléfono",
+        actor=carol,
+        notify=False,
+    )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    page = client.get(url("change", order)).content.decode()
+    for label in ("Creada por:", ">Servicio<", ">Fecha<", ">Por<", ">Nota<"):
+        assert label in page, label
+    for english in ("Created by", ">Service<", "Created at", ">Actor<", ">Message<"):
+        assert english not in page, english
+    assert f"{order.pk} created" not in page
+    assert "Acordado por teléfono" in page and carol.email in page
