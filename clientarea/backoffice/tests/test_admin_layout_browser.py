@@ -69,6 +69,15 @@ def test_a_billing_clerk_sees_whole_amounts_and_aligned_buttons(clerk, live_site
         middles = clerk.evaluate(SUBMIT_ROW)
         if not middles or max(middles) - min(middles) > 2:
             problems[name] = middles
+    # The customer page's actions: "Nueva orden" was a small link beside the tall form buttons.
+    clerk.goto(live_site.url + f"/backoffice/customers/{andina.pk}/")
+    heights = clerk.evaluate(
+        "() => Array.from(document.querySelectorAll('.bo-actions .button, .bo-actions input[type=submit]'))"
+        ".map(e => Math.round(e.getBoundingClientRect().height))"
+    )
+    if len(heights) < 4 or max(heights) - min(heights) > 1:
+        problems["customer actions"] = heights
+    clerk.goto(live_site.url + f"/backoffice/customers/{andina.pk}/orders/new/")
     wrap = clerk.evaluate(
         "() => { const e = document.querySelector('.bo-table-wrap'); return [e.scrollWidth, e.clientWidth]; }"
     )
