@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -83,8 +85,9 @@ class OrderEventInline(ReadOnlyInline):
 
     # The event's fields have no labels of their own ("created at", "actor", "message" in Spanish).
     @admin.display(description=_("date"))
-    def when(self, obj: OrderEvent):
-        return obj.created_at
+    def when(self, obj: OrderEvent) -> str:
+        # A display method's value is printed as is: format it as the admin does its fields.
+        return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
 
     @admin.display(description=_("by"))
     def by(self, obj: OrderEvent) -> str:

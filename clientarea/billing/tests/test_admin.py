@@ -471,4 +471,5 @@ def test_the_order_page_labels_every_field_and_column_in_spanish(client, carol, 
     for english in ("Created by", ">Service<", "Created at", ">Actor<", ">Message<"):
         assert english not in page, english
     assert f"{order.pk} created" not in page
+    assert "+00:00" not in page and " a las " in page  # the event's date in words, Bogotá time
     assert "Acordado por teléfono" in page and carol.email in page
