@@ -76,6 +76,14 @@ def test_an_order_is_read_only_and_cannot_be_deleted(client, order):
     assert order.state == OrderState.PENDING
 
 
+def test_the_order_list_offers_one_button_to_make_an_order(client, order):
+    """It showed "New service order" and "Add service order" side by side."""
+    page = client.get(reverse("admin:billing_order_changelist")).content.decode()
+    tools = re.search(r'<ul class="object-tools">(.*?)</ul>', page, re.DOTALL)
+    assert tools is not None
+    assert tools.group(1).count("<li>") == 1 and reverse("admin:billing_order_new") in tools.group(1)
+
+
 def test_staff_register_a_manual_payment(client, carol, order, service):
     form = client.get(url("pay", order))
     assert form.status_code == 200 and 'name="reference"' in form.content.decode()
