@@ -81,7 +81,9 @@ def test_the_order_list_offers_one_button_to_make_an_order(client, order):
     page = client.get(reverse("admin:billing_order_changelist")).content.decode()
     tools = re.search(r'<ul class="object-tools">(.*?)</ul>', page, re.DOTALL)
     assert tools is not None
-    assert tools.group(1).count("<li>") == 1 and reverse("admin:billing_order_new") in tools.group(1)
+    assert tools.group(1).count("<li>") == 1 and reverse("admin:billing_order_new") in tools.group(
+        1
+    )
 
 
 def test_staff_register_a_manual_payment(client, carol, order, service):
