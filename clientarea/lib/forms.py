@@ -74,7 +74,7 @@ class MoneyField(forms.DecimalField):
         kwargs.setdefault("decimal_places", 2)
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # DecimalField's
         if value in self.empty_values:
             return None
         if isinstance(value, Decimal | int):
@@ -104,7 +104,8 @@ class MoneyField(forms.DecimalField):
             )
         if value != value.quantize(Decimal("0.01")):
             raise ValidationError(_("Pesos have at most two decimals."), code="max_decimal_places")
-        if abs(value) >= Decimal(10) ** (self.max_digits - self.decimal_places):
+        whole_digits = (self.max_digits or 14) - (self.decimal_places or 0)
+        if abs(value) >= Decimal(10) ** whole_digits:
             raise ValidationError(_("That amount is too large."), code="max_digits")
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -465,10 +466,10 @@ def test_the_order_page_labels_every_field_and_column_in_spanish(client, carol, 
     order = services.create_manual_order(
         customer=make_customer("dora@example.com", document_number="52123456"),
         description="Migración de sitio",
-        unit_price=150000,
-        quantity=1,
+        unit_price=Decimal("150000"),
+        quantity=Decimal("1"),
         tax_treatment="taxed",
-        tax_rate=19,
+        tax_rate=Decimal("19"),
         due_date=None,
         reason="Acordado por teléfono",
         actor=carol,
