@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django import forms
+from django.utils import translation
 
 from clientarea.lib.forms import MoneyField, parse_cop
 
@@ -55,9 +56,20 @@ class PriceForm(forms.Form):
     ],
 )
 def test_bad_amounts_get_a_message_in_words(data, field, message):
-    form = PriceForm(data)
-    assert not form.is_valid()
-    assert form.errors[field] == [message]
+    with translation.override("en"):
+        form = PriceForm(data)
+        assert not form.is_valid()
+        assert form.errors[field] == [message]
+
+
+def test_the_messages_are_in_colombian_spanish():
+    with translation.override("es-co"):
+        form = PriceForm({"price": "-1", "discount": "abc"})
+        assert not form.is_valid()
+        assert form.errors == {
+            "price": ["Escriba un valor mayor que cero."],
+            "discount": ["Escriba un valor en pesos, por ejemplo 150.000 o 150.000,50."],
+        }
 
 
 def test_a_good_amount_is_a_decimal_and_the_box_is_text():
