@@ -13,6 +13,7 @@ from clientarea.accounts.models import Customer
 from clientarea.billing import custom_orders
 from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import local_today
+from clientarea.lib.forms import MoneyField
 from clientarea.subscriptions.models import Service
 
 
@@ -67,7 +68,7 @@ class OrderLineForm(forms.Form):
         required=False,
         initial=Decimal("1"),
     )
-    unit_price = forms.DecimalField(
+    unit_price = MoneyField(
         label=_("Unit price (COP, before IVA)"),
         max_digits=14,
         decimal_places=2,
@@ -158,7 +159,7 @@ class ServiceForm(forms.Form):
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.order_by("name"))
     cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
     label = forms.CharField(label=_("Domain or hostname"), max_length=200, required=False)
-    price = forms.DecimalField(
+    price = MoneyField(
         label=_("Price (COP, before IVA)"),
         max_digits=14,
         decimal_places=2,

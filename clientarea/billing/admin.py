@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +41,7 @@ def _cop(field: str, label, ordering: str | None = None):
 _ITEM_FIELDS = (
     "kind",
     "description",
-    "service",
+    "service_link",
     "period_start",
     "period_end",
     "quantity",
@@ -64,8 +66,13 @@ class OrderItemInline(ReadOnlyInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("service__product")
 
+    @admin.display(description=_("service"))
+    def service_link(self, obj: OrderItem) -> str:
+        """The service the line pays for, if any (the field had no label: "service" in Spanish)."""
+        return str(obj.service) if obj.service else "—"
 
-_EVENT_FIELDS = ("created_at", "kind_label", "actor", "message", "details")
+
+_EVENT_FIELDS = ("when", "kind_label", "by", "note", "details")
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -75,6 +82,20 @@ class OrderEventInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    # The event's fields have no labels of their own ("created at", "actor", "message" in Spanish).
+    @admin.display(description=_("date"))
+    def when(self, obj: OrderEvent) -> str:
+        # A display method's value is printed as is: format it as the admin does its fields.
+        return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
+
+    @admin.display(description=_("by"))
+    def by(self, obj: OrderEvent) -> str:
+        return str(obj.actor) if obj.actor else "—"
+
+    @admin.display(description=_("note"))
+    def note(self, obj: OrderEvent) -> str:
+        return obj.message or "—"
 
     @admin.display(description=_("details"))
     def details(self, obj: OrderEvent) -> str:
@@ -121,7 +142,7 @@ class OrderAdmin(
     ]
     action_form_template = "billing/admin_order_action.html"
     change_list_template = "billing/admin_order_change_list.html"
-    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop"]
+    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop", "created_by_staff"]
     fieldsets = (
         (
             None,
@@ -138,7 +159,7 @@ class OrderAdmin(
                     "rounding_cop",
                     "total_cop",
                     "created_at",
-                    "created_by",
+                    "created_by_staff",
                     "debit_note",
                 )
             },
@@ -172,6 +193,11 @@ class OrderAdmin(
         return format_html(
             '<strong class="order-state-{}">{}</strong>', obj.state, obj.get_state_display()
         )
+
+    @admin.display(description=_("created by"))
+    def created_by_staff(self, obj: Order) -> str:
+        """Who made the order by hand (the field has no label of its own); empty for the customer's."""
+        return str(obj.created_by) if obj.created_by else "—"
 
     total_cop = _cop("total", _("total"), ordering="total")
     subtotal_cop = _cop("subtotal", _("subtotal"))

@@ -15,6 +15,7 @@ from clientarea.billing.selectors import find_customer
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.forms import NoteForm
 from clientarea.einvoice.models import DocumentKind
+from clientarea.lib.forms import MoneyField
 
 
 class CancelOrderForm(forms.Form):
@@ -53,7 +54,7 @@ class ManualPaymentForm(forms.Form):
         ),
     )
     method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")
-    amount = forms.DecimalField(
+    amount = MoneyField(
         label=_("Amount received (COP)"),
         required=False,
         max_digits=14,
@@ -110,7 +111,7 @@ class ManualOrderForm(forms.Form):
         help_text=_("The customer's email or document number."),
     )
     description = forms.CharField(label=_("Description"), max_length=300)
-    unit_price = forms.DecimalField(
+    unit_price = MoneyField(
         label=_("Unit price (COP, before IVA)"),
         max_digits=14,
         decimal_places=2,

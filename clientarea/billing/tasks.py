@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
@@ -49,11 +50,11 @@ PARALLEL_JOBS = 8
 def fan_out(run: BillingRun, *, batch_size: int = automation.BATCH_SIZE) -> None:
     """Queue the jobs that process a planned run's chunks (any worker may take each)."""
     chunks = run.chunks.count()
-    for _ in range(max(1, min(chunks, PARALLEL_JOBS))):
+    for _job in range(max(1, min(chunks, PARALLEL_JOBS))):
         billing_run_chunks_task(run.pk, batch_size)
 
 
-@periodic_task(crontab(minute="7"))
+@periodic_task(crontab(minute="7"), label=_("Start today's billing run"))
 def scheduled_billing_run_task() -> int | None:
     run = automation.run_scheduled(fan_out=fan_out)
     return run.pk if run else None
@@ -99,13 +100,16 @@ def billing_run_chunks_task(run_id: int, batch_size: int = automation.BATCH_SIZE
     return result.chunks_done
 
 
-@periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"), label=_("Resume interrupted billing runs"))
 def resume_billing_runs_task() -> int:
     """Runs left behind (lost jobs, a dead worker's expired lease, a finisher that died)."""
     return len(automation.resume_runs(fan_out=fan_out))
 
 
-@periodic_task(crontab(minute="*/5"))
+@periodic_task(
+    crontab(minute="*/5"),
+    label=_("Issue the credit notes of downgrades once DIAN accepts the invoice"),
+)
 def plan_change_notes_task() -> int:
     """Every 5 minutes: the credit notes of downgrades that waited for DIAN to accept the
     invoice they correct."""

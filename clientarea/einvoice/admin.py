@@ -88,6 +88,10 @@ class NumberingResolutionAdmin(NumberingImportAdminMixin, WarningsMixin, admin.M
         return obj is None or not obj.invoices.exists()
 
 
+#: What DIAN's answer calls each rule message, in the reader's language (stored as the code).
+_RULE_KINDS = {"rejection": _("rejection"), "notification": _("notification")}
+
+
 def _rule_lines(rule_messages: list[dict]) -> str:
     """DIAN's rule messages, each with our plain-words explanation when we have one."""
     if not rule_messages:
@@ -98,7 +102,7 @@ def _rule_lines(rule_messages: list[dict]) -> str:
         (
             (
                 m.get("rule", ""),
-                m.get("kind", ""),
+                _RULE_KINDS.get(m.get("kind", ""), m.get("kind", "")),
                 m.get("text", ""),
                 plain_words(m.get("rule", "")),
             )

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice.documents import Line
 from clientarea.einvoice.models import CreditNoteConcept, DebitNoteConcept, DocumentKind
+from clientarea.lib.forms import MoneyField
 from clientarea.lib.money import format_cop
 
 FULL, BY_AMOUNT, BY_LINE = "full", "amount", "lines"
@@ -27,7 +28,7 @@ class NoteForm(forms.Form):
         help_text=_("Printed on the note and shown to the customer."),
     )
     scope = forms.ChoiceField(label=_("For"), widget=forms.RadioSelect)
-    amount = forms.DecimalField(
+    amount = MoneyField(
         label=_("Amount before IVA"),
         required=False,
         min_value=Decimal("0.01"),
@@ -51,7 +52,7 @@ class NoteForm(forms.Form):
         cast(forms.ChoiceField, self.fields["scope"]).choices = scopes
         self.fields["scope"].initial = scopes[0][0]
         for number, line in enumerate(lines, start=1):
-            self.fields[f"line_{number}"] = forms.DecimalField(
+            self.fields[f"line_{number}"] = MoneyField(
                 label=_("Line %(n)d: %(description)s (%(value)s before IVA)")
                 % {
                     "n": number,

@@ -1,5 +1,6 @@
 """Worker tasks of the electronic invoice: the per-invoice job (``jobs.py``) and the sweeps."""
 
+from django.utils.translation import gettext_lazy as _
 from huey import crontab
 
 from clientarea.einvoice import delivery, habilitacion, services
@@ -16,18 +17,23 @@ __all__ = [
 ]
 
 
-@periodic_task(crontab(minute="*"))
+@periodic_task(
+    crontab(minute="*"), label=_("Finish invoices left half-way (PDF, email, sending to DIAN)")
+)
 def process_pending_invoices_task() -> dict:
     """Every minute: issued invoices not yet rendered, emailed or transmitted, whose job was lost."""
     return delivery.process_pending_invoices()
 
 
-@periodic_task(crontab(minute="*/10"))
+@periodic_task(
+    crontab(minute="*/10"),
+    label=_("Issue the invoices waiting for a numbering resolution or customer data"),
+)
 def issue_waiting_invoices_task() -> dict:
     return services.issue_waiting_invoices()
 
 
-@periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"), label=_("Follow the habilitación test sets in progress"))
 def process_running_test_sets_task() -> dict:
     """Every minute: habilitación runs in progress whose job was lost (or whose polls are due)."""
     return habilitacion.process_running_test_sets()

@@ -23,7 +23,11 @@ from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
 
+from clientarea.lib import periodic
 from clientarea.lib.models import PeriodicRun
 from clientarea.lib.text import fold
 
@@ -170,13 +174,42 @@ class ObjectActionsAdminMixin(_MixinBase[_ModelT]):
         return TemplateResponse(request, self.action_form_template, context)
 
 
+def periodic_job_labels() -> dict[str, Any]:
+    """Every periodic job's name for people, by its dotted path (the jobs are declared in the
+    apps' ``tasks`` modules, which the web process imports only here)."""
+    autodiscover_modules("tasks")
+    return periodic.LABELS
+
+
+class PeriodicJobFilter(admin.SimpleListFilter):
+    """The list's "By job" filter, in words, in the order staff read them."""
+
+    title = _("job")
+    parameter_name = "task"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        labels = periodic_job_labels()
+        return sorted(labels.items(), key=lambda item: str(item[1]))
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(task=self.value()) if self.value() else queryset
+
+
 @admin.register(PeriodicRun)
 class PeriodicRunAdmin(admin.ModelAdmin):
     """Read only: which worker ran each periodic job for each slot, and how it ended."""
 
-    list_display = ("task", "slot", "claimed_by", "started_at", "finished_at", "succeeded")
-    list_filter = ("task", "succeeded")
+    list_display = ("job", "slot", "claimed_by", "started_at", "finished_at", "succeeded")
+    list_filter = (PeriodicJobFilter, "succeeded")
     date_hierarchy = "slot"
+
+    @admin.display(description=_("job"), ordering="task")
+    def job(self, obj: PeriodicRun) -> str:
+        """The job in words, with its dotted path small beneath (what the logs say)."""
+        label = periodic_job_labels().get(obj.task)
+        if label is None:
+            return obj.task
+        return format_html('{}<br><code class="periodic-task">{}</code>', label, obj.task)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

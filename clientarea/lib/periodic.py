@@ -24,13 +24,16 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY, db_periodic_task
 
 from clientarea.lib.models import PeriodicRun
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 LOOK_BACK = dt.timedelta(days=1, minutes=1)
 #: Runs older than this are deleted when the same job claims a new slot.
 KEEP_RUNS = dt.timedelta(days=7)
+#: Every periodic job's name for people (back office → Periodic job runs), by its dotted path.
+LABELS: dict[str, StrOrPromise] = {}
 
 
 def worker_name() -> str:
@@ -93,11 +98,14 @@ def finish_run(*, run_id: int, succeeded: bool) -> None:
         )
 
 
-def periodic_task(schedule: Schedule, **options: Any) -> Callable[[F], Any]:
-    """``db_periodic_task(schedule)`` whose job runs at most once per slot across all workers."""
+def periodic_task(schedule: Schedule, *, label: StrOrPromise, **options: Any) -> Callable[[F], Any]:
+    """``db_periodic_task(schedule)`` whose job runs at most once per slot across all workers.
+
+    ``label`` names the job for staff (lazily translated), in place of its dotted path."""
 
     def decorator(fn: F) -> Any:
         task = f"{fn.__module__}.{fn.__name__}"
+        LABELS[task] = label
 
         @functools.wraps(fn)
         def once_per_slot(*args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.lib.forms import MoneyField
 from clientarea.payments.models import RefundMethod, ServicesAction
 from clientarea.payments.selectors import GatewayOption
 
@@ -58,7 +59,7 @@ class RefundNoteForm(forms.Form):
 class RefundForm(forms.Form):
     """Back office "Refund" on a payment: the service checks the amount against what is left."""
 
-    amount = forms.DecimalField(
+    amount = MoneyField(
         label=_("Amount to refund (COP)"),
         max_digits=14,
         decimal_places=2,

@@ -6,6 +6,7 @@ Each task calls one service; the services queue these tasks through ``payments.j
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
@@ -23,13 +24,13 @@ def apply_message_task(message_id: int) -> None:
     inbox.apply_message(message_id=message_id)
 
 
-@periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"), label=_("Apply the gateways' waiting notifications"))
 def apply_pending_messages_task() -> dict:
     """Every minute: notifications still waiting (worker was down, or applying failed) are tried again."""
     return inbox.apply_pending_messages()
 
 
-@periodic_task(crontab(minute="*/10"))
+@periodic_task(crontab(minute="*/10"), label=_("Ask the gateways about unconfirmed payments"))
 def reconcile_payments_task() -> dict:
     return reconcile.reconcile_payments().as_dict()
 
@@ -47,7 +48,7 @@ def send_refund_task(refund_id: int) -> str:
     return refunds.send_refund(refund_id=refund_id)
 
 
-@periodic_task(crontab(minute="*/5"))
+@periodic_task(crontab(minute="*/5"), label=_("Follow the refunds in progress"))
 def sweep_refunds_task() -> dict:
     """Every 5 minutes: refunds whose job was lost, whose answer is unknown or that the gateway
     is still deciding; credit notes DIAN's rules did not allow at completion."""

@@ -39,3 +39,35 @@ def test_no_client_area_button_is_a_bare_btn():
                 if "btn" in tokens and not tokens & LOOKS:
                     bare.append(f"{path.relative_to(ROOT)}:{number}: {classes}")
     assert bare == []
+
+
+def back_office_templates() -> list[Path]:
+    """The staff pages: the admin's overrides, the back office app's and the reports'."""
+    return [
+        path
+        for path in ROOT.rglob("templates/**/*.html")
+        if {"admin", "backoffice", "reports"} & set(path.relative_to(ROOT).parts)
+        or path.name.startswith("admin_")
+    ]
+
+
+BUTTON_TAG = re.compile(r"<button\b[^>]*>")
+# "button" is the admin's button look; "bo-link" a button that reads as a link (backoffice.css).
+BACK_OFFICE_LOOKS = {"button", "bo-link"}
+
+
+def test_no_back_office_button_is_a_bare_browser_button():
+    """ "Preparar XLSX" and the email templates' "Use this version again" were the browser's grey
+    buttons beside the admin's blue ones: a <button> takes the admin's look from ``class="button"``."""
+    templates = back_office_templates()
+    assert any(path.name == "reports.html" for path in templates)
+    bare = []
+    for path in templates:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for tag in BUTTON_TAG.findall(line):
+                classes = CLASS_ATTR.findall(tag)
+                if 'type="button"' not in tag and not (
+                    classes and BACK_OFFICE_LOOKS & set(classes[0].split())
+                ):
+                    bare.append(f"{path.relative_to(ROOT)}:{number}: {tag}")
+    assert bare == []

@@ -2,11 +2,12 @@
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from clientarea.billing import services
+from clientarea.billing import selectors, services
 from clientarea.billing.models import Order, OrderEvent, OrderState
 from clientarea.billing.tests import aware, make_active_service, make_product, make_renewal_order
 from clientarea.notifications.models import OutgoingEmail
@@ -76,6 +77,16 @@ def test_an_order_is_read_only_and_cannot_be_deleted(client, order):
     assert order.state == OrderState.PENDING
 
 
+def test_the_order_list_offers_one_button_to_make_an_order(client, order):
+    """It showed "New service order" and "Add service order" side by side."""
+    page = client.get(reverse("admin:billing_order_changelist")).content.decode()
+    tools = re.search(r'<ul class="object-tools">(.*?)</ul>', page, re.DOTALL)
+    assert tools is not None
+    assert tools.group(1).count("<li>") == 1 and reverse("admin:billing_order_new") in tools.group(
+        1
+    )
+
+
 def test_staff_register_a_manual_payment(client, carol, order, service):
     form = client.get(url("pay", order))
     assert form.status_code == 200 and 'name="reference"' in form.content.decode()
@@ -109,6 +120,43 @@ def test_a_manual_payment_needs_a_reference_and_a_past_date(client, order):
     errors = response.context["form"].errors
     assert "reference" in errors and "paid_at" in errors
     assert Order.objects.get(pk=order.pk).state == OrderState.PENDING
+
+
+def test_a_manual_payment_reads_the_amount_as_a_colombian_clerk_types_it(client, order):
+    """A number box dropped the separators ("10.000" arrived as 10.000 and was refused for its
+    three decimals; "10000,50" arrived as 1000050): the amount is a text box read the Colombian
+    way, and a negative amount or letters get a message in words."""
+    due = selectors.amount_to_charge([order])
+    for typed, message in (
+        ("-5.000", "Enter an amount greater than zero."),
+        ("diez mil", "Enter an amount in pesos, for example 150.000 or 150.000,50."),
+        ("1.00.000", "Enter an amount in pesos, for example 150.000 or 150.000,50."),
+    ):
+        refused = client.post(
+            url("pay", order),
+            {
+                "reference": "B-1",
+                "paid_at": "2026-02-12T09:30",
+                "method": "transfer",
+                "amount": typed,
+            },
+        )
+        assert refused.status_code == 200 and message in refused.content.decode(), typed
+    form = client.get(url("pay", order)).content.decode()
+    assert re.search(r'<input type="text" name="amount"[^>]*inputmode="decimal"', form)
+    response = client.post(
+        url("pay", order),
+        {
+            "reference": "B-2",
+            "paid_at": "2026-02-12T09:30",
+            "method": "transfer",
+            "amount": "$ 10.000",
+        },
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.state == OrderState.PENDING
+    assert selectors.amount_to_charge([order]) == due - 10000
 
 
 def test_staff_cancel_with_a_reason(client, carol, service):
@@ -241,7 +289,7 @@ def test_the_service_admin_searches_and_shows_history_read_only(client, service)
         reverse("admin:subscriptions_service_change", args=[service.pk])
     ).content.decode()
     assert (
-        "activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
+        "Activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
     )
 
 
@@ -320,8 +368,8 @@ def test_staff_create_an_order_for_a_customer(client, carol, service):
 def test_a_manual_order_with_bad_input_is_refused_with_a_message(client, carol, service):
     for data, message in (
         ({"customer": "nobody@example.com"}, "No customer has that email or document number."),
-        ({"unit_price": "0"}, "greater than or equal to 0.01"),
-        ({"unit_price": "abc"}, "Enter a number."),
+        ({"unit_price": "0"}, "Enter an amount greater than zero."),
+        ({"unit_price": "abc"}, "Enter an amount in pesos, for example 150.000 or 150.000,50."),
         ({"due_date": "2001-01-01"}, "The due date cannot be in the past."),
         ({"description": "   "}, "This field is required."),
     ):
@@ -409,3 +457,30 @@ def test_the_payment_form_explains_a_withholding_agents_net(client, carol):
     page = client.get(url("pay", order)).content.decode()
     assert "Still due on this order: $ 945.064,00" in page
     assert "withholding agent: of the $ 1.011.500,00 still owed it withholds $ 66.436,00" in page
+
+
+def test_the_order_page_labels_every_field_and_column_in_spanish(client, carol, settings):
+    """The order page said "Created by", "Service", "Created at", "Actor" and "Message" in a
+    Spanish back office, and above each row of its items and history repeated the row's name
+    ("10 created", an untranslated code)."""
+    order = services.create_manual_order(
+        customer=make_customer("dora@example.com", document_number="52123456"),
+        description="Migración de sitio",
+        unit_price=Decimal("150000"),
+        quantity=Decimal("1"),
+        tax_treatment="taxed",
+        tax_rate=Decimal("19"),
+        due_date=None,
+        reason="Acordado por teléfono",
+        actor=carol,
+        notify=False,
+    )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    page = client.get(url("change", order)).content.decode()
+    for label in ("Creada por:", ">Servicio<", ">Fecha<", ">Por<", ">Nota<"):
+        assert label in page, label
+    for english in ("Created by", ">Service<", "Created at", ">Actor<", ">Message<"):
+        assert english not in page, english
+    assert f"{order.pk} created" not in page
+    assert "+00:00" not in page and " a las " in page  # the event's date in words, Bogotá time
+    assert "Acordado por teléfono" in page and carol.email in page

@@ -94,6 +94,19 @@ class FaultAdmin(admin.ModelAdmin):
     list_filter = ["active", "kind"]
     readonly_fields = ["used", "created_at"]
     actions = ["deactivate"]
+    #: What each box does for which fault (the form gave no hint; an empty rule is not an error).
+    help_texts = {
+        "seconds": _("Only for a slow answer or a timeout."),
+        "rule_code": _(
+            "Only for rejecting or notifying the next document. Empty: FAJ44b (the name given "
+            "does not match the RUT)."
+        ),
+        "rule_text": _("DIAN's text for that rule. Empty: the rule's usual text."),
+    }
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["help_texts"] = {**self.help_texts, **kwargs.get("help_texts", {})}
+        return super().get_form(request, obj, change, **kwargs)
 
     @admin.action(description=_("Switch the selected faults off"), permissions=["change"])
     def deactivate(self, request, queryset) -> None:

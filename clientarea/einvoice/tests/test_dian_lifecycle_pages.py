@@ -122,6 +122,29 @@ def test_staff_read_the_invoice_in_spanish_with_its_amount_and_payment_means_in_
     assert "Por resolución de numeración" in listing and f"$ {total}" in listing
 
 
+def test_staff_read_whether_dian_rejected_or_only_notified_in_spanish(client, unvalidated):
+    """A rejected invoice's page said "FAB27b (rejection): …" in the Spanish back office."""
+    Invoice.objects.filter(pk=unvalidated.pk).update(status=InvoiceStatus.REJECTED)
+    TransmissionAttempt.objects.create(
+        invoice=unvalidated,
+        transmitter="clientarea.einvoice.dian.transmitter.DianTransmitter",
+        status=InvoiceStatus.REJECTED,
+        message="99 Validación contiene errores en campos mandatorios.",
+        rule_messages=[
+            {"rule": "FAB27b", "kind": "rejection", "text": "Huella no corresponde…"},
+            {"rule": "FAJ44b", "kind": "notification", "text": "Nombre informado no corresponde…"},
+        ],
+    )
+    client.force_login(make_staff())
+    client.cookies["django_language"] = "es-co"
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    assert "<strong>FAB27b</strong> (rechazo)" in detail
+    assert "<strong>FAJ44b</strong> (notificación)" in detail
+    assert "(rejection)" not in detail and "(notification)" not in detail
+
+
 @pytest.mark.parametrize(
     ("code", "language", "shown"),
     [

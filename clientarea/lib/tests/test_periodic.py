@@ -86,12 +86,12 @@ def test_every_periodic_task_skips_a_slot_another_worker_claimed(caplog):
 def test_a_run_records_who_ran_it_and_how_it_ended(caplog):
     calls = []
 
-    @periodic.periodic_task(crontab(minute="*"))
+    @periodic.periodic_task(crontab(minute="*"), label="test sweep")
     def sweep_for_test() -> str:
         calls.append(1)
         return "done"
 
-    @periodic.periodic_task(crontab(minute="*"))
+    @periodic.periodic_task(crontab(minute="*"), label="test sweep")
     def failing_sweep_for_test() -> None:
         raise RuntimeError("boom")
 
@@ -132,3 +132,28 @@ def test_concurrent_claims_of_one_slot_have_one_winner():
     assert errors == []
     assert len(won) == 1
     assert PeriodicRun.objects.get().claimed_by == won[0]
+
+
+def test_every_periodic_job_has_a_name_for_people():
+    """The back office listed runs as "clientarea.billing.tasks.resume_billing_runs_task"."""
+    tasks = all_periodic_tasks()
+    unnamed = sorted(name for name in tasks if not str(periodic.LABELS.get(name, "")).strip())
+    assert unnamed == []
+
+
+@pytest.mark.django_db
+def test_the_periodic_job_runs_page_names_each_job_in_words(client, settings):
+    from django.urls import reverse
+
+    from clientarea.test import make_staff
+
+    client.force_login(make_staff())
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    slot = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    task = "clientarea.billing.tasks.resume_billing_runs_task"
+    PeriodicRun.objects.create(task=task, slot=slot, claimed_by="vm:1", started_at=slot)
+    page = client.get(reverse("admin:lib_periodicrun_changelist")).content.decode()
+    assert "Reanudar ejecuciones de facturación interrumpidas" in page
+    assert f'<code class="periodic-task">{task}</code>' in page
+    filtered = client.get(reverse("admin:lib_periodicrun_changelist"), {"task": task})
+    assert filtered.status_code == 200 and task in filtered.content.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from huey import crontab
 from huey.api import Task
 from huey.contrib.djhuey import db_task
@@ -35,7 +36,7 @@ def deliver_notification_task(notification_id: int, task: Task | None = None) ->
     raise NotificationRefused(f"sandbox notification {notification_id} not accepted")
 
 
-@periodic_task(crontab(minute="*/5"))
+@periodic_task(crontab(minute="*/5"), label=_("Expire the simulators' unpaid vouchers"))
 def expire_vouchers_task() -> dict[str, int]:
     """Expire unpaid vouchers/orders every five minutes (only when the simulators are on)."""
     if not settings.PAYMENTS_SANDBOX:

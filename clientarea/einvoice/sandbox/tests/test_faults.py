@@ -150,3 +150,11 @@ def test_a_verdict_fault_armed_with_a_transport_one_both_apply(client, call, sig
     assert result["StatusCode"] == "00"
     assert result["ErrorMessage"] == ["Regla: FAJ44b, Notificación: Nombre distinto."]
     assert not Fault.objects.filter(active=True).exists()
+
+
+def test_the_fault_form_says_what_each_box_is_for(admin_client):
+    """Arming "reject the next document" showed empty "Rule code" and "Rule text" boxes with no
+    word on whether they were needed or what an empty one does."""
+    page = admin_client.get(reverse("admin:dian_sandbox_fault_add")).content.decode()
+    assert "Solo para una respuesta lenta o un tiempo de espera agotado." in page
+    assert "Vacío: FAJ44b" in page and "Vacío: el texto habitual de la regla." in page

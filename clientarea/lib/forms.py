@@ -1,0 +1,113 @@
+"""Form fields shared by the back office and the client area."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from clientarea.lib.money import format_cop
+
+# "150.000" and "1.500.000" (Colombian) or "150,000" (English): thousands in groups of three.
+_GROUPED = {".": re.compile(r"\d{1,3}(?:\.\d{3})+"), ",": re.compile(r"\d{1,3}(?:,\d{3})+")}
+_PLAIN = re.compile(r"\d+")
+_CENTS = re.compile(r"\d{1,2}")
+
+
+def parse_cop(text: str) -> Decimal | None:
+    """An amount of pesos as a person types it, or None when it cannot be read for sure.
+
+    Accepts ``150000``, ``150.000``, ``1.500.000,50``, ``$ 150.000``, ``150000,5`` and, for
+    people used to the other convention, ``150,000.50`` and ``150000.50``. A separator followed
+    by groups of exactly three digits groups thousands; one followed by one or two digits marks
+    the cents. Anything else (``1.50.000``, ``150.0000``, letters) is refused rather than guessed.
+    """
+    value = text.strip().replace("$", "").replace("COP", "").replace("cop", "")
+    value = re.sub(r"\s", "", value)
+    sign = ""
+    if value.startswith("-"):
+        sign, value = "-", value[1:]
+    if not value:
+        return None
+    whole, cents = value, ""
+    last = max(value.rfind("."), value.rfind(","))
+    if last >= 0 and _CENTS.fullmatch(value[last + 1 :]):
+        whole, cents = value[:last], value[last + 1 :]
+    if _PLAIN.fullmatch(whole):
+        digits = whole
+    else:
+        separator = next((s for s in ".," if s in whole), "")
+        if not separator or not _GROUPED[separator].fullmatch(whole):
+            return None
+        if cents and value[last] == separator:
+            return None  # "1.500.00": the same sign cannot group and mark cents
+        digits = whole.replace(separator, "")
+    try:
+        return Decimal(f"{sign}{digits}.{cents or '0'}")
+    except InvalidOperation:
+        return None
+
+
+class MoneyInput(forms.TextInput):
+    """A text box for pesos: a number box (``type=number``) in a Spanish browser drops the
+    thousands dots and the decimal comma as they are typed ("150000,50" arrives as 15000050)."""
+
+    input_type = "text"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"inputmode": "decimal", "autocomplete": "off", **(attrs or {})})
+
+
+class MoneyField(forms.DecimalField):
+    """An amount in COP typed the Colombian way (``150.000``, ``1.500.000,50``) or plainly
+    (``150000.50``), with messages a person understands: greater than zero, not negative, at
+    most two decimals, never "Ensure this value is greater than or equal to 0.01"."""
+
+    widget = MoneyInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # DecimalField's
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal | int):
+            return Decimal(value)
+        amount = parse_cop(str(value))
+        if amount is None:
+            raise ValidationError(
+                _("Enter an amount in pesos, for example 150.000 or 150.000,50."), code="invalid"
+            )
+        return amount
+
+    def validate(self, value: Decimal | None) -> None:
+        super(forms.DecimalField, self).validate(value)
+
+    def run_validators(self, value: Decimal | None) -> None:
+        if value in self.empty_values:
+            return
+        assert value is not None
+        if self.min_value is not None and value < self.min_value:
+            if self.min_value > 0:
+                raise ValidationError(_("Enter an amount greater than zero."), code="min_value")
+            raise ValidationError(_("The amount cannot be negative."), code="min_value")
+        if self.max_value is not None and value > self.max_value:
+            raise ValidationError(
+                _("Enter at most %(limit)s.") % {"limit": format_cop(self.max_value)},
+                code="max_value",
+            )
+        if value != value.quantize(Decimal("0.01")):
+            raise ValidationError(_("Pesos have at most two decimals."), code="max_decimal_places")
+        whole_digits = (self.max_digits or 14) - (self.decimal_places or 0)
+        if abs(value) >= Decimal(10) ** whole_digits:
+            raise ValidationError(_("That amount is too large."), code="max_digits")
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        # No min/max/step: they belong to a number box, not to this text box.
+        return forms.Field.widget_attrs(self, widget)
