@@ -17,6 +17,9 @@ class OrderState(models.TextChoices):
     PENDING = "pending", _("Pending")
     PAID = "paid", _("Paid")
     CANCELLED = "cancelled", _("Cancelled")
+    #: An order collecting a DIAN debit note that DIAN has not validated (being sent, or
+    #: rejected and waiting for staff to fix and resend it): not payable, owes nothing yet.
+    VALIDATING = "validating", _("Being validated by DIAN")
 
 
 class PaidVia(models.TextChoices):
@@ -223,6 +226,8 @@ class OrderEventKind(models.TextChoices):
     CANCELLED = "cancelled", _("Order cancelled")
     EMAIL_RESENT = "email_resent", _("Order email sent again")
     REMINDER = "reminder", _("Payment reminder sent")
+    DIAN_HELD = "dian_held", _("Held: the debit note is not validated by DIAN")
+    DIAN_VALIDATED = "dian_validated", _("Debit note validated by DIAN: payable")
 
 
 class OrderEvent(models.Model):

@@ -615,9 +615,13 @@ class AccountSummary:
 
 
 def account_summary(customer: Customer) -> AccountSummary:
-    """Balance, amount due (pending orders) and credit available, from the ledger in one query."""
+    """Balance, amount due (pending orders) and credit available, from the ledger in one query.
+
+    The charge of a debit note DIAN has not validated (its order "being validated by DIAN") is
+    on the ledger but owed only once DIAN accepts the note: it is in neither the due nor the
+    balance."""
     row = LedgerEntry.objects.filter(customer=customer).aggregate(
-        balance=Sum("amount"),
+        balance=Sum("amount", filter=~Q(order__state=OrderState.VALIDATING)),
         unassigned=Sum("amount", filter=Q(order__isnull=True)),
         due=Sum("amount", filter=Q(order__state=OrderState.PENDING)),
     )

@@ -78,7 +78,8 @@ from clientarea.withholdings.services import fix_order_withholdings
 logger = logging.getLogger(__name__)
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    OrderState.PENDING: frozenset({OrderState.PAID, OrderState.CANCELLED}),
+    OrderState.PENDING: frozenset({OrderState.PAID, OrderState.CANCELLED, OrderState.VALIDATING}),
+    OrderState.VALIDATING: frozenset({OrderState.PENDING}),
     OrderState.PAID: frozenset(),
     OrderState.CANCELLED: frozenset(),
 }
@@ -228,6 +229,9 @@ class OrderSpec:
     #: The DIAN debit note this order collects (``billing.debit_notes``): the order takes its
     #: number and its exact total (no rounding to whole pesos), and is posted as "debit note".
     debit_note: Invoice | None = None
+    #: Created as "being validated by DIAN" (not payable) rather than pending: a debit note
+    #: DIAN has not validated yet (``billing.debit_notes``).
+    validating: bool = False
 
 
 @transaction.atomic
@@ -309,6 +313,7 @@ def _insert_orders(
             Order(
                 number=number,
                 customer=spec.customer,
+                state=OrderState.VALIDATING if spec.validating else OrderState.PENDING,
                 issue_date=issue,
                 due_date=spec.due_date
                 or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS),

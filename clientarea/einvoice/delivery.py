@@ -201,6 +201,19 @@ def add_note_email_source(source: Callable[[Invoice], Mapping[str, Any]]) -> Non
         _note_email_sources.append(source)
 
 
+# Apps above einvoice follow a note's DIAN state (billing: the order that collects a debit note
+# is payable only once DIAN validates the note, or while it is in contingency). Each function is
+# called with the note in the transaction that records DIAN's answer, after the note's row is
+# updated: what it writes commits, or rolls back, with that answer.
+_note_state_listeners: list[Callable[[Invoice], None]] = []
+
+
+def add_note_state_listener(listener: Callable[[Invoice], None]) -> None:
+    """Register a function called with a note each time a transmission records its DIAN state."""
+    if listener not in _note_state_listeners:
+        _note_state_listeners.append(listener)
+
+
 def _note_email_context(note: Invoice) -> dict[str, Any]:
     context: dict[str, Any] = {}
     for source in _note_email_sources:
@@ -402,6 +415,9 @@ def transmit_invoice(
         Invoice.objects.filter(pk=current.pk).update(**changes)
         for name in TRANSMISSION_FIELDS:  # what is now stored, without reading it back
             setattr(invoice, name, changes.get(name, getattr(current, name)))
+        if current.is_note:
+            for listener in _note_state_listeners:
+                listener(invoice)
         if result.status == InvoiceStatus.REJECTED:
             _alert_staff("staff_invoice_rejected", current, attempt)
         elif (

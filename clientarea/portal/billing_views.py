@@ -170,7 +170,10 @@ def _order_list_context(
         [order.pk for order in page_orders if order.state == OrderState.PENDING]
     )
     filters = [("", translation.gettext("All"), counts["all"])] + [
-        (value, label, counts[value]) for value, label in OrderState.choices
+        (value, label, counts[value])
+        for value, label in OrderState.choices
+        # Debit notes DIAN is validating are rare: their filter shows only when there are some.
+        if value != OrderState.VALIDATING or counts[value]
     ]
     return {
         "page": page,
