@@ -56,6 +56,7 @@ from clientarea.payments.services.refunds import (
     refund_payment,
     refundable,
     refundable_now,
+    review_progress,
     send_refund,
     sweep_refunds,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "refund_payment",
     "refundable",
     "refundable_now",
+    "review_progress",
     "retry_message",
     "send_refund",
     "set_gateway_offered",
