@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.catalog.models import TaxTreatment
+from clientarea.lib.dates import short_date
 
 
 class OrderState(models.TextChoices):
@@ -293,7 +294,7 @@ class BillingRun(models.Model):
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
-        return f"{self.run_date} {self.status}"
+        return f"{short_date(self.run_date)} {self.get_status_display()}"
 
 
 class ChunkStatus(models.TextChoices):
