@@ -65,7 +65,7 @@ class OrderItemInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("service__product")
 
 
-_EVENT_FIELDS = ("created_at", "kind_label", "actor", "message", "details")
+_EVENT_FIELDS = ("created_at", "kind_label", "actor", "message_text", "details")
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -75,6 +75,11 @@ class OrderEventInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=_("message"))
+    def message_text(self, obj: OrderEvent) -> str:
+        """In the reader's language (a code's words), or as a person typed it."""
+        return selectors.event_text(obj) or "—"
 
     @admin.display(description=_("details"))
     def details(self, obj: OrderEvent) -> str:

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from clientarea.accounts.models import Customer
 from clientarea.billing import ledger, services
 from clientarea.billing.descriptions import customer_language
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import ItemKind, Order, OrderEvent, OrderEventKind, OrderState
 from clientarea.einvoice import builder
 from clientarea.einvoice import services as einvoice_services
@@ -123,7 +124,7 @@ def order_for_debit_note(*, note: Invoice, actor=None) -> Order:
                 customer=customer,
                 lines=debit_note_lines(note=note, customer=customer),
                 issue_date=issued,
-                reason=f"debit note {note.full_number}",
+                reason=EventText("debit_note", {"number": note.full_number}),
                 actor=actor,
                 debit_note=note,
                 validating=not note_is_payable(note),

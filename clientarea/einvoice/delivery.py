@@ -39,7 +39,7 @@ from django.utils.module_loading import import_string
 
 from clientarea.accounts.contacts import queue_einvoice_email
 from clientarea.accounts.selectors import get_provider, provider_cached
-from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
+from clientarea.einvoice import attached, attempt_texts, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
 from clientarea.einvoice.documents import InvoiceDocument
 from clientarea.einvoice.models import (
@@ -281,9 +281,12 @@ def _with_application_response(invoice: Invoice, result: TransmissionResult) -> 
     without it is not final: it is asked for again (a resend answers "already processed" with it)."""
     if result.status != InvoiceStatus.ACCEPTED or result.application_response:
         return result
+    values = {"message": result.message}
     return TransmissionResult(
         status=InvoiceStatus.SENT,
-        message=f"{result.message} (accepted, but DIAN sent no ApplicationResponse; asking again)",
+        message=attempt_texts.english("no_application_response", values),
+        message_code="no_application_response",
+        message_values=values,
         retryable=True,
         document_key=result.document_key,
         notifications=result.notifications,
@@ -357,9 +360,12 @@ def transmit_invoice(
             )
         except ValueError as exc:  # DIAN's answer cannot be embedded: recorded, asked again
             logger.error("invoice %s: ApplicationResponse unusable: %s", invoice.full_number, exc)
+            values = {"message": result.message, "error": str(exc)}
             result = TransmissionResult(
                 status=InvoiceStatus.SENT,
-                message=f"{result.message} (ApplicationResponse unusable: {exc})",
+                message=attempt_texts.english("application_response_unusable", values),
+                message_code="application_response_unusable",
+                message_values=values,
                 retryable=True,
                 document_key=result.document_key,
                 application_response=result.application_response,
@@ -376,6 +382,8 @@ def transmit_invoice(
             transmitter=settings.EINVOICE_TRANSMITTER,
             status=result.status,
             message=result.message,
+            message_code=result.message_code[:40],
+            message_values=dict(result.message_values),
             retryable=result.retryable,
             document_key=result.document_key[:96],
             rule_messages=_rule_messages(result),

@@ -285,7 +285,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
         if obj.needs_review and obj.status == PaymentStatus.APPROVED:
             done, left = services.review_progress(obj)
             if done > 0:  # part of it refunded already: what is still to decide
-                text += " · " + _("%(done)s refunded or being refunded, %(left)s still to decide") % {
+                text += " · " + _(
+                    "%(done)s refunded or being refunded, %(left)s still to decide"
+                ) % {
                     "done": format_cop(done, decimals=True),
                     "left": format_cop(left, decimals=True),
                 }

@@ -25,6 +25,7 @@ from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services as payments
 from clientarea.payments.services import PaymentRefused
+from clientarea.test import make_staff
 
 pytestmark = pytest.mark.django_db
 __all__ = ["_english", "alice"]  # fixtures
@@ -50,7 +51,7 @@ class Silent(SilentTransmitter):
 def test_a_rejected_debit_note_cannot_be_paid_nor_is_owed(
     django_capture_on_commit_callbacks, alice, settings, client
 ):
-    note, order = rejected_note(django_capture_on_commit_callbacks, alice, settings)
+    _note, order = rejected_note(django_capture_on_commit_callbacks, alice, settings)
     assert order.state == OrderState.VALIDATING
     assert selectors.account_summary(alice) == selectors.AccountSummary(
         balance=Decimal(0), due=Decimal(0), credit=Decimal(0)
@@ -77,18 +78,26 @@ def test_a_rejected_debit_note_cannot_be_paid_nor_is_owed(
 
 
 def test_once_dian_accepts_the_resent_note_it_is_payable_with_a_whole_term(
-    django_capture_on_commit_callbacks, alice, settings
+    django_capture_on_commit_callbacks, alice, settings, client
 ):
     note, order = rejected_note(django_capture_on_commit_callbacks, alice, settings)
     Order.objects.filter(pk=order.pk).update(due_date=local_today() - dt.timedelta(days=20))
     settings.EINVOICE_TRANSMITTER = "clientarea.einvoice.transmission.StoreOnlyTransmitter"
+    # Staff find it in the DIAN queue and send it again from its page (which was a 500 for a
+    # rejected note: its "Send to DIAN again" link named a URL the notes' admin did not have).
+    client.force_login(make_staff())
+    queue = client.get(reverse("admin:einvoice_note_changelist") + "?dian=rejected")
+    assert note.full_number in queue.content.decode()
+    page = client.get(reverse("admin:einvoice_note_change", args=[note.pk]))
+    assert page.status_code == 200 and 'id="invoice-resend"' in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        resend_to_dian(invoice_id=note.pk)
+        client.post(reverse("admin:einvoice_note_resend", args=[note.pk]))
     order.refresh_from_db()
     assert order.state == OrderState.PENDING
     assert order.due_date == local_today() + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
     assert selectors.account_summary(alice).due == order.total
-    assert order.events.last().kind == OrderEventKind.DIAN_VALIDATED
+    last = order.events.last()
+    assert last is not None and last.kind == OrderEventKind.DIAN_VALIDATED
     email = OutgoingEmail.objects.get(template="note_issued")
     assert reverse("billing:order", kwargs={"number": order.number}) in email.body_text
     payment, _action = payments.start_payment(order=order, customer=alice, gateway_code="payu")
@@ -114,7 +123,8 @@ def test_a_note_in_contingency_is_payable(django_capture_on_commit_callbacks, al
     render_and_send_invoice(invoice_id=note.pk)
     order.refresh_from_db()
     assert order.state == OrderState.VALIDATING
-    assert order.events.last().kind == OrderEventKind.DIAN_HELD
+    last = order.events.last()
+    assert last is not None and last.kind == OrderEventKind.DIAN_HELD
     assert selectors.account_summary(alice).due == 0
 
 

@@ -161,7 +161,6 @@ class CreditRefundTests(PaymentsTestCase):
         self.assertEqual(services.refundable_now(duplicate), 0)
         self.assertTrue(balance_is_sum_of_movements(self.alice))
 
-
     def test_a_partial_refund_of_a_duplicate_keeps_the_rest_as_credit_and_clears_the_flag(self):
         """Staff refund part of a duplicate: the rest, already credit, stays credit; the flag no
         longer says the whole payment waits for a decision, and the money adds up."""
@@ -220,7 +219,7 @@ class CreditRefundTests(PaymentsTestCase):
         duplicate.refresh_from_db()
         self.assertTrue(duplicate.needs_review)
         with translation.override("en"):
-            text = site._registry[Payment].review_text(duplicate)
+            text = site._registry[Payment].review_text(duplicate)  # type: ignore[attr-defined]
         self.assertIn("$ 40.000,00 refunded or being refunded, $ 79.000,00 still to decide", text)
         services.keep_as_credit(duplicate, self.carol)
         decided = AuditEvent.objects.get(action="payment.refund_decided")
