@@ -13,6 +13,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.lib import codelists, nit
+from clientarea.lib.dates import short_datetime
 
 if TYPE_CHECKING:
     from django.db.models import Field
@@ -485,7 +486,7 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+        return f"{short_datetime(self.created_at)} {self.action} {self.target}"
 
 
 class AuthenticatorApp(TOTPDevice):

@@ -95,7 +95,8 @@ class OrderEventInline(ReadOnlyInline):
 
     @admin.display(description=_("note"))
     def note(self, obj: OrderEvent) -> str:
-        return obj.message or "—"
+        """In the reader's language (a code's words), or as a person typed it."""
+        return selectors.event_text(obj) or "—"
 
     @admin.display(description=_("details"))
     def details(self, obj: OrderEvent) -> str:

@@ -108,6 +108,7 @@ from clientarea.billing import cancellations, planchanges, run_chunks
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import LineDescriptions, LineTexts, customer_language
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import (
     BillingRun,
     BillingRunStatus,
@@ -142,7 +143,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 REMINDER_LATE_DAYS = 2
 MAX_ERRORS_KEPT = 1000  # the BillingRun row stays small; counts["errors"] has the full number
-RENEWAL_REASON = "renewal (billing run)"
+RENEWAL_REASON = EventText("renewal")
 
 # The summary table, in this order (also the keys of BillingRun.counts).
 COUNT_LABELS = {
@@ -846,7 +847,7 @@ def _cancel_unpaid_new(run: _Run, work: _OrderWork) -> None:
         return
     work.order = billing.cancel_order(
         order=work.order,
-        reason=_stored(lambda: _("Not paid %(days)d days after issue") % {"days": days}),
+        reason=EventText("not_paid_after_issue", {"days": days}),
     )
     work.counts["orders_cancelled_unpaid"] += 1
     work.counts["emails_queued"] += 1
@@ -864,9 +865,11 @@ def _terminate(run: _Run, work: _OrderWork) -> None:
     ]
     if not targets:
         return  # only manual suspensions (staff decide) or nothing of ours
-    reason = _stored(lambda: _("Not paid %(days)d days after due") % {"days": days})
+    reason = EventText("not_paid_after_due", {"days": days})
     for service in targets:
-        lifecycle.terminate_service(service=service, reason=f"{reason} ({work.order.number})")
+        lifecycle.terminate_service(
+            service=service, reason=f"{reason.in_site_language()} ({work.order.number})"
+        )
     work.order = billing.cancel_order(order=work.order, reason=reason, notify=False)
     _queue_service_email(run, work, template="service_terminated", services=targets, days=days)
     notify_services_changed(

@@ -21,6 +21,7 @@ from clientarea.accounts import audit
 from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import EmailCategory, User
 from clientarea.billing import services as billing
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import CouponRedemption, Order, OrderItem, OrderState
 from clientarea.lib.dates import local_today
 from clientarea.subscriptions import services as subscription_services
@@ -51,7 +52,9 @@ def _email(request: CancellationRequest, template: str) -> None:
     )
 
 
-def _release_pending_orders(*, service: Service, reason: str, actor: User | None) -> list[str]:
+def _release_pending_orders(
+    *, service: Service, reason: EventText, actor: User | None
+) -> list[str]:
     """Cancel the pending orders that bill this service; re-issue the other services' lines."""
     orders = list(
         Order.objects.filter(state=OrderState.PENDING, items__service=service)
@@ -71,8 +74,7 @@ def _release_pending_orders(*, service: Service, reason: str, actor: User | None
                         customer=order.customer,
                         lines=[_line(item) for item in others],
                         due_date=order.due_date,
-                        reason=_("Issued again without the cancelled service (was %(n)s)")
-                        % {"n": order.number},
+                        reason=EventText("reissued", {"n": order.number}),
                         actor=actor,
                     )
                 ]
@@ -137,8 +139,9 @@ def request_cancellation(
             )
     except IntegrityError as exc:  # a second request racing this one
         raise CancellationError(_("You already asked to cancel this service.")) from exc
-    why = _("Cancellation requested by the customer")
-    orders = _release_pending_orders(service=locked, reason=why, actor=actor)
+    orders = _release_pending_orders(
+        service=locked, reason=EventText("customer_cancellation"), actor=actor
+    )
     audit.record(
         action="service.cancellation_requested",
         actor=actor,
@@ -228,7 +231,7 @@ def complete_due_cancellations(*, today: dt.date | None = None, limit: int = 100
             locked = Service.objects.select_for_update().get(pk=request.service_id)
             request.service = locked
             _release_pending_orders(
-                service=locked, reason=_("Cancellation requested by the customer"), actor=None
+                service=locked, reason=EventText("customer_cancellation"), actor=None
             )
             _complete(request, actor=None)
             done += 1

@@ -31,6 +31,7 @@ from clientarea.accounts.audit import record
 from clientarea.accounts.models import AuditEvent, Customer
 from clientarea.billing import descriptions
 from clientarea.billing import services as order_services
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import CouponRedemption, ItemKind, Order, OrderState
 from clientarea.catalog.models import Coupon, CouponDuration, Product, ProductKind
 from clientarea.catalog.pricing import (
@@ -390,7 +391,7 @@ def place_cart_order(
         customer=customer,
         lines=lines,
         actor=actor,
-        reason="catalog order",
+        reason=EventText("catalog_order"),
         due_date=today + dt.timedelta(days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS),
     )
     if quote.coupon is not None:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
 from clientarea.accounts.models import Customer, User
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import ItemKind, Order
 from clientarea.billing.services import LineSpec, OrderSpec, OrderStateError, create_orders
 from clientarea.catalog.models import TaxTreatment
@@ -134,7 +135,7 @@ def create_custom_order(
                         lines=[_line_spec(line) for line in lines],
                         issue_date=today,
                         due_date=due_date,
-                        reason=note.strip()[:500] or "custom order",
+                        reason=note.strip()[:500] or EventText("custom_order"),
                         actor=actor,
                     )
                 ],

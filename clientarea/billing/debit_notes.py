@@ -18,6 +18,7 @@ services and cannot be cancelled (a credit note on the invoice takes an amount b
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -29,20 +30,65 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer
-from clientarea.billing import services
+from clientarea.billing import ledger, services
 from clientarea.billing.descriptions import customer_language
-from clientarea.billing.models import ItemKind, Order
+from clientarea.billing.event_texts import EventText
+from clientarea.billing.models import ItemKind, Order, OrderEvent, OrderEventKind, OrderState
 from clientarea.einvoice import builder
 from clientarea.einvoice import services as einvoice_services
-from clientarea.einvoice.models import DocumentKind, Invoice
-from clientarea.lib.dates import BOGOTA
+from clientarea.einvoice.models import DocumentKind, Invoice, InvoiceStatus
+from clientarea.lib.dates import BOGOTA, local_today
 
 __all__ = [
     "debit_note_email_context",
     "debit_note_lines",
+    "follow_note_state",
     "issue_debit_note",
+    "note_is_payable",
     "order_for_debit_note",
 ]
+
+
+def note_is_payable(note: Invoice) -> bool:
+    """Whether the amount of a debit note may be collected: DIAN validated it (or, without a
+    DIAN transmitter, it was stored), or DIAN is not answering and it waits in contingency (a
+    document issued in contingency is valid). Not while it is being signed and sent, nor once
+    DIAN rejected it: a rejected note is no valid document until staff fix and resend it."""
+    return note.is_validated or note.status == InvoiceStatus.CONTINGENCY
+
+
+def follow_note_state(note: Invoice) -> None:
+    """The order that collects ``note`` follows its DIAN state (registered with einvoice by
+    ``BillingConfig.ready``; called in the transaction that records DIAN's answer).
+
+    Being validated → pending once the note is payable (``note_is_payable``): its due date is
+    then at least ``BILLING_ORDER_DUE_DAYS`` away (a note DIAN rejected for days still gets its
+    whole term) and the customer's credit pays it at once with ``BILLING_AUTO_APPLY_CREDIT``;
+    the customer is told by the note's email, sent once DIAN accepts it. Pending → being
+    validated when DIAN rejects the note: nothing more is collected on it (what was already
+    paid stays on the order). A paid order stays paid."""
+    if note.kind != DocumentKind.DEBIT_NOTE:
+        return
+    order = Order.objects.select_for_update().filter(debit_note_id=note.pk).first()
+    if order is None:
+        return
+    if order.state == OrderState.VALIDATING and note_is_payable(note):
+        earliest = local_today() + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
+        order.state = OrderState.PENDING
+        order.due_date = max(order.due_date, earliest)
+        order.save(update_fields=["state", "due_date"])
+        OrderEvent.objects.create(
+            order=order, kind=OrderEventKind.DIAN_VALIDATED, data={"status": note.status}
+        )
+        posting = ledger.apply_credit_to_new_orders(orders=[order])
+        for paid in posting.paid:
+            services.queue_order_paid_email(order=paid, settled={})
+    elif order.state == OrderState.PENDING and note.status == InvoiceStatus.REJECTED:
+        order.state = OrderState.VALIDATING
+        order.save(update_fields=["state"])
+        OrderEvent.objects.create(
+            order=order, kind=OrderEventKind.DIAN_HELD, data={"status": note.status}
+        )
 
 
 def debit_note_lines(*, note: Invoice, customer: Customer) -> list[services.LineSpec]:
@@ -78,9 +124,10 @@ def order_for_debit_note(*, note: Invoice, actor=None) -> Order:
                 customer=customer,
                 lines=debit_note_lines(note=note, customer=customer),
                 issue_date=issued,
-                reason=f"debit note {note.full_number}",
+                reason=EventText("debit_note", {"number": note.full_number}),
                 actor=actor,
                 debit_note=note,
+                validating=not note_is_payable(note),
             )
         ],
         notify=False,

@@ -11,12 +11,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.catalog.models import TaxTreatment
+from clientarea.lib.dates import short_date
 
 
 class OrderState(models.TextChoices):
     PENDING = "pending", _("Pending")
     PAID = "paid", _("Paid")
     CANCELLED = "cancelled", _("Cancelled")
+    #: An order collecting a DIAN debit note that DIAN has not validated (being sent, or
+    #: rejected and waiting for staff to fix and resend it): not payable, owes nothing yet.
+    VALIDATING = "validating", _("Being validated by DIAN")
 
 
 class PaidVia(models.TextChoices):
@@ -223,6 +227,8 @@ class OrderEventKind(models.TextChoices):
     CANCELLED = "cancelled", _("Order cancelled")
     EMAIL_RESENT = "email_resent", _("Order email sent again")
     REMINDER = "reminder", _("Payment reminder sent")
+    DIAN_HELD = "dian_held", _("Held: the debit note is not validated by DIAN")
+    DIAN_VALIDATED = "dian_validated", _("Debit note validated by DIAN: payable")
 
 
 class OrderEvent(models.Model):
@@ -288,7 +294,7 @@ class BillingRun(models.Model):
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
-        return f"{self.run_date} {self.status}"
+        return f"{short_date(self.run_date)} {self.get_status_display()}"
 
 
 class ChunkStatus(models.TextChoices):

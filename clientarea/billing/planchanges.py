@@ -48,6 +48,7 @@ from clientarea.accounts.models import EmailCategory, User
 from clientarea.billing import change_notes, ledger
 from clientarea.billing import services as billing
 from clientarea.billing.descriptions import customer_language
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import ItemKind, Order, OrderState
 from clientarea.billing.proration import Proration, credit_with_tax, prorate
 from clientarea.catalog.models import (
@@ -622,7 +623,7 @@ def _upgrade_order(*, service: Service, quote: Quote, actor: User | None, today:
             ),
         ),
         actor=actor,
-        reason="plan change",
+        reason=EventText("plan_change"),
     )
 
 
@@ -704,9 +705,7 @@ def expire_unpaid_changes(*, today: dt.date | None = None) -> int:
         Order.objects.filter(number__in=numbers, state=OrderState.PENDING, due_date__lt=today)
     )
     for order in expired:
-        billing.cancel_order(
-            order=order, reason=_("Plan change not paid by its due date: the plan did not change")
-        )
+        billing.cancel_order(order=order, reason=EventText("plan_change_not_paid"))
     return len(expired)
 
 

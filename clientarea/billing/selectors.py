@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from clientarea.accounts.models import Customer, DocumentType
+from clientarea.billing import event_texts
 from clientarea.billing.models import (
     LedgerEntry,
     LedgerKind,
@@ -236,6 +237,14 @@ def _event_label(kind: str) -> str:
     return kind.replace("_", " ").capitalize()
 
 
+def event_text(event: OrderEvent) -> str:
+    """What an order event says, in the active language (``billing.event_texts``): why it was
+    issued or cancelled, a reminder's stage; a resent email is named by its details instead."""
+    if event.kind == OrderEventKind.EMAIL_RESENT:
+        return ""
+    return event_texts.event_message(kind=event.kind, message=event.message, data=event.data)
+
+
 def order_history(order: Order) -> list[HistoryEntry]:
     """What happened to the order, oldest first, in words for the customer (uses the prefetched events).
 
@@ -250,7 +259,7 @@ def order_history(order: Order) -> list[HistoryEntry]:
         if event.kind == OrderEventKind.CREATED:
             when = order.issue_date
         elif event.kind == OrderEventKind.CANCELLED:
-            detail = event.message
+            detail = event_text(event)
         elif event.kind == OrderEventKind.PAID:
             when = order.paid_at or event.created_at
             detail = payment_description(
@@ -615,9 +624,13 @@ class AccountSummary:
 
 
 def account_summary(customer: Customer) -> AccountSummary:
-    """Balance, amount due (pending orders) and credit available, from the ledger in one query."""
+    """Balance, amount due (pending orders) and credit available, from the ledger in one query.
+
+    The charge of a debit note DIAN has not validated (its order "being validated by DIAN") is
+    on the ledger but owed only once DIAN accepts the note: it is in neither the due nor the
+    balance."""
     row = LedgerEntry.objects.filter(customer=customer).aggregate(
-        balance=Sum("amount"),
+        balance=Sum("amount", filter=~Q(order__state=OrderState.VALIDATING)),
         unassigned=Sum("amount", filter=Q(order__isnull=True)),
         due=Sum("amount", filter=Q(order__state=OrderState.PENDING)),
     )

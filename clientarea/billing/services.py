@@ -34,7 +34,8 @@ from clientarea.accounts.audit import record as audit
 from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import Customer, EmailCategory, ProviderProfile, User
 from clientarea.accounts.selectors import get_provider, provider_cached
-from clientarea.billing import descriptions, ledger
+from clientarea.billing import descriptions, event_texts, ledger
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import (
     Counter,
     ItemKind,
@@ -78,7 +79,8 @@ from clientarea.withholdings.services import fix_order_withholdings
 logger = logging.getLogger(__name__)
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    OrderState.PENDING: frozenset({OrderState.PAID, OrderState.CANCELLED}),
+    OrderState.PENDING: frozenset({OrderState.PAID, OrderState.CANCELLED, OrderState.VALIDATING}),
+    OrderState.VALIDATING: frozenset({OrderState.PENDING}),
     OrderState.PAID: frozenset(),
     OrderState.CANCELLED: frozenset(),
 }
@@ -222,12 +224,17 @@ class OrderSpec:
     lines: Sequence[LineSpec]
     issue_date: dt.date | None = None  # default: today in Colombia
     due_date: dt.date | None = None  # default: issue date + BILLING_ORDER_DUE_DAYS
-    reason: str = ""
+    #: Why it was issued, for its history: typed by a person, or a code and its values
+    #: (``event_texts.EventText``), shown in the reader's language.
+    reason: str | EventText = ""
     actor: User | None = None
     language: str | None = None  # of the "order created" email (default: the customer's)
     #: The DIAN debit note this order collects (``billing.debit_notes``): the order takes its
     #: number and its exact total (no rounding to whole pesos), and is posted as "debit note".
     debit_note: Invoice | None = None
+    #: Created as "being validated by DIAN" (not payable) rather than pending: a debit note
+    #: DIAN has not validated yet (``billing.debit_notes``).
+    validating: bool = False
 
 
 @transaction.atomic
@@ -309,6 +316,7 @@ def _insert_orders(
             Order(
                 number=number,
                 customer=spec.customer,
+                state=OrderState.VALIDATING if spec.validating else OrderState.PENDING,
                 issue_date=issue,
                 due_date=spec.due_date
                 or issue + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS),
@@ -352,10 +360,11 @@ def _insert_orders(
                 order=order,
                 kind=OrderEventKind.CREATED,
                 actor=order.created_by,
-                message=spec.reason[:500],
-                data={"total": str(order.total)},
+                message=message,
+                data={"total": str(order.total), **text},
             )
             for order, spec in zip(orders, specs, strict=True)
+            for message, text in [event_texts.message_and_data(spec.reason)]
         ]
     )
     return orders, items
@@ -414,7 +423,7 @@ def create_order(
     issue_date: dt.date | None = None,
     due_date: dt.date | None = None,
     actor=None,
-    reason: str = "",
+    reason: str | EventText = "",
     notify: bool = True,
     provider: ProviderProfile | None = None,
 ) -> Order:
@@ -555,7 +564,7 @@ def order_new_service(
         customer=customer,
         lines=lines,
         actor=actor,
-        reason="new service",
+        reason=EventText("new_service"),
         due_date=today + dt.timedelta(days=settings.BILLING_CANCEL_UNPAID_NEW_AFTER_DAYS),
     )
 
@@ -822,14 +831,21 @@ def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) -> Order:
+def cancel_order(
+    *, order: Order, reason: str | EventText, actor=None, notify: bool = True
+) -> Order:
     """pending → cancelled with a reason; the service periods it billed become billable again.
 
     The order no longer owes anything; what was paid on it (partial payments, credit applied)
     becomes the customer's credit.
 
     A service that was only waiting for this order (pending activation) is cancelled too.
+    ``reason``: typed by a person, or a code and its values (``EventText``: the automatic
+    cancellations), which the history shows in the reader's language; the order's reason, its
+    ledger memo and the email get its words in the site's language.
     """
+    event_message, event_data = event_texts.message_and_data(reason)
+    reason = event_texts.sentence(reason)
     if not reason.strip():
         raise OrderStateError(_("Give a reason for cancelling the order."))
     locked = Order.objects.select_for_update().select_related("customer__user").get(pk=order.pk)
@@ -866,7 +882,8 @@ def cancel_order(*, order: Order, reason: str, actor=None, notify: bool = True) 
         order=locked,
         kind=OrderEventKind.CANCELLED,
         actor=actor if getattr(actor, "pk", None) else None,
-        message=reason[:500],
+        message=event_message,
+        data=event_data,
     )
     if notify:
         queue_customer_email(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from clientarea.einvoice import services
 from clientarea.einvoice.admin_habilitacion import NumberingImportAdminMixin
 from clientarea.einvoice.admin_notes import InvoiceNotesMixin, note_reference
+from clientarea.einvoice.attempt_texts import rule_kind
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
     DocumentKind,
@@ -88,10 +89,6 @@ class NumberingResolutionAdmin(NumberingImportAdminMixin, WarningsMixin, admin.M
         return obj is None or not obj.invoices.exists()
 
 
-#: What DIAN's answer calls each rule message, in the reader's language (stored as the code).
-_RULE_KINDS = {"rejection": _("rejection"), "notification": _("notification")}
-
-
 def _rule_lines(rule_messages: list[dict]) -> str:
     """DIAN's rule messages, each with our plain-words explanation when we have one."""
     if not rule_messages:
@@ -102,7 +99,7 @@ def _rule_lines(rule_messages: list[dict]) -> str:
         (
             (
                 m.get("rule", ""),
-                _RULE_KINDS.get(m.get("kind", ""), m.get("kind", "")),
+                rule_kind(m.get("kind", "")),
                 m.get("text", ""),
                 plain_words(m.get("rule", "")),
             )
@@ -115,8 +112,13 @@ class TransmissionInline(ReadOnlyInline):
     """DIAN exchanges as they happened: read only, never added or deleted here."""
 
     model = TransmissionAttempt
-    fields = ("created_at", "status", "message", "rules", "retryable", "document_key", "raw")
+    fields = ("created_at", "status", "message_text", "rules", "retryable", "document_key", "raw")
     readonly_fields = fields
+
+    @admin.display(description=_("message"))
+    def message_text(self, obj):
+        """Ours in the reader's language; DIAN's answer as DIAN wrote it."""
+        return obj.message_text
 
     @admin.display(description=_("DIAN rules, in plain words"))
     def rules(self, obj):
@@ -294,7 +296,7 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
         attempt = obj.transmissions.order_by("-created_at", "-id").first()
         if attempt is None:
             return "—"
-        return format_html("<p>{}</p>{}", attempt.message, _rule_lines(attempt.rule_messages))
+        return format_html("<p>{}</p>{}", attempt.message_text, _rule_lines(attempt.rule_messages))
 
     @admin.display(description=_("downloads"))
     def downloads(self, obj):
@@ -530,5 +532,14 @@ class NoteAdmin(InvoiceAdmin):
         )
 
     def get_urls(self):
-        # Downloads and raw exchanges are served by the invoice admin's URLs (same rows).
-        return admin.ModelAdmin.get_urls(self)
+        # Downloads and raw exchanges are served by the invoice admin's URLs (same rows); "Send
+        # to DIAN again" is the note's own (the invoice admin's finds invoices only): without it
+        # the page of a rejected note or one in contingency could not be drawn.
+        return [
+            path(
+                "<path:object_id>/resend/",
+                self.admin_site.admin_view(self.resend_view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_resend",
+            ),
+            *admin.ModelAdmin.get_urls(self),
+        ]

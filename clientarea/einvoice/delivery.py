@@ -39,7 +39,7 @@ from django.utils.module_loading import import_string
 
 from clientarea.accounts.contacts import queue_einvoice_email
 from clientarea.accounts.selectors import get_provider, provider_cached
-from clientarea.einvoice import attached, builder, pdf, qr, signing, ubl
+from clientarea.einvoice import attached, attempt_texts, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
 from clientarea.einvoice.documents import InvoiceDocument
 from clientarea.einvoice.models import (
@@ -201,6 +201,19 @@ def add_note_email_source(source: Callable[[Invoice], Mapping[str, Any]]) -> Non
         _note_email_sources.append(source)
 
 
+# Apps above einvoice follow a note's DIAN state (billing: the order that collects a debit note
+# is payable only once DIAN validates the note, or while it is in contingency). Each function is
+# called with the note in the transaction that records DIAN's answer, after the note's row is
+# updated: what it writes commits, or rolls back, with that answer.
+_note_state_listeners: list[Callable[[Invoice], None]] = []
+
+
+def add_note_state_listener(listener: Callable[[Invoice], None]) -> None:
+    """Register a function called with a note each time a transmission records its DIAN state."""
+    if listener not in _note_state_listeners:
+        _note_state_listeners.append(listener)
+
+
 def _note_email_context(note: Invoice) -> dict[str, Any]:
     context: dict[str, Any] = {}
     for source in _note_email_sources:
@@ -268,9 +281,12 @@ def _with_application_response(invoice: Invoice, result: TransmissionResult) -> 
     without it is not final: it is asked for again (a resend answers "already processed" with it)."""
     if result.status != InvoiceStatus.ACCEPTED or result.application_response:
         return result
+    values = {"message": result.message}
     return TransmissionResult(
         status=InvoiceStatus.SENT,
-        message=f"{result.message} (accepted, but DIAN sent no ApplicationResponse; asking again)",
+        message=attempt_texts.english("no_application_response", values),
+        message_code="no_application_response",
+        message_values=values,
         retryable=True,
         document_key=result.document_key,
         notifications=result.notifications,
@@ -344,9 +360,12 @@ def transmit_invoice(
             )
         except ValueError as exc:  # DIAN's answer cannot be embedded: recorded, asked again
             logger.error("invoice %s: ApplicationResponse unusable: %s", invoice.full_number, exc)
+            values = {"message": result.message, "error": str(exc)}
             result = TransmissionResult(
                 status=InvoiceStatus.SENT,
-                message=f"{result.message} (ApplicationResponse unusable: {exc})",
+                message=attempt_texts.english("application_response_unusable", values),
+                message_code="application_response_unusable",
+                message_values=values,
                 retryable=True,
                 document_key=result.document_key,
                 application_response=result.application_response,
@@ -363,6 +382,8 @@ def transmit_invoice(
             transmitter=settings.EINVOICE_TRANSMITTER,
             status=result.status,
             message=result.message,
+            message_code=result.message_code[:40],
+            message_values=dict(result.message_values),
             retryable=result.retryable,
             document_key=result.document_key[:96],
             rule_messages=_rule_messages(result),
@@ -402,6 +423,9 @@ def transmit_invoice(
         Invoice.objects.filter(pk=current.pk).update(**changes)
         for name in TRANSMISSION_FIELDS:  # what is now stored, without reading it back
             setattr(invoice, name, changes.get(name, getattr(current, name)))
+        if current.is_note:
+            for listener in _note_state_listeners:
+                listener(invoice)
         if result.status == InvoiceStatus.REJECTED:
             _alert_staff("staff_invoice_rejected", current, attempt)
         elif (

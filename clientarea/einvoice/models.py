@@ -13,6 +13,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.einvoice import attempt_texts
+
 
 class Environment(models.TextChoices):
     PRODUCTION = "1", _("Production")
@@ -352,6 +354,10 @@ class TransmissionAttempt(models.Model):
     transmitter = models.CharField(_("transmitter"), max_length=100)
     status = models.CharField(_("outcome"), max_length=12, choices=InvoiceStatus.choices)
     message = models.TextField(_("message"), blank=True)
+    #: Our own words as a code and its values (``einvoice.attempt_texts``), shown in the reader's
+    #: language; empty when ``message`` is DIAN's answer as DIAN wrote it.
+    message_code = models.CharField(_("message code"), max_length=40, blank=True)
+    message_values = models.JSONField(_("message values"), default=dict, blank=True)
     retryable = models.BooleanField(_("to be retried"), default=False)
     #: The CUFE as DIAN returned it (its trackId).
     document_key = models.CharField(_("DIAN document key"), max_length=96, blank=True)
@@ -366,6 +372,11 @@ class TransmissionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.status}"
+
+    @property
+    def message_text(self) -> str:
+        """What the attempt says, in the active language (DIAN's answer as DIAN wrote it)."""
+        return attempt_texts.describe(self.message_code, self.message_values, fallback=self.message)
 
 
 class TransmissionExchange(models.Model):

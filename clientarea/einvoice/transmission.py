@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from clientarea.einvoice import attempt_texts
 from clientarea.einvoice.models import InvoiceStatus
 
 
@@ -38,6 +41,10 @@ class TransmissionResult:
     status: str
     message: str = ""
     retryable: bool = False
+    #: Our own words about it as a code and its values (``attempt_texts``), shown in the reader's
+    #: language; ``message`` is then their English sentence. Empty: ``message`` is DIAN's answer.
+    message_code: str = ""
+    message_values: Mapping[str, Any] = field(default_factory=dict)
     #: The CUFE/CUDE as DIAN returned it (its trackId).
     document_key: str = ""
     #: DIAN's ApplicationResponse XML for an accepted document (it goes into the AttachedDocument).
@@ -65,5 +72,7 @@ class StoreOnlyTransmitter(Transmitter):
 
     def transmit(self, invoice) -> TransmissionResult:
         return TransmissionResult(
-            status=InvoiceStatus.ISSUED, message="stored only (no DIAN transmitter configured)"
+            status=InvoiceStatus.ISSUED,
+            message=attempt_texts.english("stored_only", {}),
+            message_code="stored_only",
         )

@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
+from django.utils import formats, timezone
 
 BOGOTA = ZoneInfo("America/Bogota")
 
@@ -32,3 +32,14 @@ def local_today() -> dt.date:
 
 def local_now() -> dt.datetime:
     return timezone.localtime(timezone.now(), BOGOTA)
+
+
+def short_date(value: dt.date) -> str:
+    """A date as every page shows it, in the active language: "4 dic 2026", "4 Dec 2026"
+    (``SHORT_DATE_FORMAT``, clientarea/formats). Not for exports, which keep ISO dates."""
+    return formats.date_format(value, "SHORT_DATE_FORMAT")
+
+
+def short_datetime(value: dt.datetime) -> str:
+    """A moment in Colombia's time as every page shows it: "4 dic 2026 14:05"."""
+    return formats.date_format(timezone.localtime(value, BOGOTA), "SHORT_DATETIME_FORMAT")

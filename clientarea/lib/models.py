@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.lib.dates import short_datetime
+
 
 class PeriodicRun(models.Model):
     """One run of a periodic worker job for one slot of its schedule.
@@ -30,4 +32,4 @@ class PeriodicRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.task} @ {self.slot:%Y-%m-%d %H:%M}"
+        return f"{self.task} @ {short_datetime(self.slot)}"

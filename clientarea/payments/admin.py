@@ -35,6 +35,7 @@ from clientarea.payments.models import (
     Payment,
     PaymentMessage,
     PaymentOrder,
+    PaymentStatus,
     Refund,
     RefundLine,
     RefundStatus,
@@ -280,7 +281,17 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
 
     @admin.display(description=_("review reason"))
     def review_text(self, obj: Payment) -> str:
-        return obj.review_text or "—"
+        text = obj.review_text or "—"
+        if obj.needs_review and obj.status == PaymentStatus.APPROVED:
+            done, left = services.review_progress(obj)
+            if done > 0:  # part of it refunded already: what is still to decide
+                text += " · " + _(
+                    "%(done)s refunded or being refunded, %(left)s still to decide"
+                ) % {
+                    "done": format_cop(done, decimals=True),
+                    "left": format_cop(left, decimals=True),
+                }
+        return text
 
     def get_queryset(self, request):
         # Every order of a payment that pays several (the list names all of them).

@@ -412,6 +412,8 @@ ACTIVE_REFUND_STATES = (
     RefundState.PENDING,
     RefundState.COMPLETED,
 )
+#: Refunds on their way: the money has not left yet, nor was the refund declined.
+IN_FLIGHT_REFUND_STATES = (RefundState.REQUESTED, RefundState.SENT, RefundState.PENDING)
 
 
 class ServicesAction(models.TextChoices):

@@ -46,8 +46,16 @@ MESSAGES = {
         "here (customer's claim or chargeback?): record it with Refund"
     ),
     "refund_needed": gettext_lazy("refund needed"),
+    "partly_refunded_credit": gettext_lazy(
+        "%(refunded)s refunded; the rest, %(kept)s, kept as the customer's credit"
+    ),
     "refund_declined": gettext_lazy("refund of %(amount)s declined by the gateway: %(message)s"),
 }
+
+
+#: Reasons that say the whole payment was kept as the customer's credit (a duplicate): a refund of
+#: part of it decides the rest (``refunds._complete``).
+KEPT_AS_CREDIT = frozenset({"second_approval", "orders_paid_credit", "orders_cancelled_credit"})
 
 
 #: Values that are words of ours, not the gateway's (a transaction's kind, a gateway status):

@@ -175,7 +175,10 @@ def _order_list_context(
     dues = selectors.order_balances([order.pk for order in pending])
     agent = bool(summary["due_total"]) and withholdings.approved_agent(customer.pk) is not None
     filters = [("", translation.gettext("All"), counts["all"])] + [
-        (value, label, counts[value]) for value, label in OrderState.choices
+        (value, label, counts[value])
+        for value, label in OrderState.choices
+        # Debit notes DIAN is validating are rare: their filter shows only when there are some.
+        if value != OrderState.VALIDATING or counts[value]
     ]
     return {
         "page": page,

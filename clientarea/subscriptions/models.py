@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clientarea.catalog.models import BillingCycle
+from clientarea.lib.dates import short_date
 
 
 class ServiceStatus(models.TextChoices):
@@ -275,7 +276,7 @@ class CancellationRequest(models.Model):
         indexes = [models.Index(fields=["status", "effective_date"])]
 
     def __str__(self) -> str:
-        return f"{self.service} → {self.effective_date}"
+        return f"{self.service} → {short_date(self.effective_date)}"
 
 
 class PlanChangeDirection(models.TextChoices):

@@ -54,8 +54,15 @@ def check_invariants(customer) -> None:
     entries = list(LedgerEntry.objects.filter(customer=customer))
     account = selectors.account_summary(customer)
     total = sum((e.amount for e in entries), ZERO)
-    # The balance is the sum of the movements, and is what is due minus the credit.
-    assert account.balance == total
+    validating = set(
+        Order.objects.filter(customer=customer, state=OrderState.VALIDATING).values_list(
+            "pk", flat=True
+        )
+    )
+    held = sum((e.amount for e in entries if e.order_id in validating), ZERO)
+    # The balance is the sum of the movements (but the charge of a debit note DIAN has not
+    # validated yet), and is what is due minus the credit.
+    assert account.balance == total - held
     assert account.balance == account.due - account.credit
     # Credit never goes negative.
     unassigned = sum((e.amount for e in entries if e.order_id is None), ZERO)
@@ -72,6 +79,8 @@ def check_invariants(customer) -> None:
         assert paid <= order.total
         if order.state == OrderState.PENDING:
             assert ZERO < due <= order.total
+        elif order.state == OrderState.VALIDATING:
+            assert due == order.total  # nothing collected on it, not even credit
         else:
             assert due == ZERO
         if order.state == OrderState.PAID:
@@ -156,6 +165,14 @@ class LedgerPropertyTests(HypothesisTestCase):
                         note, order = debit_notes.issue_debit_note(
                             invoice=invoice, concept="1", reason="Mora", amount=amount
                         )
+                        # Not owed until DIAN validates the note (here: stored only).
+                        assert order.state == OrderState.VALIDATING
+                        assert selectors.account_summary(customer).balance == owed_before
+                        check_invariants(customer)
+                        Invoice.objects.filter(pk=note.pk).update(transmitted_at=timezone.now())
+                        note.refresh_from_db()
+                        debit_notes.follow_note_state(note)
+                        order.refresh_from_db()
                         owed_after = selectors.account_summary(customer).balance
                         assert owed_after == owed_before + note.total
                         event(f"debit note {order.state}")

@@ -24,9 +24,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext as _
 
-from clientarea.einvoice import builder, signing
+from clientarea.einvoice import attempt_texts, builder, signing
 from clientarea.einvoice.dian import files
 from clientarea.einvoice.dian.client import (
     HABILITACION_URL,
@@ -111,7 +110,8 @@ class DianTransmitter(Transmitter):
         if not signed:
             return TransmissionResult(
                 status=invoice.status,
-                message=_("Not signed yet: nothing was sent to DIAN."),
+                message=attempt_texts.english("not_signed", {}),
+                message_code="not_signed",
                 retryable=True,
             )
         doc = builder.document_from_json(invoice.document)
@@ -179,13 +179,12 @@ class DianTransmitter(Transmitter):
                     exchanges,
                     application_response=status.result.application_response,
                 )
+        values = {"seconds": f"{client.timeout:g}"}
         return TransmissionResult(
             status=InvoiceStatus.SENT,
-            message=_(
-                "DIAN did not answer within %(seconds)s seconds and does not know the invoice "
-                "yet; it will be sent again."
-            )
-            % {"seconds": f"{client.timeout:g}"},
+            message=attempt_texts.english("timeout_unknown", values),
+            message_code="timeout_unknown",
+            message_values=values,
             retryable=True,
             exchanges=tuple(_raw(e) for e in exchanges),
         )
@@ -194,16 +193,17 @@ class DianTransmitter(Transmitter):
         if error.retryable:
             logger.warning("invoice %s: DIAN unavailable: %s", invoice.full_number, error)
             status = InvoiceStatus.SENT
-            message = _("DIAN is not available (%(error)s); the invoice will be sent again.")
+            code = "unavailable"
         else:
             logger.error("invoice %s: DIAN refused the request: %s", invoice.full_number, error)
             status = InvoiceStatus.REJECTED
-            message = _(
-                "DIAN refused the request (%(error)s); it is not sent again until this is fixed."
-            )
+            code = "refused_request"
+        values = {"error": str(error)}
         return TransmissionResult(
             status=status,
-            message=message % {"error": error},
+            message=attempt_texts.english(code, values),
+            message_code=code,
+            message_values=values,
             retryable=error.retryable,
             exchanges=tuple(_raw(e) for e in exchanges),
         )

@@ -31,6 +31,7 @@ from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import builder, delivery, jobs, ubl
 from clientarea.einvoice.delivery import (
     add_note_email_source,
+    add_note_state_listener,
     email_subject,
     render_and_send_invoice,
     send_invoice_email,
@@ -58,6 +59,7 @@ __all__ = [
     "InvoiceWaiting",
     "NoteRefused",
     "add_note_email_source",
+    "add_note_state_listener",
     "allocate_invoice_for_order",
     "email_subject",
     "invoice_balance",

@@ -56,6 +56,7 @@ from clientarea.payments.services.refunds import (
     refund_payment,
     refundable,
     refundable_now,
+    review_progress,
     send_refund,
     sweep_refunds,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "refundable",
     "refundable_now",
     "retry_message",
+    "review_progress",
     "send_refund",
     "set_gateway_offered",
     "start_funds_payment",

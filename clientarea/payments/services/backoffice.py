@@ -25,6 +25,7 @@ from clientarea.payments.models import (
 from clientarea.payments.services.inbox import apply_message
 from clientarea.payments.services.notes import PaymentStateError
 from clientarea.payments.services.reconcile import check_payment
+from clientarea.payments.services.refunds import refundable
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +176,18 @@ def refund_instead_of_credit(payment: Payment, note: str, actor) -> Payment:
                 _("Payment %(reference)s paid its orders: there is no credit from it to refund.")
                 % {"reference": locked.reference}
             )
+        # What is neither refunded nor being refunded: a refund of part of it already took its
+        # share out of the credit.
+        left = refundable(locked)
+        if left <= 0:
+            raise PaymentStateError(
+                _("Payment %(reference)s is already refunded or being refunded in full.")
+                % {"reference": locked.reference}
+            )
         try:
             ledger.refund_credit(
                 customer_id=locked.customer_id,
-                amount=locked.amount,
+                amount=left,
                 reference=locked.reference,
                 actor=actor,
                 memo=note,
@@ -194,7 +203,7 @@ def refund_instead_of_credit(payment: Payment, note: str, actor) -> Payment:
             actor=actor,
             customer=locked.customer,
             target=locked.reference,
-            changes={"decision": "refund", "amount": str(locked.amount), "note": note[:300]},
+            changes={"decision": "refund", "amount": str(left), "note": note[:300]},
         )
     return locked
 
@@ -215,6 +224,7 @@ def keep_as_credit(payment: Payment, actor) -> Payment:
             actor=actor,
             customer=locked.customer,
             target=locked.reference,
-            changes={"decision": "credit", "amount": str(locked.amount)},
+            # What stays credit: the payment less what is refunded or being refunded of it.
+            changes={"decision": "credit", "amount": str(refundable(locked))},
         )
     return locked

@@ -98,6 +98,13 @@ def flag(
     return new
 
 
+def settle(payment: Payment, *, reason: Reason) -> None:
+    """Clear the review flag; ``reason`` (what was decided) becomes the reason shown on the
+    payment. The caller saves the payment."""
+    payment.needs_review = False
+    _note_reason(payment, reason)
+
+
 def _same_reason(payment: Payment, reason: Reason) -> bool:
     if not payment.review_code:  # flagged before reasons had codes: its sentence
         return payment.review_reason == reason.english()[:300]

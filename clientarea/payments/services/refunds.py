@@ -61,6 +61,7 @@ from clientarea.payments.gateways.base import (
 )
 from clientarea.payments.models import (
     ACTIVE_REFUND_STATES,
+    IN_FLIGHT_REFUND_STATES,
     Outcome,
     Payment,
     PaymentStatus,
@@ -71,8 +72,8 @@ from clientarea.payments.models import (
     RefundStatus,
     ServicesAction,
 )
-from clientarea.payments.reasons import Reason
-from clientarea.payments.services.notes import PaymentStateError, alert_staff, flag
+from clientarea.payments.reasons import KEPT_AS_CREDIT, Reason
+from clientarea.payments.services.notes import PaymentStateError, alert_staff, flag, settle
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import ServiceStatus
 
@@ -612,6 +613,8 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
         payment.refunded_at = now
         payment.refunded_by = actor if getattr(actor, "pk", None) else None
         payment.needs_review = False
+    elif payment.needs_review and payment.review_code in KEPT_AS_CREDIT:
+        _keep_the_rest(payment, refunded=done, actor=actor)
     note = f"{format_cop(refund.amount, decimals=True)} {refund.get_method_display()}"
     if refund.bank_reference:
         note += f" {refund.bank_reference}"
@@ -636,6 +639,41 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
     )
     _email(refund, payment=payment, lines=lines)
     logger.info("refund %s of payment %s completed", refund.pk, payment.reference)
+
+
+def _keep_the_rest(payment: Payment, *, refunded: Decimal, actor) -> None:
+    """A duplicate payment (kept as the customer's credit, flagged for staff to refund it or keep
+    it) was refunded in part: staff decided on the whole of it, and the rest, already the
+    customer's credit, stays credit. The flag is cleared and its reason says what was refunded and
+    what was kept (shown on the payment). Not while another refund of it is on its way: the rest
+    is known only once that one completes or is declined. Audited like "Keep as credit"."""
+    if Refund.objects.filter(payment=payment, state__in=IN_FLIGHT_REFUND_STATES).exists():
+        return
+    kept = payment.amount - refunded
+    settle(
+        payment,
+        reason=Reason(
+            "partly_refunded_credit",
+            {
+                "refunded": format_cop(refunded, decimals=True),
+                "kept": format_cop(kept, decimals=True),
+            },
+        ),
+    )
+    record(
+        action="payment.refund_decided",
+        actor=actor,
+        customer=payment.customer,
+        target=payment.reference,
+        changes={"decision": "credit", "amount": str(kept), "refunded": str(refunded)},
+    )
+
+
+def review_progress(payment: Payment) -> tuple[Decimal, Decimal]:
+    """For a payment still flagged: what of it is refunded or being refunded, and what is left
+    to decide (refund or keep as credit)."""
+    done = refunded_so_far(payment)
+    return done, max(payment.amount - done, ZERO)
 
 
 def _issue_credit_note(line: RefundLine, *, refund: Refund, actor) -> None:

@@ -9,15 +9,23 @@ from decimal import Decimal
 from django.test import override_settings
 from django.utils import translation
 
+from clientarea.accounts.models import AuditEvent
 from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.models import LedgerEntry, LedgerKind
 from clientarea.einvoice.models import DocumentKind, Invoice
 from clientarea.einvoice.services import issue_waiting_invoices
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
+from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
-from clientarea.payments.models import Outcome, PaymentMessage, RefundLine, RefundState
+from clientarea.payments.models import (
+    Outcome,
+    Payment,
+    PaymentMessage,
+    RefundLine,
+    RefundState,
+)
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.payments.tests.helpers import (
     make_renewal_order,
@@ -27,6 +35,7 @@ from clientarea.payments.tests.helpers import (
     post_payvalida,
 )
 from clientarea.payments.tests.test_account import balance_is_sum_of_movements
+from clientarea.reports import movements
 
 
 @override_settings(BILLING_AUTO_APPLY_CREDIT=False)
@@ -151,6 +160,70 @@ class CreditRefundTests(PaymentsTestCase):
         self.assertEqual(billing_selectors.credit_available(self.alice), 0)
         self.assertEqual(services.refundable_now(duplicate), 0)
         self.assertTrue(balance_is_sum_of_movements(self.alice))
+
+    def test_a_partial_refund_of_a_duplicate_keeps_the_rest_as_credit_and_clears_the_flag(self):
+        """Staff refund part of a duplicate: the rest, already credit, stays credit; the flag no
+        longer says the whole payment waits for a decision, and the money adds up."""
+        duplicate = self.duplicate()
+        self.assertTrue(duplicate.needs_review)
+        services.refund_payment(
+            payment=duplicate,
+            amount=Decimal("40000"),
+            method="manual",
+            bank_reference="Davivienda 81",
+            reason="Customer asked for part",
+            actor=self.carol,
+        )
+        duplicate.refresh_from_db()
+        self.assertFalse(duplicate.needs_review)
+        self.assertEqual(duplicate.refund_status, "none")
+        with translation.override("en"):
+            self.assertEqual(
+                duplicate.review_text,
+                "$ 40.000,00 refunded; the rest, $ 79.000,00, kept as the customer's credit",
+            )
+        with translation.override("es"):
+            self.assertIn("reembolsados", duplicate.review_text)
+        decided = AuditEvent.objects.get(action="payment.refund_decided")
+        self.assertEqual(decided.changes["amount"], "79000.00")
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("79000.00"))
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
+        # Refunding the rest instead takes only the rest out of the credit (it took the whole
+        # payment, which the credit could not cover or, with other credit, took it).
+        ledger.record_payment(
+            customer_id=self.alice.pk, amount=Decimal("5000"), reference="TRX-OTHER", via="manual"
+        )
+        services.refund_instead_of_credit(duplicate, "asked by phone", self.carol)
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("5000.00"))
+        refunds = LedgerEntry.objects.filter(kind=LedgerKind.REFUND)
+        self.assertEqual(sum(e.amount for e in refunds), Decimal("119000.00"))
+        services.mark_refunded(duplicate, "transfer T-90", self.carol)
+        self.assertTrue(balance_is_sum_of_movements(self.alice))
+        today = local_today()
+        bank = [
+            row
+            for row in movements.movements(date_from=today, date_to=today)
+            if row.section == movements.BANK
+        ]
+        received = sum(row.amount for row in bank if row.direction == movements.IN)
+        returned = sum(row.amount for row in bank if row.direction == movements.OUT)
+        self.assertEqual((received, returned), (Decimal("243000.00"), Decimal("119000.00")))
+
+    def test_while_a_refund_of_part_is_on_its_way_the_flag_shows_what_is_left_to_decide(self):
+        from django.contrib.admin.sites import site
+
+        duplicate = self.duplicate()
+        services.refund_payment(
+            payment=duplicate, amount=Decimal("40000"), method="gateway", reason="Part"
+        )  # requested: the worker sends it after commit
+        duplicate.refresh_from_db()
+        self.assertTrue(duplicate.needs_review)
+        with translation.override("en"):
+            text = site._registry[Payment].review_text(duplicate)  # type: ignore[attr-defined]
+        self.assertIn("$ 40.000,00 refunded or being refunded, $ 79.000,00 still to decide", text)
+        services.keep_as_credit(duplicate, self.carol)
+        decided = AuditEvent.objects.get(action="payment.refund_decided")
+        self.assertEqual(decided.changes["amount"], "79000.00")
 
 
 class PayvalidaRefundTests(PaymentsTestCase):

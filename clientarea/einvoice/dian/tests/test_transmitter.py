@@ -18,7 +18,7 @@ from lxml import etree
 
 from clientarea.billing import services as billing
 from clientarea.catalog.models import Product, ProductPrice
-from clientarea.einvoice import signing
+from clientarea.einvoice import attempt_texts, signing
 from clientarea.einvoice.demo import DIAN_TEST_TECHNICAL_KEY
 from clientarea.einvoice.dian import envelope, transmitter, transport
 from clientarea.einvoice.dian.client import DianClient
@@ -215,17 +215,26 @@ def test_a_refused_request_is_not_retried(invoice, dian_transmitter, dian, answe
 
 
 def test_staff_read_why_in_spanish(invoice, dian_transmitter, dian):
+    """Stored as a code and values (the English sentence for logs), read in the reader's
+    language whatever the worker's (``einvoice.attempt_texts``)."""
     dian.queue(samples.fault("s:Client", "Certificado se encuentra revocado."), status=500)
-    with translation.override("es"):
-        result = dian_transmitter.transmit(invoice)
+    result = dian_transmitter.transmit(invoice)
     assert result.message == (
-        "La DIAN rechazó la solicitud (SOAP fault s:Client: Certificado se encuentra revocado.); "
-        "no se volverá a enviar hasta que esto se corrija."
+        "DIAN refused the request (SOAP fault s:Client: Certificado se encuentra revocado.); "
+        "it is not sent again until this is fixed."
     )
-    dian.queue(b"<html>Service Unavailable</html>", status=503)
     with translation.override("es"):
+        assert attempt_texts.describe(result.message_code, result.message_values) == (
+            "La DIAN rechazó la solicitud (SOAP fault s:Client: Certificado se encuentra "
+            "revocado.); no se volverá a enviar hasta que esto se corrija."
+        )
+    dian.queue(b"<html>Service Unavailable</html>", status=503)
+    with translation.override("es"):  # the worker's language changes nothing stored
         result = dian_transmitter.transmit(invoice)
-    assert result.message.startswith("La DIAN no está disponible (SendBillSync: HTTP 503")
+    assert result.message.startswith("DIAN is not available (SendBillSync: HTTP 503")
+    with translation.override("es"):
+        text = attempt_texts.describe(result.message_code, result.message_values)
+    assert text.startswith("La DIAN no está disponible (SendBillSync: HTTP 503")
 
 
 def test_nothing_secret_reaches_the_logs(invoice, dian, caplog, settings, monkeypatch, tmp_path):

@@ -1,0 +1,55 @@
+"""What we say about a transmission to DIAN, stored as a code and its values on the attempt
+(``TransmissionAttempt.message_code`` / ``message_values``) and put into words when staff read it,
+in their language. The English sentence stays in ``message`` (logs, searches, and what attempts
+recorded before the codes show). DIAN's own answer (its status description and rule messages) is
+stored and shown as DIAN wrote it, in Spanish: it is DIAN's word, not ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+MESSAGES = {
+    "not_signed": _("Not signed yet: nothing was sent to DIAN."),
+    "timeout_unknown": _(
+        "DIAN did not answer within %(seconds)s seconds and does not know the invoice "
+        "yet; it will be sent again."
+    ),
+    "unavailable": _("DIAN is not available (%(error)s); the invoice will be sent again."),
+    "refused_request": _(
+        "DIAN refused the request (%(error)s); it is not sent again until this is fixed."
+    ),
+    "stored_only": _("stored only (no DIAN transmitter configured)"),
+    "no_application_response": _(
+        "%(message)s (accepted, but DIAN sent no ApplicationResponse; asking again)"
+    ),
+    "application_response_unusable": _("%(message)s (ApplicationResponse unusable: %(error)s)"),
+}
+
+#: A DIAN rule message's kind (``rule_messages[].kind``), in words.
+RULE_KINDS = {"rejection": _("rejection"), "notification": _("notification")}
+
+
+def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
+    """The message in the active language; ``fallback`` (the stored sentence) for an attempt
+    recorded before the codes, or a code this version no longer knows."""
+    message = MESSAGES.get(code) if code else None
+    if message is None:
+        return fallback
+    try:
+        return str(message) % {k: str(v) for k, v in dict(values or {}).items()}
+    except (KeyError, TypeError, ValueError):
+        return fallback
+
+
+def english(code: str, values: Mapping[str, Any] | None) -> str:
+    with translation.override("en"):
+        return describe(code, values)
+
+
+def rule_kind(kind: str) -> str:
+    return str(RULE_KINDS.get(kind, kind))
