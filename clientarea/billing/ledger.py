@@ -724,14 +724,20 @@ def _reversal_memo(*, note: str, withheld: Decimal, refund: bool = False) -> str
             "withheld": format_cop(withheld, decimals=True),
         }
         if refund:
-            return _(
-                "Refund for credit note %(note)s, less the withholdings on it (%(withheld)s): "
+            return (
+                _(
+                    "Refund for credit note %(note)s, less the withholdings on it (%(withheld)s): "
+                    "the customer recovers them from DIAN"
+                )
+                % values
+            )
+        return (
+            _(
+                "Credit for credit note %(note)s, less the withholdings on it (%(withheld)s): "
                 "the customer recovers them from DIAN"
-            ) % values
-        return _(
-            "Credit for credit note %(note)s, less the withholdings on it (%(withheld)s): "
-            "the customer recovers them from DIAN"
-        ) % values
+            )
+            % values
+        )
 
 
 def post_plan_change_credit_note(
@@ -875,7 +881,11 @@ def record_order_refund(
         )
     rows.append(
         _entry(
-            kind=LedgerKind.PAYMENT_REFUNDED, amount=amount, reference=reference, memo=memo, **common
+            kind=LedgerKind.PAYMENT_REFUNDED,
+            amount=amount,
+            reference=reference,
+            memo=memo,
+            **common,
         )
     )
     LedgerEntry.objects.bulk_create(rows)

@@ -218,11 +218,7 @@ def build_note_document(
     known yet). Without it the note keeps the invoice's payment form and means.
 
     Raises ValueError when the data cannot make a valid note."""
-    payment = (
-        {"payment_form": "2", "payment_means_code": UNPAID_MEANS, "due": payment_due}
-        if payment_due is not None
-        else {"due": issued_at.astimezone(BOGOTA).date()}
-    )
+    owed = payment_due is not None
     return replace(
         invoice,
         document_type=document_type,
@@ -230,7 +226,9 @@ def build_note_document(
         number=number,
         lines=lines,
         issue=issued_at,
-        **payment,
+        due=payment_due if payment_due is not None else issued_at.astimezone(BOGOTA).date(),
+        payment_form="2" if owed else invoice.payment_form,
+        payment_means_code=UNPAID_MEANS if owed else invoice.payment_means_code,
         note="",
         payable_rounding=Decimal("0"),
         prepayments=(),  # a note corrects the sale, not how it was paid

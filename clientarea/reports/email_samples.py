@@ -161,8 +161,6 @@ def sample_context(template: str) -> dict[str, Any]:
         "invoices_url": settings.SITE_URL + "/clientarea/invoices/",
         "due": True,  # a debit note still owed on the account
         "note_credited": True,  # a staff credit note added to the customer's credit
-        "credited": note.total,
-        "withheld": Decimal("0"),
         "statement_url": settings.SITE_URL + reverse("billing:statement"),
         # services
         "service": service,

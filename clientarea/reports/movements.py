@@ -181,7 +181,9 @@ def entries(
     """The ledger entries of one section in the period (Bogotá dates of ``at``), annotated with
     ``money_via`` / ``money_method``; a gateway or method filter keeps bank entries only."""
     start, end = _day_range(date_from, date_to)
-    qs = annotated().filter(SECTION_FILTERS[section], at__gte=start, at__lt=end)
+    # (keywords of the annotation: the type checker only knows the model's fields)
+    period: dict[str, Any] = {"at__gte": start, "at__lt": end}
+    qs = annotated().filter(SECTION_FILTERS[section], **period)
     if section != BANK:  # no money moved: no gateway, no method
         return qs.none() if via or method else qs
     qs = qs.annotate(**_money_via_and_method())

@@ -93,7 +93,9 @@ def test_a_refused_note_writes_nothing_on_the_ledger(django_capture_on_commit_ca
     invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
     entries = LedgerEntry.objects.count()
     with pytest.raises(NoteRefused):
-        debit_notes.issue_debit_note(invoice=invoice, concept="3", reason="Ajuste de precio")  # no amount
+        debit_notes.issue_debit_note(
+            invoice=invoice, concept="3", reason="Ajuste de precio"
+        )  # no amount
     with pytest.raises(NoteRefused):
         debit_notes.issue_debit_note(
             invoice=invoice, concept="9", reason="Mora", amount=Decimal("10")
@@ -288,7 +290,8 @@ def test_staff_issue_a_debit_note_from_the_invoice_page(
     assert client.get(url).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            url, {"concept": "3", "reason": "Ajuste de precio", "scope": "amount", "amount": "10000"}
+            url,
+            {"concept": "3", "reason": "Ajuste de precio", "scope": "amount", "amount": "10000"},
         )
     assert response.status_code == 302, response.content.decode()[:2000]
     order = Order.objects.get(debit_note__isnull=False)

@@ -20,8 +20,8 @@ from clientarea.billing import debit_notes
 from clientarea.billing.tests.test_debit_notes import accepted_invoice
 from clientarea.einvoice import validation
 from clientarea.einvoice.cufe import compute_cufe_from_fields, cufe_fields_from_xml
-from clientarea.einvoice.ubl import NS
 from clientarea.einvoice.services import NoteRefused
+from clientarea.einvoice.ubl import NS
 from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,9 @@ def _valid_with_its_cude(note, settings) -> None:
     assert cude == note.cufe == root.findtext("cbc:UUID", namespaces=NS)
 
 
-def test_interest_is_one_line_without_iva(django_capture_on_commit_callbacks, ana, settings, tmp_path):
+def test_interest_is_one_line_without_iva(
+    django_capture_on_commit_callbacks, ana, settings, tmp_path
+):
     invoice = accepted_invoice(django_capture_on_commit_callbacks, ana)  # 100.000 + IVA 19 %
     note, order = issue(django_capture_on_commit_callbacks, invoice, concept="1")
     # 10.000 of interest is owed: no IVA on it.
@@ -96,7 +98,9 @@ def test_staff_may_describe_the_interest_line(django_capture_on_commit_callbacks
         description="Intereses de mora, 30 días al 2 % mensual",
     )  # fmt: skip
     (line,) = _xml(note).findall("cac:DebitNoteLine", NS)
-    assert line.findtext("cac:Item/cbc:Description", namespaces=NS).startswith("Intereses de mora, 30")
+    assert line.findtext("cac:Item/cbc:Description", namespaces=NS).startswith(
+        "Intereses de mora, 30"
+    )
 
 
 def test_interest_by_line_is_refused(django_capture_on_commit_callbacks, ana):

@@ -26,8 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
@@ -154,9 +153,7 @@ def _issue_note(
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         _refuse_unless_noteable(invoice)
         doc = builder.document_from_json(invoice.document)
-        note_lines = _lines(
-            doc, kind, lines, amount, concept=concept, description=description
-        )
+        note_lines = _lines(doc, kind, lines, amount, concept=concept, description=description)
         total = notelines.total(note_lines)
         if total <= 0:
             raise NoteRefused(_("The note must be for a positive amount."))

@@ -130,9 +130,11 @@ class MoneyMovementsTests(PaymentsTestCase):
 
         # The ledger's own sums, section by section, equal the rows'.
         for section in movements.SECTIONS:
-            ledger_sum = movements.annotated().filter(movements.SECTION_FILTERS[section]).aggregate(
-                total=Sum("amount")
-            )["total"]
+            ledger_sum = (
+                movements.annotated()
+                .filter(movements.SECTION_FILTERS[section])
+                .aggregate(total=Sum("amount"))["total"]
+            )
             rows_sum = (
                 sum((row.amount for row in rows if row.section == section), Decimal(0))
                 if section != movements.BANK
@@ -271,7 +273,9 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         # The credit taken out at the request and given back at the decline: two internal rows
         # that cancel; the bank never saw the money.
         self.assertEqual({r.section for r in mine}, {movements.INTERNAL})
-        self.assertEqual(sorted(r.amount for r in mine), [Decimal("-50000.00"), Decimal("50000.00")])
+        self.assertEqual(
+            sorted(r.amount for r in mine), [Decimal("-50000.00"), Decimal("50000.00")]
+        )
         self.assertTrue(all(r.state == "Rechazado" for r in mine))
         totals = movements.summary(date_from=today, date_to=today)
         # 119.000 paid the order, 119.000 kept as credit; nothing went out.
@@ -289,7 +293,9 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         day_asked, today = timezone.localtime(asked).date(), local_today()
         rows = list(movements.movements(date_from=day_asked, date_to=day_asked))
         (waiting,) = [r for r in rows if r.kind == LedgerKind.REFUND]
-        self.assertEqual((waiting.section, waiting.amount), (movements.INTERNAL, Decimal("50000.00")))
+        self.assertEqual(
+            (waiting.section, waiting.amount), (movements.INTERNAL, Decimal("50000.00"))
+        )
         self.assertIn("no ha salido", waiting.movement)
         approved = RefundAnswer(status=GatewayStatus.APPROVED, refund_id="R-9", message="ok")
         with mock.patch.object(PayUGateway, "refund", return_value=approved):
@@ -309,7 +315,9 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         self.assertEqual((out.section, out.direction), (movements.BANK, movements.OUT))
         self.assertEqual(out.at, timezone.localtime(refund.completed_at))
         self.assertEqual(out.gateway_reference, "R-9")
-        self.assertEqual(movements.summary(date_from=today, date_to=today).returned, Decimal("50000.00"))
+        self.assertEqual(
+            movements.summary(date_from=today, date_to=today).returned, Decimal("50000.00")
+        )
         self.assertEqual(
             movements.movements_count(date_from=day_asked, date_to=today),
             len(list(movements.movements(date_from=day_asked, date_to=today))),
