@@ -12,9 +12,10 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from clientarea.billing import credit_notes, selectors
+from clientarea.billing import credit_notes, ledger, selectors
 from clientarea.billing.models import LedgerEntry, LedgerKind
 from clientarea.billing.tests.test_debit_notes import accepted_invoice
+from clientarea.catalog.tests.test_ordering import vps
 from clientarea.einvoice.models import DocumentKind, Invoice
 from clientarea.lib.dates import local_today
 from clientarea.payments import services as payment_services
@@ -28,6 +29,8 @@ from clientarea.withholdings.models import WithholdingRule
 from clientarea.withholdings.tests.helpers import make_agent, make_rules
 
 pytestmark = pytest.mark.django_db
+
+__all__ = ["vps"]  # the catalog tests' fixture, used here
 
 
 @pytest.fixture
@@ -262,3 +265,46 @@ def _payu_network(settings):
     settings.PAYU_SECRET_KEY = ""
     with mock.patch("clientarea.lib.http.send", Router()):
         yield
+
+
+def test_a_plan_downgrade_credits_an_agent_less_the_withholdings_on_it(
+    vps, django_capture_on_commit_callbacks, agent, settings
+):
+    from clientarea.billing import planchanges
+    from clientarea.billing.catalog_orders import place_cart_order
+    from clientarea.billing.tests import make_product
+    from clientarea.catalog.models import ProductKind
+    from clientarea.catalog.tests.test_ordering import vps_item
+    from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
+    from clientarea.subscriptions.models import Service
+
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    settings.BILLING_AUTO_APPLY_CREDIT = False
+    WithholdingRule.objects.update(min_base_uvt=0)
+    make_resolution()
+    order = place_cart_order(customer=agent, items=[vps_item(vps)], coupon_code="")
+    with django_capture_on_commit_callbacks(execute=True):
+        posting = ledger.record_payment(
+            customer_id=agent.pk,
+            amount=selectors.withholdings_selectors.net_to_pay(order),
+            allocations=[ledger.Allocation(order_id=order.pk)],
+            reference="TRF-9",
+            via="manual",
+            method="transfer",
+        )
+    assert posting.paid
+    withheld = -LedgerEntry.objects.get(kind=LedgerKind.WITHHOLDING).amount
+    assert withheld > 0
+    service = Service.objects.get(customer=agent)
+    small = make_product("vps-small", kind=ProductKind.VPS, prices={"monthly": "60000"})
+    change = planchanges.request_plan_change(
+        service=service, product=small, cycle="monthly", actor=agent.user
+    )
+    reversed_ = LedgerEntry.objects.get(kind=LedgerKind.WITHHOLDING_REVERSED).amount
+    order.refresh_from_db()
+    assert reversed_ == withheld_share(
+        withheld=withheld, total=order.total, credited_before=Decimal(0), credited=change.amount
+    )
+    assert reversed_ > 0
+    assert selectors.credit_available(agent) == change.amount - reversed_
+    assert balance_is_sum_of_movements(agent)
