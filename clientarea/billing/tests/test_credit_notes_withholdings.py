@@ -5,6 +5,7 @@ withheld on the credited part went to DIAN, and it recovers that from its own wi
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from decimal import Decimal
 
@@ -235,7 +236,9 @@ def test_refunding_half_an_agent_paid_credits_half_the_sale(
     django_capture_on_commit_callbacks, agent
 ):
     captured = django_capture_on_commit_callbacks
-    payment, _order = _pay_net_with_payu(captured, agent)
+    payment, order = _pay_net_with_payu(captured, agent)
+    service = order.items.get(service__isnull=False).service
+    due = service.next_due_date
     with captured(execute=True):
         payment_services.refund_payment(
             payment=payment,
@@ -243,6 +246,7 @@ def test_refunding_half_an_agent_paid_credits_half_the_sale(
             method="manual",
             bank_reference="Davivienda 78",
             reason="Mitad",
+            services_action="shorten",
         )
     note = RefundLine.objects.get().credit_note
     assert note is not None and note.concept == "1" and note.total == Decimal("59500.00")
@@ -252,6 +256,9 @@ def test_refunding_half_an_agent_paid_credits_half_the_sale(
     assert LedgerEntry.objects.get(kind=LedgerKind.PAYMENT_REFUNDED).amount == Decimal("55592.00")
     assert balance_is_sum_of_movements(agent)
     assert Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE).count() == 1
+    # Half the sale credited: half of the 30 paid days go back (not 14, the net's share).
+    service.refresh_from_db()
+    assert service.next_due_date == due - dt.timedelta(days=15)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ The public API other apps call (refunds, cancellations, late-payment charges) an
 uses:
 
 - ``issue_credit_note(*, invoice, concept, reason, actor, lines=None, amount=None)``
-- ``issue_debit_note(*, invoice, concept, reason, actor, lines=None, amount=None)``
+- ``issue_debit_note(*, invoice, concept, reason, actor, lines=None, amount=None,
+  description="", payment_due=None)`` (interest, concept 1: one ``amount`` outside IVA)
 
 ``lines`` maps invoice line numbers (from 1) to an amount before IVA; ``amount`` is an amount
 before IVA spread over the invoice's lines; neither means the whole invoice again. Both raise

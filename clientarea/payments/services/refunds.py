@@ -684,7 +684,12 @@ def _services(refund: Refund, *, lines: list[RefundLine], actor) -> list[int]:
     }
     for line in lines:
         order = line.order
-        share = min(line.amount / order.total, Decimal(1)) if order.total > 0 else Decimal(1)
+        # The part of the order its credit note credited: the money refunded, plus what a
+        # withholding agent withheld on it (all the net it paid is the whole order).
+        credited = line.amount + ledger.refund_withholding_reversed(
+            order=order, reference=f"{refund.payment.reference}/R{refund.pk}"
+        )
+        share = min(credited / order.total, Decimal(1)) if order.total > 0 else Decimal(1)
         for item in order.items.select_related("service").filter(service__isnull=False):
             service = item.service
             if service is None or service.pk in changed:
