@@ -100,8 +100,10 @@ def credit_downgrade(
     newest first, never more than that order charged for the service (less earlier downgrade
     credits on it), and the ledger records each note and moves its amount to the customer's
     credit. A service no paid order billed (one staff recorded by hand) gets plain credit, as
-    before. In the caller's transaction, under the customer's lock. Returns the credit given
-    (``change.amount`` is lowered to it when what was paid caps it)."""
+    before. In the caller's transaction, under the customer's lock. ``change.amount`` (the
+    notes' total) is lowered when what was paid caps it. Returns the credit given: the notes'
+    total, less what a withholding agent withheld on the credited parts (it recovers that from
+    DIAN, ``ledger.withholding_reversal``)."""
     today = today or local_today()
     wanted = quantize(amount)
     if wanted <= 0:
@@ -113,10 +115,14 @@ def credit_downgrade(
         )
         return wanted
     given = ZERO
+    credited = ZERO  # what reached the customer's credit (less an agent's withholdings)
     for order, paid in periods:
         share = min(wanted - given, paid)
         if share <= 0:
             continue
+        # What a withholding agent withheld on this part is not credited: it recovers it from
+        # DIAN (``ledger.withholding_reversal``); read before the note is posted.
+        credited += share - ledger.withholding_reversal(order=order, amount=share)
         row = PlanChangeCreditNote.objects.create(plan_change=change, order=order, amount=share)
         issue_change_note(row=row, memo=memo, actor=actor)
         row.entry = ledger.post_plan_change_credit_note(
@@ -135,7 +141,7 @@ def credit_downgrade(
         change.amount = given
     if given > 0 and settings.BILLING_AUTO_APPLY_CREDIT:
         ledger.apply_credit(customer_id=service.customer_id, actor=actor)
-    return given
+    return credited
 
 
 def issue_change_note(*, row: PlanChangeCreditNote, memo: str, actor: User | None = None) -> bool:

@@ -35,6 +35,7 @@ from clientarea.billing import ledger
 from clientarea.billing.models import CreditNoteDestination, LedgerEntry, LedgerKind
 from clientarea.einvoice import services as einvoice_services
 from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.lib.money import ZERO
 
 __all__ = ["credit_note_email_context", "issue_credit_note"]
 
@@ -53,7 +54,9 @@ def issue_credit_note(
     amount: Decimal | None = None,
 ) -> tuple[Invoice, LedgerEntry | None]:
     """Issue a credit note on ``invoice`` and, unless ``destination`` says no money is owed back,
-    make its total (IVA included) the customer's credit, both or neither. Returns the note and its
+    make its total (IVA included) the customer's credit, less what a withholding agent withheld
+    on the credited part (it recovers that from DIAN: ``ledger.withholding_reversal``), both or
+    neither. Returns the note and its
     ledger movement (None when nothing is owed back). Raises ``einvoice.services.NoteRefused``
     (nothing written)."""
     if destination not in CreditNoteDestination.values:
@@ -74,6 +77,10 @@ def issue_credit_note(
         )
         logger.info("credit note %s: no money owed back (by %s)", note.full_number, actor)
         return note, None
+    # What a withholding agent withheld on the credited part is not owed back: it recovers it
+    # from DIAN (DUR 1625/2016 art. 1.2.4.17). Computed before the note is posted.
+    withheld = ledger.withholding_reversal(order=invoice.order, amount=note.total)
+    credit = note.total - withheld
     entry = ledger.post_invoice_credit_note(
         customer_id=customer.pk,
         order=invoice.order,
@@ -87,13 +94,20 @@ def issue_credit_note(
         actor=actor,
         customer=customer,
         target=note.full_number or "",
-        changes={"invoice": invoice.full_number or "", "credit": str(note.total)},
+        changes={
+            "invoice": invoice.full_number or "",
+            "total": str(note.total),
+            "withheld": str(withheld),
+            "credit": str(credit),
+        },
     )
     logger.info(
-        "credit note %s: %s added to customer %s's credit",
+        "credit note %s: %s added to customer %s's credit (total %s, withheld %s)",
         note.full_number,
-        note.total,
+        credit,
         customer.pk,
+        note.total,
+        withheld,
     )
     if settings.BILLING_AUTO_APPLY_CREDIT:
         ledger.apply_credit(customer_id=customer.pk, actor=actor)
@@ -106,13 +120,26 @@ def credit_note_email_context(note: Invoice) -> dict[str, Any]:
     customer sees it (Billing and the statement of account)."""
     if note.kind != DocumentKind.CREDIT_NOTE or not note.full_number:
         return {}
-    credited = LedgerEntry.objects.filter(
-        customer_id=note.customer_id, kind=LedgerKind.INVOICE_NOTE, reference=note.full_number
-    ).exists()
-    if not credited:
+    entries = list(
+        LedgerEntry.objects.filter(
+            customer_id=note.customer_id,
+            kind__in=(
+                LedgerKind.INVOICE_NOTE,
+                LedgerKind.WITHHOLDING_REVERSED,
+                LedgerKind.NOTE_TO_CREDIT,
+            ),
+            reference=note.full_number,
+        )
+    )
+    if not any(e.kind == LedgerKind.INVOICE_NOTE for e in entries):
         return {}
     return {
         "note_credited": True,
+        # The credit is the note's total less what a withholding agent withheld on it.
+        "credited": sum((e.amount for e in entries if e.kind == LedgerKind.NOTE_TO_CREDIT), ZERO),
+        "withheld": sum(
+            (e.amount for e in entries if e.kind == LedgerKind.WITHHOLDING_REVERSED), ZERO
+        ),
         "auto_apply": settings.BILLING_AUTO_APPLY_CREDIT,
         "statement_url": settings.SITE_URL + reverse("billing:statement"),
     }

@@ -112,7 +112,13 @@ def debit_note_lines(*, note: Invoice, customer: Customer) -> list[services.Line
     ]
 
 
-def order_for_debit_note(*, note: Invoice, actor=None) -> Order:
+def debit_note_due_date(*, today: dt.date | None = None) -> dt.date:
+    """When a debit note issued today is owed: its order's due date, which its PaymentMeans
+    (forma de pago crédito) states as PaymentDueDate, so the XML, the PDF and Billing agree."""
+    return (today or local_today()) + dt.timedelta(days=settings.BILLING_ORDER_DUE_DAYS)
+
+
+def order_for_debit_note(*, note: Invoice, actor=None, due_date: dt.date | None = None) -> Order:
     """The pending order that collects ``note`` (a debit note just issued), its charge posted to
     the ledger; the customer's credit pays it at once with ``BILLING_AUTO_APPLY_CREDIT``. No
     "order created" email: the note's own email, once DIAN accepts it, says what is due."""
@@ -124,6 +130,7 @@ def order_for_debit_note(*, note: Invoice, actor=None) -> Order:
                 customer=customer,
                 lines=debit_note_lines(note=note, customer=customer),
                 issue_date=issued,
+                due_date=due_date,
                 reason=EventText("debit_note", {"number": note.full_number}),
                 actor=actor,
                 debit_note=note,
@@ -148,13 +155,26 @@ def issue_debit_note(
     actor=None,
     lines: Mapping[int, Decimal] | None = None,
     amount: Decimal | None = None,
+    description: str = "",
 ) -> tuple[Invoice, Order]:
     """Issue a debit note on ``invoice`` and make its total (IVA included) owed on the customer's
-    account, both or neither. Raises ``einvoice.services.NoteRefused`` (nothing written)."""
+    account, both or neither. Raises ``einvoice.services.NoteRefused`` (nothing written).
+
+    The note is a credit sale due when its order is (PaymentMeans ID 2, PaymentDueDate).
+    Late-payment interest (concept 1) is one line, ``description`` or "Intereses de mora",
+    without IVA; other concepts carry the invoice lines' IVA."""
+    due = debit_note_due_date()
     note = einvoice_services.issue_debit_note(
-        invoice=invoice, concept=concept, reason=reason, actor=actor, lines=lines, amount=amount
+        invoice=invoice,
+        concept=concept,
+        reason=reason,
+        actor=actor,
+        lines=lines,
+        amount=amount,
+        description=description,
+        payment_due=due,
     )
-    return note, order_for_debit_note(note=note, actor=actor)
+    return note, order_for_debit_note(note=note, actor=actor, due_date=due)
 
 
 def debit_note_email_context(note: Invoice) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
@@ -40,6 +40,8 @@ from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState
 from clientarea.lib import bulk
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.notifications.services import ContextGone
+from clientarea.withholdings import calculation as withholding_calculation
+from clientarea.withholdings import selectors as withholdings_selectors
 from clientarea.withholdings.calculation import OrderWithholdings
 
 logger = logging.getLogger(__name__)
@@ -670,15 +672,84 @@ def post_plan_change_credit(
     return entry
 
 
+#: The ledger kinds of a credit note on an order (refund, plan change, staff): what was credited.
+NOTE_KINDS = (LedgerKind.CREDIT_NOTE, LedgerKind.CHANGE_NOTE, LedgerKind.INVOICE_NOTE)
+
+
+def credited_on_order(order: Order) -> Decimal:
+    """What the credit notes posted on ``order`` credited so far (IVA included)."""
+    entries = LedgerEntry.objects.filter(order=order, kind__in=NOTE_KINDS)
+    return -sum((e.amount for e in entries), ZERO)
+
+
+def withholding_reversal(*, order: Order | None, amount: Decimal) -> Decimal:
+    """The part of a credit note of ``amount`` (IVA included) on ``order`` that a withholding
+    agent withheld when it paid the order: not owed back (it recovers it from DIAN), so it is not
+    credited (``withholdings.calculation.withheld_share``). Zero for an order paid in full."""
+    if order is None:
+        return ZERO
+    withheld = withholdings_selectors.withheld_from_order(order.pk)
+    if withheld <= 0:
+        return ZERO
+    return withholding_calculation.withheld_share(
+        withheld=withheld,
+        total=quantize(order.total),
+        credited_before=credited_on_order(order),
+        credited=quantize(amount),
+    )
+
+
+def refund_note_amount(*, order: Order, amount: Decimal) -> Decimal:
+    """The credit note (IVA included) for ``amount`` of money that paid ``order`` refunded: the
+    amount itself, or, for an order a withholding agent paid net, the amount plus the
+    withholdings of that part (``withholdings.calculation.gross_for_net``), so that refunding all
+    the net it paid annuls the whole invoice while only the money it paid goes back."""
+    withheld = withholdings_selectors.withheld_from_order(order.pk)
+    if withheld <= 0:
+        return quantize(amount)
+    return withholding_calculation.gross_for_net(
+        withheld=withheld,
+        total=quantize(order.total),
+        credited_before=credited_on_order(order),
+        net=quantize(amount),
+    )
+
+
+def _reversal_memo(*, note: str, withheld: Decimal, refund: bool = False) -> str:
+    """Why the credit (or the money refunded) is less than the note: stored in the site's
+    language, as the DIAN documents are."""
+    with translation.override(settings.LANGUAGE_CODE):
+        values = {
+            "note": note or _("(number follows)"),
+            "withheld": format_cop(withheld, decimals=True),
+        }
+        if refund:
+            return (
+                _(
+                    "Refund for credit note %(note)s, less the withholdings on it (%(withheld)s): "
+                    "the customer recovers them from DIAN"
+                )
+                % values
+            )
+        return (
+            _(
+                "Credit for credit note %(note)s, less the withholdings on it (%(withheld)s): "
+                "the customer recovers them from DIAN"
+            )
+            % values
+        )
+
+
 def post_plan_change_credit_note(
     *, order: Order, amount: Decimal, note: str, memo: str, actor=None
 ) -> LedgerEntry:
     """A downgrade's credit for money ``order`` was paid (``billing.planchanges``): its credit
     note lowers what the order cost (−, on the order, ``note`` its number or empty while DIAN's
     rules do not allow it yet) and the same amount becomes the customer's credit (+ on the
-    order, − without), so the order stays settled and the statement names the document. The
-    caller holds the customer's row lock and applies credit to pending orders afterwards.
-    Returns the credit note's movement."""
+    order, − without), less what a withholding agent withheld on it
+    (:func:`withholding_reversal`), so the order stays settled and the statement names the
+    document. The caller holds the customer's row lock and applies credit to pending orders
+    afterwards. Returns the credit note's movement."""
     return _note_to_credit(
         kind=LedgerKind.CHANGE_NOTE,
         customer_id=order.customer_id,
@@ -696,10 +767,11 @@ def post_invoice_credit_note(
     """A credit note staff issued on the invoice of a paid ``order`` (``billing.credit_notes``),
     its total with IVA owed back to the customer as credit: the note lowers what the order cost
     (−, on the order, ``note`` its number) and the same amount becomes the customer's credit (+ on
-    the order, − without), so the order stays settled and the statement names the note. An
-    invoice without an order gets the note's movement alone, as credit. The caller holds the
-    customer's row lock and applies credit to pending orders afterwards. Returns the note's
-    movement."""
+    the order, − without), less what a withholding agent withheld on the credited part
+    (:func:`withholding_reversal`: + on the order, the agent recovers it from DIAN), so the order
+    stays settled and the statement names the note. An invoice without an order gets the note's
+    movement alone, as credit. The caller holds the customer's row lock and applies credit to
+    pending orders afterwards. Returns the note's movement."""
     return _note_to_credit(
         kind=LedgerKind.INVOICE_NOTE,
         customer_id=customer_id,
@@ -722,66 +794,109 @@ def _note_to_credit(
     actor,
 ) -> LedgerEntry:
     """A credit note (``kind``) that becomes the customer's credit: the note (−, on ``order``),
-    then the same amount moved off the order to the credit (+ on it, − without); without an
-    order, the note's movement alone is the credit. Returns the note's movement."""
+    what a withholding agent withheld on that part (+, on the order: not owed back), then the
+    rest moved off the order to the credit (+ on it, − without); without an order, the note's
+    movement alone is the credit. Returns the note's movement."""
     amount = quantize(amount)
     if amount <= 0:
         raise LedgerError(_("The amount must be greater than zero."))
-    common = {"customer_id": customer_id, "memo": memo, "actor": actor, "at": timezone.now()}
+    common = {"customer_id": customer_id, "actor": actor, "at": timezone.now()}
     if order is None:
-        entry = _entry(kind=kind, amount=-amount, reference=note, **common)
+        entry = _entry(kind=kind, amount=-amount, reference=note, memo=memo, **common)
         entry.save()
         return entry
-    entries = LedgerEntry.objects.bulk_create(
-        [
-            _entry(kind=kind, amount=-amount, order=order, reference=note, **common),
+    withheld = withholding_reversal(order=order, amount=amount)
+    credit = amount - withheld
+    rows = [_entry(kind=kind, amount=-amount, order=order, reference=note, memo=memo, **common)]
+    credit_memo = memo
+    if withheld > 0:
+        credit_memo = _reversal_memo(note=note, withheld=withheld)
+        rows.append(
             _entry(
-                kind=LedgerKind.NOTE_TO_CREDIT, amount=amount, order=order, reference=note, **common
+                kind=LedgerKind.WITHHOLDING_REVERSED,
+                amount=withheld,
+                order=order,
+                reference=note,
+                memo=credit_memo,
+                **common,
+            )
+        )
+    if credit > 0:
+        rows += [
+            _entry(
+                kind=LedgerKind.NOTE_TO_CREDIT,
+                amount=credit,
+                order=order,
+                reference=note,
+                memo=credit_memo,
+                **common,
             ),
             _entry(
-                kind=LedgerKind.NOTE_TO_CREDIT, amount=-amount, reference=order.number, **common
+                kind=LedgerKind.NOTE_TO_CREDIT,
+                amount=-credit,
+                reference=order.number,
+                memo=credit_memo,
+                **common,
             ),
         ]
-    )
-    return entries[0]  # the credit note's movement
+    return LedgerEntry.objects.bulk_create(rows)[0]  # the credit note's movement
 
 
 @transaction.atomic
 def record_order_refund(
-    *, order: Order, amount: Decimal, reference: str, note: str, actor=None, memo: str = ""
+    *,
+    order: Order,
+    amount: Decimal,
+    reference: str,
+    note: str,
+    actor=None,
+    memo: str = "",
+    note_amount: Decimal | None = None,
 ) -> None:
     """Money that paid ``order`` was returned to the customer: the credit note lowers what the
     order cost (−) and the refund gives back what was paid (+), both on the order, so its balance
     and the account's stay as they were (a refund is neither a debt nor a credit). ``note`` is the
-    credit note's number (empty until DIAN's rules let it be issued)."""
+    credit note's number (empty until DIAN's rules let it be issued). ``note_amount``: the credit
+    note's amount when it is more than the money (``refund_note_amount``: an order a withholding
+    agent paid net); the difference, what the agent withheld on that part and recovers from DIAN,
+    is posted on the order (+) as not owed back."""
     amount = quantize(amount)
-    if amount <= 0:
+    credited = quantize(note_amount) if note_amount is not None else amount
+    if amount <= 0 or credited < amount:
         raise LedgerError(_("The amount must be greater than zero."))
     at = timezone.now()
-    LedgerEntry.objects.bulk_create(
-        [
+    common = {"customer_id": order.customer_id, "order": order, "actor": actor, "at": at}
+    rows = [
+        _entry(kind=LedgerKind.CREDIT_NOTE, amount=-credited, reference=note, memo=memo, **common)
+    ]
+    if credited > amount:
+        rows.append(
             _entry(
-                customer_id=order.customer_id,
-                kind=LedgerKind.CREDIT_NOTE,
-                amount=-amount,
-                order=order,
-                reference=note,
-                memo=memo,
-                actor=actor,
-                at=at,
-            ),
-            _entry(
-                customer_id=order.customer_id,
-                kind=LedgerKind.PAYMENT_REFUNDED,
-                amount=amount,
-                order=order,
+                kind=LedgerKind.WITHHOLDING_REVERSED,
+                amount=credited - amount,
                 reference=reference,
-                memo=memo,
-                actor=actor,
-                at=at,
-            ),
-        ]
+                memo=_reversal_memo(note=note, withheld=credited - amount, refund=True),
+                **common,
+            )
+        )
+    rows.append(
+        _entry(
+            kind=LedgerKind.PAYMENT_REFUNDED,
+            amount=amount,
+            reference=reference,
+            memo=memo,
+            **common,
+        )
     )
+    LedgerEntry.objects.bulk_create(rows)
+
+
+def refund_withholding_reversed(*, order: Order, reference: str) -> Decimal:
+    """What :func:`record_order_refund` posted as withheld on a refund's part of ``order``."""
+    entries = LedgerEntry.objects.filter(
+        order=order, kind=LedgerKind.WITHHOLDING_REVERSED, reference=reference
+    )
+    return sum((e.amount for e in entries), ZERO)
 
 
 @transaction.atomic

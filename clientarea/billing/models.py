@@ -371,6 +371,12 @@ class LedgerKind(models.TextChoices):
     #: A credit note staff issued on a paid order's invoice, its total kept as the customer's
     #: credit: the note (−, on the order), then NOTE_TO_CREDIT (+ on the order, − without).
     INVOICE_NOTE = "invoice_note", _("Credit note on an invoice")
+    #: What a withholding agent withheld from the part of an order a credit note credits (+, on
+    #: the order): the agent recovers it from DIAN, not from us, so it is not owed back.
+    WITHHOLDING_REVERSED = (
+        "withholding_reversed",
+        _("Withholdings on the credited part: the customer recovers them from DIAN"),
+    )
 
 
 class CreditNoteDestination(models.TextChoices):

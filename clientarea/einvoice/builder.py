@@ -36,6 +36,10 @@ PAYMENT_MEANS = {
 }
 
 
+#: DIAN's MediosPago code 1, "Instrumento no definido": an amount owed whose means is not known.
+UNPAID_MEANS = "1"
+
+
 def payment_means_code(method: str) -> str:
     return PAYMENT_MEANS.get(method or "", "ZZZ")
 
@@ -203,11 +207,18 @@ def build_note_document(
     concept_code: str,
     reason: str,
     issued_at: dt.datetime,
+    payment_due: dt.date | None = None,
 ) -> InvoiceDocument:
     """A credit (91) or debit (92) note on ``invoice``: same parties and payment means, its own
     number, lines and date, the invoice referenced by number, CUFE and date (§4.2).
 
+    ``payment_due``: a note that is a new amount owed (a debit note collected on the customer's
+    account) is a credit sale due then, not the invoice's paid one: PaymentMeans ID 2 (crédito)
+    with that PaymentDueDate, and means ``1`` (instrumento no definido: how it will be paid is not
+    known yet). Without it the note keeps the invoice's payment form and means.
+
     Raises ValueError when the data cannot make a valid note."""
+    owed = payment_due is not None
     return replace(
         invoice,
         document_type=document_type,
@@ -215,7 +226,9 @@ def build_note_document(
         number=number,
         lines=lines,
         issue=issued_at,
-        due=issued_at.astimezone(BOGOTA).date(),
+        due=payment_due if payment_due is not None else issued_at.astimezone(BOGOTA).date(),
+        payment_form="2" if owed else invoice.payment_form,
+        payment_means_code=UNPAID_MEANS if owed else invoice.payment_means_code,
         note="",
         payable_rounding=Decimal("0"),
         prepayments=(),  # a note corrects the sale, not how it was paid

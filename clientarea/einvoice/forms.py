@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import cast
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice.documents import Line
@@ -51,6 +52,22 @@ class NoteForm(forms.Form):
             scopes.insert(0, (FULL, _("The whole invoice")))
         cast(forms.ChoiceField, self.fields["scope"]).choices = scopes
         self.fields["scope"].initial = scopes[0][0]
+        if kind == DocumentKind.DEBIT_NOTE:
+            self.fields["concept"].help_text = _(
+                "Interest (late-payment interest) is one line without IVA: moratory interest "
+                "compensates a late payment, it is not a sale, so it is outside IVA. Give it as "
+                "an amount. The other concepts (expenses, a change of value, other) follow the "
+                "invoice's lines and add their IVA. The note is owed on the customer's account "
+                "and due in %(days)d days (forma de pago: crédito)."
+            ) % {"days": settings.BILLING_ORDER_DUE_DAYS}
+            self.fields["description"] = forms.CharField(
+                label=_("Interest line's description"),
+                max_length=300,
+                required=False,
+                help_text=_(
+                    "Interest only; printed on the note's line. Empty: “Intereses de mora”."
+                ),
+            )
         for number, line in enumerate(lines, start=1):
             self.fields[f"line_{number}"] = MoneyField(
                 label=_("Line %(n)d: %(description)s (%(value)s before IVA)")
@@ -70,6 +87,15 @@ class NoteForm(forms.Form):
         scope = data.get("scope")
         if scope == BY_AMOUNT and data.get("amount") is None:
             self.add_error("amount", _("Give the amount before IVA."))
+        if (
+            self.kind == DocumentKind.DEBIT_NOTE
+            and data.get("concept") == DebitNoteConcept.INTEREST
+            and scope != BY_AMOUNT
+        ):
+            self.add_error(
+                "scope",
+                _("Late-payment interest is one amount, without IVA: choose “An amount”."),
+            )
         if scope == BY_LINE and not any(
             data.get(f"line_{n}") for n in range(1, self.line_count + 1)
         ):
@@ -79,17 +105,23 @@ class NoteForm(forms.Form):
     def note_arguments(self) -> dict:
         """``lines`` / ``amount`` for the issuing service."""
         data = self.cleaned_data
+        extra = (
+            {"description": data.get("description") or ""}
+            if self.kind == DocumentKind.DEBIT_NOTE
+            else {}
+        )
         if data["scope"] == BY_AMOUNT:
-            return {"amount": data["amount"]}
+            return {"amount": data["amount"], **extra}
         if data["scope"] == BY_LINE:
             return {
                 "lines": {
                     n: data[f"line_{n}"]
                     for n in range(1, self.line_count + 1)
                     if data.get(f"line_{n}")
-                }
+                },
+                **extra,
             }
-        return {}
+        return extra
 
 
 class ReissueForm(forms.Form):

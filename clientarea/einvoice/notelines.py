@@ -4,6 +4,11 @@ A note is full (every line of the invoice again), by line (an amount before IVA 
 the invoice) or by amount (an amount before IVA spread over the invoice's lines in proportion to
 their value, the last line taking the rounding remainder). Each note line keeps the description,
 IVA treatment and rate of the invoice line it corrects, so its IVA follows the invoice's.
+
+Except late-payment interest (debit-note concept 1, :func:`interest`): one line of its own, not
+subject to IVA. Moratory interest compensates a late payment; it is no sale of the service, so
+it is outside IVA's base whatever the invoice's lines carry. In DIAN's UBL an amount outside IVA
+is a line without IVA subtotal (``excluded``: no line TaxTotal, not in TaxExclusiveAmount).
 """
 
 from __future__ import annotations
@@ -93,3 +98,20 @@ def by_amount(lines: tuple[Line, ...], amount: Decimal) -> tuple[Line, ...]:
 def total(lines: tuple[Line, ...]) -> Decimal:
     """What the note's lines add up to, IVA included (its PayableAmount: no rounding on notes)."""
     return quantize(sum((line.total for line in lines), ZERO))
+
+
+def interest(amount: Decimal, *, description: str) -> tuple[Line, ...]:
+    """Late-payment interest: one line of ``amount``, outside IVA (no IVA subtotal)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError("amount must be a Decimal")
+    if amount <= 0 or quantize(amount) != amount:
+        raise BadNoteLines(_("The amount must be positive, in pesos with up to 2 decimals."))
+    return (
+        Line.build(
+            description=description,
+            quantity=Decimal("1"),
+            unit_price=amount,
+            tax_rate=ZERO,
+            tax_treatment="excluded",
+        ),
+    )

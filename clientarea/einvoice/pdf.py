@@ -192,7 +192,11 @@ def _details(doc: InvoiceDocument, labels: dict[str, str], language: str) -> lis
         (labels["issue_date"], _date(doc.issue_date, language)),
         (labels["issue_time"], doc.issue_time_str),
         (labels["invoice"], doc.reference.number if doc.reference else ""),
-        (labels["due_date"], "" if doc.is_note else _date(doc.due, language)),
+        # A note has a due date only when it is owed (credit: a debit note on the account).
+        (
+            labels["due_date"],
+            _date(doc.due, language) if not doc.is_note or doc.payment_form == "2" else "",
+        ),
         (labels["payment_form"], PAYMENT_FORMS[language].get(doc.payment_form, doc.payment_form)),
         (labels["payment_means"], _payment_means(doc.payment_means_code, language)),
         (labels["order"], doc.order_reference),

@@ -125,9 +125,10 @@ PAYMENT_FORMS = {"es": {"1": "Contado", "2": "Crédito"}, "en": {"1": "Cash (pai
 PAYMENT_MEANS = {
     "es": {"10": "Efectivo", "42": "Consignación bancaria", "45": "Transferencia crédito bancaria",
            "47": "Transferencia bancaria", "48": "Tarjeta crédito", "49": "Tarjeta débito",
-           "ZZZ": "Acuerdo mutuo"},
+           "ZZZ": "Acuerdo mutuo", "1": "Instrumento no definido"},
     "en": {"10": "Cash", "42": "Bank deposit", "45": "Bank credit transfer", "47": "Bank transfer",
-           "48": "Credit card", "49": "Debit card", "ZZZ": "Mutual agreement"},
+           "48": "Credit card", "49": "Debit card", "ZZZ": "Mutual agreement",
+           "1": "Not defined yet"},
 }  # fmt: skip
 
 

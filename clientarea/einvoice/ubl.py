@@ -433,8 +433,8 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
     means = _cac(root, "PaymentMeans")
     _cbc(means, "ID", doc.payment_form)
     _cbc(means, "PaymentMeansCode", doc.payment_means_code)
-    if doc.payment_form == "2" and not doc.is_note:
-        # Credit sales state when payment is due.
+    if doc.payment_form == "2":
+        # Credit sales (and debit notes owed on the account) state when payment is due.
         _cbc(means, "PaymentDueDate", doc.due.isoformat())
     _prepaid_payments(root, doc)
 

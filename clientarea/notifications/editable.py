@@ -156,6 +156,8 @@ EDITABLE: dict[str, EditableTemplate] = {
                 "pay_url",
                 "billing_url",
                 "note_credited",
+                "credited",
+                "withheld",
                 "auto_apply",
                 "statement_url",
             ),

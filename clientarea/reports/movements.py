@@ -6,14 +6,22 @@ The ledger (``billing.LedgerEntry``) is read in three sections, each entry in ex
 * **bank**: real money. *Received*: a payment's entries (``payment`` on an order, ``credit`` kept
   as credit) with a gateway or ``manual`` as their ``via``; the entries of one payment (same
   customer, moment, reference, gateway and method) are one row, as the bank sees one deposit.
-  *Returned*: ``refund`` (credit given back) and ``payment_refunded`` (money that paid an order),
-  and a declined refund's credit given back (``credit`` without ``via`` whose reference is the
-  refund's), which cancels its ``refund`` row. The bank's sign is the ledger's turned round: money
-  in is negative on the ledger (the customer gave it), money out positive.
+  *Returned*: ``payment_refunded`` (money that paid an order, posted when the refund completed)
+  and ``refund`` (credit given back) once the money left: its refund completed (the gateway
+  confirmed it, or staff recorded the transfer), or, for "Refund instead of credit", the payment
+  marked refunded. The bank's sign is the ledger's turned round: money in is negative on the
+  ledger (the customer gave it), money out positive.
 * **internal**: no money moved, but a balance did: credit applied, withholdings, credit notes,
-  credit of cancelled orders or plan changes. One row per entry, with the ledger's sign.
+  credit of cancelled orders or plan changes, and credit taken out for a refund whose money has
+  not left (requested, sent, pending at the gateway, or declined, with the credit given back).
+  One row per entry, with the ledger's sign.
 * **charges**: what customers were charged (orders, their cancellation, debit notes). One row per
   entry, with the ledger's sign.
+
+**Dates.** Every entry is dated by when it was posted, except a refund of credit in the bank
+section, dated when the money left (``Refund.completed_at``, or the payment's ``refunded_at``):
+the date a bank reconciliation needs. The credit leaves the customer's account at the request
+(so it cannot be spent twice); until the money goes, the entry is an internal row dated then.
 
 A gateway or method filter keeps the bank section's rows of that gateway or method only. A
 refund's gateway is the payment's when it went back through the gateway's refund API, ``manual``
@@ -33,6 +41,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateTimeField,
     Exists,
     F,
     OuterRef,
@@ -52,7 +61,13 @@ from clientarea.accounts.models import Customer
 from clientarea.billing.models import LedgerEntry, LedgerKind, PaidVia, PaymentMethod
 from clientarea.lib.dates import BOGOTA
 from clientarea.lib.money import format_cop, quantize
-from clientarea.payments.models import Payment, Refund, RefundMethod, RefundStatus
+from clientarea.payments.models import (
+    Payment,
+    Refund,
+    RefundMethod,
+    RefundState,
+    RefundStatus,
+)
 from clientarea.reports.selectors import CUSTOMER_VALUES, MONEY, ZERO, customer_labels
 
 BANK = "bank"
@@ -75,8 +90,10 @@ RECEIVED = Q(kind__in=(LedgerKind.PAYMENT, LedgerKind.CREDIT)) & ~Q(via__in=_NO_
 #: A refund the gateway declined gives the credit back (``ledger.restore_refunded_credit``): the
 #: only credit without a ``via`` that carries a reference (a plan change's credit has none).
 RESTORED = Q(kind=LedgerKind.CREDIT, via="") & ~Q(reference="")
+#: Credit refunded whose money left (``money_at``, annotated by :func:`annotated`, is set).
+CREDIT_REFUND_PAID = Q(kind=LedgerKind.REFUND, money_at__isnull=False)
 SECTION_FILTERS: dict[str, Q] = {
-    BANK: RECEIVED | Q(kind__in=RETURNED_KINDS) | RESTORED,
+    BANK: RECEIVED | Q(kind=LedgerKind.PAYMENT_REFUNDED) | CREDIT_REFUND_PAID,
     CHARGES: Q(kind__in=CHARGE_KINDS),
 }
 SECTION_FILTERS[INTERNAL] = ~SECTION_FILTERS[BANK] & ~SECTION_FILTERS[CHARGES]
@@ -127,15 +144,46 @@ def _money_via_and_method() -> dict[str, Case]:
     return {"money_via": pick("via", "gateway"), "money_method": pick("method", "method")}
 
 
+def _money_at() -> Case:
+    """When the money of an entry moved: a refund of credit when its refund completed (or, for
+    "Refund instead of credit", when the payment was marked refunded), None while it has not;
+    any other entry when it was posted."""
+    refund = _refund_of_entry()
+    return Case(
+        When(
+            kind=LedgerKind.REFUND,
+            then=Coalesce(
+                Subquery(refund.filter(state=RefundState.COMPLETED).values("completed_at")[:1]),
+                Subquery(
+                    Payment.objects.filter(
+                        reference=OuterRef("reference"), refund_status=RefundStatus.REFUNDED
+                    ).values("refunded_at")[:1]
+                ),
+            ),
+        ),
+        default=F("created_at"),
+        output_field=DateTimeField(),
+    )
+
+
+def annotated() -> QuerySet[LedgerEntry]:
+    """Ledger entries with ``money_at`` (when their money moved, None for credit taken out for a
+    refund whose money has not left) and ``at`` (the date the report uses: ``money_at``, or when
+    the entry was posted), which :data:`SECTION_FILTERS` and the period read."""
+    return LedgerEntry.objects.annotate(money_at=_money_at()).annotate(
+        at=Coalesce(F("money_at"), F("created_at"), output_field=DateTimeField())
+    )
+
+
 def entries(
     section: str, *, date_from: dt.date, date_to: dt.date, via: str = "", method: str = ""
 ) -> QuerySet[LedgerEntry]:
-    """The ledger entries of one section in the period (Bogotá dates), annotated with
+    """The ledger entries of one section in the period (Bogotá dates of ``at``), annotated with
     ``money_via`` / ``money_method``; a gateway or method filter keeps bank entries only."""
     start, end = _day_range(date_from, date_to)
-    qs = LedgerEntry.objects.filter(
-        SECTION_FILTERS[section], created_at__gte=start, created_at__lt=end
-    )
+    # (keywords of the annotation: the type checker only knows the model's fields)
+    period: dict[str, Any] = {"at__gte": start, "at__lt": end}
+    qs = annotated().filter(SECTION_FILTERS[section], **period)
     if section != BANK:  # no money moved: no gateway, no method
         return qs.none() if via or method else qs
     qs = qs.annotate(**_money_via_and_method())
@@ -238,7 +286,7 @@ class _Lookups:
 def _stream(qs: QuerySet[LedgerEntry]) -> Iterator[tuple[LedgerEntry, _Lookups]]:
     rows = (
         qs.select_related("order", "actor")
-        .order_by("created_at", "customer_id", "reference", "via", "method", "id")
+        .order_by("at", "customer_id", "reference", "via", "method", "id")
         .iterator(chunk_size=CHUNK)
     )
     while chunk := list(itertools.islice(rows, CHUNK)):
@@ -331,10 +379,7 @@ def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
     else:  # credit taken out to be refunded ("refund instead of credit")
         gateway_ref = payment.gateway_transaction_id if payment is not None else ""
         state = _payment_state(payment)
-    if entry.kind == LedgerKind.CREDIT:
-        movement = _("Refund declined: back to the customer's credit")
-        destination = _("customer's credit")
-    elif entry.kind == LedgerKind.REFUND:
+    if entry.kind == LedgerKind.REFUND:
         movement = str(LedgerKind.REFUND.label)
         destination = _("returned to the customer from their credit")
     else:
@@ -343,7 +388,7 @@ def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
     document, name = _customer(entry, lookups)
     return MovementRow(
         section=BANK,
-        at=_local(entry.created_at),
+        at=_local(entry.at),  # type: ignore[attr-defined]
         kind=entry.kind,
         movement=movement,
         direction=OUT if entry.amount > 0 else IN,
@@ -362,13 +407,27 @@ def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
 
 
 def _account_row(section: str, entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
-    """An entry that moved no money: the balance it moved, with the ledger's sign."""
+    """An entry that moved no money: the balance it moved, with the ledger's sign. Credit taken
+    out for a refund whose money has not left, and credit a declined refund gave back, say so
+    with the refund's (or the payment's) state."""
     document, name = _customer(entry, lookups)
+    movement, state = str(entry.get_kind_display()), ""
+    if entry.kind == LedgerKind.REFUND or (
+        entry.kind == LedgerKind.CREDIT and not entry.via and entry.reference
+    ):
+        refund = lookups.refunds.get(_refund_id(entry) or 0)
+        payment = lookups.payments.get(_payment_ref(entry))
+        state = _refund_state(refund) if refund is not None else _payment_state(payment)
+        movement = (
+            _("Credit taken out for a refund: the money has not left yet")
+            if entry.kind == LedgerKind.REFUND
+            else _("Refund declined: back to the customer's credit")
+        )
     return MovementRow(
         section=section,
-        at=_local(entry.created_at),
+        at=_local(entry.at),  # type: ignore[attr-defined]
         kind=entry.kind,
-        movement=str(entry.get_kind_display()),
+        movement=movement,
         direction="",
         amount=entry.amount,
         via=entry.via,
@@ -379,7 +438,7 @@ def _account_row(section: str, entry: LedgerEntry, lookups: _Lookups) -> Movemen
         customer=name,
         orders=entry.order.number if entry.order is not None else entry.memo[:40],
         destination=_("order balance") if entry.order_id else _("customer's credit"),
-        state="",
+        state=state,
         entry_ids=(entry.pk,),
     )
 

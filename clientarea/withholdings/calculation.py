@@ -133,3 +133,70 @@ def compute_withholdings(
     if result.net < 0:
         raise ValueError("withholdings exceed the order's total")
     return result
+
+
+# -- credit notes on an order an agent paid net ---------------------------------------------
+#
+# A credit note (annulment, partial return, price correction, plan change, refund) on the invoice
+# of an order a withholding agent paid net does not give back what the agent withheld: that went
+# to DIAN, and the agent recovers it from its own next withholding return (DUR 1625/2016 art.
+# 1.2.4.17: on annulment, rescission or return, the agent deducts what it withheld). So what we
+# owe the customer for a note is the note's total minus the withholdings that correspond to the
+# credited part. That part is proportional to the gross credited (IVA included), over the
+# order's total, and rounded to whole pesos (half up) on the running total of what was credited,
+# so that the notes of one order, added up, give back exactly what was withheld (never more).
+
+
+def withheld_share(
+    *, withheld: Decimal, total: Decimal, credited_before: Decimal, credited: Decimal
+) -> Decimal:
+    """The part of ``withheld`` (what the agent withheld from an order worth ``total``) that a
+    note crediting ``credited`` (IVA included) corresponds to, after ``credited_before`` was
+    credited by earlier notes. Whole pesos, never negative, never more than ``credited``.
+
+    Worked example: 1.190.000 withheld 78.160; a note of 595.000 → 39.080 (credit 555.920); a
+    second one of 595.000 → 39.080; an annulment of the whole → 78.160 (credit 1.111.840)."""
+    for name, value in (
+        ("withheld", withheld),
+        ("total", total),
+        ("credited_before", credited_before),
+        ("credited", credited),
+    ):
+        if not isinstance(value, Decimal):
+            raise TypeError(f"{name} must be a Decimal")
+    if withheld <= 0 or total <= 0 or credited <= 0:
+        return ZERO
+
+    def upto(amount: Decimal) -> Decimal:
+        ratio = min(max(amount, ZERO) / total, Decimal(1))
+        return whole_pesos(withheld * ratio)
+
+    share = upto(credited_before + credited) - upto(credited_before)
+    return quantize(min(max(share, ZERO), credited))
+
+
+def gross_for_net(
+    *, withheld: Decimal, total: Decimal, credited_before: Decimal, net: Decimal
+) -> Decimal:
+    """The gross (IVA included) a credit note must credit so that what goes back to the customer
+    in money is ``net``: ``net`` plus the withholdings of that part (:func:`withheld_share`).
+    Money of an agent's order is the net it paid, so refunding all of what is left of it credits
+    all that is left of the order (an annulment, when nothing was credited before)."""
+    net = quantize(net)
+    if net <= 0 or withheld <= 0 or total <= withheld:
+        return net
+    left = max(quantize(total - credited_before), ZERO)
+    left_net = left - withheld_share(
+        withheld=withheld, total=total, credited_before=credited_before, credited=left
+    )
+    if net >= left_net:
+        return left
+    gross = quantize(net * total / (total - withheld))
+    for _attempt in range(5):  # a fixed point of gross = net + share(gross), in whole pesos
+        share = withheld_share(
+            withheld=withheld, total=total, credited_before=credited_before, credited=gross
+        )
+        if net + share == gross:
+            break
+        gross = net + share
+    return min(gross, left)

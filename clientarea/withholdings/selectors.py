@@ -146,6 +146,13 @@ def withholdings_for_order(order: Any) -> OrderWithholdings:
     return compute_for_order(order)
 
 
+def withheld_from_order(order_id: int) -> Decimal:
+    """What the customer withheld from a paid order (the amounts fixed when it was paid, settled
+    or not); zero for an order paid in full, or by a customer that is no withholding agent."""
+    rows = OrderWithholding.objects.filter(order_id=order_id).values_list("amount", flat=True)
+    return quantize(sum(rows, ZERO))
+
+
 def net_to_pay(order: Any) -> Decimal:
     """What the customer pays through a gateway: the total minus its withholdings."""
     return withholdings_for_order(order).net

@@ -57,7 +57,7 @@ def test_notes_are_listed_with_their_invoice_state_and_files(
     client.force_login(make_staff())
     html = page(client, alice)
     section = html.split('id="notes-dian"', 1)[1].split("</section>", 1)[0]
-    for note, kind, amount in ((credit, "Credit note", "$ 1.190"), (debit, "Debit note", "$ 595")):
+    for note, kind, amount in ((credit, "Credit note", "$ 1.190"), (debit, "Debit note", "$ 500")):
         assert note.full_number in section
         assert kind in section
         assert amount in section

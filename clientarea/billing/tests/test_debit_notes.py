@@ -61,7 +61,7 @@ def accepted_invoice(captured, customer, *, price: str = "100000") -> Invoice:
 def issue(captured, invoice, amount: str = "10000") -> tuple[Invoice, Order]:
     with captured(execute=True):
         note, order = debit_notes.issue_debit_note(
-            invoice=invoice, concept="1", reason="Intereses de mora", amount=Decimal(amount)
+            invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal(amount)
         )
     note.refresh_from_db()
     order.refresh_from_db()
@@ -93,7 +93,9 @@ def test_a_refused_note_writes_nothing_on_the_ledger(django_capture_on_commit_ca
     invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
     entries = LedgerEntry.objects.count()
     with pytest.raises(NoteRefused):
-        debit_notes.issue_debit_note(invoice=invoice, concept="1", reason="Mora")  # no amount
+        debit_notes.issue_debit_note(
+            invoice=invoice, concept="3", reason="Ajuste de precio"
+        )  # no amount
     with pytest.raises(NoteRefused):
         debit_notes.issue_debit_note(
             invoice=invoice, concept="9", reason="Mora", amount=Decimal("10")
@@ -112,7 +114,7 @@ def test_the_note_and_its_charge_are_all_or_nothing(django_capture_on_commit_cal
         pytest.raises(RuntimeError),
     ):
         debit_notes.issue_debit_note(
-            invoice=invoice, concept="1", reason="Mora", amount=Decimal("10000")
+            invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal("10000")
         )
     assert not Invoice.objects.filter(kind="debit_note").exists()
     assert not Order.objects.filter(debit_note__isnull=False).exists()
@@ -256,7 +258,7 @@ def test_the_billing_page_shows_the_files_once_dian_accepts_the_note(
     invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
     with django_capture_on_commit_callbacks(execute=False):  # not rendered nor sent yet
         note, _order = debit_notes.issue_debit_note(
-            invoice=invoice, concept="1", reason="Mora", amount=Decimal("10000")
+            invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal("10000")
         )
     client.force_login(alice.user)
     pdf = reverse("einvoice:download", args=[note.full_number, "pdf"])
@@ -288,7 +290,8 @@ def test_staff_issue_a_debit_note_from_the_invoice_page(
     assert client.get(url).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            url, {"concept": "1", "reason": "Intereses", "scope": "amount", "amount": "10000"}
+            url,
+            {"concept": "3", "reason": "Ajuste de precio", "scope": "amount", "amount": "10000"},
         )
     assert response.status_code == 302, response.content.decode()[:2000]
     order = Order.objects.get(debit_note__isnull=False)
@@ -311,7 +314,7 @@ def test_the_data_migration_moves_existing_notes_onto_the_ledger_and_back(
     with django_capture_on_commit_callbacks(execute=True):
         # A note issued before notes were owed: the DIAN document only.
         old = einvoice_issue_debit_note(
-            invoice=invoice, concept="1", reason="Mora", amount=Decimal("1234.56")
+            invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal("1234.56")
         )
     due_before = selectors.account_summary(alice).due
     migration.forward(django_apps, None)

@@ -4,7 +4,8 @@ The public API other apps call (refunds, cancellations, late-payment charges) an
 uses:
 
 - ``issue_credit_note(*, invoice, concept, reason, actor, lines=None, amount=None)``
-- ``issue_debit_note(*, invoice, concept, reason, actor, lines=None, amount=None)``
+- ``issue_debit_note(*, invoice, concept, reason, actor, lines=None, amount=None,
+  description="", payment_due=None)`` (interest, concept 1: one ``amount`` outside IVA)
 
 ``lines`` maps invoice line numbers (from 1) to an amount before IVA; ``amount`` is an amount
 before IVA spread over the invoice's lines; neither means the whole invoice again. Both raise
@@ -19,13 +20,14 @@ the worker, exactly as for invoices (``delivery``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
@@ -74,9 +76,35 @@ def _configured_prefix(kind: str) -> str:
     return settings.EINVOICE_DEBIT_NOTE_PREFIX or DEFAULT_PREFIXES[DocumentKind.DEBIT_NOTE]
 
 
-def _lines(doc, kind: str, lines: Mapping[int, Decimal] | None, amount: Decimal | None):
+def _interest_description(description: str) -> str:
+    description = " ".join((description or "").split())[:300]
+    if description:
+        return description
+    with translation.override(settings.LANGUAGE_CODE):  # a DIAN document: the site's language
+        return _("Late-payment interest")
+
+
+def _lines(
+    doc,
+    kind: str,
+    lines: Mapping[int, Decimal] | None,
+    amount: Decimal | None,
+    *,
+    concept: str = "",
+    description: str = "",
+):
     if lines is not None and amount is not None:
         raise NoteRefused(_("Give amounts by line or one amount, not both."))
+    if kind == DocumentKind.DEBIT_NOTE and concept == DebitNoteConcept.INTEREST:
+        # Moratory interest is not part of IVA's base: one line of its own, without IVA.
+        if lines is not None or amount is None:
+            raise NoteRefused(
+                _("Late-payment interest is one amount, without IVA: give it as an amount.")
+            )
+        try:
+            return notelines.interest(amount, description=_interest_description(description))
+        except notelines.BadNoteLines as exc:
+            raise NoteRefused(str(exc)) from exc
     try:
         if lines is not None:
             return notelines.by_line(
@@ -113,6 +141,8 @@ def _issue_note(
     actor,
     lines: Mapping[int, Decimal] | None,
     amount: Decimal | None,
+    description: str = "",
+    payment_due=None,
 ) -> Invoice:
     concepts = CreditNoteConcept if kind == DocumentKind.CREDIT_NOTE else DebitNoteConcept
     if concept not in concepts.values:
@@ -124,7 +154,7 @@ def _issue_note(
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         _refuse_unless_noteable(invoice)
         doc = builder.document_from_json(invoice.document)
-        note_lines = _lines(doc, kind, lines, amount)
+        note_lines = _lines(doc, kind, lines, amount, concept=concept, description=description)
         total = notelines.total(note_lines)
         if total <= 0:
             raise NoteRefused(_("The note must be for a positive amount."))
@@ -155,6 +185,7 @@ def _issue_note(
                 concept_code=concept,
                 reason=reason[:500],
                 issued_at=issued_at,
+                payment_due=payment_due if kind == DocumentKind.DEBIT_NOTE else None,
             )
             cude = ubl.expected_cufe(note_doc)
         except ValueError as exc:
@@ -171,7 +202,7 @@ def _issue_note(
             cufe=cude,
             issued_at=issued_at,
             paid_at=invoice.paid_at,
-            payment_means_code=invoice.payment_means_code,
+            payment_means_code=note_doc.payment_means_code,
             total=note_doc.payable_amount,
             document=builder.document_to_json(note_doc),
             concept=concept,
@@ -221,12 +252,21 @@ def issue_debit_note(
     actor=None,
     lines: Mapping[int, Decimal] | None = None,
     amount: Decimal | None = None,
+    description: str = "",
+    payment_due: dt.date | None = None,
 ) -> Invoice:
     """A debit note (an amount added later: interest, an upward price correction) on an invoice
-    DIAN accepted, by line or by amount before IVA. Raises ``NoteRefused``."""
+    DIAN accepted, by line or by amount before IVA. Raises ``NoteRefused``.
+
+    Late-payment interest (concept 1) is one ``amount`` on a line of its own, ``description``
+    (default "Intereses de mora"), without IVA; the other concepts follow the invoice's lines and
+    their IVA. ``payment_due``: when the note is owed (the order that collects it is due then):
+    the note is then a credit sale (PaymentMeans ID 2, means "ZZZ" until it is paid, and that
+    PaymentDueDate); without it, it keeps the invoice's payment form and means."""
     return _issue_note(
         kind=DocumentKind.DEBIT_NOTE, invoice=invoice, concept=concept, reason=reason,
-        actor=actor, lines=lines, amount=amount,
+        actor=actor, lines=lines, amount=amount, description=description,
+        payment_due=payment_due,
     )  # fmt: skip
 
 

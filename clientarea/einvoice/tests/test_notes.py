@@ -105,7 +105,7 @@ def test_partial_credit_by_amount_and_by_line_never_beyond_what_is_left(
     # A debit note adds to what is left, so more can then be credited.
     with django_capture_on_commit_callbacks(execute=True):
         debit = issue_debit_note(
-            invoice=invoice, concept="1", reason="Intereses de mora", amount=Decimal("5000")
+            invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal("5000")
         )
     assert debit.full_number == "ND1" and debit.total == Decimal("5950.00")
     assert invoice_balance(invoice) == Decimal("17850.00")
@@ -140,7 +140,7 @@ def test_bad_input_is_refused_and_consumes_no_number(
 def test_a_debit_note_needs_an_amount_and_a_debit_concept(django_capture_on_commit_callbacks):
     invoice = paid_invoice(django_capture_on_commit_callbacks)
     with pytest.raises(NoteRefused, match="debit note adds"):
-        issue_debit_note(invoice=invoice, concept="1", reason="Intereses")
+        issue_debit_note(invoice=invoice, concept="3", reason="Ajuste")
     with pytest.raises(NoteRefused, match="concepts"):
         issue_debit_note(invoice=invoice, concept="5", reason="x", amount=Decimal("10"))
 
@@ -161,7 +161,7 @@ def test_a_note_on_an_invoice_dian_has_not_accepted_is_refused(
     with pytest.raises(NoteRefused, match="not accepted by DIAN"):
         issue_credit_note(invoice=invoice, concept="2", reason="Anulación")
     with pytest.raises(NoteRefused, match="not accepted by DIAN"):
-        issue_debit_note(invoice=invoice, concept="1", reason="Mora", amount=Decimal("10"))
+        issue_debit_note(invoice=invoice, concept="3", reason="Ajuste", amount=Decimal("10"))
     assert not NoteNumbering.objects.filter(next_number__gt=1).exists()
 
 

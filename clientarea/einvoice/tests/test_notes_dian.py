@@ -75,6 +75,33 @@ def test_credit_and_debit_notes_are_accepted_by_dian_then_emailed(
         )
 
 
+def test_interest_without_iva_owed_on_credit_is_accepted_by_dian(
+    dian_site, django_capture_on_commit_callbacks
+):
+    """Late-payment interest, issued from the back office's path (billing): one line outside
+    IVA (no TaxTotal at all), a credit sale due with its order (PaymentMeans 2, PaymentDueDate)."""
+    from lxml import etree
+
+    from clientarea.billing import debit_notes
+    from clientarea.einvoice.ubl import NS
+
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        note, order = debit_notes.issue_debit_note(
+            invoice=invoice, concept="1", reason="Pago tardío", amount=Decimal("2500")
+        )
+    note.refresh_from_db()
+    attempt = note.transmissions.get()
+    assert note.status == InvoiceStatus.ACCEPTED, (attempt.message, attempt.rule_messages)
+    assert attempt.document_key.lower() == note.cufe.lower()
+    root = etree.fromstring(bytes(note.xml_signed))
+    assert root.find("cac:TaxTotal", NS) is None and note.total == Decimal("2500.00")
+    assert root.findtext("cac:PaymentMeans/cbc:PaymentDueDate", namespaces=NS) == str(
+        order.due_date
+    )
+    assert validation.validate_invoice(root) == []
+
+
 def test_a_note_dian_rejects_never_reaches_the_customer_and_staff_are_alerted(
     dian_site, django_capture_on_commit_callbacks, settings
 ):

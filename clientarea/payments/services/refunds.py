@@ -592,7 +592,10 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
     refund.save()
     lines = list(refund.lines.select_related("order").order_by("id"))
     for line in lines:
-        _issue_credit_note(line, refund=refund, actor=actor)
+        # An order a withholding agent paid net: the note credits the gross of the money
+        # refunded (what it withheld on that part it recovers from DIAN, not from us).
+        gross = ledger.refund_note_amount(order=line.order, amount=line.amount)
+        _issue_credit_note(line, refund=refund, actor=actor, gross=gross)
         ledger.record_order_refund(
             order=line.order,
             amount=line.amount,
@@ -600,6 +603,7 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
             note=(line.credit_note.full_number or "") if line.credit_note else "",
             actor=actor,
             memo=refund.reason,
+            note_amount=gross,
         )
     changed = _services(refund, lines=lines, actor=actor)
     done = (
@@ -676,9 +680,10 @@ def review_progress(payment: Payment) -> tuple[Decimal, Decimal]:
     return done, max(payment.amount - done, ZERO)
 
 
-def _issue_credit_note(line: RefundLine, *, refund: Refund, actor) -> None:
-    """The credit note for one refunded order; a refusal (e.g. DIAN has not accepted the
-    invoice yet) is kept on the line for the sweep, and never undoes the refund."""
+def _issue_credit_note(line: RefundLine, *, refund: Refund, actor, gross: Decimal) -> None:
+    """The credit note for one refunded order, for ``gross`` (IVA included: the money refunded,
+    plus what a withholding agent withheld on that part); a refusal (e.g. DIAN has not accepted
+    the invoice yet) is kept on the line for the sweep, and never undoes the refund."""
     invoice = billing_selectors.order_invoice(line.order)
     if invoice is None:
         line.note_error = _("The order has no electronic invoice yet.")[:300]
@@ -690,14 +695,14 @@ def _issue_credit_note(line: RefundLine, *, refund: Refund, actor) -> None:
         .aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    whole = refunded == 0 and line.amount >= line.order.total
+    whole = refunded == 0 and gross >= line.order.total
     reason = _("Refund of payment %(reference)s: %(reason)s") % {
         "reference": refund.payment.reference,
         "reason": refund.reason,
     }
     try:
         line.credit_note = issue_refund_credit_note(
-            invoice=invoice, amount=line.amount, whole=whole, reason=reason, actor=actor
+            invoice=invoice, amount=gross, whole=whole, reason=reason, actor=actor
         )
         line.note_error = ""
     except NoteRefused as exc:
@@ -717,7 +722,12 @@ def _services(refund: Refund, *, lines: list[RefundLine], actor) -> list[int]:
     }
     for line in lines:
         order = line.order
-        share = min(line.amount / order.total, Decimal(1)) if order.total > 0 else Decimal(1)
+        # The part of the order its credit note credited: the money refunded, plus what a
+        # withholding agent withheld on it (all the net it paid is the whole order).
+        credited = line.amount + ledger.refund_withholding_reversed(
+            order=order, reference=f"{refund.payment.reference}/R{refund.pk}"
+        )
+        share = min(credited / order.total, Decimal(1)) if order.total > 0 else Decimal(1)
         for item in order.items.select_related("service").filter(service__isnull=False):
             service = item.service
             if service is None or service.pk in changed:
@@ -821,5 +831,9 @@ def retry_credit_note(*, line_id: int) -> bool:
         )
         if line.credit_note_id is not None:
             return False
-        _issue_credit_note(line, refund=line.refund, actor=None)
+        # The note's amount as completion posted it: the money, plus the withholdings on it.
+        withheld = ledger.refund_withholding_reversed(
+            order=line.order, reference=f"{line.refund.payment.reference}/R{line.refund_id}"
+        )
+        _issue_credit_note(line, refund=line.refund, actor=None, gross=line.amount + withheld)
         return line.credit_note_id is not None

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_debit_note_is_paid_by_card_through_payu(page, live_site, alice):  # noqa: F811
     invoice = accepted_invoice(lambda execute: contextlib.nullcontext(), alice)
     note, order = debit_notes.issue_debit_note(
-        invoice=invoice, concept="1", reason="Intereses de mora", amount=Decimal("10000")
+        invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal("10000")
     )
     note.refresh_from_db()
     assert note.is_validated  # the worker rendered and kept it (store-only transmitter)

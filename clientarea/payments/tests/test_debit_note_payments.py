@@ -34,7 +34,7 @@ class DebitNotePaymentTests(PaymentsTestCase):
         invoice = accepted_invoice(self.captureOnCommitCallbacks, self.alice)
         with self.captureOnCommitCallbacks(execute=True):
             self.note, self.debit = debit_notes.issue_debit_note(
-                invoice=invoice, concept="1", reason="Intereses", amount=Decimal("10000")
+                invoice=invoice, concept="3", reason="Ajuste de precio", amount=Decimal("10000")
             )
         self.assertEqual(self.debit.total, Decimal("11900.00"))
         self.invoices = Invoice.objects.count()

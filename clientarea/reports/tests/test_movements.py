@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 from unittest import mock
@@ -10,7 +11,7 @@ from unittest import mock
 from django.db.models import Sum
 from django.test import override_settings
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from clientarea.billing import ledger
 from clientarea.billing import services as billing_services
@@ -129,9 +130,11 @@ class MoneyMovementsTests(PaymentsTestCase):
 
         # The ledger's own sums, section by section, equal the rows'.
         for section in movements.SECTIONS:
-            ledger_sum = LedgerEntry.objects.filter(movements.SECTION_FILTERS[section]).aggregate(
-                total=Sum("amount")
-            )["total"]
+            ledger_sum = (
+                movements.annotated()
+                .filter(movements.SECTION_FILTERS[section])
+                .aggregate(total=Sum("amount"))["total"]
+            )
             rows_sum = (
                 sum((row.amount for row in rows if row.section == section), Decimal(0))
                 if section != movements.BANK
@@ -254,7 +257,7 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         assert first.duplicate
         return first
 
-    def test_a_declined_gateway_refund_is_out_then_in_and_the_bank_total_does_not_move(self):
+    def test_a_declined_gateway_refund_moved_no_money_and_stays_out_of_the_bank(self):
         duplicate = self.duplicate()
         refund = services.refund_payment(
             payment=duplicate, amount=Decimal("50000"), method="gateway", reason="Asked", actor=None
@@ -265,34 +268,83 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         refund.refresh_from_db()
         self.assertEqual(refund.state, "declined")
         today = local_today()
-        rows = [
-            r
-            for r in movements.movements(date_from=today, date_to=today)
-            if r.section == movements.BANK and r.kind != LedgerKind.PAYMENT
-        ]
-        out, back = [r for r in rows if r.our_reference == f"{duplicate.reference}/R{refund.pk}"]
-        self.assertEqual((out.direction, back.direction), (movements.OUT, movements.IN))
-        self.assertEqual(out.amount, back.amount)
-        self.assertEqual((out.via, out.method), ("payu", "card"))  # the gateway's refund API
-        self.assertEqual(out.state, "Rechazado")
+        rows = list(movements.movements(date_from=today, date_to=today))
+        mine = [r for r in rows if r.our_reference == f"{duplicate.reference}/R{refund.pk}"]
+        # The credit taken out at the request and given back at the decline: two internal rows
+        # that cancel; the bank never saw the money.
+        self.assertEqual({r.section for r in mine}, {movements.INTERNAL})
+        self.assertEqual(
+            sorted(r.amount for r in mine), [Decimal("-50000.00"), Decimal("50000.00")]
+        )
+        self.assertTrue(all(r.state == "Rechazado" for r in mine))
         totals = movements.summary(date_from=today, date_to=today)
-        # 119.000 paid the order, 119.000 kept as credit; the refund went out and came back.
-        self.assertEqual(totals.net, Decimal("238000.00"))
-        self.assertEqual(totals.returned, Decimal("50000.00"))
+        # 119.000 paid the order, 119.000 kept as credit; nothing went out.
+        self.assertEqual((totals.net, totals.returned), (Decimal("238000.00"), Decimal("0.00")))
 
-    def test_credit_staff_decided_to_refund_says_it_still_waits_for_the_money_to_go(self):
+    def test_a_refund_of_credit_is_bank_money_on_the_day_the_money_left(self):
+        """Requested on one day, confirmed by the gateway two days later: the bank row is dated
+        at the confirmation; until then the credit taken out is an internal row."""
         duplicate = self.duplicate()
-        services.refund_instead_of_credit(duplicate, "asked by phone", self.carol)
-        today = local_today()
-        (row,) = [
+        refund = services.refund_payment(
+            payment=duplicate, amount=Decimal("50000"), method="gateway", reason="Asked", actor=None
+        )
+        asked = timezone.now() - dt.timedelta(days=2)
+        LedgerEntry.objects.filter(kind=LedgerKind.REFUND).update(created_at=asked)
+        day_asked, today = timezone.localtime(asked).date(), local_today()
+        rows = list(movements.movements(date_from=day_asked, date_to=day_asked))
+        (waiting,) = [r for r in rows if r.kind == LedgerKind.REFUND]
+        self.assertEqual(
+            (waiting.section, waiting.amount), (movements.INTERNAL, Decimal("50000.00"))
+        )
+        self.assertIn("no ha salido", waiting.movement)
+        approved = RefundAnswer(status=GatewayStatus.APPROVED, refund_id="R-9", message="ok")
+        with mock.patch.object(PayUGateway, "refund", return_value=approved):
+            services.send_refund(refund_id=refund.pk)
+        refund.refresh_from_db()
+        self.assertEqual(refund.state, "completed")
+        # The day it was asked for: no money moved (neither in the bank nor anywhere else).
+        before = list(movements.movements(date_from=day_asked, date_to=day_asked))
+        self.assertEqual([r for r in before if r.kind == LedgerKind.REFUND], [])
+        self.assertEqual(movements.summary(date_from=day_asked, date_to=day_asked).returned, 0)
+        # The day the gateway confirmed it: the money out, at that moment.
+        (out,) = [
             r
             for r in movements.movements(date_from=today, date_to=today)
             if r.kind == LedgerKind.REFUND
         ]
-        self.assertEqual((row.direction, row.amount), (movements.OUT, Decimal("119000.00")))
+        self.assertEqual((out.section, out.direction), (movements.BANK, movements.OUT))
+        self.assertEqual(out.at, timezone.localtime(refund.completed_at))
+        self.assertEqual(out.gateway_reference, "R-9")
+        self.assertEqual(
+            movements.summary(date_from=today, date_to=today).returned, Decimal("50000.00")
+        )
+        self.assertEqual(
+            movements.movements_count(date_from=day_asked, date_to=today),
+            len(list(movements.movements(date_from=day_asked, date_to=today))),
+        )
+
+    def test_credit_staff_decided_to_refund_is_bank_money_once_marked_refunded(self):
+        duplicate = self.duplicate()
+        services.refund_instead_of_credit(duplicate, "asked by phone", self.carol)
+        today = local_today()
+
+        def refund_rows():
+            return [
+                r
+                for r in movements.movements(date_from=today, date_to=today)
+                if r.kind == LedgerKind.REFUND
+            ]
+
+        (row,) = refund_rows()
+        self.assertEqual((row.section, row.amount), (movements.INTERNAL, Decimal("119000.00")))
         self.assertEqual(row.our_reference, duplicate.reference)
-        self.assertEqual(row.gateway_reference, "D")
         self.assertIn("Requiere reembolso", row.state)
+        services.mark_refunded(duplicate, "Transfer Davivienda 42", self.carol)
+        duplicate.refresh_from_db()
+        (row,) = refund_rows()
+        self.assertEqual((row.section, row.direction), (movements.BANK, movements.OUT))
+        self.assertEqual(row.at, timezone.localtime(duplicate.refunded_at))
+        self.assertEqual(row.gateway_reference, "D")
         self.assertEqual((row.via, row.method), ("payu", "card"))
 
     def test_a_payment_flagged_for_review_says_why_in_the_readers_language(self):
