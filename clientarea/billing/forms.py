@@ -194,13 +194,15 @@ class StaffCreditNoteForm(NoteForm):
             initial=CreditNoteDestination.CREDIT,
             widget=forms.RadioSelect,
             help_text=_(
-                "The invoice was paid, so the customer is owed the note's total (IVA included): "
-                "by default it becomes their account credit, shown on their Billing page and "
-                "statement of account, and it pays their pending orders (at once when credit is "
-                "applied automatically). Choose “No money is owed back” only when the "
-                "customer is not owed the amount, e.g. the invoice is wrong and the order is billed "
-                "again by hand. To pay the money back through the gateway or by bank transfer, use "
-                "Payments → Refunds instead: a refund issues its own credit note. To correct "
-                "only the buyer's data, use “Invoice again with corrected buyer data”."
+                "The invoice was paid, so the customer is owed the note's total (IVA included; "
+                "a withholding agent, less what it withheld on that part): by default it becomes "
+                "their account credit, shown on their Billing page and statement of account, and "
+                "it pays their pending orders (at once when credit is applied automatically). "
+                "Choose “No money is owed back” only when the customer is not owed the amount, "
+                "e.g. the invoice is wrong and the order is billed again by hand. To give back "
+                "money the customer paid through a gateway, use “Refund” on that payment instead: a "
+                "refund issues its own credit note. A payment staff registered by hand (a "
+                "transfer) has no “Refund” yet. To correct only the buyer's data, use “Invoice "
+                "again with corrected buyer data”."
             ),
         )
