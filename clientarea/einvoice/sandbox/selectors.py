@@ -156,7 +156,9 @@ def _read_known() -> Known:
     )
 
 
-def _stamp_triggers_present() -> bool:
+def stamp_triggers_present() -> bool:
+    """Whether every trigger that replaces the stamp exists (a migration that makes SQLite
+    rebuild one of the kept tables drops its triggers)."""
     expected = STAMP_TRIGGERS.get(connection.vendor)
     if expected is None:
         return False
@@ -194,7 +196,7 @@ def known() -> Known:
     if stamp is not None and kept is not None and kept[0] == stamp:
         return kept[1]
     fresh = _read_known()
-    if stamp is not None and _stamp_triggers_present():
+    if stamp is not None and stamp_triggers_present():
         _kept["known"] = (stamp, fresh)
     elif stamp is not None:
         logger.warning("DIAN simulator: the data stamp's triggers are missing; nothing is kept")
