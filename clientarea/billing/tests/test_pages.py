@@ -331,7 +331,9 @@ def test_an_order_number_in_a_heading_never_breaks_at_its_hyphen(client, cast, t
         assert h1 and kept in h1.group(1), (url, h1 and h1.group(1))
 
 
-def test_the_billing_columns_read_naturally_in_english_and_spanish(client, cast, three_states, settings):
+def test_the_billing_columns_read_naturally_in_english_and_spanish(
+    client, cast, three_states, settings
+):
     pending, *_ = three_states
     client.force_login(cast[0].user)
     page = html(client.get(reverse("billing:orders")))

@@ -12,7 +12,11 @@ from clientarea.test import make_customer, make_provider
 
 @pytest.mark.parametrize(
     ("typed", "amount"),
-    [("50.000", Decimal("50000")), ("$ 1.500.000", Decimal("1500000")), ("50000", Decimal("50000"))],
+    [
+        ("50.000", Decimal("50000")),
+        ("$ 1.500.000", Decimal("1500000")),
+        ("50000", Decimal("50000")),
+    ],
 )
 def test_an_amount_typed_the_colombian_way_is_read(typed, amount):
     form = AddFundsForm({"amount": typed})

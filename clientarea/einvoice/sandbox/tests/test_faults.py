@@ -157,7 +157,11 @@ def test_the_fault_form_says_what_each_box_is_for(admin_client):
     word on whether they were needed or what an empty one does."""
     page = admin_client.get(reverse("admin:dian_sandbox_fault_add")).content.decode()
     assert "Solo para una respuesta lenta o un tiempo de espera agotado." in page
-    assert "Vacío: FAD06" in page and "FAJ44b" in page and "Vacío: el texto habitual de la regla." in page
+    assert (
+        "Vacío: FAD06" in page
+        and "FAJ44b" in page
+        and "Vacío: el texto habitual de la regla." in page
+    )
 
 
 def test_a_rejection_armed_without_a_rule_uses_a_rule_dian_rejects_with(call, signed_invoice):
