@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from clientarea.einvoice import builder
 from clientarea.einvoice.models import DocumentKind, Invoice, InvoiceStatus, NumberingResolution
 from clientarea.lib.dates import local_today
-from clientarea.lib.money import ZERO, quantize
+from clientarea.lib.money import ZERO, payable_rounding, quantize
 
 _HEAVY = ("xml_unsigned", "xml_signed", "attached_document", "pdf", "document")
 
@@ -44,19 +44,36 @@ def invoice_notes(invoice: Invoice) -> QuerySet[Invoice]:
     )
 
 
-def invoice_balance(invoice: Invoice) -> Decimal:
-    """What is left of an invoice: its value (IVA included, before the payment rounding) plus its
-    debit notes, minus its credit notes, whatever their DIAN state (a rejected note keeps its
-    number and is sent again once fixed)."""
-    doc = builder.document_from_json(invoice.document)
+def _note_totals(invoice: Invoice) -> tuple[Decimal, Decimal]:
+    """What the invoice's credit and debit notes add up to, whatever their DIAN state (a
+    rejected note keeps its number and is sent again once fixed)."""
     sums = dict(
         invoice.notes.values_list("kind").annotate(total=Sum("total")).values_list("kind", "total")
     )
-    return quantize(
-        doc.tax_inclusive_amount
-        + (sums.get(DocumentKind.DEBIT_NOTE) or ZERO)
-        - (sums.get(DocumentKind.CREDIT_NOTE) or ZERO)
+    return (
+        sums.get(DocumentKind.CREDIT_NOTE) or ZERO,
+        sums.get(DocumentKind.DEBIT_NOTE) or ZERO,
     )
+
+
+def invoice_value_left(invoice: Invoice) -> Decimal:
+    """The most a credit note may credit: the invoice's value (IVA included, before the payment
+    rounding: notes carry none) plus its debit notes, minus its credit notes."""
+    doc = builder.document_from_json(invoice.document)
+    credited, debited = _note_totals(invoice)
+    return quantize(doc.tax_inclusive_amount + debited - credited)
+
+
+def invoice_balance(invoice: Invoice) -> Decimal:
+    """What is left of an invoice in pesos: its payable total (PayableRoundingAmount included)
+    while nothing is credited; once credited, what is left of its value rounded to whole pesos
+    the same way (half up), plus its debit notes (their exact totals, collected as such)."""
+    doc = builder.document_from_json(invoice.document)
+    credited, debited = _note_totals(invoice)
+    if not credited:
+        return quantize(doc.document_total + debited)
+    left = quantize(doc.tax_inclusive_amount - credited)
+    return quantize(left + payable_rounding(left) + debited)
 
 
 def dashboard_summary(customer) -> dict:

@@ -65,7 +65,8 @@ class MoneyInput(forms.TextInput):
 class MoneyField(forms.DecimalField):
     """An amount in COP typed the Colombian way (``150.000``, ``1.500.000,50``) or plainly
     (``150000.50``), with messages a person understands: greater than zero, not negative, at
-    most two decimals, never "Ensure this value is greater than or equal to 0.01"."""
+    most two decimals (none with ``decimal_places=0``), a minimum above one peso said in pesos
+    ("Enter at least $ 10.000."), never "Ensure this value is greater than or equal to 0.01"."""
 
     widget = MoneyInput
 
@@ -94,6 +95,11 @@ class MoneyField(forms.DecimalField):
             return
         assert value is not None
         if self.min_value is not None and value < self.min_value:
+            if self.min_value > 1:  # a real minimum (e.g. $ 10.000 to add funds), said in pesos
+                raise ValidationError(
+                    _("Enter at least %(limit)s.") % {"limit": format_cop(self.min_value)},
+                    code="min_value",
+                )
             if self.min_value > 0:
                 raise ValidationError(_("Enter an amount greater than zero."), code="min_value")
             raise ValidationError(_("The amount cannot be negative."), code="min_value")
@@ -102,11 +108,19 @@ class MoneyField(forms.DecimalField):
                 _("Enter at most %(limit)s.") % {"limit": format_cop(self.max_value)},
                 code="max_value",
             )
+        if self.decimal_places == 0 and value != value.to_integral_value():
+            raise ValidationError(_("Enter whole pesos, without cents."), code="max_decimal_places")
         if value != value.quantize(Decimal("0.01")):
             raise ValidationError(_("Pesos have at most two decimals."), code="max_decimal_places")
         whole_digits = (self.max_digits or 14) - (self.decimal_places or 0)
         if abs(value) >= Decimal(10) ** whole_digits:
             raise ValidationError(_("That amount is too large."), code="max_digits")
+
+    def clean(self, value: Any) -> Decimal | None:
+        amount = super().clean(value)
+        if amount is not None and self.decimal_places == 0:
+            return amount.quantize(Decimal(1))  # "50.000" is 50000, not 50000.0
+        return amount
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         # No min/max/step: they belong to a number box, not to this text box.

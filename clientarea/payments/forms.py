@@ -99,7 +99,7 @@ class RefundForm(forms.Form):
 class AddFundsForm(forms.Form):
     """Add funds: an amount of whole pesos within the site's limits."""
 
-    amount = forms.DecimalField(
+    amount = MoneyField(
         label=_("Amount (COP)"),
         max_digits=12,
         decimal_places=0,

@@ -329,3 +329,22 @@ def test_an_order_number_in_a_heading_never_breaks_at_its_hyphen(client, cast, t
     ):
         h1 = re.search(r"<h1>(.*?)</h1>", html(client.get(url)), re.S)
         assert h1 and kept in h1.group(1), (url, h1 and h1.group(1))
+
+
+def test_the_billing_columns_read_naturally_in_english_and_spanish(
+    client, cast, three_states, settings
+):
+    pending, *_ = three_states
+    client.force_login(cast[0].user)
+    page = html(client.get(reverse("billing:orders")))
+    assert '<th scope="col">Description</th>' in page and '<th scope="col">Status</th>' in page
+    assert 'data-label="Description"' in page and 'data-label="Status"' in page
+    assert ">Concept<" not in page and ">State<" not in page
+    printed = html(client.get(reverse("billing:order_print", args=[pending.number])))
+    assert "Status: Pending" in printed and "State:" not in printed
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    page = html(client.get(reverse("billing:orders")))
+    assert '<th scope="col">Concepto</th>' in page and '<th scope="col">Estado</th>' in page
+    assert 'data-label="Concepto"' in page and 'data-label="Estado"' in page
+    printed = html(client.get(reverse("billing:order_print", args=[pending.number])))
+    assert "Estado: Pendiente" in printed

@@ -98,8 +98,9 @@ class FaultAdmin(admin.ModelAdmin):
     help_texts = {
         "seconds": _("Only for a slow answer or a timeout."),
         "rule_code": _(
-            "Only for rejecting or notifying the next document. Empty: FAJ44b (the name given "
-            "does not match the RUT)."
+            "Only for rejecting or notifying the next document. Empty: FAD06 (the CUFE is not "
+            "calculated correctly; CAD06 or DAD06 for a note) to reject, FAJ44b (the name given "
+            "does not match the RUT) to notify."
         ),
         "rule_text": _("DIAN's text for that rule. Empty: the rule's usual text."),
     }

@@ -16,13 +16,14 @@ from lxml import etree
 
 from . import appresponse, checks, selectors
 from .archive import ArchiveError, XmlFile, decode, unzip
-from .document import NotUbl, billing_references, facts, parse
+from .document import Facts, NotUbl, billing_references, facts, parse
 from .faults import take_fault
 from .models import (
     DIAN_TEST_TECHNICAL_KEY,
     Batch,
     ConfigStamp,
     DocumentKind,
+    Fault,
     FaultKind,
     NumberingRange,
     ReceivedDocument,
@@ -116,6 +117,20 @@ def _authorized(certificate_nit: str | None, issuer_nit: str, sw: Software | Non
     return certificate_nit in allowed or certificate_nit[:-1] in allowed
 
 
+def _injected_finding(fault: Fault, doc: Facts) -> checks.Finding:
+    """The verdict an armed reject/notify fault adds; with no rule given, a rule DIAN really
+    answers that way: the key (CUFE/CUDE) for a rejection, as ``arm_fault`` does, the name
+    against the RUT for a notice (FAJ44b is a notice only, never a rejection)."""
+    rejection = fault.kind == FaultKind.REJECT_NEXT
+    if rejection:
+        name = "CUFE" if doc.kind == DocumentKind.INVOICE else "CUDE"
+        code, text = f"{doc.letter}AD06", f"Valor del {name} no está calculado correctamente."
+    else:
+        code = "FAJ44b"
+        text = "Nombre informado no corresponde al registrado en el RUT con respecto al NIT."
+    return checks.Finding(fault.rule_code or code, fault.rule_text or text, rejection=rejection)
+
+
 def validate_document(
     xml: XmlFile,
     *,
@@ -193,15 +208,7 @@ def validate_document(
     )
     injected = take_fault((FaultKind.REJECT_NEXT, FaultKind.NOTIFY_NEXT), armed=known.armed)
     if injected is not None:
-        rejection = injected.kind == FaultKind.REJECT_NEXT
-        findings.append(
-            checks.Finding(
-                injected.rule_code or "FAJ44b",
-                injected.rule_text
-                or "Nombre informado no corresponde al registrado en el RUT con respecto al NIT.",
-                rejection=rejection,
-            )
-        )
+        findings.append(_injected_finding(injected, doc))
     accepted = not any(f.rejection for f in findings)
     authorized_text = f"La {doc.type_name} {_hyphenated(doc.number)}, ha sido autorizada."
     outcome = appresponse.Outcome(

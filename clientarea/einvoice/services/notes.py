@@ -41,7 +41,7 @@ from clientarea.einvoice.models import (
     InvoiceStatus,
     NoteNumbering,
 )
-from clientarea.einvoice.selectors import invoice_balance
+from clientarea.einvoice.selectors import invoice_balance, invoice_value_left
 from clientarea.lib.money import ZERO, format_cop, quantize
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _issue_note(
         if total <= 0:
             raise NoteRefused(_("The note must be for a positive amount."))
         if kind == DocumentKind.CREDIT_NOTE:
-            left = invoice_balance(invoice)
+            left = invoice_value_left(invoice)  # the value, not the whole pesos paid
             if total > left:
                 raise NoteRefused(
                     _(
@@ -307,7 +307,7 @@ def issue_refund_credit_note(
         return issue_credit_note(
             invoice=invoice, concept=CreditNoteConcept.CANCELLATION, reason=reason, actor=actor
         )
-    left = invoice_balance(invoice)
+    left = invoice_value_left(invoice)
     target = min(quantize(amount), left)
     if target <= 0:
         raise NoteRefused(_("Nothing is left of the invoice to credit."))

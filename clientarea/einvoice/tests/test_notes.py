@@ -363,3 +363,32 @@ def test_a_note_whose_job_was_lost_is_completed_by_the_sweep(
     note.refresh_from_db()
     assert note.rendered_at and note.transmitted_at and note.emailed_at
     assert OutgoingEmail.objects.filter(template="note_issued").count() == 1
+
+
+def test_the_balance_of_an_invoice_with_a_rounding_line_is_its_payable_total(
+    django_capture_on_commit_callbacks,
+):
+    """240.001 + 19 % IVA is 285.601,19, paid as 285.601 (PayableRoundingAmount −0,19): the
+    back office showed a balance of $ 285.601,19 against a total of $ 285.601."""
+    invoice = paid_invoice(django_capture_on_commit_callbacks, price="240001")
+    assert invoice.order is not None and invoice.order.total == Decimal("285601.00")
+    assert invoice_balance(invoice) == Decimal("285601.00")
+    # A note credits the invoice's value, IVA included (notes carry no rounding); what is left is
+    # said in whole pesos the same way.
+    first = credit(invoice, django_capture_on_commit_callbacks, amount=Decimal("100000"))
+    assert first.total == Decimal("119000.00")
+    assert invoice_balance(invoice) == Decimal("166601.00")
+    with pytest.raises(NoteRefused, match=r"exceeds what is left of invoice .* \(\$ 166\.601,19"):
+        issue_credit_note(invoice=invoice, concept="1", reason="x", amount=Decimal("140002"))
+    # The rest of the invoice's value (166.601,19) can still be credited: nothing is left.
+    credit(invoice, django_capture_on_commit_callbacks, lines={1: Decimal("140001")})
+    assert invoice_balance(invoice) == Decimal("0.00")
+
+
+def test_a_whole_credit_note_on_an_invoice_with_a_rounding_line_leaves_nothing(
+    django_capture_on_commit_callbacks,
+):
+    invoice = paid_invoice(django_capture_on_commit_callbacks, price="240001")
+    note = credit(invoice, django_capture_on_commit_callbacks, concept="2")
+    assert note.total == Decimal("285601.19")
+    assert invoice_balance(invoice) == Decimal("0.00")

@@ -74,7 +74,7 @@ def test_bad_fault_requests(client):
 
 
 def test_reject_next_defaults_to_a_cufe_rejection(call, signed_invoice):
-    faults.arm_fault(kind="reject_next")
+    Fault.objects.create(kind="reject_next")  # as the admin's form saves it: no rule
     result = call("SendBillSync", documents.package(signed_invoice()[0])).dian()
     assert result["ErrorMessage"] == [
         "Regla: FAD06, Rechazo: Valor del CUFE no está calculado correctamente."
@@ -157,4 +157,30 @@ def test_the_fault_form_says_what_each_box_is_for(admin_client):
     word on whether they were needed or what an empty one does."""
     page = admin_client.get(reverse("admin:dian_sandbox_fault_add")).content.decode()
     assert "Solo para una respuesta lenta o un tiempo de espera agotado." in page
-    assert "Vacío: FAJ44b" in page and "Vacío: el texto habitual de la regla." in page
+    assert (
+        "Vacío: FAD06" in page
+        and "FAJ44b" in page
+        and "Vacío: el texto habitual de la regla." in page
+    )
+
+
+def test_a_rejection_armed_without_a_rule_uses_a_rule_dian_rejects_with(call, signed_invoice):
+    """The default was FAJ44b, whose explanation says "notice only" under a rejection."""
+    from clientarea.einvoice.rules import plain_words
+
+    Fault.objects.create(kind="reject_next")  # as the admin's form saves it: no rule
+    result = call("SendBillSync", documents.package(signed_invoice()[0])).dian()
+    assert (result["StatusCode"], result["IsValid"]) == ("99", False)
+    [message] = result["ErrorMessage"]
+    assert message == "Regla: FAD06, Rechazo: Valor del CUFE no está calculado correctamente."
+    assert "CUFE" in plain_words("FAD06") and "notice only" not in plain_words("FAD06")
+
+
+def test_a_notice_armed_without_a_rule_stays_faj44b(call, signed_invoice):
+    Fault.objects.create(kind="notify_next")
+    result = call("SendBillSync", documents.package(signed_invoice()[0])).dian()
+    assert result["StatusCode"] == "00"
+    assert result["ErrorMessage"] == [
+        "Regla: FAJ44b, Notificación: Nombre informado no corresponde al registrado en el RUT "
+        "con respecto al NIT."
+    ]
