@@ -141,7 +141,8 @@ def test_a_duplicate_payment_becomes_credit_and_pays_the_next_renewal(page, live
     page.goto(live_site.url + "/clientarea/billing/")
     assert page.inner_text("#account-credit").strip() == "$ 0"
     page.click(f"tr[data-number='{renewal.number}'] a")
-    assert page.locator(".badge-paid").first.is_visible()
+    page.wait_for_url(f"**/billing/{renewal.number}/")
+    page.wait_for_selector(".badge-paid", state="visible")  # is_visible() would not wait (load)
     assert "Saldo a favor aplicado" in page.inner_text("#order-payments")
     page.goto(live_site.url + "/clientarea/billing/statement/")
     assert renewal.number in page.inner_text("#statement")
