@@ -6,6 +6,8 @@ ledger and back."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from decimal import Decimal
 from unittest import mock
 
@@ -336,3 +338,24 @@ def test_the_data_migration_moves_existing_notes_onto_the_ledger_and_back(
     with pytest.raises(RuntimeError, match="Nothing was removed"):
         migration.backward(django_apps, None)
     assert Order.objects.filter(debit_note=old).exists()
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+def test_the_notes_pdf_names_the_order_that_collects_it_and_the_invoice_it_corrects(
+    django_capture_on_commit_callbacks, alice, tmp_path
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, order = issue(django_capture_on_commit_callbacks, invoice)
+    path = tmp_path / "note.pdf"
+    path.write_bytes(bytes(note.pdf))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert invoice.order.number not in text  # not the order the invoice was paid with
+    order_row = next(line for line in text.splitlines() if "Orden de servicio" in line)
+    assert order.number in order_row  # the order the customer pays for the note
+    assert invoice.full_number in text  # the invoice it corrects
+    # Its XML says the same: OrderReference is the order, BillingReference the invoice.
+    xml = bytes(note.xml_signed).decode()
+    assert f"<cac:OrderReference><cbc:ID>{order.number}</cbc:ID>" in xml
+    assert f"<cbc:ID>{invoice.full_number}</cbc:ID>" in xml
