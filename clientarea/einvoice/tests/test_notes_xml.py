@@ -114,9 +114,10 @@ def test_an_owed_debit_note_names_its_own_order_other_notes_the_invoices():
     assert owed.order_reference == "ND7"
     root = ubl.build_invoice_xml(owed)
     assert root.findtext("cac:OrderReference/cbc:ID", namespaces=NS) == "ND7"
-    assert root.findtext(
-        "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS
-    ) == factories.invoice().full_id
+    assert (
+        root.findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS)
+        == factories.invoice().full_id
+    )
     assert _note("91").order_reference == invoice_order
     assert _note("92", concept_code="3").order_reference == invoice_order
 
