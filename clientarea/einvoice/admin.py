@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import get_language, gettext
@@ -34,7 +34,7 @@ from clientarea.einvoice.models import (
 from clientarea.einvoice.pdf_labels import payment_means_name
 from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
-from clientarea.lib.admin import ReadOnlyInline
+from clientarea.lib.admin import ReadOnlyInline, ViewPageAdminMixin
 from clientarea.lib.money import format_cop
 
 
@@ -169,6 +169,12 @@ class DianQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _short(moment) -> str:
+    return (
+        formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else "—"
+    )
+
+
 @admin.register(NoteNumbering)
 class NoteNumberingAdmin(admin.ModelAdmin):
     list_display = ["kind", "prefix", "next_number"]
@@ -184,18 +190,18 @@ class NoteNumberingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
+class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
+    #: Fits 1366 px beside the navigation sidebar (the DIAN queue is watched there): the DIAN
+    #: state says the status (and "not signed yet" for one not rendered) and, under it, how long
+    #: the document has waited; the customer's email goes under the name.
     list_display = [
         "__str__",
         "order",
-        "customer",
-        "status",
+        "customer_column",
         "dian",
-        "age",
-        "issued_at",
+        "issued",
         "amount",
-        "rendered",
-        "emailed_at",
+        "emailed",
     ]
     list_filter = [DianQueueFilter, "status", "resolution"]
     search_fields = [
@@ -279,11 +285,39 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
     def rendered(self, obj):
         return bool(obj.rendered_at)
 
-    @admin.display(description=_("DIAN state"))
+    @admin.display(description=_("DIAN state"), ordering="status")
     def dian(self, obj):
-        if obj.status == InvoiceStatus.REJECTED:
-            return format_html('<strong style="color:#b42318">{}</strong>', obj.dian_state)
-        return obj.dian_state
+        state = (
+            format_html('<strong class="dian-rejected">{}</strong>', obj.dian_state)
+            if obj.status == InvoiceStatus.REJECTED
+            else obj.dian_state
+        )
+        if not obj.awaiting_dian or not obj.issued_at:
+            return state
+        return format_html(
+            '{}<br><span class="cell-detail">{}</span>',
+            state,
+            gettext("waiting for %(time)s") % {"time": self.age(obj)},
+        )
+
+    @admin.display(description=_("issued at"), ordering="issued_at")
+    def issued(self, obj):
+        """The short date and time ("5 dic 2026 18:05"): the long words took three lines."""
+        return _short(obj.issued_at)
+
+    @admin.display(description=_("emailed at"), ordering="emailed_at")
+    def emailed(self, obj):
+        return _short(obj.emailed_at)
+
+    @admin.display(description=_("customer"), ordering="customer__user__email")
+    def customer_column(self, obj):
+        """The name, and the login email under it (it may break anywhere: it is long)."""
+        customer = obj.customer
+        return format_html(
+            '{}<br><span class="customer-email">{}</span>',
+            customer.display_name,
+            customer.user.email,
+        )
 
     @admin.display(description=_("waiting for DIAN for"))
     def age(self, obj):
@@ -381,16 +415,10 @@ class InvoiceAdmin(InvoiceNotesMixin, WarningsMixin, admin.ModelAdmin):
             raise Http404
         return self._xml(bytes(attempt.application_response), f"ar-{attempt.pk}.xml")
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        # A DIAN document is never edited: its page has buttons for what staff may do with it,
-        # and no Save buttons (every field is read-only; the change permission is for actions).
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
+    def view_title(self, obj: Invoice) -> str:
+        """A DIAN document is never edited (the change permission is for its buttons): its page
+        is titled by the document, "Invoice SETP990000002", "Debit note ND3"."""
+        return f"{obj.get_kind_display()} {obj.full_number or obj}"
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Send a rejected document (its cause fixed) or one waiting for DIAN to DIAN again, with
@@ -460,19 +488,15 @@ class NoteAdmin(InvoiceAdmin):
     """Credit and debit notes: the invoice list's DIAN columns, filters, downloads and actions."""
 
     list_display = [
-        "__str__",
-        "kind",
-        "corrects",
-        "customer",
-        "concept_words",
-        "status",
+        "note_column",
+        "corrects_for",
+        "customer_column",
         "dian",
-        "age",
-        "issued_at",
+        "issued",
         "amount",
-        "rendered",
-        "emailed_at",
+        "emailed",
     ]
+    list_display_links = ["note_column"]
     list_filter = [DianQueueFilter, "kind", "status"]
     search_fields = ["full_number", "cufe", "reference__full_number", "customer__user__email"]
     list_select_related = ["reference", "customer__user"]
@@ -507,6 +531,11 @@ class NoteAdmin(InvoiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.note_fields
 
+    @admin.display(description=_("credit or debit note"), ordering="full_number")
+    def note_column(self, obj):
+        """The number, and what the note is under it ("Credit note")."""
+        return format_html('{}<br><span class="cell-detail">{}</span>', obj, obj.get_kind_display())
+
     @admin.display(description=_("DIAN concept"), ordering="concept")
     def concept_words(self, obj):
         """DIAN's concept code with its name ("3 · Partial or total rebate or discount"): the
@@ -516,6 +545,16 @@ class NoteAdmin(InvoiceAdmin):
     @admin.display(description=_("invoice corrected"))
     def corrects(self, obj):
         return note_reference(obj)
+
+    @admin.display(description=_("invoice corrected"), ordering="reference__full_number")
+    def corrects_for(self, obj):
+        """The invoice, and DIAN's concept of the correction under it (the list had no room
+        for a column of its own at 1366 px)."""
+        return format_html(
+            '{}<br><span class="cell-detail">{}</span>',
+            note_reference(obj),
+            self.concept_words(obj),
+        )
 
     def get_queryset(self, request):
         return (

@@ -212,6 +212,10 @@ def build_note_document(
     """A credit (91) or debit (92) note on ``invoice``: same parties and payment means, its own
     number, lines and date, the invoice referenced by number, CUFE and date (§4.2).
 
+    Its order (OrderReference, and "Service order" on the PDF): a note owed (``payment_due``) is
+    collected by an order of its own that bears the note's number (``billing.debit_notes``), so it
+    names that one; any other note names the order of the invoice it corrects.
+
     ``payment_due``: a note that is a new amount owed (a debit note collected on the customer's
     account) is a credit sale due then, not the invoice's paid one: PaymentMeans ID 2 (crédito)
     with that PaymentDueDate, and means ``1`` (instrumento no definido: how it will be paid is not
@@ -224,6 +228,7 @@ def build_note_document(
         document_type=document_type,
         note_prefix=prefix,
         number=number,
+        order_reference=f"{prefix}{number}" if owed else invoice.order_reference,
         lines=lines,
         issue=issued_at,
         due=payment_due if payment_due is not None else issued_at.astimezone(BOGOTA).date(),

@@ -8,7 +8,8 @@ the URLs, the ``can_act`` flag for the change form's buttons, the permission
 and existence checks, and the intermediate page
 (``admin/clientarea/action_form.html``, which list actions reuse too).
 :class:`ReadOnlyInline` is the inline such admins show their history with, and
-:class:`ReadOnlyAdminMixin` the admin of a record staff only read.
+:class:`ReadOnlyAdminMixin` the admin of a record staff only read, and
+:class:`ViewPageAdminMixin` the page of a record staff act on but never edit.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib import periodic
@@ -80,6 +82,38 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ViewPageAdminMixin(_MixinBase[_ModelT]):
+    """Mix into a ``ModelAdmin`` (before it) for a record whose every field is read-only but on
+    which staff act (buttons, list actions: those need its change permission, so the admin keeps
+    it). Its page is titled as a view, as Django titles it for a user without that permission
+    ("View email", or :meth:`view_title`), not "Change …", and has no Save buttons."""
+
+    def view_title(self, obj: _ModelT) -> str:
+        return gettext("View %s") % self.opts.verbose_name
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)  # integer keys: nothing to unquote
+        extra_context = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            **(extra_context or {}),
+        }
+        if obj is not None:
+            title = self.view_title(obj)
+            # Django's subtitle repeats the object: not when the title already names it.
+            extra_context.setdefault("title", title)
+            if str(obj) in title:
+                extra_context.setdefault("subtitle", None)
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class ObjectActionsAdminMixin(_MixinBase[_ModelT]):

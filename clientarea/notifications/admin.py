@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.lib.admin import ViewPageAdminMixin
 from clientarea.notifications import services
 from clientarea.notifications.models import EmailAttachment, OutgoingEmail
 
@@ -14,7 +15,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(ViewPageAdminMixin[OutgoingEmail], admin.ModelAdmin):
     list_display = [
         "created_at",
         "to_email",

@@ -229,6 +229,9 @@ class CancellationRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # every field is read-only: its page is "View cancellation request"
+
     def has_delete_permission(self, request, obj=None):
         return False
 

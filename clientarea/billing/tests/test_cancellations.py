@@ -187,3 +187,7 @@ def test_staff_see_the_queue(admin_client, ana):
     page = admin_client.get("/admin/subscriptions/cancellationrequest/?status=pending")
     assert page.status_code == 200
     assert "ana.co" in page.content.decode()
+    request = CancellationRequest.objects.get()
+    page = admin_client.get(f"/admin/subscriptions/cancellationrequest/{request.pk}/change/")
+    html = page.content.decode()  # read-only: a view, without Save
+    assert 'name="_save"' not in html and "<h1>Ver solicitud de cancelación</h1>" in html

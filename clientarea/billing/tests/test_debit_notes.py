@@ -6,6 +6,8 @@ ledger and back."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from decimal import Decimal
 from unittest import mock
 
@@ -336,3 +338,44 @@ def test_the_data_migration_moves_existing_notes_onto_the_ledger_and_back(
     with pytest.raises(RuntimeError, match="Nothing was removed"):
         migration.backward(django_apps, None)
     assert Order.objects.filter(debit_note=old).exists()
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+def test_the_notes_pdf_names_the_order_that_collects_it_and_the_invoice_it_corrects(
+    django_capture_on_commit_callbacks, alice, tmp_path
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, order = issue(django_capture_on_commit_callbacks, invoice)
+    path = tmp_path / "note.pdf"
+    path.write_bytes(bytes(note.pdf))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert invoice.order is not None and invoice.full_number
+    assert invoice.order.number not in text  # not the order the invoice was paid with
+    order_row = next(line for line in text.splitlines() if "Orden de servicio" in line)
+    assert order.number in order_row  # the order the customer pays for the note
+    assert invoice.full_number in text  # the invoice it corrects
+    # Its XML says the same: OrderReference is the order, BillingReference the invoice.
+    xml = bytes(note.xml_signed).decode()
+    assert f"<cac:OrderReference><cbc:ID>{order.number}</cbc:ID>" in xml
+    assert f"<cbc:ID>{invoice.full_number}</cbc:ID>" in xml
+
+
+def test_document_pages_are_titled_as_views_and_keep_their_actions(
+    django_capture_on_commit_callbacks, alice, client: Client
+):
+    """Nothing on an invoice's or a note's page is editable: titled by the document, not
+    "Change invoice", without Save buttons; the buttons that act on it stay."""
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, _order = issue(django_capture_on_commit_callbacks, invoice)
+    client.force_login(make_staff())
+    page = client.get(reverse("admin:einvoice_invoice_change", args=[invoice.pk])).content.decode()
+    assert f"<h1>Invoice {invoice.full_number}</h1>" in page
+    assert "Change" not in page.split("<title>")[1].split("</title>")[0]
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    assert 'id="invoice-debit-note"' in page and 'id="invoice-credit-note"' in page
+    page = client.get(reverse("admin:einvoice_note_change", args=[note.pk])).content.decode()
+    assert f"<h1>Debit note {note.full_number}</h1>" in page
+    assert "Change" not in page.split("<title>")[1].split("</title>")[0]
+    assert 'name="_save"' not in page

@@ -283,7 +283,7 @@ def test_staff_issue_a_partial_credit_note_from_the_invoice_page(
     assert f"{note.full_number}" in client.get(change).content.decode()
     notes_list = client.get(reverse("admin:einvoice_note_changelist")).content.decode()
     assert f"{note.full_number}" in notes_list
-    assert '<td class="field-concept_words">1 · Devolución parcial' in notes_list  # not "1"
+    assert '<span class="cell-detail">1 · Devolución parcial' in notes_list  # not "1"
     assert client.get(reverse("admin:einvoice_note_change", args=[note.pk])).status_code == 200
 
 

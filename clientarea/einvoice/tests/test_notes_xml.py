@@ -106,6 +106,22 @@ def test_debit_note_structure_has_requested_total_and_no_type_code():
     assert root.find("cac:DebitNoteLine/cbc:DebitedQuantity", NS) is not None
 
 
+def test_an_owed_debit_note_names_its_own_order_other_notes_the_invoices():
+    """A debit note owed on the account is collected by the order that bears its number; a
+    credit note (or a debit note not owed) names the order of the invoice it corrects."""
+    invoice_order = factories.invoice().order_reference
+    owed = _note("92", concept_code="3", payment_due=dt.date(2025, 2, 10))
+    assert owed.order_reference == "ND7"
+    root = ubl.build_invoice_xml(owed)
+    assert root.findtext("cac:OrderReference/cbc:ID", namespaces=NS) == "ND7"
+    assert (
+        root.findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS)
+        == factories.invoice().full_id
+    )
+    assert _note("91").order_reference == invoice_order
+    assert _note("92", concept_code="3").order_reference == invoice_order
+
+
 @pytest.mark.parametrize("document_type", ["91", "92"])
 def test_cude_is_the_documented_formula_with_the_software_pin(document_type):
     root = ubl.build_invoice_xml(_note(document_type))

@@ -327,3 +327,18 @@ def test_the_template_in_force_is_read_once_per_process_until_staff_save_a_versi
     assert render() == ("Su enlace de ingreso (v2)", 0)
     services.use_default_template(template="login_link", language="es-co", actor=None)
     assert render()[0] == file_subject
+
+
+def test_the_back_office_email_page_is_a_view_with_its_send_again_action(company, client, settings):
+    email = queue_plain(company)
+    client.force_login(make_staff())
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(
+        reverse("admin:notifications_outgoingemail_change", args=[email.pk])
+    ).content.decode()
+    assert "<h1>View email</h1>" in page and 'name="_save"' not in page
+    response = client.post(
+        reverse("admin:notifications_outgoingemail_changelist"),
+        {"action": "resend", "_selected_action": [email.pk]},
+    )
+    assert response.status_code == 302
