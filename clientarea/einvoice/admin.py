@@ -204,6 +204,18 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
         "emailed",
     ]
     list_filter = [DianQueueFilter, "status", "resolution"]
+
+    def get_ordering(self, request):
+        """The DIAN queue's views list the oldest document first (what has waited longest), unless
+        staff sort by a column; the admin's own ordering would put the newest first."""
+        if request.GET.get(DianQueueFilter.parameter_name) in (
+            "pending",
+            "rejected",
+            "contingency",
+        ):
+            return ["issued_at", "id"]
+        return super().get_ordering(request)
+
     search_fields = [
         "full_number",
         "cufe",

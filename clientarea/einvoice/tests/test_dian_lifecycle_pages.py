@@ -223,3 +223,32 @@ def test_transmission_attempts_are_read_only_on_the_invoice_page(client, unvalid
     assert "Intentos de transmisión" in detail and "99 Validación contiene errores" in detail
     assert "adicional" not in detail and "js-inline-admin-formset" not in detail
     assert "¿Eliminar?" not in detail and 'name="transmissions-0-DELETE"' not in detail
+
+
+def test_the_back_office_queue_lists_the_oldest_document_first(
+    client,
+    setup,  # noqa: F811 (fixture)
+    unvalidated,
+    django_capture_on_commit_callbacks,
+):
+    """The queue's filter ordered by age, but the admin's newest-first ordering overrode it."""
+    hosting, _ = setup
+    order = billing.order_new_service(
+        customer=make_customer(), product=hosting, cycle="annual", label="otra.co"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    newer = Invoice.objects.get(order=order)
+    Invoice.objects.filter(pk=newer.pk).update(status=InvoiceStatus.SENT, transmitted_at=None)
+    Invoice.objects.filter(pk=unvalidated.pk).update(
+        issued_at=newer.issued_at - dt.timedelta(days=2)
+    )
+    client.force_login(make_staff())
+    changelist = reverse("admin:einvoice_invoice_changelist")
+    queue = client.get(changelist + "?dian=pending").content.decode()
+    assert queue.index(unvalidated.full_number) < queue.index(newer.full_number)
+    Invoice.objects.filter(pk__in=[unvalidated.pk, newer.pk]).update(status=InvoiceStatus.REJECTED)
+    queue = client.get(changelist + "?dian=rejected").content.decode()
+    assert queue.index(unvalidated.full_number) < queue.index(newer.full_number)
+    everything = client.get(changelist).content.decode()
+    assert everything.index(newer.full_number) < everything.index(unvalidated.full_number)
