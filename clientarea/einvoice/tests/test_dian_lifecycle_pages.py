@@ -240,6 +240,7 @@ def test_the_back_office_queue_lists_the_oldest_document_first(
         pay(order)
     newer = Invoice.objects.get(order=order)
     Invoice.objects.filter(pk=newer.pk).update(status=InvoiceStatus.SENT, transmitted_at=None)
+    assert newer.issued_at is not None
     Invoice.objects.filter(pk=unvalidated.pk).update(
         issued_at=newer.issued_at - dt.timedelta(days=2)
     )
