@@ -28,7 +28,6 @@ from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError
 from clientarea.payments.reasons import describe
 
-
 #: The "gateway" of a payment staff registered (a bank transfer, cash at the office): no gateway
 #: is ever asked about it, and its refunds are manual (``payments.services.manual``).
 MANUAL_GATEWAY = "manual"

@@ -14,7 +14,7 @@ from clientarea.accounts.models import AuditEvent, User
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import LedgerEntry, LedgerKind
-from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.einvoice.models import DocumentKind
 from clientarea.einvoice.services import issue_waiting_invoices
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.lib.dates import local_today
@@ -260,17 +260,20 @@ class PayOutCreditTests(PaymentsTestCase):
                 reason="asked by email",
                 actor=self.carol,
             )
-        for bad in ({"bank_reference": ""}, {"reason": " "}, {"amount": Decimal("-5")}):
-            kwargs = {
-                "customer": self.alice,
-                "amount": Decimal("1000"),
-                "bank_reference": "TRF-OUT-1",
-                "reason": "asked",
-                "actor": self.carol,
-                **bad,
-            }
+        for amount, reference, reason in (
+            (Decimal("1000"), "", "asked"),
+            (Decimal("1000"), "TRF-OUT-1", " "),
+            (Decimal("-5"), "TRF-OUT-1", "asked"),
+            (Decimal("0.001"), "TRF-OUT-1", "asked"),
+        ):
             with self.assertRaises(billing_services.CreditPayoutRefused):
-                billing_services.pay_out_credit(**kwargs)
+                billing_services.pay_out_credit(
+                    customer=self.alice,
+                    amount=amount,
+                    bank_reference=reference,
+                    reason=reason,
+                    actor=self.carol,
+                )
         self.assertEqual(LedgerEntry.objects.count(), entries)
         self.assertEqual(AuditEvent.objects.count(), audits)
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("31000.00"))
