@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
+import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -27,9 +30,11 @@ from clientarea.payments.models import (
     RefundState,
 )
 from clientarea.payments.tests.base import PaymentsTestCase
+from clientarea.payments.tests.helpers import make_renewal_order
 from clientarea.payments.tests.test_account import balance_is_sum_of_movements
 from clientarea.reports import movements
 from clientarea.reports.selectors import approval_rates
+from clientarea.test import make_customer, make_provider, make_staff
 
 
 @override_settings(BILLING_AUTO_APPLY_CREDIT=False)
@@ -337,3 +342,49 @@ class PayOutCreditTests(PaymentsTestCase):
         response = self.client.post(url, {"amount": "1000", "bank_reference": "T", "reason": "r"})
         self.assertEqual(response.status_code, 403)
         self.assertFalse(LedgerEntry.objects.filter(kind=LedgerKind.REFUND).exists())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_payouts_never_take_more_than_the_credit(settings):
+    """Six staff pay out 20.000 each of 50.000 of credit at the same moment: two succeed."""
+    settings.BILLING_AUTO_APPLY_CREDIT = False
+    make_provider()
+    customer = make_customer("payout-race@example.com")
+    staff = make_staff()
+    order, _service = make_renewal_order(customer)
+    services.register_manual_payment(
+        order=order,
+        reference="TRF-RACE",
+        actor=staff,
+        amount=Decimal("169000"),
+        confirmed_excess=Decimal("50000"),
+    )
+    threads_count = 6
+    barrier = threading.Barrier(threads_count)
+    results: list[str] = [""] * threads_count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            billing_services.pay_out_credit(
+                customer=customer,
+                amount=Decimal("20000"),
+                bank_reference=f"T-{index}",
+                reason="race",
+                actor=staff,
+            )
+            results[index] = "ok"
+        except billing_services.CreditPayoutRefused:
+            results[index] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == ["ok", "ok"] + ["refused"] * (threads_count - 2)
+    assert billing_selectors.credit_available(customer) == Decimal("10000.00")
+    assert LedgerEntry.objects.filter(kind=LedgerKind.REFUND).count() == 2
