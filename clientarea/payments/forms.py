@@ -90,7 +90,7 @@ class RefundForm(forms.Form):
             # A payment staff registered (transfer, cash): no gateway holds the money.
             method = self.fields["method"]
             assert isinstance(method, forms.ChoiceField)
-            method.choices = [(RefundMethod.MANUAL.value, RefundMethod.MANUAL.label)]
+            method.choices = [(RefundMethod.MANUAL.value, _("Manual (bank transfer)"))]
             method.initial = RefundMethod.MANUAL
             self.fields["bank_reference"].required = True
             self.fields["bank_reference"].help_text = _(
