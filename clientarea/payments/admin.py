@@ -21,6 +21,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -29,7 +30,7 @@ from clientarea.billing import admin as billing_admin
 from clientarea.billing.models import Order
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
-from clientarea.payments import services
+from clientarea.payments import selectors, services
 from clientarea.payments.forms import RefundForm, RefundNoteForm
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
@@ -742,45 +743,67 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- The order's page: its payments, and manual payments kept as payments ------------------
 
 
-class OrderPaymentInline(ReadOnlyInline):
-    """The payments whose first order is this one (gateway attempts and payments staff
-    registered), each linking to its page, where **Refund** is."""
-
-    model = Payment
-    fk_name = "order"
-    fields = readonly_fields = (
-        "payment_link",
-        "gateway_label",
-        "method",
-        "amount_cop",
-        "status",
-        "refund_status",
-        "created_at",
-    )
-    ordering = ["created_at", "id"]
-    verbose_name = _("payment")
-    verbose_name_plural = _("payments (Refund is on the payment's page)")
-
-    @admin.display(description=_("reference"))
-    def payment_link(self, obj: Payment) -> str:
-        url = reverse("admin:payments_payment_change", args=[obj.pk])
-        return format_html('<a href="{}" class="order-payment-link">{}</a>', url, obj.reference)
-
-    @admin.display(description=_("gateway"))
-    def gateway_label(self, obj: Payment) -> str:
-        return obj.gateway_name
-
-    @admin.display(description=_("amount"))
-    def amount_cop(self, obj: Payment) -> str:
-        return format_cop(obj.amount, decimals=True)
-
-
 class OrderAdmin(billing_admin.OrderAdmin):
     """The billing app's order page, with the order's payments; *Register manual payment* keeps
     a payment row beside the ledger movements (``payments.services.register_manual_payment``),
     so the money can be refunded."""
 
-    inlines = [*billing_admin.OrderAdmin.inlines, OrderPaymentInline]
+    readonly_fields = [*billing_admin.OrderAdmin.readonly_fields, "payments_table"]
+    fieldsets = (
+        *billing_admin.OrderAdmin.fieldsets,
+        (_("Payments (Refund is on the payment's page)"), {"fields": ("payments_table",)}),
+    )
+
+    @admin.display(description=_("payments"))
+    def payments_table(self, obj: Order) -> str:
+        """Every payment attempt for the order (its own, and the baskets that paid it with
+        others), each linking to its page, where **Refund** is."""
+        payments = list(selectors.order_payments(obj))
+        if not payments:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}" class="order-payment-link">{}</a></td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    reverse("admin:payments_payment_change", args=[p.pk]),
+                    p.reference,
+                    p.gateway_name,
+                    p.get_method_display(),
+                    format_cop(p.amount, decimals=True),
+                    p.get_status_display(),
+                    (
+                        p.get_refund_status_display()
+                        if p.refund_status != RefundStatus.NONE
+                        else "—"
+                    ),
+                    formats.date_format(timezone.localtime(p.created_at), "SHORT_DATETIME_FORMAT"),
+                )
+                for p in payments
+            ),
+        )
+        head = format_html_join(
+            "",
+            "<th>{}</th>",
+            (
+                (label,)
+                for label in (
+                    _("reference"),
+                    _("gateway"),
+                    _("method"),
+                    _("amount"),
+                    _("status"),
+                    _("refund"),
+                    _("created"),
+                )
+            ),
+        )
+        return format_html(
+            '<table class="order-payments"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            head,
+            rows,
+        )
 
     def register_manual_payment(self, **kwargs: Any) -> Order:
         return services.register_manual_payment(**kwargs).order
