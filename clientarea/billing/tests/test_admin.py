@@ -267,7 +267,7 @@ def test_staff_suspend_unsuspend_and_terminate_services(client, carol, service):
         SuspensionReason.MANUAL,
     )
     event = ServiceEvent.objects.get(service=service, kind="suspended")
-    assert (event.reason, event.actor) == ("staff", carol)
+    assert (event.reason_code, event.reason, event.actor) == ("staff", "by our support team", carol)
     again = client.post(
         changelist, {"action": "suspend_services", "_selected_action": [service.pk]}, follow=True
     )
@@ -278,7 +278,7 @@ def test_staff_suspend_unsuspend_and_terminate_services(client, carol, service):
     client.post(changelist, {"action": "terminate_services", "_selected_action": [service.pk]})
     service.refresh_from_db()
     assert service.status == ServiceStatus.TERMINATED
-    assert ServiceEvent.objects.get(service=service, kind="terminated").reason == "staff"
+    assert ServiceEvent.objects.get(service=service, kind="terminated").reason_code == "staff"
 
 
 def test_the_service_admin_searches_and_shows_history_read_only(client, service):
