@@ -28,8 +28,8 @@ class ServiceEventInline(ReadOnlyInline):
     fields = (
         "created_at",
         "kind",
-        "from_status",
-        "to_status",
+        "was",
+        "became",
         "old_due_date",
         "new_due_date",
         "order_number",
@@ -38,6 +38,14 @@ class ServiceEventInline(ReadOnlyInline):
     )
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
+
+    @admin.display(description=_("from"))
+    def was(self, obj: ServiceEvent) -> str:
+        return selectors.status_label(obj.from_status) or self.get_empty_value_display()
+
+    @admin.display(description=_("to"))
+    def became(self, obj: ServiceEvent) -> str:
+        return selectors.status_label(obj.to_status) or self.get_empty_value_display()
 
     @admin.display(description=_("why"))
     def why(self, obj: ServiceEvent) -> str:

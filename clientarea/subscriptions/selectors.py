@@ -74,6 +74,11 @@ def event_reason(event: ServiceEvent) -> str:
     return event_texts.describe(event.reason_code, event.reason_values, fallback=event.reason)
 
 
+def status_label(status: str) -> str:
+    """A status stored on a history row (``from_status``, ``to_status``), in the reader's words."""
+    return str(dict(ServiceStatus.choices).get(status, status))
+
+
 def pending_cancellation(service: Service) -> CancellationRequest | None:
     """The service's pending cancellation request, if the customer asked for one."""
     return CancellationRequest.objects.filter(
