@@ -74,6 +74,7 @@ from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import ContextGone
 from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import Service, ServiceStatus
 from clientarea.subscriptions.services import notify_services_changed
 from clientarea.withholdings.calculation import OrderWithholdings
@@ -536,7 +537,9 @@ def order_new_service(
         label=label.strip(),
         search_label=fold(label),
     )
-    subscription_services.record_event(service, kind="created", actor=actor, reason="ordered")
+    subscription_services.record_event(
+        service, kind="created", actor=actor, reason=ServiceText("ordered")
+    )
     today = local_today()
     texts = descriptions.texts_for(customer)  # the customer's language, not the page's
     end = period_end_for(cycle=cycle, start=today)
@@ -848,6 +851,8 @@ def cancel_order(
     ledger memo and the email get its words in the site's language.
     """
     event_message, event_data = event_texts.message_and_data(reason)
+    # The cancelled services' history says it in the reader's language (billing's code nested).
+    why: str | dict[str, Any] = reason.nested() if isinstance(reason, EventText) else reason
     reason = event_texts.sentence(reason)
     if not reason.strip():
         raise OrderStateError(_("Give a reason for cancelling the order."))
@@ -878,7 +883,7 @@ def cancel_order(
         ):
             subscription_services.cancel_service(
                 service=item.service,
-                reason=_("Order %(n)s cancelled: %(r)s") % {"n": locked.number, "r": reason},
+                reason=ServiceText("order_cancelled", {"number": locked.number, "reason": why}),
                 actor=actor,
             )
     OrderEvent.objects.create(

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
-from clientarea.subscriptions import services
+from clientarea.subscriptions import selectors, services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
     PlanChange,
@@ -19,7 +20,7 @@ from clientarea.subscriptions.models import (
     SuspensionReason,
 )
 
-STAFF_REASON = "staff"
+STAFF_REASON = ServiceText("staff")
 
 
 class ServiceEventInline(ReadOnlyInline):
@@ -27,16 +28,29 @@ class ServiceEventInline(ReadOnlyInline):
     fields = (
         "created_at",
         "kind",
-        "from_status",
-        "to_status",
+        "was",
+        "became",
         "old_due_date",
         "new_due_date",
         "order_number",
-        "reason",
+        "why",
         "actor",
     )
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
+
+    @admin.display(description=_("from"))
+    def was(self, obj: ServiceEvent) -> str:
+        return selectors.status_label(obj.from_status) or self.get_empty_value_display()
+
+    @admin.display(description=_("to"))
+    def became(self, obj: ServiceEvent) -> str:
+        return selectors.status_label(obj.to_status) or self.get_empty_value_display()
+
+    @admin.display(description=_("why"))
+    def why(self, obj: ServiceEvent) -> str:
+        """In the reader's language (a typed reason, or a row recorded before the codes, as stored)."""
+        return selectors.event_reason(obj)
 
 
 class ServiceOptionInline(ReadOnlyInline):
@@ -103,7 +117,7 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
                 service=obj,
                 changes={"label": form.cleaned_data["label"]},
                 actor=request.user,
-                reason=str(_("Label edited in the back office")),
+                reason=ServiceText("label_edited"),
             )
 
     def _apply(

@@ -75,6 +75,7 @@ from clientarea.payments.models import (
 from clientarea.payments.reasons import KEPT_AS_CREDIT, Reason
 from clientarea.payments.services.notes import PaymentStateError, alert_staff, flag, settle
 from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import ServiceStatus
 
 logger = logging.getLogger(__name__)
@@ -733,10 +734,10 @@ def _services(refund: Refund, *, lines: list[RefundLine], actor) -> list[int]:
     if refund.services_action == ServicesAction.KEEP:
         return []
     changed: list[int] = []
-    reason = _("Refund of %(amount)s: %(reason)s") % {
-        "amount": format_cop(refund.amount, decimals=True),
-        "reason": refund.reason,
-    }
+    reason = ServiceText(
+        "refund",
+        {"amount": format_cop(refund.amount, decimals=True), "reason": refund.reason},
+    )
     for line in lines:
         order = line.order
         # The part of the order its credit note credited: the money refunded, plus what a
