@@ -233,6 +233,11 @@ def main() -> None:
         "--worker-threads workers, instead of the worker path called directly "
         "(--worker-processes is then ignored)",
     )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="--e2e: time the worker's steps (thread CPU per document; the wrapping adds a little)",
+    )
     parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
