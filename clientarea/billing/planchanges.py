@@ -547,7 +547,7 @@ def _make_change(
             actor=user,
             today=today,
         )
-        subscription_services.apply_plan_change(change=change, actor=user)
+        subscription_services.apply_plan_change(change=change, actor=user, immediate=True)
         subscription_services.notify_services_changed(
             service_ids=[locked.pk], event="services.changed"
         )

@@ -239,6 +239,25 @@ def test_a_downgrade_now_changes_the_plan_and_credits_the_difference(service, pl
     assert OutgoingEmail.objects.filter(template="plan_changed").count() == 1
 
 
+def test_a_downgrade_now_to_another_cycle_keeps_the_due_date(ana, plans, settings):
+    # The page promises "your due date does not change" and the credit and the charge are for
+    # the days left until it; the due date once moved a cycle of the new plan from today
+    # (annual → monthly: one month on top of the days already prorated, for free).
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    service = make_active_service(
+        ana, plans["pro"], cycle="annual", start=local_today() - dt.timedelta(days=300)
+    )
+    due = service.next_due_date
+    change = _change(service, plans["pyme"], cycle="monthly")
+    assert change.direction == PlanChangeDirection.DOWNGRADE
+    assert change.status == PlanChangeStatus.APPLIED
+    service.refresh_from_db()
+    assert (service.product, service.cycle) == (plans["pyme"], "monthly")
+    assert service.next_due_date == due
+    event = ServiceEvent.objects.get(service=service, kind=ServiceEventKind.PLAN_CHANGED)
+    assert event.new_due_date == due
+
+
 def test_a_downgrade_at_renewal_is_billed_and_applied_by_the_billing_run(service, plans, settings):
     settings.PLAN_CHANGE_DOWNGRADE_AT = "renewal"
     due = service.next_due_date
