@@ -145,18 +145,24 @@ def refusal(service: Service, *, today: dt.date | None = None) -> str | None:
         service=service, status=CancellationStatus.PENDING
     ).exists():
         return _("You asked to cancel this service: withdraw that request first.")
-    renewal = (
+    renewal = pending_renewal(service)
+    if renewal is not None:
+        return _("Order %(number)s for this service is waiting for payment: pay it first.") % {
+            "number": renewal.number
+        }
+    return None
+
+
+def pending_renewal(service: Service) -> Order | None:
+    """The service's earliest renewal order waiting for payment (it blocks a plan change), if
+    any: the refusal names it and the page links it."""
+    return (
         Order.objects.filter(
             state=OrderState.PENDING, items__service=service, items__period_key__isnull=False
         )
         .order_by("due_date")
         .first()
     )
-    if renewal is not None:
-        return _("Order %(number)s for this service is waiting for payment: pay it first.") % {
-            "number": renewal.number
-        }
-    return None
 
 
 def open_change(service: Service) -> PlanChange | None:

@@ -216,6 +216,8 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
             "product_name": service.product.display_name(language),
             "quotes": quotes,
             "refused": refused,
+            # The unpaid renewal a refusal names, so the page links it instead of a dead end.
+            "pay_first": planchanges.pending_renewal(service) if refused else None,
             "error": error,
             "chosen": request.POST.get("plan", ""),
         },
@@ -291,6 +293,8 @@ def change_options(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "quote": quote,
             "refused": refused,
+            # The unpaid renewal a refusal names, so the page links it instead of a dead end.
+            "pay_first": planchanges.pending_renewal(service) if refused else None,
             "error": error,
         },
         status=400 if error else 200,

@@ -434,6 +434,21 @@ def test_the_change_page_previews_the_amounts_in_spanish_and_english(
     assert url in detail
 
 
+def test_a_refusal_for_an_unpaid_renewal_links_the_order_to_pay(client, service, plans):
+    # The page said "pay order ODS-… first" with no way to it: a dead end.
+    renewal = make_renewal_order(service, issue_date=local_today())
+    _login(client, service)
+    order_url = reverse("billing:order", args=[renewal.number])
+    for name in ("subscriptions:change_plan", "subscriptions:change_options"):
+        html = client.get(reverse(name, args=[service.pk])).content.decode()
+        assert renewal.number in html
+        assert f'href="{order_url}" id="pay-first">Pagar ahora</a>' in html, name
+    renewal.state = OrderState.PAID
+    renewal.save(update_fields=["state"])
+    html = client.get(reverse("subscriptions:change_plan", args=[service.pk])).content.decode()
+    assert 'id="pay-first"' not in html
+
+
 def test_posting_an_upgrade_goes_to_its_order(client, service, plans):
     _login(client, service)
     url = reverse("subscriptions:change_plan", args=[service.pk])
