@@ -16,6 +16,7 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
 from clientarea.catalog import selectors as catalog_selectors
 from clientarea.lib.http import client_ip
+from clientarea.lib.money import format_cop
 from clientarea.portal.order_forms import ServiceOptionsForm
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
@@ -205,6 +206,14 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
                         _("Your plan changes on %(date)s.")
                         % {"date": formats.date_format(change.effective_date, "DATE_FORMAT")},
                     )
+                elif change.amount > 0:
+                    messages.success(
+                        request,
+                        _(
+                            "Your service has its new plan. %(amount)s (IVA included) went to your account's credit."
+                        )
+                        % {"amount": format_cop(change.amount)},
+                    )
                 else:
                     messages.success(request, _("Your service has its new plan."))
                 return redirect("subscriptions:detail", pk=service.pk)
@@ -234,6 +243,10 @@ def _changed_message(change) -> str:
         return _("Your options change on %(date)s.") % {
             "date": formats.date_format(change.effective_date, "DATE_FORMAT")
         }
+    if change.amount > 0:
+        return _(
+            "Your service has its new options. %(amount)s (IVA included) went to your account's credit."
+        ) % {"amount": format_cop(change.amount)}
     return _("Your service has its new options.")
 
 

@@ -467,6 +467,21 @@ def test_posting_an_upgrade_goes_to_its_order(client, service, plans):
     assert change.status == PlanChangeStatus.CANCELLED
 
 
+def test_posting_a_downgrade_says_how_much_went_to_the_credit(client, service, plans, settings):
+    # The page only said "Your service has its new plan": where the money went was left out.
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    _login(client, service)
+    url = reverse("subscriptions:change_plan", args=[service.pk])
+    done = client.post(url, {"plan": f"{plans['mini'].pk}:monthly"}, follow=True)
+    change = PlanChange.objects.get()
+    assert change.status == PlanChangeStatus.APPLIED and change.amount > 0
+    shown = [str(m) for m in done.context["messages"]]
+    assert shown == [
+        f"Su servicio ya tiene el nuevo plan. {format_cop(change.amount)} (IVA incluido) "
+        "pasaron al saldo a favor de su cuenta."
+    ]
+
+
 def test_a_bad_choice_is_a_clear_400(client, service, plans):
     _login(client, service)
     url = reverse("subscriptions:change_plan", args=[service.pk])
