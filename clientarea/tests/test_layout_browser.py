@@ -496,6 +496,23 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
     assert problems == []
 
 
+def test_a_products_prices_are_cards_on_a_phone(browser, live_site, demo):
+    """At 390 px a catalog product's table of prices per billing cycle scrolled sideways inside
+    its box: each cycle's total with IVA, the amount to pay, was out of view."""
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
+        page.goto(live_site.url + "/clientarea/order/vps-2-4/")
+        problems = page.evaluate(CLIPPED)
+        if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
+            problems.append("page")
+        totals = page.locator("table.offers tbody td:last-child").all()
+        assert len(totals) == 2  # monthly and quarterly
+        for cell in totals:
+            box = cell.bounding_box()
+            if box is None or box["x"] + box["width"] > PHONE["width"]:
+                problems.append(f"total {cell.inner_text()} at {box}")
+    assert problems == []
+
+
 def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, demo):
     """At 390 px the header wraps to three rows: the brand touched its top edge and the language
     switcher its bottom edge (the row had no padding of its own, only a minimum height)."""
