@@ -513,6 +513,21 @@ def test_a_products_prices_are_cards_on_a_phone(browser, live_site, demo):
     assert problems == []
 
 
+def test_the_statement_shows_no_empty_debit_or_credit_on_a_phone(browser, live_site, demo):
+    """At 390 px each statement line is a card, and every card showed both "Debit:" and
+    "Credit:", one of them with nothing after it."""
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
+        page.goto(live_site.url + "/clientarea/billing/statement/")
+        lines = page.locator("#statement tbody tr").count()
+        assert lines > 3  # the opening balance, movements, the closing balance
+        bare = page.evaluate(
+            """() => Array.from(document.querySelectorAll('#statement td[data-label]'))
+                .filter(td => td.offsetParent !== null && td.textContent.trim() === '')
+                .map(td => td.dataset.label)"""
+        )
+    assert bare == []
+
+
 def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, demo):
     """At 390 px the header wraps to three rows: the brand touched its top edge and the language
     switcher its bottom edge (the row had no padding of its own, only a minimum height)."""
