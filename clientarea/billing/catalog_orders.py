@@ -372,9 +372,7 @@ def place_cart_order(
                 )
             ]
         )
-        subscription_services.record_event(
-            service, kind="created", actor=actor, reason="ordered from the catalog"
-        )
+        subscription_services.record_event(service, kind="created", actor=actor, reason="catalog")
         service_ids.append(service.pk)
         end = order_services.period_end_for(cycle=configuration.cycle, start=today)
         for line in quoted.lines:

@@ -77,6 +77,9 @@ def event_reason(reason: str) -> str:
         "overdue": _("overdue payment"),
         "manual": _("by our support team"),
         "imported": _("moved from our previous system"),
+        "catalog": _("ordered from the catalog"),
+        # Written in words (English, whatever the page's language) before the code above.
+        "ordered from the catalog": _("ordered from the catalog"),
     }
     return words.get(reason, reason)
 
