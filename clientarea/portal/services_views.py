@@ -21,6 +21,7 @@ from clientarea.portal.order_forms import ServiceOptionsForm
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
 from clientarea.subscriptions.models import CancellationStatus, PlanChangeStatus
+from clientarea.withholdings import selectors as withholdings
 
 
 @client_area(Permission.SERVICES_VIEW)
@@ -227,6 +228,8 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
             "refused": refused,
             # The unpaid renewal a refusal names, so the page links it instead of a dead end.
             "pay_first": planchanges.pending_renewal(service) if refused else None,
+            # An upgrade's order asks a withholding agent for the net: the page says so.
+            "withholding_agent": withholdings.approved_agent(customer.pk) is not None,
             "error": error,
             "chosen": request.POST.get("plan", ""),
         },
@@ -308,6 +311,8 @@ def change_options(request: HttpRequest, pk: int) -> HttpResponse:
             "refused": refused,
             # The unpaid renewal a refusal names, so the page links it instead of a dead end.
             "pay_first": planchanges.pending_renewal(service) if refused else None,
+            # An upgrade's order asks a withholding agent for the net: the page says so.
+            "withholding_agent": withholdings.approved_agent(customer.pk) is not None,
             "error": error,
         },
         status=400 if error else 200,

@@ -449,6 +449,18 @@ def test_a_refusal_for_an_unpaid_renewal_links_the_order_to_pay(client, service,
     assert 'id="pay-first"' not in html
 
 
+def test_a_withholding_agent_is_told_an_upgrade_asks_for_the_net(client, service, plans):
+    # "Upgrade: you pay $ X now" was the gross; the order then asked the agent for the net.
+    from clientarea.withholdings.tests.helpers import make_agent
+
+    _login(client, service)
+    url = reverse("subscriptions:change_plan", args=[service.pk])
+    assert 'id="withholding-note"' not in client.get(url).content.decode()
+    make_agent(service.customer)
+    page = client.get(url).content.decode()
+    assert 'id="withholding-note"' in page and "descuenta sus retenciones" in page
+
+
 def test_posting_an_upgrade_goes_to_its_order(client, service, plans):
     _login(client, service)
     url = reverse("subscriptions:change_plan", args=[service.pk])
