@@ -528,6 +528,17 @@ def test_the_statement_shows_no_empty_debit_or_credit_on_a_phone(browser, live_s
     assert bare == []
 
 
+def test_the_printable_order_is_no_wider_than_a_phone(browser, live_site, demo):
+    """At 390 px the printable order's items table (seven columns) made the page 545 px wide."""
+    order = Order.objects.filter(customer__user__email="ana@cliente.example").first()
+    assert order is not None
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
+        page.goto(live_site.url + f"/clientarea/billing/{order.number}/print/")
+        assert page.locator("table").first.is_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+
+
 def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, demo):
     """At 390 px the header wraps to three rows: the brand touched its top edge and the language
     switcher its bottom edge (the row had no padding of its own, only a minimum height)."""
