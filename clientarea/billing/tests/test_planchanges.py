@@ -461,6 +461,20 @@ def test_a_withholding_agent_is_told_an_upgrade_asks_for_the_net(client, service
     assert 'id="withholding-note"' in page and "descuenta sus retenciones" in page
 
 
+def test_the_change_pages_keep_each_amount_on_one_line(client, service, plans):
+    # On a phone "= $" ended a line and its figure started the next one.
+    _login(client, service)
+    html = client.get(reverse("subscriptions:change_plan", args=[service.pk])).content.decode()
+    upgrade = next(
+        q
+        for q in planchanges.plan_options(service, language="es")
+        if q.product.code == "hosting-pro" and q.cycle == "monthly"
+    )
+    total = format_cop(upgrade.new_price + upgrade.new_tax)
+    assert f'= <span class="nowrap">{total}</span>' in html
+    assert f'<span class="nowrap">{format_cop(upgrade.pay_now)}</span>' in html
+
+
 def test_posting_an_upgrade_goes_to_its_order(client, service, plans):
     _login(client, service)
     url = reverse("subscriptions:change_plan", args=[service.pk])

@@ -198,3 +198,9 @@ def test_a_withholding_agents_cart_says_the_order_asks_for_the_net(client, shop)
     agent.save(update_fields=["status"])
     cart = client.get(reverse("order:cart")).content.decode()
     assert note in cart and "deducts your withholdings" in cart
+
+
+def test_the_cycle_choices_keep_each_amount_on_one_line(client, shop):
+    # On a phone the label wrapped between "$" and its figure ("IVA $" / "19.000").
+    page = client.get(reverse("order:product", args=["vps-2-4"])).content.decode()
+    assert "Monthly: $\u00a0100.000 + IVA $\u00a019.000 = $\u00a0119.000" in page
