@@ -7,7 +7,7 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -156,7 +156,8 @@ class OrderAdmin(
         "created_by_staff",
         "electronic_documents",
     ]
-    fieldsets = (
+    # Typed as any number of sections: the payments app's order page adds one (its payments).
+    fieldsets: ClassVar[tuple[tuple[Any, Any], ...]] = (
         (
             None,
             {

@@ -19,13 +19,15 @@ def test_the_demo_transfer_is_a_manual_payment_staff_can_refund_and_loads_once()
     out = io.StringIO()
     call_command("demo_data", stdout=out)
     (payment,) = Payment.objects.filter(gateway=MANUAL_GATEWAY)
+    order = payment.order
+    assert order is not None
     assert payment.status == PaymentStatus.APPROVED
-    assert payment.order.state == OrderState.PAID
-    assert payment.order.customer.user.email == "compras@tiendaandina.example"
+    assert order.state == OrderState.PAID
+    assert order.customer.user.email == "compras@tiendaandina.example"
     # The agent transferred the net; its withholdings were posted beside it.
     assert payment.amount == Decimal("133421.00")
-    assert LedgerEntry.objects.filter(order=payment.order, kind=LedgerKind.WITHHOLDING).exists()
+    assert LedgerEntry.objects.filter(order=order, kind=LedgerKind.WITHHOLDING).exists()
     assert services.refundable(payment) == payment.amount
-    assert f"{payment.order.number} paid by transfer" in out.getvalue()
+    assert f"{order.number} paid by transfer" in out.getvalue()
     call_command("demo_data", stdout=io.StringIO())
     assert Payment.objects.filter(gateway=MANUAL_GATEWAY).count() == 1
