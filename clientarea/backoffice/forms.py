@@ -204,3 +204,9 @@ class PlanChangeForm(forms.Form):
 
     def clean_plan(self):
         return self.quotes[self.cleaned_data["plan"]]
+
+
+class UnlockLoginForm(forms.Form):
+    """Which of the account's logins to unlock (the services check that it is one of them)."""
+
+    user = forms.IntegerField(min_value=1)

@@ -11,13 +11,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from axes.models import AccessLog
 from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import AuditEvent, Contact, Customer, User
-from clientarea.accounts.selectors import contacts_of
+from clientarea.accounts.selectors import (
+    LoginFailures,
+    contacts_of,
+    login_failures,
+    login_history,
+)
 from clientarea.backoffice.models import StaffNote
 from clientarea.billing.models import Order
 from clientarea.billing.selectors import Balance, balance_and_overdue
@@ -53,6 +59,16 @@ class Customer360:
     #: The customer's withholding-agent record (requested, approved, …), if any: a clerk
     #: recording a payment must know the customer transfers the net.
     agent: WithholdingAgent | None = None
+    #: The account's logins (holder, contacts) with failed attempts still counting towards the
+    #: lockout, and their newest successful logins: "I cannot log in" is a support call.
+    lockouts: list[LoginLockout] = field(default_factory=list)
+    logins: list[AccessLog] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoginLockout:
+    user: User
+    failures: LoginFailures
 
 
 #: The large columns of a DIAN document: never read for a list.
@@ -71,6 +87,9 @@ def customer_360(customer_id: int) -> Customer360 | None:
     customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
     if customer is None:
         return None
+    contacts = contacts_of(customer)
+    users = [customer.user, *(c.user for c in contacts if c.user_id != customer.user_id)]
+    failures = login_failures(user.email for user in users)
     return Customer360(
         customer=customer,
         balance=balance_and_overdue(customer),
@@ -109,8 +128,14 @@ def customer_360(customer_id: int) -> Customer360 | None:
             .order_by("-created_at", "-id")[:LIMIT]
         ),
         notes=list(StaffNote.objects.filter(customer=customer).select_related("author")[:LIMIT]),
-        contacts=contacts_of(customer),
+        contacts=contacts,
         agent=agent_for(customer),
+        lockouts=[
+            LoginLockout(user=user, failures=failures[user.email])
+            for user in users
+            if user.email in failures
+        ],
+        logins=login_history([user.email for user in users]),
     )
 
 
