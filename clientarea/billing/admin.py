@@ -10,10 +10,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -143,7 +144,14 @@ class OrderAdmin(
     ]
     action_form_template = "billing/admin_order_action.html"
     change_list_template = "billing/admin_order_change_list.html"
-    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop", "created_by_staff"]
+    readonly_fields = [
+        "subtotal_cop",
+        "tax_cop",
+        "rounding_cop",
+        "total_cop",
+        "created_by_staff",
+        "online_payments",
+    ]
     fieldsets = (
         (
             None,
@@ -165,7 +173,18 @@ class OrderAdmin(
                 )
             },
         ),
-        (_("Payment"), {"fields": ("paid_at", "paid_via", "payment_method", "payment_reference")}),
+        (
+            _("Payment"),
+            {
+                "fields": (
+                    "paid_at",
+                    "paid_via",
+                    "payment_method",
+                    "payment_reference",
+                    "online_payments",
+                )
+            },
+        ),
         (_("Cancellation"), {"fields": ("cancelled_at", "cancel_reason")}),
         (
             _("Seller and buyer at issue"),
@@ -199,6 +218,33 @@ class OrderAdmin(
     def created_by_staff(self, obj: Order) -> str:
         """Who made the order by hand (the field has no label of its own); empty for the customer's."""
         return str(obj.created_by) if obj.created_by else "—"
+
+    @admin.display(description=_("online payments"))
+    def online_payments(self, obj: Order) -> str:
+        """Every payment attempt for this order (alone or with others), linked to its page: "I
+        paid but the order says pending" starts here. Read through the reverse relations, so
+        billing does not import payments (the layers go downward)."""
+        attempts = {p.pk: p for p in obj.payments.all()}
+        attempts.update(
+            {b.payment.pk: b.payment for b in obj.payment_baskets.select_related("payment")}
+        )
+        if not attempts:
+            return "—"
+        rows = sorted(attempts.values(), key=lambda p: (p.created_at, p.pk), reverse=True)
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a> · {} · {} · {}',
+            (
+                (
+                    reverse("admin:payments_payment_change", args=[p.pk]),
+                    p.reference,
+                    p.get_gateway_display(),
+                    p.get_status_display().split(" (")[0],
+                    format_cop(p.amount),
+                )
+                for p in rows
+            ),
+        )
 
     total_cop = _cop("total", _("total"), ordering="total")
     subtotal_cop = _cop("subtotal", _("subtotal"))
