@@ -25,7 +25,7 @@ from clientarea.accounts.selectors import (
     login_history,
 )
 from clientarea.backoffice.models import StaffNote
-from clientarea.billing.models import Order
+from clientarea.billing.models import Order, OrderState
 from clientarea.billing.selectors import Balance, balance_and_overdue
 from clientarea.einvoice.models import DocumentKind, Invoice
 from clientarea.lib.nit import check_digit
@@ -136,6 +136,16 @@ def customer_360(customer_id: int) -> Customer360 | None:
             if user.email in failures
         ],
         logins=login_history([user.email for user in users]),
+    )
+
+
+def unpaid_orders_of_service(service: Service) -> list[Order]:
+    """The pending orders that bill this service (renewals, options, custom lines), oldest due
+    first: what staff reactivating a suspended service must know is still owed."""
+    return list(
+        Order.objects.filter(state=OrderState.PENDING, items__service=service)
+        .distinct()
+        .order_by("due_date", "id")[:LIMIT]
     )
 
 

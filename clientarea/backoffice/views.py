@@ -379,6 +379,10 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             "service": service,
             "form": form,
             "submit": label,
+            # Reactivating: why it was suspended, and what it still owes (reactivating pays
+            # nothing; the customer page's "Record payment" does).
+            "unpaid": selectors.unpaid_orders_of_service(service) if action == "unsuspend" else [],
+            "can_pay": _staff(request).has_perm("billing.change_order"),
         },
     )
 
