@@ -28,6 +28,7 @@ from clientarea.backoffice.models import StaffNote
 from clientarea.billing.models import Order, OrderState
 from clientarea.billing.selectors import Balance, balance_and_overdue
 from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.lib.money import format_cop
 from clientarea.lib.nit import check_digit
 from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
@@ -224,11 +225,17 @@ def _service_hits(query: str) -> list[Hit]:
     ]
 
 
-def _order_hits(query: str) -> list[Hit]:
+def _order_numbers(query: str) -> set[str]:
+    """The order numbers a query may name: as typed, or its digits (``123`` → ``ODS-000123``)."""
     text = query.strip().upper()
     numbers = {text}
     if text.isdigit():
         numbers.add(f"ODS-{int(text):06d}")
+    return numbers
+
+
+def _order_hits(query: str) -> list[Hit]:
+    numbers = _order_numbers(query)
     rows = (
         Order.objects.filter(Q(number__in=numbers) | Q(payment_reference=query.strip()))
         .select_related("customer__user")
@@ -237,7 +244,7 @@ def _order_hits(query: str) -> list[Hit]:
     return [
         Hit(
             title=o.number,
-            detail=f"{o.get_state_display()} · {o.customer.display_name}"
+            detail=f"{o.get_state_display()} · {format_cop(o.total)} · {o.customer.display_name}"
             + (f" · {o.payment_reference}" if o.payment_reference else ""),
             url=reverse("admin:billing_order_change", args=[o.pk]),
         )
@@ -263,20 +270,26 @@ def _invoice_hits(query: str) -> list[Hit]:
 
 def _payment_hits(query: str) -> list[Hit]:
     text = query.strip()
+    numbers = _order_numbers(query)
     rows = (
         Payment.objects.filter(
             Q(reference=text.upper())
             | Q(gateway_transaction_id=text)
             # (gateway, gateway_reference) is a unique index: name the gateways so it is used.
             | Q(gateway__in=list(settings.PAYMENT_GATEWAYS), gateway_reference=text)
+            # The attempts to pay an order found by its number ("I paid ODS-000123").
+            | Q(order__number__in=numbers)
+            | Q(basket__order__number__in=numbers)
         )
+        .distinct()
         .select_related("customer__user")
         .order_by("-id")[:SEARCH_LIMIT]
     )
     return [
         Hit(
             title=p.reference,
-            detail=f"{p.get_status_display()} · {p.gateway_name} · {p.customer.display_name}"
+            detail=f"{p.get_status_display()} · {p.gateway_name} · {format_cop(p.amount)}"
+            f" · {p.customer.display_name}"
             + (f" · {p.gateway_transaction_id}" if p.gateway_transaction_id else ""),
             url=reverse("admin:payments_payment_change", args=[p.pk]),
         )
