@@ -340,7 +340,7 @@ def test_reactivating_shows_why_it_was_suspended_and_what_it_still_owes(client, 
     assert owed.number in unpaid and "$ 119.000" in unpaid
     assert reverse("admin:billing_order_pay", args=[owed.pk]) in unpaid
     assert not_this.number not in unpaid
-    assert "Reactivating does not pay them" in unpaid
+    assert "Reactivating does not pay it:" in unpaid
     # Once paid, nothing is said; suspending never lists orders.
     Order.objects.filter(pk=owed.pk).update(state=OrderState.PAID)
     assert 'id="service-unpaid"' not in client.get(url).content.decode()
