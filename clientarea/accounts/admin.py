@@ -417,8 +417,9 @@ class StaffActorFilter(admin.SimpleListFilter):
         return [(str(user.pk), user.email) for user in staff]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(actor_id=int(self.value()))
+        value = self.value() or ""
+        if value.isdigit():
+            return queryset.filter(actor_id=int(value))
         return queryset
 
 

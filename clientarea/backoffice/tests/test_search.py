@@ -140,7 +140,7 @@ def test_domain_order_invoice_payment_and_transaction(world):
 
 
 def test_an_order_number_finds_its_payment_attempts_with_amounts(world):
-    """"I paid ODS-000123 but it says pending": the order and its attempts, side by side."""
+    """ "I paid ODS-000123 but it says pending": the order and its attempts, side by side."""
     staff = world["staff"]
     number = world["order"].number
     groups = {g.kind: g.hits for g in selectors.search(number, user=staff)}
