@@ -390,10 +390,19 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 # --- Access code and login as customer ------------------------------------------------------
 
 
-@require_POST
 @staff_view(PERMISSIONS["resend the access code"])
 def resend_code(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks first (the current code stops working at once); POST sends the new one."""
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
+    if request.method != "POST":
+        return _render(
+            request,
+            "resend_code.html",
+            {
+                "title": _("Send a new access code to %(email)s?") % {"email": customer.user.email},
+                "c": customer,
+            },
+        )
     account_services.reset_access_code(
         customer=customer, actor=_staff(request), ip=client_ip(request)
     )
