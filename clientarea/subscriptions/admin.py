@@ -17,10 +17,16 @@ from clientarea.subscriptions.models import (
     Service,
     ServiceEvent,
     ServiceOption,
+    ServiceStatus,
     SuspensionReason,
 )
 
 STAFF_REASON = "staff"
+
+
+def _status_label(value: str) -> str:
+    """A stored status code in the reader's words ("suspended" → "Suspendido")."""
+    return str(ServiceStatus(value).label) if value in ServiceStatus.values else (value or "-")
 
 
 class ServiceEventInline(ReadOnlyInline):
@@ -28,8 +34,8 @@ class ServiceEventInline(ReadOnlyInline):
     fields = (
         "created_at",
         "kind",
-        "from_status",
-        "to_status",
+        "from_status_label",
+        "to_status_label",
         "old_due_date",
         "new_due_date",
         "order_number",
@@ -38,6 +44,14 @@ class ServiceEventInline(ReadOnlyInline):
     )
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
+
+    @admin.display(description=ServiceEvent._meta.get_field("from_status").verbose_name)
+    def from_status_label(self, obj: ServiceEvent) -> str:
+        return _status_label(obj.from_status)
+
+    @admin.display(description=ServiceEvent._meta.get_field("to_status").verbose_name)
+    def to_status_label(self, obj: ServiceEvent) -> str:
+        return _status_label(obj.to_status)
 
 
 class ServiceOptionInline(ReadOnlyInline):
