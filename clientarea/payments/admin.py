@@ -69,11 +69,17 @@ class PaymentMessageInline(ReadOnlyInline):
         "transaction_id",
         "dedupe_key",
         "result",
-        "outcome",
+        "outcome_detail",
         "processed",
     )
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
+
+    @admin.display(description=_("detail (log)"))
+    def outcome_detail(self, obj: PaymentMessage) -> str:
+        """The log's own words (English, with ids and amounts), labelled apart from the result
+        beside it: both columns read "Resultado" in Spanish."""
+        return obj.outcome or "-"
 
 
 class RefundInline(ReadOnlyInline):

@@ -159,6 +159,8 @@ class PaymentAdminTests(PaymentsTestCase):
         self.assertContains(page, "$ 19.000")  # the IVA
         self.assertNotContains(page, "119000,00")
         self.assertNotContains(page, "100000,00")
+        # The gateway messages' two columns are told apart (both read "Resultado" before).
+        self.assertContains(page, "Detalle (registro técnico)")
         order_page = self.client.get(f"/admin/billing/order/{self.order.pk}/change/")
         self.assertContains(
             order_page,
