@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchdb
+import dianrequests
 
 URL = "/sandbox/dian/WcfDianCustomerServices.svc"
 TO = "https://testserver" + URL
@@ -69,47 +70,21 @@ def _requests(n: int) -> tuple[list[bytes], list[bytes], object, object]:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from einvoice import document  # bench/einvoice.py
-
-    from clientarea.einvoice import signing, ubl
-    from clientarea.einvoice.dian import envelope, files
+    from clientarea.einvoice import signing
 
     cert_path = Path(os.environ["VAR_DIR"]) / "bench.p12"
     signing.create_demo_certificate(cert_path, "bench", "Bench")
     key, cert = signing.load_pkcs12(cert_path, "bench")
     now = dt.datetime.now(ZoneInfo("America/Bogota")).replace(microsecond=0)
-    bodies, invoices = [], []
-    for i in range(n):
-        signed = signing.sign_invoice(
-            ubl.build_invoice_xml(document(200_000 + i, issue=now)), key, cert
-        )
-        package = files.package(
-            signed, files.DocumentKind.INVOICE, supplier_nit="800123456", year=now.year,
-            sequence=i + 1,
-        )  # fmt: skip
-        invoices.append(signed)
-        bodies.append(
-            envelope.build_request(
-                operation="SendBillSync",
-                params=[
-                    ("fileName", package.file_name),
-                    ("contentFile", base64.b64encode(package.content).decode()),
-                ],
-                to=TO,
-                key=key,
-                certificate=cert,
-            )
-        )
+    bodies, invoices = dianrequests.signed_requests(
+        n=n, first=200_000, url=TO, key=key, cert=cert, issue=now
+    )
     return bodies, invoices, key, cert
 
 
 def _post(client, body: bytes) -> bytes:
-    from clientarea.einvoice.dian import envelope
-
     response = client.generic(
-        "POST", URL, body,
-        content_type='application/soap+xml;charset=UTF-8;action="'
-        + envelope.action("SendBillSync") + '"',
+        "POST", URL, body, content_type=dianrequests.content_type(),
         secure=True,  # with DEBUG off the site redirects http to https
     )  # fmt: skip
     if response.status_code != 200 or b"<b:StatusCode>00</b:StatusCode>" not in response.content:

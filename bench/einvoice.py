@@ -3,7 +3,7 @@
     .venv/bin/python bench/einvoice.py [--n 200] [--pdf-n 60] [--docs-n 60] [--profile FILE]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientarea REDIS_URL=redis://127.0.0.1:6379/15 \
         .venv/bin/python bench/einvoice.py
-    .venv/bin/python bench/einvoice.py --e2e 100,300 [--web-workers 2] [--worker-threads 2] [--worker-processes 1]
+    .venv/bin/python bench/einvoice.py --e2e 100,300 [--web-workers 2] [--worker-threads 2] [--worker-processes 1] [--steps]
     .venv/bin/python bench/einvoice.py --e2e 60 --worker-type process [--worker-threads 2]
 
 Default mode, three figures, each as CPU time per item (the machine is shared: CPU time says what
@@ -46,6 +46,11 @@ the key, the fonts and the schemas (≈ 0.1–0.2 s of CPU per process, spread o
 takes every job the payments queued (the invoices and their emails, and also the payment emails
 and provisioning events) until each invoice is accepted and emailed; its start-up is in the wall
 clock and its CPU (the consumer and the processes it forks) in the CPU per document.
+
+``--e2e … --steps`` also prints, for the worker path called directly, the CPU of each of its steps
+per document (each wrapped with ``time.thread_time``, so the other thread and the server are not
+counted; nested steps count in their parents too; how many calls per document beside it, e.g.
+how often a new connection to the simulator was opened). The wrapping adds a little.
 
 The raw baseline of ``--e2e`` is the same N signed documents sent to the same server with
 SendBillSync by a bare loop (one kept connection per thread, no database, no rendering): what
@@ -232,6 +237,11 @@ def main() -> None:
         help="--e2e through a real `clientarea worker` (Huey consumer) of this WORKER_TYPE with "
         "--worker-threads workers, instead of the worker path called directly "
         "(--worker-processes is then ignored)",
+    )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="--e2e: time the worker's steps (thread CPU per document; the wrapping adds a little)",
     )
     parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)

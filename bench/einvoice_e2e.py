@@ -8,7 +8,6 @@ server's peak RSS from ``/proc`` and stops it. The child imports Django already 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import benchdb
+import dianrequests
 
 ROOT = benchdb.ROOT
 SIMULATOR_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
@@ -140,6 +140,8 @@ def parent(args) -> None:
             ]  # fmt: skip
             if args.profile:  # the child writes one cProfile per worker thread and prints them
                 child += ["--profile", args.profile]
+            if args.steps:
+                child += ["--steps"]
             out = subprocess.run(child, env=child_env, cwd=ROOT, check=True, capture_output=True)
             server_rss = _peak_rss_mb(server.pid)
         finally:
@@ -219,6 +221,69 @@ def _prepare(n: int) -> list[int]:
     )
 
 
+#: The worker's steps, wrapped by ``--steps``: (label, module, function). Each is timed in the
+#: calling thread's CPU time (``time.thread_time``); nested steps count in their parents too.
+STEPS = [
+    ("render_and_send_invoice (all of it)", "einvoice.delivery", "render_and_send_invoice"),
+    ("  claim", "einvoice.delivery", "claim_invoice"),
+    ("  render_invoice", "einvoice.delivery", "render_invoice"),
+    ("    provider (logo)", "einvoice.delivery", "get_provider"),
+    ("    signing key (both steps)", "einvoice.delivery", "_signing_material"),
+    ("    CUFE check", "einvoice.ubl", "invoice_cufe"),
+    ("    XML build", "einvoice.ubl", "build_invoice_xml"),
+    ("    XAdES signature (invoice and AttachedDocument)", "einvoice.signing", "sign_invoice"),
+    ("    AttachedDocument (both)", "einvoice.attached", "build_attached_document"),
+    ("    PDF", "einvoice.pdf", "render_invoice_pdf"),
+    ("      QR path", "einvoice.pdf", "qr_svg"),
+    ("  transmit_invoice", "einvoice.delivery", "transmit_invoice"),
+    ("    DianTransmitter", "einvoice.dian.transmitter", "DianTransmitter.transmit"),
+    ("    DianTransmitter", "einvoice.dian.transmitter", "DianTransmitter._transmit"),
+    ("      document from its JSON (every caller)", "einvoice.builder", "document_from_json"),
+    ("      package (ZIP)", "einvoice.dian.files", "package"),
+    ("      signed SOAP request", "einvoice.dian.envelope", "build_request"),
+    ("      POST (transport.send)", "einvoice.dian.transport", "send"),
+    ("        a new connection opened", "einvoice.dian.transport", "_open"),
+    ("      answer parsed", "einvoice.dian.responses", "parse_envelope"),
+    (
+        "    AttachedDocument with DIAN's answer",
+        "einvoice.delivery",
+        "_attached_with_application_response",
+    ),
+    ("  email_invoice_once", "einvoice.delivery", "email_invoice_once"),
+    ("    email ZIP", "einvoice.attached", "build_email_zip"),
+    ("deliver_email", "notifications.delivery", "deliver_email"),
+]
+
+
+def _wrap_steps() -> dict[str, list[float]]:
+    import functools
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for label, module_name, name in STEPS:
+        module = importlib.import_module(f"clientarea.{module_name}")
+        owner, _, attribute = name.rpartition(".")
+        target = getattr(module, owner) if owner else module
+        original = getattr(target, attribute, None)
+        if original is None:  # a name this version of the code does not have
+            continue
+        times = spent.setdefault(label, [])
+
+        def timed(*args, _original=original, _times=times, **kwargs):
+            started = time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                _times.append(time.thread_time() - started)
+
+        setattr(target, attribute, functools.wraps(original)(timed))
+    # The names other modules imported from the wrapped ones (``from x import f``) are wrapped too.
+    from clientarea.einvoice import attached, signing
+
+    attached.sign_invoice = signing.sign_invoice
+    return spent
+
+
 def _work(invoice_ids: list[int], errors: list[BaseException], profile: str = "") -> None:
     """What the worker does for each invoice: render, send, accept, email, deliver."""
     import cProfile
@@ -255,41 +320,16 @@ def _raw_baseline(url: str, n: int, threads: int) -> float:
     from zoneinfo import ZoneInfo
 
     from django.conf import settings
-    from einvoice import document  # bench/einvoice.py
 
-    from clientarea.einvoice import signing, ubl
-    from clientarea.einvoice.dian import envelope, files, transport
+    from clientarea.einvoice import signing
+    from clientarea.einvoice.dian import transport
 
     key, cert = signing.load_pkcs12(settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD)
     now = dt.datetime.now(ZoneInfo("America/Bogota"))
-    requests = []
-    for i in range(n):
-        doc = document(1_000_000 + i, issue=now)  # numbers the e2e run never used
-        signed = signing.sign_invoice(ubl.build_invoice_xml(doc), key, cert)
-        package = files.package(
-            signed,
-            files.DocumentKind.INVOICE,
-            supplier_nit="800123456",
-            year=now.year,
-            sequence=i + 1,
-        )
-        requests.append(
-            envelope.build_request(
-                operation="SendBillSync",
-                params=[
-                    ("fileName", package.file_name),
-                    ("contentFile", base64.b64encode(package.content).decode()),
-                ],
-                to=url,
-                key=key,
-                certificate=cert,
-            )
-        )
-    headers = {
-        "Content-Type": 'application/soap+xml;charset=UTF-8;action="'
-        + envelope.action("SendBillSync")
-        + '"'
-    }
+    requests, _invoices = dianrequests.signed_requests(
+        n=n, first=1_000_000, url=url, key=key, cert=cert, issue=now
+    )  # numbers the e2e run never used
+    headers = {"Content-Type": dianrequests.content_type()}
     chunks = [requests[i::threads] for i in range(threads)]
 
     def post(chunk: list[bytes]) -> None:
@@ -395,6 +435,7 @@ def child(args) -> None:
     ids = _prepare(n)
     pay_seconds = time.perf_counter() - started
     chunks = [ids[i::threads] for i in range(threads)]
+    steps = _wrap_steps() if args.steps else {}
     errors: list[BaseException] = []
     profiles = [
         str(Path(tempfile.gettempdir()) / f"ca-e2e-{os.getpid()}-{i}.prof") if args.profile else ""
@@ -422,6 +463,12 @@ def child(args) -> None:
     sent = OutgoingEmail.objects.filter(template="invoice_issued", status="sent").count()
     if accepted != n or sent != n:
         raise SystemExit(f"only {accepted} of {n} accepted and {sent} emailed")
+    for label, values in steps.items():
+        if values:
+            print(
+                f"  {label:55s} {sum(values) / n * 1000:6.2f} ms CPU per document "
+                f"({len(values) / n:.2f} calls)"
+            )
     raw = _raw_baseline(args.url, min(n, 200), threads)
     print(
         json.dumps(

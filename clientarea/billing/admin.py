@@ -7,6 +7,8 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,6 +26,8 @@ from clientarea.billing.admin_credit_notes import OrderCreditNoteMixin
 from clientarea.billing.admin_debit_notes import OrderDebitNoteMixin
 from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
+from clientarea.einvoice import selectors as einvoice_selectors
+from clientarea.einvoice.models import DocumentKind
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
@@ -150,7 +154,7 @@ class OrderAdmin(
         "rounding_cop",
         "total_cop",
         "created_by_staff",
-        "online_payments",
+        "electronic_documents",
     ]
     fieldsets = (
         (
@@ -170,21 +174,11 @@ class OrderAdmin(
                     "created_at",
                     "created_by_staff",
                     "debit_note",
+                    "electronic_documents",
                 )
             },
         ),
-        (
-            _("Payment"),
-            {
-                "fields": (
-                    "paid_at",
-                    "paid_via",
-                    "payment_method",
-                    "payment_reference",
-                    "online_payments",
-                )
-            },
-        ),
+        (_("Payment"), {"fields": ("paid_at", "paid_via", "payment_method", "payment_reference")}),
         (_("Cancellation"), {"fields": ("cancelled_at", "cancel_reason")}),
         (
             _("Seller and buyer at issue"),
@@ -219,30 +213,29 @@ class OrderAdmin(
         """Who made the order by hand (the field has no label of its own); empty for the customer's."""
         return str(obj.created_by) if obj.created_by else "—"
 
-    @admin.display(description=_("online payments"))
-    def online_payments(self, obj: Order) -> str:
-        """Every payment attempt for this order (alone or with others), linked to its page: "I
-        paid but the order says pending" starts here. Read through the reverse relations, so
-        billing does not import payments (the layers go downward)."""
-        attempts = {p.pk: p for p in obj.payments.all()}
-        attempts.update(
-            {b.payment.pk: b.payment for b in obj.payment_baskets.select_related("payment")}
-        )
-        if not attempts:
+    @admin.display(description=_("electronic documents"))
+    def electronic_documents(self, obj: Order) -> str:
+        """The order's invoice and notes, each a link to its page (where staff issue notes,
+        download the files and follow DIAN's answers), with its kind and DIAN state."""
+        documents = einvoice_selectors.order_documents(obj)
+        if not documents:
             return "—"
-        rows = sorted(attempts.values(), key=lambda p: (p.created_at, p.pk), reverse=True)
         return format_html_join(
             mark_safe("<br>"),
-            '<a href="{}">{}</a> · {} · {} · {}',
+            '<a href="{}">{} {}</a> · {}',
             (
                 (
-                    reverse("admin:payments_payment_change", args=[p.pk]),
-                    p.reference,
-                    p.get_gateway_display(),
-                    p.get_status_display().split(" (")[0],
-                    format_cop(p.amount),
+                    reverse(
+                        "admin:einvoice_invoice_change"
+                        if doc.kind == DocumentKind.INVOICE
+                        else "admin:einvoice_note_change",
+                        args=[doc.pk],
+                    ),
+                    doc.get_kind_display(),
+                    doc.full_number or gettext("(no number yet)"),
+                    doc.get_status_display(),
                 )
-                for p in rows
+                for doc in documents
             ),
         )
 
@@ -358,6 +351,11 @@ class OrderAdmin(
             ),
         )
 
+    def register_manual_payment(self, **kwargs: Any) -> Order:
+        """Post the manual payment; the payments app's order admin (``payments.admin``)
+        overrides it to keep a payment row too, so the money can be refunded."""
+        return services.register_manual_payment(**kwargs)
+
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self._order(request, object_id)
         refused = self._refuse_final(request, order, OrderState.PAID)
@@ -375,7 +373,7 @@ class OrderAdmin(
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                after = services.register_manual_payment(
+                after = self.register_manual_payment(
                     order=order,
                     reference=data["reference"],
                     actor=request.user,

@@ -98,8 +98,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from clientarea.accounts.models import Customer
@@ -126,6 +125,7 @@ from clientarea.lib.dates import BOGOTA, local_now, local_today
 from clientarea.lib.money import ZERO, quantize
 from clientarea.lib.periodic import worker_name
 from clientarea.subscriptions import services as lifecycle
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
     CancellationStatus,
@@ -866,10 +866,9 @@ def _terminate(run: _Run, work: _OrderWork) -> None:
     if not targets:
         return  # only manual suspensions (staff decide) or nothing of ours
     reason = EventText("not_paid_after_due", {"days": days})
+    why = ServiceText("terminated_not_paid", {"days": days, "number": work.order.number})
     for service in targets:
-        lifecycle.terminate_service(
-            service=service, reason=f"{reason.in_site_language()} ({work.order.number})"
-        )
+        lifecycle.terminate_service(service=service, reason=why)
     work.order = billing.cancel_order(order=work.order, reason=reason, notify=False)
     _queue_service_email(run, work, template="service_terminated", services=targets, days=days)
     notify_services_changed(
@@ -892,12 +891,7 @@ def _suspend(run: _Run, work: _OrderWork) -> None:
     targets = [s for s in active if s.pk not in lifted]
     if not targets:
         return
-    note = _stored(
-        lambda: (
-            _("Order %(number)s not paid %(days)d days after due")
-            % {"number": work.order.number, "days": days}
-        )
-    )
+    note = ServiceText("order_not_paid", {"number": work.order.number, "days": days})
     for service in targets:
         lifecycle.suspend_service(service=service, reason=SuspensionReason.OVERDUE, note=note)
     _queue_service_email(run, work, template="service_suspended", services=targets, days=days)
@@ -993,12 +987,6 @@ def _queue_service_email(
         [build_email(customer=work.customer, template=template, context=context, language=language)]
     )
     work.counts["emails_queued"] += 1
-
-
-def _stored(text: Callable[[], str]) -> str:
-    """Texts stored in the database (reasons) are in the site's language, whoever runs the billing."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return str(text())
 
 
 # --- Renewal -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import CouponRedemption, Order, OrderItem, OrderState
 from clientarea.lib.dates import local_today
 from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
     CancellationStatus,
@@ -196,8 +197,7 @@ def _complete(request: CancellationRequest, *, actor: User | None) -> None:
     if service.status in CANCELLABLE:
         subscription_services.terminate_service(
             service=service,
-            reason=_("Cancelled at the customer's request (%(reason)s)")
-            % {"reason": request.get_reason_display()},
+            reason=ServiceText("customer_cancellation", {"why": request.reason}),
             actor=actor,
         )
         subscription_services.notify_services_changed(

@@ -50,6 +50,7 @@ from clientarea.lib.dates import local_today
 from clientarea.lib.money import ZERO
 from clientarea.lib.text import fold
 from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.forms import LABEL_REQUIRED_KINDS, normalize_hostname
 from clientarea.subscriptions.models import Service, ServiceOption
 
@@ -373,7 +374,7 @@ def place_cart_order(
             ]
         )
         subscription_services.record_event(
-            service, kind="created", actor=actor, reason="ordered from the catalog"
+            service, kind="created", actor=actor, reason=ServiceText("ordered_catalog")
         )
         service_ids.append(service.pk)
         end = order_services.period_end_for(cycle=configuration.cycle, start=today)

@@ -130,20 +130,14 @@ def _tienda(customer: Customer, *, today: dt.date, staff) -> None:
         renewal_order(service=email, issue_date=today - dt.timedelta(days=6))
     ssl = Product.objects.filter(code="ssl-dv", active=True).first()
     if ssl is not None:
-        order = services.order_new_service(
+        # Paid by transfer in the payments demo (``payments.demo``): staff register it there, so
+        # it is kept as a payment that can be refunded.
+        services.order_new_service(
             customer=customer,
             product=ssl,
             cycle="annual",
             label="tiendaandina.com.co",
             actor=customer.user,
-        )
-        # As staff register it (the agent transfers the net, its withholdings are posted).
-        services.register_manual_payment(
-            order=order,
-            reference="Transferencia Davivienda 88120045",
-            actor=staff,
-            paid_at=timezone.now(),
-            method="transfer",
         )
     # A withholding agent (withholdings demo): this order shows its withholdings and the net to pay.
     services.create_manual_order(

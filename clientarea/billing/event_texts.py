@@ -1,5 +1,6 @@
 """What an order event says, stored as a code and its values and put into words when someone reads
-it, in their language (as ``payments.reasons`` does for a payment's review reason).
+it, in their language (as ``payments.reasons`` does for a payment's review reason; the mechanism is
+``lib.texts``, this module is the order events' table of codes).
 
 The billing run, the worker and the customer's own requests record why an order was issued or
 cancelled; staff read the order's history in the back office in English or Spanish, and the
@@ -13,12 +14,12 @@ reminder's stage, the email's template): they are put into words too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from django.conf import settings
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from clientarea.lib.texts import CodedText, Texts
 
 #: The words of each code (``%(name)s`` placeholders filled from the values).
 MESSAGES = {
@@ -42,43 +43,19 @@ REMINDER_STAGES = {
 }
 
 
+TABLE = Texts("billing.order_event", MESSAGES)
+
+
 @dataclass(frozen=True)
-class EventText:
+class EventText(CodedText):
     """One thing an event says: ``code`` (a key of ``MESSAGES``) and its values (JSON values)."""
 
-    code: str
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.code not in MESSAGES:
-            raise ValueError(f"unknown order event text {self.code!r}")
-
-    def text(self) -> str:
-        """In the active language."""
-        return describe(self.code, self.values)
-
-    def english(self) -> str:
-        """For the event's ``message``: logs, searches."""
-        with translation.override("en"):
-            return self.text()
-
-    def in_site_language(self) -> str:
-        """For what is stored once for everyone (an order's cancel reason, its ledger memo)."""
-        with translation.override(settings.LANGUAGE_CODE):
-            return self.text()
-
-    def stored(self) -> dict[str, Any]:
-        return {"code": self.code, "values": dict(self.values)}
+    table: ClassVar[Texts] = TABLE
+    kind: ClassVar[str] = "order event text"
 
 
 def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
-    message = MESSAGES.get(code)
-    if message is None:
-        return fallback
-    try:
-        return str(message) % dict(values or {})
-    except (KeyError, TypeError, ValueError):
-        return fallback
+    return TABLE.describe(code, values, fallback)
 
 
 def sentence(reason: str | EventText) -> str:

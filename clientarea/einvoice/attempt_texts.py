@@ -2,7 +2,8 @@
 (``TransmissionAttempt.message_code`` / ``message_values``) and put into words when staff read it,
 in their language. The English sentence stays in ``message`` (logs, searches, and what attempts
 recorded before the codes show). DIAN's own answer (its status description and rule messages) is
-stored and shown as DIAN wrote it, in Spanish: it is DIAN's word, not ours.
+stored and shown as DIAN wrote it, in Spanish: it is DIAN's word, not ours. (The mechanism is
+``lib.texts``; this module is the attempts' table of codes.)
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from clientarea.lib.texts import Texts
 
 MESSAGES = {
     "not_signed": _("Not signed yet: nothing was sent to DIAN."),
@@ -34,21 +36,17 @@ MESSAGES = {
 RULE_KINDS = {"rejection": _("rejection"), "notification": _("notification")}
 
 
+TABLE = Texts("einvoice.attempt", MESSAGES, values_as_text=True)
+
+
 def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
     """The message in the active language; ``fallback`` (the stored sentence) for an attempt
     recorded before the codes, or a code this version no longer knows."""
-    message = MESSAGES.get(code) if code else None
-    if message is None:
-        return fallback
-    try:
-        return str(message) % {k: str(v) for k, v in dict(values or {}).items()}
-    except (KeyError, TypeError, ValueError):
-        return fallback
+    return TABLE.describe(code, values, fallback)
 
 
 def english(code: str, values: Mapping[str, Any] | None) -> str:
-    with translation.override("en"):
-        return describe(code, values)
+    return TABLE.english(code, values)
 
 
 def rule_kind(kind: str) -> str:

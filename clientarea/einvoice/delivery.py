@@ -348,15 +348,14 @@ def transmit_invoice(
     ApplicationResponse is stored and embedded in a new AttachedDocument. Rejected: staff are
     alerted. Unavailable ``TRIES_BEFORE_CONTINGENCY`` times in a row: contingency, staff alerted.
     """
+    doc = doc or builder.document_from_json(invoice.document)
     transmitter = _transmitter_class()()
-    result = _with_application_response(invoice, transmitter.transmit(invoice))
+    result = _with_application_response(invoice, transmitter.transmit_document(invoice, doc))
     attached_xml = b""
     if result.status == InvoiceStatus.ACCEPTED:
         try:
             attached_xml = _attached_with_application_response(
-                invoice,
-                result.application_response,
-                doc or builder.document_from_json(invoice.document),
+                invoice, result.application_response, doc
             )
         except ValueError as exc:  # DIAN's answer cannot be embedded: recorded, asked again
             logger.error("invoice %s: ApplicationResponse unusable: %s", invoice.full_number, exc)

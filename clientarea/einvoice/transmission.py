@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clientarea.einvoice import attempt_texts
+from clientarea.einvoice.documents import InvoiceDocument
 from clientarea.einvoice.models import InvoiceStatus
 
 
@@ -65,6 +66,12 @@ class Transmitter(ABC):
     @abstractmethod
     def transmit(self, invoice) -> TransmissionResult:
         """Deliver one issued, rendered invoice; never raise for a DIAN answer, return it."""
+
+    def transmit_document(self, invoice, doc: InvoiceDocument) -> TransmissionResult:
+        """:meth:`transmit`, given the invoice's document as the caller already built it
+        (``builder.document_from_json(invoice.document)``: the worker builds it once per invoice).
+        By default the document is not needed, and this is :meth:`transmit`."""
+        return self.transmit(invoice)
 
 
 class StoreOnlyTransmitter(Transmitter):

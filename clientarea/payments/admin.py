@@ -8,6 +8,8 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
@@ -19,13 +21,16 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from clientarea.billing import admin as billing_admin
+from clientarea.billing.models import Order
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
-from clientarea.payments import services
+from clientarea.payments import selectors, services
 from clientarea.payments.forms import RefundForm, RefundNoteForm
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
@@ -376,6 +381,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
     def _query(self, request: HttpRequest, payment: Payment) -> None:
         try:
             outcomes = services.query_payment_again(payment, actor=request.user)
+        except services.PaymentStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
         except GatewayError as exc:
             self.message_user(
                 request,
@@ -444,7 +452,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
         payment = self.get_object_or_404_for_action(request, object_id)
         left = services.refundable(payment)
         now = services.refundable_now(payment)
-        form = RefundForm(request.POST or None, initial={"amount": now})
+        form = RefundForm(
+            request.POST or None, initial={"amount": now}, manual_only=payment.is_manual
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -478,12 +488,23 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             objects=[payment],
             form=form,
             submit=_("Refund"),
-            intro=_(
-                "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note per "
-                "order (the whole order: annulment; a part: partial return); money kept as "
-                "credit leaves the customer's credit. Through the gateway, the refund is sent "
-                "at once and completes when the gateway approves it; a manual refund (bank "
-                "transfer, the gateway's back office) is recorded as done now."
+            intro=(
+                _(
+                    "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note "
+                    "per order (the whole order: annulment; a part: partial return); money kept "
+                    "as credit (what it paid beyond the order) leaves the customer's credit "
+                    "first. Staff registered this payment (a transfer or cash): no gateway holds "
+                    "the money. Transfer it back to the customer, then record it here with the "
+                    "transfer's reference; it is done now."
+                )
+                if payment.is_manual
+                else _(
+                    "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note per "
+                    "order (the whole order: annulment; a part: partial return); money kept as "
+                    "credit leaves the customer's credit. Through the gateway, the refund is sent "
+                    "at once and completes when the gateway approves it; a manual refund (bank "
+                    "transfer, the gateway's back office) is recorded as done now."
+                )
             )
             % {"left": format_cop(left, decimals=True)}
             + (
@@ -755,4 +776,77 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_cop(self, obj: Refund) -> str:
-        return format_cop(obj.amount)
+        return format_cop(obj.amount, decimals=True)
+
+
+# --- The order's page: its payments, and manual payments kept as payments ------------------
+
+
+class OrderAdmin(billing_admin.OrderAdmin):
+    """The billing app's order page, with the order's payments; *Register manual payment* keeps
+    a payment row beside the ledger movements (``payments.services.register_manual_payment``),
+    so the money can be refunded."""
+
+    readonly_fields = [*billing_admin.OrderAdmin.readonly_fields, "payments_table"]
+    fieldsets = (
+        *billing_admin.OrderAdmin.fieldsets,
+        (_("Payments (Refund is on the payment's page)"), {"fields": ("payments_table",)}),
+    )
+
+    @admin.display(description=_("payments"))
+    def payments_table(self, obj: Order) -> str:
+        """Every payment attempt for the order (its own, and the baskets that paid it with
+        others), each linking to its page, where **Refund** is."""
+        payments = list(selectors.order_payments(obj))
+        if not payments:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}" class="order-payment-link">{}</a></td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    reverse("admin:payments_payment_change", args=[p.pk]),
+                    p.reference,
+                    p.gateway_name,
+                    p.get_method_display(),
+                    format_cop(p.amount, decimals=True),
+                    p.get_status_display(),
+                    (
+                        p.get_refund_status_display()
+                        if p.refund_status != RefundStatus.NONE
+                        else "—"
+                    ),
+                    formats.date_format(timezone.localtime(p.created_at), "SHORT_DATETIME_FORMAT"),
+                )
+                for p in payments
+            ),
+        )
+        head = format_html_join(
+            "",
+            "<th>{}</th>",
+            (
+                (label,)
+                for label in (
+                    _("reference"),
+                    _("gateway"),
+                    _("method"),
+                    _("amount"),
+                    _("status"),
+                    _("refund"),
+                    _("created"),
+                )
+            ),
+        )
+        return format_html(
+            '<table class="order-payments"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            head,
+            rows,
+        )
+
+    def register_manual_payment(self, **kwargs: Any) -> Order:
+        return services.register_manual_payment(**kwargs).order
+
+
+admin.site.unregister(Order)
+admin.site.register(Order, OrderAdmin)

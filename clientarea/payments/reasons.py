@@ -1,5 +1,6 @@
 """Why a payment needs a person: a stable code and its values, stored on the payment
-(``review_code``, ``review_values``) and put into words when someone reads it, in their language.
+(``review_code``, ``review_values``) and put into words when someone reads it, in their language
+(the mechanism is ``lib.texts``; this module is the payments' table of codes).
 
 The English sentence is also stored in ``review_reason`` (logs, searches, and what rows flagged
 before the codes existed show). Values are what the gateway or the orders said (transaction ids,
@@ -10,12 +11,13 @@ are our own words for a transaction's kind or a gateway status (``WORDS``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from django.utils import translation
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from clientarea.lib.texts import CodedText, Texts
 
 #: The message of each code (``%(name)s`` placeholders filled from the values).
 MESSAGES = {
@@ -75,42 +77,26 @@ WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Reason:
-    """One reason a payment needs a person: ``code`` (a key of ``MESSAGES``) and its values."""
+TABLE = Texts("payments.review", MESSAGES, words=WORDS, values_as_text=True)
 
-    code: str
-    values: Mapping[str, object] = field(default_factory=dict)
+
+@dataclass(frozen=True)
+class Reason(CodedText):
+    """One reason a payment needs a person: ``code`` (a key of ``MESSAGES``) and its values
+    (kept as text: what the gateway or the orders said)."""
+
+    table: ClassVar[Texts] = TABLE
+    kind: ClassVar[str] = "review reason"
 
     def __post_init__(self) -> None:
-        if self.code not in MESSAGES:
-            raise ValueError(f"unknown review reason code {self.code!r}")
+        super().__post_init__()
         object.__setattr__(self, "values", {k: str(v) for k, v in self.values.items()})
-
-    def text(self) -> str:
-        """In the active language."""
-        return describe(self.code, self.values)
-
-    def english(self) -> str:
-        """For ``review_reason``, logs and results (what the worker writes is in English)."""
-        with translation.override("en"):
-            return self.text()
 
 
 def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
     """The reason in the active language; ``fallback`` (the stored English sentence) for a row
     flagged before codes existed, or one whose code this version no longer knows."""
-    message = MESSAGES.get(code) if code else None
-    if message is None:
-        return fallback
-    try:
-        words = {
-            name: str(WORDS.get(name, {}).get(str(value), value))
-            for name, value in dict(values or {}).items()
-        }
-        return str(message) % words
-    except (KeyError, TypeError, ValueError):
-        return fallback
+    return TABLE.describe(code, values, fallback)
 
 
 #: ``describe`` put into words only when rendered (an email queued now, rendered in its language).

@@ -142,6 +142,17 @@ def payment_for_customer(customer: Customer, reference: str) -> Payment:
     return payment
 
 
+def order_payments(order: Order) -> QuerySet[Payment]:
+    """Every payment attempt for an order, oldest first: those it was the first order of and
+    those that paid it with others (pay several), gateway attempts and payments staff
+    registered."""
+    return (
+        Payment.objects.filter(Q(order=order) | Q(basket__order=order))
+        .distinct()
+        .order_by("created_at", "id")
+    )
+
+
 def payment_orders(payment: Payment) -> list[Order]:
     """The orders one payment is meant for, by number (none when it adds funds)."""
     return list(

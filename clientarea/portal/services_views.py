@@ -38,7 +38,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
 def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = request_customer(request)
     service = selectors.service_for_customer(customer, pk)
-    history = [(event, selectors.event_reason(event.reason)) for event in service.events.all()]
+    history = [(event, selectors.event_reason(event)) for event in service.events.all()]
     plan_change = planchanges.open_change(service)
     return render(
         request,

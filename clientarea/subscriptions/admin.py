@@ -9,7 +9,8 @@ from django.utils.translation import ngettext_lazy
 
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
-from clientarea.subscriptions import services
+from clientarea.subscriptions import selectors, services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
     PlanChange,
@@ -17,16 +18,10 @@ from clientarea.subscriptions.models import (
     Service,
     ServiceEvent,
     ServiceOption,
-    ServiceStatus,
     SuspensionReason,
 )
 
-STAFF_REASON = "staff"
-
-
-def _status_label(value: str) -> str:
-    """A stored status code in the reader's words ("suspended" → "Suspendido")."""
-    return str(ServiceStatus(value).label) if value in ServiceStatus.values else (value or "-")
+STAFF_REASON = ServiceText("staff")
 
 
 class ServiceEventInline(ReadOnlyInline):
@@ -34,24 +29,29 @@ class ServiceEventInline(ReadOnlyInline):
     fields = (
         "created_at",
         "kind",
-        "from_status_label",
-        "to_status_label",
+        "was",
+        "became",
         "old_due_date",
         "new_due_date",
         "order_number",
-        "reason",
+        "why",
         "actor",
     )
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 
-    @admin.display(description=ServiceEvent._meta.get_field("from_status").verbose_name)
-    def from_status_label(self, obj: ServiceEvent) -> str:
-        return _status_label(obj.from_status)
+    @admin.display(description=_("from"))
+    def was(self, obj: ServiceEvent) -> str:
+        return selectors.status_label(obj.from_status) or self.get_empty_value_display()
 
-    @admin.display(description=ServiceEvent._meta.get_field("to_status").verbose_name)
-    def to_status_label(self, obj: ServiceEvent) -> str:
-        return _status_label(obj.to_status)
+    @admin.display(description=_("to"))
+    def became(self, obj: ServiceEvent) -> str:
+        return selectors.status_label(obj.to_status) or self.get_empty_value_display()
+
+    @admin.display(description=_("why"))
+    def why(self, obj: ServiceEvent) -> str:
+        """In the reader's language (a typed reason, or a row recorded before the codes, as stored)."""
+        return selectors.event_reason(obj)
 
 
 class ServiceOptionInline(ReadOnlyInline):
@@ -122,7 +122,7 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
                 service=obj,
                 changes={"label": form.cleaned_data["label"]},
                 actor=request.user,
-                reason=str(_("Label edited in the back office")),
+                reason=ServiceText("label_edited"),
             )
 
     def _apply(

@@ -13,6 +13,7 @@ from clientarea.catalog.models import CYCLE_MONTHS, Option, OptionKind, Product
 from clientarea.lib.dates import add_months, local_today
 from clientarea.lib.text import fold
 from clientarea.subscriptions import services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import Service, ServiceEventKind, ServiceOption
 
 # (customer email, product code, cycle, label, days from today to the next due date)
@@ -74,7 +75,7 @@ def import_active_service(
                 else option.group.name
             ),
         )
-    services.record_event(service, kind=ServiceEventKind.CREATED, reason="imported")
+    services.record_event(service, kind=ServiceEventKind.CREATED, reason=ServiceText("imported"))
     months = CYCLE_MONTHS[cycle]
     if months is None:
         raise ValueError(f"a one-time product has no period to import ({product.code})")

@@ -160,7 +160,13 @@ class ServiceEvent(models.Model):
     old_due_date = models.DateField(_("old due date"), null=True, blank=True)
     new_due_date = models.DateField(_("new due date"), null=True, blank=True)
     order_number = models.CharField(_("order"), max_length=20, blank=True)
+    #: The English sentence (logs, searches), or what a person typed; rows recorded before the
+    #: codes keep the sentence they were written with.
     reason = models.CharField(_("why"), max_length=300, blank=True)
+    #: Why, as a code of ``subscriptions.event_texts`` and its values: put into words in the
+    #: reader's language (empty for a typed reason).
+    reason_code = models.CharField(max_length=40, blank=True, default="")
+    reason_values = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("service event")

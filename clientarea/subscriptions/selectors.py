@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Case, Count, IntegerField, Min, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
-from django.utils.translation import gettext as _
 
+from clientarea.subscriptions import event_texts
 from clientarea.subscriptions.models import (
     CancellationRequest,
     CancellationStatus,
@@ -68,17 +68,15 @@ def dashboard_summary(customer) -> dict:
 # --- Presentation helpers (pure) --------------------------------------------------
 
 
-def event_reason(reason: str) -> str:
-    """Internal reason codes written by the services, in words for the customer."""
-    words = {
-        "paid": _("payment received"),
-        "ordered": _("ordered"),
-        "staff": _("by our support team"),
-        "overdue": _("overdue payment"),
-        "manual": _("by our support team"),
-        "imported": _("moved from our previous system"),
-    }
-    return words.get(reason, reason)
+def event_reason(event: ServiceEvent) -> str:
+    """Why the service changed, in the active language: its code's words, otherwise its stored
+    sentence (typed by a person, or a row recorded before the codes)."""
+    return event_texts.describe(event.reason_code, event.reason_values, fallback=event.reason)
+
+
+def status_label(status: str) -> str:
+    """A status stored on a history row (``from_status``, ``to_status``), in the reader's words."""
+    return str(dict(ServiceStatus.choices).get(status, status))
 
 
 def pending_cancellation(service: Service) -> CancellationRequest | None:

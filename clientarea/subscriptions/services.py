@@ -26,6 +26,8 @@ from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.lib.text import fold
 from clientarea.notifications.services import ContextGone
 from clientarea.subscriptions import jobs
+from clientarea.subscriptions.event_texts import TABLE as EVENT_TEXTS
+from clientarea.subscriptions.event_texts import ServiceText, stored_reason
 from clientarea.subscriptions.models import (
     OPEN_PLAN_CHANGE_STATUSES,
     PlanChange,
@@ -61,17 +63,22 @@ def record_event(
     *,
     kind: str,
     actor=None,
-    reason: str = "",
+    reason: str | ServiceText = "",
     order_number: str = "",
     from_status: str = "",
     old_due: dt.date | None = None,
 ) -> None:
-    """Append one row to the service's history (who, when, why; status and due date after it)."""
+    """Append one row to the service's history (who, when, why; status and due date after it).
+    ``reason``: typed by a person, or a code and its values (``ServiceText``), which the history
+    shows in the reader's language."""
+    sentence, code, values = stored_reason(reason)
     ServiceEvent.objects.create(
         service=service,
         kind=kind,
         actor=actor,
-        reason=reason[:300],
+        reason=sentence,
+        reason_code=code,
+        reason_values=values,
         order_number=order_number,
         from_status=from_status,
         to_status=service.status,
@@ -101,7 +108,7 @@ def activate_service(
         actor=actor,
         order_number=order_number,
         from_status=old,
-        reason="paid" if order_number else "",
+        reason=ServiceText("paid") if order_number else "",
     )
     return service
 
@@ -132,18 +139,24 @@ def renew_service(
         order_number=order_number,
         from_status=service.status,
         old_due=old_due,
-        reason="paid",
+        reason=ServiceText("paid"),
     )
     if (
         service.status == ServiceStatus.SUSPENDED
         and service.suspension_reason == SuspensionReason.OVERDUE
     ):
-        unsuspend_service(service=service, actor=actor, reason="paid", order_number=order_number)
+        unsuspend_service(
+            service=service, actor=actor, reason=ServiceText("paid"), order_number=order_number
+        )
     return True
 
 
 @transaction.atomic
-def suspend_service(*, service: Service, reason: str, actor=None, note: str = "") -> Service:
+def suspend_service(
+    *, service: Service, reason: str, actor=None, note: str | ServiceText = ""
+) -> Service:
+    """Active → suspended for ``reason`` (a ``SuspensionReason``); the history says ``note`` (typed
+    by a person, or a code), or the suspension reason in words."""
     if service.status != ServiceStatus.ACTIVE:
         raise ServiceStateError(f"service {service.pk} is {service.status}, not active")
     old = service.status
@@ -155,14 +168,14 @@ def suspend_service(*, service: Service, reason: str, actor=None, note: str = ""
         kind=ServiceEventKind.SUSPENDED,
         actor=actor,
         from_status=old,
-        reason=note or reason,
+        reason=note or (ServiceText(reason) if reason in EVENT_TEXTS else reason),
     )
     return service
 
 
 @transaction.atomic
 def unsuspend_service(
-    *, service: Service, actor=None, reason: str = "", order_number: str = ""
+    *, service: Service, actor=None, reason: str | ServiceText = "", order_number: str = ""
 ) -> Service:
     if service.status != ServiceStatus.SUSPENDED:
         raise ServiceStateError(f"service {service.pk} is {service.status}, not suspended")
@@ -182,7 +195,7 @@ def unsuspend_service(
 
 
 @transaction.atomic
-def cancel_service(*, service: Service, reason: str, actor=None) -> Service:
+def cancel_service(*, service: Service, reason: str | ServiceText, actor=None) -> Service:
     """A service that never started (its new-service order was cancelled), or cancelled at staff request."""
     if service.status in (ServiceStatus.CANCELLED, ServiceStatus.TERMINATED):
         raise ServiceStateError(f"service {service.pk} is already {service.status}")
@@ -196,7 +209,7 @@ def cancel_service(*, service: Service, reason: str, actor=None) -> Service:
 
 
 @transaction.atomic
-def terminate_service(*, service: Service, reason: str, actor=None) -> Service:
+def terminate_service(*, service: Service, reason: str | ServiceText, actor=None) -> Service:
     if service.status in (ServiceStatus.CANCELLED, ServiceStatus.TERMINATED):
         raise ServiceStateError(f"service {service.pk} is already {service.status}")
     old = service.status
@@ -209,7 +222,9 @@ def terminate_service(*, service: Service, reason: str, actor=None) -> Service:
 
 
 @transaction.atomic
-def change_due_date(*, service: Service, new_due: dt.date, actor, reason: str) -> Service:
+def change_due_date(
+    *, service: Service, new_due: dt.date, actor, reason: str | ServiceText
+) -> Service:
     old_due = service.next_due_date
     service.next_due_date = new_due
     service.anchor_day = new_due.day
@@ -337,9 +352,13 @@ def create_service(
 
 
 @transaction.atomic
-def update_service(*, service: Service, changes: dict[str, Any], actor, reason: str) -> Service:
-    """Staff edit product, cycle, price, next due date or label; one history row and one audit entry."""
-    reason = _require_reason(reason)
+def update_service(
+    *, service: Service, changes: dict[str, Any], actor, reason: str | ServiceText
+) -> Service:
+    """Staff edit product, cycle, price, next due date or label; one history row and one audit
+    entry. ``reason``: what staff typed, or a code (a page that edits one field says what)."""
+    if not isinstance(reason, ServiceText):
+        reason = _require_reason(reason)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ServiceStateError(f"not editable: {sorted(unknown)}")
@@ -379,7 +398,7 @@ def update_service(*, service: Service, changes: dict[str, Any], actor, reason: 
         actor=actor,
         customer=locked.customer,
         target=str(locked)[:120],
-        changes={**changed, "service": locked.pk, "reason": reason},
+        changes={**changed, "service": locked.pk, "reason": stored_reason(reason)[0]},
     )
     notify_services_changed(service_ids=[locked.pk], event="services.changed")
     return locked
@@ -465,8 +484,15 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
         from_status=service.status,
         old_due=old_due,
         order_number=change.order_number,
-        reason=f"{change.from_product} ({change.get_from_cycle_display()}) → "
-        f"{change.to_product} ({change.get_to_cycle_display()})",
+        reason=ServiceText(
+            "plan_changed",
+            {
+                "old_plan": str(change.from_product),
+                "old_cycle": change.from_cycle,
+                "new_plan": str(change.to_product),
+                "new_cycle": change.to_cycle,
+            },
+        ),
     )
     audit.record(
         action="service.plan_changed",

@@ -355,16 +355,3 @@ def test_the_service_admin_reads_its_price_in_pesos(client, carol, alice):
     assert "$ 29.000" in page.content.decode() and "29000,00" not in page.content.decode()
     listing = client.get(reverse("admin:subscriptions_service_changelist")).content.decode()
     assert "$ 29.000" in listing
-
-
-def test_the_service_history_names_the_statuses_in_the_readers_language(
-    client, carol, alice, settings
-):
-    service = make_active_service(alice, make_product("hosting-pyme"))
-    subscription_services.suspend_service(service=service, reason="overdue")
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
-    page = client.get(reverse("admin:subscriptions_service_change", args=[service.pk]))
-    history = page.content.decode().split("field-to_status")
-    assert len(history) > 1  # the history is shown
-    row = history[1][:200]
-    assert "Suspendido" in row and "suspended" not in row

@@ -9,6 +9,7 @@ from clientarea.billing import services
 from clientarea.billing.models import ItemKind, Order
 from clientarea.catalog.models import Product, ProductKind
 from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import Service
 
 
@@ -54,7 +55,7 @@ def make_active_service(
         price=product.prices.get(cycle=cycle).price,
         label=label,
     )
-    subscription_services.record_event(service, kind="created", reason="ordered")
+    subscription_services.record_event(service, kind="created", reason=ServiceText("ordered"))
     return subscription_services.activate_service(service=service, start=start)
 
 

@@ -202,7 +202,8 @@ def test_a_state_error_raised_by_the_service_becomes_a_message(client, order, mo
     def paid_meanwhile(**kwargs):
         raise services.OrderStateError("Order is paid: only pending orders can be paid.")
 
-    monkeypatch.setattr(services, "register_manual_payment", paid_meanwhile)
+    # (the back office posts it through payments.services.register_manual_payment)
+    monkeypatch.setattr(services, "post_manual_payment", paid_meanwhile)
     response = client.post(
         url("pay", order),
         {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"},
@@ -267,7 +268,7 @@ def test_staff_suspend_unsuspend_and_terminate_services(client, carol, service):
         SuspensionReason.MANUAL,
     )
     event = ServiceEvent.objects.get(service=service, kind="suspended")
-    assert (event.reason, event.actor) == ("staff", carol)
+    assert (event.reason_code, event.reason, event.actor) == ("staff", "by our support team", carol)
     again = client.post(
         changelist, {"action": "suspend_services", "_selected_action": [service.pk]}, follow=True
     )
@@ -278,7 +279,7 @@ def test_staff_suspend_unsuspend_and_terminate_services(client, carol, service):
     client.post(changelist, {"action": "terminate_services", "_selected_action": [service.pk]})
     service.refresh_from_db()
     assert service.status == ServiceStatus.TERMINATED
-    assert ServiceEvent.objects.get(service=service, kind="terminated").reason == "staff"
+    assert ServiceEvent.objects.get(service=service, kind="terminated").reason_code == "staff"
 
 
 def test_the_service_admin_searches_and_shows_history_read_only(client, service):
@@ -291,6 +292,29 @@ def test_the_service_admin_searches_and_shows_history_read_only(client, service)
     assert (
         "Activated" in page and 'name="status"' not in page and 'name="events-0-reason"' not in page
     )
+
+
+def test_the_service_pages_read_in_spanish(client, carol, service):
+    """The back office's service page in es-CO: the history's statuses in words (they showed
+    the stored "active"), the list's search in Spanish; the customer's service page too."""
+    changelist = reverse("admin:subscriptions_service_changelist")
+    client.post(changelist, {"action": "suspend_services", "_selected_action": [service.pk]})
+    client.cookies["django_language"] = "es-co"
+    page = client.get(reverse("admin:subscriptions_service_change", args=[service.pk])).content
+    history = page.decode().split('id="events-group"')[1]
+    assert '<td class="field-was"><p>Activo</p></td>' in history
+    assert '<td class="field-became"><p>Suspendido</p></td>' in history
+    assert "por nuestro equipo de soporte" in history
+    assert not re.search(r">\s*(active|suspended|staff)\s*<", history)
+    listing = client.get(changelist).content.decode()
+    assert 'alt="Buscar"' in listing and 'alt="Search"' not in listing
+    client.force_login(service.customer.user)
+    client.cookies["django_language"] = "es-co"
+    page = client.get(reverse("subscriptions:detail", args=[service.pk])).content.decode()
+    assert (
+        ">Historial<" in page and "Suspendido" in page and "por nuestro equipo de soporte" in page
+    )
+    assert not re.search(r">\s*(History|Suspended|State|staff)\s*<", page)
 
 
 def test_the_product_admin_edits_prices_inline(client, carol):

@@ -43,6 +43,7 @@ from clientarea.catalog.models import BillingCycle, Product, TaxTreatment
 from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import render_email
+from clientarea.subscriptions import selectors as lifecycle_selectors
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus, SuspensionReason
 from clientarea.test import make_customer, make_provider, make_staff
@@ -495,9 +496,13 @@ def test_it_suspends_after_s_days_and_payment_lifts_it(world):
         SuspensionReason.OVERDUE,
     )
     event = service.events.filter(kind="suspended").get()
-    assert event.reason == stored(
-        "Order %(number)s not paid %(days)d days after due", number=order.number, days=5
-    )
+    said = {"number": order.number, "days": 5}
+    assert (event.reason_code, event.reason_values) == ("order_not_paid", said)
+    assert event.reason == f"Order {order.number} not paid 5 days after due"  # logs, searches
+    with translation.override("es"):
+        assert lifecycle_selectors.event_reason(event) == stored(
+            "Order %(number)s not paid %(days)d days after due", **said
+        )
     email = OutgoingEmail.objects.get(template="service_suspended")
     assert order.number in email.subject and "$ 34.510" in email.subject
     assert "Hosting Pyme · example.co" in email.body_text
@@ -563,7 +568,13 @@ def test_it_terminates_after_t_days_and_cancels_the_order(world):
     )
     assert service.status == ServiceStatus.TERMINATED
     reason = stored("Not paid %(days)d days after due", days=30)
-    assert service.events.filter(kind="terminated").get().reason == f"{reason} ({order.number})"
+    event = service.events.filter(kind="terminated").get()
+    assert (event.reason_code, event.reason) == (
+        "terminated_not_paid",
+        f"Not paid 30 days after due ({order.number})",
+    )
+    with translation.override("es"):
+        assert lifecycle_selectors.event_reason(event) == f"{reason} ({order.number})"
     assert (order.state, order.cancel_reason) == (OrderState.CANCELLED, reason)
     assert not order.items.filter(period_key__isnull=False).exists()
     email = OutgoingEmail.objects.get(template="service_terminated")

@@ -36,6 +36,7 @@ from clientarea.einvoice.dian.client import (
     Exchange,
 )
 from clientarea.einvoice.dian.responses import SERVER_ERROR, DianResponse
+from clientarea.einvoice.documents import InvoiceDocument
 from clientarea.einvoice.models import InvoiceStatus
 from clientarea.einvoice.transmission import RawExchange, TransmissionResult, Transmitter
 
@@ -106,6 +107,12 @@ class DianTransmitter(Transmitter):
         self._client = client
 
     def transmit(self, invoice) -> TransmissionResult:
+        return self._transmit(invoice, None)
+
+    def transmit_document(self, invoice, doc: InvoiceDocument) -> TransmissionResult:
+        return self._transmit(invoice, doc)
+
+    def _transmit(self, invoice, doc: InvoiceDocument | None) -> TransmissionResult:
         signed = bytes(invoice.xml_signed or b"")
         if not signed:
             return TransmissionResult(
@@ -114,7 +121,7 @@ class DianTransmitter(Transmitter):
                 message_code="not_signed",
                 retryable=True,
             )
-        doc = builder.document_from_json(invoice.document)
+        doc = doc or builder.document_from_json(invoice.document)
         package = files.package(
             signed,
             _FILE_KINDS[doc.document_type],

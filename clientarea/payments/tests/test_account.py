@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.test import override_settings
+from django.urls import reverse
 
 from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
@@ -178,6 +179,17 @@ class SeveralOrdersTests(PaymentsTestCase):
         self.assertFalse(payment.duplicate)
         self.assertIn(f"{self.third.number} was cancelled", payment.review_reason)
         self.assertTrue(balance_is_sum_of_movements(self.alice))
+
+    def test_every_order_of_a_basket_lists_the_payment_on_its_back_office_page(self):
+        payment, _action = self.start_all()
+        self.client.force_login(self.carol)
+        for order in self.orders:
+            page = self.client.get(reverse("admin:billing_order_change", args=[order.pk]))
+            # The second and third orders too, not only the first (which names the payment).
+            self.assertContains(
+                page, reverse("admin:payments_payment_change", args=[payment.pk]), count=1
+            )
+            self.assertContains(page, payment.reference)
 
     def test_another_customers_order_cannot_be_paid_or_credited(self):
         bobs, _ = make_renewal_order(self.bob)

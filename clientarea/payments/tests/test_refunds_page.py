@@ -74,6 +74,28 @@ class RefundsPageTests(PaymentsTestCase):
         self.assertIn("Reembolsos", html)
         self.assertIn("Transferencia bancaria", html)
 
+    def test_the_refunds_pages_read_in_spanish(self):
+        """Customer and staff pages in es-CO: the state column and its value, and no English
+        word left (the back office's search magnifier said "Search" in every language)."""
+        self.login(self.alice)
+        self.client.cookies["django_language"] = "es-co"
+        for url in (reverse("billing:refunds"), reverse("billing:refund", args=[self.refund.pk])):
+            html = self.client.get(url).content.decode()
+            self.assertIn(">Estado<", html)
+            self.assertIn("Reembolsado", html)
+            self.assertNotIn(">State<", html)
+        self.client.force_login(self.carol)
+        self.client.cookies["django_language"] = "es-co"
+        html = self.client.get(reverse("admin:payments_refund_changelist")).content.decode()
+        self.assertIn("Estado", html)
+        self.assertIn('alt="Buscar"', html)
+        self.assertNotIn('alt="Search"', html)
+        html = self.client.get(
+            reverse("admin:payments_refund_change", args=[self.refund.pk])
+        ).content.decode()
+        self.assertIn("Estado:", html)
+        self.assertNotIn("State", html)
+
     def test_another_customers_refund_is_a_404_and_not_listed(self):
         make_renewal_order(self.bob)
         self.login(self.bob)

@@ -38,7 +38,11 @@ def test_paying_the_overdue_order_lifts_an_overdue_suspension(service):
     assert service.next_due_date == dt.date(2026, 3, 15)
     assert service.pk in outcome.services_changed
     unsuspended = ServiceEvent.objects.get(service=service, kind="unsuspended")
-    assert (unsuspended.reason, unsuspended.order_number) == ("paid", order.number)
+    assert (unsuspended.reason_code, unsuspended.reason, unsuspended.order_number) == (
+        "paid",
+        "payment received",
+        order.number,
+    )
 
 
 def test_paying_does_not_lift_a_manual_suspension(service):

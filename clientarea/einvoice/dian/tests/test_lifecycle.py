@@ -277,3 +277,26 @@ def test_each_document_is_signed_once_and_the_email_reads_no_customer_again(
     # invoice; nothing more for the email.
     assert len(users_read) == 0, [q["sql"][:100] for q in users_read]
     assert len(customers_read) <= 3, [q["sql"][:100] for q in customers_read]
+
+
+def test_the_worker_builds_each_document_from_its_snapshot_once(
+    dian_site, django_capture_on_commit_callbacks, monkeypatch
+):
+    """One worker job builds the invoice's document from its JSON snapshot once, for every step:
+    the DIAN transmitter takes the one the worker built (it used to build its own again)."""
+    from clientarea.einvoice import builder
+
+    built: list[str] = []
+    real = builder.document_from_json
+
+    def counting(data):
+        doc = real(data)
+        built.append(doc.full_id)
+        return doc
+
+    monkeypatch.setattr(builder, "document_from_json", counting)
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED and invoice.emailed_at
+    assert response_code(bytes(invoice.application_response)) == ("02", invoice.cufe)
+    assert built == [invoice.full_number]

@@ -10,6 +10,7 @@ from clientarea.billing import demo as billing_demo
 from clientarea.catalog import demo as catalog_demo
 from clientarea.einvoice import demo as einvoice_demo
 from clientarea.helpcenter import demo as helpcenter_demo
+from clientarea.payments import demo as payments_demo
 from clientarea.subscriptions import demo as subscriptions_demo
 from clientarea.withholdings import demo as withholdings_demo
 
@@ -21,6 +22,7 @@ DEMO_LOADERS = (
     einvoice_demo,  # the numbering resolution must exist before demo orders are paid
     withholdings_demo,  # Tienda Andina withholds: before its orders are paid
     billing_demo,
+    payments_demo,  # Tienda Andina's SSL order paid by transfer, as staff register it
     helpcenter_demo,
 )
 
