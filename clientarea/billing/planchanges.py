@@ -145,18 +145,24 @@ def refusal(service: Service, *, today: dt.date | None = None) -> str | None:
         service=service, status=CancellationStatus.PENDING
     ).exists():
         return _("You asked to cancel this service: withdraw that request first.")
-    renewal = (
+    renewal = pending_renewal(service)
+    if renewal is not None:
+        return _("Order %(number)s for this service is waiting for payment: pay it first.") % {
+            "number": renewal.number
+        }
+    return None
+
+
+def pending_renewal(service: Service) -> Order | None:
+    """The service's earliest renewal order waiting for payment (it blocks a plan change), if
+    any: the refusal names it and the page links it."""
+    return (
         Order.objects.filter(
             state=OrderState.PENDING, items__service=service, items__period_key__isnull=False
         )
         .order_by("due_date")
         .first()
     )
-    if renewal is not None:
-        return _("Order %(number)s for this service is waiting for payment: pay it first.") % {
-            "number": renewal.number
-        }
-    return None
 
 
 def open_change(service: Service) -> PlanChange | None:
@@ -547,7 +553,7 @@ def _make_change(
             actor=user,
             today=today,
         )
-        subscription_services.apply_plan_change(change=change, actor=user)
+        subscription_services.apply_plan_change(change=change, actor=user, immediate=True)
         subscription_services.notify_services_changed(
             service_ids=[locked.pk], event="services.changed"
         )

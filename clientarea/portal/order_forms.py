@@ -12,6 +12,8 @@ from clientarea.catalog.selectors import Offer
 from clientarea.lib.money import format_cop
 from clientarea.subscriptions.forms import LABEL_REQUIRED_KINDS
 
+NBSP = "\u00a0"
+
 
 def option_field_name(group: OptionGroup) -> str:
     return f"option_{group.pk}"
@@ -44,9 +46,10 @@ class ProductOrderForm(forms.Form):
                 _("%(cycle)s: %(price)s + IVA %(tax)s = %(total)s")
                 % {
                     "cycle": p.cycle_label,
-                    "price": format_cop(p.price),
-                    "tax": format_cop(p.tax),
-                    "total": format_cop(p.total),
+                    # "$" and its figure on one line: the label wraps on a phone.
+                    "price": format_cop(p.price).replace(" ", NBSP),
+                    "tax": format_cop(p.tax).replace(" ", NBSP),
+                    "total": format_cop(p.total).replace(" ", NBSP),
                 },
             )
             for p in offer.prices

@@ -40,6 +40,7 @@ from clientarea.catalog.pricing import (
 )
 from clientarea.lib.http import client_ip
 from clientarea.portal.order_forms import CouponForm, ProductOrderForm
+from clientarea.withholdings import selectors as withholdings
 
 CART = "catalog_cart"
 
@@ -174,6 +175,9 @@ def cart(request: HttpRequest) -> HttpResponse:
             "coupon_code": data.get("coupon", ""),
             "coupon_form": CouponForm(initial={"code": data.get("coupon", "")}),
             "has_items": bool(data["items"]),
+            # A withholding agent's order asks for the net: the cart says so beside its total.
+            "withholding_agent": customer is not None
+            and withholdings.approved_agent(customer.pk) is not None,
             "base": _base(request),
             "login_url": reverse("accounts:login") + "?next=" + quote_path(reverse("order:cart")),
         },

@@ -16,10 +16,12 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.services import OrderStateError, order_new_service
 from clientarea.catalog import selectors as catalog_selectors
 from clientarea.lib.http import client_ip
+from clientarea.lib.money import format_cop
 from clientarea.portal.order_forms import ServiceOptionsForm
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
 from clientarea.subscriptions.models import CancellationStatus, PlanChangeStatus
+from clientarea.withholdings import selectors as withholdings
 
 
 @client_area(Permission.SERVICES_VIEW)
@@ -205,6 +207,14 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
                         _("Your plan changes on %(date)s.")
                         % {"date": formats.date_format(change.effective_date, "DATE_FORMAT")},
                     )
+                elif change.amount > 0:
+                    messages.success(
+                        request,
+                        _(
+                            "Your service has its new plan. %(amount)s (IVA included) went to your account's credit."
+                        )
+                        % {"amount": format_cop(change.amount)},
+                    )
                 else:
                     messages.success(request, _("Your service has its new plan."))
                 return redirect("subscriptions:detail", pk=service.pk)
@@ -216,6 +226,10 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
             "product_name": service.product.display_name(language),
             "quotes": quotes,
             "refused": refused,
+            # The unpaid renewal a refusal names, so the page links it instead of a dead end.
+            "pay_first": planchanges.pending_renewal(service) if refused else None,
+            # An upgrade's order asks a withholding agent for the net: the page says so.
+            "withholding_agent": withholdings.approved_agent(customer.pk) is not None,
             "error": error,
             "chosen": request.POST.get("plan", ""),
         },
@@ -232,6 +246,10 @@ def _changed_message(change) -> str:
         return _("Your options change on %(date)s.") % {
             "date": formats.date_format(change.effective_date, "DATE_FORMAT")
         }
+    if change.amount > 0:
+        return _(
+            "Your service has its new options. %(amount)s (IVA included) went to your account's credit."
+        ) % {"amount": format_cop(change.amount)}
     return _("Your service has its new options.")
 
 
@@ -291,6 +309,10 @@ def change_options(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "quote": quote,
             "refused": refused,
+            # The unpaid renewal a refusal names, so the page links it instead of a dead end.
+            "pay_first": planchanges.pending_renewal(service) if refused else None,
+            # An upgrade's order asks a withholding agent for the net: the page says so.
+            "withholding_agent": withholdings.approved_agent(customer.pk) is not None,
             "error": error,
         },
         status=400 if error else 200,

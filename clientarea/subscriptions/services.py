@@ -443,11 +443,15 @@ def change_status_by_staff(*, service: Service, action: str, actor, reason: str)
 
 
 @transaction.atomic
-def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "") -> Service:
+def apply_plan_change(
+    *, change: PlanChange, actor=None, order_number: str = "", immediate: bool = False
+) -> Service:
     """Move the service to the change's product, cycle and price; history, audit and the
     "plan changed" email, in the caller's transaction. The due date stays, except that a
     scheduled change of cycle whose renewal was already paid (the due date moved past the
     change's date by the old cycle) is re-dated by the new cycle from the change's date.
+    ``immediate`` (a downgrade applied the day it is asked, its days left already prorated)
+    always keeps the due date: re-dating it would give the new cycle's days for free.
     Provisioning is told by the caller (the paid path already does for the services it changed).
     """
     service = (
@@ -465,7 +469,8 @@ def apply_plan_change(*, change: PlanChange, actor=None, order_number: str = "")
     service.price = change.to_price
     months = CYCLE_MONTHS[change.to_cycle]
     if (
-        change.status == PlanChangeStatus.SCHEDULED
+        not immediate
+        and change.status == PlanChangeStatus.SCHEDULED
         and change.from_cycle != change.to_cycle
         and months
         and old_due is not None

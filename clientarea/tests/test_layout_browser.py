@@ -496,6 +496,49 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
     assert problems == []
 
 
+def test_a_products_prices_are_cards_on_a_phone(browser, live_site, demo):
+    """At 390 px a catalog product's table of prices per billing cycle scrolled sideways inside
+    its box: each cycle's total with IVA, the amount to pay, was out of view."""
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
+        page.goto(live_site.url + "/clientarea/order/vps-2-4/")
+        problems = page.evaluate(CLIPPED)
+        if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
+            problems.append("page")
+        totals = page.locator("table.offers tbody td:last-child").all()
+        assert len(totals) == 2  # monthly and quarterly
+        for cell in totals:
+            box = cell.bounding_box()
+            if box is None or box["x"] + box["width"] > PHONE["width"]:
+                problems.append(f"total {cell.inner_text()} at {box}")
+    assert problems == []
+
+
+def test_the_statement_shows_no_empty_debit_or_credit_on_a_phone(browser, live_site, demo):
+    """At 390 px each statement line is a card, and every card showed both "Debit:" and
+    "Credit:", one of them with nothing after it."""
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
+        page.goto(live_site.url + "/clientarea/billing/statement/")
+        lines = page.locator("#statement tbody tr").count()
+        assert lines > 3  # the opening balance, movements, the closing balance
+        bare = page.evaluate(
+            """() => Array.from(document.querySelectorAll('#statement td[data-label]'))
+                .filter(td => td.offsetParent !== null && td.textContent.trim() === '')
+                .map(td => td.dataset.label)"""
+        )
+    assert bare == []
+
+
+def test_the_printable_order_is_no_wider_than_a_phone(browser, live_site, demo):
+    """At 390 px the printable order's items table (seven columns) made the page 545 px wide."""
+    order = Order.objects.filter(customer__user__email="ana@cliente.example").first()
+    assert order is not None
+    with signed_in(browser, live_site, "ana@cliente.example", PHONE) as page:
+        page.goto(live_site.url + f"/clientarea/billing/{order.number}/print/")
+        assert page.locator("table").first.is_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+
+
 def test_the_header_content_keeps_off_its_edges_on_a_phone(browser, live_site, demo):
     """At 390 px the header wraps to three rows: the brand touched its top edge and the language
     switcher its bottom edge (the row had no padding of its own, only a minimum height)."""

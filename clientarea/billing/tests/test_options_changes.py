@@ -427,6 +427,25 @@ def test_the_page_previews_then_confirms_an_increase(
     assert b'id="plan-change-open"' in detail.content
 
 
+def test_confirming_fewer_options_says_how_much_went_to_the_credit(
+    client, vps, django_capture_on_commit_callbacks, settings
+):
+    # The page only said "Your service has its new options": where the money went was left out.
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    service = ordered(vps, django_capture_on_commit_callbacks, resolution=False)
+    url = _login(client, service)
+    data = {f"option_{vps['disk'].pk}": "0", f"option_{vps['ips'].pk}": "2"}
+    data[f"option_{vps['panel'].pk}"] = str(vps["cpanel"].pk)
+    done = client.post(url, data | {"confirm": "1"}, follow=True)
+    change = PlanChange.objects.get()
+    assert change.status == PlanChangeStatus.APPLIED and change.amount > 0
+    shown = [str(m) for m in done.context["messages"]]
+    assert shown == [
+        f"Su servicio ya tiene sus nuevas opciones. {format_cop(change.amount)} (IVA incluido) "
+        "pasaron al saldo a favor de su cuenta."
+    ]
+
+
 def test_a_bad_quantity_is_a_clear_400(client, vps, django_capture_on_commit_callbacks):
     service = ordered(vps, django_capture_on_commit_callbacks, resolution=False)
     url = _login(client, service)

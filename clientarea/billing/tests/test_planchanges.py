@@ -239,6 +239,25 @@ def test_a_downgrade_now_changes_the_plan_and_credits_the_difference(service, pl
     assert OutgoingEmail.objects.filter(template="plan_changed").count() == 1
 
 
+def test_a_downgrade_now_to_another_cycle_keeps_the_due_date(ana, plans, settings):
+    # The page promises "your due date does not change" and the credit and the charge are for
+    # the days left until it; the due date once moved a cycle of the new plan from today
+    # (annual → monthly: one month on top of the days already prorated, for free).
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    service = make_active_service(
+        ana, plans["pro"], cycle="annual", start=local_today() - dt.timedelta(days=300)
+    )
+    due = service.next_due_date
+    change = _change(service, plans["pyme"], cycle="monthly")
+    assert change.direction == PlanChangeDirection.DOWNGRADE
+    assert change.status == PlanChangeStatus.APPLIED
+    service.refresh_from_db()
+    assert (service.product, service.cycle) == (plans["pyme"], "monthly")
+    assert service.next_due_date == due
+    event = ServiceEvent.objects.get(service=service, kind=ServiceEventKind.PLAN_CHANGED)
+    assert event.new_due_date == due
+
+
 def test_a_downgrade_at_renewal_is_billed_and_applied_by_the_billing_run(service, plans, settings):
     settings.PLAN_CHANGE_DOWNGRADE_AT = "renewal"
     due = service.next_due_date
@@ -415,6 +434,47 @@ def test_the_change_page_previews_the_amounts_in_spanish_and_english(
     assert url in detail
 
 
+def test_a_refusal_for_an_unpaid_renewal_links_the_order_to_pay(client, service, plans):
+    # The page said "pay order ODS-… first" with no way to it: a dead end.
+    renewal = make_renewal_order(service, issue_date=local_today())
+    _login(client, service)
+    order_url = reverse("billing:order", args=[renewal.number])
+    for name in ("subscriptions:change_plan", "subscriptions:change_options"):
+        html = client.get(reverse(name, args=[service.pk])).content.decode()
+        assert renewal.number in html
+        assert f'href="{order_url}" id="pay-first">Pagar ahora</a>' in html, name
+    renewal.state = OrderState.PAID
+    renewal.save(update_fields=["state"])
+    html = client.get(reverse("subscriptions:change_plan", args=[service.pk])).content.decode()
+    assert 'id="pay-first"' not in html
+
+
+def test_a_withholding_agent_is_told_an_upgrade_asks_for_the_net(client, service, plans):
+    # "Upgrade: you pay $ X now" was the gross; the order then asked the agent for the net.
+    from clientarea.withholdings.tests.helpers import make_agent
+
+    _login(client, service)
+    url = reverse("subscriptions:change_plan", args=[service.pk])
+    assert 'id="withholding-note"' not in client.get(url).content.decode()
+    make_agent(service.customer)
+    page = client.get(url).content.decode()
+    assert 'id="withholding-note"' in page and "descuenta sus retenciones" in page
+
+
+def test_the_change_pages_keep_each_amount_on_one_line(client, service, plans):
+    # On a phone "= $" ended a line and its figure started the next one.
+    _login(client, service)
+    html = client.get(reverse("subscriptions:change_plan", args=[service.pk])).content.decode()
+    upgrade = next(
+        q
+        for q in planchanges.plan_options(service, language="es")
+        if q.product.code == "hosting-pro" and q.cycle == "monthly"
+    )
+    total = format_cop(upgrade.new_price + upgrade.new_tax)
+    assert f'= <span class="nowrap">{total}</span>' in html
+    assert f'<span class="nowrap">{format_cop(upgrade.pay_now)}</span>' in html
+
+
 def test_posting_an_upgrade_goes_to_its_order(client, service, plans):
     _login(client, service)
     url = reverse("subscriptions:change_plan", args=[service.pk])
@@ -431,6 +491,21 @@ def test_posting_an_upgrade_goes_to_its_order(client, service, plans):
     assert response.status_code == 302
     change.refresh_from_db()
     assert change.status == PlanChangeStatus.CANCELLED
+
+
+def test_posting_a_downgrade_says_how_much_went_to_the_credit(client, service, plans, settings):
+    # The page only said "Your service has its new plan": where the money went was left out.
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    _login(client, service)
+    url = reverse("subscriptions:change_plan", args=[service.pk])
+    done = client.post(url, {"plan": f"{plans['mini'].pk}:monthly"}, follow=True)
+    change = PlanChange.objects.get()
+    assert change.status == PlanChangeStatus.APPLIED and change.amount > 0
+    shown = [str(m) for m in done.context["messages"]]
+    assert shown == [
+        f"Su servicio ya tiene el nuevo plan. {format_cop(change.amount)} (IVA incluido) "
+        "pasaron al saldo a favor de su cuenta."
+    ]
 
 
 def test_a_bad_choice_is_a_clear_400(client, service, plans):

@@ -446,3 +446,19 @@ def test_placing_the_same_cart_twice_returns_the_first_order(vps):
     # Another customer's token never finds this order.
     other = place_cart_order(customer=make_customer(), items=items, cart_token="t1")
     assert other.pk != first.pk
+
+
+def test_the_service_history_says_ordered_from_the_catalog_in_the_page_language(vps, client):
+    # The history's "Created" line read "ordered from the catalog" in English on Spanish pages.
+    customer = make_customer("historia@example.com")
+    place_cart_order(customer=customer, items=[vps_item(vps)])
+    service = Service.objects.get(customer=customer)
+    # A service ordered before the reason was a code keeps the words it was written with.
+    older = place_cart_order(customer=customer, items=[vps_item(vps, label="srv2")])
+    legacy = Service.objects.filter(order_items__order=older).distinct().get()
+    legacy.events.filter(kind="created").update(reason="ordered from the catalog")
+    client.force_login(customer.user)
+    for one in (service, legacy):
+        page = client.get(f"/clientarea/services/{one.pk}/").content.decode()
+        assert "pedido desde el catálogo" in page
+        assert "ordered from the catalog" not in page

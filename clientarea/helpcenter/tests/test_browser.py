@@ -134,3 +134,30 @@ def test_the_screenshot_script_captures_every_step_on_the_demo_site(live_site, t
     vps = Service.objects.get(label="app.tiendaandina.com.co")
     assert sorted(vps.options.values_list("quantity", flat=True)) == [1, 40]
     assert not PlanChange.objects.filter(service=vps).exists()
+
+
+def test_every_article_fits_a_phone(browser, live_site):
+    """At 390 px the PSE article's table of results (and the grid column holding it) was wider
+    than the screen: the whole article scrolled sideways, its last column cut at the edge."""
+    from clientarea.helpcenter import services
+    from clientarea.helpcenter.models import Article
+
+    services.import_help_content()
+    context = browser.new_context(locale="es-CO", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    too_wide = {}
+    try:
+        for article in Article.objects.filter(published=True):
+            page.goto(live_site.url + article.get_absolute_url())
+            width = page.evaluate("document.documentElement.scrollWidth")
+            tables = page.evaluate(
+                """() => Array.from(document.querySelectorAll('.prose table'))
+                    .filter(t => t.getBoundingClientRect().right
+                                 > t.closest('.prose').getBoundingClientRect().right + 1)
+                    .length"""
+            )
+            if width > 390 or tables:
+                too_wide[article.slug] = (width, tables)
+    finally:
+        context.close()
+    assert too_wide == {}

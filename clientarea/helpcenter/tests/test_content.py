@@ -167,3 +167,31 @@ class RefundsArticleTests(TestCase):
     def test_the_refunds_page_links_the_article_in_the_customers_language(self):
         self.assertEqual(article_url_for("refunds", "en"), "/help/refunds/")
         self.assertEqual(article_url_for("refunds", "es-co"), "/help/reembolsos/")
+
+
+class RenewalsArticleTests(TestCase):
+    """The renewals article told customers to write in to cancel a service, though they cancel
+    it themselves from its page (the cancellation article)."""
+
+    def setUp(self):
+        services.import_help_content()
+
+    def test_the_renewals_article_sends_cancellations_to_the_service_page(self):
+        for slug, cancel, write_in, button in [
+            (
+                "renovaciones-y-suspension",
+                "/help/cancelar-un-servicio/",
+                "escríbanos antes de su fecha de vencimiento",
+                "Cancelar este servicio",
+            ),
+            (
+                "renewals-and-suspension",
+                "/help/cancel-a-service/",
+                "write to us before its due date",
+                "Cancel this service",
+            ),
+        ]:
+            html = self.client.get(f"/help/{slug}/").content.decode()
+            self.assertIn(f'href="{cancel}"', html, slug)
+            self.assertIn(f"<strong>{button}</strong>", html, slug)
+            self.assertNotIn(write_in, html.lower(), slug)

@@ -179,3 +179,28 @@ def test_the_service_page_lists_its_options_and_recurring_coupon(client, shop):
     page = client.get(reverse("subscriptions:detail", args=[service.pk])).content.decode()
     assert "Extra disk (GB)" in page and "20 × $ 500 per period" in page
     assert "Control panel: cPanel" in page and "SIEMPRE" in page
+
+
+def test_a_withholding_agents_cart_says_the_order_asks_for_the_net(client, shop):
+    # The cart's "Total to pay" was the gross, and the order then asked the agent for less (the
+    # net after its withholdings) without a word in between.
+    from clientarea.withholdings.models import AgentStatus
+    from clientarea.withholdings.tests.helpers import make_agent
+
+    customer = make_customer("agente@example.com")
+    client.force_login(customer.user)
+    add_vps(client, shop)
+    note = 'id="cart-withholding-note"'
+    assert note not in client.get(reverse("order:cart")).content.decode()
+    agent = make_agent(customer, status=AgentStatus.REQUESTED)
+    assert note not in client.get(reverse("order:cart")).content.decode()
+    agent.status = AgentStatus.APPROVED
+    agent.save(update_fields=["status"])
+    cart = client.get(reverse("order:cart")).content.decode()
+    assert note in cart and "deducts your withholdings" in cart
+
+
+def test_the_cycle_choices_keep_each_amount_on_one_line(client, shop):
+    # On a phone the label wrapped between "$" and its figure ("IVA $" / "19.000").
+    page = client.get(reverse("order:product", args=["vps-2-4"])).content.decode()
+    assert "Monthly: $\u00a0100.000 + IVA $\u00a019.000 = $\u00a0119.000" in page
