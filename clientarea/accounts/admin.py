@@ -403,11 +403,32 @@ class ProviderProfileAdmin(admin.ModelAdmin):
         return False
 
 
+class StaffActorFilter(admin.SimpleListFilter):
+    """What one staff member did ("what did I change on that call?"): the staff who appear in
+    the log, by email."""
+
+    title = _("staff member")
+    parameter_name = "staff"
+
+    def lookups(self, request, model_admin):
+        staff = User.objects.filter(
+            is_staff=True, pk__in=AuditEvent.objects.values("actor_id")
+        ).order_by("email")
+        return [(str(user.pk), user.email) for user in staff]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        if value.isdigit():
+            return queryset.filter(actor_id=int(value))
+        return queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "action", "target", "actor", "customer_column", "ip_address"]
-    list_filter = ["action"]
-    search_fields = ["target", "action", "customer__document_number"]
+    list_filter = [StaffActorFilter, "action"]
+    # Who did it (staff or the customer's login), on what, for which customer (by document).
+    search_fields = ["target", "action", "actor__email", "customer__document_number"]
     date_hierarchy = "created_at"
     list_select_related = ["actor", "customer"]
 

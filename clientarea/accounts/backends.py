@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 
 from clientarea.accounts.models import User
-from clientarea.accounts.selectors import session_user
-from clientarea.accounts.services import login_username, normalize_access_code
+from clientarea.accounts.selectors import login_username, session_user
+from clientarea.accounts.services import normalize_access_code
 
 
 def axes_username(request, credentials: dict | None) -> str:

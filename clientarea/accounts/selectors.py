@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
+from axes.models import AccessAttempt, AccessLog
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clientarea.accounts.models import (
@@ -213,3 +218,61 @@ def email_recipients_by_customer(
         if contact.wants(category):
             found[contact.customer_id].append(contact.user.email)
     return {pk: found[pk] or [by_id[pk].user.email] for pk in by_id}
+
+
+# --- The login lockout (django-axes), as staff helping a customer see it ---------------------
+
+
+def login_username(value: str | None) -> str:
+    """The form in which a typed login email is counted for the lockout: trimmed, lower case."""
+    return (value or "").strip().lower()
+
+
+@dataclass(frozen=True)
+class LoginFailures:
+    """One login's failed attempts still counting towards the lockout (django-axes)."""
+
+    email: str
+    failures: int
+    #: When the lockout ends, if this login is locked now; else None.
+    locked_until: datetime.datetime | None
+
+
+def login_failures(emails: Iterable[str]) -> dict[str, LoginFailures]:
+    """The failures still counting for each of these logins (one query), keyed by the email
+    as given; a login without any is left out. Counted as django-axes counts them: its
+    attempts under the login's username newer than ``AXES_COOLOFF_TIME``."""
+    wanted = {login_username(email): email for email in emails if email}
+    if not wanted:
+        return {}
+    cool_off = datetime.timedelta(hours=settings.AXES_COOLOFF_TIME)
+    rows = (
+        AccessAttempt.objects.filter(
+            username__in=list(wanted), attempt_time__gte=timezone.now() - cool_off
+        )
+        .values("username")
+        .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+    )
+    found: dict[str, LoginFailures] = {}
+    for row in rows:
+        email = wanted[row["username"]]
+        failures = int(row["failures"] or 0)
+        locked = failures >= settings.AXES_FAILURE_LIMIT
+        found[email] = LoginFailures(
+            email=email,
+            failures=failures,
+            locked_until=row["last"] + cool_off if locked else None,
+        )
+    return found
+
+
+def login_history(emails: Iterable[str], *, limit: int = 10) -> list[AccessLog]:
+    """The newest successful logins of these logins (django-axes' access log), newest first."""
+    usernames = [login_username(email) for email in emails if email]
+    if not usernames:
+        return []
+    return list(
+        AccessLog.objects.filter(username__in=usernames)
+        .only("username", "ip_address", "user_agent", "attempt_time", "logout_time")
+        .order_by("-attempt_time", "-id")[:limit]
+    )

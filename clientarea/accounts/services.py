@@ -36,7 +36,12 @@ from clientarea.accounts.models import (
     User,
 )
 from clientarea.accounts.searchtext import search_text_for
-from clientarea.accounts.selectors import customer_of, email_recipients
+from clientarea.accounts.selectors import (
+    customer_of,
+    email_recipients,
+    login_failures,
+    login_username,
+)
 from clientarea.lib import nit, sitecache
 from clientarea.notifications.services import queue_email
 
@@ -71,11 +76,6 @@ def normalize_access_code(value: str) -> str:
     return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
 
 
-def login_username(value: str | None) -> str:
-    """The form in which a typed login email is counted for the lockout: trimmed, lower case."""
-    return (value or "").strip().lower()
-
-
 def clear_login_failures(*, username: str, ip: str | None) -> int:
     """After a successful login: forget this account's failures from this address only.
 
@@ -86,6 +86,38 @@ def clear_login_failures(*, username: str, ip: str | None) -> int:
     if not ip or not username:
         return 0
     return reset_axes_attempts(ip=ip, username=login_username(username))
+
+
+@transaction.atomic
+def unlock_login(
+    *, customer: Customer, user: User, actor: User | None = None, ip: str | None = None
+) -> int:
+    """Staff helping a locked-out customer: forget every failed login of ``user`` (the
+    holder or a contact of this account), from any address, so it may log in at once.
+
+    Failures from an address against other accounts keep counting. Audited with the number
+    of failed attempts forgotten, which is returned (0 when there were none).
+    """
+    if (
+        user.pk != customer.user_id
+        and not Contact.objects.filter(customer=customer, user_id=user.pk).exists()
+    ):
+        raise ValidationError(_("This login is not a contact of this account."))
+    failures = login_failures([user.email]).get(user.email)
+    removed = reset_axes_attempts(username=login_username(user.email))
+    audit.record(
+        action="customer.login_unlocked",
+        actor=actor,
+        customer=customer,
+        target=user.email,
+        changes={
+            "failures": failures.failures if failures else 0,
+            "was_locked": bool(failures and failures.locked_until),
+        },
+        ip=ip,
+    )
+    logger.info("login unlocked user=%s records=%s", user.pk, removed)
+    return failures.failures if failures else 0
 
 
 @dataclass(frozen=True)

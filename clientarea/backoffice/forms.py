@@ -206,6 +206,12 @@ class PlanChangeForm(forms.Form):
         return self.quotes[self.cleaned_data["plan"]]
 
 
+class UnlockLoginForm(forms.Form):
+    """Which of the account's logins to unlock (the services check that it is one of them)."""
+
+    user = forms.IntegerField(min_value=1)
+
+
 class CreditPayoutForm(forms.Form):
     """*Pay out credit*: part of the customer's credit returned by bank transfer (the service
     checks the amount against the credit available)."""

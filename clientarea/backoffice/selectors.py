@@ -11,17 +11,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from axes.models import AccessLog
 from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import AuditEvent, Contact, Customer, User
-from clientarea.accounts.selectors import contacts_of
+from clientarea.accounts.selectors import (
+    LoginFailures,
+    contacts_of,
+    login_failures,
+    login_history,
+)
 from clientarea.backoffice.models import StaffNote
-from clientarea.billing.models import Order
+from clientarea.billing.models import Order, OrderState
 from clientarea.billing.selectors import Balance, balance_and_overdue
 from clientarea.einvoice.models import DocumentKind, Invoice
+from clientarea.lib.money import format_cop
 from clientarea.lib.nit import check_digit
 from clientarea.lib.text import fold
 from clientarea.notifications.models import OutgoingEmail
@@ -53,6 +60,16 @@ class Customer360:
     #: The customer's withholding-agent record (requested, approved, …), if any: a clerk
     #: recording a payment must know the customer transfers the net.
     agent: WithholdingAgent | None = None
+    #: The account's logins (holder, contacts) with failed attempts still counting towards the
+    #: lockout, and their newest successful logins: "I cannot log in" is a support call.
+    lockouts: list[LoginLockout] = field(default_factory=list)
+    logins: list[AccessLog] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoginLockout:
+    user: User
+    failures: LoginFailures
 
 
 #: The large columns of a DIAN document: never read for a list.
@@ -71,6 +88,9 @@ def customer_360(customer_id: int) -> Customer360 | None:
     customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
     if customer is None:
         return None
+    contacts = contacts_of(customer)
+    users = [customer.user, *(c.user for c in contacts if c.user_id != customer.user_id)]
+    failures = login_failures(user.email for user in users)
     return Customer360(
         customer=customer,
         balance=balance_and_overdue(customer),
@@ -109,8 +129,24 @@ def customer_360(customer_id: int) -> Customer360 | None:
             .order_by("-created_at", "-id")[:LIMIT]
         ),
         notes=list(StaffNote.objects.filter(customer=customer).select_related("author")[:LIMIT]),
-        contacts=contacts_of(customer),
+        contacts=contacts,
         agent=agent_for(customer),
+        lockouts=[
+            LoginLockout(user=user, failures=failures[user.email])
+            for user in users
+            if user.email in failures
+        ],
+        logins=login_history([user.email for user in users]),
+    )
+
+
+def unpaid_orders_of_service(service: Service) -> list[Order]:
+    """The pending orders that bill this service (renewals, options, custom lines), oldest due
+    first: what staff reactivating a suspended service must know is still owed."""
+    return list(
+        Order.objects.filter(state=OrderState.PENDING, items__service=service)
+        .distinct()
+        .order_by("due_date", "id")[:LIMIT]
     )
 
 
@@ -189,11 +225,17 @@ def _service_hits(query: str) -> list[Hit]:
     ]
 
 
-def _order_hits(query: str) -> list[Hit]:
+def _order_numbers(query: str) -> set[str]:
+    """The order numbers a query may name: as typed, or its digits (``123`` → ``ODS-000123``)."""
     text = query.strip().upper()
     numbers = {text}
     if text.isdigit():
         numbers.add(f"ODS-{int(text):06d}")
+    return numbers
+
+
+def _order_hits(query: str) -> list[Hit]:
+    numbers = _order_numbers(query)
     rows = (
         Order.objects.filter(Q(number__in=numbers) | Q(payment_reference=query.strip()))
         .select_related("customer__user")
@@ -202,7 +244,7 @@ def _order_hits(query: str) -> list[Hit]:
     return [
         Hit(
             title=o.number,
-            detail=f"{o.get_state_display()} · {o.customer.display_name}"
+            detail=f"{o.get_state_display()} · {format_cop(o.total)} · {o.customer.display_name}"
             + (f" · {o.payment_reference}" if o.payment_reference else ""),
             url=reverse("admin:billing_order_change", args=[o.pk]),
         )
@@ -228,20 +270,26 @@ def _invoice_hits(query: str) -> list[Hit]:
 
 def _payment_hits(query: str) -> list[Hit]:
     text = query.strip()
+    numbers = _order_numbers(query)
     rows = (
         Payment.objects.filter(
             Q(reference=text.upper())
             | Q(gateway_transaction_id=text)
             # (gateway, gateway_reference) is a unique index: name the gateways so it is used.
             | Q(gateway__in=list(settings.PAYMENT_GATEWAYS), gateway_reference=text)
+            # The attempts to pay an order found by its number ("I paid ODS-000123").
+            | Q(order__number__in=numbers)
+            | Q(basket__order__number__in=numbers)
         )
+        .distinct()
         .select_related("customer__user")
         .order_by("-id")[:SEARCH_LIMIT]
     )
     return [
         Hit(
             title=p.reference,
-            detail=f"{p.get_status_display()} · {p.gateway_name} · {p.customer.display_name}"
+            detail=f"{p.get_status_display()} · {p.gateway_name} · {format_cop(p.amount)}"
+            f" · {p.customer.display_name}"
             + (f" · {p.gateway_transaction_id}" if p.gateway_transaction_id else ""),
             url=reverse("admin:payments_payment_change", args=[p.pk]),
         )

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -43,6 +44,7 @@ PERMISSIONS = {
     "new service": "subscriptions.add_service",
     "edit, suspend, unsuspend, terminate a service": "subscriptions.change_service",
     "resend the access code": "accounts.change_customer",
+    "unlock a login": "accounts.change_customer",
     "login as customer": impersonation.PERMISSION,
     "pay out credit": "payments.add_refund",
 }
@@ -128,12 +130,14 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                 # The PDF and XML downloads are the invoice admin's (its view permission).
                 "documents": user.has_perm("einvoice.view_invoice"),
                 "code": user.has_perm(PERMISSIONS["resend the access code"]),
+                "unlock": user.has_perm(PERMISSIONS["unlock a login"]),
                 "contacts": user.has_perm("accounts.view_contact"),
                 "add_contact": user.has_perm("accounts.add_contact"),
                 "impersonate": user.has_perm(PERMISSIONS["login as customer"])
                 and not (data.customer.user.is_staff or data.customer.user.is_superuser),
             },
             "limit": selectors.LIMIT,
+            "login_limit": settings.AXES_FAILURE_LIMIT,
         },
     )
 
@@ -424,6 +428,10 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             "service": service,
             "form": form,
             "submit": label,
+            # Reactivating: why it was suspended, and what it still owes (reactivating pays
+            # nothing; the customer page's "Record payment" does).
+            "unpaid": selectors.unpaid_orders_of_service(service) if action == "unsuspend" else [],
+            "can_pay": _staff(request).has_perm("billing.change_order"),
         },
     )
 
@@ -431,10 +439,19 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 # --- Access code and login as customer ------------------------------------------------------
 
 
-@require_POST
 @staff_view(PERMISSIONS["resend the access code"])
 def resend_code(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks first (the current code stops working at once); POST sends the new one."""
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
+    if request.method != "POST":
+        return _render(
+            request,
+            "resend_code.html",
+            {
+                "title": _("Send a new access code to %(email)s?") % {"email": customer.user.email},
+                "c": customer,
+            },
+        )
     account_services.reset_access_code(
         customer=customer, actor=_staff(request), ip=client_ip(request)
     )
@@ -443,6 +460,35 @@ def resend_code(request: HttpRequest, pk: int) -> HttpResponse:
         _("A new access code was emailed to %(email)s; the previous one no longer works.")
         % {"email": customer.user.email},
     )
+    return HttpResponseRedirect(_customer_url(customer.pk))
+
+
+@require_POST
+@staff_view(PERMISSIONS["unlock a login"])
+def unlock_login(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
+    form = forms.UnlockLoginForm(request.POST)
+    user = User.objects.filter(pk=form.cleaned_data["user"]).first() if form.is_valid() else None
+    try:
+        if user is None:
+            raise ValidationError(_("This login is not a contact of this account."))
+        failures = account_services.unlock_login(
+            customer=customer, user=user, actor=_staff(request), ip=client_ip(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(_customer_url(customer.pk))
+    if failures:
+        messages.success(
+            request,
+            _("Login unlocked: %(email)s may log in again (%(n)s failed attempts forgotten).")
+            % {"email": user.email, "n": failures},
+        )
+    else:
+        messages.info(
+            request,
+            _("There were no failed logins of %(email)s to forget.") % {"email": user.email},
+        )
     return HttpResponseRedirect(_customer_url(customer.pk))
 
 

@@ -7,7 +7,7 @@ is rendered with the public template and the same sanitizer.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -16,9 +16,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.accounts.models import User
 from clientarea.helpcenter import rendering, selectors, services
 from clientarea.helpcenter.models import Article, Category, Language, Tag, UnansweredSearch, Vote
 from clientarea.helpcenter.templatetags.helpcenter import percent
@@ -89,6 +90,7 @@ class ArticleAdmin(admin.ModelAdmin):
     ]
     list_filter = ["language", "published", "category"]
     search_fields = ["title", "slug", "key", "summary"]
+    actions = ["publish_articles", "unpublish_articles"]
     prepopulated_fields = {"slug": ("title",)}
     autocomplete_fields = ["tags", "related"]
     readonly_fields = [
@@ -167,7 +169,31 @@ class ArticleAdmin(admin.ModelAdmin):
             article=obj,
             tags=form.cleaned_data.get("tags"),
             related=form.cleaned_data.get("related"),
+            actor=request.user if isinstance(request.user, User) else None,
         )
+
+    @admin.action(description=_("Publish selected articles"), permissions=["change"])
+    def publish_articles(self, request, queryset):
+        self._set_published(request, queryset, published=True)
+
+    @admin.action(description=_("Unpublish selected articles"), permissions=["change"])
+    def unpublish_articles(self, request, queryset):
+        self._set_published(request, queryset, published=False)
+
+    def _set_published(self, request, queryset, *, published: bool) -> None:
+        if not isinstance(request.user, User):
+            return
+        count = services.set_published(
+            articles=list(queryset), published=published, actor=request.user
+        )
+        text = (
+            ngettext("%(count)d article published.", "%(count)d articles published.", count)
+            if published
+            else ngettext(
+                "%(count)d article unpublished.", "%(count)d articles unpublished.", count
+            )
+        )
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)
 
     def save_related(self, request, form, formsets, change):
         # The tags and related articles were saved (and indexed) by services.save_article.

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from clientarea.accounts import audit
+from clientarea.accounts.models import User
 from clientarea.helpcenter import content, rendering, search
 from clientarea.helpcenter.models import (
     COMMENT_MAX_LENGTH,
@@ -57,24 +59,46 @@ VIEW_LOG_KEEP_DAYS = 2
 
 
 @transaction.atomic
+@transaction.atomic
 def save_article(
-    *, article: Article, tags: Iterable[Tag] | None = None, related: Iterable[Article] | None = None
+    *,
+    article: Article,
+    tags: Iterable[Tag] | None = None,
+    related: Iterable[Article] | None = None,
+    actor: User | None = None,
 ) -> Article:
     """Validate and save a new or edited article, set its tags and related articles, and re-index it.
 
     ``updated_at`` moves only when the title, summary or body changes. ``tags`` / ``related``
-    left as None keep their current values.
+    left as None keep their current values. Saved by staff (``actor``): in the audit log, with
+    the fields changed and whether it was published or unpublished.
     """
     article.full_clean()
     now = timezone.now()
+    compared = [f for f in EDITABLE_FIELDS if f != "updated_at"]
     if article.pk is None:
         article.updated_at = now
         article.save()
+        changed = compared
+        was_published = None
     else:
-        before = Article.objects.filter(pk=article.pk).values(*CONTENT_FIELDS).first()
+        before = Article.objects.filter(pk=article.pk).values(*compared, "category_id").first()
         if before is None or any(before[f] != getattr(article, f) for f in CONTENT_FIELDS):
             article.updated_at = now
         article.save(update_fields=EDITABLE_FIELDS)
+        old = before or {}
+        changed = [
+            f
+            for f in compared
+            if (
+                old.get("category_id") != article.category_id
+                if f == "category"
+                else old.get(f) != getattr(article, f)
+            )
+        ]
+        was_published = old.get("published")
+    if actor is not None:
+        _audit_article(article=article, actor=actor, changed=changed, was_published=was_published)
     if tags is not None:
         article.tags.set(list(tags))
     if related is not None:
@@ -82,6 +106,49 @@ def save_article(
     reindex_article(article=article)
     sitecache.changed()  # the help links of every page (selectors.linked_slugs)
     return article
+
+
+def _audit_article(
+    *, article: Article, actor: User, changed: list[str], was_published: bool | None
+) -> None:
+    if was_published is None:
+        action = "helpcenter.article_added"
+    elif was_published != article.published:
+        action = (
+            "helpcenter.article_published"
+            if article.published
+            else "helpcenter.article_unpublished"
+        )
+    else:
+        action = "helpcenter.article_edited"
+    audit.record(
+        action=action,
+        actor=actor,
+        target=f"{article.slug} ({article.language})"[:120],
+        changes={"fields": changed, "published": article.published},
+    )
+
+
+@transaction.atomic
+def set_published(*, articles: Iterable[Article], published: bool, actor: User) -> int:
+    """Publish or unpublish these articles (the help center's list action); each one changed is
+    re-indexed and audited. Returns how many changed."""
+    count = 0
+    for article in (
+        Article.objects.select_for_update()
+        .filter(pk__in=[a.pk for a in articles])
+        .exclude(published=published)
+    ):
+        article.published = published
+        article.save(update_fields=["published"])
+        reindex_article(article=article)
+        _audit_article(
+            article=article, actor=actor, changed=["published"], was_published=not published
+        )
+        count += 1
+    if count:
+        sitecache.changed()  # the help links of every page (selectors.linked_slugs)
+    return count
 
 
 def reindex_article(*, article: Article) -> None:

@@ -74,11 +74,17 @@ class PaymentMessageInline(ReadOnlyInline):
         "transaction_id",
         "dedupe_key",
         "result",
-        "outcome",
+        "outcome_detail",
         "processed",
     )
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
+
+    @admin.display(description=_("detail (log)"))
+    def outcome_detail(self, obj: PaymentMessage) -> str:
+        """The log's own words (English, with ids and amounts), labelled apart from the result
+        beside it: both columns read "Resultado" in Spanish."""
+        return obj.outcome or "-"
 
 
 class RefundInline(ReadOnlyInline):
@@ -86,7 +92,7 @@ class RefundInline(ReadOnlyInline):
     fk_name = "payment"
     fields = (
         "requested_at",
-        "amount",
+        "amount_cop",
         "method",
         "state",
         "services_action",
@@ -98,6 +104,10 @@ class RefundInline(ReadOnlyInline):
     )
     readonly_fields = fields
     show_change_link = True
+
+    @admin.display(description=_("amount"))
+    def amount_cop(self, obj: Refund) -> str:
+        return format_cop(obj.amount)
 
 
 @admin.register(Payment)
@@ -239,7 +249,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                 )
             },
         ),
-        (_("Amounts"), {"fields": ("amount", "currency", "tax", "tax_base")}),
+        (_("Amounts"), {"fields": ("amount_cop", "currency", "tax_cop", "tax_base_cop")}),
         (
             _("Attention"),
             {
@@ -282,7 +292,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "orders_paid", "review_text"]
+        return [
+            *super().get_readonly_fields(request, obj),
+            "orders_paid",
+            "review_text",
+            "amount_cop",
+            "tax_cop",
+            "tax_base_cop",
+        ]
 
     @admin.display(description=_("review reason"))
     def review_text(self, obj: Payment) -> str:
@@ -331,6 +348,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
     def amount_cop(self, obj: Payment) -> str:
         return format_cop(obj.amount)
 
+    @admin.display(description=_("IVA"))
+    def tax_cop(self, obj: Payment) -> str:
+        return format_cop(obj.tax)
+
+    @admin.display(description=_("IVA base"))
+    def tax_base_cop(self, obj: Payment) -> str:
+        return format_cop(obj.tax_base)
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Payment) -> str:
         # Colours in static/css/admin.css (the Content-Security-Policy blocks style attributes).
@@ -368,13 +393,27 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             )
             return
         payment.refresh_from_db()
+        # In the reader's words: the payment's state and flags and its orders' states (the
+        # outcomes are the log's English details; the messages below keep them, labelled).
+        orders = {b.order.pk: b.order for b in payment.basket.select_related("order")}
+        if payment.order is not None:
+            orders.setdefault(payment.order.pk, payment.order)
+        flags = self.flags(payment)
         self.message_user(
             request,
-            _("%(reference)s: %(outcomes)s. Status now: %(status)s.")
+            _("%(reference)s: %(answer)s Payment: %(status)s%(flags)s. %(orders)s")
             % {
                 "reference": payment.reference,
-                "outcomes": "; ".join(outcomes) or _("the gateway has no record of it"),
+                "answer": _("the gateway answered.")
+                if outcomes
+                else _("the gateway has no record of it."),
                 "status": payment.get_status_display(),
+                "flags": f" ({flags})" if flags != "—" else "",
+                "orders": " ".join(
+                    _("Order %(number)s: %(state)s.")
+                    % {"number": order.number, "state": order.get_state_display()}
+                    for order in sorted(orders.values(), key=lambda o: o.number)
+                ),
             },
             messages.SUCCESS,
         )

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from clientarea.lib.money import format_cop
 from clientarea.subscriptions import selectors, services
 from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
@@ -67,7 +68,7 @@ SERVICE_FIELDS = (
     "product",
     "label",
     "cycle",
-    "price",
+    "price_cop",
     "status",
     "suspension_reason",
     "start_date",
@@ -87,7 +88,7 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
         "product",
         "label",
         "cycle",
-        "price",
+        "price_cop",
         "status",
         "suspension_reason",
         "next_due_date",
@@ -108,6 +109,10 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # terminate instead: the history and the orders refer to the service
+
+    @admin.display(description=Service._meta.get_field("price").verbose_name, ordering="price")
+    def price_cop(self, obj: Service) -> str:
+        return format_cop(obj.price)
 
     def save_model(self, request, obj, form, change) -> None:
         """The label edited here is saved by the service that edits services (its history, the

@@ -167,3 +167,18 @@ def test_the_page_says_the_customer_withholds_and_holds_credit(client, carol, al
     assert "Approved" in agent and "ReteFuente" in agent and "ReteIVA" in agent
     assert "ReteICA" not in agent and "pays the net of each order" in agent
     assert 'id="balance-credit">$ 25.000<' in page
+
+
+def test_a_new_access_code_is_asked_before_it_is_sent(client, carol, alice):
+    url = reverse("backoffice:resend_code", args=[alice.pk])
+    page = client.get(page_url(alice)).content.decode()
+    assert f'href="{url}"' in page  # a link to the question, not a button that sends at once
+    question = client.get(url).content.decode()
+    assert "The current code stops working at once" in question and "alice@example.com" in question
+    assert not OutgoingEmail.objects.filter(template="new_access_code").exists()
+    assert not AuditEvent.objects.filter(action="customer.access_code_reset").exists()
+    client.post(url)
+    assert OutgoingEmail.objects.filter(customer=alice, template="new_access_code").count() == 1
+    viewer = staff_with("viewer@conexcol.example", "accounts.view_customer")
+    client.force_login(viewer)
+    assert client.get(url).status_code == 403

@@ -320,3 +320,38 @@ def test_service_pages_need_their_permissions(client, alice):
     assert client.post(url, {"reason": "x"}).status_code == 403
     service.refresh_from_db()
     assert service.status == ServiceStatus.ACTIVE
+
+
+def test_reactivating_shows_why_it_was_suspended_and_what_it_still_owes(client, carol, alice):
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    other = make_active_service(alice, make_product("hosting-pyme"), label="other.co")
+    owed = custom_orders.create_custom_order(
+        customer=alice, lines=[line(service=service)], due_date=due(), actor=carol
+    )
+    not_this = custom_orders.create_custom_order(
+        customer=alice, lines=[line(service=other)], due_date=due(), actor=carol
+    )
+    subscription_services.suspend_service(service=service, reason="overdue")
+    url = reverse("backoffice:service_status", args=[service.pk, "unsuspend"])
+    page = client.get(url).content.decode()
+    assert "suspended for: overdue payment" in page
+    unpaid = page.split('id="service-unpaid"')[1].split("</div>")[0]
+    assert "This service has an unpaid order:" in unpaid
+    assert owed.number in unpaid and "$ 119.000" in unpaid
+    assert reverse("admin:billing_order_pay", args=[owed.pk]) in unpaid
+    assert not_this.number not in unpaid
+    assert "Reactivating does not pay it:" in unpaid
+    # Once paid, nothing is said; suspending never lists orders.
+    Order.objects.filter(pk=owed.pk).update(state=OrderState.PAID)
+    assert 'id="service-unpaid"' not in client.get(url).content.decode()
+    suspend = reverse("backoffice:service_status", args=[other.pk, "suspend"])
+    assert 'id="service-unpaid"' not in client.get(suspend).content.decode()
+
+
+def test_the_service_admin_reads_its_price_in_pesos(client, carol, alice):
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    Service.objects.filter(pk=service.pk).update(price=Decimal("29000"))
+    page = client.get(reverse("admin:subscriptions_service_change", args=[service.pk]))
+    assert "$ 29.000" in page.content.decode() and "29000,00" not in page.content.decode()
+    listing = client.get(reverse("admin:subscriptions_service_changelist")).content.decode()
+    assert "$ 29.000" in listing

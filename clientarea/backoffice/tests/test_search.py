@@ -139,6 +139,17 @@ def test_domain_order_invoice_payment_and_transaction(world):
     assert titles(world["payment"].reference, staff)["payments"] == [world["payment"].reference]
 
 
+def test_an_order_number_finds_its_payment_attempts_with_amounts(world):
+    """ "I paid ODS-000123 but it says pending": the order and its attempts, side by side."""
+    staff = world["staff"]
+    number = world["order"].number
+    groups = {g.kind: g.hits for g in selectors.search(number, user=staff)}
+    assert [h.title for h in groups["payments"]] == [world["payment"].reference]
+    assert "$ 119.000" in groups["payments"][0].detail
+    assert "$ 119.000" in groups["orders"][0].detail
+    assert "payments" not in titles(world["paid"].number, staff)  # paid by transfer: none
+
+
 def test_a_profile_change_is_searchable_at_once(world):
     account_services.update_customer_profile(
         customer=world["other"], changes={"last_name": "Muñoz"}, actor=world["staff"]

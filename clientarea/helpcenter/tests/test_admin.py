@@ -84,6 +84,48 @@ class AdminTests(BaseTestCase):
         )
         self.assertEqual(selectors.search_articles("debito", "es").articles, [])
 
+    def test_edits_and_publishing_are_in_the_audit_log(self):
+        from clientarea.accounts.models import AuditEvent
+
+        data = self.form_data(title="Pagar por PSE", slug="pago-pse", key="pse", published="")
+        response = self.client.post(f"/admin/helpcenter/article/{self.article.pk}/change/", data)
+        self.assertEqual(response.status_code, 302)
+        event = AuditEvent.objects.get(action="helpcenter.article_unpublished")
+        self.assertEqual((event.actor, event.target), (self.carol, "pago-pse (es)"))
+        self.assertIn("title", event.changes["fields"])
+        self.assertNotIn("slug", event.changes["fields"])
+        # The list's actions publish and unpublish, audited, with a message.
+        other = make_article(title="Efectivo", slug="efectivo", key="cash", category=self.category)
+        response = self.client.post(
+            "/admin/helpcenter/article/",
+            {"action": "publish_articles", "_selected_action": [self.article.pk, other.pk]},
+            follow=True,
+        )
+        self.assertContains(response, "1 article published.")  # the other one already was
+        self.article.refresh_from_db()
+        self.assertTrue(self.article.published)
+        self.assertEqual(
+            [a.slug for a in selectors.search_articles("pse", "es").articles], ["pago-pse"]
+        )
+        self.client.post(
+            "/admin/helpcenter/article/",
+            {"action": "unpublish_articles", "_selected_action": [other.pk]},
+        )
+        other.refresh_from_db()
+        self.assertFalse(other.published)
+        self.assertEqual(
+            list(
+                AuditEvent.objects.filter(action__startswith="helpcenter.")
+                .order_by("id")
+                .values_list("action", "target")
+            ),
+            [
+                ("helpcenter.article_unpublished", "pago-pse (es)"),
+                ("helpcenter.article_published", "pago-pse (es)"),
+                ("helpcenter.article_unpublished", "efectivo (es)"),
+            ],
+        )
+
     def test_deleting_takes_the_article_out_of_search(self):
         response = self.client.post(
             f"/admin/helpcenter/article/{self.article.pk}/delete/", {"post": "yes"}

@@ -134,6 +134,34 @@ class PaymentAdminTests(PaymentsTestCase):
         self.assertEqual(response.status_code, 302)
         self.assertEqual(Payment.objects.filter(status=PaymentStatus.APPROVED).count(), 2)
 
+    def test_query_again_says_what_happened_in_the_readers_language(self):
+        other_order = self._other_order()
+        other, _ = self.start(order=other_order)
+        self.network.payu_transactions[other.reference] = [payu_transaction("tx-q")]
+        response = self.client.post(f"/admin/payments/payment/{other.pk}/query/", follow=True)
+        said = [str(m) for m in response.context["messages"]]
+        self.assertEqual(
+            said,
+            [
+                f"{other.reference}: la pasarela respondió. Pago: Aprobado. "
+                f"Orden {other_order.number}: Pagada."
+            ],
+        )  # not the log's English outcome ("applied")
+        self.network.payu_transactions[other.reference] = []
+        Payment.objects.filter(pk=other.pk).update(status=PaymentStatus.CREATED)
+        response = self.client.post(f"/admin/payments/payment/{other.pk}/query/", follow=True)
+        said = [str(m) for m in response.context["messages"]]
+        self.assertIn("la pasarela no tiene registro de él.", said[0])
+
+    def test_amounts_read_in_pesos(self):
+        page = self.client.get(f"/admin/payments/payment/{self.payment.pk}/change/")
+        self.assertContains(page, "$ 119.000")
+        self.assertContains(page, "$ 19.000")  # the IVA
+        self.assertNotContains(page, "119000,00")
+        self.assertNotContains(page, "100000,00")
+        # The gateway messages' two columns are told apart (both read "Resultado" before).
+        self.assertContains(page, "Detalle (registro técnico)")
+
     def _other_order(self):
         from clientarea.payments.tests.helpers import make_renewal_order
 

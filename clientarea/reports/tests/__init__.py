@@ -64,6 +64,8 @@ def ensure_roles() -> None:
             "0004_refund_roles",
             "0005_catalog_ordering_roles",
             "0006_contact_roles",
+            "0007_options_roles",
+            "0009_record_parts_view_roles",
         ):
             importlib.import_module(f"clientarea.reports.migrations.{later}").grant(apps, None)
 
