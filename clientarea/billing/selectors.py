@@ -38,6 +38,7 @@ from clientarea.einvoice.models import DELIVERABLE_STATUSES, DocumentKind, Invoi
 from clientarea.helpcenter.selectors import article_url_for
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import ZERO, format_cop, quantize
+from clientarea.subscriptions.models import Service
 from clientarea.withholdings import selectors as withholdings_selectors
 from clientarea.withholdings.calculation import RETEFUENTE, RETEICA, RETEIVA, OrderWithholdings
 from clientarea.withholdings.models import AgentStatus, WithholdingAgent
@@ -355,7 +356,7 @@ _EMAIL_LABELS = {
 def event_details_for_staff(event: OrderEvent) -> str:
     """An order event's stored data as words for the back office (never raw JSON).
 
-    "Total $ 142.800", "PayU Latam (card) · services 3, 4 activated or renewed",
+    "Total $ 142.800", "PayU Latam (card) · services activated or renewed: tienda.co (#3), #4",
     "Email: reminder before the due date".
     """
     data = event.data if isinstance(event.data, dict) else {}
@@ -371,9 +372,15 @@ def event_details_for_staff(event: OrderEvent) -> str:
         )
     services = data.get("services")
     if isinstance(services, list) and services:
+        ids = [s for s in services if isinstance(s, int)]
+        labels = dict(Service.objects.filter(pk__in=ids).values_list("pk", "label"))
         parts.append(
-            _("services %(ids)s activated or renewed")
-            % {"ids": ", ".join(str(s) for s in services)}
+            _("services activated or renewed: %(services)s")
+            % {
+                "services": ", ".join(
+                    f"{labels[s]} (#{s})" if labels.get(s) else f"#{s}" for s in services
+                )
+            }
         )
     if data.get("credited"):
         try:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from clientarea.accounts.models import AuditEvent
 from clientarea.billing import selectors, services
@@ -179,3 +180,17 @@ def test_a_billing_run_started_from_the_back_office_is_audited_with_who_started_
     [event] = AuditEvent.objects.filter(action="billing.run_requested")
     assert event.actor == carol
     assert event.changes == {"dry_run": True, "triggered_by": "staff:carol@conexcol.example"}
+
+
+def test_staff_read_the_paid_services_by_their_names_in_the_orders_history(alice, carol):
+    """The history said "servicios 12 activados o renovados": an id in the middle of a sentence."""
+    from clientarea.payments.tests.helpers import make_renewal_order
+
+    order, service = make_renewal_order(alice)
+    service.label = "tiendaandina.com.co"
+    service.save(update_fields=["label"])
+    services.register_manual_payment(order=order, reference="TRX-9", actor=carol)
+    event = OrderEvent.objects.get(order=order, kind="paid")
+    with translation.override("es"):
+        details = selectors.event_details_for_staff(event)
+    assert f"servicios activados o renovados: tiendaandina.com.co (#{service.pk})" in details
