@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from clientarea.accounts.models import Customer, User
 from clientarea.billing import descriptions, services
+from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import ItemKind, Order, OrderState
 from clientarea.catalog.models import Product
 from clientarea.lib.dates import local_today
@@ -51,7 +52,7 @@ def renewal_order(*, service: Service, issue_date: dt.date, actor=None) -> Order
         issue_date=issue_date,
         due_date=start,
         actor=actor,
-        reason="renewal",
+        reason=EventText("renewal"),
     )
 
 

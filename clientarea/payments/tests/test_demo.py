@@ -31,3 +31,22 @@ def test_the_demo_transfer_is_a_manual_payment_staff_can_refund_and_loads_once()
     assert f"{order.number} paid by transfer" in out.getvalue()
     call_command("demo_data", stdout=io.StringIO())
     assert Payment.objects.filter(gateway=MANUAL_GATEWAY).count() == 1
+
+
+def test_the_demo_renewals_say_why_they_were_issued_in_the_readers_language():
+    """The demo stored the word "renewal" as typed text: English on a Spanish page."""
+    from django.utils import translation
+
+    from clientarea.billing import selectors as billing_selectors
+    from clientarea.billing.models import OrderEvent
+
+    call_command("demo_data", stdout=io.StringIO())
+    renewals = [
+        e
+        for e in OrderEvent.objects.filter(kind="created")
+        if e.order.items.filter(kind="renewal").exists()
+    ]
+    assert renewals
+    with translation.override("es"):
+        texts = {billing_selectors.event_text(e) for e in renewals}
+    assert texts == {"renovación (ejecución de facturación)"}, texts
