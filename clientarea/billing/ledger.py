@@ -740,6 +740,33 @@ def _reversal_memo(*, note: str, withheld: Decimal, refund: bool = False) -> str
         )
 
 
+def _withholding_reversed(
+    *,
+    customer_id: int,
+    order: Order,
+    withheld: Decimal,
+    note: str,
+    reference: str,
+    actor,
+    at: dt.datetime,
+    refund: bool = False,
+) -> LedgerEntry:
+    """The movement (unsaved) of what a withholding agent withheld on the part of ``order`` a
+    credit note ``note`` credits: + on the order, not owed back (it recovers it from DIAN), its
+    memo saying why the credit (or the money ``refund``ed) is less than the note. ``reference``:
+    the note's number, or the refund's reference for a refund."""
+    return _entry(
+        customer_id=customer_id,
+        kind=LedgerKind.WITHHOLDING_REVERSED,
+        amount=withheld,
+        order=order,
+        reference=reference,
+        memo=_reversal_memo(note=note, withheld=withheld, refund=refund),
+        actor=actor,
+        at=at,
+    )
+
+
 def post_plan_change_credit_note(
     *, order: Order, amount: Decimal, note: str, memo: str, actor=None
 ) -> LedgerEntry:
@@ -810,17 +837,11 @@ def _note_to_credit(
     rows = [_entry(kind=kind, amount=-amount, order=order, reference=note, memo=memo, **common)]
     credit_memo = memo
     if withheld > 0:
-        credit_memo = _reversal_memo(note=note, withheld=withheld)
-        rows.append(
-            _entry(
-                kind=LedgerKind.WITHHOLDING_REVERSED,
-                amount=withheld,
-                order=order,
-                reference=note,
-                memo=credit_memo,
-                **common,
-            )
+        reversal = _withholding_reversed(
+            order=order, withheld=withheld, note=note, reference=note, **common
         )
+        credit_memo = reversal.memo
+        rows.append(reversal)
     if credit > 0:
         rows += [
             _entry(
@@ -871,12 +892,8 @@ def record_order_refund(
     ]
     if credited > amount:
         rows.append(
-            _entry(
-                kind=LedgerKind.WITHHOLDING_REVERSED,
-                amount=credited - amount,
-                reference=reference,
-                memo=_reversal_memo(note=note, withheld=credited - amount, refund=True),
-                **common,
+            _withholding_reversed(
+                withheld=credited - amount, note=note, reference=reference, refund=True, **common
             )
         )
     rows.append(
