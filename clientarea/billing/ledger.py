@@ -42,6 +42,7 @@ from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.notifications.services import ContextGone
 from clientarea.withholdings import calculation as withholding_calculation
 from clientarea.withholdings import selectors as withholdings_selectors
+from clientarea.withholdings import services as withholdings_services
 from clientarea.withholdings.calculation import OrderWithholdings
 
 logger = logging.getLogger(__name__)
@@ -751,10 +752,15 @@ def _withholding_reversed(
     at: dt.datetime,
     refund: bool = False,
 ) -> LedgerEntry:
-    """The movement (unsaved) of what a withholding agent withheld on the part of ``order`` a
-    credit note ``note`` credits: + on the order, not owed back (it recovers it from DIAN), its
-    memo saying why the credit (or the money ``refund``ed) is less than the note. ``reference``:
-    the note's number, or the refund's reference for a refund."""
+    """The movement (unsaved: the caller posts it with the note's) of what a withholding agent
+    withheld on the part of ``order`` a credit note ``note`` credits: + on the order, not owed
+    back (it recovers it from DIAN), its memo saying why the credit (or the money ``refund``ed) is
+    less than the note. ``reference``: the note's number, or the refund's reference for a refund.
+    The withholdings app records the same reversal on the order's withheld amounts, in this
+    transaction, so no certificate is expected for it (``withholdings.services.record_reversal``)."""
+    withholdings_services.record_reversal(
+        order_id=order.pk, amount=withheld, note=note, actor=actor
+    )
     return _entry(
         customer_id=customer_id,
         kind=LedgerKind.WITHHOLDING_REVERSED,
