@@ -332,7 +332,7 @@ def record_reversal(*, order_id: int, amount: Decimal, note: str, actor: Any = N
     wholly reversed is no longer open. Audited as ``withholdings.reversed``; returns how many rows
     changed (none for an order nothing was withheld from)."""
     rows = list(
-        OrderWithholding.objects.select_for_update()
+        OrderWithholding.objects.select_for_update(of=("self",))  # these rows, not the customer
         .select_related("customer")
         .filter(order_id=order_id)
         .order_by("kind")
