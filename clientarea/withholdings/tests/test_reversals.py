@@ -133,8 +133,8 @@ def test_after_a_partial_note_the_certificate_is_expected_for_the_rest(
     with translation.override("en"):
         page = client.get("/clientarea/withholdings/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'id="open-total">$ 39.080<' in page
-    assert "$ 20.000 reversed by a credit note" in page
-    assert "$ 20.000 expected on the certificate" in page
+    assert '<span class="nowrap">$ 20.000</span> reversed by a credit note' in page
+    assert '<span class="nowrap">$ 20.000</span> expected on the certificate' in page
     # Staff accept a ReteFuente certificate: it settles the rest it is expected to cover.
     client.force_login(make_staff())
     certificate = WithholdingCertificate.objects.create(
