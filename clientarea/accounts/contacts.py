@@ -22,6 +22,7 @@ from clientarea.accounts.models import Contact, Customer, EmailCategory, User
 from clientarea.accounts.services import (
     _send_access_code_email,
     _set_new_access_code,
+    change_customer_field,
     ensure_holder_contact,
 )
 from clientarea.notifications.models import OutgoingEmail
@@ -209,7 +210,6 @@ def set_email_preferences(
     return contact
 
 
-@transaction.atomic
 def set_einvoice_email(
     *, customer: Customer, email: str, actor: User, ip: str | None = None
 ) -> Customer:
@@ -220,20 +220,14 @@ def set_einvoice_email(
             validate_email(address)
         except ValidationError:
             raise ValidationError({"einvoice_email": _("Enter a valid email address.")}) from None
-    locked = Customer.objects.select_for_update().select_related("user").get(pk=customer.pk)
-    before = locked.einvoice_email
-    if before != address:
-        locked.einvoice_email = address
-        locked.save(update_fields=["einvoice_email", "updated_at"])
-        audit.record(
-            action="customer.einvoice_email_changed",
-            actor=actor,
-            customer=locked,
-            target=locked.user.email,
-            changes={"einvoice_email": {"before": before, "after": address}},
-            ip=ip,
-        )
-    return locked
+    return change_customer_field(
+        customer=customer,
+        field="einvoice_email",
+        value=address,
+        action="customer.einvoice_email_changed",
+        actor=actor,
+        ip=ip,
+    )
 
 
 def queue_customer_email(

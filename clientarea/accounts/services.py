@@ -467,6 +467,27 @@ def update_customer_profile(
 
 
 @transaction.atomic
+def change_customer_field(
+    *, customer: Customer, field: str, value: str, action: str, actor: User, ip: str | None = None
+) -> Customer:
+    """Set one of the account's own fields under the customer's lock; when it changes, save it
+    and audit ``action`` with its before and after. Returns the locked customer."""
+    locked = Customer.objects.select_for_update().select_related("user").get(pk=customer.pk)
+    before = getattr(locked, field)
+    if before != value:
+        setattr(locked, field, value)
+        locked.save(update_fields=[field, "updated_at"])
+        audit.record(
+            action=action,
+            actor=actor,
+            customer=locked,
+            target=locked.user.email,
+            changes={field: {"before": before, "after": value}},
+            ip=ip,
+        )
+    return locked
+
+
 def set_preferred_language(
     *, customer: Customer, language: str, actor: User, ip: str | None = None
 ) -> Customer:
@@ -474,21 +495,14 @@ def set_preferred_language(
     holder chose it with the site's language switcher; audited like a profile edit."""
     if language not in Language.values:
         raise ValidationError({"preferred_language": _("Choose Spanish or English.")})
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    before = locked.preferred_language
-    if before == language:
-        return locked
-    locked.preferred_language = language
-    locked.save(update_fields=["preferred_language", "updated_at"])
-    audit.record(
+    return change_customer_field(
+        customer=customer,
+        field="preferred_language",
+        value=language,
         action="customer.profile_changed",
         actor=actor,
-        customer=locked,
-        target=locked.user.email,
-        changes={"preferred_language": {"before": before, "after": language}},
         ip=ip,
     )
-    return locked
 
 
 def refresh_search_text(*, customer_ids: list[int] | None = None) -> int:

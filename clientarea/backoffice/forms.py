@@ -204,3 +204,21 @@ class PlanChangeForm(forms.Form):
 
     def clean_plan(self):
         return self.quotes[self.cleaned_data["plan"]]
+
+
+class CreditPayoutForm(forms.Form):
+    """*Pay out credit*: part of the customer's credit returned by bank transfer (the service
+    checks the amount against the credit available)."""
+
+    amount = MoneyField(label=_("Amount to pay out (COP)"))
+    bank_reference = forms.CharField(
+        label=_("Bank reference"),
+        max_length=120,
+        help_text=_("The number of the transfer that returns the money."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_("Kept on the account's movement and in the audit log."),
+    )

@@ -26,8 +26,11 @@ from clientarea.accounts.models import Customer, User
 from clientarea.backoffice import forms, selectors, services
 from clientarea.backoffice.models import StaffNote
 from clientarea.billing import custom_orders, planchanges
+from clientarea.billing import selectors as billing_selectors
+from clientarea.billing import services as billing_services
 from clientarea.billing.services import OrderStateError
 from clientarea.lib.http import client_ip
+from clientarea.lib.money import format_cop
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service
 
@@ -41,6 +44,7 @@ PERMISSIONS = {
     "edit, suspend, unsuspend, terminate a service": "subscriptions.change_service",
     "resend the access code": "accounts.change_customer",
     "login as customer": impersonation.PERMISSION,
+    "pay out credit": "payments.add_refund",
 }
 
 
@@ -120,6 +124,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                     PERMISSIONS["edit, suspend, unsuspend, terminate a service"]
                 ),
                 "pay": user.has_perm("billing.change_order"),
+                "pay_out": user.has_perm(PERMISSIONS["pay out credit"]),
                 # The PDF and XML downloads are the invoice admin's (its view permission).
                 "documents": user.has_perm("einvoice.view_invoice"),
                 "code": user.has_perm(PERMISSIONS["resend the access code"]),
@@ -207,6 +212,50 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             "c": customer,
             "form": form,
             "lines": lines,
+        },
+    )
+
+
+# --- Credit -------------------------------------------------------------------------------
+
+
+@staff_view(PERMISSIONS["pay out credit"])
+def credit_payout(request: HttpRequest, pk: int) -> HttpResponse:
+    """*Pay out credit*: staff return part of the customer's credit by bank transfer."""
+    customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
+    credit = billing_selectors.credit_available(customer)
+    form = forms.CreditPayoutForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            billing_services.pay_out_credit(
+                customer=customer,
+                amount=data["amount"],
+                bank_reference=data["bank_reference"],
+                reason=data["reason"],
+                actor=_staff(request),
+            )
+        except billing_services.CreditPayoutRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("%(amount)s of %(customer)s's credit paid out (reference %(reference)s).")
+                % {
+                    "amount": format_cop(data["amount"], decimals=True),
+                    "customer": customer.display_name,
+                    "reference": data["bank_reference"],
+                },
+            )
+            return HttpResponseRedirect(_customer_url(customer.pk, "balance"))
+    return _render(
+        request,
+        "credit_payout.html",
+        {
+            "title": _("Pay out credit to %(name)s") % {"name": customer.display_name},
+            "c": customer,
+            "form": form,
+            "credit": credit,
         },
     )
 

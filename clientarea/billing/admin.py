@@ -7,13 +7,16 @@ a refusal of the state machine (OrderStateError) becomes an admin message.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +26,8 @@ from clientarea.billing.admin_credit_notes import OrderCreditNoteMixin
 from clientarea.billing.admin_debit_notes import OrderDebitNoteMixin
 from clientarea.billing.forms import CancelOrderForm, ManualOrderForm, ManualPaymentForm
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
+from clientarea.einvoice import selectors as einvoice_selectors
+from clientarea.einvoice.models import DocumentKind
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyInline
 from clientarea.lib.dates import local_now
 from clientarea.lib.money import format_cop
@@ -143,7 +148,14 @@ class OrderAdmin(
     ]
     action_form_template = "billing/admin_order_action.html"
     change_list_template = "billing/admin_order_change_list.html"
-    readonly_fields = ["subtotal_cop", "tax_cop", "rounding_cop", "total_cop", "created_by_staff"]
+    readonly_fields = [
+        "subtotal_cop",
+        "tax_cop",
+        "rounding_cop",
+        "total_cop",
+        "created_by_staff",
+        "electronic_documents",
+    ]
     fieldsets = (
         (
             None,
@@ -162,6 +174,7 @@ class OrderAdmin(
                     "created_at",
                     "created_by_staff",
                     "debit_note",
+                    "electronic_documents",
                 )
             },
         ),
@@ -199,6 +212,32 @@ class OrderAdmin(
     def created_by_staff(self, obj: Order) -> str:
         """Who made the order by hand (the field has no label of its own); empty for the customer's."""
         return str(obj.created_by) if obj.created_by else "—"
+
+    @admin.display(description=_("electronic documents"))
+    def electronic_documents(self, obj: Order) -> str:
+        """The order's invoice and notes, each a link to its page (where staff issue notes,
+        download the files and follow DIAN's answers), with its kind and DIAN state."""
+        documents = einvoice_selectors.order_documents(obj)
+        if not documents:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{} {}</a> · {}',
+            (
+                (
+                    reverse(
+                        "admin:einvoice_invoice_change"
+                        if doc.kind == DocumentKind.INVOICE
+                        else "admin:einvoice_note_change",
+                        args=[doc.pk],
+                    ),
+                    doc.get_kind_display(),
+                    doc.full_number or gettext("(no number yet)"),
+                    doc.get_status_display(),
+                )
+                for doc in documents
+            ),
+        )
 
     total_cop = _cop("total", _("total"), ordering="total")
     subtotal_cop = _cop("subtotal", _("subtotal"))
@@ -312,6 +351,11 @@ class OrderAdmin(
             ),
         )
 
+    def register_manual_payment(self, **kwargs: Any) -> Order:
+        """Post the manual payment; the payments app's order admin (``payments.admin``)
+        overrides it to keep a payment row too, so the money can be refunded."""
+        return services.register_manual_payment(**kwargs)
+
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self._order(request, object_id)
         refused = self._refuse_final(request, order, OrderState.PAID)
@@ -329,7 +373,7 @@ class OrderAdmin(
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                after = services.register_manual_payment(
+                after = self.register_manual_payment(
                     order=order,
                     reference=data["reference"],
                     actor=request.user,

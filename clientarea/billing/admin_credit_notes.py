@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext
 
-from clientarea.billing import credit_notes
+from clientarea.billing import credit_notes, selectors
 from clientarea.billing.admin_notes import accepted_invoice
 from clientarea.billing.forms import StaffCreditNoteForm
 from clientarea.billing.models import Order
@@ -21,7 +21,7 @@ from clientarea.einvoice import builder
 from clientarea.einvoice.selectors import invoice_balance
 from clientarea.einvoice.services import NoteRefused
 from clientarea.lib.admin import ObjectActionsAdminMixin
-from clientarea.lib.money import format_cop
+from clientarea.lib.money import ZERO, format_cop
 
 
 class OrderCreditNoteMixin(ObjectActionsAdminMixin[Order]):
@@ -61,7 +61,23 @@ class OrderCreditNoteMixin(ObjectActionsAdminMixin[Order]):
                     "number": note.full_number,
                     "total": format_cop(note.total, decimals=True),
                 }
-                if entry is not None:
+                withheld = (
+                    selectors.withholdings_reversed_by_note(
+                        order=order, note_number=note.full_number or ""
+                    )
+                    if entry is not None
+                    else ZERO
+                )
+                if withheld > 0:
+                    values["credit"] = format_cop(note.total - withheld, decimals=True)
+                    values["withheld"] = format_cop(withheld, decimals=True)
+                    text = gettext(
+                        "Credit note %(number)s issued for %(total)s; %(credit)s was added to the "
+                        "customer's credit: the note less the %(withheld)s the customer withheld "
+                        "on the credited part, which it recovers from DIAN. It is being sent to "
+                        "DIAN and is emailed to the customer once DIAN accepts it."
+                    )
+                elif entry is not None:
                     text = gettext(
                         "Credit note %(number)s issued for %(total)s and added to the customer's "
                         "credit; it is being sent to DIAN and is emailed to the customer once DIAN "

@@ -621,11 +621,12 @@ def apply_credit_to_new_orders(*, orders: Sequence[Order]) -> Posting:
 
 @transaction.atomic
 def refund_credit(
-    *, customer_id: int, amount: Decimal, reference: str, actor, memo: str = ""
+    *, customer_id: int, amount: Decimal, reference: str, actor, memo: str = "", via: str = ""
 ) -> LedgerEntry:
     """Staff decide to return part of the customer's credit instead of keeping it (the money
     itself goes back through the gateway or the bank, outside this entry). At most the credit
-    available; audited."""
+    available; audited. ``via`` ``manual``: staff paid it out by transfer at once (*Pay out
+    credit*, ``services.pay_out_credit``): the money left when the entry was posted."""
     amount = quantize(amount)
     if amount <= 0:
         raise LedgerError(_("The amount must be greater than zero."))
@@ -641,6 +642,7 @@ def refund_credit(
         kind=LedgerKind.REFUND,
         amount=amount,
         reference=reference,
+        via=via,
         memo=memo,
         actor=actor,
     )

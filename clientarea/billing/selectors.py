@@ -420,6 +420,15 @@ def paid_settlement_extras(order: Order) -> PaidExtras:
 HELD = Q(order__state=OrderState.VALIDATING)
 
 
+def withholdings_reversed_by_note(*, order: Order, note_number: str) -> Decimal:
+    """What a credit note gave back to the order as withholdings (``WITHHOLDING_REVERSED``): the
+    part of the note the withholding agent recovers from DIAN, not owed to it as credit."""
+    total = LedgerEntry.objects.filter(
+        order=order, reference=note_number, kind=LedgerKind.WITHHOLDING_REVERSED
+    ).aggregate(total=Sum("amount"))["total"]
+    return _sum(total)
+
+
 def _sum(value: Decimal | None) -> Decimal:
     """A database SUM of amounts, as exact cents (SQLite adds decimals as floating point)."""
     return quantize(value or ZERO)

@@ -39,11 +39,13 @@ from clientarea.billing.event_texts import EventText
 from clientarea.billing.models import (
     Counter,
     ItemKind,
+    LedgerEntry,
     Order,
     OrderEvent,
     OrderEventKind,
     OrderItem,
     OrderState,
+    PaidVia,
 )
 from clientarea.billing.run_emails import (
     OrderEmailRenderer,
@@ -53,6 +55,7 @@ from clientarea.billing.run_emails import (
 )
 from clientarea.billing.selectors import (
     amount_to_charge,
+    credit_available,
     net_dues,
     order_balance_due,
     order_prepayments,
@@ -929,6 +932,21 @@ class ExcessNotConfirmed(OrderStateError):
         self.split = split
 
 
+@dataclass(frozen=True)
+class ManualPaymentPosted:
+    """What one manual payment did (``post_manual_payment``): the money ``received``, the part
+    ``allocated`` to the order, the part ``credited`` (kept as the customer's credit), and the
+    ledger's reference, method and moment of it."""
+
+    order: Order
+    received: Decimal
+    allocated: Decimal
+    credited: Decimal
+    reference: str
+    method: str
+    paid_at: dt.datetime
+
+
 def register_manual_payment(
     *,
     order: Order,
@@ -940,6 +958,32 @@ def register_manual_payment(
     not_withheld: bool = False,
     confirmed_excess: Decimal | None = None,
 ) -> Order:
+    """Ledger movements only (``post_manual_payment``); the back office registers a manual
+    payment with ``payments.services.register_manual_payment``, which also keeps a payment row
+    for it (so it can be refunded). Returns the order as it is after."""
+    return post_manual_payment(
+        order=order,
+        reference=reference,
+        actor=actor,
+        paid_at=paid_at,
+        method=method,
+        amount=amount,
+        not_withheld=not_withheld,
+        confirmed_excess=confirmed_excess,
+    ).order
+
+
+def post_manual_payment(
+    *,
+    order: Order,
+    reference: str,
+    actor,
+    paid_at: dt.datetime | None = None,
+    method: str = "transfer",
+    amount: Decimal | None = None,
+    not_withheld: bool = False,
+    confirmed_excess: Decimal | None = None,
+) -> ManualPaymentPosted:
     """Staff record a payment received outside the gateways (a bank transfer, cash at the office).
 
     ``amount`` None pays what the order still owes, net of what an approved withholding agent
@@ -959,7 +1003,8 @@ def register_manual_payment(
     keep the withheld part as credit a second time.
 
     Money, state and the audit record (``billing.manual_payment``: the split and the withholding
-    decision) in one transaction under the customer's lock. Returns the order as it is after.
+    decision) in one transaction under the customer's lock. Returns what it posted, with the
+    order as it is after.
     """
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
@@ -1068,7 +1113,70 @@ def register_manual_payment(
                 "state": locked.state,
             },
         )
-    return locked
+    return ManualPaymentPosted(
+        order=locked,
+        received=received,
+        allocated=posting.allocated,
+        credited=posting.credited,
+        reference=reference.strip(),
+        method=method,
+        paid_at=paid_at,
+    )
+
+
+class CreditPayoutRefused(Exception):
+    """A payout of credit that cannot be made as asked (the message is for staff); nothing
+    was written."""
+
+
+def pay_out_credit(
+    *, customer: Customer, amount: Decimal, bank_reference: str, reason: str, actor
+) -> LedgerEntry:
+    """Staff return part of a customer's credit by bank transfer (*Pay out credit*): an
+    overpayment's excess, a credit note kept as credit, any credit. Never more than the credit
+    available (read under the customer's lock: two payouts at once cannot both take it); the
+    ledger's "Credit refunded" (+) via ``manual`` with the transfer's reference, which the
+    money movements show as money out that day; audited (``billing.credit_paid_out``). A
+    refusal writes nothing."""
+    bank_reference = " ".join((bank_reference or "").split())[:120]
+    reason = " ".join((reason or "").split())[:300]
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        raise CreditPayoutRefused(_("The amount must be greater than zero."))
+    if quantize(amount) != amount:
+        raise CreditPayoutRefused(_("The amount has at most two decimals."))
+    if not bank_reference:
+        raise CreditPayoutRefused(_("Enter the reference of the transfer that returns the money."))
+    if not reason:
+        raise CreditPayoutRefused(_("Say why the credit is paid out."))
+    with transaction.atomic():
+        locked = ledger.lock_customer(customer_id=customer.pk)
+        before = credit_available(locked)
+        try:
+            entry = ledger.refund_credit(
+                customer_id=locked.pk,
+                amount=amount,
+                reference=bank_reference,
+                actor=actor,
+                memo=reason,
+                via=PaidVia.MANUAL,
+            )
+        except ledger.LedgerError as exc:
+            raise CreditPayoutRefused(str(exc)) from exc
+        audit(
+            action="billing.credit_paid_out",
+            actor=actor,
+            customer=locked,
+            target=bank_reference,
+            changes={
+                "amount": str(amount),
+                "credit_before": str(before),
+                "credit_after": str(before - amount),
+                "bank_reference": bank_reference,
+                "reason": reason,
+            },
+        )
+    logger.info("credit paid out: customer=%s %s (%s)", customer.pk, amount, bank_reference)
+    return entry
 
 
 def _excess_warning(*, number: str, split: ManualPaymentSplit) -> str:

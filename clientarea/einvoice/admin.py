@@ -112,8 +112,20 @@ class TransmissionInline(ReadOnlyInline):
     """DIAN exchanges as they happened: read only, never added or deleted here."""
 
     model = TransmissionAttempt
-    fields = ("created_at", "status", "message_text", "rules", "retryable", "document_key", "raw")
+    fields = ("when", "status", "message_text", "rules", "retryable", "key", "raw")
     readonly_fields = fields
+
+    @admin.display(description=_("date"))
+    def when(self, obj):
+        return _short(obj.created_at)
+
+    @admin.display(description=_("DIAN document key"))
+    def key(self, obj):
+        """The CUFE/CUDE DIAN answered with, shortened (the whole key on hover; it is the
+        document's own, shown in full above)."""
+        if not obj.document_key:
+            return "—"
+        return format_html('<span title="{}">{}…</span>', obj.document_key, obj.document_key[:12])
 
     @admin.display(description=_("message"))
     def message_text(self, obj):

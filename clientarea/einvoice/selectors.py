@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from clientarea.einvoice import builder
@@ -41,6 +41,19 @@ def invoice_notes(invoice: Invoice) -> QuerySet[Invoice]:
         Invoice.objects.filter(reference=invoice)
         .defer(*_HEAVY, "application_response")
         .order_by("issued_at", "id")
+    )
+
+
+def order_documents(order) -> QuerySet[Invoice]:
+    """The electronic documents of an order, oldest first: its invoice, the credit and debit
+    notes on that invoice, and the note an order of its own stands for (a debit note owed)."""
+    return (
+        Invoice.objects.filter(
+            Q(order=order) | Q(reference__order=order) | Q(pk=order.debit_note_id)
+        )
+        .defer(*_HEAVY, "application_response")
+        .order_by("created_at", "id")
+        .distinct()
     )
 
 

@@ -8,6 +8,8 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
@@ -23,6 +25,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from clientarea.billing import admin as billing_admin
+from clientarea.billing.models import Order
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
 from clientarea.payments import services
@@ -351,6 +355,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
     def _query(self, request: HttpRequest, payment: Payment) -> None:
         try:
             outcomes = services.query_payment_again(payment, actor=request.user)
+        except services.PaymentStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
         except GatewayError as exc:
             self.message_user(
                 request,
@@ -405,7 +412,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
         payment = self.get_object_or_404_for_action(request, object_id)
         left = services.refundable(payment)
         now = services.refundable_now(payment)
-        form = RefundForm(request.POST or None, initial={"amount": now})
+        form = RefundForm(
+            request.POST or None, initial={"amount": now}, manual_only=payment.is_manual
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -439,12 +448,23 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             objects=[payment],
             form=form,
             submit=_("Refund"),
-            intro=_(
-                "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note per "
-                "order (the whole order: annulment; a part: partial return); money kept as "
-                "credit leaves the customer's credit. Through the gateway, the refund is sent "
-                "at once and completes when the gateway approves it; a manual refund (bank "
-                "transfer, the gateway's back office) is recorded as done now."
+            intro=(
+                _(
+                    "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note "
+                    "per order (the whole order: annulment; a part: partial return); money kept "
+                    "as credit (what it paid beyond the order) leaves the customer's credit "
+                    "first. Staff registered this payment (a transfer or cash): no gateway holds "
+                    "the money. Transfer it back to the customer, then record it here with the "
+                    "transfer's reference; it is done now."
+                )
+                if payment.is_manual
+                else _(
+                    "Left to refund: %(left)s. Money that paid orders gets a DIAN credit note per "
+                    "order (the whole order: annulment; a part: partial return); money kept as "
+                    "credit leaves the customer's credit. Through the gateway, the refund is sent "
+                    "at once and completes when the gateway approves it; a manual refund (bank "
+                    "transfer, the gateway's back office) is recorded as done now."
+                )
             )
             % {"left": format_cop(left, decimals=True)}
             + (
@@ -717,3 +737,54 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("amount"), ordering="amount")
     def amount_cop(self, obj: Refund) -> str:
         return format_cop(obj.amount, decimals=True)
+
+
+# --- The order's page: its payments, and manual payments kept as payments ------------------
+
+
+class OrderPaymentInline(ReadOnlyInline):
+    """The payments whose first order is this one (gateway attempts and payments staff
+    registered), each linking to its page, where **Refund** is."""
+
+    model = Payment
+    fk_name = "order"
+    fields = readonly_fields = (
+        "payment_link",
+        "gateway_label",
+        "method",
+        "amount_cop",
+        "status",
+        "refund_status",
+        "created_at",
+    )
+    ordering = ["created_at", "id"]
+    verbose_name = _("payment")
+    verbose_name_plural = _("payments (Refund is on the payment's page)")
+
+    @admin.display(description=_("reference"))
+    def payment_link(self, obj: Payment) -> str:
+        url = reverse("admin:payments_payment_change", args=[obj.pk])
+        return format_html('<a href="{}" class="order-payment-link">{}</a>', url, obj.reference)
+
+    @admin.display(description=_("gateway"))
+    def gateway_label(self, obj: Payment) -> str:
+        return obj.gateway_name
+
+    @admin.display(description=_("amount"))
+    def amount_cop(self, obj: Payment) -> str:
+        return format_cop(obj.amount, decimals=True)
+
+
+class OrderAdmin(billing_admin.OrderAdmin):
+    """The billing app's order page, with the order's payments; *Register manual payment* keeps
+    a payment row beside the ledger movements (``payments.services.register_manual_payment``),
+    so the money can be refunded."""
+
+    inlines = [*billing_admin.OrderAdmin.inlines, OrderPaymentInline]
+
+    def register_manual_payment(self, **kwargs: Any) -> Order:
+        return services.register_manual_payment(**kwargs).order
+
+
+admin.site.unregister(Order)
+admin.site.register(Order, OrderAdmin)

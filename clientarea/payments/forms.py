@@ -84,11 +84,25 @@ class RefundForm(forms.Form):
         initial=ServicesAction.KEEP,
     )
 
+    def __init__(self, *args, manual_only: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if manual_only:
+            # A payment staff registered (transfer, cash): no gateway holds the money.
+            method = self.fields["method"]
+            assert isinstance(method, forms.ChoiceField)
+            method.choices = [(RefundMethod.MANUAL.value, _("Manual (bank transfer)"))]
+            method.initial = RefundMethod.MANUAL
+            self.fields["bank_reference"].required = True
+            self.fields["bank_reference"].help_text = _(
+                "The number of the transfer that returns the money."
+            )
+
     def clean(self) -> dict:
         data = super().clean() or {}
         if (
             data.get("method") == RefundMethod.MANUAL
             and not (data.get("bank_reference") or "").strip()
+            and "bank_reference" not in self.errors
         ):
             self.add_error(
                 "bank_reference", _("A manual refund needs the bank transfer's reference.")

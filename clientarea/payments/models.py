@@ -28,14 +28,25 @@ from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError
 from clientarea.payments.reasons import describe
 
+#: The "gateway" of a payment staff registered (a bank transfer, cash at the office): no gateway
+#: is ever asked about it, and its refunds are manual (``payments.services.manual``).
+MANUAL_GATEWAY = "manual"
+
 
 def gateway_choices() -> list[tuple[str, str]]:
     """The configured gateways as (code, name): the back office shows names, not codes."""
     return [(code, gateway_name(code)) for code in gateway_codes()]
 
 
+def payment_gateway_choices() -> list[tuple[str, str]]:
+    """A payment's "gateway": the configured gateways, and the payments staff registered."""
+    return [*gateway_choices(), (MANUAL_GATEWAY, gateway_name(MANUAL_GATEWAY))]
+
+
 def gateway_name(code: str) -> str:
     """A gateway's name as people know it ("Payvalida"); the code if it is no longer configured."""
+    if code == MANUAL_GATEWAY:
+        return str(_("Registered by staff (transfer, cash)"))
     try:
         return get_gateway(code).name
     except GatewayError:
@@ -105,7 +116,9 @@ class Payment(models.Model):
         related_name="payments",
         verbose_name=_("customer"),
     )
-    gateway = models.CharField(_("gateway"), max_length=20, choices=gateway_choices, db_index=True)
+    gateway = models.CharField(
+        _("gateway"), max_length=20, choices=payment_gateway_choices, db_index=True
+    )
     method = models.CharField(
         _("method"), max_length=10, choices=PaymentMethodChoice.choices, blank=True
     )
@@ -214,6 +227,11 @@ class Payment(models.Model):
     @property
     def gateway_name(self) -> str:
         return gateway_name(self.gateway)
+
+    @property
+    def is_manual(self) -> bool:
+        """Money staff registered (a bank transfer, cash): no gateway knows it."""
+        return self.gateway == MANUAL_GATEWAY
 
     @property
     def adds_funds(self) -> bool:

@@ -9,7 +9,8 @@ The ledger (``billing.LedgerEntry``) is read in three sections, each entry in ex
   *Returned*: ``payment_refunded`` (money that paid an order, posted when the refund completed)
   and ``refund`` (credit given back) once the money left: its refund completed (the gateway
   confirmed it, or staff recorded the transfer), or, for "Refund instead of credit", the payment
-  marked refunded. The bank's sign is the ledger's turned round: money in is negative on the
+  marked refunded; credit staff paid out by transfer (*Pay out credit*: ``refund`` via
+  ``manual``) at once. The bank's sign is the ledger's turned round: money in is negative on the
   ledger (the customer gave it), money out positive.
 * **internal**: no money moved, but a balance did: credit applied, withholdings, credit notes,
   credit of cancelled orders or plan changes, and credit taken out for a refund whose money has
@@ -90,6 +91,8 @@ RECEIVED = Q(kind__in=(LedgerKind.PAYMENT, LedgerKind.CREDIT)) & ~Q(via__in=_NO_
 #: A refund the gateway declined gives the credit back (``ledger.restore_refunded_credit``): the
 #: only credit without a ``via`` that carries a reference (a plan change's credit has none).
 RESTORED = Q(kind=LedgerKind.CREDIT, via="") & ~Q(reference="")
+#: Credit staff paid out by transfer (*Pay out credit*): the money left when it was posted.
+PAID_OUT = Q(kind=LedgerKind.REFUND, via=PaidVia.MANUAL)
 #: Credit refunded whose money left (``money_at``, annotated by :func:`annotated`, is set).
 CREDIT_REFUND_PAID = Q(kind=LedgerKind.REFUND, money_at__isnull=False)
 SECTION_FILTERS: dict[str, Q] = {
@@ -131,7 +134,7 @@ def _money_via_and_method() -> dict[str, Case]:
 
     def pick(own: str, field: str) -> Case:
         return Case(
-            When(received, then=F(own)),
+            When(received | PAID_OUT, then=F(own)),
             When(manual, then=Value(PaidVia.MANUAL.value if own == "via" else "")),
             default=Coalesce(
                 Subquery(refund.values(f"payment__{field}")[:1]),
@@ -150,6 +153,7 @@ def _money_at() -> Case:
     any other entry when it was posted."""
     refund = _refund_of_entry()
     return Case(
+        When(PAID_OUT, then=F("created_at")),
         When(
             kind=LedgerKind.REFUND,
             then=Coalesce(
@@ -249,12 +253,21 @@ def _payment_ref(entry: LedgerEntry) -> str:
     (before ``/R``), or the payment whose credit staff chose to refund (the reference itself)."""
     if _is_received(entry):
         return entry.memo if entry.via != PaidVia.MANUAL else ""
+    if _is_paid_out(entry):
+        return ""
     if entry.kind in RETURNED_KINDS or entry.kind == LedgerKind.CREDIT:
         return entry.reference.rsplit("/R", 1)[0]
     return ""
 
 
+def _is_paid_out(entry: LedgerEntry) -> bool:
+    """Credit staff paid out by transfer (the Python side of :data:`PAID_OUT`)."""
+    return entry.kind == LedgerKind.REFUND and entry.via == PaidVia.MANUAL
+
+
 def _refund_id(entry: LedgerEntry) -> int | None:
+    if _is_paid_out(entry):
+        return None
     head, sep, tail = entry.reference.rpartition("/R")
     return int(tail) if sep and head and tail.isdigit() else None
 
@@ -373,7 +386,10 @@ def _received_row(group: list[tuple[LedgerEntry, _Lookups]]) -> MovementRow:
 def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
     refund = lookups.refunds.get(_refund_id(entry) or 0)
     payment = lookups.payments.get(_payment_ref(entry))
-    if refund is not None:
+    if _is_paid_out(entry):  # *Pay out credit*: the transfer's reference is the entry's
+        gateway_ref = entry.reference
+        state = _("paid out by %(who)s") % {"who": entry.actor or _("staff")}
+    elif refund is not None:
         gateway_ref = refund.gateway_refund_id or refund.bank_reference
         state = _refund_state(refund)
     else:  # credit taken out to be refunded ("refund instead of credit")
@@ -396,7 +412,7 @@ def _returned_row(entry: LedgerEntry, lookups: _Lookups) -> MovementRow:
         via=entry.money_via,  # type: ignore[attr-defined]
         method=entry.money_method,  # type: ignore[attr-defined]
         gateway_reference=gateway_ref,
-        our_reference=entry.reference,
+        our_reference="" if _is_paid_out(entry) else entry.reference,
         customer_document=document,
         customer=name,
         orders=entry.order.number if entry.order is not None else "",

@@ -25,7 +25,7 @@ from clientarea.billing.models import ItemKind, LedgerEntry, Order, OrderItem, O
 from clientarea.catalog.models import CYCLE_MONTHS
 from clientarea.einvoice.models import DELIVERABLE_STATUSES, Invoice, InvoiceStatus
 from clientarea.lib.dates import BOGOTA, add_months, local_today
-from clientarea.payments.models import Payment, PaymentStatus
+from clientarea.payments.models import MANUAL_GATEWAY, Payment, PaymentStatus
 from clientarea.subscriptions.models import (
     Service,
     ServiceEvent,
@@ -410,6 +410,8 @@ def approval_rates(*, days: int = 30) -> list[ApprovalRate]:
     rows = (
         Payment.objects.filter(created_at__gte=since)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.PENDING])
+        # Money staff registered is no attempt at a gateway: it has no approval rate.
+        .exclude(gateway=MANUAL_GATEWAY)
         .values("gateway", "method")
         .annotate(
             attempts=Count("id"),

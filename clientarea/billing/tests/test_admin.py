@@ -202,7 +202,8 @@ def test_a_state_error_raised_by_the_service_becomes_a_message(client, order, mo
     def paid_meanwhile(**kwargs):
         raise services.OrderStateError("Order is paid: only pending orders can be paid.")
 
-    monkeypatch.setattr(services, "register_manual_payment", paid_meanwhile)
+    # (the back office posts it through payments.services.register_manual_payment)
+    monkeypatch.setattr(services, "post_manual_payment", paid_meanwhile)
     response = client.post(
         url("pay", order),
         {"reference": "X", "paid_at": "2026-02-01T10:00", "method": "cash"},

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import translation
 
 from clientarea.billing import credit_notes, ledger, selectors
@@ -24,7 +25,7 @@ from clientarea.payments.models import PaymentStatus, RefundLine
 from clientarea.payments.sandbox.models import SandboxPayUOrder
 from clientarea.payments.tests.helpers import make_renewal_order
 from clientarea.payments.tests.test_refunds import CARD_OK, balance_is_sum_of_movements
-from clientarea.test import make_customer, make_provider
+from clientarea.test import make_customer, make_provider, make_staff
 from clientarea.withholdings.calculation import gross_for_net, withheld_share
 from clientarea.withholdings.models import WithholdingRule
 from clientarea.withholdings.tests.helpers import make_agent, make_rules
@@ -146,6 +147,32 @@ def test_partial_credit_notes_take_off_their_share_and_add_up_to_what_was_withhe
     assert [e.amount for e in reversed_.order_by("id")] == [Decimal("39080.00")] * 2
     assert selectors.account_summary(agent).credit == Decimal("1111840.00")
     assert balance_is_sum_of_movements(agent)
+
+
+def test_staff_are_told_what_was_credited_to_an_agent_not_the_notes_total(
+    django_capture_on_commit_callbacks, agent, client: Client
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, agent, price="1000000")
+    client.force_login(make_staff())
+    url = reverse("admin:billing_order_credit-note", args=[invoice.order_id])
+    with django_capture_on_commit_callbacks(execute=True), translation.override("en"):
+        response = client.post(
+            url,
+            {
+                "concept": "1",
+                "reason": "Mitad del servicio",
+                "scope": "amount",
+                "amount": "500000",
+                "destination": "credit",
+            },
+            follow=True,
+            headers={"accept-language": "en"},
+        )
+    text = " ".join(str(m) for m in response.context["messages"])
+    # 595,000 with IVA, less the 39,080 withheld on that half: 555,920 credited.
+    assert "issued for $ 595.000,00; $ 555.920,00 was added to the customer's credit" in text
+    assert "less the $ 39.080,00 the customer withheld" in text
+    assert selectors.account_summary(agent).credit == Decimal("555920.00")
 
 
 def test_a_customer_that_withheld_nothing_is_credited_the_whole_note(

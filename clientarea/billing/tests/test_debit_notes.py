@@ -306,6 +306,23 @@ def test_staff_issue_a_debit_note_from_the_invoice_page(
         reverse("admin:einvoice_invoice_debit-note", args=[invoice.pk])
 
 
+def test_an_orders_page_links_to_its_invoice_and_the_notes_on_it(
+    django_capture_on_commit_callbacks, alice, client: Client
+):
+    invoice = accepted_invoice(django_capture_on_commit_callbacks, alice)
+    note, note_order = issue(django_capture_on_commit_callbacks, invoice)
+    client.force_login(make_staff())
+    page = client.get(reverse("admin:billing_order_change", args=[invoice.order_id]))
+    html = page.content.decode()
+    assert reverse("admin:einvoice_invoice_change", args=[invoice.pk]) in html
+    assert f"Invoice {invoice.full_number}" in html
+    assert reverse("admin:einvoice_note_change", args=[note.pk]) in html
+    assert f"Debit note {note.full_number}" in html
+    # The debit note's own order (owed on the account) links to the note too.
+    own = client.get(reverse("admin:billing_order_change", args=[note_order.pk])).content.decode()
+    assert reverse("admin:einvoice_note_change", args=[note.pk]) in own
+
+
 def test_the_data_migration_moves_existing_notes_onto_the_ledger_and_back(
     django_capture_on_commit_callbacks, alice
 ):

@@ -225,6 +225,23 @@ def test_transmission_attempts_are_read_only_on_the_invoice_page(client, unvalid
     assert "¿Eliminar?" not in detail and 'name="transmissions-0-DELETE"' not in detail
 
 
+def test_an_attempts_document_key_is_shortened_with_the_whole_key_on_hover(client, unvalidated):
+    """The whole CUFE (96 characters) in a narrow column wrapped a character per line."""
+    key = "a695fe9dec33" + "0" * 84
+    TransmissionAttempt.objects.create(
+        invoice=unvalidated,
+        transmitter="clientarea.einvoice.dian.transmitter.DianTransmitter",
+        status=InvoiceStatus.ACCEPTED,
+        message="00 Procesado Correctamente.",
+        document_key=key,
+    )
+    client.force_login(make_staff())
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    assert f'<span title="{key}">a695fe9dec33…</span>' in detail
+
+
 def test_the_back_office_queue_lists_the_oldest_document_first(
     client,
     setup,  # noqa: F811 (fixture)

@@ -60,3 +60,21 @@ def test_one_web_process_or_an_operator_folder_is_left_alone(fake_processes, mon
     call_command("serve", "--web-workers", "2", "--no-worker", "--port", "8123")
     assert fake_processes[1]["dir"] == str(tmp_path)
     assert tmp_path.exists()  # the operator's folder is theirs
+
+
+@pytest.mark.django_db
+def test_a_local_site_url_on_another_port_is_warned_about(fake_processes, settings, capsys):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    call_command("serve", "--web-workers", "1", "--no-worker", "--port", "8123")
+    err = capsys.readouterr().err
+    assert "SITE_URL is http://127.0.0.1:8000" in err
+    assert "clientarea init-local --port 8123" in err
+
+
+@pytest.mark.django_db
+def test_the_served_port_or_a_public_site_url_is_not_warned_about(fake_processes, settings, capsys):
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    call_command("serve", "--web-workers", "1", "--no-worker", "--port", "8123")
+    settings.SITE_URL = "https://portal.conexcol.example"
+    call_command("serve", "--web-workers", "1", "--no-worker", "--port", "8123")
+    assert "SITE_URL" not in capsys.readouterr().err

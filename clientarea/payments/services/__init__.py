@@ -14,6 +14,8 @@ One module per concern, each read top-down:
 * :mod:`.reconcile`: status queries (``check_payment``, ``reconcile_payments``) and
   closing attempts that are over;
 * :mod:`.backoffice`: staff actions (gateway switch, apply again, query again, refund flags);
+* :mod:`.manual`: ``register_manual_payment``, money staff registered kept as a payment (so
+  it can be refunded, manually);
 * :mod:`.refunds`: ``refund_payment`` (staff refund a payment wholly or in part, through the
   gateway or by hand), sending it, the gateway's word on refunds, credit notes, the sweep.
 
@@ -45,6 +47,7 @@ from clientarea.payments.services.inbox import (
     record_message,
     record_return,
 )
+from clientarea.payments.services.manual import ManualPayment, register_manual_payment
 from clientarea.payments.services.notes import alert_staff
 from clientarea.payments.services.reconcile import (
     ReconcileSummary,
@@ -65,6 +68,7 @@ __all__ = [
     "MESSAGE_MAX_ATTEMPTS",
     "NOTIFICATION_KINDS",
     "ApplyResult",
+    "ManualPayment",
     "PaymentRefused",
     "PaymentStateError",
     "ReconcileSummary",
@@ -85,6 +89,7 @@ __all__ = [
     "refund_payment",
     "refundable",
     "refundable_now",
+    "register_manual_payment",
     "retry_message",
     "review_progress",
     "send_refund",

@@ -86,7 +86,13 @@ def retry_message(message: PaymentMessage, *, actor=None) -> str:
 
 
 def query_payment_again(payment: Payment, *, actor=None) -> list[str]:
-    """Back office: ask the gateway about one payment now, whatever its state and backoff."""
+    """Back office: ask the gateway about one payment now, whatever its state and backoff (not
+    a payment staff registered: no gateway knows it)."""
+    if payment.is_manual:
+        raise PaymentStateError(
+            _("Payment %(reference)s was registered by staff: there is no gateway to ask.")
+            % {"reference": payment.reference}
+        )
     outcomes = check_payment(payment, close_expired=False)
     record(
         action="payment.queried",

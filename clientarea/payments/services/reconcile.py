@@ -30,6 +30,7 @@ from clientarea.payments.gateways.base import (
     TransactionKind,
 )
 from clientarea.payments.models import (
+    MANUAL_GATEWAY,
     OPEN_STATUSES,
     MessageKind,
     Outcome,
@@ -147,6 +148,9 @@ def check_payment(
     heard of it for a day. Raises ``GatewayUnavailable`` / ``GatewayError`` (retried after the backoff).
     """
     now = now or timezone.now()
+    if payment.is_manual:
+        # Money staff registered: no gateway knows it, nothing to ask or to close.
+        return []
     gateway = get_gateway(payment.gateway)
     try:
         updates = gateway.fetch_status(payment.reference)
@@ -301,9 +305,9 @@ def reconcile_payments(
         next_check_at__lte=now,
     )
     candidates = list(
-        Payment.objects.filter(due, created_at__lte=cutoff).order_by(
-            "next_check_at", "created_at", "id"
-        )[:limit]
+        Payment.objects.filter(due, created_at__lte=cutoff)
+        .exclude(gateway=MANUAL_GATEWAY)
+        .order_by("next_check_at", "created_at", "id")[:limit]
     )
     summary = ReconcileSummary()
     for payment in candidates:

@@ -141,7 +141,15 @@ def _paid_reference(payment: Payment) -> str:
 
 
 def _allocations(payment: Payment) -> list[tuple[Order, Decimal]]:
-    """The orders this payment paid (in part or in full) and how much of it each took."""
+    """The orders this payment paid (in part or in full) and how much of it each took. A
+    payment staff registered: its basket, written with it (its ledger movements carry the bank's
+    reference, which two payments may share)."""
+    if payment.is_manual:
+        return [
+            (row.order, row.amount)
+            for row in payment.basket.select_related("order").order_by("order_id")
+            if row.amount > 0
+        ]
     rows = (
         LedgerEntry.objects.filter(
             customer_id=payment.customer_id,
@@ -201,8 +209,17 @@ def refund_payment(
         raise RefundRefused(
             _("A manual refund needs the bank transfer's reference (or the gateway's refund id).")
         )
-    gateway = get_gateway(payment.gateway)
-    if method == RefundMethod.GATEWAY and not gateway.supports_refunds:
+    if method == RefundMethod.GATEWAY and payment.is_manual:
+        raise RefundRefused(
+            _(
+                "Payment %(reference)s was registered by staff (a transfer or cash): no gateway "
+                "holds it. Return the money by bank transfer and record it as a manual refund "
+                "with its reference."
+            )
+            % {"reference": payment.reference}
+        )
+    gateway = None if payment.is_manual else get_gateway(payment.gateway)
+    if method == RefundMethod.GATEWAY and gateway is not None and not gateway.supports_refunds:
         raise RefundRefused(
             _(
                 "%(gateway)s has no refund API for merchants: return the money by bank transfer "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
@@ -38,6 +39,24 @@ def wait_for_queued_tasks(*, timeout: float = STARTUP_WAIT) -> None:
         time.sleep(0.5)
 
 
+def site_url_mismatch(*, site_url: str, bind: str, port: int) -> str:
+    """A warning when ``SITE_URL`` is a local address on another port than the one served.
+
+    The simulators' callbacks, the gateways' return links, the DIAN simulator's URL and the
+    emails' links are built from ``SITE_URL``: served elsewhere, they point at nothing. A public
+    ``SITE_URL`` (a proxy in front) is left alone. Empty when nothing is wrong."""
+    parts = urlsplit(site_url)
+    if parts.hostname not in {"127.0.0.1", "localhost", bind}:
+        return ""
+    if (parts.port or (443 if parts.scheme == "https" else 80)) == port:
+        return ""
+    return (
+        f"SITE_URL is {site_url} but this server listens on port {port}: links, the payment "
+        f"simulators and the DIAN simulator will point to the other port. Run "
+        f"`clientarea init-local --port {port}` (or `PORT={port} make run`) to move them."
+    )
+
+
 class Command(BaseCommand):
     help = "Start the web server (gunicorn) and the task worker together, and stop both on Ctrl-C."
 
@@ -53,6 +72,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         python = sys.executable
+        mismatch = site_url_mismatch(
+            site_url=settings.SITE_URL, bind=opts["bind"], port=opts["port"]
+        )
+        if mismatch:
+            self.stderr.write(self.style.WARNING(mismatch))
         web = [
             python,
             "-m",
