@@ -42,6 +42,7 @@ from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.notifications.services import ContextGone
 from clientarea.withholdings import calculation as withholding_calculation
 from clientarea.withholdings import selectors as withholdings_selectors
+from clientarea.withholdings import services as withholdings_services
 from clientarea.withholdings.calculation import OrderWithholdings
 
 logger = logging.getLogger(__name__)
@@ -742,6 +743,38 @@ def _reversal_memo(*, note: str, withheld: Decimal, refund: bool = False) -> str
         )
 
 
+def _withholding_reversed(
+    *,
+    customer_id: int,
+    order: Order,
+    withheld: Decimal,
+    note: str,
+    reference: str,
+    actor,
+    at: dt.datetime,
+    refund: bool = False,
+) -> LedgerEntry:
+    """The movement (unsaved: the caller posts it with the note's) of what a withholding agent
+    withheld on the part of ``order`` a credit note ``note`` credits: + on the order, not owed
+    back (it recovers it from DIAN), its memo saying why the credit (or the money ``refund``ed) is
+    less than the note. ``reference``: the note's number, or the refund's reference for a refund.
+    The withholdings app records the same reversal on the order's withheld amounts, in this
+    transaction, so no certificate is expected for it (``withholdings.services.record_reversal``)."""
+    withholdings_services.record_reversal(
+        order_id=order.pk, amount=withheld, note=note, actor=actor
+    )
+    return _entry(
+        customer_id=customer_id,
+        kind=LedgerKind.WITHHOLDING_REVERSED,
+        amount=withheld,
+        order=order,
+        reference=reference,
+        memo=_reversal_memo(note=note, withheld=withheld, refund=refund),
+        actor=actor,
+        at=at,
+    )
+
+
 def post_plan_change_credit_note(
     *, order: Order, amount: Decimal, note: str, memo: str, actor=None
 ) -> LedgerEntry:
@@ -812,17 +845,11 @@ def _note_to_credit(
     rows = [_entry(kind=kind, amount=-amount, order=order, reference=note, memo=memo, **common)]
     credit_memo = memo
     if withheld > 0:
-        credit_memo = _reversal_memo(note=note, withheld=withheld)
-        rows.append(
-            _entry(
-                kind=LedgerKind.WITHHOLDING_REVERSED,
-                amount=withheld,
-                order=order,
-                reference=note,
-                memo=credit_memo,
-                **common,
-            )
+        reversal = _withholding_reversed(
+            order=order, withheld=withheld, note=note, reference=note, **common
         )
+        credit_memo = reversal.memo
+        rows.append(reversal)
     if credit > 0:
         rows += [
             _entry(
@@ -873,12 +900,8 @@ def record_order_refund(
     ]
     if credited > amount:
         rows.append(
-            _entry(
-                kind=LedgerKind.WITHHOLDING_REVERSED,
-                amount=credited - amount,
-                reference=reference,
-                memo=_reversal_memo(note=note, withheld=credited - amount, refund=True),
-                **common,
+            _withholding_reversed(
+                withheld=credited - amount, note=note, reference=reference, refund=True, **common
             )
         )
     rows.append(

@@ -422,6 +422,11 @@ def paid_settlement_extras(order: Order) -> PaidExtras:
 # Balances are always computed from ``LedgerEntry`` (billing.ledger writes it); nothing stores them.
 
 
+#: The entries of orders "being validated by DIAN" (a debit note not accepted yet, or rejected):
+#: on the ledger, but neither owed nor part of the balance until DIAN accepts the note.
+HELD = Q(order__state=OrderState.VALIDATING)
+
+
 def withholdings_reversed_by_note(*, order: Order, note_number: str) -> Decimal:
     """What a credit note gave back to the order as withholdings (``WITHHOLDING_REVERSED``): the
     part of the note the withholding agent recovers from DIAN, not owed to it as credit."""
@@ -646,7 +651,7 @@ def account_summary(customer: Customer) -> AccountSummary:
     on the ledger but owed only once DIAN accepts the note: it is in neither the due nor the
     balance."""
     row = LedgerEntry.objects.filter(customer=customer).aggregate(
-        balance=Sum("amount", filter=~Q(order__state=OrderState.VALIDATING)),
+        balance=Sum("amount", filter=~HELD),
         unassigned=Sum("amount", filter=Q(order__isnull=True)),
         due=Sum("amount", filter=Q(order__state=OrderState.PENDING)),
     )
@@ -786,6 +791,27 @@ class StatementLine:
     balance: Decimal
     #: The movement's reference, or the number of a downgrade's credit note issued after it.
     reference: str = ""
+    #: A movement of a debit note's order DIAN is validating: listed as a memo (its amount in
+    #: ``held_amount``, neither debit nor credit), not part of the balance.
+    held: bool = False
+
+    @property
+    def held_amount(self) -> Decimal:
+        return self.entry.amount if self.held else ZERO
+
+    @property
+    def held_text(self) -> str:
+        """What a held line says instead of a debit or credit ("" for any other line)."""
+        if not self.held:
+            return ""
+        amount = format_cop(abs(self.entry.amount), decimals=True)
+        if self.entry.amount > 0:
+            return _("Not owed while DIAN validates the debit note: %(amount)s") % {
+                "amount": amount
+            }
+        return _("Not in the balance while DIAN validates the debit note: %(amount)s") % {
+            "amount": amount
+        }
 
     @property
     def customer_reference(self) -> str:
@@ -809,15 +835,37 @@ class AccountStatement:
     credits: Decimal
     #: The electronic invoice number of each paid order in the statement (order id → number).
     invoices: dict[int, str]
+    #: What the debit notes DIAN is validating add up to, up to ``end`` (their charges less
+    #: anything paid on them): listed, not in the balances (``StatementLine.held``).
+    held: Decimal = ZERO
+
+    @property
+    def held_note(self) -> str:
+        """The line under the closing balance when debit notes DIAN is validating are left out
+        of the balances ("" when there are none)."""
+        if not self.held:
+            return ""
+        return _(
+            "Not in the balance: %(amount)s of debit notes DIAN is validating (owed once DIAN "
+            "accepts them)."
+        ) % {"amount": format_cop(self.held, decimals=True)}
 
 
 def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> AccountStatement:
     """The statement of account: opening balance (before ``start``), every movement up to the end
-    of ``end`` (Colombian dates) with its document, and the closing balance (three queries)."""
+    of ``end`` (Colombian dates) with its document, and the closing balance (three queries).
+
+    The movements of a debit note's order DIAN is validating (``HELD``) are listed as memo lines,
+    neither debit nor credit, and are in no balance: the closing balance up to today is
+    ``account_summary``'s balance. Once DIAN accepts the note they count where they were posted."""
     since = dt.datetime.combine(start, dt.time.min, tzinfo=BOGOTA)
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=BOGOTA)
     entries = LedgerEntry.objects.filter(customer=customer)
-    opening = _sum(entries.filter(created_at__lt=since).aggregate(s=Sum("amount"))["s"])
+    before = Q(created_at__lt=since)
+    row = entries.aggregate(
+        opening=Sum("amount", filter=before & ~HELD), held=Sum("amount", filter=before & HELD)
+    )
+    opening, held = _sum(row["opening"]), _sum(row["held"])
     balance = opening
     lines = []
     debits = credits = ZERO
@@ -826,6 +874,19 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
         .select_related("order")
         .order_by("created_at", "id")
     ):
+        if entry.order is not None and entry.order.state == OrderState.VALIDATING:
+            held += entry.amount
+            lines.append(
+                StatementLine(
+                    entry=entry,
+                    debit=ZERO,
+                    credit=ZERO,
+                    balance=balance,
+                    reference=entry.reference,
+                    held=True,
+                )
+            )
+            continue
         balance += entry.amount
         debit = entry.amount if entry.amount > 0 else ZERO
         credit = -entry.amount if entry.amount < 0 else ZERO
@@ -871,6 +932,7 @@ def account_statement(customer: Customer, *, start: dt.date, end: dt.date) -> Ac
         debits=debits,
         credits=credits,
         invoices=invoices,
+        held=quantize(held),
     )
 
 

@@ -32,23 +32,27 @@ def _rows(statement: AccountStatement) -> list[dict[str, str]]:
         order = (
             entry.order.number if entry.order else (entry.memo if entry.memo[:4] == "ODS-" else "")
         )
+        movement = movement_label(entry)
         rows.append(
             {
                 "date": timezone.localtime(entry.created_at, BOGOTA).strftime("%Y-%m-%d %H:%M"),
-                "movement": movement_label(entry),
+                "movement": f"{movement} ({line.held_text})" if line.held else movement,
                 "order": order,
                 "invoice": statement.invoices.get(entry.order_id or 0, ""),
                 "reference": line.customer_reference,  # a document for the customer
                 "debit": str(line.debit) if line.debit else "",
                 "credit": str(line.credit) if line.credit else "",
                 "balance": str(line.balance),
+                "held": str(line.held_amount) if line.held else "",
             }
         )
     return rows
 
 
 def statement_csv(statement: AccountStatement) -> str:
-    """One row per movement, plus the opening and closing balances; plain decimals with a dot."""
+    """One row per movement, plus the opening and closing balances; plain decimals with a dot.
+    The last column, "Not in the balance", holds the amount of a movement of a debit note DIAN is
+    validating (neither debit nor credit); the closing row, what they add up to."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -61,6 +65,7 @@ def statement_csv(statement: AccountStatement) -> str:
             _("Debit"),
             _("Credit"),
             _("Balance"),
+            _("Not in the balance"),
         ]
     )
     writer.writerow(
@@ -73,6 +78,7 @@ def statement_csv(statement: AccountStatement) -> str:
             "",
             "",
             str(statement.opening),
+            "",
         ]
     )
     for row in _rows(statement):
@@ -87,6 +93,7 @@ def statement_csv(statement: AccountStatement) -> str:
             "",
             "",
             str(statement.closing),
+            str(statement.held) if statement.held else "",
         ]
     )
     return out.getvalue()
@@ -133,6 +140,7 @@ def statement_pdf(statement: AccountStatement) -> bytes:
         },
         "opening": format_cop(statement.opening, decimals=True),
         "closing": format_cop(statement.closing, decimals=True),
+        "held": statement.held_note,
         "rows": [
             {
                 "date": row["date"],

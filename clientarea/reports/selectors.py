@@ -90,11 +90,15 @@ def receivables(*, today: dt.date | None = None) -> QuerySet[Customer]:
 def balances() -> QuerySet[Customer]:
     """Customers whose account is not at zero, each annotated with ``owed`` (what their pending
     orders still owe), ``credit`` (credit available) and ``balance`` (owed − credit, the ledger's
-    sum: negative when the provider owes the customer). One query."""
+    sum: negative when the provider owes the customer). One query.
+
+    The entries of a debit note's order DIAN is validating are in no balance (not owed until DIAN
+    accepts the note), as in ``billing.selectors.account_summary``."""
+    held = Q(**{f"{_ENTRY}order__state": OrderState.VALIDATING})
     return (
         Customer.objects.select_related("user")
         .annotate(
-            balance=_sum(),
+            balance=_sum(~held),
             owed=_sum(Q(**{f"{_ENTRY}order__state": OrderState.PENDING})),
             credit=-_sum(Q(**{f"{_ENTRY}order__isnull": True})),
         )

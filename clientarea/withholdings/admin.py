@@ -108,6 +108,7 @@ class OrderWithholdingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "base_cop",
         "rate",
         "amount_cop",
+        "reversed_cop",
         "state",
     ]
     list_filter = ["kind", ("settled_by", admin.EmptyFieldListFilter), "withheld_on"]
@@ -122,6 +123,7 @@ class OrderWithholdingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "base",
         "rate",
         "amount",
+        "reversed_amount",
         "withheld_on",
         "created_at",
         "settled_by",
@@ -136,9 +138,17 @@ class OrderWithholdingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def amount_cop(self, obj: OrderWithholding) -> str:
         return format_cop(obj.amount)
 
+    @admin.display(description=_("reversed by credit notes"), ordering="reversed_amount")
+    def reversed_cop(self, obj: OrderWithholding) -> str:
+        return format_cop(obj.reversed_amount) if obj.reversed_amount else ""
+
     @admin.display(description=_("status"))
     def state(self, obj: OrderWithholding) -> str:
-        return gettext("Settled") if obj.settled_by_id else pgettext("withholding", "Open")
+        if obj.settled_by_id:
+            return gettext("Settled")
+        if obj.is_reversed:
+            return gettext("Reversed by a credit note")
+        return pgettext("withholding", "Open")
 
     def get_urls(self) -> list[URLPattern]:
         report = path(
@@ -164,13 +174,23 @@ class OrderWithholdingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             writer.writerow(
                 [gettext("Customer"), gettext("Document"), gettext("Period")]
                 + [NAMES[k] for k in KINDS]
-                + [gettext("Total"), pgettext("withholding", "Open"), gettext("Certificate status")]
+                + [
+                    gettext("Total"),
+                    gettext("Reversed by credit notes"),
+                    pgettext("withholding", "Open"),
+                    gettext("Certificate status"),
+                ]
             )
             for row in rows:
                 writer.writerow(
                     [_cell(str(row.customer)), _cell(row.customer.document_number), row.period]
                     + [f"{row.amounts[k]:.2f}" for k in KINDS]
-                    + [f"{row.total:.2f}", f"{row.open_amount:.2f}", row.status]
+                    + [
+                        f"{row.total:.2f}",
+                        f"{row.reversed_amount:.2f}",
+                        f"{row.open_amount:.2f}",
+                        row.status,
+                    ]
                 )
             return response
         context = {
@@ -270,7 +290,7 @@ class WithholdingCertificateAdmin(
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(self.change_url(certificate))
-        covered = selectors.covered_withholdings(certificate).filter(settled_by__isnull=True)
+        covered = list(selectors.awaiting_certificate(certificate))
         return self.render_action_form(
             request,
             title=gettext("Accept certificate %(c)s") % {"c": certificate},
@@ -283,8 +303,8 @@ class WithholdingCertificateAdmin(
             % {
                 "kind": certificate.get_kind_display(),
                 "period": certificate.period_label,
-                "n": covered.count(),
-                "total": format_cop(sum((w.amount for w in covered), start=0)),
+                "n": len(covered),
+                "total": format_cop(sum((w.expected for w in covered), start=0)),
             },
         )
 

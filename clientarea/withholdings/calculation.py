@@ -21,7 +21,7 @@ ReteIVA 28.500, ReteICA 9.660; net to pay 1.190.000 − 78.160 = 1.111.840.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -200,3 +200,43 @@ def gross_for_net(
             break
         gross = net + share
     return min(gross, left)
+
+
+def spread_reversal(
+    *, withheld: Mapping[str, Decimal], reversed_before: Mapping[str, Decimal], amount: Decimal
+) -> dict[str, Decimal]:
+    """How a reversal of ``amount`` (the withholdings of the part a credit note credits,
+    :func:`withheld_share`) falls on each kind an order withheld (``withheld``: kind → amount,
+    ``reversed_before``: kind → what earlier notes reversed of it): in proportion to what each
+    kind withheld, never more than is left of a kind, in whole pesos when the amounts are (else
+    cents), the units the proportion leaves going to the largest remainders (ties in ``KINDS``
+    order). The shares add up to ``amount`` (at most what is left of them all), so an order's
+    reversals, added up, reach each kind's amount once its whole sale was credited.
+
+    Worked example: 40.000 ReteFuente, 28.500 ReteIVA, 9.660 ReteICA (78.160); a half note
+    reverses 39.080 → 20.000, 14.250 and 4.830; the other half the same, and nothing is left."""
+    every = [amount, *withheld.values(), *reversed_before.values()]
+    unit = Decimal(1) if all(v == v.to_integral_value() for v in every) else Decimal("0.01")
+    units = {kind: int(value / unit) for kind, value in withheld.items() if value > 0}
+    left = {
+        kind: max(units[kind] - int(reversed_before.get(kind, ZERO) / unit), 0) for kind in units
+    }
+    total = sum(units.values())
+    wanted = min(int(max(amount, ZERO) / unit), sum(left.values()))
+    if total <= 0 or wanted <= 0:
+        return {}
+    shares = {kind: min(wanted * units[kind] // total, left[kind]) for kind in units}
+    order = sorted(
+        units,
+        key=lambda kind: (
+            -((wanted * units[kind]) % total),
+            KINDS.index(kind) if kind in KINDS else len(KINDS),
+        ),
+    )
+    rest = wanted - sum(shares.values())
+    while rest > 0:  # ends: ``wanted`` is at most what is left of all the kinds
+        for kind in order:
+            if rest > 0 and shares[kind] < left[kind]:
+                shares[kind] += 1
+                rest -= 1
+    return {kind: quantize(share * unit) for kind, share in shares.items() if share}

@@ -217,6 +217,16 @@ class OrderWithholding(models.Model):
         verbose_name=_("certificate"),
     )
     settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
+    reversed_amount = models.DecimalField(
+        _("reversed by credit notes"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text=_(
+            "The part of the amount that credit notes on the order reversed: the customer "
+            "recovers it from DIAN, so it is not expected on a certificate."
+        ),
+    )
 
     class Meta:
         verbose_name = _("order withholding")
@@ -231,8 +241,19 @@ class OrderWithholding(models.Model):
         return f"{self.order_id} {self.get_kind_display()} {self.amount}"
 
     @property
+    def expected(self) -> Decimal:
+        """What a certificate is expected to cover: the amount less what credit notes reversed."""
+        return Decimal(self.amount) - Decimal(self.reversed_amount)
+
+    @property
+    def is_reversed(self) -> bool:
+        """Wholly reversed by credit notes before a certificate settled it: nothing expected."""
+        return self.settled_by_id is None and self.expected <= 0
+
+    @property
     def is_open(self) -> bool:
-        return self.settled_by_id is None
+        """Waiting for a certificate: not settled, and something of it is still expected."""
+        return self.settled_by_id is None and self.expected > 0
 
 
 class CertificatePeriod(models.TextChoices):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer
@@ -191,6 +191,14 @@ def covered_withholdings(certificate: WithholdingCertificate) -> QuerySet[OrderW
     )
 
 
+def awaiting_certificate(certificate: WithholdingCertificate) -> QuerySet[OrderWithholding]:
+    """The withheld amounts ``certificate`` would settle: its customer's, kind and period, not
+    settled yet, and not wholly reversed by credit notes (nothing is expected of those)."""
+    return covered_withholdings(certificate).filter(
+        settled_by__isnull=True, amount__gt=F("reversed_amount")
+    )
+
+
 def customer_withholdings(customer: Customer) -> QuerySet[OrderWithholding]:
     return (
         OrderWithholding.objects.filter(customer=customer)
@@ -208,8 +216,16 @@ def certificate_for_customer(customer: Customer, pk: int) -> WithholdingCertific
 
 
 def open_total(customer: Customer) -> Decimal:
+    """What the customer's certificates are still expected to cover: the amounts not settled,
+    less what credit notes reversed of them."""
     rows = OrderWithholding.objects.filter(customer=customer, settled_by__isnull=True)
-    return quantize(sum((row.amount for row in rows), ZERO))
+    return quantize(sum((row.expected for row in rows), ZERO))
+
+
+def reversed_total(customer: Customer) -> Decimal:
+    """What credit notes reversed of the customer's withheld amounts (recovered from DIAN)."""
+    rows = OrderWithholding.objects.filter(customer=customer, reversed_amount__gt=0)
+    return quantize(sum((row.reversed_amount for row in rows), ZERO))
 
 
 # -- back-office report --------------------------------------------------------------------
@@ -221,7 +237,10 @@ class ReportRow:
     year: int
     month: int
     amounts: dict[str, Decimal] = field(default_factory=dict)
+    #: What certificates are still expected to cover (not settled, less what was reversed).
     open_amount: Decimal = ZERO
+    #: What credit notes reversed (the customer recovers it from DIAN: no certificate for it).
+    reversed_amount: Decimal = ZERO
     certificates: list[str] = field(default_factory=list)
 
     @property
@@ -241,6 +260,8 @@ class ReportRow:
     def status(self) -> str:
         """Certificate status in words: every amount settled, or what is still missing."""
         if self.open_amount == 0:
+            if self.reversed_amount and self.reversed_amount >= self.total:
+                return _("Reversed by credit notes: no certificate expected")
             return _("Settled by accepted certificates")
         if self.certificates:
             return _("Open; certificate: %(list)s") % {"list": ", ".join(self.certificates)}
@@ -266,8 +287,9 @@ def report(*, year: int | None = None, customer_id: int | None = None) -> list[R
                 customer=row.customer, year=key[1], month=key[2], amounts=dict.fromkeys(KINDS, ZERO)
             )
         entry.amounts[row.kind] = quantize(entry.amounts[row.kind] + row.amount)
+        entry.reversed_amount = quantize(entry.reversed_amount + row.reversed_amount)
         if row.settled_by_id is None:
-            entry.open_amount = quantize(entry.open_amount + row.amount)
+            entry.open_amount = quantize(entry.open_amount + max(row.expected, ZERO))
     certificates: dict[int, list[WithholdingCertificate]] = defaultdict(list)
     for cert in WithholdingCertificate.objects.filter(customer_id__in={key[0] for key in grouped}):
         certificates[cert.customer_id].append(cert)

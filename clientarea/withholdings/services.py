@@ -4,6 +4,7 @@ certificates that settle them. Each is one transaction, audited; emails go throu
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -18,9 +19,10 @@ from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.accounts.selectors import get_provider
 from clientarea.lib.dates import BOGOTA, local_today
+from clientarea.lib.money import quantize
 from clientarea.notifications.services import queue_email
 from clientarea.withholdings import selectors
-from clientarea.withholdings.calculation import OrderWithholdings
+from clientarea.withholdings.calculation import OrderWithholdings, spread_reversal
 from clientarea.withholdings.models import (
     AgentStatus,
     CertificatePeriod,
@@ -321,6 +323,53 @@ def upload_certificate(
     return certificate
 
 
+@transaction.atomic
+def record_reversal(*, order_id: int, amount: Decimal, note: str, actor: Any = None) -> int:
+    """A credit note on an order an agent paid net reversed ``amount`` of its withholdings
+    (``billing.ledger`` posts it as "withholdings on the credited part"): the agent recovers that
+    from DIAN, so a certificate is no longer expected to cover it. It is spread over the order's
+    kinds (``calculation.spread_reversal``) and added to each row's ``reversed_amount``; a row
+    wholly reversed is no longer open. Audited as ``withholdings.reversed``; returns how many rows
+    changed (none for an order nothing was withheld from)."""
+    rows = list(
+        OrderWithholding.objects.select_for_update(of=("self",))  # these rows, not the customer
+        .select_related("customer")
+        .filter(order_id=order_id)
+        .order_by("kind")
+    )
+    shares = spread_reversal(
+        withheld={row.kind: row.amount for row in rows},
+        reversed_before={row.kind: row.reversed_amount for row in rows},
+        amount=amount,
+    )
+    changed = [row for row in rows if shares.get(row.kind)]
+    for row in changed:
+        row.reversed_amount = quantize(row.reversed_amount + shares[row.kind])
+    if not changed:
+        return 0
+    OrderWithholding.objects.bulk_update(changed, ["reversed_amount"])
+    audit.record(
+        action="withholdings.reversed",
+        actor=_actor(actor),
+        customer=changed[0].customer,
+        target=note or str(order_id),
+        changes={
+            "order": order_id,
+            "note": note,
+            "amount": str(quantize(amount)),
+            "by_kind": {kind: str(share) for kind, share in shares.items()},
+        },
+    )
+    logger.info(
+        "withholdings reversed order=%s note=%s amount=%s by_kind=%s",
+        order_id,
+        note,
+        amount,
+        {kind: str(share) for kind, share in shares.items()},
+    )
+    return len(changed)
+
+
 def _lock_pending(certificate_id: int) -> WithholdingCertificate:
     certificate = (
         WithholdingCertificate.objects.select_for_update()
@@ -345,10 +394,8 @@ def accept_certificate(*, certificate_id: int, actor: Any) -> tuple[WithholdingC
     certificate.reviewed_at = now
     certificate.reviewed_by = _actor(actor)
     certificate.save(update_fields=["status", "reviewed_at", "reviewed_by"])
-    settled = (
-        selectors.covered_withholdings(certificate)
-        .filter(settled_by__isnull=True)
-        .update(settled_by=certificate, settled_at=now)
+    settled = selectors.awaiting_certificate(certificate).update(
+        settled_by=certificate, settled_at=now
     )
     audit.record(
         action="withholdings.certificate_accepted",

@@ -42,6 +42,7 @@ def _page(
             "upload_form": upload_form or CertificateForm(),
             "withholdings": selectors.customer_withholdings(customer),
             "open_total": selectors.open_total(customer),
+            "reversed_total": selectors.reversed_total(customer),
             "certificates": selectors.customer_certificates(customer),
         },
         status=status,

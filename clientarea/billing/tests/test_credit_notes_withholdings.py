@@ -281,6 +281,9 @@ def test_refunding_half_an_agent_paid_credits_half_the_sale(
         "3908.00"
     )
     assert LedgerEntry.objects.get(kind=LedgerKind.PAYMENT_REFUNDED).amount == Decimal("55592.00")
+    # Withholdings expects no certificate for what the agent recovers from DIAN (per kind).
+    reversed_ = dict(order.withholdings.values_list("kind", "reversed_amount"))
+    assert reversed_ == {"06": Decimal("2000"), "05": Decimal("1425"), "07": Decimal("483")}
     assert balance_is_sum_of_movements(agent)
     assert Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE).count() == 1
     # Half the sale credited: half of the 30 paid days go back (not 14, the net's share).

@@ -159,3 +159,78 @@ def test_the_dian_simulator_rejects_the_note_then_accepts_it_resent(
     assert (note.status, order.state) == (InvoiceStatus.ACCEPTED, OrderState.PENDING)
     assert selectors.account_summary(order.customer).due == order.total
     assert OutgoingEmail.objects.filter(template="note_issued").count() == 1
+
+
+def _pdf_text(content: bytes, tmp_path) -> str:
+    import subprocess
+
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(content)
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_statement_lists_a_held_note_as_a_memo_outside_every_balance(
+    django_capture_on_commit_callbacks, alice, settings, client, tmp_path
+):
+    """The statement (page, CSV, PDF, back office) listed the charge of a debit note DIAN had
+    rejected as a debit and closed at $ 11.900 owed, while Billing, the back office's customer
+    page and the reports said nothing was owed. It is listed as a memo line, neither debit nor
+    credit, the closing balance is the account's, and the reports' balances leave it out."""
+    import csv as csv_module
+    import io
+
+    from clientarea.reports import selectors as reports
+
+    note, order = rejected_note(django_capture_on_commit_callbacks, alice, settings)
+    assert order.total == Decimal("11900.00")
+    today = local_today()
+    statement = selectors.account_statement(alice, start=today.replace(day=1), end=today)
+    assert statement.closing == selectors.account_summary(alice).balance == Decimal(0)
+    (held,) = [line for line in statement.lines if line.entry.order_id == order.pk]
+    assert held.held and (held.debit, held.credit, held.balance) == (0, 0, statement.closing)
+    assert held.held_amount == Decimal("11900.00") and statement.held == Decimal("11900.00")
+    assert statement.debits == statement.credits  # the paid invoice's order, paid
+    assert not reports.balances().filter(pk=alice.pk).exists()
+    assert not reports.receivables().filter(pk=alice.pk).exists()
+
+    client.force_login(alice.user)
+    page = client.get(reverse("billing:statement")).content.decode()
+    row = page.split('<tr class="held">', 1)[1].split("</tr>", 1)[0]
+    assert "Not owed while DIAN validates the debit note: $ 11.900,00" in row
+    assert note.full_number in row
+    assert 'data-label="Debit"></td>' in row and 'data-label="Balance">$ 0</td>' in row
+    closing = page.split('id="statement-closing"', 1)[1].split("</tr>", 1)[0]
+    assert "<strong>$ 0</strong>" in closing
+    assert "Not in the balance: $ 11.900,00 of debit notes DIAN is validating" in page
+
+    csv = client.get(reverse("billing:statement"), {"format": "csv"}).content.decode()
+    rows = list(csv_module.reader(io.StringIO(csv.lstrip("\ufeff"))))
+    assert rows[0][-1] == "Not in the balance"
+    (memo,) = [r for r in rows if str(note.full_number) in ",".join(r)]
+    assert memo[5:] == ["", "", "0.00", "11900.00"]  # no debit, no credit, balance unchanged
+    assert rows[-1][0:2] == [today.isoformat(), "Closing balance"]
+    assert rows[-1][-2:] == ["0.00", "11900.00"]
+
+    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
+    text = " ".join(_pdf_text(pdf.content, tmp_path).split())
+    assert "Not owed while DIAN validates the debit note: $ 11.900,00" in text
+    assert "Not in the balance: $ 11.900,00 of debit notes DIAN is validating" in text
+
+    client.force_login(make_staff())
+    staff = client.get(reverse("admin:billing_ledgerentry_statement", args=[alice.pk]))
+    body = staff.content.decode()
+    assert 'id="account-balance">$ 0<' in body
+    assert "Not owed while DIAN validates the debit note: $ 11.900,00" in body
+    closing = body.split("Closing balance", 1)[1].split("</tr>", 1)[0]
+    assert "<strong>$ 0</strong>" in closing
+
+    # Once DIAN accepts it, the charge is owed where it was posted: a debit in every balance.
+    Invoice.objects.filter(pk=note.pk).update(status=InvoiceStatus.ACCEPTED)
+    Order.objects.filter(pk=order.pk).update(state=OrderState.PENDING)
+    statement = selectors.account_statement(alice, start=today.replace(day=1), end=today)
+    assert statement.closing == selectors.account_summary(alice).balance == order.total
+    assert statement.held == 0 and not any(line.held for line in statement.lines)
+    owing = {customer.pk: customer for customer in reports.balances()}
+    assert owing[alice.pk].balance == order.total  # type: ignore[attr-defined]

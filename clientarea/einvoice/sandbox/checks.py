@@ -410,7 +410,7 @@ def _reference_findings(root: etree._Element, facts: Facts) -> list[Finding]:
                 )
             )
         if facts.kind == DocumentKind.CREDIT_NOTE and len(references) == 1:
-            findings.extend(_over_credit(invoice, facts))
+            findings.extend(_over_credit(root, invoice))
     return findings
 
 
@@ -421,14 +421,57 @@ def _issue_date(invoice: ReceivedDocument) -> str:
         return ""
 
 
-def _over_credit(invoice: ReceivedDocument, facts: Facts) -> list[Finding]:
-    """A credit note for more than remains of its invoice (total − accepted credit notes +
-    accepted debit notes) is *notified*, not rejected: the docs record no rejection rule for
-    it (dian-webservice.md §8: the note reference rules live in DIAN's rule data)."""
-    credited = amount(facts.payable)
+def document_value(root: etree._Element) -> Decimal | None:
+    """What a document is worth as a sale, or as the correction of one: ``TaxInclusiveAmount −
+    AllowanceTotalAmount + ChargeTotalAmount`` of its totals (LegalMonetaryTotal, or
+    RequestedMonetaryTotal for a debit note). Its ``PayableAmount`` also takes off
+    ``PrepaidAmount`` (what the buyer paid before: a payment, not a lower value) and adds
+    ``PayableRoundingAmount`` (the amount to pay rounded, not something sold), so a note that
+    annuls the sale credits its value, which may differ from the invoice's PayableAmount by a
+    rounding of cents or by the prepayments. None without a TaxInclusiveAmount."""
+    totals = (
+        "RequestedMonetaryTotal"
+        if etree.QName(root).localname == "DebitNote"
+        else ("LegalMonetaryTotal")
+    )
+    inclusive = amount(text(root, f"{totals}/TaxInclusiveAmount"))
+    if inclusive is None:
+        return None
+    allowances = amount(text(root, f"{totals}/AllowanceTotalAmount")) or Decimal(0)
+    charges = amount(text(root, f"{totals}/ChargeTotalAmount")) or Decimal(0)
+    return inclusive - allowances + charges
+
+
+def _stored_value(document: ReceivedDocument) -> Decimal:
+    """:func:`document_value` of a document the simulator accepted (its PayableAmount when its
+    XML is not readable)."""
+    try:
+        value = document_value(etree.fromstring(bytes(document.xml), _PARSER))
+    except etree.XMLSyntaxError:
+        value = None
+    return value if value is not None else (document.payable_amount or Decimal(0))
+
+
+def remaining_of(invoice: ReceivedDocument) -> Decimal:
+    """What remains of an accepted invoice, in values (:func:`document_value`): its value −
+    its accepted credit notes + its accepted debit notes."""
+    remaining = _stored_value(invoice)
+    for note in selectors.accepted_notes_of(invoice):
+        value = _stored_value(note)
+        remaining += value if note.kind == DocumentKind.DEBIT_NOTE else -value
+    return remaining
+
+
+def _over_credit(root: etree._Element, invoice: ReceivedDocument) -> list[Finding]:
+    """A credit note worth more than remains of its invoice (its value − accepted credit notes +
+    accepted debit notes, all in :func:`document_value`: neither the invoice's rounding to whole
+    pesos nor its prepayments make it worth less) is *notified*, not rejected: the docs record
+    no rejection rule for it (dian-webservice.md §8: the note reference rules live in DIAN's
+    rule data)."""
+    credited = document_value(root)
     if credited is None or invoice.payable_amount is None:
         return []
-    remaining = selectors.remaining_of(invoice)
+    remaining = remaining_of(invoice)
     if credited <= remaining:
         return []
     return [

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from .models import (
     Batch,
@@ -71,21 +70,11 @@ def accepted_invoice(key: str) -> ReceivedDocument | None:
     ).first()
 
 
-def remaining_of(invoice: ReceivedDocument) -> Decimal:
-    """What remains of an accepted invoice: its total − accepted credit notes + debit notes."""
-    notes = ReceivedDocument.objects.filter(
+def accepted_notes_of(invoice: ReceivedDocument) -> QuerySet[ReceivedDocument]:
+    """The credit and debit notes the simulator accepted on this invoice (with their XML)."""
+    return ReceivedDocument.objects.filter(
         referenced_key=invoice.document_key, is_valid=True, issuer_nit=invoice.issuer_nit
-    )
-
-    def total(kind: str) -> Decimal:
-        found = notes.filter(kind=kind).aggregate(total=Sum("payable_amount"))["total"]
-        return found or Decimal(0)
-
-    return (
-        (invoice.payable_amount or Decimal(0))
-        - total(DocumentKind.CREDIT_NOTE)
-        + total(DocumentKind.DEBIT_NOTE)
-    )
+    ).only("kind", "xml", "payable_amount")
 
 
 def by_track_id(track_id: str) -> ReceivedDocument | None:

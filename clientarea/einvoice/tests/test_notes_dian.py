@@ -120,3 +120,23 @@ def test_a_note_dian_rejects_never_reaches_the_customer_and_staff_are_alerted(
     (alert,) = OutgoingEmail.objects.filter(template="staff_invoice_rejected")
     assert f"/admin/einvoice/note/{note.pk}/change/" in alert.body_text
     assert note.issued_at is not None and timezone.now() >= note.issued_at
+
+
+def test_a_whole_credit_note_on_an_invoice_with_a_rounding_line_gets_no_notification(
+    dian_site, django_capture_on_commit_callbacks
+):
+    """45.990 + 19 % IVA is 54.728,10, paid as 54.728 (PayableRoundingAmount −0,10). Annulling it
+    credits its value, 54.728,10 (notes carry no rounding): that is all that is left of the
+    invoice, so DIAN has nothing to notify. The simulator compared the note with the invoice's
+    PayableAmount (after the rounding) and notified CBG03 "supera el saldo"."""
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED
+    assert invoice.total == Decimal("54728.00")  # the order's rounding to whole pesos
+    with django_capture_on_commit_callbacks(execute=True):
+        note = issue_credit_note(invoice=invoice, concept="2", reason="Anulación de la factura")
+    note.refresh_from_db()
+    attempt = note.transmissions.get()
+    assert note.total == Decimal("54728.10")
+    assert note.status == InvoiceStatus.ACCEPTED, (attempt.message, attempt.rule_messages)
+    assert attempt.rule_messages == []

@@ -240,9 +240,10 @@ class BackOfficeTests(BaseTestCase):
         lines = csv.content.decode().splitlines()
         self.assertEqual(
             lines[0],
-            "Cliente,Documento,Periodo,ReteFuente,ReteIVA,ReteICA,Total,Abierto,Estado del certificado",
+            "Cliente,Documento,Periodo,ReteFuente,ReteIVA,ReteICA,Total,"
+            "Revertido por notas crédito,Abierto,Estado del certificado",
         )
-        self.assertIn("40000.00,28500.00,9660.00,78160.00,78160.00", lines[1])
+        self.assertIn("40000.00,28500.00,9660.00,78160.00,0.00,78160.00", lines[1])
         self.assertEqual(
             self.client.get("/admin/withholdings/orderwithholding/report/?year=zz").status_code, 200
         )

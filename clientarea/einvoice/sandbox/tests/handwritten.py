@@ -52,6 +52,7 @@ class Doc:
     pin: str = PIN
     secret: str | None = None  # the key hashed into the CUFE/CUDE; default: per type
     key: str = ""  # filled in by ``render``
+    rounding: Decimal = Decimal("0.00")  # PayableRoundingAmount (whole pesos to pay)
 
     @property
     def tax(self) -> Decimal:
@@ -60,6 +61,10 @@ class Doc:
     @property
     def total(self) -> Decimal:
         return self.price + self.tax
+
+    @property
+    def payable(self) -> Decimal:
+        return self.total + self.rounding
 
     @property
     def date(self) -> str:
@@ -81,7 +86,7 @@ def document_key(doc: Doc) -> str:
     )
     text = (
         f"{doc.number}{doc.date}{doc.time}{_t(doc.price)}01{_t(doc.tax)}040.00030.00"
-        f"{_t(doc.total)}{SUPPLIER[0]}{CUSTOMER[0]}{secret}2"
+        f"{_t(doc.payable)}{SUPPLIER[0]}{CUSTOMER[0]}{secret}2"
     )
     return hashlib.sha384(text.encode()).hexdigest()
 
@@ -158,6 +163,11 @@ def render(doc: Doc) -> bytes:
                 "</cac:InvoiceDocumentReference></cac:BillingReference>"
             )
     totals = "RequestedMonetaryTotal" if doc.kind == "DebitNote" else "LegalMonetaryTotal"
+    rounding = (
+        f'<cbc:PayableRoundingAmount currencyID="COP">{doc.rounding}</cbc:PayableRoundingAmount>'
+        if doc.rounding
+        else ""
+    )
     line, quantity = {
         "Invoice": ("InvoiceLine", "InvoicedQuantity"),
         "CreditNote": ("CreditNoteLine", "CreditedQuantity"),
@@ -198,7 +208,7 @@ def render(doc: Doc) -> bytes:
 <cbc:LineExtensionAmount currencyID="COP">{doc.price}</cbc:LineExtensionAmount>
 <cbc:TaxExclusiveAmount currencyID="COP">{doc.price}</cbc:TaxExclusiveAmount>
 <cbc:TaxInclusiveAmount currencyID="COP">{doc.total}</cbc:TaxInclusiveAmount>
-<cbc:PayableAmount currencyID="COP">{doc.total}</cbc:PayableAmount>
+{rounding}<cbc:PayableAmount currencyID="COP">{doc.payable}</cbc:PayableAmount>
 </cac:{totals}>
 <cac:{line}><cbc:ID>1</cbc:ID><cbc:{quantity} unitCode="94">1.00</cbc:{quantity}>
 <cbc:LineExtensionAmount currencyID="COP">{doc.price}</cbc:LineExtensionAmount>

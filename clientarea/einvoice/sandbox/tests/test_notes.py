@@ -184,6 +184,27 @@ def test_crediting_more_than_remains_of_the_invoice_is_notified(send, accepted_i
     assert send(handwritten.signed(credit))["ErrorMessage"] == []  # 130900.00 = 119000 + 11900
 
 
+def test_a_note_crediting_the_whole_value_of_a_rounded_invoice_is_not_notified(
+    send, accepted_invoice
+):
+    """240.001 + 19 % IVA is 285.601,19, payable 285.601 (PayableRoundingAmount −0,19). A note
+    annulling it credits its value, 285.601,19: the rounding of the amount to pay is not part of
+    what was sold, so nothing remains and nothing is over-credited (it used to notify CBG03
+    against the PayableAmount)."""
+    invoice = accepted_invoice(price=Decimal("240001.00"), rounding=Decimal("-0.19"))
+    assert invoice.payable == Decimal("285601.00")
+    whole = handwritten.note("CreditNote", "NC125", invoice, price=Decimal("240001.00"))
+    result = send(handwritten.signed(whole))
+    assert (result["IsValid"], result["ErrorMessage"]) == (True, []), result
+    # Beyond the value, a cent more is still notified, against what remains (nothing).
+    more = handwritten.note("CreditNote", "NC126", invoice, price=Decimal("0.01"))
+    result = send(handwritten.signed(more))
+    assert result["ErrorMessage"] == [
+        f"Regla: CBG03, Notificación: El valor de la nota (0.01) supera el saldo de la "
+        f"factura {invoice.number} (0.00)."
+    ]
+
+
 def test_note_numbers_are_unique_per_issuer_and_type(send, accepted_invoice):
     invoice = accepted_invoice()
     first = handwritten.note("CreditNote", "NC130", invoice)
