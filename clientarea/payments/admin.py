@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from clientarea.billing import admin as billing_admin
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.models import Order
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
@@ -291,9 +292,31 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
         ),
     )
 
+    def get_fieldsets(self, request, obj=None):
+        """A payment staff registered has no gateway side: its bank reference and how the money
+        came take the place of the gateway's fields (which would show empty ids and raw JSON)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not obj.is_manual:
+            return fieldsets
+        manual = (_("Registered by staff"), {"fields": ("bank_reference_text", "method_text")})
+        return [
+            manual if name == _("At the gateway") else (name, options)
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description=_("bank reference"))
+    def bank_reference_text(self, obj: Payment) -> str:
+        return services.bank_reference(obj) or "—"
+
+    @admin.display(description=_("received as"))
+    def method_text(self, obj: Payment) -> str:
+        return billing_selectors.payment_method_label(obj.raw_method) or "—"
+
     def get_readonly_fields(self, request, obj=None):
         return [
             *super().get_readonly_fields(request, obj),
+            "bank_reference_text",
+            "method_text",
             "orders_paid",
             "review_text",
             "amount_cop",

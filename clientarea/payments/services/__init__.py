@@ -47,7 +47,11 @@ from clientarea.payments.services.inbox import (
     record_message,
     record_return,
 )
-from clientarea.payments.services.manual import ManualPayment, register_manual_payment
+from clientarea.payments.services.manual import (
+    ManualPayment,
+    bank_reference,
+    register_manual_payment,
+)
 from clientarea.payments.services.notes import alert_staff
 from clientarea.payments.services.reconcile import (
     ReconcileSummary,
@@ -77,6 +81,7 @@ __all__ = [
     "apply_message",
     "apply_pending_messages",
     "apply_update",
+    "bank_reference",
     "check_payment",
     "handle_notification",
     "keep_as_credit",

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
+from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
 from clientarea.lib.money import ZERO
@@ -119,7 +120,10 @@ def _create(
                     status=PaymentStatus.APPROVED,
                     status_message=(
                         _("Registered by staff: %(method)s, reference %(reference)s")
-                        % {"method": posted.method, "reference": posted.reference}
+                        % {
+                            "method": billing_selectors.payment_method_label(posted.method),
+                            "reference": posted.reference,
+                        }
                     )[:200],
                     instructions={"bank_reference": posted.reference, "method": posted.method},
                     created_at=posted.paid_at,

@@ -85,6 +85,20 @@ class ManualPaymentRefundTests(PaymentsTestCase):
         # No gateway's approval rate counts it.
         self.assertEqual([r.gateway for r in approval_rates()], [])
 
+    def test_its_page_shows_the_bank_reference_and_how_it_came_in_words(self):
+        """It showed "transfer" (the stored code), empty gateway ids and the details as JSON."""
+        payment = self.register()
+        self.assertEqual(
+            payment.status_message, "Registered by staff: bank transfer, reference TRF-100"
+        )
+        self.client.force_login(self.carol)
+        page = self.client.get(reverse("admin:payments_payment_change", args=[payment.pk]))
+        html = page.content.decode()
+        self.assertIn("TRF-100", html)
+        self.assertIn("bank transfer", html)
+        self.assertNotIn("&quot;bank_reference&quot;", html)  # no raw JSON
+        self.assertNotIn("gateway_transaction_id", html)  # no gateway section
+
     def test_part_of_a_transfer_is_refunded_with_a_credit_note_ledger_pair_and_movement(self):
         make_resolution()
         payment = self.register()
