@@ -301,7 +301,7 @@ def credit_register(request: HttpRequest, pk: int) -> HttpResponse:
                 "credit": format_cop(credit, decimals=True),
             }
             if credit < payment.amount:
-                text += " " + _("Part of it already paid their pending orders.")
+                text += " " + _("The credit was applied at once to their pending orders.")
             messages.success(request, text)
             return HttpResponseRedirect(_customer_url(customer.pk, "balance"))
     return _render(

@@ -202,6 +202,15 @@ class RegisterCreditTests(PaymentsTestCase):
         change = self.client.get(reverse("admin:payments_payment_change", args=[payment.pk]))
         self.assertContains(change, 'id="payment-refund"')
         self.assertNotContains(change, 'id="payment-query"')
+        # Not "Refund instead of credit" (flag, then "mark as refunded" outside the ledger):
+        # Refund does it in one step.
+        self.assertNotContains(change, 'id="payment-refund-instead"')
+        with (
+            translation.override("en"),
+            self.assertRaisesMessage(services.PaymentStateError, "registered by staff"),
+        ):
+            services.refund_instead_of_credit(payment, "asked", self.carol)
+        self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("80000.00"))
         form = self.client.get(reverse("admin:payments_payment_refund", args=[payment.pk]))
         self.assertContains(form, 'value="manual"')
         self.assertNotContains(form, 'value="gateway"')
