@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
@@ -228,3 +229,44 @@ class CreditPayoutForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text=_("Kept on the account's movement and in the audit log."),
     )
+
+
+class ManualCreditForm(forms.Form):
+    """*Register a transfer as credit*: money received for no pending order, kept as the
+    customer's credit (the service refuses what cannot be recorded)."""
+
+    METHODS = [("transfer", _("Bank transfer")), ("cash", _("Cash (bank deposit)"))]
+
+    amount = MoneyField(label=_("Amount received (COP)"), min_value=Decimal("0.01"))
+    bank_reference = forms.CharField(
+        label=_("Bank reference"),
+        max_length=120,
+        help_text=_("E.g. the bank transfer or deposit number, as in the bank statement."),
+    )
+    method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")
+    paid_at = forms.DateTimeField(
+        label=_("Received at (Colombia time)"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("When the money reached the account. Not in the future."),
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_('Optional, e.g. "duplicate of ODS-000123". Kept in the audit log.'),
+    )
+
+    def clean_bank_reference(self) -> str:
+        reference = " ".join(self.cleaned_data["bank_reference"].split())
+        if not reference:
+            raise forms.ValidationError(
+                _("Enter the payment reference (e.g. the bank transfer number).")
+            )
+        return reference
+
+    def clean_paid_at(self) -> dt.datetime:
+        paid_at = self.cleaned_data["paid_at"]
+        if paid_at > timezone.now() + dt.timedelta(minutes=5):
+            raise forms.ValidationError(_("The payment date cannot be in the future."))
+        return paid_at

@@ -15,6 +15,7 @@ urlpatterns = [
     path("services/<int:pk>/change-plan/", views.service_change_plan, name="service_change_plan"),
     path("services/<int:pk>/<slug:action>/", views.service_status, name="service_status"),
     path("customers/<int:pk>/credit/pay-out/", views.credit_payout, name="credit_payout"),
+    path("customers/<int:pk>/credit/register/", views.credit_register, name="credit_register"),
     path("customers/<int:pk>/access-code/", views.resend_code, name="resend_code"),
     path("customers/<int:pk>/unlock-login/", views.unlock_login, name="unlock_login"),
     path("customers/<int:pk>/view-as/", views.impersonate_start, name="impersonate_start"),

@@ -30,8 +30,10 @@ from clientarea.billing import custom_orders, planchanges
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.services import OrderStateError
+from clientarea.lib.dates import local_now
 from clientarea.lib.http import client_ip
 from clientarea.lib.money import format_cop
+from clientarea.payments import services as payment_services
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import Service
 
@@ -47,6 +49,8 @@ PERMISSIONS = {
     "unlock a login": "accounts.change_customer",
     "login as customer": impersonation.PERMISSION,
     "pay out credit": "payments.add_refund",
+    # As registering a manual payment on an order (the order admin's "change order").
+    "register a transfer as credit": "billing.change_order",
 }
 
 
@@ -125,7 +129,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                 "change_service": user.has_perm(
                     PERMISSIONS["edit, suspend, unsuspend, terminate a service"]
                 ),
-                "pay": user.has_perm("billing.change_order"),
+                "pay": user.has_perm(PERMISSIONS["register a transfer as credit"]),
                 "pay_out": user.has_perm(PERMISSIONS["pay out credit"]),
                 # The PDF and XML downloads are the invoice admin's (its view permission).
                 "documents": user.has_perm("einvoice.view_invoice"),
@@ -260,6 +264,58 @@ def credit_payout(request: HttpRequest, pk: int) -> HttpResponse:
             "c": customer,
             "form": form,
             "credit": credit,
+        },
+    )
+
+
+@staff_view(PERMISSIONS["register a transfer as credit"])
+def credit_register(request: HttpRequest, pk: int) -> HttpResponse:
+    """*Register a transfer as credit*: money received for no pending order (in advance, twice,
+    for an order cancelled meanwhile) kept as the customer's credit and as a manual payment."""
+    customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
+    form = forms.ManualCreditForm(
+        request.POST or None,
+        initial={"paid_at": local_now().replace(second=0, microsecond=0)},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            payment = payment_services.register_manual_credit(
+                customer=customer,
+                amount=data["amount"],
+                reference=data["bank_reference"],
+                method=data["method"],
+                paid_at=data["paid_at"],
+                note=data["note"],
+                actor=_staff(request),
+            )
+        except billing_services.ManualCreditRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            credit = billing_selectors.credit_available(customer)
+            text = _(
+                "%(amount)s registered as %(customer)s's credit: payment %(payment)s (reference "
+                "%(reference)s). Credit available now: %(credit)s."
+            ) % {
+                "amount": format_cop(payment.amount, decimals=True),
+                "customer": customer.display_name,
+                "payment": payment.reference,
+                "reference": data["bank_reference"],
+                "credit": format_cop(credit, decimals=True),
+            }
+            if credit < payment.amount:
+                text += " " + _("The credit was applied at once to their pending orders.")
+            messages.success(request, text)
+            return HttpResponseRedirect(_customer_url(customer.pk, "balance"))
+    return _render(
+        request,
+        "credit_register.html",
+        {
+            "title": _("Register a transfer as credit for %(name)s")
+            % {"name": customer.display_name},
+            "c": customer,
+            "form": form,
+            "auto_apply": settings.BILLING_AUTO_APPLY_CREDIT,
         },
     )
 

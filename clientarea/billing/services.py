@@ -988,6 +988,7 @@ def post_manual_payment(
     amount: Decimal | None = None,
     not_withheld: bool = False,
     confirmed_excess: Decimal | None = None,
+    payment_reference: str = "",
 ) -> ManualPaymentPosted:
     """Staff record a payment received outside the gateways (a bank transfer, cash at the office).
 
@@ -1008,8 +1009,8 @@ def post_manual_payment(
     keep the withheld part as credit a second time.
 
     Money, state and the audit record (``billing.manual_payment``: the split and the withholding
-    decision) in one transaction under the customer's lock. Returns what it posted, with the
-    order as it is after.
+    decision, and ``payment_reference``, the payment row the caller keeps for it) in one
+    transaction under the customer's lock. Returns what it posted, with the order as it is after.
     """
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
@@ -1113,6 +1114,7 @@ def post_manual_payment(
                 "credit_applied": str(posting.credit_applied),
                 "orders_paid": [o.number for o in posting.paid],
                 "reference": reference.strip()[:120],
+                "payment": payment_reference,
                 "method": method,
                 "paid_at": timezone.localtime(paid_at, BOGOTA).isoformat(),
                 "state": locked.state,
@@ -1124,6 +1126,113 @@ def post_manual_payment(
         allocated=posting.allocated,
         credited=posting.credited,
         reference=reference.strip(),
+        method=method,
+        paid_at=paid_at,
+    )
+
+
+class ManualCreditRefused(Exception):
+    """Money staff register as a customer's credit that cannot be recorded as given (the message
+    is for staff); nothing was written."""
+
+
+#: The methods money registered as credit arrives by (``post_manual_credit``).
+MANUAL_CREDIT_METHODS = ("transfer", "cash")
+
+
+@dataclass(frozen=True)
+class ManualCreditPosted:
+    """What ``post_manual_credit`` posted: the money ``received`` (all of it credit), the part of
+    the credit applied at once to pending orders (``BILLING_AUTO_APPLY_CREDIT``) and the orders
+    it paid, with the bank's reference, method and moment."""
+
+    received: Decimal
+    credit_applied: Decimal
+    orders_paid: list[Order]
+    reference: str
+    method: str
+    paid_at: dt.datetime
+
+
+def post_manual_credit(
+    *,
+    customer: Customer,
+    amount: Decimal,
+    reference: str,
+    method: str,
+    paid_at: dt.datetime | None = None,
+    note: str = "",
+    payment_reference: str = "",
+    actor,
+) -> ManualCreditPosted:
+    """Staff record money received outside the gateways for no pending order (a transfer in
+    advance, a second transfer for an order already paid, one for an order cancelled meanwhile):
+    all of it becomes the customer's credit, posted as a gateway's "add funds" payment is
+    (``ledger.record_payment`` without allocations: "credit added" via ``manual`` with the bank's
+    reference, the "credit added" email, and the credit applied at once to pending orders when
+    ``BILLING_AUTO_APPLY_CREDIT`` is on). Audited (``billing.manual_credit``, with
+    ``payment_reference``, the payment row the caller keeps for it); under the customer's lock,
+    in one transaction. A refusal (amount, reference, method, a date in the future) writes
+    nothing."""
+    reference = " ".join((reference or "").split())[:120]
+    note = " ".join((note or "").split())[:300]
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        raise ManualCreditRefused(_("The amount must be greater than zero."))
+    if quantize(amount) != amount:
+        raise ManualCreditRefused(_("The amount has at most two decimals."))
+    if not reference:
+        raise ManualCreditRefused(_("Enter the payment reference (e.g. the bank transfer number)."))
+    if method not in MANUAL_CREDIT_METHODS:
+        raise ManualCreditRefused(_("Choose how the money was received: transfer or cash."))
+    now = timezone.now()
+    paid_at = paid_at or now
+    if paid_at > now + dt.timedelta(minutes=5):
+        raise ManualCreditRefused(_("The payment date cannot be in the future."))
+    with transaction.atomic():
+        locked = ledger.lock_customer(customer_id=customer.pk)
+        before = credit_available(locked)
+        posting = ledger.record_payment(
+            customer_id=locked.pk,
+            amount=amount,
+            allocations=[],
+            reference=reference,
+            via=PaidVia.MANUAL,
+            method=method,
+            paid_at=paid_at,
+            actor=actor,
+            memo=payment_reference,
+            locked_customer=locked,
+        )
+        audit(
+            action="billing.manual_credit",
+            actor=actor,
+            customer=locked,
+            target=payment_reference or reference,
+            changes={
+                "amount": str(amount),
+                "payment": payment_reference,
+                "reference": reference,
+                "method": method,
+                "paid_at": timezone.localtime(paid_at, BOGOTA).isoformat(),
+                "note": note,
+                "credit_before": str(before),
+                # Credit applied at once to the customer's pending orders (auto-apply).
+                "credit_applied": str(posting.credit_applied),
+                "orders_paid": [o.number for o in posting.paid],
+            },
+        )
+    logger.info(
+        "manual credit: customer=%s %s (%s, payment %s)",
+        customer.pk,
+        amount,
+        reference,
+        payment_reference,
+    )
+    return ManualCreditPosted(
+        received=amount,
+        credit_applied=posting.credit_applied,
+        orders_paid=list(posting.paid),
+        reference=reference,
         method=method,
         paid_at=paid_at,
     )

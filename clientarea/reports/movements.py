@@ -249,10 +249,11 @@ def _is_received(entry: LedgerEntry) -> bool:
 
 
 def _payment_ref(entry: LedgerEntry) -> str:
-    """Our payment reference an entry names: a gateway payment's (its memo), a refund's
+    """Our payment reference an entry names: a payment's (its memo: a gateway's, or money staff
+    registered as credit, ``SAL-…``; money staff registered for an order has none), a refund's
     (before ``/R``), or the payment whose credit staff chose to refund (the reference itself)."""
     if _is_received(entry):
-        return entry.memo if entry.via != PaidVia.MANUAL else ""
+        return entry.memo
     if _is_paid_out(entry):
         return ""
     if entry.kind in RETURNED_KINDS or entry.kind == LedgerKind.CREDIT:

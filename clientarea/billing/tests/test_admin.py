@@ -448,15 +448,18 @@ def test_a_manual_payment_is_in_the_audit_log_with_who_when_and_how_much(client,
         "credit_applied": "0.00",
         "orders_paid": [],
         "reference": "Bancolombia 7788",
+        # The payment row kept for it (payments.services.register_manual_payment).
+        "payment": f"{order.number}-1",
         "method": "cash",
         "paid_at": "2026-02-12T09:30:00-05:00",
         "state": "pending",
     }
-    assert (rest.changes["amount"], rest.changes["due_before"], rest.changes["state"]) == (
-        "24510.00",
-        "24510.00",
-        "paid",
-    )
+    assert (
+        rest.changes["amount"],
+        rest.changes["due_before"],
+        rest.changes["state"],
+        rest.changes["payment"],
+    ) == ("24510.00", "24510.00", "paid", f"{order.number}-2")
 
 
 def test_the_payment_form_explains_a_withholding_agents_net(client, carol):

@@ -15,7 +15,8 @@ One module per concern, each read top-down:
   closing attempts that are over;
 * :mod:`.backoffice`: staff actions (gateway switch, apply again, query again, refund flags);
 * :mod:`.manual`: ``register_manual_payment``, money staff registered kept as a payment (so
-  it can be refunded, manually);
+  it can be refunded, manually), and ``register_manual_credit``, money staff registered for no
+  pending order, kept as the customer's credit and as a payment;
 * :mod:`.refunds`: ``refund_payment`` (staff refund a payment wholly or in part, through the
   gateway or by hand), sending it, the gateway's word on refunds, credit notes, the sweep.
 
@@ -50,6 +51,7 @@ from clientarea.payments.services.inbox import (
 from clientarea.payments.services.manual import (
     ManualPayment,
     bank_reference,
+    register_manual_credit,
     register_manual_payment,
 )
 from clientarea.payments.services.notes import alert_staff
@@ -94,6 +96,7 @@ __all__ = [
     "refund_payment",
     "refundable",
     "refundable_now",
+    "register_manual_credit",
     "register_manual_payment",
     "retry_message",
     "review_progress",

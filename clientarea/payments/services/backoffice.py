@@ -169,6 +169,16 @@ def refund_instead_of_credit(payment: Payment, note: str, actor) -> Payment:
     note = (note or "").strip()
     if not note:
         raise PaymentStateError(_("Write a note: why the money is returned instead of kept."))
+    if payment.is_manual:
+        # Money staff registered is returned with Refund (manual): the credit and the transfer
+        # back in one step, in the money movements the day it is recorded.
+        raise PaymentStateError(
+            _(
+                "Payment %(reference)s was registered by staff: return it with Refund (a manual "
+                "refund with the transfer's reference), which takes the credit back."
+            )
+            % {"reference": payment.reference}
+        )
     with transaction.atomic():
         ledger.lock_customer(customer_id=payment.customer_id)
         locked = Payment.objects.select_for_update().get(pk=payment.pk)

@@ -11,6 +11,11 @@ bank reference (``refunds.refund_payment``). Which orders it paid comes from its
 (``refunds._allocations``), since its ledger movements carry the bank's reference, which two
 payments may share.
 
+:func:`register_manual_credit` does the same for money received for no pending order: all of
+it the customer's credit (``billing.services.post_manual_credit``, the path of a gateway's
+"add funds" payment), kept as a payment with no order and an empty basket (``SAL-…-1``); its
+refund takes the credit back first (``refunds._credit_part``).
+
 Payments registered before this module existed have no row: their money is returned as
 before, with a credit note "No money is owed back" (see README).
 """
@@ -26,6 +31,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
+from clientarea.accounts.models import Customer
+from clientarea.billing import ledger
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
@@ -70,6 +77,10 @@ def register_manual_payment(
     and its refusals, which write nothing), and keep an approved payment row for it at the
     "manual" gateway, in the same transaction."""
     with transaction.atomic():
+        # The customer's lock first, as the billing service takes it (it takes it again): the
+        # payment's reference is chosen before the money is posted, so the audit entry names it.
+        ledger.lock_customer(customer_id=order.customer_id)
+        attempt = _next_attempt(order)
         posted = billing_services.post_manual_payment(
             order=order,
             reference=reference,
@@ -79,11 +90,20 @@ def register_manual_payment(
             amount=amount,
             not_withheld=not_withheld,
             confirmed_excess=confirmed_excess,
+            payment_reference=f"{order.number}-{attempt}",
         )
         locked = posted.order
-        # The order is locked (with its customer): no attempt number can be taken meanwhile.
-        attempt = (Payment.objects.filter(order=locked).aggregate(n=Max("attempt"))["n"] or 0) + 1
-        payment = _create(locked=locked, attempt=attempt, posted=posted)
+        payment = _create(
+            reference=f"{locked.number}-{attempt}",
+            attempt=attempt,
+            order=locked,
+            customer_id=locked.customer_id,
+            currency=locked.currency,
+            received=posted.received,
+            bank_reference=posted.reference,
+            method=posted.method,
+            paid_at=posted.paid_at,
+        )
         if posted.allocated > 0:
             PaymentOrder.objects.create(payment=payment, order=locked, amount=posted.allocated)
     logger.info(
@@ -97,45 +117,114 @@ def register_manual_payment(
     return ManualPayment(order=locked, payment=payment)
 
 
+def _next_attempt(order: Order) -> int:
+    """The order's next attempt number whose reference no payment holds ("ODS-1-12" and
+    "ODS-11-2" never meet with the numbers' zeros, but be safe)."""
+    attempt = (Payment.objects.filter(order=order).aggregate(n=Max("attempt"))["n"] or 0) + 1
+    while Payment.objects.filter(reference=f"{order.number}-{attempt}").exists():
+        attempt += 1
+    return attempt
+
+
 def _create(
-    *, locked: Order, attempt: int, posted: billing_services.ManualPaymentPosted
+    *,
+    reference: str,
+    attempt: int,
+    order: Order | None,
+    customer_id: int,
+    currency: str,
+    received: Decimal,
+    bank_reference: str,
+    method: str,
+    paid_at: dt.datetime,
 ) -> Payment:
-    for _try in range(5):
-        reference = f"{locked.number}-{attempt}"
-        try:
-            with transaction.atomic():
-                return Payment.objects.create(
-                    reference=reference,
-                    gateway_reference=reference,
-                    attempt=attempt,
-                    order=locked,
-                    customer_id=locked.customer_id,
-                    gateway=MANUAL_GATEWAY,
-                    method=_method_family(posted.method),
-                    raw_method=posted.method,
-                    amount=posted.received,
-                    currency=locked.currency,
-                    tax=ZERO,
-                    tax_base=ZERO,
-                    status=PaymentStatus.APPROVED,
-                    status_message=(
-                        _("Registered by staff: %(method)s, reference %(reference)s")
-                        % {
-                            "method": billing_selectors.payment_method_label(posted.method),
-                            "reference": posted.reference,
-                        }
-                    )[:200],
-                    instructions={"bank_reference": posted.reference, "method": posted.method},
-                    created_at=posted.paid_at,
-                    approved_at=posted.paid_at,
-                )
-        except IntegrityError:
-            # A reference taken by an attempt of another order ("ODS-1-12" / "ODS-11-2"
-            # never meet with dashes, but be safe): the next attempt number.
-            attempt += 1
-    raise billing_services.OrderStateError(  # pragma: no cover - five collisions in a row
-        _("The payment could not be registered. Please try again.")
+    """The approved payment row at the "manual" gateway. Its reference was chosen (and named in
+    the audit entry) before the money was posted: a customer's checkout that took it meanwhile
+    (it does not wait for the customer's lock) undoes the whole registration, with a message."""
+    try:
+        with transaction.atomic():
+            return Payment.objects.create(
+                reference=reference,
+                gateway_reference=reference,
+                attempt=attempt,
+                order=order,
+                customer_id=customer_id,
+                gateway=MANUAL_GATEWAY,
+                method=_method_family(method),
+                raw_method=method,
+                amount=received,
+                currency=currency,
+                tax=ZERO,
+                tax_base=ZERO,
+                status=PaymentStatus.APPROVED,
+                status_message=(
+                    _("Registered by staff: %(method)s, reference %(reference)s")
+                    % {
+                        "method": billing_selectors.payment_method_label(method),
+                        "reference": bank_reference,
+                    }
+                )[:200],
+                instructions={"bank_reference": bank_reference, "method": method},
+                created_at=paid_at,
+                approved_at=paid_at,
+            )
+    except IntegrityError as exc:  # pragma: no cover - a checkout took the number this instant
+        raise billing_services.OrderStateError(
+            _("The payment could not be registered. Please try again.")
+        ) from exc
+
+
+def register_manual_credit(
+    *,
+    customer: Customer,
+    amount: Decimal,
+    reference: str,
+    actor,
+    method: str = "transfer",
+    paid_at: dt.datetime | None = None,
+    note: str = "",
+) -> Payment:
+    """Staff register money received for no pending order (a transfer in advance, a duplicate
+    transfer for an order already paid, one for an order cancelled meanwhile) as the customer's
+    credit (*Register a transfer as credit*): ``billing.services.post_manual_credit`` posts it as
+    a gateway's "add funds" payment (ledger "credit added", the email, the credit applied to
+    pending orders when ``BILLING_AUTO_APPLY_CREDIT`` is on; audited ``billing.manual_credit``
+    with the payment's reference), and, in the same transaction under the customer's lock, an
+    approved payment at the "manual" gateway is kept for it, with no order and an empty basket
+    (``SAL-…-1``, as added funds are named), so **Refund** returns it (manually; the credit
+    leaves first). Refusals (``ManualCreditRefused``) write nothing."""
+    with transaction.atomic():
+        locked = ledger.lock_customer(customer_id=customer.pk)
+        payment_reference = billing_services.next_number(name="FUNDS", prefix="SAL-") + "-1"
+        posted = billing_services.post_manual_credit(
+            customer=locked,
+            amount=amount,
+            reference=reference,
+            method=method,
+            paid_at=paid_at,
+            note=note,
+            payment_reference=payment_reference,
+            actor=actor,
+        )
+        payment = _create(
+            reference=payment_reference,
+            attempt=1,
+            order=None,
+            customer_id=locked.pk,
+            currency="COP",
+            received=posted.received,
+            bank_reference=posted.reference,
+            method=posted.method,
+            paid_at=posted.paid_at,
+        )
+    logger.info(
+        "manual credit %s for customer %s: %s (applied at once %s)",
+        payment.reference,
+        locked.pk,
+        posted.received,
+        posted.credit_applied,
     )
+    return payment
 
 
 def bank_reference(payment: Payment) -> str:

@@ -144,7 +144,8 @@ def _paid_reference(payment: Payment) -> str:
 def _allocations(payment: Payment) -> list[tuple[Order, Decimal]]:
     """The orders this payment paid (in part or in full) and how much of it each took. A
     payment staff registered: its basket, written with it (its ledger movements carry the bank's
-    reference, which two payments may share)."""
+    reference, which two payments may share); one registered as credit (no order) has an empty
+    basket, so all of it is credit (``_credit_part``), as for added funds."""
     if payment.is_manual:
         return [
             (row.order, row.amount)
