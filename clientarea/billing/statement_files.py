@@ -24,8 +24,19 @@ from clientarea.lib.money import format_cop
 TEMPLATE = Path(__file__).resolve().parent / "typst" / "statement.typ"
 _compilers = threading.local()
 
+#: Dates in the CSV stay ISO (sortable, read by spreadsheets and scripts); the PDF, a document a
+#: person reads, writes them the Colombian way (day/month/year), as the invoices do.
+CSV_MOMENT = "%Y-%m-%d %H:%M"
+PDF_DATE = "%d/%m/%Y"
+PDF_MOMENT = "%d/%m/%Y %H:%M"
 
-def _rows(statement: AccountStatement) -> list[dict[str, str]]:
+
+#: The CSV's columns after the date, in order (``_rows``' keys).
+_CSV_KEYS = ("movement", "order", "invoice", "reference", "debit", "credit", "balance", "held")
+
+
+def _rows(statement: AccountStatement) -> list[dict]:
+    """Each movement's cells; ``at`` is its moment in Bogotá (each file writes it its way)."""
     rows = []
     for line in statement.lines:
         entry = line.entry
@@ -35,7 +46,7 @@ def _rows(statement: AccountStatement) -> list[dict[str, str]]:
         movement = movement_label(entry)
         rows.append(
             {
-                "date": timezone.localtime(entry.created_at, BOGOTA).strftime("%Y-%m-%d %H:%M"),
+                "at": timezone.localtime(entry.created_at, BOGOTA),
                 "movement": f"{movement} ({line.held_text})" if line.held else movement,
                 "order": order,
                 "invoice": statement.invoices.get(entry.order_id or 0, ""),
@@ -82,7 +93,7 @@ def statement_csv(statement: AccountStatement) -> str:
         ]
     )
     for row in _rows(statement):
-        writer.writerow(row.values())
+        writer.writerow([row["at"].strftime(CSV_MOMENT), *(row[key] for key in _CSV_KEYS)])
     writer.writerow(
         [
             statement.end.isoformat(),
@@ -124,9 +135,9 @@ def statement_pdf(statement: AccountStatement) -> bytes:
         "customer": customer.display_name,
         "document": f"{customer.get_document_type_display()} {customer.document_number}",
         "period": _("From %(start)s to %(end)s")
-        % {"start": statement.start.isoformat(), "end": statement.end.isoformat()},
+        % {"start": statement.start.strftime(PDF_DATE), "end": statement.end.strftime(PDF_DATE)},
         "generated": _("Generated on %(when)s")
-        % {"when": timezone.localtime(timezone.now(), BOGOTA).strftime("%Y-%m-%d %H:%M")},
+        % {"when": timezone.localtime(timezone.now(), BOGOTA).strftime(PDF_MOMENT)},
         "labels": {
             "date": _("Date"),
             "movement": _("Movement"),
@@ -143,7 +154,7 @@ def statement_pdf(statement: AccountStatement) -> bytes:
         "held": statement.held_note,
         "rows": [
             {
-                "date": row["date"],
+                "date": row["at"].strftime(PDF_MOMENT),
                 "movement": row["movement"],
                 "document": " · ".join(
                     part for part in (row["order"], row["invoice"], row["reference"]) if part

@@ -56,3 +56,38 @@ def test_a_movement_without_an_order_has_no_stray_separator(client, settings):
     cell = page.split('data-label="Documento">', 2)[1].split("</td>", 1)[0]
     # kept whole (never broken after its hyphen), no "· " before it
     assert cell == '<span class="reference"><span class="nowrap">payu:tx-77</span></span>'
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")
+def test_the_statement_pdf_writes_dates_day_first_and_the_csv_keeps_them_iso(
+    client, settings, tmp_path
+):
+    """The PDF printed 2026-12-05 (ISO) where a Colombian reader (and the invoices) write
+    05/12/2026; the CSV keeps ISO, which spreadsheets and scripts sort."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from clientarea.billing import ledger
+    from clientarea.lib.dates import BOGOTA
+
+    make_provider()
+    alice = make_customer("alice@example.com")
+    ledger.record_payment(
+        customer_id=alice.pk, amount=Decimal("25000"), reference="payu:tx-77", via="payu"
+    )
+    now = timezone.localtime(timezone.now(), BOGOTA)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.force_login(alice.user)
+    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    start = local_today().replace(month=1, day=1)
+    assert f"{start:%d/%m/%Y}" in text and f"{local_today():%d/%m/%Y}" in text
+    assert now.strftime("%d/%m/%Y") in text
+    assert now.strftime("%Y-%m-%d") not in text
+    csv_text = client.get(reverse("billing:statement"), {"format": "csv"}).content.decode()
+    assert now.strftime("%Y-%m-%d") in csv_text
