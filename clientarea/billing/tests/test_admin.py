@@ -77,6 +77,20 @@ def test_an_order_is_read_only_and_cannot_be_deleted(client, order):
     assert order.state == OrderState.PENDING
 
 
+def test_an_orders_items_show_the_period_in_one_short_column_and_the_discount_with_its_reason(
+    client, order
+):
+    """Twelve item columns (start, end, discount, reason apart) were wider than 1366 px."""
+    item = order.items.get()
+    item.discount, item.discount_reason = Decimal("5000"), "Cupón BIENVENIDA"
+    item.save(update_fields=["discount", "discount_reason"])
+    page = client.get(url("change", order)).content.decode()
+    period = page.split('class="field-period"', 1)[1].split("</td>", 1)[0]
+    assert f"{item.period_start.day} " in period and " – " in period
+    assert str(item.period_start.year) in period and "field-period_start" not in page
+    assert "$ 5.000 (Cupón BIENVENIDA)" in page and "field-discount_reason" not in page
+
+
 def test_the_order_list_offers_one_button_to_make_an_order(client, order):
     """It showed "New service order" and "Add service order" side by side."""
     page = client.get(reverse("admin:billing_order_changelist")).content.decode()
