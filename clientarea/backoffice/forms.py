@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
 from clientarea.billing import custom_orders
+from clientarea.billing.forms import received_at, received_reference
 from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import local_today
 from clientarea.lib.forms import MoneyField
@@ -258,15 +258,7 @@ class ManualCreditForm(forms.Form):
     )
 
     def clean_bank_reference(self) -> str:
-        reference = " ".join(self.cleaned_data["bank_reference"].split())
-        if not reference:
-            raise forms.ValidationError(
-                _("Enter the payment reference (e.g. the bank transfer number).")
-            )
-        return reference
+        return received_reference(self.cleaned_data["bank_reference"])
 
     def clean_paid_at(self) -> dt.datetime:
-        paid_at = self.cleaned_data["paid_at"]
-        if paid_at > timezone.now() + dt.timedelta(minutes=5):
-            raise forms.ValidationError(_("The payment date cannot be in the future."))
-        return paid_at
+        return received_at(self.cleaned_data["paid_at"])

@@ -33,6 +33,24 @@ class CancelOrderForm(forms.Form):
         return reason
 
 
+def received_reference(value: str) -> str:
+    """The bank's (or the receipt's) reference of money staff register, spaces collapsed;
+    required."""
+    reference = " ".join(value.split())
+    if not reference:
+        raise forms.ValidationError(
+            _("Enter the payment reference (e.g. the bank transfer number).")
+        )
+    return reference
+
+
+def received_at(value: dt.datetime) -> dt.datetime:
+    """When money staff register arrived: not in the future (five minutes of clock drift)."""
+    if value > timezone.now() + dt.timedelta(minutes=5):
+        raise forms.ValidationError(_("The payment date cannot be in the future."))
+    return value
+
+
 class ManualPaymentForm(forms.Form):
     METHODS = [
         ("transfer", _("Bank transfer")),
@@ -88,18 +106,10 @@ class ManualPaymentForm(forms.Form):
             del self.fields["not_withheld"]
 
     def clean_reference(self) -> str:
-        reference = self.cleaned_data["reference"].strip()
-        if not reference:
-            raise forms.ValidationError(
-                _("Enter the payment reference (e.g. the bank transfer number).")
-            )
-        return reference
+        return received_reference(self.cleaned_data["reference"])
 
     def clean_paid_at(self) -> dt.datetime:
-        paid_at = self.cleaned_data["paid_at"]
-        if paid_at > timezone.now() + dt.timedelta(minutes=5):
-            raise forms.ValidationError(_("The payment date cannot be in the future."))
-        return paid_at
+        return received_at(self.cleaned_data["paid_at"])
 
 
 class ManualOrderForm(forms.Form):
