@@ -61,6 +61,15 @@ class MoneyInput(forms.TextInput):
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__({"inputmode": "decimal", "autocomplete": "off", **(attrs or {})})
 
+    def format_value(self, value: Any) -> str | None:
+        """An amount the form offers (its initial value) written as staff and customers write
+        it, ``83.300`` or ``83.300,50`` (it read ``83300.00``); what a person typed is shown as
+        typed."""
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            text = format_cop(abs(value)).removeprefix("$ ")
+            return f"-{text}" if value < 0 else text
+        return super().format_value(value)
+
 
 class MoneyField(forms.DecimalField):
     """An amount in COP typed the Colombian way (``150.000``, ``1.500.000,50``) or plainly

@@ -78,3 +78,21 @@ def test_a_good_amount_is_a_decimal_and_the_box_is_text():
     assert form.cleaned_data == {"price": Decimal("1011500"), "discount": None}
     html = str(form["price"])
     assert 'type="text"' in html and 'inputmode="decimal"' in html and "step" not in html
+
+
+@pytest.mark.parametrize(
+    ("initial", "shown"),
+    [
+        (Decimal("83300.00"), "83.300"),
+        (Decimal("1500000.50"), "1.500.000,50"),
+        (150000, "150.000"),
+        (Decimal("-5000"), "-5.000"),
+    ],
+)
+def test_an_offered_amount_is_written_the_colombian_way_and_reads_back_the_same(initial, shown):
+    """The refund form offered "83300.00": a dot a Colombian reads as thousands."""
+    html = str(PriceForm(initial={"price": initial})["price"])
+    assert f'value="{shown}"' in html
+    assert parse_cop(shown) == Decimal(initial)
+    # What a person typed is shown back as typed.
+    assert 'value="83300.00"' in str(PriceForm({"price": "83300.00"})["price"])
