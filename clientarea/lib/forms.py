@@ -66,8 +66,9 @@ class MoneyInput(forms.TextInput):
         it, ``83.300`` or ``83.300,50`` (it read ``83300.00``); what a person typed is shown as
         typed."""
         if isinstance(value, Decimal | int) and not isinstance(value, bool):
-            text = format_cop(abs(value)).removeprefix("$ ")
-            return f"-{text}" if value < 0 else text
+            amount = Decimal(value)
+            text = format_cop(abs(amount)).removeprefix("$ ")
+            return f"-{text}" if amount < 0 else text
         return super().format_value(value)
 
 
