@@ -370,7 +370,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
 
     @admin.display(description=_("Instructions to pay"))
     def instructions_text(self, obj: Payment) -> str:
-        return _details_list(gateway_details.details(obj.instructions))
+        return _details_list(
+            gateway_details.details(obj.instructions, method=obj.method or obj.requested_method)
+        )
 
     @admin.display(description=_("Checkout sent"))
     def checkout_text(self, obj: Payment) -> str:

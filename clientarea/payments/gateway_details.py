@@ -22,6 +22,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib.dates import BOGOTA
@@ -200,19 +201,29 @@ FIELDS: dict[str, tuple[Promise | str, Any]] = {
 _ORDER = {key: index for index, key in enumerate(FIELDS)}
 
 
-def details(data: Mapping[str, Any] | None) -> list[Detail]:
+#: Labels that depend on the payment's method: PayU's tracking code (``trazabilityCode``) is the
+#: bank's CUS for PSE only; for cash and cards it is the gateway's own.
+BY_METHOD: dict[tuple[str, str], Promise | str] = {
+    ("cus", "cash"): _("Tracking code at the gateway"),
+    ("cus", "card"): _("Tracking code at the gateway"),
+}
+
+
+def details(data: Mapping[str, Any] | None, *, method: str = "") -> list[Detail]:
     """One line per stored key (nested objects flattened: a checkout's ``fields`` and
-    ``gateway_answer`` are read as lines of their own)."""
+    ``gateway_answer`` are read as lines of their own); ``method`` is the payment's (card, pse,
+    cash)."""
     lines: list[Detail] = []
     for key, value in _flat(data or {}):
         if value in ("", None):
             continue
         label, read = FIELDS.get(key, (key, _text))
+        label = BY_METHOD.get((key, method), label)
         if is_secret(key):
-            lines.append(Detail(key=key, label=str(label), value=HIDDEN))
+            lines.append(Detail(key=key, label=capfirst(str(label)), value=HIDDEN))
             continue
         shown = read(value)
-        lines.append(Detail(key=key, label=str(label), value=shown, url=_url(value)))
+        lines.append(Detail(key=key, label=capfirst(str(label)), value=shown, url=_url(value)))
     return sorted(lines, key=lambda line: _ORDER.get(line.key, len(_ORDER)))
 
 

@@ -91,7 +91,16 @@ class PaymentDetailsPageTests(PaymentsTestCase):
         self.assertIn("<dt>Banco (PSE)</dt><dd>BANCOLOMBIA</dd>", html)
         self.assertIn("<dt>CUS (código único de seguimiento)</dt><dd>1234567</dd>", html)
         self.assertIn("<dd>esperando que la red de pago informe el pago</dd>", html)
-        self.assertIn("<dt>surprise</dt><dd>kept as it came</dd>", html)  # never dropped
+        self.assertIn("<dt>Surprise</dt><dd>kept as it came</dd>", html)  # never dropped
+
+    def test_payus_tracking_code_is_the_banks_cus_for_pse_only(self):
+        payment, _ = self.start("payu", method="cash")
+        Payment.objects.filter(pk=payment.pk).update(
+            instructions={"cus": "029f3370-52dd", "voucher_reference": "1400000001"}
+        )
+        html = section(self.page(payment, "es"), "Instrucciones para pagar")
+        self.assertIn("<dt>Código de seguimiento en la pasarela</dt><dd>029f3370-52dd</dd>", html)
+        self.assertNotIn("CUS", html)
 
     def test_credentials_are_never_shown_signatures_may_be(self):
         payment, _ = self.start("payu", method="card")
