@@ -46,6 +46,7 @@ from clientarea.payments.models import (
     RefundLine,
     RefundStatus,
 )
+from clientarea.payments.status_notes import failure_text
 
 
 def _details_list(lines: list[gateway_details.Detail]) -> str:
@@ -485,7 +486,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             self.message_user(
                 request,
                 _("%(reference)s: the gateway could not be queried (%(error)s). Try again later.")
-                % {"reference": payment.reference, "error": exc},
+                % {"reference": payment.reference, "error": failure_text(exc)},
                 messages.WARNING,
             )
             return

@@ -101,24 +101,56 @@ def closed(reason: str) -> StatusNote:
     return StatusNote(CLOSED_CODES.get(reason, "closed_orders_settled"))
 
 
-def start_failure(exc: GatewayError) -> tuple[StatusNote, str]:
-    """What went wrong when a payment was sent to the gateway, as our code, and the gateway's own
-    words if it said any (its refusal, its error code): never the Python exception's text."""
-    gateway_words = exc.gateway_message
+def failure_kind(exc: GatewayError) -> str:
+    """What went wrong talking to a gateway, as one word: ``timeout``, ``refused_connection``,
+    ``unreachable`` (another network failure), ``unavailable`` (it answered a temporary error),
+    ``bad_answer``, ``refused`` (it answered no), or ``invalid`` (our own checks before sending)."""
     if isinstance(exc, GatewayRefused):
-        return StatusNote("start_refused"), gateway_words
+        return "refused"
     if isinstance(exc, UnreadableAnswer):
-        return StatusNote("start_bad_answer"), gateway_words
+        return "bad_answer"
     if isinstance(exc, GatewayUnavailable):
         causes = list(_causes(exc))
         if any(_is_timeout(cause) for cause in causes):
-            return StatusNote("start_timeout"), gateway_words
+            return "timeout"
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-            return StatusNote("start_refused_connection"), gateway_words
+            return "refused_connection"
         if any(isinstance(cause, HttpError) for cause in causes):
-            return StatusNote("start_unreachable"), gateway_words
-        return StatusNote("start_unavailable"), gateway_words
-    return StatusNote("start_invalid", {"detail": str(exc)[:200]}), gateway_words
+            return "unreachable"
+        return "unavailable"
+    return "invalid"
+
+
+def start_failure(exc: GatewayError) -> tuple[StatusNote, str]:
+    """What went wrong when a payment was sent to the gateway, as our code, and the gateway's own
+    words if it said any (its refusal, its error code): never the Python exception's text."""
+    kind = failure_kind(exc)
+    if kind == "invalid":
+        return StatusNote("start_invalid", {"detail": str(exc)[:200]}), exc.gateway_message
+    return StatusNote(f"start_{kind}"), exc.gateway_message
+
+
+#: :func:`failure_kind` in words, for a message to staff (a query that failed).
+FAILURES = {
+    "timeout": _("the gateway did not answer in time"),
+    "refused_connection": _("the gateway refused the connection"),
+    "unreachable": _("the gateway could not be reached"),
+    "unavailable": _("the gateway answered with a temporary error"),
+    "bad_answer": _("the gateway's answer could not be read"),
+    "refused": _("the gateway refused the request"),
+    "invalid": _("the request could not be prepared for the gateway"),
+}
+
+
+def failure_text(exc: GatewayError) -> str:
+    """What went wrong, in the reader's language, with the gateway's own words if it said any."""
+    words = str(FAILURES[failure_kind(exc)])
+    if exc.gateway_message:
+        return _("%(failure)s; the gateway said: %(words)s") % {
+            "failure": words,
+            "words": exc.gateway_message,
+        }
+    return words
 
 
 def _causes(exc: BaseException):

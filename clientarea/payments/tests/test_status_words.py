@@ -157,6 +157,30 @@ class StatusWordsTests(PaymentsTestCase):
         self.assertContains(page, "replaced by a new attempt")
 
 
+class QueryFailureTests(PaymentsTestCase):
+    def test_a_failed_query_says_what_went_wrong_in_words(self):
+        payment, _ = self.start()
+        self.network.unavailable = True  # the connection fails
+        self.login(self.carol)
+        url = f"/admin/payments/payment/{payment.pk}/query/"
+        said = [str(m) for m in self.client.post(url, follow=True).context["messages"]]
+        self.assertEqual(
+            said,
+            [
+                f"{payment.reference}: no se pudo consultar la pasarela (no se pudo contactar "
+                "la pasarela). Intente de nuevo más tarde."
+            ],
+        )
+        said = [
+            str(m)
+            for m in self.client.post(url, follow=True, HTTP_ACCEPT_LANGUAGE="en").context[
+                "messages"
+            ]
+        ]
+        self.assertNotIn("connection refused", said[0])  # the exception's own text
+        self.assertNotIn("unreachable", said[0])
+
+
 class DataMigrationTests(PaymentsTestCase):
     """Rows written before: our sentences get their codes, the gateway's words stay."""
 
