@@ -31,7 +31,7 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.models import Order
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
-from clientarea.payments import selectors, services
+from clientarea.payments import gateway_details, selectors, services
 from clientarea.payments.forms import RefundForm, RefundNoteForm
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError, UnknownGateway
@@ -46,6 +46,33 @@ from clientarea.payments.models import (
     RefundLine,
     RefundStatus,
 )
+from clientarea.payments.status_notes import failure_text
+
+
+def _details_list(lines: list[gateway_details.Detail]) -> str:
+    """Labelled lines; an address is a link (opened apart: it is the gateway's page)."""
+    if not lines:
+        return "—"
+    return format_html(
+        '<dl class="payment-details">{}</dl>',
+        format_html_join(
+            "",
+            "<dt>{}</dt><dd>{}</dd>",
+            (
+                (
+                    line.label,
+                    format_html(
+                        '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>',
+                        line.url,
+                        line.value,
+                    )
+                    if line.url
+                    else line.value,
+                )
+                for line in lines
+            ),
+        ),
+    )
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -243,7 +270,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "gateway",
                     "attempt",
                     "status",
-                    "status_message",
+                    "gateway_words",
+                    "status_note",
                     "method",
                     "requested_method",
                     "raw_method",
@@ -272,8 +300,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "gateway_reference",
                     "gateway_order_id",
                     "gateway_transaction_id",
-                    "instructions",
-                    "checkout_payload",
+                    "instructions_text",
+                    "checkout_text",
+                    "raw_data",
                 )
             },
         ),
@@ -319,10 +348,56 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             "method_text",
             "orders_paid",
             "review_text",
+            "gateway_words",
+            "status_note",
+            "instructions_text",
+            "checkout_text",
+            "raw_data",
             "amount_cop",
             "tax_cop",
             "tax_base_cop",
         ]
+
+    @admin.display(description=_("Gateway's message"))
+    def gateway_words(self, obj: Payment) -> str:
+        """What the gateway said, as it said it (its language, its codes)."""
+        return obj.status_message or "—"
+
+    @admin.display(description=_("Our explanation"))
+    def status_note(self, obj: Payment) -> str:
+        """What we say about the state (the attempt was replaced, reconciliation closed it, the
+        gateway could not be reached), in the reader's language."""
+        return obj.status_note_text or "—"
+
+    @admin.display(description=_("Instructions to pay"))
+    def instructions_text(self, obj: Payment) -> str:
+        return _details_list(
+            gateway_details.details(obj.instructions, method=obj.method or obj.requested_method)
+        )
+
+    @admin.display(description=_("Checkout sent"))
+    def checkout_text(self, obj: Payment) -> str:
+        sections = gateway_details.checkout_sections(obj.checkout_payload)
+        if not sections:
+            return "—"
+        return format_html_join(
+            "",
+            '<div class="payment-details-part"><h4>{}</h4>{}</div>',
+            ((title, _details_list(lines)) for title, lines in sections),
+        )
+
+    @admin.display(description=_("Raw data (audit)"))
+    def raw_data(self, obj: Payment) -> str:
+        """The stored JSON as it is, credentials hidden, folded away."""
+        return format_html(
+            '<details class="payment-raw"><summary>{}</summary>'
+            "<h4>{}</h4><pre>{}</pre><h4>{}</h4><pre>{}</pre></details>",
+            _("Show the stored JSON"),
+            _("instructions"),
+            gateway_details.raw_json(obj.instructions or {}),
+            _("checkout sent"),
+            gateway_details.raw_json(obj.checkout_payload or {}),
+        )
 
     @admin.display(description=_("review reason"))
     def review_text(self, obj: Payment) -> str:
@@ -411,7 +486,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             self.message_user(
                 request,
                 _("%(reference)s: the gateway could not be queried (%(error)s). Try again later.")
-                % {"reference": payment.reference, "error": exc},
+                % {"reference": payment.reference, "error": failure_text(exc)},
                 messages.WARNING,
             )
             return

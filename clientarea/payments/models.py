@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError
 from clientarea.payments.reasons import describe
+from clientarea.payments.status_notes import TABLE as STATUS_NOTES
 
 #: The "gateway" of a payment staff registered (a bank transfer, cash at the office): no gateway
 #: is ever asked about it, and its refunds are manual (``payments.services.manual``).
@@ -140,7 +141,21 @@ class Payment(models.Model):
         default=PaymentStatus.CREATED,
         db_index=True,
     )
-    status_message = models.CharField(_("gateway message"), max_length=200, blank=True)
+    status_message = models.CharField(
+        _("gateway message"),
+        max_length=200,
+        blank=True,
+        help_text=_("The gateway's own words about the transaction, as it sent them."),
+    )
+    status_note_code = models.CharField(
+        _("our explanation code"),
+        max_length=40,
+        blank=True,
+        help_text=_(
+            "What we say about the payment's state, put into words in the reader's language."
+        ),
+    )
+    status_note_values = models.JSONField(_("our explanation values"), default=dict, blank=True)
     needs_review = models.BooleanField(_("needs review"), default=False, db_index=True)
     review_reason = models.CharField(_("review reason"), max_length=300, blank=True)
     review_code = models.CharField(
@@ -236,6 +251,12 @@ class Payment(models.Model):
     @property
     def adds_funds(self) -> bool:
         return self.order_id is None
+
+    @property
+    def status_note_text(self) -> str:
+        """Our explanation of its state, in the active language ("" when we have none: the
+        gateway's words in ``status_message`` say it all)."""
+        return STATUS_NOTES.describe(self.status_note_code, self.status_note_values)
 
     @property
     def review_text(self) -> str:

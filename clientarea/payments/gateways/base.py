@@ -194,7 +194,21 @@ class NotificationReply:
 
 
 class GatewayError(Exception):
-    """Any failure talking to or understanding a gateway."""
+    """Any failure talking to or understanding a gateway. ``gateway_message``: what the gateway
+    itself said about it, if anything (its refusal, its error code and description), shown to
+    staff as the gateway's words; the exception's own text is for logs."""
+
+    def __init__(self, *args: object, gateway_message: str = "") -> None:
+        super().__init__(*args)
+        self.gateway_message = gateway_message
+
+
+class GatewayRefused(GatewayError):
+    """The gateway answered and refused the request (its words in ``gateway_message``)."""
+
+
+class UnreadableAnswer(GatewayError):
+    """The gateway answered something that cannot be read (not JSON, fields missing)."""
 
 
 class InvalidSignature(GatewayError):

@@ -45,6 +45,7 @@ from .base import (
     CheckoutRequest,
     Gateway,
     GatewayError,
+    GatewayRefused,
     GatewayStatus,
     GatewayUnavailable,
     InvalidSignature,
@@ -54,6 +55,7 @@ from .base import (
     PaymentUpdate,
     ReturnInfo,
     TransactionKind,
+    UnreadableAnswer,
     decode_notification_body,
     mask_secret,
     signatures_match,
@@ -392,10 +394,15 @@ class PayvalidaGateway(Gateway):
                 raise GatewayUnavailable(f"Payvalida answered HTTP {response.status}")
             if response.status == 404:
                 return response.status, {}
-            raise GatewayError(f"Payvalida answered HTTP {response.status} without a JSON object")
+            raise UnreadableAnswer(
+                f"Payvalida answered HTTP {response.status} without a JSON object"
+            )
         code = str(data.get("CODE", ""))
         if code in TRANSIENT_CODES:
-            raise GatewayUnavailable(f"Payvalida error {code}: {data.get('DESC', '')}")
+            raise GatewayUnavailable(
+                f"Payvalida error {code}: {data.get('DESC', '')}",
+                gateway_message=f"{data.get('DESC', '')} ({code})"[:200],
+            )
         return response.status, data
 
     # -- checkout ------------------------------------------------------------------------------
@@ -496,10 +503,13 @@ class PayvalidaGateway(Gateway):
         if code != "0000":
             description = str(data.get("DESC") or f"HTTP {status}")
             logger.warning("Payvalida refused order %s: %s %r", body["order"], code, description)
-            raise GatewayError(f"Payvalida refused the order: {description} ({code or 'no code'})")
+            raise GatewayRefused(
+                f"Payvalida refused the order: {description} ({code or 'no code'})",
+                gateway_message=f"{description} ({code or 'no code'})"[:200],
+            )
         result = data.get("DATA")
         if not isinstance(result, dict) or not result.get("checkout"):
-            raise GatewayError("Payvalida answer has no checkout")
+            raise UnreadableAnswer("Payvalida answer has no checkout")
         url = checkout_redirect_url(str(result["checkout"]), self.config.checkout_url)
         pv_order = result.get("PVordenID")
         return CheckoutAction(

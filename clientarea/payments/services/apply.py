@@ -42,6 +42,7 @@ from clientarea.payments.models import (
 from clientarea.payments.reasons import Reason
 from clientarea.payments.services.notes import DETAIL_FIELDS, alert_staff, flag, note_details
 from clientarea.payments.services.refunds import apply_reported_refund
+from clientarea.payments.status_notes import STATUS_FIELDS, StatusNote, status_fields
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,15 @@ def _negative_while_pending(s: Statement) -> ApplyResult:
     return _record_status(s)
 
 
+def _state_words(
+    payment: Payment, gateway_words: str | None, note: StatusNote | None = None
+) -> None:
+    """The gateway's words about the state, and ours if we add any (replacing what was said of
+    an earlier state)."""
+    for name, value in status_fields(note, gateway_words).items():
+        setattr(payment, name, value)
+
+
 def _record_status(s: Statement) -> ApplyResult:
     """Any open or failed attempt takes a pending, declined, expired or error report as it is."""
     payment = s.payment
@@ -237,7 +247,7 @@ def _record_status(s: Statement) -> ApplyResult:
     new_status = _STATUS_FROM_GATEWAY[s.status]
     if s.transaction_id:
         payment.gateway_transaction_id = s.transaction_id
-    payment.status_message = (s.update.message or "")[:200]
+    _state_words(payment, s.update.message)
     unchanged = payment.status == new_status
     payment.status = new_status
     payment.save()
@@ -252,7 +262,7 @@ _APPROVED_FIELDS = (
     "status",
     "gateway_transaction_id",
     "approved_at",
-    "status_message",
+    *STATUS_FIELDS,
     "next_check_at",
     "updated_at",
 )
@@ -276,7 +286,9 @@ def _approve(s: Statement) -> ApplyResult:
     note_details(payment, s.update)
     if problem:
         payment.status = PaymentStatus.ERROR
-        payment.status_message = f"approved at the gateway, not applied: {problem}"[:200]
+        _state_words(
+            payment, s.update.message, StatusNote("approved_not_applied", {"problem": problem})
+        )
         reason = Reason("mismatch", {"problem": problem, "transaction": transaction_id})
         alert = flag(payment, review=reason)
         payment.save()
@@ -288,7 +300,7 @@ def _approve(s: Statement) -> ApplyResult:
     payment.status = PaymentStatus.APPROVED
     payment.gateway_transaction_id = transaction_id
     payment.approved_at = s.now
-    payment.status_message = (s.update.message or "approved")[:200]
+    _state_words(payment, s.update.message, None if s.update.message else StatusNote("approved"))
     payment.next_check_at = None
     if not payment.method and payment.requested_method:
         payment.method = payment.requested_method
@@ -300,7 +312,11 @@ def _approve(s: Statement) -> ApplyResult:
         payment = s.payment = Payment.objects.select_for_update().get(pk=payment.pk)
         reason = Reason("transaction_reused", {"transaction": transaction_id})
         payment.status = PaymentStatus.ERROR
-        payment.status_message = reason.english()[:200]
+        _state_words(
+            payment,
+            s.update.message,
+            StatusNote("transaction_reused", {"transaction": transaction_id}),
+        )
         flag(payment, review=reason)
         payment.save()
         alert_staff(payment, reason)

@@ -40,6 +40,7 @@ from clientarea.payments.gateways.base import (
     UnknownGateway,
 )
 from clientarea.payments.models import Payment, PaymentOrder, PaymentStatus
+from clientarea.payments.status_notes import StatusNote, start_failure, status_fields
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ def start_orders_payment(
             basket__order__in=locked, status=PaymentStatus.CREATED
         ).distinct().update(
             status=PaymentStatus.EXPIRED,
-            status_message="replaced by a new attempt",
+            **status_fields(StatusNote("replaced")),
             next_check_at=now,
             updated_at=now,
         )
@@ -456,14 +457,18 @@ def _launch(
     try:
         action = gateway.start_checkout(request)
     except GatewayError as exc:
+        note, gateway_words = start_failure(exc)
         Payment.objects.filter(pk=payment.pk).update(
-            status=PaymentStatus.ERROR, status_message=str(exc)[:200], updated_at=timezone.now()
+            status=PaymentStatus.ERROR,
+            **status_fields(note, gateway_words),
+            updated_at=timezone.now(),
         )
         logger.warning(
-            "payment %s could not start at %s: %s",
+            "payment %s could not start at %s: %s (%s)",
             payment.reference,
             gateway.code,
             type(exc).__name__,
+            note.code,
         )
         raise PaymentRefused(
             _(

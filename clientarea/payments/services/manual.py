@@ -33,7 +33,6 @@ from django.utils.translation import gettext as _
 
 from clientarea.accounts.models import Customer
 from clientarea.billing import ledger
-from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
 from clientarea.lib.money import ZERO
@@ -44,6 +43,7 @@ from clientarea.payments.models import (
     PaymentOrder,
     PaymentStatus,
 )
+from clientarea.payments.status_notes import StatusNote, status_fields
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +157,11 @@ def _create(
                 tax=ZERO,
                 tax_base=ZERO,
                 status=PaymentStatus.APPROVED,
-                status_message=(
-                    _("Registered by staff: %(method)s, reference %(reference)s")
-                    % {
-                        "method": billing_selectors.payment_method_label(method),
-                        "reference": bank_reference,
-                    }
-                )[:200],
+                **status_fields(
+                    StatusNote(
+                        "registered_by_staff", {"method": method, "reference": bank_reference}
+                    )
+                ),
                 instructions={"bank_reference": bank_reference, "method": method},
                 created_at=paid_at,
                 approved_at=paid_at,

@@ -40,6 +40,8 @@ from clientarea.payments.models import (
 )
 from clientarea.payments.services.apply import ApplyResult, apply_update
 from clientarea.payments.services.raw import cap_body, finish_message, text_field
+from clientarea.payments.status_notes import closed as closed_note
+from clientarea.payments.status_notes import status_fields
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +269,7 @@ def _close(gateway: Gateway, payment: Payment, *, now: dt.datetime, reason: str)
             billing_services.lock_order(order_id=payment.order_id)
         closed = Payment.objects.filter(pk=payment.pk, status__in=OPEN_STATUSES).update(
             status=PaymentStatus.EXPIRED,
-            status_message=f"{reason}: closed by reconciliation"[:200],
+            **status_fields(closed_note(reason)),
             last_checked_at=now,
             next_check_at=None,
             updated_at=now,

@@ -88,14 +88,24 @@ class ManualPaymentRefundTests(PaymentsTestCase):
     def test_its_page_shows_the_bank_reference_and_how_it_came_in_words(self):
         """It showed "transfer" (the stored code), empty gateway ids and the details as JSON."""
         payment = self.register()
-        self.assertEqual(
-            payment.status_message, "Registered by staff: bank transfer, reference TRF-100"
-        )
+        # Our words, not the gateway's: read in the reader's language.
+        self.assertEqual(payment.status_message, "")
+        self.assertEqual(payment.status_note_code, "registered_by_staff")
+        with translation.override("en"):
+            self.assertEqual(
+                payment.status_note_text, "Registered by staff: bank transfer, reference TRF-100"
+            )
+        with translation.override("es"):
+            self.assertEqual(
+                payment.status_note_text,
+                "Registrado por el equipo: transferencia bancaria, referencia TRF-100",
+            )
         self.client.force_login(self.carol)
         page = self.client.get(reverse("admin:payments_payment_change", args=[payment.pk]))
         html = page.content.decode()
         self.assertIn("TRF-100", html)
-        self.assertIn("bank transfer", html)
+        self.assertIn("transferencia bancaria", html)
+        self.assertIn("Registrado por el equipo: transferencia bancaria, referencia TRF-100", html)
         self.assertNotIn("&quot;bank_reference&quot;", html)  # no raw JSON
         self.assertNotIn("gateway_transaction_id", html)  # no gateway section
 

@@ -7,7 +7,7 @@ import io
 import json
 
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientarea.payments import services
 from clientarea.payments.gateways.base import GatewayUnavailable
@@ -215,7 +215,16 @@ class ReconcileTests(PaymentsTestCase):
         summary = services.reconcile_payments(now=timezone.now() + dt.timedelta(seconds=1))
         voucher.refresh_from_db()
         self.assertEqual(voucher.status, PaymentStatus.EXPIRED)
-        self.assertIn("order paid", voucher.status_message)
+        self.assertEqual(voucher.status_note_code, "closed_orders_paid")
+        with translation.override("en"):
+            self.assertEqual(
+                voucher.status_note_text,
+                "its order was paid another way: closed by reconciliation",
+            )
+        self.assertEqual(
+            voucher.status_note_text, "su orden se pagó por otro medio: cerrado por la conciliación"
+        )
+        self.assertEqual(voucher.status_message, "")  # the gateway said nothing of it
         self.assertEqual(summary.cancelled_at_gateway, 1)
         self.assertEqual(self.network.deleted, [voucher.gateway_reference])
 
