@@ -204,17 +204,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
-_prepare = envstr("DB_PREPARE_THRESHOLD", "off").strip().lower()
-if IS_POSTGRES and _prepare not in {"off", "none", ""}:
-    # Off by default. When set, parameters are bound by the server and a statement run this
-    # many times on a kept connection becomes a prepared statement (psycopg's own mechanism), so
-    # PostgreSQL plans what every request repeats (the request's user, the Billing page's stamp)
-    # once per connection. The price: with server-side binding a statement carries at most
-    # 65,535 parameters, and Django 5.2 neither splits a `bulk_create` nor an `__in` list to fit
-    # (see "Benchmarks"); nor does a pooler in transaction mode keep prepared statements.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=int(_prepare)
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue (Huey) ---------------------------------------------------------
