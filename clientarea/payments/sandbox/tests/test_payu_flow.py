@@ -553,9 +553,7 @@ def test_cash_voucher_uses_expiration_date(client):
 
 
 @pytest.mark.parametrize("language", ["es", "en"])
-def test_the_voucher_says_when_to_pay_as_people_in_colombia_read_a_date(
-    client, settings, language
-):
+def test_the_voucher_says_when_to_pay_as_people_in_colombia_read_a_date(client, settings, language):
     """Day/month/year and the 24-hour clock of the rest of the pages, in Spanish and English
     (a cash point's clerk and the payer read it; 2026-12-08 reads as a machine's date)."""
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
