@@ -457,13 +457,18 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise Http404
     service = get_object_or_404(Service.objects.select_related("customer__user", "product"), pk=pk)
     label, done = STATUS_ACTIONS[action]
-    form = forms.ReasonForm(request.POST or None)
+    form: forms.ReasonForm | forms.TerminateForm = (
+        forms.TerminateForm(request.POST or None)
+        if action == "terminate"
+        else forms.ReasonForm(request.POST or None)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             subscription_services.change_status_by_staff(
                 service=service,
                 action=action,
                 reason=form.cleaned_data["reason"],
+                reason_code=form.cleaned_data.get("reason_code", ""),
                 actor=_staff(request),
             )
         except subscription_services.ServiceStateError:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext_lazy, pgettext_lazy
 
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
@@ -14,6 +15,8 @@ from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
     PlanChange,
+    PlanChangeDirection,
+    PlanChangeKind,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
@@ -221,6 +224,7 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "customer",
         "when",
         "reason",
+        "customer_words",
         "effective_date",
         "status",
         "created_at",
@@ -241,6 +245,13 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "closed_at",
     ]
 
+    @admin.display(description=_("In the customer's words"))
+    def customer_words(self, obj: CancellationRequest) -> str:
+        """The optional comment, as the customer typed it (the reason is the code beside it)."""
+        if not obj.comment:
+            return self.get_empty_value_display()
+        return obj.comment if len(obj.comment) <= 120 else obj.comment[:119] + "…"
+
     @admin.display(description=_("Customer"), ordering="service__customer__user__email")
     def customer(self, obj):
         return obj.service.customer
@@ -255,6 +266,30 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         return False
 
 
+class PlanChangeLabelFilter(admin.SimpleListFilter):
+    """Upgrades, downgrades and changes of billing cycle of the same plan, as the list says."""
+
+    title = pgettext_lazy("plan change", "change")
+    parameter_name = "change"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("upgrade", PlanChangeDirection.UPGRADE.label),
+            ("downgrade", PlanChangeDirection.DOWNGRADE.label),
+            ("cycle", _("Change of billing cycle")),
+        ]
+
+    def queryset(self, request, queryset):
+        cycle_only = Q(kind=PlanChangeKind.PLAN, from_product=F("to_product")) & ~Q(
+            from_cycle=F("to_cycle")
+        )
+        if self.value() == "cycle":
+            return queryset.filter(cycle_only)
+        if self.value() in ("upgrade", "downgrade"):
+            return queryset.filter(direction=self.value()).exclude(cycle_only)
+        return queryset
+
+
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Plan changes (read-only: customers and staff make them from the service pages; an
@@ -264,7 +299,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "service",
         "customer",
         "kind",
-        "direction",
+        "change",
         "from_product",
         "to_product",
         "to_cycle",
@@ -274,7 +309,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "order_number",
         "created_at",
     ]
-    list_filter = ["status", "kind", "direction", "by_staff"]
+    list_filter = ["status", "kind", PlanChangeLabelFilter, "by_staff"]
     list_select_related = [
         "service__customer",
         "service__product",
@@ -286,7 +321,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = [
         "service",
         "kind",
-        "direction",
+        "change",
         "status",
         "from_product",
         "from_cycle",
@@ -311,3 +346,12 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("Customer"), ordering="service__customer__user__email")
     def customer(self, obj):
         return obj.service.customer
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "change"]
+
+    @admin.display(description=pgettext_lazy("plan change", "change"), ordering="direction")
+    def change(self, obj: PlanChange) -> str:
+        """Upgrade, downgrade, or a change of billing cycle of the same plan (paid or credited
+        like an upgrade or a downgrade, but neither in words)."""
+        return obj.change_label
