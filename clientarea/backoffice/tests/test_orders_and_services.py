@@ -290,7 +290,10 @@ def test_terminating_takes_a_reason_from_the_list_and_an_optional_note(client, c
     alice.save(update_fields=["preferred_language"])
     service = make_active_service(alice, make_product("hosting-pyme"))
     url = reverse("backoffice:service_status", args=[service.pk, "terminate"])
+    client.cookies["django_language"] = "en"
+    assert "<h1>Terminate: " in client.get(url).content.decode()  # read in the staff's language
     client.cookies["django_language"] = "es"
+    assert "<h1>Terminar: " in client.get(url).content.decode()
     refused = client.post(url, {"reason_code": "other", "reason": " "})
     assert refused.status_code == 200 and "eligió “Otro”" in refused.content.decode()
     service.refresh_from_db()
