@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
@@ -223,8 +224,7 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "service",
         "customer",
         "when",
-        "reason",
-        "customer_words",
+        "why",
         "effective_date",
         "status",
         "created_at",
@@ -245,12 +245,20 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "closed_at",
     ]
 
-    @admin.display(description=_("In the customer's words"))
-    def customer_words(self, obj: CancellationRequest) -> str:
-        """The optional comment, as the customer typed it (the reason is the code beside it)."""
+    @admin.display(description=_("reason"), ordering="reason")
+    def why(self, obj: CancellationRequest) -> str:
+        """The reason (in the reader's language) and under it the optional comment, as the
+        customer typed it, said to be their words (its start: the whole is on its page)."""
+        reason = obj.get_reason_display()
         if not obj.comment:
-            return self.get_empty_value_display()
-        return obj.comment if len(obj.comment) <= 120 else obj.comment[:119] + "…"
+            return reason
+        words = obj.comment if len(obj.comment) <= 140 else obj.comment[:139] + "…"
+        return format_html(
+            '{}<div class="help customer-words">{}: “{}”</div>',
+            reason,
+            _("In the customer's words"),
+            words,
+        )
 
     @admin.display(description=_("Customer"), ordering="service__customer__user__email")
     def customer(self, obj):

@@ -721,3 +721,19 @@ def test_staff_see_which_choice_is_a_change_of_cycle(client, service, plans):
     assert '<td class="plan-change-label">Change of billing cycle</td>' in annual
     (pro,) = [row for row in rows if "Hosting Pro · Monthly" in row]
     assert '<td class="plan-change-label">Upgrade</td>' in pro
+
+
+def test_posting_a_change_of_cycle_says_the_new_cycle_starts_when_paid(client, ana, plans):
+    service = make_active_service(
+        ana, plans["pyme"], cycle="annual", start=local_today() - dt.timedelta(days=300)
+    )
+    client.force_login(ana.user)
+    client.cookies["django_language"] = "en"
+    response = client.post(
+        reverse("subscriptions:change_plan", args=[service.pk]),
+        {"plan": f"{plans['pyme'].pk}:monthly"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Your new billing cycle starts as soon as it is paid." in page
+    assert "Your new plan starts" not in page
