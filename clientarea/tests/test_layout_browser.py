@@ -129,6 +129,20 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
     assert too_wide == {}
 
 
+def test_a_service_named_by_a_long_hostname_fits_a_phone(browser, live_site, demo):
+    """The VPS "app.tiendaandina.com.co": its page's title (product · hostname) did not break
+    the hostname and made the page 431 px wide at 390 px, in English and in Spanish."""
+    service = Service.objects.get(
+        customer__user__email="compras@tiendaandina.example", label="app.tiendaandina.com.co"
+    )
+    widths = {}
+    for language in ("en", "es-co"):
+        with signed_in(browser, live_site, "compras@tiendaandina.example", PHONE, language) as page:
+            page.goto(live_site.url + f"/clientarea/services/{service.pk}/")
+            widths[language] = page.evaluate("document.documentElement.scrollWidth")
+    assert widths == {"en": PHONE["width"], "es-co": PHONE["width"]}
+
+
 def test_the_services_table_shows_every_column_on_a_desktop(browser, live_site, demo):
     """ana's suspended service ("Suspended · overdue payment") pushed the due date out of view."""
     with signed_in(browser, live_site, "ana@cliente.example", DESKTOP) as page:
