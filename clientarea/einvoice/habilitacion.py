@@ -175,9 +175,11 @@ def next_steps(run: TestSetRun) -> list[str]:
             _("Request the real numbering resolution in MUISCA (DIAN's services)."),
             _("In DIAN's portal, associate the resolution's prefix with the software."),
             _(
-                "Configure production: EINVOICE_ENVIRONMENT=production, DIAN_SANDBOX=0, DIAN_WS_URL "
-                "empty, the provider's certificate in EINVOICE_CERT_PATH, the same "
-                "EINVOICE_SOFTWARE_ID and EINVOICE_SOFTWARE_PIN; restart."
+                "Configure production: EINVOICE_ENVIRONMENT=production, DIAN_SANDBOX=0, "
+                "EINVOICE_TRANSMITTER=clientarea.einvoice.dian.transmitter.DianTransmitter "
+                "(without it, once the simulator is off, invoices are only stored and never reach "
+                "DIAN), DIAN_WS_URL empty, the provider's certificate in EINVOICE_CERT_PATH, the "
+                "same EINVOICE_SOFTWARE_ID and EINVOICE_SOFTWARE_PIN; restart."
             ),
             _(
                 "Import the production numbering: Numbering resolutions → Import from DIAN (or "

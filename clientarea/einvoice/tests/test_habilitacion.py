@@ -115,6 +115,8 @@ def test_the_test_set_is_sent_followed_and_accepted(dian, jobs):
     assert AuditEvent.objects.filter(action="einvoice.test_set_finished").exists()
     steps = " ".join(habilitacion.next_steps(run))
     assert "MUISCA" in steps and "EINVOICE_ENVIRONMENT=production" in steps
+    # DIAN_SANDBOX=0 alone would switch to the store-only transmitter: the step names DIAN's
+    assert "EINVOICE_TRANSMITTER=clientarea.einvoice.dian.transmitter.DianTransmitter" in steps
 
 
 def _xml_sent(request: bytes) -> etree._Element:
