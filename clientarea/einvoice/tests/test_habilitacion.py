@@ -248,8 +248,22 @@ def test_the_command_prints_progress_and_the_outcome(dian):
     out = io.StringIO()
     call_command("einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out)
     text = out.getvalue()
-    assert "SETP990000100" in text and "ZipKey" in text and "Next:" in text
+    assert "SETP990000100" in text and "ZipKey" in text
+    # In the site's language (es-CO), labels included: no "Outcome:" / "Next:" around Spanish
+    assert "Set de pruebas " in text and "documento(s) a http" in text
+    assert "Resultado: Todos los documentos aceptados." in text and "Qué hacer ahora:" in text
+    assert "Outcome:" not in text and "Next:" not in text and "document(s)" not in text
     assert TestSetRun.objects.get().status == TestSetRunStatus.ACCEPTED
+
+
+def test_the_command_speaks_english_when_asked(dian):
+    out = io.StringIO()
+    with translation.override("en"):
+        call_command(
+            "einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out
+        )
+    text = out.getvalue()
+    assert "Outcome: All documents accepted." in text and "What to do next:" in text
 
 
 def test_the_command_exits_non_zero_on_rejection(dian):
