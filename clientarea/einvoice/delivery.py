@@ -174,7 +174,10 @@ def render_invoice(*, invoice: Invoice, doc: InvoiceDocument | None = None) -> I
 
 
 def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
-    sequence = (invoice.number or 0) % 0xFFFFFFFF or 1  # an issued invoice always has its number
+    # The ZIP's and the AttachedDocument's consecutive is one per file, whatever the document's
+    # kind: the row's id. The document's number would name credit note NC1, debit note ND1 and an
+    # invoice numbered 1 alike, so the buyer got different ZIPs under one name.
+    sequence = invoice.pk % 0xFFFFFFFF or 1
     zip_bytes = attached.build_email_zip(bytes(invoice.attached_document), doc, sequence=sequence)
     stem = attached.email_zip_filename(doc.supplier.document_number, doc.issue_date.year, sequence)
     return [
