@@ -425,19 +425,32 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
     def exchange(self, request, pk: int, exchange_id: int, part: str):
         """One raw request or answer of a transmission attempt, byte for byte."""
         self._check_view(request)
-        exchange = get_object_or_404(TransmissionExchange, pk=exchange_id, attempt__invoice_id=pk)
+        exchange = get_object_or_404(
+            TransmissionExchange.objects.select_related("attempt__invoice"),
+            pk=exchange_id,
+            attempt__invoice_id=pk,
+        )
         if part not in ("request", "response"):
             raise Http404
+        # Named by the document, as its other downloads are: "SETP990000004.SendBillSync-3-…".
+        document = exchange.attempt.invoice.full_number or str(pk)
         return self._xml(
-            bytes(getattr(exchange, part)), f"{exchange.operation}-{exchange.pk}-{part}.xml"
+            bytes(getattr(exchange, part)),
+            f"{document}.{exchange.operation}-{exchange.pk}-{part}.xml",
         )
 
     def attempt_application_response(self, request, pk: int, attempt_id: int):
         self._check_view(request)
-        attempt = get_object_or_404(TransmissionAttempt, pk=attempt_id, invoice_id=pk)
+        attempt = get_object_or_404(
+            TransmissionAttempt.objects.select_related("invoice"), pk=attempt_id, invoice_id=pk
+        )
         if not attempt.application_response:
             raise Http404
-        return self._xml(bytes(attempt.application_response), f"ar-{attempt.pk}.xml")
+        document = attempt.invoice.full_number or str(pk)
+        return self._xml(
+            bytes(attempt.application_response),
+            f"{document}.application-response-{attempt.pk}.xml",
+        )
 
     def view_title(self, obj: Invoice) -> str:
         """A DIAN document is never edited (the change permission is for its buttons): its page

@@ -238,6 +238,18 @@ def test_accepted_with_notifications_keeps_and_shows_them(
         reverse("admin:einvoice_invoice_exchange", args=[invoice.pk, exchange.pk, "response"])
     )
     assert raw.content == bytes(exchange.response)
+    # Every download is named by the document (they were "SendBillSync-3-response.xml", "ar-8.xml")
+    number = invoice.full_number
+    assert raw["Content-Disposition"] == (
+        f'attachment; filename="{number}.SendBillSync-{exchange.pk}-response.xml"'
+    )
+    attempt_ar = client.get(
+        reverse("admin:einvoice_invoice_attempt_ar", args=[invoice.pk, attempt.pk])
+    )
+    assert attempt_ar.content == bytes(attempt.application_response)
+    assert attempt_ar["Content-Disposition"] == (
+        f'attachment; filename="{number}.application-response-{attempt.pk}.xml"'
+    )
 
 
 def test_each_document_is_signed_once_and_the_email_reads_no_customer_again(
