@@ -148,6 +148,30 @@ def test_a_lost_job_is_picked_up_by_the_sweep(dian, jobs):
     assert run.status == TestSetRunStatus.ACCEPTED
 
 
+def test_a_test_set_already_accepted_says_so_instead_of_fix_the_cause(dian, jobs):
+    """DIAN refuses documents sent to a set it already accepted ("... se encuentra Aceptado"):
+    the run is rejected, but there is nothing to fix; the next steps lead on to production."""
+    counts = {
+        TestDocumentKind.INVOICE: 2,
+        TestDocumentKind.CREDIT_NOTE: 1,
+        TestDocumentKind.DEBIT_NOTE: 1,
+    }
+    first = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=counts))
+    assert first.status == TestSetRunStatus.ACCEPTED
+    again = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=counts))
+    assert again.status == TestSetRunStatus.REJECTED
+    assert "se encuentra Aceptado" in again.documents.first().status_description
+    assert habilitacion.closed_test_set(again) == "accepted"
+    with translation.override("en"):
+        steps = habilitacion.next_steps(again)
+    assert steps[0].startswith("DIAN validated none of these documents: this test set is already")
+    text = " ".join(steps)
+    assert "MUISCA" in text and "EINVOICE_ENVIRONMENT=production" in text
+    assert "fix the cause" not in text
+    with translation.override("es"):
+        assert "ya está aceptado" in habilitacion.next_steps(again)[0]
+
+
 def test_a_rejection_shows_dians_rules_in_words(dian, jobs):
     arm(dian, "reject_next", rule_code="FAB27b", rule_text="Código de seguridad no válido.")
     run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
