@@ -53,6 +53,7 @@ from clientarea.einvoice.habilitacion_models import (
 )
 from clientarea.einvoice.habilitacion_worker import advance_run, process_running_test_sets
 from clientarea.einvoice.models import NumberingResolution
+from clientarea.einvoice.rules import plain_words
 from clientarea.lib.dates import BOGOTA
 
 logger = logging.getLogger(__name__)
@@ -266,11 +267,36 @@ def _steps_after_acceptance() -> list[str]:
     ]
 
 
+def outcome_message(run: TestSetRun) -> str:
+    """The finished run's outcome in the reader's language, from its documents.
+
+    ``run.message`` keeps the sentence the worker wrote, in the worker's language (the site's,
+    es-CO), which an English page then showed in Spanish."""
+    if not run.is_finished:
+        return run.message
+    counts = progress(run)
+    total, accepted = counts["total"], counts[TestDocumentStatus.ACCEPTED]
+    if run.status == TestSetRunStatus.ACCEPTED:
+        return _("DIAN accepted all %(n)d documents.") % {"n": accepted}
+    if run.status == TestSetRunStatus.REJECTED:
+        return _("DIAN rejected %(rejected)d of %(n)d documents; see each one's rules below.") % {
+            "rejected": counts[TestDocumentStatus.REJECTED],
+            "n": total,
+        }
+    if run.status == TestSetRunStatus.FAILED:
+        return _("%(failed)d of %(n)d documents could not be sent to DIAN; see why below.") % {
+            "failed": total - accepted,
+            "n": total,
+        }
+    return run.message
+
+
 def rule_lines(document: TestSetDocument) -> list[str]:
-    """DIAN's rules of one document, each with our plain words when we have them."""
+    """DIAN's rules of one document, each with our plain words when we have them (in the
+    reader's language; the words stored with the answer are the worker's)."""
     lines = []
     for m in document.rule_messages or []:
         text = f"{m.get('rule', '')}: {m.get('text', '')}".strip(": ")
-        words = m.get("words") or ""
+        words = plain_words(m.get("rule", "")) or m.get("words") or ""
         lines.append(f"{text} — {words}" if words else text)
     return lines

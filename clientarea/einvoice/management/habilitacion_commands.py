@@ -116,7 +116,7 @@ def run_test_set(command: BaseCommand, opts: dict) -> None:
     # around Spanish sentences.
     command.stdout.write(
         _("Outcome: %(outcome)s. %(message)s")
-        % {"outcome": run.get_status_display(), "message": run.message}
+        % {"outcome": run.get_status_display(), "message": habilitacion.outcome_message(run)}
     )
     command.stdout.write(_("What to do next:"))
     for step in habilitacion.next_steps(run):

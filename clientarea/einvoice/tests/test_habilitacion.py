@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -33,6 +34,7 @@ from clientarea.einvoice.habilitacion_models import (
     TestSetRunStatus,
 )
 from clientarea.einvoice.models import Environment, Invoice, NumberingResolution
+from clientarea.einvoice.rules import plain_words
 from clientarea.test import make_provider, make_staff
 
 SIMULATOR = "clientarea.einvoice.sandbox"
@@ -182,6 +184,33 @@ def test_a_rejection_shows_dians_rules_in_words(dian, jobs):
     assert line.startswith("FAB27b: Código de seguridad no válido.")
     assert "EINVOICE_SOFTWARE_PIN" in line  # our plain words: what to check
     assert "TestSetId" in " ".join(habilitacion.next_steps(run))
+
+
+def test_the_outcome_and_the_rules_words_are_in_the_readers_language(dian, jobs):
+    """The worker runs in the site's language (es-CO) and stored its sentences so: an English
+    reader got "La DIAN rechazó 1 de 2 documentos" and Spanish explanations."""
+    arm(dian, "reject_next", rule_code="FAB27b", rule_text="Código de seguridad no válido.")
+    with translation.override("es"):
+        run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.message.startswith("La DIAN rechazó 1 de 2 documentos")
+    rejected = run.documents.get(status=TestDocumentStatus.REJECTED)
+    with translation.override("en"):
+        assert habilitacion.outcome_message(run) == (
+            "DIAN rejected 1 of 2 documents; see each one's rules below."
+        )
+        (line,) = habilitacion.rule_lines(rejected)
+        assert "EINVOICE_SOFTWARE_PIN" in line and "Revise" not in line
+        english = plain_words("FAB27b")
+        assert line.endswith(english) and english != rejected.rule_messages[0]["words"]
+        client = Client()
+        client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+        client.force_login(make_staff())
+        page = client.get(
+            reverse("admin:einvoice_testsetrun_change", args=[run.pk])
+        ).content.decode()
+    assert "DIAN rejected 1 of 2 documents" in page and "La DIAN rechazó" not in page
+    with translation.override("es"):
+        assert habilitacion.outcome_message(run).startswith("La DIAN rechazó 1 de 2")
 
 
 def test_notifications_are_kept_with_an_accepted_document(dian, jobs):
