@@ -50,15 +50,15 @@ def check_deploy(tmp_path, **extra: str | None) -> subprocess.CompletedProcess:
         **LIVE_EINVOICE,
         **extra,
     }
-    env = {k: v for k, v in env.items() if v is not None}
-    env.pop("DATABASE_URL", None)
-    env.pop(
+    kept: dict[str, str] = {k: v for k, v in env.items() if v is not None}
+    kept.pop("DATABASE_URL", None)
+    kept.pop(
         "DJANGO_ALLOW_ASYNC_UNSAFE", None
     )  # set by the browser fixture for Playwright's event loop
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=env,
+        env=kept,
         capture_output=True,
         text=True,
     )
