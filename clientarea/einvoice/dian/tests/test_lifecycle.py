@@ -190,6 +190,9 @@ def test_contingency_after_repeated_failures_staff_alerted_once_then_recovered(
         sweep(django_capture_on_commit_callbacks)
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.CONTINGENCY and invoice.contingency_since
+    # Unavailable since the first failed try, not since the third (which declared contingency)
+    first_try = invoice.transmissions.order_by("created_at", "id").first()
+    assert first_try is not None and invoice.contingency_since == first_try.created_at
     assert invoice.transmissions.count() == delivery.TRIES_BEFORE_CONTINGENCY + 1
     # Next try in 30 minutes, not 20 seconds.
     assert invoice.lease_until is not None
