@@ -10,6 +10,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from clientarea.einvoice import habilitacion, numbering
 from clientarea.einvoice.habilitacion_models import TestDocumentKind, TestSetRun
@@ -49,11 +50,11 @@ def numbering_import(command: BaseCommand) -> None:
         result = numbering.import_numbering_ranges(actor=None)
     except numbering.NumberingImportError as exc:
         raise CommandError(str(exc)) from exc
-    for label, rows in (
-        ("new", result.created),
-        ("updated", result.updated),
-        ("unchanged", result.unchanged),
-        ("deactivated (test)", result.deactivated),
+    for label, rows in (  # in the language of the summary below (it printed "unchanged" there)
+        (pgettext("numbering import", "new"), result.created),
+        (pgettext("numbering import", "updated"), result.updated),
+        (pgettext("numbering import", "unchanged"), result.unchanged),
+        (pgettext("numbering import", "deactivated (test)"), result.deactivated),
     ):
         for row in rows:
             command.stdout.write(f"  {label:<18} {row}")
