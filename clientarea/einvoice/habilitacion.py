@@ -278,6 +278,11 @@ def outcome_message(run: TestSetRun) -> str:
     total, accepted = counts["total"], counts[TestDocumentStatus.ACCEPTED]
     if run.status == TestSetRunStatus.ACCEPTED:
         return _("DIAN accepted all %(n)d documents.") % {"n": accepted}
+    if run.status == TestSetRunStatus.REJECTED and closed_test_set(run):
+        return _(
+            "DIAN refused %(rejected)d of %(n)d documents without validating them: the test set "
+            "was already closed."
+        ) % {"rejected": counts[TestDocumentStatus.REJECTED], "n": total}
     if run.status == TestSetRunStatus.REJECTED:
         return _("DIAN rejected %(rejected)d of %(n)d documents; see each one's rules below.") % {
             "rejected": counts[TestDocumentStatus.REJECTED],

@@ -166,6 +166,13 @@ def test_a_test_set_already_accepted_says_so_instead_of_fix_the_cause(dian, jobs
         "se encuentra Aceptado" in document.status_description for document in again.documents.all()
     )
     assert habilitacion.closed_test_set(again) == "accepted"
+    for document in again.documents.all():  # DIAN's description and message, said once
+        assert document.status_description.count("se encuentra Aceptado") == 1
+    with translation.override("en"):
+        assert habilitacion.outcome_message(again) == (
+            "DIAN refused 4 of 4 documents without validating them: the test set was already "
+            "closed."
+        )
     with translation.override("en"):
         steps = habilitacion.next_steps(again)
     assert steps[0].startswith("DIAN validated none of these documents: this test set is already")
