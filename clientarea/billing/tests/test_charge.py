@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
+from clientarea.accounts.models import Customer
 from clientarea.billing import ledger, selectors
 from clientarea.billing import services as billing
 from clientarea.billing.models import ItemKind
@@ -112,6 +113,8 @@ class WholePesosTests(BaseTestCase):
 class ChargeWithinAmountTests(HypothesisTestCase):
     """Whatever the prices and the part already paid, the IVA and base a gateway is sent fit in
     the amount it is asked for (PayU refuses the payment otherwise)."""
+
+    customer: Customer
 
     @classmethod
     def setUpTestData(cls):
