@@ -131,8 +131,36 @@ class StatusWordsTests(PaymentsTestCase):
         said = texts(other)
         self.assertEqual(other.status, PaymentStatus.ERROR)
         self.assertEqual(said["gateway"], "APPROVED")
-        self.assertTrue(said["en"].startswith("approved at the gateway, not applied: amount"))
-        self.assertTrue(said["es"].startswith("aprobado en la pasarela, no aplicado: amount"))
+        self.assertEqual(
+            said["en"],
+            "approved at the gateway, not applied: amount mismatch: got 1000.00, expected "
+            "119000.00",
+        )
+        # The problem too is read in the reader's language (it was kept as English words).
+        self.assertEqual(
+            said["es"],
+            "aprobado en la pasarela, no aplicado: el valor no coincide: llegó 1000.00, se "
+            "esperaba 119000.00",
+        )
+        self.assertEqual(
+            other.status_note_values["problem"],
+            {
+                "table": "payments.mismatch",
+                "code": "amount",
+                "values": {"got": "1000.00", "expected": "119000.00"},
+            },
+        )
+        with translation.override("es"):
+            self.assertEqual(
+                other.review_text,
+                "el valor no coincide: llegó 1000.00, se esperaba 119000.00 (transacción "
+                f"{other.review_values['transaction']})",
+            )
+        self.assertEqual(
+            other.review_reason,
+            f"amount mismatch: got 1000.00, expected 119000.00 (transaction "
+            f"{other.review_values['transaction']})",
+        )
 
     def other_order(self):
         from clientarea.payments.tests.helpers import make_renewal_order
