@@ -162,6 +162,31 @@ class StatusWordsTests(PaymentsTestCase):
             f"{other.review_values['transaction']})",
         )
 
+    def test_a_gateway_that_says_nothing_gets_our_words_not_a_made_up_gateway_word(self):
+        """PayU's confirmation without its message: the status name was stored as PayU's words
+        ("declined", English, ours); now the gateway's words are empty and ours say it."""
+        payment, _ = self.start()
+        post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="6", response_message_pol=""
+            ),
+        )
+        said = texts(payment)
+        self.assertEqual(payment.status, PaymentStatus.DECLINED)
+        self.assertEqual(said["gateway"], "")
+        self.assertEqual(said["en"], "declined by the gateway")
+        self.assertEqual(said["es"], "rechazado por la pasarela")
+
+        other, _ = self.start(order=self.other_order())
+        post_payu(
+            self.client,
+            payu_confirmation(other.reference, "119000.00", state_pol="6"),
+        )
+        said = texts(other)
+        self.assertEqual(said["gateway"], "ENTITY_DECLINED")  # PayU's word, as it sent it
+        self.assertEqual(said["en"], "")
+
     def other_order(self):
         from clientarea.payments.tests.helpers import make_renewal_order
 

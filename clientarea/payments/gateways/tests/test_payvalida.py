@@ -690,7 +690,9 @@ def test_consult_state_mapping(
     answer = json.loads(json.dumps(CONSULT_ANSWER))
     answer["DATA"]["STATE"] = state
     monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
-    assert make_gateway().fetch_status("INV20240001A1")[0].status is status
+    (update,) = make_gateway().fetch_status("INV20240001A1")
+    assert update.status is status
+    assert update.message == state  # Payvalida's word, not "Payvalida order PENDIENTE"
 
 
 def test_anulada_is_a_refund_of_the_payment_never_an_expiry(
@@ -708,6 +710,7 @@ def test_anulada_is_a_refund_of_the_payment_never_an_expiry(
     assert update.transaction_id == "anulada-95601"
     assert update.dedupe_key == "payvalida:anulada-95601:refunded"
     assert update.amount == Decimal("119000.00")
+    assert update.message == "ANULADA"  # Payvalida's state as it sent it
 
 
 def test_a_registered_order_with_no_method_yet_is_no_payment(
