@@ -163,7 +163,7 @@ class RefundInline(ReadOnlyInline):
     model = Refund
     fk_name = "payment"
     fields = (
-        "requested_at",
+        "requested",
         "amount_cop",
         "method",
         "state",
@@ -179,6 +179,10 @@ class RefundInline(ReadOnlyInline):
     @admin.display(description=_("amount"))
     def amount_cop(self, obj: Refund) -> str:
         return format_cop(obj.amount)
+
+    @admin.display(description=_("requested"))
+    def requested(self, obj: Refund) -> str:
+        return short_datetime(obj.requested_at)
 
     @admin.display(description=_("reference"))
     def reference(self, obj: Refund) -> str:
