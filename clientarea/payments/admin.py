@@ -92,7 +92,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _short_key(value: str, length: int = 14) -> str:
+def _short_key(value: str | None, length: int = 14) -> str:
     """A long identifier shortened (the whole value on hover, and on the row's own page)."""
     if not value:
         return "—"
