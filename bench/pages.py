@@ -23,13 +23,15 @@ and writes a cProfile of each page timed in CPU time (``FILE`` for Billing, ``FI
 
 Pages take turns for ``--rounds`` rounds; each figure is the median round. It prints requests/s,
 p50/p99 latency, the server's CPU per request (its processes' CPU time over the requests
-answered: fairer than wall clock on a shared machine) and the ratio billing / home (target
-≥ 0.6). The last line is the JSON figure line (``benchdb.emit``). Never asserts timings.
+answered: fairer than wall clock on a shared machine), on PostgreSQL the CPU of the database's
+backends serving the run per request (which the server's CPU leaves out) and the ratio by both
+together, and the ratio billing / home (target ≥ 0.6). The last line is the JSON figure line (``benchdb.emit``). Never asserts timings.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import multiprocessing
 import os
@@ -224,6 +226,37 @@ def server_cpu(master: int) -> float:
     return benchdb.tree_cpu(master)
 
 
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL backends serving this run's database (from /proc: the
+    server runs on this machine), which ``server_cpu`` leaves out; nothing on SQLite (the
+    database works inside gunicorn's processes). A backend that ends during a round loses its
+    share of it (gunicorn keeps its connections for ``DB_CONN_MAX_AGE``, 60 s)."""
+
+    def __init__(self, bench_db: benchdb.Database):
+        self.conn = None
+        if bench_db.kind == "postgresql":
+            self.conn = benchdb.raw_connection(bench_db.url)
+            self.conn.autocommit = True
+
+    def snapshot(self) -> dict[int, float]:
+        if self.conn is None:
+            return {}
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+        cpu = {}
+        for (pid,) in rows:
+            with contextlib.suppress(OSError):  # a backend that has just ended
+                cpu[pid] = benchdb.proc_cpu(pid)
+        return cpu
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU of the round: a backend that started during it counts whole."""
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
@@ -348,12 +381,15 @@ def main() -> int:
             f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs"
         )
         results: dict[str, list[dict]] = {name: [] for name in pages}
+        database = DatabaseCpu(bench_db)
         with multiprocessing.Pool(args.clients) as pool:
             for _ in range(args.rounds):
                 for name, (path, headers) in pages.items():
+                    db0 = database.snapshot()
                     cpu0, t0 = server_cpu(server.pid), time.perf_counter()
                     parts = pool.map(hammer, [(port, path, headers, args.seconds)] * args.clients)
                     elapsed, cpu = time.perf_counter() - t0, server_cpu(server.pid) - cpu0
+                    db_cpu = database.spent(db0, database.snapshot())
                     latencies = [x for part, _ in parts for x in part]
                     errors = sum(e for _, e in parts)
                     results[name].append(
@@ -362,12 +398,14 @@ def main() -> int:
                             "p50": percentile(latencies, 0.5) * 1000,
                             "p99": percentile(latencies, 0.99) * 1000,
                             "cpu_ms": cpu / max(len(latencies), 1) * 1000,
+                            "db_cpu_ms": db_cpu / max(len(latencies), 1) * 1000,
                             "errors": errors,
                         }
                     )
         summary = {}
         print(
-            f"\n{'page':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU ms/req':>18} errors"
+            f"\n{'page':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU ms/req':>18}"
+            f" {'database CPU ms/req':>20} errors"
         )
         for name, rounds in results.items():
             med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
@@ -375,7 +413,9 @@ def main() -> int:
             summary[name] = med
             print(
                 f"{name:8} {med['rps']:>7.1f} {med['p50']:>7.1f} {med['p99']:>7.1f} "
-                f"{med['cpu_ms']:>18.2f} {med['errors']:>6}"
+                f"{med['cpu_ms']:>18.2f} "
+                + (f"{med['db_cpu_ms']:>20.2f}" if db == "postgresql" else f"{'(in server)':>20}")
+                + f" {med['errors']:>6}"
             )
         home, billing, order_page = summary["home"], summary["billing"], summary["order"]
         ratio = billing["rps"] / home["rps"]
@@ -384,6 +424,13 @@ def main() -> int:
             f"{order_page['rps'] / home['rps']:.2f}; by server CPU per request: billing "
             f"{home['cpu_ms'] / billing['cpu_ms']:.2f}, order {home['cpu_ms'] / order_page['cpu_ms']:.2f}"
         )
+        with_db = {name: page["cpu_ms"] + page["db_cpu_ms"] for name, page in summary.items()}
+        if db == "postgresql":
+            print(
+                f"by server + database CPU per request: billing "
+                f"{with_db['home'] / with_db['billing']:.2f}, order "
+                f"{with_db['home'] / with_db['order']:.2f}"
+            )
         benchdb.emit(
             "pages",
             figure=billing["rps"],
@@ -406,6 +453,12 @@ def main() -> int:
             # Server CPU per request, home / page: fairer than requests/s on a shared machine.
             cpu_ratio=round(home["cpu_ms"] / billing["cpu_ms"], 3),
             order_cpu_ratio=round(home["cpu_ms"] / order_page["cpu_ms"], 3),
+            # PostgreSQL's backends for this run's database (0 on SQLite): what the server CPU
+            # leaves out and requests/s do not.
+            billing_db_cpu_ms=round(billing["db_cpu_ms"], 2),
+            order_db_cpu_ms=round(order_page["db_cpu_ms"], 2),
+            home_db_cpu_ms=round(home["db_cpu_ms"], 2),
+            cpu_ratio_with_db=round(with_db["home"] / with_db["billing"], 3),
         )
         return 0
     finally:

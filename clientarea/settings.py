@@ -273,12 +273,20 @@ PASSWORD_RESET_TIMEOUT = envint("LOGIN_LINK_TIMEOUT_SECONDS", 3600)
 # is the one function that reads it, for the audit log, axes and the rate limits alike.
 PROXY_COUNT = envint("PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "clientarea.lib.http.client_ip"
-# Failures are counted per account and per address. A success clears only the failures of
-# that account from that address (accounts.services.clear_login_failures), never another
-# account's failures from the same address, so axes' own reset-on-success stays off.
+# Axes counts failures per account (the login typed, from any address): LOGIN_FAILURE_LIMIT
+# failures lock that account, and only it, for LOGIN_LOCKOUT_MINUTES. An address is not locked
+# by axes (one office's NAT is many customers and staff): the login page counts failed logins per
+# address against a much higher LOGIN_IP_FAILURE_LIMIT in the same window (accounts.views). A
+# success clears only the failures of that account from that address
+# (accounts.services.clear_login_failures), so axes' own reset-on-success stays off.
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", 50)
+# axes.W006 warns when the address is not part of axes' key, because a key of user agent or
+# cookies can be dodged by changing them. Ours is the login typed, which an attacker cannot
+# change without guessing at another account; the address has its own limit (above).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = False
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "clientarea.accounts.backends.axes_username"

@@ -32,7 +32,15 @@ from clientarea.accounts.permissions import (
     request_customer,
 )
 from clientarea.lib.http import client_ip
-from clientarea.lib.ratelimit import Limit, by_ip, by_post_field, throttle
+from clientarea.lib.ratelimit import (
+    Limit,
+    by_ip,
+    by_post_field,
+    count_failure,
+    failures_wait,
+    throttle,
+    too_many_requests,
+)
 from clientarea.notifications.models import OutgoingEmail
 
 
@@ -132,10 +140,28 @@ def registered(request: HttpRequest) -> HttpResponse:
     )
 
 
+def login_ip_limit() -> Limit:
+    """Failed logins from one address, whatever the accounts: far more than one person makes,
+    so one office behind one address is not locked out by a few people's typos (django-axes
+    locks each account after ``LOGIN_FAILURE_LIMIT``), yet a sweep over many accounts stops."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME * 60))
+    return Limit(by_ip, f"{settings.LOGIN_IP_FAILURE_LIMIT}/{minutes}m")
+
+
 class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        wait = failures_wait(request, group="login-ip", limit=login_ip_limit())
+        if wait is not None:
+            return too_many_requests(request, wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        count_failure(self.request, group="login-ip", limit=login_ip_limit())
+        return super().form_invalid(form)
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -15,7 +15,7 @@ from clientarea.billing.forms import received_at, received_reference
 from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import local_today
 from clientarea.lib.forms import MoneyField
-from clientarea.subscriptions.models import Service
+from clientarea.subscriptions.models import Service, TerminationReason
 
 
 def date_input() -> forms.DateInput:
@@ -32,6 +32,35 @@ IVA_CHOICES = [
 
 class SearchForm(forms.Form):
     q = forms.CharField(label=_("Search"), max_length=100, required=False)
+
+
+class TerminateForm(forms.Form):
+    """Why staff end a service: a reason from the list (each reader reads it in their language)
+    and an optional note, shown to the customer as written and said to be ours."""
+
+    reason_code = forms.ChoiceField(
+        label=_("Why does the service end?"),
+        choices=[("", _("Choose a reason")), *TerminationReason.choices],
+    )
+    reason = forms.CharField(
+        label=_("Note (optional; required for “Other”)"),
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_(
+            "The customer reads the reason in their language; the note as you write it, "
+            "labelled as our support team's note, in the service's history and the email."
+        ),
+    )
+
+    def clean(self):
+        data = self.cleaned_data  # what super().clean() returns, typed as always set
+        if (
+            data.get("reason_code") == TerminationReason.OTHER
+            and not data.get("reason", "").strip()
+        ):
+            self.add_error("reason", _("Say why in the note: you chose “Other”."))
+        return data
 
 
 class NoteForm(forms.Form):

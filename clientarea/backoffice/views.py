@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from clientarea.accounts import impersonation
@@ -441,13 +442,20 @@ def service_change_plan(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+# Lazy: built once at import, read in each request's language.
 STATUS_ACTIONS = {
-    "suspend": (_("Suspend"), _("Service %(service)s suspended. The customer was emailed.")),
-    "unsuspend": (
-        _("Unsuspend"),
-        _("Service %(service)s is active again. The customer was emailed."),
+    "suspend": (
+        gettext_lazy("Suspend"),
+        gettext_lazy("Service %(service)s suspended. The customer was emailed."),
     ),
-    "terminate": (_("Terminate"), _("Service %(service)s terminated. The customer was emailed.")),
+    "unsuspend": (
+        gettext_lazy("Unsuspend"),
+        gettext_lazy("Service %(service)s is active again. The customer was emailed."),
+    ),
+    "terminate": (
+        gettext_lazy("Terminate"),
+        gettext_lazy("Service %(service)s terminated. The customer was emailed."),
+    ),
 }
 
 
@@ -457,13 +465,18 @@ def service_status(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise Http404
     service = get_object_or_404(Service.objects.select_related("customer__user", "product"), pk=pk)
     label, done = STATUS_ACTIONS[action]
-    form = forms.ReasonForm(request.POST or None)
+    form: forms.ReasonForm | forms.TerminateForm = (
+        forms.TerminateForm(request.POST or None)
+        if action == "terminate"
+        else forms.ReasonForm(request.POST or None)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             subscription_services.change_status_by_staff(
                 service=service,
                 action=action,
                 reason=form.cleaned_data["reason"],
+                reason_code=form.cleaned_data.get("reason_code", ""),
                 actor=_staff(request),
             )
         except subscription_services.ServiceStateError:

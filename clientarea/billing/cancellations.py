@@ -195,11 +195,16 @@ def withdraw_cancellation(
 def _complete(request: CancellationRequest, *, actor: User | None) -> None:
     service = request.service
     if service.status in CANCELLABLE:
-        subscription_services.terminate_service(
-            service=service,
-            reason=ServiceText("customer_cancellation", {"why": request.reason}),
-            actor=actor,
+        # The reason is a code (read in each reader's language); the comment is the customer's
+        # own words, shown as typed and said to be theirs.
+        why = (
+            ServiceText(
+                "customer_cancellation_comment", {"why": request.reason, "comment": request.comment}
+            )
+            if request.comment
+            else ServiceText("customer_cancellation", {"why": request.reason})
         )
+        subscription_services.terminate_service(service=service, reason=why, actor=actor)
         subscription_services.notify_services_changed(
             service_ids=[service.pk], event="services.terminated"
         )

@@ -50,6 +50,12 @@ def change_memo(*, service: Service, change: PlanChange) -> str:
                     change.from_options, change.to_options
                 )
             }
+        elif change.cycle_only:
+            text = _("Billing cycle change: %(plan)s, %(old)s → %(new)s") % {
+                "plan": change.to_product,
+                "old": change.get_from_cycle_display(),
+                "new": change.get_to_cycle_display(),
+            }
         else:
             text = _("Plan change: %(old)s → %(new)s") % {
                 "old": change.from_product,

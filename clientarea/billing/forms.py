@@ -210,9 +210,8 @@ class StaffCreditNoteForm(NoteForm):
                 "it pays their pending orders (at once when credit is applied automatically). "
                 "Choose “No money is owed back” only when the customer is not owed the amount, "
                 "e.g. the invoice is wrong and the order is billed again by hand. To give back "
-                "money the customer paid through a gateway, use “Refund” on that payment instead: a "
-                "refund issues its own credit note. A payment staff registered by hand (a "
-                "transfer) has no “Refund” yet. To correct only the buyer's data, use “Invoice "
-                "again with corrected buyer data”."
+                "money the customer paid, through a gateway or by a transfer staff registered, use "
+                "“Refund” on that payment instead: a refund issues its own credit note. To correct "
+                "only the buyer's data, use “Invoice again with corrected buyer data”."
             ),
         )

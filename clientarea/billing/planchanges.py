@@ -107,10 +107,20 @@ class Quote:
     #: An options change: the options before and after (``PlanChange.from_options`` form).
     from_options: tuple[dict[str, Any], ...] = ()
     to_options: tuple[dict[str, Any], ...] = ()
+    #: The service's own plan over another billing cycle: a change of cycle, neither an upgrade
+    #: nor a downgrade in words (``direction`` still says whether it is paid or credited).
+    cycle_only: bool = False
 
     @property
     def key(self) -> str:
         return f"{self.product.pk}:{self.cycle}"
+
+    @property
+    def label(self) -> str:
+        """What the change is, in words (as ``PlanChange.change_label``)."""
+        if self.cycle_only:
+            return _("Change of billing cycle")
+        return str(PlanChangeDirection(self.direction).label)
 
     @property
     def pay_tax(self) -> Decimal:
@@ -242,6 +252,7 @@ def _quote(*, service: Service, price: ProductPrice, language: str, today: dt.da
         effective_date=service.next_due_date if applies == AT_RENEWAL else today,
         pay_now=pay_now,
         credit_now=credit_now,
+        cycle_only=product.pk == service.product_id and price.cycle != service.cycle,
     )
 
 
@@ -420,6 +431,16 @@ def _line_description(*, service: Service, quote: Quote) -> str:
                 "days": quote.proration.days_remaining,
                 "date": date,
             }
+        elif quote.cycle_only:
+            text = _(
+                "Billing cycle change: %(plan)s, %(old)s → %(new)s, %(days)s days until %(date)s"
+            ) % {
+                "plan": quote.product.display_name(language),
+                "old": service.get_cycle_display(),
+                "new": BillingCycle(quote.cycle).label,
+                "days": quote.proration.days_remaining,
+                "date": date,
+            }
         else:
             text = _("Plan change: %(old)s → %(new)s, %(days)s days until %(date)s") % {
                 "old": f"{service.product.display_name(language)} ({service.get_cycle_display()})",
@@ -576,6 +597,7 @@ def _make_change(
             "change": change.pk,
             "kind": change.kind,
             "direction": change.direction,
+            "cycle_only": change.cycle_only,
             "applies": quote.applies,
             "to_product": quote.product.pk,
             "to_cycle": quote.cycle,

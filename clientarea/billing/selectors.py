@@ -530,13 +530,17 @@ def taxed_base(order: Order) -> Decimal:
 def _cash_split(order: Order) -> tuple[Decimal, Decimal, Decimal]:
     """(amount, tax, tax base) one pending order costs in cash.
 
-    Without withholdings: its total, IVA and taxed base. For a withholding agent: the net, and
+    Without withholdings: its total, IVA and taxed base (the base never above the total less the
+    IVA: the order's rounding to whole pesos can take up to 49 cents off). For a withholding
+    agent: the net, and
     the cash part of each, IVA minus ReteIVA and the base minus ReteFuente and ReteICA, so that
     tax + base never exceed the amount (PayU refuses that)."""
     tax, tax_base = Decimal(order.tax_total), taxed_base(order)
     computed = withholdings_selectors.withholdings_for_order(order)
     if not computed:
-        return computed.total, tax, tax_base
+        # Whole pesos: a rounding down (10.239,34 → 10.239) leaves the taxed base above what
+        # is left of the amount after IVA; the base gives the cents back.
+        return computed.total, tax, max(min(tax_base, computed.total - tax), ZERO)
     by_kind = {line.kind: line.amount for line in computed.lines}
     cash_tax = max(quantize(tax - by_kind.get(RETEIVA, ZERO)), ZERO)
     cash_base = quantize(tax_base - by_kind.get(RETEFUENTE, ZERO) - by_kind.get(RETEICA, ZERO))
@@ -561,10 +565,13 @@ def charge_for(orders: Sequence[Order]) -> Charge:
     whole = sum((net for net, _tax, _base in cash), ZERO)
     tax = sum((tax for _net, tax, _base in cash), ZERO)
     base = sum((base for _net, _tax, base in cash), ZERO)
+    tax = _share(tax, amount, whole)
+    # Each share is rounded to the cent on its own: together never above the amount.
+    base = max(min(_share(base, amount, whole), amount - tax), ZERO)
     return Charge(
         amount=amount,
-        tax=_share(tax, amount, whole),
-        tax_base=_share(base, amount, whole),
+        tax=tax,
+        tax_base=base,
         dues={o.pk: dues.get(o.pk, ZERO) for o in orders},
     )
 

@@ -20,6 +20,7 @@ from clientarea.einvoice import services
 from clientarea.einvoice.admin_habilitacion import NumberingImportAdminMixin
 from clientarea.einvoice.admin_notes import InvoiceNotesMixin, note_reference
 from clientarea.einvoice.attempt_texts import rule_kind
+from clientarea.einvoice.delivery import CONTINGENCY_RETRY
 from clientarea.einvoice.models import (
     DELIVERABLE_STATUSES,
     DocumentKind,
@@ -36,6 +37,8 @@ from clientarea.einvoice.rules import plain_words
 from clientarea.einvoice.selectors import numbering_warnings
 from clientarea.lib.admin import ReadOnlyInline, ViewPageAdminMixin
 from clientarea.lib.money import format_cop
+
+CONTINGENCY_RETRY_MINUTES = int(CONTINGENCY_RETRY.total_seconds() // 60)
 
 
 class WarningsMixin(admin.ModelAdmin):
@@ -425,19 +428,32 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
     def exchange(self, request, pk: int, exchange_id: int, part: str):
         """One raw request or answer of a transmission attempt, byte for byte."""
         self._check_view(request)
-        exchange = get_object_or_404(TransmissionExchange, pk=exchange_id, attempt__invoice_id=pk)
+        exchange = get_object_or_404(
+            TransmissionExchange.objects.select_related("attempt__invoice"),
+            pk=exchange_id,
+            attempt__invoice_id=pk,
+        )
         if part not in ("request", "response"):
             raise Http404
+        # Named by the document, as its other downloads are: "SETP990000004.SendBillSync-3-…".
+        document = exchange.attempt.invoice.full_number or str(pk)
         return self._xml(
-            bytes(getattr(exchange, part)), f"{exchange.operation}-{exchange.pk}-{part}.xml"
+            bytes(getattr(exchange, part)),
+            f"{document}.{exchange.operation}-{exchange.pk}-{part}.xml",
         )
 
     def attempt_application_response(self, request, pk: int, attempt_id: int):
         self._check_view(request)
-        attempt = get_object_or_404(TransmissionAttempt, pk=attempt_id, invoice_id=pk)
+        attempt = get_object_or_404(
+            TransmissionAttempt.objects.select_related("invoice"), pk=attempt_id, invoice_id=pk
+        )
         if not attempt.application_response:
             raise Http404
-        return self._xml(bytes(attempt.application_response), f"ar-{attempt.pk}.xml")
+        document = attempt.invoice.full_number or str(pk)
+        return self._xml(
+            bytes(attempt.application_response),
+            f"{document}.application-response-{attempt.pk}.xml",
+        )
 
     def view_title(self, obj: Invoice) -> str:
         """A DIAN document is never edited (the change permission is for its buttons): its page
@@ -470,11 +486,30 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
             objects=[invoice],
             form=None,
             submit=gettext("Send to DIAN again"),
-            intro=gettext(
-                "The document keeps its number and CUFE: it is signed again and sent. Fix the "
-                "cause DIAN gave first (certificate, software, numbering resolution, the "
-                "customer's data), or DIAN rejects it again."
-            ),
+            intro=self._resend_intro(invoice),
+        )
+
+    @staticmethod
+    def _resend_intro(invoice: Invoice) -> str:
+        """A rejected document has a cause to fix first; one in contingency has none (DIAN did
+        not answer), so "fix the cause DIAN gave" would send staff looking for what is not there."""
+        if invoice.status == InvoiceStatus.CONTINGENCY:
+            since = invoice.contingency_since
+            return gettext(
+                "The document keeps its number and CUFE: it is signed again and sent now. It is "
+                "in contingency because DIAN did not answer (since %(since)s): there is nothing to "
+                "fix on it. Send it once DIAN answers again; otherwise the worker tries again "
+                "every %(minutes)d minutes."
+            ) % {
+                "since": formats.date_format(timezone.localtime(since), "SHORT_DATETIME_FORMAT")
+                if since
+                else "—",
+                "minutes": CONTINGENCY_RETRY_MINUTES,
+            }
+        return gettext(
+            "The document keeps its number and CUFE: it is signed again and sent. Fix the "
+            "cause DIAN gave first (certificate, software, numbering resolution, the "
+            "customer's data), or DIAN rejects it again."
         )
 
     @admin.action(description=_("Send to DIAN again (same number)"), permissions=["change"])

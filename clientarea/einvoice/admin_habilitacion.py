@@ -191,6 +191,7 @@ class TestSetRunAdmin(ObjectActionsAdminMixin[TestSetRun], admin.ModelAdmin):
             "title": gettext("Habilitación test set %(id)s") % {"id": run.test_set_id},
             "run": run,
             "progress": habilitacion.progress(run),
+            "outcome_message": habilitacion.outcome_message(run),
             "documents": [(d, habilitacion.rule_lines(d)) for d in documents],
             "next_steps": habilitacion.next_steps(run),
             "refresh_seconds": None if run.is_finished else REFRESH_SECONDS,

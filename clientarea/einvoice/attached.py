@@ -12,7 +12,10 @@ File names follow the Anexo Técnico pattern quoted by several public
 implementations: ``ad`` + NIT (10 digits, zero-padded, no DV) + ``ppp``
 (technology-provider code, ``000`` for own software) + ``aa`` (last two
 digits of the year) + ``dddddddd`` (8-digit consecutive, hexadecimal, restarted
-every 1 January); the ZIP uses the same stem with ``z`` instead of ``ad``.
+every 1 January); the ZIP uses the same stem with ``z`` instead of ``ad``. The e-mail's ZIP and
+AttachedDocument take the document's row id as that consecutive (``delivery``): one per file
+across invoices, credit notes and debit notes, which number themselves apart (it is not
+restarted in January, and it has gaps; nobody validates it, but two files never share a name).
 """
 
 from __future__ import annotations

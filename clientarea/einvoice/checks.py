@@ -135,3 +135,46 @@ def numbering_resolution(app_configs, **kwargs) -> list[CheckMessage]:
             id="einvoice.W007",
         )
     ]
+
+
+STORE_ONLY_TRANSMITTER = "clientarea.einvoice.transmission.StoreOnlyTransmitter"
+DIAN_TRANSMITTER = "clientarea.einvoice.dian.transmitter.DianTransmitter"
+
+
+@register(Tags.security, deploy=True)
+def transmission(app_configs, **kwargs) -> list[CheckMessage]:
+    """DEBUG=0 must send invoices to DIAN, and say when they go to DIAN's test service.
+
+    The store-only transmitter is the default whenever the DIAN simulator is off, so a site that
+    switched the simulator off (``DIAN_SANDBOX=0``) without naming ``EINVOICE_TRANSMITTER`` would
+    keep its invoices, count them accepted and email them, and DIAN would never receive one.
+    """
+    if settings.DEBUG:
+        return []
+    transmitter = str(getattr(settings, "EINVOICE_TRANSMITTER", ""))
+    if transmitter == STORE_ONLY_TRANSMITTER:
+        return [
+            Error(
+                "EINVOICE_TRANSMITTER is the store-only transmitter: invoices are never sent to "
+                "DIAN, yet they count as accepted and are emailed. They are not legal invoices.",
+                hint=f"Set EINVOICE_TRANSMITTER={DIAN_TRANSMITTER} (its default only while the "
+                "local DIAN simulator is on).",
+                id="einvoice.E008",
+            )
+        ]
+    if (
+        transmitter == DIAN_TRANSMITTER
+        and not settings.DIAN_SANDBOX
+        and settings.EINVOICE_ENVIRONMENT != "production"
+    ):
+        return [
+            CheckWarning(
+                f"EINVOICE_ENVIRONMENT is {settings.EINVOICE_ENVIRONMENT!r}: invoices go to "
+                "DIAN's habilitación (test) service and are not legal invoices.",
+                hint="Once DIAN has accepted the test set and enabled the software: "
+                "EINVOICE_ENVIRONMENT=production, restart, then Numbering resolutions → Import "
+                "from DIAN.",
+                id="einvoice.W009",
+            )
+        ]
+    return []

@@ -174,7 +174,10 @@ def render_invoice(*, invoice: Invoice, doc: InvoiceDocument | None = None) -> I
 
 
 def _email_attachments(invoice: Invoice, doc) -> list[Attachment]:
-    sequence = (invoice.number or 0) % 0xFFFFFFFF or 1  # an issued invoice always has its number
+    # The ZIP's and the AttachedDocument's consecutive is one per file, whatever the document's
+    # kind: the row's id. The document's number would name credit note NC1, debit note ND1 and an
+    # invoice numbered 1 alike, so the buyer got different ZIPs under one name.
+    sequence = invoice.pk % 0xFFFFFFFF or 1
     zip_bytes = attached.build_email_zip(bytes(invoice.attached_document), doc, sequence=sequence)
     stem = attached.email_zip_filename(doc.supplier.document_number, doc.issue_date.year, sequence)
     return [
@@ -403,12 +406,16 @@ def transmit_invoice(
         changes: dict[str, object] = {"status": result.status, "transmitted_at": attempt.created_at}
         if result.retryable:
             changes["transmitted_at"] = None
-            unavailable = 1 + _unavailable_in_a_row(current, before=attempt)
+            earlier = _unavailable_in_a_row(current, before=attempt)
             if current.status == InvoiceStatus.CONTINGENCY or (
-                unavailable >= TRIES_BEFORE_CONTINGENCY
+                1 + len(earlier) >= TRIES_BEFORE_CONTINGENCY
             ):
                 changes["status"] = InvoiceStatus.CONTINGENCY
-                changes["contingency_since"] = current.contingency_since or attempt.created_at
+                # DIAN has been unavailable since the first failed try of the row, not since the
+                # try that made it a contingency (the evidence staff and DIAN read).
+                changes["contingency_since"] = current.contingency_since or min(
+                    [attempt.created_at, *earlier]
+                )
         else:
             changes["contingency_since"] = None
             if result.status not in DELIVERABLE_STATUSES or current.emailed_at:
@@ -436,18 +443,19 @@ def transmit_invoice(
     return attempt
 
 
-def _unavailable_in_a_row(invoice: Invoice, *, before: TransmissionAttempt) -> int:
-    """Attempts to retry recorded since the invoice's last final answer."""
-    count = 0
-    for retryable in (
+def _unavailable_in_a_row(invoice: Invoice, *, before: TransmissionAttempt) -> list[dt.datetime]:
+    """When the attempts to retry recorded since the invoice's last final answer were made
+    (newest first, at most ``TRIES_BEFORE_CONTINGENCY``)."""
+    times: list[dt.datetime] = []
+    for retryable, created_at in (
         invoice.transmissions.exclude(pk=before.pk)
         .order_by("-created_at", "-id")
-        .values_list("retryable", flat=True)[:TRIES_BEFORE_CONTINGENCY]
+        .values_list("retryable", "created_at")[:TRIES_BEFORE_CONTINGENCY]
     ):
         if not retryable:
             break
-        count += 1
-    return count
+        times.append(created_at)
+    return times
 
 
 def render_and_send_invoice(*, invoice_id: int) -> bool:

@@ -27,6 +27,7 @@ the snapshot into signed XML.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from django.conf import settings
@@ -52,6 +53,7 @@ from clientarea.einvoice.habilitacion_models import (
 )
 from clientarea.einvoice.habilitacion_worker import advance_run, process_running_test_sets
 from clientarea.einvoice.models import NumberingResolution
+from clientarea.einvoice.rules import plain_words
 from clientarea.lib.dates import BOGOTA
 
 logger = logging.getLogger(__name__)
@@ -157,8 +159,42 @@ def progress(run: TestSetRun) -> dict[str, int]:
     }
 
 
+#: DIAN's answer to documents sent to a test set that is already closed (accepted or rejected):
+#: it validates none of them, so their "rejection" says nothing about the documents.
+CLOSED_TEST_SET = re.compile(
+    r"Set de prueba con identificador \S+ se encuentra (?P<state>Aceptado|Rechazado)", re.IGNORECASE
+)
+
+
+def closed_test_set(run: TestSetRun) -> str:
+    """``"accepted"`` / ``"rejected"`` when DIAN refused the run's documents because the test set
+    itself was already closed so, or ``""``."""
+    for document in run.documents.all():
+        found = CLOSED_TEST_SET.search(document.status_description or "")
+        if found:
+            return "accepted" if found["state"].lower() == "aceptado" else "rejected"
+    return ""
+
+
 def next_steps(run: TestSetRun) -> list[str]:
     """What to do after this outcome, in words (§3 step 7)."""
+    closed = closed_test_set(run) if run.status == TestSetRunStatus.REJECTED else ""
+    if closed == "accepted":
+        return [
+            _(
+                "DIAN validated none of these documents: this test set is already accepted "
+                "(“Aceptado”), so nothing needs fixing or sending again. Go on to production:"
+            ),
+            *_steps_after_acceptance()[1:],
+        ]
+    if closed == "rejected":
+        return [
+            _(
+                "DIAN validated none of these documents: this test set is already closed as "
+                "rejected (“Rechazado”) and takes no more documents. Ask DIAN's habilitación "
+                "portal for a new TestSetId (restart the set) and start the test set with it."
+            )
+        ]
     if run.status == TestSetRunStatus.RUNNING:
         return [
             _(
@@ -167,28 +203,7 @@ def next_steps(run: TestSetRun) -> list[str]:
             )
         ]
     if run.status == TestSetRunStatus.ACCEPTED:
-        steps = [
-            _(
-                "Check in DIAN's habilitación portal that the test set shows “Aceptado” (DIAN "
-                "counts the invoices, credit notes and debit notes it requires)."
-            ),
-            _("Request the real numbering resolution in MUISCA (DIAN's services)."),
-            _("In DIAN's portal, associate the resolution's prefix with the software."),
-            _(
-                "Configure production: EINVOICE_ENVIRONMENT=production, DIAN_SANDBOX=0, DIAN_WS_URL "
-                "empty, the provider's certificate in EINVOICE_CERT_PATH, the same "
-                "EINVOICE_SOFTWARE_ID and EINVOICE_SOFTWARE_PIN; restart."
-            ),
-            _(
-                "Import the production numbering: Numbering resolutions → Import from DIAN (or "
-                "`clientarea einvoice numbering-import`). It brings the technical key and "
-                "deactivates the test numbering."
-            ),
-            _(
-                "Run `clientarea check --deploy`: it must be clean. Invoices are then sent with "
-                "SendBillSync and ProfileExecutionID 1."
-            ),
-        ]
+        steps = _steps_after_acceptance()
         missing = [
             str(TestDocumentKind(kind).label)
             for kind in TestDocumentKind.values
@@ -224,11 +239,69 @@ def next_steps(run: TestSetRun) -> list[str]:
     ]
 
 
+def _steps_after_acceptance() -> list[str]:
+    """From an accepted test set to production (README "From the simulator to DIAN")."""
+    return [
+        _(
+            "Check in DIAN's habilitación portal that the test set shows “Aceptado” (DIAN "
+            "counts the invoices, credit notes and debit notes it requires)."
+        ),
+        _("Request the real numbering resolution in MUISCA (DIAN's services)."),
+        _("In DIAN's portal, associate the resolution's prefix with the software."),
+        _(
+            "Configure production: EINVOICE_ENVIRONMENT=production, DIAN_SANDBOX=0, "
+            "EINVOICE_TRANSMITTER=clientarea.einvoice.dian.transmitter.DianTransmitter "
+            "(without it, once the simulator is off, invoices are only stored and never reach "
+            "DIAN), DIAN_WS_URL empty, the provider's certificate in EINVOICE_CERT_PATH, the "
+            "same EINVOICE_SOFTWARE_ID and EINVOICE_SOFTWARE_PIN; restart."
+        ),
+        _(
+            "Import the production numbering: Numbering resolutions → Import from DIAN (or "
+            "`clientarea einvoice numbering-import`). It brings the technical key and "
+            "deactivates the test numbering."
+        ),
+        _(
+            "Run `clientarea check --deploy`: it must be clean. Invoices are then sent with "
+            "SendBillSync and ProfileExecutionID 1."
+        ),
+    ]
+
+
+def outcome_message(run: TestSetRun) -> str:
+    """The finished run's outcome in the reader's language, from its documents.
+
+    ``run.message`` keeps the sentence the worker wrote, in the worker's language (the site's,
+    es-CO), which an English page then showed in Spanish."""
+    if not run.is_finished:
+        return run.message
+    counts = progress(run)
+    total, accepted = counts["total"], counts[TestDocumentStatus.ACCEPTED]
+    if run.status == TestSetRunStatus.ACCEPTED:
+        return _("DIAN accepted all %(n)d documents.") % {"n": accepted}
+    if run.status == TestSetRunStatus.REJECTED and closed_test_set(run):
+        return _(
+            "DIAN refused %(rejected)d of %(n)d documents without validating them: the test set "
+            "was already closed."
+        ) % {"rejected": counts[TestDocumentStatus.REJECTED], "n": total}
+    if run.status == TestSetRunStatus.REJECTED:
+        return _("DIAN rejected %(rejected)d of %(n)d documents; see each one's rules below.") % {
+            "rejected": counts[TestDocumentStatus.REJECTED],
+            "n": total,
+        }
+    if run.status == TestSetRunStatus.FAILED:
+        return _("%(failed)d of %(n)d documents could not be sent to DIAN; see why below.") % {
+            "failed": total - accepted,
+            "n": total,
+        }
+    return run.message
+
+
 def rule_lines(document: TestSetDocument) -> list[str]:
-    """DIAN's rules of one document, each with our plain words when we have them."""
+    """DIAN's rules of one document, each with our plain words when we have them (in the
+    reader's language; the words stored with the answer are the worker's)."""
     lines = []
     for m in document.rule_messages or []:
         text = f"{m.get('rule', '')}: {m.get('text', '')}".strip(": ")
-        words = m.get("words") or ""
+        words = plain_words(m.get("rule", "")) or m.get("words") or ""
         lines.append(f"{text} — {words}" if words else text)
     return lines

@@ -167,8 +167,8 @@ def _poll(client: DianClient, document: TestSetDocument) -> None:
         _save(document, reply.exchange, polls=polls, tries=0, next_try_at=now + wait)
         return
     answer = answers[0]  # one XML per upload
-    description = " ".join(
-        part for part in (answer.status_description, answer.status_message) if part
+    description = " ".join(  # DIAN often repeats its description as the message: once
+        dict.fromkeys(part for part in (answer.status_description, answer.status_message) if part)
     )
     _save(
         document,

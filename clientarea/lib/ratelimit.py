@@ -71,6 +71,36 @@ def seconds_to_wait(
     return wait
 
 
+def failures_wait(request: HttpRequest, *, group: str, limit: Limit) -> int | None:
+    """The seconds to wait when the failures counted under the request's key (``count_failure``)
+    reached ``limit`` in its window; None while under it. Counts nothing."""
+    usage = _failures(request, group=group, limit=limit, increment=False)
+    if usage is None or usage["count"] < usage["limit"]:
+        return None
+    return max(int(usage["time_left"]), 1)
+
+
+def count_failure(request: HttpRequest, *, group: str, limit: Limit) -> None:
+    """Count one failure (a wrong login...) under the request's key, for ``failures_wait``."""
+    _failures(request, group=group, limit=limit, increment=True)
+
+
+def _failures(
+    request: HttpRequest, *, group: str, limit: Limit, increment: bool
+) -> dict[str, Any] | None:
+    value = limit.key(request)
+    if not value:
+        return None
+    return get_usage(
+        request,
+        group=f"{group}:failures",
+        key=lambda _group, _request: value,
+        rate=limit.rate,
+        method=get_usage.ALL,
+        increment=increment,
+    )
+
+
 def too_many_requests(request: HttpRequest, seconds: int) -> HttpResponse:
     """The page (and status) a throttled request gets."""
     minutes = max(1, math.ceil(seconds / 60))

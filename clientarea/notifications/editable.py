@@ -42,7 +42,7 @@ ALLOWED_ATTRIBUTES = frozenset(
         "is_approved", "decision_note", "reject_reason", "period_label", "year",
         # a plan change
         "get_from_cycle_display", "get_to_cycle_display", "from_price", "to_price",
-        "direction", "amount",
+        "direction", "amount", "cycle_only", "change_label",
     }
 )  # fmt: skip
 

@@ -192,11 +192,18 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
             except planchanges.PlanChangeError as exc:
                 error = str(exc)
             else:
+                cycle = change.cycle_only  # the same plan, another billing cycle
                 if change.status == PlanChangeStatus.AWAITING_PAYMENT:
                     messages.success(
                         request,
-                        _(
-                            "We created service order %(number)s for the difference. Your new plan starts as soon as it is paid."
+                        (
+                            _(
+                                "We created service order %(number)s for the difference. Your new billing cycle starts as soon as it is paid."
+                            )
+                            if cycle
+                            else _(
+                                "We created service order %(number)s for the difference. Your new plan starts as soon as it is paid."
+                            )
                         )
                         % {"number": change.order_number},
                     )
@@ -204,19 +211,34 @@ def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
                 if change.status == PlanChangeStatus.SCHEDULED:
                     messages.success(
                         request,
-                        _("Your plan changes on %(date)s.")
+                        (
+                            _("Your billing cycle changes on %(date)s.")
+                            if cycle
+                            else _("Your plan changes on %(date)s.")
+                        )
                         % {"date": formats.date_format(change.effective_date, "DATE_FORMAT")},
                     )
                 elif change.amount > 0:
                     messages.success(
                         request,
-                        _(
-                            "Your service has its new plan. %(amount)s (IVA included) went to your account's credit."
+                        (
+                            _(
+                                "Your service has its new billing cycle. %(amount)s (IVA included) went to your account's credit."
+                            )
+                            if cycle
+                            else _(
+                                "Your service has its new plan. %(amount)s (IVA included) went to your account's credit."
+                            )
                         )
                         % {"amount": format_cop(change.amount)},
                     )
                 else:
-                    messages.success(request, _("Your service has its new plan."))
+                    messages.success(
+                        request,
+                        _("Your service has its new billing cycle.")
+                        if cycle
+                        else _("Your service has its new plan."),
+                    )
                 return redirect("subscriptions:detail", pk=service.pk)
     return render(
         request,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext_lazy, pgettext_lazy
 
 from clientarea.lib.admin import CustomerScopedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from clientarea.lib.money import format_cop
@@ -14,6 +16,8 @@ from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
     PlanChange,
+    PlanChangeDirection,
+    PlanChangeKind,
     ProvisioningDelivery,
     Service,
     ServiceEvent,
@@ -220,7 +224,7 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "service",
         "customer",
         "when",
-        "reason",
+        "why",
         "effective_date",
         "status",
         "created_at",
@@ -241,6 +245,21 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "closed_at",
     ]
 
+    @admin.display(description=_("reason"), ordering="reason")
+    def why(self, obj: CancellationRequest) -> str:
+        """The reason (in the reader's language) and under it the optional comment, as the
+        customer typed it, said to be their words (its start: the whole is on its page)."""
+        reason = obj.get_reason_display()
+        if not obj.comment:
+            return reason
+        words = obj.comment if len(obj.comment) <= 140 else obj.comment[:139] + "…"
+        return format_html(
+            '{}<div class="help customer-words">{}: “{}”</div>',
+            reason,
+            _("In the customer's words"),
+            words,
+        )
+
     @admin.display(description=_("Customer"), ordering="service__customer__user__email")
     def customer(self, obj):
         return obj.service.customer
@@ -255,6 +274,30 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         return False
 
 
+class PlanChangeLabelFilter(admin.SimpleListFilter):
+    """Upgrades, downgrades and changes of billing cycle of the same plan, as the list says."""
+
+    title = pgettext_lazy("plan change", "change")
+    parameter_name = "change"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("upgrade", PlanChangeDirection.UPGRADE.label),
+            ("downgrade", PlanChangeDirection.DOWNGRADE.label),
+            ("cycle", _("Change of billing cycle")),
+        ]
+
+    def queryset(self, request, queryset):
+        cycle_only = Q(kind=PlanChangeKind.PLAN, from_product=F("to_product")) & ~Q(
+            from_cycle=F("to_cycle")
+        )
+        if self.value() == "cycle":
+            return queryset.filter(cycle_only)
+        if self.value() in ("upgrade", "downgrade"):
+            return queryset.filter(direction=self.value()).exclude(cycle_only)
+        return queryset
+
+
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Plan changes (read-only: customers and staff make them from the service pages; an
@@ -264,7 +307,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "service",
         "customer",
         "kind",
-        "direction",
+        "change",
         "from_product",
         "to_product",
         "to_cycle",
@@ -274,7 +317,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "order_number",
         "created_at",
     ]
-    list_filter = ["status", "kind", "direction", "by_staff"]
+    list_filter = ["status", "kind", PlanChangeLabelFilter, "by_staff"]
     list_select_related = [
         "service__customer",
         "service__product",
@@ -286,7 +329,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = [
         "service",
         "kind",
-        "direction",
+        "change",
         "status",
         "from_product",
         "from_cycle",
@@ -311,3 +354,12 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("Customer"), ordering="service__customer__user__email")
     def customer(self, obj):
         return obj.service.customer
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "change"]
+
+    @admin.display(description=pgettext_lazy("plan change", "change"), ordering="direction")
+    def change(self, obj: PlanChange) -> str:
+        """Upgrade, downgrade, or a change of billing cycle of the same plan (paid or credited
+        like an upgrade or a downgrade, but neither in words)."""
+        return obj.change_label

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.catalog.models import BillingCycle
 from clientarea.lib.texts import CodedText, Texts
-from clientarea.subscriptions.models import CancellationReason
+from clientarea.subscriptions.models import CancellationReason, TerminationReason
 
 #: The words of each code (``%(name)s`` placeholders filled from the values). The first seven were
 #: the codes rows stored in ``reason`` before (the data migration gave those rows their code).
@@ -38,8 +38,16 @@ MESSAGES = {
     "terminated_not_paid": _("Not paid %(days)d days after due (%(number)s)"),
     "order_cancelled": _("Order %(number)s cancelled: %(reason)s"),
     "customer_cancellation": _("Cancelled at the customer's request (%(why)s)"),
+    "customer_cancellation_comment": _(
+        "Cancelled at the customer's request (%(why)s). In the customer's words: “%(comment)s”"
+    ),
+    "staff_termination": _("Terminated by our support team: %(cause)s"),
+    "staff_termination_note": _(
+        "Terminated by our support team: %(cause)s. Our support team's note: “%(note)s”"
+    ),
     "refund": _("Refund of %(amount)s: %(reason)s"),
     "plan_changed": _("%(old_plan)s (%(old_cycle)s) → %(new_plan)s (%(new_cycle)s)"),
+    "cycle_changed": _("%(plan)s: billing cycle %(old_cycle)s → %(new_cycle)s"),
     "label_edited": _("Label edited in the back office"),
 }
 
@@ -48,6 +56,7 @@ WORDS = {
     "old_cycle": dict(BillingCycle.choices),
     "new_cycle": dict(BillingCycle.choices),
     "why": dict(CancellationReason.choices),
+    "cause": dict(TerminationReason.choices),
 }
 
 TABLE = Texts("subscriptions.service_event", MESSAGES, words=WORDS)

@@ -121,6 +121,10 @@ class CancellationForm(forms.Form):
         label=_("Anything you want to tell us (optional)"),
         required=False,
         max_length=1000,
+        help_text=_(
+            "Kept as you write it and shown as your own words in the service's history, "
+            "beside the reason you chose."
+        ),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     confirm = forms.BooleanField(

@@ -138,6 +138,7 @@ class ServiceEventKind(models.TextChoices):
     DUE_DATE_CHANGED = "due_date_changed", _("Due date changed")
     EDITED = "edited", _("Edited by staff")
     PLAN_CHANGED = "plan_changed", _("Plan changed")
+    CYCLE_CHANGED = "cycle_changed", _("Billing cycle changed")
     OPTIONS_CHANGED = "options_changed", _("Options changed")
 
 
@@ -225,6 +226,17 @@ class CancellationReason(models.TextChoices):
     MOVING = "moving", _("I am moving to another provider")
     TECHNICAL = "technical", _("Technical problems")
     FEATURES = "features", _("It lacks something I need")
+    OTHER = "other", _("Other")
+
+
+class TerminationReason(models.TextChoices):
+    """Why staff end a service at once (back office → Terminate): stored as a code in the
+    service's history and read in the reader's language; a note staff add is shown as theirs."""
+
+    CUSTOMER_REQUEST = "customer_request", _("At the customer's request")
+    NOT_PAID = "not_paid", _("Not paid")
+    TERMS = "terms", _("Breach of the terms of service")
+    MISTAKE = "mistake", _("Created by mistake")
     OTHER = "other", _("Other")
 
 
@@ -391,3 +403,20 @@ class PlanChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_product} → {self.to_product}"
+
+    @property
+    def cycle_only(self) -> bool:
+        """The same plan billed over another cycle (quarterly → monthly): a change of billing
+        cycle, not an upgrade or a downgrade, whatever it costs per day."""
+        return (
+            self.kind == PlanChangeKind.PLAN
+            and self.from_product_id == self.to_product_id
+            and self.from_cycle != self.to_cycle
+        )
+
+    @property
+    def change_label(self) -> str:
+        """What the change is, in words: "Change of billing cycle", "Upgrade" or "Downgrade"."""
+        if self.cycle_only:
+            return str(_("Change of billing cycle"))
+        return str(self.get_direction_display())

@@ -40,6 +40,7 @@ from clientarea.subscriptions.models import (
     ServiceOption,
     ServiceStatus,
     SuspensionReason,
+    TerminationReason,
 )
 
 #: A service price above this is a typo (COP, before IVA).
@@ -404,35 +405,64 @@ def update_service(
     return locked
 
 
+def termination_text(*, reason_code: str, note: str) -> ServiceText:
+    """Why staff terminate a service: a ``TerminationReason`` (read in the reader's language)
+    and their optional note, shown as typed and said to be theirs. A note is required for
+    "Other". Raises ServiceStateError with a message for staff."""
+    if reason_code not in TerminationReason.values:
+        raise ServiceStateError(_("Choose why the service ends."))
+    note = (note or "").strip()[:300]
+    if not note and reason_code == TerminationReason.OTHER:
+        raise ServiceStateError(_("Say why in the note: you chose “Other”."))
+    if note:
+        return ServiceText("staff_termination_note", {"cause": reason_code, "note": note})
+    return ServiceText("staff_termination", {"cause": reason_code})
+
+
 @transaction.atomic
-def change_status_by_staff(*, service: Service, action: str, actor, reason: str) -> Service:
+def change_status_by_staff(
+    *, service: Service, action: str, actor, reason: str, reason_code: str = ""
+) -> Service:
     """Staff suspend, unsuspend or terminate one service with a reason: history, audit, the
-    customer's email and provisioning, in one transaction."""
-    reason = _require_reason(reason)
+    customer's email and provisioning, in one transaction. ``reason_code``: a
+    ``TerminationReason`` (terminate), with ``reason`` an optional note; otherwise ``reason``
+    is the typed reason, required."""
+    why: str | ServiceText
+    if action == "terminate" and reason_code:
+        why = termination_text(reason_code=reason_code, note=reason)
+    else:
+        why = _require_reason(reason)
     locked = Service.objects.select_for_update().select_related("customer__user", "product")
     service = locked.get(pk=service.pk)
     before = service.status
     if action == "suspend":
-        suspend_service(service=service, reason=SuspensionReason.MANUAL, actor=actor, note=reason)
+        suspend_service(service=service, reason=SuspensionReason.MANUAL, actor=actor, note=why)
     elif action == "unsuspend":
-        unsuspend_service(service=service, actor=actor, reason=reason)
+        unsuspend_service(service=service, actor=actor, reason=why)
     elif action == "terminate":
-        terminate_service(service=service, reason=reason, actor=actor)
+        terminate_service(service=service, reason=why, actor=actor)
     else:
         raise ServiceStateError(f"unknown action {action!r}")
+    customer = service.customer
+    changes = {"service": service.pk, "from": before, "to": service.status}
+    if isinstance(why, ServiceText):
+        changes |= {"reason": why.english(), "reason_code": reason_code, "note": reason.strip()}
+        # The email is in the customer's language, as their history reads.
+        said = EVENT_TEXTS.in_language(customer.preferred_language, why.code, why.values)
+    else:
+        changes["reason"] = said = why
     audit.record(
         action=f"service.{action}",
         actor=actor,
-        customer=service.customer,
+        customer=customer,
         target=str(service)[:120],
-        changes={"service": service.pk, "from": before, "to": service.status, "reason": reason},
+        changes=changes,
     )
-    customer = service.customer
     queue_customer_email(
         customer=customer,
         category=EmailCategory.TECHNICAL,
         template="service_status_changed",
-        context={"customer": customer, "service": service, "action": action, "reason": reason},
+        context={"customer": customer, "service": service, "action": action, "reason": said},
     )
     notify_services_changed(service_ids=[service.pk], event="services.changed")
     return service
@@ -484,12 +514,21 @@ def apply_plan_change(
     who = actor if getattr(actor, "pk", None) else None
     record_event(
         service,
-        kind=ServiceEventKind.PLAN_CHANGED,
+        kind=ServiceEventKind.CYCLE_CHANGED if change.cycle_only else ServiceEventKind.PLAN_CHANGED,
         actor=who,
         from_status=service.status,
         old_due=old_due,
         order_number=change.order_number,
         reason=ServiceText(
+            "cycle_changed",
+            {
+                "plan": str(change.to_product),
+                "old_cycle": change.from_cycle,
+                "new_cycle": change.to_cycle,
+            },
+        )
+        if change.cycle_only
+        else ServiceText(
             "plan_changed",
             {
                 "old_plan": str(change.from_product),

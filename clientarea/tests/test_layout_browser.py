@@ -129,6 +129,20 @@ def test_no_client_area_page_is_wider_than_a_phone(browser, live_site, demo, ema
     assert too_wide == {}
 
 
+def test_a_service_named_by_a_long_hostname_fits_a_phone(browser, live_site, demo):
+    """The VPS "app.tiendaandina.com.co": its page's title (product · hostname) did not break
+    the hostname and made the page 431 px wide at 390 px, in English and in Spanish."""
+    service = Service.objects.get(
+        customer__user__email="compras@tiendaandina.example", label="app.tiendaandina.com.co"
+    )
+    widths = {}
+    for language in ("en", "es-co"):
+        with signed_in(browser, live_site, "compras@tiendaandina.example", PHONE, language) as page:
+            page.goto(live_site.url + f"/clientarea/services/{service.pk}/")
+            widths[language] = page.evaluate("document.documentElement.scrollWidth")
+    assert widths == {"en": PHONE["width"], "es-co": PHONE["width"]}
+
+
 def test_the_services_table_shows_every_column_on_a_desktop(browser, live_site, demo):
     """ana's suspended service ("Suspended · overdue payment") pushed the due date out of view."""
     with signed_in(browser, live_site, "ana@cliente.example", DESKTOP) as page:
@@ -487,13 +501,65 @@ def test_the_cart_is_cards_on_a_phone(browser, live_site, demo):
         if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
             problems.append("page")
         # Every line's subtotal is in view.
-        for cell in page.locator(
-            "#cart-items tbody tr:not(.cart-item-actions) td:last-child"
-        ).all():
+        for cell in page.locator("#cart-items tbody tr td:nth-child(5)").all():
             box = cell.bounding_box()
             if box is None or box["x"] + box["width"] > PHONE["width"]:
                 problems.append(f"subtotal {cell.inner_text()} at {box}")
     assert problems == []
+
+
+def _cart_with_two_items(page, base_url: str) -> None:
+    """A VPS with extra disk (its line, the option's line, the setup fee) and a hosting plan."""
+    page.goto(base_url + "/clientarea/order/vps-2-4/")
+    page.check("input[name=cycle][value=monthly]")
+    page.fill("#id_label", "srv2.restrepogomez.co")
+    page.locator("input[type=number][name^=option_]").first.fill("20")  # extra disk
+    with page.expect_navigation():
+        page.click("#add-to-cart")
+    page.goto(base_url + "/clientarea/order/hosting-basico/")
+    page.check("input[name=cycle][value=monthly]")
+    page.fill("#id_label", "tienda.restrepogomez.co")
+    with page.expect_navigation():
+        page.click("#add-to-cart")
+
+
+REMOVE_PLACES = """() => Array.from(document.querySelectorAll('#cart-items tbody.cart-item')).map(
+  item => {
+    const first = item.querySelector('tr').getBoundingClientRect();
+    const button = item.querySelector('td.cart-remove button').getBoundingClientRect();
+    const text = item.querySelector('tr td').getBoundingClientRect();
+    return {
+      rows: item.querySelectorAll('tr').length,
+      inFirstRow: button.top >= first.top - 1 && button.bottom <= first.bottom + 1,
+      besideText: button.left >= text.right - 1 || button.bottom <= text.top + 1,
+      inView: button.left >= 0 && button.right <= window.innerWidth,
+      height: button.height,
+    };
+  })"""
+
+
+@pytest.mark.parametrize(
+    "viewport, language",
+    [({"width": 1366, "height": 900}, "es-co"), (PHONE, "en")],
+    ids=["desktop-es", "phone-en"],
+)
+def test_an_items_remove_is_on_its_row(browser, live_site, demo, viewport, language):
+    """The cart's "Remove" sat on a row of its own under each item: on a desktop it is on the
+    item's first line, in its own column; on a phone, at the top right of the item's first
+    card, beside the description and big enough for a finger; it removes that item."""
+    with signed_in(browser, live_site, "ana@cliente.example", viewport, language) as page:
+        _cart_with_two_items(page, live_site.url)
+        places = page.evaluate(REMOVE_PLACES)
+        assert [place["rows"] for place in places] == [3, 1]  # VPS, disk, setup fee; hosting
+        for place in places:
+            assert place["inFirstRow"] and place["besideText"] and place["inView"], place
+        if viewport is PHONE:
+            assert all(place["height"] >= 44 for place in places), places
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=f"/tmp/ca-cart-remove-{language}.png", full_page=True)
+        with page.expect_navigation():
+            page.locator("#cart-items tbody.cart-item").nth(1).locator("button").click()
+        assert page.locator("#cart-items tbody.cart-item").count() == 1
 
 
 def test_a_products_prices_are_cards_on_a_phone(browser, live_site, demo):

@@ -24,10 +24,13 @@ LIVE_EINVOICE = {
     "EINVOICE_CERT_PASSWORD": "live-cert-password",
     "EINVOICE_SOFTWARE_ID": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
     "EINVOICE_SOFTWARE_PIN": "97531",
+    "EINVOICE_TRANSMITTER": "clientarea.einvoice.dian.transmitter.DianTransmitter",
+    "EINVOICE_ENVIRONMENT": "production",
 }
 
 
-def check_deploy(tmp_path, **extra: str) -> subprocess.CompletedProcess:
+def check_deploy(tmp_path, **extra: str | None) -> subprocess.CompletedProcess:
+    """``check --deploy`` with production settings, changed by ``extra`` (None: left unset)."""
     inherited = {
         k: v
         for k, v in os.environ.items()
@@ -47,14 +50,15 @@ def check_deploy(tmp_path, **extra: str) -> subprocess.CompletedProcess:
         **LIVE_EINVOICE,
         **extra,
     }
-    env.pop("DATABASE_URL", None)
-    env.pop(
+    kept: dict[str, str] = {k: v for k, v in env.items() if v is not None}
+    kept.pop("DATABASE_URL", None)
+    kept.pop(
         "DJANGO_ALLOW_ASYNC_UNSAFE", None
     )  # set by the browser fixture for Playwright's event loop
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=env,
+        env=kept,
         capture_output=True,
         text=True,
     )
@@ -99,3 +103,15 @@ def test_check_deploy_refuses_einvoice_settings_dian_would_refuse(tmp_path):
     assert result.returncode == 1
     for check_id in ("einvoice.E001", "einvoice.E006"):
         assert check_id in result.stderr, result.stderr
+
+
+def test_check_deploy_refuses_invoices_that_never_reach_dian(tmp_path):
+    """DEBUG=0 without EINVOICE_TRANSMITTER: the store-only default would email invoices DIAN
+    never received; and DIAN's habilitación service is only a warning."""
+    live = {**LIVE_GATEWAYS, "EINVOICE_TRANSMITTER": None, "DIAN_SANDBOX": "0"}
+    result = check_deploy(tmp_path, **live)
+    assert result.returncode == 1
+    assert "einvoice.E008" in result.stderr, result.stderr
+    result = check_deploy(tmp_path, **LIVE_GATEWAYS, EINVOICE_ENVIRONMENT="habilitacion")
+    assert result.returncode == 1
+    assert "einvoice.W009" in result.stderr and "einvoice.E008" not in result.stderr

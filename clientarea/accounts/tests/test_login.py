@@ -1,11 +1,18 @@
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from clientarea.accounts.models import User
 from clientarea.notifications.models import OutgoingEmail
-from clientarea.test import ACCESS_CODE, clear_default_cache, make_customer, make_provider
+from clientarea.test import (
+    ACCESS_CODE,
+    clear_default_cache,
+    make_customer,
+    make_provider,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -212,13 +219,55 @@ def test_behind_the_proxy_failures_from_one_address_do_not_lock_out_another(clie
 
 def test_behind_the_proxy_the_attacker_address_is_locked_out(client, settings):
     settings.PROXY_COUNT = 1
-    make_customer("ana@example.com")
+    settings.LOGIN_IP_FAILURE_LIMIT = 6
     make_customer("bob@example.com")
-    for _ in range(settings.AXES_FAILURE_LIMIT):
-        _login(client, "ana@example.com", "nope", "203.0.113.5")
+    for i in range(settings.LOGIN_IP_FAILURE_LIMIT):  # one guess at each of six accounts
+        _login(client, f"user{i}@example.com", "nope", "203.0.113.5")
     # a spoofed left-most entry does not help: the proxy appends the real address last
     response = _login(client, "bob@example.com", ACCESS_CODE, "198.51.100.7, 203.0.113.5")
     assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+def test_a_locked_out_customer_does_not_lock_out_others_behind_the_same_address(client, settings):
+    """One office, one public address: a customer who mistypes their code until axes locks
+    their account locks only that account; another customer and staff at /admin/ from the same
+    address log in."""
+    settings.PROXY_COUNT = 1
+    make_customer("ana@example.com")
+    make_customer("bob@example.com")
+    make_staff("carol@conexcol.example", "staff-password-2026")
+    office = "203.0.113.5"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "ana@example.com", "nope", office)
+    assert _login(client, "ana@example.com", ACCESS_CODE, office).status_code == 429
+
+    assert _login(client, "bob@example.com", ACCESS_CODE, office).status_code == 302
+    staff = Client()
+    response = staff.post(
+        reverse("admin:login"),
+        {"username": "carol@conexcol.example", "password": "staff-password-2026"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=office,
+    )
+    assert response.status_code == 302 and "_auth_user_id" in staff.session
+
+
+def test_guessing_one_account_from_many_addresses_still_locks_it(client, settings):
+    settings.PROXY_COUNT = 1
+    make_customer("ana@example.com")
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "ana@example.com", f"guess-{i}", f"198.51.100.{i + 1}")
+    assert _login(client, "ana@example.com", ACCESS_CODE, "192.0.2.200").status_code == 429
+
+
+def test_the_address_limit_counts_failures_only(client, settings):
+    """Many successful logins from one office do not use up its address's allowance."""
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    make_customer("ana@example.com")
+    for _ in range(settings.LOGIN_IP_FAILURE_LIMIT + 2):
+        assert _login(client, "ana@example.com", ACCESS_CODE, "").status_code == 302
+        client.logout()
 
 
 def test_an_own_successful_login_does_not_clear_failures_on_another_account(client, settings):

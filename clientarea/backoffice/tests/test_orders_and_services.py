@@ -2,6 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -281,15 +282,50 @@ def test_staff_edit_a_service(client, carol, alice):
     assert audit.changes["label"] == {"before": "example.co", "after": "nuevo.co"}
 
 
+def test_terminating_takes_a_reason_from_the_list_and_an_optional_note(client, carol, alice):
+    """Staff who end a service choose why from a list: the history and the email read it in
+    the customer's language (English here, staff in Spanish), and a note staff add is shown
+    as typed, said to be our support team's; "Other" needs the note."""
+    alice.preferred_language = "en"
+    alice.save(update_fields=["preferred_language"])
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    url = reverse("backoffice:service_status", args=[service.pk, "terminate"])
+    client.cookies["django_language"] = "en"
+    assert "<h1>Terminate: " in client.get(url).content.decode()  # read in the staff's language
+    client.cookies["django_language"] = "es"
+    assert "<h1>Terminar: " in client.get(url).content.decode()
+    refused = client.post(url, {"reason_code": "other", "reason": " "})
+    assert refused.status_code == 200 and "eligió “Otro”" in refused.content.decode()
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE
+    note = "El cliente lo pidió por teléfono"
+    assert client.post(url, {"reason_code": "customer_request", "reason": note}).status_code == 302
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.TERMINATED
+    event = service.events.get(kind="terminated")
+    assert (event.reason_code, event.reason_values) == (
+        "staff_termination_note",
+        {"cause": "customer_request", "note": note},
+    )
+    said = f"Terminated by our support team: At the customer's request. Our support team's note: “{note}”"
+    email = OutgoingEmail.objects.get(customer=alice, template="service_status_changed")
+    assert said in email.body_text
+    client.force_login(alice.user)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("subscriptions:detail", args=[service.pk])).content.decode()
+    assert said in unescape(page)
+    audit = AuditEvent.objects.get(action="service.terminate").changes
+    assert (audit["reason_code"], audit["note"]) == ("customer_request", note)
+
+
 @pytest.mark.parametrize(
     ("action", "start", "end"),
     [
         ("suspend", ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED),
         ("unsuspend", ServiceStatus.SUSPENDED, ServiceStatus.ACTIVE),
-        ("terminate", ServiceStatus.ACTIVE, ServiceStatus.TERMINATED),
     ],
 )
-def test_suspend_unsuspend_terminate_with_a_reason(client, carol, alice, action, start, end):
+def test_suspend_unsuspend_with_a_reason(client, carol, alice, action, start, end):
     service = make_active_service(alice, make_product("hosting-pyme"))
     if start == ServiceStatus.SUSPENDED:
         subscription_services.suspend_service(service=service, reason="manual")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -21,7 +22,7 @@ from clientarea.subscriptions.models import (
     CancellationWhen,
     ServiceStatus,
 )
-from clientarea.test import make_customer, make_provider
+from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +192,64 @@ def test_staff_see_the_queue(admin_client, ana):
     page = admin_client.get(f"/admin/subscriptions/cancellationrequest/{request.pk}/change/")
     html = page.content.decode()  # read-only: a view, without Save
     assert 'name="_save"' not in html and "<h1>Ver solicitud de cancelación</h1>" in html
+
+
+def _history(client, url: str, language: str) -> str:
+    client.cookies["django_language"] = language
+    response = client.get(url)
+    assert response.status_code == 200
+    return unescape(response.content.decode())
+
+
+def test_a_reason_reads_in_each_readers_language_and_the_comment_as_the_customers_words(
+    client, ana
+):
+    """A customer cancels now from the service page, in Spanish, with a reason from the list and
+    a comment: the history reads the reason in the reader's language (English here), and the
+    comment as typed, said to be the customer's words; staff see both in the back office."""
+    service = _service(ana)
+    client.force_login(ana.user)
+    client.cookies["django_language"] = "es"
+    comment = "Encontramos un plan más barato, gracias por todo."
+    response = client.post(
+        reverse("subscriptions:cancel", args=[service.pk]),
+        {"when": "immediate", "reason": "too_expensive", "comment": comment, "confirm": "on"},
+    )
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.TERMINATED
+    event = service.events.get(kind="terminated")
+    assert (event.reason_code, event.reason_values) == (
+        "customer_cancellation_comment",
+        {"why": "too_expensive", "comment": comment},
+    )
+
+    detail = reverse("subscriptions:detail", args=[service.pk])
+    english = _history(client, detail, "en")
+    assert (
+        "Cancelled at the customer's request (It is too expensive). "
+        f"In the customer's words: “{comment}”"
+    ) in english
+    spanish = _history(client, detail, "es")
+    assert "It is too expensive" not in spanish and f"“{comment}”" in spanish
+    assert f"(Es muy costoso). En palabras del cliente: “{comment}”" in spanish
+
+    staff = make_staff()
+    client.force_login(staff)
+    page = _history(client, reverse("admin:subscriptions_service_change", args=[service.pk]), "en")
+    assert "(It is too expensive). In the customer's words: “Encontramos" in page
+    queue = _history(client, "/admin/subscriptions/cancellationrequest/", "en")
+    assert "It is too expensive" in queue and comment in queue
+
+
+def test_without_a_comment_the_history_says_only_the_reason(client, ana):
+    service = _service(ana)
+    cancellations.request_cancellation(
+        service=service,
+        when=CancellationWhen.IMMEDIATE,
+        reason=CancellationReason.MOVING,
+        actor=ana.user,
+    )
+    event = service.events.get(kind="terminated")
+    assert event.reason_code == "customer_cancellation"
+    assert event.reason == "Cancelled at the customer's request (I am moving to another provider)"

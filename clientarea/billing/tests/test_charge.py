@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase as HypothesisTestCase
+
 from clientarea.billing import ledger, selectors
 from clientarea.billing import services as billing
 from clientarea.billing.models import ItemKind
 from clientarea.catalog.models import TaxTreatment
 from clientarea.lib.dates import local_today
-from clientarea.test import BaseTestCase
+from clientarea.test import BaseTestCase, make_customer, make_provider
 from clientarea.withholdings.tests.helpers import make_agent, make_rules
 
 
@@ -90,3 +94,49 @@ class ChargeForTests(BaseTestCase):
             (charge.tax, charge.tax_base), (Decimal("161500.00"), Decimal("950340.00"))
         )
         self.assertLessEqual(charge.tax + charge.tax_base, charge.amount)
+
+
+class WholePesosTests(BaseTestCase):
+    def test_an_order_rounded_down_to_whole_pesos_is_charged_iva_and_base_within_its_amount(self):
+        # 8.604,49 + IVA 1.634,85 = 10.239,34, paid as 10.239: PayU refuses tax + taxReturnBase
+        # above the amount ("invalid_tax"), so the base gives back the 34 cents.
+        order = order_for(self.alice, "8604.49")
+        self.assertEqual((order.total, order.rounding), (Decimal("10239.00"), Decimal("-0.34")))
+        charge = selectors.charge_for([order])
+        self.assertEqual(
+            (charge.amount, charge.tax, charge.tax_base),
+            (Decimal("10239.00"), Decimal("1634.85"), Decimal("8604.15")),
+        )
+
+
+class ChargeWithinAmountTests(HypothesisTestCase):
+    """Whatever the prices and the part already paid, the IVA and base a gateway is sent fit in
+    the amount it is asked for (PayU refuses the payment otherwise)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        make_provider()
+        cls.customer = make_customer("charge@example.com")
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(
+            st.decimals(min_value=Decimal("1"), max_value=Decimal("9999999.99"), places=2),
+            min_size=1,
+            max_size=3,
+        ),
+        st.integers(min_value=0, max_value=99),
+    )
+    def test_tax_and_base_never_exceed_the_amount(self, prices, paid_percent):
+        orders = [order_for(self.customer, str(price)) for price in prices]
+        first = orders[0]
+        paid = (first.total * paid_percent / 100).quantize(Decimal("1"))
+        if paid:
+            ledger.record_payment(
+                customer_id=self.customer.pk, amount=paid,
+                allocations=[ledger.Allocation(order_id=first.pk)], reference=f"p-{first.pk}",
+                via="manual", notify=False,
+            )  # fmt: skip
+        charge = selectors.charge_for(orders)
+        assert charge.tax >= 0 and charge.tax_base >= 0
+        assert charge.tax + charge.tax_base <= charge.amount

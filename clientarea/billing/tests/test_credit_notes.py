@@ -237,6 +237,10 @@ def test_staff_issue_a_credit_note_from_the_invoice_page(
     assert form.status_code == 200
     assert re.search(r'<input[^>]*value="credit"[^>]*checked', form.content.decode())
     assert b"Payments" in form.content and b"Refunds" in form.content  # the help text
+    # A transfer staff registered is refunded from its payment too (it once had no Refund)
+    help_text = form.content.decode()
+    assert "through a gateway or by a transfer staff registered, use “Refund”" in help_text
+    assert "has no “Refund” yet" not in help_text
     too_much = client.post(
         url,
         {

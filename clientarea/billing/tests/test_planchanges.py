@@ -629,3 +629,111 @@ def test_the_service_page_offers_change_plan_only_where_a_plan_can_change(client
     assert 'id="change-plan"' in page
     page = client.get(reverse("subscriptions:detail", args=[domain.pk])).content.decode()
     assert 'id="change-plan"' not in page
+
+
+# --- The same plan over another billing cycle -----------------------------------------------------
+
+
+def _in_english(customer):
+    customer.preferred_language = "en"
+    customer.save(update_fields=["preferred_language"])
+
+
+def test_the_same_plan_billed_monthly_instead_of_yearly_is_a_change_of_cycle(client, ana, plans):
+    """Annual → monthly of the same plan costs more per day, so it is paid like an upgrade, but
+    the page, the order, the history, the email and the back office call it a change of billing
+    cycle, not an upgrade."""
+    _in_english(ana)
+    service = make_active_service(
+        ana, plans["pyme"], cycle="annual", start=local_today() - dt.timedelta(days=300)
+    )
+    client.force_login(ana.user)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("subscriptions:change_plan", args=[service.pk])).content.decode()
+    options = page.split('class="plan-option"')[1:]
+    (same_plan,) = [o for o in options if f'value="{plans["pyme"].pk}:monthly"' in o]
+    assert "Change of billing cycle: you pay" in same_plan and "Upgrade" not in same_plan
+    (bigger,) = [o for o in options if f'value="{plans["pro"].pk}:annual"' in o]
+    assert "Upgrade: you pay" in bigger
+
+    change = _change(service, plans["pyme"], cycle="monthly")
+    assert change.direction == PlanChangeDirection.UPGRADE  # the money: an order to pay
+    with translation.override("en"):
+        assert change.cycle_only and change.change_label == "Change of billing cycle"
+    order = Order.objects.get(number=change.order_number)
+    (item,) = order.items.all()
+    assert item.description.startswith("Billing cycle change: Hosting Pyme, Annual → Monthly")
+    _pay(order)
+    service.refresh_from_db()
+    assert (service.product, service.cycle) == (plans["pyme"], "monthly")
+    event = ServiceEvent.objects.get(service=service, kind=ServiceEventKind.CYCLE_CHANGED)
+    assert event.reason == "Hosting Pyme: billing cycle Annual → Monthly"
+    assert not ServiceEvent.objects.filter(kind=ServiceEventKind.PLAN_CHANGED).exists()
+    history = client.get(reverse("subscriptions:detail", args=[service.pk])).content.decode()
+    assert "Billing cycle changed" in history and "Plan changed" not in history
+    email = OutgoingEmail.objects.get(template="plan_changed")
+    assert deliver_email(email_id=email.pk)
+    email.refresh_from_db()
+    assert email.subject == "Your service's billing cycle is now Monthly"
+    assert "We changed the billing cycle of your service Hosting Pyme from Annual to Monthly" in (
+        email.body_text
+    )
+
+    staff = staff_with(
+        "support@conexcol.example", "subscriptions.view_planchange", "subscriptions.view_service"
+    )
+    client.force_login(staff)
+    listing = client.get("/admin/subscriptions/planchange/").content.decode()
+    start = listing.index('id="result_list"')
+    results = listing[start : listing.index("</table>", start)]
+    assert "Change of billing cycle" in results and ">Upgrade<" not in results
+    only_cycles = client.get("/admin/subscriptions/planchange/?change=cycle").content.decode()
+    only_upgrades = client.get("/admin/subscriptions/planchange/?change=upgrade").content.decode()
+    assert "1 plan change" in only_cycles and "0 plan changes" in only_upgrades
+
+
+def test_a_change_to_a_longer_cycle_of_the_same_plan_is_credited_as_a_change_of_cycle(
+    service, plans, settings
+):
+    settings.PLAN_CHANGE_DOWNGRADE_AT = "now"
+    _in_english(service.customer)
+    change = _change(service, plans["pyme"], cycle="annual")
+    assert change.direction == PlanChangeDirection.DOWNGRADE and change.status == "applied"
+    with translation.override("en"):
+        assert change.change_label == "Change of billing cycle"
+    assert ServiceEvent.objects.filter(service=service, kind="cycle_changed").exists()
+    email = OutgoingEmail.objects.get(template="plan_changed")
+    assert deliver_email(email_id=email.pk)
+    email.refresh_from_db()
+    assert "The unused days at the previous billing cycle's price" in email.body_text
+
+
+def test_staff_see_which_choice_is_a_change_of_cycle(client, service, plans):
+    staff = staff_with(
+        "support@conexcol.example", "accounts.view_customer", "subscriptions.change_service"
+    )
+    client.force_login(staff)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("backoffice:service_change_plan", args=[service.pk])).content.decode()
+    start = page.index('id="plan-options"')
+    rows = page[start : page.index("</table>", start)].split("<tr>")
+    (annual,) = [row for row in rows if "Hosting Pyme · Annual" in row]
+    assert '<td class="plan-change-label">Change of billing cycle</td>' in annual
+    (pro,) = [row for row in rows if "Hosting Pro · Monthly" in row]
+    assert '<td class="plan-change-label">Upgrade</td>' in pro
+
+
+def test_posting_a_change_of_cycle_says_the_new_cycle_starts_when_paid(client, ana, plans):
+    service = make_active_service(
+        ana, plans["pyme"], cycle="annual", start=local_today() - dt.timedelta(days=300)
+    )
+    client.force_login(ana.user)
+    client.cookies["django_language"] = "en"
+    response = client.post(
+        reverse("subscriptions:change_plan", args=[service.pk]),
+        {"plan": f"{plans['pyme'].pk}:monthly"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Your new billing cycle starts as soon as it is paid." in page
+    assert "Your new plan starts" not in page

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from clientarea.einvoice import habilitacion, numbering
 from clientarea.einvoice.habilitacion_models import TestDocumentKind, TestSetRun
@@ -48,11 +50,11 @@ def numbering_import(command: BaseCommand) -> None:
         result = numbering.import_numbering_ranges(actor=None)
     except numbering.NumberingImportError as exc:
         raise CommandError(str(exc)) from exc
-    for label, rows in (
-        ("new", result.created),
-        ("updated", result.updated),
-        ("unchanged", result.unchanged),
-        ("deactivated (test)", result.deactivated),
+    for label, rows in (  # in the language of the summary below (it printed "unchanged" there)
+        (pgettext("numbering import", "new"), result.created),
+        (pgettext("numbering import", "updated"), result.updated),
+        (pgettext("numbering import", "unchanged"), result.unchanged),
+        (pgettext("numbering import", "deactivated (test)"), result.deactivated),
     ):
         for row in rows:
             command.stdout.write(f"  {label:<18} {row}")
@@ -91,7 +93,8 @@ def run_test_set(command: BaseCommand, opts: dict) -> None:
     except habilitacion.HabilitacionError as exc:
         raise CommandError(str(exc)) from exc
     command.stdout.write(
-        f"Test set {run.test_set_id}: {run.documents.count()} document(s) to {run.url}"
+        _("Test set %(id)s: %(count)d document(s) to %(url)s")
+        % {"id": run.test_set_id, "count": run.documents.count(), "url": run.url}
     )
     seen: dict[int, str] = {}
     deadline = time.monotonic() + max(0, opts["wait"])
@@ -104,12 +107,23 @@ def run_test_set(command: BaseCommand, opts: dict) -> None:
         time.sleep(min(max(wait.total_seconds() if wait else 1.0, 0.2), 5.0))
     if not run.is_finished:
         raise CommandError(
-            f"DIAN has not finished validating after {opts['wait']} s; the worker keeps "
-            "following the run (back office → Habilitación test sets)."
+            _(
+                "DIAN has not finished validating after %(seconds)d s; the worker keeps "
+                "following the run (back office → Habilitación test sets)."
+            )
+            % {"seconds": opts["wait"]}
         )
-    command.stdout.write(f"Outcome: {run.get_status_display()}. {run.message}")
-    command.stdout.write("Next:")
+    # The labels in the language of DIAN's answers and the steps (LANGUAGE_CODE), not English
+    # around Spanish sentences.
+    command.stdout.write(
+        _("Outcome: %(outcome)s. %(message)s")
+        % {"outcome": run.get_status_display(), "message": habilitacion.outcome_message(run)}
+    )
+    command.stdout.write(_("What to do next:"))
     for step in habilitacion.next_steps(run):
         command.stdout.write(f"  - {step}")
     if run.status != "accepted":
-        raise CommandError(f"test set {run.test_set_id}: {run.get_status_display()}")
+        raise CommandError(
+            _("Test set %(id)s: %(outcome)s")
+            % {"id": run.test_set_id, "outcome": run.get_status_display()}
+        )

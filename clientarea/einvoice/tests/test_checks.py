@@ -153,3 +153,35 @@ def test_an_active_test_resolution_is_a_warning_in_production():
 def test_run_checks_reports_them_only_with_deploy():
     assert "einvoice.E001" in ids(run_checks(include_deployment_checks=True))
     assert "einvoice.E001" not in ids(run_checks(include_deployment_checks=False))
+
+
+DIAN = checks.DIAN_TRANSMITTER
+STORE = checks.STORE_ONLY_TRANSMITTER
+
+
+@override_settings(DEBUG=False, DIAN_SANDBOX=False)
+def test_invoices_not_sent_to_dian_are_an_error_in_production():
+    # DIAN_SANDBOX=0 without EINVOICE_TRANSMITTER: the store-only default, nothing reaches DIAN
+    with override_settings(EINVOICE_TRANSMITTER=STORE, EINVOICE_ENVIRONMENT="production"):
+        messages = checks.transmission(None)
+        assert ids(messages) == ["einvoice.E008"]
+        assert DIAN in str(messages[0].hint)
+        with override_settings(DEBUG=True):
+            assert checks.transmission(None) == []
+    with override_settings(EINVOICE_TRANSMITTER=DIAN, EINVOICE_ENVIRONMENT="production"):
+        assert checks.transmission(None) == []
+
+
+@override_settings(DEBUG=False, EINVOICE_TRANSMITTER=DIAN, EINVOICE_ENVIRONMENT="habilitacion")
+def test_dians_habilitacion_service_is_a_warning_in_production():
+    with override_settings(DIAN_SANDBOX=False):
+        messages = checks.transmission(None)
+        assert ids(messages) == ["einvoice.W009"]
+        assert "EINVOICE_ENVIRONMENT=production" in str(messages[0].hint)
+    with override_settings(DIAN_SANDBOX=True):  # the simulator: nothing goes to DIAN
+        assert checks.transmission(None) == []
+
+
+def test_the_transmission_check_is_a_deploy_check():
+    assert checks.transmission in registry.registry.get_checks(include_deployment_checks=True)
+    assert checks.transmission not in registry.registry.get_checks(include_deployment_checks=False)

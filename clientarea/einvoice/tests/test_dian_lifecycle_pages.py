@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from clientarea.billing import services as billing
 from clientarea.einvoice import delivery
@@ -204,6 +204,27 @@ def test_a_rejected_invoice_is_sent_again_from_its_own_page_and_audited(
     client.post(resend)
     unvalidated.refresh_from_db()
     assert unvalidated.status == InvoiceStatus.ACCEPTED
+
+
+def test_resending_a_document_in_contingency_does_not_ask_to_fix_a_cause(client, unvalidated):
+    """DIAN gave no cause for a document in contingency (it did not answer): the confirmation
+    asked staff to fix "the cause DIAN gave" (certificate, software…), which is not there."""
+    since = timezone.now() - dt.timedelta(hours=2)
+    Invoice.objects.filter(pk=unvalidated.pk).update(
+        status=InvoiceStatus.CONTINGENCY, contingency_since=since, lease_until=None
+    )
+    client.force_login(make_staff())
+    client.cookies["django_language"] = "en"
+    resend = reverse("admin:einvoice_invoice_resend", args=[unvalidated.pk])
+    confirm = client.get(resend).content.decode()
+    assert "keeps its number" in confirm and "DIAN did not answer" in confirm
+    assert "nothing to fix" in confirm and "every 30 minutes" in confirm
+    assert "Fix the cause DIAN gave first" not in confirm
+    with translation.override("en"):
+        shown = formats.date_format(timezone.localtime(since), "SHORT_DATETIME_FORMAT")
+    assert f"(since {shown})" in confirm
+    client.cookies["django_language"] = "es"
+    assert "no hay nada que corregir" in client.get(resend).content.decode()
 
 
 def test_transmission_attempts_are_read_only_on_the_invoice_page(client, unvalidated):

@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -33,6 +34,7 @@ from clientarea.einvoice.habilitacion_models import (
     TestSetRunStatus,
 )
 from clientarea.einvoice.models import Environment, Invoice, NumberingResolution
+from clientarea.einvoice.rules import plain_words
 from clientarea.test import make_provider, make_staff
 
 SIMULATOR = "clientarea.einvoice.sandbox"
@@ -115,6 +117,8 @@ def test_the_test_set_is_sent_followed_and_accepted(dian, jobs):
     assert AuditEvent.objects.filter(action="einvoice.test_set_finished").exists()
     steps = " ".join(habilitacion.next_steps(run))
     assert "MUISCA" in steps and "EINVOICE_ENVIRONMENT=production" in steps
+    # DIAN_SANDBOX=0 alone would switch to the store-only transmitter: the step names DIAN's
+    assert "EINVOICE_TRANSMITTER=clientarea.einvoice.dian.transmitter.DianTransmitter" in steps
 
 
 def _xml_sent(request: bytes) -> etree._Element:
@@ -146,6 +150,39 @@ def test_a_lost_job_is_picked_up_by_the_sweep(dian, jobs):
     assert run.status == TestSetRunStatus.ACCEPTED
 
 
+def test_a_test_set_already_accepted_says_so_instead_of_fix_the_cause(dian, jobs):
+    """DIAN refuses documents sent to a set it already accepted ("... se encuentra Aceptado"):
+    the run is rejected, but there is nothing to fix; the next steps lead on to production."""
+    counts: dict[str, int] = {
+        TestDocumentKind.INVOICE: 2,
+        TestDocumentKind.CREDIT_NOTE: 1,
+        TestDocumentKind.DEBIT_NOTE: 1,
+    }
+    first = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=counts))
+    assert first.status == TestSetRunStatus.ACCEPTED
+    again = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=counts))
+    assert again.status == TestSetRunStatus.REJECTED
+    assert all(
+        "se encuentra Aceptado" in document.status_description for document in again.documents.all()
+    )
+    assert habilitacion.closed_test_set(again) == "accepted"
+    for document in again.documents.all():  # DIAN's description and message, said once
+        assert document.status_description.count("se encuentra Aceptado") == 1
+    with translation.override("en"):
+        assert habilitacion.outcome_message(again) == (
+            "DIAN refused 4 of 4 documents without validating them: the test set was already "
+            "closed."
+        )
+    with translation.override("en"):
+        steps = habilitacion.next_steps(again)
+    assert steps[0].startswith("DIAN validated none of these documents: this test set is already")
+    text = " ".join(steps)
+    assert "MUISCA" in text and "EINVOICE_ENVIRONMENT=production" in text
+    assert "fix the cause" not in text
+    with translation.override("es"):
+        assert "ya está aceptado" in habilitacion.next_steps(again)[0]
+
+
 def test_a_rejection_shows_dians_rules_in_words(dian, jobs):
     arm(dian, "reject_next", rule_code="FAB27b", rule_text="Código de seguridad no válido.")
     run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
@@ -156,6 +193,33 @@ def test_a_rejection_shows_dians_rules_in_words(dian, jobs):
     assert line.startswith("FAB27b: Código de seguridad no válido.")
     assert "EINVOICE_SOFTWARE_PIN" in line  # our plain words: what to check
     assert "TestSetId" in " ".join(habilitacion.next_steps(run))
+
+
+def test_the_outcome_and_the_rules_words_are_in_the_readers_language(dian, jobs):
+    """The worker runs in the site's language (es-CO) and stored its sentences so: an English
+    reader got "La DIAN rechazó 1 de 2 documentos" and Spanish explanations."""
+    arm(dian, "reject_next", rule_code="FAB27b", rule_text="Código de seguridad no válido.")
+    with translation.override("es"):
+        run = drive(habilitacion.start_test_set(test_set_id=TEST_SET))
+    assert run.message.startswith("La DIAN rechazó 1 de 2 documentos")
+    rejected = run.documents.get(status=TestDocumentStatus.REJECTED)
+    with translation.override("en"):
+        assert habilitacion.outcome_message(run) == (
+            "DIAN rejected 1 of 2 documents; see each one's rules below."
+        )
+        (line,) = habilitacion.rule_lines(rejected)
+        assert "EINVOICE_SOFTWARE_PIN" in line and "Revise" not in line
+        english = plain_words("FAB27b")
+        assert line.endswith(english) and english != rejected.rule_messages[0]["words"]
+        client = Client()
+        client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+        client.force_login(make_staff())
+        page = client.get(
+            reverse("admin:einvoice_testsetrun_change", args=[run.pk])
+        ).content.decode()
+    assert "DIAN rejected 1 of 2 documents" in page and "La DIAN rechazó" not in page
+    with translation.override("es"):
+        assert habilitacion.outcome_message(run).startswith("La DIAN rechazó 1 de 2")
 
 
 def test_notifications_are_kept_with_an_accepted_document(dian, jobs):
@@ -246,8 +310,22 @@ def test_the_command_prints_progress_and_the_outcome(dian):
     out = io.StringIO()
     call_command("einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out)
     text = out.getvalue()
-    assert "SETP990000100" in text and "ZipKey" in text and "Next:" in text
+    assert "SETP990000100" in text and "ZipKey" in text
+    # In the site's language (es-CO), labels included: no "Outcome:" / "Next:" around Spanish
+    assert "Set de pruebas " in text and "documento(s) a http" in text
+    assert "Resultado: Todos los documentos aceptados." in text and "Qué hacer ahora:" in text
+    assert "Outcome:" not in text and "Next:" not in text and "document(s)" not in text
     assert TestSetRun.objects.get().status == TestSetRunStatus.ACCEPTED
+
+
+def test_the_command_speaks_english_when_asked(dian):
+    out = io.StringIO()
+    with translation.override("en"):
+        call_command(
+            "einvoice", "habilitacion", "--test-set-id", TEST_SET, "--wait", "60", stdout=out
+        )
+    text = out.getvalue()
+    assert "Outcome: All documents accepted." in text and "What to do next:" in text
 
 
 def test_the_command_exits_non_zero_on_rejection(dian):

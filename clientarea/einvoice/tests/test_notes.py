@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import threading
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -87,6 +89,30 @@ def test_a_full_credit_note_cancels_the_whole_invoice_and_is_emailed_once_valida
     assert AuditEvent.objects.filter(action="einvoice.credit_note_issued", target="NC1").exists()
     with pytest.raises(NoteRefused, match="exceeds what is left"):
         issue_credit_note(invoice=invoice, concept="1", reason="otra vez", amount=Decimal("1"))
+
+
+def test_each_documents_email_zip_has_its_own_name(django_capture_on_commit_callbacks):
+    """NC1 and ND1 (and an invoice numbered 1) once shared one ZIP and AttachedDocument name."""
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    note = credit(invoice, django_capture_on_commit_callbacks, amount=Decimal("1000"))
+    with django_capture_on_commit_callbacks(execute=True):
+        debit = issue_debit_note(invoice=invoice, concept="3", reason="Ajuste", amount=Decimal("1"))
+    assert (note.full_number, debit.full_number) == ("NC1", "ND1")
+    names = {}
+    for document in (invoice, note, debit):
+        (attachment,) = [
+            a
+            for email in OutgoingEmail.objects.filter(subject__contains=f";{document.full_number};")
+            for a in email.attachments.all()
+            if a.filename.endswith(".zip")
+        ]
+        with zipfile.ZipFile(io.BytesIO(bytes(attachment.content))) as archive:
+            names[document.full_number] = (attachment.filename, *archive.namelist())
+    zips = [zip_name for zip_name, *_ in names.values()]
+    inner = [name for _, *entries in names.values() for name in entries]
+    assert len(set(zips)) == 3 and len(set(inner)) == len(inner) == 3, names
+    assert all(name.startswith("z") and name.endswith(".zip") for name in zips)
+    assert all(name.startswith("ad") and name.endswith(".xml") for name in inner)
 
 
 def test_partial_credit_by_amount_and_by_line_never_beyond_what_is_left(

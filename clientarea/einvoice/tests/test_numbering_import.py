@@ -182,6 +182,13 @@ def test_the_command_imports_and_fails_with_dians_reason(dian, settings):
     with translation.override("en"):
         call_command("einvoice", "numbering-import", stdout=out)
     assert "SETP990000000" in out.getvalue() and "1 new" in out.getvalue()
+    # In the site's language, each row's label too (it printed "unchanged" before a Spanish total)
+    out = StringIO()
+    with translation.override("es"):
+        call_command("einvoice", "numbering-import", stdout=out)
+    (row, summary) = out.getvalue().splitlines()
+    assert row.split()[:2] == ["sin", "cambios"] and "SETP990000000" in row
+    assert summary.startswith("Numeración desde la DIAN") and "unchanged" not in row
     settings.EINVOICE_SOFTWARE_PROVIDER_NIT = ""
     with pytest.raises(CommandError, match="303"):
         call_command("einvoice", "numbering-import", stdout=StringIO())

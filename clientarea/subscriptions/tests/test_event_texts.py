@@ -175,6 +175,10 @@ def test_every_code_has_words_in_both_languages():
         "old_cycle": "monthly",
         "new_plan": "B",
         "new_cycle": "annual",
+        "plan": "A",
+        "comment": "typed by the customer",
+        "cause": "customer_request",
+        "note": "typed by staff",
     }
     for code in MESSAGES:
         with translation.override("es"):

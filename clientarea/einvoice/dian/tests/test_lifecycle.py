@@ -190,6 +190,9 @@ def test_contingency_after_repeated_failures_staff_alerted_once_then_recovered(
         sweep(django_capture_on_commit_callbacks)
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.CONTINGENCY and invoice.contingency_since
+    # Unavailable since the first failed try, not since the third (which declared contingency)
+    first_try = invoice.transmissions.order_by("created_at", "id").first()
+    assert first_try is not None and invoice.contingency_since == first_try.created_at
     assert invoice.transmissions.count() == delivery.TRIES_BEFORE_CONTINGENCY + 1
     # Next try in 30 minutes, not 20 seconds.
     assert invoice.lease_until is not None
@@ -238,6 +241,18 @@ def test_accepted_with_notifications_keeps_and_shows_them(
         reverse("admin:einvoice_invoice_exchange", args=[invoice.pk, exchange.pk, "response"])
     )
     assert raw.content == bytes(exchange.response)
+    # Every download is named by the document (they were "SendBillSync-3-response.xml", "ar-8.xml")
+    number = invoice.full_number
+    assert raw["Content-Disposition"] == (
+        f'attachment; filename="{number}.SendBillSync-{exchange.pk}-response.xml"'
+    )
+    attempt_ar = client.get(
+        reverse("admin:einvoice_invoice_attempt_ar", args=[invoice.pk, attempt.pk])
+    )
+    assert attempt_ar.content == bytes(attempt.application_response)
+    assert attempt_ar["Content-Disposition"] == (
+        f'attachment; filename="{number}.application-response-{attempt.pk}.xml"'
+    )
 
 
 def test_each_document_is_signed_once_and_the_email_reads_no_customer_again(

@@ -96,6 +96,24 @@ def test_payu_cash_voucher_and_cash_point_in_a_browser(page, live_site, fake_htt
     assert fake_http.form()["payment_method_type"] == "7"
 
 
+def test_the_cash_voucher_reads_whole_on_a_phone(page, live_site, fake_http):
+    """At 390 px, in English, the voucher broke its payment reference and its amount over two
+    lines ("14000 / 00001", "COP 34,510.0 / 0"), and a cash point's clerk types them."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_site.url}])
+    open_payu_checkout(page, live_site)
+    page.get_by_label("Baloto").check()
+    page.get_by_role("button", name="Generate payment voucher").click()
+    page.wait_for_url(re.compile(r"/sandbox/payu/voucher/"))
+    for test_id in ("voucher-reference", "voucher-amount", "voucher-expires"):
+        element = page.get_by_test_id(test_id)
+        box = element.bounding_box()
+        line = element.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+        assert box is not None and box["height"] < 1.5 * line, (test_id, box, line)
+        assert box["x"] + box["width"] <= 390, (test_id, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/healthz?back=payvalida"
     fixed = PAYVALIDA["PAYVALIDA_FIXED_HASH"]

@@ -552,6 +552,21 @@ def test_cash_voucher_uses_expiration_date(client):
     assert tx.cash_expires_at == when.replace(microsecond=0)
 
 
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_voucher_says_when_to_pay_as_people_in_colombia_read_a_date(client, settings, language):
+    """Day/month/year and the 24-hour clock of the rest of the pages, in Spanish and English
+    (a cash point's clerk and the payer read it; 2026-12-08 reads as a machine's date)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    when = (timezone.localtime() + dt.timedelta(days=2)).replace(hour=15, minute=30, second=0)
+    order = start(client, expirationDate=f"{when:%Y-%m-%d %H:%M:%S}")
+    voucher = client.post(
+        f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "OTHERS_CASH"}
+    )["Location"]
+    page = client.get(voucher).content.decode()
+    assert f"{when:%d/%m/%Y} 15:30" in page
+    assert f"{when:%Y-%m-%d} 15:30" not in page
+
+
 def test_expired_voucher_is_confirmed_as_expired_and_cannot_be_paid(client, fake_http, commit):
     order = start(client)
     client.post(f"/sandbox/payu/checkout/{order.checkout_token}/cash/", {"network": "OTHERS_CASH"})
