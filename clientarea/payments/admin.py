@@ -22,7 +22,8 @@ from django.http import (
 )
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -30,6 +31,7 @@ from clientarea.billing import admin as billing_admin
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing.models import Order
 from clientarea.lib.admin import ObjectActionsAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from clientarea.lib.dates import short_datetime
 from clientarea.lib.money import format_cop
 from clientarea.payments import gateway_details, selectors, services
 from clientarea.payments.forms import RefundForm, RefundNoteForm
@@ -90,23 +92,62 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _short_key(value: str | None, length: int = 14) -> str:
+    """A long identifier shortened (the whole value on hover, and on the row's own page)."""
+    if not value:
+        return "—"
+    if len(value) <= length:
+        return value
+    return format_html('<span title="{}">{}…</span>', value, value[: length - 1])
+
+
+def _said(note: str, gateway_words: str) -> str:
+    """Our explanation, in the reader's language, and the gateway's own words labelled apart."""
+    if not note and not gateway_words:
+        return "—"
+    parts = [conditional_escape(note)] if note else []
+    if gateway_words:
+        parts.append(
+            format_html(
+                '<span class="gateway-words">{}: «{}»</span>',
+                _("the gateway said"),
+                gateway_words,
+            )
+        )
+    return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
+
+
 class PaymentMessageInline(ReadOnlyInline):
+    """The gateway's messages, one line each in 1366 px: the key and the transaction shortened
+    (whole on hover and on the message's own page, with its source address and when it was
+    processed)."""
+
     model = PaymentMessage
     show_change_link = True
     fields = readonly_fields = (
-        "received_at",
+        "when",
         "kind",
-        "source_ip",
         "signature_valid",
         "gateway_status",
-        "transaction_id",
-        "dedupe_key",
+        "transaction",
+        "key",
         "result",
         "outcome_detail",
-        "processed",
     )
     ordering = ["received_at", "id"]
     verbose_name_plural = _("messages from the gateway (oldest first)")
+
+    @admin.display(description=_("received"))
+    def when(self, obj: PaymentMessage) -> str:
+        return short_datetime(obj.received_at)
+
+    @admin.display(description=_("transaction id"))
+    def transaction(self, obj: PaymentMessage) -> str:
+        return _short_key(obj.transaction_id)
+
+    @admin.display(description=_("dedupe key"))
+    def key(self, obj: PaymentMessage) -> str:
+        return _short_key(obj.dedupe_key)
 
     @admin.display(description=_("detail (log)"))
     def outcome_detail(self, obj: PaymentMessage) -> str:
@@ -116,17 +157,19 @@ class PaymentMessageInline(ReadOnlyInline):
 
 
 class RefundInline(ReadOnlyInline):
+    """A payment's refunds, in 1366 px: what the gateway and we said in one column, the ids
+    shortened (whole on hover and on the refund's own page)."""
+
     model = Refund
     fk_name = "payment"
     fields = (
-        "requested_at",
+        "requested",
         "amount_cop",
         "method",
         "state",
         "services_action",
-        "bank_reference",
-        "gateway_refund_id",
-        "gateway_message",
+        "reference",
+        "said",
         "reason",
         "requested_by",
     )
@@ -136,6 +179,19 @@ class RefundInline(ReadOnlyInline):
     @admin.display(description=_("amount"))
     def amount_cop(self, obj: Refund) -> str:
         return format_cop(obj.amount)
+
+    @admin.display(description=_("requested"))
+    def requested(self, obj: Refund) -> str:
+        return short_datetime(obj.requested_at)
+
+    @admin.display(description=_("reference"))
+    def reference(self, obj: Refund) -> str:
+        """The gateway's refund id, or the bank's reference of a manual refund."""
+        return _short_key(obj.gateway_refund_id or obj.bank_reference)
+
+    @admin.display(description=_("what was said"))
+    def said(self, obj: Refund) -> str:
+        return _said(obj.note_text, obj.gateway_message)
 
 
 @admin.register(Payment)
@@ -866,6 +922,22 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["payment", "customer__user"]
     date_hierarchy = "requested_at"
     inlines = [RefundLineInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Every field, our explanation in words in place of its code and values."""
+        names = [
+            name
+            for name in super().get_readonly_fields(request, obj)
+            if name not in ("note_code", "note_values")
+        ]
+        return [*names, "note_text"]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
+
+    @admin.display(description=_("Our explanation"))
+    def note_text(self, obj: Refund) -> str:
+        return obj.note_text or "—"
 
     @admin.display(description=_("payment"), ordering="payment__reference")
     def payment_link(self, obj: Refund) -> str:

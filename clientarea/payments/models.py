@@ -513,7 +513,19 @@ class Refund(models.Model):
         help_text=_("Transfer number or the gateway's refund id, for a manual refund."),
     )
     gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
-    gateway_message = models.CharField(_("gateway message"), max_length=200, blank=True)
+    gateway_message = models.CharField(
+        _("gateway message"),
+        max_length=200,
+        blank=True,
+        help_text=_("The gateway's own words about the refund, as it sent them."),
+    )
+    note_code = models.CharField(
+        _("our explanation code"),
+        max_length=40,
+        blank=True,
+        help_text=_("What went wrong asking the gateway, put into words in the reader's language."),
+    )
+    note_values = models.JSONField(_("our explanation values"), default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -548,6 +560,12 @@ class Refund(models.Model):
     @property
     def invoiced(self):
         return self.amount - self.from_credit
+
+    @property
+    def note_text(self) -> str:
+        """Our explanation (the gateway could not be reached, refused), in the active language
+        ("" when we have none: the gateway's words say it all)."""
+        return STATUS_NOTES.describe(self.note_code, self.note_values)
 
 
 class RefundLine(models.Model):

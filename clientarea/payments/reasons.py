@@ -83,14 +83,19 @@ TABLE = Texts("payments.review", MESSAGES, words=WORDS, values_as_text=True)
 @dataclass(frozen=True)
 class Reason(CodedText):
     """One reason a payment needs a person: ``code`` (a key of ``MESSAGES``) and its values
-    (kept as text: what the gateway or the orders said)."""
+    (kept as text: what the gateway or the orders said; a value that is another table's text,
+    :meth:`CodedText.nested`, stays one: a mismatch's ``problem``)."""
 
     table: ClassVar[Texts] = TABLE
     kind: ClassVar[str] = "review reason"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "values", {k: str(v) for k, v in self.values.items()})
+        object.__setattr__(
+            self,
+            "values",
+            {k: dict(v) if isinstance(v, Mapping) else str(v) for k, v in self.values.items()},
+        )
 
 
 def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:

@@ -14,6 +14,7 @@ payment starts (timeout, connection refused, an answer that cannot be read, a re
 from __future__ import annotations
 
 import urllib.error
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,13 +26,23 @@ from clientarea.lib.texts import CodedText, Texts
 from clientarea.payments.gateways.base import (
     GatewayError,
     GatewayRefused,
+    GatewayStatus,
     GatewayUnavailable,
+    PaymentUpdate,
     UnreadableAnswer,
 )
 
 #: The words of each code (``%(name)s`` placeholders filled from the values).
 MESSAGES = {
     "approved": _("approved"),
+    "pending": _("pending at the gateway"),
+    "declined": _("declined by the gateway"),
+    "expired": _("expired at the gateway"),
+    "error": _("the gateway reported an error"),
+    "card_declined": _(
+        "the card was declined (the gateway's response code is beside this); the order can be "
+        "paid again"
+    ),
     "replaced": _("replaced by a new attempt"),
     "closed_expired": _("its deadline passed: closed by reconciliation"),
     "closed_abandoned": _(
@@ -59,9 +70,28 @@ MESSAGES = {
         "the payment could not be prepared for the gateway (amount, reference or deadline "
         "outside its limits): it was not sent"
     ),
+    "refund_unknown": _(
+        "%(failure)s: whether the refund reached it is not known (it is asked before the refund "
+        "is sent again)"
+    ),
+    "refund_not_made": _("%(failure)s: the refund was not made"),
 }
 
-#: Values that are our own words: how staff received the money they registered.
+#: :func:`failure_kind` in words: a message to staff (a query that failed), and the ``failure``
+#: of a refund that could not be made.
+FAILURES: dict[str, Promise | str] = {
+    "timeout": _("the gateway did not answer in time"),
+    "refused_connection": _("the gateway refused the connection"),
+    "unreachable": _("the gateway could not be reached"),
+    "unavailable": _("the gateway answered with a temporary error"),
+    "bad_answer": _("the gateway's answer could not be read"),
+    "refused": _("the gateway refused the request"),
+    "invalid": _("the request could not be prepared for the gateway"),
+}
+
+
+#: Values that are our own words: how staff received the money they registered; what went wrong
+#: when a refund was asked for.
 WORDS: dict[str, dict[str, Promise | str]] = {
     "method": {
         "card": _("card"),
@@ -69,6 +99,7 @@ WORDS: dict[str, dict[str, Promise | str]] = {
         "cash": _("cash"),
         "transfer": _("bank transfer"),
     },
+    "failure": FAILURES,
 }
 
 TABLE = Texts("payments.status", MESSAGES, words=WORDS, values_as_text=True)
@@ -85,20 +116,65 @@ CLOSED_CODES = {
 @dataclass(frozen=True)
 class StatusNote(CodedText):
     """Our explanation of a payment's state: ``code`` (a key of ``MESSAGES``) and its values
-    (kept as text)."""
+    (kept as text; a value that is another table's text, :meth:`CodedText.nested`, stays one)."""
 
     table: ClassVar[Texts] = TABLE
     kind: ClassVar[str] = "status note"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "values", {k: str(v) for k, v in self.values.items()})
+        object.__setattr__(self, "values", as_text(self.values))
+
+
+def as_text(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values kept as text, except another table's text held as a value (put into words with
+    the text that holds it, in the same language)."""
+    return {k: dict(v) if isinstance(v, Mapping) else str(v) for k, v in values.items()}
+
+
+#: Why an approval cannot pay its attempt (the ``problem`` of ``approved_not_applied`` and of the
+#: review reasons ``mismatch`` / ``mismatch_not_signed``): amounts and ids as the gateway sent
+#: them and as we expected them.
+MISMATCHES = Texts(
+    "payments.mismatch",
+    {
+        "amount_missing": _("amount missing"),
+        "amount": _("amount mismatch: got %(got)s, expected %(expected)s"),
+        "currency_missing": _("currency missing, expected %(expected)s"),
+        "currency": _("currency mismatch: got %(got)s, expected %(expected)s"),
+        "merchant": _("merchant mismatch: got %(got)s"),
+    },
+    values_as_text=True,
+)
+
+
+@dataclass(frozen=True)
+class Mismatch(CodedText):
+    """What does not match in an approval: ``code`` (a key of ``MISMATCHES``), values as text."""
+
+    table: ClassVar[Texts] = MISMATCHES
+    kind: ClassVar[str] = "mismatch"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "values", as_text(self.values))
 
 
 def closed(reason: str) -> StatusNote:
     """Reconciliation closed the attempt: ``reason`` is ``expired``, ``abandoned`` or
     ``order <states>`` (its orders' states, e.g. ``order cancelled/paid``)."""
     return StatusNote(CLOSED_CODES.get(reason, "closed_orders_settled"))
+
+
+def gateway_note(update: PaymentUpdate) -> StatusNote | None:
+    """What we add to a gateway's statement: its status in our words when it said nothing
+    itself, or what its code means (a card declined at Payvalida, the order still payable).
+    None: the gateway's words say it all."""
+    if not update.message:
+        return StatusNote(update.status.value)
+    if update.status == GatewayStatus.DECLINED and update.extra.get("card_response_code"):
+        return StatusNote("card_declined")
+    return None
 
 
 def failure_kind(exc: GatewayError) -> str:
@@ -130,16 +206,16 @@ def start_failure(exc: GatewayError) -> tuple[StatusNote, str]:
     return StatusNote(f"start_{kind}"), exc.gateway_message
 
 
-#: :func:`failure_kind` in words, for a message to staff (a query that failed).
-FAILURES = {
-    "timeout": _("the gateway did not answer in time"),
-    "refused_connection": _("the gateway refused the connection"),
-    "unreachable": _("the gateway could not be reached"),
-    "unavailable": _("the gateway answered with a temporary error"),
-    "bad_answer": _("the gateway's answer could not be read"),
-    "refused": _("the gateway refused the request"),
-    "invalid": _("the request could not be prepared for the gateway"),
-}
+def refund_failure(exc: GatewayError) -> tuple[StatusNote, str]:
+    """What went wrong when a refund was asked of the gateway, as our code (the failure's kind
+    read in :data:`FAILURES`' words), and the gateway's own words if it said any. Unavailable:
+    the request may have reached it (``refund_unknown``); anything else: it was not made."""
+    kind = failure_kind(exc)
+    values = {"failure": kind}
+    if kind == "invalid":
+        values["detail"] = str(exc)[:200]  # our own check's words, for logs
+    code = "refund_unknown" if isinstance(exc, GatewayUnavailable) else "refund_not_made"
+    return StatusNote(code, values), exc.gateway_message
 
 
 def failure_text(exc: GatewayError) -> str:

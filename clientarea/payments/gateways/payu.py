@@ -671,7 +671,7 @@ class PayUGateway(Gateway):
             merchant_id=data["merchant_id"],
             method=_method_from_type(data.get("payment_method_type", "")),
             raw_method=data.get("payment_method_name") or data.get("payment_method_type", ""),
-            message=data.get("response_message_pol") or status.value,
+            message=data.get("response_message_pol", ""),
             dedupe_key=f"payu:{data['transaction_id']}:{data['state_pol']}",
             occurred_at=_parse_local_datetime(data.get("transaction_date", "")),
             extra=extra,
@@ -814,7 +814,7 @@ class PayUGateway(Gateway):
             merchant_id=None,
             method=None,
             raw_method="",
-            message="order status CHARGEBACK",
+            message=str(order.get("status") or "CHARGEBACK"),
             dedupe_key=f"payu:chargeback:{order_id}",
             extra={"source": "queries", "reference_pol": order_id, "order_status": "CHARGEBACK"},
             kind=TransactionKind.CHARGEBACK,
@@ -887,10 +887,7 @@ class PayUGateway(Gateway):
             method=_method_from_name(raw_method),
             raw_method=raw_method,
             message=str(
-                response.get("responseMessage")
-                or response.get("responseCode")
-                or raw_state
-                or status.value
+                response.get("responseMessage") or response.get("responseCode") or raw_state
             ),
             dedupe_key=f"payu:{transaction_id}:{state_code}",
             occurred_at=occurred_at,

@@ -550,11 +550,11 @@ class PayvalidaGateway(Gateway):
             raise InvalidSignature("Payvalida pv_checksum does not match")
         raw_status = data["status"].lower()
         if raw_status == "approved":
-            status, message = GatewayStatus.APPROVED, "approved"
+            status = GatewayStatus.APPROVED
         elif raw_status == "cancelled":
             # Notified for orders that expired unpaid (VENCIDA) or payments refunded on
             # the customer's claim (ANULADA).
-            status, message = GatewayStatus.EXPIRED, "cancelled (expired or voided)"
+            status = GatewayStatus.EXPIRED
         else:
             raise MalformedMessage(f"unknown Payvalida status {data['status']!r}")
         amount: Decimal | None = None
@@ -572,7 +572,7 @@ class PayvalidaGateway(Gateway):
             merchant_id=None,
             method=_method_from_name(raw_method),
             raw_method=raw_method,
-            message=message,
+            message=data["status"],  # Payvalida's word, as it sent it
             dedupe_key=f"payvalida:{data['pv_po_id']}:{raw_status}",
             occurred_at=None,
             extra={"pv_po_id": data["pv_po_id"], "po_id": data["po_id"], "status": data["status"]},
@@ -682,6 +682,9 @@ class PayvalidaGateway(Gateway):
             # the card's response code is the only word on it. A later approval still applies.
             when = str(card.get("DATE") or "").replace(" ", "T")
             gateway_status, status_word = GatewayStatus.DECLINED, f"declined:{when}"
+            extra_card = {"card_response_code": card_code}
+        else:
+            extra_card = {}
         additional = _as_dict(result.get("ADITIONAL_INFO"))
         occurred_at: datetime | None = None
         try:
@@ -697,6 +700,7 @@ class PayvalidaGateway(Gateway):
             "payment_reference": str(result.get("REFERENCE") or ""),
             "cus": str(additional.get("CUS") or ""),
             "notification_response": str(result.get("NOTIFICATION_RESPONSE") or ""),
+            **extra_card,
         }
         if raw_state == "ANULADA":
             # Refunded (annulled) at Payvalida: on the customer's claim (notified "cancelled") or
@@ -712,7 +716,7 @@ class PayvalidaGateway(Gateway):
                     merchant_id=None,
                     method=_method_from_name(raw_method),
                     raw_method=raw_method,
-                    message="Payvalida order ANULADA (refunded)",
+                    message=raw_state,
                     dedupe_key=f"payvalida:{refund_id}:refunded",
                     occurred_at=occurred_at,
                     extra={key: value for key, value in extra.items() if value},
@@ -730,11 +734,9 @@ class PayvalidaGateway(Gateway):
                 merchant_id=None,
                 method=_method_from_name(raw_method),
                 raw_method=raw_method,
-                message=(
-                    f"card declined ({card_code})"
-                    if gateway_status == GatewayStatus.DECLINED
-                    else f"Payvalida order {raw_state or 'UNKNOWN'}"
-                ),
+                # Payvalida's words as it sent them: the card's response code of a decline (the
+                # order stays PENDIENTE), else the order's state.
+                message=card_code if extra_card else raw_state,
                 dedupe_key=f"payvalida:{transaction_id}:{status_word}",
                 occurred_at=occurred_at,
                 extra={key: value for key, value in extra.items() if value},

@@ -42,7 +42,13 @@ from clientarea.payments.models import (
 from clientarea.payments.reasons import Reason
 from clientarea.payments.services.notes import DETAIL_FIELDS, alert_staff, flag, note_details
 from clientarea.payments.services.refunds import apply_reported_refund
-from clientarea.payments.status_notes import STATUS_FIELDS, StatusNote, status_fields
+from clientarea.payments.status_notes import (
+    STATUS_FIELDS,
+    Mismatch,
+    StatusNote,
+    gateway_note,
+    status_fields,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,22 +111,26 @@ def _expected_merchant(gateway: Gateway) -> str | None:
     return getattr(config, "merchant_id", None) or None
 
 
-def _mismatch(payment: Payment, update: PaymentUpdate, gateway: Gateway) -> tuple[str, str]:
-    """Why an approval cannot pay this attempt, and the field at fault (``("", "")`` when
+def _mismatch(
+    payment: Payment, update: PaymentUpdate, gateway: Gateway
+) -> tuple[Mismatch | None, str]:
+    """Why an approval cannot pay this attempt, and the field at fault (``(None, "")`` when
     amount, currency and merchant match)."""
     if update.amount is None:
-        return "amount missing", "amount"
+        return Mismatch("amount_missing"), "amount"
     if update.amount != payment.amount:
-        return f"amount mismatch: got {update.amount}, expected {payment.amount}", "amount"
-    if (update.currency or "").upper() != payment.currency.upper():
+        return Mismatch("amount", {"got": update.amount, "expected": payment.amount}), "amount"
+    if not update.currency:
+        return Mismatch("currency_missing", {"expected": payment.currency}), "currency"
+    if update.currency.upper() != payment.currency.upper():
         return (
-            f"currency mismatch: got {update.currency or 'none'}, expected {payment.currency}",
+            Mismatch("currency", {"got": update.currency, "expected": payment.currency}),
             "currency",
         )
     expected = _expected_merchant(gateway)
     if update.merchant_id and expected and update.merchant_id != expected:
-        return f"merchant mismatch: got {update.merchant_id}", "merchant_id"
-    return "", ""
+        return Mismatch("merchant", {"got": update.merchant_id}), "merchant_id"
+    return None, ""
 
 
 def _ask_gateway(s: Statement, claim: str) -> ApplyResult:
@@ -247,7 +257,7 @@ def _record_status(s: Statement) -> ApplyResult:
     new_status = _STATUS_FROM_GATEWAY[s.status]
     if s.transaction_id:
         payment.gateway_transaction_id = s.transaction_id
-    _state_words(payment, s.update.message)
+    _state_words(payment, s.update.message, gateway_note(s.update))
     unchanged = payment.status == new_status
     payment.status = new_status
     payment.save()
@@ -271,12 +281,15 @@ _APPROVED_FIELDS = (
 def _approve(s: Statement) -> ApplyResult:
     """Any attempt not yet approved + approved: check it, then pay the order (exactly once)."""
     payment, transaction_id, gateway = s.payment, s.transaction_id, s.gateway
-    problem, field_name = _mismatch(payment, s.update, gateway)
-    if problem and not s.trusts(field_name):
+    mismatch, field_name = _mismatch(payment, s.update, gateway)
+    problem = mismatch.english() if mismatch else ""
+    if mismatch and not s.trusts(field_name):
         # The signature does not cover this field (Payvalida's amount): a copy with the field
         # changed must not close the attempt nor hide the genuine approval, nor leave its other
         # unsigned details (method) on the attempt. Flag it, ask the gateway.
-        reason = Reason("mismatch_not_signed", {"problem": problem, "transaction": transaction_id})
+        reason = Reason(
+            "mismatch_not_signed", {"problem": mismatch.nested(), "transaction": transaction_id}
+        )
         if flag(payment, review=reason):
             payment.save()
             alert_staff(payment, reason)
@@ -284,12 +297,14 @@ def _approve(s: Statement) -> ApplyResult:
         _ask_gateway(s, problem)
         return s.result(Outcome.REVIEW, f"review: {problem} (not signed), asking the gateway")
     note_details(payment, s.update)
-    if problem:
+    if mismatch:
         payment.status = PaymentStatus.ERROR
         _state_words(
-            payment, s.update.message, StatusNote("approved_not_applied", {"problem": problem})
+            payment,
+            s.update.message,
+            StatusNote("approved_not_applied", {"problem": mismatch.nested()}),
         )
-        reason = Reason("mismatch", {"problem": problem, "transaction": transaction_id})
+        reason = Reason("mismatch", {"problem": mismatch.nested(), "transaction": transaction_id})
         alert = flag(payment, review=reason)
         payment.save()
         if alert:
@@ -300,7 +315,7 @@ def _approve(s: Statement) -> ApplyResult:
     payment.status = PaymentStatus.APPROVED
     payment.gateway_transaction_id = transaction_id
     payment.approved_at = s.now
-    _state_words(payment, s.update.message, None if s.update.message else StatusNote("approved"))
+    _state_words(payment, s.update.message, gateway_note(s.update))
     payment.next_check_at = None
     if not payment.method and payment.requested_method:
         payment.method = payment.requested_method

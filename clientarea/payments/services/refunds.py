@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -74,6 +75,7 @@ from clientarea.payments.models import (
 )
 from clientarea.payments.reasons import KEPT_AS_CREDIT, Reason
 from clientarea.payments.services.notes import PaymentStateError, alert_staff, flag, settle
+from clientarea.payments.status_notes import StatusNote, refund_failure
 from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import ServiceStatus
@@ -402,13 +404,20 @@ def send_refund(*, refund_id: int, now: dt.datetime | None = None) -> str:
         )
     except GatewayUnavailable as exc:
         # Unknown: it may have reached the gateway. The sweep asks before sending again.
+        note, words = refund_failure(exc)
         Refund.objects.filter(pk=refund_id, state=RefundState.SENT).update(
-            gateway_message=str(exc)[:200], leased_until=now + SEND_LEASE
+            gateway_message=words[:200],
+            note_code=note.code,
+            note_values=dict(note.values),
+            leased_until=now + SEND_LEASE,
         )
         logger.warning("refund %s: gateway answer unknown (%s)", refund_id, exc)
         return f"unknown: {exc}"
     except GatewayError as exc:
-        answer = RefundAnswer(status=GatewayStatus.DECLINED, refund_id="", message=str(exc))
+        note, words = refund_failure(exc)
+        logger.warning("refund %s: not made (%s)", refund_id, exc)
+        answer = RefundAnswer(status=GatewayStatus.DECLINED, refund_id="", message=words)
+        return _apply_answer(refund_id, answer, note=note)
     return _apply_answer(refund_id, answer)
 
 
@@ -449,14 +458,15 @@ def _lock_for_completion(refund_id: int) -> tuple[Refund, Payment]:
     return refund, payment
 
 
-def _apply_answer(refund_id: int, answer: RefundAnswer) -> str:
+def _apply_answer(refund_id: int, answer: RefundAnswer, *, note: StatusNote | None = None) -> str:
+    """The gateway's answer to our request (``note``: ours, when asking it failed)."""
     with transaction.atomic():
         refund, payment = _lock_for_completion(refund_id)
         if refund.state not in (RefundState.SENT, RefundState.PENDING):
             return f"already {refund.state}"
         if answer.refund_id:
             refund.gateway_refund_id = answer.refund_id[:64]
-        refund.gateway_message = (answer.message or "")[:200]
+        _words(refund, answer.message, note)
         refund.leased_until = None
         if answer.status == GatewayStatus.APPROVED:
             _complete(refund, payment=payment, actor=refund.requested_by)
@@ -467,7 +477,15 @@ def _apply_answer(refund_id: int, answer: RefundAnswer) -> str:
             refund.save()
             return "pending at the gateway"
         _decline(refund, payment=payment)
-        return f"declined: {answer.message}"
+        return f"declined: {answer.message or (note.english() if note else '')}"
+
+
+def _words(refund: Refund, gateway_words: str | None, note: StatusNote | None = None) -> None:
+    """The gateway's words about the refund, as it sent them, and ours if we add any (replacing
+    what was said before)."""
+    refund.gateway_message = (gateway_words or "")[:200]
+    refund.note_code = note.code if note else ""
+    refund.note_values = dict(note.values) if note else {}
 
 
 def _decline(refund: Refund, *, payment: Payment) -> None:
@@ -489,17 +507,23 @@ def _decline(refund: Refund, *, payment: Payment) -> None:
             "refund": refund.pk,
             "amount": str(refund.amount),
             "message": refund.gateway_message,
+            **({"note": _note(refund).english()} if refund.note_code else {}),
         },
     )
-    alert_staff(
-        payment,
-        Reason(
-            "refund_declined", {"amount": refund.amount, "message": refund.gateway_message or "-"}
-        ),
+    said: dict[str, Any] | str = (
+        _note(refund).nested() if refund.note_code else (refund.gateway_message or "-")
     )
+    alert_staff(payment, Reason("refund_declined", {"amount": refund.amount, "message": said}))
     logger.warning(
-        "refund %s of %s declined: %s", refund.pk, payment.reference, refund.gateway_message
+        "refund %s of %s declined: %s",
+        refund.pk,
+        payment.reference,
+        refund.gateway_message or _note(refund).english(),
     )
+
+
+def _note(refund: Refund) -> StatusNote:
+    return StatusNote(refund.note_code, refund.note_values)
 
 
 # --------------------------------------------------------------------------------------
@@ -546,7 +570,7 @@ def apply_reported_refund(
                 f"ignored: pending for refund {refund.pk} already {refund.state}",
             )
         return Outcome.ALREADY_APPLIED, f"refund {refund.pk} already {refund.state}"
-    refund.gateway_message = (update.message or "")[:200]
+    _words(refund, update.message)
     if update.status == GatewayStatus.APPROVED:
         _complete(refund, payment=payment, actor=refund.requested_by)
         return Outcome.REFUNDED, f"refund {refund.pk} of {refund.amount} completed"

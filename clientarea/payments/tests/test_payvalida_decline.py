@@ -7,6 +7,8 @@ browser return asks for that consult, so the portal learns of the decline at onc
 
 from __future__ import annotations
 
+from django.utils import translation
+
 from clientarea.payments import services
 from clientarea.payments.models import PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase
@@ -30,7 +32,15 @@ class PayvalidaDeclinedCardTests(PaymentsTestCase):
         services.check_payment(payment, close_expired=False)  # what the queued check does
         payment.refresh_from_db()
         self.assertEqual(payment.status, PaymentStatus.DECLINED)
-        self.assertEqual(payment.status_message, "card declined (ENTITY_DECLINED)")
+        # Payvalida's code as it sent it; what it means is ours, in the reader's language.
+        self.assertEqual(payment.status_message, "ENTITY_DECLINED")
+        self.assertEqual(payment.status_note_code, "card_declined")
+        with translation.override("es"):
+            self.assertEqual(
+                payment.status_note_text,
+                "la tarjeta fue rechazada (el código de respuesta de la pasarela está al lado); "
+                "la orden se puede pagar de nuevo",
+            )
         result = self.client.get(f"/payments/result/{payment.reference}/?back=1")
         self.assertContains(result, 'data-status="declined"')
         order_page = self.client.get(f"/clientarea/billing/{self.order.number}/")

@@ -281,7 +281,17 @@ def test_an_unknown_answer_is_looked_up_at_the_gateway_before_sending_again(
             payment=payment, amount=Decimal("119000.00"), method="gateway", reason="Duplicate"
         )
     refund.refresh_from_db()
-    assert refund.state == RefundState.SENT and "timed out" in refund.gateway_message
+    assert refund.state == RefundState.SENT
+    # Our words for what went wrong, in the reader's language; never the exception's text.
+    assert refund.gateway_message == ""
+    assert (refund.note_code, refund.note_values) == ("refund_unknown", {"failure": "unreachable"})
+    with translation.override("en"):
+        assert refund.note_text == (
+            "the gateway could not be reached: whether the refund reached it is not known (it "
+            "is asked before the refund is sent again)"
+        )
+    with translation.override("es"):
+        assert refund.note_text.startswith("no se pudo contactar la pasarela: no se sabe si")
     assert LedgerEntry.objects.count() == entries and not SandboxPayURefund.objects.exists()
     # Within the lease nothing is sent twice.
     network.down = False
@@ -293,6 +303,7 @@ def test_an_unknown_answer_is_looked_up_at_the_gateway_before_sending_again(
     refund.refresh_from_db()
     assert refund.state == RefundState.PENDING and refund.attempts == 2
     assert SandboxPayURefund.objects.count() == 1
+    assert refund.note_code == "" and refund.gateway_message  # PayU's words now, ours gone
 
 
 def test_a_request_that_reached_payu_but_whose_answer_was_lost_is_adopted_not_repeated(

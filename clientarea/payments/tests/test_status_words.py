@@ -131,8 +131,61 @@ class StatusWordsTests(PaymentsTestCase):
         said = texts(other)
         self.assertEqual(other.status, PaymentStatus.ERROR)
         self.assertEqual(said["gateway"], "APPROVED")
-        self.assertTrue(said["en"].startswith("approved at the gateway, not applied: amount"))
-        self.assertTrue(said["es"].startswith("aprobado en la pasarela, no aplicado: amount"))
+        self.assertEqual(
+            said["en"],
+            "approved at the gateway, not applied: amount mismatch: got 1000.00, expected "
+            "119000.00",
+        )
+        # The problem too is read in the reader's language (it was kept as English words).
+        self.assertEqual(
+            said["es"],
+            "aprobado en la pasarela, no aplicado: el valor no coincide: llegó 1000.00, se "
+            "esperaba 119000.00",
+        )
+        self.assertEqual(
+            other.status_note_values["problem"],
+            {
+                "table": "payments.mismatch",
+                "code": "amount",
+                "values": {"got": "1000.00", "expected": "119000.00"},
+            },
+        )
+        with translation.override("es"):
+            self.assertEqual(
+                other.review_text,
+                "el valor no coincide: llegó 1000.00, se esperaba 119000.00 (transacción "
+                f"{other.review_values['transaction']})",
+            )
+        self.assertEqual(
+            other.review_reason,
+            f"amount mismatch: got 1000.00, expected 119000.00 (transaction "
+            f"{other.review_values['transaction']})",
+        )
+
+    def test_a_gateway_that_says_nothing_gets_our_words_not_a_made_up_gateway_word(self):
+        """PayU's confirmation without its message: the status name was stored as PayU's words
+        ("declined", English, ours); now the gateway's words are empty and ours say it."""
+        payment, _ = self.start()
+        post_payu(
+            self.client,
+            payu_confirmation(
+                payment.reference, "119000.00", state_pol="6", response_message_pol=""
+            ),
+        )
+        said = texts(payment)
+        self.assertEqual(payment.status, PaymentStatus.DECLINED)
+        self.assertEqual(said["gateway"], "")
+        self.assertEqual(said["en"], "declined by the gateway")
+        self.assertEqual(said["es"], "rechazado por la pasarela")
+
+        other, _ = self.start(order=self.other_order())
+        post_payu(
+            self.client,
+            payu_confirmation(other.reference, "119000.00", state_pol="6"),
+        )
+        said = texts(other)
+        self.assertEqual(said["gateway"], "ENTITY_DECLINED")  # PayU's word, as it sent it
+        self.assertEqual(said["en"], "")
 
     def other_order(self):
         from clientarea.payments.tests.helpers import make_renewal_order

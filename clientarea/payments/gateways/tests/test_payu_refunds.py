@@ -93,6 +93,7 @@ def test_a_chargeback_order_is_reported_as_a_chargeback(monkeypatch: pytest.Monk
     assert chargeback.kind is TransactionKind.CHARGEBACK
     assert chargeback.transaction_id == "chargeback-844427581"
     assert chargeback.amount == Decimal("119000.0")
+    assert chargeback.message == "CHARGEBACK"  # PayU's order status as it sent it
 
 
 def refund_request(**overrides: object) -> RefundRequest:

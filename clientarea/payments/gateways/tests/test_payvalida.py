@@ -499,7 +499,7 @@ def test_form_notification_cancelled() -> None:
         body=body, content_type="application/x-www-form-urlencoded"
     )
     assert update.status is GatewayStatus.EXPIRED
-    assert "cancelled" in update.message and "expired" in update.message
+    assert update.message == "cancelled"  # Payvalida's word as it sent it, nothing of ours
     assert update.dedupe_key == "payvalida:95601:cancelled"
 
 
@@ -690,7 +690,9 @@ def test_consult_state_mapping(
     answer = json.loads(json.dumps(CONSULT_ANSWER))
     answer["DATA"]["STATE"] = state
     monkeypatch.setattr(http, "send", FakeSend(json_answer(answer)))
-    assert make_gateway().fetch_status("INV20240001A1")[0].status is status
+    (update,) = make_gateway().fetch_status("INV20240001A1")
+    assert update.status is status
+    assert update.message == state  # Payvalida's word, not "Payvalida order PENDIENTE"
 
 
 def test_anulada_is_a_refund_of_the_payment_never_an_expiry(
@@ -708,6 +710,7 @@ def test_anulada_is_a_refund_of_the_payment_never_an_expiry(
     assert update.transaction_id == "anulada-95601"
     assert update.dedupe_key == "payvalida:anulada-95601:refunded"
     assert update.amount == Decimal("119000.00")
+    assert update.message == "ANULADA"  # Payvalida's state as it sent it
 
 
 def test_a_registered_order_with_no_method_yet_is_no_payment(
@@ -732,7 +735,8 @@ def test_a_declined_card_on_a_pending_order_is_a_decline(monkeypatch: pytest.Mon
     (update,) = make_gateway().fetch_status("INV20240001A1")
     assert update.status is GatewayStatus.DECLINED
     assert update.method is PaymentMethod.CARD
-    assert update.message == "card declined (ENTITY_DECLINED)"
+    assert update.message == "ENTITY_DECLINED"  # the card's code as Payvalida sent it
+    assert update.extra["card_response_code"] == "ENTITY_DECLINED"
     assert update.dedupe_key == "payvalida:95601:declined:2022-02-07T10:47:00"
     # A card still being processed is no decline.
     answer["DATA"]["TRANSACTION"]["RESPONSE_CODE"] = "PENDING"
