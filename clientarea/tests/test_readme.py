@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from django.core.management import ManagementUtility
+from django.core.management import get_commands, load_command_class
 from django.urls import Resolver404, resolve
 
 from clientarea import cli
@@ -167,6 +167,7 @@ def test_the_table_shows_the_defaults_the_code_uses() -> None:
     reads = environment_reads()
     compared, wrong = 0, []
     for names, cell in configuration_rows():
+        values: list[str | None]
         if cell == "empty":
             values = [""] * len(names)
         else:
@@ -189,14 +190,18 @@ def test_the_table_shows_the_defaults_the_code_uses() -> None:
                     continue
                 compared += 1
                 if code != value:
-                    wrong.append(f"{name}: README says {value or 'empty'}, the code {code or 'empty'}")
+                    wrong.append(
+                        f"{name}: README says {value or 'empty'}, the code {code or 'empty'}"
+                    )
     assert compared > 50
     assert not wrong, wrong
 
 
 def test_every_secret_that_may_come_from_a_file_says_so() -> None:
     """``env_secret`` also reads ``NAME_FILE``: the table names each such variable."""
-    secrets = {name for name, reads in environment_reads().items() for r, _ in reads if r == "env_secret"}
+    secrets = {
+        name for name, reads in environment_reads().items() for r, _ in reads if r == "env_secret"
+    }
     text = section("Configuration")
     name_file_row = next(line for line in text.splitlines() if line.startswith("| `NAME_FILE`"))
     listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", name_file_row)) | {
@@ -211,7 +216,9 @@ def test_every_secret_that_may_come_from_a_file_says_so() -> None:
 def test_the_deploy_environment_uses_documented_variables() -> None:
     example = (ROOT / "deploy" / "clientarea.env.example").read_text(encoding="utf-8")
     names = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
-    secrets = {name for name, reads in environment_reads().items() for r, _ in reads if r == "env_secret"}
+    secrets = {
+        name for name, reads in environment_reads().items() for r, _ in reads if r == "env_secret"
+    }
     for name in names:
         if name == "DJANGO_SETTINGS_MODULE":  # Django's own, which the units need
             continue
@@ -250,7 +257,8 @@ def help_text(words: list[str], capsys: pytest.CaptureFixture[str]) -> str:
             cli.init_local(["--help"])
         else:
             name = cli.ALIASES.get(words[0], words[0])
-            ManagementUtility(["clientarea", name, *words[1:], "--help"]).execute()
+            command = load_command_class(get_commands()[name], name)
+            command.create_parser("clientarea", name).parse_args([*words[1:], "--help"])
     assert exit_.value.code in (0, None)
     return capsys.readouterr().out
 
@@ -286,7 +294,9 @@ def repository_files() -> set[str]:
     """Every file and folder of the checkout, relative to it (without .git, .venv and var)."""
     found = set()
     for folder, dirs, files in os.walk(ROOT):
-        dirs[:] = [d for d in dirs if d not in {".git", ".venv", "var", "__pycache__", "node_modules"}]
+        dirs[:] = [
+            d for d in dirs if d not in {".git", ".venv", "var", "__pycache__", "node_modules"}
+        ]
         base = Path(folder).relative_to(ROOT)
         found |= {(base / name).as_posix() for name in [*dirs, *files]}
     return found
@@ -365,7 +375,17 @@ def test_every_python_path_the_readme_names_exists() -> None:
 
 def url_paths() -> set[str]:
     spans = code_spans() + re.findall(r"\*\*(/[^*\s]+)\*\*", README)
-    prefixes = ("/clientarea", "/admin", "/backoffice", "/payments", "/sandbox", "/help", "/healthz", "/metrics", "/i18n")
+    prefixes = (
+        "/clientarea",
+        "/admin",
+        "/backoffice",
+        "/payments",
+        "/sandbox",
+        "/help",
+        "/healthz",
+        "/metrics",
+        "/i18n",
+    )
     return {span for span in spans if span.startswith(prefixes)}
 
 
@@ -391,7 +411,9 @@ def test_every_system_check_the_readme_names_exists() -> None:
     for path in product_sources():
         declared |= set(re.findall(r'id="([a-z_]+\.[EWI]\d{3})"', path.read_text(encoding="utf-8")))
     named = set()
-    for app, kind, first, last in re.findall(r"\b([a-z_]+)\.([EWI])(\d{3})(?:–[EWI](\d{3}))?", README):
+    for app, kind, first, last in re.findall(
+        r"\b([a-z_]+)\.([EWI])(\d{3})(?:–[EWI](\d{3}))?", README
+    ):
         for number in range(int(first), int(last or first) + 1):
             named.add(f"{app}.{kind}{number:03d}")
     assert "einvoice.E008" in named
