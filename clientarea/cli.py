@@ -43,10 +43,14 @@ ClientArea's commands (README: "Commands"):
   clientarea run                     web + worker (what make run starts)
   clientarea worker                  the task worker only
   clientarea demo-data               load the demo data (idempotent)
+  clientarea show_demo_logins        print the demo logins again
   clientarea billing-run [--date YYYY-MM-DD] [--dry-run]   the daily billing run
   clientarea reconcile-payments      ask the gateways about payments still open
   clientarea twofactor-reset EMAIL   turn off a user's two-factor login (lost phone)
   clientarea einvoice ...            invoices and notes: validate, show, numbering-import, habilitacion
+  clientarea dian_sandbox_seed       DIAN's test values into the DIAN simulator (when it is on)
+  clientarea backup [--output DIR]   database, certificates and uploads in one archive
+  clientarea restore ARCHIVE         check a backup, then restore it
   clientarea help COMMAND            a command's options
 
 Every Django management command works too:
