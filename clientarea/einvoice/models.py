@@ -343,6 +343,9 @@ class Invoice(models.Model):
             return str(_("Signed, not sent yet"))
         if self.status == InvoiceStatus.ISSUED:
             return str(_("Stored only (no DIAN configured: not a legal invoice)"))
+        if self.status == InvoiceStatus.SENT and not self.transmitted_at:
+            # Sent, and DIAN gave no usable answer: its next try is scheduled (not "sent").
+            return str(_("Not answered by DIAN yet: to be sent again"))
         return str(self.get_status_display())
 
 

@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from huey.contrib.djhuey import HUEY
 from lxml import etree
 
@@ -178,6 +178,8 @@ def test_dian_down_is_retried_20_seconds_later_by_a_job_scheduled_for_then(
     attempt = invoice.transmissions.get()
     assert invoice.lease_until is not None
     assert invoice.lease_until - attempt.created_at < delivery.RETRY_DELAY + dt.timedelta(seconds=5)
+    with translation.override("es"):  # not "Enviada a la DIAN": it was not answered
+        assert invoice.dian_state == "Aún sin respuesta de la DIAN: se enviará de nuevo"
     far_future = dt.datetime(2999, 1, 1)
     (job,) = HUEY.read_schedule(far_future)
     assert isinstance(job, jobs.render_invoice_job.task_class) and job.args == (invoice.pk,)
