@@ -115,7 +115,7 @@ class TransmissionInline(ReadOnlyInline):
     """DIAN exchanges as they happened: read only, never added or deleted here."""
 
     model = TransmissionAttempt
-    fields = ("when", "status", "message_text", "rules", "retryable", "key", "raw")
+    fields = ("when", "outcome", "message_text", "rules", "retryable", "key", "raw")
     readonly_fields = fields
 
     @admin.display(description=_("date"))
@@ -130,10 +130,17 @@ class TransmissionInline(ReadOnlyInline):
             return "—"
         return format_html('<span title="{}">{}…</span>', obj.document_key, obj.document_key[:12])
 
+    @admin.display(description=_("outcome"))
+    def outcome(self, obj):
+        """An attempt DIAN gave no usable answer to is stored as "sent" (the document's state
+        while it waits): here it says it was not answered."""
+        return attempt_outcome(obj)
+
     @admin.display(description=_("message"))
     def message_text(self, obj):
-        """Ours in the reader's language; DIAN's answer as DIAN wrote it."""
-        return obj.message_text
+        """Ours in the reader's language; DIAN's answer as DIAN wrote it; the client's or the
+        transport's own text under it, labelled as the technical detail."""
+        return attempt_message(obj)
 
     @admin.display(description=_("DIAN rules, in plain words"))
     def rules(self, obj):
@@ -182,6 +189,25 @@ class DianQueueFilter(admin.SimpleListFilter):
         if self.value() in ("rejected", "contingency"):
             return queryset.filter(status=self.value()).order_by("issued_at", "id")
         return queryset
+
+
+def attempt_outcome(attempt: TransmissionAttempt) -> str:
+    if attempt.retryable and attempt.status == InvoiceStatus.SENT:
+        return gettext("Not answered: to be sent again")
+    return attempt.get_status_display()
+
+
+def attempt_message(attempt: TransmissionAttempt) -> str:
+    """The attempt's message and, under it, its technical detail (English, as the DIAN client or
+    the transport wrote it), labelled as such."""
+    if not attempt.detail:
+        return format_html("{}", attempt.message_text)
+    return format_html(
+        '{}<br><span class="cell-detail">{}: <code>{}</code></span>',
+        attempt.message_text,
+        gettext("Technical detail"),
+        attempt.detail,
+    )
 
 
 def _short(moment) -> str:
@@ -270,7 +296,7 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
         "render_error",
         "emailed_at",
         "transmitted_at",
-        "lease_until",
+        "next_try",
         "downloads",
     )
     readonly_fields = fields
@@ -352,12 +378,22 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
             return "—"
         return timesince(obj.issued_at, timezone.now())
 
+    @admin.display(description=_("next automatic try to DIAN"))
+    def next_try(self, obj):
+        """``lease_until`` of a document not yet transmitted: no worker takes it up before then
+        (DIAN's retry, contingency's 30 minutes, or a worker still at it)."""
+        if obj.transmitted_at or not obj.lease_until or obj.status == InvoiceStatus.REJECTED:
+            return "—"
+        return _short(obj.lease_until)
+
     @admin.display(description=_("DIAN's last answer, in plain words"))
     def last_rules(self, obj):
         attempt = obj.transmissions.order_by("-created_at", "-id").first()
         if attempt is None:
             return "—"
-        return format_html("<p>{}</p>{}", attempt.message_text, _rule_lines(attempt.rule_messages))
+        return format_html(
+            "<p>{}</p>{}", attempt_message(attempt), _rule_lines(attempt.rule_messages)
+        )
 
     @admin.display(description=_("downloads"))
     def downloads(self, obj):
@@ -580,7 +616,7 @@ class NoteAdmin(InvoiceAdmin):
         "render_error",
         "emailed_at",
         "transmitted_at",
-        "lease_until",
+        "next_try",
         "downloads",
     )
 

@@ -2,8 +2,12 @@
 (``TransmissionAttempt.message_code`` / ``message_values``) and put into words when staff read it,
 in their language. The English sentence stays in ``message`` (logs, searches, and what attempts
 recorded before the codes show). DIAN's own answer (its status description and rule messages) is
-stored and shown as DIAN wrote it, in Spanish: it is DIAN's word, not ours. (The mechanism is
-``lib.texts``; this module is the attempts' table of codes.)
+stored and shown as DIAN wrote it, in Spanish: it is DIAN's word, not ours. When DIAN gave no
+usable answer, our words say what happened (no connection, no answer in time, an HTTP error, an
+answer that could not be read, a SOAP fault) and the client's or transport's own text (English,
+for whoever debugs it) is kept apart in ``TransmissionAttempt.detail``, shown to staff as the
+technical detail: it is never put inside our sentence. (The mechanism is ``lib.texts``; this
+module is the attempts' table of codes.)
 """
 
 from __future__ import annotations
@@ -21,15 +25,40 @@ MESSAGES = {
         "DIAN did not answer within %(seconds)s seconds and does not know the invoice "
         "yet; it will be sent again."
     ),
-    "unavailable": _("DIAN is not available (%(error)s); the invoice will be sent again."),
-    "refused_request": _(
-        "DIAN refused the request (%(error)s); it is not sent again until this is fixed."
+    # DIAN gave no usable answer: sent again (DIAN's retry rule, then contingency).
+    "unavailable": _("DIAN is not available; the document will be sent again."),
+    "unavailable_no_connection": _(
+        "DIAN could not be reached (no connection); the document will be sent again."
+    ),
+    "unavailable_http": _(
+        "DIAN answered with HTTP error %(status)s and no readable answer; the document will be "
+        "sent again."
+    ),
+    "unavailable_unreadable": _(
+        "DIAN's answer could not be read; the document will be sent again."
+    ),
+    "unavailable_fault": _(
+        "DIAN reported an error on its side (in its words: “%(reason)s”); the document will be "
+        "sent again."
+    ),
+    # The request itself was refused: sending the same again cannot succeed.
+    "refused_request": _("DIAN refused the request; it is not sent again until this is fixed."),
+    "refused_fault": _(
+        "DIAN refused the request (in its words: “%(reason)s”); it is not sent again until this "
+        "is fixed."
+    ),
+    "refused_http": _(
+        "DIAN's web service address answered HTTP error %(status)s (check DIAN_WS_URL); it is "
+        "not sent again until this is fixed."
     ),
     "stored_only": _("stored only (no DIAN transmitter configured)"),
     "no_application_response": _(
         "%(message)s (accepted, but DIAN sent no ApplicationResponse; asking again)"
     ),
-    "application_response_unusable": _("%(message)s (ApplicationResponse unusable: %(error)s)"),
+    "application_response_unusable": _(
+        "%(message)s (DIAN's ApplicationResponse could not be used: see the technical detail; "
+        "asking again)"
+    ),
 }
 
 #: A DIAN rule message's kind (``rule_messages[].kind``), in words.

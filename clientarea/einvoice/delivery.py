@@ -18,9 +18,11 @@ takes the invoice over. Each step is idempotent on its own:
   emailed; staff get one alert per rejection, fix the cause and resend it with the same number.
 
 A failed step is recorded (``render_error``, or a retryable transmission attempt) and retried
-when the lease expires. DIAN unavailable (no answer, 5xx): tried again ``RETRY_DELAY`` later, and
-after ``TRIES_BEFORE_CONTINGENCY`` tries in a row the invoice is in contingency (staff alerted
-once) and tried every ``CONTINGENCY_RETRY`` until DIAN answers (``dian-webservice.md`` §2.6, §5).
+when the lease expires. DIAN unavailable (no answer, 5xx): tried again ``RETRY_DELAY`` later (the
+lease is kept until then and the invoice's job is scheduled for that moment; the sweep stands in
+for a lost job), and after ``TRIES_BEFORE_CONTINGENCY`` tries in a row the invoice is in
+contingency (staff alerted once) and tried every ``CONTINGENCY_RETRY`` by the sweep until DIAN
+answers (``dian-webservice.md`` §2.6, §5).
 """
 
 from __future__ import annotations
@@ -362,12 +364,13 @@ def transmit_invoice(
             )
         except ValueError as exc:  # DIAN's answer cannot be embedded: recorded, asked again
             logger.error("invoice %s: ApplicationResponse unusable: %s", invoice.full_number, exc)
-            values = {"message": result.message, "error": str(exc)}
+            values = {"message": result.message}
             result = TransmissionResult(
                 status=InvoiceStatus.SENT,
                 message=attempt_texts.english("application_response_unusable", values),
                 message_code="application_response_unusable",
                 message_values=values,
+                detail=str(exc),
                 retryable=True,
                 document_key=result.document_key,
                 application_response=result.application_response,
@@ -386,6 +389,7 @@ def transmit_invoice(
             message=result.message,
             message_code=result.message_code[:40],
             message_values=dict(result.message_values),
+            detail=result.detail,
             retryable=result.retryable,
             document_key=result.document_key[:96],
             rule_messages=_rule_messages(result),
@@ -487,8 +491,19 @@ def render_and_send_invoice(*, invoice_id: int) -> bool:
     if invoice.transmitted_at:
         mine.update(lease_until=None)
     else:
-        mine.update(lease_until=next_try(invoice))
+        at = next_try(invoice)
+        if mine.update(lease_until=at) and invoice.status != InvoiceStatus.CONTINGENCY:
+            _schedule_retry(invoice_id, at)
     return True
+
+
+def _schedule_retry(invoice_id: int, at: dt.datetime) -> None:
+    """DIAN's retry rule (``RETRY_DELAY``): the invoice's job again at ``at``, when its lease
+    (committed above: the durable record) expires. A job lost with Redis is replaced by the sweep,
+    within a minute of ``at``. A contingency's ``CONTINGENCY_RETRY`` is left to the sweep."""
+    from clientarea.einvoice import jobs  # the job calls this module
+
+    transaction.on_commit(lambda: jobs.render_invoice_job.schedule((invoice_id,), eta=at))
 
 
 def process_pending_invoices(*, limit: int = 100) -> dict[str, int]:

@@ -343,6 +343,9 @@ class Invoice(models.Model):
             return str(_("Signed, not sent yet"))
         if self.status == InvoiceStatus.ISSUED:
             return str(_("Stored only (no DIAN configured: not a legal invoice)"))
+        if self.status == InvoiceStatus.SENT and not self.transmitted_at:
+            # Sent, and DIAN gave no usable answer: its next try is scheduled (not "sent").
+            return str(_("Not answered by DIAN yet: to be sent again"))
         return str(self.get_status_display())
 
 
@@ -358,6 +361,9 @@ class TransmissionAttempt(models.Model):
     #: language; empty when ``message`` is DIAN's answer as DIAN wrote it.
     message_code = models.CharField(_("message code"), max_length=40, blank=True)
     message_values = models.JSONField(_("message values"), default=dict, blank=True)
+    #: When DIAN gave no usable answer: the DIAN client's or the transport's own text (English,
+    #: "SendBillSync: HTTP 503, not a SOAP answer (…)"), shown to staff as the technical detail.
+    detail = models.TextField(_("technical detail"), blank=True)
     retryable = models.BooleanField(_("to be retried"), default=False)
     #: The CUFE as DIAN returned it (its trackId).
     document_key = models.CharField(_("DIAN document key"), max_length=96, blank=True)

@@ -111,7 +111,9 @@ def fetch_ranges(*, client: DianClient | None = None) -> NumberingRangeResponse:
         ) from exc
     except DianError as exc:
         raise NumberingImportError(
-            _("DIAN is not available (%(error)s); try again later.") % {"error": exc}
+            # Our words in the reader's language; the client's English text labelled apart.
+            _("DIAN is not available; try again later. Technical detail: %(detail)s")
+            % {"detail": exc}
         ) from exc
     result = reply.result
     if not result.ok:

@@ -46,6 +46,9 @@ class TransmissionResult:
     #: language; ``message`` is then their English sentence. Empty: ``message`` is DIAN's answer.
     message_code: str = ""
     message_values: Mapping[str, Any] = field(default_factory=dict)
+    #: The client's or the transport's own text about a failure (English, for whoever debugs
+    #: it): shown to staff as the technical detail, apart from our words.
+    detail: str = ""
     #: The CUFE/CUDE as DIAN returned it (its trackId).
     document_key: str = ""
     #: DIAN's ApplicationResponse XML for an accepted document (it goes into the AttachedDocument).

@@ -32,6 +32,8 @@ from clientarea.einvoice.dian.client import (
     PRODUCTION_URL,
     DianClient,
     DianError,
+    DianFault,
+    DianHttpError,
     DianTimeout,
     Exchange,
 )
@@ -137,7 +139,7 @@ class DianTransmitter(Transmitter):
         except DianTimeout as exc:
             exchanges.append(exc.exchange)
             logger.warning("invoice %s: %s; asking DIAN for its status", invoice.full_number, exc)
-            return self._after_timeout(client, invoice, exchanges)
+            return self._after_timeout(client, invoice, exchanges, detail=str(exc))
         except DianError as exc:
             exchanges.append(exc.exchange)
             return self._failed(invoice, exc, exchanges)
@@ -170,13 +172,14 @@ class DianTransmitter(Transmitter):
         return self._result(InvoiceStatus.REJECTED, response, exchanges)
 
     def _after_timeout(
-        self, client: DianClient, invoice, exchanges: list[Exchange]
+        self, client: DianClient, invoice, exchanges: list[Exchange], *, detail: str
     ) -> TransmissionResult:
         """The outcome is unknown: take DIAN's status if it has the document (§2.6.1)."""
         try:
             status = client.get_status(track_id=invoice.cufe)
         except DianError as exc:
             exchanges.append(exc.exchange)
+            detail = f"{detail}\n{exc}"
         else:
             exchanges.append(status.exchange)
             if status.result.accepted:
@@ -192,6 +195,7 @@ class DianTransmitter(Transmitter):
             message=attempt_texts.english("timeout_unknown", values),
             message_code="timeout_unknown",
             message_values=values,
+            detail=detail,
             retryable=True,
             exchanges=tuple(_raw(e) for e in exchanges),
         )
@@ -200,17 +204,16 @@ class DianTransmitter(Transmitter):
         if error.retryable:
             logger.warning("invoice %s: DIAN unavailable: %s", invoice.full_number, error)
             status = InvoiceStatus.SENT
-            code = "unavailable"
         else:
             logger.error("invoice %s: DIAN refused the request: %s", invoice.full_number, error)
             status = InvoiceStatus.REJECTED
-            code = "refused_request"
-        values = {"error": str(error)}
+        code, values = failure_text(error)
         return TransmissionResult(
             status=status,
             message=attempt_texts.english(code, values),
             message_code=code,
             message_values=values,
+            detail=str(error),
             retryable=error.retryable,
             exchanges=tuple(_raw(e) for e in exchanges),
         )
@@ -234,3 +237,24 @@ class DianTransmitter(Transmitter):
             errors=tuple(m.raw for m in response.errors),
             exchanges=tuple(_raw(e) for e in exchanges),
         )
+
+
+def failure_text(error: DianError) -> tuple[str, dict[str, str]]:
+    """What happened, in our words (an ``attempt_texts`` code and its values), when DIAN gave no
+    usable answer. The error's own text (the client's or the transport's, in English) is the
+    attempt's technical detail, never part of these words."""
+    status = error.exchange.http_status
+    if isinstance(error, DianFault):
+        # DIAN's reason is DIAN's words (quoted as written); its SOAP code is technical detail.
+        reason = error.fault.reason or "—"
+        return ("unavailable_fault" if error.retryable else "refused_fault"), {"reason": reason}
+    if isinstance(error, DianHttpError):
+        code = "unavailable_http" if error.retryable else "refused_http"
+        return code, {"status": str(error.status)}
+    if not error.retryable:
+        return "refused_request", {}
+    if status is None:
+        return "unavailable_no_connection", {}
+    if status >= 300:
+        return "unavailable_http", {"status": str(status)}
+    return "unavailable_unreadable", {}

@@ -47,3 +47,75 @@ def test_our_words_in_the_readers_language_and_dians_as_dian_wrote_them(
     # An attempt recorded before the codes keeps its sentence.
     TransmissionAttempt.objects.filter(pk=attempt.pk).update(message_code="", message="old words")
     assert "old words" in page(client, invoice, "es")
+
+
+def test_attempts_recorded_with_the_clients_text_inside_our_words_are_split(
+    client, settings, django_capture_on_commit_callbacks
+):
+    """Migration 0009: where the stored sentence is exactly what the old code wrote, the client's
+    English text becomes the technical detail and the attempt gets the code of what happened;
+    anything else is left as it was."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("clientarea.einvoice.migrations.0009_transmission_detail")
+    with translation.override("en"):
+        invoice = paid_invoice(django_capture_on_commit_callbacks)
+    not_soap = "SendBillSync: HTTP 503, not a SOAP answer (the answer is not a SOAP 1.2 envelope)"
+    refused = "SOAP fault s:Client: Certificado se encuentra revocado."
+    old = [
+        ("unavailable", f"DIAN is not available ({not_soap}); the invoice will be sent again."),
+        (
+            "refused_request",
+            f"DIAN refused the request ({refused}); it is not sent again until this is fixed.",
+        ),
+        (
+            "unavailable",
+            "DIAN is not available (SendBillSync: [Errno 111] refused); the invoice"
+            " will be sent again.",
+        ),
+        ("unavailable", "edited by hand"),  # not what the code wrote: left alone
+    ]
+    errors = [not_soap, refused, "SendBillSync: [Errno 111] refused", not_soap]
+    rows = [
+        TransmissionAttempt.objects.create(
+            invoice=invoice,
+            transmitter="x",
+            status="sent",
+            message=message,
+            message_code=code,
+            message_values={"error": error},
+            retryable=True,
+        )
+        for (code, message), error in zip(old, errors, strict=True)
+    ]
+    migration.split_detail(apps, None)
+    http_503, fault, other, edited = (TransmissionAttempt.objects.get(pk=r.pk) for r in rows)
+    assert (http_503.message_code, http_503.message_values, http_503.detail) == (
+        "unavailable_http",
+        {"status": "503"},
+        not_soap,
+    )
+    assert (fault.message_code, fault.message_values, fault.detail) == (
+        "refused_fault",
+        {"reason": "Certificado se encuentra revocado."},
+        refused,
+    )
+    assert (other.message_code, other.message_values) == ("unavailable", {})
+    assert other.detail == "SendBillSync: [Errno 111] refused"
+    assert (edited.message_code, edited.message_values, edited.detail) == (
+        "unavailable",
+        {"error": not_soap},
+        "",
+    )
+    with translation.override("es"):
+        assert http_503.message_text == (
+            "La DIAN respondió con el error HTTP 503 y sin una respuesta legible; el documento "
+            "se enviará de nuevo."
+        )
+        assert other.message_text == "La DIAN no está disponible; el documento se enviará de nuevo."
+    client.force_login(make_staff())
+    es = page(client, invoice, "es")
+    assert f"Detalle técnico: <code>{not_soap}</code>" in es
+    assert "(SendBillSync" not in es

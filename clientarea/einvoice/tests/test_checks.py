@@ -185,3 +185,30 @@ def test_dians_habilitacion_service_is_a_warning_in_production():
 def test_the_transmission_check_is_a_deploy_check():
     assert checks.transmission in registry.registry.get_checks(include_deployment_checks=True)
     assert checks.transmission not in registry.registry.get_checks(include_deployment_checks=False)
+
+
+def test_the_deployment_environment_example_sends_invoices_to_dian():
+    """``deploy/clientarea.env.example`` names the DIAN transmitter (README, deployment step 7):
+    a site set up from it passes einvoice.E008 and is only warned that it still talks to DIAN's
+    habilitación service (W009) until it is switched to production."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    example = Path(settings.BASE_DIR) / "deploy" / "clientarea.env.example"
+    env = dict(
+        line.split("=", 1)
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+    )
+    assert env["EINVOICE_TRANSMITTER"] == DIAN
+    site = {
+        "DEBUG": env["DEBUG"] == "1",
+        "DIAN_SANDBOX": False,
+        "EINVOICE_TRANSMITTER": env["EINVOICE_TRANSMITTER"],
+        "EINVOICE_ENVIRONMENT": env["EINVOICE_ENVIRONMENT"],
+    }
+    with override_settings(**site):
+        assert ids(checks.transmission(None)) == ["einvoice.W009"]
+    with override_settings(**{**site, "EINVOICE_ENVIRONMENT": "production"}):
+        assert checks.transmission(None) == []

@@ -117,6 +117,16 @@ def test_a_timeout_is_a_clear_message(dian, settings):
     assert not NumberingResolution.objects.exists()
 
 
+def test_dian_unavailable_is_said_in_the_readers_words_with_the_detail_apart(dian):
+    arm(dian, "http_503")
+    with translation.override("es"), pytest.raises(numbering.NumberingImportError) as caught:
+        numbering.import_numbering_ranges()
+    message = str(caught.value)
+    assert message.startswith("La DIAN no está disponible; intente de nuevo más tarde.")
+    assert "Detalle técnico: GetNumberingRange: HTTP 503, not a SOAP answer" in message
+    assert not NumberingResolution.objects.exists()
+
+
 def test_importing_from_production_deactivates_the_test_numbering(dian, settings, live_server):
     setp = NumberingResolution.objects.create(
         number="18760000001", prefix="SETP", range_from=990000000, range_to=995000000,

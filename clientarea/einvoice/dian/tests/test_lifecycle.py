@@ -8,17 +8,20 @@ with the same number; DIAN down: retried by the sweep, contingency after repeate
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
+from html import unescape
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from huey.contrib.djhuey import HUEY
 from lxml import etree
 
-from clientarea.einvoice import delivery, services, validation
+from clientarea.einvoice import delivery, jobs, services, validation
 from clientarea.einvoice.models import Invoice, InvoiceStatus
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.test import make_staff
@@ -163,6 +166,33 @@ def test_dian_down_is_retried_by_the_sweep_then_accepted(
     assert invoice_emails(invoice).count() == 1
 
 
+def test_dian_down_is_retried_20_seconds_later_by_a_job_scheduled_for_then(
+    dian_site, django_capture_on_commit_callbacks
+):
+    """DIAN's retry rule (§2.6: twice more, 20 s apart): the invoice's job is scheduled for the
+    moment its lease expires, not left to the next once-a-minute sweep."""
+    HUEY.storage.flush_all()
+    arm(dian_site, "http_503")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    attempt = invoice.transmissions.get()
+    assert invoice.lease_until is not None
+    assert invoice.lease_until - attempt.created_at < delivery.RETRY_DELAY + dt.timedelta(seconds=5)
+    with translation.override("es"):  # not "Enviada a la DIAN": it was not answered
+        assert invoice.dian_state == "Aún sin respuesta de la DIAN: se enviará de nuevo"
+    far_future = dt.datetime(2999, 1, 1)
+    (job,) = HUEY.read_schedule(far_future)
+    assert isinstance(job, jobs.render_invoice_job.task_class) and job.args == (invoice.pk,)
+    due = job.eta.replace(tzinfo=dt.UTC)
+    assert abs(due - invoice.lease_until) < dt.timedelta(seconds=1)
+    expire_lease(invoice)  # the job's moment has come
+    with django_capture_on_commit_callbacks(execute=True):
+        HUEY.execute(job, timestamp=far_future)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.ACCEPTED and invoice_emails(invoice).count() == 1
+    assert HUEY.read_schedule(far_future) == []  # nothing more to retry
+
+
 def test_a_timeout_then_the_sweep_resend_is_idempotent(
     dian_site, settings, django_capture_on_commit_callbacks
 ):
@@ -199,12 +229,52 @@ def test_contingency_after_repeated_failures_staff_alerted_once_then_recovered(
     assert invoice.lease_until > timezone.now() + delivery.CONTINGENCY_RETRY / 2
     assert OutgoingEmail.objects.filter(template="staff_invoice_contingency").count() == 1
     assert not invoice_emails(invoice).exists()
+    assert_staff_read_it_in_their_words(invoice)
     expire_lease(invoice)
     sweep(django_capture_on_commit_callbacks)  # DIAN is back
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.ACCEPTED and invoice.contingency_since is None
     assert OutgoingEmail.objects.filter(template="staff_invoice_contingency").count() == 1
     assert invoice_emails(invoice).count() == 1
+
+
+def assert_staff_read_it_in_their_words(invoice: Invoice) -> None:
+    """The contingency alert and the document's page: our words in the reader's language, the
+    client's English text apart, labelled as the technical detail; a try DIAN did not answer is
+    not "Sent to DIAN", and the lease reads as the next try."""
+    alert = OutgoingEmail.objects.get(template="staff_invoice_contingency")
+    assert alert.language.startswith("es")
+    assert "La DIAN respondió con el error HTTP 500 y sin una respuesta legible" in alert.body_text
+    assert "Detalle técnico: SendBillSync: HTTP 500, not a SOAP answer" in alert.body_text
+    assert "(SendBillSync" not in alert.body_text and "Detalle técnico" in alert.body_html
+    client = Client()
+    client.force_login(make_staff())
+    url = reverse("admin:einvoice_invoice_change", args=[invoice.pk])
+    for language, words, detail, not_answered, next_try, sent in (
+        (
+            "es",
+            "La DIAN respondió con el error HTTP 500 y sin una respuesta legible",
+            "Detalle técnico",
+            "Sin respuesta: se enviará de nuevo",
+            "Próximo envío automático a la DIAN",
+            "Enviada a la DIAN",
+        ),
+        (
+            "en",
+            "DIAN answered with HTTP error 500 and no readable answer",
+            "Technical detail",
+            "Not answered: to be sent again",
+            "Next automatic try to DIAN",
+            "Sent to DIAN",
+        ),
+    ):
+        client.cookies["django_language"] = language
+        page = unescape(client.get(url).content.decode())
+        assert words in page and f"{detail}: <code>SendBillSync: HTTP 500" in page
+        assert page.count(not_answered) == delivery.TRIES_BEFORE_CONTINGENCY + 1
+        assert sent not in page.split('id="transmissions-group"')[-1]
+        assert next_try in page
+        assert "worker lease" not in page.lower() and "arrendamiento" not in page.lower()
 
 
 def test_staff_cannot_email_an_invoice_dian_has_not_accepted(

@@ -216,25 +216,75 @@ def test_a_refused_request_is_not_retried(invoice, dian_transmitter, dian, answe
 
 def test_staff_read_why_in_spanish(invoice, dian_transmitter, dian):
     """Stored as a code and values (the English sentence for logs), read in the reader's
-    language whatever the worker's (``einvoice.attempt_texts``)."""
+    language whatever the worker's (``einvoice.attempt_texts``); DIAN's reason quoted as DIAN
+    wrote it, the client's own English text kept apart as the technical detail."""
     dian.queue(samples.fault("s:Client", "Certificado se encuentra revocado."), status=500)
     result = dian_transmitter.transmit(invoice)
     assert result.message == (
-        "DIAN refused the request (SOAP fault s:Client: Certificado se encuentra revocado.); "
+        "DIAN refused the request (in its words: “Certificado se encuentra revocado.”); "
         "it is not sent again until this is fixed."
     )
+    assert result.detail == "SOAP fault s:Client: Certificado se encuentra revocado."
     with translation.override("es"):
         assert attempt_texts.describe(result.message_code, result.message_values) == (
-            "La DIAN rechazó la solicitud (SOAP fault s:Client: Certificado se encuentra "
-            "revocado.); no se volverá a enviar hasta que esto se corrija."
+            "La DIAN rechazó la solicitud (en sus palabras: «Certificado se encuentra "
+            "revocado.»); no se volverá a enviar hasta que esto se corrija."
         )
     dian.queue(b"<html>Service Unavailable</html>", status=503)
     with translation.override("es"):  # the worker's language changes nothing stored
         result = dian_transmitter.transmit(invoice)
-    assert result.message.startswith("DIAN is not available (SendBillSync: HTTP 503")
+    assert (result.message_code, dict(result.message_values)) == (
+        "unavailable_http",
+        {"status": "503"},
+    )
+    assert result.message == (
+        "DIAN answered with HTTP error 503 and no readable answer; the document will be sent again."
+    )
+    assert result.detail.startswith("SendBillSync: HTTP 503, not a SOAP answer (")
     with translation.override("es"):
         text = attempt_texts.describe(result.message_code, result.message_values)
-    assert text.startswith("La DIAN no está disponible (SendBillSync: HTTP 503")
+    assert text == (
+        "La DIAN respondió con el error HTTP 503 y sin una respuesta legible; el documento se "
+        "enviará de nuevo."
+    )
+
+
+def refused_connection() -> http.HttpError:
+    error = http.HttpError("POST https://vpfe-hab.dian.gov.co/… failed: ConnectionRefusedError")
+    error.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return error
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "code", "values", "detail"),
+    [
+        (None, None, "unavailable_no_connection", {}, "SendBillSync: POST https://"),
+        (b"garbage", 200, "unavailable_unreadable", {}, "SendBillSync: HTTP 200, not a SOAP"),
+        (b"<html>Bad gateway</html>", 502, "unavailable_http", {"status": "502"}, "SendBillSync"),
+        (
+            samples.fault("s:Receiver", "Error interno"),
+            500,
+            "unavailable_fault",
+            {"reason": "Error interno"},
+            "SOAP fault s:Receiver: Error interno",
+        ),
+        (b"<html>Not Found</html>", 404, "refused_http", {"status": "404"}, "SendBillSync"),
+    ],
+)
+def test_what_happened_in_our_words_and_the_detail_apart(
+    invoice, dian_transmitter, dian, answer, status, code, values, detail
+):
+    if answer is None:
+        dian.fail(refused_connection())
+    else:
+        dian.queue(answer, status=status)
+    result = dian_transmitter.transmit(invoice)
+    assert (result.message_code, dict(result.message_values)) == (code, values)
+    assert result.detail.startswith(detail)
+    for language in ("en", "es"):
+        with translation.override(language):
+            words = attempt_texts.describe(result.message_code, result.message_values)
+        assert words and "SendBillSync" not in words and "SOAP" not in words
 
 
 def test_nothing_secret_reaches_the_logs(invoice, dian, caplog, settings, monkeypatch, tmp_path):
