@@ -238,7 +238,7 @@ def prepare(n: int, per_payment: int = 1, leave_credit=None) -> tuple[list, list
                 orders=orders, customer=customer, gateway_code="payu", language="es"
             )
         if leave_credit:
-            billing_services.register_manual_payment(
+            services.register_manual_payment(
                 order=orders[-1], reference=f"bench-{i}", actor=None, amount=leave_credit
             )
         payments.append(payment)

@@ -368,9 +368,10 @@ class OrderAdmin(
         )
 
     def register_manual_payment(self, **kwargs: Any) -> Order:
-        """Post the manual payment; the payments app's order admin (``payments.admin``)
-        overrides it to keep a payment row too, so the money can be refunded."""
-        return services.register_manual_payment(**kwargs)
+        """Post the manual payment's ledger movements; the payments app's order admin
+        (``payments.admin``) overrides it to keep a payment row too, so the money can be
+        refunded."""
+        return services.post_manual_payment(**kwargs).order
 
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self._order(request, object_id)

@@ -952,32 +952,6 @@ class ManualPaymentPosted:
     paid_at: dt.datetime
 
 
-def register_manual_payment(
-    *,
-    order: Order,
-    reference: str,
-    actor,
-    paid_at: dt.datetime | None = None,
-    method: str = "transfer",
-    amount: Decimal | None = None,
-    not_withheld: bool = False,
-    confirmed_excess: Decimal | None = None,
-) -> Order:
-    """Ledger movements only (``post_manual_payment``); the back office registers a manual
-    payment with ``payments.services.register_manual_payment``, which also keeps a payment row
-    for it (so it can be refunded). Returns the order as it is after."""
-    return post_manual_payment(
-        order=order,
-        reference=reference,
-        actor=actor,
-        paid_at=paid_at,
-        method=method,
-        amount=amount,
-        not_withheld=not_withheld,
-        confirmed_excess=confirmed_excess,
-    ).order
-
-
 def post_manual_payment(
     *,
     order: Order,
