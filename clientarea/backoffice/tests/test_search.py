@@ -14,7 +14,7 @@ from clientarea.billing.tests import make_active_service, make_order, make_produ
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.payments.models import Payment
-from clientarea.payments.services import register_manual_payment
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.subscriptions import services as subscription_services
 from clientarea.test import make_customer, make_provider, make_staff
 
@@ -48,7 +48,9 @@ def world():
     )
     order = make_order(jose)
     paid = make_order(company)
-    register_manual_payment(order=paid, reference="BANCOLOMBIA-778899", actor=staff)
+    register_manual_payment(
+        details=ManualPaymentDetails(order=paid, reference="BANCOLOMBIA-778899"), actor=staff
+    )
     payment = Payment.objects.create(
         reference=f"{order.number}-1",
         gateway_reference=f"{order.number}-1",

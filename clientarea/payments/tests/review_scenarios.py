@@ -12,7 +12,7 @@ from django.test import override_settings
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
 from clientarea.payments.models import Payment
-from clientarea.payments.services import register_manual_payment
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import (
     make_renewal_order,
@@ -46,7 +46,10 @@ def _settled(case: PaymentsTestCase, *, all_of_them: bool) -> Payment:
         orders=orders, customer=case.alice, gateway_code="payu", language="es"
     )
     for order in orders if all_of_them else orders[:1]:
-        register_manual_payment(order=order, reference=f"transfer-{order.number}", actor=case.carol)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference=f"transfer-{order.number}"),
+            actor=case.carol,
+        )
     post_payu(case.client, payu_confirmation(payment.reference, "357000.00", transaction_id="tx-9"))
     return payment
 
