@@ -58,6 +58,20 @@ def _actor(user: Any) -> Any:
 # -- agent status ----------------------------------------------------------------------------
 
 
+def _tell_staff(*, template: str, admin_path: str, context: dict[str, Any]) -> None:
+    """Email the provider's address (when it has one) about what a customer sent, with the link
+    to it in the admin (``/admin/withholdings/<admin_path>``)."""
+    provider = get_provider()
+    if provider is None or not provider.email:
+        return
+    queue_email(
+        to=provider.email,
+        template=template,
+        language=settings.LANGUAGE_CODE,
+        context={**context, "admin_url": f"{settings.SITE_URL}/admin/withholdings/{admin_path}"},
+    )
+
+
 @transaction.atomic
 def request_agent_status(
     *,
@@ -97,19 +111,11 @@ def request_agent_status(
         changes={"reteiva": reteiva, "reteica": reteica, "note": agent.customer_note},
         ip=ip,
     )
-    provider = get_provider()
-    if provider is not None and provider.email:
-        queue_email(
-            to=provider.email,
-            template="staff_withholding_agent_request",
-            language=settings.LANGUAGE_CODE,
-            context={
-                "customer": customer,
-                "agent": agent,
-                "admin_url": settings.SITE_URL
-                + f"/admin/withholdings/withholdingagent/{agent.pk}/change/",
-            },
-        )
+    _tell_staff(
+        template="staff_withholding_agent_request",
+        admin_path=f"withholdingagent/{agent.pk}/change/",
+        context={"customer": customer, "agent": agent},
+    )
     return agent
 
 
@@ -307,19 +313,11 @@ def upload_certificate(
         changes={"size": upload.size, "name": certificate.original_name},
         ip=ip,
     )
-    provider = get_provider()
-    if provider is not None and provider.email:
-        queue_email(
-            to=provider.email,
-            template="staff_withholding_certificate",
-            language=settings.LANGUAGE_CODE,
-            context={
-                "certificate": certificate,
-                "customer": customer,
-                "admin_url": settings.SITE_URL
-                + f"/admin/withholdings/withholdingcertificate/{certificate.pk}/change/",
-            },
-        )
+    _tell_staff(
+        template="staff_withholding_certificate",
+        admin_path=f"withholdingcertificate/{certificate.pk}/change/",
+        context={"certificate": certificate, "customer": customer},
+    )
     return certificate
 
 
