@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -103,18 +104,22 @@ def handle_notification(
     """
     gateway = get_gateway(gateway_code)
     kind = NOTIFICATION_KINDS.get(gateway.code, MessageKind.NOTIFICATION)
+    # A message that cannot be applied, stored as received with why (processed: never applied).
+    refused = functools.partial(
+        record_message,
+        gateway_code=gateway.code,
+        kind=kind,
+        body=body,
+        headers=headers,
+        ip=ip,
+        processed=True,
+    )
     try:
         update = gateway.parse_notification(body=body, content_type=content_type)
     except InvalidSignature:
-        message = record_message(
-            gateway_code=gateway.code,
-            kind=kind,
-            body=body,
-            headers=headers,
-            ip=ip,
+        message = refused(
             outcome="invalid signature",
             result=Outcome.INVALID_SIGNATURE,
-            processed=True,
             signature_valid=False,
         )
         logger.warning(
@@ -127,32 +132,14 @@ def handle_notification(
             ok=False, message="invalid signature", invalid_signature=True
         )
     except MalformedMessage as exc:
-        message = record_message(
-            gateway_code=gateway.code,
-            kind=kind,
-            body=body,
-            headers=headers,
-            ip=ip,
-            outcome=f"malformed: {exc}",
-            result=Outcome.MALFORMED,
-            processed=True,
-        )
+        message = refused(outcome=f"malformed: {exc}", result=Outcome.MALFORMED)
         logger.warning(
             "payment notification %s from %s malformed: %s", message.pk, gateway.code, exc
         )
         return gateway.notification_reply(ok=False, message="malformed message")
     except Exception:
         logger.exception("payment notification from %s could not be read", gateway.code)
-        record_message(
-            gateway_code=gateway.code,
-            kind=kind,
-            body=body,
-            headers=headers,
-            ip=ip,
-            outcome="error: could not be read, gateway will retry",
-            result=Outcome.ERROR,
-            processed=True,
-        )
+        refused(outcome="error: could not be read, gateway will retry", result=Outcome.ERROR)
         return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
     try:
         message, fresh = _accept(gateway, kind, update, body=body, headers=headers, ip=ip)
