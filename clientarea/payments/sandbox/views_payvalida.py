@@ -293,11 +293,7 @@ def cash_point(request: HttpRequest) -> HttpResponse:
         theme=THEME,
         pay=payvalida_sim.pay_voucher,
         refused=payvalida_sim.VoucherError,
-        receipt=lambda attempt: (
-            Decimal(attempt.order.amount),
-            attempt.order.reference,
-            attempt.order.money,
-        ),
+        receipt=lambda paid: (Decimal(paid.order.amount), paid.order.reference, paid.order.money),
     )
 
 
