@@ -15,12 +15,10 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.contacts import queue_customer_email, queue_staff_email
 from clientarea.accounts.models import Customer, EmailCategory
-from clientarea.accounts.selectors import get_provider
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import quantize
-from clientarea.notifications.services import queue_email
 from clientarea.withholdings import selectors
 from clientarea.withholdings.calculation import OrderWithholdings, spread_reversal
 from clientarea.withholdings.models import (
@@ -61,13 +59,8 @@ def _actor(user: Any) -> Any:
 def _tell_staff(*, template: str, admin_path: str, context: dict[str, Any]) -> None:
     """Email the provider's address (when it has one) about what a customer sent, with the link
     to it in the admin (``/admin/withholdings/<admin_path>``)."""
-    provider = get_provider()
-    if provider is None or not provider.email:
-        return
-    queue_email(
-        to=provider.email,
+    queue_staff_email(
         template=template,
-        language=settings.LANGUAGE_CODE,
         context={**context, "admin_url": f"{settings.SITE_URL}/admin/withholdings/{admin_path}"},
     )
 

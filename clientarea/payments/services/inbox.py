@@ -22,8 +22,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clientarea.accounts.selectors import get_provider
-from clientarea.notifications.services import queue_email
+from clientarea.accounts.contacts import queue_staff_email
 from clientarea.payments import jobs
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import (
@@ -354,17 +353,12 @@ def apply_pending_messages(
 
 def _alert_stuck_message(message: PaymentMessage) -> None:
     """Email the provider's billing address: a verified gateway notification could not be applied."""
-    provider = get_provider()
-    if provider is None or not provider.email:
-        return
     admin_url = settings.SITE_URL + reverse(
         "admin:payments_paymentmessage_change", args=[message.pk]
     )
     with transaction.atomic():
-        queue_email(
-            to=provider.email,
+        queue_staff_email(
             template="payment_message_stuck",
-            language=settings.LANGUAGE_CODE,
             context={"message": message, "admin_url": admin_url, "attempts": message.attempts},
         )
 
