@@ -238,8 +238,11 @@ def prepare(n: int, per_payment: int = 1, leave_credit=None) -> tuple[list, list
                 orders=orders, customer=customer, gateway_code="payu", language="es"
             )
         if leave_credit:
-            billing_services.register_manual_payment(
-                order=orders[-1], reference=f"bench-{i}", actor=None, amount=leave_credit
+            services.register_manual_payment(
+                details=services.ManualPaymentDetails(
+                    order=orders[-1], reference=f"bench-{i}", amount=leave_credit
+                ),
+                actor=None,
             )
         payments.append(payment)
         order_ids += [order.pk for order in orders]

@@ -1,5 +1,6 @@
 """Contacts of a customer account: invite, change permissions, remove, email preferences, the
-e-invoice reception email, and the routing of customer emails to the contacts who want them.
+e-invoice reception email, and the routing of customer emails to the contacts who want them
+(and of staff emails to the provider's address).
 
 The account holder (``Customer.user``) is always an owner: it cannot be removed or lose that
 role. An account keeps at least one owner. Every change is audited with the acting user.
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -281,6 +283,27 @@ def queue_einvoice_email(
         context=context,
         attachments=attachments,
         subject=subject,
+    )
+
+
+def queue_staff_email(
+    *,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    refs: Mapping[str, Any] | None = None,
+) -> OutgoingEmail | None:
+    """Queue an email for staff to the provider's address, in the site's language, in the
+    caller's transaction; None (nothing queued) while the provider has no address. ``refs``
+    instead of ``context``: rendered when delivered (``notifications.services.queue_email``)."""
+    provider = selectors.get_provider()
+    if provider is None or not provider.email:
+        return None
+    return queue_email(
+        to=provider.email,
+        template=template,
+        language=settings.LANGUAGE_CODE,
+        context=context,
+        refs=refs,
     )
 
 

@@ -282,12 +282,14 @@ def credit_register(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             payment = payment_services.register_manual_credit(
-                customer=customer,
-                amount=data["amount"],
-                reference=data["bank_reference"],
-                method=data["method"],
-                paid_at=data["paid_at"],
-                note=data["note"],
+                details=payment_services.ManualCreditDetails(
+                    customer=customer,
+                    amount=data["amount"],
+                    reference=data["bank_reference"],
+                    method=data["method"],
+                    paid_at=data["paid_at"],
+                    note=data["note"],
+                ),
                 actor=_staff(request),
             )
         except billing_services.ManualCreditRefused as exc:

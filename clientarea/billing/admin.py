@@ -367,10 +367,11 @@ class OrderAdmin(
             ),
         )
 
-    def register_manual_payment(self, **kwargs: Any) -> Order:
-        """Post the manual payment; the payments app's order admin (``payments.admin``)
-        overrides it to keep a payment row too, so the money can be refunded."""
-        return services.register_manual_payment(**kwargs)
+    def register_manual_payment(self, *, details: services.ManualPaymentDetails, actor) -> Order:
+        """Post the manual payment's ledger movements; the payments app's order admin
+        (``payments.admin``) overrides it to keep a payment row too, so the money can be
+        refunded."""
+        return services.post_manual_payment(details=details, actor=actor).order
 
     def manual_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self._order(request, object_id)
@@ -390,14 +391,16 @@ class OrderAdmin(
             data = form.cleaned_data
             try:
                 after = self.register_manual_payment(
-                    order=order,
-                    reference=data["reference"],
+                    details=services.ManualPaymentDetails(
+                        order=order,
+                        reference=data["reference"],
+                        paid_at=data["paid_at"],
+                        method=data["method"],
+                        amount=data["amount"],
+                        not_withheld=data.get("not_withheld", False),
+                        confirmed_excess=data["confirmed_excess"],
+                    ),
                     actor=request.user,
-                    paid_at=data["paid_at"],
-                    method=data["method"],
-                    amount=data["amount"],
-                    not_withheld=data.get("not_withheld", False),
-                    confirmed_excess=data["confirmed_excess"],
                 )
             except services.ExcessNotConfirmed as exc:
                 # The warning step: the same form again, with the excess to confirm.

@@ -335,19 +335,18 @@ def record_payment(
     # What this payment leaves as credit, stated with the order it paid (its history and its
     # "payment received" email); the "N orders paid" email has the "credit added" beside it.
     kept = remaining if not several else ZERO
+    # What the payment's movements (to its orders, the rest as credit) all say.
+    common = {
+        "customer_id": customer_id,
+        "reference": reference,
+        "via": via,
+        "method": method,
+        "memo": memo,
+        "actor": actor,
+        "at": at,
+    }
     for order, take in plan:
-        _entry(
-            customer_id=customer_id,
-            kind=LedgerKind.PAYMENT,
-            amount=-take,
-            order=order,
-            reference=reference,
-            via=via,
-            method=method,
-            memo=memo,
-            actor=actor,
-            at=at,
-        ).save()
+        _entry(kind=LedgerKind.PAYMENT, amount=-take, order=order, **common).save()
         posting.allocated += take
         if order.pk in withheld:
             _post_withholding(
@@ -371,17 +370,7 @@ def record_payment(
         else:
             posting.partial.append((order, take, dues[order.pk]))
     if remaining > 0:
-        _entry(
-            customer_id=customer_id,
-            kind=LedgerKind.CREDIT,
-            amount=-remaining,
-            reference=reference,
-            via=via,
-            method=method,
-            memo=memo,
-            actor=actor,
-            at=at,
-        ).save()
+        _entry(kind=LedgerKind.CREDIT, amount=-remaining, **common).save()
         posting.credited = remaining
     logger.info(
         "payment %s customer=%s amount=%s paid=%s partial=%s credit=%s",
@@ -549,25 +538,17 @@ def apply_credit(
         if take == due - keep and keep > 0:
             _post_withholding(customer_id=customer_id, order=order, amount=keep, at=now)
             due -= keep
+        # The credit leaves (+) and pays the order (−): one movement each way.
+        common = {
+            "customer_id": customer_id,
+            "kind": LedgerKind.CREDIT_APPLIED,
+            "actor": actor,
+            "at": now,
+        }
         LedgerEntry.objects.bulk_create(
             [
-                _entry(
-                    customer_id=customer_id,
-                    kind=LedgerKind.CREDIT_APPLIED,
-                    amount=take,
-                    memo=order.number,
-                    actor=actor,
-                    at=now,
-                ),
-                _entry(
-                    customer_id=customer_id,
-                    kind=LedgerKind.CREDIT_APPLIED,
-                    amount=-take,
-                    order=order,
-                    via=PaidVia.CREDIT,
-                    actor=actor,
-                    at=now,
-                ),
+                _entry(amount=take, memo=order.number, **common),
+                _entry(amount=-take, order=order, via=PaidVia.CREDIT, **common),
             ]
         )
         credit -= take

@@ -952,43 +952,24 @@ class ManualPaymentPosted:
     paid_at: dt.datetime
 
 
-def register_manual_payment(
-    *,
-    order: Order,
-    reference: str,
-    actor,
-    paid_at: dt.datetime | None = None,
-    method: str = "transfer",
-    amount: Decimal | None = None,
-    not_withheld: bool = False,
-    confirmed_excess: Decimal | None = None,
-) -> Order:
-    """Ledger movements only (``post_manual_payment``); the back office registers a manual
-    payment with ``payments.services.register_manual_payment``, which also keeps a payment row
-    for it (so it can be refunded). Returns the order as it is after."""
-    return post_manual_payment(
-        order=order,
-        reference=reference,
-        actor=actor,
-        paid_at=paid_at,
-        method=method,
-        amount=amount,
-        not_withheld=not_withheld,
-        confirmed_excess=confirmed_excess,
-    ).order
+@dataclass(frozen=True)
+class ManualPaymentDetails:
+    """What staff give for money received outside the gateways for one order (*Register manual
+    payment*): the order, the bank's (or the receipt's) reference, when and how it came, the
+    amount (None: what the order still owes), whether an approved agent did not withhold on it,
+    and the excess staff confirmed (see ``post_manual_payment``)."""
+
+    order: Order
+    reference: str
+    paid_at: dt.datetime | None = None
+    method: str = "transfer"
+    amount: Decimal | None = None
+    not_withheld: bool = False
+    confirmed_excess: Decimal | None = None
 
 
 def post_manual_payment(
-    *,
-    order: Order,
-    reference: str,
-    actor,
-    paid_at: dt.datetime | None = None,
-    method: str = "transfer",
-    amount: Decimal | None = None,
-    not_withheld: bool = False,
-    confirmed_excess: Decimal | None = None,
-    payment_reference: str = "",
+    *, details: ManualPaymentDetails, actor, payment_reference: str = ""
 ) -> ManualPaymentPosted:
     """Staff record a payment received outside the gateways (a bank transfer, cash at the office).
 
@@ -1012,6 +993,8 @@ def post_manual_payment(
     decision, and ``payment_reference``, the payment row the caller keeps for it) in one
     transaction under the customer's lock. Returns what it posted, with the order as it is after.
     """
+    order, reference, amount = details.order, details.reference, details.amount
+    method, paid_at, not_withheld = details.method, details.paid_at, details.not_withheld
     if not reference.strip():
         raise OrderStateError(_("Enter the payment reference (e.g. the bank transfer number)."))
     if order.state != OrderState.PENDING:
@@ -1064,7 +1047,7 @@ def post_manual_payment(
                 field="not_withheld",
             )
         excess = max(received - net, ZERO)
-        if excess > 0 and confirmed_excess != excess:
+        if excess > 0 and details.confirmed_excess != excess:
             split = ManualPaymentSplit(
                 received=received,
                 pays=net,
@@ -1154,16 +1137,22 @@ class ManualCreditPosted:
     paid_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class ManualCreditDetails:
+    """What staff give for money received for no pending order (*Register a transfer as
+    credit*): the customer, the amount, the bank's (or the receipt's) reference, how and when it
+    came, and a note (see ``post_manual_credit``)."""
+
+    customer: Customer
+    amount: Decimal
+    reference: str
+    method: str = "transfer"
+    paid_at: dt.datetime | None = None
+    note: str = ""
+
+
 def post_manual_credit(
-    *,
-    customer: Customer,
-    amount: Decimal,
-    reference: str,
-    method: str,
-    paid_at: dt.datetime | None = None,
-    note: str = "",
-    payment_reference: str = "",
-    actor,
+    *, details: ManualCreditDetails, actor, payment_reference: str = ""
 ) -> ManualCreditPosted:
     """Staff record money received outside the gateways for no pending order (a transfer in
     advance, a second transfer for an order already paid, one for an order cancelled meanwhile):
@@ -1174,8 +1163,9 @@ def post_manual_credit(
     ``payment_reference``, the payment row the caller keeps for it); under the customer's lock,
     in one transaction. A refusal (amount, reference, method, a date in the future) writes
     nothing."""
-    reference = " ".join((reference or "").split())[:120]
-    note = " ".join((note or "").split())[:300]
+    customer, amount, method = details.customer, details.amount, details.method
+    reference = " ".join((details.reference or "").split())[:120]
+    note = " ".join((details.note or "").split())[:300]
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         raise ManualCreditRefused(_("The amount must be greater than zero."))
     if quantize(amount) != amount:
@@ -1185,7 +1175,7 @@ def post_manual_credit(
     if method not in MANUAL_CREDIT_METHODS:
         raise ManualCreditRefused(_("Choose how the money was received: transfer or cash."))
     now = timezone.now()
-    paid_at = paid_at or now
+    paid_at = details.paid_at or now
     if paid_at > now + dt.timedelta(minutes=5):
         raise ManualCreditRefused(_("The payment date cannot be in the future."))
     with transaction.atomic():

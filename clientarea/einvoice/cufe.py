@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -79,94 +79,34 @@ def _check(fields: CufeFields, cl_tec: str) -> None:
         raise CufeInputError("TipoAmbie must be '1' (producción) or '2' (pruebas)")
 
 
-def cufe_input(
-    *,
-    num_fac: str,
-    fec_fac: str,
-    hor_fac: str,
-    val_fac: str,
-    val_imp1: str,
-    val_imp2: str,
-    val_imp3: str,
-    val_tot: str,
-    nit_ofe: str,
-    num_adq: str,
-    cl_tec: str,
-    tipo_ambie: str,
-) -> str:
-    """The string DIAN hashes: fields concatenated with the tax codes, no separators."""
-    fields = CufeFields(
-        num_fac,
-        fec_fac,
-        hor_fac,
-        val_fac,
-        val_imp1,
-        val_imp2,
-        val_imp3,
-        val_tot,
-        nit_ofe,
-        num_adq,
-        tipo_ambie,
-    )
-    _check(fields, cl_tec)
+def cufe_input(fields: CufeFields, technical_key: str) -> str:
+    """The string DIAN hashes: the fields with the tax codes and the technical key (ClTec; a
+    note's software PIN), concatenated without separators."""
+    _check(fields, technical_key)
     return "".join(
         (
-            num_fac,
-            fec_fac,
-            hor_fac,
-            val_fac,
+            fields.num_fac,
+            fields.fec_fac,
+            fields.hor_fac,
+            fields.val_fac,
             TAX_CODES[0],
-            val_imp1,
+            fields.val_imp1,
             TAX_CODES[1],
-            val_imp2,
+            fields.val_imp2,
             TAX_CODES[2],
-            val_imp3,
-            val_tot,
-            nit_ofe,
-            num_adq,
-            cl_tec,
-            tipo_ambie,
+            fields.val_imp3,
+            fields.val_tot,
+            fields.nit_ofe,
+            fields.num_adq,
+            technical_key,
+            fields.tipo_ambie,
         )
     )
 
 
-def compute_cufe(
-    *,
-    num_fac: str,
-    fec_fac: str,
-    hor_fac: str,
-    val_fac: str,
-    val_imp1: str,
-    val_imp2: str,
-    val_imp3: str,
-    val_tot: str,
-    nit_ofe: str,
-    num_adq: str,
-    cl_tec: str,
-    tipo_ambie: str,
-) -> str:
+def compute_cufe(fields: CufeFields, technical_key: str) -> str:
     """CUFE = SHA-384 of :func:`cufe_input`, 96 lower-case hex characters (§1.1)."""
-    text = cufe_input(
-        num_fac=num_fac,
-        fec_fac=fec_fac,
-        hor_fac=hor_fac,
-        val_fac=val_fac,
-        val_imp1=val_imp1,
-        val_imp2=val_imp2,
-        val_imp3=val_imp3,
-        val_tot=val_tot,
-        nit_ofe=nit_ofe,
-        num_adq=num_adq,
-        cl_tec=cl_tec,
-        tipo_ambie=tipo_ambie,
-    )
-    return hashlib.sha384(text.encode("utf-8")).hexdigest()
-
-
-def compute_cufe_from_fields(fields: CufeFields, technical_key: str) -> str:
-    """:func:`compute_cufe` for a :class:`CufeFields` read from a document."""
-    values = dict(zip(CufeFields.__dataclass_fields__, astuple(fields), strict=True))
-    return compute_cufe(cl_tec=technical_key, **values)
+    return hashlib.sha384(cufe_input(fields, technical_key).encode("utf-8")).hexdigest()
 
 
 def software_security_code(software_id: str, pin: str, number: str) -> str:
@@ -256,7 +196,7 @@ def cufe_from_xml(
     xml: bytes | str | etree._Element | etree._ElementTree, technical_key: str
 ) -> str:
     """Recompute the CUFE of an Invoice from its own fields and the range's ClTec."""
-    return compute_cufe_from_fields(cufe_fields_from_xml(xml), technical_key)
+    return compute_cufe(cufe_fields_from_xml(xml), technical_key)
 
 
 def declared_cufe(xml: bytes | str | etree._Element | etree._ElementTree) -> str:

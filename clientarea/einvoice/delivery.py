@@ -39,7 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from clientarea.accounts.contacts import queue_einvoice_email
+from clientarea.accounts.contacts import queue_einvoice_email, queue_staff_email
 from clientarea.accounts.selectors import get_provider, provider_cached
 from clientarea.einvoice import attached, attempt_texts, builder, pdf, qr, signing, ubl
 from clientarea.einvoice.dian.responses import RuleMessage
@@ -52,7 +52,7 @@ from clientarea.einvoice.models import (
     TransmissionExchange,
 )
 from clientarea.einvoice.transmission import TransmissionResult, Transmitter
-from clientarea.notifications.services import Attachment, queue_email
+from clientarea.notifications.services import Attachment
 
 logger = logging.getLogger(__name__)
 
@@ -315,13 +315,8 @@ def _attached_with_application_response(
 
 
 def _alert_staff(template: str, invoice: Invoice, attempt: TransmissionAttempt) -> None:
-    provider = get_provider()
-    if provider is None or not provider.email:
-        return
-    queue_email(
-        to=provider.email,
+    queue_staff_email(
         template=template,
-        language=settings.LANGUAGE_CODE,
         context={
             "invoice": invoice,
             "order": invoice.order or (invoice.reference.order if invoice.reference else None),

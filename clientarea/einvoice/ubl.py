@@ -18,7 +18,7 @@ from lxml import etree
 
 from clientarea.einvoice.cufe import (
     CufeFields,
-    compute_cufe_from_fields,
+    compute_cufe,
     cufe_fields_from_xml,
     software_security_code,
 )
@@ -446,7 +446,7 @@ def build_invoice_xml(doc: InvoiceDocument) -> etree._Element:
         _invoice_line(root, index, line, doc.currency, kind)
 
     # The CUFE is computed from the strings now in the tree (§1.1 "as in the XML").
-    cufe = compute_cufe_from_fields(cufe_fields_from_xml(root), document_secret(doc))
+    cufe = compute_cufe(cufe_fields_from_xml(root), document_secret(doc))
     uuid.text = cufe
     root.find(".//sts:QRCode", NS).text = qr_url(cufe, doc.environment)
     return root
@@ -481,7 +481,7 @@ def document_secret(doc: InvoiceDocument) -> str:
 
 def expected_cufe(doc: InvoiceDocument) -> str:
     """The CUFE (or a note's CUDE) the built XML will carry."""
-    return compute_cufe_from_fields(cufe_fields_for(doc), document_secret(doc))
+    return compute_cufe(cufe_fields_for(doc), document_secret(doc))
 
 
 def invoice_cufe(root: etree._Element) -> str:

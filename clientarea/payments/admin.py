@@ -8,8 +8,6 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
@@ -1014,8 +1012,8 @@ class OrderAdmin(billing_admin.OrderAdmin):
             rows,
         )
 
-    def register_manual_payment(self, **kwargs: Any) -> Order:
-        return services.register_manual_payment(**kwargs).order
+    def register_manual_payment(self, *, details: services.ManualPaymentDetails, actor) -> Order:
+        return services.register_manual_payment(details=details, actor=actor).order
 
 
 admin.site.unregister(Order)

@@ -31,11 +31,10 @@ def load(stdout) -> None:
     if order is None:
         return  # already paid, or not in this demo
     paid = services.register_manual_payment(
-        order=order,
-        reference=TRANSFER_REFERENCE,
+        details=services.ManualPaymentDetails(
+            order=order, reference=TRANSFER_REFERENCE, paid_at=timezone.now(), method="transfer"
+        ),
         actor=staff,
-        paid_at=timezone.now(),
-        method="transfer",
     )
     stdout.write(
         f"  {paid.order.number} paid by transfer ({paid.payment.reference}, refundable from its "

@@ -154,11 +154,22 @@ def _payments_rows(f: Filters) -> Iterator[list[Cell]]:
         ]
 
 
+def _customer_headers() -> list[str]:
+    """The columns that name the customer, first in the receivables reports."""
+    return [_("Customer document"), _("Customer"), _("Email")]
+
+
+def _by_customer(rows: Iterable[dict[str, Any]]) -> Iterator[tuple[list[Cell], dict[str, Any]]]:
+    """Each row of a receivables report (customers as plain values, not with their login: a
+    reference cycle, see CUSTOMER_VALUES) with the cells of :func:`_customer_headers`."""
+    for row in rows:
+        document, name = selectors.customer_labels(row)
+        yield [document, name, row["user__email"]], row
+
+
 def _aging_headers() -> list[str]:
     return [
-        _("Customer document"),
-        _("Customer"),
-        _("Email"),
+        *_customer_headers(),
         _("Not yet due"),
         _("1–30 days"),
         _("31–60 days"),
@@ -169,26 +180,16 @@ def _aging_headers() -> list[str]:
 
 
 def _aging_rows(f: Filters) -> Iterator[list[Cell]]:
-    # Customers as plain values, not with their login (a reference cycle: see CUSTOMER_VALUES).
     rows = selectors.receivables().values(
         *selectors.CUSTOMER_VALUES, *selectors.BUCKET_KEYS, "balance"
     )
-    for row in rows.iterator(chunk_size=2000):
-        document, name = selectors.customer_labels(row)
-        yield [
-            document,
-            name,
-            row["user__email"],
-            *(row[key] for key in selectors.BUCKET_KEYS),
-            row["balance"],
-        ]
+    for customer, row in _by_customer(rows.iterator(chunk_size=2000)):
+        yield [*customer, *(row[key] for key in selectors.BUCKET_KEYS), row["balance"]]
 
 
 def _balances_headers() -> list[str]:
     return [
-        _("Customer document"),
-        _("Customer"),
-        _("Email"),
+        *_customer_headers(),
         _("Phone"),
         _("Owed (pending orders)"),
         _("Credit available"),
@@ -197,16 +198,12 @@ def _balances_headers() -> list[str]:
 
 
 def _balances_rows(f: Filters) -> Iterator[list[Cell]]:
-    # Customers as plain values, not with their login (a reference cycle: see CUSTOMER_VALUES).
     rows = selectors.balances().values(
         *selectors.CUSTOMER_VALUES, "phone", "owed", "credit", "balance"
     )
-    for row in rows.iterator(chunk_size=2000):
-        document, name = selectors.customer_labels(row)
+    for customer, row in _by_customer(rows.iterator(chunk_size=2000)):
         yield [
-            document,
-            name,
-            row["user__email"],
+            *customer,
             row["phone"],
             # Cents as stored, whatever the database's SUM returns (SQLite drops the scale).
             quantize(row["owed"]),

@@ -15,12 +15,10 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
-from clientarea.accounts.contacts import queue_customer_email
+from clientarea.accounts.contacts import queue_customer_email, queue_staff_email
 from clientarea.accounts.models import Customer, EmailCategory
-from clientarea.accounts.selectors import get_provider
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.lib.money import quantize
-from clientarea.notifications.services import queue_email
 from clientarea.withholdings import selectors
 from clientarea.withholdings.calculation import OrderWithholdings, spread_reversal
 from clientarea.withholdings.models import (
@@ -56,6 +54,15 @@ def _actor(user: Any) -> Any:
 
 
 # -- agent status ----------------------------------------------------------------------------
+
+
+def _tell_staff(*, template: str, admin_path: str, context: dict[str, Any]) -> None:
+    """Email the provider's address (when it has one) about what a customer sent, with the link
+    to it in the admin (``/admin/withholdings/<admin_path>``)."""
+    queue_staff_email(
+        template=template,
+        context={**context, "admin_url": f"{settings.SITE_URL}/admin/withholdings/{admin_path}"},
+    )
 
 
 @transaction.atomic
@@ -97,19 +104,11 @@ def request_agent_status(
         changes={"reteiva": reteiva, "reteica": reteica, "note": agent.customer_note},
         ip=ip,
     )
-    provider = get_provider()
-    if provider is not None and provider.email:
-        queue_email(
-            to=provider.email,
-            template="staff_withholding_agent_request",
-            language=settings.LANGUAGE_CODE,
-            context={
-                "customer": customer,
-                "agent": agent,
-                "admin_url": settings.SITE_URL
-                + f"/admin/withholdings/withholdingagent/{agent.pk}/change/",
-            },
-        )
+    _tell_staff(
+        template="staff_withholding_agent_request",
+        admin_path=f"withholdingagent/{agent.pk}/change/",
+        context={"customer": customer, "agent": agent},
+    )
     return agent
 
 
@@ -307,19 +306,11 @@ def upload_certificate(
         changes={"size": upload.size, "name": certificate.original_name},
         ip=ip,
     )
-    provider = get_provider()
-    if provider is not None and provider.email:
-        queue_email(
-            to=provider.email,
-            template="staff_withholding_certificate",
-            language=settings.LANGUAGE_CODE,
-            context={
-                "certificate": certificate,
-                "customer": customer,
-                "admin_url": settings.SITE_URL
-                + f"/admin/withholdings/withholdingcertificate/{certificate.pk}/change/",
-            },
-        )
+    _tell_staff(
+        template="staff_withholding_certificate",
+        admin_path=f"withholdingcertificate/{certificate.pk}/change/",
+        context={"certificate": certificate, "customer": customer},
+    )
     return certificate
 
 

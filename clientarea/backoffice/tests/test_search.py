@@ -10,11 +10,11 @@ from django.urls import reverse
 from clientarea.accounts import services as account_services
 from clientarea.backoffice import selectors
 from clientarea.backoffice.tests import staff_with
-from clientarea.billing import services as billing_services
 from clientarea.billing.tests import make_active_service, make_order, make_product
 from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.payments.models import Payment
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.subscriptions import services as subscription_services
 from clientarea.test import make_customer, make_provider, make_staff
 
@@ -48,8 +48,8 @@ def world():
     )
     order = make_order(jose)
     paid = make_order(company)
-    billing_services.register_manual_payment(
-        order=paid, reference="BANCOLOMBIA-778899", actor=staff
+    register_manual_payment(
+        details=ManualPaymentDetails(order=paid, reference="BANCOLOMBIA-778899"), actor=staff
     )
     payment = Payment.objects.create(
         reference=f"{order.number}-1",
@@ -147,7 +147,9 @@ def test_an_order_number_finds_its_payment_attempts_with_amounts(world):
     assert [h.title for h in groups["payments"]] == [world["payment"].reference]
     assert "$ 119.000" in groups["payments"][0].detail
     assert "$ 119.000" in groups["orders"][0].detail
-    assert "payments" not in titles(world["paid"].number, staff)  # paid by transfer: none
+    # Paid by a transfer staff registered: its payment row is the only attempt.
+    paid = world["paid"].number
+    assert titles(paid, staff)["payments"] == [f"{paid}-1"]
 
 
 def test_a_profile_change_is_searchable_at_once(world):

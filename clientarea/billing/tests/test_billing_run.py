@@ -43,6 +43,7 @@ from clientarea.catalog.models import BillingCycle, Product, TaxTreatment
 from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.services import render_email
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.subscriptions import selectors as lifecycle_selectors
 from clientarea.subscriptions import services as lifecycle
 from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus, SuspensionReason
@@ -438,8 +439,9 @@ def test_reminders_say_what_is_left_to_pay_after_a_partial_payment(world):
     credit had) was asked for the whole again."""
     service = make_service(world.alice, world.hosting, due=D)
     order = renew_and_get_order(service, D - dt.timedelta(days=15))
-    services.register_manual_payment(
-        order=order, reference="TRF-1", actor=None, amount=Decimal("10000")
+    register_manual_payment(
+        details=ManualPaymentDetails(order=order, reference="TRF-1", amount=Decimal("10000")),
+        actor=None,
     )
     run(D - dt.timedelta(days=5))
     run(D + dt.timedelta(days=5))

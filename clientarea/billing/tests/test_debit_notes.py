@@ -26,6 +26,7 @@ from clientarea.einvoice.services import NoteRefused
 from clientarea.einvoice.services import issue_debit_note as einvoice_issue_debit_note
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.notifications.models import OutgoingEmail
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,9 @@ def accepted_invoice(captured, customer, *, price: str = "100000") -> Invoice:
         customer=customer, description="Hosting Pyme", unit_price=Decimal(price), notify=False
     )
     with captured(execute=True):
-        services.register_manual_payment(order=order, reference="TRX-1", actor=None)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference="TRX-1"), actor=None
+        )
     invoice = Invoice.objects.get(order=order)
     assert invoice.is_validated
     return invoice
@@ -127,13 +130,16 @@ def test_paying_the_note_settles_it_without_an_invoice(django_capture_on_commit_
     _note, order = issue(django_capture_on_commit_callbacks, invoice)
     invoices = Invoice.objects.count()
     # A partial payment first (staff), then the rest.
-    after = services.register_manual_payment(
-        order=order, reference="TRX-2", actor=make_staff(), amount=Decimal("5000")
-    )
+    after = register_manual_payment(
+        details=ManualPaymentDetails(order=order, reference="TRX-2", amount=Decimal("5000")),
+        actor=make_staff(),
+    ).order
     assert after.state == OrderState.PENDING
     assert selectors.order_balance_due(after) == Decimal("6900.00")
     with django_capture_on_commit_callbacks(execute=True):
-        after = services.register_manual_payment(order=order, reference="TRX-3", actor=None)
+        after = register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference="TRX-3"), actor=None
+        ).order
     assert after.state == OrderState.PAID
     assert selectors.order_balance_due(after) == 0
     assert Invoice.objects.count() == invoices  # the note is the DIAN document
@@ -349,8 +355,9 @@ def test_the_data_migration_moves_existing_notes_onto_the_ledger_and_back(
     # Once something was paid on a note, going back refuses and removes nothing.
     migration.forward(django_apps, None)
     order = Order.objects.get(debit_note=old)
-    services.register_manual_payment(
-        order=order, reference="TRX-9", actor=None, amount=Decimal("100")
+    register_manual_payment(
+        details=ManualPaymentDetails(order=order, reference="TRX-9", amount=Decimal("100")),
+        actor=None,
     )
     with pytest.raises(RuntimeError, match="Nothing was removed"):
         migration.backward(django_apps, None)

@@ -19,7 +19,7 @@ from lxml import etree
 from clientarea.billing import debit_notes
 from clientarea.billing.tests.test_debit_notes import accepted_invoice
 from clientarea.einvoice import validation
-from clientarea.einvoice.cufe import compute_cufe_from_fields, cufe_fields_from_xml
+from clientarea.einvoice.cufe import compute_cufe, cufe_fields_from_xml
 from clientarea.einvoice.services import NoteRefused
 from clientarea.einvoice.ubl import NS
 from clientarea.test import make_customer, make_provider, make_staff
@@ -62,7 +62,7 @@ def _pdf_text(note, tmp_path) -> str:
 def _valid_with_its_cude(note, settings) -> None:
     root = _xml(note)
     assert validation.validate_invoice(root) == []
-    cude = compute_cufe_from_fields(cufe_fields_from_xml(root), settings.EINVOICE_SOFTWARE_PIN)
+    cude = compute_cufe(cufe_fields_from_xml(root), settings.EINVOICE_SOFTWARE_PIN)
     assert cude == note.cufe == root.findtext("cbc:UUID", namespaces=NS)
 
 

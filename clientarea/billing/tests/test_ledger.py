@@ -20,6 +20,7 @@ from clientarea.einvoice.models import Invoice
 from clientarea.einvoice.services import NoteRefused
 from clientarea.einvoice.tests.test_issue_on_payment import make_resolution
 from clientarea.lib.money import ZERO
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.test import make_customer, make_provider, make_staff
 
 AMOUNTS = st.decimals(min_value=Decimal("1"), max_value=Decimal("300000"), places=2)
@@ -115,12 +116,18 @@ class LedgerPropertyTests(HypothesisTestCase):
                 elif operation == "partial":
                     if amount > due:
                         with pytest.raises(services.OrderStateError):
-                            services.register_manual_payment(
-                                order=target, reference=f"T{n}", actor=staff, amount=amount
+                            register_manual_payment(
+                                details=ManualPaymentDetails(
+                                    order=target, reference=f"T{n}", amount=amount
+                                ),
+                                actor=staff,
                             )
                     else:
-                        services.register_manual_payment(
-                            order=target, reference=f"T{n}", actor=staff, amount=amount
+                        register_manual_payment(
+                            details=ManualPaymentDetails(
+                                order=target, reference=f"T{n}", amount=amount
+                            ),
+                            actor=staff,
                         )
                 elif operation == "payment":
                     ledger.record_payment(

@@ -16,6 +16,7 @@ from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderEvent
 from clientarea.billing.tests import make_order
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.tests.deferred import deliver
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -38,9 +39,12 @@ def order(alice):
 
 
 def pay(order, carol, amount: str, **kwargs):
-    return services.register_manual_payment(
-        order=order, reference="Bancolombia 991", actor=carol, amount=Decimal(amount), **kwargs
-    )
+    return register_manual_payment(
+        details=ManualPaymentDetails(
+            order=order, reference="Bancolombia 991", amount=Decimal(amount), **kwargs
+        ),
+        actor=carol,
+    ).order
 
 
 def nothing_written(order: Order) -> None:
@@ -189,7 +193,9 @@ def test_staff_read_the_paid_services_by_their_names_in_the_orders_history(alice
     order, service = make_renewal_order(alice)
     service.label = "tiendaandina.com.co"
     service.save(update_fields=["label"])
-    services.register_manual_payment(order=order, reference="TRX-9", actor=carol)
+    register_manual_payment(
+        details=ManualPaymentDetails(order=order, reference="TRX-9"), actor=carol
+    )
     event = OrderEvent.objects.get(order=order, kind="paid")
     with translation.override("es"):
         details = selectors.event_details_for_staff(event)

@@ -13,6 +13,7 @@ from clientarea.einvoice import demo
 from clientarea.lib.money import format_cop
 from clientarea.notifications import delivery
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.test import make_customer, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +129,9 @@ def test_a_withholding_agents_email_says_the_net_it_paid_and_what_it_withheld(
         unit_price=Decimal("850000"),
         notify=False,
     )
-    services.register_manual_payment(order=order, reference="TRF-1", actor=None)
+    register_manual_payment(
+        details=ManualPaymentDetails(order=order, reference="TRF-1"), actor=None
+    )
     email = _delivered(order)
     for body in (email.body_text, email.body_html):
         assert "$ 1.011.500" in body and "is paid" in body

@@ -22,6 +22,7 @@ from clientarea.notifications import services as notifications
 from clientarea.notifications.editable import EDITABLE
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
 from clientarea.notifications.tests.deferred import deliver, rendered
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.reports.email_samples import sample_context
 from clientarea.test import make_customer, make_provider
 
@@ -131,7 +132,9 @@ def test_a_later_payment_does_not_change_what_they_say(language, no_delivery_job
 def test_the_partial_payment_still_goes_out_once_the_order_is_paid(no_delivery_job):
     _alice, (_first, _second, third) = one_payment_does_all_three("en")
     partial = emails()["payment_partial"]
-    services.register_manual_payment(order=third, reference="TRX-9", actor=None)  # the rest
+    register_manual_payment(
+        details=ManualPaymentDetails(order=third, reference="TRX-9"), actor=None
+    )  # the rest
     assert Order.objects.get(pk=third.pk).state == OrderState.PAID
     assert rendered(deliver(partial)) == EAGER["en"]["payment_partial"]
     assert partial.status == EmailStatus.SENT

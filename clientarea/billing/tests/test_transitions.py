@@ -9,6 +9,7 @@ from django.db import connection
 from clientarea.billing import services
 from clientarea.billing.models import Order, OrderEvent, OrderItem, OrderState
 from clientarea.billing.tests import aware, make_active_service, make_product, make_renewal_order
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.subscriptions.models import Service, ServiceEvent, ServiceStatus
 from clientarea.test import make_customer, make_provider
 
@@ -76,7 +77,9 @@ def test_a_cancelled_order_is_final(alice, hosting):
     with pytest.raises(services.OrderStateError):
         services.cancel_order(order=order, reason="again")
     with pytest.raises(services.OrderStateError):
-        services.register_manual_payment(order=order, reference="TR-1", actor=None)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference="TR-1"), actor=None
+        )
 
 
 def test_cancelling_needs_a_reason(alice, hosting):
@@ -132,8 +135,11 @@ def test_register_manual_payment_records_staff_and_reference(alice, hosting):
 
     carol = make_staff()
     order = make_renewal_order(make_active_service(alice, hosting))
-    services.register_manual_payment(
-        order=order, reference="Bancolombia 123", actor=carol, paid_at=aware(2026, 2, 3)
+    register_manual_payment(
+        details=ManualPaymentDetails(
+            order=order, reference="Bancolombia 123", paid_at=aware(2026, 2, 3)
+        ),
+        actor=carol,
     )
     order.refresh_from_db()
     assert (order.state, order.paid_via, order.payment_reference) == (

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clientarea.accounts import audit
+from clientarea.accounts.contacts import queue_staff_email
 from clientarea.accounts.selectors import get_provider
 from clientarea.einvoice import builder, delivery, jobs, ubl
 from clientarea.einvoice.delivery import (
@@ -53,7 +54,7 @@ from clientarea.einvoice.services.notes import (
     issue_refund_credit_note,
 )
 from clientarea.lib.dates import BOGOTA
-from clientarea.notifications.services import ContextGone, queue_email
+from clientarea.notifications.services import ContextGone
 
 __all__ = [
     "InvoiceWaiting",
@@ -177,14 +178,8 @@ def _alert_staff(invoice: Invoice, reason: str) -> None:
     """Tell staff an invoice waits. Recorded with the invoice's id and the reason (rendered by the
     worker when it delivers it: :func:`invoice_waiting_email_context`), since the paid
     transaction writes it whenever the invoice cannot be issued."""
-    provider = get_provider()
-    if provider is None or not provider.email:
-        return
-    queue_email(
-        to=provider.email,
-        template="staff_invoice_waiting",
-        language=settings.LANGUAGE_CODE,
-        refs={"invoice": invoice.pk, "reason": reason},
+    queue_staff_email(
+        template="staff_invoice_waiting", refs={"invoice": invoice.pk, "reason": reason}
     )
 
 

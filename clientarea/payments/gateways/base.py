@@ -297,6 +297,20 @@ def _decode_fields(body: bytes, content_type: str) -> dict[str, str]:
     return result
 
 
+def json_object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object (a dict), else an empty one: a gateway's answer read
+    defensively."""
+    return value if isinstance(value, dict) else {}
+
+
+def require_open_window(expires_at: datetime, *, now: datetime) -> None:
+    """Refuse (:class:`GatewayError`) a payment window that is not timezone-aware or is over."""
+    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+        raise GatewayError("expires_at must be timezone-aware")
+    if expires_at <= now:
+        raise GatewayError("the payment window has already expired")
+
+
 class Gateway(ABC):
     """A payment gateway adapter (merchant side)."""
 

@@ -59,7 +59,9 @@ from .base import (
     ReturnInfo,
     TransactionKind,
     decode_notification_body,
+    json_object,
     mask_secret,
+    require_open_window,
     signatures_match,
 )
 
@@ -388,11 +390,6 @@ def _method_from_name(name: str) -> PaymentMethod | None:
     return PaymentMethod.OTHER
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    """``value`` if it is a dict, else an empty dict (defensive JSON navigation)."""
-    return value if isinstance(value, dict) else {}
-
-
 def _parse_local_datetime(value: str) -> datetime | None:
     """Parse PayU's ``YYYY-MM-DD HH:mm:ss`` (Bogotá time) into an aware datetime."""
     try:
@@ -501,11 +498,8 @@ class PayUGateway(Gateway):
     def deadline(self, expires_at: datetime) -> datetime:
         """The ``expirationDate`` PayU is given for ``expires_at``, as an aware Bogotá time:
         capped below PayU's 7 days, to the second (the precision of the field)."""
-        if expires_at.tzinfo is None or expires_at.utcoffset() is None:
-            raise GatewayError("expires_at must be timezone-aware")
         now = self._clock()
-        if expires_at <= now:
-            raise GatewayError("the payment window has already expired")
+        require_open_window(expires_at, now=now)
         effective = min(expires_at, now + MAX_CASH_EXPIRATION)
         return effective.astimezone(PAYU_TIME_ZONE).replace(microsecond=0)
 
@@ -799,7 +793,7 @@ class PayUGateway(Gateway):
         """The order's status says the customer's bank took the money back: a refund nobody here
         asked for, for staff (the Queries API gives no transaction for it, so the order id names it)."""
         order_id = str(order.get("id") or reference)
-        tx_value = _as_dict(_as_dict(order.get("additionalValues")).get("TX_VALUE"))
+        tx_value = json_object(json_object(order.get("additionalValues")).get("TX_VALUE"))
         amount: Decimal | None = None
         try:
             amount = Decimal(str(tx_value["value"])) if tx_value.get("value") is not None else None
@@ -827,12 +821,12 @@ class PayUGateway(Gateway):
         transaction_id = str(transaction.get("id") or "").strip()
         if not transaction_id:
             return None
-        response = _as_dict(transaction.get("transactionResponse"))
+        response = json_object(transaction.get("transactionResponse"))
         raw_state = str(response.get("state") or "").upper()
         state_code, status = QUERY_TRANSACTION_STATES.get(raw_state, ("7", GatewayStatus.PENDING))
-        tx_value = _as_dict(
-            _as_dict(transaction.get("additionalValues")).get("TX_VALUE")
-        ) or _as_dict(_as_dict(order.get("additionalValues")).get("TX_VALUE"))
+        tx_value = json_object(
+            json_object(transaction.get("additionalValues")).get("TX_VALUE")
+        ) or json_object(json_object(order.get("additionalValues")).get("TX_VALUE"))
         amount: Decimal | None = None
         if tx_value.get("value") is not None:
             try:
@@ -865,7 +859,7 @@ class PayUGateway(Gateway):
         is_refund = transaction_type in REFUND_TRANSACTION_TYPES
         if is_refund:
             # A refund's TX_VALUE is the refunded amount; never the order's.
-            tx_value = _as_dict(_as_dict(transaction.get("additionalValues")).get("TX_VALUE"))
+            tx_value = json_object(json_object(transaction.get("additionalValues")).get("TX_VALUE"))
             amount = None
             if tx_value.get("value") is not None:
                 try:
@@ -944,7 +938,7 @@ class PayUGateway(Gateway):
                 refund_id="",
                 message=str(data.get("error") or data.get("code") or "refused")[:200],
             )
-        answer = _as_dict(data.get("transactionResponse"))
+        answer = json_object(data.get("transactionResponse"))
         raw_state = str(answer.get("state") or "PENDING").upper()
         _code, status = QUERY_TRANSACTION_STATES.get(raw_state, ("7", GatewayStatus.PENDING))
         refund_id = str(answer.get("transactionId") or "").strip()

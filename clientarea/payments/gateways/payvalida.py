@@ -57,7 +57,9 @@ from .base import (
     TransactionKind,
     UnreadableAnswer,
     decode_notification_body,
+    json_object,
     mask_secret,
+    require_open_window,
     signatures_match,
 )
 
@@ -260,11 +262,6 @@ def _method_from_name(name: str) -> PaymentMethod | None:
     return PaymentMethod.OTHER
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    """``value`` when it is a JSON object, else an empty one."""
-    return value if isinstance(value, dict) else {}
-
-
 def _decimal_or_none(value: Any) -> Decimal | None:
     """``Decimal`` for a numeric string/number, ``None`` otherwise."""
     text = str(value).strip() if value is not None else ""
@@ -421,11 +418,8 @@ class PayvalidaGateway(Gateway):
         return datetime.combine(day, time(23, 59, 59), tzinfo=PAYVALIDA_TIME_ZONE)
 
     def _expiration_day(self, expires_at: datetime) -> date:
-        if expires_at.tzinfo is None or expires_at.utcoffset() is None:
-            raise GatewayError("expires_at must be timezone-aware")
         now = self._clock()
-        if expires_at <= now:
-            raise GatewayError("the payment window has already expired")
+        require_open_window(expires_at, now=now)
         today = now.astimezone(PAYVALIDA_TIME_ZONE).date()
         wanted = expires_at.astimezone(PAYVALIDA_TIME_ZONE).date()
         return min(
@@ -670,7 +664,7 @@ class PayvalidaGateway(Gateway):
             # Registered, but no method chosen yet: every unpaid order is PENDIENTE, so this
             # says nothing about a payment in process (the customer may have closed the page).
             return []
-        card = _as_dict(result.get("TRANSACTION"))
+        card = json_object(result.get("TRANSACTION"))
         card_code = str(card.get("RESPONSE_CODE") or "").strip().upper()
         if (
             raw_state == "PENDIENTE"
@@ -685,7 +679,7 @@ class PayvalidaGateway(Gateway):
             extra_card = {"card_response_code": card_code}
         else:
             extra_card = {}
-        additional = _as_dict(result.get("ADITIONAL_INFO"))
+        additional = json_object(result.get("ADITIONAL_INFO"))
         occurred_at: datetime | None = None
         try:
             occurred_at = datetime.strptime(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clientarea.payments.sandbox import delivery
 from clientarea.payments.sandbox.expiry import expire_vouchers
+from clientarea.payments.sandbox.forms import CashPointForm
 from clientarea.payments.sandbox.models import (
     SandboxNotification,
     SandboxPayUOrder,
@@ -26,6 +28,8 @@ from clientarea.payments.sandbox.models import (
 )
 
 RECENT = 25
+
+T = TypeVar("T")
 
 
 def see_other(url: str) -> HttpResponseRedirect:
@@ -48,6 +52,43 @@ def json_answer(data: Any, status: int = 200) -> HttpResponse:
     """A JSON response; Decimals are written as numbers, never through float."""
     return HttpResponse(
         _encode(data), status=status, content_type="application/json; charset=utf-8"
+    )
+
+
+def cash_point_page(
+    request: HttpRequest,
+    *,
+    theme: dict[str, str],
+    pay: Callable[[str], T],
+    refused: type[Exception],
+    receipt: Callable[[T], tuple[Decimal, str, str]],
+) -> HttpResponse:
+    """A cashier's screen (each simulator's): type the voucher's reference and take the money.
+    ``pay`` takes it (raising ``refused``, shown as the error); ``receipt`` gives the amount,
+    reference and currency of what it paid."""
+    form = CashPointForm(
+        request.POST or None, initial={"reference": request.GET.get("reference", "")}
+    )
+    paid: T | None = None
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            paid = pay(form.cleaned_data["reference"])
+        except refused as exc:
+            error = str(exc)
+    amount, reference, currency = receipt(paid) if paid is not None else (None, "", "")
+    return render(
+        request,
+        "sandbox/cash_point.html",
+        {
+            **theme,
+            "form": form,
+            "paid": paid,
+            "error": error,
+            "paid_amount": amount,
+            "paid_reference": reference,
+            "paid_currency": currency,
+        },
     )
 
 

@@ -22,7 +22,6 @@ from clientarea.payments.sandbox.forms import (
     BankDecisionForm,
     CardForm,
     CashForm,
-    CashPointForm,
     PSEForm,
 )
 from clientarea.payments.sandbox.models import (
@@ -33,7 +32,7 @@ from clientarea.payments.sandbox.models import (
     SandboxPayURefund,
     SandboxPayUTransaction,
 )
-from clientarea.payments.sandbox.views import json_answer, see_other
+from clientarea.payments.sandbox.views import cash_point_page, json_answer, see_other
 
 THEME = {"theme": "payu", "brand": "PayU Latam"}
 
@@ -270,28 +269,16 @@ def expire_voucher_now(request: HttpRequest, transaction_id: Any) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def cash_point(request: HttpRequest) -> HttpResponse:
     """A cashier's screen: type the voucher's payment reference and take the money."""
-    form = CashPointForm(
-        request.POST or None, initial={"reference": request.GET.get("reference", "")}
-    )
-    paid: SandboxPayUTransaction | None = None
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            paid = payu_sim.pay_voucher(form.cleaned_data["reference"])
-        except payu_sim.VoucherError as exc:
-            error = str(exc)
-    return render(
+    return cash_point_page(
         request,
-        "sandbox/cash_point.html",
-        {
-            **THEME,
-            "form": form,
-            "paid": paid,
-            "error": error,
-            "paid_amount": Decimal(paid.order.amount) if paid else None,
-            "paid_reference": payu_sim.voucher_reference(paid) if paid else "",
-            "paid_currency": paid.order.currency if paid else "",
-        },
+        theme=THEME,
+        pay=payu_sim.pay_voucher,
+        refused=payu_sim.VoucherError,
+        receipt=lambda tx: (
+            Decimal(tx.order.amount),
+            payu_sim.voucher_reference(tx),
+            tx.order.currency,
+        ),
     )
 
 

@@ -22,7 +22,6 @@ from clientarea.payments.sandbox.forms import (
     BankDecisionForm,
     CardForm,
     CashForm,
-    CashPointForm,
     PSEForm,
 )
 from clientarea.payments.sandbox.models import (
@@ -31,7 +30,7 @@ from clientarea.payments.sandbox.models import (
     SandboxPayvalidaAttempt,
     SandboxPayvalidaOrder,
 )
-from clientarea.payments.sandbox.views import json_answer, see_other
+from clientarea.payments.sandbox.views import cash_point_page, json_answer, see_other
 
 THEME = {"theme": "payvalida", "brand": "Payvalida"}
 CARD_BRANDS = ("VISA", "MASTERCARD", "AMEX", "DINERS", "CODENSA")
@@ -289,28 +288,12 @@ def voucher(request: HttpRequest, attempt_id: Any) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def cash_point(request: HttpRequest) -> HttpResponse:
     """A cashier's screen: type the order reference and take the money."""
-    form = CashPointForm(
-        request.POST or None, initial={"reference": request.GET.get("reference", "")}
-    )
-    paid: SandboxPayvalidaAttempt | None = None
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            paid = payvalida_sim.pay_voucher(form.cleaned_data["reference"])
-        except payvalida_sim.VoucherError as exc:
-            error = str(exc)
-    return render(
+    return cash_point_page(
         request,
-        "sandbox/cash_point.html",
-        {
-            **THEME,
-            "form": form,
-            "paid": paid,
-            "error": error,
-            "paid_amount": Decimal(paid.order.amount) if paid else None,
-            "paid_reference": paid.order.reference if paid else "",
-            "paid_currency": paid.order.money if paid else "",
-        },
+        theme=THEME,
+        pay=payvalida_sim.pay_voucher,
+        refused=payvalida_sim.VoucherError,
+        receipt=lambda paid: (Decimal(paid.order.amount), paid.order.reference, paid.order.money),
     )
 
 

@@ -49,7 +49,9 @@ from clientarea.payments.services.inbox import (
     record_return,
 )
 from clientarea.payments.services.manual import (
+    ManualCreditDetails,
     ManualPayment,
+    ManualPaymentDetails,
     bank_reference,
     register_manual_credit,
     register_manual_payment,
@@ -74,7 +76,9 @@ __all__ = [
     "MESSAGE_MAX_ATTEMPTS",
     "NOTIFICATION_KINDS",
     "ApplyResult",
+    "ManualCreditDetails",
     "ManualPayment",
+    "ManualPaymentDetails",
     "PaymentRefused",
     "PaymentStateError",
     "ReconcileSummary",

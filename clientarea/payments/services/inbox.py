@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -21,8 +22,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clientarea.accounts.selectors import get_provider
-from clientarea.notifications.services import queue_email
+from clientarea.accounts.contacts import queue_staff_email
 from clientarea.payments import jobs
 from clientarea.payments.gateways import get_gateway
 from clientarea.payments.gateways.base import (
@@ -103,18 +103,22 @@ def handle_notification(
     """
     gateway = get_gateway(gateway_code)
     kind = NOTIFICATION_KINDS.get(gateway.code, MessageKind.NOTIFICATION)
+    # A message that cannot be applied, stored as received with why (processed: never applied).
+    refused = functools.partial(
+        record_message,
+        gateway_code=gateway.code,
+        kind=kind,
+        body=body,
+        headers=headers,
+        ip=ip,
+        processed=True,
+    )
     try:
         update = gateway.parse_notification(body=body, content_type=content_type)
     except InvalidSignature:
-        message = record_message(
-            gateway_code=gateway.code,
-            kind=kind,
-            body=body,
-            headers=headers,
-            ip=ip,
+        message = refused(
             outcome="invalid signature",
             result=Outcome.INVALID_SIGNATURE,
-            processed=True,
             signature_valid=False,
         )
         logger.warning(
@@ -127,32 +131,14 @@ def handle_notification(
             ok=False, message="invalid signature", invalid_signature=True
         )
     except MalformedMessage as exc:
-        message = record_message(
-            gateway_code=gateway.code,
-            kind=kind,
-            body=body,
-            headers=headers,
-            ip=ip,
-            outcome=f"malformed: {exc}",
-            result=Outcome.MALFORMED,
-            processed=True,
-        )
+        message = refused(outcome=f"malformed: {exc}", result=Outcome.MALFORMED)
         logger.warning(
             "payment notification %s from %s malformed: %s", message.pk, gateway.code, exc
         )
         return gateway.notification_reply(ok=False, message="malformed message")
     except Exception:
         logger.exception("payment notification from %s could not be read", gateway.code)
-        record_message(
-            gateway_code=gateway.code,
-            kind=kind,
-            body=body,
-            headers=headers,
-            ip=ip,
-            outcome="error: could not be read, gateway will retry",
-            result=Outcome.ERROR,
-            processed=True,
-        )
+        refused(outcome="error: could not be read, gateway will retry", result=Outcome.ERROR)
         return NotificationReply(status_code=503, body="ERROR. temporary failure, please retry")
     try:
         message, fresh = _accept(gateway, kind, update, body=body, headers=headers, ip=ip)
@@ -367,17 +353,12 @@ def apply_pending_messages(
 
 def _alert_stuck_message(message: PaymentMessage) -> None:
     """Email the provider's billing address: a verified gateway notification could not be applied."""
-    provider = get_provider()
-    if provider is None or not provider.email:
-        return
     admin_url = settings.SITE_URL + reverse(
         "admin:payments_paymentmessage_change", args=[message.pk]
     )
     with transaction.atomic():
-        queue_email(
-            to=provider.email,
+        queue_staff_email(
             template="payment_message_stuck",
-            language=settings.LANGUAGE_CODE,
             context={"message": message, "admin_url": admin_url, "attempts": message.attempts},
         )
 

@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from clientarea.accounts.models import Customer
 from clientarea.billing import ledger
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
+from clientarea.billing.services import ManualCreditDetails, ManualPaymentDetails
 from clientarea.lib.money import ZERO
 from clientarea.payments.models import (
     MANUAL_GATEWAY,
@@ -61,36 +61,19 @@ def _method_family(method: str) -> str:
     return method if method in (PaymentMethodChoice.CASH, PaymentMethodChoice.CARD) else "other"
 
 
-def register_manual_payment(
-    *,
-    order: Order,
-    reference: str,
-    actor,
-    paid_at: dt.datetime | None = None,
-    method: str = "transfer",
-    amount: Decimal | None = None,
-    not_withheld: bool = False,
-    confirmed_excess: Decimal | None = None,
-) -> ManualPayment:
-    """Staff register money received outside the gateways for ``order`` (see
+def register_manual_payment(*, details: ManualPaymentDetails, actor) -> ManualPayment:
+    """Staff register money received outside the gateways for ``details.order`` (see
     ``billing.services.post_manual_payment`` for the amounts, the excess and the withholdings,
     and its refusals, which write nothing), and keep an approved payment row for it at the
     "manual" gateway, in the same transaction."""
+    order = details.order
     with transaction.atomic():
         # The customer's lock first, as the billing service takes it (it takes it again): the
         # payment's reference is chosen before the money is posted, so the audit entry names it.
         ledger.lock_customer(customer_id=order.customer_id)
         attempt = _next_attempt(order)
         posted = billing_services.post_manual_payment(
-            order=order,
-            reference=reference,
-            actor=actor,
-            paid_at=paid_at,
-            method=method,
-            amount=amount,
-            not_withheld=not_withheld,
-            confirmed_excess=confirmed_excess,
-            payment_reference=f"{order.number}-{attempt}",
+            details=details, actor=actor, payment_reference=f"{order.number}-{attempt}"
         )
         locked = posted.order
         payment = _create(
@@ -172,16 +155,7 @@ def _create(
         ) from exc
 
 
-def register_manual_credit(
-    *,
-    customer: Customer,
-    amount: Decimal,
-    reference: str,
-    actor,
-    method: str = "transfer",
-    paid_at: dt.datetime | None = None,
-    note: str = "",
-) -> Payment:
+def register_manual_credit(*, details: ManualCreditDetails, actor) -> Payment:
     """Staff register money received for no pending order (a transfer in advance, a duplicate
     transfer for an order already paid, one for an order cancelled meanwhile) as the customer's
     credit (*Register a transfer as credit*): ``billing.services.post_manual_credit`` posts it as
@@ -192,15 +166,10 @@ def register_manual_credit(
     (``SAL-…-1``, as added funds are named), so **Refund** returns it (manually; the credit
     leaves first). Refusals (``ManualCreditRefused``) write nothing."""
     with transaction.atomic():
-        locked = ledger.lock_customer(customer_id=customer.pk)
+        locked = ledger.lock_customer(customer_id=details.customer.pk)
         payment_reference = billing_services.next_number(name="FUNDS", prefix="SAL-") + "-1"
         posted = billing_services.post_manual_credit(
-            customer=locked,
-            amount=amount,
-            reference=reference,
-            method=method,
-            paid_at=paid_at,
-            note=note,
+            details=replace(details, customer=locked),
             payment_reference=payment_reference,
             actor=actor,
         )

@@ -9,8 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from clientarea.accounts.selectors import get_provider
-from clientarea.notifications.services import ContextGone, queue_email
+from clientarea.accounts.contacts import queue_staff_email
+from clientarea.notifications.services import ContextGone
 from clientarea.payments import selectors
 from clientarea.payments.gateways.base import PaymentMethod, PaymentUpdate
 from clientarea.payments.models import Payment, RefundStatus
@@ -124,13 +124,8 @@ def alert_staff(payment: Payment, reason: Reason) -> None:
     refund flag and the gateway's transaction) as they are now, and rendered by the worker when
     it delivers it (:func:`payment_review_email_context`): the caller's transaction may be the
     paid one."""
-    provider = get_provider()
-    if provider is None or not provider.email:
-        return
-    queue_email(
-        to=provider.email,
+    queue_staff_email(
         template="payment_review",
-        language=settings.LANGUAGE_CODE,
         refs={
             "payment": payment.pk,
             "reason": reason.english(),

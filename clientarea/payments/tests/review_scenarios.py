@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from django.test import override_settings
 
-from clientarea.billing import services as billing_services
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
 from clientarea.payments.models import Payment
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
 from clientarea.payments.tests.helpers import (
     make_renewal_order,
@@ -46,8 +46,9 @@ def _settled(case: PaymentsTestCase, *, all_of_them: bool) -> Payment:
         orders=orders, customer=case.alice, gateway_code="payu", language="es"
     )
     for order in orders if all_of_them else orders[:1]:
-        billing_services.register_manual_payment(
-            order=order, reference=f"transfer-{order.number}", actor=case.carol
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference=f"transfer-{order.number}"),
+            actor=case.carol,
         )
     post_payu(case.client, payu_confirmation(payment.reference, "357000.00", transaction_id="tx-9"))
     return payment

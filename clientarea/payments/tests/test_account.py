@@ -18,6 +18,7 @@ from clientarea.notifications import delivery
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
 from clientarea.payments.models import Outcome, Payment, PaymentMessage, PaymentOrder
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.payments.tests.helpers import (
     make_renewal_order,
@@ -87,8 +88,11 @@ class SeveralOrdersTests(PaymentsTestCase):
 
         payment, _ = self.start_all()
         # Staff record part of the third order meanwhile: the approval leaves that much as credit.
-        billing_services.register_manual_payment(
-            order=self.third, reference="TRX-2", actor=self.carol, amount=Decimal("19000")
+        register_manual_payment(
+            details=ManualPaymentDetails(
+                order=self.third, reference="TRX-2", amount=Decimal("19000")
+            ),
+            actor=self.carol,
         )
         before = set(OutgoingEmail.objects.values_list("pk", flat=True))
         real = rendering.render_templates
@@ -146,8 +150,8 @@ class SeveralOrdersTests(PaymentsTestCase):
 
     def test_an_order_paid_meanwhile_leaves_its_share_as_credit(self):
         payment, _ = self.start_all()
-        billing_services.register_manual_payment(
-            order=self.second, reference="TRX-1", actor=self.carol
+        register_manual_payment(
+            details=ManualPaymentDetails(order=self.second, reference="TRX-1"), actor=self.carol
         )
         post_payu(self.client, payu_confirmation(payment.reference, "357000.00"))
         self.order.refresh_from_db()
@@ -240,13 +244,15 @@ class SeveralOrdersTests(PaymentsTestCase):
 
 class PartialAndCreditTests(PaymentsTestCase):
     def test_a_partial_payment_by_staff_leaves_the_rest_for_the_gateway(self):
-        order = billing_services.register_manual_payment(
-            order=self.order,
-            reference="Efectivo oficina 12",
+        order = register_manual_payment(
+            details=ManualPaymentDetails(
+                order=self.order,
+                reference="Efectivo oficina 12",
+                method="cash",
+                amount=Decimal("19000"),
+            ),
             actor=self.carol,
-            method="cash",
-            amount=Decimal("19000"),
-        )
+        ).order
         self.assertEqual(order.state, "pending")
         self.assertEqual(renewals(self.service), 0)
         self.assertEqual(billing_selectors.order_balance_due(order), Decimal("100000.00"))
@@ -262,8 +268,9 @@ class PartialAndCreditTests(PaymentsTestCase):
     def test_staff_cannot_record_more_than_is_due_unconfirmed_or_nothing(self):
         for amount in (Decimal("119000.01"), Decimal("0"), Decimal("-5")):
             with self.subTest(amount), self.assertRaises(billing_services.OrderStateError):
-                billing_services.register_manual_payment(
-                    order=self.order, reference="T", actor=self.carol, amount=amount
+                register_manual_payment(
+                    details=ManualPaymentDetails(order=self.order, reference="T", amount=amount),
+                    actor=self.carol,
                 )
         self.assertFalse(LedgerEntry.objects.exclude(kind="order").exists())
 
@@ -341,8 +348,11 @@ class PartialAndCreditTests(PaymentsTestCase):
         self.assertTrue(balance_is_sum_of_movements(self.alice))
 
     def test_cancelling_an_order_paid_in_part_keeps_the_payment_as_credit(self):
-        billing_services.register_manual_payment(
-            order=self.order, reference="T-9", actor=self.carol, amount=Decimal("40000")
+        register_manual_payment(
+            details=ManualPaymentDetails(
+                order=self.order, reference="T-9", amount=Decimal("40000")
+            ),
+            actor=self.carol,
         )
         with self.settings(BILLING_AUTO_APPLY_CREDIT=False):
             billing_services.cancel_order(order=self.order, reason="customer left", notify=False)
@@ -353,8 +363,11 @@ class PartialAndCreditTests(PaymentsTestCase):
 
 class StatementTests(PaymentsTestCase):
     def test_the_statement_shows_every_movement_and_downloads(self):
-        billing_services.register_manual_payment(
-            order=self.order, reference="TRX-77", actor=self.carol, amount=Decimal("19000")
+        register_manual_payment(
+            details=ManualPaymentDetails(
+                order=self.order, reference="TRX-77", amount=Decimal("19000")
+            ),
+            actor=self.carol,
         )
         self.login(self.alice)
         page = self.client.get("/clientarea/billing/statement/")

@@ -56,11 +56,13 @@ class RegisterCreditTests(PaymentsTestCase):
     def register(self, amount: str = "150000", **kwargs) -> Payment:
         with self.captureOnCommitCallbacks(execute=True):
             return services.register_manual_credit(
-                customer=self.alice,
-                amount=Decimal(amount),
-                reference=kwargs.pop("reference", "TRF-900"),
+                details=services.ManualCreditDetails(
+                    customer=self.alice,
+                    amount=Decimal(amount),
+                    reference=kwargs.pop("reference", "TRF-900"),
+                    **kwargs,
+                ),
                 actor=self.carol,
-                **kwargs,
             )
 
     def test_a_transfer_becomes_credit_a_manual_payment_an_audit_and_one_money_movement(self):
@@ -179,13 +181,15 @@ class RegisterCreditTests(PaymentsTestCase):
         for kwargs in refusals:
             with self.assertRaises(billing_services.ManualCreditRefused, msg=str(kwargs)):
                 services.register_manual_credit(
-                    **{
-                        "customer": self.alice,
-                        "amount": Decimal("1000"),
-                        "reference": "TRF-903",
-                        "actor": self.carol,
-                        **kwargs,
-                    }
+                    details=services.ManualCreditDetails(
+                        **{
+                            "customer": self.alice,
+                            "amount": Decimal("1000"),
+                            "reference": "TRF-903",
+                            **kwargs,
+                        }
+                    ),
+                    actor=self.carol,
                 )
         self.assertEqual(written(), before)
         self.assertEqual(billing_selectors.credit_available(self.alice), 0)
@@ -245,7 +249,10 @@ class RegisterCreditTests(PaymentsTestCase):
 
     def test_the_audit_of_an_orders_manual_payment_names_its_payment(self):
         done = services.register_manual_payment(
-            order=self.order, reference="TRF-904", actor=self.carol, method="transfer"
+            details=services.ManualPaymentDetails(
+                order=self.order, reference="TRF-904", method="transfer"
+            ),
+            actor=self.carol,
         )
         audit = AuditEvent.objects.get(action="billing.manual_payment")
         self.assertEqual(audit.changes["payment"], done.payment.reference)
@@ -286,9 +293,9 @@ class AutoApplyTests(PaymentsTestCase):
     def test_the_credit_pays_a_pending_order_at_once(self):
         with self.captureOnCommitCallbacks(execute=True):
             payment = services.register_manual_credit(
-                customer=self.alice,
-                amount=Decimal("150000"),
-                reference="TRF-905",
+                details=services.ManualCreditDetails(
+                    customer=self.alice, amount=Decimal("150000"), reference="TRF-905"
+                ),
                 actor=self.carol,
             )
         self.refresh()

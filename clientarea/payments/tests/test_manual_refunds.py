@@ -47,12 +47,14 @@ class ManualPaymentRefundTests(PaymentsTestCase):
     def register(self, amount: str | None = None, *, excess: str | None = None) -> Payment:
         with self.captureOnCommitCallbacks(execute=True):
             done = services.register_manual_payment(
-                order=self.order,
-                reference="TRF-100",
+                details=services.ManualPaymentDetails(
+                    order=self.order,
+                    reference="TRF-100",
+                    method="transfer",
+                    amount=Decimal(amount) if amount else None,
+                    confirmed_excess=Decimal(excess) if excess else None,
+                ),
                 actor=self.carol,
-                method="transfer",
-                amount=Decimal(amount) if amount else None,
-                confirmed_excess=Decimal(excess) if excess else None,
             )
         return done.payment
 
@@ -270,11 +272,13 @@ class PayOutCreditTests(PaymentsTestCase):
         translation.activate("en")
         self.addCleanup(translation.deactivate)
         services.register_manual_payment(
-            order=self.order,
-            reference="TRF-200",
+            details=services.ManualPaymentDetails(
+                order=self.order,
+                reference="TRF-200",
+                amount=Decimal("150000"),
+                confirmed_excess=Decimal("31000"),
+            ),
             actor=self.carol,
-            amount=Decimal("150000"),
-            confirmed_excess=Decimal("31000"),
         )
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("31000.00"))
 
@@ -378,11 +382,13 @@ def test_simultaneous_payouts_never_take_more_than_the_credit(settings):
     staff = make_staff()
     order, _service = make_renewal_order(customer)
     services.register_manual_payment(
-        order=order,
-        reference="TRF-RACE",
+        details=services.ManualPaymentDetails(
+            order=order,
+            reference="TRF-RACE",
+            amount=Decimal("169000"),
+            confirmed_excess=Decimal("50000"),
+        ),
         actor=staff,
-        amount=Decimal("169000"),
-        confirmed_excess=Decimal("50000"),
     )
     threads_count = 6
     barrier = threading.Barrier(threads_count)

@@ -21,7 +21,6 @@ from django.test import override_settings
 from django.utils import translation
 
 from clientarea.billing import planchanges
-from clientarea.billing import services as billing_services
 from clientarea.billing.models import Order
 from clientarea.billing.tests import make_active_service, make_product
 from clientarea.lib.dates import local_today
@@ -32,6 +31,7 @@ from clientarea.notifications.tests.deferred import deliver
 from clientarea.payments import services
 from clientarea.payments.models import Payment, RefundStatus
 from clientarea.payments.reasons import Reason
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.services.notes import flag, payment_review_email_context
 from clientarea.payments.tests import review_scenarios as scenarios
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
@@ -227,7 +227,9 @@ class PaidTransactionRendersNoEmailTests(PaymentsTestCase):
 
     def test_an_approval_for_an_order_paid_meanwhile(self):
         payment, _ = self.start()
-        billing_services.register_manual_payment(order=self.order, reference="T-1", actor=None)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=self.order, reference="T-1"), actor=None
+        )
         before = set(OutgoingEmail.objects.values_list("pk", flat=True))
         fields = payu_confirmation(payment.reference, "119000.00", transaction_id="tx-3")
         self.assertEqual(self.renders(lambda: post_payu(self.client, fields)), [])

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from clientarea.billing import services as billing_services
 from clientarea.notifications import delivery
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.services.checkout import DESCRIPTION_LIMIT, orders_description
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
@@ -58,8 +58,9 @@ class SeveralOrdersNamedTests(PaymentsTestCase):
             orders=self.orders, customer=self.alice, gateway_code="payu", language="es"
         )
         for order in self.orders:  # paid another way meanwhile: the approval becomes credit
-            billing_services.register_manual_payment(
-                order=order, reference=f"transfer-{order.pk}", actor=self.carol
+            register_manual_payment(
+                details=ManualPaymentDetails(order=order, reference=f"transfer-{order.pk}"),
+                actor=self.carol,
             )
         post_payu(self.client, payu_confirmation(payment.reference, "238000.00"))
         email = OutgoingEmail.objects.get(template="payment_review")

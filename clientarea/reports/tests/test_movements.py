@@ -14,13 +14,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from clientarea.billing import ledger
-from clientarea.billing import services as billing_services
 from clientarea.billing.models import LedgerEntry, LedgerKind
 from clientarea.billing.tests import make_order
 from clientarea.lib.dates import local_today
 from clientarea.payments import services
 from clientarea.payments.gateways.base import GatewayStatus, RefundAnswer
 from clientarea.payments.gateways.payu import PayUGateway
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.payments.tests.helpers import make_renewal_order, payu_confirmation, post_payu
 from clientarea.reports import movements
@@ -68,16 +68,16 @@ class MoneyMovementsTests(PaymentsTestCase):
             actor=self.carol,
         )
         transfer = make_order(self.bob, price="50000")  # 59.500
-        billing_services.register_manual_payment(
-            order=transfer, reference="Bancolombia 123", actor=self.carol
+        register_manual_payment(
+            details=ManualPaymentDetails(order=transfer, reference="Bancolombia 123"),
+            actor=self.carol,
         )
         partial = make_order(self.bob, price="100000")  # 119.000
-        billing_services.register_manual_payment(
-            order=partial,
-            reference="Caja 9",
+        register_manual_payment(
+            details=ManualPaymentDetails(
+                order=partial, reference="Caja 9", method="cash", amount=Decimal(40000)
+            ),
             actor=self.carol,
-            method="cash",
-            amount=Decimal(40000),
         )
         renewal, _service = make_renewal_order(self.alice)  # 119.000, paid with 100.000 of credit
         ledger.apply_credit(customer_id=self.alice.pk, order_ids=[renewal.pk])
@@ -87,8 +87,8 @@ class MoneyMovementsTests(PaymentsTestCase):
         )
         make_agent(company)
         agent_order = make_order(company, price="850000")  # 1.011.500, net 945.064
-        billing_services.register_manual_payment(
-            order=agent_order, reference="TRF-AGENT", actor=self.carol
+        register_manual_payment(
+            details=ManualPaymentDetails(order=agent_order, reference="TRF-AGENT"), actor=self.carol
         )
         return {
             "first": first,
@@ -385,7 +385,9 @@ def test_movements_xlsx_is_made_by_the_worker_with_its_summary(
     settings.REPORTS_EXPORT_DIR = tmp_path
     customer = make_customer()
     order = make_order(customer, price="10000")  # 11.900
-    billing_services.register_manual_payment(order=order, reference="TRF-9", actor=None)
+    register_manual_payment(
+        details=ManualPaymentDetails(order=order, reference="TRF-9"), actor=None
+    )
     client = staff_client("billing")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("reports:xlsx", args=["movements"]), {})
@@ -473,12 +475,14 @@ def test_the_file_is_streamed_in_the_memory_of_one_chunk(db):
 def test_a_transfer_larger_than_due_is_one_deposit_that_paid_the_order_and_left_credit(db):
     customer = make_customer()
     order = make_order(customer, price="10000")  # 11.900
-    billing_services.register_manual_payment(
-        order=order,
-        reference="TRF-BIG",
+    register_manual_payment(
+        details=ManualPaymentDetails(
+            order=order,
+            reference="TRF-BIG",
+            amount=Decimal("20000"),
+            confirmed_excess=Decimal("8100"),
+        ),
         actor=None,
-        amount=Decimal("20000"),
-        confirmed_excess=Decimal("8100"),
     )
     today = local_today()
     (row,) = [r for r in movements.movements(date_from=today, date_to=today) if r.section == "bank"]

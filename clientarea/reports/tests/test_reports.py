@@ -19,6 +19,7 @@ from clientarea.billing.models import Order, OrderState
 from clientarea.billing.tests import make_active_service, make_order, make_product
 from clientarea.einvoice.models import Invoice
 from clientarea.lib.dates import local_today
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.reports import sales, selectors, services
 from clientarea.reports.models import ExportJob, ExportStatus
 from clientarea.reports.tests import make_resolution, paid_order, staff_client
@@ -556,13 +557,13 @@ def test_aging_and_balances_read_what_is_still_owed_and_the_credit_held():
     customer holding credit was missing from "customers with their balance"."""
     from clientarea.backoffice.selectors import customer_360
     from clientarea.billing import ledger
-    from clientarea.billing import services as billing_services
 
     make_provider()
     ana, beto, carla = make_customer(), make_customer(), make_customer()
     late = _pending(ana, overdue=10, price="100000")  # 119.000
-    billing_services.register_manual_payment(
-        order=late, reference="TRF-1", actor=None, amount=Decimal("50000")
+    register_manual_payment(
+        details=ManualPaymentDetails(order=late, reference="TRF-1", amount=Decimal("50000")),
+        actor=None,
     )
     _pending(beto, overdue=-3, price="10000")  # 11.900, not due yet
     ledger.record_payment(
@@ -599,7 +600,6 @@ def test_payments_report_says_what_was_received_paid_with_credit_or_withheld():
     """The payments export gave each paid order's total as its amount: a withholding agent's
     transfer of 945.064 read 1.011.500, and an order paid with credit read as money received."""
     from clientarea.billing import ledger
-    from clientarea.billing import services as billing_services
     from clientarea.withholdings.tests.helpers import make_agent, make_rules
 
     make_provider()
@@ -610,7 +610,9 @@ def test_payments_report_says_what_was_received_paid_with_credit_or_withheld():
     )
     make_agent(company)
     agent_order = make_order(company, price="850000")
-    billing_services.register_manual_payment(order=agent_order, reference="TRF-1", actor=None)
+    register_manual_payment(
+        details=ManualPaymentDetails(order=agent_order, reference="TRF-1"), actor=None
+    )
     ana = make_customer()
     credit_order = make_order(ana, price="10000")  # 11.900
     ledger.record_payment(

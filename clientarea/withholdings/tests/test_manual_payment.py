@@ -13,6 +13,7 @@ from clientarea.einvoice.models import Invoice
 from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.tests.deferred import deliver
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.test import BaseTestCase
 from clientarea.withholdings import selectors
 from clientarea.withholdings.models import OrderWithholding
@@ -37,9 +38,12 @@ class AgentManualPaymentTests(BaseTestCase):
         )  # fmt: skip
 
     def pay(self, amount: Decimal | None, **kwargs):
-        return billing.register_manual_payment(
-            order=self.order, reference="TRF-77", actor=self.carol, amount=amount, **kwargs
-        )
+        return register_manual_payment(
+            details=ManualPaymentDetails(
+                order=self.order, reference="TRF-77", amount=amount, **kwargs
+            ),
+            actor=self.carol,
+        ).order
 
     def movements(self) -> list[tuple[str, Decimal]]:
         return sorted(

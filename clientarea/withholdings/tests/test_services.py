@@ -16,6 +16,7 @@ from clientarea.einvoice import builder, ubl
 from clientarea.einvoice.models import Invoice
 from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.notifications.models import OutgoingEmail
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.payments.tests.base import PaymentsTestCase
 from clientarea.test import BaseTestCase
 from clientarea.withholdings import selectors, services
@@ -55,7 +56,9 @@ class OrderWithholdingTests(BaseTestCase):
         make_agent(self.bob)
         order = _order(self.bob)
         self.assertEqual(selectors.net_to_pay(order), Decimal("1111840.00"))
-        billing.register_manual_payment(order=order, reference="TRF-1", actor=self.carol)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference="TRF-1"), actor=self.carol
+        )
         rows = {r.kind: r for r in OrderWithholding.objects.filter(order=order)}
         self.assertEqual(
             {k: r.amount for k, r in rows.items()},
@@ -88,7 +91,9 @@ class OrderWithholdingTests(BaseTestCase):
         make_agent(self.bob)
         order = _order(self.bob)
         with CaptureQueriesContext(connection) as queries:
-            billing.register_manual_payment(order=order, reference="TRF-2", actor=self.carol)
+            register_manual_payment(
+                details=ManualPaymentDetails(order=order, reference="TRF-2"), actor=self.carol
+            )
         agent_reads = [
             q["sql"][:100]
             for q in queries.captured_queries
@@ -130,7 +135,9 @@ class OrderWithholdingTests(BaseTestCase):
     def test_below_the_minimum_base_nothing_is_withheld(self):
         make_agent(self.bob)
         order = _order(self.bob, "50000")
-        billing.register_manual_payment(order=order, reference="TRF-2", actor=self.carol)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference="TRF-2"), actor=self.carol
+        )
         self.assertFalse(OrderWithholding.objects.filter(order=order).exists())
         self.assertEqual(selectors.withholdings_for_order(order).net, order.total)
 
@@ -156,7 +163,9 @@ class CertificateTests(BaseTestCase):
         make_rules(local_today().year)
         make_agent(self.bob)
         self.order = _order(self.bob)
-        billing.register_manual_payment(order=self.order, reference="TRF-3", actor=self.carol)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=self.order, reference="TRF-3"), actor=self.carol
+        )
         self.today = timezone.localtime(timezone.now(), BOGOTA).date()
 
     def upload(self, content: bytes = PDF, kind: str = "06", **period):

@@ -14,6 +14,7 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing
 from clientarea.billing.models import ItemKind, LedgerEntry, LedgerKind
 from clientarea.lib.dates import local_today
+from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
 from clientarea.test import BaseTestCase
 from clientarea.withholdings.models import (
     AgentStatus,
@@ -116,7 +117,9 @@ class CustomerPagesTests(BaseTestCase):
         and the withheld part given to the agent a second time as account credit."""
         make_agent(self.bob)
         order = _order(self.bob)
-        billing.register_manual_payment(order=order, reference="Transferencia 1", actor=None)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=order, reference="Transferencia 1"), actor=None
+        )
         order.refresh_from_db()
         assert order.state == "paid"
         account = billing_selectors.account_summary(self.bob)
@@ -200,7 +203,9 @@ class BackOfficeTests(BaseTestCase):
         make_rules(local_today().year)
         make_agent(self.bob)
         self.order = _order(self.bob)
-        billing.register_manual_payment(order=self.order, reference="TRF-9", actor=self.carol)
+        register_manual_payment(
+            details=ManualPaymentDetails(order=self.order, reference="TRF-9"), actor=self.carol
+        )
         self.certificate = WithholdingCertificate.objects.create(
             customer=self.bob,
             kind="06",
