@@ -379,13 +379,24 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
 
     def get_fieldsets(self, request, obj=None):
         """A payment staff registered has no gateway side: its bank reference and how the money
-        came take the place of the gateway's fields (which would show empty ids and raw JSON)."""
+        came take the place of the gateway's fields (which would show empty ids and raw JSON),
+        and the gateway's method names leave the top (the stored code "transfer" showed there
+        beside its words under *Received as*)."""
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or not obj.is_manual:
             return fieldsets
         manual = (_("Registered by staff"), {"fields": ("bank_reference_text", "method_text")})
+        gateway_only = {"raw_method", "requested_method"}
         return [
-            manual if name == _("At the gateway") else (name, options)
+            manual
+            if name == _("At the gateway")
+            else (
+                name,
+                {
+                    **options,
+                    "fields": [f for f in options["fields"] if f not in gateway_only],
+                },
+            )
             for name, options in fieldsets
         ]
 

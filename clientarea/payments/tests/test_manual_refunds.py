@@ -108,6 +108,10 @@ class ManualPaymentRefundTests(PaymentsTestCase):
         self.assertIn("Registrado por el equipo: transferencia bancaria, referencia TRF-100", html)
         self.assertNotIn("&quot;bank_reference&quot;", html)  # no raw JSON
         self.assertNotIn("gateway_transaction_id", html)  # no gateway section
+        # Nor the gateway's method names: "transfer" showed as the gateway's method name.
+        self.assertNotIn("field-raw_method", html)
+        self.assertNotIn("field-requested_method", html)
+        self.assertNotIn(">transfer<", html)
 
     def test_part_of_a_transfer_is_refunded_with_a_credit_note_ledger_pair_and_movement(self):
         make_resolution()
