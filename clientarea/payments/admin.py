@@ -342,7 +342,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "needs_review",
                     "review_text",
                     "duplicate",
-                    "refund_status",
+                    "refund_text",
                     "refund_note",
                     "refunded_at",
                     "refunded_by",
@@ -400,6 +400,19 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             for name, options in fieldsets
         ]
 
+    @admin.display(description=_("refund"))
+    def refund_text(self, obj: Payment) -> str:
+        """The refund state, and a partial refund as such: "No refund" read wrong beside a
+        completed refund of part of the payment (its note and the refunds below)."""
+        if obj.refund_status == RefundStatus.NONE:
+            refunded = selectors.refunded_amount(obj)
+            if refunded > 0:
+                return _("Partly refunded: %(refunded)s of %(amount)s") % {
+                    "refunded": format_cop(refunded),
+                    "amount": format_cop(obj.amount),
+                }
+        return obj.get_refund_status_display()
+
     @admin.display(description=_("bank reference"))
     def bank_reference_text(self, obj: Payment) -> str:
         return services.bank_reference(obj) or "—"
@@ -413,6 +426,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             *super().get_readonly_fields(request, obj),
             "bank_reference_text",
             "method_text",
+            "refund_text",
             "orders_paid",
             "review_text",
             "gateway_words",
