@@ -914,8 +914,12 @@ class PaymentMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class RefundLineInline(ReadOnlyInline):
     model = RefundLine
-    fields = ("order", "amount", "credit_note", "note_error")
+    fields = ("order", "amount_cop", "credit_note", "note_error")
     readonly_fields = fields
+
+    @admin.display(description=_("amount"))
+    def amount_cop(self, obj: RefundLine) -> str:
+        return format_cop(obj.amount, decimals=True)
 
 
 @admin.register(Refund)
@@ -948,14 +952,37 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "requested_at"
     inlines = [RefundLineInline]
 
+    #: Amounts in pesos as read everywhere else ("20000.00" showed), help text kept.
+    MONEY_FIELDS = {
+        "amount": "amount_cop",
+        "from_credit": "from_credit_cop",
+        "credit_taken": "credit_taken_cop",
+    }
+
     def get_readonly_fields(self, request, obj=None):
-        """Every field, our explanation in words in place of its code and values."""
+        """Every field, our explanation in words in place of its code and values, amounts in
+        pesos."""
         names = [
-            name
+            self.MONEY_FIELDS.get(name, name)
             for name in super().get_readonly_fields(request, obj)
             if name not in ("note_code", "note_values")
         ]
         return [*names, "note_text"]
+
+    @staticmethod
+    def _cop_with_help(obj: Refund, name: str) -> str:
+        help_text = Refund._meta.get_field(name).help_text
+        return format_html(
+            '{}<div class="help">{}</div>', format_cop(getattr(obj, name), decimals=True), help_text
+        )
+
+    @admin.display(description=_("from the credit"))
+    def from_credit_cop(self, obj: Refund) -> str:
+        return self._cop_with_help(obj, "from_credit")
+
+    @admin.display(description=_("taken out of the credit at request"))
+    def credit_taken_cop(self, obj: Refund) -> str:
+        return self._cop_with_help(obj, "credit_taken")
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
