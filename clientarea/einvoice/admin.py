@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientarea.einvoice import services
 from clientarea.einvoice.admin_habilitacion import NumberingImportAdminMixin
@@ -175,7 +176,8 @@ class DianQueueFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("pending", _("Not accepted yet")),
-            ("rejected", _("Rejected")),
+            # Of the documents ("Rechazadas" beside "Aún no aceptadas", not "Rechazado").
+            ("rejected", pgettext_lazy("documents", "Rejected")),
             ("contingency", _("Contingency")),
         ]
 
