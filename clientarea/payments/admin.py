@@ -8,7 +8,8 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -49,6 +50,9 @@ from clientarea.payments.models import (
     RefundStatus,
 )
 from clientarea.payments.status_notes import failure_text
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _details_list(lines: list[gateway_details.Detail]) -> str:
@@ -387,18 +391,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             return fieldsets
         manual = (_("Registered by staff"), {"fields": ("bank_reference_text", "method_text")})
         gateway_only = {"raw_method", "requested_method"}
-        return [
-            manual
-            if name == _("At the gateway")
-            else (
-                name,
-                {
-                    **options,
-                    "fields": [f for f in options["fields"] if f not in gateway_only],
-                },
-            )
-            for name, options in fieldsets
-        ]
+        shown: list[Any] = []
+        for name, options in fieldsets:
+            if name == _("At the gateway"):
+                shown.append(manual)
+                continue
+            fields = [f for f in options["fields"] if f not in gateway_only]
+            shown.append((name, {**options, "fields": fields}))
+        return shown
 
     @admin.display(description=_("refund"))
     def refund_text(self, obj: Payment) -> str:
@@ -970,19 +970,18 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [*names, "note_text"]
 
     @staticmethod
-    def _cop_with_help(obj: Refund, name: str) -> str:
-        help_text = Refund._meta.get_field(name).help_text
+    def _cop_with_help(amount: Decimal, help_text: StrOrPromise) -> str:
         return format_html(
-            '{}<div class="help">{}</div>', format_cop(getattr(obj, name), decimals=True), help_text
+            '{}<div class="help">{}</div>', format_cop(amount, decimals=True), help_text
         )
 
     @admin.display(description=_("from the credit"))
     def from_credit_cop(self, obj: Refund) -> str:
-        return self._cop_with_help(obj, "from_credit")
+        return self._cop_with_help(obj.from_credit, Refund.from_credit.field.help_text)
 
     @admin.display(description=_("taken out of the credit at request"))
     def credit_taken_cop(self, obj: Refund) -> str:
-        return self._cop_with_help(obj, "credit_taken")
+        return self._cop_with_help(obj.credit_taken, Refund.credit_taken.field.help_text)
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)

@@ -191,7 +191,7 @@ def test_a_service_ended_after_a_suspension_is_not_read_as_suspended(client, car
     """A suspended service the customer then cancelled read "Terminated (Overdue payment)"."""
     service = make_active_service(alice, make_product("hosting-pyme"), label="ended.co")
     subscription_services.suspend_service(service=service, reason=SuspensionReason.OVERDUE)
-    row = re.compile(r'<tr id="service-%d">.*?</tr>' % service.pk, re.S)
+    row = re.compile(rf'<tr id="service-{service.pk}">.*?</tr>', re.S)
     found = row.search(client.get(page_url(alice)).content.decode())
     assert found and "Suspended (Overdue payment)" in found.group()
     subscription_services.terminate_service(service=service, reason="cancelled by the customer")

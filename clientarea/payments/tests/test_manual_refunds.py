@@ -7,8 +7,8 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import override_settings
 from django.urls import reverse
