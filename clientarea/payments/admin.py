@@ -972,7 +972,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @staticmethod
     def _cop_with_help(amount: Decimal, help_text: StrOrPromise) -> str:
         return format_html(
-            '{}<div class="help">{}</div>', format_cop(amount, decimals=True), help_text
+            '{}<br><span class="help">{}</span>', format_cop(amount, decimals=True), help_text
         )
 
     @admin.display(description=_("from the credit"))
