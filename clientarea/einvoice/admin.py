@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.einvoice import services
@@ -175,7 +175,8 @@ class DianQueueFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("pending", _("Not accepted yet")),
-            ("rejected", _("Rejected")),
+            # Of the documents ("Rechazadas" beside "Aún no aceptadas", not "Rechazado").
+            ("rejected", pgettext_lazy("documents", "Rejected")),
             ("contingency", _("Contingency")),
         ]
 

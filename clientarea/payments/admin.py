@@ -8,6 +8,9 @@ path as a notification (``services.query_payment_again`` → ``apply_update``);
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
@@ -47,6 +50,9 @@ from clientarea.payments.models import (
     RefundStatus,
 )
 from clientarea.payments.status_notes import failure_text
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _details_list(lines: list[gateway_details.Detail]) -> str:
@@ -340,7 +346,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "needs_review",
                     "review_text",
                     "duplicate",
-                    "refund_status",
+                    "refund_text",
                     "refund_note",
                     "refunded_at",
                     "refunded_by",
@@ -377,15 +383,35 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
 
     def get_fieldsets(self, request, obj=None):
         """A payment staff registered has no gateway side: its bank reference and how the money
-        came take the place of the gateway's fields (which would show empty ids and raw JSON)."""
+        came take the place of the gateway's fields (which would show empty ids and raw JSON),
+        and the gateway's method names leave the top (the stored code "transfer" showed there
+        beside its words under *Received as*)."""
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or not obj.is_manual:
             return fieldsets
         manual = (_("Registered by staff"), {"fields": ("bank_reference_text", "method_text")})
-        return [
-            manual if name == _("At the gateway") else (name, options)
-            for name, options in fieldsets
-        ]
+        gateway_only = {"raw_method", "requested_method"}
+        shown: list[Any] = []
+        for name, options in fieldsets:
+            if name == _("At the gateway"):
+                shown.append(manual)
+                continue
+            fields = [f for f in options["fields"] if f not in gateway_only]
+            shown.append((name, {**options, "fields": fields}))
+        return shown
+
+    @admin.display(description=_("refund"))
+    def refund_text(self, obj: Payment) -> str:
+        """The refund state, and a partial refund as such: "No refund" read wrong beside a
+        completed refund of part of the payment (its note and the refunds below)."""
+        if obj.refund_status == RefundStatus.NONE:
+            refunded = selectors.refunded_amount(obj)
+            if refunded > 0:
+                return _("Partly refunded: %(refunded)s of %(amount)s") % {
+                    "refunded": format_cop(refunded),
+                    "amount": format_cop(obj.amount),
+                }
+        return obj.get_refund_status_display()
 
     @admin.display(description=_("bank reference"))
     def bank_reference_text(self, obj: Payment) -> str:
@@ -400,6 +426,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             *super().get_readonly_fields(request, obj),
             "bank_reference_text",
             "method_text",
+            "refund_text",
             "orders_paid",
             "review_text",
             "gateway_words",
@@ -887,8 +914,12 @@ class PaymentMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class RefundLineInline(ReadOnlyInline):
     model = RefundLine
-    fields = ("order", "amount", "credit_note", "note_error")
+    fields = ("order", "amount_cop", "credit_note", "note_error")
     readonly_fields = fields
+
+    @admin.display(description=_("amount"))
+    def amount_cop(self, obj: RefundLine) -> str:
+        return format_cop(obj.amount, decimals=True)
 
 
 @admin.register(Refund)
@@ -921,14 +952,36 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "requested_at"
     inlines = [RefundLineInline]
 
+    #: Amounts in pesos as read everywhere else ("20000.00" showed), help text kept.
+    MONEY_FIELDS = {
+        "amount": "amount_cop",
+        "from_credit": "from_credit_cop",
+        "credit_taken": "credit_taken_cop",
+    }
+
     def get_readonly_fields(self, request, obj=None):
-        """Every field, our explanation in words in place of its code and values."""
+        """Every field, our explanation in words in place of its code and values, amounts in
+        pesos."""
         names = [
-            name
+            self.MONEY_FIELDS.get(name, name)
             for name in super().get_readonly_fields(request, obj)
             if name not in ("note_code", "note_values")
         ]
         return [*names, "note_text"]
+
+    @staticmethod
+    def _cop_with_help(amount: Decimal, help_text: StrOrPromise) -> str:
+        return format_html(
+            '{}<br><span class="help">{}</span>', format_cop(amount, decimals=True), help_text
+        )
+
+    @admin.display(description=_("from the credit"))
+    def from_credit_cop(self, obj: Refund) -> str:
+        return self._cop_with_help(obj.from_credit, Refund.from_credit.field.help_text)
+
+    @admin.display(description=_("taken out of the credit at request"))
+    def credit_taken_cop(self, obj: Refund) -> str:
+        return self._cop_with_help(obj.credit_taken, Refund.credit_taken.field.help_text)
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clientarea.lib.money import format_cop
 from clientarea.payments.gateways import gateway_codes, get_gateway
 from clientarea.payments.gateways.base import GatewayError
 from clientarea.payments.reasons import describe
@@ -555,7 +556,7 @@ class Refund(models.Model):
         indexes = [models.Index(fields=["state", "next_check_at"], name="payments_refund_open_idx")]
 
     def __str__(self) -> str:
-        return f"{self.payment} −{self.amount}"
+        return f"{self.payment} −{format_cop(self.amount)}"
 
     @property
     def invoiced(self):

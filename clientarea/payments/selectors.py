@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +15,14 @@ from clientarea.accounts.models import Customer
 from clientarea.billing.models import Order, OrderState
 from clientarea.payments.gateways import enabled_gateways
 from clientarea.payments.gateways.base import Gateway, PaymentMethod
-from clientarea.payments.models import GatewaySwitch, Payment, PaymentStatus, Refund, RefundLine
+from clientarea.payments.models import (
+    GatewaySwitch,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundLine,
+    RefundState,
+)
 
 #: A created attempt this recent may still be in progress at the gateway (customer at the bank's page).
 RECENT_ATTEMPT = dt.timedelta(minutes=30)
@@ -234,6 +241,14 @@ _REFUND_LINE_DEFER = (
     "order__buyer_snapshot",
     "order__reminders_sent",
 )
+
+
+def refunded_amount(payment: Payment) -> Decimal:
+    """What the payment's completed refunds returned (part of it, or all of it)."""
+    total = Refund.objects.filter(payment=payment, state=RefundState.COMPLETED).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return total or Decimal("0")
 
 
 def customer_refunds(customer: Customer) -> QuerySet[Refund]:

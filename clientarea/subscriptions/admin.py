@@ -298,6 +298,24 @@ class PlanChangeLabelFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PlanChangeRequesterFilter(admin.SimpleListFilter):
+    """Who asked for the change: the field's own name made the title read "By by staff"."""
+
+    title = pgettext_lazy("plan change", "requester")
+    parameter_name = "by_staff"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("1", pgettext_lazy("plan change requester", "Staff")),
+            ("0", pgettext_lazy("plan change requester", "The customer")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("0", "1"):
+            return queryset.filter(by_staff=self.value() == "1")
+        return queryset
+
+
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Plan changes (read-only: customers and staff make them from the service pages; an
@@ -317,7 +335,7 @@ class PlanChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "order_number",
         "created_at",
     ]
-    list_filter = ["status", "kind", PlanChangeLabelFilter, "by_staff"]
+    list_filter = ["status", "kind", PlanChangeLabelFilter, PlanChangeRequesterFilter]
     list_select_related = [
         "service__customer",
         "service__product",

@@ -1,6 +1,7 @@
 """The customer page (360): every section, in a number of queries that does not grow with rows."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -13,6 +14,8 @@ from clientarea.backoffice.models import StaffNote
 from clientarea.backoffice.tests import staff_with
 from clientarea.billing.tests import make_active_service, make_order, make_product
 from clientarea.notifications.models import OutgoingEmail
+from clientarea.subscriptions import services as subscription_services
+from clientarea.subscriptions.models import SuspensionReason
 from clientarea.test import make_customer, make_provider, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +185,16 @@ def test_a_new_access_code_is_asked_before_it_is_sent(client, carol, alice):
     viewer = staff_with("viewer@conexcol.example", "accounts.view_customer")
     client.force_login(viewer)
     assert client.get(url).status_code == 403
+
+
+def test_a_service_ended_after_a_suspension_is_not_read_as_suspended(client, carol, alice):
+    """A suspended service the customer then cancelled read "Terminated (Overdue payment)"."""
+    service = make_active_service(alice, make_product("hosting-pyme"), label="ended.co")
+    subscription_services.suspend_service(service=service, reason=SuspensionReason.OVERDUE)
+    row = re.compile(rf'<tr id="service-{service.pk}">.*?</tr>', re.S)
+    found = row.search(client.get(page_url(alice)).content.decode())
+    assert found and "Suspended (Overdue payment)" in found.group()
+    subscription_services.terminate_service(service=service, reason="cancelled by the customer")
+    found = row.search(client.get(page_url(alice)).content.decode())
+    assert found and "Terminated" in found.group()
+    assert "Overdue payment" not in found.group()

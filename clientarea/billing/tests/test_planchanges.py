@@ -690,6 +690,15 @@ def test_the_same_plan_billed_monthly_instead_of_yearly_is_a_change_of_cycle(cli
     only_cycles = client.get("/admin/subscriptions/planchange/?change=cycle").content.decode()
     only_upgrades = client.get("/admin/subscriptions/planchange/?change=upgrade").content.decode()
     assert "1 plan change" in only_cycles and "0 plan changes" in only_upgrades
+    # Who asked for it: the filter read "By by staff" ("Por por el personal").
+    assert "By by staff" not in listing and "By requester" in listing
+    by_customer = client.get("/admin/subscriptions/planchange/?by_staff=0").content.decode()
+    by_staff = client.get("/admin/subscriptions/planchange/?by_staff=1").content.decode()
+    assert "1 plan change" in by_customer and "0 plan changes" in by_staff
+    client.cookies["django_language"] = "es-co"
+    listing = client.get("/admin/subscriptions/planchange/").content.decode()
+    assert "Por quién lo pidió" in listing and "Por por" not in listing
+    assert "El cliente" in listing
 
 
 def test_a_change_to_a_longer_cycle_of_the_same_plan_is_credited_as_a_change_of_cycle(

@@ -97,6 +97,8 @@ def test_the_back_office_queue_shows_what_dian_has_not_accepted_with_its_age(cli
         reverse("admin:einvoice_invoice_changelist") + "?dian=pending"
     ).content.decode()
     assert unvalidated.full_number in queue and ("3\xa0hora" in queue or "3\xa0hour" in queue)
+    # The queue's choices agree with the documents (Spanish by default): "Rechazado" did not.
+    assert "Aún no aceptadas" in queue and ">Rechazadas<" in queue and ">Rechazado<" not in queue
     detail = client.get(
         reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
     ).content.decode()

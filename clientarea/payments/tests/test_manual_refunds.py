@@ -7,6 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import override_settings
@@ -110,6 +111,10 @@ class ManualPaymentRefundTests(PaymentsTestCase):
         self.assertIn("Registrado por el equipo: transferencia bancaria, referencia TRF-100", html)
         self.assertNotIn("&quot;bank_reference&quot;", html)  # no raw JSON
         self.assertNotIn("gateway_transaction_id", html)  # no gateway section
+        # Nor the gateway's method names: "transfer" showed as the gateway's method name.
+        self.assertNotIn("field-raw_method", html)
+        self.assertNotIn("field-requested_method", html)
+        self.assertNotIn(">transfer<", html)
 
     def test_part_of_a_transfer_is_refunded_with_a_credit_note_ledger_pair_and_movement(self):
         make_resolution()
@@ -157,6 +162,28 @@ class ManualPaymentRefundTests(PaymentsTestCase):
         self.assertEqual(completed.target, payment.reference)
         self.assertTrue(balance_is_sum_of_movements(self.alice))
         self.assertEqual(services.refundable(payment), Decimal("100000.00"))
+
+    def test_its_page_reads_a_partial_refund_as_such(self):
+        """It read "No refund" beside a completed refund of part of the payment."""
+        payment = self.register()
+        self.client.force_login(self.carol)
+        url = reverse("admin:payments_payment_change", args=[payment.pk])
+        self.assertIn("Sin reembolso", self.client.get(url).content.decode())
+        with self.captureOnCommitCallbacks(execute=True):
+            services.refund_payment(
+                payment=payment,
+                amount=Decimal("19000"),
+                method="manual",
+                bank_reference="TRF-OUT-9",
+                reason="Discount agreed",
+                actor=self.carol,
+            )
+        html = self.client.get(url).content.decode()
+        self.assertIn("Reembolsado en parte: $ 19.000 de $ 119.000", html)
+        self.assertNotIn("Sin reembolso", html)
+        self.client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        html = self.client.get(url).content.decode()
+        self.assertIn("Partly refunded: $ 19.000 of $ 119.000", html)
 
     def test_an_overpaid_transfer_refunds_its_excess_from_the_credit_first(self):
         payment = self.register("150000", excess="31000")

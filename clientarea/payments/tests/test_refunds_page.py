@@ -96,6 +96,20 @@ class RefundsPageTests(PaymentsTestCase):
         self.assertIn("Estado:", html)
         self.assertNotIn("State", html)
 
+    def test_the_staff_refund_page_reads_amounts_in_pesos(self):
+        """It showed "20000.00" (the title, the amount, its orders) and "0.00" from the credit."""
+        self.client.force_login(self.carol)
+        self.english()
+        html = self.client.get(
+            reverse("admin:payments_refund_change", args=[self.refund.pk])
+        ).content.decode()
+        self.assertNotIn("19000.00", html)
+        self.assertNotIn(">0.00<", html)
+        self.assertIn(f"{self.payment.reference} −$ 19.000", html)  # the title
+        self.assertIn("$ 19.000,00", html)  # the amount and the refunded order's line
+        self.assertIn("$ 0,00", html)  # from the credit
+        self.assertIn("Given back to the credit if the gateway declines the refund.", html)
+
     def test_another_customers_refund_is_a_404_and_not_listed(self):
         make_renewal_order(self.bob)
         self.login(self.bob)
