@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clientarea.accounts.audit_actions import action_label
 from clientarea.lib import codelists, nit
 from clientarea.lib.dates import short_datetime
 
@@ -487,6 +488,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{short_datetime(self.created_at)} {self.action} {self.target}"
+
+    @property
+    def action_label(self) -> str:
+        """The action in words, in the active language (the code when it has no label)."""
+        return action_label(self.action)
 
 
 class AuthenticatorApp(TOTPDevice):

@@ -392,9 +392,9 @@ class InvoiceAdmin(ViewPageAdminMixin[Invoice], InvoiceNotesMixin, WarningsMixin
         attempt = obj.transmissions.order_by("-created_at", "-id").first()
         if attempt is None:
             return "—"
-        return format_html(
-            "<p>{}</p>{}", attempt_message(attempt), _rule_lines(attempt.rule_messages)
-        )
+        # An answer without rule notes (an accepted one) is its message alone: no dash under it.
+        rules = _rule_lines(attempt.rule_messages) if attempt.rule_messages else ""
+        return format_html("<p>{}</p>{}", attempt_message(attempt), rules)
 
     @admin.display(description=_("downloads"))
     def downloads(self, obj):

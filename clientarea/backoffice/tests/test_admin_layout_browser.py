@@ -94,3 +94,42 @@ def test_a_billing_clerk_sees_whole_amounts_and_aligned_buttons(clerk, live_site
     if table[0] > table[1]:
         problems["periodic job runs"] = table
     assert problems == {}
+
+
+@pytest.mark.parametrize(("locale", "cookie"), [("es-CO", "es-co"), ("en", "en")])
+def test_the_audit_log_fits_1366_px_and_reads_its_actions_in_words(
+    browser, live_site, locale, cookie
+):
+    """The audit list was wider than its box at 1366 px: the customer column cut off, a
+    sideways scroll (a long date, the customer as "name <email>", whole emails)."""
+    from clientarea.accounts import audit
+
+    call_command("demo_data", stdout=io.StringIO())
+    andina = Customer.objects.get(user__email="compras@tiendaandina.example")
+    audit.record(
+        action="customer.einvoice_email_changed",
+        actor=andina.user,
+        customer=andina,
+        target="facturacion.electronica.proveedores@tiendaandina.example",
+    )
+    context = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
+    context.add_cookies([{"name": "django_language", "value": cookie, "url": live_site.url}])
+    page = context.new_page()
+    page.goto(live_site.url + "/admin/login/")
+    page.fill("#id_username", "soporte@conexcol.example")
+    page.fill("#id_password", DEMO_STAFF_PASSWORD)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.goto(live_site.url + "/admin/accounts/auditevent/")
+    table = page.evaluate(
+        "() => { const e = document.querySelector('#changelist .results'); return [e.scrollWidth, e.clientWidth]; }"
+    )
+    first_row = page.locator("#result_list tbody tr").first.inner_text()
+    context.close()
+    assert table[0] <= table[1], table
+    assert "customer.einvoice_email_changed" in first_row
+    assert (
+        "Correo de facturas electrónicas modificado"
+        if cookie == "es-co"
+        else "Electronic invoice email changed"
+    ) in first_row

@@ -198,3 +198,20 @@ def test_a_service_ended_after_a_suspension_is_not_read_as_suspended(client, car
     found = row.search(client.get(page_url(alice)).content.decode())
     assert found and "Terminated" in found.group()
     assert "Overdue payment" not in found.group()
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "developer_wording"),
+    [
+        ("en", "Some older transfers and cash payments are not listed here", "since this version"),
+        ("es-co", "Algunas transferencias y pagos en efectivo antiguos", "desde esta versión"),
+    ],
+)
+def test_the_payments_note_says_what_staff_find_not_when_the_code_changed(
+    client, carol, alice, settings, language, said, developer_wording
+):
+    """The note under Payments read "since this version, payments staff registered…"."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = client.get(page_url(alice)).content.decode()
+    note = page.split('id="h-payments"')[1].split("</section>")[0]
+    assert said in note and developer_wording not in note

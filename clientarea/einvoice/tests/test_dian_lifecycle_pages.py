@@ -293,3 +293,26 @@ def test_the_back_office_queue_lists_the_oldest_document_first(
     assert queue.index(unvalidated.full_number) < queue.index(newer.full_number)
     everything = client.get(changelist).content.decode()
     assert everything.index(newer.full_number) < everything.index(unvalidated.full_number)
+
+
+@pytest.mark.parametrize("language", ["es-co", "en"])
+def test_an_accepted_answer_reads_alone_without_a_dash_under_it(client, unvalidated, language):
+    """An accepted invoice's "DIAN's last answer, in plain words" showed DIAN's message with a
+    stray "—" under it (the empty list of rule notes)."""
+    Invoice.objects.filter(pk=unvalidated.pk).update(status=InvoiceStatus.ACCEPTED)
+    TransmissionAttempt.objects.create(
+        invoice=unvalidated,
+        transmitter="clientarea.einvoice.dian.transmitter.DianTransmitter",
+        status=InvoiceStatus.ACCEPTED,
+        message="Procesado Correctamente.",
+        rule_messages=[],
+    )
+    client.force_login(make_staff())
+    client.cookies["django_language"] = language
+    detail = client.get(
+        reverse("admin:einvoice_invoice_change", args=[unvalidated.pk])
+    ).content.decode()
+    field = detail.split("field-last_rules")[1].split('<div class="readonly">')[1]
+    answer = field.split("</div>")[0]
+    assert "Procesado Correctamente." in answer
+    assert "—" not in answer
