@@ -33,8 +33,10 @@ threads, with the local DIAN simulator on: ``DIAN_SANDBOX=1``) and a fresh proce
 each, with ``--worker-threads`` threads: sign, build the AttachedDocument, render the PDF, send it
 to the simulator with SendBillSync, take DIAN's ApplicationResponse into the signed
 AttachedDocument, queue the email with its ZIP and PDF, and deliver it (Django's dummy email
-backend). It prints documents validated and delivered per second, the worker process's peak RSS
-and the server's, for each N (flat in N: nothing is kept per document). Target: >= 100/s.
+backend). It prints documents validated and delivered per second, the worker's CPU per document
+and the simulator's (its gunicorn processes', read from ``/proc`` around the same stretch), the
+worker process's peak RSS and the server's, for each N (flat in N: nothing is kept per
+document). Target: >= 100/s.
 The worker is one process with 2 threads, as ``clientarea run`` starts it on SQLite (one Huey
 consumer, ``WORKER_THREADS=2``); ``--worker-processes P`` forks P such processes after the orders
 are paid (Huey's SQLite queue hands each task to one consumer, and the invoice leases keep two
@@ -54,7 +56,8 @@ how often a new connection to the simulator was opened). The wrapping adds a lit
 
 The raw baseline of ``--e2e`` is the same N signed documents sent to the same server with
 SendBillSync by a bare loop (one kept connection per thread, no database, no rendering): what
-the simulator alone allows. The ratio says how much of that our side keeps.
+the simulator alone allows with as many requests in flight as the worker has threads; the
+server's CPU per document is printed beside it. The ratio says how much of that our side keeps.
 """
 
 from __future__ import annotations
@@ -245,6 +248,7 @@ def main() -> None:
     )
     parser.add_argument("--e2e-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.e2e_child:
         from bench import einvoice_e2e

@@ -136,7 +136,7 @@ def parent(args) -> None:
                 sys.executable, str(ROOT / "bench" / "einvoice.py"), "--e2e-child", str(n),
                 "--worker-threads", str(args.worker_threads), "--url", env["DIAN_WS_URL"],
                 "--worker-processes", str(args.worker_processes),
-                "--worker-type", args.worker_type,
+                "--worker-type", args.worker_type, "--server-pid", str(server.pid),
             ]  # fmt: skip
             if args.profile:  # the child writes one cProfile per worker thread and prints them
                 child += ["--profile", args.profile]
@@ -155,7 +155,9 @@ def parent(args) -> None:
         print(
             f"N={n}: {n} documents validated and delivered in {result['seconds']:.2f} s = "
             f"{n / result['seconds']:.1f} per second (worker CPU {result['cpu'] / n * 1000:.1f} ms "
-            f"each); raw baseline {result['raw_per_second']:.1f} per second, ratio "
+            f"each, the simulator's server {result['server_cpu'] / n * 1000:.1f} ms); raw baseline "
+            f"{result['raw_per_second']:.1f} per second (the server "
+            f"{result['raw_server_cpu_ms']:.1f} ms CPU per document), ratio "
             f"{n / result['seconds'] / result['raw_per_second']:.2f}; peak RSS worker "
             f"{result['rss_mb']:.0f} MB, server {server_rss:.0f} MB (all its processes); "
             f"paying the N orders beforehand took {result['pay_seconds']:.1f} s"
@@ -171,6 +173,8 @@ def parent(args) -> None:
         db="sqlite",
         n=n,
         worker_cpu_ms_per_item=round(result["cpu"] / n * 1000, 1),
+        server_cpu_ms_per_item=round(result["server_cpu"] / n * 1000, 1),
+        raw_server_cpu_ms_per_item=round(result["raw_server_cpu_ms"], 1),
         worker_shape=(
             f"huey {args.worker_type} x{args.worker_threads}"
             if args.worker_type
@@ -442,6 +446,7 @@ def child(args) -> None:
         for i in range(threads)
     ]
     processes = max(1, args.worker_processes)
+    server_cpu = benchdb.tree_cpu(args.server_pid)
     if args.worker_type:
         seconds, cpu, rss_mb = _consumer(n, args.worker_type, threads)
     elif processes == 1:
@@ -451,6 +456,7 @@ def child(args) -> None:
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     else:
         seconds, cpu, rss_mb = _processes(ids, processes, threads, errors)
+    server_cpu = benchdb.tree_cpu(args.server_pid) - server_cpu
     if args.profile and processes == 1:
         import pstats
 
@@ -469,7 +475,10 @@ def child(args) -> None:
                 f"  {label:55s} {sum(values) / n * 1000:6.2f} ms CPU per document "
                 f"({len(values) / n:.2f} calls)"
             )
-    raw = _raw_baseline(args.url, min(n, 200), threads)
+    raw_n = min(n, 200)
+    raw_server_cpu = benchdb.tree_cpu(args.server_pid)
+    raw = _raw_baseline(args.url, raw_n, threads)
+    raw_server_cpu = benchdb.tree_cpu(args.server_pid) - raw_server_cpu
     print(
         json.dumps(
             {
@@ -477,6 +486,8 @@ def child(args) -> None:
                 "cpu": cpu,
                 "rss_mb": rss_mb,
                 "raw_per_second": raw,
+                "server_cpu": server_cpu,
+                "raw_server_cpu_ms": raw_server_cpu / raw_n * 1000,
                 "pay_seconds": pay_seconds,
             }
         )
