@@ -13,7 +13,6 @@ reminder's stage, the email's template): they are put into words too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,8 +53,7 @@ class EventText(CodedText):
     kind: ClassVar[str] = "order event text"
 
 
-def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
-    return TABLE.describe(code, values, fallback)
+describe = TABLE.describe
 
 
 def sentence(reason: str | EventText) -> str:

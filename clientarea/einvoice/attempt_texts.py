@@ -12,9 +12,6 @@ module is the attempts' table of codes.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib.texts import Texts
@@ -68,14 +65,12 @@ RULE_KINDS = {"rejection": _("rejection"), "notification": _("notification")}
 TABLE = Texts("einvoice.attempt", MESSAGES, values_as_text=True)
 
 
-def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
-    """The message in the active language; ``fallback`` (the stored sentence) for an attempt
-    recorded before the codes, or a code this version no longer knows."""
-    return TABLE.describe(code, values, fallback)
+#: The message in the active language; ``fallback`` (the stored sentence) for an attempt recorded
+#: before the codes, or a code this version no longer knows.
+describe = TABLE.describe
 
-
-def english(code: str, values: Mapping[str, Any] | None) -> str:
-    return TABLE.english(code, values)
+#: The message in English, for the attempt's ``message`` (logs, searches).
+english = TABLE.english
 
 
 def rule_kind(kind: str) -> str:

@@ -103,7 +103,9 @@ def nested_text(stored: Mapping[str, Any]) -> str:
 @dataclass(frozen=True)
 class CodedText:
     """One thing a record says: ``code`` (a key of the subclass's ``table``) and its values (JSON
-    values). Subclasses set ``table`` (and ``kind``, for the error an unknown code raises)."""
+    values; kept as text when the table shows ``values_as_text``, except another table's text
+    held as a value, :meth:`nested`, which stays one). Subclasses set ``table`` (and ``kind``, for
+    the error an unknown code raises)."""
 
     table: ClassVar[Texts]
     kind: ClassVar[str] = "text"
@@ -114,6 +116,11 @@ class CodedText:
     def __post_init__(self) -> None:
         if self.code not in self.table:
             raise ValueError(f"unknown {self.kind} code {self.code!r}")
+        if self.table.values_as_text:
+            as_text = {
+                k: dict(v) if isinstance(v, Mapping) else str(v) for k, v in self.values.items()
+            }
+            object.__setattr__(self, "values", as_text)
 
     def text(self) -> str:
         """In the active language."""

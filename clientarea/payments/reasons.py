@@ -10,9 +10,8 @@ are our own words for a transaction's kind or a gateway status (``WORDS``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -89,20 +88,10 @@ class Reason(CodedText):
     table: ClassVar[Texts] = TABLE
     kind: ClassVar[str] = "review reason"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(
-            self,
-            "values",
-            {k: dict(v) if isinstance(v, Mapping) else str(v) for k, v in self.values.items()},
-        )
 
-
-def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
-    """The reason in the active language; ``fallback`` (the stored English sentence) for a row
-    flagged before codes existed, or one whose code this version no longer knows."""
-    return TABLE.describe(code, values, fallback)
-
+#: The reason in the active language; ``fallback`` (the stored English sentence) for a row flagged
+#: before codes existed, or one whose code this version no longer knows.
+describe = TABLE.describe
 
 #: ``describe`` put into words only when rendered (an email queued now, rendered in its language).
 describe_lazy = lazy(describe, str)

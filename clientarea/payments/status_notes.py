@@ -14,7 +14,6 @@ payment starts (timeout, connection refused, an answer that cannot be read, a re
 from __future__ import annotations
 
 import urllib.error
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -121,16 +120,6 @@ class StatusNote(CodedText):
     table: ClassVar[Texts] = TABLE
     kind: ClassVar[str] = "status note"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "values", as_text(self.values))
-
-
-def as_text(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values kept as text, except another table's text held as a value (put into words with
-    the text that holds it, in the same language)."""
-    return {k: dict(v) if isinstance(v, Mapping) else str(v) for k, v in values.items()}
-
 
 #: Why an approval cannot pay its attempt (the ``problem`` of ``approved_not_applied`` and of the
 #: review reasons ``mismatch`` / ``mismatch_not_signed``): amounts and ids as the gateway sent
@@ -154,10 +143,6 @@ class Mismatch(CodedText):
 
     table: ClassVar[Texts] = MISMATCHES
     kind: ClassVar[str] = "mismatch"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "values", as_text(self.values))
 
 
 def closed(reason: str) -> StatusNote:

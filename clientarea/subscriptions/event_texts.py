@@ -14,7 +14,6 @@ codes, is held nested (``EventText.nested()``) and put into words with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -78,7 +77,6 @@ def stored_reason(reason: str | ServiceText) -> tuple[str, str, dict[str, Any]]:
     return reason[:300], "", {}
 
 
-def describe(code: str, values: Mapping[str, Any] | None, fallback: str = "") -> str:
-    """Why, in the active language; ``fallback`` (the row's stored sentence) for a row recorded
-    before the codes, or one whose code this version no longer knows."""
-    return TABLE.describe(code, values, fallback)
+#: Why, in the active language; ``fallback`` (the row's stored sentence) for a row recorded before
+#: the codes, or one whose code this version no longer knows.
+describe = TABLE.describe

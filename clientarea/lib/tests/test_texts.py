@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar
 
 import pytest
@@ -61,3 +62,21 @@ def test_an_unknown_code_is_refused_when_written():
     with pytest.raises(ValueError, match="unknown inner code"):
         Inner("nope")
     assert Inner("late", {"days": 3}).stored() == {"code": "late", "values": {"days": 3}}
+
+
+AS_TEXT = Texts("tests.as_text", {"paid": _("Order %(number)s not paid")}, values_as_text=True)
+
+
+class AsText(CodedText):
+    table: ClassVar[Texts] = AS_TEXT
+
+
+def test_a_table_that_shows_values_as_text_stores_them_as_text_and_keeps_nested_texts():
+    nested = Inner("late", {"days": 7}).nested()
+    text = AsText("paid", {"number": 12, "amount": Decimal("1500.50"), "why": nested})
+    assert text.stored() == {
+        "code": "paid",
+        "values": {"number": "12", "amount": "1500.50", "why": nested},
+    }
+    # A table whose values keep their JSON type (``%(days)d``) is left as it is.
+    assert Inner("late", {"days": 7}).values == {"days": 7}
