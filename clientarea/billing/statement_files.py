@@ -133,7 +133,7 @@ def statement_pdf(statement: AccountStatement) -> bytes:
         "provider": (provider.legal_name if provider else "ClientArea"),
         "provider_nit": (f"NIT {provider.nit_display}" if provider else ""),
         "customer": customer.display_name,
-        "document": f"{customer.get_document_type_display()} {customer.document_number}",
+        "document": customer.document_display,  # a NIT with its check digit
         "period": _("From %(start)s to %(end)s")
         % {"start": statement.start.strftime(PDF_DATE), "end": statement.end.strftime(PDF_DATE)},
         "generated": _("Generated on %(when)s")

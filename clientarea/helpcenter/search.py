@@ -311,6 +311,29 @@ def _fallback_ids(tokens: list[str], *, language: str, limit: int) -> list[int]:
     )
 
 
+def title_has_every_word(title: str, tokens: list[str]) -> bool:
+    """Whether every searched word starts a word of ``title`` (as the search matches them: no
+    case or accents, a plural ending dropped)."""
+    words = [fold(word) for word in _TOKEN_RE.findall(title)]
+    for token in tokens:
+        stem = fold(plural_stem(token))
+        if len(stem) >= PREFIX_MIN_CHARS:
+            matched = any(word.startswith(stem) for word in words)
+        else:
+            matched = fold(token) in words
+        if not matched:
+            return False
+    return True
+
+
+def titles_first(articles: list[Article], tokens: list[str]) -> list[Article]:
+    """The ranked articles with those whose title has every searched word first, each group in
+    rank order. With a help center's few dozen articles the words' many mentions in a long body
+    outranked a title that has them all ("pagar pse" listed the cash article, whose body names
+    PSE, above "Pagar con PSE")."""
+    return sorted(articles, key=lambda article: not title_has_every_word(article.title, tokens))
+
+
 # --- Typo tolerance ---------------------------------------------------------------------------
 
 

@@ -266,7 +266,8 @@ def _fill(
     outcome: SearchOutcome, ids: list[int], language: str, *, corrected: list[str] | None = None
 ) -> None:
     by_id = Article.objects.select_related("category").in_bulk(ids)
-    outcome.articles = [by_id[i] for i in ids if i in by_id]
+    ranked = [by_id[i] for i in ids if i in by_id]
+    outcome.articles = search.titles_first(ranked, corrected or outcome.tokens)
     outcome.results_language = language
     outcome.corrected_query = " ".join(corrected or [])
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
-from clientarea.billing.models import Order, OrderState
+from clientarea.billing.models import Order, OrderItem, OrderState
 from clientarea.payments.gateways import enabled_gateways
 from clientarea.payments.gateways.base import Gateway, PaymentMethod
 from clientarea.payments.models import (
@@ -167,6 +167,12 @@ def payment_orders(payment: Payment) -> list[Order]:
         .distinct()
         .order_by("number")
     )
+
+
+def orders_bill_services(orders: list[Order]) -> bool:
+    """Whether any of these orders activates or renews a service (a custom order, e.g. a
+    migration, bills none)."""
+    return OrderItem.objects.filter(order__in=orders, service__isnull=False).exists()
 
 
 def result_state(payment: Payment, orders: list[Order] | None = None) -> str:

@@ -445,6 +445,7 @@ def result(request: HttpRequest, reference: str) -> HttpResponse:
             "orders": orders,
             "numbers": ", ".join(o.number for o in orders),
             "state": state,
+            "bills_services": state == "approved" and selectors.orders_bill_services(orders),
             "awaiting_final": awaiting_final,
             # Still waiting for the gateway's word on this attempt (also when another payment
             # paid the order meanwhile: this one may be charged too, and becomes credit then).

@@ -154,8 +154,10 @@ def _prices_text(option, *, per_unit: bool = False) -> str:
     """An option's prices per cycle, before IVA: "Monthly $ 5.000 · Annual $ 50.000"."""
     if option is None:
         return ""
+    # Each cycle stays with its amount on one line: a phone broke "Quarterly $" / "34.000".
     text = " · ".join(
-        f"{price.get_cycle_display()} {format_cop(price.price)}" for price in option.prices.all()
+        f"{price.get_cycle_display()} {format_cop(price.price)}".replace(" ", NBSP)
+        for price in option.prices.all()
     )
     if per_unit and text:
         return str(_("Per unit, before IVA: %(prices)s") % {"prices": text})

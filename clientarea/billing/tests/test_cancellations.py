@@ -253,3 +253,18 @@ def test_without_a_comment_the_history_says_only_the_reason(client, ana):
     event = service.events.get(kind="terminated")
     assert event.reason_code == "customer_cancellation"
     assert event.reason == "Cancelled at the customer's request (I am moving to another provider)"
+
+
+def test_a_service_being_cancelled_does_not_promise_a_renewal_order(client, ana):
+    # The service page said "Its renewal order will appear here and in Billing." under a
+    # cancellation request for the end of the period: that service is not renewed.
+    service = _service(ana)
+    client.cookies["django_language"] = "en"
+    client.force_login(ana.user)
+    detail = reverse("subscriptions:detail", args=[service.pk])
+    promise = "Its renewal order will appear here and in Billing."
+    assert promise in unescape(client.get(detail).content.decode())
+    _request(service)
+    page = unescape(client.get(detail).content.decode())
+    assert "No service orders have billed this service yet." in page
+    assert promise not in page

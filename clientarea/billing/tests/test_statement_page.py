@@ -40,6 +40,24 @@ def test_the_statement_pdf_names_the_sellers_nit_as_such(client, settings, tmp_p
     assert f"{provider.legal_name} · NIT {provider.nit_display}" in text
 
 
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")
+def test_the_statement_pdf_gives_a_companys_nit_with_its_check_digit(client, settings, tmp_path):
+    """It printed "Tienda Andina S.A.S. · NIT 901234567" without the check digit, while the
+    seller's NIT beside it and every other page show it ("901234567-7")."""
+    make_provider()
+    company = make_customer("compras@example.com", person_type="juridica", document_type="31")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.force_login(company.user)
+    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    nit = f"NIT {company.document_number}-{company.check_digit}"
+    assert f"{company.display_name} · {nit}" in text, text
+
+
 def test_a_movement_without_an_order_has_no_stray_separator(client, settings):
     """Credit added by a payment, and credit refunded, read "· payu:…" in the Document column."""
     from decimal import Decimal

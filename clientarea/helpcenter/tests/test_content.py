@@ -169,6 +169,26 @@ class RefundsArticleTests(TestCase):
         self.assertEqual(article_url_for("refunds", "es-co"), "/help/reembolsos/")
 
 
+class TitleFirstTests(TestCase):
+    """ "pagar pse" listed "Pagar en efectivo con un cupón de pago" (whose body names PSE) above
+    "Pagar con PSE": with two dozen articles, the words' many mentions in a body outranked the
+    title that has them all."""
+
+    def setUp(self):
+        services.import_help_content()
+
+    def test_an_article_whose_title_has_every_word_comes_first(self):
+        for query, language, slug in [
+            ("pagar pse", "es", "pago-pse"),
+            ("pagar con pse", "es", "pago-pse"),
+            ("pagar en efectivo", "es", "pago-en-efectivo"),
+            ("paying by pse", "en", "paying-by-pse"),
+            ("pse", "es", "pago-pse"),
+        ]:
+            found = [a.slug for a in search_articles(query, language).articles]
+            self.assertEqual(found[:1], [slug], (query, found))
+
+
 class RenewalsArticleTests(TestCase):
     """The renewals article told customers to write in to cancel a service, though they cancel
     it themselves from its page (the cancellation article)."""

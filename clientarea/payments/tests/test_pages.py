@@ -13,7 +13,7 @@ from django.contrib.staticfiles import finders
 from django.test import override_settings
 
 from clientarea.billing import services as billing_services
-from clientarea.billing.models import LedgerEntry, Order
+from clientarea.billing.models import LedgerEntry, Order, OrderItem
 from clientarea.payments import selectors, services
 from clientarea.payments.models import MessageKind, Payment, PaymentMessage, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, payu_transaction
@@ -282,6 +282,19 @@ class ReturnAndResultTests(PaymentsTestCase):
         response = self.result(payment)
         self.assertEqual(self.status_of(response), "approved")
         self.assertNotIn('http-equiv="refresh"', response.content.decode())
+
+    def test_approved_promises_active_services_only_when_the_order_bills_one(self):
+        # A custom order (a migration, no service) read "Your services are active or renewed".
+        payment, _ = self.start()
+        post_payu(self.client, payu_confirmation(payment.reference, "119000.00"))
+        self.login(self.alice)
+        services = "Sus servicios quedaron activos o renovados"
+        self.assertIn(services, self.result(payment).content.decode())
+        OrderItem.objects.filter(order=self.order).update(service=None)
+        page = self.result(payment).content.decode()
+        self.assertEqual(self.status_of(self.result(payment)), "approved")
+        self.assertNotIn("Sus servicios", page)
+        self.assertIn("Su factura electrónica le llegará por correo.", page)
 
     def test_it_offers_a_retry_after_a_decline(self):
         payment, _ = self.start()

@@ -204,3 +204,18 @@ def test_the_cycle_choices_keep_each_amount_on_one_line(client, shop):
     # On a phone the label wrapped between "$" and its figure ("IVA $" / "19.000").
     page = client.get(reverse("order:product", args=["vps-2-4"])).content.decode()
     assert "Monthly: $\u00a0100.000 + IVA $\u00a019.000 = $\u00a0119.000" in page
+
+
+def test_the_setup_fee_and_option_prices_keep_each_amount_on_one_line(client, shop):
+    # On a phone "One-time setup fee: $" ended a line and "60.000" began the next, and an
+    # option's prices broke the same way ("Quarterly $" / "34.000").
+    shop["vps"].setup_fee = Decimal("60000")
+    shop["vps"].save(update_fields=["setup_fee"])
+    shop["disk"].options.get().prices.create(cycle="quarterly", price=Decimal("1450"))
+    page = client.get(reverse("order:product", args=["vps-2-4"])).content.decode()
+    fee = '<span class="nowrap">$ 60.000</span> + <span class="nowrap">$ 11.400</span> IVA'
+    assert f"One-time setup fee: {fee}." in page
+    assert "Per unit, before IVA: Monthly\u00a0$\u00a0500 · Quarterly\u00a0$\u00a01.450" in page
+    client.force_login(make_customer("ana@example.com").user)
+    new = client.get(reverse("subscriptions:new")).content.decode()
+    assert f"One-time setup fee: {fee}." in new

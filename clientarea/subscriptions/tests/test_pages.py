@@ -117,7 +117,8 @@ def test_the_order_page_lists_active_products_by_kind_with_iva_and_total(client,
     assert "Hosting Clásico" not in page  # inactive
     assert "$ 29.000" in page and "$ 5.510" in page and "$ 34.510" in page  # price, IVA, total
     assert "$ 89.000" in page and "$ 16.910" in page and "$ 105.910" in page
-    assert "One-time setup fee: $ 60.000 + $ 11.400 IVA." in page
+    fee = '<span class="nowrap">$ 60.000</span> + <span class="nowrap">$ 11.400</span> IVA'
+    assert f"One-time setup fee: {fee}." in page
     assert page.index("Web hosting") < page.index(">Domain<")
 
 

@@ -114,6 +114,26 @@ def test_the_cash_voucher_reads_whole_on_a_phone(page, live_site, fake_http):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
+def test_the_checkout_total_and_footer_read_whole_on_a_phone(page, live_site, fake_http):
+    """At 390 px the checkout's total broke inside the number ("COP 142.800,0 / 0") and the
+    footer's note touched the screen's edges."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_payu_checkout(
+        page, live_site, amount="1011500.00", tax="161500.00", taxReturnBase="850000.00"
+    )
+    total = page.locator(".summary .total")
+    box = total.bounding_box()
+    line = total.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+    assert box is not None and box["height"] < 1.5 * line, (box, line)
+    assert box["x"] + box["width"] <= 390, box
+    footer = page.locator("footer").evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " const b = r.getBoundingClientRect(); return [b.left, b.right]; }"
+    )
+    assert footer[0] >= 8 and footer[1] <= 390 - 8, footer
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 def test_payvalida_card_in_a_browser(page, live_site, fake_http, settings):
     settings.SANDBOX_PAYVALIDA_RETURN_URL = f"{live_site.url}/healthz?back=payvalida"
     fixed = PAYVALIDA["PAYVALIDA_FIXED_HASH"]
