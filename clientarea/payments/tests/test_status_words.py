@@ -16,7 +16,12 @@ from clientarea.lib import http
 from clientarea.payments import services
 from clientarea.payments.models import Payment, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, json_response
-from clientarea.payments.tests.helpers import payu_confirmation, post_payu
+from clientarea.payments.tests.helpers import (
+    payu_confirmation,
+    payvalida_notification,
+    post_payu,
+    post_payvalida,
+)
 
 REAL_SEND = http.send  # before the tests' fake network replaces it
 MIGRATION = importlib.import_module("clientarea.payments.migrations.0012_payment_status_note")
@@ -186,6 +191,35 @@ class StatusWordsTests(PaymentsTestCase):
         said = texts(other)
         self.assertEqual(said["gateway"], "ENTITY_DECLINED")  # PayU's word, as it sent it
         self.assertEqual(said["en"], "")
+
+    def test_an_order_payvalida_closed_unpaid_gets_our_explanation(self):
+        """Payvalida notifies "cancelled" (its consult says VENCIDA or CANCELADA) for an order
+        that ended unpaid: its word stays labelled as its own, and ours says what it means."""
+        payment, _ = self.start("payvalida")
+        post_payvalida(
+            self.client, payvalida_notification(payment.reference, status="cancelled")
+        )
+        said = texts(payment)
+        self.assertEqual(payment.status, PaymentStatus.EXPIRED)
+        self.assertEqual(said["gateway"], "cancelled")
+        self.assertEqual(payment.status_note_code, "payvalida_closed")
+        self.assertEqual(
+            said["en"],
+            "Payvalida closed the order without a payment: its deadline passed or it was "
+            "cancelled at Payvalida",
+        )
+        self.assertEqual(
+            said["es"],
+            "Payvalida cerró la orden sin pago: venció su plazo o se canceló en Payvalida",
+        )
+
+        other, _ = self.start("payvalida", order=self.other_order())
+        self.network.payvalida_orders[other.gateway_reference]["STATE"] = "VENCIDA"
+        services.check_payment(other, close_expired=False)
+        said = texts(other)
+        self.assertEqual(other.status, PaymentStatus.EXPIRED)
+        self.assertEqual(said["gateway"], "VENCIDA")
+        self.assertEqual(other.status_note_code, "payvalida_closed")
 
     def other_order(self):
         from clientarea.payments.tests.helpers import make_renewal_order
