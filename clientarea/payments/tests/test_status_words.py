@@ -196,9 +196,7 @@ class StatusWordsTests(PaymentsTestCase):
         """Payvalida notifies "cancelled" (its consult says VENCIDA or CANCELADA) for an order
         that ended unpaid: its word stays labelled as its own, and ours says what it means."""
         payment, _ = self.start("payvalida")
-        post_payvalida(
-            self.client, payvalida_notification(payment.reference, status="cancelled")
-        )
+        post_payvalida(self.client, payvalida_notification(payment.reference, status="cancelled"))
         said = texts(payment)
         self.assertEqual(payment.status, PaymentStatus.EXPIRED)
         self.assertEqual(said["gateway"], "cancelled")
