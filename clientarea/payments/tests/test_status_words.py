@@ -14,7 +14,7 @@ from django.utils import translation
 
 from clientarea.lib import http
 from clientarea.payments import services
-from clientarea.payments.models import Payment, PaymentStatus
+from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, json_response
 from clientarea.payments.tests.helpers import (
     payu_confirmation,
@@ -240,6 +240,21 @@ class StatusWordsTests(PaymentsTestCase):
         self.assertContains(page, "Gateway&#x27;s message")
         self.assertContains(page, "Our explanation")
         self.assertContains(page, "replaced by a new attempt")
+
+
+class EmptyValueTests(PaymentsTestCase):
+    def test_an_empty_value_reads_as_the_rest_of_the_page_does(self):
+        """A gateway message not yet applied has no log detail: its cell read "-" beside the
+        "—" of every other empty value on the payment's page."""
+        payment, _ = self.start("payvalida")
+        PaymentMessage.objects.create(
+            gateway="payvalida", kind="notification", reference=payment.gateway_reference,
+            payment=payment, outcome="",
+        )  # fmt: skip
+        self.login(self.carol)
+        page = self.client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+        cell = page.split('<td class="field-outcome_detail">')[1].split("</td>")[0]
+        self.assertEqual(cell.strip(), "<p>—</p>")
 
 
 class QueryFailureTests(PaymentsTestCase):
