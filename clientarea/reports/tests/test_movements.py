@@ -366,7 +366,7 @@ class RefundsNotCompletedTests(PaymentsTestCase):
                     callback()
             job = type(self).export_job()
             download = client.get(reverse("reports:download", args=[job.pk]))
-            book = load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+            book = load_workbook(io.BytesIO(download.getvalue()))
         cells = " ".join(
             str(value) for row in book.active.iter_rows(values_only=True) for value in row
         )
