@@ -256,6 +256,14 @@ class EmptyValueTests(PaymentsTestCase):
         cell = page.split('<td class="field-outcome_detail">')[1].split("</td>")[0]
         self.assertEqual(cell.strip(), "<p>—</p>")
 
+    def test_the_lists_empty_cells_read_the_same_dash(self):
+        """Django's own empty value was "-" in the lists (a payment's method not known yet)."""
+        self.start("payvalida")
+        self.login(self.carol)
+        page = self.client.get("/admin/payments/payment/").content.decode()
+        self.assertIn('<td class="field-method">—</td>', page)
+        self.assertNotIn('<td class="field-method">-</td>', page)
+
 
 class QueryFailureTests(PaymentsTestCase):
     def test_a_failed_query_says_what_went_wrong_in_words(self):
