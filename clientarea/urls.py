@@ -9,6 +9,8 @@ from clientarea.lib.views import healthz
 admin.site.site_header = "ClientArea"
 admin.site.site_title = "ClientArea"
 admin.site.index_title = _("Back office")
+# An empty value reads "—" in every list and page, as the values our own code leaves empty do.
+admin.site.empty_value_display = "—"
 
 urlpatterns = [
     path("", account_views.home, name="home"),

@@ -251,7 +251,7 @@ def credit_payout(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 _("%(amount)s of %(customer)s's credit paid out (reference %(reference)s).")
                 % {
-                    "amount": format_cop(data["amount"], decimals=True),
+                    "amount": format_cop(data["amount"]),
                     "customer": customer.display_name,
                     "reference": data["bank_reference"],
                 },
@@ -300,11 +300,11 @@ def credit_register(request: HttpRequest, pk: int) -> HttpResponse:
                 "%(amount)s registered as %(customer)s's credit: payment %(payment)s (reference "
                 "%(reference)s). Credit available now: %(credit)s."
             ) % {
-                "amount": format_cop(payment.amount, decimals=True),
+                "amount": format_cop(payment.amount),
                 "customer": customer.display_name,
                 "payment": payment.reference,
                 "reference": data["bank_reference"],
-                "credit": format_cop(credit, decimals=True),
+                "credit": format_cop(credit),
             }
             if credit < payment.amount:
                 text += " " + _("The credit was applied at once to their pending orders.")

@@ -409,7 +409,7 @@ class OrderAdmin(
                 form = ManualPaymentForm(confirm, agent=withheld > 0)
                 warning = str(exc)
                 submit = gettext("Register it and keep %(excess)s as credit") % {
-                    "excess": format_cop(exc.split.excess, decimals=True)
+                    "excess": format_cop(exc.split.excess)
                 }
             except services.PaymentAmountError as exc:
                 # The amount does not fit the withholding decision: corrected on the same form.
@@ -422,7 +422,7 @@ class OrderAdmin(
                 return HttpResponseRedirect(self.change_url(order))
         intro = gettext(
             "Only for money already received outside the online gateways, e.g. a bank transfer or cash at the office. Still due on this order: %(due)s. Paying all of it marks the order paid, activates or renews its services and issues the electronic invoice; less leaves the order pending with the rest due; more pays the order and keeps the excess as the customer's credit."
-        ) % {"due": format_cop(due, decimals=True)}
+        ) % {"due": format_cop(due)}
         if withheld > 0:
             intro += " " + gettext(
                 "The customer is a withholding agent: of the %(owed)s still owed it "
@@ -430,9 +430,9 @@ class OrderAdmin(
                 "the withholdings are posted with the payment. If it transferred the %(owed)s "
                 'without withholding, tick "The customer did not withhold on this payment".'
             ) % {
-                "owed": format_cop(due + withheld, decimals=True),
-                "withheld": format_cop(withheld, decimals=True),
-                "due": format_cop(due, decimals=True),
+                "owed": format_cop(due + withheld),
+                "withheld": format_cop(withheld),
+                "due": format_cop(due),
             }
         return self.render_action_form(
             request,
@@ -452,7 +452,7 @@ class OrderAdmin(
                 "Partial payment of order %(number)s registered: %(left)s is still due."
             ) % {
                 "number": after.number,
-                "left": format_cop(selectors.order_balance_due(after), decimals=True),
+                "left": format_cop(selectors.order_balance_due(after)),
             }
         text = gettext(
             "Payment of order %(number)s registered: its services were activated or renewed."
@@ -466,8 +466,8 @@ class OrderAdmin(
         if settled.credited > 0:
             credit = selectors.credit_available(after.customer)
             values = {
-                "excess": format_cop(settled.credited, decimals=True),
-                "credit": format_cop(credit, decimals=True),
+                "excess": format_cop(settled.credited),
+                "credit": format_cop(credit),
             }
             if credit < settled.credited:  # BILLING_AUTO_APPLY_CREDIT used it at once
                 text += (

@@ -616,7 +616,7 @@ def refund_credit(
     if amount > credit:
         raise LedgerError(
             _("The customer has %(credit)s of credit: a refund cannot be larger.")
-            % {"credit": format_cop(credit, decimals=True)}
+            % {"credit": format_cop(credit)}
         )
     entry = _entry(
         customer_id=customer_id,

@@ -384,7 +384,7 @@ def event_details_for_staff(event: OrderEvent) -> str:
         )
     if data.get("credited"):
         try:
-            credited = format_cop(Decimal(data["credited"]), decimals=True)
+            credited = format_cop(Decimal(data["credited"]))
         except ArithmeticError:
             credited = str(data["credited"])
         parts.append(

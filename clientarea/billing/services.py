@@ -1029,7 +1029,7 @@ def post_manual_payment(
                     '%(number)s. For a partial payment leave "The customer did not withhold on '
                     'this payment" unticked.'
                 )
-                % {"number": locked.number, "due": format_cop(due, decimals=True)},
+                % {"number": locked.number, "due": format_cop(due)},
                 field="amount",
             )
         if withholding > 0 and not gross and received == due:
@@ -1040,9 +1040,9 @@ def post_manual_payment(
                     "it withheld, enter what it transferred (the net is %(net)s)."
                 )
                 % {
-                    "amount": format_cop(received, decimals=True),
+                    "amount": format_cop(received),
                     "number": locked.number,
-                    "net": format_cop(net, decimals=True),
+                    "net": format_cop(net),
                 },
                 field="not_withheld",
             )
@@ -1289,17 +1289,17 @@ def _excess_warning(*, number: str, split: ManualPaymentSplit) -> str:
         "%(received)s is more than order %(number)s owes: %(pays)s pays the order and "
         "%(excess)s will be kept as the customer's credit."
     ) % {
-        "received": format_cop(split.received, decimals=True),
+        "received": format_cop(split.received),
         "number": number,
-        "pays": format_cop(split.pays, decimals=True),
-        "excess": format_cop(split.excess, decimals=True),
+        "pays": format_cop(split.pays),
+        "excess": format_cop(split.excess),
     }
     if split.withheld > 0:
         text += " " + _(
             "%(withheld)s is posted as withheld by the customer (a withholding certificate is "
             'expected for it). If the customer did not withhold on this payment, tick "The '
             'customer did not withhold on this payment" instead.'
-        ) % {"withheld": format_cop(split.withheld, decimals=True)}
+        ) % {"withheld": format_cop(split.withheld)}
     elif split.not_withheld:
         text += " " + _("The customer did not withhold: nothing withheld is posted.")
     return text

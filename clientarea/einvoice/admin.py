@@ -201,13 +201,22 @@ def attempt_outcome(attempt: TransmissionAttempt) -> str:
 def attempt_message(attempt: TransmissionAttempt) -> str:
     """The attempt's message and, under it, its technical detail (English, as the DIAN client or
     the transport wrote it), labelled as such."""
-    if not attempt.detail:
-        return format_html("{}", attempt.message_text)
+    message = attempt.message_text
+    if attempt.as_written:
+        # Not ours, so not in the reader's language: said whose words they are.
+        message = format_html(
+            '{}<br><span class="cell-detail">{}</span>',
+            message,
+            gettext("as DIAN or our DIAN client wrote it, not translated"),
+        )
+    detail = attempt.detail_text
+    if not detail:
+        return format_html("{}", message)
     return format_html(
         '{}<br><span class="cell-detail">{}: <code>{}</code></span>',
-        attempt.message_text,
+        message,
         gettext("Technical detail"),
-        attempt.detail,
+        detail,
     )
 
 

@@ -12,6 +12,9 @@ module is the attempts' table of codes.)
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib.texts import Texts
@@ -75,3 +78,75 @@ english = TABLE.english
 
 def rule_kind(kind: str) -> str:
     return str(RULE_KINDS.get(kind, kind))
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """An attempt recorded before the codes, read back: its code, values and technical detail."""
+
+    code: str
+    values: dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+
+#: The sentences the code wrote in ``message`` before the codes existed (migration 0008), in
+#: English or, where they went through gettext in a Spanish worker, in Spanish: each read back as
+#: the code it is now (``detail``: the DIAN client's text that was inside the sentence). A lookup
+#: on the text alone, no data migration: anything else is DIAN's answer or the client's text.
+LEGACY_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), code)
+    for pattern, code in (
+        (r"Not signed yet: nothing was sent to DIAN\.", "not_signed"),
+        (r"Aún no está firmada: no se envió nada a la DIAN\.", "not_signed"),
+        (
+            r"DIAN did not answer within (?P<seconds>[\d.]+) seconds and does not know the "
+            r"invoice yet; it will be sent again\.",
+            "timeout_unknown",
+        ),
+        (
+            r"La DIAN no respondió en (?P<seconds>[\d.]+) segundos y aún no conoce la factura; "
+            r"se enviará de nuevo\.",
+            "timeout_unknown",
+        ),
+        (
+            r"DIAN is not available \((?P<detail>.*)\); the invoice will be sent again\.",
+            "unavailable",
+        ),
+        (
+            r"La DIAN no está disponible \((?P<detail>.*)\); la factura se enviará de nuevo\.",
+            "unavailable",
+        ),
+        (
+            r"DIAN refused the request \((?P<detail>.*)\); it is not sent again until this is "
+            r"fixed\.",
+            "refused_request",
+        ),
+        (
+            r"La DIAN rechazó la solicitud \((?P<detail>.*)\); no se volverá a enviar hasta que "
+            r"esto se corrija\.",
+            "refused_request",
+        ),
+        (r"stored only \(no DIAN transmitter configured\)", "stored_only"),
+        (
+            r"(?P<message>.*?) \(accepted, but DIAN sent no ApplicationResponse; asking again\)",
+            "no_application_response",
+        ),
+        (
+            r"(?P<message>.*?) \(ApplicationResponse unusable: (?P<detail>.*)\)",
+            "application_response_unusable",
+        ),
+    )
+)
+
+
+def legacy(message: str) -> Legacy | None:
+    """An attempt's ``message`` without a code, read back as the code it is now when it is a
+    sentence the code wrote before the codes (``LEGACY_SENTENCES``); None: DIAN's answer, or the
+    client's text, to be shown as written."""
+    text = message.strip()
+    for pattern, code in LEGACY_SENTENCES:
+        found = pattern.fullmatch(text)
+        if found:
+            values = {k: v for k, v in found.groupdict().items() if k != "detail"}
+            return Legacy(code, values, found.groupdict().get("detail") or "")
+    return None

@@ -380,9 +380,31 @@ class TransmissionAttempt(models.Model):
         return f"{self.invoice_id} {self.status}"
 
     @property
+    def legacy(self) -> attempt_texts.Legacy | None:
+        """An attempt recorded before the codes whose ``message`` is a sentence the code wrote
+        then (English, or Spanish through gettext), read back as its code."""
+        return None if self.message_code else attempt_texts.legacy(self.message)
+
+    @property
     def message_text(self) -> str:
-        """What the attempt says, in the active language (DIAN's answer as DIAN wrote it)."""
+        """What the attempt says, in the active language (DIAN's answer as DIAN wrote it; an
+        attempt recorded before the codes in the words of the code its sentence is)."""
+        known = self.legacy
+        if known is not None:
+            return attempt_texts.describe(known.code, known.values)
         return attempt_texts.describe(self.message_code, self.message_values, fallback=self.message)
+
+    @property
+    def as_written(self) -> bool:
+        """The message is not ours: DIAN's answer, or the DIAN client's text of an attempt
+        recorded before the codes, shown as written (labelled so)."""
+        return bool(self.message) and not self.message_code and self.legacy is None
+
+    @property
+    def detail_text(self) -> str:
+        """The technical detail (also the client's text held inside an old attempt's sentence)."""
+        known = self.legacy
+        return self.detail or (known.detail if known is not None else "")
 
 
 class TransmissionExchange(models.Model):

@@ -157,7 +157,7 @@ class PaymentMessageInline(ReadOnlyInline):
     def outcome_detail(self, obj: PaymentMessage) -> str:
         """The log's own words (English, with ids and amounts), labelled apart from the result
         beside it: both columns read "Resultado" in Spanish."""
-        return obj.outcome or "-"
+        return obj.outcome or "—"
 
 
 class RefundInline(ReadOnlyInline):
@@ -347,7 +347,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "review_text",
                     "duplicate",
                     "refund_text",
-                    "refund_note",
+                    "refund_note_text",
                     "refunded_at",
                     "refunded_by",
                 )
@@ -413,6 +413,11 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                 }
         return obj.get_refund_status_display()
 
+    @admin.display(description=_("refund note"))
+    def refund_note_text(self, obj: Payment) -> str:
+        """Staff's notes as typed; the refunds' lines with their method in the reader's words."""
+        return selectors.refund_note_text(obj.refund_note) or "—"
+
     @admin.display(description=_("bank reference"))
     def bank_reference_text(self, obj: Payment) -> str:
         return services.bank_reference(obj) or "—"
@@ -427,6 +432,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
             "bank_reference_text",
             "method_text",
             "refund_text",
+            "refund_note_text",
             "orders_paid",
             "review_text",
             "gateway_words",
@@ -489,8 +495,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                 text += " · " + _(
                     "%(done)s refunded or being refunded, %(left)s still to decide"
                 ) % {
-                    "done": format_cop(done, decimals=True),
-                    "left": format_cop(left, decimals=True),
+                    "done": format_cop(done),
+                    "left": format_cop(left),
                 }
         return text
 
@@ -654,7 +660,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     request,
                     _("Refund of %(amount)s for %(reference)s: %(state)s.")
                     % {
-                        "amount": format_cop(refund.amount, decimals=True),
+                        "amount": format_cop(refund.amount),
                         "reference": payment.reference,
                         "state": refund.get_state_display(),
                     },
@@ -685,7 +691,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "transfer, the gateway's back office) is recorded as done now."
                 )
             )
-            % {"left": format_cop(left, decimals=True)}
+            % {"left": format_cop(left)}
             + (
                 " "
                 + _(
@@ -693,7 +699,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ObjectActionsAdminMixin[Payment], admin.M
                     "their orders: at most %(now)s (the credit still available) can be refunded "
                     "now."
                 )
-                % {"now": format_cop(now, decimals=True)}
+                % {"now": format_cop(now)}
                 if now < left
                 else ""
             ),
@@ -907,7 +913,7 @@ class PaymentMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(
                 request,
                 _("Message %(id)s (%(reference)s): %(outcome)s")
-                % {"id": message.pk, "reference": message.reference or "-", "outcome": outcome},
+                % {"id": message.pk, "reference": message.reference or "—", "outcome": outcome},
                 level,
             )
 
@@ -919,7 +925,7 @@ class RefundLineInline(ReadOnlyInline):
 
     @admin.display(description=_("amount"))
     def amount_cop(self, obj: RefundLine) -> str:
-        return format_cop(obj.amount, decimals=True)
+        return format_cop(obj.amount)
 
 
 @admin.register(Refund)
@@ -971,9 +977,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _cop_with_help(amount: Decimal, help_text: StrOrPromise) -> str:
-        return format_html(
-            '{}<br><span class="help">{}</span>', format_cop(amount, decimals=True), help_text
-        )
+        return format_html('{}<br><span class="help">{}</span>', format_cop(amount), help_text)
 
     @admin.display(description=_("from the credit"))
     def from_credit_cop(self, obj: Refund) -> str:
@@ -997,7 +1001,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_cop(self, obj: Refund) -> str:
-        return format_cop(obj.amount, decimals=True)
+        return format_cop(obj.amount)
 
 
 # --- The order's page: its payments, and manual payments kept as payments ------------------
@@ -1031,7 +1035,7 @@ class OrderAdmin(billing_admin.OrderAdmin):
                     p.reference,
                     p.gateway_name,
                     p.get_method_display(),
-                    format_cop(p.amount, decimals=True),
+                    format_cop(p.amount),
                     p.get_status_display(),
                     (
                         p.get_refund_status_display()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.accounts.models import Customer
@@ -21,6 +22,7 @@ from clientarea.payments.models import (
     PaymentStatus,
     Refund,
     RefundLine,
+    RefundMethod,
     RefundState,
 )
 
@@ -276,3 +278,21 @@ def customer_refund(customer: Customer, pk: int) -> Refund:
     if refund is None:
         raise Http404("No such refund")
     return refund
+
+
+def refund_note_text(note: str) -> str:
+    """A payment's refund note in the reader's language. What staff typed stays as typed; the
+    line a completed refund adds ("$ 119.000 Manual (bank transfer or the gateway's back office)
+    Bancolombia 998877") names its method in the words of whoever's language was active then
+    (the staff member who made it, before it was written in English): each method's words, in
+    either language, are read as the reader's (a lookup on the text, the note is not changed)."""
+    if not note:
+        return note
+    words: dict[str, str] = {}
+    for value, label in RefundMethod.choices:
+        for language in ("en", "es"):
+            with translation.override(language):
+                words[str(label)] = value
+    reader = dict(RefundMethod.choices)
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    return pattern.sub(lambda found: str(reader[words[found.group(0)]]), note)

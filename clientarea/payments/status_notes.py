@@ -42,6 +42,10 @@ MESSAGES = {
         "the card was declined (the gateway's response code is beside this); the order can be "
         "paid again"
     ),
+    "payvalida_closed": _(
+        "Payvalida closed the order without a payment: its deadline passed or it was cancelled "
+        "at Payvalida"
+    ),
     "replaced": _("replaced by a new attempt"),
     "closed_expired": _("its deadline passed: closed by reconciliation"),
     "closed_abandoned": _(
@@ -151,10 +155,13 @@ def closed(reason: str) -> StatusNote:
     return StatusNote(CLOSED_CODES.get(reason, "closed_orders_settled"))
 
 
-def gateway_note(update: PaymentUpdate) -> StatusNote | None:
+def gateway_note(update: PaymentUpdate, gateway: str = "") -> StatusNote | None:
     """What we add to a gateway's statement: its status in our words when it said nothing
-    itself, or what its code means (a card declined at Payvalida, the order still payable).
-    None: the gateway's words say it all."""
+    itself, or what its code means (a card declined at Payvalida, the order still payable; an
+    order Payvalida closed unpaid, which it words "cancelled", "VENCIDA" or "CANCELADA").
+    None: the gateway's words say it all. ``gateway``: the payment's gateway code."""
+    if gateway == "payvalida" and update.status == GatewayStatus.EXPIRED:
+        return StatusNote("payvalida_closed")
     if not update.message:
         return StatusNote(update.status.value)
     if update.status == GatewayStatus.DECLINED and update.extra.get("card_response_code"):

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientarea.accounts import audit
 from clientarea.reports import exports, jobs
@@ -30,7 +30,11 @@ def request_export(
     """Write the export job and its audit event; the worker produces the file after commit."""
     with transaction.atomic():
         job = ExportJob.objects.create(
-            kind=kind, params=filters.as_json(), requested_by=actor, status=ExportStatus.QUEUED
+            kind=kind,
+            # The language of whoever asked: the worker writes the file in it.
+            params={**filters.as_json(), "language": translation.get_language() or ""},
+            requested_by=actor,
+            status=ExportStatus.QUEUED,
         )
         audit.record(
             action="report_export_requested",
@@ -79,7 +83,8 @@ def run_export(*, job_id: int) -> bool:
         ExportJob.objects.filter(pk=job_id).update(rows_total=total)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out:
+            language = str(job.params.get("language") or settings.LANGUAGE_CODE)
+            with os.fdopen(fd, "wb") as out, translation.override(language):
                 written = exports.write_xlsx(job.kind, filters, out, progress=progress)
             os.replace(tmp, folder / name)
         except BaseException:

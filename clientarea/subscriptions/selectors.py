@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Case, Count, IntegerField, Min, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import translation
 
 from clientarea.subscriptions import event_texts
 from clientarea.subscriptions.models import (
@@ -68,10 +69,26 @@ def dashboard_summary(customer) -> dict:
 # --- Presentation helpers (pure) --------------------------------------------------
 
 
+#: The values of a plan or billing-cycle change that name a product (its name as saved then).
+PRODUCT_VALUES = ("plan", "old_plan", "new_plan")
+
+
 def event_reason(event: ServiceEvent) -> str:
     """Why the service changed, in the active language: its code's words, otherwise its stored
-    sentence (typed by a person, or a row recorded before the codes)."""
-    return event_texts.describe(event.reason_code, event.reason_values, fallback=event.reason)
+    sentence (typed by a person, or a row recorded before the codes). A plan or billing-cycle
+    change names products as saved (their Spanish name): the one that is the service's product
+    now reads in the reader's language (``Product.name_en`` for an English reader); another
+    product is shown as saved."""
+    values = event.reason_values
+    if event.reason_code in ("plan_changed", "cycle_changed") and isinstance(values, dict):
+        product = event.service.product
+        name = product.display_name(translation.get_language() or "")
+        if name != product.name:
+            values = {
+                key: name if key in PRODUCT_VALUES and value == product.name else value
+                for key, value in values.items()
+            }
+    return event_texts.describe(event.reason_code, values, fallback=event.reason)
 
 
 def status_label(status: str) -> str:

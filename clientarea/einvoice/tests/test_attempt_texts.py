@@ -119,3 +119,53 @@ def test_attempts_recorded_with_the_clients_text_inside_our_words_are_split(
     es = page(client, invoice, "es")
     assert f"Detalle técnico: <code>{not_soap}</code>" in es
     assert "(SendBillSync" not in es
+
+
+def test_attempts_recorded_before_the_codes_read_in_the_readers_language(
+    client, django_capture_on_commit_callbacks
+):
+    """Attempts recorded before migration 0008 have the sentence the code wrote then in
+    ``message`` (English, or Spanish through gettext) and no code: a Spanish reader read English.
+    The sentence is read back as its code (the client's text inside it as the technical
+    detail); DIAN's answer, or anything else, is shown as written and labelled so."""
+    with translation.override("en"):
+        invoice = paid_invoice(django_capture_on_commit_callbacks)
+    TransmissionAttempt.objects.filter(invoice=invoice).delete()
+    error = "SendBillSync: [Errno 111] Connection refused"
+    old = [
+        f"DIAN is not available ({error}); the invoice will be sent again.",
+        "DIAN did not answer within 30 seconds and does not know the invoice yet; it will be "
+        "sent again.",
+        "La DIAN no respondió en 30 segundos y aún no conoce la factura; se enviará de nuevo.",
+        "Procesado Correctamente. (accepted, but DIAN sent no ApplicationResponse; asking again)",
+        "Documento con errores en campos mandatorios.",
+    ]
+    rows = [
+        TransmissionAttempt.objects.create(
+            invoice=invoice, transmitter="x", status="sent", message=message, retryable=True
+        )
+        for message in old
+    ]
+    unavailable, timeout, spanish, no_answer, dian = rows
+    with translation.override("es"):
+        assert unavailable.message_text == (
+            "La DIAN no está disponible; el documento se enviará de nuevo."
+        )
+        assert unavailable.detail_text == error
+        assert timeout.message_text.startswith("La DIAN no respondió en 30 segundos")
+        assert no_answer.message_text.startswith("Procesado Correctamente. (aceptada")
+        assert dian.message_text == "Documento con errores en campos mandatorios."
+    with translation.override("en"):
+        assert spanish.message_text == timeout.message_text
+        assert spanish.message_text.startswith("DIAN did not answer within 30 seconds")
+    assert [r.as_written for r in rows] == [False, False, False, False, True]
+    client.force_login(make_staff())
+    es = page(client, invoice, "es")
+    assert "DIAN is not available" not in es and "does not know the invoice" not in es
+    assert "asking again" not in es
+    assert f"Detalle técnico: <code>{error}</code>" in es
+    assert "Documento con errores en campos mandatorios.<br>" in es
+    assert "tal como lo escribió la DIAN o nuestro cliente de la DIAN, sin traducir" in es
+    en = page(client, invoice, "en")
+    assert "La DIAN no respondió" not in en
+    assert "as DIAN or our DIAN client wrote it, not translated" in en

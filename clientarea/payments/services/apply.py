@@ -257,7 +257,7 @@ def _record_status(s: Statement) -> ApplyResult:
     new_status = _STATUS_FROM_GATEWAY[s.status]
     if s.transaction_id:
         payment.gateway_transaction_id = s.transaction_id
-    _state_words(payment, s.update.message, gateway_note(s.update))
+    _state_words(payment, s.update.message, gateway_note(s.update, s.payment.gateway))
     unchanged = payment.status == new_status
     payment.status = new_status
     payment.save()
@@ -315,7 +315,7 @@ def _approve(s: Statement) -> ApplyResult:
     payment.status = PaymentStatus.APPROVED
     payment.gateway_transaction_id = transaction_id
     payment.approved_at = s.now
-    _state_words(payment, s.update.message, gateway_note(s.update))
+    _state_words(payment, s.update.message, gateway_note(s.update, s.payment.gateway))
     payment.next_check_at = None
     if not payment.method and payment.requested_method:
         payment.method = payment.requested_method

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clientarea.accounts.audit import record
@@ -247,10 +247,10 @@ def refund_payment(
                     "already refunded or being refunded %(done)s)."
                 )
                 % {
-                    "left": format_cop(left, decimals=True),
+                    "left": format_cop(left),
                     "reference": locked.reference,
-                    "paid": format_cop(locked.amount, decimals=True),
-                    "done": format_cop(locked.amount - left, decimals=True),
+                    "paid": format_cop(locked.amount),
+                    "done": format_cop(locked.amount - left),
                 }
             )
         if method == RefundMethod.GATEWAY and not (
@@ -511,9 +511,11 @@ def _decline(refund: Refund, *, payment: Payment) -> None:
         },
     )
     said: dict[str, Any] | str = (
-        _note(refund).nested() if refund.note_code else (refund.gateway_message or "-")
+        _note(refund).nested() if refund.note_code else (refund.gateway_message or "—")
     )
-    alert_staff(payment, Reason("refund_declined", {"amount": refund.amount, "message": said}))
+    alert_staff(
+        payment, Reason("refund_declined", {"amount": format_cop(refund.amount), "message": said})
+    )
     logger.warning(
         "refund %s of %s declined: %s",
         refund.pk,
@@ -662,7 +664,10 @@ def _complete(refund: Refund, *, payment: Payment, actor) -> None:
         payment.needs_review = False
     elif payment.needs_review and payment.review_code in KEPT_AS_CREDIT:
         _keep_the_rest(payment, refunded=done, actor=actor)
-    note = f"{format_cop(refund.amount, decimals=True)} {refund.get_method_display()}"
+    # English, like the other words kept for logs and searches; the payment page reads the
+    # method in the reader's words (``selectors.refund_note_text``).
+    with translation.override("en"):
+        note = f"{format_cop(refund.amount)} {refund.get_method_display()}"
     if refund.bank_reference:
         note += f" {refund.bank_reference}"
     payment.refund_note = "\n".join(filter(None, [payment.refund_note, note]))[:2000]
@@ -702,8 +707,8 @@ def _keep_the_rest(payment: Payment, *, refunded: Decimal, actor) -> None:
         reason=Reason(
             "partly_refunded_credit",
             {
-                "refunded": format_cop(refunded, decimals=True),
-                "kept": format_cop(kept, decimals=True),
+                "refunded": format_cop(refunded),
+                "kept": format_cop(kept),
             },
         ),
     )
@@ -761,7 +766,7 @@ def _services(refund: Refund, *, lines: list[RefundLine], actor) -> list[int]:
     changed: list[int] = []
     reason = ServiceText(
         "refund",
-        {"amount": format_cop(refund.amount, decimals=True), "reason": refund.reason},
+        {"amount": format_cop(refund.amount), "reason": refund.reason},
     )
     for line in lines:
         order = line.order

@@ -428,7 +428,7 @@ class BackOfficePartialPaymentTests(PaymentsTestCase):
             follow=True,
         )
         # Not saved yet: the warning step says what would become credit.
-        self.assertContains(over, "$ 100.000,00 quedarán como saldo a favor del cliente")
+        self.assertContains(over, "$ 100.000 quedarán como saldo a favor del cliente")
         self.assertFalse(LedgerEntry.objects.filter(reference="Caja 4").exists())
         change = self.client.get(f"/admin/billing/order/{self.order.pk}/change/")
         self.assertContains(change, 'id="order-customer-statement"')

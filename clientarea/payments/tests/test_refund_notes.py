@@ -58,7 +58,7 @@ def test_a_refund_that_could_not_be_prepared_is_declined_in_our_words(
     assert alert.language.startswith("es")
     assert "PayU refund: the payment" not in alert.body_text
     assert (
-        "reembolso de 119000.00 rechazado por la pasarela: la solicitud no se pudo preparar "
+        "reembolso de $ 119.000 rechazado por la pasarela: la solicitud no se pudo preparar "
         "para la pasarela: la devolución no se hizo"
     ) in " ".join(alert.body_text.split())
 
@@ -188,3 +188,48 @@ def test_an_existing_mismatch_becomes_a_code_read_in_the_readers_language():
     payment.refresh_from_db()
     assert payment.status_note_values == {"problem": problem}
     assert payment.review_values == {"problem": problem, "transaction": "tx-9"}
+
+
+def test_a_refunds_line_on_the_payment_reads_in_the_readers_language(
+    network,  # noqa: F811
+    django_capture_on_commit_callbacks,
+    client,
+):
+    """A completed refund adds a line to the payment's refund note with its method: it was
+    written in the language of the staff member who made it ("Manual (transferencia bancaria o
+    panel de la pasarela)" for an English reader), with cents the rest of the page does not show.
+    It is written in English now, and the payment page reads the method in the reader's words,
+    also in lines written before in Spanish."""
+    captured = django_capture_on_commit_callbacks
+    payment, _order, _service, _invoice = pay_with_payu(captured)
+    with translation.override("es"), captured(execute=True):  # a Spanish-speaking staff member
+        services.refund_payment(
+            payment=payment,
+            amount=Decimal("20000"),
+            method="manual",
+            bank_reference="Bancolombia 998877",
+            reason="Acuerdo",
+        )
+    payment.refresh_from_db()
+    assert payment.refund_note == (
+        "$ 20.000 Manual (bank transfer or the gateway's back office) Bancolombia 998877"
+    )
+    # A line written before, in Spanish and with cents, beside staff's own note.
+    Payment.objects.filter(pk=payment.pk).update(
+        refund_note="Devuelto por acuerdo\n$ 20.000,00 Manual (transferencia bancaria o panel de "
+        "la pasarela) Bancolombia 998877"
+    )
+    client.force_login(make_staff())
+    url = f"/admin/payments/payment/{payment.pk}/change/"
+    client.cookies["django_language"] = "en"
+    english_page = client.get(url).content.decode()
+    assert "Manual (bank transfer or the gateway&#x27;s back office) Bancolombia 998877" in (
+        english_page
+    )
+    assert "transferencia bancaria o panel" not in english_page
+    assert "Devuelto por acuerdo" in english_page  # what staff typed, as typed
+    client.cookies["django_language"] = "es"
+    spanish_page = client.get(url).content.decode()
+    assert "Manual (transferencia bancaria o panel de la pasarela) Bancolombia 998877" in (
+        spanish_page
+    )

@@ -339,7 +339,7 @@ def test_over_refund_and_bad_input_are_refused_with_a_clear_message(
     captured = django_capture_on_commit_callbacks
     payment, _order, _service, _invoice = pay_with_payu(captured)
     translation.activate("en")  # the simulator's pages left Spanish active
-    with pytest.raises(services.RefundRefused, match=r"At most \$ 119\.000,00"):
+    with pytest.raises(services.RefundRefused, match=r"At most \$ 119\.000 "):
         services.refund_payment(
             payment=payment, amount=Decimal("119000.01"), method="manual",
             bank_reference="T-1", reason="x",
@@ -362,7 +362,7 @@ def test_over_refund_and_bad_input_are_refused_with_a_clear_message(
             payment=payment, amount=Decimal("100000"), method="manual",
             bank_reference="Bancolombia 4455", reason="Price agreed",
         )  # fmt: skip
-    with pytest.raises(services.RefundRefused, match=r"At most \$ 19\.000,00"):
+    with pytest.raises(services.RefundRefused, match=r"At most \$ 19\.000 "):
         services.refund_payment(
             payment=payment, amount=Decimal("20000"), method="manual",
             bank_reference="T-2", reason="again",
@@ -441,7 +441,7 @@ def test_staff_refund_from_the_payment_page(network, django_capture_on_commit_ca
     page = client.get(reverse("admin:payments_payment_change", args=[payment.pk]))
     assert url in page.content.decode()
     form = client.get(url)
-    assert form.status_code == 200 and "119.000,00" in form.content.decode()
+    assert form.status_code == 200 and "119.000" in form.content.decode()
     assert dangling_references(html.fromstring(form.content)) == []  # help texts tied to fields
     # Bad input: the form says why, nothing is written.
     response = client.post(

@@ -14,9 +14,14 @@ from django.utils import translation
 
 from clientarea.lib import http
 from clientarea.payments import services
-from clientarea.payments.models import Payment, PaymentStatus
+from clientarea.payments.models import Payment, PaymentMessage, PaymentStatus
 from clientarea.payments.tests.base import PaymentsTestCase, json_response
-from clientarea.payments.tests.helpers import payu_confirmation, post_payu
+from clientarea.payments.tests.helpers import (
+    payu_confirmation,
+    payvalida_notification,
+    post_payu,
+    post_payvalida,
+)
 
 REAL_SEND = http.send  # before the tests' fake network replaces it
 MIGRATION = importlib.import_module("clientarea.payments.migrations.0012_payment_status_note")
@@ -187,6 +192,33 @@ class StatusWordsTests(PaymentsTestCase):
         self.assertEqual(said["gateway"], "ENTITY_DECLINED")  # PayU's word, as it sent it
         self.assertEqual(said["en"], "")
 
+    def test_an_order_payvalida_closed_unpaid_gets_our_explanation(self):
+        """Payvalida notifies "cancelled" (its consult says VENCIDA or CANCELADA) for an order
+        that ended unpaid: its word stays labelled as its own, and ours says what it means."""
+        payment, _ = self.start("payvalida")
+        post_payvalida(self.client, payvalida_notification(payment.reference, status="cancelled"))
+        said = texts(payment)
+        self.assertEqual(payment.status, PaymentStatus.EXPIRED)
+        self.assertEqual(said["gateway"], "cancelled")
+        self.assertEqual(payment.status_note_code, "payvalida_closed")
+        self.assertEqual(
+            said["en"],
+            "Payvalida closed the order without a payment: its deadline passed or it was "
+            "cancelled at Payvalida",
+        )
+        self.assertEqual(
+            said["es"],
+            "Payvalida cerró la orden sin pago: venció su plazo o se canceló en Payvalida",
+        )
+
+        other, _ = self.start("payvalida", order=self.other_order())
+        self.network.payvalida_orders[other.gateway_reference]["STATE"] = "VENCIDA"
+        services.check_payment(other, close_expired=False)
+        said = texts(other)
+        self.assertEqual(other.status, PaymentStatus.EXPIRED)
+        self.assertEqual(said["gateway"], "VENCIDA")
+        self.assertEqual(other.status_note_code, "payvalida_closed")
+
     def other_order(self):
         from clientarea.payments.tests.helpers import make_renewal_order
 
@@ -208,6 +240,29 @@ class StatusWordsTests(PaymentsTestCase):
         self.assertContains(page, "Gateway&#x27;s message")
         self.assertContains(page, "Our explanation")
         self.assertContains(page, "replaced by a new attempt")
+
+
+class EmptyValueTests(PaymentsTestCase):
+    def test_an_empty_value_reads_as_the_rest_of_the_page_does(self):
+        """A gateway message not yet applied has no log detail: its cell read "-" beside the
+        "—" of every other empty value on the payment's page."""
+        payment, _ = self.start("payvalida")
+        PaymentMessage.objects.create(
+            gateway="payvalida", kind="notification", reference=payment.gateway_reference,
+            payment=payment, outcome="",
+        )  # fmt: skip
+        self.login(self.carol)
+        page = self.client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+        cell = page.split('<td class="field-outcome_detail">')[1].split("</td>")[0]
+        self.assertEqual(cell.strip(), "<p>—</p>")
+
+    def test_the_lists_empty_cells_read_the_same_dash(self):
+        """Django's own empty value was "-" in the lists (a payment's method not known yet)."""
+        self.start("payvalida")
+        self.login(self.carol)
+        page = self.client.get("/admin/payments/payment/").content.decode()
+        self.assertIn('<td class="field-method">—</td>', page)
+        self.assertNotIn('<td class="field-method">-</td>', page)
 
 
 class QueryFailureTests(PaymentsTestCase):

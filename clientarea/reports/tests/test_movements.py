@@ -347,6 +347,41 @@ class RefundsNotCompletedTests(PaymentsTestCase):
         self.assertEqual(row.gateway_reference, "D")
         self.assertEqual((row.via, row.method), ("payu", "card"))
 
+    def test_the_xlsx_the_worker_makes_is_in_the_language_of_whoever_asked(self):
+        """The worker runs in the site's language (Spanish): a staff member reading in English
+        got the file's headers and a payment's review reason in Spanish."""
+        import tempfile
+
+        from openpyxl import load_workbook
+
+        duplicate = self.duplicate()
+        order = duplicate.order.number
+        client = staff_client("billing")
+        client.cookies["django_language"] = "en"
+        with tempfile.TemporaryDirectory() as folder, override_settings(REPORTS_EXPORT_DIR=folder):
+            with self.captureOnCommitCallbacks(execute=False) as queued:
+                client.post(reverse("reports:xlsx", args=["movements"]), {})
+            with translation.override("es"):  # the worker's language
+                for callback in queued:
+                    callback()
+            job = type(self).export_job()
+            download = client.get(reverse("reports:download", args=[job.pk]))
+            book = load_workbook(io.BytesIO(download.getvalue()))
+        cells = " ".join(
+            str(value) for row in book.active.iter_rows(values_only=True) for value in row
+        )
+        self.assertIn(f"flagged for review: order {order} was already paid, kept as credit", cells)
+        self.assertNotIn("marcado para revisión", cells)
+        self.assertNotIn("Dinero recibido", cells)
+
+    @staticmethod
+    def export_job():
+        from clientarea.reports.models import ExportJob, ExportStatus
+
+        job = ExportJob.objects.get()
+        assert job.status == ExportStatus.DONE, job.error
+        return job
+
     def test_a_payment_flagged_for_review_says_why_in_the_readers_language(self):
         duplicate = self.duplicate()
         order = duplicate.order.number

@@ -133,6 +133,49 @@ def test_staff_actions_and_what_staff_typed(client, world):
     assert "Hosting Pyme (Mensual) → Hosting Pro (Anual)" in page
 
 
+def test_a_change_names_the_current_product_in_the_readers_language(client, world):
+    """A plan or billing-cycle change keeps the products' names as saved (Spanish): the one that
+    is the service's product now reads in English for an English reader (its English name); a
+    product it no longer is stays as saved."""
+    world.hosting.name_en = "SME Hosting"
+    world.hosting.save(update_fields=["name_en"])
+    with translation.override("es"):
+        service = make_service(world.alice, world.hosting, due=D)
+        services.record_event(
+            service,
+            kind="plan_changed",
+            reason=ServiceText(
+                "plan_changed",
+                {
+                    "old_plan": "Hosting Básico",
+                    "old_cycle": BillingCycle.MONTHLY,
+                    "new_plan": "Hosting Pyme",
+                    "new_cycle": BillingCycle.MONTHLY,
+                },
+            ),
+        )
+        services.record_event(
+            service,
+            kind="cycle_changed",
+            reason=ServiceText(
+                "cycle_changed",
+                {
+                    "plan": "Hosting Pyme",
+                    "old_cycle": BillingCycle.MONTHLY,
+                    "new_cycle": BillingCycle.ANNUAL,
+                },
+            ),
+        )
+    client.force_login(make_staff())
+    page = back_office(client, service, "en")
+    assert "Hosting Básico (Monthly) → SME Hosting (Monthly)" in page
+    assert "SME Hosting: billing cycle Monthly → Annual" in page
+    page = back_office(client, service, "es")
+    assert "Hosting Básico (Mensual) → Hosting Pyme (Mensual)" in page
+    client.force_login(world.alice.user)
+    assert "SME Hosting: billing cycle Monthly → Annual" in portal(client, service, "en")
+
+
 def test_rows_recorded_before_the_codes(client, world):
     """Rows that held an internal code get it as their code (the data migration), and read in
     each language; sentences written before stay as they were written."""

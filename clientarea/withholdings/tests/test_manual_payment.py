@@ -66,7 +66,7 @@ class AgentManualPaymentTests(BaseTestCase):
         with self.assertRaisesMessage(
             billing.OrderStateError,
             'marque "El cliente no practicó retenciones en este pago"; si las practicó, ingrese '
-            "lo que transfirió (el neto es $ 1.111.840,00)",
+            "lo que transfirió (el neto es $ 1.111.840)",
         ):
             self.pay(GROSS)
         self.assertNothingWritten()
@@ -106,7 +106,7 @@ class AgentManualPaymentTests(BaseTestCase):
     def test_without_withholding_a_partial_payment_is_refused(self):
         with self.assertRaisesMessage(
             billing.OrderStateError,
-            "Sin retenciones el pago debe cubrir los $ 1.190.000,00",
+            "Sin retenciones el pago debe cubrir los $ 1.190.000",
         ):
             self.pay(NET, not_withheld=True)
         self.assertNothingWritten()
@@ -133,9 +133,7 @@ class AgentManualPaymentTests(BaseTestCase):
             self.pay(NET + 5000)
         split = refused.exception.split
         self.assertEqual((split.pays, split.withheld, split.excess), (NET, WITHHELD, 5000))
-        self.assertIn(
-            "$ 78.160,00 se registran como retenidos por el cliente", str(refused.exception)
-        )
+        self.assertIn("$ 78.160 se registran como retenidos por el cliente", str(refused.exception))
         self.assertNothingWritten()
         self.pay(NET + 5000, confirmed_excess=Decimal("5000.00"))
         self.assertEqual(
