@@ -164,12 +164,14 @@ EDITABLE: dict[str, EditableTemplate] = {
         ),
         # Services.
         EditableTemplate(
-            "service_added", _("Service added by staff"), ("customer", "service", "service_url")
+            "service_added",
+            _("Service added by staff"),
+            ("customer", "service", "product_name", "service_url"),
         ),
         EditableTemplate(
             "service_status_changed",
             _("Service suspended, reactivated or terminated by staff"),
-            ("customer", "service", "action", "reason"),
+            ("customer", "service", "product_name", "action", "reason"),
         ),
         EditableTemplate("service_suspended", _("Service suspended for non-payment"), _SERVICES),
         EditableTemplate("service_terminated", _("Service terminated for non-payment"), _SERVICES),

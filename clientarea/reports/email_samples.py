@@ -164,6 +164,7 @@ def sample_context(template: str) -> dict[str, Any]:
         "statement_url": settings.SITE_URL + reverse("billing:statement"),
         # services
         "service": service,
+        "product_name": "Hosting Pyme",  # the service's product in the customer's language
         "service_url": settings.SITE_URL + reverse("subscriptions:detail", args=[1]),
         "action": "suspend",
         "days": 5,

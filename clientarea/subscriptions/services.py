@@ -344,6 +344,7 @@ def create_service(
             context={
                 "customer": customer,
                 "service": service,
+                "product_name": service.product.display_name(customer.preferred_language),
                 "service_url": settings.SITE_URL
                 + reverse("subscriptions:detail", args=[service.pk]),
             },
@@ -462,7 +463,13 @@ def change_status_by_staff(
         customer=customer,
         category=EmailCategory.TECHNICAL,
         template="service_status_changed",
-        context={"customer": customer, "service": service, "action": action, "reason": said},
+        context={
+            "customer": customer,
+            "service": service,
+            "product_name": service.product.display_name(customer.preferred_language),
+            "action": action,
+            "reason": said,
+        },
     )
     notify_services_changed(service_ids=[service.pk], event="services.changed")
     return service

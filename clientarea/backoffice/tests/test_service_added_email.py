@@ -99,3 +99,24 @@ def test_the_catalogue_price_and_a_default_due_date_are_in_the_email(client, car
     assert service.price > Decimal(0) and service.next_due_date
     email = OutgoingEmail.objects.get(template="service_added")
     assert service.next_due_date.strftime("%d/%m/%Y") in email.body_text
+
+
+@pytest.mark.parametrize(
+    ("language", "name", "other"),
+    [("en", "SME Hosting", "Hosting Pyme"), ("es", "Hosting Pyme", "SME Hosting")],
+)
+def test_the_product_is_named_in_the_customer_s_language(client, carol, language, name, other):
+    product = make_product("hosting-pyme", name="Hosting Pyme")
+    product.name_en = "SME Hosting"
+    product.save(update_fields=["name_en"])
+    alice = make_customer("alice@example.com", preferred_language=language)
+    service = create(client, alice)
+    email = OutgoingEmail.objects.get(template="service_added")
+    for text in (email.subject, email.body_text, email.body_html):
+        assert name in text and other not in text
+    # Staff suspend it: that email names the product the same way.
+    url = reverse("backoffice:service_status", args=[service.pk, "suspend"])
+    assert client.post(url, {"reason": "customer asked"}).status_code == 302
+    email = OutgoingEmail.objects.get(template="service_status_changed")
+    for text in (email.subject, email.body_text, email.body_html):
+        assert name in text and other not in text
