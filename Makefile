@@ -3,6 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The checkout is installed editable: `clientarea` and manage.py import the package from here, so
+# a pulled change needs no reinstall and var/ stays beside it. setuptools prints an informational
+# "Editable installation" note even under --quiet; this filter drops that one warning by its
+# message, so every other warning and every error still shows.
+EDITABLE_QUIET := PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}ignore:Editable installation"
 
 .PHONY: run test lint install init-local migrate demo bench screenshots smoke loadtest clean
 
@@ -12,7 +17,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+	$(EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[test,lint]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -54,7 +59,7 @@ smoke: install
 
 # The load test against the same configuration: DURATION=10m make loadtest (Locust, headless).
 loadtest: install
-	$(BIN)/python -m pip install --quiet -e ".[load]"
+	$(EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[load]"
 	$(BIN)/python loadtest/run.py --duration $${DURATION:-10m} $(LOADTEST_ARGS)
 
 # Regenerate the help articles' screenshots from the running demo (start `make run` first).

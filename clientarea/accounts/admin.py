@@ -11,8 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from clientarea.accounts import admin_twofactor, contacts, services
-from clientarea.accounts.audit_actions import action_label
+from clientarea.accounts import admin_twofactor, contacts, selectors, services
 from clientarea.accounts.forms import CUSTOMER_FIELDS, IdentityCleanMixin, municipality_field
 from clientarea.accounts.models import (
     AuditEvent,
@@ -22,7 +21,6 @@ from clientarea.accounts.models import (
     ProviderProfile,
     User,
 )
-from clientarea.accounts.selectors import login_email_taken
 from clientarea.lib.dates import short_datetime
 from clientarea.lib.http import client_ip
 from clientarea.lib.text import fold
@@ -146,7 +144,7 @@ class ContactAddForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean() or {}
-        if data.get("email") and login_email_taken(data["email"]):
+        if data.get("email") and selectors.login_email_taken(data["email"]):
             self.add_error("email", _("This email already has a login: use another address."))
         if not any(data.get(role) for role in contacts.ROLES):
             raise forms.ValidationError(_("Choose at least one permission."))
@@ -413,10 +411,7 @@ class StaffActorFilter(admin.SimpleListFilter):
     parameter_name = "staff"
 
     def lookups(self, request, model_admin):
-        staff = User.objects.filter(
-            is_staff=True, pk__in=AuditEvent.objects.values("actor_id")
-        ).order_by("email")
-        return [(str(user.pk), user.email) for user in staff]
+        return [(str(user.pk), user.email) for user in selectors.audit_staff_actors()]
 
     def queryset(self, request, queryset):
         value = self.value() or ""
@@ -432,8 +427,7 @@ class AuditActionFilter(admin.SimpleListFilter):
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
-        codes = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
-        return sorted(((code, action_label(code)) for code in codes), key=lambda row: row[1])
+        return selectors.audit_action_choices()
 
     def queryset(self, request, queryset):
         value = self.value()

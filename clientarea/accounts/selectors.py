@@ -17,7 +17,9 @@ from django.http import Http404
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clientarea.accounts.audit_actions import action_label
 from clientarea.accounts.models import (
+    AuditEvent,
     Contact,
     Customer,
     EmailCategory,
@@ -25,6 +27,7 @@ from clientarea.accounts.models import (
     User,
 )
 from clientarea.lib import sitecache
+from clientarea.lib.text import fold
 
 #: Set only inside ``provider_cached()``: the provider row read once for that scope.
 _provider_scope: ContextVar[dict | None] = ContextVar("provider_scope", default=None)
@@ -275,4 +278,21 @@ def login_history(emails: Iterable[str], *, limit: int = 10) -> list[AccessLog]:
         AccessLog.objects.filter(username__in=usernames)
         .only("username", "ip_address", "user_agent", "attempt_time", "logout_time")
         .order_by("-attempt_time", "-id")[:limit]
+    )
+
+
+def audit_action_choices() -> list[tuple[str, str]]:
+    """The action codes found in the audit log, each with its words in the active language,
+    sorted by those words as a reader would (case and accents aside; a code without words
+    among them by its own letters). The audit log's action filter."""
+    codes = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
+    return sorted(((code, action_label(code)) for code in codes), key=lambda row: fold(row[1]))
+
+
+def audit_staff_actors() -> list[User]:
+    """The staff members who appear in the audit log as the one who acted, by email."""
+    return list(
+        User.objects.filter(is_staff=True, pk__in=AuditEvent.objects.values("actor_id")).order_by(
+            "email"
+        )
     )

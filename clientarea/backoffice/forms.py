@@ -14,7 +14,7 @@ from clientarea.billing import custom_orders
 from clientarea.billing.forms import received_at, received_reference
 from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import local_today
-from clientarea.lib.forms import MoneyField
+from clientarea.lib.forms import MomentField, MoneyField
 from clientarea.subscriptions.models import Service, TerminationReason
 
 
@@ -273,10 +273,12 @@ class ManualCreditForm(forms.Form):
         help_text=_("E.g. the bank transfer or deposit number, as in the bank statement."),
     )
     method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")
-    paid_at = forms.DateTimeField(
+    paid_at = MomentField(
         label=_("Received at (Colombia time)"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=_("When the money reached the account. Not in the future."),
+        help_text=_(
+            "When the money reached the account, day/month/year and 24-hour time, e.g. "
+            "04/12/2026 09:30. Not in the future."
+        ),
     )
     note = forms.CharField(
         label=_("Note"),

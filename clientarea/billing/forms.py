@@ -15,7 +15,7 @@ from clientarea.billing.selectors import find_customer
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.forms import NoteForm
 from clientarea.einvoice.models import DocumentKind
-from clientarea.lib.forms import MoneyField
+from clientarea.lib.forms import MomentField, MoneyField
 
 
 class CancelOrderForm(forms.Form):
@@ -64,11 +64,11 @@ class ManualPaymentForm(forms.Form):
         max_length=120,
         help_text=_("E.g. the bank transfer or deposit number, as in the bank statement."),
     )
-    paid_at = forms.DateTimeField(
+    paid_at = MomentField(
         label=_("Paid at (Colombia time)"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_(
-            "When the money was received. The service is activated or renewed from this date."
+            "When the money was received, day/month/year and 24-hour time, e.g. 04/12/2026 "
+            "09:30. The service is activated or renewed from this date."
         ),
     )
     method = forms.ChoiceField(label=_("Method"), choices=METHODS, initial="transfer")

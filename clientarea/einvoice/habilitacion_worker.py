@@ -27,6 +27,7 @@ from clientarea.einvoice.dian.responses import DianResponse
 from clientarea.einvoice.dian.transmitter import client_from_settings
 from clientarea.einvoice.habilitacion_documents import DOCUMENT_SIGNERS
 from clientarea.einvoice.habilitacion_models import (
+    TestDocumentKind,
     TestDocumentStatus,
     TestSetDocument,
     TestSetRun,
@@ -231,6 +232,25 @@ def advance_run(*, run_id: int, client: DianClient | None = None) -> dt.timedelt
     )
     dian = (client or client_from_settings()) if due else None
     for document in due:
+        if document.kind != TestDocumentKind.INVOICE and document.status == (
+            TestDocumentStatus.TO_SEND
+        ):
+            # A note names the run's first invoice: sent before DIAN has that invoice (DIAN was
+            # unavailable for it), DIAN refuses it (CBG01/DBG01). It waits for the invoices
+            # (they come first, so in a pass where they went up it goes up after them).
+            waiting = (
+                run.documents.filter(
+                    kind=TestDocumentKind.INVOICE, status=TestDocumentStatus.TO_SEND
+                )
+                .order_by("next_try_at")
+                .values_list("next_try_at", flat=True)
+                .first()
+            )
+            if waiting is not None:
+                TestSetDocument.objects.filter(pk=document.pk, lease_until__isnull=True).update(
+                    next_try_at=max(waiting, now)
+                )
+                continue
         if dian is None or not _claim(document.pk, now):
             continue
         if document.status == TestDocumentStatus.TO_SEND:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -135,3 +136,41 @@ class MoneyField(forms.DecimalField):
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         # No min/max/step: they belong to a number box, not to this text box.
         return forms.Field.widget_attrs(self, widget)
+
+
+#: What staff type in a moment box, in both languages: day first, 24-hour time (the way the
+#: pages write dates and Colombian bank statements print them).
+MOMENT_FORMAT = "%d/%m/%Y %H:%M"
+MOMENT_INPUT_FORMATS = [MOMENT_FORMAT, "%d/%m/%Y %H:%M:%S", "%d/%m/%y %H:%M"]
+
+
+class MomentInput(forms.DateTimeInput):
+    """A text box for a date and time written day/month/year hours:minutes, whatever the
+    browser's language. A ``datetime-local`` box shows and takes its parts in the browser's
+    order: on a Spanish page in an English browser it read "04/12/2026, 09:30 AM" as 12 April,
+    and a day typed first became the month."""
+
+    input_type = "text"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {"placeholder": _("dd/mm/yyyy hh:mm"), "autocomplete": "off", "size": 16}
+        super().__init__({**defaults, **(attrs or {})}, format=MOMENT_FORMAT)
+
+
+class MomentField(forms.DateTimeField):
+    """A moment in Colombia time typed as ``04/12/2026 09:30`` (day/month/year, 24-hour) in
+    both languages; ISO 8601 (``2026-12-04T09:30``) is read too, for machines and scripts.
+    Anything else is refused with the format to use, never guessed."""
+
+    widget = MomentInput
+    input_formats = MOMENT_INPUT_FORMATS
+    default_error_messages = {
+        "invalid": _(
+            "Write the date and time as day/month/year and 24-hour time, e.g. 04/12/2026 09:30."
+        ),
+    }
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        if isinstance(value, str):
+            value = " ".join(value.split())  # "04/12/2026  09:30", a pasted line break
+        return super().to_python(value)

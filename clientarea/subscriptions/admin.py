@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
@@ -15,6 +16,7 @@ from clientarea.subscriptions import selectors, services
 from clientarea.subscriptions.event_texts import ServiceText
 from clientarea.subscriptions.models import (
     CancellationRequest,
+    CancellationWhen,
     PlanChange,
     PlanChangeDirection,
     PlanChangeKind,
@@ -215,6 +217,26 @@ class ProvisioningDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
 
 
+#: When a request ends the service, as a record read later: the customer's choice "Now" read
+#: "Now" in the queue (in a column the model calls "when", "Fecha" in Spanish) long after.
+ENDS: dict[str, Promise] = {
+    CancellationWhen.IMMEDIATE: _("At once, when requested"),
+    CancellationWhen.END_OF_PERIOD: _("At the end of the paid period"),
+}
+
+
+class CancellationEndsFilter(admin.SimpleListFilter):
+    title = _("ends")
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return list(ENDS.items())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(when=value) if value in ENDS else queryset
+
+
 @admin.register(CancellationRequest)
 class CancellationRequestAdmin(admin.ModelAdmin):
     """The queue of customers' cancellation requests (read-only: customers make and withdraw them;
@@ -223,19 +245,20 @@ class CancellationRequestAdmin(admin.ModelAdmin):
     list_display = [
         "service",
         "customer",
-        "when",
+        "ends",
         "why",
         "effective_date",
         "status",
         "created_at",
     ]
-    list_filter = ["status", "reason", "when"]
+    list_filter = ["status", "reason", CancellationEndsFilter]
     list_select_related = ["service__customer", "service__product"]
     search_fields = ["service__label", "service__customer__user__email"]
     date_hierarchy = "effective_date"
+    exclude = ["when"]  # shown as "ends"
     readonly_fields = [
         "service",
-        "when",
+        "ends",
         "reason",
         "comment",
         "status",
@@ -244,6 +267,10 @@ class CancellationRequestAdmin(admin.ModelAdmin):
         "created_at",
         "closed_at",
     ]
+
+    @admin.display(description=_("ends"), ordering="when")
+    def ends(self, obj: CancellationRequest) -> str:
+        return str(ENDS[obj.when]) if obj.when in ENDS else obj.when
 
     @admin.display(description=_("reason"), ordering="reason")
     def why(self, obj: CancellationRequest) -> str:

@@ -132,3 +132,43 @@ def test_the_log_list_its_filter_and_the_customer_page_read_the_action_in_words(
     customer_page = client.get(reverse("backoffice:customer", args=[alice.pk])).content.decode()
     section = customer_page.split('id="audit"')[1]
     assert words in section and "billing.manual_payment" in section
+
+
+@pytest.mark.django_db
+def test_the_action_filter_choices_come_from_a_selector_in_words_sorted_by_them():
+    from clientarea.accounts import selectors
+
+    staff = make_staff()
+    for code in ["service.suspend", "billing.manual_payment", "retired.code", "service.suspend"]:
+        audit.record(action=code, actor=staff, target="X")
+    with translation.override("en"):
+        assert selectors.audit_action_choices() == [
+            ("billing.manual_payment", "Manual payment registered"),
+            ("retired.code", "retired.code"),
+            ("service.suspend", "Service suspended"),
+        ]
+    with translation.override("es-co"):
+        assert selectors.audit_action_choices() == [
+            ("billing.manual_payment", "Pago manual registrado"),
+            ("retired.code", "retired.code"),
+            ("service.suspend", "Servicio suspendido"),
+        ]
+    assert selectors.audit_staff_actors() == [staff]
+
+
+@pytest.mark.django_db
+def test_the_log_admin_filters_read_through_the_selectors(client, monkeypatch):
+    from clientarea.accounts import selectors
+
+    make_provider()
+    staff = make_staff()
+    audit.record(action="billing.manual_payment", actor=staff, target="ODS-1")
+    monkeypatch.setattr(
+        selectors, "audit_action_choices", lambda: [("billing.manual_payment", "FROM-SELECTOR")]
+    )
+    monkeypatch.setattr(selectors, "audit_staff_actors", list)
+    client.force_login(staff)
+    page = client.get(reverse("admin:accounts_auditevent_changelist")).content.decode()
+    filters = page.split('id="changelist-filter"')[1]
+    assert "FROM-SELECTOR" in filters
+    assert staff.email not in filters

@@ -7,6 +7,7 @@ from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from clientarea.accounts.models import AuditEvent
 from clientarea.billing import cancellations
@@ -15,6 +16,7 @@ from clientarea.billing.models import Order, OrderState
 from clientarea.billing.tests import make_active_service, make_product, make_renewal_order
 from clientarea.lib.dates import local_today
 from clientarea.notifications.models import OutgoingEmail
+from clientarea.subscriptions import services as subscription_services
 from clientarea.subscriptions.models import (
     CancellationReason,
     CancellationRequest,
@@ -268,3 +270,45 @@ def test_a_service_being_cancelled_does_not_promise_a_renewal_order(client, ana)
     page = unescape(client.get(detail).content.decode())
     assert "No service orders have billed this service yet." in page
     assert promise not in page
+
+
+@pytest.mark.parametrize("when", [CancellationWhen.END_OF_PERIOD, CancellationWhen.IMMEDIATE])
+def test_a_suspended_service_cancelled_keeps_the_real_time_and_reason_in_its_history(
+    client, ana, when
+):
+    """An overdue, suspended service: whatever the customer chose, nothing is left of its paid
+    period, so it ends at once. Its history records the termination at the moment it happened,
+    after the suspension, with the reason; the staff queue says it ended at once, not "Now"."""
+    service = make_active_service(
+        ana, make_product("hosting-pyme"), label="ana.co", start=local_today() - dt.timedelta(40)
+    )
+    subscription_services.suspend_service(service=service, reason="overdue")
+    before = timezone.now()
+    request = _request(service, when=when)
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.TERMINATED
+    assert (request.status, request.when) == ("done", CancellationWhen.IMMEDIATE)
+    assert request.effective_date == local_today()
+    ended = service.events.get(kind="terminated")
+    assert (ended.from_status, ended.to_status) == ("suspended", "terminated")
+    assert before <= ended.created_at <= timezone.now()
+    assert ended.reason_code == "customer_cancellation_comment"
+    assert ended.reason_values == {"why": "too_expensive", "comment": "Found a cheaper plan"}
+
+    client.force_login(ana.user)
+    page = _history(client, reverse("subscriptions:detail", args=[service.pk]), "es")
+    rows = page.split('class="table history"')[1].split("<tr>")
+    first = rows[2]  # newest first: the termination, then the suspension
+    moment = timezone.localtime(ended.created_at)
+    assert f'datetime="{moment.isoformat()}"' in first
+    assert "Dado de baja" in first and "Ahora" not in first
+    assert "(Es muy costoso). En palabras del cliente: “Found a cheaper plan”" in first
+    assert "Suspendido" in rows[3]
+
+    client.force_login(make_staff())
+    queue = _history(client, "/admin/subscriptions/cancellationrequest/", "es")
+    assert "De inmediato, al solicitarla" in queue and ">Ahora<" not in queue
+    detail = _history(
+        client, f"/admin/subscriptions/cancellationrequest/{request.pk}/change/", "es"
+    )
+    assert "De inmediato, al solicitarla" in detail and ">Ahora<" not in detail

@@ -3,6 +3,7 @@ becomes the customer's credit, once staff confirmed the split (the form's warnin
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from django.utils import translation
 from clientarea.accounts.models import AuditEvent
 from clientarea.billing import selectors, services
 from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderEvent, OrderState
-from clientarea.billing.tests import make_order
+from clientarea.billing.tests import aware, make_order
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.notifications.tests.deferred import deliver
 from clientarea.payments.services import ManualPaymentDetails, register_manual_payment
@@ -198,3 +199,28 @@ def test_staff_read_the_paid_services_by_their_names_in_the_orders_history(alice
     with translation.override("es"):
         details = selectors.event_details_for_staff(event)
     assert f"servicios activados o renovados: tiendaandina.com.co (#{service.pk})" in details
+
+
+@pytest.mark.parametrize(
+    ("language", "help_words"),
+    [
+        ("es-co", "en día/mes/año y hora de 24 horas, p. ej. 04/12/2026 09:30"),
+        ("en", "day/month/year and 24-hour time, e.g. 04/12/2026 09:30"),
+    ],
+)
+def test_the_payment_date_is_typed_day_first_in_either_language(
+    client, order, carol, language, help_words
+):
+    """The date box is text in the page's format, not the browser's: "04/02/2026" is 4 February
+    on a Spanish page and on an English one (an English browser's date box read it as 2 April)."""
+    client.cookies["django_language"] = language
+    client.force_login(carol)
+    url = reverse("admin:billing_order_pay", args=[order.pk])
+    form = client.get(url).content.decode()
+    assert re.search(r'<input type="text" name="paid_at" value="\d\d/\d\d/\d{4} \d\d:\d\d"', form)
+    assert help_words in form
+    client.post(url, {"reference": "Bancolombia 4402", "paid_at": "04/02/2026 09:30",
+                      "method": "transfer"})  # fmt: skip
+    order.refresh_from_db()
+    assert order.state == OrderState.PAID
+    assert order.paid_at == aware(2026, 2, 4, 9) + dt.timedelta(minutes=30)

@@ -361,3 +361,36 @@ def test_dians_default_set_with_a_credit_and_a_debit_note_is_accepted(dian, jobs
         assert reference.findtext(f"{{{CBC}}}ID") == invoice.full_number
         assert reference.findtext(f"{{{CBC}}}UUID") == invoice.document_key
         assert sent.findtext(f"{{{CBC}}}UUID") == document.document_key  # the CUDE
+
+
+def test_notes_wait_until_dian_has_the_invoices_when_dian_was_down(dian, jobs):
+    """DIAN unavailable for the first invoice: the notes that reference it are not sent in the
+    same pass (DIAN would refuse them, CBG01/DBG01: "the referenced invoice was not validated"),
+    but once the invoices are uploaded; the set is accepted."""
+    arm(dian, "http_503", times="1")
+    run = habilitacion.start_test_set(
+        test_set_id=TEST_SET,
+        counts={
+            TestDocumentKind.INVOICE: 2,
+            TestDocumentKind.CREDIT_NOTE: 1,
+            TestDocumentKind.DEBIT_NOTE: 1,
+        },
+    )
+    habilitacion.advance_run(run_id=run.pk)
+    first, _second, *notes = run.documents.order_by("position")
+    assert (first.status, first.tries) == (TestDocumentStatus.TO_SEND, 1)
+    for note in notes:  # not sent, and not tried again before the invoice is
+        assert note.status == TestDocumentStatus.TO_SEND and not note.request
+        assert note.next_try_at >= first.next_try_at
+    # The run's page says why each of them is still to send.
+    staff = Client()
+    staff.force_login(make_staff())
+    staff.cookies["django_language"] = "es-co"
+    page = staff.get(reverse("admin:einvoice_testsetrun_change", args=[run.pk])).content.decode()
+    again = timezone.localtime(first.next_try_at).strftime("%H:%M")
+    assert f"La DIAN no estaba disponible; se envía de nuevo por sí solo a las {again}." in page
+    assert page.count("Se envía cuando la DIAN tenga las facturas del set") == 2
+    run = drive(run)
+    assert run.status == TestSetRunStatus.ACCEPTED, list(
+        run.documents.values_list("kind", "status", "status_description")
+    )

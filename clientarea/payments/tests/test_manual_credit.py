@@ -17,7 +17,7 @@ from clientarea.backoffice import forms
 from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import LedgerEntry, LedgerKind
-from clientarea.lib.dates import local_today
+from clientarea.lib.dates import BOGOTA, local_today
 from clientarea.payments import services
 from clientarea.payments.models import (
     MANUAL_GATEWAY,
@@ -124,6 +124,28 @@ class RegisterCreditTests(PaymentsTestCase):
         )
         self.assertEqual(billing_selectors.credit_available(self.alice), Decimal("150000.00"))
         self.assertEqual(AuditEvent.objects.filter(action="billing.manual_credit").count(), 1)
+
+    def test_the_date_received_is_typed_day_first_in_either_language(self):
+        """A text box in the page's format: "04/02/2026 10:00" is 4 February on an English page
+        too (the browser's own date box of an English browser took it as 2 April)."""
+        self.client.force_login(self.carol)
+        for language, words, reference in (
+            ("en", "day/month/year and 24-hour time, e.g. 04/12/2026 09:30", "TRF-910"),
+            ("es-co", "en día/mes/año y hora de 24 horas, p. ej. 04/12/2026 09:30", "TRF-911"),
+        ):
+            self.client.cookies["django_language"] = language
+            form = self.client.get(self.url).content.decode()
+            self.assertIn('<input type="text" name="paid_at"', form)
+            self.assertIn(words, form)
+            self.client.post(
+                self.url,
+                {"amount": "1000", "bank_reference": reference, "method": "transfer",
+                 "paid_at": "04/02/2026 10:00", "note": ""},
+            )  # fmt: skip
+            payment = Payment.objects.get(
+                gateway=MANUAL_GATEWAY, instructions__bank_reference=reference
+            )
+            self.assertEqual(payment.approved_at, dt.datetime(2026, 2, 4, 10, tzinfo=BOGOTA))
 
     def test_refused_input_writes_nothing_and_says_why(self):
         self.client.force_login(self.carol)
