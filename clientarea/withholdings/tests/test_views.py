@@ -66,6 +66,12 @@ class CustomerPagesTests(BaseTestCase):
         self.assertIn('id="print-net"', printed)
         listing = self.client.get("/clientarea/billing/").content.decode()
         self.assertIn('id="net-due"', listing)
+        # One sentence with the link in it (it ended "…en Retenciones. Retenciones").
+        for shown in (page, pay):
+            self.assertIn(
+                'del periodo en <a href="/clientarea/withholdings/">Retenciones</a>.</p>', shown
+            )
+            self.assertNotIn("en Retenciones.", shown)
 
     def test_pay_selected_lists_each_order_net_so_the_rows_add_up_to_the_charge(self):
         """The rows showed the gross due ($ 1.190.000) under a total net of withholdings."""
