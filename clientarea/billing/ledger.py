@@ -36,7 +36,14 @@ from clientarea.accounts.contacts import queue_customer_email
 from clientarea.accounts.models import Customer, EmailCategory
 from clientarea.billing import selectors
 from clientarea.billing import services as order_services
-from clientarea.billing.models import LedgerEntry, LedgerKind, Order, OrderState, PaidVia
+from clientarea.billing.models import (
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderItem,
+    OrderState,
+    PaidVia,
+)
 from clientarea.lib import bulk
 from clientarea.lib.money import ZERO, format_cop, quantize
 from clientarea.notifications.services import ContextGone
@@ -462,6 +469,10 @@ def orders_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
         **context,
         "orders": orders,
         "orders_url": settings.SITE_URL + reverse("billing:orders"),
+        # Whether any of them activates or renews a service (a custom order bills none).
+        "bills_services": OrderItem.objects.filter(
+            order__in=orders, service__isnull=False
+        ).exists(),
     }
 
 

@@ -833,6 +833,9 @@ def order_paid_email_context(refs: Mapping[str, Any]) -> dict[str, Any]:
         "credited": Decimal(refs.get("credited", "0")),
         # An approved withholding agent paid the total without withholding: no certificate.
         "not_withheld": bool(refs.get("not_withheld", False)),
+        # Whether the order activates or renews a service (a custom order, e.g. a migration,
+        # bills none): only then does the email say the services are active or renewed.
+        "bills_services": any(item.service_id for item in order.items.all()),
     }
 
 

@@ -13,6 +13,7 @@ import typst
 from django.http import HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from clientarea.accounts.selectors import get_provider
 from clientarea.billing.forms import StatementForm
@@ -173,8 +174,12 @@ def statement_pdf(statement: AccountStatement) -> bytes:
 
 
 def download(statement: AccountStatement, *, output: str) -> HttpResponse:
-    """The statement as an attachment: ``output`` is "csv" or "pdf"."""
-    name = f"statement-{statement.customer.document_number}-{statement.start}-{statement.end}"
+    """The statement as an attachment: ``output`` is "csv" or "pdf". Its file name is in the
+    language its contents are written in, the active one ("estado-de-cuenta-…" in Spanish)."""
+    # Translators: the start of the statement's file name: lowercase words joined by hyphens,
+    # no accents or spaces.
+    prefix = pgettext("statement file name", "statement")
+    name = f"{prefix}-{statement.customer.document_number}-{statement.start}-{statement.end}"
     if output == "csv":
         response = HttpResponse(
             "\ufeff" + statement_csv(statement), content_type="text/csv; charset=utf-8"

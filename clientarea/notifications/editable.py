@@ -103,6 +103,8 @@ EDITABLE: dict[str, EditableTemplate] = {
                 "withheld",
                 "credited",
                 "not_withheld",
+                # Whether the order activates or renews a service (a custom order bills none).
+                "bills_services",
             ),
         ),
         EditableTemplate("order_cancelled", _("Service order cancelled"), (*_ORDER, "reason")),
@@ -125,7 +127,7 @@ EDITABLE: dict[str, EditableTemplate] = {
         EditableTemplate(
             "orders_paid",
             _("Payment received for several orders"),
-            ("customer", "amount", "reference", "orders", "orders_url"),
+            ("customer", "amount", "reference", "orders", "orders_url", "bills_services"),
         ),
         EditableTemplate(
             "payment_partial",

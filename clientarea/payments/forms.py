@@ -119,5 +119,5 @@ class AddFundsForm(forms.Form):
         decimal_places=0,
         min_value=settings.BILLING_ADD_FUNDS_MIN,
         max_value=settings.BILLING_ADD_FUNDS_MAX,
-        help_text=_("Whole pesos. The funds become your credit and pay your next orders."),
+        help_text=_("Whole pesos."),  # what the funds become is said above the form
     )

@@ -102,8 +102,10 @@ def option_fields(groups: list[OptionGroup], *, language: str) -> dict[str, form
             choices += [
                 (str(o.pk), f"{o.display_name(language)} ({_prices_text(o)})") for o in options
             ]
+            # Radio buttons, not a drop-down: a choice with its prices is longer than a phone's
+            # width, and a drop-down cut it ("cPanel (antes de IVA: Mensual $ 45.0").
             fields[option_field_name(group)] = forms.ChoiceField(
-                label=name, choices=choices, required=group.required
+                label=name, choices=choices, required=group.required, widget=forms.RadioSelect
             )
     return fields
 

@@ -153,6 +153,7 @@ def sample_context(template: str) -> dict[str, Any]:
         "withheld": Decimal("0.00"),
         "credited": Decimal("20000.00"),  # credit_added; order_paid: an overpayment's rest
         "not_withheld": False,  # order_paid: an agent paid the total without withholding
+        "bills_services": True,  # order(s)_paid: the orders activate or renew a service
         "credit": Decimal("20000.00"),
         "auto_apply": True,
         # invoices and notes

@@ -57,6 +57,13 @@ def test_an_option_added_mid_cycle_is_paid_on_payu_and_the_service_has_it(page, 
     page.click("#change-options")
     page.wait_for_url(re.compile(r"/options/$"))
     assert page.input_value(f"#id_option_{vps['disk'].pk}") == "20"
+    # Each control panel choice is read whole with its prices: a drop-down cut it at 390 px
+    # ("cPanel (antes de IVA: Mensual $ 40.0").
+    cpanel = page.locator(f"label:has(input[name='option_{vps['panel'].pk}'])", has_text="cPanel")
+    assert cpanel.inner_text().strip() == "cPanel (antes de IVA: Mensual\u00a0$\u00a040.000)"
+    box = cpanel.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert cpanel.evaluate("el => el.scrollWidth <= el.clientWidth")
     page.fill(f"#id_option_{vps['ips'].pk}", "1")  # one more IP: 10.000 a month
     page.click("#preview-options")
     preview = page.locator("#options-preview").inner_text()

@@ -17,7 +17,12 @@ import pytest
 
 from clientarea.billing import ledger, selectors, services
 from clientarea.billing.models import Order, OrderState
-from clientarea.billing.tests import make_order
+from clientarea.billing.tests import (
+    make_active_service,
+    make_order,
+    make_product,
+    make_renewal_order,
+)
 from clientarea.notifications import services as notifications
 from clientarea.notifications.editable import EDITABLE
 from clientarea.notifications.models import EmailStatus, OutgoingEmail
@@ -196,3 +201,60 @@ def test_the_editor_shows_the_variables_the_worker_renders_with(template):
     for name, value in sample.items():
         if isinstance(value, (Decimal, str, bool, list)):
             assert type(context[name]) is type(value), (name, context[name])
+
+
+#: The paid emails' promise that the services are active or renewed, as each language words it.
+SERVICES_PROMISE = {"es-co": "Sus servicios", "en": "Your services are active or renewed"}
+#: What every paid email says instead when the orders bill no service.
+INVOICE_ONLY = {
+    "es-co": ("Su factura electrónica le llegará", "La factura electrónica de cada orden"),
+    "en": ("Your electronic invoice arrives", "Each order's electronic invoice arrives"),
+}
+
+
+@pytest.mark.parametrize("language", ["es-co", "en"])
+def test_paid_emails_promise_active_services_only_when_an_order_bills_one(
+    language, django_capture_on_commit_callbacks
+):
+    """A custom order (a migration, say) bills no service: its "payment received" email, and the
+    "several orders paid" one of a payment that paid only such orders, do not say the services
+    are active or renewed; they still say the invoice follows."""
+    make_provider()
+    alice = make_customer("alice@example.com", preferred_language=language)
+    renewal, other_renewal = (
+        make_renewal_order(make_active_service(alice, make_product(code)))
+        for code in ("hosting-pyme", "vps-1")
+    )
+    custom, other_custom, third_custom, fourth_custom = (make_order(alice) for _ in range(4))
+
+    def pay(*orders: Order, reference: str) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            ledger.record_payment(
+                customer_id=alice.pk,
+                amount=sum((o.total for o in orders), Decimal("0")),
+                allocations=[ledger.Allocation(order_id=o.pk) for o in orders],
+                reference=reference,
+                via="manual",
+            )
+
+    # One order paid alone: "payment received"; several in one payment: "several orders paid".
+    pay(custom, reference="one-custom")
+    pay(renewal, reference="one-renewal")
+    pay(other_custom, third_custom, reference="only-custom")
+    pay(other_renewal, fourth_custom, reference="with-a-renewal")
+    paid = OutgoingEmail.objects.filter(template="order_paid")
+    several = OutgoingEmail.objects.filter(template="orders_paid")
+    sent = {
+        "one-custom": paid.get(body_text__contains=custom.number),
+        "one-renewal": paid.get(body_text__contains=renewal.number),
+        "only-custom": several.get(body_text__contains="(only-custom)"),
+        "with-a-renewal": several.get(body_text__contains="(with-a-renewal)"),
+    }
+    bills_a_service = {"one-renewal", "with-a-renewal"}
+    promise = SERVICES_PROMISE[language]
+    for key, email in sent.items():
+        assert email.status == EmailStatus.SENT, key
+        invoice_only = INVOICE_ONLY[language][email.template == "orders_paid"]
+        for body in (email.body_text, email.body_html):
+            assert (promise in body) == (key in bills_a_service), (key, body)
+            assert invoice_only in body or key in bills_a_service, (key, body)

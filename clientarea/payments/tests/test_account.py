@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
@@ -14,6 +15,7 @@ from clientarea.billing import selectors as billing_selectors
 from clientarea.billing import services as billing_services
 from clientarea.billing.models import LedgerEntry, Order
 from clientarea.einvoice.models import Invoice
+from clientarea.lib.dates import local_today
 from clientarea.notifications import delivery
 from clientarea.notifications.models import OutgoingEmail
 from clientarea.payments import services
@@ -392,6 +394,20 @@ class StatementTests(PaymentsTestCase):
             "/clientarea/billing/statement/", {"start": "x\x00", "format": "csv"}
         )
         self.assertIn(garbage.status_code, (200, 400))
+
+    def test_the_downloads_are_named_in_the_language_they_are_written_in(self):
+        # A Spanish customer's files were named "statement-…".
+        self.login(self.alice)
+        url, today = "/clientarea/billing/statement/", local_today()
+        name = f"{self.alice.document_number}-{today.year}-01-01-{today.isoformat()}"
+        for language, prefix in (("es-co", "estado-de-cuenta"), ("en", "statement")):
+            self.client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+            for output in ("csv", "pdf"):
+                response = self.client.get(url, {"format": output})
+                self.assertEqual(
+                    response["Content-Disposition"],
+                    f'attachment; filename="{prefix}-{name}.{output}"',
+                )
 
     def test_staff_see_the_same_statement_in_the_back_office(self):
         self.login(self.carol)

@@ -51,3 +51,19 @@ def test_the_page_says_the_minimum_in_pesos_in_spanish(client, settings):
     assert "El valor mínimo es $ 10.000." in page and "10000" not in page
     page = client.get(reverse("payments:add_funds"), {"amount": "50.000"}).content.decode()
     assert "decimal" not in page and "El valor mínimo" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("es", "paga sus"), ("en", "pay your")],
+)
+def test_the_page_says_once_what_the_funds_become(client, settings, language, said):
+    # The field's hint repeated the paragraph above the form ("…paga sus próximas órdenes").
+    make_provider()
+    alice = make_customer("alice@example.com")
+    client.force_login(alice.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = client.get(reverse("payments:add_funds")).content.decode()
+    assert page.count(said) == 1
+    assert ("Pesos enteros." if language == "es" else "Whole pesos.") in page

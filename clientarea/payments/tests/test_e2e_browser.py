@@ -213,3 +213,16 @@ def test_a_cash_voucher_paid_at_the_cash_point(page, live_site, renewal, gateway
     page.get_by_role("button", name="Pagar recibo").click()
     page.wait_for_selector("[data-testid=cash-point-result]")
     assert_paid_and_renewed(order, service)
+
+
+def test_on_a_phone_the_amount_to_pay_has_its_breakdown_right_under_it(page, live_site, renewal):
+    """At 390 px the breakdown under the amount wrapped 40 px below it (the row gap plus the
+    paragraph's margin), a blank band between the amount and what it is made of."""
+    _, _, order = renewal
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in_and_open_pay_now(page, live_site, order)
+    amount = page.locator("#pay-total").bounding_box()
+    breakdown = page.locator("#pay-total + p").bounding_box()
+    assert breakdown["y"] > amount["y"] + amount["height"] / 2  # wrapped under it, not beside
+    assert breakdown["y"] - (amount["y"] + amount["height"]) <= 8
+    page.screenshot(path="/tmp/ca-pay-now-phone.png", full_page=True)

@@ -66,6 +66,12 @@ class CustomerPagesTests(BaseTestCase):
         self.assertIn('id="print-net"', printed)
         listing = self.client.get("/clientarea/billing/").content.decode()
         self.assertIn('id="net-due"', listing)
+        # One sentence with the link in it (it ended "…en Retenciones. Retenciones").
+        for shown in (page, pay):
+            self.assertIn(
+                'del periodo en <a href="/clientarea/withholdings/">Retenciones</a>.</p>', shown
+            )
+            self.assertNotIn("en Retenciones.", shown)
 
     def test_pay_selected_lists_each_order_net_so_the_rows_add_up_to_the_charge(self):
         """The rows showed the gross due ($ 1.190.000) under a total net of withholdings."""
@@ -87,7 +93,17 @@ class CustomerPagesTests(BaseTestCase):
         assert (
             '>$ 1.190.000</td><td class="num" data-label="Sus retenciones">−$ 78.160</td>' in table
         )
-        assert 'id="pay-orders-withheld"' in page
+        # One sentence with the link in it (it ended "…en Retenciones. Retenciones").
+        note = page[
+            page.index('id="pay-orders-withheld"') : page.index(
+                "</p>", page.index('id="pay-orders-withheld"')
+            )
+        ]
+        assert note.endswith(
+            'Cargue el certificado de retención del periodo en <a href="/clientarea/withholdings/">'
+            "Retenciones</a>."
+        ), note
+        assert note.count("Retenciones") == 1
 
     def test_billing_says_what_is_left_of_an_agents_partly_paid_order_net(self):
         """Billing said "$ 1.170.000 left to pay" where the order's page and Pay now said (and
