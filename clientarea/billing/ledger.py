@@ -544,6 +544,11 @@ def apply_credit(
         due = dues[order.pk] if order.state == OrderState.PENDING else ZERO
         keep = selectors.withholding_to_post(order) if due > 0 else ZERO
         take = min(max(due - keep, ZERO), credit)
+        if take < due - keep:
+            # Covered in part: what stays due is paid through a gateway, and cash networks and
+            # Payvalida take whole pesos. Credit with cents (a downgrade's, exact as its credit
+            # note) pays whole pesos here; its cents stay credit.
+            take -= (1 - (due - take) % 1) % 1
         if take <= 0:
             continue
         if take == due - keep and keep > 0:

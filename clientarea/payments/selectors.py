@@ -88,7 +88,7 @@ def unavailable_reason(
         return str(_("%(gateway)s is not available right now.") % {"gateway": gateway.name})
     if amount is not None and not gateway.accepts_amount(amount):
         return str(
-            _("%(gateway)s only takes amounts in whole pesos, and this order's total has cents.")
+            _("%(gateway)s only takes amounts in whole pesos, and the amount to pay has cents.")
             % {"gateway": gateway.name}
         )
     return ""

@@ -251,6 +251,54 @@ def test_a_negative_or_zero_payment_is_refused_and_writes_nothing(db):
     assert not LedgerEntry.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("short_of_due", "taken_short", "left_credit"),
+    [
+        # A downgrade's credit has cents (exact, as its credit note): an order it covers in part
+        # keeps a balance in whole pesos, which cash networks and Payvalida take; the cents stay.
+        ("3000.80", "3001", "0.20"),
+        ("0.80", "1", "0.20"),
+        # Covering the order in full, cents and all.
+        ("-5000.20", "0", "5000.20"),
+    ],
+)
+def test_credit_with_cents_leaves_a_balance_in_whole_pesos(
+    db, settings, short_of_due, taken_short, left_credit
+):
+    settings.BILLING_AUTO_APPLY_CREDIT = False  # applied below, by hand
+    make_provider()
+    customer = make_customer("alice@example.com")
+    order = services.create_manual_order(
+        customer=customer, description="Hosting", unit_price=Decimal("45990"), notify=False
+    )
+    due = selectors.order_balance_due(order)
+    assert due == due.to_integral_value()  # orders are whole pesos (see the rounding line)
+    credit = due - Decimal(short_of_due)
+    ledger.post_plan_change_credit(customer_id=customer.pk, amount=credit, memo="downgrade")
+    posting = ledger.apply_credit(customer_id=customer.pk)
+    taken = due - Decimal(taken_short)
+    assert posting.credit_applied == taken
+    order.refresh_from_db()
+    assert selectors.order_balance_due(order) == due - taken
+    assert selectors.account_summary(customer).credit == Decimal(left_credit)
+    assert (order.state == OrderState.PAID) == (taken == due)
+    check_invariants(customer)
+
+
+def test_less_than_a_peso_of_credit_leaves_a_whole_peso_order_alone(db, settings):
+    settings.BILLING_AUTO_APPLY_CREDIT = False
+    make_provider()
+    customer = make_customer("alice@example.com")
+    order = services.create_manual_order(
+        customer=customer, description="Hosting", unit_price=Decimal("45990"), notify=False
+    )
+    due = selectors.order_balance_due(order)
+    ledger.post_plan_change_credit(customer_id=customer.pk, amount=Decimal("0.20"), memo="x")
+    assert ledger.apply_credit(customer_id=customer.pk).credit_applied == ZERO
+    assert selectors.order_balance_due(order) == due
+    assert selectors.account_summary(customer).credit == Decimal("0.20")
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_payments_applying_the_same_credit_at_once_never_overdraw_it(settings):
