@@ -58,7 +58,7 @@ def test_the_page_shows_every_section(client, carol, alice):
     page = client.get(page_url(alice)).content.decode()
     for text in (
         "Identity and tax data",
-        "1000",  # the document (make_customer numbers from 1000000)
+        alice.document_number,  # make_customer numbers them on from 1000000, per test process
         "alice@example.com",
         "3105550199",
         "Balance",
