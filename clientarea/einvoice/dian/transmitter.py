@@ -141,7 +141,7 @@ class DianTransmitter(Transmitter):
             sequence=invoice.number % 0xFFFFFFFF or 1,
             when=doc.local_issue,
         )
-        client = self._client or client_from_settings()
+        client = self._client or client_from_settings(interactive=self.interactive)
         exchanges: list[Exchange] = []
         try:
             reply = client.send_bill_sync(file_name=package.file_name, content=package.content)
