@@ -197,14 +197,15 @@ def test_the_button_gives_dian_the_short_interactive_timeout_and_writes_nothing(
         "minutos.",
     }
     for language, words in expected.items():
-        arm(dian, "timeout", seconds="4")  # DIAN holds the connection, then drops it
+        arm(dian, "timeout", seconds="6")  # DIAN holds the connection, then drops it
         browser.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
         started = time.monotonic()
-        answer = browser.post(url, follow=True)
+        answer = browser.post(url)
         waited = time.monotonic() - started
-        assert answer.status_code == 200 and answer.redirect_chain[-1][0] == changelist
-        assert waited < 3, f"the page waited {waited:.1f} s for DIAN"
-        errors = [str(m) for m in answer.context["messages"] if m.level_tag == "error"]
+        assert answer.status_code == 302 and answer["Location"] == changelist
+        assert waited < 4.5, f"the page waited {waited:.1f} s for DIAN"
+        page = browser.get(changelist)
+        errors = [str(m) for m in page.context["messages"] if m.level_tag == "error"]
         assert errors == [words]
         assert not NumberingResolution.objects.exists() and not AuditEvent.objects.exists()
     # DIAN answers again: the same button imports.
