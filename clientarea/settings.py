@@ -593,5 +593,10 @@ DIAN_WS_URL = envstr("DIAN_WS_URL")
 DIAN_SANDBOX_PATH = "/sandbox/dian/WcfDianCustomerServices.svc"
 # Seconds to wait for each read of DIAN's answer; DIAN itself gives up after 59 s.
 DIAN_WS_TIMEOUT = float(envstr("DIAN_WS_TIMEOUT", "65"))
+# Seconds to wait for DIAN's answer when a person waits for it in the web request (back office →
+# numbering resolutions → "Import from DIAN"; "Email the document again" on a document never
+# sent): well under the web server's 60 s, so staff read "DIAN did not answer" instead of a
+# dropped page. The worker and the commands use DIAN_WS_TIMEOUT.
+DIAN_WS_INTERACTIVE_TIMEOUT = float(envstr("DIAN_WS_INTERACTIVE_TIMEOUT", "20"))
 # Seconds to wait for the connection to DIAN to open (DIAN or the network down: retry later).
 DIAN_WS_CONNECT_TIMEOUT = float(envstr("DIAN_WS_CONNECT_TIMEOUT", "10"))

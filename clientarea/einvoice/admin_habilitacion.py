@@ -9,6 +9,7 @@ messages in words and what to do next. Each view calls one service.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -49,7 +50,11 @@ class NumberingImportAdminMixin(admin.ModelAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"can_import_numbering": self.can_import(request), **(extra_context or {})}
+        extra = {
+            "can_import_numbering": self.can_import(request),
+            "numbering_import_seconds": f"{settings.DIAN_WS_INTERACTIVE_TIMEOUT:g}",
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=extra)
 
     def import_from_dian_view(self, request: HttpRequest) -> HttpResponse:
@@ -58,7 +63,7 @@ class NumberingImportAdminMixin(admin.ModelAdmin):
         if not self.can_import(request):
             raise PermissionDenied
         try:
-            result = numbering.import_numbering_ranges(actor=_actor(request))
+            result = numbering.import_numbering_ranges(actor=_actor(request), interactive=True)
         except numbering.NumberingImportError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:

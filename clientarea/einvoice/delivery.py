@@ -337,7 +337,7 @@ def next_try(invoice: Invoice) -> dt.datetime:
 
 
 def transmit_invoice(
-    *, invoice: Invoice, doc: InvoiceDocument | None = None
+    *, invoice: Invoice, doc: InvoiceDocument | None = None, interactive: bool = False
 ) -> TransmissionAttempt:
     """Hand the invoice to the configured transmitter and record the outcome.
 
@@ -347,9 +347,12 @@ def transmit_invoice(
     The attempt keeps DIAN's rule messages and every raw request and answer. Accepted: the
     ApplicationResponse is stored and embedded in a new AttachedDocument. Rejected: staff are
     alerted. Unavailable ``TRIES_BEFORE_CONTINGENCY`` times in a row: contingency, staff alerted.
+    ``interactive``: a person waits for it in a web request, so DIAN's answer is awaited
+    ``DIAN_WS_INTERACTIVE_TIMEOUT`` seconds (a timeout is recorded like any, and retried).
     """
     doc = doc or builder.document_from_json(invoice.document)
     transmitter = _transmitter_class()()
+    transmitter.interactive = interactive
     result = _with_application_response(invoice, transmitter.transmit_document(invoice, doc))
     attached_xml = b""
     if result.status == InvoiceStatus.ACCEPTED:

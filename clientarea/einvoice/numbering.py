@@ -88,21 +88,29 @@ def environment() -> str:
     return Environment.TEST
 
 
-def fetch_ranges(*, client: DianClient | None = None) -> NumberingRangeResponse:
-    """Ask DIAN (``GetNumberingRange``); raises :class:`NumberingImportError` with DIAN's reason."""
+def fetch_ranges(
+    *, client: DianClient | None = None, interactive: bool = False
+) -> NumberingRangeResponse:
+    """Ask DIAN (``GetNumberingRange``); raises :class:`NumberingImportError` with DIAN's reason.
+
+    ``interactive``: someone waits in a web request, so DIAN gets ``DIAN_WS_INTERACTIVE_TIMEOUT``
+    seconds to answer instead of ``DIAN_WS_TIMEOUT``."""
     provider = get_provider()
     if provider is None:
         raise NumberingImportError(_("Fill in the provider profile (its NIT) first."))
     issuer = provider.document_number
     owner = settings.EINVOICE_SOFTWARE_PROVIDER_NIT or issuer
-    client = client or client_from_settings()
+    client = client or client_from_settings(interactive=interactive)
     try:
         reply = client.get_numbering_range(
             account_code=issuer, account_code_t=owner, software_code=settings.EINVOICE_SOFTWARE_ID
         )
     except DianTimeout as exc:
         raise NumberingImportError(
-            _("DIAN did not answer within %(seconds)s seconds; try again later.")
+            _(
+                "DIAN did not answer within %(seconds)s seconds; nothing was imported. Try again "
+                "in a few minutes."
+            )
             % {"seconds": f"{client.timeout:g}"}
         ) from exc
     except DianFault as exc:
@@ -198,9 +206,15 @@ def _apply(
     return row
 
 
-def import_numbering_ranges(*, actor=None, client: DianClient | None = None) -> ImportResult:
-    """Ask DIAN for the software's ranges and create or update the numbering resolutions."""
-    response = fetch_ranges(client=client)  # the network call, outside any transaction
+def import_numbering_ranges(
+    *, actor=None, client: DianClient | None = None, interactive: bool = False
+) -> ImportResult:
+    """Ask DIAN for the software's ranges and create or update the numbering resolutions.
+
+    ``interactive`` (the back office's button): DIAN's answer is awaited only
+    ``DIAN_WS_INTERACTIVE_TIMEOUT`` seconds. Nothing is written until DIAN has answered."""
+    # The network call, outside any transaction.
+    response = fetch_ranges(client=client, interactive=interactive)
     env = environment()
     result = ImportResult()
     with transaction.atomic():

@@ -65,6 +65,10 @@ class Transmitter(ABC):
     #: AttachedDocument: rendering then keeps an unsigned container, and the signed one is
     #: built once, with the answer (``delivery.transmit_invoice``).
     answers_with_application_response = False
+    #: A person waits for this transmission in a web request (staff's "Email the document again"
+    #: on a document never sent): a transmitter that waits for a remote answer keeps that wait
+    #: short (``DIAN_WS_INTERACTIVE_TIMEOUT``). Set by ``delivery.transmit_invoice``.
+    interactive = False
 
     @abstractmethod
     def transmit(self, invoice) -> TransmissionResult:

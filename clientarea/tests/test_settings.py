@@ -255,3 +255,14 @@ def test_the_worker_runs_threads_unless_worker_type_asks_for_processes(tmp_path:
 def test_an_unknown_worker_type_is_refused(tmp_path: Path) -> None:
     error = settings_error(tmp_path, DEBUG="1", SECRET_KEY="k", WORKER_TYPE="greenlet")
     assert "WORKER_TYPE must be thread or process, not 'greenlet'" in error
+
+
+def test_dians_interactive_timeout_is_read_from_the_environment(tmp_path: Path) -> None:
+    names = ["DIAN_WS_INTERACTIVE_TIMEOUT", "DIAN_WS_TIMEOUT"]
+    key = {"SECRET_KEY": "k" * 50}
+    assert settings_values(tmp_path, names, **key) == {
+        "DIAN_WS_INTERACTIVE_TIMEOUT": 20.0,
+        "DIAN_WS_TIMEOUT": 65.0,
+    }
+    values = settings_values(tmp_path, names, DIAN_WS_INTERACTIVE_TIMEOUT="7.5", **key)
+    assert values == {"DIAN_WS_INTERACTIVE_TIMEOUT": 7.5, "DIAN_WS_TIMEOUT": 65.0}

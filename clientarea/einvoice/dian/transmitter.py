@@ -62,17 +62,26 @@ def endpoint_url() -> str:
         ) from None
 
 
-def client_from_settings() -> DianClient:
-    """A client for the configured endpoint, signing with ``EINVOICE_CERT_PATH``."""
+def client_from_settings(*, interactive: bool = False) -> DianClient:
+    """A client for the configured endpoint, signing with ``EINVOICE_CERT_PATH``.
+
+    ``interactive``: a person waits for the answer in a web request, so each read is bounded by
+    ``DIAN_WS_INTERACTIVE_TIMEOUT`` (and opening the connection by no more than that) instead
+    of ``DIAN_WS_TIMEOUT``, which is for the worker and the commands."""
     key, certificate = signing.load_pkcs12(
         settings.EINVOICE_CERT_PATH, settings.EINVOICE_CERT_PASSWORD
     )
+    timeout = settings.DIAN_WS_TIMEOUT
+    connect_timeout = settings.DIAN_WS_CONNECT_TIMEOUT
+    if interactive:
+        timeout = settings.DIAN_WS_INTERACTIVE_TIMEOUT
+        connect_timeout = min(connect_timeout, timeout)
     return DianClient(
         url=endpoint_url(),
         key=key,
         certificate=certificate,
-        timeout=settings.DIAN_WS_TIMEOUT,
-        connect_timeout=settings.DIAN_WS_CONNECT_TIMEOUT,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
     )
 
 
@@ -132,7 +141,7 @@ class DianTransmitter(Transmitter):
             sequence=invoice.number % 0xFFFFFFFF or 1,
             when=doc.local_issue,
         )
-        client = self._client or client_from_settings()
+        client = self._client or client_from_settings(interactive=self.interactive)
         exchanges: list[Exchange] = []
         try:
             reply = client.send_bill_sync(file_name=package.file_name, content=package.content)

@@ -279,8 +279,9 @@ def issue_waiting_invoices(*, limit: int = 200) -> dict[str, int]:
 
 def resend_invoice_email(*, invoice: Invoice, actor=None) -> None:
     """Staff: email the invoice again; an invoice whose rendering or transmission never ran is
-    rendered and transmitted first. Only a validated invoice (accepted by DIAN, or stored only
-    when no DIAN is configured) is emailed."""
+    rendered and transmitted first, waiting for DIAN only ``DIAN_WS_INTERACTIVE_TIMEOUT`` seconds
+    (staff wait for it in the web request). Only a validated invoice (accepted by DIAN, or stored
+    only when no DIAN is configured) is emailed."""
     if not invoice.is_issued:
         raise InvoiceWaiting(
             _("The invoice is waiting to be issued: %(reason)s")
@@ -296,7 +297,9 @@ def resend_invoice_email(*, invoice: Invoice, actor=None) -> None:
             % {"error": f"{type(exc).__name__}: {exc}"}
         ) from exc
     if not invoice.transmitted_at and invoice.status != InvoiceStatus.REJECTED:
-        transmit_invoice(invoice=invoice)  # a repeat is harmless: DIAN answers "already processed"
+        # A repeat is harmless: DIAN answers "already processed". Staff wait for it in the web
+        # request: DIAN gets DIAN_WS_INTERACTIVE_TIMEOUT, and a timeout is retried by the worker.
+        transmit_invoice(invoice=invoice, interactive=True)
         invoice.refresh_from_db()
     if not invoice.is_validated:
         raise InvoiceWaiting(

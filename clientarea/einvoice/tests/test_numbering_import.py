@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import time
 import urllib.parse
 import urllib.request
 from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -177,6 +179,60 @@ def test_the_button_shows_dians_refusal_as_an_error_message(dian, settings):
     shown = [str(m) for m in answer.context["messages"]]
     assert any("302" in m for m in shown), shown
     assert not NumberingResolution.objects.exists()
+
+
+def test_the_button_gives_dian_the_short_interactive_timeout_and_writes_nothing(dian, settings):
+    """The button waits inside the web request: DIAN_WS_INTERACTIVE_TIMEOUT, not the worker's
+    DIAN_WS_TIMEOUT, bounds the wait, and staff read why nothing was imported, in their language."""
+    settings.DIAN_WS_TIMEOUT = 30  # the worker's: the page must not wait for it
+    settings.DIAN_WS_INTERACTIVE_TIMEOUT = 1
+    browser = Client()
+    browser.force_login(make_staff())
+    url = reverse("admin:einvoice_numberingresolution_import")
+    changelist = reverse("admin:einvoice_numberingresolution_changelist")
+    expected = {
+        "en": "DIAN did not answer within 1 seconds; nothing was imported. Try again in a few "
+        "minutes.",
+        "es": "La DIAN no respondió en 1 segundos; no se importó nada. Intente de nuevo en unos "
+        "minutos.",
+    }
+    for language, words in expected.items():
+        arm(dian, "timeout", seconds="6")  # DIAN holds the connection, then drops it
+        browser.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
+        started = time.monotonic()
+        answer = browser.post(url)
+        waited = time.monotonic() - started
+        assert answer.status_code == 302 and answer["Location"] == changelist
+        assert waited < 4.5, f"the page waited {waited:.1f} s for DIAN"
+        page = browser.get(changelist)
+        errors = [str(m) for m in page.context["messages"] if m.level_tag == "error"]
+        assert errors == [words]
+        assert not NumberingResolution.objects.exists() and not AuditEvent.objects.exists()
+    # DIAN answers again: the same button imports.
+    answer = browser.post(url, follow=True)
+    assert NumberingResolution.objects.filter(prefix="SETP").count() == 1
+
+
+def test_the_button_says_how_long_it_waits_for_dian(dian, settings):
+    settings.DIAN_WS_INTERACTIVE_TIMEOUT = 12.5
+    browser = Client()
+    browser.force_login(make_staff())
+    browser.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = browser.get(reverse("admin:einvoice_numberingresolution_changelist")).text
+    assert "Waits at most 12.5 seconds for DIAN&#x27;s answer." in page or (
+        "Waits at most 12.5 seconds for DIAN's answer." in page
+    )
+
+
+def test_the_command_keeps_the_workers_timeout(dian, settings):
+    """Nobody's page waits for the command: it gives DIAN DIAN_WS_TIMEOUT, not the short one."""
+    settings.DIAN_WS_TIMEOUT = 10
+    settings.DIAN_WS_INTERACTIVE_TIMEOUT = 1
+    arm(dian, "slow", seconds="2")
+    out = StringIO()
+    with translation.override("en"):
+        call_command("einvoice", "numbering-import", stdout=out)
+    assert "1 new" in out.getvalue()
 
 
 def test_a_customer_cannot_import(dian):

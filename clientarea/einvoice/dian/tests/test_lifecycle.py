@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 from html import unescape
 
@@ -285,6 +286,40 @@ def test_staff_cannot_email_an_invoice_dian_has_not_accepted(
     invoice.refresh_from_db()
     with pytest.raises(services.InvoiceWaiting, match="DIAN"):
         services.resend_invoice_email(invoice=invoice)
+    assert not invoice_emails(invoice).exists()
+
+
+def test_staff_email_again_waits_for_dian_only_the_interactive_timeout(
+    dian_site, settings, django_capture_on_commit_callbacks
+):
+    """ "Email the document again" on a document DIAN never answered for sends it first, inside
+    the web request: DIAN gets DIAN_WS_INTERACTIVE_TIMEOUT, not the worker's DIAN_WS_TIMEOUT."""
+    arm(dian_site, "http_503")
+    invoice = paid_invoice(django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.SENT and not invoice.transmitted_at
+    settings.DIAN_WS_TIMEOUT = 30  # the worker's: the page must not wait for it
+    settings.DIAN_WS_INTERACTIVE_TIMEOUT = 1
+    arm(dian_site, "timeout", seconds="6")  # DIAN holds the connection, then drops it
+    client = Client()  # (this package's ``client`` fixture is the DIAN client)
+    client.force_login(make_staff())
+    client.cookies["django_language"] = "en"
+    changelist = reverse("admin:einvoice_invoice_changelist")
+    started = time.monotonic()
+    answer = client.post(changelist, {"action": "resend_email", "_selected_action": [invoice.pk]})
+    waited = time.monotonic() - started
+    assert answer.status_code == 302
+    # SendBillSync waits 1 s, then GetStatus answers at once (the fault is used up).
+    assert waited < 4.5, f"the page waited {waited:.1f} s for DIAN"
+    page = client.get(answer["Location"])
+    errors = [str(m) for m in page.context["messages"] if m.level_tag == "error"]
+    assert len(errors) == 1 and "DIAN has not accepted the invoice" in errors[0]
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.SENT and not invoice.emailed_at
+    attempt = invoice.transmissions.order_by("-created_at", "-id").first()
+    assert attempt is not None and attempt.retryable
+    assert (attempt.message_code, attempt.message_values) == ("timeout_unknown", {"seconds": "1"})
+    assert [e.operation for e in attempt.exchanges.all()] == ["SendBillSync", "GetStatus"]
     assert not invoice_emails(invoice).exists()
 
 
