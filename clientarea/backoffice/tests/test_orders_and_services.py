@@ -391,3 +391,33 @@ def test_the_service_admin_reads_its_price_in_pesos(client, carol, alice):
     assert "$ 29.000" in page.content.decode() and "29000,00" not in page.content.decode()
     listing = client.get(reverse("admin:subscriptions_service_changelist")).content.decode()
     assert "$ 29.000" in listing
+
+
+def test_the_suspension_reason_shows_only_while_the_service_is_suspended(client, carol, alice):
+    """The service keeps its last suspension's reason after it is terminated; the back office
+    said "suspension reason: Overdue payment" beside "Terminated" (service page, list, filter,
+    and the status form's summary). It shows only while the service is suspended."""
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    subscription_services.suspend_service(service=service, reason="overdue")
+    change = reverse("admin:subscriptions_service_change", args=[service.pk])
+    changelist = reverse("admin:subscriptions_service_changelist")
+    summary = reverse("backoffice:service_status", args=[service.pk, "terminate"])
+    overdue = f"{changelist}?suspended_for=overdue"
+
+    def pages() -> list[str]:
+        return [unescape(client.get(url).content.decode()) for url in (change, overdue, summary)]
+
+    suspended = pages()
+    assert 'readonly">Overdue payment<' in suspended[0]
+    assert "example.co" in suspended[1] and 'class="field-suspended_for">Overdue' in suspended[1]
+    assert "suspended for: overdue payment" in suspended[2]
+
+    subscription_services.terminate_service(service=service, reason="staff")
+    service.refresh_from_db()
+    assert service.suspension_reason == "overdue"  # kept: it was the last suspension's reason
+    terminated = pages()
+    assert "Overdue payment" not in terminated[0] and "Terminated" in terminated[0]
+    assert "example.co" not in terminated[1]  # not among the services suspended as overdue
+    listed = client.get(changelist).content.decode()
+    assert "example.co" in listed and 'class="field-suspended_for">Overdue' not in listed
+    assert "suspended for" not in terminated[2] and "Terminated" in terminated[2]
