@@ -246,6 +246,31 @@ def test_staff_create_a_service_with_a_price_override(client, carol, alice):
     assert AuditEvent.objects.filter(action="service.created_by_staff", customer=alice).exists()
 
 
+def test_staff_type_a_due_date_day_first_whatever_the_language(client, carol, alice):
+    """The browser's date box read a date in the browser's order: typed in English, 01/03/2027
+    was 3 January. A text box, day/month/year in both languages, shown that way too."""
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    url = reverse("backoffice:service_edit", args=[service.pk])
+    due = service.next_due_date
+    assert due is not None
+    page = client.get(url).content.decode()
+    assert f'type="text" name="next_due_date" value="{due:%d/%m/%Y}"' in page
+    assert 'placeholder="dd/mm/yyyy"' in page
+    data = {
+        "product": service.product_id,
+        "cycle": "monthly",
+        "label": "example.co",
+        "price": "19000",
+        "next_due_date": "01/03/2027",
+        "reason": "moved by phone",
+    }
+    assert client.post(url, data).status_code == 302
+    service.refresh_from_db()
+    assert service.next_due_date == dt.date(2027, 3, 1)
+    refused = client.post(url, {**data, "next_due_date": "03/31/2027"})
+    assert "Write the date as day/month/year, e.g. 04/12/2026." in refused.content.decode()
+
+
 def test_a_service_needs_a_reason_and_a_sane_price(client, carol, alice):
     product = make_product("hosting-pyme")
     url = reverse("backoffice:service_new", args=[alice.pk])
