@@ -14,13 +14,8 @@ from clientarea.billing import custom_orders
 from clientarea.billing.forms import received_at, received_reference
 from clientarea.catalog.models import BillingCycle, Product
 from clientarea.lib.dates import local_today
-from clientarea.lib.forms import MomentField, MoneyField
+from clientarea.lib.forms import DayField, MomentField, MoneyField
 from clientarea.subscriptions.models import Service, TerminationReason
-
-
-def date_input() -> forms.DateInput:
-    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
 
 IVA_CHOICES = [
     ("19", _("IVA 19 %")),
@@ -109,8 +104,8 @@ class OrderLineForm(forms.Form):
     service = forms.ModelChoiceField(
         label=_("Service (optional)"), queryset=Service.objects.none(), required=False
     )
-    period_start = forms.DateField(label=_("Period from"), required=False, widget=date_input())
-    period_end = forms.DateField(label=_("Period to"), required=False, widget=date_input())
+    period_start = DayField(label=_("Period from"), required=False)
+    period_end = DayField(label=_("Period to"), required=False)
 
     def __init__(self, *args, customer: Customer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -178,7 +173,7 @@ def default_due_date() -> dt.date:
 
 
 class OrderForm(forms.Form):
-    due_date = forms.DateField(label=_("Due date"), widget=date_input())
+    due_date = DayField(label=_("Due date"))
     note = forms.CharField(label=_("Note for the order history"), max_length=500, required=False)
     notify = forms.BooleanField(
         label=_("Email the order to the customer"), required=False, initial=True
@@ -197,11 +192,10 @@ class ServiceForm(forms.Form):
         required=False,
         help_text=_("Empty: the catalogue price of the cycle."),
     )
-    next_due_date = forms.DateField(
+    next_due_date = DayField(
         label=_("Next due date"),
         required=False,
         help_text=_("Empty: one billing cycle from today."),
-        widget=date_input(),
     )
     reason = forms.CharField(label=_("Reason"), max_length=300)
 

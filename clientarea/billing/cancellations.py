@@ -43,6 +43,14 @@ class CancellationError(Exception):
     """A person-facing reason the request cannot be made or withdrawn."""
 
 
+def ends_at_once(service: Service, *, today: dt.date | None = None) -> bool:
+    """Nothing is left of the service's paid period (never activated, no recurring period, or
+    already overdue, e.g. suspended for non-payment): a cancellation ends it at once, whatever
+    the customer chose. The cancel form says so; ``request_cancellation`` applies it."""
+    due = service.next_due_date
+    return due is None or due <= (today or local_today())
+
+
 def _email(request: CancellationRequest, template: str) -> None:
     customer = request.service.customer
     queue_customer_email(
@@ -125,8 +133,7 @@ def request_cancellation(
         raise CancellationError(_("You already asked to cancel this service."))
     today = local_today()
     due = locked.next_due_date
-    # Nothing left of the paid period (never activated, or already overdue): it ends now.
-    immediate = when == CancellationWhen.IMMEDIATE or due is None or due <= today
+    immediate = when == CancellationWhen.IMMEDIATE or ends_at_once(locked, today=today)
     effective = today if immediate or due is None else due
     try:
         with transaction.atomic():

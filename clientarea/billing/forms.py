@@ -15,7 +15,7 @@ from clientarea.billing.selectors import find_customer
 from clientarea.catalog.models import TaxTreatment
 from clientarea.einvoice.forms import NoteForm
 from clientarea.einvoice.models import DocumentKind
-from clientarea.lib.forms import MomentField, MoneyField
+from clientarea.lib.forms import DayField, MomentField, MoneyField
 
 
 class CancelOrderForm(forms.Form):
@@ -145,10 +145,9 @@ class ManualOrderForm(forms.Form):
         max_value=Decimal("100"),
         initial=Decimal("19.00"),
     )
-    due_date = forms.DateField(
+    due_date = DayField(
         label=_("Due date"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Empty: the usual number of days after today."),
     )
     reason = forms.CharField(label=_("Note for the order history"), max_length=500, required=False)
@@ -166,13 +165,9 @@ class ManualOrderForm(forms.Form):
 class StatementForm(forms.Form):
     """A statement's date range (Colombian dates, both included; at most ten years)."""
 
-    # ISO values: a date input shows nothing for any other format (es-CO's is dd/mm/yyyy).
-    start = forms.DateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
-    end = forms.DateField(
-        label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    # Day first in both languages (the download links carry ISO dates, read too).
+    start = DayField(label=_("From"))
+    end = DayField(label=_("To"))
 
     def __init__(self, *args, initial_end: dt.date | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -174,3 +174,39 @@ class MomentField(forms.DateTimeField):
         if isinstance(value, str):
             value = " ".join(value.split())  # "04/12/2026  09:30", a pasted line break
         return super().to_python(value)
+
+
+#: What a person types in a date box, in both languages: day first (the way the pages write
+#: dates); ISO 8601 (``2026-12-04``) is read too, for links, machines and scripts.
+DAY_FORMAT = "%d/%m/%Y"
+DAY_INPUT_FORMATS = [DAY_FORMAT, "%d/%m/%y", "%Y-%m-%d"]
+
+
+class DayInput(forms.DateInput):
+    """A text box for a date written day/month/year, whatever the browser's language. A
+    ``type=date`` box shows and takes its parts in the browser's order: on a Spanish page in an
+    English browser it showed 12/04/2026 for 4 December, and a day typed first became the
+    month. MomentInput's sibling, without the time."""
+
+    input_type = "text"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {"placeholder": _("dd/mm/yyyy"), "autocomplete": "off", "size": 10}
+        super().__init__({**defaults, **(attrs or {})}, format=DAY_FORMAT)
+
+
+class DayField(forms.DateField):
+    """A date typed as ``04/12/2026`` (day/month/year) in both languages, or ISO 8601
+    (``2026-12-04``). Anything else (month first, words, a day that does not exist) is refused
+    with the format to use, never guessed."""
+
+    widget = DayInput
+    input_formats = DAY_INPUT_FORMATS
+    default_error_messages = {
+        "invalid": _("Write the date as day/month/year, e.g. 04/12/2026."),
+    }
+
+    def to_python(self, value: Any) -> dt.date | None:
+        if isinstance(value, str):
+            value = "".join(value.split())  # " 04 / 12 / 2026 ", a pasted line break
+        return super().to_python(value)

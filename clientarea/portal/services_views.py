@@ -20,7 +20,7 @@ from clientarea.lib.money import format_cop
 from clientarea.portal.order_forms import ServiceOptionsForm
 from clientarea.subscriptions import selectors
 from clientarea.subscriptions.forms import CancellationForm, OrderServiceForm
-from clientarea.subscriptions.models import CancellationStatus, PlanChangeStatus
+from clientarea.subscriptions.models import CancellationStatus, CancellationWhen, PlanChangeStatus
 from clientarea.withholdings import selectors as withholdings
 
 
@@ -71,12 +71,13 @@ def request_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
     pending = selectors.pending_cancellation(service)
     if pending is not None or service.status not in cancellations.CANCELLABLE:
         return redirect("subscriptions:detail", pk=service.pk)
-    form = CancellationForm(request.POST or None)
+    at_once = cancellations.ends_at_once(service)
+    form = CancellationForm(request.POST or None, ends_at_once=at_once)
     if request.method == "POST" and form.is_valid():
         try:
             done = cancellations.request_cancellation(
                 service=service,
-                when=form.cleaned_data["when"],
+                when=form.cleaned_data.get("when", CancellationWhen.IMMEDIATE),
                 reason=form.cleaned_data["reason"],
                 comment=form.cleaned_data["comment"],
                 actor=request.user,  # type: ignore[arg-type]
@@ -102,6 +103,7 @@ def request_cancellation(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "service": service,
             "form": form,
+            "ends_at_once": at_once,
             "product_name": service.product.display_name(translation.get_language()),
         },
     )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientarea.billing.models import PaidVia, PaymentMethod
 from clientarea.lib.dates import local_today
+from clientarea.lib.forms import DayField
 from clientarea.reports.exports import Filters
 
 #: The longest period one export may cover (the sales book of a year and a bit).
@@ -16,12 +17,8 @@ MAX_DAYS = 732
 
 
 class ReportFilterForm(forms.Form):
-    date_from = forms.DateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}), required=False
-    )
-    date_to = forms.DateField(
-        label=_("To"), widget=forms.DateInput(attrs={"type": "date"}), required=False
-    )
+    date_from = DayField(label=_("From"), required=False)
+    date_to = DayField(label=_("To"), required=False)
     via = forms.ChoiceField(
         label=_("Gateway"), choices=[("", _("All")), *PaidVia.choices], required=False
     )

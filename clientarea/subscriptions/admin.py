@@ -24,6 +24,7 @@ from clientarea.subscriptions.models import (
     Service,
     ServiceEvent,
     ServiceOption,
+    ServiceStatus,
     SuspensionReason,
 )
 
@@ -76,7 +77,7 @@ SERVICE_FIELDS = (
     "cycle",
     "price_cop",
     "status",
-    "suspension_reason",
+    "suspended_for",
     "start_date",
     "next_due_date",
     "anchor_day",
@@ -84,6 +85,22 @@ SERVICE_FIELDS = (
     "created_at",
     "updated_at",
 )
+
+
+class SuspendedForFilter(admin.SimpleListFilter):
+    """Suspended services by why they were suspended (a terminated service keeps the reason of
+    its last suspension in ``suspension_reason``: it is not suspended any more)."""
+
+    title = _("suspended for")
+    parameter_name = "suspended_for"
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, label in SuspensionReason.choices if value]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(status=ServiceStatus.SUSPENDED, suspension_reason=self.value())
+        return queryset
 
 
 @admin.register(Service)
@@ -96,10 +113,10 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
         "cycle",
         "price_cop",
         "status",
-        "suspension_reason",
+        "suspended_for",
         "next_due_date",
     ]
-    list_filter = ["status", "cycle", "product", "suspension_reason"]
+    list_filter = ["status", "cycle", "product", SuspendedForFilter]
     search_fields = ["label", "customer__user__email", "customer__document_number"]
     list_select_related = ["customer__user", "product"]
     raw_id_fields = ["customer"]
@@ -119,6 +136,14 @@ class ServiceAdmin(CustomerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=Service._meta.get_field("price").verbose_name, ordering="price")
     def price_cop(self, obj: Service) -> str:
         return format_cop(obj.price)
+
+    @admin.display(description=_("suspended for"))
+    def suspended_for(self, obj: Service) -> str:
+        """Only while suspended: the field keeps the last suspension's reason after the service
+        is terminated or cancelled, when it no longer describes the service."""
+        if obj.status == ServiceStatus.SUSPENDED and obj.suspension_reason:
+            return obj.get_suspension_reason_display()
+        return self.get_empty_value_display()
 
     def save_model(self, request, obj, form, change) -> None:
         """The label edited here is saved by the service that edits services (its history, the

@@ -130,3 +130,14 @@ class CancellationForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("I understand that the service and its data end on that date."),
     )
+
+    def __init__(self, *args, ends_at_once: bool = False, **kwargs):
+        """``ends_at_once``: nothing is left of the paid period (billing.cancellations.ends_at_once),
+        so there is no "when" to choose and the customer confirms that it ends now."""
+        super().__init__(*args, **kwargs)
+        self.ends_at_once = ends_at_once
+        if ends_at_once:
+            del self.fields["when"]
+            self.fields["confirm"].label = _(
+                "I understand that the service and its data end as soon as I send this request."
+            )

@@ -246,6 +246,31 @@ def test_staff_create_a_service_with_a_price_override(client, carol, alice):
     assert AuditEvent.objects.filter(action="service.created_by_staff", customer=alice).exists()
 
 
+def test_staff_type_a_due_date_day_first_whatever_the_language(client, carol, alice):
+    """The browser's date box read a date in the browser's order: typed in English, 01/03/2027
+    was 3 January. A text box, day/month/year in both languages, shown that way too."""
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    url = reverse("backoffice:service_edit", args=[service.pk])
+    due = service.next_due_date
+    assert due is not None
+    page = client.get(url).content.decode()
+    assert f'type="text" name="next_due_date" value="{due:%d/%m/%Y}"' in page
+    assert 'placeholder="dd/mm/yyyy"' in page
+    data = {
+        "product": service.product_id,
+        "cycle": "monthly",
+        "label": "example.co",
+        "price": "19000",
+        "next_due_date": "01/03/2027",
+        "reason": "moved by phone",
+    }
+    assert client.post(url, data).status_code == 302
+    service.refresh_from_db()
+    assert service.next_due_date == dt.date(2027, 3, 1)
+    refused = client.post(url, {**data, "next_due_date": "03/31/2027"})
+    assert "Write the date as day/month/year, e.g. 04/12/2026." in refused.content.decode()
+
+
 def test_a_service_needs_a_reason_and_a_sane_price(client, carol, alice):
     product = make_product("hosting-pyme")
     url = reverse("backoffice:service_new", args=[alice.pk])
@@ -391,3 +416,33 @@ def test_the_service_admin_reads_its_price_in_pesos(client, carol, alice):
     assert "$ 29.000" in page.content.decode() and "29000,00" not in page.content.decode()
     listing = client.get(reverse("admin:subscriptions_service_changelist")).content.decode()
     assert "$ 29.000" in listing
+
+
+def test_the_suspension_reason_shows_only_while_the_service_is_suspended(client, carol, alice):
+    """The service keeps its last suspension's reason after it is terminated; the back office
+    said "suspension reason: Overdue payment" beside "Terminated" (service page, list, filter,
+    and the status form's summary). It shows only while the service is suspended."""
+    service = make_active_service(alice, make_product("hosting-pyme"))
+    subscription_services.suspend_service(service=service, reason="overdue")
+    change = reverse("admin:subscriptions_service_change", args=[service.pk])
+    changelist = reverse("admin:subscriptions_service_changelist")
+    summary = reverse("backoffice:service_status", args=[service.pk, "terminate"])
+    overdue = f"{changelist}?suspended_for=overdue"
+
+    def pages() -> list[str]:
+        return [unescape(client.get(url).content.decode()) for url in (change, overdue, summary)]
+
+    suspended = pages()
+    assert 'readonly">Overdue payment<' in suspended[0]
+    assert "example.co" in suspended[1] and 'class="field-suspended_for">Overdue' in suspended[1]
+    assert "suspended for: overdue payment" in suspended[2]
+
+    subscription_services.terminate_service(service=service, reason="staff")
+    service.refresh_from_db()
+    assert service.suspension_reason == "overdue"  # kept: it was the last suspension's reason
+    terminated = pages()
+    assert "Overdue payment" not in terminated[0] and "Terminated" in terminated[0]
+    assert "example.co" not in terminated[1]  # not among the services suspended as overdue
+    listed = client.get(changelist).content.decode()
+    assert "example.co" in listed and 'class="field-suspended_for">Overdue' not in listed
+    assert "suspended for" not in terminated[2] and "Terminated" in terminated[2]

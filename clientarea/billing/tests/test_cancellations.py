@@ -312,3 +312,51 @@ def test_a_suspended_service_cancelled_keeps_the_real_time_and_reason_in_its_his
         client, f"/admin/subscriptions/cancellationrequest/{request.pk}/change/", "es"
     )
     assert "De inmediato, al solicitarla" in detail and ">Ahora<" not in detail
+
+
+def test_the_cancel_form_of_an_overdue_suspended_service_says_it_ends_at_once(client, ana):
+    """Suspended for non-payment, its paid period is over: cancelling ends it at once (above).
+    The form said "Paid until … keeps working until then" and offered the end of the period;
+    it now says what happens: it ends when sent, its unpaid order is cancelled, and no choice."""
+    service = make_active_service(
+        ana, make_product("hosting-pyme"), label="ana.co", start=local_today() - dt.timedelta(40)
+    )
+    renewal = make_renewal_order(service, issue_date=local_today() - dt.timedelta(15))
+    subscription_services.suspend_service(service=service, reason="overdue")
+    client.force_login(ana.user)
+    url = reverse("subscriptions:cancel", args=[service.pk])
+    ended = service.next_due_date
+    assert ended is not None and ended < local_today()
+
+    english = _history(client, url, "en")
+    assert "Paid until" not in english and "keeps working until then" not in english
+    assert 'name="when"' not in english
+    assert (
+        f"Its paid period ended on {ended.day} {ended:%B} {ended.year}, so the service ends as "
+        "soon as you send this request"
+    ) in english
+    assert "you owe nothing for this service" in english
+    assert "end as soon as I send this request" in english
+
+    spanish = _history(client, url, "es")
+    assert "Pagado hasta" not in spanish and 'name="when"' not in spanish
+    assert "el servicio termina apenas envíe esta solicitud" in spanish
+    assert "no debe nada por este servicio" in spanish
+
+    response = client.post(url, {"reason": "too_expensive", "confirm": "on"})
+    assert response.status_code == 302
+    service.refresh_from_db()
+    renewal.refresh_from_db()
+    assert service.status == ServiceStatus.TERMINATED
+    assert renewal.state == OrderState.CANCELLED
+    assert CancellationRequest.objects.get().when == CancellationWhen.IMMEDIATE
+
+
+def test_a_service_suspended_inside_its_paid_period_still_offers_the_end_of_it(client, ana):
+    """Suspended by staff while paid ahead: the end of the period is still a real choice."""
+    service = _service(ana)
+    subscription_services.suspend_service(service=service, reason="manual")
+    client.force_login(ana.user)
+    page = _history(client, reverse("subscriptions:cancel", args=[service.pk]), "en")
+    assert "Paid until" in page and 'name="when"' in page
+    assert 'id="ends-at-once"' not in page

@@ -1,5 +1,6 @@
 """The statement of account page as a Spanish-speaking customer first sees it."""
 
+import datetime as dt
 import shutil
 import subprocess
 
@@ -12,16 +13,28 @@ from clientarea.test import make_customer, make_provider
 pytestmark = pytest.mark.django_db
 
 
-def test_the_range_fields_show_the_range_in_spanish_too(client, settings):
-    """A date input shows only ISO values: es-CO's dd/mm/yyyy left both fields blank."""
+@pytest.mark.parametrize("language", ["es-co", "en"])
+def test_the_range_fields_show_and_take_the_range_day_first_in_both_languages(
+    client, settings, language
+):
+    """The browser's date box showed the range in the browser's order (month first in an
+    English browser) and read what was typed that way: text boxes, day/month/year."""
     make_provider()
     alice = make_customer("alice@example.com")
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     client.force_login(alice.user)
     page = client.get(reverse("billing:statement")).content.decode()
     today = local_today()
-    assert f'name="start" value="{today.replace(month=1, day=1).isoformat()}"' in page
-    assert f'name="end" value="{today.isoformat()}"' in page
+    assert f'type="text" name="start" value="01/01/{today.year}"' in page
+    assert f'type="text" name="end" value="{today:%d/%m/%Y}"' in page
+    typed = client.get(reverse("billing:statement"), {"start": "01/02/2026", "end": "12/03/2026"})
+    statement = typed.context["statement"]
+    assert (statement.start, statement.end) == (dt.date(2026, 2, 1), dt.date(2026, 3, 12))
+    iso = client.get(reverse("billing:statement"), {"start": "2026-02-01", "end": "2026-03-12"})
+    assert (iso.context["statement"].start, iso.context["statement"].end) == (
+        dt.date(2026, 2, 1),
+        dt.date(2026, 3, 12),
+    )
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")

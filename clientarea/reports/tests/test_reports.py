@@ -255,11 +255,29 @@ def test_csv_payments_filtered_by_gateway_and_method():
     assert len(_csv(client.get(reverse("reports:csv", args=["payments"])))) == 4
 
 
+@pytest.mark.parametrize("language", ["es-co", "en"])
+def test_a_period_is_typed_day_first_in_both_languages(settings, language):
+    """The browser's date box read the period in the browser's order: in English, 05/11/2026
+    was 11 May and 20/11/2026 no date at all. Text boxes, day/month/year."""
+    client = staff_client("billing")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    url = reverse("reports:movements")
+    page = client.get(url, {"date_from": "05/11/2026", "date_to": "20/11/2026"})
+    assert page.status_code == 200
+    assert (page.context["filters"].date_from, page.context["filters"].date_to) == (
+        dt.date(2026, 11, 5),
+        dt.date(2026, 11, 20),
+    )
+    html = page.content.decode()
+    assert 'type="text" name="date_from" value="05/11/2026"' in html
+    assert 'type="date"' not in html
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("date_from=2026-05-10&date_to=2026-05-01", "fecha inicial"),
-        ("date_from=not-a-date", "fecha válida"),
+        ("date_from=not-a-date", "día/mes/año"),
         ("date_from=2020-01-01&date_to=2026-01-01", "732"),
         ("via=bitcoin", "opción válida"),
     ],
