@@ -120,7 +120,9 @@ def test_a_later_payment_does_not_change_what_they_say(language, no_delivery_job
         reference="transfer-2",
         via="manual",
     )
-    assert selectors.order_balance_due(third) == Decimal("54000.00")  # whole pesos: 0,50 stays credit
+    assert selectors.order_balance_due(third) == Decimal(
+        "54000.00"
+    )  # whole pesos: 0,50 stays credit
     for template, email in waiting.items():
         assert email.render_refs is not None  # not rendered yet
         assert rendered(deliver(email)) == EAGER[language][template], template
@@ -130,7 +132,9 @@ def test_a_later_payment_does_not_change_what_they_say(language, no_delivery_job
     )
     texts = {e.template: deliver(e).body_text for e in later}
     assert set(texts) == {"payment_partial", "credit_added"}
-    assert "59.000" in texts["payment_partial"]  # 89.000 − 20.000 of credit (its 0,50 kept) − 10.000
+    assert (
+        "59.000" in texts["payment_partial"]
+    )  # 89.000 − 20.000 of credit (its 0,50 kept) − 10.000
     assert "5.000" in texts["credit_added"]
 
 
