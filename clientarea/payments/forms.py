@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from clientarea.lib.forms import MoneyField
+from clientarea.lib.money import format_cop
 from clientarea.payments.models import RefundMethod, ServicesAction
 from clientarea.payments.selectors import GatewayOption
 
@@ -119,5 +120,13 @@ class AddFundsForm(forms.Form):
         decimal_places=0,
         min_value=settings.BILLING_ADD_FUNDS_MIN,
         max_value=settings.BILLING_ADD_FUNDS_MAX,
-        help_text=_("Whole pesos."),  # what the funds become is said above the form
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # What the funds become is said above the form; here, what may be typed (in the
+        # request's language, so set per form rather than once at import).
+        self.fields["amount"].help_text = _("Whole pesos, from %(min)s to %(max)s.") % {
+            "min": format_cop(settings.BILLING_ADD_FUNDS_MIN),
+            "max": format_cop(settings.BILLING_ADD_FUNDS_MAX),
+        }

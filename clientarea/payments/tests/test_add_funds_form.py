@@ -66,4 +66,9 @@ def test_the_page_says_once_what_the_funds_become(client, settings, language, sa
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     page = client.get(reverse("payments:add_funds")).content.decode()
     assert page.count(said) == 1
-    assert ("Pesos enteros." if language == "es" else "Whole pesos.") in page
+    hint = (
+        "Pesos enteros, de $ 10.000 a $ 5.000.000."
+        if language == "es"
+        else "Whole pesos, from $ 10.000 to $ 5.000.000."
+    )
+    assert hint in page  # the limits the form holds to, before a refusal says them
