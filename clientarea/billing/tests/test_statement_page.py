@@ -37,19 +37,23 @@ def test_the_range_fields_show_and_take_the_range_day_first_in_both_languages(
     )
 
 
+def statement_pdf_text(client, settings, tmp_path, customer) -> str:
+    """The customer's statement PDF, in Spanish, as pdftotext reads it."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
+    client.force_login(customer.user)
+    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf.content)
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")
 def test_the_statement_pdf_names_the_sellers_nit_as_such(client, settings, tmp_path):
     """It printed "Conexcol Comunicaciones S.A.S. · 800123456-5", a bare number."""
     provider = make_provider()
-    alice = make_customer("alice@example.com")
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
-    client.force_login(alice.user)
-    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
-    path = tmp_path / "statement.pdf"
-    path.write_bytes(pdf.content)
-    text = subprocess.run(
-        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = statement_pdf_text(client, settings, tmp_path, make_customer("alice@example.com"))
     assert f"{provider.legal_name} · NIT {provider.nit_display}" in text
 
 
@@ -59,14 +63,7 @@ def test_the_statement_pdf_gives_a_companys_nit_with_its_check_digit(client, set
     seller's NIT beside it and every other page show it ("901234567-7")."""
     make_provider()
     company = make_customer("compras@example.com", person_type="juridica", document_type="31")
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es-co"
-    client.force_login(company.user)
-    pdf = client.get(reverse("billing:statement"), {"format": "pdf"})
-    path = tmp_path / "statement.pdf"
-    path.write_bytes(pdf.content)
-    text = subprocess.run(
-        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = statement_pdf_text(client, settings, tmp_path, company)
     nit = f"NIT {company.document_number}-{company.check_digit}"
     assert f"{company.display_name} · {nit}" in text, text
 

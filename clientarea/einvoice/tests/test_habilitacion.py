@@ -150,17 +150,20 @@ def test_a_lost_job_is_picked_up_by_the_sweep(dian, jobs):
     assert run.status == TestSetRunStatus.ACCEPTED
 
 
+#: A test set of 2 invoices, then a credit and a debit note referencing the first invoice.
+SMALL_SET: dict[str, int] = {
+    TestDocumentKind.INVOICE: 2,
+    TestDocumentKind.CREDIT_NOTE: 1,
+    TestDocumentKind.DEBIT_NOTE: 1,
+}
+
+
 def test_a_test_set_already_accepted_says_so_instead_of_fix_the_cause(dian, jobs):
     """DIAN refuses documents sent to a set it already accepted ("... se encuentra Aceptado"):
     the run is rejected, but there is nothing to fix; the next steps lead on to production."""
-    counts: dict[str, int] = {
-        TestDocumentKind.INVOICE: 2,
-        TestDocumentKind.CREDIT_NOTE: 1,
-        TestDocumentKind.DEBIT_NOTE: 1,
-    }
-    first = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=counts))
+    first = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=SMALL_SET))
     assert first.status == TestSetRunStatus.ACCEPTED
-    again = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=counts))
+    again = drive(habilitacion.start_test_set(test_set_id=TEST_SET, counts=SMALL_SET))
     assert again.status == TestSetRunStatus.REJECTED
     assert all(
         "se encuentra Aceptado" in document.status_description for document in again.documents.all()
@@ -340,14 +343,7 @@ def test_the_command_exits_non_zero_on_rejection(dian):
 
 def test_dians_default_set_with_a_credit_and_a_debit_note_is_accepted(dian, jobs):
     """2 invoices, then a credit and a debit note referencing the first invoice by its CUFE."""
-    run = habilitacion.start_test_set(
-        test_set_id=TEST_SET,
-        counts={
-            TestDocumentKind.INVOICE: 2,
-            TestDocumentKind.CREDIT_NOTE: 1,
-            TestDocumentKind.DEBIT_NOTE: 1,
-        },
-    )
+    run = habilitacion.start_test_set(test_set_id=TEST_SET, counts=SMALL_SET)
     documents = list(run.documents.order_by("position"))
     assert [d.kind for d in documents] == ["invoice", "invoice", "credit_note", "debit_note"]
     invoice = documents[0]
@@ -368,14 +364,7 @@ def test_notes_wait_until_dian_has_the_invoices_when_dian_was_down(dian, jobs):
     same pass (DIAN would refuse them, CBG01/DBG01: "the referenced invoice was not validated"),
     but once the invoices are uploaded; the set is accepted."""
     arm(dian, "http_503", times="1")
-    run = habilitacion.start_test_set(
-        test_set_id=TEST_SET,
-        counts={
-            TestDocumentKind.INVOICE: 2,
-            TestDocumentKind.CREDIT_NOTE: 1,
-            TestDocumentKind.DEBIT_NOTE: 1,
-        },
-    )
+    run = habilitacion.start_test_set(test_set_id=TEST_SET, counts=SMALL_SET)
     habilitacion.advance_run(run_id=run.pk)
     first, _second, *notes = run.documents.order_by("position")
     assert (first.status, first.tries) == (TestDocumentStatus.TO_SEND, 1)
