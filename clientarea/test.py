@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import TestCase
 
+from clientarea.accounts.demo import DEMO_STAFF_PASSWORD
 from clientarea.accounts.models import Contact, Customer, ProviderProfile, User
 from clientarea.accounts.searchtext import search_text_for
 from clientarea.accounts.services import save_provider
@@ -159,3 +160,12 @@ class BaseTestCase(TestCase):
     def login(self, customer_or_user) -> None:
         user = getattr(customer_or_user, "user", customer_or_user)
         self.client.force_login(user, backend="clientarea.accounts.backends.EmailAccessCodeBackend")
+
+
+def staff_log_in(page, base_url: str) -> None:
+    """Log the demo staff member in through the back office's login page (a Playwright page)."""
+    page.goto(base_url + "/admin/login/")
+    page.fill("#id_username", "soporte@conexcol.example")
+    page.fill("#id_password", DEMO_STAFF_PASSWORD)
+    with page.expect_navigation():
+        page.click("input[type=submit]")

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from clientarea.accounts.demo import DEMO_ACCESS_CODE, DEMO_STAFF_PASSWORD
+from clientarea.accounts.demo import DEMO_ACCESS_CODE
 from clientarea.accounts.models import Customer
 from clientarea.billing import debit_notes, ledger
 from clientarea.billing import services as billing_services
@@ -23,6 +23,7 @@ from clientarea.lib.dates import local_today
 from clientarea.payments import services as payment_services
 from clientarea.payments.tests.helpers import payu_confirmation, post_payu
 from clientarea.subscriptions.models import Service
+from clientarea.test import staff_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -77,14 +78,6 @@ def signed_in(browser, live_site, email: str, viewport, language: str | None = N
         yield page
     finally:
         context.close()
-
-
-def staff_log_in(page, base_url: str) -> None:
-    page.goto(base_url + "/admin/login/")
-    page.fill("#id_username", "soporte@conexcol.example")
-    page.fill("#id_password", DEMO_STAFF_PASSWORD)
-    with page.expect_navigation():
-        page.click("input[type=submit]")
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from clientarea.accounts.demo import DEMO_STAFF_PASSWORD
 from clientarea.accounts.models import Customer
 from clientarea.billing.models import Order, OrderState
 from clientarea.lib.admin import periodic_job_labels
 from clientarea.lib.models import PeriodicRun
+from clientarea.test import staff_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,11 +42,7 @@ def clerk(browser, live_site):
     context = browser.new_context(locale="es-CO", viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15000)
     page = context.new_page()
-    page.goto(live_site.url + "/admin/login/")
-    page.fill("#id_username", "soporte@conexcol.example")
-    page.fill("#id_password", DEMO_STAFF_PASSWORD)
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    staff_log_in(page, live_site.url)
     yield page
     context.close()
 
@@ -115,11 +111,7 @@ def test_the_audit_log_fits_1366_px_and_reads_its_actions_in_words(
     context = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
     context.add_cookies([{"name": "django_language", "value": cookie, "url": live_site.url}])
     page = context.new_page()
-    page.goto(live_site.url + "/admin/login/")
-    page.fill("#id_username", "soporte@conexcol.example")
-    page.fill("#id_password", DEMO_STAFF_PASSWORD)
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    staff_log_in(page, live_site.url)
     page.goto(live_site.url + "/admin/accounts/auditevent/")
     table = page.evaluate(
         "() => { const e = document.querySelector('#changelist .results'); return [e.scrollWidth, e.clientWidth]; }"

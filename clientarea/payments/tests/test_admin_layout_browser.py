@@ -14,7 +14,6 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from clientarea.accounts.demo import DEMO_STAFF_PASSWORD
 from clientarea.accounts.models import Customer
 from clientarea.billing.models import Order, OrderState
 from clientarea.payments import services
@@ -26,6 +25,7 @@ from clientarea.payments.tests.helpers import (
     post_payu,
     post_payvalida,
 )
+from clientarea.test import staff_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -124,11 +124,7 @@ def test_every_payment_page_fits_1366_px_in_both_languages(browser, live_site, g
         context = browser.new_context(locale=language, viewport={"width": WIDTH, "height": 900})
         context.set_default_timeout(15000)
         page = context.new_page()
-        page.goto(live_site.url + "/admin/login/")
-        page.fill("#id_username", "soporte@conexcol.example")
-        page.fill("#id_password", DEMO_STAFF_PASSWORD)
-        with page.expect_navigation():
-            page.click("input[type=submit]")
+        staff_log_in(page, live_site.url)
         for kind, payment in payments.items():
             page.goto(live_site.url + f"/admin/payments/payment/{payment.pk}/change/")
             width = page.evaluate("document.documentElement.scrollWidth")
